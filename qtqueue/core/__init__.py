@@ -1,0 +1,1 @@
+"""Plain data: tasks, statuses, priorities, the error catalog. No IO, no Qt."""

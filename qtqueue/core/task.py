@@ -1,0 +1,353 @@
+"""The task: plain data, its types, statuses, priorities and the allowed transitions.
+
+Nothing here does IO. The engine owns live `Task` instances; everything it hands out is a copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class TaskType(StrEnum):
+    """Every operation family of the design documents; values are stored in lower case."""
+
+    DOCKER_PUSH = "docker_push"
+    DOCKER_BUILD = "docker_build"
+    DOCKER_PULL = "docker_pull"
+    DOCKER_RUN = "docker_run"
+    DOCKER_STOP = "docker_stop"
+    DOCKER_REMOVE = "docker_remove"
+    DOCKER_TAG = "docker_tag"
+    K8S_DEPLOY = "k8s_deploy"
+    K8S_SCALE = "k8s_scale"
+    K8S_DELETE = "k8s_delete"
+    K8S_GET = "k8s_get"
+    K8S_LOGS = "k8s_logs"
+    K8S_EXEC = "k8s_exec"
+    VAST_CREATE = "vast_create"
+    VAST_DESTROY = "vast_destroy"
+    VAST_LIST = "vast_list"
+    VAST_SEARCH = "vast_search"
+    GITHUB_CREATE_REPO = "github_create_repo"
+    GITHUB_LIST_REPOS = "github_list_repos"
+    GITHUB_CLONE = "github_clone"
+    GITHUB_PUSH = "github_push"
+    OLLAMA_PULL = "ollama_pull"
+    OLLAMA_RUN = "ollama_run"
+    OLLAMA_LIST = "ollama_list"
+    OLLAMA_STATUS = "ollama_status"
+    SYSTEM_MONITOR = "system_monitor"
+    SYSTEM_BACKUP = "system_backup"
+    SYSTEM_UPDATE = "system_update"
+    SYSTEM_CLEANUP = "system_cleanup"
+    CUSTOM_SCRIPT = "custom_script"
+    CUSTOM_COMMAND = "custom_command"
+    CUSTOM_WEBHOOK = "custom_webhook"
+    DATA_PROCESS = "data_process"
+    DATA_ANALYZE = "data_analyze"
+    DATA_EXPORT = "data_export"
+    DATA_IMPORT = "data_import"
+    NETWORK_TEST = "network_test"
+    NETWORK_SCAN = "network_scan"
+    NETWORK_MONITOR = "network_monitor"
+
+    @property
+    def family(self) -> str:
+        """The family a type belongs to ("docker", "k8s", …), used to group types in forms."""
+        return self.value.split("_", 1)[0]
+
+
+def parse_task_type(value: str | TaskType) -> TaskType | str:
+    """A stored or typed type name as a `TaskType`, or the plain name of a registered handler."""
+    if isinstance(value, TaskType):
+        return value
+    try:
+        return TaskType(value.lower())
+    except ValueError:
+        try:
+            return TaskType[value.upper()]
+        except KeyError:
+            return value
+
+
+class TaskStatus(StrEnum):
+    """The 13 states of a task. See `can_transition` for the allowed moves."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    VALIDATING = "validating"
+    PREPARING = "preparing"
+    UPLOADING = "uploading"
+    DOWNLOADING = "downloading"
+    BUILDING = "building"
+    PULLING = "pulling"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def is_active(self) -> bool:
+        """True while an executor is working on the task (RUNNING or an intermediate phase)."""
+        return self in ACTIVE
+
+
+#: Phases an executor reports while it works; the task counts as running in all of them.
+INTERMEDIATE: frozenset[TaskStatus] = frozenset(
+    {
+        TaskStatus.VALIDATING,
+        TaskStatus.PREPARING,
+        TaskStatus.UPLOADING,
+        TaskStatus.DOWNLOADING,
+        TaskStatus.BUILDING,
+        TaskStatus.PULLING,
+    }
+)
+#: An executor holds the task: RUNNING or any intermediate phase.
+ACTIVE: frozenset[TaskStatus] = INTERMEDIATE | {TaskStatus.RUNNING}
+#: Finished for good unless someone retries it.
+TERMINAL: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMEOUT}
+)
+#: Failed outcomes that a manual retry may restart.
+RETRYABLE_TERMINAL: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMEOUT}
+)
+#: Not finished: waiting, held, or being worked on.
+UNFINISHED: frozenset[TaskStatus] = frozenset(TaskStatus) - TERMINAL
+
+
+def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
+    """Whether a task may move from `current` to `new`. The one place this rule lives.
+
+    - PENDING starts (RUNNING or a phase), is held (PAUSED), cancelled, or failed before it
+      ever ran (a failed dependency, an expiry, a missing executor).
+    - Active states move between phases, pause, finish in any terminal state, or go back to
+      PENDING (interrupted by a shutdown or crash, or an automatic retry after backoff).
+    - PAUSED resumes to PENDING (held before it started) or to an active state, is cancelled,
+      fails (its process died while suspended, or it was interrupted) or goes back to PENDING.
+    - FAILED, CANCELLED and TIMEOUT go back to PENDING on a retry. COMPLETED is final.
+    """
+    if current == new:
+        return current in ACTIVE  # re-announcing a phase is harmless; nothing else repeats
+    if current == TaskStatus.PENDING:
+        return new in ACTIVE or new in (TaskStatus.PAUSED, TaskStatus.CANCELLED, TaskStatus.FAILED)
+    if current in ACTIVE:
+        return new in ACTIVE or new in TERMINAL or new in (TaskStatus.PAUSED, TaskStatus.PENDING)
+    if current == TaskStatus.PAUSED:
+        return new in ACTIVE or new in (
+            TaskStatus.PENDING,
+            TaskStatus.CANCELLED,
+            TaskStatus.FAILED,
+        )
+    if current in RETRYABLE_TERMINAL:
+        return new == TaskStatus.PENDING
+    return False
+
+
+class Priority(IntEnum):
+    """Higher runs first; within one priority, first in, first out."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+    @classmethod
+    def parse(cls, value: str | int | Priority) -> Priority:
+        """`Priority` from its name ("high"), its number (2) or itself."""
+        if isinstance(value, Priority):
+            return value
+        if isinstance(value, int):
+            return cls(value)
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return cls(int(text))
+        return cls[text.upper()]
+
+
+class Permission(StrEnum):
+    """How much a human must be involved before the task runs."""
+
+    AUTONOMOUS = "autonomous"
+    SUPERVISED = "supervised"
+    HUMAN_REQUIRED = "human_required"
+
+
+class OnInterrupt(StrEnum):
+    """What to do with a task found running after a crash or an unclean stop.
+
+    RETRY: fail it with QUEUE_TASK_INTERRUPTED, which the retry policy then retries if retries
+    are left (counted like any retry). REQUEUE: put it back in the queue without spending a
+    retry. FAIL: fail it and leave it to the user.
+    """
+
+    RETRY = "retry"
+    REQUEUE = "requeue"
+    FAIL = "fail"
+
+
+def new_task_id() -> str:
+    """A fresh task id: a random UUID in its canonical text form."""
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class Task:
+    """One unit of work and everything known about it.
+
+    Callers build a `Task` with the fields up to `on_interrupt`; the engine fills in the rest.
+    Times are UNIX timestamps in seconds (float); durations carry their unit in the name.
+    """
+
+    task_type: TaskType | str
+    """The executor that runs it: a `TaskType`, or the name given to `register_handler`."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Parameters, validated against the executor's params model when the task is added."""
+    name: str = ""
+    """What the user calls it; defaults to a summary of type and params."""
+    category: str = "general"
+    """A free label ("docker", "system"); per-category concurrency limits key on it."""
+    tags: list[str] = field(default_factory=list)
+    """Free labels for filtering."""
+    priority: Priority = Priority.NORMAL
+    """Higher runs first."""
+    max_retries: int = 0
+    """Automatic retries allowed when the error's code says a retry can help."""
+    retry_backoff: float | list[float] = 1.0
+    """A number: base seconds of exponential backoff with jitter. A list: explicit intervals,
+    the last one repeating."""
+    timeout_s: float | None = None
+    """Seconds of running time (paused time not counted) before the task ends in TIMEOUT."""
+    run_at: float | None = None
+    """Not started before this time; also set by the engine for a retry's backoff."""
+    expires_at: float | None = None
+    """A task not started by then is cancelled (QUEUE_TASK_EXPIRED)."""
+    depends_on: list[str] = field(default_factory=list)
+    """Ids of tasks that must complete first."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """What it needs of the machine: cpu_cores, memory_gb, disk_gb, disk_path, gpu_memory_gb."""
+    permission: Permission = Permission.AUTONOMOUS
+    """Whether a human must approve it first."""
+    on_interrupt: OnInterrupt = OnInterrupt.RETRY
+    """What happens if the engine dies while the task runs."""
+
+    id: str = field(default_factory=new_task_id)
+    """A UUID, unique for ever."""
+    status: TaskStatus = TaskStatus.PENDING
+    """Where it is in its life; see `can_transition`."""
+    progress: float = 0.0
+    """0–100."""
+    current_step: str = ""
+    """What it is doing now, in words."""
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    """When the current (or last) attempt started."""
+    completed_at: float | None = None
+    """When it reached a terminal status."""
+    duration_s: float | None = None
+    """Running time of the last attempt, paused time excluded."""
+    error: str | None = None
+    """The human message of the last failure."""
+    error_code: str | None = None
+    """A `TaskErrorCode` value naming the kind of failure."""
+    error_details: dict[str, Any] = field(default_factory=dict)
+    """Facts about the failure (exit code, signal, the step that failed…)."""
+    retry_count: int = 0
+    """Automatic and manual retries so far."""
+    dead_letter: bool = False
+    """Failed for good after its retry budget: listed apart until requeued."""
+    result: dict[str, Any] | None = None
+    """What the executor returned."""
+    paused_from: TaskStatus | None = None
+    """The status a PAUSED task had before it was paused."""
+    wait_reason: str = ""
+    """Why a PENDING task is not running yet, in words (empty when it is simply queued)."""
+    pid: int | None = None
+    """Process id of the running command, so a crashed engine's orphans can be found."""
+    seq: int = 0
+    """Queue order within a priority; assigned by the engine."""
+    updated_at: float = field(default_factory=time.time)
+
+    def copy(self) -> Task:
+        """An independent copy (lists and dicts too), safe to hand to callers."""
+        return dataclasses.replace(
+            self,
+            params=dict(self.params),
+            tags=list(self.tags),
+            depends_on=list(self.depends_on),
+            resources=dict(self.resources),
+            error_details=dict(self.error_details),
+            result=dict(self.result) if self.result is not None else None,
+            retry_backoff=(
+                list(self.retry_backoff)
+                if isinstance(self.retry_backoff, list)
+                else self.retry_backoff
+            ),
+        )
+
+    @property
+    def type_name(self) -> str:
+        """The stored name of `task_type` ("custom_command", or a handler name)."""
+        return str(self.task_type.value if isinstance(self.task_type, TaskType) else self.task_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (enums as their values)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (StrEnum,)):
+                value = value.value
+            elif isinstance(value, IntEnum):
+                value = value.name.lower()
+            out[f.name] = value
+        out["task_type"] = self.type_name
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        """The inverse of `to_dict`; unknown keys are an error (a typo should not vanish)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown task field(s): {', '.join(sorted(unknown))}")
+        kwargs = dict(data)
+        if "task_type" not in kwargs:
+            raise ValueError("task_type is required")
+        kwargs["task_type"] = parse_task_type(str(kwargs["task_type"]))
+        if "priority" in kwargs:
+            kwargs["priority"] = Priority.parse(kwargs["priority"])
+        for key, enum in (
+            ("status", TaskStatus),
+            ("permission", Permission),
+            ("on_interrupt", OnInterrupt),
+            ("paused_from", TaskStatus),
+        ):
+            if kwargs.get(key) is not None:
+                kwargs[key] = enum(kwargs[key])
+        return cls(**kwargs)
+
+
+def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> str:
+    """A default task name: the command line, the script, the image… or the type."""
+    for key in ("command", "script_path", "image_name", "image", "url", "monitor_type"):
+        value = params.get(key)
+        if value:
+            text = " ".join(map(str, value)) if isinstance(value, Sequence) and not isinstance(
+                value, str
+            ) else str(value)
+            if key == "command" and params.get("args"):
+                text += " " + " ".join(map(str, params["args"]))
+            return text[:120]
+    return str(task_type.value if isinstance(task_type, TaskType) else task_type)

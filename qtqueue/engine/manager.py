@@ -1,0 +1,67 @@
+"""QueueManager: one-call helpers for the common task kinds, on top of a TaskQueue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtqueue.core.task import Priority, Task, TaskType
+from qtqueue.engine.queue import TaskQueue
+
+
+class QueueManager:
+    """Shortcuts that build the right `Task` and add it. Each returns the new task's id."""
+
+    def __init__(self, queue: TaskQueue) -> None:
+        self.queue = queue
+
+    async def add_generic_task(
+        self, task_type: TaskType | str, params: dict[str, Any], **fields: Any
+    ) -> str:
+        """Any type with its params; `fields` are other Task fields (name, priority, tags…)."""
+        return await self.queue.add_task(Task(task_type=task_type, params=params, **fields))
+
+    async def add_push_task(self, image_name: str, tag: str = "latest", **fields: Any) -> str:
+        fields.setdefault("category", "docker")
+        return await self.add_generic_task(
+            TaskType.DOCKER_PUSH, {"image_name": image_name, "tag": tag}, **fields
+        )
+
+    async def add_custom_script_task(
+        self, script_path: str, script_args: list[str] | None = None, **fields: Any
+    ) -> str:
+        fields.setdefault("category", "system")
+        return await self.add_generic_task(
+            TaskType.CUSTOM_SCRIPT,
+            {"script_path": script_path, "script_args": list(script_args or [])},
+            **fields,
+        )
+
+    async def add_custom_command_task(
+        self, command: str, args: list[str] | None = None, shell: bool = False, **fields: Any
+    ) -> str:
+        fields.setdefault("category", "system")
+        return await self.add_generic_task(
+            TaskType.CUSTOM_COMMAND,
+            {"command": command, "args": list(args or []), "shell": shell},
+            **fields,
+        )
+
+    async def add_system_monitor_task(self, monitor_type: str = "all", **fields: Any) -> str:
+        fields.setdefault("category", "system")
+        fields.setdefault("priority", Priority.LOW)
+        return await self.add_generic_task(
+            TaskType.SYSTEM_MONITOR, {"monitor_type": monitor_type}, **fields
+        )
+
+    async def get_queue_status(self) -> dict[str, Any]:
+        """The queue's stats summary plus the tasks running now."""
+        stats = await self.queue.get_queue_stats()
+        running = [
+            {"id": t.id, "name": t.name, "status": t.status.value, "progress": t.progress}
+            for t in await self.queue.list_tasks(
+                status=[s for s in ("running", "validating", "preparing", "uploading",
+                                    "downloading", "building", "pulling", "paused")]
+            )
+        ]
+        return {"summary": stats["summary"], "status_distribution": stats["status_distribution"],
+                "running": running}

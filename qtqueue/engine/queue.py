@@ -1,0 +1,1213 @@
+"""TaskQueue: the engine. Validates, persists, dispatches, supervises and announces tasks.
+
+State lives in the store; the engine keeps unfinished tasks in a live index for speed, changes
+them in memory, registers each change with the group-commit writer, and publishes events only
+once the change is durable. Dispatch is event-driven: anything that may free a slot or make a
+task ready schedules one dispatch pass on the loop; a timer exists only for the next delayed
+task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from qtqueue.config import resolve_data_dir
+from qtqueue.core.errors import (
+    QueueError,
+    TaskErrorCode,
+    classify_exception,
+    error_info,
+)
+from qtqueue.core.task import (
+    ACTIVE,
+    RETRYABLE_TERMINAL,
+    TERMINAL,
+    OnInterrupt,
+    Priority,
+    Task,
+    TaskStatus,
+    TaskType,
+    can_transition,
+    parse_task_type,
+    summarize_params,
+)
+from qtqueue.engine.context import (
+    EngineRunContext,
+    RunHandle,
+    StopReason,
+    call_hook,
+)
+from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
+from qtqueue.engine.events import EventBus, EventKind, Subscriber, TaskEvent
+from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES, BoundedLog, read_log, remove_log
+from qtqueue.engine.retry import backoff_delay_s
+from qtqueue.engine.writer import GroupCommitWriter
+from qtqueue.executors import ExecutorRegistry, default_registry
+from qtqueue.executors.base import Executor, Handler
+from qtqueue.executors.process import kill_orphan
+from qtqueue.storage.base import TaskFilter, TaskStore, Transition
+from qtqueue.storage.sqlite import SqliteTaskStore
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "queue.db"
+LOCK_NAME = "engine.lock"
+DEFAULT_RETENTION_S = 30 * 86400.0
+_META_QUEUE_PAUSED = "queue_paused"
+
+
+class ShutdownPolicy(StrEnum):
+    """What happens to running tasks when the engine stops.
+
+    REQUEUE: stop them and put them back in the queue for the next start. WAIT: let them
+    finish (nothing new starts). CANCEL: cancel them.
+    """
+
+    REQUEUE = "requeue"
+    WAIT = "wait"
+    CANCEL = "cancel"
+
+
+def _not_found(task_id: str) -> QueueError:
+    return QueueError(TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id)
+
+
+def _invalid_state(task: Task, action: str) -> QueueError:
+    if action == "retry" and task.status in ACTIVE:
+        return QueueError(
+            TaskErrorCode.QUEUE_TASK_ALREADY_RUNNING,
+            f"cannot retry task {task.id}: it is {task.status.value}",
+            task_id=task.id,
+            status=task.status.value,
+        )
+    return QueueError(
+        TaskErrorCode.QUEUE_INVALID_STATE,
+        f"cannot {action} task {task.id}: it is {task.status.value}",
+        task_id=task.id,
+        status=task.status.value,
+        action=action,
+    )
+
+
+class TaskQueue:
+    """The embedded, persistent task queue.
+
+    ```
+    async with TaskQueue(data_dir, max_concurrent=4) as queue:
+        task_id = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
+        await queue.wait_for(task_id)
+    ```
+
+    With `dispatch=False` the queue opens the store without running anything (what the CLI
+    does when no engine runs): tasks can be added, read and managed, and the next engine to
+    start runs them. One process owns a data directory at a time; a second `TaskQueue` on it
+    raises QueueError(QUEUE_ENGINE_LOCKED).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        max_concurrent: int = 4,
+        category_limits: dict[str, int] | None = None,
+        registry: ExecutorRegistry | None = None,
+        store: TaskStore | None = None,
+        credentials: CredentialStore | None = None,
+        dispatch: bool = True,
+        log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
+        retention_s: float | None = DEFAULT_RETENTION_S,
+        cleanup_interval_s: float = 3600.0,
+        shutdown_policy: ShutdownPolicy | str = ShutdownPolicy.REQUEUE,
+        synchronous: str = "NORMAL",
+        lock_timeout_s: float = 3.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.data_dir = resolve_data_dir(data_dir)
+        self.max_concurrent = max_concurrent
+        self.category_limits: dict[str, int] = dict(category_limits or {})
+        self.registry = registry if registry is not None else default_registry()
+        self.store: TaskStore = store if store is not None else SqliteTaskStore(
+            self.data_dir / DB_NAME, synchronous=synchronous
+        )
+        self.credentials: CredentialStore = credentials or KeyringCredentials()
+        self.dispatching = dispatch
+        self.log_cap_bytes = log_cap_bytes
+        self.retention_s = retention_s
+        self.cleanup_interval_s = cleanup_interval_s
+        self.shutdown_policy = ShutdownPolicy(shutdown_policy)
+        self.lock_timeout_s = lock_timeout_s
+        self.clock = clock
+        self.events = EventBus()
+        self.logs_dir = self.data_dir / "logs"
+
+        self._lock = FileLock(str(self.data_dir / LOCK_NAME))
+        self._started = False
+        self._closing = False
+        self._writer: GroupCommitWriter | None = None
+        self._live: dict[str, Task] = {}
+        self._ready: list[tuple[int, int, str]] = []
+        self._delayed: list[tuple[float, int, str]] = []
+        self._queued: set[str] = set()
+        self._blocked_category: dict[str, list[str]] = defaultdict(list)
+        self._blocked_type: dict[str, list[str]] = defaultdict(list)
+        self._active: dict[str, RunHandle] = {}
+        self._category_running: Counter[str] = Counter()
+        self._waiters: dict[str, list[asyncio.Future[Task]]] = defaultdict(list)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._dispatch_scheduled = False
+        self._delay_timer: asyncio.TimerHandle | None = None
+        self._delay_timer_at: float | None = None
+        self._cleanup_timer: asyncio.TimerHandle | None = None
+        self._queue_paused = False
+        self._seq = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> TaskQueue:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        """Take the data directory, open the store, recover from a crash, start dispatching."""
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        timeout = self.lock_timeout_s if self.dispatching else 0
+        try:
+            await asyncio.to_thread(self._lock.acquire, timeout=timeout)
+        except Timeout:
+            raise QueueError(
+                TaskErrorCode.QUEUE_ENGINE_LOCKED,
+                f"another qtqueue engine is using {self.data_dir}",
+                data_dir=str(self.data_dir),
+            ) from None
+        try:
+            await self.store.open()
+            self._writer = GroupCommitWriter(self.store, self._on_committed)
+            self._seq = await self.store.max_seq()
+            self._queue_paused = (await self.store.get_meta(_META_QUEUE_PAUSED)) == "1"
+            await self._load()
+        except BaseException:
+            await self.store.close()
+            self._lock.release()
+            raise
+        self._started = True
+        if self.dispatching:
+            self._schedule_cleanup(initial=True)
+            self._request_dispatch()
+        logger.info(
+            "queue open at %s (%d unfinished tasks, dispatch=%s)",
+            self.data_dir, len(self._live), self.dispatching,
+        )
+
+    async def close(self, policy: ShutdownPolicy | str | None = None) -> None:
+        """Stop cleanly: running tasks follow `policy` (default: the queue's shutdown_policy),
+        every change is flushed, the store closed and the data directory released."""
+        if not self._started or self._closing:
+            return
+        self._closing = True
+        policy = ShutdownPolicy(policy) if policy is not None else self.shutdown_policy
+        try:
+            handles = list(self._active.values())
+            if policy == ShutdownPolicy.WAIT:
+                await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
+            else:
+                reason = StopReason.CANCEL if policy == ShutdownPolicy.CANCEL else StopReason.SHUTDOWN
+                for h in handles:
+                    self._stop_runner(h, reason)
+                await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
+            for timer in (self._delay_timer, self._cleanup_timer):
+                if timer is not None:
+                    timer.cancel()
+            for bg in list(self._background):
+                bg.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            assert self._writer is not None
+            await self._writer.flush()
+            for futures in self._waiters.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(
+                            QueueError(TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "the queue was closed")
+                        )
+                        f.exception()
+        finally:
+            await self.store.close()
+            self._lock.release()
+            self._started = False
+            self._closing = False
+            logger.info("queue at %s closed", self.data_dir)
+
+    async def _load(self) -> None:
+        """Build the live index; in dispatch mode, settle tasks a crashed engine left running."""
+        interrupted: list[Task] = []
+        for task in await self.store.load_unfinished():
+            self._live[task.id] = task
+            if task.status == TaskStatus.PENDING:
+                self._enqueue(task)
+            elif task.status == TaskStatus.PAUSED and task.paused_from in (None, TaskStatus.PENDING):
+                pass  # held by the user; stays held
+            elif self.dispatching:
+                interrupted.append(task)
+        for task in interrupted:
+            self._recover_interrupted(task)
+
+    def _recover_interrupted(self, task: Task) -> None:
+        killed = bool(task.pid) and kill_orphan(task.pid or 0, task.started_at)
+        note = "[qtqueue] interrupted: the engine stopped while this task ran"
+        if killed:
+            note += f"; its leftover process {task.pid} was killed"
+        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        log.write((note + "\n").encode())
+        log.close()
+        was = task.paused_from if task.status == TaskStatus.PAUSED else task.status
+        task.status = was or TaskStatus.RUNNING
+        task.paused_from = None
+        task.pid = None
+        details = {"killed_pid": killed}
+        if task.on_interrupt == OnInterrupt.REQUEUE:
+            self._requeue(task, "interrupted when the engine stopped; queued again")
+        else:
+            self._conclude(
+                task,
+                TaskStatus.FAILED,
+                code=TaskErrorCode.QUEUE_TASK_INTERRUPTED,
+                message="interrupted: the engine stopped while the task ran",
+                details=details,
+                allow_retry=task.on_interrupt == OnInterrupt.RETRY,
+            )
+        logger.warning("task %s was interrupted by an engine crash (%s)", task.id, task.on_interrupt)
+
+    # ------------------------------------------------------------------ adding
+
+    def register_handler(self, name: str, fn: Handler) -> None:
+        """Make `fn(task_id, params) -> dict` (plain or async) runnable as task type `name`."""
+        self.registry.register_handler(name, fn)
+        self._unblock_type(name)
+
+    def register_executor(self, executor: Executor) -> None:
+        """Add an executor for a task type at run time."""
+        self.registry.register(executor)
+        self._unblock_type(executor.name)
+
+    def _prepare(self, task: Task, now: float) -> Task:
+        """A validated, engine-owned copy of a caller's task, ready to insert."""
+        if not isinstance(task, Task):
+            raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "add_task takes a Task")
+        t = task.copy()
+        t.task_type = parse_task_type(t.task_type) if isinstance(t.task_type, str) else t.task_type
+        executor = self.registry.get(t.type_name)
+        if executor is None:
+            known = ", ".join(e.name for e in self.registry)
+            raise QueueError(
+                TaskErrorCode.QUEUE_UNKNOWN_TASK_TYPE,
+                f"no executor for task type {t.type_name!r} (available: {known})",
+                task_type=t.type_name,
+            )
+        if not isinstance(t.params, dict):
+            raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "params must be an object")
+        t.params = executor.validate(t.params)
+        problems: list[str] = []
+        try:
+            t.priority = Priority.parse(t.priority)
+        except (KeyError, ValueError):
+            problems.append(f"priority: {t.priority!r} is not low, normal, high or urgent")
+        if not isinstance(t.max_retries, int) or t.max_retries < 0:
+            problems.append("max_retries: must be a whole number >= 0")
+        if t.timeout_s is not None and not (isinstance(t.timeout_s, (int, float)) and t.timeout_s > 0):
+            problems.append("timeout_s: must be a number of seconds > 0")
+        rb = t.retry_backoff
+        if isinstance(rb, list):
+            if not all(isinstance(x, (int, float)) and x >= 0 for x in rb):
+                problems.append("retry_backoff: intervals must be numbers >= 0")
+        elif not isinstance(rb, (int, float)) or rb < 0:
+            problems.append("retry_backoff: must be seconds >= 0 or a list of intervals")
+        if not isinstance(t.tags, list) or not all(isinstance(x, str) for x in t.tags):
+            problems.append("tags: must be a list of strings")
+        if not isinstance(t.category, str) or not t.category.strip():
+            problems.append("category: must be a non-empty string")
+        if problems:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
+            )
+        if not t.name:
+            t.name = summarize_params(t.task_type, t.params)
+        self._seq += 1
+        t.seq = self._seq
+        t.status = TaskStatus.PENDING
+        t.progress = 0.0
+        t.current_step = ""
+        t.created_at = now
+        t.updated_at = now
+        t.started_at = t.completed_at = t.duration_s = None
+        t.error = t.error_code = None
+        t.error_details = {}
+        t.retry_count = 0
+        t.dead_letter = False
+        t.result = None
+        t.paused_from = None
+        t.pid = None
+        t.wait_reason = ""
+        return t
+
+    async def add_task(self, task: Task) -> str:
+        """Validate and queue one task; returns its id once it is durable."""
+        return (await self.add_tasks([task]))[0]
+
+    async def add_tasks(self, tasks: Iterable[Task]) -> list[str]:
+        """Validate all, then queue all in one transaction (all or none)."""
+        self._require_open()
+        now = self.clock()
+        prepared = [self._prepare(t, now) for t in tasks]
+        ids = [t.id for t in prepared]
+        dup = {i for i in ids if i in self._live}
+        if len(set(ids)) != len(ids) or dup:
+            raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "duplicate task id", ids=sorted(dup))
+        taken = await self.store.existing_ids(ids)
+        if taken:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"task id already exists: {sorted(taken)[0]}",
+                ids=sorted(taken),
+            )
+        assert self._writer is not None
+        fut: asyncio.Future[None] | None = None
+        for t in prepared:
+            self._live[t.id] = t
+            fut = self._writer.insert(
+                t,
+                self._event(EventKind.ADDED, t),
+                (Transition(t.id, now, None, TaskStatus.PENDING, t.type_name),),
+            )
+        if fut is None:
+            return []
+        try:
+            await asyncio.shield(fut)
+        except Exception:
+            for t in prepared:
+                self._live.pop(t.id, None)
+            raise
+        for t in prepared:
+            if t.status == TaskStatus.PENDING:
+                self._enqueue(t)
+        return ids
+
+    # ------------------------------------------------------------------ reading
+
+    async def get_task(self, task_id: str) -> Task:
+        """A copy of the task's current state; QueueError QUEUE_TASK_NOT_FOUND if unknown."""
+        self._require_open()
+        live = self._live.get(task_id)
+        if live is not None:
+            return live.copy()
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise _not_found(task_id)
+        return task
+
+    async def list_tasks(
+        self,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        task_type: TaskType | str | None = None,
+        dead_letter: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[Task]:
+        """Tasks from the store (every pending change flushed first), oldest first."""
+        self._require_open()
+        if status is None:
+            statuses: tuple[TaskStatus, ...] = ()
+        elif isinstance(status, (str, TaskStatus)):
+            statuses = (TaskStatus(status),)
+        else:
+            statuses = tuple(TaskStatus(s) for s in status)
+        tt = None
+        if task_type is not None:
+            parsed = parse_task_type(task_type)
+            tt = parsed.value if isinstance(parsed, TaskType) else parsed
+        assert self._writer is not None
+        await self._writer.flush()
+        return await self.store.list_tasks(
+            TaskFilter(
+                statuses=statuses,
+                category=category,
+                tag=tag,
+                task_type=tt,
+                dead_letter=dead_letter,
+                limit=limit,
+                offset=offset,
+                newest_first=newest_first,
+            )
+        )
+
+    async def get_tasks_by_category(self, category: str) -> list[Task]:
+        return await self.list_tasks(category=category)
+
+    async def get_tasks_by_tag(self, tag: str) -> list[Task]:
+        return await self.list_tasks(tag=tag)
+
+    async def get_tasks_by_type(self, task_type: TaskType | str) -> list[Task]:
+        return await self.list_tasks(task_type=task_type)
+
+    async def list_dead_letters(self) -> list[Task]:
+        """Tasks that failed for good after using up their retries."""
+        return await self.list_tasks(dead_letter=True)
+
+    def log_path(self, task_id: str) -> Path:
+        """Where a task's log file is (it may not exist yet)."""
+        return self._log_path(task_id)
+
+    def _log_path(self, task_id: str) -> Path:
+        return self.logs_dir / f"{task_id}.log"
+
+    async def read_log(self, task_id: str, tail_bytes: int | None = None) -> str:
+        """The retained log of a task as text."""
+        await self.get_task(task_id)
+        return read_log(self._log_path(task_id), tail_bytes).decode("utf-8", "replace")
+
+    async def follow_log(self, task_id: str) -> Any:
+        """Yield the log as it grows (text chunks), until the task is finished."""
+        task = await self.get_task(task_id)
+        path = self._log_path(task_id)
+        offset = 0
+        while True:
+            handle = self._active.get(task_id)
+            if handle is not None:
+                handle.log_written.clear()
+            data = read_log(path)
+            if len(data) > offset:
+                yield data[offset:].decode("utf-8", "replace")
+                offset = len(data)
+            elif len(data) < offset:  # rotated: show what is retained
+                offset = 0
+                continue
+            task = await self.get_task(task_id)
+            if task.status in TERMINAL:
+                return
+            if handle is not None and task_id in self._active:
+                await handle.log_written.wait()
+            else:
+                waiter = self._loop.create_future() if self._loop else None
+                if waiter is None:
+                    return
+                self._waiters[task_id].append(waiter)  # type: ignore[arg-type]
+                try:
+                    await asyncio.wait_for(asyncio.shield(waiter), 0.5)
+                except TimeoutError:
+                    pass
+
+    async def get_task_summary(self, task_id: str) -> dict[str, Any]:
+        """What a person asks about one task: state, progress, timing, error with its fix,
+        and whether it can be retried."""
+        t = await self.get_task(task_id)
+        now = self.clock()
+        handle = self._active.get(task_id)
+        running_s = handle.running_s() if handle is not None else t.duration_s
+        error = None
+        if t.error_code:
+            info = error_info(t.error_code)
+            error = {
+                "code": t.error_code,
+                "message": t.error,
+                "description": info.description,
+                "suggestion": info.suggestion,
+                "retryable": info.retryable,
+                "details": t.error_details,
+            }
+        return {
+            "id": t.id,
+            "name": t.name,
+            "type": t.type_name,
+            "category": t.category,
+            "tags": t.tags,
+            "priority": t.priority.name.lower(),
+            "status": t.status.value,
+            "progress": {"percent": t.progress, "current_step": t.current_step},
+            "timing": {
+                "created_at": t.created_at,
+                "started_at": t.started_at,
+                "completed_at": t.completed_at,
+                "duration_seconds": running_s,
+                "waiting_seconds": (t.started_at or now) - t.created_at,
+            },
+            "error": error,
+            "retry": {
+                "count": t.retry_count,
+                "max_retries": t.max_retries,
+                "can_retry": t.status in RETRYABLE_TERMINAL,
+                "dead_letter": t.dead_letter,
+                "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
+            },
+            "wait_reason": t.wait_reason,
+            "result": t.result,
+        }
+
+    async def get_queue_stats(self) -> dict[str, Any]:
+        """Summary, distributions, performance, retries and recent activity (computed in SQL)."""
+        self._require_open()
+        assert self._writer is not None
+        await self._writer.flush()
+        stats = await self.store.stats(self.clock())
+        dist = stats["status_distribution"]
+        summary = {
+            "total_tasks": sum(dist.values()),
+            "max_concurrent_tasks": self.max_concurrent,
+            "running_tasks": len(self._active),
+            "queue_size": dist.get(TaskStatus.PENDING.value, 0),
+            "queue_paused": self._queue_paused,
+            "dead_letters": await self.store.count_tasks(TaskFilter(dead_letter=True)),
+        }
+        return {"summary": summary, **stats}
+
+    # ------------------------------------------------------------------ waiting
+
+    async def wait_for(self, task_id: str, timeout_s: float | None = None) -> Task:
+        """Return the task once it is finished for good (terminal, no retry pending)."""
+        self._require_open()
+        task = self._live.get(task_id)
+        if task is None:
+            stored = await self.store.get_task(task_id)
+            if stored is None:
+                raise _not_found(task_id)
+            if stored.status in TERMINAL:
+                return stored
+        if task is not None and task.status in TERMINAL:
+            assert self._writer is not None
+            await self._writer.flush()  # its final state is durable once this returns
+            return await self.get_task(task_id)
+        assert self._loop is not None
+        fut: asyncio.Future[Task] = self._loop.create_future()
+        self._waiters[task_id].append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        finally:
+            waiting = self._waiters.get(task_id)
+            if waiting is not None and fut in waiting:
+                waiting.remove(fut)
+                if not waiting:
+                    del self._waiters[task_id]
+        return await self.get_task(task_id)
+
+    async def join(self, timeout_s: float | None = None) -> None:
+        """Return once every task unfinished at the time of the call is finished."""
+        self._require_open()
+        assert self._loop is not None
+        futures = []
+        for i, t in self._live.items():
+            if t.status not in TERMINAL:
+                fut: asyncio.Future[Task] = self._loop.create_future()
+                self._waiters[i].append(fut)
+                futures.append(fut)
+        try:
+            if futures:
+                await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
+        finally:
+            for f in futures:
+                f.cancel()
+        assert self._writer is not None
+        await self._writer.flush()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Receive every durable change as a list of `TaskEvent`s; returns an unsubscribe."""
+        return self.events.subscribe(fn)
+
+    # ------------------------------------------------------------------ control
+
+    async def pause_task(self, task_id: str) -> Task:
+        """Hold a pending task, or suspend a running one (its whole process tree)."""
+        task = await self._live_task(task_id, "pause")
+        if task.status == TaskStatus.PENDING:
+            task.paused_from = TaskStatus.PENDING
+            self._set_status(task, TaskStatus.PAUSED)
+        elif task.status in ACTIVE:
+            handle = self._active.get(task_id)
+            task.paused_from = task.status
+            self._set_status(task, TaskStatus.PAUSED)
+            if handle is not None:
+                self._suspend(handle)
+                await call_hook(handle.pause_hook)
+        else:
+            raise _invalid_state(task, "pause")
+        await self._persisted(task)
+        return task.copy()
+
+    async def resume_task(self, task_id: str) -> Task:
+        """Release a held task or continue a suspended one."""
+        task = await self._live_task(task_id, "resume")
+        if task.status != TaskStatus.PAUSED:
+            raise _invalid_state(task, "resume")
+        handle = self._active.get(task_id)
+        target = task.paused_from or TaskStatus.PENDING
+        if handle is None and target in ACTIVE:
+            target = TaskStatus.PENDING  # offline: nothing to continue, so it queues again
+        task.paused_from = None
+        self._set_status(task, target)
+        if handle is not None:
+            await call_hook(handle.resume_hook)
+            self._unsuspend(handle)
+        elif target == TaskStatus.PENDING:
+            self._enqueue(task)
+        await self._persisted(task)
+        return task.copy()
+
+    async def cancel_task(self, task_id: str) -> Task:
+        """Cancel a waiting task, or terminate a running one (TERM, then KILL after grace)."""
+        task = await self._live_task(task_id, "cancel")
+        handle = self._active.get(task_id)
+        if handle is not None:
+            self._stop_runner(handle, StopReason.CANCEL)
+            await asyncio.shield(handle.done)
+            assert self._writer is not None
+            await self._writer.flush()
+            return await self.get_task(task_id)
+        if task.status in TERMINAL:
+            raise _invalid_state(task, "cancel")
+        if task.pid:  # left running by a crashed engine, seen from an offline queue
+            kill_orphan(task.pid, task.started_at)
+        self._conclude(task, TaskStatus.CANCELLED, code=None, message="cancelled by the user",
+                       allow_retry=False)
+        await self._persisted(task)
+        return task.copy()
+
+    async def retry_task(self, task_id: str) -> Task:
+        """Run a FAILED, CANCELLED or TIMEOUT task again (also takes it out of dead letters)."""
+        self._require_open()
+        if task_id in self._live and self._live[task_id].status not in TERMINAL:
+            raise _invalid_state(self._live[task_id], "retry")
+        assert self._writer is not None
+        await self._writer.flush()
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise _not_found(task_id)
+        if task.status not in RETRYABLE_TERMINAL:
+            raise _invalid_state(task, "retry")
+        self._live[task.id] = task
+        prev = task.status
+        task.retry_count += 1
+        self._reset_for_run(task)
+        self._seq += 1
+        task.seq = self._seq
+        self._record(task, prev, TaskStatus.PENDING)
+        self._enqueue(task)
+        await self._persisted(task)
+        return task.copy()
+
+    async def requeue_dead_letters(self) -> list[str]:
+        """Retry every dead-lettered task; returns their ids."""
+        ids = [t.id for t in await self.list_dead_letters()]
+        for i in ids:
+            await self.retry_task(i)
+        return ids
+
+    async def remove_task(self, task_id: str) -> None:
+        """Delete a finished task and its log for good."""
+        task = await self.get_task(task_id)
+        if task.status not in TERMINAL:
+            raise _invalid_state(task, "remove")
+        assert self._writer is not None
+        self._live.pop(task_id, None)
+        await asyncio.shield(self._writer.delete(task_id, TaskEvent(EventKind.REMOVED, task_id)))
+        remove_log(self._log_path(task_id))
+
+    async def pause_queue(self) -> None:
+        """Start nothing new until `resume_queue` (running tasks go on). Survives restarts."""
+        self._require_open()
+        self._queue_paused = True
+        await self.store.set_meta(_META_QUEUE_PAUSED, "1")
+        self.events.publish([TaskEvent(EventKind.QUEUE, "", detail="paused")])
+
+    async def resume_queue(self) -> None:
+        """Start dispatching again."""
+        self._require_open()
+        self._queue_paused = False
+        await self.store.set_meta(_META_QUEUE_PAUSED, "0")
+        self.events.publish([TaskEvent(EventKind.QUEUE, "", detail="resumed")])
+        self._request_dispatch()
+
+    @property
+    def queue_paused(self) -> bool:
+        return self._queue_paused
+
+    def set_max_concurrent(self, n: int) -> None:
+        """Change the global concurrency limit now."""
+        if n < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.max_concurrent = n
+        self._request_dispatch()
+
+    def set_category_limit(self, category: str, limit: int | None) -> None:
+        """Limit how many tasks of one category run at once (None: no limit)."""
+        if limit is None:
+            self.category_limits.pop(category, None)
+        else:
+            if limit < 1:
+                raise ValueError("a category limit must be at least 1")
+            self.category_limits[category] = limit
+        for tid in self._blocked_category.pop(category, []):
+            self._queued.discard(tid)
+            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
+                self._enqueue(t)
+        self._request_dispatch()
+
+    async def update_progress(self, task_id: str, percent: float, step: str | None = None) -> None:
+        """Report progress of a running task (handlers call this); waits while it is paused."""
+        handle = self._active.get(task_id)
+        if handle is None:
+            task = await self.get_task(task_id)
+            raise _invalid_state(task, "update progress of")
+        self._report_progress(handle.task, percent, step)
+        await handle.resumed.wait()
+
+    async def cleanup(self, older_than_s: float | None = None) -> int:
+        """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
+        the retention period). Returns how many were removed."""
+        self._require_open()
+        keep_s = older_than_s if older_than_s is not None else self.retention_s
+        if keep_s is None:
+            return 0
+        assert self._writer is not None
+        await self._writer.flush()
+        ids = await self.store.finished_before(self.clock() - keep_s)
+        fut: asyncio.Future[None] | None = None
+        for i in ids:
+            self._live.pop(i, None)
+            fut = self._writer.delete(i, TaskEvent(EventKind.REMOVED, i))
+        if fut is not None:
+            await asyncio.shield(fut)
+        for i in ids:
+            remove_log(self._log_path(i))
+        if ids:
+            logger.info("retention: removed %d finished tasks", len(ids))
+        return len(ids)
+
+    # ------------------------------------------------------------------ internals: state
+
+    def _require_open(self) -> None:
+        if not self._started:
+            raise QueueError(TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "the queue is not open")
+
+    async def _live_task(self, task_id: str, action: str) -> Task:
+        self._require_open()
+        task = self._live.get(task_id)
+        if task is not None and task.status not in TERMINAL:
+            return task
+        stored = task or await self.store.get_task(task_id)
+        if stored is None:
+            raise _not_found(task_id)
+        raise _invalid_state(stored, action)
+
+    def _event(self, kind: EventKind, task: Task) -> TaskEvent:
+        snapshot = task.copy() if self.events.has_subscribers else None
+        return TaskEvent(kind, task.id, task.status, snapshot)
+
+    def _record(self, task: Task, prev: TaskStatus | None, new: TaskStatus,
+                extra: tuple[Transition, ...] = ()) -> asyncio.Future[None]:
+        """Register a change of `task` (its transition prev -> new) with the writer."""
+        now = self.clock()
+        task.updated_at = now
+        transitions = extra
+        if prev != new:
+            transitions = (*extra, Transition(
+                task.id, now, prev, new, task.type_name, task.error_code,
+                task.duration_s if new in TERMINAL else None,
+            ))
+        assert self._writer is not None
+        return self._writer.update(task, self._event(EventKind.CHANGED, task), transitions)
+
+    def _set_status(self, task: Task, new: TaskStatus) -> asyncio.Future[None]:
+        """Move `task` to `new` (the transition rule is checked here) and register it."""
+        prev = task.status
+        if not can_transition(prev, new):
+            raise _invalid_state(task, f"move to {new.value}")
+        task.status = new
+        return self._record(task, prev, new)
+
+    async def _persisted(self, task: Task) -> None:
+        assert self._writer is not None
+        await self._writer.flush()
+
+    def _reset_for_run(self, task: Task) -> None:
+        task.status = TaskStatus.PENDING
+        task.progress = 0.0
+        task.current_step = ""
+        task.started_at = task.completed_at = task.duration_s = None
+        task.error = task.error_code = None
+        task.error_details = {}
+        task.dead_letter = False
+        task.result = None
+        task.run_at = None
+        task.paused_from = None
+        task.pid = None
+        task.wait_reason = ""
+
+    def _requeue(self, task: Task, reason: str) -> None:
+        prev = task.status
+        task.status = TaskStatus.PENDING
+        task.wait_reason = reason
+        task.pid = None
+        task.progress = 0.0
+        self._record(task, prev, TaskStatus.PENDING)
+        self._enqueue(task)
+
+    def _conclude(
+        self,
+        task: Task,
+        status: TaskStatus,
+        *,
+        code: TaskErrorCode | str | None,
+        message: str | None,
+        details: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        allow_retry: bool = True,
+    ) -> None:
+        """Finish an attempt: retry it after backoff if its error allows, or end it."""
+        prev = task.status
+        now = self.clock()
+        task.pid = None
+        task.paused_from = None
+        if status != TaskStatus.COMPLETED:
+            task.error = message
+            task.error_code = str(code) if code else None
+            task.error_details = details or {}
+        if (
+            allow_retry
+            and status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
+            and task.retry_count < task.max_retries
+            and error_info(task.error_code or TaskErrorCode.UNKNOWN_ERROR).retryable
+        ):
+            failed = Transition(task.id, now, prev, status, task.type_name, task.error_code,
+                                task.duration_s)
+            task.retry_count += 1
+            delay = backoff_delay_s(task.retry_backoff, task.retry_count)
+            task.status = TaskStatus.PENDING
+            task.run_at = now + delay
+            task.progress = 0.0
+            task.wait_reason = (
+                f"retry {task.retry_count}/{task.max_retries} in {delay:.1f} s after {task.error_code}"
+            )
+            self._seq += 1
+            task.seq = self._seq
+            self._record(task, status, TaskStatus.PENDING, (failed,))
+            self._enqueue(task)
+            return
+        task.status = status
+        task.completed_at = now
+        task.wait_reason = ""
+        if status == TaskStatus.COMPLETED:
+            task.progress = 100.0
+            task.result = result
+        task.dead_letter = status in (TaskStatus.FAILED, TaskStatus.TIMEOUT) and task.max_retries > 0
+        fut = self._record(task, prev, status)
+        fut.add_done_callback(lambda _f, t=task: self._evict(t))
+
+    def _evict(self, task: Task) -> None:
+        """Drop a finished task from the live index once its final state is durable."""
+        if self._live.get(task.id) is task and task.status in TERMINAL:
+            del self._live[task.id]
+
+    def _on_committed(self, events: list[TaskEvent]) -> None:
+        """Publish a committed batch's events and wake whoever waits for finished tasks."""
+        if self._waiters:
+            for e in events:
+                if e.status in TERMINAL or e.kind == EventKind.REMOVED:
+                    for fut in self._waiters.pop(e.task_id, ()):
+                        if not fut.done():
+                            fut.set_result(e.task)  # type: ignore[arg-type]
+        self.events.publish(events)
+
+    # ------------------------------------------------------------------ internals: dispatch
+
+    def _enqueue(self, task: Task) -> None:
+        if task.id in self._queued:
+            return
+        self._queued.add(task.id)
+        if task.run_at is not None and task.run_at > self.clock():
+            heapq.heappush(self._delayed, (task.run_at, task.seq, task.id))
+            self._arm_delay_timer()
+        else:
+            heapq.heappush(self._ready, (-int(task.priority), task.seq, task.id))
+        self._request_dispatch()
+
+    def _unblock_type(self, name: str) -> None:
+        for tid in self._blocked_type.pop(name, []):
+            self._queued.discard(tid)
+            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
+                t.wait_reason = ""
+                self._enqueue(t)
+
+    def _request_dispatch(self) -> None:
+        if self._dispatch_scheduled or not self.dispatching or self._loop is None:
+            return
+        self._dispatch_scheduled = True
+        self._loop.call_soon(self._dispatch)
+
+    def _arm_delay_timer(self) -> None:
+        if not self._delayed or self._loop is None or not self.dispatching:
+            return
+        at = self._delayed[0][0]
+        if self._delay_timer is not None:
+            if self._delay_timer_at is not None and self._delay_timer_at <= at:
+                return
+            self._delay_timer.cancel()
+        delay = max(0.0, at - self.clock())
+        self._delay_timer_at = at
+        self._delay_timer = self._loop.call_later(delay, self._on_delay_timer)
+
+    def _on_delay_timer(self) -> None:
+        self._delay_timer = None
+        self._delay_timer_at = None
+        self._request_dispatch()
+
+    def _dispatch(self) -> None:
+        """Start ready tasks while slots are free: highest priority first, FIFO within one."""
+        self._dispatch_scheduled = False
+        if not self._started or self._closing or not self.dispatching:
+            return
+        now = self.clock()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, seq, tid = heapq.heappop(self._delayed)
+            t = self._live.get(tid)
+            if t is not None and t.status == TaskStatus.PENDING and t.seq == seq:
+                heapq.heappush(self._ready, (-int(t.priority), t.seq, tid))
+            else:
+                self._queued.discard(tid)
+        self._arm_delay_timer()
+        if self._queue_paused:
+            return
+        while self._ready and len(self._active) < self.max_concurrent:
+            _, seq, tid = heapq.heappop(self._ready)
+            self._queued.discard(tid)
+            task = self._live.get(tid)
+            if task is None or task.status != TaskStatus.PENDING:
+                continue
+            if task.run_at is not None and task.run_at > now:
+                self._enqueue(task)
+                continue
+            if task.expires_at is not None and task.expires_at <= now:
+                self._conclude(task, TaskStatus.CANCELLED, code=TaskErrorCode.QUEUE_TASK_EXPIRED,
+                               message="expired before it could start", allow_retry=False)
+                continue
+            executor = self.registry.get(task.type_name)
+            if executor is None:
+                self._block(task, self._blocked_type[task.type_name],
+                            f"waiting for an executor for {task.type_name!r}")
+                continue
+            limit = self.category_limits.get(task.category)
+            if limit is not None and self._category_running[task.category] >= limit:
+                self._block(task, self._blocked_category[task.category],
+                            f"waiting: category {task.category!r} is at its limit of {limit}")
+                continue
+            self._start(task, executor)
+
+    def _block(self, task: Task, parking: list[str], reason: str) -> None:
+        parking.append(task.id)
+        self._queued.add(task.id)
+        if task.wait_reason != reason:
+            task.wait_reason = reason
+            self._record(task, task.status, task.status)
+
+    def _start(self, task: Task, executor: Executor) -> None:
+        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        handle = RunHandle(task, log)
+        self._active[task.id] = handle
+        self._category_running[task.category] += 1
+        task.started_at = self.clock()
+        task.completed_at = None
+        task.run_at = None
+        task.wait_reason = ""
+        task.current_step = ""
+        claimed = self._set_status(task, TaskStatus.RUNNING)
+        handle.runner = self._spawn(self._run(handle, executor, claimed), f"run {task.id}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start a background coroutine the queue owns; its failure is logged, never lost."""
+        assert self._loop is not None
+        bg = self._loop.create_task(coro, name=name)
+        self._background.add(bg)
+        bg.add_done_callback(self._background_done)
+        return bg
+
+    def _background_done(self, bg: asyncio.Task[Any]) -> None:
+        self._background.discard(bg)
+        if not bg.cancelled() and bg.exception() is not None:
+            logger.error("background task %s failed", bg.get_name(), exc_info=bg.exception())
+
+    async def _run(self, handle: RunHandle, executor: Executor, claimed: Awaitable[None]) -> None:
+        """One attempt of one task, from the durable claim to its conclusion."""
+        task = handle.task
+        try:
+            await claimed  # RUNNING is durable before anything is started
+            params = executor.parse(task.params)
+            ctx = EngineRunContext(self, handle, params)
+            if task.status == TaskStatus.PAUSED:
+                handle.resumed.clear()
+            else:
+                handle.start_clock()
+                self._arm_timeout(handle)
+            await handle.resumed.wait()
+            result = await executor.run(ctx)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self._finish_stopped(handle)
+        except QueueError as exc:
+            self._finish(handle, TaskStatus.FAILED, exc.code, str(exc), exc.details)
+        except Exception as exc:
+            code = classify_exception(exc)
+            logger.debug("task %s raised", task.id, exc_info=True)
+            self._finish(handle, TaskStatus.FAILED, code, f"{type(exc).__name__}: {exc}", {})
+        else:
+            if result is not None and not isinstance(result, dict):
+                result = {"value": result}
+            self._finish(handle, TaskStatus.COMPLETED, None, None, None, result)
+
+    def _finish_stopped(self, handle: RunHandle) -> None:
+        reason = handle.stop_reason or StopReason.SHUTDOWN
+        task = handle.task
+        if reason == StopReason.TIMEOUT:
+            self._finish(handle, TaskStatus.TIMEOUT, TaskErrorCode.SYSTEM_TIMEOUT,
+                         f"timed out after {task.timeout_s:g} s of running time",
+                         {"timeout_s": task.timeout_s})
+        elif reason == StopReason.CANCEL:
+            self._finish(handle, TaskStatus.CANCELLED, None, "cancelled by the user", {})
+        else:
+            self._release(handle)
+            handle.log.write(b"[qtqueue] stopped by shutdown; it runs again at the next start\n")
+            was_paused = task.status == TaskStatus.PAUSED
+            if was_paused:
+                task.paused_from = TaskStatus.PENDING
+                prev = task.status
+                task.pid = None
+                self._record(task, prev, prev)
+            else:
+                self._requeue(task, "stopped by a shutdown; runs again at the next start")
+            self._done(handle)
+
+    def _finish(self, handle: RunHandle, status: TaskStatus, code: TaskErrorCode | str | None,
+                message: str | None, details: dict[str, Any] | None,
+                result: dict[str, Any] | None = None) -> None:
+        task = handle.task
+        self._release(handle)
+        if message and status != TaskStatus.COMPLETED:
+            handle.log.write(f"[qtqueue] {status.value}: {code}: {message}\n".encode())
+        if task.status == TaskStatus.PAUSED:
+            task.status = task.paused_from or TaskStatus.RUNNING
+        self._conclude(task, status, code=code, message=message, details=details, result=result,
+                       allow_retry=status != TaskStatus.CANCELLED)
+        self._done(handle)
+
+    def _release(self, handle: RunHandle) -> None:
+        task = handle.task
+        handle.stop_clock()
+        if handle.timeout_handle is not None:
+            handle.timeout_handle.cancel()
+        task.duration_s = handle.running_s()
+        self._active.pop(task.id, None)
+        self._category_running[task.category] -= 1
+        for tid in self._blocked_category.pop(task.category, []):
+            self._queued.discard(tid)
+            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
+                self._enqueue(t)
+        self._request_dispatch()
+
+    def _done(self, handle: RunHandle) -> None:
+        handle.log.close()
+        handle.log_written.set()
+        if not handle.done.done():
+            handle.done.set_result(None)
+
+    def _stop_runner(self, handle: RunHandle, reason: StopReason) -> None:
+        if handle.stop_reason is None:
+            handle.stop_reason = reason
+        handle.resumed.set()  # a paused runner must wake to be stopped
+        if handle.runner is not None and not handle.runner.done():
+            handle.runner.cancel()
+
+    def _arm_timeout(self, handle: RunHandle) -> None:
+        t = handle.task.timeout_s
+        if t is None or self._loop is None:
+            return
+        remaining = max(0.0, t - handle.running_s())
+        handle.timeout_handle = self._loop.call_later(
+            remaining, self._stop_runner, handle, StopReason.TIMEOUT
+        )
+
+    def _suspend(self, handle: RunHandle) -> None:
+        handle.resumed.clear()
+        handle.stop_clock()
+        if handle.timeout_handle is not None:
+            handle.timeout_handle.cancel()
+            handle.timeout_handle = None
+
+    def _unsuspend(self, handle: RunHandle) -> None:
+        handle.resumed.set()
+        handle.start_clock()
+        self._arm_timeout(handle)
+
+    # ------------------------------------------------------------------ internals: from runs
+
+    def _report_progress(self, task: Task, percent: float, step: str | None) -> None:
+        changed = False
+        if percent >= 0:
+            p = round(min(100.0, max(0.0, float(percent))), 1)
+            if p != task.progress:
+                task.progress = p
+                changed = True
+        if step is not None and step != task.current_step:
+            task.current_step = step
+            changed = True
+        if changed and task.status not in TERMINAL:
+            self._record(task, task.status, task.status)
+
+    def _enter_phase(self, handle: RunHandle, status: TaskStatus) -> None:
+        task = handle.task
+        if task.status == TaskStatus.PAUSED:
+            task.paused_from = status
+            self._record(task, task.status, task.status)
+        elif task.status != status:
+            self._set_status(task, status)
+
+    def _attach_pid(self, task: Task, pid: int) -> None:
+        task.pid = pid
+        self._record(task, task.status, task.status)
+
+    def _schedule_cleanup(self, initial: bool = False) -> None:
+        if self.retention_s is None or self._loop is None:
+            return
+        delay = 5.0 if initial else self.cleanup_interval_s
+        self._cleanup_timer = self._loop.call_later(
+            delay, lambda: self._spawn(self._scheduled_cleanup(), "retention cleanup")
+        )
+
+    async def _scheduled_cleanup(self) -> None:
+        try:
+            await self.cleanup()
+        finally:
+            if not self._closing:
+                self._schedule_cleanup()

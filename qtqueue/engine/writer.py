@@ -1,0 +1,120 @@
+"""Group commit: many changes, one transaction, nothing announced before it is durable.
+
+Changes are registered synchronously (so the engine's state and the pending batch never
+disagree); a single flusher coroutine writes whatever has accumulated while the previous
+transaction was in flight. Under load batches grow by themselves; when idle, a change is
+written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from qtqueue.core.task import Task
+from qtqueue.engine.events import TaskEvent
+from qtqueue.storage.base import TaskStore, Transition, WriteBatch
+
+logger = logging.getLogger(__name__)
+
+
+class _Pending:
+    __slots__ = ("inserts", "updates", "deletes", "transitions", "events", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.inserts: dict[str, Task] = {}
+        self.updates: dict[str, Task] = {}
+        self.deletes: list[str] = []
+        self.transitions: list[Transition] = []
+        self.events: list[TaskEvent] = []
+        self.future: asyncio.Future[None] = loop.create_future()
+
+
+class GroupCommitWriter:
+    """Batches task writes into transactions on `store`.
+
+    Each registration returns the future of the batch it joined: it resolves once that batch
+    is committed and its events have been handed to `on_committed`, or fails with the store's
+    error. Rows are snapshotted when the batch is written, so several changes to one task
+    before a flush cost one row write.
+    """
+
+    def __init__(
+        self, store: TaskStore, on_committed: Callable[[list[TaskEvent]], None]
+    ) -> None:
+        self._store = store
+        self._on_committed = on_committed
+        self._loop = asyncio.get_running_loop()
+        self._pending = _Pending(self._loop)
+        self._flusher: asyncio.Task[None] | None = None
+
+    def insert(self, task: Task, event: TaskEvent | None = None,
+               transitions: Sequence[Transition] = ()) -> asyncio.Future[None]:
+        p = self._pending
+        p.inserts[task.id] = task
+        return self._register(p, event, transitions)
+
+    def update(self, task: Task, event: TaskEvent | None = None,
+               transitions: Sequence[Transition] = ()) -> asyncio.Future[None]:
+        p = self._pending
+        if task.id not in p.inserts:
+            p.updates[task.id] = task
+        return self._register(p, event, transitions)
+
+    def delete(self, task_id: str, event: TaskEvent | None = None) -> asyncio.Future[None]:
+        p = self._pending
+        p.inserts.pop(task_id, None)
+        p.updates.pop(task_id, None)
+        p.deletes.append(task_id)
+        return self._register(p, event, ())
+
+    def _register(self, p: _Pending, event: TaskEvent | None,
+                  transitions: Sequence[Transition]) -> asyncio.Future[None]:
+        if transitions:
+            p.transitions.extend(transitions)
+        if event is not None:
+            p.events.append(event)
+        if self._flusher is None:
+            self._flusher = self._loop.create_task(self._flush_loop())
+        return p.future
+
+    async def flush(self) -> None:
+        """Return once everything registered so far is durable."""
+        if self._pending.inserts or self._pending.updates or self._pending.deletes or (
+            self._pending.transitions or self._pending.events
+        ):
+            await asyncio.shield(self._pending.future)
+        elif self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush_loop(self) -> None:
+        try:
+            while True:
+                p = self._pending
+                if not (p.inserts or p.updates or p.deletes or p.transitions or p.events):
+                    break
+                self._pending = _Pending(self._loop)
+                batch = WriteBatch(
+                    inserts=list(p.inserts.values()),
+                    updates=list(p.updates.values()),
+                    deletes=p.deletes,
+                    transitions=p.transitions,
+                )
+                try:
+                    await self._store.apply(batch)
+                except BaseException as exc:
+                    logger.exception("writing %d task changes failed", len(batch.updates))
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                        p.future.exception()  # retrieved here: callers may not await it
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                try:
+                    self._on_committed(p.events)
+                finally:
+                    if not p.future.done():
+                        p.future.set_result(None)
+        finally:
+            self._flusher = None

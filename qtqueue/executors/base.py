@@ -1,0 +1,181 @@
+"""What an executor is, and what the engine gives it while it runs.
+
+An executor declares a pydantic params model (validation, defaults and the JSON schema that the
+forms and `qtqueue types` are built from) and an `async run(ctx)`. Executors never import the
+engine: the engine implements `RunContext`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Task, TaskStatus, TaskType
+
+logger = logging.getLogger(__name__)
+
+SuspendHook = Callable[[], Awaitable[None] | None]
+
+
+class Params(BaseModel):
+    """Base of every params model: unknown keys are an error, so a typo never vanishes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunContext(Protocol):
+    """The engine's side of a running task, as an executor sees it."""
+
+    @property
+    def task(self) -> Task:
+        """The task being run (read it, do not change it)."""
+
+    @property
+    def params(self) -> Any:
+        """The validated params model instance."""
+
+    def progress(self, percent: float, step: str | None = None) -> None:
+        """Report progress 0–100 and, optionally, what is being done now."""
+
+    def phase(self, status: TaskStatus) -> None:
+        """Enter an intermediate status (VALIDATING, PREPARING, BUILDING, PULLING…)."""
+
+    def log(self, line: str) -> None:
+        """Append one line of text to the task's log (secrets are redacted)."""
+
+    def log_bytes(self, chunk: bytes) -> None:
+        """Append raw output to the task's log (secrets are redacted)."""
+
+    async def credential(self, name: str) -> str:
+        """A secret from the OS keyring by name; redacted from this task's log from now on."""
+
+    async def checkpoint(self) -> None:
+        """Return at once, or wait while the task is paused (cooperative pause)."""
+
+    def set_suspend_hooks(self, pause: SuspendHook, resume: SuspendHook) -> None:
+        """Let pause/resume suspend the real work (a process tree, a container)."""
+
+    def attach_pid(self, pid: int) -> None:
+        """Record the process the task runs, so a crashed engine's orphans can be stopped."""
+
+    @property
+    def log_path(self) -> str:
+        """Where the task's log file is."""
+
+
+class Executor(ABC):
+    """Runs one task type. Subclasses set `task_type`, `params_model` and implement `run`."""
+
+    task_type: ClassVar[TaskType | str]
+    params_model: ClassVar[type[BaseModel]] = Params
+    #: One line for `qtqueue types` and the new-task dialog.
+    summary: ClassVar[str] = ""
+
+    @property
+    def name(self) -> str:
+        """The registered type name."""
+        tt = self.task_type
+        return tt.value if isinstance(tt, TaskType) else str(tt)
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Params checked and completed with defaults, as JSON-ready data.
+
+        Raises QueueError VALIDATION_MISSING_REQUIRED / VALIDATION_INVALID_PARAMS naming each
+        bad field and why.
+        """
+        try:
+            model = self.params_model.model_validate(params)
+        except ValidationError as exc:
+            raise validation_error(self.name, exc) from None
+        return model.model_dump(mode="json")
+
+    def parse(self, params: dict[str, Any]) -> BaseModel:
+        """The params model instance for already-validated params."""
+        return self.params_model.model_validate(params)
+
+    def schema(self) -> dict[str, Any]:
+        """The params' JSON schema (what forms and `qtqueue types` show)."""
+        return self.params_model.model_json_schema()
+
+    @abstractmethod
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        """Do the work; return a JSON-ready result. Raise QueueError for a known failure.
+
+        Cancellation arrives as asyncio.CancelledError: clean up (stop processes,
+        containers) and re-raise.
+        """
+
+
+def validation_error(type_name: str, exc: ValidationError) -> QueueError:
+    """A QueueError that names every bad field of a params model and why."""
+    problems: list[str] = []
+    missing = False
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "params"
+        if err["type"] == "missing":
+            missing = True
+            problems.append(f"{where}: required")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown parameter")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    code = (
+        TaskErrorCode.VALIDATION_MISSING_REQUIRED if missing
+        else TaskErrorCode.VALIDATION_INVALID_PARAMS
+    )
+    return QueueError(
+        code, f"invalid params for {type_name}: " + "; ".join(problems), fields=problems
+    )
+
+
+Handler = Callable[[str, dict[str, Any]], Any]
+
+
+class HandlerParams(BaseModel):
+    """A registered handler takes any JSON object as params."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HandlerExecutor(Executor):
+    """Runs a plain function registered by name: `fn(task_id, params) -> dict`.
+
+    An async function runs on the event loop; a plain one runs in a worker thread so it cannot
+    block the loop. A plain function cannot be suspended: pausing it takes effect at its next
+    `update_progress` call.
+    """
+
+    params_model = HandlerParams
+
+    def __init__(self, name: str, fn: Handler, summary: str = "") -> None:
+        if not callable(fn):
+            raise TypeError(f"handler for {name!r} is not callable")
+        self._name = name
+        self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.summary = summary or (inspect.getdoc(fn) or "").split("\n")[0]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        import asyncio
+
+        task = ctx.task
+        params = dict(task.params)
+        if self.is_async:
+            out = await self.fn(task.id, params)
+        else:
+            out = await asyncio.to_thread(self.fn, task.id, params)
+            if inspect.isawaitable(out):
+                out = await out
+        if out is None or isinstance(out, dict):
+            return out
+        return {"value": out}

@@ -1,0 +1,99 @@
+"""SYSTEM_MONITOR: sample the machine (CPU, memory, disk, network, processes) with psutil."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+import psutil
+from pydantic import Field
+
+from qtqueue.core.task import TaskType
+from qtqueue.executors.base import Executor, Params, RunContext
+
+MonitorType = Literal["cpu", "memory", "disk", "network", "processes", "all"]
+
+
+class MonitorParams(Params):
+    monitor_type: MonitorType = Field("all", description="What to sample")
+    duration_s: float = Field(0.0, ge=0, le=86400, description="How long to sample (0: once)")
+    interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between samples")
+    disk_path: str = Field("/", description="Filesystem to report", json_schema_extra={"widget": "folder"})
+    top_processes: int = Field(5, ge=0, le=100, description="Processes to list, by memory")
+
+
+def _sample(p: MonitorParams) -> dict[str, Any]:
+    """One reading of what `monitor_type` asks for. Blocking: call it in a thread."""
+    out: dict[str, Any] = {"at": time.time()}
+    kind = p.monitor_type
+    if kind in ("cpu", "all"):
+        out["cpu"] = {
+            "percent": psutil.cpu_percent(interval=0.1),
+            "cores": psutil.cpu_count(),
+            "load_average": list(psutil.getloadavg()),
+        }
+    if kind in ("memory", "all"):
+        vm = psutil.virtual_memory()
+        out["memory"] = {"total": vm.total, "available": vm.available, "percent": vm.percent}
+    if kind in ("disk", "all"):
+        du = psutil.disk_usage(p.disk_path)
+        out["disk"] = {"path": p.disk_path, "total": du.total, "free": du.free, "percent": du.percent}
+    if kind in ("network", "all"):
+        io = psutil.net_io_counters()
+        out["network"] = {"bytes_sent": io.bytes_sent, "bytes_recv": io.bytes_recv}
+    if kind in ("processes", "all"):
+        procs = []
+        for proc in psutil.process_iter(["pid", "name", "memory_info"]):
+            info = proc.info
+            if info.get("memory_info") is not None:
+                procs.append((info["memory_info"].rss, info["pid"], info["name"]))
+        procs.sort(reverse=True)
+        out["processes"] = {
+            "count": len(procs),
+            "top_by_memory": [
+                {"pid": pid, "name": name, "rss": rss} for rss, pid, name in procs[: p.top_processes]
+            ],
+        }
+    return out
+
+
+def _line(sample: dict[str, Any]) -> str:
+    parts = []
+    if "cpu" in sample:
+        parts.append(f"cpu {sample['cpu']['percent']:.0f}%")
+    if "memory" in sample:
+        parts.append(f"memory {sample['memory']['percent']:.0f}%")
+    if "disk" in sample:
+        parts.append(f"disk {sample['disk']['path']} {sample['disk']['percent']:.0f}%")
+    if "network" in sample:
+        n = sample["network"]
+        parts.append(f"net sent {n['bytes_sent']} recv {n['bytes_recv']}")
+    if "processes" in sample:
+        parts.append(f"{sample['processes']['count']} processes")
+    return ", ".join(parts)
+
+
+class SystemMonitorExecutor(Executor):
+    """Samples the machine once, or every `interval_s` for `duration_s`; returns the samples."""
+
+    task_type = TaskType.SYSTEM_MONITOR
+    params_model = MonitorParams
+    summary = "Sample CPU, memory, disk, network and processes"
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        p: MonitorParams = ctx.params
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        samples: list[dict[str, Any]] = []
+        while True:
+            await ctx.checkpoint()
+            sample = await asyncio.to_thread(_sample, p)
+            samples.append(sample)
+            ctx.log(_line(sample))
+            elapsed = loop.time() - start
+            if p.duration_s <= 0 or elapsed >= p.duration_s:
+                break
+            ctx.progress(min(99.0, 100.0 * elapsed / p.duration_s), f"sample {len(samples)}")
+            await asyncio.sleep(min(p.interval_s, max(0.0, p.duration_s - elapsed)))
+        return {"monitor_type": p.monitor_type, "samples": samples, "latest": samples[-1]}

@@ -1,0 +1,282 @@
+"""Running a command as a task: its own process group, streamed output, suspend and terminate.
+
+The child is waited for with a pidfd on the event loop where the OS has them (Linux >= 5.3), so
+no thread is started per child; elsewhere a worker thread waits. stdout and stderr share one
+pipe so the log keeps their real order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+
+import psutil
+
+from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
+from qtqueue.executors.base import RunContext
+
+logger = logging.getLogger(__name__)
+
+#: "42%", "42.5 %" — the last one on a line wins.
+DEFAULT_PROGRESS_PATTERN = r"(\d{1,3}(?:\.\d+)?)\s?%"
+#: Lines that name a step: "Step 3/7: …", "stage: …", "==> …", "[2/5] …".
+DEFAULT_STEP_PATTERN = r"^\s*(?:(?:step|stage|phase)\b.*|==>\s*.+|\[\d+/\d+\].*)$"
+#: Seconds between SIGTERM and SIGKILL when a command is cancelled.
+DEFAULT_GRACE_S = 5.0
+_TAIL_BYTES = 4096
+
+
+class OutputParser:
+    """Splits output into lines and finds progress and step in them."""
+
+    def __init__(self, ctx: RunContext, progress_pattern: str | None, step_pattern: str | None):
+        self.ctx = ctx
+        self.progress_re = re.compile(progress_pattern) if progress_pattern else None
+        self.step_re = re.compile(step_pattern, re.IGNORECASE) if step_pattern else None
+        self._partial = ""
+        self.tail = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.ctx.log_bytes(chunk)
+        self.tail += chunk
+        if len(self.tail) > _TAIL_BYTES:
+            del self.tail[: len(self.tail) - _TAIL_BYTES]
+        if self.progress_re is None and self.step_re is None:
+            return
+        text = self._partial + chunk.decode("utf-8", "replace")
+        lines = re.split(r"\r\n|\r|\n", text)
+        self._partial = lines.pop()
+        if len(self._partial) > 8192:  # a runaway line without newline: look at it anyway
+            lines.append(self._partial)
+            self._partial = ""
+        self._scan(lines)
+
+    def close(self) -> None:
+        if self._partial:
+            self._scan([self._partial])
+            self._partial = ""
+
+    def _scan(self, lines: list[str]) -> None:
+        percent: float | None = None
+        step: str | None = None
+        for line in lines:
+            if self.progress_re is not None:
+                found = self.progress_re.findall(line)
+                if found:
+                    last = found[-1]
+                    with contextlib.suppress(ValueError):
+                        percent = float(last if isinstance(last, str) else last[0])
+            if self.step_re is not None and self.step_re.search(line):
+                step = line.strip()[:200]
+        if percent is not None and 0 <= percent <= 100:
+            self.ctx.progress(percent, step)
+        elif step is not None:
+            self.ctx.progress(-1, step)
+
+
+class ProcessTree:
+    """A started command: its process group, and signals for the whole tree."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.pgid = proc.pid  # started with process_group=0: the group is its own pid
+
+    def _members(self) -> list[psutil.Process]:
+        """The command and every descendant, including ones that left the group."""
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def signal_tree(self, sig: int) -> None:
+        """Send `sig` to the process group and to descendants that left it."""
+        members = self._members()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, sig)
+        for p in members:
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if os.getpgid(p.pid) != self.pgid:
+                    p.send_signal(sig)
+
+    def suspend(self) -> None:
+        self.signal_tree(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal_tree(signal.SIGCONT)
+
+
+async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
+    """The exit status, waited for without a thread where pidfds exist."""
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[None] = loop.create_future()
+
+            def ready() -> None:
+                if not done.done():
+                    done.set_result(None)
+
+            loop.add_reader(fd, ready)
+            try:
+                await done
+            finally:
+                loop.remove_reader(fd)
+                os.close(fd)
+            return proc.wait()
+    return await asyncio.to_thread(proc.wait)
+
+
+async def run_command(
+    ctx: RunContext,
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    progress_pattern: str | None = DEFAULT_PROGRESS_PATTERN,
+    step_pattern: str | None = DEFAULT_STEP_PATTERN,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> int:
+    """Run `argv` to completion, streaming output into the task's log. Returns exit status 0.
+
+    A non-zero exit raises QueueError with the code the classifier gives (127 -> command not
+    found, 137 -> killed, "No space left on device" in the output -> disk space, ...).
+    Cancellation terminates the tree (SIGTERM, SIGKILL after `grace_s`) and re-raises.
+    """
+    loop = asyncio.get_running_loop()
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update({str(k): str(v) for k, v in env.items()})
+    if cwd is not None and not os.path.isdir(cwd):
+        raise QueueError(
+            TaskErrorCode.DATA_FILE_NOT_FOUND, f"working directory {cwd} does not exist", cwd=cwd
+        )
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=full_env,
+            process_group=0,
+            close_fds=True,
+        )
+    except FileNotFoundError as exc:
+        os.close(read_fd)
+        raise QueueError(
+            TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND,
+            f"command not found: {argv[0]}",
+            command=argv[0],
+        ) from exc
+    except PermissionError as exc:
+        os.close(read_fd)
+        raise QueueError(
+            TaskErrorCode.SYSTEM_PERMISSION_DENIED,
+            f"not allowed to run {argv[0]}: {exc.strerror}",
+            command=argv[0],
+        ) from exc
+    finally:
+        os.close(write_fd)
+
+    tree = ProcessTree(proc)
+    ctx.attach_pid(proc.pid)
+    ctx.set_suspend_hooks(tree.suspend, tree.resume)
+    parser = OutputParser(ctx, progress_pattern, step_pattern)
+    os.set_blocking(read_fd, False)
+
+    def drain() -> bool:
+        """Read what the pipe holds; False at end of file."""
+        while True:
+            try:
+                chunk = os.read(read_fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            parser.feed(chunk)
+
+    eof = loop.create_future()
+
+    def on_readable() -> None:
+        if not drain() and not eof.done():
+            loop.remove_reader(read_fd)
+            eof.set_result(None)
+
+    loop.add_reader(read_fd, on_readable)
+    try:
+        try:
+            returncode = await _wait_exit(proc)
+        except asyncio.CancelledError:
+            await _terminate(tree, grace_s)
+            raise
+        # The command is gone; take what it left in the pipe, but do not wait for
+        # background children that still hold the pipe open.
+        if not eof.done():
+            drain()
+    finally:
+        if not eof.done():
+            loop.remove_reader(read_fd)
+        os.close(read_fd)
+        parser.close()
+    if returncode != 0:
+        tail = parser.tail.decode("utf-8", "replace")
+        code = classify_exit(returncode, tail)
+        last = [ln for ln in tail.splitlines() if ln.strip()][-3:]
+        raise QueueError(
+            code,
+            f"{os.path.basename(argv[0])} {describe_exit(returncode)}"
+            + (f": {last[-1].strip()[:300]}" if last else ""),
+            exit_code=returncode,
+            output_tail=last,
+        )
+    return returncode
+
+
+async def _terminate(tree: ProcessTree, grace_s: float) -> None:
+    """SIGTERM the tree (waking it if suspended), then SIGKILL whatever is left after grace_s."""
+    tree.signal_tree(signal.SIGTERM)
+    tree.signal_tree(signal.SIGCONT)
+    try:
+        await asyncio.shield(asyncio.wait_for(_wait_exit(tree.proc), grace_s))
+    except (TimeoutError, asyncio.CancelledError):
+        pass
+    tree.signal_tree(signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(_wait_exit(tree.proc))
+
+
+def kill_orphan(pid: int, started_at: float | None) -> bool:
+    """Kill the process group of a command left behind by a crashed engine.
+
+    Only if the process still exists and was created no later than the task started (so a
+    reused pid is never hit). Returns whether something was killed.
+    """
+    try:
+        p = psutil.Process(pid)
+        if started_at is not None and p.create_time() > started_at + 1.0:
+            return False
+        pgid = os.getpgid(pid)
+    except (psutil.Error, ProcessLookupError):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if pgid == pid:
+            os.killpg(pgid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    return True

@@ -1,0 +1,108 @@
+"""The storage contract the engine writes through. Backend-neutral: no SQL leaks out of here.
+
+A store is the single source of truth. The engine keeps a live index of unfinished tasks in
+memory and sends the store batches of changes; a batch is applied atomically and is durable when
+`apply` returns. Reads return fresh `Task` objects the caller may keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from qtqueue.core.task import Task, TaskStatus
+
+
+@dataclass(slots=True, frozen=True)
+class Transition:
+    """One status change of one task, kept for statistics and audit."""
+
+    task_id: str
+    at: float
+    from_status: TaskStatus | None
+    to_status: TaskStatus
+    task_type: str
+    error_code: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Changes applied in one transaction: all of them become durable together, or none."""
+
+    inserts: list[Task] = field(default_factory=list)
+    updates: list[Task] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.inserts or self.updates or self.deletes or self.transitions)
+
+
+@dataclass(slots=True, frozen=True)
+class TaskFilter:
+    """Which tasks a listing returns. Empty fields do not filter."""
+
+    statuses: Sequence[TaskStatus] = ()
+    category: str | None = None
+    tag: str | None = None
+    task_type: str | None = None
+    dead_letter: bool | None = None
+    ids: Sequence[str] = ()
+    limit: int | None = None
+    offset: int = 0
+    newest_first: bool = False
+
+
+class TaskStore(Protocol):
+    """Persistent tasks and their transitions.
+
+    Contracts every backend keeps:
+    - `apply` is atomic and durable on return; an empty batch is a no-op.
+    - `get_task` of an unknown id returns None; it never raises for a missing row.
+    - `list_tasks` orders by (created_at, seq) unless `newest_first`.
+    - `load_unfinished` returns every task whose status is not terminal, in queue order.
+    """
+
+    async def open(self) -> None:
+        """Create or migrate the schema; raise QueueError(QUEUE_STORE_CORRUPT) on a bad file."""
+
+    async def close(self) -> None:
+        """Flush and release the backend. Idempotent."""
+
+    async def apply(self, batch: WriteBatch) -> None:
+        """Apply inserts, updates, deletes and transitions in one durable transaction."""
+
+    async def get_task(self, task_id: str) -> Task | None:
+        """The task with that id, or None."""
+
+    async def list_tasks(self, flt: TaskFilter = TaskFilter()) -> list[Task]:
+        """Tasks matching the filter."""
+
+    async def count_tasks(self, flt: TaskFilter = TaskFilter()) -> int:
+        """How many tasks match the filter."""
+
+    async def load_unfinished(self) -> list[Task]:
+        """Every non-terminal task, for the engine's live index at start."""
+
+    async def max_seq(self) -> int:
+        """The highest queue sequence number in use (0 for an empty store)."""
+
+    async def finished_before(self, cutoff: float) -> list[str]:
+        """Ids of terminal tasks completed before `cutoff` (UNIX seconds)."""
+
+    async def stats(self, now: float) -> dict[str, Any]:
+        """Distributions, performance, retries and recent activity; see `TaskQueue.get_queue_stats`."""
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small persisted engine setting (e.g. whether the queue is paused), or None."""
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Persist a small engine setting (durable on return)."""
+
+    async def existing_ids(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are already stored."""
+
+    async def transitions(self, task_id: str) -> list[Transition]:
+        """The status history of one task, oldest first."""

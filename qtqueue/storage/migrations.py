@@ -1,0 +1,72 @@
+"""Forward-only schema migrations for the SQLite store.
+
+`MIGRATIONS[n]` takes a database at version n to n+1. Never edit a released step: add one.
+A database of every released version must keep loading (tests/storage/fixtures holds them).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the initial schema.
+    """
+    CREATE TABLE tasks (
+        id            TEXT PRIMARY KEY,
+        seq           INTEGER NOT NULL,
+        task_type     TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        params        TEXT NOT NULL,
+        category      TEXT NOT NULL,
+        tags          TEXT NOT NULL,
+        priority      INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        progress      REAL NOT NULL,
+        current_step  TEXT NOT NULL,
+        created_at    REAL NOT NULL,
+        started_at    REAL,
+        completed_at  REAL,
+        duration_s    REAL,
+        error         TEXT,
+        error_code    TEXT,
+        error_details TEXT NOT NULL,
+        retry_count   INTEGER NOT NULL,
+        max_retries   INTEGER NOT NULL,
+        retry_backoff TEXT NOT NULL,
+        timeout_s     REAL,
+        run_at        REAL,
+        expires_at    REAL,
+        depends_on    TEXT NOT NULL,
+        resources     TEXT NOT NULL,
+        permission    TEXT NOT NULL,
+        on_interrupt  TEXT NOT NULL,
+        dead_letter   INTEGER NOT NULL,
+        result        TEXT,
+        paused_from   TEXT,
+        wait_reason   TEXT NOT NULL,
+        pid           INTEGER,
+        updated_at    REAL NOT NULL
+    );
+    CREATE INDEX tasks_status ON tasks(status);
+    CREATE INDEX tasks_category ON tasks(category);
+    CREATE INDEX tasks_type ON tasks(task_type);
+    CREATE INDEX tasks_completed_at ON tasks(completed_at);
+    CREATE INDEX tasks_order ON tasks(created_at, seq);
+    CREATE TABLE task_events (
+        id           INTEGER PRIMARY KEY,
+        task_id      TEXT NOT NULL,
+        at           REAL NOT NULL,
+        from_status  TEXT,
+        to_status    TEXT NOT NULL,
+        task_type    TEXT NOT NULL,
+        error_code   TEXT,
+        duration_s   REAL
+    );
+    CREATE INDEX task_events_at ON task_events(at);
+    CREATE INDEX task_events_task ON task_events(task_id);
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

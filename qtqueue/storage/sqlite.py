@@ -1,0 +1,488 @@
+"""The embedded store: one SQLite file in WAL mode behind one aiosqlite connection.
+
+One connection does all reads and writes (one thread, so no lock contention inside the
+process); the data-directory lock keeps other processes out. `apply` writes a whole batch in one
+transaction, which is what lets the engine group-commit many changes at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import (
+    TERMINAL,
+    OnInterrupt,
+    Permission,
+    Priority,
+    Task,
+    TaskStatus,
+    parse_task_type,
+)
+from qtqueue.storage.base import TaskFilter, Transition, WriteBatch
+from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "id seq task_type name params category tags priority status progress current_step "
+    "created_at started_at completed_at duration_s error error_code error_details retry_count "
+    "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
+    "on_interrupt dead_letter result paused_from wait_reason pid updated_at"
+).split()
+_INSERT = f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+#: What changes while a task lives; the rest (type, params, tags…) is written once.
+_STATE_COLUMNS = (
+    "seq priority status progress current_step started_at completed_at duration_s error "
+    "error_code error_details retry_count run_at dead_letter result paused_from wait_reason pid "
+    "updated_at"
+).split()
+_UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _STATE_COLUMNS)} WHERE id = ?"
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"
+_INSERT_EVENT = (
+    "INSERT INTO task_events (task_id, at, from_status, to_status, task_type, error_code, "
+    "duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
+_dumps = json.dumps
+
+
+def _row_values(t: Task) -> tuple[Any, ...]:
+    return (
+        t.id,
+        t.seq,
+        t.type_name,
+        t.name,
+        _dumps(t.params),
+        t.category,
+        _dumps(t.tags),
+        int(t.priority),
+        t.status.value,
+        t.progress,
+        t.current_step,
+        t.created_at,
+        t.started_at,
+        t.completed_at,
+        t.duration_s,
+        t.error,
+        t.error_code,
+        _dumps(t.error_details),
+        t.retry_count,
+        t.max_retries,
+        _dumps(t.retry_backoff),
+        t.timeout_s,
+        t.run_at,
+        t.expires_at,
+        _dumps(t.depends_on),
+        _dumps(t.resources),
+        t.permission.value,
+        t.on_interrupt.value,
+        int(t.dead_letter),
+        _dumps(t.result) if t.result is not None else None,
+        t.paused_from.value if t.paused_from is not None else None,
+        t.wait_reason,
+        t.pid,
+        t.updated_at,
+    )
+
+
+def _state_values(t: Task) -> tuple[Any, ...]:
+    return (
+        t.seq,
+        int(t.priority),
+        t.status.value,
+        t.progress,
+        t.current_step,
+        t.started_at,
+        t.completed_at,
+        t.duration_s,
+        t.error,
+        t.error_code,
+        _dumps(t.error_details) if t.error_details else "{}",
+        t.retry_count,
+        t.run_at,
+        int(t.dead_letter),
+        _dumps(t.result) if t.result is not None else None,
+        t.paused_from.value if t.paused_from is not None else None,
+        t.wait_reason,
+        t.pid,
+        t.updated_at,
+        t.id,
+    )
+
+
+def _apply_sync(
+    conn: sqlite3.Connection,
+    inserts: list[tuple[Any, ...]],
+    updates: list[tuple[Any, ...]],
+    events: list[tuple[Any, ...]],
+    deletes: list[tuple[str]],
+) -> None:
+    """One transaction, run on the connection's own thread."""
+    conn.execute("BEGIN")
+    try:
+        if inserts:
+            conn.executemany(_INSERT, inserts)
+        if updates:
+            conn.executemany(_UPDATE, updates)
+        if events:
+            conn.executemany(_INSERT_EVENT, events)
+        if deletes:
+            conn.executemany("DELETE FROM tasks WHERE id = ?", deletes)
+            conn.executemany("DELETE FROM task_events WHERE task_id = ?", deletes)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
+    (
+        id_, seq, task_type, name, params, category, tags, priority, status, progress,
+        current_step, created_at, started_at, completed_at, duration_s, error, error_code,
+        error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
+        depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
+        wait_reason, pid, updated_at,
+    ) = row  # fmt: skip
+    return Task(
+        id=id_,
+        seq=seq,
+        task_type=parse_task_type(task_type),
+        name=name,
+        params=json.loads(params),
+        category=category,
+        tags=json.loads(tags),
+        priority=Priority(priority),
+        status=TaskStatus(status),
+        progress=progress,
+        current_step=current_step,
+        created_at=created_at,
+        started_at=started_at,
+        completed_at=completed_at,
+        duration_s=duration_s,
+        error=error,
+        error_code=error_code,
+        error_details=json.loads(error_details),
+        retry_count=retry_count,
+        max_retries=max_retries,
+        retry_backoff=json.loads(retry_backoff),
+        timeout_s=timeout_s,
+        run_at=run_at,
+        expires_at=expires_at,
+        depends_on=json.loads(depends_on),
+        resources=json.loads(resources),
+        permission=Permission(permission),
+        on_interrupt=OnInterrupt(on_interrupt),
+        dead_letter=bool(dead_letter),
+        result=json.loads(result) if result is not None else None,
+        paused_from=TaskStatus(paused_from) if paused_from is not None else None,
+        wait_reason=wait_reason,
+        pid=pid,
+        updated_at=updated_at,
+    )
+
+
+def _where(flt: TaskFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if flt.statuses:
+        clauses.append(f"status IN ({', '.join('?' * len(flt.statuses))})")
+        args.extend(s.value for s in flt.statuses)
+    if flt.category is not None:
+        clauses.append("category = ?")
+        args.append(flt.category)
+    if flt.task_type is not None:
+        clauses.append("task_type = ?")
+        args.append(flt.task_type)
+    if flt.tag is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE value = ?)")
+        args.append(flt.tag)
+    if flt.dead_letter is not None:
+        clauses.append("dead_letter = ?")
+        args.append(int(flt.dead_letter))
+    if flt.ids:
+        clauses.append(f"id IN ({', '.join('?' * len(flt.ids))})")
+        args.extend(flt.ids)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class SqliteTaskStore:
+    """`TaskStore` on one SQLite file (WAL).
+
+    `synchronous` is SQLite's: "NORMAL" (the default) survives any crash of the process and
+    fsyncs at checkpoints; "FULL" also fsyncs every commit, surviving power loss at a cost.
+    """
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in ("NORMAL", "FULL", "OFF", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL, OFF or EXTRA, not {synchronous!r}")
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        """Open the file, check it is ours and bring its schema up to date."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            version = await self._migrate(db)
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            raise QueueError(
+                TaskErrorCode.QUEUE_STORE_CORRUPT,
+                f"{self.path} cannot be read as a qtqueue database: {exc}",
+                path=str(self.path),
+            ) from exc
+        except BaseException:
+            await db.close()
+            raise
+        logger.debug("opened %s at schema version %d", self.path, version)
+        self._db = db
+
+    async def _migrate(self, db: aiosqlite.Connection) -> int:
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version == 0:
+            async with db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ) as cur:
+                row = await cur.fetchone()
+            if row and row[0]:
+                raise sqlite3.DatabaseError(
+                    "the file holds tables but no qtqueue schema version"
+                )
+        if version > SCHEMA_VERSION:
+            raise QueueError(
+                TaskErrorCode.QUEUE_STORE_CORRUPT,
+                f"{self.path} was written by a newer qtqueue (schema {version}, this one knows "
+                f"up to {SCHEMA_VERSION}); upgrade qtqueue to open it",
+                path=str(self.path),
+                schema_version=version,
+            )
+        while version < SCHEMA_VERSION:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(MIGRATIONS[version]):
+                    await db.execute(statement)
+                version += 1
+                await db.execute(f"PRAGMA user_version = {version}")
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            logger.info("migrated %s to schema version %d", self.path, version)
+        # Validate the file for real: a damaged page shows up here rather than mid-run.
+        async with db.execute("PRAGMA quick_check") as cur:
+            row = await cur.fetchone()
+        if not row or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
+        return version
+
+    async def close(self) -> None:
+        """Close the connection (a checkpoint happens on close). Idempotent."""
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def apply(self, batch: WriteBatch) -> None:
+        """Write the batch in one transaction; durable on return."""
+        if not batch:
+            return
+        # Rows are converted here, on the loop, so they match the engine's state right now;
+        # the whole transaction then costs one hop to the connection's thread instead of one
+        # per statement. aiosqlite runs every call through `_execute` on that thread (its
+        # public methods are thin wrappers over it); the pinned version range keeps it there.
+        db = self.db
+        await db._execute(
+            _apply_sync,
+            db._conn,
+            [_row_values(t) for t in batch.inserts],
+            [_state_values(t) for t in batch.updates],
+            [
+                (
+                    e.task_id,
+                    e.at,
+                    e.from_status.value if e.from_status else None,
+                    e.to_status.value,
+                    e.task_type,
+                    e.error_code,
+                    e.duration_s,
+                )
+                for e in batch.transitions
+            ],
+            [(i,) for i in batch.deletes],
+        )
+
+    async def get_task(self, task_id: str) -> Task | None:
+        async with self.db.execute(f"{_SELECT} WHERE id = ?", (task_id,)) as cur:
+            row = await cur.fetchone()
+        return _task_from_row(row) if row else None
+
+    async def list_tasks(self, flt: TaskFilter = TaskFilter()) -> list[Task]:
+        where, args = _where(flt)
+        order = " ORDER BY created_at DESC, seq DESC" if flt.newest_first else (
+            " ORDER BY created_at, seq"
+        )
+        limit = ""
+        if flt.limit is not None:
+            limit = " LIMIT ? OFFSET ?"
+            args += [flt.limit, flt.offset]
+        async with self.db.execute(_SELECT + where + order + limit, args) as cur:
+            rows = await cur.fetchall()
+        return [_task_from_row(r) for r in rows]
+
+    async def count_tasks(self, flt: TaskFilter = TaskFilter()) -> int:
+        where, args = _where(flt)
+        async with self.db.execute("SELECT count(*) FROM tasks" + where, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def load_unfinished(self) -> list[Task]:
+        q = f"{_SELECT} WHERE status NOT IN ({', '.join('?' * len(_TERMINAL_VALUES))}) ORDER BY seq"
+        async with self.db.execute(q, _TERMINAL_VALUES) as cur:
+            rows = await cur.fetchall()
+        return [_task_from_row(r) for r in rows]
+
+    async def max_seq(self) -> int:
+        async with self.db.execute("SELECT coalesce(max(seq), 0) FROM tasks") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def finished_before(self, cutoff: float) -> list[str]:
+        q = (
+            f"SELECT id FROM tasks WHERE completed_at < ? AND status IN "
+            f"({', '.join('?' * len(_TERMINAL_VALUES))})"
+        )
+        async with self.db.execute(q, (cutoff, *_TERMINAL_VALUES)) as cur:
+            rows = await cur.fetchall()
+        return [r[0] for r in rows]
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def existing_ids(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})"
+            async with self.db.execute(q, chunk) as cur:
+                found.update(r[0] for r in await cur.fetchall())
+        return found
+
+    async def transitions(self, task_id: str) -> list[Transition]:
+        q = (
+            "SELECT task_id, at, from_status, to_status, task_type, error_code, duration_s "
+            "FROM task_events WHERE task_id = ? ORDER BY id"
+        )
+        async with self.db.execute(q, (task_id,)) as cur:
+            rows = await cur.fetchall()
+        return [
+            Transition(
+                task_id=r[0],
+                at=r[1],
+                from_status=TaskStatus(r[2]) if r[2] else None,
+                to_status=TaskStatus(r[3]),
+                task_type=r[4],
+                error_code=r[5],
+                duration_s=r[6],
+            )
+            for r in rows
+        ]
+
+    async def stats(self, now: float) -> dict[str, Any]:
+        """Figures computed in SQL: distributions over tasks, outcomes over transitions."""
+        db = self.db
+
+        async def pairs(sql: str, *args: Any) -> dict[str, int]:
+            async with db.execute(sql, args) as cur:
+                return {str(k): int(v) for k, v in await cur.fetchall()}
+
+        async def one(sql: str, *args: Any) -> tuple[Any, ...]:
+            async with db.execute(sql, args) as cur:
+                row = await cur.fetchone()
+            return tuple(row) if row else ()
+
+        status_distribution = await pairs("SELECT status, count(*) FROM tasks GROUP BY status")
+        type_distribution = await pairs("SELECT task_type, count(*) FROM tasks GROUP BY task_type")
+        error_distribution = await pairs(
+            "SELECT error_code, count(*) FROM tasks WHERE error_code IS NOT NULL "
+            "AND status IN ('failed', 'timeout', 'cancelled') GROUP BY error_code"
+        )
+        completed, failed, timed_out, cancelled, avg_duration = await one(
+            "SELECT sum(to_status = 'completed'), sum(to_status = 'failed'), "
+            "sum(to_status = 'timeout'), sum(to_status = 'cancelled'), "
+            "avg(CASE WHEN to_status = 'completed' THEN duration_s END) FROM task_events"
+        )
+        completed, failed, timed_out, cancelled = (
+            int(completed or 0), int(failed or 0), int(timed_out or 0), int(cancelled or 0)
+        )
+        finished = completed + failed + timed_out
+        total_retries, with_retries, at_max = await one(
+            "SELECT coalesce(sum(retry_count), 0), coalesce(sum(retry_count > 0), 0), "
+            "coalesce(sum(max_retries > 0 AND retry_count >= max_retries), 0) FROM tasks"
+        )
+
+        async def activity(since: float) -> dict[str, int]:
+            counts = await pairs(
+                "SELECT to_status, count(*) FROM task_events WHERE at >= ? AND (from_status "
+                "IS NULL OR to_status IN ('completed', 'failed', 'timeout', 'cancelled')) "
+                "GROUP BY to_status",
+                since,
+            )
+            created = counts.pop("pending", 0)
+            for s in ("completed", "failed", "timeout", "cancelled"):
+                counts.setdefault(s, 0)
+            return {"created": created, **counts}
+
+        return {
+            "status_distribution": status_distribution,
+            "type_distribution": type_distribution,
+            "error_distribution": error_distribution,
+            "performance": {
+                "average_duration_seconds": float(avg_duration or 0.0),
+                "success_rate": (100.0 * completed / finished) if finished else 0.0,
+                "completed_tasks": completed,
+                "failed_tasks": failed + timed_out,
+                "cancelled_tasks": cancelled,
+            },
+            "retry_statistics": {
+                "total_retries": int(total_retries),
+                "tasks_with_retries": int(with_retries),
+                "tasks_at_max_retries": int(at_max),
+            },
+            "recent_activity": {
+                "last_24_hours": await activity(now - 86400),
+                "last_hour": await activity(now - 3600),
+            },
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (no semicolons inside our statements)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
