@@ -63,17 +63,23 @@ class TaskType(StrEnum):
         return self.value.split("_", 1)[0]
 
 
+_TYPE_NAMES: dict[str, TaskType] = {
+    **{t.value: t for t in TaskType},
+    **{t.name: t for t in TaskType},
+}
+
+
 def parse_task_type(value: str | TaskType) -> TaskType | str:
-    """A stored or typed type name as a `TaskType`, or the plain name of a registered handler."""
+    """A stored or typed type name as a `TaskType`, or the plain name of a registered handler.
+
+    Accepts the value ("custom_command") or the name ("CUSTOM_COMMAND"), in any case.
+    """
     if isinstance(value, TaskType):
         return value
-    try:
-        return TaskType(value.lower())
-    except ValueError:
-        try:
-            return TaskType[value.upper()]
-        except KeyError:
-            return value
+    found = _TYPE_NAMES.get(value)
+    if found is None:
+        found = _TYPE_NAMES.get(value.lower())
+    return found if found is not None else value
 
 
 class TaskStatus(StrEnum):
@@ -344,9 +350,11 @@ def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> st
     for key in ("command", "script_path", "image_name", "image", "url", "monitor_type"):
         value = params.get(key)
         if value:
-            text = " ".join(map(str, value)) if isinstance(value, Sequence) and not isinstance(
-                value, str
-            ) else str(value)
+            text = (
+                " ".join(map(str, value))
+                if isinstance(value, Sequence) and not isinstance(value, str)
+                else str(value)
+            )
             if key == "command" and params.get("args"):
                 text += " " + " ".join(map(str, params["args"]))
             return text[:120]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.logs import BoundedLog
-from qtqueue.executors.base import SuspendHook
+from qtqueue.executors.base import Executor, SuspendHook
 
 if TYPE_CHECKING:
     from qtqueue.engine.queue import TaskQueue
@@ -73,10 +73,11 @@ async def call_hook(hook: SuspendHook | None) -> None:
 class EngineRunContext:
     """`RunContext` for one attempt of one task."""
 
-    def __init__(self, queue: TaskQueue, handle: RunHandle, params: Any) -> None:
+    def __init__(self, queue: TaskQueue, handle: RunHandle, executor: Executor) -> None:
         self._queue = queue
         self._handle = handle
-        self._params = params
+        self._executor = executor
+        self._params: Any = None
 
     @property
     def task(self) -> Task:
@@ -84,6 +85,9 @@ class EngineRunContext:
 
     @property
     def params(self) -> Any:
+        """The params model instance, built on first use (plain handlers never need it)."""
+        if self._params is None:
+            self._params = self._executor.parse(self._handle.task.params)
         return self._params
 
     @property

@@ -59,9 +59,23 @@ class QueueManager:
         running = [
             {"id": t.id, "name": t.name, "status": t.status.value, "progress": t.progress}
             for t in await self.queue.list_tasks(
-                status=[s for s in ("running", "validating", "preparing", "uploading",
-                                    "downloading", "building", "pulling", "paused")]
+                status=[
+                    s
+                    for s in (
+                        "running",
+                        "validating",
+                        "preparing",
+                        "uploading",
+                        "downloading",
+                        "building",
+                        "pulling",
+                        "paused",
+                    )
+                ]
             )
         ]
-        return {"summary": stats["summary"], "status_distribution": stats["status_distribution"],
-                "running": running}
+        return {
+            "summary": stats["summary"],
+            "status_distribution": stats["status_distribution"],
+            "running": running,
+        }

@@ -10,8 +10,11 @@ task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import heapq
 import logging
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -79,7 +82,9 @@ class ShutdownPolicy(StrEnum):
 
 
 def _not_found(task_id: str) -> QueueError:
-    return QueueError(TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id)
+    return QueueError(
+        TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id
+    )
 
 
 def _invalid_state(task: Task, action: str) -> QueueError:
@@ -138,8 +143,10 @@ class TaskQueue:
         self.max_concurrent = max_concurrent
         self.category_limits: dict[str, int] = dict(category_limits or {})
         self.registry = registry if registry is not None else default_registry()
-        self.store: TaskStore = store if store is not None else SqliteTaskStore(
-            self.data_dir / DB_NAME, synchronous=synchronous
+        self.store: TaskStore = (
+            store
+            if store is not None
+            else SqliteTaskStore(self.data_dir / DB_NAME, synchronous=synchronous)
         )
         self.credentials: CredentialStore = credentials or KeyringCredentials()
         self.dispatching = dispatch
@@ -151,6 +158,7 @@ class TaskQueue:
         self.clock = clock
         self.events = EventBus()
         self.logs_dir = self.data_dir / "logs"
+        self._logs_prefix = f"{self.logs_dir}{os.sep}"
 
         self._lock = FileLock(str(self.data_dir / LOCK_NAME))
         self._started = False
@@ -218,7 +226,9 @@ class TaskQueue:
             self._request_dispatch()
         logger.info(
             "queue open at %s (%d unfinished tasks, dispatch=%s)",
-            self.data_dir, len(self._live), self.dispatching,
+            self.data_dir,
+            len(self._live),
+            self.dispatching,
         )
 
     async def close(self, policy: ShutdownPolicy | str | None = None) -> None:
@@ -233,7 +243,9 @@ class TaskQueue:
             if policy == ShutdownPolicy.WAIT:
                 await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
             else:
-                reason = StopReason.CANCEL if policy == ShutdownPolicy.CANCEL else StopReason.SHUTDOWN
+                reason = (
+                    StopReason.CANCEL if policy == ShutdownPolicy.CANCEL else StopReason.SHUTDOWN
+                )
                 for h in handles:
                     self._stop_runner(h, reason)
                 await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
@@ -249,7 +261,9 @@ class TaskQueue:
                 for f in futures:
                     if not f.done():
                         f.set_exception(
-                            QueueError(TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "the queue was closed")
+                            QueueError(
+                                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "the queue was closed"
+                            )
                         )
                         f.exception()
         finally:
@@ -266,7 +280,10 @@ class TaskQueue:
             self._live[task.id] = task
             if task.status == TaskStatus.PENDING:
                 self._enqueue(task)
-            elif task.status == TaskStatus.PAUSED and task.paused_from in (None, TaskStatus.PENDING):
+            elif task.status == TaskStatus.PAUSED and task.paused_from in (
+                None,
+                TaskStatus.PENDING,
+            ):
                 pass  # held by the user; stays held
             elif self.dispatching:
                 interrupted.append(task)
@@ -297,7 +314,9 @@ class TaskQueue:
                 details=details,
                 allow_retry=task.on_interrupt == OnInterrupt.RETRY,
             )
-        logger.warning("task %s was interrupted by an engine crash (%s)", task.id, task.on_interrupt)
+        logger.warning(
+            "task %s was interrupted by an engine crash (%s)", task.id, task.on_interrupt
+        )
 
     # ------------------------------------------------------------------ adding
 
@@ -315,8 +334,34 @@ class TaskQueue:
         """A validated, engine-owned copy of a caller's task, ready to insert."""
         if not isinstance(task, Task):
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "add_task takes a Task")
-        t = task.copy()
-        t.task_type = parse_task_type(t.task_type) if isinstance(t.task_type, str) else t.task_type
+        t = Task(
+            task_type=(
+                parse_task_type(task.task_type)
+                if isinstance(task.task_type, str)
+                else task.task_type
+            ),
+            params=dict(task.params) if isinstance(task.params, dict) else task.params,
+            name=task.name,
+            category=task.category,
+            tags=list(task.tags) if isinstance(task.tags, (list, tuple)) else task.tags,
+            priority=task.priority,
+            max_retries=task.max_retries,
+            retry_backoff=(
+                list(task.retry_backoff)
+                if isinstance(task.retry_backoff, (list, tuple))
+                else task.retry_backoff
+            ),
+            timeout_s=task.timeout_s,
+            run_at=task.run_at,
+            expires_at=task.expires_at,
+            depends_on=list(task.depends_on),
+            resources=dict(task.resources),
+            permission=task.permission,
+            on_interrupt=task.on_interrupt,
+            id=task.id,
+            created_at=now,
+            updated_at=now,
+        )
         executor = self.registry.get(t.type_name)
         if executor is None:
             known = ", ".join(e.name for e in self.registry)
@@ -335,7 +380,9 @@ class TaskQueue:
             problems.append(f"priority: {t.priority!r} is not low, normal, high or urgent")
         if not isinstance(t.max_retries, int) or t.max_retries < 0:
             problems.append("max_retries: must be a whole number >= 0")
-        if t.timeout_s is not None and not (isinstance(t.timeout_s, (int, float)) and t.timeout_s > 0):
+        if t.timeout_s is not None and not (
+            isinstance(t.timeout_s, (int, float)) and t.timeout_s > 0
+        ):
             problems.append("timeout_s: must be a number of seconds > 0")
         rb = t.retry_backoff
         if isinstance(rb, list):
@@ -355,20 +402,6 @@ class TaskQueue:
             t.name = summarize_params(t.task_type, t.params)
         self._seq += 1
         t.seq = self._seq
-        t.status = TaskStatus.PENDING
-        t.progress = 0.0
-        t.current_step = ""
-        t.created_at = now
-        t.updated_at = now
-        t.started_at = t.completed_at = t.duration_s = None
-        t.error = t.error_code = None
-        t.error_details = {}
-        t.retry_count = 0
-        t.dead_letter = False
-        t.result = None
-        t.paused_from = None
-        t.pid = None
-        t.wait_reason = ""
         return t
 
     async def add_task(self, task: Task) -> str:
@@ -383,7 +416,9 @@ class TaskQueue:
         ids = [t.id for t in prepared]
         dup = {i for i in ids if i in self._live}
         if len(set(ids)) != len(ids) or dup:
-            raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "duplicate task id", ids=sorted(dup))
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS, "duplicate task id", ids=sorted(dup)
+            )
         taken = await self.store.existing_ids(ids)
         if taken:
             raise QueueError(
@@ -483,7 +518,7 @@ class TaskQueue:
         return self._log_path(task_id)
 
     def _log_path(self, task_id: str) -> Path:
-        return self.logs_dir / f"{task_id}.log"
+        return Path(f"{self._logs_prefix}{task_id}.log")
 
     async def read_log(self, task_id: str, tail_bytes: int | None = None) -> str:
         """The retained log of a task as text."""
@@ -512,14 +547,12 @@ class TaskQueue:
             if handle is not None and task_id in self._active:
                 await handle.log_written.wait()
             else:
-                waiter = self._loop.create_future() if self._loop else None
-                if waiter is None:
+                if self._loop is None:
                     return
-                self._waiters[task_id].append(waiter)  # type: ignore[arg-type]
-                try:
+                waiter: asyncio.Future[Task] = self._loop.create_future()
+                self._waiters[task_id].append(waiter)
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(waiter), 0.5)
-                except TimeoutError:
-                    pass
 
     async def get_task_summary(self, task_id: str) -> dict[str, Any]:
         """What a person asks about one task: state, progress, timing, error with its fix,
@@ -689,8 +722,13 @@ class TaskQueue:
             raise _invalid_state(task, "cancel")
         if task.pid:  # left running by a crashed engine, seen from an offline queue
             kill_orphan(task.pid, task.started_at)
-        self._conclude(task, TaskStatus.CANCELLED, code=None, message="cancelled by the user",
-                       allow_retry=False)
+        self._conclude(
+            task,
+            TaskStatus.CANCELLED,
+            code=None,
+            message="cancelled by the user",
+            allow_retry=False,
+        )
         await self._persisted(task)
         return task.copy()
 
@@ -825,17 +863,30 @@ class TaskQueue:
         snapshot = task.copy() if self.events.has_subscribers else None
         return TaskEvent(kind, task.id, task.status, snapshot)
 
-    def _record(self, task: Task, prev: TaskStatus | None, new: TaskStatus,
-                extra: tuple[Transition, ...] = ()) -> asyncio.Future[None]:
+    def _record(
+        self,
+        task: Task,
+        prev: TaskStatus | None,
+        new: TaskStatus,
+        extra: tuple[Transition, ...] = (),
+    ) -> asyncio.Future[None]:
         """Register a change of `task` (its transition prev -> new) with the writer."""
         now = self.clock()
         task.updated_at = now
         transitions = extra
         if prev != new:
-            transitions = (*extra, Transition(
-                task.id, now, prev, new, task.type_name, task.error_code,
-                task.duration_s if new in TERMINAL else None,
-            ))
+            transitions = (
+                *extra,
+                Transition(
+                    task.id,
+                    now,
+                    prev,
+                    new,
+                    task.type_name,
+                    task.error_code,
+                    task.duration_s if new in TERMINAL else None,
+                ),
+            )
         assert self._writer is not None
         return self._writer.update(task, self._event(EventKind.CHANGED, task), transitions)
 
@@ -900,15 +951,17 @@ class TaskQueue:
             and task.retry_count < task.max_retries
             and error_info(task.error_code or TaskErrorCode.UNKNOWN_ERROR).retryable
         ):
-            failed = Transition(task.id, now, prev, status, task.type_name, task.error_code,
-                                task.duration_s)
+            failed = Transition(
+                task.id, now, prev, status, task.type_name, task.error_code, task.duration_s
+            )
             task.retry_count += 1
             delay = backoff_delay_s(task.retry_backoff, task.retry_count)
             task.status = TaskStatus.PENDING
             task.run_at = now + delay
             task.progress = 0.0
             task.wait_reason = (
-                f"retry {task.retry_count}/{task.max_retries} in {delay:.1f} s after {task.error_code}"
+                f"retry {task.retry_count}/{task.max_retries} in {delay:.1f} s "
+                f"after {task.error_code}"
             )
             self._seq += 1
             task.seq = self._seq
@@ -921,11 +974,13 @@ class TaskQueue:
         if status == TaskStatus.COMPLETED:
             task.progress = 100.0
             task.result = result
-        task.dead_letter = status in (TaskStatus.FAILED, TaskStatus.TIMEOUT) and task.max_retries > 0
+        task.dead_letter = (
+            status in (TaskStatus.FAILED, TaskStatus.TIMEOUT) and task.max_retries > 0
+        )
         fut = self._record(task, prev, status)
-        fut.add_done_callback(lambda _f, t=task: self._evict(t))
+        fut.add_done_callback(functools.partial(self._evict, task))
 
-    def _evict(self, task: Task) -> None:
+    def _evict(self, task: Task, _committed: object = None) -> None:
         """Drop a finished task from the live index once its final state is durable."""
         if self._live.get(task.id) is task and task.status in TERMINAL:
             del self._live[task.id]
@@ -1009,18 +1064,29 @@ class TaskQueue:
                 self._enqueue(task)
                 continue
             if task.expires_at is not None and task.expires_at <= now:
-                self._conclude(task, TaskStatus.CANCELLED, code=TaskErrorCode.QUEUE_TASK_EXPIRED,
-                               message="expired before it could start", allow_retry=False)
+                self._conclude(
+                    task,
+                    TaskStatus.CANCELLED,
+                    code=TaskErrorCode.QUEUE_TASK_EXPIRED,
+                    message="expired before it could start",
+                    allow_retry=False,
+                )
                 continue
             executor = self.registry.get(task.type_name)
             if executor is None:
-                self._block(task, self._blocked_type[task.type_name],
-                            f"waiting for an executor for {task.type_name!r}")
+                self._block(
+                    task,
+                    self._blocked_type[task.type_name],
+                    f"waiting for an executor for {task.type_name!r}",
+                )
                 continue
             limit = self.category_limits.get(task.category)
             if limit is not None and self._category_running[task.category] >= limit:
-                self._block(task, self._blocked_category[task.category],
-                            f"waiting: category {task.category!r} is at its limit of {limit}")
+                self._block(
+                    task,
+                    self._blocked_category[task.category],
+                    f"waiting: category {task.category!r} is at its limit of {limit}",
+                )
                 continue
             self._start(task, executor)
 
@@ -1062,8 +1128,7 @@ class TaskQueue:
         task = handle.task
         try:
             await claimed  # RUNNING is durable before anything is started
-            params = executor.parse(task.params)
-            ctx = EngineRunContext(self, handle, params)
+            ctx = EngineRunContext(self, handle, executor)
             if task.status == TaskStatus.PAUSED:
                 handle.resumed.clear()
             else:
@@ -1091,9 +1156,13 @@ class TaskQueue:
         reason = handle.stop_reason or StopReason.SHUTDOWN
         task = handle.task
         if reason == StopReason.TIMEOUT:
-            self._finish(handle, TaskStatus.TIMEOUT, TaskErrorCode.SYSTEM_TIMEOUT,
-                         f"timed out after {task.timeout_s:g} s of running time",
-                         {"timeout_s": task.timeout_s})
+            self._finish(
+                handle,
+                TaskStatus.TIMEOUT,
+                TaskErrorCode.SYSTEM_TIMEOUT,
+                f"timed out after {task.timeout_s:g} s of running time",
+                {"timeout_s": task.timeout_s},
+            )
         elif reason == StopReason.CANCEL:
             self._finish(handle, TaskStatus.CANCELLED, None, "cancelled by the user", {})
         else:
@@ -1109,17 +1178,30 @@ class TaskQueue:
                 self._requeue(task, "stopped by a shutdown; runs again at the next start")
             self._done(handle)
 
-    def _finish(self, handle: RunHandle, status: TaskStatus, code: TaskErrorCode | str | None,
-                message: str | None, details: dict[str, Any] | None,
-                result: dict[str, Any] | None = None) -> None:
+    def _finish(
+        self,
+        handle: RunHandle,
+        status: TaskStatus,
+        code: TaskErrorCode | str | None,
+        message: str | None,
+        details: dict[str, Any] | None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
         task = handle.task
         self._release(handle)
         if message and status != TaskStatus.COMPLETED:
             handle.log.write(f"[qtqueue] {status.value}: {code}: {message}\n".encode())
         if task.status == TaskStatus.PAUSED:
             task.status = task.paused_from or TaskStatus.RUNNING
-        self._conclude(task, status, code=code, message=message, details=details, result=result,
-                       allow_retry=status != TaskStatus.CANCELLED)
+        self._conclude(
+            task,
+            status,
+            code=code,
+            message=message,
+            details=details,
+            result=result,
+            allow_retry=status != TaskStatus.CANCELLED,
+        )
         self._done(handle)
 
     def _release(self, handle: RunHandle) -> None:
@@ -1153,6 +1235,8 @@ class TaskQueue:
         t = handle.task.timeout_s
         if t is None or self._loop is None:
             return
+        if handle.timeout_handle is not None:
+            handle.timeout_handle.cancel()
         remaining = max(0.0, t - handle.running_s())
         handle.timeout_handle = self._loop.call_later(
             remaining, self._stop_runner, handle, StopReason.TIMEOUT

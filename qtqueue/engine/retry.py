@@ -25,5 +25,5 @@ def backoff_delay_s(
         return max(0.0, float(backoff[min(attempt, len(backoff)) - 1]))
     base = max(0.0, float(backoff))
     ceiling = min(MAX_BACKOFF_S, base * (2 ** (attempt - 1)))
-    r = (rng or random).random()
-    return ceiling * (0.5 + 0.5 * r)
+    r: float = (rng or random).random()
+    return float(ceiling * (0.5 + 0.5 * r))

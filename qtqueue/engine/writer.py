@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Pending:
-    __slots__ = ("inserts", "updates", "deletes", "transitions", "events", "future")
+    __slots__ = ("deletes", "events", "future", "inserts", "transitions", "updates")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.inserts: dict[str, Task] = {}
@@ -40,23 +40,23 @@ class GroupCommitWriter:
     before a flush cost one row write.
     """
 
-    def __init__(
-        self, store: TaskStore, on_committed: Callable[[list[TaskEvent]], None]
-    ) -> None:
+    def __init__(self, store: TaskStore, on_committed: Callable[[list[TaskEvent]], None]) -> None:
         self._store = store
         self._on_committed = on_committed
         self._loop = asyncio.get_running_loop()
         self._pending = _Pending(self._loop)
         self._flusher: asyncio.Task[None] | None = None
 
-    def insert(self, task: Task, event: TaskEvent | None = None,
-               transitions: Sequence[Transition] = ()) -> asyncio.Future[None]:
+    def insert(
+        self, task: Task, event: TaskEvent | None = None, transitions: Sequence[Transition] = ()
+    ) -> asyncio.Future[None]:
         p = self._pending
         p.inserts[task.id] = task
         return self._register(p, event, transitions)
 
-    def update(self, task: Task, event: TaskEvent | None = None,
-               transitions: Sequence[Transition] = ()) -> asyncio.Future[None]:
+    def update(
+        self, task: Task, event: TaskEvent | None = None, transitions: Sequence[Transition] = ()
+    ) -> asyncio.Future[None]:
         p = self._pending
         if task.id not in p.inserts:
             p.updates[task.id] = task
@@ -69,8 +69,9 @@ class GroupCommitWriter:
         p.deletes.append(task_id)
         return self._register(p, event, ())
 
-    def _register(self, p: _Pending, event: TaskEvent | None,
-                  transitions: Sequence[Transition]) -> asyncio.Future[None]:
+    def _register(
+        self, p: _Pending, event: TaskEvent | None, transitions: Sequence[Transition]
+    ) -> asyncio.Future[None]:
         if transitions:
             p.transitions.extend(transitions)
         if event is not None:
@@ -81,8 +82,11 @@ class GroupCommitWriter:
 
     async def flush(self) -> None:
         """Return once everything registered so far is durable."""
-        if self._pending.inserts or self._pending.updates or self._pending.deletes or (
-            self._pending.transitions or self._pending.events
+        if (
+            self._pending.inserts
+            or self._pending.updates
+            or self._pending.deletes
+            or (self._pending.transitions or self._pending.events)
         ):
             await asyncio.shield(self._pending.future)
         elif self._flusher is not None:

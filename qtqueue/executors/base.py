@@ -83,6 +83,10 @@ class Executor(ABC):
         tt = self.task_type
         return tt.value if isinstance(tt, TaskType) else str(tt)
 
+    def describe(self) -> str:
+        """One line saying what this executor does."""
+        return self.summary
+
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         """Params checked and completed with defaults, as JSON-ready data.
 
@@ -126,7 +130,8 @@ def validation_error(type_name: str, exc: ValidationError) -> QueueError:
         else:
             problems.append(f"{where}: {err['msg']}")
     code = (
-        TaskErrorCode.VALIDATION_MISSING_REQUIRED if missing
+        TaskErrorCode.VALIDATION_MISSING_REQUIRED
+        if missing
         else TaskErrorCode.VALIDATION_INVALID_PARAMS
     )
     return QueueError(
@@ -159,11 +164,14 @@ class HandlerExecutor(Executor):
         self._name = name
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.summary = summary or (inspect.getdoc(fn) or "").split("\n")[0]
+        self.handler_summary = summary or (inspect.getdoc(fn) or "").split("\n")[0]
 
     @property
     def name(self) -> str:
         return self._name
+
+    def describe(self) -> str:
+        return self.handler_summary
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         import asyncio

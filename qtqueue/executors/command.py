@@ -32,7 +32,9 @@ def _check_regex(value: str | None) -> str | None:
 
 
 class _ProcessParams(Params):
-    cwd: str | None = Field(None, description="Working directory", json_schema_extra={"widget": "folder"})
+    cwd: str | None = Field(
+        None, description="Working directory", json_schema_extra={"widget": "folder"}
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables")
     progress_pattern: str | None = Field(
         DEFAULT_PROGRESS_PATTERN,

@@ -19,7 +19,9 @@ class MonitorParams(Params):
     monitor_type: MonitorType = Field("all", description="What to sample")
     duration_s: float = Field(0.0, ge=0, le=86400, description="How long to sample (0: once)")
     interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between samples")
-    disk_path: str = Field("/", description="Filesystem to report", json_schema_extra={"widget": "folder"})
+    disk_path: str = Field(
+        "/", description="Filesystem to report", json_schema_extra={"widget": "folder"}
+    )
     top_processes: int = Field(5, ge=0, le=100, description="Processes to list, by memory")
 
 
@@ -38,7 +40,12 @@ def _sample(p: MonitorParams) -> dict[str, Any]:
         out["memory"] = {"total": vm.total, "available": vm.available, "percent": vm.percent}
     if kind in ("disk", "all"):
         du = psutil.disk_usage(p.disk_path)
-        out["disk"] = {"path": p.disk_path, "total": du.total, "free": du.free, "percent": du.percent}
+        out["disk"] = {
+            "path": p.disk_path,
+            "total": du.total,
+            "free": du.free,
+            "percent": du.percent,
+        }
     if kind in ("network", "all"):
         io = psutil.net_io_counters()
         out["network"] = {"bytes_sent": io.bytes_sent, "bytes_recv": io.bytes_recv}
@@ -52,7 +59,8 @@ def _sample(p: MonitorParams) -> dict[str, Any]:
         out["processes"] = {
             "count": len(procs),
             "top_by_memory": [
-                {"pid": pid, "name": name, "rss": rss} for rss, pid, name in procs[: p.top_processes]
+                {"pid": pid, "name": name, "rss": rss}
+                for rss, pid, name in procs[: p.top_processes]
             ],
         }
     return out

@@ -252,10 +252,8 @@ async def _terminate(tree: ProcessTree, grace_s: float) -> None:
     """SIGTERM the tree (waking it if suspended), then SIGKILL whatever is left after grace_s."""
     tree.signal_tree(signal.SIGTERM)
     tree.signal_tree(signal.SIGCONT)
-    try:
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
         await asyncio.shield(asyncio.wait_for(_wait_exit(tree.proc), grace_s))
-    except (TimeoutError, asyncio.CancelledError):
-        pass
     tree.signal_tree(signal.SIGKILL)
     with contextlib.suppress(Exception):
         await asyncio.shield(_wait_exit(tree.proc))

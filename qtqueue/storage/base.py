@@ -77,10 +77,10 @@ class TaskStore(Protocol):
     async def get_task(self, task_id: str) -> Task | None:
         """The task with that id, or None."""
 
-    async def list_tasks(self, flt: TaskFilter = TaskFilter()) -> list[Task]:
+    async def list_tasks(self, flt: TaskFilter | None = None) -> list[Task]:
         """Tasks matching the filter."""
 
-    async def count_tasks(self, flt: TaskFilter = TaskFilter()) -> int:
+    async def count_tasks(self, flt: TaskFilter | None = None) -> int:
         """How many tasks match the filter."""
 
     async def load_unfinished(self) -> list[Task]:
@@ -93,7 +93,7 @@ class TaskStore(Protocol):
         """Ids of terminal tasks completed before `cutoff` (UNIX seconds)."""
 
     async def stats(self, now: float) -> dict[str, Any]:
-        """Distributions, performance, retries and recent activity; see `TaskQueue.get_queue_stats`."""
+        """Distributions, performance, retries and recent activity (see get_queue_stats)."""
 
     async def get_meta(self, key: str) -> str | None:
         """A small persisted engine setting (e.g. whether the queue is paused), or None."""

@@ -1,5 +1,9 @@
 """Forward-only schema migrations for the SQLite store.
 
+Index choices are measured (bench/engine.py): every index on a column that changes while a task
+runs costs a page write per change, so status is indexed only while a task is unfinished, and
+transitions point at the task's integer rowid (appended in order) rather than its random UUID.
+
 `MIGRATIONS[n]` takes a database at version n to n+1. Never edit a released step: add one.
 A database of every released version must keep loading (tests/storage/fixtures holds them).
 """
@@ -45,14 +49,14 @@ MIGRATIONS: list[str] = [
         pid           INTEGER,
         updated_at    REAL NOT NULL
     );
-    CREATE INDEX tasks_status ON tasks(status);
+    CREATE INDEX tasks_unfinished ON tasks(status)
+        WHERE status NOT IN ('completed', 'failed', 'cancelled', 'timeout');
     CREATE INDEX tasks_category ON tasks(category);
     CREATE INDEX tasks_type ON tasks(task_type);
-    CREATE INDEX tasks_completed_at ON tasks(completed_at);
-    CREATE INDEX tasks_order ON tasks(created_at, seq);
+    CREATE INDEX tasks_created_at ON tasks(created_at);
     CREATE TABLE task_events (
         id           INTEGER PRIMARY KEY,
-        task_id      TEXT NOT NULL,
+        task_rid     INTEGER NOT NULL,
         at           REAL NOT NULL,
         from_status  TEXT,
         to_status    TEXT NOT NULL,
@@ -61,7 +65,7 @@ MIGRATIONS: list[str] = [
         duration_s   REAL
     );
     CREATE INDEX task_events_at ON task_events(at);
-    CREATE INDEX task_events_task ON task_events(task_id);
+    CREATE INDEX task_events_task ON task_events(task_rid);
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL

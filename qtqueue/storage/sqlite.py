@@ -46,8 +46,8 @@ _STATE_COLUMNS = (
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _STATE_COLUMNS)} WHERE id = ?"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"
 _INSERT_EVENT = (
-    "INSERT INTO task_events (task_id, at, from_status, to_status, task_type, error_code, "
-    "duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO task_events (task_rid, at, from_status, to_status, task_type, error_code, "
+    "duration_s) VALUES ((SELECT rowid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?, ?)"
 )
 _TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
 _dumps = json.dumps
@@ -134,8 +134,11 @@ def _apply_sync(
         if events:
             conn.executemany(_INSERT_EVENT, events)
         if deletes:
+            conn.executemany(
+                "DELETE FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?)",
+                deletes,
+            )
             conn.executemany("DELETE FROM tasks WHERE id = ?", deletes)
-            conn.executemany("DELETE FROM task_events WHERE task_id = ?", deletes)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -260,14 +263,10 @@ class SqliteTaskStore:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         if version == 0:
-            async with db.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-            ) as cur:
+            async with db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'") as cur:
                 row = await cur.fetchone()
             if row and row[0]:
-                raise sqlite3.DatabaseError(
-                    "the file holds tables but no qtqueue schema version"
-                )
+                raise sqlite3.DatabaseError("the file holds tables but no qtqueue schema version")
         if version > SCHEMA_VERSION:
             raise QueueError(
                 TaskErrorCode.QUEUE_STORE_CORRUPT,
@@ -310,7 +309,7 @@ class SqliteTaskStore:
         # per statement. aiosqlite runs every call through `_execute` on that thread (its
         # public methods are thin wrappers over it); the pinned version range keeps it there.
         db = self.db
-        await db._execute(
+        await db._execute(  # type: ignore[no-untyped-call]
             _apply_sync,
             db._conn,
             [_row_values(t) for t in batch.inserts],
@@ -335,10 +334,13 @@ class SqliteTaskStore:
             row = await cur.fetchone()
         return _task_from_row(row) if row else None
 
-    async def list_tasks(self, flt: TaskFilter = TaskFilter()) -> list[Task]:
+    async def list_tasks(self, flt: TaskFilter | None = None) -> list[Task]:
+        flt = flt or TaskFilter()
         where, args = _where(flt)
-        order = " ORDER BY created_at DESC, seq DESC" if flt.newest_first else (
-            " ORDER BY created_at, seq"
+        order = (
+            " ORDER BY created_at DESC, seq DESC"
+            if flt.newest_first
+            else (" ORDER BY created_at, seq")
         )
         limit = ""
         if flt.limit is not None:
@@ -348,15 +350,20 @@ class SqliteTaskStore:
             rows = await cur.fetchall()
         return [_task_from_row(r) for r in rows]
 
-    async def count_tasks(self, flt: TaskFilter = TaskFilter()) -> int:
+    async def count_tasks(self, flt: TaskFilter | None = None) -> int:
+        flt = flt or TaskFilter()
         where, args = _where(flt)
         async with self.db.execute("SELECT count(*) FROM tasks" + where, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def load_unfinished(self) -> list[Task]:
-        q = f"{_SELECT} WHERE status NOT IN ({', '.join('?' * len(_TERMINAL_VALUES))}) ORDER BY seq"
-        async with self.db.execute(q, _TERMINAL_VALUES) as cur:
+        # Spelled as in the partial index tasks_unfinished, so SQLite can use it.
+        q = (
+            f"{_SELECT} WHERE status NOT IN ('completed', 'failed', 'cancelled', 'timeout') "
+            "ORDER BY seq"
+        )
+        async with self.db.execute(q) as cur:
             rows = await cur.fetchall()
         return [_task_from_row(r) for r in rows]
 
@@ -397,10 +404,10 @@ class SqliteTaskStore:
 
     async def transitions(self, task_id: str) -> list[Transition]:
         q = (
-            "SELECT task_id, at, from_status, to_status, task_type, error_code, duration_s "
-            "FROM task_events WHERE task_id = ? ORDER BY id"
+            "SELECT ?, at, from_status, to_status, task_type, error_code, duration_s "
+            "FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?) ORDER BY id"
         )
-        async with self.db.execute(q, (task_id,)) as cur:
+        async with self.db.execute(q, (task_id, task_id)) as cur:
             rows = await cur.fetchall()
         return [
             Transition(
@@ -440,7 +447,10 @@ class SqliteTaskStore:
             "avg(CASE WHEN to_status = 'completed' THEN duration_s END) FROM task_events"
         )
         completed, failed, timed_out, cancelled = (
-            int(completed or 0), int(failed or 0), int(timed_out or 0), int(cancelled or 0)
+            int(completed or 0),
+            int(failed or 0),
+            int(timed_out or 0),
+            int(cancelled or 0),
         )
         finished = completed + failed + timed_out
         total_retries, with_retries, at_max = await one(
