@@ -113,7 +113,7 @@ class EngineRunContext:
     async def credential(self, name: str) -> str:
         value = await self._queue.credentials.get(name)
         if value:
-            self._handle.log.secrets.append(value.encode())
+            self._handle.log.add_secret(value.encode())
         return value
 
     async def checkpoint(self) -> None:

@@ -11,51 +11,84 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
 REDACTED = "********"
+REDACTED_BYTES = REDACTED.encode()
 
 
 class BoundedLog:
-    """Appends to a task's log file; opened lazily, closed by `close()`."""
+    """Appends to a task's log file; opened lazily, closed by `close()`.
+
+    Secrets (bytes) are replaced by REDACTED before anything reaches the file, also when a
+    secret arrives split across two writes: while secrets are known, the last few bytes of
+    each write are held back until the next write (or `close`) shows how they continue.
+    """
 
     def __init__(self, path: Path, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> None:
         self.path = path
         self.half = max(1024, cap_bytes // 2)
-        self._fh: object = None
+        self._fh: BinaryIO | None = None
         self._size = 0
         self.secrets: list[bytes] = []
+        self._held = b""
+
+    def add_secret(self, secret: bytes) -> None:
+        """Redact `secret` from everything written from now on."""
+        if secret and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    def write(self, data: bytes) -> None:
+        if self.secrets:
+            data = self._held + data
+            for secret in self.secrets:
+                data = data.replace(secret, REDACTED_BYTES)
+            keep = max(len(s) for s in self.secrets) - 1
+            if keep > 0:
+                data, self._held = data[:-keep] if len(data) > keep else b"", data[-keep:]
+        self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._fh is None:
+            self._open()
+        if len(data) >= self.half:
+            # Larger than a whole half: only its newest part can be kept.
+            data = data[-self.half :]
+            self._rotate()
+        elif self._size + len(data) > self.half:
+            self._rotate()
+        assert self._fh is not None
+        self._fh.write(data)
+        self._size += len(data)
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the task
         self._size = self.path.stat().st_size
 
-    def write(self, data: bytes) -> None:
-        for secret in self.secrets:
-            if secret in data:
-                data = data.replace(secret, REDACTED.encode())
-        if self._fh is None:
-            self._open()
-        fh = self._fh
-        assert fh is not None
-        fh.write(data)  # type: ignore[attr-defined]
-        self._size += len(data)
-        if self._size > self.half:
-            self._rotate()
-
     def _rotate(self) -> None:
-        self.close()
-        os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        self._close_file()
+        if self.path.exists():
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
         self._open()
 
-    def close(self) -> None:
+    def _close_file(self) -> None:
         if self._fh is not None:
             with contextlib.suppress(OSError):
-                self._fh.close()  # type: ignore[attr-defined]
+                self._fh.close()
             self._fh = None
+
+    def close(self) -> None:
+        """Write what was held back and close the file (a later write reopens it)."""
+        held, self._held = self._held, b""
+        if held:
+            self._append(held)
+        self._close_file()
 
 
 def log_files(path: Path) -> list[Path]:

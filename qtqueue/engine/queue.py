@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import functools
 import heapq
 import logging
@@ -79,6 +80,14 @@ class ShutdownPolicy(StrEnum):
     REQUEUE = "requeue"
     WAIT = "wait"
     CANCEL = "cancel"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_found(task_id: str) -> QueueError:
@@ -160,7 +169,9 @@ class TaskQueue:
         self.logs_dir = self.data_dir / "logs"
         self._logs_prefix = f"{self.logs_dir}{os.sep}"
 
-        self._lock = FileLock(str(self.data_dir / LOCK_NAME))
+        # Not thread-local: it is taken in a worker thread (so waiting never blocks the loop)
+        # and released on the loop's thread.
+        self._lock = FileLock(str(self.data_dir / LOCK_NAME), thread_local=False)
         self._started = False
         self._closing = False
         self._writer: GroupCommitWriter | None = None
@@ -354,8 +365,11 @@ class TaskQueue:
             timeout_s=task.timeout_s,
             run_at=task.run_at,
             expires_at=task.expires_at,
-            depends_on=list(task.depends_on),
-            resources=dict(task.resources),
+            depends_on=(
+                list(task.depends_on) if isinstance(task.depends_on, (list, tuple))
+                else task.depends_on
+            ),
+            resources=dict(task.resources) if isinstance(task.resources, dict) else task.resources,
             permission=task.permission,
             on_interrupt=task.on_interrupt,
             id=task.id,
@@ -375,8 +389,10 @@ class TaskQueue:
         t.params = executor.validate(t.params)
         problems: list[str] = []
         try:
+            if isinstance(t.priority, bool) or not isinstance(t.priority, (str, int)):
+                raise TypeError
             t.priority = Priority.parse(t.priority)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             problems.append(f"priority: {t.priority!r} is not low, normal, high or urgent")
         if not isinstance(t.max_retries, int) or t.max_retries < 0:
             problems.append("max_retries: must be a whole number >= 0")
@@ -394,6 +410,27 @@ class TaskQueue:
             problems.append("tags: must be a list of strings")
         if not isinstance(t.category, str) or not t.category.strip():
             problems.append("category: must be a non-empty string")
+        for label, text in (("name", t.name), ("category", t.category), *(
+            ("tags", x) for x in (t.tags if isinstance(t.tags, list) else [])
+        )):
+            if isinstance(text, str) and not _encodable(text):
+                problems.append(f"{label}: not valid Unicode text")
+        for name in ("run_at", "expires_at"):
+            value = getattr(t, name)
+            if isinstance(value, datetime.datetime):
+                if value.tzinfo is None:
+                    value = value.astimezone()  # naive: the machine's local time
+                setattr(t, name, value.timestamp())
+            elif value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                problems.append(f"{name}: must be a datetime or UNIX seconds")
+        if not isinstance(t.depends_on, list) or not all(
+            isinstance(x, str) for x in t.depends_on
+        ):
+            problems.append("depends_on: must be a list of task ids")
+        if not isinstance(t.resources, dict):
+            problems.append("resources: must be an object")
         if problems:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
@@ -549,10 +586,22 @@ class TaskQueue:
             else:
                 if self._loop is None:
                     return
+                # Not running here (held, queued, or written by another process): look
+                # again when it finishes, or in half a second for output from elsewhere.
                 waiter: asyncio.Future[Task] = self._loop.create_future()
                 self._waiters[task_id].append(waiter)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(waiter), 0.5)
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(waiter), 0.5)
+                finally:
+                    self._drop_waiter(task_id, waiter)
+
+    async def transitions(self, task_id: str) -> list[Transition]:
+        """The status history of a task, oldest first (pending changes written first)."""
+        await self.get_task(task_id)
+        assert self._writer is not None
+        await self._writer.flush()
+        return await self.store.transitions(task_id)
 
     async def get_task_summary(self, task_id: str) -> dict[str, Any]:
         """What a person asks about one task: state, progress, timing, error with its fix,
@@ -639,12 +688,15 @@ class TaskQueue:
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         finally:
-            waiting = self._waiters.get(task_id)
-            if waiting is not None and fut in waiting:
-                waiting.remove(fut)
-                if not waiting:
-                    del self._waiters[task_id]
+            self._drop_waiter(task_id, fut)
         return await self.get_task(task_id)
+
+    def _drop_waiter(self, task_id: str, fut: asyncio.Future[Task]) -> None:
+        waiting = self._waiters.get(task_id)
+        if waiting is not None and fut in waiting:
+            waiting.remove(fut)
+            if not waiting:
+                del self._waiters[task_id]
 
     async def join(self, timeout_s: float | None = None) -> None:
         """Return once every task unfinished at the time of the call is finished."""
@@ -1192,7 +1244,12 @@ class TaskQueue:
         if message and status != TaskStatus.COMPLETED:
             handle.log.write(f"[qtqueue] {status.value}: {code}: {message}\n".encode())
         if task.status == TaskStatus.PAUSED:
-            task.status = task.paused_from or TaskStatus.RUNNING
+            # It ended while paused (a plain function cannot be suspended): record the
+            # implicit resume, so the history only holds allowed transitions.
+            resumed = task.paused_from or TaskStatus.RUNNING
+            task.paused_from = None
+            task.status = resumed
+            self._record(task, TaskStatus.PAUSED, resumed)
         self._conclude(
             task,
             status,

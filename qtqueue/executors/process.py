@@ -67,14 +67,17 @@ class OutputParser:
         step: str | None = None
         for line in lines:
             if self.progress_re is not None:
-                found = self.progress_re.findall(line)
-                if found:
-                    last = found[-1]
-                    with contextlib.suppress(ValueError):
-                        percent = float(last if isinstance(last, str) else last[0])
+                for found in reversed(self.progress_re.findall(line)):
+                    try:
+                        value = float(found if isinstance(found, str) else found[0])
+                    except ValueError:
+                        continue
+                    if 0 <= value <= 100:
+                        percent = value
+                        break
             if self.step_re is not None and self.step_re.search(line):
                 step = line.strip()[:200]
-        if percent is not None and 0 <= percent <= 100:
+        if percent is not None:
             self.ctx.progress(percent, step)
         elif step is not None:
             self.ctx.progress(-1, step)

@@ -240,11 +240,13 @@ class SqliteTaskStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
+            await db.execute("PRAGMA busy_timeout=5000")
+            # Read-only checks first: a file we refuse must be left exactly as it was.
+            version = await self._check(db)
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA synchronous={self.synchronous}")
             await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
-            version = await self._migrate(db)
+            version = await self._migrate(db, version)
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise QueueError(
@@ -258,12 +260,15 @@ class SqliteTaskStore:
         logger.debug("opened %s at schema version %d", self.path, version)
         self._db = db
 
-    async def _migrate(self, db: aiosqlite.Connection) -> int:
+    async def _check(self, db: aiosqlite.Connection) -> int:
+        """The file's schema version, after checking (without writing) that it is ours."""
         async with db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         if version == 0:
-            async with db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'") as cur:
+            async with db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ) as cur:
                 row = await cur.fetchone()
             if row and row[0]:
                 raise sqlite3.DatabaseError("the file holds tables but no qtqueue schema version")
@@ -275,6 +280,14 @@ class SqliteTaskStore:
                 path=str(self.path),
                 schema_version=version,
             )
+        # A damaged page shows up here rather than mid-run.
+        async with db.execute("PRAGMA quick_check") as cur:
+            row = await cur.fetchone()
+        if not row or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
+        return version
+
+    async def _migrate(self, db: aiosqlite.Connection, version: int) -> int:
         while version < SCHEMA_VERSION:
             await db.execute("BEGIN IMMEDIATE")
             try:
@@ -287,11 +300,6 @@ class SqliteTaskStore:
                 await db.execute("ROLLBACK")
                 raise
             logger.info("migrated %s to schema version %d", self.path, version)
-        # Validate the file for real: a damaged page shows up here rather than mid-run.
-        async with db.execute("PRAGMA quick_check") as cur:
-            row = await cur.fetchone()
-        if not row or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
         return version
 
     async def close(self) -> None:

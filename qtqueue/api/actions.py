@@ -1,0 +1,473 @@
+"""The local API's actions: small async functions over a `TaskQueue`, registered by name.
+
+Each action is `async def action(queue, params) -> dict` and returns JSON-ready data. `ACTIONS`
+maps the action names to them; `run_action` takes a request `{"action": ..., "params": {...}}`,
+runs it and wraps the outcome as `{"ok": true, "result": ...}` or
+`{"ok": false, "error": QueueError.to_dict()}` — it never raises for bad input.
+
+The command line runs these same functions, in-process when no engine runs and through the
+engine's server (`POST /api`) when one does, so both paths behave alike.
+
+Params are checked by a pydantic model per action: an unknown key, a missing or mistyped value
+is a QueueError with a VALIDATION_* code naming the field. Wherever a `task_id` is taken, a
+unique prefix of at least `MIN_PREFIX_LEN` characters of the id is accepted too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import (
+    ACTIVE,
+    UNFINISHED,
+    Priority,
+    Task,
+    TaskStatus,
+    TaskType,
+    parse_task_type,
+)
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors.base import validation_error
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ACTIONS",
+    "MIN_PREFIX_LEN",
+    "Action",
+    "resolve_task_id",
+    "run_action",
+]
+
+Action = Callable[[TaskQueue, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+#: The shortest task id prefix accepted in place of a full id.
+MIN_PREFIX_LEN = 4
+#: How much of each log `include_logs` returns when the request does not say.
+DEFAULT_LOG_TAIL_BYTES = 2048
+_MAX_LOG_TAIL_BYTES = 1024 * 1024
+_MAX_ROWS = 1_000_000_000
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Params(BaseModel):
+    """Base of the actions' params models: an unknown key is an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _TaskRef(_Params):
+    task_id: str = Field(..., min_length=1, description="A task id or a unique prefix of it")
+
+
+class _LogOptions(_Params):
+    include_logs: bool = False
+    log_tail_bytes: int = Field(DEFAULT_LOG_TAIL_BYTES, ge=0, le=_MAX_LOG_TAIL_BYTES)
+
+
+class QueueStatusParams(_LogOptions):
+    """`queue_status`: detailed adds the full statistics and the unfinished tasks."""
+
+    detailed: bool = False
+
+
+class TaskStatusParams(_TaskRef, _LogOptions):
+    """`queue_task_status`: detailed adds the full task and its status transitions."""
+
+    detailed: bool = False
+
+
+class ManageParams(_TaskRef):
+    """`queue_manage`: one control action on one task."""
+
+    action: Literal["pause", "resume", "retry", "cancel", "remove"]
+
+
+class ListTasksParams(_Params):
+    """`list_tasks`: every filter is optional; tasks come oldest first unless newest_first."""
+
+    status: list[TaskStatus] | None = None
+    category: str | None = None
+    tag: str | None = None
+    type: str | None = None
+    dead_letter: bool | None = None
+    limit: int | None = Field(None, ge=0, le=_MAX_ROWS)
+    offset: int = Field(0, ge=0, le=_MAX_ROWS)
+    newest_first: bool = False
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class TypesParams(_Params):
+    """`types`: all task types, or only the one named."""
+
+    name: str | None = None
+
+
+class ReadLogParams(_TaskRef):
+    """`read_log`: the retained log, or its last `tail_bytes`."""
+
+    tail_bytes: int | None = Field(None, ge=0)
+
+
+class CleanupParams(_Params):
+    """`cleanup`: finished tasks older than this (default: the queue's retention period)."""
+
+    older_than_s: float | None = Field(None, ge=0)
+
+
+class _NoParams(_Params):
+    pass
+
+
+def _parse(model: type[_M], action: str, params: Mapping[str, Any]) -> _M:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_error(f"action {action}", exc) from None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def resolve_task_id(queue: TaskQueue, task_id: str) -> str:
+    """The full id of the task that `task_id` names: the id itself, or a unique prefix of at
+    least MIN_PREFIX_LEN characters. QUEUE_TASK_NOT_FOUND if none matches;
+    VALIDATION_INVALID_FORMAT if the prefix is ambiguous."""
+    try:
+        return (await queue.get_task(task_id)).id
+    except QueueError as exc:
+        if exc.code != TaskErrorCode.QUEUE_TASK_NOT_FOUND:
+            raise
+    if len(task_id) < MIN_PREFIX_LEN:
+        raise QueueError(
+            TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+            f"no task with id {task_id!r} (a prefix needs at least {MIN_PREFIX_LEN} characters)",
+            task_id=task_id,
+        )
+    matches = [t.id for t in await queue.list_tasks() if t.id.startswith(task_id)]
+    if not matches:
+        raise QueueError(
+            TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id
+        )
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"task id prefix {task_id!r} matches {len(matches)} tasks ({shown}); give more of it",
+            task_id=task_id,
+            matches=matches[:20],
+        )
+    return matches[0]
+
+
+def _brief(task: Task) -> dict[str, Any]:
+    """The few fields a status overview shows of one task."""
+    return {
+        "id": task.id,
+        "name": task.name,
+        "type": task.type_name,
+        "status": task.status.value,
+        "progress": task.progress,
+        "current_step": task.current_step,
+    }
+
+
+def _task_from_dict(data: object, where: str = "") -> Task:
+    """A `Task` from request data, every problem as a VALIDATION_* QueueError."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(data, dict):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT, f"{prefix}a task must be a JSON object"
+        )
+    if "task_type" not in data:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_MISSING_REQUIRED,
+            f"{prefix}task_type: required",
+            fields=["task_type: required"],
+        )
+    if "priority" in data:
+        try:
+            Priority.parse(data["priority"])
+        except (KeyError, ValueError, TypeError, AttributeError):
+            problem = f"priority: {data['priority']!r} is not low, normal, high, urgent or 0-3"
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=[problem]
+            ) from None
+    for key in ("run_at", "expires_at"):  # the engine compares these with the clock
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problem = f"{key}: must be a UNIX time in seconds (a number), got {value!r}"
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=[problem]
+            )
+    try:
+        return Task.from_dict(data)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, f"{prefix}{exc}") from None
+
+
+# --------------------------------------------------------------------------- actions
+
+
+async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Summary and status distribution, and the tasks running now. `detailed` adds the full
+    statistics and every unfinished task; `include_logs` adds each running task's log tail."""
+    p = _parse(QueueStatusParams, "queue_status", params)
+    stats = await queue.get_queue_stats()
+    running = await queue.list_tasks(status=ACTIVE)
+    out: dict[str, Any] = {
+        "summary": stats["summary"],
+        "status_distribution": stats["status_distribution"],
+        "running": [_brief(t) for t in running],
+    }
+    if p.include_logs:
+        for entry in out["running"]:
+            entry["log_tail"] = await queue.read_log(entry["id"], p.log_tail_bytes)
+    if p.detailed:
+        out["stats"] = stats
+        out["unfinished"] = [t.to_dict() for t in await queue.list_tasks(status=UNFINISHED)]
+    return out
+
+
+async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """`TaskQueue.get_task_summary`; `detailed` adds the full task (`task`) and its status
+    history (`transitions`); `include_logs` adds the log tail (`log_tail`)."""
+    p = _parse(TaskStatusParams, "queue_task_status", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    out = await queue.get_task_summary(task_id)
+    if p.detailed:
+        out["task"] = (await queue.get_task(task_id)).to_dict()
+        out["transitions"] = [
+            {
+                "at": tr.at,
+                "from_status": tr.from_status.value if tr.from_status is not None else None,
+                "to_status": tr.to_status.value,
+                "error_code": tr.error_code,
+                "duration_s": tr.duration_s,
+            }
+            for tr in await queue.transitions(task_id)
+        ]
+    if p.include_logs:
+        out["log_tail"] = await queue.read_log(task_id, p.log_tail_bytes)
+    return out
+
+
+async def queue_manage(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Pause, resume, retry, cancel or remove one task. Returns `{"task": ...}` as it is after
+    the action, or `{"task_id": ..., "removed": true}`."""
+    p = _parse(ManageParams, "queue_manage", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    if p.action == "remove":
+        await queue.remove_task(task_id)
+        return {"task_id": task_id, "removed": True}
+    control = {
+        "pause": queue.pause_task,
+        "resume": queue.resume_task,
+        "retry": queue.retry_task,
+        "cancel": queue.cancel_task,
+    }[p.action]
+    return {"task": (await control(task_id)).to_dict()}
+
+
+async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Add one task (params: a task dict as `Task.from_dict` takes it) → `{"id": ...}`, or
+    several at once, all or none (params: `{"tasks": [...]}`) → `{"ids": [...]}`."""
+    if "tasks" in params:
+        if len(params) != 1:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT,
+                "give either one task's fields or 'tasks' (a list), not both",
+            )
+        items = params["tasks"]
+        if not isinstance(items, list) or not items:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT, "tasks: must be a non-empty list"
+            )
+        tasks = [_task_from_dict(item, f"tasks[{i}]") for i, item in enumerate(items)]
+        return {"ids": await queue.add_tasks(tasks)}
+    return {"id": await queue.add_task(_task_from_dict(params))}
+
+
+async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Tasks matching the filters (status: one or a list), as full task dicts."""
+    p = _parse(ListTasksParams, "list_tasks", params)
+    tasks = await queue.list_tasks(
+        p.status,
+        category=p.category,
+        tag=p.tag,
+        task_type=p.type,
+        dead_letter=p.dead_letter,
+        limit=p.limit,
+        offset=p.offset,
+        newest_first=p.newest_first,
+    )
+    return {"tasks": [t.to_dict() for t in tasks], "count": len(tasks)}
+
+
+async def get_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """One task's full current state: `{"task": ...}`."""
+    p = _parse(_TaskRef, "get_task", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    return {"task": (await queue.get_task(task_id)).to_dict()}
+
+
+async def resolve_id(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """The full id for an id or a unique prefix: `{"id": ...}`."""
+    p = _parse(_TaskRef, "resolve_id", params)
+    return {"id": await resolve_task_id(queue, p.task_id)}
+
+
+async def stats(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """`TaskQueue.get_queue_stats`: summary, distributions, performance, retries, activity."""
+    _parse(_NoParams, "stats", params)
+    return await queue.get_queue_stats()
+
+
+async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Every task type and registered handler: name, family, whether an executor is
+    installed, its summary and its params' JSON schema (None without an executor)."""
+    p = _parse(TypesParams, "types", params)
+    names = [tt.value for tt in TaskType]
+    names += sorted(e.name for e in queue.registry if e.name not in set(names))
+    if p.name is not None:
+        parsed = parse_task_type(p.name)
+        wanted = parsed.value if isinstance(parsed, TaskType) else parsed
+        if wanted not in names:
+            raise QueueError(
+                TaskErrorCode.QUEUE_UNKNOWN_TASK_TYPE,
+                f"no task type {p.name!r}",
+                task_type=p.name,
+            )
+        names = [wanted]
+    out = []
+    for name in names:
+        executor = queue.registry.get(name)
+        parsed = parse_task_type(name)
+        out.append(
+            {
+                "name": name,
+                "family": parsed.family if isinstance(parsed, TaskType) else "handler",
+                "available": executor is not None,
+                "summary": executor.describe() if executor is not None else "",
+                "params_schema": executor.schema() if executor is not None else None,
+            }
+        )
+    return {"types": out}
+
+
+async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """A task's retained log as text: `{"task_id": ..., "log": ...}`."""
+    p = _parse(ReadLogParams, "read_log", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    return {"task_id": task_id, "log": await queue.read_log(task_id, p.tail_bytes)}
+
+
+async def pause_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Start nothing new until `resume_queue` (running tasks go on)."""
+    _parse(_NoParams, "pause_queue", params)
+    await queue.pause_queue()
+    return {"queue_paused": queue.queue_paused}
+
+
+async def resume_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Start dispatching again."""
+    _parse(_NoParams, "resume_queue", params)
+    await queue.resume_queue()
+    return {"queue_paused": queue.queue_paused}
+
+
+async def requeue_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Retry every dead-lettered task: `{"ids": [...]}`."""
+    _parse(_NoParams, "requeue_dead_letters", params)
+    return {"ids": await queue.requeue_dead_letters()}
+
+
+async def cleanup(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Delete finished tasks older than `older_than_s`: `{"removed": n}`."""
+    p = _parse(CleanupParams, "cleanup", params)
+    return {"removed": await queue.cleanup(p.older_than_s)}
+
+
+#: Every action by name. Read-only.
+ACTIONS: Mapping[str, Action] = MappingProxyType(
+    {
+        "queue_status": queue_status,
+        "queue_task_status": queue_task_status,
+        "queue_manage": queue_manage,
+        "add_task": add_task,
+        "list_tasks": list_tasks,
+        "get_task": get_task,
+        "resolve_id": resolve_id,
+        "stats": stats,
+        "types": types,
+        "read_log": read_log,
+        "pause_queue": pause_queue,
+        "resume_queue": resume_queue,
+        "requeue_dead_letters": requeue_dead_letters,
+        "cleanup": cleanup,
+    }
+)
+
+
+def _parse_request(request: object) -> tuple[str, dict[str, Any]]:
+    if not isinstance(request, dict):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            'a request must be a JSON object: {"action": NAME, "params": {...}}',
+        )
+    unknown = sorted(set(request) - {"action", "params"})
+    if unknown:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"unknown request key(s): {', '.join(map(str, unknown))}"
+            ' (a request is {"action": NAME, "params": {...}})',
+        )
+    name = request.get("action")
+    if not isinstance(name, str) or not name:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_MISSING_REQUIRED, "action: required (the action's name)"
+        )
+    params = request.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise QueueError(TaskErrorCode.VALIDATION_INVALID_FORMAT, "params: must be a JSON object")
+    if name not in ACTIONS:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"unknown action {name!r} (available: {', '.join(sorted(ACTIONS))})",
+            action=name,
+        )
+    return name, params
+
+
+async def run_action(queue: TaskQueue, request: object) -> dict[str, Any]:
+    """Run one request and wrap its outcome; never raises for bad input.
+
+    A QueueError becomes `{"ok": false, "error": ...}` with its code; any other exception is
+    logged and reported as INTERNAL_ERROR with its message.
+    """
+    name = "?"
+    try:
+        name, params = _parse_request(request)
+        result = await ACTIONS[name](queue, params)
+    except QueueError as exc:
+        return {"ok": False, "error": exc.to_dict()}
+    except Exception as exc:
+        logger.exception("action %s failed", name)
+        error = QueueError(
+            TaskErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", action=name
+        )
+        return {"ok": False, "error": error.to_dict()}
+    return {"ok": True, "result": result}

@@ -1,0 +1,796 @@
+"""The `qtqueue` command line.
+
+Every command but `run` and `gui` works the same with or without an engine running: it runs
+the local API's actions on the store directly when no engine holds the data directory, or
+through the running engine's API when one does (`qtqueue.api.client.open_backend`). Without
+an engine, `add` stores the task for the next engine to run and the reading commands read the
+store.
+
+Exit status: 0 success; 1 a command failed (the error code and a hint go to stderr);
+2 bad usage (argparse); 130 interrupted.
+
+This module never imports Qt: `gui` loads the desktop application lazily, if installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from qtqueue import __version__
+from qtqueue.api.client import Backend, open_backend
+from qtqueue.config import ENV_DATA_DIR, resolve_data_dir
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import (
+    ACTIVE,
+    RETRYABLE_TERMINAL,
+    TERMINAL,
+    UNFINISHED,
+    TaskStatus,
+)
+from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+
+logger = logging.getLogger(__name__)
+
+#: Short names accepted for task types on the command line.
+TYPE_ALIASES = {
+    "command": "custom_command",
+    "cmd": "custom_command",
+    "script": "custom_script",
+    "monitor": "system_monitor",
+}
+
+#: Which statuses each bulk action (`--all`) applies to.
+_ALL_APPLIES: dict[str, frozenset[TaskStatus]] = {
+    "pause": frozenset({TaskStatus.PENDING}) | ACTIVE,
+    "resume": frozenset({TaskStatus.PAUSED}),
+    "retry": RETRYABLE_TERMINAL,
+    "cancel": UNFINISHED,
+    "remove": TERMINAL,
+}
+_DONE_WORDS = {
+    "pause": "paused",
+    "resume": "resumed",
+    "retry": "queued again",
+    "cancel": "cancelled",
+    "remove": "removed",
+}
+
+_GUI_MISSING = (
+    "the desktop window is not available in this installation; "
+    "use the command line (qtqueue --help) or install the GUI (pip install 'qtqueue[gui]')"
+)
+
+
+class _UsageError(Exception):
+    """Bad command-line usage found after parsing (exit status 2)."""
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _report_error(exc: QueueError) -> None:
+    sys.stderr.write(f"error: {exc.code.value}: {exc.message}\n")
+    sys.stderr.write(f"hint: {exc.suggestion}\n")
+
+
+def _short(task_id: str) -> str:
+    return task_id[:8]
+
+
+def _fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _running_s(task: dict[str, Any], now: float) -> float | None:
+    if task.get("duration_s") is not None:
+        return float(task["duration_s"])
+    if task.get("started_at") is not None and task["status"] in {s.value for s in ACTIVE}:
+        return now - float(task["started_at"])
+    return None
+
+
+# --------------------------------------------------------------------------- parsing input
+
+
+def _type_name(text: str) -> str:
+    return TYPE_ALIASES.get(text.lower(), text)
+
+
+def _string_only(prop: dict[str, Any]) -> bool:
+    """Whether a JSON-schema property takes only text (so "true" or "42" stay text)."""
+    options = prop.get("anyOf", [prop])
+    kinds = {o.get("type") for o in options if isinstance(o, dict)}
+    return "string" in kinds and kinds <= {"string", "null"}
+
+
+def _parse_param(item: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT, f"--param takes KEY=VALUE, got {item!r}"
+        )
+    prop = ((schema or {}).get("properties") or {}).get(key)
+    if isinstance(prop, dict) and _string_only(prop):
+        return key, raw
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _read_json_source(source: str, what: str) -> Any:
+    """JSON from a file, or from stdin for "-"."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueueError(
+            TaskErrorCode.DATA_FILE_NOT_FOUND, f"{what}: no such file: {source}", path=source
+        ) from None
+    except OSError as exc:
+        raise QueueError(
+            TaskErrorCode.DATA_FILE_NOT_FOUND, f"{what}: cannot read {source}: {exc}"
+        ) from None
+    return _loads(text, what)
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT, f"{what} is not valid JSON: {exc}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def cmd_add(backend: Backend, args: argparse.Namespace) -> int:
+    """Add one task; prints its id."""
+    type_name = _type_name(args.type)
+    schema: dict[str, Any] | None = None
+    try:
+        found = await backend.call("types", {"name": type_name})
+        schema = found["types"][0]["params_schema"]
+        type_name = found["types"][0]["name"]
+    except QueueError as exc:
+        if exc.code != TaskErrorCode.QUEUE_UNKNOWN_TASK_TYPE:
+            raise  # an unknown type is reported by add_task, naming the available ones
+    params: dict[str, Any] = {}
+    if args.params_file is not None:
+        loaded = _read_json_source(args.params_file, "--params-file")
+        if not isinstance(loaded, dict):
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT, "--params-file must hold a JSON object"
+            )
+        params.update(loaded)
+    for item in args.param:
+        key, value = _parse_param(item, schema)
+        params[key] = value
+    if args.argv:
+        if type_name == "custom_command":
+            params["command"], params["args"] = args.argv[0], list(args.argv[1:])
+        elif type_name == "custom_script":
+            params["script_path"], params["script_args"] = args.argv[0], list(args.argv[1:])
+        else:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"{type_name} takes no command line ({' '.join(args.argv)}); "
+                "give its params with --param KEY=VALUE",
+            )
+    task: dict[str, Any] = {"task_type": type_name, "params": params, "tags": list(args.tag)}
+    for key, value in (
+        ("name", args.name),
+        ("category", args.category),
+        ("priority", args.priority),
+        ("max_retries", args.max_retries),
+        ("timeout_s", args.timeout),
+    ):
+        if value is not None:
+            task[key] = value
+    task_id = (await backend.call("add_task", task))["id"]
+    if args.json:
+        _print_json({"id": task_id, "engine_running": backend.remote})
+    else:
+        _out(task_id)
+    if not backend.remote:
+        sys.stderr.write(
+            "note: no engine is running; the task runs when one starts "
+            "(qtqueue run, or the desktop app)\n"
+        )
+    return 0
+
+
+async def cmd_ls(backend: Backend, args: argparse.Namespace) -> int:
+    """List tasks as a table (or JSON)."""
+    params: dict[str, Any] = {}
+    if args.status:
+        params["status"] = [s.lower() for s in args.status]
+    if args.category is not None:
+        params["category"] = args.category
+    if args.tag is not None:
+        params["tag"] = args.tag
+    if args.type is not None:
+        params["type"] = _type_name(args.type)
+    if args.dead_letter:
+        params["dead_letter"] = True
+    if args.limit is not None:
+        params["limit"] = args.limit
+        params["newest_first"] = True  # the last N, still shown oldest first
+    tasks: list[dict[str, Any]] = (await backend.call("list_tasks", params))["tasks"]
+    if args.limit is not None:
+        tasks.reverse()
+    if args.json:
+        _print_json(tasks)
+        return 0
+    if not tasks:
+        _out("no tasks")
+        return 0
+    now = time.time()
+    rows = [
+        [
+            _short(t["id"]),
+            _clip(t["name"], 40),
+            t["task_type"],
+            t["status"],
+            f"{t['progress']:.0f}%",
+            _fmt_time(t["created_at"]),
+            _fmt_duration(_running_s(t, now)),
+            t["error_code"] or "",
+        ]
+        for t in tasks
+    ]
+    headers = ["ID", "NAME", "TYPE", "STATUS", "PROGRESS", "CREATED", "DURATION", "ERROR"]
+    _out(_table(headers, rows))
+    return 0
+
+
+async def cmd_show(backend: Backend, args: argparse.Namespace) -> int:
+    """One task in detail."""
+    info = await backend.call(
+        "queue_task_status",
+        {"task_id": args.id, "detailed": True, "include_logs": args.logs},
+    )
+    if args.json:
+        _print_json(info)
+        return 0
+    progress, timing, retry, error = info["progress"], info["timing"], info["retry"], info["error"]
+    status = info["status"]
+    if status in {s.value for s in ACTIVE} or progress["percent"]:
+        status += f"  {progress['percent']:.0f}%"
+    if progress["current_step"]:
+        status += f"  ({progress['current_step']})"
+    fields: list[tuple[str, str]] = [
+        ("id", info["id"]),
+        ("name", info["name"]),
+        ("type", info["type"]),
+        ("category", info["category"]),
+        ("priority", info["priority"]),
+        ("tags", ", ".join(info["tags"]) or "-"),
+        ("status", status),
+        ("created", _fmt_time(timing["created_at"])),
+        ("started", _fmt_time(timing["started_at"])),
+        ("finished", _fmt_time(timing["completed_at"])),
+        ("duration", _fmt_duration(timing["duration_seconds"])),
+        ("waited", _fmt_duration(timing["waiting_seconds"])),
+    ]
+    retries = f"{retry['count']} of {retry['max_retries']}"
+    if retry["dead_letter"]:
+        retries += "  (dead letter)"
+    if retry["next_attempt_at"]:
+        retries += f"  next attempt {_fmt_time(retry['next_attempt_at'])}"
+    fields.append(("retries", retries))
+    if info["wait_reason"]:
+        fields.append(("waiting", info["wait_reason"]))
+    if error:
+        fields.append(("error", f"{error['code']}: {error['message']}"))
+        fields.append(("", error["description"]))
+        fields.append(("hint", error["suggestion"]))
+    if info["result"] is not None:
+        fields.append(("result", json.dumps(info["result"], default=str)))
+    for label, value in fields:
+        _out(f"{label + ':' if label else '':<10}{value}")
+    if args.logs:
+        _out("--- log (tail) ---")
+        sys.stdout.write(info.get("log_tail", ""))
+    return 0
+
+
+async def cmd_log(backend: Backend, args: argparse.Namespace) -> int:
+    """Print a task's log; --follow keeps printing until the task is finished."""
+    task = (await backend.call("get_task", {"task_id": args.id}))["task"]
+    if not args.follow:
+        params: dict[str, Any] = {"task_id": task["id"]}
+        if args.tail is not None:
+            params["tail_bytes"] = args.tail
+        sys.stdout.write((await backend.call("read_log", params))["log"])
+        return 0
+    if not backend.remote and task["status"] not in {s.value for s in TERMINAL}:
+        sys.stderr.write("note: no engine is running; this log grows once one runs the task\n")
+    async for chunk in backend.follow_log(task["id"]):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+    return 0
+
+
+async def cmd_manage(backend: Backend, args: argparse.Namespace) -> int:
+    """pause / resume / retry / cancel / remove: the given tasks, or --all that apply."""
+    action: str = args.command
+    if args.queue:
+        result = await backend.call(f"{action}_queue")
+        _out("queue paused" if result["queue_paused"] else "queue resumed")
+        return 0
+    if args.all:
+        statuses = sorted(s.value for s in _ALL_APPLIES[action])
+        listed = await backend.call("list_tasks", {"status": statuses})
+        ids = [t["id"] for t in listed["tasks"]]
+        if not ids:
+            _out(f"no task to {action}")
+            return 0
+    else:
+        ids = list(args.ids)
+    failed = 0
+    for task_id in ids:
+        try:
+            result = await backend.call("queue_manage", {"action": action, "task_id": task_id})
+        except QueueError as exc:  # its message names the task
+            failed += 1
+            _report_error(exc)
+            continue
+        if "task" in result:
+            t = result["task"]
+            _out(f"{_DONE_WORDS[action]} {_short(t['id'])} {t['name']} (now {t['status']})")
+        else:
+            _out(f"{_DONE_WORDS[action]} {_short(result['task_id'])}")
+    return 1 if failed else 0
+
+
+async def cmd_stats(backend: Backend, args: argparse.Namespace) -> int:
+    """Queue statistics."""
+    st = await backend.call("stats")
+    if args.json:
+        _print_json(st)
+        return 0
+    s, perf, retries = st["summary"], st["performance"], st["retry_statistics"]
+    dist = ", ".join(f"{k} {v}" for k, v in sorted(st["status_distribution"].items())) or "-"
+    types_ = ", ".join(f"{k} {v}" for k, v in sorted(st["type_distribution"].items())) or "-"
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(st["error_distribution"].items())) or "-"
+    hour = st["recent_activity"]["last_hour"]
+    day = st["recent_activity"]["last_24_hours"]
+
+    def activity(a: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in a.items())
+
+    lines = [
+        (
+            "tasks",
+            f"{s['total_tasks']} in all, {s['running_tasks']} running "
+            f"(max {s['max_concurrent_tasks']}), {s['queue_size']} queued, "
+            f"{s['dead_letters']} dead letters",
+        ),
+        ("queue", "paused" if s["queue_paused"] else "dispatching"),
+        ("engine", "running" if backend.remote else "not running"),
+        ("statuses", dist),
+        ("types", types_),
+        ("errors", errors),
+        (
+            "success",
+            f"{perf['success_rate']:.1f}% ({perf['completed_tasks']} completed, "
+            f"{perf['failed_tasks']} failed, {perf['cancelled_tasks']} cancelled)",
+        ),
+        ("avg time", _fmt_duration(perf["average_duration_seconds"])),
+        (
+            "retries",
+            f"{retries['total_retries']} ({retries['tasks_with_retries']} tasks, "
+            f"{retries['tasks_at_max_retries']} at their maximum)",
+        ),
+        ("last hour", activity(hour)),
+        ("last day", activity(day)),
+    ]
+    for label, value in lines:
+        _out(f"{label + ':':<11}{value}")
+    return 0
+
+
+async def cmd_types(backend: Backend, args: argparse.Namespace) -> int:
+    """Task types, and whether this installation can run them."""
+    found: list[dict[str, Any]] = (await backend.call("types"))["types"]
+    if args.json:
+        _print_json(found)
+        return 0
+    rows = [[t["name"], t["family"], "yes" if t["available"] else "-", t["summary"]] for t in found]
+    _out(_table(["TYPE", "FAMILY", "AVAILABLE", "SUMMARY"], rows))
+    return 0
+
+
+async def cmd_api(backend: Backend, args: argparse.Namespace) -> int:
+    """Run one raw JSON action; prints the reply. Exit 1 if it is not ok."""
+    if args.request == "-":
+        request = _loads(sys.stdin.read(), "the request")
+    else:
+        request = _loads(args.request, "the request")
+    reply = await backend.request(request)
+    _print_json(reply)
+    if not reply.get("ok"):
+        error = reply.get("error") or {}
+        sys.stderr.write(f"error: {error.get('code')}: {error.get('message')}\n")
+        sys.stderr.write(f"hint: {error.get('suggestion')}\n")
+        return 1
+    return 0
+
+
+_BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[int]]] = {
+    "add": cmd_add,
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "log": cmd_log,
+    "pause": cmd_manage,
+    "resume": cmd_manage,
+    "retry": cmd_manage,
+    "cancel": cmd_manage,
+    "remove": cmd_manage,
+    "stats": cmd_stats,
+    "types": cmd_types,
+    "api": cmd_api,
+}
+
+
+async def _with_backend(args: argparse.Namespace) -> int:
+    async with open_backend(args.data_dir) as backend:
+        return await _BACKEND_COMMANDS[args.command](backend, args)
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+async def _wait_any(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def _is_idle(queue: TaskQueue) -> bool:
+    """Nothing runs, and nothing waits that could start: held (paused) tasks — and, while the
+    queue is paused, pending ones — are left for a later run."""
+    waiting = set(ACTIVE)
+    if not queue.queue_paused:
+        waiting.add(TaskStatus.PENDING)
+    return not await queue.list_tasks(status=waiting, limit=1)
+
+
+async def run_engine(args: argparse.Namespace) -> int:
+    """`qtqueue run`: the engine and its API in the foreground until a signal (or idle)."""
+    from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
+
+    queue = TaskQueue(
+        args.data_dir,
+        max_concurrent=args.max_concurrent,
+        shutdown_policy=args.on_exit,
+        lock_timeout_s=args.lock_timeout,
+    )
+    await queue.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    changed = asyncio.Event()
+
+    def on_signal(signame: str) -> None:
+        if stop.is_set():
+            logger.warning("%s: already stopping (policy %s)", signame, queue.shutdown_policy)
+        else:
+            logger.info("%s: stopping (running tasks: %s)", signame, queue.shutdown_policy)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    unsubscribe = queue.subscribe(lambda _events: changed.set())
+    try:
+        async with ApiServer(queue) as server:
+            where = server.socket_path or f"{server.host}:{server.port}"
+            logger.info("engine running for %s; API at %s", queue.data_dir, where)
+            if not args.until_idle:
+                await stop.wait()
+            while args.until_idle and not stop.is_set():
+                changed.clear()  # before looking, so that no change goes unseen
+                if await _is_idle(queue):
+                    logger.info("nothing left to run; stopping")
+                    break
+                await _wait_any(stop, changed)
+    finally:
+        unsubscribe()
+        await queue.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+# --------------------------------------------------------------------------- the desktop app
+
+
+def open_gui(args: argparse.Namespace) -> int:
+    """Open the desktop window, if this installation has it (imported lazily: no Qt here)."""
+    if importlib.util.find_spec("qtqueue.app") is None:
+        sys.stderr.write(f"error: {_GUI_MISSING}\n")
+        return 1
+    try:
+        app = importlib.import_module("qtqueue.app")
+    except ImportError as exc:
+        sys.stderr.write(f"error: {_GUI_MISSING} ({exc})\n")
+        return 1
+    gui_main = getattr(app, "main", None)
+    if not callable(gui_main):
+        sys.stderr.write(f"error: {_GUI_MISSING}\n")
+        return 1
+    if args.data_dir:
+        os.environ[ENV_DATA_DIR] = str(resolve_data_dir(args.data_dir))
+    return int(gui_main() or 0)
+
+
+# --------------------------------------------------------------------------- argument parsing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `qtqueue` (global options work before or after the command)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help=f"the queue's data directory (default: ${ENV_DATA_DIR}, else the user data dir)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="qtqueue",
+        description="A desktop task manager and its queue engine. Without a command, opens "
+        "the desktop window. Commands work whether or not an engine runs: without one, "
+        "tasks are stored for the next engine and reads come from the store.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"qtqueue {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, parents=[common], **kw)
+
+    def json_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    p = command(
+        "add",
+        "Add a task.",
+        epilog="examples:\n"
+        "  qtqueue add command -- make -j8 test\n"
+        "  qtqueue add custom_command --param command='ls -l' --param shell=true\n"
+        "  qtqueue add system_monitor -p monitor_type=cpu -p duration_s=10\n"
+        "  qtqueue add docker_build --params-file build.json --priority high\n"
+        "--param values are read as JSON when they parse (numbers, true/false, lists,\n"
+        "objects) unless the parameter takes text; otherwise as text. --json is about the\n"
+        "output (the new id as JSON); params come from --param and --params-file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "type",
+        metavar="TYPE",
+        help="task type (see 'qtqueue types'); aliases: " + ", ".join(sorted(TYPE_ALIASES)),
+    )
+    p.add_argument(
+        "argv",
+        nargs="*",
+        metavar="CMD",
+        help="for command/script: the program or script and its arguments (put them after --)",
+    )
+    p.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter"
+    )
+    p.add_argument(
+        "-f", "--params-file", metavar="FILE", help="a JSON object of params ('-': stdin)"
+    )
+    p.add_argument("--name", help="what to call the task (default: a summary of its params)")
+    p.add_argument("--category", help="a label; per-category limits key on it")
+    p.add_argument("--tag", action="append", default=[], help="a label (repeatable)")
+    p.add_argument("--priority", help="low, normal, high, urgent, or 0-3 (default normal)")
+    p.add_argument("--max-retries", type=int, metavar="N", help="automatic retries (default 0)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="running-time limit")
+    json_flag(p)
+
+    p = command("ls", "List tasks.")
+    p.add_argument("--status", action="append", default=[], help="only this status (repeatable)")
+    p.add_argument("--category", help="only this category")
+    p.add_argument("--tag", help="only tasks with this tag")
+    p.add_argument("--type", help="only this task type")
+    p.add_argument("--dead-letter", action="store_true", help="only dead-lettered tasks")
+    p.add_argument("--limit", type=int, metavar="N", help="only the N newest")
+    json_flag(p)
+
+    p = command("show", "Show one task: status, progress, timing, error and its fix.")
+    p.add_argument("id", metavar="ID", help="task id, or a unique prefix of 4+ characters")
+    p.add_argument("--logs", action="store_true", help="include the log's tail")
+    json_flag(p)
+
+    p = command("log", "Print a task's log.")
+    p.add_argument("id", metavar="ID", help="task id, or a unique prefix of 4+ characters")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    p.add_argument("--tail", type=int, metavar="BYTES", help="only the last BYTES")
+
+    for name, help_ in (
+        ("pause", "Pause tasks (hold waiting ones, suspend running ones)."),
+        ("resume", "Resume paused tasks."),
+        ("retry", "Run failed, cancelled or timed-out tasks again."),
+        ("cancel", "Cancel tasks (running ones are terminated)."),
+        ("remove", "Delete finished tasks and their logs."),
+    ):
+        p = command(name, help_)
+        p.add_argument("ids", nargs="*", metavar="ID", help="task ids or unique prefixes")
+        p.add_argument("--all", action="store_true", help=f"every task that can be {name}d")
+        if name in ("pause", "resume"):
+            p.add_argument(
+                "--queue", action="store_true", help=f"{name} the whole queue's dispatching"
+            )
+        else:
+            p.set_defaults(queue=False)
+
+    p = command("stats", "Queue statistics.")
+    json_flag(p)
+    p = command("types", "Task types and whether they can run here.")
+    json_flag(p)
+
+    p = command(
+        "run",
+        "Run the engine headless in the foreground (stops on SIGINT/SIGTERM).",
+    )
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="stop once nothing is left to run (paused tasks stay for a later run)",
+    )
+    p.add_argument("--max-concurrent", type=int, default=4, metavar="N", help="default 4")
+    p.add_argument(
+        "--on-exit",
+        choices=[s.value for s in ShutdownPolicy],
+        default=ShutdownPolicy.REQUEUE.value,
+        help="running tasks at shutdown: wait for them, requeue them (default), cancel them",
+    )
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long to wait for another engine to let go of the data directory",
+    )
+
+    p = command(
+        "api",
+        "Run one JSON action and print its JSON reply.",
+        epilog='example: qtqueue api \'{"action": "queue_status", "params": {"detailed": true}}\'',
+    )
+    p.add_argument("request", metavar="JSON", help="the request, or '-' to read it from stdin")
+
+    command("gui", "Open the desktop window.")
+    return parser
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.command in _ALL_APPLIES:
+        if args.all and args.ids:
+            raise _UsageError("give task ids or --all, not both")
+        if args.queue and (args.all or args.ids):
+            raise _UsageError("--queue takes no task ids and no --all")
+        if not (args.all or args.ids or args.queue):
+            raise _UsageError(f"{args.command}: give task ids or --all")
+    if args.command == "run" and args.max_concurrent < 1:
+        raise _UsageError("--max-concurrent must be at least 1")
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    if args.command == "run":
+        level = logging.DEBUG if args.verbose else logging.INFO
+    else:
+        level = [logging.WARNING, logging.INFO][min(args.verbose, 1)]
+        if args.verbose >= 2:
+            level = logging.DEBUG
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qtqueue` console script and of `python -m qtqueue`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:  # everything after "--" is add's command line, options included
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in (("data_dir", None), ("verbose", 0)):
+        if not hasattr(args, name):  # SUPPRESS: set before or after the command, or not at all
+            setattr(args, name, default)
+    if extra:
+        if args.command != "add":
+            parser.error("'--' is only used by 'add' (add command -- CMD ARGS…)")
+        args.argv = [*args.argv, *extra]
+    try:
+        _check_args(args)
+    except _UsageError as exc:
+        parser.error(str(exc))
+    _setup_logging(args)
+    if args.command in (None, "gui"):
+        return open_gui(args)
+    try:
+        if args.command == "run":
+            return asyncio.run(run_engine(args))
+        return asyncio.run(_with_backend(args))
+    except QueueError as exc:
+        _report_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit flush
+        return 1
+    except Exception as exc:
+        error = QueueError(TaskErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        _report_error(error)
+        if args.verbose:
+            traceback.print_exc()
+        return 1

@@ -1,0 +1,363 @@
+"""The `qtqueue` command line, run as real `python -m qtqueue` processes on real data dirs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+TIMEOUT_S = 30
+
+
+class Cli(Protocol):
+    def __call__(
+        self, *args: str, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Poll `condition` until it holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of every qtqueue process: never the user's real data directory."""
+    return {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
+
+
+@pytest.fixture
+def cli(data_dir: Path, env: dict[str, str]) -> Cli:
+    """Run `python -m qtqueue --data-dir DATA_DIR ARGS…` to completion."""
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], code: str, exit_status: int = 1) -> str:
+    """The stderr of a command that must fail with `code`, a hint and no traceback."""
+    assert result.returncode == exit_status, (result.stdout, result.stderr)
+    assert f"error: {code}: " in result.stderr
+    assert "\nhint: " in result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def task(cli: Cli, task_id: str) -> dict[str, Any]:
+    return json.loads(ok(cli("show", task_id, "--json")))  # type: ignore[no-any-return]
+
+
+class Engine:
+    """`qtqueue run` in the background."""
+
+    def __init__(self, proc: subprocess.Popen[str], data_dir: Path, log: Path) -> None:
+        self.proc = proc
+        self.data_dir = data_dir
+        self.log = log
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+
+@pytest.fixture
+def engine(data_dir: Path, env: dict[str, str], tmp_path: Path) -> Iterator[Engine]:
+    """A running engine; ready once it has announced its API in engine.json."""
+    log = tmp_path / "engine.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            text=True,
+        )
+    eng = Engine(proc, data_dir, log)
+
+    def announced() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"the engine exited early:\n{log.read_text()}")
+        return (data_dir / "engine.json").exists()
+
+    try:
+        wait_until(announced, "the engine to announce its API")
+        yield eng
+    finally:
+        eng.stop()
+
+
+# --------------------------------------------------------------------------- without an engine
+
+
+def test_add_without_an_engine_stores_the_task_and_run_until_idle_runs_it(cli: Cli) -> None:
+    added = cli("add", "command", "--", "echo", "hello", "--not-an-option")
+    task_id = ok(added).strip()
+    assert "no engine is running" in added.stderr
+    assert task(cli, task_id)["status"] == "pending"
+
+    ran = cli("run", "--until-idle")
+    ok(ran)
+    assert "nothing left to run" in ran.stderr
+
+    shown = task(cli, task_id)
+    assert shown["status"] == "completed"
+    assert shown["task"]["params"]["args"] == ["hello", "--not-an-option"]
+    assert ok(cli("log", task_id)) == "hello --not-an-option\n"
+
+
+def test_params_flags_and_files(cli: Cli, tmp_path: Path) -> None:
+    added = cli(
+        "add", "custom_command",
+        "-p", "command=true",  # a text param: stays the text "true"
+        "-p", 'args=["a", "b"]',
+        "-p", "shell=false",
+        "-p", "grace_s=2.5",
+        "--name", "flags", "--category", "ci", "--tag", "x", "--tag", "y",
+        "--priority", "3", "--max-retries", "2", "--timeout", "5", "--json",
+    )  # fmt: skip
+    reply = json.loads(ok(added))
+    assert reply["engine_running"] is False
+    t = task(cli, reply["id"])["task"]
+    assert t["params"]["command"] == "true"
+    assert t["params"]["args"] == ["a", "b"]
+    assert t["params"]["shell"] is False and t["params"]["grace_s"] == 2.5
+    assert (t["name"], t["category"], t["tags"]) == ("flags", "ci", ["x", "y"])
+    assert (t["priority"], t["max_retries"], t["timeout_s"]) == ("urgent", 2, 5.0)
+
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"command": "ls", "args": ["-l"]}))
+    from_file = ok(cli("add", "CUSTOM_COMMAND", "--params-file", str(params))).strip()
+    assert task(cli, from_file)["task"]["params"]["args"] == ["-l"]
+    from_stdin = ok(cli("add", "cmd", "-f", "-", input='{"command": "pwd"}')).strip()
+    assert task(cli, from_stdin)["task"]["params"]["command"] == "pwd"
+
+
+def test_list_filters_and_formats(cli: Cli) -> None:
+    first = ok(cli("add", "command", "--category", "build", "--tag", "t", "--", "make")).strip()
+    second = ok(cli("add", "command", "--name", "second one", "--", "true")).strip()
+    ok(cli("cancel", second))
+
+    table = ok(cli("ls"))
+    header, *rows = table.splitlines()
+    assert header.split() == [
+        "ID", "NAME", "TYPE", "STATUS", "PROGRESS", "CREATED", "DURATION", "ERROR"
+    ]  # fmt: skip
+    assert [r.split()[0] for r in rows] == [first[:8], second[:8]]
+    assert "second one" in rows[1] and "cancelled" in rows[1]
+
+    def listed(*args: str) -> list[str]:
+        return [t["id"] for t in json.loads(ok(cli("ls", "--json", *args)))]
+
+    assert listed("--status", "PENDING", "--status", "cancelled") == [first, second]
+    assert listed("--category", "build", "--tag", "t", "--type", "command") == [first]
+    assert listed("--limit", "1") == [second]
+
+
+def test_ids_may_be_given_as_unique_prefixes(cli: Cli) -> None:
+    task_id = ok(cli("add", "command", "--", "true")).strip()
+    shown = ok(cli("show", task_id[:5]))
+    assert f"id:       {task_id}" in shown
+    assert "status:   pending" in shown
+
+    for custom in ("abcd-0001", "abcd-0002"):
+        request = {
+            "action": "add_task",
+            "params": {"id": custom, "task_type": "custom_command", "params": {"command": "true"}},
+        }
+        ok(cli("api", json.dumps(request)))
+    assert "matches 2 tasks" in refused(cli("show", "abcd"), "VALIDATION_INVALID_FORMAT")
+    assert "at least 4" in refused(cli("log", "abc"), "QUEUE_TASK_NOT_FOUND")
+
+
+def test_bulk_actions_report_each_task(cli: Cli) -> None:
+    a = ok(cli("add", "command", "--", "true")).strip()
+    b = ok(cli("add", "command", "--", "true")).strip()
+
+    paused = ok(cli("pause", "--all"))
+    assert paused.splitlines() == [
+        f"paused {a[:8]} true (now paused)",
+        f"paused {b[:8]} true (now paused)",
+    ]
+    assert len(ok(cli("resume", "--all")).splitlines()) == 2
+    assert len(ok(cli("cancel", "--all")).splitlines()) == 2
+
+    mixed = cli("retry", a, "feedfacecafe")  # one does, one fails: exit 1, both reported
+    assert mixed.stdout == f"queued again {a[:8]} true (now pending)\n"
+    assert "no task with id feedfacecafe" in refused(mixed, "QUEUE_TASK_NOT_FOUND")
+
+    assert ok(cli("remove", "--all")) == f"removed {b[:8]}\n"
+    assert ok(cli("remove", "--all")) == "no task to remove\n"
+
+
+def test_pause_and_resume_the_whole_queue(cli: Cli) -> None:
+    assert ok(cli("pause", "--queue")) == "queue paused\n"
+    assert "queue:     paused" in ok(cli("stats"))
+    assert ok(cli("resume", "--queue")) == "queue resumed\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("add", "teleport"), "QUEUE_UNKNOWN_TASK_TYPE"),
+        (("add", "custom_command"), "VALIDATION_MISSING_REQUIRED"),
+        (("add", "command", "--priority", "asap", "--", "true"), "VALIDATION_INVALID_PARAMS"),
+        (("add", "command", "-p", "no-equals-sign", "--", "true"), "VALIDATION_INVALID_FORMAT"),
+        (("add", "command", "-p", "colour=red", "--", "true"), "VALIDATION_INVALID_PARAMS"),
+        (("add", "monitor", "--", "top"), "VALIDATION_INVALID_PARAMS"),
+        (("add", "command", "-f", "/no/such/file.json"), "DATA_FILE_NOT_FOUND"),
+        (("api", "{nope"), "VALIDATION_INVALID_FORMAT"),
+        (("api", '{"action": "teleport"}'), "VALIDATION_INVALID_PARAMS"),
+        (("show", "0123456789"), "QUEUE_TASK_NOT_FOUND"),
+        (("log", "--follow", "0123456789"), "QUEUE_TASK_NOT_FOUND"),
+    ],
+)
+def test_bad_input_gives_the_code_and_a_hint(cli: Cli, args: tuple[str, ...], code: str) -> None:
+    refused(cli(*args), code)
+
+
+def test_missing_param_names_the_field(cli: Cli) -> None:
+    err = refused(cli("add", "custom_command"), "VALIDATION_MISSING_REQUIRED")
+    assert "invalid params for custom_command: command: required" in err
+    assert "hint: Fill in the missing parameter" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ls", "--limit", "many"), ("pause",), ("cancel", "abcd", "--all"), ("ls", "--", "x")],
+)
+def test_bad_usage_exits_2(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_api_runs_one_action_and_prints_its_reply(cli: Cli) -> None:
+    reply = json.loads(ok(cli("api", '{"action": "queue_status", "params": {"detailed": true}}')))
+    assert reply["ok"] is True
+    assert reply["result"]["summary"]["total_tasks"] == 0
+    assert "stats" in reply["result"]
+
+    from_stdin = json.loads(ok(cli("api", "-", input='{"action": "types"}')))
+    assert from_stdin["ok"] is True
+
+    failed = cli("api", '{"action": "get_task", "params": {"task_id": "feedface"}}')
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["error"]["code"] == "QUEUE_TASK_NOT_FOUND"
+
+
+def test_help_version_and_options_after_the_command(cli: Cli, data_dir: Path) -> None:
+    assert "add" in ok(cli("--help"))
+    assert ok(cli("--version")).startswith("qtqueue ")
+    elsewhere = data_dir.parent / "elsewhere"
+    ok(cli("add", "command", "--data-dir", str(elsewhere), "--", "true"))
+    assert (elsewhere / "queue.db").exists()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("qtqueue.app") is not None, reason="the desktop app is installed"
+)
+@pytest.mark.parametrize("args", [(), ("gui",)])
+def test_gui_says_it_is_not_available(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.returncode == 1
+    assert "desktop window is not available" in result.stderr
+
+
+# --------------------------------------------------------------------------- with an engine
+
+
+def test_add_reaches_a_running_engine_and_completes_promptly(cli: Cli, engine: Engine) -> None:
+    started = time.monotonic()
+    added = cli("add", "command", "--json", "--", "sh", "-c", "echo from the engine")
+    reply = json.loads(ok(added))
+    assert reply["engine_running"] is True
+    assert "no engine is running" not in added.stderr
+    # log --follow returns once the task is finished
+    assert ok(cli("log", "--follow", reply["id"][:8])) == "from the engine\n"
+    assert time.monotonic() - started < 5
+    assert task(cli, reply["id"])["status"] == "completed"
+
+
+def test_reading_commands_work_against_a_running_engine(cli: Cli, engine: Engine) -> None:
+    task_id = ok(cli("add", "command", "--", "echo", "hi")).strip()
+    ok(cli("log", "-f", task_id))  # finished
+
+    assert task_id[:8] in ok(cli("ls", "--status", "completed"))
+    shown = ok(cli("show", task_id[:6], "--logs"))
+    assert "status:   completed  100%" in shown
+    assert 'result:   {"exit_code": 0}' in shown
+    assert shown.endswith("--- log (tail) ---\nhi\n")
+    stats = ok(cli("stats"))
+    assert "engine:    running" in stats
+    assert "success:   100.0% (1 completed" in stats
+    types = {line.split()[0]: line for line in ok(cli("types")).splitlines()[1:]}
+    assert "yes" in types["custom_command"].split() and "-" in types["docker_push"].split()
+    status = json.loads(ok(cli("api", '{"action": "queue_status", "params": {"detailed": true}}')))
+    assert status["result"]["summary"]["total_tasks"] == 1
+
+
+def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) -> None:
+    task_id = ok(cli("add", "command", "--", "sleep", "30")).strip()
+    wait_until(lambda: task(cli, task_id)["status"] == "running", "the task to start")
+
+    assert ok(cli("pause", task_id)).endswith("(now paused)\n")
+    assert task(cli, task_id)["status"] == "paused"
+    assert ok(cli("resume", task_id[:8])).endswith("(now running)\n")
+    assert ok(cli("cancel", task_id)).endswith("(now cancelled)\n")
+    refused(cli("resume", task_id), "QUEUE_INVALID_STATE")
+
+
+def test_a_second_engine_on_the_same_data_dir_is_refused(cli: Cli, engine: Engine) -> None:
+    err = refused(cli("run", "--lock-timeout", "0.1"), "QUEUE_ENGINE_LOCKED")
+    assert str(engine.data_dir) in err
+    assert engine.proc.poll() is None
+    assert (engine.data_dir / "engine.json").exists()
+
+
+def test_sigterm_stops_the_engine_cleanly(cli: Cli, engine: Engine) -> None:
+    task_id = ok(cli("add", "command", "--", "sh", "-c", "echo up; sleep 30")).strip()
+    wait_until(lambda: task(cli, task_id)["status"] == "running", "the task to start")
+
+    assert engine.stop() == 0
+    assert not (engine.data_dir / "engine.json").exists()
+    assert not (engine.data_dir / "api.sock").exists()
+    assert "Traceback" not in engine.log.read_text()
+    after = task(cli, task_id)  # read from the store: no engine runs now
+    assert after["status"] == "pending"
+    assert "shutdown" in after["wait_reason"]
