@@ -30,7 +30,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(0.02)  # allowed: bounded poll of an observable condition
 
 
 @pytest.fixture
@@ -361,3 +361,75 @@ def test_sigterm_stops_the_engine_cleanly(cli: Cli, engine: Engine) -> None:
     after = task(cli, task_id)  # read from the store: no engine runs now
     assert after["status"] == "pending"
     assert "shutdown" in after["wait_reason"]
+
+
+# --------------------------------------------------------------------------- crash safety
+
+
+def _long_command(runs: Path) -> list[str]:
+    """A command that notes each run in `runs`, then works until `runs`.done exists."""
+    script = 'echo run >> "$0"; [ -e "$0.done" ] && exit 0; exec sleep 60'
+    return ["command", "--", "sh", "-c", script, str(runs)]
+
+
+def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_twice_silently(
+    cli: Cli, data_dir: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    import psutil
+
+    log = tmp_path / "engine.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run",
+             "--max-concurrent", "2"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+        )
+    try:
+        wait_until(lambda: (data_dir / "engine.json").exists(), "the engine to start")
+        finished = ok(cli("add", "command", "--", "true")).strip()
+        wait_until(lambda: task(cli, finished)["status"] == "completed", "a quick task")
+
+        runs_a, runs_b = tmp_path / "runs-a", tmp_path / "runs-b"
+        a = ok(cli("add", *_long_command(runs_a))).strip()  # no retries: fails as interrupted
+        b = ok(cli("add", "--max-retries", "1", *_long_command(runs_b))).strip()
+        waiting = ok(cli("add", "command", "--", "true")).strip()  # queued behind a and b
+
+        def running_with_pid(tid: str) -> bool:
+            t = task(cli, tid)
+            return t["status"] == "running" and bool(t["task"]["pid"])
+
+        wait_until(lambda: running_with_pid(a) and running_with_pid(b), "a and b to run")
+        wait_until(lambda: runs_a.exists() and runs_b.exists(), "both commands to start")
+        pid_a = task(cli, a)["task"]["pid"]
+        assert task(cli, waiting)["status"] == "pending"
+
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=TIMEOUT_S)
+        # The engine is gone but its commands live on, orphaned.
+        assert psutil.pid_exists(pid_a)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    (tmp_path / "runs-b.done").touch()  # b's next run (its retry) finishes at once
+    ok(cli("run", "--until-idle"))
+
+    # Nothing lost: what had finished is still there, the queued task ran.
+    assert task(cli, finished)["status"] == "completed"
+    assert task(cli, waiting)["status"] == "completed"
+    # a ran once, then was recorded as interrupted (not run again: it had no retries left),
+    # and the restarted engine killed the process it had left behind.
+    ta = task(cli, a)
+    assert ta["status"] == "failed"
+    assert ta["error"]["code"] == "QUEUE_TASK_INTERRUPTED"
+    assert ta["error"]["suggestion"]
+    assert runs_a.read_text().count("run") == 1
+    wait_until(lambda: not psutil.pid_exists(pid_a) or psutil.Process(pid_a).status() == "zombie",
+               "the orphaned command to be killed")
+    # b had a retry: it ran again, openly, as retry 1 after the interruption.
+    tb = task(cli, b)
+    assert tb["status"] == "completed"
+    assert tb["retry"]["count"] == 1
+    assert runs_b.read_text().count("run") == 2
+    assert "interrupted" in ok(cli("log", b))

@@ -182,6 +182,7 @@ class TaskQueue:
         self._blocked_category: dict[str, list[str]] = defaultdict(list)
         self._blocked_type: dict[str, list[str]] = defaultdict(list)
         self._active: dict[str, RunHandle] = {}
+        self._slots_used = 0  # running tasks that are not paused
         self._category_running: Counter[str] = Counter()
         self._waiters: dict[str, list[asyncio.Future[Task]]] = defaultdict(list)
         self._background: set[asyncio.Task[Any]] = set()
@@ -408,6 +409,8 @@ class TaskQueue:
             problems.append("retry_backoff: must be seconds >= 0 or a list of intervals")
         if not isinstance(t.tags, list) or not all(isinstance(x, str) for x in t.tags):
             problems.append("tags: must be a list of strings")
+        if not isinstance(t.name, str):
+            problems.append("name: must be a string")
         if not isinstance(t.category, str) or not t.category.strip():
             problems.append("category: must be a non-empty string")
         for label, text in (("name", t.name), ("category", t.category), *(
@@ -659,7 +662,7 @@ class TaskQueue:
         summary = {
             "total_tasks": sum(dist.values()),
             "max_concurrent_tasks": self.max_concurrent,
-            "running_tasks": len(self._active),
+            "running_tasks": self._slots_used,
             "queue_size": dist.get(TaskStatus.PENDING.value, 0),
             "queue_paused": self._queue_paused,
             "dead_letters": await self.store.count_tasks(TaskFilter(dead_letter=True)),
@@ -1106,7 +1109,7 @@ class TaskQueue:
         self._arm_delay_timer()
         if self._queue_paused:
             return
-        while self._ready and len(self._active) < self.max_concurrent:
+        while self._ready and self._slots_used < self.max_concurrent:
             _, seq, tid = heapq.heappop(self._ready)
             self._queued.discard(tid)
             task = self._live.get(tid)
@@ -1153,7 +1156,7 @@ class TaskQueue:
         log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
         handle = RunHandle(task, log)
         self._active[task.id] = handle
-        self._category_running[task.category] += 1
+        self._take_slot(handle)
         task.started_at = self.clock()
         task.completed_at = None
         task.run_at = None
@@ -1268,11 +1271,7 @@ class TaskQueue:
             handle.timeout_handle.cancel()
         task.duration_s = handle.running_s()
         self._active.pop(task.id, None)
-        self._category_running[task.category] -= 1
-        for tid in self._blocked_category.pop(task.category, []):
-            self._queued.discard(tid)
-            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
-                self._enqueue(t)
+        self._free_slot(handle)
         self._request_dispatch()
 
     def _done(self, handle: RunHandle) -> None:
@@ -1299,7 +1298,30 @@ class TaskQueue:
             remaining, self._stop_runner, handle, StopReason.TIMEOUT
         )
 
+    def _take_slot(self, handle: RunHandle) -> None:
+        if not handle.holds_slot:
+            handle.holds_slot = True
+            self._slots_used += 1
+            self._category_running[handle.task.category] += 1
+
+    def _free_slot(self, handle: RunHandle) -> None:
+        """Give the task's slot to the queue (it finished, or is paused)."""
+        if not handle.holds_slot:
+            return
+        handle.holds_slot = False
+        self._slots_used -= 1
+        category = handle.task.category
+        self._category_running[category] -= 1
+        for tid in self._blocked_category.pop(category, []):
+            self._queued.discard(tid)
+            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
+                self._enqueue(t)
+        self._request_dispatch()
+
     def _suspend(self, handle: RunHandle) -> None:
+        """A paused task stops its clock and gives up its slot, so the queue moves on; resuming
+        continues it at once, even if that briefly exceeds the limit."""
+        self._free_slot(handle)
         handle.resumed.clear()
         handle.stop_clock()
         if handle.timeout_handle is not None:
@@ -1307,6 +1329,7 @@ class TaskQueue:
             handle.timeout_handle = None
 
     def _unsuspend(self, handle: RunHandle) -> None:
+        self._take_slot(handle)
         handle.resumed.set()
         handle.start_clock()
         self._arm_timeout(handle)
