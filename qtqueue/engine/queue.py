@@ -37,6 +37,7 @@ from qtqueue.core.task import (
     RETRYABLE_TERMINAL,
     TERMINAL,
     OnInterrupt,
+    Permission,
     Priority,
     Task,
     TaskStatus,
@@ -68,6 +69,8 @@ DB_NAME = "queue.db"
 LOCK_NAME = "engine.lock"
 DEFAULT_RETENTION_S = 30 * 86400.0
 _META_QUEUE_PAUSED = "queue_paused"
+#: A command's pid is written once it has run this long (see TaskQueue._attach_pid).
+PID_WRITE_DELAY_S = 0.05
 
 
 class ShutdownPolicy(StrEnum):
@@ -178,9 +181,11 @@ class TaskQueue:
         self._live: dict[str, Task] = {}
         self._ready: list[tuple[int, int, str]] = []
         self._delayed: list[tuple[float, int, str]] = []
-        self._queued: set[str] = set()
-        self._blocked_category: dict[str, list[str]] = defaultdict(list)
-        self._blocked_type: dict[str, list[str]] = defaultdict(list)
+        # id -> seq of the task's one live queue entry (in _ready, _delayed or a parking
+        # list). Entries whose seq no longer matches are stale and skipped when met.
+        self._queued: dict[str, int] = {}
+        self._blocked_category: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._blocked_type: dict[str, list[tuple[str, int]]] = defaultdict(list)
         self._active: dict[str, RunHandle] = {}
         self._slots_used = 0  # running tasks that are not paused
         self._category_running: Counter[str] = Counter()
@@ -411,6 +416,13 @@ class TaskQueue:
             problems.append("tags: must be a list of strings")
         if not isinstance(t.name, str):
             problems.append("name: must be a string")
+        for label, enum in (("permission", Permission), ("on_interrupt", OnInterrupt)):
+            value = getattr(t, label)
+            try:
+                setattr(t, label, enum(value))
+            except (ValueError, TypeError):
+                choices = ", ".join(e.value for e in enum)
+                problems.append(f"{label}: {value!r} is not one of {choices}")
         if not isinstance(t.category, str) or not t.category.strip():
             problems.append("category: must be a non-empty string")
         for label, text in (("name", t.name), ("category", t.category), *(
@@ -741,8 +753,7 @@ class TaskQueue:
                 await call_hook(handle.pause_hook)
         else:
             raise _invalid_state(task, "pause")
-        await self._persisted(task)
-        return task.copy()
+        return await self._persisted(task)
 
     async def resume_task(self, task_id: str) -> Task:
         """Release a held task or continue a suspended one."""
@@ -760,8 +771,7 @@ class TaskQueue:
             self._unsuspend(handle)
         elif target == TaskStatus.PENDING:
             self._enqueue(task)
-        await self._persisted(task)
-        return task.copy()
+        return await self._persisted(task)
 
     async def cancel_task(self, task_id: str) -> Task:
         """Cancel a waiting task, or terminate a running one (TERM, then KILL after grace)."""
@@ -784,8 +794,7 @@ class TaskQueue:
             message="cancelled by the user",
             allow_retry=False,
         )
-        await self._persisted(task)
-        return task.copy()
+        return await self._persisted(task)
 
     async def retry_task(self, task_id: str) -> Task:
         """Run a FAILED, CANCELLED or TIMEOUT task again (also takes it out of dead letters)."""
@@ -807,8 +816,7 @@ class TaskQueue:
         task.seq = self._seq
         self._record(task, prev, TaskStatus.PENDING)
         self._enqueue(task)
-        await self._persisted(task)
-        return task.copy()
+        return await self._persisted(task)
 
     async def requeue_dead_letters(self) -> list[str]:
         """Retry every dead-lettered task; returns their ids."""
@@ -861,10 +869,7 @@ class TaskQueue:
             if limit < 1:
                 raise ValueError("a category limit must be at least 1")
             self.category_limits[category] = limit
-        for tid in self._blocked_category.pop(category, []):
-            self._queued.discard(tid)
-            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
-                self._enqueue(t)
+        self._unpark(self._blocked_category.pop(category, []))
         self._request_dispatch()
 
     async def update_progress(self, task_id: str, percent: float, step: str | None = None) -> None:
@@ -953,9 +958,13 @@ class TaskQueue:
         task.status = new
         return self._record(task, prev, new)
 
-    async def _persisted(self, task: Task) -> None:
+    async def _persisted(self, task: Task) -> Task:
+        """The task as the request left it, returned once that state is durable (a fast task
+        may already have moved on by then)."""
+        snapshot = task.copy()
         assert self._writer is not None
         await self._writer.flush()
+        return snapshot
 
     def _reset_for_run(self, task: Task) -> None:
         task.status = TaskStatus.PENDING
@@ -1029,6 +1038,9 @@ class TaskQueue:
         if status == TaskStatus.COMPLETED:
             task.progress = 100.0
             task.result = result
+            # An earlier attempt's error is history (task_events), not this outcome.
+            task.error = task.error_code = None
+            task.error_details = {}
         task.dead_letter = (
             status in (TaskStatus.FAILED, TaskStatus.TIMEOUT) and task.max_retries > 0
         )
@@ -1053,9 +1065,11 @@ class TaskQueue:
     # ------------------------------------------------------------------ internals: dispatch
 
     def _enqueue(self, task: Task) -> None:
-        if task.id in self._queued:
+        """Queue a PENDING task by priority, or by time if it has a future run_at. A task
+        already queued under its current seq is left where it is."""
+        if self._queued.get(task.id) == task.seq:
             return
-        self._queued.add(task.id)
+        self._queued[task.id] = task.seq
         if task.run_at is not None and task.run_at > self.clock():
             heapq.heappush(self._delayed, (task.run_at, task.seq, task.id))
             self._arm_delay_timer()
@@ -1063,12 +1077,24 @@ class TaskQueue:
             heapq.heappush(self._ready, (-int(task.priority), task.seq, task.id))
         self._request_dispatch()
 
-    def _unblock_type(self, name: str) -> None:
-        for tid in self._blocked_type.pop(name, []):
-            self._queued.discard(tid)
-            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
+    def _take_entry(self, tid: str, seq: int) -> Task | None:
+        """Consume a queue entry: its task if the entry is current and the task still waits."""
+        if self._queued.get(tid) != seq:
+            return None  # stale: the task was queued again since (a retry, a new seq)
+        del self._queued[tid]
+        task = self._live.get(tid)
+        if task is None or task.status != TaskStatus.PENDING or task.seq != seq:
+            return None
+        return task
+
+    def _unpark(self, parked: list[tuple[str, int]]) -> None:
+        for tid, seq in parked:
+            if (t := self._take_entry(tid, seq)) is not None:
                 t.wait_reason = ""
                 self._enqueue(t)
+
+    def _unblock_type(self, name: str) -> None:
+        self._unpark(self._blocked_type.pop(name, []))
 
     def _request_dispatch(self) -> None:
         if self._dispatch_scheduled or not self.dispatching or self._loop is None:
@@ -1101,19 +1127,16 @@ class TaskQueue:
         now = self.clock()
         while self._delayed and self._delayed[0][0] <= now:
             _, seq, tid = heapq.heappop(self._delayed)
-            t = self._live.get(tid)
-            if t is not None and t.status == TaskStatus.PENDING and t.seq == seq:
+            if (t := self._take_entry(tid, seq)) is not None:
+                self._queued[tid] = seq
                 heapq.heappush(self._ready, (-int(t.priority), t.seq, tid))
-            else:
-                self._queued.discard(tid)
         self._arm_delay_timer()
         if self._queue_paused:
             return
         while self._ready and self._slots_used < self.max_concurrent:
             _, seq, tid = heapq.heappop(self._ready)
-            self._queued.discard(tid)
-            task = self._live.get(tid)
-            if task is None or task.status != TaskStatus.PENDING:
+            task = self._take_entry(tid, seq)
+            if task is None:
                 continue
             if task.run_at is not None and task.run_at > now:
                 self._enqueue(task)
@@ -1145,9 +1168,9 @@ class TaskQueue:
                 continue
             self._start(task, executor)
 
-    def _block(self, task: Task, parking: list[str], reason: str) -> None:
-        parking.append(task.id)
-        self._queued.add(task.id)
+    def _block(self, task: Task, parking: list[tuple[str, int]], reason: str) -> None:
+        parking.append((task.id, task.seq))
+        self._queued[task.id] = task.seq
         if task.wait_reason != reason:
             task.wait_reason = reason
             self._record(task, task.status, task.status)
@@ -1312,10 +1335,7 @@ class TaskQueue:
         self._slots_used -= 1
         category = handle.task.category
         self._category_running[category] -= 1
-        for tid in self._blocked_category.pop(category, []):
-            self._queued.discard(tid)
-            if (t := self._live.get(tid)) is not None and t.status == TaskStatus.PENDING:
-                self._enqueue(t)
+        self._unpark(self._blocked_category.pop(category, []))
         self._request_dispatch()
 
     def _suspend(self, handle: RunHandle) -> None:
@@ -1358,8 +1378,19 @@ class TaskQueue:
             self._set_status(task, status)
 
     def _attach_pid(self, task: Task, pid: int) -> None:
+        """Remember the command's pid; persist it only if the command outlives PID_WRITE_DELAY_S.
+
+        Most short commands finish first, and their completion write carries the row anyway:
+        one transaction fewer per task. The cost: an engine killed within that moment leaves
+        the command running unkilled (the task itself is still recovered as interrupted).
+        """
         task.pid = pid
-        self._record(task, task.status, task.status)
+        if self._loop is not None:
+            self._loop.call_later(PID_WRITE_DELAY_S, self._persist_pid, task, pid)
+
+    def _persist_pid(self, task: Task, pid: int) -> None:
+        if task.pid == pid and task.id in self._active and self._live.get(task.id) is task:
+            self._record(task, task.status, task.status)
 
     def _schedule_cleanup(self, initial: bool = False) -> None:
         if self.retention_s is None or self._loop is None:
