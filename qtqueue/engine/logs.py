@@ -57,14 +57,26 @@ class BoundedLog:
         if self._fh is None:
             self._open()
         if len(data) >= self.half:
-            # Larger than a whole half: only its newest part can be kept.
-            data = data[-self.half :]
-            self._rotate()
-        elif self._size + len(data) > self.half:
+            # At least a whole half: everything older falls out of the cap, so the log
+            # becomes the newest cap-worth of this write alone (a contiguous tail).
+            self._replace_with(data[-2 * self.half :])
+            return
+        if self._size + len(data) > self.half:
             self._rotate()
         assert self._fh is not None
         self._fh.write(data)
         self._size += len(data)
+
+    def _replace_with(self, data: bytes) -> None:
+        self._close_file()
+        older = self.path.with_name(self.path.name + ".1")
+        if len(data) > self.half:
+            older.write_bytes(data[: -self.half])
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                older.unlink()
+        self.path.write_bytes(data[-self.half :])
+        self._open()
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
