@@ -103,6 +103,48 @@ class BoundedLog:
         self._close_file()
 
 
+class LogTail:
+    """Reads a growing bounded log incrementally: each call returns only the bytes written
+    since the last one, following a rotation (the file it was reading becomes `.1`).
+    Blocking file IO: call `read_new` in a worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ino: int | None = None
+        self._offset = 0
+
+    def read_new(self) -> bytes:
+        if self._ino is None:
+            older = self.path.with_name(self.path.name + ".1")
+            head = older.read_bytes() if older.exists() else b""
+            return head + self._read_current(start_over=True)
+        return self._read_current(start_over=False)
+
+    def _read_current(self, start_over: bool) -> bytes:
+        out = b""
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return b""
+        with fh:
+            st = os.fstat(fh.fileno())
+            if not start_over and st.st_ino != self._ino:
+                # Rotated: finish the file we were reading (now .1), then start this one.
+                older = self.path.with_name(self.path.name + ".1")
+                with contextlib.suppress(FileNotFoundError), open(older, "rb") as old:
+                    if os.fstat(old.fileno()).st_ino == self._ino:
+                        old.seek(self._offset)
+                        out = old.read()
+                self._offset = 0
+            elif st.st_size < self._offset:
+                self._offset = 0  # replaced by a smaller file: read it from the start
+            self._ino = st.st_ino
+            fh.seek(self._offset)
+            out += fh.read()
+            self._offset = fh.tell()
+        return out
+
+
 def log_files(path: Path) -> list[Path]:
     """The files of one log, oldest first (only those that exist)."""
     return [p for p in (path.with_name(path.name + ".1"), path) if p.exists()]

@@ -10,6 +10,7 @@ task.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import datetime
 import functools
@@ -18,7 +19,7 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,13 @@ from qtqueue.engine.context import (
 )
 from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
 from qtqueue.engine.events import EventBus, EventKind, Subscriber, TaskEvent
-from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES, BoundedLog, read_log, remove_log
+from qtqueue.engine.logs import (
+    DEFAULT_LOG_CAP_BYTES,
+    BoundedLog,
+    LogTail,
+    read_log,
+    remove_log,
+)
 from qtqueue.engine.retry import backoff_delay_s
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
@@ -577,32 +584,35 @@ class TaskQueue:
         await self.get_task(task_id)
         return read_log(self._log_path(task_id), tail_bytes).decode("utf-8", "replace")
 
-    async def follow_log(self, task_id: str) -> Any:
-        """Yield the log as it grows (text chunks), until the task is finished."""
-        task = await self.get_task(task_id)
-        path = self._log_path(task_id)
-        offset = 0
+    async def follow_log(self, task_id: str) -> AsyncIterator[str]:
+        """Yield the log as it grows (text chunks, each byte once), until the task is finished.
+
+        Reads only what was written since the last chunk, in a worker thread, and wakes when
+        the running task writes (or every half second for output written elsewhere).
+        """
+        await self.get_task(task_id)
+        tail = LogTail(self._log_path(task_id))
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         while True:
             handle = self._active.get(task_id)
             if handle is not None:
                 handle.log_written.clear()
-            data = read_log(path)
-            if len(data) > offset:
-                yield data[offset:].decode("utf-8", "replace")
-                offset = len(data)
-            elif len(data) < offset:  # rotated: show what is retained
-                offset = 0
-                continue
+            chunk = await asyncio.to_thread(tail.read_new)
+            if chunk:
+                yield decoder.decode(chunk)
             task = await self.get_task(task_id)
             if task.status in TERMINAL:
+                rest = await asyncio.to_thread(tail.read_new)
+                text = decoder.decode(rest, final=True)
+                if text:
+                    yield text
                 return
             if handle is not None and task_id in self._active:
                 await handle.log_written.wait()
             else:
-                if self._loop is None:
-                    return
                 # Not running here (held, queued, or written by another process): look
                 # again when it finishes, or in half a second for output from elsewhere.
+                assert self._loop is not None
                 waiter: asyncio.Future[Task] = self._loop.create_future()
                 self._waiters[task_id].append(waiter)
                 try:
@@ -747,9 +757,10 @@ class TaskQueue:
         elif task.status in ACTIVE:
             handle = self._active.get(task_id)
             task.paused_from = task.status
+            if handle is not None:
+                self._suspend(handle)  # first: the PAUSED snapshot carries its running time
             self._set_status(task, TaskStatus.PAUSED)
             if handle is not None:
-                self._suspend(handle)
                 await call_hook(handle.pause_hook)
         else:
             raise _invalid_state(task, "pause")
@@ -1213,6 +1224,8 @@ class TaskQueue:
                 handle.start_clock()
                 self._arm_timeout(handle)
             await handle.resumed.wait()
+            if task.retry_count:
+                handle.log.write(f"[qtqueue] attempt {task.retry_count + 1}\n".encode())
             result = await executor.run(ctx)
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -1344,6 +1357,7 @@ class TaskQueue:
         self._free_slot(handle)
         handle.resumed.clear()
         handle.stop_clock()
+        handle.task.duration_s = handle.run_s
         if handle.timeout_handle is not None:
             handle.timeout_handle.cancel()
             handle.timeout_handle = None
