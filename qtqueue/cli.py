@@ -576,9 +576,14 @@ def open_gui(args: argparse.Namespace) -> int:
     if not callable(gui_main):
         sys.stderr.write(f"error: {_GUI_MISSING}\n")
         return 1
+    gui_argv: list[str] = []
     if args.data_dir:
-        os.environ[ENV_DATA_DIR] = str(resolve_data_dir(args.data_dir))
-    return int(gui_main() or 0)
+        gui_argv += ["--data-dir", str(resolve_data_dir(args.data_dir))]
+    if getattr(args, "screenshot", None):
+        gui_argv += ["--screenshot", args.screenshot]
+    if getattr(args, "size", None):
+        gui_argv += ["--size", args.size]
+    return int(gui_main(gui_argv) or 0)
 
 
 # --------------------------------------------------------------------------- argument parsing
@@ -722,7 +727,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("request", metavar="JSON", help="the request, or '-' to read it from stdin")
 
-    command("gui", "Open the desktop window.")
+    p = command("gui", "Open the desktop window.")
+    p.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="render the window to a PNG once it shows the stored tasks, then exit",
+    )
+    p.add_argument("--size", metavar="WxH", help="window size for --screenshot (1400x900)")
     return parser
 
 

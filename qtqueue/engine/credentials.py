@@ -135,17 +135,27 @@ class KeyringVault:
 
     def check(self) -> tuple[bool, str]:
         """(True, "") if credentials can be stored and read; else (False, why, for a human)."""
+        usable, reason, _names = self.state()
+        return usable, reason
+
+    def state(self) -> tuple[bool, str, list[str]]:
+        """`check()` and `names()` in one keyring round trip: (usable, why not, names).
+
+        Each keyring call is a new Secret Service connection, and gnome-keyring has a race
+        that can abort the daemon on short connect-read-disconnect cycles, so callers that
+        refresh often should ask once.
+        """
         import keyring.errors
 
         backend = self.backend()
         reason = unusable_reason(backend)
         if reason is not None:
-            return False, reason
+            return False, reason, []
         try:
-            backend.get_password(self.service, INDEX_USERNAME)
+            raw = backend.get_password(self.service, INDEX_USERNAME)
         except keyring.errors.KeyringError as exc:
-            return False, f"The OS keyring did not answer ({type(exc).__name__}: {exc})."
-        return True, ""
+            return False, f"The OS keyring did not answer ({type(exc).__name__}: {exc}).", []
+        return True, "", self._parse_index(raw)
 
     def get(self, name: str) -> str | None:
         """The secret stored under `name`, or None."""

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,23 @@ class BoundedLog:
         if held:
             self._append(held)
         self._close_file()
+
+
+def redact(value: Any, secrets: list[bytes]) -> Any:
+    """`value` (text, or JSON-like lists and dicts of it) with every secret masked."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            text = secret.decode("utf-8", "replace")
+            if text and text in value:
+                value = value.replace(text, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    return value
 
 
 class LogTail:

@@ -60,6 +60,7 @@ from qtqueue.engine.logs import (
     BoundedLog,
     LogTail,
     read_log,
+    redact,
     remove_log,
 )
 from qtqueue.engine.retry import backoff_delay_s
@@ -1280,6 +1281,12 @@ class TaskQueue:
     ) -> None:
         task = handle.task
         self._release(handle)
+        secrets = handle.log.secrets
+        if secrets:  # what the task learnt from the keyring never reaches the store
+            message, details, result = (
+                redact(message, secrets), redact(details, secrets), redact(result, secrets)
+            )
+            task.current_step = redact(task.current_step, secrets)
         if message and status != TaskStatus.COMPLETED:
             handle.log.write(f"[qtqueue] {status.value}: {code}: {message}\n".encode())
         if task.status == TaskStatus.PAUSED:
@@ -1377,6 +1384,10 @@ class TaskQueue:
             if p != task.progress:
                 task.progress = p
                 changed = True
+        if step is not None:
+            handle = self._active.get(task.id)
+            if handle is not None and handle.log.secrets:
+                step = redact(step, handle.log.secrets)
         if step is not None and step != task.current_step:
             task.current_step = step
             changed = True

@@ -1,0 +1,321 @@
+"""The desktop application's composition root: engine, local API, bridge and window.
+
+`create_main_window()` is the in-process entry (tests and embedders await it under a qasync
+loop); `main()` is what `qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop
+running Qt and the engine together, one window per data directory (a second launch asks the
+first to come to the front and exits), and `--screenshot` to render the window to a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
+import os
+import re
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import qasync
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from qtqueue.api.server import ApiServer
+from qtqueue.config import resolve_data_dir
+from qtqueue.core.errors import QueueError
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.ui.engine_bridge import EngineBridge
+from qtqueue.ui.icons import icon
+from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (1400, 900)
+#: How long `--screenshot` waits for the table to show the stored tasks.
+SCREENSHOT_TIMEOUT_S = 60.0
+
+
+async def create_main_window(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    settings: QSettings | None = None,
+    **queue_kwargs: Any,
+) -> MainWindow:
+    """Start a dispatching `TaskQueue` on `data_dir` and the local API (so the CLI reaches
+    this engine), then build the window and load every task. `await window.shutdown()` (or
+    closing the window) stops the API server and the queue.
+
+    `settings` is where the window keeps its layout (default: the user's qtqueue settings);
+    `queue_kwargs` go to `TaskQueue`.
+    """
+    queue_kwargs.setdefault("dispatch", True)
+    queue = TaskQueue(data_dir, **queue_kwargs)
+    await queue.start()
+    server = ApiServer(queue)
+    try:
+        await server.start()
+    except BaseException:
+        await queue.close()
+        raise
+    bridge = EngineBridge(queue)
+    window = MainWindow(queue, bridge, closers=[server.stop, queue.close], settings=settings)
+    bridge.setParent(window)
+    try:
+        await window.load()
+    except BaseException:
+        await window.shutdown()
+        window.deleteLater()
+        raise
+    return window
+
+
+# --------------------------------------------------------------------------- waiting on Qt
+
+
+async def wait_for_condition(
+    predicate: Callable[[], bool], *signals: SignalInstance, timeout_s: float
+) -> None:
+    """Return once `predicate()` holds, checking it again whenever one of `signals` fires.
+    Raises TimeoutError after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        fired: asyncio.Future[None] = loop.create_future()
+
+        def wake(*_args: object, fut: asyncio.Future[None] = fired) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        for s in signals:
+            s.connect(wake)
+        try:
+            await asyncio.wait_for(fired, max(0.0, deadline - loop.time()))
+        finally:
+            for s in signals:
+                s.disconnect(wake)
+
+
+async def let_qt_settle(rounds: int = 2) -> None:
+    """Let Qt handle what is posted (layouts, polish, paints) before looking at widgets."""
+    loop = asyncio.get_running_loop()
+    for _ in range(rounds):
+        done: asyncio.Future[None] = loop.create_future()
+        QTimer.singleShot(0, lambda fut=done: fut.done() or fut.set_result(None))
+        await done
+
+
+# --------------------------------------------------------------------------- one instance
+
+
+def instance_name(data_dir: Path) -> str:
+    """The local server name of the window that owns `data_dir` (per user and directory)."""
+    digest = hashlib.sha256(f"{os.getuid()}:{data_dir}".encode()).hexdigest()[:20]
+    return f"qtqueue-{digest}"
+
+
+class SingleInstance(QObject):
+    """Listens for later launches on the same data directory; each asks to be raised."""
+
+    raiseRequested = Signal()
+
+    def __init__(self, data_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = instance_name(data_dir)
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._on_connection)
+
+    def listen(self) -> bool:
+        """Take the name; False if another live instance holds it (it was asked to raise its
+        window). Asks first: with access options, Qt's listen() replaces a live socket."""
+        if ask_to_raise(self.name):
+            return False
+        if self._server.listen(self.name):
+            return True
+        QLocalServer.removeServer(self.name)  # left behind by a crash
+        return self._server.listen(self.name)
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _on_connection(self) -> None:
+        while (sock := self._server.nextPendingConnection()) is not None:
+            sock.readyRead.connect(functools.partial(self._on_message, sock))
+            sock.disconnected.connect(sock.deleteLater)
+
+    def _on_message(self, sock: QLocalSocket) -> None:
+        data = bytes(sock.readAll().data())
+        if b"raise" in data:
+            logger.info("another launch asked this window to come to the front")
+            sock.write(b"ok\n")
+            sock.flush()
+            self.raiseRequested.emit()
+
+
+def ask_to_raise(name: str, timeout_ms: int = 2000) -> bool:
+    """Ask the instance listening on `name` to raise its window; False if none answers."""
+    sock = QLocalSocket()
+    sock.connectToServer(name)
+    if not sock.waitForConnected(timeout_ms):
+        return False
+    sock.write(b"raise\n")
+    sock.waitForBytesWritten(timeout_ms)
+    answered = sock.waitForReadyRead(timeout_ms)
+    sock.disconnectFromServer()
+    return answered
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match or not all(0 < int(g) <= 16384 for g in match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1400x900")
+    return int(match[1]), int(match[2])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qtqueue gui", description="The qtqueue window.")
+    parser.add_argument("--data-dir", metavar="DIR", help="the queue's data directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="render the main window to PNG once it shows the stored tasks, then exit",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=DEFAULT_SIZE,
+        metavar="WxH",
+        help="the window's size (default 1400x900)",
+    )
+    return parser
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication([sys.argv[0] if sys.argv else "qtqueue"])
+    app.setOrganizationName(SETTINGS_ORGANIZATION)
+    app.setApplicationName(SETTINGS_APPLICATION)
+    app.setApplicationDisplayName("qtqueue")
+    app.setDesktopFileName("qtqueue")
+    app.setWindowIcon(icon("app"))
+    app.setQuitOnLastWindowClosed(False)  # the loop ends when the window has shut down
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the desktop application (`qtqueue`, `qtqueue gui`); returns the exit status."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    data_dir = resolve_data_dir(args.data_dir)
+    has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY"))
+    if args.screenshot and not has_display and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = _application()
+    instance: SingleInstance | None = None
+    if not args.screenshot:
+        instance = SingleInstance(data_dir)
+        if not instance.listen():
+            sys.stdout.write(f"qtqueue is already open on {data_dir}; brought it to the front\n")
+            return 0
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_run(args, data_dir, instance))
+    except QueueError as exc:
+        sys.stderr.write(f"error: {exc.code.value}: {exc}\nhint: {exc.suggestion}\n")
+        return 1
+    finally:
+        if instance is not None:
+            instance.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def _run(
+    args: argparse.Namespace, data_dir: Path, instance: SingleInstance | None
+) -> int:
+    if args.screenshot:
+        # The default layout, not the user's: screenshots should not depend on who takes them.
+        with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
+            settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+            window = await create_main_window(data_dir, settings=settings)
+            return await _screenshot(window, Path(args.screenshot), args.size)
+    window = await create_main_window(data_dir)
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
+    window.closed.connect(lambda: closed.done() or closed.set_result(None))
+    if instance is not None:
+        instance.raiseRequested.connect(window.bring_to_front)
+    with _close_on_signals(loop, window):
+        window.show()
+        logger.info("window open on %s", data_dir)
+        await closed
+    return 0
+
+
+@contextlib.contextmanager
+def _close_on_signals(loop: asyncio.AbstractEventLoop, window: MainWindow) -> Any:
+    """SIGINT and SIGTERM close the window, which shuts the engine down cleanly."""
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, window.close)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            logger.debug("cannot handle %s here", sig.name)
+    try:
+        yield
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _screenshot(window: MainWindow, path: Path, size: tuple[int, int]) -> int:
+    """Show the window at `size`, wait until the table holds every stored task, save a PNG
+    of it, shut down."""
+    try:
+        window.resize(*size)
+        window.show()
+        if (window.width(), window.height()) != size:
+            logger.warning(
+                "the window cannot be %dx%d here; it is %dx%d",
+                *size, window.width(), window.height(),
+            )
+        stats = await window.queue.get_queue_stats()
+        total = int(stats["summary"]["total_tasks"])
+        model = window.model
+        await wait_for_condition(
+            lambda: model.rowCount() >= total,
+            model.batchApplied,
+            timeout_s=SCREENSHOT_TIMEOUT_S,
+        )
+        if window.proxy.rowCount() and not window.selected_tasks():
+            loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            window.detail.logLoaded.connect(lambda _id: loaded.done() or loaded.set_result(None))
+            window.table.selectRow(0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(loaded, 2.0)
+        window.show_stats(await window.queue.get_queue_stats())
+        await let_qt_settle()
+        image = window.grab()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        saved = image.save(str(path), "PNG")
+        logger.info("screenshot of %d tasks saved to %s", total, path)
+    finally:
+        await window.shutdown()
+        window.close()
+    if not saved:
+        sys.stderr.write(f"error: could not write {path}\n")
+        return 1
+    return 0

@@ -1,0 +1,64 @@
+"""The application's icons: SVGs from `resources/icons/`, compiled into `forms/icons_rc.py`.
+
+Icons are read from the Qt resource system (`:/icons/NAME.svg`), never from the repository,
+so an installed or frozen app finds them. `icon(name)` caches one `QIcon` per name.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from PySide6.QtCore import QFile
+from PySide6.QtGui import QColor, QIcon
+
+from qtqueue.core.task import TaskStatus
+from qtqueue.ui.forms import icons_rc
+
+logger = logging.getLogger(__name__)
+
+#: Keeps the generated module (which registers the resources on import) referenced.
+_RESOURCES = icons_rc
+
+#: The colour each status is drawn in (text in the table, the status icons' fill).
+STATUS_COLORS: dict[TaskStatus, str] = {
+    TaskStatus.PENDING: "#6b7280",
+    TaskStatus.RUNNING: "#2563eb",
+    TaskStatus.PAUSED: "#b45309",
+    TaskStatus.VALIDATING: "#0e7490",
+    TaskStatus.PREPARING: "#0e7490",
+    TaskStatus.UPLOADING: "#0e7490",
+    TaskStatus.DOWNLOADING: "#0e7490",
+    TaskStatus.BUILDING: "#0e7490",
+    TaskStatus.PULLING: "#0e7490",
+    TaskStatus.COMPLETED: "#15803d",
+    TaskStatus.FAILED: "#dc2626",
+    TaskStatus.CANCELLED: "#6b7280",
+    TaskStatus.TIMEOUT: "#ea580c",
+}
+
+
+def resource_path(name: str) -> str:
+    """The resource path of icon `name` (without the .svg)."""
+    return f":/icons/{name}.svg"
+
+
+@functools.cache
+def icon(name: str) -> QIcon:
+    """The icon `name` ("retry", "status-failed", …); an empty icon if there is none."""
+    path = resource_path(name)
+    if not QFile.exists(path):
+        logger.warning("no icon named %r", name)
+        return QIcon()
+    return QIcon(path)
+
+
+def status_icon(status: TaskStatus) -> QIcon:
+    """The icon shown beside a task's status."""
+    return icon(f"status-{status.value}")
+
+
+@functools.cache
+def status_color(status: TaskStatus) -> QColor:
+    """The text colour of a task's status."""
+    return QColor(STATUS_COLORS[status])

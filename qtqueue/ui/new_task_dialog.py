@@ -1,0 +1,342 @@
+"""The new-task dialog: pick a type (grouped by family), fill in its generated form and the
+task's own settings, get a `Task`. Given a task it opens pre-filled (Duplicate, edit-and-retry).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qtqueue.core.errors import QueueError
+from qtqueue.core.task import Priority, Task, TaskType, parse_task_type, summarize_params
+from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
+from qtqueue.ui.task_form import TaskForm
+
+logger = logging.getLogger(__name__)
+
+#: Family order in the picker: TaskType's own order, then handlers and plug-ins.
+_FAMILIES = list(dict.fromkeys(t.family for t in TaskType))
+_FAMILY_TITLES = {
+    "docker": "Docker",
+    "k8s": "Kubernetes",
+    "vast": "Vast.ai",
+    "github": "GitHub",
+    "ollama": "Ollama",
+    "system": "System",
+    "custom": "Custom",
+    "data": "Data",
+    "network": "Network",
+    "handlers": "Handlers",
+    "plugins": "Plug-ins",
+}
+_TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+_MAX_TIMEOUT_S = 30 * 86400
+
+
+def family_of(executor: Executor) -> str:
+    """The picker group of an executor: its TaskType's family, "handlers" or "plugins"."""
+    if isinstance(executor, HandlerExecutor):
+        return "handlers"
+    parsed = parse_task_type(executor.name)
+    return parsed.family if isinstance(parsed, TaskType) else "plugins"
+
+
+def _family_key(family: str) -> tuple[int, str]:
+    order = [*_FAMILIES, "handlers", "plugins"]
+    return (order.index(family) if family in order else len(order), family)
+
+
+class NewTaskDialog(QDialog):
+    """Create a task of any registered type.
+
+    OK checks the form with the executor's `validate()` and refuses, showing the problems under
+    their fields, until it passes; then `task()` is the new `Task`. With `task=` the dialog opens
+    filled from it (a new id; the type, params and settings copied).
+    """
+
+    def __init__(
+        self,
+        registry: ExecutorRegistry,
+        parent: QWidget | None = None,
+        task: Task | None = None,
+        credential_names: Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("newTaskDialog")
+        self.setWindowTitle("Duplicate task" if task is not None else "New task")
+        self.registry = registry
+        self.credential_names = list(credential_names or [])
+        self.template = task.copy() if task is not None else None
+        self.form: TaskForm | None = None
+        self._task: Task | None = None
+
+        self.type_picker = QComboBox()
+        self.type_picker.setObjectName("taskTypePicker")
+        self.type_picker.setMaxVisibleItems(20)
+        self._fill_types()
+        self.summary = QLabel()
+        self.summary.setObjectName("taskTypeSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setEnabled(False)
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("taskName")
+        self.category_edit = QLineEdit()
+        self.category_edit.setObjectName("taskCategory")
+        self.category_edit.setPlaceholderText("general")
+        self.category_edit.setToolTip("Per-category concurrency limits apply to this label")
+        self.tags_edit = QLineEdit()
+        self.tags_edit.setObjectName("taskTags")
+        self.tags_edit.setPlaceholderText("comma-separated, e.g. nightly, backup")
+        self.priority_combo = QComboBox()
+        self.priority_combo.setObjectName("taskPriority")
+        for priority in Priority:
+            self.priority_combo.addItem(priority.name.capitalize(), priority)
+        self.priority_combo.setCurrentIndex(self.priority_combo.findData(Priority.NORMAL))
+        self.retries_spin = QSpinBox()
+        self.retries_spin.setObjectName("taskMaxRetries")
+        self.retries_spin.setRange(0, 100)
+        self.retries_spin.setToolTip("Automatic retries when the error is one a retry can fix")
+        self.timeout_spin = QSpinBox()
+        self.timeout_spin.setObjectName("taskTimeout")
+        self.timeout_spin.setRange(0, _MAX_TIMEOUT_S)
+        self.timeout_spin.setSuffix(" s")
+        self.timeout_spin.setSpecialValueText("none")
+        self.timeout_spin.setToolTip("Seconds of running time before the task times out (0: none)")
+        for spin in (self.retries_spin, self.timeout_spin):
+            spin.setMinimumWidth(110)
+
+        type_row = QFormLayout()
+        type_row.addRow("&Type", self.type_picker)
+        type_row.addRow("", self.summary)
+
+        self.params_box = QGroupBox("Parameters")
+        self.params_box.setObjectName("taskParamsBox")
+        self.params_scroll = QScrollArea()
+        self.params_scroll.setWidgetResizable(True)
+        self.params_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        params_layout = QVBoxLayout(self.params_box)
+        params_layout.setContentsMargins(6, 6, 6, 6)
+        params_layout.addWidget(self.params_scroll)
+
+        settings = QGroupBox("Task")
+        settings.setObjectName("taskSettingsBox")
+        grid = QFormLayout(settings)
+        grid.addRow("&Name", self.name_edit)
+        grid.addRow("&Category", self.category_edit)
+        grid.addRow("Ta&gs", self.tags_edit)
+        grid.addRow("&Priority", self.priority_combo)
+        grid.addRow("&Max retries", self.retries_spin)
+        grid.addRow("T&imeout", self.timeout_spin)
+
+        self.message = QLabel()
+        self.message.setObjectName("newTaskMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.hide()
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("&Queue task")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(type_row)
+        layout.addWidget(self.params_box, 1)
+        layout.addWidget(settings)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.resize(620, 720)
+
+        self.type_picker.currentIndexChanged.connect(self._type_changed)
+        start = self.template.type_name if self.template is not None else "custom_command"
+        if not self.select_type(start) and self.template is None:
+            self._select_first()
+        if self.template is not None:
+            self._fill_from(self.template)
+        elif self.form is None:
+            self._type_changed()
+
+    # ------------------------------------------------------------------ type picker
+
+    def _fill_types(self) -> None:
+        model = QStandardItemModel(self.type_picker)
+        groups: dict[str, list[Executor]] = {}
+        for executor in self.registry:
+            groups.setdefault(family_of(executor), []).append(executor)
+        for family in sorted(groups, key=_family_key):
+            header = QStandardItem(_FAMILY_TITLES.get(family, family.capitalize()))
+            header.setFlags(Qt.ItemFlag.NoItemFlags)  # a section title, not a choice
+            font = QFont(header.font())
+            font.setBold(True)
+            header.setFont(font)
+            model.appendRow(header)
+            for executor in groups[family]:
+                item = QStandardItem(f"    {executor.name}")
+                item.setData(executor.name, _TYPE_ROLE)
+                if executor.describe():
+                    item.setToolTip(executor.describe())
+                model.appendRow(item)
+        self.type_picker.setModel(model)
+
+    def type_names(self) -> list[str]:
+        """The selectable type names, in picker order."""
+        model = self.type_picker.model()
+        return [
+            str(model.index(row, 0).data(_TYPE_ROLE))
+            for row in range(model.rowCount())
+            if model.index(row, 0).data(_TYPE_ROLE) is not None
+        ]
+
+    def select_type(self, name: str) -> bool:
+        """Select a type by name; False if it is not registered."""
+        index = self.type_picker.findData(name, _TYPE_ROLE)
+        if index < 0:
+            return False
+        if index != self.type_picker.currentIndex():
+            self.type_picker.setCurrentIndex(index)  # rebuilds the form
+        elif self.form is None:
+            self._type_changed()
+        return True
+
+    def current_type(self) -> str | None:
+        data = self.type_picker.currentData(_TYPE_ROLE)
+        return str(data) if data is not None else None
+
+    def _select_first(self) -> None:
+        names = self.type_names()
+        if names:
+            self.select_type(names[0])
+
+    @Slot()
+    def _type_changed(self) -> None:
+        name = self.current_type()
+        if name is None:  # a section header; the picker never keeps one selected
+            self._select_first()
+            return
+        executor = self.registry.get(name)
+        if executor is None:
+            return
+        if self.form is not None:
+            self.form.deleteLater()
+        self.form = TaskForm.for_executor(executor, credential_names=self.credential_names)
+        self.form.setObjectName("taskForm")
+        self.form.changed.connect(self._form_changed)
+        self.params_scroll.setWidget(self.form)
+        self.summary.setText(executor.describe())
+        self.summary.setVisible(bool(executor.describe()))
+        self.params_box.setTitle(f"Parameters — {name}")
+        self.name_edit.setPlaceholderText(f"default: {name}")
+        self._show_message("")
+        self._form_changed()
+
+    @Slot()
+    def _form_changed(self) -> None:
+        if self.form is None:
+            return
+        name = self.current_type() or ""
+        values = self.form.values()
+        self.name_edit.setPlaceholderText(f"default: {summarize_params(name, values)}")
+
+    # ------------------------------------------------------------------ duplicate
+
+    def _fill_from(self, task: Task) -> None:
+        if not self.select_type(task.type_name):
+            self._select_first()
+            self._show_message(
+                f"The task type {task.type_name!r} is not available here (no executor is "
+                "registered for it): choose another type."
+            )
+        elif self.form is not None:
+            self.form.set_values(task.params)
+        self.name_edit.setText(task.name)
+        self.category_edit.setText("" if task.category == "general" else task.category)
+        self.tags_edit.setText(", ".join(task.tags))
+        self.priority_combo.setCurrentIndex(self.priority_combo.findData(task.priority))
+        self.retries_spin.setValue(task.max_retries)
+        self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
+
+    # ------------------------------------------------------------------ result
+
+    def tags(self) -> list[str]:
+        """The tags typed, trimmed, without blanks or repeats."""
+        parts = (t.strip() for t in self.tags_edit.text().split(","))
+        return list(dict.fromkeys(t for t in parts if t))
+
+    def build_task(self) -> Task:
+        """The task the dialog describes now; QueueError if its params do not validate."""
+        name = self.current_type()
+        if name is None or self.form is None:
+            raise QueueError("VALIDATION_INVALID_PARAMS", "choose a task type")
+        executor = self.registry.get(name)
+        if executor is None:
+            raise QueueError("QUEUE_UNKNOWN_TASK_TYPE", f"no executor for {name!r}")
+        params = executor.validate(self.form.values())
+        fields: dict[str, Any] = {}
+        if self.template is not None:
+            # Settings the dialog has no widget for carry over from the duplicated task.
+            t = self.template
+            fields = {
+                "retry_backoff": t.retry_backoff,
+                "resources": dict(t.resources),
+                "permission": t.permission,
+                "on_interrupt": t.on_interrupt,
+            }
+        timeout = self.timeout_spin.value()
+        return Task(
+            task_type=parse_task_type(name),
+            params=params,
+            name=self.name_edit.text().strip() or summarize_params(name, params),
+            category=self.category_edit.text().strip() or "general",
+            tags=self.tags(),
+            priority=Priority(self.priority_combo.currentData()),
+            max_retries=self.retries_spin.value(),
+            timeout_s=float(timeout) if timeout > 0 else None,
+            **fields,
+        )
+
+    def task(self) -> Task | None:
+        """The task accepted with OK (None before, or after Cancel)."""
+        return self._task
+
+    @Slot()
+    def accept(self) -> None:
+        """Queue only params that validate; otherwise show why, under each field."""
+        if self.form is None or not self.form.is_valid():
+            self._show_message("Correct the fields marked in red.")
+            bad = self.form.first_invalid_widget() if self.form is not None else None
+            if bad is not None:
+                self.params_scroll.ensureWidgetVisible(bad)
+                bad.setFocus()
+            return
+        try:
+            self._task = self.build_task()
+        except QueueError as exc:
+            self._show_message(str(exc))
+            return
+        self._show_message("")
+        super().accept()
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))

@@ -1,0 +1,69 @@
+"""Paints the progress column as a real progress bar, with the percentage and current step."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+)
+
+from qtqueue.ui.task_table_model import Role
+
+logger = logging.getLogger(__name__)
+
+_AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def progress_label(percent: float, step: str) -> str:
+    """'42 %', or '42 % · step' when there is a current step."""
+    text = f"{percent:.0f} %"
+    return f"{text} · {step}" if step else text
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws `Role.SORT` (0–100) as a progress bar via the widget's style; set it on the
+    progress column only (`view.setItemDelegateForColumn`)."""
+
+    MARGIN = 2
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _AnyIndex) -> None:
+        value = index.data(Role.SORT)
+        if not isinstance(value, (int, float)):
+            super().paint(painter, option, index)
+            return
+        step = index.data(Role.STEP) or ""
+        widget = option.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        # The cell's own background first (selection, alternating rows).
+        item = QStyleOptionViewItem(option)
+        self.initStyleOption(item, index)
+        item.text = ""  # type: ignore[attr-defined]
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, item, painter, widget)
+
+        bar = QStyleOptionProgressBar()
+        if widget is not None:
+            bar.initFrom(widget)
+        m = self.MARGIN
+        bar.rect = option.rect.adjusted(m, m, -m, -m)  # type: ignore[attr-defined]
+        bar.minimum = 0
+        bar.maximum = 100
+        bar.progress = round(max(0.0, min(100.0, float(value))))
+        bar.text = progress_label(float(value), step)
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
+        bar.fontMetrics = option.fontMetrics  # type: ignore[attr-defined]
+        painter.save()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _AnyIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(max(hint.width(), 140), hint.height())

@@ -1,0 +1,131 @@
+"""Fixtures for the desktop application's tests: offscreen Qt, one qasync loop per test, a
+real engine on a temporary data directory, and settings kept out of the user's home."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.core.task import Task, TaskStatus
+from qtqueue.executors import default_registry
+from qtqueue.ui.main_window import MainWindow
+
+T = TypeVar("T")
+Run = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def settings_dir(tmp_path: Path) -> Path:
+    """QSettings (both formats, both scopes) read and write under the test's tmp_path."""
+    path = tmp_path / "settings"
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(path / scope.name))
+    return path
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """A fresh qasync loop over pytest-qt's QApplication: Qt and asyncio as one loop."""
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    try:
+        yield event_loop
+    finally:
+        event_loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def run(loop: qasync.QEventLoop) -> Callable[..., Any]:
+    """`run(coro, timeout_s=20)`: run a coroutine on the qasync loop (Qt events included)."""
+
+    def run(coro: Awaitable[T], timeout_s: float = 20.0) -> T:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
+
+    return run
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "q"
+
+
+@pytest.fixture
+def open_windows(qapp: QApplication, run: Run) -> Iterator[list[MainWindow]]:
+    """Windows to shut down (engine included), close and delete at the end of the test.
+
+    Not `qtbot.addWidget`: pytest-qt closes those before fixtures are torn down, while the
+    qasync loop that the shutdown needs is not running.
+    """
+    windows: list[MainWindow] = []
+    yield windows
+    for w in windows:
+        run(w.shutdown(), 30)
+        w.close()
+        w.deleteLater()
+    qapp.processEvents()
+
+
+@pytest.fixture
+def make_window(run: Run, open_windows: list[MainWindow]) -> Callable[..., MainWindow]:
+    """`make_window(data_dir, **queue_kwargs)`: a shown main window on a started engine."""
+
+    def make(path: Path, **kwargs: Any) -> MainWindow:
+        kwargs.setdefault("registry", default_registry(entry_points=False))
+        kwargs.setdefault("max_concurrent", 4)
+        kwargs.setdefault("shutdown_policy", "cancel")
+        w: MainWindow = run(create_main_window(path, **kwargs))
+        open_windows.append(w)
+        w.resize(1200, 800)
+        w.show()
+        return w
+
+    return make
+
+
+@pytest.fixture
+def window(make_window: Callable[..., MainWindow], data_dir: Path) -> MainWindow:
+    """The main window on a started engine (4 at once; running tasks cancelled at the end)."""
+    return make_window(data_dir)
+
+
+async def until(
+    predicate: Callable[[], bool], *signals: Any, timeout_s: float = 10.0
+) -> None:
+    """Wait (without sleeping) until `predicate()` holds, re-checking on each signal."""
+    await wait_for_condition(predicate, *signals, timeout_s=timeout_s)
+
+
+async def until_row(
+    window: MainWindow,
+    task_id: str,
+    check: Callable[[Task], bool],
+    timeout_s: float = 10.0,
+) -> Task:
+    """Wait until the window's model has `task_id` in a state that passes `check`."""
+
+    def ok() -> bool:
+        t = window.model.task_by_id(task_id)
+        return t is not None and check(t)
+
+    await until(ok, window.model.batchApplied, timeout_s=timeout_s)
+    task = window.model.task_by_id(task_id)
+    assert task is not None
+    return task
+
+
+def in_status(*statuses: TaskStatus) -> Callable[[Task], bool]:
+    return lambda t: t.status in statuses

@@ -1,0 +1,318 @@
+"""NewTaskDialog: type picker by family, generated form, task settings, Duplicate."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import asyncio
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import Field
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QSpinBox
+from pytestqt.qtbot import QtBot
+
+from qtqueue.core.task import Permission, Priority, Task, TaskStatus, TaskType
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors import Executor, ExecutorRegistry, RunContext, default_registry
+from qtqueue.executors.base import Params
+from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.task_form import TaskForm
+
+
+class PushParams(Params):
+    image: str = Field(..., description="Image to push")
+    credential: str | None = Field(None, description="Registry login")
+
+
+class FakeDockerPush(Executor):
+    """Registered under a docker type name, so the picker shows a Docker group."""
+
+    task_type: ClassVar[TaskType] = TaskType.DOCKER_PUSH
+    params_model = PushParams
+    summary = "Push an image"
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        return None
+
+
+@pytest.fixture
+def registry() -> ExecutorRegistry:
+    reg = default_registry(entry_points=False)
+    reg.register(FakeDockerPush())
+    reg.register_handler("resize_images", lambda _task_id, params: {"n": len(params)})
+    return reg
+
+
+def open_dialog(qtbot: QtBot, registry: ExecutorRegistry, **kwargs: Any) -> NewTaskDialog:
+    dialog = NewTaskDialog(registry, **kwargs)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def current_form(dialog: NewTaskDialog) -> TaskForm:
+    form = dialog.findChild(TaskForm, "taskForm")
+    assert form is not None
+    return form
+
+
+def pick(dialog: NewTaskDialog, type_name: str) -> None:
+    picker = dialog.findChild(QComboBox, "taskTypePicker")
+    index = picker.findData(type_name, Qt.ItemDataRole.UserRole + 1)
+    assert index >= 0, type_name
+    picker.setCurrentIndex(index)
+
+
+def click_ok(qtbot: QtBot, dialog: NewTaskDialog) -> None:
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+
+def test_the_picker_groups_registered_types_by_family(
+    qtbot: QtBot, registry: ExecutorRegistry
+) -> None:
+    dialog = open_dialog(qtbot, registry)
+    picker = dialog.findChild(QComboBox, "taskTypePicker")
+    model = picker.model()
+    rows = [
+        (
+            model.index(r, 0).data().strip(),
+            bool(model.flags(model.index(r, 0)) & Qt.ItemFlag.ItemIsSelectable),
+        )
+        for r in range(model.rowCount())
+    ]
+
+    assert rows == [
+        ("Docker", False),
+        ("docker_push", True),
+        ("System", False),
+        ("system_monitor", True),
+        ("Custom", False),
+        ("custom_command", True),
+        ("custom_script", True),
+        ("Handlers", False),
+        ("resize_images", True),
+    ]
+    assert dialog.current_type() == "custom_command"
+    assert dialog.objectName() == "newTaskDialog"
+    for name in ("taskName", "taskCategory", "taskTags"):
+        assert isinstance(dialog.findChild(QLineEdit, name), QLineEdit)
+    for name in ("taskMaxRetries", "taskTimeout"):
+        assert isinstance(dialog.findChild(QSpinBox, name), QSpinBox)
+    priority = dialog.findChild(QComboBox, "taskPriority")
+    assert [priority.itemText(i) for i in range(priority.count())] == [
+        "Low",
+        "Normal",
+        "High",
+        "Urgent",
+    ]
+    assert priority.currentText() == "Normal"
+
+
+def test_picking_a_type_rebuilds_the_form(qtbot: QtBot, registry: ExecutorRegistry) -> None:
+    dialog = open_dialog(qtbot, registry)
+    assert "command" in current_form(dialog).field_names()
+
+    pick(dialog, "custom_script")
+
+    qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)  # the old one is gone
+    form = current_form(dialog)
+    assert form.field_names()[0] == "script_path"
+    assert form is dialog.form
+    assert dialog.params_box.title() == "Parameters — custom_script"
+
+    pick(dialog, "system_monitor")
+    qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)
+    assert current_form(dialog).field_names() == [
+        "monitor_type",
+        "duration_s",
+        "interval_s",
+        "disk_path",
+        "top_processes",
+    ]
+
+
+def test_ok_refuses_until_the_form_validates_then_gives_a_valid_task(
+    qtbot: QtBot, registry: ExecutorRegistry
+) -> None:
+    dialog = open_dialog(qtbot, registry)
+    form = current_form(dialog)
+
+    click_ok(qtbot, dialog)
+
+    assert dialog.isVisible() and dialog.task() is None
+    assert form.error_text("command") == "required"
+    assert dialog.message.text() == "Correct the fields marked in red."
+
+    command = form.input_widget("command")
+    assert isinstance(command, QLineEdit)
+    qtbot.keyClicks(command, "true")
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "taskName"), "smoke test")
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "taskCategory"), "checks")
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "taskTags"), " nightly, ci ,, nightly")
+    dialog.findChild(QComboBox, "taskPriority").setCurrentIndex(2)
+    retries = dialog.findChild(QSpinBox, "taskMaxRetries")
+    retries.selectAll()
+    qtbot.keyClicks(retries, "3")
+    timeout = dialog.findChild(QSpinBox, "taskTimeout")
+    timeout.selectAll()
+    qtbot.keyClicks(timeout, "90")
+
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    task = dialog.task()
+    assert isinstance(task, Task)
+    assert task.task_type is TaskType.CUSTOM_COMMAND
+    executor = registry.get(task.task_type)
+    assert executor is not None
+    assert executor.validate(task.params) == task.params
+    assert task.params["command"] == "true"
+    assert task.name == "smoke test"
+    assert task.category == "checks"
+    assert task.tags == ["nightly", "ci"]
+    assert task.priority is Priority.HIGH
+    assert task.max_retries == 3
+    assert task.timeout_s == 90.0
+
+
+def test_defaults_for_name_category_and_timeout(qtbot: QtBot, registry: ExecutorRegistry) -> None:
+    dialog = open_dialog(qtbot, registry)
+    command = current_form(dialog).input_widget("command")
+    assert isinstance(command, QLineEdit)
+    qtbot.keyClicks(command, "echo")
+    assert dialog.name_edit.placeholderText() == "default: echo"
+
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+
+    task = dialog.task()
+    assert task is not None
+    assert (task.name, task.category, task.tags, task.priority) == (
+        "echo",
+        "general",
+        [],
+        Priority.NORMAL,
+    )
+    assert task.timeout_s is None and task.max_retries == 0
+
+
+def test_duplicate_opens_filled_from_an_existing_task(
+    qtbot: QtBot, registry: ExecutorRegistry
+) -> None:
+    original = Task(
+        TaskType.CUSTOM_SCRIPT,
+        {"script_path": "/opt/nightly.sh", "script_args": ["--fast"], "env": {"A": "1"}},
+        name="nightly",
+        category="backup",
+        tags=["cron", "db"],
+        priority=Priority.URGENT,
+        max_retries=2,
+        timeout_s=600,
+        resources={"cpu_cores": 2},
+        permission=Permission.SUPERVISED,
+        status=TaskStatus.FAILED,
+    )
+
+    dialog = open_dialog(qtbot, registry, task=original)
+
+    assert dialog.windowTitle() == "Duplicate task"
+    assert dialog.current_type() == "custom_script"
+    values = current_form(dialog).values()
+    assert values["script_path"] == "/opt/nightly.sh"
+    assert values["script_args"] == ["--fast"]
+    assert values["env"] == {"A": "1"}
+    assert dialog.findChild(QLineEdit, "taskName").text() == "nightly"
+    assert dialog.findChild(QLineEdit, "taskCategory").text() == "backup"
+    assert dialog.findChild(QLineEdit, "taskTags").text() == "cron, db"
+    assert dialog.findChild(QComboBox, "taskPriority").currentText() == "Urgent"
+    assert dialog.findChild(QSpinBox, "taskMaxRetries").value() == 2
+    assert dialog.findChild(QSpinBox, "taskTimeout").value() == 600
+
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+
+    copy = dialog.task()
+    assert copy is not None
+    assert copy.id != original.id and copy.status is TaskStatus.PENDING
+    script = registry.get("custom_script")
+    assert script is not None and copy.params == script.validate(original.params)
+    assert (copy.name, copy.category, copy.tags, copy.priority) == (
+        "nightly",
+        "backup",
+        ["cron", "db"],
+        Priority.URGENT,
+    )
+    assert (copy.max_retries, copy.timeout_s) == (2, 600.0)
+    assert copy.resources == {"cpu_cores": 2} and copy.permission is Permission.SUPERVISED
+
+
+def test_duplicating_a_task_of_an_unregistered_type_says_so(
+    qtbot: QtBot, registry: ExecutorRegistry
+) -> None:
+    dialog = open_dialog(qtbot, registry, task=Task("gone_plugin", {"x": 1}, name="old"))
+
+    assert "'gone_plugin' is not available here" in dialog.message.text()
+    assert dialog.current_type() == "docker_push"  # the first selectable type
+    assert dialog.findChild(QLineEdit, "taskName").text() == "old"
+
+
+def test_credential_fields_pick_from_the_names_given(
+    qtbot: QtBot, registry: ExecutorRegistry
+) -> None:
+    dialog = open_dialog(qtbot, registry, credential_names=["hub", "quay"])
+    pick(dialog, "docker_push")
+    qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)
+    picker = current_form(dialog).input_widget("credential")
+    assert isinstance(picker, QComboBox) and not picker.isEditable()
+    assert [picker.itemText(i) for i in range(picker.count())] == ["(none)", "hub", "quay"]
+
+    picker.setCurrentIndex(2)
+    qtbot.keyClicks(current_form(dialog).input_widget("image"), "app:1")
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+    task = dialog.task()
+    assert task is not None and task.params == {"image": "app:1", "credential": "quay"}
+
+
+def test_a_handler_takes_json_params(qtbot: QtBot, registry: ExecutorRegistry) -> None:
+    dialog = open_dialog(qtbot, registry)
+    pick(dialog, "resize_images")
+    qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)
+    current_form(dialog).set_values({"width": 320})
+
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+
+    task = dialog.task()
+    assert task is not None
+    assert (task.task_type, task.params) == ("resize_images", {"width": 320})
+
+
+def test_a_task_from_the_dialog_runs_to_completion(
+    qtbot: QtBot, registry: ExecutorRegistry, tmp_path: Path
+) -> None:
+    dialog = open_dialog(qtbot, registry)
+    command = current_form(dialog).input_widget("command")
+    assert isinstance(command, QLineEdit)
+    qtbot.keyClicks(command, "true")
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+    task = dialog.task()
+    assert task is not None
+
+    async def run() -> Task:
+        async with TaskQueue(tmp_path / "q", registry=default_registry(entry_points=False)) as q:
+            task_id = await q.add_task(task)
+            return await q.wait_for(task_id, timeout_s=30)
+
+    done = asyncio.run(run())
+    assert done.status is TaskStatus.COMPLETED
+    assert done.progress == 100
+    assert done.result == {"exit_code": 0}
