@@ -40,6 +40,8 @@ from qtqueue.core.task import (
     TaskStatus,
 )
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.ui.credential_store import CredentialStore
+from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
@@ -156,6 +158,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self._background = BackgroundTasks()
         self._shutdown: asyncio.Future[None] | None = None
+        self._credentials: CredentialStore | None = None
         self._shut_down = False
         self._closing = False
         self._closing_task: asyncio.Task[None] | None = None
@@ -217,6 +220,12 @@ class MainWindow(QMainWindow):
         self.actionDuplicate.setEnabled(False)
         f.menuTasks.insertAction(f.actionPause, self.actionDuplicate)
         f.menuTasks.insertSeparator(f.actionPause)
+        self.actionCredentials = QAction("&Credentials…", self)
+        self.actionCredentials.setObjectName("actionCredentials")
+        self.actionCredentials.setToolTip("Registry logins, tokens and API keys in the OS keyring")
+        first = f.menuFile.actions()[0] if f.menuFile.actions() else None
+        f.menuFile.insertAction(first, self.actionCredentials)
+        f.menuFile.insertSeparator(first)
         # Space pauses or resumes the selection while the table has the focus.
         self.actionTogglePause = QAction("Pause or resume", self.table)
         self.actionTogglePause.setObjectName("actionTogglePause")
@@ -311,6 +320,7 @@ class MainWindow(QMainWindow):
 
         f.actionNewTask.triggered.connect(self.new_task)
         self.actionDuplicate.triggered.connect(self.duplicate_task)
+        self.actionCredentials.triggered.connect(self.open_credentials)
         f.actionPause.triggered.connect(self.pause_selected)
         f.actionResume.triggered.connect(self.resume_selected)
         f.actionRetry.triggered.connect(self.retry_selected)
@@ -547,9 +557,28 @@ class MainWindow(QMainWindow):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
             return
-        dialog = NewTaskDialog(self.queue.registry, parent=self, task=template)
+        dialog = NewTaskDialog(
+            self.queue.registry,
+            parent=self,
+            task=template,
+            credential_names=self.credentials().names(),
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._queue_task(dialog.task()))
+        dialog.open()
+
+    def credentials(self) -> CredentialStore:
+        """The keyring-backed credential store, made (and first read) on first use, so
+        opening the window never touches the keyring."""
+        if self._credentials is None:
+            self._credentials = CredentialStore(parent=self)
+            self._credentials.refresh()
+        return self._credentials
+
+    def open_credentials(self) -> None:
+        """Show the credentials manager (values stay in the keyring; shown only on request)."""
+        dialog = CredentialsDialog(self.credentials(), parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
     def _queue_task(self, task: Task | None) -> None:
@@ -752,6 +781,8 @@ class MainWindow(QMainWindow):
         await self.bridge.stop()
         await self.detail.stop()
         await self._background.cancel_all()
+        if self._credentials is not None:
+            await asyncio.to_thread(self._credentials.close)
         for closer in self._closers:
             try:
                 await closer()

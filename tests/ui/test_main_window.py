@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QTableView
 from pytestqt.qtbot import QtBot
 
@@ -21,6 +22,7 @@ from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_table_model import MASK, Column
 
 from .conftest import Run, in_status, until, until_row
+from .keyring_service import secret_service  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -484,3 +486,24 @@ def test_settings_stay_out_of_the_users_home(settings_dir: Path) -> None:
     path = QSettings("qtqueue", "qtqueue").fileName()
     assert path.startswith(str(settings_dir)), path
 
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_the_credentials_action_opens_the_manager_on_the_real_keyring(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    from PySide6.QtWidgets import QListWidget
+
+    from qtqueue.engine.credentials import KeyringVault
+    from qtqueue.ui.credentials_dialog import CredentialsDialog
+
+    KeyringVault().set("registry-login", "s3cr3t-value")
+    window.findChild(QAction, "actionCredentials").trigger()
+    dialog = window.findChild(CredentialsDialog, "credentialsDialog")
+    assert dialog is not None and dialog.isVisible()
+    names = dialog.findChild(QListWidget, "credentialList")
+    qtbot.waitUntil(lambda: names.count() == 1)
+    assert names.item(0).text() == "registry-login"
+    # The new task form offers the same names to pick from.
+    assert window.credentials().names() == ["registry-login"]
+    dialog.close()
