@@ -368,6 +368,12 @@ async def cmd_log(backend: Backend, args: argparse.Namespace) -> int:
 async def cmd_manage(backend: Backend, args: argparse.Namespace) -> int:
     """pause / resume / retry / cancel / remove: the given tasks, or --all that apply."""
     action: str = args.command
+    if getattr(args, "dead_letters", False):
+        requeued = (await backend.call("requeue_dead_letters"))["ids"]
+        for task_id in requeued:
+            _out(f"requeued {_short(task_id)}")
+        _out(f"{len(requeued)} dead-lettered task(s) requeued")
+        return 0
     if args.queue:
         result = await backend.call(f"{action}_queue")
         _out("queue paused" if result["queue_paused"] else "queue resumed")
@@ -395,6 +401,33 @@ async def cmd_manage(backend: Backend, args: argparse.Namespace) -> int:
         else:
             _out(f"{_DONE_WORDS[action]} {_short(result['task_id'])}")
     return 1 if failed else 0
+
+
+async def cmd_cleanup(backend: Backend, args: argparse.Namespace) -> int:
+    """Delete finished tasks (and their logs) older than --older-than, or the retention."""
+    params = {} if args.older_than is None else {"older_than_s": args.older_than}
+    removed = (await backend.call("cleanup", params))["removed"]
+    _out(f"removed {removed} finished task(s)")
+    return 0
+
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration_s(text: str) -> float:
+    """"90", "90s", "15m", "12h", "7d", "2w" as seconds (argparse type)."""
+    t = text.strip().lower()
+    unit = _DURATION_UNITS.get(t[-1:]) if t else None
+    number = t[:-1] if unit is not None else t
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (e.g. 90s, 15m, 12h, 7d)"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a duration cannot be negative")
+    return value
 
 
 async def cmd_stats(backend: Backend, args: argparse.Namespace) -> int:
@@ -482,6 +515,7 @@ _BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[i
     "cancel": cmd_manage,
     "remove": cmd_manage,
     "stats": cmd_stats,
+    "cleanup": cmd_cleanup,
     "types": cmd_types,
     "api": cmd_api,
 }
@@ -690,6 +724,20 @@ def build_parser() -> argparse.ArgumentParser:
             )
         else:
             p.set_defaults(queue=False)
+        if name == "retry":
+            p.add_argument(
+                "--dead-letters",
+                action="store_true",
+                help="requeue every dead-lettered task (failed after using up its retries)",
+            )
+
+    p = command("cleanup", "Delete finished tasks and their logs older than a period.")
+    p.add_argument(
+        "--older-than",
+        type=parse_duration_s,
+        metavar="DURATION",
+        help="e.g. 7d, 12h, 30m, 90s (default: the retention period, 30 days)",
+    )
 
     p = command("stats", "Queue statistics.")
     json_flag(p)
@@ -743,7 +791,10 @@ def _check_args(args: argparse.Namespace) -> None:
             raise _UsageError("give task ids or --all, not both")
         if args.queue and (args.all or args.ids):
             raise _UsageError("--queue takes no task ids and no --all")
-        if not (args.all or args.ids or args.queue):
+        dead = getattr(args, "dead_letters", False)
+        if dead and (args.all or args.ids):
+            raise _UsageError("--dead-letters takes no task ids and no --all")
+        if not (args.all or args.ids or args.queue or dead):
             raise _UsageError(f"{args.command}: give task ids or --all")
     if args.command == "run" and args.max_concurrent < 1:
         raise _UsageError("--max-concurrent must be at least 1")

@@ -433,3 +433,28 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
     assert tb["retry"]["count"] == 1
     assert runs_b.read_text().count("run") == 2
     assert "interrupted" in ok(cli("log", b))
+
+
+def test_dead_letters_are_listed_and_requeued_and_cleanup_removes_finished_tasks(
+    cli: Cli, data_dir: Path
+) -> None:
+    # A command that fails with a retryable code (killed) uses up its one retry: dead letter.
+    dead = ok(cli("add", "--max-retries", "1", "command", "--", "sh", "-c", "kill -9 $$"))
+    dead = dead.strip()
+    done = ok(cli("add", "command", "--", "true")).strip()
+    ok(cli("run", "--until-idle"))
+    listed = json.loads(ok(cli("ls", "--dead-letter", "--json")))
+    assert [t["id"] for t in listed] == [dead]
+    assert listed[0]["error_code"] == "SYSTEM_PROCESS_KILLED"
+
+    out = ok(cli("retry", "--dead-letters"))
+    assert "1 dead-lettered task(s) requeued" in out
+    assert task(cli, dead)["status"] == "pending"
+    assert json.loads(ok(cli("ls", "--dead-letter", "--json"))) == []
+
+    ok(cli("cancel", dead))
+    assert "removed 0 finished task(s)" in ok(cli("cleanup", "--older-than", "1d"))
+    assert "removed 2 finished task(s)" in ok(cli("cleanup", "--older-than", "0s"))
+    refused(cli("show", done), "QUEUE_TASK_NOT_FOUND")
+    bad = cli("cleanup", "--older-than", "soon")
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
