@@ -583,7 +583,7 @@ def _raised(action: object) -> BaseException:
     assert callable(action)
     try:
         action()
-    except BaseException as exc:  # noqa: BLE001 - the point is to capture it
+    except BaseException as exc:
         return exc
     raise AssertionError("expected an exception")
 

@@ -1,0 +1,134 @@
+"""Crash recovery: an engine process killed outright while a command runs.
+
+A real, separate Python process runs a TaskQueue and starts a long command; the test SIGKILLs
+that process (no clean shutdown of any kind), then opens the same data directory as the next
+start of the app would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from qtqueue.core.errors import TaskErrorCode
+from qtqueue.core.task import TaskStatus
+from qtqueue.engine.queue import TaskQueue
+
+from .helpers import eventually, gone
+
+S = TaskStatus
+
+ENGINE = r"""
+import asyncio, sys
+from qtqueue import OnInterrupt, Task, TaskQueue, TaskType
+
+async def main(data_dir, on_interrupt, max_retries, command):
+    async with TaskQueue(data_dir) as queue:  # never left normally: the test kills us
+        await run(queue, on_interrupt, max_retries, command)
+
+async def run(queue, on_interrupt, max_retries, command):
+    has_pid = asyncio.Event()
+
+    def watch(events):
+        for e in events:
+            if e.task is not None and e.status == "running" and e.task.pid:
+                has_pid.set()
+
+    queue.subscribe(watch)
+    task_id = await queue.add_task(Task(
+        TaskType.CUSTOM_COMMAND, {"command": command, "shell": True},
+        on_interrupt=OnInterrupt(on_interrupt), max_retries=int(max_retries), retry_backoff=[0.01],
+    ))
+    await has_pid.wait()  # events come after the change is durable: the pid is stored
+    print("ready", task_id, (await queue.get_task(task_id)).pid, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def sleeping_tree(pid: int) -> list[int] | None:
+    """[shell, sleep] once the command's shell has started its `sleep`, else None."""
+    try:
+        children = psutil.Process(pid).children()
+        sleeps = [c.pid for c in children if c.name() == "sleep"]
+    except psutil.Error:
+        return None
+    return [pid, *sleeps] if sleeps else None
+
+
+async def crash_while_running(
+    data_dir: Path, on_interrupt: str, max_retries: int, runs_file: Path
+) -> tuple[str, list[int]]:
+    """Start an engine process, let its command start, SIGKILL the engine. Returns the task id
+    and the pids of the command's tree, which the dead engine left running."""
+    runs = shlex.quote(str(runs_file))
+    # Every run appends a line; the first run then sleeps, a later one finishes at once.
+    command = f"echo run >> {runs}; [ $(wc -l < {runs}) -ge 2 ] || sleep 30"
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ENGINE,
+        str(data_dir),
+        on_interrupt,
+        str(max_retries),
+        command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(engine.stdout.readline(), timeout=30)  # type: ignore[union-attr]
+        assert line.startswith(b"ready "), line
+        _, task_id, pid = line.decode().split()
+        tree = await eventually(
+            lambda: sleeping_tree(int(pid)), what="the command's shell runs its sleep"
+        )
+    finally:
+        engine.kill()  # SIGKILL: nothing of the engine gets to clean up
+        _, err = await engine.communicate()
+    assert engine.returncode == -9, err.decode()
+    assert not any(gone(p) for p in tree), "the orphaned command outlived its engine"
+    return task_id, tree
+
+
+@pytest.mark.parametrize(
+    ("on_interrupt", "max_retries", "outcome", "runs", "retry_count"),
+    [
+        ("fail", 3, S.FAILED, 1, 0),
+        ("retry", 0, S.FAILED, 1, 0),
+        ("retry", 1, S.COMPLETED, 2, 1),
+        ("requeue", 0, S.COMPLETED, 2, 0),
+    ],
+)
+async def test_a_task_running_when_its_engine_was_killed_is_settled_at_the_next_start(
+    tmp_path: Path,
+    on_interrupt: str,
+    max_retries: int,
+    outcome: TaskStatus,
+    runs: int,
+    retry_count: int,
+) -> None:
+    data_dir = tmp_path / "data"
+    runs_file = tmp_path / "runs.txt"
+    task_id, orphans = await crash_while_running(data_dir, on_interrupt, max_retries, runs_file)
+
+    async with TaskQueue(data_dir) as queue:
+        # The orphaned process group is killed as the engine starts.
+        await eventually(lambda: all(gone(p) for p in orphans), what="the orphans are killed")
+        task = await queue.wait_for(task_id, timeout_s=20)
+        assert task.status is outcome
+        assert task.retry_count == retry_count
+        assert task.pid is None
+        if outcome is S.FAILED:
+            assert task.error_code == TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+            assert task.error_details == {"killed_pid": True}
+        log = await queue.read_log(task_id)
+        assert "[qtqueue] interrupted" in log
+        assert "was killed" in log
+    # Nothing ran twice behind anyone's back: one killed run, plus the one rerun if any.
+    assert runs_file.read_text().splitlines() == ["run"] * runs
