@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -287,16 +286,6 @@ def test_help_version_and_options_after_the_command(cli: Cli, data_dir: Path) ->
     elsewhere = data_dir.parent / "elsewhere"
     ok(cli("add", "command", "--data-dir", str(elsewhere), "--", "true"))
     assert (elsewhere / "queue.db").exists()
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("qtqueue.app") is not None, reason="the desktop app is installed"
-)
-@pytest.mark.parametrize("args", [(), ("gui",)])
-def test_gui_says_it_is_not_available(cli: Cli, args: tuple[str, ...]) -> None:
-    result = cli(*args)
-    assert result.returncode == 1
-    assert "desktop window is not available" in result.stderr
 
 
 # --------------------------------------------------------------------------- with an engine
