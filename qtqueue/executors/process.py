@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -116,6 +118,22 @@ class ProcessTree:
         self.signal_tree(signal.SIGCONT)
 
 
+@functools.lru_cache(maxsize=256)
+def _which(name: str, path: str) -> str | None:
+    return shutil.which(name, path=path)
+
+
+def _resolve(program: str, env: Mapping[str, str] | None) -> str | None:
+    """The executable Popen would find for `program`, looked up once per PATH (Popen walks
+    PATH in Python on every call). None: let Popen search (and report a miss) itself."""
+    if os.sep in program:
+        return None
+    found = _which(program, (env if env is not None else os.environ).get("PATH", os.defpath))
+    if found is None:
+        _which.cache_clear()  # never remember a miss: the program may be installed later
+    return found
+
+
 async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
     """The exit status, waited for without a thread where pidfds exist."""
     if hasattr(os, "pidfd_open"):
@@ -170,6 +188,7 @@ async def run_command(
     try:
         proc = subprocess.Popen(
             list(argv),
+            executable=_resolve(argv[0], full_env),
             stdin=subprocess.DEVNULL,
             stdout=write_fd,
             stderr=subprocess.STDOUT,
