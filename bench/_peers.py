@@ -44,6 +44,17 @@ def vm_kb(field: str, pid: int | str = "self") -> int | None:
     return None
 
 
+def w1_figures(n: int, t0: float, t1: float, t2: float) -> dict[str, Any]:
+    """W1's figures from its clock readings: start, all enqueued, all drained."""
+    return {
+        "tasks_per_s": n / (t2 - t0),
+        "enqueue_s": t1 - t0,
+        "drain_s": t2 - t1,
+        "rss_mb": peak_rss_mb(),
+        "n": n,
+    }
+
+
 def peak_rss_mb(pid: int | str = "self") -> float | None:
     """Peak resident set size (VmHWM) of a process in MiB."""
     kb = vm_kb("VmHWM", pid)
@@ -187,13 +198,7 @@ def w1_bare_sqlite(n: int, synchronous: str = "NORMAL") -> dict[str, Any]:
         )
     if completed != n:
         raise RuntimeError(f"only {completed} of {n} jobs completed")
-    return {
-        "tasks_per_s": n / (t2 - t0),
-        "enqueue_s": t1 - t0,
-        "drain_s": t2 - t1,
-        "rss_mb": peak_rss_mb(),
-        "n": n,
-    }
+    return w1_figures(n, t0, t1, t2)
 
 
 def w2_bare_sqlite(n: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peers  # a sibling module, importable however the script is started
-from _peers import W2_GAP_S, W2_WARMUP, latency_figures, peak_rss_mb, vm_kb
+from _peers import W2_GAP_S, W2_WARMUP, latency_figures, peak_rss_mb, vm_kb, w1_figures
 
 SCRIPT = str(Path(__file__).resolve())
 RESULT_MARK = "@@bench-result "
@@ -71,13 +71,7 @@ async def w1_qtqueue(
     completed = stats["status_distribution"].get("completed", 0)
     if completed != n:
         raise RuntimeError(f"only {completed} of {n} tasks completed")
-    return {
-        "tasks_per_s": n / (t2 - t0),
-        "enqueue_s": t1 - t0,
-        "drain_s": t2 - t1,
-        "rss_mb": peak_rss_mb(),
-        "n": n,
-    }
+    return w1_figures(n, t0, t1, t2)
 
 
 async def w2_qtqueue(n: int) -> dict[str, Any]:
