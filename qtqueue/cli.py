@@ -485,7 +485,41 @@ async def cmd_types(backend: Backend, args: argparse.Namespace) -> int:
         return 0
     rows = [[t["name"], t["family"], "yes" if t["available"] else "-", t["summary"]] for t in found]
     _out(_table(["TYPE", "FAMILY", "AVAILABLE", "SUMMARY"], rows))
+    for t in found:
+        if t.get("params_schema"):
+            _out(f"\n{t['name']} parameters:")
+            for line in _describe_params(t["params_schema"]):
+                _out(f"  {line}")
     return 0
+
+
+def _describe_params(schema: dict[str, Any]) -> list[str]:
+    """One line per parameter of a params JSON schema: name, type, required or default,
+    and its description."""
+    required = set(schema.get("required", []))
+    lines = []
+    for name, prop in schema.get("properties", {}).items():
+        kinds = prop.get("anyOf", [prop])
+        kind = "|".join(
+            str(k.get("type", "enum" if "enum" in k else "object"))
+            for k in kinds
+            if k.get("type") != "null"
+        ) or "any"
+        if "enum" in prop:
+            kind = "|".join(map(str, prop["enum"]))
+        if name in required:
+            need = "required"
+        elif "default" in prop:
+            need = f"default {json.dumps(prop['default'])}"
+        else:
+            need = "optional"
+        text = f"{name} ({kind}, {need})"
+        if prop.get("description"):
+            text += f": {prop['description']}"
+        lines.append(text)
+    if schema.get("additionalProperties") is True or not schema.get("properties"):
+        lines.append("(any JSON object)")
+    return lines
 
 
 async def cmd_api(backend: Backend, args: argparse.Namespace) -> int:

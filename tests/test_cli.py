@@ -447,3 +447,14 @@ def test_dead_letters_are_listed_and_requeued_and_cleanup_removes_finished_tasks
     refused(cli("show", done), "QUEUE_TASK_NOT_FOUND")
     bad = cli("cleanup", "--older-than", "soon")
     assert bad.returncode == 2 and "not a duration" in bad.stderr
+
+
+def test_types_lists_every_type_and_the_parameters_of_those_that_can_run(cli: Cli) -> None:
+    out = ok(cli("types"))
+    assert "docker_push" in out and "custom_command" in out
+    params = out.split("custom_command parameters:")[1]
+    assert "command (string, required): Program to run" in params
+    assert "shell (boolean, default false)" in params
+    assert "args (array, optional)" in params
+    listed = json.loads(ok(cli("types", "--json")))
+    assert {t["name"] for t in listed} >= {"docker_build", "system_monitor", "custom_script"}
