@@ -32,9 +32,11 @@ from qtqueue.api.server import ApiServer
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
+from qtqueue.ui.tray import install_tray
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +55,21 @@ async def create_main_window(
     this engine), then build the window and load every task. `await window.shutdown()` (or
     closing the window) stops the API server and the queue.
 
-    `settings` is where the window keeps its layout (default: the user's qtqueue settings);
-    `queue_kwargs` go to `TaskQueue`.
+    `settings` is where the window keeps its layout and the application settings (default:
+    the user's qtqueue settings); `queue_kwargs` go to `TaskQueue`. Engine settings the user
+    saved (`AppSettings`) override them, and the saved shutdown policy is the one `queue.close`
+    gets when the window shuts down.
     """
     queue_kwargs.setdefault("dispatch", True)
+    settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    app_settings = AppSettings(settings)
     queue = TaskQueue(data_dir, **queue_kwargs)
+    app_settings.apply_saved(queue)
+
+    async def close_queue() -> None:
+        # Read at quit time: the policy may have been changed in the settings dialog.
+        await queue.close(app_settings.shutdown_policy_if_saved())
+
     await queue.start()
     server = ApiServer(queue)
     try:
@@ -66,7 +78,7 @@ async def create_main_window(
         await queue.close()
         raise
     bridge = EngineBridge(queue)
-    window = MainWindow(queue, bridge, closers=[server.stop, queue.close], settings=settings)
+    window = MainWindow(queue, bridge, closers=[server.stop, close_queue], settings=settings)
     bridge.setParent(window)
     try:
         await window.load()
@@ -257,6 +269,7 @@ async def _run(
     window.closed.connect(lambda: closed.done() or closed.set_result(None))
     if instance is not None:
         instance.raiseRequested.connect(window.bring_to_front)
+    install_tray(window)  # only where the desktop has a tray
     with _close_on_signals(loop, window):
         window.show()
         logger.info("window open on %s", data_dir)
@@ -266,11 +279,11 @@ async def _run(
 
 @contextlib.contextmanager
 def _close_on_signals(loop: asyncio.AbstractEventLoop, window: MainWindow) -> Any:
-    """SIGINT and SIGTERM close the window, which shuts the engine down cleanly."""
+    """SIGINT and SIGTERM quit (even with close-to-tray), shutting the engine down cleanly."""
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, window.close)
+            loop.add_signal_handler(sig, window.quit)
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             logger.debug("cannot handle %s here", sig.name)

@@ -692,6 +692,24 @@ class TaskQueue:
         }
         return {"summary": summary, **stats}
 
+    async def get_history(
+        self, since_s: float = 86400, bucket_s: float | None = None
+    ) -> dict[str, Any]:
+        """Activity over the last `since_s` seconds in buckets of `bucket_s` (default: 60
+        buckets): per bucket the outcomes, success rate, throughput and queue depth, plus
+        duration percentiles per task type (see `SqliteTaskStore.history`). Buckets are
+        aligned to multiples of `bucket_s` in UNIX time, so they stay put between calls; the
+        first may begin up to one bucket before `now - since_s`, the last ends after now."""
+        self._require_open()
+        if since_s <= 0 or (bucket_s is not None and bucket_s <= 0):
+            raise ValueError("since_s and bucket_s must be positive")
+        bucket_s = bucket_s or since_s / 60
+        assert self._writer is not None
+        await self._writer.flush()
+        now = self.clock()
+        since = (now - since_s) // bucket_s * bucket_s
+        return await self.store.history(since, bucket_s, until=now)
+
     # ------------------------------------------------------------------ waiting
 
     async def wait_for(self, task_id: str, timeout_s: float | None = None) -> Task:

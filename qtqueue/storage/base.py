@@ -95,6 +95,12 @@ class TaskStore(Protocol):
     async def stats(self, now: float) -> dict[str, Any]:
         """Distributions, performance, retries and recent activity (see get_queue_stats)."""
 
+    async def history(
+        self, since: float, bucket_s: float, *, until: float | None = None
+    ) -> dict[str, Any]:
+        """Outcomes, throughput and queue depth per time bucket from `since`, and duration
+        percentiles per task type (see `SqliteTaskStore.history` for the exact figures)."""
+
     async def get_meta(self, key: str) -> str | None:
         """A small persisted engine setting (e.g. whether the queue is paused), or None."""
 

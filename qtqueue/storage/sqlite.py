@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sqlite3
 from pathlib import Path
@@ -57,6 +58,11 @@ CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
 #: Batches up to this many rows commit on the event loop's thread when nothing else is using
 #: the connection; larger ones go to the connection's thread so the loop never stalls.
 INLINE_ROWS = 64
+#: `history()` returns at most this many buckets.
+MAX_HISTORY_BUCKETS = 2000
+#: `history()` takes each task type's duration percentiles over its latest completions, at most
+#: this many, so a busy store costs a bounded read.
+DURATION_SAMPLE = 10_000
 _dumps = json.dumps
 
 
@@ -556,6 +562,113 @@ class SqliteTaskStore:
                 "last_hour": await activity(now - 3600),
             },
         }
+
+    async def history(
+        self, since: float, bucket_s: float, *, until: float | None = None
+    ) -> dict[str, Any]:
+        """Activity over time from `task_events`, in buckets of `bucket_s` from `since`.
+
+        Each bucket (oldest first) counts the tasks that finished in it by outcome, under
+        the latest-outcome rule of `stats()`: a task counts once, in the bucket of its latest
+        transition if that one is terminal (a failure later retried counts where the retry
+        ended). `success_rate` is completed / (completed + failed + timeout) in percent, None
+        where nothing finished; `finished` (throughput) also counts cancelled tasks.
+        `queue_depth` is the number of tasks waiting to start (PENDING; held tasks are PAUSED
+        and not counted) at the bucket's end: the PENDING tasks now, minus the entries into
+        PENDING and plus the departures from it that came after that bucket.
+        Buckets run up to `until` (default: the last event); at most `MAX_HISTORY_BUCKETS`,
+        widening `bucket_s` where needed. `durations` gives, per task type, the median and
+        p95 of `duration_s` over its latest `DURATION_SAMPLE` completions since `since`.
+        """
+        if bucket_s <= 0:
+            raise ValueError(f"bucket_s must be positive, not {bucket_s!r}")
+        if until is None:
+            last = await self._fetchone("SELECT max(at) FROM task_events")
+            until = last[0] if last and last[0] is not None else since
+        span = max(until - since, 0.0)
+        bucket_s = max(bucket_s, span / (MAX_HISTORY_BUCKETS - 1))
+        count = math.floor(span / bucket_s) + 1  # the bucket holding `until` included
+        # The latest transition of each task, where it is terminal and inside the window.
+        outcomes = await self._fetchall(
+            "SELECT CAST((e.at - ?) / ? AS INTEGER) AS b, e.to_status, count(*) "
+            "FROM task_events AS e WHERE e.at >= ? AND e.to_status IN "
+            "('completed', 'failed', 'timeout', 'cancelled') AND NOT EXISTS "
+            "(SELECT 1 FROM task_events AS later WHERE later.task_rid = e.task_rid "
+            "AND later.id > e.id) GROUP BY b, e.to_status",
+            (since, bucket_s, since),
+        )
+        moves = await self._fetchall(
+            "SELECT CAST((at - ?) / ? AS INTEGER) AS b, "
+            "sum(to_status = 'pending') - sum(from_status IS 'pending') "
+            "FROM task_events WHERE at >= ? GROUP BY b",
+            (since, bucket_s, since),
+        )
+        # Spelled as in the partial index tasks_unfinished, so SQLite can use it.
+        waiting = await self._fetchone(
+            "SELECT count(*) FROM tasks WHERE status = 'pending' "
+            "AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout')"
+        )
+        buckets: list[dict[str, Any]] = [
+            {
+                "start": since + i * bucket_s,
+                "completed": 0,
+                "failed": 0,
+                "timeout": 0,
+                "cancelled": 0,
+                "finished": 0,
+                "success_rate": None,
+                "queue_depth": 0,
+            }
+            for i in range(count)
+        ]
+        for b, status, n in outcomes:
+            if 0 <= b < count:
+                buckets[b][status] += int(n)
+                buckets[b]["finished"] += int(n)
+        # Walk back from the tasks waiting now, undoing each bucket's moves: this reads only
+        # the window's events and ends on the same figure as the `tasks` table.
+        net = {int(b): int(n or 0) for b, n in moves}
+        depth = int(waiting[0]) if waiting else 0
+        depth -= sum(n for b, n in net.items() if b >= count)
+        for i in reversed(range(count)):
+            buckets[i]["queue_depth"] = max(depth, 0)
+            depth -= net.get(i, 0)
+        for bucket in buckets:
+            decided = bucket["completed"] + bucket["failed"] + bucket["timeout"]
+            if decided:
+                bucket["success_rate"] = 100.0 * bucket["completed"] / decided
+        samples: dict[str, list[float]] = {}
+        for task_type, duration in await self._fetchall(
+            "SELECT task_type, duration_s FROM (SELECT task_type, duration_s, row_number() "
+            "OVER (PARTITION BY task_type ORDER BY at DESC) AS n FROM task_events "
+            "WHERE to_status = 'completed' AND duration_s IS NOT NULL AND at >= ?) "
+            "WHERE n <= ?",
+            (since, DURATION_SAMPLE),
+        ):
+            samples.setdefault(str(task_type), []).append(float(duration))
+        durations = {
+            task_type: {
+                "count": len(values),
+                "median_s": _percentile(sorted(values), 50),
+                "p95_s": _percentile(sorted(values), 95),
+            }
+            for task_type, values in sorted(samples.items())
+        }
+        return {
+            "since": since,
+            "until": since + count * bucket_s,
+            "bucket_s": bucket_s,
+            "buckets": buckets,
+            "durations": durations,
+        }
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """The `q`th percentile (0-100) of sorted values, interpolated between the closest ranks."""
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -40,6 +40,7 @@ from qtqueue.core.task import (
     TaskStatus,
 )
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.detail_pane import DetailPane
@@ -47,6 +48,8 @@ from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.progress_delegate import ProgressDelegate
+from qtqueue.ui.settings_dialog import SettingsDialog
+from qtqueue.ui.stats_view import StatsView
 from qtqueue.ui.task_table_model import (
     HEADERS,
     HIDDEN_BY_DEFAULT,
@@ -55,6 +58,7 @@ from qtqueue.ui.task_table_model import (
     TaskTableModel,
     format_duration,
 )
+from qtqueue.ui.tray import TaskNotifier, TrayIcon
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +135,8 @@ class MainWindow(QMainWindow):
     (the composition root passes the API server's and the queue's). Closing the window runs
     `shutdown()` first; `closed` is emitted once it is done and the window is closed.
     `actionsUpdated` is emitted whenever the actions' enabled states were re-evaluated, and
-    `statsUpdated(dict)` with every `get_queue_stats()` result shown (the statistics view
-    of a later milestone listens to it).
+    `statsUpdated(dict)` with every `get_queue_stats()` result shown (in the summary labels
+    that `StatsView`, the Statistics tab, keeps beside its charts).
     """
 
     closed = Signal()
@@ -153,6 +157,10 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self._closers = list(closers)
         self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+        self.app_settings = AppSettings(self.settings)
+        self.notifier = TaskNotifier(queue, self.app_settings, self)
+        self.tray: TrayIcon | None = None  # set_tray(), where the desktop has a tray
+        self._quitting = False
         self.form = Ui_MainWindow()
         self.form.setupUi(self)
         self.setWindowIcon(icon("app"))
@@ -178,6 +186,11 @@ class MainWindow(QMainWindow):
         self.form.mainSplitter.setStretchFactor(0, 3)
         self.form.mainSplitter.setStretchFactor(1, 2)
         self.form.mainSplitter.setSizes([420, 360])
+        # The charts take the Designer placeholder's place; its summary labels sit beside them.
+        self.stats_view = StatsView.in_place_of(
+            self.form.statsView, self.form.statsLayout, queue, bridge
+        )
+        self.form.statsView = self.stats_view
 
         self._timers()
         self._setup_actions()
@@ -225,6 +238,12 @@ class MainWindow(QMainWindow):
         self.actionCredentials.setToolTip("Registry logins, tokens and API keys in the OS keyring")
         first = f.menuFile.actions()[0] if f.menuFile.actions() else None
         f.menuFile.insertAction(first, self.actionCredentials)
+        self.actionSettings = QAction("&Settings…", self)
+        self.actionSettings.setObjectName("actionSettings")
+        self.actionSettings.setShortcut(QKeySequence("Ctrl+,"))
+        self.actionSettings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.actionSettings.setToolTip("Concurrency, retention, notifications, tray and quitting")
+        f.menuFile.insertAction(first, self.actionSettings)
         f.menuFile.insertSeparator(first)
         # Space pauses or resumes the selection while the table has the focus.
         self.actionTogglePause = QAction("Pause or resume", self.table)
@@ -321,6 +340,7 @@ class MainWindow(QMainWindow):
         f.actionNewTask.triggered.connect(self.new_task)
         self.actionDuplicate.triggered.connect(self.duplicate_task)
         self.actionCredentials.triggered.connect(self.open_credentials)
+        self.actionSettings.triggered.connect(self.open_settings)
         f.actionPause.triggered.connect(self.pause_selected)
         f.actionResume.triggered.connect(self.resume_selected)
         f.actionRetry.triggered.connect(self.retry_selected)
@@ -330,7 +350,7 @@ class MainWindow(QMainWindow):
         self.actionTogglePause.triggered.connect(self._toggle_pause)
         f.actionSelectAll.triggered.connect(self.table.selectAll)
         f.actionFind.triggered.connect(self._focus_search)
-        f.actionQuit.triggered.connect(self.close)
+        f.actionQuit.triggered.connect(self.quit)
 
         f.filterStatus.currentIndexChanged.connect(self._apply_status_filter)
         f.filterType.currentIndexChanged.connect(self._apply_value_filters)
@@ -344,6 +364,7 @@ class MainWindow(QMainWindow):
     async def load(self) -> None:
         """Start listening to the engine, then show every stored task."""
         self.bridge.start()
+        self.notifier.start()
         tasks = await self.queue.list_tasks()
         self.model.reset(tasks)
         self._set_queue_paused_state(self.queue.queue_paused)
@@ -581,6 +602,14 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
+    def open_settings(self) -> SettingsDialog:
+        """Show the settings dialog; OK saves them and applies them to the engine live."""
+        dialog = SettingsDialog(self.queue, self.app_settings, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.show_message("Settings saved and applied"))
+        dialog.open()
+        return dialog
+
     def _queue_task(self, task: Task | None) -> None:
         if task is not None:
             self._background.spawn(self.add_task(task), "add a task from the dialog")
@@ -779,7 +808,11 @@ class MainWindow(QMainWindow):
         self._search_timer.stop()
         self.model.stop()
         await self.bridge.stop()
+        self.notifier.stop()
+        if self.tray is not None:
+            self.tray.hide()
         await self.detail.stop()
+        await self.stats_view.stop()
         await self._background.cancel_all()
         if self._credentials is not None:
             await asyncio.to_thread(self._credentials.close)
@@ -790,12 +823,34 @@ class MainWindow(QMainWindow):
                 logger.exception("closing %r failed", closer)
         self._shut_down = True
 
+    def set_tray(self, tray: TrayIcon | None) -> None:
+        """The tray icon the window may close to (None: there is no tray)."""
+        self.tray = tray
+
+    def quit(self) -> None:
+        """Really quit (Quit in the menu or the tray, SIGTERM): close even with close-to-tray."""
+        self._quitting = True
+        self.close()
+
+    def closes_to_tray(self) -> bool:
+        """Whether closing (not quitting) only hides the window: the setting is on and the
+        tray is shown."""
+        return (
+            not self._quitting
+            and self.tray is not None
+            and self.tray.isVisible()
+            and self.app_settings.close_to_tray
+        )
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._shut_down:
             event.accept()
             self.closed.emit()
             return
         event.ignore()
+        if not self._closing and self.closes_to_tray():
+            self.hide()
+            return
         if not self._closing:
             self._closing = True
             self.hide()

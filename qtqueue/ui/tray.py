@@ -1,0 +1,246 @@
+"""The tray icon and the notifier that feeds its messages.
+
+`TaskNotifier` listens to the engine's events, keeps only terminal transitions that the
+notifications setting asks for, and coalesces them: the first one is announced at once, the
+rest gather for a second and come as one summary (100 completions are one message, not 100).
+It emits `notification(title, message, is_failure)`; it needs no tray, so it is tested
+offscreen. `TrayIcon` (only where the desktop has a tray) shows those messages, a tooltip with
+the queue's status and a menu: show/hide the window, pause/resume the queue, quit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from qtqueue.core.task import ACTIVE, Task, TaskStatus
+from qtqueue.engine.events import EventKind, TaskEvent
+from qtqueue.ui.app_settings import AppSettings, NotificationMode
+from qtqueue.ui.engine_bridge import EventSource
+from qtqueue.ui.icons import icon
+
+if TYPE_CHECKING:
+    from qtqueue.ui.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+#: Statuses that count as a failure in a message.
+FAILED: frozenset[TaskStatus] = frozenset({TaskStatus.FAILED, TaskStatus.TIMEOUT})
+#: How long further finished tasks gather into one summary message.
+COALESCE_MS = 1000
+#: How many task names a summary lists.
+NAMES_SHOWN = 3
+
+
+def wants_notification(mode: NotificationMode, status: TaskStatus) -> bool:
+    """Whether a task that just reached `status` is announced under `mode` (cancelled tasks
+    never are: the user did that)."""
+    if mode == NotificationMode.NONE:
+        return False
+    if status in FAILED:
+        return True
+    return mode == NotificationMode.ALL and status == TaskStatus.COMPLETED
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One tray message."""
+
+    title: str
+    message: str
+    #: At least one of the tasks failed (the message gets the critical icon).
+    is_failure: bool
+
+
+def _label(task: Task) -> str:
+    return task.name or task.type_name
+
+
+def _names(tasks: list[Task]) -> str:
+    shown = ", ".join(_label(t) for t in tasks[:NAMES_SHOWN])
+    more = len(tasks) - NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def summarize(failed: list[Task], completed: list[Task]) -> Notification | None:
+    """The message for tasks that finished together; None for none."""
+    if not failed and not completed:
+        return None
+    if len(failed) == 1 and not completed:
+        t = failed[0]
+        reason = f"{t.error_code}: {t.error}" if t.error_code else (t.error or "no reason given")
+        what = "timed out" if t.status == TaskStatus.TIMEOUT else "failed"
+        return Notification(f"Task {what}: {_label(t)}", reason, True)
+    if len(completed) == 1 and not failed:
+        return Notification(f"Task completed: {_label(completed[0])}", "Finished successfully.",
+                            False)
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} failed")
+    if completed:
+        parts.append(f"{len(completed)} completed")
+    lines = []
+    if failed:
+        lines.append(f"Failed: {_names(failed)}")
+    if completed:
+        lines.append(f"Completed: {_names(completed)}")
+    return Notification(f"Tasks finished: {', '.join(parts)}", "\n".join(lines), bool(failed))
+
+
+def status_summary(counts: Mapping[TaskStatus, int], queue_paused: bool) -> str:
+    """The tray tooltip: running, pending and failed counts, and whether the queue is paused."""
+    running = sum(counts.get(s, 0) for s in ACTIVE)
+    failed = sum(counts.get(s, 0) for s in FAILED)
+    lines = [
+        "qtqueue",
+        f"{running} running · {counts.get(TaskStatus.PENDING, 0)} pending · {failed} failed",
+    ]
+    if queue_paused:
+        lines.append("Queue paused")
+    return "\n".join(lines)
+
+
+class TaskNotifier(QObject):
+    """Turns the engine's terminal transitions into coalesced `notification`s.
+
+    `start()` subscribes to `source` (the `TaskQueue`); `stop()` unsubscribes and drops what
+    gathered. `flush()` emits what gathered now (the timer calls it).
+    """
+
+    notification = Signal(str, str, bool)
+
+    def __init__(
+        self,
+        source: EventSource,
+        settings: AppSettings,
+        parent: QObject | None = None,
+        *,
+        interval_ms: int = COALESCE_MS,
+    ) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._settings = settings
+        self._unsubscribe: Callable[[], None] | None = None
+        self._failed: list[Task] = []
+        self._completed: list[Task] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush)
+        #: How many notifications were emitted.
+        self.sent = 0
+
+    def start(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self._source.subscribe(self._on_events)
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._timer.stop()
+        self._failed.clear()
+        self._completed.clear()
+
+    def _on_events(self, events: list[TaskEvent]) -> None:
+        mode = self._settings.notifications
+        gathered = False
+        for e in events:
+            if e.kind != EventKind.CHANGED or e.status is None or e.task is None:
+                continue
+            if not wants_notification(mode, e.status):
+                continue
+            (self._failed if e.status in FAILED else self._completed).append(e.task)
+            gathered = True
+        if not gathered:
+            return
+        if self._timer.isActive():
+            return  # the summary at the end of this second carries it
+        # Quiet until now: announce at once, then gather for a second.
+        self.flush()
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Emit one notification for what gathered, if anything did."""
+        failed, self._failed = self._failed, []
+        completed, self._completed = self._completed, []
+        note = summarize(failed, completed)
+        if note is None:
+            return
+        self.sent += 1
+        self.notification.emit(note.title, note.message, note.is_failure)
+
+
+class TrayIcon(QSystemTrayIcon):
+    """The window's tray icon: status tooltip, menu, and the notifier's messages."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(icon("app"), window)
+        self.setObjectName("trayIcon")
+        self.window = window
+        self.menu = QMenu(window)
+        self.menu.setObjectName("trayMenu")
+        self.actionShowHide = QAction("&Hide window", self)
+        self.actionShowHide.setObjectName("trayShowHide")
+        self.actionShowHide.triggered.connect(self.toggle_window)
+        self.actionQuit = QAction("&Quit", self)
+        self.actionQuit.setObjectName("trayQuit")
+        self.actionQuit.triggered.connect(window.quit)
+        self.menu.addAction(self.actionShowHide)
+        self.menu.addSeparator()
+        self.menu.addAction(window.form.actionPauseQueue)  # its text follows the queue
+        self.menu.addSeparator()
+        self.menu.addAction(self.actionQuit)
+        self.menu.aboutToShow.connect(self._update_show_hide)
+        self.setContextMenu(self.menu)
+        self.activated.connect(self._on_activated)
+        window.notifier.notification.connect(self.show_notification)
+        window.model.batchApplied.connect(self.update_tooltip)
+        window.bridge.queueStateChanged.connect(self.update_tooltip)
+        window.form.actionPauseQueue.toggled.connect(self.update_tooltip)
+        self.update_tooltip()
+
+    def update_tooltip(self, *_args: object) -> None:
+        self.setToolTip(
+            status_summary(self.window.model.status_counts(), self.window.queue.queue_paused)
+        )
+
+    def show_notification(self, title: str, message: str, is_failure: bool) -> None:
+        kind = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if is_failure
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        self.showMessage(title, message, kind, 8000)
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible() and not self.window.isMinimized():
+            self.window.hide()
+        else:
+            self.window.bring_to_front()
+        self._update_show_hide()
+
+    def _update_show_hide(self) -> None:
+        shown = self.window.isVisible() and not self.window.isMinimized()
+        self.actionShowHide.setText("&Hide window" if shown else "&Show window")
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_window()
+
+
+def install_tray(window: MainWindow) -> TrayIcon | None:
+    """Give `window` a tray icon if the desktop has a tray; None (and no icon) if not."""
+    if not QSystemTrayIcon.isSystemTrayAvailable():
+        logger.info("no system tray here: running without a tray icon")
+        return None
+    tray = TrayIcon(window)
+    window.set_tray(tray)
+    tray.show()
+    return tray

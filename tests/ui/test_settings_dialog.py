@@ -1,0 +1,215 @@
+"""The settings dialog against a real engine: values applied live and persisted, invalid input
+refused inline, saved settings applied at the next start, and the shutdown policy on quit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
+from pytestqt.qtbot import QtBot
+
+from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.executors import default_registry
+from qtqueue.ui.app_settings import (
+    KEY_SHUTDOWN_POLICY,
+    MB,
+    AppConfig,
+    AppSettings,
+    NotificationMode,
+)
+from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
+from qtqueue.ui.settings_dialog import SettingsDialog
+
+from .conftest import Run, in_status, until, until_row
+
+
+def sleeper(**kw: object) -> Task:
+    return Task(TaskType.CUSTOM_COMMAND, {"command": "sleep", "args": ["60"]}, **kw)  # type: ignore[arg-type]
+
+
+def fresh_read() -> AppSettings:
+    """The settings as a new QSettings reads them back (what the next start sees)."""
+    return AppSettings(QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION))
+
+
+def open_dialog(window: MainWindow) -> SettingsDialog:
+    window.actionSettings.trigger()
+    shown = [d for d in window.findChildren(SettingsDialog, "settingsDialog") if d.isVisible()]
+    assert len(shown) == 1  # closed ones are deleted later
+    return shown[0]
+
+
+def ok_button(dialog: SettingsDialog) -> object:
+    return dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+
+
+def set_limit_row(dialog: SettingsDialog, row: int, category: str, limit: str) -> None:
+    table = dialog.categoryLimits
+    if row >= table.rowCount():
+        dialog.findChild(object, "addCategoryLimit").click()  # type: ignore[union-attr]
+    table.setItem(row, 0, QTableWidgetItem(category))
+    table.setItem(row, 1, QTableWidgetItem(limit))
+
+
+def test_the_settings_action_opens_the_dialog_with_the_live_values(window: MainWindow) -> None:
+    assert window.actionSettings.shortcut() == QKeySequence("Ctrl+,")
+    assert window.actionSettings in window.form.menuFile.actions()
+    dialog = open_dialog(window)
+    assert dialog.maxConcurrent.value() == window.queue.max_concurrent == 4
+    assert dialog.retentionDays.value() == 30
+    assert dialog.logCapMb.value() == 10
+    assert dialog.notifications.currentData() == NotificationMode.ALL.value
+    assert dialog.shutdownPolicy.currentData() == ShutdownPolicy.REQUEUE.value
+    assert not dialog.closeToTray.isChecked()
+    for name in ("settingMaxConcurrent", "settingCategoryLimits", "settingRetentionDays",
+                 "settingNotifications", "settingLogCapMb", "settingCloseToTray",
+                 "settingShutdownPolicy"):
+        assert dialog.findChild(object, name) is not None, name
+    dialog.reject()
+
+
+def test_ok_applies_max_concurrent_live_and_persists_it(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    dialog = open_dialog(window)
+    dialog.maxConcurrent.setValue(7)
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
+    assert window.queue.max_concurrent == 7  # live, no restart
+    assert fresh_read().max_concurrent == 7
+
+
+def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> None:
+    dialog = open_dialog(window)
+    set_limit_row(dialog, 0, "gpu", "1")
+    set_limit_row(dialog, 1, "network", "3")
+    dialog.retentionDays.setValue(2)
+    dialog.logCapMb.setValue(3)
+    dialog.notifications.setCurrentIndex(
+        dialog.notifications.findData(NotificationMode.FAILURES.value)
+    )
+    dialog.closeToTray.setChecked(True)
+    dialog.shutdownPolicy.setCurrentIndex(
+        dialog.shutdownPolicy.findData(ShutdownPolicy.CANCEL.value)
+    )
+    dialog.accept()
+    q = window.queue
+    assert q.category_limits == {"gpu": 1, "network": 3}
+    assert q.retention_s == 2 * 86400
+    assert q.log_cap_bytes == 3 * MB
+    saved = fresh_read()
+    assert saved.category_limits == {"gpu": 1, "network": 3}
+    assert saved.retention_days == 2
+    assert saved.log_cap_mb == 3
+    assert saved.notifications == NotificationMode.FAILURES
+    assert saved.close_to_tray
+    assert saved.shutdown_policy == ShutdownPolicy.CANCEL
+
+    # Removing a category limit lifts it on the engine too.
+    dialog = open_dialog(window)
+    dialog.categoryLimits.selectRow(0)
+    dialog.findChild(object, "removeCategoryLimit").click()  # type: ignore[union-attr]
+    dialog.accept()
+    assert q.category_limits == {"network": 3}
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: d.maxConcurrent.setValue(0), "Tasks at once: must be at least 1"),
+        (lambda d: d.logCapMb.setValue(0), "Log size per task: must be at least 1 MiB"),
+        (lambda d: set_limit_row(d, 0, "gpu", "0"), "gpu: the limit must be at least 1"),
+        (lambda d: set_limit_row(d, 0, "gpu", "two"), "gpu: the limit must be a whole number"),
+        (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
+    ],
+)
+def test_invalid_values_are_refused_inline(
+    window: MainWindow, edit: Callable[[SettingsDialog], None], reason: str
+) -> None:
+    dialog = open_dialog(window)
+    edit(dialog)
+    assert not ok_button(dialog).isEnabled()  # type: ignore[attr-defined]
+    assert dialog.error.isVisible()
+    assert reason in dialog.error.text()
+    dialog.accept()  # e.g. Enter in a field: still refused
+    assert dialog.isVisible()
+    assert window.queue.max_concurrent == 4
+    assert window.queue.category_limits == {}
+    assert not fresh_read().has("app/maxConcurrent")
+    dialog.reject()
+
+
+def test_saving_invalid_settings_directly_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_concurrent"):
+        fresh_read().save(AppConfig(max_concurrent=0))
+
+
+def test_unreadable_saved_values_fall_back_to_the_defaults() -> None:
+    raw = QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    for key, value in (("app/maxConcurrent", "many"), ("app/categoryLimits", "[1, 2"),
+                       ("app/notifications", "loud"), ("app/shutdownPolicy", "explode"),
+                       ("app/logCapMb", "-3")):
+        raw.setValue(key, value)
+    raw.sync()
+    s = fresh_read()
+    assert s.max_concurrent == 4
+    assert s.category_limits == {}
+    assert s.notifications == NotificationMode.ALL
+    assert s.shutdown_policy == ShutdownPolicy.REQUEUE
+    assert s.log_cap_mb == 1
+
+
+def test_saved_settings_are_applied_at_the_next_start(
+    make_window: Callable[..., MainWindow], tmp_path: Path
+) -> None:
+    fresh_read().save(AppConfig(max_concurrent=2, category_limits={"gpu": 1},
+                                retention_days=0, log_cap_mb=5))
+    window = make_window(tmp_path / "other")
+    q = window.queue
+    assert q.max_concurrent == 2
+    assert q.category_limits == {"gpu": 1}
+    assert q.retention_s is None  # 0 days: keep for ever
+    assert q.log_cap_bytes == 5 * MB
+
+
+def test_unsaved_settings_leave_the_queue_as_built(make_window: Callable[..., MainWindow],
+                                                   tmp_path: Path) -> None:
+    window = make_window(tmp_path / "other", max_concurrent=3)
+    assert window.queue.max_concurrent == 3
+
+
+# --------------------------------------------------------------------------- quitting
+
+
+async def stored_status(data_dir: Path, task_id: str) -> TaskStatus:
+    async with TaskQueue(
+        data_dir, dispatch=False, registry=default_registry(entry_points=False)
+    ) as q:
+        return (await q.get_task(task_id)).status
+
+
+@pytest.mark.parametrize(
+    ("policy", "after"),
+    [(ShutdownPolicy.CANCEL, TaskStatus.CANCELLED), (ShutdownPolicy.REQUEUE, TaskStatus.PENDING)],
+)
+def test_quit_passes_the_shutdown_policy_to_the_engine(
+    window: MainWindow, data_dir: Path, run: Run, policy: ShutdownPolicy, after: TaskStatus
+) -> None:
+    dialog = open_dialog(window)
+    dialog.shutdownPolicy.setCurrentIndex(dialog.shutdownPolicy.findData(policy.value))
+    dialog.accept()
+    assert window.app_settings.qsettings.value(KEY_SHUTDOWN_POLICY) == policy.value
+
+    async def scenario() -> TaskStatus:
+        task_id = await window.queue.add_task(sleeper(name="long"))
+        await until_row(window, task_id, in_status(TaskStatus.RUNNING))
+        window.form.actionQuit.trigger()
+        await until(lambda: window.is_shut_down, window.closed, timeout_s=30)
+        assert not window.queue.started
+        return await stored_status(data_dir, task_id)
+
+    assert run(scenario(), 60) == after
