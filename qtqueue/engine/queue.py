@@ -1435,10 +1435,26 @@ class TaskQueue:
         if task.pid == pid and task.id in self._active and self._live.get(task.id) is task:
             self._record(task, task.status, task.status)
 
+    def set_retention(self, retention_s: float | None) -> None:
+        """Keep finished tasks this many seconds (None: for ever), from now on; turning
+        retention on starts the scheduled cleanup if it was off."""
+        if retention_s is not None and retention_s < 0:
+            raise ValueError("retention_s must be >= 0 or None")
+        self.retention_s = retention_s
+        if (
+            retention_s is not None
+            and self._cleanup_timer is None
+            and self._started
+            and self.dispatching
+            and not self._closing
+        ):
+            self._schedule_cleanup(initial=True)
+
     def _schedule_cleanup(self, initial: bool = False) -> None:
         if self.retention_s is None or self._loop is None:
+            self._cleanup_timer = None
             return
-        delay = 5.0 if initial else self.cleanup_interval_s
+        delay = min(5.0, self.cleanup_interval_s) if initial else self.cleanup_interval_s
         self._cleanup_timer = self._loop.call_later(
             delay, lambda: self._spawn(self._scheduled_cleanup(), "retention cleanup")
         )

@@ -195,7 +195,7 @@ class AppSettings:
             apply_category_limits(queue, self.category_limits)
         if self.has(KEY_RETENTION_DAYS):
             days = self.retention_days
-            queue.retention_s = days * DAY_S if days > 0 else None
+            queue.set_retention(days * DAY_S if days > 0 else None)
         if self.has(KEY_LOG_CAP_MB):
             queue.log_cap_bytes = self.log_cap_mb * MB
 
@@ -217,5 +217,5 @@ def apply_config(queue: TaskQueue, config: AppConfig) -> None:
     """Apply the engine part of `config` to the running queue, live."""
     queue.set_max_concurrent(config.max_concurrent)
     apply_category_limits(queue, config.category_limits)
-    queue.retention_s = config.retention_s
+    queue.set_retention(config.retention_s)
     queue.log_cap_bytes = config.log_cap_mb * MB

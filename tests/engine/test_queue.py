@@ -15,8 +15,9 @@ import pytest
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType, can_transition
-from qtqueue.engine.events import TaskEvent
+from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors import default_registry
 
 from .conftest import QueueFactory
 from .helpers import Gate, eventually, stays
@@ -723,3 +724,29 @@ async def test_remove_deletes_a_finished_task_and_its_log(queue: TaskQueue) -> N
     with pytest.raises(QueueError) as raised:
         await queue.get_task(task_id)
     assert raised.value.code is C.QUEUE_TASK_NOT_FOUND
+
+
+async def test_turning_retention_on_at_run_time_starts_the_scheduled_cleanup(
+    tmp_path: Path,
+) -> None:
+    async with TaskQueue(
+        tmp_path / "q",
+        retention_s=None,
+        cleanup_interval_s=0.05,
+        registry=default_registry(entry_points=False),
+    ) as queue:
+        done = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
+        await queue.wait_for(done, timeout_s=10)
+        removed = asyncio.get_running_loop().create_future()
+
+        def on_events(events: list[TaskEvent]) -> None:
+            gone = any(e.kind is EventKind.REMOVED and e.task_id == done for e in events)
+            if gone and not removed.done():
+                removed.set_result(None)
+
+        queue.subscribe(on_events)
+        queue.set_retention(0.0)  # keep nothing that has finished
+        await asyncio.wait_for(removed, 10)
+        with pytest.raises(QueueError) as refused:
+            await queue.get_task(done)
+        assert refused.value.code is TaskErrorCode.QUEUE_TASK_NOT_FOUND
