@@ -1,0 +1,540 @@
+"""qtqueue's desktop-window benchmark (issue #3's targets).
+
+    python bench/ui.py [--quick] [--runs N]
+
+Prints figures; it is not a test. Qt runs offscreen (QT_QPA_PLATFORM=offscreen). Each
+measurement runs in a fresh subprocess of this script (hidden `--worker` flag):
+
+- U1 cold start: from process start to the first QEvent.Paint the main window receives (an
+  event filter on the window), empty data directory. Process start is read from
+  /proc/self/stat (clock-tick resolution, 10 ms); the worker-start figure is also printed.
+- U2 open: a store of N finished no-op tasks (built once, through the engine, as
+  bench/engine.py's W4 builds its store); time from calling `create_main_window` to the table
+  (the proxy the view shows) holding all N rows and the window painted once; then
+  `table.sortByColumn(Column.DURATION)` until `processEvents()` returns.
+- U3 stream: with that window open, 4 running tasks report progress through the real engine
+  (`queue.update_progress`) at 1,000 changes/s in all for S seconds, while a coroutine sleeps
+  10 ms at a time and records how late it wakes (event-loop lag). Peak RSS is VmHWM.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
+
+import time
+
+WORKER_T0 = time.perf_counter()  # as early as possible: the worker's start
+
+import argparse  # noqa: E402 - after WORKER_T0 on purpose
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SCRIPT = str(Path(__file__).resolve())
+RESULT_MARK = "@@bench-result "
+perf_counter = time.perf_counter
+
+
+def since_process_start_s() -> float | None:
+    """Seconds since this process started (kernel's start time; 1/CLK_TCK resolution)."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22 of stat; 2 fields before `)` dropped
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# measured right away, so that the offset between process start and WORKER_T0 is known
+_PROC_AGE_AT_T0 = since_process_start_s()
+_PROC_AGE_T = perf_counter()
+
+
+def vm_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss_mb() -> float | None:
+    kb = vm_kb("VmHWM")
+    return None if kb is None else kb / 1024
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
+    return s[k]
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _qt_setup(settings_dir: str) -> Any:
+    """A QApplication with QSettings kept in `settings_dir`, and a qasync loop over it."""
+    import qasync
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(Path(settings_dir) / scope.name))
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    return app, loop
+
+
+def _queue_kwargs() -> dict[str, Any]:
+    from qtqueue.executors import default_registry
+
+    return {
+        "registry": default_registry(entry_points=False),
+        "max_concurrent": 4,
+        "shutdown_policy": "cancel",
+    }
+
+
+class _PaintWatch:
+    """Event filter: the perf_counter time of the first QEvent.Paint on the watched widget."""
+
+    def __init__(self, widget: Any) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        outer = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj: Any, event: Any) -> bool:
+                if event.type() == QEvent.Type.Paint and outer.at is None:
+                    outer.at = perf_counter()
+                return False
+
+        self.at: float | None = None
+        self._filter = Filter()
+        widget.installEventFilter(self._filter)
+
+    async def wait(self, timeout_s: float = 10.0) -> float:
+        deadline = perf_counter() + timeout_s
+        while self.at is None:
+            if perf_counter() > deadline:
+                raise RuntimeError("the window was never painted")
+            await asyncio.sleep(0.001)
+        return self.at
+
+
+def worker_cold(data_dir: str, settings_dir: str) -> dict[str, Any]:
+    from qtqueue.app import create_main_window
+
+    _app, loop = _qt_setup(settings_dir)
+    t_imported = perf_counter()
+
+    async def go() -> dict[str, Any]:
+        window = await create_main_window(data_dir, **_queue_kwargs())
+        t_created = perf_counter()
+        watch = _PaintWatch(window)
+        window.resize(1200, 800)
+        window.show()
+        painted = await watch.wait()
+        await window.shutdown()
+        window.close()
+        return {"t_created": t_created, "t_painted": painted}
+
+    with loop:
+        out = loop.run_until_complete(go())
+    offset = (_PROC_AGE_AT_T0 - (_PROC_AGE_T - WORKER_T0)) if _PROC_AGE_AT_T0 else None
+    return {
+        "imports_s": t_imported - WORKER_T0,
+        "window_created_s": out["t_created"] - WORKER_T0,
+        "worker_to_paint_s": out["t_painted"] - WORKER_T0,
+        "interp_before_worker_s": offset,
+        "process_to_paint_s": None if offset is None else offset + out["t_painted"] - WORKER_T0,
+    }
+
+
+async def _noop(task_id: str, params: dict[str, Any]) -> None:
+    return None
+
+
+def worker_build(n: int, store: str) -> dict[str, Any]:
+    from qtqueue import Task, TaskQueue
+
+    async def go() -> dict[str, Any]:
+        chunk = 10_000
+        q = TaskQueue(store, max_concurrent=2)
+        q.register_handler("noop", _noop)
+        await q.start()
+        try:
+            t0 = perf_counter()
+            for start in range(0, n, chunk):
+                await q.add_tasks([Task("noop") for _ in range(min(chunk, n - start))])
+            await q.join()
+            elapsed = perf_counter() - t0
+            stats = await q.get_queue_stats()
+        finally:
+            await q.close()
+        done = stats["status_distribution"].get("completed", 0)
+        if done != n:
+            raise RuntimeError(f"only {done} of {n} tasks completed")
+        return {"build_s": elapsed, "n": n}
+
+    return asyncio.run(go())
+
+
+def worker_open(n: int, store: str, settings_dir: str, stream_s: float) -> dict[str, Any]:
+    from PySide6.QtCore import Qt
+
+    from qtqueue import Task
+    from qtqueue.app import create_main_window
+    from qtqueue.ui.task_table_model import Column
+
+    _app, loop = _qt_setup(settings_dir)
+    rate = 1000.0
+    workers = 4
+
+    async def go() -> dict[str, Any]:
+        res: dict[str, Any] = {}
+        rss_before = vm_kb("VmRSS") or 0
+        t0 = perf_counter()
+        window = await create_main_window(store, **_queue_kwargs())
+        t_created = perf_counter()
+        watch = _PaintWatch(window)
+        window.resize(1200, 800)
+        window.show()
+        proxy = window.table.model()
+        while proxy.rowCount() < n:
+            await asyncio.sleep(0.001)
+        t_rows = perf_counter()
+        painted = await watch.wait()
+        res["create_s"] = t_created - t0
+        res["rows_s"] = t_rows - t0
+        res["open_s"] = max(t_rows, painted) - t0
+        res["rows"] = proxy.rowCount()
+        res["rss_open_mb"] = (vm_kb("VmRSS") or 0) / 1024
+        res["rss_before_mb"] = rss_before / 1024
+
+        # sort by duration
+        # synchronous: sortByColumn -> proxy.sort -> model.sort, then a synchronous repaint of
+        # the table's viewport (processEvents() cannot run inside a qasync task)
+        await asyncio.sleep(0.05)
+        t0 = perf_counter()
+        window.table.sortByColumn(Column.DURATION, Qt.SortOrder.DescendingOrder)
+        window.table.viewport().repaint()
+        res["sort_s"] = perf_counter() - t0
+        if window.model.sort_column != Column.DURATION:
+            raise RuntimeError("the model did not sort by duration")
+        t0 = perf_counter()
+        window.table.sortByColumn(Column.DURATION, Qt.SortOrder.AscendingOrder)
+        window.table.viewport().repaint()
+        res["sort_flip_s"] = perf_counter() - t0
+
+        # stream: `workers` running tasks report progress at `rate` changes/s in all
+        queue = window.queue
+        sent = 0
+        batches = 0
+        stop_at = 0.0
+
+        def on_batch() -> None:
+            nonlocal batches
+            batches += 1
+
+        window.model.batchApplied.connect(on_batch)
+
+        async def ticker(task_id: str, params: dict[str, Any]) -> None:
+            nonlocal sent
+            per_s = rate / workers
+            start = perf_counter()
+            i = 0
+            while perf_counter() < stop_at:
+                i += 1
+                await queue.update_progress(task_id, (i % 1000) / 10, f"step {i}")
+                sent += 1
+                delay = start + i / per_s - perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+
+        queue.register_handler("ticker", ticker)
+
+        async def idle_lag(seconds: float) -> list[float]:
+            lags: list[float] = []
+            end = perf_counter() + seconds
+            while perf_counter() < end:
+                expected = perf_counter() + 0.010
+                await asyncio.sleep(0.010)
+                lags.append(max(0.0, perf_counter() - expected))
+            return lags
+
+        base = await idle_lag(min(2.0, stream_s))
+        res["idle_lag_p99_ms"] = percentile(base, 99) * 1000
+
+        stop_at = perf_counter() + stream_s + 0.5  # the handlers start a little later
+        ids = await queue.add_tasks([Task("ticker") for _ in range(workers)])
+        await asyncio.sleep(0.5)
+        sent0, batches0 = sent, batches
+        t_s = perf_counter()
+        lags = await idle_lag(stream_s)
+        elapsed = perf_counter() - t_s
+        res["changes_per_s"] = (sent - sent0) / elapsed
+        res["batches_per_s"] = (batches - batches0) / elapsed
+        res["lag_p50_ms"] = percentile(lags, 50) * 1000
+        res["lag_p99_ms"] = percentile(lags, 99) * 1000
+        res["lag_max_ms"] = max(lags) * 1000
+        res["lag_samples"] = len(lags)
+        for task_id in ids:
+            await queue.wait_for(task_id)
+        res["rows_after"] = proxy.rowCount()
+        res["peak_rss_mb"] = peak_rss_mb()
+        await window.shutdown()
+        window.close()
+        return res
+
+    with loop:
+        return loop.run_until_complete(go())
+
+
+def run_worker(args: argparse.Namespace) -> dict[str, Any]:
+    kind = args.worker
+    if kind == "build":
+        return worker_build(args.n, args.store)
+    with tempfile.TemporaryDirectory(prefix="bench-ui-settings-") as sd:
+        if kind == "cold":
+            with tempfile.TemporaryDirectory(prefix="bench-ui-empty-") as d:
+                return worker_cold(str(Path(d) / "q"), sd)
+        if kind == "open":
+            return worker_open(args.n, args.store, sd, args.stream_s)
+    raise ValueError(kind)
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def spawn(extra: list[str], timeout_s: float) -> dict[str, Any]:
+    cmd = [sys.executable, SCRIPT, *extra]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_MARK):
+            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
+            if "error" in result:
+                sys.stderr.write(proc.stderr)
+            return result
+    sys.stderr.write(proc.stderr)
+    tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    return {"error": tail}
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    vers = {}
+    import PySide6
+
+    vers["PySide6"] = PySide6.__version__
+    for mod in ("qasync", "qtqueue"):
+        try:
+            vers[mod] = version(mod)
+        except Exception:
+            vers[mod] = "?"
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        **vers,
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def verdict(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "PASS" if value < limit else "FAIL"
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    n = 10_000 if args.quick else 100_000
+    stream_s = 3.0 if args.quick else 10.0
+    runs = args.runs or (1 if args.quick else 3)
+    info = machine()
+    print("## machine")
+    for k, v in info.items():
+        print(f"- {k}: {v}")
+    print()
+
+    colds = [spawn(["--worker", "cold"], 120) for _ in range(runs)]
+    cold_ok = [c for c in colds if "error" not in c]
+    for c in colds:
+        if "error" in c:
+            print(f"cold start error: {c['error']}")
+
+    def cold_med(key: str) -> float | None:
+        vals = [c[key] for c in cold_ok if c.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    opens: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ui-store-") as d:
+        store = str(Path(d) / "q")
+        built = spawn(["--worker", "build", "--n", str(n), "--store", store], 900)
+        if "error" in built:
+            print(f"store build error: {built['error']}")
+        else:
+            print(
+                f"store: {n:,} no-op tasks added in chunks of 10,000 and drained by the engine "
+                f"in {built['build_s']:.1f} s"
+            )
+            for _ in range(runs):
+                o = spawn(
+                    [
+                        "--worker",
+                        "open",
+                        "--n",
+                        str(n),
+                        "--store",
+                        store,
+                        "--stream-s",
+                        str(stream_s),
+                    ],
+                    120 if args.quick else 300,
+                )
+                if "error" in o:
+                    print(f"open/stream error: {o['error']}")
+                else:
+                    opens.append(o)
+
+    def open_med(key: str) -> float | None:
+        vals = [o[key] for o in opens if o.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    def f_s(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f} s"
+
+    def f_ms(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1f} ms"
+
+    def f_mb(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.0f} MB"
+
+    start = cold_med("process_to_paint_s")
+    if start is None:
+        start = cold_med("worker_to_paint_s")
+    lag = open_med("lag_p99_ms")
+    rss = open_med("peak_rss_mb")
+    rows = [
+        ("cold start to first paint (process start)", f_s(start), "< 1.5 s", verdict(start, 1.5)),
+        (
+            f"open {n:,}-task store to all rows shown",
+            f_s(open_med("open_s")),
+            "< 2 s",
+            verdict(open_med("open_s"), 2.0),
+        ),
+        (
+            f"sort {n:,} rows by duration",
+            f_ms(_ms(open_med("sort_s"))),
+            "< 300 ms",
+            verdict(_ms(open_med("sort_s")), 300),
+        ),
+        (
+            f"loop lag p99, 1,000 changes/s for {stream_s:.0f} s",
+            f_ms(lag),
+            "< 50 ms",
+            verdict(lag, 50),
+        ),
+        ("peak RSS (VmHWM), store open + stream", f_mb(rss), "< 500 MB", verdict(rss, 500)),
+    ]
+    mode = "--quick" if args.quick else "full"
+    print(f"\n## results ({mode}: {n:,} tasks, {stream_s:.0f} s stream, median of {runs})\n")
+    print("| figure | value | target | verdict |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+    print("\n## detail\n")
+    print(
+        f"- cold start: imports + QApplication {f_s(cold_med('imports_s'))}, "
+        f"create_main_window returned {f_s(cold_med('window_created_s'))}, first paint "
+        f"{f_s(cold_med('worker_to_paint_s'))} (all from worker start); interpreter start "
+        f"before worker start {f_s(cold_med('interp_before_worker_s'))}; runs: "
+        + ", ".join(f_s(c.get("process_to_paint_s")) for c in cold_ok)
+    )
+    if opens:
+        print(
+            f"- open: create_main_window {f_s(open_med('create_s'))}, all rows in proxy "
+            f"{f_s(open_med('rows_s'))}, painted {f_s(open_med('open_s'))}; rows "
+            f"{opens[0]['rows']:,}; RSS after open {f_mb(open_med('rss_open_mb'))}"
+        )
+        print(
+            f"- sort by duration: descending {f_ms(_ms(open_med('sort_s')))}, "
+            f"then ascending {f_ms(_ms(open_med('sort_flip_s')))}"
+        )
+        print(
+            f"- stream: {open_med('changes_per_s'):.0f} progress changes/s achieved, "
+            f"{open_med('batches_per_s'):.0f} model batches/s; lag p50 "
+            f"{f_ms(open_med('lag_p50_ms'))}, p99 {f_ms(lag)}, max "
+            f"{f_ms(open_med('lag_max_ms'))} ({opens[0]['lag_samples']} samples of a 10 ms "
+            f"sleep); idle lag p99 before the stream {f_ms(open_med('idle_lag_p99_ms'))}"
+        )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"machine": info, "cold": colds, "open": opens}, indent=2)
+        )
+    return 0
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else v * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10k tasks, 3 s stream, 1 run")
+    parser.add_argument("--runs", type=int, default=0, help="runs per figure (median)")
+    parser.add_argument("--json", help="also write raw results to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--stream-s", type=float, default=10.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        try:
+            result = run_worker(args)
+        except Exception as exc:  # reported to the orchestrator, which keeps going
+            import traceback
+
+            traceback.print_exc()
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        print(RESULT_MARK + json.dumps(result), flush=True)
+        return 0
+    return orchestrate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
