@@ -44,6 +44,38 @@ def vm_kb(field: str, pid: int | str = "self") -> int | None:
     return None
 
 
+async def build_finished_store(n: int, store: str) -> dict[str, Any]:
+    """Fill a data directory with N finished no-op tasks, through qtqueue's engine itself
+    (added in chunks of 10,000 with add_tasks, drained at max_concurrent=2)."""
+    from qtqueue import Task, TaskQueue
+
+    async def noop(task_id: str, params: dict[str, Any]) -> None:
+        return None
+
+    chunk = 10_000
+    q = TaskQueue(store, max_concurrent=2)
+    q.register_handler("noop", noop)
+    await q.start()
+    try:
+        t0 = time.perf_counter()
+        for start in range(0, n, chunk):
+            await q.add_tasks([Task("noop") for _ in range(min(chunk, n - start))])
+        await q.join()
+        elapsed = time.perf_counter() - t0
+        stats = await q.get_queue_stats()
+    finally:
+        await q.close()
+    done = stats["status_distribution"].get("completed", 0)
+    if done != n:
+        raise RuntimeError(f"only {done} of {n} tasks completed")
+    return {
+        "build_s": elapsed,
+        "tasks_per_s": n / elapsed,
+        "db_mb": (Path(store) / "queue.db").stat().st_size / 2**20,
+        "n": n,
+    }
+
+
 def w1_figures(n: int, t0: float, t1: float, t2: float) -> dict[str, Any]:
     """W1's figures from its clock readings: start, all enqueued, all drained."""
     return {

@@ -127,30 +127,6 @@ async def w3_qtqueue(n: int) -> dict[str, Any]:
     return {"tasks_per_s": n / elapsed, "elapsed_s": elapsed, "n": n}
 
 
-async def w4_build(n: int, store: str) -> dict[str, Any]:
-    """Fill a data directory with N finished no-op tasks, through the engine itself."""
-    from qtqueue import Task, TaskQueue
-
-    chunk = 10_000
-    q = TaskQueue(store, max_concurrent=2)
-    q.register_handler("noop", _noop)
-    await q.start()
-    try:
-        t0 = perf_counter()
-        for start in range(0, n, chunk):
-            await q.add_tasks([Task("noop") for _ in range(min(chunk, n - start))])
-        await q.join()
-        elapsed = perf_counter() - t0
-    finally:
-        await q.close()
-    return {
-        "build_s": elapsed,
-        "tasks_per_s": n / elapsed,
-        "db_mb": (Path(store) / "queue.db").stat().st_size / 2**20,
-        "n": n,
-    }
-
-
 async def w4_qtqueue(n: int, store: str) -> dict[str, Any]:
     """Peak RSS of a process that opens a store of N finished tasks, reads stats and a page."""
     from qtqueue import TaskQueue
@@ -269,7 +245,7 @@ def run_worker(workload: str, peer: str, n: int, store: str | None) -> dict[str,
         ("W3", "qtqueue"): lambda: asyncio.run(w3_qtqueue(n)),
         ("W3", "bare-asyncio"): lambda: _peers.w3_bare_asyncio(n),
         ("W3", "bare-threads"): lambda: _peers.w3_bare_threads(n),
-        ("W4-build", "qtqueue"): lambda: asyncio.run(w4_build(n, store or "")),
+        ("W4-build", "qtqueue"): lambda: asyncio.run(_peers.build_finished_store(n, store or "")),
         ("W4", "qtqueue"): lambda: asyncio.run(w4_qtqueue(n, store or "")),
     }
     return dict(runners[(workload, peer)]())

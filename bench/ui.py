@@ -42,6 +42,9 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _peers  # noqa: E402 - a sibling module (shared bench helpers)
+from _peers import peak_rss_mb, percentile, vm_kb  # noqa: E402
+
 SCRIPT = str(Path(__file__).resolve())
 RESULT_MARK = "@@bench-result "
 perf_counter = time.perf_counter
@@ -63,28 +66,6 @@ def since_process_start_s() -> float | None:
 # measured right away, so that the offset between process start and WORKER_T0 is known
 _PROC_AGE_AT_T0 = since_process_start_s()
 _PROC_AGE_T = perf_counter()
-
-
-def vm_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def peak_rss_mb() -> float | None:
-    kb = vm_kb("VmHWM")
-    return None if kb is None else kb / 1024
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
-    return s[k]
 
 
 # --------------------------------------------------------------------------- worker side
@@ -171,33 +152,8 @@ def worker_cold(data_dir: str, settings_dir: str) -> dict[str, Any]:
     }
 
 
-async def _noop(task_id: str, params: dict[str, Any]) -> None:
-    return None
-
-
 def worker_build(n: int, store: str) -> dict[str, Any]:
-    from qtqueue import Task, TaskQueue
-
-    async def go() -> dict[str, Any]:
-        chunk = 10_000
-        q = TaskQueue(store, max_concurrent=2)
-        q.register_handler("noop", _noop)
-        await q.start()
-        try:
-            t0 = perf_counter()
-            for start in range(0, n, chunk):
-                await q.add_tasks([Task("noop") for _ in range(min(chunk, n - start))])
-            await q.join()
-            elapsed = perf_counter() - t0
-            stats = await q.get_queue_stats()
-        finally:
-            await q.close()
-        done = stats["status_distribution"].get("completed", 0)
-        if done != n:
-            raise RuntimeError(f"only {done} of {n} tasks completed")
-        return {"build_s": elapsed, "n": n}
-
-    return asyncio.run(go())
+    return asyncio.run(_peers.build_finished_store(n, store))
 
 
 def worker_open(n: int, store: str, settings_dir: str, stream_s: float) -> dict[str, Any]:
