@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.memory import cyclic_gc_paused
 from qtqueue.core.task import (
     TERMINAL,
     OnInterrupt,
@@ -166,6 +167,31 @@ def _checkpoint_sync(path: Path) -> None:
         conn.close()
 
 
+# Decoding rows is what opening a big store costs: most JSON columns hold an empty object or
+# list, and enum members are looked up in plain dicts rather than through Enum.__call__.
+_STATUSES: dict[str, TaskStatus] = {s.value: s for s in TaskStatus}
+_PRIORITIES: dict[int, Priority] = {p.value: p for p in Priority}
+_PERMISSIONS: dict[str, Permission] = {p.value: p for p in Permission}
+_ON_INTERRUPT: dict[str, OnInterrupt] = {o.value: o for o in OnInterrupt}
+_json_loads = json.loads
+
+
+def _obj(text: str) -> Any:
+    """A JSON column's value; '{}' and '[]' (the common case) without the parser."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return _json_loads(text)
+
+
+def _backoff(text: str) -> float | list[float]:
+    try:
+        return float(text)
+    except ValueError:
+        return _json_loads(text)  # type: ignore[no-any-return]
+
+
 def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
     (
         id_, seq, task_type, name, params, category, tags, priority, status, progress,
@@ -174,16 +200,20 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
         wait_reason, pid, updated_at,
     ) = row  # fmt: skip
+    st = _STATUSES.get(status)
+    pr = _PRIORITIES.get(priority)
+    pe = _PERMISSIONS.get(permission)
+    oi = _ON_INTERRUPT.get(on_interrupt)
     return Task(
         id=id_,
         seq=seq,
         task_type=parse_task_type(task_type),
         name=name,
-        params=json.loads(params),
+        params=_obj(params),
         category=category,
-        tags=json.loads(tags),
-        priority=Priority(priority),
-        status=TaskStatus(status),
+        tags=_obj(tags),
+        priority=pr if pr is not None else Priority(priority),
+        status=st if st is not None else TaskStatus(status),
         progress=progress,
         current_step=current_step,
         created_at=created_at,
@@ -192,19 +222,19 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         duration_s=duration_s,
         error=error,
         error_code=error_code,
-        error_details=json.loads(error_details),
+        error_details=_obj(error_details),
         retry_count=retry_count,
         max_retries=max_retries,
-        retry_backoff=json.loads(retry_backoff),
+        retry_backoff=_backoff(retry_backoff),
         timeout_s=timeout_s,
         run_at=run_at,
         expires_at=expires_at,
-        depends_on=json.loads(depends_on),
-        resources=json.loads(resources),
-        permission=Permission(permission),
-        on_interrupt=OnInterrupt(on_interrupt),
+        depends_on=_obj(depends_on),
+        resources=_obj(resources),
+        permission=pe if pe is not None else Permission(permission),
+        on_interrupt=oi if oi is not None else OnInterrupt(on_interrupt),
         dead_letter=bool(dead_letter),
-        result=json.loads(result) if result is not None else None,
+        result=_obj(result) if result is not None else None,
         paused_from=TaskStatus(paused_from) if paused_from is not None else None,
         wait_reason=wait_reason,
         pid=pid,
@@ -425,8 +455,9 @@ class SqliteTaskStore:
         if flt.limit is not None:
             limit = " LIMIT ? OFFSET ?"
             args += [flt.limit, flt.offset]
-        rows = await self._fetchall(_SELECT + where + order + limit, args)
-        return [_task_from_row(r) for r in rows]
+        with cyclic_gc_paused():
+            rows = await self._fetchall(_SELECT + where + order + limit, args)
+            return [_task_from_row(r) for r in rows]
 
     async def count_tasks(self, flt: TaskFilter | None = None) -> int:
         flt = flt or TaskFilter()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMenu, QMessageB
 from qasync import asyncSlot
 
 from qtqueue.core.errors import QueueError
+from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
 from qtqueue.core.task import (
     ACTIVE,
     RETRYABLE_TERMINAL,
@@ -365,8 +366,11 @@ class MainWindow(QMainWindow):
         """Start listening to the engine, then show every stored task."""
         self.bridge.start()
         self.notifier.start()
-        tasks = await self.queue.list_tasks()
-        self.model.reset(tasks)
+        with cyclic_gc_paused():
+            tasks = await self.queue.list_tasks()
+            self.model.reset(tasks)
+            # The snapshots stay for the window's life: keep full collections off them.
+            settle_long_lived()
         self._set_queue_paused_state(self.queue.queue_paused)
         self._stats_timer.start(0)
 

@@ -261,6 +261,10 @@ class TaskTableModel(QAbstractTableModel):
         self._clocks: dict[str, tuple[float, float | None]] = {}
         self._sort_column: Column | None = None
         self._descending = False
+        # (column, descending) the rows are known to be in; None once a change may have
+        # moved a row. Sorting again the same way is then free (QTableView.sortByColumn
+        # sorts twice: once through the header's sortIndicatorChanged, once itself).
+        self._sorted_as: tuple[Column | None, bool] | None = None
         self._tick = QTimer(self)
         self._tick.setInterval(tick_ms)
         self._tick.timeout.connect(self._on_tick)
@@ -357,6 +361,8 @@ class TaskTableModel(QAbstractTableModel):
         """Sort rows by `column`'s raw value (-1: the order tasks arrived in); stays sorted."""
         self._sort_column = Column(column) if 0 <= column < len(Column) else None
         self._descending = order == Qt.SortOrder.DescendingOrder
+        if self._sorted_as == (self._sort_column, self._descending):
+            return
         self._resort()
 
     # ------------------------------------------------------------------ reading
@@ -444,8 +450,10 @@ class TaskTableModel(QAbstractTableModel):
             if t.status in ACTIVE or t.status == TaskStatus.PAUSED:
                 self._track_clock(t, now)
         if self._sort_column is not None:
-            key = self._keys[self._sort_column]
-            self._rows.sort(key=key, reverse=self._descending)
+            self._rows.sort(key=self._sort_key(self._sort_column), reverse=self._descending)
+            self._sorted_as = (self._sort_column, self._descending)
+        else:
+            self._sorted_as = None  # arrival order is the order of `tasks`
         self._reindex(0)
         self.endResetModel()
         self._update_tick_timer()
@@ -485,6 +493,7 @@ class TaskTableModel(QAbstractTableModel):
             del self._counts[task.status]
 
     def _update(self, changed: Sequence[Task]) -> None:
+        self._sorted_as = None
         now = self._clock()
         fresh: list[Task] = []
         rows: list[int] = []
@@ -515,6 +524,7 @@ class TaskTableModel(QAbstractTableModel):
             self.valuesChanged.emit()
 
     def _insert(self, tasks: list[Task], now: float) -> bool:
+        self._sorted_as = None
         new_values = False
         for t in tasks:
             self._arrival[t.id] = self._next_arrival
@@ -555,10 +565,13 @@ class TaskTableModel(QAbstractTableModel):
             self._dirty_from = row
 
     def _reindex(self, start: int) -> None:
-        index = self._index
         rows = self._rows
-        for i in range(start, len(rows)):
-            index[rows[i].id] = i
+        if start == 0:
+            self._index = {t.id: i for i, t in enumerate(rows)}
+        else:
+            index = self._index
+            for i in range(start, len(rows)):
+                index[rows[i].id] = i
         self._dirty_from = None
 
     def _track_clock(self, t: Task, now: float) -> None:
@@ -582,6 +595,20 @@ class TaskTableModel(QAbstractTableModel):
     def _duration_key(self, t: Task) -> float:
         d = self.duration_of(t)
         return -1.0 if d is None else d
+
+    def _sort_key(self, column: Column) -> Callable[[Task], Any]:
+        """The key to sort every row by `column` (the Role.SORT value, built for speed)."""
+        if column != Column.DURATION:
+            return self._keys[column]
+        clocks, ticking = self._clocks, self._duration_key
+
+        def key(t: Task) -> float:
+            if t.id in clocks:
+                return ticking(t)
+            d = t.duration_s
+            return -1.0 if d is None else d
+
+        return key
 
     def _retries_text(self, t: Task) -> str:
         if t.max_retries:
@@ -660,15 +687,16 @@ class TaskTableModel(QAbstractTableModel):
             key: Callable[[Task], Any] = lambda t: arrival.get(t.id, 0)  # noqa: E731
             reverse = False
         else:
-            key = self._keys[self._sort_column]
+            key = self._sort_key(self._sort_column)
             reverse = self._descending
         self.layoutAboutToBeChanged.emit()
-        if self._dirty_from is not None:
-            self._reindex(self._dirty_from)
+        # `_rows` is always current (only `_index` is rebuilt lazily), so the persistent
+        # indexes' rows can be read straight from it.
         persistent = self.persistentIndexList()
         ids = [(self._rows[i.row()].id, i.column()) for i in persistent]
         self._rows.sort(key=key, reverse=reverse)
         self._reindex(0)
+        self._sorted_as = (self._sort_column, self._descending)
         self.changePersistentIndexList(
             persistent, [self.index(self._index[i], c) for i, c in ids]
         )
@@ -698,6 +726,7 @@ class TaskTableModel(QAbstractTableModel):
                 [_DISPLAY, int(Role.SORT)],
             )
         if self._sort_column == Column.DURATION and not all(self._in_order(r) for r in rows):
+            self._sorted_as = None
             self._request_resort()
         self._update_tick_timer()
         self.durationsTicked.emit()

@@ -204,6 +204,31 @@ def test_a_sorted_model_keeps_rows_in_order_and_selections_follow_them(
     assert all(model.row_of(t.id) == r for r, t in enumerate(model.tasks()))
 
 
+def test_sorting_again_the_same_way_is_free_until_a_row_changes(
+    model: TaskTableModel, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header click and QTableView.sortByColumn both ask the model to sort; a second,
+    identical request must not re-map 100,000 rows, and must still sort once rows changed
+    behind a deferred re-sort."""
+    import qtqueue.ui.task_table_model as ttm
+
+    monkeypatch.setattr(ttm, "RESORT_NOW_MAX_ROWS", 3)  # live changes re-sort later
+    tasks = sample()
+    model.reset(tasks)
+    model.sort(Column.NAME, ASC)
+    layouts: list[int] = []
+    model.layoutChanged.connect(lambda *a: layouts.append(1))
+    model.sort(Column.NAME, ASC)
+    assert layouts == [] and names(model) == ["backup", "build", "deploy", "report", "sync"]
+    model.apply(changed=[changed(tasks[0], name="zeta")])  # "build" -> "zeta": out of order
+    assert names(model)[1] == "zeta"  # the deferred re-sort has not run yet
+    model.sort(Column.NAME, ASC)
+    assert names(model) == ["backup", "deploy", "report", "sync", "zeta"]
+    assert layouts == [1]
+    model.sort(Column.NAME, DESC)
+    assert names(model) == ["zeta", "sync", "report", "deploy", "backup"]
+
+
 # --------------------------------------------------------------------------- filters
 
 
