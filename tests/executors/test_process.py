@@ -14,6 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from qtqueue.core.errors import TaskErrorCode
+from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors.command import ScriptExecutor
 from qtqueue.executors.process import ProcessTree, kill_orphan
 
@@ -167,3 +170,50 @@ def test_an_executable_without_known_extension_runs_itself(tmp_path: Path) -> No
 def test_anything_else_runs_with_the_shell(tmp_path: Path) -> None:
     path = _script(tmp_path, "notes.txt", "echo hi\n")
     assert ScriptExecutor._interpreter(path, None)[0].endswith("sh")
+
+
+# --------------------------------------------------------------------------- what a command inherits
+
+_FDS = "import os; print('fds', sorted(int(f) for f in os.listdir('/proc/self/fd')))"
+
+
+@pytest.mark.parametrize("with_cwd", [False, True], ids=["no-cwd", "cwd"])
+async def test_a_command_holds_only_its_standard_streams_open(
+    queue: TaskQueue, tmp_path: Path, with_cwd: bool
+) -> None:
+    """The engine's database, logs and sockets never leak into commands (a long-running child
+    would otherwise keep them open after the engine closed them)."""
+    params: dict[str, object] = {"command": sys.executable, "args": ["-c", _FDS]}
+    if with_cwd:
+        params["cwd"] = str(tmp_path)
+    task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
+    assert task.status is TaskStatus.COMPLETED, task.error
+    line = next(ln for ln in (await queue.read_log(task.id)).splitlines() if ln.startswith("fds"))
+    # 0-2 are stdin, stdout and stderr; one more is listdir's own handle on /proc/self/fd
+    assert line == "fds [0, 1, 2, 3]"
+
+
+@pytest.mark.parametrize("with_cwd", [False, True], ids=["no-cwd", "cwd"])
+async def test_a_command_gets_sigpipe_back_so_pipelines_end(
+    queue: TaskQueue, tmp_path: Path, with_cwd: bool
+) -> None:
+    """Python ignores SIGPIPE; a child must not inherit that, or `producer | head` never ends
+    the producer by signal."""
+    params: dict[str, object] = {"command": "cat", "args": ["/proc/self/status"]}
+    if with_cwd:
+        params["cwd"] = str(tmp_path)
+    task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
+    assert task.status is TaskStatus.COMPLETED, task.error
+    ignored = next(ln for ln in (await queue.read_log(task.id)).splitlines() if ln.startswith("SigIgn:"))
+    mask = int(ignored.split()[1], 16)
+    assert not mask & (1 << (signal.SIGPIPE - 1)), ignored
+
+
+async def test_a_missing_program_is_command_not_found_with_or_without_cwd(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    for extra in ({}, {"cwd": str(tmp_path)}):
+        params = {"command": "qtqueue-no-such-program", **extra}
+        task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
+        assert task.status is TaskStatus.FAILED
+        assert task.error_code == TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND.value
