@@ -172,7 +172,7 @@ def test_anything_else_runs_with_the_shell(tmp_path: Path) -> None:
     assert ScriptExecutor._interpreter(path, None)[0].endswith("sh")
 
 
-# --------------------------------------------------------------------------- what a command inherits
+# ------------------------------------------------------------------- what a command inherits
 
 _FDS = "import os; print('fds', sorted(int(f) for f in os.listdir('/proc/self/fd')))"
 
@@ -188,7 +188,8 @@ async def test_a_command_holds_only_its_standard_streams_open(
         params["cwd"] = str(tmp_path)
     task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
     assert task.status is TaskStatus.COMPLETED, task.error
-    line = next(ln for ln in (await queue.read_log(task.id)).splitlines() if ln.startswith("fds"))
+    lines = (await queue.read_log(task.id)).splitlines()
+    line = next(ln for ln in lines if ln.startswith("fds"))
     # 0-2 are stdin, stdout and stderr; one more is listdir's own handle on /proc/self/fd
     assert line == "fds [0, 1, 2, 3]"
 
@@ -204,7 +205,8 @@ async def test_a_command_gets_sigpipe_back_so_pipelines_end(
         params["cwd"] = str(tmp_path)
     task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
     assert task.status is TaskStatus.COMPLETED, task.error
-    ignored = next(ln for ln in (await queue.read_log(task.id)).splitlines() if ln.startswith("SigIgn:"))
+    lines = (await queue.read_log(task.id)).splitlines()
+    ignored = next(ln for ln in lines if ln.startswith("SigIgn:"))
     mask = int(ignored.split()[1], 16)
     assert not mask & (1 << (signal.SIGPIPE - 1)), ignored
 
