@@ -173,6 +173,7 @@ class StatsView(QWidget):
             symbolSize=6,
             symbolBrush=_GREEN,
             symbolPen=None,
+            connect="finite",  # an empty bucket (NaN) is a gap, not a line across it
         )
 
         self.duration_plot = _plot(
@@ -312,15 +313,14 @@ class StatsView(QWidget):
         until = float(history["until"])
         unit_s, unit = _time_unit(until - float(history["since"]))
         middles = np.array([(b["start"] + bucket_s / 2 - until) / unit_s for b in buckets])
-        rated = [
-            (m, b["success_rate"])
-            for m, b in zip(middles, buckets, strict=True)
-            if b["success_rate"] is not None
-        ]
-        self.success_curve.setData(
-            np.array([m for m, _ in rated], dtype=float),
-            np.array([r for _, r in rated], dtype=float),
+        rates = np.array(
+            [math.nan if b["success_rate"] is None else b["success_rate"] for b in buckets],
+            dtype=float,
         )
+        if np.isnan(rates).all():  # nothing finished: no curve (pyqtgraph warns on all-NaN)
+            self.success_curve.setData([], [])
+        else:
+            self.success_curve.setData(middles, rates)
         self.throughput_bars.setOpts(
             x=middles,
             height=np.array([b["finished"] for b in buckets], dtype=float),

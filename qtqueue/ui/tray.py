@@ -235,10 +235,22 @@ class TrayIcon(QSystemTrayIcon):
             self.toggle_window()
 
 
+#: How long a notification stays in the status bar when there is no tray.
+STATUS_BAR_MS = 15_000
+
+
+def show_in_status_bar(window: MainWindow, title: str, message: str) -> None:
+    """Where no tray can show a notification, the window's status bar does (one line)."""
+    first = message.splitlines()[0] if message else ""
+    window.show_message(f"{title} — {first}" if first else title, STATUS_BAR_MS)
+
+
 def install_tray(window: MainWindow) -> TrayIcon | None:
-    """Give `window` a tray icon if the desktop has a tray; None (and no icon) if not."""
+    """Give `window` a tray icon if the desktop has a tray; None (and no icon) if not, and
+    then the notifications show in the window's status bar."""
     if not QSystemTrayIcon.isSystemTrayAvailable():
-        logger.info("no system tray here: running without a tray icon")
+        logger.info("no system tray here: notifications go to the window's status bar")
+        window.notifier.notification.connect(lambda t, m, f: show_in_status_bar(window, t, m))
         return None
     tray = TrayIcon(window)
     window.set_tray(tray)

@@ -3,6 +3,8 @@ hidden tab costs the engine nothing."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from typing import Any
 
@@ -24,8 +26,9 @@ def command(line: str) -> Task:
 
 
 def curve_values(curve: Any) -> list[float]:
+    """The points the curve shows (an empty bucket is NaN: a gap, not a point)."""
     _x, y = curve.getData()
-    return [] if y is None else [float(v) for v in y]
+    return [] if y is None else [float(v) for v in y if not math.isnan(v)]
 
 
 def view_of(window: MainWindow) -> StatsView:
@@ -74,6 +77,34 @@ def test_three_completed_and_one_failed_make_a_75_percent_bucket_and_curve(
     assert curve_values(view.success_curve) == [75.0]
     _x, heights = view.throughput_bars.getData()
     assert heights is not None and 4.0 in list(heights)
+
+
+def test_the_success_rate_line_does_not_cross_an_empty_bucket(window: MainWindow) -> None:
+    """Hours with nothing finished have no success rate: the line stops there and starts
+    again, instead of pretending the rate moved smoothly through them."""
+    from PySide6.QtGui import QPainterPath
+
+    view = view_of(window)
+
+    def bucket(start: float, rate: float | None) -> dict[str, Any]:
+        done = 0 if rate is None else 4
+        return {"start": start, "success_rate": rate, "finished": done, "queue_depth": 0,
+                "completed": done, "failed": 0}
+
+    view.show_history({
+        "since": 0.0, "until": 3 * 3600.0, "bucket_s": 3600.0, "durations": {},
+        "buckets": [bucket(0.0, 100.0), bucket(3600.0, None), bucket(7200.0, 50.0)],
+    })
+    assert curve_values(view.success_curve) == [100.0, 50.0]
+    path = view.success_curve.curve.getPath()
+    elements = [path.elementAt(i) for i in range(path.elementCount())]
+    lines = [
+        (before.x, e.x)
+        for before, e in itertools.pairwise(elements)
+        if e.type == QPainterPath.ElementType.LineToElement and e.x != before.x
+    ]
+    assert lines == []  # nothing is drawn from the first point to the last across the gap
+    assert len(elements) >= 2
 
 
 def test_a_retried_failure_counts_once_by_its_latest_outcome(window: MainWindow, run: Run) -> None:

@@ -335,3 +335,21 @@ def test_without_a_tray_the_app_installs_no_icon(window: MainWindow) -> None:
     assert install_tray(window) is None  # offscreen has no tray
     assert window.tray is None
 
+
+def test_without_a_tray_a_failure_is_announced_in_the_status_bar(
+    window: MainWindow, run: Run
+) -> None:
+    assert install_tray(window) is None  # offscreen has no tray
+
+    async def scenario() -> None:
+        bad = await window.queue.add_task(command("exit 3", name="doomed job", max_retries=0))
+        await until_row(window, bad, in_status(TaskStatus.FAILED))
+        await until(
+            lambda: "doomed job" in window.form.statusBar.currentMessage(),
+            window.notifier.notification,
+        )
+
+    run(scenario())
+    text = window.form.statusBar.currentMessage()
+    assert text.startswith("Task failed: doomed job — SYSTEM_COMMAND_FAILED"), text
+
