@@ -826,13 +826,14 @@ _RULES: tuple[_Rule, ...] = (
     # Docker: images and containers ("pull access denied" before any auth rule).
     _rule(
         r"manifest unknown|manifest for \S+ not found|pull access denied"
-        r"|repository does not exist|no such image",
+        r"|repository does not exist|no such image|an image does not exist locally",
         _C.DOCKER_IMAGE_NOT_FOUND,
     ),
     _rule(r"no such container", _C.DOCKER_CONTAINER_NOT_FOUND),
     _rule(
         r"\bcontainer\b[^\n]*(?:is already in progress|already running)"
-        r"|(?:is already in progress|already running)[^\n]*\bcontainer\b",
+        r"|(?:is already in progress|already running)[^\n]*\bcontainer\b"
+        r"|container name \S+ is already in use|cannot remove a running container",
         _C.DOCKER_CONTAINER_ALREADY_RUNNING,
     ),
     # Docker: registry credentials and registry trouble.
