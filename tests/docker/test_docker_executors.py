@@ -23,6 +23,7 @@ from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
+from qtqueue.executors.docker import client as docker_client
 from qtqueue.executors.docker import docker_executors, parse_layer_lines
 
 C = TaskErrorCode
@@ -107,6 +108,13 @@ def context(tmp_path: Path, dockerfile: str, **files: str) -> str:
     for name, text in files.items():
         (folder / name).write_text(text)
     return str(folder)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def inspect(env: DockerEnv, container: str) -> dict[str, Any] | None:
@@ -330,7 +338,8 @@ async def test_an_image_removed_here_is_pulled_back_layer_by_layer(
 
     pulling = [(p, step) for s, p, step in watch.seen[done.id] if s is S.PULLING]
     assert pulling[-1][0] == 100.0  # reached while pulling, before the engine's completion
-    assert any(0 < p < 100 for p, _ in pulling) or len(pulling) >= 1
+    percents = [p for p, _ in pulling]
+    assert percents == sorted(percents)  # it never went back
     assert pulling[-1][1].startswith("Pulling: ")
     log = await dq.read_log(done.id)
     layers = parse_layer_lines(log)
@@ -340,6 +349,21 @@ async def test_an_image_removed_here_is_pulled_back_layer_by_layer(
     blob = next(state for state in layers.values() if state.status == "Pull complete")
     assert blob.total is not None and blob.total > 1_000_000 and blob.current == blob.total
     assert "Downloading" in log
+
+
+async def test_pushing_what_is_not_here_or_to_no_registry_says_which(
+    dq: TaskQueue, docker_env: DockerEnv
+) -> None:
+    absent = await run(
+        dq, docker_env, T.DOCKER_PUSH, image_name=f"{docker_env.open_registry}/qtq/none"
+    )
+    assert absent.error_code == C.DOCKER_IMAGE_NOT_FOUND.value
+    nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
+    unreachable = await run(
+        dq, docker_env, T.DOCKER_PUSH, image_name="qtq/busybox", tag="base", registry=nobody
+    )
+    assert unreachable.error_code == C.DOCKER_NETWORK_ERROR.value
+    assert "connection refused" in (unreachable.error or "")
 
 
 async def test_pulling_a_missing_image_is_image_not_found(
@@ -506,6 +530,32 @@ def stale_socket(folder: Path) -> str:
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
     return f"unix://{path}"
+
+
+async def test_without_docker_host_the_daemon_is_the_one_docker_host_names(
+    dq: TaskQueue, docker_env: DockerEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_env.host)
+    task = Task(T.DOCKER_TAG, {"source": docker_env.base_image, "target": "qtq/by-env:1"})
+    done = await dq.wait_for(await dq.add_task(task), timeout_s=30)
+    assert done.status is S.COMPLETED, done.error
+    assert docker_env.api.inspect_image("qtq/by-env:1")
+
+
+async def test_a_daemon_that_does_not_answer_fails_after_the_connect_timeout(
+    dq: TaskQueue, docker_env: DockerEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docker_client, "CONNECT_TIMEOUT_S", 0.5)
+    path = tmp_path / "hung.sock"
+    with socket.socket(socket.AF_UNIX) as hung:  # listens, never answers
+        hung.bind(str(path))
+        hung.listen(8)
+        began = time.monotonic()
+        task = Task(T.DOCKER_PULL, {"image": "busybox", "docker_host": f"unix://{path}"})
+        done = await dq.wait_for(await dq.add_task(task), timeout_s=10)
+    assert time.monotonic() - began < 3
+    assert done.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
+    assert "no answer within 0.5 s" in (done.error or "")
 
 
 @pytest.mark.parametrize("where", ["missing-socket", "stale-socket"])

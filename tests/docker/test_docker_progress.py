@@ -11,6 +11,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode, classify_message
 from qtqueue.executors.docker import LayerProgress, LayerState, parse_layer_lines
 from qtqueue.executors.docker.client import (
     code_for_text,
+    docker_error,
     parse_registry_credential,
     resolve_host,
     stream_error,
@@ -285,3 +286,20 @@ def test_a_stream_error_gets_the_code_its_text_points_to(text: str, code: TaskEr
     assert failure is not None and failure.code is code
     assert failure.message == f"pushing x: {text}"
     assert stream_error({"status": "Pushed"}, C.DOCKER_PUSH_FAILED, "pushing x") is None
+
+
+def test_a_socket_this_user_may_not_use_is_a_permission_error() -> None:
+    import requests
+
+    try:
+        raise PermissionError(13, "Permission denied")
+    except PermissionError as cause:
+        try:
+            raise requests.exceptions.ConnectionError(("Connection aborted.", cause)) from cause
+        except requests.exceptions.ConnectionError as exc:
+            failure = docker_error(exc, C.DOCKER_PULL_FAILED, "pulling x", "unix:///s.sock")
+    assert failure.code is C.DOCKER_PERMISSION_DENIED
+    assert failure.message == (
+        "pulling x: permission denied while trying to connect to the Docker daemon at "
+        "unix:///s.sock"
+    )
