@@ -213,7 +213,7 @@ def new_task_id() -> str:
 class Task:
     """One unit of work and everything known about it.
 
-    Callers build a `Task` with the fields up to `on_interrupt`; the engine fills in the rest.
+    Callers build a `Task` with the fields up to `queue`; the engine fills in the rest.
     Times are UNIX timestamps in seconds (float); durations carry their unit in the name.
     """
 
@@ -242,12 +242,21 @@ class Task:
     """A task not started by then is cancelled (QUEUE_TASK_EXPIRED)."""
     depends_on: list[str] = field(default_factory=list)
     """Ids of tasks that must complete first."""
+    allow_dependency_failure: bool = False
+    """Run once every dependency is finished, however it ended (default: a failed, cancelled
+    or timed-out dependency fails this task with QUEUE_DEPENDENCY_FAILED)."""
+    ttl_s: float | None = None
+    """Seconds from creation after which a task that has not started is cancelled
+    (QUEUE_TASK_EXPIRED); the engine turns it into `expires_at`."""
     resources: dict[str, Any] = field(default_factory=dict)
     """What it needs of the machine: cpu_cores, memory_gb, disk_gb, disk_path, gpu_memory_gb."""
     permission: Permission = Permission.AUTONOMOUS
     """Whether a human must approve it first."""
     on_interrupt: OnInterrupt = OnInterrupt.RETRY
     """What happens if the engine dies while the task runs."""
+    queue: str = "default"
+    """The named queue it waits in (high_priority, default, low_priority or a user-defined
+    one); each has its own concurrency limit and defaults."""
 
     id: str = field(default_factory=new_task_id)
     """A UUID, unique for ever."""
@@ -282,6 +291,8 @@ class Task:
     """Why a PENDING task is not running yet, in words (empty when it is simply queued)."""
     pid: int | None = None
     """Process id of the running command, so a crashed engine's orphans can be found."""
+    approved_at: float | None = None
+    """When a person approved a HUMAN_REQUIRED task (None: not yet)."""
     seq: int = 0
     """Queue order within a priority; assigned by the engine."""
     updated_at: float = field(default_factory=time.time)

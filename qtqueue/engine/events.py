@@ -20,6 +20,9 @@ class EventKind(StrEnum):
     CHANGED = "changed"
     REMOVED = "removed"
     QUEUE = "queue"
+    NOTICE = "notice"
+    """Something a person should hear about (a supervised task started, a task awaits
+    approval); `detail` says what, in words. Carries no snapshot."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,7 +30,8 @@ class TaskEvent:
     """One change, published only once it is durable.
 
     `status` is the task's status right after the change. `task` is a snapshot taken when the
-    change was made; it is None for REMOVED and QUEUE events, and when nobody subscribed.
+    change was made; it is None for REMOVED, QUEUE and NOTICE events, and when nobody
+    subscribed.
     """
 
     kind: EventKind

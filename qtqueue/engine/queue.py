@@ -3,8 +3,12 @@
 State lives in the store; the engine keeps unfinished tasks in a live index for speed, changes
 them in memory, registers each change with the group-commit writer, and publishes events only
 once the change is durable. Dispatch is event-driven: anything that may free a slot or make a
-task ready schedules one dispatch pass on the loop; a timer exists only for the next delayed
-task.
+task ready schedules one dispatch pass on the loop; timers exist only for the next delayed
+task, the next expiry, and a short re-check while a task waits for machine resources.
+
+A task waits, PENDING with a `wait_reason`, for: its `run_at`; a person's approval
+(HUMAN_REQUIRED); its dependencies (woken through a reverse index when one of them finishes);
+an executor; its category's limit; and the machine resources it declared.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import heapq
 import logging
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +67,7 @@ from qtqueue.engine.logs import (
     redact,
     remove_log,
 )
+from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
 from qtqueue.engine.retry import backoff_delay_s
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
@@ -79,6 +84,16 @@ DEFAULT_RETENTION_S = 30 * 86400.0
 _META_QUEUE_PAUSED = "queue_paused"
 #: A command's pid is written once it has run this long (see TaskQueue._attach_pid).
 PID_WRITE_DELAY_S = 0.05
+AWAITING_APPROVAL = "awaiting approval"
+#: While a task waits for resources, they are looked at again after this long (doubling, up to
+#: RESOURCE_RECHECK_MAX_S, while nothing changes), besides at every task's end.
+RESOURCE_RECHECK_S = 0.25
+RESOURCE_RECHECK_MAX_S = 2.0
+#: A task waiting for resources that others have passed for this long, or this many times,
+#: gets the room: tasks that need resources are held back until it has started.
+RESOURCE_AGING_S = 60.0
+RESOURCE_AGING_STARTS = 20
+_FAILED_OUTCOMES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMEOUT})
 
 
 class ShutdownPolicy(StrEnum):
@@ -105,6 +120,49 @@ def _not_found(task_id: str) -> QueueError:
     return QueueError(
         TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id
     )
+
+
+def _dependencies_reason(waiting: list[str]) -> str:
+    shown = ", ".join(f"{d[:8]}…" for d in waiting[:5]) + (", …" if len(waiting) > 5 else "")
+    noun = "dependency" if len(waiting) == 1 else "dependencies"
+    return f"waiting for {len(waiting)} {noun}: {shown}"
+
+
+_ENDED = {
+    TaskStatus.FAILED.value: "failed",
+    TaskStatus.CANCELLED.value: "was cancelled",
+    TaskStatus.TIMEOUT.value: "timed out",
+    "removed": "was removed",
+}
+
+
+class _Alarm:
+    """One loop timer for the earliest of some UNIX times: set(at) arms it unless it is already
+    due no later than `at`."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback = callback
+        self._handle: asyncio.TimerHandle | None = None
+        self._at: float | None = None
+
+    def set(self, at: float, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        if self._handle is not None:
+            if self._at is not None and self._at <= at:
+                return
+            self._handle.cancel()
+        self._at = at
+        self._handle = loop.call_later(max(0.0, at - now), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._at = None
+        self._callback()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            self._at = None
 
 
 def _invalid_state(task: Task, action: str) -> QueueError:
@@ -156,6 +214,9 @@ class TaskQueue:
         synchronous: str = "NORMAL",
         lock_timeout_s: float = 3.0,
         clock: Callable[[], float] = time.time,
+        resource_probe: ResourceProbe | None = None,
+        resource_aging_s: float = RESOURCE_AGING_S,
+        resource_aging_starts: int = RESOURCE_AGING_STARTS,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -176,6 +237,9 @@ class TaskQueue:
         self.shutdown_policy = ShutdownPolicy(shutdown_policy)
         self.lock_timeout_s = lock_timeout_s
         self.clock = clock
+        self.resources = ResourceAccountant(resource_probe)
+        self.resource_aging_s = resource_aging_s
+        self.resource_aging_starts = resource_aging_starts
         self.events = EventBus()
         self.logs_dir = self.data_dir / "logs"
         self._logs_prefix = f"{self.logs_dir}{os.sep}"
@@ -200,12 +264,28 @@ class TaskQueue:
         self._waiters: dict[str, list[asyncio.Future[Task]]] = defaultdict(list)
         self._background: set[asyncio.Task[Any]] = set()
         self._dispatch_scheduled = False
-        self._delay_timer: asyncio.TimerHandle | None = None
-        self._delay_timer_at: float | None = None
+        self._delay_alarm = _Alarm(self._request_dispatch)
         self._cleanup_timer: asyncio.TimerHandle | None = None
         self._queue_paused = False
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Dependencies. _dependents: id -> unfinished tasks that depend on it (the reverse
+        # index that wakes them). _dep_outcome: how a dependency that is no longer live ended
+        # (None: it is gone from the store). _dep_parked: dependents parked until one of
+        # their dependencies finishes (id -> seq of the parked entry).
+        self._dependents: dict[str, set[str]] = defaultdict(set)
+        self._dep_outcome: dict[str, TaskStatus | None] = {}
+        self._dep_parked: dict[str, int] = {}
+        self._settling: deque[str] = deque()
+        self._awaiting_approval: dict[str, int] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._expiry_alarm = _Alarm(self._on_expiry_alarm)
+        # Tasks waiting for machine resources, their re-check timer, and since when (monotonic)
+        # and how many times others have passed each of them.
+        self._blocked_resources: list[tuple[str, int]] = []
+        self._resource_timer: asyncio.TimerHandle | None = None
+        self._resource_recheck_s = RESOURCE_RECHECK_S
+        self._resource_waits: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -274,7 +354,9 @@ class TaskQueue:
                 for h in handles:
                     self._stop_runner(h, reason)
                 await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
-            for timer in (self._delay_timer, self._cleanup_timer):
+            self._delay_alarm.cancel()
+            self._expiry_alarm.cancel()
+            for timer in (self._cleanup_timer, self._resource_timer):
                 if timer is not None:
                     timer.cancel()
             for bg in list(self._background):
@@ -301,8 +383,12 @@ class TaskQueue:
     async def _load(self) -> None:
         """Build the live index; in dispatch mode, settle tasks a crashed engine left running."""
         interrupted: list[Task] = []
-        for task in await self.store.load_unfinished():
+        unfinished = await self.store.load_unfinished()
+        for task in unfinished:
             self._live[task.id] = task
+        await self._track_dependencies(unfinished)
+        for task in unfinished:
+            self._watch_expiry(task)
             if task.status == TaskStatus.PENDING:
                 self._enqueue(task)
             elif task.status == TaskStatus.PAUSED and task.paused_from in (
@@ -384,8 +470,11 @@ class TaskQueue:
                 else task.depends_on
             ),
             resources=dict(task.resources) if isinstance(task.resources, dict) else task.resources,
+            allow_dependency_failure=task.allow_dependency_failure,
+            ttl_s=task.ttl_s,
             permission=task.permission,
             on_interrupt=task.on_interrupt,
+            queue=task.queue,
             id=task.id,
             created_at=now,
             updated_at=now,
@@ -454,10 +543,33 @@ class TaskQueue:
             problems.append("depends_on: must be a list of task ids")
         if not isinstance(t.resources, dict):
             problems.append("resources: must be an object")
+        if not isinstance(t.allow_dependency_failure, bool):
+            problems.append("allow_dependency_failure: must be true or false")
+        if t.ttl_s is not None and (
+            isinstance(t.ttl_s, bool) or not isinstance(t.ttl_s, (int, float)) or t.ttl_s <= 0
+        ):
+            problems.append("ttl_s: must be a number of seconds > 0")
+        if not isinstance(t.queue, str) or not t.queue.strip():
+            problems.append("queue: must be a non-empty name")
         if problems:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
             )
+        if t.resources:
+            self.resources.check_possible(parse_needs(t.resources))
+        t.depends_on = list(dict.fromkeys(t.depends_on))
+        if t.id in t.depends_on:
+            raise QueueError(
+                TaskErrorCode.QUEUE_DEPENDENCY_CYCLE,
+                f"task {t.id} depends on itself",
+                task_id=t.id,
+                cycle=[t.id, t.id],
+            )
+        if t.ttl_s is not None:
+            until = now + t.ttl_s
+            t.expires_at = until if t.expires_at is None else min(t.expires_at, until)
+        if t.permission == Permission.HUMAN_REQUIRED:
+            t.wait_reason = AWAITING_APPROVAL
         if not t.name:
             t.name = summarize_params(t.task_type, t.params)
         self._seq += 1
@@ -486,10 +598,20 @@ class TaskQueue:
                 f"task id already exists: {sorted(taken)[0]}",
                 ids=sorted(taken),
             )
+        finished = await self._check_dependencies(prepared)
         assert self._writer is not None
-        fut: asyncio.Future[None] | None = None
+        self._dep_outcome.update(finished)
         for t in prepared:
             self._live[t.id] = t
+        # Registered before the commit is awaited: a dependency that finishes meanwhile
+        # must find its dependents in the index.
+        self._register_dependents(prepared)
+        fut: asyncio.Future[None] | None = None
+        for t in prepared:
+            if t.depends_on and not t.wait_reason:
+                waiting, _ = self._unmet_dependencies(t)
+                if waiting:
+                    t.wait_reason = _dependencies_reason(waiting)
             fut = self._writer.insert(
                 t,
                 self._event(EventKind.ADDED, t),
@@ -502,11 +624,74 @@ class TaskQueue:
         except Exception:
             for t in prepared:
                 self._live.pop(t.id, None)
+                self._forget_dependencies(t)
             raise
+        notices = []
         for t in prepared:
             if t.status == TaskStatus.PENDING:
+                self._watch_expiry(t)
                 self._enqueue(t)
+            if t.permission == Permission.HUMAN_REQUIRED:
+                notices.append(self._notice(t, f"awaiting approval: {t.name}"))
+        self.events.publish(notices)
         return ids
+
+    async def _check_dependencies(self, batch: list[Task]) -> dict[str, TaskStatus | None]:
+        """Refuse dependencies on unknown tasks (QUEUE_TASK_NOT_FOUND) and cycles within the
+        batch (QUEUE_DEPENDENCY_CYCLE). Returns the stored status of dependencies that are
+        neither live nor already known."""
+        in_batch = {t.id: t for t in batch}
+        outside = {
+            d
+            for t in batch
+            for d in t.depends_on
+            if d not in in_batch and d not in self._live and self._dep_outcome.get(d) is None
+        }
+        found: dict[str, TaskStatus | None] = dict(await self._stored_statuses(outside))
+        for t in batch:
+            for d in t.depends_on:
+                if d in outside and d not in found:
+                    raise QueueError(
+                        TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+                        f"task {t.name!r} depends on {d}, and no task has that id",
+                        task_id=t.id,
+                        dependency_id=d,
+                    )
+        # Stored and live tasks only depend on tasks older than themselves, so a cycle can
+        # only run through this batch.
+        state: dict[str, int] = {}  # 1: being visited, 2: done
+        for root in batch:
+            if state.get(root.id):
+                continue
+            path = [root.id]
+            stack = [iter(root.depends_on)]
+            state[root.id] = 1
+            while stack:
+                dep = next(stack[-1], None)
+                if dep is None:
+                    stack.pop()
+                    state[path.pop()] = 2
+                elif dep in in_batch:
+                    if state.get(dep) == 1:
+                        cycle = [*path[path.index(dep) :], dep]
+                        raise QueueError(
+                            TaskErrorCode.QUEUE_DEPENDENCY_CYCLE,
+                            "the dependencies form a cycle: " + " -> ".join(cycle),
+                            cycle=cycle,
+                        )
+                    if not state.get(dep):
+                        state[dep] = 1
+                        path.append(dep)
+                        stack.append(iter(in_batch[dep].depends_on))
+        return found
+
+    async def _stored_statuses(self, ids: Iterable[str]) -> dict[str, TaskStatus]:
+        wanted = sorted(ids)
+        out: dict[str, TaskStatus] = {}
+        for i in range(0, len(wanted), 500):
+            for task in await self.store.list_tasks(TaskFilter(ids=wanted[i : i + 500])):
+                out[task.id] = task.status
+        return out
 
     # ------------------------------------------------------------------ reading
 
@@ -826,6 +1011,49 @@ class TaskQueue:
         )
         return await self._persisted(task)
 
+    async def approve_task(self, task_id: str) -> Task:
+        """Let a HUMAN_REQUIRED task run (it still waits for anything else it needs).
+        Survives restarts."""
+        task = await self._awaiting_task(task_id, "approve")
+        task.approved_at = self.clock()
+        seq = self._awaiting_approval.pop(task.id, None)
+        if task.wait_reason == AWAITING_APPROVAL:
+            task.wait_reason = ""
+        self._record(task, task.status, task.status)
+        if seq is not None and (t := self._take_entry(task.id, seq)) is not None:
+            self._enqueue(t)
+        return await self._persisted(task)
+
+    async def reject_task(self, task_id: str, reason: str = "") -> Task:
+        """Refuse a HUMAN_REQUIRED task: it ends CANCELLED with QUEUE_REJECTED and the reason."""
+        task = await self._awaiting_task(task_id, "reject")
+        reason = reason.strip()
+        self._conclude(
+            task,
+            TaskStatus.CANCELLED,
+            code=TaskErrorCode.QUEUE_REJECTED,
+            message=f"rejected: {reason}" if reason else "rejected when asked for approval",
+            details={"reason": reason},
+            allow_retry=False,
+        )
+        return await self._persisted(task)
+
+    async def _awaiting_task(self, task_id: str, action: str) -> Task:
+        task = await self._live_task(task_id, action)
+        if task.permission != Permission.HUMAN_REQUIRED or task.approved_at is not None:
+            why = (
+                "it was approved already"
+                if task.approved_at is not None
+                else f"it needs no approval (permission {task.permission.value})"
+            )
+            raise QueueError(
+                TaskErrorCode.QUEUE_INVALID_STATE,
+                f"cannot {action} task {task.id}: {why}",
+                task_id=task.id,
+                action=action,
+            )
+        return task
+
     async def retry_task(self, task_id: str) -> Task:
         """Run a FAILED, CANCELLED or TIMEOUT task again (also takes it out of dead letters)."""
         self._require_open()
@@ -839,14 +1067,19 @@ class TaskQueue:
         if task.status not in RETRYABLE_TERMINAL:
             raise _invalid_state(task, "retry")
         self._live[task.id] = task
+        await self._track_dependencies([task])
+        self._dep_outcome.pop(task.id, None)
         prev = task.status
         task.retry_count += 1
         self._reset_for_run(task)
         self._seq += 1
         task.seq = self._seq
         self._record(task, prev, TaskStatus.PENDING)
+        self._watch_expiry(task)
         self._enqueue(task)
-        return await self._persisted(task)
+        snapshot = task.copy()
+        await self._revive_dependents(task.id)  # flushes: the retry is durable after it
+        return snapshot
 
     async def requeue_dead_letters(self) -> list[str]:
         """Retry every dead-lettered task; returns their ids."""
@@ -1072,15 +1305,27 @@ class TaskQueue:
             task.error = task.error_code = None
             task.error_details = {}
         task.dead_letter = (
-            status in (TaskStatus.FAILED, TaskStatus.TIMEOUT) and task.max_retries > 0
+            status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
+            and task.max_retries > 0
+            and task.error_code != TaskErrorCode.QUEUE_DEPENDENCY_FAILED
         )
         fut = self._record(task, prev, status)
         fut.add_done_callback(functools.partial(self._evict, task))
+        self._awaiting_approval.pop(task.id, None)
+        self._dep_parked.pop(task.id, None)
+        self._resource_waits.pop(task.id, None)
+        if task.depends_on:
+            self._forget_dependencies(task)
+        if task.id in self._dependents:
+            self._dep_outcome[task.id] = status
+            self._settle(task.id)
 
     def _evict(self, task: Task, _committed: object = None) -> None:
         """Drop a finished task from the live index once its final state is durable."""
         if self._live.get(task.id) is task and task.status in TERMINAL:
             del self._live[task.id]
+            if task.id in self._dependents:
+                self._dep_outcome[task.id] = task.status
 
     def _on_committed(self, events: list[TaskEvent]) -> None:
         """Publish a committed batch's events and wake whoever waits for finished tasks."""
@@ -1097,7 +1342,7 @@ class TaskQueue:
     def _enqueue(self, task: Task) -> None:
         """Queue a PENDING task by priority, or by time if it has a future run_at. A task
         already queued under its current seq is left where it is."""
-        if self._queued.get(task.id) == task.seq:
+        if self._queued.get(task.id) == task.seq or self._gated(task):
             return
         self._queued[task.id] = task.seq
         if task.run_at is not None and task.run_at > self.clock():
@@ -1117,10 +1362,11 @@ class TaskQueue:
             return None
         return task
 
-    def _unpark(self, parked: list[tuple[str, int]]) -> None:
+    def _unpark(self, parked: list[tuple[str, int]], clear_reason: bool = True) -> None:
         for tid, seq in parked:
             if (t := self._take_entry(tid, seq)) is not None:
-                t.wait_reason = ""
+                if clear_reason:
+                    t.wait_reason = ""
                 self._enqueue(t)
 
     def _unblock_type(self, name: str) -> None:
@@ -1133,21 +1379,8 @@ class TaskQueue:
         self._loop.call_soon(self._dispatch)
 
     def _arm_delay_timer(self) -> None:
-        if not self._delayed or self._loop is None or not self.dispatching:
-            return
-        at = self._delayed[0][0]
-        if self._delay_timer is not None:
-            if self._delay_timer_at is not None and self._delay_timer_at <= at:
-                return
-            self._delay_timer.cancel()
-        delay = max(0.0, at - self.clock())
-        self._delay_timer_at = at
-        self._delay_timer = self._loop.call_later(delay, self._on_delay_timer)
-
-    def _on_delay_timer(self) -> None:
-        self._delay_timer = None
-        self._delay_timer_at = None
-        self._request_dispatch()
+        if self._delayed and self._loop is not None and self.dispatching:
+            self._delay_alarm.set(self._delayed[0][0], self._loop, self.clock())
 
     def _dispatch(self) -> None:
         """Start ready tasks while slots are free: highest priority first, FIFO within one."""
@@ -1155,6 +1388,7 @@ class TaskQueue:
         if not self._started or self._closing or not self.dispatching:
             return
         now = self.clock()
+        aged = self._aged_resource_waiter() if self._resource_waits else None
         while self._delayed and self._delayed[0][0] <= now:
             _, seq, tid = heapq.heappop(self._delayed)
             if (t := self._take_entry(tid, seq)) is not None:
@@ -1172,13 +1406,7 @@ class TaskQueue:
                 self._enqueue(task)
                 continue
             if task.expires_at is not None and task.expires_at <= now:
-                self._conclude(
-                    task,
-                    TaskStatus.CANCELLED,
-                    code=TaskErrorCode.QUEUE_TASK_EXPIRED,
-                    message="expired before it could start",
-                    allow_retry=False,
-                )
+                self._expire(task)
                 continue
             executor = self.registry.get(task.type_name)
             if executor is None:
@@ -1196,14 +1424,266 @@ class TaskQueue:
                     f"waiting: category {task.category!r} is at its limit of {limit}",
                 )
                 continue
+            if task.resources and not self._admit_resources(task, aged):
+                continue
             self._start(task, executor)
 
     def _block(self, task: Task, parking: list[tuple[str, int]], reason: str) -> None:
         parking.append((task.id, task.seq))
         self._queued[task.id] = task.seq
+        self._set_wait_reason(task, reason)
+
+    def _set_wait_reason(self, task: Task, reason: str) -> None:
         if task.wait_reason != reason:
             task.wait_reason = reason
             self._record(task, task.status, task.status)
+
+    # ------------------------------------------------------------------ internals: gates
+
+    def _gated(self, task: Task) -> bool:
+        """Park a PENDING task that awaits approval or dependencies (or fail it, when a
+        dependency failed); whether it was held back."""
+        if task.permission == Permission.HUMAN_REQUIRED and task.approved_at is None:
+            self._awaiting_approval[task.id] = task.seq
+            self._queued[task.id] = task.seq
+            self._set_wait_reason(task, AWAITING_APPROVAL)
+            return True
+        if not task.depends_on:
+            return False
+        waiting, failed = self._unmet_dependencies(task)
+        if failed is not None and not task.allow_dependency_failure:
+            if self.dispatching:
+                self._fail_for_dependency(task, *failed)
+            return True
+        if waiting:
+            self._dep_parked[task.id] = task.seq
+            self._queued[task.id] = task.seq
+            self._set_wait_reason(task, _dependencies_reason(waiting))
+            return True
+        return False
+
+    def _dep_state(self, dep_id: str) -> TaskStatus | None:
+        """A dependency's status; None if it is gone from the store."""
+        live = self._live.get(dep_id)
+        return live.status if live is not None else self._dep_outcome.get(dep_id)
+
+    def _unmet_dependencies(self, task: Task) -> tuple[list[str], tuple[str, str] | None]:
+        """(the dependencies not finished yet, (id, how it ended) of the first that did not
+        complete, or None)."""
+        waiting: list[str] = []
+        failed: tuple[str, str] | None = None
+        for d in task.depends_on:
+            state = self._dep_state(d)
+            if state is None:
+                failed = failed or (d, "removed")
+            elif state not in TERMINAL:
+                waiting.append(d)
+            elif state != TaskStatus.COMPLETED and failed is None:
+                failed = (d, state.value)
+        return waiting, failed
+
+    def _fail_for_dependency(self, task: Task, dep_id: str, ended: str) -> None:
+        self._conclude(
+            task,
+            TaskStatus.FAILED,
+            code=TaskErrorCode.QUEUE_DEPENDENCY_FAILED,
+            message=f"dependency {dep_id} {_ENDED.get(ended, ended)}",
+            details={"dependency_id": dep_id, "dependency_status": ended},
+            allow_retry=False,
+        )
+
+    def _register_dependents(self, tasks: Iterable[Task]) -> None:
+        for t in tasks:
+            for d in t.depends_on:
+                self._dependents[d].add(t.id)
+
+    def _forget_dependencies(self, task: Task) -> None:
+        """Take a finished (or never added) task out of the reverse index."""
+        for d in task.depends_on:
+            dependents = self._dependents.get(d)
+            if dependents is not None:
+                dependents.discard(task.id)
+                if not dependents:
+                    del self._dependents[d]
+                    self._dep_outcome.pop(d, None)
+
+    async def _track_dependencies(self, tasks: Iterable[Task]) -> None:
+        """Put loaded or retried tasks in the reverse index, learning from the store how their
+        finished dependencies ended."""
+        tasks = [t for t in tasks if t.depends_on]
+        unknown = {
+            d
+            for t in tasks
+            for d in t.depends_on
+            if d not in self._live and d not in self._dep_outcome
+        }
+        if unknown:
+            found = await self._stored_statuses(unknown)
+            for d in unknown:
+                self._dep_outcome[d] = found.get(d)
+        self._register_dependents(tasks)
+
+    def _settle(self, dep_id: str) -> None:
+        """A task that others depend on has finished: wake its dependents. Iterative, so a
+        long chain of failing dependents does not recurse."""
+        self._settling.append(dep_id)
+        if len(self._settling) > 1:
+            return  # an outer call is draining the queue
+        while self._settling:
+            for tid in list(self._dependents.get(self._settling[0], ())):
+                self._wake_dependent(tid)
+            self._settling.popleft()
+
+    def _wake_dependent(self, tid: str) -> None:
+        seq = self._dep_parked.pop(tid, None)
+        if seq is not None:
+            if (t := self._take_entry(tid, seq)) is not None:
+                t.wait_reason = ""
+                self._enqueue(t)  # gated again: waits for the rest, fails, or is queued
+            return
+        t = self._live.get(tid)
+        if t is not None and t.status == TaskStatus.PENDING and self.dispatching:
+            _, failed = self._unmet_dependencies(t)
+            if failed is not None and not t.allow_dependency_failure:
+                self._fail_for_dependency(t, *failed)  # queued behind others: fail it now
+
+    async def _revive_dependents(self, dep_id: str) -> None:
+        """`dep_id` was retried: tasks that failed because of it (and, in turn, their own
+        dependents that failed because of them) wait for it again."""
+        assert self._writer is not None
+        await self._writer.flush()
+        by_culprit: dict[str, list[Task]] = defaultdict(list)
+        for t in await self.store.list_tasks(
+            TaskFilter(
+                statuses=(TaskStatus.FAILED,),
+                error_code=TaskErrorCode.QUEUE_DEPENDENCY_FAILED.value,
+            )
+        ):
+            by_culprit[str(t.error_details.get("dependency_id"))].append(t)
+        revived: list[Task] = []
+        todo = [dep_id]
+        while todo:
+            for stored in by_culprit.pop(todo.pop(), []):
+                task = self._live.get(stored.id, stored)
+                if task.status != TaskStatus.FAILED:
+                    continue
+                self._live[task.id] = task
+                self._reset_for_run(task)
+                self._seq += 1
+                task.seq = self._seq
+                self._record(task, TaskStatus.FAILED, TaskStatus.PENDING)
+                revived.append(task)
+                todo.append(task.id)
+        await self._track_dependencies(revived)
+        for task in revived:
+            self._dep_outcome.pop(task.id, None)
+            self._watch_expiry(task)
+            self._enqueue(task)
+        if revived:
+            logger.info("%d dependents of %s wait for it again", len(revived), dep_id)
+
+    def _watch_expiry(self, task: Task) -> None:
+        if task.expires_at is None or not self.dispatching or self._loop is None:
+            return
+        heapq.heappush(self._expiry, (task.expires_at, task.id))
+        self._expiry_alarm.set(self._expiry[0][0], self._loop, self.clock())
+
+    def _on_expiry_alarm(self) -> None:
+        """Cancel every task whose expiry time has come before it started."""
+        if not self._started or self._closing or self._loop is None:
+            return
+        now = self.clock()
+        while self._expiry and self._expiry[0][0] <= now:
+            _, tid = heapq.heappop(self._expiry)
+            task = self._live.get(tid)
+            if (
+                task is not None
+                and task.expires_at is not None
+                and task.expires_at <= now
+                and (
+                    task.status == TaskStatus.PENDING
+                    or (
+                        task.status == TaskStatus.PAUSED
+                        and task.paused_from in (None, TaskStatus.PENDING)
+                    )
+                )
+            ):
+                self._expire(task)
+        if self._expiry:
+            self._expiry_alarm.set(self._expiry[0][0], self._loop, now)
+
+    def _expire(self, task: Task) -> None:
+        when = datetime.datetime.fromtimestamp(task.expires_at or 0).isoformat(timespec="seconds")
+        self._conclude(
+            task,
+            TaskStatus.CANCELLED,
+            code=TaskErrorCode.QUEUE_TASK_EXPIRED,
+            message=f"expired at {when} before it could start",
+            details={"expires_at": task.expires_at},
+            allow_retry=False,
+        )
+
+    def _admit_resources(self, task: Task, aged: str | None) -> bool:
+        """Reserve what the task declared, or park it until there is room."""
+        try:
+            needs = parse_needs(task.resources)
+        except QueueError as exc:  # stored by an older version with other rules
+            self._conclude(task, TaskStatus.FAILED, code=exc.code, message=str(exc))
+            return False
+        if needs.empty:
+            return True
+        if aged is not None and aged != task.id:
+            reason = f"waiting for resources: held back for {aged[:8]}…, which has waited longer"
+        else:
+            why = self.resources.try_reserve(task.id, needs)
+            if why is None:
+                return True
+            reason = f"waiting for resources: {why}"
+        self._block(task, self._blocked_resources, reason)
+        self._resource_waits.setdefault(task.id, [time.monotonic(), 0])
+        if self._resource_timer is None and self._loop is not None:
+            self._resource_timer = self._loop.call_later(
+                self._resource_recheck_s, self._on_resource_timer
+            )
+        return False
+
+    def _on_resource_timer(self) -> None:
+        self._resource_timer = None
+        if self._blocked_resources and not self._closing:
+            self._resource_recheck_s = min(2 * self._resource_recheck_s, RESOURCE_RECHECK_MAX_S)
+            self._recheck_resources()
+
+    def _recheck_resources(self) -> None:
+        parked, self._blocked_resources = self._blocked_resources, []
+        self._unpark(parked, clear_reason=False)
+
+    def _aged_resource_waiter(self) -> str | None:
+        """The task waiting for resources longest that has waited or been passed enough to be
+        given the room, or None."""
+        now = time.monotonic()
+        best: tuple[float, str] | None = None
+        for tid, (since, passes) in list(self._resource_waits.items()):
+            t = self._live.get(tid)
+            if t is None or t.status != TaskStatus.PENDING:
+                del self._resource_waits[tid]
+            elif (
+                now - since >= self.resource_aging_s or passes >= self.resource_aging_starts
+            ) and (best is None or since < best[0]):
+                best = (since, tid)
+        return best[1] if best is not None else None
+
+    def _passed(self, started: Task) -> None:
+        """`started` starts while others wait for resources: count it against each waiter
+        that would have gone first."""
+        key = (-int(started.priority), started.seq)
+        for tid, wait in self._resource_waits.items():
+            t = self._live.get(tid)
+            if t is not None and (-int(t.priority), t.seq) < key:
+                wait[1] += 1
+
+    def _notice(self, task: Task, text: str) -> TaskEvent:
+        """A notification event (the tray shows these) about one task."""
+        return TaskEvent(EventKind.NOTICE, task.id, task.status, None, detail=text)
 
     def _start(self, task: Task, executor: Executor) -> None:
         log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
@@ -1215,6 +1695,10 @@ class TaskQueue:
         task.run_at = None
         task.wait_reason = ""
         task.current_step = ""
+        if self._resource_waits:
+            if self._resource_waits.pop(task.id, None) is not None:
+                self._resource_recheck_s = RESOURCE_RECHECK_S
+            self._passed(task)
         claimed = self._set_status(task, TaskStatus.RUNNING)
         handle.runner = self._spawn(self._run(handle, executor, claimed), f"run {task.id}")
 
@@ -1236,6 +1720,8 @@ class TaskQueue:
         task = handle.task
         try:
             await claimed  # RUNNING is durable before anything is started
+            if task.permission == Permission.SUPERVISED:
+                self.events.publish([self._notice(task, f"supervised task started: {task.name}")])
             ctx = EngineRunContext(self, handle, executor)
             if task.status == TaskStatus.PAUSED:
                 handle.resumed.clear()
@@ -1333,6 +1819,10 @@ class TaskQueue:
         task.duration_s = handle.running_s()
         self._active.pop(task.id, None)
         self._free_slot(handle)
+        if self.resources.release(task.id):
+            self._resource_recheck_s = RESOURCE_RECHECK_S
+        if self._blocked_resources:  # any task's end may free memory or disk
+            self._recheck_resources()
         self._request_dispatch()
 
     def _done(self, handle: RunHandle) -> None:

@@ -49,6 +49,8 @@ class TaskFilter:
     tag: str | None = None
     task_type: str | None = None
     dead_letter: bool | None = None
+    error_code: str | None = None
+    queue: str | None = None
     ids: Sequence[str] = ()
     limit: int | None = None
     offset: int = 0

@@ -71,6 +71,13 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: dependencies that may fail, time to live, named queues, approvals (issue #5).
+    """
+    ALTER TABLE tasks ADD COLUMN allow_dependency_failure INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN ttl_s REAL;
+    ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE tasks ADD COLUMN approved_at REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

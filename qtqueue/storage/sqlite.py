@@ -38,14 +38,15 @@ _COLUMNS = (
     "id seq task_type name params category tags priority status progress current_step "
     "created_at started_at completed_at duration_s error error_code error_details retry_count "
     "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
-    "on_interrupt dead_letter result paused_from wait_reason pid updated_at"
+    "on_interrupt dead_letter result paused_from wait_reason pid updated_at "
+    "allow_dependency_failure ttl_s queue approved_at"
 ).split()
 _INSERT = f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 #: What changes while a task lives; the rest (type, params, tags…) is written once.
 _STATE_COLUMNS = (
     "seq priority status progress current_step started_at completed_at duration_s error "
     "error_code error_details retry_count run_at dead_letter result paused_from wait_reason pid "
-    "updated_at"
+    "updated_at approved_at"
 ).split()
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _STATE_COLUMNS)} WHERE id = ?"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"
@@ -103,6 +104,10 @@ def _row_values(t: Task) -> tuple[Any, ...]:
         t.wait_reason,
         t.pid,
         t.updated_at,
+        int(t.allow_dependency_failure),
+        t.ttl_s,
+        t.queue,
+        t.approved_at,
     )
 
 
@@ -127,6 +132,7 @@ def _state_values(t: Task) -> tuple[Any, ...]:
         t.wait_reason,
         t.pid,
         t.updated_at,
+        t.approved_at,
         t.id,
     )
 
@@ -198,7 +204,7 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         current_step, created_at, started_at, completed_at, duration_s, error, error_code,
         error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
         depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
-        wait_reason, pid, updated_at,
+        wait_reason, pid, updated_at, allow_dependency_failure, ttl_s, queue, approved_at,
     ) = row  # fmt: skip
     st = _STATUSES.get(status)
     pr = _PRIORITIES.get(priority)
@@ -239,6 +245,10 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         wait_reason=wait_reason,
         pid=pid,
         updated_at=updated_at,
+        allow_dependency_failure=bool(allow_dependency_failure),
+        ttl_s=ttl_s,
+        queue=queue,
+        approved_at=approved_at,
     )
 
 
@@ -248,18 +258,20 @@ def _where(flt: TaskFilter) -> tuple[str, list[Any]]:
     if flt.statuses:
         clauses.append(f"status IN ({', '.join('?' * len(flt.statuses))})")
         args.extend(s.value for s in flt.statuses)
-    if flt.category is not None:
-        clauses.append("category = ?")
-        args.append(flt.category)
-    if flt.task_type is not None:
-        clauses.append("task_type = ?")
-        args.append(flt.task_type)
+    dead_letter = int(flt.dead_letter) if flt.dead_letter is not None else None
+    for column, value in (
+        ("category", flt.category),
+        ("task_type", flt.task_type),
+        ("dead_letter", dead_letter),
+        ("error_code", flt.error_code),
+        ("queue", flt.queue),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
     if flt.tag is not None:
         clauses.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE value = ?)")
         args.append(flt.tag)
-    if flt.dead_letter is not None:
-        clauses.append("dead_letter = ?")
-        args.append(int(flt.dead_letter))
     if flt.ids:
         clauses.append(f"id IN ({', '.join('?' * len(flt.ids))})")
         args.extend(flt.ids)

@@ -50,3 +50,12 @@ def gate(queue: TaskQueue) -> Gate:
     g = Gate()
     queue.register_handler("gated", g.handler)
     return g
+
+
+@pytest.fixture
+async def one_slot(make_queue: QueueFactory) -> tuple[TaskQueue, Gate]:
+    """A dispatching queue running one task at a time, and its "gated" handler."""
+    queue = await make_queue(max_concurrent=1)
+    g = Gate()
+    queue.register_handler("gated", g.handler)
+    return queue, g

@@ -185,3 +185,28 @@ def test_reading_the_fixtures_leaves_no_journal_files_beside_them() -> None:
 def test_migrations_are_numbered_by_position() -> None:
     assert len(MIGRATIONS) == SCHEMA_VERSION
     assert all(step.strip() for step in MIGRATIONS)
+
+
+async def test_a_version_1_database_gains_the_version_2_columns_with_their_defaults(
+    v1_copy: Path,
+) -> None:
+    store = SqliteTaskStore(v1_copy)
+    await store.open()
+    try:
+        old = await store.get_task(_id(4))
+        assert old is not None
+        assert (old.allow_dependency_failure, old.ttl_s, old.queue, old.approved_at) == (
+            False, None, "default", None,
+        )  # fmt: skip
+        new = Task(
+            TaskType.CUSTOM_COMMAND, {"command": "true"}, created_at=T0 + 100, seq=7,
+            depends_on=[_id(1)], allow_dependency_failure=True, ttl_s=60.0,
+            queue="nightly", permission=Permission.HUMAN_REQUIRED,
+        )  # fmt: skip
+        await store.apply(WriteBatch(inserts=[new]))
+        assert await store.get_task(new.id) == new
+        new.approved_at = T0 + 200
+        await store.apply(WriteBatch(updates=[new]))
+        assert await store.get_task(new.id) == new
+    finally:
+        await store.close()
