@@ -71,6 +71,16 @@ def test_layers_that_need_no_transfer_count_for_nothing() -> None:
     assert layers.percent == pytest.approx(25.0)
 
 
+def test_a_transfer_that_ended_well_is_complete_even_with_nothing_to_move() -> None:
+    layers = LayerProgress("Pushing")
+    layers.feed(msg("a", "Preparing"))
+    layers.feed(msg("a", "Layer already exists"))
+    assert layers.percent == 0.0
+    layers.complete()
+    assert layers.percent == 100.0
+    assert layers.step() == "Pushing: 0.0 MB / 0.0 MB"
+
+
 def test_the_percentage_never_goes_down_when_new_layers_appear() -> None:
     layers = LayerProgress("Pushing")
     layers.feed(msg("a", "Pushing", 900, 1_000))

@@ -12,9 +12,9 @@ from pydantic import Field
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
 from qtqueue.core.task import TaskStatus, TaskType
-from qtqueue.executors.base import Executor, RunContext
+from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.executors.docker.client import DockerSession, docker_error, docker_session, in_thread
-from qtqueue.executors.docker.params import DockerParams
+from qtqueue.executors.docker.params import docker_host_field
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _TAIL_BYTES = 4096
 # --- Params ---------------------------------------------------------------------------------
 
 
-class RunParams(DockerParams):
+class RunParams(Params):
     image: str = Field(..., min_length=1, description="Image to run (it must be on this machine)")
     command: str | list[str] | None = Field(
         None,
@@ -55,9 +55,10 @@ class RunParams(DockerParams):
     auto_remove: bool = Field(
         False, description="Remove the container once it has exited (or was cancelled)"
     )
+    docker_host: str | None = docker_host_field()
 
 
-class _ContainerParams(DockerParams):
+class _ContainerParams(Params):
     container: str = Field(..., min_length=1, description="Container name or id")
     timeout_s: int = Field(
         10, ge=0, le=3600, description="Seconds between SIGTERM and SIGKILL when stopping"
@@ -66,12 +67,14 @@ class _ContainerParams(DockerParams):
 
 class StopParams(_ContainerParams):
     force: bool = Field(False, description="Kill it at once (SIGKILL) instead of stopping it")
+    docker_host: str | None = docker_host_field()
 
 
 class RemoveParams(_ContainerParams):
     force: bool = Field(
         False, description="Remove it even if it runs (it is stopped first, with timeout_s grace)"
     )
+    docker_host: str | None = docker_host_field()
 
 
 # --- Shared ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
-from qtqueue.executors.base import Executor, RunContext
+from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.executors.docker.client import (
     DockerSession,
     docker_error,
@@ -20,7 +20,7 @@ from qtqueue.executors.docker.client import (
     registry_auth,
     stream_error,
 )
-from qtqueue.executors.docker.params import DockerParams, split_reference
+from qtqueue.executors.docker.params import docker_host_field, split_reference
 from qtqueue.executors.docker.progress import BuildSteps, LayerProgress
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ _CREDENTIAL_HELP = (
 # --- Params ---------------------------------------------------------------------------------
 
 
-class BuildParams(DockerParams):
+class BuildParams(Params):
     context: str = Field(
         ...,
         min_length=1,
@@ -57,6 +57,7 @@ class BuildParams(DockerParams):
     target: str | None = Field(None, description="Build stage to stop at (multi-stage builds)")
     no_cache: bool = Field(False, description="Do not use cached layers")
     pull: bool = Field(False, description="Always pull newer versions of the base images")
+    docker_host: str | None = docker_host_field()
 
     @field_validator("tag")
     @classmethod
@@ -73,7 +74,7 @@ class BuildParams(DockerParams):
         return [self.tag] if isinstance(self.tag, str) else list(self.tag)
 
 
-class PushParams(DockerParams):
+class PushParams(Params):
     image_name: str = Field(
         ..., min_length=1, description="Image repository, e.g. myapp or registry.example/team/app"
     )
@@ -86,20 +87,23 @@ class PushParams(DockerParams):
         ),
     )
     credential: str | None = Field(None, description=_CREDENTIAL_HELP)
+    docker_host: str | None = docker_host_field()
 
 
-class PullParams(DockerParams):
+class PullParams(Params):
     image: str = Field(
         ..., min_length=1, description="Image to pull, e.g. busybox or registry.example/app:1.2"
     )
     tag: str | None = Field(None, description="Tag (default: the one in image, else latest)")
     platform: str | None = Field(None, description="Platform to pull, e.g. linux/arm64")
     credential: str | None = Field(None, description=_CREDENTIAL_HELP)
+    docker_host: str | None = docker_host_field()
 
 
-class TagParams(DockerParams):
+class TagParams(Params):
     source: str = Field(..., min_length=1, description="Existing image: name[:tag] or id")
     target: str = Field(..., min_length=1, description="New name, e.g. registry.example/app:1.2")
+    docker_host: str | None = docker_host_field()
 
 
 # --- Transfers (pull and push) --------------------------------------------------------------
@@ -146,7 +150,8 @@ class _Transfer:
             self.ctx.progress(pct, self.layers.step())
 
     def finish(self) -> None:
-        """The last word on progress: the totals as they ended."""
+        """The stream ended well: the last word on progress."""
+        self.layers.complete()
         self.ctx.progress(self.layers.percent, self.layers.step())
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from qtqueue.executors.base import Params
 
-
-class DockerParams(Params):
-    """Base of the Docker params models: which daemon to talk to."""
-
-    docker_host: str | None = Field(
+def docker_host_field() -> Any:
+    """The `docker_host` field every Docker params model ends with (last, so that forms show
+    it after the fields that matter more)."""
+    return Field(
         None,
         description=(
             "Docker daemon, e.g. unix:///var/run/docker.sock or tcp://host:2375 "

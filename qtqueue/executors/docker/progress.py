@@ -32,6 +32,12 @@ _TRANSFERRED = (
 #: Statuses of layers that need no transfer at all: their bytes count for nothing.
 _SKIPPED = ("already exists", "layer already exists", "mounted from")
 
+
+def _finished(status: str) -> bool:
+    lowered = status.lower()
+    return lowered.startswith(_SKIPPED) or lowered.startswith(_TRANSFERRED)
+
+
 _LAYER_LINE = re.compile(r"^layer (\S+): (.+?)(?: (\d+)/(\d+) bytes)?$")
 
 
@@ -166,12 +172,11 @@ class LayerProgress:
         sized = 0
         unknown = 0
         for state in self.layers.values():
-            lowered = state.status.lower()
             if state.total:
                 sized += 1
                 known += state.total
                 done += state.current or 0
-            elif lowered.startswith(_SKIPPED) or lowered.startswith(_TRANSFERRED):
+            elif _finished(state.status):
                 continue  # nothing to transfer, or finished without a count
             else:
                 unknown += 1
@@ -185,6 +190,10 @@ class LayerProgress:
             self._first_bytes = int(done)
         if expected > 0:
             self._percent = max(self._percent, min(100.0, 100.0 * done / expected))
+
+    def complete(self) -> None:
+        """The stream ended well: everything is there (also when no layer needed moving)."""
+        self._percent = 100.0
 
     @property
     def percent(self) -> float:
@@ -253,6 +262,10 @@ class BuildSteps:
         if found is not None:
             self.number, self.total = int(found.group(1)), int(found.group(2))
             self.instruction = found.group(3).strip()
+
+    def complete(self) -> None:
+        """The stream ended well: everything is there (also when no layer needed moving)."""
+        self._percent = 100.0
 
     @property
     def percent(self) -> float:
