@@ -23,6 +23,8 @@ class EventKind(StrEnum):
     NOTICE = "notice"
     """Something a person should hear about (a supervised task started, a task awaits
     approval); `detail` says what, in words. Carries no snapshot."""
+    #: A recurring schedule was added, changed or deleted: `task_id` is "", `detail` its id.
+    SCHEDULE_CHANGED = "schedule_changed"
 
 
 @dataclass(slots=True, frozen=True)

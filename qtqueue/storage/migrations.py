@@ -78,6 +78,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
     ALTER TABLE tasks ADD COLUMN approved_at REAL;
     """,
+    # 2 -> 3: recurring schedules (issue #5); their occurrences are ordinary rows of tasks.
+    """
+    CREATE TABLE schedules (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        template      TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        cron          TEXT,
+        interval_s    REAL,
+        timezone      TEXT,
+        missed        TEXT NOT NULL,
+        paused        INTEGER NOT NULL,
+        next_run_at   REAL,
+        last_run_at   REAL,
+        last_task_id  TEXT,
+        last_error    TEXT,
+        occurrences   INTEGER NOT NULL,
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,155 @@
+"""The local API's schedule actions: small async functions over a `ScheduleManager`.
+
+Each is `async def action(manager, params) -> dict` and returns JSON-ready data; a schedule is
+given as `Schedule.to_dict()`. `SCHEDULE_ACTIONS` maps their names to them, and
+`queue_actions` binds them to the queue's own manager in the `(queue, params)` form of
+`qtqueue.api.actions.ACTIONS`, so the command line and the HTTP API reach them like every other
+action. Params are checked by a pydantic model per action (an unknown key is an error); values
+the manager parses itself (intervals, cron expressions, time zones, the missed policy) come back
+as VALIDATION_INVALID_FORMAT with the field named. Wherever a `schedule_id` is taken, a unique
+prefix of 4+ characters or the schedule's unique name is accepted too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.schedules import ScheduleManager
+from qtqueue.executors.base import validation_error
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SCHEDULE_ACTIONS", "ScheduleAction", "queue_actions"]
+
+ScheduleAction = Callable[[ScheduleManager, dict[str, Any]], Awaitable[dict[str, Any]]]
+QueueAction = Callable[[TaskQueue, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _ScheduleRef(_Params):
+    schedule_id: str = Field(
+        ..., min_length=1, description="A schedule id, a unique prefix of it, or its name"
+    )
+
+
+class _Timing(_Params):
+    every: str | float | None = Field(None, description='An interval: "45s", "10m", "1h30m"…')
+    cron: str | None = Field(None, description='A cron expression: "0 3 * * *", "@hourly"…')
+    timezone: str | None = Field(None, description="IANA zone for cron (default: local time)")
+    missed: str | None = Field(None, description="run_once (default) or skip")
+    name: str | None = None
+
+
+class AddScheduleParams(_Timing):
+    """`schedule_add`: a task template and exactly one of every / cron."""
+
+    template: dict[str, Any] = Field(..., description="Task fields, as add_task takes them")
+    paused: bool = False
+
+
+class UpdateScheduleParams(_ScheduleRef, _Timing):
+    """`schedule_update`: only the fields given change."""
+
+    template: dict[str, Any] | None = None
+
+
+class ManageScheduleParams(_ScheduleRef):
+    """`schedule_manage`: one control action on one schedule."""
+
+    action: Literal["pause", "resume", "remove", "run_now"]
+
+
+class _NoParams(_Params):
+    pass
+
+
+def _parse(model: type[_M], action: str, params: Mapping[str, Any]) -> _M:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_error(f"action {action}", exc) from None
+
+
+async def schedule_add(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
+    """Create a schedule: `{"schedule": ...}`."""
+    p = _parse(AddScheduleParams, "schedule_add", params)
+    s = await manager.add_schedule(
+        p.template,
+        every=p.every,
+        cron=p.cron,
+        name=p.name or "",
+        timezone=p.timezone,
+        missed=p.missed or "run_once",
+        paused=p.paused,
+    )
+    return {"schedule": s.to_dict()}
+
+
+async def schedule_list(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
+    """Every schedule, oldest first: `{"schedules": [...], "count": n}`."""
+    _parse(_NoParams, "schedule_list", params)
+    schedules = [s.to_dict() for s in manager.list_schedules()]
+    return {"schedules": schedules, "count": len(schedules)}
+
+
+async def schedule_get(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
+    """One schedule: `{"schedule": ...}`."""
+    p = _parse(_ScheduleRef, "schedule_get", params)
+    return {"schedule": manager.get_schedule(p.schedule_id).to_dict()}
+
+
+async def schedule_update(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
+    """Change the given fields of a schedule: `{"schedule": ...}`."""
+    p = _parse(UpdateScheduleParams, "schedule_update", params)
+    changes = {k: getattr(p, k) for k in p.model_fields_set - {"schedule_id"}}
+    return {"schedule": (await manager.update_schedule(p.schedule_id, **changes)).to_dict()}
+
+
+async def schedule_manage(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
+    """Pause, resume, remove or run a schedule now. Returns `{"schedule": ...}` as it is
+    after the action (run_now adds `"task_id"`), or `{"schedule_id": ..., "removed": true}`."""
+    p = _parse(ManageScheduleParams, "schedule_manage", params)
+    if p.action == "remove":
+        return {"schedule_id": await manager.delete_schedule(p.schedule_id), "removed": True}
+    if p.action == "run_now":
+        task_id = await manager.run_now(p.schedule_id)
+        return {"schedule": manager.get_schedule(p.schedule_id).to_dict(), "task_id": task_id}
+    control = manager.pause_schedule if p.action == "pause" else manager.resume_schedule
+    return {"schedule": (await control(p.schedule_id)).to_dict()}
+
+
+#: Every schedule action by name. Read-only.
+SCHEDULE_ACTIONS: Mapping[str, ScheduleAction] = MappingProxyType(
+    {
+        "schedule_add": schedule_add,
+        "schedule_list": schedule_list,
+        "schedule_get": schedule_get,
+        "schedule_update": schedule_update,
+        "schedule_manage": schedule_manage,
+    }
+)
+
+
+def queue_actions(manager_of: Callable[[TaskQueue], ScheduleManager]) -> dict[str, QueueAction]:
+    """The schedule actions in the `(queue, params)` form of `ACTIONS`, each run on
+    `manager_of(queue)` (the queue's own manager)."""
+
+    def bind(action: ScheduleAction) -> QueueAction:
+        async def on_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+            return await action(manager_of(queue), params)
+
+        on_queue.__doc__ = action.__doc__
+        return on_queue
+
+    return {name: bind(action) for name, action in SCHEDULE_ACTIONS.items()}
