@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import importlib
 import importlib.util
 import json
@@ -230,7 +231,12 @@ async def cmd_add(backend: Backend, args: argparse.Namespace) -> int:
                 f"{type_name} takes no command line ({' '.join(args.argv)}); "
                 "give its params with --param KEY=VALUE",
             )
-    task: dict[str, Any] = {"task_type": type_name, "params": params, "tags": list(args.tag)}
+    task: dict[str, Any] = {
+        "task_type": type_name,
+        "params": params,
+        "tags": list(args.tag),
+        **args.task_options,
+    }
     for key, value in (
         ("name", args.name),
         ("category", args.category),
@@ -403,6 +409,55 @@ async def cmd_manage(backend: Backend, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def cmd_approval(backend: Backend, args: argparse.Namespace) -> int:
+    """approve / reject: tasks that await approval."""
+    failed = 0
+    for task_id in args.ids:
+        params = {"task_id": task_id}
+        if args.command == "reject":
+            params["reason"] = args.reason
+        try:
+            t = (await backend.call(f"{args.command}_task", params))["task"]
+        except QueueError as exc:
+            failed += 1
+            _report_error(exc)
+            continue
+        word = "approved" if args.command == "approve" else "rejected"
+        _out(f"{word} {_short(t['id'])} {t['name']} (now {t['status']})")
+    return 1 if failed else 0
+
+
+async def cmd_dead_letters(backend: Backend, args: argparse.Namespace) -> int:
+    """List dead letters, or requeue / purge them (given ids, or --all)."""
+    if args.action is not None:
+        params: dict[str, Any] = {"all": True} if args.all else {"ids": list(args.ids)}
+        done = (await backend.call(f"{args.action}_dead_letters", params))["ids"]
+        word = "requeued" if args.action == "requeue" else "purged"
+        for task_id in done:
+            _out(f"{word} {_short(task_id)}")
+        _out(f"{len(done)} dead-lettered task(s) {word}")
+        return 0
+    tasks: list[dict[str, Any]] = (await backend.call("list_dead_letters"))["tasks"]
+    if args.json:
+        _print_json(tasks)
+        return 0
+    if not tasks:
+        _out("no dead letters")
+        return 0
+    rows = [
+        [
+            _short(t["id"]),
+            _clip(t["name"], 30),
+            t["task_type"],
+            _clip(f"{t['error_code'] or '-'}: {t['error'] or ''}", 60),
+            _fmt_time(t["completed_at"]),
+        ]
+        for t in tasks
+    ]
+    _out(_table(["ID", "NAME", "TYPE", "LAST ERROR", "WHEN"], rows))
+    return 0
+
+
 async def cmd_cleanup(backend: Backend, args: argparse.Namespace) -> int:
     """Delete finished tasks (and their logs) older than --older-than, or the retention."""
     params = {} if args.older_than is None else {"older_than_s": args.older_than}
@@ -412,6 +467,89 @@ async def cmd_cleanup(backend: Backend, args: argparse.Namespace) -> int:
 
 
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_SIZE_UNITS_GB = {"": 1.0, "k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
+
+
+def _bad_option(flag: str, text: str, expected: str) -> QueueError:
+    return QueueError(
+        TaskErrorCode.VALIDATION_INVALID_FORMAT,
+        f"{flag}: {text!r} is not {expected}",
+        option=flag,
+        value=text,
+    )
+
+
+def parse_size_gb(text: str, flag: str) -> float:
+    """"8G", "512M", "1.5T", "8GB", "8GiB" or a plain number of GB, in GB."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1:] if t[-1:].isalpha() else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _SIZE_UNITS_GB[unit]
+    except (ValueError, KeyError):
+        raise _bad_option(flag, text, "a size (e.g. 8G, 512M, 1.5T)") from None
+    if value <= 0:
+        raise _bad_option(flag, text, "a size above zero")
+    return value
+
+
+def parse_when(text: str, flag: str = "--at") -> float:
+    """A UNIX time from ISO 8601 ("2026-05-01T09:30", local time unless it names a zone) or
+    from now plus a duration ("+10m")."""
+    t = text.strip()
+    if t.startswith("+"):
+        try:
+            return time.time() + parse_duration_s(t[1:])
+        except argparse.ArgumentTypeError:
+            raise _bad_option(flag, text, "+DURATION (e.g. +10m, +2h)") from None
+    try:
+        when = datetime.datetime.fromisoformat(t)
+    except ValueError:
+        raise _bad_option(
+            flag, text, "an ISO 8601 time (2026-05-01T09:30) or +DURATION (+10m)"
+        ) from None
+    return (when if when.tzinfo is not None else when.astimezone()).timestamp()
+
+
+def _task_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The task fields `add` takes from its scheduling, dependency and resource options."""
+    out: dict[str, Any] = {}
+    if args.after:
+        out["depends_on"] = list(args.after)
+    if args.allow_dependency_failure:
+        out["allow_dependency_failure"] = True
+    if args.at is not None:
+        out["run_at"] = parse_when(args.at)
+    if args.ttl is not None:
+        try:
+            out["ttl_s"] = parse_duration_s(args.ttl)
+        except argparse.ArgumentTypeError:
+            raise _bad_option("--ttl", args.ttl, "a duration (e.g. 90s, 15m, 1h, 7d)") from None
+        if out["ttl_s"] <= 0:
+            raise _bad_option("--ttl", args.ttl, "a duration above zero")
+    resources: dict[str, Any] = {}
+    if args.needs_cpu is not None:
+        try:
+            resources["cpu_cores"] = float(args.needs_cpu)
+        except ValueError:
+            raise _bad_option("--needs-cpu", args.needs_cpu, "a number of cores") from None
+        if resources["cpu_cores"] <= 0:
+            raise _bad_option("--needs-cpu", args.needs_cpu, "a number of cores above zero")
+    if args.needs_memory is not None:
+        resources["memory_gb"] = parse_size_gb(args.needs_memory, "--needs-memory")
+    if args.needs_disk is not None:
+        size, _, path = args.needs_disk.partition(":")
+        resources["disk_gb"] = parse_size_gb(size, "--needs-disk")
+        if path:
+            resources["disk_path"] = path
+    if args.needs_gpu_memory is not None:
+        resources["gpu_memory_gb"] = parse_size_gb(args.needs_gpu_memory, "--needs-gpu-memory")
+    if resources:
+        out["resources"] = resources
+    if args.approval is not None:
+        out["permission"] = args.approval
+    if args.queue is not None:
+        out["queue"] = args.queue
+    return out
 
 
 def parse_duration_s(text: str) -> float:
@@ -550,6 +688,9 @@ _BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[i
     "remove": cmd_manage,
     "stats": cmd_stats,
     "cleanup": cmd_cleanup,
+    "approve": cmd_approval,
+    "reject": cmd_approval,
+    "dead-letters": cmd_dead_letters,
     "types": cmd_types,
     "api": cmd_api,
 }
@@ -721,6 +862,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priority", help="low, normal, high, urgent, or 0-3 (default normal)")
     p.add_argument("--max-retries", type=int, metavar="N", help="automatic retries (default 0)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="running-time limit")
+    p.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="start only once this task completed (repeatable; a unique id prefix will do)",
+    )
+    p.add_argument(
+        "--allow-dependency-failure",
+        action="store_true",
+        help="run once every --after task ended, even if one failed",
+    )
+    p.add_argument(
+        "--at", metavar="TIME", help="not before TIME: ISO 8601 (2026-05-01T09:30) or +10m"
+    )
+    p.add_argument(
+        "--ttl", metavar="DURATION", help="cancel it if it has not started within (e.g. 1h)"
+    )
+    p.add_argument("--needs-cpu", metavar="N", help="CPU cores it needs free")
+    p.add_argument("--needs-memory", metavar="SIZE", help="memory it needs free (e.g. 8G)")
+    p.add_argument(
+        "--needs-disk", metavar="SIZE[:PATH]", help="disk space it needs free (e.g. 20G:/data)"
+    )
+    p.add_argument("--needs-gpu-memory", metavar="SIZE", help="GPU memory it needs (e.g. 6G)")
+    p.add_argument(
+        "--approval",
+        choices=["supervised", "human_required"],
+        help="human_required: wait for 'qtqueue approve'; supervised: notify when it starts",
+    )
+    p.add_argument("--queue", metavar="NAME", help="the named queue to wait in (default)")
     json_flag(p)
 
     p = command("ls", "List tasks.")
@@ -764,6 +935,26 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="requeue every dead-lettered task (failed after using up its retries)",
             )
+
+    p = command("approve", "Approve tasks that await approval (added with --approval).")
+    p.add_argument("ids", nargs="+", metavar="ID", help="task ids or unique prefixes")
+    p = command("reject", "Reject tasks that await approval: they end cancelled.")
+    p.add_argument("ids", nargs="+", metavar="ID", help="task ids or unique prefixes")
+    p.add_argument("--reason", default="", help="why (kept with the task's error)")
+
+    p = command(
+        "dead-letters",
+        "List tasks that failed for good after their retries; requeue or purge them.",
+        epilog="examples:\n"
+        "  qtqueue dead-letters\n"
+        "  qtqueue dead-letters requeue 3f2a9c1b\n"
+        "  qtqueue dead-letters purge --all",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("action", nargs="?", choices=["requeue", "purge"], help="what to do")
+    p.add_argument("ids", nargs="*", metavar="ID", help="task ids or unique prefixes")
+    p.add_argument("--all", action="store_true", help="every dead letter")
+    json_flag(p)
 
     p = command("cleanup", "Delete finished tasks and their logs older than a period.")
     p.add_argument(
@@ -832,6 +1023,11 @@ def _check_args(args: argparse.Namespace) -> None:
             raise _UsageError(f"{args.command}: give task ids or --all")
     if args.command == "run" and args.max_concurrent < 1:
         raise _UsageError("--max-concurrent must be at least 1")
+    if args.command == "dead-letters":
+        if args.action is None and (args.ids or args.all):
+            raise _UsageError("dead-letters: ids and --all go with requeue or purge")
+        if args.action is not None and bool(args.ids) == bool(args.all):
+            raise _UsageError(f"dead-letters {args.action}: give task ids or --all")
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -869,6 +1065,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         parser.error(str(exc))
     _setup_logging(args)
+    if args.command == "add":
+        try:
+            args.task_options = _task_options(args)
+        except QueueError as exc:  # a bad option value: bad usage
+            _report_error(exc)
+            return 2
     if args.command in (None, "gui"):
         return open_gui(args)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -459,3 +460,93 @@ def test_types_lists_every_type_and_the_parameters_of_those_that_can_run(cli: Cl
     assert "args (array, optional)" in params
     listed = json.loads(ok(cli("types", "--json")))
     assert {t["name"] for t in listed} >= {"docker_build", "system_monitor", "custom_script"}
+
+
+# --- Dependencies, time, resources, approval, dead letters (issue #5) -------------------------
+
+
+def test_add_takes_dependencies_times_resources_approval_and_queue(cli: Cli) -> None:
+    first = ok(cli("add", "command", "--", "true")).strip()
+    before = time.time()
+    second = ok(
+        cli(
+            "add", "command", "--after", first[:8], "--allow-dependency-failure",
+            "--at", "+10m", "--ttl", "1h", "--needs-cpu", "1", "--needs-memory", "512M",
+            "--needs-disk", "1G:/", "--approval", "human_required", "--queue", "nightly",
+            "--", "true",
+        )
+    ).strip()  # fmt: skip
+    t = task(cli, second)["task"]
+    assert t["depends_on"] == [first]
+    assert t["allow_dependency_failure"] is True
+    assert before + 590 < t["run_at"] < time.time() + 610
+    assert t["ttl_s"] == 3600 and t["expires_at"] == pytest.approx(t["created_at"] + 3600)
+    assert t["resources"] == {"cpu_cores": 1.0, "memory_gb": 0.5, "disk_gb": 1.0, "disk_path": "/"}
+    assert (t["permission"], t["queue"], t["wait_reason"]) == (
+        "human_required", "nightly", "awaiting approval",
+    )  # fmt: skip
+    at = ok(cli("add", "command", "--at", "2031-01-02T03:04:05+00:00", "--", "true")).strip()
+    assert task(cli, at)["task"]["run_at"] == datetime.datetime(
+        2031, 1, 2, 3, 4, 5, tzinfo=datetime.UTC
+    ).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--needs-memory", "lots", "is not a size"),
+        ("--needs-disk", "0G:/", "a size above zero"),
+        ("--needs-cpu", "two", "a number of cores"),
+        ("--at", "tomorrow", "ISO 8601"),
+        ("--at", "+soon", "+DURATION"),
+        ("--ttl", "forever", "a duration"),
+    ],
+)
+def test_bad_add_option_values_are_usage_errors_with_a_hint(
+    cli: Cli, option: str, value: str, words: str
+) -> None:
+    err = refused(
+        cli("add", "command", option, value, "--", "true"), "VALIDATION_INVALID_FORMAT", 2
+    )
+    assert option in err and words in err
+
+
+def test_needs_the_machine_can_never_meet_are_refused(cli: Cli) -> None:
+    err = refused(cli("add", "command", "--needs-memory", "100T", "--", "true"),
+                  "SYSTEM_MEMORY_LIMIT")  # fmt: skip
+    assert "ask for at most" in err
+    refused(cli("add", "command", "--after", "feedface", "--", "true"), "QUEUE_TASK_NOT_FOUND")
+
+
+def test_approve_and_reject(cli: Cli) -> None:
+    a = ok(cli("add", "command", "--approval", "human_required", "--", "true")).strip()
+    b = ok(cli("add", "command", "--approval", "human_required", "--", "true")).strip()
+    assert ok(cli("approve", a[:8])).startswith(f"approved {a[:8]}")
+    assert ok(cli("reject", b, "--reason", "not today")).startswith(f"rejected {b[:8]}")
+    shown = task(cli, b)
+    assert (shown["status"], shown["error"]["code"]) == ("cancelled", "QUEUE_REJECTED")
+    assert shown["error"]["message"] == "rejected: not today"
+    refused(cli("approve", a), "QUEUE_INVALID_STATE")
+
+
+def test_dead_letters_are_listed_requeued_and_purged(cli: Cli) -> None:
+    ids = [
+        ok(cli("add", "command", "--max-retries", "1", "--name", n, "--", "false")).strip()
+        for n in ("first", "second")
+    ]
+    assert ok(cli("dead-letters")) == "no dead letters\n"
+    ok(cli("run", "--until-idle"))
+    listed = ok(cli("dead-letters"))
+    assert listed.splitlines()[0].split() == ["ID", "NAME", "TYPE", "LAST", "ERROR", "WHEN"]
+    assert {line.split()[0] for line in listed.splitlines()[1:]} == {i[:8] for i in ids}
+    assert "SYSTEM_COMMAND_FAILED: false exited with code 1" in listed
+
+    requeued = ok(cli("dead-letters", "requeue", ids[0][:8]))
+    assert requeued.splitlines() == [f"requeued {ids[0][:8]}", "1 dead-lettered task(s) requeued"]
+    assert task(cli, ids[0])["status"] == "pending"
+    assert ok(cli("dead-letters", "purge", "--all")).splitlines()[-1] == (
+        "1 dead-lettered task(s) purged"
+    )
+    refused(cli("show", ids[1]), "QUEUE_TASK_NOT_FOUND")
+    for args in (("dead-letters", "purge"), ("dead-letters", ids[0])):
+        assert cli(*args).returncode == 2

@@ -126,6 +126,20 @@ class CleanupParams(_Params):
     older_than_s: float | None = Field(None, ge=0)
 
 
+class RejectParams(_TaskRef):
+    """`reject_task`: why (shown with the task's QUEUE_REJECTED error)."""
+
+    reason: str = ""
+
+
+class DeadLettersParams(_Params):
+    """`requeue_dead_letters` / `purge_dead_letters`: the tasks (ids or unique prefixes), or
+    every dead letter with `all` (requeue: also when no ids are given)."""
+
+    ids: list[str] = Field(default_factory=list)
+    all: bool = False
+
+
 class _NoParams(_Params):
     pass
 
@@ -280,9 +294,22 @@ async def queue_manage(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
     return {"task": (await control(task_id)).to_dict()}
 
 
+async def _resolve_dependencies(queue: TaskQueue, tasks: list[Task]) -> None:
+    """Let `depends_on` name tasks by unique prefix, like every other task id here (ids of the
+    batch's own tasks stand as given)."""
+    own = {t.id for t in tasks}
+    for t in tasks:
+        if isinstance(t.depends_on, list):
+            t.depends_on = [
+                d if not isinstance(d, str) or d in own else await resolve_task_id(queue, d)
+                for d in t.depends_on
+            ]
+
+
 async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Add one task (params: a task dict as `Task.from_dict` takes it) → `{"id": ...}`, or
-    several at once, all or none (params: `{"tasks": [...]}`) → `{"ids": [...]}`."""
+    several at once, all or none (params: `{"tasks": [...]}`) → `{"ids": [...]}`.
+    `depends_on` may name tasks by unique id prefix."""
     if "tasks" in params:
         if len(params) != 1:
             raise QueueError(
@@ -295,8 +322,11 @@ async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
                 TaskErrorCode.VALIDATION_INVALID_FORMAT, "tasks: must be a non-empty list"
             )
         tasks = [_task_from_dict(item, f"tasks[{i}]") for i, item in enumerate(items)]
+        await _resolve_dependencies(queue, tasks)
         return {"ids": await queue.add_tasks(tasks)}
-    return {"id": await queue.add_task(_task_from_dict(params))}
+    task = _task_from_dict(params)
+    await _resolve_dependencies(queue, [task])
+    return {"id": await queue.add_task(task)}
 
 
 async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -387,10 +417,56 @@ async def resume_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
     return {"queue_paused": queue.queue_paused}
 
 
+async def approve_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Approve a task that awaits approval: `{"task": ...}` as it is after."""
+    p = _parse(_TaskRef, "approve_task", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    return {"task": (await queue.approve_task(task_id)).to_dict()}
+
+
+async def reject_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Reject a task that awaits approval (it ends CANCELLED, QUEUE_REJECTED): `{"task": ...}`."""
+    p = _parse(RejectParams, "reject_task", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    return {"task": (await queue.reject_task(task_id, p.reason)).to_dict()}
+
+
+async def _chosen_dead_letters(
+    queue: TaskQueue, p: DeadLettersParams, action: str
+) -> list[str] | None:
+    if p.all and p.ids:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS, f"{action}: give ids or all, not both"
+        )
+    if p.all or not p.ids:
+        return None
+    return [await resolve_task_id(queue, i) for i in p.ids]
+
+
+async def list_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Tasks that failed for good after using up their retries, as full task dicts."""
+    _parse(_NoParams, "list_dead_letters", params)
+    tasks = await queue.list_dead_letters()
+    return {"tasks": [t.to_dict() for t in tasks], "count": len(tasks)}
+
+
 async def requeue_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
-    """Retry every dead-lettered task: `{"ids": [...]}`."""
-    _parse(_NoParams, "requeue_dead_letters", params)
-    return {"ids": await queue.requeue_dead_letters()}
+    """Retry the given dead-lettered tasks, or every one (no ids, or `all`): `{"ids": [...]}`."""
+    p = _parse(DeadLettersParams, "requeue_dead_letters", params)
+    chosen = await _chosen_dead_letters(queue, p, "requeue_dead_letters")
+    return {"ids": await queue.requeue_dead_letters(chosen)}
+
+
+async def purge_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Delete the given dead-lettered tasks (or every one, with `all`): `{"ids": [...]}`."""
+    p = _parse(DeadLettersParams, "purge_dead_letters", params)
+    if not (p.ids or p.all):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_MISSING_REQUIRED,
+            "purge_dead_letters: give ids, or all: true to delete every dead letter",
+        )
+    chosen = await _chosen_dead_letters(queue, p, "purge_dead_letters")
+    return {"ids": await queue.purge_dead_letters(chosen)}
 
 
 async def cleanup(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +490,11 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "read_log": read_log,
         "pause_queue": pause_queue,
         "resume_queue": resume_queue,
+        "approve_task": approve_task,
+        "reject_task": reject_task,
+        "list_dead_letters": list_dead_letters,
         "requeue_dead_letters": requeue_dead_letters,
+        "purge_dead_letters": purge_dead_letters,
         "cleanup": cleanup,
     }
 )

@@ -1081,12 +1081,38 @@ class TaskQueue:
         await self._revive_dependents(task.id)  # flushes: the retry is durable after it
         return snapshot
 
-    async def requeue_dead_letters(self) -> list[str]:
-        """Retry every dead-lettered task; returns their ids."""
-        ids = [t.id for t in await self.list_dead_letters()]
-        for i in ids:
+    async def requeue_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:
+        """Retry the given dead-lettered tasks (default: every one); returns their ids.
+        QUEUE_INVALID_STATE, before anything is done, if one of `ids` is not a dead letter."""
+        chosen = await self._dead_letters(ids, "requeue")
+        for i in chosen:
             await self.retry_task(i)
-        return ids
+        return chosen
+
+    async def purge_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:
+        """Delete the given dead-lettered tasks and their logs (default: every one); returns
+        their ids. QUEUE_INVALID_STATE, before anything is deleted, if one is not a dead
+        letter."""
+        chosen = await self._dead_letters(ids, "purge")
+        for i in chosen:
+            await self.remove_task(i)
+        return chosen
+
+    async def _dead_letters(self, ids: Iterable[str] | None, action: str) -> list[str]:
+        if ids is None:
+            return [t.id for t in await self.list_dead_letters()]
+        chosen = list(dict.fromkeys(ids))
+        for i in chosen:
+            task = await self.get_task(i)
+            if not task.dead_letter:
+                raise QueueError(
+                    TaskErrorCode.QUEUE_INVALID_STATE,
+                    f"cannot {action} task {i} as a dead letter: it is {task.status.value} and "
+                    "not dead-lettered",
+                    task_id=i,
+                    action=action,
+                )
+        return chosen
 
     async def remove_task(self, task_id: str) -> None:
         """Delete a finished task and its log for good."""

@@ -311,3 +311,94 @@ class TestManaging:
 
         assert await call(queue, "cleanup", older_than_s=0) == {"removed": 1}
         assert (await call(queue, "list_tasks"))["count"] == 0
+
+    async def test_dead_letters_are_listed_requeued_and_purged_by_id_or_all(
+        self, queue: TaskQueue
+    ) -> None:
+        failing = command(sys.executable, "-c", "raise SystemExit(3)")
+        batch = [{**failing, "max_retries": 1, "retry_backoff": 0, "name": n} for n in "ab"]
+        ids = (await call(queue, "add_task", tasks=batch))["ids"]
+        for task_id in ids:
+            assert (await queue.wait_for(task_id, timeout_s=10)).dead_letter is True
+        listed = await call(queue, "list_dead_letters")
+        assert sorted(t["id"] for t in listed["tasks"]) == sorted(ids) and listed["count"] == 2
+
+        assert await call(queue, "requeue_dead_letters", ids=[ids[0][:8]]) == {"ids": [ids[0]]}
+        assert (await queue.wait_for(ids[0], timeout_s=10)).dead_letter is True
+        assert (await fail(queue, {"action": "purge_dead_letters"}))["code"] == (
+            "VALIDATION_MISSING_REQUIRED"
+        )
+        both = await fail(
+            queue, {"action": "purge_dead_letters", "params": {"ids": [ids[0]], "all": True}}
+        )
+        assert both["code"] == "VALIDATION_INVALID_PARAMS"
+        assert await call(queue, "purge_dead_letters", ids=[ids[1]]) == {"ids": [ids[1]]}
+        assert await call(queue, "purge_dead_letters", all=True) == {"ids": [ids[0]]}
+        assert (await call(queue, "list_dead_letters"))["count"] == 0
+
+    async def test_only_dead_letters_are_requeued_or_purged_as_such(
+        self, offline: TaskQueue
+    ) -> None:
+        task_id = (await call(offline, "add_task", **command("true")))["id"]
+        error = await fail(
+            offline, {"action": "purge_dead_letters", "params": {"ids": [task_id]}}
+        )
+        assert error["code"] == "QUEUE_INVALID_STATE"
+        assert "not dead-lettered" in error["message"]
+
+
+class TestApprovalAndDependencies:
+    async def test_approve_and_reject_by_prefix(self, offline: TaskQueue) -> None:
+        careful = command("true", permission="human_required")
+        a = (await call(offline, "add_task", **careful))["id"]
+        b = (await call(offline, "add_task", **careful))["id"]
+        assert (await call(offline, "get_task", task_id=a))["task"]["wait_reason"] == (
+            "awaiting approval"
+        )
+        approved = (await call(offline, "approve_task", task_id=a[:8]))["task"]
+        assert approved["approved_at"] is not None
+        rejected = (await call(offline, "reject_task", task_id=b, reason="too risky"))["task"]
+        assert (rejected["status"], rejected["error_code"], rejected["error"]) == (
+            "cancelled", "QUEUE_REJECTED", "rejected: too risky",
+        )  # fmt: skip
+        again = await fail(offline, {"action": "approve_task", "params": {"task_id": a}})
+        assert again["code"] == "QUEUE_INVALID_STATE"
+
+    async def test_depends_on_takes_prefixes_and_a_batch_its_own_ids(
+        self, offline: TaskQueue
+    ) -> None:
+        first = (await call(offline, "add_task", **command("true")))["id"]
+        second = (await call(offline, "add_task", **command("true"), depends_on=[first[:8]]))[
+            "id"
+        ]
+        assert (await offline.get_task(second)).depends_on == [first]
+        own, x, y = (f"20000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
+        ids = (
+            await call(
+                offline,
+                "add_task",
+                tasks=[
+                    {**command("true"), "id": own},
+                    {**command("true"), "depends_on": [own, second[:6]]},
+                ],
+            )
+        )["ids"]
+        assert (await offline.get_task(ids[1])).depends_on == [own, second]
+        unknown = await fail(
+            offline,
+            {"action": "add_task", "params": {**command("true"), "depends_on": ["feedface"]}},
+        )
+        assert unknown["code"] == "QUEUE_TASK_NOT_FOUND"
+        cycle = await fail(
+            offline,
+            {
+                "action": "add_task",
+                "params": {
+                    "tasks": [
+                        {**command("true"), "id": x, "depends_on": [y]},
+                        {**command("true"), "id": y, "depends_on": [x]},
+                    ]
+                },
+            },
+        )
+        assert cycle["code"] == "QUEUE_DEPENDENCY_CYCLE"
