@@ -74,10 +74,16 @@ class ExecutorRegistry:
 def default_registry(*, entry_points: bool = True) -> ExecutorRegistry:
     """A registry with every built-in executor (and installed plug-ins, unless disabled)."""
     from qtqueue.executors.command import CommandExecutor, ScriptExecutor
+    from qtqueue.executors.docker import docker_executors
     from qtqueue.executors.monitor import SystemMonitorExecutor
 
     registry = ExecutorRegistry()
-    for executor in (CommandExecutor(), ScriptExecutor(), SystemMonitorExecutor()):
+    for executor in (
+        CommandExecutor(),
+        ScriptExecutor(),
+        SystemMonitorExecutor(),
+        *docker_executors(),
+    ):
         registry.register(executor)
     if entry_points:
         registry.load_entry_points()

@@ -239,8 +239,9 @@ class TestReading:
         cmd = found["custom_command"]
         assert cmd["family"] == "custom" and cmd["available"] is True
         assert "command" in cmd["params_schema"]["properties"]
-        assert found["docker_push"]["available"] is False
-        assert found["docker_push"]["params_schema"] is None
+        assert found["k8s_deploy"]["available"] is False  # no executor yet
+        assert found["k8s_deploy"]["params_schema"] is None
+        assert "image_name" in found["docker_push"]["params_schema"]["properties"]
         assert found["say_hello"]["family"] == "handler"
         assert found["say_hello"]["summary"] == "Say hello."
 

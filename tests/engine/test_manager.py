@@ -69,11 +69,21 @@ async def test_a_generic_task_takes_any_type_by_name(manager: QueueManager) -> N
     assert (done.name, done.priority, done.status) == ("named", Priority.HIGH, S.COMPLETED)
 
 
-async def test_a_push_task_is_refused_until_a_docker_executor_exists(
-    manager: QueueManager,
+async def test_a_push_task_is_a_docker_push_that_says_when_no_daemon_answers(
+    manager: QueueManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    task_id = await manager.add_push_task("registry.example/app", "v1")
+    task = await manager.queue.wait_for(task_id, 20)
+    assert (task.task_type, task.category) == (TaskType.DOCKER_PUSH, "docker")
+    assert task.params["image_name"] == "registry.example/app" and task.params["tag"] == "v1"
+    assert task.status is TaskStatus.FAILED
+    assert task.error_code == TaskErrorCode.DOCKER_DAEMON_UNAVAILABLE.value
+
+
+async def test_a_task_of_a_type_without_an_executor_is_refused(manager: QueueManager) -> None:
     with pytest.raises(QueueError) as raised:
-        await manager.add_push_task("registry.example/app", "v1")
+        await manager.add_generic_task(TaskType.K8S_DEPLOY, {})
     assert raised.value.code is TaskErrorCode.QUEUE_UNKNOWN_TASK_TYPE
     assert await manager.queue.list_tasks() == []
 

@@ -22,13 +22,18 @@ async def hello(task_id: str, params: dict[str, Any]) -> dict[str, str]:
 
 def test_the_default_registry_has_the_built_in_executors() -> None:
     registry = default_registry(entry_points=False)
-    assert [e.name for e in registry] == ["custom_command", "custom_script", "system_monitor"]
+    assert [e.name for e in registry] == [
+        "custom_command", "custom_script",
+        "docker_build", "docker_pull", "docker_push", "docker_remove", "docker_run",
+        "docker_stop", "docker_tag",
+        "system_monitor",
+    ]  # fmt: skip
     assert isinstance(registry.get(TaskType.CUSTOM_COMMAND), CommandExecutor)
     assert isinstance(registry.get("custom_script"), ScriptExecutor)
     assert isinstance(registry.get(TaskType.SYSTEM_MONITOR), SystemMonitorExecutor)
     assert TaskType.CUSTOM_COMMAND in registry and "custom_command" in registry
-    assert registry.get(TaskType.DOCKER_PUSH) is None
-    assert TaskType.DOCKER_PUSH not in registry
+    assert registry.get(TaskType.K8S_DEPLOY) is None  # no executor yet
+    assert TaskType.K8S_DEPLOY not in registry
 
 
 def test_each_default_registry_is_a_fresh_one() -> None:

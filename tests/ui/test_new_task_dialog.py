@@ -42,7 +42,12 @@ class FakeDockerPush(Executor):
 
 @pytest.fixture
 def registry() -> ExecutorRegistry:
-    reg = default_registry(entry_points=False)
+    """The built-in command and monitor executors, a small stand-in for a Docker type (so the
+    picker has a Docker group of one) and a handler."""
+    reg = ExecutorRegistry()
+    for executor in default_registry(entry_points=False):
+        if not executor.name.startswith("docker_"):
+            reg.register(executor)
     reg.register(FakeDockerPush())
     reg.register_handler("resize_images", lambda _task_id, params: {"n": len(params)})
     return reg
@@ -279,6 +284,28 @@ def test_credential_fields_pick_from_the_names_given(
         click_ok(qtbot, dialog)
     task = dialog.task()
     assert task is not None and task.params == {"image": "app:1", "credential": "quay"}
+
+
+def test_the_real_docker_types_have_their_forms(qtbot: QtBot) -> None:
+    dialog = open_dialog(qtbot, default_registry(entry_points=False), credential_names=["hub"])
+    picker = dialog.findChild(QComboBox, "taskTypePicker")
+    names = [picker.itemText(i).strip() for i in range(picker.count())]
+    docker = names[names.index("Docker") + 1 : names.index("Docker") + 8]
+    assert docker == ["docker_build", "docker_pull", "docker_push", "docker_remove",
+                      "docker_run", "docker_stop", "docker_tag"]
+    pick(dialog, "docker_push")
+    qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)
+    form = current_form(dialog)
+    picker = form.input_widget("credential")
+    assert isinstance(picker, QComboBox) and picker.itemText(1) == "hub"
+    qtbot.keyClicks(form.input_widget("image_name"), "127.0.0.1:5000/app")
+    picker.setCurrentIndex(1)
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+    task = dialog.task()
+    assert task is not None and task.task_type == "docker_push"
+    assert task.params["image_name"] == "127.0.0.1:5000/app"
+    assert task.params["tag"] == "latest" and task.params["credential"] == "hub"
 
 
 def test_a_handler_takes_json_params(qtbot: QtBot, registry: ExecutorRegistry) -> None:
