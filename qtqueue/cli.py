@@ -458,6 +458,45 @@ async def cmd_dead_letters(backend: Backend, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_queues(backend: Backend, args: argparse.Namespace) -> int:
+    """List the named queues, or `set NAME` to create one or change its settings."""
+    if args.action == "set":
+        params: dict[str, Any] = {"name": args.name}
+        for key, value in (
+            ("concurrency", args.concurrency),
+            ("timeout_s", args.timeout),
+            ("max_retries", args.retries),
+            ("result_ttl_s", args.result_ttl),
+        ):
+            if value is not None:
+                params[key] = None if value == "none" else value
+        queues = [(await backend.call("set_queue", params))["queue"]]
+    else:
+        queues = (await backend.call("list_queues"))["queues"]
+    if args.json:
+        _print_json(queues)
+        return 0
+
+    def shown(value: Any, unit: str = "") -> str:
+        return "-" if value is None else f"{value:g}{unit}"
+
+    rows = [
+        [
+            q["name"],
+            shown(q["concurrency"]),
+            shown(q["timeout_s"], "s"),
+            shown(q["max_retries"]),
+            _fmt_duration(q["result_ttl_s"]) if q["result_ttl_s"] is not None else "-",
+            str(q["running"]),
+            str(q["waiting"]),
+        ]
+        for q in queues
+    ]
+    headers = ["QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "RUNNING", "WAITING"]
+    _out(_table(headers, rows))
+    return 0
+
+
 async def cmd_cleanup(backend: Backend, args: argparse.Namespace) -> int:
     """Delete finished tasks (and their logs) older than --older-than, or the retention."""
     params = {} if args.older_than is None else {"older_than_s": args.older_than}
@@ -468,6 +507,28 @@ async def cmd_cleanup(backend: Backend, args: argparse.Namespace) -> int:
 
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _SIZE_UNITS_GB = {"": 1.0, "k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
+
+
+def _count_or_none(minimum: int) -> Callable[[str], int | str]:
+    """argparse type: a whole number >= minimum, or "none"."""
+
+    def parse(text: str) -> int | str:
+        if text.strip().lower() == "none":
+            return "none"
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or none") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} (or none)")
+        return value
+
+    return parse
+
+
+def _duration_or_none(text: str) -> float | str:
+    """argparse type: a duration (90s, 15m, 2h), or "none"."""
+    return "none" if text.strip().lower() == "none" else parse_duration_s(text)
 
 
 def _bad_option(flag: str, text: str, expected: str) -> QueueError:
@@ -691,6 +752,7 @@ _BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[i
     "approve": cmd_approval,
     "reject": cmd_approval,
     "dead-letters": cmd_dead_letters,
+    "queues": cmd_queues,
     "types": cmd_types,
     "api": cmd_api,
 }
@@ -956,6 +1018,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every dead letter")
     json_flag(p)
 
+    p = command(
+        "queues",
+        "List the named queues, or create one / change its settings with 'set'.",
+        epilog="examples:\n"
+        "  qtqueue queues\n"
+        "  qtqueue queues set nightly --concurrency 1 --timeout 2h --retries 2 --result-ttl 7d\n"
+        "  qtqueue queues set nightly --concurrency none   (no limit of its own)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("action", nargs="?", choices=["set"], help="create or change a queue")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the queue to create or change")
+    p.add_argument(
+        "--concurrency", type=_count_or_none(1), metavar="N", help="at most N of its tasks at once"
+    )
+    p.add_argument(
+        "--timeout", type=_duration_or_none, metavar="DURATION", help="default task timeout"
+    )
+    p.add_argument("--retries", type=_count_or_none(0), metavar="N", help="default max retries")
+    p.add_argument(
+        "--result-ttl",
+        type=_duration_or_none,
+        metavar="DURATION",
+        help="delete its finished tasks this long after they finish",
+    )
+    json_flag(p)
+
     p = command("cleanup", "Delete finished tasks and their logs older than a period.")
     p.add_argument(
         "--older-than",
@@ -1023,6 +1111,12 @@ def _check_args(args: argparse.Namespace) -> None:
             raise _UsageError(f"{args.command}: give task ids or --all")
     if args.command == "run" and args.max_concurrent < 1:
         raise _UsageError("--max-concurrent must be at least 1")
+    if args.command == "queues":
+        settings = (args.concurrency, args.timeout, args.retries, args.result_ttl)
+        if args.action == "set" and not args.name:
+            raise _UsageError("queues set: name the queue")
+        if args.action is None and (args.name or any(v is not None for v in settings)):
+            raise _UsageError("queues: a name and settings go with 'set NAME'")
     if args.command == "dead-letters":
         if args.action is None and (args.ids or args.all):
             raise _UsageError("dead-letters: ids and --all go with requeue or purge")

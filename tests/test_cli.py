@@ -468,6 +468,7 @@ def test_types_lists_every_type_and_the_parameters_of_those_that_can_run(cli: Cl
 
 def test_add_takes_dependencies_times_resources_approval_and_queue(cli: Cli) -> None:
     first = ok(cli("add", "command", "--", "true")).strip()
+    ok(cli("queues", "set", "nightly"))
     before = time.time()
     second = ok(
         cli(
@@ -551,3 +552,17 @@ def test_dead_letters_are_listed_requeued_and_purged(cli: Cli) -> None:
     refused(cli("show", ids[1]), "QUEUE_TASK_NOT_FOUND")
     for args in (("dead-letters", "purge"), ("dead-letters", ids[0])):
         assert cli(*args).returncode == 2
+
+
+def test_queues_are_listed_and_set(cli: Cli) -> None:
+    listed = ok(cli("queues")).splitlines()
+    assert listed[0].split()[:3] == ["QUEUE", "CONCURRENCY", "TIMEOUT"]
+    assert [line.split()[0] for line in listed[1:]] == ["high_priority", "default", "low_priority"]
+    made = ok(cli("queues", "set", "nightly", "--concurrency", "1", "--timeout", "2h",
+                  "--retries", "2", "--result-ttl", "7d")).splitlines()  # fmt: skip
+    assert made[1].split() == ["nightly", "1", "7200s", "2", "168h00m", "0", "0"]
+    cleared = json.loads(ok(cli("queues", "set", "nightly", "--concurrency", "none", "--json")))
+    assert cleared[0]["concurrency"] is None and cleared[0]["max_retries"] == 2
+    assert cli("queues", "set", "nightly", "--concurrency", "0").returncode == 2
+    assert cli("queues", "set").returncode == 2
+    refused(cli("queues", "set", "bad name"), "VALIDATION_INVALID_FORMAT")

@@ -140,6 +140,17 @@ class DeadLettersParams(_Params):
     all: bool = False
 
 
+class SetQueueParams(_Params):
+    """`set_queue`: create a named queue or change its settings; a setting given as null is
+    cleared, one left out is kept."""
+
+    name: str = Field(..., min_length=1)
+    concurrency: int | None = Field(None, ge=1)
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    result_ttl_s: float | None = Field(None, ge=0)
+
+
 class _NoParams(_Params):
     pass
 
@@ -469,6 +480,19 @@ async def purge_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[s
     return {"ids": await queue.purge_dead_letters(chosen)}
 
 
+async def list_queues(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """The named queues in drain order, with their settings and running/waiting counts."""
+    _parse(_NoParams, "list_queues", params)
+    return {"queues": queue.list_queues()}
+
+
+async def set_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Create or change a named queue: `{"queue": ...}` as `list_queues` shows it."""
+    p = _parse(SetQueueParams, "set_queue", params)
+    changes = p.model_dump(exclude_unset=True, exclude={"name"})
+    return {"queue": await queue.set_queue(p.name, **changes)}
+
+
 async def cleanup(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Delete finished tasks older than `older_than_s`: `{"removed": n}`."""
     p = _parse(CleanupParams, "cleanup", params)
@@ -495,6 +519,8 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "list_dead_letters": list_dead_letters,
         "requeue_dead_letters": requeue_dead_letters,
         "purge_dead_letters": purge_dead_letters,
+        "list_queues": list_queues,
+        "set_queue": set_queue,
         "cleanup": cleanup,
     }
 )

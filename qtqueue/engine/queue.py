@@ -51,6 +51,7 @@ from qtqueue.core.task import (
     parse_task_type,
     summarize_params,
 )
+from qtqueue.engine import named_queues
 from qtqueue.engine.context import (
     EngineRunContext,
     RunHandle,
@@ -251,13 +252,16 @@ class TaskQueue:
         self._closing = False
         self._writer: GroupCommitWriter | None = None
         self._live: dict[str, Task] = {}
-        self._ready: list[tuple[int, int, str]] = []
+        self._ready: list[tuple[int, int, int, str]] = []  # (queue rank, -priority, seq, id)
         self._delayed: list[tuple[float, int, str]] = []
         # id -> seq of the task's one live queue entry (in _ready, _delayed or a parking
         # list). Entries whose seq no longer matches are stale and skipped when met.
         self._queued: dict[str, int] = {}
         self._blocked_category: dict[str, list[tuple[str, int]]] = defaultdict(list)
         self._blocked_type: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._blocked_queue: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._queues = named_queues.load(None)
+        self._queue_running: Counter[str] = Counter()
         self._active: dict[str, RunHandle] = {}
         self._slots_used = 0  # running tasks that are not paused
         self._category_running: Counter[str] = Counter()
@@ -320,6 +324,7 @@ class TaskQueue:
             self._writer = GroupCommitWriter(self.store, self._on_committed)
             self._seq = await self.store.max_seq()
             self._queue_paused = (await self.store.get_meta(_META_QUEUE_PAUSED)) == "1"
+            self._queues = named_queues.load(await self.store.get_meta(named_queues.META_KEY))
             await self._load()
         except BaseException:
             await self.store.close()
@@ -555,6 +560,18 @@ class TaskQueue:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
             )
+        queue = self._queues.get(t.queue)
+        if queue is None:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"queue: no queue named {t.queue!r} (queues: {', '.join(sorted(self._queues))}); "
+                f"create it first (qtqueue queues set {t.queue})",
+                queue=t.queue,
+            )
+        if t.timeout_s is None:
+            t.timeout_s = queue.timeout_s
+        if t.max_retries == 0 and queue.max_retries:
+            t.max_retries = queue.max_retries
         if t.resources:
             self.resources.check_possible(parse_needs(t.resources))
         t.depends_on = list(dict.fromkeys(t.depends_on))
@@ -1161,6 +1178,36 @@ class TaskQueue:
         self._unpark(self._blocked_category.pop(category, []))
         self._request_dispatch()
 
+    def list_queues(self) -> list[dict[str, Any]]:
+        """Every named queue in drain order: its settings, and how many of its tasks run and
+        wait now."""
+        waiting: Counter[str] = Counter(
+            t.queue for t in self._live.values() if t.status == TaskStatus.PENDING
+        )
+        return [
+            {**q.to_dict(), "running": self._queue_running[q.name], "waiting": waiting[q.name]}
+            for q in sorted(self._queues.values(), key=lambda q: (q.rank, q.name))
+        ]
+
+    async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
+        """Create a named queue, or change its settings (`concurrency`, `timeout_s`,
+        `max_retries`, `result_ttl_s`; None clears one). Persisted; limits apply at once,
+        defaults to tasks added from now on. Returns the queue as `list_queues` shows it."""
+        self._require_open()
+        named_queues.check_name(name)
+        current = self._queues.get(name) or named_queues.QueueSettings(name)
+        new = named_queues.updated(current, settings)
+        queues = {**self._queues, name: new}
+        await self.store.set_meta(named_queues.META_KEY, named_queues.dump(queues))
+        self._queues = queues
+        self._unpark(self._blocked_queue.pop(name, []))
+        self._request_dispatch()
+        if self._started and self.dispatching and not self._closing:
+            if self._cleanup_timer is not None:
+                self._cleanup_timer.cancel()
+            self._schedule_cleanup(initial=True)
+        return next(q for q in self.list_queues() if q["name"] == name)
+
     async def update_progress(self, task_id: str, percent: float, step: str | None = None) -> None:
         """Report progress of a running task (handlers call this); waits while it is paused."""
         handle = self._active.get(task_id)
@@ -1172,14 +1219,19 @@ class TaskQueue:
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
-        the retention period). Returns how many were removed."""
+        the retention period, and each named queue's result TTL for its tasks). Returns how
+        many were removed."""
         self._require_open()
         keep_s = older_than_s if older_than_s is not None else self.retention_s
-        if keep_s is None:
-            return 0
         assert self._writer is not None
         await self._writer.flush()
-        ids = await self.store.finished_before(self.clock() - keep_s)
+        now = self.clock()
+        ids = await self.store.finished_before(now - keep_s) if keep_s is not None else []
+        if older_than_s is None:  # each queue's result TTL too
+            for q in self._queues.values():
+                if q.result_ttl_s is not None:
+                    ids += await self.store.finished_before(now - q.result_ttl_s, q.name)
+            ids = list(dict.fromkeys(ids))
         fut: asyncio.Future[None] | None = None
         for i in ids:
             self._live.pop(i, None)
@@ -1375,8 +1427,13 @@ class TaskQueue:
             heapq.heappush(self._delayed, (task.run_at, task.seq, task.id))
             self._arm_delay_timer()
         else:
-            heapq.heappush(self._ready, (-int(task.priority), task.seq, task.id))
+            heapq.heappush(self._ready, self._ready_entry(task))
         self._request_dispatch()
+
+    def _ready_entry(self, task: Task) -> tuple[int, int, int, str]:
+        """Queue rank first (high_priority, default, low_priority), then priority, then FIFO."""
+        return (named_queues.BUILTIN_RANKS.get(task.queue, 1), -int(task.priority), task.seq,
+                task.id)  # fmt: skip
 
     def _take_entry(self, tid: str, seq: int) -> Task | None:
         """Consume a queue entry: its task if the entry is current and the task still waits."""
@@ -1419,12 +1476,12 @@ class TaskQueue:
             _, seq, tid = heapq.heappop(self._delayed)
             if (t := self._take_entry(tid, seq)) is not None:
                 self._queued[tid] = seq
-                heapq.heappush(self._ready, (-int(t.priority), t.seq, tid))
+                heapq.heappush(self._ready, self._ready_entry(t))
         self._arm_delay_timer()
         if self._queue_paused:
             return
         while self._ready and self._slots_used < self.max_concurrent:
-            _, seq, tid = heapq.heappop(self._ready)
+            _, _, seq, tid = heapq.heappop(self._ready)
             task = self._take_entry(tid, seq)
             if task is None:
                 continue
@@ -1448,6 +1505,18 @@ class TaskQueue:
                     task,
                     self._blocked_category[task.category],
                     f"waiting: category {task.category!r} is at its limit of {limit}",
+                )
+                continue
+            queue = self._queues.get(task.queue)
+            if (
+                queue is not None
+                and queue.concurrency is not None
+                and self._queue_running[task.queue] >= queue.concurrency
+            ):
+                self._block(
+                    task,
+                    self._blocked_queue[task.queue],
+                    f"waiting: queue {task.queue!r} is at its limit of {queue.concurrency}",
                 )
                 continue
             if task.resources and not self._admit_resources(task, aged):
@@ -1701,10 +1770,10 @@ class TaskQueue:
     def _passed(self, started: Task) -> None:
         """`started` starts while others wait for resources: count it against each waiter
         that would have gone first."""
-        key = (-int(started.priority), started.seq)
+        key = self._ready_entry(started)
         for tid, wait in self._resource_waits.items():
             t = self._live.get(tid)
-            if t is not None and (-int(t.priority), t.seq) < key:
+            if t is not None and self._ready_entry(t) < key:
                 wait[1] += 1
 
     def _notice(self, task: Task, text: str) -> TaskEvent:
@@ -1880,6 +1949,7 @@ class TaskQueue:
             handle.holds_slot = True
             self._slots_used += 1
             self._category_running[handle.task.category] += 1
+            self._queue_running[handle.task.queue] += 1
 
     def _free_slot(self, handle: RunHandle) -> None:
         """Give the task's slot to the queue (it finished, or is paused)."""
@@ -1890,6 +1960,8 @@ class TaskQueue:
         category = handle.task.category
         self._category_running[category] -= 1
         self._unpark(self._blocked_category.pop(category, []))
+        self._queue_running[handle.task.queue] -= 1
+        self._unpark(self._blocked_queue.pop(handle.task.queue, []))
         self._request_dispatch()
 
     def _suspend(self, handle: RunHandle) -> None:
@@ -1966,18 +2038,29 @@ class TaskQueue:
         ):
             self._schedule_cleanup(initial=True)
 
+    def _cleanup_period_s(self) -> float | None:
+        """How often the scheduled cleanup runs: the cleanup interval, or more often where a
+        queue's result TTL is shorter; None when nothing is ever deleted."""
+        ttls = [q.result_ttl_s for q in self._queues.values() if q.result_ttl_s is not None]
+        if self.retention_s is None and not ttls:
+            return None
+        return min([self.cleanup_interval_s, *(max(t / 2, 0.25) for t in ttls)])
+
     def _schedule_cleanup(self, initial: bool = False) -> None:
-        if self.retention_s is None or self._loop is None:
+        period = self._cleanup_period_s()
+        if period is None or self._loop is None:
             self._cleanup_timer = None
             return
-        delay = min(5.0, self.cleanup_interval_s) if initial else self.cleanup_interval_s
-        self._cleanup_timer = self._loop.call_later(
-            delay, lambda: self._spawn(self._scheduled_cleanup(), "retention cleanup")
-        )
+        delay = min(5.0, period) if initial else period
+        self._cleanup_timer = self._loop.call_later(delay, self._on_cleanup_timer)
+
+    def _on_cleanup_timer(self) -> None:
+        self._cleanup_timer = None
+        self._spawn(self._scheduled_cleanup(), "retention cleanup")
 
     async def _scheduled_cleanup(self) -> None:
         try:
             await self.cleanup()
         finally:
-            if not self._closing:
+            if not self._closing and self._cleanup_timer is None:
                 self._schedule_cleanup()

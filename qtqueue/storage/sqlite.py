@@ -490,12 +490,16 @@ class SqliteTaskStore:
         row = await self._fetchone("SELECT coalesce(max(seq), 0) FROM tasks")
         return int(row[0]) if row else 0
 
-    async def finished_before(self, cutoff: float) -> list[str]:
+    async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
         q = (
             f"SELECT id FROM tasks WHERE completed_at < ? AND status IN "
             f"({', '.join('?' * len(_TERMINAL_VALUES))})"
         )
-        rows = await self._fetchall(q, (cutoff, *_TERMINAL_VALUES))
+        args: tuple[Any, ...] = (cutoff, *_TERMINAL_VALUES)
+        if queue is not None:
+            q += " AND queue = ?"
+            args += (queue,)
+        rows = await self._fetchall(q, args)
         return [r[0] for r in rows]
 
     async def get_meta(self, key: str) -> str | None:

@@ -403,3 +403,17 @@ class TestApprovalAndDependencies:
             },
         )
         assert cycle["code"] == "QUEUE_DEPENDENCY_CYCLE"
+
+    async def test_named_queues_are_listed_and_set(self, offline: TaskQueue) -> None:
+        names = [q["name"] for q in (await call(offline, "list_queues"))["queues"]]
+        assert names == ["high_priority", "default", "low_priority"]
+        made = (await call(offline, "set_queue", name="nightly", concurrency=1, timeout_s=60))
+        assert made["queue"]["concurrency"] == 1 and made["queue"]["timeout_s"] == 60
+        cleared = await call(offline, "set_queue", name="nightly", timeout_s=None)
+        assert (cleared["queue"]["concurrency"], cleared["queue"]["timeout_s"]) == (1, None)
+        bad = await fail(
+            offline, {"action": "set_queue", "params": {"name": "nightly", "concurrency": 0}}
+        )
+        assert bad["code"] == "VALIDATION_INVALID_PARAMS"
+        task_id = (await call(offline, "add_task", **command("true"), queue="nightly"))["id"]
+        assert (await offline.get_task(task_id)).queue == "nightly"
