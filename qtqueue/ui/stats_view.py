@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QFontMetrics, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -176,17 +176,20 @@ class StatsView(QWidget):
             connect="finite",  # an empty bucket (NaN) is a gap, not a line across it
         )
 
+        # Horizontal bars: one row per task type, its name on the left axis, so that a dozen
+        # types stay readable (names under vertical bars overlapped and were hidden).
         self.duration_plot = _plot(
             self,
             _key("Duration by task type", ("median", _BLUE), ("p95", _ORANGE)),
-            "Duration",
-            units="s",
+            "",
         )
+        self.duration_plot.setLabel("bottom", "Duration", units="s", color=_TEXT)
+        self.duration_plot.invertY(True)  # the first type at the top
         self.median_bars = pg.BarGraphItem(
-            x=[], height=[], width=0.38, brush=_BLUE, pen=None, name="median"
+            x0=[], y=[], width=[], height=0.38, brush=_BLUE, pen=None, name="median"
         )
         self.p95_bars = pg.BarGraphItem(
-            x=[], height=[], width=0.38, brush=_ORANGE, pen=None, name="p95"
+            x0=[], y=[], width=[], height=0.38, brush=_ORANGE, pen=None, name="p95"
         )
         self.duration_plot.addItem(self.median_bars)
         self.duration_plot.addItem(self.p95_bars)
@@ -334,19 +337,25 @@ class StatsView(QWidget):
         durations = history["durations"]
         self.type_names = list(durations)
         positions = np.arange(len(self.type_names), dtype=float)
+        zeros = np.zeros(len(self.type_names))
         self.median_bars.setOpts(
-            x=positions - 0.2,
-            height=np.array([d["median_s"] for d in durations.values()], dtype=float),
+            x0=zeros,
+            y=positions - 0.2,
+            width=np.array([d["median_s"] for d in durations.values()], dtype=float),
         )
         self.p95_bars.setOpts(
-            x=positions + 0.2,
-            height=np.array([d["p95_s"] for d in durations.values()], dtype=float),
+            x0=zeros,
+            y=positions + 0.2,
+            width=np.array([d["p95_s"] for d in durations.values()], dtype=float),
         )
-        self.duration_plot.getAxis("bottom").setTicks(
-            [[(float(i), name) for i, name in enumerate(self.type_names)]]
-        )
+        left = self.duration_plot.getAxis("left")
+        left.setTicks([[(float(i), name) for i, name in enumerate(self.type_names)]])
+        # The axis does not grow for tick text by itself: make room for the longest name.
+        metrics = QFontMetrics(left.style["tickFont"] or self.font())
+        widest = max((metrics.horizontalAdvance(n) for n in self.type_names), default=0)
+        left.setWidth(widest + 14)
         if self.type_names:
-            self.duration_plot.setXRange(-0.6, len(self.type_names) - 0.4, padding=0)
+            self.duration_plot.setYRange(-0.6, len(self.type_names) - 0.4, padding=0)
         self.updated_label.setText(f"Updated {time.strftime('%H:%M:%S')}")
         self.historyShown.emit(history)
 

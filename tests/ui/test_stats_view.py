@@ -136,9 +136,9 @@ def test_durations_show_a_median_and_a_p95_bar_per_task_type_that_ran(
     assert set(history["durations"]) == {"custom_command", "system_monitor"}
     assert history["durations"]["custom_command"]["count"] == 2
     for item in (view.median_bars, view.p95_bars):
-        assert len(item.opts["height"]) == 2
-    assert all(np.asarray(view.p95_bars.opts["height"]) >= view.median_bars.opts["height"])
-    ticks = view.duration_plot.getAxis("bottom")._tickLevels
+        assert len(item.opts["width"]) == 2  # horizontal bars: the length is the duration
+    assert all(np.asarray(view.p95_bars.opts["width"]) >= view.median_bars.opts["width"])
+    ticks = view.duration_plot.getAxis("left")._tickLevels
     assert [label for _pos, label in ticks[0]] == view.type_names
 
 
