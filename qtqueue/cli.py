@@ -427,6 +427,16 @@ async def cmd_approval(backend: Backend, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def cmd_send(backend: Backend, args: argparse.Namespace) -> int:
+    """Send a line of input to a running interactive command."""
+    params = {"task_id": args.id, "text": args.text, "newline": not args.no_newline}
+    if args.eof:
+        params["eof"] = True
+    result = await backend.call("send_input", params)
+    _out(f"sent {result['bytes']} bytes to {_short(result['task_id'])}")
+    return 0
+
+
 async def cmd_dead_letters(backend: Backend, args: argparse.Namespace) -> int:
     """List dead letters, or requeue / purge them (given ids, or --all)."""
     if args.action is not None:
@@ -752,6 +762,7 @@ _BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[i
     "approve": cmd_approval,
     "reject": cmd_approval,
     "dead-letters": cmd_dead_letters,
+    "send": cmd_send,
     "queues": cmd_queues,
     "types": cmd_types,
     "api": cmd_api,
@@ -1003,6 +1014,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("reject", "Reject tasks that await approval: they end cancelled.")
     p.add_argument("ids", nargs="+", metavar="ID", help="task ids or unique prefixes")
     p.add_argument("--reason", default="", help="why (kept with the task's error)")
+
+    p = command(
+        "send",
+        "Send a line to a running command's stdin (added with --param interactive=true).",
+    )
+    p.add_argument("id", metavar="ID", help="task id, or a unique prefix of 4+ characters")
+    p.add_argument("text", metavar="TEXT", help="the text; a newline is added")
+    p.add_argument("--no-newline", action="store_true", help="send the text as it is")
+    p.add_argument("--eof", action="store_true", help="then close its stdin (end of input)")
 
     p = command(
         "dead-letters",

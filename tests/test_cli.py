@@ -566,3 +566,16 @@ def test_queues_are_listed_and_set(cli: Cli) -> None:
     assert cli("queues", "set", "nightly", "--concurrency", "0").returncode == 2
     assert cli("queues", "set").returncode == 2
     refused(cli("queues", "set", "bad name"), "VALIDATION_INVALID_FORMAT")
+
+
+def test_send_writes_a_line_to_a_running_interactive_command(cli: Cli, engine: Engine) -> None:
+    code = "import sys\nfor line in sys.stdin:\n    print('got:', line.strip(), flush=True)\n"
+    task_id = ok(
+        cli("add", "command", "--param", "interactive=true", "--", sys.executable, "-c", code)
+    ).strip()
+    wait_until(lambda: task(cli, task_id)["status"] == "running", "the command runs")
+    assert ok(cli("send", task_id[:8], "hello")) == f"sent 6 bytes to {task_id[:8]}\n"
+    wait_until(lambda: "got: hello" in ok(cli("log", task_id)), "the command echoes it")
+    ok(cli("send", task_id, "bye", "--eof"))
+    wait_until(lambda: task(cli, task_id)["status"] == "completed", "it ends at end of input")
+    refused(cli("send", task_id, "late"), "QUEUE_INVALID_STATE")

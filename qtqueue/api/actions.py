@@ -126,6 +126,14 @@ class CleanupParams(_Params):
     older_than_s: float | None = Field(None, ge=0)
 
 
+class SendInputParams(_TaskRef):
+    """`send_input`: text for a running interactive command's stdin."""
+
+    text: str = ""
+    newline: bool = Field(True, description="Add a newline after the text")
+    eof: bool = Field(False, description="Close the command's stdin afterwards")
+
+
 class RejectParams(_TaskRef):
     """`reject_task`: why (shown with the task's QUEUE_REJECTED error)."""
 
@@ -442,6 +450,16 @@ async def reject_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any
     return {"task": (await queue.reject_task(task_id, p.reason)).to_dict()}
 
 
+async def send_input(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
+    """Write a line (or, without `newline`, the bare text) to a running interactive command's
+    stdin: `{"task_id": ..., "bytes": n}`."""
+    p = _parse(SendInputParams, "send_input", params)
+    task_id = await resolve_task_id(queue, p.task_id)
+    data = (p.text + "\n" if p.newline else p.text).encode()
+    await queue.send_input(task_id, data, eof=p.eof)
+    return {"task_id": task_id, "bytes": len(data)}
+
+
 async def _chosen_dead_letters(
     queue: TaskQueue, p: DeadLettersParams, action: str
 ) -> list[str] | None:
@@ -514,6 +532,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "read_log": read_log,
         "pause_queue": pause_queue,
         "resume_queue": resume_queue,
+        "send_input": send_input,
         "approve_task": approve_task,
         "reject_task": reject_task,
         "list_dead_letters": list_dead_letters,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.logs import BoundedLog
-from qtqueue.executors.base import Executor, SuspendHook
+from qtqueue.executors.base import Executor, InputSink, SuspendHook
 
 if TYPE_CHECKING:
     from qtqueue.engine.queue import TaskQueue
@@ -39,6 +39,7 @@ class RunHandle:
         self.stop_reason: StopReason | None = None
         self.pause_hook: SuspendHook | None = None
         self.resume_hook: SuspendHook | None = None
+        self.input_sink: InputSink | None = None
         self.resumed = asyncio.Event()
         self.resumed.set()
         self.log_written = asyncio.Event()
@@ -129,3 +130,6 @@ class EngineRunContext:
 
     def attach_pid(self, pid: int) -> None:
         self._queue._attach_pid(self._handle.task, pid)
+
+    def set_input_sink(self, sink: InputSink | None) -> None:
+        self._handle.input_sink = sink

@@ -1028,6 +1028,28 @@ class TaskQueue:
         )
         return await self._persisted(task)
 
+    async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None:
+        """Write to a running command's stdin (started with params `interactive: true`), as
+        is (add the newline yourself); `eof` closes its stdin afterwards. Returns once
+        written (a full pipe waits until the command reads)."""
+        task = await self._live_task(task_id, "send input to")
+        handle = self._active.get(task_id)
+        sink = handle.input_sink if handle is not None else None
+        if sink is None:
+            raise QueueError(
+                TaskErrorCode.QUEUE_INVALID_STATE,
+                f"task {task_id} takes no input now: only a running command or script started "
+                "with params interactive: true does",
+                task_id=task_id,
+                status=task.status.value,
+            )
+        data = text.encode() if isinstance(text, str) else text
+        await sink(data, eof)
+        if handle is not None:
+            end = " and end of input" if eof else ""
+            handle.log.write(f"[qtqueue] sent {len(data)} bytes of input{end}\n".encode())
+            handle.log_written.set()
+
     async def approve_task(self, task_id: str) -> Task:
         """Let a HUMAN_REQUIRED task run (it still waits for anything else it needs).
         Survives restarts."""

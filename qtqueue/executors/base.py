@@ -21,6 +21,8 @@ from qtqueue.core.task import Task, TaskStatus, TaskType
 logger = logging.getLogger(__name__)
 
 SuspendHook = Callable[[], Awaitable[None] | None]
+#: Writes input to the running work (a command's stdin); `eof` closes it after the data.
+InputSink = Callable[[bytes, bool], Awaitable[None]]
 
 
 class Params(BaseModel):
@@ -63,6 +65,9 @@ class RunContext(Protocol):
 
     def attach_pid(self, pid: int) -> None:
         """Record the process the task runs, so a crashed engine's orphans can be stopped."""
+
+    def set_input_sink(self, sink: InputSink | None) -> None:
+        """Let `TaskQueue.send_input` write to the work (a process's stdin); None: no more."""
 
     @property
     def log_path(self) -> str:

@@ -47,6 +47,10 @@ class _ProcessParams(Params):
     grace_s: float = Field(
         DEFAULT_GRACE_S, ge=0, le=600, description="Seconds between SIGTERM and SIGKILL on cancel"
     )
+    # Optional (None) rather than False, so that forms leave it out unless it is asked for.
+    interactive: bool | None = Field(
+        None, description="Keep stdin open for input sent with 'qtqueue send' (else /dev/null)"
+    )
 
     _regexes = field_validator("progress_pattern", "step_pattern")(_check_regex)
 
@@ -79,6 +83,7 @@ class CommandExecutor(Executor):
             progress_pattern=p.progress_pattern,
             step_pattern=p.step_pattern,
             grace_s=p.grace_s,
+            interactive=bool(p.interactive),
         )
         return {"exit_code": rc}
 
@@ -128,6 +133,7 @@ class ScriptExecutor(Executor):
             progress_pattern=p.progress_pattern,
             step_pattern=p.step_pattern,
             grace_s=p.grace_s,
+            interactive=bool(p.interactive),
         )
         return {"exit_code": rc}
 

@@ -17,11 +17,12 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 import psutil
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
-from qtqueue.executors.base import RunContext
+from qtqueue.executors.base import InputSink, RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +169,12 @@ async def run_command(
     progress_pattern: str | None = DEFAULT_PROGRESS_PATTERN,
     step_pattern: str | None = DEFAULT_STEP_PATTERN,
     grace_s: float = DEFAULT_GRACE_S,
+    interactive: bool = False,
 ) -> int:
     """Run `argv` to completion, streaming output into the task's log. Returns exit status 0.
+
+    Its stdin is /dev/null, so a program that reads it never hangs; with `interactive` it is a
+    pipe that `TaskQueue.send_input` writes to (through `ctx.set_input_sink`).
 
     A non-zero exit raises QueueError with the code the classifier gives (127 -> command not
     found, 137 -> killed, "No space left on device" in the output -> disk space, ...).
@@ -189,7 +194,7 @@ async def run_command(
         proc = subprocess.Popen(
             list(argv),
             executable=_resolve(argv[0], full_env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
             stdout=write_fd,
             stderr=subprocess.STDOUT,
             cwd=cwd,
@@ -217,6 +222,8 @@ async def run_command(
     tree = ProcessTree(proc)
     ctx.attach_pid(proc.pid)
     ctx.set_suspend_hooks(tree.suspend, tree.resume)
+    if proc.stdin is not None:
+        ctx.set_input_sink(_input_writer(proc.stdin))
     parser = OutputParser(ctx, progress_pattern, step_pattern)
     os.set_blocking(read_fd, False)
 
@@ -256,6 +263,10 @@ async def run_command(
             loop.remove_reader(read_fd)
         os.close(read_fd)
         parser.close()
+        if proc.stdin is not None:
+            ctx.set_input_sink(None)
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
     if returncode != 0:
         tail = parser.tail.decode("utf-8", "replace")
         code = classify_exit(returncode, tail)
@@ -268,6 +279,30 @@ async def run_command(
             output_tail=last,
         )
     return returncode
+
+
+def _input_writer(stdin: IO[bytes]) -> InputSink:
+    """Writes to a command's stdin pipe in a worker thread (a full pipe blocks only that
+    thread), one write at a time."""
+    lock = asyncio.Lock()
+
+    def write(data: bytes, eof: bool) -> None:
+        try:
+            if data:
+                stdin.write(data)
+                stdin.flush()
+            if eof:
+                stdin.close()
+        except (BrokenPipeError, ValueError):  # it closed its end, or we closed ours
+            raise QueueError(
+                TaskErrorCode.QUEUE_INVALID_STATE, "the command no longer reads its input"
+            ) from None
+
+    async def sink(data: bytes, eof: bool) -> None:
+        async with lock:
+            await asyncio.to_thread(write, data, eof)
+
+    return sink
 
 
 async def _terminate(tree: ProcessTree, grace_s: float) -> None:

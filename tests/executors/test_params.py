@@ -28,6 +28,7 @@ def test_command_params_are_completed_with_defaults() -> None:
         "progress_pattern": DEFAULT_PROGRESS_PATTERN,
         "step_pattern": DEFAULT_STEP_PATTERN,
         "grace_s": DEFAULT_GRACE_S,
+        "interactive": None,
     }
 
 
