@@ -33,6 +33,13 @@ from typing import Any, TextIO
 
 from qtqueue import __version__
 from qtqueue.api.client import Backend, open_backend
+from qtqueue.cli_schedules import (
+    add_as_schedule,
+    add_schedule_options,
+    add_schedule_parser,
+    cmd_schedule,
+    wants_schedule,
+)
 from qtqueue.config import ENV_DATA_DIR, resolve_data_dir
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
@@ -246,6 +253,8 @@ async def cmd_add(backend: Backend, args: argparse.Namespace) -> int:
     ):
         if value is not None:
             task[key] = value
+    if wants_schedule(args):
+        return await add_as_schedule(backend, args, task)
     task_id = (await backend.call("add_task", task))["id"]
     if args.json:
         _print_json({"id": task_id, "engine_running": backend.remote})
@@ -759,6 +768,7 @@ _BACKEND_COMMANDS: dict[str, Callable[[Backend, argparse.Namespace], Awaitable[i
     "remove": cmd_manage,
     "stats": cmd_stats,
     "cleanup": cmd_cleanup,
+    "schedule": cmd_schedule,
     "approve": cmd_approval,
     "reject": cmd_approval,
     "dead-letters": cmd_dead_letters,
@@ -966,6 +976,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--queue", metavar="NAME", help="the named queue to wait in (default)")
     json_flag(p)
+    add_schedule_options(p)
 
     p = command("ls", "List tasks.")
     p.add_argument("--status", action="append", default=[], help="only this status (repeatable)")
@@ -1072,6 +1083,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. 7d, 12h, 30m, 90s (default: the retention period, 30 days)",
     )
 
+    add_schedule_parser(sub, [common])
+
     p = command("stats", "Queue statistics.")
     json_flag(p)
     p = command("types", "Task types and whether they can run here.")
@@ -1119,6 +1132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    if args.command == "add" and not wants_schedule(args) and (args.missed or args.timezone):
+        raise _UsageError("--missed and --timezone go with --every or --cron")
     if args.command in _ALL_APPLIES:
         if args.all and args.ids:
             raise _UsageError("give task ids or --all, not both")

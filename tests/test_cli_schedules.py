@@ -46,8 +46,7 @@ class ScheduleBackend:
 
 @pytest.fixture
 async def schedules(queue: TaskQueue) -> AsyncIterator[ScheduleManager]:
-    async with ScheduleManager(queue) as manager:
-        yield manager
+    yield queue.schedules  # started and closed with the queue
 
 
 @pytest.fixture
@@ -234,3 +233,41 @@ def test_add_without_every_or_cron_adds_a_plain_task() -> None:
 
 def test_every_schedule_action_is_bound_to_the_queue() -> None:
     assert set(queue_actions(lambda _queue: None)) == set(SCHEDULE_ACTIONS)  # type: ignore[arg-type, return-value]
+
+
+# --- the real `qtqueue` command, end to end -------------------------------------------------
+
+
+def test_the_qtqueue_command_adds_lists_and_runs_a_schedule(tmp_path: Path) -> None:
+    """`qtqueue add … --every` stores a schedule (no engine running), `schedule ls` shows it,
+    `schedule run-now` adds its task, `schedule rm` deletes it, and a bad interval is refused
+    with its code and a hint."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
+
+    def qtqueue(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *args],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+
+    added = qtqueue("add", "command", "--every", "10m", "--name", "nightly sync", "--json",
+                    "--", "echo", "hi")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    schedule = json.loads(added.stdout)["schedule"]
+    assert schedule["interval_s"] == 600 and schedule["template"]["name"] == "nightly sync"
+    listed = qtqueue("schedule", "ls")
+    assert listed.returncode == 0 and "nightly sync" in listed.stdout, listed.stderr
+    assert qtqueue("schedule", "run-now", schedule["id"]).returncode == 0
+    tasks = json.loads(qtqueue("ls", "--json").stdout)
+    assert [t["name"] for t in tasks] == ["nightly sync"]
+    assert schedule_tag(schedule["id"]) in tasks[0]["tags"]
+    assert qtqueue("schedule", "rm", schedule["id"]).returncode == 0
+    assert "nightly sync" not in qtqueue("schedule", "ls").stdout
+
+    bad = qtqueue("add", "command", "--every", "often", "--", "true")
+    assert bad.returncode != 0 and "error: VALIDATION_INVALID_FORMAT: " in bad.stderr
+    assert "\nhint: " in bad.stderr and "Traceback" not in bad.stderr

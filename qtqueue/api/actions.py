@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
     ACTIVE,
@@ -541,6 +542,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "list_queues": list_queues,
         "set_queue": set_queue,
         "cleanup": cleanup,
+        **_schedule_actions(lambda queue: queue.schedules),
     }
 )
 

@@ -70,6 +70,7 @@ from qtqueue.engine.logs import (
 )
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
 from qtqueue.engine.retry import backoff_delay_s
+from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -231,6 +232,8 @@ class TaskQueue:
             else SqliteTaskStore(self.data_dir / DB_NAME, synchronous=synchronous)
         )
         self.credentials: CredentialStore = credentials or KeyringCredentials()
+        #: Recurring schedules: each occurrence is added as an ordinary task.
+        self.schedules = ScheduleManager(self)
         self.dispatching = dispatch
         self.log_cap_bytes = log_cap_bytes
         self.retention_s = retention_s
@@ -331,6 +334,7 @@ class TaskQueue:
             self._lock.release()
             raise
         self._started = True
+        await self.schedules.start()
         if self.dispatching:
             self._schedule_cleanup(initial=True)
             self._request_dispatch()
@@ -349,6 +353,7 @@ class TaskQueue:
         self._closing = True
         policy = ShutdownPolicy(policy) if policy is not None else self.shutdown_policy
         try:
+            await self.schedules.close()
             handles = list(self._active.values())
             if policy == ShutdownPolicy.WAIT:
                 await asyncio.gather(*(asyncio.shield(h.done) for h in handles))

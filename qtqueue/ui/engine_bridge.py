@@ -89,6 +89,8 @@ class EngineBridge(QObject):
     tasksChanged = Signal(list)
     tasksRemoved = Signal(list)
     queueStateChanged = Signal(str)
+    #: A schedule was added, changed or deleted (its id).
+    schedulesChanged = Signal(str)
 
     def __init__(
         self, source: EventSource, parent: QObject | None = None, *, interval_ms: int = FRAME_MS
@@ -133,6 +135,9 @@ class EngineBridge(QObject):
         """The engine's subscriber: gather, keeping only the newest snapshot per task."""
         self.events_received += len(events)
         for e in events:
+            if e.kind == EventKind.SCHEDULE_CHANGED:
+                self.schedulesChanged.emit(e.detail)
+                continue
             if e.kind == EventKind.QUEUE:
                 if e.detail in ("paused", "resumed"):
                     self._queue_state = e.detail

@@ -20,8 +20,7 @@ TRUE = {"task_type": "custom_command", "params": {"command": "true"}}
 
 @pytest.fixture
 async def schedules(queue: TaskQueue) -> AsyncIterator[ScheduleManager]:
-    async with ScheduleManager(queue) as manager:
-        yield manager
+    yield queue.schedules  # started and closed with the queue
 
 
 async def call(manager: ScheduleManager, action_name: str, **params: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from qtqueue.engine.schedules import (
     parse_interval_s,
     schedule_tag,
 )
+from qtqueue.executors import default_registry
 
 from .conftest import QueueFactory
 
@@ -81,23 +82,16 @@ ManagerFactory = Callable[..., Awaitable[tuple[TaskQueue, ScheduleManager]]]
 
 @pytest.fixture
 async def open_schedules(make_queue: QueueFactory) -> AsyncIterator[ManagerFactory]:
-    """Open a queue (keyword arguments go to TaskQueue) with a "tick" handler, and its
-    ScheduleManager; managers are closed before their queues."""
-    managers: list[ScheduleManager] = []
+    """Open a queue (keyword arguments go to TaskQueue) with a "tick" handler registered
+    before it starts, and its own ScheduleManager (started and closed with it)."""
 
     async def make(**kwargs: Any) -> tuple[TaskQueue, ScheduleManager]:
-        queue = await make_queue(**kwargs)
-        queue.register_handler("tick", tick)
-        manager = ScheduleManager(queue)
-        await manager.start()
-        managers.append(manager)
-        return queue, manager
+        registry = default_registry(entry_points=False)
+        registry.register_handler("tick", tick)
+        queue = await make_queue(registry=registry, **kwargs)
+        return queue, queue.schedules
 
-    try:
-        yield make
-    finally:
-        for manager in reversed(managers):
-            await manager.close()
+    yield make
 
 
 async def reopen(
@@ -425,13 +419,13 @@ async def test_an_occurrence_the_queue_refuses_is_noted_and_the_schedule_moves_o
 
     clock.now = T0 + 90
     queue = await make_queue(clock=clock)  # "tick" is not registered any more
-    async with ScheduleManager(queue) as schedules:
-        after = schedules.get_schedule(s.id)
-        assert after.last_error is not None
-        assert after.last_error.startswith("QUEUE_UNKNOWN_TASK_TYPE: ")
-        assert (after.occurrences, after.next_run_at) == (0, T0 + 120)
-        assert schedules.armed_at == T0 + 120
-        assert await queue.list_tasks() == []
+    schedules = queue.schedules  # it caught up when the queue started
+    after = schedules.get_schedule(s.id)
+    assert after.last_error is not None
+    assert after.last_error.startswith("QUEUE_UNKNOWN_TASK_TYPE: ")
+    assert (after.occurrences, after.next_run_at) == (0, T0 + 120)
+    assert schedules.armed_at == T0 + 120
+    assert await queue.list_tasks() == []
 
 
 async def test_without_dispatching_schedules_are_kept_and_the_next_engine_catches_up(
