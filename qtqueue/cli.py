@@ -349,6 +349,22 @@ async def cmd_show(backend: Backend, args: argparse.Namespace) -> int:
     fields.append(("retries", retries))
     if info["wait_reason"]:
         fields.append(("waiting", info["wait_reason"]))
+    if info["queue"] != "default":
+        fields.append(("queue", info["queue"]))
+    if info["depends_on"]:
+        after = ", ".join(_short(d) for d in info["depends_on"])
+        if info["allow_dependency_failure"]:
+            after += "  (runs even if one fails)"
+        fields.append(("after", after))
+    if info["permission"] != "autonomous":
+        approval = info["permission"]
+        if info["approved_at"]:
+            approval += f"  (approved {_fmt_time(info['approved_at'])})"
+        fields.append(("approval", approval))
+    if info["resources"]:
+        fields.append(("needs", ", ".join(f"{k} {v}" for k, v in info["resources"].items())))
+    if info["expires_at"]:
+        fields.append(("expires", _fmt_time(info["expires_at"])))
     if error:
         fields.append(("error", f"{error['code']}: {error['message']}"))
         fields.append(("", error["description"]))

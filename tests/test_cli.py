@@ -487,6 +487,15 @@ def test_add_takes_dependencies_times_resources_approval_and_queue(cli: Cli) -> 
     assert (t["permission"], t["queue"], t["wait_reason"]) == (
         "human_required", "nightly", "awaiting approval",
     )  # fmt: skip
+    shown = ok(cli("show", second))
+    for line in (
+        f"after:    {first[:8]}  (runs even if one fails)",
+        "approval: human_required",
+        "queue:    nightly",
+        "needs:    cpu_cores 1.0, memory_gb 0.5, disk_gb 1.0, disk_path /",
+        "waiting:  awaiting approval",
+    ):
+        assert line in shown
     at = ok(cli("add", "command", "--at", "2031-01-02T03:04:05+00:00", "--", "true")).strip()
     assert task(cli, at)["task"]["run_at"] == datetime.datetime(
         2031, 1, 2, 3, 4, 5, tzinfo=datetime.UTC

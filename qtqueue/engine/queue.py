@@ -838,7 +838,8 @@ class TaskQueue:
 
     async def get_task_summary(self, task_id: str) -> dict[str, Any]:
         """What a person asks about one task: state, progress, timing, error with its fix,
-        and whether it can be retried."""
+        whether it can be retried, and what it waits for (queue, dependencies, approval,
+        resources, expiry)."""
         t = await self.get_task(task_id)
         now = self.clock()
         handle = self._active.get(task_id)
@@ -879,6 +880,13 @@ class TaskQueue:
                 "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
             },
             "wait_reason": t.wait_reason,
+            "queue": t.queue,
+            "depends_on": t.depends_on,
+            "allow_dependency_failure": t.allow_dependency_failure,
+            "permission": t.permission.value,
+            "approved_at": t.approved_at,
+            "resources": t.resources,
+            "expires_at": t.expires_at,
             "result": t.result,
         }
 
