@@ -138,6 +138,8 @@ class EngineBridge(QObject):
             if e.kind == EventKind.SCHEDULE_CHANGED:
                 self.schedulesChanged.emit(e.detail)
                 continue
+            if e.kind == EventKind.NOTICE:
+                continue  # words for the tray; the task's own change comes as CHANGED
             if e.kind == EventKind.QUEUE:
                 if e.detail in ("paused", "resumed"):
                     self._queue_state = e.detail

@@ -93,6 +93,22 @@ def summarize(failed: list[Task], completed: list[Task]) -> Notification | None:
     return Notification(f"Tasks finished: {', '.join(parts)}", "\n".join(lines), bool(failed))
 
 
+def summarize_notices(notices: list[str]) -> Notification | None:
+    """The message for engine notices ("awaiting approval: deploy", ...); None for none."""
+    if not notices:
+        return None
+    if len(notices) == 1:
+        what, _, name = notices[0].partition(": ")
+        return Notification(f"{what[:1].upper()}{what[1:]}", name or notices[0], False)
+    shown = "\n".join(notices[:NAMES_SHOWN])
+    more = len(notices) - NAMES_SHOWN
+    return Notification(
+        f"{len(notices)} tasks need attention",
+        shown + (f"\nand {more} more" if more > 0 else ""),
+        False,
+    )
+
+
 def status_summary(counts: Mapping[TaskStatus, int], queue_paused: bool) -> str:
     """The tray tooltip: running, pending and failed counts, and whether the queue is paused."""
     running = sum(counts.get(s, 0) for s in ACTIVE)
@@ -129,6 +145,7 @@ class TaskNotifier(QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self._failed: list[Task] = []
         self._completed: list[Task] = []
+        self._notices: list[str] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
@@ -147,11 +164,18 @@ class TaskNotifier(QObject):
         self._timer.stop()
         self._failed.clear()
         self._completed.clear()
+        self._notices.clear()
 
     def _on_events(self, events: list[TaskEvent]) -> None:
         mode = self._settings.notifications
         gathered = False
         for e in events:
+            if e.kind == EventKind.NOTICE and mode != NotificationMode.NONE and e.detail:
+                # A person is needed (a task awaits approval) or wanted to know (a supervised
+                # task started): announced unless notifications are off.
+                self._notices.append(e.detail)
+                gathered = True
+                continue
             if e.kind != EventKind.CHANGED or e.status is None or e.task is None:
                 continue
             if not wants_notification(mode, e.status):
@@ -170,11 +194,11 @@ class TaskNotifier(QObject):
         """Emit one notification for what gathered, if anything did."""
         failed, self._failed = self._failed, []
         completed, self._completed = self._completed, []
-        note = summarize(failed, completed)
-        if note is None:
-            return
-        self.sent += 1
-        self.notification.emit(note.title, note.message, note.is_failure)
+        notices, self._notices = self._notices, []
+        for note in (summarize_notices(notices), summarize(failed, completed)):
+            if note is not None:
+                self.sent += 1
+                self.notification.emit(note.title, note.message, note.is_failure)
 
 
 class TrayIcon(QSystemTrayIcon):

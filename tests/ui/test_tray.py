@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
 from qtqueue.ui.app_settings import KEY_CLOSE_TO_TRAY, KEY_NOTIFICATIONS, NotificationMode
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.tray import (
@@ -24,6 +24,7 @@ from qtqueue.ui.tray import (
     install_tray,
     status_summary,
     summarize,
+    summarize_notices,
     wants_notification,
 )
 
@@ -151,6 +152,28 @@ def test_a_burst_of_completions_is_one_message_then_one_summary(
     assert sum(completions(n) for n in seen) == 100
     assert re.fullmatch(r"Tasks finished: \d+ completed", seen[1].title)
     assert not any(n.is_failure for n in seen)
+
+
+def test_notices_name_what_needs_attention() -> None:
+    assert summarize_notices([]) is None
+    one = summarize_notices(["awaiting approval: deploy prod"])
+    assert one == Notification("Awaiting approval", "deploy prod", False)
+    many = summarize_notices([f"awaiting approval: job {i}" for i in range(5)])
+    assert many is not None and many.title == "5 tasks need attention"
+    assert many.message.endswith("and 2 more")
+
+
+def test_a_task_awaiting_approval_is_announced(window: MainWindow, run: Run) -> None:
+    window.app_settings.qsettings.setValue(KEY_NOTIFICATIONS, NotificationMode.FAILURES.value)
+    seen = collect(window.notifier)
+
+    async def scenario() -> None:
+        task = command("true", name="deploy prod", permission=Permission.HUMAN_REQUIRED)
+        await window.queue.add_task(task)
+        await until(lambda: bool(seen), window.notifier.notification)
+
+    run(scenario())
+    assert seen[0] == Notification("Awaiting approval", "deploy prod", False)
 
 
 def test_none_announces_nothing(window: MainWindow, run: Run) -> None:
