@@ -1,9 +1,16 @@
 """The detail pane: everything about the selected task, and its log following live.
 
 Shows params (values of secret-looking keys masked), timings, retry information, the error
-code with its description and suggested fix (`error_info`), why a waiting task waits, and the
-log tail in `logView`, which follows the log while the task runs (`TaskQueue.follow_log` in an
-owned asyncio task, cancelled when the selection changes).
+code with its description and suggested fix (`error_info`), and the log tail in `logView`,
+which follows the log while the task runs (`TaskQueue.follow_log` in an owned asyncio task,
+cancelled when the selection changes).
+
+Scheduling facts: why a pending task waits (`waitBanner`), its queue, permission, declared
+resources, run/expiry times, the schedule it came from, and its dependencies with their live
+statuses (fetched with `get_task`, then kept current from the engine's events while shown).
+For a Docker pull or push, `layerView` lists each layer's latest state, read from the
+`layer <id>: ...` lines of the log as the log grows (each chunk parsed once). A command started
+with params `interactive: true` takes input from `stdinInput` while it runs (`send_input`).
 """
 
 from __future__ import annotations
@@ -16,12 +23,23 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
 
-from qtqueue.core.errors import QueueError, error_info
-from qtqueue.core.task import ACTIVE, RETRYABLE_TERMINAL, TERMINAL, Task, TaskStatus
+from qtqueue.core.errors import QueueError, TaskErrorCode, error_info
+from qtqueue.core.task import (
+    ACTIVE,
+    RETRYABLE_TERMINAL,
+    TERMINAL,
+    Permission,
+    Task,
+    TaskStatus,
+    TaskType,
+)
+from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
+from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
+from qtqueue.executors.docker.progress import LayerState, parse_layer_lines
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
@@ -40,10 +58,165 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 256 * 1024
 
 
-class LogSource(Protocol):
+#: The most dependencies the pane looks up and lists; the rest are counted.
+MAX_DEPENDENCIES_SHOWN = 30
+#: Task types whose log carries `layer <id>: ...` lines.
+LAYERED_TYPES = frozenset({TaskType.DOCKER_PULL.value, TaskType.DOCKER_PUSH.value})
+#: Task types that run a process, which takes input when started with `interactive: true`.
+PROCESS_TYPES = frozenset({TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value})
+#: Rows a layer or dependency list grows to before it scrolls.
+LIST_ROWS_SHOWN = 8
+#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
+_MAX_PARTIAL_LINE = 4096
+
+
+class TaskSource(Protocol):
     """What the pane needs of the engine (`TaskQueue` fits)."""
 
     def follow_log(self, task_id: str) -> Any: ...
+
+    async def get_task(self, task_id: str) -> Task: ...
+
+    async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None: ...
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
+
+
+class LayerFeed:
+    """The layers of a pull or push, fed the log chunk by chunk as it grows.
+
+    Each chunk is parsed once: only its complete lines (an unfinished last line waits for the
+    next chunk), and only if it names a layer at all. `layers` keeps each layer's latest
+    state in the order layers first appeared, as `parse_layer_lines` over the whole log would.
+    """
+
+    def __init__(self) -> None:
+        self.layers: dict[str, LayerState] = {}
+        self._partial = ""
+
+    def feed(self, chunk: str) -> dict[str, LayerState]:
+        """Take the next piece of the log; the layers it changed."""
+        text = self._partial + chunk
+        cut = text.rfind("\n") + 1
+        rest = text[cut:]
+        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
+        return self._parse(text[:cut])
+
+    def finish(self) -> dict[str, LayerState]:
+        """The log ended: its last line counts even without a newline."""
+        rest, self._partial = self._partial, ""
+        return self._parse(rest)
+
+    def _parse(self, text: str) -> dict[str, LayerState]:
+        if "layer " not in text:
+            return {}
+        changed = parse_layer_lines(text)
+        self.layers.update(changed)
+        return changed
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def layer_transfer_text(state: LayerState) -> str:
+    """'31 % · 12.3 MB / 40.0 MB', or '—' when the daemon gave no byte count."""
+    pct = state.percent
+    if pct is None or state.current is None or state.total is None:
+        return "—"
+    return f"{pct:.0f} % · {_size(state.current)} / {_size(state.total)}"
+
+
+def _amount(value: Any) -> str:
+    return f"{float(value):g}"
+
+
+def resources_in_words(resources: dict[str, Any]) -> str:
+    """'2 CPU cores, 8 GB of memory, 20 GB of disk on /data, 6 GB of GPU memory'; ''."""
+    parts: list[str] = []
+    cpu = resources.get("cpu_cores")
+    if cpu:
+        parts.append(f"{_amount(cpu)} CPU core{'' if float(cpu) == 1 else 's'}")
+    if resources.get("memory_gb"):
+        parts.append(f"{_amount(resources['memory_gb'])} GB of memory")
+    if resources.get("disk_gb"):
+        where = resources.get("disk_path") or "the home folder"
+        parts.append(f"{_amount(resources['disk_gb'])} GB of disk on {where}")
+    if resources.get("gpu_memory_gb"):
+        parts.append(f"{_amount(resources['gpu_memory_gb'])} GB of GPU memory")
+    return ", ".join(parts)
+
+
+def permission_in_words(t: Task) -> str:
+    """What the task's permission means for it now."""
+    if t.permission == Permission.HUMAN_REQUIRED:
+        if t.approved_at is not None:
+            return f"approved {format_timestamp(t.approved_at)}"
+        if t.status in TERMINAL:
+            return "needed approval; it was never given"
+        return "awaiting approval: it runs only once a person approves it"
+    if t.permission == Permission.SUPERVISED:
+        return "supervised: runs on its own, with a notice when it starts"
+    return "autonomous: runs without asking"
+
+
+def waiting_in_words(t: Task, now: float) -> str:
+    """Why a pending task is not running, for a person; '' for a task not pending."""
+    if t.status != TaskStatus.PENDING:
+        return ""
+    reason = t.wait_reason
+    if reason:
+        return reason[0].upper() + reason[1:]
+    if t.run_at is not None and t.run_at > now:
+        return f"Scheduled: not before {format_timestamp(t.run_at)}"
+    return "Queued: it starts when a slot is free"
+
+
+def input_hint(t: Task) -> str:
+    """Why `stdinInput` is disabled for `t`, or '' when the task takes input now."""
+    if not t.params.get("interactive"):
+        return "No input: not started as interactive"
+    if t.status in ACTIVE:
+        return ""
+    if t.status in TERMINAL:
+        return "Finished: it takes no more input"
+    return "Input can be sent once it runs"
+
+
+def schedule_of(t: Task) -> str:
+    """The id of the schedule that added `t` (its `schedule:<id>` tag), or ''."""
+    for tag in t.tags:
+        if tag.startswith(SCHEDULE_TAG_PREFIX):
+            return tag[len(SCHEDULE_TAG_PREFIX) :]
+    return ""
+
+
+def _fit_rows(view: QTreeWidget) -> None:
+    """Make a list as tall as its rows (at least one, at most `LIST_ROWS_SHOWN`, children of
+    expanded items counted): no empty space below a short list."""
+    count = 0
+    for i in range(view.topLevelItemCount()):
+        item = view.topLevelItem(i)
+        count += 1 + (item.childCount() if item.isExpanded() else 0)
+    rows = min(max(count, 1), LIST_ROWS_SHOWN)
+    row = view.sizeHintForRow(0) if count else view.fontMetrics().height() + 4
+    view.setFixedHeight(view.header().sizeHint().height() + rows * row + 2 * view.frameWidth() + 2)
+
+
+def _short(task_id: str) -> str:
+    return task_id[:8]
+
+
+#: How a dependency ended, as `error_details["dependency_status"]` says it.
+_ENDED = {
+    "failed": "failed",
+    "cancelled": "was cancelled",
+    "timeout": "timed out",
+    "removed": "was removed",
+}
 
 
 def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
@@ -75,15 +248,23 @@ def _param_text(name: str, value: Any) -> str:
 class DetailPane(QWidget):
     """Details of one task (`show_task`), or a hint when nothing is selected.
 
-    `logLoaded` is emitted once the log of the shown task has been read up to its current end
-    (its first chunk, or the end of a finished task's log).
+    Signals, for whoever waits on the pane (tests, the window): `logLoaded(task id)` once the
+    log of the shown task has been read up to its current end (its first chunk, or the end of
+    a finished task's log); `layersUpdated(task id)` when `layerView` changed;
+    `dependenciesUpdated(task id)` when `dependencyView` shows newer statuses;
+    `inputSent(task id)` once input reached the command, `inputFailed(message)` when the
+    engine refused it (the message is shown in `inputError`).
     """
 
     logLoaded = Signal(str)
+    layersUpdated = Signal(str)
+    dependenciesUpdated = Signal(str)
+    inputSent = Signal(str)
+    inputFailed = Signal(str)
 
     def __init__(
         self,
-        source: LogSource | None = None,
+        source: TaskSource | None = None,
         parent: QWidget | None = None,
         *,
         duration_of: Callable[[Task], float | None] | None = None,
@@ -100,17 +281,40 @@ class DetailPane(QWidget):
         self._follower: asyncio.Task[None] | None = None
         self._following: str | None = None
         self._background = BackgroundTasks()
+        self._layers = LayerFeed()
+        self._layer_items: dict[str, QTreeWidgetItem] = {}
+        # The dependencies of the shown task: fetched snapshots (None: removed), whose task
+        # they belong to, and the engine subscription that keeps them current.
+        self._deps: dict[str, Task | None] = {}
+        self._deps_of: str | None = None
+        self._dep_ids: frozenset[str] = frozenset()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._deps_timer = QTimer(self)
+        self._deps_timer.setSingleShot(True)
+        self._deps_timer.setInterval(0)
+        self._deps_timer.timeout.connect(self._render_dependencies)
         f = self.form
+        self._input_placeholder = f.stdinInput.placeholderText()
         f.logView.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         title = QFont(f.titleLabel.font())
         title.setBold(True)
         title.setPointSizeF(title.pointSizeF() * 1.15)
         f.titleLabel.setFont(title)
         f.errorCode.setStyleSheet("font-weight: bold; color: #dc2626;")
-        f.paramsView.header().setStretchLastSection(True)
+        f.culpritValue.setStyleSheet("font-weight: bold; color: #dc2626;")
+        f.inputError.setStyleSheet("color: #dc2626;")
+        f.waitBanner.setStyleSheet(
+            "background: #fef3c7; color: #78350f; border: 1px solid #f59e0b;"
+            " border-radius: 4px; padding: 6px; font-weight: bold;"
+        )
+        for view in (f.paramsView, f.layerView, f.dependencyView):
+            view.header().setStretchLastSection(True)
         f.detailSplitter.setStretchFactor(0, 3)
         f.detailSplitter.setSizes([600, 400])
         f.detailSplitter.setStretchFactor(1, 2)
+        f.stdinInput.returnPressed.connect(self._send_input)
+        f.sendInputButton.clicked.connect(self._send_input)
+        f.inputError.hide()
         f.pages.setCurrentWidget(f.emptyPage)
 
     # ------------------------------------------------------------------ public
@@ -127,12 +331,18 @@ class DetailPane(QWidget):
         self._task = task
         if task is None:
             self._stop_following()
+            self._forget_dependencies()
             self.form.logView.clear()
             self.form.pages.setCurrentWidget(self.form.emptyPage)
             return
+        another = previous is None or previous.id != task.id
+        if another:
+            self.form.stdinInput.clear()
+            self.form.inputError.hide()
         self._render(task)
+        self._show_dependencies(task)
         self.form.pages.setCurrentWidget(self.form.detailsPage)
-        if previous is None or previous.id != task.id:
+        if another:
             self._start_following(task.id, clear=True)
         elif self._follower is None and task.status not in TERMINAL:
             # It was retried: its log is written to again.
@@ -142,11 +352,19 @@ class DetailPane(QWidget):
         """Update the running time of a task being worked on (call it once a second)."""
         if self._task is not None:
             self._render_timing(self._task)
+            self._set_row(
+                self.form.schedulingForm, self.form.expiresValue, self._expiry_text(self._task)
+            )
 
     async def stop(self) -> None:
-        """Stop following the log (the window is closing)."""
+        """Stop following the log and the dependencies (the window is closing)."""
         self._stop_following()
+        self._forget_dependencies()
         await self._background.cancel_all()
+
+    def log_text(self) -> str:
+        """What `logView` shows."""
+        return self.form.logView.toPlainText()
 
     # ------------------------------------------------------------------ rendering
 
@@ -161,11 +379,16 @@ class DetailPane(QWidget):
         f.categoryValue.setText(t.category)
         f.tagsValue.setText(", ".join(t.tags) or "—")
         f.progressValue.setText(progress_label(t.progress, t.current_step))
-        self._set_row(f.overviewForm, f.waitReasonValue, t.wait_reason)
+        waiting = waiting_in_words(t, self._clock())
+        f.waitBanner.setText(waiting)
+        f.waitBanner.setVisible(bool(waiting))
+        f.layersBox.setVisible(t.type_name in LAYERED_TYPES)
         self._render_timing(t)
         self._render_retries(t)
         self._render_error(t)
+        self._render_scheduling(t)
         self._render_params(t)
+        self._render_input(t)
 
     def _status_line(self, t: Task) -> str:
         text = status_text(t.status)
@@ -220,6 +443,47 @@ class DetailPane(QWidget):
         f.errorDescription.setText(info.description)
         f.errorSuggestion.setText(info.suggestion)
 
+    def _render_scheduling(self, t: Task) -> None:
+        f = self.form
+        form = f.schedulingForm
+        f.queueValue.setText(t.queue)
+        f.permissionValue.setText(permission_in_words(t))
+        self._set_row(form, f.resourcesValue, resources_in_words(t.resources))
+        self._set_row(form, f.runAtValue, format_timestamp(t.run_at))
+        self._set_row(form, f.expiresValue, self._expiry_text(t))
+        self._set_row(form, f.scheduleValue, schedule_of(t))
+        policy = ""
+        if t.depends_on:
+            policy = (
+                "it runs anyway, once every dependency has finished"
+                if t.allow_dependency_failure
+                else "this task fails too"
+            )
+        self._set_row(form, f.dependencyPolicyValue, policy)
+        self._set_row(form, f.culpritValue, self._culprit_text(t))
+        form.setRowVisible(f.dependencyView, bool(t.depends_on))
+
+    def _expiry_text(self, t: Task) -> str:
+        if t.expires_at is None:
+            return ""
+        text = format_timestamp(t.expires_at)
+        left = t.expires_at - self._clock()
+        if t.status == TaskStatus.PENDING and left > 0:
+            text += f" (in {format_duration(left)})"
+        return text
+
+    def _culprit_text(self, t: Task) -> str:
+        """The dependency whose failure failed `t`, named once it was looked up; ''."""
+        if t.error_code != TaskErrorCode.QUEUE_DEPENDENCY_FAILED:
+            return ""
+        dep_id = str(t.error_details.get("dependency_id") or "")
+        if not dep_id:
+            return ""
+        ended = str(t.error_details.get("dependency_status") or "failed")
+        dep = self._deps.get(dep_id)
+        who = f"{dep.name} ({_short(dep_id)})" if dep is not None else _short(dep_id)
+        return f"{who}: {_ENDED.get(ended, ended)}"
+
     def _render_params(self, t: Task) -> None:
         view = self.form.paramsView
         view.clear()
@@ -238,6 +502,7 @@ class DetailPane(QWidget):
         for item in items:
             item.setExpanded(True)
         view.resizeColumnToContents(0)
+        _fit_rows(view)
         self.form.paramsBox.setVisible(bool(items))
 
     @staticmethod
@@ -245,12 +510,192 @@ class DetailPane(QWidget):
         field.setText(text)
         layout.setRowVisible(field, bool(text))
 
+    # ------------------------------------------------------------------ dependencies
+
+    def _show_dependencies(self, t: Task) -> None:
+        """List `t`'s dependencies: looked up once per shown task, then kept current from the
+        engine's events (a subscription held only while a task with dependencies is shown)."""
+        if not t.depends_on or self._source is None:
+            self._forget_dependencies()
+            return
+        if self._deps_of != t.id:
+            self._forget_dependencies()
+            self._deps_of = t.id
+            shown = t.depends_on[:MAX_DEPENDENCIES_SHOWN]
+            self._dep_ids = frozenset(shown)
+            # Subscribed before the look-ups, so no change falls between the two.
+            self._unsubscribe = self._source.subscribe(self._on_events)
+            self._background.spawn(
+                self._fetch_dependencies(t.id, shown), f"look up dependencies of {t.id}"
+            )
+        self._render_dependencies()
+
+    def _forget_dependencies(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._deps = {}
+        self._deps_of = None
+        self._dep_ids = frozenset()
+        self._deps_timer.stop()
+        self.form.dependencyView.clear()
+        _fit_rows(self.form.dependencyView)
+
+    async def _fetch_dependencies(self, task_id: str, dep_ids: list[str]) -> None:
+        assert self._source is not None
+        for dep_id in dep_ids:
+            try:
+                dep: Task | None = await self._source.get_task(dep_id)
+            except QueueError:
+                dep = None  # removed
+            if self._deps_of != task_id:
+                return
+            self._keep(dep_id, dep)
+        self._render_dependencies()
+
+    def _keep(self, dep_id: str, dep: Task | None) -> None:
+        """Keep the newer of what is known and `dep` (an event may beat a look-up)."""
+        known = self._deps.get(dep_id)
+        if dep is None or known is None or dep.updated_at >= known.updated_at:
+            self._deps[dep_id] = dep
+
+    def _on_events(self, events: list[TaskEvent]) -> None:
+        """The engine's subscriber: note what happened to a shown dependency; the list is
+        redrawn once for the batch."""
+        changed = False
+        for e in events:
+            if e.task_id not in self._dep_ids:
+                continue
+            if e.kind == EventKind.REMOVED:
+                self._deps[e.task_id] = None
+            elif e.task is not None:
+                self._keep(e.task_id, e.task)
+            else:
+                continue
+            changed = True
+        if changed and not self._deps_timer.isActive():
+            self._deps_timer.start()
+
+    @Slot()
+    def _render_dependencies(self) -> None:
+        t = self._task
+        if t is None or not t.depends_on or self._deps_of != t.id:
+            return
+        f = self.form
+        culprit = (
+            t.error_details.get("dependency_id")
+            if t.error_code == TaskErrorCode.QUEUE_DEPENDENCY_FAILED
+            else None
+        )
+        items = []
+        for dep_id in t.depends_on[:MAX_DEPENDENCIES_SHOWN]:
+            item = QTreeWidgetItem([_short(dep_id), "…", ""])
+            item.setToolTip(0, dep_id)
+            if dep_id in self._deps:
+                dep = self._deps[dep_id]
+                if dep is None:
+                    item.setText(1, "removed")
+                else:
+                    item.setText(1, status_text(dep.status))
+                    item.setText(2, dep.name)
+                    item.setForeground(1, status_color(dep.status))
+            if dep_id == culprit:
+                bold = QFont(item.font(0))
+                bold.setBold(True)
+                for column in range(3):
+                    item.setFont(column, bold)
+            items.append(item)
+        more = len(t.depends_on) - MAX_DEPENDENCIES_SHOWN
+        if more > 0:
+            items.append(QTreeWidgetItem([f"+{more} more", "", ""]))
+        view = f.dependencyView
+        view.clear()
+        view.addTopLevelItems(items)
+        view.resizeColumnToContents(0)
+        view.resizeColumnToContents(1)
+        _fit_rows(view)
+        self._set_row(f.schedulingForm, f.culpritValue, self._culprit_text(t))
+        self.dependenciesUpdated.emit(t.id)
+
+    # ------------------------------------------------------------------ image layers
+
+    def _show_layers(self, task_id: str, changed: dict[str, LayerState]) -> None:
+        if not changed or self._following != task_id:
+            return
+        view = self.form.layerView
+        for layer_id, state in changed.items():
+            item = self._layer_items.get(layer_id)
+            if item is None:
+                item = QTreeWidgetItem([layer_id, "", ""])
+                view.addTopLevelItem(item)
+                self._layer_items[layer_id] = item
+            item.setText(1, state.status)
+            item.setText(2, layer_transfer_text(state))
+        view.resizeColumnToContents(0)
+        view.resizeColumnToContents(1)
+        _fit_rows(view)
+        self.form.layersBox.setTitle(f"Image layers ({len(self._layer_items)})")
+        self.layersUpdated.emit(task_id)
+
+    def _clear_layers(self) -> None:
+        self._layers = LayerFeed()
+        self._layer_items.clear()
+        self.form.layerView.clear()
+        _fit_rows(self.form.layerView)
+        self.form.layersBox.setTitle("Image layers")
+
+    # ------------------------------------------------------------------ input
+
+    def _render_input(self, t: Task) -> None:
+        f = self.form
+        shown = t.type_name in PROCESS_TYPES or "interactive" in t.params
+        hint = input_hint(t)
+        for widget in (f.stdinInput, f.sendInputButton):
+            widget.setVisible(shown)
+            widget.setEnabled(not hint)
+        f.stdinInput.setPlaceholderText(hint or self._input_placeholder)
+        if not shown:
+            f.inputError.hide()
+
+    @Slot()
+    def _send_input(self) -> None:
+        """Enter or Send: the line goes to the command's stdin, with a newline."""
+        f = self.form
+        t = self._task
+        if t is None or self._source is None or not f.sendInputButton.isEnabled():
+            return
+        text = f.stdinInput.text()
+        f.stdinInput.clear()
+        self._background.spawn(self._deliver(t.id, text), f"send input to {t.id}")
+
+    async def _deliver(self, task_id: str, text: str) -> None:
+        assert self._source is not None
+        f = self.form
+        try:
+            await self._source.send_input(task_id, text + "\n")
+        except QueueError as exc:
+            message = f"{exc.message}\n{exc.info.suggestion}"
+            if self._task is not None and self._task.id == task_id:
+                f.inputError.setText(message)
+                f.inputError.show()
+                if not f.stdinInput.text():
+                    f.stdinInput.setText(text)
+            self.inputFailed.emit(message)
+            return
+        if self._task is not None and self._task.id == task_id:
+            f.inputError.hide()
+            # The engine logs only how many bytes were sent (input may be a secret); the
+            # view shows the line itself, until the log is loaded again.
+            self._append(f"> {text}\n")
+        self.inputSent.emit(task_id)
+
     # ------------------------------------------------------------------ the log
 
     def _start_following(self, task_id: str, *, clear: bool) -> None:
         self._stop_following()
         if clear:
             self.form.logView.clear()
+            self._clear_layers()
         if self._source is None:
             return
         self._following = task_id
@@ -264,6 +709,7 @@ class DetailPane(QWidget):
 
     async def _follow(self, task_id: str) -> None:
         assert self._source is not None
+        layered = self._task is not None and self._task.type_name in LAYERED_TYPES
         first = True
         try:
             async with contextlib.aclosing(self._source.follow_log(task_id)) as chunks:
@@ -271,9 +717,13 @@ class DetailPane(QWidget):
                     if self._following != task_id:
                         return
                     self._append(_tail(chunk) if first else chunk)
+                    if layered:
+                        self._show_layers(task_id, self._layers.feed(chunk))
                     if first:
                         first = False
                         self.logLoaded.emit(task_id)
+            if layered:
+                self._show_layers(task_id, self._layers.finish())
         except QueueError as exc:  # removed meanwhile
             logger.debug("stopped following the log of %s: %s", task_id, exc)
         finally:
@@ -292,8 +742,3 @@ class DetailPane(QWidget):
         cursor.insertText(text)
         if at_end:
             bar.setValue(bar.maximum())
-
-    def log_text(self) -> str:
-        """What `logView` shows."""
-        return self.form.logView.toPlainText()
-

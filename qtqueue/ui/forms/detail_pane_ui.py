@@ -4,7 +4,7 @@
 ################################################################################
 ## Form generated from reading UI file 'detail_pane.ui'
 ##
-## Created by: Qt User Interface Compiler version 6.12.0
+## Created by: Qt User Interface Compiler version 6.11.3
 ##
 ## WARNING! All changes made in this file will be lost when recompiling UI file!
 ################################################################################
@@ -17,10 +17,11 @@ from PySide6.QtGui import (QBrush, QColor, QConicalGradient, QCursor,
     QImage, QKeySequence, QLinearGradient, QPainter,
     QPalette, QPixmap, QRadialGradient, QTransform)
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFormLayout, QFrame,
-    QGridLayout, QGroupBox, QHeaderView, QLabel,
-    QPlainTextEdit, QScrollArea, QSizePolicy, QSpacerItem,
-    QSplitter, QStackedWidget, QTreeWidget, QTreeWidgetItem,
-    QVBoxLayout, QWidget)
+    QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
+    QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+    QScrollArea, QSizePolicy, QSpacerItem, QSplitter,
+    QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+    QWidget)
 
 class Ui_DetailPane(object):
     def setupUi(self, DetailPane):
@@ -68,6 +69,13 @@ class Ui_DetailPane(object):
         self.titleLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.infoLayout.addWidget(self.titleLabel, 0, 0, 1, 2)
+
+        self.waitBanner = QLabel(self.infoWidget)
+        self.waitBanner.setObjectName(u"waitBanner")
+        self.waitBanner.setWordWrap(True)
+        self.waitBanner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.infoLayout.addWidget(self.waitBanner, 1, 0, 1, 2)
 
         self.errorBox = QGroupBox(self.infoWidget)
         self.errorBox.setObjectName(u"errorBox")
@@ -122,7 +130,7 @@ class Ui_DetailPane(object):
         self.errorForm.setWidget(3, QFormLayout.ItemRole.FieldRole, self.errorSuggestion)
 
 
-        self.infoLayout.addWidget(self.errorBox, 1, 0, 1, 2)
+        self.infoLayout.addWidget(self.errorBox, 2, 0, 1, 2)
 
         self.overviewBox = QGroupBox(self.infoWidget)
         self.overviewBox.setObjectName(u"overviewBox")
@@ -208,20 +216,8 @@ class Ui_DetailPane(object):
 
         self.overviewForm.setWidget(6, QFormLayout.ItemRole.FieldRole, self.progressValue)
 
-        self.waitReasonValueCaption = QLabel(self.overviewBox)
-        self.waitReasonValueCaption.setObjectName(u"waitReasonValueCaption")
 
-        self.overviewForm.setWidget(7, QFormLayout.ItemRole.LabelRole, self.waitReasonValueCaption)
-
-        self.waitReasonValue = QLabel(self.overviewBox)
-        self.waitReasonValue.setObjectName(u"waitReasonValue")
-        self.waitReasonValue.setWordWrap(True)
-        self.waitReasonValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self.overviewForm.setWidget(7, QFormLayout.ItemRole.FieldRole, self.waitReasonValue)
-
-
-        self.infoLayout.addWidget(self.overviewBox, 2, 0, 1, 1)
+        self.infoLayout.addWidget(self.overviewBox, 3, 0, 1, 1)
 
         self.timingBox = QGroupBox(self.infoWidget)
         self.timingBox.setObjectName(u"timingBox")
@@ -295,7 +291,147 @@ class Ui_DetailPane(object):
         self.timingForm.setWidget(5, QFormLayout.ItemRole.FieldRole, self.timeoutValue)
 
 
-        self.infoLayout.addWidget(self.timingBox, 2, 1, 1, 1)
+        self.infoLayout.addWidget(self.timingBox, 3, 1, 1, 1)
+
+        self.layersBox = QGroupBox(self.infoWidget)
+        self.layersBox.setObjectName(u"layersBox")
+        self.layersLayout = QVBoxLayout(self.layersBox)
+        self.layersLayout.setObjectName(u"layersLayout")
+        self.layerView = QTreeWidget(self.layersBox)
+        self.layerView.setObjectName(u"layerView")
+        self.layerView.setMinimumSize(QSize(0, 90))
+        self.layerView.setMaximumSize(QSize(16777215, 220))
+        self.layerView.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.layerView.setRootIsDecorated(False)
+        self.layerView.setUniformRowHeights(True)
+        self.layerView.setWordWrap(False)
+        self.layerView.setColumnCount(3)
+
+        self.layersLayout.addWidget(self.layerView)
+
+
+        self.infoLayout.addWidget(self.layersBox, 4, 0, 1, 2)
+
+        self.schedulingBox = QGroupBox(self.infoWidget)
+        self.schedulingBox.setObjectName(u"schedulingBox")
+        self.schedulingForm = QFormLayout(self.schedulingBox)
+        self.schedulingForm.setObjectName(u"schedulingForm")
+        self.schedulingForm.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.queueValueCaption = QLabel(self.schedulingBox)
+        self.queueValueCaption.setObjectName(u"queueValueCaption")
+
+        self.schedulingForm.setWidget(0, QFormLayout.ItemRole.LabelRole, self.queueValueCaption)
+
+        self.queueValue = QLabel(self.schedulingBox)
+        self.queueValue.setObjectName(u"queueValue")
+        self.queueValue.setWordWrap(True)
+        self.queueValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(0, QFormLayout.ItemRole.FieldRole, self.queueValue)
+
+        self.permissionValueCaption = QLabel(self.schedulingBox)
+        self.permissionValueCaption.setObjectName(u"permissionValueCaption")
+
+        self.schedulingForm.setWidget(1, QFormLayout.ItemRole.LabelRole, self.permissionValueCaption)
+
+        self.permissionValue = QLabel(self.schedulingBox)
+        self.permissionValue.setObjectName(u"permissionValue")
+        self.permissionValue.setWordWrap(True)
+        self.permissionValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(1, QFormLayout.ItemRole.FieldRole, self.permissionValue)
+
+        self.resourcesValueCaption = QLabel(self.schedulingBox)
+        self.resourcesValueCaption.setObjectName(u"resourcesValueCaption")
+
+        self.schedulingForm.setWidget(2, QFormLayout.ItemRole.LabelRole, self.resourcesValueCaption)
+
+        self.resourcesValue = QLabel(self.schedulingBox)
+        self.resourcesValue.setObjectName(u"resourcesValue")
+        self.resourcesValue.setWordWrap(True)
+        self.resourcesValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(2, QFormLayout.ItemRole.FieldRole, self.resourcesValue)
+
+        self.runAtValueCaption = QLabel(self.schedulingBox)
+        self.runAtValueCaption.setObjectName(u"runAtValueCaption")
+
+        self.schedulingForm.setWidget(3, QFormLayout.ItemRole.LabelRole, self.runAtValueCaption)
+
+        self.runAtValue = QLabel(self.schedulingBox)
+        self.runAtValue.setObjectName(u"runAtValue")
+        self.runAtValue.setWordWrap(True)
+        self.runAtValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(3, QFormLayout.ItemRole.FieldRole, self.runAtValue)
+
+        self.expiresValueCaption = QLabel(self.schedulingBox)
+        self.expiresValueCaption.setObjectName(u"expiresValueCaption")
+
+        self.schedulingForm.setWidget(4, QFormLayout.ItemRole.LabelRole, self.expiresValueCaption)
+
+        self.expiresValue = QLabel(self.schedulingBox)
+        self.expiresValue.setObjectName(u"expiresValue")
+        self.expiresValue.setWordWrap(True)
+        self.expiresValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(4, QFormLayout.ItemRole.FieldRole, self.expiresValue)
+
+        self.scheduleValueCaption = QLabel(self.schedulingBox)
+        self.scheduleValueCaption.setObjectName(u"scheduleValueCaption")
+
+        self.schedulingForm.setWidget(5, QFormLayout.ItemRole.LabelRole, self.scheduleValueCaption)
+
+        self.scheduleValue = QLabel(self.schedulingBox)
+        self.scheduleValue.setObjectName(u"scheduleValue")
+        self.scheduleValue.setWordWrap(True)
+        self.scheduleValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(5, QFormLayout.ItemRole.FieldRole, self.scheduleValue)
+
+        self.dependencyPolicyValueCaption = QLabel(self.schedulingBox)
+        self.dependencyPolicyValueCaption.setObjectName(u"dependencyPolicyValueCaption")
+
+        self.schedulingForm.setWidget(6, QFormLayout.ItemRole.LabelRole, self.dependencyPolicyValueCaption)
+
+        self.dependencyPolicyValue = QLabel(self.schedulingBox)
+        self.dependencyPolicyValue.setObjectName(u"dependencyPolicyValue")
+        self.dependencyPolicyValue.setWordWrap(True)
+        self.dependencyPolicyValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(6, QFormLayout.ItemRole.FieldRole, self.dependencyPolicyValue)
+
+        self.culpritValueCaption = QLabel(self.schedulingBox)
+        self.culpritValueCaption.setObjectName(u"culpritValueCaption")
+
+        self.schedulingForm.setWidget(7, QFormLayout.ItemRole.LabelRole, self.culpritValueCaption)
+
+        self.culpritValue = QLabel(self.schedulingBox)
+        self.culpritValue.setObjectName(u"culpritValue")
+        self.culpritValue.setWordWrap(True)
+        self.culpritValue.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.schedulingForm.setWidget(7, QFormLayout.ItemRole.FieldRole, self.culpritValue)
+
+        self.dependencyViewCaption = QLabel(self.schedulingBox)
+        self.dependencyViewCaption.setObjectName(u"dependencyViewCaption")
+
+        self.schedulingForm.setWidget(8, QFormLayout.ItemRole.LabelRole, self.dependencyViewCaption)
+
+        self.dependencyView = QTreeWidget(self.schedulingBox)
+        self.dependencyView.setObjectName(u"dependencyView")
+        self.dependencyView.setMinimumSize(QSize(0, 60))
+        self.dependencyView.setMaximumSize(QSize(16777215, 200))
+        self.dependencyView.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.dependencyView.setRootIsDecorated(False)
+        self.dependencyView.setUniformRowHeights(True)
+        self.dependencyView.setWordWrap(False)
+        self.dependencyView.setColumnCount(3)
+
+        self.schedulingForm.setWidget(8, QFormLayout.ItemRole.FieldRole, self.dependencyView)
+
+
+        self.infoLayout.addWidget(self.schedulingBox, 5, 0, 1, 2)
 
         self.paramsBox = QGroupBox(self.infoWidget)
         self.paramsBox.setObjectName(u"paramsBox")
@@ -313,7 +449,7 @@ class Ui_DetailPane(object):
         self.paramsLayout.addWidget(self.paramsView)
 
 
-        self.infoLayout.addWidget(self.paramsBox, 3, 0, 1, 1)
+        self.infoLayout.addWidget(self.paramsBox, 6, 0, 1, 1)
 
         self.retryBox = QGroupBox(self.infoWidget)
         self.retryBox.setObjectName(u"retryBox")
@@ -354,11 +490,11 @@ class Ui_DetailPane(object):
         self.retryForm.setWidget(2, QFormLayout.ItemRole.FieldRole, self.deadLetterValue)
 
 
-        self.infoLayout.addWidget(self.retryBox, 3, 1, 1, 1)
+        self.infoLayout.addWidget(self.retryBox, 6, 1, 1, 1)
 
         self.infoSpacer = QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
 
-        self.infoLayout.addItem(self.infoSpacer, 4, 0, 1, 2)
+        self.infoLayout.addItem(self.infoSpacer, 7, 0, 1, 2)
 
         self.infoScroll.setWidget(self.infoWidget)
         self.detailSplitter.addWidget(self.infoScroll)
@@ -374,6 +510,29 @@ class Ui_DetailPane(object):
         self.logView.setMaximumBlockCount(5000)
 
         self.logLayout.addWidget(self.logView)
+
+        self.inputLayout = QHBoxLayout()
+        self.inputLayout.setObjectName(u"inputLayout")
+        self.stdinInput = QLineEdit(self.logBox)
+        self.stdinInput.setObjectName(u"stdinInput")
+        self.stdinInput.setClearButtonEnabled(True)
+
+        self.inputLayout.addWidget(self.stdinInput)
+
+        self.sendInputButton = QPushButton(self.logBox)
+        self.sendInputButton.setObjectName(u"sendInputButton")
+
+        self.inputLayout.addWidget(self.sendInputButton)
+
+
+        self.logLayout.addLayout(self.inputLayout)
+
+        self.inputError = QLabel(self.logBox)
+        self.inputError.setObjectName(u"inputError")
+        self.inputError.setWordWrap(True)
+        self.inputError.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.logLayout.addWidget(self.inputError)
 
         self.detailSplitter.addWidget(self.logBox)
 
@@ -395,6 +554,7 @@ class Ui_DetailPane(object):
     def retranslateUi(self, DetailPane):
         self.emptyLabel.setText(QCoreApplication.translate("DetailPane", u"Select a task to see its parameters, timings, error and log.", None))
         self.titleLabel.setText("")
+        self.waitBanner.setText("")
         self.errorBox.setTitle(QCoreApplication.translate("DetailPane", u"Error", None))
         self.errorCodeCaption.setText(QCoreApplication.translate("DetailPane", u"Code", None))
         self.errorCode.setText("")
@@ -419,8 +579,6 @@ class Ui_DetailPane(object):
         self.tagsValue.setText("")
         self.progressValueCaption.setText(QCoreApplication.translate("DetailPane", u"Progress", None))
         self.progressValue.setText("")
-        self.waitReasonValueCaption.setText(QCoreApplication.translate("DetailPane", u"Waiting because", None))
-        self.waitReasonValue.setText("")
         self.timingBox.setTitle(QCoreApplication.translate("DetailPane", u"Timing", None))
         self.createdValueCaption.setText(QCoreApplication.translate("DetailPane", u"Created", None))
         self.createdValue.setText("")
@@ -434,10 +592,37 @@ class Ui_DetailPane(object):
         self.waitedValue.setText("")
         self.timeoutValueCaption.setText(QCoreApplication.translate("DetailPane", u"Time limit", None))
         self.timeoutValue.setText("")
+        self.layersBox.setTitle(QCoreApplication.translate("DetailPane", u"Image layers", None))
+        ___qtreewidgetitem = self.layerView.headerItem()
+        ___qtreewidgetitem.setText(2, QCoreApplication.translate("DetailPane", u"Transferred", None))
+        ___qtreewidgetitem.setText(1, QCoreApplication.translate("DetailPane", u"Status", None))
+        ___qtreewidgetitem.setText(0, QCoreApplication.translate("DetailPane", u"Layer", None))
+        self.schedulingBox.setTitle(QCoreApplication.translate("DetailPane", u"Scheduling", None))
+        self.queueValueCaption.setText(QCoreApplication.translate("DetailPane", u"Queue", None))
+        self.queueValue.setText("")
+        self.permissionValueCaption.setText(QCoreApplication.translate("DetailPane", u"Permission", None))
+        self.permissionValue.setText("")
+        self.resourcesValueCaption.setText(QCoreApplication.translate("DetailPane", u"Needs", None))
+        self.resourcesValue.setText("")
+        self.runAtValueCaption.setText(QCoreApplication.translate("DetailPane", u"Not before", None))
+        self.runAtValue.setText("")
+        self.expiresValueCaption.setText(QCoreApplication.translate("DetailPane", u"Expires", None))
+        self.expiresValue.setText("")
+        self.scheduleValueCaption.setText(QCoreApplication.translate("DetailPane", u"From schedule", None))
+        self.scheduleValue.setText("")
+        self.dependencyPolicyValueCaption.setText(QCoreApplication.translate("DetailPane", u"If one fails", None))
+        self.dependencyPolicyValue.setText("")
+        self.culpritValueCaption.setText(QCoreApplication.translate("DetailPane", u"Failed dependency", None))
+        self.culpritValue.setText("")
+        self.dependencyViewCaption.setText(QCoreApplication.translate("DetailPane", u"Dependencies", None))
+        ___qtreewidgetitem1 = self.dependencyView.headerItem()
+        ___qtreewidgetitem1.setText(2, QCoreApplication.translate("DetailPane", u"Name", None))
+        ___qtreewidgetitem1.setText(1, QCoreApplication.translate("DetailPane", u"Status", None))
+        ___qtreewidgetitem1.setText(0, QCoreApplication.translate("DetailPane", u"Task", None))
         self.paramsBox.setTitle(QCoreApplication.translate("DetailPane", u"Parameters", None))
-        ___qtreewidgetitem = self.paramsView.headerItem()
-        ___qtreewidgetitem.setText(1, QCoreApplication.translate("DetailPane", u"Value", None))
-        ___qtreewidgetitem.setText(0, QCoreApplication.translate("DetailPane", u"Name", None))
+        ___qtreewidgetitem2 = self.paramsView.headerItem()
+        ___qtreewidgetitem2.setText(1, QCoreApplication.translate("DetailPane", u"Value", None))
+        ___qtreewidgetitem2.setText(0, QCoreApplication.translate("DetailPane", u"Name", None))
         self.retryBox.setTitle(QCoreApplication.translate("DetailPane", u"Retries", None))
         self.retriesValueCaption.setText(QCoreApplication.translate("DetailPane", u"Attempts", None))
         self.retriesValue.setText("")
@@ -447,6 +632,9 @@ class Ui_DetailPane(object):
         self.deadLetterValue.setText("")
         self.logBox.setTitle(QCoreApplication.translate("DetailPane", u"Log", None))
         self.logView.setPlaceholderText(QCoreApplication.translate("DetailPane", u"No output yet.", None))
+        self.stdinInput.setPlaceholderText(QCoreApplication.translate("DetailPane", u"Input for the running command (Enter sends)", None))
+        self.sendInputButton.setText(QCoreApplication.translate("DetailPane", u"Send", None))
+        self.inputError.setText("")
         pass
     # retranslateUi
 

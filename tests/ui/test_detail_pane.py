@@ -1,0 +1,447 @@
+"""The detail pane against a real engine: a Docker pull's layers read live from its log, why a
+pending task waits (dependencies, approval, resources), the culprit of a dependency failure,
+and input sent to a running command's stdin."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QTreeWidget
+from pytestqt.qtbot import QtBot
+
+from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
+from qtqueue.executors import ExecutorRegistry, default_registry
+from qtqueue.executors.base import Executor, RunContext
+from qtqueue.executors.docker import DockerPullExecutor, LayerProgress, parse_layer_lines
+from qtqueue.ui.detail_pane import DetailPane, LayerFeed, resources_in_words
+from qtqueue.ui.main_window import MainWindow
+
+from .conftest import Run, in_status, until, until_row
+
+
+def command(line: str, **kw: Any) -> Task:
+    return Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True}, **kw)
+
+
+def rows(view: QTreeWidget) -> list[list[str]]:
+    return [
+        [view.topLevelItem(i).text(c) for c in range(view.columnCount())]
+        for i in range(view.topLevelItemCount())
+    ]
+
+
+def show(window: MainWindow, task_id: str) -> DetailPane:
+    window.select_tasks([task_id])
+    pane = window.detail
+    assert pane.task is not None and pane.task.id == task_id
+    return pane
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the pane's pictures go: QTQUEUE_TEST_SHOTS (to look at them), else tmp_path."""
+    path = Path(os.environ.get("QTQUEUE_TEST_SHOTS") or tmp_path / "shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def grab(pane: DetailPane, path: Path) -> QImage:
+    pane.resize(1200, 620)
+    assert pane.grab().save(str(path))
+    image = QImage(str(path))
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)
+    }
+    assert len(colours) > 20, "a blank picture"
+    return image
+
+
+class Gates:
+    """Registered handlers that run until the test opens their gate."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, asyncio.Event] = {}
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.events.setdefault(name, asyncio.Event())
+
+    async def handler(self, task_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        await self.gate(params["gate"]).wait()
+        return {}
+
+
+@pytest.fixture
+def gates(window: MainWindow) -> Gates:
+    g = Gates()
+    window.queue.register_handler("gated", g.handler)
+    return g
+
+
+# --------------------------------------------------------------------------- image layers
+
+#: What a daemon streams for a pull, in two bursts (the stand-in waits between them).
+FIRST_BURST = [
+    {"id": "a1f0c3d2e4b5", "status": "Pulling fs layer", "progressDetail": {}},
+    {"id": "b7e9d8c6a5f4", "status": "Pulling fs layer", "progressDetail": {}},
+    {"id": "c3d4e5f6a7b8", "status": "Already exists", "progressDetail": {}},
+    {
+        "id": "a1f0c3d2e4b5",
+        "status": "Downloading",
+        "progressDetail": {"current": 1_200_000, "total": 4_000_000},
+    },
+    {
+        "id": "b7e9d8c6a5f4",
+        "status": "Downloading",
+        "progressDetail": {"current": 30_000_000, "total": 31_457_280},
+    },
+]
+SECOND_BURST = [
+    {"id": "a1f0c3d2e4b5", "status": "Download complete", "progressDetail": {}},
+    {"id": "a1f0c3d2e4b5", "status": "Pull complete", "progressDetail": {}},
+]
+
+
+class PullStandIn(DockerPullExecutor):
+    """The Docker pull executor with the daemon replaced by a recorded stream: the same
+    params, the same `LayerProgress` turning messages into `layer ...` log lines."""
+
+    def __init__(self) -> None:
+        self.go_on = asyncio.Event()
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        ctx.phase(TaskStatus.PULLING)
+        layers = LayerProgress("Pulling")
+        ctx.log(f"Pulling {ctx.params.image}")
+        for burst in (FIRST_BURST, SECOND_BURST):
+            for message in burst:
+                line = layers.feed(message)
+                if line is not None:
+                    ctx.log(line)
+            ctx.progress(layers.percent, layers.step())
+            if burst is FIRST_BURST:
+                await self.go_on.wait()
+        return {"image": ctx.params.image}
+
+
+@pytest.fixture
+def pull(make_window: Callable[..., MainWindow], data_dir: Path) -> tuple[MainWindow, PullStandIn]:
+    registry = ExecutorRegistry()
+    stand_in = PullStandIn()
+    executors: list[Executor] = [
+        e for e in default_registry(entry_points=False) if e.name != TaskType.DOCKER_PULL.value
+    ]
+    for executor in [*executors, stand_in]:
+        registry.register(executor)
+    return make_window(data_dir, registry=registry), stand_in
+
+
+def test_a_pull_shows_each_layer_and_follows_the_log_as_it_grows(
+    pull: tuple[MainWindow, PullStandIn], run: Run, shots: Path
+) -> None:
+    window, stand_in = pull
+    pane = window.detail
+    view = pane.form.layerView
+
+    async def scenario() -> None:
+        task_id = await window.queue.add_task(
+            Task(TaskType.DOCKER_PULL, {"image": "registry.example/team/app:1.4"})
+        )
+        await until_row(window, task_id, in_status(TaskStatus.PULLING))
+        show(window, task_id)
+        await until(lambda: view.topLevelItemCount() == 3, pane.layersUpdated)
+        assert rows(view) == [
+            ["a1f0c3d2e4b5", "Downloading", "30 % · 1.2 MB / 4.0 MB"],
+            ["b7e9d8c6a5f4", "Downloading", "95 % · 30.0 MB / 31.5 MB"],
+            ["c3d4e5f6a7b8", "Already exists", "—"],
+        ]
+        assert pane.form.layersBox.isVisible() and pane.form.layersBox.title() == "Image layers (3)"
+        grab(pane, shots / "detail_pane_docker_pull.png")
+        stand_in.go_on.set()
+        await until(lambda: view.topLevelItem(0).text(1) == "Pull complete", pane.layersUpdated)
+        await until_row(window, task_id, in_status(TaskStatus.COMPLETED))
+
+    run(scenario())
+    assert rows(view)[0] == ["a1f0c3d2e4b5", "Pull complete", "100 % · 4.0 MB / 4.0 MB"]
+    assert view.topLevelItemCount() == 3  # updated in place, never duplicated
+
+
+def test_the_layer_table_is_hidden_for_other_task_types(window: MainWindow, run: Run) -> None:
+    async def scenario() -> str:
+        task_id = await window.queue.add_task(command("echo 'layer abc: Pushed 1/1 bytes'"))
+        await until_row(window, task_id, in_status(TaskStatus.COMPLETED))
+        return task_id
+
+    pane = show(window, run(scenario()))
+    run(until(lambda: "layer abc" in pane.log_text(), pane.logLoaded))
+    assert not pane.form.layersBox.isVisible()
+    assert pane.form.layerView.topLevelItemCount() == 0
+
+
+def test_the_layer_feed_reads_chunks_cut_anywhere_like_the_whole_log() -> None:
+    log = (
+        "Pulling app\n"
+        "layer aaa: Downloading 10/100 bytes\n"
+        "layer bbb: Waiting\n"
+        "some other output\n"
+        "layer aaa: Downloading 60/100 bytes\n"
+        "layer aaa: Pull complete 100/100 bytes\n"
+        "layer bbb: Already exists"  # the last line may have no newline yet
+    )
+    for cut in range(0, len(log), 7):
+        feed = LayerFeed()
+        assert feed.feed(log[:cut]).keys() <= parse_layer_lines(log[:cut]).keys()
+        feed.feed(log[cut:])
+        feed.finish()
+        assert feed.layers == parse_layer_lines(log), cut
+    feed = LayerFeed()
+    assert feed.feed("no layers here\n" * 1000) == {}
+    assert feed.feed("layer ccc: Pushed") == {}  # unfinished: waits for its newline
+    assert feed.feed("\n")["ccc"].status == "Pushed"
+
+
+# --------------------------------------------------------------------------- scheduling facts
+
+
+def test_a_task_waiting_on_a_dependency_says_so_and_follows_it_to_completion(
+    window: MainWindow, gates: Gates, run: Run, shots: Path
+) -> None:
+    pane = window.detail
+    f = pane.form
+
+    async def scenario() -> None:
+        first = await window.queue.add_task(
+            Task("gated", {"gate": "first"}, name="build the image")
+        )
+        await until_row(window, first, in_status(TaskStatus.RUNNING))
+        then = await window.queue.add_task(
+            command(
+                "true",
+                name="deploy",
+                depends_on=[first],
+                queue="low_priority",
+                resources={"cpu_cores": 1},
+                tags=["schedule:nightly-7f3a"],
+            )
+        )
+        await until_row(window, then, lambda t: t.wait_reason.startswith("waiting for 1"))
+        show(window, then)
+        await until(
+            lambda: rows(f.dependencyView) == [[first[:8], "Running", "build the image"]],
+            pane.dependenciesUpdated,
+        )
+        assert f.waitBanner.isVisible()
+        assert f.waitBanner.text() == f"Waiting for 1 dependency: {first[:8]}…"
+        assert f.dependencyPolicyValue.text() == "this task fails too"
+        assert f.queueValue.text() == "low_priority"
+        assert f.permissionValue.text() == "autonomous: runs without asking"
+        assert f.resourcesValue.text() == "1 CPU core"
+        assert f.scheduleValue.text() == "nightly-7f3a"
+        assert not f.culpritValue.isVisible()
+        grab(pane, shots / "detail_pane_waiting.png")
+        gates.gate("first").set()
+        await until(lambda: rows(f.dependencyView)[0][1] == "Completed", pane.dependenciesUpdated)
+        await until_row(window, then, in_status(TaskStatus.COMPLETED))
+        await until(lambda: not f.waitBanner.isVisible(), window.model.batchApplied)
+
+    run(scenario())
+
+
+def test_a_dependency_failure_names_the_culprit(window: MainWindow, run: Run) -> None:
+    pane = window.detail
+    f = pane.form
+
+    async def scenario() -> tuple[str, str]:
+        ok, bad = await window.queue.add_tasks(
+            [command("true", name="fetch data"), command("exit 3", name="compile")]
+        )
+        await window.queue.wait_for(bad, 20)
+        then = await window.queue.add_task(command("true", depends_on=[ok, bad]))
+        await until_row(window, then, in_status(TaskStatus.FAILED))
+        show(window, then)
+        await until(
+            lambda: len(rows(f.dependencyView)) == 2 and "…" not in rows(f.dependencyView)[1],
+            pane.dependenciesUpdated,
+        )
+        return ok, bad
+
+    ok, bad = run(scenario())
+    assert f.errorCode.text() == "QUEUE_DEPENDENCY_FAILED"
+    assert f.culpritValue.isVisible()
+    assert f.culpritValue.text() == f"compile ({bad[:8]}): failed"
+    assert rows(f.dependencyView) == [
+        [ok[:8], "Completed", "fetch data"],
+        [bad[:8], "Failed", "compile"],
+    ]
+    culprit = f.dependencyView.topLevelItem(1)
+    assert culprit.font(0).bold() and not f.dependencyView.topLevelItem(0).font(0).bold()
+    assert culprit.toolTip(0) == bad
+    assert not f.waitBanner.isVisible()
+
+
+def test_a_task_that_needs_approval_says_it_waits_for_a_person(
+    window: MainWindow, run: Run
+) -> None:
+    f = window.detail.form
+    later = time.time() + 3600
+
+    async def scenario() -> str:
+        task_id = await window.queue.add_task(
+            command(
+                "true",
+                name="drop the table",
+                permission=Permission.HUMAN_REQUIRED,
+                expires_at=later,
+            )
+        )
+        await until_row(window, task_id, lambda t: t.wait_reason == "awaiting approval")
+        return task_id
+
+    task_id = run(scenario())
+    show(window, task_id)
+    assert f.waitBanner.isVisible() and f.waitBanner.text() == "Awaiting approval"
+    assert f.permissionValue.text().startswith("awaiting approval")
+    assert f.expiresValue.isVisible() and "(in 59 m" in f.expiresValue.text()
+    assert not f.dependencyView.isVisible() and not f.resourcesValue.isVisible()
+
+    async def approve() -> None:
+        await window.queue.approve_task(task_id)
+        await until_row(window, task_id, in_status(TaskStatus.COMPLETED))
+
+    run(approve())
+    assert f.permissionValue.text().startswith("approved 20")
+    assert not f.waitBanner.isVisible()
+
+
+def test_a_task_waiting_for_resources_shows_what_it_needs(
+    window: MainWindow, gates: Gates, run: Run
+) -> None:
+    f = window.detail.form
+    cores = window.queue.resources.probe.cpu_cores()
+    needs = {"cpu_cores": 1, "memory_gb": 0.5, "disk_gb": 0.01, "disk_path": "/"}
+
+    async def scenario() -> str:
+        holder = await window.queue.add_task(
+            Task("gated", {"gate": "hold"}, resources={"cpu_cores": cores})
+        )
+        await until_row(window, holder, in_status(TaskStatus.RUNNING))
+        task_id = await window.queue.add_task(command("true", name="train", resources=needs))
+        await until_row(window, task_id, lambda t: "resources" in t.wait_reason)
+        return task_id
+
+    task_id = run(scenario())
+    show(window, task_id)
+    assert f.resourcesValue.text() == "1 CPU core, 0.5 GB of memory, 0.01 GB of disk on /"
+    assert f.waitBanner.isVisible() and f.waitBanner.text().startswith("Waiting for resources")
+    gates.gate("hold").set()
+    run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
+    assert not f.waitBanner.isVisible()
+
+
+def test_resources_in_words_names_every_need() -> None:
+    assert (
+        resources_in_words(
+            {
+                "cpu_cores": 4,
+                "memory_gb": 8,
+                "disk_gb": 20,
+                "disk_path": "/data",
+                "gpu_memory_gb": 6,
+            }
+        )
+        == "4 CPU cores, 8 GB of memory, 20 GB of disk on /data, 6 GB of GPU memory"
+    )
+    assert resources_in_words({"disk_gb": 1.5}) == "1.5 GB of disk on the home folder"
+    assert resources_in_words({}) == ""
+
+
+# --------------------------------------------------------------------------- input
+
+
+def test_input_typed_in_the_pane_reaches_a_running_command(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    pane = window.detail
+    f = pane.form
+    reverse = Task(
+        TaskType.CUSTOM_COMMAND,
+        {"command": sys.executable, "args": ["-c", "print(input()[::-1])"], "interactive": True},
+        name="reverse a line",
+    )
+
+    async def scenario() -> str:
+        task_id = await window.queue.add_task(reverse)
+        await until_row(window, task_id, in_status(TaskStatus.RUNNING))
+        show(window, task_id)
+        assert f.stdinInput.isEnabled() and f.sendInputButton.isEnabled()
+        assert f.stdinInput.objectName() == "stdinInput"
+        qtbot.keyClicks(f.stdinInput, "stressed")
+        qtbot.keyClick(f.stdinInput, Qt.Key.Key_Return)
+        await until_row(window, task_id, in_status(TaskStatus.COMPLETED))
+        await until(lambda: "desserts" in pane.log_text(), f.logView.textChanged)
+        return task_id
+
+    task_id = run(scenario())
+    assert "> stressed" in pane.log_text()
+    assert "desserts" in run(window.queue.read_log(task_id))
+    assert not f.stdinInput.isEnabled() and not f.sendInputButton.isEnabled()
+    assert f.stdinInput.placeholderText().startswith("Finished")
+    assert not f.inputError.isVisible()
+
+
+def test_a_command_started_without_interactive_input_takes_none(
+    window: MainWindow, run: Run, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    f = window.detail.form
+
+    async def scenario() -> str:
+        task_id = await window.queue.add_task(command(f"cat {fifo}"))
+        await until_row(window, task_id, in_status(TaskStatus.RUNNING))
+        return task_id
+
+    task_id = run(scenario())
+    show(window, task_id)
+    assert f.stdinInput.isVisible() and not f.stdinInput.isEnabled()
+    assert "interactive" in f.stdinInput.placeholderText()
+    writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # cat is reading: it is open
+    os.close(writer)
+    run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
+
+
+def test_a_refused_input_shows_the_engines_message_and_fix(
+    window: MainWindow, gates: Gates, run: Run, qtbot: QtBot
+) -> None:
+    """A handler that says it is interactive but has no stdin: the engine refuses."""
+    pane = window.detail
+    f = pane.form
+
+    async def scenario() -> str:
+        task_id = await window.queue.add_task(Task("gated", {"gate": "x", "interactive": True}))
+        await until_row(window, task_id, in_status(TaskStatus.RUNNING))
+        show(window, task_id)
+        assert f.sendInputButton.isEnabled()
+        f.stdinInput.setText("hello")
+        messages: list[str] = []
+        pane.inputFailed.connect(messages.append)
+        qtbot.mouseClick(f.sendInputButton, Qt.MouseButton.LeftButton)
+        await until(lambda: bool(messages), pane.inputFailed)
+        gates.gate("x").set()
+        return messages[0]
+
+    message = run(scenario())
+    assert "takes no input now" in message
+    assert f.inputError.isVisible()
+    assert "takes no input now" in f.inputError.text()
+    assert "Refresh the task list" in f.inputError.text()
+    assert "Traceback" not in f.inputError.text()
+    assert f.stdinInput.text() == "hello"  # kept, to send again
