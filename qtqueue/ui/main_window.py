@@ -27,7 +27,15 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QWidget,
+)
 from qasync import asyncSlot
 
 from qtqueue.core.errors import QueueError
@@ -42,6 +50,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.detail_pane import DetailPane
@@ -49,6 +58,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.progress_delegate import ProgressDelegate
+from qtqueue.ui.schedule_dialog import ScheduleDialog, ScheduleEditor
 from qtqueue.ui.settings_dialog import SettingsDialog
 from qtqueue.ui.stats_view import StatsView
 from qtqueue.ui.task_table_model import (
@@ -57,6 +67,7 @@ from qtqueue.ui.task_table_model import (
     Column,
     TaskFilterProxy,
     TaskTableModel,
+    awaits_approval,
     format_duration,
 )
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
@@ -77,6 +88,17 @@ APPLIES: dict[str, Callable[[TaskStatus], bool]] = {
     "actionRemove": lambda s: s in TERMINAL,
 }
 
+
+#: Actions that depend on more than the status; enabled only if they apply to every selected row.
+APPLIES_TO_TASK: dict[str, Callable[[Task], bool]] = {
+    "actionApprove": awaits_approval,
+    "actionReject": awaits_approval,
+    "actionRequeueDeadLetters": lambda t: t.dead_letter,
+}
+
+#: The status filter's choice that shows dead letters (failed for good after their retries).
+DEAD_LETTERS = "dead_letters"
+
 #: The status filter's choices: label, statuses (None: all), icon.
 STATUS_FILTERS: tuple[tuple[str, frozenset[TaskStatus] | None, str | None], ...] = (
     ("All tasks", None, None),
@@ -89,21 +111,26 @@ STATUS_FILTERS: tuple[tuple[str, frozenset[TaskStatus] | None, str | None], ...]
     ("Failed or timed out", frozenset({TaskStatus.FAILED, TaskStatus.TIMEOUT}), "status-failed"),
     ("Cancelled", frozenset({TaskStatus.CANCELLED}), "status-cancelled"),
 )
+#: After those: (label, data, icon) of the dead-letter choice.
+DEAD_LETTER_FILTER = ("Dead letters", DEAD_LETTERS, "dead-letter")
 
 #: Default column widths (px); the user's own are remembered.
 COLUMN_WIDTHS: dict[Column, int] = {
     Column.NAME: 200,
     Column.TYPE: 125,
     Column.CATEGORY: 90,
+    Column.QUEUE: 100,
     Column.TAGS: 100,
     Column.PRIORITY: 70,
-    Column.STATUS: 110,
+    Column.STATUS: 140,
     Column.PROGRESS: 160,
+    Column.RESOURCES: 175,
     Column.CREATED: 80,
     Column.STARTED: 80,
     Column.DURATION: 75,
     Column.RETRIES: 55,
     Column.ERROR_CODE: 200,
+    Column.LAST_ERROR: 320,
     Column.ID: 280,
 }
 
@@ -174,6 +201,7 @@ class MainWindow(QMainWindow):
         self._select_when_shown: str | None = None
         self._stats_running = False
         self._stats_again = False
+        self.schedule_dialog: ScheduleDialog | None = None
 
         self.model = TaskTableModel(self)
         self.proxy = TaskFilterProxy(self)
@@ -225,6 +253,13 @@ class MainWindow(QMainWindow):
             (f.actionCancel, "cancel"),
             (f.actionRemove, "remove"),
             (f.actionPauseQueue, "queue-pause"),
+            (f.actionApprove, "approve"),
+            (f.actionReject, "reject"),
+            (f.actionRequeueDeadLetters, "retry"),
+            (f.actionRequeueAllDeadLetters, "retry"),
+            (f.actionPurgeDeadLetters, "remove"),
+            (f.actionScheduleTask, "schedule"),
+            (f.actionSchedules, "schedule"),
         ):
             action.setIcon(icon(name))
         self.actionDuplicate = QAction("&Duplicate…", self)
@@ -263,6 +298,11 @@ class MainWindow(QMainWindow):
             f.actionResume,
             f.actionRetry,
             f.actionCancel,
+            None,
+            f.actionApprove,
+            f.actionReject,
+            f.actionRequeueDeadLetters,
+            f.actionScheduleTask,
             None,
             f.actionRemove,
         ):
@@ -303,6 +343,9 @@ class MainWindow(QMainWindow):
                 f.filterStatus.addItem(icon(icon_name), label, statuses)
             else:
                 f.filterStatus.addItem(label, statuses)
+        label, data, icon_name = DEAD_LETTER_FILTER
+        f.filterStatus.insertSeparator(f.filterStatus.count())
+        f.filterStatus.addItem(icon(icon_name), label, data)
         for combo in (f.filterType, f.filterCategory, f.filterTag):
             combo.addItem("All", None)
         self.setTabOrder(f.searchBox, f.filterStatus)
@@ -347,6 +390,13 @@ class MainWindow(QMainWindow):
         f.actionRetry.triggered.connect(self.retry_selected)
         f.actionCancel.triggered.connect(self.cancel_selected)
         f.actionRemove.triggered.connect(self.remove_selected)
+        f.actionApprove.triggered.connect(self.approve_selected)
+        f.actionReject.triggered.connect(self.ask_reject)
+        f.actionRequeueDeadLetters.triggered.connect(self.requeue_selected_dead_letters)
+        f.actionRequeueAllDeadLetters.triggered.connect(self.ask_requeue_all_dead_letters)
+        f.actionPurgeDeadLetters.triggered.connect(self.ask_purge_dead_letters)
+        f.actionScheduleTask.triggered.connect(self.schedule_task)
+        f.actionSchedules.triggered.connect(self.open_schedules)
         f.actionPauseQueue.triggered.connect(self.toggle_queue_paused)
         self.actionTogglePause.triggered.connect(self._toggle_pause)
         f.actionSelectAll.triggered.connect(self.table.selectAll)
@@ -447,7 +497,10 @@ class MainWindow(QMainWindow):
         f = self.form
         for name, applies in APPLIES.items():
             getattr(f, name).setEnabled(bool(statuses) and all(applies(s) for s in statuses))
+        for name, fits in APPLIES_TO_TASK.items():
+            getattr(f, name).setEnabled(bool(tasks) and all(fits(t) for t in tasks))
         self.actionDuplicate.setEnabled(len(tasks) == 1)
+        f.actionScheduleTask.setEnabled(len(tasks) == 1)
         self.actionsUpdated.emit()
 
     def _select_task(self, task_id: str) -> None:
@@ -491,25 +544,48 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions
 
-    async def _each(self, verb: str, op: Callable[[str], Awaitable[object]]) -> None:
-        """Run `op` on every selected task that it applies to; report failures."""
-        applies = APPLIES[f"action{verb.capitalize()}"]
-        ids = [t.id for t in self.selected_tasks() if applies(t.status)]
+    async def _each(
+        self,
+        verb: str,
+        op: Callable[[str], Awaitable[object]],
+        applies: Callable[[Task], bool] | None = None,
+    ) -> None:
+        """Run `op` on every selected task that it applies to (by default: the action's
+        status rule); report failures."""
+        if applies is None:
+            by_status = APPLIES[f"action{verb.capitalize()}"]
+            applies = lambda t: by_status(t.status)  # noqa: E731
+        ids = [t.id for t in self.selected_tasks() if applies(t)]
+        await self._on_each(verb, ids, op)
+
+    async def _on_each(
+        self, verb: str, ids: Sequence[str], op: Callable[[str], Awaitable[object]]
+    ) -> None:
         if not ids:
             return
         results = await asyncio.gather(*(op(i) for i in ids), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
+        self._report(verb, len(ids), failures)
+
+    def _report(self, verb: str, count: int, failures: Sequence[BaseException]) -> None:
+        """Say in the status bar how an action on `count` tasks went: the first error's code,
+        message and suggestion."""
         for r in failures:
             if not isinstance(r, QueueError):
                 logger.error("%s failed", verb, exc_info=r)
         if failures:
             first = failures[0]
-            what = f"{first.code.value}: {first}" if isinstance(first, QueueError) else repr(first)
-            self.show_message(f"Could not {verb} {len(failures)} of {len(ids)} tasks — {what}")
+            what = (
+                f"{first.code.value}: {first} — {first.suggestion}"
+                if isinstance(first, QueueError)
+                else repr(first)
+            )
+            self.show_message(f"Could not {verb} {len(failures)} of {count} tasks — {what}")
         else:
             done = {"pause": "paused", "resume": "resumed", "retry": "queued again",
-                    "cancel": "cancelled", "remove": "removed"}[verb]
-            self.show_message(f"{len(ids)} task{'s' if len(ids) != 1 else ''} {done}")
+                    "cancel": "cancelled", "remove": "removed", "approve": "approved",
+                    "reject": "rejected", "requeue": "queued again"}[verb]
+            self.show_message(f"{count} task{'s' if count != 1 else ''} {done}")
         self.update_actions()
 
     @owned_slot()
@@ -531,6 +607,135 @@ class MainWindow(QMainWindow):
     @owned_slot()
     async def remove_selected(self) -> None:
         await self._each("remove", self.queue.remove_task)
+
+    @owned_slot()
+    async def approve_selected(self) -> None:
+        """Let every selected task that awaits approval run."""
+        await self._each("approve", self.queue.approve_task, awaits_approval)
+
+    @Slot()
+    def ask_reject(self) -> QInputDialog | None:
+        """Ask for an optional reason, then reject the selected tasks awaiting approval."""
+        ids = [t.id for t in self.selected_tasks() if awaits_approval(t)]
+        if not ids:
+            return None
+        box = QInputDialog(self)
+        box.setObjectName("rejectReasonDialog")
+        box.setWindowTitle("Reject")
+        many = f"these {len(ids)} tasks" if len(ids) > 1 else "this task"
+        box.setLabelText(f"Reject {many}? They end cancelled (QUEUE_REJECTED).\n"
+                         "Reason (optional):")
+        box.setOkButtonText("Reject")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.textValueSelected.connect(
+            lambda reason: self._background.spawn(
+                self.reject_tasks(ids, reason), "reject tasks"
+            )
+        )
+        box.open()
+        return box
+
+    async def reject_tasks(self, ids: Sequence[str], reason: str = "") -> None:
+        """Reject these tasks (each ends CANCELLED with QUEUE_REJECTED and the reason)."""
+        await self._on_each(
+            "reject", ids, lambda task_id: self.queue.reject_task(task_id, reason)
+        )
+
+    @owned_slot()
+    async def requeue_selected_dead_letters(self) -> None:
+        ids = [t.id for t in self.selected_tasks() if t.dead_letter]
+        await self._requeue(ids)
+
+    async def _requeue(self, ids: Sequence[str] | None) -> None:
+        """Requeue these dead letters (None: every one) in one engine call."""
+        try:
+            done = await self.queue.requeue_dead_letters(ids)
+        except QueueError as exc:
+            self._report("requeue", len(ids or ()), [exc])
+            return
+        self._report("requeue", len(done), [])
+
+    def dead_letter_count(self) -> int:
+        return sum(1 for t in self.model.tasks() if t.dead_letter)
+
+    @Slot()
+    def ask_requeue_all_dead_letters(self) -> QMessageBox:
+        return self._confirm_dead_letters(
+            "requeue",
+            "Queue every dead letter ({n}) again? Each starts over with its retries reset.",
+            lambda: self._requeue(None),
+        )
+
+    @Slot()
+    def ask_purge_dead_letters(self) -> QMessageBox:
+        return self._confirm_dead_letters(
+            "purge",
+            "Delete every dead letter ({n}) and its log for good?",
+            self._purge_dead_letters,
+        )
+
+    async def _purge_dead_letters(self) -> None:
+        try:
+            done = await self.queue.purge_dead_letters()
+        except QueueError as exc:
+            self.show_message(f"Could not purge the dead letters — {exc.code.value}: {exc} — "
+                              f"{exc.suggestion}")
+            return
+        self.show_message(f"{len(done)} dead letter{'s' if len(done) != 1 else ''} deleted")
+
+    def _confirm_dead_letters(
+        self, verb: str, question: str, act: Callable[[], Coroutine[Any, Any, None]]
+    ) -> QMessageBox:
+        """A non-blocking Yes/Cancel box (objectName confirmRequeueDeadLetters or
+        confirmPurgeDeadLetters); Yes runs `act`."""
+        return ask_yes(
+            self,
+            name=f"confirm{verb.capitalize()}DeadLetters",
+            title=f"{verb.capitalize()} dead letters",
+            text=question.format(n=f"{self.dead_letter_count():,}"),
+            on_yes=lambda: self._background.spawn(act(), f"{verb} dead letters"),
+        )
+
+    @Slot()
+    def open_schedules(self) -> ScheduleDialog:
+        """Show the schedule manager (one per window, non-modal)."""
+        if self.schedule_dialog is None:
+            self.schedule_dialog = ScheduleDialog(
+                self.queue.schedules,
+                self.queue.registry,
+                self.bridge,
+                credential_names=self.credentials().names(),
+                parent=self,
+            )
+        self.schedule_dialog.refresh()
+        self.schedule_dialog.show()
+        self.schedule_dialog.raise_()
+        self.schedule_dialog.activateWindow()
+        return self.schedule_dialog
+
+    @Slot()
+    def schedule_task(self) -> ScheduleEditor | None:
+        """A new schedule whose template is the selected task."""
+        tasks = self.selected_tasks()
+        if len(tasks) != 1:
+            return None
+        editor = ScheduleEditor(
+            self.queue.registry,
+            self.queue.schedules,
+            task=tasks[0],
+            credential_names=self.credentials().names(),
+            parent=self,
+        )
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def saved() -> None:
+            if editor.saved is not None:
+                s = editor.saved
+                self.show_message(f"Schedule “{s.name}” added: {s.summary}")
+
+        editor.accepted.connect(saved)
+        editor.open()
+        return editor
 
     @owned_slot()
     async def toggle_queue_paused(self) -> None:
@@ -658,7 +863,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ filters
 
     def _apply_status_filter(self) -> None:
-        self.proxy.set_statuses(self.form.filterStatus.currentData())
+        data = self.form.filterStatus.currentData()
+        dead_letters = data == DEAD_LETTERS
+        self.proxy.set_dead_letters(dead_letters)
+        self.proxy.set_statuses(None if dead_letters else data)
+        if dead_letters:
+            # What a dead letter died of is what one looks at them for.
+            self._column_actions[Column.LAST_ERROR].setChecked(True)
 
     def _apply_value_filters(self) -> None:
         f = self.form
@@ -817,6 +1028,8 @@ class MainWindow(QMainWindow):
             self.tray.hide()
         await self.detail.stop()
         await self.stats_view.stop()
+        if self.schedule_dialog is not None:
+            await self.schedule_dialog.stop()
         await self._background.cancel_all()
         if self._credentials is not None:
             await asyncio.to_thread(self._credentials.close)

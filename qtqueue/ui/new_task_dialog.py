@@ -301,6 +301,8 @@ class NewTaskDialog(QDialog):
                 "resources": dict(t.resources),
                 "permission": t.permission,
                 "on_interrupt": t.on_interrupt,
+                "queue": t.queue,
+                "ttl_s": t.ttl_s,
             }
         timeout = self.timeout_spin.value()
         return Task(
@@ -322,20 +324,27 @@ class NewTaskDialog(QDialog):
     @Slot()
     def accept(self) -> None:
         """Queue only params that validate; otherwise show why, under each field."""
+        task = self.checked_task()
+        if task is not None:
+            self._task = task
+            super().accept()
+
+    def checked_task(self) -> Task | None:
+        """`build_task()` once the form is valid; None (the problems shown) otherwise."""
         if self.form is None or not self.form.is_valid():
             self._show_message("Correct the fields marked in red.")
             bad = self.form.first_invalid_widget() if self.form is not None else None
             if bad is not None:
                 self.params_scroll.ensureWidgetVisible(bad)
                 bad.setFocus()
-            return
+            return None
         try:
-            self._task = self.build_task()
+            task = self.build_task()
         except QueueError as exc:
             self._show_message(str(exc))
-            return
+            return None
         self._show_message("")
-        super().accept()
+        return task
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)

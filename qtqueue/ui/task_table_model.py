@@ -35,7 +35,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus
+from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus
 from qtqueue.ui.icons import status_color, status_icon
 
 logger = logging.getLogger(__name__)
@@ -49,36 +49,42 @@ class Column(IntEnum):
     NAME = 0
     TYPE = 1
     CATEGORY = 2
-    TAGS = 3
-    PRIORITY = 4
-    STATUS = 5
-    PROGRESS = 6
-    CREATED = 7
-    STARTED = 8
-    DURATION = 9
-    RETRIES = 10
-    ERROR_CODE = 11
-    ID = 12
+    QUEUE = 3
+    TAGS = 4
+    PRIORITY = 5
+    STATUS = 6
+    LAST_ERROR = 7
+    PROGRESS = 8
+    RESOURCES = 9
+    CREATED = 10
+    STARTED = 11
+    DURATION = 12
+    RETRIES = 13
+    ERROR_CODE = 14
+    ID = 15
 
 
 HEADERS: dict[Column, str] = {
     Column.NAME: "Name",
     Column.TYPE: "Type",
     Column.CATEGORY: "Category",
+    Column.QUEUE: "Queue",
     Column.TAGS: "Tags",
     Column.PRIORITY: "Priority",
     Column.STATUS: "Status",
     Column.PROGRESS: "Progress",
+    Column.RESOURCES: "Resources",
     Column.CREATED: "Created",
     Column.STARTED: "Started",
     Column.DURATION: "Duration",
     Column.RETRIES: "Retries",
     Column.ERROR_CODE: "Error code",
+    Column.LAST_ERROR: "Last error",
     Column.ID: "Id",
 }
 
-#: Columns hidden until the user shows them.
-HIDDEN_BY_DEFAULT: frozenset[Column] = frozenset({Column.ID})
+#: Columns hidden until the user shows them (the table is wider than a window already).
+HIDDEN_BY_DEFAULT: frozenset[Column] = frozenset({Column.QUEUE, Column.LAST_ERROR, Column.ID})
 
 
 class Role(IntEnum):
@@ -193,6 +199,59 @@ def status_text(status: TaskStatus) -> str:
     return status.value.capitalize()
 
 
+def awaits_approval(task: Task) -> bool:
+    """A HUMAN_REQUIRED task nobody has approved yet, still unfinished."""
+    return (
+        task.permission == Permission.HUMAN_REQUIRED
+        and task.approved_at is None
+        and task.status not in TERMINAL
+    )
+
+
+def _status_cell(task: Task) -> str:
+    if task.status == TaskStatus.PENDING and awaits_approval(task):
+        return "Awaiting approval"
+    return status_text(task.status)
+
+
+def _amount(value: float) -> str:
+    return f"{value:g}"
+
+
+def format_resources(resources: Mapping[str, Any]) -> str:
+    """What a task declared it needs, compactly: '2 CPU · 8 GB · GPU 6 GB · disk 20 GB';
+    '' when nothing."""
+    parts: list[str] = []
+    cpu, memory, gpu, disk = (
+        resources.get(k) for k in ("cpu_cores", "memory_gb", "gpu_memory_gb", "disk_gb")
+    )
+    if cpu:
+        parts.append(f"{_amount(cpu)} CPU")
+    if memory:
+        parts.append(f"{_amount(memory)} GB")
+    if gpu:
+        parts.append(f"GPU {_amount(gpu)} GB")
+    if disk:
+        parts.append(f"disk {_amount(disk)} GB")
+    return " · ".join(parts)
+
+
+def resources_key(resources: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """The raw value the resources column sorts by: (cpu cores, memory, GPU memory, disk),
+    0 for what is not declared."""
+    return (
+        float(resources.get("cpu_cores") or 0),
+        float(resources.get("memory_gb") or 0),
+        float(resources.get("gpu_memory_gb") or 0),
+        float(resources.get("disk_gb") or 0),
+    )
+
+
+def first_line(text: str | None) -> str:
+    """The first line of a message ('' for None)."""
+    return text.split("\n", 1)[0] if text else ""
+
+
 def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted, distinct rows grouped into contiguous (first, last) runs."""
     out: list[tuple[int, int]] = []
@@ -276,30 +335,36 @@ class TaskTableModel(QAbstractTableModel):
             Column.NAME: lambda t: t.name,
             Column.TYPE: lambda t: t.type_name,
             Column.CATEGORY: lambda t: t.category,
+            Column.QUEUE: lambda t: t.queue,
             Column.TAGS: lambda t: ", ".join(t.tags),
             Column.PRIORITY: lambda t: t.priority.name.capitalize(),
-            Column.STATUS: lambda t: status_text(t.status),
+            Column.STATUS: _status_cell,
             Column.PROGRESS: lambda t: f"{t.progress:.0f} %",
+            Column.RESOURCES: lambda t: format_resources(t.resources) if t.resources else "",
             Column.CREATED: lambda t: format_time(t.created_at),
             Column.STARTED: lambda t: format_time(t.started_at),
             Column.DURATION: lambda t: format_duration(self.duration_of(t)),
             Column.RETRIES: self._retries_text,
             Column.ERROR_CODE: lambda t: t.error_code or "",
+            Column.LAST_ERROR: lambda t: first_line(t.error),
             Column.ID: lambda t: t.id,
         }
         self._keys: dict[Column, Callable[[Task], Any]] = {
             Column.NAME: lambda t: t.name.casefold(),
             Column.TYPE: lambda t: t.type_name,
             Column.CATEGORY: lambda t: t.category.casefold(),
+            Column.QUEUE: lambda t: t.queue,
             Column.TAGS: lambda t: ", ".join(t.tags).casefold(),
             Column.PRIORITY: lambda t: int(t.priority),
             Column.STATUS: lambda t: STATUS_ORDER[t.status],
             Column.PROGRESS: lambda t: t.progress,
+            Column.RESOURCES: lambda t: resources_key(t.resources),
             Column.CREATED: lambda t: t.created_at,
             Column.STARTED: lambda t: -math.inf if t.started_at is None else t.started_at,
             Column.DURATION: self._duration_key,
             Column.RETRIES: lambda t: t.retry_count,
             Column.ERROR_CODE: lambda t: t.error_code or "",
+            Column.LAST_ERROR: lambda t: (t.error or "").casefold(),
             Column.ID: lambda t: t.id,
         }
 
@@ -624,7 +689,9 @@ class TaskTableModel(QAbstractTableModel):
             if t.error and t.status in TERMINAL:
                 return t.error
             return None
-        if column == Column.ERROR_CODE and t.error_code:
+        if (column == Column.ERROR_CODE and t.error_code) or (
+            column == Column.LAST_ERROR and t.error
+        ):
             return t.error or t.error_code
         if column in (Column.CREATED, Column.STARTED):
             ts = t.created_at if column == Column.CREATED else t.started_at
@@ -754,6 +821,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._category: str | None = None
         self._tag: str | None = None
         self._words: tuple[str, ...] = ()
+        self._dead_letters = False
         self._active = False
 
     def setSourceModel(self, model: QAbstractItemModel) -> None:
@@ -786,6 +854,10 @@ class TaskFilterProxy(QSortFilterProxyModel):
     def set_tag(self, tag: str | None) -> None:
         self._set("_tag", tag or None)
 
+    def set_dead_letters(self, only: bool) -> None:
+        """Only dead-lettered tasks (failed for good after their retries), or any."""
+        self._set("_dead_letters", bool(only))
+
     def set_search_text(self, text: str) -> None:
         """Rows whose name, id or params contain every word of `text` (any case)."""
         self._set("_words", tuple(text.casefold().split()))
@@ -800,6 +872,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
             or self._category
             or self._tag
             or self._words
+            or self._dead_letters
         )
         # A full re-filter (one layout change) is ~10x faster than Qt's incremental
         # `endFilterChange` when many rows come back (100,000 rows: 0.2 s against 1.4 s).
@@ -813,6 +886,8 @@ class TaskFilterProxy(QSortFilterProxyModel):
             return super().filterAcceptsRow(source_row, source_parent)
         t = model.task(source_row)
         if self._statuses is not None and t.status not in self._statuses:
+            return False
+        if self._dead_letters and not t.dead_letter:
             return False
         if self._task_type is not None and t.type_name != self._task_type:
             return False

@@ -135,7 +135,7 @@ def test_cells_show_text_icons_colours_and_raw_values(model: TaskTableModel) -> 
     assert model.index(row, Column.DURATION).data(Role.SORT) == 9.0
     assert model.index(row, Column.NAME).data(Role.TASK_ID) == model.tasks()[1].id
     assert model.headerData(Column.ERROR_CODE, Qt.Orientation.Horizontal) == "Error code"
-    assert model.columnCount() == len(Column) == 13
+    assert model.columnCount() == len(Column) == 16
 
 
 def test_only_secret_looking_params_are_masked() -> None:

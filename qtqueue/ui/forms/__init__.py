@@ -3,7 +3,7 @@
 Never edit these by hand; regenerate them from the repository root and commit the result (a
 test fails while one is stale):
 
-    for f in main_window detail_pane; do
+    for f in main_window detail_pane schedule_dialog; do
         { echo '# ruff: noqa'; .venv/bin/pyside6-uic ui/$f.ui; } > qtqueue/ui/forms/${f}_ui.py
     done
     { echo '# ruff: noqa'; .venv/bin/pyside6-rcc -g python --format-version 1 --no-compress \
