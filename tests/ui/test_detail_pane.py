@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QTreeWidget
+from PySide6.QtWidgets import QApplication, QSplitter, QTreeWidget
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
@@ -55,7 +55,11 @@ def shots(tmp_path: Path) -> Path:
 
 
 def grab(pane: DetailPane, path: Path) -> QImage:
-    pane.resize(1200, 620)
+    pane.window().resize(1200, 900)
+    splitter = pane.parentWidget()
+    if isinstance(splitter, QSplitter):  # the window's table above, the pane below
+        splitter.setSizes([220, 660])
+    QApplication.sendPostedEvents()  # the layout requests: lay out before the picture
     assert pane.grab().save(str(path))
     image = QImage(str(path))
     colours = {
