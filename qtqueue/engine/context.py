@@ -118,6 +118,10 @@ class EngineRunContext:
             self._handle.log.add_secret(value.encode())
         return value
 
+    def add_secret(self, secret: str) -> None:
+        if secret:
+            self._handle.log.add_secret(secret.encode())
+
     async def checkpoint(self) -> None:
         await self._handle.resumed.wait()
 

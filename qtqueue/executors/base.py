@@ -57,6 +57,10 @@ class RunContext(Protocol):
     async def credential(self, name: str) -> str:
         """A secret from the OS keyring by name; redacted from this task's log from now on."""
 
+    def add_secret(self, secret: str) -> None:
+        """Redact `secret` too (a part of a credential, e.g. the password of a JSON login)
+        from this task's log and from everything stored about it."""
+
     async def checkpoint(self) -> None:
         """Return at once, or wait while the task is paused (cooperative pause)."""
 

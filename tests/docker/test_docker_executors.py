@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -574,3 +576,81 @@ async def test_a_daemon_that_is_not_there_fails_at_once(
         assert done.status is S.FAILED
         assert done.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
         assert host in (done.error or "")
+
+
+def test_a_socket_this_user_may_not_open_is_permission_denied(tmp_path: Path) -> None:
+    """What a user outside the 'docker' group meets: the kernel refuses to connect to the
+    daemon's socket. Root ignores file modes, so the CLI runs as root without the two
+    capabilities that let it (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), against a socket whose
+    mode lets nobody in."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop capabilities with setpriv")
+    sock = tmp_path / "denied.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock))
+    listener.listen()
+    sock.chmod(0)
+    env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
+
+    def qtqueue(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+             sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *args],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+
+    try:
+        added = qtqueue("add", "docker_pull", "--param", "image=busybox",
+                        "--param", f"docker_host=unix://{sock}", "--json")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        task_id = json.loads(added.stdout)["id"]
+        assert qtqueue("run", "--until-idle").returncode == 0
+        shown = qtqueue("show", task_id, "--json")
+        assert shown.returncode == 0, shown.stderr
+        task = json.loads(shown.stdout)
+    finally:
+        listener.close()
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == C.DOCKER_PERMISSION_DENIED.value
+    assert str(sock) in task["error"]["message"]
+    assert "docker" in task["error"]["suggestion"]  # join the 'docker' group, or rootless
+
+
+async def test_cancelling_a_push_mid_transfer_stops_it_and_the_registry_gets_no_tag(
+    dq: TaskQueue, watch: Watch, docker_env: DockerEnv, tmp_path: Path
+) -> None:
+    """A layer of 160 MB of random bytes (the daemon gzips it while it uploads: seconds, not
+    milliseconds, on loopback) is cancelled once its progress is under way."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text("FROM scratch\nCOPY blob /blob\n")
+    with (folder / "blob").open("wb") as out:
+        for _ in range(160):
+            out.write(os.urandom(1 << 20))
+    built = await run(dq, docker_env, T.DOCKER_BUILD, context=str(folder), tag="qtq/big:1")
+    assert built.status is S.COMPLETED, built.error
+
+    task_id = await submit(
+        dq, docker_env, T.DOCKER_PUSH, image_name="qtq/big", tag="1",
+        registry=docker_env.open_registry,
+    )  # fmt: skip
+
+    def under_way() -> bool:
+        return any(s is S.UPLOADING and 0 < p < 100 for s, p, _ in watch.seen.get(task_id, []))
+
+    await eventually(under_way, what="the upload is under way")
+    began = time.monotonic()
+    cancelled = await dq.cancel_task(task_id)
+    assert cancelled.status is S.CANCELLED
+    assert time.monotonic() - began < 10
+    done = await dq.wait_for(task_id, timeout_s=10)
+    assert done.status is S.CANCELLED and done.progress < 100
+    try:
+        tags = registry_tags(docker_env.open_registry, "qtq/big")
+    except urllib.error.HTTPError as exc:  # the repository never came to exist
+        assert exc.code == 404
+        tags = []
+    assert "1" not in tags

@@ -332,7 +332,9 @@ async def registry_auth(ctx: RunContext, credential: str | None) -> dict[str, st
     """The auth_config for one call from the named keyring credential (None: anonymous)."""
     if not credential:
         return None
-    return parse_registry_credential(credential, await ctx.credential(credential))
+    login = parse_registry_credential(credential, await ctx.credential(credential))
+    ctx.add_secret(login["password"])  # a JSON login's password alone is a secret too
+    return login
 
 
 # --- Failures -------------------------------------------------------------------------------
