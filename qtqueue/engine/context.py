@@ -7,7 +7,9 @@ import asyncio
 import inspect
 import logging
 import time
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
@@ -95,6 +97,10 @@ class EngineRunContext:
     @property
     def log_path(self) -> str:
         return str(self._handle.log.path)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._queue.executor_settings)
 
     def progress(self, percent: float, step: str | None = None) -> None:
         self._queue._report_progress(self._handle.task, percent, step)

@@ -210,6 +210,7 @@ class TaskQueue:
         credentials: CredentialStore | None = None,
         dispatch: bool = True,
         log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
+        executor_settings: dict[str, Any] | None = None,
         retention_s: float | None = DEFAULT_RETENTION_S,
         cleanup_interval_s: float = 3600.0,
         shutdown_policy: ShutdownPolicy | str = ShutdownPolicy.REQUEUE,
@@ -236,6 +237,9 @@ class TaskQueue:
         self.schedules = ScheduleManager(self)
         self.dispatching = dispatch
         self.log_cap_bytes = log_cap_bytes
+        #: Settings executors read through `RunContext.settings` ("docker_host": the Docker
+        #: daemon for tasks that name none); changes apply to tasks that start afterwards.
+        self.executor_settings: dict[str, Any] = dict(executor_settings or {})
         self.retention_s = retention_s
         self.cleanup_interval_s = cleanup_interval_s
         self.shutdown_policy = ShutdownPolicy(shutdown_policy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -76,6 +76,10 @@ class RunContext(Protocol):
     @property
     def log_path(self) -> str:
         """Where the task's log file is."""
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The engine's settings for executors (e.g. "docker_host"), read-only, current."""
 
 
 class Executor(ABC):

@@ -10,6 +10,8 @@ Keys (all under the `app/` group of the window's QSettings):
 - `app/closeToTray` (bool, default false): closing the window hides it to the tray.
 - `app/shutdownPolicy` (`wait` / `requeue` / `cancel`, default `requeue`): running tasks
   when the application quits.
+- `app/dockerHost` (text, default empty): the Docker daemon of Docker tasks that name none
+  (empty: $DOCKER_HOST, else the local socket).
 
 Engine settings that were never saved are not applied: the queue keeps what it was built
 with (so `create_main_window(max_concurrent=...)` still means what it says).
@@ -42,6 +44,9 @@ KEY_NOTIFICATIONS = "app/notifications"
 KEY_LOG_CAP_MB = "app/logCapMb"
 KEY_CLOSE_TO_TRAY = "app/closeToTray"
 KEY_SHUTDOWN_POLICY = "app/shutdownPolicy"
+KEY_DOCKER_HOST = "app/dockerHost"
+#: URL schemes the docker SDK accepts for a daemon.
+DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")
 
 
 class NotificationMode(StrEnum):
@@ -70,6 +75,8 @@ class AppConfig:
     close_to_tray: bool = False
     #: What running tasks do when the application quits.
     shutdown_policy: ShutdownPolicy = ShutdownPolicy.REQUEUE
+    #: The Docker daemon of Docker tasks that name none ("": $DOCKER_HOST or the socket).
+    docker_host: str = ""
 
     def validate(self) -> dict[str, str]:
         """Problems by field name (empty when every value is acceptable)."""
@@ -83,6 +90,11 @@ class AppConfig:
             problems["retention_days"] = "cannot be negative"
         if self.log_cap_mb < 1:
             problems["log_cap_mb"] = "must be at least 1 MiB"
+        host = self.docker_host.strip()
+        if host and (not host.startswith(DOCKER_HOST_SCHEMES) or host in DOCKER_HOST_SCHEMES):
+            problems["docker_host"] = (
+                "must be a daemon URL such as unix:///var/run/docker.sock or tcp://host:2375"
+            )
         return problems
 
     @property
@@ -159,6 +171,10 @@ class AppSettings:
     def shutdown_policy(self) -> ShutdownPolicy:
         return self._choice(KEY_SHUTDOWN_POLICY, ShutdownPolicy, DEFAULTS.shutdown_policy)
 
+    @property
+    def docker_host(self) -> str:
+        return str(self.qsettings.value(KEY_DOCKER_HOST, "") or "").strip()
+
     def config_for(self, queue: TaskQueue) -> AppConfig:
         """The current settings; engine values are the queue's live ones."""
         retention = queue.retention_s
@@ -170,6 +186,7 @@ class AppSettings:
             log_cap_mb=max(1, round(queue.log_cap_bytes / MB)),
             close_to_tray=self.close_to_tray,
             shutdown_policy=self.shutdown_policy,
+            docker_host=str(queue.executor_settings.get("docker_host") or ""),
         )
 
     def save(self, config: AppConfig) -> None:
@@ -185,6 +202,7 @@ class AppSettings:
         s.setValue(KEY_LOG_CAP_MB, config.log_cap_mb)
         s.setValue(KEY_CLOSE_TO_TRAY, config.close_to_tray)
         s.setValue(KEY_SHUTDOWN_POLICY, config.shutdown_policy.value)
+        s.setValue(KEY_DOCKER_HOST, config.docker_host.strip())
         s.sync()
 
     def apply_saved(self, queue: TaskQueue) -> None:
@@ -198,6 +216,8 @@ class AppSettings:
             queue.set_retention(days * DAY_S if days > 0 else None)
         if self.has(KEY_LOG_CAP_MB):
             queue.log_cap_bytes = self.log_cap_mb * MB
+        if self.docker_host:
+            queue.executor_settings["docker_host"] = self.docker_host
 
     def shutdown_policy_if_saved(self) -> ShutdownPolicy | None:
         """The saved policy for `queue.close(policy)`; None: the queue's own."""
@@ -219,3 +239,7 @@ def apply_config(queue: TaskQueue, config: AppConfig) -> None:
     apply_category_limits(queue, config.category_limits)
     queue.set_retention(config.retention_s)
     queue.log_cap_bytes = config.log_cap_mb * MB
+    if config.docker_host.strip():
+        queue.executor_settings["docker_host"] = config.docker_host.strip()
+    else:
+        queue.executor_settings.pop("docker_host", None)

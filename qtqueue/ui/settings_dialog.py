@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -128,6 +129,14 @@ class SettingsDialog(QDialog):
         self.closeToTray.setObjectName("settingCloseToTray")
         form.addRow("", self.closeToTray)
 
+        self.dockerHost = QLineEdit(self)
+        self.dockerHost.setObjectName("settingDockerHost")
+        self.dockerHost.setPlaceholderText("$DOCKER_HOST, else the local socket")
+        self.dockerHost.setToolTip(
+            "The Docker daemon of Docker tasks that name none, e.g. tcp://build-box:2375"
+        )
+        form.addRow("&Docker host:", self.dockerHost)
+
         self.shutdownPolicy = QComboBox(self)
         self.shutdownPolicy.setObjectName("settingShutdownPolicy")
         for policy, label in POLICY_LABELS.items():
@@ -152,6 +161,7 @@ class SettingsDialog(QDialog):
         self.maxConcurrent.valueChanged.connect(self._validate)
         self.retentionDays.valueChanged.connect(self._validate)
         self.logCapMb.valueChanged.connect(self._validate)
+        self.dockerHost.textChanged.connect(self._validate)
         self.resize(560, self.sizeHint().height())
 
     # ------------------------------------------------------------------ values
@@ -168,6 +178,7 @@ class SettingsDialog(QDialog):
         self.notifications.setCurrentIndex(self.notifications.findData(config.notifications.value))
         self.logCapMb.setValue(config.log_cap_mb)
         self.closeToTray.setChecked(config.close_to_tray)
+        self.dockerHost.setText(config.docker_host)
         self.shutdownPolicy.setCurrentIndex(
             self.shutdownPolicy.findData(config.shutdown_policy.value)
         )
@@ -207,13 +218,14 @@ class SettingsDialog(QDialog):
             log_cap_mb=self.logCapMb.value(),
             close_to_tray=self.closeToTray.isChecked(),
             shutdown_policy=ShutdownPolicy(self.shutdownPolicy.currentData()),
+            docker_host=self.dockerHost.text().strip(),
         )
 
     def problems(self) -> list[str]:
         """Why the fields cannot be saved as they are (empty: they can)."""
         _, limit_problem = self._limits()
         labels = {"max_concurrent": "Tasks at once", "retention_days": "Keep finished tasks",
-                  "log_cap_mb": "Log size per task"}
+                  "log_cap_mb": "Log size per task", "docker_host": "Docker host"}
         found = [
             f"{labels[k]}: {v}"
             for k, v in self.config().validate().items()

@@ -654,3 +654,29 @@ async def test_cancelling_a_push_mid_transfer_stops_it_and_the_registry_gets_no_
         assert exc.code == 404
         tags = []
     assert "1" not in tags
+
+
+async def test_the_docker_host_of_the_settings_serves_tasks_that_name_none(
+    docker_env: DockerEnv, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's Docker host setting (TaskQueue.executor_settings) wins over $DOCKER_HOST;
+    a task's own docker_host wins over both."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/not-this-one.sock")
+    registry = ExecutorRegistry()
+    for executor in docker_executors():
+        registry.register(executor)
+    settings = {"docker_host": docker_env.host}
+    async with TaskQueue(data_dir, registry=registry, executor_settings=settings) as queue:
+        tagged = await queue.wait_for(
+            await queue.add_task(
+                Task(T.DOCKER_TAG, {"source": docker_env.base_image, "target": "qtq/setting:1"})
+            ),
+            timeout_s=30,
+        )
+        assert tagged.status is S.COMPLETED, tagged.error
+        assert docker_env.api.inspect_image("qtq/setting:1")["Id"]
+        elsewhere = f"unix://{tmp_path}/task-own.sock"
+        params = {"source": docker_env.base_image, "target": "qtq/x:1", "docker_host": elsewhere}
+        own = await queue.wait_for(await queue.add_task(Task(T.DOCKER_TAG, params)), timeout_s=30)
+        assert own.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
+        assert elsewhere in (own.error or "")

@@ -96,8 +96,10 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> N
     dialog.shutdownPolicy.setCurrentIndex(
         dialog.shutdownPolicy.findData(ShutdownPolicy.CANCEL.value)
     )
+    dialog.dockerHost.setText(" tcp://build-box:2375 ")
     dialog.accept()
     q = window.queue
+    assert q.executor_settings["docker_host"] == "tcp://build-box:2375"
     assert q.category_limits == {"gpu": 1, "network": 3}
     assert q.retention_s == 2 * 86400
     assert q.log_cap_bytes == 3 * MB
@@ -108,13 +110,19 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> N
     assert saved.notifications == NotificationMode.FAILURES
     assert saved.close_to_tray
     assert saved.shutdown_policy == ShutdownPolicy.CANCEL
+    assert saved.docker_host == "tcp://build-box:2375"
 
-    # Removing a category limit lifts it on the engine too.
+    # Removing a category limit lifts it on the engine too; an empty Docker host falls back
+    # to $DOCKER_HOST.
     dialog = open_dialog(window)
+    assert dialog.dockerHost.text() == "tcp://build-box:2375"
     dialog.categoryLimits.selectRow(0)
     dialog.findChild(object, "removeCategoryLimit").click()  # type: ignore[union-attr]
+    dialog.dockerHost.clear()
     dialog.accept()
     assert q.category_limits == {"network": 3}
+    assert "docker_host" not in q.executor_settings
+    assert fresh_read().docker_host == ""
 
 
 @pytest.mark.parametrize(
@@ -125,6 +133,7 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> N
         (lambda d: set_limit_row(d, 0, "gpu", "0"), "gpu: the limit must be at least 1"),
         (lambda d: set_limit_row(d, 0, "gpu", "two"), "gpu: the limit must be a whole number"),
         (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
+        (lambda d: d.dockerHost.setText("build-box:2375"), "Docker host: must be a daemon URL"),
     ],
 )
 def test_invalid_values_are_refused_inline(
@@ -167,9 +176,10 @@ def test_saved_settings_are_applied_at_the_next_start(
     make_window: Callable[..., MainWindow], tmp_path: Path
 ) -> None:
     fresh_read().save(AppConfig(max_concurrent=2, category_limits={"gpu": 1},
-                                retention_days=0, log_cap_mb=5))
+                                retention_days=0, log_cap_mb=5, docker_host="unix:///d.sock"))
     window = make_window(tmp_path / "other")
     q = window.queue
+    assert q.executor_settings == {"docker_host": "unix:///d.sock"}
     assert q.max_concurrent == 2
     assert q.category_limits == {"gpu": 1}
     assert q.retention_s is None  # 0 days: keep for ever

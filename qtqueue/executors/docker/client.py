@@ -63,6 +63,13 @@ def resolve_host(docker_host: str | None) -> str:
     return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
+def task_host(ctx: RunContext, docker_host: str | None) -> str | None:
+    """The daemon a task names (`docker_host`), else the one the application's settings name
+    (`docker_host` in `RunContext.settings`), else None: $DOCKER_HOST or the local socket."""
+    setting = ctx.settings.get("docker_host")
+    return docker_host or (str(setting) if setting else None)
+
+
 def _socket_path(host: str) -> str | None:
     for prefix in ("unix://", "http+unix://"):
         if host.startswith(prefix):

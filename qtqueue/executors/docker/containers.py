@@ -13,7 +13,13 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
-from qtqueue.executors.docker.client import DockerSession, docker_error, docker_session, in_thread
+from qtqueue.executors.docker.client import (
+    DockerSession,
+    docker_error,
+    docker_session,
+    in_thread,
+    task_host,
+)
 from qtqueue.executors.docker.params import docker_host_field
 
 logger = logging.getLogger(__name__)
@@ -118,7 +124,7 @@ class DockerRunExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: RunParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(p.docker_host) as session:
+        async with docker_session(task_host(ctx, p.docker_host)) as session:
             ctx.phase(S.PREPARING)
             container_id = await self._create(session, p)
             try:
@@ -290,7 +296,7 @@ class DockerStopExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: StopParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(p.docker_host) as session:
+        async with docker_session(task_host(ctx, p.docker_host)) as session:
             info = await _inspect(session, p.container)
             container_id = str(info["Id"])
             running = bool(_state(info).get("Running"))
@@ -332,7 +338,7 @@ class DockerRemoveExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: RemoveParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(p.docker_host) as session:
+        async with docker_session(task_host(ctx, p.docker_host)) as session:
             info = await _inspect(session, p.container)
             container_id = str(info["Id"])
             api = session.api

@@ -14,7 +14,8 @@ def docker_host_field() -> Any:
         None,
         description=(
             "Docker daemon, e.g. unix:///var/run/docker.sock or tcp://host:2375 "
-            "(default: $DOCKER_HOST, else the local socket)"
+            "(default: the Docker host of the settings, else $DOCKER_HOST, else the local "
+            "socket)"
         ),
     )
 
