@@ -183,6 +183,44 @@ def _build_base_image(api: Any, root: Path) -> None:
             pytest.fail(f"building the busybox base image failed: {item['error']}")
 
 
+def start_dockerd(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real dockerd with its data root, exec root, socket and pid file under `root`
+    (no bridge, no firewall rules), answering; (its process, its DOCKER_HOST)."""
+    sock = root / "docker.sock"
+    daemon_log = root / "dockerd.log"
+    with daemon_log.open("wb") as out:
+        daemon = subprocess.Popen(
+            [
+                "dockerd",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--data-root", str(root / "data"),
+                "--exec-root", str(root / "exec"),
+                "-H", f"unix://{sock}",
+                "--pidfile", str(root / "docker.pid"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait(lambda: _ping(sock), daemon, daemon_log, "dockerd")
+    except BaseException:
+        stop_dockerd(daemon, root)
+        raise
+    return daemon, f"unix://{sock}"
+
+
+def stop_dockerd(daemon: subprocess.Popen[bytes], root: Path) -> None:
+    """Stop a daemon `start_dockerd` started, by the pid in its pid file (else its own)."""
+    pidfile = root / "docker.pid"
+    _stop(int(pidfile.read_text()) if pidfile.exists() else daemon.pid)
+    _stop(daemon.pid)
+    daemon.wait()
+
+
 @pytest.fixture(scope="session", name="docker_env")
 def docker_env_fixture() -> Iterator[DockerEnv]:
     """A running dockerd with a busybox image, and an open and an htpasswd registry."""
@@ -199,32 +237,11 @@ def docker_env_fixture() -> Iterator[DockerEnv]:
     import docker
 
     root = Path(tempfile.mkdtemp(prefix="qd", dir="/tmp"))  # unix socket paths must stay short
-    sock = root / "docker.sock"
-    pidfile = root / "docker.pid"
-    daemon_log = root / "dockerd.log"
     started: list[subprocess.Popen[bytes]] = []
     api = None
     try:
-        with daemon_log.open("wb") as out:
-            daemon = subprocess.Popen(
-                [
-                    "dockerd",
-                    "--bridge=none",
-                    "--iptables=false",
-                    "--ip-masq=false",
-                    "--data-root", str(root / "data"),
-                    "--exec-root", str(root / "exec"),
-                    "-H", f"unix://{sock}",
-                    "--pidfile", str(pidfile),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
+        daemon, host = start_dockerd(root)
         started.append(daemon)
-        _wait(lambda: _ping(sock), daemon, daemon_log, "dockerd")
-        host = f"unix://{sock}"
         api = docker.APIClient(base_url=host, version="auto", timeout=60)
         _build_base_image(api, root)
 
@@ -250,7 +267,5 @@ def docker_env_fixture() -> Iterator[DockerEnv]:
             _stop(proc.pid)
             proc.wait()
         if started:
-            daemon_pid = int(pidfile.read_text()) if pidfile.exists() else started[0].pid
-            _stop(daemon_pid)
-            started[0].wait()
+            stop_dockerd(started[0], root)
         shutil.rmtree(root, ignore_errors=True)

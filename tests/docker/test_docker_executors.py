@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_services import DockerEnv, docker_env_fixture  # noqa: F401  (a fixture)
+from docker_services import DockerEnv, docker_env_fixture, start_dockerd, stop_dockerd  # noqa: F401
 from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
 
 from qtqueue.core.errors import TaskErrorCode
@@ -680,3 +680,34 @@ async def test_the_docker_host_of_the_settings_serves_tasks_that_name_none(
         own = await queue.wait_for(await queue.add_task(Task(T.DOCKER_TAG, params)), timeout_s=30)
         assert own.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
         assert elsewhere in (own.error or "")
+
+
+async def test_a_daemon_that_was_stopped_gives_a_clear_error_at_once(
+    dq: TaskQueue, docker_env: DockerEnv
+) -> None:
+    """A second real dockerd serves a task, is stopped (by its pid), and the next task fails
+    at once with DOCKER_DAEMON_UNAVAILABLE naming the host, nothing hanging."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="qd2", dir="/tmp"))
+    try:
+        daemon, host = start_dockerd(root)
+        try:
+            listed = await dq.wait_for(
+                await dq.add_task(Task(T.DOCKER_TAG, {"source": "nothing-here", "target": "x",
+                                                      "docker_host": host})),
+                timeout_s=30,
+            )  # the daemon answers: the image is missing, not the daemon
+            assert listed.error_code == C.DOCKER_IMAGE_NOT_FOUND.value
+        finally:
+            stop_dockerd(daemon, root)
+        began = time.monotonic()
+        params = {"source": "nothing-here", "target": "x", "docker_host": host}
+        done = await dq.wait_for(await dq.add_task(Task(T.DOCKER_TAG, params)), timeout_s=10)
+        assert time.monotonic() - began < 2
+        assert done.status is S.FAILED
+        assert done.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
+        assert host in (done.error or "")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
