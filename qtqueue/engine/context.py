@@ -96,7 +96,7 @@ class EngineRunContext:
 
     @property
     def log_path(self) -> str:
-        return str(self._handle.log.path)
+        return self._handle.log.path_text
 
     @property
     def settings(self) -> Mapping[str, Any]:

@@ -28,13 +28,27 @@ class BoundedLog:
     each write are held back until the next write (or `close`) shows how they continue.
     """
 
-    def __init__(self, path: Path, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> None:
+        # Kept as text until a write needs the file: most short tasks never log, and building
+        # a Path per task showed in the engine's per-task cost.
+        self._path_text = str(path)
+        self._path: Path | None = path if isinstance(path, Path) else None
         self.half = max(1024, cap_bytes // 2)
         self._fh: BinaryIO | None = None
         self._size = 0
         self.secrets: list[bytes] = []
         self._held = b""
+
+    @property
+    def path(self) -> Path:
+        """The log file being written (`<id>.log`)."""
+        if self._path is None:
+            self._path = Path(self._path_text)
+        return self._path
+
+    @property
+    def path_text(self) -> str:
+        return self._path_text
 
     def add_secret(self, secret: bytes) -> None:
         """Redact `secret` from everything written from now on."""

@@ -1820,7 +1820,7 @@ class TaskQueue:
         return TaskEvent(EventKind.NOTICE, task.id, task.status, None, detail=text)
 
     def _start(self, task: Task, executor: Executor) -> None:
-        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        log = BoundedLog(f"{self._logs_prefix}{task.id}.log", self.log_cap_bytes)
         handle = RunHandle(task, log)
         self._active[task.id] = handle
         self._take_slot(handle)
