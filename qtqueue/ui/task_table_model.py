@@ -209,8 +209,12 @@ def awaits_approval(task: Task) -> bool:
 
 
 def _status_cell(task: Task) -> str:
-    if task.status == TaskStatus.PENDING and awaits_approval(task):
-        return "Awaiting approval"
+    if task.status == TaskStatus.PENDING:
+        if awaits_approval(task):
+            return "Awaiting approval"
+        if task.wait_reason.startswith("waiting"):
+            # for dependencies, resources, a category or queue limit: the tooltip says which
+            return "Waiting"
     return status_text(task.status)
 
 

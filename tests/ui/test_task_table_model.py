@@ -398,3 +398,17 @@ def test_100k_rows_load_sort_filter_and_update_quickly(qtbot: QtBot) -> None:
     assert timed(lambda: model.apply(removed=[t.id for t in tasks[:1000]])) < 1.0
     assert model.rowCount() == 99_000
     assert model.index(0, 0, QModelIndex()).isValid()
+
+
+def test_a_pending_task_that_waits_says_waiting_and_why(model: TaskTableModel) -> None:
+    queued = make("queued")
+    blocked = make("blocked", wait_reason="waiting for 1 dependency: 3f2a91c0…")
+    model.reset([queued, blocked])
+    cells = {
+        model.index(r, Column.NAME).data(): model.index(r, Column.STATUS) for r in range(2)
+    }
+    assert cells["queued"].data() == "Pending"
+    assert cells["blocked"].data() == "Waiting"
+    assert cells["blocked"].data(Qt.ItemDataRole.ToolTipRole).startswith("waiting for 1 dep")
+    # sorting still goes by the status itself: both are pending
+    assert cells["queued"].data(Role.SORT) == cells["blocked"].data(Role.SORT)
