@@ -702,11 +702,25 @@ class _RowsEditor(_Editor):
         self.table.itemChanged.connect(lambda _item: callback())
 
 
+def _accepts_text(schema: Mapping[str, Any]) -> bool:
+    """Whether a union field (anyOf / oneOf) takes a plain string as one of its forms."""
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and any(
+            isinstance(o, Mapping) and o.get("type") == "string" for o in options
+        ):
+            return True
+    return False
+
+
 class _JsonEditor(_Editor):
-    """Anything the form has no widget for, typed as JSON."""
+    """Anything the form has no widget for, typed as JSON; for a field that also takes plain
+    text (`str | list[str]`, e.g. a container's command), text that is not a JSON list or
+    object is taken as it is."""
 
     def __init__(self, spec: FieldSpec, *, multiline: bool = False) -> None:
         self.multiline = multiline
+        self.takes_text = _accepts_text(spec.schema)
         edit: QLineEdit | QPlainTextEdit
         if multiline:
             edit = QPlainTextEdit()
@@ -714,9 +728,14 @@ class _JsonEditor(_Editor):
             edit.setPlaceholderText('{"key": "value"}')
         else:
             edit = QLineEdit()
-            edit.setPlaceholderText("JSON")
+            edit.setPlaceholderText(
+                'text, or JSON such as ["sh", "-c", "echo hi"]' if self.takes_text else "JSON"
+            )
         super().__init__(spec, edit)
         self.edit = edit
+
+    def _as_text(self, text: str) -> bool:
+        return self.takes_text and not text.startswith(("[", "{"))
 
     def _text(self) -> str:
         edit = self.edit
@@ -726,6 +745,8 @@ class _JsonEditor(_Editor):
         text = self._text().strip()
         if not text:
             return None
+        if self._as_text(text):
+            return text
         try:
             return json.loads(text)
         except ValueError:
@@ -733,7 +754,7 @@ class _JsonEditor(_Editor):
 
     def local_error(self) -> str | None:
         text = self._text().strip()
-        if not text:
+        if not text or self._as_text(text):
             return None
         try:
             json.loads(text)
@@ -742,7 +763,10 @@ class _JsonEditor(_Editor):
         return None
 
     def set_value(self, value: Any) -> None:
-        text = "" if value is None else json.dumps(value, indent=2 if self.multiline else None)
+        if isinstance(value, str) and self.takes_text:
+            text = value
+        else:
+            text = "" if value is None else json.dumps(value, indent=2 if self.multiline else None)
         if isinstance(self.edit, QPlainTextEdit):
             self.edit.setPlainText(text)
         else:

@@ -444,3 +444,26 @@ def test_every_field_has_a_label_and_no_widget_is_left_unnamed(
         assert form.label_widget(name).text()
         assert form.field_widget(name).objectName()
         assert form.input_widget(name).objectName()
+
+
+def test_a_container_command_takes_plain_text_or_a_json_list(qtbot: QtBot) -> None:
+    """docker_run's `command` is `str | list[str]`: typed text is a command line; text that
+    starts like JSON is an argument list; a broken list is an inline error."""
+    form = form_for(qtbot, "docker_run")
+    command = form.input_widget("command")
+    assert isinstance(command, QLineEdit)
+    assert command.placeholderText().startswith("text, or JSON")
+    type_into(qtbot, form.input_widget("image"), "busybox")
+    type_into(qtbot, command, "echo hello world")
+    assert form.values()["command"] == "echo hello world"
+    assert form.is_valid()
+    command.clear()
+    type_into(qtbot, command, '["sh", "-c", "echo hi"]')
+    assert form.values()["command"] == ["sh", "-c", "echo hi"]
+    assert form.is_valid()
+    command.clear()
+    type_into(qtbot, command, '["sh", ')
+    assert not form.is_valid()
+    assert marked_invalid(form, "command")
+    form.set_values({"image": "busybox", "command": "sleep 5"})
+    assert command.text() == "sleep 5"
