@@ -794,6 +794,7 @@ class MainWindow(QMainWindow):
             parent=self,
             task=template,
             credential_names=self.credentials().names(),
+            queue_names=[q["name"] for q in self.queue.list_queues()],
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._queue_task(dialog.task()))

@@ -14,8 +14,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
@@ -25,7 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import Priority, Task, TaskType, parse_task_type, summarize_params
+from qtqueue.core.task import (
+    Permission,
+    Priority,
+    Task,
+    TaskType,
+    parse_task_type,
+    summarize_params,
+)
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.task_form import TaskForm
 
@@ -48,6 +57,20 @@ _FAMILY_TITLES = {
 }
 _TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 _MAX_TIMEOUT_S = 30 * 86400
+#: The named queues every engine has (more can be made with `qtqueue queues set NAME`).
+BUILT_IN_QUEUES = ("default", "high_priority", "low_priority")
+_PERMISSION_LABELS = {
+    Permission.AUTONOMOUS: "Runs without asking",
+    Permission.SUPERVISED: "Runs, and tells me when it starts",
+    Permission.HUMAN_REQUIRED: "Waits until I approve it",
+}
+#: (resources key, label, suffix, maximum) of the "Needs" spin boxes.
+_NEEDS = (
+    ("cpu_cores", "CPU", " cores", 1024.0),
+    ("memory_gb", "Memory", " GB", 65536.0),
+    ("gpu_memory_gb", "GPU memory", " GB", 4096.0),
+    ("disk_gb", "Disk", " GB", 1048576.0),
+)
 
 
 def family_of(executor: Executor) -> str:
@@ -77,6 +100,7 @@ class NewTaskDialog(QDialog):
         parent: QWidget | None = None,
         task: Task | None = None,
         credential_names: Iterable[str] | None = None,
+        queue_names: Iterable[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
@@ -123,6 +147,35 @@ class NewTaskDialog(QDialog):
         for spin in (self.retries_spin, self.timeout_spin):
             spin.setMinimumWidth(110)
 
+        # Scheduling: which named queue, whether a person approves it, what it needs.
+        self.queue_combo = QComboBox()
+        self.queue_combo.setObjectName("taskQueue")
+        self.queue_combo.setEditable(False)
+        for queue_name in dict.fromkeys([*BUILT_IN_QUEUES, *(queue_names or ())]):
+            self.queue_combo.addItem(queue_name, queue_name)
+        self.permission_combo = QComboBox()
+        self.permission_combo.setObjectName("taskPermission")
+        for permission, label in _PERMISSION_LABELS.items():
+            self.permission_combo.addItem(label, permission)
+        self.needs: dict[str, QDoubleSpinBox] = {}
+        needs_row = QHBoxLayout()
+        for key, label, suffix, maximum in _NEEDS:
+            spin = QDoubleSpinBox()
+            spin.setObjectName(f"taskNeeds_{key}")
+            spin.setRange(0.0, maximum)
+            spin.setDecimals(0 if key == "cpu_cores" else 1)
+            spin.setSuffix(suffix)
+            spin.setSpecialValueText(f"{label}: any")
+            spin.setToolTip(
+                f"{label} the task needs free before it starts (0: no need); "
+                "it waits until the machine has room"
+            )
+            self.needs[key] = spin
+            needs_row.addWidget(spin)
+        self.after_edit = QLineEdit()
+        self.after_edit.setObjectName("taskAfter")
+        self.after_edit.setPlaceholderText("task ids, comma-separated: starts when they complete")
+
         type_row = QFormLayout()
         type_row.addRow("&Type", self.type_picker)
         type_row.addRow("", self.summary)
@@ -146,6 +199,14 @@ class NewTaskDialog(QDialog):
         grid.addRow("&Max retries", self.retries_spin)
         grid.addRow("T&imeout", self.timeout_spin)
 
+        scheduling = QGroupBox("Scheduling")
+        scheduling.setObjectName("taskSchedulingBox")
+        sched = QFormLayout(scheduling)
+        sched.addRow("&Queue", self.queue_combo)
+        sched.addRow("&Approval", self.permission_combo)
+        sched.addRow("Needs", needs_row)
+        sched.addRow("Run a&fter", self.after_edit)
+
         self.message = QLabel()
         self.message.setObjectName("newTaskMessage")
         self.message.setWordWrap(True)
@@ -164,9 +225,10 @@ class NewTaskDialog(QDialog):
         layout.addLayout(type_row)
         layout.addWidget(self.params_box, 1)
         layout.addWidget(settings)
+        layout.addWidget(scheduling)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
-        self.resize(620, 720)
+        self.resize(660, 820)
 
         self.type_picker.currentIndexChanged.connect(self._type_changed)
         start = self.template.type_name if self.template is not None else "custom_command"
@@ -275,6 +337,16 @@ class NewTaskDialog(QDialog):
         self.priority_combo.setCurrentIndex(self.priority_combo.findData(task.priority))
         self.retries_spin.setValue(task.max_retries)
         self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
+        if self.queue_combo.findData(task.queue) < 0:
+            self.queue_combo.addItem(task.queue, task.queue)
+        self.queue_combo.setCurrentIndex(self.queue_combo.findData(task.queue))
+        self.permission_combo.setCurrentIndex(
+            max(0, self.permission_combo.findData(Permission(task.permission)))
+        )
+        for key, spin in self.needs.items():
+            value = task.resources.get(key)
+            spin.setValue(float(value) if isinstance(value, (int, float)) else 0.0)
+        self.after_edit.setText(", ".join(task.depends_on))
 
     # ------------------------------------------------------------------ result
 
@@ -282,6 +354,21 @@ class NewTaskDialog(QDialog):
         """The tags typed, trimmed, without blanks or repeats."""
         parts = (t.strip() for t in self.tags_edit.text().split(","))
         return list(dict.fromkeys(t for t in parts if t))
+
+    def resources(self) -> dict[str, Any]:
+        """What the "Needs" boxes ask for (only the ones set), plus the duplicated task's
+        other needs (e.g. disk_path)."""
+        needs: dict[str, Any] = {}
+        if self.template is not None:
+            needs = {k: v for k, v in self.template.resources.items() if k not in self.needs}
+        for key, spin in self.needs.items():
+            if spin.value() > 0:
+                needs[key] = int(spin.value()) if key == "cpu_cores" else spin.value()
+        return needs
+
+    def depends_on(self) -> list[str]:
+        parts = (p.strip() for p in self.after_edit.text().replace(" ", ",").split(","))
+        return list(dict.fromkeys(p for p in parts if p))
 
     def build_task(self) -> Task:
         """The task the dialog describes now; QueueError if its params do not validate."""
@@ -298,11 +385,9 @@ class NewTaskDialog(QDialog):
             t = self.template
             fields = {
                 "retry_backoff": t.retry_backoff,
-                "resources": dict(t.resources),
-                "permission": t.permission,
                 "on_interrupt": t.on_interrupt,
-                "queue": t.queue,
                 "ttl_s": t.ttl_s,
+                "allow_dependency_failure": t.allow_dependency_failure,
             }
         timeout = self.timeout_spin.value()
         return Task(
@@ -314,6 +399,10 @@ class NewTaskDialog(QDialog):
             priority=Priority(self.priority_combo.currentData()),
             max_retries=self.retries_spin.value(),
             timeout_s=float(timeout) if timeout > 0 else None,
+            queue=str(self.queue_combo.currentData()),
+            permission=Permission(self.permission_combo.currentData()),
+            resources=self.resources(),
+            depends_on=self.depends_on(),
             **fields,
         )
 

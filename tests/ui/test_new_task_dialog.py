@@ -343,3 +343,47 @@ def test_a_task_from_the_dialog_runs_to_completion(
     assert done.status is TaskStatus.COMPLETED
     assert done.progress == 100
     assert done.result == {"exit_code": 0}
+
+
+def test_the_scheduling_box_sets_queue_approval_needs_and_dependencies(
+    qtbot: QtBot, registry: ExecutorRegistry, tmp_path: Path
+) -> None:
+    """What the dialog asks for reaches the engine: the task waits in its queue for approval
+    and for the task it runs after, with its needs recorded; duplicating it keeps them."""
+    dialog = open_dialog(qtbot, registry)
+    qtbot.keyClicks(current_form(dialog).input_widget("command"), "true")
+    queue_box = dialog.findChild(QComboBox, "taskQueue")
+    assert [queue_box.itemText(i) for i in range(queue_box.count())] == [
+        "default", "high_priority", "low_priority"]  # fmt: skip
+    queue_box.setCurrentIndex(queue_box.findData("high_priority"))
+    approval = dialog.findChild(QComboBox, "taskPermission")
+    approval.setCurrentIndex(approval.findData(Permission.HUMAN_REQUIRED))
+    dialog.needs["cpu_cores"].setValue(1)
+    dialog.needs["memory_gb"].setValue(0.5)
+
+    async def scenario() -> tuple[Task, Task]:
+        async with TaskQueue(tmp_path / "q", registry=default_registry(entry_points=False)) as q:
+            first = await q.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "sleep 30",
+                                                                    "shell": True}))
+            qtbot.keyClicks(dialog.after_edit, first)
+            with qtbot.waitSignal(dialog.accepted):
+                click_ok(qtbot, dialog)
+            made = dialog.task()
+            assert made is not None
+            task_id = await q.add_task(made)
+            stored = await q.get_task(task_id)
+            await q.cancel_task(first)
+            return made, stored
+
+    made, stored = asyncio.run(scenario())
+    assert stored.queue == "high_priority"
+    assert stored.permission is Permission.HUMAN_REQUIRED
+    assert stored.resources == {"cpu_cores": 1, "memory_gb": 0.5}
+    assert stored.depends_on == made.depends_on and len(made.depends_on) == 1
+    assert stored.wait_reason == "awaiting approval"
+
+    again = open_dialog(qtbot, registry, task=stored)
+    assert again.findChild(QComboBox, "taskQueue").currentData() == "high_priority"
+    assert again.findChild(QComboBox, "taskPermission").currentData() == Permission.HUMAN_REQUIRED
+    assert again.needs["memory_gb"].value() == 0.5
+    assert again.after_edit.text() == made.depends_on[0]
