@@ -214,9 +214,9 @@ class MainWindow(QMainWindow):
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         self.detail = DetailPane(queue, self, duration_of=self.model.duration_of)
         self.form.mainSplitter.addWidget(self.detail)
-        self.form.mainSplitter.setStretchFactor(0, 3)
-        self.form.mainSplitter.setStretchFactor(1, 2)
-        self.form.mainSplitter.setSizes([420, 360])
+        self.form.mainSplitter.setStretchFactor(0, 1)
+        self.form.mainSplitter.setStretchFactor(1, 1)
+        self.form.mainSplitter.setSizes([380, 420])  # the detail pane has grown: half each
         # The charts take the Designer placeholder's place; its summary labels sit beside them.
         self.stats_view = StatsView.in_place_of(
             self.form.statsView, self.form.statsLayout, queue, bridge
