@@ -405,8 +405,14 @@ _ENTRIES: tuple[tuple[TaskErrorCode, str, str, bool], ...] = (
     ),
     (
         _C.SYSTEM_CPU_LIMIT,
-        "The process used more CPU time than it was allowed.",
-        "Raise the CPU time limit for the task, or make the work smaller.",
+        (
+            "The task needs more CPU than it may have: it used up its CPU time limit, or it asks "
+            "for more cores than the machine has."
+        ),
+        (
+            "Ask for fewer cores (or run it on a bigger machine), or raise the task's CPU time "
+            "limit, or make the work smaller."
+        ),
         False,
     ),
     (
