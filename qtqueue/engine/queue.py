@@ -599,9 +599,14 @@ class TaskQueue:
             t.wait_reason = AWAITING_APPROVAL
         if not t.name:
             t.name = summarize_params(t.task_type, t.params)
-        self._seq += 1
-        t.seq = self._seq
         return t
+
+    def validate_task(self, task: Task) -> Task:
+        """The engine-owned copy `add_task` would queue (params completed with defaults,
+        name filled in), or the QueueError it would raise; nothing is queued or stored.
+        Dependencies are checked against the store only when the task is added."""
+        self._require_open()
+        return self._prepare(task, self.clock())
 
     async def add_task(self, task: Task) -> str:
         """Validate and queue one task; returns its id once it is durable."""
@@ -612,6 +617,9 @@ class TaskQueue:
         self._require_open()
         now = self.clock()
         prepared = [self._prepare(t, now) for t in tasks]
+        for t in prepared:  # queue order: the order add_tasks calls were made in
+            self._seq += 1
+            t.seq = self._seq
         ids = [t.id for t in prepared]
         dup = {i for i in ids if i in self._live}
         if len(set(ids)) != len(ids) or dup:

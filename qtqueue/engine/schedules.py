@@ -509,7 +509,7 @@ class ScheduleManager:
             _zone(timezone)
             s = Schedule(
                 name="",
-                template=self._validated_template(template, now),
+                template=self._validated_template(template),
                 kind=kind,
                 cron=spec if kind == ScheduleKind.CRON else None,
                 interval_s=spec if kind == ScheduleKind.INTERVAL else None,
@@ -542,7 +542,7 @@ class ScheduleManager:
             now = self.clock()
             s = current.copy()
             if "template" in changes:
-                s.template = self._validated_template(changes["template"], now)
+                s.template = self._validated_template(changes["template"])
             if "name" in changes:
                 s.name = self._name(changes["name"] or "", s.template)
             if "missed" in changes:
@@ -606,7 +606,7 @@ class ScheduleManager:
 
     # ------------------------------------------------------------------ internals
 
-    def _validated_template(self, template: Mapping[str, Any] | Task, now: float) -> dict[str, Any]:
+    def _validated_template(self, template: Mapping[str, Any] | Task) -> dict[str, Any]:
         """The template as JSON-ready Task fields, checked as add_task checks a task."""
         if isinstance(template, Task):
             full = template.to_dict()
@@ -639,7 +639,7 @@ class ScheduleManager:
             )
         task = Task(**{**data, "task_type": parse_task_type(str(data["task_type"]))})
         # The queue's own checks, on a throwaway copy: the same QueueError add_task would raise.
-        self.queue._prepare(task, now)
+        self.queue.validate_task(task)
         defaults = task.to_dict()
         return {k: data[k] if k in data else defaults[k] for k in TEMPLATE_FIELDS}
 
