@@ -270,6 +270,13 @@ class MainWindow(QMainWindow):
         self.actionDuplicate.setToolTip("Open the new task form filled from the selected task")
         self.actionDuplicate.setEnabled(False)
         f.menuTasks.insertAction(f.actionPause, self.actionDuplicate)
+        self.actionNewTaskAfter = QAction("New task &after these…", self)
+        self.actionNewTaskAfter.setObjectName("actionNewTaskAfter")
+        self.actionNewTaskAfter.setToolTip(
+            "Open the new task form; the task starts once the selected tasks have completed"
+        )
+        self.actionNewTaskAfter.setEnabled(False)
+        f.menuTasks.insertAction(f.actionPause, self.actionNewTaskAfter)
         f.menuTasks.insertSeparator(f.actionPause)
         self.actionCredentials = QAction("&Credentials…", self)
         self.actionCredentials.setObjectName("actionCredentials")
@@ -295,6 +302,7 @@ class MainWindow(QMainWindow):
         for action in (
             f.actionNewTask,
             self.actionDuplicate,
+            self.actionNewTaskAfter,
             None,
             f.actionPause,
             f.actionResume,
@@ -385,6 +393,7 @@ class MainWindow(QMainWindow):
 
         f.actionNewTask.triggered.connect(self.new_task)
         self.actionDuplicate.triggered.connect(self.duplicate_task)
+        self.actionNewTaskAfter.triggered.connect(self.new_task_after)
         self.actionCredentials.triggered.connect(self.open_credentials)
         self.actionSettings.triggered.connect(self.open_settings)
         f.actionPause.triggered.connect(self.pause_selected)
@@ -502,6 +511,9 @@ class MainWindow(QMainWindow):
         for name, fits in APPLIES_TO_TASK.items():
             getattr(f, name).setEnabled(bool(tasks) and all(fits(t) for t in tasks))
         self.actionDuplicate.setEnabled(len(tasks) == 1)
+        self.actionNewTaskAfter.setEnabled(bool(tasks) and all(t.status not in TERMINAL or
+                                                               t.status == TaskStatus.COMPLETED
+                                                               for t in tasks))
         f.actionScheduleTask.setEnabled(len(tasks) == 1)
         self.actionsUpdated.emit()
 
@@ -764,12 +776,19 @@ class MainWindow(QMainWindow):
         self._open_task_dialog(None)
 
     @Slot()
+    def new_task_after(self) -> None:
+        """The new task form with 'Run after' filled with the selected tasks."""
+        ids = [t.id for t in self.selected_tasks()]
+        if ids:
+            self._open_task_dialog(None, after=ids)
+
+    @Slot()
     def duplicate_task(self) -> None:
         tasks = self.selected_tasks()
         if len(tasks) == 1:
             self._open_task_dialog(tasks[0])
 
-    def _open_task_dialog(self, template: Task | None) -> None:
+    def _open_task_dialog(self, template: Task | None, after: list[str] | None = None) -> None:
         try:
             from qtqueue.ui.new_task_dialog import NewTaskDialog
         except ImportError as exc:
@@ -796,6 +815,8 @@ class MainWindow(QMainWindow):
             credential_names=self.credentials().names(),
             queue_names=[q["name"] for q in self.queue.list_queues()],
         )
+        if after:
+            dialog.after_edit.setText(", ".join(after))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._queue_task(dialog.task()))
         dialog.open()

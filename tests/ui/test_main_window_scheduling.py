@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import ACTIVE, Permission, Task, TaskStatus, TaskType
@@ -244,3 +246,40 @@ def test_schedule_from_a_selected_task_uses_it_as_the_template(
     assert s.kind == ScheduleKind.INTERVAL and s.interval_s == 3600
     assert s.template["params"]["command"] == "echo nightly" and s.template["tags"] == ["n"]
     assert s.name == "nightly"
+
+
+# --------------------------------------------------------------------------- run after
+
+
+def test_new_task_after_the_selection_waits_for_it_then_runs(
+    window: MainWindow, run: Run, qtbot: QtBot, tmp_path: Path
+) -> None:
+    from qtqueue.ui.new_task_dialog import NewTaskDialog
+    from qtqueue.ui.task_form import TaskForm
+
+    flag = tmp_path / "go"
+    first = run(window.queue.add_task(
+        command(f"while [ ! -e {flag} ]; do sleep 0.05; done", name="build")))
+    run(until_row(window, first, in_status(TaskStatus.RUNNING)))
+    window.select_tasks([first])
+    assert window.actionNewTaskAfter.isEnabled()
+    window.actionNewTaskAfter.trigger()
+    dialog = window.findChild(NewTaskDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.after_edit.text() == first
+    dialog.select_type("custom_command")
+    form = dialog.findChild(TaskForm, "taskForm")
+    qtbot.keyClicks(form.input_widget("command"), "true")
+    qtbot.keyClicks(dialog.name_edit, "deploy")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+    async def scenario() -> Task:
+        await until(lambda: len(window.model.tasks()) == 2, window.model.batchApplied)
+        later = next(t for t in window.model.tasks() if t.name == "deploy")
+        waiting = await until_row(window, later.id, lambda t: t.wait_reason.startswith("waiting"))
+        assert waiting.depends_on == [first] and waiting.status is TaskStatus.PENDING
+        flag.touch()
+        return await until_row(window, later.id, in_status(TaskStatus.COMPLETED))
+
+    done = run(scenario())
+    assert done.status is TaskStatus.COMPLETED
