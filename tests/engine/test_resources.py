@@ -337,7 +337,7 @@ async def test_real_memory_ending_a_process_that_holds_memory_lets_a_waiting_tas
         "import time\n"
         f"block = b'x' * ({hold_gb} << 30)\n"  # written, so it is really resident
         "print('holding', flush=True)\n"
-        "time.sleep(120)\n"
+        "time.sleep(120)  # allowed: holds its memory until the test cancels the task\n"
     )
     holder = await queue.add_task(
         Task(TaskType.CUSTOM_COMMAND, {"command": sys.executable, "args": ["-c", code]})
