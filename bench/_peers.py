@@ -87,6 +87,18 @@ def w1_figures(n: int, t0: float, t1: float, t2: float) -> dict[str, Any]:
     }
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                "unknown",
+            )
+    except OSError:
+        return "unknown"
+
+
 def peak_rss_mb(pid: int | str = "self") -> float | None:
     """Peak resident set size (VmHWM) of a process in MiB."""
     kb = vm_kb("VmHWM", pid)

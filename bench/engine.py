@@ -528,14 +528,7 @@ def loadavg() -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
+    cpu = _peers.cpu_model()
     versions = {}
     for mod in ("huey", "aiosqlite", "qtqueue"):
         try:

@@ -301,14 +301,7 @@ def spawn(extra: list[str], timeout_s: float) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
+    cpu = _peers.cpu_model()
     from importlib.metadata import version
 
     vers = {}
