@@ -797,8 +797,11 @@ class TaskQueue:
         """Where a task's log file is (it may not exist yet)."""
         return self._log_path(task_id)
 
+    def _log_path_text(self, task_id: str) -> str:
+        return f"{self._logs_prefix}{task_id}.log"
+
     def _log_path(self, task_id: str) -> Path:
-        return Path(f"{self._logs_prefix}{task_id}.log")
+        return Path(self._log_path_text(task_id))
 
     async def read_log(self, task_id: str, tail_bytes: int | None = None) -> str:
         """The retained log of a task as text."""
@@ -1829,7 +1832,7 @@ class TaskQueue:
         return TaskEvent(EventKind.NOTICE, task.id, task.status, None, detail=text)
 
     def _start(self, task: Task, executor: Executor) -> None:
-        log = BoundedLog(f"{self._logs_prefix}{task.id}.log", self.log_cap_bytes)
+        log = BoundedLog(self._log_path_text(task.id), self.log_cap_bytes)
         handle = RunHandle(task, log)
         self._active[task.id] = handle
         self._take_slot(handle)
