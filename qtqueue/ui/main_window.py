@@ -511,9 +511,11 @@ class MainWindow(QMainWindow):
         for name, fits in APPLIES_TO_TASK.items():
             getattr(f, name).setEnabled(bool(tasks) and all(fits(t) for t in tasks))
         self.actionDuplicate.setEnabled(len(tasks) == 1)
-        self.actionNewTaskAfter.setEnabled(bool(tasks) and all(t.status not in TERMINAL or
-                                                               t.status == TaskStatus.COMPLETED
-                                                               for t in tasks))
+        # a dependent of a task that failed or was cancelled would fail at once
+        self.actionNewTaskAfter.setEnabled(
+            bool(tasks)
+            and all(t.status in UNFINISHED or t.status == TaskStatus.COMPLETED for t in tasks)
+        )
         f.actionScheduleTask.setEnabled(len(tasks) == 1)
         self.actionsUpdated.emit()
 
