@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import qtqueue_command
 
 from qtqueue.api.schedule_actions import SCHEDULE_ACTIONS, queue_actions
 from qtqueue.cli_schedules import (
@@ -242,17 +243,7 @@ def test_the_qtqueue_command_adds_lists_and_runs_a_schedule(tmp_path: Path) -> N
     """`qtqueue add … --every` stores a schedule (no engine running), `schedule ls` shows it,
     `schedule run-now` adds its task, `schedule rm` deletes it, and a bad interval is refused
     with its code and a hint."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
-
-    def qtqueue(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *args],
-            capture_output=True, text=True, env=env, timeout=60, check=False,
-        )  # fmt: skip
+    qtqueue = qtqueue_command(tmp_path)
 
     added = qtqueue("add", "command", "--every", "10m", "--name", "nightly sync", "--json",
                     "--", "echo", "hi")  # fmt: skip

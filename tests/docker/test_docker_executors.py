@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import qtqueue_command
 from docker_services import DockerEnv, docker_env_fixture, start_dockerd, stop_dockerd  # noqa: F401
 from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
 
@@ -583,9 +584,6 @@ def test_a_socket_this_user_may_not_open_is_permission_denied(tmp_path: Path) ->
     daemon's socket. Root ignores file modes, so the CLI runs as root without the two
     capabilities that let it (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), against a socket whose
     mode lets nobody in."""
-    import subprocess
-    import sys
-
     if os.geteuid() != 0:
         pytest.skip("needs root to drop capabilities with setpriv")
     sock = tmp_path / "denied.sock"
@@ -593,14 +591,9 @@ def test_a_socket_this_user_may_not_open_is_permission_denied(tmp_path: Path) ->
     listener.bind(str(sock))
     listener.listen()
     sock.chmod(0)
-    env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
-
-    def qtqueue(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-             sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *args],
-            capture_output=True, text=True, env=env, timeout=60, check=False,
-        )  # fmt: skip
+    qtqueue = qtqueue_command(
+        tmp_path, prefix=["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    )
 
     try:
         added = qtqueue("add", "docker_pull", "--param", "image=busybox",
