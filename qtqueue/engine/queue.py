@@ -964,6 +964,8 @@ class TaskQueue:
             await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         finally:
             self._drop_waiter(task_id, fut)
+        assert self._writer is not None
+        await self._writer.flush()  # its history too (transitions are written in batches)
         return await self.get_task(task_id)
 
     def _drop_waiter(self, task_id: str, fut: asyncio.Future[Task]) -> None:

@@ -4,6 +4,12 @@ Changes are registered synchronously (so the engine's state and the pending batc
 disagree); a single flusher coroutine writes whatever has accumulated while the previous
 transaction was in flight. Under load batches grow by themselves; when idle, a change is
 written at once.
+
+Transitions (the `task_events` rows behind statistics and history, not the tasks' state) are
+held back for up to `HISTORY_DELAY_S` and then written many to a transaction: in every claim
+and completion they were half of what the commit wrote, on the path between one command's
+exit and the next one's start. A crash loses at most that much history, never a task's state;
+`flush()` writes them at once, and the engine flushes before it reads statistics or history.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from qtqueue.engine.events import TaskEvent
 from qtqueue.storage.base import TaskStore, Transition, WriteBatch
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a transition may wait before it is written (see the module's docstring).
+HISTORY_DELAY_S = 0.05
 
 
 class _Pending:
@@ -46,6 +55,8 @@ class GroupCommitWriter:
         self._loop = asyncio.get_running_loop()
         self._pending = _Pending(self._loop)
         self._flusher: asyncio.Task[None] | None = None
+        self._history: list[Transition] = []
+        self._history_timer: asyncio.TimerHandle | None = None
 
     def insert(
         self, task: Task, event: TaskEvent | None = None, transitions: Sequence[Transition] = ()
@@ -63,6 +74,8 @@ class GroupCommitWriter:
         return self._register(p, event, transitions)
 
     def delete(self, task_id: str, event: TaskEvent | None = None) -> asyncio.Future[None]:
+        # A held-back transition names its task by id: write it before the task goes.
+        self._release_history()
         p = self._pending
         p.inserts.pop(task_id, None)
         p.updates.pop(task_id, None)
@@ -73,15 +86,30 @@ class GroupCommitWriter:
         self, p: _Pending, event: TaskEvent | None, transitions: Sequence[Transition]
     ) -> asyncio.Future[None]:
         if transitions:
-            p.transitions.extend(transitions)
+            if not self._history:
+                self._history_timer = self._loop.call_later(HISTORY_DELAY_S, self._release_history)
+            self._history.extend(transitions)
         if event is not None:
             p.events.append(event)
         if self._flusher is None:
             self._flusher = self._loop.create_task(self._flush_loop())
         return p.future
 
+    def _release_history(self) -> None:
+        """Move the held-back transitions into the next transaction."""
+        if self._history_timer is not None:
+            self._history_timer.cancel()
+            self._history_timer = None
+        if not self._history:
+            return
+        self._pending.transitions.extend(self._history)
+        self._history = []
+        if self._flusher is None:
+            self._flusher = self._loop.create_task(self._flush_loop())
+
     async def flush(self) -> None:
-        """Return once everything registered so far is durable."""
+        """Return once everything registered so far is durable, transitions included."""
+        self._release_history()
         if (
             self._pending.inserts
             or self._pending.updates

@@ -1,8 +1,9 @@
 """Forward-only schema migrations for the SQLite store.
 
-Index choices are measured (bench/engine.py): every index on a column that changes while a task
-runs costs a page write per change, so status is indexed only while a task is unfinished, and
-transitions point at the task's integer rowid (appended in order) rather than its random UUID.
+Index choices are measured (bench/engine.py): SQLite rewrites an index entry whenever an UPDATE
+sets one of the index's columns, or a column of its WHERE, so the unfinished tasks are indexed by
+seq where completed_at is NULL (neither changes when a task is claimed), and transitions point at
+the task's integer rowid (appended in order) rather than its random UUID.
 
 `MIGRATIONS[n]` takes a database at version n to n+1. Never edit a released step: add one.
 A database of every released version must keep loading (tests/storage/fixtures holds them).
@@ -98,6 +99,16 @@ MIGRATIONS: list[str] = [
         created_at    REAL NOT NULL,
         updated_at    REAL NOT NULL
     );
+    """,
+    # 3 -> 4: the unfinished tasks are indexed by the absence of completed_at instead of by
+    # status, so claiming a task (PENDING -> RUNNING) writes no index page. The store writes
+    # completed_at only for finished tasks; rows of older versions are brought in line.
+    """
+    DROP INDEX tasks_unfinished;
+    UPDATE tasks SET completed_at = NULL
+        WHERE completed_at IS NOT NULL
+        AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout');
+    CREATE INDEX tasks_open ON tasks(seq) WHERE completed_at IS NULL;
     """,
 ]
 

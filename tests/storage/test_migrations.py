@@ -2,9 +2,9 @@
 
 `fixtures/v1.db` was written once by `SqliteTaskStore` at schema version 1 with the tasks,
 transitions and settings below (`V1_TASKS`, `V1_HISTORY`, `V1_META`), and is checked in as a
-binary file. Never regenerate it: when the schema moves on, add `v2.db` next to it and a test
-like this one, so every released version stays covered. Tests open a copy, because opening
-migrates in place.
+binary file. Never regenerate it: when the schema moves on, add a file for the last version next
+to it and tests like these (`v3.db`, below, was added when version 4 came), so released
+versions stay covered. Tests open a copy, because opening migrates in place.
 """
 
 from __future__ import annotations
@@ -103,11 +103,17 @@ async def write_v1_fixture(path: Path) -> None:
     await store.close()
 
 
+def _copy_fixture(name: str, directory: Path) -> Path:
+    """A writable copy of fixtures/`name`, as the store's file `queue.db` in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "queue.db"
+    shutil.copyfile(FIXTURES / name, path)
+    return path
+
+
 @pytest.fixture
 def v1_copy(tmp_path: Path) -> Path:
-    path = tmp_path / "queue.db"
-    shutil.copyfile(FIXTURES / "v1.db", path)
-    return path
+    return _copy_fixture("v1.db", tmp_path)
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -210,3 +216,145 @@ async def test_a_version_1_database_gains_the_version_2_columns_with_their_defau
         assert await store.get_task(new.id) == new
     finally:
         await store.close()
+
+
+# --- version 3 ---------------------------------------------------------------------------------
+# `fixtures/v3.db` was written once by `SqliteTaskStore` at schema version 3 (the store of
+# issue #5) with the tasks, transitions and schedule below. Task 3 is unfinished but carries a
+# completed_at, as versions up to 3 could store; version 4 indexes unfinished tasks by a NULL
+# completed_at, so its migration must clear it or a restart would never see that task.
+
+V3_TASKS = [
+    Task(
+        id=_id(31), seq=1, task_type=TaskType.CUSTOM_COMMAND, name="make",
+        params={"command": "make"}, status=S.COMPLETED, progress=100.0, created_at=T0,
+        started_at=T0 + 1, completed_at=T0 + 2, duration_s=1.0, result={"exit_code": 0},
+        queue="high_priority", updated_at=T0 + 2,
+    ),
+    Task(
+        id=_id(32), seq=2, task_type=TaskType.CUSTOM_COMMAND, name="deploy",
+        params={"command": "deploy.sh"}, status=S.PENDING, created_at=T0 + 3,
+        depends_on=[_id(31)], allow_dependency_failure=True, ttl_s=600.0,
+        permission=Permission.HUMAN_REQUIRED, approved_at=T0 + 4, queue="nightly",
+        wait_reason="waiting for approval", updated_at=T0 + 4,
+    ),
+    Task(
+        id=_id(33), seq=3, task_type=TaskType.CUSTOM_COMMAND, name="retried",
+        params={"command": "flaky"}, status=S.PAUSED, paused_from=S.PENDING, retry_count=1,
+        max_retries=3, created_at=T0 + 5, started_at=T0 + 6, completed_at=T0 + 7,
+        updated_at=T0 + 8,
+    ),
+    Task(
+        id=_id(34), seq=4, task_type=TaskType.SYSTEM_MONITOR, name="watch",
+        params={"monitor_type": "cpu"}, status=S.RUNNING, created_at=T0 + 9,
+        started_at=T0 + 10, pid=4242, on_interrupt=OnInterrupt.REQUEUE, updated_at=T0 + 10,
+    ),
+]  # fmt: skip
+
+V3_HISTORY = [
+    Transition(_id(31), T0, None, S.PENDING, "custom_command"),
+    Transition(_id(31), T0 + 1, S.PENDING, S.RUNNING, "custom_command"),
+    Transition(_id(31), T0 + 2, S.RUNNING, S.COMPLETED, "custom_command", None, 1.0),
+    Transition(_id(32), T0 + 3, None, S.PENDING, "custom_command"),
+    Transition(_id(33), T0 + 5, None, S.PENDING, "custom_command"),
+    Transition(_id(33), T0 + 8, S.PENDING, S.PAUSED, "custom_command"),
+    Transition(_id(34), T0 + 10, S.PENDING, S.RUNNING, "system_monitor"),
+]
+
+V3_SCHEDULE = {
+    "id": "sched-nightly", "name": "nightly backup",
+    "template": {"task_type": "custom_command", "params": {"command": "backup"}},
+    "kind": "cron", "cron": "0 3 * * *", "interval_s": None, "timezone": "Europe/Paris",
+    "missed": "run_once", "paused": False, "next_run_at": T0 + 86400, "last_run_at": None,
+    "last_task_id": None, "last_error": None, "occurrences": 0, "created_at": T0,
+    "updated_at": T0,
+}  # fmt: skip
+
+
+async def write_v3_fixture(path: Path) -> None:
+    """How fixtures/v3.db was made (at schema version 3). Kept for the record only."""
+    from qtqueue.storage.schedules import SqliteScheduleStore
+
+    assert SCHEMA_VERSION == 3
+    store = SqliteTaskStore(path)
+    await store.open()
+    await store.apply(WriteBatch(inserts=V3_TASKS, transitions=V3_HISTORY))
+    await SqliteScheduleStore(store).save_schedule(V3_SCHEDULE)
+    await store.close()
+
+
+@pytest.fixture
+def v3_copy(tmp_path: Path) -> Path:
+    return _copy_fixture("v3.db", tmp_path)
+
+
+def test_the_checked_in_v3_file_is_at_schema_version_3() -> None:
+    conn = _read_only(FIXTURES / "v3.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        # The stray completed_at really is in the file, so the test below proves the step.
+        assert conn.execute(
+            "SELECT completed_at FROM tasks WHERE id = ?", (_id(33),)
+        ).fetchone() == (T0 + 7,)
+    finally:
+        conn.close()
+
+
+def test_the_released_steps_up_to_version_3_were_not_edited() -> None:
+    fresh = sqlite3.connect(":memory:")
+    fixture = _read_only(FIXTURES / "v3.db")
+    try:
+        for step in MIGRATIONS[:3]:
+            fresh.executescript(step)
+        assert _schema(fresh) == _schema(fixture)
+    finally:
+        fresh.close()
+        fixture.close()
+
+
+async def test_a_version_3_database_loads_every_task_and_schedule(v3_copy: Path) -> None:
+    from qtqueue.storage.schedules import SqliteScheduleStore
+
+    store = SqliteTaskStore(v3_copy)
+    await store.open()
+    try:
+        expected = [t.copy() for t in V3_TASKS]
+        expected[2].completed_at = None  # unfinished: cleared by the step to version 4
+        assert await store.list_tasks() == expected
+        for task in expected:
+            assert await store.get_task(task.id) == task
+            assert await store.transitions(task.id) == [
+                t for t in V3_HISTORY if t.task_id == task.id
+            ]
+        assert [t.id for t in await store.load_unfinished()] == [_id(32), _id(33), _id(34)]
+        assert await SqliteScheduleStore(store).load_schedules() == [V3_SCHEDULE]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(v3_copy)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "tasks_open" in indexes and "tasks_unfinished" not in indexes
+        plan = " ".join(
+            str(r[3])
+            for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE completed_at IS NULL "
+                "AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout') ORDER BY seq"
+            )
+        )
+        assert "tasks_open" in plan
+    finally:
+        conn.close()
+
+
+async def test_the_engine_restarts_on_a_version_3_store_and_runs_what_was_left(
+    tmp_path: Path,
+) -> None:
+    """The paused task with a stray completed_at is still there to resume after the step."""
+    from qtqueue import TaskQueue
+
+    data = _copy_fixture("v3.db", tmp_path / "data").parent
+    async with TaskQueue(data, max_concurrent=1) as queue:
+        paused = await queue.get_task(_id(33))
+        assert paused.status is S.PAUSED
+        assert _id(33) in {t.id for t in await queue.list_tasks(status=S.PAUSED)}

@@ -21,6 +21,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.storage import SqliteTaskStore, TaskFilter, Transition, WriteBatch
 from qtqueue.storage.migrations import SCHEMA_VERSION
+from qtqueue.storage.sqlite import _SELECT, _task_from_row
 
 S = TaskStatus
 NOW = 1_700_000_000.0
@@ -181,7 +182,7 @@ def _every_field_set(n: int, task_type: TaskType | str) -> Task:
         resources={"cpu_cores": 2, "memory_gb": 0.5, "disk_path": "/tmp"},
         permission=Permission.HUMAN_REQUIRED,
         on_interrupt=OnInterrupt.REQUEUE,
-        status=S.PAUSED,
+        status=S.FAILED,  # finished: an unfinished task is stored without completed_at
         progress=42.5,
         current_step="Step 2/7: compiling",
         started_at=NOW + 10,
@@ -205,6 +206,64 @@ async def test_every_field_round_trips(store: SqliteTaskStore, task_type: TaskTy
     await store.apply(WriteBatch(inserts=[task]))
     assert await store.get_task(task.id) == task
     assert await store.list_tasks() == [task]
+
+
+async def test_an_unfinished_task_is_stored_without_completed_at_and_loads_as_unfinished(
+    store: SqliteTaskStore,
+) -> None:
+    """The index of unfinished tasks is keyed on completed_at being NULL, so a stray
+    completed_at on a paused or pending task must never hide it from a restart."""
+    task = make_task(1, status=S.PAUSED, paused_from=S.PENDING, completed_at=NOW + 5)
+    other = make_task(2, status=S.PENDING)
+    await store.apply(WriteBatch(inserts=[task, other]))
+    other.status, other.completed_at = S.RUNNING, NOW + 6
+    await store.apply(WriteBatch(updates=[other]))
+    assert [t.id for t in await store.load_unfinished()] == [task.id, other.id]
+    assert [(t.status, t.completed_at) for t in await store.load_unfinished()] == [
+        (S.PAUSED, None), (S.RUNNING, None),
+    ]  # fmt: skip
+    other.status, other.completed_at = S.COMPLETED, NOW + 7
+    await store.apply(WriteBatch(updates=[other]))
+    assert [t.id for t in await store.load_unfinished()] == [task.id]
+    assert (await store.get_task(other.id)).completed_at == NOW + 7  # type: ignore[union-attr]
+
+
+async def test_an_update_writes_only_what_changed_and_the_row_stays_whole(
+    store: SqliteTaskStore, tmp_path: Path
+) -> None:
+    """Updates set only the columns that differ from the last commit; a row read back from
+    the file (not from the store's memory) matches the task after every step."""
+    task = make_task(1)
+    await store.apply(WriteBatch(inserts=[task]))
+    statements: list[str] = []
+    store.db._conn.set_trace_callback(statements.append)
+    steps = [
+        {"status": S.RUNNING, "started_at": NOW + 1, "pid": 42},
+        {"progress": 50.0, "current_step": "Step 1/2"},
+        {"status": S.PAUSED, "paused_from": S.RUNNING},
+        {"status": S.RUNNING, "paused_from": None},
+        {"status": S.FAILED, "completed_at": NOW + 3, "error": "boom", "error_code": "X",
+         "error_details": {"exit_code": 1}, "pid": None},
+        {"status": S.PENDING, "completed_at": None, "error": None, "error_code": None,
+         "error_details": {}, "retry_count": 1, "progress": 0.0, "current_step": ""},
+        {"status": S.COMPLETED, "completed_at": NOW + 9, "result": {"exit_code": 0}},
+    ]  # fmt: skip
+    for changes in steps:
+        for name, value in changes.items():
+            setattr(task, name, value)
+        await store.apply(WriteBatch(updates=[task]))
+        conn = sqlite3.connect(store.path)
+        try:
+            row = conn.execute(f"{_SELECT} WHERE id = ?", (task.id,)).fetchone()
+        finally:
+            conn.close()
+        assert _task_from_row(row) == task, changes
+    updates = [sql for sql in statements if sql.startswith("UPDATE tasks")]
+    assert len(updates) == len(steps)
+    # The claim sets neither seq nor completed_at, the columns of the index tasks_open.
+    assert updates[0].startswith("UPDATE tasks SET status = 'running', started_at = ")
+    assert "completed_at" not in updates[0] and "seq" not in updates[0]
+    assert "completed_at" in updates[4]
 
 
 async def test_a_task_with_defaults_round_trips(store: SqliteTaskStore) -> None:
