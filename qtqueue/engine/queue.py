@@ -84,6 +84,8 @@ DB_NAME = "queue.db"
 LOCK_NAME = "engine.lock"
 DEFAULT_RETENTION_S = 30 * 86400.0
 _META_QUEUE_PAUSED = "queue_paused"
+#: "0" while an engine has the store open, "1" once one closed with its history written out.
+_META_HISTORY_COMPLETE = "history_complete"
 #: A command's pid is written once it has run this long (see TaskQueue._attach_pid).
 PID_WRITE_DELAY_S = 0.05
 AWAITING_APPROVAL = "awaiting approval"
@@ -279,6 +281,7 @@ class TaskQueue:
         self._delay_alarm = _Alarm(self._request_dispatch)
         self._cleanup_timer: asyncio.TimerHandle | None = None
         self._queue_paused = False
+        self._history_complete = True  # see _restore_history
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Dependencies. _dependents: id -> unfinished tasks that depend on it (the reverse
@@ -333,6 +336,7 @@ class TaskQueue:
             self._seq = await self.store.max_seq()
             self._queue_paused = (await self.store.get_meta(_META_QUEUE_PAUSED)) == "1"
             self._queues = named_queues.load(await self.store.get_meta(named_queues.META_KEY))
+            await self._restore_history()
             await self._load()
         except BaseException:
             await self.store.close()
@@ -379,6 +383,8 @@ class TaskQueue:
             await asyncio.gather(*self._background, return_exceptions=True)
             assert self._writer is not None
             await self._writer.flush()
+            if self._history_complete:
+                await self.store.set_meta(_META_HISTORY_COMPLETE, "1")
             for futures in self._waiters.values():
                 for f in futures:
                     if not f.done():
@@ -394,6 +400,20 @@ class TaskQueue:
             self._started = False
             self._closing = False
             logger.info("queue at %s closed", self.data_dir)
+
+    async def _restore_history(self) -> None:
+        """After a crash, add the transitions that were still held back for writing (see
+        GroupCommitWriter), before recovery records its own: statistics, which count tasks by
+        their latest transition, then agree with the tasks' stored states again."""
+        complete = (await self.store.get_meta(_META_HISTORY_COMPLETE)) != "0"
+        if not complete and self.dispatching:
+            restored = await self.store.restore_transitions()
+            if restored:
+                logger.warning("restored %d status transitions lost in a crash", restored)
+            complete = True
+        # An engine that only reads and adds leaves an unrepaired crash for the next one.
+        self._history_complete = complete
+        await self.store.set_meta(_META_HISTORY_COMPLETE, "0")
 
     async def _load(self) -> None:
         """Build the live index; in dispatch mode, settle tasks a crashed engine left running."""

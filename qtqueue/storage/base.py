@@ -115,3 +115,8 @@ class TaskStore(Protocol):
 
     async def transitions(self, task_id: str) -> list[Transition]:
         """The status history of one task, oldest first."""
+
+    async def restore_transitions(self) -> int:
+        """Add, for every task whose latest transition does not end in its stored status, the
+        transition to that status (at its updated_at); how many were added. Transitions are
+        written a little after the state they describe, so a crash can lose the last ones."""

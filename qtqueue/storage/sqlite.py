@@ -606,6 +606,21 @@ class SqliteTaskStore:
             for r in rows
         ]
 
+    async def restore_transitions(self) -> int:
+        # One index seek per task (task_events_task holds each task's transition ids).
+        rows = await self._fetchall(
+            "INSERT INTO task_events (task_rid, at, from_status, to_status, task_type, "
+            "error_code, duration_s) "
+            "SELECT t.rowid, t.updated_at, e.to_status, t.status, t.task_type, t.error_code, "
+            f"CASE WHEN t.status IN ({', '.join('?' * len(_TERMINAL_VALUES))}) "
+            "THEN t.duration_s END "
+            "FROM tasks AS t LEFT JOIN task_events AS e ON e.id = "
+            "(SELECT max(id) FROM task_events WHERE task_rid = t.rowid) "
+            "WHERE e.to_status IS NOT t.status ORDER BY t.updated_at RETURNING id",
+            _TERMINAL_VALUES,
+        )
+        return len(rows)
+
     async def stats(self, now: float) -> dict[str, Any]:
         """Figures computed in SQL: distributions over tasks, outcomes over transitions."""
 

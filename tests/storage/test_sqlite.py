@@ -543,3 +543,36 @@ async def test_stats_of_an_empty_store(store: SqliteTaskStore) -> None:
     assert stats["recent_activity"]["last_hour"] == {
         "created": 0, "completed": 0, "failed": 0, "timeout": 0, "cancelled": 0,
     }  # fmt: skip
+
+
+async def test_restore_transitions_adds_the_missing_last_step_of_each_history(
+    store: SqliteTaskStore,
+) -> None:
+    """As after a crash that lost the latest transitions: one task has none at all, one
+    stops before its completion, one is complete. Each history then ends in its task's
+    stored status, and a second pass adds nothing."""
+    fresh = make_task(1, status=S.PENDING)
+    done = make_task(2, status=S.COMPLETED, completed_at=NOW + 9, duration_s=2.5)
+    done.updated_at = NOW + 9
+    whole = make_task(3, status=S.FAILED, completed_at=NOW + 8, error_code="X")
+    await store.apply(
+        WriteBatch(
+            inserts=[fresh, done, whole],
+            transitions=[
+                Transition(done.id, NOW + 2, None, S.PENDING, "custom_command"),
+                Transition(done.id, NOW + 3, S.PENDING, S.RUNNING, "custom_command"),
+                Transition(whole.id, NOW + 3, None, S.PENDING, "custom_command"),
+                Transition(whole.id, NOW + 8, S.PENDING, S.FAILED, "custom_command", "X", 1.0),
+            ],
+        )
+    )
+    assert await store.restore_transitions() == 2
+    assert await store.transitions(fresh.id) == [
+        Transition(fresh.id, NOW + 1, None, S.PENDING, "custom_command")
+    ]
+    assert (await store.transitions(done.id))[-1] == Transition(
+        done.id, NOW + 9, S.RUNNING, S.COMPLETED, "custom_command", None, 2.5
+    )
+    assert len(await store.transitions(whole.id)) == 2
+    assert (await store.stats(NOW + 10))["performance"]["completed_tasks"] == 1
+    assert await store.restore_transitions() == 0
