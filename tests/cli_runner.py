@@ -1,4 +1,4 @@
-"""The real `qtqueue` command in a subprocess, for tests outside tests/test_cli.py."""
+"""The real `qtqueue` command in a subprocess, as every test that runs it starts it."""
 
 from __future__ import annotations
 
@@ -9,17 +9,28 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
+TIMEOUT_S = 60
 
 
-def qtqueue_command(tmp_path: Path, *, prefix: Sequence[str] = ()) -> Run:
-    """`run(*args)`: `[*prefix] python -m qtqueue --data-dir TMP/q ARGS…` to completion, never
-    touching the user's real data directory."""
-    env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
+def qtqueue_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a qtqueue process a test starts: its default data directory points
+    into `tmp_path`, so a command that forgot `--data-dir` never touches the user's real one."""
+    return {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+
+def qtqueue_command(
+    tmp_path: Path, *, prefix: Sequence[str] = (), data_dir: Path | None = None
+) -> Run:
+    """`run(*args, input=None)`: `[*prefix] python -m qtqueue --data-dir DATA_DIR ARGS…` to
+    completion (DATA_DIR: `data_dir`, by default TMP/q), with `input` on its stdin."""
+    env = qtqueue_env(tmp_path)
+    data = str(data_dir if data_dir is not None else tmp_path / "q")
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*prefix, sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *args],
-            capture_output=True, text=True, env=env, timeout=60, check=False,
+            [*prefix, sys.executable, "-m", "qtqueue", "--data-dir", data, *args],
+            input=input, capture_output=True, text=True, env=env, timeout=TIMEOUT_S,
+            check=False,
         )  # fmt: skip
 
     return run

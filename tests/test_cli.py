@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from cli_runner import qtqueue_command, qtqueue_env
 
 TIMEOUT_S = 30
 
@@ -36,25 +36,13 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment of every qtqueue process: never the user's real data directory."""
-    return {**os.environ, "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one")}
+    return qtqueue_env(tmp_path)
 
 
 @pytest.fixture
-def cli(data_dir: Path, env: dict[str, str]) -> Cli:
+def cli(tmp_path: Path, data_dir: Path) -> Cli:
     """Run `python -m qtqueue --data-dir DATA_DIR ARGS…` to completion."""
-
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-
-    return run
+    return qtqueue_command(tmp_path, data_dir=data_dir)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
