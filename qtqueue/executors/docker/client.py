@@ -291,9 +291,9 @@ async def connect(docker_host: str | None) -> DockerSession:
 
 
 @contextlib.asynccontextmanager
-async def docker_session(docker_host: str | None) -> AsyncIterator[DockerSession]:
-    """`connect`, and the connection released at the end of the block."""
-    session = await connect(docker_host)
+async def docker_session(ctx: RunContext, docker_host: str | None) -> AsyncIterator[DockerSession]:
+    """`connect` to the task's daemon (see `task_host`), released at the end of the block."""
+    session = await connect(task_host(ctx, docker_host))
     try:
         yield session
     finally:

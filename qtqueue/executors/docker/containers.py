@@ -18,7 +18,6 @@ from qtqueue.executors.docker.client import (
     docker_error,
     docker_session,
     in_thread,
-    task_host,
 )
 from qtqueue.executors.docker.params import docker_host_field
 
@@ -124,7 +123,7 @@ class DockerRunExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: RunParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             ctx.phase(S.PREPARING)
             container_id = await self._create(session, p)
             try:
@@ -296,7 +295,7 @@ class DockerStopExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: StopParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             info = await _inspect(session, p.container)
             container_id = str(info["Id"])
             running = bool(_state(info).get("Running"))
@@ -338,7 +337,7 @@ class DockerRemoveExecutor(Executor):
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: RemoveParams = ctx.params
         ctx.phase(S.VALIDATING)
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             info = await _inspect(session, p.container)
             container_id = str(info["Id"])
             api = session.api

@@ -19,7 +19,6 @@ from qtqueue.executors.docker.client import (
     docker_session,
     registry_auth,
     stream_error,
-    task_host,
 )
 from qtqueue.executors.docker.params import docker_host_field, split_reference
 from qtqueue.executors.docker.progress import BuildSteps, LayerProgress
@@ -201,7 +200,7 @@ class DockerBuildExecutor(Executor):
                 _C.DATA_FILE_NOT_FOUND, f"no Dockerfile at {dockerfile}", path=dockerfile
             )
         tags = p.tags()
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             ctx.phase(S.PREPARING)  # the context is packed and sent first
             image_id = await self._build(ctx, session, p, context, tags)
             for name in tags[1:]:
@@ -313,7 +312,7 @@ class DockerPushExecutor(Executor):
         repository = _qualified(p.image_name, p.registry)
         ref = f"{repository}:{p.tag}"
         auth = await registry_auth(ctx, p.credential)
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             await self._ensure_local(ctx, session, p, repository)
             ctx.phase(S.UPLOADING)
             transfer = _Transfer(ctx, "Pushing", _C.DOCKER_PUSH_FAILED, f"pushing {ref}")
@@ -386,7 +385,7 @@ class DockerPullExecutor(Executor):
         tag = p.tag or tag or "latest"
         ref = f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"
         auth = await registry_auth(ctx, p.credential)
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             ctx.phase(S.PULLING)
             transfer = _Transfer(ctx, "Pulling", _C.DOCKER_PULL_FAILED, f"pulling {ref}")
             await _transfer(
@@ -427,7 +426,7 @@ class DockerTagExecutor(Executor):
         ctx.phase(S.VALIDATING)
         repository, tag = split_reference(p.target)
         tag = tag or "latest"
-        async with docker_session(task_host(ctx, p.docker_host)) as session:
+        async with docker_session(ctx, p.docker_host) as session:
             try:
                 await session.call(session.api.tag, p.source, repository, tag)
             except Exception as exc:
