@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
@@ -34,7 +35,6 @@ from qtqueue.core.task import (
     parse_task_type,
 )
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors.base import validation_error
 
 logger = logging.getLogger(__name__)
 
@@ -55,20 +55,12 @@ DEFAULT_LOG_TAIL_BYTES = 2048
 _MAX_LOG_TAIL_BYTES = 1024 * 1024
 _MAX_ROWS = 1_000_000_000
 
-_M = TypeVar("_M", bound=BaseModel)
 
-
-class _Params(BaseModel):
-    """Base of the actions' params models: an unknown key is an error, never ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _TaskRef(_Params):
+class _TaskRef(Params):
     task_id: str = Field(..., min_length=1, description="A task id or a unique prefix of it")
 
 
-class _LogOptions(_Params):
+class _LogOptions(Params):
     include_logs: bool = False
     log_tail_bytes: int = Field(DEFAULT_LOG_TAIL_BYTES, ge=0, le=_MAX_LOG_TAIL_BYTES)
 
@@ -91,7 +83,7 @@ class ManageParams(_TaskRef):
     action: Literal["pause", "resume", "retry", "cancel", "remove"]
 
 
-class ListTasksParams(_Params):
+class ListTasksParams(Params):
     """`list_tasks`: every filter is optional; tasks come oldest first unless newest_first."""
 
     status: list[TaskStatus] | None = None
@@ -109,7 +101,7 @@ class ListTasksParams(_Params):
         return [value] if isinstance(value, str) else value
 
 
-class TypesParams(_Params):
+class TypesParams(Params):
     """`types`: all task types, or only the one named."""
 
     name: str | None = None
@@ -121,7 +113,7 @@ class ReadLogParams(_TaskRef):
     tail_bytes: int | None = Field(None, ge=0)
 
 
-class CleanupParams(_Params):
+class CleanupParams(Params):
     """`cleanup`: finished tasks older than this (default: the queue's retention period)."""
 
     older_than_s: float | None = Field(None, ge=0)
@@ -141,7 +133,7 @@ class RejectParams(_TaskRef):
     reason: str = ""
 
 
-class DeadLettersParams(_Params):
+class DeadLettersParams(Params):
     """`requeue_dead_letters` / `purge_dead_letters`: the tasks (ids or unique prefixes), or
     every dead letter with `all` (requeue: also when no ids are given)."""
 
@@ -149,7 +141,7 @@ class DeadLettersParams(_Params):
     all: bool = False
 
 
-class SetQueueParams(_Params):
+class SetQueueParams(Params):
     """`set_queue`: create a named queue or change its settings; a setting given as null is
     cleared, one left out is kept."""
 
@@ -158,17 +150,6 @@ class SetQueueParams(_Params):
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     result_ttl_s: float | None = Field(None, ge=0)
-
-
-class _NoParams(_Params):
-    pass
-
-
-def _parse(model: type[_M], action: str, params: Mapping[str, Any]) -> _M:
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise validation_error(f"action {action}", exc) from None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -257,7 +238,7 @@ def _task_from_dict(data: object, where: str = "") -> Task:
 async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Summary and status distribution, and the tasks running now. `detailed` adds the full
     statistics and every unfinished task; `include_logs` adds each running task's log tail."""
-    p = _parse(QueueStatusParams, "queue_status", params)
+    p = parse_params(QueueStatusParams, "queue_status", params)
     stats = await queue.get_queue_stats()
     running = await queue.list_tasks(status=ACTIVE)
     out: dict[str, Any] = {
@@ -277,7 +258,7 @@ async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
 async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """`TaskQueue.get_task_summary`; `detailed` adds the full task (`task`) and its status
     history (`transitions`); `include_logs` adds the log tail (`log_tail`)."""
-    p = _parse(TaskStatusParams, "queue_task_status", params)
+    p = parse_params(TaskStatusParams, "queue_task_status", params)
     task_id = await resolve_task_id(queue, p.task_id)
     out = await queue.get_task_summary(task_id)
     if p.detailed:
@@ -300,7 +281,7 @@ async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[st
 async def queue_manage(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Pause, resume, retry, cancel or remove one task. Returns `{"task": ...}` as it is after
     the action, or `{"task_id": ..., "removed": true}`."""
-    p = _parse(ManageParams, "queue_manage", params)
+    p = parse_params(ManageParams, "queue_manage", params)
     task_id = await resolve_task_id(queue, p.task_id)
     if p.action == "remove":
         await queue.remove_task(task_id)
@@ -351,7 +332,7 @@ async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
 
 async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Tasks matching the filters (status: one or a list), as full task dicts."""
-    p = _parse(ListTasksParams, "list_tasks", params)
+    p = parse_params(ListTasksParams, "list_tasks", params)
     tasks = await queue.list_tasks(
         p.status,
         category=p.category,
@@ -367,27 +348,27 @@ async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
 
 async def get_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """One task's full current state: `{"task": ...}`."""
-    p = _parse(_TaskRef, "get_task", params)
+    p = parse_params(_TaskRef, "get_task", params)
     task_id = await resolve_task_id(queue, p.task_id)
     return {"task": (await queue.get_task(task_id)).to_dict()}
 
 
 async def resolve_id(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """The full id for an id or a unique prefix: `{"id": ...}`."""
-    p = _parse(_TaskRef, "resolve_id", params)
+    p = parse_params(_TaskRef, "resolve_id", params)
     return {"id": await resolve_task_id(queue, p.task_id)}
 
 
 async def stats(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """`TaskQueue.get_queue_stats`: summary, distributions, performance, retries, activity."""
-    _parse(_NoParams, "stats", params)
+    parse_params(NoParams, "stats", params)
     return await queue.get_queue_stats()
 
 
 async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Every task type and registered handler: name, family, whether an executor is
     installed, its summary and its params' JSON schema (None without an executor)."""
-    p = _parse(TypesParams, "types", params)
+    p = parse_params(TypesParams, "types", params)
     names = [tt.value for tt in TaskType]
     names += sorted(e.name for e in queue.registry if e.name not in set(names))
     if p.name is not None:
@@ -418,35 +399,35 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
 
 async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """A task's retained log as text: `{"task_id": ..., "log": ...}`."""
-    p = _parse(ReadLogParams, "read_log", params)
+    p = parse_params(ReadLogParams, "read_log", params)
     task_id = await resolve_task_id(queue, p.task_id)
     return {"task_id": task_id, "log": await queue.read_log(task_id, p.tail_bytes)}
 
 
 async def pause_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Start nothing new until `resume_queue` (running tasks go on)."""
-    _parse(_NoParams, "pause_queue", params)
+    parse_params(NoParams, "pause_queue", params)
     await queue.pause_queue()
     return {"queue_paused": queue.queue_paused}
 
 
 async def resume_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Start dispatching again."""
-    _parse(_NoParams, "resume_queue", params)
+    parse_params(NoParams, "resume_queue", params)
     await queue.resume_queue()
     return {"queue_paused": queue.queue_paused}
 
 
 async def approve_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Approve a task that awaits approval: `{"task": ...}` as it is after."""
-    p = _parse(_TaskRef, "approve_task", params)
+    p = parse_params(_TaskRef, "approve_task", params)
     task_id = await resolve_task_id(queue, p.task_id)
     return {"task": (await queue.approve_task(task_id)).to_dict()}
 
 
 async def reject_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Reject a task that awaits approval (it ends CANCELLED, QUEUE_REJECTED): `{"task": ...}`."""
-    p = _parse(RejectParams, "reject_task", params)
+    p = parse_params(RejectParams, "reject_task", params)
     task_id = await resolve_task_id(queue, p.task_id)
     return {"task": (await queue.reject_task(task_id, p.reason)).to_dict()}
 
@@ -454,7 +435,7 @@ async def reject_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any
 async def send_input(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Write a line (or, without `newline`, the bare text) to a running interactive command's
     stdin: `{"task_id": ..., "bytes": n}`."""
-    p = _parse(SendInputParams, "send_input", params)
+    p = parse_params(SendInputParams, "send_input", params)
     task_id = await resolve_task_id(queue, p.task_id)
     data = (p.text + "\n" if p.newline else p.text).encode()
     await queue.send_input(task_id, data, eof=p.eof)
@@ -475,21 +456,21 @@ async def _chosen_dead_letters(
 
 async def list_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Tasks that failed for good after using up their retries, as full task dicts."""
-    _parse(_NoParams, "list_dead_letters", params)
+    parse_params(NoParams, "list_dead_letters", params)
     tasks = await queue.list_dead_letters()
     return {"tasks": [t.to_dict() for t in tasks], "count": len(tasks)}
 
 
 async def requeue_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Retry the given dead-lettered tasks, or every one (no ids, or `all`): `{"ids": [...]}`."""
-    p = _parse(DeadLettersParams, "requeue_dead_letters", params)
+    p = parse_params(DeadLettersParams, "requeue_dead_letters", params)
     chosen = await _chosen_dead_letters(queue, p, "requeue_dead_letters")
     return {"ids": await queue.requeue_dead_letters(chosen)}
 
 
 async def purge_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Delete the given dead-lettered tasks (or every one, with `all`): `{"ids": [...]}`."""
-    p = _parse(DeadLettersParams, "purge_dead_letters", params)
+    p = parse_params(DeadLettersParams, "purge_dead_letters", params)
     if not (p.ids or p.all):
         raise QueueError(
             TaskErrorCode.VALIDATION_MISSING_REQUIRED,
@@ -501,20 +482,20 @@ async def purge_dead_letters(queue: TaskQueue, params: dict[str, Any]) -> dict[s
 
 async def list_queues(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """The named queues in drain order, with their settings and running/waiting counts."""
-    _parse(_NoParams, "list_queues", params)
+    parse_params(NoParams, "list_queues", params)
     return {"queues": queue.list_queues()}
 
 
 async def set_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Create or change a named queue: `{"queue": ...}` as `list_queues` shows it."""
-    p = _parse(SetQueueParams, "set_queue", params)
+    p = parse_params(SetQueueParams, "set_queue", params)
     changes = p.model_dump(exclude_unset=True, exclude={"name"})
     return {"queue": await queue.set_queue(p.name, **changes)}
 
 
 async def cleanup(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Delete finished tasks older than `older_than_s`: `{"removed": n}`."""
-    p = _parse(CleanupParams, "cleanup", params)
+    p = parse_params(CleanupParams, "cleanup", params)
     return {"removed": await queue.cleanup(p.older_than_s)}
 
 

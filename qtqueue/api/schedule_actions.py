@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.schedules import ScheduleManager
-from qtqueue.executors.base import validation_error
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +30,14 @@ __all__ = ["SCHEDULE_ACTIONS", "ScheduleAction", "queue_actions"]
 ScheduleAction = Callable[[ScheduleManager, dict[str, Any]], Awaitable[dict[str, Any]]]
 QueueAction = Callable[[TaskQueue, dict[str, Any]], Awaitable[dict[str, Any]]]
 
-_M = TypeVar("_M", bound=BaseModel)
 
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _ScheduleRef(_Params):
+class _ScheduleRef(Params):
     schedule_id: str = Field(
         ..., min_length=1, description="A schedule id, a unique prefix of it, or its name"
     )
 
 
-class _Timing(_Params):
+class _Timing(Params):
     every: str | float | None = Field(None, description='An interval: "45s", "10m", "1h30m"…')
     cron: str | None = Field(None, description='A cron expression: "0 3 * * *", "@hourly"…')
     timezone: str | None = Field(None, description="IANA zone for cron (default: local time)")
@@ -70,20 +64,9 @@ class ManageScheduleParams(_ScheduleRef):
     action: Literal["pause", "resume", "remove", "run_now"]
 
 
-class _NoParams(_Params):
-    pass
-
-
-def _parse(model: type[_M], action: str, params: Mapping[str, Any]) -> _M:
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise validation_error(f"action {action}", exc) from None
-
-
 async def schedule_add(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Create a schedule: `{"schedule": ...}`."""
-    p = _parse(AddScheduleParams, "schedule_add", params)
+    p = parse_params(AddScheduleParams, "schedule_add", params)
     s = await manager.add_schedule(
         p.template,
         every=p.every,
@@ -98,20 +81,20 @@ async def schedule_add(manager: ScheduleManager, params: dict[str, Any]) -> dict
 
 async def schedule_list(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Every schedule, oldest first: `{"schedules": [...], "count": n}`."""
-    _parse(_NoParams, "schedule_list", params)
+    parse_params(NoParams, "schedule_list", params)
     schedules = [s.to_dict() for s in manager.list_schedules()]
     return {"schedules": schedules, "count": len(schedules)}
 
 
 async def schedule_get(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """One schedule: `{"schedule": ...}`."""
-    p = _parse(_ScheduleRef, "schedule_get", params)
+    p = parse_params(_ScheduleRef, "schedule_get", params)
     return {"schedule": manager.get_schedule(p.schedule_id).to_dict()}
 
 
 async def schedule_update(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Change the given fields of a schedule: `{"schedule": ...}`."""
-    p = _parse(UpdateScheduleParams, "schedule_update", params)
+    p = parse_params(UpdateScheduleParams, "schedule_update", params)
     changes = {k: getattr(p, k) for k in p.model_fields_set - {"schedule_id"}}
     return {"schedule": (await manager.update_schedule(p.schedule_id, **changes)).to_dict()}
 
@@ -119,7 +102,7 @@ async def schedule_update(manager: ScheduleManager, params: dict[str, Any]) -> d
 async def schedule_manage(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Pause, resume, remove or run a schedule now. Returns `{"schedule": ...}` as it is
     after the action (run_now adds `"task_id"`), or `{"schedule_id": ..., "removed": true}`."""
-    p = _parse(ManageScheduleParams, "schedule_manage", params)
+    p = parse_params(ManageScheduleParams, "schedule_manage", params)
     if p.action == "remove":
         return {"schedule_id": await manager.delete_schedule(p.schedule_id), "removed": True}
     if p.action == "run_now":
