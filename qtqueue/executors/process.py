@@ -135,6 +135,19 @@ def _resolve(program: str, env: Mapping[str, str] | None) -> str | None:
     return found
 
 
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    """One /dev/null descriptor, opened once, for the stdin of every command (Popen's
+    DEVNULL opens and closes one per command). Close-on-exec: a command keeps only its own
+    copy, as its stdin."""
+    global _devnull_fd
+    if _devnull_fd is None:
+        _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
+
+
 async def _wait_exit(proc: subprocess.Popen[bytes]) -> int:
     """The exit status, waited for without a thread where pidfds exist."""
     if hasattr(os, "pidfd_open"):
@@ -194,7 +207,7 @@ async def run_command(
         proc = subprocess.Popen(
             list(argv),
             executable=_resolve(argv[0], full_env),
-            stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if interactive else _devnull(),
             stdout=write_fd,
             stderr=subprocess.STDOUT,
             cwd=cwd,
