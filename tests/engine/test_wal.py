@@ -1,0 +1,83 @@
+"""The SQLite write-ahead log under the engine: what the files on disk hold, and how big the
+log may grow. Real queues, real files; the thresholds are shrunk so that small runs cross
+them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import qtqueue.storage.sqlite as sqlite_store
+from qtqueue.core.task import Task
+from qtqueue.engine.events import TaskEvent
+from qtqueue.engine.queue import DB_NAME
+
+from .conftest import QueueFactory
+from .helpers import eventually
+
+
+async def noop(task_id: str, params: dict[str, Any]) -> None:
+    return None
+
+
+def completed_in_the_database_file_alone(db: Path, tmp_path: Path) -> int:
+    """How many completed tasks a copy of the database file holds without its WAL: what a
+    backup that copies only queue.db would get."""
+    copy = tmp_path / "backup.db"
+    shutil.copyfile(db, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        query = "SELECT count(*) FROM tasks WHERE status = 'completed'"
+        return int(conn.execute(query).fetchone()[0])
+    except sqlite3.OperationalError:  # "no such table": even the schema is still in the log
+        return 0
+    finally:
+        conn.close()
+        copy.unlink()
+
+
+async def test_when_the_queue_goes_quiet_the_database_file_alone_holds_everything(
+    make_queue: QueueFactory, data_dir: Path, tmp_path: Path
+) -> None:
+    """A few tasks write far less than a checkpoint's worth of log; once the queue has been
+    quiet for a moment, the log is copied back anyway."""
+    queue = await make_queue()
+    queue.register_handler("noop", noop)
+    await queue.add_tasks([Task("noop") for _ in range(20)])
+    await queue.join()
+    await eventually(
+        lambda: completed_in_the_database_file_alone(data_dir / DB_NAME, tmp_path) == 20,
+        timeout_s=10,
+        what="the 20 completed tasks in queue.db itself",
+    )
+
+
+async def test_a_long_burst_of_commits_keeps_the_log_bounded(
+    make_queue: QueueFactory, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits back to back never give a checkpoint the pause it needs to finish, so the log
+    would grow for as long as the burst lasts (about 6 KB per task); the writer waits for a
+    checkpoint each time the log has grown by WAL_FOLD_BYTES, and the log starts over."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_WAL_BYTES", 64 * 1024)
+    monkeypatch.setattr(sqlite_store, "WAL_FOLD_BYTES", 512 * 1024)
+    monkeypatch.setattr(sqlite_store, "WAL_SIZE_LIMIT", 256 * 1024)
+    queue = await make_queue()
+    queue.register_handler("noop", noop)
+    wal = f"{data_dir / DB_NAME}-wal"
+    sizes: list[int] = []
+
+    def watch(events: list[TaskEvent]) -> None:
+        sizes.append(os.stat(wal).st_size)
+
+    queue.subscribe(watch)
+    await queue.add_tasks([Task("noop") for _ in range(3000)])
+    await queue.join()
+    stats = await queue.get_queue_stats()
+    assert stats["status_distribution"] == {"completed": 3000}
+    assert len(sizes) > 1000  # it was watched all along
+    assert max(sizes) < 3 * 1024 * 1024, f"the log reached {max(sizes):,} bytes"
