@@ -281,7 +281,6 @@ class TaskQueue:
         self._delay_alarm = _Alarm(self._request_dispatch)
         self._cleanup_timer: asyncio.TimerHandle | None = None
         self._queue_paused = False
-        self._history_complete = True  # see _restore_history
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Dependencies. _dependents: id -> unfinished tasks that depend on it (the reverse
@@ -383,8 +382,7 @@ class TaskQueue:
             await asyncio.gather(*self._background, return_exceptions=True)
             assert self._writer is not None
             await self._writer.flush()
-            if self._history_complete:
-                await self.store.set_meta(_META_HISTORY_COMPLETE, "1")
+            await self.store.set_meta(_META_HISTORY_COMPLETE, "1")
             for futures in self._waiters.values():
                 for f in futures:
                     if not f.done():
@@ -404,15 +402,12 @@ class TaskQueue:
     async def _restore_history(self) -> None:
         """After a crash, add the transitions that were still held back for writing (see
         GroupCommitWriter), before recovery records its own: statistics, which count tasks by
-        their latest transition, then agree with the tasks' stored states again."""
-        complete = (await self.store.get_meta(_META_HISTORY_COMPLETE)) != "0"
-        if not complete and self.dispatching:
+        their latest transition, then agree with the tasks' stored states again. Whatever
+        opens the store does it, so `qtqueue stats` right after a crash is right too."""
+        if (await self.store.get_meta(_META_HISTORY_COMPLETE)) == "0":
             restored = await self.store.restore_transitions()
             if restored:
                 logger.warning("restored %d status transitions lost in a crash", restored)
-            complete = True
-        # An engine that only reads and adds leaves an unrepaired crash for the next one.
-        self._history_complete = complete
         await self.store.set_meta(_META_HISTORY_COMPLETE, "0")
 
     async def _load(self) -> None:

@@ -8,12 +8,14 @@ start of the app would.
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
+from cli_runner import qtqueue_command
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import TaskStatus
@@ -171,8 +173,9 @@ async def test_statistics_agree_with_the_tasks_after_a_crash_lost_the_latest_his
     tmp_path: Path,
 ) -> None:
     """Killed before it wrote its held-back transitions, the engine leaves tasks completed
-    in the store but not in the history; the next start restores the missing transitions,
-    so statistics count every completed task and each history ends in its task's status."""
+    in the store but not in the history; whatever opens the store next (here `qtqueue stats`
+    with no engine running, then an engine) restores the missing transitions, so statistics
+    count every completed task and each history ends in its task's status."""
     data_dir = tmp_path / "data"
     engine = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HISTORY_ENGINE, str(data_dir), "5",
@@ -185,6 +188,11 @@ async def test_statistics_agree_with_the_tasks_after_a_crash_lost_the_latest_his
         engine.kill()
         _, err = await engine.communicate()
     assert engine.returncode == -9, err.decode()
+
+    # What `qtqueue stats` prints with no engine running: it restores as it opens the store.
+    stats_cli = qtqueue_command(tmp_path, data_dir=data_dir)("stats", "--json")
+    assert stats_cli.returncode == 0, stats_cli.stderr
+    assert json.loads(stats_cli.stdout)["performance"]["completed_tasks"] == 5
 
     async with TaskQueue(data_dir) as queue:
         tasks = await queue.list_tasks()
