@@ -8,6 +8,7 @@ Nothing here imports qtqueue.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import random
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,39 @@ W2_GAP_S = 0.002
 #: W2 gap range for polling consumers: arrivals land at a random phase of the poll cycle.
 W2_POLL_GAP_S = (0.005, 0.125)
 W2_WARMUP = 5
+
+
+#: Prefix of the one stdout line in which a worker process sends back its result as JSON.
+RESULT_MARK = "@@bench-result "
+
+
+def spawn_worker(cmd: list[str], timeout_s: float) -> dict[str, Any]:
+    """Run a worker process to completion and return the result it reported; a failure (no
+    result, a timeout, or an "error" result) comes back as {"error": ...}, its stderr shown."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_MARK):
+            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
+            if "error" in result:
+                sys.stderr.write(proc.stderr)
+            return result
+    sys.stderr.write(proc.stderr)
+    tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    return {"error": tail}
+
+
+def report_result(work: Callable[[], dict[str, Any]]) -> int:
+    """In a worker process: run `work` and print its result (or its error) for spawn_worker."""
+    try:
+        result = work()
+    except Exception as exc:  # reported to the orchestrator, which keeps going
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print(RESULT_MARK + json.dumps(result), flush=True)
+    return 0
 
 
 def vm_kb(field: str, pid: int | str = "self") -> int | None:

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ import _peers  # a sibling module, importable however the script is started
 from _peers import W2_GAP_S, W2_WARMUP, latency_figures, peak_rss_mb, vm_kb, w1_figures
 
 SCRIPT = str(Path(__file__).resolve())
-RESULT_MARK = "@@bench-result "
 perf_counter = time.perf_counter
 
 # --------------------------------------------------------------------------- qtqueue workloads
@@ -259,19 +257,7 @@ def spawn_cell(
     cmd = [sys.executable, SCRIPT, "--worker", workload, peer, "--n", str(n)]
     if store:
         cmd += ["--store", store]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout_s:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
-            if "error" in result and proc.stderr.strip():
-                sys.stderr.write(proc.stderr)
-            return result
-    tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-    sys.stderr.write(proc.stderr)
-    return {"error": tail}
+    return _peers.spawn_worker(cmd, timeout_s)
 
 
 # --------------------------------------------------------------------------- figures
@@ -764,20 +750,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.worker:
         workload, peer = args.worker
-        try:
-            if args.cprofile:
-                import cProfile
 
-                prof = cProfile.Profile()
-                out = prof.runcall(run_worker, workload, peer, args.n, args.store)
-                prof.dump_stats(args.cprofile)
-            else:
-                out = run_worker(workload, peer, args.n, args.store)
-        except Exception as exc:
-            traceback.print_exc()
-            out = {"error": f"{type(exc).__name__}: {exc}"}
-        print(RESULT_MARK + json.dumps(out), flush=True)
-        return 0
+        def work() -> dict[str, Any]:
+            if not args.cprofile:
+                return run_worker(workload, peer, args.n, args.store)
+            import cProfile
+
+            prof = cProfile.Profile()
+            out: dict[str, Any] = prof.runcall(run_worker, workload, peer, args.n, args.store)
+            prof.dump_stats(args.cprofile)
+            return out
+
+        return _peers.report_result(work)
     return orchestrate(args)
 
 

@@ -32,7 +32,6 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
@@ -46,7 +45,6 @@ import _peers  # noqa: E402 - a sibling module (shared bench helpers)
 from _peers import peak_rss_mb, percentile, vm_kb  # noqa: E402
 
 SCRIPT = str(Path(__file__).resolve())
-RESULT_MARK = "@@bench-result "
 perf_counter = time.perf_counter
 
 
@@ -284,20 +282,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def spawn(extra: list[str], timeout_s: float) -> dict[str, Any]:
-    cmd = [sys.executable, SCRIPT, *extra]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout_s:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
-            if "error" in result:
-                sys.stderr.write(proc.stderr)
-            return result
-    sys.stderr.write(proc.stderr)
-    tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-    return {"error": tail}
+    return _peers.spawn_worker([sys.executable, SCRIPT, *extra], timeout_s)
 
 
 def machine() -> dict[str, Any]:
@@ -473,15 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-s", type=float, default=10.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        try:
-            result = run_worker(args)
-        except Exception as exc:  # reported to the orchestrator, which keeps going
-            import traceback
-
-            traceback.print_exc()
-            result = {"error": f"{type(exc).__name__}: {exc}"}
-        print(RESULT_MARK + json.dumps(result), flush=True)
-        return 0
+        return _peers.report_result(lambda: run_worker(args))
     return orchestrate(args)
 
 
