@@ -33,7 +33,7 @@ class StopReason(StrEnum):
 class RunHandle:
     """Runtime state of one running task: kept apart from the persisted `Task`."""
 
-    def __init__(self, task: Task, log: BoundedLog) -> None:
+    def __init__(self, task: Task, log: BoundedLog, loop: asyncio.AbstractEventLoop) -> None:
         self.task = task
         self.log = log
         self.runner: asyncio.Task[None] | None = None
@@ -49,7 +49,7 @@ class RunHandle:
         self.run_s = 0.0
         self.stretch_start: float | None = None
         self.timeout_handle: asyncio.TimerHandle | None = None
-        self.done = asyncio.get_running_loop().create_future()
+        self.done = loop.create_future()
 
     def running_s(self) -> float:
         if self.stretch_start is None:

@@ -127,6 +127,18 @@ def _not_found(task_id: str) -> QueueError:
     )
 
 
+def _store_refused(exc: BaseException) -> QueueError:
+    """A coded error for a new task the store could not hold (validation should have caught
+    it: this is the last line, and only this request fails)."""
+    if isinstance(exc, QueueError):
+        return exc
+    return QueueError(
+        TaskErrorCode.VALIDATION_INVALID_PARAMS,
+        f"the store cannot hold this task: {exc}",
+        reason=type(exc).__name__,
+    )
+
+
 def _dependencies_reason(waiting: list[str]) -> str:
     shown = ", ".join(f"{d[:8]}…" for d in waiting[:5]) + (", …" if len(waiting) > 5 else "")
     noun = "dependency" if len(waiting) == 1 else "dependencies"
@@ -381,7 +393,7 @@ class TaskQueue:
                 bg.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             assert self._writer is not None
-            await self._writer.flush()
+            await self._writer.close()
             await self.store.set_meta(_META_HISTORY_COMPLETE, "1")
             for futures in self._waiters.values():
                 for f in futures:
@@ -671,6 +683,16 @@ class TaskQueue:
             return []
         try:
             await asyncio.shield(fut)
+            refusals = [self._writer.take_refusal(t.id) for t in prepared]
+            refused = next((r for r in refusals if r is not None), None)
+            if refused is not None:
+                # The store took the others (add_tasks is all or none): take them back.
+                kept = [t.id for t, r in zip(prepared, refusals, strict=True) if r is None]
+                for i in kept:
+                    fut = self._writer.delete(i, TaskEvent(EventKind.REMOVED, i))
+                if kept:
+                    await asyncio.shield(fut)
+                raise _store_refused(refused)
         except Exception:
             for t in prepared:
                 self._live.pop(t.id, None)
@@ -1850,7 +1872,8 @@ class TaskQueue:
 
     def _start(self, task: Task, executor: Executor) -> None:
         log = BoundedLog(self._log_path_text(task.id), self.log_cap_bytes)
-        handle = RunHandle(task, log)
+        assert self._loop is not None
+        handle = RunHandle(task, log, self._loop)
         self._active[task.id] = handle
         self._take_slot(handle)
         task.started_at = self.clock()

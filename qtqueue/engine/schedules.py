@@ -358,6 +358,7 @@ class ScheduleManager:
         self._schedules: dict[str, Schedule] = {}
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by start()
         self._timer_at: float | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
@@ -393,6 +394,8 @@ class ScheduleManager:
         if not self.queue.started:
             raise QueueError(TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "the queue is not open")
         self._closing = False
+        # Captured here: Qt (qasync) may call back into us outside the loop's run.
+        self._loop = asyncio.get_running_loop()
         async with self._lock:
             for record in await self.store.load_schedules():
                 s = Schedule.from_dict(record)
@@ -728,7 +731,7 @@ class ScheduleManager:
         if not due:
             return
         at = min(due)
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._timer_at = at
         delay = min(max(min_delay_s, at - self.clock()), MAX_WAIT_S)
         self._timer = loop.call_later(delay, self._on_timer)
@@ -736,7 +739,7 @@ class ScheduleManager:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        job = asyncio.get_running_loop().create_task(self._run_due(), name="schedules due")
+        job = self._loop.create_task(self._run_due(), name="schedules due")
         self._background.add(job)
         job.add_done_callback(self._job_done)
 

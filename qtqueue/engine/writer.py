@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from qtqueue.core.task import Task
 from qtqueue.engine.events import TaskEvent
@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a transition may wait before it is written (see the module's docstring).
 HISTORY_DELAY_S = 0.05
+#: A batch the store refused whole is written again after this long, doubling up to RETRY_MAX_S.
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+#: Tries left to a failing store once the writer closes, before its changes are given up.
+CLOSE_ATTEMPTS = 3
 
 
 class _Pending:
@@ -39,14 +44,36 @@ class _Pending:
         self.events: list[TaskEvent] = []
         self.future: asyncio.Future[None] = loop.create_future()
 
+    def size(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.deletes)
+
+    def batch(self) -> WriteBatch:
+        return WriteBatch(
+            inserts=list(self.inserts.values()),
+            updates=list(self.updates.values()),
+            deletes=self.deletes,
+            transitions=self.transitions,
+        )
+
+    def per_task(self) -> Iterator[tuple[str, WriteBatch]]:
+        """Each task's own change as a batch of its own (transitions apart)."""
+        for task_id, task in self.inserts.items():
+            yield task_id, WriteBatch(inserts=[task])
+        for task_id, task in self.updates.items():
+            yield task_id, WriteBatch(updates=[task])
+        for task_id in self.deletes:
+            yield task_id, WriteBatch(deletes=[task_id])
+
 
 class GroupCommitWriter:
     """Batches task writes into transactions on `store`.
 
     Each registration returns the future of the batch it joined: it resolves once that batch
-    is committed and its events have been handed to `on_committed`, or fails with the store's
-    error. Rows are snapshotted when the batch is written, so several changes to one task
-    before a flush cost one row write.
+    is committed and its events have been handed to `on_committed`. A batch is never dropped:
+    one the store refuses is split so that a change it cannot hold (see `take_refusal`) fails
+    alone, and one it refuses whole is written again until it succeeds (see `_write`). Rows are
+    snapshotted when the batch is written, so several changes to one task before a flush cost
+    one row write.
     """
 
     def __init__(self, store: TaskStore, on_committed: Callable[[list[TaskEvent]], None]) -> None:
@@ -57,6 +84,8 @@ class GroupCommitWriter:
         self._flusher: asyncio.Task[None] | None = None
         self._history: list[Transition] = []
         self._history_timer: asyncio.TimerHandle | None = None
+        self._refused: dict[str, BaseException] = {}
+        self._closing = False
 
     def insert(
         self, task: Task, event: TaskEvent | None = None, transitions: Sequence[Transition] = ()
@@ -120,6 +149,14 @@ class GroupCommitWriter:
         elif self._flusher is not None:
             await asyncio.shield(self._flusher)
 
+    def take_refusal(self, task_id: str) -> BaseException | None:
+        """The error that kept `task_id`'s own change out of the store, once (see _isolate).
+
+        A batch's future resolves when every change the store accepted is durable; a change the
+        store refused on its own (a value SQLite cannot hold, say) is reported here instead, so
+        one bad change never fails the others that shared its transaction."""
+        return self._refused.pop(task_id, None)
+
     async def _flush_loop(self) -> None:
         try:
             while True:
@@ -127,26 +164,103 @@ class GroupCommitWriter:
                 if not (p.inserts or p.updates or p.deletes or p.transitions or p.events):
                     break
                 self._pending = _Pending(self._loop)
-                batch = WriteBatch(
-                    inserts=list(p.inserts.values()),
-                    updates=list(p.updates.values()),
-                    deletes=p.deletes,
-                    transitions=p.transitions,
-                )
                 try:
-                    await self._store.apply(batch)
+                    refused = await self._write(p)
                 except BaseException as exc:
-                    logger.exception("writing %d task changes failed", len(batch.updates))
+                    # Only cancellation (the engine is going away) or a store that kept
+                    # failing at close gets here: the batch's callers hear of it.
+                    logger.error("writing %d task changes failed: %s", p.size(), exc)
                     if not p.future.done():
                         p.future.set_exception(exc)
                         p.future.exception()  # retrieved here: callers may not await it
                     if isinstance(exc, asyncio.CancelledError):
                         raise
                     continue
+                events = p.events
+                if refused:
+                    self._refused.update(refused)
+                    events = [e for e in events if e.task_id not in refused]
                 try:
-                    self._on_committed(p.events)
+                    self._on_committed(events)
                 finally:
                     if not p.future.done():
                         p.future.set_result(None)
         finally:
             self._flusher = None
+
+    async def _write(self, p: _Pending) -> dict[str, BaseException]:
+        """Make `p` durable; returns the changes the store refused on their own, by task id.
+
+        A batch that fails is split (see _isolate). One that fails whole is the store's trouble
+        (a locked or full disk), not a row's: it is written again after a pause that doubles up
+        to RETRY_MAX_S, for as long as the writer is open; once it is closing, after
+        CLOSE_ATTEMPTS more tries the error is raised to the batch's callers."""
+        delay = RETRY_FIRST_S
+        attempt = 0
+        while True:
+            try:
+                await self._store.apply(p.batch())
+                return {}
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error: Exception = exc
+            refused = await self._isolate(p)
+            if refused is not None:
+                for task_id, why in refused.items():
+                    logger.error("the store refused the change of task %s: %s", task_id, why)
+                return refused
+            attempt += 1
+            if self._closing and attempt > CLOSE_ATTEMPTS:
+                raise error
+            if attempt == 1 or attempt % 20 == 0:
+                logger.warning(
+                    "writing %d task changes failed (%s); trying again in %.2f s (attempt %d)",
+                    p.size(),
+                    error,
+                    delay,
+                    attempt,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _isolate(self, p: _Pending) -> dict[str, BaseException] | None:
+        """Write `p` one task at a time, its transitions after; returns the tasks whose change
+        failed, or None if nothing could be written (the store itself is failing)."""
+        refused: dict[str, BaseException] = {}
+        written = 0
+        for task_id, part in p.per_task():
+            try:
+                await self._store.apply(part)
+                written += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                refused[task_id] = exc
+        transitions = [t for t in p.transitions if t.task_id not in refused]
+        if transitions:
+            try:
+                await self._store.apply(WriteBatch(transitions=transitions))
+                written += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                for t in transitions:  # history only: keep what the store takes
+                    try:
+                        await self._store.apply(WriteBatch(transitions=[t]))
+                        written += 1
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        logger.warning(
+                            "a transition of task %s was not recorded: %s", t.task_id, exc
+                        )
+        if written == 0 and refused:
+            return None
+        return refused
+
+    async def close(self) -> None:
+        """Write out everything registered; after this, a store that keeps failing makes the
+        remaining changes fail (after CLOSE_ATTEMPTS tries) instead of being retried forever."""
+        self._closing = True
+        await self.flush()

@@ -331,6 +331,7 @@ class SqliteTaskStore:
         self._db: aiosqlite.Connection | None = None
         self._wal_path = f"{self.path}-wal"
         self._checkpointer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by open()
         self._wal_mark = 0  # the WAL's size when the last checkpoint started
         self._wal_bytes = 0  # its size after the last commit
         self._fold_at = WAL_FOLD_BYTES  # WAL size at which the writer waits for a checkpoint
@@ -350,6 +351,9 @@ class SqliteTaskStore:
     async def open(self) -> None:
         """Open the file, check it is ours and bring its schema up to date."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Captured here, never looked up later: Qt (qasync) may resume a coroutine of ours
+        # outside the loop's run, where get_running_loop() raises.
+        self._loop = asyncio.get_running_loop()
         # check_same_thread=False: small commits run on the loop's thread (see apply).
         db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
@@ -442,7 +446,7 @@ class SqliteTaskStore:
         of a second core). While writes never pause, a checkpoint cannot finish before the
         next commit, so the WAL keeps growing; the pause is what lets it start over."""
         self._uncheckpointed = True
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._last_commit = loop.time()
         if self._idle_timer is None:
             self._idle_timer = loop.call_later(CHECKPOINT_IDLE_S, self._idle)
@@ -469,7 +473,7 @@ class SqliteTaskStore:
         self._idle_timer = None
         if self._db is None or not self._uncheckpointed:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         quiet = loop.time() - self._last_commit
         if quiet < CHECKPOINT_IDLE_S or self._checkpointer is not None:
             self._idle_timer = loop.call_later(max(CHECKPOINT_IDLE_S - quiet, 0.05), self._idle)
@@ -485,7 +489,7 @@ class SqliteTaskStore:
     def _checkpoint(self, wal_bytes: int) -> None:
         self._wal_mark = wal_bytes
         self._uncheckpointed = False
-        self._checkpointer = asyncio.get_running_loop().create_task(
+        self._checkpointer = self._loop.create_task(
             asyncio.to_thread(_checkpoint_sync, self.path), name="wal checkpoint"
         )
         self._checkpointer.add_done_callback(self._checkpoint_done)

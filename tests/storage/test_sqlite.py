@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_rows import NOW, make_task
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
@@ -24,20 +25,6 @@ from qtqueue.storage.migrations import SCHEMA_VERSION
 from qtqueue.storage.sqlite import _SELECT, _task_from_row
 
 S = TaskStatus
-NOW = 1_700_000_000.0
-
-
-def make_task(n: int, **fields: Any) -> Task:
-    """Task number `n`: fixed id, created `n` seconds after NOW, queue order `n`."""
-    fields.setdefault("task_type", TaskType.CUSTOM_COMMAND)
-    fields.setdefault("params", {"command": "true"})
-    return Task(
-        id=f"00000000-0000-0000-0000-{n:012d}",
-        created_at=NOW + n,
-        updated_at=NOW + n,
-        seq=n,
-        **fields,
-    )
 
 
 @pytest.fixture

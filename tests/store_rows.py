@@ -1,0 +1,22 @@
+"""Tasks as a test writes them straight into a store: fixed ids, times and queue order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtqueue.core.task import Task, TaskType
+
+NOW = 1_700_000_000.0
+
+
+def make_task(n: int, **fields: Any) -> Task:
+    """Task number `n`: fixed id, created `n` seconds after NOW, queue order `n`."""
+    fields.setdefault("task_type", TaskType.CUSTOM_COMMAND)
+    fields.setdefault("params", {"command": "true"})
+    return Task(
+        id=f"00000000-0000-0000-0000-{n:012d}",
+        created_at=NOW + n,
+        updated_at=NOW + n,
+        seq=n,
+        **fields,
+    )
