@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.logs import BoundedLog
 from qtqueue.executors.base import Executor, InputSink, SuspendHook
+from qtqueue.executors.spawn_client import SpawnerClient
 
 if TYPE_CHECKING:
     from qtqueue.engine.queue import TaskQueue
@@ -97,6 +98,10 @@ class EngineRunContext:
     @property
     def log_path(self) -> str:
         return self._handle.log.path_text
+
+    @property
+    def spawner(self) -> SpawnerClient | None:
+        return self._queue.spawner
 
     @property
     def settings(self) -> Mapping[str, Any]:

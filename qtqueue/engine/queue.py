@@ -51,7 +51,7 @@ from qtqueue.core.task import (
     parse_task_type,
     summarize_params,
 )
-from qtqueue.engine import named_queues
+from qtqueue.engine import named_queues, recovery
 from qtqueue.engine.context import (
     EngineRunContext,
     RunHandle,
@@ -74,7 +74,8 @@ from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
-from qtqueue.executors.process import kill_orphan
+from qtqueue.executors.process import ProcessTree, kill_orphan, spawned_waiter
+from qtqueue.executors.spawn_client import Ended, Leftovers, Running, SpawnerClient
 from qtqueue.storage.base import TaskFilter, TaskStore, Transition
 from qtqueue.storage.sqlite import SqliteTaskStore
 
@@ -125,6 +126,14 @@ def _not_found(task_id: str) -> QueueError:
     return QueueError(
         TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id
     )
+
+
+def _as_it_ran(task: Task) -> None:
+    """A task found running (or paused while running) after a crash, set back to the status it
+    ran in, so that recording its outcome is an allowed transition."""
+    was = task.paused_from if task.status == TaskStatus.PAUSED else task.status
+    task.status = was or TaskStatus.RUNNING
+    task.paused_from = None
 
 
 def _store_refused(exc: BaseException) -> QueueError:
@@ -295,6 +304,8 @@ class TaskQueue:
         self._queue_paused = False
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The parent of this engine's commands (see executors/spawner.py), while dispatching.
+        self.spawner: SpawnerClient | None = None
         # Dependencies. _dependents: id -> unfinished tasks that depend on it (the reverse
         # index that wakes them). _dep_outcome: how a dependency that is no longer live ended
         # (None: it is gone from the store). _dep_parked: dependents parked until one of
@@ -348,8 +359,15 @@ class TaskQueue:
             self._queue_paused = (await self.store.get_meta(_META_QUEUE_PAUSED)) == "1"
             self._queues = named_queues.load(await self.store.get_meta(named_queues.META_KEY))
             await self._restore_history()
-            await self._load()
+            leftovers = await self._connect_spawner()
+            try:
+                await self._load(leftovers)
+            finally:
+                leftovers.close()
         except BaseException:
+            if self.spawner is not None:
+                self.spawner.close()
+                self.spawner = None
             await self.store.close()
             self._lock.release()
             raise
@@ -395,6 +413,9 @@ class TaskQueue:
             assert self._writer is not None
             await self._writer.close()
             await self.store.set_meta(_META_HISTORY_COMPLETE, "1")
+            if self.spawner is not None:
+                self.spawner.close()
+                self.spawner = None
             for futures in self._waiters.values():
                 for f in futures:
                     if not f.done():
@@ -422,7 +443,20 @@ class TaskQueue:
                 logger.warning("restored %d status transitions lost in a crash", restored)
         await self.store.set_meta(_META_HISTORY_COMPLETE, "0")
 
-    async def _load(self) -> None:
+    async def _connect_spawner(self) -> Leftovers:
+        """Reach (or start) the data directory's spawner; what a crashed engine left with it."""
+        if not self.dispatching or os.name != "posix":
+            return Leftovers()
+        try:
+            self.spawner, leftovers = await SpawnerClient.connect(self.data_dir)
+        except (OSError, TimeoutError, ValueError) as exc:
+            logger.warning(
+                "commands start without a spawner (%s): an engine crash cuts them short", exc
+            )
+            return Leftovers()
+        return leftovers
+
+    async def _load(self, leftovers: Leftovers) -> None:
         """Build the live index; in dispatch mode, settle tasks a crashed engine left running."""
         interrupted: list[Task] = []
         unfinished = await self.store.load_unfinished()
@@ -441,35 +475,148 @@ class TaskQueue:
             elif self.dispatching:
                 interrupted.append(task)
         for task in interrupted:
-            self._recover_interrupted(task)
+            self._recover_interrupted(task, leftovers)
+        self._settle_strays(leftovers)
 
-    def _recover_interrupted(self, task: Task) -> None:
+    def _recover_interrupted(self, task: Task, leftovers: Leftovers) -> None:
+        """A task the store says was running when the engine stopped (see recovery.py)."""
+        ended = leftovers.ended.pop(task.id, None)
+        running = leftovers.running.pop(task.id, None)
+        executor = self.registry.get(task.type_name)
+        if ended is not None:
+            self._record_ended(task, ended)
+        elif running is not None and self._adopt(task, running):
+            logger.warning("task %s: adopted its command (pid %d)", task.id, running.pid)
+        elif leftovers.known and executor is not None and executor.runs_commands:
+            self._never_started(task)
+        else:
+            self._cut_short(task)
+
+    def _never_started(self, task: Task) -> None:
+        """The engine stopped between claiming the task and starting its command: nothing ran,
+        so it simply runs now (no retry is spent; the history and log say why)."""
+        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        log.write(
+            b"[qtqueue] the engine stopped before this task's command started; queued again\n"
+        )
+        log.close()
+        _as_it_ran(task)
+        task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+        self._requeue(task, "the engine stopped before its command started; queued again")
+        task.error_code = None
+
+    def _record_ended(self, task: Task, ended: Ended) -> None:
+        """Its command ended while no engine listened: record its real outcome and output."""
+        output = recovery.drain(ended.output_fd)
+        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        log.write(output)
+        log.write(
+            f"[qtqueue] the engine stopped while this task ran; its command ended meanwhile "
+            f"with exit status {ended.returncode}, recorded at the next start\n".encode()
+        )
+        log.close()
+        error = recovery.ended_outcome(task, ended, output)
+        _as_it_ran(task)
+        if error is None:
+            fut = self._conclude(
+                task, TaskStatus.COMPLETED, code=None, message=None, result={"exit_code": 0}
+            )
+        else:
+            fut = self._conclude(
+                task,
+                TaskStatus.FAILED,
+                code=error.code,
+                message=str(error),
+                details=error.details,
+            )
+        self._forget_run_when_durable(task.id, fut)
+        logger.warning(
+            "task %s: its command ended while the engine was stopped (exit status %d)",
+            task.id,
+            ended.returncode,
+        )
+
+    def _adopt(self, task: Task, running: Running) -> bool:
+        """Follow a command that kept running through an engine crash to its real end."""
+        executor = self.registry.get(task.type_name)
+        if executor is None or self.spawner is None:
+            return False
+        adopted = recovery.AdoptedCommand(executor, running, self.spawner)
+        leftovers_fd = running.output_fd
+        running.output_fd = os.dup(leftovers_fd)  # the leftovers close theirs
+        log = BoundedLog(self._log_path_text(task.id), self.log_cap_bytes)
+        assert self._loop is not None
+        handle = RunHandle(task, log, self._loop)
+        self._active[task.id] = handle
+        # Paused when the engine stopped, it is still suspended: Resume must reach it before
+        # the follower (which sets these too) starts.
+        tree = ProcessTree(running.pid, spawned_waiter(self.spawner, task.id))
+        handle.pause_hook, handle.resume_hook = tree.suspend, tree.resume
+        if task.status != TaskStatus.PAUSED:
+            self._take_slot(handle)
+        claimed: asyncio.Future[None] = self._loop.create_future()
+        claimed.set_result(None)
+        handle.runner = self._spawn(self._run(handle, adopted, claimed), f"follow {task.id}")
+        return True
+
+    def _cut_short(self, task: Task) -> None:
+        """Nothing kept the task's command: stop what is left of it, then follow its policy."""
         killed = bool(task.pid) and kill_orphan(task.pid or 0, task.started_at)
-        note = "[qtqueue] interrupted: the engine stopped while this task ran"
+        note = "[qtqueue] cut short: the engine stopped while this task ran"
         if killed:
-            note += f"; its leftover process {task.pid} was killed"
+            note += f"; its leftover process {task.pid} was stopped"
+        elif task.pid:
+            note += f"; its process {task.pid} had already ended, how is not known"
+        will_retry = task.on_interrupt == OnInterrupt.REQUEUE or (
+            task.on_interrupt == OnInterrupt.RETRY and task.retry_count < task.max_retries
+        )
+        note += "; it runs again" if will_retry else "; it does not run again"
         log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
         log.write((note + "\n").encode())
         log.close()
-        was = task.paused_from if task.status == TaskStatus.PAUSED else task.status
-        task.status = was or TaskStatus.RUNNING
-        task.paused_from = None
+        _as_it_ran(task)
         task.pid = None
         details = {"killed_pid": killed}
         if task.on_interrupt == OnInterrupt.REQUEUE:
-            self._requeue(task, "interrupted when the engine stopped; queued again")
+            # The history records why it runs again: this transition carries the code.
+            task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+            self._requeue(task, "cut short by an engine crash; runs again")
+            task.error_code = None
         else:
             self._conclude(
                 task,
                 TaskStatus.FAILED,
                 code=TaskErrorCode.QUEUE_TASK_INTERRUPTED,
-                message="interrupted: the engine stopped while the task ran",
+                message="cut short: the engine stopped while the task ran",
                 details=details,
                 allow_retry=task.on_interrupt == OnInterrupt.RETRY,
             )
-        logger.warning(
-            "task %s was interrupted by an engine crash (%s)", task.id, task.on_interrupt
-        )
+        logger.warning("task %s was cut short by an engine crash (%s)", task.id, task.on_interrupt)
+
+    def _settle_strays(self, leftovers: Leftovers) -> None:
+        """Commands the spawner kept for tasks that are no longer running (removed, or
+        concluded): forget the ended ones, stop the running ones."""
+        if self.spawner is None:
+            return
+        for ended in leftovers.ended.values():
+            self.spawner.forget(ended.task_id)
+        for running in leftovers.running.values():
+            logger.warning(
+                "stopping command %d: its task %s no longer runs", running.pid, running.task_id
+            )
+            kill_orphan(running.pid, None)
+
+    def _forget_run_when_durable(self, task_id: str, fut: asyncio.Future[None]) -> None:
+        """Once an attempt's outcome is durable, the spawner no longer needs to keep it."""
+        spawner = self.spawner
+        if spawner is None:
+            return
+
+        def forget(_: object) -> None:
+            if not spawner.closed:
+                spawner.forget(task_id)
+
+        fut.add_done_callback(forget)
 
     # ------------------------------------------------------------------ adding
 
@@ -508,7 +655,8 @@ class TaskQueue:
             run_at=task.run_at,
             expires_at=task.expires_at,
             depends_on=(
-                list(task.depends_on) if isinstance(task.depends_on, (list, tuple))
+                list(task.depends_on)
+                if isinstance(task.depends_on, (list, tuple))
                 else task.depends_on
             ),
             resources=dict(task.resources) if isinstance(task.resources, dict) else task.resources,
@@ -564,9 +712,11 @@ class TaskQueue:
                 problems.append(f"{label}: {value!r} is not one of {choices}")
         if not isinstance(t.category, str) or not t.category.strip():
             problems.append("category: must be a non-empty string")
-        for label, text in (("name", t.name), ("category", t.category), *(
-            ("tags", x) for x in (t.tags if isinstance(t.tags, list) else [])
-        )):
+        for label, text in (
+            ("name", t.name),
+            ("category", t.category),
+            *(("tags", x) for x in (t.tags if isinstance(t.tags, list) else [])),
+        ):
             if isinstance(text, str) and not _encodable(text):
                 problems.append(f"{label}: not valid Unicode text")
         for name in ("run_at", "expires_at"):
@@ -579,9 +729,7 @@ class TaskQueue:
                 isinstance(value, bool) or not isinstance(value, (int, float))
             ):
                 problems.append(f"{name}: must be a datetime or UNIX seconds")
-        if not isinstance(t.depends_on, list) or not all(
-            isinstance(x, str) for x in t.depends_on
-        ):
+        if not isinstance(t.depends_on, list) or not all(isinstance(x, str) for x in t.depends_on):
             problems.append("depends_on: must be a list of task ids")
         if not isinstance(t.resources, dict):
             problems.append("resources: must be an object")
@@ -1411,14 +1559,15 @@ class TaskQueue:
         task.pid = None
         task.wait_reason = ""
 
-    def _requeue(self, task: Task, reason: str) -> None:
+    def _requeue(self, task: Task, reason: str) -> asyncio.Future[None]:
         prev = task.status
         task.status = TaskStatus.PENDING
         task.wait_reason = reason
         task.pid = None
         task.progress = 0.0
-        self._record(task, prev, TaskStatus.PENDING)
+        fut = self._record(task, prev, TaskStatus.PENDING)
         self._enqueue(task)
+        return fut
 
     def _conclude(
         self,
@@ -1430,8 +1579,9 @@ class TaskQueue:
         details: dict[str, Any] | None = None,
         result: dict[str, Any] | None = None,
         allow_retry: bool = True,
-    ) -> None:
-        """Finish an attempt: retry it after backoff if its error allows, or end it."""
+    ) -> asyncio.Future[None]:
+        """Finish an attempt: retry it after backoff if its error allows, or end it. Returns
+        the future of its record (see GroupCommitWriter)."""
         prev = task.status
         now = self.clock()
         task.pid = None
@@ -1460,9 +1610,9 @@ class TaskQueue:
             )
             self._seq += 1
             task.seq = self._seq
-            self._record(task, status, TaskStatus.PENDING, (failed,))
+            fut = self._record(task, status, TaskStatus.PENDING, (failed,))
             self._enqueue(task)
-            return
+            return fut
         task.status = status
         task.completed_at = now
         task.wait_reason = ""
@@ -1487,6 +1637,7 @@ class TaskQueue:
         if task.id in self._dependents:
             self._dep_outcome[task.id] = status
             self._settle(task.id)
+        return fut
 
     def _evict(self, task: Task, _committed: object = None) -> None:
         """Drop a finished task from the live index once its final state is durable."""
@@ -1955,9 +2106,10 @@ class TaskQueue:
                 task.paused_from = TaskStatus.PENDING
                 prev = task.status
                 task.pid = None
-                self._record(task, prev, prev)
+                fut = self._record(task, prev, prev)
             else:
-                self._requeue(task, "stopped by a shutdown; runs again at the next start")
+                fut = self._requeue(task, "stopped by a shutdown; runs again at the next start")
+            self._forget_run_when_durable(task.id, fut)
             self._done(handle)
 
     def _finish(
@@ -1974,7 +2126,9 @@ class TaskQueue:
         secrets = handle.log.secrets
         if secrets:  # what the task learnt from the keyring never reaches the store
             message, details, result = (
-                redact(message, secrets), redact(details, secrets), redact(result, secrets)
+                redact(message, secrets),
+                redact(details, secrets),
+                redact(result, secrets),
             )
             task.current_step = redact(task.current_step, secrets)
         if message and status != TaskStatus.COMPLETED:
@@ -1986,7 +2140,7 @@ class TaskQueue:
             task.paused_from = None
             task.status = resumed
             self._record(task, TaskStatus.PAUSED, resumed)
-        self._conclude(
+        fut = self._conclude(
             task,
             status,
             code=code,
@@ -1995,6 +2149,7 @@ class TaskQueue:
             result=result,
             allow_retry=status != TaskStatus.CANCELLED,
         )
+        self._forget_run_when_durable(task.id, fut)
         self._done(handle)
 
     def _release(self, handle: RunHandle) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.executors.spawn_client import SpawnerClient
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ class RunContext(Protocol):
         """Where the task's log file is."""
 
     @property
+    def spawner(self) -> SpawnerClient | None:
+        """The process that starts this engine's commands so their outcomes survive an engine
+        crash (see spawner.py); None: start them directly."""
+
+    @property
     def settings(self) -> Mapping[str, Any]:
         """The engine's settings for executors (e.g. "docker_host"), read-only, current."""
 
@@ -89,6 +95,9 @@ class Executor(ABC):
     params_model: ClassVar[type[BaseModel]] = Params
     #: One line for `qtqueue types` and the new-task dialog.
     summary: ClassVar[str] = ""
+    #: Its work is one command started with `run_command` (so through the spawner): after an
+    #: engine crash, the spawner knows whether it started and how it ended.
+    runs_commands: ClassVar[bool] = False
 
     @property
     def name(self) -> str:

@@ -67,6 +67,7 @@ class CommandExecutor(Executor):
     task_type = TaskType.CUSTOM_COMMAND
     params_model = CommandParams
     summary = "Run a program or a shell command line"
+    runs_commands = True
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: CommandParams = ctx.params
@@ -114,6 +115,7 @@ class ScriptExecutor(Executor):
     task_type = TaskType.CUSTOM_SCRIPT
     params_model = ScriptParams
     summary = "Run a script file (Python, shell, …)"
+    runs_commands = True
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         p: ScriptParams = ctx.params

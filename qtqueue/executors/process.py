@@ -16,13 +16,14 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import IO
 
 import psutil
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
 from qtqueue.executors.base import InputSink, RunContext
+from qtqueue.executors.spawn_client import SpawnerClient, SpawnerGone
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,13 @@ class OutputParser:
 
 
 class ProcessTree:
-    """A started command: its process group, and signals for the whole tree."""
+    """A started command: its process group, signals for the whole tree, and its end."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.pid = proc.pid
-        self.pgid = proc.pid  # started with process_group=0: the group is its own pid
+    def __init__(self, pid: int, wait: Callable[[], Awaitable[int]]) -> None:
+        self.pid = pid
+        self.pgid = pid  # started with process_group=0: the group is its own pid
+        self.wait = wait
+        """The returncode once it has ended (Popen's: minus the signal that killed it)."""
 
     def _members(self) -> list[psutil.Process]:
         """The command and every descendant, including ones that left the group."""
@@ -189,11 +191,13 @@ async def run_command(
     Its stdin is /dev/null, so a program that reads it never hangs; with `interactive` it is a
     pipe that `TaskQueue.send_input` writes to (through `ctx.set_input_sink`).
 
+    Where the engine has a spawner (see spawner.py) the command is its child, so its outcome
+    survives an engine crash; otherwise it is the engine's own.
+
     A non-zero exit raises QueueError with the code the classifier gives (127 -> command not
     found, 137 -> killed, "No space left on device" in the output -> disk space, ...).
     Cancellation terminates the tree (SIGTERM, SIGKILL after `grace_s`) and re-raises.
     """
-    loop = asyncio.get_running_loop()
     full_env = None
     if env:
         full_env = dict(os.environ)
@@ -203,40 +207,135 @@ async def run_command(
             TaskErrorCode.DATA_FILE_NOT_FOUND, f"working directory {cwd} does not exist", cwd=cwd
         )
     read_fd, write_fd = os.pipe()
+    stdin: IO[bytes] | None = None
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            executable=_resolve(argv[0], full_env),
-            stdin=subprocess.PIPE if interactive else _devnull(),
-            stdout=write_fd,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=full_env,
-            process_group=0,
-            close_fds=True,
-        )
-    except FileNotFoundError as exc:
+        try:
+            spawner = ctx.spawner
+            started = None
+            if spawner is not None and not spawner.closed:
+                try:
+                    started = await _spawn_through(
+                        spawner, ctx.task.id, argv, full_env, cwd, read_fd, write_fd, interactive
+                    )
+                except SpawnerGone as exc:
+                    ctx.log(f"[qtqueue] the spawner is gone ({exc}); the engine starts it")
+            tree, stdin = started or _spawn_here(argv, full_env, cwd, write_fd, interactive)
+        except FileNotFoundError as exc:
+            raise QueueError(
+                TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND,
+                f"command not found: {argv[0]}",
+                command=argv[0],
+            ) from exc
+        except PermissionError as exc:
+            raise QueueError(
+                TaskErrorCode.SYSTEM_PERMISSION_DENIED,
+                f"not allowed to run {argv[0]}: {exc.strerror}",
+                command=argv[0],
+            ) from exc
+        finally:
+            os.close(write_fd)
+    except BaseException:
         os.close(read_fd)
-        raise QueueError(
-            TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND,
-            f"command not found: {argv[0]}",
-            command=argv[0],
-        ) from exc
-    except PermissionError as exc:
-        os.close(read_fd)
-        raise QueueError(
-            TaskErrorCode.SYSTEM_PERMISSION_DENIED,
-            f"not allowed to run {argv[0]}: {exc.strerror}",
-            command=argv[0],
-        ) from exc
-    finally:
-        os.close(write_fd)
+        raise
+    return await follow_command(
+        ctx,
+        tree,
+        read_fd,
+        os.path.basename(argv[0]),
+        progress_pattern=progress_pattern,
+        step_pattern=step_pattern,
+        grace_s=grace_s,
+        stdin=stdin,
+    )
 
-    tree = ProcessTree(proc)
-    ctx.attach_pid(proc.pid)
+
+def _spawn_here(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    write_fd: int,
+    interactive: bool,
+) -> tuple[ProcessTree, IO[bytes] | None]:
+    """Start the command as the engine's own child."""
+    proc = subprocess.Popen(
+        list(argv),
+        executable=_resolve(argv[0], env),
+        stdin=subprocess.PIPE if interactive else _devnull(),
+        stdout=write_fd,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        process_group=0,
+        close_fds=True,
+    )
+    return ProcessTree(proc.pid, functools.partial(_wait_exit, proc)), proc.stdin
+
+
+async def _spawn_through(
+    spawner: SpawnerClient,
+    task_id: str,
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    read_fd: int,
+    write_fd: int,
+    interactive: bool,
+) -> tuple[ProcessTree, IO[bytes] | None]:
+    """Start the command as the spawner's child; the spawner keeps a read end of its output."""
+    keep_fd = os.dup(read_fd)
+    stdin_r, stdin_w = os.pipe() if interactive else (None, None)
+    try:
+        pid = await spawner.spawn(
+            task_id,
+            argv,
+            executable=_resolve(argv[0], env),
+            cwd=cwd,
+            env=env,
+            stdout_fd=write_fd,
+            keep_fd=keep_fd,
+            stdin_fd=stdin_r,
+        )
+    except BaseException:
+        if stdin_w is not None:
+            os.close(stdin_w)
+        raise
+    finally:
+        os.close(keep_fd)
+        if stdin_r is not None:
+            os.close(stdin_r)
+    stdin = open(stdin_w, "wb") if stdin_w is not None else None  # noqa: SIM115
+    return ProcessTree(pid, spawned_waiter(spawner, task_id)), stdin
+
+
+def spawned_waiter(spawner: SpawnerClient, task_id: str) -> Callable[[], Awaitable[int]]:
+    """What ProcessTree.wait is for a command the spawner started for `task_id`."""
+    status = spawner.exit_status(task_id)
+
+    async def wait() -> int:
+        return os.waitstatus_to_exitcode(await asyncio.shield(status))
+
+    return wait
+
+
+async def follow_command(
+    ctx: RunContext,
+    tree: ProcessTree,
+    read_fd: int,
+    name: str,
+    *,
+    progress_pattern: str | None = DEFAULT_PROGRESS_PATTERN,
+    step_pattern: str | None = DEFAULT_STEP_PATTERN,
+    grace_s: float = DEFAULT_GRACE_S,
+    stdin: IO[bytes] | None = None,
+) -> int:
+    """Follow a started command to its end: its output (from `read_fd`, which this closes)
+    into the log, progress and step from it, pause/resume and input hooks, and its outcome
+    (see run_command). Also how a command a crashed engine left running is adopted."""
+    loop = asyncio.get_running_loop()
+    ctx.attach_pid(tree.pid)
     ctx.set_suspend_hooks(tree.suspend, tree.resume)
-    if proc.stdin is not None:
-        ctx.set_input_sink(_input_writer(proc.stdin))
+    if stdin is not None:
+        ctx.set_input_sink(_input_writer(stdin))
     parser = OutputParser(ctx, progress_pattern, step_pattern)
     os.set_blocking(read_fd, False)
 
@@ -263,7 +362,7 @@ async def run_command(
     loop.add_reader(read_fd, on_readable)
     try:
         try:
-            returncode = await _wait_exit(proc)
+            returncode = await tree.wait()
         except asyncio.CancelledError:
             await _terminate(tree, grace_s)
             raise
@@ -276,22 +375,25 @@ async def run_command(
             loop.remove_reader(read_fd)
         os.close(read_fd)
         parser.close()
-        if proc.stdin is not None:
+        if stdin is not None:
             ctx.set_input_sink(None)
             with contextlib.suppress(OSError):
-                proc.stdin.close()
+                stdin.close()
     if returncode != 0:
-        tail = parser.tail.decode("utf-8", "replace")
-        code = classify_exit(returncode, tail)
-        last = [ln for ln in tail.splitlines() if ln.strip()][-3:]
-        raise QueueError(
-            code,
-            f"{os.path.basename(argv[0])} {describe_exit(returncode)}"
-            + (f": {last[-1].strip()[:300]}" if last else ""),
-            exit_code=returncode,
-            output_tail=last,
-        )
+        raise exit_error(name, returncode, parser.tail.decode("utf-8", "replace"))
     return returncode
+
+
+def exit_error(name: str, returncode: int, tail: str) -> QueueError:
+    """The coded error of a command `name` that ended with `returncode` after printing `tail`."""
+    code = classify_exit(returncode, tail)
+    last = [ln for ln in tail.splitlines() if ln.strip()][-3:]
+    return QueueError(
+        code,
+        f"{name} {describe_exit(returncode)}" + (f": {last[-1].strip()[:300]}" if last else ""),
+        exit_code=returncode,
+        output_tail=last,
+    )
 
 
 def _input_writer(stdin: IO[bytes]) -> InputSink:
@@ -323,10 +425,10 @@ async def _terminate(tree: ProcessTree, grace_s: float) -> None:
     tree.signal_tree(signal.SIGTERM)
     tree.signal_tree(signal.SIGCONT)
     with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.shield(asyncio.wait_for(_wait_exit(tree.proc), grace_s))
+        await asyncio.shield(asyncio.wait_for(tree.wait(), grace_s))
     tree.signal_tree(signal.SIGKILL)
     with contextlib.suppress(Exception):
-        await asyncio.shield(_wait_exit(tree.proc))
+        await asyncio.shield(tree.wait())
 
 
 def kill_orphan(pid: int, started_at: float | None) -> bool:
@@ -337,6 +439,8 @@ def kill_orphan(pid: int, started_at: float | None) -> bool:
     """
     try:
         p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False  # it has ended; only its parent has not reaped it
         if started_at is not None and p.create_time() > started_at + 1.0:
             return False
         pgid = os.getpgid(pid)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -29,11 +31,11 @@ ENGINE = r"""
 import asyncio, sys
 from qtqueue import OnInterrupt, Task, TaskQueue, TaskType
 
-async def main(data_dir, on_interrupt, max_retries, command):
+async def main(data_dir, on_interrupt, max_retries, command, pause="no"):
     async with TaskQueue(data_dir) as queue:  # never left normally: the test kills us
-        await run(queue, on_interrupt, max_retries, command)
+        await run(queue, on_interrupt, max_retries, command, pause == "pause")
 
-async def run(queue, on_interrupt, max_retries, command):
+async def run(queue, on_interrupt, max_retries, command, pause):
     has_pid = asyncio.Event()
 
     def watch(events):
@@ -47,6 +49,8 @@ async def run(queue, on_interrupt, max_retries, command):
         on_interrupt=OnInterrupt(on_interrupt), max_retries=int(max_retries), retry_backoff=[0.01],
     ))
     await has_pid.wait()  # events come after the change is durable: the pid is stored
+    if pause:
+        await queue.pause_task(task_id)
     print("ready", task_id, (await queue.get_task(task_id)).pid, flush=True)
     await asyncio.Event().wait()
 
@@ -54,24 +58,37 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-def sleeping_tree(pid: int) -> list[int] | None:
-    """[shell, sleep] once the command's shell has started its `sleep`, else None."""
+def command_pid(runs_file: Path) -> int | None:
+    """The pid the command wrote once it started (its shell's), else None."""
     try:
-        children = psutil.Process(pid).children()
-        sleeps = [c.pid for c in children if c.name() == "sleep"]
-    except psutil.Error:
+        lines = runs_file.read_text().split()
+    except FileNotFoundError:
         return None
-    return [pid, *sleeps] if sleeps else None
+    return int(lines[-1]) if lines else None
+
+
+def gated_command(runs_file: Path, gate: Path, exit_status: int) -> str:
+    """A command that records each run (its pid), prints a line, and then waits for the test
+    to create `gate` before it says more and exits with `exit_status` — its own work, which
+    the test controls, not a sleep."""
+    runs, gate_q = shlex.quote(str(runs_file)), shlex.quote(str(gate))
+    return (
+        f"echo $$ >> {runs}; echo before the crash; "
+        f"while [ ! -e {gate_q} ]; do sleep 0.02; done; "
+        f"echo after the crash; exit {exit_status}"
+    )
 
 
 async def crash_while_running(
-    data_dir: Path, on_interrupt: str, max_retries: int, runs_file: Path
-) -> tuple[str, list[int]]:
+    data_dir: Path,
+    on_interrupt: str,
+    max_retries: int,
+    command: str,
+    runs_file: Path,
+    pause: str = "no",
+) -> tuple[str, int]:
     """Start an engine process, let its command start, SIGKILL the engine. Returns the task id
-    and the pids of the command's tree, which the dead engine left running."""
-    runs = shlex.quote(str(runs_file))
-    # Every run appends a line; the first run then sleeps, a later one finishes at once.
-    command = f"echo run >> {runs}; [ $(wc -l < {runs}) -ge 2 ] || sleep 30"
+    and the pid of the command, which the dead engine left running."""
     engine = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -80,22 +97,95 @@ async def crash_while_running(
         on_interrupt,
         str(max_retries),
         command,
+        pause,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(engine.stdout.readline(), timeout=30)  # type: ignore[union-attr]
         assert line.startswith(b"ready "), line
-        _, task_id, pid = line.decode().split()
-        tree = await eventually(
-            lambda: sleeping_tree(int(pid)), what="the command's shell runs its sleep"
-        )
+        _, task_id, _ = line.decode().split()
+        pid = await eventually(lambda: command_pid(runs_file), what="the command started")
     finally:
         engine.kill()  # SIGKILL: nothing of the engine gets to clean up
         _, err = await engine.communicate()
     assert engine.returncode == -9, err.decode()
-    assert not any(gone(p) for p in tree), "the orphaned command outlived its engine"
-    return task_id, tree
+    assert not gone(pid), "the command outlived its engine"
+    return task_id, pid
+
+
+@pytest.mark.parametrize("on_interrupt", ["fail", "retry", "requeue"])
+@pytest.mark.parametrize("exit_status", [0, 3])
+async def test_a_command_still_running_after_its_engine_was_killed_is_adopted(
+    tmp_path: Path, on_interrupt: str, exit_status: int
+) -> None:
+    data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
+    command = gated_command(runs, gate, exit_status)
+    task_id, pid = await crash_while_running(data_dir, on_interrupt, 1, command, runs)
+
+    async with TaskQueue(data_dir) as queue:
+        task = await queue.get_task(task_id)
+        assert task.status is S.RUNNING  # followed again, not failed, not queued again
+        assert not gone(pid)
+        gate.touch()
+        task = await queue.wait_for(task_id, timeout_s=20)
+        log = await queue.read_log(task_id)
+    # Its real outcome, whatever the interrupt policy: the command ran once and said so.
+    assert runs.read_text().split() == [str(pid)]
+    if exit_status == 0:
+        assert task.status is S.COMPLETED
+        assert task.result == {"exit_code": 0}
+    else:
+        assert task.status is S.FAILED
+        assert task.error_details["exit_code"] == exit_status
+        assert task.retry_count == 0 or "attempt 2" in log
+    assert task.error_code != TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+    assert "before the crash" in log
+    assert "after the crash" in log  # the output it wrote while no engine listened
+    assert "kept running and is followed again" in log
+
+
+async def test_a_command_paused_when_its_engine_was_killed_stays_paused_and_resumes(
+    tmp_path: Path,
+) -> None:
+    data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
+    command = gated_command(runs, gate, 0)
+    task_id, pid = await crash_while_running(data_dir, "retry", 0, command, runs, "pause")
+    gate.touch()  # it would end now, but it is suspended
+
+    async with TaskQueue(data_dir) as queue:
+        assert (await queue.get_task(task_id)).status is S.PAUSED
+        assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+        await queue.resume_task(task_id)
+        task = await queue.wait_for(task_id, timeout_s=20)
+    assert task.status is S.COMPLETED
+    assert runs.read_text().split() == [str(pid)]
+
+
+@pytest.mark.parametrize("exit_status", [0, 3])
+async def test_a_command_that_ended_while_no_engine_ran_is_recorded_as_it_ended(
+    tmp_path: Path, exit_status: int
+) -> None:
+    data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
+    command = gated_command(runs, gate, exit_status)
+    task_id, pid = await crash_while_running(data_dir, "requeue", 0, command, runs)
+    gate.touch()
+    await eventually(lambda: gone(pid), what="the command ends while no engine runs")
+
+    async with TaskQueue(data_dir) as queue:
+        task = await queue.wait_for(task_id, timeout_s=20)
+        log = await queue.read_log(task_id)
+        history = [(t.to_status, t.error_code) for t in await queue.transitions(task_id)]
+    assert runs.read_text().split() == [str(pid)]  # never run twice, though "requeue"
+    if exit_status == 0:
+        assert task.status is S.COMPLETED
+    else:
+        assert task.status is S.FAILED
+        assert task.error_details["exit_code"] == exit_status
+        assert "while the engine was stopped" in (task.error or "")
+    assert history[-1] == (task.status, task.error_code)
+    assert "after the crash" in log
+    assert f"ended meanwhile with exit status {exit_status}" in log
 
 
 @pytest.mark.parametrize(
@@ -107,7 +197,7 @@ async def crash_while_running(
         ("requeue", 0, S.COMPLETED, 2, 0),
     ],
 )
-async def test_a_task_running_when_its_engine_was_killed_is_settled_at_the_next_start(
+async def test_a_command_nothing_kept_is_cut_short_and_follows_its_policy(
     tmp_path: Path,
     on_interrupt: str,
     max_retries: int,
@@ -115,25 +205,36 @@ async def test_a_task_running_when_its_engine_was_killed_is_settled_at_the_next_
     runs: int,
     retry_count: int,
 ) -> None:
-    data_dir = tmp_path / "data"
-    runs_file = tmp_path / "runs.txt"
-    task_id, orphans = await crash_while_running(data_dir, on_interrupt, max_retries, runs_file)
+    """As after a machine restart: the engine, its spawner and the command all died."""
+    data_dir, runs_file = tmp_path / "data", tmp_path / "runs.txt"
+    quoted = shlex.quote(str(runs_file))
+    # Every run records itself; the first one then waits forever, a later one exits at once.
+    command = f"echo $$ >> {quoted}; [ $(wc -l < {quoted}) -ge 2 ] || exec sleep 300"
+    task_id, pid = await crash_while_running(
+        data_dir, on_interrupt, max_retries, command, runs_file
+    )
+    spawner = psutil.Process(pid).parent()
+    assert spawner is not None
+    spawner.kill()
+    os.killpg(pid, signal.SIGKILL)
+    await eventually(lambda: gone(pid) and gone(spawner.pid), what="all of it is gone")
 
     async with TaskQueue(data_dir) as queue:
-        # The orphaned process group is killed as the engine starts.
-        await eventually(lambda: all(gone(p) for p in orphans), what="the orphans are killed")
         task = await queue.wait_for(task_id, timeout_s=20)
-        assert task.status is outcome
-        assert task.retry_count == retry_count
-        assert task.pid is None
-        if outcome is S.FAILED:
-            assert task.error_code == TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
-            assert task.error_details == {"killed_pid": True}
+        history = [t.error_code for t in await queue.transitions(task_id)]
         log = await queue.read_log(task_id)
-        assert "[qtqueue] interrupted" in log
-        assert "was killed" in log
-    # Nothing ran twice behind anyone's back: one killed run, plus the one rerun if any.
-    assert runs_file.read_text().splitlines() == ["run"] * runs
+    assert task.status is outcome
+    assert task.retry_count == retry_count
+    assert task.pid is None
+    assert "[qtqueue] cut short: the engine stopped while this task ran" in log
+    assert "had already ended, how is not known" in log
+    if outcome is S.FAILED:
+        assert task.error_code == TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+        assert "it does not run again" in log
+    else:  # it ran again, and its history says why
+        assert TaskErrorCode.QUEUE_TASK_INTERRUPTED.value in history
+        assert "it runs again" in log
+    assert len(runs_file.read_text().split()) == runs
 
 
 HISTORY_ENGINE = r"""

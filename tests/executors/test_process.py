@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -82,7 +84,7 @@ def test_suspend_stops_every_process_and_resume_continues_them(
     tree: tuple[subprocess.Popen[bytes], list[int]],
 ) -> None:
     proc, pids = tree
-    handle = ProcessTree(proc)
+    handle = ProcessTree(proc.pid, functools.partial(asyncio.to_thread, proc.wait))
     handle.suspend()
     wait_until(lambda: all(status(p) == psutil.STATUS_STOPPED for p in pids))
     handle.resume()
@@ -93,7 +95,9 @@ def test_a_signal_reaches_every_process_of_the_tree(
     tree: tuple[subprocess.Popen[bytes], list[int]],
 ) -> None:
     proc, pids = tree
-    ProcessTree(proc).signal_tree(signal.SIGTERM)
+    ProcessTree(proc.pid, functools.partial(asyncio.to_thread, proc.wait)).signal_tree(
+        signal.SIGTERM
+    )
     assert proc.wait(timeout=10) == -signal.SIGTERM
     wait_until(lambda: all(gone(p) for p in pids))
 
