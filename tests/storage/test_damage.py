@@ -132,6 +132,11 @@ def test_rows_that_are_not_tasks_are_quarantined_and_every_other_task_is_served(
         conn.execute("UPDATE tasks SET params = '{\"command\": ' WHERE id = ?", (bad_json,))
         conn.execute("UPDATE tasks SET status = 'sideways' WHERE id = ?", (bad_status,))
         conn.execute("UPDATE tasks SET created_at = 'yesterday' WHERE id = ?", (bad_type,))
+        conn.execute(  # and one step of the good task's history
+            "UPDATE task_events SET to_status = 'nowhere' "
+            "WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?)",
+            (good,),
+        )
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)  # SQLite is fine
     conn.close()
 
@@ -141,7 +146,9 @@ def test_rows_that_are_not_tasks_are_quarantined_and_every_other_task_is_served(
         assert f"task {task_id} cannot be read" in first.stderr
     assert "quarantine" in first.stderr
 
-    assert json.loads(ok(cli("show", good, "--json")))["task"]["id"] == good
+    shown = cli("show", good, "--json")
+    assert json.loads(ok(shown))["task"]["id"] == good
+    assert "skipped a transition that cannot be read" in shown.stderr
     refused(cli("show", bad_json), "QUEUE_TASK_NOT_FOUND")
     ok(cli("run", "--until-idle"))
     assert json.loads(ok(cli("show", good, "--json")))["status"] == "completed"
