@@ -483,7 +483,7 @@ class SqliteTaskStore:
         )
         return QueueError(
             TaskErrorCode.QUEUE_STORE_CORRUPT,
-            f"{self.path} {problem}. It was left as it is{latest}",
+            f"{self.path} {problem}. Nothing was changed{latest}",
             path=str(self.path),
             damaged=True,
             problem=problem,

@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 from cli_runner import Run, ok, qtqueue_command, refused
 
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Task, TaskType
+from qtqueue.storage import SqliteTaskStore, WriteBatch
+from qtqueue.storage.backups import BACKUPS_DIR, take_backup
+
 DB = "queue.db"
 
 
@@ -89,6 +94,30 @@ def test_a_damaged_store_file_is_refused_kept_and_replaced_only_when_asked(
     assert str(kept) in started.stderr
     assert listed(cli) == []  # the empty store the user asked for
     assert ok(cli("add", "command", "--", "true")).strip() in listed(cli)
+
+
+async def test_a_store_file_gone_from_a_data_directory_that_had_one_is_no_first_start(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / DB
+    store = SqliteTaskStore(db)
+    await store.open()
+    await store.apply(WriteBatch(inserts=[Task(TaskType.CUSTOM_COMMAND, {"command": "true"})]))
+    await store.close()
+    take_backup(db, tmp_path / BACKUPS_DIR, "manual", 0.0)
+    db.unlink()
+
+    again = SqliteTaskStore(db)
+    with pytest.raises(QueueError) as raised:
+        await again.open()
+    assert raised.value.code is TaskErrorCode.QUEUE_STORE_CORRUPT
+    assert f"{db} is missing, but this data directory held a store" in raised.value.message
+    assert not db.exists()  # no empty store made in its place
+
+    fresh = SqliteTaskStore(tmp_path / "elsewhere" / DB)  # a first start is no damage
+    await fresh.open()
+    assert await fresh.list_tasks() == []
+    await fresh.close()
 
 
 def test_a_missing_write_ahead_log_loads_what_the_database_file_holds(

@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 from cli_runner import ok, qtqueue_command, qtqueue_env, refused
 
+from qtqueue.api.server import ApiServer
+from qtqueue.core.task import Task, TaskType
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors import default_registry
+
 NOBODY = 65534
 
 
@@ -46,6 +51,18 @@ def test_a_new_data_directory_and_everything_in_it_is_private(
     assert any(p.startswith("backups/queue-") for p in found)
     assert open_to_others(data_dir) == {}
     assert found["."] == found["logs"] == found["backups"] == 0o700
+
+
+async def test_everything_a_running_engine_has_open_is_private(data_dir: Path) -> None:
+    async with (
+        TaskQueue(data_dir, registry=default_registry(entry_points=False)) as queue,
+        ApiServer(queue),
+    ):
+        task_id = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "echo hi"}))
+        await queue.wait_for(task_id)
+        found = modes(data_dir)
+        assert {"queue.db-wal", "queue.db-shm", "api.sock", "engine.json"} <= set(found)
+        assert open_to_others(data_dir) == {}
 
 
 def test_a_data_directory_left_open_by_an_older_version_is_repaired_on_start(
