@@ -533,7 +533,8 @@ class SqliteTaskStore:
             raise QueueError(
                 TaskErrorCode.QUEUE_STORE_CORRUPT,
                 f"{self.path} was written by a newer qtqueue (schema {version}, this one knows "
-                f"up to {SCHEMA_VERSION}); upgrade qtqueue to open it",
+                f"up to {SCHEMA_VERSION}); upgrade qtqueue to open it. The file is not damaged: "
+                "do not bring a backup back over it",
                 path=str(self.path),
                 schema_version=version,
             )
