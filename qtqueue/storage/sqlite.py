@@ -244,7 +244,7 @@ def _dict(text: str) -> dict[str, Any]:
         return {}
     value = _json_loads(text)
     if type(value) is not dict:
-        raise ValueError(f"{text[:60]!r} is not a JSON object")
+        raise ValueError(f"a JSON {type(value).__name__} where an object belongs")
     return value
 
 
@@ -254,7 +254,7 @@ def _list(text: str) -> list[Any]:
         return []
     value = _json_loads(text)
     if type(value) is not list:
-        raise ValueError(f"{text[:60]!r} is not a JSON list")
+        raise ValueError(f"a JSON {type(value).__name__} where a list belongs")
     return value
 
 
@@ -300,7 +300,8 @@ def _check_types(row: sqlite3.Row | tuple[Any, ...]) -> None:
         return
     for column, kinds, value in zip(_COLUMNS, _ROW_TYPES, row, strict=True):
         if type(value) not in kinds:
-            raise ValueError(f"column {column} holds {type(value).__name__} {value!r:.60}")
+            # The type only: a value may be a secret (the warning goes to the log).
+            raise ValueError(f"column {column} holds a {type(value).__name__} value")
     _SOUND_SIGNATURES.add(signature)
 
 

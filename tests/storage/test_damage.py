@@ -174,6 +174,7 @@ def test_rows_that_are_not_tasks_are_quarantined_and_every_other_task_is_served(
     for task_id in (bad_json, bad_status, bad_type):
         assert f"task {task_id} cannot be read" in first.stderr
     assert "quarantine" in first.stderr
+    assert "column created_at holds a str value" in first.stderr  # what is wrong, not the value
 
     shown = cli("show", good, "--json")
     assert json.loads(ok(shown))["task"]["id"] == good
