@@ -76,12 +76,7 @@ from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
 from qtqueue.executors.process import kill_orphan
 from qtqueue.storage.base import TaskFilter, TaskStore, Transition
-from qtqueue.storage.private import (
-    PRIVATE_FILE_MODE,
-    make_private_dir,
-    permission_denied,
-    repair_modes,
-)
+from qtqueue.storage.private import PRIVATE_FILE_MODE, make_data_dir_private, permission_denied
 from qtqueue.storage.sqlite import SqliteTaskStore
 
 logger = logging.getLogger(__name__)
@@ -339,8 +334,7 @@ class TaskQueue:
         try:
             # Private to its user (0700, files 0600): the store and logs hold commands,
             # parameters and output. Another user's data directory is refused here.
-            make_private_dir(self.data_dir)
-            repair_modes(self.data_dir)
+            make_data_dir_private(self.data_dir)
             await asyncio.to_thread(self._lock.acquire, timeout=timeout)
         except PermissionError as exc:
             raise permission_denied(self.data_dir, exc) from None

@@ -2,8 +2,8 @@
 
 The store holds task parameters (commands, `env` values) and the logs hold their output, so
 no other local user may read them. Files are created private (`create_private`, and SQLite
-gives its -wal and -shm files the mode of the database file), and `repair_modes` tightens
-whatever an older version, a copy or a permissive umask left readable to others.
+gives its -wal and -shm files the mode of the database file), and `make_data_dir_private`
+tightens whatever an older version, a copy or a permissive umask left readable to others.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "create_private",
+    "make_data_dir_private",
     "make_private_dir",
     "permission_denied",
-    "repair_modes",
     "replace_durably",
     "write_private",
 ]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
-#: Group and other permission bits: what `repair_modes` takes away.
+#: Group and other permission bits: what `make_data_dir_private` takes away.
 _OTHERS = 0o077
 #: How the names of what qtqueue keeps in a data directory begin: the store and its
 #: companions (queue.db, -wal, -shm, set-aside copies), engine.lock and engine.json, the API
@@ -43,7 +43,7 @@ OWN_ENTRIES = ("queue.db", "engine.", "api.", "logs", "backups")
 def make_private_dir(path: Path) -> None:
     """Create `path` (and missing parents) if needed, and make `path` itself 0700."""
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    _tighten(path)
+    _tighten(path, follow=True)  # a data directory may be a link to another disk
 
 
 def create_private(path: Path) -> int:
@@ -75,14 +75,16 @@ def replace_durably(source: Path, target: Path) -> None:
     _fsync(target.parent)
 
 
-def repair_modes(data_dir: Path) -> list[Path]:
-    """Take the group and other bits off the data directory and what qtqueue keeps in it
-    (`OWN_ENTRIES`); returns what was changed. The files of a subdirectory (logs, backups)
-    are looked at only when it or the data directory was open to others: inside a private
-    directory nobody else reaches them, and a store with many logs should not cost a stat of
-    each at every start. Symbolic links are left alone (their targets may be outside)."""
+def make_data_dir_private(data_dir: Path) -> list[Path]:
+    """Create the data directory (0700) if missing, and take the group and other bits off
+    it and off what qtqueue keeps in it (`OWN_ENTRIES`); returns what was changed. The files
+    of a subdirectory (logs, backups) are looked at only when it or the data directory was
+    open to others: inside a private directory nobody else reaches them, and a store with
+    many logs should not cost a stat of each at every start. Symbolic links inside are left
+    alone (their targets may be outside the data directory)."""
     repaired: list[Path] = []
-    data_dir_was_open = _tighten(data_dir)
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    data_dir_was_open = _tighten(data_dir, follow=True)
     if data_dir_was_open:
         repaired.append(data_dir)
     with os.scandir(data_dir) as entries:
@@ -106,10 +108,11 @@ def repair_modes(data_dir: Path) -> list[Path]:
     return repaired
 
 
-def _tighten(path: Path) -> bool:
-    """Remove group/other bits from `path`; whether anything changed."""
+def _tighten(path: Path, *, follow: bool = False) -> bool:
+    """Remove group/other bits from `path` (from what it links to if `follow`); whether
+    anything changed."""
     try:
-        st = os.lstat(path)
+        st = os.stat(path, follow_symlinks=follow)
     except FileNotFoundError:  # removed meanwhile (a log cleaned up, a socket closed)
         return False
     if stat.S_ISLNK(st.st_mode) or not st.st_mode & _OTHERS:

@@ -73,6 +73,7 @@ def test_a_data_directory_left_open_by_an_older_version_is_repaired_on_start(
     ok(cli("run", "--until-idle"))
     for path in [data_dir, *data_dir.rglob("*")]:  # as an older qtqueue left it
         path.chmod(0o755 if path.is_dir() else 0o644)
+    (data_dir / "logs").chmod(0o700)  # its files were reachable through the open data dir
     assert open_to_others(data_dir)
     notes = data_dir / "notes.txt"  # the user's own, in a folder they chose
     notes.write_text("mine")
