@@ -87,13 +87,15 @@ def test_a_data_directory_left_open_by_an_older_version_is_repaired_on_start(
 
 
 def _setpriv_works() -> bool:
+    """Whether this test can run qtqueue as uid 65534: root, setpriv, and an interpreter and
+    checkout that other users may read (not so under a 0700 home, for one)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return False
     probe = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"],
-        capture_output=True,
-        check=False,
-    )
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+         sys.executable, "-c", "import qtqueue.cli"],
+        capture_output=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False,
+    )  # fmt: skip
     return probe.returncode == 0
 
 
@@ -108,7 +110,9 @@ def shared_parent() -> Iterator[Path]:
         shutil.rmtree(parent)
 
 
-@pytest.mark.skipif(not _setpriv_works(), reason="needs root and setpriv to act as uid 65534")
+@pytest.mark.skipif(
+    not _setpriv_works(), reason="needs root, setpriv, and a qtqueue that uid 65534 can import"
+)
 def test_another_user_gets_a_coded_error_and_cannot_read_the_store(
     tmp_path: Path, shared_parent: Path
 ) -> None:
