@@ -19,7 +19,8 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ from qtqueue.api.server import ApiServer
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.restore import restore_backup
 from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
@@ -87,6 +90,30 @@ async def create_main_window(
         window.deleteLater()
         raise
     return window
+
+
+async def open_main_window(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    ask: Callable[[QueueError], Awaitable[StoreChoice]] = ask_about_damaged_store,
+    **kwargs: Any,
+) -> MainWindow:
+    """`create_main_window`, and if the store is damaged, `ask` the user what to do: bring
+    back the newest backup, set the damaged file aside and start empty, or quit (the error
+    is raised again). The engine never replaces a damaged store without that answer."""
+    try:
+        return await create_main_window(data_dir, **kwargs)
+    except QueueError as exc:
+        if not exc.details.get("damaged"):
+            raise
+        choice = await ask(exc)
+        if choice == StoreChoice.QUIT:
+            raise
+    if choice == StoreChoice.RESTORE:
+        path = resolve_data_dir(data_dir)
+        await asyncio.to_thread(restore_backup, path, "latest", time.time())
+        return await create_main_window(data_dir, **kwargs)
+    return await create_main_window(data_dir, replace_damaged_store=True, **kwargs)
 
 
 # --------------------------------------------------------------------------- waiting on Qt
@@ -261,9 +288,9 @@ async def _run(
         # The default layout, not the user's: screenshots should not depend on who takes them.
         with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-            window = await create_main_window(data_dir, settings=settings)
+            window = await open_main_window(data_dir, settings=settings)
             return await _screenshot(window, Path(args.screenshot), args.size)
-    window = await create_main_window(data_dir)
+    window = await open_main_window(data_dir)
     loop = asyncio.get_running_loop()
     closed: asyncio.Future[None] = loop.create_future()
     window.closed.connect(lambda: closed.done() or closed.set_result(None))

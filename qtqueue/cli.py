@@ -831,6 +831,7 @@ async def run_engine(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         shutdown_policy=args.on_exit,
         lock_timeout_s=args.lock_timeout,
+        replace_damaged_store=args.new_store_if_damaged,
     )
     await queue.start()
     loop = asyncio.get_running_loop()
@@ -865,6 +866,60 @@ async def run_engine(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 0
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """`qtqueue backup`: copy the store into the backups folder now."""
+    from qtqueue.engine.restore import backup_now
+
+    backup = backup_now(resolve_data_dir(args.data_dir), time.time())
+    _out(f"backed up to {backup.path}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """`qtqueue restore [BACKUP]`: list the backups, or bring one back."""
+    from qtqueue.engine.restore import restore_backup
+    from qtqueue.storage.backups import BACKUPS_DIR, list_backups
+
+    data_dir = resolve_data_dir(args.data_dir)
+    if args.backup is None:
+        backups = list_backups(data_dir / BACKUPS_DIR)
+        if args.json:
+            _print_json(
+                [
+                    {"n": n, "name": b.name, "taken_at": b.taken_at, "reason": b.reason}
+                    for n, b in enumerate(backups, 1)
+                ]
+            )
+        elif not backups:
+            _out(f"no backups in {data_dir / BACKUPS_DIR}")
+        else:
+            rows = [
+                [str(n), _fmt_time(b.taken_at), b.reason, b.name]
+                for n, b in enumerate(backups, 1)
+            ]
+            _out(_table(["#", "TAKEN", "WHY", "FILE"], rows))
+            _out("bring one back with: qtqueue restore N (no engine may be running)")
+        return 0
+    backup, aside = restore_backup(data_dir, args.backup, time.time())
+    if args.json:
+        _print_json({"restored": backup.name, "set_aside": str(aside) if aside else None})
+        return 0
+    _out(f"restored the store from {backup.name} ({_fmt_time(backup.taken_at)})")
+    if aside is not None:
+        _out(f"the file it replaced is kept as {aside}")
+    return 0
+
+
+#: Commands on the data directory's files rather than on a queue.
+_FILE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+}
 
 
 # --------------------------------------------------------------------------- the desktop app
@@ -1123,12 +1178,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="running tasks at shutdown: wait for them, requeue them (default), cancel them",
     )
     p.add_argument(
+        "--new-store-if-damaged",
+        action="store_true",
+        help="if the store file is damaged, set it aside (renamed, kept) and start on an "
+        "empty store instead of refusing to start",
+    )
+    p.add_argument(
         "--lock-timeout",
         type=float,
         default=3.0,
         metavar="SECONDS",
         help="how long to wait for another engine to let go of the data directory",
     )
+
+    command("backup", "Copy the store into the data directory's backups folder now.")
+    p = command(
+        "restore",
+        "List the store's backups, or bring one back (no engine may be running; the "
+        "current file is kept beside it).",
+        epilog="Backups are taken automatically at most once a day and before every "
+        "upgrade of the store's format; the newest 5 are kept.",
+    )
+    p.add_argument(
+        "backup",
+        nargs="?",
+        metavar="BACKUP",
+        help="the backup to bring back: its number in the list (1 = newest), its file "
+        "name, or 'latest'",
+    )
+    json_flag(p)
 
     p = command(
         "api",
@@ -1221,6 +1299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return asyncio.run(run_engine(args))
+        if args.command in _FILE_COMMANDS:
+            return _FILE_COMMANDS[args.command](args)
         return asyncio.run(_with_backend(args))
     except QueueError as exc:
         _report_error(exc)

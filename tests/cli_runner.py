@@ -34,3 +34,19 @@ def qtqueue_command(
         )  # fmt: skip
 
     return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The stdout of a command that must succeed without a traceback."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], code: str, exit_status: int = 1) -> str:
+    """The stderr of a command that must fail with `code`, a hint and no traceback."""
+    assert result.returncode == exit_status, (result.stdout, result.stderr)
+    assert f"error: {code}: " in result.stderr
+    assert "\nhint: " in result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from cli_runner import qtqueue_command, qtqueue_env
+from cli_runner import ok, qtqueue_command, qtqueue_env, refused
 
 TIMEOUT_S = 30
 
@@ -43,21 +43,6 @@ def env(tmp_path: Path) -> dict[str, str]:
 def cli(tmp_path: Path, data_dir: Path) -> Cli:
     """Run `python -m qtqueue --data-dir DATA_DIR ARGS…` to completion."""
     return qtqueue_command(tmp_path, data_dir=data_dir)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result: subprocess.CompletedProcess[str], code: str, exit_status: int = 1) -> str:
-    """The stderr of a command that must fail with `code`, a hint and no traceback."""
-    assert result.returncode == exit_status, (result.stdout, result.stderr)
-    assert f"error: {code}: " in result.stderr
-    assert "\nhint: " in result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr
 
 
 def task(cli: Cli, task_id: str) -> dict[str, Any]:

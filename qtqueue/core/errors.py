@@ -621,8 +621,9 @@ _ENTRIES: tuple[tuple[TaskErrorCode, str, str, bool], ...] = (
         _C.QUEUE_STORE_CORRUPT,
         "The queue database file is damaged or is not a qtqueue database.",
         (
-            "Move the database file aside so that a fresh one is created; the engine keeps a "
-            "backup of the old one."
+            "Run 'qtqueue restore' to list the automatic backups and bring one back, or start "
+            "on an empty queue with 'qtqueue run --new-store-if-damaged'; either way the "
+            "damaged file is kept beside it under a new name."
         ),
         False,
     ),

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from qtqueue.storage.private import PRIVATE_DIR_MODE, create_private, write_private
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
@@ -85,16 +87,17 @@ class BoundedLog:
         self._close_file()
         older = self.path.with_name(self.path.name + ".1")
         if len(data) > self.half:
-            older.write_bytes(data[: -self.half])
+            write_private(older, data[: -self.half])
         else:
             with contextlib.suppress(FileNotFoundError):
                 older.unlink()
-        self.path.write_bytes(data[-self.half :])
+        write_private(self.path, data[-self.half :])
         self._open()
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the task
+        self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        # 0600: a command's output is its user's alone (see qtqueue.storage.private).
+        self._fh = os.fdopen(create_private(self.path), "ab", buffering=0)
         self._size = self.path.stat().st_size
 
     def _rotate(self) -> None:

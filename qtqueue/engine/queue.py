@@ -77,6 +77,7 @@ from qtqueue.executors.base import Executor, Handler
 from qtqueue.executors.process import ProcessTree, kill_orphan, spawned_waiter
 from qtqueue.executors.spawn_client import Ended, Leftovers, Running, SpawnerClient
 from qtqueue.storage.base import TaskFilter, TaskStore, Transition
+from qtqueue.storage.private import PRIVATE_FILE_MODE, make_data_dir_private, permission_denied
 from qtqueue.storage.sqlite import SqliteTaskStore
 
 logger = logging.getLogger(__name__)
@@ -220,7 +221,10 @@ class TaskQueue:
     With `dispatch=False` the queue opens the store without running anything (what the CLI
     does when no engine runs): tasks can be added, read and managed, and the next engine to
     start runs them. One process owns a data directory at a time; a second `TaskQueue` on it
-    raises QueueError(QUEUE_ENGINE_LOCKED).
+    raises QueueError(QUEUE_ENGINE_LOCKED), and another user's raises
+    QueueError(SYSTEM_PERMISSION_DENIED). A damaged store raises QueueError(QUEUE_STORE_CORRUPT,
+    details `damaged=True`) unless `replace_damaged_store`, which sets the file aside and starts
+    on an empty store (the user's choice: `qtqueue run --new-store-if-damaged`).
     """
 
     def __init__(
@@ -244,6 +248,7 @@ class TaskQueue:
         resource_probe: ResourceProbe | None = None,
         resource_aging_s: float = RESOURCE_AGING_S,
         resource_aging_starts: int = RESOURCE_AGING_STARTS,
+        replace_damaged_store: bool = False,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -254,7 +259,11 @@ class TaskQueue:
         self.store: TaskStore = (
             store
             if store is not None
-            else SqliteTaskStore(self.data_dir / DB_NAME, synchronous=synchronous)
+            else SqliteTaskStore(
+                self.data_dir / DB_NAME,
+                synchronous=synchronous,
+                replace_damaged=replace_damaged_store,
+            )
         )
         self.credentials: CredentialStore = credentials or KeyringCredentials()
         #: Recurring schedules: each occurrence is added as an ordinary task.
@@ -278,7 +287,9 @@ class TaskQueue:
 
         # Not thread-local: it is taken in a worker thread (so waiting never blocks the loop)
         # and released on the loop's thread.
-        self._lock = FileLock(str(self.data_dir / LOCK_NAME), thread_local=False)
+        self._lock = FileLock(
+            str(self.data_dir / LOCK_NAME), mode=PRIVATE_FILE_MODE, thread_local=False
+        )
         self._started = False
         self._closing = False
         self._writer: GroupCommitWriter | None = None
@@ -342,10 +353,14 @@ class TaskQueue:
         if self._started:
             return
         self._loop = asyncio.get_running_loop()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         timeout = self.lock_timeout_s if self.dispatching else 0
         try:
+            # Private to its user (0700, files 0600): the store and logs hold commands,
+            # parameters and output. Another user's data directory is refused here.
+            make_data_dir_private(self.data_dir)
             await asyncio.to_thread(self._lock.acquire, timeout=timeout)
+        except PermissionError as exc:
+            raise permission_denied(self.data_dir, exc) from None
         except Timeout:
             raise QueueError(
                 TaskErrorCode.QUEUE_ENGINE_LOCKED,

@@ -113,3 +113,8 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a migration script (no semicolons inside our statements)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -14,6 +14,7 @@ import math
 import operator
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,18 @@ from qtqueue.core.task import (
     TaskStatus,
     parse_task_type,
 )
+from qtqueue.storage.backups import (
+    BACKUPS_DIR,
+    INTERVAL_S,
+    backup_due,
+    list_backups,
+    set_aside,
+    take_backup,
+)
 from qtqueue.storage.base import TaskFilter, Transition, WriteBatch
-from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from qtqueue.storage.damage import QUARANTINE_TABLE, create_store, inspect, quarantine_rows
+from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION, statements
+from qtqueue.storage.private import make_private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +238,26 @@ def _obj(text: str) -> Any:
     return _json_loads(text)
 
 
+def _dict(text: str) -> dict[str, Any]:
+    """A JSON column that holds an object."""
+    if text == "{}":
+        return {}
+    value = _json_loads(text)
+    if type(value) is not dict:
+        raise ValueError(f"a JSON {type(value).__name__} where an object belongs")
+    return value
+
+
+def _list(text: str) -> list[Any]:
+    """A JSON column that holds a list."""
+    if text == "[]":
+        return []
+    value = _json_loads(text)
+    if type(value) is not list:
+        raise ValueError(f"a JSON {type(value).__name__} where a list belongs")
+    return value
+
+
 def _backoff(text: str) -> float | list[float]:
     try:
         return float(text)
@@ -234,7 +265,50 @@ def _backoff(text: str) -> float | list[float]:
         return _json_loads(text)  # type: ignore[no-any-return]
 
 
+_NULLABLE = frozenset(
+    "started_at completed_at duration_s error error_code timeout_s run_at expires_at result "
+    "paused_from pid ttl_s approved_at".split()
+)
+_INTEGERS = frozenset(
+    "seq priority retry_count max_retries dead_letter pid allow_dependency_failure".split()
+)
+_REALS = frozenset(
+    "progress created_at started_at completed_at duration_s timeout_s run_at expires_at "
+    "updated_at ttl_s approved_at".split()
+)
+_NONE = type(None)
+
+
+def _column_types(column: str) -> frozenset[type]:
+    kinds: set[type] = {int} if column in _INTEGERS else {int, float} if column in _REALS else {str}
+    if column in _NULLABLE:
+        kinds.add(_NONE)
+    return frozenset(kinds)
+
+
+#: The Python types SQLite may hand back for each column of a sound row.
+_ROW_TYPES = tuple(_column_types(c) for c in _COLUMNS)
+#: Type signatures of rows already found sound: checking a row is then one set lookup.
+_SOUND_SIGNATURES: set[tuple[type, ...]] = set()
+
+
+def _check_types(row: sqlite3.Row | tuple[Any, ...]) -> None:
+    """Raise ValueError naming the first column whose value has a type no task field takes
+    (SQLite keeps whatever was written, e.g. text in a REAL column)."""
+    signature = tuple(map(type, row))
+    if signature in _SOUND_SIGNATURES:
+        return
+    for column, kinds, value in zip(_COLUMNS, _ROW_TYPES, row, strict=True):
+        if type(value) not in kinds:
+            # The type only: a value may be a secret (the warning goes to the log).
+            raise ValueError(f"column {column} holds a {type(value).__name__} value")
+    _SOUND_SIGNATURES.add(signature)
+
+
 def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
+    """The task a row holds; ValueError (or another exception of decoding) when the row
+    cannot be one: a wrong type, broken JSON, an unknown status or priority."""
+    _check_types(row)
     (
         id_, seq, task_type, name, params, category, tags, priority, status, progress,
         current_step, created_at, started_at, completed_at, duration_s, error, error_code,
@@ -251,9 +325,9 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         seq=seq,
         task_type=parse_task_type(task_type),
         name=name,
-        params=_obj(params),
+        params=_dict(params),
         category=category,
-        tags=_obj(tags),
+        tags=_list(tags),
         priority=pr if pr is not None else Priority(priority),
         status=st if st is not None else TaskStatus(status),
         progress=progress,
@@ -264,15 +338,15 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         duration_s=duration_s,
         error=error,
         error_code=error_code,
-        error_details=_obj(error_details),
+        error_details=_dict(error_details),
         retry_count=retry_count,
         max_retries=max_retries,
         retry_backoff=_backoff(retry_backoff),
         timeout_s=timeout_s,
         run_at=run_at,
         expires_at=expires_at,
-        depends_on=_obj(depends_on),
-        resources=_obj(resources),
+        depends_on=_list(depends_on),
+        resources=_dict(resources),
         permission=pe if pe is not None else Permission(permission),
         on_interrupt=oi if oi is not None else OnInterrupt(on_interrupt),
         dead_letter=bool(dead_letter),
@@ -286,6 +360,19 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         queue=queue,
         approved_at=approved_at,
     )
+
+
+def _decode(rows: list[Any]) -> tuple[list[Task], list[tuple[Any, str]]]:
+    """The tasks of `rows`, and (id, reason) for each row that is not a task. The one place
+    where a row that cannot be read is caught: the store quarantines it (see `_tasks`)."""
+    tasks: list[Task] = []
+    bad: list[tuple[Any, str]] = []
+    for row in rows:
+        try:
+            tasks.append(_task_from_row(row))
+        except Exception as exc:  # whatever decoding raised, the row is what is wrong
+            bad.append((row[0], f"{type(exc).__name__}: {exc}"))
+    return tasks, bad
 
 
 def _where(flt: TaskFilter) -> tuple[str, list[Any]]:
@@ -321,10 +408,30 @@ class SqliteTaskStore:
 
     `synchronous` is SQLite's: "NORMAL" (the default) survives any crash of the process and
     fsyncs at checkpoints; "FULL" also fsyncs every commit, surviving power loss at a cost.
+
+    A damaged file (emptied, cut short, overwritten, unreadable) is refused with
+    QueueError(QUEUE_STORE_CORRUPT, details `damaged=True`) and left as it is, unless
+    `replace_damaged`: then it is set aside (`set_aside_as`) and an empty store started.
+    Backups go to `<folder of path>/backups` (see `qtqueue.storage.backups`): before each
+    migration, and at most once every `backup_interval_s` while the store holds tasks.
     """
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "NORMAL",
+        replace_damaged: bool = False,
+        backup_interval_s: float = INTERVAL_S,
+    ) -> None:
         self.path = Path(path)
+        self.replace_damaged = replace_damaged
+        #: Where a damaged file was moved by `open` (with `replace_damaged`), else None.
+        self.set_aside_as: Path | None = None
+        self.backups_dir = self.path.parent / BACKUPS_DIR
+        self.backup_interval_s = backup_interval_s
+        self._next_backup_at = 0.0  # UNIX time
+        self._backup: asyncio.Task[None] | None = None
         self.synchronous = synchronous.upper()
         if self.synchronous not in ("NORMAL", "FULL", "OFF", "EXTRA"):
             raise ValueError(f"synchronous must be NORMAL, FULL, OFF or EXTRA, not {synchronous!r}")
@@ -349,11 +456,51 @@ class SqliteTaskStore:
         return self._db
 
     async def open(self) -> None:
-        """Open the file, check it is ours and bring its schema up to date."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the file, check it is ours and bring its schema up to date; take the daily
+        backup if one is due."""
+        make_private_dir(self.path.parent)
         # Captured here, never looked up later: Qt (qasync) may resume a coroutine of ours
         # outside the loop's run, where get_running_loop() raises.
         self._loop = asyncio.get_running_loop()
+        try:
+            db, version = await self._open_file()
+        except QueueError as exc:
+            if not (self.replace_damaged and exc.details.get("damaged")):
+                raise
+            self.set_aside_as = set_aside(self.path, "damaged", time.time())
+            logger.error(
+                "%s %s: it was set aside as %s and an empty store was started in its place "
+                "('qtqueue restore' lists the backups)",
+                self.path,
+                exc.details["problem"],
+                self.set_aside_as,
+            )
+            await asyncio.to_thread(create_store, self.path)
+            db, version = await self._open_file()
+        logger.debug("opened %s at schema version %d", self.path, version)
+        self._db = db
+        await self._backup_if_due()
+
+    def _damaged(self, problem: str) -> QueueError:
+        backups = list_backups(self.backups_dir)
+        latest = (
+            f"; the newest backup is {backups[0].name}" if backups else "; no backup is kept yet"
+        )
+        return QueueError(
+            TaskErrorCode.QUEUE_STORE_CORRUPT,
+            f"{self.path} {problem}. Nothing was changed{latest}",
+            path=str(self.path),
+            damaged=True,
+            problem=problem,
+            backups=[b.name for b in backups],
+        )
+
+    async def _open_file(self) -> tuple[aiosqlite.Connection, int]:
+        problem = await asyncio.to_thread(inspect, self.path)
+        if problem is not None:
+            raise self._damaged(problem)
+        if not self.path.exists():
+            await asyncio.to_thread(create_store, self.path)
         # check_same_thread=False: small commits run on the loop's thread (see apply).
         db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
@@ -369,16 +516,11 @@ class SqliteTaskStore:
             version = await self._migrate(db, version)
         except sqlite3.DatabaseError as exc:
             await db.close()
-            raise QueueError(
-                TaskErrorCode.QUEUE_STORE_CORRUPT,
-                f"{self.path} cannot be read as a qtqueue database: {exc}",
-                path=str(self.path),
-            ) from exc
+            raise self._damaged(f"cannot be read as a qtqueue database: {exc}") from exc
         except BaseException:
             await db.close()
             raise
-        logger.debug("opened %s at schema version %d", self.path, version)
-        self._db = db
+        return db, version
 
     async def _check(self, db: aiosqlite.Connection) -> int:
         """The file's schema version, after checking (without writing) that it is ours."""
@@ -396,7 +538,8 @@ class SqliteTaskStore:
             raise QueueError(
                 TaskErrorCode.QUEUE_STORE_CORRUPT,
                 f"{self.path} was written by a newer qtqueue (schema {version}, this one knows "
-                f"up to {SCHEMA_VERSION}); upgrade qtqueue to open it",
+                f"up to {SCHEMA_VERSION}); upgrade qtqueue to open it. The file is not damaged: "
+                "do not bring a backup back over it",
                 path=str(self.path),
                 schema_version=version,
             )
@@ -408,10 +551,14 @@ class SqliteTaskStore:
         return version
 
     async def _migrate(self, db: aiosqlite.Connection, version: int) -> int:
+        if 0 < version < SCHEMA_VERSION:
+            await asyncio.to_thread(
+                take_backup, self.path, self.backups_dir, f"pre-migration-v{version}", time.time()
+            )
         while version < SCHEMA_VERSION:
             await db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     await db.execute(statement)
                 version += 1
                 await db.execute(f"PRAGMA user_version = {version}")
@@ -422,11 +569,28 @@ class SqliteTaskStore:
             logger.info("migrated %s to schema version %d", self.path, version)
         return version
 
+    async def _backup_if_due(self) -> None:
+        """The daily backup, if the store holds tasks and the newest backup is older than
+        `backup_interval_s`."""
+        now = time.time()
+        if not await asyncio.to_thread(backup_due, self.backups_dir, now, self.backup_interval_s):
+            self._next_backup_at = now + self.backup_interval_s
+            return
+        if await self._fetchone("SELECT 1 FROM tasks LIMIT 1") is None:
+            return  # nothing worth keeping yet: try again at the next quiet moment
+        try:
+            await asyncio.to_thread(take_backup, self.path, self.backups_dir, "daily", now)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("the daily backup of %s failed: %s", self.path, exc)
+        self._next_backup_at = now + self.backup_interval_s
+
     async def close(self) -> None:
         """Close the connection (a checkpoint happens on close). Idempotent."""
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._backup is not None:
+            await asyncio.gather(self._backup, return_exceptions=True)
         if self._checkpointer is not None:
             await asyncio.gather(self._checkpointer, return_exceptions=True)
         if self._db is not None:
@@ -479,6 +643,14 @@ class SqliteTaskStore:
             self._idle_timer = loop.call_later(max(CHECKPOINT_IDLE_S - quiet, 0.05), self._idle)
             return
         self._checkpoint(self._wal_size())
+        if time.time() >= self._next_backup_at and self._backup is None:
+            self._backup = loop.create_task(self._backup_if_due(), name="daily store backup")
+            self._backup.add_done_callback(self._backup_done)
+
+    def _backup_done(self, task: asyncio.Task[None]) -> None:
+        self._backup = None
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("the daily backup of %s failed: %s", self.path, task.exception())
 
     def _wal_size(self) -> int:
         try:
@@ -587,9 +759,38 @@ class SqliteTaskStore:
         rows = await self._fetchall(sql, args)
         return rows[0] if rows else None
 
+    async def _tasks(self, rows: list[Any]) -> list[Task]:
+        """The tasks of `rows`. A row that is not a task is quarantined: moved, raw data and
+        transitions kept, to the `quarantine` table, and named in a warning; every other
+        row is returned as usual."""
+        tasks, bad = _decode(rows)
+        if bad:
+            await self._quarantine(bad)
+        return tasks
+
+    async def _quarantine(self, bad: list[tuple[Any, str]]) -> None:
+        db = self.db
+        self._reads += 1  # on the connection's thread: no inline commit meanwhile
+        try:
+            moved = await db._execute(  # type: ignore[no-untyped-call]
+                quarantine_rows, db._conn, _COLUMNS, bad, time.time()
+            )
+        finally:
+            self._reads -= 1
+        for task_id, reason in moved:
+            logger.warning(
+                "task %s cannot be read (%s): it was moved, with its raw data, to the %s "
+                "table of %s; every other task is served as before",
+                task_id,
+                reason,
+                QUARANTINE_TABLE,
+                self.path,
+            )
+
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._fetchone(f"{_SELECT} WHERE id = ?", (task_id,))
-        return _task_from_row(row) if row else None
+        tasks = await self._tasks([row]) if row else []
+        return tasks[0] if tasks else None
 
     async def list_tasks(self, flt: TaskFilter | None = None) -> list[Task]:
         flt = flt or TaskFilter()
@@ -605,7 +806,7 @@ class SqliteTaskStore:
             args += [flt.limit, flt.offset]
         with cyclic_gc_paused():
             rows = await self._fetchall(_SELECT + where + order + limit, args)
-            return [_task_from_row(r) for r in rows]
+            return await self._tasks(rows)
 
     async def count_tasks(self, flt: TaskFilter | None = None) -> int:
         flt = flt or TaskFilter()
@@ -620,7 +821,7 @@ class SqliteTaskStore:
             "AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout') ORDER BY seq"
         )
         rows = await self._fetchall(q)
-        return [_task_from_row(r) for r in rows]
+        return await self._tasks(rows)
 
     async def max_seq(self) -> int:
         row = await self._fetchone("SELECT coalesce(max(seq), 0) FROM tasks")
@@ -662,19 +863,26 @@ class SqliteTaskStore:
             "SELECT ?, at, from_status, to_status, task_type, error_code, duration_s "
             "FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?) ORDER BY id"
         )
-        rows = await self._fetchall(q, (task_id, task_id))
-        return [
-            Transition(
-                task_id=r[0],
-                at=r[1],
-                from_status=TaskStatus(r[2]) if r[2] else None,
-                to_status=TaskStatus(r[3]),
-                task_type=r[4],
-                error_code=r[5],
-                duration_s=r[6],
+        found: list[Transition] = []
+        for r in await self._fetchall(q, (task_id, task_id)):
+            from_status = _STATUSES.get(r[2]) if r[2] else None
+            to_status = _STATUSES.get(r[3])
+            if to_status is None or (r[2] and from_status is None):
+                # A garbled history row hides one step, never the task.
+                logger.warning("task %s: skipped a transition that cannot be read: %r", task_id, r)
+                continue
+            found.append(
+                Transition(
+                    task_id=r[0],
+                    at=r[1],
+                    from_status=from_status,
+                    to_status=to_status,
+                    task_type=r[4],
+                    error_code=r[5],
+                    duration_s=r[6],
+                )
             )
-            for r in rows
-        ]
+        return found
 
     async def restore_transitions(self) -> int:
         # One index seek per task (task_events_task holds each task's transition ids).
@@ -866,8 +1074,3 @@ def _percentile(ordered: list[float], q: float) -> float:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration script (no semicolons inside our statements)."""
-    return [s.strip() for s in script.split(";") if s.strip()]

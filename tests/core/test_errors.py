@@ -217,8 +217,10 @@ def test_error_info_of_an_unknown_name_is_unknown_errors() -> None:
     assert error_info("") is CATALOG[C.UNKNOWN_ERROR]
 
 
-def test_store_corrupt_suggests_moving_the_file_aside() -> None:
-    assert "aside" in CATALOG[C.QUEUE_STORE_CORRUPT].suggestion
+def test_store_corrupt_suggests_a_backup_and_says_the_damaged_file_is_kept() -> None:
+    suggestion = CATALOG[C.QUEUE_STORE_CORRUPT].suggestion
+    assert "qtqueue restore" in suggestion
+    assert "damaged file is kept" in suggestion
 
 
 # --- QueueError -------------------------------------------------------------------------------
