@@ -69,7 +69,7 @@ from qtqueue.engine.logs import (
     remove_log,
 )
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
-from qtqueue.engine.retry import backoff_delay_s
+from qtqueue.engine.retry import backoff_delay_s, check_retry_codes, wants_retry
 from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
@@ -492,6 +492,8 @@ class TaskQueue:
                 if isinstance(task.retry_backoff, (list, tuple))
                 else task.retry_backoff
             ),
+            retry_on=task.retry_on,
+            no_retry_on=task.no_retry_on,
             timeout_s=task.timeout_s,
             run_at=task.run_at,
             expires_at=task.expires_at,
@@ -539,6 +541,8 @@ class TaskQueue:
                 problems.append("retry_backoff: intervals must be numbers >= 0")
         elif not isinstance(rb, (int, float)) or rb < 0:
             problems.append("retry_backoff: must be seconds >= 0 or a list of intervals")
+        t.retry_on, t.no_retry_on, retry_problems = check_retry_codes(t.retry_on, t.no_retry_on)
+        problems += retry_problems
         if not isinstance(t.tags, list) or not all(isinstance(x, str) for x in t.tags):
             problems.append("tags: must be a list of strings")
         if not isinstance(t.name, str):
@@ -908,6 +912,8 @@ class TaskQueue:
                 "max_retries": t.max_retries,
                 "can_retry": t.status in RETRYABLE_TERMINAL,
                 "dead_letter": t.dead_letter,
+                "retry_on": t.retry_on,
+                "no_retry_on": t.no_retry_on,
                 "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
             },
             "wait_reason": t.wait_reason,
@@ -1287,8 +1293,9 @@ class TaskQueue:
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
-        the retention period, and each named queue's result TTL for its tasks). Returns how
-        many were removed."""
+        the retention period, and each named queue's result TTL for its tasks). Dead letters
+        are kept: only `purge_dead_letters` (or `remove_task`) deletes them. Returns how many
+        were removed."""
         self._require_open()
         keep_s = older_than_s if older_than_s is not None else self.retention_s
         assert self._writer is not None
@@ -1409,7 +1416,8 @@ class TaskQueue:
         result: dict[str, Any] | None = None,
         allow_retry: bool = True,
     ) -> None:
-        """Finish an attempt: retry it after backoff if its error allows, or end it."""
+        """Finish an attempt: retry it after backoff if retries are left and its error is one
+        a retry may fix (`wants_retry`), or end it."""
         prev = task.status
         now = self.clock()
         task.pid = None
@@ -1422,7 +1430,7 @@ class TaskQueue:
             allow_retry
             and status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
             and task.retry_count < task.max_retries
-            and error_info(task.error_code or TaskErrorCode.UNKNOWN_ERROR).retryable
+            and wants_retry(task.error_code, task.retry_on, task.no_retry_on)
         ):
             failed = Transition(
                 task.id, now, prev, status, task.type_name, task.error_code, task.duration_s
