@@ -327,6 +327,8 @@ async def cmd_show(backend: Backend, args: argparse.Namespace) -> int:
         status += f"  {progress['percent']:.0f}%"
     if progress["current_step"]:
         status += f"  ({progress['current_step']})"
+    if info.get("suspended"):
+        status += f"  (suspended; holds its slot in queue {info['queue']!r})"
     fields: list[tuple[str, str]] = [
         ("id", info["id"]),
         ("name", info["name"]),

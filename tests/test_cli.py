@@ -323,6 +323,23 @@ def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) ->
     refused(cli("resume", task_id), "QUEUE_INVALID_STATE")
 
 
+def test_a_paused_task_keeps_its_queue_slot_and_show_says_so(cli: Cli, engine: Engine) -> None:
+    ok(cli("queues", "set", "one", "--concurrency", "1"))
+    first = ok(cli("add", "command", "--queue", "one", "--", "sleep", "600")).strip()
+    wait_until(lambda: task(cli, first)["status"] == "running", "the first task to start")
+    ok(cli("pause", first))
+
+    def one() -> dict[str, Any]:
+        queues = json.loads(ok(cli("queues", "--json")))
+        return next(q for q in queues if q["name"] == "one")  # type: ignore[no-any-return]
+
+    assert (one()["running"], one()["waiting"]) == (1, 0)
+    shown = ok(cli("show", first))
+    assert "suspended; holds its slot in queue 'one'" in shown
+    ok(cli("cancel", first))
+    assert one()["running"] == 0
+
+
 def test_a_second_engine_on_the_same_data_dir_is_refused(cli: Cli, engine: Engine) -> None:
     err = refused(cli("run", "--lock-timeout", "0.1"), "QUEUE_ENGINE_LOCKED")
     assert str(engine.data_dir) in err

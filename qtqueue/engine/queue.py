@@ -273,7 +273,7 @@ class TaskQueue:
         self._queues = named_queues.load(None)
         self._queue_running: Counter[str] = Counter()
         self._active: dict[str, RunHandle] = {}
-        self._slots_used = 0  # running tasks that are not paused
+        self._slots_used = 0  # tasks with an attempt under way, suspended ones included
         self._category_running: Counter[str] = Counter()
         self._waiters: dict[str, list[asyncio.Future[Task]]] = defaultdict(list)
         self._background: set[asyncio.Task[Any]] = set()
@@ -873,8 +873,9 @@ class TaskQueue:
 
     async def get_task_summary(self, task_id: str) -> dict[str, Any]:
         """What a person asks about one task: state, progress, timing, error with its fix,
-        whether it can be retried, and what it waits for (queue, dependencies, approval,
-        resources, expiry)."""
+        whether it can be retried, what it waits for (queue, dependencies, approval,
+        resources, expiry), and whether it holds a slot of the limits (`holds_slot`: an
+        attempt is under way, `suspended` or not)."""
         t = await self.get_task(task_id)
         now = self.clock()
         handle = self._active.get(task_id)
@@ -917,6 +918,9 @@ class TaskQueue:
                 "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
             },
             "wait_reason": t.wait_reason,
+            # A paused attempt is suspended, not given up: it still counts against the limits.
+            "suspended": handle is not None and t.status == TaskStatus.PAUSED,
+            "holds_slot": handle is not None and handle.holds_slot,
             "queue": t.queue,
             "depends_on": t.depends_on,
             "allow_dependency_failure": t.allow_dependency_failure,
@@ -2028,7 +2032,7 @@ class TaskQueue:
             self._queue_running[handle.task.queue] += 1
 
     def _free_slot(self, handle: RunHandle) -> None:
-        """Give the task's slot to the queue (it finished, or is paused)."""
+        """Give the task's slot to the queue (its attempt ended)."""
         if not handle.holds_slot:
             return
         handle.holds_slot = False
@@ -2041,9 +2045,8 @@ class TaskQueue:
         self._request_dispatch()
 
     def _suspend(self, handle: RunHandle) -> None:
-        """A paused task stops its clock and gives up its slot, so the queue moves on; resuming
-        continues it at once, even if that briefly exceeds the limit."""
-        self._free_slot(handle)
+        """A paused task stops its clock but keeps its slot (as pueue does): the global,
+        category and named-queue limits still count it, so resuming it never exceeds them."""
         handle.resumed.clear()
         handle.stop_clock()
         handle.task.duration_s = handle.run_s
@@ -2052,7 +2055,6 @@ class TaskQueue:
             handle.timeout_handle = None
 
     def _unsuspend(self, handle: RunHandle) -> None:
-        self._take_slot(handle)
         handle.resumed.set()
         handle.start_clock()
         self._arm_timeout(handle)
