@@ -568,6 +568,24 @@ def test_dead_letters_are_listed_requeued_and_purged(cli: Cli) -> None:
         assert cli(*args).returncode == 2
 
 
+def test_add_takes_the_codes_retries_cover_and_a_failing_command_is_retried(cli: Cli) -> None:
+    narrowed = ok(cli("add", "command", "--max-retries", "2", "--retry-on", "system_timeout",
+                      "--no-retry-on", "SYSTEM_PROCESS_KILLED", "--", "false")).strip()  # fmt: skip
+    plain = ok(cli("add", "command", "--max-retries", "2", "--", "false")).strip()
+    ok(cli("run", "--until-idle"))
+    shown = task(cli, narrowed)
+    assert (shown["retry"]["retry_on"], shown["retry"]["no_retry_on"]) == (
+        ["SYSTEM_TIMEOUT"], ["SYSTEM_PROCESS_KILLED"],
+    )  # fmt: skip
+    assert shown["retry"]["count"] == 0  # 'false' fails with SYSTEM_COMMAND_FAILED: not covered
+    assert "only on SYSTEM_TIMEOUT  never on SYSTEM_PROCESS_KILLED" in ok(cli("show", narrowed))
+    assert task(cli, plain)["retry"]["count"] == 2  # every failure is retried when asked
+    err = refused(cli("add", "command", "--max-retries", "1", "--retry-on", "NOPE", "--", "true"),
+                  "VALIDATION_INVALID_PARAMS")  # fmt: skip
+    assert "'NOPE' is not an error code" in err
+    assert len(json.loads(ok(cli("ls", "--json")))) == 2
+
+
 def test_queues_are_listed_and_set(cli: Cli) -> None:
     listed = ok(cli("queues")).splitlines()
     assert listed[0].split()[:3] == ["QUEUE", "CONCURRENCY", "TIMEOUT"]
