@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pytest
 from cli_runner import qtqueue_command, qtqueue_env
+from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
 
 TIMEOUT_S = 30
 
@@ -611,3 +612,29 @@ def test_send_writes_a_line_to_a_running_interactive_command(cli: Cli, engine: E
     ok(cli("send", task_id, "bye", "--eof"))
     wait_until(lambda: task(cli, task_id)["status"] == "completed", "it ends at end of input")
     refused(cli("send", task_id, "late"), "QUEUE_INVALID_STATE")
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_a_command_gets_a_keyring_token_through_env_and_no_output_shows_it(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    from qtqueue.engine.credentials import KeyringVault
+
+    secret = "cli-tok-41d9-not-for-disk"
+    KeyringVault().set("deploy-token", secret)
+    cli = qtqueue_command(tmp_path, data_dir=data_dir)  # made now: it sees the test's keyring
+    seen = tmp_path / "seen"
+    task_id = ok(cli("add", "command", "--param", 'env={"TOKEN": "keyring:deploy-token"}',
+                     "--", "sh", "-c", f'printf %s "$TOKEN" > {seen}; echo "token is $TOKEN"'))
+    task_id = task_id.strip()  # fmt: skip
+    ok(cli("run", "--until-idle"))  # a real engine process reads the keyring
+
+    assert seen.read_text() == secret
+    shown = ok(cli("show", task_id, "--json"))
+    assert json.loads(shown)["status"] == "completed"
+    assert "token is ********\n" in ok(cli("log", task_id))
+    outputs = shown + ok(cli("show", task_id)) + ok(cli("log", task_id)) + ok(cli("ls", "--json"))
+    assert secret not in outputs
+    assert secret.encode() not in b"".join(
+        p.read_bytes() for p in data_dir.rglob("*") if p.is_file()
+    )
