@@ -140,8 +140,8 @@ class ErrorInfo:
     saying what to do about it; both end with a period. `retryable` is True when an automatic
     retry can help without anyone changing anything (a network blip, a timeout, a busy or
     restarting service) and False when something must change first (parameters, credentials,
-    permissions, a missing file, the task's state). The engine retries only these when nobody
-    asked for retries.
+    permissions, a missing file, the task's state). It is shown with the error; it does not
+    limit the retries a task asks for (`Task.max_retries`), which `final` does.
 
     `final` is True when no retry can ever fix the failure, because the task itself or a
     person's decision is the cause (its parameters, its type, a missing credential, a failed
