@@ -64,6 +64,25 @@ async def test_a_keyring_env_value_reaches_the_command_and_nowhere_else(
 
 
 @pytest.mark.usefixtures("secret_service")
+async def test_a_failing_command_that_prints_its_keyring_token_leaks_it_nowhere(
+    make_queue: QueueFactory, data_dir: Path
+) -> None:
+    await asyncio.to_thread(KeyringVault().set, "deploy-token", SECRET)
+    queue = await make_queue()
+    task = Task(
+        TaskType.CUSTOM_COMMAND,
+        {"command": 'echo "bad token $TOKEN" >&2; exit 4', "shell": True,
+         "env": {"TOKEN": "keyring:deploy-token"}},
+    )  # fmt: skip
+    done = await queue.wait_for(await queue.add_task(task), timeout_s=20)
+    assert (done.status, done.error_details["exit_code"]) == (S.FAILED, 4)
+    assert f"bad token {REDACTED}" in json.dumps(done.error_details)
+    assert SECRET not in json.dumps([done.to_dict(), await queue.read_log(done.id)])
+    await queue.close()
+    assert SECRET.encode() not in stored_bytes(data_dir)
+
+
+@pytest.mark.usefixtures("secret_service")
 async def test_a_missing_keyring_credential_fails_the_task_unrun_and_unretried(
     make_queue: QueueFactory, tmp_path: Path
 ) -> None:
