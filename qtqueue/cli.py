@@ -327,6 +327,8 @@ async def cmd_show(backend: Backend, args: argparse.Namespace) -> int:
         status += f"  {progress['percent']:.0f}%"
     if progress["current_step"]:
         status += f"  ({progress['current_step']})"
+    if info.get("suspended"):
+        status += f"  (suspended; holds its slot in queue {info['queue']!r})"
     fields: list[tuple[str, str]] = [
         ("id", info["id"]),
         ("name", info["name"]),
@@ -346,6 +348,10 @@ async def cmd_show(backend: Backend, args: argparse.Namespace) -> int:
         retries += "  (dead letter)"
     if retry["next_attempt_at"]:
         retries += f"  next attempt {_fmt_time(retry['next_attempt_at'])}"
+    if retry.get("retry_on"):
+        retries += f"  only on {', '.join(retry['retry_on'])}"
+    if retry.get("no_retry_on"):
+        retries += f"  never on {', '.join(retry['no_retry_on'])}"
     fields.append(("retries", retries))
     if info["wait_reason"]:
         fields.append(("waiting", info["wait_reason"]))
@@ -645,6 +651,10 @@ def _task_options(args: argparse.Namespace) -> dict[str, Any]:
         out["permission"] = args.approval
     if args.queue is not None:
         out["queue"] = args.queue
+    if args.retry_on:
+        out["retry_on"] = list(args.retry_on)
+    if args.no_retry_on:
+        out["no_retry_on"] = list(args.no_retry_on)
     return out
 
 
@@ -1014,7 +1024,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", help="a label; per-category limits key on it")
     p.add_argument("--tag", action="append", default=[], help="a label (repeatable)")
     p.add_argument("--priority", help="low, normal, high, urgent, or 0-3 (default normal)")
-    p.add_argument("--max-retries", type=int, metavar="N", help="automatic retries (default 0)")
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        metavar="N",
+        help="run a failed attempt again, up to N times (default 0)",
+    )
+    p.add_argument(
+        "--retry-on",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="retry only failures with this error code (repeatable; default: every failure "
+        "a retry can fix)",
+    )
+    p.add_argument(
+        "--no-retry-on",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="never retry failures with this error code (repeatable)",
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="running-time limit")
     p.add_argument(
         "--after",

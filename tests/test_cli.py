@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pytest
 from cli_runner import ok, qtqueue_command, qtqueue_env, refused
+from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
 
 TIMEOUT_S = 30
 
@@ -308,6 +309,23 @@ def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) ->
     refused(cli("resume", task_id), "QUEUE_INVALID_STATE")
 
 
+def test_a_paused_task_keeps_its_queue_slot_and_show_says_so(cli: Cli, engine: Engine) -> None:
+    ok(cli("queues", "set", "one", "--concurrency", "1"))
+    first = ok(cli("add", "command", "--queue", "one", "--", "sleep", "600")).strip()
+    wait_until(lambda: task(cli, first)["status"] == "running", "the first task to start")
+    ok(cli("pause", first))
+
+    def one() -> dict[str, Any]:
+        queues = json.loads(ok(cli("queues", "--json")))
+        return next(q for q in queues if q["name"] == "one")  # type: ignore[no-any-return]
+
+    assert (one()["running"], one()["waiting"]) == (1, 0)
+    shown = ok(cli("show", first))
+    assert "suspended; holds its slot in queue 'one'" in shown
+    ok(cli("cancel", first))
+    assert one()["running"] == 0
+
+
 def test_a_second_engine_on_the_same_data_dir_is_refused(cli: Cli, engine: Engine) -> None:
     err = refused(cli("run", "--lock-timeout", "0.1"), "QUEUE_ENGINE_LOCKED")
     assert str(engine.data_dir) in err
@@ -530,6 +548,24 @@ def test_dead_letters_are_listed_requeued_and_purged(cli: Cli) -> None:
         assert cli(*args).returncode == 2
 
 
+def test_add_takes_the_codes_retries_cover_and_a_failing_command_is_retried(cli: Cli) -> None:
+    narrowed = ok(cli("add", "command", "--max-retries", "2", "--retry-on", "system_timeout",
+                      "--no-retry-on", "SYSTEM_PROCESS_KILLED", "--", "false")).strip()  # fmt: skip
+    plain = ok(cli("add", "command", "--max-retries", "2", "--", "false")).strip()
+    ok(cli("run", "--until-idle"))
+    shown = task(cli, narrowed)
+    assert (shown["retry"]["retry_on"], shown["retry"]["no_retry_on"]) == (
+        ["SYSTEM_TIMEOUT"], ["SYSTEM_PROCESS_KILLED"],
+    )  # fmt: skip
+    assert shown["retry"]["count"] == 0  # 'false' fails with SYSTEM_COMMAND_FAILED: not covered
+    assert "only on SYSTEM_TIMEOUT  never on SYSTEM_PROCESS_KILLED" in ok(cli("show", narrowed))
+    assert task(cli, plain)["retry"]["count"] == 2  # every failure is retried when asked
+    err = refused(cli("add", "command", "--max-retries", "1", "--retry-on", "NOPE", "--", "true"),
+                  "VALIDATION_INVALID_PARAMS")  # fmt: skip
+    assert "'NOPE' is not an error code" in err
+    assert len(json.loads(ok(cli("ls", "--json")))) == 2
+
+
 def test_queues_are_listed_and_set(cli: Cli) -> None:
     listed = ok(cli("queues")).splitlines()
     assert listed[0].split()[:3] == ["QUEUE", "CONCURRENCY", "TIMEOUT"]
@@ -555,3 +591,29 @@ def test_send_writes_a_line_to_a_running_interactive_command(cli: Cli, engine: E
     ok(cli("send", task_id, "bye", "--eof"))
     wait_until(lambda: task(cli, task_id)["status"] == "completed", "it ends at end of input")
     refused(cli("send", task_id, "late"), "QUEUE_INVALID_STATE")
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_a_command_gets_a_keyring_token_through_env_and_no_output_shows_it(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    from qtqueue.engine.credentials import KeyringVault
+
+    secret = "cli-tok-41d9-not-for-disk"
+    KeyringVault().set("deploy-token", secret)
+    cli = qtqueue_command(tmp_path, data_dir=data_dir)  # made now: it sees the test's keyring
+    seen = tmp_path / "seen"
+    task_id = ok(cli("add", "command", "--param", 'env={"TOKEN": "keyring:deploy-token"}',
+                     "--", "sh", "-c", f'printf %s "$TOKEN" > {seen}; echo "token is $TOKEN"'))
+    task_id = task_id.strip()  # fmt: skip
+    ok(cli("run", "--until-idle"))  # a real engine process reads the keyring
+
+    assert seen.read_text() == secret
+    shown = ok(cli("show", task_id, "--json"))
+    assert json.loads(shown)["status"] == "completed"
+    assert "token is ********\n" in ok(cli("log", task_id))
+    outputs = shown + ok(cli("show", task_id)) + ok(cli("log", task_id)) + ok(cli("ls", "--json"))
+    assert secret not in outputs
+    assert secret.encode() not in b"".join(
+        p.read_bytes() for p in data_dir.rglob("*") if p.is_file()
+    )

@@ -140,13 +140,20 @@ class ErrorInfo:
     saying what to do about it; both end with a period. `retryable` is True when an automatic
     retry can help without anyone changing anything (a network blip, a timeout, a busy or
     restarting service) and False when something must change first (parameters, credentials,
-    permissions, a missing file, the task's state).
+    permissions, a missing file, the task's state). It is shown with the error; it does not
+    limit the retries a task asks for (`Task.max_retries`), which `final` does.
+
+    `final` is True when no retry can ever fix the failure, because the task itself or a
+    person's decision is the cause (its parameters, its type, a missing credential, a failed
+    dependency, a rejection): such failures are not retried even when the task asks for
+    retries (`max_retries`), while every other failure is.
     """
 
     code: TaskErrorCode
     description: str
     suggestion: str
     retryable: bool
+    final: bool = False
 
 
 _C = TaskErrorCode
@@ -683,9 +690,29 @@ _ENTRIES: tuple[tuple[TaskErrorCode, str, str, bool], ...] = (
     ),
 )
 
+#: Failures no retry can fix: the task as given, or a person's decision, is the cause.
+_FINAL: frozenset[TaskErrorCode] = frozenset(
+    {
+        _C.VALIDATION_INVALID_PARAMS,
+        _C.VALIDATION_MISSING_REQUIRED,
+        _C.VALIDATION_INVALID_FORMAT,
+        _C.QUEUE_UNKNOWN_TASK_TYPE,
+        _C.QUEUE_DEPENDENCY_FAILED,
+        _C.QUEUE_DEPENDENCY_CYCLE,
+        _C.QUEUE_TASK_EXPIRED,
+        _C.QUEUE_REJECTED,
+        _C.QUEUE_INVALID_STATE,
+        _C.QUEUE_TASK_NOT_FOUND,
+        _C.CREDENTIAL_NOT_FOUND,
+    }
+)
+
 #: Every `TaskErrorCode` with its `ErrorInfo`. Read-only.
 CATALOG: Mapping[TaskErrorCode, ErrorInfo] = types.MappingProxyType(
-    {code: ErrorInfo(code, desc, hint, retry) for code, desc, hint, retry in _ENTRIES}
+    {
+        code: ErrorInfo(code, desc, hint, retry, code in _FINAL)
+        for code, desc, hint, retry in _ENTRIES
+    }
 )
 
 

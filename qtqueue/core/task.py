@@ -230,7 +230,13 @@ class Task:
     priority: Priority = Priority.NORMAL
     """Higher runs first."""
     max_retries: int = 0
-    """Automatic retries allowed when the error's code says a retry can help."""
+    """Automatic retries: every failed or timed-out attempt is run again, up to this many
+    times, unless no retry can fix its error (see `ErrorInfo.final`) or `retry_on` /
+    `no_retry_on` leave its code out."""
+    retry_on: list[str] = field(default_factory=list)
+    """Error codes to retry; when it names any, only those are retried (empty: all)."""
+    no_retry_on: list[str] = field(default_factory=list)
+    """Error codes never retried automatically."""
     retry_backoff: float | list[float] = 1.0
     """A number: base seconds of exponential backoff with jitter. A list: explicit intervals,
     the last one repeating."""
@@ -304,6 +310,8 @@ class Task:
             params=dict(self.params),
             tags=list(self.tags),
             depends_on=list(self.depends_on),
+            retry_on=list(self.retry_on),
+            no_retry_on=list(self.no_retry_on),
             resources=dict(self.resources),
             error_details=dict(self.error_details),
             result=dict(self.result) if self.result is not None else None,

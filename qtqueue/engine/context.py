@@ -38,7 +38,7 @@ class RunHandle:
         self.task = task
         self.log = log
         self.runner: asyncio.Task[None] | None = None
-        self.holds_slot = False  # counts against max_concurrent (running, not paused)
+        self.holds_slot = False  # counts against the limits, suspended or not
         self.stop_reason: StopReason | None = None
         self.pause_hook: SuspendHook | None = None
         self.resume_hook: SuspendHook | None = None

@@ -69,7 +69,7 @@ from qtqueue.engine.logs import (
     remove_log,
 )
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
-from qtqueue.engine.retry import backoff_delay_s
+from qtqueue.engine.retry import backoff_delay_s, check_retry_codes, wants_retry
 from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
@@ -305,7 +305,7 @@ class TaskQueue:
         self._queues = named_queues.load(None)
         self._queue_running: Counter[str] = Counter()
         self._active: dict[str, RunHandle] = {}
-        self._slots_used = 0  # running tasks that are not paused
+        self._slots_used = 0  # tasks with an attempt under way, suspended ones included
         self._category_running: Counter[str] = Counter()
         self._waiters: dict[str, list[asyncio.Future[Task]]] = defaultdict(list)
         self._background: set[asyncio.Task[Any]] = set()
@@ -666,6 +666,8 @@ class TaskQueue:
                 if isinstance(task.retry_backoff, (list, tuple))
                 else task.retry_backoff
             ),
+            retry_on=task.retry_on,
+            no_retry_on=task.no_retry_on,
             timeout_s=task.timeout_s,
             run_at=task.run_at,
             expires_at=task.expires_at,
@@ -714,6 +716,8 @@ class TaskQueue:
                 problems.append("retry_backoff: intervals must be numbers >= 0")
         elif not isinstance(rb, (int, float)) or rb < 0:
             problems.append("retry_backoff: must be seconds >= 0 or a list of intervals")
+        t.retry_on, t.no_retry_on, retry_problems = check_retry_codes(t.retry_on, t.no_retry_on)
+        problems += retry_problems
         if not isinstance(t.tags, list) or not all(isinstance(x, str) for x in t.tags):
             problems.append("tags: must be a list of strings")
         if not isinstance(t.name, str):
@@ -1054,8 +1058,9 @@ class TaskQueue:
 
     async def get_task_summary(self, task_id: str) -> dict[str, Any]:
         """What a person asks about one task: state, progress, timing, error with its fix,
-        whether it can be retried, and what it waits for (queue, dependencies, approval,
-        resources, expiry)."""
+        whether it can be retried, what it waits for (queue, dependencies, approval,
+        resources, expiry), and whether it holds a slot of the limits (`holds_slot`: an
+        attempt is under way, `suspended` or not)."""
         t = await self.get_task(task_id)
         now = self.clock()
         handle = self._active.get(task_id)
@@ -1093,9 +1098,14 @@ class TaskQueue:
                 "max_retries": t.max_retries,
                 "can_retry": t.status in RETRYABLE_TERMINAL,
                 "dead_letter": t.dead_letter,
+                "retry_on": t.retry_on,
+                "no_retry_on": t.no_retry_on,
                 "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
             },
             "wait_reason": t.wait_reason,
+            # A paused attempt is suspended, not given up: it still counts against the limits.
+            "suspended": handle is not None and t.status == TaskStatus.PAUSED,
+            "holds_slot": handle is not None and handle.holds_slot,
             "queue": t.queue,
             "depends_on": t.depends_on,
             "allow_dependency_failure": t.allow_dependency_failure,
@@ -1472,8 +1482,9 @@ class TaskQueue:
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
-        the retention period, and each named queue's result TTL for its tasks). Returns how
-        many were removed."""
+        the retention period, and each named queue's result TTL for its tasks). Dead letters
+        are kept: only `purge_dead_letters` (or `remove_task`) deletes them. Returns how many
+        were removed."""
         self._require_open()
         keep_s = older_than_s if older_than_s is not None else self.retention_s
         assert self._writer is not None
@@ -1595,8 +1606,9 @@ class TaskQueue:
         result: dict[str, Any] | None = None,
         allow_retry: bool = True,
     ) -> asyncio.Future[None]:
-        """Finish an attempt: retry it after backoff if its error allows, or end it. Returns
-        the future of its record (see GroupCommitWriter)."""
+        """Finish an attempt: retry it after backoff if retries are left and its error is one
+        a retry may fix (`wants_retry`), or end it. Returns the future of its record (see
+        GroupCommitWriter)."""
         prev = task.status
         now = self.clock()
         task.pid = None
@@ -1609,7 +1621,7 @@ class TaskQueue:
             allow_retry
             and status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
             and task.retry_count < task.max_retries
-            and error_info(task.error_code or TaskErrorCode.UNKNOWN_ERROR).retryable
+            and wants_retry(task.error_code, task.retry_on, task.no_retry_on)
         ):
             failed = Transition(
                 task.id, now, prev, status, task.type_name, task.error_code, task.duration_s
@@ -2213,7 +2225,7 @@ class TaskQueue:
             self._queue_running[handle.task.queue] += 1
 
     def _free_slot(self, handle: RunHandle) -> None:
-        """Give the task's slot to the queue (it finished, or is paused)."""
+        """Give the task's slot to the queue (its attempt ended)."""
         if not handle.holds_slot:
             return
         handle.holds_slot = False
@@ -2226,9 +2238,8 @@ class TaskQueue:
         self._request_dispatch()
 
     def _suspend(self, handle: RunHandle) -> None:
-        """A paused task stops its clock and gives up its slot, so the queue moves on; resuming
-        continues it at once, even if that briefly exceeds the limit."""
-        self._free_slot(handle)
+        """A paused task stops its clock but keeps its slot (as pueue does): the global,
+        category and named-queue limits still count it, so resuming it never exceeds them."""
         handle.resumed.clear()
         handle.stop_clock()
         handle.task.duration_s = handle.run_s
@@ -2237,7 +2248,6 @@ class TaskQueue:
             handle.timeout_handle = None
 
     def _unsuspend(self, handle: RunHandle) -> None:
-        self._take_slot(handle)
         handle.resumed.set()
         handle.start_clock()
         self._arm_timeout(handle)

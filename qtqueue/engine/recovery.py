@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
 from qtqueue.executors.base import Executor, RunContext
+from qtqueue.executors.command import resolve_env
 from qtqueue.executors.process import (
     DEFAULT_GRACE_S,
     DEFAULT_PROGRESS_PATTERN,
@@ -66,6 +67,11 @@ class AdoptedCommand(Executor):
             f"{self.running.pid}) kept running and is followed again"
         )
         params = ctx.params
+        env = getattr(params, "env", None)
+        if env:
+            # The secrets it was given are masked in what it prints from now on, as before.
+            with contextlib.suppress(QueueError):
+                await resolve_env(ctx, env)
         tree = ProcessTree(self.running.pid, spawned_waiter(self.spawner, ctx.task.id))
         rc = await follow_command(
             ctx,

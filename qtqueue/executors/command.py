@@ -21,6 +21,33 @@ from qtqueue.executors.process import (
     run_command,
 )
 
+#: An `env` value "keyring:NAME" is the credential NAME, read from the OS keyring at start.
+KEYRING_PREFIX = "keyring:"
+
+
+def _check_env(env: dict[str, str]) -> dict[str, str]:
+    for key, value in env.items():
+        if value.startswith(KEYRING_PREFIX):
+            name = value[len(KEYRING_PREFIX) :]
+            if not name or name != name.strip():
+                raise ValueError(
+                    f"{key}: {KEYRING_PREFIX!r} must be followed by a credential's name, "
+                    "without surrounding spaces"
+                )
+    return env
+
+
+async def resolve_env(ctx: RunContext, env: dict[str, str]) -> dict[str, str]:
+    """`env` with each "keyring:NAME" value replaced by the credential NAME from the OS
+    keyring (through `ctx.credential`, so it is masked in the log and in everything stored
+    about the task). The params keep the reference, never the secret. A missing credential
+    raises QueueError CREDENTIAL_NOT_FOUND before anything is started."""
+    resolved = dict(env)
+    for key, value in env.items():
+        if value.startswith(KEYRING_PREFIX):
+            resolved[key] = await ctx.credential(value[len(KEYRING_PREFIX) :])
+    return resolved
+
 
 def _check_regex(value: str | None) -> str | None:
     if value:
@@ -35,7 +62,13 @@ class _ProcessParams(Params):
     cwd: str | None = Field(
         None, description="Working directory", json_schema_extra={"widget": "folder"}
     )
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra environment variables; a value 'keyring:NAME' is the credential NAME from "
+            "the OS keyring, read at start and masked in the log (never stored)"
+        ),
+    )
     progress_pattern: str | None = Field(
         DEFAULT_PROGRESS_PATTERN,
         description="Regex whose first group is a percentage found in the output",
@@ -53,6 +86,7 @@ class _ProcessParams(Params):
     )
 
     _regexes = field_validator("progress_pattern", "step_pattern")(_check_regex)
+    _env = field_validator("env")(_check_env)
 
 
 class CommandParams(_ProcessParams):
@@ -80,7 +114,7 @@ class CommandExecutor(Executor):
             ctx,
             argv,
             cwd=p.cwd,
-            env=p.env,
+            env=await resolve_env(ctx, p.env),
             progress_pattern=p.progress_pattern,
             step_pattern=p.step_pattern,
             grace_s=p.grace_s,
@@ -131,7 +165,7 @@ class ScriptExecutor(Executor):
             ctx,
             argv,
             cwd=p.cwd,
-            env=p.env,
+            env=await resolve_env(ctx, p.env),
             progress_pattern=p.progress_pattern,
             step_pattern=p.step_pattern,
             grace_s=p.grace_s,

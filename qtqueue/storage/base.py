@@ -92,8 +92,9 @@ class TaskStore(Protocol):
         """The highest queue sequence number in use (0 for an empty store)."""
 
     async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
-        """Ids of terminal tasks completed before `cutoff` (UNIX seconds); only those of the
-        named queue if `queue` is given."""
+        """Ids of terminal tasks completed before `cutoff` (UNIX seconds), dead letters
+        excepted (they stay until cleared by hand); only those of the named queue if `queue`
+        is given."""
 
     async def stats(self, now: float) -> dict[str, Any]:
         """Distributions, performance, retries and recent activity (see get_queue_stats)."""

@@ -110,6 +110,11 @@ MIGRATIONS: list[str] = [
         AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout');
     CREATE INDEX tasks_open ON tasks(seq) WHERE completed_at IS NULL;
     """,
+    # 4 -> 5: which error codes a task's retries cover (issue #10): JSON lists of codes.
+    """
+    ALTER TABLE tasks ADD COLUMN retry_on TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE tasks ADD COLUMN no_retry_on TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,7 +51,7 @@ _COLUMNS = (
     "created_at started_at completed_at duration_s error error_code error_details retry_count "
     "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
     "on_interrupt dead_letter result paused_from wait_reason pid updated_at "
-    "allow_dependency_failure ttl_s queue approved_at"
+    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on"
 ).split()
 _INSERT = f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 #: What changes while a task lives; the rest (type, params, tags…) is written once.
@@ -130,6 +130,8 @@ def _row_values(t: Task) -> tuple[Any, ...]:
         t.ttl_s,
         t.queue,
         t.approved_at,
+        _dumps(t.retry_on) if t.retry_on else "[]",
+        _dumps(t.no_retry_on) if t.no_retry_on else "[]",
     )
 
 
@@ -315,6 +317,7 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
         depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
         wait_reason, pid, updated_at, allow_dependency_failure, ttl_s, queue, approved_at,
+        retry_on, no_retry_on,
     ) = row  # fmt: skip
     st = _STATUSES.get(status)
     pr = _PRIORITIES.get(priority)
@@ -359,6 +362,8 @@ def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         ttl_s=ttl_s,
         queue=queue,
         approved_at=approved_at,
+        retry_on=_obj(retry_on),
+        no_retry_on=_obj(no_retry_on),
     )
 
 
@@ -829,7 +834,7 @@ class SqliteTaskStore:
 
     async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
         q = (
-            f"SELECT id FROM tasks WHERE completed_at < ? AND status IN "
+            f"SELECT id FROM tasks WHERE completed_at < ? AND dead_letter = 0 AND status IN "
             f"({', '.join('?' * len(_TERMINAL_VALUES))})"
         )
         args: tuple[Any, ...] = (cutoff, *_TERMINAL_VALUES)

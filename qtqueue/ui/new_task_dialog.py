@@ -385,6 +385,8 @@ class NewTaskDialog(QDialog):
             t = self.template
             fields = {
                 "retry_backoff": t.retry_backoff,
+                "retry_on": list(t.retry_on),
+                "no_retry_on": list(t.no_retry_on),
                 "on_interrupt": t.on_interrupt,
                 "ttl_s": t.ttl_s,
                 "allow_dependency_failure": t.allow_dependency_failure,

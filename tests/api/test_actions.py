@@ -310,7 +310,10 @@ class TestManaging:
         assert await call(queue, "requeue_dead_letters") == {"ids": [task_id]}
         assert (await queue.wait_for(task_id, timeout_s=10)).status == "failed"
 
-        assert await call(queue, "cleanup", older_than_s=0) == {"removed": 1}
+        # A dead letter stays until it is cleared by hand: cleanup leaves it, purge removes it.
+        assert await call(queue, "cleanup", older_than_s=0) == {"removed": 0}
+        assert (await call(queue, "list_tasks"))["count"] == 1
+        assert await call(queue, "purge_dead_letters", all=True) == {"ids": [task_id]}
         assert (await call(queue, "list_tasks"))["count"] == 0
 
     async def test_dead_letters_are_listed_requeued_and_purged_by_id_or_all(

@@ -121,7 +121,7 @@ async def test_a_command_still_running_after_its_engine_was_killed_is_adopted(
 ) -> None:
     data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
     command = gated_command(runs, gate, exit_status)
-    task_id, pid = await crash_while_running(data_dir, on_interrupt, 1, command, runs)
+    task_id, pid = await crash_while_running(data_dir, on_interrupt, 0, command, runs)
 
     async with TaskQueue(data_dir) as queue:
         task = await queue.get_task(task_id)
@@ -138,7 +138,7 @@ async def test_a_command_still_running_after_its_engine_was_killed_is_adopted(
     else:
         assert task.status is S.FAILED
         assert task.error_details["exit_code"] == exit_status
-        assert task.retry_count == 0 or "attempt 2" in log
+    assert task.retry_count == 0
     assert task.error_code != TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
     assert "before the crash" in log
     assert "after the crash" in log  # the output it wrote while no engine listened

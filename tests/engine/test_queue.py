@@ -200,7 +200,7 @@ async def test_a_paused_pending_task_is_held_while_others_run_and_resume_release
     assert gate.labels == ["a", "c", "b"]
 
 
-async def test_a_paused_running_task_gives_up_its_slot_and_resumes_at_once(
+async def test_a_paused_running_task_keeps_its_slot_and_resumes_at_once(
     make_queue: QueueFactory,
 ) -> None:
     queue = await make_queue(max_concurrent=1)
@@ -209,11 +209,14 @@ async def test_a_paused_running_task_gives_up_its_slot_and_resumes_at_once(
     first, second = await queue.add_tasks([gated("first"), gated("second")])
     await eventually(lambda: gate.started == [first])
     await queue.pause_task(first)
-    await eventually(lambda: second in gate.started, what="the freed slot is used")
-    assert (await queue.resume_task(first)).status is S.RUNNING  # no waiting for a slot
+    assert (await queue.get_task_summary(first))["holds_slot"] is True
+    assert (await queue.resume_task(first)).status is S.RUNNING  # its slot waited for it
+    gate.open(first)
+    assert (await queue.wait_for(first, timeout_s=10)).status is S.COMPLETED
+    await eventually(lambda: second in gate.started, what="the slot passes on at its end")
     gate.open_all()
-    for task_id in (first, second):
-        assert (await queue.wait_for(task_id, timeout_s=10)).status is S.COMPLETED
+    assert (await queue.wait_for(second, timeout_s=10)).status is S.COMPLETED
+    assert gate.started == [first, second]
 
 
 async def test_cancelling_a_waiting_or_held_task_ends_it_without_running_it(

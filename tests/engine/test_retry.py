@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import random
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import Task, TaskStatus
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.retry import MAX_BACKOFF_S, backoff_delay_s
 
+from .conftest import QueueFactory
 from .helpers import eventually
 
 C = TaskErrorCode
@@ -117,7 +120,7 @@ async def test_a_failure_that_a_retry_cannot_fix_is_not_retried(queue: TaskQueue
     assert bad.runs == 1
 
 
-async def test_an_unclassified_exception_is_not_retried(queue: TaskQueue) -> None:
+async def test_an_unclassified_exception_is_retried_like_any_failure(queue: TaskQueue) -> None:
     runs: list[int] = []
 
     async def broken(task_id: str, params: dict[str, Any]) -> None:
@@ -131,7 +134,7 @@ async def test_an_unclassified_exception_is_not_retried(queue: TaskQueue) -> Non
     assert done.status is S.FAILED
     assert done.error_code == "UNKNOWN_ERROR"
     assert done.error == "RuntimeError: something odd"
-    assert len(runs) == 1
+    assert (len(runs), done.retry_count, done.dead_letter) == (4, 3, True)
 
 
 async def test_without_retries_a_retryable_failure_just_fails(queue: TaskQueue) -> None:
@@ -188,3 +191,151 @@ async def test_a_retry_waits_for_its_backoff(queue: TaskQueue) -> None:
     assert summary["retry"]["next_attempt_at"] >= summary["timing"]["created_at"] + 30
     assert "retry 1/1" in summary["wait_reason"]
     assert flaky.runs == 1
+
+
+# --- What a task's retries cover --------------------------------------------------------------
+
+
+def failing_until(attempts: Path, succeeds_at: int, **fields: Any) -> Task:
+    """A real command that records each attempt in `attempts` and exits 1 until attempt
+    number `succeeds_at` (never, if 0)."""
+    path = shlex.quote(str(attempts))
+    script = f"echo x >> {path}; [ {succeeds_at} -gt 0 ] && [ $(wc -l < {path}) -ge {succeeds_at} ]"
+    return Task(
+        TaskType.CUSTOM_COMMAND,
+        {"command": script, "shell": True},
+        retry_backoff=[0.01],
+        **fields,
+    )
+
+
+def attempts_made(attempts: Path) -> int:
+    return len(attempts.read_text().splitlines())
+
+
+async def run_failing(queue: TaskQueue, attempts: Path, succeeds_at: int, **fields: Any) -> Task:
+    """Add `failing_until(...)` and return it once it is finished for good."""
+    task_id = await queue.add_task(failing_until(attempts, succeeds_at, **fields))
+    return await queue.wait_for(task_id, timeout_s=20)
+
+
+async def test_a_command_that_exits_1_is_retried_when_the_task_asks(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    attempts = tmp_path / "attempts"
+    done = await run_failing(queue, attempts, 3, max_retries=3)
+    assert (done.status, done.retry_count, done.result) == (S.COMPLETED, 2, {"exit_code": 0})
+    assert attempts_made(attempts) == 3
+
+
+async def test_a_command_that_keeps_failing_uses_its_retries_and_is_a_dead_letter(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    attempts = tmp_path / "attempts"
+    done = await run_failing(queue, attempts, 0, max_retries=2)
+    assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_COMMAND_FAILED")
+    assert (done.retry_count, done.dead_letter, attempts_made(attempts)) == (2, True, 3)
+
+
+async def test_retry_on_narrows_the_retries_to_the_codes_it_names(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    other_code, own_code = tmp_path / "other", tmp_path / "own"
+    not_covered = await queue.add_task(
+        failing_until(other_code, 2, max_retries=3, retry_on=["system_timeout"])
+    )
+    covered = await queue.add_task(
+        failing_until(own_code, 2, max_retries=3, retry_on=["SYSTEM_COMMAND_FAILED"])
+    )
+    failed = await queue.wait_for(not_covered, timeout_s=20)
+    assert (failed.status, failed.retry_count, attempts_made(other_code)) == (S.FAILED, 0, 1)
+    assert failed.retry_on == ["SYSTEM_TIMEOUT"]  # stored as the catalog spells it
+    assert (await queue.wait_for(covered, timeout_s=20)).status is S.COMPLETED
+    assert attempts_made(own_code) == 2
+
+
+async def test_no_retry_on_leaves_out_the_codes_it_names(queue: TaskQueue, tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    done = await run_failing(
+        queue, attempts, 2, max_retries=3, no_retry_on=["SYSTEM_COMMAND_FAILED"]
+    )
+    assert (done.status, done.retry_count, attempts_made(attempts)) == (S.FAILED, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"retry_on": ["NO_SUCH_CODE"]}, "retry_on: 'NO_SUCH_CODE' is not an error code"),
+        ({"no_retry_on": "SYSTEM_TIMEOUT"}, "no_retry_on: must be a list of error codes"),
+        ({"retry_on": [7]}, "retry_on: must be a list of error codes"),
+        ({"retry_on": ["VALIDATION_INVALID_PARAMS"]}, "VALIDATION_INVALID_PARAMS is never retried"),
+        (
+            {"retry_on": ["SYSTEM_TIMEOUT"], "no_retry_on": ["system_timeout"]},
+            "retry_on and no_retry_on both name SYSTEM_TIMEOUT",
+        ),
+    ],
+)
+async def test_retry_codes_are_checked_against_the_catalog_and_nothing_is_queued(
+    queue: TaskQueue, fields: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(QueueError) as refused:
+        await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, **fields))
+    assert refused.value.code is C.VALIDATION_INVALID_PARAMS
+    assert any(problem in p for p in refused.value.details["fields"]), refused.value.details
+    assert await queue.list_tasks() == []
+
+
+async def test_retry_codes_are_stored_and_survive_a_restart(make_queue: QueueFactory) -> None:
+    queue = await make_queue(dispatch=False)
+    task_id = await queue.add_task(
+        Task(
+            TaskType.CUSTOM_COMMAND,
+            {"command": "true"},
+            max_retries=2,
+            retry_on=["network_timeout", "SYSTEM_COMMAND_FAILED"],
+            no_retry_on=["SYSTEM_PROCESS_KILLED"],
+        )
+    )
+    await queue.close()
+    again = await make_queue(dispatch=False)
+    stored = await again.get_task(task_id)
+    assert stored.retry_on == ["NETWORK_TIMEOUT", "SYSTEM_COMMAND_FAILED"]
+    assert stored.no_retry_on == ["SYSTEM_PROCESS_KILLED"]
+    retry = (await again.get_task_summary(task_id))["retry"]
+    assert (retry["retry_on"], retry["no_retry_on"]) == (stored.retry_on, stored.no_retry_on)
+
+
+@pytest.mark.parametrize(
+    "code", [C.VALIDATION_INVALID_PARAMS, C.CREDENTIAL_NOT_FOUND, C.QUEUE_DEPENDENCY_FAILED]
+)
+async def test_a_failure_no_retry_can_fix_is_not_retried_even_when_asked(
+    queue: TaskQueue, code: TaskErrorCode
+) -> None:
+    bad = FailsFirst(code, times=1)
+    queue.register_handler("bad", bad.handler)
+    done = await queue.wait_for(await queue.add_task(Task("bad", max_retries=3)), timeout_s=10)
+    assert (done.status, done.error_code, done.retry_count, bad.runs) == (S.FAILED, code, 0, 1)
+
+
+# --- Dead letters stay until cleared by hand --------------------------------------------------
+
+
+async def test_cleanup_and_a_queue_result_ttl_keep_dead_letters(
+    make_queue: QueueFactory, tmp_path: Path
+) -> None:
+    queue = await make_queue(retention_s=None)
+    await queue.set_queue("scratch", result_ttl_s=0.2)
+    dead = await queue.add_task(failing_until(tmp_path / "a", 0, max_retries=1, queue="scratch"))
+    plain = await queue.add_task(failing_until(tmp_path / "b", 0, queue="scratch"))
+    assert (await queue.wait_for(dead, timeout_s=20)).dead_letter
+    await queue.wait_for(plain, timeout_s=20)
+
+    async def plain_gone() -> bool:
+        return plain not in {t.id for t in await queue.list_tasks()}
+
+    await eventually(plain_gone, what="the queue's result TTL deletes the plain failure")
+    assert await queue.cleanup(older_than_s=0) == 0  # the routine cleanup keeps it too
+    assert [t.id for t in await queue.list_dead_letters()] == [dead]
+    assert queue.log_path(dead).exists()
+    assert await queue.purge_dead_letters() == [dead]  # cleared by hand
+    assert await queue.list_tasks() == []

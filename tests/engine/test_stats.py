@@ -155,7 +155,7 @@ async def test_a_failed_task_summary_explains_the_error_and_offers_a_retry(
     assert "exited with code 3" in error["message"]
     assert summary["retry"] == {
         "count": 0, "max_retries": 0, "can_retry": True, "dead_letter": False,
-        "next_attempt_at": None,
+        "retry_on": [], "no_retry_on": [], "next_attempt_at": None,
     }  # fmt: skip
     timing = summary["timing"]
     assert timing["created_at"] <= timing["started_at"] <= timing["completed_at"]

@@ -358,3 +358,75 @@ async def test_the_engine_restarts_on_a_version_3_store_and_runs_what_was_left(
         paused = await queue.get_task(_id(33))
         assert paused.status is S.PAUSED
         assert _id(33) in {t.id for t in await queue.list_tasks(status=S.PAUSED)}
+
+
+# --- version 4 ---------------------------------------------------------------------------------
+# `fixtures/v4.db` was written once by `SqliteTaskStore` at schema version 4 (the store of
+# issue #8) with the tasks below: a dead letter and a command waiting with retries left.
+# Version 5 adds the error codes a task's retries cover (retry_on, no_retry_on): older rows
+# read as covering every code a retry can fix.
+
+V4_TASKS = [
+    Task(
+        id=_id(41), seq=1, task_type=TaskType.CUSTOM_COMMAND, name="upload",
+        params={"command": "upload.sh"}, status=S.FAILED, max_retries=2, retry_count=2,
+        created_at=T0, started_at=T0 + 1, completed_at=T0 + 2, duration_s=1.0,
+        error="upload.sh exited with code 1", error_code="SYSTEM_COMMAND_FAILED",
+        error_details={"exit_code": 1}, dead_letter=True, updated_at=T0 + 2,
+    ),
+    Task(
+        id=_id(42), seq=2, task_type=TaskType.CUSTOM_COMMAND, name="sync",
+        params={"command": "sync"}, status=S.PENDING, max_retries=3, retry_backoff=[1.0, 5.0],
+        created_at=T0 + 3, updated_at=T0 + 3,
+    ),
+]  # fmt: skip
+
+
+async def write_v4_fixture(path: Path) -> None:
+    """How fixtures/v4.db was made (at schema version 4). Kept for the record only."""
+    assert SCHEMA_VERSION == 4
+    store = SqliteTaskStore(path)
+    await store.open()
+    await store.apply(WriteBatch(inserts=V4_TASKS))
+    await store.close()
+
+
+def test_the_checked_in_v4_file_is_at_schema_version_4_and_its_steps_were_not_edited() -> None:
+    fresh = sqlite3.connect(":memory:")
+    fixture = _read_only(FIXTURES / "v4.db")
+    try:
+        assert fixture.execute("PRAGMA user_version").fetchone()[0] == 4
+        for step in MIGRATIONS[:4]:
+            fresh.executescript(step)
+        assert _schema(fresh) == _schema(fixture)
+    finally:
+        fresh.close()
+        fixture.close()
+
+
+async def test_a_version_4_database_loads_with_retries_covering_every_fixable_code(
+    tmp_path: Path,
+) -> None:
+    path = _copy_fixture("v4.db", tmp_path)
+    store = SqliteTaskStore(path)
+    await store.open()
+    try:
+        loaded = await store.list_tasks()
+        assert loaded == V4_TASKS
+        assert [(t.retry_on, t.no_retry_on) for t in loaded] == [([], []), ([], [])]
+        narrowed = V4_TASKS[1].copy()
+        narrowed.id, narrowed.seq = _id(43), 3
+        narrowed.retry_on, narrowed.no_retry_on = ["NETWORK_TIMEOUT"], ["SYSTEM_PROCESS_KILLED"]
+        await store.apply(WriteBatch(inserts=[narrowed]))
+        assert await store.get_task(_id(43)) == narrowed
+    finally:
+        await store.close()
+
+
+async def test_the_engine_keeps_a_version_4_dead_letter_through_cleanup(tmp_path: Path) -> None:
+    from qtqueue import TaskQueue
+
+    data = _copy_fixture("v4.db", tmp_path / "data").parent
+    async with TaskQueue(data, dispatch=False) as queue:
+        assert await queue.cleanup(older_than_s=0) == 0
+        assert [t.id for t in await queue.list_dead_letters()] == [_id(41)]

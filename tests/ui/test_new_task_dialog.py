@@ -219,6 +219,8 @@ def test_duplicate_opens_filled_from_an_existing_task(
         tags=["cron", "db"],
         priority=Priority.URGENT,
         max_retries=2,
+        retry_on=["NETWORK_TIMEOUT"],
+        no_retry_on=["SYSTEM_PROCESS_KILLED"],
         timeout_s=600,
         resources={"cpu_cores": 2},
         permission=Permission.SUPERVISED,
@@ -255,6 +257,7 @@ def test_duplicate_opens_filled_from_an_existing_task(
         Priority.URGENT,
     )
     assert (copy.max_retries, copy.timeout_s) == (2, 600.0)
+    assert (copy.retry_on, copy.no_retry_on) == (["NETWORK_TIMEOUT"], ["SYSTEM_PROCESS_KILLED"])
     assert copy.resources == {"cpu_cores": 2} and copy.permission is Permission.SUPERVISED
 
 
