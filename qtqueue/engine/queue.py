@@ -567,8 +567,7 @@ class TaskQueue:
         # the follower (which sets these too) starts.
         tree = ProcessTree(running.pid, spawned_waiter(self.spawner, task.id))
         handle.pause_hook, handle.resume_hook = tree.suspend, tree.resume
-        if task.status != TaskStatus.PAUSED:
-            self._take_slot(handle)
+        self._take_slot(handle)  # paused or not: a suspended task keeps its slot
         claimed: asyncio.Future[None] = self._loop.create_future()
         claimed.set_result(None)
         handle.runner = self._spawn(self._run(handle, adopted, claimed), f"follow {task.id}")

@@ -156,6 +156,8 @@ async def test_a_command_paused_when_its_engine_was_killed_stays_paused_and_resu
     async with TaskQueue(data_dir) as queue:
         assert (await queue.get_task(task_id)).status is S.PAUSED
         assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+        default = next(q for q in queue.list_queues() if q["name"] == "default")
+        assert default["running"] == 1  # suspended, it still holds its slot
         await queue.resume_task(task_id)
         task = await queue.wait_for(task_id, timeout_s=20)
     assert task.status is S.COMPLETED
