@@ -825,11 +825,16 @@ async def _wait_any(*events: asyncio.Event) -> None:
 
 async def _is_idle(queue: TaskQueue) -> bool:
     """Nothing runs, and nothing waits that could start: held (paused) tasks — and, while the
-    queue is paused, pending ones — are left for a later run."""
-    waiting = set(ACTIVE)
-    if not queue.queue_paused:
-        waiting.add(TaskStatus.PENDING)
-    return not await queue.list_tasks(status=waiting, limit=1)
+    queue is paused, pending ones — are left for a later run. So are pending tasks while a
+    paused running task is all that runs: it keeps its slot, so they could only start once
+    someone resumes or cancels it (a later run's work; `qtqueue run` without --until-idle
+    waits for that)."""
+    if await queue.list_tasks(status=ACTIVE, limit=1):
+        return False
+    if queue.queue_paused or not await queue.list_tasks(status=[TaskStatus.PENDING], limit=1):
+        return True
+    paused = await queue.list_tasks(status=[TaskStatus.PAUSED])
+    return any(t.paused_from in ACTIVE for t in paused)
 
 
 async def run_engine(args: argparse.Namespace) -> int:

@@ -346,6 +346,33 @@ def test_sigterm_stops_the_engine_cleanly(cli: Cli, engine: Engine) -> None:
     assert "shutdown" in after["wait_reason"]
 
 
+def test_run_until_idle_stops_when_only_a_paused_task_holds_the_slot_others_need(
+    cli: Cli, data_dir: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    loop = f"while [ ! -e {tmp_path / 'gate'} ]; do sleep 0.05; done"  # never ends here
+    held = ok(cli("add", "command", "--", "sh", "-c", loop)).strip()
+    behind = ok(cli("add", "command", "--", "true")).strip()
+    log = tmp_path / "engine.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run",
+             "--until-idle", "--max-concurrent", "1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: task(cli, held)["status"] == "running", "the first task to run")
+        ok(cli("pause", held))
+        # The paused task keeps the only slot: nothing else can run until it is resumed,
+        # so the run is over (before, it waited for ever).
+        assert proc.wait(timeout=TIMEOUT_S) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert task(cli, behind)["status"] == "pending"
+    assert task(cli, held)["status"] == "paused"
+
+
 # --------------------------------------------------------------------------- crash safety
 
 
