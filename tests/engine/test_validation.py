@@ -119,4 +119,3 @@ async def test_a_stored_id_that_is_not_a_task_id_cannot_reach_files_outside_the_
     await queue.remove_task("../../x")
     assert victim.read_text() == "not the engine's\n"
     assert [t.id for t in await queue.list_tasks()] == [template]
-
