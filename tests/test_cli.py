@@ -289,6 +289,7 @@ def test_api_refuses_what_no_action_may_see_alike_with_and_without_an_engine(
     listed = json.loads(ok(cli("api", '{"action": "list_tasks"}')))
     assert listed["result"]["count"] == 0
 
+
 def test_help_version_and_options_after_the_command(cli: Cli, data_dir: Path) -> None:
     assert "add" in ok(cli("--help"))
     assert ok(cli("--version")).startswith("qtqueue ")
