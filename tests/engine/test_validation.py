@@ -119,3 +119,19 @@ async def test_a_stored_id_that_is_not_a_task_id_cannot_reach_files_outside_the_
     await queue.remove_task("../../x")
     assert victim.read_text() == "not the engine's\n"
     assert [t.id for t in await queue.list_tasks()] == [template]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"max_retries": 2**62}, {"timeout_s": 1e300}, {"concurrency": 2**62},
+     {"result_ttl_s": 1e300}],
+)  # fmt: skip
+async def test_a_queue_default_cannot_hand_its_tasks_what_a_task_may_not_have(
+    queue: TaskQueue, settings: dict[str, Any]
+) -> None:
+    """A queue's max_retries and timeout_s become its tasks' own: the same bounds hold."""
+    with pytest.raises(QueueError) as raised:
+        await queue.set_queue("nightly", **settings)
+    assert raised.value.code is C.VALIDATION_INVALID_PARAMS
+    assert next(iter(settings)) in raised.value.message
+    assert "nightly" not in {q["name"] for q in queue.list_queues()}
