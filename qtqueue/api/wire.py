@@ -14,11 +14,11 @@ form, so it could be neither stored nor shown).
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.engine.validation import storable_json_problem
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -33,7 +33,6 @@ __all__ = [
 MAX_BODY_BYTES = 1024 * 1024
 #: The deepest nesting of lists and objects accepted (task params are far shallower).
 MAX_DEPTH = 64
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
@@ -98,28 +97,7 @@ def _check_depth(text: str) -> None:
 
 def check_value(value: object) -> None:
     """Refuse whole numbers outside 64 bits, non-finite numbers and lone surrogates anywhere
-    in `value` (keys included); walks without recursion."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, bool):
-            continue
-        elif isinstance(item, int):
-            if not _INT_MIN <= item <= _INT_MAX:
-                raise _bad(f"the whole number {item} does not fit in 64 bits")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise _bad(f"the request holds {item}, which is not a JSON number")
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _bad(
-                    "the request holds text with a lone surrogate (\\ud800-\\udfff), which is "
-                    "not Unicode text"
-                ) from None
+    in `value` (keys included)."""
+    problem = storable_json_problem(value)
+    if problem is not None:
+        raise _bad(f"the request holds {problem}")

@@ -70,7 +70,12 @@ from qtqueue.engine.logs import (
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
 from qtqueue.engine.retry import backoff_delay_s
 from qtqueue.engine.schedules import ScheduleManager
-from qtqueue.engine.validation import check_fields, check_task_id, log_file_name
+from qtqueue.engine.validation import (
+    check_fields,
+    check_raw_params,
+    check_task_id,
+    log_file_name,
+)
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -512,6 +517,7 @@ class TaskQueue:
             )
         if not isinstance(t.params, dict):
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "params must be an object")
+        check_raw_params(t.params)
         t.params = executor.validate(t.params)
         problems = check_fields(t)
         if problems:

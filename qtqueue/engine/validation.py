@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import math
 import re
 from typing import Annotated, Any
 
@@ -34,9 +35,11 @@ __all__ = [
     "TASK_ID_PATTERN",
     "TaskFieldSpec",
     "check_fields",
+    "check_raw_params",
     "check_task_id",
     "is_task_id",
     "log_file_name",
+    "storable_json_problem",
 ]
 
 #: What a task id is: a letter or digit, then up to 63 letters, digits, `_`, `.` or `-`.
@@ -53,6 +56,7 @@ _MAX_LABEL = 200
 _MAX_TAGS = 100
 _MAX_BACKOFF_STEPS = 100
 _MAX_DEPENDENCIES = 10000
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 # Callers set the fields up to `id`; the engine owns every field after it (see `Task`).
 _NAMES = [f.name for f in dataclasses.fields(Task)]
@@ -139,6 +143,9 @@ def check_fields(task: Task) -> list[str]:
             if value.tzinfo is None:
                 value = value.astimezone()  # naive: the machine's local time
             setattr(task, label, value.timestamp())
+    problem = storable_json_problem(task.resources)
+    if problem is not None:
+        problems.append(f"resources: holds {problem}")
     values = {name: getattr(task, name) for name in TaskFieldSpec.model_fields}
     try:
         TaskFieldSpec.model_validate(values)
@@ -162,6 +169,44 @@ _FRIENDLY = {
     "allow_dependency_failure": "must be true or false",
     "name": "must be a string",
 }
+
+
+def check_raw_params(params: object) -> None:
+    """Refuse params the store could not keep as given (see `storable_json_problem`), before
+    a params model sees them: a model would quietly turn NaN into null and a lone surrogate
+    into U+FFFD."""
+    problem = storable_json_problem(params)
+    if problem is not None:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"params: holds {problem}",
+            fields=[f"params: holds {problem}"],
+        )
+
+
+def storable_json_problem(value: object) -> str | None:
+    """What in `value` (JSON-like data: dicts, lists, text, numbers) the store could not keep
+    as it is — a whole number outside 64 bits, NaN or an infinity, text with a lone surrogate
+    (keys included) — in words, or None. Walks without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not _INT_MIN <= item <= _INT_MAX:
+                return f"the whole number {item} (it does not fit in 64 bits)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{item} (not a JSON number)"
+        elif isinstance(item, str) and not _encodable(item):
+            return "text with a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+    return None
 
 
 def _spec_problems(exc: ValidationError) -> list[str]:

@@ -135,3 +135,23 @@ async def test_a_queue_default_cannot_hand_its_tasks_what_a_task_may_not_have(
     assert raised.value.code is C.VALIDATION_INVALID_PARAMS
     assert next(iter(settings)) in raised.value.message
     assert "nightly" not in {q["name"] for q in queue.list_queues()}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"env": {"\udcff": "x"}}, {"n": 2**70}, {"x": [math.nan]}, {"deep": {"t": "\ud800"}}],
+)
+async def test_params_the_store_cannot_keep_as_given_are_refused_not_altered(
+    queue: TaskQueue, params: dict[str, Any]
+) -> None:
+    """In-process callers (the window) bypass the API's checks: a lone surrogate was stored as
+    U+FFFD, silently changing the task; a 70-bit integer and NaN were stored as given."""
+    queue.register_handler("keep", lambda task_id, p: {"got": p})
+    error = await refused(
+        queue,
+        Task(TaskType.CUSTOM_COMMAND, {"command": "true", **params})
+        if "env" in params
+        else Task("keep", params),
+    )
+    assert error.code is C.VALIDATION_INVALID_PARAMS
+    assert "params: holds" in error.message
