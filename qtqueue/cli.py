@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from qtqueue import __version__
 from qtqueue.api.client import Backend, open_backend
+from qtqueue.api.wire import decode_request
 from qtqueue.cli_schedules import (
     add_as_schedule,
     add_schedule_options,
@@ -769,10 +770,15 @@ def _describe_params(schema: dict[str, Any]) -> list[str]:
 async def cmd_api(backend: Backend, args: argparse.Namespace) -> int:
     """Run one raw JSON action; prints the reply. Exit 1 if it is not ok."""
     if args.request == "-":
-        request = _loads(sys.stdin.read(), "the request")
+        body = sys.stdin.buffer.read()
+    else:  # bytes that were not UTF-8 come back as they were, and are refused as such
+        body = args.request.encode("utf-8", "surrogateescape")
+    try:
+        request = decode_request(body)  # the limits the engine's server applies
+    except QueueError as exc:
+        reply: dict[str, Any] = {"ok": False, "error": exc.to_dict()}
     else:
-        request = _loads(args.request, "the request")
-    reply = await backend.request(request)
+        reply = await backend.request(request)
     _print_json(reply)
     if not reply.get("ok"):
         error = reply.get("error") or {}

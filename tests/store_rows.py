@@ -14,7 +14,7 @@ def make_task(n: int, **fields: Any) -> Task:
     fields.setdefault("task_type", TaskType.CUSTOM_COMMAND)
     fields.setdefault("params", {"command": "true"})
     return Task(
-        id=f"00000000-0000-0000-0000-{n:012d}",
+        id=fields.pop("id", f"00000000-0000-0000-0000-{n:012d}"),
         created_at=NOW + n,
         updated_at=NOW + n,
         seq=n,

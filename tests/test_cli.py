@@ -255,6 +255,27 @@ def test_api_runs_one_action_and_prints_its_reply(cli: Cli) -> None:
     assert json.loads(failed.stdout)["error"]["code"] == "QUEUE_TASK_NOT_FOUND"
 
 
+@pytest.mark.parametrize("with_engine", [False, True], ids=["no engine", "engine"])
+def test_api_refuses_what_no_action_may_see_alike_with_and_without_an_engine(
+    cli: Cli, request: pytest.FixtureRequest, with_engine: bool
+) -> None:
+    """One limit for both paths: a body over the limit, nesting past it and a 64-bit overflow
+    are VALIDATION_INVALID_FORMAT either way (the body over the limit used to be stored
+    without an engine, and an INTERNAL_ERROR with one)."""
+    if with_engine:
+        request.getfixturevalue("engine")
+    add = {"task_type": "custom_command", "params": {"command": "true"}}
+    bodies = [
+        json.dumps({"action": "add_task", "params": {**add, "name": "x" * 1024 * 1024}}),
+        '{"action": "add_task", "params": ' + "[" * 50_000 + "]" * 50_000 + "}",
+        json.dumps({"action": "add_task", "params": {**add, "max_retries": 2**63}}),
+    ]
+    for body in bodies:
+        refused(cli("api", "-", input=body), "VALIDATION_INVALID_FORMAT")
+    listed = json.loads(ok(cli("api", '{"action": "list_tasks"}')))
+    assert listed["result"]["count"] == 0
+
+
 def test_help_version_and_options_after_the_command(cli: Cli, data_dir: Path) -> None:
     assert "add" in ok(cli("--help"))
     assert ok(cli("--version")).startswith("qtqueue ")

@@ -35,6 +35,7 @@ from qtqueue.core.task import (
     parse_task_type,
 )
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.validation import ENGINE_FIELDS, check_task_id, is_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ MIN_PREFIX_LEN = 4
 DEFAULT_LOG_TAIL_BYTES = 2048
 _MAX_LOG_TAIL_BYTES = 1024 * 1024
 _MAX_ROWS = 1_000_000_000
+#: An ambiguous prefix's error lists this many of the ids it matches.
+_MAX_MATCHES_SHOWN = 20
 
 
 class _TaskRef(Params):
@@ -170,7 +173,11 @@ async def resolve_task_id(queue: TaskQueue, task_id: str) -> str:
             f"no task with id {task_id!r} (a prefix needs at least {MIN_PREFIX_LEN} characters)",
             task_id=task_id,
         )
-    matches = [t.id for t in await queue.list_tasks() if t.id.startswith(task_id)]
+    if not is_task_id(task_id):  # no valid id starts with it
+        raise QueueError(
+            TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id!r}", task_id=task_id
+        )
+    matches = await queue.ids_with_prefix(task_id, _MAX_MATCHES_SHOWN + 1)
     if not matches:
         raise QueueError(
             TaskErrorCode.QUEUE_TASK_NOT_FOUND, f"no task with id {task_id}", task_id=task_id
@@ -179,11 +186,20 @@ async def resolve_task_id(queue: TaskQueue, task_id: str) -> str:
         shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_FORMAT,
-            f"task id prefix {task_id!r} matches {len(matches)} tasks ({shown}); give more of it",
+            f"task id prefix {task_id!r} matches {_count(matches)} tasks ({shown}); "
+            "give more of it",
             task_id=task_id,
-            matches=matches[:20],
+            matches=matches[:_MAX_MATCHES_SHOWN],
         )
     return matches[0]
+
+
+def _count(matches: list[str]) -> str:
+    return (
+        f"more than {_MAX_MATCHES_SHOWN}"
+        if len(matches) > _MAX_MATCHES_SHOWN
+        else str(len(matches))
+    )
 
 
 def _brief(task: Task) -> dict[str, Any]:
@@ -205,6 +221,15 @@ def _task_from_dict(data: object, where: str = "") -> Task:
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_FORMAT, f"{prefix}a task must be a JSON object"
         )
+    owned = sorted(set(data) & ENGINE_FIELDS)
+    if owned:
+        problem = (
+            f"{', '.join(owned)}: set by the engine, not by the caller; leave "
+            f"{'it' if len(owned) == 1 else 'them'} out of a new task"
+        )
+        raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=owned)
+    if "id" in data:
+        check_task_id(data["id"], f"{prefix}id")
     if "task_type" not in data:
         raise QueueError(
             TaskErrorCode.VALIDATION_MISSING_REQUIRED,
@@ -219,13 +244,6 @@ def _task_from_dict(data: object, where: str = "") -> Task:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=[problem]
             ) from None
-    for key in ("run_at", "expires_at"):  # the engine compares these with the clock
-        value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            problem = f"{key}: must be a UNIX time in seconds (a number), got {value!r}"
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=[problem]
-            )
     try:
         return Task.from_dict(data)
     except (KeyError, ValueError, TypeError) as exc:

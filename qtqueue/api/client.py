@@ -21,6 +21,7 @@ import psutil
 
 from qtqueue.api import ENGINE_FILE
 from qtqueue.api.actions import run_action
+from qtqueue.api.wire import round_trip
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.queue import TaskQueue
@@ -94,8 +95,13 @@ class LocalBackend:
         self.queue = queue
 
     async def request(self, body: object) -> dict[str, Any]:
-        """`run_action` on the local queue."""
-        return await run_action(self.queue, body)
+        """`run_action` on the local queue, on the request as an engine's server would see it
+        (the same size, nesting and number limits: `qtqueue.api.wire`)."""
+        try:
+            checked = round_trip(body)
+        except QueueError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        return await run_action(self.queue, checked)
 
     async def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run one action on the local queue."""

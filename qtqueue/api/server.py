@@ -34,11 +34,15 @@ from aiohttp import web
 
 from qtqueue.api import ENGINE_FILE, SOCKET_NAME
 from qtqueue.api.actions import resolve_task_id, run_action
+from qtqueue.api.log_limit import OneLineRateLimit
+from qtqueue.api.wire import MAX_BODY_BYTES, decode_request, too_large
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
+#: One line per bad or abandoned request, rate-limited (see `OneLineRateLimit`).
+request_logger = logger.getChild("requests")
 
 __all__ = ["ENGINE_FILE", "SOCKET_NAME", "UNIX_PATH_MAX", "ApiServer", "write_engine_file"]
 
@@ -79,6 +83,7 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._inboxes: set[asyncio.Queue[TaskEvent | None]] = set()
+        self._request_log = OneLineRateLimit()
 
     async def __aenter__(self) -> ApiServer:
         await self.start()
@@ -99,7 +104,8 @@ class ApiServer:
         if self._runner is not None:
             return
         self._stopping.clear()
-        app = web.Application(middlewares=[self._auth])
+        # aiohttp refuses a body of client_max_size bytes or more: one more than the limit.
+        app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY_BYTES + 1)
         app.router.add_post("/api", self._handle_api)
         app.router.add_get("/events", self._handle_events)
         app.router.add_get("/tasks/{task_id}/log", self._handle_log)
@@ -125,6 +131,7 @@ class ApiServer:
                 site = web.SockSite(runner, sock)
                 await site.start()
             write_engine_file(self.engine_file, self.info)
+            self._request_log.attach([request_logger, logging.getLogger("aiohttp.server")])
         except BaseException:
             await runner.cleanup()
             self._forget_address()
@@ -144,6 +151,7 @@ class ApiServer:
         for inbox in self._inboxes:
             inbox.put_nowait(None)
         await runner.cleanup()
+        self._request_log.detach()
         if self.socket_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
@@ -172,12 +180,14 @@ class ApiServer:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except ValueError as err:
-            exc = QueueError(
-                TaskErrorCode.VALIDATION_INVALID_FORMAT, f"the request body is not JSON: {err}"
-            )
+            body = decode_request(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return _error_response(too_large(), 413)
+        except QueueError as exc:
             return _error_response(exc, 400)
+        except ConnectionResetError as exc:  # the client left before sending all of it
+            request_logger.warning("a client left in the middle of its request: %s", exc)
+            return web.Response(status=400)
         return web.json_response(await run_action(self.queue, body))
 
     async def _handle_events(self, request: web.Request) -> web.StreamResponse:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.engine.validation import MAX_DURATION_S, MAX_RETRIES
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ DEFAULT_QUEUE = "default"
 #: Built-in queues and their rank (lower is drained first); user-defined queues rank 1.
 BUILTIN_RANKS: dict[str, int] = {"high_priority": 0, DEFAULT_QUEUE: 1, "low_priority": 2}
 META_KEY = "named_queues"
+#: More tasks at once than this from one queue is surely a typo.
+MAX_CONCURRENCY = 10_000
+#: The longest a queue keeps finished tasks: a century.
+MAX_TTL_S = 100 * 365 * 86400.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -70,30 +75,31 @@ def check_name(name: object) -> str:
     return name
 
 
-def _number(value: object, *, whole: bool, minimum: float) -> bool:
+def _number(value: object, *, whole: bool, minimum: float, maximum: float) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if whole and not isinstance(value, int):
         return False
-    return math.isfinite(value) and value >= minimum
+    return math.isfinite(value) and minimum <= value <= maximum
 
 
 def updated(current: QueueSettings, changes: Mapping[str, Any]) -> QueueSettings:
     """`current` with `changes` applied (a None value clears a setting); QueueError
     VALIDATION_INVALID_PARAMS naming every bad one."""
     problems: list[str] = []
+    # The same bounds as a task's own fields: a queue's defaults become its tasks' values.
     rules = {
-        "concurrency": ("a whole number >= 1", True, 1),
-        "timeout_s": ("seconds > 0", False, 1e-9),
-        "max_retries": ("a whole number >= 0", True, 0),
-        "result_ttl_s": ("seconds >= 0", False, 0),
+        "concurrency": (f"a whole number from 1 to {MAX_CONCURRENCY}", True, 1, MAX_CONCURRENCY),
+        "timeout_s": (f"seconds > 0, at most {MAX_DURATION_S:.0f}", False, 1e-9, MAX_DURATION_S),
+        "max_retries": (f"a whole number from 0 to {MAX_RETRIES}", True, 0, MAX_RETRIES),
+        "result_ttl_s": (f"seconds from 0 to {MAX_TTL_S:.0f}", False, 0, MAX_TTL_S),
     }
     for key, value in changes.items():
         if key not in rules:
             problems.append(f"{key}: not a queue setting (settings: {', '.join(SETTING_NAMES)})")
             continue
-        what, whole, minimum = rules[key]
-        if value is not None and not _number(value, whole=whole, minimum=minimum):
+        what, whole, minimum, maximum = rules[key]
+        if value is not None and not _number(value, whole=whole, minimum=minimum, maximum=maximum):
             problems.append(f"{key}: must be {what} (or null for none), got {value!r}")
     if problems:
         raise QueueError(

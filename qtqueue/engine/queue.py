@@ -43,7 +43,6 @@ from qtqueue.core.task import (
     TERMINAL,
     OnInterrupt,
     Permission,
-    Priority,
     Task,
     TaskStatus,
     TaskType,
@@ -71,6 +70,12 @@ from qtqueue.engine.logs import (
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe, parse_needs
 from qtqueue.engine.retry import backoff_delay_s, check_retry_codes, wants_retry
 from qtqueue.engine.schedules import ScheduleManager
+from qtqueue.engine.validation import (
+    check_fields,
+    check_raw_params,
+    check_task_id,
+    log_file_name,
+)
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -113,14 +118,6 @@ class ShutdownPolicy(StrEnum):
     REQUEUE = "requeue"
     WAIT = "wait"
     CANCEL = "cancel"
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _not_found(task_id: str) -> QueueError:
@@ -648,6 +645,7 @@ class TaskQueue:
         """A validated, engine-owned copy of a caller's task, ready to insert."""
         if not isinstance(task, Task):
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "add_task takes a Task")
+        check_task_id(task.id)
         t = Task(
             task_type=(
                 parse_task_type(task.task_type)
@@ -695,70 +693,11 @@ class TaskQueue:
             )
         if not isinstance(t.params, dict):
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "params must be an object")
+        check_raw_params(t.params)
         t.params = executor.validate(t.params)
-        problems: list[str] = []
-        try:
-            if isinstance(t.priority, bool) or not isinstance(t.priority, (str, int)):
-                raise TypeError
-            t.priority = Priority.parse(t.priority)
-        except (KeyError, ValueError, TypeError):
-            problems.append(f"priority: {t.priority!r} is not low, normal, high or urgent")
-        if not isinstance(t.max_retries, int) or t.max_retries < 0:
-            problems.append("max_retries: must be a whole number >= 0")
-        if t.timeout_s is not None and not (
-            isinstance(t.timeout_s, (int, float)) and t.timeout_s > 0
-        ):
-            problems.append("timeout_s: must be a number of seconds > 0")
-        rb = t.retry_backoff
-        if isinstance(rb, list):
-            if not all(isinstance(x, (int, float)) and x >= 0 for x in rb):
-                problems.append("retry_backoff: intervals must be numbers >= 0")
-        elif not isinstance(rb, (int, float)) or rb < 0:
-            problems.append("retry_backoff: must be seconds >= 0 or a list of intervals")
+        problems = check_fields(t)
         t.retry_on, t.no_retry_on, retry_problems = check_retry_codes(t.retry_on, t.no_retry_on)
         problems += retry_problems
-        if not isinstance(t.tags, list) or not all(isinstance(x, str) for x in t.tags):
-            problems.append("tags: must be a list of strings")
-        if not isinstance(t.name, str):
-            problems.append("name: must be a string")
-        for label, enum in (("permission", Permission), ("on_interrupt", OnInterrupt)):
-            value = getattr(t, label)
-            try:
-                setattr(t, label, enum(value))
-            except (ValueError, TypeError):
-                choices = ", ".join(e.value for e in enum)
-                problems.append(f"{label}: {value!r} is not one of {choices}")
-        if not isinstance(t.category, str) or not t.category.strip():
-            problems.append("category: must be a non-empty string")
-        for label, text in (
-            ("name", t.name),
-            ("category", t.category),
-            *(("tags", x) for x in (t.tags if isinstance(t.tags, list) else [])),
-        ):
-            if isinstance(text, str) and not _encodable(text):
-                problems.append(f"{label}: not valid Unicode text")
-        for name in ("run_at", "expires_at"):
-            value = getattr(t, name)
-            if isinstance(value, datetime.datetime):
-                if value.tzinfo is None:
-                    value = value.astimezone()  # naive: the machine's local time
-                setattr(t, name, value.timestamp())
-            elif value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float))
-            ):
-                problems.append(f"{name}: must be a datetime or UNIX seconds")
-        if not isinstance(t.depends_on, list) or not all(isinstance(x, str) for x in t.depends_on):
-            problems.append("depends_on: must be a list of task ids")
-        if not isinstance(t.resources, dict):
-            problems.append("resources: must be an object")
-        if not isinstance(t.allow_dependency_failure, bool):
-            problems.append("allow_dependency_failure: must be true or false")
-        if t.ttl_s is not None and (
-            isinstance(t.ttl_s, bool) or not isinstance(t.ttl_s, (int, float)) or t.ttl_s <= 0
-        ):
-            problems.append("ttl_s: must be a number of seconds > 0")
-        if not isinstance(t.queue, str) or not t.queue.strip():
-            problems.append("queue: must be a non-empty name")
         if problems:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
@@ -983,6 +922,13 @@ class TaskQueue:
             )
         )
 
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` task ids that start with `prefix`, in id order (an index search)."""
+        self._require_open()
+        assert self._writer is not None
+        await self._writer.flush()
+        return await self.store.ids_with_prefix(prefix, limit)
+
     async def get_tasks_by_category(self, category: str) -> list[Task]:
         return await self.list_tasks(category=category)
 
@@ -1001,7 +947,9 @@ class TaskQueue:
         return self._log_path(task_id)
 
     def _log_path_text(self, task_id: str) -> str:
-        return f"{self._logs_prefix}{task_id}.log"
+        # Never the id itself as a path: an id that is not a valid one (stored before ids were
+        # checked) gets a digest name, so no log path can leave the logs directory.
+        return f"{self._logs_prefix}{log_file_name(task_id)}"
 
     def _log_path(self, task_id: str) -> Path:
         return Path(self._log_path_text(task_id))
@@ -1975,7 +1923,11 @@ class TaskQueue:
             self._expiry_alarm.set(self._expiry[0][0], self._loop, now)
 
     def _expire(self, task: Task) -> None:
-        when = datetime.datetime.fromtimestamp(task.expires_at or 0).isoformat(timespec="seconds")
+        try:
+            stamp = datetime.datetime.fromtimestamp(task.expires_at or 0)
+            when = stamp.isoformat(timespec="seconds")
+        except (ValueError, OverflowError, OSError):  # a time stored before times were checked
+            when = repr(task.expires_at)
         self._conclude(
             task,
             TaskStatus.CANCELLED,

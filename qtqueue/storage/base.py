@@ -114,6 +114,10 @@ class TaskStore(Protocol):
     async def existing_ids(self, ids: list[str]) -> set[str]:
         """Which of `ids` are already stored."""
 
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` stored ids that start with `prefix`, in id order; found through the
+        id index, not by reading every task."""
+
     async def transitions(self, task_id: str) -> list[Transition]:
         """The status history of one task, oldest first."""
 

@@ -408,6 +408,25 @@ def _where(flt: TaskFilter) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+def id_prefix_query(prefix: str, limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The statement (and its arguments) that lists up to `limit` ids starting with `prefix`.
+
+    A range on the primary key, `prefix <= id < prefix'` (`prefix'`: its last character
+    raised by one): ids compare byte by byte as UTF-8, so this is exactly "starts with", and
+    SQLite answers it by a search of the id index (LIKE and GLOB would need a table scan here).
+    """
+    if not prefix:
+        return "SELECT id FROM tasks ORDER BY id LIMIT ?", (limit,)
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:  # no character follows: every longer id is below the bound anyway
+        return "SELECT id FROM tasks WHERE id >= ? ORDER BY id LIMIT ?", (prefix, limit)
+    upper = prefix[:-1] + chr(last + 1 + (0x800 if 0xD800 <= last + 1 <= 0xDFFF else 0))
+    return (
+        "SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+        (prefix, upper, limit),
+    )
+
+
 class SqliteTaskStore:
     """`TaskStore` on one SQLite file (WAL).
 
@@ -862,6 +881,10 @@ class SqliteTaskStore:
             q = f"SELECT id FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})"
             found.update(r[0] for r in await self._fetchall(q, chunk))
         return found
+
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        sql, args = id_prefix_query(prefix, limit)
+        return [r[0] for r in await self._fetchall(sql, args) if r[0].startswith(prefix)]
 
     async def transitions(self, task_id: str) -> list[Transition]:
         q = (

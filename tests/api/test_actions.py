@@ -159,6 +159,38 @@ class TestAddTask:
         assert words in error["message"]
         assert (await call(offline, "list_tasks"))["count"] == 0
 
+    @pytest.mark.parametrize(
+        "owned",
+        [
+            {"status": "completed"},
+            {"pid": 1},
+            {"result": {"ok": True}},
+            {"retry_count": 3, "started_at": 1.0, "completed_at": 2.0, "error": "boom"},
+        ],
+    )
+    async def test_fields_the_engine_owns_are_refused_by_name(
+        self, offline: TaskQueue, owned: dict[str, Any]
+    ) -> None:
+        error = await fail(offline, {"action": "add_task", "params": command("true", **owned)})
+        assert error["code"] == "VALIDATION_INVALID_PARAMS"
+        for name in owned:
+            assert name in error["message"]
+        assert "set by the engine" in error["message"]
+        assert (await call(offline, "list_tasks"))["count"] == 0
+
+    @pytest.mark.parametrize("task_id", [None, 12, True, "", "  ", ["a"], {"a": 1}, "../../x"])
+    async def test_an_id_that_is_not_a_task_id_is_a_format_error_never_internal(
+        self, offline: TaskQueue, task_id: Any
+    ) -> None:
+        for params in (command("true", id=task_id), {"tasks": [command("true", id=task_id)]}):
+            error = await fail(offline, {"action": "add_task", "params": params})
+            assert error["code"] == "VALIDATION_INVALID_FORMAT", error
+            assert "id" in error["message"]
+        assert (await call(offline, "list_tasks"))["count"] == 0
+        # and the queue still lists, shows and runs what it holds
+        kept = (await call(offline, "add_task", **command("true")))["id"]
+        assert [t["id"] for t in (await call(offline, "list_tasks"))["tasks"]] == [kept]
+
 
 class TestReading:
     async def test_list_filters(self, offline: TaskQueue) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -14,7 +16,9 @@ import aiohttp
 import pytest
 
 from qtqueue.api.client import ApiClient, LocalBackend, open_backend
+from qtqueue.api.log_limit import DEFAULT_PER_MINUTE
 from qtqueue.api.server import ENGINE_FILE, UNIX_PATH_MAX, ApiServer
+from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
@@ -218,3 +222,92 @@ async def test_open_backend_gives_up_on_an_engine_that_never_announces_itself(
             async with open_backend(data_dir, announce_wait_s=0.2):
                 pass
     assert caught.value.code == "QUEUE_ENGINE_UNAVAILABLE"
+
+
+# --- Bodies no action may see -----------------------------------------------------------------
+
+
+def _add(**fields: Any) -> bytes:
+    """An add_task request written out by hand (so it can hold what json.dumps would not)."""
+    task = {"task_type": "custom_command", "params": {"command": "true"}, **fields}
+    return json.dumps({"action": "add_task", "params": task}).encode()
+
+
+BAD_BODIES = {
+    "deeply nested": b"[" * 100_000 + b"]" * 100_000,
+    "nested past the limit": _add(params={"command": "true", "env": {}}).replace(
+        b'"env": {}', b'"env": ' + b'{"a": ' * 70 + b"1" + b"}" * 70
+    ),
+    "a lone surrogate": _add(name="\ud800"),
+    "an integer of 2^63": _add(max_retries=0).replace(b'"max_retries": 0', b'"max_retries": '
+                                                       + str(2**63).encode()),
+    "NaN": _add(run_at=0).replace(b'"run_at": 0', b'"run_at": NaN'),
+    "over the size limit": _add(name="x" * MAX_BODY_BYTES),
+    "not UTF-8": b'{"action": "stats", "params": {"\xff": 1}}',
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", sorted(BAD_BODIES))
+async def test_a_body_no_action_may_see_gets_a_coded_error_on_both_paths(
+    server: ApiServer, client: ApiClient, queue: TaskQueue, what: str
+) -> None:
+    """With an engine (its socket) and without (the local backend the CLI uses) alike: a
+    coded VALIDATION_INVALID_FORMAT reply, never HTTP 500, plain text, or a stored task."""
+    sentinel = (await client.call("add_task", command("true")))["id"]
+    body = BAD_BODIES[what]
+    assert server.socket_path is not None
+    connector = aiohttp.UnixConnector(path=str(server.socket_path))
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.post("http://qtqueue/api", data=io.BytesIO(body)) as resp,
+    ):
+        assert resp.content_type == "application/json"
+        assert 400 <= resp.status < 500, resp.status
+        remote = await resp.json()
+    assert remote["ok"] is False and remote["error"]["code"] == "VALIDATION_INVALID_FORMAT"
+
+    local = await LocalBackend(queue).request(_decoded_as_the_cli_sends_it(body))
+    assert local["ok"] is False and local["error"]["code"] == "VALIDATION_INVALID_FORMAT", local
+    assert [t.id for t in await queue.list_tasks()] == [sentinel]
+
+
+def _decoded_as_the_cli_sends_it(body: bytes) -> object:
+    """The Python value a client holds for `body`, which it could send either way."""
+    try:
+        return json.loads(body.decode("utf-8", "surrogateescape"))
+    except RecursionError:  # too deep for the parser: built without recursion
+        nested: list[Any] = []
+        for _ in range(body.count(b"[") - 1):
+            nested = [nested]
+        return nested
+
+
+async def test_abandoned_requests_log_one_line_each_and_only_so_many(
+    server: ApiServer, client: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """300 clients that send half a request and leave wrote 300 tracebacks into the engine's
+    log; now each is one line, at most DEFAULT_PER_MINUTE a minute, then a count."""
+    assert server.socket_path is not None
+    head = b"POST /api HTTP/1.1\r\nHost: qtqueue\r\nContent-Length: 100\r\n\r\n{"
+
+    async def abandon() -> None:
+        reader, writer = await asyncio.open_unix_connection(str(server.socket_path))
+        writer.write(head)
+        await writer.drain()
+        writer.write_eof()
+        await reader.read()  # EOF: the server is done with this request
+        writer.close()
+        await writer.wait_closed()
+
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(6):
+            await asyncio.gather(*(abandon() for _ in range(50)))
+        assert (await client.call("stats"))["summary"]["total_tasks"] == 0  # still serving
+        await server.stop()
+    lines = [
+        r for r in caplog.records
+        if r.name in ("aiohttp.server", "qtqueue.api.server.requests") and r.levelno >= logging.INFO
+    ]  # fmt: skip
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in lines)
+    assert len(lines) <= DEFAULT_PER_MINUTE + 1
+    assert "suppressed" in lines[-1].getMessage()

@@ -564,3 +564,27 @@ async def test_restore_transitions_adds_the_missing_last_step_of_each_history(
     assert len(await store.transitions(whole.id)) == 2
     assert (await store.stats(NOW + 10))["performance"]["completed_tasks"] == 1
     assert await store.restore_transitions() == 0
+
+
+# --- Id prefixes ------------------------------------------------------------------------------
+
+
+async def test_an_id_prefix_is_found_through_the_id_index_not_a_scan(
+    store: SqliteTaskStore, tmp_path: Path
+) -> None:
+    """`qtqueue show <8 chars>` read every task (1.73 s at 25,100 tasks); the lookup is now a
+    search of the primary key, as SQLite's own query plan says."""
+    from qtqueue.storage.sqlite import id_prefix_query
+
+    ids = ["abcd-1", "abcd-2", "abce-1", "abc", "b"]
+    await store.apply(WriteBatch(inserts=[make_task(n, id=i) for n, i in enumerate(ids)]))
+    assert await store.ids_with_prefix("abcd", 10) == ["abcd-1", "abcd-2"]
+    assert await store.ids_with_prefix("abcd", 1) == ["abcd-1"]
+    assert await store.ids_with_prefix("abc", 10) == ["abc", "abcd-1", "abcd-2", "abce-1"]
+    assert await store.ids_with_prefix("abz", 10) == []
+
+    sql, args = id_prefix_query("abcd", 21)
+    with sqlite3.connect(tmp_path / "queue.db") as db:
+        plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+    assert "SEARCH tasks USING" in plan and "(id>? AND id<?)" in plan, plan
+    assert "SCAN" not in plan, plan
