@@ -365,21 +365,21 @@ class ScheduleDialog(QDialog):
     # ------------------------------------------------------------------ actions
 
     @Slot()
-    def add_schedule(self, task: Task | None = None) -> ScheduleEditor:
-        """Open the editor for a new schedule (from `task`, if given)."""
-        return self._open_editor(None, task)
+    def add_schedule(self) -> ScheduleEditor:
+        """Open the editor for a new schedule. No parameter: the Add button's `clicked(bool)`
+        is connected here, and PySide passes a signal's arguments to any parameter it finds."""
+        return self._open_editor(None)
 
     @Slot()
     def edit_schedule(self) -> ScheduleEditor | None:
         s = self.selected()
-        return None if s is None else self._open_editor(s, None)
+        return None if s is None else self._open_editor(s)
 
-    def _open_editor(self, schedule: Schedule | None, task: Task | None) -> ScheduleEditor:
+    def _open_editor(self, schedule: Schedule | None) -> ScheduleEditor:
         editor = ScheduleEditor(
             self.registry,
             self.schedules,
             schedule=schedule,
-            task=task,
             credential_names=self.credential_names,
             parent=self,
         )
