@@ -816,6 +816,7 @@ class MainWindow(QMainWindow):
             task=template,
             credential_names=self.credentials().names(),
             queue_names=[q["name"] for q in self.queue.list_queues()],
+            known_tasks=self.model,
         )
         if after:
             dialog.after_edit.setText(", ".join(after))

@@ -36,6 +36,7 @@ from qtqueue.core.task import (
     summarize_params,
 )
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
+from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 from qtqueue.ui.task_form import TaskForm
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ class NewTaskDialog(QDialog):
 
     OK checks the form with the executor's `validate()` and refuses, showing the problems under
     their fields, until it passes; then `task()` is the new `Task`. With `task=` the dialog opens
-    filled from it (a new id; the type, params and settings copied).
+    filled from it (a new id; the type, params and settings copied). With `known_tasks` (the
+    window's table) "Run after" is checked too, as the engine would (`resolve_run_after`): a
+    wrong id is shown beside the field and the dialog stays open; prefixes become full ids.
     """
 
     def __init__(
@@ -101,9 +104,11 @@ class NewTaskDialog(QDialog):
         task: Task | None = None,
         credential_names: Iterable[str] | None = None,
         queue_names: Iterable[str] | None = None,
+        known_tasks: TaskLookup | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
+        self.known_tasks = known_tasks
         self.setWindowTitle("Duplicate task" if task is not None else "New task")
         self.registry = registry
         self.credential_names = list(credential_names or [])
@@ -175,6 +180,12 @@ class NewTaskDialog(QDialog):
         self.after_edit = QLineEdit()
         self.after_edit.setObjectName("taskAfter")
         self.after_edit.setPlaceholderText("task ids, comma-separated: starts when they complete")
+        self.after_message = QLabel()
+        self.after_message.setObjectName("taskAfterMessage")
+        self.after_message.setWordWrap(True)
+        self.after_message.setStyleSheet("color: #c62828;")
+        self.after_message.hide()
+        self.after_edit.textEdited.connect(lambda _text: self._show_after_problem(""))
 
         type_row = QFormLayout()
         type_row.addRow("&Type", self.type_picker)
@@ -206,6 +217,7 @@ class NewTaskDialog(QDialog):
         sched.addRow("&Approval", self.permission_combo)
         sched.addRow("Needs", needs_row)
         sched.addRow("Run a&fter", self.after_edit)
+        sched.addRow("", self.after_message)
 
         self.message = QLabel()
         self.message.setObjectName("newTaskMessage")
@@ -432,8 +444,24 @@ class NewTaskDialog(QDialog):
         except QueueError as exc:
             self._show_message(str(exc))
             return None
+        if self.known_tasks is not None and task.depends_on:
+            try:
+                task.depends_on = resolve_run_after(
+                    task.depends_on, self.known_tasks, allow_failed=task.allow_dependency_failure
+                )
+            except QueueError as exc:
+                self._show_after_problem(f"{exc.code.value}: {exc}")
+                self._show_message("Correct “Run after”: nothing was queued yet.")
+                self.after_edit.setFocus()
+                return None
+        self._show_after_problem("")
         self._show_message("")
         return task
+
+    def _show_after_problem(self, text: str) -> None:
+        self.after_message.setText(text)
+        self.after_message.setVisible(bool(text))
+        self.after_edit.setStyleSheet("border: 1px solid #c62828;" if text else "")
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
