@@ -50,7 +50,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
-from qtqueue.ui.confirm import ask_yes
+from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.detail_pane import DetailPane
@@ -399,8 +399,8 @@ class MainWindow(QMainWindow):
         f.actionPause.triggered.connect(self.pause_selected)
         f.actionResume.triggered.connect(self.resume_selected)
         f.actionRetry.triggered.connect(self.retry_selected)
-        f.actionCancel.triggered.connect(self.cancel_selected)
-        f.actionRemove.triggered.connect(self.remove_selected)
+        f.actionCancel.triggered.connect(self.ask_cancel)
+        f.actionRemove.triggered.connect(self.ask_remove)
         f.actionApprove.triggered.connect(self.approve_selected)
         f.actionReject.triggered.connect(self.ask_reject)
         f.actionRequeueDeadLetters.triggered.connect(self.requeue_selected_dead_letters)
@@ -568,11 +568,16 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Run `op` on every selected task that it applies to (by default: the action's
         status rule); report failures."""
+        await self._on_each(verb, [t.id for t in self._selected_for(verb, applies)], op)
+
+    def _selected_for(
+        self, verb: str, applies: Callable[[Task], bool] | None = None
+    ) -> list[Task]:
+        """The selected tasks that `applies` to (by default: the action's status rule)."""
         if applies is None:
             by_status = APPLIES[f"action{verb.capitalize()}"]
             applies = lambda t: by_status(t.status)  # noqa: E731
-        ids = [t.id for t in self.selected_tasks() if applies(t)]
-        await self._on_each(verb, ids, op)
+        return [t for t in self.selected_tasks() if applies(t)]
 
     async def _on_each(
         self, verb: str, ids: Sequence[str], op: Callable[[str], Awaitable[object]]
@@ -616,13 +621,36 @@ class MainWindow(QMainWindow):
     async def retry_selected(self) -> None:
         await self._each("retry", self.queue.retry_task)
 
-    @owned_slot()
-    async def cancel_selected(self) -> None:
-        await self._each("cancel", self.queue.cancel_task)
+    @Slot()
+    def ask_cancel(self) -> QMessageBox | None:
+        """Cancel (Ctrl+K): ask first (unless told not to), then cancel the selected tasks."""
+        return self._confirm_each("cancel", self.queue.cancel_task)
 
-    @owned_slot()
-    async def remove_selected(self) -> None:
-        await self._each("remove", self.queue.remove_task)
+    @Slot()
+    def ask_remove(self) -> QMessageBox | None:
+        """Remove (Del): ask first (unless told not to), then delete the selected tasks."""
+        return self._confirm_each("remove", self.queue.remove_task)
+
+    def _confirm_each(
+        self, verb: str, op: Callable[[str], Awaitable[object]]
+    ) -> QMessageBox | None:
+        """Run `op` on the selected tasks that the action applies to, after a question naming
+        them when the settings ask for one (then the box is returned)."""
+        tasks = self._selected_for(verb)
+        if not tasks:
+            return None
+        ids = [t.id for t in tasks]
+
+        def act() -> None:
+            self._background.spawn(self._on_each(verb, ids, op), f"{verb} tasks")
+
+        if not self.app_settings.asks_before(verb):
+            act()
+            return None
+        return confirm_task_action(
+            self, verb, tasks, on_yes=act,
+            on_dont_ask_again=lambda: self.app_settings.stop_asking_before(verb),
+        )
 
     @owned_slot()
     async def approve_selected(self) -> None:

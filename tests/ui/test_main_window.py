@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox, QTableView
+from PySide6.QtWidgets import QMessageBox, QPushButton, QTableView
 from pytestqt.qtbot import QtBot
 
 from qtqueue.api.client import ApiClient
@@ -39,6 +39,16 @@ def sleeper(**kw: object) -> Task:
 def select(window: MainWindow, *task_ids: str) -> None:
     window.select_tasks(task_ids)
     assert {t.id for t in window.selected_tasks()} == set(task_ids)
+
+
+def answer(window: MainWindow, box_name: str, button_name: str) -> QMessageBox:
+    """Click a button of the question `box_name` that is open over the window."""
+    box = window.findChild(QMessageBox, box_name)
+    assert box is not None and box.isVisible(), box_name
+    button = box.findChild(QPushButton, button_name)
+    assert button is not None, button_name
+    button.click()
+    return box
 
 
 def enabled(window: MainWindow) -> set[str]:
@@ -204,6 +214,7 @@ def test_cancel_acts_on_every_selected_row(window: MainWindow, run: Run) -> None
         select(window, *everything)
         assert window.form.actionCancel.isEnabled()
         window.form.actionCancel.trigger()
+        answer(window, "confirmCancelTasks", "confirmAct")
         for i in everything:
             await until_row(window, i, in_status(TaskStatus.CANCELLED))
         return everything
@@ -220,6 +231,7 @@ def test_remove_deletes_finished_rows(window: MainWindow, run: Run) -> None:
             await until_row(window, i, in_status(*TERMINAL))
         select(window, ids[0], ids[1])
         window.form.actionRemove.trigger()
+        answer(window, "confirmRemoveTasks", "confirmAct")
         await until(lambda: window.model.rowCount() == 1, window.model.batchApplied)
         assert [t.id for t in await window.queue.list_tasks()] == [ids[2]]
 
