@@ -48,8 +48,9 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
 )
-from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.closing import CloseChoice, ask_close, ask_quit, running_tasks
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._closing = False
         self._closing_task: asyncio.Task[None] | None = None
+        self._close_question: QMessageBox | None = None
         self._select_when_shown: str | None = None
         self._stats_running = False
         self._stats_again = False
@@ -412,7 +414,7 @@ class MainWindow(QMainWindow):
         self.actionTogglePause.triggered.connect(self._toggle_pause)
         f.actionSelectAll.triggered.connect(self.table.selectAll)
         f.actionFind.triggered.connect(self._focus_search)
-        f.actionQuit.triggered.connect(self.quit)
+        f.actionQuit.triggered.connect(self.request_quit)
 
         f.filterStatus.currentIndexChanged.connect(self._apply_status_filter)
         f.filterType.currentIndexChanged.connect(self._apply_value_filters)
@@ -1100,9 +1102,61 @@ class MainWindow(QMainWindow):
         self.tray = tray
 
     def quit(self) -> None:
-        """Really quit (Quit in the menu or the tray, SIGTERM): close even with close-to-tray."""
+        """Really quit, without a question (SIGTERM, or once the user confirmed): close even
+        with close-to-tray; running tasks follow the shutdown policy."""
         self._quitting = True
         self.close()
+
+    def running_tasks(self) -> list[Task]:
+        """The tasks whose commands quitting would stop."""
+        return running_tasks(self.model.tasks())
+
+    def _quit_policy(self) -> ShutdownPolicy:
+        return self.app_settings.shutdown_policy_if_saved() or self.queue.shutdown_policy
+
+    @Slot()
+    def request_quit(self) -> QMessageBox | None:
+        """Quit from the menu (Ctrl+Q) or the tray: while tasks run, first say how many it
+        stops and let the user cancel (the box is returned)."""
+        running = self.running_tasks()
+        if not running:
+            self.quit()
+            return None
+        if self._close_question is not None:
+            self._close_question.raise_()  # one question at a time
+            return self._close_question
+        return self._keep_question(
+            ask_quit(self, running, policy=self._quit_policy(), on_quit=self.quit)
+        )
+
+    def _ask_close(self, running: list[Task]) -> None:
+        if self._close_question is not None:
+            self._close_question.raise_()
+            return
+        self._keep_question(ask_close(
+            self,
+            running,
+            has_tray=self.tray is not None and self.tray.isVisible(),
+            policy=self._quit_policy(),
+            on_choice=self._close_answered,
+        ))
+
+    def _keep_question(self, box: QMessageBox) -> QMessageBox:
+        self._close_question = box
+        box.finished.connect(lambda _result: setattr(self, "_close_question", None))
+        return box
+
+    def _close_answered(self, choice: CloseChoice) -> None:
+        if choice == CloseChoice.STOP:
+            self.quit()
+        elif choice == CloseChoice.KEEP_RUNNING:
+            self.hide()
+            logger.info("window closed; %d running tasks keep running", len(self.running_tasks()))
+            if self.tray is not None and self.tray.isVisible():
+                self.tray.show_notification(
+                    "qtqueue keeps running", "Running tasks go on; the tray icon brings the "
+                    "window back.", False,
+                )
 
     def closes_to_tray(self) -> bool:
         """Whether closing (not quitting) only hides the window: the setting is on and the
@@ -1122,6 +1176,10 @@ class MainWindow(QMainWindow):
         event.ignore()
         if not self._closing and self.closes_to_tray():
             self.hide()
+            return
+        running = [] if self._quitting or self._closing else self.running_tasks()
+        if running:
+            self._ask_close(running)  # keep running hidden, stop them, or cancel
             return
         if not self._closing:
             self._closing = True

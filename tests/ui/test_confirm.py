@@ -5,7 +5,7 @@ settings and the settings dialog turns the question back on."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QCheckBox
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import TERMINAL, Task, TaskStatus, TaskType
@@ -13,7 +13,7 @@ from qtqueue.ui.app_settings import KEY_CONFIRM_CANCEL, AppSettings
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
 from qtqueue.ui.settings_dialog import SettingsDialog
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, button, in_status, question, until, until_row
 
 
 def sleeper(name: str) -> Task:
@@ -33,18 +33,6 @@ async def press(qtbot: QtBot, window: MainWindow, key: Qt.Key, ctrl: bool = Fals
     window.table.setFocus()
     modifier = Qt.KeyboardModifier.ControlModifier if ctrl else Qt.KeyboardModifier.NoModifier
     qtbot.keyClick(window.table, key, modifier)
-
-
-def question(window: MainWindow, name: str) -> QMessageBox | None:
-    shown = [b for b in window.findChildren(QMessageBox, name) if b.isVisible()]
-    assert len(shown) <= 1
-    return shown[0] if shown else None
-
-
-def button(box: QMessageBox, name: str) -> QPushButton:
-    found = box.findChild(QPushButton, name)
-    assert found is not None, name
-    return found
 
 
 def fresh_read() -> AppSettings:

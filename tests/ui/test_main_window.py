@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox, QPushButton, QTableView
+from PySide6.QtWidgets import QMessageBox, QTableView
 from pytestqt.qtbot import QtBot
 
 from qtqueue.api.client import ApiClient
@@ -21,7 +21,7 @@ from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, TaskType
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_table_model import MASK, Column
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, button, in_status, question, until, until_row
 from .keyring_service import secret_service  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,14 +41,11 @@ def select(window: MainWindow, *task_ids: str) -> None:
     assert {t.id for t in window.selected_tasks()} == set(task_ids)
 
 
-def answer(window: MainWindow, box_name: str, button_name: str) -> QMessageBox:
+def answer(window: MainWindow, box_name: str, button_name: str) -> None:
     """Click a button of the question `box_name` that is open over the window."""
-    box = window.findChild(QMessageBox, box_name)
-    assert box is not None and box.isVisible(), box_name
-    button = box.findChild(QPushButton, button_name)
-    assert button is not None, button_name
-    button.click()
-    return box
+    box = question(window, box_name)
+    assert box is not None, box_name
+    button(box, button_name).click()
 
 
 def enabled(window: MainWindow) -> set[str]:
