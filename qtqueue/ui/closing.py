@@ -120,6 +120,7 @@ def ask_close(
     )
     keep.setObjectName("keepRunning")
     stop.setText(_stop_text(policy, n))
+    cancel.setText("Don't close")  # not "Cancel": the policy may be to cancel the tasks
     cancel.setObjectName("cancelClose")
     box.setDefaultButton(keep)
     choices = {keep: CloseChoice.KEEP_RUNNING, stop: CloseChoice.STOP}
@@ -148,6 +149,7 @@ def ask_quit(
         f"{_names(running)}\n\n{POLICY_EFFECT[policy]}",
     )
     stop.setText(_stop_text(policy, n))
+    cancel.setText("Don't quit")
     cancel.setObjectName("cancelQuit")
     box.setDefaultButton(cancel)
     box.buttonClicked.connect(lambda button: on_quit() if button is stop else None)

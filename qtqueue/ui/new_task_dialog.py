@@ -183,6 +183,8 @@ class NewTaskDialog(QDialog):
         self.after_message = QLabel()
         self.after_message.setObjectName("taskAfterMessage")
         self.after_message.setWordWrap(True)
+        # Top-aligned: the form may give a wrapped label more height than its lines need.
+        self.after_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.after_message.setStyleSheet("color: #c62828;")
         self.after_message.hide()
         self.after_edit.textEdited.connect(lambda _text: self._show_after_problem(""))

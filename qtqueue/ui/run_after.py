@@ -38,7 +38,8 @@ class TaskLookup(Protocol):
 
 
 def _label(task: Task) -> str:
-    return f"“{task.name}” ({task.id[:8]})" if task.name else task.id
+    short = task.id if len(task.id) <= 16 else f"{task.id[:12]}…"
+    return f"“{task.name}” ({short})" if task.name else task.id
 
 
 def _find(ref: str, lookup: TaskLookup) -> Task:
