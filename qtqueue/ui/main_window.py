@@ -847,11 +847,17 @@ class MainWindow(QMainWindow):
             credential_names=self.credentials().names(),
             queue_names=[q["name"] for q in self.queue.list_queues()],
             known_tasks=self.model,
+            submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost
         )
         if after:
             dialog.after_edit.setText(", ".join(after))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._queue_task(dialog.task()))
+
+        def queued() -> None:
+            if dialog.queued_id is not None:
+                self.select_task(dialog.queued_id)
+
+        dialog.accepted.connect(queued)
         dialog.open()
 
     def credentials(self) -> CredentialStore:
@@ -875,29 +881,6 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.show_message("Settings saved and applied"))
         dialog.open()
         return dialog
-
-    def _queue_task(self, task: Task | None) -> None:
-        if task is not None:
-            self._background.spawn(self.add_task(task), "add a task from the dialog")
-
-    async def add_task(self, task: Task) -> str | None:
-        """Queue `task` and select its row once it shows; None (and a message) on failure."""
-        try:
-            task_id = await self.queue.add_task(task)
-        except QueueError as exc:
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Could not add the task",
-                f"{exc.code.value}: {exc}",
-                QMessageBox.StandardButton.Ok,
-                self,
-            )
-            box.setInformativeText(exc.suggestion)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
-            return None
-        self.select_task(task_id)
-        return task_id
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         self.form.statusBar.showMessage(text, timeout_ms)

@@ -5,10 +5,10 @@ task's own settings, get a `Task`. Given a task it opens pre-filled (Duplicate, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,7 @@ from qtqueue.core.task import (
     summarize_params,
 )
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
+from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 from qtqueue.ui.task_form import TaskForm
 
@@ -74,6 +75,11 @@ _NEEDS = (
 )
 
 
+def error_text(exc: QueueError) -> str:
+    """A QueueError as the window shows it: code, message, and what to do."""
+    return f"{exc.code.value}: {exc.message}\n{exc.suggestion}"
+
+
 def family_of(executor: Executor) -> str:
     """The picker group of an executor: its TaskType's family, "handlers" or "plugins"."""
     if isinstance(executor, HandlerExecutor):
@@ -95,7 +101,12 @@ class NewTaskDialog(QDialog):
     filled from it (a new id; the type, params and settings copied). With `known_tasks` (the
     window's table) "Run after" is checked too, as the engine would (`resolve_run_after`): a
     wrong id is shown beside the field and the dialog stays open; prefixes become full ids.
+    With `submit` (the engine's `add_task`) OK hands the task over and the dialog closes only
+    once it was taken; a refusal is shown in the dialog (`saveFailed(str)`), nothing typed
+    lost, and `queued_id` is what `submit` returned.
     """
+
+    saveFailed = Signal(str)
 
     def __init__(
         self,
@@ -105,10 +116,14 @@ class NewTaskDialog(QDialog):
         credential_names: Iterable[str] | None = None,
         queue_names: Iterable[str] | None = None,
         known_tasks: TaskLookup | None = None,
+        submit: Callable[[Task], Awaitable[str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
         self.known_tasks = known_tasks
+        self.submit = submit
+        self.queued_id: str | None = None
+        self._jobs = BackgroundTasks()
         self.setWindowTitle("Duplicate task" if task is not None else "New task")
         self.registry = registry
         self.credential_names = list(credential_names or [])
@@ -426,11 +441,41 @@ class NewTaskDialog(QDialog):
 
     @Slot()
     def accept(self) -> None:
-        """Queue only params that validate; otherwise show why, under each field."""
+        """Queue only params that validate; otherwise show why, under each field. With a
+        submitter, close only once it took the task."""
         task = self.checked_task()
-        if task is not None:
+        if task is None:
+            return
+        if not self.submits():
             self._task = task
             super().accept()
+            return
+        self.ok_button.setEnabled(False)
+        self._jobs.spawn(self._send(task), "submit the task form")
+
+    def submits(self) -> bool:
+        """Whether OK hands the task to the engine before closing."""
+        return self.submit is not None
+
+    async def _submit(self, task: Task) -> None:
+        """Hand `task` over (QueueError: refused). Subclasses save it elsewhere."""
+        assert self.submit is not None
+        self.queued_id = await self.submit(task)
+
+    async def _send(self, task: Task) -> None:
+        try:
+            await self._submit(task)
+        except QueueError as exc:
+            text = error_text(exc)
+            if "dependency_id" in exc.details:
+                self._show_after_problem(f"{exc.code.value}: {exc}")
+            self._show_message(text)
+            self.saveFailed.emit(text)
+            return
+        finally:
+            self.ok_button.setEnabled(True)
+        self._task = task
+        QDialog.accept(self)
 
     def checked_task(self) -> Task | None:
         """`build_task()` once the form is valid; None (the problems shown) otherwise."""

@@ -3,6 +3,7 @@ and queue columns, the dead-letter filter with requeue and purge, and "Scheduleâ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -294,7 +295,7 @@ def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
     from qtqueue.ui.new_task_dialog import NewTaskDialog
     from qtqueue.ui.task_form import TaskForm
 
-    async def setup() -> None:
+    async def scenario() -> Task:
         await window.queue.add_task(command("exit 1", id="build-broken", name="broken build"))
         await window.queue.add_task(command("true", id="build-linux", name="linux build"))
         await window.queue.add_task(command("true", id="build-mac", name="mac build"))
@@ -303,44 +304,43 @@ def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
                                 ("build-mac", TaskStatus.COMPLETED)):
             await until_row(window, task_id, in_status(status))
 
-    run(setup())
-    window.form.actionNewTask.trigger()
-    dialog = window.findChild(NewTaskDialog)
-    assert dialog is not None and dialog.isVisible()
-    dialog.select_type("custom_command")
-    form = dialog.findChild(TaskForm, "taskForm")
-    qtbot.keyClicks(form.input_widget("command"), "true")
-    qtbot.keyClicks(dialog.name_edit, "deploy")
-    qtbot.keyClicks(dialog.tags_edit, "release")
+        window.form.actionNewTask.trigger()
+        dialog = window.findChild(NewTaskDialog)
+        assert dialog is not None and dialog.isVisible()
+        dialog.select_type("custom_command")
+        form = dialog.findChild(TaskForm, "taskForm")
+        qtbot.keyClicks(form.input_widget("command"), "true")
+        qtbot.keyClicks(dialog.name_edit, "deploy")
+        qtbot.keyClicks(dialog.tags_edit, "release")
 
-    for typed, code, named in (
-        ("no-such-task", TaskErrorCode.QUEUE_TASK_NOT_FOUND, "no-such-task"),
-        ("build", TaskErrorCode.VALIDATION_INVALID_FORMAT, "linux build"),
-        ("build-broken", TaskErrorCode.QUEUE_DEPENDENCY_FAILED, "broken build"),
-    ):
+        for typed, code, named in (
+            ("no-such-task", TaskErrorCode.QUEUE_TASK_NOT_FOUND, "no-such-task"),
+            ("build", TaskErrorCode.VALIDATION_INVALID_FORMAT, "linux build"),
+            ("build-broken", TaskErrorCode.QUEUE_DEPENDENCY_FAILED, "broken build"),
+        ):
+            dialog.after_edit.clear()
+            qtbot.keyClicks(dialog.after_edit, typed)
+            qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+            assert dialog.isVisible(), typed
+            assert dialog.after_message.isVisible()
+            assert dialog.after_message.text().startswith(code.value), dialog.after_message.text()
+            assert named in dialog.after_message.text()
+            assert dialog.after_edit.text() == typed
+            assert form.values()["command"] == "true"
+            assert (dialog.name_edit.text(), dialog.tags_edit.text()) == ("deploy", "release")
+        assert len(window.model.tasks()) == 3  # nothing was queued
+
         dialog.after_edit.clear()
-        qtbot.keyClicks(dialog.after_edit, typed)
+        qtbot.keyClicks(dialog.after_edit, "build-l")
+        assert not dialog.after_message.isVisible()  # typing clears the complaint
+        accepted = asyncio.get_running_loop().create_future()
+        dialog.accepted.connect(lambda: accepted.done() or accepted.set_result(None))
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-        assert dialog.isVisible(), typed
-        assert dialog.after_message.isVisible()
-        assert dialog.after_message.text().startswith(code.value), dialog.after_message.text()
-        assert named in dialog.after_message.text()
-        assert dialog.after_edit.text() == typed
-        assert form.values()["command"] == "true"
-        assert (dialog.name_edit.text(), dialog.tags_edit.text()) == ("deploy", "release")
-    assert len(window.model.tasks()) == 3  # nothing was queued
-
-    dialog.after_edit.clear()
-    qtbot.keyClicks(dialog.after_edit, "build-l")
-    assert not dialog.after_message.isVisible()  # typing clears the complaint
-    with qtbot.waitSignal(dialog.accepted):
-        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-
-    async def queued() -> Task:
+        await asyncio.wait_for(accepted, 10)  # closed once the engine took the task
         await until(lambda: len(window.model.tasks()) == 4, window.model.batchApplied)
         deploy = next(t for t in window.model.tasks() if t.name == "deploy")
         return await until_row(window, deploy.id, in_status(*TERMINAL))
 
-    done = run(queued())
+    done = run(scenario(), 30)
     assert done.depends_on == ["build-linux"] and done.tags == ["release"]
     assert done.status == TaskStatus.COMPLETED, (done.error_code, done.error)
