@@ -4,7 +4,8 @@ Quitting stops the engine, and the engine stops running commands as the shutdown
 says (by default they start again from the beginning at the next launch). So while tasks
 run, closing the window asks: keep them running with the window hidden (the default), stop
 them and quit, or do nothing; and Quit says how many tasks it will stop. With nothing
-running neither asks. The boxes are window-modal and non-blocking.
+running neither asks. The boxes are window-modal and non-blocking; `CloseGuard` asks them
+for the main window, one at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
@@ -20,6 +21,9 @@ from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.engine.queue import ShutdownPolicy
 from qtqueue.ui.confirm import NAMES_SHOWN, task_label
+
+if TYPE_CHECKING:
+    from qtqueue.ui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +159,64 @@ def ask_quit(
     box.buttonClicked.connect(lambda button: on_quit() if button is stop else None)
     box.open()
     return box
+
+
+class CloseGuard:
+    """The main window's questions before it closes or quits while tasks run: one open at a
+    time (asking again raises it). The window decides when to ask (`closeEvent`, Quit)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        #: The question open now, if any.
+        self.question: QMessageBox | None = None
+
+    def policy(self) -> ShutdownPolicy:
+        """What quitting now does to running tasks (the saved setting, else the queue's)."""
+        w = self.window
+        return w.app_settings.shutdown_policy_if_saved() or w.queue.shutdown_policy
+
+    def request_quit(self) -> QMessageBox | None:
+        """Quit at once if nothing runs; else ask (`ask_quit`) and return the box."""
+        running = self.window.running_tasks()
+        if not running:
+            self.window.quit()
+            return None
+        if self.question is not None:
+            self.question.raise_()
+            return self.question
+        return self._keep(ask_quit(
+            self.window, running, policy=self.policy(), on_quit=self.window.quit
+        ))
+
+    def ask_close(self, running: Sequence[Task]) -> None:
+        """The window is being closed while `running` run: ask (`ask_close`)."""
+        if self.question is not None:
+            self.question.raise_()
+            return
+        tray = self.window.tray
+        self._keep(ask_close(
+            self.window,
+            running,
+            has_tray=tray is not None and tray.isVisible(),
+            policy=self.policy(),
+            on_choice=self._answered,
+        ))
+
+    def _keep(self, box: QMessageBox) -> QMessageBox:
+        self.question = box
+        box.finished.connect(lambda _result: setattr(self, "question", None))
+        return box
+
+    def _answered(self, choice: CloseChoice) -> None:
+        w = self.window
+        if choice == CloseChoice.STOP:
+            w.quit()
+        elif choice == CloseChoice.KEEP_RUNNING:
+            w.hide()
+            logger.info("window closed; %d running tasks keep running", len(w.running_tasks()))
+            if w.tray is not None and w.tray.isVisible():
+                w.tray.show_notification(
+                    "qtqueue keeps running",
+                    "Running tasks go on; the tray icon brings the window back.",
+                    False,
+                )

@@ -48,9 +48,9 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
 )
-from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
-from qtqueue.ui.closing import CloseChoice, ask_close, ask_quit, running_tasks
+from qtqueue.ui.closing import CloseGuard, running_tasks
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._closing = False
         self._closing_task: asyncio.Task[None] | None = None
-        self._close_question: QMessageBox | None = None
+        self.close_guard = CloseGuard(self)
         self._select_when_shown: str | None = None
         self._stats_running = False
         self._stats_again = False
@@ -1094,52 +1094,11 @@ class MainWindow(QMainWindow):
         """The tasks whose commands quitting would stop."""
         return running_tasks(self.model.tasks())
 
-    def _quit_policy(self) -> ShutdownPolicy:
-        return self.app_settings.shutdown_policy_if_saved() or self.queue.shutdown_policy
-
     @Slot()
     def request_quit(self) -> QMessageBox | None:
         """Quit from the menu (Ctrl+Q) or the tray: while tasks run, first say how many it
         stops and let the user cancel (the box is returned)."""
-        running = self.running_tasks()
-        if not running:
-            self.quit()
-            return None
-        if self._close_question is not None:
-            self._close_question.raise_()  # one question at a time
-            return self._close_question
-        return self._keep_question(
-            ask_quit(self, running, policy=self._quit_policy(), on_quit=self.quit)
-        )
-
-    def _ask_close(self, running: list[Task]) -> None:
-        if self._close_question is not None:
-            self._close_question.raise_()
-            return
-        self._keep_question(ask_close(
-            self,
-            running,
-            has_tray=self.tray is not None and self.tray.isVisible(),
-            policy=self._quit_policy(),
-            on_choice=self._close_answered,
-        ))
-
-    def _keep_question(self, box: QMessageBox) -> QMessageBox:
-        self._close_question = box
-        box.finished.connect(lambda _result: setattr(self, "_close_question", None))
-        return box
-
-    def _close_answered(self, choice: CloseChoice) -> None:
-        if choice == CloseChoice.STOP:
-            self.quit()
-        elif choice == CloseChoice.KEEP_RUNNING:
-            self.hide()
-            logger.info("window closed; %d running tasks keep running", len(self.running_tasks()))
-            if self.tray is not None and self.tray.isVisible():
-                self.tray.show_notification(
-                    "qtqueue keeps running", "Running tasks go on; the tray icon brings the "
-                    "window back.", False,
-                )
+        return self.close_guard.request_quit()
 
     def closes_to_tray(self) -> bool:
         """Whether closing (not quitting) only hides the window: the setting is on and the
@@ -1162,7 +1121,7 @@ class MainWindow(QMainWindow):
             return
         running = [] if self._quitting or self._closing else self.running_tasks()
         if running:
-            self._ask_close(running)  # keep running hidden, stop them, or cancel
+            self.close_guard.ask_close(running)  # keep running hidden, stop them, or cancel
             return
         if not self._closing:
             self._closing = True
