@@ -12,6 +12,8 @@ Keys (all under the `app/` group of the window's QSettings):
   when the application quits.
 - `app/dockerHost` (text, default empty): the Docker daemon of Docker tasks that name none
   (empty: $DOCKER_HOST, else the local socket).
+- `app/confirmCancel`, `app/confirmRemove` (bool, default true): Cancel and Remove ask first
+  (their question's "Don't ask again" turns one off; the settings dialog turns it back on).
 
 Engine settings that were never saved are not applied: the queue keeps what it was built
 with (so `create_main_window(max_concurrent=...)` still means what it says).
@@ -45,6 +47,10 @@ KEY_LOG_CAP_MB = "app/logCapMb"
 KEY_CLOSE_TO_TRAY = "app/closeToTray"
 KEY_SHUTDOWN_POLICY = "app/shutdownPolicy"
 KEY_DOCKER_HOST = "app/dockerHost"
+KEY_CONFIRM_CANCEL = "app/confirmCancel"
+KEY_CONFIRM_REMOVE = "app/confirmRemove"
+#: The task actions that ask before acting, and the key that says whether they do.
+CONFIRM_KEYS = {"cancel": KEY_CONFIRM_CANCEL, "remove": KEY_CONFIRM_REMOVE}
 #: URL schemes the docker SDK accepts for a daemon.
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")
 
@@ -77,6 +83,10 @@ class AppConfig:
     shutdown_policy: ShutdownPolicy = ShutdownPolicy.REQUEUE
     #: The Docker daemon of Docker tasks that name none ("": $DOCKER_HOST or the socket).
     docker_host: str = ""
+    #: Cancel asks before acting on the selected tasks.
+    confirm_cancel: bool = True
+    #: Remove asks before deleting the selected tasks.
+    confirm_remove: bool = True
 
     def validate(self) -> dict[str, str]:
         """Problems by field name (empty when every value is acceptable)."""
@@ -162,10 +172,22 @@ class AppSettings:
     def log_cap_mb(self) -> int:
         return max(1, self._int(KEY_LOG_CAP_MB, DEFAULTS.log_cap_mb))
 
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self.qsettings.value(key, default)
+        return value is True or str(value).lower() in ("true", "1")
+
     @property
     def close_to_tray(self) -> bool:
-        value = self.qsettings.value(KEY_CLOSE_TO_TRAY, False)
-        return value is True or str(value).lower() in ("true", "1")
+        return self._bool(KEY_CLOSE_TO_TRAY, DEFAULTS.close_to_tray)
+
+    def asks_before(self, action: str) -> bool:
+        """Whether `action` (a key of CONFIRM_KEYS) asks before acting."""
+        return self._bool(CONFIRM_KEYS[action], True)
+
+    def stop_asking_before(self, action: str) -> None:
+        """"Don't ask again" was ticked for `action` (a key of CONFIRM_KEYS)."""
+        self.qsettings.setValue(CONFIRM_KEYS[action], False)
+        self.qsettings.sync()
 
     @property
     def shutdown_policy(self) -> ShutdownPolicy:
@@ -187,6 +209,8 @@ class AppSettings:
             close_to_tray=self.close_to_tray,
             shutdown_policy=self.shutdown_policy,
             docker_host=str(queue.executor_settings.get("docker_host") or ""),
+            confirm_cancel=self.asks_before("cancel"),
+            confirm_remove=self.asks_before("remove"),
         )
 
     def save(self, config: AppConfig) -> None:
@@ -203,6 +227,8 @@ class AppSettings:
         s.setValue(KEY_CLOSE_TO_TRAY, config.close_to_tray)
         s.setValue(KEY_SHUTDOWN_POLICY, config.shutdown_policy.value)
         s.setValue(KEY_DOCKER_HOST, config.docker_host.strip())
+        s.setValue(KEY_CONFIRM_CANCEL, config.confirm_cancel)
+        s.setValue(KEY_CONFIRM_REMOVE, config.confirm_remove)
         s.sync()
 
     def apply_saved(self, queue: TaskQueue) -> None:

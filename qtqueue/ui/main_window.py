@@ -50,7 +50,8 @@ from qtqueue.core.task import (
 )
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
-from qtqueue.ui.confirm import ask_yes
+from qtqueue.ui.closing import CloseGuard, running_tasks
+from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.detail_pane import DetailPane
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._closing = False
         self._closing_task: asyncio.Task[None] | None = None
+        self.close_guard = CloseGuard(self)
         self._select_when_shown: str | None = None
         self._stats_running = False
         self._stats_again = False
@@ -399,8 +401,8 @@ class MainWindow(QMainWindow):
         f.actionPause.triggered.connect(self.pause_selected)
         f.actionResume.triggered.connect(self.resume_selected)
         f.actionRetry.triggered.connect(self.retry_selected)
-        f.actionCancel.triggered.connect(self.cancel_selected)
-        f.actionRemove.triggered.connect(self.remove_selected)
+        f.actionCancel.triggered.connect(self.ask_cancel)
+        f.actionRemove.triggered.connect(self.ask_remove)
         f.actionApprove.triggered.connect(self.approve_selected)
         f.actionReject.triggered.connect(self.ask_reject)
         f.actionRequeueDeadLetters.triggered.connect(self.requeue_selected_dead_letters)
@@ -412,7 +414,7 @@ class MainWindow(QMainWindow):
         self.actionTogglePause.triggered.connect(self._toggle_pause)
         f.actionSelectAll.triggered.connect(self.table.selectAll)
         f.actionFind.triggered.connect(self._focus_search)
-        f.actionQuit.triggered.connect(self.quit)
+        f.actionQuit.triggered.connect(self.request_quit)
 
         f.filterStatus.currentIndexChanged.connect(self._apply_status_filter)
         f.filterType.currentIndexChanged.connect(self._apply_value_filters)
@@ -568,11 +570,16 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Run `op` on every selected task that it applies to (by default: the action's
         status rule); report failures."""
+        await self._on_each(verb, [t.id for t in self._selected_for(verb, applies)], op)
+
+    def _selected_for(
+        self, verb: str, applies: Callable[[Task], bool] | None = None
+    ) -> list[Task]:
+        """The selected tasks that `applies` to (by default: the action's status rule)."""
         if applies is None:
             by_status = APPLIES[f"action{verb.capitalize()}"]
             applies = lambda t: by_status(t.status)  # noqa: E731
-        ids = [t.id for t in self.selected_tasks() if applies(t)]
-        await self._on_each(verb, ids, op)
+        return [t for t in self.selected_tasks() if applies(t)]
 
     async def _on_each(
         self, verb: str, ids: Sequence[str], op: Callable[[str], Awaitable[object]]
@@ -616,13 +623,36 @@ class MainWindow(QMainWindow):
     async def retry_selected(self) -> None:
         await self._each("retry", self.queue.retry_task)
 
-    @owned_slot()
-    async def cancel_selected(self) -> None:
-        await self._each("cancel", self.queue.cancel_task)
+    @Slot()
+    def ask_cancel(self) -> QMessageBox | None:
+        """Cancel (Ctrl+K): ask first (unless told not to), then cancel the selected tasks."""
+        return self._confirm_each("cancel", self.queue.cancel_task)
 
-    @owned_slot()
-    async def remove_selected(self) -> None:
-        await self._each("remove", self.queue.remove_task)
+    @Slot()
+    def ask_remove(self) -> QMessageBox | None:
+        """Remove (Del): ask first (unless told not to), then delete the selected tasks."""
+        return self._confirm_each("remove", self.queue.remove_task)
+
+    def _confirm_each(
+        self, verb: str, op: Callable[[str], Awaitable[object]]
+    ) -> QMessageBox | None:
+        """Run `op` on the selected tasks that the action applies to, after a question naming
+        them when the settings ask for one (then the box is returned)."""
+        tasks = self._selected_for(verb)
+        if not tasks:
+            return None
+        ids = [t.id for t in tasks]
+
+        def act() -> None:
+            self._background.spawn(self._on_each(verb, ids, op), f"{verb} tasks")
+
+        if not self.app_settings.asks_before(verb):
+            act()
+            return None
+        return confirm_task_action(
+            self, verb, tasks, on_yes=act,
+            on_dont_ask_again=lambda: self.app_settings.stop_asking_before(verb),
+        )
 
     @owned_slot()
     async def approve_selected(self) -> None:
@@ -816,11 +846,18 @@ class MainWindow(QMainWindow):
             task=template,
             credential_names=self.credentials().names(),
             queue_names=[q["name"] for q in self.queue.list_queues()],
+            known_tasks=self.model,
+            submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost
         )
         if after:
             dialog.after_edit.setText(", ".join(after))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._queue_task(dialog.task()))
+
+        def queued() -> None:
+            if dialog.queued_id is not None:
+                self.select_task(dialog.queued_id)
+
+        dialog.accepted.connect(queued)
         dialog.open()
 
     def credentials(self) -> CredentialStore:
@@ -844,29 +881,6 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.show_message("Settings saved and applied"))
         dialog.open()
         return dialog
-
-    def _queue_task(self, task: Task | None) -> None:
-        if task is not None:
-            self._background.spawn(self.add_task(task), "add a task from the dialog")
-
-    async def add_task(self, task: Task) -> str | None:
-        """Queue `task` and select its row once it shows; None (and a message) on failure."""
-        try:
-            task_id = await self.queue.add_task(task)
-        except QueueError as exc:
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Could not add the task",
-                f"{exc.code.value}: {exc}",
-                QMessageBox.StandardButton.Ok,
-                self,
-            )
-            box.setInformativeText(exc.suggestion)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
-            return None
-        self.select_task(task_id)
-        return task_id
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         self.form.statusBar.showMessage(text, timeout_ms)
@@ -1071,9 +1085,20 @@ class MainWindow(QMainWindow):
         self.tray = tray
 
     def quit(self) -> None:
-        """Really quit (Quit in the menu or the tray, SIGTERM): close even with close-to-tray."""
+        """Really quit, without a question (SIGTERM, or once the user confirmed): close even
+        with close-to-tray; running tasks follow the shutdown policy."""
         self._quitting = True
         self.close()
+
+    def running_tasks(self) -> list[Task]:
+        """The tasks whose commands quitting would stop."""
+        return running_tasks(self.model.tasks())
+
+    @Slot()
+    def request_quit(self) -> QMessageBox | None:
+        """Quit from the menu (Ctrl+Q) or the tray: while tasks run, first say how many it
+        stops and let the user cancel (the box is returned)."""
+        return self.close_guard.request_quit()
 
     def closes_to_tray(self) -> bool:
         """Whether closing (not quitting) only hides the window: the setting is on and the
@@ -1093,6 +1118,10 @@ class MainWindow(QMainWindow):
         event.ignore()
         if not self._closing and self.closes_to_tray():
             self.hide()
+            return
+        running = [] if self._quitting or self._closing else self.running_tasks()
+        if running:
+            self.close_guard.ask_close(running)  # keep running hidden, stop them, or cancel
             return
         if not self._closing:
             self._closing = True

@@ -5,10 +5,10 @@ task's own settings, get a `Task`. Given a task it opens pre-filled (Duplicate, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,8 @@ from qtqueue.core.task import (
     summarize_params,
 )
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
+from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 from qtqueue.ui.task_form import TaskForm
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,11 @@ _NEEDS = (
 )
 
 
+def error_text(exc: QueueError) -> str:
+    """A QueueError as the window shows it: code, message, and what to do."""
+    return f"{exc.code.value}: {exc.message}\n{exc.suggestion}"
+
+
 def family_of(executor: Executor) -> str:
     """The picker group of an executor: its TaskType's family, "handlers" or "plugins"."""
     if isinstance(executor, HandlerExecutor):
@@ -91,8 +98,15 @@ class NewTaskDialog(QDialog):
 
     OK checks the form with the executor's `validate()` and refuses, showing the problems under
     their fields, until it passes; then `task()` is the new `Task`. With `task=` the dialog opens
-    filled from it (a new id; the type, params and settings copied).
+    filled from it (a new id; the type, params and settings copied). With `known_tasks` (the
+    window's table) "Run after" is checked too, as the engine would (`resolve_run_after`): a
+    wrong id is shown beside the field and the dialog stays open; prefixes become full ids.
+    With `submit` (the engine's `add_task`) OK hands the task over and the dialog closes only
+    once it was taken; a refusal is shown in the dialog (`saveFailed(str)`), nothing typed
+    lost, and `queued_id` is what `submit` returned.
     """
+
+    saveFailed = Signal(str)
 
     def __init__(
         self,
@@ -101,9 +115,15 @@ class NewTaskDialog(QDialog):
         task: Task | None = None,
         credential_names: Iterable[str] | None = None,
         queue_names: Iterable[str] | None = None,
+        known_tasks: TaskLookup | None = None,
+        submit: Callable[[Task], Awaitable[str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
+        self.known_tasks = known_tasks
+        self.submit = submit
+        self.queued_id: str | None = None
+        self._jobs = BackgroundTasks()
         self.setWindowTitle("Duplicate task" if task is not None else "New task")
         self.registry = registry
         self.credential_names = list(credential_names or [])
@@ -175,6 +195,14 @@ class NewTaskDialog(QDialog):
         self.after_edit = QLineEdit()
         self.after_edit.setObjectName("taskAfter")
         self.after_edit.setPlaceholderText("task ids, comma-separated: starts when they complete")
+        self.after_message = QLabel()
+        self.after_message.setObjectName("taskAfterMessage")
+        self.after_message.setWordWrap(True)
+        # Top-aligned: the form may give a wrapped label more height than its lines need.
+        self.after_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.after_message.setStyleSheet("color: #c62828;")
+        self.after_message.hide()
+        self.after_edit.textEdited.connect(lambda _text: self._show_after_problem(""))
 
         type_row = QFormLayout()
         type_row.addRow("&Type", self.type_picker)
@@ -206,6 +234,7 @@ class NewTaskDialog(QDialog):
         sched.addRow("&Approval", self.permission_combo)
         sched.addRow("Needs", needs_row)
         sched.addRow("Run a&fter", self.after_edit)
+        sched.addRow("", self.after_message)
 
         self.message = QLabel()
         self.message.setObjectName("newTaskMessage")
@@ -414,11 +443,41 @@ class NewTaskDialog(QDialog):
 
     @Slot()
     def accept(self) -> None:
-        """Queue only params that validate; otherwise show why, under each field."""
+        """Queue only params that validate; otherwise show why, under each field. With a
+        submitter, close only once it took the task."""
         task = self.checked_task()
-        if task is not None:
+        if task is None:
+            return
+        if not self.submits():
             self._task = task
             super().accept()
+            return
+        self.ok_button.setEnabled(False)
+        self._jobs.spawn(self._send(task), "submit the task form")
+
+    def submits(self) -> bool:
+        """Whether OK hands the task to the engine before closing."""
+        return self.submit is not None
+
+    async def _submit(self, task: Task) -> None:
+        """Hand `task` over (QueueError: refused). Subclasses save it elsewhere."""
+        assert self.submit is not None
+        self.queued_id = await self.submit(task)
+
+    async def _send(self, task: Task) -> None:
+        try:
+            await self._submit(task)
+        except QueueError as exc:
+            text = error_text(exc)
+            if "dependency_id" in exc.details:
+                self._show_after_problem(f"{exc.code.value}: {exc}")
+            self._show_message(text)
+            self.saveFailed.emit(text)
+            return
+        finally:
+            self.ok_button.setEnabled(True)
+        self._task = task
+        QDialog.accept(self)
 
     def checked_task(self) -> Task | None:
         """`build_task()` once the form is valid; None (the problems shown) otherwise."""
@@ -434,8 +493,24 @@ class NewTaskDialog(QDialog):
         except QueueError as exc:
             self._show_message(str(exc))
             return None
+        if self.known_tasks is not None and task.depends_on:
+            try:
+                task.depends_on = resolve_run_after(
+                    task.depends_on, self.known_tasks, allow_failed=task.allow_dependency_failure
+                )
+            except QueueError as exc:
+                self._show_after_problem(f"{exc.code.value}: {exc}")
+                self._show_message("Correct “Run after”: nothing was queued yet.")
+                self.after_edit.setFocus()
+                return None
+        self._show_after_problem("")
         self._show_message("")
         return task
+
+    def _show_after_problem(self, text: str) -> None:
+        self.after_message.setText(text)
+        self.after_message.setVisible(bool(text))
+        self.after_edit.setStyleSheet("border: 1px solid #c62828;" if text else "")
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)

@@ -40,7 +40,7 @@ from qtqueue.executors import ExecutorRegistry
 from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.schedule_dialog_ui import Ui_ScheduleDialog
-from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.new_task_dialog import NewTaskDialog, error_text
 from qtqueue.ui.task_table_model import format_time, format_timestamp
 
 logger = logging.getLogger(__name__)
@@ -55,11 +55,6 @@ SCHEDULE_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 HEADERS = ("Name", "Recurs", "Next run", "Last run", "Last error", "Runs", "State")
 _ERROR_COLUMN = 4
 _MISSED_TEXT = {MissedPolicy.RUN_ONCE: "Run once at start", MissedPolicy.SKIP: "Skip"}
-
-
-def error_text(exc: QueueError) -> str:
-    """A QueueError as the window shows it: code, message, and what to do."""
-    return f"{exc.code.value}: {exc.message}\n{exc.suggestion}"
 
 
 def _cells(s: Schedule) -> tuple[str, ...]:
@@ -140,8 +135,6 @@ class ScheduleEditor(NewTaskDialog):
     the `ScheduleManager` and closes only once that succeeded; `saved` is the result.
     `saveFailed(str)` carries the error shown when the manager refused it."""
 
-    saveFailed = Signal(str)
-
     def __init__(
         self,
         registry: ExecutorRegistry,
@@ -159,7 +152,6 @@ class ScheduleEditor(NewTaskDialog):
         self.schedules = schedules
         self.editing = schedule
         self.saved: Schedule | None = None
-        self._jobs = BackgroundTasks()
         if schedule is not None:
             self.setWindowTitle(f"Edit schedule — {schedule.name}")
         else:
@@ -230,36 +222,22 @@ class ScheduleEditor(NewTaskDialog):
             return {"cron": when, "timezone": self.timezone_edit.text().strip() or None}
         return {"every": when}
 
-    @Slot()
-    def accept(self) -> None:
-        """Check the form, then save the schedule; stay open showing the error if it fails."""
-        task = self.checked_task()
-        if task is None:
-            return
-        self.ok_button.setEnabled(False)
-        self._jobs.spawn(self._save(task), "save a schedule")
+    def submits(self) -> bool:
+        return True  # OK saves the schedule; the dialog stays open showing a refusal
 
-    async def _save(self, task: Task) -> None:
+    async def _submit(self, task: Task) -> None:
         name = self.schedule_name.text().strip()
         missed = MissedPolicy(self.missed_combo.currentData())
         timing = self.timing()
-        try:
-            if self.editing is None:
-                self.saved = await self.schedules.add_schedule(
-                    task, name=name, missed=missed, **timing
-                )
-            else:
-                self.saved = await self.schedules.update_schedule(
-                    self.editing.id, name=name, template=task, missed=missed,
-                    **self._changed_timing(timing),
-                )
-        except QueueError as exc:
-            self._show_message(error_text(exc))
-            self.saveFailed.emit(error_text(exc))
-            return
-        finally:
-            self.ok_button.setEnabled(True)
-        QDialog.accept(self)
+        if self.editing is None:
+            self.saved = await self.schedules.add_schedule(
+                task, name=name, missed=missed, **timing
+            )
+        else:
+            self.saved = await self.schedules.update_schedule(
+                self.editing.id, name=name, template=task, missed=missed,
+                **self._changed_timing(timing),
+            )
 
     def _changed_timing(self, timing: dict[str, Any]) -> dict[str, Any]:
         """Only what changed: a change of timing restarts the schedule from now."""
@@ -365,21 +343,21 @@ class ScheduleDialog(QDialog):
     # ------------------------------------------------------------------ actions
 
     @Slot()
-    def add_schedule(self, task: Task | None = None) -> ScheduleEditor:
-        """Open the editor for a new schedule (from `task`, if given)."""
-        return self._open_editor(None, task)
+    def add_schedule(self) -> ScheduleEditor:
+        """Open the editor for a new schedule. No parameter: the Add button's `clicked(bool)`
+        is connected here, and PySide passes a signal's arguments to any parameter it finds."""
+        return self._open_editor(None)
 
     @Slot()
     def edit_schedule(self) -> ScheduleEditor | None:
         s = self.selected()
-        return None if s is None else self._open_editor(s, None)
+        return None if s is None else self._open_editor(s)
 
-    def _open_editor(self, schedule: Schedule | None, task: Task | None) -> ScheduleEditor:
+    def _open_editor(self, schedule: Schedule | None) -> ScheduleEditor:
         editor = ScheduleEditor(
             self.registry,
             self.schedules,
             schedule=schedule,
-            task=task,
             credential_names=self.credential_names,
             parent=self,
         )

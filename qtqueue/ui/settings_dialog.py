@@ -1,5 +1,5 @@
 """The settings dialog: concurrency, category limits, retention, notifications, log cap,
-close-to-tray and the shutdown policy.
+close-to-tray, the shutdown policy and which task actions ask first.
 
 It edits an `AppConfig`: filled from the live queue and the saved settings, checked inline
 (OK stays disabled while a value is refused, and the reason is shown beside it), and on OK
@@ -129,6 +129,17 @@ class SettingsDialog(QDialog):
         self.closeToTray.setObjectName("settingCloseToTray")
         form.addRow("", self.closeToTray)
 
+        self.confirmCancel = QCheckBox("Ask before cancelling tasks", self)
+        self.confirmCancel.setObjectName("settingConfirmCancel")
+        self.confirmRemove = QCheckBox("Ask before removing tasks", self)
+        self.confirmRemove.setObjectName("settingConfirmRemove")
+        for box in (self.confirmCancel, self.confirmRemove):
+            box.setToolTip("Turns back on what “Don't ask again” turned off")
+        confirm = QVBoxLayout()
+        confirm.addWidget(self.confirmCancel)
+        confirm.addWidget(self.confirmRemove)
+        form.addRow("Confirm:", confirm)
+
         self.dockerHost = QLineEdit(self)
         self.dockerHost.setObjectName("settingDockerHost")
         self.dockerHost.setPlaceholderText("$DOCKER_HOST, else the local socket")
@@ -178,6 +189,8 @@ class SettingsDialog(QDialog):
         self.notifications.setCurrentIndex(self.notifications.findData(config.notifications.value))
         self.logCapMb.setValue(config.log_cap_mb)
         self.closeToTray.setChecked(config.close_to_tray)
+        self.confirmCancel.setChecked(config.confirm_cancel)
+        self.confirmRemove.setChecked(config.confirm_remove)
         self.dockerHost.setText(config.docker_host)
         self.shutdownPolicy.setCurrentIndex(
             self.shutdownPolicy.findData(config.shutdown_policy.value)
@@ -219,6 +232,8 @@ class SettingsDialog(QDialog):
             close_to_tray=self.closeToTray.isChecked(),
             shutdown_policy=ShutdownPolicy(self.shutdownPolicy.currentData()),
             docker_host=self.dockerHost.text().strip(),
+            confirm_cancel=self.confirmCancel.isChecked(),
+            confirm_remove=self.confirmRemove.isChecked(),
         )
 
     def problems(self) -> list[str]:

@@ -215,7 +215,7 @@ class TrayIcon(QSystemTrayIcon):
         self.actionShowHide.triggered.connect(self.toggle_window)
         self.actionQuit = QAction("&Quit", self)
         self.actionQuit.setObjectName("trayQuit")
-        self.actionQuit.triggered.connect(window.quit)
+        self.actionQuit.triggered.connect(window.request_quit)
         self.menu.addAction(self.actionShowHide)
         self.menu.addSeparator()
         self.menu.addAction(window.form.actionPauseQueue)  # its text follows the queue

@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 import pytest
 import qasync
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.tray import TrayIcon
 
 T = TypeVar("T")
 Run = Callable[..., Any]
@@ -100,6 +101,31 @@ def make_window(run: Run, open_windows: list[MainWindow]) -> Callable[..., MainW
 def window(make_window: Callable[..., MainWindow], data_dir: Path) -> MainWindow:
     """The main window on a started engine (4 at once; running tasks cancelled at the end)."""
     return make_window(data_dir)
+
+
+@pytest.fixture
+def tray(window: MainWindow) -> Iterator[TrayIcon]:
+    """A tray icon on the window, as `install_tray` gives one where a tray exists (offscreen
+    has no tray, so the icon is attached by hand)."""
+    icon = TrayIcon(window)
+    window.set_tray(icon)
+    icon.show()
+    yield icon
+    icon.hide()
+
+
+def question(window: MainWindow, name: str) -> QMessageBox | None:
+    """The question box `name` open over the window, if one is."""
+    shown = [b for b in window.findChildren(QMessageBox, name) if b.isVisible()]
+    assert len(shown) <= 1
+    return shown[0] if shown else None
+
+
+def button(box: QMessageBox, name: str) -> QPushButton:
+    """A question's button by objectName."""
+    found = box.findChild(QPushButton, name)
+    assert found is not None, name
+    return found
 
 
 async def until(

@@ -3,6 +3,7 @@ pane, filters, remembered columns, and the generated forms' freshness."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, TaskType
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_table_model import MASK, Column
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, button, in_status, question, until, until_row
 from .keyring_service import secret_service  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,13 @@ def sleeper(**kw: object) -> Task:
 def select(window: MainWindow, *task_ids: str) -> None:
     window.select_tasks(task_ids)
     assert {t.id for t in window.selected_tasks()} == set(task_ids)
+
+
+def answer(window: MainWindow, box_name: str, button_name: str) -> None:
+    """Click a button of the question `box_name` that is open over the window."""
+    box = question(window, box_name)
+    assert box is not None, box_name
+    button(box, button_name).click()
 
 
 def enabled(window: MainWindow) -> set[str]:
@@ -204,6 +212,7 @@ def test_cancel_acts_on_every_selected_row(window: MainWindow, run: Run) -> None
         select(window, *everything)
         assert window.form.actionCancel.isEnabled()
         window.form.actionCancel.trigger()
+        answer(window, "confirmCancelTasks", "confirmAct")
         for i in everything:
             await until_row(window, i, in_status(TaskStatus.CANCELLED))
         return everything
@@ -220,6 +229,7 @@ def test_remove_deletes_finished_rows(window: MainWindow, run: Run) -> None:
             await until_row(window, i, in_status(*TERMINAL))
         select(window, ids[0], ids[1])
         window.form.actionRemove.trigger()
+        answer(window, "confirmRemoveTasks", "confirmAct")
         await until(lambda: window.model.rowCount() == 1, window.model.batchApplied)
         assert [t.id for t in await window.queue.list_tasks()] == [ids[2]]
 
@@ -417,6 +427,47 @@ def test_a_task_from_the_new_task_dialog_is_queued_and_selected(
     done = run(scenario())
     assert [t.id for t in window.selected_tasks()] == [done.id]
     assert window.detail.task is not None and window.detail.task.id == done.id
+
+
+def test_an_engine_refusal_is_shown_in_the_new_task_form_and_nothing_typed_is_lost(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    """The form checks what it can; what only the engine knows (here: more CPU cores than
+    the machine has) comes back into the open form, which then queues the corrected task."""
+    from qtqueue.ui.new_task_dialog import NewTaskDialog
+    from qtqueue.ui.task_form import TaskForm
+
+    async def scenario() -> Task:
+        window.form.actionNewTask.trigger()
+        dialog = window.findChild(NewTaskDialog)
+        assert dialog is not None and dialog.select_type("custom_command")
+        form = dialog.findChild(TaskForm, "taskForm")
+        qtbot.keyClicks(form.input_widget("command"), "true")
+        qtbot.keyClicks(dialog.name_edit, "needs a big machine")
+        dialog.needs["cpu_cores"].setValue(1000)
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+        assert dialog.isVisible()  # open until the engine answers
+        refused = asyncio.get_running_loop().create_future()  # it answers once this awaits
+        dialog.saveFailed.connect(lambda text: refused.done() or refused.set_result(text))
+        text = await asyncio.wait_for(refused, 10)
+        assert text.startswith("SYSTEM_CPU_LIMIT: the task needs 1000 CPU cores"), text
+        assert dialog.isVisible() and dialog.message.text() == text
+        assert dialog.name_edit.text() == "needs a big machine"
+        assert form.values()["command"] == "true"
+        assert window.model.tasks() == [] and await window.queue.list_tasks() == []
+
+        dialog.needs["cpu_cores"].setValue(1)
+        accepted = asyncio.get_running_loop().create_future()
+        dialog.accepted.connect(lambda: accepted.done() or accepted.set_result(None))
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+        await asyncio.wait_for(accepted, 10)
+        await until(lambda: bool(window.model.tasks()), window.model.batchApplied)
+        [task] = window.model.tasks()
+        return await until_row(window, task.id, in_status(TaskStatus.COMPLETED))
+
+    done = run(scenario(), 30)
+    assert done.name == "needs a big machine" and done.resources == {"cpu_cores": 1}
+    assert [t.id for t in window.selected_tasks()] == [done.id]
 
 
 def test_duplicate_opens_the_form_filled_from_the_selected_task(

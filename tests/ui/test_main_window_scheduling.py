@@ -3,6 +3,7 @@ and queue columns, the dead-letter filter with requeue and purge, and "Scheduleâ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.errors import TaskErrorCode
-from qtqueue.core.task import ACTIVE, Permission, Task, TaskStatus, TaskType
+from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus, TaskType
 from qtqueue.engine.schedules import ScheduleKind
 from qtqueue.ui.main_window import DEAD_LETTERS, MainWindow
 from qtqueue.ui.task_table_model import HIDDEN_BY_DEFAULT, Column, Role
@@ -283,3 +284,63 @@ def test_new_task_after_the_selection_waits_for_it_then_runs(
 
     done = run(scenario())
     assert done.status is TaskStatus.COMPLETED
+
+
+def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    """An unknown id, a prefix of two ids and a failed task are each refused beside the field,
+    with the dialog open and what was typed still there; a unique prefix then queues the task
+    after the full id."""
+    from qtqueue.ui.new_task_dialog import NewTaskDialog
+    from qtqueue.ui.task_form import TaskForm
+
+    async def scenario() -> Task:
+        await window.queue.add_task(command("exit 1", id="build-broken", name="broken build"))
+        await window.queue.add_task(command("true", id="build-linux", name="linux build"))
+        await window.queue.add_task(command("true", id="build-mac", name="mac build"))
+        for task_id, status in (("build-broken", TaskStatus.FAILED),
+                                ("build-linux", TaskStatus.COMPLETED),
+                                ("build-mac", TaskStatus.COMPLETED)):
+            await until_row(window, task_id, in_status(status))
+
+        window.form.actionNewTask.trigger()
+        dialog = window.findChild(NewTaskDialog)
+        assert dialog is not None and dialog.isVisible()
+        dialog.select_type("custom_command")
+        form = dialog.findChild(TaskForm, "taskForm")
+        qtbot.keyClicks(form.input_widget("command"), "true")
+        qtbot.keyClicks(dialog.name_edit, "deploy")
+        qtbot.keyClicks(dialog.tags_edit, "release")
+
+        for typed, code, named in (
+            ("no-such-task", TaskErrorCode.QUEUE_TASK_NOT_FOUND, "no-such-task"),
+            ("build", TaskErrorCode.VALIDATION_INVALID_FORMAT, "linux build"),
+            ("build-broken", TaskErrorCode.QUEUE_DEPENDENCY_FAILED, "broken build"),
+        ):
+            dialog.after_edit.clear()
+            qtbot.keyClicks(dialog.after_edit, typed)
+            qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+            assert dialog.isVisible(), typed
+            assert dialog.after_message.isVisible()
+            assert dialog.after_message.text().startswith(code.value), dialog.after_message.text()
+            assert named in dialog.after_message.text()
+            assert dialog.after_edit.text() == typed
+            assert form.values()["command"] == "true"
+            assert (dialog.name_edit.text(), dialog.tags_edit.text()) == ("deploy", "release")
+        assert len(window.model.tasks()) == 3  # nothing was queued
+
+        dialog.after_edit.clear()
+        qtbot.keyClicks(dialog.after_edit, "build-l")
+        assert not dialog.after_message.isVisible()  # typing clears the complaint
+        accepted = asyncio.get_running_loop().create_future()
+        dialog.accepted.connect(lambda: accepted.done() or accepted.set_result(None))
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+        await asyncio.wait_for(accepted, 10)  # closed once the engine took the task
+        await until(lambda: len(window.model.tasks()) == 4, window.model.batchApplied)
+        deploy = next(t for t in window.model.tasks() if t.name == "deploy")
+        return await until_row(window, deploy.id, in_status(*TERMINAL))
+
+    done = run(scenario(), 30)
+    assert done.depends_on == ["build-linux"] and done.tags == ["release"]
+    assert done.status == TaskStatus.COMPLETED, (done.error_code, done.error)

@@ -8,8 +8,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.engine.schedules import ScheduleKind, schedule_tag
@@ -91,6 +93,27 @@ def test_an_interval_schedule_adds_rows_until_paused_and_delete_removes_it(
     assert window.queue.schedules.list_schedules() == []
     # What it added stays, as ordinary tasks.
     run(until(lambda: occurrences(window, s.id) == count + 1, window.model.batchApplied))
+
+
+def test_the_add_button_opens_the_editor_and_saves_a_schedule(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    """Queue › Schedules… then a real click on Add…: the editor opens (the button's
+    clicked(bool) once landed in a `task` parameter: AttributeError, nothing opened) and
+    what is typed there is saved as a schedule."""
+    dialog = open_dialog(window)
+    qtbot.mouseClick(dialog.form.addScheduleButton, Qt.MouseButton.LeftButton)
+    editor = dialog.editor
+    assert editor is not None and editor.isVisible()
+    assert editor.windowTitle() == "New schedule"
+    fill(editor, "echo hourly", "1h")
+    editor.schedule_name.setText("hourly")
+    qtbot.mouseClick(editor.ok_button, Qt.MouseButton.LeftButton)
+    run(until(lambda: dialog.model.rowCount() == 1, window.bridge.schedulesChanged))
+    [s] = window.queue.schedules.list_schedules()
+    assert (s.name, s.interval_s) == ("hourly", 3600)
+    assert s.template["params"]["command"] == "echo hourly"
+    assert dialog.model.index(0, 0).data() == "hourly"
 
 
 def test_a_bad_cron_expression_is_shown_inline_and_nothing_is_created(

@@ -25,7 +25,7 @@ from qtqueue.ui.app_settings import (
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
 from qtqueue.ui.settings_dialog import SettingsDialog
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, button, in_status, question, until, until_row
 
 
 def sleeper(**kw: object) -> Task:
@@ -218,6 +218,9 @@ def test_quit_passes_the_shutdown_policy_to_the_engine(
         task_id = await window.queue.add_task(sleeper(name="long"))
         await until_row(window, task_id, in_status(TaskStatus.RUNNING))
         window.form.actionQuit.trigger()
+        box = question(window, "quitWhileRunning")  # one task runs: Quit asks
+        assert box is not None
+        button(box, "stopAndQuit").click()
         await until(lambda: window.is_shut_down, window.closed, timeout_s=30)
         assert not window.queue.started
         return await stored_status(data_dir, task_id)

@@ -192,17 +192,6 @@ def test_none_announces_nothing(window: MainWindow, run: Run) -> None:
 # --------------------------------------------------------------------------- tray and closing
 
 
-@pytest.fixture
-def tray(window: MainWindow) -> Iterator[TrayIcon]:
-    """A tray icon on the window, as `install_tray` gives one where a tray exists (offscreen
-    has no tray, so the icon is attached by hand)."""
-    icon = TrayIcon(window)
-    window.set_tray(icon)
-    icon.show()
-    yield icon
-    icon.hide()
-
-
 def test_the_tray_menu_shows_hides_pauses_and_quits(
     window: MainWindow, tray: TrayIcon, run: Run
 ) -> None:
