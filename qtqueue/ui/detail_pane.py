@@ -392,8 +392,12 @@ class DetailPane(QWidget):
 
     def _status_line(self, t: Task) -> str:
         text = status_text(t.status)
-        if t.status == TaskStatus.PAUSED and t.paused_from is not None:
-            text += f" (was {t.paused_from.value})"
+        if t.status == TaskStatus.PAUSED and t.paused_from in ACTIVE:
+            # Suspended mid-run, it keeps its slot (pueue does the same): say so, since
+            # the queue then starts nothing in its place.
+            text += f" — suspended; it still holds its slot in queue '{t.queue}'"
+        elif t.status == TaskStatus.PAUSED and t.paused_from is not None:
+            text += f" — held before it started; it holds no slot (was {t.paused_from.value})"
         return text
 
     def _render_timing(self, t: Task) -> None:

@@ -449,3 +449,29 @@ def test_a_refused_input_shows_the_engines_message_and_fix(
     assert "Refresh the task list" in f.inputError.text()
     assert "Traceback" not in f.inputError.text()
     assert f.stdinInput.text() == "hello"  # kept, to send again
+
+
+def test_a_paused_running_task_says_it_is_suspended_and_holds_its_slot(
+    window: MainWindow, gates: Gates, run: Run, shots: Path
+) -> None:
+    f = window.detail.form
+
+    async def scenario() -> None:
+        running = await window.queue.add_task(Task("gated", {"gate": "g"}, name="render"))
+        await until_row(window, running, in_status(TaskStatus.RUNNING))
+        held = await window.queue.add_task(command("true", name="later"))
+        await window.queue.pause_task(held)
+        await window.queue.pause_task(running)
+        await until_row(window, running, in_status(TaskStatus.PAUSED))
+        show(window, running)
+        assert f.statusValue.text().endswith(
+            "suspended; it still holds its slot in queue 'default'"
+        )
+        grab(window.detail, shots / "detail_pane_suspended.png")
+        show(window, held)
+        assert "holds no slot" in f.statusValue.text()
+        await window.queue.resume_task(running)
+        gates.gate("g").set()
+        await until_row(window, running, in_status(TaskStatus.COMPLETED))
+
+    run(scenario())
