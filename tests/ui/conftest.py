@@ -8,6 +8,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,18 @@ from qtqueue.ui.tray import TrayIcon
 
 T = TypeVar("T")
 Run = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def collect_closed_loops() -> Iterator[None]:
+    """After each test (this autouse fixture is torn down last), collect its closed qasync
+    loop here, on the main thread. A closed loop still has Qt timers registered (its
+    cancelled call_later handles); were a garbage collection that happens to run in a worker
+    thread to destroy it, its timer object could not unregister them, and Qt would later fire
+    one into freed memory: a segfault in QTimerInfoList::activateTimers, seen only in
+    whole-suite runs."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
