@@ -306,17 +306,38 @@ async def run_windows(
     engine holds the data directory's lock), the backup is restored, and a new window from
     `open_window()` takes its place, with the tray and `instance`'s raise requests; it then
     says how the restore went. A restore that fails changes nothing: the new window opens on
-    the queue as it was and shows the coded error. `opened` sees every window shown."""
+    the queue as it was and shows the coded error. `opened` sees every window shown.
+
+    SIGINT and SIGTERM quit (even with close-to-tray), shutting the engine down cleanly; one
+    that comes during a restore lets it finish and opens no new window."""
     window = await open_window()
+    stopping = False
+    live: MainWindow | None = None  # the window shown now; None while restoring
+
+    def stop() -> None:
+        nonlocal stopping
+        stopping = True
+        if live is not None:
+            live.quit()
+
     report: Callable[[MainWindow], object] | None = None
-    while True:
-        if opened is not None:
-            opened(window)
-        chosen = await _show_until_closed(window, instance, report)
-        if chosen is None:
-            return
-        report = await _restore(window, chosen)
-        window = await open_window()
+    with _on_signals(asyncio.get_running_loop(), stop):
+        while True:
+            if stopping:  # the signal came while this window was opening
+                await window.shutdown()
+                window.close()
+                return
+            if opened is not None:
+                opened(window)
+            live = window
+            chosen = await _show_until_closed(window, instance, report)
+            live = None
+            if chosen is None:
+                return
+            report = await _restore(window, chosen)
+            if stopping:
+                return
+            window = await open_window()
 
 
 async def _show_until_closed(
@@ -326,8 +347,7 @@ async def _show_until_closed(
 ) -> str | None:
     """Show `window` (then `report` over it) until it closes (None) or asks for a
     restore (the backup's name)."""
-    loop = asyncio.get_running_loop()
-    outcome: asyncio.Future[str | None] = loop.create_future()
+    outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
 
     def settle(value: str | None) -> None:
         if not outcome.done():
@@ -339,12 +359,11 @@ async def _show_until_closed(
         instance.raiseRequested.connect(window.bring_to_front)
     install_tray(window)  # only where the desktop has a tray
     try:
-        with _close_on_signals(loop, window):
-            window.show()
-            logger.info("window open on %s", window.queue.data_dir)
-            if report is not None:
-                report(window)
-            return await outcome
+        window.show()
+        logger.info("window open on %s", window.queue.data_dir)
+        if report is not None:
+            report(window)
+        return await outcome
     finally:
         if instance is not None:
             instance.raiseRequested.disconnect(window.bring_to_front)
@@ -374,12 +393,12 @@ async def _restore(window: MainWindow, name: str) -> Callable[[MainWindow], obje
 
 
 @contextlib.contextmanager
-def _close_on_signals(loop: asyncio.AbstractEventLoop, window: MainWindow) -> Any:
-    """SIGINT and SIGTERM quit (even with close-to-tray), shutting the engine down cleanly."""
+def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Any:
+    """Call `handler` on SIGINT and SIGTERM, where the loop can handle signals."""
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, window.quit)
+            loop.add_signal_handler(sig, handler)
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             logger.debug("cannot handle %s here", sig.name)

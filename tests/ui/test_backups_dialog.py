@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,8 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from qtqueue.app import open_main_window, run_windows
+from qtqueue.app import SingleInstance, open_main_window, run_windows
+from qtqueue.config import resolve_data_dir
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.executors import default_registry
 from qtqueue.storage.backups import BACKUPS_DIR, list_backups
@@ -24,6 +28,7 @@ from qtqueue.ui.main_window import MainWindow
 from .conftest import button, in_status, question, until, until_row
 
 Run = Callable[..., Any]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("app_as_main_runs_it")
 
@@ -31,7 +36,9 @@ pytestmark = pytest.mark.usefixtures("app_as_main_runs_it")
 class Session:
     """The application's window loop on one data directory, as `qtqueue gui` runs it."""
 
-    def __init__(self, data_dir: Path, open_windows: list[MainWindow]) -> None:
+    def __init__(
+        self, data_dir: Path, open_windows: list[MainWindow], instance: SingleInstance | None
+    ) -> None:
         self._opened: asyncio.Queue[MainWindow] = asyncio.Queue()
         self._open_windows = open_windows
         open_window = functools.partial(
@@ -42,7 +49,7 @@ class Session:
             shutdown_policy="cancel",
         )
         self.task = asyncio.get_event_loop().create_task(
-            run_windows(open_window, opened=self._opened.put_nowait)
+            run_windows(open_window, instance=instance, opened=self._opened.put_nowait)
         )
 
     async def next_window(self) -> MainWindow:
@@ -57,11 +64,12 @@ class Session:
 @pytest.fixture
 def session(
     run: Run, data_dir: Path, open_windows: list[MainWindow]
-) -> Iterator[Callable[[], Session]]:
+) -> Iterator[Callable[..., Session]]:
+    """`session(instance=None)`: start the window loop (at most once per test)."""
     started: list[Session] = []
 
-    def start() -> Session:
-        started.append(Session(data_dir, open_windows))
+    def start(instance: SingleInstance | None = None) -> Session:
+        started.append(Session(data_dir, open_windows, instance))
         return started[0]
 
     yield start
@@ -126,10 +134,15 @@ def tasks_in(db: Path) -> set[str]:
 
 
 def test_a_backup_taken_from_the_menu_comes_back_in_a_new_window(
-    run: Run, data_dir: Path, session: Callable[[], Session]
+    run: Run, data_dir: Path, tmp_path: Path, session: Callable[..., Session]
 ) -> None:
+    instance = SingleInstance(resolve_data_dir(str(data_dir)))
+    assert instance.listen()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
     async def scenario() -> None:
-        s = session()
+        s = session(instance)
         window = await s.next_window()
         backed_up = await add_and_finish(window, 2)
         backup = await back_up_through_the_menu(window)
@@ -159,14 +172,27 @@ def test_a_backup_taken_from_the_menu_comes_back_in_a_new_window(
         assert tasks_in(replaced) == {*backed_up, *later, running}  # kept, not deleted
         assert str(replaced) in restored.form.statusBar.currentMessage()
 
+        # A second launch on the data directory brings the new window to the front.
+        restored.hide()
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "qtqueue", "gui", "--data-dir", str(data_dir)],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+        assert "already open" in second.stdout, second.stderr[-2000:]
+        await until(restored.isVisible, instance.raiseRequested)
+
         restored.quit()
         await s.task  # the application's loop ends with its last window
 
-    run(scenario(), 90)
+    try:
+        run(scenario(), 90)
+    finally:
+        instance.close()
 
 
 def test_a_backup_that_cannot_be_restored_reopens_the_queue_as_it_was_and_says_why(
-    run: Run, data_dir: Path, session: Callable[[], Session]
+    run: Run, data_dir: Path, session: Callable[..., Session]
 ) -> None:
     async def scenario() -> None:
         s = session()
