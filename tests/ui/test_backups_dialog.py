@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from qtqueue.app import SingleInstance, open_main_window, run_windows
 from qtqueue.config import resolve_data_dir
+from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.executors import default_registry
 from qtqueue.storage.backups import BACKUPS_DIR, list_backups
@@ -242,5 +243,27 @@ def test_not_confirming_leaves_the_queue_open_and_the_dialog_up(
         assert len(list_backups(data_dir / BACKUPS_DIR)) == 1
         assert not list(data_dir.glob("queue.db.replaced-*"))
         dialog.reject()
+
+    run(scenario())
+
+
+def test_a_backup_that_cannot_be_taken_says_why_and_the_queue_goes_on(
+    run: Run, data_dir: Path, window: MainWindow
+) -> None:
+    async def scenario() -> None:
+        (data_dir / BACKUPS_DIR).write_bytes(b"")  # a file where the backups folder goes
+        window.actionBackUpNow.trigger()
+        await until(
+            lambda: question(window, "backupFailed") is not None,
+            window.form.statusBar.messageChanged,
+        )
+        box = question(window, "backupFailed")
+        assert box is not None
+        code, _, message = box.text().partition(": ")
+        assert code in TaskErrorCode.__members__ and str(data_dir / BACKUPS_DIR) in message
+        assert box.informativeText()  # the code's suggestion
+        assert message in window.form.statusBar.currentMessage()
+        box.accept()
+        await add_and_finish(window, 1)
 
     run(scenario())
