@@ -35,6 +35,7 @@ from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
 from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.icons import icon
@@ -290,27 +291,114 @@ async def _run(
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
             window = await open_main_window(data_dir, settings=settings)
             return await _screenshot(window, Path(args.screenshot), args.size)
-    window = await open_main_window(data_dir)
-    loop = asyncio.get_running_loop()
-    closed: asyncio.Future[None] = loop.create_future()
-    window.closed.connect(lambda: closed.done() or closed.set_result(None))
-    if instance is not None:
-        instance.raiseRequested.connect(window.bring_to_front)
-    install_tray(window)  # only where the desktop has a tray
-    with _close_on_signals(loop, window):
-        window.show()
-        logger.info("window open on %s", data_dir)
-        await closed
+    await run_windows(functools.partial(open_main_window, data_dir), instance=instance)
     return 0
 
 
+async def run_windows(
+    open_window: Callable[[], Awaitable[MainWindow]],
+    *,
+    instance: SingleInstance | None = None,
+    opened: Callable[[MainWindow], object] | None = None,
+) -> None:
+    """Show the window `open_window()` gives until it is closed. When the user brings a
+    backup back (`MainWindow.restoreRequested`), its window and engine are shut down (the
+    engine holds the data directory's lock), the backup is restored, and a new window from
+    `open_window()` takes its place, with the tray and `instance`'s raise requests; it then
+    says how the restore went. A restore that fails changes nothing: the new window opens on
+    the queue as it was and shows the coded error. `opened` sees every window shown.
+
+    SIGINT and SIGTERM quit (even with close-to-tray), shutting the engine down cleanly; one
+    that comes during a restore lets it finish and opens no new window."""
+    window = await open_window()
+    stopping = False
+    live: MainWindow | None = None  # the window shown now; None while restoring
+
+    def stop() -> None:
+        nonlocal stopping
+        stopping = True
+        if live is not None:
+            live.quit()
+
+    report: Callable[[MainWindow], object] | None = None
+    with _on_signals(asyncio.get_running_loop(), stop):
+        while True:
+            if stopping:  # the signal came while this window was opening
+                await window.shutdown()
+                window.close()
+                return
+            if opened is not None:
+                opened(window)
+            live = window
+            chosen = await _show_until_closed(window, instance, report)
+            live = None
+            if chosen is None:
+                return
+            report = await _restore(window, chosen)
+            if stopping:
+                return
+            window = await open_window()
+
+
+async def _show_until_closed(
+    window: MainWindow,
+    instance: SingleInstance | None,
+    report: Callable[[MainWindow], object] | None,
+) -> str | None:
+    """Show `window` (then `report` over it) until it closes (None) or asks for a
+    restore (the backup's name)."""
+    outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+    def settle(value: str | None) -> None:
+        if not outcome.done():
+            outcome.set_result(value)
+
+    window.closed.connect(lambda: settle(None))
+    window.restoreRequested.connect(settle)
+    if instance is not None:
+        instance.raiseRequested.connect(window.bring_to_front)
+    install_tray(window)  # only where the desktop has a tray
+    try:
+        window.show()
+        logger.info("window open on %s", window.queue.data_dir)
+        if report is not None:
+            report(window)
+        return await outcome
+    finally:
+        if instance is not None:
+            instance.raiseRequested.disconnect(window.bring_to_front)
+
+
+async def _restore(window: MainWindow, name: str) -> Callable[[MainWindow], object]:
+    """Shut `window` down, then bring the backup `name` back; returns what to show over
+    the next window."""
+    data_dir = window.queue.data_dir
+    logger.info("closing the queue on %s to bring back the backup %s", data_dir, name)
+    window.setEnabled(False)  # nothing more can be asked of this engine
+    window.show_message(f"Closing the queue to bring back the backup {name}…", 0)
+    await window.shutdown()
+    window.close()
+    window.deleteLater()
+    try:
+        backup, aside = await asyncio.to_thread(restore_backup, data_dir, name, time.time())
+    except (QueueError, OSError) as exc:
+        error = as_queue_error(exc)
+        logger.warning("the backup %s was not brought back: %s", name, error)
+        return functools.partial(
+            show_coded_error, name="restoreFailed", title="The backup was not restored",
+            error=error,
+        )
+    kept = f"; the database it replaced is kept as {aside}" if aside else ""
+    return lambda w: w.show_message(f"Restored the backup {backup.name}{kept}", 0)
+
+
 @contextlib.contextmanager
-def _close_on_signals(loop: asyncio.AbstractEventLoop, window: MainWindow) -> Any:
-    """SIGINT and SIGTERM quit (even with close-to-tray), shutting the engine down cleanly."""
+def _on_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Any:
+    """Call `handler` on SIGINT and SIGTERM, where the loop can handle signals."""
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, window.quit)
+            loop.add_signal_handler(sig, handler)
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             logger.debug("cannot handle %s here", sig.name)

@@ -8,6 +8,7 @@ window, or another command) holds it; the file it replaces is set aside, never d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
 from qtqueue.engine.queue import DB_NAME, LOCK_NAME
 from qtqueue.storage.backups import BACKUPS_DIR, Backup, find_backup, set_aside, take_backup
 from qtqueue.storage.damage import inspect
@@ -71,6 +72,27 @@ def _check_backup(backup: Backup) -> None:
         )
 
 
+def _copy_beside(backup: Backup, copy: Path) -> Path:
+    """Copy `backup` to `copy` (0600); a copy that fails is removed and raised as a coded
+    error saying that nothing was changed."""
+    try:
+        with open(backup.path, "rb") as src:
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+            with os.fdopen(fd, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            copy.unlink()
+        raise QueueError(
+            classify_exception(exc),
+            f"the backup {backup.name} could not be copied to {copy}: {exc}; nothing was "
+            "changed",
+            path=str(copy),
+        ) from None
+    return copy
+
+
 def restore_backup(data_dir: Path, name: str, now: float) -> tuple[Backup, Path | None]:
     """Make the backup `name` (see `find_backup`) the store of `data_dir`; returns it and
     where the file it replaced was set aside (None if there was none). Refused with
@@ -91,14 +113,10 @@ def restore_backup(data_dir: Path, name: str, now: float) -> tuple[Backup, Path 
         backup = find_backup(data_dir / BACKUPS_DIR, name)
         _check_backup(backup)
         db = data_dir / DB_NAME
+        # The whole copy first: if it fails (a full disk), the store is still in its place.
+        copy = _copy_beside(backup, db.with_name(db.name + ".restoring"))
         present = any(Path(f"{db}{s}").exists() for s in ("", "-wal"))
         aside = set_aside(db, "replaced", now) if present else None
-        copy = db.with_name(db.name + ".restoring")
-        with open(backup.path, "rb") as src:
-            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-            with os.fdopen(fd, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
         replace_durably(copy, db)
     finally:
         lock.release()

@@ -30,6 +30,7 @@ __all__ = [
     "KEEP",
     "Backup",
     "backup_due",
+    "count_tasks",
     "find_backup",
     "list_backups",
     "set_aside",
@@ -153,3 +154,17 @@ def set_aside(db_path: Path, label: str, now: float) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.replace(f"{db_path}{suffix}", f"{aside}{suffix}")
     return aside
+
+
+def count_tasks(backup: Backup) -> int | None:
+    """How many tasks `backup` holds, read on a read-only connection; None if it cannot be
+    read as a store (it would be refused if brought back)."""
+    try:
+        conn = sqlite3.connect(f"file:{backup.path}?mode=ro", uri=True)
+        try:
+            (n,) = conn.execute("SELECT COUNT(*) FROM tasks").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+    return int(n)

@@ -47,6 +47,7 @@ from qtqueue.ui.progress_delegate import progress_label
 from qtqueue.ui.task_table_model import (
     MASK,
     format_duration,
+    format_size,
     format_timestamp,
     is_secret_key,
     status_text,
@@ -115,19 +116,12 @@ class LayerFeed:
         return changed
 
 
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 def layer_transfer_text(state: LayerState) -> str:
     """'31 % · 12.3 MB / 40.0 MB', or '—' when the daemon gave no byte count."""
     pct = state.percent
     if pct is None or state.current is None or state.total is None:
         return "—"
-    return f"{pct:.0f} % · {_size(state.current)} / {_size(state.total)}"
+    return f"{pct:.0f} % · {format_size(state.current)} / {format_size(state.total)}"
 
 
 def _amount(value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -49,7 +50,14 @@ from qtqueue.core.task import (
     TaskStatus,
 )
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.restore import backup_now
 from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.backups_dialog import (
+    BackupsDialog,
+    as_queue_error,
+    show_backup_taken,
+    show_coded_error,
+)
 from qtqueue.ui.closing import CloseGuard, running_tasks
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.credential_store import CredentialStore
@@ -168,9 +176,13 @@ class MainWindow(QMainWindow):
     `actionsUpdated` is emitted whenever the actions' enabled states were re-evaluated, and
     `statsUpdated(dict)` with every `get_queue_stats()` result shown (in the summary labels
     that `StatsView`, the Statistics tab, keeps beside its charts).
+    `restoreRequested(name)` is emitted once the user confirmed bringing the backup `name`
+    back (File › Restore a backup…): the composition root shuts this window down, restores,
+    and opens a new window on the restored queue.
     """
 
     closed = Signal()
+    restoreRequested = Signal(str)
     actionsUpdated = Signal()
     statsUpdated = Signal(dict)
 
@@ -292,6 +304,16 @@ class MainWindow(QMainWindow):
         self.actionSettings.setToolTip("Concurrency, retention, notifications, tray and quitting")
         f.menuFile.insertAction(first, self.actionSettings)
         f.menuFile.insertSeparator(first)
+        self.actionBackUpNow = QAction("&Back up now", self)
+        self.actionBackUpNow.setObjectName("actionBackUpNow")
+        self.actionBackUpNow.setToolTip("Copy the queue's database into its backups folder now")
+        self.actionRestoreBackup = QAction("&Restore a backup…", self)
+        self.actionRestoreBackup.setObjectName("actionRestoreBackup")
+        self.actionRestoreBackup.setToolTip(
+            "Close the queue and bring back one of its backups, keeping the current database"
+        )
+        f.menuFile.insertActions(f.actionQuit, [self.actionBackUpNow, self.actionRestoreBackup])
+        f.menuFile.insertSeparator(f.actionQuit)
         # Space pauses or resumes the selection while the table has the focus.
         self.actionTogglePause = QAction("Pause or resume", self.table)
         self.actionTogglePause.setObjectName("actionTogglePause")
@@ -398,6 +420,8 @@ class MainWindow(QMainWindow):
         self.actionNewTaskAfter.triggered.connect(self.new_task_after)
         self.actionCredentials.triggered.connect(self.open_credentials)
         self.actionSettings.triggered.connect(self.open_settings)
+        self.actionBackUpNow.triggered.connect(self.back_up_now)
+        self.actionRestoreBackup.triggered.connect(self.open_backups)
         f.actionPause.triggered.connect(self.pause_selected)
         f.actionResume.triggered.connect(self.resume_selected)
         f.actionRetry.triggered.connect(self.retry_selected)
@@ -880,6 +904,35 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.show_message("Settings saved and applied"))
         dialog.open()
+        return dialog
+
+    @owned_slot()
+    async def back_up_now(self) -> None:
+        """Copy the store into its backups folder and say where it went (or why not), in a
+        box and in the status bar."""
+        try:
+            backup = await asyncio.to_thread(backup_now, self.queue.data_dir, time.time())
+        except (QueueError, OSError) as exc:
+            error = as_queue_error(exc)
+            show_coded_error(self, "backupFailed", "Not backed up", error)
+            self.show_message(f"Not backed up — {error.code.value}: {error}")
+            return
+        show_backup_taken(self, backup)
+        self.show_message(f"Backed up to {backup.path}")
+
+    @Slot()
+    def open_backups(self) -> BackupsDialog:
+        """List the backups; one the user confirms is passed on as `restoreRequested`."""
+        dialog = BackupsDialog(
+            data_dir=self.queue.data_dir,
+            running=lambda: len(self.running_tasks()),
+            policy=self.close_guard.policy,
+            parent=self,
+        )
+        dialog.restoreChosen.connect(self.restoreRequested)
+        dialog.open()
+        reading = self._background.spawn(dialog.load(), "read the backups")
+        dialog.finished.connect(lambda _result: reading.cancel())
         return dialog
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:

@@ -179,6 +179,14 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} m"
 
 
+def format_size(n: int) -> str:
+    """'12.3 MB', '850 B' (decimal units)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
 def format_time(ts: float | None, now: float | None = None) -> str:
     """A compact local time: 'HH:MM:SS' today, 'YYYY-MM-DD HH:MM' on other days."""
     if ts is None:

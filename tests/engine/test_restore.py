@@ -61,3 +61,19 @@ def test_restoring_a_backup_that_does_not_exist_is_a_coded_error(
     assert "no backups" in ok(cli("restore"))
     error = refused(cli("restore", "7"), "DATA_FILE_NOT_FOUND")
     assert "'qtqueue restore' lists them" in error
+
+
+def test_a_restore_that_cannot_copy_the_backup_leaves_the_store_in_its_place(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    cli = qtqueue_command(tmp_path, data_dir=data_dir)
+    ok(cli("add", "command", "--", "true"))
+    ok(cli("backup"))
+    ok(cli("add", "command", "--", "echo", "after the backup"))
+    before = [t["id"] for t in json.loads(ok(cli("ls", "--json")))]
+    (data_dir / "queue.db.restoring").mkdir()  # the copy cannot be written
+
+    error = refused(cli("restore", "1"), "UNKNOWN_ERROR")  # what EISDIR classifies as
+    assert "could not be copied" in error and "nothing was changed" in error
+    assert [t["id"] for t in json.loads(ok(cli("ls", "--json")))] == before
+    assert not list(data_dir.glob("queue.db.replaced-*"))

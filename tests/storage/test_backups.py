@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qtqueue.core.task import Task, TaskType
 from qtqueue.storage import SqliteTaskStore, WriteBatch
-from qtqueue.storage.backups import BACKUPS_DIR, KEEP, list_backups
+from qtqueue.storage.backups import BACKUPS_DIR, KEEP, count_tasks, list_backups, take_backup
 from qtqueue.storage.migrations import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -73,3 +73,19 @@ async def test_a_store_with_tasks_is_backed_up_at_most_once_a_day_and_a_few_are_
     assert sorted(p.name for p in (tmp_path / BACKUPS_DIR).iterdir()) == sorted(
         b.name for b in backups
     )
+
+
+async def test_a_backup_says_how_many_tasks_it_holds_and_an_unreadable_one_says_so(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "queue.db"
+    store = SqliteTaskStore(db)
+    await store.open()
+    tasks = [Task(TaskType.CUSTOM_COMMAND, {"command": f"echo {n}"}) for n in range(3)]
+    await store.apply(WriteBatch(inserts=tasks))
+    backup = take_backup(db, tmp_path / BACKUPS_DIR, "manual", 1_800_000_000.0)
+    await store.close()
+    assert count_tasks(backup) == 3
+
+    backup.path.write_bytes(b"not a store" * 100)
+    assert count_tasks(backup) is None

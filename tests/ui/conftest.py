@@ -127,6 +127,15 @@ def tray(window: MainWindow) -> Iterator[TrayIcon]:
     icon.hide()
 
 
+@pytest.fixture
+def app_as_main_runs_it(qapp: QApplication) -> Iterator[None]:
+    """As `qtqueue.app.main` sets it: closing a window or a question must not end the
+    application."""
+    qapp.setQuitOnLastWindowClosed(False)
+    yield
+    qapp.setQuitOnLastWindowClosed(True)
+
+
 def question(window: MainWindow, name: str) -> QMessageBox | None:
     """The question box `name` open over the window, if one is."""
     shown = [b for b in window.findChildren(QMessageBox, name) if b.isVisible()]

@@ -25,6 +25,8 @@ from qtqueue.ui.main_window import MainWindow
 Run = Callable[..., Any]
 QUEUE_KWARGS: dict[str, Any] = {"shutdown_policy": "cancel"}
 
+pytestmark = pytest.mark.usefixtures("app_as_main_runs_it")
+
 
 @pytest.fixture
 def damaged(run: Run, data_dir: Path) -> list[str]:
@@ -41,14 +43,6 @@ def damaged(run: Run, data_dir: Path) -> list[str]:
     backup_now(data_dir, time.time())
     (data_dir / "queue.db").write_bytes(b"")
     return ids
-
-
-@pytest.fixture(autouse=True)
-def app_as_main_runs_it(qapp: QApplication) -> Any:
-    """As `qtqueue.app.main` sets it: closing the question must not end the application."""
-    qapp.setQuitOnLastWindowClosed(False)
-    yield
-    qapp.setQuitOnLastWindowClosed(True)
 
 
 def answering(
