@@ -289,6 +289,27 @@ class Schedule:
         return f"every {_fmt_interval(self.interval_s or 0.0)}"
 
 
+def _readable_schedule(record: dict[str, Any]) -> Schedule | None:
+    """The schedule a stored record holds, or None (logged, naming it) for one that cannot be
+    read, so that one damaged schedule never stops the engine or the others; its row stays in
+    the store untouched."""
+    problem = record.pop("unreadable", None)
+    if problem is None:
+        try:
+            schedule = Schedule.from_dict(record)
+            if not isinstance(schedule.template, dict):
+                raise TypeError("its task template is not an object")
+            return schedule
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    logger.error(
+        "schedule %s cannot be read and is left out (%s); its row is kept in the store",
+        record.get("id"),
+        problem,
+    )
+    return None
+
+
 def _fmt_interval(seconds: float) -> str:
     """90.0 -> "1m30s", 0.25 -> "0.25s"."""
     if seconds < 60 and seconds != int(seconds):
@@ -398,8 +419,9 @@ class ScheduleManager:
         self._loop = asyncio.get_running_loop()
         async with self._lock:
             for record in await self.store.load_schedules():
-                s = Schedule.from_dict(record)
-                self._schedules[s.id] = s
+                s = _readable_schedule(record)
+                if s is not None:
+                    self._schedules[s.id] = s
             self._started = True
             if self.queue.dispatching:
                 now = self.clock()

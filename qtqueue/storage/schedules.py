@@ -63,7 +63,12 @@ class SqliteScheduleStore:
         records = []
         for row in await self._store._fetchall(_SELECT):
             record = dict(zip(SCHEDULE_COLUMNS, row, strict=True))
-            record["template"] = json.loads(record["template"])
+            try:
+                record["template"] = json.loads(record["template"])
+            except (TypeError, ValueError) as exc:
+                # Left in the file as it is; the engine says which one it leaves out.
+                record["template"] = None
+                record["unreadable"] = f"its task template is not JSON ({exc})"
             record["paused"] = bool(record["paused"])
             records.append(record)
         return records

@@ -569,3 +569,28 @@ async def test_every_change_is_announced_once_durable(open_schedules: ManagerFac
     await schedules.update_schedule(s.id, name="x")
     await schedules.delete_schedule(s.id)
     assert seen == [(s.id, 1), (s.id, 1), (s.id, 1), (s.id, 0)]
+
+
+async def test_a_schedule_row_that_cannot_be_read_is_left_out_and_the_rest_runs(
+    make_queue: QueueFactory, data_dir: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    queue = await make_queue()
+    good = await queue.schedules.add_schedule(
+        {"task_type": TaskType.CUSTOM_COMMAND.value, "params": {"command": "true"}}, every=3600
+    )
+    garbled = await queue.schedules.add_schedule(
+        {"task_type": TaskType.CUSTOM_COMMAND.value, "params": {"command": "true"}}, every=60
+    )
+    await queue.close()
+    with sqlite3.connect(data_dir / "queue.db") as conn:  # damage the second one's row
+        conn.execute("UPDATE schedules SET template = '{not json' WHERE id = ?", (garbled.id,))
+
+    queue = await make_queue()
+    assert [s.id for s in queue.schedules.list_schedules()] == [good.id]
+    assert f"schedule {garbled.id} cannot be read" in caplog.text
+    added = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
+    assert (await queue.wait_for(added, timeout_s=20)).status is TaskStatus.COMPLETED
+    with sqlite3.connect(data_dir / "queue.db") as conn:  # kept as it was, for a person
+        assert conn.execute("SELECT count(*) FROM schedules").fetchone() == (2,)
