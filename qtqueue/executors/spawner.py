@@ -129,6 +129,13 @@ class Spawner:
             self.conn.close()
             self.conn = None
             self.alone_since = time.monotonic()
+            if self.bye:
+                # A clean close has stopped (or waited for) every command it started: one
+                # still here escaped it (its start was cancelled mid-way, say). Nobody will
+                # follow it, so it is stopped now rather than left behind.
+                for command in self.running.values():
+                    with contextlib.suppress(OSError):
+                        os.killpg(command.pid, signal.SIGKILL)
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         if self.conn is None:
