@@ -38,22 +38,26 @@ async def test_a_command_runs_in_its_own_group_and_ends_with_its_real_status(
     tmp_path: Path,
 ) -> None:
     client, left = await SpawnerClient.connect(tmp_path)
-    assert not left.known and not left.running and not left.ended  # a new spawner
-    pid, out = await spawn(client, "t1", "sh", "-c", "echo hi; exit 7")
-    assert os.getpgid(pid) == pid or gone(pid)
-    assert os.waitstatus_to_exitcode(await client.exit_status("t1")) == 7
-    assert os.read(out, 100) == b"hi\n"
-    os.close(out)
-    client.forget("t1")
-    client.close()
+    try:
+        assert not left.known and not left.running and not left.ended  # a new spawner
+        # It prints its process group (field 5 of /proc/PID/stat), then exits with 7.
+        pid, out = await spawn(client, "t1", "sh", "-c", "cut -d' ' -f5 /proc/$$/stat; exit 7")
+        assert os.waitstatus_to_exitcode(await client.exit_status("t1")) == 7
+        assert os.read(out, 100) == f"{pid}\n".encode()  # its own group: signals reach all
+        os.close(out)
+        client.forget("t1")
+    finally:
+        client.close()
 
 
 async def test_after_a_clean_goodbye_nothing_it_started_is_left_running(tmp_path: Path) -> None:
     client, _ = await SpawnerClient.connect(tmp_path)
-    pid, out = await spawn(client, "t1", "sleep", "60")
-    os.close(out)
-    spawner = spawner_of(pid)
-    client.close()  # an engine that forgot this command said goodbye
+    try:
+        pid, out = await spawn(client, "t1", "sleep", "60")
+        os.close(out)
+        spawner = spawner_of(pid)
+    finally:
+        client.close()  # an engine that forgot this command said goodbye
     await eventually(lambda: gone(pid), what="the forgotten command is stopped")
     await asyncio.to_thread(spawner.wait, 10)
     assert not (tmp_path / "spawner.sock").exists()
