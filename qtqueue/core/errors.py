@@ -608,8 +608,10 @@ _ENTRIES: tuple[tuple[TaskErrorCode, str, str, bool], ...] = (
     ),
     (
         _C.QUEUE_TASK_INTERRUPTED,
-        "The engine stopped or crashed while the task was running.",
-        "Retry the task; check the engine log if this keeps happening.",
+        "The task was cut short: the engine (or the process that followed its command) "
+        "stopped while it ran, and how it ended is not known.",
+        "Its log shows how far it got; check whether its work was done before running it "
+        "again, and see the engine log if this keeps happening.",
         True,
     ),
     (

@@ -366,6 +366,15 @@ async def follow_command(
         except asyncio.CancelledError:
             await _terminate(tree, grace_s)
             raise
+        except SpawnerGone as exc:
+            # Nothing can tell how it ends any more: stop it, and say it was cut short.
+            tree.signal_tree(signal.SIGKILL)
+            raise QueueError(
+                TaskErrorCode.QUEUE_TASK_INTERRUPTED,
+                f"cut short: the spawner that followed {name} stopped ({exc}); "
+                f"its process was stopped",
+                pid=tree.pid,
+            ) from exc
         # The command is gone; take what it left in the pipe, but do not wait for
         # background children that still hold the pipe open.
         if not eof.done():

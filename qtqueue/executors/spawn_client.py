@@ -224,14 +224,20 @@ class SpawnerClient:
 
     def close(self) -> None:
         """Say goodbye (the spawner exits once its commands have ended) and disconnect."""
+        self._shut("the spawner's connection was closed", goodbye=True)
+
+    def _shut(self, why: str, *, goodbye: bool) -> None:
         if self.closed:
             return
-        with contextlib.suppress(SpawnerGone):
-            self._send({"op": "bye"})
+        if goodbye:
+            with contextlib.suppress(OSError):
+                self._sock.setblocking(True)
+                self._sock.sendall(b'{"op": "bye"}\n')
         self.closed = True
-        self._loop.remove_reader(self._sock.fileno())
+        if not self._loop.is_closed():
+            self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
-        self._fail_all(SpawnerGone("the spawner's connection was closed"))
+        self._fail_all(SpawnerGone(why))
 
     # ------------------------------------------------------------------ the wire
 
@@ -300,7 +306,7 @@ class SpawnerClient:
     def _lost(self, exc: BaseException | None) -> None:
         if not self.closed:
             logger.error("the connection to the spawner broke: %s", exc or "closed")
-            self.close()
+            self._shut(f"the spawner went away ({exc or 'its connection closed'})", goodbye=False)
 
     def _fail_all(self, exc: BaseException) -> None:
         for fut in [*self._spawns, *self._exits.values()]:

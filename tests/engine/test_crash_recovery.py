@@ -20,7 +20,7 @@ import pytest
 from cli_runner import qtqueue_command
 
 from qtqueue.core.errors import TaskErrorCode
-from qtqueue.core.task import TaskStatus
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 
 from .helpers import eventually, gone
@@ -311,3 +311,25 @@ async def test_statistics_agree_with_the_tasks_after_a_crash_lost_the_latest_his
     async with TaskQueue(data_dir) as queue:
         for t in tasks:
             assert [x.to_status for x in await queue.transitions(t.id)].count(S.COMPLETED) == 1
+
+
+async def test_a_command_whose_spawner_dies_is_cut_short_and_the_queue_goes_on(
+    tmp_path: Path,
+) -> None:
+    data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
+    async with TaskQueue(data_dir) as queue:
+        task_id = await queue.add_task(
+            Task(TaskType.CUSTOM_COMMAND, {"command": gated_command(runs, gate, 0), "shell": True})
+        )
+        pid = await eventually(lambda: command_pid(runs), what="the command started")
+        spawner = psutil.Process(pid).parent()
+        assert spawner is not None
+        spawner.kill()  # the process that follows the command is gone
+        task = await queue.wait_for(task_id, timeout_s=20)
+        assert task.status is S.FAILED
+        assert task.error_code == TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+        assert (task.error or "").startswith("cut short: the spawner that followed")
+        await eventually(lambda: gone(pid), what="its orphaned command is stopped")
+        # The next command still runs (started by the engine itself from now on).
+        after = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
+        assert (await queue.wait_for(after, timeout_s=20)).status is S.COMPLETED
