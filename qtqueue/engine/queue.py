@@ -493,11 +493,13 @@ class TaskQueue:
     def _recover_interrupted(self, task: Task, leftovers: Leftovers) -> None:
         """A task the store says was running when the engine stopped (see recovery.py)."""
         ended = leftovers.ended.pop(task.id, None)
-        running = leftovers.running.pop(task.id, None)
+        # Left in `leftovers` unless adopted: what nobody takes is closed and stopped there.
+        running = leftovers.running.get(task.id)
         executor = self.registry.get(task.type_name)
         if ended is not None:
             self._record_ended(task, ended)
         elif running is not None and self._adopt(task, running):
+            del leftovers.running[task.id]  # its output pipe is the follower's now
             logger.warning("task %s: adopted its command (pid %d)", task.id, running.pid)
         elif leftovers.known and executor is not None and executor.runs_commands:
             self._never_started(task)
@@ -507,11 +509,9 @@ class TaskQueue:
     def _never_started(self, task: Task) -> None:
         """The engine stopped between claiming the task and starting its command: nothing ran,
         so it simply runs now (no retry is spent; the history and log say why)."""
-        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
-        log.write(
-            b"[qtqueue] the engine stopped before this task's command started; queued again\n"
+        self._note(
+            task, b"[qtqueue] the engine stopped before this task's command started; queued again\n"
         )
-        log.close()
         _as_it_ran(task)
         task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
         self._requeue(task, "the engine stopped before its command started; queued again")
@@ -520,13 +520,12 @@ class TaskQueue:
     def _record_ended(self, task: Task, ended: Ended) -> None:
         """Its command ended while no engine listened: record its real outcome and output."""
         output = recovery.drain(ended.output_fd)
-        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
-        log.write(output)
-        log.write(
+        self._note(
+            task,
+            output,
             f"[qtqueue] the engine stopped while this task ran; its command ended meanwhile "
-            f"with exit status {ended.returncode}, recorded at the next start\n".encode()
+            f"with exit status {ended.returncode}, recorded at the next start\n".encode(),
         )
-        log.close()
         error = recovery.ended_outcome(task, ended, output)
         _as_it_ran(task)
         if error is None:
@@ -554,8 +553,6 @@ class TaskQueue:
         if executor is None or self.spawner is None:
             return False
         adopted = recovery.AdoptedCommand(executor, running, self.spawner)
-        leftovers_fd = running.output_fd
-        running.output_fd = os.dup(leftovers_fd)  # the leftovers close theirs
         log = BoundedLog(self._log_path_text(task.id), self.log_cap_bytes)
         assert self._loop is not None
         handle = RunHandle(task, log, self._loop)
@@ -582,9 +579,7 @@ class TaskQueue:
             task.on_interrupt == OnInterrupt.RETRY and task.retry_count < task.max_retries
         )
         note += "; it runs again" if will_retry else "; it does not run again"
-        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
-        log.write((note + "\n").encode())
-        log.close()
+        self._note(task, (note + "\n").encode())
         _as_it_ran(task)
         task.pid = None
         details = {"killed_pid": killed}
@@ -604,9 +599,16 @@ class TaskQueue:
             )
         logger.warning("task %s was cut short by an engine crash (%s)", task.id, task.on_interrupt)
 
+    def _note(self, task: Task, *chunks: bytes) -> None:
+        """Append to the log of a task that is not running (what recovery found out)."""
+        log = BoundedLog(self._log_path(task.id), self.log_cap_bytes)
+        for chunk in chunks:
+            log.write(chunk)
+        log.close()
+
     def _settle_strays(self, leftovers: Leftovers) -> None:
-        """Commands the spawner kept for tasks that are no longer running (removed, or
-        concluded): forget the ended ones, stop the running ones."""
+        """Commands the spawner kept that nobody took (their task was removed or concluded,
+        or could not be followed): forget the ended ones, stop the running ones."""
         if self.spawner is None:
             return
         for ended in leftovers.ended.values():
