@@ -130,6 +130,12 @@ TERMINAL: frozenset[TaskStatus] = frozenset(
 RETRYABLE_TERMINAL: frozenset[TaskStatus] = frozenset(
     {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.TIMEOUT}
 )
+#: How each of those outcomes reads after a task's name ("build failed").
+ENDED_IN_WORDS: dict[TaskStatus, str] = {
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "was cancelled",
+    TaskStatus.TIMEOUT: "timed out",
+}
 #: Not finished: waiting, held, or being worked on.
 UNFINISHED: frozenset[TaskStatus] = frozenset(TaskStatus) - TERMINAL
 

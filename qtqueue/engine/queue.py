@@ -39,6 +39,7 @@ from qtqueue.core.errors import (
 )
 from qtqueue.core.task import (
     ACTIVE,
+    ENDED_IN_WORDS,
     RETRYABLE_TERMINAL,
     TERMINAL,
     OnInterrupt,
@@ -152,12 +153,7 @@ def _dependencies_reason(waiting: list[str]) -> str:
     return f"waiting for {len(waiting)} {noun}: {shown}"
 
 
-_ENDED = {
-    TaskStatus.FAILED.value: "failed",
-    TaskStatus.CANCELLED.value: "was cancelled",
-    TaskStatus.TIMEOUT.value: "timed out",
-    "removed": "was removed",
-}
+_ENDED = {**{s.value: words for s, words in ENDED_IN_WORDS.items()}, "removed": "was removed"}
 
 
 class _Alarm:

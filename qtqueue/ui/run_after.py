@@ -1,4 +1,4 @@
-""""Run after" as the new task form checks it, before the engine sees the task.
+""" "Run after" as the new task form checks it, before the engine sees the task.
 
 The engine refuses a dependency on an unknown id (QUEUE_TASK_NOT_FOUND) and fails a task at
 once when a dependency failed, was cancelled or timed out (QUEUE_DEPENDENCY_FAILED). The form
@@ -14,19 +14,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import RETRYABLE_TERMINAL, Task, TaskStatus
+from qtqueue.core.task import ENDED_IN_WORDS, RETRYABLE_TERMINAL, Task
 from qtqueue.engine.schedules import MIN_PREFIX_LEN
 
 logger = logging.getLogger(__name__)
 
 #: How many candidates an ambiguous prefix names.
 CANDIDATES_SHOWN = 3
-
-_ENDED = {
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "was cancelled",
-    TaskStatus.TIMEOUT: "timed out",
-}
 
 
 class TaskLookup(Protocol):
@@ -88,7 +82,7 @@ def resolve_run_after(
         if task.status in RETRYABLE_TERMINAL and not allow_failed:
             raise QueueError(
                 TaskErrorCode.QUEUE_DEPENDENCY_FAILED,
-                f"{_label(task)} {_ENDED.get(task.status, task.status.value)}, so a task run "
+                f"{_label(task)} {ENDED_IN_WORDS[task.status]}, so a task run "
                 "after it would fail at once. Retry that task first, or remove it from "
                 "“Run after”.",
                 dependency_id=task.id,
