@@ -31,6 +31,7 @@ from PySide6.QtCore import QSettings
 
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
+from qtqueue.settings import apply_category_limits
 
 logger = logging.getLogger(__name__)
 
@@ -248,15 +249,6 @@ class AppSettings:
     def shutdown_policy_if_saved(self) -> ShutdownPolicy | None:
         """The saved policy for `queue.close(policy)`; None: the queue's own."""
         return self.shutdown_policy if self.has(KEY_SHUTDOWN_POLICY) else None
-
-
-def apply_category_limits(queue: TaskQueue, limits: dict[str, int]) -> None:
-    """Make the queue's category limits exactly `limits` (removed ones are lifted)."""
-    for category in set(queue.category_limits) - set(limits):
-        queue.set_category_limit(category, None)
-    for category, limit in limits.items():
-        if queue.category_limits.get(category) != limit:
-            queue.set_category_limit(category, limit)
 
 
 def apply_config(queue: TaskQueue, config: AppConfig) -> None:
