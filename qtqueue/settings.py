@@ -46,6 +46,7 @@ __all__ = [
     "current_settings",
     "family_key",
     "load_settings",
+    "overlay",
     "save_settings",
     "saved_settings",
 ]
@@ -204,6 +205,28 @@ async def save_settings(store: MetaStore, settings: Settings) -> None:
     await save_model(store, ENGINE_KEY, settings.engine)
     for name, model in settings.families.items():
         await save_model(store, family_key(name), model)
+
+
+def overlay(base: Settings, top: Settings) -> Settings:
+    """`base` with every field set in `top` taking `top`'s value (set fields of both stay set)."""
+
+    def merged(model: type[_M], below: BaseModel | None, above: BaseModel | None) -> _M:
+        return model.model_validate(
+            {
+                **(below.model_dump(exclude_unset=True) if below is not None else {}),
+                **(above.model_dump(exclude_unset=True) if above is not None else {}),
+            }
+        )
+
+    families = {
+        name: merged(
+            type(top.families.get(name) or base.families[name]),
+            base.families.get(name),
+            top.families.get(name),
+        )
+        for name in {*base.families, *top.families}
+    }
+    return Settings(merged(EngineSettings, base.engine, top.engine), families)
 
 
 def apply_category_limits(queue: TaskQueue, limits: Mapping[str, int]) -> None:

@@ -1,13 +1,16 @@
 """The settings dialog: concurrency, category limits, retention, notifications, log cap,
 close-to-tray, the shutdown policy and which task actions ask first.
 
-It edits an `AppConfig`: filled from the live queue and the saved settings, checked inline
-(OK stays disabled while a value is refused, and the reason is shown beside it), and on OK
-saved and applied to the running engine at once.
+It edits an `AppConfig`: filled from the live queue and the window's preferences, checked
+inline (OK stays disabled while a value is refused, and the reason is shown beside it). On OK
+the engine's settings are applied to the running engine at once and saved in its store (where
+`qtqueue run` and the CLI read them too; `saving` is that write), and the window's preferences
+in `QSettings`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PySide6.QtCore import Qt, Slot
@@ -32,7 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.settings import save_settings
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode, apply_config
+from qtqueue.ui.engine_bridge import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,9 @@ class SettingsDialog(QDialog):
         self.setStyleSheet(_STYLE)
         self.queue = queue
         self.settings = settings
+        #: The write of the engine's settings into the store that OK started (None before).
+        self.saving: asyncio.Task[None] | None = None
+        self._background = BackgroundTasks()
         self._build()
         self.set_config(settings.config_for(queue))
         self._validate()
@@ -239,13 +247,13 @@ class SettingsDialog(QDialog):
     def problems(self) -> list[str]:
         """Why the fields cannot be saved as they are (empty: they can)."""
         _, limit_problem = self._limits()
-        labels = {"max_concurrent": "Tasks at once", "retention_days": "Keep finished tasks",
-                  "log_cap_mb": "Log size per task", "docker_host": "Docker host"}
-        found = [
-            f"{labels[k]}: {v}"
-            for k, v in self.config().validate().items()
-            if k in labels
-        ]
+        labels = {
+            "max_concurrent": "Tasks at once",
+            "retention_days": "Keep finished tasks",
+            "log_cap_mb": "Log size per task",
+            "docker_host": "Docker host",
+        }
+        found = [f"{labels[k]}: {v}" for k, v in self.config().validate().items() if k in labels]
         if limit_problem:
             found.append(f"Per category: {limit_problem}")
         return found
@@ -292,5 +300,8 @@ class SettingsDialog(QDialog):
         config = self.config()
         self.settings.save(config)
         apply_config(self.queue, config)
-        logger.info("settings saved and applied: %s", config)
+        self.saving = self._background.spawn(
+            save_settings(self.queue.store, config.engine_settings()), "save settings"
+        )
+        logger.info("settings applied (and being saved): %s", config)
         super().accept()
