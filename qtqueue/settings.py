@@ -43,6 +43,7 @@ __all__ = [
     "apply_category_limits",
     "apply_settings",
     "changed_settings",
+    "checked",
     "current_settings",
     "family_key",
     "load_settings",
@@ -315,12 +316,24 @@ def changed_settings(
 
 def _validated(where: str, model: type[_M], before: BaseModel, changes: Mapping[str, Any]) -> _M:
     """`before` with `changes`, as `model`; QueueError naming each bad field `<where>.<field>`."""
+    return checked(model, {**before.model_dump(exclude_unset=True), **dict(changes)}, where)
+
+
+def checked(model: type[_M], values: Mapping[str, Any], where: str = "") -> _M:
+    """`values` as `model`, or QueueError VALIDATION_INVALID_PARAMS whose `fields` name each
+    bad field and why ("log_cap_mb: Input should be greater than or equal to 1"), each led by
+    `where.` when given. The settings pages show these under their fields."""
     try:
-        return model.model_validate({**before.model_dump(exclude_unset=True), **dict(changes)})
+        return model.model_validate(dict(values))
     except ValidationError as exc:
+        lead = f"{where}." if where else ""
         problems = [
-            f"{where}.{'.'.join(str(p) for p in e['loc'])}: "
-            + ("unknown setting" if e["type"] == "extra_forbidden" else e["msg"])
+            f"{lead}{'.'.join(str(p) for p in e['loc'])}: "
+            + (
+                "unknown setting"
+                if e["type"] == "extra_forbidden"
+                else e["msg"].removeprefix("Value error, ")
+            )
             for e in exc.errors()
         ]
         raise QueueError(

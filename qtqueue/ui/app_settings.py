@@ -25,18 +25,21 @@ import json
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QSettings
 
+from qtqueue.core.errors import QueueError
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
 from qtqueue.settings import (
+    FAMILY_SETTINGS,
     DockerSettings,
     EngineSettings,
     Settings,
     apply_settings,
+    checked,
     current_settings,
     overlay,
     save_settings,
@@ -98,8 +101,8 @@ class AppConfig:
     close_to_tray: bool = False
     #: What running tasks do when the application quits.
     shutdown_policy: ShutdownPolicy = ShutdownPolicy.REQUEUE
-    #: The Docker daemon of Docker tasks that name none ("": $DOCKER_HOST or the socket).
-    docker_host: str = ""
+    #: Each family's settings: family name → its settings model's field values.
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Cancel asks before acting on the selected tasks.
     confirm_cancel: bool = True
     #: Remove asks before deleting the selected tasks.
@@ -117,10 +120,13 @@ class AppConfig:
             problems["retention_days"] = "cannot be negative"
         if self.log_cap_mb < 1:
             problems["log_cap_mb"] = "must be at least 1 MiB"
-        try:
-            DockerSettings(docker_host=self.docker_host)
-        except ValidationError as exc:
-            problems["docker_host"] = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        for name, values in self.families.items():
+            try:
+                checked(FAMILY_SETTINGS[name], values, name)
+            except QueueError as exc:
+                for problem in exc.details["fields"]:
+                    where, _, why = str(problem).partition(": ")
+                    problems[where] = why
         return problems
 
     @property
@@ -138,7 +144,7 @@ class AppConfig:
                 log_cap_mb=self.log_cap_mb,
                 shutdown_policy=self.shutdown_policy,
             ),
-            {"docker": DockerSettings(docker_host=self.docker_host)},
+            {n: checked(FAMILY_SETTINGS[n], values) for n, values in self.families.items()},
         )
 
 
@@ -230,7 +236,6 @@ class AppSettings:
     def config_for(self, queue: TaskQueue) -> AppConfig:
         """The current settings: engine values are the queue's live ones."""
         live = current_settings(queue)
-        docker = live.families.get("docker")
         return AppConfig(
             max_concurrent=live.engine.max_concurrent,
             category_limits=dict(live.engine.category_limits),
@@ -239,7 +244,7 @@ class AppSettings:
             log_cap_mb=live.engine.log_cap_mb,
             close_to_tray=self.close_to_tray,
             shutdown_policy=live.engine.shutdown_policy,
-            docker_host=docker.docker_host if isinstance(docker, DockerSettings) else "",
+            families={n: m.model_dump(mode="json") for n, m in live.families.items()},
             confirm_cancel=self.asks_before("cancel"),
             confirm_remove=self.asks_before("remove"),
         )

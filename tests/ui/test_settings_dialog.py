@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -44,6 +45,13 @@ def stored(run: Run, dialog: SettingsDialog) -> Settings:
     assert dialog.saving is not None
     run(dialog.saving)
     return saved_settings(dialog.queue.data_dir)
+
+
+def docker_host(dialog: SettingsDialog) -> QLineEdit:
+    """The Docker host field of the Docker family's generated settings page."""
+    edit = dialog.familyForms["docker"].input_widget("docker_host")
+    assert isinstance(edit, QLineEdit)
+    return edit
 
 
 def open_dialog(window: MainWindow) -> SettingsDialog:
@@ -107,7 +115,7 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
     dialog.shutdownPolicy.setCurrentIndex(
         dialog.shutdownPolicy.findData(ShutdownPolicy.CANCEL.value)
     )
-    dialog.dockerHost.setText(" tcp://build-box:2375 ")
+    docker_host(dialog).setText(" tcp://build-box:2375 ")
     dialog.accept()
     q = window.queue
     assert q.executor_settings["docker_host"] == "tcp://build-box:2375"
@@ -127,10 +135,10 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
     # Removing a category limit lifts it on the engine too; an empty Docker host falls back
     # to $DOCKER_HOST.
     dialog = open_dialog(window)
-    assert dialog.dockerHost.text() == "tcp://build-box:2375"
+    assert docker_host(dialog).text() == "tcp://build-box:2375"
     dialog.categoryLimits.selectRow(0)
     dialog.findChild(object, "removeCategoryLimit").click()  # type: ignore[union-attr]
-    dialog.dockerHost.clear()
+    docker_host(dialog).clear()
     dialog.accept()
     assert q.category_limits == {"network": 3}
     assert "docker_host" not in q.executor_settings
@@ -145,7 +153,8 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
         (lambda d: set_limit_row(d, 0, "gpu", "0"), "gpu: the limit must be at least 1"),
         (lambda d: set_limit_row(d, 0, "gpu", "two"), "gpu: the limit must be a whole number"),
         (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
-        (lambda d: d.dockerHost.setText("build-box:2375"), "Docker host: must be a daemon URL"),
+        (lambda d: QTest.keyClicks(docker_host(d), "build-box:2375"),
+         "Docker host: must be a daemon URL"),
     ],
 )
 def test_invalid_values_are_refused_inline(
