@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DB_NAME, DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
-from qtqueue.storage.meta import MetaStore, load_model, parse_model, peek_meta, save_model
+from qtqueue.storage.meta import MetaStore, parse_model, peek_meta, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -192,13 +192,12 @@ async def load_settings(
     store: MetaStore, families: Mapping[str, type[BaseModel]] = FAMILY_SETTINGS
 ) -> Settings:
     """The settings saved in an open store (only the fields that were set)."""
-    engine = await load_model(store, ENGINE_KEY, EngineSettings)
-    found: dict[str, BaseModel] = {}
-    for name, model in families.items():
-        value = await load_model(store, family_key(name), model)
+    raw = {}
+    for key in [ENGINE_KEY, *(family_key(n) for n in families)]:
+        value = await store.get_meta(key)
         if value is not None:
-            found[name] = value
-    return Settings(engine or EngineSettings(), found)
+            raw[key] = value
+    return _from_stored(raw, families)
 
 
 async def save_settings(store: MetaStore, settings: Settings) -> None:

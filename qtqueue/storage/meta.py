@@ -1,10 +1,11 @@
 """Typed values in the store's meta table: a pydantic model saved as one JSON text per key.
 
 The meta table holds small engine settings as text (`TaskStore.get_meta` / `set_meta`). Here a
-value is a pydantic model: `load_model` reads it back and never fails on what was stored — a
-value that is not JSON, or no longer fits the model, gives None and a logged warning naming the
-key, so the caller falls back to its defaults. `peek_meta` reads one value from a store file
-before any engine has opened it (settings are applied before the first task starts).
+value is a pydantic model: `save_model` writes it, `parse_model` reads back what `get_meta`
+returned and never fails on what was stored — a value that is not JSON, or no longer fits the
+model, gives None and a logged warning naming the key, so the caller falls back to its defaults.
+`peek_meta` reads values from a store file before any engine has opened it (settings are
+applied before the first task starts).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MetaStore", "load_model", "parse_model", "peek_meta", "save_model"]
+__all__ = ["MetaStore", "parse_model", "peek_meta", "save_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,11 +52,6 @@ def parse_model(raw: str | None, key: str, model: type[M]) -> M | None:
             ),
         )
         return None
-
-
-async def load_model(store: MetaStore, key: str, model: type[M]) -> M | None:
-    """The model saved under `key`, or None (see `parse_model`)."""
-    return parse_model(await store.get_meta(key), key, model)
 
 
 async def save_model(store: MetaStore, key: str, value: BaseModel) -> None:
