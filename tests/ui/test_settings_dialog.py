@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.executors import default_registry
-from qtqueue.settings import EngineSettings, Settings, saved_settings
+from qtqueue.settings import EngineSettings, Settings, save_settings, saved_settings
 from qtqueue.ui.app_settings import (
     MB,
     AppConfig,
@@ -220,6 +220,27 @@ def test_settings_an_earlier_version_kept_in_qsettings_move_into_the_store_at_st
     assert not any(after.has(k) for k in ("app/maxConcurrent", "app/categoryLimits",
                                           "app/retentionDays", "app/logCapMb", "app/dockerHost"))
     assert after.close_to_tray
+
+
+def test_a_value_the_store_holds_wins_over_the_one_an_earlier_version_kept(
+    make_window: Callable[..., MainWindow], tmp_path: Path, run: Run
+) -> None:
+    data_dir = tmp_path / "other"
+
+    async def set_in_store() -> None:  # e.g. `qtqueue config set` while no window ran
+        async with TaskQueue(data_dir, dispatch=False) as offline:
+            await save_settings(offline.store, Settings(EngineSettings(max_concurrent=5)))
+
+    run(set_in_store())
+    raw = QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    raw.setValue("app/maxConcurrent", 2)
+    raw.setValue("app/logCapMb", 7)
+    raw.sync()
+    window = make_window(data_dir)
+    assert window.queue.max_concurrent == 5
+    assert window.queue.log_cap_bytes == 7 * MB  # not in the store: moved there
+    assert saved_settings(data_dir).engine == EngineSettings(max_concurrent=5, log_cap_mb=7)
+    assert not fresh_read().has("app/maxConcurrent")
 
 
 def test_unsaved_settings_leave_the_queue_as_built(make_window: Callable[..., MainWindow],
