@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
+from qtqueue.api.settings_actions import queue_actions as _settings_actions
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
     ACTIVE,
@@ -542,6 +543,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "set_queue": set_queue,
         "cleanup": cleanup,
         **_schedule_actions(lambda queue: queue.schedules),
+        **_settings_actions(),
     }
 )
 
