@@ -370,9 +370,25 @@ class Task:
         return cls(**kwargs)
 
 
+#: The param keys that name a task of any type (a command line, a script, a URL), tried after
+#: the keys its family registered (`register_name_keys`).
+DEFAULT_NAME_KEYS: tuple[str, ...] = ("command", "script_path", "url")
+
+_NAME_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def register_name_keys(task_type: str, keys: Sequence[str]) -> None:
+    """Say which param keys name a task of `task_type` (its family's `name_keys`), most telling
+    first. The executor registry calls it when it registers a family's executors; registering
+    a type again replaces its keys."""
+    _NAME_KEYS[str(task_type)] = tuple(keys)
+
+
 def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> str:
-    """A default task name: the command line, the script, the image… or the type."""
-    for key in ("command", "script_path", "image_name", "image", "url", "monitor_type"):
+    """A default task name: the value of the first of the type's name keys (then command,
+    script_path, url) set in `params` — a command line with its args, the image… — or the type."""
+    name = str(task_type.value if isinstance(task_type, TaskType) else task_type)
+    for key in (*_NAME_KEYS.get(name, ()), *DEFAULT_NAME_KEYS):
         value = params.get(key)
         if value:
             text = (
@@ -383,4 +399,4 @@ def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> st
             if key == "command" and params.get("args"):
                 text += " " + " ".join(map(str, params["args"]))
             return text[:120]
-    return str(task_type.value if isinstance(task_type, TaskType) else task_type)
+    return name

@@ -39,7 +39,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
 from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
-from qtqueue.executors.docker.progress import LayerState, parse_layer_lines
+from qtqueue.families.docker.progress import LayerState, parse_layer_lines
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color

@@ -8,8 +8,8 @@ import pytest
 
 from qtqueue.core.task import TaskType
 from qtqueue.executors import ExecutorRegistry, HandlerExecutor, default_registry
-from qtqueue.executors.command import CommandExecutor, ScriptExecutor
-from qtqueue.executors.monitor import SystemMonitorExecutor
+from qtqueue.families.shell.command import CommandExecutor, ScriptExecutor
+from qtqueue.families.system.monitor import SystemMonitorExecutor
 
 
 async def hello(task_id: str, params: dict[str, Any]) -> dict[str, str]:

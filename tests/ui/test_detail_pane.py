@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.executors.docker import DockerPullExecutor, LayerProgress, parse_layer_lines
+from qtqueue.families.docker import DockerPullExecutor, LayerProgress, parse_layer_lines
 from qtqueue.ui.detail_pane import DetailPane, LayerFeed, resources_in_words
 from qtqueue.ui.main_window import MainWindow
 
