@@ -406,13 +406,20 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
         out.append(
             {
                 "name": name,
-                "family": parsed.family if isinstance(parsed, TaskType) else "handler",
-                "available": executor is not None,
+                "family": _family_name(queue, name, parsed),
+                "available": executor is not None and not queue.registry.unavailable_error(name),
                 "summary": executor.describe() if executor is not None else "",
                 "params_schema": executor.schema() if executor is not None else None,
             }
         )
     return {"types": out}
+
+
+def _family_name(queue: TaskQueue, name: str, parsed: TaskType | str) -> str:
+    if isinstance(parsed, TaskType):
+        return parsed.family
+    family = queue.registry.family_of(name)
+    return family.name if family is not None else "handler"
 
 
 async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
