@@ -8,24 +8,26 @@ cancelled when the selection changes).
 Scheduling facts: why a pending task waits (`waitBanner`), its queue, permission, declared
 resources, run/expiry times, the schedule it came from, and its dependencies with their live
 statuses (fetched with `get_task`, then kept current from the engine's events while shown).
-For a Docker pull or push, `layerView` lists each layer's latest state, read from the
-`layer <id>: ...` lines of the log as the log grows (each chunk parsed once). A command started
-with params `interactive: true` takes input from `stdinInput` while it runs (`send_input`).
+A family may bring its own widget (`Family.qt_module`, e.g. the docker family's image layers):
+the pane loads it through the family descriptor, shows it for the tasks it `shows`, and feeds
+it the log as the log grows. A command started with params `interactive: true` takes input
+from `stdinInput` while it runs (`send_input`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, error_info
 from qtqueue.core.task import (
@@ -39,7 +41,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
 from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
-from qtqueue.families.docker.progress import LayerState, parse_layer_lines
+from qtqueue.executors.family import Family
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
@@ -47,7 +49,6 @@ from qtqueue.ui.progress_delegate import progress_label
 from qtqueue.ui.task_table_model import (
     MASK,
     format_duration,
-    format_size,
     format_timestamp,
     is_secret_key,
     status_text,
@@ -61,14 +62,10 @@ LOG_TAIL_CHARS = 256 * 1024
 
 #: The most dependencies the pane looks up and lists; the rest are counted.
 MAX_DEPENDENCIES_SHOWN = 30
-#: Task types whose log carries `layer <id>: ...` lines.
-LAYERED_TYPES = frozenset({TaskType.DOCKER_PULL.value, TaskType.DOCKER_PUSH.value})
 #: Task types that run a process, which takes input when started with `interactive: true`.
 PROCESS_TYPES = frozenset({TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value})
-#: Rows a layer or dependency list grows to before it scrolls.
+#: Rows a list (dependencies, a family's list) grows to before it scrolls.
 LIST_ROWS_SHOWN = 8
-#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 
 
 class TaskSource(Protocol):
@@ -83,45 +80,39 @@ class TaskSource(Protocol):
     def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
 
 
-class LayerFeed:
-    """The layers of a pull or push, fed the log chunk by chunk as it grows.
+class FamilyWidget(Protocol):
+    """What a family's `qt.py` returns from `detail_widget(parent)`: a QWidget that also has
+    these methods and an `updated(task id)` signal, emitted after it showed something new."""
 
-    Each chunk is parsed once: only its complete lines (an unfinished last line waits for the
-    next chunk), and only if it names a layer at all. `layers` keeps each layer's latest
-    state in the order layers first appeared, as `parse_layer_lines` over the whole log would.
-    """
+    def shows(self, task: Task) -> bool:
+        """Whether it has something to say about `task` (it is hidden otherwise)."""
 
-    def __init__(self) -> None:
-        self.layers: dict[str, LayerState] = {}
-        self._partial = ""
+    def reset(self) -> None:
+        """Forget what it shows: another task, or this one's log from the start, comes next."""
 
-    def feed(self, chunk: str) -> dict[str, LayerState]:
-        """Take the next piece of the log; the layers it changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
+    def feed(self, task_id: str, chunk: str) -> None:
+        """The next piece of the shown task's log."""
 
-    def finish(self) -> dict[str, LayerState]:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
-
-    def _parse(self, text: str) -> dict[str, LayerState]:
-        if "layer " not in text:
-            return {}
-        changed = parse_layer_lines(text)
-        self.layers.update(changed)
-        return changed
+    def finish(self, task_id: str) -> None:
+        """The shown task's log ended."""
 
 
-def layer_transfer_text(state: LayerState) -> str:
-    """'31 % · 12.3 MB / 40.0 MB', or '—' when the daemon gave no byte count."""
-    pct = state.percent
-    if pct is None or state.current is None or state.total is None:
-        return "—"
-    return f"{pct:.0f} % · {format_size(state.current)} / {format_size(state.total)}"
+def load_family_widgets(families: Sequence[Family], parent: QWidget) -> list[FamilyWidget]:
+    """Each family's detail widget, from the `qt_module` its descriptor names; a module that
+    cannot be loaded is logged and skipped (the pane works without it)."""
+    widgets: list[FamilyWidget] = []
+    for family in families:
+        if family.qt_module is None:
+            continue
+        try:
+            module = importlib.import_module(family.qt_module)
+            widget = module.detail_widget(parent)
+        except Exception:
+            logger.exception("could not load the %s family's widget", family.name)
+            continue
+        if widget is not None:
+            widgets.append(cast(FamilyWidget, widget))
+    return widgets
 
 
 def _amount(value: Any) -> str:
@@ -188,7 +179,7 @@ def schedule_of(t: Task) -> str:
     return ""
 
 
-def _fit_rows(view: QTreeWidget) -> None:
+def fit_rows(view: QTreeWidget) -> None:
     """Make a list as tall as its rows (at least one, at most `LIST_ROWS_SHOWN`, children of
     expanded items counted): no empty space below a short list."""
     count = 0
@@ -244,14 +235,14 @@ class DetailPane(QWidget):
 
     Signals, for whoever waits on the pane (tests, the window): `logLoaded(task id)` once the
     log of the shown task has been read up to its current end (its first chunk, or the end of
-    a finished task's log); `layersUpdated(task id)` when `layerView` changed;
+    a finished task's log); `familyViewUpdated(task id)` when a family's widget changed;
     `dependenciesUpdated(task id)` when `dependencyView` shows newer statuses;
     `inputSent(task id)` once input reached the command, `inputFailed(message)` when the
     engine refused it (the message is shown in `inputError`).
     """
 
     logLoaded = Signal(str)
-    layersUpdated = Signal(str)
+    familyViewUpdated = Signal(str)
     dependenciesUpdated = Signal(str)
     inputSent = Signal(str)
     inputFailed = Signal(str)
@@ -263,6 +254,7 @@ class DetailPane(QWidget):
         *,
         duration_of: Callable[[Task], float | None] | None = None,
         clock: Callable[[], float] = time.time,
+        families: Sequence[Family] = (),
     ) -> None:
         super().__init__(parent)
         self.form = Ui_DetailPane()
@@ -275,8 +267,6 @@ class DetailPane(QWidget):
         self._follower: asyncio.Task[None] | None = None
         self._following: str | None = None
         self._background = BackgroundTasks()
-        self._layers = LayerFeed()
-        self._layer_items: dict[str, QTreeWidgetItem] = {}
         # The dependencies of the shown task: fetched snapshots (None: removed), whose task
         # they belong to, and the engine subscription that keeps them current.
         self._deps: dict[str, Task | None] = {}
@@ -301,8 +291,9 @@ class DetailPane(QWidget):
             "background: #fef3c7; color: #78350f; border: 1px solid #f59e0b;"
             " border-radius: 4px; padding: 6px; font-weight: bold;"
         )
-        for view in (f.paramsView, f.layerView, f.dependencyView):
+        for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
+        self._family_widgets = self._host_family_widgets(families)
         f.detailSplitter.setStretchFactor(0, 3)
         f.detailSplitter.setSizes([600, 400])
         f.detailSplitter.setStretchFactor(1, 2)
@@ -376,7 +367,8 @@ class DetailPane(QWidget):
         waiting = waiting_in_words(t, self._clock())
         f.waitBanner.setText(waiting)
         f.waitBanner.setVisible(bool(waiting))
-        f.layersBox.setVisible(t.type_name in LAYERED_TYPES)
+        for widget in self._family_widgets:
+            cast(QWidget, widget).setVisible(widget.shows(t))
         self._render_timing(t)
         self._render_retries(t)
         self._render_error(t)
@@ -500,7 +492,7 @@ class DetailPane(QWidget):
         for item in items:
             item.setExpanded(True)
         view.resizeColumnToContents(0)
-        _fit_rows(view)
+        fit_rows(view)
         self.form.paramsBox.setVisible(bool(items))
 
     @staticmethod
@@ -537,7 +529,7 @@ class DetailPane(QWidget):
         self._dep_ids = frozenset()
         self._deps_timer.stop()
         self.form.dependencyView.clear()
-        _fit_rows(self.form.dependencyView)
+        fit_rows(self.form.dependencyView)
 
     async def _fetch_dependencies(self, task_id: str, dep_ids: list[str]) -> None:
         assert self._source is not None
@@ -611,36 +603,37 @@ class DetailPane(QWidget):
         view.addTopLevelItems(items)
         view.resizeColumnToContents(0)
         view.resizeColumnToContents(1)
-        _fit_rows(view)
+        fit_rows(view)
         self._set_row(f.schedulingForm, f.culpritValue, self._culprit_text(t))
         self.dependenciesUpdated.emit(t.id)
 
-    # ------------------------------------------------------------------ image layers
+    # ------------------------------------------------------------------ family widgets
 
-    def _show_layers(self, task_id: str, changed: dict[str, LayerState]) -> None:
-        if not changed or self._following != task_id:
-            return
-        view = self.form.layerView
-        for layer_id, state in changed.items():
-            item = self._layer_items.get(layer_id)
-            if item is None:
-                item = QTreeWidgetItem([layer_id, "", ""])
-                view.addTopLevelItem(item)
-                self._layer_items[layer_id] = item
-            item.setText(1, state.status)
-            item.setText(2, layer_transfer_text(state))
-        view.resizeColumnToContents(0)
-        view.resizeColumnToContents(1)
-        _fit_rows(view)
-        self.form.layersBox.setTitle(f"Image layers ({len(self._layer_items)})")
-        self.layersUpdated.emit(task_id)
+    def _host_family_widgets(self, families: Sequence[Family]) -> list[FamilyWidget]:
+        """The families' widgets, in a column where the form's placeholder box was."""
+        f = self.form
+        # TODO(ui): drop layersBox from ui/detail_pane.ui; the docker family brings its own.
+        f.infoLayout.removeWidget(f.layersBox)
+        f.layersBox.hide()
+        column = QWidget(f.infoWidget)
+        column.setObjectName("familyWidgets")
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        f.infoLayout.addWidget(column, 4, 0, 1, 2)
+        widgets = load_family_widgets(families, column)
+        for widget in widgets:
+            layout.addWidget(cast(QWidget, widget))
+            cast(QWidget, widget).hide()
+            getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
+        return widgets
 
-    def _clear_layers(self) -> None:
-        self._layers = LayerFeed()
-        self._layer_items.clear()
-        self.form.layerView.clear()
-        _fit_rows(self.form.layerView)
-        self.form.layersBox.setTitle("Image layers")
+    def family_widget(self, name: str) -> QWidget | None:
+        """The widget a family's `qt.py` gave (by its object name or class name), or None."""
+        for widget in self._family_widgets:
+            w = cast(QWidget, widget)
+            if name in (w.objectName(), type(w).__name__):
+                return w
+        return None
 
     # ------------------------------------------------------------------ input
 
@@ -693,7 +686,8 @@ class DetailPane(QWidget):
         self._stop_following()
         if clear:
             self.form.logView.clear()
-            self._clear_layers()
+            for widget in self._family_widgets:
+                widget.reset()
         if self._source is None:
             return
         self._following = task_id
@@ -707,7 +701,8 @@ class DetailPane(QWidget):
 
     async def _follow(self, task_id: str) -> None:
         assert self._source is not None
-        layered = self._task is not None and self._task.type_name in LAYERED_TYPES
+        task = self._task
+        fed = [w for w in self._family_widgets if task is not None and w.shows(task)]
         first = True
         try:
             async with contextlib.aclosing(self._source.follow_log(task_id)) as chunks:
@@ -715,13 +710,14 @@ class DetailPane(QWidget):
                     if self._following != task_id:
                         return
                     self._append(_tail(chunk) if first else chunk)
-                    if layered:
-                        self._show_layers(task_id, self._layers.feed(chunk))
+                    for widget in fed:
+                        widget.feed(task_id, chunk)
                     if first:
                         first = False
                         self.logLoaded.emit(task_id)
-            if layered:
-                self._show_layers(task_id, self._layers.finish())
+            if self._following == task_id:
+                for widget in fed:
+                    widget.finish(task_id)
         except QueueError as exc:  # removed meanwhile
             logger.debug("stopped following the log of %s: %s", task_id, exc)
         finally:
