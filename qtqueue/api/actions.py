@@ -32,6 +32,7 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
     TaskType,
+    documented_task_type,
     parse_task_type,
 )
 from qtqueue.engine.queue import TaskQueue
@@ -402,11 +403,10 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     out = []
     for name in names:
         executor = queue.registry.get(name)
-        parsed = parse_task_type(name)
         out.append(
             {
                 "name": name,
-                "family": _family_name(queue, name, parsed),
+                "family": _family_name(queue, name),
                 "available": executor is not None and not queue.registry.unavailable_error(name),
                 "summary": executor.describe() if executor is not None else "",
                 "params_schema": executor.schema() if executor is not None else None,
@@ -415,9 +415,10 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     return {"types": out}
 
 
-def _family_name(queue: TaskQueue, name: str, parsed: TaskType | str) -> str:
-    if isinstance(parsed, TaskType):
-        return parsed.family
+def _family_name(queue: TaskQueue, name: str) -> str:
+    documented = documented_task_type(name)
+    if documented is not None:
+        return documented.family
     family = queue.registry.family_of(name)
     return family.name if family is not None else "handler"
 

@@ -49,6 +49,9 @@ class Family:
     `importlib.resources.files(__package__) / "errors.toml"`."""
     rules: Sequence[MessageRule] = ()
     """Message rules built in code, tried after those of `errors`."""
+    category: str | None = None
+    """The category its tasks get when they name none in the one-call helpers
+    (`QueueManager`): "docker", "system"; per-category concurrency limits key on it."""
     name_keys: tuple[str, ...] = ()
     """The param keys whose value names a task ("image_name" → "docker push myimage:tag"), in
     order of preference; the first one set in a task's params gives its default name."""

@@ -93,6 +93,7 @@ def docker_executors() -> list[Executor]:
 family = Family(
     name="docker",
     title="Docker",
+    category="docker",
     executors=docker_executors,
     settings_model=DockerSettings,
     errors=resources.files(__name__) / "errors.toml",

@@ -22,6 +22,7 @@ def _executors() -> list[Executor]:
 family = Family(
     name="shell",
     title="Shell",
+    category="system",
     executors=_executors,
     name_keys=("command", "script_path"),
 )

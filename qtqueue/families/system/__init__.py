@@ -22,6 +22,7 @@ def _executors() -> list[Executor]:
 family = Family(
     name="system",
     title="System",
+    category="system",
     executors=_executors,
     name_keys=("monitor_type",),
 )
