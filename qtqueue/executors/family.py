@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Family", "UnavailableExecutor", "missing_modules"]
 
 _FAMILY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
 
 @dataclass(frozen=True, slots=True)
 class Family:
@@ -64,8 +65,6 @@ class Family:
     raises QUEUE_EXTRA_NOT_INSTALLED naming `extra`."""
     extra: str | None = None
     """The qtqueue extra that installs `requires` ("docker" for `qtqueue[docker]`)."""
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    """Anything else a face may want to know (an icon name, a documentation link)."""
 
     def __post_init__(self) -> None:
         if not _FAMILY_NAME.fullmatch(self.name):

@@ -19,6 +19,7 @@ import logging
 from importlib import resources
 from typing import Any
 
+from qtqueue.core.errors import CATALOG
 from qtqueue.executors.base import Executor
 from qtqueue.executors.family import Family
 from qtqueue.families.docker.settings import DockerSettings
@@ -89,6 +90,9 @@ def docker_executors() -> list[Executor]:
     ]
 
 
+#: The family's error codes and message rules.
+ERRORS = resources.files(__name__) / "errors.toml"
+
 #: The docker family, advertised as `docker` in the `qtqueue.families` entry-point group.
 family = Family(
     name="docker",
@@ -96,10 +100,15 @@ family = Family(
     category="docker",
     executors=docker_executors,
     settings_model=DockerSettings,
-    errors=resources.files(__name__) / "errors.toml",
+    errors=ERRORS,
     # A container's command names a run best; then the image.
     name_keys=("command", "image_name", "image"),
     qt_module=f"{__name__}.qt",
     requires=("docker",),
     extra="docker",
 )
+
+# The docker executors classify the daemon's texts with these rules wherever they run, also in a
+# registry filled executor by executor: the codes are registered as soon as the family is
+# imported (`ExecutorRegistry.add_family` registering them again is a no-op).
+CATALOG.register_file(family.name, ERRORS)
