@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,27 +25,35 @@ from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, error_info
 from qtqueue.core.task import (
     ACTIVE,
     RETRYABLE_TERMINAL,
     TERMINAL,
-    Permission,
     Task,
     TaskStatus,
     TaskType,
 )
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
-from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
 from qtqueue.executors.family import Family
 from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
 from qtqueue.ui.progress_delegate import progress_label
+from qtqueue.ui.task_in_words import (
+    input_hint,
+    log_tail,
+    param_order,
+    param_text,
+    permission_in_words,
+    resources_in_words,
+    schedule_of,
+    waiting_in_words,
+)
 from qtqueue.ui.task_table_model import (
-    MASK,
     format_duration,
     format_timestamp,
     is_secret_key,
@@ -55,6 +61,8 @@ from qtqueue.ui.task_table_model import (
 )
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["DetailPane", "TaskSource", "fit_rows", "resources_in_words", "waiting_in_words"]
 
 #: The most of a log the pane loads at once; older output is left to `qtqueue log`.
 LOG_TAIL_CHARS = 256 * 1024
@@ -64,8 +72,6 @@ LOG_TAIL_CHARS = 256 * 1024
 MAX_DEPENDENCIES_SHOWN = 30
 #: Task types that run a process, which takes input when started with `interactive: true`.
 PROCESS_TYPES = frozenset({TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value})
-#: Rows a list (dependencies, a family's list) grows to before it scrolls.
-LIST_ROWS_SHOWN = 8
 
 
 class TaskSource(Protocol):
@@ -80,117 +86,6 @@ class TaskSource(Protocol):
     def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
 
 
-class FamilyWidget(Protocol):
-    """What a family's `qt.py` returns from `detail_widget(parent)`: a QWidget that also has
-    these methods and an `updated(task id)` signal, emitted after it showed something new."""
-
-    def shows(self, task: Task) -> bool:
-        """Whether it has something to say about `task` (it is hidden otherwise)."""
-
-    def reset(self) -> None:
-        """Forget what it shows: another task, or this one's log from the start, comes next."""
-
-    def feed(self, task_id: str, chunk: str) -> None:
-        """The next piece of the shown task's log."""
-
-    def finish(self, task_id: str) -> None:
-        """The shown task's log ended."""
-
-
-def load_family_widgets(families: Sequence[Family], parent: QWidget) -> list[FamilyWidget]:
-    """Each family's detail widget, from the `qt_module` its descriptor names; a module that
-    cannot be loaded is logged and skipped (the pane works without it)."""
-    widgets: list[FamilyWidget] = []
-    for family in families:
-        if family.qt_module is None:
-            continue
-        try:
-            module = importlib.import_module(family.qt_module)
-            widget = module.detail_widget(parent)
-        except Exception:
-            logger.exception("could not load the %s family's widget", family.name)
-            continue
-        if widget is not None:
-            widgets.append(cast(FamilyWidget, widget))
-    return widgets
-
-
-def _amount(value: Any) -> str:
-    return f"{float(value):g}"
-
-
-def resources_in_words(resources: dict[str, Any]) -> str:
-    """'2 CPU cores, 8 GB of memory, 20 GB of disk on /data, 6 GB of GPU memory'; ''."""
-    parts: list[str] = []
-    cpu = resources.get("cpu_cores")
-    if cpu:
-        parts.append(f"{_amount(cpu)} CPU core{'' if float(cpu) == 1 else 's'}")
-    if resources.get("memory_gb"):
-        parts.append(f"{_amount(resources['memory_gb'])} GB of memory")
-    if resources.get("disk_gb"):
-        where = resources.get("disk_path") or "the home folder"
-        parts.append(f"{_amount(resources['disk_gb'])} GB of disk on {where}")
-    if resources.get("gpu_memory_gb"):
-        parts.append(f"{_amount(resources['gpu_memory_gb'])} GB of GPU memory")
-    return ", ".join(parts)
-
-
-def permission_in_words(t: Task) -> str:
-    """What the task's permission means for it now."""
-    if t.permission == Permission.HUMAN_REQUIRED:
-        if t.approved_at is not None:
-            return f"approved {format_timestamp(t.approved_at)}"
-        if t.status in TERMINAL:
-            return "needed approval; it was never given"
-        return "awaiting approval: it runs only once a person approves it"
-    if t.permission == Permission.SUPERVISED:
-        return "supervised: runs on its own, with a notice when it starts"
-    return "autonomous: runs without asking"
-
-
-def waiting_in_words(t: Task, now: float) -> str:
-    """Why a pending task is not running, for a person; '' for a task not pending."""
-    if t.status != TaskStatus.PENDING:
-        return ""
-    reason = t.wait_reason
-    if reason:
-        return reason[0].upper() + reason[1:]
-    if t.run_at is not None and t.run_at > now:
-        return f"Scheduled: not before {format_timestamp(t.run_at)}"
-    return "Queued: it starts when a slot is free"
-
-
-def input_hint(t: Task) -> str:
-    """Why `stdinInput` is disabled for `t`, or '' when the task takes input now."""
-    if not t.params.get("interactive"):
-        return "No input: not started as interactive"
-    if t.status in ACTIVE:
-        return ""
-    if t.status in TERMINAL:
-        return "Finished: it takes no more input"
-    return "Input can be sent once it runs"
-
-
-def schedule_of(t: Task) -> str:
-    """The id of the schedule that added `t` (its `schedule:<id>` tag), or ''."""
-    for tag in t.tags:
-        if tag.startswith(SCHEDULE_TAG_PREFIX):
-            return tag[len(SCHEDULE_TAG_PREFIX) :]
-    return ""
-
-
-def fit_rows(view: QTreeWidget) -> None:
-    """Make a list as tall as its rows (at least one, at most `LIST_ROWS_SHOWN`, children of
-    expanded items counted): no empty space below a short list."""
-    count = 0
-    for i in range(view.topLevelItemCount()):
-        item = view.topLevelItem(i)
-        count += 1 + (item.childCount() if item.isExpanded() else 0)
-    rows = min(max(count, 1), LIST_ROWS_SHOWN)
-    row = view.sizeHintForRow(0) if count else view.fontMetrics().height() + 4
-    view.setFixedHeight(view.header().sizeHint().height() + rows * row + 2 * view.frameWidth() + 2)
-
-
 def _short(task_id: str) -> str:
     return task_id[:8]
 
@@ -202,32 +97,6 @@ _ENDED = {
     "timeout": "timed out",
     "removed": "was removed",
 }
-
-
-def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[-limit:]
-    newline = cut.find("\n")
-    return cut[newline + 1 :] if newline >= 0 else cut
-
-
-#: Parameters that say most about a task, shown first; the rest follow by name.
-_LEADING_PARAMS = ("command", "args", "script_path", "image", "image_name", "url", "monitor_type")
-
-
-def _param_order(item: tuple[str, Any]) -> tuple[int, str]:
-    name = item[0]
-    lead = _LEADING_PARAMS.index(name) if name in _LEADING_PARAMS else len(_LEADING_PARAMS)
-    return lead, name
-
-
-def _param_text(name: str, value: Any) -> str:
-    if is_secret_key(name):
-        return MASK
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
 
 
 class DetailPane(QWidget):
@@ -293,7 +162,12 @@ class DetailPane(QWidget):
         )
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
-        self._family_widgets = self._host_family_widgets(families)
+        # TODO(ui): drop layersBox from ui/detail_pane.ui; the docker family brings its own.
+        f.infoLayout.removeWidget(f.layersBox)
+        f.layersBox.hide()
+        self._family_widgets = host_family_widgets(families, f.infoLayout, 4, f.infoWidget)
+        for widget in self._family_widgets:
+            getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
         f.detailSplitter.setStretchFactor(0, 3)
         f.detailSplitter.setSizes([600, 400])
         f.detailSplitter.setStretchFactor(1, 2)
@@ -478,14 +352,14 @@ class DetailPane(QWidget):
         view = self.form.paramsView
         view.clear()
         items = []
-        for name, value in sorted(t.params.items(), key=_param_order):
+        for name, value in sorted(t.params.items(), key=param_order):
             if value is None or value == "" or value == {} or value == []:
                 continue  # an unset option says nothing
-            item = QTreeWidgetItem([str(name), _param_text(str(name), value)])
+            item = QTreeWidgetItem([str(name), param_text(str(name), value)])
             if isinstance(value, dict) and value and not is_secret_key(str(name)):
                 item.setText(1, "")
                 for k, v in value.items():
-                    item.addChild(QTreeWidgetItem([str(k), _param_text(str(k), v)]))
+                    item.addChild(QTreeWidgetItem([str(k), param_text(str(k), v)]))
                 item.setExpanded(True)
             items.append(item)
         view.addTopLevelItems(items)
@@ -607,33 +481,9 @@ class DetailPane(QWidget):
         self._set_row(f.schedulingForm, f.culpritValue, self._culprit_text(t))
         self.dependenciesUpdated.emit(t.id)
 
-    # ------------------------------------------------------------------ family widgets
-
-    def _host_family_widgets(self, families: Sequence[Family]) -> list[FamilyWidget]:
-        """The families' widgets, in a column where the form's placeholder box was."""
-        f = self.form
-        # TODO(ui): drop layersBox from ui/detail_pane.ui; the docker family brings its own.
-        f.infoLayout.removeWidget(f.layersBox)
-        f.layersBox.hide()
-        column = QWidget(f.infoWidget)
-        column.setObjectName("familyWidgets")
-        layout = QVBoxLayout(column)
-        layout.setContentsMargins(0, 0, 0, 0)
-        f.infoLayout.addWidget(column, 4, 0, 1, 2)
-        widgets = load_family_widgets(families, column)
-        for widget in widgets:
-            layout.addWidget(cast(QWidget, widget))
-            cast(QWidget, widget).hide()
-            getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
-        return widgets
-
     def family_widget(self, name: str) -> QWidget | None:
         """The widget a family's `qt.py` gave (by its object name or class name), or None."""
-        for widget in self._family_widgets:
-            w = cast(QWidget, widget)
-            if name in (w.objectName(), type(w).__name__):
-                return w
-        return None
+        return find_family_widget(self._family_widgets, name)
 
     # ------------------------------------------------------------------ input
 
@@ -709,7 +559,7 @@ class DetailPane(QWidget):
                 async for chunk in chunks:
                     if self._following != task_id:
                         return
-                    self._append(_tail(chunk) if first else chunk)
+                    self._append(log_tail(chunk, LOG_TAIL_CHARS) if first else chunk)
                     for widget in fed:
                         widget.feed(task_id, chunk)
                     if first:
