@@ -15,47 +15,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qtqueue.api.actions import run_action
-from qtqueue.core.errors import CATALOG, classify_exception, error_info
+from qtqueue.core.errors import classify_exception, error_info
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors import FAMILY_ENTRY_POINT_GROUP, default_registry
+from qtqueue.executors import default_registry
 
-HERE = Path(__file__).resolve().parent
+from .conftest import HERE
+
 TIMEOUT_S = 60
-
-
-def write_dist_info(site: Path) -> Path:
-    """What `pip install` of a plug-in leaves behind: a dist-info dir with its entry point."""
-    dist = site / "qtqueue_plugin_greetings-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: qtqueue-plugin-greetings\nVersion: 1.0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        f"[{FAMILY_ENTRY_POINT_GROUP}]\ngreetings = plugin_family:family\n"
-    )
-    return site
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    return write_dist_info(tmp_path / "site")
-
-
-@pytest.fixture
-def installed(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The plug-in installed in this process (its dist-info and package on sys.path)."""
-    monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    CATALOG.unregister("greetings")
 
 
 def test_without_its_entry_point_qtqueue_knows_nothing_of_it() -> None:

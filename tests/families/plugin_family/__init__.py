@@ -9,6 +9,7 @@ import logging
 from importlib import resources
 
 from plugin_family.greet import GreetExecutor, GreetSettings
+
 from qtqueue.executors.base import Executor
 from qtqueue.executors.family import Family
 
