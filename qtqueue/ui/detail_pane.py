@@ -34,7 +34,6 @@ from qtqueue.core.task import (
     TERMINAL,
     Task,
     TaskStatus,
-    TaskType,
 )
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
 from qtqueue.executors.family import Family
@@ -45,6 +44,7 @@ from qtqueue.ui.icons import status_color
 from qtqueue.ui.progress_delegate import progress_label
 from qtqueue.ui.task_in_words import (
     input_hint,
+    leading_params,
     log_tail,
     param_order,
     param_text,
@@ -70,8 +70,6 @@ LOG_TAIL_CHARS = 256 * 1024
 
 #: The most dependencies the pane looks up and lists; the rest are counted.
 MAX_DEPENDENCIES_SHOWN = 30
-#: Task types that run a process, which takes input when started with `interactive: true`.
-PROCESS_TYPES = frozenset({TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value})
 
 
 class TaskSource(Protocol):
@@ -166,6 +164,11 @@ class DetailPane(QWidget):
         f.infoLayout.removeWidget(f.layersBox)
         f.layersBox.hide()
         self._family_widgets = host_family_widgets(families, f.infoLayout, 4, f.infoWidget)
+        self._leading = leading_params(families)
+        # Types that run a process, which takes input when started with `interactive: true`.
+        self._process_types = {
+            e.name for family in families for e in family.executors() if e.runs_commands
+        }
         for widget in self._family_widgets:
             getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
         f.detailSplitter.setStretchFactor(0, 3)
@@ -352,7 +355,7 @@ class DetailPane(QWidget):
         view = self.form.paramsView
         view.clear()
         items = []
-        for name, value in sorted(t.params.items(), key=param_order):
+        for name, value in sorted(t.params.items(), key=lambda i: param_order(i, self._leading)):
             if value is None or value == "" or value == {} or value == []:
                 continue  # an unset option says nothing
             item = QTreeWidgetItem([str(name), param_text(str(name), value)])
@@ -489,7 +492,7 @@ class DetailPane(QWidget):
 
     def _render_input(self, t: Task) -> None:
         f = self.form
-        shown = t.type_name in PROCESS_TYPES or "interactive" in t.params
+        shown = t.type_name in self._process_types or "interactive" in t.params
         hint = input_hint(t)
         for widget in (f.stdinInput, f.sendInputButton):
             widget.setVisible(shown)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus
 from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
+from qtqueue.executors.family import Family
 from qtqueue.ui.task_table_model import MASK, format_timestamp, is_secret_key
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "LEADING_PARAMS",
     "input_hint",
+    "leading_params",
     "log_tail",
     "param_order",
     "param_text",
@@ -98,14 +100,17 @@ def log_tail(text: str, limit: int) -> str:
     return cut[newline + 1 :] if newline >= 0 else cut
 
 
-#: Parameters that say most about a task, shown first; the rest follow by name.
-LEADING_PARAMS = ("command", "args", "script_path", "image", "image_name", "url", "monitor_type")
+def leading_params(families: Sequence[Family]) -> tuple[str, ...]:
+    """The params that say most about a task, shown first: a command and its args, each
+    family's name keys (the image of a pull…), a script, a URL."""
+    keys = ["command", "args", *(k for f in families for k in f.name_keys), "script_path", "url"]
+    return tuple(dict.fromkeys(keys))
 
 
-def param_order(item: tuple[str, Any]) -> tuple[int, str]:
-    """Sort key of a (name, value) param: the telling ones first, the rest by name."""
+def param_order(item: tuple[str, Any], leading: Sequence[str]) -> tuple[int, str]:
+    """Sort key of a (name, value) param: those of `leading` first, the rest by name."""
     name = item[0]
-    lead = LEADING_PARAMS.index(name) if name in LEADING_PARAMS else len(LEADING_PARAMS)
+    lead = leading.index(name) if name in leading else len(leading)
     return lead, name
 
 
