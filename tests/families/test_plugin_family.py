@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from qtqueue.api.actions import run_action
-from qtqueue.core.errors import classify_exception, error_info
+from qtqueue.core.errors import QueueError, classify_exception, error_info
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
@@ -64,6 +64,24 @@ async def test_the_family_runs_in_the_engine_and_fails_with_its_own_codes(
         # An uncoded exception is classified by the family's own message rule.
         failed = await queue.wait_for(grumpy, timeout_s=TIMEOUT_S)
         assert failed.error_code == "PLUGIN_GREETER_GRUMPY"
+
+        # Its codes are codes like any other: retry_on takes them, a final one is refused.
+        retried = await queue.add_task(
+            Task(
+                "plugin_greet",
+                {"who": "Di", "outcome": "grumble"},
+                max_retries=1,
+                retry_backoff=0,
+                retry_on=["plugin_greeter_grumpy"],
+            )
+        )
+        failed = await queue.wait_for(retried, timeout_s=TIMEOUT_S)
+        assert (failed.status, failed.retry_count) == (TaskStatus.FAILED, 1)
+        assert failed.retry_on == ["PLUGIN_GREETER_GRUMPY"]
+        with pytest.raises(QueueError, match="PLUGIN_GREETING_REFUSED is never retried"):
+            await queue.add_task(
+                Task("plugin_greet", {"who": "Ed"}, retry_on=["PLUGIN_GREETING_REFUSED"])
+            )
 
         # The API gives its description and fix, read from the family's errors.toml.
         reply = await run_action(
