@@ -160,9 +160,12 @@ class DetailPane(QWidget):
         )
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
-        # TODO(ui): drop layersBox from ui/detail_pane.ui; the docker family brings its own.
-        f.infoLayout.removeWidget(f.layersBox)
-        f.layersBox.hide()
+        # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
+        # the docker family's widget takes its row.
+        placeholder = getattr(f, "layersBox", None)
+        if placeholder is not None:
+            f.infoLayout.removeWidget(placeholder)
+            placeholder.hide()
         self._family_widgets = host_family_widgets(families, f.infoLayout, 4, f.infoWidget)
         self._leading = leading_params(families)
         # Types that run a process, which takes input when started with `interactive: true`.
