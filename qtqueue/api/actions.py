@@ -33,6 +33,7 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
     TaskType,
+    documented_task_type,
     parse_task_type,
 )
 from qtqueue.engine.queue import TaskQueue
@@ -403,17 +404,24 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     out = []
     for name in names:
         executor = queue.registry.get(name)
-        parsed = parse_task_type(name)
         out.append(
             {
                 "name": name,
-                "family": parsed.family if isinstance(parsed, TaskType) else "handler",
-                "available": executor is not None,
+                "family": _family_name(queue, name),
+                "available": executor is not None and not queue.registry.unavailable_error(name),
                 "summary": executor.describe() if executor is not None else "",
                 "params_schema": executor.schema() if executor is not None else None,
             }
         )
     return {"types": out}
+
+
+def _family_name(queue: TaskQueue, name: str) -> str:
+    documented = documented_task_type(name)
+    if documented is not None:
+        return documented.family
+    family = queue.registry.family_of(name)
+    return family.name if family is not None else "handler"
 
 
 async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
