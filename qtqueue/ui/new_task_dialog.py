@@ -37,8 +37,8 @@ from qtqueue.core.task import (
 )
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.paramform.form import TaskForm
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
-from qtqueue.ui.task_form import TaskForm
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from qtqueue.core.param_schema import FieldKind
 from qtqueue.executors import Executor, RunContext, default_registry
 from qtqueue.executors.base import HandlerExecutor, Params
-from qtqueue.ui.task_form import FieldKind, TaskForm
+from qtqueue.ui.paramform.form import TaskForm
 
 
 def form_for(qtbot: QtBot, type_name: str, **kwargs: Any) -> TaskForm:
