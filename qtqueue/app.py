@@ -357,7 +357,7 @@ async def _show_until_closed(
     window.restoreRequested.connect(settle)
     if instance is not None:
         instance.raiseRequested.connect(window.bring_to_front)
-    install_tray(window)  # only where the desktop has a tray
+    install_tray(window, window)  # only where the desktop has a tray
     try:
         window.show()
         logger.info("window open on %s", window.queue.data_dir)

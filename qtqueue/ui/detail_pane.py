@@ -43,8 +43,7 @@ from qtqueue.executors.docker.progress import LayerState, parse_layer_lines
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
-from qtqueue.ui.progress_delegate import progress_label
-from qtqueue.ui.task_table_model import (
+from qtqueue.ui.task_list.columns import (
     MASK,
     format_duration,
     format_size,
@@ -52,6 +51,7 @@ from qtqueue.ui.task_table_model import (
     is_secret_key,
     status_text,
 )
+from qtqueue.ui.task_list.delegate import progress_label
 
 logger = logging.getLogger(__name__)
 

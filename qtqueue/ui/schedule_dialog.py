@@ -41,7 +41,7 @@ from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.schedule_dialog_ui import Ui_ScheduleDialog
 from qtqueue.ui.new_task_dialog import NewTaskDialog, error_text
-from qtqueue.ui.task_table_model import format_time, format_timestamp
+from qtqueue.ui.task_list.columns import format_time, format_timestamp
 
 logger = logging.getLogger(__name__)
 

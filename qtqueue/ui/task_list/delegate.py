@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from qtqueue.ui.task_table_model import Role
+from qtqueue.ui.task_list.columns import Role
 
 logger = logging.getLogger(__name__)
 
