@@ -53,7 +53,7 @@ from qtqueue.ui.task_list.columns import (
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
-from qtqueue.ui.task_list.proxy import TaskFilterProxy
+from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 
@@ -302,13 +302,13 @@ class MainWindow(QMainWindow):
         """The snapshots of the selected rows, top to bottom."""
         proxy, model = self.proxy, self.model
         rows: set[int] = set()
-        for rng in self.table.selectionModel().selection():
+        for rng in selection_ranges(self.table.selectionModel().selection()):
             for r in range(rng.top(), rng.bottom() + 1):
                 rows.add(proxy.mapToSource(proxy.index(r, 0)).row())
         return [model.task(r) for r in sorted(rows) if r >= 0]
 
     def _selection_size(self) -> int:
-        return sum(r.height() for r in self.table.selectionModel().selection())
+        return sum(r.height() for r in selection_ranges(self.table.selectionModel().selection()))
 
     def _current_task(self) -> Task | None:
         selection = self.table.selectionModel()
@@ -318,7 +318,8 @@ class MainWindow(QMainWindow):
         ranges = selection.selection()
         if ranges.isEmpty():
             return None
-        return self.model.task(self.proxy.mapToSource(self.proxy.index(ranges[0].top(), 0)).row())
+        first = self.proxy.index(ranges.at(0).top(), 0)
+        return self.model.task(self.proxy.mapToSource(first).row())
 
     def _on_selection_changed(self, *_args: object) -> None:
         self.update_actions()
@@ -388,7 +389,6 @@ class MainWindow(QMainWindow):
     def credential_names(self) -> list[str]:
         """The names of the stored credentials (read from the keyring on first use)."""
         return self.dialogs.credentials().names()
-
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         self.form.statusBar.showMessage(text, timeout_ms)

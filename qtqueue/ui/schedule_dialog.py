@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -184,7 +185,8 @@ class ScheduleEditor(NewTaskDialog):
         grid.addRow("Time &zone", self.timezone_edit)
         grid.addRow("Missed r&uns", self.missed_combo)
         layout = self.layout()
-        layout.insertWidget(layout.indexOf(self.message), box)  # type: ignore[attr-defined]
+        assert isinstance(layout, QBoxLayout)  # the Designer form's top-level box
+        layout.insertWidget(layout.indexOf(self.message), box)
         self.resize(620, 860)
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
         if schedule is not None:

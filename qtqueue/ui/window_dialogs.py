@@ -81,7 +81,7 @@ class WindowDialogs(QObject):
             "Concurrency, retention, notifications, tray and quitting", "Ctrl+,",
         )
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        first = f.menuFile.actions()[0] if f.menuFile.actions() else None
+        first = f.menuFile.actions()[0]  # Designer's File menu ends with Quit: never empty
         f.menuFile.insertAction(first, self.credentials_action)
         f.menuFile.insertAction(first, self.settings_action)
         f.menuFile.insertSeparator(first)

@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QItemSelection,
+    QItemSelectionRange,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -119,3 +121,8 @@ class TaskFilterProxy(QSortFilterProxyModel):
             text = model.search_text(source_row)
             return all(w in text for w in self._words)
         return True
+
+
+def selection_ranges(selection: QItemSelection) -> list[QItemSelectionRange]:
+    """The ranges of a view's selection (of the proxy's rows), as a list."""
+    return [selection.at(i) for i in range(selection.count())]
