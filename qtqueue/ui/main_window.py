@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._closing = False
         self._closing_task: asyncio.Task[None] | None = None
-        self.close_guard = CloseGuard(self)
+        self.close_guard = CloseGuard(self, self)
         self._select_when_shown: str | None = None
         self._stats_running = False
         self._stats_again = False

@@ -533,18 +533,19 @@ EditorRule = FieldKind | Callable[[FieldSpec], bool]
 _REGISTRY: list[tuple[Callable[[FieldSpec], bool], EditorFactory]] = []
 
 
-def register_editor(rule: EditorRule, factory: EditorFactory) -> None:
+def register_editor(rule: EditorRule, factory: EditorFactory) -> Callable[[], None]:
     """Give the fields `rule` matches the editor `factory` makes. Later rules win over earlier
-    ones, so a family registers its own editor over a built-in one from its `qt.py`."""
+    ones, so a family registers its own editor over a built-in one from its `qt.py`. Returns
+    a function that takes the rule back out."""
+    matches: Callable[[FieldSpec], bool]
     if isinstance(rule, FieldKind):
         kind = rule
-
-        def matches(spec: FieldSpec) -> bool:
-            return spec.kind == kind
-
-        _REGISTRY.append((matches, factory))
+        matches = lambda spec: spec.kind == kind  # noqa: E731
     else:
-        _REGISTRY.append((rule, factory))
+        matches = rule
+    entry = (matches, factory)
+    _REGISTRY.append(entry)
+    return lambda: _REGISTRY.remove(entry)
 
 
 def make_editor(spec: FieldSpec, context: EditorContext) -> Editor:
