@@ -194,7 +194,7 @@ class SettingsDialog(QDialog):
         self.shutdownPolicy: QComboBox = widget("shutdown_policy", "settingShutdownPolicy")
         for index in range(self.shutdownPolicy.count()):
             policy = ShutdownPolicy(self.shutdownPolicy.itemData(index))
-            self.shutdownPolicy.setItemText(index, POLICY_LABELS[policy])
+            self.shutdownPolicy.setItemText(index, POLICY_LABELS.get(policy, policy.value))
         self.categoryLimits = widget("category_limits", "settingCategoryLimits")
         return page
 
