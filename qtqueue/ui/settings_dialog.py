@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -150,11 +152,25 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ layout
 
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.addWidget(self._engine_page())
-        layout.addWidget(self._window_page())
+        # The pages scroll (there is one per family with settings), the verdict and the
+        # buttons stay in view.
+        pages = QWidget(self)
+        pages.setObjectName("settingsPages")
+        column = QVBoxLayout(pages)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self._engine_page())
+        column.addWidget(self._window_page())
         for page in self._family_pages():
-            layout.addWidget(page)
+            column.addWidget(page)
+        column.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setObjectName("settingsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(pages)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
 
         self.error = QLabel(self)
         self.error.setObjectName("settingsError")
@@ -167,7 +183,13 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.resize(600, self.sizeHint().height())
+        # As tall as the pages, the buttons and a few lines of reasons need, up to most of
+        # the screen.
+        margins = layout.contentsMargins().top() + layout.contentsMargins().bottom()
+        reasons = 3 * self.error.fontMetrics().lineSpacing() + 2 * layout.spacing()
+        wanted = pages.sizeHint().height() + self.buttons.sizeHint().height() + margins + reasons
+        screen = self.screen().availableGeometry().height() if self.screen() else wanted
+        self.resize(600, min(wanted, int(screen * 0.9)))
 
     def _engine_page(self) -> QGroupBox:
         """`EngineSettings`, generated; its widgets keep the names the window always gave
