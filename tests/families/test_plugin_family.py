@@ -150,6 +150,21 @@ def test_a_family_whose_code_another_owner_registered_is_refused(installed: None
         registry.add_family(family)
 
 
+def test_a_family_whose_setting_another_family_declares_is_refused(installed: None) -> None:
+    """Settings reach executors by field name (`ctx.settings["greeting"]`): a second family
+    declaring `greeting` would silently change the first one's greetings, so it is refused,
+    and nothing of it is registered."""
+    registry = default_registry()
+    family = registry.family("greetings")
+    assert family is not None and family.settings_model is not None
+    from qtqueue.executors.family import Family
+
+    echo = Family("echoes", "Echoes", lambda: [], settings_model=family.settings_model)
+    with pytest.raises(ValueError, match=r"'echoes': the setting greeting .* 'greetings'"):
+        registry.add_family(echo)
+    assert registry.family("echoes") is None
+
+
 # --------------------------------------------------------------------------- the command line
 
 
