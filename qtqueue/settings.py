@@ -1,13 +1,15 @@
 """Engine settings: one Qt-free pydantic model, each family's settings beside it, kept in the store.
 
 `EngineSettings` holds what the engine itself uses (tasks at once, category limits, retention,
-log cap, what running tasks do at shutdown); a family's settings are its own model (Docker's is
-`DockerSettings`). Both are saved in the store's meta table, so the window, `qtqueue run`, the
-CLI and the API all read and write the same values, whoever started the engine:
+log cap, what running tasks do at shutdown); a family's settings are its own model, the
+`settings_model` of its `Family` (Docker's `docker_host`), found through the registry
+(`family_settings(queue.registry)`), never imported here. Both are saved in the store's meta
+table, so the window, `qtqueue run`, the CLI and the API all read and write the same values,
+whoever started the engine:
 
 ```
 queue = TaskQueue(data_dir)
-apply_settings(queue, saved_settings(queue.data_dir))   # composition roots, before start()
+apply_saved_settings(queue)     # composition roots, before start()
 await queue.start()
 ```
 
@@ -30,22 +32,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DB_NAME, DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
+from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.storage.meta import MetaStore, parse_model, peek_meta, save_model
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "ENGINE_KEY",
-    "FAMILY_SETTINGS",
-    "DockerSettings",
     "EngineSettings",
+    "FamilyModels",
     "Settings",
     "apply_category_limits",
+    "apply_saved_settings",
     "apply_settings",
     "changed_settings",
     "checked",
     "current_settings",
     "family_key",
+    "family_settings",
     "load_settings",
     "overlay",
     "save_settings",
@@ -58,8 +62,6 @@ MB = 1024 * 1024
 DAY_S = 86400.0
 #: The meta key of the engine's settings; a family's are under `family_key(name)`.
 ENGINE_KEY = "settings.engine"
-#: URL schemes the docker SDK accepts for a daemon.
-DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")
 
 
 def family_key(name: str) -> str:
@@ -87,6 +89,8 @@ class EngineSettings(_SettingsModel):
         default_factory=dict,
         title="Per category",
         description="Category → at most this many of its tasks running at once",
+        # The window's settings page edits it in a table of category and limit.
+        json_schema_extra={"widget": "category_limits"},
     )
     retention_days: float = Field(
         default=DEFAULT_RETENTION_S / DAY_S,
@@ -122,34 +126,16 @@ class EngineSettings(_SettingsModel):
         return self.retention_days * DAY_S if self.retention_days > 0 else None
 
 
-class DockerSettings(_SettingsModel):
-    """The Docker family's settings.
-
-    TODO(issue 11 §4): move to qtqueue/families/docker/ as the family's `settings_model` once
-    the `Family` descriptor exists; FAMILY_SETTINGS then comes from the registered families.
-    """
-
-    docker_host: str = Field(
-        default="",
-        title="Docker host",
-        description="The Docker daemon of Docker tasks that name none, e.g. tcp://build-box:2375 "
-        "(empty: $DOCKER_HOST, else the local socket)",
-    )
-
-    @field_validator("docker_host")
-    @classmethod
-    def _daemon_url(cls, host: str) -> str:
-        host = host.strip()
-        if host and (not host.startswith(DOCKER_HOST_SCHEMES) or host in DOCKER_HOST_SCHEMES):
-            raise ValueError(
-                "must be a daemon URL such as unix:///var/run/docker.sock or tcp://host:2375"
-            )
-        return host
+FamilyModels = Mapping[str, type[BaseModel]]
+"""Each family's settings model by family name (`family_settings(registry)`)."""
 
 
-#: Each family's settings model by family name. Its fields reach executors through
-#: `RunContext.settings` under their own names.
-FAMILY_SETTINGS: Mapping[str, type[BaseModel]] = {"docker": DockerSettings}
+def family_settings(registry: ExecutorRegistry) -> dict[str, type[BaseModel]]:
+    """The settings model of each family `registry` holds that has one, by family name, in
+    registration order: what the store, `qtqueue config`, the API and the window's settings
+    pages know of. A family's fields reach its executors through `RunContext.settings` under
+    their own names."""
+    return {f.name: f.settings_model for f in registry.families() if f.settings_model is not None}
 
 
 @dataclass(slots=True)
@@ -180,17 +166,19 @@ def _from_stored(raw: Mapping[str, str], families: Mapping[str, type[BaseModel]]
 
 
 def saved_settings(
-    data_dir: os.PathLike[str] | str, families: Mapping[str, type[BaseModel]] = FAMILY_SETTINGS
+    data_dir: os.PathLike[str] | str, families: FamilyModels | None = None
 ) -> Settings:
     """The settings saved in the store of `data_dir`, read before an engine opens it (only
-    the fields that were set; see the module docstring)."""
+    the fields that were set; see the module docstring). `families`: the family settings
+    models to read (default: those of the families a default registry loads, which is what a
+    `TaskQueue` given no registry runs)."""
+    if families is None:
+        families = family_settings(default_registry())
     keys = [ENGINE_KEY, *(family_key(n) for n in families)]
     return _from_stored(peek_meta(Path(data_dir) / DB_NAME, keys), families)
 
 
-async def load_settings(
-    store: MetaStore, families: Mapping[str, type[BaseModel]] = FAMILY_SETTINGS
-) -> Settings:
+async def load_settings(store: MetaStore, families: FamilyModels) -> Settings:
     """The settings saved in an open store (only the fields that were set)."""
     raw = {}
     for key in [ENGINE_KEY, *(family_key(n) for n in families)]:
@@ -261,11 +249,19 @@ def apply_settings(queue: TaskQueue, settings: Settings) -> None:
                 queue.executor_settings[name] = value
 
 
-def current_settings(
-    queue: TaskQueue, families: Mapping[str, type[BaseModel]] = FAMILY_SETTINGS
-) -> Settings:
+def apply_saved_settings(queue: TaskQueue) -> Settings:
+    """Give `queue` the settings saved in its data directory's store, engine and those of the
+    families in its registry (a composition root, before `start()`); returns them."""
+    settings = saved_settings(queue.data_dir, family_settings(queue.registry))
+    apply_settings(queue, settings)
+    return settings
+
+
+def current_settings(queue: TaskQueue, families: FamilyModels | None = None) -> Settings:
     """The values the running queue uses now, every field (families' from its executor
-    settings, defaults where it has none)."""
+    settings, defaults where it has none); `families` defaults to those of `queue.registry`."""
+    if families is None:
+        families = family_settings(queue.registry)
     retention = queue.retention_s
     engine = EngineSettings.model_construct(
         max_concurrent=queue.max_concurrent,
@@ -291,7 +287,7 @@ def changed_settings(
     saved: Settings,
     engine: Mapping[str, Any],
     families: Mapping[str, Mapping[str, Any]],
-    models: Mapping[str, type[BaseModel]] = FAMILY_SETTINGS,
+    models: FamilyModels,
 ) -> Settings:
     """`saved` with the given fields changed, checked by the models: QueueError
     VALIDATION_INVALID_PARAMS (VALIDATION_INVALID_FORMAT for an unknown family) naming each bad

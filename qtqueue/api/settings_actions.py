@@ -1,8 +1,9 @@
 """The local API's settings actions: `config_get` and `config_set` over the engine's settings.
 
 Both answer `{"engine": {...}, "families": {name: {...}}}`: every field of `EngineSettings`
-and of each family's settings model, as the running engine uses them now. `config_set` takes
-the fields to change (`{"engine": {"max_concurrent": 2}, "families": {"docker": {...}}}`),
+and of the settings model of each family in the engine's registry (`Family.settings_model`),
+as the running engine uses them now. `config_set` takes the fields to change
+(`{"engine": {"max_concurrent": 2}, "families": {"docker": {...}}}`),
 checks them through the models (QueueError VALIDATION_INVALID_PARAMS naming each bad field as
 `engine.<field>` or `<family>.<field>`), saves them in the store and applies them to the
 running engine at once. `queue_actions` gives them in the `(queue, params)` form of
@@ -23,6 +24,7 @@ from qtqueue.settings import (
     apply_settings,
     changed_settings,
     current_settings,
+    family_settings,
     load_settings,
     save_settings,
 )
@@ -54,7 +56,9 @@ async def config_get(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
 async def config_set(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Change, save and apply settings; returns them all as `config_get` does."""
     p = parse_params(SetConfigParams, "config_set", params)
-    changed = changed_settings(await load_settings(queue.store), p.engine, p.families)
+    models = family_settings(queue.registry)
+    saved = await load_settings(queue.store, models)
+    changed = changed_settings(saved, p.engine, p.families, models)
     await save_settings(queue.store, changed)
     apply_settings(queue, changed)
     logger.info("settings changed: engine %s, families %s", p.engine, p.families)

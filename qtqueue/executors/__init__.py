@@ -58,6 +58,9 @@ class ExecutorRegistry:
         self._executors: dict[str, Executor] = {}
         self._families: dict[str, Family] = {}
         self._family_of: dict[str, Family] = {}
+        #: The family whose settings model declares each settings field (they reach
+        #: executors through `RunContext.settings` by field name, so each has one owner).
+        self._setting_owner: dict[str, Family] = {}
         self._catalog = catalog
 
     def register(self, executor: Executor) -> Executor:
@@ -76,10 +79,18 @@ class ExecutorRegistry:
 
     def add_family(self, family: Family) -> None:
         """Register a family: its error codes and rules into the catalog, then each of its
-        executors. All or nothing: a family name, type name or error code already taken raises
-        ValueError before anything is registered."""
+        executors. All or nothing: a family name, type name, error code or settings field
+        already taken raises ValueError before anything is registered."""
         if family.name in self._families:
             raise ValueError(f"a family named {family.name!r} is already registered")
+        settings = list(family.settings_model.model_fields) if family.settings_model else []
+        clashes = sorted(n for n in settings if n in self._setting_owner)
+        if clashes:
+            owners = sorted({self._setting_owner[n].name for n in clashes})
+            raise ValueError(
+                f"family {family.name!r}: the setting {', '.join(clashes)} is already one of "
+                f"family {', '.join(map(repr, owners))} (executors read settings by field name)"
+            )
         executors = list(family.executors())
         if family.missing():
             logger.info("family %s lacks %s", family.name, ", ".join(family.missing()))
@@ -98,6 +109,7 @@ class ExecutorRegistry:
             self.register(executor)
             self._family_of[executor.name] = family
             register_name_keys(executor.name, family.name_keys)
+        self._setting_owner.update(dict.fromkeys(settings, family))
         self._families[family.name] = family
 
     def families(self) -> list[Family]:

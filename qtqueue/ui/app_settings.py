@@ -1,9 +1,10 @@
 """The window's preferences in `QSettings`, and the dialog's view of every setting.
 
-The engine's settings (tasks at once, category limits, retention, log cap, shutdown policy,
-the Docker host) are `qtqueue.settings.EngineSettings` and the families' models, kept in the
-engine's store so that `qtqueue run` and the CLI use them too. `QSettings` keeps only what
-belongs to this window, under the `app/` group:
+The engine's settings (tasks at once, category limits, retention, log cap, shutdown policy)
+are `qtqueue.settings.EngineSettings`, and each family's (the Docker host) its `Family`'s
+`settings_model`, found through the engine's registry; both are kept in the engine's store,
+so that `qtqueue run` and the CLI use them too. `QSettings` keeps only what belongs to this
+window, under the `app/` group:
 
 - `app/notifications` (`all` / `failures` / `none`, default `all`): tray messages.
 - `app/closeToTray` (bool, default false): closing the window hides it to the tray.
@@ -34,13 +35,13 @@ from qtqueue.core.errors import QueueError
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
 from qtqueue.settings import (
-    FAMILY_SETTINGS,
-    DockerSettings,
     EngineSettings,
+    FamilyModels,
     Settings,
     apply_settings,
     checked,
     current_settings,
+    family_settings,
     overlay,
     save_settings,
     saved_settings,
@@ -107,6 +108,8 @@ class AppConfig:
     confirm_cancel: bool = True
     #: Remove asks before deleting the selected tasks.
     confirm_remove: bool = True
+    #: The settings model of each family in `families` (`family_settings(queue.registry)`).
+    family_models: FamilyModels = field(default_factory=dict, compare=False, repr=False)
 
     def validate(self) -> dict[str, str]:
         """Problems by field name (empty when every value is acceptable)."""
@@ -121,8 +124,11 @@ class AppConfig:
         if self.log_cap_mb < 1:
             problems["log_cap_mb"] = "must be at least 1 MiB"
         for name, values in self.families.items():
+            if name not in self.family_models:
+                problems[name] = "no family of this name has settings"
+                continue
             try:
-                checked(FAMILY_SETTINGS[name], values, name)
+                checked(self.family_models[name], values, name)
             except QueueError as exc:
                 for problem in exc.details["fields"]:
                     where, _, why = str(problem).partition(": ")
@@ -144,7 +150,7 @@ class AppConfig:
                 log_cap_mb=self.log_cap_mb,
                 shutdown_policy=self.shutdown_policy,
             ),
-            {n: checked(FAMILY_SETTINGS[n], values) for n, values in self.families.items()},
+            {n: checked(self.family_models[n], v) for n, v in self.families.items()},
         )
 
 
@@ -235,7 +241,8 @@ class AppSettings:
 
     def config_for(self, queue: TaskQueue) -> AppConfig:
         """The current settings: engine values are the queue's live ones."""
-        live = current_settings(queue)
+        models = family_settings(queue.registry)
+        live = current_settings(queue, models)
         return AppConfig(
             max_concurrent=live.engine.max_concurrent,
             category_limits=dict(live.engine.category_limits),
@@ -247,6 +254,7 @@ class AppSettings:
             families={n: m.model_dump(mode="json") for n, m in live.families.items()},
             confirm_cancel=self.asks_before("cancel"),
             confirm_remove=self.asks_before("remove"),
+            family_models=models,
         )
 
     def save(self, config: AppConfig) -> None:
@@ -262,9 +270,10 @@ class AppSettings:
         s.setValue(KEY_CONFIRM_REMOVE, config.confirm_remove)
         s.sync()
 
-    def legacy_settings(self) -> Settings:
+    def legacy_settings(self, models: FamilyModels) -> Settings:
         """The engine settings an earlier version saved here (only those it saved; a value
-        the models refuse is left out, with a warning)."""
+        the models refuse is left out, with a warning). `models`: the families' settings
+        models (the Docker host, `app/dockerHost`, goes to the docker family's, if any)."""
         found: dict[str, object] = {}
         for name, key in LEGACY_ENGINE_KEYS.items():
             if not self.has(key):
@@ -277,9 +286,9 @@ class AppSettings:
                 continue
             found[name] = value
         families: dict[str, BaseModel] = {}
-        if self.has(KEY_DOCKER_HOST):
+        if self.has(KEY_DOCKER_HOST) and "docker" in models:
             try:
-                families["docker"] = DockerSettings(docker_host=self.docker_host)
+                families["docker"] = models["docker"](docker_host=self.docker_host)
             except ValidationError as exc:
                 logger.warning("not moving the setting %s into the store: %s", KEY_DOCKER_HOST, exc)
         return Settings(EngineSettings.model_validate(found), families)
@@ -305,8 +314,9 @@ async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:
     """Start `queue` with the saved engine settings applied before its first task: the
     store's, and those an earlier version saved in `QSettings`, which are then moved into the
     store (a value the store already holds wins) and removed from `QSettings`."""
-    legacy = app_settings.legacy_settings()
-    settings = overlay(legacy, saved_settings(queue.data_dir))
+    models = family_settings(queue.registry)
+    legacy = app_settings.legacy_settings(models)
+    settings = overlay(legacy, saved_settings(queue.data_dir, models))
     apply_settings(queue, settings)
     await queue.start()
     if legacy.engine.model_fields_set or legacy.families:

@@ -31,8 +31,6 @@ from qtqueue.core.task import (
     Permission,
     Priority,
     Task,
-    TaskType,
-    documented_task_type,
     parse_task_type,
     summarize_params,
 )
@@ -43,21 +41,9 @@ from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 
 logger = logging.getLogger(__name__)
 
-#: Family order in the picker: TaskType's own order, then handlers and plug-ins.
-_FAMILIES = list(dict.fromkeys(t.family for t in TaskType))
-_FAMILY_TITLES = {
-    "docker": "Docker",
-    "k8s": "Kubernetes",
-    "vast": "Vast.ai",
-    "github": "GitHub",
-    "ollama": "Ollama",
-    "system": "System",
-    "custom": "Custom",
-    "data": "Data",
-    "network": "Network",
-    "handlers": "Handlers",
-    "plugins": "Plug-ins",
-}
+#: Picker groups of executors that came without a family: plain functions, single plug-ins.
+_HANDLERS = ("handlers", "Handlers")
+_PLUGINS = ("plugins", "Plug-ins")
 _TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 _MAX_TIMEOUT_S = 30 * 86400
 #: The named queues every engine has (more can be made with `qtqueue queues set NAME`).
@@ -81,17 +67,22 @@ def error_text(exc: QueueError) -> str:
     return f"{exc.code.value}: {exc.message}\n{exc.suggestion}"
 
 
-def family_of(executor: Executor) -> str:
-    """The picker group of an executor: its TaskType's family, "handlers" or "plugins"."""
-    if isinstance(executor, HandlerExecutor):
-        return "handlers"
-    documented = documented_task_type(executor.name)
-    return documented.family if documented is not None else "plugins"
-
-
-def _family_key(family: str) -> tuple[int, str]:
-    order = [*_FAMILIES, "handlers", "plugins"]
-    return (order.index(family) if family in order else len(order), family)
+def picker_groups(registry: ExecutorRegistry) -> list[tuple[str, list[Executor]]]:
+    """The type picker's groups, each a title and its executors by name: one per family with
+    a type (its `Family.title`, in registration order), then plain functions ("Handlers") and
+    executors that came without a family ("Plug-ins")."""
+    groups: dict[tuple[str, str], list[Executor]] = {}
+    for family in registry.families():
+        groups[(family.name, family.title)] = []
+    groups[_HANDLERS], groups[_PLUGINS] = [], []
+    for executor in registry:  # by name
+        came_with = registry.family_of(executor.name)
+        if came_with is not None:
+            key = (came_with.name, came_with.title)
+        else:
+            key = _HANDLERS if isinstance(executor, HandlerExecutor) else _PLUGINS
+        groups.setdefault(key, []).append(executor)
+    return [(title, executors) for (_name, title), executors in groups.items() if executors]
 
 
 class NewTaskDialog(QDialog):
@@ -273,17 +264,14 @@ class NewTaskDialog(QDialog):
 
     def _fill_types(self) -> None:
         model = QStandardItemModel(self.type_picker)
-        groups: dict[str, list[Executor]] = {}
-        for executor in self.registry:
-            groups.setdefault(family_of(executor), []).append(executor)
-        for family in sorted(groups, key=_family_key):
-            header = QStandardItem(_FAMILY_TITLES.get(family, family.capitalize()))
+        for title, executors in picker_groups(self.registry):
+            header = QStandardItem(title)
             header.setFlags(Qt.ItemFlag.NoItemFlags)  # a section title, not a choice
             font = QFont(header.font())
             font.setBold(True)
             header.setFont(font)
             model.appendRow(header)
-            for executor in groups[family]:
+            for executor in executors:
                 item = QStandardItem(f"    {executor.name}")
                 item.setData(executor.name, _TYPE_ROLE)
                 if executor.describe():

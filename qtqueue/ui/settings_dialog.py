@@ -1,6 +1,10 @@
-"""The settings dialog: concurrency, category limits, retention, notifications, log cap,
-close-to-tray, the shutdown policy, which task actions ask first, and one page per family
-settings model (generated from the model by the task form builder).
+"""The settings dialog: one page generated from `EngineSettings` (tasks at once, category
+limits, retention, log cap, what running tasks do at quit), the window's own preferences
+(notifications, close-to-tray, which task actions ask first), and one page per family that
+has a settings model, titled by its `Family.title`. Every generated page is the task form
+builder's (`TaskForm`) over the model's JSON schema, checked by the model itself; the category
+limits get a table editor of their own (`CategoryLimitsEditor`, registered for the fields
+whose schema asks for it with `widget: category_limits`).
 
 It edits an `AppConfig`: filled from the live queue and the window's preferences, checked
 inline (OK stays disabled while a value is refused, and the reason is shown beside it). On OK
@@ -14,32 +18,33 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import Any
 
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
+    QScrollArea,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from qtqueue.core.param_schema import FieldSpec
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
-from qtqueue.settings import FAMILY_SETTINGS, checked, save_settings
+from qtqueue.settings import EngineSettings, checked, family_settings, save_settings
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode, apply_config
 from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.paramform.editors import EditorContext, RowsEditor, register_editor
 from qtqueue.ui.paramform.form import TaskForm
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,70 @@ POLICY_LABELS: dict[ShutdownPolicy, str] = {
     ShutdownPolicy.CANCEL: "Cancel them",
 }
 _STYLE = "QLabel#settingsError { color: #c62828; }"
+#: The schema's `widget` hint that asks for the category limits table.
+CATEGORY_LIMITS_WIDGET = "category_limits"
+
+
+class CategoryLimitsEditor(RowsEditor):
+    """Category → at most this many of its tasks at once: a table of category and limit whose
+    rows are checked as they are typed (a name, a whole number, at least 1, no category twice)."""
+
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__(spec)
+        table = self.table
+        table.setObjectName("settingCategoryLimits")
+        table.setHorizontalHeaderLabels(["Category", "At most"])
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        table.setMinimumHeight(96)
+        table.setMaximumHeight(140)
+        self.add_button.setObjectName("addCategoryLimit")
+        self.add_button.setToolTip("Add a category limit")
+        self.remove_button.setObjectName("removeCategoryLimit")
+
+    def limits(self) -> tuple[dict[str, int], str | None]:
+        """The limits in the table, or a reason they cannot be used."""
+        limits: dict[str, int] = {}
+        for row in range(self.table.rowCount()):
+            name, text = self._cell(row, 0).strip(), self._cell(row, 1).strip()
+            if not name and not text:
+                continue  # an empty new row
+            if not name:
+                return limits, f"row {row + 1}: the category needs a name"
+            if name in limits:
+                return limits, f"the category {name!r} is listed twice"
+            try:
+                limit = int(text)
+            except ValueError:
+                return limits, f"{name}: the limit must be a whole number"
+            if limit < 1:
+                return limits, f"{name}: the limit must be at least 1"
+            limits[name] = limit
+        return limits, None
+
+    def value(self) -> Any:
+        return self.limits()[0]
+
+    def local_error(self) -> str | None:
+        return self.limits()[1]
+
+    def set_value(self, value: Any) -> None:
+        super().set_value(dict(sorted(value.items())) if isinstance(value, dict) else value)
+        for row in range(self.table.rowCount()):
+            if (item := self.table.item(row, 1)) is not None:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def _category_limits_editor(spec: FieldSpec, _context: EditorContext) -> CategoryLimitsEditor:
+    return CategoryLimitsEditor(spec)
+
+
+register_editor(lambda spec: spec.schema.get("widget") == CATEGORY_LIMITS_WIDGET,
+                _category_limits_editor)  # fmt: skip
+
+
+def settings_form(model: type[BaseModel], parent: QWidget | None = None) -> TaskForm:
+    """The form of a settings model, generated from its schema and checked by it."""
+    return TaskForm(model.model_json_schema(), functools.partial(checked, model), parent=parent)
 
 
 class SettingsDialog(QDialog):
@@ -72,6 +141,8 @@ class SettingsDialog(QDialog):
         #: The write of the engine's settings into the store that OK started (None before).
         self.saving: asyncio.Task[None] | None = None
         self._background = BackgroundTasks()
+        #: Each family's settings model, by family name (those of the queue's registry).
+        self.familyModels = family_settings(queue.registry)
         #: Each family's generated settings form, by family name.
         self.familyForms: dict[str, TaskForm] = {}
         self._build()
@@ -81,202 +152,162 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ layout
 
     def _build(self) -> None:
-        form = QFormLayout()
-        self.maxConcurrent = QSpinBox(self)
-        self.maxConcurrent.setObjectName("settingMaxConcurrent")
-        self.maxConcurrent.setRange(0, 1024)  # 0 is refused inline, not silently clamped
-        self.maxConcurrent.setToolTip("How many tasks run at the same time")
-        form.addRow("&Tasks at once:", self.maxConcurrent)
+        # The pages scroll (there is one per family with settings), the verdict and the
+        # buttons stay in view.
+        pages = QWidget(self)
+        pages.setObjectName("settingsPages")
+        column = QVBoxLayout(pages)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self._engine_page())
+        column.addWidget(self._window_page())
+        for page in self._family_pages():
+            column.addWidget(page)
+        column.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setObjectName("settingsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(pages)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
 
-        self.categoryLimits = QTableWidget(0, 2, self)
-        self.categoryLimits.setObjectName("settingCategoryLimits")
-        self.categoryLimits.setHorizontalHeaderLabels(["Category", "At most"])
-        self.categoryLimits.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Stretch
+        self.error = QLabel(self)
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.categoryLimits.verticalHeader().setVisible(False)
-        self.categoryLimits.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.categoryLimits.setMinimumHeight(110)
-        self.categoryLimits.setMaximumHeight(160)
-        self.categoryLimits.itemChanged.connect(self._validate)
-        add = QPushButton("&Add", self)
-        add.setObjectName("addCategoryLimit")
-        add.clicked.connect(self._add_empty_row)
-        remove = QPushButton("Re&move", self)
-        remove.setObjectName("removeCategoryLimit")
-        remove.clicked.connect(self._remove_rows)
-        buttons = QVBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch(1)
-        limits = QHBoxLayout()
-        limits.addWidget(self.categoryLimits, 1)
-        limits.addLayout(buttons)
-        limits_label = QLabel("Per &category:", self)
-        limits_label.setBuddy(self.categoryLimits)
-        form.addRow(limits_label, limits)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        # As tall as the pages, the buttons and a few lines of reasons need, up to most of
+        # the screen.
+        margins = layout.contentsMargins().top() + layout.contentsMargins().bottom()
+        reasons = 3 * self.error.fontMetrics().lineSpacing() + 2 * layout.spacing()
+        wanted = pages.sizeHint().height() + self.buttons.sizeHint().height() + margins + reasons
+        screen = self.screen().availableGeometry().height() if self.screen() else wanted
+        self.resize(600, min(wanted, int(screen * 0.9)))
 
-        self.retentionDays = QDoubleSpinBox(self)
-        self.retentionDays.setObjectName("settingRetentionDays")
-        self.retentionDays.setRange(0, 3650)
+    def _engine_page(self) -> QGroupBox:
+        """`EngineSettings`, generated; its widgets keep the names the window always gave
+        them (`settingMaxConcurrent`…), and get the words a generated editor cannot guess
+        (the policies' descriptions, "Keep for ever" for 0 days)."""
+        page = QGroupBox("Engine", self)
+        page.setObjectName("engineSettingsPage")
+        self.engineForm = settings_form(EngineSettings, page)
+        self.engineForm.setObjectName("engineSettings")
+        self.engineForm.changed.connect(self._validate)
+        QVBoxLayout(page).addWidget(self.engineForm)
+
+        def widget(name: str, object_name: str) -> Any:
+            found = self.engineForm.input_widget(name)
+            found.setObjectName(object_name)
+            return found
+
+        self.maxConcurrent: QSpinBox = widget("max_concurrent", "settingMaxConcurrent")
+        self.retentionDays: QDoubleSpinBox = widget("retention_days", "settingRetentionDays")
         self.retentionDays.setDecimals(1)
-        self.retentionDays.setSuffix(" days")
         self.retentionDays.setSpecialValueText("Keep for ever")
-        self.retentionDays.setToolTip("Finished tasks and their logs are deleted after this long")
-        form.addRow("&Keep finished tasks:", self.retentionDays)
+        self.logCapMb: QSpinBox = widget("log_cap_mb", "settingLogCapMb")
+        self.logCapMb.setSuffix("")  # the label says MiB (the field name's unit reads "MB")
+        self.shutdownPolicy: QComboBox = widget("shutdown_policy", "settingShutdownPolicy")
+        for index in range(self.shutdownPolicy.count()):
+            policy = ShutdownPolicy(self.shutdownPolicy.itemData(index))
+            self.shutdownPolicy.setItemText(index, POLICY_LABELS.get(policy, policy.value))
+        self.categoryLimits = widget("category_limits", "settingCategoryLimits")
+        return page
 
-        self.notifications = QComboBox(self)
+    def _window_page(self) -> QGroupBox:
+        """The window's own preferences (kept in `QSettings`, not in the store)."""
+        page = QGroupBox("This window", self)
+        page.setObjectName("windowSettingsPage")
+        form = QFormLayout(page)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.notifications = QComboBox(page)
         self.notifications.setObjectName("settingNotifications")
         for mode, label in NOTIFICATION_LABELS.items():
             self.notifications.addItem(label, mode.value)
-        form.addRow("&Notifications:", self.notifications)
-
-        self.logCapMb = QSpinBox(self)
-        self.logCapMb.setObjectName("settingLogCapMb")
-        self.logCapMb.setRange(0, 10240)
-        self.logCapMb.setSuffix(" MiB")
-        self.logCapMb.setToolTip("Each task's log keeps at most this much (the newest part)")
-        form.addRow("&Log size per task:", self.logCapMb)
-
-        self.closeToTray = QCheckBox("Closing the window keeps qtqueue running in the tray", self)
+        form.addRow("&Notifications", self.notifications)
+        self.closeToTray = QCheckBox("Closing the window keeps qtqueue running in the tray", page)
         self.closeToTray.setObjectName("settingCloseToTray")
         form.addRow("", self.closeToTray)
-
-        self.confirmCancel = QCheckBox("Ask before cancelling tasks", self)
+        self.confirmCancel = QCheckBox("Ask before cancelling tasks", page)
         self.confirmCancel.setObjectName("settingConfirmCancel")
-        self.confirmRemove = QCheckBox("Ask before removing tasks", self)
+        self.confirmRemove = QCheckBox("Ask before removing tasks", page)
         self.confirmRemove.setObjectName("settingConfirmRemove")
         for box in (self.confirmCancel, self.confirmRemove):
             box.setToolTip("Turns back on what “Don't ask again” turned off")
         confirm = QVBoxLayout()
         confirm.addWidget(self.confirmCancel)
         confirm.addWidget(self.confirmRemove)
-        form.addRow("Confirm:", confirm)
+        form.addRow("Confirm", confirm)
+        return page
 
-        self.shutdownPolicy = QComboBox(self)
-        self.shutdownPolicy.setObjectName("settingShutdownPolicy")
-        for policy, label in POLICY_LABELS.items():
-            self.shutdownPolicy.addItem(label, policy.value)
-        form.addRow("On &quit, running tasks:", self.shutdownPolicy)
-
-        self.error = QLabel(self)
-        self.error.setObjectName("settingsError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        for name, page in self._family_pages().items():
-            layout.addWidget(page)
-            self.familyForms[name].changed.connect(self._validate)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-        self.maxConcurrent.valueChanged.connect(self._validate)
-        self.retentionDays.valueChanged.connect(self._validate)
-        self.logCapMb.valueChanged.connect(self._validate)
-        self.resize(560, self.sizeHint().height())
-
-    def _family_pages(self) -> dict[str, QGroupBox]:
-        """One page per family settings model, generated from the model by the task form
-        builder and checked by the model; `familyForms` holds their forms."""
-        pages: dict[str, QGroupBox] = {}
-        for name, model in sorted(FAMILY_SETTINGS.items()):
-            family_form = TaskForm(
-                model.model_json_schema(),
-                functools.partial(checked, model),
-                parent=self,
-            )
-            family_form.setObjectName(f"{name}Settings")
-            self.familyForms[name] = family_form
-            page = QGroupBox(name.title(), self)  # TODO: the Family descriptor's title
+    def _family_pages(self) -> list[QGroupBox]:
+        """One page per family with a settings model, titled by its `Family.title`, generated
+        from the model and checked by it; `familyForms` holds their forms."""
+        pages: list[QGroupBox] = []
+        for name, model in self.familyModels.items():
+            family = self.queue.registry.family(name)
+            page = QGroupBox(family.title if family is not None else name, self)
             page.setObjectName(f"{name}SettingsPage")
+            family_form = settings_form(model, page)
+            family_form.setObjectName(f"{name}Settings")
+            family_form.changed.connect(self._validate)
             QVBoxLayout(page).addWidget(family_form)
-            pages[name] = page
+            self.familyForms[name] = family_form
+            pages.append(page)
         return pages
 
     # ------------------------------------------------------------------ values
 
     def set_config(self, config: AppConfig) -> None:
         """Show `config` in the fields."""
-        self.maxConcurrent.setValue(config.max_concurrent)
-        self.categoryLimits.blockSignals(True)
-        self.categoryLimits.setRowCount(0)
-        for category, limit in sorted(config.category_limits.items()):
-            self._add_row(category, limit)
-        self.categoryLimits.blockSignals(False)
-        self.retentionDays.setValue(config.retention_days)
+        self.engineForm.set_values(
+            {
+                "max_concurrent": config.max_concurrent,
+                "category_limits": config.category_limits,
+                "retention_days": config.retention_days,
+                "log_cap_mb": config.log_cap_mb,
+                "shutdown_policy": config.shutdown_policy.value,
+            }
+        )
         self.notifications.setCurrentIndex(self.notifications.findData(config.notifications.value))
-        self.logCapMb.setValue(config.log_cap_mb)
         self.closeToTray.setChecked(config.close_to_tray)
         self.confirmCancel.setChecked(config.confirm_cancel)
         self.confirmRemove.setChecked(config.confirm_remove)
         for name, family_form in self.familyForms.items():
             family_form.set_values(config.families.get(name, {}))
-        self.shutdownPolicy.setCurrentIndex(
-            self.shutdownPolicy.findData(config.shutdown_policy.value)
-        )
         self._validate()
-
-    def _limits(self) -> tuple[dict[str, int], str | None]:
-        """The category limits in the table, or a reason they cannot be used."""
-        limits: dict[str, int] = {}
-        table = self.categoryLimits
-        for row in range(table.rowCount()):
-            name_item, limit_item = table.item(row, 0), table.item(row, 1)
-            name = (name_item.text() if name_item else "").strip()
-            text = (limit_item.text() if limit_item else "").strip()
-            if not name and not text:
-                continue  # an empty new row
-            if not name:
-                return limits, f"row {row + 1}: the category needs a name"
-            if name in limits:
-                return limits, f"the category {name!r} is listed twice"
-            try:
-                limit = int(text)
-            except ValueError:
-                return limits, f"{name}: the limit must be a whole number"
-            if limit < 1:
-                return limits, f"{name}: the limit must be at least 1"
-            limits[name] = limit
-        return limits, None
 
     def config(self) -> AppConfig:
         """The settings as the fields show them (check `problems()` first)."""
-        limits, _ = self._limits()
+        engine = self.engineForm.values()
         return AppConfig(
-            max_concurrent=self.maxConcurrent.value(),
-            category_limits=limits,
-            retention_days=self.retentionDays.value(),
+            max_concurrent=int(engine["max_concurrent"]),
+            category_limits=dict(engine["category_limits"]),
+            retention_days=float(engine["retention_days"]),
             notifications=NotificationMode(self.notifications.currentData()),
-            log_cap_mb=self.logCapMb.value(),
+            log_cap_mb=int(engine["log_cap_mb"]),
             close_to_tray=self.closeToTray.isChecked(),
-            shutdown_policy=ShutdownPolicy(self.shutdownPolicy.currentData()),
+            shutdown_policy=ShutdownPolicy(engine["shutdown_policy"]),
             families={name: f.values() for name, f in self.familyForms.items()},
             confirm_cancel=self.confirmCancel.isChecked(),
             confirm_remove=self.confirmRemove.isChecked(),
+            family_models=self.familyModels,
         )
 
     def problems(self) -> list[str]:
-        """Why the fields cannot be saved as they are (empty: they can)."""
-        _, limit_problem = self._limits()
-        labels = {
-            "max_concurrent": "Tasks at once",
-            "retention_days": "Keep finished tasks",
-            "log_cap_mb": "Log size per task",
-        }
-        found = [f"{labels[k]}: {v}" for k, v in self.config().validate().items() if k in labels]
-        if limit_problem:
-            found.append(f"Per category: {limit_problem}")
-        for family_form in self.familyForms.values():
+        """Why the fields cannot be saved as they are (empty: they can), each led by the
+        label of its field ("Docker host: must be a daemon URL …")."""
+        found: list[str] = []
+        for form in (self.engineForm, *self.familyForms.values()):
             found.extend(
-                f"{family_form.spec(k).label if k else 'Settings'}: {v}"
-                for k, v in family_form.problems().items()
+                f"{form.spec(k).label if k else 'Settings'}: {v}"
+                for k, v in form.problems().items()
             )
         return found
 
@@ -288,29 +319,6 @@ class SettingsDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(not problems)
         ok.setToolTip("Correct the values shown in red first" if problems else "")
-
-    def _add_row(self, category: str = "", limit: int | None = None) -> None:
-        table = self.categoryLimits
-        row = table.rowCount()
-        table.insertRow(row)
-        table.setItem(row, 0, QTableWidgetItem(category))
-        item = QTableWidgetItem("" if limit is None else str(limit))
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        table.setItem(row, 1, item)
-
-    def _add_empty_row(self) -> None:
-        self._add_row()
-        table = self.categoryLimits
-        row = table.rowCount() - 1
-        table.setCurrentCell(row, 0)
-        if (item := table.item(row, 0)) is not None:
-            table.editItem(item)
-
-    def _remove_rows(self) -> None:
-        table = self.categoryLimits
-        for row in sorted({i.row() for i in table.selectedIndexes()}, reverse=True):
-            table.removeRow(row)
-        self._validate()
 
     # ------------------------------------------------------------------ OK
 

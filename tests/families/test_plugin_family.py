@@ -25,6 +25,7 @@ from qtqueue.core.errors import QueueError, classify_exception, error_info
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
+from qtqueue.settings import apply_saved_settings
 
 from .conftest import HERE
 
@@ -106,6 +107,35 @@ async def test_the_family_runs_in_the_engine_and_fails_with_its_own_codes(
     assert classify_exception(RuntimeError("the greeter is grumpy")) == "PLUGIN_GREETER_GRUMPY"
 
 
+async def test_its_settings_are_set_through_the_api_saved_and_read_by_its_tasks(
+    installed: None, data_dir: Path
+) -> None:
+    """`config_get`/`config_set` know the family's settings model from its `Family` alone;
+    what is set there is checked by the model, saved in the store, and what its tasks read."""
+    async with TaskQueue(data_dir, registry=default_registry()) as queue:
+        got = await run_action(queue, {"action": "config_get", "params": {}})
+        assert got["result"]["families"]["greetings"] == {"greeting": "Hello"}
+
+        bad = {"families": {"greetings": {"greeting": ["not", "text"]}}}
+        refused = await run_action(queue, {"action": "config_set", "params": bad})
+        assert refused["error"]["code"] == "VALIDATION_INVALID_PARAMS"
+        fields = refused["error"]["details"]["fields"]
+        assert any(f.startswith("greetings.greeting") for f in fields), fields
+
+        good = {"families": {"greetings": {"greeting": "Hi"}}}
+        answer = await run_action(queue, {"action": "config_set", "params": good})
+        assert answer["result"]["families"]["greetings"] == {"greeting": "Hi"}
+        done = await queue.wait_for(
+            await queue.add_task(Task("plugin_greet", {"who": "Ada"})), timeout_s=TIMEOUT_S
+        )
+        assert done.result == {"greeting": "Hi, Ada!"}
+
+    # Saved: the next engine on the data directory starts with it.
+    reopened = TaskQueue(data_dir, registry=default_registry())
+    assert apply_saved_settings(reopened).families["greetings"].model_dump() == {"greeting": "Hi"}
+    assert reopened.executor_settings["greeting"] == "Hi"
+
+
 def test_a_family_whose_code_another_owner_registered_is_refused(installed: None) -> None:
     registry = default_registry()
     family = registry.family("greetings")
@@ -118,6 +148,21 @@ def test_a_family_whose_code_another_owner_registered_is_refused(installed: None
         ExecutorRegistry().add_family(clash)
     with pytest.raises(ValueError, match="already registered"):
         registry.add_family(family)
+
+
+def test_a_family_whose_setting_another_family_declares_is_refused(installed: None) -> None:
+    """Settings reach executors by field name (`ctx.settings["greeting"]`): a second family
+    declaring `greeting` would silently change the first one's greetings, so it is refused,
+    and nothing of it is registered."""
+    registry = default_registry()
+    family = registry.family("greetings")
+    assert family is not None and family.settings_model is not None
+    from qtqueue.executors.family import Family
+
+    echo = Family("echoes", "Echoes", lambda: [], settings_model=family.settings_model)
+    with pytest.raises(ValueError, match=r"'echoes': the setting greeting .* 'greetings'"):
+        registry.add_family(echo)
+    assert registry.family("echoes") is None
 
 
 # --------------------------------------------------------------------------- the command line

@@ -20,6 +20,7 @@ from qtqueue.core.task import Permission, Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import Executor, ExecutorRegistry, RunContext, default_registry
 from qtqueue.executors.base import Params
+from qtqueue.executors.family import Family
 from qtqueue.ui.new_task_dialog import NewTaskDialog
 from qtqueue.ui.paramform.form import TaskForm
 
@@ -40,16 +41,32 @@ class FakeDockerPush(Executor):
         return None
 
 
+class LoneExecutor(Executor):
+    """A single plug-in executor (the older `qtqueue.executors` entry-point group): no family."""
+
+    task_type: ClassVar[str] = "lone_tool"
+    summary = "A tool without a family"
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        return None
+
+
 @pytest.fixture
 def registry() -> ExecutorRegistry:
-    """The built-in command and monitor executors, a small stand-in for a Docker type (so the
-    picker has a Docker group of one) and a handler."""
+    """A Docker family of one small stand-in type, the built-in shell and system families,
+    a handler and a plug-in executor that came without a family."""
+    built_in = default_registry(entry_points=False)
+    docker = built_in.family("docker")
+    assert docker is not None
     reg = ExecutorRegistry()
-    for executor in default_registry(entry_points=False):
-        if not executor.name.startswith("docker_"):
-            reg.register(executor)
-    reg.register(FakeDockerPush())
+    reg.add_family(
+        Family("docker", docker.title, lambda: [FakeDockerPush()], name_keys=docker.name_keys)
+    )
+    for family in built_in.families():
+        if family.name != "docker":
+            reg.add_family(family)
     reg.register_handler("resize_images", lambda _task_id, params: {"n": len(params)})
+    reg.register(LoneExecutor())
     return reg
 
 
@@ -92,16 +109,19 @@ def test_the_picker_groups_registered_types_by_family(
         for r in range(model.rowCount())
     ]
 
+    # Each family's group is titled by its `Family.title`, in registration order.
     assert rows == [
         ("Docker", False),
         ("docker_push", True),
-        ("System", False),
-        ("system_monitor", True),
-        ("Custom", False),
+        ("Shell", False),
         ("custom_command", True),
         ("custom_script", True),
+        ("System", False),
+        ("system_monitor", True),
         ("Handlers", False),
         ("resize_images", True),
+        ("Plug-ins", False),
+        ("lone_tool", True),
     ]
     assert dialog.current_type() == "custom_command"
     assert dialog.objectName() == "newTaskDialog"

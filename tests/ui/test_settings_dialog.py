@@ -148,8 +148,6 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
-        (lambda d: d.maxConcurrent.setValue(0), "Tasks at once: must be at least 1"),
-        (lambda d: d.logCapMb.setValue(0), "Log size per task: must be at least 1 MiB"),
         (lambda d: set_limit_row(d, 0, "gpu", "0"), "gpu: the limit must be at least 1"),
         (lambda d: set_limit_row(d, 0, "gpu", "two"), "gpu: the limit must be a whole number"),
         (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
@@ -171,6 +169,23 @@ def test_invalid_values_are_refused_inline(
     assert window.queue.category_limits == {}
     assert not fresh_read().has("app/maxConcurrent")
     dialog.reject()
+
+
+def test_a_count_below_one_cannot_be_typed_into_the_generated_page(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    """The engine page is generated from `EngineSettings`: its spin boxes take the model's
+    range, so 0 tasks at once or a 0 MiB log cap cannot even be entered."""
+    dialog = open_dialog(window)
+    for spin in (dialog.maxConcurrent, dialog.logCapMb):
+        assert spin.minimum() == 1
+        spin.selectAll()
+        QTest.keyClicks(spin, "0")
+        spin.interpretText()
+        assert spin.value() >= 1
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
+    assert window.queue.max_concurrent >= 1
+    assert window.queue.log_cap_bytes >= MB
 
 
 def test_saving_invalid_settings_directly_is_refused() -> None:

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DockerSettings"]
+__all__ = ["DOCKER_HOST_SCHEMES", "DockerSettings"]
+
+#: URL schemes the docker SDK accepts for a daemon.
+DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")
 
 
 class DockerSettings(BaseModel):
-    """Settings every Docker task reads at run time (`RunContext.settings`)."""
+    """Settings every Docker task reads at run time (`RunContext.settings`); the settings page
+    and `qtqueue config` are generated from it. An unknown field is an error, and every value
+    is checked on change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    docker_host: str | None = Field(
-        None,
+    docker_host: str = Field(
+        default="",
         title="Docker host",
-        description=(
-            "Docker daemon for tasks that name none, e.g. unix:///var/run/docker.sock or "
-            "tcp://host:2375 (empty: $DOCKER_HOST, else the local socket)"
-        ),
+        description="The Docker daemon of Docker tasks that name none, e.g. tcp://build-box:2375 "
+        "(empty: $DOCKER_HOST, else the local socket)",
     )
+
+    @field_validator("docker_host")
+    @classmethod
+    def _daemon_url(cls, host: str) -> str:
+        host = host.strip()
+        if host and (not host.startswith(DOCKER_HOST_SCHEMES) or host in DOCKER_HOST_SCHEMES):
+            raise ValueError(
+                "must be a daemon URL such as unix:///var/run/docker.sock or tcp://host:2375"
+            )
+        return host

@@ -42,6 +42,8 @@ class GreetExecutor(Executor):
         if p.outcome == "grumble":
             # No code: the family's message rule gives it one.
             raise RuntimeError(f"the greeter is grumpy today and will not greet {p.who}")
+        # The family's settings (GreetSettings) reach it by field name, as the user saved them.
+        word = str(ctx.settings.get("greeting") or GreetSettings().greeting)
         ctx.log(f"greeting {p.who}")
         ctx.progress(100, "greeted")
-        return {"greeting": f"Hello, {p.who}!"}
+        return {"greeting": f"{word}, {p.who}!"}
