@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -186,7 +187,7 @@ async def test_a_failed_command_gets_the_code_its_exit_says(
     assert done.error
     if exit_code is not None:
         assert done.error_details["exit_code"] == exit_code
-    assert (await queue.get_task_summary(done.id))["error"]["suggestion"]
+    assert (await task_summary(queue, done.id))["error"]["suggestion"]
 
 
 async def test_the_error_message_names_the_exit_and_the_last_output_line(

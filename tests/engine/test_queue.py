@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType, can_transition
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -209,7 +210,7 @@ async def test_a_paused_running_task_keeps_its_slot_and_resumes_at_once(
     first, second = await queue.add_tasks([gated("first"), gated("second")])
     await eventually(lambda: gate.started == [first])
     await queue.pause_task(first)
-    assert (await queue.get_task_summary(first))["holds_slot"] is True
+    assert (await task_summary(queue, first))["holds_slot"] is True
     assert (await queue.resume_task(first)).status is S.RUNNING  # its slot waited for it
     gate.open(first)
     assert (await queue.wait_for(first, timeout_s=10)).status is S.COMPLETED
@@ -352,15 +353,19 @@ async def test_refused_requests_carry_queue_codes_and_change_nothing(
         "retry_task",
         "remove_task",
         "wait_for",
-        "get_task_summary",
         "read_log",
+        "task_summary",
     ],
 )
 async def test_an_unknown_id_is_refused_with_task_not_found(
     queue: TaskQueue, request_name: str
 ) -> None:
+    unknown = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(QueueError) as raised:
-        await getattr(queue, request_name)("00000000-0000-0000-0000-000000000000")
+        if request_name == "task_summary":  # the faces' view of a task
+            await task_summary(queue, unknown)
+        else:
+            await getattr(queue, request_name)(unknown)
     assert raised.value.code is C.QUEUE_TASK_NOT_FOUND
     assert await queue.list_tasks() == []
 
@@ -548,7 +553,7 @@ async def test_a_manual_retry_runs_a_failed_cancelled_or_timed_out_task_again(
         await queue.cancel_task(task_id)
     ended = await queue.wait_for(task_id, timeout_s=10)
     assert ended.status is outcome
-    assert (await queue.get_task_summary(task_id))["retry"]["can_retry"] is True
+    assert (await task_summary(queue, task_id))["retry"]["can_retry"] is True
 
     again = await queue.retry_task(task_id)
     assert again.status in (S.PENDING, S.RUNNING)  # the idle queue may start it at once
