@@ -14,15 +14,20 @@ import heapq
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from typing import Any
 
-from qtqueue.core.task import Task
+from qtqueue.core.task import Task, TaskStatus
+from qtqueue.engine import named_queues
 from qtqueue.engine.context import RunHandle
+from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.gates import ADMIT, Fail, Gate, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.state import Alarm, EngineState, queue_order
 from qtqueue.executors.base import Executor
 
 logger = logging.getLogger(__name__)
+
+_META_QUEUE_PAUSED = "queue_paused"
 
 #: Starts an admitted task with its executor (the runner's `start`).
 Starter = Callable[[Task, Executor], None]
@@ -243,7 +248,51 @@ class Dispatcher:
         self.lifecycle.release(self.slots.blocked_category.pop(category, []))
         self.request()
 
-    def queue_changed(self, name: str) -> None:
-        """A named queue's settings changed: tasks parked at its limit look again."""
+    # ------------------------------------------------------------------ the queue as a whole
+
+    async def load_settings(self) -> None:
+        """Read whether the queue is paused, and the named queues, from the store."""
+        store = self.state.store
+        self.paused = (await store.get_meta(_META_QUEUE_PAUSED)) == "1"
+        self.state.queues = named_queues.load(await store.get_meta(named_queues.META_KEY))
+
+    async def pause_queue(self) -> None:
+        """Start nothing new until `resume_queue` (running tasks go on). Survives restarts."""
+        self.state.require_open()
+        self.paused = True
+        await self.state.store.set_meta(_META_QUEUE_PAUSED, "1")
+        self.state.events.publish([TaskEvent(EventKind.QUEUE, "", detail="paused")])
+
+    async def resume_queue(self) -> None:
+        """Start dispatching again."""
+        self.state.require_open()
+        self.paused = False
+        await self.state.store.set_meta(_META_QUEUE_PAUSED, "0")
+        self.state.events.publish([TaskEvent(EventKind.QUEUE, "", detail="resumed")])
+        self.request()
+
+    def list_queues(self) -> list[dict[str, Any]]:
+        """Every named queue in drain order: its settings, and how many of its tasks run and
+        wait now."""
+        waiting: Counter[str] = Counter(
+            t.queue for t in self.state.live.values() if t.status == TaskStatus.PENDING
+        )
+        running = self.slots.queue_running
+        return [
+            {**q.to_dict(), "running": running[q.name], "waiting": waiting[q.name]}
+            for q in sorted(self.state.queues.values(), key=lambda q: (q.rank, q.name))
+        ]
+
+    async def set_queue(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Create a named queue, or change its settings (see `TaskQueue.set_queue`); tasks
+        parked at its limit look again. Returns the queue as `list_queues` shows it."""
+        self.state.require_open()
+        named_queues.check_name(name)
+        current = self.state.queues.get(name) or named_queues.QueueSettings(name)
+        new = named_queues.updated(current, settings)
+        queues = {**self.state.queues, name: new}
+        await self.state.store.set_meta(named_queues.META_KEY, named_queues.dump(queues))
+        self.state.queues = queues
         self.lifecycle.release(self.slots.blocked_queue.pop(name, []))
         self.request()
+        return next(q for q in self.list_queues() if q["name"] == name)

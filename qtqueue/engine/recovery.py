@@ -44,6 +44,8 @@ from qtqueue.executors.spawn_client import Ended, Leftovers, Running, SpawnerCli
 
 logger = logging.getLogger(__name__)
 
+#: "0" while an engine has the store open, "1" once one closed with its history written out.
+_META_HISTORY_COMPLETE = "history_complete"
 #: Bytes of a command's last output kept to classify its exit (as run_command does).
 TAIL_BYTES = 4096
 
@@ -140,6 +142,21 @@ class Recovery:
         self.state = runner.state
         self.dependencies = dependencies
         self.expiry = expiry
+
+    async def restore_history(self) -> None:
+        """After a crash, add the transitions that were still held back for writing (see
+        GroupCommitWriter), before recovery records its own: statistics, which count tasks by
+        their latest transition, then agree with the tasks' stored states again. Whatever
+        opens the store does it, so `qtqueue stats` right after a crash is right too."""
+        if (await self.state.store.get_meta(_META_HISTORY_COMPLETE)) == "0":
+            restored = await self.state.store.restore_transitions()
+            if restored:
+                logger.warning("restored %d status transitions lost in a crash", restored)
+        await self.state.store.set_meta(_META_HISTORY_COMPLETE, "0")
+
+    async def history_complete(self) -> None:
+        """Say in the store that every transition is written (the engine closes cleanly)."""
+        await self.state.store.set_meta(_META_HISTORY_COMPLETE, "1")
 
     async def connect_spawner(self) -> Leftovers:
         """Reach (or start) the data directory's spawner; what a crashed engine left with it."""

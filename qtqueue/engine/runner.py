@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Coroutine
+from enum import StrEnum
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
@@ -29,6 +30,18 @@ logger = logging.getLogger(__name__)
 
 #: A command's pid is written once it has run this long (see Runner.attach_pid).
 PID_WRITE_DELAY_S = 0.05
+
+
+class ShutdownPolicy(StrEnum):
+    """What happens to running tasks when the engine stops.
+
+    REQUEUE: stop them and put them back in the queue for the next start. WAIT: let them
+    finish (nothing new starts). CANCEL: cancel them.
+    """
+
+    REQUEUE = "requeue"
+    WAIT = "wait"
+    CANCEL = "cancel"
 
 
 class Runner:
@@ -280,6 +293,16 @@ class Runner:
             handle.entered.set_result(None)
         if not handle.done.done():
             handle.done.set_result(None)
+
+    async def shutdown(self, policy: ShutdownPolicy) -> None:
+        """The engine stops: every attempt under way follows `policy`; returns once each
+        has ended."""
+        handles = list(self.state.active.values())
+        if policy != ShutdownPolicy.WAIT:
+            reason = StopReason.CANCEL if policy == ShutdownPolicy.CANCEL else StopReason.SHUTDOWN
+            for h in handles:
+                self.stop(h, reason)
+        await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
 
     def stop(self, handle: RunHandle, reason: StopReason) -> None:
         """Stop an attempt (a paused one is woken to be stopped)."""

@@ -160,6 +160,12 @@ class EngineState:
             return None
         return task
 
+    def close_spawner(self) -> None:
+        """Let go of the spawner (the commands it keeps go on)."""
+        if self.spawner is not None:
+            self.spawner.close()
+            self.spawner = None
+
     def require_open(self) -> None:
         """QUEUE_ENGINE_UNAVAILABLE unless the queue is open."""
         if not self.started:
