@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.logs import BoundedLog
+from qtqueue.engine.timer import TimerHandle
 from qtqueue.executors.base import Executor, InputSink, SuspendHook
 from qtqueue.executors.spawn_client import SpawnerClient
 
@@ -45,9 +46,16 @@ class AttemptState:
 class RunHandle:
     """Runtime state of one running task: kept apart from the persisted `Task`."""
 
-    def __init__(self, task: Task, log: BoundedLog, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        task: Task,
+        log: BoundedLog,
+        loop: asyncio.AbstractEventLoop,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.task = task
         self.log = log
+        self._monotonic = monotonic
         self.runner: asyncio.Task[None] | None = None
         self.holds_slot = False  # counts against the limits, suspended or not
         self.stop_reason: StopReason | None = None
@@ -60,11 +68,16 @@ class RunHandle:
         # Running time, paused time excluded: `run_s` so far plus the current stretch.
         self.run_s = 0.0
         self.stretch_start: float | None = None
-        self.timeout_handle: asyncio.TimerHandle | None = None
+        self.timeout_handle: TimerHandle | None = None
         self.done = loop.create_future()
-        #: Done once the attempt's claim (RUNNING) is durable and the runner has gone on to
-        #: run it (or to wait for its resume), or once the attempt has ended.
+        #: Done once the attempt's claim (RUNNING) is durable and its executor has begun (it
+        #: has run up to its first wait), or it waits for its resume, or it has ended.
         self.entered: asyncio.Future[None] = loop.create_future()
+
+    def mark_entered(self) -> None:
+        """The attempt has begun (see `entered`)."""
+        if not self.entered.done():
+            self.entered.set_result(None)
 
     def seen(self) -> AttemptState:
         """Its state as seen from outside."""
@@ -73,15 +86,15 @@ class RunHandle:
     def running_s(self) -> float:
         if self.stretch_start is None:
             return self.run_s
-        return self.run_s + (time.monotonic() - self.stretch_start)
+        return self.run_s + (self._monotonic() - self.stretch_start)
 
     def start_clock(self) -> None:
         if self.stretch_start is None:
-            self.stretch_start = time.monotonic()
+            self.stretch_start = self._monotonic()
 
     def stop_clock(self) -> None:
         if self.stretch_start is not None:
-            self.run_s += time.monotonic() - self.stretch_start
+            self.run_s += self._monotonic() - self.stretch_start
             self.stretch_start = None
 
 

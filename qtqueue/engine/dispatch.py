@@ -173,8 +173,8 @@ class Dispatcher:
 
     def _arm_delay_timer(self) -> None:
         state = self.state
-        if self._delayed and state.loop is not None and state.dispatching:
-            self._delay_alarm.set(self._delayed[0][0], state.loop, state.clock())
+        if self._delayed and state.timer is not None and state.dispatching:
+            self._delay_alarm.set(self._delayed[0][0], state.timer, state.clock())
 
     def close(self) -> None:
         """Stop the delay timer."""

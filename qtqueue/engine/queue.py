@@ -40,6 +40,7 @@ from qtqueue.engine.retention import DEFAULT_RETENTION_S, Retention
 from qtqueue.engine.runner import Runner, ShutdownPolicy
 from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.state import EngineState
+from qtqueue.engine.timer import LoopTimer, Timer
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -89,6 +90,7 @@ class TaskQueue:
         synchronous: str = "NORMAL",
         lock_timeout_s: float = 3.0,
         clock: Callable[[], float] = time.time,
+        timer: Timer | None = None,
         resource_probe: ResourceProbe | None = None,
         resource_aging_s: float = RESOURCE_AGING_S,
         resource_aging_starts: int = RESOURCE_AGING_STARTS,
@@ -108,7 +110,9 @@ class TaskQueue:
         )
         self.credentials: CredentialStore = credentials or KeyringCredentials()
         self.events = EventBus()
+        #: UNIX time now (timestamps, run_at, expiry); `timer`: timers and running time.
         self.clock = clock
+        self._timer = timer
         self.state = EngineState(
             data_dir=self.data_dir,
             store=self.store,
@@ -217,6 +221,7 @@ class TaskQueue:
         if state.started:
             return
         state.loop = asyncio.get_running_loop()
+        state.timer = self._timer or LoopTimer(state.loop)
         await self._lock.take(self.lock_timeout_s if state.dispatching else 0)
         try:
             await self.store.open()
@@ -275,8 +280,9 @@ class TaskQueue:
 
     async def settled(self) -> None:
         """Return once the engine has nothing more to do right now: no dispatch pass pending,
-        every change durable and announced, every started attempt past its start. What a test
-        sees after it ("nothing started") stays so until time passes or something is asked."""
+        every change durable and announced, every attempt started has begun its executor (up
+        to its first wait). What a test sees then ("nothing started") stays so until time
+        passes (see `timer`), a task's own work goes on, or something is asked."""
         self.state.require_open()
         while True:
             await self.state.the_writer().flush()

@@ -9,6 +9,7 @@ import logging
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.logs import remove_log
 from qtqueue.engine.state import EngineState
+from qtqueue.engine.timer import TimerHandle
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class Retention:
         #: Finished tasks are kept this many seconds (None: for ever).
         self.retention_s = retention_s
         self.cleanup_interval_s = cleanup_interval_s
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
@@ -86,11 +87,11 @@ class Retention:
     def schedule(self, initial: bool = False) -> None:
         """Arm the timer for the next cleanup (soon after start when `initial`)."""
         period = self.period_s()
-        if period is None or self.state.loop is None:
+        if period is None or self.state.timer is None:
             self._timer = None
             return
         delay = min(5.0, period) if initial else period
-        self._timer = self.state.loop.call_later(delay, self._on_timer)
+        self._timer = self.state.timer.call_later(delay, self._on_timer)
 
     def close(self) -> None:
         """Stop the timer."""

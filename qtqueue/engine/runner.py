@@ -112,8 +112,8 @@ class Runner:
         the command running unkilled (the task itself is still recovered as interrupted).
         """
         task.pid = pid
-        if self.state.loop is not None:
-            self.state.loop.call_later(PID_WRITE_DELAY_S, self._persist_pid, task, pid)
+        if self.state.timer is not None:
+            self.state.timer.call_later(PID_WRITE_DELAY_S, self._persist_pid, task, pid)
 
     def _persist_pid(self, task: Task, pid: int) -> None:
         state = self.state
@@ -126,7 +126,7 @@ class Runner:
         """Claim `task` (RUNNING) and run one attempt of it with `executor`."""
         state = self.state
         log = BoundedLog(state.log_path_text(task.id), state.log_cap_bytes)
-        handle = RunHandle(task, log, state.the_loop())
+        handle = RunHandle(task, log, state.the_loop(), state.the_timer().monotonic)
         state.active[task.id] = handle
         self.slots.take(handle)
         task.started_at = state.clock()
@@ -145,7 +145,7 @@ class Runner:
         or not: it holds its slot either way."""
         state = self.state
         log = BoundedLog(state.log_path_text(task.id), state.log_cap_bytes)
-        handle = RunHandle(task, log, state.the_loop())
+        handle = RunHandle(task, log, state.the_loop(), state.the_timer().monotonic)
         state.active[task.id] = handle
         # Resume must reach it before the follower (which sets these too) starts.
         handle.pause_hook, handle.resume_hook = pause, resume
@@ -158,10 +158,7 @@ class Runner:
         """One attempt of one task, from the durable claim to its conclusion."""
         task = handle.task
         try:
-            try:
-                await claimed  # RUNNING is durable before anything is started
-            finally:
-                handle.entered.set_result(None)
+            await claimed  # RUNNING is durable before anything is started
             if task.permission == Permission.SUPERVISED:
                 self.state.events.publish(
                     [self.state.notice(task, f"supervised task started: {task.name}")]
@@ -172,9 +169,12 @@ class Runner:
             else:
                 handle.start_clock()
                 self._arm_timeout(handle)
+            if not handle.resumed.is_set():
+                handle.mark_entered()  # it waits for its resume
             await handle.resumed.wait()
             if task.retry_count:
                 handle.log.write(f"[qtqueue] attempt {task.retry_count + 1}\n".encode())
+            handle.mark_entered()  # done once the executor has run up to its first wait
             result = await executor.run(ctx)
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -289,8 +289,7 @@ class Runner:
     def _done(handle: RunHandle) -> None:
         handle.log.close()
         handle.log_written.set()
-        if not handle.entered.done():
-            handle.entered.set_result(None)
+        handle.mark_entered()
         if not handle.done.done():
             handle.done.set_result(None)
 
@@ -314,12 +313,12 @@ class Runner:
 
     def _arm_timeout(self, handle: RunHandle) -> None:
         t = handle.task.timeout_s
-        if t is None or self.state.loop is None:
+        if t is None or self.state.timer is None:
             return
         if handle.timeout_handle is not None:
             handle.timeout_handle.cancel()
         remaining = max(0.0, t - handle.running_s())
-        handle.timeout_handle = self.state.loop.call_later(
+        handle.timeout_handle = self.state.timer.call_later(
             remaining, self.stop, handle, StopReason.TIMEOUT
         )
 

@@ -20,6 +20,7 @@ from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.engine import named_queues
 from qtqueue.engine.context import RunHandle
 from qtqueue.engine.events import EventBus, EventKind, TaskEvent
+from qtqueue.engine.timer import Timer, TimerHandle
 from qtqueue.engine.validation import log_file_name
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry
@@ -66,17 +67,17 @@ class Alarm:
 
     def __init__(self, callback: Callable[[], None]) -> None:
         self._callback = callback
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: TimerHandle | None = None
         self._at: float | None = None
 
-    def set(self, at: float, loop: asyncio.AbstractEventLoop, now: float) -> None:
+    def set(self, at: float, timer: Timer, now: float) -> None:
         """Fire at UNIX time `at` (or earlier, if already set earlier)."""
         if self._handle is not None:
             if self._at is not None and self._at <= at:
                 return
             self._handle.cancel()
         self._at = at
-        self._handle = loop.call_later(max(0.0, at - now), self._fire)
+        self._handle = timer.call_later(max(0.0, at - now), self._fire)
 
     def _fire(self) -> None:
         self._handle = None
@@ -109,6 +110,8 @@ class EngineState:
     started: bool = False
     closing: bool = False
     loop: asyncio.AbstractEventLoop | None = None
+    #: Timers and running time (the loop's own unless one was injected); set at start.
+    timer: Timer | None = None
     writer: GroupCommitWriter | None = None
     #: Unfinished tasks (and finished ones until their final state is durable), by id.
     live: dict[str, Task] = field(default_factory=dict)
@@ -180,6 +183,11 @@ class EngineState:
         """The loop the queue was started on."""
         assert self.loop is not None
         return self.loop
+
+    def the_timer(self) -> Timer:
+        """The timers of the queue (it is open)."""
+        assert self.timer is not None
+        return self.timer
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start a background coroutine the queue owns; its failure is logged, never lost."""

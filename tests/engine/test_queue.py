@@ -21,7 +21,7 @@ from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
 
 from .conftest import QueueFactory
-from .helpers import Gate, eventually, stays
+from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus
@@ -270,7 +270,13 @@ async def test_pausing_a_running_handler_holds_it_at_its_next_progress_report(
     paused = await queue.pause_task(task_id)
     assert paused.status is S.PAUSED and paused.paused_from is S.RUNNING
     go.set()
-    await stays(lambda: reached == [1], 0.2, "a paused handler does not get past its report")
+
+    async def step_2_reported() -> bool:
+        return (await queue.get_task(task_id)).progress == 50.0
+
+    # Its report is recorded, then it waits at once for the resume: it cannot get further.
+    await eventually(step_2_reported)
+    assert reached == [1]
     task = await queue.get_task(task_id)
     assert (task.progress, task.current_step) == (50.0, "step 2")
     assert (await queue.resume_task(task_id)).status is S.RUNNING
@@ -582,7 +588,8 @@ async def test_a_paused_queue_starts_nothing_new_and_stays_paused_across_a_resta
     await queue.pause_queue()
     assert queue.queue_paused
     waiting = await queue.add_tasks([gated("w1"), gated("w2")])
-    await stays(lambda: gate.started == [running], 0.3, "nothing new starts while paused")
+    await queue.settled()
+    assert gate.started == [running], "nothing new starts while paused"
     # What already runs goes on.
     gate.open(running)
     assert (await queue.wait_for(running, timeout_s=10)).status is S.COMPLETED
@@ -596,7 +603,8 @@ async def test_a_paused_queue_starts_nothing_new_and_stays_paused_across_a_resta
     gate2.open_all()
     reopened.register_handler("gated", gate2.handler)
     assert reopened.queue_paused
-    await stays(lambda: not gate2.started, 0.3, "still paused after the restart")
+    await reopened.settled()
+    assert not gate2.started, "still paused after the restart"
     assert [await status(reopened, t) for t in waiting] == [S.PENDING, S.PENDING]
 
     await reopened.resume_queue()
@@ -654,7 +662,8 @@ async def test_a_task_added_without_dispatch_is_run_by_the_next_engine(
     marker = tmp_path / "ran.txt"
     offline = await make_queue(dispatch=False)
     task_id = await offline.add_task(command(f"echo ran >> {marker}"))
-    await stays(lambda: not marker.exists(), 0.3, "an offline queue runs nothing")
+    await offline.settled()
+    assert not marker.exists(), "an offline queue runs nothing"
     assert await status(offline, task_id) is S.PENDING
     await offline.close()
 

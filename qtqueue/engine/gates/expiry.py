@@ -51,11 +51,11 @@ class ExpiryGate:
 
     def watch(self, task: Task) -> None:
         """Cancel `task` at its expiry time if it has not started by then."""
-        loop = self.state.loop
-        if task.expires_at is None or not self.state.dispatching or loop is None:
+        timer = self.state.timer
+        if task.expires_at is None or not self.state.dispatching or timer is None:
             return
         heapq.heappush(self._heap, (task.expires_at, task.id))
-        self._alarm.set(self._heap[0][0], loop, self.state.clock())
+        self._alarm.set(self._heap[0][0], timer, self.state.clock())
 
     def close(self) -> None:
         """Stop the alarm."""
@@ -64,7 +64,7 @@ class ExpiryGate:
     def _on_alarm(self) -> None:
         """Cancel every task whose expiry time has come before it started."""
         state = self.state
-        if not state.started or state.closing or state.loop is None:
+        if not state.started or state.closing or state.timer is None:
             return
         now = state.clock()
         while self._heap and self._heap[0][0] <= now:
@@ -84,4 +84,4 @@ class ExpiryGate:
             ):
                 expired(task).end(self.lifecycle, task)
         if self._heap:
-            self._alarm.set(self._heap[0][0], state.loop, now)
+            self._alarm.set(self._heap[0][0], state.timer, now)

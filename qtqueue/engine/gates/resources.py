@@ -8,9 +8,7 @@ enough, gets the room: tasks that need resources are held back until it has star
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task, TaskStatus
@@ -18,6 +16,7 @@ from qtqueue.engine.gates import ADMIT, Fail, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.resources import ResourceAccountant, parse_needs
 from qtqueue.engine.state import queue_order
+from qtqueue.engine.timer import TimerHandle
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class ResourceGate:
         self.aging_s = aging_s
         self.aging_starts = aging_starts
         self._blocked: list[tuple[str, int]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         self._recheck_s = RESOURCE_RECHECK_S
         # Since when (monotonic) and how many times others have passed each waiter.
         self._waits: dict[str, list[float]] = {}
@@ -78,10 +77,10 @@ class ResourceGate:
                 return ADMIT
             reason = f"waiting for resources: {why}"
         self._blocked.append((task.id, task.seq))
-        self._waits.setdefault(task.id, [time.monotonic(), 0])
-        loop = self.state.loop
-        if self._timer is None and loop is not None:
-            self._timer = loop.call_later(self._recheck_s, self._on_timer)
+        timer = self.state.the_timer()
+        self._waits.setdefault(task.id, [timer.monotonic(), 0])
+        if self._timer is None:
+            self._timer = timer.call_later(self._recheck_s, self._on_timer)
         return Park(reason)
 
     def started(self, task: Task) -> None:
@@ -124,7 +123,7 @@ class ResourceGate:
     def _aged_waiter(self) -> str | None:
         """The task waiting for resources longest that has waited or been passed enough to be
         given the room, or None."""
-        now = time.monotonic()
+        now = self.state.the_timer().monotonic()
         best: tuple[float, str] | None = None
         for tid, (since, passes) in list(self._waits.items()):
             t = self.state.live.get(tid)
