@@ -119,7 +119,10 @@ class Dispatcher:
         self.admission = admission
         #: Asked in order when a ready task may start (expiry, slots, resources).
         self.before_start = before_start
+        #: Starts an admitted task: the runner's `start`, which sets it (the runner is built
+        #: on the dispatcher, so the dispatcher never imports it).
         self.start: Starter | None = None
+        #: Start nothing new (running tasks go on); persisted by `pause_queue`.
         self.paused = False
         self._ready: list[tuple[int, int, int, str]] = []  # (queue rank, -priority, seq, id)
         self._delayed: list[tuple[float, int, str]] = []

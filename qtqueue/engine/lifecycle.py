@@ -106,6 +106,14 @@ class Lifecycle:
         task.status = new
         return self.record(task, prev, new)
 
+    def resume_implied(self, task: Task) -> None:
+        """A PAUSED task whose attempt ended (a plain function cannot be suspended): record the
+        resume its end implies, so the history only holds allowed transitions."""
+        resumed = task.paused_from or TaskStatus.RUNNING
+        task.paused_from = None
+        task.status = resumed
+        self.record(task, TaskStatus.PAUSED, resumed)
+
     def set_wait_reason(self, task: Task, reason: str) -> None:
         """Say (durably) what a waiting task waits for."""
         if task.wait_reason != reason:

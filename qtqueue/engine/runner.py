@@ -255,12 +255,7 @@ class Runner:
         if message and status != TaskStatus.COMPLETED:
             handle.log.write(f"[qtqueue] {status.value}: {code}: {message}\n".encode())
         if task.status == TaskStatus.PAUSED:
-            # It ended while paused (a plain function cannot be suspended): record the
-            # implicit resume, so the history only holds allowed transitions.
-            resumed = task.paused_from or TaskStatus.RUNNING
-            task.paused_from = None
-            task.status = resumed
-            self.lifecycle.record(task, TaskStatus.PAUSED, resumed)
+            self.lifecycle.resume_implied(task)
         fut = self.lifecycle.conclude(
             task,
             status,
