@@ -11,6 +11,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import ENDED_IN_WORDS, TERMINAL, Task, TaskStatus
 from qtqueue.engine.gates import ADMIT, Fail, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
+from qtqueue.engine.validation import check_acyclic
 from qtqueue.storage.base import TaskFilter
 
 logger = logging.getLogger(__name__)
@@ -110,32 +111,7 @@ class DependencyGate:
                         task_id=t.id,
                         dependency_id=d,
                     )
-        # Stored and live tasks only depend on tasks older than themselves, so a cycle can
-        # only run through this batch.
-        state: dict[str, int] = {}  # 1: being visited, 2: done
-        for root in batch:
-            if state.get(root.id):
-                continue
-            path = [root.id]
-            stack = [iter(root.depends_on)]
-            state[root.id] = 1
-            while stack:
-                dep = next(stack[-1], None)
-                if dep is None:
-                    stack.pop()
-                    state[path.pop()] = 2
-                elif dep in in_batch:
-                    if state.get(dep) == 1:
-                        cycle = [*path[path.index(dep) :], dep]
-                        raise QueueError(
-                            TaskErrorCode.QUEUE_DEPENDENCY_CYCLE,
-                            "the dependencies form a cycle: " + " -> ".join(cycle),
-                            cycle=cycle,
-                        )
-                    if not state.get(dep):
-                        state[dep] = 1
-                        path.append(dep)
-                        stack.append(iter(in_batch[dep].depends_on))
+        check_acyclic(batch)
         self._outcome.update(found)
 
     async def stored_statuses(self, ids: Iterable[str]) -> dict[str, TaskStatus]:
