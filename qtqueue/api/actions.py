@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
 from qtqueue.api.settings_actions import queue_actions as _settings_actions
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
     ACTIVE,
@@ -276,11 +277,11 @@ async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
 
 
 async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
-    """`TaskQueue.get_task_summary`; `detailed` adds the full task (`task`) and its status
+    """`views.task_summary`; `detailed` adds the full task (`task`) and its status
     history (`transitions`); `include_logs` adds the log tail (`log_tail`)."""
     p = parse_params(TaskStatusParams, "queue_task_status", params)
     task_id = await resolve_task_id(queue, p.task_id)
-    out = await queue.get_task_summary(task_id)
+    out = await task_summary(queue, task_id)
     if p.detailed:
         out["task"] = (await queue.get_task(task_id)).to_dict()
         out["transitions"] = [

@@ -7,18 +7,18 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
+from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.logs import BoundedLog
+from qtqueue.engine.timer import TimerHandle
 from qtqueue.executors.base import Executor, InputSink, SuspendHook
 from qtqueue.executors.spawn_client import SpawnerClient
-
-if TYPE_CHECKING:
-    from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,31 @@ class StopReason(StrEnum):
     SHUTDOWN = "shutdown"
 
 
+@dataclass(frozen=True)
+class AttemptState:
+    """What can be seen from outside of an attempt under way."""
+
+    #: Running time so far, paused time excluded.
+    running_s: float
+    #: Whether it counts against the limits (suspended or not).
+    holds_slot: bool
+    #: Whether it takes input now (`TaskQueue.send_input`).
+    takes_input: bool
+
+
 class RunHandle:
     """Runtime state of one running task: kept apart from the persisted `Task`."""
 
-    def __init__(self, task: Task, log: BoundedLog, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        task: Task,
+        log: BoundedLog,
+        loop: asyncio.AbstractEventLoop,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.task = task
         self.log = log
+        self._monotonic = monotonic
         self.runner: asyncio.Task[None] | None = None
         self.holds_slot = False  # counts against the limits, suspended or not
         self.stop_reason: StopReason | None = None
@@ -49,21 +68,33 @@ class RunHandle:
         # Running time, paused time excluded: `run_s` so far plus the current stretch.
         self.run_s = 0.0
         self.stretch_start: float | None = None
-        self.timeout_handle: asyncio.TimerHandle | None = None
+        self.timeout_handle: TimerHandle | None = None
         self.done = loop.create_future()
+        #: Done once the attempt's claim (RUNNING) is durable and its executor has begun (it
+        #: has run up to its first wait), or it waits for its resume, or it has ended.
+        self.entered: asyncio.Future[None] = loop.create_future()
+
+    def mark_entered(self) -> None:
+        """The attempt has begun (see `entered`)."""
+        if not self.entered.done():
+            self.entered.set_result(None)
+
+    def seen(self) -> AttemptState:
+        """Its state as seen from outside."""
+        return AttemptState(self.running_s(), self.holds_slot, self.input_sink is not None)
 
     def running_s(self) -> float:
         if self.stretch_start is None:
             return self.run_s
-        return self.run_s + (time.monotonic() - self.stretch_start)
+        return self.run_s + (self._monotonic() - self.stretch_start)
 
     def start_clock(self) -> None:
         if self.stretch_start is None:
-            self.stretch_start = time.monotonic()
+            self.stretch_start = self._monotonic()
 
     def stop_clock(self) -> None:
         if self.stretch_start is not None:
-            self.run_s += time.monotonic() - self.stretch_start
+            self.run_s += self._monotonic() - self.stretch_start
             self.stretch_start = None
 
 
@@ -75,11 +106,43 @@ async def call_hook(hook: SuspendHook | None) -> None:
         await out
 
 
+class RunHost(Protocol):
+    """What a running task's context needs from the engine (the runner provides it)."""
+
+    @property
+    def spawner(self) -> SpawnerClient | None:
+        """The parent of the engine's commands, if there is one."""
+        ...
+
+    @property
+    def credentials(self) -> CredentialStore:
+        """Where `RunContext.credential` reads secrets."""
+        ...
+
+    @property
+    def executor_settings(self) -> dict[str, Any]:
+        """What `RunContext.settings` shows."""
+        ...
+
+    def report_progress(self, task: Task, percent: float, step: str | None) -> None:
+        """Record the task's progress (and step)."""
+
+    def enter_phase(self, handle: RunHandle, status: TaskStatus) -> None:
+        """Move the running task into an intermediate phase (or back to RUNNING)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run `coro` in the background, owned and logged by the engine."""
+        ...
+
+    def attach_pid(self, task: Task, pid: int) -> None:
+        """Remember the pid of the task's command."""
+
+
 class EngineRunContext:
     """`RunContext` for one attempt of one task."""
 
-    def __init__(self, queue: TaskQueue, handle: RunHandle, executor: Executor) -> None:
-        self._queue = queue
+    def __init__(self, host: RunHost, handle: RunHandle, executor: Executor) -> None:
+        self._host = host
         self._handle = handle
         self._executor = executor
         self._params: Any = None
@@ -101,19 +164,19 @@ class EngineRunContext:
 
     @property
     def spawner(self) -> SpawnerClient | None:
-        return self._queue.spawner
+        return self._host.spawner
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        return MappingProxyType(self._queue.executor_settings)
+        return MappingProxyType(self._host.executor_settings)
 
     def progress(self, percent: float, step: str | None = None) -> None:
-        self._queue._report_progress(self._handle.task, percent, step)
+        self._host.report_progress(self._handle.task, percent, step)
 
     def phase(self, status: TaskStatus) -> None:
         if status not in INTERMEDIATE and status != TaskStatus.RUNNING:
             raise ValueError(f"{status} is not a phase a running task can enter")
-        self._queue._enter_phase(self._handle, status)
+        self._host.enter_phase(self._handle, status)
 
     def log(self, line: str) -> None:
         self.log_bytes((line if line.endswith("\n") else line + "\n").encode("utf-8", "replace"))
@@ -124,7 +187,7 @@ class EngineRunContext:
         h.log_written.set()
 
     async def credential(self, name: str) -> str:
-        value = await self._queue.credentials.get(name)
+        value = await self._host.credentials.get(name)
         if value:
             self._handle.log.add_secret(value.encode())
         return value
@@ -141,10 +204,10 @@ class EngineRunContext:
         h.pause_hook, h.resume_hook = pause, resume
         if not h.resumed.is_set():
             # Paused before the work had started: suspend it now.
-            self._queue._spawn(call_hook(pause), "suspend")
+            self._host.spawn(call_hook(pause), "suspend")
 
     def attach_pid(self, pid: int) -> None:
-        self._queue._attach_pid(self._handle.task, pid)
+        self._host.attach_pid(self._handle.task, pid)
 
     def set_input_sink(self, sink: InputSink | None) -> None:
         self._handle.input_sink = sink

@@ -21,8 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from qtqueue.core.errors import QueueError
-from qtqueue.core.task import Task
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import OnInterrupt, Task, TaskStatus
+from qtqueue.engine.gates.dependencies import DependencyGate
+from qtqueue.engine.gates.expiry import ExpiryGate
+from qtqueue.engine.lifecycle import as_it_ran
+from qtqueue.engine.logs import BoundedLog
+from qtqueue.engine.runner import Runner
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.executors.env import resolve_env
 from qtqueue.executors.process import (
@@ -32,12 +37,15 @@ from qtqueue.executors.process import (
     ProcessTree,
     exit_error,
     follow_command,
+    kill_orphan,
     spawned_waiter,
 )
-from qtqueue.executors.spawn_client import Ended, Running, SpawnerClient
+from qtqueue.executors.spawn_client import Ended, Leftovers, Running, SpawnerClient
 
 logger = logging.getLogger(__name__)
 
+#: "0" while an engine has the store open, "1" once one closed with its history written out.
+_META_HISTORY_COMPLETE = "history_complete"
 #: Bytes of a command's last output kept to classify its exit (as run_command does).
 TAIL_BYTES = 4096
 
@@ -117,3 +125,194 @@ def ended_outcome(task: Task, ended: Ended, tail: bytes) -> QueueError | None:
         **err.details,
         ended_while_engine_stopped=True,
     )
+
+
+class Recovery:
+    """Opening the store: the live index built, and tasks a crashed engine left running
+    settled (adopted, recorded as they ended, queued again, or cut short)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        dependencies: DependencyGate,
+        expiry: ExpiryGate,
+    ) -> None:
+        self.runner = runner
+        self.lifecycle = runner.lifecycle
+        self.state = runner.state
+        self.dependencies = dependencies
+        self.expiry = expiry
+
+    async def restore_history(self) -> None:
+        """After a crash, add the transitions that were still held back for writing (see
+        GroupCommitWriter), before recovery records its own: statistics, which count tasks by
+        their latest transition, then agree with the tasks' stored states again. Whatever
+        opens the store does it, so `qtqueue stats` right after a crash is right too."""
+        if (await self.state.store.get_meta(_META_HISTORY_COMPLETE)) == "0":
+            restored = await self.state.store.restore_transitions()
+            if restored:
+                logger.warning("restored %d status transitions lost in a crash", restored)
+        await self.state.store.set_meta(_META_HISTORY_COMPLETE, "0")
+
+    async def history_complete(self) -> None:
+        """Say in the store that every transition is written (the engine closes cleanly)."""
+        await self.state.store.set_meta(_META_HISTORY_COMPLETE, "1")
+
+    async def connect_spawner(self) -> Leftovers:
+        """Reach (or start) the data directory's spawner; what a crashed engine left with it."""
+        state = self.state
+        if not state.dispatching or os.name != "posix":
+            return Leftovers()
+        try:
+            state.spawner, leftovers = await SpawnerClient.connect(state.data_dir)
+        except (OSError, TimeoutError, ValueError) as exc:
+            logger.warning(
+                "commands start without a spawner (%s): an engine crash cuts them short", exc
+            )
+            return Leftovers()
+        return leftovers
+
+    async def load(self, leftovers: Leftovers) -> None:
+        """Build the live index; in dispatch mode, settle tasks a crashed engine left running."""
+        state = self.state
+        interrupted: list[Task] = []
+        unfinished = await state.store.load_unfinished()
+        for task in unfinished:
+            state.live[task.id] = task
+        await self.dependencies.track(unfinished)
+        for task in unfinished:
+            self.expiry.watch(task)
+            if task.status == TaskStatus.PENDING:
+                self.lifecycle.enqueue(task)
+            elif task.status == TaskStatus.PAUSED and task.paused_from in (
+                None,
+                TaskStatus.PENDING,
+            ):
+                pass  # held by the user; stays held
+            elif state.dispatching:
+                interrupted.append(task)
+        for task in interrupted:
+            self._recover_interrupted(task, leftovers)
+        self._settle_strays(leftovers)
+
+    def _recover_interrupted(self, task: Task, leftovers: Leftovers) -> None:
+        """A task the store says was running when the engine stopped."""
+        ended = leftovers.ended.pop(task.id, None)
+        # Left in `leftovers` unless adopted: what nobody takes is closed and stopped there.
+        running = leftovers.running.get(task.id)
+        executor = self.state.registry.get(task.type_name)
+        if ended is not None:
+            self._record_ended(task, ended)
+        elif running is not None and self._adopt(task, running):
+            del leftovers.running[task.id]  # its output pipe is the follower's now
+            logger.warning("task %s: adopted its command (pid %d)", task.id, running.pid)
+        elif leftovers.known and executor is not None and executor.runs_commands:
+            self._never_started(task)
+        else:
+            self._cut_short(task)
+
+    def _never_started(self, task: Task) -> None:
+        """The engine stopped between claiming the task and starting its command: nothing ran,
+        so it simply runs now (no retry is spent; the history and log say why)."""
+        self._note(
+            task, b"[qtqueue] the engine stopped before this task's command started; queued again\n"
+        )
+        as_it_ran(task)
+        task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+        self.lifecycle.requeue(task, "the engine stopped before its command started; queued again")
+        task.error_code = None
+
+    def _record_ended(self, task: Task, ended: Ended) -> None:
+        """Its command ended while no engine listened: record its real outcome and output."""
+        output = drain(ended.output_fd)
+        self._note(
+            task,
+            output,
+            f"[qtqueue] the engine stopped while this task ran; its command ended meanwhile "
+            f"with exit status {ended.returncode}, recorded at the next start\n".encode(),
+        )
+        error = ended_outcome(task, ended, output)
+        as_it_ran(task)
+        if error is None:
+            fut = self.lifecycle.conclude(
+                task, TaskStatus.COMPLETED, code=None, message=None, result={"exit_code": 0}
+            )
+        else:
+            fut = self.lifecycle.conclude(
+                task,
+                TaskStatus.FAILED,
+                code=error.code,
+                message=str(error),
+                details=error.details,
+            )
+        self.runner.forget_when_durable(task.id, fut)
+        logger.warning(
+            "task %s: its command ended while the engine was stopped (exit status %d)",
+            task.id,
+            ended.returncode,
+        )
+
+    def _adopt(self, task: Task, running: Running) -> bool:
+        """Follow a command that kept running through an engine crash to its real end."""
+        executor = self.state.registry.get(task.type_name)
+        spawner = self.state.spawner
+        if executor is None or spawner is None:
+            return False
+        adopted = AdoptedCommand(executor, running, spawner)
+        # Paused when the engine stopped, it is still suspended.
+        tree = ProcessTree(running.pid, spawned_waiter(spawner, task.id))
+        self.runner.follow(task, adopted, tree.suspend, tree.resume)
+        return True
+
+    def _cut_short(self, task: Task) -> None:
+        """Nothing kept the task's command: stop what is left of it, then follow its policy."""
+        killed = bool(task.pid) and kill_orphan(task.pid or 0, task.started_at)
+        note = "[qtqueue] cut short: the engine stopped while this task ran"
+        if killed:
+            note += f"; its leftover process {task.pid} was stopped"
+        elif task.pid:
+            note += f"; its process {task.pid} had already ended, how is not known"
+        will_retry = task.on_interrupt == OnInterrupt.REQUEUE or (
+            task.on_interrupt == OnInterrupt.RETRY and task.retry_count < task.max_retries
+        )
+        note += "; it runs again" if will_retry else "; it does not run again"
+        self._note(task, (note + "\n").encode())
+        as_it_ran(task)
+        task.pid = None
+        details = {"killed_pid": killed}
+        if task.on_interrupt == OnInterrupt.REQUEUE:
+            # The history records why it runs again: this transition carries the code.
+            task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
+            self.lifecycle.requeue(task, "cut short by an engine crash; runs again")
+            task.error_code = None
+        else:
+            self.lifecycle.conclude(
+                task,
+                TaskStatus.FAILED,
+                code=TaskErrorCode.QUEUE_TASK_INTERRUPTED,
+                message="cut short: the engine stopped while the task ran",
+                details=details,
+                allow_retry=task.on_interrupt == OnInterrupt.RETRY,
+            )
+        logger.warning("task %s was cut short by an engine crash (%s)", task.id, task.on_interrupt)
+
+    def _note(self, task: Task, *chunks: bytes) -> None:
+        """Append to the log of a task that is not running (what recovery found out)."""
+        log = BoundedLog(self.state.log_path(task.id), self.state.log_cap_bytes)
+        for chunk in chunks:
+            log.write(chunk)
+        log.close()
+
+    def _settle_strays(self, leftovers: Leftovers) -> None:
+        """Commands the spawner kept that nobody took (their task was removed or concluded,
+        or could not be followed): forget the ended ones, stop the running ones."""
+        spawner = self.state.spawner
+        if spawner is None:
+            return
+        for ended in leftovers.ended.values():
+            spawner.forget(ended.task_id)
+        for running in leftovers.running.values():
+            logger.warning(
+                "stopping command %d: its task %s no longer runs", running.pid, running.task_id
+            )
+            kill_orphan(running.pid, None)

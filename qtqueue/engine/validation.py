@@ -6,6 +6,8 @@ times within the years a calendar can show, durations of at most `MAX_DURATION_S
 The bounds live in one pydantic spec (`TaskFieldSpec`); `check_fields` applies it together with
 the conversions the engine makes (priority names, enum values, datetimes to UNIX seconds).
 
+A batch of new tasks must not depend on each other in a cycle (`check_acyclic`).
+
 Task ids are the other rule kept here: a client-given id matches `TASK_ID_PATTERN` (generated
 ids are UUIDs, which do); a log file is named after the id only when it does
 (`log_file_name`), so no id — even one stored before this rule — can name a path outside the
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_TIMESTAMP",
     "TASK_ID_PATTERN",
     "TaskFieldSpec",
+    "check_acyclic",
     "check_fields",
     "check_raw_params",
     "check_task_id",
@@ -169,6 +172,37 @@ _FRIENDLY = {
     "allow_dependency_failure": "must be true or false",
     "name": "must be a string",
 }
+
+
+def check_acyclic(batch: list[Task]) -> None:
+    """QUEUE_DEPENDENCY_CYCLE if the dependencies among a batch of new tasks form a cycle.
+    Stored and live tasks only depend on tasks older than themselves, so a cycle can only
+    run through the batch."""
+    in_batch = {t.id: t for t in batch}
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+    for root in batch:
+        if state.get(root.id):
+            continue
+        path = [root.id]
+        stack = [iter(root.depends_on)]
+        state[root.id] = 1
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                state[path.pop()] = 2
+            elif dep in in_batch:
+                if state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
+                    raise QueueError(
+                        TaskErrorCode.QUEUE_DEPENDENCY_CYCLE,
+                        "the dependencies form a cycle: " + " -> ".join(cycle),
+                        cycle=cycle,
+                    )
+                if not state.get(dep):
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append(iter(in_batch[dep].depends_on))
 
 
 def check_raw_params(params: object) -> None:

@@ -18,6 +18,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from qtqueue.storage.damage import inspect
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["MetaStore", "parse_model", "peek_meta", "save_model"]
@@ -62,11 +64,12 @@ async def save_model(store: MetaStore, key: str, value: BaseModel) -> None:
 
 def peek_meta(db_path: Path, keys: list[str]) -> dict[str, str]:
     """The values stored under `keys` in the store file at `db_path`, read before an engine
-    opens it; keys with no value are left out. Never creates or changes the file: a missing,
-    unreadable or older file (no meta table) gives what could be read, with a warning for
-    anything but a missing file."""
-    if not db_path.exists():
-        return {}
+    opens it; keys with no value are left out. Never creates or changes the file: a missing or
+    visibly damaged file (`storage.damage.inspect`) gives nothing and is left to the store to
+    refuse or set aside; an unreadable or older file (no meta table) gives what could be read,
+    with a warning."""
+    if not db_path.exists() or inspect(db_path) is not None:
+        return {}  # a damaged file is the store's to refuse (or set aside), left untouched
     try:
         with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as db:
             marks = ", ".join("?" * len(keys))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.credentials import KeyringVault
@@ -57,7 +58,7 @@ async def test_a_keyring_env_value_reaches_the_command_and_nowhere_else(
     assert done.params["env"] == {"TOKEN": "keyring:deploy-token"}  # only the reference
     log = await queue.read_log(done.id)
     assert f"token is {REDACTED}" in log and SECRET not in log
-    summary = await queue.get_task_summary(done.id)
+    summary = await task_summary(queue, done.id)
     assert SECRET not in json.dumps([summary, done.to_dict()], default=str)
     await queue.close()
     assert SECRET.encode() not in stored_bytes(data_dir)

@@ -11,12 +11,14 @@ from typing import Any
 import psutil
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 
-from .helpers import eventually, gone, log_text, status_of, stays, tree_pids
+from .conftest import QueueFactory
+from .helpers import VirtualTimer, eventually, gone, log_text, status_of, tree_pids
 
 C = TaskErrorCode
 S = TaskStatus
@@ -186,7 +188,7 @@ async def test_a_failed_command_gets_the_code_its_exit_says(
     assert done.error
     if exit_code is not None:
         assert done.error_details["exit_code"] == exit_code
-    assert (await queue.get_task_summary(done.id))["error"]["suggestion"]
+    assert (await task_summary(queue, done.id))["error"]["suggestion"]
 
 
 async def test_the_error_message_names_the_exit_and_the_last_output_line(
@@ -243,26 +245,29 @@ async def test_pausing_a_command_stops_its_whole_tree_and_resuming_continues_it(
 
 
 async def test_a_paused_command_is_not_timed_out_and_its_clock_resumes_with_it(
-    queue: TaskQueue,
+    make_queue: QueueFactory,
 ) -> None:
-    began = time.monotonic()
+    timer = VirtualTimer()
+    queue = await make_queue(timer=timer, clock=timer.time)
     task_id = await queue.add_task(cmd({"command": "sleep", "args": ["30"]}, timeout_s=1.0))
     await started_tree(queue, task_id, size=1)
+    timer.advance(0.25)  # a quarter of its time runs
     await queue.pause_task(task_id)
 
-    async def still_paused() -> bool:
-        return (await queue.get_task(task_id)).status is S.PAUSED
+    timer.advance(10.0)  # paused ten times longer than its timeout
+    await queue.settled()
+    assert (await queue.get_task(task_id)).status is S.PAUSED, "a paused task is not timed out"
 
-    await stays(still_paused, 1.5, "paused longer than its timeout, it is not timed out")
     resumed = await queue.resume_task(task_id)
     assert resumed.status is S.RUNNING
-
+    timer.advance(0.7)
+    await queue.settled()
+    assert (await queue.get_task(task_id)).status is S.RUNNING, "0.95 s of its 1 s ran"
+    timer.advance(0.05)
     done = await queue.wait_for(task_id, timeout_s=10)
-    elapsed = time.monotonic() - began
     assert done.status is S.TIMEOUT
     assert done.error_code == C.SYSTEM_TIMEOUT.value
-    assert done.duration_s is not None
-    assert 1.0 <= done.duration_s <= elapsed - 1.5  # the paused stretch did not count
+    assert done.duration_s == pytest.approx(1.0)  # the paused stretch did not count
 
 
 async def test_a_timed_out_command_ends_in_timeout_and_its_process_is_gone(

@@ -27,7 +27,7 @@ def echo(**params: object) -> Task:
 
 async def test_lines_sent_reach_an_interactive_command_and_eof_ends_it(queue: TaskQueue) -> None:
     task_id = await queue.add_task(echo(interactive=True))
-    await eventually(lambda: queue._active.get(task_id) and queue._active[task_id].input_sink)
+    await eventually(lambda: (a := queue.attempt_state(task_id)) is not None and a.takes_input)
     await queue.send_input(task_id, "hello\n")
     await eventually(lambda: "got: hello" in log_text(queue.log_path(task_id)))
     await queue.send_input(task_id, "bye\n", eof=True)
@@ -50,7 +50,7 @@ async def test_a_command_that_is_not_interactive_reads_an_empty_stdin_and_takes_
     sleeper = await queue.add_task(
         Task(TaskType.CUSTOM_COMMAND, {"command": "sleep 30", "shell": True})
     )
-    await eventually(lambda: sleeper in queue._active)
+    await eventually(lambda: queue.attempt_state(sleeper) is not None)
     with pytest.raises(QueueError) as closed:
         await queue.send_input(sleeper, "hello\n")
     assert closed.value.code is C.QUEUE_INVALID_STATE

@@ -12,6 +12,7 @@ from typing import Any
 import psutil
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 
@@ -71,7 +72,7 @@ async def test_a_paused_running_task_keeps_its_slot_until_it_ends(
         lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED,
         what="the command is suspended, not ended",
     )
-    summary = await queue.get_task_summary(first)
+    summary = await task_summary(queue, first)
     assert summary["suspended"] is True and summary["holds_slot"] is True
 
     assert (await queue.resume_task(first)).status is S.RUNNING
@@ -105,7 +106,7 @@ async def test_a_held_pending_task_holds_no_slot(make_queue: QueueFactory) -> No
     queue = await make_queue(max_concurrent=1)
     held = await queue.add_task(long_command(name="held", run_at=queue.clock() + 3600))
     await queue.pause_task(held)
-    summary = await queue.get_task_summary(held)
+    summary = await task_summary(queue, held)
     assert (summary["suspended"], summary["holds_slot"]) == (False, False)
     other = await queue.add_task(long_command(name="other"))
     await eventually(lambda: _status(queue, other, S.RUNNING), what="the free slot is used")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType, can_transition
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -20,7 +21,7 @@ from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
 
 from .conftest import QueueFactory
-from .helpers import Gate, eventually, stays
+from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus
@@ -209,7 +210,7 @@ async def test_a_paused_running_task_keeps_its_slot_and_resumes_at_once(
     first, second = await queue.add_tasks([gated("first"), gated("second")])
     await eventually(lambda: gate.started == [first])
     await queue.pause_task(first)
-    assert (await queue.get_task_summary(first))["holds_slot"] is True
+    assert (await task_summary(queue, first))["holds_slot"] is True
     assert (await queue.resume_task(first)).status is S.RUNNING  # its slot waited for it
     gate.open(first)
     assert (await queue.wait_for(first, timeout_s=10)).status is S.COMPLETED
@@ -269,7 +270,13 @@ async def test_pausing_a_running_handler_holds_it_at_its_next_progress_report(
     paused = await queue.pause_task(task_id)
     assert paused.status is S.PAUSED and paused.paused_from is S.RUNNING
     go.set()
-    await stays(lambda: reached == [1], 0.2, "a paused handler does not get past its report")
+
+    async def step_2_reported() -> bool:
+        return (await queue.get_task(task_id)).progress == 50.0
+
+    # Its report is recorded, then it waits at once for the resume: it cannot get further.
+    await eventually(step_2_reported)
+    assert reached == [1]
     task = await queue.get_task(task_id)
     assert (task.progress, task.current_step) == (50.0, "step 2")
     assert (await queue.resume_task(task_id)).status is S.RUNNING
@@ -352,15 +359,19 @@ async def test_refused_requests_carry_queue_codes_and_change_nothing(
         "retry_task",
         "remove_task",
         "wait_for",
-        "get_task_summary",
         "read_log",
+        "task_summary",
     ],
 )
 async def test_an_unknown_id_is_refused_with_task_not_found(
     queue: TaskQueue, request_name: str
 ) -> None:
+    unknown = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(QueueError) as raised:
-        await getattr(queue, request_name)("00000000-0000-0000-0000-000000000000")
+        if request_name == "task_summary":  # the faces' view of a task
+            await task_summary(queue, unknown)
+        else:
+            await getattr(queue, request_name)(unknown)
     assert raised.value.code is C.QUEUE_TASK_NOT_FOUND
     assert await queue.list_tasks() == []
 
@@ -548,7 +559,7 @@ async def test_a_manual_retry_runs_a_failed_cancelled_or_timed_out_task_again(
         await queue.cancel_task(task_id)
     ended = await queue.wait_for(task_id, timeout_s=10)
     assert ended.status is outcome
-    assert (await queue.get_task_summary(task_id))["retry"]["can_retry"] is True
+    assert (await task_summary(queue, task_id))["retry"]["can_retry"] is True
 
     again = await queue.retry_task(task_id)
     assert again.status in (S.PENDING, S.RUNNING)  # the idle queue may start it at once
@@ -577,7 +588,8 @@ async def test_a_paused_queue_starts_nothing_new_and_stays_paused_across_a_resta
     await queue.pause_queue()
     assert queue.queue_paused
     waiting = await queue.add_tasks([gated("w1"), gated("w2")])
-    await stays(lambda: gate.started == [running], 0.3, "nothing new starts while paused")
+    await queue.settled()
+    assert gate.started == [running], "nothing new starts while paused"
     # What already runs goes on.
     gate.open(running)
     assert (await queue.wait_for(running, timeout_s=10)).status is S.COMPLETED
@@ -591,7 +603,8 @@ async def test_a_paused_queue_starts_nothing_new_and_stays_paused_across_a_resta
     gate2.open_all()
     reopened.register_handler("gated", gate2.handler)
     assert reopened.queue_paused
-    await stays(lambda: not gate2.started, 0.3, "still paused after the restart")
+    await reopened.settled()
+    assert not gate2.started, "still paused after the restart"
     assert [await status(reopened, t) for t in waiting] == [S.PENDING, S.PENDING]
 
     await reopened.resume_queue()
@@ -649,7 +662,8 @@ async def test_a_task_added_without_dispatch_is_run_by_the_next_engine(
     marker = tmp_path / "ran.txt"
     offline = await make_queue(dispatch=False)
     task_id = await offline.add_task(command(f"echo ran >> {marker}"))
-    await stays(lambda: not marker.exists(), 0.3, "an offline queue runs nothing")
+    await offline.settled()
+    assert not marker.exists(), "an offline queue runs nothing"
     assert await status(offline, task_id) is S.PENDING
     await offline.close()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
@@ -106,7 +107,7 @@ async def test_a_task_that_succeeds_on_an_automatic_retry_reports_no_error(
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.status is S.COMPLETED
     assert (done.error, done.error_code, done.error_details) == (None, None, {})
-    assert (await queue.get_task_summary(task_id))["error"] is None
+    assert (await task_summary(queue, task_id))["error"] is None
 
 
 async def test_a_failure_that_a_retry_cannot_fix_is_not_retried(queue: TaskQueue) -> None:
@@ -163,7 +164,7 @@ async def test_exhausted_retries_end_in_the_dead_letters_which_can_be_requeued(
     assert done.dead_letter
     assert flaky.runs == 4  # one for "other", three for this task
     assert [t.id for t in await queue.list_dead_letters()] == [task_id]
-    summary = await queue.get_task_summary(task_id)
+    summary = await task_summary(queue, task_id)
     assert summary["retry"]["dead_letter"] is True
     assert (await queue.get_queue_stats())["summary"]["dead_letters"] == 1
 
@@ -183,7 +184,7 @@ async def test_a_retry_waits_for_its_backoff(queue: TaskQueue) -> None:
 
     async def waiting() -> bool:
         nonlocal summary
-        summary = await queue.get_task_summary(task_id)
+        summary = await task_summary(queue, task_id)
         return summary["retry"]["count"] == 1
 
     await eventually(waiting, what="the first attempt failed and a retry is scheduled")
@@ -301,7 +302,7 @@ async def test_retry_codes_are_stored_and_survive_a_restart(make_queue: QueueFac
     stored = await again.get_task(task_id)
     assert stored.retry_on == ["NETWORK_TIMEOUT", "SYSTEM_COMMAND_FAILED"]
     assert stored.no_retry_on == ["SYSTEM_PROCESS_KILLED"]
-    retry = (await again.get_task_summary(task_id))["retry"]
+    retry = (await task_summary(again, task_id))["retry"]
     assert (retry["retry_on"], retry["no_retry_on"]) == (stored.retry_on, stored.no_retry_on)
 
 

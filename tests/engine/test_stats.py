@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from qtqueue.api.views import task_summary
 from qtqueue.core.errors import CATALOG, QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
@@ -122,7 +123,7 @@ async def test_a_task_that_completed_on_a_retry_counts_as_one_success(queue: Tas
     assert (perf["completed_tasks"], perf["failed_tasks"], perf["success_rate"]) == (1, 0, 100.0)
 
 
-# --- get_task_summary -------------------------------------------------------------------------
+# --- task_summary (api/views) -----------------------------------------------------------------
 
 
 async def test_a_failed_task_summary_explains_the_error_and_offers_a_retry(
@@ -139,7 +140,7 @@ async def test_a_failed_task_summary_explains_the_error_and_offers_a_retry(
             priority=Priority.HIGH,
         ),
     )
-    summary = await queue.get_task_summary(task_id)
+    summary = await task_summary(queue, task_id)
     info = CATALOG[C.SYSTEM_COMMAND_FAILED]
     assert summary["status"] == "failed"
     assert (summary["name"], summary["type"], summary["category"], summary["tags"]) == (
@@ -165,7 +166,7 @@ async def test_a_failed_task_summary_explains_the_error_and_offers_a_retry(
 
 async def test_a_completed_task_summary_has_no_error_and_no_retry(outcomes: TaskQueue) -> None:
     (task_id,) = await finish(outcomes, Task("ok"))
-    summary = await outcomes.get_task_summary(task_id)
+    summary = await task_summary(outcomes, task_id)
     assert summary["status"] == "completed"
     assert summary["error"] is None
     assert summary["retry"]["can_retry"] is False
@@ -177,7 +178,7 @@ async def test_a_running_task_summary_shows_its_progress(queue: TaskQueue, gate:
     task_id = await queue.add_task(Task("gated"))
     await eventually(lambda: task_id in gate.running)
     await queue.update_progress(task_id, 33.3, "thinking")
-    summary = await queue.get_task_summary(task_id)
+    summary = await task_summary(queue, task_id)
     assert summary["status"] == "running"
     assert summary["progress"] == {"percent": 33.3, "current_step": "thinking"}
     assert summary["retry"]["can_retry"] is False
