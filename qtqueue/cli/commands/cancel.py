@@ -1,0 +1,28 @@
+"""`qtqueue cancel ID…|--all`: cancel tasks (running ones are terminated)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qtqueue.cli import bulk
+from qtqueue.cli.parser import Subparsers
+from qtqueue.core.task import UNFINISHED
+
+logger = logging.getLogger(__name__)
+
+ORDER = 53
+#: The statuses of the tasks `--all` cancels.
+APPLIES = UNFINISHED
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `cancel` command."""
+    bulk.register(
+        sub,
+        common,
+        "cancel",
+        "Cancel tasks (running ones are terminated).",
+        applies=APPLIES,
+        done="cancelled",
+    )

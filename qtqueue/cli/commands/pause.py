@@ -1,0 +1,29 @@
+"""`qtqueue pause ID…|--all|--queue`: pause tasks (hold waiting ones, suspend running ones)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qtqueue.cli import bulk
+from qtqueue.cli.parser import Subparsers
+from qtqueue.core.task import ACTIVE, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+ORDER = 50
+#: The statuses of the tasks `--all` pauses.
+APPLIES = frozenset({TaskStatus.PENDING}) | ACTIVE
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `pause` command."""
+    p = bulk.register(
+        sub,
+        common,
+        "pause",
+        "Pause tasks (hold waiting ones, suspend running ones).",
+        applies=APPLIES,
+        done="paused",
+    )
+    p.add_argument("--queue", action="store_true", help="pause the whole queue's dispatching")

@@ -1,0 +1,28 @@
+"""`qtqueue remove ID…|--all`: delete finished tasks and their logs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qtqueue.cli import bulk
+from qtqueue.cli.parser import Subparsers
+from qtqueue.core.task import TERMINAL
+
+logger = logging.getLogger(__name__)
+
+ORDER = 54
+#: The statuses of the tasks `--all` removes.
+APPLIES = TERMINAL
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `remove` command."""
+    bulk.register(
+        sub,
+        common,
+        "remove",
+        "Delete finished tasks and their logs.",
+        applies=APPLIES,
+        done="removed",
+    )

@@ -1,0 +1,24 @@
+"""`qtqueue resume ID…|--all|--queue`: resume paused tasks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qtqueue.cli import bulk
+from qtqueue.cli.parser import Subparsers
+from qtqueue.core.task import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+ORDER = 51
+#: The statuses of the tasks `--all` resumes.
+APPLIES = frozenset({TaskStatus.PAUSED})
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `resume` command."""
+    p = bulk.register(
+        sub, common, "resume", "Resume paused tasks.", applies=APPLIES, done="resumed"
+    )
+    p.add_argument("--queue", action="store_true", help="resume the whole queue's dispatching")
