@@ -1,12 +1,12 @@
 """How fast the `qtqueue` command line answers (issue #11, "The CLI starts fast").
 
-    python bench/cli.py [--runs N] [--json OUT.json]
+    python bench/cli.py [--runs N] [--checkout DIR ...] [--json OUT.json]
 
 Prints figures; it is not a test. Every figure is the median wall time of N runs (default 15)
-of a fresh subprocess, measured here around `subprocess.run`, next to `python -c pass` in the
-same run so that the interpreter's own start is visible. The runs are interleaved across the
-commands (run 1 of each, then run 2, ...), so a burst of load on a shared machine hits all of
-them rather than one.
+of a fresh `python -m qtqueue` process, measured here around `subprocess.run`, next to
+`python -c pass` in the same run so that the interpreter's own start is visible. The runs are
+interleaved across commands and checkouts (run 1 of each, then run 2, ...), so a burst of load
+on a shared machine hits all of them rather than one.
 
 - `--help`: the parser only.
 - `ls (engine)` and `add command -- true (engine)`: against a real `python -m qtqueue run`
@@ -14,8 +14,9 @@ them rather than one.
 - `ls (no engine)`: the same data directory once the engine stopped (the store read
   directly); printed, no target.
 
-The qtqueue measured is the one `python -m qtqueue` imports: run the script with
-`PYTHONPATH=<checkout>` to measure a given checkout.
+`--checkout DIR` (repeatable) measures the qtqueue of that source tree (`PYTHONPATH=DIR`), each
+with its own engine, side by side in one run: e.g. `--checkout ../main --checkout .` for a
+before/after. Without it, the qtqueue that `python -m qtqueue` imports here is measured.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ TARGETS_MS: dict[str, float | None] = {
     "qtqueue ls (no engine)": None,
 }
 ANNOUNCE_TIMEOUT_S = 30.0
+
+Runs = dict[tuple[str, str], list[float]]  # (checkout, command) -> wall times in ms
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> float:
@@ -79,61 +82,101 @@ def _stop_engine(engine: subprocess.Popen[bytes]) -> None:
         engine.wait()
 
 
-def _measure(
-    commands: dict[str, list[str]], env: dict[str, str], runs: int
-) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for argv in commands.values():  # one warm-up each: bytecode and page cache
+def _measure(jobs: dict[tuple[str, str], tuple[list[str], dict[str, str]]], runs: int) -> Runs:
+    """Each job `runs` times, interleaved, after one warm-up each (bytecode, page cache)."""
+    for argv, env in jobs.values():
         _timed(argv, env)
+    times: Runs = {key: [] for key in jobs}
     for _ in range(runs):
-        for name, argv in commands.items():
-            times[name].append(_timed(argv, env))
+        for key, (argv, env) in jobs.items():
+            times[key].append(_timed(argv, env))
     return times
+
+
+def _bench(checkouts: list[str | None], runs: int, tmp: Path) -> Runs:
+    py = sys.executable
+    setups: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for n, checkout in enumerate(checkouts):
+        label = checkout or "this python"
+        env = {**os.environ, "QTQUEUE_DATA_DIR": str(tmp / "not-this-one")}
+        if checkout is not None:
+            env["PYTHONPATH"] = checkout
+        setups[label] = ([py, "-m", "qtqueue", "--data-dir", str(tmp / f"q{n}")], env)
+    engines = [_start_engine(Path(qt[-1]), env) for qt, env in setups.values()]
+    try:
+        with_engine = _measure(
+            {
+                (label, name): (argv, env)
+                for label, (qt, env) in setups.items()
+                for name, argv in (
+                    ("python -c pass", [py, "-c", "pass"]),
+                    ("qtqueue --help", [*qt, "--help"]),
+                    ("qtqueue ls (engine)", [*qt, "ls", "--limit", "20"]),
+                    ("qtqueue add command -- true (engine)", [*qt, "add", "command", "--", "true"]),
+                )
+            },
+            runs,
+        )
+    finally:
+        for engine in engines:
+            _stop_engine(engine)
+    no_engine = _measure(
+        {
+            (label, "qtqueue ls (no engine)"): ([*qt, "ls", "--limit", "20"], env)
+            for label, (qt, env) in setups.items()
+        },
+        runs,
+    )
+    return {**with_engine, **no_engine}
 
 
 def main() -> int:
     """Run the benchmark and print its table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, metavar="N", help="runs per command")
+    parser.add_argument(
+        "--checkout", action="append", metavar="DIR", help="a source tree to measure (repeatable)"
+    )
     parser.add_argument("--json", metavar="OUT", help="also write every run's figures here")
     args = parser.parse_args()
-    py = sys.executable
+    checkouts: list[str | None] = [str(Path(c).resolve()) for c in args.checkout or []] or [None]
+    here = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
-        data_dir = Path(tmp) / "q"
-        env = {**os.environ, "QTQUEUE_DATA_DIR": str(Path(tmp) / "not-this-one")}
-        qt = [py, "-m", "qtqueue", "--data-dir", str(data_dir)]
-        engine = _start_engine(data_dir, env)
+        os.chdir(tmp)  # `python -m` puts the working directory first on sys.path
         try:
-            times = _measure(
-                {
-                    "python -c pass": [py, "-c", "pass"],
-                    "qtqueue --help": [*qt, "--help"],
-                    "qtqueue ls (engine)": [*qt, "ls", "--limit", "20"],
-                    "qtqueue add command -- true (engine)": [*qt, "add", "command", "--", "true"],
-                },
-                env,
-                args.runs,
-            )
+            times = _bench(checkouts, args.runs, Path(tmp))
         finally:
-            _stop_engine(engine)
-        times.update(_measure({"qtqueue ls (no engine)": [*qt, "ls", "--limit", "20"]}, env,
-                              args.runs))  # fmt: skip
-    base = statistics.median(times["python -c pass"])
-    print("| command | median ms | over python -c pass | min .. max | target | |")
-    print("|---|---:|---:|---|---:|---|")
-    medians: dict[str, float] = {}
-    for name, values in times.items():
-        med = medians[name] = statistics.median(values)
-        target = TARGETS_MS.get(name)
-        verdict = "" if target is None else ("PASS" if med <= target else "FAIL")
+            os.chdir(here)
+    labels = list(dict.fromkeys(label for label, _ in times))
+    print("| command | " + " | ".join(f"{label}: median ms (min .. max)" for label in labels)
+          + " | target |")  # fmt: skip
+    print("|---|" + "---:|" * len(labels) + "---:|")
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    for name, target in TARGETS_MS.items():
+        cells = []
+        for label in labels:
+            values = times[(label, name)]
+            verdict = (
+                "" if target is None else (" PASS" if medians[label, name] <= target else " FAIL")
+            )
+            cells.append(
+                f"{medians[label, name]:.0f} ({min(values):.0f} .. {max(values):.0f}){verdict}"
+            )
         print(
-            f"| {name} | {med:.0f} | {med - base:+.0f} | {min(values):.0f} .. {max(values):.0f}"
-            f" | {'-' if target is None else f'{target:.0f}'} | {verdict} |"
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {'-' if target is None else f'{target:.0f}'} |"
         )
     load, python = os.getloadavg()[0], sys.version.split()[0]
     print(f"\n{args.runs} runs each; load average {load:.2f} at the end; python {python}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs_ms": times, "medians_ms": medians}, indent=2))
+        Path(here, args.json).write_text(
+            json.dumps(
+                {f"{label} | {name}": {"runs_ms": values, "median_ms": medians[label, name]}
+                 for (label, name), values in times.items()},
+                indent=2,
+            )
+        )  # fmt: skip
     return 0
 
 
