@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:  # everything after "--" is add's command line, options included
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     for name, default in (("data_dir", None), ("verbose", 0)):
         if not hasattr(args, name):  # SUPPRESS: set before or after the command, or not at all

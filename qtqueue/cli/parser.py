@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import logging
 import os
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, TypeAlias
 
@@ -40,6 +41,7 @@ __all__ = [
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 COMMANDS_PACKAGE = "qtqueue.cli.commands"
+DATA_DIR_OPTION = "--data-dir"
 
 
 class UsageError(Exception):
@@ -70,6 +72,29 @@ def command_modules() -> list[ModuleType]:
     return sorted(modules, key=lambda m: (m.ORDER, m.__name__))
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command `argv` names before anything else (past the global options), or None when
+    it names none plainly or asks for the whole parser (-h, --version)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("-h", "--help", "--version"):
+            return None
+        if len(token) > 2 and DATA_DIR_OPTION.startswith(token):
+            next(tokens, None)  # --data-dir DIR, or an abbreviation of it: DIR is no command
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _module_of(command: str) -> ModuleType | None:
+    """The module of `command` ("dead-letters": commands/dead_letters.py), or None."""
+    name = command.replace("-", "_")
+    package = importlib.import_module(COMMANDS_PACKAGE)
+    if name.startswith("_") or name not in _command_names(package):
+        return None
+    return importlib.import_module(f"{COMMANDS_PACKAGE}.{name}")
+
+
 def add_command(
     sub: Subparsers, common: argparse.ArgumentParser, name: str, help_: str, **kw: Any
 ) -> argparse.ArgumentParser:
@@ -85,11 +110,16 @@ def json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `qtqueue` (global options work before or after the command)."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of `qtqueue` (global options work before or after the command).
+
+    Given the command line `argv`, only the command it names is set up, and the other command
+    modules are not even imported (a few milliseconds of every command's start); with no
+    command, `--help`, `--version` or anything unclear, every command is.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--data-dir",
+        DATA_DIR_OPTION,
         default=argparse.SUPPRESS,
         metavar="DIR",
         help=f"the queue's data directory (default: ${ENV_DATA_DIR}, else the user data dir)",
@@ -106,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"qtqueue {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    command = None if argv is None else _named_command(argv)
+    module = None if command is None else _module_of(command)
+    if module is not None:
+        module.register(sub, common)
+        if command in sub.choices:
+            return parser
+        return build_parser()  # the module names its command otherwise: set up every one
     for module in command_modules():
         module.register(sub, common)
     return parser
