@@ -34,7 +34,7 @@ from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
-from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.app_settings import AppSettings, start_engine
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
@@ -68,13 +68,12 @@ async def create_main_window(
     settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
     app_settings = AppSettings(settings)
     queue = TaskQueue(data_dir, **queue_kwargs)
-    app_settings.apply_saved(queue)
 
     async def close_queue() -> None:
         # Read at quit time: the policy may have been changed in the settings dialog.
         await queue.close(app_settings.shutdown_policy_if_saved())
 
-    await queue.start()
+    await start_engine(queue, app_settings)
     server = ApiServer(queue)
     try:
         await server.start()

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
+from qtqueue.api.settings_actions import queue_actions as _settings_actions
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
     ACTIVE,
@@ -32,6 +33,7 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
     TaskType,
+    documented_task_type,
     parse_task_type,
 )
 from qtqueue.engine.queue import TaskQueue
@@ -402,17 +404,24 @@ async def types(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     out = []
     for name in names:
         executor = queue.registry.get(name)
-        parsed = parse_task_type(name)
         out.append(
             {
                 "name": name,
-                "family": parsed.family if isinstance(parsed, TaskType) else "handler",
-                "available": executor is not None,
+                "family": _family_name(queue, name),
+                "available": executor is not None and not queue.registry.unavailable_error(name),
                 "summary": executor.describe() if executor is not None else "",
                 "params_schema": executor.schema() if executor is not None else None,
             }
         )
     return {"types": out}
+
+
+def _family_name(queue: TaskQueue, name: str) -> str:
+    documented = documented_task_type(name)
+    if documented is not None:
+        return documented.family
+    family = queue.registry.family_of(name)
+    return family.name if family is not None else "handler"
 
 
 async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -542,6 +551,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         "set_queue": set_queue,
         "cleanup": cleanup,
         **_schedule_actions(lambda queue: queue.schedules),
+        **_settings_actions(),
     }
 )
 

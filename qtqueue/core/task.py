@@ -15,7 +15,10 @@ from typing import Any
 
 
 class TaskType(StrEnum):
-    """Every operation family of the design documents; values are stored in lower case."""
+    """Constants for the task types the design documents name; values are stored in lower case.
+
+    A task's `task_type` is a plain string (whatever type name an executor registered, a
+    plug-in's as much as these); `TaskType.DOCKER_PUSH == "docker_push"`."""
 
     DOCKER_PUSH = "docker_push"
     DOCKER_BUILD = "docker_build"
@@ -69,17 +72,22 @@ _TYPE_NAMES: dict[str, TaskType] = {
 }
 
 
-def parse_task_type(value: str | TaskType) -> TaskType | str:
-    """A stored or typed type name as a `TaskType`, or the plain name of a registered handler.
-
-    Accepts the value ("custom_command") or the name ("CUSTOM_COMMAND"), in any case.
-    """
+def documented_task_type(value: str) -> TaskType | None:
+    """The `TaskType` constant a type name is (its value or its name, in any case), or None."""
     if isinstance(value, TaskType):
         return value
     found = _TYPE_NAMES.get(value)
     if found is None:
         found = _TYPE_NAMES.get(value.lower())
-    return found if found is not None else value
+    return found
+
+
+def parse_task_type(value: str) -> str:
+    """A stored or typed type name as the plain string that is stored: a documented type's
+    value ("custom_command", from "CUSTOM_COMMAND" or any case of either), or the name as given
+    (a handler's or a plug-in's)."""
+    found = documented_task_type(value)
+    return str.__str__(found) if found is not None else str(value)
 
 
 class TaskStatus(StrEnum):
@@ -223,8 +231,10 @@ class Task:
     Times are UNIX timestamps in seconds (float); durations carry their unit in the name.
     """
 
-    task_type: TaskType | str
-    """The executor that runs it: a `TaskType`, or the name given to `register_handler`."""
+    task_type: str
+    """The name of the executor that runs it ("custom_command", a plug-in's type, the name given
+    to `register_handler`); a `TaskType` constant works too. The engine stores it as a plain
+    string (`parse_task_type`)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Parameters, validated against the executor's params model when the task is added."""
     name: str = ""
@@ -331,7 +341,7 @@ class Task:
     @property
     def type_name(self) -> str:
         """The stored name of `task_type` ("custom_command", or a handler name)."""
-        return str(self.task_type.value if isinstance(self.task_type, TaskType) else self.task_type)
+        return str.__str__(self.task_type)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (enums as their values)."""
@@ -370,9 +380,25 @@ class Task:
         return cls(**kwargs)
 
 
+#: The param keys that name a task of any type (a command line, a script, a URL), tried after
+#: the keys its family registered (`register_name_keys`).
+DEFAULT_NAME_KEYS: tuple[str, ...] = ("command", "script_path", "url")
+
+_NAME_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def register_name_keys(task_type: str, keys: Sequence[str]) -> None:
+    """Say which param keys name a task of `task_type` (its family's `name_keys`), most telling
+    first. The executor registry calls it when it registers a family's executors; registering
+    a type again replaces its keys."""
+    _NAME_KEYS[str(task_type)] = tuple(keys)
+
+
 def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> str:
-    """A default task name: the command line, the script, the image… or the type."""
-    for key in ("command", "script_path", "image_name", "image", "url", "monitor_type"):
+    """A default task name: the value of the first of the type's name keys (then command,
+    script_path, url) set in `params` — a command line with its args, the image… — or the type."""
+    name = str.__str__(task_type)
+    for key in (*_NAME_KEYS.get(name, ()), *DEFAULT_NAME_KEYS):
         value = params.get(key)
         if value:
             text = (
@@ -383,4 +409,4 @@ def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> st
             if key == "command" and params.get("args"):
                 text += " " + " ".join(map(str, params["args"]))
             return text[:120]
-    return str(task_type.value if isinstance(task_type, TaskType) else task_type)
+    return name

@@ -1,4 +1,6 @@
-"""QueueManager: one-call helpers for the common task kinds, on top of a TaskQueue."""
+"""QueueManager: one-call helpers for the common task kinds, on top of a TaskQueue.
+
+Each helper's task gets its family's category (`Family.category`) unless it names one."""
 
 from __future__ import annotations
 
@@ -20,37 +22,42 @@ class QueueManager:
         """Any type with its params; `fields` are other Task fields (name, priority, tags…)."""
         return await self.queue.add_task(Task(task_type=task_type, params=params, **fields))
 
+    async def _add_in_family(
+        self, task_type: TaskType, params: dict[str, Any], fields: dict[str, Any]
+    ) -> str:
+        family = self.queue.registry.family_of(task_type)
+        if family is not None and family.category:
+            fields.setdefault("category", family.category)
+        return await self.add_generic_task(task_type, params, **fields)
+
     async def add_push_task(self, image_name: str, tag: str = "latest", **fields: Any) -> str:
-        fields.setdefault("category", "docker")
-        return await self.add_generic_task(
-            TaskType.DOCKER_PUSH, {"image_name": image_name, "tag": tag}, **fields
+        """Push `image_name:tag` (a DOCKER_PUSH task)."""
+        return await self._add_in_family(
+            TaskType.DOCKER_PUSH, {"image_name": image_name, "tag": tag}, fields
         )
 
     async def add_custom_script_task(
         self, script_path: str, script_args: list[str] | None = None, **fields: Any
     ) -> str:
-        fields.setdefault("category", "system")
-        return await self.add_generic_task(
+        return await self._add_in_family(
             TaskType.CUSTOM_SCRIPT,
             {"script_path": script_path, "script_args": list(script_args or [])},
-            **fields,
+            fields,
         )
 
     async def add_custom_command_task(
         self, command: str, args: list[str] | None = None, shell: bool = False, **fields: Any
     ) -> str:
-        fields.setdefault("category", "system")
-        return await self.add_generic_task(
+        return await self._add_in_family(
             TaskType.CUSTOM_COMMAND,
             {"command": command, "args": list(args or []), "shell": shell},
-            **fields,
+            fields,
         )
 
     async def add_system_monitor_task(self, monitor_type: str = "all", **fields: Any) -> str:
-        fields.setdefault("category", "system")
         fields.setdefault("priority", Priority.LOW)
-        return await self.add_generic_task(
-            TaskType.SYSTEM_MONITOR, {"monitor_type": monitor_type}, **fields
+        return await self._add_in_family(
+            TaskType.SYSTEM_MONITOR, {"monitor_type": monitor_type}, fields
         )
 
     async def get_queue_status(self) -> dict[str, Any]:

@@ -260,7 +260,7 @@ class TaskQueue:
         )
         self.credentials: CredentialStore = credentials or KeyringCredentials()
         #: Recurring schedules: each occurrence is added as an ordinary task.
-        self.schedules = ScheduleManager(self)
+        self.schedules = ScheduleManager(self, store=self.store)
         self.dispatching = dispatch
         self.log_cap_bytes = log_cap_bytes
         #: Settings executors read through `RunContext.settings` ("docker_host": the Docker

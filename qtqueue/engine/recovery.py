@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.executors.command import resolve_env
+from qtqueue.executors.env import resolve_env
 from qtqueue.executors.process import (
     DEFAULT_GRACE_S,
     DEFAULT_PROGRESS_PATTERN,

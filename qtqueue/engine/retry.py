@@ -64,9 +64,9 @@ def check_retry_codes(
         codes: list[str] = []
         for text in value:
             code = text.strip().upper()
-            if code not in _CODES:
+            if code not in _CODES and code not in CATALOG:
                 problems.append(f"{label}: {text!r} is not an error code (SYSTEM_TIMEOUT, …)")
-            elif label == "retry_on" and CATALOG[TaskErrorCode(code)].final:
+            elif label == "retry_on" and CATALOG.info(code).final:
                 problems.append(f"{label}: {code} is never retried: no retry can fix it")
             elif code not in codes:
                 codes.append(code)

@@ -1,12 +1,11 @@
-"""Recurring schedules: a task template that becomes an ordinary task at each due time.
+"""Recurring schedules over time: `ScheduleManager` turns each due schedule into a task.
 
-A `Schedule` holds what a user sets on a task (its template), when it recurs (a cron
-expression in a time zone, or an interval) and what happens to occurrences missed while no
-engine ran (`MissedPolicy`). `ScheduleManager` keeps the schedules of one `TaskQueue`: it
-persists every change before announcing it (a SCHEDULE_CHANGED event whose `detail` is the
-schedule's id), and arms one timer for the earliest due time — it never polls. At each due time
-it adds the template as an ordinary task, tagged `schedule:<schedule id>`, through
-`TaskQueue.add_task`, so validation, persistence and events are the queue's own.
+`ScheduleManager` keeps the schedules of one queue (what a schedule is, and the rules of its
+times and template, are in `schedule_rules`). It persists every change before announcing it (a
+SCHEDULE_CHANGED event whose `detail` is the schedule's id), and arms one timer for the earliest
+due time — it never polls. At each due time it adds the template as an ordinary task, tagged
+`schedule:<schedule id>`, through the `TaskSink` it was handed (the queue facade), so
+validation, persistence and events are the queue's own. It never imports the facade.
 
 Occurrence n of a schedule has a task id derived from the schedule's id and n
 (`occurrence_id`). A crash between adding an occurrence and saving the schedule therefore
@@ -16,68 +15,57 @@ cannot repeat it: at the next start the manager finds the task and counts it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
-import math
-import re
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterError, croniter  # type: ignore[import-untyped]
+from typing import Any, Protocol
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.recurrence import timing_words
-from qtqueue.core.task import Task, new_task_id, parse_task_type, summarize_params
+from qtqueue.core.task import Task
 from qtqueue.engine.events import EventKind, TaskEvent
-from qtqueue.storage.schedules import ScheduleStore, SqliteScheduleStore
-from qtqueue.storage.sqlite import SqliteTaskStore
-
-if TYPE_CHECKING:
-    from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.schedule_rules import (
+    MIN_INTERVAL_S,
+    MIN_PREFIX_LEN,
+    SCHEDULE_TAG_PREFIX,
+    TEMPLATE_FIELDS,
+    MissedPolicy,
+    Schedule,
+    ScheduleKind,
+    by_age,
+    by_due_time,
+    check_zone,
+    missed_policy,
+    next_cron_time,
+    occurrence_id,
+    occurrence_task,
+    parse_interval_s,
+    readable_schedule,
+    schedule_name,
+    schedule_tag,
+    timing,
+    validated_template,
+)
+from qtqueue.storage.base import ScheduleStore
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_WAIT_S",
     "MIN_INTERVAL_S",
+    "MIN_PREFIX_LEN",
+    "RETRY_S",
     "SCHEDULE_TAG_PREFIX",
+    "TEMPLATE_FIELDS",
     "MissedPolicy",
     "Schedule",
     "ScheduleKind",
     "ScheduleManager",
+    "TaskSink",
     "next_cron_time",
     "occurrence_id",
     "parse_interval_s",
     "schedule_tag",
 ]
 
-#: Occurrence tasks carry the tag `schedule:<schedule id>`.
-SCHEDULE_TAG_PREFIX = "schedule:"
-#: The shortest interval accepted: anything shorter would flood the table.
-MIN_INTERVAL_S = 0.1
-#: The shortest schedule id prefix accepted in place of the full id.
-MIN_PREFIX_LEN = 4
-#: Task fields that make no sense repeated: absolute times and ids of other tasks.
-_NOT_RECURRING = frozenset({"run_at", "expires_at", "depends_on"})
-#: Task fields a schedule's template may set: those a caller sets on a task (the fields before
-#: `id`), less the ones above.
-TEMPLATE_FIELDS: tuple[str, ...] = tuple(
-    f.name
-    for f in dataclasses.fields(Task)[: [f.name for f in dataclasses.fields(Task)].index("id")]
-    if f.name not in _NOT_RECURRING
-)
-_CRON_NICKNAMES = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_INTERVAL_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)([smhdw])")
-# Occurrence ids are uuid5(namespace, "<schedule id>/<n>"): fixed for ever, never regenerate.
-_OCCURRENCE_NS = uuid.UUID("5c7e0c8e-3b55-4d0e-9a57-0d3c2f1e6b41")
 # A timer may fire a hair before the wall clock reaches its time (the loop's clock is
 # monotonic); a schedule due within this margin counts as due.
 _EARLY_S = 0.005
@@ -89,261 +77,50 @@ MAX_WAIT_S = 300.0
 RETRY_S = 5.0
 
 
-class ScheduleKind(StrEnum):
-    """How a schedule recurs."""
+class EventPublisher(Protocol):
+    """Where the manager announces a change."""
 
-    CRON = "cron"
-    INTERVAL = "interval"
-
-
-class MissedPolicy(StrEnum):
-    """What happens at start to occurrences that fell due while no engine ran.
-
-    RUN_ONCE: add one occurrence now, however many were missed. SKIP: add none. Either way the
-    next run moves to the first due time in the future.
-    """
-
-    RUN_ONCE = "run_once"
-    SKIP = "skip"
+    def publish(self, events: list[TaskEvent]) -> None:
+        """Hand one batch of events to every subscriber."""
 
 
-def schedule_tag(schedule_id: str) -> str:
-    """The tag every occurrence of the schedule carries."""
-    return f"{SCHEDULE_TAG_PREFIX}{schedule_id}"
-
-
-def occurrence_id(schedule_id: str, n: int) -> str:
-    """The task id of the schedule's `n`th occurrence (1-based); the same on every run."""
-    return str(uuid.uuid5(_OCCURRENCE_NS, f"{schedule_id}/{n}"))
-
-
-def _bad_format(field_name: str, message: str, **details: Any) -> QueueError:
-    return QueueError(
-        TaskErrorCode.VALIDATION_INVALID_FORMAT,
-        f"{field_name}: {message}",
-        field=field_name,
-        **details,
-    )
-
-
-def parse_interval_s(value: str | float) -> float:
-    """An interval in seconds from a number of seconds or a text such as "45s", "10m",
-    "1h30m", "2d", "1.5h", "90" (seconds). QueueError VALIDATION_INVALID_FORMAT if it is not
-    one, or is shorter than MIN_INTERVAL_S."""
-    if isinstance(value, bool):
-        seconds = math.nan
-    elif isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _interval_text_s(value.strip().lower())
-    else:
-        seconds = math.nan
-    if math.isnan(seconds):
-        raise _bad_format(
-            "every", f"{value!r} is not an interval (e.g. 45s, 10m, 1h30m, 2d)", value=str(value)
-        )
-    if not math.isfinite(seconds) or seconds < MIN_INTERVAL_S:
-        raise _bad_format(
-            "every",
-            f"{value!r} is out of range: an interval is at least {MIN_INTERVAL_S:g} s",
-            value=str(value),
-        )
-    return seconds
-
-
-def _interval_text_s(text: str) -> float:
-    """Seconds in "1h30m" / "90"; NaN when the text is not an interval."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    total, end = 0.0, 0
-    for part in _INTERVAL_PART.finditer(text):
-        if part.start() != end:
-            return math.nan
-        total += float(part.group(1)) * _INTERVAL_UNITS[part.group(2)]
-        end = part.end()
-    return total if text and end == len(text) else math.nan
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    """The IANA time zone of that name; None (the machine's local time) for None or ""."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _bad_format(
-            "timezone",
-            f"{name!r} is not a known time zone (an IANA name such as Europe/Paris or UTC; "
-            "leave it out for this machine's local time)",
-            value=name,
-        ) from None
-
-
-def next_cron_time(expression: str, after: float, timezone: str | None = None) -> float:
-    """The first time strictly after `after` (UNIX seconds) that the cron expression names,
-    read in `timezone` (an IANA name; None: the machine's local time).
-
-    Takes five fields (minute hour day-of-month month day-of-week) or one of @hourly, @daily,
-    @midnight, @weekly, @monthly, @yearly, @annually. QueueError VALIDATION_INVALID_FORMAT for
-    anything else, and for an expression that never matches (February 31st).
-    """
-    expr = " ".join(expression.split()) if isinstance(expression, str) else ""
-    if not (expr.lower() in _CRON_NICKNAMES or len(expr.split()) == 5):
-        raise _bad_format(
-            "cron",
-            f"{expression!r} is not a cron expression: give five fields (minute hour "
-            'day-of-month month day-of-week, e.g. "0 3 * * *") or @hourly, @daily, @weekly…',
-            value=str(expression),
-        )
-    zone = _zone(timezone)
-    # A naive start is local time: croniter then works in local wall-clock time and
-    # `timestamp()` maps its answer back through the machine's own DST rules.
-    start = (
-        datetime.fromtimestamp(after, zone) if zone is not None else datetime.fromtimestamp(after)
-    )
-    try:
-        found = croniter(expr.lower(), start).get_next(datetime)
-    except (CroniterError, ValueError, KeyError) as exc:
-        raise _bad_format(
-            "cron", f"{expression!r} is not a valid cron expression: {exc}", value=expression
-        ) from None
-    return float(found.timestamp())
-
-
-@dataclass(slots=True)
-class Schedule:
-    """One recurring task. Times are UNIX seconds."""
-
-    name: str
-    """What the user calls it; occurrences without a name of their own take it."""
-    template: dict[str, Any]
-    """The task to add at each due time: JSON-ready Task fields (see TEMPLATE_FIELDS)."""
-    kind: ScheduleKind
-    """Cron or interval."""
-    cron: str | None = None
-    """The cron expression (kind CRON)."""
-    interval_s: float | None = None
-    """Seconds between occurrences (kind INTERVAL)."""
-    timezone: str | None = None
-    """The IANA zone a cron expression is read in; None: the machine's local time."""
-    missed: MissedPolicy = MissedPolicy.RUN_ONCE
-    """What happens at start to occurrences that fell due while no engine ran."""
-    paused: bool = False
-    """A paused schedule adds nothing; resuming it starts from the next due time."""
-    next_run_at: float | None = None
-    """When the next occurrence is due."""
-    last_run_at: float | None = None
-    """When the latest occurrence was added."""
-    last_task_id: str | None = None
-    """The task id of the latest occurrence."""
-    last_error: str | None = None
-    """Why the latest due occurrence could not be added ("CODE: message"), or None."""
-    occurrences: int = 0
-    """How many occurrences were added so far (run-now ones included)."""
-    id: str = field(default_factory=new_task_id)
-    """A UUID, unique for ever."""
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-    def copy(self) -> Schedule:
-        """An independent copy, safe to hand to callers."""
-        return dataclasses.replace(self, template=json.loads(json.dumps(self.template)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (enums as their values)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["kind"] = self.kind.value
-        out["missed"] = self.missed.value
-        out["template"] = json.loads(json.dumps(self.template))
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
-        """The inverse of `to_dict`."""
-        kwargs = dict(data)
-        kwargs["kind"] = ScheduleKind(kwargs["kind"])
-        kwargs["missed"] = MissedPolicy(kwargs.get("missed", MissedPolicy.RUN_ONCE))
-        kwargs["paused"] = bool(kwargs.get("paused", False))
-        return cls(**kwargs)
-
-    def following(self, after: float) -> float:
-        """The first due time strictly after `after`: the cron expression's next match, or
-        the next point of the interval's grid (which runs through `next_run_at`)."""
-        if self.kind == ScheduleKind.CRON:
-            assert self.cron is not None
-            return next_cron_time(self.cron, after, self.timezone)
-        assert self.interval_s is not None
-        base = self.next_run_at
-        if base is None:
-            return after + self.interval_s
-        if base > after:
-            return base
-        return base + (math.floor((after - base) / self.interval_s) + 1) * self.interval_s
+class TaskSink(Protocol):
+    """What the schedule manager needs from the queue it adds tasks to (the facade hands
+    itself in)."""
 
     @property
-    def summary(self) -> str:
-        """When it recurs, in words ("every 10m", "cron 0 3 * * * (Europe/Paris)")."""
-        return timing_words(self.kind, self.cron, self.timezone, self.interval_s)
+    def clock(self) -> Callable[[], float]:
+        """The queue's wall clock (UNIX seconds)."""
 
+    @property
+    def started(self) -> bool:
+        """Whether the queue is open."""
 
-def _readable_schedule(record: dict[str, Any]) -> Schedule | None:
-    """The schedule a stored record holds, or None (logged, naming it) for one that cannot be
-    read, so that one damaged schedule never stops the engine or the others; its row stays in
-    the store untouched."""
-    problem = record.pop("unreadable", None)
-    if problem is None:
-        try:
-            schedule = Schedule.from_dict(record)
-            if not isinstance(schedule.template, dict):
-                raise TypeError("its task template is not an object")
-            return schedule
-        except (KeyError, TypeError, ValueError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-    logger.error(
-        "schedule %s cannot be read and is left out (%s); its row is kept in the store",
-        record.get("id"),
-        problem,
-    )
-    return None
+    @property
+    def dispatching(self) -> bool:
+        """Whether the queue runs tasks (False: the command line without an engine)."""
 
+    @property
+    def events(self) -> EventPublisher:
+        """The queue's event bus."""
 
-def _timing(every: str | float | None, cron: str | None) -> tuple[ScheduleKind, Any]:
-    """(kind, interval seconds or cron expression) from exactly one of `every` and `cron`."""
-    if every is not None and cron is not None:
-        raise QueueError(
-            TaskErrorCode.VALIDATION_INVALID_PARAMS,
-            "give either every (an interval) or cron (an expression), not both",
-            fields=["every", "cron"],
-        )
-    if every is not None:
-        return ScheduleKind.INTERVAL, parse_interval_s(every)
-    if cron is not None:
-        return ScheduleKind.CRON, " ".join(str(cron).split())
-    raise QueueError(
-        TaskErrorCode.VALIDATION_MISSING_REQUIRED,
-        'every or cron: required (an interval such as "10m", or a cron expression such as '
-        '"0 3 * * *")',
-        fields=["every", "cron"],
-    )
+    def validate_task(self, task: Task) -> Task:
+        """The queue's checks of a new task; QueueError if it would be refused."""
 
+    async def add_task(self, task: Task) -> str:
+        """Add a task durably; its id. QueueError if it is refused."""
 
-def _missed_policy(value: MissedPolicy | str) -> MissedPolicy:
-    try:
-        return MissedPolicy(value)
-    except ValueError:
-        raise _bad_format(
-            "missed", f"{value!r} is not one of run_once, skip", value=str(value)
-        ) from None
+    async def get_task(self, task_id: str) -> Task:
+        """The task with that id; QueueError QUEUE_TASK_NOT_FOUND if there is none."""
 
 
 class ScheduleManager:
-    """The schedules of one `TaskQueue`.
+    """The schedules of one queue (a `TaskSink`), kept in a `ScheduleStore`.
 
     ```
-    async with ScheduleManager(queue) as schedules:  # start() after the queue's start, and
-        s = await schedules.add_schedule(            # close() before the queue's close
+    # start() after the queue's start, and close() before the queue's close
+    async with ScheduleManager(queue, store=queue.store) as schedules:
+        s = await schedules.add_schedule(
             {"task_type": "custom_command", "params": {"command": "backup.sh"}},
             cron="0 3 * * *",
         )
@@ -356,12 +133,8 @@ class ScheduleManager:
     Changes are serialised: one at a time, each durable before the call returns.
     """
 
-    def __init__(self, queue: TaskQueue, *, store: ScheduleStore | None = None) -> None:
+    def __init__(self, queue: TaskSink, *, store: ScheduleStore) -> None:
         self.queue = queue
-        if store is None:
-            if not isinstance(queue.store, SqliteTaskStore):
-                raise TypeError("ScheduleManager needs a ScheduleStore for this task store")
-            store = SqliteScheduleStore(queue.store)
         self.store = store
         self._schedules: dict[str, Schedule] = {}
         self._lock = asyncio.Lock()
@@ -374,10 +147,12 @@ class ScheduleManager:
 
     @property
     def clock(self) -> Callable[[], float]:
+        """The queue's wall clock."""
         return self.queue.clock
 
     @property
     def started(self) -> bool:
+        """Whether `start` ran (and `close` did not since)."""
         return self._started
 
     @property
@@ -406,7 +181,7 @@ class ScheduleManager:
         self._loop = asyncio.get_running_loop()
         async with self._lock:
             for record in await self.store.load_schedules():
-                s = _readable_schedule(record)
+                s = readable_schedule(record)
                 if s is not None:
                     self._schedules[s.id] = s
             self._started = True
@@ -458,7 +233,7 @@ class ScheduleManager:
     def list_schedules(self) -> list[Schedule]:
         """Every schedule (copies), oldest first."""
         self._require_started()
-        return [s.copy() for s in sorted(self._schedules.values(), key=_age)]
+        return [s.copy() for s in sorted(self._schedules.values(), key=by_age)]
 
     def get_schedule(self, ref: str) -> Schedule:
         """A copy of one schedule."""
@@ -487,7 +262,7 @@ class ScheduleManager:
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_FORMAT,
             f"{ref!r} matches {len(matches)} schedules "
-            f"({', '.join(s.id for s in sorted(matches, key=_age))}); give its id",
+            f"({', '.join(s.id for s in sorted(matches, key=by_age))}); give its id",
             schedule=ref,
         )
 
@@ -517,8 +292,8 @@ class ScheduleManager:
         async with self._lock:
             self._require_started()
             now = self.clock()
-            kind, spec = _timing(every, cron)
-            _zone(timezone)
+            kind, spec = timing(every, cron)
+            check_zone(timezone)
             s = Schedule(
                 name="",
                 template=self._validated_template(template),
@@ -526,11 +301,11 @@ class ScheduleManager:
                 cron=spec if kind == ScheduleKind.CRON else None,
                 interval_s=spec if kind == ScheduleKind.INTERVAL else None,
                 timezone=timezone or None,
-                missed=_missed_policy(missed),
+                missed=missed_policy(missed),
                 paused=bool(paused),
                 created_at=now,
             )
-            s.name = self._name(name, s.template)
+            s.name = schedule_name(name, s.template)
             s.next_run_at = s.following(now)
             await self._save(s, now)
             logger.info("schedule %s (%s) added: %s", s.id, s.name, s.summary)
@@ -556,16 +331,16 @@ class ScheduleManager:
             if "template" in changes:
                 s.template = self._validated_template(changes["template"])
             if "name" in changes:
-                s.name = self._name(changes["name"] or "", s.template)
+                s.name = schedule_name(changes["name"] or "", s.template)
             if "missed" in changes:
-                s.missed = _missed_policy(changes["missed"])
+                s.missed = missed_policy(changes["missed"])
             retime = bool({"every", "cron", "timezone"} & set(changes))
             if changes.get("every") is not None or changes.get("cron") is not None:
-                s.kind, spec = _timing(changes.get("every"), changes.get("cron"))
+                s.kind, spec = timing(changes.get("every"), changes.get("cron"))
                 s.cron = spec if s.kind == ScheduleKind.CRON else None
                 s.interval_s = spec if s.kind == ScheduleKind.INTERVAL else None
             if "timezone" in changes:
-                _zone(changes["timezone"])
+                check_zone(changes["timezone"])
                 s.timezone = changes["timezone"] or None
             if retime:
                 s.next_run_at = None
@@ -620,68 +395,14 @@ class ScheduleManager:
 
     def _validated_template(self, template: Mapping[str, Any] | Task) -> dict[str, Any]:
         """The template as JSON-ready Task fields, checked as add_task checks a task."""
-        if isinstance(template, Task):
-            full = template.to_dict()
-            data = {k: full[k] for k in TEMPLATE_FIELDS}
-        elif isinstance(template, Mapping):
-            data = dict(template)
-        else:
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_FORMAT,
-                "template: must be an object of task fields",
-                field="template",
-            )
-        refused = sorted(set(data) - set(TEMPLATE_FIELDS))
-        if refused:
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                f"template: a schedule's task cannot set {', '.join(refused)} "
-                f"(it can set {', '.join(TEMPLATE_FIELDS)})",
-                fields=refused,
-            )
-        try:
-            data = json.loads(json.dumps(data))
-        except (TypeError, ValueError) as exc:
-            raise _bad_format("template", f"not JSON data: {exc}") from None
-        if "task_type" not in data:
-            raise QueueError(
-                TaskErrorCode.VALIDATION_MISSING_REQUIRED,
-                "template: task_type: required",
-                fields=["task_type: required"],
-            )
-        task = Task(**{**data, "task_type": parse_task_type(str(data["task_type"]))})
-        # The queue's own checks, on a throwaway copy: the same QueueError add_task would raise.
-        self.queue.validate_task(task)
-        defaults = task.to_dict()
-        return {k: data[k] if k in data else defaults[k] for k in TEMPLATE_FIELDS}
-
-    @staticmethod
-    def _name(name: str, template: Mapping[str, Any]) -> str:
-        if not isinstance(name, str):
-            raise _bad_format("name", "must be text")
-        return (
-            name.strip()
-            or str(template.get("name") or "")
-            or summarize_params(template["task_type"], template.get("params") or {})
-        )
-
-    def _occurrence(self, s: Schedule, task_id: str) -> Task:
-        data = json.loads(json.dumps(s.template))
-        data["tags"] = [*data.get("tags", []), schedule_tag(s.id)]
-        data["name"] = data.get("name") or s.name
-        try:
-            return Task.from_dict({**data, "id": task_id})
-        except (KeyError, ValueError, TypeError) as exc:
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_PARAMS, f"template: {exc}", field="template"
-            ) from None
+        return validated_template(template, self.queue.validate_task)
 
     async def _submit(self, s: Schedule, now: float, *, raise_errors: bool) -> str | None:
         """Add the schedule's next occurrence (updating `s`, not saving it). A failure is kept
         in `s.last_error`, and raised if `raise_errors`."""
         task_id = occurrence_id(s.id, s.occurrences + 1)
         try:
-            await self.queue.add_task(self._occurrence(s, task_id))
+            await self.queue.add_task(occurrence_task(s, task_id))
         except QueueError as exc:
             if await self._exists(task_id):  # added before, but the schedule was not saved
                 self._count(s, task_id, now)
@@ -767,7 +488,7 @@ class ScheduleManager:
                 now = self.clock()
                 due = [
                     s.copy()
-                    for s in sorted(self._schedules.values(), key=_due_order)
+                    for s in sorted(self._schedules.values(), key=by_due_time)
                     if not s.paused
                     and s.next_run_at is not None
                     and s.next_run_at <= now + _EARLY_S
@@ -782,11 +503,3 @@ class ScheduleManager:
             retry_in = RETRY_S
         finally:
             self._arm(retry_in)
-
-
-def _age(s: Schedule) -> tuple[float, str]:
-    return (s.created_at, s.id)
-
-
-def _due_order(s: Schedule) -> tuple[float, float, str]:
-    return (s.next_run_at if s.next_run_at is not None else math.inf, s.created_at, s.id)

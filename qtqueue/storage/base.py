@@ -7,7 +7,7 @@ memory and sends the store batches of changes; a batch is applied atomically and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,8 +57,29 @@ class TaskFilter:
     newest_first: bool = False
 
 
-class TaskStore(Protocol):
-    """Persistent tasks and their transitions.
+class ScheduleStore(Protocol):
+    """Where schedules persist, as plain records keyed by `storage.schedules.SCHEDULE_COLUMNS`
+    (`template` a JSON-ready dict, `paused` a bool, times UNIX seconds). Contracts every
+    backend keeps:
+
+    - every write is atomic and durable on return;
+    - `load_schedules` returns every schedule, oldest first (by created_at, then id); a record
+      whose template cannot be read has `template` None and an `unreadable` key saying why;
+    - `delete_schedule` of an unknown id returns False; it never raises for a missing row.
+    """
+
+    async def load_schedules(self) -> list[dict[str, Any]]:
+        """Every schedule as a record."""
+
+    async def save_schedule(self, record: Mapping[str, Any]) -> None:
+        """Insert the schedule, or replace the one with its id."""
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete the schedule; whether it existed."""
+
+
+class TaskStore(ScheduleStore, Protocol):
+    """Persistent tasks and their transitions (and, beside them, the schedules).
 
     Contracts every backend keeps:
     - `apply` is atomic and durable on return; an empty batch is a no-op.

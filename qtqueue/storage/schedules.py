@@ -1,86 +1,92 @@
-"""Persisted schedules: the `schedules` table, beside the tasks on the task store's connection.
+"""Persisted schedules: the `schedules` table's SQL and how a record maps to a row.
 
 Records are plain dicts keyed by `SCHEDULE_COLUMNS` (the engine's `Schedule.to_dict()`), so no
 engine type leaks down here: `template` is a JSON-ready dict, `paused` a bool, times are UNIX
-seconds.
+seconds. `SqliteTaskStore` runs these statements on its own connection and so is itself the
+`ScheduleStore` (storage/base.py); nothing here reaches into the store.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from qtqueue.storage.sqlite import SqliteTaskStore
+from qtqueue.storage.base import ScheduleStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCHEDULE_COLUMNS", "ScheduleStore", "SqliteScheduleStore"]
+__all__ = [
+    "DELETE_SCHEDULE",
+    "SCHEDULE_COLUMNS",
+    "SELECT_SCHEDULES",
+    "UPSERT_SCHEDULE",
+    "ScheduleStore",
+    "SqliteScheduleStore",
+    "schedule_records",
+    "schedule_row",
+]
 
 SCHEDULE_COLUMNS: tuple[str, ...] = tuple(
     "id name template kind cron interval_s timezone missed paused next_run_at last_run_at "
     "last_task_id last_error occurrences created_at updated_at".split()
 )
-_SELECT = f"SELECT {', '.join(SCHEDULE_COLUMNS)} FROM schedules ORDER BY created_at, id"
-_UPSERT = (
+#: Every schedule, oldest first.
+SELECT_SCHEDULES = f"SELECT {', '.join(SCHEDULE_COLUMNS)} FROM schedules ORDER BY created_at, id"
+#: Insert one schedule or replace the one with its id; takes `schedule_row(record)`.
+UPSERT_SCHEDULE = (
     f"INSERT INTO schedules ({', '.join(SCHEDULE_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(SCHEDULE_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in SCHEDULE_COLUMNS[1:])
 )
+#: Delete one schedule by id; returns its id if it existed.
+DELETE_SCHEDULE = "DELETE FROM schedules WHERE id = ? RETURNING id"
 
 
-class ScheduleStore(Protocol):
-    """Where schedules persist. Contracts every backend keeps:
+def schedule_records(rows: Iterable[Iterable[Any]]) -> list[dict[str, Any]]:
+    """The records of rows read with SELECT_SCHEDULES. A template that is not JSON is left in
+    the file as it is: its record has `template` None and `unreadable` saying why (the engine
+    says which schedule it leaves out)."""
+    records = []
+    for row in rows:
+        record = dict(zip(SCHEDULE_COLUMNS, row, strict=True))
+        try:
+            record["template"] = json.loads(record["template"])
+        except (TypeError, ValueError) as exc:
+            record["template"] = None
+            record["unreadable"] = f"its task template is not JSON ({exc})"
+        record["paused"] = bool(record["paused"])
+        records.append(record)
+    return records
 
-    - every write is atomic and durable on return;
-    - `load_schedules` returns every schedule, oldest first (by created_at, then id);
-    - `delete_schedule` of an unknown id returns False; it never raises for a missing row.
-    """
 
-    async def load_schedules(self) -> list[dict[str, Any]]:
-        """Every schedule as a record."""
-
-    async def save_schedule(self, record: Mapping[str, Any]) -> None:
-        """Insert the schedule, or replace the one with its id."""
-
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        """Delete the schedule; whether it existed."""
+def schedule_row(record: Mapping[str, Any]) -> list[Any]:
+    """The values UPSERT_SCHEDULE takes for one record."""
+    values = dict(record)
+    values["template"] = json.dumps(values["template"])
+    values["paused"] = int(bool(values["paused"]))
+    return [values[c] for c in SCHEDULE_COLUMNS]
 
 
 class SqliteScheduleStore:
-    """`ScheduleStore` on an open `SqliteTaskStore`'s connection.
+    """The schedules of a store that keeps them (the SQLite task store is one itself).
 
-    Each write is one statement, so one transaction of its own, and goes through the task
-    store's counted `_fetchall`: while it is in flight the store knows its connection's thread
-    is busy and never commits a task batch inline beside it (see `SqliteTaskStore.apply`).
+    Kept so that code written against the former separate schedule store still runs; new code
+    hands the task store in wherever a `ScheduleStore` is wanted.
     """
 
-    def __init__(self, store: SqliteTaskStore) -> None:
+    def __init__(self, store: ScheduleStore) -> None:
         self._store = store
 
     async def load_schedules(self) -> list[dict[str, Any]]:
-        records = []
-        for row in await self._store._fetchall(_SELECT):
-            record = dict(zip(SCHEDULE_COLUMNS, row, strict=True))
-            try:
-                record["template"] = json.loads(record["template"])
-            except (TypeError, ValueError) as exc:
-                # Left in the file as it is; the engine says which one it leaves out.
-                record["template"] = None
-                record["unreadable"] = f"its task template is not JSON ({exc})"
-            record["paused"] = bool(record["paused"])
-            records.append(record)
-        return records
+        """Every schedule as a record, oldest first."""
+        return await self._store.load_schedules()
 
     async def save_schedule(self, record: Mapping[str, Any]) -> None:
-        values = dict(record)
-        values["template"] = json.dumps(values["template"])
-        values["paused"] = int(bool(values["paused"]))
-        await self._store._fetchall(_UPSERT, [values[c] for c in SCHEDULE_COLUMNS])
+        """Insert the schedule, or replace the one with its id."""
+        await self._store.save_schedule(record)
 
     async def delete_schedule(self, schedule_id: str) -> bool:
-        rows = await self._store._fetchall(
-            "DELETE FROM schedules WHERE id = ? RETURNING id", (schedule_id,)
-        )
-        return bool(rows)
+        """Delete the schedule; whether it existed."""
+        return await self._store.delete_schedule(schedule_id)

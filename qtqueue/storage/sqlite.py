@@ -15,6 +15,7 @@ import operator
 import os
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,13 @@ from qtqueue.storage.base import TaskFilter, Transition, WriteBatch
 from qtqueue.storage.damage import QUARANTINE_TABLE, create_store, inspect, quarantine_rows
 from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 from qtqueue.storage.private import make_private_dir
+from qtqueue.storage.schedules import (
+    DELETE_SCHEDULE,
+    SELECT_SCHEDULES,
+    UPSERT_SCHEDULE,
+    schedule_records,
+    schedule_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1094,6 +1102,19 @@ class SqliteTaskStore:
             "buckets": buckets,
             "durations": durations,
         }
+
+    # ------------------------------------------------------------------ ScheduleStore
+    # Each write is one statement, so one transaction of its own, through the counted
+    # `_fetchall`: while it is in flight `apply` knows the connection's thread is busy.
+
+    async def load_schedules(self) -> list[dict[str, Any]]:
+        return schedule_records(await self._fetchall(SELECT_SCHEDULES))
+
+    async def save_schedule(self, record: Mapping[str, Any]) -> None:
+        await self._fetchall(UPSERT_SCHEDULE, schedule_row(record))
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        return bool(await self._fetchall(DELETE_SCHEDULE, (schedule_id,)))
 
 
 def _percentile(ordered: list[float], q: float) -> float:

@@ -1,19 +1,19 @@
-"""The user's application settings: a small typed wrapper over `QSettings`.
+"""The window's preferences in `QSettings`, and the dialog's view of every setting.
 
-Keys (all under the `app/` group of the window's QSettings):
+The engine's settings (tasks at once, category limits, retention, log cap, shutdown policy,
+the Docker host) are `qtqueue.settings.EngineSettings` and the families' models, kept in the
+engine's store so that `qtqueue run` and the CLI use them too. `QSettings` keeps only what
+belongs to this window, under the `app/` group:
 
-- `app/maxConcurrent` (int ≥ 1, default 4): tasks running at once.
-- `app/categoryLimits` (JSON object, default `{}`): category → its tasks running at once.
-- `app/retentionDays` (float ≥ 0, default 30): finished tasks kept this long; 0 keeps them.
 - `app/notifications` (`all` / `failures` / `none`, default `all`): tray messages.
-- `app/logCapMb` (int ≥ 1, default 10): each task's log is capped at this many MiB.
 - `app/closeToTray` (bool, default false): closing the window hides it to the tray.
-- `app/shutdownPolicy` (`wait` / `requeue` / `cancel`, default `requeue`): running tasks
-  when the application quits.
-- `app/dockerHost` (text, default empty): the Docker daemon of Docker tasks that name none
-  (empty: $DOCKER_HOST, else the local socket).
 - `app/confirmCancel`, `app/confirmRemove` (bool, default true): Cancel and Remove ask first
   (their question's "Don't ask again" turns one off; the settings dialog turns it back on).
+
+Earlier versions kept the engine's settings in `QSettings` too (`app/maxConcurrent`,
+`app/categoryLimits`, `app/retentionDays`, `app/logCapMb`, `app/shutdownPolicy`,
+`app/dockerHost`). `start_engine` moves those into the store at the first start and removes
+them here (a value the store already holds wins).
 
 Engine settings that were never saved are not applied: the queue keeps what it was built
 with (so `create_main_window(max_concurrent=...)` still means what it says).
@@ -25,12 +25,26 @@ import json
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QSettings
 
+from qtqueue.core.errors import QueueError
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
+from qtqueue.settings import (
+    FAMILY_SETTINGS,
+    DockerSettings,
+    EngineSettings,
+    Settings,
+    apply_settings,
+    checked,
+    current_settings,
+    overlay,
+    save_settings,
+    saved_settings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +65,14 @@ KEY_CONFIRM_CANCEL = "app/confirmCancel"
 KEY_CONFIRM_REMOVE = "app/confirmRemove"
 #: The task actions that ask before acting, and the key that says whether they do.
 CONFIRM_KEYS = {"cancel": KEY_CONFIRM_CANCEL, "remove": KEY_CONFIRM_REMOVE}
-#: URL schemes the docker SDK accepts for a daemon.
-DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")
+#: Where earlier versions kept each engine setting (moved into the store by `start_engine`).
+LEGACY_ENGINE_KEYS = {
+    "max_concurrent": KEY_MAX_CONCURRENT,
+    "category_limits": KEY_CATEGORY_LIMITS,
+    "retention_days": KEY_RETENTION_DAYS,
+    "log_cap_mb": KEY_LOG_CAP_MB,
+    "shutdown_policy": KEY_SHUTDOWN_POLICY,
+}
 
 
 class NotificationMode(StrEnum):
@@ -81,8 +101,8 @@ class AppConfig:
     close_to_tray: bool = False
     #: What running tasks do when the application quits.
     shutdown_policy: ShutdownPolicy = ShutdownPolicy.REQUEUE
-    #: The Docker daemon of Docker tasks that name none ("": $DOCKER_HOST or the socket).
-    docker_host: str = ""
+    #: Each family's settings: family name → its settings model's field values.
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Cancel asks before acting on the selected tasks.
     confirm_cancel: bool = True
     #: Remove asks before deleting the selected tasks.
@@ -100,16 +120,32 @@ class AppConfig:
             problems["retention_days"] = "cannot be negative"
         if self.log_cap_mb < 1:
             problems["log_cap_mb"] = "must be at least 1 MiB"
-        host = self.docker_host.strip()
-        if host and (not host.startswith(DOCKER_HOST_SCHEMES) or host in DOCKER_HOST_SCHEMES):
-            problems["docker_host"] = (
-                "must be a daemon URL such as unix:///var/run/docker.sock or tcp://host:2375"
-            )
+        for name, values in self.families.items():
+            try:
+                checked(FAMILY_SETTINGS[name], values, name)
+            except QueueError as exc:
+                for problem in exc.details["fields"]:
+                    where, _, why = str(problem).partition(": ")
+                    problems[where] = why
         return problems
 
     @property
     def retention_s(self) -> float | None:
+        """Retention in seconds (None: keep for ever)."""
         return self.retention_days * DAY_S if self.retention_days > 0 else None
+
+    def engine_settings(self) -> Settings:
+        """The engine's part, every field set (check `validate()` first)."""
+        return Settings(
+            EngineSettings(
+                max_concurrent=self.max_concurrent,
+                category_limits=self.category_limits,
+                retention_days=self.retention_days,
+                log_cap_mb=self.log_cap_mb,
+                shutdown_policy=self.shutdown_policy,
+            ),
+            {n: checked(FAMILY_SETTINGS[n], values) for n, values in self.families.items()},
+        )
 
 
 #: The settings of a fresh installation.
@@ -185,7 +221,7 @@ class AppSettings:
         return self._bool(CONFIRM_KEYS[action], True)
 
     def stop_asking_before(self, action: str) -> None:
-        """"Don't ask again" was ticked for `action` (a key of CONFIRM_KEYS)."""
+        """ "Don't ask again" was ticked for `action` (a key of CONFIRM_KEYS)."""
         self.qsettings.setValue(CONFIRM_KEYS[action], False)
         self.qsettings.sync()
 
@@ -198,74 +234,82 @@ class AppSettings:
         return str(self.qsettings.value(KEY_DOCKER_HOST, "") or "").strip()
 
     def config_for(self, queue: TaskQueue) -> AppConfig:
-        """The current settings; engine values are the queue's live ones."""
-        retention = queue.retention_s
+        """The current settings: engine values are the queue's live ones."""
+        live = current_settings(queue)
         return AppConfig(
-            max_concurrent=queue.max_concurrent,
-            category_limits=dict(queue.category_limits),
-            retention_days=0.0 if retention is None else retention / DAY_S,
+            max_concurrent=live.engine.max_concurrent,
+            category_limits=dict(live.engine.category_limits),
+            retention_days=live.engine.retention_days,
             notifications=self.notifications,
-            log_cap_mb=max(1, round(queue.log_cap_bytes / MB)),
+            log_cap_mb=live.engine.log_cap_mb,
             close_to_tray=self.close_to_tray,
-            shutdown_policy=self.shutdown_policy,
-            docker_host=str(queue.executor_settings.get("docker_host") or ""),
+            shutdown_policy=live.engine.shutdown_policy,
+            families={n: m.model_dump(mode="json") for n, m in live.families.items()},
             confirm_cancel=self.asks_before("cancel"),
             confirm_remove=self.asks_before("remove"),
         )
 
     def save(self, config: AppConfig) -> None:
-        """Persist every field of `config` (raises ValueError if it does not validate)."""
+        """Persist the window's preferences of `config` (raises ValueError if it does not
+        validate); the engine's part goes to the store (`AppConfig.engine_settings`)."""
         problems = config.validate()
         if problems:
             raise ValueError(f"invalid settings: {problems}")
         s = self.qsettings
-        s.setValue(KEY_MAX_CONCURRENT, config.max_concurrent)
-        s.setValue(KEY_CATEGORY_LIMITS, json.dumps(config.category_limits, sort_keys=True))
-        s.setValue(KEY_RETENTION_DAYS, config.retention_days)
         s.setValue(KEY_NOTIFICATIONS, config.notifications.value)
-        s.setValue(KEY_LOG_CAP_MB, config.log_cap_mb)
         s.setValue(KEY_CLOSE_TO_TRAY, config.close_to_tray)
-        s.setValue(KEY_SHUTDOWN_POLICY, config.shutdown_policy.value)
-        s.setValue(KEY_DOCKER_HOST, config.docker_host.strip())
         s.setValue(KEY_CONFIRM_CANCEL, config.confirm_cancel)
         s.setValue(KEY_CONFIRM_REMOVE, config.confirm_remove)
         s.sync()
 
-    def apply_saved(self, queue: TaskQueue) -> None:
-        """Give the queue the engine settings that were saved (at start, before dispatching)."""
-        if self.has(KEY_MAX_CONCURRENT):
-            queue.set_max_concurrent(self.max_concurrent)
-        if self.has(KEY_CATEGORY_LIMITS):
-            apply_category_limits(queue, self.category_limits)
-        if self.has(KEY_RETENTION_DAYS):
-            days = self.retention_days
-            queue.set_retention(days * DAY_S if days > 0 else None)
-        if self.has(KEY_LOG_CAP_MB):
-            queue.log_cap_bytes = self.log_cap_mb * MB
-        if self.docker_host:
-            queue.executor_settings["docker_host"] = self.docker_host
+    def legacy_settings(self) -> Settings:
+        """The engine settings an earlier version saved here (only those it saved; a value
+        the models refuse is left out, with a warning)."""
+        found: dict[str, object] = {}
+        for name, key in LEGACY_ENGINE_KEYS.items():
+            if not self.has(key):
+                continue
+            value = getattr(self, name)  # each field has its typed reader of the same name
+            try:
+                EngineSettings.model_validate({name: value})
+            except ValidationError as exc:
+                logger.warning("not moving the setting %s into the store: %s", key, exc)
+                continue
+            found[name] = value
+        families: dict[str, BaseModel] = {}
+        if self.has(KEY_DOCKER_HOST):
+            try:
+                families["docker"] = DockerSettings(docker_host=self.docker_host)
+            except ValidationError as exc:
+                logger.warning("not moving the setting %s into the store: %s", KEY_DOCKER_HOST, exc)
+        return Settings(EngineSettings.model_validate(found), families)
+
+    def forget_legacy(self) -> None:
+        """Remove the engine settings an earlier version saved here."""
+        for key in (*LEGACY_ENGINE_KEYS.values(), KEY_DOCKER_HOST):
+            self.qsettings.remove(key)
+        self.qsettings.sync()
 
     def shutdown_policy_if_saved(self) -> ShutdownPolicy | None:
-        """The saved policy for `queue.close(policy)`; None: the queue's own."""
+        """A policy an earlier version saved here and not yet moved into the store, for
+        `queue.close(policy)`; None: the queue's own (the store's, applied at start)."""
         return self.shutdown_policy if self.has(KEY_SHUTDOWN_POLICY) else None
-
-
-def apply_category_limits(queue: TaskQueue, limits: dict[str, int]) -> None:
-    """Make the queue's category limits exactly `limits` (removed ones are lifted)."""
-    for category in set(queue.category_limits) - set(limits):
-        queue.set_category_limit(category, None)
-    for category, limit in limits.items():
-        if queue.category_limits.get(category) != limit:
-            queue.set_category_limit(category, limit)
 
 
 def apply_config(queue: TaskQueue, config: AppConfig) -> None:
     """Apply the engine part of `config` to the running queue, live."""
-    queue.set_max_concurrent(config.max_concurrent)
-    apply_category_limits(queue, config.category_limits)
-    queue.set_retention(config.retention_s)
-    queue.log_cap_bytes = config.log_cap_mb * MB
-    if config.docker_host.strip():
-        queue.executor_settings["docker_host"] = config.docker_host.strip()
-    else:
-        queue.executor_settings.pop("docker_host", None)
+    apply_settings(queue, config.engine_settings())
+
+
+async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:
+    """Start `queue` with the saved engine settings applied before its first task: the
+    store's, and those an earlier version saved in `QSettings`, which are then moved into the
+    store (a value the store already holds wins) and removed from `QSettings`."""
+    legacy = app_settings.legacy_settings()
+    settings = overlay(legacy, saved_settings(queue.data_dir))
+    apply_settings(queue, settings)
+    await queue.start()
+    if legacy.engine.model_fields_set or legacy.families:
+        await save_settings(queue.store, settings)
+        app_settings.forget_legacy()
+        logger.info("engine settings moved from the window's settings into the store")

@@ -8,46 +8,53 @@ cancelled when the selection changes).
 Scheduling facts: why a pending task waits (`waitBanner`), its queue, permission, declared
 resources, run/expiry times, the schedule it came from, and its dependencies with their live
 statuses (fetched with `get_task`, then kept current from the engine's events while shown).
-For a Docker pull or push, `layerView` lists each layer's latest state, read from the
-`layer <id>: ...` lines of the log as the log grows (each chunk parsed once). A command started
-with params `interactive: true` takes input from `stdinInput` while it runs (`send_input`).
+A family may bring its own widget (`Family.qt_module`, e.g. the docker family's image layers):
+the pane loads it through the family descriptor, shows it for the tasks it `shows`, and feeds
+it the log as the log grows. A command started with params `interactive: true` takes input
+from `stdinInput` while it runs (`send_input`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, error_info
 from qtqueue.core.task import (
     ACTIVE,
     RETRYABLE_TERMINAL,
     TERMINAL,
-    Permission,
     Task,
     TaskStatus,
-    TaskType,
 )
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
-from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
-from qtqueue.executors.docker.progress import LayerState, parse_layer_lines
+from qtqueue.executors.family import Family
 from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
 from qtqueue.ui.progress_delegate import progress_label
+from qtqueue.ui.task_in_words import (
+    input_hint,
+    leading_params,
+    log_tail,
+    param_order,
+    param_text,
+    permission_in_words,
+    resources_in_words,
+    schedule_of,
+    waiting_in_words,
+)
 from qtqueue.ui.task_table_model import (
-    MASK,
     format_duration,
-    format_size,
     format_timestamp,
     is_secret_key,
     status_text,
@@ -55,20 +62,14 @@ from qtqueue.ui.task_table_model import (
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["DetailPane", "TaskSource", "fit_rows", "resources_in_words", "waiting_in_words"]
+
 #: The most of a log the pane loads at once; older output is left to `qtqueue log`.
 LOG_TAIL_CHARS = 256 * 1024
 
 
 #: The most dependencies the pane looks up and lists; the rest are counted.
 MAX_DEPENDENCIES_SHOWN = 30
-#: Task types whose log carries `layer <id>: ...` lines.
-LAYERED_TYPES = frozenset({TaskType.DOCKER_PULL.value, TaskType.DOCKER_PUSH.value})
-#: Task types that run a process, which takes input when started with `interactive: true`.
-PROCESS_TYPES = frozenset({TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value})
-#: Rows a layer or dependency list grows to before it scrolls.
-LIST_ROWS_SHOWN = 8
-#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 
 
 class TaskSource(Protocol):
@@ -81,123 +82,6 @@ class TaskSource(Protocol):
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None: ...
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
-
-
-class LayerFeed:
-    """The layers of a pull or push, fed the log chunk by chunk as it grows.
-
-    Each chunk is parsed once: only its complete lines (an unfinished last line waits for the
-    next chunk), and only if it names a layer at all. `layers` keeps each layer's latest
-    state in the order layers first appeared, as `parse_layer_lines` over the whole log would.
-    """
-
-    def __init__(self) -> None:
-        self.layers: dict[str, LayerState] = {}
-        self._partial = ""
-
-    def feed(self, chunk: str) -> dict[str, LayerState]:
-        """Take the next piece of the log; the layers it changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
-
-    def finish(self) -> dict[str, LayerState]:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
-
-    def _parse(self, text: str) -> dict[str, LayerState]:
-        if "layer " not in text:
-            return {}
-        changed = parse_layer_lines(text)
-        self.layers.update(changed)
-        return changed
-
-
-def layer_transfer_text(state: LayerState) -> str:
-    """'31 % · 12.3 MB / 40.0 MB', or '—' when the daemon gave no byte count."""
-    pct = state.percent
-    if pct is None or state.current is None or state.total is None:
-        return "—"
-    return f"{pct:.0f} % · {format_size(state.current)} / {format_size(state.total)}"
-
-
-def _amount(value: Any) -> str:
-    return f"{float(value):g}"
-
-
-def resources_in_words(resources: dict[str, Any]) -> str:
-    """'2 CPU cores, 8 GB of memory, 20 GB of disk on /data, 6 GB of GPU memory'; ''."""
-    parts: list[str] = []
-    cpu = resources.get("cpu_cores")
-    if cpu:
-        parts.append(f"{_amount(cpu)} CPU core{'' if float(cpu) == 1 else 's'}")
-    if resources.get("memory_gb"):
-        parts.append(f"{_amount(resources['memory_gb'])} GB of memory")
-    if resources.get("disk_gb"):
-        where = resources.get("disk_path") or "the home folder"
-        parts.append(f"{_amount(resources['disk_gb'])} GB of disk on {where}")
-    if resources.get("gpu_memory_gb"):
-        parts.append(f"{_amount(resources['gpu_memory_gb'])} GB of GPU memory")
-    return ", ".join(parts)
-
-
-def permission_in_words(t: Task) -> str:
-    """What the task's permission means for it now."""
-    if t.permission == Permission.HUMAN_REQUIRED:
-        if t.approved_at is not None:
-            return f"approved {format_timestamp(t.approved_at)}"
-        if t.status in TERMINAL:
-            return "needed approval; it was never given"
-        return "awaiting approval: it runs only once a person approves it"
-    if t.permission == Permission.SUPERVISED:
-        return "supervised: runs on its own, with a notice when it starts"
-    return "autonomous: runs without asking"
-
-
-def waiting_in_words(t: Task, now: float) -> str:
-    """Why a pending task is not running, for a person; '' for a task not pending."""
-    if t.status != TaskStatus.PENDING:
-        return ""
-    reason = t.wait_reason
-    if reason:
-        return reason[0].upper() + reason[1:]
-    if t.run_at is not None and t.run_at > now:
-        return f"Scheduled: not before {format_timestamp(t.run_at)}"
-    return "Queued: it starts when a slot is free"
-
-
-def input_hint(t: Task) -> str:
-    """Why `stdinInput` is disabled for `t`, or '' when the task takes input now."""
-    if not t.params.get("interactive"):
-        return "No input: not started as interactive"
-    if t.status in ACTIVE:
-        return ""
-    if t.status in TERMINAL:
-        return "Finished: it takes no more input"
-    return "Input can be sent once it runs"
-
-
-def schedule_of(t: Task) -> str:
-    """The id of the schedule that added `t` (its `schedule:<id>` tag), or ''."""
-    for tag in t.tags:
-        if tag.startswith(SCHEDULE_TAG_PREFIX):
-            return tag[len(SCHEDULE_TAG_PREFIX) :]
-    return ""
-
-
-def _fit_rows(view: QTreeWidget) -> None:
-    """Make a list as tall as its rows (at least one, at most `LIST_ROWS_SHOWN`, children of
-    expanded items counted): no empty space below a short list."""
-    count = 0
-    for i in range(view.topLevelItemCount()):
-        item = view.topLevelItem(i)
-        count += 1 + (item.childCount() if item.isExpanded() else 0)
-    rows = min(max(count, 1), LIST_ROWS_SHOWN)
-    row = view.sizeHintForRow(0) if count else view.fontMetrics().height() + 4
-    view.setFixedHeight(view.header().sizeHint().height() + rows * row + 2 * view.frameWidth() + 2)
 
 
 def _short(task_id: str) -> str:
@@ -213,45 +97,19 @@ _ENDED = {
 }
 
 
-def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[-limit:]
-    newline = cut.find("\n")
-    return cut[newline + 1 :] if newline >= 0 else cut
-
-
-#: Parameters that say most about a task, shown first; the rest follow by name.
-_LEADING_PARAMS = ("command", "args", "script_path", "image", "image_name", "url", "monitor_type")
-
-
-def _param_order(item: tuple[str, Any]) -> tuple[int, str]:
-    name = item[0]
-    lead = _LEADING_PARAMS.index(name) if name in _LEADING_PARAMS else len(_LEADING_PARAMS)
-    return lead, name
-
-
-def _param_text(name: str, value: Any) -> str:
-    if is_secret_key(name):
-        return MASK
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
-
-
 class DetailPane(QWidget):
     """Details of one task (`show_task`), or a hint when nothing is selected.
 
     Signals, for whoever waits on the pane (tests, the window): `logLoaded(task id)` once the
     log of the shown task has been read up to its current end (its first chunk, or the end of
-    a finished task's log); `layersUpdated(task id)` when `layerView` changed;
+    a finished task's log); `familyViewUpdated(task id)` when a family's widget changed;
     `dependenciesUpdated(task id)` when `dependencyView` shows newer statuses;
     `inputSent(task id)` once input reached the command, `inputFailed(message)` when the
     engine refused it (the message is shown in `inputError`).
     """
 
     logLoaded = Signal(str)
-    layersUpdated = Signal(str)
+    familyViewUpdated = Signal(str)
     dependenciesUpdated = Signal(str)
     inputSent = Signal(str)
     inputFailed = Signal(str)
@@ -263,6 +121,7 @@ class DetailPane(QWidget):
         *,
         duration_of: Callable[[Task], float | None] | None = None,
         clock: Callable[[], float] = time.time,
+        families: Sequence[Family] = (),
     ) -> None:
         super().__init__(parent)
         self.form = Ui_DetailPane()
@@ -275,8 +134,6 @@ class DetailPane(QWidget):
         self._follower: asyncio.Task[None] | None = None
         self._following: str | None = None
         self._background = BackgroundTasks()
-        self._layers = LayerFeed()
-        self._layer_items: dict[str, QTreeWidgetItem] = {}
         # The dependencies of the shown task: fetched snapshots (None: removed), whose task
         # they belong to, and the engine subscription that keeps them current.
         self._deps: dict[str, Task | None] = {}
@@ -301,8 +158,22 @@ class DetailPane(QWidget):
             "background: #fef3c7; color: #78350f; border: 1px solid #f59e0b;"
             " border-radius: 4px; padding: 6px; font-weight: bold;"
         )
-        for view in (f.paramsView, f.layerView, f.dependencyView):
+        for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
+        # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
+        # the docker family's widget takes its row.
+        placeholder = getattr(f, "layersBox", None)
+        if placeholder is not None:
+            f.infoLayout.removeWidget(placeholder)
+            placeholder.hide()
+        self._family_widgets = host_family_widgets(families, f.infoLayout, 4, f.infoWidget)
+        self._leading = leading_params(families)
+        # Types that run a process, which takes input when started with `interactive: true`.
+        self._process_types = {
+            e.name for family in families for e in family.executors() if e.runs_commands
+        }
+        for widget in self._family_widgets:
+            getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
         f.detailSplitter.setStretchFactor(0, 3)
         f.detailSplitter.setSizes([600, 400])
         f.detailSplitter.setStretchFactor(1, 2)
@@ -376,7 +247,8 @@ class DetailPane(QWidget):
         waiting = waiting_in_words(t, self._clock())
         f.waitBanner.setText(waiting)
         f.waitBanner.setVisible(bool(waiting))
-        f.layersBox.setVisible(t.type_name in LAYERED_TYPES)
+        for widget in self._family_widgets:
+            cast(QWidget, widget).setVisible(widget.shows(t))
         self._render_timing(t)
         self._render_retries(t)
         self._render_error(t)
@@ -486,21 +358,21 @@ class DetailPane(QWidget):
         view = self.form.paramsView
         view.clear()
         items = []
-        for name, value in sorted(t.params.items(), key=_param_order):
+        for name, value in sorted(t.params.items(), key=lambda i: param_order(i, self._leading)):
             if value is None or value == "" or value == {} or value == []:
                 continue  # an unset option says nothing
-            item = QTreeWidgetItem([str(name), _param_text(str(name), value)])
+            item = QTreeWidgetItem([str(name), param_text(str(name), value)])
             if isinstance(value, dict) and value and not is_secret_key(str(name)):
                 item.setText(1, "")
                 for k, v in value.items():
-                    item.addChild(QTreeWidgetItem([str(k), _param_text(str(k), v)]))
+                    item.addChild(QTreeWidgetItem([str(k), param_text(str(k), v)]))
                 item.setExpanded(True)
             items.append(item)
         view.addTopLevelItems(items)
         for item in items:
             item.setExpanded(True)
         view.resizeColumnToContents(0)
-        _fit_rows(view)
+        fit_rows(view)
         self.form.paramsBox.setVisible(bool(items))
 
     @staticmethod
@@ -537,7 +409,7 @@ class DetailPane(QWidget):
         self._dep_ids = frozenset()
         self._deps_timer.stop()
         self.form.dependencyView.clear()
-        _fit_rows(self.form.dependencyView)
+        fit_rows(self.form.dependencyView)
 
     async def _fetch_dependencies(self, task_id: str, dep_ids: list[str]) -> None:
         assert self._source is not None
@@ -611,42 +483,19 @@ class DetailPane(QWidget):
         view.addTopLevelItems(items)
         view.resizeColumnToContents(0)
         view.resizeColumnToContents(1)
-        _fit_rows(view)
+        fit_rows(view)
         self._set_row(f.schedulingForm, f.culpritValue, self._culprit_text(t))
         self.dependenciesUpdated.emit(t.id)
 
-    # ------------------------------------------------------------------ image layers
-
-    def _show_layers(self, task_id: str, changed: dict[str, LayerState]) -> None:
-        if not changed or self._following != task_id:
-            return
-        view = self.form.layerView
-        for layer_id, state in changed.items():
-            item = self._layer_items.get(layer_id)
-            if item is None:
-                item = QTreeWidgetItem([layer_id, "", ""])
-                view.addTopLevelItem(item)
-                self._layer_items[layer_id] = item
-            item.setText(1, state.status)
-            item.setText(2, layer_transfer_text(state))
-        view.resizeColumnToContents(0)
-        view.resizeColumnToContents(1)
-        _fit_rows(view)
-        self.form.layersBox.setTitle(f"Image layers ({len(self._layer_items)})")
-        self.layersUpdated.emit(task_id)
-
-    def _clear_layers(self) -> None:
-        self._layers = LayerFeed()
-        self._layer_items.clear()
-        self.form.layerView.clear()
-        _fit_rows(self.form.layerView)
-        self.form.layersBox.setTitle("Image layers")
+    def family_widget(self, name: str) -> QWidget | None:
+        """The widget a family's `qt.py` gave (by its object name or class name), or None."""
+        return find_family_widget(self._family_widgets, name)
 
     # ------------------------------------------------------------------ input
 
     def _render_input(self, t: Task) -> None:
         f = self.form
-        shown = t.type_name in PROCESS_TYPES or "interactive" in t.params
+        shown = t.type_name in self._process_types or "interactive" in t.params
         hint = input_hint(t)
         for widget in (f.stdinInput, f.sendInputButton):
             widget.setVisible(shown)
@@ -693,7 +542,8 @@ class DetailPane(QWidget):
         self._stop_following()
         if clear:
             self.form.logView.clear()
-            self._clear_layers()
+            for widget in self._family_widgets:
+                widget.reset()
         if self._source is None:
             return
         self._following = task_id
@@ -707,21 +557,23 @@ class DetailPane(QWidget):
 
     async def _follow(self, task_id: str) -> None:
         assert self._source is not None
-        layered = self._task is not None and self._task.type_name in LAYERED_TYPES
+        task = self._task
+        fed = [w for w in self._family_widgets if task is not None and w.shows(task)]
         first = True
         try:
             async with contextlib.aclosing(self._source.follow_log(task_id)) as chunks:
                 async for chunk in chunks:
                     if self._following != task_id:
                         return
-                    self._append(_tail(chunk) if first else chunk)
-                    if layered:
-                        self._show_layers(task_id, self._layers.feed(chunk))
+                    self._append(log_tail(chunk, LOG_TAIL_CHARS) if first else chunk)
+                    for widget in fed:
+                        widget.feed(task_id, chunk)
                     if first:
                         first = False
                         self.logLoaded.emit(task_id)
-            if layered:
-                self._show_layers(task_id, self._layers.finish())
+            if self._following == task_id:
+                for widget in fed:
+                    widget.finish(task_id)
         except QueueError as exc:  # removed meanwhile
             logger.debug("stopped following the log of %s: %s", task_id, exc)
         finally:

@@ -226,7 +226,9 @@ class MainWindow(QMainWindow):
         self.table.setModel(self.proxy)
         self.progress_delegate = ProgressDelegate(self.table)
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
-        self.detail = DetailPane(queue, self, duration_of=self.model.duration_of)
+        self.detail = DetailPane(
+            queue, self, duration_of=self.model.duration_of, families=queue.registry.families()
+        )
         self.form.mainSplitter.addWidget(self.detail)
         self.form.mainSplitter.setStretchFactor(0, 1)
         self.form.mainSplitter.setStretchFactor(1, 1)

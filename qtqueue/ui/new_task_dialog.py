@@ -32,6 +32,7 @@ from qtqueue.core.task import (
     Priority,
     Task,
     TaskType,
+    documented_task_type,
     parse_task_type,
     summarize_params,
 )
@@ -84,8 +85,8 @@ def family_of(executor: Executor) -> str:
     """The picker group of an executor: its TaskType's family, "handlers" or "plugins"."""
     if isinstance(executor, HandlerExecutor):
         return "handlers"
-    parsed = parse_task_type(executor.name)
-    return parsed.family if isinstance(parsed, TaskType) else "plugins"
+    documented = documented_task_type(executor.name)
+    return documented.family if documented is not None else "plugins"
 
 
 def _family_key(family: str) -> tuple[int, str]:

@@ -1,13 +1,18 @@
 """The settings dialog: concurrency, category limits, retention, notifications, log cap,
-close-to-tray, the shutdown policy and which task actions ask first.
+close-to-tray, the shutdown policy, which task actions ask first, and one page per family
+settings model (generated from the model by the task form builder).
 
-It edits an `AppConfig`: filled from the live queue and the saved settings, checked inline
-(OK stays disabled while a value is refused, and the reason is shown beside it), and on OK
-saved and applied to the running engine at once.
+It edits an `AppConfig`: filled from the live queue and the window's preferences, checked
+inline (OK stays disabled while a value is refused, and the reason is shown beside it). On OK
+the engine's settings are applied to the running engine at once and saved in its store (where
+`qtqueue run` and the CLI read them too; `saving` is that write), and the window's preferences
+in `QSettings`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 
 from PySide6.QtCore import Qt, Slot
@@ -19,10 +24,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -32,7 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.settings import FAMILY_SETTINGS, checked, save_settings
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode, apply_config
+from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.task_form import TaskForm  # TODO(issue 11 §8): ui/paramform once it moved
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +69,11 @@ class SettingsDialog(QDialog):
         self.setStyleSheet(_STYLE)
         self.queue = queue
         self.settings = settings
+        #: The write of the engine's settings into the store that OK started (None before).
+        self.saving: asyncio.Task[None] | None = None
+        self._background = BackgroundTasks()
+        #: Each family's generated settings form, by family name.
+        self.familyForms: dict[str, TaskForm] = {}
         self._build()
         self.set_config(settings.config_for(queue))
         self._validate()
@@ -140,14 +153,6 @@ class SettingsDialog(QDialog):
         confirm.addWidget(self.confirmRemove)
         form.addRow("Confirm:", confirm)
 
-        self.dockerHost = QLineEdit(self)
-        self.dockerHost.setObjectName("settingDockerHost")
-        self.dockerHost.setPlaceholderText("$DOCKER_HOST, else the local socket")
-        self.dockerHost.setToolTip(
-            "The Docker daemon of Docker tasks that name none, e.g. tcp://build-box:2375"
-        )
-        form.addRow("&Docker host:", self.dockerHost)
-
         self.shutdownPolicy = QComboBox(self)
         self.shutdownPolicy.setObjectName("settingShutdownPolicy")
         for policy, label in POLICY_LABELS.items():
@@ -167,13 +172,33 @@ class SettingsDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        for name, page in self._family_pages().items():
+            layout.addWidget(page)
+            self.familyForms[name].changed.connect(self._validate)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.maxConcurrent.valueChanged.connect(self._validate)
         self.retentionDays.valueChanged.connect(self._validate)
         self.logCapMb.valueChanged.connect(self._validate)
-        self.dockerHost.textChanged.connect(self._validate)
         self.resize(560, self.sizeHint().height())
+
+    def _family_pages(self) -> dict[str, QGroupBox]:
+        """One page per family settings model, generated from the model by the task form
+        builder and checked by the model; `familyForms` holds their forms."""
+        pages: dict[str, QGroupBox] = {}
+        for name, model in sorted(FAMILY_SETTINGS.items()):
+            family_form = TaskForm(
+                model.model_json_schema(),
+                functools.partial(checked, model),
+                parent=self,
+            )
+            family_form.setObjectName(f"{name}Settings")
+            self.familyForms[name] = family_form
+            page = QGroupBox(name.title(), self)  # TODO: the Family descriptor's title
+            page.setObjectName(f"{name}SettingsPage")
+            QVBoxLayout(page).addWidget(family_form)
+            pages[name] = page
+        return pages
 
     # ------------------------------------------------------------------ values
 
@@ -191,7 +216,8 @@ class SettingsDialog(QDialog):
         self.closeToTray.setChecked(config.close_to_tray)
         self.confirmCancel.setChecked(config.confirm_cancel)
         self.confirmRemove.setChecked(config.confirm_remove)
-        self.dockerHost.setText(config.docker_host)
+        for name, family_form in self.familyForms.items():
+            family_form.set_values(config.families.get(name, {}))
         self.shutdownPolicy.setCurrentIndex(
             self.shutdownPolicy.findData(config.shutdown_policy.value)
         )
@@ -231,7 +257,7 @@ class SettingsDialog(QDialog):
             log_cap_mb=self.logCapMb.value(),
             close_to_tray=self.closeToTray.isChecked(),
             shutdown_policy=ShutdownPolicy(self.shutdownPolicy.currentData()),
-            docker_host=self.dockerHost.text().strip(),
+            families={name: f.values() for name, f in self.familyForms.items()},
             confirm_cancel=self.confirmCancel.isChecked(),
             confirm_remove=self.confirmRemove.isChecked(),
         )
@@ -239,15 +265,19 @@ class SettingsDialog(QDialog):
     def problems(self) -> list[str]:
         """Why the fields cannot be saved as they are (empty: they can)."""
         _, limit_problem = self._limits()
-        labels = {"max_concurrent": "Tasks at once", "retention_days": "Keep finished tasks",
-                  "log_cap_mb": "Log size per task", "docker_host": "Docker host"}
-        found = [
-            f"{labels[k]}: {v}"
-            for k, v in self.config().validate().items()
-            if k in labels
-        ]
+        labels = {
+            "max_concurrent": "Tasks at once",
+            "retention_days": "Keep finished tasks",
+            "log_cap_mb": "Log size per task",
+        }
+        found = [f"{labels[k]}: {v}" for k, v in self.config().validate().items() if k in labels]
         if limit_problem:
             found.append(f"Per category: {limit_problem}")
+        for family_form in self.familyForms.values():
+            found.extend(
+                f"{family_form.spec(k).label if k else 'Settings'}: {v}"
+                for k, v in family_form.problems().items()
+            )
         return found
 
     @Slot()
@@ -292,5 +322,8 @@ class SettingsDialog(QDialog):
         config = self.config()
         self.settings.save(config)
         apply_config(self.queue, config)
-        logger.info("settings saved and applied: %s", config)
+        self.saving = self._background.spawn(
+            save_settings(self.queue.store, config.engine_settings()), "save settings"
+        )
+        logger.info("settings applied (and being saved): %s", config)
         super().accept()

@@ -17,6 +17,7 @@ import pytest
 
 from qtqueue.core.errors import (
     CATALOG,
+    ErrorCode,
     ErrorInfo,
     QueueError,
     TaskErrorCode,
@@ -26,10 +27,16 @@ from qtqueue.core.errors import (
     describe_exit,
     error_info,
 )
+from qtqueue.executors import default_registry
 
 C = TaskErrorCode
 
-#: The codes the engine and the UI rely on, written out so that a removed code fails here.
+# The built-in families' codes and rules (docker's among them) join the catalog when a registry
+# loads them, as in the engine and the window.
+default_registry(entry_points=False)
+
+#: The codes of the design documents, which the engine and the UI rely on, written out so that a
+#: removed code fails here (adding one fails nothing).
 REQUIRED_CODES = [
     "DOCKER_IMAGE_NOT_FOUND",
     "DOCKER_AUTHENTICATION_FAILED",
@@ -113,9 +120,9 @@ REQUIRED_CODES = [
 # --- Codes and catalog ------------------------------------------------------------------------
 
 
-def test_every_required_code_exists_and_there_are_no_others() -> None:
-    assert len(REQUIRED_CODES) == len(set(REQUIRED_CODES)) == 76
-    assert {code.name for code in TaskErrorCode} == set(REQUIRED_CODES)
+def test_every_documented_code_is_a_constant() -> None:
+    assert len(REQUIRED_CODES) == len(set(REQUIRED_CODES))
+    assert set(REQUIRED_CODES) <= {code.name for code in TaskErrorCode}
 
 
 @pytest.mark.parametrize("name", REQUIRED_CODES)
@@ -126,17 +133,21 @@ def test_a_code_value_is_its_name(name: str) -> None:
     assert str(code) == name
 
 
-def test_the_catalog_has_an_entry_for_every_code() -> None:
-    assert set(CATALOG) == set(TaskErrorCode)
+def test_with_the_built_in_families_loaded_every_constant_has_an_entry() -> None:
+    assert set(TaskErrorCode) <= set(CATALOG)
 
 
-@pytest.mark.parametrize("code", list(TaskErrorCode))
-def test_every_entry_has_a_description_and_a_suggestion_that_are_sentences(
-    code: TaskErrorCode,
+@pytest.mark.parametrize("code", sorted(CATALOG))
+def test_every_registered_code_has_a_description_and_a_suggestion_that_are_sentences(
+    code: str,
 ) -> None:
     info = CATALOG[code]
     assert isinstance(info, ErrorInfo)
-    assert info.code is code
+    assert info.code == code
+    if code in set(TaskErrorCode):
+        assert info.code is TaskErrorCode(code)
+    else:
+        assert isinstance(info.code, ErrorCode) and info.code.value == code
     for text in (info.description, info.suggestion):
         assert text.strip() == text
         assert text[0].isupper()

@@ -20,6 +20,7 @@ from qtqueue.core.task import (
     TaskStatus,
     TaskType,
     can_transition,
+    documented_task_type,
     new_task_id,
     parse_task_type,
     summarize_params,
@@ -152,12 +153,25 @@ def test_priority_parse_refuses_what_is_not_a_priority(value: str | int) -> None
 
 
 @pytest.mark.parametrize("task_type", list(TaskType))
-def test_parse_task_type_takes_values_names_and_members(task_type: TaskType) -> None:
-    assert parse_task_type(task_type) is task_type
-    assert parse_task_type(task_type.value) is task_type
-    assert parse_task_type(task_type.value.upper()) is task_type
-    assert parse_task_type(task_type.name) is task_type
-    assert parse_task_type(task_type.name.lower()) is task_type
+def test_parse_task_type_takes_values_names_and_members_and_gives_a_plain_string(
+    task_type: TaskType,
+) -> None:
+    for given in (
+        task_type,
+        task_type.value,
+        task_type.value.upper(),
+        task_type.name,
+        task_type.name.lower(),
+    ):
+        parsed = parse_task_type(given)
+        assert parsed == task_type == task_type.value
+        assert type(parsed) is str
+        assert documented_task_type(given) is task_type
+
+
+def test_a_task_read_back_has_a_plain_string_type_equal_to_the_constant() -> None:
+    task = Task.from_dict(Task(TaskType.DOCKER_PUSH, {"image_name": "app"}).to_dict())
+    assert type(task.task_type) is str and task.task_type == TaskType.DOCKER_PUSH == "docker_push"
 
 
 @pytest.mark.parametrize("name", ["my_handler", "acme.deploy", "send-mail"])
@@ -165,6 +179,7 @@ def test_parse_task_type_keeps_a_handler_name_as_it_is(name: str) -> None:
     parsed = parse_task_type(name)
     assert parsed == name
     assert not isinstance(parsed, TaskType)
+    assert documented_task_type(name) is None
 
 
 def test_task_type_family_groups_types() -> None:

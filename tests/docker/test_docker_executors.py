@@ -26,8 +26,8 @@ from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
-from qtqueue.executors.docker import client as docker_client
-from qtqueue.executors.docker import docker_executors, parse_layer_lines
+from qtqueue.families.docker import client as docker_client
+from qtqueue.families.docker import docker_executors, parse_layer_lines
 
 C = TaskErrorCode
 S = TaskStatus

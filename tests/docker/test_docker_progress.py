@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_message
-from qtqueue.executors.docker import LayerProgress, LayerState, parse_layer_lines
-from qtqueue.executors.docker.client import (
+from qtqueue.families.docker import LayerProgress, LayerState, parse_layer_lines
+from qtqueue.families.docker.client import (
     code_for_text,
     docker_error,
     parse_registry_credential,
     resolve_host,
     stream_error,
 )
-from qtqueue.executors.docker.params import split_reference
-from qtqueue.executors.docker.progress import BuildSteps, format_layer_line
+from qtqueue.families.docker.params import split_reference
+from qtqueue.families.docker.progress import BuildSteps, format_layer_line
 
 C = TaskErrorCode
 

@@ -47,7 +47,7 @@ async def test_a_custom_script_task_runs_its_script(manager: QueueManager, tmp_p
     task_id = await manager.add_custom_script_task(str(script), ["there"])
     done = await manager.queue.wait_for(task_id, timeout_s=10)
     assert done.status is S.COMPLETED, done.error
-    assert done.task_type is TaskType.CUSTOM_SCRIPT
+    assert done.task_type == TaskType.CUSTOM_SCRIPT
     assert await manager.queue.read_log(task_id) == "hi there\n"
 
 

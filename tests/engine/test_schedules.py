@@ -437,7 +437,7 @@ async def test_without_dispatching_schedules_are_kept_and_the_next_engine_catche
     assert offline.armed_at is None
     clock.now = T0 + 600
     await offline.close()
-    async with ScheduleManager(queue) as reopened:
+    async with ScheduleManager(queue, store=queue.store) as reopened:
         assert reopened.armed_at is None
         assert reopened.get_schedule(s.id).next_run_at == T0 + 60
         assert await queue.list_tasks() == []

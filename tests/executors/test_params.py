@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.executors.command import CommandExecutor, ScriptExecutor
-from qtqueue.executors.monitor import SystemMonitorExecutor
 from qtqueue.executors.process import (
     DEFAULT_GRACE_S,
     DEFAULT_PROGRESS_PATTERN,
     DEFAULT_STEP_PATTERN,
 )
+from qtqueue.families.shell.command import CommandExecutor, ScriptExecutor
+from qtqueue.families.system.monitor import SystemMonitorExecutor
 
 C = TaskErrorCode
 

@@ -19,8 +19,8 @@ import pytest
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors.command import ScriptExecutor
 from qtqueue.executors.process import ProcessTree, kill_orphan
+from qtqueue.families.shell.command import ScriptExecutor
 
 
 def wait_until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:

@@ -1,5 +1,5 @@
-"""Specification of `SqliteScheduleStore`: schedules kept beside the tasks, on the task store's
-own connection, without disturbing anything the task store holds."""
+"""Specification of the SQLite store as a `ScheduleStore`: schedules kept beside the tasks, on
+the task store's own connection, without disturbing anything the task store holds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.storage import SqliteTaskStore, Transition, WriteBatch
-from qtqueue.storage.schedules import SCHEDULE_COLUMNS, SqliteScheduleStore
+from qtqueue.storage.base import ScheduleStore
+from qtqueue.storage.schedules import SCHEDULE_COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = 1_700_000_000.0
@@ -48,17 +49,17 @@ def record(n: int, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stores(tmp_path: Path) -> AsyncIterator[tuple[SqliteTaskStore, SqliteScheduleStore]]:
+async def stores(tmp_path: Path) -> AsyncIterator[tuple[SqliteTaskStore, ScheduleStore]]:
     tasks = SqliteTaskStore(tmp_path / "queue.db")
     await tasks.open()
     try:
-        yield tasks, SqliteScheduleStore(tasks)
+        yield tasks, tasks
     finally:
         await tasks.close()
 
 
 async def test_a_saved_schedule_loads_back_as_it_was_written(
-    stores: tuple[SqliteTaskStore, SqliteScheduleStore],
+    stores: tuple[SqliteTaskStore, ScheduleStore],
 ) -> None:
     _, schedules = stores
     cron = record(
@@ -77,7 +78,7 @@ async def test_a_saved_schedule_loads_back_as_it_was_written(
 
 
 async def test_saving_an_existing_id_replaces_it_and_deleting_reports_whether_it_existed(
-    stores: tuple[SqliteTaskStore, SqliteScheduleStore],
+    stores: tuple[SqliteTaskStore, ScheduleStore],
 ) -> None:
     _, schedules = stores
     await schedules.save_schedule(record(1))
@@ -91,7 +92,7 @@ async def test_saving_an_existing_id_replaces_it_and_deleting_reports_whether_it
 
 
 async def test_schedule_writes_beside_task_batches_leave_every_task_intact(
-    stores: tuple[SqliteTaskStore, SqliteScheduleStore],
+    stores: tuple[SqliteTaskStore, ScheduleStore],
 ) -> None:
     tasks, schedules = stores
     batches = [
@@ -133,7 +134,7 @@ async def test_a_version_1_database_gains_an_empty_schedules_table(tmp_path: Pat
     tasks = SqliteTaskStore(path)
     await tasks.open()
     try:
-        schedules = SqliteScheduleStore(tasks)
+        schedules: ScheduleStore = tasks
         assert await schedules.load_schedules() == []
         before = await tasks.list_tasks()
         await schedules.save_schedule(record(1))

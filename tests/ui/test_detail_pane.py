@@ -5,6 +5,7 @@ and input sent to a running command's stdin."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -20,9 +21,10 @@ from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
 from qtqueue.executors import ExecutorRegistry, default_registry
-from qtqueue.executors.base import Executor, RunContext
-from qtqueue.executors.docker import DockerPullExecutor, LayerProgress, parse_layer_lines
-from qtqueue.ui.detail_pane import DetailPane, LayerFeed, resources_in_words
+from qtqueue.executors.base import RunContext
+from qtqueue.families.docker import DockerPullExecutor, LayerProgress, parse_layer_lines
+from qtqueue.families.docker.qt import LayerFeed
+from qtqueue.ui.detail_pane import DetailPane, resources_in_words
 from qtqueue.ui.main_window import MainWindow
 
 from .conftest import Run, in_status, until, until_row
@@ -138,13 +140,22 @@ class PullStandIn(DockerPullExecutor):
 
 @pytest.fixture
 def pull(make_window: Callable[..., MainWindow], data_dir: Path) -> tuple[MainWindow, PullStandIn]:
-    registry = ExecutorRegistry()
+    # The docker family as installed, its pull replaced by the stand-in.
+    built_in = default_registry(entry_points=False)
+    docker = built_in.family("docker")
+    assert docker is not None
     stand_in = PullStandIn()
-    executors: list[Executor] = [
-        e for e in default_registry(entry_points=False) if e.name != TaskType.DOCKER_PULL.value
-    ]
-    for executor in [*executors, stand_in]:
-        registry.register(executor)
+    registry = ExecutorRegistry()
+    for family in built_in.families():
+        if family is not docker:
+            registry.add_family(family)
+    pulls = TaskType.DOCKER_PULL.value
+    registry.add_family(
+        dataclasses.replace(
+            docker,
+            executors=lambda: [*(e for e in docker.executors() if e.name != pulls), stand_in],
+        )
+    )
     return make_window(data_dir, registry=registry), stand_in
 
 
@@ -153,7 +164,9 @@ def test_a_pull_shows_each_layer_and_follows_the_log_as_it_grows(
 ) -> None:
     window, stand_in = pull
     pane = window.detail
-    view = pane.form.layerView
+    box = pane.family_widget("layersBox")
+    assert box is not None
+    view = box.findChild(QTreeWidget, "layerView")
 
     async def scenario() -> None:
         task_id = await window.queue.add_task(
@@ -161,16 +174,18 @@ def test_a_pull_shows_each_layer_and_follows_the_log_as_it_grows(
         )
         await until_row(window, task_id, in_status(TaskStatus.PULLING))
         show(window, task_id)
-        await until(lambda: view.topLevelItemCount() == 3, pane.layersUpdated)
+        await until(lambda: view.topLevelItemCount() == 3, pane.familyViewUpdated)
         assert rows(view) == [
             ["a1f0c3d2e4b5", "Downloading", "30 % · 1.2 MB / 4.0 MB"],
             ["b7e9d8c6a5f4", "Downloading", "95 % · 30.0 MB / 31.5 MB"],
             ["c3d4e5f6a7b8", "Already exists", "—"],
         ]
-        assert pane.form.layersBox.isVisible() and pane.form.layersBox.title() == "Image layers (3)"
+        assert box.isVisible() and box.title() == "Image layers (3)"
         grab(pane, shots / "detail_pane_docker_pull.png")
         stand_in.go_on.set()
-        await until(lambda: view.topLevelItem(0).text(1) == "Pull complete", pane.layersUpdated)
+        await until(
+            lambda: view.topLevelItem(0).text(1) == "Pull complete", pane.familyViewUpdated
+        )
         await until_row(window, task_id, in_status(TaskStatus.COMPLETED))
 
     run(scenario())
@@ -186,8 +201,10 @@ def test_the_layer_table_is_hidden_for_other_task_types(window: MainWindow, run:
 
     pane = show(window, run(scenario()))
     run(until(lambda: "layer abc" in pane.log_text(), pane.logLoaded))
-    assert not pane.form.layersBox.isVisible()
-    assert pane.form.layerView.topLevelItemCount() == 0
+    box = pane.family_widget("layersBox")
+    assert box is not None and not box.isVisible()
+    view = box.findChild(QTreeWidget, "layerView")
+    assert view is not None and view.topLevelItemCount() == 0
 
 
 def test_the_layer_feed_reads_chunks_cut_anywhere_like_the_whole_log() -> None:

@@ -174,7 +174,7 @@ def test_ok_refuses_until_the_form_validates_then_gives_a_valid_task(
     assert dialog.result() == QDialog.DialogCode.Accepted
     task = dialog.task()
     assert isinstance(task, Task)
-    assert task.task_type is TaskType.CUSTOM_COMMAND
+    assert task.task_type == TaskType.CUSTOM_COMMAND
     executor = registry.get(task.task_type)
     assert executor is not None
     assert executor.validate(task.params) == task.params

@@ -1,5 +1,6 @@
-"""The settings dialog against a real engine: values applied live and persisted, invalid input
-refused inline, saved settings applied at the next start, and the shutdown policy on quit."""
+"""The settings dialog against a real engine: values applied live and persisted (the engine's in
+its store, the window's preferences in QSettings), invalid input refused inline, settings an
+earlier version kept in QSettings moved into the store, and the shutdown policy on quit."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.executors import default_registry
+from qtqueue.settings import EngineSettings, Settings, save_settings, saved_settings
 from qtqueue.ui.app_settings import (
-    KEY_SHUTDOWN_POLICY,
     MB,
     AppConfig,
     AppSettings,
@@ -35,6 +37,21 @@ def sleeper(**kw: object) -> Task:
 def fresh_read() -> AppSettings:
     """The settings as a new QSettings reads them back (what the next start sees)."""
     return AppSettings(QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION))
+
+
+def stored(run: Run, dialog: SettingsDialog) -> Settings:
+    """The engine settings in the store once the dialog's OK wrote them (what the next
+    engine on the data directory, window or `qtqueue run`, applies)."""
+    assert dialog.saving is not None
+    run(dialog.saving)
+    return saved_settings(dialog.queue.data_dir)
+
+
+def docker_host(dialog: SettingsDialog) -> QLineEdit:
+    """The Docker host field of the Docker family's generated settings page."""
+    edit = dialog.familyForms["docker"].input_widget("docker_host")
+    assert isinstance(edit, QLineEdit)
+    return edit
 
 
 def open_dialog(window: MainWindow) -> SettingsDialog:
@@ -64,7 +81,8 @@ def test_the_settings_action_opens_the_dialog_with_the_live_values(window: MainW
     assert dialog.retentionDays.value() == 30
     assert dialog.logCapMb.value() == 10
     assert dialog.notifications.currentData() == NotificationMode.ALL.value
-    assert dialog.shutdownPolicy.currentData() == ShutdownPolicy.REQUEUE.value
+    # The engine's own (the fixture builds it with "cancel"), not a window preference.
+    assert dialog.shutdownPolicy.currentData() == window.queue.shutdown_policy.value
     assert not dialog.closeToTray.isChecked()
     for name in ("settingMaxConcurrent", "settingCategoryLimits", "settingRetentionDays",
                  "settingNotifications", "settingLogCapMb", "settingCloseToTray",
@@ -74,16 +92,17 @@ def test_the_settings_action_opens_the_dialog_with_the_live_values(window: MainW
 
 
 def test_ok_applies_max_concurrent_live_and_persists_it(
-    window: MainWindow, qtbot: QtBot
+    window: MainWindow, qtbot: QtBot, run: Run
 ) -> None:
     dialog = open_dialog(window)
     dialog.maxConcurrent.setValue(7)
     qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
     assert window.queue.max_concurrent == 7  # live, no restart
-    assert fresh_read().max_concurrent == 7
+    assert stored(run, dialog).engine.max_concurrent == 7
+    assert not fresh_read().has("app/maxConcurrent")  # not in the window's QSettings
 
 
-def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> None:
+def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run: Run) -> None:
     dialog = open_dialog(window)
     set_limit_row(dialog, 0, "gpu", "1")
     set_limit_row(dialog, 1, "network", "3")
@@ -96,33 +115,34 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> N
     dialog.shutdownPolicy.setCurrentIndex(
         dialog.shutdownPolicy.findData(ShutdownPolicy.CANCEL.value)
     )
-    dialog.dockerHost.setText(" tcp://build-box:2375 ")
+    docker_host(dialog).setText(" tcp://build-box:2375 ")
     dialog.accept()
     q = window.queue
     assert q.executor_settings["docker_host"] == "tcp://build-box:2375"
     assert q.category_limits == {"gpu": 1, "network": 3}
     assert q.retention_s == 2 * 86400
     assert q.log_cap_bytes == 3 * MB
-    saved = fresh_read()
-    assert saved.category_limits == {"gpu": 1, "network": 3}
-    assert saved.retention_days == 2
-    assert saved.log_cap_mb == 3
-    assert saved.notifications == NotificationMode.FAILURES
-    assert saved.close_to_tray
-    assert saved.shutdown_policy == ShutdownPolicy.CANCEL
-    assert saved.docker_host == "tcp://build-box:2375"
+    saved = stored(run, dialog)
+    assert saved.engine.category_limits == {"gpu": 1, "network": 3}
+    assert saved.engine.retention_days == 2
+    assert saved.engine.log_cap_mb == 3
+    assert saved.engine.shutdown_policy == ShutdownPolicy.CANCEL
+    assert saved.families["docker"].model_dump() == {"docker_host": "tcp://build-box:2375"}
+    prefs = fresh_read()
+    assert prefs.notifications == NotificationMode.FAILURES
+    assert prefs.close_to_tray
 
     # Removing a category limit lifts it on the engine too; an empty Docker host falls back
     # to $DOCKER_HOST.
     dialog = open_dialog(window)
-    assert dialog.dockerHost.text() == "tcp://build-box:2375"
+    assert docker_host(dialog).text() == "tcp://build-box:2375"
     dialog.categoryLimits.selectRow(0)
     dialog.findChild(object, "removeCategoryLimit").click()  # type: ignore[union-attr]
-    dialog.dockerHost.clear()
+    docker_host(dialog).clear()
     dialog.accept()
     assert q.category_limits == {"network": 3}
     assert "docker_host" not in q.executor_settings
-    assert fresh_read().docker_host == ""
+    assert stored(run, dialog).families["docker"].model_dump() == {"docker_host": ""}
 
 
 @pytest.mark.parametrize(
@@ -133,7 +153,8 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow) -> N
         (lambda d: set_limit_row(d, 0, "gpu", "0"), "gpu: the limit must be at least 1"),
         (lambda d: set_limit_row(d, 0, "gpu", "two"), "gpu: the limit must be a whole number"),
         (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
-        (lambda d: d.dockerHost.setText("build-box:2375"), "Docker host: must be a daemon URL"),
+        (lambda d: QTest.keyClicks(docker_host(d), "build-box:2375"),
+         "Docker host: must be a daemon URL"),
     ],
 )
 def test_invalid_values_are_refused_inline(
@@ -172,11 +193,15 @@ def test_unreadable_saved_values_fall_back_to_the_defaults() -> None:
     assert s.log_cap_mb == 1
 
 
-def test_saved_settings_are_applied_at_the_next_start(
+def test_settings_an_earlier_version_kept_in_qsettings_move_into_the_store_at_start(
     make_window: Callable[..., MainWindow], tmp_path: Path
 ) -> None:
-    fresh_read().save(AppConfig(max_concurrent=2, category_limits={"gpu": 1},
-                                retention_days=0, log_cap_mb=5, docker_host="unix:///d.sock"))
+    raw = QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    for key, value in (("app/maxConcurrent", 2), ("app/categoryLimits", '{"gpu": 1}'),
+                       ("app/retentionDays", 0), ("app/logCapMb", 5),
+                       ("app/dockerHost", "unix:///d.sock"), ("app/closeToTray", True)):
+        raw.setValue(key, value)
+    raw.sync()
     window = make_window(tmp_path / "other")
     q = window.queue
     assert q.executor_settings == {"docker_host": "unix:///d.sock"}
@@ -184,6 +209,38 @@ def test_saved_settings_are_applied_at_the_next_start(
     assert q.category_limits == {"gpu": 1}
     assert q.retention_s is None  # 0 days: keep for ever
     assert q.log_cap_bytes == 5 * MB
+    # Moved: in the store for every engine on this data directory, gone from QSettings;
+    # the window's own preference stays where it was.
+    saved = saved_settings(q.data_dir)
+    assert saved.engine == EngineSettings(
+        max_concurrent=2, category_limits={"gpu": 1}, retention_days=0, log_cap_mb=5
+    )
+    assert saved.families["docker"].model_dump() == {"docker_host": "unix:///d.sock"}
+    after = fresh_read()
+    assert not any(after.has(k) for k in ("app/maxConcurrent", "app/categoryLimits",
+                                          "app/retentionDays", "app/logCapMb", "app/dockerHost"))
+    assert after.close_to_tray
+
+
+def test_a_value_the_store_holds_wins_over_the_one_an_earlier_version_kept(
+    make_window: Callable[..., MainWindow], tmp_path: Path, run: Run
+) -> None:
+    data_dir = tmp_path / "other"
+
+    async def set_in_store() -> None:  # e.g. `qtqueue config set` while no window ran
+        async with TaskQueue(data_dir, dispatch=False) as offline:
+            await save_settings(offline.store, Settings(EngineSettings(max_concurrent=5)))
+
+    run(set_in_store())
+    raw = QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    raw.setValue("app/maxConcurrent", 2)
+    raw.setValue("app/logCapMb", 7)
+    raw.sync()
+    window = make_window(data_dir)
+    assert window.queue.max_concurrent == 5
+    assert window.queue.log_cap_bytes == 7 * MB  # not in the store: moved there
+    assert saved_settings(data_dir).engine == EngineSettings(max_concurrent=5, log_cap_mb=7)
+    assert not fresh_read().has("app/maxConcurrent")
 
 
 def test_unsaved_settings_leave_the_queue_as_built(make_window: Callable[..., MainWindow],
@@ -212,7 +269,7 @@ def test_quit_passes_the_shutdown_policy_to_the_engine(
     dialog = open_dialog(window)
     dialog.shutdownPolicy.setCurrentIndex(dialog.shutdownPolicy.findData(policy.value))
     dialog.accept()
-    assert window.app_settings.qsettings.value(KEY_SHUTDOWN_POLICY) == policy.value
+    assert window.queue.shutdown_policy == policy
 
     async def scenario() -> TaskStatus:
         task_id = await window.queue.add_task(sleeper(name="long"))

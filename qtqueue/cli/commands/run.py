@@ -99,6 +99,7 @@ async def _is_idle(queue: TaskQueue) -> bool:
 
 async def run_engine(args: argparse.Namespace) -> int:
     """`qtqueue run`: the engine and its API in the foreground until a signal (or idle)."""
+    from qtqueue import settings
     from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
     from qtqueue.engine.queue import TaskQueue
 
@@ -109,6 +110,7 @@ async def run_engine(args: argparse.Namespace) -> int:
         lock_timeout_s=args.lock_timeout,
         replace_damaged_store=args.new_store_if_damaged,
     )
+    settings.apply_settings(queue, settings.saved_settings(queue.data_dir))
     await queue.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -13,15 +13,15 @@ from pydantic import Field, field_validator
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
-from qtqueue.executors.docker.client import (
+from qtqueue.families.docker.client import (
     DockerSession,
     docker_error,
     docker_session,
     registry_auth,
     stream_error,
 )
-from qtqueue.executors.docker.params import docker_host_field, split_reference
-from qtqueue.executors.docker.progress import BuildSteps, LayerProgress
+from qtqueue.families.docker.params import docker_host_field, split_reference
+from qtqueue.families.docker.progress import BuildSteps, LayerProgress
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
-from qtqueue.executors.docker.client import (
+from qtqueue.families.docker.client import (
     DockerSession,
     docker_error,
     docker_session,
     in_thread,
 )
-from qtqueue.executors.docker.params import docker_host_field
+from qtqueue.families.docker.params import docker_host_field
 
 logger = logging.getLogger(__name__)
 

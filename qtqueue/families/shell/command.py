@@ -14,39 +14,13 @@ from pydantic import Field, field_validator
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.executors.env import check_env, resolve_env
 from qtqueue.executors.process import (
     DEFAULT_GRACE_S,
     DEFAULT_PROGRESS_PATTERN,
     DEFAULT_STEP_PATTERN,
     run_command,
 )
-
-#: An `env` value "keyring:NAME" is the credential NAME, read from the OS keyring at start.
-KEYRING_PREFIX = "keyring:"
-
-
-def _check_env(env: dict[str, str]) -> dict[str, str]:
-    for key, value in env.items():
-        if value.startswith(KEYRING_PREFIX):
-            name = value[len(KEYRING_PREFIX) :]
-            if not name or name != name.strip():
-                raise ValueError(
-                    f"{key}: {KEYRING_PREFIX!r} must be followed by a credential's name, "
-                    "without surrounding spaces"
-                )
-    return env
-
-
-async def resolve_env(ctx: RunContext, env: dict[str, str]) -> dict[str, str]:
-    """`env` with each "keyring:NAME" value replaced by the credential NAME from the OS
-    keyring (through `ctx.credential`, so it is masked in the log and in everything stored
-    about the task). The params keep the reference, never the secret. A missing credential
-    raises QueueError CREDENTIAL_NOT_FOUND before anything is started."""
-    resolved = dict(env)
-    for key, value in env.items():
-        if value.startswith(KEYRING_PREFIX):
-            resolved[key] = await ctx.credential(value[len(KEYRING_PREFIX) :])
-    return resolved
 
 
 def _check_regex(value: str | None) -> str | None:
@@ -86,7 +60,7 @@ class _ProcessParams(Params):
     )
 
     _regexes = field_validator("progress_pattern", "step_pattern")(_check_regex)
-    _env = field_validator("env")(_check_env)
+    _env = field_validator("env")(check_env)
 
 
 class CommandParams(_ProcessParams):

@@ -352,8 +352,8 @@ def code_for_text(text: str, fallback: TaskErrorCode) -> TaskErrorCode:
     code = classify_message(text)
     if code in _DAEMON_NETWORK:
         return _C.DOCKER_NETWORK_ERROR
-    if code in _SPECIFIC:
-        return code
+    if code is not None and code in _SPECIFIC:
+        return TaskErrorCode(code)
     return fallback
 
 

@@ -1,0 +1,147 @@
+"""The docker family's widget in the detail pane: the image layers of a pull or push.
+
+The window loads this module through the family descriptor (`Family.qt_module`) and asks
+`detail_widget(parent)` for the widget; nothing else imports it. The widget lists each layer's
+latest state, read from the `layer <id>: ...` lines of the task's log as the log grows (each
+chunk parsed once). It follows the detail pane's family-widget contract: `shows(task)`,
+`reset()`, `feed(task_id, chunk)`, `finish(task_id)` and the `updated(task id)` signal.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qtqueue.core.task import Task, TaskType
+from qtqueue.families.docker.progress import LayerState, parse_layer_lines
+from qtqueue.ui.family_widgets import fit_rows
+from qtqueue.ui.task_table_model import format_size
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LayerFeed", "LayerView", "detail_widget", "layer_transfer_text"]
+
+#: Task types whose log carries `layer <id>: ...` lines.
+LAYERED_TYPES = frozenset({TaskType.DOCKER_PULL.value, TaskType.DOCKER_PUSH.value})
+#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
+_MAX_PARTIAL_LINE = 4096
+TITLE = "Image layers"
+
+
+class LayerFeed:
+    """The layers of a pull or push, fed the log chunk by chunk as it grows.
+
+    Each chunk is parsed once: only its complete lines (an unfinished last line waits for the
+    next chunk), and only if it names a layer at all. `layers` keeps each layer's latest
+    state in the order layers first appeared, as `parse_layer_lines` over the whole log would.
+    """
+
+    def __init__(self) -> None:
+        self.layers: dict[str, LayerState] = {}
+        self._partial = ""
+
+    def feed(self, chunk: str) -> dict[str, LayerState]:
+        """Take the next piece of the log; the layers it changed."""
+        text = self._partial + chunk
+        cut = text.rfind("\n") + 1
+        rest = text[cut:]
+        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
+        return self._parse(text[:cut])
+
+    def finish(self) -> dict[str, LayerState]:
+        """The log ended: its last line counts even without a newline."""
+        rest, self._partial = self._partial, ""
+        return self._parse(rest)
+
+    def _parse(self, text: str) -> dict[str, LayerState]:
+        if "layer " not in text:
+            return {}
+        changed = parse_layer_lines(text)
+        self.layers.update(changed)
+        return changed
+
+
+def layer_transfer_text(state: LayerState) -> str:
+    """'31 % · 12.3 MB / 40.0 MB', or '—' when the daemon gave no byte count."""
+    pct = state.percent
+    if pct is None or state.current is None or state.total is None:
+        return "—"
+    return f"{pct:.0f} % · {format_size(state.current)} / {format_size(state.total)}"
+
+
+class LayerView(QGroupBox):
+    """'Image layers (N)': one row per layer (id, status, transferred), updated in place.
+
+    `updated(task id)` is emitted after the rows changed.
+    """
+
+    updated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(TITLE, parent)
+        self.setObjectName("layersBox")
+        self.view = QTreeWidget(self)
+        self.view.setObjectName("layerView")
+        self.view.setMinimumSize(QSize(0, 90))
+        self.view.setMaximumSize(QSize(16777215, 220))
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setWordWrap(False)
+        self.view.setHeaderLabels(["Layer", "Status", "Transferred"])
+        self.view.header().setStretchLastSection(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view)
+        self._feed = LayerFeed()
+        self._items: dict[str, QTreeWidgetItem] = {}
+
+    def shows(self, task: Task) -> bool:
+        """Whether the widget has something to say about `task` (a pull or a push)."""
+        return task.type_name in LAYERED_TYPES
+
+    def reset(self) -> None:
+        """Forget the layers shown: another task (or its log from the start) comes next."""
+        self._feed = LayerFeed()
+        self._items.clear()
+        self.view.clear()
+        fit_rows(self.view)
+        self.setTitle(TITLE)
+
+    def feed(self, task_id: str, chunk: str) -> None:
+        """The next piece of `task_id`'s log."""
+        self._show(task_id, self._feed.feed(chunk))
+
+    def finish(self, task_id: str) -> None:
+        """`task_id`'s log ended."""
+        self._show(task_id, self._feed.finish())
+
+    def _show(self, task_id: str, changed: dict[str, LayerState]) -> None:
+        if not changed:
+            return
+        for layer_id, state in changed.items():
+            item = self._items.get(layer_id)
+            if item is None:
+                item = QTreeWidgetItem([layer_id, "", ""])
+                self.view.addTopLevelItem(item)
+                self._items[layer_id] = item
+            item.setText(1, state.status)
+            item.setText(2, layer_transfer_text(state))
+        self.view.resizeColumnToContents(0)
+        self.view.resizeColumnToContents(1)
+        fit_rows(self.view)
+        self.setTitle(f"{TITLE} ({len(self._items)})")
+        self.updated.emit(task_id)
+
+
+def detail_widget(parent: QWidget | None = None) -> LayerView:
+    """The widget the detail pane hosts for this family."""
+    return LayerView(parent)

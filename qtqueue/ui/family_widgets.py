@@ -1,0 +1,104 @@
+"""What the detail pane hosts for a family: the widget its `qt.py` gives, and list sizing.
+
+A family's `Family.qt_module` defines `detail_widget(parent)`; the pane loads it through the
+descriptor (never by importing the family) and drives it through `FamilyWidget`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from PySide6.QtWidgets import QGridLayout, QTreeWidget, QVBoxLayout, QWidget
+
+from qtqueue.core.task import Task
+from qtqueue.executors.family import Family
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LIST_ROWS_SHOWN",
+    "FamilyWidget",
+    "find_family_widget",
+    "fit_rows",
+    "host_family_widgets",
+    "load_family_widgets",
+]
+
+#: Rows a list (dependencies, a family's list) grows to before it scrolls.
+LIST_ROWS_SHOWN = 8
+
+
+class FamilyWidget(Protocol):
+    """What a family's `qt.py` returns from `detail_widget(parent)`: a QWidget that also has
+    these methods and an `updated(task id)` signal, emitted after it showed something new."""
+
+    def shows(self, task: Task) -> bool:
+        """Whether it has something to say about `task` (it is hidden otherwise)."""
+
+    def reset(self) -> None:
+        """Forget what it shows: another task, or this one's log from the start, comes next."""
+
+    def feed(self, task_id: str, chunk: str) -> None:
+        """The next piece of the shown task's log."""
+
+    def finish(self, task_id: str) -> None:
+        """The shown task's log ended."""
+
+
+def load_family_widgets(families: Sequence[Family], parent: QWidget) -> list[FamilyWidget]:
+    """Each family's detail widget, from the `qt_module` its descriptor names; a module that
+    cannot be loaded is logged and skipped (the pane works without it)."""
+    widgets: list[FamilyWidget] = []
+    for family in families:
+        if family.qt_module is None:
+            continue
+        try:
+            module = importlib.import_module(family.qt_module)
+            widget = module.detail_widget(parent)
+        except Exception:
+            logger.exception("could not load the %s family's widget", family.name)
+            continue
+        if widget is not None:
+            widgets.append(cast(FamilyWidget, widget))
+    return widgets
+
+
+def fit_rows(view: QTreeWidget) -> None:
+    """Make a list as tall as its rows (at least one, at most `LIST_ROWS_SHOWN`, children of
+    expanded items counted): no empty space below a short list."""
+    count = 0
+    for i in range(view.topLevelItemCount()):
+        item = view.topLevelItem(i)
+        count += 1 + (item.childCount() if item.isExpanded() else 0)
+    rows = min(max(count, 1), LIST_ROWS_SHOWN)
+    row = view.sizeHintForRow(0) if count else view.fontMetrics().height() + 4
+    view.setFixedHeight(view.header().sizeHint().height() + rows * row + 2 * view.frameWidth() + 2)
+
+
+def host_family_widgets(
+    families: Sequence[Family], grid: QGridLayout, row: int, parent: QWidget
+) -> list[FamilyWidget]:
+    """The families' widgets in one column across row `row` of `grid`, each hidden until the
+    pane shows a task it `shows`."""
+    column = QWidget(parent)
+    column.setObjectName("familyWidgets")
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    grid.addWidget(column, row, 0, 1, 2)
+    widgets = load_family_widgets(families, column)
+    for widget in widgets:
+        layout.addWidget(cast(QWidget, widget))
+        cast(QWidget, widget).hide()
+    return widgets
+
+
+def find_family_widget(widgets: Sequence[FamilyWidget], name: str) -> QWidget | None:
+    """The widget whose object name or class name is `name`, or None."""
+    for widget in widgets:
+        w = cast(QWidget, widget)
+        if name in (w.objectName(), type(w).__name__):
+            return w
+    return None

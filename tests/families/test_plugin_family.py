@@ -1,0 +1,181 @@
+"""A new family is one folder plus one entry point.
+
+`plugin_family/` (beside this file) is a whole family: its task type, params, settings, error
+codes and a message rule. Nothing in qtqueue names it: it is found only through a
+`qtqueue.families` entry point in a dist-info directory the tests write, exactly as an
+installed plug-in is. It then runs in the engine, the command line and the API, and its
+failures keep their own codes, descriptions and fixes end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtqueue.api.actions import run_action
+from qtqueue.core.errors import QueueError, classify_exception, error_info
+from qtqueue.core.task import Task, TaskStatus
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors import default_registry
+
+from .conftest import HERE
+
+TIMEOUT_S = 60
+
+
+def test_without_its_entry_point_qtqueue_knows_nothing_of_it() -> None:
+    registry = default_registry()
+    assert "plugin_greet" not in registry
+    assert registry.family("greetings") is None
+
+
+async def test_the_family_runs_in_the_engine_and_fails_with_its_own_codes(
+    installed: None, data_dir: Path
+) -> None:
+    registry = default_registry()
+    family = registry.family("greetings")
+    assert family is not None and family.title == "Greetings"
+    assert registry.family_of("plugin_greet") is family
+    assert family.settings_model is not None
+    assert family.settings_model().model_dump() == {"greeting": "Hello"}
+
+    async with TaskQueue(data_dir, registry=registry) as queue:
+        greeted = await queue.add_task(Task("plugin_greet", {"who": "Ada"}))
+        refused = await queue.add_task(Task("plugin_greet", {"who": "Bob", "outcome": "refuse"}))
+        grumpy = await queue.add_task(Task("plugin_greet", {"who": "Cy", "outcome": "grumble"}))
+        done = await queue.wait_for(greeted, timeout_s=TIMEOUT_S)
+        assert done.status is TaskStatus.COMPLETED
+        assert done.result == {"greeting": "Hello, Ada!"}
+        assert done.name == "Ada"  # the family's name key
+
+        failed = await queue.wait_for(refused, timeout_s=TIMEOUT_S)
+        assert failed.status is TaskStatus.FAILED
+        assert failed.error_code == "PLUGIN_GREETING_REFUSED"
+        assert failed.error == "Bob does not want a greeting"
+
+        # An uncoded exception is classified by the family's own message rule.
+        failed = await queue.wait_for(grumpy, timeout_s=TIMEOUT_S)
+        assert failed.error_code == "PLUGIN_GREETER_GRUMPY"
+
+        # Its codes are codes like any other: retry_on takes them, a final one is refused.
+        retried = await queue.add_task(
+            Task(
+                "plugin_greet",
+                {"who": "Di", "outcome": "grumble"},
+                max_retries=1,
+                retry_backoff=0,
+                retry_on=["plugin_greeter_grumpy"],
+            )
+        )
+        failed = await queue.wait_for(retried, timeout_s=TIMEOUT_S)
+        assert (failed.status, failed.retry_count) == (TaskStatus.FAILED, 1)
+        assert failed.retry_on == ["PLUGIN_GREETER_GRUMPY"]
+        with pytest.raises(QueueError, match="PLUGIN_GREETING_REFUSED is never retried"):
+            await queue.add_task(
+                Task("plugin_greet", {"who": "Ed"}, retry_on=["PLUGIN_GREETING_REFUSED"])
+            )
+
+        # The API gives its description and fix, read from the family's errors.toml.
+        reply = await run_action(
+            queue, {"action": "queue_task_status", "params": {"task_id": refused}}
+        )
+        error = reply["result"]["error"]
+        assert error["code"] == "PLUGIN_GREETING_REFUSED"
+        assert error["description"] == "The person did not want to be greeted."
+        assert error["suggestion"] == "Greet someone else, or ask first."
+        types = await run_action(queue, {"action": "types", "params": {"name": "plugin_greet"}})
+        (listed,) = types["result"]["types"]
+        assert listed["family"] == "greetings" and listed["available"] is True
+        assert listed["params_schema"]["required"] == ["who"]
+
+        # Bad params get the core's coded validation error.
+        reply = await run_action(
+            queue, {"action": "add_task", "params": {"task_type": "plugin_greet", "params": {}}}
+        )
+        assert reply["error"]["code"] == "VALIDATION_MISSING_REQUIRED"
+
+    assert error_info("PLUGIN_GREETER_GRUMPY").retryable is True
+    assert classify_exception(RuntimeError("the greeter is grumpy")) == "PLUGIN_GREETER_GRUMPY"
+
+
+def test_a_family_whose_code_another_owner_registered_is_refused(installed: None) -> None:
+    registry = default_registry()
+    family = registry.family("greetings")
+    assert family is not None
+    from qtqueue.executors import ExecutorRegistry
+    from qtqueue.executors.family import Family
+
+    clash = Family("greetings_two", "Clash", lambda: [], errors=family.errors)
+    with pytest.raises(ValueError, match=r"PLUGIN_GREET.* already registered by 'greetings'"):
+        ExecutorRegistry().add_family(clash)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add_family(family)
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def engine_env(tmp_path: Path, site: Path) -> dict[str, str]:
+    path = os.pathsep.join([str(site), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return {
+        **os.environ,
+        "PYTHONPATH": path.rstrip(os.pathsep),
+        "QTQUEUE_DATA_DIR": str(tmp_path / "not-this-one"),
+    }
+
+
+def test_the_cli_lists_and_adds_it_against_a_running_engine(
+    tmp_path: Path, site: Path, data_dir: Path
+) -> None:
+    env = engine_env(tmp_path, site)
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), *args],
+            capture_output=True, text=True, env=env, timeout=TIMEOUT_S, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        return done.stdout
+
+    log = tmp_path / "engine.log"
+    with open(log, "w") as stderr:
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (data_dir / "engine.json").exists():
+            assert engine.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the engine did not announce its API"
+            time.sleep(0.02)  # allowed: bounded poll of an observable condition
+
+        listed = {t["name"]: t for t in json.loads(cli("types", "--json"))}
+        assert listed["plugin_greet"]["family"] == "greetings"
+        assert "who (string, required): Whom to greet" in cli("types")
+
+        ok = json.loads(cli("add", "plugin_greet", "-p", "who=Ada", "--json"))
+        assert ok["engine_running"] is True
+        bad = cli("add", "plugin_greet", "-p", "who=Bob", "-p", "outcome=refuse").strip()
+        for task_id in (ok["id"], bad):
+            cli("log", "--follow", task_id)  # returns once the task is finished
+        shown: dict[str, Any] = json.loads(cli("show", ok["id"], "--json"))
+        assert shown["status"] == "completed"
+        shown = json.loads(cli("show", bad, "--json"))
+        assert shown["status"] == "failed"
+        assert shown["error"]["code"] == "PLUGIN_GREETING_REFUSED"
+        assert shown["error"]["suggestion"] == "Greet someone else, or ask first."
+        text = cli("show", bad)
+        assert "PLUGIN_GREETING_REFUSED" in text and "Greet someone else, or ask first." in text
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=TIMEOUT_S) == 0, log.read_text()
