@@ -120,6 +120,7 @@ ignore_imports = [
     "qtqueue.cli.commands.run -> qtqueue.api.server",
     "qtqueue.cli.commands.run -> qtqueue.settings",
     "qtqueue.api.local_backend -> qtqueue.engine.queue",
+    "qtqueue.api.local_backend -> qtqueue.settings",
     "qtqueue.api.local_backend -> qtqueue.engine.restore",
     "qtqueue.api.local_backend -> qtqueue.api.actions",
     "qtqueue.api.local_backend -> qtqueue.executors",

@@ -96,14 +96,18 @@ class LocalBackend:
 
 
 async def _open_store(path: Path, registry: ExecutorRegistry | None) -> TaskQueue | None:
-    """The store of `path` opened without dispatching, or None while an engine (or another
-    command) holds the data directory."""
+    """The store of `path` opened without dispatching, with the settings saved in it (as
+    `qtqueue run` opens it), or None while an engine (or another command) holds the data
+    directory."""
+    from qtqueue import settings
     from qtqueue.engine.queue import TaskQueue
     from qtqueue.executors import default_registry
 
     queue = TaskQueue(
         path, dispatch=False, registry=registry if registry is not None else default_registry()
     )
+    # what an engine started now would use: `config get` shows the saved settings
+    settings.apply_settings(queue, settings.saved_settings(path))
     try:
         await queue.start()
     except QueueError as exc:

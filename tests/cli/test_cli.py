@@ -717,3 +717,32 @@ def test_a_command_gets_a_keyring_token_through_env_and_no_output_shows_it(
     assert secret.encode() not in b"".join(
         p.read_bytes() for p in data_dir.rglob("*") if p.is_file()
     )
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_config_saves_settings_for_the_next_engine_and_refuses_bad_ones(cli: Cli) -> None:
+    assert ok(cli("config", "set", "engine.max_concurrent=2", "engine.retention_days=7")) == (
+        "engine.max_concurrent = 2\nengine.retention_days = 7.0\n"
+    )
+    assert ok(cli("config", "get", "engine.max_concurrent")) == "2\n"
+    shown = ok(cli("config")).splitlines()
+    assert "engine.max_concurrent = 2" in shown and "engine.shutdown_policy = requeue" in shown
+    assert json.loads(ok(cli("config", "--json")))["engine"]["max_concurrent"] == 2
+    assert "(max 2)" in ok(cli("stats"))  # the store, read as an engine would start on it
+
+    assert "engine.max_concurrent" in refused(
+        cli("config", "set", "engine.max_concurrent=0"), "VALIDATION_INVALID_PARAMS"
+    )
+    assert "engine.nope" in refused(
+        cli("config", "set", "engine.nope=1"), "VALIDATION_INVALID_PARAMS"
+    )
+    assert cli("config", "set").returncode == 2
+    assert ok(cli("config", "get", "engine.max_concurrent")) == "2\n"  # nothing changed
+
+
+def test_config_set_applies_at_once_to_a_running_engine(cli: Cli, engine: Engine) -> None:
+    assert "(max 4)" in ok(cli("stats"))
+    ok(cli("config", "set", "engine.max_concurrent=1"))
+    assert "(max 1)" in ok(cli("stats"))
