@@ -106,14 +106,19 @@ async def _open_store(path: Path, registry: ExecutorRegistry | None) -> TaskQueu
     queue = TaskQueue(
         path, dispatch=False, registry=registry if registry is not None else default_registry()
     )
-    # what an engine started now would use: `config get` shows the saved settings
-    settings.apply_settings(queue, settings.saved_settings(path))
     try:
         await queue.start()
     except QueueError as exc:
         if exc.code != TaskErrorCode.QUEUE_ENGINE_LOCKED:
             raise
         return None
+    # what an engine started now would use (`config get`, `stats`); read once the store is
+    # open, so that its own checks (permissions, damage) speak first
+    try:
+        settings.apply_settings(queue, await settings.load_settings(queue.store))
+    except BaseException:
+        await queue.close()
+        raise
     return queue
 
 
