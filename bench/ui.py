@@ -159,7 +159,7 @@ def worker_open(n: int, store: str, settings_dir: str, stream_s: float) -> dict[
 
     from qtqueue import Task
     from qtqueue.app import create_main_window
-    from qtqueue.ui.task_table_model import Column
+    from qtqueue.ui.task_list.columns import Column
 
     _app, loop = _qt_setup(settings_dir)
     rate = 1000.0

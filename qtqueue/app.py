@@ -67,7 +67,7 @@ async def create_main_window(
     queue_kwargs.setdefault("dispatch", True)
     settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
     app_settings = AppSettings(settings)
-    queue = TaskQueue(data_dir, **queue_kwargs)
+    queue = TaskQueue(None if data_dir is None else Path(data_dir), **queue_kwargs)
 
     async def close_queue() -> None:
         # Read at quit time: the policy may have been changed in the settings dialog.
@@ -270,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_run(args, data_dir, instance))
+        code: int = loop.run_until_complete(_run(args, data_dir, instance))
+        return code
     except QueueError as exc:
         sys.stderr.write(f"error: {exc.code.value}: {exc}\nhint: {exc.suggestion}\n")
         return 1
@@ -356,7 +357,7 @@ async def _show_until_closed(
     window.restoreRequested.connect(settle)
     if instance is not None:
         instance.raiseRequested.connect(window.bring_to_front)
-    install_tray(window)  # only where the desktop has a tray
+    install_tray(window, window)  # only where the desktop has a tray
     try:
         window.show()
         logger.info("window open on %s", window.queue.data_dir)
@@ -429,7 +430,12 @@ async def _screenshot(window: MainWindow, path: Path, size: tuple[int, int]) -> 
         )
         if window.proxy.rowCount() and not window.selected_tasks():
             loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            window.detail.logLoaded.connect(lambda _id: loaded.done() or loaded.set_result(None))
+
+            def log_loaded(_task_id: str) -> None:
+                if not loaded.done():
+                    loaded.set_result(None)
+
+            window.detail.logLoaded.connect(log_loaded)
             window.table.selectRow(0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(loaded, 2.0)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from qtqueue.core.errors import QueueError, classify_exception
 from qtqueue.engine.queue import DB_NAME, ShutdownPolicy
 from qtqueue.storage.backups import BACKUPS_DIR, Backup, count_tasks, list_backups
-from qtqueue.ui.task_table_model import format_size, format_timestamp
+from qtqueue.ui.task_list.columns import format_size, format_timestamp
 
 __all__ = [
     "BackupRow",

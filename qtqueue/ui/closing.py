@@ -13,17 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
-from qtqueue.engine.queue import ShutdownPolicy
+from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.confirm import NAMES_SHOWN, task_label
-
-if TYPE_CHECKING:
-    from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.tray import TrayIcon
 
 logger = logging.getLogger(__name__)
 
@@ -161,12 +160,34 @@ def ask_quit(
     return box
 
 
+class GuardedWindow(Protocol):
+    """What `CloseGuard` needs from the window it guards (`MainWindow` is one)."""
+
+    queue: TaskQueue
+    app_settings: AppSettings
+    tray: TrayIcon | None
+
+    def running_tasks(self) -> list[Task]:
+        """The tasks whose commands quitting would stop."""
+        ...
+
+    def quit(self) -> None:
+        """Quit without a question."""
+        ...
+
+    def hide(self) -> None:
+        """Hide the window (tasks go on)."""
+        ...
+
+
 class CloseGuard:
     """The main window's questions before it closes or quits while tasks run: one open at a
-    time (asking again raises it). The window decides when to ask (`closeEvent`, Quit)."""
+    time (asking again raises it). The window decides when to ask (`closeEvent`, Quit).
+    `parent` is the window as the widget its boxes are modal to."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: GuardedWindow, parent: QWidget) -> None:
         self.window = window
+        self.parent = parent
         #: The question open now, if any.
         self.question: QMessageBox | None = None
 
@@ -185,7 +206,7 @@ class CloseGuard:
             self.question.raise_()
             return self.question
         return self._keep(ask_quit(
-            self.window, running, policy=self.policy(), on_quit=self.window.quit
+            self.parent, running, policy=self.policy(), on_quit=self.window.quit
         ))
 
     def ask_close(self, running: Sequence[Task]) -> None:
@@ -195,7 +216,7 @@ class CloseGuard:
             return
         tray = self.window.tray
         self._keep(ask_close(
-            self.window,
+            self.parent,
             running,
             has_tray=tray is not None and tray.isVisible(),
             policy=self.policy(),

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QMessageBox, QWidget
 
 from qtqueue.core.task import Task
-from qtqueue.ui.task_table_model import status_text
+from qtqueue.ui.task_list.columns import status_text
 
 #: How many tasks a question about several names.
 NAMES_SHOWN = 5

@@ -41,7 +41,6 @@ from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
-from qtqueue.ui.progress_delegate import progress_label
 from qtqueue.ui.task_in_words import (
     input_hint,
     leading_params,
@@ -53,12 +52,13 @@ from qtqueue.ui.task_in_words import (
     schedule_of,
     waiting_in_words,
 )
-from qtqueue.ui.task_table_model import (
+from qtqueue.ui.task_list.columns import (
     format_duration,
     format_timestamp,
     is_secret_key,
     status_text,
 )
+from qtqueue.ui.task_list.delegate import progress_label
 
 logger = logging.getLogger(__name__)
 

@@ -72,7 +72,8 @@ def fit_rows(view: QTreeWidget) -> None:
     count = 0
     for i in range(view.topLevelItemCount()):
         item = view.topLevelItem(i)
-        count += 1 + (item.childCount() if item.isExpanded() else 0)
+        if item is not None:
+            count += 1 + (item.childCount() if item.isExpanded() else 0)
     rows = min(max(count, 1), LIST_ROWS_SHOWN)
     row = view.sizeHintForRow(0) if count else view.fontMetrics().height() + 4
     view.setFixedHeight(view.header().sizeHint().height() + rows * row + 2 * view.frameWidth() + 2)

@@ -38,8 +38,8 @@ from qtqueue.core.task import (
 )
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.engine_bridge import BackgroundTasks
+from qtqueue.ui.paramform.form import TaskForm
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
-from qtqueue.ui.task_form import TaskForm
 
 logger = logging.getLogger(__name__)
 
@@ -181,18 +181,18 @@ class NewTaskDialog(QDialog):
         self.needs: dict[str, QDoubleSpinBox] = {}
         needs_row = QHBoxLayout()
         for key, label, suffix, maximum in _NEEDS:
-            spin = QDoubleSpinBox()
-            spin.setObjectName(f"taskNeeds_{key}")
-            spin.setRange(0.0, maximum)
-            spin.setDecimals(0 if key == "cpu_cores" else 1)
-            spin.setSuffix(suffix)
-            spin.setSpecialValueText(f"{label}: any")
-            spin.setToolTip(
+            need = QDoubleSpinBox()
+            need.setObjectName(f"taskNeeds_{key}")
+            need.setRange(0.0, maximum)
+            need.setDecimals(0 if key == "cpu_cores" else 1)
+            need.setSuffix(suffix)
+            need.setSpecialValueText(f"{label}: any")
+            need.setToolTip(
                 f"{label} the task needs free before it starts (0: no need); "
                 "it waits until the machine has room"
             )
-            self.needs[key] = spin
-            needs_row.addWidget(spin)
+            self.needs[key] = need
+            needs_row.addWidget(need)
         self.after_edit = QLineEdit()
         self.after_edit.setObjectName("taskAfter")
         self.after_edit.setPlaceholderText("task ids, comma-separated: starts when they complete")

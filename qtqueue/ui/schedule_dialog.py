@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -41,7 +42,7 @@ from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.schedule_dialog_ui import Ui_ScheduleDialog
 from qtqueue.ui.new_task_dialog import NewTaskDialog, error_text
-from qtqueue.ui.task_table_model import format_time, format_timestamp
+from qtqueue.ui.task_list.columns import format_time, format_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ class ScheduleEditor(NewTaskDialog):
         grid.addRow("Time &zone", self.timezone_edit)
         grid.addRow("Missed r&uns", self.missed_combo)
         layout = self.layout()
-        layout.insertWidget(layout.indexOf(self.message), box)  # type: ignore[attr-defined]
+        assert isinstance(layout, QBoxLayout)  # the Designer form's top-level box
+        layout.insertWidget(layout.indexOf(self.message), box)
         self.resize(620, 860)
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
         if schedule is not None:

@@ -40,7 +40,7 @@ from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.settings import FAMILY_SETTINGS, checked, save_settings
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode, apply_config
 from qtqueue.ui.engine_bridge import BackgroundTasks
-from qtqueue.ui.task_form import TaskForm  # TODO(issue 11 §8): ui/paramform once it moved
+from qtqueue.ui.paramform.form import TaskForm
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.core.errors import QueueError
+from qtqueue.core.task import TaskStatus
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
+from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.task_list.columns import format_duration
 
 logger = logging.getLogger(__name__)
 
@@ -398,3 +401,24 @@ class StatsView(QWidget):
         for timer in (self._debounce, self._periodic, self._sampler):
             timer.stop()
         await self._background.cancel_all()
+
+
+def show_summary(f: Ui_MainWindow, stats: dict[str, Any]) -> None:
+    """Show `TaskQueue.get_queue_stats()` figures in the Statistics tab's summary labels
+    (the window's form `f` holds them, beside the charts)."""
+    summary = stats.get("summary", {})
+    perf = stats.get("performance", {})
+    dist = stats.get("status_distribution", {})
+    f.statTotal.setText(f"{summary.get('total_tasks', 0):,}")
+    f.statRunning.setText(str(summary.get("running_tasks", 0)))
+    f.statQueued.setText(f"{summary.get('queue_size', 0):,}")
+    f.statCompleted.setText(f"{dist.get(TaskStatus.COMPLETED.value, 0):,}")
+    failed = dist.get(TaskStatus.FAILED.value, 0) + dist.get(TaskStatus.TIMEOUT.value, 0)
+    f.statFailed.setText(f"{failed:,}")
+    f.statSuccessRate.setText(f"{perf.get('success_rate', 0.0):.1f} %")
+    f.statAverageDuration.setText(
+        format_duration(perf.get("average_duration_seconds") or None) or "—"
+    )
+    f.statDeadLetters.setText(f"{summary.get('dead_letters', 0):,}")
+    f.statConcurrency.setText(f"{summary.get('max_concurrent_tasks', 0)} tasks at once")
+    f.statQueueState.setText("paused" if summary.get("queue_paused") else "running")

@@ -10,7 +10,7 @@ from typing import Any
 from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus
 from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
 from qtqueue.executors.family import Family
-from qtqueue.ui.task_table_model import MASK, format_timestamp, is_secret_key
+from qtqueue.ui.task_list.columns import MASK, format_timestamp, is_secret_key
 
 logger = logging.getLogger(__name__)
 

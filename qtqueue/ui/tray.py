@@ -11,22 +11,19 @@ the queue's status and a menu: show/hide the window, pause/resume the queue, qui
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.ui.app_settings import AppSettings, NotificationMode
 from qtqueue.ui.engine_bridge import EventSource
 from qtqueue.ui.icons import icon
-
-if TYPE_CHECKING:
-    from qtqueue.ui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -201,14 +198,70 @@ class TaskNotifier(QObject):
                 self.notification.emit(note.title, note.message, note.is_failure)
 
 
+class TrayWindow(Protocol):
+    """What the tray needs from the window it stands for (`MainWindow` is one): the status
+    its tooltip sums up, the actions its menu repeats, and showing, hiding and quitting."""
+
+    @property
+    def notifier(self) -> TaskNotifier:
+        """Whose messages the tray (or, without one, the status bar) shows."""
+        ...
+
+    @property
+    def statusChanged(self) -> SignalInstance:
+        """Emitted whenever the status counts or the queue's paused state may have changed."""
+        ...
+
+    @property
+    def queue_paused(self) -> bool:
+        """Whether the queue is paused."""
+        ...
+
+    def status_counts(self) -> Mapping[TaskStatus, int]:
+        """How many tasks are in each status."""
+        ...
+
+    def tray_actions(self) -> Sequence[QAction]:
+        """The window's actions the tray menu offers too (pause/resume the queue)."""
+        ...
+
+    def isVisible(self) -> bool:
+        """Whether the window is shown."""
+        ...
+
+    def isMinimized(self) -> bool:
+        """Whether the window is minimized."""
+        ...
+
+    def hide(self) -> None:
+        """Hide the window (tasks go on)."""
+        ...
+
+    def bring_to_front(self) -> None:
+        """Show the window on top."""
+        ...
+
+    def request_quit(self) -> object:
+        """Quit, asking first while tasks run."""
+        ...
+
+    def show_message(self, text: str, timeout_ms: int = 6000) -> None:
+        """One line in the status bar."""
+        ...
+
+    def set_tray(self, tray: TrayIcon | None) -> None:
+        """The tray icon the window may close to."""
+        ...
+
+
 class TrayIcon(QSystemTrayIcon):
     """The window's tray icon: status tooltip, menu, and the notifier's messages."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(icon("app"), window)
+    def __init__(self, window: TrayWindow, parent: QWidget) -> None:
+        super().__init__(icon("app"), parent)
         self.setObjectName("trayIcon")
         self.window = window
-        self.menu = QMenu(window)
+        self.menu = QMenu(parent)
         self.menu.setObjectName("trayMenu")
         self.actionShowHide = QAction("&Hide window", self)
         self.actionShowHide.setObjectName("trayShowHide")
@@ -218,22 +271,20 @@ class TrayIcon(QSystemTrayIcon):
         self.actionQuit.triggered.connect(window.request_quit)
         self.menu.addAction(self.actionShowHide)
         self.menu.addSeparator()
-        self.menu.addAction(window.form.actionPauseQueue)  # its text follows the queue
+        for action in window.tray_actions():  # their texts follow the queue
+            self.menu.addAction(action)
         self.menu.addSeparator()
         self.menu.addAction(self.actionQuit)
         self.menu.aboutToShow.connect(self._update_show_hide)
         self.setContextMenu(self.menu)
         self.activated.connect(self._on_activated)
         window.notifier.notification.connect(self.show_notification)
-        window.model.batchApplied.connect(self.update_tooltip)
-        window.bridge.queueStateChanged.connect(self.update_tooltip)
-        window.form.actionPauseQueue.toggled.connect(self.update_tooltip)
+        window.statusChanged.connect(self.update_tooltip)
         self.update_tooltip()
 
     def update_tooltip(self, *_args: object) -> None:
-        self.setToolTip(
-            status_summary(self.window.model.status_counts(), self.window.queue.queue_paused)
-        )
+        """Sum the queue's status up in the tooltip."""
+        self.setToolTip(status_summary(self.window.status_counts(), self.window.queue_paused))
 
     def show_notification(self, title: str, message: str, is_failure: bool) -> None:
         kind = (
@@ -263,20 +314,21 @@ class TrayIcon(QSystemTrayIcon):
 STATUS_BAR_MS = 15_000
 
 
-def show_in_status_bar(window: MainWindow, title: str, message: str) -> None:
+def show_in_status_bar(window: TrayWindow, title: str, message: str) -> None:
     """Where no tray can show a notification, the window's status bar does (one line)."""
     first = message.splitlines()[0] if message else ""
     window.show_message(f"{title} — {first}" if first else title, STATUS_BAR_MS)
 
 
-def install_tray(window: MainWindow) -> TrayIcon | None:
-    """Give `window` a tray icon if the desktop has a tray; None (and no icon) if not, and
-    then the notifications show in the window's status bar."""
+def install_tray(window: TrayWindow, parent: QWidget) -> TrayIcon | None:
+    """Give `window` a tray icon (owned by `parent`, the window as a widget) if the desktop
+    has a tray; None (and no icon) if not, and then the notifications show in the window's
+    status bar."""
     if not QSystemTrayIcon.isSystemTrayAvailable():
         logger.info("no system tray here: notifications go to the window's status bar")
         window.notifier.notification.connect(lambda t, m, f: show_in_status_bar(window, t, m))
         return None
-    tray = TrayIcon(window)
+    tray = TrayIcon(window, parent)
     window.set_tray(tray)
     tray.show()
     return tray

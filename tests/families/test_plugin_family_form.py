@@ -16,8 +16,9 @@ pytest.importorskip("PySide6")
 
 from pytestqt.qtbot import QtBot
 
+from qtqueue.core.param_schema import is_free_form
 from qtqueue.executors import default_registry
-from qtqueue.ui.task_form import TaskForm, is_free_form
+from qtqueue.ui.paramform.form import TaskForm
 
 
 def test_every_registered_type_gets_a_form_with_a_field_per_param(

@@ -120,7 +120,7 @@ def window(make_window: Callable[..., MainWindow], data_dir: Path) -> MainWindow
 def tray(window: MainWindow) -> Iterator[TrayIcon]:
     """A tray icon on the window, as `install_tray` gives one where a tray exists (offscreen
     has no tray, so the icon is attached by hand)."""
-    icon = TrayIcon(window)
+    icon = TrayIcon(window, window)
     window.set_tray(icon)
     icon.show()
     yield icon

@@ -95,8 +95,8 @@ async def add_and_finish(window: MainWindow, n: int) -> list[str]:
 
 async def back_up_through_the_menu(window: MainWindow) -> Path:
     """File › Back up now; returns the path the box says the backup went to."""
-    assert window.actionBackUpNow in window.form.menuFile.actions()
-    window.actionBackUpNow.trigger()
+    assert window.dialogs.back_up_action in window.form.menuFile.actions()
+    window.dialogs.back_up_action.trigger()
     await until(
         lambda: question(window, "backupTaken") is not None, window.form.statusBar.messageChanged
     )
@@ -109,8 +109,8 @@ async def back_up_through_the_menu(window: MainWindow) -> Path:
 
 async def open_backups_through_the_menu(window: MainWindow) -> BackupsDialog:
     """File › Restore a backup…, once it lists the backups."""
-    assert window.actionRestoreBackup in window.form.menuFile.actions()
-    window.actionRestoreBackup.trigger()
+    assert window.dialogs.restore_action in window.form.menuFile.actions()
+    window.dialogs.restore_action.trigger()
     (dialog,) = [d for d in window.findChildren(BackupsDialog) if d.isVisible()]
     await until(lambda: bool(dialog.rows), dialog.loaded)
     return dialog
@@ -252,7 +252,7 @@ def test_a_backup_that_cannot_be_taken_says_why_and_the_queue_goes_on(
 ) -> None:
     async def scenario() -> None:
         (data_dir / BACKUPS_DIR).write_bytes(b"")  # a file where the backups folder goes
-        window.actionBackUpNow.trigger()
+        window.dialogs.back_up_action.trigger()
         await until(
             lambda: question(window, "backupFailed") is not None,
             window.form.statusBar.messageChanged,

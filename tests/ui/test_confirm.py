@@ -100,7 +100,7 @@ def test_dont_ask_again_is_remembered_and_settings_turn_the_question_back_on(
         assert question(window, "confirmCancelTasks") is None
         await until_row(window, ids[2], in_status(TaskStatus.CANCELLED))
 
-        window.actionSettings.trigger()
+        window.dialogs.settings_action.trigger()
         [dialog] = [d for d in window.findChildren(SettingsDialog) if d.isVisible()]
         assert not dialog.confirmCancel.isChecked() and dialog.confirmRemove.isChecked()
         dialog.confirmCancel.setChecked(True)

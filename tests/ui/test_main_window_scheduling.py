@@ -15,8 +15,9 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus, TaskType
 from qtqueue.engine.schedules import ScheduleKind
-from qtqueue.ui.main_window import DEAD_LETTERS, MainWindow
-from qtqueue.ui.task_table_model import HIDDEN_BY_DEFAULT, Column, Role
+from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.task_list.columns import HIDDEN_BY_DEFAULT, Column, Role
+from qtqueue.ui.task_list.filters import DEAD_LETTERS
 
 from .conftest import Run, in_status, until, until_row
 
@@ -80,7 +81,7 @@ def test_reject_asks_for_a_reason_and_ends_every_selected_task_cancelled(
     for task_id in ids:
         run(until_row(window, task_id, awaiting))
     window.select_tasks(ids)
-    box = window.ask_reject()
+    box = window.task_actions.ask_reject()
     assert box is not None and box.objectName() == "rejectReasonDialog"
     box.setTextValue("not on a Friday")
     box.accept()
@@ -97,7 +98,7 @@ def test_approval_actions_are_disabled_for_ordinary_tasks_and_mixed_selections(
     f = window.form
     for action in (f.actionApprove, f.actionReject):
         assert not action.shortcut().isEmpty() and not action.icon().isNull()
-        assert action in window.context_menu.actions()
+        assert action in window.task_actions.context_menu.actions()
         assert action in f.mainToolBar.actions()
     run(window.queue.pause_queue())
     ordinary = run(window.queue.add_task(command("echo plain")))
@@ -205,8 +206,8 @@ def test_every_dead_letter_is_requeued_or_purged_after_a_confirmation(
     ]))
     for task_id in ids:
         run(until_row(window, task_id, lambda t: t.dead_letter))
-    ask = (window.ask_requeue_all_dead_letters if verb == "requeue"
-           else window.ask_purge_dead_letters)
+    ask = (window.task_actions.ask_requeue_all_dead_letters if verb == "requeue"
+           else window.task_actions.ask_purge_dead_letters)
 
     box = ask()
     assert "(2)" in box.text()
@@ -236,7 +237,7 @@ def test_schedule_from_a_selected_task_uses_it_as_the_template(
     run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
     window.select_tasks([task_id])
     assert window.form.actionScheduleTask.isEnabled()
-    editor = window.schedule_task()
+    editor = window.task_actions.schedule_task()
     assert editor is not None and editor.form is not None
     assert editor.form.values()["command"] == "echo nightly"
     editor.when_edit.setText("1h")
@@ -256,15 +257,15 @@ def test_new_task_after_the_selection_waits_for_it_then_runs(
     window: MainWindow, run: Run, qtbot: QtBot, tmp_path: Path
 ) -> None:
     from qtqueue.ui.new_task_dialog import NewTaskDialog
-    from qtqueue.ui.task_form import TaskForm
+    from qtqueue.ui.paramform.form import TaskForm
 
     flag = tmp_path / "go"
     first = run(window.queue.add_task(
         command(f"while [ ! -e {flag} ]; do sleep 0.05; done", name="build")))
     run(until_row(window, first, in_status(TaskStatus.RUNNING)))
     window.select_tasks([first])
-    assert window.actionNewTaskAfter.isEnabled()
-    window.actionNewTaskAfter.trigger()
+    assert window.task_actions.new_after.isEnabled()
+    window.task_actions.new_after.trigger()
     dialog = window.findChild(NewTaskDialog)
     assert dialog is not None and dialog.isVisible()
     assert dialog.after_edit.text() == first
@@ -293,7 +294,7 @@ def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
     with the dialog open and what was typed still there; a unique prefix then queues the task
     after the full id."""
     from qtqueue.ui.new_task_dialog import NewTaskDialog
-    from qtqueue.ui.task_form import TaskForm
+    from qtqueue.ui.paramform.form import TaskForm
 
     async def scenario() -> Task:
         await window.queue.add_task(command("exit 1", id="build-broken", name="broken build"))

@@ -21,7 +21,7 @@ from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import Executor, ExecutorRegistry, RunContext, default_registry
 from qtqueue.executors.base import Params
 from qtqueue.ui.new_task_dialog import NewTaskDialog
-from qtqueue.ui.task_form import TaskForm
+from qtqueue.ui.paramform.form import TaskForm
 
 
 class PushParams(Params):

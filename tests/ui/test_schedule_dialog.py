@@ -33,7 +33,7 @@ def test_the_generated_form_matches_its_designer_source() -> None:
 def open_dialog(window: MainWindow) -> ScheduleDialog:
     assert window.form.actionSchedules in window.form.menuQueue.actions()
     window.form.actionSchedules.trigger()
-    dialog = window.schedule_dialog
+    dialog = window.dialogs.schedule_dialog
     assert dialog is not None and dialog.objectName() == "scheduleDialog" and dialog.isVisible()
     return dialog
 

@@ -55,7 +55,7 @@ def docker_host(dialog: SettingsDialog) -> QLineEdit:
 
 
 def open_dialog(window: MainWindow) -> SettingsDialog:
-    window.actionSettings.trigger()
+    window.dialogs.settings_action.trigger()
     shown = [d for d in window.findChildren(SettingsDialog, "settingsDialog") if d.isVisible()]
     assert len(shown) == 1  # closed ones are deleted later
     return shown[0]
@@ -74,8 +74,8 @@ def set_limit_row(dialog: SettingsDialog, row: int, category: str, limit: str) -
 
 
 def test_the_settings_action_opens_the_dialog_with_the_live_values(window: MainWindow) -> None:
-    assert window.actionSettings.shortcut() == QKeySequence("Ctrl+,")
-    assert window.actionSettings in window.form.menuFile.actions()
+    assert window.dialogs.settings_action.shortcut() == QKeySequence("Ctrl+,")
+    assert window.dialogs.settings_action in window.form.menuFile.actions()
     dialog = open_dialog(window)
     assert dialog.maxConcurrent.value() == window.queue.max_concurrent == 4
     assert dialog.retentionDays.value() == 30

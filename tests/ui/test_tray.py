@@ -278,7 +278,7 @@ async def session(app, data_dir, ini):
         data_dir, settings=settings, registry=default_registry(entry_points=False))
     try:
         window.show()
-        tray = install_tray(window)
+        tray = install_tray(window, window)
         assert tray is not None
         await window.queue.add_task(Task(
             TaskType.CUSTOM_COMMAND, {"command": "exit 3", "shell": True},
@@ -344,14 +344,14 @@ def test_a_failure_shows_a_balloon_from_a_real_tray(tray_host: str, tmp_path: Pa
 
 
 def test_without_a_tray_the_app_installs_no_icon(window: MainWindow) -> None:
-    assert install_tray(window) is None  # offscreen has no tray
+    assert install_tray(window, window) is None  # offscreen has no tray
     assert window.tray is None
 
 
 def test_without_a_tray_a_failure_is_announced_in_the_status_bar(
     window: MainWindow, run: Run
 ) -> None:
-    assert install_tray(window) is None  # offscreen has no tray
+    assert install_tray(window, window) is None  # offscreen has no tray
 
     async def scenario() -> None:
         bad = await window.queue.add_task(command("exit 3", name="doomed job", max_retries=0))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.docker.progress import LayerState, parse_layer_lines
 from qtqueue.ui.family_widgets import fit_rows
-from qtqueue.ui.task_table_model import format_size
+from qtqueue.ui.task_list.columns import format_size
 
 logger = logging.getLogger(__name__)
 

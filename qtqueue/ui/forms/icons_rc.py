@@ -1,4 +1,5 @@
 # ruff: noqa
+# mypy: ignore-errors
 # Resource object code (Python 3)
 # Created by: object code
 # Created by: The Resource Compiler for Qt version 6.11.3

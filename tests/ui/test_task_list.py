@@ -15,15 +15,9 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventBus, EventKind, TaskEvent
 from qtqueue.ui.engine_bridge import EngineBridge
-from qtqueue.ui.task_table_model import (
-    MASK,
-    Column,
-    Role,
-    TaskFilterProxy,
-    TaskTableModel,
-    format_duration,
-    masked_params,
-)
+from qtqueue.ui.task_list.columns import MASK, Column, Role, format_duration, masked_params
+from qtqueue.ui.task_list.model import TaskTableModel
+from qtqueue.ui.task_list.proxy import TaskFilterProxy
 
 from .conftest import Run, until
 
@@ -210,7 +204,7 @@ def test_sorting_again_the_same_way_is_free_until_a_row_changes(
     """A header click and QTableView.sortByColumn both ask the model to sort; a second,
     identical request must not re-map 100,000 rows, and must still sort once rows changed
     behind a deferred re-sort."""
-    import qtqueue.ui.task_table_model as ttm
+    import qtqueue.ui.task_list.model as ttm
 
     monkeypatch.setattr(ttm, "RESORT_NOW_MAX_ROWS", 3)  # live changes re-sort later
     tasks = sample()

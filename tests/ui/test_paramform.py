@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar, Literal
 
@@ -26,9 +27,11 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from qtqueue.core.param_schema import FieldKind, FieldSpec
 from qtqueue.executors import Executor, RunContext, default_registry
 from qtqueue.executors.base import HandlerExecutor, Params
-from qtqueue.ui.task_form import FieldKind, TaskForm
+from qtqueue.ui.paramform.editors import Editor, register_editor
+from qtqueue.ui.paramform.form import TaskForm
 
 
 def form_for(qtbot: QtBot, type_name: str, **kwargs: Any) -> TaskForm:
@@ -467,3 +470,67 @@ def test_a_container_command_takes_plain_text_or_a_json_list(qtbot: QtBot) -> No
     assert marked_invalid(form, "command")
     form.set_values({"image": "busybox", "command": "sleep 5"})
     assert command.text() == "sleep 5"
+
+
+# --------------------------------------------------------------------------- the editor registry
+
+
+class _Colour(BaseModel):
+    """A family's params with a field the built-in editors know nothing special about."""
+
+    colour: str = Field("#336699", json_schema_extra={"widget": "colour"})
+    label: str = "x"
+
+
+class _ColourEditor(Editor):
+    """A family's own editor: a combo of named colours whose value is the hex code."""
+
+    def __init__(self, spec: FieldSpec) -> None:
+        combo = QComboBox()
+        combo.setObjectName("colourPicker")
+        for name, code in (("blue", "#336699"), ("red", "#cc0000")):
+            combo.addItem(name, code)
+        super().__init__(spec, combo)
+        self.combo = combo
+
+    def value(self) -> Any:
+        return self.combo.currentData()
+
+    def set_value(self, value: Any) -> None:
+        self.combo.setCurrentIndex(max(0, self.combo.findData(value)))
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self.combo.currentIndexChanged.connect(lambda _i: callback())
+
+
+def test_a_family_registers_its_own_editor_and_the_form_uses_it(qtbot: QtBot) -> None:
+    """What a family's qt.py does: one `register_editor` call, and its fields get its editor
+    (the other fields keep the built-in ones); taken back out, the built-in editor returns."""
+    schema = _Colour.model_json_schema()
+    remove = register_editor(lambda spec: spec.schema.get("widget") == "colour",
+                             lambda spec, _context: _ColourEditor(spec))
+    try:
+        form = shown(qtbot, TaskForm(schema))
+        picker = form.input_widget("colour")
+        assert isinstance(picker, QComboBox) and picker.objectName() == "colourPicker"
+        assert isinstance(form.input_widget("label"), QLineEdit)
+        assert form.values()["colour"] == "#336699"  # the schema's default, set through it
+        picker.setCurrentIndex(1)
+        assert form.values()["colour"] == "#cc0000"
+    finally:
+        remove()
+    plain = shown(qtbot, TaskForm(schema))
+    assert isinstance(plain.input_widget("colour"), QLineEdit)
+
+
+def test_a_later_registration_wins_over_a_built_in_kind(qtbot: QtBot) -> None:
+    """A family may replace the editor of a whole kind (here: every boolean)."""
+    remove = register_editor(FieldKind.BOOLEAN, lambda spec, _context: _ColourEditor(spec))
+    try:
+        form = form_for(qtbot, "custom_command")
+        booleans = [n for n in form.field_names() if form.spec(n).kind == FieldKind.BOOLEAN]
+        assert booleans
+        for name in booleans:
+            assert form.input_widget(name).objectName() == "colourPicker"
+    finally:
+        remove()

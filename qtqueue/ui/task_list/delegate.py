@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from qtqueue.ui.task_table_model import Role
+from qtqueue.ui.task_list.columns import Role
 
 logger = logging.getLogger(__name__)
 
@@ -39,27 +39,27 @@ class ProgressDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         step = index.data(Role.STEP) or ""
-        widget = option.widget  # type: ignore[attr-defined]
+        widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         # The cell's own background first (selection, alternating rows).
         item = QStyleOptionViewItem(option)
         self.initStyleOption(item, index)
-        item.text = ""  # type: ignore[attr-defined]
+        item.text = ""
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, item, painter, widget)
 
         bar = QStyleOptionProgressBar()
         if widget is not None:
             bar.initFrom(widget)
         m = self.MARGIN
-        bar.rect = option.rect.adjusted(m, m, -m, -m)  # type: ignore[attr-defined]
+        bar.rect = option.rect.adjusted(m, m, -m, -m)
         bar.minimum = 0
         bar.maximum = 100
         bar.progress = round(max(0.0, min(100.0, float(value))))
         bar.text = progress_label(float(value), step)
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
-        bar.fontMetrics = option.fontMetrics  # type: ignore[attr-defined]
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        bar.fontMetrics = option.fontMetrics
         painter.save()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
         painter.restore()

@@ -1,0 +1,296 @@
+"""The task table's columns and how a task reads in them: the `Column` and `Role` enums,
+headers, the status sort order, secret masking and the formatting of times, durations, sizes
+and resources (shared with the detail pane and the dialogs)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from qtqueue.core.actions import awaits_approval
+from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+
+class Column(IntEnum):
+    """The table's columns, in their default order."""
+
+    NAME = 0
+    TYPE = 1
+    CATEGORY = 2
+    QUEUE = 3
+    TAGS = 4
+    PRIORITY = 5
+    STATUS = 6
+    LAST_ERROR = 7
+    PROGRESS = 8
+    RESOURCES = 9
+    CREATED = 10
+    STARTED = 11
+    DURATION = 12
+    RETRIES = 13
+    ERROR_CODE = 14
+    ID = 15
+
+
+HEADERS: dict[Column, str] = {
+    Column.NAME: "Name",
+    Column.TYPE: "Type",
+    Column.CATEGORY: "Category",
+    Column.QUEUE: "Queue",
+    Column.TAGS: "Tags",
+    Column.PRIORITY: "Priority",
+    Column.STATUS: "Status",
+    Column.PROGRESS: "Progress",
+    Column.RESOURCES: "Resources",
+    Column.CREATED: "Created",
+    Column.STARTED: "Started",
+    Column.DURATION: "Duration",
+    Column.RETRIES: "Retries",
+    Column.ERROR_CODE: "Error code",
+    Column.LAST_ERROR: "Last error",
+    Column.ID: "Id",
+}
+
+#: Columns hidden until the user shows them (the table is wider than a window already).
+HIDDEN_BY_DEFAULT: frozenset[Column] = frozenset({Column.QUEUE, Column.LAST_ERROR, Column.ID})
+
+
+#: Default column widths (px); the user's own are remembered.
+DEFAULT_WIDTHS: dict[Column, int] = {
+    # The columns shown by default add up to ~1,350 px: the whole row, error code included,
+    # fits a 1,400 px window without scrolling sideways.
+    Column.NAME: 180,
+    Column.TYPE: 125,
+    Column.CATEGORY: 80,
+    Column.QUEUE: 100,
+    Column.TAGS: 70,
+    Column.PRIORITY: 65,
+    Column.STATUS: 145,
+    Column.PROGRESS: 120,
+    Column.RESOURCES: 115,
+    Column.CREATED: 70,
+    Column.STARTED: 70,
+    Column.DURATION: 70,
+    Column.RETRIES: 50,
+    Column.ERROR_CODE: 180,
+    Column.LAST_ERROR: 320,
+    Column.ID: 280,
+}
+
+
+class Role(IntEnum):
+    """Custom data roles."""
+
+    SORT = int(Qt.ItemDataRole.UserRole) + 1
+    """The raw, comparable value of a cell (numbers as numbers, times as UNIX seconds)."""
+    TASK = int(Qt.ItemDataRole.UserRole) + 2
+    """The row's `Task` snapshot."""
+    TASK_ID = int(Qt.ItemDataRole.UserRole) + 3
+    """The row's task id."""
+    STEP = int(Qt.ItemDataRole.UserRole) + 4
+    """The task's current step, in words (for the progress delegate)."""
+
+
+#: How statuses sort: what needs attention first, finished work last.
+STATUS_ORDER: dict[TaskStatus, int] = {
+    s: i
+    for i, s in enumerate(
+        (
+            TaskStatus.RUNNING,
+            TaskStatus.VALIDATING,
+            TaskStatus.PREPARING,
+            TaskStatus.DOWNLOADING,
+            TaskStatus.PULLING,
+            TaskStatus.BUILDING,
+            TaskStatus.UPLOADING,
+            TaskStatus.PAUSED,
+            TaskStatus.PENDING,
+            TaskStatus.FAILED,
+            TaskStatus.TIMEOUT,
+            TaskStatus.CANCELLED,
+            TaskStatus.COMPLETED,
+        )
+    )
+}
+
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|token|secret|key|credential|auth", re.IGNORECASE)
+MASK = "••••••••"
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a parameter's name suggests its value is a secret (password, token, key…)."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def masked_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` with the values of secret-looking keys replaced by a mask, at any depth."""
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                k: (MASK if is_secret_key(str(k)) else mask(v)) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return value
+
+    return mask(params)  # type: ignore[no-any-return]
+
+
+def param_words(params: Mapping[str, Any]) -> list[str]:
+    """The searchable text of params: values (and names inside mappings such as env),
+    never the value of a secret-looking key."""
+    out: list[str] = []
+    for key, value in params.items():
+        if _SECRET_KEY.search(key):
+            continue
+        if isinstance(value, Mapping):
+            out.extend(f"{k}={v}" for k, v in value.items() if not _SECRET_KEY.search(str(k)))
+        elif isinstance(value, (list, tuple)):
+            out.extend(map(str, value))
+        elif value is not None and value != "":
+            out.append(str(value))
+    return out
+
+
+def format_duration(seconds: float | None) -> str:
+    """'850 ms', '9.5 s', '1 m 05 s', '2 h 03 m'; '' when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
+
+
+def format_size(n: int) -> str:
+    """'12.3 MB', '850 B' (decimal units)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def format_time(ts: float | None, now: float | None = None) -> str:
+    """A compact local time: 'HH:MM:SS' today, 'YYYY-MM-DD HH:MM' on other days."""
+    if ts is None:
+        return ""
+    local = time.localtime(ts)
+    today = time.localtime(now if now is not None else time.time())
+    if local[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", local)
+    return time.strftime("%Y-%m-%d %H:%M", local)
+
+
+def format_timestamp(ts: float | None) -> str:
+    """A full local time, 'YYYY-MM-DD HH:MM:SS'; '' when unknown."""
+    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def status_text(status: TaskStatus) -> str:
+    """A status as a word for people ("Completed")."""
+    return status.value.capitalize()
+
+
+def status_cell(task: Task) -> str:
+    """The status column's text: the status, or why a pending task waits."""
+    if task.status == TaskStatus.PENDING:
+        if awaits_approval(task):
+            return "Awaiting approval"
+        if task.wait_reason.startswith("waiting"):
+            # for dependencies, resources, a category or queue limit: the tooltip says which
+            return "Waiting"
+    return status_text(task.status)
+
+
+def _amount(value: float) -> str:
+    return f"{value:g}"
+
+
+def format_resources(resources: Mapping[str, Any]) -> str:
+    """What a task declared it needs, compactly: '2 CPU · 8 GB · GPU 6 GB · disk 20 GB';
+    '' when nothing."""
+    parts: list[str] = []
+    cpu, memory, gpu, disk = (
+        resources.get(k) for k in ("cpu_cores", "memory_gb", "gpu_memory_gb", "disk_gb")
+    )
+    if cpu:
+        parts.append(f"{_amount(cpu)} CPU")
+    if memory:
+        parts.append(f"{_amount(memory)} GB")
+    if gpu:
+        parts.append(f"GPU {_amount(gpu)} GB")
+    if disk:
+        parts.append(f"disk {_amount(disk)} GB")
+    return " · ".join(parts)
+
+
+def resources_key(resources: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """The raw value the resources column sorts by: (cpu cores, memory, GPU memory, disk),
+    0 for what is not declared."""
+    return (
+        float(resources.get("cpu_cores") or 0),
+        float(resources.get("memory_gb") or 0),
+        float(resources.get("gpu_memory_gb") or 0),
+        float(resources.get("disk_gb") or 0),
+    )
+
+
+def first_line(text: str | None) -> str:
+    """The first line of a message ('' for None)."""
+    return text.split("\n", 1)[0] if text else ""
+
+
+def retries_text(t: Task) -> str:
+    """The retries column: '2/3' (retries so far of the most), '2', or ''."""
+    if t.max_retries:
+        return f"{t.retry_count}/{t.max_retries}"
+    return str(t.retry_count) if t.retry_count else ""
+
+def tooltip(t: Task, column: Column) -> str | None:
+    """The tooltip of `t`'s cell in `column` (None: none)."""
+    if column == Column.NAME:
+        return f"{t.name}\n{t.id}"
+    if column == Column.STATUS:
+        if t.wait_reason:
+            return t.wait_reason
+        if t.error and t.status in TERMINAL:
+            return t.error
+        return None
+    if (column == Column.ERROR_CODE and t.error_code) or (
+        column == Column.LAST_ERROR and t.error
+    ):
+        return t.error or t.error_code
+    if column in (Column.CREATED, Column.STARTED):
+        ts = t.created_at if column == Column.CREATED else t.started_at
+        return format_timestamp(ts) or None
+    if column == Column.PROGRESS and t.current_step:
+        return t.current_step
+    return None
+
+
+def counts_text(counts: Mapping[TaskStatus, int]) -> str:
+    """The status bar's counts: '2 running · 5 pending · 1 paused · 0 failed' (paused only
+    when there are some)."""
+    running = sum(counts.get(s, 0) for s in ACTIVE)
+    failed = counts.get(TaskStatus.FAILED, 0) + counts.get(TaskStatus.TIMEOUT, 0)
+    parts = [f"{running} running", f"{counts.get(TaskStatus.PENDING, 0)} pending"]
+    if counts.get(TaskStatus.PAUSED, 0):
+        parts.append(f"{counts[TaskStatus.PAUSED]} paused")
+    parts.append(f"{failed} failed")
+    return " · ".join(parts)
