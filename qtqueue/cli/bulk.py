@@ -1,17 +1,17 @@
-"""What pause, resume, retry, cancel and remove share: task ids or `--all` that apply, one
-`queue_manage` action per task, one line per task done."""
+"""What pause, resume, retry, cancel and remove share: task ids or `--all` that apply (the
+statuses `qtqueue.core.actions` names), one `queue_manage` action per task, one line per
+task done."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Set
 
 from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out, report_error, short
 from qtqueue.cli.parser import Subparsers, UsageError, add_command
+from qtqueue.core.actions import DONE_WORDS, TaskAction, statuses_for
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +19,19 @@ __all__ = ["check", "register", "run"]
 
 
 def register(
-    sub: Subparsers,
-    common: argparse.ArgumentParser,
-    name: str,
-    help_: str,
-    *,
-    applies: Set[TaskStatus],
-    done: str,
+    sub: Subparsers, common: argparse.ArgumentParser, action: TaskAction, help_: str
 ) -> argparse.ArgumentParser:
-    """A task action's subparser: ids, or `--all` tasks in the statuses it `applies` to;
-    `done` is the word printed for each task done ("paused")."""
+    """A task action's subparser: ids, or `--all` tasks in the statuses it applies to
+    (`qtqueue.core.actions`, the rule the engine and the window follow too)."""
+    name = action.value
     p = add_command(sub, common, name, help_)
-    p.set_defaults(handler=run, check=check, applies=applies, done_word=done, queue=False)
+    p.set_defaults(
+        handler=run,
+        check=check,
+        applies=statuses_for(action),
+        done_word=DONE_WORDS[action],
+        queue=False,
+    )
     p.add_argument("ids", nargs="*", metavar="ID", help="task ids or unique prefixes")
     p.add_argument("--all", action="store_true", help=f"every task that can be {name}d")
     return p

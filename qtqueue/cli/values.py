@@ -3,8 +3,8 @@ the task type's JSON schema, JSON from files, durations, sizes and times.
 
 Pure: nothing here imports Qt, pydantic or the engine. A task type's params schema is the JSON
 schema the engine hands out (the `types` action); `describe_params` and `parse_param` read it
-as plain data. (`qtqueue.core.param_schema`, the window form's reading of the same schemas,
-is to take these over: one reading of a schema.)
+as plain data, through `qtqueue.core.param_schema` (the window form's reading of the same
+schemas) where a field's type decides how a value is read.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.param_schema import resolve, split_nullable
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,14 @@ def type_name(text: str) -> str:
 # --------------------------------------------------------------------------- JSON schemas
 
 
-def _string_only(prop: dict[str, Any]) -> bool:
-    """Whether a JSON-schema property takes only text (so "true" or "42" stay text)."""
-    options = prop.get("anyOf", [prop])
-    kinds = {o.get("type") for o in options if isinstance(o, dict)}
-    return "string" in kinds and kinds <= {"string", "null"}
+def _takes_only_text(schema: dict[str, Any] | None, key: str) -> bool:
+    """Whether the params schema's field `key` takes only text (so "true" or "42" stay text),
+    `$ref`s and `X | None` read as the form reads them (`qtqueue.core.param_schema`)."""
+    prop = ((schema or {}).get("properties") or {}).get(key)
+    if schema is None or not isinstance(prop, dict):
+        return False
+    node, _ = split_nullable(resolve(prop, schema), schema)
+    return node.get("type") == "string"
 
 
 def parse_param(item: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
@@ -74,8 +78,7 @@ def parse_param(item: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_FORMAT, f"--param takes KEY=VALUE, got {item!r}"
         )
-    prop = ((schema or {}).get("properties") or {}).get(key)
-    if isinstance(prop, dict) and _string_only(prop):
+    if _takes_only_text(schema, key):
         return key, raw
     try:
         return key, json.loads(raw)

@@ -8,6 +8,7 @@ import logging
 from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out, report_error, short
 from qtqueue.cli.parser import Subparsers, add_command
+from qtqueue.core.actions import DONE_WORDS, TaskAction
 from qtqueue.core.errors import QueueError
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 async def run(backend: Backend, args: argparse.Namespace) -> int:
     """approve / reject: tasks that await approval, one line each."""
-    failed = 0
+    word, failed = DONE_WORDS[TaskAction(args.command)], 0
     for task_id in args.ids:
         params = {"task_id": task_id}
         if args.command == "reject":
@@ -37,6 +38,5 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
             failed += 1
             report_error(exc)
             continue
-        word = "approved" if args.command == "approve" else "rejected"
         out(f"{word} {short(t['id'])} {t['name']} (now {t['status']})")
     return 1 if failed else 0

@@ -7,22 +7,13 @@ import logging
 
 from qtqueue.cli import bulk
 from qtqueue.cli.parser import Subparsers
-from qtqueue.core.task import UNFINISHED
+from qtqueue.core.actions import TaskAction
 
 logger = logging.getLogger(__name__)
 
 ORDER = 53
-#: The statuses of the tasks `--all` cancels.
-APPLIES = UNFINISHED
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """The `cancel` command."""
-    bulk.register(
-        sub,
-        common,
-        "cancel",
-        "Cancel tasks (running ones are terminated).",
-        applies=APPLIES,
-        done="cancelled",
-    )
+    bulk.register(sub, common, TaskAction.CANCEL, "Cancel tasks (running ones are terminated).")

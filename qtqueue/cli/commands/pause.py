@@ -7,23 +7,16 @@ import logging
 
 from qtqueue.cli import bulk
 from qtqueue.cli.parser import Subparsers
-from qtqueue.core.task import ACTIVE, TaskStatus
+from qtqueue.core.actions import TaskAction
 
 logger = logging.getLogger(__name__)
 
 ORDER = 50
-#: The statuses of the tasks `--all` pauses.
-APPLIES = frozenset({TaskStatus.PENDING}) | ACTIVE
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """The `pause` command."""
     p = bulk.register(
-        sub,
-        common,
-        "pause",
-        "Pause tasks (hold waiting ones, suspend running ones).",
-        applies=APPLIES,
-        done="paused",
+        sub, common, TaskAction.PAUSE, "Pause tasks (hold waiting ones, suspend running ones)."
     )
     p.add_argument("--queue", action="store_true", help="pause the whole queue's dispatching")

@@ -7,22 +7,13 @@ import logging
 
 from qtqueue.cli import bulk
 from qtqueue.cli.parser import Subparsers
-from qtqueue.core.task import TERMINAL
+from qtqueue.core.actions import TaskAction
 
 logger = logging.getLogger(__name__)
 
 ORDER = 54
-#: The statuses of the tasks `--all` removes.
-APPLIES = TERMINAL
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """The `remove` command."""
-    bulk.register(
-        sub,
-        common,
-        "remove",
-        "Delete finished tasks and their logs.",
-        applies=APPLIES,
-        done="removed",
-    )
+    bulk.register(sub, common, TaskAction.REMOVE, "Delete finished tasks and their logs.")

@@ -7,18 +7,14 @@ import logging
 
 from qtqueue.cli import bulk
 from qtqueue.cli.parser import Subparsers
-from qtqueue.core.task import TaskStatus
+from qtqueue.core.actions import TaskAction
 
 logger = logging.getLogger(__name__)
 
 ORDER = 51
-#: The statuses of the tasks `--all` resumes.
-APPLIES = frozenset({TaskStatus.PAUSED})
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """The `resume` command."""
-    p = bulk.register(
-        sub, common, "resume", "Resume paused tasks.", applies=APPLIES, done="resumed"
-    )
+    p = bulk.register(sub, common, TaskAction.RESUME, "Resume paused tasks.")
     p.add_argument("--queue", action="store_true", help="resume the whole queue's dispatching")

@@ -9,24 +9,17 @@ from qtqueue.api.local_backend import Backend
 from qtqueue.cli import bulk
 from qtqueue.cli.output import out, short
 from qtqueue.cli.parser import Subparsers
-from qtqueue.core.task import RETRYABLE_TERMINAL
+from qtqueue.core.actions import TaskAction
 
 logger = logging.getLogger(__name__)
 
 ORDER = 52
-#: The statuses of the tasks `--all` retries.
-APPLIES = RETRYABLE_TERMINAL
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """The `retry` command."""
     p = bulk.register(
-        sub,
-        common,
-        "retry",
-        "Run failed, cancelled or timed-out tasks again.",
-        applies=APPLIES,
-        done="queued again",
+        sub, common, TaskAction.RETRY, "Run failed, cancelled or timed-out tasks again."
     )
     p.add_argument(
         "--dead-letters",
