@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.param_schema import resolve, split_nullable
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +64,9 @@ def _takes_only_text(schema: dict[str, Any] | None, key: str) -> bool:
     prop = ((schema or {}).get("properties") or {}).get(key)
     if schema is None or not isinstance(prop, dict):
         return False
+    # imported here: only `add --param` needs it, and every command starts a little faster
+    from qtqueue.core.param_schema import resolve, split_nullable
+
     node, _ = split_nullable(resolve(prop, schema), schema)
     return node.get("type") == "string"
 
