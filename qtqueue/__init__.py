@@ -1,10 +1,38 @@
-"""qtqueue: a desktop task manager on an embedded, persistent asyncio queue engine."""
+"""qtqueue: a desktop task manager on an embedded, persistent asyncio queue engine.
 
-from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import OnInterrupt, Permission, Priority, Task, TaskStatus, TaskType
-from qtqueue.engine import EventKind, QueueManager, ShutdownPolicy, TaskEvent, TaskQueue
+The names below are exported lazily (PEP 562): `import qtqueue` alone, or any of its
+subpackages (`qtqueue.cli` above all), loads neither the engine nor pydantic; the first use of
+`qtqueue.TaskQueue` imports the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qtqueue.core.errors import QueueError, TaskErrorCode
+    from qtqueue.core.task import OnInterrupt, Permission, Priority, Task, TaskStatus, TaskType
+    from qtqueue.engine import EventKind, QueueManager, ShutdownPolicy, TaskEvent, TaskQueue
 
 __version__ = "0.1.0"
+
+#: Each exported name and the module that defines it.
+_EXPORTS = {
+    "QueueError": "qtqueue.core.errors",
+    "TaskErrorCode": "qtqueue.core.errors",
+    "OnInterrupt": "qtqueue.core.task",
+    "Permission": "qtqueue.core.task",
+    "Priority": "qtqueue.core.task",
+    "Task": "qtqueue.core.task",
+    "TaskStatus": "qtqueue.core.task",
+    "TaskType": "qtqueue.core.task",
+    "EventKind": "qtqueue.engine",
+    "QueueManager": "qtqueue.engine",
+    "ShutdownPolicy": "qtqueue.engine",
+    "TaskEvent": "qtqueue.engine",
+    "TaskQueue": "qtqueue.engine",
+}
 
 __all__ = [
     "EventKind",
@@ -22,3 +50,17 @@ __all__ = [
     "TaskType",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qtqueue' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

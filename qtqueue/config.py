@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "qtqueue"
 ENV_DATA_DIR = "QTQUEUE_DATA_DIR"
 
@@ -19,4 +17,6 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(ENV_DATA_DIR)
     if env:
         return Path(env).expanduser().absolute()
+    import platformdirs  # only here: it costs every command a few milliseconds to start
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

@@ -1,117 +1,46 @@
 """Talking to the queue of a data directory, whether or not an engine runs there.
 
-`ApiClient` reaches a running engine through the address it announces in engine.json.
-`open_backend` picks the way in: the store itself when no engine runs (a `TaskQueue` opened
-with `dispatch=False`), the engine's API when one holds the data directory. Both run the same
-actions (`qtqueue.api.actions`), so a caller such as the command line has one code path.
+`ApiClient` reaches a running engine through the address it announces in engine.json, over
+aiohttp (the window uses it, for the event stream as well). `open_backend` picks the way in:
+the store itself when no engine runs (`qtqueue.api.local_backend.LocalBackend`), an
+`ApiClient` when one answers. The command line uses the lighter `LightClient` instead
+(`qtqueue.api.light_client`), through `qtqueue.api.local_backend.open_backend`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import psutil
-
-from qtqueue.api import ENGINE_FILE
-from qtqueue.api.actions import run_action
-from qtqueue.api.wire import round_trip
+from qtqueue.api import ENGINE_FILE, local_backend
+from qtqueue.api.light_client import CONNECT_TIMEOUT_S, decode_reply, read_engine_file, unwrap
+from qtqueue.api.local_backend import ANNOUNCE_WAIT_S, Backend, LocalBackend
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors import ExecutorRegistry, default_registry
 
 if TYPE_CHECKING:
     # aiohttp is imported where it is used: commands that find no engine never load it,
     # which keeps every such command about 0.1 s quicker to start.
     import aiohttp
 
+    from qtqueue.executors import ExecutorRegistry
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["ApiClient", "Backend", "LocalBackend", "open_backend", "read_engine_file"]
-
-#: How long a client waits to connect to the engine's socket.
-CONNECT_TIMEOUT_S = 5.0
-#: How long `open_backend` waits for an engine that holds the lock to announce its API.
-ANNOUNCE_WAIT_S = 5.0
-
-
-def read_engine_file(data_dir: Path) -> dict[str, Any] | None:
-    """The engine's announced address, or None when no live engine announces one (no file,
-    an unreadable one, or one left by a process that is gone)."""
-    try:
-        info = json.loads((data_dir / ENGINE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict):
-        return None
-    pid = info.get("pid")
-    if not isinstance(pid, int) or not psutil.pid_exists(pid):
-        return None
-    return info
-
-
-def unwrap(reply: dict[str, Any]) -> dict[str, Any]:
-    """The result of an action reply; raises its error as a QueueError."""
-    if reply.get("ok"):
-        result = reply.get("result")
-        return result if isinstance(result, dict) else {}
-    error = reply.get("error")
-    if not isinstance(error, dict):
-        raise QueueError(TaskErrorCode.INTERNAL_ERROR, f"malformed reply from the engine: {reply}")
-    raise QueueError.from_dict(error)
-
-
-class Backend(Protocol):
-    """What the command line needs of a queue: run actions, follow logs."""
-
-    @property
-    def remote(self) -> bool:
-        """True when a running engine answers; False when the store is read directly."""
-
-    async def request(self, body: object) -> dict[str, Any]:
-        """Run one raw request `{"action", "params"}`; returns the reply, never raises for an
-        error reply."""
-
-    async def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run one action; returns its result or raises its error as a QueueError."""
-
-    def follow_log(self, task_id: str) -> AsyncIterator[str]:
-        """A task's log as text chunks, as it grows, until the task is finished."""
-
-
-class LocalBackend:
-    """The actions run in this process on a queue opened without dispatching."""
-
-    remote = False
-
-    def __init__(self, queue: TaskQueue) -> None:
-        self.queue = queue
-
-    async def request(self, body: object) -> dict[str, Any]:
-        """`run_action` on the local queue, on the request as an engine's server would see it
-        (the same size, nesting and number limits: `qtqueue.api.wire`)."""
-        try:
-            checked = round_trip(body)
-        except QueueError as exc:
-            return {"ok": False, "error": exc.to_dict()}
-        return await run_action(self.queue, checked)
-
-    async def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run one action on the local queue."""
-        return unwrap(await self.request({"action": action, "params": params or {}}))
-
-    async def follow_log(self, task_id: str) -> AsyncGenerator[str, None]:
-        """The log as it is now: without an engine nothing runs, so nothing is added."""
-        result = await self.call("read_log", {"task_id": task_id})
-        if result["log"]:
-            yield result["log"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "ApiClient",
+    "Backend",
+    "LocalBackend",
+    "open_backend",
+    "read_engine_file",
+    "unwrap",
+]
 
 
 class ApiClient:
@@ -201,16 +130,7 @@ class ApiClient:
 
     @staticmethod
     async def _json_reply(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-        try:
-            reply = await resp.json(content_type=None)
-        except ValueError:
-            reply = None
-        if not isinstance(reply, dict):
-            raise QueueError(
-                TaskErrorCode.INTERNAL_ERROR,
-                f"the engine replied HTTP {resp.status} without a JSON reply",
-            )
-        return reply
+        return decode_reply(await resp.read(), resp.status)
 
     async def follow_log(self, task_id: str) -> AsyncGenerator[str, None]:
         """The task's log as text chunks, as it grows, until the task is finished (or the
@@ -259,41 +179,10 @@ async def open_backend(
     registry: ExecutorRegistry | None = None,
     announce_wait_s: float = ANNOUNCE_WAIT_S,
 ) -> AsyncGenerator[Backend, None]:
-    """The queue of `data_dir`: local when no engine runs, else the engine's API.
-
-    The store is opened without dispatching; if an engine holds the data directory
-    (QUEUE_ENGINE_LOCKED) its engine.json gives the API's address. An engine that holds the
-    lock but has not announced itself yet (it is starting, or another command has the store
-    open for a moment) is waited for up to `announce_wait_s`, then QUEUE_ENGINE_UNAVAILABLE.
-    """
-    path = resolve_data_dir(data_dir)
-    registry = registry if registry is not None else default_registry()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + announce_wait_s
-    while True:
-        queue = TaskQueue(path, dispatch=False, registry=registry)
-        try:
-            await queue.start()
-        except QueueError as exc:
-            if exc.code != TaskErrorCode.QUEUE_ENGINE_LOCKED:
-                raise
-        else:
-            logger.debug("no engine runs for %s; using the store directly", path)
-            try:
-                yield LocalBackend(queue)
-            finally:
-                await queue.close()
-            return
-        info = read_engine_file(path)
-        if info is not None:
-            logger.debug("an engine runs for %s; using its API (%s)", path, info)
-            async with ApiClient(path, info) as client:
-                yield client
-            return
-        if loop.time() >= deadline:
-            raise QueueError(
-                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
-                f"an engine holds {path} but does not announce its API in {ENGINE_FILE}",
-                data_dir=str(path),
-            )
-        await asyncio.sleep(0.05)  # the holder is starting up or about to let go
+    """The queue of `data_dir`: an `ApiClient` when an engine answers, else local
+    (`qtqueue.api.local_backend.open_backend`, which says how it waits for an engine that
+    holds the data directory but has not announced itself)."""
+    async with local_backend.open_backend(
+        data_dir, remote=ApiClient, registry=registry, announce_wait_s=announce_wait_s
+    ) as backend:
+        yield backend

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.engine.validation import storable_json_problem
+from qtqueue.core.json_limits import storable_json_problem
 
 __all__ = [
     "MAX_BODY_BYTES",

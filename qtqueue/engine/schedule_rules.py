@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterError, croniter  # type: ignore[import-untyped]
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.recurrence import timing_words
 from qtqueue.core.task import Task, new_task_id, parse_task_type, summarize_params
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ __all__ = [
     "by_age",
     "by_due_time",
     "check_zone",
-    "fmt_interval",
     "missed_policy",
     "next_cron_time",
     "occurrence_id",
@@ -275,9 +275,7 @@ class Schedule:
     @property
     def summary(self) -> str:
         """When it recurs, in words ("every 10m", "cron 0 3 * * * (Europe/Paris)")."""
-        if self.kind == ScheduleKind.CRON:
-            return f"cron {self.cron}" + (f" ({self.timezone})" if self.timezone else "")
-        return f"every {fmt_interval(self.interval_s or 0.0)}"
+        return timing_words(self.kind, self.cron, self.timezone, self.interval_s)
 
 
 def readable_schedule(record: dict[str, Any]) -> Schedule | None:
@@ -299,18 +297,6 @@ def readable_schedule(record: dict[str, Any]) -> Schedule | None:
         problem,
     )
     return None
-
-
-def fmt_interval(seconds: float) -> str:
-    """90.0 -> "1m30s", 0.25 -> "0.25s"."""
-    if seconds < 60 and seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest, parts = int(seconds), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 def timing(every: str | float | None, cron: str | None) -> tuple[ScheduleKind, Any]:

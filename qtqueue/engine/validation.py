@@ -19,13 +19,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import math
 import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.json_limits import encodable as _encodable
+from qtqueue.core.json_limits import storable_json_problem
 from qtqueue.core.task import OnInterrupt, Permission, Priority, Task
 
 __all__ = [
@@ -59,7 +60,6 @@ _MAX_LABEL = 200
 _MAX_TAGS = 100
 _MAX_BACKOFF_STEPS = 100
 _MAX_DEPENDENCIES = 10000
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 # Callers set the fields up to `id`; the engine owns every field after it (see `Task`).
 _NAMES = [f.name for f in dataclasses.fields(Task)]
@@ -218,31 +218,6 @@ def check_raw_params(params: object) -> None:
         )
 
 
-def storable_json_problem(value: object) -> str | None:
-    """What in `value` (JSON-like data: dicts, lists, text, numbers) the store could not keep
-    as it is — a whole number outside 64 bits, NaN or an infinity, text with a lone surrogate
-    (keys included) — in words, or None. Walks without recursion."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, bool):
-            continue
-        elif isinstance(item, int):
-            if not _INT_MIN <= item <= _INT_MAX:
-                return f"the whole number {item} (it does not fit in 64 bits)"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{item} (not a JSON number)"
-        elif isinstance(item, str) and not _encodable(item):
-            return "text with a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
-    return None
-
-
 def _spec_problems(exc: ValidationError) -> list[str]:
     """One line per field, in words a user knows (the first error of each field)."""
     out: dict[str, str] = {}
@@ -278,11 +253,3 @@ def _spec_problems(exc: ValidationError) -> list[str]:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

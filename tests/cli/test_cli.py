@@ -319,6 +319,58 @@ def test_reading_commands_work_against_a_running_engine(cli: Cli, engine: Engine
     assert status["result"]["summary"]["total_tasks"] == 1
 
 
+#: Prints, after running `qtqueue ARGS…` in this process, which heavy modules it loaded.
+_WHAT_A_COMMAND_LOADED = """
+import json, sys
+from qtqueue.cli import main
+status = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules
+               if m.split(".")[0] in ("pydantic", "aiohttp") or m.startswith("qtqueue.engine"))
+print(json.dumps({"status": status, "heavy": heavy}))
+"""
+
+
+def _command_loading(data_dir: Path, env: dict[str, str], *args: str) -> tuple[str, list[str]]:
+    """`qtqueue ARGS…` run in a fresh interpreter: its output, and the engine, pydantic and
+    aiohttp modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WHAT_A_COMMAND_LOADED, "--data-dir", str(data_dir), *args],
+        capture_output=True, text=True, env=env, timeout=TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    *printed, last = done.stdout.splitlines()
+    loaded = json.loads(last)
+    assert loaded["status"] == 0, done.stderr
+    return "\n".join(printed), loaded["heavy"]
+
+
+def test_commands_reach_a_running_engine_without_importing_the_engine(
+    data_dir: Path, env: dict[str, str], engine: Engine
+) -> None:
+    """With an engine running, add / ls / show / types speak to it over the light client: the
+    engine, pydantic and aiohttp stay unimported in the command's process."""
+    added, heavy = _command_loading(data_dir, env, "add", "--json", "command", "--", "true")
+    assert heavy == []
+    reply = json.loads(added)
+    assert reply["engine_running"] is True
+    listed, heavy = _command_loading(data_dir, env, "ls", "--json")
+    assert heavy == []
+    assert [t["id"] for t in json.loads(listed)] == [reply["id"]]
+    for args in (("show", reply["id"][:8]), ("types",), ("schedule", "ls"), ("stats",)):
+        _, heavy = _command_loading(data_dir, env, *args)
+        assert heavy == [], args
+
+
+def test_without_an_engine_commands_open_the_store_themselves(
+    data_dir: Path, env: dict[str, str]
+) -> None:
+    """The other way in: no engine runs, so `ls` loads the engine to read the store."""
+    added, _ = _command_loading(data_dir, env, "add", "command", "--", "true")
+    listed, heavy = _command_loading(data_dir, env, "ls")
+    assert added.strip()[:8] in listed
+    assert "qtqueue.engine.queue" in heavy
+
+
 def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) -> None:
     task_id = ok(cli("add", "command", "--", "sleep", "30")).strip()
     wait_until(lambda: task(cli, task_id)["status"] == "running", "the task to start")
@@ -665,3 +717,32 @@ def test_a_command_gets_a_keyring_token_through_env_and_no_output_shows_it(
     assert secret.encode() not in b"".join(
         p.read_bytes() for p in data_dir.rglob("*") if p.is_file()
     )
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_config_saves_settings_for_the_next_engine_and_refuses_bad_ones(cli: Cli) -> None:
+    assert ok(cli("config", "set", "engine.max_concurrent=2", "engine.retention_days=7")) == (
+        "engine.max_concurrent = 2\nengine.retention_days = 7.0\n"
+    )
+    assert ok(cli("config", "get", "engine.max_concurrent")) == "2\n"
+    shown = ok(cli("config")).splitlines()
+    assert "engine.max_concurrent = 2" in shown and "engine.shutdown_policy = requeue" in shown
+    assert json.loads(ok(cli("config", "--json")))["engine"]["max_concurrent"] == 2
+    assert "(max 2)" in ok(cli("stats"))  # the store, read as an engine would start on it
+
+    assert "engine.max_concurrent" in refused(
+        cli("config", "set", "engine.max_concurrent=0"), "VALIDATION_INVALID_PARAMS"
+    )
+    assert "engine.nope" in refused(
+        cli("config", "set", "engine.nope=1"), "VALIDATION_INVALID_PARAMS"
+    )
+    assert cli("config", "set").returncode == 2
+    assert ok(cli("config", "get", "engine.max_concurrent")) == "2\n"  # nothing changed
+
+
+def test_config_set_applies_at_once_to_a_running_engine(cli: Cli, engine: Engine) -> None:
+    assert "(max 4)" in ok(cli("stats"))
+    ok(cli("config", "set", "engine.max_concurrent=1"))
+    assert "(max 1)" in ok(cli("stats"))

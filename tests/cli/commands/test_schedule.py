@@ -16,7 +16,7 @@ import pytest
 from cli_runner import qtqueue_command
 
 from qtqueue.api.schedule_actions import SCHEDULE_ACTIONS, queue_actions
-from qtqueue.cli_schedules import (
+from qtqueue.cli.commands.schedule import (
     add_as_schedule,
     add_schedule_options,
     add_schedule_parser,

@@ -13,31 +13,39 @@ REF is a schedule id, a unique prefix of 4+ characters, or the schedule's name. 
 command, these run the local API's actions (`qtqueue.api.schedule_actions`): on the running
 engine, or on the store when none runs (the next engine then catches up).
 
-`qtqueue.cli` builds the parser with `add_schedule_parser` and `add_schedule_options`, and runs
-`cmd_schedule` / `add_as_schedule`; this module imports its output helpers late, because it
-is imported by it.
+`add` takes its schedule options from here (`add_schedule_options`, `wants_schedule`,
+`add_as_schedule`). A schedule's timing is shown in words read from the schedule's JSON
+(`summary`), without importing the engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
-from qtqueue.api.client import Backend
+from qtqueue.api.local_backend import Backend
+from qtqueue.cli.output import clip, fmt_time, out, print_json, short, table
+from qtqueue.cli.parser import Subparsers
+from qtqueue.cli.values import loads, read_json_source
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.engine.schedules import Schedule
+from qtqueue.core.recurrence import timing_words
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "add_as_schedule",
     "add_schedule_options",
     "add_schedule_parser",
     "cmd_schedule",
+    "summary",
     "wants_schedule",
 ]
+
+ORDER = 110
 
 _TIMING_HELP = {
     "every": "recur every INTERVAL: 45s, 10m, 1h30m, 2d",
@@ -45,13 +53,6 @@ _TIMING_HELP = {
     "timezone": "the IANA time zone a cron expression is read in (default: local time)",
     "missed": "occurrences missed while no engine ran: run once at start (default) or skip",
 }
-
-
-def _cli() -> ModuleType:
-    """`qtqueue.cli`, for its output helpers (imported late: it imports this module)."""
-    from qtqueue import cli
-
-    return cli
 
 
 def _timing_options(p: argparse.ArgumentParser) -> None:
@@ -90,11 +91,10 @@ async def add_as_schedule(backend: Backend, args: argparse.Namespace, task: dict
 
 
 def _print_added(backend: Backend, args: argparse.Namespace, schedule: dict[str, Any]) -> None:
-    cli = _cli()
     if args.json:
-        cli._print_json({"schedule": schedule, "engine_running": backend.remote})
+        print_json({"schedule": schedule, "engine_running": backend.remote})
     else:
-        cli._out(schedule["id"])
+        out(schedule["id"])
     if not backend.remote:
         sys.stderr.write(
             "note: no engine is running; the schedule starts when one runs "
@@ -102,10 +102,12 @@ def _print_added(backend: Backend, args: argparse.Namespace, schedule: dict[str,
         )
 
 
-def add_schedule_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    parents: Sequence[argparse.ArgumentParser] = (),
-) -> None:
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `schedule` command."""
+    add_schedule_parser(sub, [common])
+
+
+def add_schedule_parser(sub: Subparsers, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
     """Add the `schedule` command and its actions to the command line's subparsers."""
     help_ = "Recurring schedules: tasks added at cron times or intervals."
     top = sub.add_parser(
@@ -114,6 +116,7 @@ def add_schedule_parser(
         description=help_ + " (Or: qtqueue add TYPE … --every 10m / --cron EXPR.)",
         parents=list(parents),
     )
+    top.set_defaults(handler=cmd_schedule)
     actions: argparse._SubParsersAction[argparse.ArgumentParser] = top.add_subparsers(
         dest="schedule_command", metavar="ACTION", required=True
     )
@@ -159,42 +162,41 @@ def add_schedule_parser(
 
 
 def _template(source: str) -> dict[str, Any]:
-    cli = _cli()
     if source == "-" or source.startswith("@"):
-        data = cli._read_json_source(source.removeprefix("@"), "--task")
+        data = read_json_source(source.removeprefix("@"), "--task")
     else:
-        data = cli._loads(source, "--task")
+        data = loads(source, "--task")
     if not isinstance(data, dict):
         raise QueueError(TaskErrorCode.VALIDATION_INVALID_FORMAT, "--task must be a JSON object")
     return data
 
 
 def _when(ts: float | None) -> str:
-    return str(_cli()._fmt_time(ts))
+    return fmt_time(ts)
 
 
 def _state(s: dict[str, Any]) -> str:
     return "paused" if s["paused"] else "active"
 
 
-def _summary(s: dict[str, Any]) -> str:
-    return Schedule.from_dict(s).summary
+def summary(s: dict[str, Any]) -> str:
+    """When a schedule (as the schedule actions return it) recurs, in words."""
+    return timing_words(s["kind"], s.get("cron"), s.get("timezone"), s.get("interval_s"))
 
 
 async def _ls(backend: Backend, args: argparse.Namespace) -> int:
-    cli = _cli()
     schedules = (await backend.call("schedule_list"))["schedules"]
     if args.json:
-        cli._print_json(schedules)
+        print_json(schedules)
         return 0
     if not schedules:
-        cli._out("no schedules")
+        out("no schedules")
         return 0
     rows = [
         [
-            cli._short(s["id"]),
-            cli._clip(s["name"], 32),
-            _summary(s),
+            short(s["id"]),
+            clip(s["name"], 32),
+            summary(s),
             _state(s),
             _when(s["next_run_at"]),
             _when(s["last_run_at"]),
@@ -204,16 +206,15 @@ async def _ls(backend: Backend, args: argparse.Namespace) -> int:
         for s in schedules
     ]
     headers = ["ID", "NAME", "WHEN", "STATE", "NEXT RUN", "LAST RUN", "RUNS", "MISSED"]
-    cli._out(cli._table(headers, rows))
+    out(table(headers, rows))
     return 0
 
 
 def _show(s: dict[str, Any]) -> None:
-    cli = _cli()
     fields = [
         ("id", s["id"]),
         ("name", s["name"]),
-        ("when", _summary(s)),
+        ("when", summary(s)),
         ("state", _state(s)),
         ("next run", _when(s["next_run_at"])),
         ("last run", _when(s["last_run_at"])),
@@ -226,7 +227,7 @@ def _show(s: dict[str, Any]) -> None:
     if s["last_error"]:
         fields.append(("error", s["last_error"]))
     for label, value in fields:
-        cli._out(f"{label + ':':<11}{value}")
+        out(f"{label + ':':<11}{value}")
 
 
 async def _add(backend: Backend, args: argparse.Namespace) -> int:
@@ -254,7 +255,7 @@ async def _edit(backend: Backend, args: argparse.Namespace) -> int:
         )
     schedule = (await backend.call("schedule_update", params))["schedule"]
     if args.json:
-        _cli()._print_json(schedule)
+        print_json(schedule)
     else:
         _show(schedule)
     return 0
@@ -266,14 +267,13 @@ async def _manage(backend: Backend, args: argparse.Namespace) -> int:
         "schedule_manage",
         {"schedule_id": args.ref, "action": action or args.schedule_command},
     )
-    cli = _cli()
     if "removed" in result:
-        cli._out(f"removed schedule {cli._short(result['schedule_id'])}")
+        out(f"removed schedule {short(result['schedule_id'])}")
     elif "task_id" in result:
-        cli._out(result["task_id"])
+        out(result["task_id"])
     else:
         s = result["schedule"]
-        cli._out(f"{_state(s)} {cli._short(s['id'])} {s['name']} (next {_when(s['next_run_at'])})")
+        out(f"{_state(s)} {short(s['id'])} {s['name']} (next {_when(s['next_run_at'])})")
     return 0
 
 
@@ -284,7 +284,7 @@ async def cmd_schedule(backend: Backend, args: argparse.Namespace) -> int:
     if args.schedule_command == "show":
         schedule = (await backend.call("schedule_get", {"schedule_id": args.ref}))["schedule"]
         if args.json:
-            _cli()._print_json(schedule)
+            print_json(schedule)
         else:
             _show(schedule)
         return 0

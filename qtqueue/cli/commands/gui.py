@@ -1,0 +1,60 @@
+"""`qtqueue gui` (or `qtqueue` alone): open the desktop window, if this installation has it.
+
+The window is imported lazily: nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from qtqueue.cli.parser import Subparsers, add_command
+from qtqueue.config import resolve_data_dir
+
+logger = logging.getLogger(__name__)
+
+ORDER = 180
+
+_GUI_MISSING = (
+    "the desktop window is not available in this installation; "
+    "use the command line (qtqueue --help) or install the GUI (pip install 'qtqueue[gui]')"
+)
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `gui` command."""
+    p = add_command(sub, common, "gui", "Open the desktop window.")
+    p.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="render the window to a PNG once it shows the stored tasks, then exit",
+    )
+    p.add_argument("--size", metavar="WxH", help="window size for --screenshot (1400x900)")
+    p.set_defaults(direct=open_gui)
+
+
+def open_gui(args: argparse.Namespace) -> int:
+    """Open the desktop window, if this installation has it (imported lazily: no Qt here)."""
+    import importlib.util
+
+    if importlib.util.find_spec("qtqueue.app") is None:
+        sys.stderr.write(f"error: {_GUI_MISSING}\n")
+        return 1
+    try:
+        app = importlib.import_module("qtqueue.app")
+    except ImportError as exc:
+        sys.stderr.write(f"error: {_GUI_MISSING} ({exc})\n")
+        return 1
+    gui_main = getattr(app, "main", None)
+    if not callable(gui_main):
+        sys.stderr.write(f"error: {_GUI_MISSING}\n")
+        return 1
+    gui_argv: list[str] = []
+    if args.data_dir:
+        gui_argv += ["--data-dir", str(resolve_data_dir(args.data_dir))]
+    if getattr(args, "screenshot", None):
+        gui_argv += ["--screenshot", args.screenshot]
+    if getattr(args, "size", None):
+        gui_argv += ["--size", args.size]
+    return int(gui_main(gui_argv) or 0)

@@ -1,0 +1,96 @@
+"""`qtqueue queues [set NAME --concurrency N …]`: the named queues and their settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from qtqueue.api.local_backend import Backend
+from qtqueue.cli.output import fmt_duration, out, print_json, table
+from qtqueue.cli.parser import Subparsers, UsageError, add_command, json_flag
+from qtqueue.cli.values import count_or_none, duration_or_none
+
+logger = logging.getLogger(__name__)
+
+ORDER = 90
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `queues` command."""
+    p = add_command(
+        sub,
+        common,
+        "queues",
+        "List the named queues, or create one / change its settings with 'set'.",
+        epilog="examples:\n"
+        "  qtqueue queues\n"
+        "  qtqueue queues set nightly --concurrency 1 --timeout 2h --retries 2 --result-ttl 7d\n"
+        "  qtqueue queues set nightly --concurrency none   (no limit of its own)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("action", nargs="?", choices=["set"], help="create or change a queue")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the queue to create or change")
+    p.add_argument(
+        "--concurrency", type=count_or_none(1), metavar="N", help="at most N of its tasks at once"
+    )
+    p.add_argument(
+        "--timeout", type=duration_or_none, metavar="DURATION", help="default task timeout"
+    )
+    p.add_argument("--retries", type=count_or_none(0), metavar="N", help="default max retries")
+    p.add_argument(
+        "--result-ttl",
+        type=duration_or_none,
+        metavar="DURATION",
+        help="delete its finished tasks this long after they finish",
+    )
+    json_flag(p)
+    p.set_defaults(handler=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """A name with `set`, and settings only with `set NAME`."""
+    settings = (args.concurrency, args.timeout, args.retries, args.result_ttl)
+    if args.action == "set" and not args.name:
+        raise UsageError("queues set: name the queue")
+    if args.action is None and (args.name or any(v is not None for v in settings)):
+        raise UsageError("queues: a name and settings go with 'set NAME'")
+
+
+async def run(backend: Backend, args: argparse.Namespace) -> int:
+    """List the named queues, or `set NAME` to create one or change its settings."""
+    if args.action == "set":
+        params: dict[str, Any] = {"name": args.name}
+        for key, value in (
+            ("concurrency", args.concurrency),
+            ("timeout_s", args.timeout),
+            ("max_retries", args.retries),
+            ("result_ttl_s", args.result_ttl),
+        ):
+            if value is not None:
+                params[key] = None if value == "none" else value
+        queues = [(await backend.call("set_queue", params))["queue"]]
+    else:
+        queues = (await backend.call("list_queues"))["queues"]
+    if args.json:
+        print_json(queues)
+        return 0
+
+    def shown(value: Any, unit: str = "") -> str:
+        return "-" if value is None else f"{value:g}{unit}"
+
+    rows = [
+        [
+            q["name"],
+            shown(q["concurrency"]),
+            shown(q["timeout_s"], "s"),
+            shown(q["max_retries"]),
+            fmt_duration(q["result_ttl_s"]) if q["result_ttl_s"] is not None else "-",
+            str(q["running"]),
+            str(q["waiting"]),
+        ]
+        for q in queues
+    ]
+    headers = ["QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "RUNNING", "WAITING"]
+    out(table(headers, rows))
+    return 0

@@ -1,0 +1,146 @@
+"""`qtqueue run`: the engine and its API in the foreground, until a signal (or idle).
+
+The one command that imports the engine itself — when it runs, not when the parser is built,
+so that the other commands (and `--help`) start without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from qtqueue.cli.parser import Subparsers, UsageError, add_command
+from qtqueue.core.task import ACTIVE, TaskStatus
+
+if TYPE_CHECKING:
+    from qtqueue.engine.queue import TaskQueue
+
+logger = logging.getLogger(__name__)
+
+ORDER = 140
+#: `qtqueue.engine.queue.ShutdownPolicy`'s values, in its order (the parser is built without
+#: importing the engine; a test holds the two equal).
+ON_EXIT_CHOICES = ("requeue", "wait", "cancel")
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `run` command."""
+    p = add_command(
+        sub,
+        common,
+        "run",
+        "Run the engine headless in the foreground (stops on SIGINT/SIGTERM).",
+    )
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="stop once nothing is left to run (paused tasks stay for a later run)",
+    )
+    p.add_argument("--max-concurrent", type=int, default=4, metavar="N", help="default 4")
+    p.add_argument(
+        "--on-exit",
+        choices=ON_EXIT_CHOICES,
+        default="requeue",
+        help="running tasks at shutdown: wait for them, requeue them (default), cancel them",
+    )
+    p.add_argument(
+        "--new-store-if-damaged",
+        action="store_true",
+        help="if the store file is damaged, set it aside (renamed, kept) and start on an "
+        "empty store instead of refusing to start",
+    )
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long to wait for another engine to let go of the data directory",
+    )
+    p.set_defaults(direct=main, check=check, engine_logging=True)
+
+
+def check(args: argparse.Namespace) -> None:
+    """At least one task at a time."""
+    if args.max_concurrent < 1:
+        raise UsageError("--max-concurrent must be at least 1")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the engine until a signal (or, with --until-idle, until nothing is left)."""
+    return asyncio.run(run_engine(args))
+
+
+async def _wait_any(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def _is_idle(queue: TaskQueue) -> bool:
+    """Nothing runs, and nothing waits that could start: held (paused) tasks — and, while the
+    queue is paused, pending ones — are left for a later run. So are pending tasks while a
+    paused running task is all that runs: it keeps its slot, so they could only start once
+    someone resumes or cancels it (a later run's work; `qtqueue run` without --until-idle
+    waits for that)."""
+    if await queue.list_tasks(status=ACTIVE, limit=1):
+        return False
+    if queue.queue_paused or not await queue.list_tasks(status=[TaskStatus.PENDING], limit=1):
+        return True
+    paused = await queue.list_tasks(status=[TaskStatus.PAUSED])
+    return any(t.paused_from in ACTIVE for t in paused)
+
+
+async def run_engine(args: argparse.Namespace) -> int:
+    """`qtqueue run`: the engine and its API in the foreground until a signal (or idle)."""
+    from qtqueue import settings
+    from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
+    from qtqueue.engine.queue import TaskQueue
+
+    queue = TaskQueue(
+        args.data_dir,
+        max_concurrent=args.max_concurrent,
+        shutdown_policy=args.on_exit,
+        lock_timeout_s=args.lock_timeout,
+        replace_damaged_store=args.new_store_if_damaged,
+    )
+    settings.apply_settings(queue, settings.saved_settings(queue.data_dir))
+    await queue.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    changed = asyncio.Event()
+
+    def on_signal(signame: str) -> None:
+        if stop.is_set():
+            logger.warning("%s: already stopping (policy %s)", signame, queue.shutdown_policy)
+        else:
+            logger.info("%s: stopping (running tasks: %s)", signame, queue.shutdown_policy)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    unsubscribe = queue.subscribe(lambda _events: changed.set())
+    try:
+        async with ApiServer(queue) as server:
+            where = server.socket_path or f"{server.host}:{server.port}"
+            logger.info("engine running for %s; API at %s", queue.data_dir, where)
+            if not args.until_idle:
+                await stop.wait()
+            while args.until_idle and not stop.is_set():
+                changed.clear()  # before looking, so that no change goes unseen
+                if await _is_idle(queue):
+                    logger.info("nothing left to run; stopping")
+                    break
+                await _wait_any(stop, changed)
+    finally:
+        unsubscribe()
+        await queue.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
