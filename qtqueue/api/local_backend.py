@@ -115,7 +115,8 @@ async def _open_store(path: Path, registry: ExecutorRegistry | None) -> TaskQueu
     # what an engine started now would use (`config get`, `stats`); read once the store is
     # open, so that its own checks (permissions, damage) speak first
     try:
-        settings.apply_settings(queue, await settings.load_settings(queue.store))
+        models = settings.family_settings(queue.registry)
+        settings.apply_settings(queue, await settings.load_settings(queue.store, models))
     except BaseException:
         await queue.close()
         raise

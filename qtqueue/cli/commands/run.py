@@ -110,7 +110,7 @@ async def run_engine(args: argparse.Namespace) -> int:
         lock_timeout_s=args.lock_timeout,
         replace_damaged_store=args.new_store_if_damaged,
     )
-    settings.apply_settings(queue, settings.saved_settings(queue.data_dir))
+    settings.apply_saved_settings(queue)
     await queue.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
