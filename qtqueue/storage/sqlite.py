@@ -201,8 +201,10 @@ def _apply_sync(
     updates: dict[str, list[tuple[Any, ...]]],
     events: list[tuple[Any, ...]],
     deletes: list[tuple[str]],
-) -> None:
-    """One transaction. `updates` maps each UPDATE statement to its rows of parameters."""
+) -> float:
+    """One transaction. `updates` maps each UPDATE statement to its rows of parameters.
+    Returns the seconds it took (see INLINE_COMMIT_S)."""
+    t0 = time.perf_counter()
     conn.execute("BEGIN")
     try:
         if inserts:
@@ -221,27 +223,15 @@ def _apply_sync(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return time.perf_counter() - t0
 
 
 def _open_reader(path: Path) -> sqlite3.Connection:
-    """A read-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`)."""
+    """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA query_only=1")
     return conn
-
-
-def _timed_apply_sync(
-    conn: sqlite3.Connection,
-    inserts: list[tuple[Any, ...]],
-    updates: dict[str, list[tuple[Any, ...]]],
-    events: list[tuple[Any, ...]],
-    deletes: list[tuple[str]],
-) -> float:
-    """`_apply_sync`; returns the seconds it took."""
-    t0 = time.perf_counter()
-    _apply_sync(conn, inserts, updates, events, deletes)
-    return time.perf_counter() - t0
 
 
 def _checkpoint_sync(path: Path) -> None:
@@ -787,10 +777,10 @@ class SqliteTaskStore:
             if small and self._reads == 0 and self._commit_s < INLINE_COMMIT_S:
                 # Small, cheap commit while the connection's thread is idle: do it right here
                 # (~0.05 ms; with FULL, its fsync too) instead of paying two thread switches.
-                took = _timed_apply_sync(db._conn, inserts, updates, events, deletes)
+                took = _apply_sync(db._conn, inserts, updates, events, deletes)
             else:
                 took = await db._execute(  # type: ignore[no-untyped-call]
-                    _timed_apply_sync, db._conn, inserts, updates, events, deletes
+                    _apply_sync, db._conn, inserts, updates, events, deletes
                 )
         except BaseException:
             # Committed or not (a cancelled wait leaves the thread running), these rows are
