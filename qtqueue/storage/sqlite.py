@@ -83,11 +83,12 @@ WAL_FOLD_BYTES = 32 * 1024 * 1024
 #: the connection and small commits are cheap (see INLINE_COMMIT_S); larger ones go to the
 #: connection's thread so the loop never stalls.
 INLINE_ROWS = 64
-#: A small commit runs on the loop's thread while small commits take less than this (a running
-#: average of their own duration, fsync included): about what the two thread switches of a hop
-#: to the connection's thread cost here. A commit with synchronous=NORMAL takes ~0.05 ms; with
-#: FULL, ~0.15 ms on this machine's disk, but several ms on a slow one, where the loop (and the
-#: window) must not wait for it: such commits go to the connection's thread.
+#: With synchronous=FULL or EXTRA (an fsync per commit), a small commit runs on the loop's
+#: thread too while small commits take less than this (a running average of their own
+#: duration, fsync included): about what the two thread switches of a hop to the connection's
+#: thread cost here. Such a commit takes ~0.25 ms on this machine's disk but several ms on a
+#: slow one, where the loop (and the window) must not wait for it: those go to the thread.
+#: (With NORMAL or OFF, a commit writes no fsync, ~0.05 ms: small ones always run inline.)
 INLINE_COMMIT_S = 0.0005
 #: Weight of the newest small commit in that running average.
 COMMIT_COST_WEIGHT = 0.2
@@ -490,9 +491,10 @@ class SqliteTaskStore:
         self._last_commit = 0.0  # loop time
         self._idle_timer: asyncio.TimerHandle | None = None
         self._reads = 0  # operations in flight on the connection's thread
-        #: Running average of a small commit's duration (see INLINE_COMMIT_S); starts as
-        #: "inline" for NORMAL/OFF, "on the thread" for FULL/EXTRA until one was measured.
-        self._commit_s = 0.0 if self.synchronous in ("NORMAL", "OFF") else INLINE_COMMIT_S
+        #: Running average of a small commit's duration (see INLINE_COMMIT_S), on the thread
+        #: until one was measured; always 0 (inline) without an fsync per commit.
+        self._fsyncs = self.synchronous in ("FULL", "EXTRA")
+        self._commit_s = INLINE_COMMIT_S if self._fsyncs else 0.0
         #: A second connection, used on the loop's thread for small reads by primary key (see
         #: existing_ids): WAL lets it read the last commit while the writer's thread commits.
         self._reader: sqlite3.Connection | None = None
@@ -800,7 +802,7 @@ class SqliteTaskStore:
                 written[task_id] = new
         for task_id in batch.deletes:
             written.pop(task_id, None)
-        if small:
+        if small and self._fsyncs:
             self._commit_s += (took - self._commit_s) * COMMIT_COST_WEIGHT
         self._committed()
 
