@@ -15,6 +15,8 @@ import operator
 import os
 import sqlite3
 import time
+from collections.abc import Callable
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -177,23 +179,31 @@ _STATUS_POS = _STATE_COLUMNS.index("status")
 #: The `_state_values` of an inserted row, taken from its `_row_values`.
 _state_at_insert = operator.itemgetter(*(_COLUMNS.index(c) for c in _STATE_COLUMNS))
 _ALL_STATE = tuple(range(_N_STATE))
-#: UPDATE statements by the positions (in `_STATE_COLUMNS`) of the columns they set.
-_update_sql: dict[tuple[int, ...], str] = {}
+_UpdatePlan = tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+#: By the positions (in `_STATE_COLUMNS`) of the columns an UPDATE sets: its statement, and
+#: what takes their values out of a `_state_values` tuple.
+_update_plans: dict[tuple[int, ...], _UpdatePlan] = {}
 
 
-def _update_statement(changed: tuple[int, ...]) -> str:
-    sql = _update_sql.get(changed)
-    if sql is None:
+def _update_plan(changed: tuple[int, ...]) -> _UpdatePlan:
+    plan = _update_plans.get(changed)
+    if plan is None:
         sets = ", ".join(f"{_STATE_COLUMNS[i]} = ?" for i in changed)
-        sql = _update_sql[changed] = f"UPDATE tasks SET {sets} WHERE id = ?"
-    return sql
+        take: Callable[[tuple[Any, ...]], tuple[Any, ...]] = operator.itemgetter(*changed)
+        if len(changed) == 1:  # a single item comes back bare: wrap it
+            (only,) = changed
+
+            def take(new: tuple[Any, ...]) -> tuple[Any, ...]:
+                return (new[only],)
+        plan = _update_plans[changed] = (f"UPDATE tasks SET {sets} WHERE id = ?", take)
+    return plan
 
 
 def _changed(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> tuple[int, ...]:
     """Positions where `new` differs from what was last written (all of them when unknown)."""
     if old is None:
         return _ALL_STATE
-    return tuple(i for i, a, b in zip(_ALL_STATE, new, old, strict=True) if a != b)
+    return tuple(compress(_ALL_STATE, map(operator.ne, new, old)))
 
 
 def _apply_sync(
@@ -752,8 +762,8 @@ class SqliteTaskStore:
             changed = _changed(written.get(t.id), new)
             states.append((t.id, new))
             if changed:
-                sql = _update_statement(changed)
-                values = (*(new[i] for i in changed), t.id)
+                sql, take = _update_plan(changed)
+                values = (*take(new), t.id)
                 rows_of = updates.get(sql)
                 if rows_of is None:
                     updates[sql] = [values]
