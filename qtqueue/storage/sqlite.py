@@ -8,6 +8,7 @@ transaction, which is what lets the engine group-commit many changes at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -83,9 +84,9 @@ INLINE_COMMIT_S = 0.0005
 #: Weight of the newest small commit in that running average.
 COMMIT_COST_WEIGHT = 0.2
 def _open_reader(path: Path) -> sqlite3.Connection:
-    """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=5000")
+    """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`).
+    It never waits for a lock (the loop must not sleep): a busy read goes to the thread."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA query_only=1")
     return conn
 
@@ -560,16 +561,15 @@ class SqliteTaskStore:
         )
 
     async def existing_ids(self, ids: list[str]) -> set[str]:
-        """Which of `ids` the store holds (committed). A few ids (one `add_task`) are looked
-        up here, on the loop's thread, by the reader connection: microseconds, not a hop to
-        the connection's thread and back; and without that wait, the new task's insert joins
+        """Which of `ids` the store holds (committed). A few (one `add_task`) are looked up
+        on the loop's thread by the reader connection (microseconds, where a hop to the
+        connection's thread costs far more); without that wait, the new task's insert joins
         the transaction of what the engine registers in the same turn of the loop."""
         reader = self._reader
-        if reader is not None and len(ids) <= INLINE_ROWS:
-            if not ids:
-                return set()
+        if reader is not None and 0 < len(ids) <= INLINE_ROWS:
             q = f"SELECT id FROM tasks WHERE id IN ({', '.join('?' * len(ids))})"
-            return {r[0] for r in reader.execute(q, ids)}
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: on the thread instead
+                return {r[0] for r in reader.execute(q, ids)}
         found: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
