@@ -134,12 +134,12 @@ async def test_tasks_added_one_at_a_time_while_they_run_cost_one_commit_each(
 
     queue.register_handler("noop", noop)
     commits: list[str] = []
-    conn = queue.store.db._conn
-    conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    db = queue.store.db
+    await db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
     n = 60
     ids = [await queue.add_task(Task("noop")) for _ in range(n)]
     await queue.join(timeout_s=60)
-    conn.set_trace_callback(None)
+    await db.set_trace_callback(None)
 
     for task_id in ids:
         assert (await queue.get_task(task_id)).status is TaskStatus.COMPLETED
