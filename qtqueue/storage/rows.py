@@ -12,7 +12,6 @@ import json
 import logging
 import operator
 import sqlite3
-import time
 from collections.abc import Callable
 from itertools import compress
 from typing import Any
@@ -165,10 +164,8 @@ def write_batch(
     updates: dict[str, list[tuple[Any, ...]]],
     events: list[tuple[Any, ...]],
     deletes: list[tuple[str]],
-) -> float:
-    """One transaction. `updates` maps each UPDATE statement to its rows of parameters.
-    Returns the seconds it took (see INLINE_COMMIT_S)."""
-    t0 = time.perf_counter()
+) -> None:
+    """One transaction. `updates` maps each UPDATE statement to its rows of parameters."""
     conn.execute("BEGIN")
     try:
         if inserts:
@@ -187,7 +184,6 @@ def write_batch(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return time.perf_counter() - t0
 
 
 # Decoding rows is what opening a big store costs: most JSON columns hold an empty object or

@@ -71,18 +71,10 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 #: a few tens of milliseconds) so that the next commit starts the WAL over.
 WAL_FOLD_BYTES = 32 * 1024 * 1024
 #: Batches up to this many rows commit on the event loop's thread when nothing else is using
-#: the connection and small commits are cheap (see INLINE_COMMIT_S); larger ones go to the
-#: connection's thread so the loop never stalls.
+#: the connection; larger ones go to the connection's thread so the loop never stalls.
+#: (A commit that fsyncs, with FULL or EXTRA, always goes to the thread: inline, it measured
+#: no faster here, and on a slow disk it would stall the loop, and the window, for ms.)
 INLINE_ROWS = 64
-#: With synchronous=FULL or EXTRA (an fsync per commit), a small commit runs on the loop's
-#: thread too while small commits take less than this (a running average of their own
-#: duration, fsync included): about what the two thread switches of a hop to the connection's
-#: thread cost here. Such a commit takes ~0.25 ms on this machine's disk but several ms on a
-#: slow one, where the loop (and the window) must not wait for it: those go to the thread.
-#: (With NORMAL or OFF, a commit writes no fsync, ~0.05 ms: small ones always run inline.)
-INLINE_COMMIT_S = 0.0005
-#: Weight of the newest small commit in that running average.
-COMMIT_COST_WEIGHT = 0.2
 def _open_reader(path: Path) -> sqlite3.Connection:
     """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`).
     It never waits for a lock (the loop must not sleep): a busy read goes to the thread."""
@@ -142,10 +134,6 @@ class SqliteTaskStore:
         self._last_commit = 0.0  # loop time
         self._idle_timer: asyncio.TimerHandle | None = None
         self._reads = 0  # operations in flight on the connection's thread
-        #: Running average of a small commit's duration (see INLINE_COMMIT_S), on the thread
-        #: until one was measured; always 0 (inline) without an fsync per commit.
-        self._fsyncs = self.synchronous in ("FULL", "EXTRA")
-        self._commit_s = INLINE_COMMIT_S if self._fsyncs else 0.0
         #: A second connection, used on the loop's thread for small reads by primary key (see
         #: existing_ids): WAL lets it read the last commit while the writer's thread commits.
         self._reader: sqlite3.Connection | None = None
@@ -425,14 +413,13 @@ class SqliteTaskStore:
         ]
         deletes = [(i,) for i in batch.deletes]
         size = len(inserts) + len(batch.updates) + len(events)
-        small = size <= INLINE_ROWS
         try:
-            if small and self._reads == 0 and self._commit_s < INLINE_COMMIT_S:
-                # Small, cheap commit while the connection's thread is idle: do it right here
-                # (~0.05 ms; with FULL, its fsync too) instead of paying two thread switches.
-                took = write_batch(db._conn, inserts, updates, events, deletes)
+            if self._reads == 0 and size <= INLINE_ROWS and self.synchronous in ("NORMAL", "OFF"):
+                # Small, fsync-free commit while the connection's thread is idle: do it right
+                # here (~0.05 ms) instead of paying two thread switches for it.
+                write_batch(db._conn, inserts, updates, events, deletes)
             else:
-                took = await db._execute(  # type: ignore[no-untyped-call]
+                await db._execute(  # type: ignore[no-untyped-call]
                     write_batch, db._conn, inserts, updates, events, deletes
                 )
         except BaseException:
@@ -453,8 +440,6 @@ class SqliteTaskStore:
                 written[task_id] = new
         for task_id in batch.deletes:
             written.pop(task_id, None)
-        if small and self._fsyncs:
-            self._commit_s += (took - self._commit_s) * COMMIT_COST_WEIGHT
         self._committed()
 
     async def _fetchall(self, sql: str, args: Any = ()) -> list[Any]:
