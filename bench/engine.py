@@ -358,6 +358,7 @@ def evaluate_targets(res: dict[tuple[str, str], CellResult]) -> list[Target]:
                 "x",
             )
         )
+    out += _one_by_one_targets(med, res)
     if ("W2", "qtqueue") in res:
         p50, p99 = med("W2", "qtqueue", "p50_ms"), med("W2", "qtqueue", "p99_ms")
         out.append(
@@ -394,6 +395,28 @@ def evaluate_targets(res: dict[tuple[str, str], CellResult]) -> list[Target]:
     return out
 
 
+def _one_by_one_targets(
+    med: Callable[[str, str, str], float | None], res: dict[tuple[str, str], CellResult]
+) -> list[Target]:
+    """Issue #11's targets: batched W1 at concurrency 2, and one durable add_task per task."""
+    out: list[Target] = []
+    w1 = med("W1", "qtqueue", "tasks_per_s")
+    if ("W1", "qtqueue") in res:
+        ok = None if w1 is None else w1 >= 8000
+        out.append(Target("W1 qtqueue tasks/s (issue #11)", "W1", w1, ">= 8,000", ok, "rate"))
+    one = med("W1", "qtqueue-add_task", "tasks_per_s")
+    if ("W1", "qtqueue-add_task") in res:
+        ok = None if one is None else one >= 3000
+        out.append(Target("W1 add_task ×N tasks/s", "W1", one, ">= 3,000", ok, "rate"))
+    full = med("W1", "qtqueue-add_task-full", "tasks_per_s")
+    huey = med("W1", "huey", "tasks_per_s")
+    if ("W1", "qtqueue-add_task-full") in res and ("W1", "huey") in res:
+        ratio = full / huey if full and huey else None
+        ok = None if ratio is None else ratio >= 1.5
+        out.append(Target("W1 add_task ×N FULL / huey", "W1", ratio, ">= 1.5x", ok, "x"))
+    return out
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else "PASS" if ok else "FAIL"
 
@@ -415,7 +438,10 @@ CELL_TARGETS = {
     ("qtqueue", "W1", "tasks_per_s"): (
         "W1 qtqueue tasks/s at max_concurrent=2 (as the peers)",
         "W1 qtqueue / huey",
+        "W1 qtqueue tasks/s (issue #11)",
     ),
+    ("qtqueue-add_task", "W1", "tasks_per_s"): ("W1 add_task ×N tasks/s",),
+    ("qtqueue-add_task-full", "W1", "tasks_per_s"): ("W1 add_task ×N FULL / huey",),
     ("qtqueue-c4", "W1", "tasks_per_s"): ("W1 qtqueue tasks/s at its default max_concurrent=4",),
     ("qtqueue", "W2", "p50_ms"): ("W2 qtqueue p50 ms",),
     ("qtqueue", "W2", "p99_ms"): ("W2 qtqueue p99 ms",),
@@ -623,7 +649,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         f"{runs_text(args.quick, runs)} per cell, {elapsed:.0f} s in all.\n"
     )
     print(table)
-    print("\nTargets (qtqueue with its defaults, synchronous=NORMAL; W1 adds with add_tasks):\n")
+    print("\nTargets (qtqueue with its defaults: synchronous=NORMAL, add_tasks; unless named):\n")
     for t in targets:
         measured = "n/a" if t.measured is None else fmt(t.measured, t.unit)
         print(f"- {t.name}: {measured} (target {t.goal}) {verdict(t.ok)}")

@@ -259,8 +259,11 @@ class Recovery:
         if executor is None or spawner is None:
             return False
         adopted = AdoptedCommand(executor, running, spawner)
-        # Paused when the engine stopped, it is still suspended.
         tree = ProcessTree(running.pid, spawned_waiter(spawner, task.id))
+        if task.status == TaskStatus.PAUSED:
+            # Stored as paused: suspend it again. The engine may have died between persisting
+            # the pause and stopping the command (its pause hook comes once the command runs).
+            tree.suspend()
         self.runner.follow(task, adopted, tree.suspend, tree.resume)
         return True
 

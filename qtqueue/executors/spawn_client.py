@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +91,10 @@ class SpawnerClient:
         self._hello: asyncio.Future[tuple[dict[str, Any], list[int]]] | None = None
         self._exits: dict[str, asyncio.Future[int]] = {}
         self._early: dict[str, int] = {}
+        #: Commands the spawner may still hold, by task (started here, or left over from an
+        #: earlier engine): only those are acknowledged (a task that ran no command costs no
+        #: message, and no wait for the spawner to read it).
+        self._held: Counter[str] = Counter()
         self.closed = False
         sock.setblocking(False)
         loop.add_reader(sock.fileno(), self._readable)
@@ -168,6 +172,7 @@ class SpawnerClient:
             left.running[str(task_id)] = Running(str(task_id), int(pid), fd)
         for (task_id, pid, status), fd in zip(ended, fds[len(running) :], strict=True):
             left.ended[str(task_id)] = Ended(str(task_id), int(pid), int(status), fd)
+        self._held.update([*left.running, *left.ended])
         return left
 
     # ------------------------------------------------------------------ using it
@@ -190,6 +195,7 @@ class SpawnerClient:
         fds = [stdout_fd, keep_fd] + ([stdin_fd] if stdin_fd is not None else [])
         fut: asyncio.Future[int] = self._loop.create_future()
         self._spawns.append(fut)
+        self._held[task_id] += 1
         self._send(
             {
                 "op": "spawn",
@@ -219,7 +225,10 @@ class SpawnerClient:
         """The outcome of `task_id`'s command is durable: the spawner may drop it."""
         self._exits.pop(task_id, None)
         self._early.pop(task_id, None)
-        if not self.closed:
+        held = self._held.pop(task_id, 0)
+        if held > 1:
+            self._held[task_id] = held - 1
+        if held and not self.closed:
             self._send({"op": "ack", "task": task_id})
 
     def close(self) -> None:

@@ -2,8 +2,8 @@
 
 Records are plain dicts keyed by `SCHEDULE_COLUMNS` (the engine's `Schedule.to_dict()`), so no
 engine type leaks down here: `template` is a JSON-ready dict, `paused` a bool, times are UNIX
-seconds. `SqliteTaskStore` runs these statements on its own connection and so is itself the
-`ScheduleStore` (storage/base.py); nothing here reaches into the store.
+seconds. `SqliteTaskStore` inherits `ScheduleRows`, which runs these statements on the store's
+own connection, and so is itself the `ScheduleStore` (storage/base.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from qtqueue.storage.base import ScheduleStore
+from qtqueue.storage.base import ScheduleStore  # re-exported: the protocol ScheduleRows meets
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ __all__ = [
     "SCHEDULE_COLUMNS",
     "SELECT_SCHEDULES",
     "UPSERT_SCHEDULE",
+    "ScheduleRows",
     "ScheduleStore",
-    "SqliteScheduleStore",
     "schedule_records",
     "schedule_row",
 ]
@@ -69,24 +69,22 @@ def schedule_row(record: Mapping[str, Any]) -> list[Any]:
     return [values[c] for c in SCHEDULE_COLUMNS]
 
 
-class SqliteScheduleStore:
-    """The schedules of a store that keeps them (the SQLite task store is one itself).
+class ScheduleRows:
+    """The `ScheduleStore` methods of a store that runs SQL through `_fetchall` (the SQLite
+    task store inherits them: schedules live in its file and share its connection). Each
+    write is one statement, so one transaction of its own."""
 
-    Kept so that code written against the former separate schedule store still runs; new code
-    hands the task store in wherever a `ScheduleStore` is wanted.
-    """
-
-    def __init__(self, store: ScheduleStore) -> None:
-        self._store = store
+    async def _fetchall(self, sql: str, args: Any = ()) -> list[Any]:
+        raise NotImplementedError  # the store's own
 
     async def load_schedules(self) -> list[dict[str, Any]]:
         """Every schedule as a record, oldest first."""
-        return await self._store.load_schedules()
+        return schedule_records(await self._fetchall(SELECT_SCHEDULES))
 
     async def save_schedule(self, record: Mapping[str, Any]) -> None:
         """Insert the schedule, or replace the one with its id."""
-        await self._store.save_schedule(record)
+        await self._fetchall(UPSERT_SCHEDULE, schedule_row(record))
 
     async def delete_schedule(self, schedule_id: str) -> bool:
         """Delete the schedule; whether it existed."""
-        return await self._store.delete_schedule(schedule_id)
+        return bool(await self._fetchall(DELETE_SCHEDULE, (schedule_id,)))

@@ -8,14 +8,11 @@ transaction, which is what lets the engine group-commit many changes at once.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
-import math
-import operator
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +20,7 @@ import aiosqlite
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.memory import cyclic_gc_paused
-from qtqueue.core.task import (
-    TERMINAL,
-    OnInterrupt,
-    Permission,
-    Priority,
-    Task,
-    TaskStatus,
-    parse_task_type,
-)
+from qtqueue.core.task import TERMINAL, Task
 from qtqueue.storage.backups import (
     BACKUPS_DIR,
     INTERVAL_S,
@@ -44,36 +33,31 @@ from qtqueue.storage.base import TaskFilter, Transition, WriteBatch
 from qtqueue.storage.damage import QUARANTINE_TABLE, create_store, inspect, quarantine_rows
 from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 from qtqueue.storage.private import make_private_dir
-from qtqueue.storage.schedules import (
-    DELETE_SCHEDULE,
-    SELECT_SCHEDULES,
-    UPSERT_SCHEDULE,
-    schedule_records,
-    schedule_row,
+from qtqueue.storage.rows import (
+    COLUMNS,
+    SELECT,
+    STATUS_POS,
+    TERMINAL_VALUES,
+    changed_columns,
+    decode_rows,
+    id_prefix_query,
+    row_values,
+    state_at_insert,
+    state_values,
+    update_plan,
+    where_clause,
+    write_batch,
+)
+from qtqueue.storage.schedules import ScheduleRows
+from qtqueue.storage.statistics import (
+    read_history,
+    read_stats,
+    read_transitions,
+    restore_transitions,
 )
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "id seq task_type name params category tags priority status progress current_step "
-    "created_at started_at completed_at duration_s error error_code error_details retry_count "
-    "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
-    "on_interrupt dead_letter result paused_from wait_reason pid updated_at "
-    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on"
-).split()
-_INSERT = f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-#: What changes while a task lives; the rest (type, params, tags…) is written once.
-_STATE_COLUMNS = (
-    "seq priority status progress current_step started_at completed_at duration_s error "
-    "error_code error_details retry_count run_at dead_letter result paused_from wait_reason pid "
-    "updated_at approved_at"
-).split()
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"
-_INSERT_EVENT = (
-    "INSERT INTO task_events (task_rid, at, from_status, to_status, task_type, error_code, "
-    "duration_s) VALUES ((SELECT rowid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?, ?)"
-)
-_TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
 #: WAL growth since the last checkpoint at which a background checkpoint starts (SQLite's
 #: own default is 1000 pages, ~4 MB).
 CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
@@ -87,139 +71,23 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 #: it has grown by this much, the writer waits once for a checkpoint to catch up (a stall of
 #: a few tens of milliseconds) so that the next commit starts the WAL over.
 WAL_FOLD_BYTES = 32 * 1024 * 1024
+#: The same two figures when every commit fsyncs (FULL, EXTRA): a commit that makes the WAL
+#: file longer fsyncs its new size too, one that writes within it does not (a one-by-one add
+#: with FULL: 2,068-2,103 tasks/s with these, 1,630-1,732 with the two above). So the WAL is
+#: kept short and started over often, as SQLite's own checkpoints would.
+FSYNC_CHECKPOINT_WAL_BYTES = 1024 * 1024
+FSYNC_WAL_FOLD_BYTES = 4 * 1024 * 1024
 #: Batches up to this many rows commit on the event loop's thread when nothing else is using
 #: the connection; larger ones go to the connection's thread so the loop never stalls.
+#: (A commit that fsyncs, with FULL or EXTRA, always goes to the thread: inline, it measured
+#: no faster here, and on a slow disk it would stall the loop, and the window, for ms.)
 INLINE_ROWS = 64
-#: `history()` returns at most this many buckets.
-MAX_HISTORY_BUCKETS = 2000
-#: `history()` takes each task type's duration percentiles over its latest completions, at most
-#: this many, so a busy store costs a bounded read.
-DURATION_SAMPLE = 10_000
-_dumps = json.dumps
-
-
-def _row_values(t: Task) -> tuple[Any, ...]:
-    return (
-        t.id,
-        t.seq,
-        t.type_name,
-        t.name,
-        _dumps(t.params) if t.params else "{}",
-        t.category,
-        _dumps(t.tags) if t.tags else "[]",
-        int(t.priority),
-        t.status.value,
-        t.progress,
-        t.current_step,
-        t.created_at,
-        t.started_at,
-        t.completed_at if t.status in TERMINAL else None,
-        t.duration_s,
-        t.error,
-        t.error_code,
-        _dumps(t.error_details) if t.error_details else "{}",
-        t.retry_count,
-        t.max_retries,
-        _dumps(t.retry_backoff),
-        t.timeout_s,
-        t.run_at,
-        t.expires_at,
-        _dumps(t.depends_on) if t.depends_on else "[]",
-        _dumps(t.resources) if t.resources else "{}",
-        t.permission.value,
-        t.on_interrupt.value,
-        int(t.dead_letter),
-        _dumps(t.result) if t.result is not None else None,
-        t.paused_from.value if t.paused_from is not None else None,
-        t.wait_reason,
-        t.pid,
-        t.updated_at,
-        int(t.allow_dependency_failure),
-        t.ttl_s,
-        t.queue,
-        t.approved_at,
-        _dumps(t.retry_on) if t.retry_on else "[]",
-        _dumps(t.no_retry_on) if t.no_retry_on else "[]",
-    )
-
-
-def _state_values(t: Task) -> tuple[Any, ...]:
-    """The values of `_STATE_COLUMNS`, in order. A task that is not finished is written with
-    no `completed_at`: the partial index `tasks_open` (the unfinished tasks) relies on it."""
-    return (
-        t.seq,
-        int(t.priority),
-        t.status.value,
-        t.progress,
-        t.current_step,
-        t.started_at,
-        t.completed_at if t.status in TERMINAL else None,
-        t.duration_s,
-        t.error,
-        t.error_code,
-        _dumps(t.error_details) if t.error_details else "{}",
-        t.retry_count,
-        t.run_at,
-        int(t.dead_letter),
-        _dumps(t.result) if t.result is not None else None,
-        t.paused_from.value if t.paused_from is not None else None,
-        t.wait_reason,
-        t.pid,
-        t.updated_at,
-        t.approved_at,
-    )
-
-
-_N_STATE = len(_STATE_COLUMNS)
-_STATUS_POS = _STATE_COLUMNS.index("status")
-#: The `_state_values` of an inserted row, taken from its `_row_values`.
-_state_at_insert = operator.itemgetter(*(_COLUMNS.index(c) for c in _STATE_COLUMNS))
-_ALL_STATE = tuple(range(_N_STATE))
-#: UPDATE statements by the positions (in `_STATE_COLUMNS`) of the columns they set.
-_update_sql: dict[tuple[int, ...], str] = {}
-
-
-def _update_statement(changed: tuple[int, ...]) -> str:
-    sql = _update_sql.get(changed)
-    if sql is None:
-        sets = ", ".join(f"{_STATE_COLUMNS[i]} = ?" for i in changed)
-        sql = _update_sql[changed] = f"UPDATE tasks SET {sets} WHERE id = ?"
-    return sql
-
-
-def _changed(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> tuple[int, ...]:
-    """Positions where `new` differs from what was last written (all of them when unknown)."""
-    if old is None:
-        return _ALL_STATE
-    return tuple(i for i, a, b in zip(_ALL_STATE, new, old, strict=True) if a != b)
-
-
-def _apply_sync(
-    conn: sqlite3.Connection,
-    inserts: list[tuple[Any, ...]],
-    updates: dict[str, list[tuple[Any, ...]]],
-    events: list[tuple[Any, ...]],
-    deletes: list[tuple[str]],
-) -> None:
-    """One transaction. `updates` maps each UPDATE statement to its rows of parameters."""
-    conn.execute("BEGIN")
-    try:
-        if inserts:
-            conn.executemany(_INSERT, inserts)
-        for sql, rows in updates.items():
-            conn.executemany(sql, rows)
-        if events:
-            conn.executemany(_INSERT_EVENT, events)
-        if deletes:
-            conn.executemany(
-                "DELETE FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?)",
-                deletes,
-            )
-            conn.executemany("DELETE FROM tasks WHERE id = ?", deletes)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`).
+    It never waits for a lock (the loop must not sleep): a busy read goes to the thread."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only=1")
+    return conn
 
 
 def _checkpoint_sync(path: Path) -> None:
@@ -230,212 +98,7 @@ def _checkpoint_sync(path: Path) -> None:
         conn.close()
 
 
-# Decoding rows is what opening a big store costs: most JSON columns hold an empty object or
-# list, and enum members are looked up in plain dicts rather than through Enum.__call__.
-_STATUSES: dict[str, TaskStatus] = {s.value: s for s in TaskStatus}
-_PRIORITIES: dict[int, Priority] = {p.value: p for p in Priority}
-_PERMISSIONS: dict[str, Permission] = {p.value: p for p in Permission}
-_ON_INTERRUPT: dict[str, OnInterrupt] = {o.value: o for o in OnInterrupt}
-_json_loads = json.loads
-
-
-def _obj(text: str) -> Any:
-    """A JSON column's value; '{}' and '[]' (the common case) without the parser."""
-    if text == "{}":
-        return {}
-    if text == "[]":
-        return []
-    return _json_loads(text)
-
-
-def _dict(text: str) -> dict[str, Any]:
-    """A JSON column that holds an object."""
-    if text == "{}":
-        return {}
-    value = _json_loads(text)
-    if type(value) is not dict:
-        raise ValueError(f"a JSON {type(value).__name__} where an object belongs")
-    return value
-
-
-def _list(text: str) -> list[Any]:
-    """A JSON column that holds a list."""
-    if text == "[]":
-        return []
-    value = _json_loads(text)
-    if type(value) is not list:
-        raise ValueError(f"a JSON {type(value).__name__} where a list belongs")
-    return value
-
-
-def _backoff(text: str) -> float | list[float]:
-    try:
-        return float(text)
-    except ValueError:
-        return _json_loads(text)  # type: ignore[no-any-return]
-
-
-_NULLABLE = frozenset(
-    "started_at completed_at duration_s error error_code timeout_s run_at expires_at result "
-    "paused_from pid ttl_s approved_at".split()
-)
-_INTEGERS = frozenset(
-    "seq priority retry_count max_retries dead_letter pid allow_dependency_failure".split()
-)
-_REALS = frozenset(
-    "progress created_at started_at completed_at duration_s timeout_s run_at expires_at "
-    "updated_at ttl_s approved_at".split()
-)
-_NONE = type(None)
-
-
-def _column_types(column: str) -> frozenset[type]:
-    kinds: set[type] = {int} if column in _INTEGERS else {int, float} if column in _REALS else {str}
-    if column in _NULLABLE:
-        kinds.add(_NONE)
-    return frozenset(kinds)
-
-
-#: The Python types SQLite may hand back for each column of a sound row.
-_ROW_TYPES = tuple(_column_types(c) for c in _COLUMNS)
-#: Type signatures of rows already found sound: checking a row is then one set lookup.
-_SOUND_SIGNATURES: set[tuple[type, ...]] = set()
-
-
-def _check_types(row: sqlite3.Row | tuple[Any, ...]) -> None:
-    """Raise ValueError naming the first column whose value has a type no task field takes
-    (SQLite keeps whatever was written, e.g. text in a REAL column)."""
-    signature = tuple(map(type, row))
-    if signature in _SOUND_SIGNATURES:
-        return
-    for column, kinds, value in zip(_COLUMNS, _ROW_TYPES, row, strict=True):
-        if type(value) not in kinds:
-            # The type only: a value may be a secret (the warning goes to the log).
-            raise ValueError(f"column {column} holds a {type(value).__name__} value")
-    _SOUND_SIGNATURES.add(signature)
-
-
-def _task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
-    """The task a row holds; ValueError (or another exception of decoding) when the row
-    cannot be one: a wrong type, broken JSON, an unknown status or priority."""
-    _check_types(row)
-    (
-        id_, seq, task_type, name, params, category, tags, priority, status, progress,
-        current_step, created_at, started_at, completed_at, duration_s, error, error_code,
-        error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
-        depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
-        wait_reason, pid, updated_at, allow_dependency_failure, ttl_s, queue, approved_at,
-        retry_on, no_retry_on,
-    ) = row  # fmt: skip
-    st = _STATUSES.get(status)
-    pr = _PRIORITIES.get(priority)
-    pe = _PERMISSIONS.get(permission)
-    oi = _ON_INTERRUPT.get(on_interrupt)
-    return Task(
-        id=id_,
-        seq=seq,
-        task_type=parse_task_type(task_type),
-        name=name,
-        params=_dict(params),
-        category=category,
-        tags=_list(tags),
-        priority=pr if pr is not None else Priority(priority),
-        status=st if st is not None else TaskStatus(status),
-        progress=progress,
-        current_step=current_step,
-        created_at=created_at,
-        started_at=started_at,
-        completed_at=completed_at,
-        duration_s=duration_s,
-        error=error,
-        error_code=error_code,
-        error_details=_dict(error_details),
-        retry_count=retry_count,
-        max_retries=max_retries,
-        retry_backoff=_backoff(retry_backoff),
-        timeout_s=timeout_s,
-        run_at=run_at,
-        expires_at=expires_at,
-        depends_on=_list(depends_on),
-        resources=_dict(resources),
-        permission=pe if pe is not None else Permission(permission),
-        on_interrupt=oi if oi is not None else OnInterrupt(on_interrupt),
-        dead_letter=bool(dead_letter),
-        result=_obj(result) if result is not None else None,
-        paused_from=TaskStatus(paused_from) if paused_from is not None else None,
-        wait_reason=wait_reason,
-        pid=pid,
-        updated_at=updated_at,
-        allow_dependency_failure=bool(allow_dependency_failure),
-        ttl_s=ttl_s,
-        queue=queue,
-        approved_at=approved_at,
-        retry_on=_obj(retry_on),
-        no_retry_on=_obj(no_retry_on),
-    )
-
-
-def _decode(rows: list[Any]) -> tuple[list[Task], list[tuple[Any, str]]]:
-    """The tasks of `rows`, and (id, reason) for each row that is not a task. The one place
-    where a row that cannot be read is caught: the store quarantines it (see `_tasks`)."""
-    tasks: list[Task] = []
-    bad: list[tuple[Any, str]] = []
-    for row in rows:
-        try:
-            tasks.append(_task_from_row(row))
-        except Exception as exc:  # whatever decoding raised, the row is what is wrong
-            bad.append((row[0], f"{type(exc).__name__}: {exc}"))
-    return tasks, bad
-
-
-def _where(flt: TaskFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if flt.statuses:
-        if not any(s in TERMINAL for s in flt.statuses):
-            clauses.append("completed_at IS NULL")  # unfinished only: the index tasks_open
-        clauses.append(f"status IN ({', '.join('?' * len(flt.statuses))})")
-        args.extend(s.value for s in flt.statuses)
-    dead_letter = int(flt.dead_letter) if flt.dead_letter is not None else None
-    for column, value in (
-        ("category", flt.category),
-        ("task_type", flt.task_type),
-        ("dead_letter", dead_letter),
-        ("error_code", flt.error_code),
-        ("queue", flt.queue),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if flt.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE value = ?)")
-        args.append(flt.tag)
-    if flt.ids:
-        clauses.append(f"id IN ({', '.join('?' * len(flt.ids))})")
-        args.extend(flt.ids)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-
-def id_prefix_query(prefix: str, limit: int) -> tuple[str, tuple[Any, ...]]:
-    """The statement (and its arguments) that lists up to `limit` ids starting with `prefix`.
-
-    A range on the primary key, `prefix <= id < prefix'` (`prefix'`: its last character
-    raised by one): ids compare byte by byte as UTF-8, so this is exactly "starts with", and
-    SQLite answers it by a search of the id index (LIKE and GLOB would need a table scan here).
-    """
-    if not prefix:
-        return "SELECT id FROM tasks ORDER BY id LIMIT ?", (limit,)
-    last = ord(prefix[-1])
-    if last >= 0x10FFFF:  # no character follows: every longer id is below the bound anyway
-        return "SELECT id FROM tasks WHERE id >= ? ORDER BY id LIMIT ?", (prefix, limit)
-    upper = prefix[:-1] + chr(last + 1 + (0x800 if 0xD800 <= last + 1 <= 0xDFFF else 0))
-    return (
-        "SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-        (prefix, upper, limit),
-    )
-
-
-class SqliteTaskStore:
+class SqliteTaskStore(ScheduleRows):
     """`TaskStore` on one SQLite file (WAL).
 
     `synchronous` is SQLite's: "NORMAL" (the default) survives any crash of the process and
@@ -473,11 +136,15 @@ class SqliteTaskStore:
         self._loop: asyncio.AbstractEventLoop  # set by open()
         self._wal_mark = 0  # the WAL's size when the last checkpoint started
         self._wal_bytes = 0  # its size after the last commit
-        self._fold_at = WAL_FOLD_BYTES  # WAL size at which the writer waits for a checkpoint
+        self._fsyncs = self.synchronous in ("FULL", "EXTRA")
+        self._fold_at = self._fold_bytes()  # WAL size at which the writer waits for a checkpoint
         self._uncheckpointed = False  # commits since the last checkpoint started
         self._last_commit = 0.0  # loop time
         self._idle_timer: asyncio.TimerHandle | None = None
         self._reads = 0  # operations in flight on the connection's thread
+        #: A second connection, used on the loop's thread for small reads by primary key (see
+        #: existing_ids): WAL lets it read the last commit while the writer's thread commits.
+        self._reader: sqlite3.Connection | None = None
         #: The state columns as last committed, by task id, for unfinished tasks (see apply).
         self._written: dict[str, tuple[Any, ...]] = {}
 
@@ -511,6 +178,7 @@ class SqliteTaskStore:
             db, version = await self._open_file()
         logger.debug("opened %s at schema version %d", self.path, version)
         self._db = db
+        self._reader = _open_reader(self.path)
         await self._backup_if_due()
 
     def _damaged(self, problem: str) -> QueueError:
@@ -625,6 +293,9 @@ class SqliteTaskStore:
             await asyncio.gather(self._backup, return_exceptions=True)
         if self._checkpointer is not None:
             await asyncio.gather(self._checkpointer, return_exceptions=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
@@ -651,19 +322,23 @@ class SqliteTaskStore:
         wal_bytes = self._wal_bytes = self._wal_size()
         if wal_bytes < self._wal_mark:  # truncated when SQLite started it over
             self._wal_mark = wal_bytes
-            self._fold_at = WAL_FOLD_BYTES
-        if wal_bytes - self._wal_mark >= CHECKPOINT_WAL_BYTES:
+            self._fold_at = self._fold_bytes()
+        step = FSYNC_CHECKPOINT_WAL_BYTES if self._fsyncs else CHECKPOINT_WAL_BYTES
+        if wal_bytes - self._wal_mark >= step:
             self._checkpoint(wal_bytes)
 
     async def _fold_wal(self) -> None:
         """Hold the next commit until a checkpoint has copied the whole WAL back, so that
         the commit starts the WAL over (and SQLite truncates it to WAL_SIZE_LIMIT)."""
-        self._fold_at = self._wal_bytes + WAL_FOLD_BYTES  # once per that much growth
+        self._fold_at = self._wal_bytes + self._fold_bytes()  # once per that much growth
         if self._checkpointer is not None:
             await asyncio.gather(self._checkpointer, return_exceptions=True)
         self._checkpoint(self._wal_bytes)
         assert self._checkpointer is not None
         await asyncio.gather(self._checkpointer, return_exceptions=True)
+
+    def _fold_bytes(self) -> int:
+        return FSYNC_WAL_FOLD_BYTES if self._fsyncs else WAL_FOLD_BYTES
 
     def _idle(self) -> None:
         self._idle_timer = None
@@ -724,18 +399,18 @@ class SqliteTaskStore:
         states: list[tuple[str, tuple[Any, ...]]] = []
         updates: dict[str, list[tuple[Any, ...]]] = {}
         for t in batch.updates:
-            new = _state_values(t)
-            changed = _changed(written.get(t.id), new)
+            new = state_values(t)
+            changed = changed_columns(written.get(t.id), new)
             states.append((t.id, new))
             if changed:
-                sql = _update_statement(changed)
-                values = (*(new[i] for i in changed), t.id)
+                sql, take = update_plan(changed)
+                values = (*take(new), t.id)
                 rows_of = updates.get(sql)
                 if rows_of is None:
                     updates[sql] = [values]
                 else:
                     rows_of.append(values)
-        inserts = [_row_values(t) for t in batch.inserts]
+        inserts = [row_values(t) for t in batch.inserts]
         events = [
             (
                 e.task_id,
@@ -754,10 +429,10 @@ class SqliteTaskStore:
             if self._reads == 0 and size <= INLINE_ROWS and self.synchronous in ("NORMAL", "OFF"):
                 # Small, fsync-free commit while the connection's thread is idle: do it right
                 # here (~0.05 ms) instead of paying two thread switches for it.
-                _apply_sync(db._conn, inserts, updates, events, deletes)
+                write_batch(db._conn, inserts, updates, events, deletes)
             else:
                 await db._execute(  # type: ignore[no-untyped-call]
-                    _apply_sync, db._conn, inserts, updates, events, deletes
+                    write_batch, db._conn, inserts, updates, events, deletes
                 )
         except BaseException:
             # Committed or not (a cancelled wait leaves the thread running), these rows are
@@ -769,9 +444,9 @@ class SqliteTaskStore:
         # one is rarely written again, and then in full).
         for t, row in zip(batch.inserts, inserts, strict=True):
             if t.status not in TERMINAL:
-                written[t.id] = _state_at_insert(row)
+                written[t.id] = state_at_insert(row)
         for task_id, new in states:
-            if new[_STATUS_POS] in _TERMINAL_VALUES:
+            if new[STATUS_POS] in TERMINAL_VALUES:
                 written.pop(task_id, None)
             else:
                 written[task_id] = new
@@ -795,7 +470,7 @@ class SqliteTaskStore:
         """The tasks of `rows`. A row that is not a task is quarantined: moved, raw data and
         transitions kept, to the `quarantine` table, and named in a warning; every other
         row is returned as usual."""
-        tasks, bad = _decode(rows)
+        tasks, bad = decode_rows(rows)
         if bad:
             await self._quarantine(bad)
         return tasks
@@ -805,7 +480,7 @@ class SqliteTaskStore:
         self._reads += 1  # on the connection's thread: no inline commit meanwhile
         try:
             moved = await db._execute(  # type: ignore[no-untyped-call]
-                quarantine_rows, db._conn, _COLUMNS, bad, time.time()
+                quarantine_rows, db._conn, COLUMNS, bad, time.time()
             )
         finally:
             self._reads -= 1
@@ -820,13 +495,13 @@ class SqliteTaskStore:
             )
 
     async def get_task(self, task_id: str) -> Task | None:
-        row = await self._fetchone(f"{_SELECT} WHERE id = ?", (task_id,))
+        row = await self._fetchone(f"{SELECT} WHERE id = ?", (task_id,))
         tasks = await self._tasks([row]) if row else []
         return tasks[0] if tasks else None
 
     async def list_tasks(self, flt: TaskFilter | None = None) -> list[Task]:
         flt = flt or TaskFilter()
-        where, args = _where(flt)
+        where, args = where_clause(flt)
         order = (
             " ORDER BY created_at DESC, seq DESC"
             if flt.newest_first
@@ -837,19 +512,19 @@ class SqliteTaskStore:
             limit = " LIMIT ? OFFSET ?"
             args += [flt.limit, flt.offset]
         with cyclic_gc_paused():
-            rows = await self._fetchall(_SELECT + where + order + limit, args)
+            rows = await self._fetchall(SELECT + where + order + limit, args)
             return await self._tasks(rows)
 
     async def count_tasks(self, flt: TaskFilter | None = None) -> int:
         flt = flt or TaskFilter()
-        where, args = _where(flt)
+        where, args = where_clause(flt)
         row = await self._fetchone("SELECT count(*) FROM tasks" + where, args)
         return int(row[0]) if row else 0
 
     async def load_unfinished(self) -> list[Task]:
         # `completed_at IS NULL` is the partial index tasks_open's WHERE, so SQLite uses it.
         q = (
-            f"{_SELECT} WHERE completed_at IS NULL "
+            f"{SELECT} WHERE completed_at IS NULL "
             "AND status NOT IN ('completed', 'failed', 'cancelled', 'timeout') ORDER BY seq"
         )
         rows = await self._fetchall(q)
@@ -862,9 +537,9 @@ class SqliteTaskStore:
     async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
         q = (
             f"SELECT id FROM tasks WHERE completed_at < ? AND dead_letter = 0 AND status IN "
-            f"({', '.join('?' * len(_TERMINAL_VALUES))})"
+            f"({', '.join('?' * len(TERMINAL_VALUES))})"
         )
-        args: tuple[Any, ...] = (cutoff, *_TERMINAL_VALUES)
+        args: tuple[Any, ...] = (cutoff, *TERMINAL_VALUES)
         if queue is not None:
             q += " AND queue = ?"
             args += (queue,)
@@ -883,6 +558,15 @@ class SqliteTaskStore:
         )
 
     async def existing_ids(self, ids: list[str]) -> set[str]:
+        """Which of `ids` the store holds (committed). A few (one `add_task`) are looked up
+        on the loop's thread by the reader connection (microseconds, where a hop to the
+        connection's thread costs far more); without that wait, the new task's insert joins
+        the transaction of what the engine registers in the same turn of the loop."""
+        reader = self._reader
+        if reader is not None and 0 < len(ids) <= INLINE_ROWS:
+            q = f"SELECT id FROM tasks WHERE id IN ({', '.join('?' * len(ids))})"
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: on the thread instead
+                return {r[0] for r in reader.execute(q, ids)}
         found: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -895,231 +579,19 @@ class SqliteTaskStore:
         return [r[0] for r in await self._fetchall(sql, args) if r[0].startswith(prefix)]
 
     async def transitions(self, task_id: str) -> list[Transition]:
-        q = (
-            "SELECT ?, at, from_status, to_status, task_type, error_code, duration_s "
-            "FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?) ORDER BY id"
-        )
-        found: list[Transition] = []
-        for r in await self._fetchall(q, (task_id, task_id)):
-            from_status = _STATUSES.get(r[2]) if r[2] else None
-            to_status = _STATUSES.get(r[3])
-            if to_status is None or (r[2] and from_status is None):
-                # A garbled history row hides one step, never the task.
-                logger.warning("task %s: skipped a transition that cannot be read: %r", task_id, r)
-                continue
-            found.append(
-                Transition(
-                    task_id=r[0],
-                    at=r[1],
-                    from_status=from_status,
-                    to_status=to_status,
-                    task_type=r[4],
-                    error_code=r[5],
-                    duration_s=r[6],
-                )
-            )
-        return found
+        """See `statistics.read_transitions`."""
+        return await read_transitions(self._fetchall, task_id)
 
     async def restore_transitions(self) -> int:
-        # One index seek per task (task_events_task holds each task's transition ids).
-        rows = await self._fetchall(
-            "INSERT INTO task_events (task_rid, at, from_status, to_status, task_type, "
-            "error_code, duration_s) "
-            "SELECT t.rowid, t.updated_at, e.to_status, t.status, t.task_type, t.error_code, "
-            f"CASE WHEN t.status IN ({', '.join('?' * len(_TERMINAL_VALUES))}) "
-            "THEN t.duration_s END "
-            "FROM tasks AS t LEFT JOIN task_events AS e ON e.id = "
-            "(SELECT max(id) FROM task_events WHERE task_rid = t.rowid) "
-            "WHERE e.to_status IS NOT t.status ORDER BY t.updated_at RETURNING id",
-            _TERMINAL_VALUES,
-        )
-        return len(rows)
+        """See `statistics.restore_transitions`."""
+        return await restore_transitions(self._fetchall)
 
     async def stats(self, now: float) -> dict[str, Any]:
-        """Figures computed in SQL: distributions over tasks, outcomes over transitions."""
-
-        async def pairs(sql: str, *args: Any) -> dict[str, int]:
-            return {str(k): int(v) for k, v in await self._fetchall(sql, args)}
-
-        async def one(sql: str, *args: Any) -> tuple[Any, ...]:
-            row = await self._fetchone(sql, args)
-            return tuple(row) if row else ()
-
-        status_distribution = await pairs("SELECT status, count(*) FROM tasks GROUP BY status")
-        type_distribution = await pairs("SELECT task_type, count(*) FROM tasks GROUP BY task_type")
-        error_distribution = await pairs(
-            "SELECT error_code, count(*) FROM tasks WHERE error_code IS NOT NULL "
-            "AND status IN ('failed', 'timeout', 'cancelled') GROUP BY error_code"
-        )
-        # Outcomes are counted per task, by its latest transition: a task that failed and
-        # then completed on a retry is one success (its failed attempt stays in the history).
-        completed, failed, timed_out, cancelled, avg_duration = await one(
-            "SELECT sum(to_status = 'completed'), sum(to_status = 'failed'), "
-            "sum(to_status = 'timeout'), sum(to_status = 'cancelled'), "
-            "avg(CASE WHEN to_status = 'completed' THEN duration_s END) FROM task_events "
-            "WHERE id IN (SELECT max(id) FROM task_events GROUP BY task_rid)"
-        )
-        completed, failed, timed_out, cancelled = (
-            int(completed or 0),
-            int(failed or 0),
-            int(timed_out or 0),
-            int(cancelled or 0),
-        )
-        finished = completed + failed + timed_out
-        total_retries, with_retries, at_max = await one(
-            "SELECT coalesce(sum(retry_count), 0), coalesce(sum(retry_count > 0), 0), "
-            "coalesce(sum(max_retries > 0 AND retry_count >= max_retries), 0) FROM tasks"
-        )
-
-        async def activity(since: float) -> dict[str, int]:
-            counts = await pairs(
-                "SELECT to_status, count(*) FROM task_events WHERE at >= ? AND (from_status "
-                "IS NULL OR to_status IN ('completed', 'failed', 'timeout', 'cancelled')) "
-                "GROUP BY to_status",
-                since,
-            )
-            created = counts.pop("pending", 0)
-            for s in ("completed", "failed", "timeout", "cancelled"):
-                counts.setdefault(s, 0)
-            return {"created": created, **counts}
-
-        return {
-            "status_distribution": status_distribution,
-            "type_distribution": type_distribution,
-            "error_distribution": error_distribution,
-            "performance": {
-                "average_duration_seconds": float(avg_duration or 0.0),
-                "success_rate": (100.0 * completed / finished) if finished else 0.0,
-                "completed_tasks": completed,
-                "failed_tasks": failed + timed_out,
-                "cancelled_tasks": cancelled,
-            },
-            "retry_statistics": {
-                "total_retries": int(total_retries),
-                "tasks_with_retries": int(with_retries),
-                "tasks_at_max_retries": int(at_max),
-            },
-            "recent_activity": {
-                "last_24_hours": await activity(now - 86400),
-                "last_hour": await activity(now - 3600),
-            },
-        }
+        """See `statistics.read_stats`."""
+        return await read_stats(self._fetchall, now)
 
     async def history(
         self, since: float, bucket_s: float, *, until: float | None = None
     ) -> dict[str, Any]:
-        """Activity over time from `task_events`, in buckets of `bucket_s` from `since`.
-
-        Each bucket (oldest first) counts the tasks that finished in it by outcome, under
-        the latest-outcome rule of `stats()`: a task counts once, in the bucket of its latest
-        transition if that one is terminal (a failure later retried counts where the retry
-        ended). `success_rate` is completed / (completed + failed + timeout) in percent, None
-        where nothing finished; `finished` (throughput) also counts cancelled tasks.
-        `queue_depth` is the number of tasks waiting to start (PENDING; held tasks are PAUSED
-        and not counted) at the bucket's end: the PENDING tasks now, minus the entries into
-        PENDING and plus the departures from it that came after that bucket.
-        Buckets run up to `until` (default: the last event); at most `MAX_HISTORY_BUCKETS`,
-        widening `bucket_s` where needed. `durations` gives, per task type, the median and
-        p95 of `duration_s` over its latest `DURATION_SAMPLE` completions since `since`.
-        """
-        if bucket_s <= 0:
-            raise ValueError(f"bucket_s must be positive, not {bucket_s!r}")
-        if until is None:
-            last = await self._fetchone("SELECT max(at) FROM task_events")
-            until = last[0] if last and last[0] is not None else since
-        span = max(until - since, 0.0)
-        bucket_s = max(bucket_s, span / (MAX_HISTORY_BUCKETS - 1))
-        count = math.floor(span / bucket_s) + 1  # the bucket holding `until` included
-        # The latest transition of each task, where it is terminal and inside the window.
-        outcomes = await self._fetchall(
-            "SELECT CAST((e.at - ?) / ? AS INTEGER) AS b, e.to_status, count(*) "
-            "FROM task_events AS e WHERE e.at >= ? AND e.to_status IN "
-            "('completed', 'failed', 'timeout', 'cancelled') AND NOT EXISTS "
-            "(SELECT 1 FROM task_events AS later WHERE later.task_rid = e.task_rid "
-            "AND later.id > e.id) GROUP BY b, e.to_status",
-            (since, bucket_s, since),
-        )
-        moves = await self._fetchall(
-            "SELECT CAST((at - ?) / ? AS INTEGER) AS b, "
-            "sum(to_status = 'pending') - sum(from_status IS 'pending') "
-            "FROM task_events WHERE at >= ? GROUP BY b",
-            (since, bucket_s, since),
-        )
-        # `completed_at IS NULL` is the partial index tasks_open's WHERE, so SQLite uses it.
-        waiting = await self._fetchone(
-            "SELECT count(*) FROM tasks WHERE completed_at IS NULL AND status = 'pending'"
-        )
-        buckets: list[dict[str, Any]] = [
-            {
-                "start": since + i * bucket_s,
-                "completed": 0,
-                "failed": 0,
-                "timeout": 0,
-                "cancelled": 0,
-                "finished": 0,
-                "success_rate": None,
-                "queue_depth": 0,
-            }
-            for i in range(count)
-        ]
-        for b, status, n in outcomes:
-            if 0 <= b < count:
-                buckets[b][status] += int(n)
-                buckets[b]["finished"] += int(n)
-        # Walk back from the tasks waiting now, undoing each bucket's moves: this reads only
-        # the window's events and ends on the same figure as the `tasks` table.
-        net = {int(b): int(n or 0) for b, n in moves}
-        depth = int(waiting[0]) if waiting else 0
-        depth -= sum(n for b, n in net.items() if b >= count)
-        for i in reversed(range(count)):
-            buckets[i]["queue_depth"] = max(depth, 0)
-            depth -= net.get(i, 0)
-        for bucket in buckets:
-            decided = bucket["completed"] + bucket["failed"] + bucket["timeout"]
-            if decided:
-                bucket["success_rate"] = 100.0 * bucket["completed"] / decided
-        samples: dict[str, list[float]] = {}
-        for task_type, duration in await self._fetchall(
-            "SELECT task_type, duration_s FROM (SELECT task_type, duration_s, row_number() "
-            "OVER (PARTITION BY task_type ORDER BY at DESC) AS n FROM task_events "
-            "WHERE to_status = 'completed' AND duration_s IS NOT NULL AND at >= ?) "
-            "WHERE n <= ?",
-            (since, DURATION_SAMPLE),
-        ):
-            samples.setdefault(str(task_type), []).append(float(duration))
-        durations = {
-            task_type: {
-                "count": len(values),
-                "median_s": _percentile(sorted(values), 50),
-                "p95_s": _percentile(sorted(values), 95),
-            }
-            for task_type, values in sorted(samples.items())
-        }
-        return {
-            "since": since,
-            "until": since + count * bucket_s,
-            "bucket_s": bucket_s,
-            "buckets": buckets,
-            "durations": durations,
-        }
-
-    # ------------------------------------------------------------------ ScheduleStore
-    # Each write is one statement, so one transaction of its own, through the counted
-    # `_fetchall`: while it is in flight `apply` knows the connection's thread is busy.
-
-    async def load_schedules(self) -> list[dict[str, Any]]:
-        return schedule_records(await self._fetchall(SELECT_SCHEDULES))
-
-    async def save_schedule(self, record: Mapping[str, Any]) -> None:
-        await self._fetchall(UPSERT_SCHEDULE, schedule_row(record))
-
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        return bool(await self._fetchall(DELETE_SCHEDULE, (schedule_id,)))
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    """The `q`th percentile (0-100) of sorted values, interpolated between the closest ranks."""
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+        """See `statistics.read_history`."""
+        return await read_history(self._fetchall, since, bucket_s, until=until)

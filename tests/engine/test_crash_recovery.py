@@ -145,17 +145,26 @@ async def test_a_command_still_running_after_its_engine_was_killed_is_adopted(
     assert "kept running and is followed again" in log
 
 
+@pytest.mark.parametrize("stopped_before_the_crash", [True, False])
 async def test_a_command_paused_when_its_engine_was_killed_stays_paused_and_resumes(
-    tmp_path: Path,
+    tmp_path: Path, stopped_before_the_crash: bool
 ) -> None:
     data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
     command = gated_command(runs, gate, 0)
     task_id, pid = await crash_while_running(data_dir, "retry", 0, command, runs, "pause")
-    gate.touch()  # it would end now, but it is suspended
+    if not stopped_before_the_crash:
+        # The engine died after the pause was stored but before its signal reached the
+        # command: the command runs on, though the store says paused.
+        for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+            proc.resume()
 
     async with TaskQueue(data_dir) as queue:
         assert (await queue.get_task(task_id)).status is S.PAUSED
-        assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+        # A stop signal takes effect when the kernel next schedules the process.
+        await eventually(
+            lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, what="suspended"
+        )
+        gate.touch()  # it would end now, but it is suspended
         default = next(q for q in queue.list_queues() if q["name"] == "default")
         assert default["running"] == 1  # suspended, it still holds its slot
         await queue.resume_task(task_id)

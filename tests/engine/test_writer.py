@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_rows import make_task
@@ -116,3 +117,30 @@ async def test_bad_adds_among_many_concurrent_ones_fail_alone(queue: TaskQueue) 
     rows = stored(queue.data_dir / "queue.db")
     assert len(rows) == 400
     assert set(rows.values()) == {"completed"}
+
+
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+async def test_tasks_added_one_at_a_time_while_they_run_cost_one_commit_each(
+    make_queue: Any, synchronous: str
+) -> None:
+    # A caller that awaits each add_task, as a script or the CLI does. Before, every task cost
+    # three commits (three fsyncs with FULL): its insert, its claim and its end, each alone,
+    # because the id check before the insert waited for the connection's thread. Now the claim
+    # and the end of the tasks added before it share the next add's transaction.
+    queue = await make_queue(synchronous=synchronous)
+
+    async def noop(task_id: str, params: dict[str, Any]) -> None:
+        return None
+
+    queue.register_handler("noop", noop)
+    commits: list[str] = []
+    db = queue.store.db
+    await db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    n = 60
+    ids = [await queue.add_task(Task("noop")) for _ in range(n)]
+    await queue.join(timeout_s=60)
+    await db.set_trace_callback(None)
+
+    for task_id in ids:
+        assert (await queue.get_task(task_id)).status is TaskStatus.COMPLETED
+    assert len(commits) <= n * 1.25, f"{len(commits)} commits for {n} tasks"

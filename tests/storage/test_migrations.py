@@ -273,13 +273,12 @@ V3_SCHEDULE = {
 
 async def write_v3_fixture(path: Path) -> None:
     """How fixtures/v3.db was made (at schema version 3). Kept for the record only."""
-    from qtqueue.storage.schedules import SqliteScheduleStore
 
     assert SCHEMA_VERSION == 3
     store = SqliteTaskStore(path)
     await store.open()
     await store.apply(WriteBatch(inserts=V3_TASKS, transitions=V3_HISTORY))
-    await SqliteScheduleStore(store).save_schedule(V3_SCHEDULE)
+    await store.save_schedule(V3_SCHEDULE)
     await store.close()
 
 
@@ -313,7 +312,6 @@ def test_the_released_steps_up_to_version_3_were_not_edited() -> None:
 
 
 async def test_a_version_3_database_loads_every_task_and_schedule(v3_copy: Path) -> None:
-    from qtqueue.storage.schedules import SqliteScheduleStore
 
     store = SqliteTaskStore(v3_copy)
     await store.open()
@@ -327,7 +325,7 @@ async def test_a_version_3_database_loads_every_task_and_schedule(v3_copy: Path)
                 t for t in V3_HISTORY if t.task_id == task.id
             ]
         assert [t.id for t in await store.load_unfinished()] == [_id(32), _id(33), _id(34)]
-        assert await SqliteScheduleStore(store).load_schedules() == [V3_SCHEDULE]
+        assert await store.load_schedules() == [V3_SCHEDULE]
     finally:
         await store.close()
     conn = sqlite3.connect(v3_copy)

@@ -22,7 +22,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.storage import SqliteTaskStore, TaskFilter, Transition, WriteBatch
 from qtqueue.storage.migrations import SCHEMA_VERSION
-from qtqueue.storage.sqlite import _SELECT, _task_from_row
+from qtqueue.storage.rows import SELECT, task_from_row
 
 S = TaskStatus
 
@@ -241,10 +241,10 @@ async def test_an_update_writes_only_what_changed_and_the_row_stays_whole(
         await store.apply(WriteBatch(updates=[task]))
         conn = sqlite3.connect(store.path)
         try:
-            row = conn.execute(f"{_SELECT} WHERE id = ?", (task.id,)).fetchone()
+            row = conn.execute(f"{SELECT} WHERE id = ?", (task.id,)).fetchone()
         finally:
             conn.close()
-        assert _task_from_row(row) == task, changes
+        assert task_from_row(row) == task, changes
     updates = [sql for sql in statements if sql.startswith("UPDATE tasks")]
     assert len(updates) == len(steps)
     # The claim sets neither seq nor completed_at, the columns of the index tasks_open.
@@ -574,7 +574,7 @@ async def test_an_id_prefix_is_found_through_the_id_index_not_a_scan(
 ) -> None:
     """`qtqueue show <8 chars>` read every task (1.73 s at 25,100 tasks); the lookup is now a
     search of the primary key, as SQLite's own query plan says."""
-    from qtqueue.storage.sqlite import id_prefix_query
+    from qtqueue.storage.rows import id_prefix_query
 
     ids = ["abcd-1", "abcd-2", "abce-1", "abc", "b"]
     await store.apply(WriteBatch(inserts=[make_task(n, id=i) for n, i in enumerate(ids)]))
