@@ -63,6 +63,10 @@ SETTINGS_ORGANIZATION = "qtqueue"
 SETTINGS_APPLICATION = "qtqueue"
 _STATS_DELAY_MS = 500
 _ACTIONS_DELAY_MS = 50
+#: Select whole rows, replacing the selection.
+_SELECT_ROWS = (
+    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+)
 
 
 class MainWindow(QMainWindow):
@@ -342,11 +346,7 @@ class MainWindow(QMainWindow):
         index = self.proxy.mapFromSource(self.model.index(row, 0))
         if not index.isValid():
             return  # filtered out
-        flags = (
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows
-        )
-        self.table.selectionModel().setCurrentIndex(index, flags)
+        self.table.selectionModel().setCurrentIndex(index, _SELECT_ROWS)
         self.table.scrollTo(index)
 
     def select_task(self, task_id: str) -> None:
@@ -367,11 +367,7 @@ class MainWindow(QMainWindow):
 
     def select_tasks(self, ids: Iterable[str]) -> None:
         """Select exactly these tasks' rows (those that are shown)."""
-        flags = (
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows
-        )
-        self.table.selectionModel().select(self._selection_for(ids), flags)
+        self.table.selectionModel().select(self._selection_for(ids), _SELECT_ROWS)
 
     # ------------------------------------------------------------------ actions
 
