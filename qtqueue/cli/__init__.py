@@ -22,7 +22,6 @@ This package never imports Qt: `gui` loads the desktop application lazily, if in
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -30,10 +29,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from qtqueue.api.local_backend import open_backend
-from qtqueue.cli.output import report_error
 from qtqueue.cli.parser import UsageError, build_parser
-from qtqueue.core.errors import QueueError, TaskErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +51,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 async def _with_backend(args: argparse.Namespace) -> int:
+    from qtqueue.api.local_backend import open_backend  # not needed by --help or usage errors
+
     async with open_backend(args.data_dir) as backend:
         return int(await args.handler(backend, args))
 
@@ -67,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and usage errors end here, before the imports below
+    from qtqueue.cli.output import report_error
+    from qtqueue.core.errors import QueueError, TaskErrorCode
+
     for name, default in (("data_dir", None), ("verbose", 0)):
         if not hasattr(args, name):  # SUPPRESS: set before or after the command, or not at all
             setattr(args, name, default)
@@ -92,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "direct"):
             return int(args.direct(args))
+        import asyncio
+
         return asyncio.run(_with_backend(args))
     except QueueError as exc:
         report_error(exc)

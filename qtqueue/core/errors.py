@@ -20,12 +20,10 @@ TOML file from the package when the module is imported.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import signal
-import socket
-import ssl
-import subprocess
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -283,19 +281,26 @@ _ERRNO_CODES: dict[int, TaskErrorCode] = {
 }
 
 # isinstance checks, most specific first (JSONDecodeError and UnicodeError are ValueErrors;
-# SSLError, gaierror, TimeoutError and the rest are OSErrors).
-_TYPE_CODES: tuple[tuple[type[BaseException], TaskErrorCode], ...] = (
-    (json.JSONDecodeError, _C.DATA_PARSING_FAILED),
-    (UnicodeError, _C.DATA_ENCODING_ERROR),
-    (ssl.SSLError, _C.NETWORK_SSL_ERROR),
-    (socket.gaierror, _C.NETWORK_DNS_ERROR),
-    (TimeoutError, _C.SYSTEM_TIMEOUT),  # also asyncio.TimeoutError and socket.timeout
-    (subprocess.TimeoutExpired, _C.SYSTEM_TIMEOUT),
-    (ConnectionError, _C.NETWORK_CONNECTION_FAILED),
-    (FileNotFoundError, _C.DATA_FILE_NOT_FOUND),
-    (PermissionError, _C.SYSTEM_PERMISSION_DENIED),
-    (MemoryError, _C.SYSTEM_MEMORY_LIMIT),
-)
+# SSLError, gaierror, TimeoutError and the rest are OSErrors). Built on first use: ssl, socket
+# and subprocess cost the command line's start more than the rest of this module.
+@functools.cache
+def _type_codes() -> tuple[tuple[type[BaseException], TaskErrorCode], ...]:
+    import socket
+    import ssl
+    import subprocess
+
+    return (
+        (json.JSONDecodeError, _C.DATA_PARSING_FAILED),
+        (UnicodeError, _C.DATA_ENCODING_ERROR),
+        (ssl.SSLError, _C.NETWORK_SSL_ERROR),
+        (socket.gaierror, _C.NETWORK_DNS_ERROR),
+        (TimeoutError, _C.SYSTEM_TIMEOUT),  # also asyncio.TimeoutError and socket.timeout
+        (subprocess.TimeoutExpired, _C.SYSTEM_TIMEOUT),
+        (ConnectionError, _C.NETWORK_CONNECTION_FAILED),
+        (FileNotFoundError, _C.DATA_FILE_NOT_FOUND),
+        (PermissionError, _C.SYSTEM_PERMISSION_DENIED),
+        (MemoryError, _C.SYSTEM_MEMORY_LIMIT),
+    )
 
 
 # Programming errors whose text names a key or an attribute, not a failure: never classified by
@@ -312,11 +317,13 @@ def _output_text(value: object) -> str:
 def _classify_one(exc: BaseException) -> Code | None:
     if isinstance(exc, QueueError):
         return exc.code
-    for exc_type, code in _TYPE_CODES:
+    for exc_type, code in _type_codes():
         if isinstance(exc, exc_type):
             return code
     if isinstance(exc, OSError) and exc.errno in _ERRNO_CODES:
         return _ERRNO_CODES[exc.errno]
+    import subprocess  # loaded by _type_codes() already
+
     if isinstance(exc, subprocess.CalledProcessError) and exc.returncode != 0:
         tail = _output_text(exc.stdout)[-4000:] + "\n" + _output_text(exc.stderr)[-4000:]
         return classify_exit(exc.returncode, tail)

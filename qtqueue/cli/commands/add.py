@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.commands.schedule import add_as_schedule, add_schedule_options, wants_schedule
 from qtqueue.cli.output import out, print_json
 from qtqueue.cli.parser import Subparsers, UsageError, add_command, json_flag
@@ -22,6 +21,9 @@ from qtqueue.cli.values import (
     type_name,
 )
 from qtqueue.core.errors import QueueError, TaskErrorCode
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.api.wire import decode_request
 from qtqueue.cli.output import print_json
 from qtqueue.cli.parser import Subparsers, add_command
 from qtqueue.core.errors import QueueError
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

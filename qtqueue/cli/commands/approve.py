@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out, report_error, short
 from qtqueue.cli.parser import Subparsers, add_command
 from qtqueue.core.actions import DONE_WORDS, TaskAction
 from qtqueue.core.errors import QueueError
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import argparse
 import logging
 import time
 
-from qtqueue.api.local_backend import backup_now
 from qtqueue.cli.output import out
 from qtqueue.cli.parser import Subparsers, add_command
 from qtqueue.config import resolve_data_dir
@@ -26,6 +25,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Copy the store now; prints where to."""
+    from qtqueue.api.local_backend import backup_now  # only when it runs
+
     backup = backup_now(resolve_data_dir(args.data_dir), time.time())
     out(f"backed up to {backup.path}")
     return 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out
 from qtqueue.cli.parser import Subparsers, add_command
 from qtqueue.cli.values import parse_duration_s
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

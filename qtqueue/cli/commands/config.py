@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out, print_json
 from qtqueue.cli.parser import Subparsers, UsageError, add_command, json_flag
 from qtqueue.core.errors import QueueError, TaskErrorCode
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import clip, fmt_time, out, print_json, short, table
 from qtqueue.cli.parser import Subparsers, UsageError, add_command, json_flag
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

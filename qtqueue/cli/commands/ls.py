@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import clip, fmt_duration, fmt_time, out, print_json, short, table
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 from qtqueue.cli.values import type_name
 from qtqueue.core.task import ACTIVE
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import fmt_duration, out, print_json, table
 from qtqueue.cli.parser import Subparsers, UsageError, add_command, json_flag
 from qtqueue.cli.values import count_or_none, duration_or_none
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

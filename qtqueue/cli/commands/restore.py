@@ -6,7 +6,6 @@ import argparse
 import logging
 import time
 
-from qtqueue.api.local_backend import restore_backup
 from qtqueue.cli.output import fmt_time, out, print_json, table
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 from qtqueue.config import resolve_data_dir
@@ -62,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             out(table(["#", "TAKEN", "WHY", "FILE"], rows))
             out("bring one back with: qtqueue restore N (no engine may be running)")
         return 0
+    from qtqueue.api.local_backend import restore_backup  # only when it runs
+
     backup, aside = restore_backup(data_dir, args.backup, time.time())
     if args.json:
         print_json({"restored": backup.name, "set_aside": str(aside) if aside else None})

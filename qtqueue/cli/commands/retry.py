@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli import bulk
 from qtqueue.cli.output import out, short
 from qtqueue.cli.parser import Subparsers
 from qtqueue.core.actions import TaskAction
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

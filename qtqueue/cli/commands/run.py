@@ -7,7 +7,6 @@ so that the other commands (and `--help`) start without it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 from typing import TYPE_CHECKING
@@ -16,6 +15,8 @@ from qtqueue.cli.parser import Subparsers, UsageError, add_command
 from qtqueue.core.task import ACTIVE, TaskStatus
 
 if TYPE_CHECKING:
+    import asyncio
+
     from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,14 @@ def check(args: argparse.Namespace) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the engine until a signal (or, with --until-idle, until nothing is left)."""
+    import asyncio  # here, not at the top: `qtqueue --help` imports this module too
+
     return asyncio.run(run_engine(args))
 
 
 async def _wait_any(*events: asyncio.Event) -> None:
+    import asyncio
+
     waiters = [asyncio.create_task(e.wait()) for e in events]
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -99,6 +104,8 @@ async def _is_idle(queue: TaskQueue) -> bool:
 
 async def run_engine(args: argparse.Namespace) -> int:
     """`qtqueue run`: the engine and its API in the foreground until a signal (or idle)."""
+    import asyncio
+
     from qtqueue import settings
     from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
     from qtqueue.engine.queue import TaskQueue

@@ -25,14 +25,16 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import clip, fmt_time, out, print_json, short, table
 from qtqueue.cli.parser import Subparsers
 from qtqueue.cli.values import loads, read_json_source
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.recurrence import timing_words
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

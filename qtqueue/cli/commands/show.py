@@ -6,11 +6,14 @@ import argparse
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import fmt_duration, fmt_time, out, print_json, short
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 from qtqueue.core.task import ACTIVE
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

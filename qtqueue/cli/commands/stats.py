@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import fmt_duration, out, print_json
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 

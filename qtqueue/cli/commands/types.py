@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.local_backend import Backend
 from qtqueue.cli.output import out, print_json, table
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 from qtqueue.cli.values import describe_params
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 
