@@ -27,7 +27,8 @@ InputSink = Callable[[bytes, bool], Awaitable[None]]
 
 
 class Params(BaseModel):
-    """Base of every params model: unknown keys are an error, so a typo never vanishes."""
+    """Base of every params model — an executor's and an API action's (`qtqueue.api.params`
+    re-exports it): unknown keys are an error, so a typo never vanishes."""
 
     model_config = ConfigDict(extra="forbid")
 
