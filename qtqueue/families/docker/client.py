@@ -66,7 +66,8 @@ def resolve_host(docker_host: str | None) -> str:
 
 def task_host(ctx: RunContext, docker_host: str | None) -> str | None:
     """The daemon a task names (`docker_host`), else the one the application's settings name
-    (`DockerSettings.docker_host`, through `RunContext.family_settings`), else None: $DOCKER_HOST or the local socket."""
+    (`DockerSettings.docker_host`, through `RunContext.family_settings`), else None:
+    $DOCKER_HOST or the local socket."""
     return docker_host or ctx.family_settings(DockerSettings).docker_host or None
 
 
