@@ -41,6 +41,8 @@ __all__ = [
     "TaskList",
     "TaskMessage",
     "TaskRemoved",
+    "TaskStatusReply",
+    "TaskSummary",
     "TaskType",
     "TaskTypes",
     "Transition",
@@ -164,6 +166,82 @@ class Transition(Message):
     to_status: str
     error_code: str | None
     duration_s: Number | None
+
+
+class SummaryProgress(Message):
+    """How far a task is."""
+
+    percent: Number
+    current_step: str
+
+
+class SummaryTiming(Message):
+    """When a task was created, started and finished; how long it ran and waited."""
+
+    created_at: Number
+    started_at: Number | None
+    completed_at: Number | None
+    duration_seconds: Number | None
+    waiting_seconds: Number
+
+
+class SummaryError(Message):
+    """A task's error with its code's description and suggested fix."""
+
+    code: str
+    message: SkipValidation[str | None]
+    description: str
+    suggestion: str
+    retryable: bool
+    details: SkipValidation[dict[str, Any]]
+
+
+class SummaryRetry(Message):
+    """A task's retries: how many, how many allowed, whether it can be retried now."""
+
+    count: int
+    max_retries: int
+    can_retry: bool
+    dead_letter: bool
+    retry_on: SkipValidation[list[str]]
+    no_retry_on: SkipValidation[list[str]]
+    next_attempt_at: Number | None
+
+
+class TaskSummary(Message):
+    """What a person asks about one task (`views.task_summary`)."""
+
+    id: str
+    name: str
+    type: str
+    category: str
+    tags: SkipValidation[list[str]]
+    priority: str
+    status: str
+    progress: SummaryProgress
+    timing: SummaryTiming
+    error: SummaryError | None
+    retry: SummaryRetry
+    wait_reason: str
+    suspended: bool
+    holds_slot: bool
+    queue: str
+    depends_on: SkipValidation[list[str]]
+    allow_dependency_failure: bool
+    permission: str
+    approved_at: Number | None
+    resources: SkipValidation[dict[str, Any]]
+    expires_at: Number | None
+    result: SkipValidation[dict[str, Any] | None]
+
+
+class TaskStatusReply(TaskSummary):
+    """`queue_task_status`: the summary; `detailed` adds the full task and its status
+    history, `include_logs` the log tail."""
+
+    task: TaskDict | None = None
+    transitions: list[Transition] | None = None
+    log_tail: str | None = None
 
 
 # --------------------------------------------------------------------------- the queue

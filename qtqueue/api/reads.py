@@ -25,7 +25,7 @@ from qtqueue.api.messages import (
 )
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.task_ids import TaskRef, resolve_task_id
-from qtqueue.api.views import task_summary
+from qtqueue.api.views import summary_message
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (
     ACTIVE,
@@ -128,26 +128,26 @@ async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
 
 
 async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
-    """`views.task_summary`; `detailed` adds the full task (`task`) and its status
+    """`views.summary_message`; `detailed` adds the full task (`task`) and its status
     history (`transitions`); `include_logs` adds the log tail (`log_tail`)."""
     p = parse_params(TaskStatusParams, "queue_task_status", params)
     task_id = await resolve_task_id(queue, p.task_id)
-    out = await task_summary(queue, task_id)
+    out = await summary_message(queue, task_id)
     if p.detailed:
-        out["task"] = (await queue.get_task(task_id)).to_dict()
-        out["transitions"] = [
+        out.task = (await queue.get_task(task_id)).to_dict()
+        out.transitions = [
             Transition(
                 at=tr.at,
                 from_status=tr.from_status.value if tr.from_status is not None else None,
                 to_status=tr.to_status.value,
                 error_code=tr.error_code,
                 duration_s=tr.duration_s,
-            ).dump()
+            )
             for tr in await queue.transitions(task_id)
         ]
     if p.include_logs:
-        out["log_tail"] = await queue.read_log(task_id, p.log_tail_bytes)
-    return out
+        out.log_tail = await queue.read_log(task_id, p.log_tail_bytes)
+    return out.dump()
 
 
 async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:

@@ -141,7 +141,7 @@ class Executor(ABC, Generic[P]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for base in getattr(cls, "__orig_bases__", ()):
+        for base in cls.__dict__.get("__orig_bases__", ()):
             named = get_args(base)
             if (
                 getattr(base, "__origin__", None) is Executor
