@@ -105,9 +105,9 @@ class RunContext(Protocol[P_co]):
 
 
 class Executor(ABC, Generic[P]):
-    """Runs one task type. Subclasses name their params model twice — `Executor[MyParams]`
-    for the type checker, `params_model = MyParams` for validation and forms (a mismatch is
-    refused when the class is made) — set `task_type` and implement `run`."""
+    """Runs one task type. Subclasses name their params model in `Executor[MyParams]` (the
+    type checker's, and `params_model` unless they set it: validation and forms read that),
+    set `task_type` and implement `run(ctx: RunContext[MyParams])`."""
 
     task_type: ClassVar[TaskType | str]
     params_model: ClassVar[type[BaseModel]] = Params
@@ -140,18 +140,22 @@ class Executor(ABC, Generic[P]):
         return model.model_dump(mode="json")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """`Executor[MyParams]` names the params model once: `params_model` defaults to it,
+        and one set beside it must be a `MyParams` (else TypeError, naming both)."""
         super().__init_subclass__(**kwargs)
         for base in cls.__dict__.get("__orig_bases__", ()):
             named = get_args(base)
-            if (
-                getattr(base, "__origin__", None) is Executor
-                and named
-                and isinstance(named[0], type)
-                and not issubclass(cls.params_model, named[0])
-            ):
+            if getattr(base, "__origin__", None) is not Executor or not named:
+                continue
+            declared = named[0]
+            if not (isinstance(declared, type) and issubclass(declared, BaseModel)):
+                continue
+            if "params_model" not in cls.__dict__:
+                cls.params_model = declared
+            elif not issubclass(cls.params_model, declared):
                 raise TypeError(
                     f"{cls.__name__}: params_model {cls.params_model.__name__} is not the "
-                    f"{named[0].__name__} of Executor[{named[0].__name__}]"
+                    f"{declared.__name__} of Executor[{declared.__name__}]"
                 )
 
     def parse(self, params: dict[str, Any]) -> P:

@@ -1,6 +1,6 @@
-"""`RunContext[P]`: an executor gets its own params model and its family's settings model,
-typed, from a real engine; a class whose declared params type and `params_model` disagree is
-refused when it is made."""
+"""`Executor[P]` and `RunContext[P]`: an executor names its params model once and gets it,
+typed, with its family's settings model, from a real engine; a class whose declared params
+type and `params_model` disagree is refused when it is made."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, Field
 
+from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
@@ -30,8 +31,9 @@ class _CountSettings(BaseModel):
 
 
 class _CountExecutor(Executor[_CountParams]):
+    """Names its params model once, in `Executor[...]`."""
+
     task_type: ClassVar[str] = "count_words"
-    params_model = _CountParams
 
     async def run(self, ctx: RunContext[_CountParams]) -> dict[str, Any] | None:
         settings = ctx.family_settings(_CountSettings)
@@ -62,6 +64,19 @@ async def test_an_executor_reads_its_typed_params_and_its_family_settings_model(
 
 async def test_unset_family_settings_take_the_model_defaults(data_dir: Path) -> None:
     assert await _said(data_dir, {}, 2) == "tick tick"
+
+
+async def test_params_named_once_in_the_class_statement_are_checked_when_a_task_is_added(
+    queue: TaskQueue,
+) -> None:
+    """`Executor[_CountParams]` alone makes `_CountParams` the model `add_task` checks with,
+    and the schema forms and `qtqueue types` show."""
+    queue.register_executor(_CountExecutor())
+    with pytest.raises(QueueError) as refused:
+        await queue.add_task(Task(task_type="count_words", params={"times": 0}))
+    assert refused.value.code == TaskErrorCode.VALIDATION_INVALID_PARAMS
+    assert "times" in refused.value.message
+    assert _CountExecutor().schema()["properties"]["times"]["default"] == 2
 
 
 def test_an_executor_whose_params_model_is_not_its_declared_params_type_is_refused() -> None:
