@@ -1,14 +1,17 @@
-"""The layering rules of ARCHITECTURE.md, enforced: the engine never imports Qt, layers
-point down (api -> engine -> executors -> storage -> core), and command-line commands other
-than those that run the engine import neither the engine, pydantic nor aiohttp."""
+"""The layering rules of ARCHITECTURE.md, enforced: the import-linter contracts in pyproject
+(Qt only in the window, layers point down from cli to core, nothing outside families imports a
+family, engine parts never import the facade, commands other than `run` never import the
+engine — lazy imports too — and no cycle between siblings), no import cycle between any two
+modules, and what a command actually loads when it starts."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +28,9 @@ def test_import_contracts_hold() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"Contracts: [1-9]\d* kept, 0 broken", done.stdout), done.stdout
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        declared = len(tomllib.load(f)["tool"]["importlinter"]["contracts"])
+    assert f"Contracts: {declared} kept, 0 broken" in done.stdout, done.stdout
 
 
 def test_engine_import_does_not_load_qt() -> None:
@@ -100,45 +105,75 @@ def test_the_package_exports_its_names_without_importing_the_engine() -> None:
     assert done.stdout.strip() == "True"
 
 
-#: The contract behind the tests above, for every import path, lazy ones included (the
-#: measurement above sees only what importing a module loads). The exemptions are the ways the
-#: command line reaches the engine on purpose: `run` runs it, and the local backend opens the
-#: store when no engine runs. (To move into pyproject's [tool.importlinter] at merge.)
-CLI_CONTRACT = """
-[tool.importlinter]
-root_packages = ["qtqueue"]
-include_external_packages = true
-exclude_type_checking_imports = true
-
-[[tool.importlinter.contracts]]
-name = "The command line imports neither the engine, pydantic nor aiohttp"
-type = "forbidden"
-source_modules = ["qtqueue.cli"]
-forbidden_modules = ["qtqueue.engine", "pydantic", "aiohttp"]
-ignore_imports = [
-    "qtqueue.cli.commands.run -> qtqueue.engine.queue",
-    "qtqueue.cli.commands.run -> qtqueue.api.server",
-    "qtqueue.cli.commands.run -> qtqueue.settings",
-    "qtqueue.api.local_backend -> qtqueue.engine.queue",
-    "qtqueue.api.local_backend -> qtqueue.settings",
-    "qtqueue.api.local_backend -> qtqueue.engine.restore",
-    "qtqueue.api.local_backend -> qtqueue.api.actions",
-    "qtqueue.api.local_backend -> qtqueue.executors",
-    "qtqueue.cli.commands.restore -> qtqueue.storage.backups",
-]
-"""
+# ------------------------------------------------------------------------- no import cycle
 
 
-def test_the_command_line_reaches_the_engine_only_through_run_and_the_local_backend(
-    tmp_path: Path,
-) -> None:
-    """import-linter, on every import in qtqueue.cli (function-level ones too)."""
-    config = tmp_path / "cli-contract.toml"
-    config.write_text(CLI_CONTRACT, encoding="utf-8")
-    lint_imports = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run(
-        [str(lint_imports), str(config), "--no-cache"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 1 kept, 0 broken" in done.stdout
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative): each
+    is a set of modules that import each other round a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph.modules):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return found
+
+
+def test_no_module_of_the_package_is_in_an_import_cycle() -> None:
+    """Across every qtqueue module — a package's `__init__` and its own modules too, which the
+    acyclic_siblings contract does not compare — and counting imports made only under
+    TYPE_CHECKING or inside functions, no module imports itself round a cycle."""
+    graph = grimp.build_graph("qtqueue", cache_dir=None, exclude_type_checking_imports=False)
+    assert "qtqueue.engine.queue" in graph.modules
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_type_checking_import(tmp_path: Path) -> None:
+    """The finder above on a package of three modules whose only cycle closes under
+    TYPE_CHECKING: it reports the three."""
+    pkg = tmp_path / "cyclepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "a.py").write_text("import cyclepkg.b\n", encoding="utf-8")
+    (pkg / "b.py").write_text("def f():\n    import cyclepkg.c\n", encoding="utf-8")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import cyclepkg.a\n",
+        encoding="utf-8",
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        graph = grimp.build_graph("cyclepkg", cache_dir=None)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert _cycles(graph) == [["cyclepkg.a", "cyclepkg.b", "cyclepkg.c"]]

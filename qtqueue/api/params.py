@@ -1,23 +1,19 @@
-"""What every JSON action's params model shares: unknown keys refused, one way to parse."""
+"""What every JSON action's params model shares: unknown keys refused, one way to parse.
+
+`Params` is the executors' own base (`qtqueue.executors.base.Params`), one class for both."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from qtqueue.executors.base import validation_error
+from qtqueue.executors.base import Params, validation_error
 
 __all__ = ["NoParams", "Params", "parse_params"]
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-class Params(BaseModel):
-    """Base of the actions' params models: an unknown key is an error, never ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class NoParams(Params):

@@ -9,8 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from qtqueue.api.messages import (
+    SummaryError,
+    SummaryProgress,
+    SummaryRetry,
+    SummaryTiming,
+    TaskStatusReply,
+)
+from qtqueue.core.actions import TaskAction, applies
 from qtqueue.core.errors import error_info
-from qtqueue.core.task import RETRYABLE_TERMINAL, Task, TaskStatus
+from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.context import AttemptState
 
 logger = logging.getLogger(__name__)
@@ -32,11 +40,12 @@ class TaskSource(Protocol):
         ...
 
 
-async def task_summary(source: TaskSource, task_id: str) -> dict[str, Any]:
+async def summary_message(source: TaskSource, task_id: str) -> TaskStatusReply:
     """What a person asks about one task: state, progress, timing, error with its fix,
     whether it can be retried, what it waits for (queue, dependencies, approval,
     resources, expiry), and whether it holds a slot of the limits (`holds_slot`: an
-    attempt is under way, `suspended` or not)."""
+    attempt is under way, `suspended` or not). A `TaskStatusReply` with only the summary
+    set: `queue_task_status` adds what the request asks for; `task_summary` dumps it."""
     t = await source.get_task(task_id)
     now = source.clock()
     attempt = source.attempt_state(task_id)
@@ -44,50 +53,55 @@ async def task_summary(source: TaskSource, task_id: str) -> dict[str, Any]:
     error = None
     if t.error_code:
         info = error_info(t.error_code)
-        error = {
-            "code": t.error_code,
-            "message": t.error,
-            "description": info.description,
-            "suggestion": info.suggestion,
-            "retryable": info.retryable,
-            "details": t.error_details,
-        }
-    return {
-        "id": t.id,
-        "name": t.name,
-        "type": t.type_name,
-        "category": t.category,
-        "tags": t.tags,
-        "priority": t.priority.name.lower(),
-        "status": t.status.value,
-        "progress": {"percent": t.progress, "current_step": t.current_step},
-        "timing": {
-            "created_at": t.created_at,
-            "started_at": t.started_at,
-            "completed_at": t.completed_at,
-            "duration_seconds": running_s,
-            "waiting_seconds": (t.started_at or now) - t.created_at,
-        },
-        "error": error,
-        "retry": {
-            "count": t.retry_count,
-            "max_retries": t.max_retries,
-            "can_retry": t.status in RETRYABLE_TERMINAL,
-            "dead_letter": t.dead_letter,
-            "retry_on": t.retry_on,
-            "no_retry_on": t.no_retry_on,
-            "next_attempt_at": t.run_at if t.status == TaskStatus.PENDING else None,
-        },
-        "wait_reason": t.wait_reason,
+        error = SummaryError(
+            code=t.error_code,
+            message=t.error,
+            description=info.description,
+            suggestion=info.suggestion,
+            retryable=info.retryable,
+            details=t.error_details,
+        )
+    return TaskStatusReply(
+        id=t.id,
+        name=t.name,
+        type=t.type_name,
+        category=t.category,
+        tags=t.tags,
+        priority=t.priority.name.lower(),
+        status=t.status.value,
+        progress=SummaryProgress(percent=t.progress, current_step=t.current_step),
+        timing=SummaryTiming(
+            created_at=t.created_at,
+            started_at=t.started_at,
+            completed_at=t.completed_at,
+            duration_seconds=running_s,
+            waiting_seconds=(t.started_at or now) - t.created_at,
+        ),
+        error=error,
+        retry=SummaryRetry(
+            count=t.retry_count,
+            max_retries=t.max_retries,
+            can_retry=applies(TaskAction.RETRY, t),
+            dead_letter=t.dead_letter,
+            retry_on=t.retry_on,
+            no_retry_on=t.no_retry_on,
+            next_attempt_at=t.run_at if t.status == TaskStatus.PENDING else None,
+        ),
+        wait_reason=t.wait_reason,
         # A paused attempt is suspended, not given up: it still counts against the limits.
-        "suspended": attempt is not None and t.status == TaskStatus.PAUSED,
-        "holds_slot": attempt is not None and attempt.holds_slot,
-        "queue": t.queue,
-        "depends_on": t.depends_on,
-        "allow_dependency_failure": t.allow_dependency_failure,
-        "permission": t.permission.value,
-        "approved_at": t.approved_at,
-        "resources": t.resources,
-        "expires_at": t.expires_at,
-        "result": t.result,
-    }
+        suspended=attempt is not None and t.status == TaskStatus.PAUSED,
+        holds_slot=attempt is not None and attempt.holds_slot,
+        queue=t.queue,
+        depends_on=t.depends_on,
+        allow_dependency_failure=t.allow_dependency_failure,
+        permission=t.permission.value,
+        approved_at=t.approved_at,
+        resources=t.resources,
+        expires_at=t.expires_at,
+        result=t.result,
+    )
+
+
+async def task_summary(source: TaskSource, task_id: str) -> dict[str, Any]:
+    """`summary_message` as the JSON-ready dict the faces show."""
+    return (await summary_message(source, task_id)).dump()

@@ -17,7 +17,7 @@ from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.logs import BoundedLog
 from qtqueue.engine.timer import TimerHandle
-from qtqueue.executors.base import Executor, InputSink, SuspendHook
+from qtqueue.executors.base import Executor, InputSink, S, SuspendHook
 from qtqueue.executors.spawn_client import SpawnerClient
 
 logger = logging.getLogger(__name__)
@@ -169,6 +169,12 @@ class EngineRunContext:
     @property
     def settings(self) -> Mapping[str, Any]:
         return MappingProxyType(self._host.executor_settings)
+
+    def family_settings(self, model: type[S]) -> S:
+        """`model` (a family's settings model) from the settings for executors: its own
+        fields only (the mapping holds every family's), its defaults for the rest."""
+        current = self._host.executor_settings
+        return model.model_validate({k: current[k] for k in model.model_fields if k in current})
 
     def progress(self, percent: float, step: str | None = None) -> None:
         self._host.report_progress(self._handle.task, percent, step)

@@ -1,7 +1,8 @@
 """What a person asks of one task: pause, resume, cancel, input, approve, reject, retry, remove.
 
-Each request checks the task's state, asks the part that owns the change (the runner, a gate,
-the lifecycle) and returns the task as the request left it, once that state is durable.
+Each request checks that it applies to the task with `core/actions.py` (the rule the command
+line and the window follow too), asks the part that owns the change (the runner, a gate, the
+lifecycle) and returns the task as the request left it, once that state is durable.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from qtqueue.core.actions import TaskAction, applies
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import RETRYABLE_TERMINAL, TERMINAL, Task
+from qtqueue.core.task import TERMINAL, Task
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.gates.approval import ApprovalGate
 from qtqueue.engine.gates.dependencies import DependencyGate
@@ -45,21 +47,32 @@ class Control:
         self.dependencies = dependencies
         self.expiry = expiry
 
+    async def _applicable(self, task_id: str, action: TaskAction) -> Task:
+        """The live task `action` applies to, by `core.actions.applies`: QUEUE_TASK_NOT_FOUND,
+        or QUEUE_INVALID_STATE (for approval and rejection saying why: approved already, or
+        no approval needed)."""
+        task = await self.reader.live_task(task_id, action.value)
+        if not applies(action, task):
+            if action in (TaskAction.APPROVE, TaskAction.REJECT):
+                self.approval.check_awaiting(task, action.value)
+            raise invalid_state(task, action.value)
+        return task
+
     async def pause_task(self, task_id: str) -> Task:
         """Hold a pending task, or suspend a running one (its whole process tree)."""
-        task = await self.reader.live_task(task_id, "pause")
+        task = await self._applicable(task_id, TaskAction.PAUSE)
         await self.runner.pause(task)
         return await self.lifecycle.persisted(task)
 
     async def resume_task(self, task_id: str) -> Task:
         """Release a held task or continue a suspended one."""
-        task = await self.reader.live_task(task_id, "resume")
+        task = await self._applicable(task_id, TaskAction.RESUME)
         await self.runner.resume(task)
         return await self.lifecycle.persisted(task)
 
     async def cancel_task(self, task_id: str) -> Task:
         """Cancel a waiting task, or terminate a running one (TERM, then KILL after grace)."""
-        task = await self.reader.live_task(task_id, "cancel")
+        task = await self._applicable(task_id, TaskAction.CANCEL)
         running = task_id in self.state.active
         await self.runner.cancel(task)
         if running:
@@ -77,13 +90,13 @@ class Control:
     async def approve_task(self, task_id: str) -> Task:
         """Let a HUMAN_REQUIRED task run (it still waits for anything else it needs).
         Survives restarts."""
-        task = await self.reader.live_task(task_id, "approve")
+        task = await self._applicable(task_id, TaskAction.APPROVE)
         self.approval.approve(task)
         return await self.lifecycle.persisted(task)
 
     async def reject_task(self, task_id: str, reason: str = "") -> Task:
         """Refuse a HUMAN_REQUIRED task: it ends CANCELLED with QUEUE_REJECTED and the reason."""
-        task = await self.reader.live_task(task_id, "reject")
+        task = await self._applicable(task_id, TaskAction.REJECT)
         self.approval.reject(task, reason)
         return await self.lifecycle.persisted(task)
 
@@ -97,8 +110,8 @@ class Control:
         task = await self.state.store.get_task(task_id)
         if task is None:
             raise not_found(task_id)
-        if task.status not in RETRYABLE_TERMINAL:
-            raise invalid_state(task, "retry")
+        if not applies(TaskAction.RETRY, task):
+            raise invalid_state(task, TaskAction.RETRY.value)
         state.live[task.id] = task
         await self.dependencies.track([task])
         self.dependencies.runs_again(task)
@@ -152,8 +165,8 @@ class Control:
     async def remove_task(self, task_id: str) -> None:
         """Delete a finished task and its log for good."""
         task = await self.reader.get_task(task_id)
-        if task.status not in TERMINAL:
-            raise invalid_state(task, "remove")
+        if not applies(TaskAction.REMOVE, task):
+            raise invalid_state(task, TaskAction.REMOVE.value)
         self.state.live.pop(task_id, None)
         await asyncio.shield(
             self.state.the_writer().delete(task_id, TaskEvent(EventKind.REMOVED, task_id))

@@ -1,4 +1,5 @@
-"""One engine per data directory: the directory made private to its user, and its lock file."""
+"""One engine per data directory: the directory made private to its user, its lock file, and
+the name of the store inside it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from qtqueue.storage.private import PRIVATE_FILE_MODE, make_data_dir_private, pe
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "engine.lock"
+#: The store's file in a data directory (the facade opens it, backups copy it).
+DB_NAME = "queue.db"
 
 
 class DataDirLock:

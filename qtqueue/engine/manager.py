@@ -4,16 +4,35 @@ Each helper's task gets its family's category (`Family.category`) unless it name
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from qtqueue.core.task import Priority, Task, TaskType
-from qtqueue.engine.queue import TaskQueue
+from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
+from qtqueue.executors import ExecutorRegistry
+
+
+class TaskAdder(Protocol):
+    """What the helpers need of a queue (a `TaskQueue` is one): this part never imports the
+    facade it sits on."""
+
+    registry: ExecutorRegistry
+
+    async def add_task(self, task: Task) -> str:
+        """Add `task`; its id once durable."""
+
+    async def list_tasks(
+        self, status: TaskStatus | str | Iterable[TaskStatus | str] | None = None
+    ) -> list[Task]:
+        """The tasks in `status`."""
+
+    async def get_queue_stats(self) -> dict[str, Any]:
+        """The stats summary and distributions."""
 
 
 class QueueManager:
     """Shortcuts that build the right `Task` and add it. Each returns the new task's id."""
 
-    def __init__(self, queue: TaskQueue) -> None:
+    def __init__(self, queue: TaskAdder) -> None:
         self.queue = queue
 
     async def add_generic_task(

@@ -31,7 +31,7 @@ from qtqueue.engine.gates.dependencies import DependencyGate
 from qtqueue.engine.gates.expiry import ExpiryGate
 from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STARTS, ResourceGate
 from qtqueue.engine.lifecycle import Lifecycle
-from qtqueue.engine.lock import LOCK_NAME, DataDirLock
+from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
@@ -50,8 +50,6 @@ from qtqueue.storage.sqlite import SqliteTaskStore
 __all__ = ["DB_NAME", "DEFAULT_RETENTION_S", "LOCK_NAME", "ShutdownPolicy", "TaskQueue"]
 
 logger = logging.getLogger(__name__)
-
-DB_NAME = "queue.db"
 
 
 class TaskQueue:

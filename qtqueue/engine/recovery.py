@@ -19,8 +19,6 @@ import logging
 import os
 from typing import Any
 
-from pydantic import BaseModel
-
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import OnInterrupt, Task, TaskStatus
 from qtqueue.engine.gates.dependencies import DependencyGate
@@ -66,7 +64,7 @@ class AdoptedCommand(Executor):
         self.running = running
         self.spawner = spawner
 
-    def parse(self, params: dict[str, Any]) -> BaseModel:
+    def parse(self, params: dict[str, Any]) -> Any:
         return self.original.parse(params)
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:

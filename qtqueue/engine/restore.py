@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
-from qtqueue.engine.queue import DB_NAME, LOCK_NAME
+from qtqueue.engine.lock import DB_NAME, LOCK_NAME
 from qtqueue.storage.backups import BACKUPS_DIR, Backup, find_backup, set_aside, take_backup
 from qtqueue.storage.damage import inspect
 from qtqueue.storage.migrations import SCHEMA_VERSION

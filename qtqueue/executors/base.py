@@ -11,9 +11,10 @@ import inspect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import TypeVar
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -27,20 +28,30 @@ InputSink = Callable[[bytes, bool], Awaitable[None]]
 
 
 class Params(BaseModel):
-    """Base of every params model: unknown keys are an error, so a typo never vanishes."""
+    """Base of every params model — an executor's and an API action's (`qtqueue.api.params`
+    re-exports it): unknown keys are an error, so a typo never vanishes."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class RunContext(Protocol):
-    """The engine's side of a running task, as an executor sees it."""
+#: An executor's params model (`Executor[P]`, whose `run` gets a `RunContext[P]`); a bare
+#: `Executor` (the registry's, a plug-in's untyped one) is `Executor[Any]` (PEP 696 default).
+P = TypeVar("P", bound=BaseModel, default=Any)
+P_co = TypeVar("P_co", bound=BaseModel, covariant=True, default=Any)
+#: A family's settings model, as `RunContext.family_settings` builds it.
+S = TypeVar("S", bound=BaseModel)
+
+
+class RunContext(Protocol[P_co]):
+    """The engine's side of a running task, as an executor sees it: `RunContext[P]` gives an
+    `Executor[P]` its params as a `P` (`ctx.params.image_name`, checked by mypy)."""
 
     @property
     def task(self) -> Task:
         """The task being run (read it, do not change it)."""
 
     @property
-    def params(self) -> Any:
+    def params(self) -> P_co:
         """The validated params model instance."""
 
     def progress(self, percent: float, step: str | None = None) -> None:
@@ -87,9 +98,16 @@ class RunContext(Protocol):
     def settings(self) -> Mapping[str, Any]:
         """The engine's settings for executors (e.g. "docker_host"), read-only, current."""
 
+    def family_settings(self, model: type[S]) -> S:
+        """The settings for executors as `model`, a family's settings model (e.g.
+        `ctx.family_settings(DockerSettings).docker_host`): its fields read from `settings`,
+        its defaults for the rest; current at each call."""
 
-class Executor(ABC):
-    """Runs one task type. Subclasses set `task_type`, `params_model` and implement `run`."""
+
+class Executor(ABC, Generic[P]):
+    """Runs one task type. Subclasses name their params model in `Executor[MyParams]` (the
+    type checker's, and `params_model` unless they set it: validation and forms read that),
+    set `task_type` and implement `run(ctx: RunContext[MyParams])`."""
 
     task_type: ClassVar[TaskType | str]
     params_model: ClassVar[type[BaseModel]] = Params
@@ -121,16 +139,35 @@ class Executor(ABC):
             raise validation_error(self.name, exc) from None
         return model.model_dump(mode="json")
 
-    def parse(self, params: dict[str, Any]) -> BaseModel:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """`Executor[MyParams]` names the params model once: `params_model` defaults to it,
+        and one set beside it must be a `MyParams` (else TypeError, naming both)."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            named = get_args(base)
+            if getattr(base, "__origin__", None) is not Executor or not named:
+                continue
+            declared = named[0]
+            if not (isinstance(declared, type) and issubclass(declared, BaseModel)):
+                continue
+            if "params_model" not in cls.__dict__:
+                cls.params_model = declared
+            elif not issubclass(cls.params_model, declared):
+                raise TypeError(
+                    f"{cls.__name__}: params_model {cls.params_model.__name__} is not the "
+                    f"{declared.__name__} of Executor[{declared.__name__}]"
+                )
+
+    def parse(self, params: dict[str, Any]) -> P:
         """The params model instance for already-validated params."""
-        return self.params_model.model_validate(params)
+        return cast(P, self.params_model.model_validate(params))
 
     def schema(self) -> dict[str, Any]:
         """The params' JSON schema (what forms and `qtqueue types` show)."""
         return self.params_model.model_json_schema()
 
     @abstractmethod
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext[P]) -> dict[str, Any] | None:
         """Do the work; return a JSON-ready result. Raise QueueError for a known failure.
 
         Cancellation arrives as asyncio.CancelledError: clean up (stop processes,
@@ -170,7 +207,7 @@ class HandlerParams(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class HandlerExecutor(Executor):
+class HandlerExecutor(Executor[HandlerParams]):
     """Runs a plain function registered by name: `fn(task_id, params) -> dict`.
 
     An async function runs on the event loop; a plain one runs in a worker thread so it cannot
@@ -195,7 +232,7 @@ class HandlerExecutor(Executor):
     def describe(self) -> str:
         return self.handler_summary
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext[HandlerParams]) -> dict[str, Any] | None:
         import asyncio
 
         task = ctx.task

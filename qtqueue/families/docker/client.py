@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_message
 from qtqueue.executors.base import RunContext
+from qtqueue.families.docker.settings import DockerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,9 @@ def resolve_host(docker_host: str | None) -> str:
 
 def task_host(ctx: RunContext, docker_host: str | None) -> str | None:
     """The daemon a task names (`docker_host`), else the one the application's settings name
-    (`docker_host` in `RunContext.settings`), else None: $DOCKER_HOST or the local socket."""
-    setting = ctx.settings.get("docker_host")
-    return docker_host or (str(setting) if setting else None)
+    (`DockerSettings.docker_host`, through `RunContext.family_settings`), else None:
+    $DOCKER_HOST or the local socket."""
+    return docker_host or ctx.family_settings(DockerSettings).docker_host or None
 
 
 def _socket_path(host: str) -> str | None:

@@ -112,7 +112,7 @@ def _label(info: Mapping[str, Any]) -> str:
 # --- DOCKER_RUN -----------------------------------------------------------------------------
 
 
-class DockerRunExecutor(Executor):
+class DockerRunExecutor(Executor[RunParams]):
     """Runs a container: its output goes to the log live, its exit code decides the outcome;
     pause freezes it, cancel and timeout stop it."""
 
@@ -120,8 +120,8 @@ class DockerRunExecutor(Executor):
     params_model = RunParams
     summary = "Run a command in a Docker container"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: RunParams = ctx.params
+    async def run(self, ctx: RunContext[RunParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         async with docker_session(ctx, p.docker_host) as session:
             ctx.phase(S.PREPARING)
@@ -285,15 +285,15 @@ class DockerRunExecutor(Executor):
 # --- DOCKER_STOP and DOCKER_REMOVE ----------------------------------------------------------
 
 
-class DockerStopExecutor(Executor):
+class DockerStopExecutor(Executor[StopParams]):
     """Stops a running container (SIGTERM, SIGKILL after timeout_s; or SIGKILL with force)."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_STOP
     params_model = StopParams
     summary = "Stop a running Docker container"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: StopParams = ctx.params
+    async def run(self, ctx: RunContext[StopParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         async with docker_session(ctx, p.docker_host) as session:
             info = await _inspect(session, p.container)
@@ -327,15 +327,15 @@ class DockerStopExecutor(Executor):
         }
 
 
-class DockerRemoveExecutor(Executor):
+class DockerRemoveExecutor(Executor[RemoveParams]):
     """Removes a container; a running one only with force (stopped first, gracefully)."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_REMOVE
     params_model = RemoveParams
     summary = "Remove a Docker container"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: RemoveParams = ctx.params
+    async def run(self, ctx: RunContext[RemoveParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         async with docker_session(ctx, p.docker_host) as session:
             info = await _inspect(session, p.container)

@@ -179,15 +179,15 @@ async def _image_id(session: DockerSession, ref: str) -> str | None:
 # --- Executors ------------------------------------------------------------------------------
 
 
-class DockerBuildExecutor(Executor):
+class DockerBuildExecutor(Executor[BuildParams]):
     """Builds an image from a context folder, following the build's `Step N/M` lines."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_BUILD
     params_model = BuildParams
     summary = "Build a Docker image from a folder with a Dockerfile"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: BuildParams = ctx.params
+    async def run(self, ctx: RunContext[BuildParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         context = os.path.abspath(os.path.expanduser(p.context))
         if not os.path.isdir(context):
@@ -299,15 +299,15 @@ def _qualified(image_name: str, registry: str | None) -> str:
     return f"{registry}/{image_name}"
 
 
-class DockerPushExecutor(Executor):
+class DockerPushExecutor(Executor[PushParams]):
     """Pushes a local image to its registry, with summed layer progress."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_PUSH
     params_model = PushParams
     summary = "Push a Docker image to a registry"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: PushParams = ctx.params
+    async def run(self, ctx: RunContext[PushParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         repository = _qualified(p.image_name, p.registry)
         ref = f"{repository}:{p.tag}"
@@ -366,15 +366,15 @@ class DockerPushExecutor(Executor):
         ctx.log(f"tagged {source} as {ref}")
 
 
-class DockerPullExecutor(Executor):
+class DockerPullExecutor(Executor[PullParams]):
     """Pulls an image from its registry, with summed layer progress."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_PULL
     params_model = PullParams
     summary = "Pull a Docker image from a registry"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: PullParams = ctx.params
+    async def run(self, ctx: RunContext[PullParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         repository, tag = split_reference(p.image)
         if p.tag and tag and p.tag != tag:
@@ -414,15 +414,15 @@ class DockerPullExecutor(Executor):
         }
 
 
-class DockerTagExecutor(Executor):
+class DockerTagExecutor(Executor[TagParams]):
     """Gives an existing image another name."""
 
     task_type: ClassVar[TaskType] = TaskType.DOCKER_TAG
     params_model = TagParams
     summary = "Give a Docker image another name (tag)"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: TagParams = ctx.params
+    async def run(self, ctx: RunContext[TagParams]) -> dict[str, Any] | None:
+        p = ctx.params
         ctx.phase(S.VALIDATING)
         repository, tag = split_reference(p.target)
         tag = tag or "latest"

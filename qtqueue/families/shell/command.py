@@ -69,7 +69,7 @@ class CommandParams(_ProcessParams):
     shell: bool = Field(False, description="Run the command through /bin/sh")
 
 
-class CommandExecutor(Executor):
+class CommandExecutor(Executor[CommandParams]):
     """Runs a program with arguments (no shell unless `shell` is true)."""
 
     task_type = TaskType.CUSTOM_COMMAND
@@ -77,8 +77,8 @@ class CommandExecutor(Executor):
     summary = "Run a program or a shell command line"
     runs_commands = True
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: CommandParams = ctx.params
+    async def run(self, ctx: RunContext[CommandParams]) -> dict[str, Any] | None:
+        p = ctx.params
         if p.shell:
             line = p.command if not p.args else " ".join([p.command, *map(shlex.quote, p.args)])
             argv = ["/bin/sh", "-c", line]
@@ -117,7 +117,7 @@ class ScriptParams(_ProcessParams):
     )
 
 
-class ScriptExecutor(Executor):
+class ScriptExecutor(Executor[ScriptParams]):
     """Runs a script file: by its interpreter, its #! line, or its extension."""
 
     task_type = TaskType.CUSTOM_SCRIPT
@@ -125,8 +125,8 @@ class ScriptExecutor(Executor):
     summary = "Run a script file (Python, shell, …)"
     runs_commands = True
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: ScriptParams = ctx.params
+    async def run(self, ctx: RunContext[ScriptParams]) -> dict[str, Any] | None:
+        p = ctx.params
         path = os.path.expanduser(p.script_path)
         if p.cwd and not os.path.isabs(path):
             path = os.path.join(p.cwd, path)

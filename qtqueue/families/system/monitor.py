@@ -82,15 +82,15 @@ def _line(sample: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-class SystemMonitorExecutor(Executor):
+class SystemMonitorExecutor(Executor[MonitorParams]):
     """Samples the machine once, or every `interval_s` for `duration_s`; returns the samples."""
 
     task_type = TaskType.SYSTEM_MONITOR
     params_model = MonitorParams
     summary = "Sample CPU, memory, disk, network and processes"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: MonitorParams = ctx.params
+    async def run(self, ctx: RunContext[MonitorParams]) -> dict[str, Any] | None:
+        p = ctx.params
         loop = asyncio.get_running_loop()
         start = loop.time()
         samples: list[dict[str, Any]] = []

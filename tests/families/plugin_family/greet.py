@@ -28,22 +28,22 @@ class GreetSettings(BaseModel):
     greeting: str = Field("Hello", description="The word a greeting starts with")
 
 
-class GreetExecutor(Executor):
+class GreetExecutor(Executor[GreetParams]):
     """Greets `who`."""
 
     task_type: ClassVar[str] = "plugin_greet"
     params_model = GreetParams
     summary = "Greet someone (a test plug-in)"
 
-    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
-        p: GreetParams = ctx.params
+    async def run(self, ctx: RunContext[GreetParams]) -> dict[str, Any] | None:
+        p = ctx.params
         if p.outcome == "refuse":
             raise QueueError("PLUGIN_GREETING_REFUSED", f"{p.who} does not want a greeting")
         if p.outcome == "grumble":
             # No code: the family's message rule gives it one.
             raise RuntimeError(f"the greeter is grumpy today and will not greet {p.who}")
-        # The family's settings (GreetSettings) reach it by field name, as the user saved them.
-        word = str(ctx.settings.get("greeting") or GreetSettings().greeting)
+        # The family's settings reach it as its own model, as the user saved them.
+        word = ctx.family_settings(GreetSettings).greeting
         ctx.log(f"greeting {p.who}")
         ctx.progress(100, "greeted")
         return {"greeting": f"{word}, {p.who}!"}
