@@ -67,6 +67,18 @@ def command_pid(runs_file: Path) -> int | None:
     return int(lines[-1]) if lines else None
 
 
+def suspended(pid: int) -> bool:
+    """Whether the command's whole tree is stopped. A stop signal takes effect when the kernel
+    next schedules a process; a shell caught in vfork() sleeps uninterruptibly ("disk sleep")
+    until its stopped child runs again, so it is held as surely as a stopped one."""
+    root = psutil.Process(pid)
+    states = {p.status() for p in [root, *root.children(recursive=True)]}
+    return psutil.STATUS_STOPPED in states and states <= {
+        psutil.STATUS_STOPPED,
+        psutil.STATUS_DISK_SLEEP,
+    }
+
+
 def gated_command(runs_file: Path, gate: Path, exit_status: int) -> str:
     """A command that records each run (its pid), prints a line, and then waits for the test
     to create `gate` before it says more and exits with `exit_status` — its own work, which
@@ -160,10 +172,7 @@ async def test_a_command_paused_when_its_engine_was_killed_stays_paused_and_resu
 
     async with TaskQueue(data_dir) as queue:
         assert (await queue.get_task(task_id)).status is S.PAUSED
-        # A stop signal takes effect when the kernel next schedules the process.
-        await eventually(
-            lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, what="suspended"
-        )
+        await eventually(lambda: suspended(pid), what="its process tree suspended")
         gate.touch()  # it would end now, but it is suspended
         default = next(q for q in queue.list_queues() if q["name"] == "default")
         assert default["running"] == 1  # suspended, it still holds its slot
