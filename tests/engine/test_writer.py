@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from store_rows import make_task
+from helpers.store_rows import make_task
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -18,8 +19,6 @@ from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.storage import SqliteTaskStore
-
-from .helpers import eventually
 
 
 @pytest.fixture
