@@ -426,14 +426,7 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
     import psutil
 
     log = tmp_path / "engine.log"
-    with open(log, "w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run",
-             "--max-concurrent", "2"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-        )
-    try:
-        wait_until(lambda: (data_dir / "engine.json").exists(), what="the engine to start")
+    with running_engine(data_dir, env, log, args=["--max-concurrent", "2"]) as proc:
         finished = ok(cli("add", "command", "--", "true")).strip()
         wait_until(lambda: task(cli, finished)["status"] == "completed", what="a quick task")
 
@@ -455,10 +448,6 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
         proc.wait(timeout=TIMEOUT_S)
         # The engine is gone but its commands live on, orphaned.
         assert psutil.pid_exists(pid_a)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
     # Both commands end while no engine runs, each after its one and only run.
     (tmp_path / "runs-a.done").touch()
