@@ -1,11 +1,16 @@
-"""Fixtures shared by the test packages: a data directory and a running queue on it."""
+"""Fixtures every test package shares: one data directory, the engine on it, and a real
+Secret Service. A folder's own conftest keeps only what is specific to it (Qt for tests/ui,
+the Docker daemon for tests/docker, the gated handler for tests/engine)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers.keyring_service import secret_service  # noqa: F401  (a fixture, for every test)
+from helpers.queues import QueueFactory
 
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
@@ -18,7 +23,30 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def queue(data_dir: Path) -> AsyncIterator[TaskQueue]:
-    """A started, dispatching TaskQueue with the built-in executors only."""
-    async with TaskQueue(data_dir, registry=default_registry(entry_points=False)) as q:
-        yield q
+async def make_queue(data_dir: Path) -> AsyncIterator[QueueFactory]:
+    """`await make_queue(**kwargs)`: a started TaskQueue (keyword arguments go to TaskQueue,
+    `data_dir` included); every one opened is closed at the end of the test.
+
+    Defaults: two tasks at once, and the built-in families only — never what happens to be
+    installed in the environment, so a test sees the same task types everywhere."""
+    opened: list[TaskQueue] = []
+
+    async def make(**kwargs: Any) -> TaskQueue:
+        kwargs.setdefault("max_concurrent", 2)
+        kwargs.setdefault("registry", default_registry(entry_points=False))
+        queue = TaskQueue(kwargs.pop("data_dir", data_dir), **kwargs)
+        await queue.start()
+        opened.append(queue)
+        return queue
+
+    try:
+        yield make
+    finally:
+        for queue in reversed(opened):
+            await queue.close()
+
+
+@pytest.fixture
+async def queue(make_queue: QueueFactory) -> TaskQueue:
+    """A started, dispatching TaskQueue on `data_dir`, as `make_queue()` opens it."""
+    return await make_queue()

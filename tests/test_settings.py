@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import ok, qtqueue_command
+from helpers.cli import ok, qtqueue_command
 
 from qtqueue.api.actions import run_action
 from qtqueue.core.errors import TaskErrorCode

@@ -23,19 +23,16 @@ import dataclasses
 import http.client
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import qtqueue_env
+from helpers.cli import qtqueue_env, running_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -251,27 +248,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     (root / "empty-path").mkdir()
     env = {**qtqueue_env(root), "PATH": str(root / "empty-path"), "HOME": str(root)}
     log = root / "engine.log"
-    with open(log, "wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(root / "q"), "run"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-            cwd=root,
-        )  # fmt: skip
-    eng = Engine(root / "q", proc, log)
-    deadline = time.monotonic() + STARTUP_S
-    while not (root / "q" / "engine.json").exists():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the engine did not announce its API"
-        time.sleep(0.02)  # allowed: bounded poll of an observable condition
-    try:
-        yield eng
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_engine(root / "q", env, log, cwd=root, timeout_s=STARTUP_S) as proc:
+        yield Engine(root / "q", proc, log)
 
 
 SENTINELS: list[dict[str, Any]] = [

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from cli_runner import ok, qtqueue_command, qtqueue_env, refused
-from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
+from helpers.cli import ok, qtqueue_command, qtqueue_env, refused, running_engine, stop_engine
+from helpers.waiting import wait_until
 
 TIMEOUT_S = 30
 
@@ -23,15 +23,6 @@ class Cli(Protocol):
     def __call__(
         self, *args: str, input: str | None = None
     ) -> subprocess.CompletedProcess[str]: ...
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    """Poll `condition` until it holds; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)  # allowed: bounded poll of an observable condition
 
 
 @pytest.fixture
@@ -53,47 +44,21 @@ def task(cli: Cli, task_id: str) -> dict[str, Any]:
 class Engine:
     """`qtqueue run` in the background."""
 
-    def __init__(self, proc: subprocess.Popen[str], data_dir: Path, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], data_dir: Path, log: Path) -> None:
         self.proc = proc
         self.data_dir = data_dir
         self.log = log
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
+        return stop_engine(self.proc)
 
 
 @pytest.fixture
 def engine(data_dir: Path, env: dict[str, str], tmp_path: Path) -> Iterator[Engine]:
     """A running engine; ready once it has announced its API in engine.json."""
     log = tmp_path / "engine.log"
-    with open(log, "w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=env,
-            text=True,
-        )
-    eng = Engine(proc, data_dir, log)
-
-    def announced() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"the engine exited early:\n{log.read_text()}")
-        return (data_dir / "engine.json").exists()
-
-    try:
-        wait_until(announced, "the engine to announce its API")
-        yield eng
-    finally:
-        eng.stop()
+    with running_engine(data_dir, env, log) as proc:
+        yield Engine(proc, data_dir, log)
 
 
 # --------------------------------------------------------------------------- without an engine
@@ -373,7 +338,7 @@ def test_without_an_engine_commands_open_the_store_themselves(
 
 def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) -> None:
     task_id = ok(cli("add", "command", "--", "sleep", "30")).strip()
-    wait_until(lambda: task(cli, task_id)["status"] == "running", "the task to start")
+    wait_until(lambda: task(cli, task_id)["status"] == "running", what="the task to start")
 
     assert ok(cli("pause", task_id)).endswith("(now paused)\n")
     assert task(cli, task_id)["status"] == "paused"
@@ -385,7 +350,7 @@ def test_pause_resume_cancel_reach_a_running_engine(cli: Cli, engine: Engine) ->
 def test_a_paused_task_keeps_its_queue_slot_and_show_says_so(cli: Cli, engine: Engine) -> None:
     ok(cli("queues", "set", "one", "--concurrency", "1"))
     first = ok(cli("add", "command", "--queue", "one", "--", "sleep", "600")).strip()
-    wait_until(lambda: task(cli, first)["status"] == "running", "the first task to start")
+    wait_until(lambda: task(cli, first)["status"] == "running", what="the first task to start")
     ok(cli("pause", first))
 
     def one() -> dict[str, Any]:
@@ -408,7 +373,7 @@ def test_a_second_engine_on_the_same_data_dir_is_refused(cli: Cli, engine: Engin
 
 def test_sigterm_stops_the_engine_cleanly(cli: Cli, engine: Engine) -> None:
     task_id = ok(cli("add", "command", "--", "sh", "-c", "echo up; sleep 30")).strip()
-    wait_until(lambda: task(cli, task_id)["status"] == "running", "the task to start")
+    wait_until(lambda: task(cli, task_id)["status"] == "running", what="the task to start")
 
     assert engine.stop() == 0
     assert not (engine.data_dir / "engine.json").exists()
@@ -433,7 +398,7 @@ def test_run_until_idle_stops_when_only_a_paused_task_holds_the_slot_others_need
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
         )  # fmt: skip
     try:
-        wait_until(lambda: task(cli, held)["status"] == "running", "the first task to run")
+        wait_until(lambda: task(cli, held)["status"] == "running", what="the first task to run")
         ok(cli("pause", held))
         # The paused task keeps the only slot: nothing else can run until it is resumed,
         # so the run is over (before, it waited for ever).
@@ -461,16 +426,9 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
     import psutil
 
     log = tmp_path / "engine.log"
-    with open(log, "w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run",
-             "--max-concurrent", "2"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-        )
-    try:
-        wait_until(lambda: (data_dir / "engine.json").exists(), "the engine to start")
+    with running_engine(data_dir, env, log, args=["--max-concurrent", "2"]) as proc:
         finished = ok(cli("add", "command", "--", "true")).strip()
-        wait_until(lambda: task(cli, finished)["status"] == "completed", "a quick task")
+        wait_until(lambda: task(cli, finished)["status"] == "completed", what="a quick task")
 
         runs_a, runs_b = tmp_path / "runs-a", tmp_path / "runs-b"
         a = ok(cli("add", *_long_command(runs_a))).strip()
@@ -481,8 +439,8 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
             t = task(cli, tid)
             return t["status"] == "running" and bool(t["task"]["pid"])
 
-        wait_until(lambda: running_with_pid(a) and running_with_pid(b), "a and b to run")
-        wait_until(lambda: runs_a.exists() and runs_b.exists(), "both commands to start")
+        wait_until(lambda: running_with_pid(a) and running_with_pid(b), what="a and b to run")
+        wait_until(lambda: runs_a.exists() and runs_b.exists(), what="both commands to start")
         pid_a = task(cli, a)["task"]["pid"]
         assert task(cli, waiting)["status"] == "pending"
 
@@ -490,10 +448,6 @@ def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_tw
         proc.wait(timeout=TIMEOUT_S)
         # The engine is gone but its commands live on, orphaned.
         assert psutil.pid_exists(pid_a)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
     # Both commands end while no engine runs, each after its one and only run.
     (tmp_path / "runs-a.done").touch()
@@ -685,11 +639,11 @@ def test_send_writes_a_line_to_a_running_interactive_command(cli: Cli, engine: E
     task_id = ok(
         cli("add", "command", "--param", "interactive=true", "--", sys.executable, "-c", code)
     ).strip()
-    wait_until(lambda: task(cli, task_id)["status"] == "running", "the command runs")
+    wait_until(lambda: task(cli, task_id)["status"] == "running", what="the command runs")
     assert ok(cli("send", task_id[:8], "hello")) == f"sent 6 bytes to {task_id[:8]}\n"
-    wait_until(lambda: "got: hello" in ok(cli("log", task_id)), "the command echoes it")
+    wait_until(lambda: "got: hello" in ok(cli("log", task_id)), what="the command echoes it")
     ok(cli("send", task_id, "bye", "--eof"))
-    wait_until(lambda: task(cli, task_id)["status"] == "completed", "it ends at end of input")
+    wait_until(lambda: task(cli, task_id)["status"] == "completed", what="it ends at end of input")
     refused(cli("send", task_id, "late"), "QUEUE_INVALID_STATE")
 
 

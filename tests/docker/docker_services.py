@@ -7,8 +7,9 @@ one open, one behind htpasswd. Teardown stops exactly those processes by pid and
 folder. Missing programs fail the tests (`make test` installs them); only a non-root run is
 skipped, because dockerd needs root.
 
-This module is imported by the test module rather than being a conftest.py: tests/docker has
-no __init__.py (as a package it would be named `docker` and hide the docker SDK).
+This module is not itself a conftest.py (tests/docker/conftest.py publishes its fixture):
+tests/docker has no __init__.py (as a package it would be named `docker` and hide the docker
+SDK), and the test module imports its helpers by name.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 import pytest
+from helpers.waiting import wait_until
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -121,13 +122,16 @@ def _registry_answers(address: str) -> bool:
 
 def _wait(condition: Any, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
     """Poll `condition()` until true; fail at once if `proc` died, or after START_TIMEOUT_S."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not condition():
+
+    def answered() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"{what} exited with {proc.returncode}:\n{_log_tail(log)}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer within {START_TIMEOUT_S:g} s:\n{_log_tail(log)}")
-        time.sleep(0.05)  # allowed: polling a real condition between checks
+        return bool(condition())
+
+    try:
+        wait_until(answered, START_TIMEOUT_S, poll_s=0.05)
+    except AssertionError:
+        pytest.fail(f"{what} did not answer within {START_TIMEOUT_S:g} s:\n{_log_tail(log)}")
 
 
 def _stop(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:

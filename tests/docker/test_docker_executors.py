@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import qtqueue_command
-from docker_services import DockerEnv, docker_env_fixture, start_dockerd, stop_dockerd  # noqa: F401
-from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
+from docker_services import DockerEnv, start_dockerd, stop_dockerd
+from helpers.cli import qtqueue_command
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -36,22 +36,8 @@ T = TaskType
 #: A container command that stops at once on SIGTERM (a plain `sleep` as pid 1 ignores it).
 LONG_RUNNING = "trap 'exit 143' TERM; echo started; sleep 60 & wait"
 
-POLL_S = 0.05
-
-
-async def eventually(predicate: Any, timeout_s: float = 20.0, what: str = "") -> Any:
-    """predicate()'s first truthy value, re-checked every 50 ms; fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s: {what or predicate}")
-        await asyncio.sleep(POLL_S)
-
+#: How long a daemon-side change may take to show (a real dockerd on a shared machine).
+DAEMON_S = 20.0
 
 class Watch:
     """Subscriber keeping every (status, progress, current_step) a task went through."""
@@ -211,13 +197,19 @@ async def test_cancelling_a_build_stops_the_step_that_runs(
 ) -> None:
     ctx = context(tmp_path, f"FROM {docker_env.base_image}\nRUN echo sleeping && sleep 60\n")
     task_id = await submit(dq, docker_env, T.DOCKER_BUILD, context=ctx, no_cache=True)
-    await eventually(lambda: docker_env.api.containers(), what="the build's step container runs")
+    await eventually(
+        lambda: docker_env.api.containers(),
+        timeout_s=DAEMON_S,
+        what="the build's step container runs",
+    )
     began = time.monotonic()
     cancelled = await dq.cancel_task(task_id)
     assert cancelled.status is S.CANCELLED
     assert time.monotonic() - began < 10
     await eventually(
-        lambda: not docker_env.api.containers(), what="the daemon stopped the build step"
+        lambda: not docker_env.api.containers(),
+        timeout_s=DAEMON_S,
+        what="the daemon stopped the build step",
     )
 
 
@@ -428,8 +420,12 @@ async def test_pause_freezes_the_container_and_cancel_stops_it(
         dq, docker_env, T.DOCKER_RUN, image=docker_env.base_image,
         command=["sh", "-c", LONG_RUNNING], name="qtq-paused",
     )  # fmt: skip
-    await eventually(lambda: state(docker_env, "qtq-paused").get("Running"), what="it runs")
-    await eventually(lambda: "started" in log_text(dq, task_id), what="its output is logged")
+    await eventually(
+        lambda: state(docker_env, "qtq-paused").get("Running"), timeout_s=DAEMON_S, what="it runs"
+    )
+    await eventually(
+        lambda: "started" in log_text(dq, task_id), timeout_s=DAEMON_S, what="its output is logged"
+    )
 
     assert (await dq.pause_task(task_id)).status is S.PAUSED
     assert state(docker_env, "qtq-paused")["Paused"] is True
@@ -634,7 +630,7 @@ async def test_cancelling_a_push_mid_transfer_stops_it_and_the_registry_gets_no_
     def under_way() -> bool:
         return any(s is S.UPLOADING and 0 < p < 100 for s, p, _ in watch.seen.get(task_id, []))
 
-    await eventually(under_way, what="the upload is under way")
+    await eventually(under_way, timeout_s=DAEMON_S, what="the upload is under way")
     began = time.monotonic()
     cancelled = await dq.cancel_task(task_id)
     assert cancelled.status is S.CANCELLED

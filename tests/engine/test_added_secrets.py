@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from helpers.queues import QueueFactory
+
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.logs import REDACTED
 from qtqueue.executors import ExecutorRegistry, RunContext, default_registry
 from qtqueue.executors.base import Executor
-
-from .conftest import QueueFactory
 
 SECRET = "pa55-w0rd-only"
 

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui.keyring_service import secret_service  # noqa: F401  (a fixture)
+from helpers.queues import QueueFactory
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.logs import REDACTED
-
-from .conftest import QueueFactory
 
 C = TaskErrorCode
 S = TaskStatus

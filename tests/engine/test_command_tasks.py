@@ -10,15 +10,16 @@ from typing import Any
 
 import psutil
 import pytest
+from helpers.processes import gone, log_text, status_of, tree_pids
+from helpers.queues import QueueFactory
+from helpers.virtual_time import VirtualTimer
+from helpers.waiting import eventually
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import VirtualTimer, eventually, gone, log_text, status_of, tree_pids
 
 C = TaskErrorCode
 S = TaskStatus

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from cli_runner import qtqueue_command
+from helpers.cli import qtqueue_command
+from helpers.processes import gone
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .helpers import eventually, gone
 
 S = TaskStatus
 

@@ -13,12 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_runner import qtqueue_env
+from helpers.cli import qtqueue_env
+from helpers.waiting import eventually
 
 from qtqueue.core.task import OnInterrupt, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .helpers import eventually
 
 TASKS = 60
 KILLS = 12

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType, new_task_id
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus

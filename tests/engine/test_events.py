@@ -8,11 +8,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from helpers.gate import Gate
+from helpers.waiting import eventually
+
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import DB_NAME, TaskQueue
-
-from .helpers import Gate, eventually
 
 S = TaskStatus
 

@@ -10,14 +10,14 @@ import time
 from typing import Any
 
 import pytest
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, Task, TaskStatus
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus

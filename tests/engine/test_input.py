@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 import pytest
+from helpers.processes import log_text
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .helpers import eventually, log_text
 
 C = TaskErrorCode
 S = TaskStatus

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from helpers.processes import log_text
+from helpers.queues import QueueFactory
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.logs import REDACTED, BoundedLog, read_log
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors.base import Executor, Params, RunContext
-
-from .conftest import QueueFactory
-from .helpers import log_text
 
 S = TaskStatus
 CAP = 64 * 1024

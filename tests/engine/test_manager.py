@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.gate import Gate
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.manager import QueueManager
 from qtqueue.engine.queue import TaskQueue
-
-from .helpers import Gate, eventually
 
 S = TaskStatus
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus

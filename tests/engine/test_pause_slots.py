@@ -11,13 +11,12 @@ from typing import Any
 
 import psutil
 import pytest
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import eventually
 
 S = TaskStatus
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 from typing import Any
 
+from helpers.waiting import eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,6 @@ from qtqueue.core.task import TERMINAL, Task, TaskStatus, TaskType, can_transiti
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
-
-from .helpers import eventually
 
 S = TaskStatus
 #: Modest by default to keep the suite fast. To search deeper:

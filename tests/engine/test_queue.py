@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -19,9 +22,6 @@ from qtqueue.core.task import Priority, Task, TaskStatus, TaskType, can_transiti
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus

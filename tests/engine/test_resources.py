@@ -14,6 +14,10 @@ from typing import Any
 
 import psutil
 import pytest
+from helpers.gate import Gate
+from helpers.processes import log_text
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
@@ -25,9 +29,6 @@ from qtqueue.engine.resources import (
     SystemProbe,
     parse_needs,
 )
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually, log_text
 
 C = TaskErrorCode
 S = TaskStatus

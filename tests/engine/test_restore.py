@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from cli_runner import ok, qtqueue_command, refused
+from helpers.cli import ok, qtqueue_command, refused
 
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry

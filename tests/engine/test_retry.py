@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.retry import MAX_BACKOFF_S, backoff_delay_s
-
-from .conftest import QueueFactory
-from .helpers import eventually
 
 C = TaskErrorCode
 S = TaskStatus

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from helpers.queues import QueueFactory
 
 from qtqueue.core.errors import CATALOG, QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
@@ -29,8 +30,6 @@ from qtqueue.engine.schedules import (
     schedule_tag,
 )
 from qtqueue.executors import default_registry
-
-from .conftest import QueueFactory
 
 C = TaskErrorCode
 T0 = 1_700_000_000.0

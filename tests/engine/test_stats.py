@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 from qtqueue.api.views import task_summary
 from qtqueue.core.errors import CATALOG, QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import Gate, eventually
 
 C = TaskErrorCode
 S = TaskStatus

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers.gate import Gate
+from helpers.queues import QueueFactory
+from helpers.virtual_time import VirtualTimer
+from helpers.waiting import eventually
+
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
-
-from .conftest import QueueFactory
-from .helpers import Gate, VirtualTimer, eventually
 
 C = TaskErrorCode
 S = TaskStatus

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.queues import QueueFactory
+from helpers.waiting import eventually
 
 import qtqueue.storage.sqlite as sqlite_store
 from qtqueue.core.task import Task
 from qtqueue.engine.events import TaskEvent
 from qtqueue.engine.queue import DB_NAME
-
-from .conftest import QueueFactory
-from .helpers import eventually
 
 
 async def noop(task_id: str, params: dict[str, Any]) -> None:

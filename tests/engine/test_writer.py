@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_rows import make_task
+from helpers.store_rows import make_task
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -19,8 +20,6 @@ from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.storage import SqliteTaskStore
-
-from .helpers import eventually
 
 
 @pytest.fixture

@@ -10,38 +10,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from helpers.processes import gone, status_of
+from helpers.waiting import wait_until
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors.process import ProcessTree, kill_orphan
 from qtqueue.families.shell.command import ScriptExecutor
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
-    """Re-check `condition` every 20 ms until it holds; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s")
-        time.sleep(0.02)  # allowed: bounded poll of an observable condition
-
-
-def status(pid: int) -> str:
-    try:
-        return str(psutil.Process(pid).status())
-    except psutil.NoSuchProcess:
-        return "gone"
-
-
-def gone(pid: int) -> bool:
-    """Exited (a zombie has exited; this machine's init may never reap it)."""
-    return status(pid) in ("gone", psutil.STATUS_ZOMBIE)
 
 
 def sleeps_of(pid: int) -> list[int]:
@@ -86,9 +67,9 @@ def test_suspend_stops_every_process_and_resume_continues_them(
     proc, pids = tree
     handle = ProcessTree(proc.pid, functools.partial(asyncio.to_thread, proc.wait))
     handle.suspend()
-    wait_until(lambda: all(status(p) == psutil.STATUS_STOPPED for p in pids))
+    wait_until(lambda: all(status_of(p) == psutil.STATUS_STOPPED for p in pids))
     handle.resume()
-    wait_until(lambda: all(status(p) == psutil.STATUS_SLEEPING for p in pids))
+    wait_until(lambda: all(status_of(p) == psutil.STATUS_SLEEPING for p in pids))
 
 
 def test_a_signal_reaches_every_process_of_the_tree(
@@ -120,7 +101,7 @@ def test_kill_orphan_spares_a_process_younger_than_the_task_a_reused_pid() -> No
         created = psutil.Process(proc.pid).create_time()
         # The task started well before this process existed: the pid was reused.
         assert kill_orphan(proc.pid, created - 60) is False
-        assert status(proc.pid) != "gone"
+        assert status_of(proc.pid) != "gone"
     finally:
         proc.kill()
         proc.wait()

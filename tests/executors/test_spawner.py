@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 import psutil
-from engine.helpers import eventually, gone
+from helpers.processes import gone
+from helpers.waiting import eventually
 
 from qtqueue.executors.spawn_client import SpawnerClient
 

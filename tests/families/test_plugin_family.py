@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import running_engine, stop_engine
 
 from qtqueue.api.actions import run_action
 from qtqueue.core.errors import QueueError, classify_exception, error_info
@@ -192,18 +191,7 @@ def test_the_cli_lists_and_adds_it_against_a_running_engine(
         return done.stdout
 
     log = tmp_path / "engine.log"
-    with open(log, "w") as stderr:
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while not (data_dir / "engine.json").exists():
-            assert engine.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the engine did not announce its API"
-            time.sleep(0.02)  # allowed: bounded poll of an observable condition
-
+    with running_engine(data_dir, env, log) as engine:
         listed = {t["name"]: t for t in json.loads(cli("types", "--json"))}
         assert listed["plugin_greet"]["family"] == "greetings"
         assert "who (string, required): Whom to greet" in cli("types")
@@ -221,6 +209,4 @@ def test_the_cli_lists_and_adds_it_against_a_running_engine(
         assert shown["error"]["suggestion"] == "Greet someone else, or ask first."
         text = cli("show", bad)
         assert "PLUGIN_GREETING_REFUSED" in text and "Greet someone else, or ask first." in text
-    finally:
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=TIMEOUT_S) == 0, log.read_text()
+        assert stop_engine(engine) == 0, log.read_text()

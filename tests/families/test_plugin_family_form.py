@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
 
 from pytestqt.qtbot import QtBot
 

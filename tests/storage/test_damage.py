@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_runner import Run, ok, qtqueue_command, refused
+from helpers.cli import Run, ok, qtqueue_command, refused
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskType

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_runner import ok, qtqueue_command, qtqueue_env, refused
+from helpers.cli import ok, qtqueue_command, qtqueue_env, refused
 
 from qtqueue.api.server import ApiServer
 from qtqueue.core.task import Task, TaskType

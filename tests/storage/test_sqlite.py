@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_rows import NOW, make_task
+from helpers.store_rows import NOW, make_task
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import (

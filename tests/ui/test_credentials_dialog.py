@@ -35,8 +35,6 @@ from qtqueue.executors.base import Params
 from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 
-from .keyring_service import secret_service  # noqa: F401  (a fixture)
-
 SECRET = "s3cr3t-Tok3n-4a6c9e"
 OTHER_SECRET = "an0ther-v4lue-77"
 

@@ -23,7 +23,6 @@ from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_list.columns import MASK, Column
 
 from .conftest import Run, button, in_status, question, until, until_row
-from .keyring_service import secret_service  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

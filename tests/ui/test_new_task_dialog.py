@@ -310,12 +310,24 @@ def test_credential_fields_pick_from_the_names_given(
 
 
 def test_the_real_docker_types_have_their_forms(qtbot: QtBot) -> None:
-    dialog = open_dialog(qtbot, default_registry(entry_points=False), credential_names=["hub"])
+    registry = default_registry(entry_points=False)
+    dialog = open_dialog(qtbot, registry, credential_names=["hub"])
     picker = dialog.findChild(QComboBox, "taskTypePicker")
-    names = [picker.itemText(i).strip() for i in range(picker.count())]
-    docker = names[names.index("Docker") + 1 : names.index("Docker") + 8]
-    assert docker == ["docker_build", "docker_pull", "docker_push", "docker_remove",
-                      "docker_run", "docker_stop", "docker_tag"]
+    model = picker.model()
+    groups: dict[str, list[str]] = {}
+    title = ""
+    for row in range(model.rowCount()):
+        index = model.index(row, 0)
+        if model.flags(index) & Qt.ItemFlag.ItemIsSelectable:
+            groups[title].append(index.data().strip())
+        else:
+            title = index.data()
+            groups[title] = []
+    # Every built-in family's group, under its title, holds exactly that family's types.
+    for family in registry.families():
+        own = sorted(e.name for e in registry if registry.family_of(e.name) is family)
+        assert own and groups[family.title] == own, family.name
+    assert "docker_push" in groups["Docker"]
     pick(dialog, "docker_push")
     qtbot.waitUntil(lambda: len(dialog.findChildren(TaskForm)) == 1)
     form = current_form(dialog)

@@ -438,7 +438,7 @@ def test_a_plain_handler_takes_its_params_as_json(qtbot: QtBot) -> None:
     assert form.error_text("params").startswith("not valid JSON")
 
 
-@pytest.mark.parametrize("type_name", ["custom_command", "custom_script", "system_monitor"])
+@pytest.mark.parametrize("type_name", sorted(e.name for e in default_registry(entry_points=False)))
 def test_every_field_has_a_label_and_no_widget_is_left_unnamed(
     qtbot: QtBot, type_name: str
 ) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import qtqueue_command
+from helpers.cli import qtqueue_command
 
 from qtqueue.api.schedule_actions import SCHEDULE_ACTIONS, queue_actions
 from qtqueue.cli.commands.schedule import (
