@@ -12,7 +12,7 @@ from helpers.cli import ok, qtqueue_command
 
 from qtqueue.api.actions import run_action
 from qtqueue.core.errors import TaskErrorCode
-from qtqueue.core.task import Task, TaskType
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.executors import default_registry
 from qtqueue.settings import (
@@ -162,3 +162,32 @@ async def test_qtqueue_run_honours_a_limit_saved_in_the_store(tmp_path: Path) ->
     # One at a time: every start is followed by its own end before the next start.
     assert all(a.split()[0] == "start" and b == f"end {a.split()[1]}"
                for a, b in zip(lines[::2], lines[1::2], strict=True)), lines  # fmt: skip
+
+
+async def test_qtqueue_run_options_win_over_the_saved_settings_for_that_run(
+    tmp_path: Path,
+) -> None:
+    """`qtqueue run --max-concurrent 2` runs two at once though the store says one: what the
+    user typed for this run wins (and the saved setting stays as it was)."""
+    data_dir, meet = tmp_path / "q", tmp_path / "meet"
+    meet.mkdir()
+    # Each task says it started, then waits (up to 10 s) for the other: they both complete only
+    # if they run at the same time.
+    script = (
+        f'touch {meet}/$0; i=0; while [ ! -e {meet}/$1 ]; do sleep 0.02; i=$((i+1)); '
+        '[ $i -gt 500 ] && exit 1; done; exit 0'
+    )
+    async with TaskQueue(data_dir, dispatch=False) as offline:
+        await call(offline, "config_set", engine={"max_concurrent": 1, "shutdown_policy": "wait"})
+        ids = [
+            await offline.add_task(
+                Task(TaskType.CUSTOM_COMMAND, {"command": "sh", "args": ["-c", script, a, b]})
+            )
+            for a, b in (("a", "b"), ("b", "a"))
+        ]
+
+    ok(qtqueue_command(tmp_path, data_dir=data_dir)("run", "--until-idle", "--max-concurrent", "2"))
+
+    async with TaskQueue(data_dir, dispatch=False) as offline:
+        assert [(await offline.get_task(i)).status for i in ids] == [TaskStatus.COMPLETED] * 2
+    assert saved_settings(data_dir).engine.max_concurrent == 1

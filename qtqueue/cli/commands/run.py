@@ -17,7 +17,7 @@ from qtqueue.core.task import ACTIVE, TaskStatus
 if TYPE_CHECKING:
     import asyncio
 
-    from qtqueue.engine.queue import TaskQueue
+    from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,17 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stop once nothing is left to run (paused tasks stay for a later run)",
     )
-    p.add_argument("--max-concurrent", type=int, default=4, metavar="N", help="default 4")
+    p.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="N",
+        help="tasks at once for this run (default: the saved setting, `qtqueue config`, else 4)",
+    )
     p.add_argument(
         "--on-exit",
         choices=ON_EXIT_CHOICES,
-        default="requeue",
-        help="running tasks at shutdown: wait for them, requeue them (default), cancel them",
+        help="running tasks at shutdown: wait for them, requeue them, cancel them (default: the "
+        "saved setting, else requeue)",
     )
     p.add_argument(
         "--new-store-if-damaged",
@@ -65,7 +70,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def check(args: argparse.Namespace) -> None:
     """At least one task at a time."""
-    if args.max_concurrent < 1:
+    if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError("--max-concurrent must be at least 1")
 
 
@@ -112,12 +117,15 @@ async def run_engine(args: argparse.Namespace) -> int:
 
     queue = TaskQueue(
         args.data_dir,
-        max_concurrent=args.max_concurrent,
-        shutdown_policy=args.on_exit,
         lock_timeout_s=args.lock_timeout,
         replace_damaged_store=args.new_store_if_damaged,
     )
     settings.apply_saved_settings(queue)
+    # What the command line names wins over the saved settings, for this run only.
+    if args.max_concurrent is not None:
+        queue.set_max_concurrent(args.max_concurrent)
+    if args.on_exit is not None:
+        queue.shutdown_policy = ShutdownPolicy(args.on_exit)
     await queue.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -11,4 +11,6 @@ from qtqueue.engine.queue import ShutdownPolicy
 def test_on_exit_offers_exactly_the_engines_shutdown_policies() -> None:
     assert tuple(ShutdownPolicy) == ON_EXIT_CHOICES
     args = build_parser().parse_args(["run"])
-    assert ShutdownPolicy(args.on_exit) is ShutdownPolicy.REQUEUE
+    assert args.on_exit is None  # left to the saved setting (default: requeue)
+    chosen = build_parser().parse_args(["run", "--on-exit", "wait"])
+    assert ShutdownPolicy(chosen.on_exit) is ShutdownPolicy.WAIT
