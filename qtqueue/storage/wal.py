@@ -92,6 +92,8 @@ class WalKeeper:
         self._last_commit = loop.time()
         if self._idle_timer is None:
             self._idle_timer = loop.call_later(CHECKPOINT_IDLE_S, self._idle)
+        if self._checkpointer is not None and not self._fsyncs:
+            return  # with fsyncs every commit that lengthens the file must be seen
         wal_bytes = self._wal_size()
         if self._fsyncs and wal_bytes > self._wal_bytes >= FSYNC_WAL_FOLD_BYTES:
             self._fold_at = 0  # lengthened a file long enough: start over before the next
