@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import aiosqlite
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.memory import cyclic_gc_paused
 from qtqueue.core.task import TERMINAL, Task
+from qtqueue.storage import wal as wal_policy
 from qtqueue.storage.backups import (
     BACKUPS_DIR,
     INTERVAL_S,
@@ -55,47 +55,23 @@ from qtqueue.storage.statistics import (
     read_transitions,
     restore_transitions,
 )
+from qtqueue.storage.wal import WalKeeper
 
 logger = logging.getLogger(__name__)
 
-#: WAL growth since the last checkpoint at which a background checkpoint starts (SQLite's
-#: own default is 1000 pages, ~4 MB).
-CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
-#: Seconds without a commit after which whatever the WAL holds is checkpointed, so that the
-#: database file alone is whole again (a copy of it is a complete backup) and the next write
-#: starts the WAL over.
-CHECKPOINT_IDLE_S = 1.0
-#: SQLite truncates the WAL back to this size when it starts it over (after a burst).
-WAL_SIZE_LIMIT = 4 * 1024 * 1024
-#: While commits never pause, a checkpoint never catches up and the WAL only grows; each time
-#: it has grown by this much, the writer waits once for a checkpoint to catch up (a stall of
-#: a few tens of milliseconds) so that the next commit starts the WAL over.
-WAL_FOLD_BYTES = 32 * 1024 * 1024
-#: The same two figures when every commit fsyncs (FULL, EXTRA): a commit that makes the WAL
-#: file longer fsyncs its new size too, one that writes within it does not (a one-by-one add
-#: with FULL: 2,068-2,103 tasks/s with these, 1,630-1,732 with the two above). So the WAL is
-#: kept short and started over often, as SQLite's own checkpoints would.
-FSYNC_CHECKPOINT_WAL_BYTES = 1024 * 1024
-FSYNC_WAL_FOLD_BYTES = 4 * 1024 * 1024
 #: Batches up to this many rows commit on the event loop's thread when nothing else is using
 #: the connection; larger ones go to the connection's thread so the loop never stalls.
 #: (A commit that fsyncs, with FULL or EXTRA, always goes to the thread: inline, it measured
 #: no faster here, and on a slow disk it would stall the loop, and the window, for ms.)
 INLINE_ROWS = 64
+
+
 def _open_reader(path: Path) -> sqlite3.Connection:
     """A query-only connection for the loop's thread (see `SqliteTaskStore.existing_ids`).
     It never waits for a lock (the loop must not sleep): a busy read goes to the thread."""
     conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA query_only=1")
     return conn
-
-
-def _checkpoint_sync(path: Path) -> None:
-    conn = sqlite3.connect(path, timeout=5.0)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        conn.close()
 
 
 class SqliteTaskStore(ScheduleRows):
@@ -131,16 +107,9 @@ class SqliteTaskStore(ScheduleRows):
         if self.synchronous not in ("NORMAL", "FULL", "OFF", "EXTRA"):
             raise ValueError(f"synchronous must be NORMAL, FULL, OFF or EXTRA, not {synchronous!r}")
         self._db: aiosqlite.Connection | None = None
-        self._wal_path = f"{self.path}-wal"
-        self._checkpointer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop  # set by open()
-        self._wal_mark = 0  # the WAL's size when the last checkpoint started
-        self._wal_bytes = 0  # its size after the last commit
         self._fsyncs = self.synchronous in ("FULL", "EXTRA")
-        self._fold_at = self._fold_bytes()  # WAL size at which the writer waits for a checkpoint
-        self._uncheckpointed = False  # commits since the last checkpoint started
-        self._last_commit = 0.0  # loop time
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._wal: WalKeeper | None = None  # set by open()
         self._reads = 0  # operations in flight on the connection's thread
         #: A second connection, used on the loop's thread for small reads by primary key (see
         #: existing_ids): WAL lets it read the last commit while the writer's thread commits.
@@ -178,6 +147,7 @@ class SqliteTaskStore(ScheduleRows):
             db, version = await self._open_file()
         logger.debug("opened %s at schema version %d", self.path, version)
         self._db = db
+        self._wal = WalKeeper(self.path, fsyncs=self._fsyncs, loop=self._loop, on_quiet=self._quiet)
         self._reader = _open_reader(self.path)
         await self._backup_if_due()
 
@@ -209,9 +179,9 @@ class SqliteTaskStore(ScheduleRows):
             version = await self._check(db)
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA synchronous={self.synchronous}")
-            # Checkpoints run beside the writer (see _committed), never inside a commit.
+            # Checkpoints run beside the writer (see wal.py), never inside a commit.
             await db.execute("PRAGMA wal_autocheckpoint=0")
-            await db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            await db.execute(f"PRAGMA journal_size_limit={wal_policy.WAL_SIZE_LIMIT}")
             await db.execute("PRAGMA foreign_keys=ON")
             version = await self._migrate(db, version)
         except sqlite3.DatabaseError as exc:
@@ -286,13 +256,10 @@ class SqliteTaskStore(ScheduleRows):
 
     async def close(self) -> None:
         """Close the connection (a checkpoint happens on close). Idempotent."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         if self._backup is not None:
             await asyncio.gather(self._backup, return_exceptions=True)
-        if self._checkpointer is not None:
-            await asyncio.gather(self._checkpointer, return_exceptions=True)
+        if self._wal is not None:
+            await self._wal.close()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -300,83 +267,16 @@ class SqliteTaskStore(ScheduleRows):
             db, self._db = self._db, None
             await db.close()
 
-    def _committed(self) -> None:
-        """Checkpoint policy, after each commit: copy the WAL back into the database on a
-        connection and thread of its own, once the WAL has grown by CHECKPOINT_WAL_BYTES since
-        the last checkpoint, and once commits pause for CHECKPOINT_IDLE_S.
-
-        A PASSIVE checkpoint never blocks the writer, so a commit never waits for a
-        checkpoint's fsync (SQLite's automatic checkpoint runs inside the commit that crosses
-        its threshold, which showed as 10+ ms latency spikes). Growth, not size, is what
-        counts: the WAL file keeps its size when SQLite starts it over, and a size test ran
-        checkpoints back to back for as long as writes went on (~700 per 10,000 tasks, 0.9 s
-        of a second core). While writes never pause, a checkpoint cannot finish before the
-        next commit, so the WAL keeps growing; the pause is what lets it start over."""
-        self._uncheckpointed = True
-        loop = self._loop
-        self._last_commit = loop.time()
-        if self._idle_timer is None:
-            self._idle_timer = loop.call_later(CHECKPOINT_IDLE_S, self._idle)
-        if self._checkpointer is not None:
-            return
-        wal_bytes = self._wal_bytes = self._wal_size()
-        if wal_bytes < self._wal_mark:  # truncated when SQLite started it over
-            self._wal_mark = wal_bytes
-            self._fold_at = self._fold_bytes()
-        step = FSYNC_CHECKPOINT_WAL_BYTES if self._fsyncs else CHECKPOINT_WAL_BYTES
-        if wal_bytes - self._wal_mark >= step:
-            self._checkpoint(wal_bytes)
-
-    async def _fold_wal(self) -> None:
-        """Hold the next commit until a checkpoint has copied the whole WAL back, so that
-        the commit starts the WAL over (and SQLite truncates it to WAL_SIZE_LIMIT)."""
-        self._fold_at = self._wal_bytes + self._fold_bytes()  # once per that much growth
-        if self._checkpointer is not None:
-            await asyncio.gather(self._checkpointer, return_exceptions=True)
-        self._checkpoint(self._wal_bytes)
-        assert self._checkpointer is not None
-        await asyncio.gather(self._checkpointer, return_exceptions=True)
-
-    def _fold_bytes(self) -> int:
-        return FSYNC_WAL_FOLD_BYTES if self._fsyncs else WAL_FOLD_BYTES
-
-    def _idle(self) -> None:
-        self._idle_timer = None
-        if self._db is None or not self._uncheckpointed:
-            return
-        loop = self._loop
-        quiet = loop.time() - self._last_commit
-        if quiet < CHECKPOINT_IDLE_S or self._checkpointer is not None:
-            self._idle_timer = loop.call_later(max(CHECKPOINT_IDLE_S - quiet, 0.05), self._idle)
-            return
-        self._checkpoint(self._wal_size())
-        if time.time() >= self._next_backup_at and self._backup is None:
-            self._backup = loop.create_task(self._backup_if_due(), name="daily store backup")
+    def _quiet(self) -> None:
+        """Commits paused and the WAL is being checkpointed: take the daily backup if due."""
+        if time.time() >= self._next_backup_at and self._backup is None and self._db is not None:
+            self._backup = self._loop.create_task(self._backup_if_due(), name="daily store backup")
             self._backup.add_done_callback(self._backup_done)
 
     def _backup_done(self, task: asyncio.Task[None]) -> None:
         self._backup = None
         if not task.cancelled() and task.exception() is not None:
             logger.warning("the daily backup of %s failed: %s", self.path, task.exception())
-
-    def _wal_size(self) -> int:
-        try:
-            return os.stat(self._wal_path).st_size
-        except FileNotFoundError:
-            return 0
-
-    def _checkpoint(self, wal_bytes: int) -> None:
-        self._wal_mark = wal_bytes
-        self._uncheckpointed = False
-        self._checkpointer = self._loop.create_task(
-            asyncio.to_thread(_checkpoint_sync, self.path), name="wal checkpoint"
-        )
-        self._checkpointer.add_done_callback(self._checkpoint_done)
-
-    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
-        self._checkpointer = None
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("WAL checkpoint failed: %s", task.exception())
 
     async def apply(self, batch: WriteBatch) -> None:
         """Write the batch in one transaction; durable on return."""
@@ -388,8 +288,9 @@ class SqliteTaskStore(ScheduleRows):
         # (its public methods are thin wrappers over it); the pinned version range keeps it.
         # Only this method writes, and reads are counted, so an inline commit never overlaps
         # an operation on the connection's thread.
-        if self._wal_bytes >= self._fold_at:
-            await self._fold_wal()
+        wal = self._wal
+        assert wal is not None  # set with the connection
+        await wal.fold_if_due()
         db = self.db
         written = self._written
         # Each UPDATE sets only the columns that differ from what this store last wrote for
@@ -426,7 +327,7 @@ class SqliteTaskStore(ScheduleRows):
         deletes = [(i,) for i in batch.deletes]
         size = len(inserts) + len(batch.updates) + len(events)
         try:
-            if self._reads == 0 and size <= INLINE_ROWS and self.synchronous in ("NORMAL", "OFF"):
+            if self._reads == 0 and size <= INLINE_ROWS and not self._fsyncs:
                 # Small, fsync-free commit while the connection's thread is idle: do it right
                 # here (~0.05 ms) instead of paying two thread switches for it.
                 write_batch(db._conn, inserts, updates, events, deletes)
@@ -452,7 +353,7 @@ class SqliteTaskStore(ScheduleRows):
                 written[task_id] = new
         for task_id in batch.deletes:
             written.pop(task_id, None)
-        self._committed()
+        wal.committed()
 
     async def _fetchall(self, sql: str, args: Any = ()) -> list[Any]:
         """All rows of one statement, in one hop; counted so apply() knows the thread is busy."""
