@@ -167,8 +167,8 @@ async def test_qtqueue_run_honours_a_limit_saved_in_the_store(tmp_path: Path) ->
 async def test_qtqueue_run_options_win_over_the_saved_settings_for_that_run(
     tmp_path: Path,
 ) -> None:
-    """`qtqueue run --max-concurrent 2` runs two at once though the store says one: what the
-    user typed for this run wins (and the saved setting stays as it was)."""
+    """`qtqueue run --max-concurrent 2 --on-exit cancel` runs two at once though the store says
+    one: what the user typed for this run wins (and the saved setting stays as it was)."""
     data_dir, meet = tmp_path / "q", tmp_path / "meet"
     meet.mkdir()
     # Each task says it started, then waits (up to 10 s) for the other: they both complete only
@@ -186,7 +186,8 @@ async def test_qtqueue_run_options_win_over_the_saved_settings_for_that_run(
             for a, b in (("a", "b"), ("b", "a"))
         ]
 
-    ok(qtqueue_command(tmp_path, data_dir=data_dir)("run", "--until-idle", "--max-concurrent", "2"))
+    run = qtqueue_command(tmp_path, data_dir=data_dir)
+    ok(run("run", "--until-idle", "--max-concurrent", "2", "--on-exit", "cancel"))
 
     async with TaskQueue(data_dir, dispatch=False) as offline:
         assert [(await offline.get_task(i)).status for i in ids] == [TaskStatus.COMPLETED] * 2

@@ -21,6 +21,7 @@ from pydantic import Field
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.settings import (
+    Settings,
     apply_settings,
     changed_settings,
     current_settings,
@@ -60,9 +61,28 @@ async def config_set(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
     saved = await load_settings(queue.store, models)
     changed = changed_settings(saved, p.engine, p.families, models)
     await save_settings(queue.store, changed)
-    apply_settings(queue, changed)
-    logger.info("settings changed: engine %s, families %s", p.engine, p.families)
+    # Only what this request names is applied: a value the engine was started with for this
+    # run (`qtqueue run --max-concurrent 8`) stays until someone changes that very setting.
+    apply_settings(queue, _only_given(changed, p))
+    names = [f"engine.{k}" for k in p.engine] + [
+        f"{family}.{k}" for family, values in p.families.items() for k in values
+    ]
+    logger.info("settings changed: %s", ", ".join(names) or "nothing")  # names only: no values
     return current_settings(queue).to_dict()
+
+
+def _only_given(changed: Settings, p: SetConfigParams) -> Settings:
+    """`changed` reduced to the fields the request set (the models' fields_set say which)."""
+    engine = type(changed.engine).model_validate(
+        {k: getattr(changed.engine, k) for k in p.engine}
+    )
+    families = {
+        name: type(changed.families[name]).model_validate(
+            {k: getattr(changed.families[name], k) for k in values}
+        )
+        for name, values in p.families.items()
+    }
+    return Settings(engine, families)
 
 
 def queue_actions() -> dict[str, QueueAction]:

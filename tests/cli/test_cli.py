@@ -700,3 +700,20 @@ def test_config_set_applies_at_once_to_a_running_engine(cli: Cli, engine: Engine
     assert "(max 4)" in ok(cli("stats"))
     ok(cli("config", "set", "engine.max_concurrent=1"))
     assert "(max 1)" in ok(cli("stats"))
+
+
+def test_config_set_changes_only_what_it_names_on_a_running_engine(
+    cli: Cli, data_dir: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A limit typed for this run (`run --max-concurrent 3`) survives a change of another
+    setting; the saved limit stays the store's until the user changes that very setting."""
+    ok(cli("config", "set", "engine.max_concurrent=1"))
+    with running_engine(data_dir, env, tmp_path / "engine.log", args=["--max-concurrent", "3"]):
+        assert "(max 3)" in ok(cli("stats"))
+        ok(cli("config", "set", "engine.retention_days=7"))
+        assert "(max 3)" in ok(cli("stats"))
+        assert ok(cli("config", "get", "engine.retention_days")) == "7.0\n"
+        ok(cli("config", "set", "engine.max_concurrent=2"))
+        assert "(max 2)" in ok(cli("stats"))
+    log = (tmp_path / "engine.log").read_text()
+    assert "settings changed: engine.retention_days" in log

@@ -17,7 +17,7 @@ from qtqueue.core.task import ACTIVE, TaskStatus
 if TYPE_CHECKING:
     import asyncio
 
-    from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+    from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ async def run_engine(args: argparse.Namespace) -> int:
 
     from qtqueue import settings
     from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
-    from qtqueue.engine.queue import TaskQueue
+    from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 
     queue = TaskQueue(
         args.data_dir,
