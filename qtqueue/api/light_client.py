@@ -38,6 +38,9 @@ __all__ = [
 
 #: How long a client waits to connect to the engine's socket.
 CONNECT_TIMEOUT_S = 5.0
+#: How long a request waits for the engine's whole reply (a stopped or wedged engine still
+#: accepts connections on its listen backlog; the command must not hang on it for ever).
+REPLY_TIMEOUT_S = 60.0
 _HEADER_LIMIT = 100  # header lines read at most from one reply
 
 
@@ -57,9 +60,10 @@ def read_engine_file(data_dir: Path) -> dict[str, Any] | None:
         os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
     except ProcessLookupError:
         return None
-    except PermissionError:
-        pass  # it exists, owned by someone else
     except OSError:
+        # PermissionError included: that pid is another user's process, which can never be
+        # this data directory's engine (the directory is private to its user) — the file is
+        # stale and the pid reused; the token and requests must not go to whoever took it.
         return None
     return info
 
@@ -153,9 +157,12 @@ class LightClient:
 
     remote = True
 
-    def __init__(self, data_dir: Path, info: dict[str, Any]) -> None:
+    def __init__(
+        self, data_dir: Path, info: dict[str, Any], *, reply_timeout_s: float = REPLY_TIMEOUT_S
+    ) -> None:
         self.data_dir = data_dir
         self.info = info
+        self.reply_timeout_s = reply_timeout_s
 
     def _unavailable(self, why: str) -> QueueError:
         return QueueError(
@@ -191,7 +198,9 @@ class LightClient:
                     break
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-        except (OSError, asyncio.IncompleteReadError) as exc:
+            else:
+                raise self._unavailable(f"a reply with more than {_HEADER_LIMIT} header lines")
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             writer.close()
             raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
         except BaseException:
@@ -202,10 +211,19 @@ class LightClient:
     async def request(self, body: object) -> dict[str, Any]:
         """POST one raw request to /api; returns the reply (ok or not)."""
         data = json.dumps(body).encode("utf-8")
+        try:
+            return await asyncio.wait_for(self._exchange(data), self.reply_timeout_s)
+        except TimeoutError:
+            raise self._unavailable(
+                f"no reply within {self.reply_timeout_s:g} s (is the engine stopped or stuck?)"
+            ) from None
+
+    async def _exchange(self, data: bytes) -> dict[str, Any]:
         writer, reply = await self._send("POST", "/api", data)
         try:
             return await reply.json()
-        except (OSError, asyncio.IncompleteReadError) as exc:
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            # ValueError: a malformed chunk size or a line past the stream's limit
             raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
         finally:
             writer.close()

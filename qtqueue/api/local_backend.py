@@ -144,7 +144,8 @@ async def open_backend(
     while True:
         info = read_engine_file(path)
         if info is not None and await answers(info):
-            logger.debug("an engine runs for %s; using its API (%s)", path, info)
+            shown = {k: v for k, v in info.items() if k != "token"}  # the token is a secret
+            logger.debug("an engine runs for %s; using its API (%s)", path, shown)
             client = remote(path, info)
             try:
                 yield client

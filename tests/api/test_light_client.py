@@ -3,7 +3,9 @@ server (`ApiServer`) on its Unix socket and on its TCP fallback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,7 +67,9 @@ async def test_the_log_of_an_unknown_task_is_a_coded_error(server: ApiServer) ->
     assert caught.value.code == "QUEUE_TASK_NOT_FOUND"
 
 
-async def test_the_tcp_fallback_carries_the_token(tmp_path: Path) -> None:
+async def test_the_tcp_fallback_carries_the_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     assert len(os.fsencode(deep / "api.sock")) > UNIX_PATH_MAX
     async with (
@@ -79,6 +83,12 @@ async def test_the_tcp_fallback_carries_the_token(tmp_path: Path) -> None:
         with pytest.raises(QueueError) as caught:
             await LightClient(deep, {**info, "token": "wrong"}).call("stats")
         assert "token" in caught.value.message
+
+        with caplog.at_level(logging.DEBUG, logger="qtqueue.api.local_backend"):
+            async with open_backend(deep) as backend:
+                assert (await backend.call("stats"))["summary"]["total_tasks"] == 0
+        assert str(info["port"]) in caplog.text  # it did say where the engine is,
+        assert info["token"] not in caplog.text  # but never the token
 
 
 async def test_an_engine_that_is_gone_is_unavailable(data_dir: Path) -> None:
@@ -118,3 +128,51 @@ async def test_a_stale_engine_file_is_passed_over_for_the_store(data_dir: Path) 
     async with open_backend(data_dir) as backend:
         assert isinstance(backend, LocalBackend)
         assert (await backend.call("list_tasks"))["tasks"] == []
+
+
+class _OneReplyServer:
+    """A Unix-socket server on `path` that reads a request's head and then sends `answer`
+    (None: it never answers, as a stopped engine whose listen backlog still accepts)."""
+
+    def __init__(self, path: Path, answer: bytes | None) -> None:
+        self.path, self.answer = path, answer
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        if self.answer is not None:
+            writer.write(self.answer)
+            await writer.drain()
+            writer.close()
+
+    async def __aenter__(self) -> _OneReplyServer:
+        self.server = await asyncio.start_unix_server(self._handle, str(self.path))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (None, "no reply within 0.5 s"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "ValueError"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 200 + b"\r\n{}", "header lines"),
+    ],
+    ids=["silent", "bad-chunk", "endless-headers"],
+)
+async def test_a_reply_that_never_comes_or_is_malformed_is_a_coded_error(
+    tmp_path: Path, answer: bytes | None, says: str
+) -> None:
+    sock = tmp_path / "api.sock"
+    async with _OneReplyServer(sock, answer):
+        client = LightClient(tmp_path, {"pid": os.getpid(), "unix": str(sock)}, reply_timeout_s=0.5)
+        with pytest.raises(QueueError) as caught:
+            await client.call("stats")
+    assert caught.value.code == "QUEUE_ENGINE_UNAVAILABLE"
+    assert says in caught.value.message
