@@ -89,22 +89,23 @@ def parse_param(item: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
 
 
 def describe_params(schema: dict[str, Any]) -> list[str]:
-    """One line per parameter of a params JSON schema: name, type, required or default,
-    and its description."""
+    """One line per parameter of a params JSON schema: name, type (an enum's values, `$ref`s
+    followed), required or default, and its description."""
+    from qtqueue.core.param_schema import resolve  # `$ref`s read as the window's form reads them
+
     required = set(schema.get("required", []))
     lines = []
-    for name, prop in schema.get("properties", {}).items():
-        kinds = prop.get("anyOf", [prop])
+    for name, node in schema.get("properties", {}).items():
+        prop = resolve(node, schema)
+        kinds = [resolve(k, schema) for k in prop.get("anyOf", [prop])]
         kind = (
             "|".join(
-                str(k.get("type", "enum" if "enum" in k else "object"))
+                "|".join(map(str, k["enum"])) if "enum" in k else str(k.get("type", "object"))
                 for k in kinds
                 if k.get("type") != "null"
             )
             or "any"
         )
-        if "enum" in prop:
-            kind = "|".join(map(str, prop["enum"]))
         if name in required:
             need = "required"
         elif "default" in prop:
