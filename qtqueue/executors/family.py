@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from qtqueue.core.error_catalog import MessageRule
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -26,9 +27,14 @@ from qtqueue.executors.base import Executor, RunContext
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Family", "UnavailableExecutor", "missing_modules"]
+__all__ = ["Family", "UnavailableExecutor", "missing_modules", "secret_settings"]
 
 _FAMILY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: Setting names that say their value is a credential. Family settings are saved as plain JSON
+#: in the store and shown in the settings pages, so such a field is refused.
+_SECRET_SETTING = re.compile(
+    r"pass(word|wd|phrase)|token|secret|api_?key|private_?key|credential", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,22 @@ def missing_modules(names: Iterable[str]) -> list[str]:
             missing.append(name)
     return missing
 
+
+def _is_secret_type(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def secret_settings(model: type[BaseModel]) -> list[str]:
+    """The fields of a family's settings model that would hold a credential: a `SecretStr` or
+    `SecretBytes` field (also inside Optional, list...), or one named like a password, token,
+    secret or API key. Settings are saved as plain JSON, so `add_family` refuses them."""
+    return [
+        name
+        for name, field in model.model_fields.items()
+        if _is_secret_type(field.annotation) or _SECRET_SETTING.search(name)
+    ]
 
 
 class UnavailableExecutor(Executor):
