@@ -11,6 +11,7 @@ codes and message rules into the open error catalog; the window loads its option
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import re
 import typing
@@ -30,11 +31,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["Family", "UnavailableExecutor", "missing_modules", "secret_settings"]
 
 _FAMILY_NAME = re.compile(r"[a-z][a-z0-9_]*")
-#: Setting names that say their value is a credential. Family settings are saved as plain JSON
-#: in the store and shown in the settings pages, so such a field is refused.
-_SECRET_SETTING = re.compile(
-    r"pass(word|wd|phrase)|token|secret|api_?key|private_?key|credential", re.IGNORECASE
+#: Words of a setting's name that say its value is a credential ("auth_token", "apiKey",
+#: "registry-password"; not "max_tokens"). Family settings are saved as plain JSON in the store
+#: and shown in the settings pages, so such a field is refused.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "passphrase", "token", "secret", "credential", "credentials", "apikey"}
 )
+#: Two words that together name a credential ("api_key", "privateKey").
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +130,15 @@ def secret_settings(model: type[BaseModel]) -> list[str]:
     return [
         name
         for name, field in model.model_fields.items()
-        if _is_secret_type(field.annotation) or _SECRET_SETTING.search(name)
+        if _is_secret_type(field.annotation) or _names_a_secret(name)
     ]
+
+
+def _names_a_secret(name: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(name)]
+    return bool(_SECRET_WORDS.intersection(words)) or any(
+        pair in _SECRET_PAIRS for pair in itertools.pairwise(words)
+    )
 
 
 class UnavailableExecutor(Executor):

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import create_model
 
 from qtqueue.core.errors import CATALOG
 from qtqueue.executors import ExecutorRegistry, default_registry
@@ -110,15 +111,28 @@ def test_each_broken_family_is_skipped_with_a_logged_error_and_the_rest_register
     assert "api_token would hold a credential" in logged and "ctx.credential" in logged
 
 
-def test_a_settings_field_that_would_hold_a_credential_is_refused() -> None:
-    from pydantic import BaseModel
-
-    class Named(BaseModel):
-        registry_password: str = ""
-
-    family = Family("keeper", "Keeper", lambda: [], settings_model=Named)
+@pytest.mark.parametrize(
+    ("field", "refused"),
+    [
+        ("registry_password", True),
+        ("auth_token", True),
+        ("apiKey", True),
+        ("client_secret", True),
+        ("GITHUB_TOKEN", True),
+        ("max_tokens", False),
+        ("sort_key", False),
+        ("passenger_count", False),
+    ],
+)
+def test_a_settings_field_named_like_a_credential_is_refused(field: str, refused: bool) -> None:
+    model = create_model("Named", **{field: (str, "")})  # type: ignore[call-overload]
     registry = ExecutorRegistry()
-    with pytest.raises(ValueError, match=r"registry_password would hold a credential.*keyring"):
+    family = Family("keeper", "Keeper", lambda: [], settings_model=model)
+    if not refused:
+        registry.add_family(family)
+        assert registry.family("keeper") is family
+        return
+    with pytest.raises(ValueError, match=rf"{field} would hold a credential.*keyring"):
         registry.add_family(family)
     assert registry.family("keeper") is None
 
