@@ -19,7 +19,7 @@ import pytest
 from pydantic import create_model
 
 from qtqueue.core.errors import CATALOG
-from qtqueue.executors import ExecutorRegistry, default_registry
+from qtqueue.executors import ExecutorRegistry, HandlerExecutor, default_registry
 from qtqueue.executors.family import Family
 
 from .conftest import write_dist_info
@@ -177,3 +177,24 @@ def test_the_engine_starts_and_runs_a_shell_task_with_broken_plugins_installed(
     shown = cli("show", task_id, "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["status"] == "completed"
+
+
+def test_a_family_that_fails_half_way_leaves_none_of_its_codes_behind(tmp_path: Path) -> None:
+    """Its errors.toml registers, then its message rules fail: its codes are taken back, so a
+    fixed version of it (or another family) can register them."""
+    errors = tmp_path / "errors.toml"
+    errors.write_text('[codes.HALF_WAY_FAILED]\ndescription = "d"\nsuggestion = "s"\n')
+    echo = HandlerExecutor("half_way_echo", lambda task_id, params: params)
+    broken = Family("half_way", "Half", lambda: [echo], errors=errors, rules=42)  # type: ignore[arg-type]
+    registry = ExecutorRegistry()
+    with pytest.raises(TypeError):
+        registry.add_family(broken)
+    assert CATALOG.owner_of("HALF_WAY_FAILED") is None
+    assert "half_way_echo" not in registry and registry.family("half_way") is None
+    fixed = Family("half_way", "Half", lambda: [echo], errors=errors)
+    registry.add_family(fixed)
+    try:
+        assert CATALOG.owner_of("HALF_WAY_FAILED") == "half_way"
+        assert registry.family_of("half_way_echo") is fixed
+    finally:
+        CATALOG.unregister("half_way")
