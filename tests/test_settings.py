@@ -3,6 +3,7 @@ applied by every engine that opens the data directory, changed through the API."
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from qtqueue.executors import default_registry
 from qtqueue.settings import (
     ENGINE_KEY,
     EngineSettings,
+    Settings,
     apply_settings,
+    changed_settings,
     family_key,
+    family_settings,
     saved_settings,
 )
 
@@ -94,6 +98,14 @@ async def test_only_what_was_set_is_saved_so_the_rest_keeps_what_the_engine_was_
         ({"engine": {"shutdown_policy": "explode"}}, "engine.shutdown_policy"),
         ({"engine": {"max_concurent": 2}}, "engine.max_concurent: unknown setting"),
         ({"families": {"docker": {"docker_host": "build-box"}}}, "docker.docker_host"),
+        (
+            {"families": {"docker": {"docker_host": "tcp://ci:hunter2@build-box:2376"}}},
+            "docker.docker_host: must not hold a user name or password",
+        ),
+        (
+            {"families": {"docker": {"docker_host": "ssh://ci:hunter2@build-box"}}},
+            "docker.docker_host: must not hold a user name or password",
+        ),
     ],
 )
 async def test_a_bad_value_is_refused_with_a_code_naming_the_field_and_nothing_changes(
@@ -106,6 +118,7 @@ async def test_a_bad_value_is_refused_with_a_code_naming_the_field_and_nothing_c
         assert answer["error"]["code"] == C.VALIDATION_INVALID_PARAMS.value
         assert any(f.startswith(field) for f in answer["error"]["details"]["fields"]), answer
         assert field.split(":")[0] in answer["error"]["message"]
+        assert "hunter2" not in json.dumps(answer)  # a credential given is never echoed
         assert await call(queue, "config_get") == before
         assert await queue.store.get_meta(ENGINE_KEY) is None
 
@@ -174,8 +187,8 @@ async def test_qtqueue_run_options_win_over_the_saved_settings_for_that_run(
     # Each task says it started, then waits (up to 10 s) for the other: they both complete only
     # if they run at the same time.
     script = (
-        f'touch {meet}/$0; i=0; while [ ! -e {meet}/$1 ]; do sleep 0.02; i=$((i+1)); '
-        '[ $i -gt 500 ] && exit 1; done; exit 0'
+        f"touch {meet}/$0; i=0; while [ ! -e {meet}/$1 ]; do sleep 0.02; i=$((i+1)); "
+        "[ $i -gt 500 ] && exit 1; done; exit 0"
     )
     async with TaskQueue(data_dir, dispatch=False) as offline:
         await call(offline, "config_set", engine={"max_concurrent": 1, "shutdown_policy": "wait"})
@@ -192,3 +205,15 @@ async def test_qtqueue_run_options_win_over_the_saved_settings_for_that_run(
     async with TaskQueue(data_dir, dispatch=False) as offline:
         assert [(await offline.get_task(i)).status for i in ids] == [TaskStatus.COMPLETED] * 2
     assert saved_settings(data_dir).engine.max_concurrent == 1
+
+
+def test_an_ssh_login_name_in_the_docker_host_is_kept() -> None:
+    """ssh://user@host names the login (its key stays with ssh), so only a password, or a user
+    name in another scheme, is refused."""
+    saved = changed_settings(
+        Settings(EngineSettings(), {}),
+        {},
+        {"docker": {"docker_host": "ssh://deploy@build-box"}},
+        family_settings(default_registry()),
+    )
+    assert saved.families["docker"].model_dump() == {"docker_host": "ssh://deploy@build-box"}

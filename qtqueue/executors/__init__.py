@@ -3,8 +3,10 @@
 Operation families (`Family`, one folder each) come in through the `qtqueue.families`
 entry-point group: qtqueue's own families (shell, system, docker) exactly as plug-ins do.
 `default_registry()` loads qtqueue's own entries first, then, unless told not to, every other
-installed distribution's; a broken plug-in is logged and skipped, a duplicate type name, family
-name or error code raises. Single executors still come in through the older
+installed distribution's. A plug-in family is registered all or nothing: one that cannot be
+loaded or registered (a duplicate type name, family name, error code or setting, a bad errors.toml,
+a setting that would hold a credential) is logged and skipped; for the built-in families it
+raises. Single executors still come in through the older
 `qtqueue.executors` group (each entry point names an `Executor` subclass), and plain functions
 through `register_handler(name, fn)`.
 """
@@ -18,7 +20,7 @@ from importlib.metadata import EntryPoint, entry_points
 from qtqueue.core.errors import CATALOG, ErrorCatalog, QueueError
 from qtqueue.core.task import TaskType, register_name_keys
 from qtqueue.executors.base import Executor, Handler, HandlerExecutor, Params, RunContext
-from qtqueue.executors.family import Family, UnavailableExecutor
+from qtqueue.executors.family import Family, UnavailableExecutor, secret_settings
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +82,19 @@ class ExecutorRegistry:
     def add_family(self, family: Family) -> None:
         """Register a family: its error codes and rules into the catalog, then each of its
         executors. All or nothing: a family name, type name, error code or settings field
-        already taken raises ValueError before anything is registered."""
+        already taken, or a settings field that would hold a credential, raises ValueError;
+        whatever raises leaves nothing of the family registered."""
         if family.name in self._families:
             raise ValueError(f"a family named {family.name!r} is already registered")
-        settings = list(family.settings_model.model_fields) if family.settings_model else []
+        model = family.settings_model
+        settings = list(model.model_fields) if model is not None else []
+        secrets = secret_settings(model) if model is not None else []
+        if secrets:
+            raise ValueError(
+                f"family {family.name!r}: the setting {', '.join(secrets)} would hold a "
+                "credential, but settings are saved as plain text; keep it in the OS keyring "
+                "and read it in the executor with ctx.credential(name)"
+            )
         clashes = sorted(n for n in settings if n in self._setting_owner)
         if clashes:
             owners = sorted({self._setting_owner[n].name for n in clashes})
@@ -101,14 +112,23 @@ class ExecutorRegistry:
             raise ValueError(
                 f"family {family.name!r}: an executor for {', '.join(taken)} is already registered"
             )
-        if family.errors is not None:
-            self._catalog.register_file(family.name, family.errors)
-        if family.rules:
-            self._catalog.register(f"{family.name}:code", (), family.rules)
-        for executor in executors:
-            self.register(executor)
-            self._family_of[executor.name] = family
-            register_name_keys(executor.name, family.name_keys)
+        owners_before = set(self._catalog.owners())
+        try:
+            if family.errors is not None:
+                self._catalog.register_file(family.name, family.errors)
+            if family.rules:
+                self._catalog.register(f"{family.name}:code", (), family.rules)
+            for executor in executors:
+                self.register(executor)
+                self._family_of[executor.name] = family
+                register_name_keys(executor.name, family.name_keys)
+        except BaseException:
+            for owner in set(self._catalog.owners()) - owners_before:
+                self._catalog.unregister(owner)
+            for name in names:
+                if self._family_of.pop(name, None) is family:
+                    del self._executors[name]
+            raise
         self._setting_owner.update(dict.fromkeys(settings, family))
         self._families[family.name] = family
 
@@ -139,9 +159,12 @@ class ExecutorRegistry:
     def __iter__(self) -> Iterator[Executor]:
         return iter(sorted(self._executors.values(), key=lambda e: e.name))
 
-    def load_families(self, eps: Iterable[EntryPoint]) -> None:
+    def load_families(self, eps: Iterable[EntryPoint], *, strict: bool = False) -> None:
         """Add the family each entry point names. One that cannot be loaded, or is not a
-        `Family`, is logged and skipped; a duplicate (ValueError from `add_family`) raises."""
+        `Family`, is logged and skipped. So is, unless `strict`, one that `add_family` refuses
+        or that raises while registered (a clashing name or code, a bad errors.toml, its
+        `executors()` failing): a broken plug-in must not stop qtqueue. With `strict` (qtqueue's
+        own families) that error raises."""
         for ep in eps:
             try:
                 family = ep.load()
@@ -150,23 +173,48 @@ class ExecutorRegistry:
             except Exception:
                 logger.exception("could not load family entry point %s", ep.name)
                 continue
-            self.add_family(family)
+            if strict:
+                self.add_family(family)
+                continue
+            try:
+                self.add_family(family)
+            except Exception:
+                logger.exception(
+                    "skipped family %s (entry point %s = %s): it could not be registered",
+                    family.name, ep.name, ep.value,
+                )  # fmt: skip
 
     def load_entry_points(self) -> None:
         """Register what installed plug-ins advertise: families (other distributions' entries of
         `qtqueue.families`), then single executors (`qtqueue.executors`); a broken one is
         logged and skipped."""
-        self.load_families(
-            ep
-            for ep in entry_points(group=FAMILY_ENTRY_POINT_GROUP)
-            if not _is_own(ep) and ep.name not in self._families
-        )
+        self.load_families(self._plugin_family_entry_points())
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 cls = ep.load()
                 self.register(cls())
             except Exception:
                 logger.exception("could not load executor entry point %s", ep.name)
+
+    def _plugin_family_entry_points(self) -> Iterator[EntryPoint]:
+        """Other distributions' `qtqueue.families` entries; one named like a family already
+        registered is left out, with a warning naming both."""
+        for ep in entry_points(group=FAMILY_ENTRY_POINT_GROUP):
+            if _is_own(ep):
+                continue
+            if ep.name in self._families:
+                logger.warning(
+                    "skipped family entry point %s = %s%s: a family named %r is already "
+                    "registered (%s)",
+                    ep.name, ep.value, _from_dist(ep), ep.name,
+                    self._families[ep.name].title,
+                )  # fmt: skip
+                continue
+            yield ep
+
+
+def _from_dist(ep: EntryPoint) -> str:
+    return f" of {ep.dist.name}" if ep.dist is not None else ""
 
 
 def _is_own(ep: EntryPoint) -> bool:
@@ -189,7 +237,7 @@ def built_in_family_entry_points() -> list[EntryPoint]:
 def default_registry(*, entry_points: bool = True) -> ExecutorRegistry:
     """A registry with every built-in family (and installed plug-ins, unless disabled)."""
     registry = ExecutorRegistry()
-    registry.load_families(built_in_family_entry_points())
+    registry.load_families(built_in_family_entry_points(), strict=True)
     if entry_points:
         registry.load_entry_points()
     return registry

@@ -11,14 +11,16 @@ codes and message rules into the open error catalog; the window loads its option
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import re
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from qtqueue.core.error_catalog import MessageRule
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -26,9 +28,18 @@ from qtqueue.executors.base import Executor, RunContext
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Family", "UnavailableExecutor", "missing_modules"]
+__all__ = ["Family", "UnavailableExecutor", "missing_modules", "secret_settings"]
 
 _FAMILY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: Words of a setting's name that say its value is a credential ("auth_token", "apiKey",
+#: "registry-password"; not "max_tokens"). Family settings are saved as plain JSON in the store
+#: and shown in the settings pages, so such a field is refused.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "passphrase", "token", "secret", "credential", "credentials", "apikey"}
+)
+#: Two words that together name a credential ("api_key", "privateKey").
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,29 @@ def missing_modules(names: Iterable[str]) -> list[str]:
             missing.append(name)
     return missing
 
+
+def _is_secret_type(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def secret_settings(model: type[BaseModel]) -> list[str]:
+    """The fields of a family's settings model that would hold a credential: a `SecretStr` or
+    `SecretBytes` field (also inside Optional, list...), or one named like a password, token,
+    secret or API key. Settings are saved as plain JSON, so `add_family` refuses them."""
+    return [
+        name
+        for name, field in model.model_fields.items()
+        if _is_secret_type(field.annotation) or _names_a_secret(name)
+    ]
+
+
+def _names_a_secret(name: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(name)]
+    return bool(_SECRET_WORDS.intersection(words)) or any(
+        pair in _SECRET_PAIRS for pair in itertools.pairwise(words)
+    )
 
 
 class UnavailableExecutor(Executor):

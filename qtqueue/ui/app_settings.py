@@ -199,7 +199,9 @@ class AppSettings:
             data = json.loads(str(raw))
             return {str(c): int(n) for c, n in data.items() if int(n) >= 1}
         except (ValueError, TypeError, AttributeError):
-            logger.warning("ignoring the setting %s: not a JSON object of limits", raw)
+            logger.warning(
+                "ignoring the setting %s: not a JSON object of limits", KEY_CATEGORY_LIMITS
+            )
             return {}
 
     @property
@@ -282,7 +284,7 @@ class AppSettings:
             try:
                 EngineSettings.model_validate({name: value})
             except ValidationError as exc:
-                logger.warning("not moving the setting %s into the store: %s", key, exc)
+                logger.warning("not moving the setting %s into the store: %s", key, _why(exc))
                 continue
             found[name] = value
         families: dict[str, BaseModel] = {}
@@ -290,7 +292,9 @@ class AppSettings:
             try:
                 families["docker"] = models["docker"](docker_host=self.docker_host)
             except ValidationError as exc:
-                logger.warning("not moving the setting %s into the store: %s", KEY_DOCKER_HOST, exc)
+                logger.warning(
+                    "not moving the setting %s into the store: %s", KEY_DOCKER_HOST, _why(exc)
+                )
         return Settings(EngineSettings.model_validate(found), families)
 
     def forget_legacy(self) -> None:
@@ -305,9 +309,12 @@ class AppSettings:
         return self.shutdown_policy if self.has(KEY_SHUTDOWN_POLICY) else None
 
 
-def apply_config(queue: TaskQueue, config: AppConfig) -> None:
-    """Apply the engine part of `config` to the running queue, live."""
-    apply_settings(queue, config.engine_settings())
+def _why(exc: ValidationError) -> str:
+    """The fields a validation error names and the kind of each error, never the value (the
+    text of a ValidationError quotes the input, which may hold a credential)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['type']}" for e in exc.errors()
+    )
 
 
 async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:

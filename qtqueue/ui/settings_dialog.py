@@ -8,7 +8,8 @@ whose schema asks for it with `widget: category_limits`).
 
 It edits an `AppConfig`: filled from the live queue and the window's preferences, checked
 inline (OK stays disabled while a value is refused, and the reason is shown beside it). On OK
-the engine's settings are applied to the running engine at once and saved in its store (where
+the engine's settings the user changed (only those: a value shown rounded and left alone keeps
+its exact value) are applied to the running engine at once and saved in its store (where
 `qtqueue run` and the CLI read them too; `saving` is that write), and the window's preferences
 in `QSettings`.
 """
@@ -41,8 +42,17 @@ from PySide6.QtWidgets import (
 
 from qtqueue.core.param_schema import FieldSpec
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
-from qtqueue.settings import EngineSettings, checked, family_settings, save_settings
-from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode, apply_config
+from qtqueue.settings import (
+    EngineSettings,
+    Settings,
+    apply_settings,
+    checked,
+    family_settings,
+    load_settings,
+    overlay,
+    save_settings,
+)
+from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.paramform.editors import EditorContext, RowsEditor, register_editor
 from qtqueue.ui.paramform.form import TaskForm
@@ -62,6 +72,17 @@ POLICY_LABELS: dict[ShutdownPolicy, str] = {
 _STYLE = "QLabel#settingsError { color: #c62828; }"
 #: The schema's `widget` hint that asks for the category limits table.
 CATEGORY_LIMITS_WIDGET = "category_limits"
+#: The most decimals the retention field shows (0.000001 day: well under a second).
+MAX_RETENTION_DECIMALS = 6
+
+
+def retention_decimals(days: float) -> int:
+    """The decimals (at least one) that show `days` exactly, up to `MAX_RETENTION_DECIMALS`,
+    so that a saved 0.04 reads 0.04, not 0.0 ("Keep for ever")."""
+    for decimals in range(1, MAX_RETENTION_DECIMALS):
+        if abs(round(days, decimals) - days) < 1e-9:
+            return decimals
+    return MAX_RETENTION_DECIMALS
 
 
 class CategoryLimitsEditor(RowsEditor):
@@ -145,6 +166,9 @@ class SettingsDialog(QDialog):
         self.familyModels = family_settings(queue.registry)
         #: Each family's generated settings form, by family name.
         self.familyForms: dict[str, TaskForm] = {}
+        #: The settings as the fields read them right after `set_config` (a value can show
+        #: rounded): OK changes only the fields whose reading differs from it.
+        self._shown = AppConfig()
         self._build()
         self.set_config(settings.config_for(queue))
         self._validate()
@@ -265,7 +289,8 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ values
 
     def set_config(self, config: AppConfig) -> None:
-        """Show `config` in the fields."""
+        """Show `config` in the fields; OK then changes only the fields edited after this."""
+        self.retentionDays.setDecimals(retention_decimals(config.retention_days))
         self.engineForm.set_values(
             {
                 "max_concurrent": config.max_concurrent,
@@ -281,6 +306,7 @@ class SettingsDialog(QDialog):
         self.confirmRemove.setChecked(config.confirm_remove)
         for name, family_form in self.familyForms.items():
             family_form.set_values(config.families.get(name, {}))
+        self._shown = self.config()
         self._validate()
 
     def config(self) -> AppConfig:
@@ -299,6 +325,22 @@ class SettingsDialog(QDialog):
             confirm_remove=self.confirmRemove.isChecked(),
             family_models=self.familyModels,
         )
+
+    def edited(self, config: AppConfig) -> Settings:
+        """The engine's and families' settings of `config` that were edited since `set_config`
+        (only those fields set), checked by their models."""
+        engine = {
+            name: getattr(config, name)
+            for name in EngineSettings.model_fields
+            if getattr(config, name) != getattr(self._shown, name)
+        }
+        families: dict[str, BaseModel] = {}
+        for name, values in config.families.items():
+            shown = self._shown.families.get(name, {})
+            changed = {k: v for k, v in values.items() if k not in shown or shown[k] != v}
+            if changed:
+                families[name] = checked(self.familyModels[name], changed, name)
+        return Settings(checked(EngineSettings, engine, "engine"), families)
 
     def problems(self) -> list[str]:
         """Why the fields cannot be saved as they are (empty: they can), each led by the
@@ -329,9 +371,20 @@ class SettingsDialog(QDialog):
             return
         config = self.config()
         self.settings.save(config)
-        apply_config(self.queue, config)
-        self.saving = self._background.spawn(
-            save_settings(self.queue.store, config.engine_settings()), "save settings"
-        )
-        logger.info("settings applied (and being saved): %s", config)
+        edited = self.edited(config)
+        apply_settings(self.queue, edited)
+        self.saving = self._background.spawn(self._save(edited), "save settings")
+        # Names only: a family's values may be anything its model holds.
+        changed = [f"engine.{n}" for n in sorted(edited.engine.model_fields_set)] + [
+            f"{family}.{n}"
+            for family, model in sorted(edited.families.items())
+            for n in sorted(model.model_fields_set)
+        ]
+        logger.info("settings applied (and being saved): %s", ", ".join(changed) or "none changed")
         super().accept()
+
+    async def _save(self, edited: Settings) -> None:
+        """Save the edited fields over what the store holds (a field saved there and not
+        edited here, e.g. by `qtqueue config set` meanwhile, keeps its value)."""
+        saved = await load_settings(self.queue.store, self.familyModels)
+        await save_settings(self.queue.store, overlay(saved, edited))

@@ -168,9 +168,11 @@ def test_a_broken_plug_in_is_logged_and_skipped_and_the_others_load(
     assert "wave" not in default_registry(entry_points=False)
 
 
-def test_a_plug_in_family_that_takes_a_built_in_type_name_raises(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_plug_in_family_that_takes_a_built_in_type_name_is_logged_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A clashing plug-in must not stop qtqueue from starting: it is left out, with the reason
+    logged, and the built-in type stays the built-in one."""
     write_plugin(
         tmp_path,
         "qtqueue_plugin_clash",
@@ -185,15 +187,17 @@ def test_a_plug_in_family_that_takes_a_built_in_type_name_raises(
         },
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ValueError, match="custom_command is already registered"):
-        default_registry()
+    with caplog.at_level(logging.ERROR, logger="qtqueue.executors"):
+        registry = default_registry()
+    assert registry.family("clash") is None
+    assert registry.family_of("custom_command") is registry.family("shell")
+    assert "skipped family clash" in caplog.text
+    assert "custom_command is already registered" in caplog.text
 
 
 def test_a_family_is_registered_all_or_nothing() -> None:
     registry = default_registry(entry_points=False)
-    clash = Family(
-        "half", "Half", lambda: [HandlerExecutor("new_one", hello), CommandExecutor()]
-    )
+    clash = Family("half", "Half", lambda: [HandlerExecutor("new_one", hello), CommandExecutor()])
     with pytest.raises(ValueError, match="already registered"):
         registry.add_family(clash)
     assert "new_one" not in registry and registry.family("half") is None

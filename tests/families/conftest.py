@@ -15,16 +15,17 @@ from qtqueue.executors import FAMILY_ENTRY_POINT_GROUP
 HERE = Path(__file__).resolve().parent
 
 
-def write_dist_info(site: Path) -> Path:
-    """What `pip install` of a plug-in leaves behind: a dist-info dir with its entry point."""
-    dist = site / "qtqueue_plugin_greetings-1.0.dist-info"
+def write_dist_info(
+    site: Path,
+    name: str = "qtqueue-plugin-greetings",
+    entries: str = "greetings = plugin_family:family",
+) -> Path:
+    """What `pip install` of a plug-in leaves behind: a dist-info dir with its entry points
+    (`entries`: the lines of its `qtqueue.families` section)."""
+    dist = site / f"{name.replace('-', '_')}-1.0.dist-info"
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: qtqueue-plugin-greetings\nVersion: 1.0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        f"[{FAMILY_ENTRY_POINT_GROUP}]\ngreetings = plugin_family:family\n"
-    )
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{FAMILY_ENTRY_POINT_GROUP}]\n{entries}\n")
     return site
 
 

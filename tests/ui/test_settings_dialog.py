@@ -4,6 +4,7 @@ earlier version kept in QSettings moved into the store, and the shutdown policy 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,8 +113,9 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
         dialog.notifications.findData(NotificationMode.FAILURES.value)
     )
     dialog.closeToTray.setChecked(True)
+    assert dialog.shutdownPolicy.currentData() == ShutdownPolicy.CANCEL.value  # the fixture's
     dialog.shutdownPolicy.setCurrentIndex(
-        dialog.shutdownPolicy.findData(ShutdownPolicy.CANCEL.value)
+        dialog.shutdownPolicy.findData(ShutdownPolicy.REQUEUE.value)
     )
     docker_host(dialog).setText(" tcp://build-box:2375 ")
     dialog.accept()
@@ -126,7 +128,7 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
     assert saved.engine.category_limits == {"gpu": 1, "network": 3}
     assert saved.engine.retention_days == 2
     assert saved.engine.log_cap_mb == 3
-    assert saved.engine.shutdown_policy == ShutdownPolicy.CANCEL
+    assert saved.engine.shutdown_policy == ShutdownPolicy.REQUEUE
     assert saved.families["docker"].model_dump() == {"docker_host": "tcp://build-box:2375"}
     prefs = fresh_read()
     assert prefs.notifications == NotificationMode.FAILURES
@@ -256,6 +258,55 @@ def test_a_value_the_store_holds_wins_over_the_one_an_earlier_version_kept(
     assert window.queue.log_cap_bytes == 7 * MB  # not in the store: moved there
     assert saved_settings(data_dir).engine == EngineSettings(max_concurrent=5, log_cap_mb=7)
     assert not fresh_read().has("app/maxConcurrent")
+
+
+def test_ok_changes_only_what_was_edited_and_shows_retention_as_saved(
+    make_window: Callable[..., MainWindow], tmp_path: Path, run: Run
+) -> None:
+    """A retention of 0.04 days (about an hour) must not read "Keep for ever", and OK after
+    changing only the notifications must leave it, and every other engine field, as it was."""
+    data_dir = tmp_path / "other"
+
+    async def set_in_store() -> None:  # e.g. `qtqueue config set retention_days 0.04`
+        async with TaskQueue(data_dir, dispatch=False) as offline:
+            await save_settings(offline.store, Settings(EngineSettings(retention_days=0.04)))
+
+    run(set_in_store())
+    window = make_window(data_dir)
+    dialog = open_dialog(window)
+    assert dialog.retentionDays.text() == "0.04"
+    dialog.notifications.setCurrentIndex(dialog.notifications.findData(NotificationMode.NONE.value))
+    dialog.accept()
+    assert window.queue.retention_s == pytest.approx(0.04 * 86400)
+    saved = stored(run, dialog)
+    assert saved.engine.retention_days == 0.04
+    assert saved.engine.model_fields_set == {"retention_days"}  # nothing else written
+    assert fresh_read().notifications == NotificationMode.NONE
+
+
+def test_ok_logs_the_names_of_the_changed_settings_not_their_values(
+    window: MainWindow, caplog: pytest.LogCaptureFixture
+) -> None:
+    dialog = open_dialog(window)
+    docker_host(dialog).setText("tcp://build-box.internal:2375")
+    with caplog.at_level(logging.INFO, logger="qtqueue.ui.settings_dialog"):
+        dialog.accept()
+    (applied,) = [r.getMessage() for r in caplog.records if "settings applied" in r.getMessage()]
+    assert "docker.docker_host" in applied
+    assert "build-box" not in caplog.text
+
+
+def test_a_refused_setting_an_earlier_version_kept_is_logged_without_its_value(
+    make_window: Callable[..., MainWindow], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    raw.setValue("app/dockerHost", "tcp://ci:hunter2@build-box:2376")
+    raw.sync()
+    with caplog.at_level(logging.WARNING, logger="qtqueue.ui.app_settings"):
+        window = make_window(tmp_path / "other")
+    assert "docker_host" not in window.queue.executor_settings
+    assert "not moving the setting app/dockerHost into the store: docker_host" in caplog.text
+    assert "hunter2" not in caplog.text
 
 
 def test_unsaved_settings_leave_the_queue_as_built(make_window: Callable[..., MainWindow],

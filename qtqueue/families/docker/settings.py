@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,4 +37,24 @@ class DockerSettings(BaseModel):
             raise ValueError(
                 "must be a daemon URL such as unix:///var/run/docker.sock or tcp://host:2375"
             )
+        if _has_credentials(host):
+            # Not echoed back: the message says what is wrong, never the value.
+            raise ValueError(
+                "must not hold a user name or password (user:password@): settings are saved as "
+                "plain text; keep credentials in the OS keyring (qtqueue's Credentials) or in "
+                "Docker's own config (docker login, ssh keys)"
+            )
         return host
+
+
+def _has_credentials(host: str) -> bool:
+    """Whether a daemon URL carries userinfo that is a credential: a password in any scheme, or
+    a user name in any but ssh:// (where ssh://user@host names the login, its key stays in ssh)."""
+    try:
+        parts = urlsplit(host)
+        password = parts.password
+    except ValueError:  # a malformed netloc (bad port, brackets): judge by its text
+        return "@" in host.split("://", 1)[-1].split("/", 1)[0]
+    if password is not None:
+        return True
+    return parts.username is not None and parts.scheme != "ssh"
