@@ -6,18 +6,23 @@ here (the order the replies always had), leaves out an optional part nobody aske
 left unset), and carries a task as `Task.to_dict()` makes it. The light client and the window
 keep reading plain JSON; the engine side says in one place what each reply holds.
 
-Task dicts, statistics and queue rows are carried without re-validating them (`SkipValidation`):
-the engine made them, and a list of 100,000 tasks costs nothing more than before.
+Task dicts, statistics, queue rows, schedule templates and settings values are carried without
+re-validating them (`SkipValidation`): the engine made them, and a list of 100,000 tasks costs
+nothing more than before.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from qtqueue.core.errors import QueueError
+
+if TYPE_CHECKING:
+    from qtqueue.engine.schedule_rules import Schedule
+    from qtqueue.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,11 @@ __all__ = [
     "QueueMessage",
     "QueuePaused",
     "QueueStatus",
+    "ScheduleList",
+    "ScheduleMessage",
+    "ScheduleRecord",
+    "ScheduleRemoved",
+    "SettingsReply",
     "Stats",
     "StatsSummary",
     "TaskBrief",
@@ -324,3 +334,69 @@ class TaskTypes(Message):
     """Every task type (or the one asked for)."""
 
     types: list[TaskType]
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+class ScheduleRecord(Message):
+    """One schedule as `Schedule.to_dict()` makes it: every field, enums as their values."""
+
+    name: str
+    template: SkipValidation[dict[str, Any]]
+    kind: str
+    cron: str | None
+    interval_s: Number | None
+    timezone: str | None
+    missed: str
+    paused: bool
+    next_run_at: Number | None
+    last_run_at: Number | None
+    last_task_id: str | None
+    last_error: str | None
+    occurrences: int
+    id: str
+    created_at: Number
+    updated_at: Number
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleRecord:
+        """The record of `schedule`."""
+        return cls(**schedule.to_dict())
+
+
+class ScheduleMessage(Message):
+    """One schedule after an action, or as read; `run_now` adds the task it added."""
+
+    schedule: ScheduleRecord
+    task_id: str | None = None
+
+
+class ScheduleList(Message):
+    """Every schedule, oldest first, and how many."""
+
+    schedules: list[ScheduleRecord]
+    count: int
+
+
+class ScheduleRemoved(Message):
+    """A schedule deleted for good (its full id)."""
+
+    schedule_id: str
+    removed: Literal[True]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class SettingsReply(Message):
+    """`config_get` / `config_set`: every field of `EngineSettings` and of each family's
+    settings model (by family name, sorted), as the engine uses them now (JSON values)."""
+
+    engine: SkipValidation[dict[str, Any]]
+    families: SkipValidation[dict[str, dict[str, Any]]]
+
+    @classmethod
+    def of(cls, settings: Settings) -> SettingsReply:
+        """The reply for `settings` (`Settings.to_dict()`)."""
+        return cls(**settings.to_dict())

@@ -1,12 +1,13 @@
 """The local API's schedule actions: small async functions over a `ScheduleManager`.
 
-Each is `async def action(manager, params) -> dict` and returns JSON-ready data; a schedule is
-given as `Schedule.to_dict()`. `SCHEDULE_ACTIONS` maps their names to them, and
-`queue_actions` binds them to the queue's own manager in the `(queue, params)` form of
-`qtqueue.api.actions.ACTIONS`, so the command line and the HTTP API reach them like every other
-action. Params are checked by a pydantic model per action (an unknown key is an error); values
-the manager parses itself (intervals, cron expressions, time zones, the missed policy) come back
-as VALIDATION_INVALID_FORMAT with the field named. Wherever a `schedule_id` is taken, a unique
+Each is `async def action(manager, params) -> dict` and replies with a typed message
+(`qtqueue.api.messages`); a schedule is given as `Schedule.to_dict()` makes it.
+`SCHEDULE_ACTIONS` maps their names to them, and `queue_actions` binds them to the queue's own
+manager in the `(queue, params)` form of `qtqueue.api.actions.ACTIONS`, so the command line and
+the HTTP API reach them like every other action. Params are checked by a pydantic model per
+action (an unknown key is an error); values the manager parses itself (intervals, cron
+expressions, time zones, the missed policy) come back as VALIDATION_INVALID_FORMAT with the
+field named. Wherever a `schedule_id` is taken, a unique
 prefix of 4+ characters or the schedule's unique name is accepted too.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from qtqueue.api.messages import ScheduleList, ScheduleMessage, ScheduleRecord, ScheduleRemoved
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.schedules import ScheduleManager
@@ -76,27 +78,28 @@ async def schedule_add(manager: ScheduleManager, params: dict[str, Any]) -> dict
         missed=p.missed or "run_once",
         paused=p.paused,
     )
-    return {"schedule": s.to_dict()}
+    return ScheduleMessage(schedule=ScheduleRecord.of(s)).dump()
 
 
 async def schedule_list(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Every schedule, oldest first: `{"schedules": [...], "count": n}`."""
     parse_params(NoParams, "schedule_list", params)
-    schedules = [s.to_dict() for s in manager.list_schedules()]
-    return {"schedules": schedules, "count": len(schedules)}
+    schedules = [ScheduleRecord.of(s) for s in manager.list_schedules()]
+    return ScheduleList(schedules=schedules, count=len(schedules)).dump()
 
 
 async def schedule_get(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """One schedule: `{"schedule": ...}`."""
     p = parse_params(_ScheduleRef, "schedule_get", params)
-    return {"schedule": manager.get_schedule(p.schedule_id).to_dict()}
+    return ScheduleMessage(schedule=ScheduleRecord.of(manager.get_schedule(p.schedule_id))).dump()
 
 
 async def schedule_update(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
     """Change the given fields of a schedule: `{"schedule": ...}`."""
     p = parse_params(UpdateScheduleParams, "schedule_update", params)
     changes = {k: getattr(p, k) for k in p.model_fields_set - {"schedule_id"}}
-    return {"schedule": (await manager.update_schedule(p.schedule_id, **changes)).to_dict()}
+    updated = await manager.update_schedule(p.schedule_id, **changes)
+    return ScheduleMessage(schedule=ScheduleRecord.of(updated)).dump()
 
 
 async def schedule_manage(manager: ScheduleManager, params: dict[str, Any]) -> dict[str, Any]:
@@ -104,12 +107,14 @@ async def schedule_manage(manager: ScheduleManager, params: dict[str, Any]) -> d
     after the action (run_now adds `"task_id"`), or `{"schedule_id": ..., "removed": true}`."""
     p = parse_params(ManageScheduleParams, "schedule_manage", params)
     if p.action == "remove":
-        return {"schedule_id": await manager.delete_schedule(p.schedule_id), "removed": True}
+        removed = await manager.delete_schedule(p.schedule_id)
+        return ScheduleRemoved(schedule_id=removed, removed=True).dump()
     if p.action == "run_now":
         task_id = await manager.run_now(p.schedule_id)
-        return {"schedule": manager.get_schedule(p.schedule_id).to_dict(), "task_id": task_id}
+        ran = ScheduleRecord.of(manager.get_schedule(p.schedule_id))
+        return ScheduleMessage(schedule=ran, task_id=task_id).dump()
     control = manager.pause_schedule if p.action == "pause" else manager.resume_schedule
-    return {"schedule": (await control(p.schedule_id)).to_dict()}
+    return ScheduleMessage(schedule=ScheduleRecord.of(await control(p.schedule_id))).dump()
 
 
 #: Every schedule action by name. Read-only.

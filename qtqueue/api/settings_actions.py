@@ -1,10 +1,10 @@
 """The local API's settings actions: `config_get` and `config_set` over the engine's settings.
 
-Both answer `{"engine": {...}, "families": {name: {...}}}`: every field of `EngineSettings`
-and of the settings model of each family in the engine's registry (`Family.settings_model`),
-as the running engine uses them now. `config_set` takes the fields to change
-(`{"engine": {"max_concurrent": 2}, "families": {"docker": {...}}}`),
-checks them through the models (QueueError VALIDATION_INVALID_PARAMS naming each bad field as
+Both answer `{"engine": {...}, "families": {name: {...}}}` (`messages.SettingsReply`): every
+field of `EngineSettings` and of the settings model of each family in the engine's registry
+(`Family.settings_model`), as the running engine uses them now. `config_set` takes the fields
+to change (`{"engine": {"max_concurrent": 2}, "families": {"docker": {...}}}`), checks them
+through the models (QueueError VALIDATION_INVALID_PARAMS naming each bad field as
 `engine.<field>` or `<family>.<field>`), saves them in the store and applies them to the
 running engine at once. `queue_actions` gives them in the `(queue, params)` form of
 `qtqueue.api.actions.ACTIONS`, as the schedule actions are.
@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
+from qtqueue.api.messages import SettingsReply
 from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.settings import (
@@ -51,7 +52,7 @@ class SetConfigParams(Params):
 async def config_get(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Every setting as the engine uses it now."""
     parse_params(NoParams, "config_get", params)
-    return current_settings(queue).to_dict()
+    return SettingsReply.of(current_settings(queue)).dump()
 
 
 async def config_set(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +69,7 @@ async def config_set(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
         f"{family}.{k}" for family, values in p.families.items() for k in values
     ]
     logger.info("settings changed: %s", ", ".join(names) or "nothing")  # names only: no values
-    return current_settings(queue).to_dict()
+    return SettingsReply.of(current_settings(queue)).dump()
 
 
 def _only_given(changed: Settings, p: SetConfigParams) -> Settings:
