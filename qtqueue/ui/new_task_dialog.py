@@ -27,13 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import (
-    Permission,
-    Priority,
-    Task,
-    parse_task_type,
-    summarize_params,
-)
+from qtqueue.core.task import Permission, Priority, Task, parse_task_type
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.paramform.form import TaskForm
@@ -336,7 +330,7 @@ class NewTaskDialog(QDialog):
             return
         name = self.current_type() or ""
         values = self.form.values()
-        self.name_edit.setPlaceholderText(f"default: {summarize_params(name, values)}")
+        self.name_edit.setPlaceholderText(f"default: {self.registry.default_name(name, values)}")
 
     # ------------------------------------------------------------------ duplicate
 
@@ -413,7 +407,7 @@ class NewTaskDialog(QDialog):
         return Task(
             task_type=parse_task_type(name),
             params=params,
-            name=self.name_edit.text().strip() or summarize_params(name, params),
+            name=self.name_edit.text().strip() or self.registry.default_name(name, params),
             category=self.category_edit.text().strip() or "general",
             tags=self.tags(),
             priority=Priority(self.priority_combo.currentData()),
