@@ -30,7 +30,9 @@ from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Permission, Priority, Task, parse_task_type
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.engine_bridge import BackgroundTasks
-from qtqueue.ui.paramform.form import TaskForm
+from qtqueue.ui.family_widgets import family_editors
+from qtqueue.ui.paramform.editors import EditorRegistry
+from qtqueue.ui.paramform.form import TaskForm, form_editors
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 
 logger = logging.getLogger(__name__)
@@ -103,9 +105,12 @@ class NewTaskDialog(QDialog):
         queue_names: Iterable[str] | None = None,
         known_tasks: TaskLookup | None = None,
         submit: Callable[[Task], Awaitable[str]] | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
+        #: The window's form editors; a family's own are added for its types' forms only.
+        self.editors = editors if editors is not None else form_editors()
         self.known_tasks = known_tasks
         self.submit = submit
         self.queued_id: str | None = None
@@ -313,7 +318,11 @@ class NewTaskDialog(QDialog):
             return
         if self.form is not None:
             self.form.deleteLater()
-        self.form = TaskForm.for_executor(executor, credential_names=self.credential_names)
+        self.form = TaskForm.for_executor(
+            executor,
+            credential_names=self.credential_names,
+            editors=family_editors(self.registry.family_of(name), self.editors),
+        )
         self.form.setObjectName("taskForm")
         self.form.changed.connect(self._form_changed)
         self.params_scroll.setWidget(self.form)
