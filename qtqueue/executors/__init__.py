@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from qtqueue.core.error_catalog import code_rules_owner
 from qtqueue.core.errors import CATALOG, ErrorCatalog, QueueError
 from qtqueue.core.task import TaskType, summarize_params
 from qtqueue.executors.base import Executor, Handler, HandlerExecutor, Params, RunContext
@@ -118,7 +119,7 @@ class ExecutorRegistry:
             if family.errors is not None:
                 self._catalog.register_file(family.name, family.errors)
             if family.rules:
-                self._catalog.register(f"{family.name}:code", (), family.rules)
+                self._catalog.register(code_rules_owner(family.name), (), family.rules)
             for executor in executors:
                 self.register(executor)
                 self._family_of[executor.name] = family
