@@ -139,10 +139,10 @@ def _category_limits_editor(spec: FieldSpec, _context: EditorContext) -> Categor
     return CategoryLimitsEditor(spec)
 
 
-def settings_editors() -> EditorRegistry:
-    """A new registry of the settings forms' editors: the forms' own, and the category
-    limits' table."""
-    registry = form_editors()
+def settings_editors(base: EditorRegistry | None = None) -> EditorRegistry:
+    """A new registry of the settings forms' editors: those of `base` (the window's; by
+    default `form_editors()`), and the category limits' table."""
+    registry = base.copy() if base is not None else form_editors()
     registry.add(
         lambda spec: spec.schema.get("widget") == CATEGORY_LIMITS_WIDGET, _category_limits_editor
     )
@@ -176,8 +176,9 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
-        #: The settings forms' editors; a family's own are added for its page only.
-        self.editors = editors if editors is not None else settings_editors()
+        #: The settings forms' editors (the window's, `editors`, and the category limits'); a
+        #: family's own are added for its page only.
+        self.editors = settings_editors(editors)
         self.setWindowTitle("Settings")
         self.setStyleSheet(_STYLE)
         self.queue = queue
