@@ -271,9 +271,12 @@ class ScheduleDialog(QDialog):
         *,
         credential_names: Iterable[str] = (),
         parent: QWidget | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("scheduleDialog")
+        #: The window's form editors, for the schedule editor's task form.
+        self.editors = editors
         self.form = Ui_ScheduleDialog()
         self.form.setupUi(self)
         self.schedules = schedules
@@ -366,6 +369,7 @@ class ScheduleDialog(QDialog):
             schedule=schedule,
             credential_names=self.credential_names,
             parent=self,
+            editors=self.editors,
         )
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         editor.accepted.connect(lambda: self._saved(editor.saved))

@@ -168,6 +168,7 @@ class WindowDialogs(QObject):
                 self.host.bridge,
                 credential_names=self.credentials().names(),
                 parent=self._parent,
+                editors=self.host.editors,
             )
         self.schedule_dialog.refresh()
         self.schedule_dialog.show()
