@@ -147,6 +147,12 @@ def parse_catalog(text: str, source: str = "errors.toml") -> ParsedCatalog:
     return ParsedCatalog(tuple(infos), tuple(rules), tuple(refinements))
 
 
+def code_rules_owner(family: str) -> str:
+    """The owner name under which a family's message rules built in code (`Family.rules`)
+    are registered, next to its errors.toml's (`family`); `unregister(family)` drops both."""
+    return f"{family}:code"
+
+
 class ErrorCatalog(Mapping[str, ErrorInfo]):
     """Every registered code with its `ErrorInfo`, and the message rules, by owner.
 
@@ -230,14 +236,17 @@ class ErrorCatalog(Mapping[str, ErrorInfo]):
         self.register(owner, parsed.infos, parsed.rules, parsed.refinements)
 
     def unregister(self, owner: str) -> None:
-        """Forget everything `owner` registered (for a family that is unloaded, and tests)."""
+        """Forget everything `owner` registered (for a family that is unloaded, and tests),
+        the rules built in its code (`code_rules_owner(owner)`) included."""
         if owner == CORE_OWNER:
             raise ValueError("the core's codes cannot be unregistered")
-        self._rules.pop(owner, None)
-        for code in [c for c, o in self._owner_of.items() if o == owner]:
+        owners = {owner, code_rules_owner(owner)}
+        for name in owners:
+            self._rules.pop(name, None)
+        for code in [c for c, o in self._owner_of.items() if o in owners]:
             del self._owner_of[code], self._infos[code]
         for rule_id, items in list(self._refine.items()):
-            self._refine[rule_id] = [item for item in items if item[0] != owner]
+            self._refine[rule_id] = [item for item in items if item[0] not in owners]
 
     def rules(self) -> Iterator[MessageRule]:
         """Every message rule in the order they are tried: families first, then the core."""

@@ -381,24 +381,19 @@ class Task:
 
 
 #: The param keys that name a task of any type (a command line, a script, a URL), tried after
-#: the keys its family registered (`register_name_keys`).
+#: the keys its family names (`Family.name_keys`, read through `ExecutorRegistry.name_keys`).
 DEFAULT_NAME_KEYS: tuple[str, ...] = ("command", "script_path", "url")
 
-_NAME_KEYS: dict[str, tuple[str, ...]] = {}
 
-
-def register_name_keys(task_type: str, keys: Sequence[str]) -> None:
-    """Say which param keys name a task of `task_type` (its family's `name_keys`), most telling
-    first. The executor registry calls it when it registers a family's executors; registering
-    a type again replaces its keys."""
-    _NAME_KEYS[str(task_type)] = tuple(keys)
-
-
-def summarize_params(task_type: TaskType | str, params: Mapping[str, Any]) -> str:
-    """A default task name: the value of the first of the type's name keys (then command,
-    script_path, url) set in `params` — a command line with its args, the image… — or the type."""
+def summarize_params(
+    task_type: TaskType | str, params: Mapping[str, Any], name_keys: Sequence[str] = ()
+) -> str:
+    """A default task name: the value of the first of `name_keys` (the keys the type's family
+    names, most telling first; then command, script_path, url) set in `params` — a command line
+    with its args, the image… — or the type. `ExecutorRegistry.default_name` passes the keys of
+    the type's family in that registry."""
     name = str.__str__(task_type)
-    for key in (*_NAME_KEYS.get(name, ()), *DEFAULT_NAME_KEYS):
+    for key in (*name_keys, *DEFAULT_NAME_KEYS):
         value = params.get(key)
         if value:
             text = (

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import Permission, Task, TaskStatus, parse_task_type, summarize_params
+from qtqueue.core.task import Permission, Task, TaskStatus, parse_task_type
 from qtqueue.engine import named_queues
 from qtqueue.engine.dispatch import Dispatcher
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -116,7 +116,7 @@ def prepare(
     if t.permission == Permission.HUMAN_REQUIRED:
         t.wait_reason = AWAITING_APPROVAL
     if not t.name:
-        t.name = summarize_params(t.task_type, t.params)
+        t.name = registry.default_name(t.task_type, t.params)
     return t
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +305,11 @@ class TaskQueue:
         """Add an executor for a task type at run time."""
         self.registry.register(executor)
         self.dispatcher.unblock_type(executor.name)
+
+    def default_name(self, task_type: str, params: Mapping[str, Any]) -> str:
+        """The name a task of that type with those params gets when it is given none (its
+        family's name keys in this queue's registry)."""
+        return self.registry.default_name(task_type, params)
 
     def validate_task(self, task: Task) -> Task:
         """The engine-owned copy `add_task` would queue (params completed with defaults,

@@ -26,7 +26,7 @@ from croniter import CroniterError, croniter  # type: ignore[import-untyped]
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.recurrence import timing_words
-from qtqueue.core.task import Task, new_task_id, parse_task_type, summarize_params
+from qtqueue.core.task import Task, new_task_id, parse_task_type
 
 logger = logging.getLogger(__name__)
 
@@ -370,15 +370,17 @@ def validated_template(
     return {k: data[k] if k in data else defaults[k] for k in TEMPLATE_FIELDS}
 
 
-def schedule_name(name: str, template: Mapping[str, Any]) -> str:
-    """The name a schedule goes by: `name`, else its template's name, else a summary of
-    the template's params."""
+def schedule_name(
+    name: str, template: Mapping[str, Any], default_name: Callable[[str, Mapping[str, Any]], str]
+) -> str:
+    """The name a schedule goes by: `name`, else its template's name, else `default_name` of
+    the template's type and params (the queue's: its registry's family name keys)."""
     if not isinstance(name, str):
         raise bad_format("name", "must be text")
     return (
         name.strip()
         or str(template.get("name") or "")
-        or summarize_params(template["task_type"], template.get("params") or {})
+        or default_name(str(template["task_type"]), template.get("params") or {})
     )
 
 

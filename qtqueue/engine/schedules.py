@@ -107,6 +107,9 @@ class TaskSink(Protocol):
     def validate_task(self, task: Task) -> Task:
         """The queue's checks of a new task; QueueError if it would be refused."""
 
+    def default_name(self, task_type: str, params: Mapping[str, Any]) -> str:
+        """The name a task of that type with those params gets when it is given none."""
+
     async def add_task(self, task: Task) -> str:
         """Add a task durably; its id. QueueError if it is refused."""
 
@@ -305,7 +308,7 @@ class ScheduleManager:
                 paused=bool(paused),
                 created_at=now,
             )
-            s.name = schedule_name(name, s.template)
+            s.name = schedule_name(name, s.template, self.queue.default_name)
             s.next_run_at = s.following(now)
             await self._save(s, now)
             logger.info("schedule %s (%s) added: %s", s.id, s.name, s.summary)
@@ -331,7 +334,7 @@ class ScheduleManager:
             if "template" in changes:
                 s.template = self._validated_template(changes["template"])
             if "name" in changes:
-                s.name = schedule_name(changes["name"] or "", s.template)
+                s.name = schedule_name(changes["name"] or "", s.template, self.queue.default_name)
             if "missed" in changes:
                 s.missed = missed_policy(changes["missed"])
             retime = bool({"every", "cron", "timezone"} & set(changes))

@@ -14,11 +14,13 @@ through `register_handler(name, fn)`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
+from qtqueue.core.error_catalog import code_rules_owner
 from qtqueue.core.errors import CATALOG, ErrorCatalog, QueueError
-from qtqueue.core.task import TaskType, register_name_keys
+from qtqueue.core.task import TaskType, summarize_params
 from qtqueue.executors.base import Executor, Handler, HandlerExecutor, Params, RunContext
 from qtqueue.executors.family import Family, UnavailableExecutor, secret_settings
 
@@ -117,11 +119,10 @@ class ExecutorRegistry:
             if family.errors is not None:
                 self._catalog.register_file(family.name, family.errors)
             if family.rules:
-                self._catalog.register(f"{family.name}:code", (), family.rules)
+                self._catalog.register(code_rules_owner(family.name), (), family.rules)
             for executor in executors:
                 self.register(executor)
                 self._family_of[executor.name] = family
-                register_name_keys(executor.name, family.name_keys)
         except BaseException:
             for owner in set(self._catalog.owners()) - owners_before:
                 self._catalog.unregister(owner)
@@ -143,6 +144,18 @@ class ExecutorRegistry:
     def family_of(self, type_name: str | TaskType) -> Family | None:
         """The family a type came with, or None (a handler, a single plug-in executor)."""
         return self._family_of.get(str(type_name))
+
+    def name_keys(self, type_name: str | TaskType) -> tuple[str, ...]:
+        """The param keys that name a task of that type: those of the family it came with in
+        this registry, most telling first; () for a type of no family or an unknown one."""
+        family = self.family_of(type_name)
+        return tuple(family.name_keys) if family is not None else ()
+
+    def default_name(self, type_name: str | TaskType, params: Mapping[str, Any]) -> str:
+        """The name a task of that type with those params gets when it is given none: the
+        value of its family's first name key set (then command, script_path, url), else the
+        type name (`summarize_params` with this registry's `name_keys`)."""
+        return summarize_params(type_name, params, self.name_keys(type_name))
 
     def unavailable_error(self, type_name: str | TaskType) -> QueueError | None:
         """QUEUE_EXTRA_NOT_INSTALLED when the type's family lacks a module it needs, else None."""

@@ -69,7 +69,9 @@ class Family:
     order of preference; the first one set in a task's params gives its default name."""
     qt_module: str | None = None
     """A module (`<package>.qt`) the window imports to host the family's own widget; it
-    defines `detail_widget(parent) -> QWidget | None`. Nothing else imports it."""
+    defines `detail_widget(parent) -> QWidget | None` and/or `editors(registry)` (adds the
+    family's own form editors, used only in its types' forms and its settings page: see
+    `qtqueue.ui.family_widgets.family_editors`). Nothing else imports it."""
     requires: tuple[str, ...] = ()
     """Top-level modules its executors need that are not qtqueue's own dependencies
     ("docker"); when one is missing its types are still listed, but adding or running one

@@ -1,7 +1,10 @@
-"""What the detail pane hosts for a family: the widget its `qt.py` gives, and list sizing.
+"""What the window takes from a family's `qt.py`: its detail widget, its form editors; and
+list sizing.
 
-A family's `Family.qt_module` defines `detail_widget(parent)`; the pane loads it through the
-descriptor (never by importing the family) and drives it through `FamilyWidget`.
+A family's `Family.qt_module` may define `detail_widget(parent)`, which the pane loads through
+the descriptor (never by importing the family) and drives through `FamilyWidget`, and
+`editors(registry)`, which adds its own editors to a copy of the window's `EditorRegistry` for
+the forms of its own task types and its settings page (`family_editors`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from PySide6.QtWidgets import QGridLayout, QTreeWidget, QVBoxLayout, QWidget
 
 from qtqueue.core.task import Task
 from qtqueue.executors.family import Family
+from qtqueue.ui.paramform.editors import EditorRegistry
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "LIST_ROWS_SHOWN",
     "FamilyWidget",
+    "family_editors",
     "find_family_widget",
     "fit_rows",
     "host_family_widgets",
@@ -57,13 +62,33 @@ def load_family_widgets(families: Sequence[Family], parent: QWidget) -> list[Fam
             continue
         try:
             module = importlib.import_module(family.qt_module)
-            widget = module.detail_widget(parent)
+            make = getattr(module, "detail_widget", None)
+            widget = make(parent) if make is not None else None
         except Exception:
             logger.exception("could not load the %s family's widget", family.name)
             continue
         if widget is not None:
             widgets.append(cast(FamilyWidget, widget))
     return widgets
+
+
+def family_editors(family: Family | None, base: EditorRegistry) -> EditorRegistry:
+    """The editors of a form of `family`'s (its task types' params, its settings page): a copy
+    of `base` to which its `qt_module`'s `editors(registry)` added its own; `base` itself for
+    no family or one that offers none. A module that cannot be loaded, or whose `editors`
+    raises, is logged, and the form gets `base`."""
+    if family is None or family.qt_module is None:
+        return base
+    try:
+        add = getattr(importlib.import_module(family.qt_module), "editors", None)
+        if add is None:
+            return base
+        registry = base.copy()
+        add(registry)
+    except Exception:
+        logger.exception("could not load the %s family's form editors", family.name)
+        return base
+    return registry
 
 
 def fit_rows(view: QTreeWidget) -> None:

@@ -41,6 +41,7 @@ from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
+from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import (
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self._closers = list(closers)
         self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
         self.app_settings = AppSettings(self.settings)
+        self.editors = form_editors()  # its forms' editors; a family's are added for its own
         self.notifier = TaskNotifier(queue, self.app_settings, self)
         self.tray: TrayIcon | None = None  # set_tray(), where the desktop has a tray
         self._quitting = False

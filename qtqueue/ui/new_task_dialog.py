@@ -27,16 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import (
-    Permission,
-    Priority,
-    Task,
-    parse_task_type,
-    summarize_params,
-)
+from qtqueue.core.task import Permission, Priority, Task, parse_task_type
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
 from qtqueue.ui.engine_bridge import BackgroundTasks
-from qtqueue.ui.paramform.form import TaskForm
+from qtqueue.ui.family_widgets import family_editors
+from qtqueue.ui.paramform.editors import EditorRegistry
+from qtqueue.ui.paramform.form import TaskForm, form_editors
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 
 logger = logging.getLogger(__name__)
@@ -109,9 +105,12 @@ class NewTaskDialog(QDialog):
         queue_names: Iterable[str] | None = None,
         known_tasks: TaskLookup | None = None,
         submit: Callable[[Task], Awaitable[str]] | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
+        #: The window's form editors; a family's own are added for its types' forms only.
+        self.editors = editors if editors is not None else form_editors()
         self.known_tasks = known_tasks
         self.submit = submit
         self.queued_id: str | None = None
@@ -319,7 +318,11 @@ class NewTaskDialog(QDialog):
             return
         if self.form is not None:
             self.form.deleteLater()
-        self.form = TaskForm.for_executor(executor, credential_names=self.credential_names)
+        self.form = TaskForm.for_executor(
+            executor,
+            credential_names=self.credential_names,
+            editors=family_editors(self.registry.family_of(name), self.editors),
+        )
         self.form.setObjectName("taskForm")
         self.form.changed.connect(self._form_changed)
         self.params_scroll.setWidget(self.form)
@@ -336,7 +339,7 @@ class NewTaskDialog(QDialog):
             return
         name = self.current_type() or ""
         values = self.form.values()
-        self.name_edit.setPlaceholderText(f"default: {summarize_params(name, values)}")
+        self.name_edit.setPlaceholderText(f"default: {self.registry.default_name(name, values)}")
 
     # ------------------------------------------------------------------ duplicate
 
@@ -413,7 +416,7 @@ class NewTaskDialog(QDialog):
         return Task(
             task_type=parse_task_type(name),
             params=params,
-            name=self.name_edit.text().strip() or summarize_params(name, params),
+            name=self.name_edit.text().strip() or self.registry.default_name(name, params),
             category=self.category_edit.text().strip() or "general",
             tags=self.tags(),
             priority=Priority(self.priority_combo.currentData()),

@@ -42,6 +42,7 @@ from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.schedule_dialog_ui import Ui_ScheduleDialog
 from qtqueue.ui.new_task_dialog import NewTaskDialog, error_text
+from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.task_list.columns import format_time, format_timestamp
 
 logger = logging.getLogger(__name__)
@@ -145,10 +146,13 @@ class ScheduleEditor(NewTaskDialog):
         task: Task | None = None,
         credential_names: Iterable[str] | None = None,
         parent: QWidget | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         if schedule is not None:
             task = Task.from_dict(schedule.template)
-        super().__init__(registry, parent=parent, task=task, credential_names=credential_names)
+        super().__init__(
+            registry, parent=parent, task=task, credential_names=credential_names, editors=editors
+        )
         self.setObjectName("scheduleEditor")
         self.schedules = schedules
         self.editing = schedule
@@ -267,9 +271,12 @@ class ScheduleDialog(QDialog):
         *,
         credential_names: Iterable[str] = (),
         parent: QWidget | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("scheduleDialog")
+        #: The window's form editors, for the schedule editor's task form.
+        self.editors = editors
         self.form = Ui_ScheduleDialog()
         self.form.setupUi(self)
         self.schedules = schedules
@@ -362,6 +369,7 @@ class ScheduleDialog(QDialog):
             schedule=schedule,
             credential_names=self.credential_names,
             parent=self,
+            editors=self.editors,
         )
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         editor.accepted.connect(lambda: self._saved(editor.saved))

@@ -54,8 +54,9 @@ from qtqueue.settings import (
 )
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode
 from qtqueue.ui.engine_bridge import BackgroundTasks
-from qtqueue.ui.paramform.editors import EditorContext, RowsEditor, register_editor
-from qtqueue.ui.paramform.form import TaskForm
+from qtqueue.ui.family_widgets import family_editors
+from qtqueue.ui.paramform.editors import EditorContext, EditorRegistry, RowsEditor
+from qtqueue.ui.paramform.form import TaskForm, form_editors
 
 logger = logging.getLogger(__name__)
 
@@ -138,23 +139,46 @@ def _category_limits_editor(spec: FieldSpec, _context: EditorContext) -> Categor
     return CategoryLimitsEditor(spec)
 
 
-register_editor(lambda spec: spec.schema.get("widget") == CATEGORY_LIMITS_WIDGET,
-                _category_limits_editor)  # fmt: skip
+def settings_editors(base: EditorRegistry | None = None) -> EditorRegistry:
+    """A new registry of the settings forms' editors: those of `base` (the window's; by
+    default `form_editors()`), and the category limits' table."""
+    registry = base.copy() if base is not None else form_editors()
+    registry.add(
+        lambda spec: spec.schema.get("widget") == CATEGORY_LIMITS_WIDGET, _category_limits_editor
+    )
+    return registry
 
 
-def settings_form(model: type[BaseModel], parent: QWidget | None = None) -> TaskForm:
-    """The form of a settings model, generated from its schema and checked by it."""
-    return TaskForm(model.model_json_schema(), functools.partial(checked, model), parent=parent)
+def settings_form(
+    model: type[BaseModel],
+    parent: QWidget | None = None,
+    editors: EditorRegistry | None = None,
+) -> TaskForm:
+    """The form of a settings model, generated from its schema and checked by it, with
+    `editors` (by default `settings_editors()`)."""
+    return TaskForm(
+        model.model_json_schema(),
+        functools.partial(checked, model),
+        editors=editors if editors is not None else settings_editors(),
+        parent=parent,
+    )
 
 
 class SettingsDialog(QDialog):
     """Edit the application settings; OK saves them and applies them to `queue` live."""
 
     def __init__(
-        self, queue: TaskQueue, settings: AppSettings, parent: QWidget | None = None
+        self,
+        queue: TaskQueue,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+        editors: EditorRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
+        #: The settings forms' editors (the window's, `editors`, and the category limits'); a
+        #: family's own are added for its page only.
+        self.editors = settings_editors(editors)
         self.setWindowTitle("Settings")
         self.setStyleSheet(_STYLE)
         self.queue = queue
@@ -221,7 +245,7 @@ class SettingsDialog(QDialog):
         (the policies' descriptions, "Keep for ever" for 0 days)."""
         page = QGroupBox("Engine", self)
         page.setObjectName("engineSettingsPage")
-        self.engineForm = settings_form(EngineSettings, page)
+        self.engineForm = settings_form(EngineSettings, page, self.editors)
         self.engineForm.setObjectName("engineSettings")
         self.engineForm.changed.connect(self._validate)
         QVBoxLayout(page).addWidget(self.engineForm)
@@ -278,7 +302,7 @@ class SettingsDialog(QDialog):
             family = self.queue.registry.family(name)
             page = QGroupBox(family.title if family is not None else name, self)
             page.setObjectName(f"{name}SettingsPage")
-            family_form = settings_form(model, page)
+            family_form = settings_form(model, page, family_editors(family, self.editors))
             family_form.setObjectName(f"{name}Settings")
             family_form.changed.connect(self._validate)
             QVBoxLayout(page).addWidget(family_form)

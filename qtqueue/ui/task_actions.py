@@ -28,6 +28,7 @@ from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.schedule_dialog import ScheduleEditor
 from qtqueue.ui.task_list.model import TaskTableModel
 
@@ -64,6 +65,7 @@ class TaskActionsHost(Protocol):
 
     queue: TaskQueue
     app_settings: AppSettings
+    editors: EditorRegistry
     model: TaskTableModel
     form: Ui_MainWindow
     table: QTableView
@@ -395,6 +397,7 @@ class TaskActions(QObject):
             task=tasks[0],
             credential_names=self.host.credential_names(),
             parent=self._parent,
+            editors=self.host.editors,
         )
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
@@ -451,6 +454,7 @@ class TaskActions(QObject):
             parent=self._parent,
             task=template,
             credential_names=self.host.credential_names(),
+            editors=self.host.editors,
             queue_names=[q["name"] for q in self.queue.list_queues()],
             known_tasks=self.host.model,
             submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost

@@ -27,6 +27,7 @@ from qtqueue.ui.credential_store import CredentialStore
 from qtqueue.ui.credentials_dialog import CredentialsDialog
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.schedule_dialog import ScheduleDialog
 from qtqueue.ui.settings_dialog import SettingsDialog
 from qtqueue.ui.task_actions import new_action, owned_slot
@@ -40,6 +41,7 @@ class DialogsHost(Protocol):
     queue: TaskQueue
     bridge: EngineBridge
     app_settings: AppSettings
+    editors: EditorRegistry
     form: Ui_MainWindow
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
@@ -119,7 +121,9 @@ class WindowDialogs(QObject):
     @Slot()
     def open_settings(self) -> SettingsDialog:
         """Show the settings dialog; OK saves them and applies them to the engine live."""
-        dialog = SettingsDialog(self.queue, self.host.app_settings, parent=self._parent)
+        dialog = SettingsDialog(
+            self.queue, self.host.app_settings, parent=self._parent, editors=self.host.editors
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.host.show_message("Settings saved and applied"))
         dialog.open()
@@ -164,6 +168,7 @@ class WindowDialogs(QObject):
                 self.host.bridge,
                 credential_names=self.credentials().names(),
                 parent=self._parent,
+                editors=self.host.editors,
             )
         self.schedule_dialog.refresh()
         self.schedule_dialog.show()

@@ -299,7 +299,9 @@ def test_new_tasks_get_distinct_uuid_ids_and_sensible_defaults() -> None:
 def test_a_default_name_summarises_the_params() -> None:
     assert summarize_params(TaskType.CUSTOM_COMMAND, {"command": "ls", "args": ["-l"]}) == "ls -l"
     assert summarize_params(TaskType.CUSTOM_SCRIPT, {"script_path": "/x.sh"}) == "/x.sh"
-    assert summarize_params(TaskType.SYSTEM_MONITOR, {"monitor_type": "cpu"}) == "cpu"
-    assert summarize_params(TaskType.SYSTEM_MONITOR, {}) == "system_monitor"
+    keys = ("monitor_type",)
+    assert summarize_params(TaskType.SYSTEM_MONITOR, {"monitor_type": "cpu"}, keys) == "cpu"
+    assert summarize_params(TaskType.SYSTEM_MONITOR, {"monitor_type": "cpu"}) == "system_monitor"
+    assert summarize_params(TaskType.SYSTEM_MONITOR, {}, keys) == "system_monitor"
     assert summarize_params("acme.deploy", {}) == "acme.deploy"
     assert len(summarize_params(TaskType.CUSTOM_COMMAND, {"command": "x" * 500})) == 120

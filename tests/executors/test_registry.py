@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from qtqueue.core.error_catalog import ErrorCatalog, MessageRule
+from qtqueue.core.error_codes import TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors import (
     FAMILY_ENTRY_POINT_GROUP,
@@ -201,6 +204,20 @@ def test_a_family_is_registered_all_or_nothing() -> None:
     with pytest.raises(ValueError, match="already registered"):
         registry.add_family(clash)
     assert "new_one" not in registry and registry.family("half") is None
+
+
+def test_an_unregistered_family_s_code_built_rules_no_longer_classify() -> None:
+    catalog = ErrorCatalog()
+    registry = ExecutorRegistry(catalog=catalog)
+    rule = MessageRule(re.compile("the frobnicator jammed"), TaskErrorCode.SYSTEM_COMMAND_FAILED)
+    registry.add_family(
+        Family("frob", "Frob", lambda: [HandlerExecutor("frob_it", hello)], rules=(rule,))
+    )
+    text = "error: the frobnicator jammed"
+    assert catalog.classify_message(text) == TaskErrorCode.SYSTEM_COMMAND_FAILED
+    catalog.unregister("frob")
+    assert catalog.classify_message(text) is None
+    assert catalog.owners() == ()
 
 
 def test_the_built_in_families_come_from_the_entry_point_group() -> None:

@@ -23,7 +23,7 @@ from qtqueue.api.actions import run_action
 from qtqueue.core.errors import QueueError, classify_exception, error_info
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors import default_registry
+from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.settings import apply_saved_settings
 
 from .conftest import HERE
@@ -210,3 +210,30 @@ def test_the_cli_lists_and_adds_it_against_a_running_engine(
         text = cli("show", bad)
         assert "PLUGIN_GREETING_REFUSED" in text and "Greet someone else, or ask first." in text
         assert stop_engine(engine) == 0, log.read_text()
+
+
+async def test_a_default_name_comes_only_from_the_family_of_the_tasks_own_registry(
+    installed: None, tmp_path: Path
+) -> None:
+    # Two registries in one process: one loaded the plug-in family (whose name key is `who`),
+    # the other runs a plain handler under the same type name.
+    with_family = default_registry()
+    without = ExecutorRegistry()
+    without.register_handler("plugin_greet", lambda task_id, params: {"handled": True})
+    assert with_family.name_keys("plugin_greet") == ("who",)
+    assert without.name_keys("plugin_greet") == ()
+
+    async with (
+        TaskQueue(tmp_path / "with", registry=with_family) as greeting,
+        TaskQueue(tmp_path / "without", registry=without) as plain,
+    ):
+        greeted = await greeting.get_task(
+            await greeting.add_task(Task("plugin_greet", {"who": "Ada"}))
+        )
+        handled = await plain.get_task(await plain.add_task(Task("plugin_greet", {"who": "Ada"})))
+        assert greeted.name == "Ada"
+        assert handled.name == "plugin_greet"
+
+        template = {"task_type": "plugin_greet", "params": {"who": "Ada"}}
+        assert (await greeting.schedules.add_schedule(template, every="1h")).name == "Ada"
+        assert (await plain.schedules.add_schedule(template, every="1h")).name == "plugin_greet"

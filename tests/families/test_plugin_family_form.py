@@ -17,7 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from qtqueue.core.param_schema import is_free_form
 from qtqueue.executors import default_registry
-from qtqueue.ui.paramform.form import TaskForm
+from qtqueue.ui.family_widgets import family_editors
+from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.paramform.form import TaskForm, form_editors
 
 
 def test_every_registered_type_gets_a_form_with_a_field_per_param(
@@ -58,3 +60,31 @@ def test_the_plug_ins_form_checks_and_gives_its_params(installed: None, qtbot: Q
     form.set_values({"who": "Ada"})
     assert form.validate() == {}
     assert executor.validate(form.values()) == {"who": "Ada", "outcome": "greet"}
+
+
+def test_the_plug_ins_own_editor_is_in_its_forms_only(installed: None, qtbot: QtBot) -> None:
+    """Its qt.py gives every text field a name picker: the plug-in's form has it, the other
+    types' forms (and forms built before or after) keep the built-in line edit."""
+    registry = default_registry()
+    dialog = NewTaskDialog(registry)
+    qtbot.addWidget(dialog)
+    dialog.select_type("plugin_greet")
+    assert dialog.form is not None
+    assert dialog.form.input_widget("who").objectName() == "namePicker"
+    dialog.select_type("custom_command")
+    assert dialog.form is not None
+    assert dialog.form.input_widget("command").objectName() != "namePicker"
+    assert dialog.form.spec("command").kind.value == "text"
+
+    family = registry.family("greetings")
+    assert family is not None and family.settings_model is not None
+    window = form_editors()
+    own = TaskForm(
+        family.settings_model.model_json_schema(), editors=family_editors(family, window)
+    )
+    other = TaskForm(family.settings_model.model_json_schema(), editors=window)
+    for form in (own, other):
+        qtbot.addWidget(form)
+    assert own.input_widget("greeting").objectName() == "namePicker"
+    assert own.values()["greeting"] == "Hello"  # its default, set through the picker
+    assert other.input_widget("greeting").objectName() != "namePicker"

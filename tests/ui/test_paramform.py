@@ -30,8 +30,8 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.param_schema import FieldKind, FieldSpec
 from qtqueue.executors import Executor, RunContext, default_registry
 from qtqueue.executors.base import HandlerExecutor, Params
-from qtqueue.ui.paramform.editors import Editor, register_editor
-from qtqueue.ui.paramform.form import TaskForm
+from qtqueue.ui.paramform.editors import Editor
+from qtqueue.ui.paramform.form import TaskForm, form_editors
 
 
 def form_for(qtbot: QtBot, type_name: str, **kwargs: Any) -> TaskForm:
@@ -504,33 +504,36 @@ class _ColourEditor(Editor):
 
 
 def test_a_family_registers_its_own_editor_and_the_form_uses_it(qtbot: QtBot) -> None:
-    """What a family's qt.py does: one `register_editor` call, and its fields get its editor
-    (the other fields keep the built-in ones); taken back out, the built-in editor returns."""
+    """What a family's qt.py does: one `add` on a copy of the window's registry, and the forms
+    built with that copy give its fields its editor (the other fields keep the built-in ones);
+    a form built with the window's own registry keeps the built-in editor."""
     schema = _Colour.model_json_schema()
-    remove = register_editor(lambda spec: spec.schema.get("widget") == "colour",
-                             lambda spec, _context: _ColourEditor(spec))
-    try:
-        form = shown(qtbot, TaskForm(schema))
-        picker = form.input_widget("colour")
-        assert isinstance(picker, QComboBox) and picker.objectName() == "colourPicker"
-        assert isinstance(form.input_widget("label"), QLineEdit)
-        assert form.values()["colour"] == "#336699"  # the schema's default, set through it
-        picker.setCurrentIndex(1)
-        assert form.values()["colour"] == "#cc0000"
-    finally:
-        remove()
-    plain = shown(qtbot, TaskForm(schema))
-    assert isinstance(plain.input_widget("colour"), QLineEdit)
+    window = form_editors()
+    family = window.copy()
+    family.add(lambda spec: spec.schema.get("widget") == "colour",
+               lambda spec, _context: _ColourEditor(spec))  # fmt: skip
+    form = shown(qtbot, TaskForm(schema, editors=family))
+    picker = form.input_widget("colour")
+    assert isinstance(picker, QComboBox) and picker.objectName() == "colourPicker"
+    assert isinstance(form.input_widget("label"), QLineEdit)
+    assert form.values()["colour"] == "#336699"  # the schema's default, set through it
+    picker.setCurrentIndex(1)
+    assert form.values()["colour"] == "#cc0000"
+    for registry in (window, None):
+        plain = shown(qtbot, TaskForm(schema, editors=registry))
+        assert isinstance(plain.input_widget("colour"), QLineEdit)
 
 
-def test_a_later_registration_wins_over_a_built_in_kind(qtbot: QtBot) -> None:
-    """A family may replace the editor of a whole kind (here: every boolean)."""
-    remove = register_editor(FieldKind.BOOLEAN, lambda spec, _context: _ColourEditor(spec))
-    try:
-        form = form_for(qtbot, "custom_command")
-        booleans = [n for n in form.field_names() if form.spec(n).kind == FieldKind.BOOLEAN]
-        assert booleans
-        for name in booleans:
-            assert form.input_widget(name).objectName() == "colourPicker"
-    finally:
-        remove()
+def test_a_later_rule_wins_over_a_built_in_kind(qtbot: QtBot) -> None:
+    """A family may replace the editor of a whole kind (here: every boolean); taken back out,
+    the built-in editor returns."""
+    editors = form_editors()
+    remove = editors.add(FieldKind.BOOLEAN, lambda spec, _context: _ColourEditor(spec))
+    form = form_for(qtbot, "custom_command", editors=editors)
+    booleans = [n for n in form.field_names() if form.spec(n).kind == FieldKind.BOOLEAN]
+    assert booleans
+    for name in booleans:
+        assert form.input_widget(name).objectName() == "colourPicker"
+    remove()
+    form = form_for(qtbot, "custom_command", editors=editors)
+    assert all(form.input_widget(n).objectName() != "colourPicker" for n in booleans)

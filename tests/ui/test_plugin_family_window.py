@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from families.conftest import HERE, write_dist_info
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit
+from PySide6.QtWidgets import QComboBox, QGroupBox
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.errors import CATALOG
@@ -88,8 +88,12 @@ def test_its_settings_page_saves_a_value_its_tasks_read_at_run_time(
     [dialog] = [d for d in window.findChildren(SettingsDialog) if d.isVisible()]
     page = dialog.findChild(QGroupBox, "greetingsSettingsPage")
     assert page is not None and page.title() == "Greetings"  # its Family's title
-    edit = dialog.familyForms["greetings"].input_widget("greeting")
-    assert isinstance(edit, QLineEdit) and edit.text() == "Hello"  # the model's default
+    # Its qt.py's own editor (a name picker), on its page only.
+    picker = dialog.familyForms["greetings"].input_widget("greeting")
+    assert isinstance(picker, QComboBox) and picker.objectName() == "namePicker"
+    assert picker.currentText() == "Hello"  # the model's default
+    assert dialog.engineForm.findChild(QComboBox, "namePicker") is None
+    edit = picker.lineEdit()
     edit.selectAll()
     qtbot.keyClicks(edit, "Howdy")
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok),

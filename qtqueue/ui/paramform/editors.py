@@ -1,13 +1,14 @@
 """The editors a params form is made of, behind an open registry.
 
 Each editor is one field's widget, read and written as JSON-ready values. Which editor a field
-gets is decided by the registry: `register_editor(kind_or_predicate, factory)` adds a rule (a
-`FieldKind`, or a predicate over the `FieldSpec`), and the most recently registered rule that
+gets is decided by the form's `EditorRegistry`: `add(kind_or_predicate, factory)` adds a rule (a
+`FieldKind`, or a predicate over the `FieldSpec`), and the most recently added rule that
 matches wins, so a family's `qt.py` can bring an editor of its own for its fields without
-editing this module. The built-in editors are registered here (the nested form's in
-`form.py`): a line edit for text, a spin box with the field's range for numbers, a check box,
-a choice, a row editor for lists and string-to-string mappings, a file or folder picker, a
-credential picker and a JSON editor for anything else.
+editing this module. A registry is an instance that whoever shows forms builds and hands to
+`TaskForm`: a rule added to one changes no other form. `builtin_editors()` holds the built-in
+editors (the nested form's is added in `form.py`): a line edit for text, a spin box with the
+field's range for numbers, a check box, a choice, a row editor for lists and string-to-string
+mappings, a file or folder picker, a credential picker and a JSON editor for anything else.
 """
 
 from __future__ import annotations
@@ -518,58 +519,78 @@ class JsonEditor(Editor):
             self.edit.textEdited.connect(lambda _t: callback())
 
 
-@dataclass(frozen=True)
-class EditorContext:
-    """What an editor may need beyond its field: the stored credentials' names."""
-
-    credential_names: list[str] = field(default_factory=list)
-
-
-EditorFactory = Callable[[FieldSpec, EditorContext], Editor]
+EditorFactory = Callable[[FieldSpec, "EditorContext"], Editor]
 """Makes the editor of one field."""
 EditorRule = FieldKind | Callable[[FieldSpec], bool]
 """Which fields a factory is for: one `FieldKind`, or a predicate over the field."""
 
-_REGISTRY: list[tuple[Callable[[FieldSpec], bool], EditorFactory]] = []
+
+class EditorRegistry:
+    """Which editor each field of a form gets: rules, each a `FieldKind` or a predicate with
+    the factory of its editor; the latest rule that matches a field wins. An instance, built
+    by whoever shows forms (`builtin_editors()`, then the settings dialog's or a family's own
+    rules on a `copy()`) and handed to `TaskForm`: a rule added to one registry changes only
+    the forms built with it."""
+
+    def __init__(self) -> None:
+        self._rules: list[tuple[Callable[[FieldSpec], bool], EditorFactory]] = []
+
+    def add(self, rule: EditorRule, factory: EditorFactory) -> Callable[[], None]:
+        """Give the fields `rule` matches the editor `factory` makes, over the rules added
+        before (a family's own editor over a built-in one). Returns a function that takes
+        the rule back out."""
+        matches: Callable[[FieldSpec], bool]
+        if isinstance(rule, FieldKind):
+            kind = rule
+            matches = lambda spec: spec.kind == kind  # noqa: E731
+        else:
+            matches = rule
+        entry = (matches, factory)
+        self._rules.append(entry)
+        return lambda: self._rules.remove(entry)
+
+    def copy(self) -> EditorRegistry:
+        """A registry with these rules, to add more to without changing this one."""
+        other = EditorRegistry()
+        other._rules = list(self._rules)
+        return other
+
+    def make(self, spec: FieldSpec, context: EditorContext) -> Editor:
+        """The editor of `spec`: the latest rule that matches it, else a JSON editor."""
+        for matches, factory in reversed(self._rules):
+            if matches(spec):
+                return factory(spec, context)
+        return JsonEditor(spec)
 
 
-def register_editor(rule: EditorRule, factory: EditorFactory) -> Callable[[], None]:
-    """Give the fields `rule` matches the editor `factory` makes. Later rules win over earlier
-    ones, so a family registers its own editor over a built-in one from its `qt.py`. Returns
-    a function that takes the rule back out."""
-    matches: Callable[[FieldSpec], bool]
-    if isinstance(rule, FieldKind):
-        kind = rule
-        matches = lambda spec: spec.kind == kind  # noqa: E731
-    else:
-        matches = rule
-    entry = (matches, factory)
-    _REGISTRY.append(entry)
-    return lambda: _REGISTRY.remove(entry)
+@dataclass(frozen=True)
+class EditorContext:
+    """What an editor may need beyond its field: the stored credentials' names, and the
+    registry its form was built with (for a nested form)."""
 
-
-def make_editor(spec: FieldSpec, context: EditorContext) -> Editor:
-    """The editor of `spec`: the latest registered rule that matches it, else a JSON editor."""
-    for matches, factory in reversed(_REGISTRY):
-        if matches(spec):
-            return factory(spec, context)
-    return JsonEditor(spec)
+    credential_names: list[str] = field(default_factory=list)
+    editors: EditorRegistry = field(default_factory=EditorRegistry)
 
 
 def _choice_editor(spec: FieldSpec, _context: EditorContext) -> Editor:
     return ChoiceEditor(spec, spec.choices, "(none)" if spec.nullable else "(choose)")
 
 
-for _kinds, _factory in (
-    ((FieldKind.TEXT, FieldKind.PASSWORD), lambda s, _c: TextEditor(s)),
-    ((FieldKind.MULTILINE,), lambda s, _c: MultilineEditor(s)),
-    ((FieldKind.FILE, FieldKind.FOLDER), lambda s, _c: PathEditor(s)),
-    ((FieldKind.INTEGER, FieldKind.NUMBER), lambda s, _c: NumberEditor(s)),
-    ((FieldKind.BOOLEAN,), lambda s, _c: BoolEditor(s)),
-    ((FieldKind.CHOICE,), _choice_editor),
-    ((FieldKind.CREDENTIAL,), lambda s, c: CredentialEditor(s, c.credential_names)),
-    ((FieldKind.LIST, FieldKind.MAPPING), lambda s, _c: RowsEditor(s)),
-    ((FieldKind.JSON,), lambda s, _c: JsonEditor(s)),
-):
-    for _kind in _kinds:
-        register_editor(_kind, _factory)
+def builtin_editors() -> EditorRegistry:
+    """A new registry with the editor of each built-in field kind (not the nested form of a
+    sub-model: `paramform.form.form_editors` adds that)."""
+    registry = EditorRegistry()
+    for kinds, factory in (
+        ((FieldKind.TEXT, FieldKind.PASSWORD), lambda s, _c: TextEditor(s)),
+        ((FieldKind.MULTILINE,), lambda s, _c: MultilineEditor(s)),
+        ((FieldKind.FILE, FieldKind.FOLDER), lambda s, _c: PathEditor(s)),
+        ((FieldKind.INTEGER, FieldKind.NUMBER), lambda s, _c: NumberEditor(s)),
+        ((FieldKind.BOOLEAN,), lambda s, _c: BoolEditor(s)),
+        ((FieldKind.CHOICE,), _choice_editor),
+        ((FieldKind.CREDENTIAL,), lambda s, c: CredentialEditor(s, c.credential_names)),
+        ((FieldKind.LIST, FieldKind.MAPPING), lambda s, _c: RowsEditor(s)),
+        ((FieldKind.JSON,), lambda s, _c: JsonEditor(s)),
+    ):
+        for kind in kinds:
+            registry.add(kind, factory)
+    return registry

@@ -1,9 +1,10 @@
 """A form for one task type's params, generated from its params model's JSON schema.
 
 `core.param_schema.parse_schema` reads the schema into `FieldSpec`s; `TaskForm` asks the editor
-registry (`editors.make_editor`) for one editor per field, including a nested form for a
-sub-model (registered here). Checking is the executor's own `validate()`: each problem it
-names ("command: required") is shown under the widget of its field.
+registry it is given (`editors.EditorRegistry`, by default `form_editors()`) for one editor
+per field, including a nested form for a sub-model (added here). Checking is the executor's
+own `validate()`: each problem it names ("command: required") is shown under the widget of
+its field.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from qtqueue.executors.base import Executor
 from qtqueue.ui.paramform.editors import (
     Editor,
     EditorContext,
+    EditorRegistry,
     JsonEditor,
-    make_editor,
-    register_editor,
+    builtin_editors,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,6 @@ def field_order(model: type[BaseModel]) -> list[str]:
     return seen
 
 
-
 def _set_invalid(widget: QWidget, invalid: bool) -> None:
     if bool(widget.property("invalid")) == invalid:
         return
@@ -76,7 +76,6 @@ def _set_invalid(widget: QWidget, invalid: bool) -> None:
     style.unpolish(widget)
     style.polish(widget)
     widget.update()
-
 
 
 class TaskForm(QWidget):
@@ -100,9 +99,11 @@ class TaskForm(QWidget):
         *,
         credential_names: Iterable[str] = (),
         order: Iterable[str] = (),
+        editors: EditorRegistry | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.editors = editors if editors is not None else form_editors()
         self.setObjectName("taskForm")
         self.schema = dict(schema)
         self._validator = validator
@@ -152,7 +153,9 @@ class TaskForm(QWidget):
             self._free_form.set_value({})
             self._add_row(spec, self._free_form)
         for spec in self.fields:
-            editor = make_editor(spec, EditorContext(list(self._credential_names)))
+            editor = self.editors.make(
+                spec, EditorContext(list(self._credential_names), self.editors)
+            )
             if spec.has_default:
                 editor.set_value(spec.default)
             self._add_row(spec, editor)
@@ -164,6 +167,7 @@ class TaskForm(QWidget):
         executor: Executor,
         *,
         credential_names: Iterable[str] = (),
+        editors: EditorRegistry | None = None,
         parent: QWidget | None = None,
     ) -> TaskForm:
         """The form for an executor's params, checked by its `validate()`; the fields a
@@ -174,6 +178,7 @@ class TaskForm(QWidget):
             executor.validate,
             credential_names=credential_names,
             order=field_order(executor.params_model),
+            editors=editors,
             parent=parent,
         )
 
@@ -364,11 +369,13 @@ class TaskForm(QWidget):
 class ObjectEditor(Editor):
     """A nested params model: its own form inside a group box."""
 
-    def __init__(self, spec: FieldSpec, credential_names: Iterable[str]) -> None:
+    def __init__(
+        self, spec: FieldSpec, credential_names: Iterable[str], editors: EditorRegistry
+    ) -> None:
         group = QGroupBox()
         layout = QVBoxLayout(group)
         layout.setContentsMargins(6, 6, 6, 6)
-        self.form = TaskForm(spec.schema, credential_names=credential_names)
+        self.form = TaskForm(spec.schema, credential_names=credential_names, editors=editors)
         self.form.setObjectName(f"{spec.name}Form")
         layout.addWidget(self.form)
         super().__init__(spec, group)
@@ -387,6 +394,11 @@ class ObjectEditor(Editor):
         self.form.changed.connect(callback)
 
 
-register_editor(
-    FieldKind.OBJECT, lambda spec, context: ObjectEditor(spec, context.credential_names)
-)
+def form_editors() -> EditorRegistry:
+    """A new registry with the built-in editors and the nested form of a sub-model."""
+    registry = builtin_editors()
+    registry.add(
+        FieldKind.OBJECT,
+        lambda spec, context: ObjectEditor(spec, context.credential_names, context.editors),
+    )
+    return registry

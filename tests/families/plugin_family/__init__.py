@@ -30,4 +30,5 @@ family = Family(
     settings_model=GreetSettings,
     errors=resources.files(__name__) / "errors.toml",
     name_keys=("who",),
+    qt_module=f"{__name__}.qt",
 )
