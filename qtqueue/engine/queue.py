@@ -287,12 +287,10 @@ class TaskQueue:
             starting = [h.entered for h in self.state.active.values() if not h.entered.done()]
             if starting:
                 await asyncio.wait(starting)
-                continue
-            pending = self.dispatcher.pass_pending
-            if pending is not None:
+            elif (pending := self.dispatcher.pass_pending) is not None:
                 await pending
-                continue
-            return
+            else:
+                return
 
     # ------------------------------------------------------------------ adding
 
@@ -307,8 +305,7 @@ class TaskQueue:
         self.dispatcher.unblock_type(executor.name)
 
     def default_name(self, task_type: str, params: Mapping[str, Any]) -> str:
-        """The name a task of that type with those params gets when it is given none (its
-        family's name keys in this queue's registry)."""
+        """The name a task given none gets (its family's name keys in this registry)."""
         return self.registry.default_name(task_type, params)
 
     def validate_task(self, task: Task) -> Task:
