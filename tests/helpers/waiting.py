@@ -51,4 +51,4 @@ def wait_until(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout_s} s: {what or condition}")
-        time.sleep(poll_s)  # between checks of a real condition, not a wait for time
+        time.sleep(poll_s)  # allowed: the pause between two checks of a real condition
