@@ -63,6 +63,21 @@ class _ProcessParams(Params):
     _env = field_validator("env")(check_env)
 
 
+async def _run_argv(ctx: RunContext[Any], argv: list[str], p: _ProcessParams) -> dict[str, Any]:
+    """Run `argv` with the process settings both shell types share; its exit code."""
+    rc = await run_command(
+        ctx,
+        argv,
+        cwd=p.cwd,
+        env=await resolve_env(ctx, p.env),
+        progress_pattern=p.progress_pattern,
+        step_pattern=p.step_pattern,
+        grace_s=p.grace_s,
+        interactive=bool(p.interactive),
+    )
+    return {"exit_code": rc}
+
+
 class CommandParams(_ProcessParams):
     command: str = Field(..., min_length=1, description="Program to run, or a shell line")
     args: list[str] = Field(default_factory=list, description="Arguments")
@@ -84,17 +99,7 @@ class CommandExecutor(Executor[CommandParams]):
             argv = ["/bin/sh", "-c", line]
         else:
             argv = [p.command, *p.args]
-        rc = await run_command(
-            ctx,
-            argv,
-            cwd=p.cwd,
-            env=await resolve_env(ctx, p.env),
-            progress_pattern=p.progress_pattern,
-            step_pattern=p.step_pattern,
-            grace_s=p.grace_s,
-            interactive=bool(p.interactive),
-        )
-        return {"exit_code": rc}
+        return await _run_argv(ctx, argv, p)
 
 
 _INTERPRETERS = {
@@ -135,17 +140,7 @@ class ScriptExecutor(Executor[ScriptParams]):
                 TaskErrorCode.DATA_FILE_NOT_FOUND, f"script not found: {path}", path=path
             )
         argv = [*self._interpreter(path, p.interpreter), path, *p.script_args]
-        rc = await run_command(
-            ctx,
-            argv,
-            cwd=p.cwd,
-            env=await resolve_env(ctx, p.env),
-            progress_pattern=p.progress_pattern,
-            step_pattern=p.step_pattern,
-            grace_s=p.grace_s,
-            interactive=bool(p.interactive),
-        )
-        return {"exit_code": rc}
+        return await _run_argv(ctx, argv, p)
 
     @staticmethod
     def _interpreter(path: str, explicit: str | None) -> list[str]:
