@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from helpers.git_repos import GIT_ENV, git, make_bare_repo
 from helpers.queues import QueueFactory
+from helpers.work_orders import work_order_registry
 
 from qtqueue.core.errors import QueueError, error_info
 from qtqueue.core.task import Permission, Task, TaskStatus
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.families.work_order import family
 from qtqueue.work_orders import (
     PermissionLevel,
@@ -67,15 +67,6 @@ print("done with", order["title"][:8])
 """
 
 
-def registry() -> ExecutorRegistry:
-    """The built-in families, work orders among them (added here while the installed
-    metadata predates the family's entry point)."""
-    found = default_registry(entry_points=False)
-    if found.family(family.name) is None:
-        found.add_family(family)
-    return found
-
-
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
     return make_bare_repo(tmp_path / "repos", {"README.md": "hello\n", "src/app.py": "x = 1\n"})
@@ -92,7 +83,7 @@ def agent(tmp_path: Path) -> list[str]:
 
 @pytest.fixture
 async def queue(make_queue: QueueFactory, agent: list[str]) -> TaskQueue:
-    q = await make_queue(registry=registry())
+    q = await make_queue(registry=work_order_registry())
     q.executor_settings["work_order_agent_command"] = agent
     return q
 
