@@ -68,25 +68,15 @@ def test_a_work_order_from_the_command_line_waits_for_approval_then_runs(
     )
 
     with running_engine(data_dir, qtqueue_env(tmp_path), tmp_path / "engine.log"):
-        added = ok(
-            run(
-                "add",
-                "work_order",
-                "--approval",
-                "human_required",
-                "--json",
-                "-p",
-                "title=Write the notes",
-                "-p",
-                "description=Add NOTES.md",
-                "-p",
-                f"repository_url={origin}",
-                "-p",
-                "branch_name=main",
-                "-p",
-                "task_type=docs",
-            )  # fmt: skip
-        )
+        params = {
+            "title": "Write the notes",
+            "description": "Add NOTES.md",
+            "repository_url": str(origin),
+            "branch_name": "main",
+            "task_type": "docs",
+        }
+        pairs = [arg for key, value in params.items() for arg in ("-p", f"{key}={value}")]
+        added = ok(run("add", "work_order", "--approval", "human_required", "--json", *pairs))
         task_id = json.loads(added)["id"]
         assert ok(run("approve", task_id))
         wait_until(
