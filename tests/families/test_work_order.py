@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.git_http import git_http_server
 from helpers.git_repos import GIT_ENV, git, make_bare_repo
 from helpers.queues import QueueFactory
 from helpers.work_orders import work_order_registry
@@ -158,6 +159,27 @@ async def test_the_message_round_trips_through_the_task(queue: TaskQueue, origin
         sent.to_dict() | {"created_at": None}
     )
     assert (task.priority.name, task.permission, task.timeout_s) == ("HIGH", "supervised", 900)
+
+
+async def test_a_url_over_http_is_cloned_and_one_that_asks_for_a_login_is_refused(
+    queue: TaskQueue, origin: Path
+) -> None:
+    async with git_http_server(origin.parent) as base:
+        task = await finished(queue, order(f"{base}/origin.git"))
+        assert task.status is TaskStatus.COMPLETED, (task.error_code, task.error)
+        assert (task.result or {})["files_modified"] == [
+            "README.md",
+            "committed.txt",
+            "docs/new.md",
+        ]
+        missing = await finished(queue, order(f"{base}/nowhere.git", max_retries=0))
+        assert missing.error_code == "WORK_ORDER_REPO_NOT_FOUND", missing.error
+    async with git_http_server(origin.parent, user="ada", password="secret") as base:
+        private = await finished(queue, order(f"{base}/origin.git", max_retries=3))
+    # Work orders take no credentials: no retry can help (final), and nothing waited for one.
+    assert (private.status, private.error_code) == (TaskStatus.FAILED, "WORK_ORDER_AUTH_REQUIRED")
+    assert private.retry_count == 0
+    assert error_info("WORK_ORDER_AUTH_REQUIRED").final
 
 
 @pytest.mark.parametrize(
