@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from helpers.git_http import git_http_server
 from helpers.git_repos import GIT_ENV, git, make_bare_repo
@@ -46,6 +47,9 @@ print("argv", json.dumps(sys.argv[1:]))
 print("task", os.environ["QTQUEUE_TASK_ID"], "data", os.environ["QTQUEUE_DATA_DIR"])
 print("order", order["work_order_id"], order["task_type"], order["priority"])
 mode = order["payload"].get("mode", "edit")
+if mode == "hang":  # works on and on, until it is stopped
+    pathlib.Path(order["payload"]["pid_file"]).write_text(str(os.getpid()))
+    subprocess.run(["sleep", "3600"])
 if mode == "fail":
     print("cannot do this one", file=sys.stderr)
     sys.exit(3)
@@ -261,6 +265,20 @@ async def test_worktrees_are_removed_when_the_setting_says_so(
     assert str(queue.data_dir) not in git(origin, "worktree", "list")
     # The work branch and its commit stay in the repository.
     assert git(origin, "log", "-1", "--format=%s", f"work-order/{task.id[:8]}").strip() == "agent"
+
+
+async def test_a_work_order_that_runs_past_its_timeout_is_stopped_and_its_worktree_kept(
+    queue: TaskQueue, origin: Path, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "agent.pid"
+    payload = {"mode": "hang", "pid_file": str(pid_file)}
+    task = await finished(
+        queue, order(str(origin), payload=payload, timeout_seconds=1, max_retries=0)
+    )
+    assert task.status is TaskStatus.TIMEOUT
+    agent_pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(agent_pid)  # its whole process group was stopped
+    assert (queue.data_dir / "work_orders" / task.id / "worktree" / "README.md").exists()
 
 
 # --- Permission levels -------------------------------------------------------------------------
