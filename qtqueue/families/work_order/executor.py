@@ -108,7 +108,9 @@ def _agent_error(exc: QueueError, program: str, folder: Path) -> QueueError:
         code, message = "WORK_ORDER_AGENT_NOT_FOUND", f"agent not found: {program}"
     else:
         code, message = "WORK_ORDER_AGENT_FAILED", f"the agent failed: {exc.message}"
-    return QueueError(code, message, **exc.details, cause=str(exc.code), worktree=str(folder))
+    return QueueError(
+        code, message, **{**exc.details, "cause": str(exc.code), "worktree": str(folder)}
+    )
 
 
 class WorkOrderExecutor(Executor[WorkOrderParams]):

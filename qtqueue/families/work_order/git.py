@@ -171,6 +171,8 @@ async def make_checkout(ctx: RunContext, p: WorkOrderParams, folder: Path) -> Ch
 async def remove_checkout(ctx: RunContext, folder: Path, repository: Path | None) -> None:
     """Remove a worktree (an earlier attempt's, or one not kept), and the local repository's
     record of it; its branch stays."""
+    if repository is not None and not repository.is_dir():
+        repository = None  # gone since: nothing of it to tidy
     if repository is not None:
         with contextlib.suppress(QueueError):
             await git(ctx, "worktree", "remove", "--force", str(folder), cwd=repository)
