@@ -47,6 +47,7 @@ family = Family(
     settings_model=WorkOrderSettings,
     errors=ERRORS,
     name_keys=("title",),
+    qt_module=f"{__name__}.qt",
 )
 
 # Its codes are known as soon as the family is imported, as the docker family's are
