@@ -147,6 +147,18 @@ async def test_a_work_order_runs_its_agent_in_a_fresh_worktree_and_reports_what_
     assert git(origin, "log", "-1", "--format=%s", "main").strip() == "seed"
 
 
+async def test_a_repository_with_the_branch_checked_out_is_left_as_it_was(
+    queue: TaskQueue, origin: Path
+) -> None:
+    checkout = origin.parent / "seed"  # the repository origin was made from, on main
+    task = await finished(queue, order(str(checkout)))
+    assert task.status is TaskStatus.COMPLETED, (task.error_code, task.error)
+    assert (task.result or {})["files_modified"] == ["README.md", "committed.txt", "docs/new.md"]
+    assert git(checkout, "branch", "--show-current").strip() == "main"
+    assert git(checkout, "status", "--porcelain") == ""
+    assert (checkout / "README.md").read_text() == "hello\n"
+
+
 async def test_a_url_is_cloned_and_worked_on_the_same_way(queue: TaskQueue, origin: Path) -> None:
     task = await finished(queue, order(origin.as_uri()))
     assert task.status is TaskStatus.COMPLETED, (task.error_code, task.error)

@@ -33,7 +33,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def make_bare_repo(root: Path, files: Mapping[str, str], branch: str = "main") -> Path:
-    """A bare repository `root/origin.git` whose `branch` has one commit holding `files`."""
+    """A bare repository `root/origin.git` whose `branch` has one commit holding `files`,
+    cloned from `root/seed`, a repository with that branch checked out."""
     work = root / "seed"
     work.mkdir(parents=True)
     git(work, "init", "--quiet", "--initial-branch", branch)
