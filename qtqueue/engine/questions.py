@@ -77,10 +77,23 @@ def _choice(value: str, allowed: Iterable[str], field: str) -> str:
 
 
 def _text(value: object, field: str) -> str:
+    """`value`, a text that is not empty and can be stored (UTF-8)."""
     if not isinstance(value, str) or not value.strip():
         raise QueueError(
             TaskErrorCode.VALIDATION_MISSING_REQUIRED, f"{field}: must not be empty", field=field
         )
+    return _storable(value, field)
+
+
+def _storable(value: str, field: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"{field}: not valid text (a lone surrogate)",
+            field=field,
+        ) from None
     return value
 
 
@@ -191,6 +204,9 @@ class QuestionDesk:
             json.dumps(context)
         except (TypeError, ValueError) as exc:
             raise _invalid(f"context: must be JSON data ({exc})", field="context") from None
+        for name, value in (("conversation_id", conversation_id), ("parent_id", parent_id)):
+            if value is not None:
+                _storable(value, name)
         handle = await self._running(task_id)
         if parent_id is not None:
             parent = await self.get(parent_id)
@@ -272,17 +288,23 @@ class QuestionDesk:
         generated_by: str = "human",
         responder_id: str | None = None,
     ) -> Question:
-        """Answer an open question: the task that asked goes on with the answer. Returns the
-        question as answered (durable). QUEUE_QUESTION_NOT_FOUND for an unknown id;
+        """Answer an open question (its id, or a unique prefix of it): the task that asked goes
+        on with the answer. Returns the question as answered (durable).
+        QUEUE_QUESTION_NOT_FOUND for an unknown id;
         QUEUE_INVALID_STATE for a question already answered, timed out or cancelled."""
         self.state.require_open()
         _text(message, "message")
         response_type = _choice(response_type, ResponseType, "response_type")
         generated_by = _choice(generated_by, GENERATED_BY, "generated_by")
-        steps = [str(s) for s in instructions]
+        steps = [_storable(str(s), "instructions") for s in instructions]
+        if responder_id is not None:
+            _storable(responder_id, "responder_id")
         waiting = self._open.get(question_id)
         if waiting is None:
-            known = await self.get(question_id)  # NOT_FOUND if there is none
+            question_id = await self.resolve_id(question_id)
+            waiting = self._open.get(question_id)
+        if waiting is None:
+            known = await self.get(question_id)
             raise QueueError(
                 TaskErrorCode.QUEUE_INVALID_STATE,
                 f"question {question_id} cannot be answered: it is {known.status}",
