@@ -251,6 +251,14 @@ class QuestionDesk:
         task = self.state.live.get(task_id) or await self.state.store.get_task(task_id)
         if task is None:
             raise not_found(task_id)
+        if not self.state.dispatching:
+            raise QueueError(
+                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
+                f"no engine runs the tasks of {self.state.data_dir}: a question is asked of "
+                "the engine that runs its task",
+                task_id=task_id,
+                data_dir=str(self.state.data_dir),
+            )
         raise QueueError(
             TaskErrorCode.QUEUE_INVALID_STATE,
             f"task {task_id} cannot ask: only a running task can (it is {task.status.value})",

@@ -5,6 +5,7 @@ question is a row of the store, and each change is announced only once it is dur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,16 +60,17 @@ class QuestionEvents:
     store (read by its own connection) already holds what each one announces."""
 
     def __init__(self, queue: TaskQueue) -> None:
-        self.conn = sqlite3.connect(queue.data_dir / DB_NAME)
+        self.db = queue.data_dir / DB_NAME
         self.inbox: asyncio.Queue[tuple[TaskEvent, str | None]] = asyncio.Queue()
         queue.subscribe(self)
 
     def __call__(self, events: list[TaskEvent]) -> None:
         for e in events:
             if e.kind == EventKind.QUESTION:
-                row = self.conn.execute(
-                    "SELECT status FROM questions WHERE id = ?", (e.detail,)
-                ).fetchone()
+                with contextlib.closing(sqlite3.connect(self.db)) as conn:
+                    row = conn.execute(
+                        "SELECT status FROM questions WHERE id = ?", (e.detail,)
+                    ).fetchone()
                 self.inbox.put_nowait((e, row[0] if row else None))
 
     async def next(self) -> tuple[TaskEvent, str | None]:
@@ -357,3 +359,14 @@ async def test_every_command_finds_its_task_id_and_the_data_dir(queue: TaskQueue
     done = await queue.wait_for(task_id, timeout_s=30)
     assert done.status is S.COMPLETED, done.error
     assert f"task={task_id} dir={queue.data_dir}\n" in queue.log_path(task_id).read_text()
+
+
+async def test_a_store_opened_without_an_engine_takes_no_questions(
+    make_queue: QueueFactory,
+) -> None:
+    queue = await make_queue(dispatch=False)  # what a command opens when no engine runs
+    task_id = await queue.add_task(Task("custom_command", {"command": "true"}))
+    with pytest.raises(QueueError) as exc:
+        await queue.questions.ask(task_id, "Which?")
+    assert exc.value.code == C.QUEUE_ENGINE_UNAVAILABLE
+    assert await queue.questions.list(open_only=False) == []
