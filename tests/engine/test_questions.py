@@ -370,3 +370,15 @@ async def test_a_store_opened_without_an_engine_takes_no_questions(
         await queue.questions.ask(task_id, "Which?")
     assert exc.value.code == C.QUEUE_ENGINE_UNAVAILABLE
     assert await queue.questions.list(open_only=False) == []
+
+
+async def test_removing_a_task_removes_its_questions(make_queue: QueueFactory) -> None:
+    queue = await asking_queue(make_queue)
+    events = QuestionEvents(queue)
+    kept, removed = await queue.add_tasks([Task("asks"), Task("asks")])
+    for q in [await asked(queue, events), await asked(queue, events)]:
+        await queue.questions.answer(q.id, "main")
+    await queue.wait_for(kept, timeout_s=10)
+    await queue.wait_for(removed, timeout_s=10)
+    await queue.remove_task(removed)
+    assert [q.task_id for q in await queue.questions.list(open_only=False)] == [kept]
