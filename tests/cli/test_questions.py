@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -133,3 +134,22 @@ def test_bad_input_gets_usage_errors_and_coded_errors(cli: Run) -> None:
     refused(cli("answer", "1234abcd", "blue"), "QUEUE_QUESTION_NOT_FOUND")
     refused(cli("answer", "1234abcd", " "), "VALIDATION_MISSING_REQUIRED")
     assert ok(cli("questions")) == "no open questions\n"
+
+
+def test_an_engine_killed_while_a_command_asks_cancels_the_question_at_its_next_start(
+    cli: Run, data_dir: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    with running_engine(data_dir, env, tmp_path / "engine.log") as proc:
+        task_id = add(cli, 'qtqueue ask "Which branch?"; echo "ask exit=$?"')
+        q = asked(cli, task_id)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=TIMEOUT_S)
+
+    # The command learns at once that nobody will answer, and goes on; the next engine
+    # follows it to its end and closes the question nobody waits for any more.
+    ok(cli("run", "--until-idle"))
+    assert finished(cli, task_id)["status"] == "completed"
+    log = ok(cli("log", task_id))
+    assert "error: QUEUE_ENGINE_UNAVAILABLE: " in log and "ask exit=1\n" in log
+    (ended,) = json.loads(ok(cli("questions", "--all", "--json")))
+    assert (ended["id"], ended["status"]) == (q["id"], "cancelled")
