@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -270,12 +270,13 @@ class QuestionDesk:
     def _wait_for(self, question: Question, handle: RunHandle, timeout_s: float) -> _Waiting:
         """Register the open question: its timer, its step, its log line, its event."""
         task = handle.task
+        asking = self._asked_by(task.id)  # its other open questions, oldest first
         waiting = _Waiting(
             question=question,
             answered=self.state.the_loop().create_future(),
             timer=self.state.the_timer().call_later(timeout_s, self._expire, question.id),
             handle=handle,
-            step_before=task.current_step,
+            step_before=asking[0].step_before if asking else task.current_step,
             step_shown=_step_of(question.message),
         )
         self._open[question.id] = waiting
@@ -336,10 +337,14 @@ class QuestionDesk:
 
     # ------------------------------------------------------------------ ending
 
+    def _asked_by(self, task_id: str) -> Sequence[_Waiting]:
+        """The task's open questions, oldest first."""
+        return [w for w in self._open.values() if w.question.task_id == task_id]
+
     def attempt_ended(self, task_id: str) -> None:
         """The task's attempt is over (finished, cancelled, timed out, stopped by a shutdown):
         its open questions end CANCELLED."""
-        for waiting in [w for w in self._open.values() if w.question.task_id == task_id]:
+        for waiting in self._asked_by(task_id):
             self._end(waiting, QuestionStatus.CANCELLED)
 
     def _expire(self, question_id: str) -> None:
@@ -365,7 +370,10 @@ class QuestionDesk:
         task = waiting.handle.task
         if self.state.active.get(task.id) is waiting.handle:
             if task.current_step == waiting.step_shown:
-                self.runner.report_progress(task, -1, waiting.step_before)
+                # What it still waits for, else what it did before it asked.
+                asking = self._asked_by(task.id)
+                step = asking[-1].step_shown if asking else waiting.step_before
+                self.runner.report_progress(task, -1, step)
             self._log(waiting.handle, self._outcome(ended))
         return self.state.spawn(
             self._record_end(waiting, ended, done), f"question {question.id} ends"

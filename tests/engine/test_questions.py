@@ -382,3 +382,30 @@ async def test_removing_a_task_removes_its_questions(make_queue: QueueFactory) -
     await queue.wait_for(removed, timeout_s=10)
     await queue.remove_task(removed)
     assert [q.task_id for q in await queue.questions.list(open_only=False)] == [kept]
+
+
+class TwoAtOnce(Executor[Params]):
+    """Asks two questions at once (a command running two `qtqueue ask` side by side)."""
+
+    task_type: ClassVar[str] = "asks_two"
+
+    async def run(self, ctx: RunContext[Params]) -> dict[str, Any] | None:
+        ctx.progress(5, "checking out")
+        first, second = await asyncio.gather(ctx.ask("Which branch?"), ctx.ask("Which tag?"))
+        return {"answers": [first.answer, second.answer], "step": ctx.task.current_step}
+
+
+async def test_the_step_shows_what_the_task_still_waits_for(make_queue: QueueFactory) -> None:
+    queue = await make_queue()
+    queue.register_executor(TwoAtOnce())
+    events = QuestionEvents(queue)
+    task_id = await queue.add_task(Task("asks_two"))
+    branch, tag = sorted([await asked(queue, events), await asked(queue, events)],
+                         key=lambda q: q.message)  # fmt: skip
+    assert (await queue.get_task(task_id)).current_step.startswith("Waiting for an answer: Which")
+
+    await queue.questions.answer(branch.id, "main")
+    assert (await queue.get_task(task_id)).current_step == "Waiting for an answer: Which tag?"
+    await queue.questions.answer(tag.id, "v2")
+    done = await queue.wait_for(task_id, timeout_s=10)
+    assert done.result == {"answers": ["main", "v2"], "step": "checking out"}
