@@ -6,7 +6,8 @@ through the same process helper as a shell task: its own process group, its outp
 task's log (progress and steps read from it), pause and resume of the whole tree, cancel and
 time-out terminating it. The agent's environment names the work order:
 
-- `QTQUEUE_TASK_ID`, `QTQUEUE_DATA_DIR`: so `qtqueue ask "…"` reaches the engine and this task;
+- `QTQUEUE_TASK_ID`, `QTQUEUE_DATA_DIR` (as in every process the engine runs): so the agent can
+  ask a person with `qtqueue ask "…"`, wait, and read the answer on its stdout;
 - `QTQUEUE_WORK_ORDER`: a JSON file (0600, beside the worktree) with the whole work order
   (`WorkOrderMessage.to_dict()`, plus `worktree` and `work_branch`).
 
@@ -54,10 +55,9 @@ _TAIL_BYTES = 65536
 
 
 def work_order_folder(ctx: RunContext) -> Path:
-    """`<data dir>/work_orders/<task id>`: the task's worktree and work order file. The data
-    directory is the one that holds the task's log (`<data dir>/logs/<file>`); an id that is
-    not a plain one gets a digest name, so the folder never leaves `work_orders`."""
-    data_dir = Path(ctx.log_path).parent.parent
+    """`<data dir>/work_orders/<task id>`: the task's worktree and work order file. An id that
+    is not a plain one gets a digest name, so the folder never leaves `work_orders`."""
+    data_dir = Path(ctx.data_dir)
     task_id = ctx.task.id
     name = task_id if _SAFE_ID.fullmatch(task_id) else sha256(task_id.encode()).hexdigest()
     return data_dir / WORK_ORDERS_DIR / name
@@ -178,11 +178,7 @@ class WorkOrderExecutor(Executor[WorkOrderParams]):
             "work_order_file": str(order_file),
         }
         argv = fill_template(template, values, {"files": p.files, "requirements": p.requirements})
-        env = {
-            "QTQUEUE_TASK_ID": ctx.task.id,
-            "QTQUEUE_DATA_DIR": str(order_file.parent.parent.parent),
-            "QTQUEUE_WORK_ORDER": str(order_file),
-        }
+        env = {"QTQUEUE_WORK_ORDER": str(order_file)}  # and the engine's, for `qtqueue ask`
         ctx.progress(5, f"running {os.path.basename(argv[0])}")
         ctx.log(f"[work order] running {argv[0]} in {checkout.path}")
         await ctx.checkpoint()
