@@ -15,7 +15,9 @@ On success the result is the document's `{"status": "success", "output": <its la
 "files_modified": [...]}` plus `branch` (the work order's), `work_branch`, `base_commit` and
 `worktree`. The worktree is kept after the task ends, whatever the outcome, for the user to
 review, unless the `work_order_keep_worktrees` setting is off (then it is removed as the task
-ends, and `worktree` is None); a retry always starts from a fresh one.
+ends, and `worktree` is None); a retry always starts from a fresh one. Removing the task
+(`qtqueue remove`) deletes the task and its log, not its work: a kept worktree stays until it is
+deleted by hand (and, for a local repository, `git worktree prune` there).
 """
 
 from __future__ import annotations
