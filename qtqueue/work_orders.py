@@ -145,7 +145,7 @@ class WorkOrderMessage:
     # Metadata
     created_at: datetime = field(default_factory=_now)
     timeout_seconds: int = 3600
-    """Seconds of running time before the work order times out (0: none)."""
+    """Seconds of running time before the work order times out (0: no limit)."""
     max_retries: int = 3
     retry_count: int = 0
 
@@ -231,7 +231,8 @@ def work_order_task(message: WorkOrderMessage, **fields: Any) -> Task:
         params,
         priority=Priority(message.priority).task_priority,
         permission=Permission(PermissionLevel(message.permission_level).value),
-        timeout_s=float(message.timeout_seconds) if message.timeout_seconds else None,
+        # Explicit, as the message is: 0 is no time limit (None would be the queue's default).
+        timeout_s=float(message.timeout_seconds),
         max_retries=message.max_retries,
         **fields,
     )
