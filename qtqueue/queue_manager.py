@@ -29,16 +29,18 @@ logger = logging.getLogger(__name__)
 __all__ = ["QueueManager", "queue_manager"]
 
 _lock = threading.Lock()
+_managers: list[QueueManager] = []  # the one made, while its queue is the default one
 
 
 def __getattr__(name: str) -> Any:
-    """`queue_manager`, made on first use over `get_task_queue()`."""
+    """`queue_manager`: made on first use over `get_task_queue()` (anew once that is a new
+    queue, after `reset_task_queue()`)."""
     if name != "queue_manager":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from qtqueue.task_queue import get_task_queue
 
+    queue = get_task_queue()
     with _lock:
-        made = globals().get(name)
-        if made is None:
-            made = globals()[name] = QueueManager(get_task_queue())
-    return made
+        if not _managers or _managers[0].queue is not queue:
+            _managers[:] = [QueueManager(queue)]
+        return _managers[0]

@@ -38,7 +38,7 @@ from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXPORTS_DIR", "get_task_queue", "register_default_handlers"]
+__all__ = ["EXPORTS_DIR", "get_task_queue", "register_default_handlers", "reset_task_queue"]
 
 #: The folder of the data directory `export_collection` writes into.
 EXPORTS_DIR = "exports"
@@ -57,6 +57,16 @@ def get_task_queue() -> TaskQueue:
         if _queue is None:
             _queue = TaskQueue()
         return _queue
+
+
+def reset_task_queue() -> TaskQueue | None:
+    """Forget the default queue and return it (close it first: `stop_worker()` or `close()`);
+    the next `get_task_queue()` makes a new one over the data directory in force then. For
+    tests, and programs that change $QTQUEUE_DATA_DIR."""
+    global _queue
+    with _lock:
+        forgotten, _queue = _queue, None
+        return forgotten
 
 
 def _number(params: dict[str, Any], key: str, default: float) -> float:

@@ -364,9 +364,9 @@ class Task:
 
     @property
     def duration(self) -> float | None:
-        """Seconds the last attempt ran (`duration_s`, paused time excluded), once it finished
-        or was paused; None before, and while an attempt runs (its live running time is
-        `TaskQueue.attempt_state(id).running_s`)."""
+        """Seconds the last attempt ran (`duration_s`, paused time excluded): set when it
+        finishes, and at each pause (its running time until then); None until then. The live
+        running time of an attempt under way is `TaskQueue.attempt_state(id).running_s`."""
         return self.duration_s
 
     @property
