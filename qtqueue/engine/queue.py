@@ -44,7 +44,7 @@ from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.state import EngineState
 from qtqueue.engine.summary import task_summary
 from qtqueue.engine.timer import LoopTimer, Timer
-from qtqueue.engine.worker_thread import EngineThread
+from qtqueue.engine.worker_thread import EngineThread, WorkerControls
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 
 @auto_open
-class TaskQueue(QueueSettings):
+class TaskQueue(QueueSettings, WorkerControls):
     """The embedded, persistent task queue.
 
     ```
@@ -455,15 +455,6 @@ class TaskQueue(QueueSettings):
         return await self.retention.cleanup(older_than_s)
 
     # ------------------------------------------------------------------ the queue as a whole
-
-    def start_worker(self) -> asyncio.Task[None] | None:
-        """Outside a running loop, run the engine on a thread of its own and return once the
-        queue is open; inside one, schedule `start()` and return its task."""
-        return self.worker.start()
-
-    def stop_worker(self) -> asyncio.Task[None] | None:
-        """Close what `start_worker` opened (and join its thread); in a loop, schedule it."""
-        return self.worker.stop()
 
     async def pause_queue(self) -> None:
         """Start nothing new until `resume_queue` (running tasks go on). Survives restarts."""

@@ -114,3 +114,18 @@ class EngineThread:
         self._scheduled.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("the engine failed to start or stop", exc_info=task.exception())
+
+
+class WorkerControls:
+    """`start_worker()` / `stop_worker()` of a `TaskQueue`, over its `worker`."""
+
+    worker: EngineThread
+
+    def start_worker(self) -> asyncio.Task[None] | None:
+        """Outside a running loop, run the engine on a thread of its own and return once the
+        queue is open; inside one, schedule `start()` and return its task."""
+        return self.worker.start()
+
+    def stop_worker(self) -> asyncio.Task[None] | None:
+        """Close what `start_worker` opened (and join its thread); in a loop, schedule it."""
+        return self.worker.stop()
