@@ -68,7 +68,8 @@ class TaskQueue(QueueSettings, WorkerControls):
 
     `TaskQueue()` takes the user data directory; a queue never opened opens itself on the
     first call of a coroutine method (`engine.auto_open`): close it (`await queue.close()`)
-    when done. Plain programs run the engine on a thread with `start_worker()`.
+    when done, else it closes when the loop it opened on ends (`asyncio.run` returning).
+    Plain programs run the engine on a thread: `start_worker()`, `stop_worker()`.
 
     With `dispatch=False` the queue opens the store without running anything (what the CLI
     does when no engine runs): tasks can be added, read and managed, and the next engine to

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.waiting import eventually
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus
@@ -136,3 +137,31 @@ async def test_a_call_made_on_another_loop_runs_on_the_engines(queue: TaskQueue)
 
     done = await asyncio.to_thread(elsewhere)
     assert (done.id, done.status) == (task_id, S.COMPLETED)
+
+
+async def test_a_paused_plain_handler_waits_in_its_next_update_progress(queue: TaskQueue) -> None:
+    started, go_on, past = threading.Event(), threading.Event(), threading.Event()
+
+    def handler(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        queue.update_progress(task_id, 10, "started")
+        started.set()
+        assert go_on.wait(10)
+        queue.update_progress(task_id, 60, "went on")  # paused: returns once resumed
+        past.set()
+        return {}
+
+    queue.register_handler("plain", handler)
+    task_id = await queue.add_task(Task("plain"))
+    assert await asyncio.to_thread(started.wait, 10)
+    assert (await queue.pause_task(task_id)).status is S.PAUSED
+    go_on.set()
+    # The report is applied at once; the call then waits on the engine's loop for the resume.
+    await eventually(lambda: _progress_is(queue, task_id, 60.0), what="the report")
+    assert not past.is_set()
+    await queue.resume_task(task_id)
+    assert await asyncio.to_thread(past.wait, 10)
+    assert (await queue.wait_for(task_id, 10)).status is S.COMPLETED
+
+
+async def _progress_is(queue: TaskQueue, task_id: str, percent: float) -> bool:
+    return (await queue.get_task(task_id)).progress == percent
