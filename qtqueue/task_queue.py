@@ -13,7 +13,8 @@ task_queue.start_worker()      # the engine on a thread of its own; stop_worker(
 (with `qtqueue.queue_manager.queue_manager`): one `TaskQueue` over the default data directory
 (`--data-dir`'s default: $QTQUEUE_DATA_DIR, else the user data directory), created on the first
 call, never at import. Programs that build their own queues (the window, `qtqueue run`, tests)
-do not use it.
+do not use it. The documents' other names are here too, as they import them from their
+`task_queue` module: `TaskQueue`, `Task`, `DockerTask`, `TaskType`, `TaskStatus`, `Priority`.
 
 The default handlers are the document's useful ones for qtqueue itself: `cleanup_old_data` and
 `export_collection`. Its `batch_embedding` is application-specific (embeddings of the
@@ -33,12 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import TaskStatus
+from qtqueue.core.task import DockerTask, Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXPORTS_DIR", "get_task_queue", "register_default_handlers", "reset_task_queue"]
+__all__ = [
+    "EXPORTS_DIR",
+    "DockerTask",
+    "Priority",
+    "Task",
+    "TaskQueue",
+    "TaskStatus",
+    "TaskType",
+    "get_task_queue",
+    "register_default_handlers",
+    "reset_task_queue",
+]
 
 #: The folder of the data directory `export_collection` writes into.
 EXPORTS_DIR = "exports"

@@ -25,6 +25,8 @@ async def _running(queue: TaskQueue, task_id: str) -> bool:
 
 async def test_docker_queue_doc_usage_1_push_docker_image(user_data_dir: Path) -> None:
     # --- the document
+    from qtqueue.task_queue import DockerTask, TaskQueue, TaskType
+
     queue = TaskQueue()
     task = DockerTask(
         task_type=TaskType.PUSH, params={"image_name": "username/myapp", "tag": "latest"}

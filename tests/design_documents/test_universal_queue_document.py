@@ -45,6 +45,8 @@ def script(tmp_path: Path) -> Path:
 
 async def test_universal_queue_doc_usage_1_docker_operations(user_data_dir: Path) -> None:
     # --- the document
+    from qtqueue.task_queue import Task, TaskQueue, TaskType
+
     queue = TaskQueue()
 
     # Docker push
