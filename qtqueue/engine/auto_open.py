@@ -75,29 +75,40 @@ def call_on_engine_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[[],
 class FirstUse:
     """Opens a queue on its first use, and closes it when the loop it was opened on ends
     (`asyncio.run` returning) if its user has not closed it by then: without that, the
-    store's connection thread would keep the interpreter from exiting."""
+    store's connection thread would keep the interpreter from exiting. A queue closed that
+    way opens again on its next use (on the next loop); one its user closed stays closed."""
 
     def __init__(self, start: Callable[[], Awaitable[None]], close: Step) -> None:
         self._start = start
         self._close = close
+        self._opening = False
+        self._closed_at_loop_end = False
         #: Kept here: the loop holds it only weakly (see `_close_at_loop_end`).
         self._closer: AsyncGenerator[None, None] | None = None
 
     async def open(self, state: EngineState) -> None:
-        """Open the queue if it was never opened (one its user closed stays closed)."""
-        if state.writer is not None:
+        """Open the queue if it was never opened, or closed by its loop's end; a call made
+        while it opens waits for it to be open."""
+        if state.writer is not None and not (self._opening or self._closed_at_loop_end):
             return
-        await self._start()
+        self._opening, self._closed_at_loop_end = True, False
+        try:
+            await self._start()  # one at a time: later calls find it open
+        finally:
+            self._opening = False
         if self._closer is None:
-            self._closer = self._close_at_loop_end()
+            self._closer = self._close_at_loop_end(state)
             await anext(self._closer)
 
-    async def _close_at_loop_end(self) -> AsyncGenerator[None, None]:
+    async def _close_at_loop_end(self, state: EngineState) -> AsyncGenerator[None, None]:
         # An async generator the loop finalises when it shuts down (`shutdown_asyncgens`).
         try:
             yield
         finally:
-            await self._close()
+            self._closer = None
+            if state.started:  # still open: its user did not close it
+                self._closed_at_loop_end = True
+                await self._close()
 
 
 class Opening(Protocol):

@@ -165,3 +165,31 @@ async def test_a_paused_plain_handler_waits_in_its_next_update_progress(queue: T
 
 async def _progress_is(queue: TaskQueue, task_id: str, percent: float) -> bool:
     return (await queue.get_task(task_id)).progress == percent
+
+
+def test_a_queue_closed_as_its_loop_ended_opens_again_on_the_next(data_dir: Path) -> None:
+    queue = _queue(data_dir)
+    task_id = asyncio.run(queue.add_task(Task("custom_command", {"command": "true"})))
+    assert not queue.started  # closed as asyncio.run ended
+    assert asyncio.run(queue.wait_for(task_id, 10)).status is S.COMPLETED
+    assert not queue.started
+
+    async def closed_by_its_user() -> None:
+        await queue.get_task(task_id)
+        await queue.close()
+
+    asyncio.run(closed_by_its_user())
+    with pytest.raises(QueueError) as closed:
+        asyncio.run(queue.get_task(task_id))
+    assert closed.value.code is TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE
+
+
+async def test_a_call_made_while_the_queue_opens_waits_until_it_is_open(data_dir: Path) -> None:
+    queue = _queue(data_dir)
+    first = asyncio.ensure_future(queue.add_task(Task("custom_command", {"command": "true"})))
+    while queue.state.writer is None:  # opening: the store is open, the engine not yet
+        await asyncio.sleep(0)  # one turn of the loop, to the next step of the opening
+    assert not queue.started
+    assert await queue.list_tasks() is not None  # not "the queue is not open"
+    await first
+    await queue.close()
