@@ -35,6 +35,7 @@ from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue_settings import QueueSettings
+from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
@@ -164,6 +165,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         )
         #: Recurring schedules: each occurrence is added as an ordinary task.
         self.schedules = ScheduleManager(self, store=self.store)
+        self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
         self.first_use = FirstUse(self.start, self.close)
@@ -212,6 +214,7 @@ class TaskQueue(QueueSettings, WorkerControls):
             self._lock.release()
             raise
         state.started = True
+        await self.questions.start()
         await self.schedules.start()
         if state.dispatching:
             self.retention.schedule(initial=True)
