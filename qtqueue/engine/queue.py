@@ -33,6 +33,7 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.overview import Overview
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
@@ -149,6 +150,7 @@ class TaskQueue:
         self.recovery = Recovery(self.runner, self.dependencies, self.expiry)
         self.retention = Retention(self.state, retention_s, cleanup_interval_s)
         self.reader = Reader(self.state)
+        self.overview = Overview(self.dispatcher, self.resources)  # waiting tasks, workers, status
         self.control = Control(
             self.reader, self.runner, self.approval, self.dependencies, self.expiry
         )
