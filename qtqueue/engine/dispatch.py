@@ -235,7 +235,7 @@ class Dispatcher:
             else:
                 executor = state.registry.get(task.type_name)
                 assert executor is not None  # the slots gate parks a task without one
-                state.start_checks.pop(tid, None)
+                state.start_checks_passed(task)
                 self.start(task, executor)
 
     def unblock_type(self, name: str) -> None:

@@ -169,6 +169,19 @@ class EngineState:
             record.last_checked_at = now
             record.held_by = held_by
 
+    def start_checks_passed(self, task: Task) -> None:
+        """`task` passed every start check and starts: forget its failed checks (and say, as
+        the resource document's queue does, after how many it got its turn)."""
+        record = self.start_checks.pop(task.id, None) if self.start_checks else None
+        if record is not None:
+            logger.info(
+                "task %s starts after %d failed start check%s (last: %s)",
+                task.id,
+                record.attempts,
+                "" if record.attempts == 1 else "s",
+                record.last_reason,
+            )
+
     def take_entry(self, tid: str, seq: int) -> Task | None:
         """Consume a queue entry: its task if the entry is current and the task still waits."""
         if self.queued.get(tid) != seq:
