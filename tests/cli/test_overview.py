@@ -89,7 +89,7 @@ def test_queue_lists_what_held_each_task_and_empties_as_they_start(
     text = ok(cli("queue"))
     assert "  QUEUED TASKS (2 pending)" in text.splitlines()
     assert f"Task ID: {short}" in text
-    assert "    Needs:          1 CPU cores" in text
+    assert "    Needs:          1 CPU core" in text.splitlines()
     assert "    Last Reason:    Insufficient CPU: 0.00 available, task requires 1.00" in text
     assert "    Queue:          nightly" in text
 

@@ -21,7 +21,7 @@ RULE = "═" * 60
 
 #: How each declared need reads: (key, unit after the number).
 _NEED_WORDS = (
-    ("cpu_cores", " CPU cores"),
+    ("cpu_cores", " CPU core"),
     ("memory_gb", " GB memory"),
     ("disk_gb", " GB disk"),
     ("gpu_memory_gb", " GB GPU memory"),
@@ -43,7 +43,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def needs_in_words(needs: dict[str, Any]) -> str:
     """'8 CPU cores, 16 GB memory'; '-' for none."""
-    words = [f"{needs[key]:g}{unit}" for key, unit in _NEED_WORDS if needs.get(key)]
+    words = [
+        f"{needs[key]:g}{unit}{'s' if key == 'cpu_cores' and needs[key] != 1 else ''}"
+        for key, unit in _NEED_WORDS
+        if needs.get(key)
+    ]
     return ", ".join(words) or "-"
 
 
