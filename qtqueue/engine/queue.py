@@ -34,6 +34,7 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.overview import Overview
 from qtqueue.engine.queue_settings import QueueSettings
 from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.reading import Reader
@@ -160,6 +161,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         self.recovery = Recovery(self.runner, self.dependencies, self.expiry)
         self.retention = Retention(self.state, retention_s, cleanup_interval_s)
         self.reader = Reader(self.state)
+        self.overview = Overview(self.dispatcher, self.resources)  # waiting tasks, workers, status
         self.control = Control(
             self.reader, self.runner, self.approval, self.dependencies, self.expiry
         )
