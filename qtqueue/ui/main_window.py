@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QByteArray,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -29,7 +28,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
@@ -57,6 +56,7 @@ from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
+from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
 
 logger = logging.getLogger(__name__)
 
@@ -469,39 +469,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
 
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geometry = s.value("mainWindow/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        header = s.value("taskTable/header")
-        if isinstance(header, QByteArray) and s.value("taskTable/columns") == str(len(Column)):
-            self.table.horizontalHeader().restoreState(header)
-        for splitter, key in (
+    def _splitters(self) -> list[tuple[QSplitter, str]]:
+        return [
             (self.form.mainSplitter, "mainWindow/splitter"),
             (self.detail.form.detailSplitter, "detailPane/splitter"),
-        ):
-            state = s.value(key)
-            if isinstance(state, QByteArray):
-                splitter.restoreState(state)
-        header_view = self.table.horizontalHeader()
-        for column, action in self._column_actions.items():
-            action.blockSignals(True)
-            action.setChecked(not header_view.isSectionHidden(column))
-            action.blockSignals(False)
+        ]
+
+    def _restore_settings(self) -> None:
+        restore_window_state(
+            self.settings, self, self.table, self._splitters(), self._column_actions
+        )
 
     def _save_header(self, *_args: object) -> None:
-        self.settings.setValue("taskTable/header", self.table.horizontalHeader().saveState())
-        self.settings.setValue("taskTable/columns", str(len(Column)))
+        save_header(self.settings, self.table)
 
     def save_settings(self) -> None:
         """Remember geometry, columns (order, visibility, widths, sort) and splitters."""
-        s = self.settings
-        s.setValue("mainWindow/geometry", self.saveGeometry())
-        self._save_header()
-        s.setValue("mainWindow/splitter", self.form.mainSplitter.saveState())
-        s.setValue("detailPane/splitter", self.detail.form.detailSplitter.saveState())
-        s.sync()
+        save_window_state(self.settings, self, self.table, self._splitters())
 
     # ------------------------------------------------------------------ closing
 
