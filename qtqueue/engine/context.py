@@ -13,6 +13,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.question import DEFAULT_QUESTION_TIMEOUT_S, Question, RequestType
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.logs import BoundedLog
@@ -124,6 +126,11 @@ class RunHost(Protocol):
         """What `RunContext.settings` shows."""
         ...
 
+    @property
+    def data_dir(self) -> str:
+        """The engine's data directory (what `RunContext.data_dir` shows)."""
+        ...
+
     def report_progress(self, task: Task, percent: float, step: str | None) -> None:
         """Record the task's progress (and step)."""
 
@@ -136,6 +143,32 @@ class RunHost(Protocol):
 
     def attach_pid(self, task: Task, pid: int) -> None:
         """Remember the pid of the task's command."""
+
+    @property
+    def questions(self) -> QuestionPort | None:
+        """Where `RunContext.ask` goes (None: this engine takes no questions)."""
+        ...
+
+
+class QuestionPort(Protocol):
+    """Where running tasks' questions go (`engine/questions.py`'s QuestionDesk)."""
+
+    async def ask(
+        self,
+        task_id: str,
+        message: str,
+        *,
+        request_type: str = ...,
+        context: Mapping[str, Any] | None = ...,
+        timeout_s: float = ...,
+        conversation_id: str | None = ...,
+        parent_id: str | None = ...,
+    ) -> Question:
+        """Ask and wait: the answered question, or QueueError(QUEUE_QUESTION_TIMEOUT)."""
+        ...
+
+    def attempt_ended(self, task_id: str) -> None:
+        """The task's attempt is over: its open questions end CANCELLED."""
 
 
 class EngineRunContext:
@@ -217,3 +250,30 @@ class EngineRunContext:
 
     def set_input_sink(self, sink: InputSink | None) -> None:
         self._handle.input_sink = sink
+
+    @property
+    def data_dir(self) -> str:
+        return self._host.data_dir
+
+    async def ask(
+        self,
+        message: str,
+        *,
+        request_type: str = RequestType.QUESTION.value,
+        context: Mapping[str, Any] | None = None,
+        timeout_s: float = DEFAULT_QUESTION_TIMEOUT_S,
+        conversation_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> Question:
+        desk = self._host.questions
+        if desk is None:
+            raise QueueError(TaskErrorCode.INTERNAL_ERROR, "this engine takes no questions")
+        return await desk.ask(
+            self._handle.task.id,
+            message,
+            request_type=request_type,
+            context=context,
+            timeout_s=timeout_s,
+            conversation_id=conversation_id,
+            parent_id=parent_id,
+        )

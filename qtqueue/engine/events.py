@@ -25,6 +25,9 @@ class EventKind(StrEnum):
     approval); `detail` says what, in words. Carries no snapshot."""
     #: A recurring schedule was added, changed or deleted: `task_id` is "", `detail` its id.
     SCHEDULE_CHANGED = "schedule_changed"
+    #: A question of the task was asked, answered, timed out or cancelled (durable): `detail`
+    #: is the question's id (`TaskQueue.questions`). Carries no snapshot.
+    QUESTION = "question"
 
 
 @dataclass(slots=True, frozen=True)

@@ -33,6 +33,7 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
@@ -154,6 +155,7 @@ class TaskQueue:
         )
         #: Recurring schedules: each occurrence is added as an ordinary task.
         self.schedules = ScheduleManager(self, store=self.store)
+        self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self._lock = DataDirLock(self.data_dir)
 
     # ------------------------------------------------------------------ settings
@@ -238,6 +240,7 @@ class TaskQueue:
             self._lock.release()
             raise
         state.started = True
+        await self.questions.start()
         await self.schedules.start()
         if state.dispatching:
             self.retention.schedule(initial=True)

@@ -15,7 +15,13 @@ from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
 from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus
-from qtqueue.engine.context import EngineRunContext, RunHandle, StopReason, call_hook
+from qtqueue.engine.context import (
+    EngineRunContext,
+    QuestionPort,
+    RunHandle,
+    StopReason,
+    call_hook,
+)
 from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.dispatch import Dispatcher
 from qtqueue.engine.gates.resources import ResourceGate
@@ -59,6 +65,8 @@ class Runner:
         self.slots = dispatcher.slots
         self.resources = resources
         self.credentials = credentials
+        #: Where `RunContext.ask` goes, told when an attempt ends (engine/questions.py).
+        self.questions: QuestionPort | None = None
         dispatcher.start = self.start
 
     # ------------------------------------------------------------------ RunHost
@@ -72,6 +80,11 @@ class Runner:
     def executor_settings(self) -> dict[str, Any]:
         """Settings executors read through `RunContext.settings`."""
         return self.state.executor_settings
+
+    @property
+    def data_dir(self) -> str:
+        """The engine's data directory."""
+        return str(self.state.data_dir)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start a background coroutine the queue owns; its failure is logged, never lost."""
@@ -275,6 +288,8 @@ class Runner:
             handle.timeout_handle.cancel()
         task.duration_s = handle.running_s()
         self.state.active.pop(task.id, None)
+        if self.questions is not None:
+            self.questions.attempt_ended(task.id)
         if handle.holds_slot:
             self.lifecycle.release(self.slots.give_back(handle))
         self.resources.released(task)

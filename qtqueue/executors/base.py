@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import TypeVar
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.executors.spawn_client import SpawnerClient
 
@@ -84,6 +85,24 @@ class RunContext(Protocol[P_co]):
 
     def set_input_sink(self, sink: InputSink | None) -> None:
         """Let `TaskQueue.send_input` write to the work (a process's stdin); None: no more."""
+
+    async def ask(
+        self,
+        message: str,
+        *,
+        request_type: str = "question",
+        context: Mapping[str, Any] | None = None,
+        timeout_s: float = 1800.0,
+        conversation_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> Question:
+        """Ask a person and wait for the answer (the task keeps its slot meanwhile): the
+        answered `Question` (its `answer`, `response_type`, `instructions`). Unanswered after
+        `timeout_s`, raises QueueError(QUEUE_QUESTION_TIMEOUT)."""
+
+    @property
+    def data_dir(self) -> str:
+        """The engine's data directory (processes find it in $QTQUEUE_DATA_DIR)."""
 
     @property
     def log_path(self) -> str:

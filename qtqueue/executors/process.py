@@ -23,6 +23,7 @@ import psutil
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
 from qtqueue.executors.base import InputSink, RunContext
+from qtqueue.executors.env import engine_env
 from qtqueue.executors.spawn_client import SpawnerClient, SpawnerGone
 
 logger = logging.getLogger(__name__)
@@ -188,8 +189,10 @@ async def run_command(
 ) -> int:
     """Run `argv` to completion, streaming output into the task's log. Returns exit status 0.
 
-    Its stdin is /dev/null, so a program that reads it never hangs; with `interactive` it is a
-    pipe that `TaskQueue.send_input` writes to (through `ctx.set_input_sink`).
+    Its environment is the engine's, then `env`, then `engine_env(ctx)` ($QTQUEUE_TASK_ID,
+    $QTQUEUE_DATA_DIR). Its stdin is /dev/null, so a program that reads it never hangs; with
+    `interactive` it is a pipe that `TaskQueue.send_input` writes to (through
+    `ctx.set_input_sink`).
 
     Where the engine has a spawner (see spawner.py) the command is its child, so its outcome
     survives an engine crash; otherwise it is the engine's own.
@@ -198,10 +201,10 @@ async def run_command(
     found, 137 -> killed, "No space left on device" in the output -> disk space, ...).
     Cancellation terminates the tree (SIGTERM, SIGKILL after `grace_s`) and re-raises.
     """
-    full_env = None
+    full_env = dict(os.environ)
     if env:
-        full_env = dict(os.environ)
         full_env.update({str(k): str(v) for k, v in env.items()})
+    full_env.update(engine_env(ctx))
     if cwd is not None and not os.path.isdir(cwd):
         raise QueueError(
             TaskErrorCode.DATA_FILE_NOT_FOUND, f"working directory {cwd} does not exist", cwd=cwd

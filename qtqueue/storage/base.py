@@ -78,7 +78,31 @@ class ScheduleStore(Protocol):
         """Delete the schedule; whether it existed."""
 
 
-class TaskStore(ScheduleStore, Protocol):
+class QuestionStore(Protocol):
+    """Where the questions tasks ask persist, as plain records keyed by
+    `storage.questions.QUESTION_COLUMNS` (`Question.to_dict()`). Every write is atomic and
+    durable on return; `get_question` of an unknown id returns None; listings are oldest first
+    (by created_at, then id)."""
+
+    async def save_question(self, record: Mapping[str, Any]) -> None:
+        """Insert the question, or replace the one with its id."""
+
+    async def get_question(self, question_id: str) -> dict[str, Any] | None:
+        """The question with that id, or None."""
+
+    async def list_questions(
+        self, *, open_only: bool = False, task_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Questions, oldest first (only open ones, only one task's)."""
+
+    async def question_ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` question ids that start with `prefix`, in id order."""
+
+    async def close_open_questions(self, status: str, at: float) -> list[dict[str, Any]]:
+        """Close every open question as `status`; the records as closed."""
+
+
+class TaskStore(ScheduleStore, QuestionStore, Protocol):
     """Persistent tasks and their transitions (and, beside them, the schedules).
 
     Contracts every backend keeps:

@@ -115,6 +115,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tasks ADD COLUMN retry_on TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE tasks ADD COLUMN no_retry_on TEXT NOT NULL DEFAULT '[]';
     """,
+    # 5 -> 6: questions a running task asks a person, and their answers (issue 12).
+    """
+    CREATE TABLE questions (
+        id              TEXT PRIMARY KEY,
+        task_id         TEXT NOT NULL,
+        request_type    TEXT NOT NULL,
+        message         TEXT NOT NULL,
+        context         TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        expires_at      REAL NOT NULL,
+        conversation_id TEXT NOT NULL,
+        parent_id       TEXT,
+        status          TEXT NOT NULL,
+        response_type   TEXT,
+        answer          TEXT,
+        instructions    TEXT NOT NULL,
+        generated_by    TEXT,
+        responder_id    TEXT,
+        answered_at     REAL
+    );
+    CREATE INDEX questions_task ON questions(task_id);
+    CREATE INDEX questions_open ON questions(created_at) WHERE status = 'open';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

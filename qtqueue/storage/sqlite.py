@@ -33,6 +33,7 @@ from qtqueue.storage.base import TaskFilter, Transition, WriteBatch
 from qtqueue.storage.damage import QUARANTINE_TABLE, create_store, inspect, quarantine_rows
 from qtqueue.storage.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 from qtqueue.storage.private import make_private_dir
+from qtqueue.storage.questions import QuestionRows
 from qtqueue.storage.rows import (
     COLUMNS,
     SELECT,
@@ -74,7 +75,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteTaskStore(ScheduleRows):
+class SqliteTaskStore(ScheduleRows, QuestionRows):
     """`TaskStore` on one SQLite file (WAL).
 
     `synchronous` is SQLite's: "NORMAL" (the default) survives any crash of the process and
