@@ -95,9 +95,7 @@ class DependencyList(QObject):
             self._dep_ids = frozenset(shown)
             # Subscribed before the look-ups, so no change falls between the two.
             self._unsubscribe = self._source.subscribe(self._on_events)
-            self._background.spawn(
-                self._fetch(t.id, shown), f"look up dependencies of {t.id}"
-            )
+            self._background.spawn(self._fetch(t.id, shown), f"look up dependencies of {t.id}")
         self._render()
 
     def forget(self) -> None:

@@ -5,7 +5,10 @@ code with its description and suggested fix (`error_info`), and the log tail in 
 which follows the log while the task runs (`TaskQueue.follow_log` in an owned asyncio task,
 cancelled when the selection changes).
 
-Scheduling facts: why a pending task waits (`waitBanner`), its queue, permission, declared
+A task that asks a person shows its question with an answer box and its answered questions
+(`AnswerBox`, `answer_box.py`, over `TaskQueue.questions`).
+Scheduling facts: why a pending task waits (`waitBanner`; with its failed start checks from
+`TaskQueue.overview`, `start_checks.py`), its queue, permission, declared
 resources, run/expiry times, the schedule it came from, and its dependencies with their live
 statuses (`DependencyList`, `dependency_list.py`).
 A family may bring its own widget (`Family.qt_module`, e.g. the docker family's image layers):
@@ -36,11 +39,14 @@ from qtqueue.core.task import (
     TaskStatus,
 )
 from qtqueue.executors.family import Family
+from qtqueue.ui.answer_box import AnswerBox, stack_below
 from qtqueue.ui.dependency_list import DependencyList, DependencySource
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
+from qtqueue.ui.question_words import QuestionDesk
+from qtqueue.ui.start_checks import StartCheckSource, WaitBanner
 from qtqueue.ui.task_in_words import (
     input_hint,
     leading_params,
@@ -101,6 +107,8 @@ class DetailPane(QWidget):
         duration_of: Callable[[Task], float | None] | None = None,
         clock: Callable[[], float] = time.time,
         families: Sequence[Family] = (),
+        questions: QuestionDesk | None = None,
+        overview: StartCheckSource | None = None,
     ) -> None:
         super().__init__(parent)
         self.form = Ui_DetailPane()
@@ -129,6 +137,9 @@ class DetailPane(QWidget):
             "background: #fef3c7; color: #78350f; border: 1px solid #f59e0b;"
             " border-radius: 4px; padding: 6px; font-weight: bold;"
         )
+        self.wait_banner = WaitBanner(f.waitBanner, overview, clock, self)
+        self.answers = AnswerBox(questions, f.infoWidget, clock=clock)
+        stack_below(f.infoLayout, f.waitBanner, self.answers)
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
         # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
@@ -165,7 +176,9 @@ class DetailPane(QWidget):
         shows the hint and stops following."""
         previous = self._task
         self._task = task
+        self.answers.show_task(task.id if task is not None else None)
         if task is None:
+            self.wait_banner.stop()
             self._stop_following()
             self.dependencies.forget()
             self.form.logView.clear()
@@ -186,6 +199,7 @@ class DetailPane(QWidget):
 
     def refresh_timing(self) -> None:
         """Update the running time of a task being worked on (call it once a second)."""
+        self.answers.refresh_times()
         if self._task is not None:
             self._render_timing(self._task)
             self._set_row(
@@ -196,6 +210,8 @@ class DetailPane(QWidget):
         """Stop following the log and the dependencies (the window is closing)."""
         self._stop_following()
         self.dependencies.forget()
+        self.wait_banner.stop()
+        await self.answers.stop()
         await self._background.cancel_all()
 
     def log_text(self) -> str:
@@ -215,9 +231,7 @@ class DetailPane(QWidget):
         f.categoryValue.setText(t.category)
         f.tagsValue.setText(", ".join(t.tags) or "—")
         f.progressValue.setText(progress_label(t.progress, t.current_step))
-        waiting = waiting_in_words(t, self._clock())
-        f.waitBanner.setText(waiting)
-        f.waitBanner.setVisible(bool(waiting))
+        self.wait_banner.show(t)
         for widget in self._family_widgets:
             cast(QWidget, widget).setVisible(widget.shows(t))
         self._render_timing(t)

@@ -4,7 +4,8 @@ The static layout is Designer's (`ui/main_window.ui`, compiled into `forms/main_
 and composed as `self.form`). This module composes it: the engine's events arrive through
 `EngineBridge` into `TaskTableModel` (`task_list/`); the task actions are `TaskActions`
 (`task_actions.py`, what applies to a task is `core.actions`' rule); the menus' dialogs are
-`WindowDialogs`. The tray reaches the window only through its `TrayWindow` port.
+`WindowDialogs`; the questions tasks ask are `QuestionsView` (`questions_view.py`, a tab
+with a count badge). The tray reaches the window only through its `TrayWindow` port.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.paramform.form import form_editors
+from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import (
@@ -130,7 +132,8 @@ class MainWindow(QMainWindow):
         self.progress_delegate = ProgressDelegate(self.table)
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         self.detail = DetailPane(
-            queue, self, duration_of=self.model.duration_of, families=queue.registry.families()
+            queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
+            questions=queue.questions,
         )
         self.form.mainSplitter.addWidget(self.detail)
         self.form.mainSplitter.setStretchFactor(0, 1)
@@ -142,6 +145,11 @@ class MainWindow(QMainWindow):
         )
         self.form.statsView = self.stats_view
 
+        self.questions = QuestionsView(queue.questions, self.model.task_by_id, self)
+        self.questions.attach(
+            self.form, bridge, self.notifier, self.detail.answers.questions_changed,
+            self.select_task,
+        )
         self.task_actions = TaskActions(self, self.background, self)
         self.dialogs = WindowDialogs(
             self, self.background, lambda: len(self.running_tasks()),
@@ -266,6 +274,7 @@ class MainWindow(QMainWindow):
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
         self._set_queue_paused_state(self.queue.queue_paused)
+        self.questions.refresh()
         self._stats_timer.start(0)
 
     # ------------------------------------------------------------------ engine → model
@@ -510,6 +519,7 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         await self.detail.stop()
+        await self.questions.stop()
         await self.stats_view.stop()
         await self.dialogs.stop()
         await self.background.cancel_all()

@@ -1,0 +1,106 @@
+"""Questions a running task asks a person, in the window: the Questions view with its count
+badge, the tray message, and the answer box in the detail pane, over a real engine (a python
+executor calling `ctx.ask`, and a shell command running `qtqueue ask`)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from qtqueue.core.question import Question
+from qtqueue.core.task import Task, TaskStatus
+from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.ui.main_window import MainWindow
+
+from .conftest import Run, in_status, until, until_row
+
+
+class AskParams(Params):
+    message: str
+    request_type: str = "question"
+
+
+class Asks(Executor):
+    """Asks a person through `ctx.ask` and finishes with what it was told."""
+
+    task_type: ClassVar[str] = "asks"
+    params_model = AskParams
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:  # type: ignore[type-arg]
+        q = await ctx.ask(ctx.params.message, request_type=ctx.params.request_type,
+                          context={"branch": "main"})
+        return {"answer": q.answer, "response_type": q.response_type, "by": q.generated_by}
+
+
+def tab_text(window: MainWindow) -> str:
+    return window.form.tabs.tabText(window.form.tabs.indexOf(window.questions))
+
+
+async def open_questions(window: MainWindow, count: int) -> None:
+    """Wait until the Questions view lists `count` open questions."""
+    await until(lambda: window.questions.count == count, window.questions.refreshed)
+
+
+def test_a_task_that_asks_shows_in_the_badge_and_goes_on_with_the_answer_from_the_pane(
+    window: MainWindow, qtbot: QtBot, run: Run
+) -> None:
+    window.queue.register_executor(Asks())
+    notes: list[tuple[str, str]] = []
+    window.notifier.notification.connect(lambda title, message, _f: notes.append((title, message)))
+    assert window.questions.action.text() == "Questions"
+
+    task_id = run(window.queue.add_task(Task("asks", {"message": "Which branch?"}, name="deploy")))
+    run(open_questions(window, 1))
+
+    assert window.questions.action.text() == "Questions (1)"
+    assert tab_text(window) == "Questions (1)"
+    row = window.questions.list.topLevelItem(0)
+    assert row is not None
+    assert [row.text(c) for c in range(3)] == ["deploy", "Question", "Which branch?"]
+    assert row.text(4).endswith("s")  # time left, counting down from 30 minutes
+    assert notes == [("Task asks a question", "deploy — Which branch?")]
+
+    # Opening the question selects its task; the detail pane shows the answer box.
+    window.questions.open_question(0)
+    assert window.form.tabs.currentWidget() is window.form.tasksTab
+    box = window.detail.answers
+    run(until(lambda: box.open_question is not None, box.loaded))
+    assert box.isVisible()
+    assert box.question.text() == "Which branch?"
+    assert box.context.text() == "branch: main"
+    assert box.answer_button.isVisible() and not box.approve_button.isVisible()
+
+    qtbot.keyClicks(box.input, "release-2")
+    qtbot.mouseClick(box.answer_button, Qt.MouseButton.LeftButton)
+
+    done = run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
+    assert done.result == {"answer": "release-2", "response_type": "answer", "by": "human"}
+    run(open_questions(window, 0))
+    assert window.questions.action.text() == "Questions"
+    # The pane lists the answered question, and who answered it.
+    run(until(lambda: box.history.topLevelItemCount() == 1, box.loaded))
+    item = box.history.topLevelItem(0)
+    assert item is not None
+    assert [item.text(c) for c in range(3)] == ["Which branch?", "answered: release-2", "human"]
+    assert not box.open_part.isVisible()
+
+
+def test_an_empty_answer_is_refused_in_the_box_and_nothing_is_sent(
+    window: MainWindow, qtbot: QtBot, run: Run
+) -> None:
+    window.queue.register_executor(Asks())
+    task_id = run(window.queue.add_task(Task("asks", {"message": "Name?"}, name="ask")))
+    run(open_questions(window, 1))
+    window.select_task(task_id)
+    box = window.detail.answers
+    run(until(lambda: box.open_question is not None, box.loaded))
+
+    qtbot.mouseClick(box.answer_button, Qt.MouseButton.LeftButton)
+
+    assert box.error.isVisible() and box.error.text() == "Type an answer first."
+    still: list[Question] = run(window.queue.questions.list(task_id=task_id))
+    assert [q.status for q in still] == ["open"]
+    assert window.questions.count == 1
+
