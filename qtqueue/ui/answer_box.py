@@ -94,6 +94,7 @@ class AnswerBox(QGroupBox):
         self._clock = clock
         self._task_id: str | None = None
         self._questions: list[Question] = []
+        self._focus = False
         self._background = BackgroundTasks()
         self.question = self._label("questionMessage", bold=True)
         self.meta = self._label("questionMeta")
@@ -162,6 +163,10 @@ class AnswerBox(QGroupBox):
         self.hide()
         if task_id is not None:
             self._read(task_id)
+
+    def focus_when_shown(self) -> None:
+        """Put the keyboard in the text field once the next task's open question shows."""
+        self._focus = True
 
     def questions_changed(self, task_ids: Sequence[str]) -> None:
         """The engine says these tasks' questions changed: read the shown one's again."""
@@ -258,6 +263,9 @@ class AnswerBox(QGroupBox):
                 "A reason or a note (optional)" if approval else "Your answer"
             )
             self._set_enabled(True)
+            if self._focus:
+                self._focus = False
+                self.input.setFocus()
         else:
             self.setTitle("Questions")
         self.history.clear()

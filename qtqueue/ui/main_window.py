@@ -147,8 +147,7 @@ class MainWindow(QMainWindow):
 
         self.questions = QuestionsView(queue.questions, self.model.task_by_id, self)
         self.questions.attach(
-            self.form, bridge, self.notifier, self.detail.answers.questions_changed,
-            self.select_task,
+            self.form, bridge, self.notifier, self.detail.answers, self.select_task,
         )
         self.task_actions = TaskActions(self, self.background, self)
         self.dialogs = WindowDialogs(

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from qtqueue.core.errors import QueueError
 from qtqueue.core.question import Question
 from qtqueue.core.task import Task
+from qtqueue.ui.answer_box import AnswerBox
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.question_words import (
@@ -129,12 +130,13 @@ class QuestionsView(QWidget):
         form: Ui_MainWindow,
         bridge: EngineBridge,
         notifier: TaskNotifier,
-        on_questions: Callable[[list[str]], None],
+        answers: AnswerBox,
         open_task: Callable[[str], None],
     ) -> None:
         """Take a tab after the Tasks tab and a toolbar button (both with the badge), follow
-        the bridge's question events (`on_questions(task ids)` hears them too: the detail
-        pane), hand new questions to `notifier`, and open activated rows with `open_task`."""
+        the bridge's question events (the detail pane's `answers` box hears them too), hand
+        new questions to `notifier`, and open activated rows with `open_task`, the keyboard
+        in the answer box."""
         tabs = form.tabs
         self.tab_index = tabs.insertTab(tabs.indexOf(form.tasksTab) + 1, self, badge_text(0))
 
@@ -149,9 +151,10 @@ class QuestionsView(QWidget):
         form.mainToolBar.addAction(self.action)
         form.menuView.addAction(self.action)
         bridge.questionsChanged.connect(lambda ids: self.refresh())
-        bridge.questionsChanged.connect(on_questions)
+        bridge.questionsChanged.connect(answers.questions_changed)
         self.asked.connect(notifier.question_asked)
         self.openTask.connect(lambda task_id: tabs.setCurrentWidget(form.tasksTab))
+        self.openTask.connect(lambda task_id: answers.focus_when_shown())
         self.openTask.connect(open_task)
         self._render()
 

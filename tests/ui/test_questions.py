@@ -71,6 +71,7 @@ def test_a_task_that_asks_shows_in_the_badge_and_goes_on_with_the_answer_from_th
     assert box.question.text() == "Which branch?"
     assert box.context.text() == "branch: main"
     assert box.answer_button.isVisible() and not box.approve_button.isVisible()
+    assert window.focusWidget() is box.input  # opened from the list: ready to type
 
     qtbot.keyClicks(box.input, "release-2")
     qtbot.mouseClick(box.answer_button, Qt.MouseButton.LeftButton)
