@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.ui.app_settings import KEY_NOTIFICATIONS, NotificationMode
 from qtqueue.ui.main_window import MainWindow
 
 from .conftest import Run, in_status, until, until_row
@@ -105,3 +106,19 @@ def test_an_empty_answer_is_refused_in_the_box_and_nothing_is_sent(
     assert [q.status for q in still] == ["open"]
     assert window.questions.count == 1
 
+
+
+def test_with_notifications_off_a_question_still_counts_but_is_not_announced(
+    window: MainWindow, run: Run
+) -> None:
+    window.app_settings.qsettings.setValue(KEY_NOTIFICATIONS, NotificationMode.NONE.value)
+    window.queue.register_executor(Asks())
+    seen: list[str] = []
+    window.notifier.notification.connect(lambda title, _m, _f: seen.append(title))
+
+    run(window.queue.add_task(Task("asks", {"message": "Quietly?"}, name="quiet")))
+    run(open_questions(window, 1))  # the view has handed the question to the notifier
+
+    window.notifier.flush()
+    assert seen == []
+    assert window.questions.action.text() == "Questions (1)"
