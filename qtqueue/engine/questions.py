@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -77,10 +77,23 @@ def _choice(value: str, allowed: Iterable[str], field: str) -> str:
 
 
 def _text(value: object, field: str) -> str:
+    """`value`, a text that is not empty and can be stored (UTF-8)."""
     if not isinstance(value, str) or not value.strip():
         raise QueueError(
             TaskErrorCode.VALIDATION_MISSING_REQUIRED, f"{field}: must not be empty", field=field
         )
+    return _storable(value, field)
+
+
+def _storable(value: str, field: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"{field}: not valid text (a lone surrogate)",
+            field=field,
+        ) from None
     return value
 
 
@@ -191,6 +204,9 @@ class QuestionDesk:
             json.dumps(context)
         except (TypeError, ValueError) as exc:
             raise _invalid(f"context: must be JSON data ({exc})", field="context") from None
+        for name, value in (("conversation_id", conversation_id), ("parent_id", parent_id)):
+            if value is not None:
+                _storable(value, name)
         handle = await self._running(task_id)
         if parent_id is not None:
             parent = await self.get(parent_id)
@@ -235,6 +251,14 @@ class QuestionDesk:
         task = self.state.live.get(task_id) or await self.state.store.get_task(task_id)
         if task is None:
             raise not_found(task_id)
+        if not self.state.dispatching:
+            raise QueueError(
+                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
+                f"no engine runs the tasks of {self.state.data_dir}: a question is asked of "
+                "the engine that runs its task",
+                task_id=task_id,
+                data_dir=str(self.state.data_dir),
+            )
         raise QueueError(
             TaskErrorCode.QUEUE_INVALID_STATE,
             f"task {task_id} cannot ask: only a running task can (it is {task.status.value})",
@@ -246,12 +270,13 @@ class QuestionDesk:
     def _wait_for(self, question: Question, handle: RunHandle, timeout_s: float) -> _Waiting:
         """Register the open question: its timer, its step, its log line, its event."""
         task = handle.task
+        asking = self._asked_by(task.id)  # its other open questions, oldest first
         waiting = _Waiting(
             question=question,
             answered=self.state.the_loop().create_future(),
             timer=self.state.the_timer().call_later(timeout_s, self._expire, question.id),
             handle=handle,
-            step_before=task.current_step,
+            step_before=asking[0].step_before if asking else task.current_step,
             step_shown=_step_of(question.message),
         )
         self._open[question.id] = waiting
@@ -272,17 +297,23 @@ class QuestionDesk:
         generated_by: str = "human",
         responder_id: str | None = None,
     ) -> Question:
-        """Answer an open question: the task that asked goes on with the answer. Returns the
-        question as answered (durable). QUEUE_QUESTION_NOT_FOUND for an unknown id;
+        """Answer an open question (its id, or a unique prefix of it): the task that asked goes
+        on with the answer. Returns the question as answered (durable).
+        QUEUE_QUESTION_NOT_FOUND for an unknown id;
         QUEUE_INVALID_STATE for a question already answered, timed out or cancelled."""
         self.state.require_open()
         _text(message, "message")
         response_type = _choice(response_type, ResponseType, "response_type")
         generated_by = _choice(generated_by, GENERATED_BY, "generated_by")
-        steps = [str(s) for s in instructions]
+        steps = [_storable(str(s), "instructions") for s in instructions]
+        if responder_id is not None:
+            _storable(responder_id, "responder_id")
         waiting = self._open.get(question_id)
         if waiting is None:
-            known = await self.get(question_id)  # NOT_FOUND if there is none
+            question_id = await self.resolve_id(question_id)
+            waiting = self._open.get(question_id)
+        if waiting is None:
+            known = await self.get(question_id)
             raise QueueError(
                 TaskErrorCode.QUEUE_INVALID_STATE,
                 f"question {question_id} cannot be answered: it is {known.status}",
@@ -306,10 +337,14 @@ class QuestionDesk:
 
     # ------------------------------------------------------------------ ending
 
+    def _asked_by(self, task_id: str) -> Sequence[_Waiting]:
+        """The task's open questions, oldest first."""
+        return [w for w in self._open.values() if w.question.task_id == task_id]
+
     def attempt_ended(self, task_id: str) -> None:
         """The task's attempt is over (finished, cancelled, timed out, stopped by a shutdown):
         its open questions end CANCELLED."""
-        for waiting in [w for w in self._open.values() if w.question.task_id == task_id]:
+        for waiting in self._asked_by(task_id):
             self._end(waiting, QuestionStatus.CANCELLED)
 
     def _expire(self, question_id: str) -> None:
@@ -335,7 +370,10 @@ class QuestionDesk:
         task = waiting.handle.task
         if self.state.active.get(task.id) is waiting.handle:
             if task.current_step == waiting.step_shown:
-                self.runner.report_progress(task, -1, waiting.step_before)
+                # What it still waits for, else what it did before it asked.
+                asking = self._asked_by(task.id)
+                step = asking[-1].step_shown if asking else waiting.step_before
+                self.runner.report_progress(task, -1, step)
             self._log(waiting.handle, self._outcome(ended))
         return self.state.spawn(
             self._record_end(waiting, ended, done), f"question {question.id} ends"

@@ -179,6 +179,7 @@ def write_batch(
                 "DELETE FROM task_events WHERE task_rid = (SELECT rowid FROM tasks WHERE id = ?)",
                 deletes,
             )
+            conn.executemany("DELETE FROM questions WHERE task_id = ?", deletes)
             conn.executemany("DELETE FROM tasks WHERE id = ?", deletes)
         conn.execute("COMMIT")
     except BaseException:

@@ -5,6 +5,7 @@ question is a row of the store, and each change is announced only once it is dur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,16 +60,17 @@ class QuestionEvents:
     store (read by its own connection) already holds what each one announces."""
 
     def __init__(self, queue: TaskQueue) -> None:
-        self.conn = sqlite3.connect(queue.data_dir / DB_NAME)
+        self.db = queue.data_dir / DB_NAME
         self.inbox: asyncio.Queue[tuple[TaskEvent, str | None]] = asyncio.Queue()
         queue.subscribe(self)
 
     def __call__(self, events: list[TaskEvent]) -> None:
         for e in events:
             if e.kind == EventKind.QUESTION:
-                row = self.conn.execute(
-                    "SELECT status FROM questions WHERE id = ?", (e.detail,)
-                ).fetchone()
+                with contextlib.closing(sqlite3.connect(self.db)) as conn:
+                    row = conn.execute(
+                        "SELECT status FROM questions WHERE id = ?", (e.detail,)
+                    ).fetchone()
                 self.inbox.put_nowait((e, row[0] if row else None))
 
     async def next(self) -> tuple[TaskEvent, str | None]:
@@ -357,3 +359,53 @@ async def test_every_command_finds_its_task_id_and_the_data_dir(queue: TaskQueue
     done = await queue.wait_for(task_id, timeout_s=30)
     assert done.status is S.COMPLETED, done.error
     assert f"task={task_id} dir={queue.data_dir}\n" in queue.log_path(task_id).read_text()
+
+
+async def test_a_store_opened_without_an_engine_takes_no_questions(
+    make_queue: QueueFactory,
+) -> None:
+    queue = await make_queue(dispatch=False)  # what a command opens when no engine runs
+    task_id = await queue.add_task(Task("custom_command", {"command": "true"}))
+    with pytest.raises(QueueError) as exc:
+        await queue.questions.ask(task_id, "Which?")
+    assert exc.value.code == C.QUEUE_ENGINE_UNAVAILABLE
+    assert await queue.questions.list(open_only=False) == []
+
+
+async def test_removing_a_task_removes_its_questions(make_queue: QueueFactory) -> None:
+    queue = await asking_queue(make_queue)
+    events = QuestionEvents(queue)
+    kept, removed = await queue.add_tasks([Task("asks"), Task("asks")])
+    for q in [await asked(queue, events), await asked(queue, events)]:
+        await queue.questions.answer(q.id, "main")
+    await queue.wait_for(kept, timeout_s=10)
+    await queue.wait_for(removed, timeout_s=10)
+    await queue.remove_task(removed)
+    assert [q.task_id for q in await queue.questions.list(open_only=False)] == [kept]
+
+
+class TwoAtOnce(Executor[Params]):
+    """Asks two questions at once (a command running two `qtqueue ask` side by side)."""
+
+    task_type: ClassVar[str] = "asks_two"
+
+    async def run(self, ctx: RunContext[Params]) -> dict[str, Any] | None:
+        ctx.progress(5, "checking out")
+        first, second = await asyncio.gather(ctx.ask("Which branch?"), ctx.ask("Which tag?"))
+        return {"answers": [first.answer, second.answer], "step": ctx.task.current_step}
+
+
+async def test_the_step_shows_what_the_task_still_waits_for(make_queue: QueueFactory) -> None:
+    queue = await make_queue()
+    queue.register_executor(TwoAtOnce())
+    events = QuestionEvents(queue)
+    task_id = await queue.add_task(Task("asks_two"))
+    branch, tag = sorted([await asked(queue, events), await asked(queue, events)],
+                         key=lambda q: q.message)  # fmt: skip
+    assert (await queue.get_task(task_id)).current_step.startswith("Waiting for an answer: Which")
+
+    await queue.questions.answer(branch.id, "main")
+    assert (await queue.get_task(task_id)).current_step == "Waiting for an answer: Which tag?"
+    await queue.questions.answer(tag.id, "v2")
+    done = await queue.wait_for(task_id, timeout_s=10)
+    assert done.result == {"answers": ["main", "v2"], "step": "checking out"}
