@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         self.detail = DetailPane(
             queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
-            questions=queue.questions,
+            questions=queue.questions, overview=queue.overview,
         )
         self.form.mainSplitter.addWidget(self.detail)
         self.form.mainSplitter.setStretchFactor(0, 1)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QTextDocumentFragment
-from PySide6.QtWidgets import QApplication, QLabel, QSplitter, QTreeWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
@@ -27,7 +27,7 @@ from qtqueue.families.docker.qt import LayerFeed
 from qtqueue.ui.detail_pane import DetailPane, resources_in_words
 from qtqueue.ui.main_window import MainWindow
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, in_status, picture, until, until_row
 
 
 def command(line: str, **kw: Any) -> Task:
@@ -48,14 +48,6 @@ def show(window: MainWindow, task_id: str) -> DetailPane:
     return pane
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where the pane's pictures go: QTQUEUE_TEST_SHOTS (to look at them), else tmp_path."""
-    path = Path(os.environ.get("QTQUEUE_TEST_SHOTS") or tmp_path / "shots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def banner_lines(label: QLabel) -> list[str]:
     """The lines a (rich text) banner shows."""
     return QTextDocumentFragment.fromHtml(label.text()).toPlainText().splitlines()
@@ -66,14 +58,7 @@ def grab(pane: DetailPane, path: Path) -> QImage:
     splitter = pane.parentWidget()
     if isinstance(splitter, QSplitter):  # the window's table above, the pane below
         splitter.setSizes([220, 660])
-    QApplication.sendPostedEvents()  # the layout requests: lay out before the picture
-    assert pane.grab().save(str(path))
-    image = QImage(str(path))
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)
-    }
-    assert len(colours) > 20, "a blank picture"
-    return image
+    return picture(pane, path)
 
 
 class Gates:
@@ -366,7 +351,14 @@ def test_a_task_waiting_for_resources_shows_what_it_needs(
     task_id = run(scenario())
     show(window, task_id)
     assert f.resourcesValue.text() == "1 CPU core, 0.5 GB of memory, 0.01 GB of disk on /"
-    assert f.waitBanner.isVisible() and f.waitBanner.text().startswith("Waiting for resources")
+    # The banner says what the engine's start checks say: why, how often, how long, needs.
+    checks = window.queue.overview.start_checks(task_id)
+    assert checks is not None and checks.attempts >= 1
+    headline, facts = banner_lines(f.waitBanner)
+    assert headline.startswith("Waiting") and checks.last_reason[1:] in headline
+    times = "once" if checks.attempts == 1 else f"{checks.attempts} times"
+    assert facts.startswith(f"checked {times} and could not start · waiting for ")
+    assert facts.endswith(" · needs 1 CPU core, 0.5 GB of memory, 0.01 GB of disk on /")
     gates.gate("hold").set()
     run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
     assert not f.waitBanner.isVisible()

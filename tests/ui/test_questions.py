@@ -4,18 +4,23 @@ executor calling `ctx.ask`, and a shell command running `qtqueue ask`)."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.question import Question
-from qtqueue.core.task import Task, TaskStatus
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.ui.app_settings import KEY_NOTIFICATIONS, NotificationMode
 from qtqueue.ui.main_window import MainWindow
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, in_status, picture, until, until_row
+
+QTQUEUE = str(Path(sys.executable).with_name("qtqueue"))
 
 
 class AskParams(Params):
@@ -30,8 +35,9 @@ class Asks(Executor):
     params_model = AskParams
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:  # type: ignore[type-arg]
-        q = await ctx.ask(ctx.params.message, request_type=ctx.params.request_type,
-                          context={"branch": "main"})
+        q = await ctx.ask(
+            ctx.params.message, request_type=ctx.params.request_type, context={"branch": "main"}
+        )
         return {"answer": q.answer, "response_type": q.response_type, "by": q.generated_by}
 
 
@@ -89,6 +95,34 @@ def test_a_task_that_asks_shows_in_the_badge_and_goes_on_with_the_answer_from_th
     assert not box.open_part.isVisible()
 
 
+def test_a_command_asks_for_approval_with_qtqueue_ask_and_is_approved_in_the_pane(
+    window: MainWindow, qtbot: QtBot, run: Run
+) -> None:
+    line = f"{shlex.quote(QTQUEUE)} ask --type approval 'Deploy to production?'"
+    task_id = run(
+        window.queue.add_task(
+            Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True}, name="ship")
+        )
+    )
+    run(open_questions(window, 1))
+    window.select_task(task_id)
+    box = window.detail.answers
+    run(until(lambda: box.open_question is not None, box.loaded))
+    assert box.title().startswith("Approval")
+    assert box.approve_button.isVisible() and box.reject_button.isVisible()
+    assert not box.answer_button.isVisible()
+
+    qtbot.keyClicks(box.input, "go ahead")
+    qtbot.mouseClick(box.approve_button, Qt.MouseButton.LeftButton)
+
+    done = run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)), 30)
+    assert done.status == TaskStatus.COMPLETED, done.error
+    assert "go ahead" in window.queue.log_path(task_id).read_text()
+    run(open_questions(window, 0))
+    questions: list[Question] = run(window.queue.questions.list(open_only=False, task_id=task_id))
+    assert [(q.response_type, q.generated_by) for q in questions] == [("approval", "human")]
+
+
 def test_an_empty_answer_is_refused_in_the_box_and_nothing_is_sent(
     window: MainWindow, qtbot: QtBot, run: Run
 ) -> None:
@@ -107,7 +141,6 @@ def test_an_empty_answer_is_refused_in_the_box_and_nothing_is_sent(
     assert window.questions.count == 1
 
 
-
 def test_with_notifications_off_a_question_still_counts_but_is_not_announced(
     window: MainWindow, run: Run
 ) -> None:
@@ -122,3 +155,61 @@ def test_with_notifications_off_a_question_still_counts_but_is_not_announced(
     window.notifier.flush()
     assert seen == []
     assert window.questions.action.text() == "Questions (1)"
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def test_the_window_pictured_with_a_question_open_and_a_task_held_by_resources(
+    window: MainWindow, qtbot: QtBot, run: Run, shots: Path
+) -> None:
+    window.queue.register_executor(Asks())
+    cores = window.queue.resources.probe.cpu_cores()
+    asker = run(
+        window.queue.add_task(
+            Task(
+                "asks",
+                {
+                    "message": "Push the image to the production registry now?",
+                    "request_type": "approval",
+                },
+                name="release 2.4",
+                resources={"cpu_cores": cores},
+            )
+        )
+    )
+    run(open_questions(window, 1))
+    held = run(
+        window.queue.add_task(
+            Task(
+                TaskType.CUSTOM_COMMAND,
+                {"command": "echo training", "shell": True},
+                name="train model",
+                resources={"cpu_cores": 1, "memory_gb": 2},
+            )
+        )
+    )
+    run(until_row(window, held, lambda t: window.queue.overview.start_checks(t.id) is not None))
+
+    window.select_task(asker)
+    box = window.detail.answers
+    run(until(lambda: box.open_question is not None, box.loaded))
+    picture(window, shots / "question-open.png")
+    window.form.tabs.setCurrentWidget(window.questions)
+    picture(window, shots / "questions-view.png")
+    window.form.tabs.setCurrentWidget(window.form.tasksTab)
+
+    window.select_task(held)
+    assert window.detail.wait_banner.checks is not None
+    assert window.detail.form.waitBanner.isVisible()
+    picture(window, shots / "held-by-resources.png")
+
+    window.select_task(asker)
+    run(until(lambda: box.open_question is not None, box.loaded))
+    qtbot.mouseClick(box.reject_button, Qt.MouseButton.LeftButton)  # no words: a bare no
+    done = run(until_row(window, asker, in_status(TaskStatus.COMPLETED)))
+    assert done.result == {"answer": "rejected", "response_type": "rejection", "by": "human"}
+    run(until(lambda: box.history.topLevelItemCount() == 1, box.loaded))
+    item = box.history.topLevelItem(0)
+    assert item is not None and (item.text(1), item.text(2)) == ("rejected", "human")
+    run(until_row(window, held, in_status(TaskStatus.COMPLETED)))
