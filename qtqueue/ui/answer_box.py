@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -112,6 +113,11 @@ class AnswerBox(QGroupBox):
         self.history.setHeaderLabels(["Asked", "What came of it", "By", "When"])
         self.history.setRootIsDecorated(False)
         self.history.setWordWrap(True)
+        header = self.history.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the question
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         for b in (self.answer_button, self.approve_button, self.reject_button):
@@ -271,8 +277,6 @@ class AnswerBox(QGroupBox):
         self.history.clear()
         items = [QTreeWidgetItem([x.message, *answer_in_words(x)]) for x in ended]
         self.history.addTopLevelItems(items)
-        for column in (0, 2, 3):
-            self.history.resizeColumnToContents(column)
         fit_rows(self.history)
         self.history.setVisible(bool(items))
 

@@ -212,4 +212,5 @@ def test_the_window_pictured_with_a_question_open_and_a_task_held_by_resources(
     run(until(lambda: box.history.topLevelItemCount() == 1, box.loaded))
     item = box.history.topLevelItem(0)
     assert item is not None and (item.text(1), item.text(2)) == ("rejected", "human")
+    picture(window, shots / "question-answered.png")
     run(until_row(window, held, in_status(TaskStatus.COMPLETED)))
