@@ -35,8 +35,8 @@ from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.overview import Overview
-from qtqueue.engine.queue_settings import QueueSettings
 from qtqueue.engine.questions import QuestionDesk
+from qtqueue.engine.queue_settings import QueueSettings
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
