@@ -3,6 +3,9 @@
 The names below are exported lazily (PEP 562): `import qtqueue` alone, or any of its
 subpackages (`qtqueue.cli` above all), loads neither the engine nor pydantic; the first use of
 `qtqueue.TaskQueue` imports the engine.
+
+`get_task_queue()` (the SQLite-queue document's name) is the process's default queue, made on
+first call; `qtqueue.queue_manager.queue_manager` the universal queue document's helpers over it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qtqueue.core.errors import QueueError, TaskErrorCode
-    from qtqueue.core.task import OnInterrupt, Permission, Priority, Task, TaskStatus, TaskType
+    from qtqueue.core.task import (
+        DockerTask,
+        OnInterrupt,
+        Permission,
+        Priority,
+        Task,
+        TaskStatus,
+        TaskType,
+    )
     from qtqueue.engine import EventKind, QueueManager, ShutdownPolicy, TaskEvent, TaskQueue
+    # (`get_task_queue`, `register_default_handlers`: typed through `qtqueue.task_queue`,
+    # which an import here would make the command line's to the import contracts)
 
 __version__ = "0.1.0"
 
@@ -21,6 +34,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "QueueError": "qtqueue.core.errors",
     "TaskErrorCode": "qtqueue.core.errors",
+    "DockerTask": "qtqueue.core.task",
     "OnInterrupt": "qtqueue.core.task",
     "Permission": "qtqueue.core.task",
     "Priority": "qtqueue.core.task",
@@ -32,9 +46,12 @@ _EXPORTS = {
     "ShutdownPolicy": "qtqueue.engine",
     "TaskEvent": "qtqueue.engine",
     "TaskQueue": "qtqueue.engine",
+    "get_task_queue": "qtqueue.task_queue",
+    "register_default_handlers": "qtqueue.task_queue",
 }
 
 __all__ = [
+    "DockerTask",
     "EventKind",
     "OnInterrupt",
     "Permission",
@@ -49,6 +66,8 @@ __all__ = [
     "TaskStatus",
     "TaskType",
     "__version__",
+    "get_task_queue",
+    "register_default_handlers",
 ]
 
 

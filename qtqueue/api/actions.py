@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from qtqueue.api.messages import ErrorMessage, ErrorReply, OkReply
+from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
 from qtqueue.api.question_actions import QUESTION_ACTIONS
 from qtqueue.api.queue_actions import QUEUE_ACTIONS
 from qtqueue.api.reads import READS
@@ -53,6 +54,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         **TASK_ACTIONS,
         **QUEUE_ACTIONS,
         **QUESTION_ACTIONS,
+        **OVERVIEW_ACTIONS,
         **_schedule_actions(lambda queue: queue.schedules),
         **_settings_actions(),
     }

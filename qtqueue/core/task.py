@@ -11,7 +11,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qtqueue.core.error_catalog import ErrorInfo
 
 
 class TaskType(StrEnum):
@@ -59,6 +62,15 @@ class TaskType(StrEnum):
     NETWORK_TEST = "network_test"
     NETWORK_SCAN = "network_scan"
     NETWORK_MONITOR = "network_monitor"
+    # The Docker queue document's names: aliases of the DOCKER_* members
+    # (`TaskType.PUSH is TaskType.DOCKER_PUSH`); iteration lists each type once.
+    PUSH = "docker_push"
+    BUILD = "docker_build"
+    PULL = "docker_pull"
+    RUN = "docker_run"
+    STOP = "docker_stop"
+    REMOVE = "docker_remove"
+    TAG = "docker_tag"
 
     @property
     def family(self) -> str:
@@ -70,13 +82,18 @@ _TYPE_NAMES: dict[str, TaskType] = {
     **{t.value: t for t in TaskType},
     **{t.name: t for t in TaskType},
 }
+#: The alias names ("PUSH"), matched only exactly as written: "push" may be a handler's name.
+_ALIAS_NAMES: dict[str, TaskType] = {
+    name: t for name, t in TaskType.__members__.items() if name != t.name
+}
 
 
 def documented_task_type(value: str) -> TaskType | None:
-    """The `TaskType` constant a type name is (its value or its name, in any case), or None."""
+    """The `TaskType` constant a type name is (its value or its name, in any case; an alias
+    name such as "PUSH" in upper case only), or None."""
     if isinstance(value, TaskType):
         return value
-    found = _TYPE_NAMES.get(value)
+    found = _TYPE_NAMES.get(value) or _ALIAS_NAMES.get(value)
     if found is None:
         found = _TYPE_NAMES.get(value.lower())
     return found
@@ -177,12 +194,14 @@ def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
 
 
 class Priority(IntEnum):
-    """Higher runs first; within one priority, first in, first out."""
+    """Higher runs first; within one priority, first in, first out. `CRITICAL` (the RQ-style
+    document's name) is an alias of `URGENT`: the same member, shown as "urgent"."""
 
     LOW = 0
     NORMAL = 1
     HIGH = 2
     URGENT = 3
+    CRITICAL = 3
 
     @classmethod
     def parse(cls, value: str | int | Priority) -> Priority:
@@ -343,6 +362,29 @@ class Task:
         """The stored name of `task_type` ("custom_command", or a handler name)."""
         return str.__str__(self.task_type)
 
+    @property
+    def duration(self) -> float | None:
+        """Seconds the last attempt ran (`duration_s`, paused time excluded): set when it
+        finishes, and at each pause (its running time until then); None until then. The live
+        running time of an attempt under way is `TaskQueue.attempt_state(id).running_s`."""
+        return self.duration_s
+
+    @property
+    def error_info(self) -> ErrorInfo | None:
+        """The error code's catalog entry — `description`, `suggestion`, `retryable` — or
+        None when the task has no error."""
+        if not self.error_code:
+            return None
+        from qtqueue.core.errors import error_info  # the catalog loads only when asked
+
+        return error_info(self.error_code)
+
+    @property
+    def can_retry(self) -> bool:
+        """Whether a person can retry it now: it failed, was cancelled or timed out (the rule
+        `core.actions` applies to TaskAction.RETRY)."""
+        return self.status in RETRYABLE_TERMINAL
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (enums as their values)."""
         out: dict[str, Any] = {}
@@ -378,6 +420,15 @@ class Task:
             if kwargs.get(key) is not None:
                 kwargs[key] = enum(kwargs[key])
         return cls(**kwargs)
+
+
+@dataclass(slots=True)
+class DockerTask(Task):
+    """A `Task` whose category defaults to "docker" (the Docker queue document's name):
+    `DockerTask(task_type=TaskType.PUSH, params={"image_name": "me/app", "tag": "v1"})`."""
+
+    category: str = "docker"
+    """A free label; "docker" unless given."""
 
 
 #: The param keys that name a task of any type (a command line, a script, a URL), tried after

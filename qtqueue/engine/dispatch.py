@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from qtqueue.core.overview import HeldBy
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine import named_queues
 from qtqueue.engine.context import RunHandle
@@ -64,11 +65,14 @@ class Slots:
         executor = self.state.registry.get(task.type_name)
         if executor is None:
             self.blocked_type[task.type_name].append((task.id, task.seq))
-            return Park(f"waiting for an executor for {task.type_name!r}")
+            return Park(f"waiting for an executor for {task.type_name!r}", HeldBy.EXECUTOR)
         limit = self.category_limits.get(task.category)
         if limit is not None and self.category_running[task.category] >= limit:
             self.blocked_category[task.category].append((task.id, task.seq))
-            return Park(f"waiting: category {task.category!r} is at its limit of {limit}")
+            return Park(
+                f"waiting: category {task.category!r} is at its limit of {limit}",
+                HeldBy.CONCURRENCY,
+            )
         queue = self.state.queues.get(task.queue)
         if (
             queue is not None
@@ -76,7 +80,10 @@ class Slots:
             and self.queue_running[task.queue] >= queue.concurrency
         ):
             self.blocked_queue[task.queue].append((task.id, task.seq))
-            return Park(f"waiting: queue {task.queue!r} is at its limit of {queue.concurrency}")
+            return Park(
+                f"waiting: queue {task.queue!r} is at its limit of {queue.concurrency}",
+                HeldBy.QUEUE_LIMIT,
+            )
         return ADMIT
 
     def take(self, handle: RunHandle) -> None:
@@ -160,6 +167,7 @@ class Dispatcher:
     def _park(self, task: Task, park: Park) -> None:
         self.state.queued[task.id] = task.seq
         self.lifecycle.set_wait_reason(task, park.reason)
+        self.state.check_failed(task, park.reason, park.held_by)
 
     def request(self) -> None:
         """Schedule one dispatch pass (at most one is pending)."""
@@ -227,6 +235,7 @@ class Dispatcher:
             else:
                 executor = state.registry.get(task.type_name)
                 assert executor is not None  # the slots gate parks a task without one
+                state.start_checks_passed(task)
                 self.start(task, executor)
 
     def unblock_type(self, name: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
+from qtqueue.core.task import ACTIVE, Priority, Task, TaskStatus, TaskType
 from qtqueue.executors import ExecutorRegistry
 
 
@@ -58,6 +58,7 @@ class QueueManager:
     async def add_custom_script_task(
         self, script_path: str, script_args: list[str] | None = None, **fields: Any
     ) -> str:
+        """Run the script at `script_path` with `script_args` (a CUSTOM_SCRIPT task)."""
         return await self._add_in_family(
             TaskType.CUSTOM_SCRIPT,
             {"script_path": script_path, "script_args": list(script_args or [])},
@@ -67,41 +68,32 @@ class QueueManager:
     async def add_custom_command_task(
         self, command: str, args: list[str] | None = None, shell: bool = False, **fields: Any
     ) -> str:
+        """Run `command` with `args`, through /bin/sh if `shell` (a CUSTOM_COMMAND task)."""
         return await self._add_in_family(
             TaskType.CUSTOM_COMMAND,
             {"command": command, "args": list(args or []), "shell": shell},
             fields,
         )
 
-    async def add_system_monitor_task(self, monitor_type: str = "all", **fields: Any) -> str:
+    async def add_system_monitor_task(self, monitor_type: str = "general", **fields: Any) -> str:
+        """Sample the machine once (a SYSTEM_MONITOR task, LOW priority unless given):
+        "general" is CPU, load, memory and disk; "cpu", "memory", … one of them; "all" every
+        one."""
         fields.setdefault("priority", Priority.LOW)
         return await self._add_in_family(
             TaskType.SYSTEM_MONITOR, {"monitor_type": monitor_type}, fields
         )
 
     async def get_queue_status(self) -> dict[str, Any]:
-        """The queue's stats summary plus the tasks running now."""
+        """The queue's statistics as `get_queue_stats` gives them — `summary` (total_tasks,
+        running_tasks, queue_size…), `performance` (success_rate in percent,
+        average_duration_seconds…), `status_distribution`, `type_distribution`,
+        `error_distribution`, `retry_statistics`, `recent_activity` — plus `running`: the
+        tasks an executor holds now (paused ones included), each id, name, status, progress."""
         stats = await self.queue.get_queue_stats()
+        held = await self.queue.list_tasks(status=[*ACTIVE, TaskStatus.PAUSED])
         running = [
             {"id": t.id, "name": t.name, "status": t.status.value, "progress": t.progress}
-            for t in await self.queue.list_tasks(
-                status=[
-                    s
-                    for s in (
-                        "running",
-                        "validating",
-                        "preparing",
-                        "uploading",
-                        "downloading",
-                        "building",
-                        "pulling",
-                        "paused",
-                    )
-                ]
-            )
+            for t in held
         ]
-        return {
-            "summary": stats["summary"],
-            "status_distribution": stats["status_distribution"],
-            "running": running,
-        }
+        return {**stats, "running": running}

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.adding import Adder
+from qtqueue.engine.auto_open import FirstUse, auto_open, call_on_engine_loop, on_engine_loop
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.control import Control
 from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
@@ -33,7 +34,9 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
+from qtqueue.engine.queue_settings import QueueSettings
 from qtqueue.engine.reading import Reader
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
@@ -41,7 +44,9 @@ from qtqueue.engine.retention import DEFAULT_RETENTION_S, Retention
 from qtqueue.engine.runner import Runner, ShutdownPolicy
 from qtqueue.engine.schedules import ScheduleManager
 from qtqueue.engine.state import EngineState
+from qtqueue.engine.summary import task_summary
 from qtqueue.engine.timer import LoopTimer, Timer
+from qtqueue.engine.worker_thread import EngineThread, WorkerControls
 from qtqueue.engine.writer import GroupCommitWriter
 from qtqueue.executors import ExecutorRegistry, default_registry
 from qtqueue.executors.base import Executor, Handler
@@ -53,7 +58,8 @@ __all__ = ["DB_NAME", "DEFAULT_RETENTION_S", "LOCK_NAME", "ShutdownPolicy", "Tas
 logger = logging.getLogger(__name__)
 
 
-class TaskQueue:
+@auto_open
+class TaskQueue(QueueSettings, WorkerControls):
     """The embedded, persistent task queue.
 
     ```
@@ -61,6 +67,11 @@ class TaskQueue:
         task_id = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
         await queue.wait_for(task_id)
     ```
+
+    `TaskQueue()` takes the user data directory; a queue never opened opens itself on the
+    first call of a coroutine method (`engine.auto_open`): close it (`await queue.close()`)
+    when done, else it closes when the loop it opened on ends (`asyncio.run` returning).
+    Plain programs run the engine on a thread: `start_worker()`, `stop_worker()`.
 
     With `dispatch=False` the queue opens the store without running anything (what the CLI
     does when no engine runs): tasks can be added, read and managed, and the next engine to
@@ -150,6 +161,7 @@ class TaskQueue:
         self.recovery = Recovery(self.runner, self.dependencies, self.expiry)
         self.retention = Retention(self.state, retention_s, cleanup_interval_s)
         self.reader = Reader(self.state)
+        self.overview = Overview(self.dispatcher, self.resources)  # waiting tasks, workers, status
         self.control = Control(
             self.reader, self.runner, self.approval, self.dependencies, self.expiry
         )
@@ -157,49 +169,10 @@ class TaskQueue:
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self._lock = DataDirLock(self.data_dir)
-
-    # ------------------------------------------------------------------ settings
-
-    @property
-    def dispatching(self) -> bool:
-        """Whether this queue runs tasks (False: it only opens the store)."""
-        return self.state.dispatching
-
-    @property
-    def log_cap_bytes(self) -> int:
-        """How much of each task's log is kept (a change applies to attempts started later)."""
-        return self.state.log_cap_bytes
-
-    @log_cap_bytes.setter
-    def log_cap_bytes(self, value: int) -> None:
-        self.state.log_cap_bytes = value
-
-    @property
-    def max_concurrent(self) -> int:
-        """How many tasks run at once at most."""
-        return self.slots.max_concurrent
-
-    @property
-    def category_limits(self) -> dict[str, int]:
-        """How many tasks of each limited category run at once at most."""
-        return self.slots.category_limits
-
-    @property
-    def retention_s(self) -> float | None:
-        """How long finished tasks are kept (None: for ever)."""
-        return self.retention.retention_s
-
-    def set_max_concurrent(self, n: int) -> None:
-        """Change the global concurrency limit now."""
-        self.dispatcher.set_max_concurrent(n)
-
-    def set_category_limit(self, category: str, limit: int | None) -> None:
-        """Limit how many tasks of one category run at once (None: no limit)."""
-        self.dispatcher.set_category_limit(category, limit)
-
-    def set_retention(self, retention_s: float | None) -> None:
-        """Keep finished tasks this many seconds (None: for ever), from now on."""
-        self.retention.set_retention(retention_s)
+        self._start_lock = asyncio.Lock()  # one opening, however many first calls
+        self.first_use = FirstUse(self.start, self.close)
+        #: The engine on a thread of its own, for plain programs (`start_worker`).
+        self.worker = EngineThread(self.start, self.close)
 
     # ------------------------------------------------------------------ start and close
 
@@ -217,9 +190,12 @@ class TaskQueue:
 
     async def start(self) -> None:
         """Take the data directory, open the store, recover from a crash, start dispatching."""
+        async with self._start_lock:
+            if not self.state.started:
+                await self._open()
+
+    async def _open(self) -> None:
         state = self.state
-        if state.started:
-            return
         state.loop = asyncio.get_running_loop()
         state.timer = self._timer or LoopTimer(state.loop)
         await self._lock.take(self.lock_timeout_s if state.dispatching else 0)
@@ -300,7 +276,7 @@ class TaskQueue:
     def register_handler(self, name: str, fn: Handler) -> None:
         """Make `fn(task_id, params) -> dict` (plain or async) runnable as task type `name`."""
         self.registry.register_handler(name, fn)
-        self.dispatcher.unblock_type(name)
+        call_on_engine_loop(self.state.loop, lambda: self.dispatcher.unblock_type(name))
 
     def register_executor(self, executor: Executor) -> None:
         """Add an executor for a task type at run time."""
@@ -393,6 +369,11 @@ class TaskQueue:
         """The status history of a task, oldest first (pending changes written first)."""
         return await self.reader.transitions(task_id)
 
+    async def get_task_summary(self, task_id: str) -> dict[str, Any]:
+        """State, progress, timing, error with its fix, retries (`can_retry`), what it waits
+        for: what a person asks about one task (see `engine.summary`)."""
+        return await task_summary(self, task_id)
+
     async def get_queue_stats(self) -> dict[str, Any]:
         """Summary, distributions, performance, retries and recent activity (computed in SQL)."""
         return await self.reader.stats(
@@ -463,9 +444,14 @@ class TaskQueue:
         """Delete a finished task and its log for good."""
         await self.control.remove_task(task_id)
 
-    async def update_progress(self, task_id: str, percent: float, step: str | None = None) -> None:
-        """Report progress of a running task (handlers call this); waits while it is paused."""
-        await self.control.update_progress(task_id, percent, step)
+    def update_progress(
+        self, task_id: str, percent: float, step: str | None = None
+    ) -> Awaitable[None]:
+        """Report progress of a running task; waits while it is paused. Await it on the
+        engine's loop; a plain handler in its thread may just call it (applied at once)."""
+        return on_engine_loop(
+            self.state.loop, lambda: self.control.update_progress(task_id, percent, step)
+        )
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:

@@ -249,7 +249,9 @@ class ResourceAccountant:
 
     def try_reserve(self, task_id: str, needs: Needs) -> str | None:
         """Reserve `needs` for the task if the machine has room now: None when reserved, else
-        why not, in words ("needs 8.0 GB memory, 3.1 GB free (2.0 GB reserved)")."""
+        why not, in words, as the resource document says it ("Insufficient CPU: 4.00 available, task
+        requires 8.00"; shortages of several kinds joined by "; "). Available means what the
+        machine has free less what running tasks reserved."""
         if needs.empty:
             return None
         held = list(self._held.values())
@@ -259,16 +261,16 @@ class ResourceAccountant:
             free = self.probe.cpu_cores() - reserved
             if needs.cpu_cores > free:
                 short.append(
-                    f"needs {needs.cpu_cores:g} CPU cores, {max(free, 0):g} free "
-                    f"({reserved:g} reserved)"
+                    f"Insufficient CPU: {max(free, 0):.2f} available, "
+                    f"task requires {needs.cpu_cores:.2f}"
                 )
         if needs.memory_gb:
             reserved = sum(r.memory_gb for r in held)
             free = self.probe.memory_gb()[1] - reserved
             if needs.memory_gb > free:
                 short.append(
-                    f"needs {needs.memory_gb:.1f} GB memory, {max(free, 0):.1f} GB free "
-                    f"({reserved:.1f} GB reserved)"
+                    f"Insufficient Memory: {max(free, 0):.2f} GB available, "
+                    f"task requires {needs.memory_gb:.2f} GB"
                 )
         fs = ""
         if needs.disk_gb:
@@ -276,28 +278,28 @@ class ResourceAccountant:
             try:
                 fs, _, measured = self.probe.disk_gb(path)
             except OSError as exc:
-                short.append(f"cannot read disk {path}: {exc.strerror or exc}")
+                short.append(f"Insufficient Storage: cannot read {path}: {exc.strerror or exc}")
             else:
                 reserved = sum(r.disk_gb for r in held if r.disk_fs == fs)
                 free = measured - reserved
                 if needs.disk_gb > free:
                     short.append(
-                        f"needs {needs.disk_gb:.1f} GB disk on {path}, {max(free, 0):.1f} GB "
-                        f"free ({reserved:.1f} GB reserved)"
+                        f"Insufficient Storage: {max(free, 0):.2f} GB available on {path}, "
+                        f"task requires {needs.disk_gb:.2f} GB"
                     )
         gpu = -1
         if needs.gpu_memory_gb:
-            best_free, best_reserved = -math.inf, 0.0
+            best_free = -math.inf
             for i, (_, measured) in enumerate(self.probe.gpus_gb()):
                 reserved = sum(r.gpu_memory_gb for r in held if r.gpu_index == i)
                 if measured - reserved > best_free:
-                    gpu, best_free, best_reserved = i, measured - reserved, reserved
+                    gpu, best_free = i, measured - reserved
             if gpu < 0:
-                short.append("needs a GPU, and none is available")
+                short.append("Insufficient GPU: no GPU is available")
             elif needs.gpu_memory_gb > best_free:
                 short.append(
-                    f"needs {needs.gpu_memory_gb:.1f} GB GPU memory, {max(best_free, 0):.1f} GB "
-                    f"free on the best GPU ({best_reserved:.1f} GB reserved)"
+                    f"Insufficient GPU: {max(best_free, 0):.2f} GB available on the best GPU, "
+                    f"task requires {needs.gpu_memory_gb:.2f} GB"
                 )
         if short:
             return "; ".join(short)
@@ -323,4 +325,33 @@ class ResourceAccountant:
             "memory_gb": sum(r.memory_gb for r in held),
             "disk_gb": sum(r.disk_gb for r in held),
             "gpu_memory_gb": sum(r.gpu_memory_gb for r in held),
+        }
+
+    def holdings(self) -> list[Reservation]:
+        """What each task holds now (a copy, safe to read from another thread)."""
+        return list(self._held.values())
+
+    def available(self, held: list[Reservation] | None = None) -> dict[str, float | None]:
+        """What a task could reserve now (reads the machine: blocking): free CPU cores, memory,
+        disk on the home directory's disk and memory on the best GPU (None without a GPU),
+        each less what `held` (default: the reservations now) holds of it."""
+        held = self.holdings() if held is None else held
+        cores = self.probe.cpu_cores() - sum(r.cpu_cores for r in held)
+        memory = self.probe.memory_gb()[1] - sum(r.memory_gb for r in held)
+        disk: float | None
+        try:
+            fs, _, measured = self.probe.disk_gb(str(Path.home()))
+        except OSError:
+            disk = None
+        else:
+            disk = max(measured - sum(r.disk_gb for r in held if r.disk_fs == fs), 0.0)
+        gpus = [
+            measured - sum(r.gpu_memory_gb for r in held if r.gpu_index == i)
+            for i, (_, measured) in enumerate(self.probe.gpus_gb())
+        ]
+        return {
+            "cpu_cores": max(cores, 0.0),
+            "memory_gb": max(memory, 0.0),
+            "disk_gb": disk,
+            "gpu_memory_gb": max(max(gpus), 0.0) if gpus else None,
         }

@@ -311,6 +311,11 @@ class Runner:
             reason = StopReason.CANCEL if policy == ShutdownPolicy.CANCEL else StopReason.SHUTDOWN
             for h in handles:
                 self.stop(h, reason)
+        if runners := [h.runner for h in handles if h.runner is not None]:
+            await asyncio.wait(runners)
+        for h in handles:  # cancelled before its first step (asyncio.run's end): never ended
+            if h.runner is not None and h.runner.cancelled() and not h.done.done():
+                self._finish_stopped(h)
         await asyncio.gather(*(asyncio.shield(h.done) for h in handles))
 
     def stop(self, handle: RunHandle, reason: StopReason) -> None:

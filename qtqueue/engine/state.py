@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.overview import StartChecks
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.engine import named_queues
 from qtqueue.engine.context import RunHandle
@@ -132,6 +133,9 @@ class EngineState:
     queued: dict[str, int] = field(default_factory=dict)
     #: The parent of this engine's commands (see executors/spawner.py), while dispatching.
     spawner: SpawnerClient | None = None
+    #: The failed start checks of each PENDING task since it last became ready (in memory
+    #: only; cleared when it starts or ends): what `TaskQueue.overview` shows.
+    start_checks: dict[str, StartChecks] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         #: Where task logs live.
@@ -152,6 +156,31 @@ class EngineState:
         """A new queue-order number (later calls queue later)."""
         self.seq += 1
         return self.seq
+
+    def check_failed(self, task: Task, reason: str, held_by: str) -> None:
+        """Record that `task` was checked and could not start, held by `held_by`."""
+        now = self.clock()
+        record = self.start_checks.get(task.id)
+        if record is None or record.seq != task.seq:
+            self.start_checks[task.id] = StartChecks(1, reason, now, now, held_by, task.seq)
+        else:
+            record.attempts += 1
+            record.last_reason = reason
+            record.last_checked_at = now
+            record.held_by = held_by
+
+    def start_checks_passed(self, task: Task) -> None:
+        """`task` passed every start check and starts: forget its failed checks (and say, as
+        the resource document's queue does, after how many it got its turn)."""
+        record = self.start_checks.pop(task.id, None) if self.start_checks else None
+        if record is not None:
+            logger.info(
+                "task %s starts after %d failed start check%s (last: %s)",
+                task.id,
+                record.attempts,
+                "" if record.attempts == 1 else "s",
+                record.last_reason,
+            )
 
     def take_entry(self, tid: str, seq: int) -> Task | None:
         """Consume a queue entry: its task if the entry is current and the task still waits."""

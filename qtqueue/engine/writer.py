@@ -138,6 +138,9 @@ class GroupCommitWriter:
 
     async def flush(self) -> None:
         """Return once everything registered so far is durable, transitions included."""
+        if self._flusher is not None and self._flusher.cancelled():
+            # Cancelled before its first step (asyncio.run cancels every task as it ends).
+            self._flusher = self._loop.create_task(self._flush_loop())
         self._release_history()
         if (
             self._pending.inserts

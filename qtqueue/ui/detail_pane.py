@@ -5,9 +5,12 @@ code with its description and suggested fix (`error_info`), and the log tail in 
 which follows the log while the task runs (`TaskQueue.follow_log` in an owned asyncio task,
 cancelled when the selection changes).
 
-Scheduling facts: why a pending task waits (`waitBanner`), its queue, permission, declared
+A task that asks a person shows its question with an answer box and its answered questions
+(`AnswerBox`, `answer_box.py`, over `TaskQueue.questions`).
+Scheduling facts: why a pending task waits (`waitBanner`; with its failed start checks from
+`TaskQueue.overview`, `start_checks.py`), its queue, permission, declared
 resources, run/expiry times, the schedule it came from, and its dependencies with their live
-statuses (fetched with `get_task`, then kept current from the engine's events while shown).
+statuses (`DependencyList`, `dependency_list.py`).
 A family may bring its own widget (`Family.qt_module`, e.g. the docker family's image layers):
 the pane loads it through the family descriptor, shows it for the tasks it `shows`, and feeds
 it the log as the log grows. A command started with params `interactive: true` takes input
@@ -23,11 +26,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
-from qtqueue.core.errors import QueueError, TaskErrorCode, error_info
+from qtqueue.core.errors import QueueError, error_info
 from qtqueue.core.task import (
     ACTIVE,
     RETRYABLE_TERMINAL,
@@ -35,12 +38,15 @@ from qtqueue.core.task import (
     Task,
     TaskStatus,
 )
-from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
 from qtqueue.executors.family import Family
+from qtqueue.ui.answer_box import AnswerBox, stack_below
+from qtqueue.ui.dependency_list import DependencyList, DependencySource
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
+from qtqueue.ui.question_words import QuestionDesk
+from qtqueue.ui.start_checks import StartCheckSource, WaitBanner
 from qtqueue.ui.task_in_words import (
     input_hint,
     leading_params,
@@ -68,33 +74,12 @@ __all__ = ["DetailPane", "TaskSource", "fit_rows", "resources_in_words", "waitin
 LOG_TAIL_CHARS = 256 * 1024
 
 
-#: The most dependencies the pane looks up and lists; the rest are counted.
-MAX_DEPENDENCIES_SHOWN = 30
-
-
-class TaskSource(Protocol):
+class TaskSource(DependencySource, Protocol):
     """What the pane needs of the engine (`TaskQueue` fits)."""
 
     def follow_log(self, task_id: str) -> Any: ...
 
-    async def get_task(self, task_id: str) -> Task: ...
-
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None: ...
-
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
-
-
-def _short(task_id: str) -> str:
-    return task_id[:8]
-
-
-#: How a dependency ended, as `error_details["dependency_status"]` says it.
-_ENDED = {
-    "failed": "failed",
-    "cancelled": "was cancelled",
-    "timeout": "timed out",
-    "removed": "was removed",
-}
 
 
 class DetailPane(QWidget):
@@ -122,6 +107,8 @@ class DetailPane(QWidget):
         duration_of: Callable[[Task], float | None] | None = None,
         clock: Callable[[], float] = time.time,
         families: Sequence[Family] = (),
+        questions: QuestionDesk | None = None,
+        overview: StartCheckSource | None = None,
     ) -> None:
         super().__init__(parent)
         self.form = Ui_DetailPane()
@@ -134,16 +121,8 @@ class DetailPane(QWidget):
         self._follower: asyncio.Task[None] | None = None
         self._following: str | None = None
         self._background = BackgroundTasks()
-        # The dependencies of the shown task: fetched snapshots (None: removed), whose task
-        # they belong to, and the engine subscription that keeps them current.
-        self._deps: dict[str, Task | None] = {}
-        self._deps_of: str | None = None
-        self._dep_ids: frozenset[str] = frozenset()
-        self._unsubscribe: Callable[[], None] | None = None
-        self._deps_timer = QTimer(self)
-        self._deps_timer.setSingleShot(True)
-        self._deps_timer.setInterval(0)
-        self._deps_timer.timeout.connect(self._render_dependencies)
+        self.dependencies = DependencyList(source, self.form, self._background, self)
+        self.dependencies.updated.connect(self.dependenciesUpdated)
         f = self.form
         self._input_placeholder = f.stdinInput.placeholderText()
         f.logView.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -158,6 +137,9 @@ class DetailPane(QWidget):
             "background: #fef3c7; color: #78350f; border: 1px solid #f59e0b;"
             " border-radius: 4px; padding: 6px; font-weight: bold;"
         )
+        self.wait_banner = WaitBanner(f.waitBanner, overview, clock, self)
+        self.answers = AnswerBox(questions, f.infoWidget, clock=clock)
+        stack_below(f.infoLayout, f.waitBanner, self.answers)
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
         # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
@@ -194,9 +176,11 @@ class DetailPane(QWidget):
         shows the hint and stops following."""
         previous = self._task
         self._task = task
+        self.answers.show_task(task.id if task is not None else None)
         if task is None:
+            self.wait_banner.stop()
             self._stop_following()
-            self._forget_dependencies()
+            self.dependencies.forget()
             self.form.logView.clear()
             self.form.pages.setCurrentWidget(self.form.emptyPage)
             return
@@ -205,7 +189,7 @@ class DetailPane(QWidget):
             self.form.stdinInput.clear()
             self.form.inputError.hide()
         self._render(task)
-        self._show_dependencies(task)
+        self.dependencies.show(task)
         self.form.pages.setCurrentWidget(self.form.detailsPage)
         if another:
             self._start_following(task.id, clear=True)
@@ -215,6 +199,7 @@ class DetailPane(QWidget):
 
     def refresh_timing(self) -> None:
         """Update the running time of a task being worked on (call it once a second)."""
+        self.answers.refresh_times()
         if self._task is not None:
             self._render_timing(self._task)
             self._set_row(
@@ -224,7 +209,9 @@ class DetailPane(QWidget):
     async def stop(self) -> None:
         """Stop following the log and the dependencies (the window is closing)."""
         self._stop_following()
-        self._forget_dependencies()
+        self.dependencies.forget()
+        self.wait_banner.stop()
+        await self.answers.stop()
         await self._background.cancel_all()
 
     def log_text(self) -> str:
@@ -244,9 +231,7 @@ class DetailPane(QWidget):
         f.categoryValue.setText(t.category)
         f.tagsValue.setText(", ".join(t.tags) or "—")
         f.progressValue.setText(progress_label(t.progress, t.current_step))
-        waiting = waiting_in_words(t, self._clock())
-        f.waitBanner.setText(waiting)
-        f.waitBanner.setVisible(bool(waiting))
+        self.wait_banner.show(t)
         for widget in self._family_widgets:
             cast(QWidget, widget).setVisible(widget.shows(t))
         self._render_timing(t)
@@ -330,7 +315,7 @@ class DetailPane(QWidget):
                 else "this task fails too"
             )
         self._set_row(form, f.dependencyPolicyValue, policy)
-        self._set_row(form, f.culpritValue, self._culprit_text(t))
+        self._set_row(form, f.culpritValue, self.dependencies.culprit_text(t))
         form.setRowVisible(f.dependencyView, bool(t.depends_on))
 
     def _expiry_text(self, t: Task) -> str:
@@ -341,18 +326,6 @@ class DetailPane(QWidget):
         if t.status == TaskStatus.PENDING and left > 0:
             text += f" (in {format_duration(left)})"
         return text
-
-    def _culprit_text(self, t: Task) -> str:
-        """The dependency whose failure failed `t`, named once it was looked up; ''."""
-        if t.error_code != TaskErrorCode.QUEUE_DEPENDENCY_FAILED:
-            return ""
-        dep_id = str(t.error_details.get("dependency_id") or "")
-        if not dep_id:
-            return ""
-        ended = str(t.error_details.get("dependency_status") or "failed")
-        dep = self._deps.get(dep_id)
-        who = f"{dep.name} ({_short(dep_id)})" if dep is not None else _short(dep_id)
-        return f"{who}: {_ENDED.get(ended, ended)}"
 
     def _render_params(self, t: Task) -> None:
         view = self.form.paramsView
@@ -379,113 +352,6 @@ class DetailPane(QWidget):
     def _set_row(layout: Any, field: QLabel, text: str) -> None:
         field.setText(text)
         layout.setRowVisible(field, bool(text))
-
-    # ------------------------------------------------------------------ dependencies
-
-    def _show_dependencies(self, t: Task) -> None:
-        """List `t`'s dependencies: looked up once per shown task, then kept current from the
-        engine's events (a subscription held only while a task with dependencies is shown)."""
-        if not t.depends_on or self._source is None:
-            self._forget_dependencies()
-            return
-        if self._deps_of != t.id:
-            self._forget_dependencies()
-            self._deps_of = t.id
-            shown = t.depends_on[:MAX_DEPENDENCIES_SHOWN]
-            self._dep_ids = frozenset(shown)
-            # Subscribed before the look-ups, so no change falls between the two.
-            self._unsubscribe = self._source.subscribe(self._on_events)
-            self._background.spawn(
-                self._fetch_dependencies(t.id, shown), f"look up dependencies of {t.id}"
-            )
-        self._render_dependencies()
-
-    def _forget_dependencies(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._deps = {}
-        self._deps_of = None
-        self._dep_ids = frozenset()
-        self._deps_timer.stop()
-        self.form.dependencyView.clear()
-        fit_rows(self.form.dependencyView)
-
-    async def _fetch_dependencies(self, task_id: str, dep_ids: list[str]) -> None:
-        assert self._source is not None
-        for dep_id in dep_ids:
-            try:
-                dep: Task | None = await self._source.get_task(dep_id)
-            except QueueError:
-                dep = None  # removed
-            if self._deps_of != task_id:
-                return
-            self._keep(dep_id, dep)
-        self._render_dependencies()
-
-    def _keep(self, dep_id: str, dep: Task | None) -> None:
-        """Keep the newer of what is known and `dep` (an event may beat a look-up)."""
-        known = self._deps.get(dep_id)
-        if dep is None or known is None or dep.updated_at >= known.updated_at:
-            self._deps[dep_id] = dep
-
-    def _on_events(self, events: list[TaskEvent]) -> None:
-        """The engine's subscriber: note what happened to a shown dependency; the list is
-        redrawn once for the batch."""
-        changed = False
-        for e in events:
-            if e.task_id not in self._dep_ids:
-                continue
-            if e.kind == EventKind.REMOVED:
-                self._deps[e.task_id] = None
-            elif e.task is not None:
-                self._keep(e.task_id, e.task)
-            else:
-                continue
-            changed = True
-        if changed and not self._deps_timer.isActive():
-            self._deps_timer.start()
-
-    @Slot()
-    def _render_dependencies(self) -> None:
-        t = self._task
-        if t is None or not t.depends_on or self._deps_of != t.id:
-            return
-        f = self.form
-        culprit = (
-            t.error_details.get("dependency_id")
-            if t.error_code == TaskErrorCode.QUEUE_DEPENDENCY_FAILED
-            else None
-        )
-        items = []
-        for dep_id in t.depends_on[:MAX_DEPENDENCIES_SHOWN]:
-            item = QTreeWidgetItem([_short(dep_id), "…", ""])
-            item.setToolTip(0, dep_id)
-            if dep_id in self._deps:
-                dep = self._deps[dep_id]
-                if dep is None:
-                    item.setText(1, "removed")
-                else:
-                    item.setText(1, status_text(dep.status))
-                    item.setText(2, dep.name)
-                    item.setForeground(1, status_color(dep.status))
-            if dep_id == culprit:
-                bold = QFont(item.font(0))
-                bold.setBold(True)
-                for column in range(3):
-                    item.setFont(column, bold)
-            items.append(item)
-        more = len(t.depends_on) - MAX_DEPENDENCIES_SHOWN
-        if more > 0:
-            items.append(QTreeWidgetItem([f"+{more} more", "", ""]))
-        view = f.dependencyView
-        view.clear()
-        view.addTopLevelItems(items)
-        view.resizeColumnToContents(0)
-        view.resizeColumnToContents(1)
-        fit_rows(view)
-        self._set_row(f.schedulingForm, f.culpritValue, self._culprit_text(t))
-        self.dependenciesUpdated.emit(t.id)
 
     def family_widget(self, name: str) -> QWidget | None:
         """The widget a family's `qt.py` gave (by its object name or class name), or None."""

@@ -3,8 +3,9 @@
 The engine calls its subscribers with each committed batch of `TaskEvent`s. A busy queue
 commits many small batches; repainting for each would swamp the window. `EngineBridge` keeps
 only the newest snapshot per task id, and a single-shot timer (one frame, 16 ms by default)
-flushes what gathered as at most one `tasksRemoved`, one `tasksChanged` and one
-`queueStateChanged` emission. qasync runs the engine on Qt's thread, so no locking is needed.
+flushes what gathered as at most one `tasksRemoved`, one `tasksChanged`, one
+`queueStateChanged` and one `questionsChanged` emission. qasync runs the engine on Qt's
+thread, so no locking is needed.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class EngineBridge(QObject):
       the last flush.
     - `tasksRemoved(list[str])`: ids of tasks removed since the last flush (emitted first).
     - `queueStateChanged(str)`: "paused" or "resumed", the queue's latest state.
+    - `questionsChanged(list[str])`: ids of the tasks that asked a question, or whose
+      question was answered or timed out, since the last flush.
 
     `events_received` and `flushes` count what came in and what went out.
     """
@@ -89,6 +92,7 @@ class EngineBridge(QObject):
     tasksChanged = Signal(list)
     tasksRemoved = Signal(list)
     queueStateChanged = Signal(str)
+    questionsChanged = Signal(list)
     #: A schedule was added, changed or deleted (its id).
     schedulesChanged = Signal(str)
 
@@ -101,6 +105,7 @@ class EngineBridge(QObject):
         self._changed: dict[str, Task] = {}
         self._removed: dict[str, None] = {}  # an ordered set
         self._queue_state: str | None = None
+        self._questions: dict[str, None] = {}  # an ordered set of task ids
         self._stale: set[str] = set()
         self._background = BackgroundTasks()
         self._timer = QTimer(self)
@@ -127,6 +132,7 @@ class EngineBridge(QObject):
         self._timer.stop()
         self._changed.clear()
         self._removed.clear()
+        self._questions.clear()
         self._stale.clear()
         self._queue_state = None
         await self._background.cancel_all()
@@ -137,6 +143,9 @@ class EngineBridge(QObject):
         for e in events:
             if e.kind == EventKind.SCHEDULE_CHANGED:
                 self.schedulesChanged.emit(e.detail)
+                continue
+            if e.kind == EventKind.QUESTION:
+                self._questions[e.task_id] = None  # the question's own change: no snapshot
                 continue
             if e.kind == EventKind.NOTICE:
                 continue  # words for the tray; the task's own change comes as CHANGED
@@ -162,10 +171,11 @@ class EngineBridge(QObject):
         removed, self._removed = list(self._removed), {}
         changed, self._changed = list(self._changed.values()), {}
         state, self._queue_state = self._queue_state, None
+        questions, self._questions = list(self._questions), {}
         if self._stale:
             stale, self._stale = sorted(self._stale), set()
             self._background.spawn(self._fetch(stale), "fetch stale snapshots")
-        if removed or changed or state:
+        if removed or changed or state or questions:
             self.flushes += 1
         if removed:
             self.tasksRemoved.emit(removed)
@@ -173,6 +183,8 @@ class EngineBridge(QObject):
             self.tasksChanged.emit(changed)
         if state is not None:
             self.queueStateChanged.emit(state)
+        if questions:
+            self.questionsChanged.emit(questions)
 
     async def _fetch(self, ids: list[str]) -> None:
         get_task = getattr(self._source, "get_task", None)

@@ -4,7 +4,8 @@ The static layout is Designer's (`ui/main_window.ui`, compiled into `forms/main_
 and composed as `self.form`). This module composes it: the engine's events arrive through
 `EngineBridge` into `TaskTableModel` (`task_list/`); the task actions are `TaskActions`
 (`task_actions.py`, what applies to a task is `core.actions`' rule); the menus' dialogs are
-`WindowDialogs`. The tray reaches the window only through its `TrayWindow` port.
+`WindowDialogs`; the questions tasks ask are `QuestionsView` (`questions_view.py`, a tab
+with a count badge). The tray reaches the window only through its `TrayWindow` port.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QByteArray,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
@@ -42,6 +42,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.paramform.form import form_editors
+from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import (
@@ -57,6 +58,7 @@ from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
+from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +132,8 @@ class MainWindow(QMainWindow):
         self.progress_delegate = ProgressDelegate(self.table)
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         self.detail = DetailPane(
-            queue, self, duration_of=self.model.duration_of, families=queue.registry.families()
+            queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
+            questions=queue.questions, overview=queue.overview,
         )
         self.form.mainSplitter.addWidget(self.detail)
         self.form.mainSplitter.setStretchFactor(0, 1)
@@ -142,6 +145,10 @@ class MainWindow(QMainWindow):
         )
         self.form.statsView = self.stats_view
 
+        self.questions = QuestionsView(queue.questions, self.model.task_by_id, self)
+        self.questions.attach(
+            self.form, bridge, self.notifier, self.detail.answers, self.select_task,
+        )
         self.task_actions = TaskActions(self, self.background, self)
         self.dialogs = WindowDialogs(
             self, self.background, lambda: len(self.running_tasks()),
@@ -266,6 +273,7 @@ class MainWindow(QMainWindow):
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
         self._set_queue_paused_state(self.queue.queue_paused)
+        self.questions.refresh()
         self._stats_timer.start(0)
 
     # ------------------------------------------------------------------ engine → model
@@ -469,39 +477,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
 
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geometry = s.value("mainWindow/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        header = s.value("taskTable/header")
-        if isinstance(header, QByteArray) and s.value("taskTable/columns") == str(len(Column)):
-            self.table.horizontalHeader().restoreState(header)
-        for splitter, key in (
+    def _splitters(self) -> list[tuple[QSplitter, str]]:
+        return [
             (self.form.mainSplitter, "mainWindow/splitter"),
             (self.detail.form.detailSplitter, "detailPane/splitter"),
-        ):
-            state = s.value(key)
-            if isinstance(state, QByteArray):
-                splitter.restoreState(state)
-        header_view = self.table.horizontalHeader()
-        for column, action in self._column_actions.items():
-            action.blockSignals(True)
-            action.setChecked(not header_view.isSectionHidden(column))
-            action.blockSignals(False)
+        ]
+
+    def _restore_settings(self) -> None:
+        restore_window_state(
+            self.settings, self, self.table, self._splitters(), self._column_actions
+        )
 
     def _save_header(self, *_args: object) -> None:
-        self.settings.setValue("taskTable/header", self.table.horizontalHeader().saveState())
-        self.settings.setValue("taskTable/columns", str(len(Column)))
+        save_header(self.settings, self.table)
 
     def save_settings(self) -> None:
         """Remember geometry, columns (order, visibility, widths, sort) and splitters."""
-        s = self.settings
-        s.setValue("mainWindow/geometry", self.saveGeometry())
-        self._save_header()
-        s.setValue("mainWindow/splitter", self.form.mainSplitter.saveState())
-        s.setValue("detailPane/splitter", self.detail.form.detailSplitter.saveState())
-        s.sync()
+        save_window_state(self.settings, self, self.table, self._splitters())
 
     # ------------------------------------------------------------------ closing
 
@@ -526,6 +518,7 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         await self.detail.stop()
+        await self.questions.stop()
         await self.stats_view.stop()
         await self.dialogs.stop()
         await self.background.cancel_all()

@@ -1,7 +1,8 @@
 """The tray icon and the notifier that feeds its messages.
 
 `TaskNotifier` listens to the engine's events, keeps only terminal transitions that the
-notifications setting asks for, and coalesces them: the first one is announced at once, the
+notifications setting asks for, the engine's notices and the questions tasks ask
+(`question_asked`), and coalesces them: the first one is announced at once, the
 rest gather for a second and come as one summary (100 completions are one message, not 100).
 It emits `notification(title, message, is_failure)`; it needs no tray, so it is tested
 offscreen. `TrayIcon` (only where the desktop has a tray) shows those messages, a tooltip with
@@ -179,8 +180,18 @@ class TaskNotifier(QObject):
                 continue
             (self._failed if e.status in FAILED else self._completed).append(e.task)
             gathered = True
-        if not gathered:
+        if gathered:
+            self._gathered()
+
+    def question_asked(self, notices: list[str]) -> None:
+        """Announce questions tasks just asked (a person is needed: unless notifications are
+        off), in the words of `question_words.question_notice`, with the engine's notices."""
+        if self._settings.notifications == NotificationMode.NONE or not notices:
             return
+        self._notices.extend(notices)
+        self._gathered()
+
+    def _gathered(self) -> None:
         if self._timer.isActive():
             return  # the summary at the end of this second carries it
         # Quiet until now: announce at once, then gather for a second.

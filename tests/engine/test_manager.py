@@ -101,3 +101,25 @@ async def test_the_queue_status_shows_the_summary_and_what_runs(
         {"id": running, "name": "busy", "status": "running", "progress": 0.0}
     ]
     gate.open_all()
+
+
+async def test_a_system_monitor_task_samples_the_overall_picture_by_default(
+    manager: QueueManager,
+) -> None:
+    done = await manager.queue.wait_for(await manager.add_system_monitor_task(), timeout_s=10)
+    assert done.params["monitor_type"] == "general" and done.result is not None
+    assert set(done.result["latest"]) == {"at", "cpu", "memory", "disk"}
+
+
+async def test_the_queue_status_has_the_documents_figures(manager: QueueManager) -> None:
+    for command in ("true", "true", "false"):
+        await manager.queue.wait_for(await manager.add_custom_command_task(command), 10)
+    await manager.queue.wait_for(await manager.add_system_monitor_task("memory"), 10)
+    status = await manager.get_queue_status()
+    assert status["summary"]["total_tasks"] == 4
+    assert status["performance"]["success_rate"] == 75.0
+    assert status["performance"]["average_duration_seconds"] > 0
+    assert status["status_distribution"] == {"completed": 3, "failed": 1}
+    assert status["type_distribution"] == {"custom_command": 3, "system_monitor": 1}
+    assert status["error_distribution"] and status["running"] == []
+    assert status["recent_activity"]["last_hour"]["created"] == 4

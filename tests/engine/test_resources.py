@@ -9,12 +9,12 @@ well below a quarter of its memory.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 import pytest
 from helpers.gate import Gate
+from helpers.machine import FakeMachine
 from helpers.processes import log_text
 from helpers.queues import QueueFactory
 from helpers.waiting import eventually
@@ -32,33 +32,6 @@ from qtqueue.engine.resources import (
 
 C = TaskErrorCode
 S = TaskStatus
-
-
-@dataclass
-class FakeMachine:
-    """A `ResourceProbe` whose figures the test sets."""
-
-    cores: int = 4
-    memory_total: float = 16.0
-    memory_free: float = 8.0
-    disks: dict[str, tuple[str, float, float]] = field(
-        default_factory=lambda: {"/": ("root", 100.0, 50.0), "/data": ("data", 500.0, 30.0)}
-    )
-    gpus: list[tuple[float, float]] = field(default_factory=list)
-
-    def cpu_cores(self) -> int:
-        return self.cores
-
-    def memory_gb(self) -> tuple[float, float]:
-        return self.memory_total, self.memory_free
-
-    def disk_gb(self, path: str) -> tuple[str, float, float]:
-        if path not in self.disks:
-            raise FileNotFoundError(2, "No such file or directory", path)
-        return self.disks[path]
-
-    def gpus_gb(self) -> list[tuple[float, float]]:
-        return list(self.gpus)
 
 
 def gated(label: Any = None, **fields: Any) -> Task:
@@ -143,7 +116,7 @@ def test_two_tasks_cannot_both_take_the_same_free_memory() -> None:
     accountant = ResourceAccountant(machine)
     assert accountant.try_reserve("a", Needs(memory_gb=6)) is None
     why = accountant.try_reserve("b", Needs(memory_gb=6))
-    assert why == "needs 6.0 GB memory, 2.0 GB free (6.0 GB reserved)"
+    assert why == "Insufficient Memory: 2.00 GB available, task requires 6.00 GB"
     assert accountant.reserved()["memory_gb"] == 6
     assert accountant.release("a") and not accountant.release("a")
     assert accountant.try_reserve("b", Needs(memory_gb=6)) is None
@@ -154,8 +127,8 @@ def test_cpu_cores_are_counted_by_reservation_and_every_shortfall_is_named() -> 
     assert accountant.try_reserve("a", Needs(cpu_cores=3)) is None
     why = accountant.try_reserve("b", Needs(cpu_cores=2, memory_gb=5))
     assert why == (
-        "needs 2 CPU cores, 1 free (3 reserved); needs 5.0 GB memory, 4.0 GB free (0.0 GB "
-        "reserved)"
+        "Insufficient CPU: 1.00 available, task requires 2.00; "
+        "Insufficient Memory: 4.00 GB available, task requires 5.00 GB"
     )
 
 
@@ -164,7 +137,7 @@ def test_disk_reservations_count_per_filesystem() -> None:
     assert accountant.try_reserve("a", Needs(disk_gb=25, disk_path="/data")) is None
     assert accountant.try_reserve("b", Needs(disk_gb=25, disk_path="/")) is None  # other disk
     why = accountant.try_reserve("c", Needs(disk_gb=10, disk_path="/data"))
-    assert why == "needs 10.0 GB disk on /data, 5.0 GB free (25.0 GB reserved)"
+    assert why == "Insufficient Storage: 5.00 GB available on /data, task requires 10.00 GB"
 
 
 def test_gpu_memory_is_reserved_on_the_gpu_with_most_room() -> None:
@@ -172,10 +145,10 @@ def test_gpu_memory_is_reserved_on_the_gpu_with_most_room() -> None:
     assert accountant.try_reserve("a", Needs(gpu_memory_gb=6)) is None  # on GPU 1
     assert accountant.try_reserve("b", Needs(gpu_memory_gb=6)) is None  # GPU 0 has 7 free
     why = accountant.try_reserve("c", Needs(gpu_memory_gb=5))
-    assert why == "needs 5.0 GB GPU memory, 4.0 GB free on the best GPU (6.0 GB reserved)"
+    assert why == "Insufficient GPU: 4.00 GB available on the best GPU, task requires 5.00 GB"
     no_gpu = ResourceAccountant(FakeMachine())
     assert no_gpu.try_reserve("d", Needs(gpu_memory_gb=1)) == (
-        "needs a GPU, and none is available"
+        "Insufficient GPU: no GPU is available"
     )
 
 
@@ -226,7 +199,7 @@ async def test_a_task_waits_for_room_and_starts_when_a_holder_finishes(
     await eventually(lambda: holder in gate.running)
     waiter = await queue.add_task(gated("waiter", resources={"memory_gb": 4}))
     assert await eventually(lambda: reason(queue, waiter)) == (
-        "waiting for resources: needs 4.0 GB memory, 2.0 GB free (6.0 GB reserved)"
+        "Insufficient Memory: 2.00 GB available, task requires 4.00 GB"
     )
     assert (await queue.get_task(waiter)).status is S.PENDING
     gate.open(holder)
@@ -319,8 +292,8 @@ async def test_real_memory_a_task_asking_for_more_than_is_free_is_refused_or_wai
     assert need < total
     waiter = await queue.add_task(gated("waiter", resources={"memory_gb": need}))
     why = await eventually(lambda: reason(queue, waiter))
-    assert why.startswith(f"waiting for resources: needs {need:.1f} GB memory, ")
-    assert why.endswith("GB free (3.0 GB reserved)")
+    assert why.startswith("Insufficient Memory: ")
+    assert why.endswith(f" GB available, task requires {need:.2f} GB")
     await queue.cancel_task(holder)
     await eventually(lambda: waiter in gate.running, what="the waiter starts")
     gate.open_all()
@@ -352,7 +325,8 @@ async def test_real_memory_ending_a_process_that_holds_memory_lets_a_waiting_tas
         need = round(before - hold_gb / 2, 1)
         waiter = await queue.add_task(gated("waiter", resources={"memory_gb": need}))
         why = await eventually(lambda: reason(queue, waiter))
-        assert why.startswith(f"waiting for resources: needs {need:.1f} GB memory, ")
+        assert why.startswith("Insufficient Memory: ")
+        assert why.endswith(f" GB available, task requires {need:.2f} GB")
         assert (await queue.get_task(waiter)).status is S.PENDING
     finally:
         await queue.cancel_task(holder)

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import qasync
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task, TaskStatus
@@ -137,6 +138,26 @@ def app_as_main_runs_it(qapp: QApplication) -> Iterator[None]:
     qapp.setQuitOnLastWindowClosed(False)
     yield
     qapp.setQuitOnLastWindowClosed(True)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where pictures of the window go: QTQUEUE_TEST_SHOTS (to look at them), else tmp_path."""
+    path = Path(os.environ.get("QTQUEUE_TEST_SHOTS") or tmp_path / "shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def picture(widget: QWidget, path: Path) -> QImage:
+    """Save a picture of `widget` (laid out first) to `path`; it must not be blank."""
+    QApplication.sendPostedEvents()  # the layout requests: lay out before the picture
+    assert widget.grab().save(str(path))
+    image = QImage(str(path))
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)
+    }
+    assert len(colours) > 20, "a blank picture"
+    return image
 
 
 def question(window: MainWindow, name: str) -> QMessageBox | None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QSplitter, QTreeWidget
+from PySide6.QtGui import QImage, QTextDocumentFragment
+from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Permission, Task, TaskStatus, TaskType
@@ -27,7 +27,7 @@ from qtqueue.families.docker.qt import LayerFeed
 from qtqueue.ui.detail_pane import DetailPane, resources_in_words
 from qtqueue.ui.main_window import MainWindow
 
-from .conftest import Run, in_status, until, until_row
+from .conftest import Run, in_status, picture, until, until_row
 
 
 def command(line: str, **kw: Any) -> Task:
@@ -48,12 +48,9 @@ def show(window: MainWindow, task_id: str) -> DetailPane:
     return pane
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where the pane's pictures go: QTQUEUE_TEST_SHOTS (to look at them), else tmp_path."""
-    path = Path(os.environ.get("QTQUEUE_TEST_SHOTS") or tmp_path / "shots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def banner_lines(label: QLabel) -> list[str]:
+    """The lines a (rich text) banner shows."""
+    return QTextDocumentFragment.fromHtml(label.text()).toPlainText().splitlines()
 
 
 def grab(pane: DetailPane, path: Path) -> QImage:
@@ -61,14 +58,7 @@ def grab(pane: DetailPane, path: Path) -> QImage:
     splitter = pane.parentWidget()
     if isinstance(splitter, QSplitter):  # the window's table above, the pane below
         splitter.setSizes([220, 660])
-    QApplication.sendPostedEvents()  # the layout requests: lay out before the picture
-    assert pane.grab().save(str(path))
-    image = QImage(str(path))
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)
-    }
-    assert len(colours) > 20, "a blank picture"
-    return image
+    return picture(pane, path)
 
 
 class Gates:
@@ -260,7 +250,7 @@ def test_a_task_waiting_on_a_dependency_says_so_and_follows_it_to_completion(
             pane.dependenciesUpdated,
         )
         assert f.waitBanner.isVisible()
-        assert f.waitBanner.text() == f"Waiting for 1 dependency: {first[:8]}…"
+        assert banner_lines(f.waitBanner)[0] == f"Waiting for 1 dependency: {first[:8]}…"
         assert f.dependencyPolicyValue.text() == "this task fails too"
         assert f.queueValue.text() == "low_priority"
         assert f.permissionValue.text() == "autonomous: runs without asking"
@@ -328,7 +318,7 @@ def test_a_task_that_needs_approval_says_it_waits_for_a_person(
 
     task_id = run(scenario())
     show(window, task_id)
-    assert f.waitBanner.isVisible() and f.waitBanner.text() == "Awaiting approval"
+    assert f.waitBanner.isVisible() and banner_lines(f.waitBanner)[0] == "Awaiting approval"
     assert f.permissionValue.text().startswith("awaiting approval")
     assert f.expiresValue.isVisible() and "(in 59 m" in f.expiresValue.text()
     assert not f.dependencyView.isVisible() and not f.resourcesValue.isVisible()
@@ -355,13 +345,20 @@ def test_a_task_waiting_for_resources_shows_what_it_needs(
         )
         await until_row(window, holder, in_status(TaskStatus.RUNNING))
         task_id = await window.queue.add_task(command("true", name="train", resources=needs))
-        await until_row(window, task_id, lambda t: "resources" in t.wait_reason)
+        await until_row(window, task_id, lambda t: bool(t.wait_reason))
         return task_id
 
     task_id = run(scenario())
     show(window, task_id)
     assert f.resourcesValue.text() == "1 CPU core, 0.5 GB of memory, 0.01 GB of disk on /"
-    assert f.waitBanner.isVisible() and f.waitBanner.text().startswith("Waiting for resources")
+    # The banner says what the engine's start checks say: why, how often, how long, needs.
+    checks = window.queue.overview.start_checks(task_id)
+    assert checks is not None and checks.attempts >= 1
+    headline, facts = banner_lines(f.waitBanner)
+    assert headline.startswith("Waiting") and checks.last_reason[1:] in headline
+    times = "once" if checks.attempts == 1 else f"{checks.attempts} times"
+    assert facts.startswith(f"checked {times} and could not start · waiting for ")
+    assert facts.endswith(" · needs 1 CPU core, 0.5 GB of memory, 0.01 GB of disk on /")
     gates.gate("hold").set()
     run(until_row(window, task_id, in_status(TaskStatus.COMPLETED)))
     assert not f.waitBanner.isVisible()

@@ -270,6 +270,7 @@ def test_system_monitor_gets_a_choice_and_ranged_numbers(qtbot: QtBot) -> None:
         "disk",
         "network",
         "processes",
+        "general",  # the resource document's name (issue 12)
         "all",
     ]
     assert kind.currentText() == "all"

@@ -1,7 +1,7 @@
 """What a PENDING task waits for before it may start: one `Gate` protocol, applied in order.
 
 The dispatcher asks each gate of an ordered tuple about a task: `Admit` (go on to the next
-gate), `Park(reason)` (the gate keeps the task's queue entry and releases it when what it
+gate), `Park(reason, held_by)` (the gate keeps the task's queue entry and releases it when what it
 waits for comes; the task says why it waits), or `Fail(...)` (the task ends now, with a
 coded error). Each gate keeps its own state: the dependents map, the expiry alarm, the
 resource re-check timer, the tasks awaiting approval.
@@ -30,6 +30,8 @@ class Park:
     """The gate holds the task back (and keeps its queue entry) for `reason`."""
 
     reason: str
+    #: What holds it (a `qtqueue.core.overview.HeldBy` value), for the overview's records.
+    held_by: str = ""
 
 
 @dataclass(frozen=True)

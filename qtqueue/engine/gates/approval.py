@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.overview import HeldBy
 from qtqueue.core.task import Permission, Task, TaskStatus
 from qtqueue.engine.gates import ADMIT, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
@@ -30,7 +31,7 @@ class ApprovalGate:
         """Park a task that needs approval and has none."""
         if task.permission == Permission.HUMAN_REQUIRED and task.approved_at is None:
             self.awaiting[task.id] = task.seq
-            return Park(AWAITING_APPROVAL)
+            return Park(AWAITING_APPROVAL, HeldBy.APPROVAL)
         return ADMIT
 
     def _concluded(self, task: Task, _status: TaskStatus) -> None:

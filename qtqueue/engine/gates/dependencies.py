@@ -8,6 +8,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.overview import HeldBy
 from qtqueue.core.task import ENDED_IN_WORDS, TERMINAL, Task, TaskStatus
 from qtqueue.engine.gates import ADMIT, Fail, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
@@ -65,7 +66,7 @@ class DependencyGate:
             return dependency_failed(*failed)
         if waiting:
             self._parked[task.id] = task.seq
-            return Park(waiting_reason(waiting))
+            return Park(waiting_reason(waiting), HeldBy.DEPENDENCY)
         return ADMIT
 
     def _state_of(self, dep_id: str) -> TaskStatus | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from qtqueue.core.errors import QueueError
+from qtqueue.core.overview import HeldBy
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.gates import ADMIT, Fail, Park, Verdict
 from qtqueue.engine.lifecycle import Lifecycle
@@ -75,13 +76,13 @@ class ResourceGate:
             why = self.accountant.try_reserve(task.id, needs)
             if why is None:
                 return ADMIT
-            reason = f"waiting for resources: {why}"
+            reason = why
         self._blocked.append((task.id, task.seq))
         timer = self.state.the_timer()
         self._waits.setdefault(task.id, [timer.monotonic(), 0])
         if self._timer is None:
             self._timer = timer.call_later(self._recheck_s, self._on_timer)
-        return Park(reason)
+        return Park(reason, HeldBy.RESOURCES)
 
     def started(self, task: Task) -> None:
         """`task` starts: it waits no more, and it passes those that would have gone first."""

@@ -9,7 +9,7 @@ import shutil
 import sys
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
@@ -34,7 +34,11 @@ def _check_regex(value: str | None) -> str | None:
 
 class _ProcessParams(Params):
     cwd: str | None = Field(
-        None, description="Working directory", json_schema_extra={"widget": "folder"}
+        None,
+        description="Working directory",
+        # `working_dir`: the universal queue document's name for it
+        validation_alias=AliasChoices("cwd", "working_dir"),
+        json_schema_extra={"widget": "folder"},
     )
     env: dict[str, str] = Field(
         default_factory=dict,

@@ -12,11 +12,20 @@ from pydantic import Field
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
 
-MonitorType = Literal["cpu", "memory", "disk", "network", "processes", "all"]
+MonitorType = Literal["cpu", "memory", "disk", "network", "processes", "general", "all"]
+
+#: What each monitor type samples: one section, the overall picture ("general", the universal
+#: queue document's: CPU with its load average, memory and disk), or every section.
+SECTIONS: dict[str, frozenset[str]] = {
+    "general": frozenset({"cpu", "memory", "disk"}),
+    "all": frozenset({"cpu", "memory", "disk", "network", "processes"}),
+}
 
 
 class MonitorParams(Params):
-    monitor_type: MonitorType = Field("all", description="What to sample")
+    monitor_type: MonitorType = Field(
+        "all", description="What to sample (general: CPU, load, memory and disk)"
+    )
     duration_s: float = Field(0.0, ge=0, le=86400, description="How long to sample (0: once)")
     interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between samples")
     disk_path: str = Field(
@@ -28,17 +37,17 @@ class MonitorParams(Params):
 def _sample(p: MonitorParams) -> dict[str, Any]:
     """One reading of what `monitor_type` asks for. Blocking: call it in a thread."""
     out: dict[str, Any] = {"at": time.time()}
-    kind = p.monitor_type
-    if kind in ("cpu", "all"):
+    sections = SECTIONS.get(p.monitor_type, frozenset({p.monitor_type}))
+    if "cpu" in sections:
         out["cpu"] = {
             "percent": psutil.cpu_percent(interval=0.1),
             "cores": psutil.cpu_count(),
             "load_average": list(psutil.getloadavg()),
         }
-    if kind in ("memory", "all"):
+    if "memory" in sections:
         vm = psutil.virtual_memory()
         out["memory"] = {"total": vm.total, "available": vm.available, "percent": vm.percent}
-    if kind in ("disk", "all"):
+    if "disk" in sections:
         du = psutil.disk_usage(p.disk_path)
         out["disk"] = {
             "path": p.disk_path,
@@ -46,10 +55,10 @@ def _sample(p: MonitorParams) -> dict[str, Any]:
             "free": du.free,
             "percent": du.percent,
         }
-    if kind in ("network", "all"):
+    if "network" in sections:
         io = psutil.net_io_counters()
         out["network"] = {"bytes_sent": io.bytes_sent, "bytes_recv": io.bytes_recv}
-    if kind in ("processes", "all"):
+    if "processes" in sections:
         procs = []
         for proc in psutil.process_iter(["pid", "name", "memory_info"]):
             info = proc.info

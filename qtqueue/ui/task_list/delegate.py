@@ -55,7 +55,10 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum = 0
         bar.maximum = 100
         bar.progress = round(max(0.0, min(100.0, float(value))))
-        bar.text = progress_label(float(value), step)
+        # One line, elided: the style would wrap a long step and clip both lines.
+        bar.text = option.fontMetrics.elidedText(
+            progress_label(float(value), step), Qt.TextElideMode.ElideRight, bar.rect.width() - 6
+        )
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = option.state | QStyle.StateFlag.State_Horizontal

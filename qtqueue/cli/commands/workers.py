@@ -1,0 +1,54 @@
+"""`qtqueue workers`: the engine's worker slots as idle, busy or suspended, with the task each
+runs (the RQ-style document's `get_worker_stats`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TYPE_CHECKING
+
+from qtqueue.cli.output import out, print_json, short, table
+from qtqueue.cli.parser import Subparsers, add_command, json_flag
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
+
+logger = logging.getLogger(__name__)
+
+ORDER = 122
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `workers` command."""
+    p = add_command(
+        sub,
+        common,
+        "workers",
+        "List the engine's worker slots (max concurrent tasks) as idle, busy or suspended "
+        "(a paused task keeps its slot), with the task each runs.",
+    )
+    json_flag(p)
+    p.set_defaults(handler=run)
+
+
+async def run(backend: Backend, args: argparse.Namespace) -> int:
+    """Print the slots and their totals (JSON: {total, idle, busy, suspended, slots})."""
+    stats = await backend.call("workers")
+    if args.json:
+        print_json(stats)
+        return 0
+    rows = [
+        [
+            str(s["slot"]),
+            s["state"],
+            short(s["task_id"]) if s["task_id"] else "-",
+            s["task_name"] or "-",
+        ]
+        for s in stats["slots"]
+    ]
+    out(table(["SLOT", "STATE", "TASK", "NAME"], rows))
+    out(
+        f"{stats['total']} workers: {stats['idle']} idle, {stats['busy']} busy, "
+        f"{stats['suspended']} suspended" + ("" if backend.remote else " (no engine is running)")
+    )
+    return 0
