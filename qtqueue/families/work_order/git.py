@@ -4,11 +4,10 @@ A local repository gets a linked worktree (`git worktree add`) on a branch of it
 `work-order/<first 8 of the task id>`, started at the work order's branch, so the agent's
 commits are in that repository for review (and the branch may be checked out elsewhere): git
 records the worktree in that repository (.git/worktrees/) and keeps the work branch there, the
-only things a work order writes outside the data directory. A URL
-is cloned (`git clone --branch`, no credentials: git is never allowed to prompt) and the same
-work branch made in the clone. Either lives in `<data dir>/work_orders/<task id>/worktree`;
-an earlier attempt's is removed first (and the work branch reset), so every attempt starts from
-the branch as it is.
+only things a work order writes outside the data directory. A URL is cloned (`git clone
+--branch`, no credentials: git is never allowed to prompt) and the same work branch made in the
+clone. Either lives in `<data dir>/work_orders/<task id>/worktree`; an earlier attempt's is
+removed first (and the work branch reset), so every attempt starts from the branch as it is.
 
 git runs with LC_ALL=C (its messages are matched by git_messages.toml), in its own session,
 and is killed when the task is cancelled.
