@@ -39,6 +39,7 @@ _BUILT_IN_FALLBACK = (
     "shell = qtqueue.families.shell:family",
     "system = qtqueue.families.system:family",
     "docker = qtqueue.families.docker:family",
+    "work_order = qtqueue.families.work_order:family",
 )
 
 __all__ = [

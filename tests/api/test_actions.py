@@ -267,7 +267,8 @@ class TestReading:
 
         queue.register_handler("say_hello", handler)
         found = {t["name"]: t for t in (await call(queue, "types"))["types"]}
-        assert set(found) == {tt.value for tt in TaskType} | {"say_hello"}
+        assert set(found) == {tt.value for tt in TaskType} | {e.name for e in queue.registry}
+        assert "say_hello" in found
         cmd = found["custom_command"]
         assert cmd["family"] == "custom" and cmd["available"] is True
         assert "command" in cmd["params_schema"]["properties"]

@@ -293,5 +293,5 @@ def test_the_scenario_runs_a_known_sequence() -> None:
 def test_task_types_are_the_registered_ones() -> None:
     assert {e.name for e in BUILT_IN} == {
         TaskType.CUSTOM_COMMAND.value, TaskType.CUSTOM_SCRIPT.value, TaskType.SYSTEM_MONITOR.value,
-        *(t.value for t in TaskType if t.family == "docker"),
+        *(t.value for t in TaskType if t.family == "docker"), "work_order",
     }  # fmt: skip

@@ -63,7 +63,7 @@ def registry() -> ExecutorRegistry:
         Family("docker", docker.title, lambda: [FakeDockerPush()], name_keys=docker.name_keys)
     )
     for family in built_in.families():
-        if family.name != "docker":
+        if family.name in ("shell", "system"):  # a registry of known shape: no new family
             reg.add_family(family)
     reg.register_handler("resize_images", lambda _task_id, params: {"n": len(params)})
     reg.register(LoneExecutor())
