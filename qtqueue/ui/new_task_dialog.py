@@ -356,9 +356,9 @@ class NewTaskDialog(QDialog):
         self.category_edit.setText("" if task.category == "general" else task.category)
         self.tags_edit.setText(", ".join(task.tags))
         self.priority_combo.setCurrentIndex(self.priority_combo.findData(task.priority))
-        self.retries_spin.setValue(task.max_retries)
+        self.retries_spin.setValue(task.max_retries or 0)
         self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
-        if self.queue_combo.findData(task.queue) < 0:
+        if task.queue and self.queue_combo.findData(task.queue) < 0:
             self.queue_combo.addItem(task.queue, task.queue)
         self.queue_combo.setCurrentIndex(self.queue_combo.findData(task.queue))
         self.permission_combo.setCurrentIndex(

@@ -10,8 +10,11 @@ NOW = 1_700_000_000.0
 
 
 def make_task(n: int, **fields: Any) -> Task:
-    """Task number `n`: fixed id, created `n` seconds after NOW, queue order `n`."""
+    """Task number `n`: fixed id, created `n` seconds after NOW, queue order `n`; as the
+    engine stores an added task, its queue and retry budget are set (no retries)."""
     fields.setdefault("task_type", TaskType.CUSTOM_COMMAND)
+    fields.setdefault("queue", "default")
+    fields.setdefault("max_retries", 0)
     fields.setdefault("params", {"command": "true"})
     return Task(
         id=fields.pop("id", f"00000000-0000-0000-0000-{n:012d}"),
