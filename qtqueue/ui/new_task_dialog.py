@@ -421,7 +421,7 @@ class NewTaskDialog(QDialog):
             tags=self.tags(),
             priority=Priority(self.priority_combo.currentData()),
             max_retries=self.retries_spin.value(),
-            timeout_s=float(timeout) if timeout > 0 else None,
+            timeout_s=float(timeout),  # 0 ("none"): no timeout, not the queue's default
             queue=str(self.queue_combo.currentData()),
             permission=Permission(self.permission_combo.currentData()),
             resources=self.resources(),

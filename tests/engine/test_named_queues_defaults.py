@@ -99,6 +99,7 @@ async def test_a_task_built_with_the_old_explicit_values_behaves_as_before(
         ("urgent", "high_priority"),
         (0, "low_priority"),
     ],
+    ids=["URGENT", "HIGH", "NORMAL", "LOW", "the-name-urgent", "the-number-0"],
 )
 async def test_a_task_that_names_no_queue_waits_in_the_one_its_priority_picks(
     queue: TaskQueue, gate: Gate, priority: Any, picked: str
@@ -110,19 +111,22 @@ async def test_a_task_that_names_no_queue_waits_in_the_one_its_priority_picks(
     assert named.queue == "default", "a named queue is kept whatever the priority"
 
 
-async def test_a_high_priority_task_added_later_starts_before_a_low_priority_one(
+async def test_a_task_its_priority_put_in_high_priority_starts_before_earlier_ones_elsewhere(
     one_slot: tuple[TaskQueue, Gate],
 ) -> None:
+    """With one slot: a low_priority task added first, and an URGENT one its user put in
+    default, both start after a HIGH task added later (its priority picked high_priority)."""
     queue, gate = one_slot
     busy = await queue.add_task(gated("busy"))
     await queue.settled()
     assert gate.started == [busy]
-    low = await queue.add_task(gated("low", priority=Priority.LOW))
+    low = await queue.add_task(gated("low", queue="low_priority", priority=Priority.URGENT))
+    urgent = await queue.add_task(gated("urgent", queue="default", priority=Priority.URGENT))
     high = await queue.add_task(gated("high", priority=Priority.HIGH))
     gate.open_all()
-    for task_id in (busy, low, high):
+    for task_id in (busy, low, urgent, high):
         await queue.wait_for(task_id, timeout_s=10)
-    assert gate.started == [busy, high, low]
+    assert gate.started == [busy, high, urgent, low]
 
 
 async def test_a_full_queue_refuses_new_tasks_and_a_batch_that_would_overflow_it_whole(
