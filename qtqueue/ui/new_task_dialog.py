@@ -360,7 +360,7 @@ class NewTaskDialog(QDialog):
         self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
         if task.queue and self.queue_combo.findData(task.queue) < 0:
             self.queue_combo.addItem(task.queue, task.queue)
-        self.queue_combo.setCurrentIndex(self.queue_combo.findData(task.queue))
+        self.queue_combo.setCurrentIndex(max(0, self.queue_combo.findData(task.queue)))
         self.permission_combo.setCurrentIndex(
             max(0, self.permission_combo.findData(Permission(task.permission)))
         )
