@@ -125,7 +125,7 @@ def _fill_from_queue(t: Task, queues: dict[str, named_queues.QueueSettings]) -> 
             queue=t.queue,
         )
     if t.timeout_s is None:
-        t.timeout_s = queue.timeout_s
+        t.timeout_s = None if queue.timeout_s is None else float(queue.timeout_s)
     elif t.timeout_s == 0:
         t.timeout_s = None
     if t.max_retries is None:
