@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import UNFINISHED, Permission, Task, TaskStatus, parse_task_type
@@ -133,7 +133,7 @@ def _fill_from_queue(t: Task, queues: dict[str, named_queues.QueueSettings]) -> 
 
 
 def check_room(
-    batch: list[Task], live: Iterable[Task], queues: dict[str, named_queues.QueueSettings]
+    batch: list[Task], live: Collection[Task], queues: dict[str, named_queues.QueueSettings]
 ) -> None:
     """QUEUE_FULL if adding `batch` would take a queue past its maximum length (its unfinished
     tasks, `live`, counted); the whole batch is refused."""
@@ -143,7 +143,8 @@ def check_room(
         for name in adding
         if (q := queues.get(str(name))) is not None and q.max_length is not None
     }
-    if not limited:
+    # Counting means reading every live task: only when the limit could be reached at all.
+    if not limited or len(live) + len(batch) <= min(limited.values()):
         return
     waiting = Counter(t.queue for t in live if t.queue in limited and t.status in UNFINISHED)
     for name, limit in limited.items():
