@@ -32,6 +32,8 @@ class SetQueueParams(Params):
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     result_ttl_s: float | None = Field(None, ge=0)
+    failure_ttl_s: float | None = Field(None, ge=0)
+    max_length: int | None = Field(None, ge=1)
 
 
 async def pause_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:

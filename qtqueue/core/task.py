@@ -264,10 +264,11 @@ class Task:
     """Free labels for filtering."""
     priority: Priority = Priority.NORMAL
     """Higher runs first."""
-    max_retries: int = 0
+    max_retries: int | None = None
     """Automatic retries: every failed or timed-out attempt is run again, up to this many
     times, unless no retry can fix its error (see `ErrorInfo.final`) or `retry_on` /
-    `no_retry_on` leave its code out."""
+    `no_retry_on` leave its code out. None (unset): its queue's default, filled in when it is
+    added; 0: it runs once."""
     retry_on: list[str] = field(default_factory=list)
     """Error codes to retry; when it names any, only those are retried (empty: all)."""
     no_retry_on: list[str] = field(default_factory=list)
@@ -276,7 +277,9 @@ class Task:
     """A number: base seconds of exponential backoff with jitter. A list: explicit intervals,
     the last one repeating."""
     timeout_s: float | None = None
-    """Seconds of running time (paused time not counted) before the task ends in TIMEOUT."""
+    """Seconds of running time (paused time not counted) before the task ends in TIMEOUT.
+    None (unset): its queue's default, filled in when it is added; 0: no timeout (stored as
+    None once added, which then means none)."""
     run_at: float | None = None
     """Not started before this time; also set by the engine for a retry's backoff."""
     expires_at: float | None = None
@@ -295,9 +298,10 @@ class Task:
     """Whether a human must approve it first."""
     on_interrupt: OnInterrupt = OnInterrupt.RETRY
     """What happens if the engine dies while the task runs."""
-    queue: str = "default"
+    queue: str | None = None
     """The named queue it waits in (high_priority, default, low_priority or a user-defined
-    one); each has its own concurrency limit and defaults."""
+    one); each has its own concurrency limit and defaults. None: the one its priority picks
+    when it is added (URGENT and HIGH: high_priority, LOW: low_priority, else default)."""
 
     id: str = field(default_factory=new_task_id)
     """A UUID, unique for ever."""

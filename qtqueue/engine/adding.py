@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import Permission, Task, TaskStatus, parse_task_type
+from qtqueue.core.task import UNFINISHED, Permission, Task, TaskStatus, parse_task_type
 from qtqueue.engine import named_queues
 from qtqueue.engine.dispatch import Dispatcher
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -88,18 +89,7 @@ def prepare(
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems
         )
-    queue = queues.get(t.queue)
-    if queue is None:
-        raise QueueError(
-            TaskErrorCode.VALIDATION_INVALID_PARAMS,
-            f"queue: no queue named {t.queue!r} (queues: {', '.join(sorted(queues))}); "
-            f"create it first (qtqueue queues set {t.queue})",
-            queue=t.queue,
-        )
-    if t.timeout_s is None:
-        t.timeout_s = queue.timeout_s
-    if t.max_retries == 0 and queue.max_retries:
-        t.max_retries = queue.max_retries
+    _fill_from_queue(t, queues)
     if t.resources:
         resources.check_possible(parse_needs(t.resources))
     t.depends_on = list(dict.fromkeys(t.depends_on))
@@ -118,6 +108,57 @@ def prepare(
     if not t.name:
         t.name = registry.default_name(t.task_type, t.params)
     return t
+
+
+def _fill_from_queue(t: Task, queues: dict[str, named_queues.QueueSettings]) -> None:
+    """Pick the task's queue if it names none (by priority), then fill the fields it left
+    unset from that queue's defaults: afterwards `queue` is a name, `max_retries` a number
+    (0: run once) and `timeout_s` seconds or None (an explicit 0: no timeout)."""
+    if t.queue is None:
+        t.queue = named_queues.queue_for_priority(t.priority)
+    queue = queues.get(t.queue)
+    if queue is None:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"queue: no queue named {t.queue!r} (queues: {', '.join(sorted(queues))}); "
+            f"create it first (qtqueue queues set {t.queue})",
+            queue=t.queue,
+        )
+    if t.timeout_s is None:
+        t.timeout_s = None if queue.timeout_s is None else float(queue.timeout_s)
+    elif t.timeout_s == 0:
+        t.timeout_s = None
+    if t.max_retries is None:
+        t.max_retries = queue.max_retries or 0
+
+
+def check_room(
+    batch: list[Task], live: Collection[Task], queues: dict[str, named_queues.QueueSettings]
+) -> None:
+    """QUEUE_FULL if adding `batch` would take a queue past its maximum length (its unfinished
+    tasks, `live`, counted); the whole batch is refused."""
+    adding = Counter(t.queue for t in batch)
+    limited = {
+        name: q.max_length
+        for name in adding
+        if (q := queues.get(str(name))) is not None and q.max_length is not None
+    }
+    # Counting means reading every live task: only when the limit could be reached at all.
+    if not limited or len(live) + len(batch) <= min(limited.values()):
+        return
+    waiting = Counter(t.queue for t in live if t.queue in limited and t.status in UNFINISHED)
+    for name, limit in limited.items():
+        if waiting[name] + adding[name] > limit:
+            raise QueueError(
+                TaskErrorCode.QUEUE_FULL,
+                f"queue {name!r} is full: it holds {waiting[name]} unfinished tasks of at most "
+                f"{limit}, and {adding[name]} more would not fit; wait for some to finish, "
+                f"cancel some, or raise its limit (qtqueue queues set {name} --max-length N)",
+                queue=name,
+                max_length=limit,
+                unfinished=waiting[name],
+                adding=adding[name],
+            )
 
 
 def _store_refused(exc: BaseException) -> QueueError:
@@ -174,6 +215,9 @@ class Adder:
                 ids=sorted(taken),
             )
         await self.dependencies.check_new(prepared)
+        # No await between this check and the tasks joining the live index: two adds at once
+        # cannot both take a queue's last place.
+        check_room(prepared, state.live.values(), state.queues)
         writer = state.the_writer()
         for t in prepared:
             state.live[t.id] = t

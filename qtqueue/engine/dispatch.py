@@ -34,6 +34,11 @@ _META_QUEUE_PAUSED = "queue_paused"
 Starter = Callable[[Task, Executor], None]
 
 
+def _queue_name(task: Task) -> str:
+    """The named queue of an added task (always set once added; typed optional for callers)."""
+    return task.queue or named_queues.DEFAULT_QUEUE
+
+
 class Slots:
     """The limits on how many tasks run at once: globally, per category, per named queue; and
     a gate that parks a task whose executor is missing or whose limit is reached."""
@@ -73,15 +78,16 @@ class Slots:
                 f"waiting: category {task.category!r} is at its limit of {limit}",
                 HeldBy.CONCURRENCY,
             )
-        queue = self.state.queues.get(task.queue)
+        name = _queue_name(task)
+        queue = self.state.queues.get(name)
         if (
             queue is not None
             and queue.concurrency is not None
-            and self.queue_running[task.queue] >= queue.concurrency
+            and self.queue_running[name] >= queue.concurrency
         ):
-            self.blocked_queue[task.queue].append((task.id, task.seq))
+            self.blocked_queue[name].append((task.id, task.seq))
             return Park(
-                f"waiting: queue {task.queue!r} is at its limit of {queue.concurrency}",
+                f"waiting: queue {name!r} is at its limit of {queue.concurrency}",
                 HeldBy.QUEUE_LIMIT,
             )
         return ADMIT
@@ -92,7 +98,7 @@ class Slots:
             handle.holds_slot = True
             self.used += 1
             self.category_running[handle.task.category] += 1
-            self.queue_running[handle.task.queue] += 1
+            self.queue_running[_queue_name(handle.task)] += 1
 
     def give_back(self, handle: RunHandle) -> list[tuple[str, int]]:
         """The task's attempt ended: free its slot; returns the entries parked for it."""
@@ -102,11 +108,9 @@ class Slots:
         self.used -= 1
         category = handle.task.category
         self.category_running[category] -= 1
-        self.queue_running[handle.task.queue] -= 1
-        return [
-            *self.blocked_category.pop(category, []),
-            *self.blocked_queue.pop(handle.task.queue, []),
-        ]
+        name = _queue_name(handle.task)
+        self.queue_running[name] -= 1
+        return [*self.blocked_category.pop(category, []), *self.blocked_queue.pop(name, [])]
 
 
 class Dispatcher:
@@ -287,7 +291,7 @@ class Dispatcher:
         """Every named queue in drain order: its settings, and how many of its tasks run and
         wait now."""
         waiting: Counter[str] = Counter(
-            t.queue for t in self.state.live.values() if t.status == TaskStatus.PENDING
+            _queue_name(t) for t in self.state.live.values() if t.status == TaskStatus.PENDING
         )
         running = self.slots.queue_running
         return [
@@ -300,7 +304,7 @@ class Dispatcher:
         parked at its limit look again. Returns the queue as `list_queues` shows it."""
         self.state.require_open()
         named_queues.check_name(name)
-        current = self.state.queues.get(name) or named_queues.QueueSettings(name)
+        current = self.state.queues.get(name) or named_queues.defaults(name)
         new = named_queues.updated(current, settings)
         queues = {**self.state.queues, name: new}
         await self.state.store.set_meta(named_queues.META_KEY, named_queues.dump(queues))

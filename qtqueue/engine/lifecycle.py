@@ -178,7 +178,7 @@ class Lifecycle:
         if (
             allow_retry
             and status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
-            and task.retry_count < task.max_retries
+            and task.retry_count < (task.max_retries or 0)
             and wants_retry(task.error_code, task.retry_on, task.no_retry_on)
         ):
             failed = Transition(
@@ -208,7 +208,7 @@ class Lifecycle:
             task.error_details = {}
         task.dead_letter = (
             status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
-            and task.max_retries > 0
+            and (task.max_retries or 0) > 0
             and task.error_code != TaskErrorCode.QUEUE_DEPENDENCY_FAILED
         )
         fut = self.record(task, prev, status)

@@ -455,7 +455,7 @@ class TaskQueue(QueueSettings, WorkerControls):
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
-        the retention period, and each named queue's result TTL for its tasks). Dead letters
+        the retention period, and each named queue's result and failure TTLs). Dead letters
         are kept: only `purge_dead_letters` (or `remove_task`) deletes them. Returns how many
         were removed."""
         return await self.retention.cleanup(older_than_s)
@@ -481,8 +481,8 @@ class TaskQueue(QueueSettings, WorkerControls):
         return self.dispatcher.list_queues()
 
     async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
-        """Create a named queue, or change its settings (`concurrency`, `timeout_s`,
-        `max_retries`, `result_ttl_s`; None clears one). Persisted; limits apply at once,
+        """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
+        `result_ttl_s`, `failure_ttl_s`, `max_length`; None: none). Persisted; limits apply at once,
         defaults to tasks added from now on. Returns the queue as `list_queues` shows it."""
         shown = await self.dispatcher.set_queue(name, settings)
         self.retention.restart()

@@ -274,7 +274,7 @@ class Recovery:
         elif task.pid:
             note += f"; its process {task.pid} had already ended, how is not known"
         will_retry = task.on_interrupt == OnInterrupt.REQUEUE or (
-            task.on_interrupt == OnInterrupt.RETRY and task.retry_count < task.max_retries
+            task.on_interrupt == OnInterrupt.RETRY and task.retry_count < (task.max_retries or 0)
         )
         note += "; it runs again" if will_retry else "; it does not run again"
         self._note(task, (note + "\n").encode())

@@ -1,11 +1,14 @@
 """Retention: finished tasks (and their logs) are deleted once they are older than the retention
-period, or their named queue's result TTL; a timer runs the cleanup while the engine runs."""
+period, or their named queue's result TTL (completed tasks) or failure TTL (failed, cancelled
+and timed-out ones); dead letters are kept until purged by hand. A timer runs the cleanup
+while the engine runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from qtqueue.core.task import RETRYABLE_TERMINAL, TaskStatus
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.logs import remove_log
 from qtqueue.engine.state import EngineState
@@ -14,6 +17,7 @@ from qtqueue.engine.timer import TimerHandle
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_S = 30 * 86400.0
+_SUCCEEDED = (TaskStatus.COMPLETED,)
 
 
 class Retention:
@@ -30,8 +34,8 @@ class Retention:
 
     async def cleanup(self, older_than_s: float | None = None) -> int:
         """Delete finished tasks (and logs) completed more than `older_than_s` ago (default:
-        the retention period, and each named queue's result TTL for its tasks). Dead letters
-        are kept. Returns how many were removed."""
+        the retention period, and each named queue's result TTL for its completed tasks and
+        failure TTL for the others). Dead letters are kept. Returns how many were removed."""
         state = self.state
         state.require_open()
         keep_s = older_than_s if older_than_s is not None else self.retention_s
@@ -39,10 +43,14 @@ class Retention:
         await writer.flush()
         now = state.clock()
         ids = await state.store.finished_before(now - keep_s) if keep_s is not None else []
-        if older_than_s is None:  # each queue's result TTL too
+        if older_than_s is None:  # each queue's result and failure TTLs too
             for q in state.queues.values():
-                if q.result_ttl_s is not None:
-                    ids += await state.store.finished_before(now - q.result_ttl_s, q.name)
+                for ttl_s, statuses in (
+                    (q.result_ttl_s, _SUCCEEDED),
+                    (q.failure_ttl_s, RETRYABLE_TERMINAL),
+                ):
+                    if ttl_s is not None:
+                        ids += await state.store.finished_before(now - ttl_s, q.name, statuses)
             ids = list(dict.fromkeys(ids))
         fut: asyncio.Future[None] | None = None
         for i in ids:
@@ -78,8 +86,13 @@ class Retention:
 
     def period_s(self) -> float | None:
         """How often the scheduled cleanup runs: the cleanup interval, or more often where a
-        queue's result TTL is shorter; None when nothing is ever deleted."""
-        ttls = [q.result_ttl_s for q in self.state.queues.values() if q.result_ttl_s is not None]
+        queue's result or failure TTL is shorter; None when nothing is ever deleted."""
+        ttls = [
+            ttl
+            for q in self.state.queues.values()
+            for ttl in (q.result_ttl_s, q.failure_ttl_s)
+            if ttl is not None
+        ]
         if self.retention_s is None and not ttls:
             return None
         return min([self.cleanup_interval_s, *(max(t / 2, 0.25) for t in ttls)])

@@ -58,7 +58,7 @@ def invalid_state(task: Task, action: str) -> QueueError:
 
 def queue_order(task: Task) -> tuple[int, int, int, str]:
     """Queue rank first (high_priority, default, low_priority), then priority, then FIFO."""
-    return (named_queues.BUILTIN_RANKS.get(task.queue, 1), -int(task.priority), task.seq,
+    return (named_queues.BUILTIN_RANKS.get(task.queue or "", 1), -int(task.priority), task.seq,
             task.id)  # fmt: skip
 
 

@@ -83,16 +83,16 @@ class TaskFieldSpec(BaseModel):
     name: str = Field(max_length=_MAX_TEXT)
     category: _Label
     tags: list[Annotated[str, Field(max_length=_MAX_LABEL)]] = Field(max_length=_MAX_TAGS)
-    max_retries: int = Field(ge=0, le=MAX_RETRIES)
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] | None
     retry_backoff: _Seconds | list[_Seconds] = Field(union_mode="left_to_right")
-    timeout_s: _PositiveSeconds | None
+    timeout_s: _Seconds | None
     run_at: _Time | None
     expires_at: _Time | None
     ttl_s: _PositiveSeconds | None
     depends_on: list[_TaskId] = Field(max_length=_MAX_DEPENDENCIES)
     resources: dict[str, Any]
     allow_dependency_failure: bool
-    queue: _Label
+    queue: _Label | None
 
 
 def is_task_id(value: object) -> bool:
@@ -235,14 +235,20 @@ def _spec_problems(exc: ValidationError) -> list[str]:
                 f"must be seconds from 0 to {MAX_DURATION_S:.0f} or a list of such intervals"
                 f" (intervals must be numbers >= 0), got {_shown(err['input'])}"
             )
-        elif field in ("timeout_s", "ttl_s"):
+        elif field == "timeout_s":
+            detail = (
+                f"must be a number of seconds from 0 (no timeout) to {MAX_DURATION_S:.0f}, or "
+                f"null for its queue's default, got {_shown(err['input'])}"
+            )
+        elif field == "ttl_s":
             detail = (
                 f"must be a number of seconds > 0 and at most {MAX_DURATION_S:.0f}, got "
                 f"{_shown(err['input'])}"
             )
         elif field == "max_retries":
-            detail = f"must be a whole number >= 0 and at most {MAX_RETRIES}, got " + _shown(
-                err["input"]
+            detail = (
+                f"must be a whole number from 0 (run once) to {MAX_RETRIES}, or null for its "
+                f"queue's default, got {_shown(err['input'])}"
             )
         elif field in _FRIENDLY:
             detail = f"{_FRIENDLY[field]} ({detail})"

@@ -7,7 +7,7 @@ memory and sends the store batches of changes; a batch is applied atomically and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,10 +136,15 @@ class TaskStore(ScheduleStore, QuestionStore, Protocol):
     async def max_seq(self) -> int:
         """The highest queue sequence number in use (0 for an empty store)."""
 
-    async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
+    async def finished_before(
+        self,
+        cutoff: float,
+        queue: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+    ) -> list[str]:
         """Ids of terminal tasks completed before `cutoff` (UNIX seconds), dead letters
         excepted (they stay until cleared by hand); only those of the named queue if `queue`
-        is given."""
+        is given, only those in `statuses` (terminal ones) if given."""
 
     async def stats(self, now: float) -> dict[str, Any]:
         """Distributions, performance, retries and recent activity (see get_queue_stats)."""

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import aiosqlite
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.memory import cyclic_gc_paused
-from qtqueue.core.task import TERMINAL, Task
+from qtqueue.core.task import TERMINAL, Task, TaskStatus
 from qtqueue.storage import wal as wal_policy
 from qtqueue.storage.backups import (
     BACKUPS_DIR,
@@ -436,12 +437,18 @@ class SqliteTaskStore(ScheduleRows, QuestionRows):
         row = await self._fetchone("SELECT coalesce(max(seq), 0) FROM tasks")
         return int(row[0]) if row else 0
 
-    async def finished_before(self, cutoff: float, queue: str | None = None) -> list[str]:
+    async def finished_before(
+        self,
+        cutoff: float,
+        queue: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+    ) -> list[str]:
+        values = TERMINAL_VALUES if statuses is None else tuple(s.value for s in statuses)
         q = (
             f"SELECT id FROM tasks WHERE completed_at < ? AND dead_letter = 0 AND status IN "
-            f"({', '.join('?' * len(TERMINAL_VALUES))})"
+            f"({', '.join('?' * len(values))})"
         )
-        args: tuple[Any, ...] = (cutoff, *TERMINAL_VALUES)
+        args: tuple[Any, ...] = (cutoff, *values)
         if queue is not None:
             q += " AND queue = ?"
             args += (queue,)

@@ -301,7 +301,7 @@ class DetailPane(QWidget):
     def _render_scheduling(self, t: Task) -> None:
         f = self.form
         form = f.schedulingForm
-        f.queueValue.setText(t.queue)
+        f.queueValue.setText(t.queue or "")
         f.permissionValue.setText(permission_in_words(t))
         self._set_row(form, f.resourcesValue, resources_in_words(t.resources))
         self._set_row(form, f.runAtValue, format_timestamp(t.run_at))

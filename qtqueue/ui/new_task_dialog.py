@@ -356,11 +356,11 @@ class NewTaskDialog(QDialog):
         self.category_edit.setText("" if task.category == "general" else task.category)
         self.tags_edit.setText(", ".join(task.tags))
         self.priority_combo.setCurrentIndex(self.priority_combo.findData(task.priority))
-        self.retries_spin.setValue(task.max_retries)
+        self.retries_spin.setValue(task.max_retries or 0)
         self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
-        if self.queue_combo.findData(task.queue) < 0:
+        if task.queue and self.queue_combo.findData(task.queue) < 0:
             self.queue_combo.addItem(task.queue, task.queue)
-        self.queue_combo.setCurrentIndex(self.queue_combo.findData(task.queue))
+        self.queue_combo.setCurrentIndex(max(0, self.queue_combo.findData(task.queue)))
         self.permission_combo.setCurrentIndex(
             max(0, self.permission_combo.findData(Permission(task.permission)))
         )
@@ -421,7 +421,7 @@ class NewTaskDialog(QDialog):
             tags=self.tags(),
             priority=Priority(self.priority_combo.currentData()),
             max_retries=self.retries_spin.value(),
-            timeout_s=float(timeout) if timeout > 0 else None,
+            timeout_s=float(timeout),  # 0 ("none"): no timeout, not the queue's default
             queue=str(self.queue_combo.currentData()),
             permission=Permission(self.permission_combo.currentData()),
             resources=self.resources(),

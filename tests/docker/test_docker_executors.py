@@ -79,9 +79,9 @@ def watch(dq: TaskQueue) -> Watch:
 
 async def submit(queue: TaskQueue, env: DockerEnv, task_type: T, /, **params: Any) -> str:
     fields = {k: params.pop(k) for k in ("timeout_s_task",) if k in params}
-    task = Task(task_type, {"docker_host": env.host, **params})
+    task = Task(task_type, {"docker_host": env.host, **params}, max_retries=0)  # runs once
     if "timeout_s_task" in fields:
-        task = Task(task_type, task.params, timeout_s=fields["timeout_s_task"])
+        task = Task(task_type, task.params, timeout_s=fields["timeout_s_task"], max_retries=0)
     return await queue.add_task(task)
 
 
@@ -549,7 +549,9 @@ async def test_a_daemon_that_does_not_answer_fails_after_the_connect_timeout(
         hung.bind(str(path))
         hung.listen(8)
         began = time.monotonic()
-        task = Task(T.DOCKER_PULL, {"image": "busybox", "docker_host": f"unix://{path}"})
+        task = Task(
+            T.DOCKER_PULL, {"image": "busybox", "docker_host": f"unix://{path}"}, max_retries=0
+        )
         done = await dq.wait_for(await dq.add_task(task), timeout_s=10)
     assert time.monotonic() - began < 3
     assert done.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
@@ -567,7 +569,8 @@ async def test_a_daemon_that_is_not_there_fails_at_once(
     ):
         began = time.monotonic()
         done = await dq.wait_for(
-            await dq.add_task(Task(task_type, {**params, "docker_host": host})), timeout_s=10
+            await dq.add_task(Task(task_type, {**params, "docker_host": host}, max_retries=0)),
+            timeout_s=10,
         )
         assert time.monotonic() - began < 2
         assert done.status is S.FAILED
@@ -666,7 +669,9 @@ async def test_the_docker_host_of_the_settings_serves_tasks_that_name_none(
         assert docker_env.api.inspect_image("qtq/setting:1")["Id"]
         elsewhere = f"unix://{tmp_path}/task-own.sock"
         params = {"source": docker_env.base_image, "target": "qtq/x:1", "docker_host": elsewhere}
-        own = await queue.wait_for(await queue.add_task(Task(T.DOCKER_TAG, params)), timeout_s=30)
+        own = await queue.wait_for(
+            await queue.add_task(Task(T.DOCKER_TAG, params, max_retries=0)), timeout_s=30
+        )
         assert own.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value
         assert elsewhere in (own.error or "")
 
@@ -693,7 +698,9 @@ async def test_a_daemon_that_was_stopped_gives_a_clear_error_at_once(
             stop_dockerd(daemon, root)
         began = time.monotonic()
         params = {"source": "nothing-here", "target": "x", "docker_host": host}
-        done = await dq.wait_for(await dq.add_task(Task(T.DOCKER_TAG, params)), timeout_s=10)
+        done = await dq.wait_for(
+            await dq.add_task(Task(T.DOCKER_TAG, params, max_retries=0)), timeout_s=10
+        )
         assert time.monotonic() - began < 2
         assert done.status is S.FAILED
         assert done.error_code == C.DOCKER_DAEMON_UNAVAILABLE.value

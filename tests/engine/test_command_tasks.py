@@ -250,7 +250,9 @@ async def test_a_paused_command_is_not_timed_out_and_its_clock_resumes_with_it(
 ) -> None:
     timer = VirtualTimer()
     queue = await make_queue(timer=timer, clock=timer.time)
-    task_id = await queue.add_task(cmd({"command": "sleep", "args": ["30"]}, timeout_s=1.0))
+    task_id = await queue.add_task(
+        cmd({"command": "sleep", "args": ["30"]}, timeout_s=1.0, max_retries=0)
+    )
     await started_tree(queue, task_id, size=1)
     timer.advance(0.25)  # a quarter of its time runs
     await queue.pause_task(task_id)

@@ -337,7 +337,11 @@ async def test_a_command_whose_spawner_dies_is_cut_short_and_the_queue_goes_on(
     data_dir, runs, gate = tmp_path / "data", tmp_path / "runs.txt", tmp_path / "gate"
     async with TaskQueue(data_dir) as queue:
         task_id = await queue.add_task(
-            Task(TaskType.CUSTOM_COMMAND, {"command": gated_command(runs, gate, 0), "shell": True})
+            Task(
+                TaskType.CUSTOM_COMMAND,
+                {"command": gated_command(runs, gate, 0), "shell": True},
+                max_retries=0,
+            )
         )
         pid = await eventually(lambda: command_pid(runs), what="the command started")
         spawner = psutil.Process(pid).parent()

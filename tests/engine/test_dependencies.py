@@ -166,7 +166,7 @@ async def test_cycles_and_unknown_dependencies_are_refused_and_nothing_is_added(
 async def test_retrying_the_failed_dependency_lets_its_dependents_run_again(
     queue: TaskQueue, gate: Gate
 ) -> None:
-    dep = await queue.add_task(failing("dep"))
+    dep = await queue.add_task(failing("dep", max_retries=0))
     child = await queue.add_task(gated("child", depends_on=[dep]))
     grandchild = await queue.add_task(gated("grandchild", depends_on=[child]))
     await eventually(lambda: dep in gate.running)

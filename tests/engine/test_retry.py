@@ -140,7 +140,7 @@ async def test_an_unclassified_exception_is_retried_like_any_failure(queue: Task
 async def test_without_retries_a_retryable_failure_just_fails(queue: TaskQueue) -> None:
     flaky = FailsFirst(C.NETWORK_TIMEOUT, times=1)
     queue.register_handler("flaky", flaky.handler)
-    done = await queue.wait_for(await queue.add_task(Task("flaky")), timeout_s=10)
+    done = await queue.wait_for(await queue.add_task(Task("flaky", max_retries=0)), 10)
     assert done.status is S.FAILED
     assert done.retry_count == 0
     assert not done.dead_letter
@@ -152,7 +152,7 @@ async def test_exhausted_retries_end_in_the_dead_letters_which_can_be_requeued(
 ) -> None:
     flaky = FailsFirst(C.NETWORK_CONNECTION_FAILED, times=4)
     queue.register_handler("flaky", flaky.handler)
-    other = await queue.add_task(Task("flaky", name="other"))  # fails once, no retries
+    other = await queue.add_task(Task("flaky", name="other", max_retries=0))  # fails once
     await queue.wait_for(other, timeout_s=10)
     task_id = await queue.add_task(Task("flaky", max_retries=2, retry_backoff=[0.01]))
 
@@ -320,11 +320,11 @@ async def test_a_failure_no_retry_can_fix_is_not_retried_even_when_asked(
 # --- Dead letters stay until cleared by hand --------------------------------------------------
 
 
-async def test_cleanup_and_a_queue_result_ttl_keep_dead_letters(
+async def test_cleanup_and_a_queue_failure_ttl_keep_dead_letters(
     make_queue: QueueFactory, tmp_path: Path
 ) -> None:
     queue = await make_queue(retention_s=None)
-    await queue.set_queue("scratch", result_ttl_s=0.2)
+    await queue.set_queue("scratch", failure_ttl_s=0.2)
     dead = await queue.add_task(failing_until(tmp_path / "a", 0, max_retries=1, queue="scratch"))
     plain = await queue.add_task(failing_until(tmp_path / "b", 0, queue="scratch"))
     assert (await queue.wait_for(dead, timeout_s=20)).dead_letter
@@ -333,7 +333,7 @@ async def test_cleanup_and_a_queue_result_ttl_keep_dead_letters(
     async def plain_gone() -> bool:
         return plain not in {t.id for t in await queue.list_tasks()}
 
-    await eventually(plain_gone, what="the queue's result TTL deletes the plain failure")
+    await eventually(plain_gone, what="the queue's failure TTL deletes the plain failure")
     assert await queue.cleanup(older_than_s=0) == 0  # the routine cleanup keeps it too
     assert [t.id for t in await queue.list_dead_letters()] == [dead]
     assert queue.log_path(dead).exists()

@@ -138,6 +138,7 @@ async def test_a_failed_task_summary_explains_the_error_and_offers_a_retry(
             category="system",
             tags=["t"],
             priority=Priority.HIGH,
+            max_retries=0,
         ),
     )
     summary = await task_summary(queue, task_id)
@@ -195,7 +196,9 @@ async def test_cleanup_removes_finished_tasks_and_their_logs_and_keeps_unfinishe
     finished = await finish(
         queue,
         Task(TaskType.CUSTOM_COMMAND, {"command": "echo one", "shell": True}),
-        Task(TaskType.CUSTOM_COMMAND, {"command": "echo two; exit 1", "shell": True}),
+        Task(
+            TaskType.CUSTOM_COMMAND, {"command": "echo two; exit 1", "shell": True}, max_retries=0
+        ),
     )
     running = await queue.add_task(Task("gated"))
     await eventually(lambda: running in gate.running)

@@ -7,6 +7,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from helpers.store_rows import as_stored
+
 from qtqueue.core.task import Task, TaskType
 from qtqueue.storage import SqliteTaskStore, WriteBatch
 from qtqueue.storage.backups import BACKUPS_DIR, KEEP, count_tasks, list_backups, take_backup
@@ -57,7 +59,8 @@ async def test_a_store_with_tasks_is_backed_up_at_most_once_a_day_and_a_few_are_
 
     store = SqliteTaskStore(db)
     await store.open()
-    await store.apply(WriteBatch(inserts=[Task(TaskType.CUSTOM_COMMAND, {"command": "true"})]))
+    stored = as_stored([Task(TaskType.CUSTOM_COMMAND, {"command": "true"})])
+    await store.apply(WriteBatch(inserts=stored))
     await store.close()
     await _open_and_close(db)
     await _open_and_close(db)
@@ -81,7 +84,7 @@ async def test_a_backup_says_how_many_tasks_it_holds_and_an_unreadable_one_says_
     db = tmp_path / "queue.db"
     store = SqliteTaskStore(db)
     await store.open()
-    tasks = [Task(TaskType.CUSTOM_COMMAND, {"command": f"echo {n}"}) for n in range(3)]
+    tasks = as_stored([Task(TaskType.CUSTOM_COMMAND, {"command": f"echo {n}"}) for n in range(3)])
     await store.apply(WriteBatch(inserts=tasks))
     backup = take_backup(db, tmp_path / BACKUPS_DIR, "manual", 1_800_000_000.0)
     await store.close()

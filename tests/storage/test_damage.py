@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import Run, ok, qtqueue_command, refused
+from helpers.store_rows import as_stored
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskType
@@ -102,7 +103,8 @@ async def test_a_store_file_gone_from_a_data_directory_that_had_one_is_no_first_
     db = tmp_path / DB
     store = SqliteTaskStore(db)
     await store.open()
-    await store.apply(WriteBatch(inserts=[Task(TaskType.CUSTOM_COMMAND, {"command": "true"})]))
+    stored = as_stored([Task(TaskType.CUSTOM_COMMAND, {"command": "true"})])
+    await store.apply(WriteBatch(inserts=stored))
     await store.close()
     take_backup(db, tmp_path / BACKUPS_DIR, "manual", 0.0)
     db.unlink()

@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers.store_rows import as_stored
 
 from qtqueue.core.task import OnInterrupt, Permission, Priority, Task, TaskStatus, TaskType
 from qtqueue.storage import SqliteTaskStore, Transition, WriteBatch
@@ -28,7 +29,7 @@ def _id(n: int) -> str:
     return f"10000000-0000-4000-8000-{n:012d}"
 
 
-V1_TASKS = [
+V1_TASKS = as_stored([
     Task(
         id=_id(1), seq=1, task_type=TaskType.CUSTOM_COMMAND, name="echo hello",
         params={"command": "echo", "args": ["hello"], "shell": False}, category="system",
@@ -73,7 +74,7 @@ V1_TASKS = [
         error_details={"timeout_s": 5.0}, progress=37.5, current_step="Step 1/2: waiting",
         updated_at=T0 + 56,
     ),
-]  # fmt: skip
+])  # fmt: skip
 
 V1_HISTORY = [
     Transition(_id(1), T0, None, S.PENDING, "custom_command"),
@@ -158,7 +159,8 @@ async def test_a_version_1_database_accepts_new_writes(v1_copy: Path) -> None:
     store = SqliteTaskStore(v1_copy)
     await store.open()
     try:
-        new = Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, created_at=T0 + 100, seq=7)
+        new = Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, created_at=T0 + 100, seq=7,
+                   queue="default", max_retries=0)  # fmt: skip
         await store.apply(WriteBatch(inserts=[new]))
         assert await store.get_task(new.id) == new
     finally:
@@ -207,7 +209,7 @@ async def test_a_version_1_database_gains_the_version_2_columns_with_their_defau
         new = Task(
             TaskType.CUSTOM_COMMAND, {"command": "true"}, created_at=T0 + 100, seq=7,
             depends_on=[_id(1)], allow_dependency_failure=True, ttl_s=60.0,
-            queue="nightly", permission=Permission.HUMAN_REQUIRED,
+            queue="nightly", permission=Permission.HUMAN_REQUIRED, max_retries=0,
         )  # fmt: skip
         await store.apply(WriteBatch(inserts=[new]))
         assert await store.get_task(new.id) == new
@@ -224,7 +226,7 @@ async def test_a_version_1_database_gains_the_version_2_columns_with_their_defau
 # completed_at, as versions up to 3 could store; version 4 indexes unfinished tasks by a NULL
 # completed_at, so its migration must clear it or a restart would never see that task.
 
-V3_TASKS = [
+V3_TASKS = as_stored([
     Task(
         id=_id(31), seq=1, task_type=TaskType.CUSTOM_COMMAND, name="make",
         params={"command": "make"}, status=S.COMPLETED, progress=100.0, created_at=T0,
@@ -249,7 +251,7 @@ V3_TASKS = [
         params={"monitor_type": "cpu"}, status=S.RUNNING, created_at=T0 + 9,
         started_at=T0 + 10, pid=4242, on_interrupt=OnInterrupt.REQUEUE, updated_at=T0 + 10,
     ),
-]  # fmt: skip
+])  # fmt: skip
 
 V3_HISTORY = [
     Transition(_id(31), T0, None, S.PENDING, "custom_command"),
@@ -364,7 +366,7 @@ async def test_the_engine_restarts_on_a_version_3_store_and_runs_what_was_left(
 # Version 5 adds the error codes a task's retries cover (retry_on, no_retry_on): older rows
 # read as covering every code a retry can fix.
 
-V4_TASKS = [
+V4_TASKS = as_stored([
     Task(
         id=_id(41), seq=1, task_type=TaskType.CUSTOM_COMMAND, name="upload",
         params={"command": "upload.sh"}, status=S.FAILED, max_retries=2, retry_count=2,
@@ -377,7 +379,7 @@ V4_TASKS = [
         params={"command": "sync"}, status=S.PENDING, max_retries=3, retry_backoff=[1.0, 5.0],
         created_at=T0 + 3, updated_at=T0 + 3,
     ),
-]  # fmt: skip
+])  # fmt: skip
 
 
 async def write_v4_fixture(path: Path) -> None:

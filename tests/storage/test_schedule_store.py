@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.store_rows import as_stored
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.storage import SqliteTaskStore, Transition, WriteBatch
@@ -96,7 +97,9 @@ async def test_schedule_writes_beside_task_batches_leave_every_task_intact(
 ) -> None:
     tasks, schedules = stores
     batches = [
-        [Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, seq=b * 10 + i) for i in range(10)]
+        as_stored(
+            [Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, seq=b * 10 + i) for i in range(10)]
+        )
         for b in range(20)
     ]
 

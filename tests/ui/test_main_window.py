@@ -181,7 +181,7 @@ def test_retry_is_disabled_for_running_and_enabled_for_failed_tasks(
     f = window.form
 
     async def scenario() -> None:
-        failed = await window.queue.add_task(command("exit 3"))
+        failed = await window.queue.add_task(command("exit 3", max_retries=0))
         running = await window.queue.add_task(sleeper())
         await until_row(window, failed, in_status(TaskStatus.FAILED))
         await until_row(window, running, in_status(TaskStatus.RUNNING))
@@ -375,7 +375,8 @@ def test_the_stats_view_and_status_bar_show_the_queues_figures(
     window: MainWindow, run: Run
 ) -> None:
     async def scenario() -> None:
-        ids = await window.queue.add_tasks([command("true"), command("true"), command("exit 1")])
+        failing = command("exit 1", max_retries=0)
+        ids = await window.queue.add_tasks([command("true"), command("true"), failing])
         for i in ids:
             await until_row(window, i, in_status(*TERMINAL))
         await until(lambda: window.form.statTotal.text() == "3", window.statsUpdated)

@@ -225,7 +225,7 @@ def test_defaults_for_name_category_and_timeout(qtbot: QtBot, registry: Executor
         [],
         Priority.NORMAL,
     )
-    assert task.timeout_s is None and task.max_retries == 0
+    assert task.timeout_s == 0 and task.max_retries == 0  # "none": explicitly no timeout
 
 
 def test_duplicate_opens_filled_from_an_existing_task(

@@ -72,7 +72,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--max-retries",
         type=int,
         metavar="N",
-        help="run a failed attempt again, up to N times (default 0)",
+        help="run a failed attempt again, up to N times (default: its queue's; 0: run once)",
     )
     p.add_argument(
         "--retry-on",
@@ -89,7 +89,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="CODE",
         help="never retry failures with this error code (repeatable)",
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="running-time limit")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="running-time limit (default: its queue's; 0: none)",
+    )
     p.add_argument(
         "--after",
         action="append",
@@ -119,7 +124,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         choices=["supervised", "human_required"],
         help="human_required: wait for 'qtqueue approve'; supervised: notify when it starts",
     )
-    p.add_argument("--queue", metavar="NAME", help="the named queue to wait in (default)")
+    p.add_argument(
+        "--queue",
+        metavar="NAME",
+        help="the named queue to wait in (default: by priority: urgent and high in "
+        "high_priority, low in low_priority, else default)",
+    )
     json_flag(p)
     add_schedule_options(p)
     p.set_defaults(handler=run, check=check)

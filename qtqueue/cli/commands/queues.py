@@ -1,4 +1,5 @@
-"""`qtqueue queues [set NAME --concurrency N …]`: the named queues and their settings."""
+"""`qtqueue queues [set NAME --concurrency N …]`: the named queues and their settings (the
+built-in ones start with the RQ-style design document's defaults)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         epilog="examples:\n"
         "  qtqueue queues\n"
         "  qtqueue queues set nightly --concurrency 1 --timeout 2h --retries 2 --result-ttl 7d\n"
-        "  qtqueue queues set nightly --concurrency none   (no limit of its own)",
+        "  qtqueue queues set nightly --concurrency none   (no limit of its own)\n"
+        "  qtqueue queues set default --failure-ttl 30d --max-length 500",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("action", nargs="?", choices=["set"], help="create or change a queue")
@@ -44,15 +46,40 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--result-ttl",
         type=duration_or_none,
         metavar="DURATION",
-        help="delete its finished tasks this long after they finish",
+        help="delete its completed tasks this long after they finish",
+    )
+    p.add_argument(
+        "--failure-ttl",
+        type=duration_or_none,
+        metavar="DURATION",
+        help="delete its failed, cancelled and timed-out tasks (not dead letters) this long "
+        "after they finish",
+    )
+    p.add_argument(
+        "--max-length",
+        type=count_or_none(1),
+        metavar="N",
+        help="refuse new tasks while N of its tasks are unfinished",
     )
     json_flag(p)
     p.set_defaults(handler=run, check=check)
 
 
+def _settings(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """Each queue setting and its option's value (None: not given)."""
+    return [
+        ("concurrency", args.concurrency),
+        ("timeout_s", args.timeout),
+        ("max_retries", args.retries),
+        ("result_ttl_s", args.result_ttl),
+        ("failure_ttl_s", args.failure_ttl),
+        ("max_length", args.max_length),
+    ]
+
+
 def check(args: argparse.Namespace) -> None:
     """A name with `set`, and settings only with `set NAME`."""
-    settings = (args.concurrency, args.timeout, args.retries, args.result_ttl)
+    settings = [value for _, value in _settings(args)]
     if args.action == "set" and not args.name:
         raise UsageError("queues set: name the queue")
     if args.action is None and (args.name or any(v is not None for v in settings)):
@@ -63,12 +90,7 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
     """List the named queues, or `set NAME` to create one or change its settings."""
     if args.action == "set":
         params: dict[str, Any] = {"name": args.name}
-        for key, value in (
-            ("concurrency", args.concurrency),
-            ("timeout_s", args.timeout),
-            ("max_retries", args.retries),
-            ("result_ttl_s", args.result_ttl),
-        ):
+        for key, value in _settings(args):
             if value is not None:
                 params[key] = None if value == "none" else value
         queues = [(await backend.call("set_queue", params))["queue"]]
@@ -87,12 +109,17 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
             shown(q["concurrency"]),
             shown(q["timeout_s"], "s"),
             shown(q["max_retries"]),
-            fmt_duration(q["result_ttl_s"]) if q["result_ttl_s"] is not None else "-",
+            fmt_duration(q["result_ttl_s"]),
+            fmt_duration(q["failure_ttl_s"]),
+            shown(q["max_length"]),
             str(q["running"]),
             str(q["waiting"]),
         ]
         for q in queues
     ]
-    headers = ["QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "RUNNING", "WAITING"]
+    headers = [
+        "QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "FAILURE-TTL", "MAX-LENGTH",
+        "RUNNING", "WAITING",
+    ]  # fmt: skip
     out(table(headers, rows))
     return 0
