@@ -73,7 +73,7 @@ async def task_summary(source: TaskSource, task_id: str) -> dict[str, Any]:
         "error": _error(t),
         "retry": {
             "count": t.retry_count,
-            "max_retries": t.max_retries,
+            "max_retries": t.max_retries or 0,
             "can_retry": t.can_retry,
             "dead_letter": t.dead_letter,
             "retry_on": t.retry_on,
@@ -84,7 +84,7 @@ async def task_summary(source: TaskSource, task_id: str) -> dict[str, Any]:
         # A paused attempt is suspended, not given up: it still counts against the limits.
         "suspended": attempt is not None and t.status == TaskStatus.PAUSED,
         "holds_slot": attempt is not None and attempt.holds_slot,
-        "queue": t.queue,
+        "queue": t.queue or "",
         "depends_on": t.depends_on,
         "allow_dependency_failure": t.allow_dependency_failure,
         "permission": t.permission.value,

@@ -83,7 +83,10 @@ async def test_docker_queue_doc_usage_3_manage_tasks(user_data_dir: Path) -> Non
     task_id = await queue.add_task(
         Task(TaskType.CUSTOM_COMMAND, {"command": "sleep", "args": ["60"]})
     )
-    pushed = await queue.add_task(DockerTask(TaskType.PUSH, {"image_name": "username/myapp"}))
+    # (set-up, not the document: the push fails once, without its queue's automatic retries)
+    pushed = await queue.add_task(
+        DockerTask(TaskType.PUSH, {"image_name": "username/myapp"}, max_retries=0)
+    )
     await eventually(lambda: _running(queue, task_id), what="the task runs")
     assert (await queue.wait_for(pushed, timeout_s=20)).status is S.FAILED
     # --- the document (each call on a task in the state its comment names)
@@ -115,9 +118,12 @@ async def test_docker_queue_doc_usage_4_get_queue_statistics(
     user_data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     queue = TaskQueue()
-    for command in ("true", "true", "true", "false"):
+    for command in ("true", "true", "true", "false"):  # each runs once (no automatic retry)
         await queue.wait_for(
-            await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": command})), 10
+            await queue.add_task(
+                Task(TaskType.CUSTOM_COMMAND, {"command": command}, max_retries=0)
+            ),
+            10,
         )
     # --- the document
     stats = await queue.get_queue_stats()

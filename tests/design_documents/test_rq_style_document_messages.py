@@ -29,9 +29,7 @@ from qtqueue.executors.base import Executor, Params, RunContext
 class WorkerParams(Params):
     request_type: str = "clarification"
     message: str = "Should the new endpoint require authentication?"
-    context: dict[str, Any] = Field(
-        default_factory=lambda: {"file": "api/routes.py", "line": 42}
-    )
+    context: dict[str, Any] = Field(default_factory=lambda: {"file": "api/routes.py", "line": 42})
     conversation_id: str | None = None
     follow_up: str = ""
 
@@ -165,9 +163,7 @@ async def test_rq_queue_design_doc_queue_types_communication_queues_worker_reque
 
     timer.advance(30 * 60 - 1)
     await queue.settled()
-    assert [q["id"] for q in (await controller(queue, "questions"))["questions"]] == [
-        request["id"]
-    ]
+    assert [q["id"] for q in (await controller(queue, "questions"))["questions"]] == [request["id"]]
     timer.advance(1)
     done = await queue.wait_for(task_id, timeout_s=10)
     assert (done.status, done.error_code) == (TaskStatus.FAILED, "QUEUE_QUESTION_TIMEOUT")

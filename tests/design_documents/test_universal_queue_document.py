@@ -196,7 +196,10 @@ async def test_universal_queue_doc_task_management_2_task_control(user_data_dir:
     task_id = await queue.add_task(
         Task(TaskType.CUSTOM_COMMAND, {"command": "sleep", "args": ["60"]})
     )
-    failed_id = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "false"}))
+    # (set-up: it fails once, without its queue's automatic retries)
+    failed_id = await queue.add_task(
+        Task(TaskType.CUSTOM_COMMAND, {"command": "false"}, max_retries=0)
+    )
     await eventually(lambda: _running(queue, task_id), what="the task runs")
     assert (await queue.wait_for(failed_id, timeout_s=10)).status is S.FAILED
     # --- the document (each call on a task in the state its comment names)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.store_rows import as_stored
 
 from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -173,7 +174,7 @@ async def test_a_version_5_database_gains_an_empty_questions_table_and_keeps_its
     store = SqliteTaskStore(path)
     await store.open()
     try:
-        assert await store.list_tasks() == V5_TASKS
+        assert await store.list_tasks() == as_stored(V5_TASKS)
         assert await store.list_questions() == []
         await store.save_question(question(1))
         assert [q["id"] for q in await store.list_questions(task_id=_id(51))] == [
