@@ -10,12 +10,16 @@ on a thread of its own), is carried over to that loop (`on_engine_loop`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import logging
+import threading
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, Protocol, TypeVar
 
+from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.state import EngineState
 
 logger = logging.getLogger(__name__)
@@ -47,17 +51,43 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+#: Calls carried over to each engine loop and not answered yet, and the loops whose end has
+#: begun: a call carried to a loop that ends before it runs is failed, never left waiting.
+_carried: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[concurrent.futures.Future[Any]]]
+_carried = weakref.WeakKeyDictionary()
+_ending: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def fail_carried(loop: asyncio.AbstractEventLoop) -> None:
+    """`loop` is ending: every call carried to it that has not finished fails with
+    QUEUE_ENGINE_UNAVAILABLE (its caller hears so instead of waiting for ever), and calls made
+    from now on are not carried to it."""
+    _ending.add(loop)
+    for future in list(_carried.pop(loop, ())):
+        if not future.done():
+            future.set_exception(
+                QueueError(
+                    TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
+                    "the event loop the queue ran on ended before this call could run there",
+                )
+            )
+
+
 def on_engine_loop(
     loop: asyncio.AbstractEventLoop | None, make: Callable[[], Coroutine[Any, Any, T]]
 ) -> Awaitable[T]:
     """`make()` run on `loop`, the engine's. On that loop (or before the engine has one) the
     coroutine itself, to await; from another running loop, a future to await there; from a
     plain thread, the call is applied now (this thread waits for it, and its error is raised
-    here) and an already-done awaitable returned."""
+    here) and an already-done awaitable returned. A call carried to a loop that ends first
+    fails with QUEUE_ENGINE_UNAVAILABLE."""
     running = _running_loop()
-    if loop is None or running is loop or not loop.is_running():
+    if loop is None or running is loop or not loop.is_running() or loop in _ending:
         return make()
     future = asyncio.run_coroutine_threadsafe(make(), loop)
+    pending = _carried.setdefault(loop, set())
+    pending.add(future)
+    future.add_done_callback(pending.discard)
     if running is not None:
         return asyncio.wrap_future(future)
     return Done(future.result())
@@ -78,37 +108,91 @@ class FirstUse:
     store's connection thread would keep the interpreter from exiting. A queue closed that
     way opens again on its next use (on the next loop); one its user closed stays closed."""
 
-    def __init__(self, start: Callable[[], Awaitable[None]], close: Step) -> None:
+    def __init__(
+        self,
+        start: Callable[[], Awaitable[None]],
+        close: Step,
+        worker_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None,
+    ) -> None:
         self._start = start
         self._close = close
+        #: The loop of the engine's own thread (`start_worker`), if it runs on one.
+        self._worker_loop = worker_loop
+        #: Clear while a loop's end closes the queue: a call from another loop waits for it.
+        self._ended = threading.Event()
+        self._ended.set()
         self._opening = False
         self._closed_at_loop_end = False
+        #: One opening at a time, whatever loop or thread it comes from.
+        self._guard = threading.Lock()
         #: Kept here: the loop holds it only weakly (see `_close_at_loop_end`).
         self._closer: AsyncGenerator[None, None] | None = None
 
     async def open(self, state: EngineState) -> None:
         """Open the queue if it was never opened, or closed by its loop's end; a call made
-        while it opens waits for it to be open."""
-        if state.writer is not None and not (self._opening or self._closed_at_loop_end):
+        while it opens (on any loop, from any thread) waits for it to be open; one made while
+        the loop it ran on ends waits for that close and opens it again on its own loop."""
+        if state.loop is not None and state.loop in _ending:
+            await asyncio.to_thread(self._ended.wait)
+        if state.started and not self._opening:
+            self._closed_at_loop_end = False  # opened again since (start_worker, start())
             return
-        self._opening, self._closed_at_loop_end = True, False
+        if state.writer is not None and not (self._opening or self._closed_at_loop_end):
+            return  # closed by its user: the call says so
+        if not self._guard.acquire(blocking=False):  # another call is opening it
+            await asyncio.to_thread(self._guard.acquire)
         try:
-            await self._start()  # one at a time: later calls find it open
+            if state.started:
+                self._closed_at_loop_end = False
+                return
+            self._opening, self._closed_at_loop_end = True, False
+            try:
+                await self._start()
+            finally:
+                self._opening = False
         finally:
-            self._opening = False
-        if self._closer is None:
+            self._guard.release()
+        # Only the loop the queue runs on closes it when it ends.
+        if self._closer is None and state.loop is asyncio.get_running_loop():
             self._closer = self._close_at_loop_end(state)
             await anext(self._closer)
 
     async def _close_at_loop_end(self, state: EngineState) -> AsyncGenerator[None, None]:
         # An async generator the loop finalises when it shuts down (`shutdown_asyncgens`).
+        loop = asyncio.get_running_loop()
         try:
             yield
         finally:
             self._closer = None
-            if state.started:  # still open: its user did not close it
-                self._closed_at_loop_end = True
-                await self._close()
+            self._ended.clear()
+            try:
+                fail_carried(loop)
+                if state.started and state.loop is loop:  # still open: not closed by its user
+                    self._closed_at_loop_end = True
+                    await self._close()
+            finally:
+                self._ended.set()
+
+    def check_caller(self, state: EngineState) -> None:
+        """Refuse a call made on another running loop while the queue runs on the loop its
+        first use opened it on (not the engine's own thread, not a loop whose code opened it
+        with `start()`): that loop, another thread's `asyncio.run`, may end, and close the
+        queue with it, at any moment."""
+        running, loop = _running_loop(), state.loop
+        if (
+            running is not None
+            and loop is not None
+            and running is not loop
+            and loop.is_running()
+            and loop is not self._worker_loop()
+            and self._closer is not None  # opened by a first use on that loop, not by start()
+        ):
+            raise QueueError(
+                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
+                "this queue runs on another thread's event loop, which may end at any time; "
+                "call queue.start_worker() first so that the engine runs on a thread of its "
+                "own, or use the queue from one event loop",
+            )
 
 
 class Opening(Protocol):
@@ -122,6 +206,7 @@ def _opening(method: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., A
     @functools.wraps(method)
     async def opening(self: Opening, *args: Any, **kwargs: Any) -> Any:
         await self.first_use.open(self.state)
+        self.first_use.check_caller(self.state)
         return await on_engine_loop(self.state.loop, lambda: method(self, *args, **kwargs))
 
     return opening

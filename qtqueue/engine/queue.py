@@ -170,9 +170,9 @@ class TaskQueue(QueueSettings, WorkerControls):
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
-        self.first_use = FirstUse(self.start, self.close)
         #: The engine on a thread of its own, for plain programs (`start_worker`).
         self.worker = EngineThread(self.start, self.close)
+        self.first_use = FirstUse(self.start, self.close, lambda: self.worker.loop)
 
     # ------------------------------------------------------------------ start and close
 

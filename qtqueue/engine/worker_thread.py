@@ -37,6 +37,13 @@ class EngineThread:
         self._closed: concurrent.futures.Future[None] | None = None
         #: start()/close() scheduled on a running loop, kept until done (their errors logged).
         self._scheduled: set[asyncio.Task[None]] = set()
+        #: One start or stop at a time, whichever threads call them.
+        self._guard = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop of the engine's thread while it runs (None: no thread)."""
+        return self._loop
 
     @property
     def running(self) -> bool:
@@ -48,8 +55,13 @@ class EngineThread:
         raised), or, inside a running loop, as a task on it (returned)."""
         if self._in_loop():
             return self._schedule(self._open())
+        with self._guard:
+            self._start_thread()
+        return None
+
+    def _start_thread(self) -> None:
         if self.running:
-            return None
+            return
         opened: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._closed = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -68,9 +80,16 @@ class EngineThread:
     def stop(self) -> asyncio.Task[None] | None:
         """Close the queue and join its thread (raising what closing raised); inside a running
         loop with no thread, schedule `close()` there and return that task."""
+        if self._in_loop() and self._thread is None:
+            return self._schedule(self._close())
+        with self._guard:
+            self._stop_thread()
+        return None
+
+    def _stop_thread(self) -> None:
         thread, loop, stop, closed = self._thread, self._loop, self._stop, self._closed
         if thread is None or loop is None or stop is None or closed is None:
-            return self._schedule(self._close()) if self._in_loop() else None
+            return
         atexit.unregister(self.stop)
         loop.call_soon_threadsafe(stop.set)
         thread.join()

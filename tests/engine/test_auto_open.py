@@ -193,3 +193,100 @@ async def test_a_call_made_while_the_queue_opens_waits_until_it_is_open(data_dir
     assert await queue.list_tasks() is not None  # not "the queue is not open"
     await first
     await queue.close()
+
+
+#: Programs that use one queue from several loops or threads, each of which must exit with
+#: every call answered (they hung before: a closer registered on the wrong loop, an opening
+#: lock bound to another thread's loop, start_worker racing itself).
+ACROSS_LOOPS = {
+    "auto-opened, then start_worker": (
+        "queue = TaskQueue(DATA_DIR)\n"
+        "asyncio.run(queue.add_task(quick()))\n"
+        "queue.start_worker()\n"
+        "asyncio.run(queue.add_task(quick()))\n"
+        "queue.stop_worker()\n"
+    ),
+    "start_worker, then two threads with a loop each": (
+        "queue = TaskQueue(DATA_DIR)\n"
+        "queue.start_worker()\n"
+        "def add():\n"
+        "    asyncio.run(queue.add_task(quick()))\n"
+        "threads = [threading.Thread(target=add) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "queue.stop_worker()\n"
+    ),
+    "two threads call start_worker together": (
+        "queue = TaskQueue(DATA_DIR)\n"
+        "threads = [threading.Thread(target=queue.start_worker) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "engines = [t for t in threading.enumerate() if t.name == 'qtqueue-engine']\n"
+        "assert len(engines) == 1, engines\n"
+        "asyncio.run(queue.add_task(quick())); asyncio.run(queue.add_task(quick()))\n"
+        "queue.stop_worker()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("program", ACROSS_LOOPS.values(), ids=ACROSS_LOOPS.keys())
+def test_a_queue_used_from_several_loops_or_threads_answers_every_call(
+    data_dir: Path, program: str
+) -> None:
+    setup = (
+        "import asyncio, threading\n"
+        "from qtqueue import Task, TaskQueue\n"
+        f"DATA_DIR = {str(data_dir)!r}\n"
+        "def quick():\n"
+        "    return Task('custom_command', {'command': 'true'})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", setup + program + "print('exited')\n"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "exited\n"), done.stderr
+
+    async def stored() -> int:
+        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
+        tasks = await queue.list_tasks()
+        await queue.close()
+        return len(tasks)
+
+    assert asyncio.run(stored()) == 2
+
+
+def test_two_threads_each_running_a_loop_on_an_auto_opened_queue_hear_why_or_succeed(
+    data_dir: Path,
+) -> None:
+    """Without start_worker the queue lives on the loop that opened it: a call from another
+    thread's loop while that loop runs is refused with a message that names start_worker; a
+    call made after it ended opens the queue again. Never a hang, nothing acknowledged lost."""
+    program = (
+        "import asyncio, threading\n"
+        "from qtqueue import QueueError, Task, TaskQueue\n"
+        f"queue = TaskQueue({str(data_dir)!r})\n"
+        "added, refused = [], []\n"
+        "def add():\n"
+        "    try:\n"
+        "        added.append(asyncio.run(queue.add_task(Task('custom_command', "
+        "{'command': 'true'}))))\n"
+        "    except QueueError as exc:\n"
+        "        refused.append(str(exc))\n"
+        "threads = [threading.Thread(target=add) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert all('start_worker' in r for r in refused), refused\n"
+        "print(len(added))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    acknowledged = int(done.stdout)
+
+    async def stored() -> int:
+        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
+        tasks = await queue.list_tasks()
+        await queue.close()
+        return len(tasks)
+
+    assert acknowledged >= 1 and asyncio.run(stored()) == acknowledged
