@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from qtqueue.core.actions import TaskAction, applies
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TERMINAL, Task
+from qtqueue.engine.adding import check_room
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.gates.approval import ApprovalGate
 from qtqueue.engine.gates.dependencies import DependencyGate
@@ -108,12 +109,19 @@ class Control:
             raise invalid_state(state.live[task_id], "retry")
         await self.reader.flushed()
         task = await self.state.store.get_task(task_id)
-        if task is None:
+        if task is None or task_id in state.removing:  # deleted by a cleanup meanwhile
             raise not_found(task_id)
         if not applies(TaskAction.RETRY, task):
             raise invalid_state(task, TaskAction.RETRY.value)
+        if task_id in state.live and state.live[task_id].status not in TERMINAL:
+            raise invalid_state(state.live[task_id], "retry")  # retried meanwhile
+        check_room([task], state.live.values(), state.queues)  # QUEUE_FULL
+        state.retries_accepted += 1
+        state.retried_at[task.id] = state.retries_accepted
         state.live[task.id] = task
         await self.dependencies.track([task])
+        if state.live.get(task.id) is not task:  # a cleanup deleted it during that wait
+            raise not_found(task_id)
         self.dependencies.runs_again(task)
         task.retry_count += 1
         self.lifecycle.renew(task, task.status)

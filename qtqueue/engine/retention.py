@@ -39,6 +39,7 @@ class Retention:
         state = self.state
         state.require_open()
         keep_s = older_than_s if older_than_s is not None else self.retention_s
+        began = state.retries_accepted
         writer = state.the_writer()
         await writer.flush()
         now = state.clock()
@@ -52,12 +53,25 @@ class Retention:
                     if ttl_s is not None:
                         ids += await state.store.finished_before(now - ttl_s, q.name, statuses)
             ids = list(dict.fromkeys(ids))
+        # A task retried while the store was read is unfinished again, or finished afresh:
+        # it stays.
+        ids = [
+            i
+            for i in ids
+            if state.retried_at.get(i, 0) <= began
+            and (i not in state.live or state.live[i].status.is_terminal)
+        ]
         fut: asyncio.Future[None] | None = None
-        for i in ids:
-            state.live.pop(i, None)
-            fut = writer.delete(i, TaskEvent(EventKind.REMOVED, i))
-        if fut is not None:
-            await asyncio.shield(fut)
+        state.removing.update(ids)
+        try:
+            for i in ids:
+                state.live.pop(i, None)
+                state.retried_at.pop(i, None)
+                fut = writer.delete(i, TaskEvent(EventKind.REMOVED, i))
+            if fut is not None:
+                await asyncio.shield(fut)
+        finally:
+            state.removing.difference_update(ids)
         for i in ids:
             remove_log(state.log_path(i))
         if ids:

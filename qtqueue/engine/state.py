@@ -116,6 +116,12 @@ class EngineState:
     writer: GroupCommitWriter | None = None
     #: Unfinished tasks (and finished ones until their final state is durable), by id.
     live: dict[str, Task] = field(default_factory=dict)
+    #: Finished tasks a cleanup is deleting now: a retry of one of them finds it gone.
+    removing: set[str] = field(default_factory=set)
+    #: How many retries were accepted, and the count at each task's latest one: a cleanup
+    #: leaves a task retried since it began (it may have finished again since, afresh).
+    retries_accepted: int = 0
+    retried_at: dict[str, int] = field(default_factory=dict)
     #: Attempts under way (suspended ones included), by task id.
     active: dict[str, RunHandle] = field(default_factory=dict)
     #: Who waits for a task to finish for good.

@@ -5,6 +5,7 @@ kept is checked right after a deterministic cleanup, never by waiting."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from helpers.gate import Gate
@@ -102,3 +103,30 @@ async def test_a_changed_failure_ttl_is_what_the_scheduled_cleanup_keeps_to(
 
 async def _gone(queue: TaskQueue, task_id: str) -> bool:
     return not await stored(queue, task_id)
+
+
+async def test_a_failed_task_retried_while_a_cleanup_deletes_it_is_either_kept_or_refused(
+    make_queue: QueueFactory,
+) -> None:
+    """A retry and a cleanup of the same expired failure, at the same time: the retry is
+    acknowledged only for a task that stays (and runs again); otherwise it hears the task is
+    gone. Never an acknowledged retry of a task the cleanup then deletes. The retry comes
+    after the cleanup has taken 0, 1, 2… turns of the loop, so it meets each of its steps."""
+    queue, _, timer = await on_virtual_time(make_queue)
+    for turns in range(40):
+        failed = await finished(queue, params={"fail": C.UNKNOWN_ERROR}, max_retries=0)
+        timer.advance(8 * DAY)  # past the 7-day failure TTL
+        cleanup = asyncio.ensure_future(queue.cleanup())
+        for _ in range(turns):
+            await asyncio.sleep(0)  # one turn of the loop (not a wait for time)
+        try:
+            await queue.retry_task(failed)
+        except QueueError as exc:
+            assert exc.code is C.QUEUE_TASK_NOT_FOUND
+            await cleanup
+            assert not await stored(queue, failed)
+        else:
+            await cleanup
+            await queue.settled()
+            assert await stored(queue, failed), f"retried after {turns} turns, then deleted"
+            await queue.wait_for(failed, timeout_s=10)
