@@ -157,6 +157,26 @@ async def test_a_full_queue_refuses_new_tasks_and_a_batch_that_would_overflow_it
         assert (await queue.wait_for(task_id, timeout_s=10)).status is S.COMPLETED
 
 
+async def test_a_retry_into_a_full_queue_is_refused_and_leaves_the_task_as_it_was(
+    one_slot: tuple[TaskQueue, Gate],
+) -> None:
+    queue, gate = one_slot
+    failed = await queue.add_task(
+        Task("gated", {"label": "failed", "fail": C.UNKNOWN_ERROR}, max_retries=0)
+    )
+    gate.open(failed)
+    assert (await queue.wait_for(failed, timeout_s=10)).status is S.FAILED
+    await queue.set_queue("default", max_length=1)
+    waiting = await queue.add_task(gated("waiting"))
+    with pytest.raises(QueueError) as full:
+        await queue.retry_task(failed)
+    assert full.value.code is C.QUEUE_FULL
+    assert (await queue.get_task(failed)).status is S.FAILED
+    gate.open(waiting)
+    await queue.wait_for(waiting, timeout_s=10)
+    assert (await queue.retry_task(failed)).status is S.PENDING  # room again
+
+
 async def test_changed_defaults_persist_and_unchanged_ones_follow_the_documented_ones(
     make_queue: QueueFactory,
 ) -> None:
