@@ -596,7 +596,8 @@ def test_a_socket_this_user_may_not_open_is_permission_denied(tmp_path: Path) ->
 
     try:
         added = qtqueue("add", "docker_pull", "--param", "image=busybox",
-                        "--param", f"docker_host=unix://{sock}", "--json")  # fmt: skip
+                        "--param", f"docker_host=unix://{sock}", "--max-retries", "0",
+                        "--json")  # fmt: skip
         assert added.returncode == 0, added.stderr
         task_id = json.loads(added.stdout)["id"]
         assert qtqueue("run", "--until-idle").returncode == 0
@@ -690,7 +691,7 @@ async def test_a_daemon_that_was_stopped_gives_a_clear_error_at_once(
         try:
             listed = await dq.wait_for(
                 await dq.add_task(Task(T.DOCKER_TAG, {"source": "nothing-here", "target": "x",
-                                                      "docker_host": host})),
+                                                      "docker_host": host}, max_retries=0)),
                 timeout_s=30,
             )  # the daemon answers: the image is missing, not the daemon
             assert listed.error_code == C.DOCKER_IMAGE_NOT_FOUND.value

@@ -35,7 +35,9 @@ async def test_an_added_secret_is_masked_in_the_log_the_error_and_the_store(
     registry: ExecutorRegistry = default_registry(entry_points=False)
     registry.register(LeakyLogin())
     queue = await make_queue(registry=registry)
-    task = await queue.wait_for(await queue.add_task(Task("leaky_login")), timeout_s=10)
+    task = await queue.wait_for(
+        await queue.add_task(Task("leaky_login", max_retries=0)), timeout_s=10
+    )
     assert task.status is TaskStatus.FAILED
     assert task.error == f"refused {REDACTED}"
     assert SECRET not in task.current_step

@@ -72,6 +72,7 @@ async def test_a_failing_command_that_prints_its_keyring_token_leaks_it_nowhere(
         TaskType.CUSTOM_COMMAND,
         {"command": 'echo "bad token $TOKEN" >&2; exit 4', "shell": True,
          "env": {"TOKEN": "keyring:deploy-token"}},
+        max_retries=0,
     )  # fmt: skip
     done = await queue.wait_for(await queue.add_task(task), timeout_s=20)
     assert (done.status, done.error_details["exit_code"]) == (S.FAILED, 4)

@@ -183,7 +183,7 @@ async def test_without_shell_arguments_are_passed_as_they_are(queue: TaskQueue) 
 async def test_a_failed_command_gets_the_code_its_exit_says(
     queue: TaskQueue, params: dict[str, Any], code: TaskErrorCode, exit_code: int | None
 ) -> None:
-    done = await run(queue, params)
+    done = await run(queue, params, max_retries=0)
     assert done.status is S.FAILED
     assert done.error_code == code.value
     assert done.error
@@ -195,7 +195,7 @@ async def test_a_failed_command_gets_the_code_its_exit_says(
 async def test_the_error_message_names_the_exit_and_the_last_output_line(
     queue: TaskQueue,
 ) -> None:
-    done = await run(queue, shell("echo something went wrong; exit 3"))
+    done = await run(queue, shell("echo something went wrong; exit 3"), max_retries=0)
     assert done.error == "sh exited with code 3: something went wrong"
     assert done.error_details["output_tail"] == ["something went wrong"]
     assert "something went wrong" in await queue.read_log(done.id)
@@ -207,14 +207,14 @@ async def test_a_file_that_is_not_executable_is_a_permission_error(
     program = tmp_path / "not-executable"
     program.write_text("#!/bin/sh\necho hi\n")
     program.chmod(stat.S_IRUSR | stat.S_IWUSR)  # no execute bit: refused even to root
-    done = await run(queue, {"command": str(program)})
+    done = await run(queue, {"command": str(program)}, max_retries=0)
     assert done.error_code == C.SYSTEM_PERMISSION_DENIED.value
 
 
 async def test_a_missing_working_directory_is_a_missing_file(
     queue: TaskQueue, tmp_path: Path
 ) -> None:
-    done = await run(queue, shell("true", cwd=str(tmp_path / "nowhere")))
+    done = await run(queue, shell("true", cwd=str(tmp_path / "nowhere")), max_retries=0)
     assert done.error_code == C.DATA_FILE_NOT_FOUND.value
 
 
@@ -276,7 +276,9 @@ async def test_a_paused_command_is_not_timed_out_and_its_clock_resumes_with_it(
 async def test_a_timed_out_command_ends_in_timeout_and_its_process_is_gone(
     queue: TaskQueue,
 ) -> None:
-    task_id = await queue.add_task(cmd({"command": "sh", "args": ["-c", TREE]}, timeout_s=0.5))
+    task_id = await queue.add_task(
+        cmd({"command": "sh", "args": ["-c", TREE]}, timeout_s=0.5, max_retries=0)
+    )
     pids = await started_tree(queue, task_id, size=3)
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.status is S.TIMEOUT

@@ -66,7 +66,7 @@ async def test_a_task_starts_only_once_all_its_dependencies_completed(
 async def test_a_failed_or_cancelled_dependency_fails_its_dependents_naming_it(
     queue: TaskQueue, gate: Gate, how: str, ended: str, words: str
 ) -> None:
-    dep = await queue.add_task(failing("dep"))
+    dep = await queue.add_task(failing("dep", max_retries=0))
     child = await queue.add_task(gated("child", depends_on=[dep]))
     grandchild = await queue.add_task(gated("grandchild", depends_on=[child]))
     await eventually(lambda: dep in gate.running)
@@ -88,7 +88,12 @@ async def test_a_failed_or_cancelled_dependency_fails_its_dependents_naming_it(
 
 async def test_a_timed_out_dependency_fails_its_dependent(queue: TaskQueue) -> None:
     dep = await queue.add_task(
-        Task(TaskType.CUSTOM_COMMAND, {"command": "sleep 5", "shell": True}, timeout_s=0.2)
+        Task(
+            TaskType.CUSTOM_COMMAND,
+            {"command": "sleep 5", "shell": True},
+            timeout_s=0.2,
+            max_retries=0,
+        )
     )
     child = await queue.add_task(
         Task(TaskType.CUSTOM_COMMAND, {"command": "true", "shell": True}, depends_on=[dep])
@@ -102,7 +107,7 @@ async def test_a_timed_out_dependency_fails_its_dependent(queue: TaskQueue) -> N
 async def test_with_allow_dependency_failure_it_runs_once_every_dependency_ended(
     queue: TaskQueue, gate: Gate
 ) -> None:
-    bad = await queue.add_task(failing("bad"))
+    bad = await queue.add_task(failing("bad", max_retries=0))
     good = await queue.add_task(gated("good"))
     cleanup = await queue.add_task(
         gated("cleanup", depends_on=[bad, good], allow_dependency_failure=True)
@@ -197,7 +202,7 @@ async def test_retrying_a_dependency_that_then_completes_runs_the_dependents(
         return {}
 
     queue.register_handler("flaky", flaky)
-    dep = await queue.add_task(Task("flaky"))
+    dep = await queue.add_task(Task("flaky", max_retries=0))
     child = await queue.add_task(Task("flaky", depends_on=[dep]))
     assert (await queue.wait_for(child, timeout_s=10)).status is S.FAILED
     flag["fail"] = False

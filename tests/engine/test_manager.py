@@ -73,7 +73,7 @@ async def test_a_push_task_is_a_docker_push_that_says_when_no_daemon_answers(
     manager: QueueManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    task_id = await manager.add_push_task("registry.example/app", "v1")
+    task_id = await manager.add_push_task("registry.example/app", "v1", max_retries=0)
     task = await manager.queue.wait_for(task_id, 20)
     assert (task.task_type, task.category) == (TaskType.DOCKER_PUSH, "docker")
     assert task.params["image_name"] == "registry.example/app" and task.params["tag"] == "v1"
@@ -113,7 +113,9 @@ async def test_a_system_monitor_task_samples_the_overall_picture_by_default(
 
 async def test_the_queue_status_has_the_documents_figures(manager: QueueManager) -> None:
     for command in ("true", "true", "false"):
-        await manager.queue.wait_for(await manager.add_custom_command_task(command), 10)
+        await manager.queue.wait_for(
+            await manager.add_custom_command_task(command, max_retries=0), 10
+        )
     await manager.queue.wait_for(await manager.add_system_monitor_task("memory"), 10)
     status = await manager.get_queue_status()
     assert status["summary"]["total_tasks"] == 4

@@ -633,7 +633,7 @@ async def test_close_and_reopen_keeps_every_task_as_it_was(make_queue: QueueFact
 
     queue.register_handler("once_flaky", once_flaky)
     ok = await queue.add_task(gated("ok", tags=["keep"], category="cat"))
-    failed = await queue.add_task(command("exit 3"))
+    failed = await queue.add_task(command("exit 3", max_retries=0))
     retried = await queue.add_task(Task("once_flaky", max_retries=2, retry_backoff=[0.01]))
     for task_id in (ok, failed, retried):
         await queue.wait_for(task_id, timeout_s=10)

@@ -15,8 +15,9 @@ from qtqueue.engine.queue import TaskQueue
 S = TaskStatus
 
 
-async def run(queue: TaskQueue, task_type: TaskType, params: dict[str, Any]) -> Task:
-    return await queue.wait_for(await queue.add_task(Task(task_type, params)), timeout_s=20)
+async def run(queue: TaskQueue, task_type: TaskType, params: dict[str, Any], **fields: Any) -> Task:
+    task = Task(task_type, params, **fields)
+    return await queue.wait_for(await queue.add_task(task), timeout_s=20)
 
 
 # --- Scripts ----------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ async def test_a_script_runs_by_its_shebang_and_relative_to_cwd(
 async def test_a_failing_script_reports_its_exit(queue: TaskQueue, tmp_path: Path) -> None:
     script = tmp_path / "fail.sh"
     script.write_text("echo giving up\nexit 2\n")
-    done = await run(queue, TaskType.CUSTOM_SCRIPT, {"script_path": str(script)})
+    done = await run(queue, TaskType.CUSTOM_SCRIPT, {"script_path": str(script)}, max_retries=0)
     assert done.status is S.FAILED
     assert done.error_code == "SYSTEM_COMMAND_FAILED"
     assert done.error_details["exit_code"] == 2
@@ -65,7 +66,7 @@ async def test_a_failing_script_reports_its_exit(queue: TaskQueue, tmp_path: Pat
 
 async def test_a_missing_script_is_a_missing_file(queue: TaskQueue, tmp_path: Path) -> None:
     missing = tmp_path / "nope.py"
-    done = await run(queue, TaskType.CUSTOM_SCRIPT, {"script_path": str(missing)})
+    done = await run(queue, TaskType.CUSTOM_SCRIPT, {"script_path": str(missing)}, max_retries=0)
     assert done.status is S.FAILED
     assert done.error_code == "DATA_FILE_NOT_FOUND"
     assert str(missing) in (done.error or "")

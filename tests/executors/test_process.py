@@ -201,6 +201,7 @@ async def test_a_missing_program_is_command_not_found_with_or_without_cwd(
 ) -> None:
     for extra in ({}, {"cwd": str(tmp_path)}):
         params = {"command": "qtqueue-no-such-program", **extra}
-        task = await queue.wait_for(await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params)))
+        added = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, params, max_retries=0))
+        task = await queue.wait_for(added)
         assert task.status is TaskStatus.FAILED
         assert task.error_code == TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND.value

@@ -49,8 +49,12 @@ async def test_the_family_runs_in_the_engine_and_fails_with_its_own_codes(
 
     async with TaskQueue(data_dir, registry=registry) as queue:
         greeted = await queue.add_task(Task("plugin_greet", {"who": "Ada"}))
-        refused = await queue.add_task(Task("plugin_greet", {"who": "Bob", "outcome": "refuse"}))
-        grumpy = await queue.add_task(Task("plugin_greet", {"who": "Cy", "outcome": "grumble"}))
+        refused = await queue.add_task(
+            Task("plugin_greet", {"who": "Bob", "outcome": "refuse"}, max_retries=0)
+        )
+        grumpy = await queue.add_task(
+            Task("plugin_greet", {"who": "Cy", "outcome": "grumble"}, max_retries=0)
+        )
         done = await queue.wait_for(greeted, timeout_s=TIMEOUT_S)
         assert done.status is TaskStatus.COMPLETED
         assert done.result == {"greeting": "Hello, Ada!"}

@@ -58,7 +58,8 @@ async def test_everything_a_running_engine_has_open_is_private(data_dir: Path) -
         TaskQueue(data_dir, registry=default_registry(entry_points=False)) as queue,
         ApiServer(queue),
     ):
-        task_id = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "echo hi"}))
+        task = Task(TaskType.CUSTOM_COMMAND, {"command": "echo hi"}, max_retries=0)
+        task_id = await queue.add_task(task)
         await queue.wait_for(task_id)
         found = modes(data_dir)
         assert {"queue.db-wal", "queue.db-shm", "api.sock", "engine.json"} <= set(found)

@@ -4,6 +4,8 @@ settings and the settings dialog turns the question back on."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QCheckBox
 from pytestqt.qtbot import QtBot
@@ -20,8 +22,8 @@ def sleeper(name: str) -> Task:
     return Task(TaskType.CUSTOM_COMMAND, {"command": "sleep", "args": ["60"]}, name=name)
 
 
-def command(line: str, name: str) -> Task:
-    return Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True}, name=name)
+def command(line: str, name: str, **fields: Any) -> Task:
+    return Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True}, name=name, **fields)
 
 
 async def press(qtbot: QtBot, window: MainWindow, key: Qt.Key, ctrl: bool = False) -> None:
@@ -122,7 +124,7 @@ def test_del_asks_before_removing_and_removes_only_when_told(
     window: MainWindow, run: Run, qtbot: QtBot
 ) -> None:
     async def scenario() -> None:
-        ids = [await window.queue.add_task(command(line, name))
+        ids = [await window.queue.add_task(command(line, name, max_retries=0))
                for line, name in (("true", "done one"), ("exit 2", "broken one"))]
         for task_id in ids:
             await until_row(window, task_id, in_status(*TERMINAL))

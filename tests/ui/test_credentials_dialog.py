@@ -355,7 +355,8 @@ def test_a_secret_in_an_error_message_or_step_does_not_reach_the_database(
         registry = default_registry(entry_points=False)
         registry.register(FailsMentioningSecret())
         async with TaskQueue(data_dir, registry=registry) as queue:
-            task_id = await queue.add_task(Task("fails_with_secret", {"credential": "deploy-key"}))
+            task = Task("fails_with_secret", {"credential": "deploy-key"}, max_retries=0)
+            task_id = await queue.add_task(task)
             return await queue.wait_for(task_id, timeout_s=30)
 
     done = asyncio.run(run())

@@ -272,7 +272,7 @@ def test_a_dependency_failure_names_the_culprit(window: MainWindow, run: Run) ->
 
     async def scenario() -> tuple[str, str]:
         ok, bad = await window.queue.add_tasks(
-            [command("true", name="fetch data"), command("exit 3", name="compile")]
+            [command("true", name="fetch data"), command("exit 3", name="compile", max_retries=0)]
         )
         await window.queue.wait_for(bad, 20)
         then = await window.queue.add_task(command("true", depends_on=[ok, bad]))

@@ -223,7 +223,9 @@ def test_cancel_acts_on_every_selected_row(window: MainWindow, run: Run) -> None
 
 def test_remove_deletes_finished_rows(window: MainWindow, run: Run) -> None:
     async def scenario() -> None:
-        ids = await window.queue.add_tasks([command("true"), command("exit 1"), command("true")])
+        ids = await window.queue.add_tasks(
+            [command("true"), command("exit 1", max_retries=0), command("true")]
+        )
         for i in ids:
             await until_row(window, i, in_status(*TERMINAL))
         select(window, ids[0], ids[1])
@@ -261,7 +263,7 @@ def test_pause_queue_toggles_the_engines_queue(window: MainWindow, run: Run) -> 
 
 def test_the_detail_pane_explains_a_failure(window: MainWindow, run: Run) -> None:
     async def scenario() -> Task:
-        task_id = await window.queue.add_task(command("exit 127"))
+        task_id = await window.queue.add_task(command("exit 127", max_retries=0))
         return await until_row(window, task_id, in_status(TaskStatus.FAILED))
 
     failed = run(scenario())
@@ -343,7 +345,8 @@ def test_status_filter_and_search_box_filter_the_table(
 ) -> None:
     async def scenario() -> None:
         ids = await window.queue.add_tasks(
-            [command("true", name="alpha build"), command("exit 1", name="beta deploy"),
+            [command("true", name="alpha build"),
+             command("exit 1", name="beta deploy", max_retries=0),
              command("true", name="gamma build", category="ci", tags=["nightly"])]
         )
         for i in ids:

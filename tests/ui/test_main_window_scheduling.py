@@ -297,7 +297,9 @@ def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
     from qtqueue.ui.paramform.form import TaskForm
 
     async def scenario() -> Task:
-        await window.queue.add_task(command("exit 1", id="build-broken", name="broken build"))
+        await window.queue.add_task(
+            command("exit 1", id="build-broken", name="broken build", max_retries=0)
+        )
         await window.queue.add_task(command("true", id="build-linux", name="linux build"))
         await window.queue.add_task(command("true", id="build-mac", name="mac build"))
         for task_id, status in (("build-broken", TaskStatus.FAILED),

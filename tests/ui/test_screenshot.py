@@ -35,7 +35,8 @@ def seed(data_dir: Path) -> int:
                 [
                     Task(TaskType.CUSTOM_COMMAND, {"command": f"echo {i}; exit {i % 3}",
                                                    "shell": True}, name=f"job {i}",
-                         tags=["seeded"], category="demo" if i % 2 else "general")
+                         tags=["seeded"], category="demo" if i % 2 else "general",
+                         max_retries=0)
                     for i in range(12)
                 ]
             )

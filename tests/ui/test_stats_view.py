@@ -21,8 +21,8 @@ from .conftest import Run, in_status, until, until_row
 WEEK_S = 7 * 86400.0
 
 
-def command(line: str) -> Task:
-    return Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True})
+def command(line: str, **fields: Any) -> Task:
+    return Task(TaskType.CUSTOM_COMMAND, {"command": line, "shell": True}, **fields)
 
 
 def curve_values(curve: Any) -> list[float]:
@@ -61,7 +61,8 @@ def test_three_completed_and_one_failed_make_a_75_percent_bucket_and_curve(
     use_one_wide_bucket(view)
 
     async def scenario() -> dict[str, Any]:
-        await run_to_the_end(window, [command("true") for _ in range(3)] + [command("exit 1")])
+        tasks = [command("true") for _ in range(3)] + [command("exit 1", max_retries=0)]
+        await run_to_the_end(window, tasks)
         history = await window.queue.get_history(3600, WEEK_S)
         show_stats_tab(window)
         await until(lambda: 75.0 in curve_values(view.success_curve), view.historyShown)
@@ -109,7 +110,7 @@ def test_the_success_rate_line_does_not_cross_an_empty_bucket(window: MainWindow
 
 def test_a_retried_failure_counts_once_by_its_latest_outcome(window: MainWindow, run: Run) -> None:
     async def scenario() -> dict[str, Any]:
-        [task_id] = await run_to_the_end(window, [command("exit 1")])
+        [task_id] = await run_to_the_end(window, [command("exit 1", max_retries=0)])
         await window.queue.retry_task(task_id)
         await window.queue.wait_for(task_id, 20)
         return await window.queue.get_history(3600, WEEK_S)
@@ -157,7 +158,7 @@ def test_a_hidden_statistics_tab_queries_no_history(window: MainWindow, run: Run
     assert not view.isVisible()
 
     async def scenario() -> None:
-        await run_to_the_end(window, [command("true"), command("exit 1")])
+        await run_to_the_end(window, [command("true"), command("exit 1", max_retries=0)])
         # The window's own summary refresh shows the engine's events have all arrived.
         await until(lambda: window.form.statTotal.text() == "2", window.statsUpdated)
         assert view.history_queries == 0

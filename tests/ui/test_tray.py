@@ -181,7 +181,7 @@ def test_none_announces_nothing(window: MainWindow, run: Run) -> None:
     seen = collect(window.notifier)
 
     async def scenario() -> None:
-        bad = await window.queue.add_task(command("exit 1", name="quiet failure"))
+        bad = await window.queue.add_task(command("exit 1", name="quiet failure", max_retries=0))
         await until_row(window, bad, in_status(TaskStatus.FAILED))
 
     run(scenario())
