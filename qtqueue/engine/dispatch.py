@@ -270,7 +270,17 @@ class Dispatcher:
         """Read whether the queue is paused, and the named queues, from the store."""
         store = self.state.store
         self.paused = (await store.get_meta(_META_QUEUE_PAUSED)) == "1"
-        self.state.queues = named_queues.load(await store.get_meta(named_queues.META_KEY))
+        text = await store.get_meta(named_queues.META_KEY)
+        self.state.queues = named_queues.load(text)
+        if await store.get_meta(named_queues.PREDATING_KEY) == "1":
+            self.state.queues = named_queues.predating(self.state.queues, text)
+            await store.set_meta(named_queues.META_KEY, named_queues.dump(self.state.queues))
+            await store.set_meta(named_queues.PREDATING_KEY, "0")
+            logger.warning(
+                "this store predates the named queues' result and failure TTLs: its finished "
+                "tasks are kept as before; to delete them as the built-in queues now do, run "
+                "'qtqueue queues set default --result-ttl 24h --failure-ttl 7d' (and so on)"
+            )
 
     async def pause_queue(self) -> None:
         """Start nothing new until `resume_queue` (running tasks go on). Survives restarts."""

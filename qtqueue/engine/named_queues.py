@@ -192,6 +192,29 @@ def load(text: str | None) -> dict[str, QueueSettings]:
     return queues
 
 
+#: Set by the store's migration to version 7 in a store that already held tasks (see
+#: `predating`); cleared once the engine has applied it.
+PREDATING_KEY = "queue_ttls_predate"
+_TTLS = ("result_ttl_s", "failure_ttl_s")
+
+
+def predating(queues: dict[str, QueueSettings], text: str | None) -> dict[str, QueueSettings]:
+    """The queues of a store written before queues deleted finished tasks on their own: the
+    built-in queues keep finished tasks as that version did (no result or failure TTL), unless
+    the stored settings (`text`) name one; the documented TTLs are a `set_queue` away."""
+    try:
+        data = json.loads(text) if text else {}
+        stored = data["queues"] if data.get(_FORMAT_KEY) == _FORMAT else data
+    except (ValueError, TypeError, AttributeError, KeyError):
+        stored = {}
+    kept = dict(queues)
+    for name in BUILTIN_RANKS:
+        mine = stored.get(name) or {}
+        unset: dict[str, Any] = {k: None for k in _TTLS if mine.get(k) is None}
+        kept[name] = replace(kept[name], **unset)
+    return kept
+
+
 def dump(queues: Mapping[str, QueueSettings]) -> str:
     """The JSON stored for `queues`: for each, the settings that differ from its defaults
     (every user-defined queue is listed, even one with none)."""

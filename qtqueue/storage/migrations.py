@@ -138,6 +138,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX questions_task ON questions(task_id);
     CREATE INDEX questions_open ON questions(created_at) WHERE status = 'open';
     """,
+    # 6 -> 7: a task's unset timeout now takes its named queue's default (issue 12). Schedules
+    # saved before kept "no timeout" as null: they say it explicitly (0). A store that already
+    # holds tasks keeps its finished tasks as before, with no queue result or failure TTLs
+    # (the engine reads this mark once, see engine/named_queues.py `predating`).
+    """
+    UPDATE schedules SET template = json_set(template, '$.timeout_s', 0)
+        WHERE json_type(template, '$.timeout_s') IS NULL
+        OR json_type(template, '$.timeout_s') = 'null';
+    INSERT OR REPLACE INTO meta(key, value)
+        SELECT 'queue_ttls_predate', '1' WHERE EXISTS (SELECT 1 FROM tasks);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -230,3 +230,34 @@ async def test_bad_queue_lengths_and_failure_ttls_are_refused(queue: TaskQueue) 
     assert bad.value.code is C.VALIDATION_INVALID_PARAMS
     assert len(bad.value.details["fields"]) == 2
     assert settings(queue)["default"]["max_length"] is None
+
+
+async def test_a_store_that_held_tasks_before_the_upgrade_keeps_its_finished_tasks(
+    make_queue: QueueFactory, data_dir: Path
+) -> None:
+    """A store written before queues deleted finished tasks on their own (version 5, with a
+    task that completed long ago): its built-in queues get no result or failure TTL, so the
+    upgrade deletes nothing; the documented TTLs stay one `set_queue` away, and stay set."""
+    fixture = Path(__file__).parents[1] / "storage" / "fixtures" / "v5.db"
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (data_dir / DB_NAME).write_bytes(fixture.read_bytes())
+    queue = await make_queue(retention_s=None)  # (its task is older than any retention)
+    before = {t.id for t in await queue.list_tasks()}
+    shown = settings(queue)
+    for name in ("high_priority", "default", "low_priority"):
+        assert (shown[name]["result_ttl_s"], shown[name]["failure_ttl_s"]) == (None, None)
+    assert shown["default"]["timeout_s"] == 2 * HOUR, "the other defaults apply"
+    assert await queue.cleanup() == 0
+    assert {t.id for t in await queue.list_tasks()} == before
+    await queue.set_queue("default", result_ttl_s=DAY)
+    await queue.close()
+    reopened = settings(await make_queue(retention_s=None))
+    assert (reopened["default"]["result_ttl_s"], reopened["low_priority"]["result_ttl_s"]) == (
+        DAY,
+        None,
+    )
+
+
+async def test_a_new_store_gets_the_documented_ttls(queue: TaskQueue) -> None:
+    shown = settings(queue)
+    assert (shown["default"]["result_ttl_s"], shown["default"]["failure_ttl_s"]) == (DAY, 7 * DAY)

@@ -327,7 +327,10 @@ async def test_a_version_3_database_loads_every_task_and_schedule(v3_copy: Path)
                 t for t in V3_HISTORY if t.task_id == task.id
             ]
         assert [t.id for t in await store.load_unfinished()] == [_id(32), _id(33), _id(34)]
-        assert await store.load_schedules() == [V3_SCHEDULE]
+        # Its template set no timeout, which meant none: the step to version 7 says so (0),
+        # as an unset timeout now takes the queue's default.
+        schedule = {**V3_SCHEDULE, "template": {**V3_SCHEDULE["template"], "timeout_s": 0}}
+        assert await store.load_schedules() == [schedule]
     finally:
         await store.close()
     conn = sqlite3.connect(v3_copy)
