@@ -5,7 +5,7 @@ task's own settings, get a `Task`. Given a task it opens pre-filled (Duplicate, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +32,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import family_editors
 from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.paramform.form import TaskForm, form_editors
+from qtqueue.ui.queue_defaults import QUEUE_DEFAULT, QueueDefaults, retries_box, sent, timeout_box
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,6 @@ logger = logging.getLogger(__name__)
 _HANDLERS = ("handlers", "Handlers")
 _PLUGINS = ("plugins", "Plug-ins")
 _TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
-_MAX_TIMEOUT_S = 30 * 86400
-#: The named queues every engine has (more can be made with `qtqueue queues set NAME`).
-BUILT_IN_QUEUES = ("default", "high_priority", "low_priority")
 _PERMISSION_LABELS = {
     Permission.AUTONOMOUS: "Runs without asking",
     Permission.SUPERVISED: "Runs, and tells me when it starts",
@@ -91,7 +88,9 @@ class NewTaskDialog(QDialog):
     wrong id is shown beside the field and the dialog stays open; prefixes become full ids.
     With `submit` (the engine's `add_task`) OK hands the task over and the dialog closes only
     once it was taken; a refusal is shown in the dialog (`saveFailed(str)`), nothing typed
-    lost, and `queued_id` is what `submit` returned.
+    lost, and `queued_id` is what `submit` returned. `queues` are the engine's named queues
+    (`list_queues()`): by default the task names no queue, retries or timeout, and the engine
+    fills them from the queue its priority picks; the dialog shows which and what.
     """
 
     saveFailed = Signal(str)
@@ -103,6 +102,7 @@ class NewTaskDialog(QDialog):
         task: Task | None = None,
         credential_names: Iterable[str] | None = None,
         queue_names: Iterable[str] | None = None,
+        queues: Iterable[Mapping[str, Any]] | None = None,
         known_tasks: TaskLookup | None = None,
         submit: Callable[[Task], Awaitable[str]] | None = None,
         editors: EditorRegistry | None = None,
@@ -145,25 +145,22 @@ class NewTaskDialog(QDialog):
         for priority in Priority:
             self.priority_combo.addItem(priority.name.capitalize(), priority)
         self.priority_combo.setCurrentIndex(self.priority_combo.findData(Priority.NORMAL))
-        self.retries_spin = QSpinBox()
+        self.retries_spin = retries_box()
         self.retries_spin.setObjectName("taskMaxRetries")
-        self.retries_spin.setRange(0, 100)
-        self.retries_spin.setToolTip("Automatic retries when the error is one a retry can fix")
-        self.timeout_spin = QSpinBox()
+        self.timeout_spin = timeout_box()
         self.timeout_spin.setObjectName("taskTimeout")
-        self.timeout_spin.setRange(0, _MAX_TIMEOUT_S)
-        self.timeout_spin.setSuffix(" s")
-        self.timeout_spin.setSpecialValueText("none")
-        self.timeout_spin.setToolTip("Seconds of running time before the task times out (0: none)")
         for spin in (self.retries_spin, self.timeout_spin):
-            spin.setMinimumWidth(110)
+            spin.setMinimumWidth(180)
 
         # Scheduling: which named queue, whether a person approves it, what it needs.
         self.queue_combo = QComboBox()
         self.queue_combo.setObjectName("taskQueue")
         self.queue_combo.setEditable(False)
-        for queue_name in dict.fromkeys([*BUILT_IN_QUEUES, *(queue_names or ())]):
-            self.queue_combo.addItem(queue_name, queue_name)
+        self.queue_defaults = QueueDefaults(
+            self.queue_combo, self.priority_combo, self.retries_spin, self.timeout_spin, queues
+        )
+        for queue_name in queue_names or ():
+            self.queue_defaults.add_queue(queue_name)
         self.permission_combo = QComboBox()
         self.permission_combo.setObjectName("taskPermission")
         for permission, label in _PERMISSION_LABELS.items():
@@ -330,6 +327,7 @@ class NewTaskDialog(QDialog):
         self.summary.setVisible(bool(executor.describe()))
         self.params_box.setTitle(f"Parameters — {name}")
         self.name_edit.setPlaceholderText(f"default: {name}")
+        self.category_edit.setPlaceholderText(self._family_category() or "general")
         self._show_message("")
         self._form_changed()
 
@@ -353,13 +351,23 @@ class NewTaskDialog(QDialog):
         elif self.form is not None:
             self.form.set_values(task.params)
         self.name_edit.setText(task.name)
-        self.category_edit.setText("" if task.category == "general" else task.category)
+        # Empty means the type's family category, so "general" is kept only when typed.
+        general = task.category == "general" and not self._family_category()
+        self.category_edit.setText("" if general else task.category)
         self.tags_edit.setText(", ".join(task.tags))
         self.priority_combo.setCurrentIndex(self.priority_combo.findData(task.priority))
-        self.retries_spin.setValue(task.max_retries or 0)
-        self.timeout_spin.setValue(round(task.timeout_s) if task.timeout_s else 0)
-        if task.queue and self.queue_combo.findData(task.queue) < 0:
-            self.queue_combo.addItem(task.queue, task.queue)
+        # A task the engine took has its queue, retries and timeout filled (None: no timeout);
+        # a template it never took (a schedule's) keeps None for "the queue's default".
+        taken = task.queue is not None
+        retries = task.max_retries
+        self.retries_spin.setValue(QUEUE_DEFAULT if retries is None else retries)
+        timeout = task.timeout_s
+        if timeout is None:
+            self.timeout_spin.setValue(0 if taken else QUEUE_DEFAULT)
+        else:
+            self.timeout_spin.setValue(round(timeout))
+        if task.queue:
+            self.queue_defaults.add_queue(task.queue)
         self.queue_combo.setCurrentIndex(max(0, self.queue_combo.findData(task.queue)))
         self.permission_combo.setCurrentIndex(
             max(0, self.permission_combo.findData(Permission(task.permission)))
@@ -368,6 +376,11 @@ class NewTaskDialog(QDialog):
             value = task.resources.get(key)
             spin.setValue(float(value) if isinstance(value, (int, float)) else 0.0)
         self.after_edit.setText(", ".join(task.depends_on))
+
+    def _family_category(self) -> str | None:
+        """The category the chosen type's family gives tasks that name none (`Family.category`)."""
+        family = self.registry.family_of(self.current_type() or "")
+        return family.category if family is not None else None
 
     # ------------------------------------------------------------------ result
 
@@ -412,17 +425,18 @@ class NewTaskDialog(QDialog):
                 "ttl_s": t.ttl_s,
                 "allow_dependency_failure": t.allow_dependency_failure,
             }
-        timeout = self.timeout_spin.value()
+        timeout = sent(self.timeout_spin.value())
+        queue = self.queue_combo.currentData()
         return Task(
             task_type=parse_task_type(name),
             params=params,
             name=self.name_edit.text().strip() or self.registry.default_name(name, params),
-            category=self.category_edit.text().strip() or "general",
+            category=self.category_edit.text().strip() or self._family_category() or "general",
             tags=self.tags(),
             priority=Priority(self.priority_combo.currentData()),
-            max_retries=self.retries_spin.value(),
-            timeout_s=float(timeout),  # 0 ("none"): no timeout, not the queue's default
-            queue=str(self.queue_combo.currentData()),
+            max_retries=sent(self.retries_spin.value()),  # None: the queue's default
+            timeout_s=None if timeout is None else float(timeout),  # 0 ("none"): no timeout
+            queue=None if queue is None else str(queue),  # None: the priority picks it
             permission=Permission(self.permission_combo.currentData()),
             resources=self.resources(),
             depends_on=self.depends_on(),

@@ -455,7 +455,7 @@ class TaskActions(QObject):
             task=template,
             credential_names=self.host.credential_names(),
             editors=self.host.editors,
-            queue_names=[q["name"] for q in self.queue.list_queues()],
+            queues=self.queue.list_queues(),
             known_tasks=self.host.model,
             submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost
         )

@@ -221,11 +221,13 @@ def test_defaults_for_name_category_and_timeout(qtbot: QtBot, registry: Executor
     assert task is not None
     assert (task.name, task.category, task.tags, task.priority) == (
         "echo",
-        "general",
+        "system",  # the shell family's category (`Family.category`), as the placeholder shows
         [],
         Priority.NORMAL,
     )
-    assert task.timeout_s == 0 and task.max_retries == 0  # "none": explicitly no timeout
+    assert dialog.category_edit.placeholderText() == "system"
+    # Queue, retries and timeout unset: the engine fills them from the queue the priority picks.
+    assert (task.queue, task.max_retries, task.timeout_s) == (None, None, None)
 
 
 def test_duplicate_opens_filled_from_an_existing_task(
@@ -389,7 +391,7 @@ def test_the_scheduling_box_sets_queue_approval_needs_and_dependencies(
     qtbot.keyClicks(current_form(dialog).input_widget("command"), "true")
     queue_box = dialog.findChild(QComboBox, "taskQueue")
     assert [queue_box.itemText(i) for i in range(queue_box.count())] == [
-        "default", "high_priority", "low_priority"]  # fmt: skip
+        "By priority (→ default)", "high_priority", "default", "low_priority"]  # fmt: skip
     queue_box.setCurrentIndex(queue_box.findData("high_priority"))
     approval = dialog.findChild(QComboBox, "taskPermission")
     approval.setCurrentIndex(approval.findData(Permission.HUMAN_REQUIRED))
@@ -422,3 +424,174 @@ def test_the_scheduling_box_sets_queue_approval_needs_and_dependencies(
     assert again.findChild(QComboBox, "taskPermission").currentData() == Permission.HUMAN_REQUIRED
     assert again.needs["memory_gb"].value() == 0.5
     assert again.after_edit.text() == made.depends_on[0]
+
+
+def shown_dialog(qtbot: QtBot, registry: ExecutorRegistry, **kwargs: Any) -> NewTaskDialog:
+    """The dialog shown, for a test running on the qasync loop (no nested event loop)."""
+    dialog = NewTaskDialog(registry, **kwargs)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+async def queue_from(qtbot: QtBot, dialog: NewTaskDialog, q: TaskQueue) -> Task:
+    """OK in `dialog`, then the task it made as the engine stored it."""
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+    made = dialog.task()
+    assert made is not None
+    return await q.get_task(await q.add_task(made))
+
+
+def spin_text(dialog: NewTaskDialog, name: str) -> str:
+    box = dialog.findChild(QSpinBox, name)
+    assert box is not None
+    return box.text()
+
+
+def choose(dialog: NewTaskDialog, combo_name: str, data: object) -> None:
+    combo = dialog.findChild(QComboBox, combo_name)
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.setCurrentIndex(index)
+
+
+@pytest.mark.parametrize(
+    ("priority", "queue", "retries", "timeout_s", "shown_timeout"),
+    [
+        (Priority.URGENT, "high_priority", 3, 3600.0, "1 h"),
+        (Priority.HIGH, "high_priority", 3, 3600.0, "1 h"),
+        (Priority.NORMAL, "default", 3, 7200.0, "2 h"),
+        (Priority.LOW, "low_priority", 2, 14400.0, "4 h"),
+    ],
+)
+def test_a_task_left_to_the_defaults_lands_in_the_queue_its_priority_picks(
+    qtbot: QtBot,
+    registry: ExecutorRegistry,
+    tmp_path: Path,
+    priority: Priority,
+    queue: str,
+    retries: int,
+    timeout_s: float,
+    shown_timeout: str,
+) -> None:
+    """The dialog names no queue, retries or timeout unless asked: it shows the queue the
+    priority picks and that queue's defaults, and the engine gives the task exactly those."""
+
+    async def scenario() -> Task:
+        async with TaskQueue(tmp_path / "q", registry=default_registry(entry_points=False)) as q:
+            dialog = shown_dialog(qtbot, registry, queues=q.list_queues())
+            qtbot.keyClicks(current_form(dialog).input_widget("command"), "true")
+            choose(dialog, "taskPriority", priority)
+            assert dialog.findChild(QComboBox, "taskQueue").currentText() == (
+                f"By priority (→ {queue})"
+            )
+            assert spin_text(dialog, "taskMaxRetries") == f"queue's default ({retries})"
+            assert spin_text(dialog, "taskTimeout") == f"queue's default ({shown_timeout})"
+            return await queue_from(qtbot, dialog, q)
+
+    stored = asyncio.run(scenario())
+    assert (stored.queue, stored.max_retries, stored.timeout_s) == (queue, retries, timeout_s)
+
+
+def test_explicit_queue_retries_and_timeout_are_kept(
+    qtbot: QtBot, registry: ExecutorRegistry, tmp_path: Path
+) -> None:
+    """A queue chosen by name wins over the priority, its defaults are the ones shown; 0
+    retries means run once and "none" no timeout, both sent as such; a duplicate of the
+    stored task keeps every one of them explicit."""
+
+    async def scenario() -> tuple[Task, Task, Task]:
+        async with TaskQueue(tmp_path / "q", registry=default_registry(entry_points=False)) as q:
+            await q.set_queue("nightly", timeout_s=600, max_retries=5)
+            dialog = shown_dialog(qtbot, registry, queues=q.list_queues())
+            qtbot.keyClicks(current_form(dialog).input_widget("command"), "true")
+            choose(dialog, "taskPriority", Priority.URGENT)
+            choose(dialog, "taskQueue", "nightly")
+            assert spin_text(dialog, "taskMaxRetries") == "queue's default (5)"
+            assert spin_text(dialog, "taskTimeout") == "queue's default (10 m 00 s)"
+            choose(dialog, "taskQueue", "low_priority")
+            assert spin_text(dialog, "taskMaxRetries") == "queue's default (2)"
+            retries = dialog.findChild(QSpinBox, "taskMaxRetries")
+            retries.selectAll()
+            qtbot.keyClicks(retries, "0")
+            timeout = dialog.findChild(QSpinBox, "taskTimeout")
+            timeout.selectAll()
+            qtbot.keyClicks(timeout, "none")
+            assert timeout.text() == "none"
+            once = await queue_from(qtbot, dialog, q)
+
+            dialog = shown_dialog(qtbot, registry, queues=q.list_queues())
+            qtbot.keyClicks(current_form(dialog).input_widget("command"), "true")
+            choose(dialog, "taskQueue", "nightly")
+            timeout = dialog.findChild(QSpinBox, "taskTimeout")
+            timeout.selectAll()
+            qtbot.keyClicks(timeout, "90")
+            nightly = await queue_from(qtbot, dialog, q)
+
+            again = shown_dialog(
+                qtbot, registry, task=once, queues=q.list_queues()
+            )
+            assert again.findChild(QComboBox, "taskQueue").currentData() == "low_priority"
+            assert (spin_text(again, "taskMaxRetries"), spin_text(again, "taskTimeout")) == (
+                "0",
+                "none",
+            )
+            return once, nightly, await queue_from(qtbot, again, q)
+
+    once, nightly, copy = asyncio.run(scenario())
+    assert (once.queue, once.priority, once.max_retries, once.timeout_s) == (
+        "low_priority",
+        Priority.URGENT,
+        0,
+        None,  # no timeout, not low_priority's 4 h
+    )
+    assert (nightly.queue, nightly.max_retries, nightly.timeout_s) == ("nightly", 5, 90.0)
+    assert (copy.queue, copy.max_retries, copy.timeout_s) == ("low_priority", 0, None)
+
+
+def test_a_duplicate_of_a_task_left_to_its_queue_keeps_what_it_got(
+    qtbot: QtBot, registry: ExecutorRegistry, tmp_path: Path
+) -> None:
+    """Duplicating a task the engine filled from its queue sends those values explicitly: the
+    copy stays in that queue with those retries and timeout even after its priority changes."""
+
+    async def scenario() -> Task:
+        async with TaskQueue(tmp_path / "q", registry=default_registry(entry_points=False)) as q:
+            first = await q.get_task(
+                await q.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
+            )
+            dialog = shown_dialog(
+                qtbot, registry, task=first, queues=q.list_queues()
+            )
+            choose(dialog, "taskPriority", Priority.LOW)
+            return await queue_from(qtbot, dialog, q)
+
+    copy = asyncio.run(scenario())
+    assert (copy.queue, copy.priority, copy.max_retries, copy.timeout_s) == (
+        "default",
+        Priority.LOW,
+        3,
+        7200.0,
+    )
+
+
+def test_an_empty_category_is_the_type_familys(qtbot: QtBot, tmp_path: Path) -> None:
+    """A type whose family declares a category gets it when the category is left empty; one
+    typed is kept, "general" included, also in a duplicate."""
+    dialog = open_dialog(qtbot, default_registry(entry_points=False))
+    pick(dialog, "system_monitor")
+    assert dialog.category_edit.placeholderText() == "system"
+    with qtbot.waitSignal(dialog.accepted):
+        click_ok(qtbot, dialog)
+    made = dialog.task()
+    assert made is not None and made.category == "system"
+
+    general = made.copy()
+    general.category = "general"
+    again = open_dialog(qtbot, default_registry(entry_points=False), task=general)
+    assert again.category_edit.text() == "general"
+    with qtbot.waitSignal(again.accepted):
+        click_ok(qtbot, again)
+    copy = again.task()
+    assert copy is not None and copy.category == "general"
