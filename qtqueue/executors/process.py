@@ -201,10 +201,14 @@ async def run_command(
     found, 137 -> killed, "No space left on device" in the output -> disk space, ...).
     Cancellation terminates the tree (SIGTERM, SIGKILL after `grace_s`) and re-raises.
     """
-    full_env = dict(os.environ)
+    # The task's own variables over the engine's environment (None: the engine's as it is),
+    # then the engine's two; the spawner adds those itself, so a command's spawn request does
+    # not carry the whole environment.
+    full_env: dict[str, str] | None = None
     if env:
+        full_env = dict(os.environ)
         full_env.update({str(k): str(v) for k, v in env.items()})
-    full_env.update(engine_env(ctx))
+    added = engine_env(ctx)
     if cwd is not None and not os.path.isdir(cwd):
         raise QueueError(
             TaskErrorCode.DATA_FILE_NOT_FOUND, f"working directory {cwd} does not exist", cwd=cwd
@@ -218,11 +222,20 @@ async def run_command(
             if spawner is not None and not spawner.closed:
                 try:
                     started = await _spawn_through(
-                        spawner, ctx.task.id, argv, full_env, cwd, read_fd, write_fd, interactive
+                        spawner,
+                        ctx.task.id,
+                        argv,
+                        (full_env, added),
+                        cwd,
+                        read_fd,
+                        write_fd,
+                        interactive,
                     )
                 except SpawnerGone as exc:
                     ctx.log(f"[qtqueue] the spawner is gone ({exc}); the engine starts it")
-            tree, stdin = started or _spawn_here(argv, full_env, cwd, write_fd, interactive)
+            tree, stdin = started or _spawn_here(
+                argv, {**(full_env or os.environ), **added}, cwd, write_fd, interactive
+            )
         except FileNotFoundError as exc:
             raise QueueError(
                 TaskErrorCode.SYSTEM_COMMAND_NOT_FOUND,
@@ -278,13 +291,15 @@ async def _spawn_through(
     spawner: SpawnerClient,
     task_id: str,
     argv: Sequence[str],
-    env: Mapping[str, str] | None,
+    envs: tuple[Mapping[str, str] | None, Mapping[str, str]],
     cwd: str | None,
     read_fd: int,
     write_fd: int,
     interactive: bool,
 ) -> tuple[ProcessTree, IO[bytes] | None]:
-    """Start the command as the spawner's child; the spawner keeps a read end of its output."""
+    """Start the command as the spawner's child; the spawner keeps a read end of its output.
+    `envs`: its environment (None: the spawner's) and the variables set over it."""
+    env, env_add = envs
     keep_fd = os.dup(read_fd)
     stdin_r, stdin_w = os.pipe() if interactive else (None, None)
     try:
@@ -297,6 +312,7 @@ async def _spawn_through(
             stdout_fd=write_fd,
             keep_fd=keep_fd,
             stdin_fd=stdin_r,
+            env_add=env_add,
         )
     except BaseException:
         if stdin_w is not None:

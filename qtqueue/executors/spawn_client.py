@@ -188,10 +188,12 @@ class SpawnerClient:
         stdout_fd: int,
         keep_fd: int,
         stdin_fd: int | None,
+        env_add: Mapping[str, str] | None = None,
     ) -> int:
         """Start a command in its own process group with `stdout_fd` as its stdout and stderr;
-        the spawner keeps `keep_fd` (the read end) while it runs. Returns its pid; raises
-        OSError as Popen would (FileNotFoundError, PermissionError, …)."""
+        the spawner keeps `keep_fd` (the read end) while it runs. Its environment is `env`
+        (None: the spawner's own) with `env_add` over it. Returns its pid; raises OSError as
+        Popen would (FileNotFoundError, PermissionError, …)."""
         fds = [stdout_fd, keep_fd] + ([stdin_fd] if stdin_fd is not None else [])
         fut: asyncio.Future[int] = self._loop.create_future()
         self._spawns.append(fut)
@@ -204,6 +206,7 @@ class SpawnerClient:
                 "executable": executable,
                 "cwd": cwd,
                 "env": dict(env) if env is not None else None,
+                "env_add": dict(env_add) if env_add else None,
                 "stdin": "fd" if stdin_fd is not None else "null",
             },
             fds,

@@ -13,7 +13,9 @@ connected and no command runs, and the last engine closed cleanly or LINGER_S ha
 
 Protocol: one JSON object per line each way; file descriptors travel with SCM_RIGHTS.
   engine -> spawner  {"op": "spawn", "task": ID, "argv": [...], "executable": PATH|null,
-                      "cwd": DIR|null, "env": {...}|null, "stdin": "fd"|"null"}
+                      "cwd": DIR|null, "env": {...}|null, "env_add": {...}|null,
+                      "stdin": "fd"|"null"}
+                      (env null: the spawner's own; env_add set over it)
                       fds: stdout write end, a read end to keep, [stdin read end]
                      {"op": "ack", "task": ID}            the status of ID is durable: forget it
                      {"op": "hello"}                      what runs and what ended?
@@ -67,6 +69,7 @@ class Spawner:
         self.inbox = b""
         self.running: dict[int, _Command] = {}  # by pid
         self.ended: dict[str, tuple[int, int, int]] = {}  # task id -> (pid, status, keep fd)
+        self.added_env: dict[str, str] = {}  # what the last command had set over os.environ
         self.selector = selectors.DefaultSelector()
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -205,6 +208,17 @@ class Spawner:
         stdout_fd, keep_fd = fds[0], fds[1]
         stdin_fd = fds[2] if len(fds) > 2 else subprocess.DEVNULL
         os.set_inheritable(keep_fd, False)
+        env = request.get("env")
+        added = request.get("env_add") or {}
+        if env is not None:
+            env = {**env, **added}
+        else:
+            # The spawner's own environment is the child's: set the added variables in it (it
+            # starts one command at a time), cheaper than a whole environment per command.
+            for key in self.added_env.keys() - added.keys():
+                os.environ.pop(key, None)
+            os.environ.update(added)
+            self.added_env = dict(added)
         try:
             proc = subprocess.Popen(
                 request["argv"],
@@ -213,7 +227,7 @@ class Spawner:
                 stdout=stdout_fd,
                 stderr=subprocess.STDOUT,
                 cwd=request.get("cwd"),
-                env=request.get("env"),
+                env=env,
                 process_group=0,
                 close_fds=True,
             )

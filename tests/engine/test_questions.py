@@ -409,3 +409,23 @@ async def test_the_step_shows_what_the_task_still_waits_for(make_queue: QueueFac
     await queue.questions.answer(tag.id, "v2")
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.result == {"answers": ["main", "v2"], "step": "checking out"}
+
+
+async def test_commands_without_an_env_of_their_own_each_get_their_own_task_id(
+    queue: TaskQueue,
+) -> None:
+    """The spawner sets the engine's variables in its own environment for each command it
+    starts: one after another, each command sees its own task, never the one before."""
+    ids = []
+    for _ in range(3):
+        task_id = await queue.add_task(
+            Task(
+                "custom_command",
+                {"command": "sh", "args": ["-c", 'echo "task=$QTQUEUE_TASK_ID"']},
+                max_retries=0,
+            )
+        )
+        assert (await queue.wait_for(task_id, timeout_s=30)).status is S.COMPLETED
+        ids.append(task_id)
+    for task_id in ids:
+        assert f"task={task_id}\n" in queue.log_path(task_id).read_text()
