@@ -127,6 +127,8 @@ class FirstUse:
         self._guard = threading.Lock()
         #: Kept here: the loop holds it only weakly (see `_close_at_loop_end`).
         self._closer: AsyncGenerator[None, None] | None = None
+        #: The loop a first use opened the queue on, until the close at its end is over.
+        self._owner: asyncio.AbstractEventLoop | None = None
 
     async def open(self, state: EngineState) -> None:
         """Open the queue if it was never opened, or closed by its loop's end; a call made
@@ -154,6 +156,7 @@ class FirstUse:
             self._guard.release()
         # Only the loop the queue runs on closes it when it ends.
         if self._closer is None and state.loop is asyncio.get_running_loop():
+            self._owner = state.loop
             self._closer = self._close_at_loop_end(state)
             await anext(self._closer)
 
@@ -171,6 +174,8 @@ class FirstUse:
                     self._closed_at_loop_end = True
                     await self._close()
             finally:
+                if self._owner is loop:
+                    self._owner = None
                 self._ended.set()
 
     def check_caller(self, state: EngineState) -> None:
@@ -178,14 +183,12 @@ class FirstUse:
         first use opened it on (not the engine's own thread, not a loop whose code opened it
         with `start()`): that loop, another thread's `asyncio.run`, may end, and close the
         queue with it, at any moment."""
-        running, loop = _running_loop(), state.loop
+        running, owner = _running_loop(), self._owner
         if (
             running is not None
-            and loop is not None
-            and running is not loop
-            and loop.is_running()
-            and loop is not self._worker_loop()
-            and self._closer is not None  # opened by a first use on that loop, not by start()
+            and owner is not None  # opened by a first use on a loop, not by start()
+            and running is not owner
+            and owner is not self._worker_loop()
         ):
             raise QueueError(
                 TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
