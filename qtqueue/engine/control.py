@@ -120,8 +120,6 @@ class Control:
         state.retried_at[task.id] = state.retries_accepted
         state.live[task.id] = task
         await self.dependencies.track([task])
-        if state.live.get(task.id) is not task:  # a cleanup deleted it during that wait
-            raise not_found(task_id)
         self.dependencies.runs_again(task)
         task.retry_count += 1
         self.lifecycle.renew(task, task.status)
