@@ -62,6 +62,23 @@ LEAVING = {
 }
 
 
+def run_program(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a fresh interpreter (60 s at most), its output captured."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def stored_tasks(data_dir: Path) -> list[Task]:
+    """What the store in `data_dir` holds, read by the next program (the directory is free)."""
+
+    async def read() -> list[Task]:
+        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
+        tasks = await queue.list_tasks()
+        await queue.close()
+        return tasks
+
+    return asyncio.run(read())
+
+
 @pytest.mark.parametrize("program", LEAVING.values(), ids=LEAVING.keys())
 def test_a_program_that_leaves_its_queue_open_still_exits_and_lets_it_go(
     data_dir: Path, program: str
@@ -72,21 +89,9 @@ def test_a_program_that_leaves_its_queue_open_still_exits_and_lets_it_go(
         f"DATA_DIR = {str(data_dir)!r}\n"
         "LONG = Task('custom_command', {'command': 'sleep', 'args': ['60']})\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", setup + program + "print('exited')\n"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_program(setup + program + "print('exited')\n")
     assert (done.returncode, done.stdout) == (0, "exited\n"), done.stderr
-
-    async def next_program() -> list[Task]:
-        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
-        tasks = await queue.list_tasks()  # the directory is free again
-        await queue.close()
-        return tasks
-
-    (left,) = asyncio.run(next_program())
+    (left,) = stored_tasks(data_dir)  # the directory is free again
     # Closed by its shutdown policy (requeue): the task waits for the next engine.
     assert left.status is S.PENDING
 
@@ -238,21 +243,9 @@ def test_a_queue_used_from_several_loops_or_threads_answers_every_call(
         "def quick():\n"
         "    return Task('custom_command', {'command': 'true'})\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", setup + program + "print('exited')\n"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_program(setup + program + "print('exited')\n")
     assert (done.returncode, done.stdout) == (0, "exited\n"), done.stderr
-
-    async def stored() -> int:
-        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
-        tasks = await queue.list_tasks()
-        await queue.close()
-        return len(tasks)
-
-    assert asyncio.run(stored()) == 2
+    assert len(stored_tasks(data_dir)) == 2
 
 
 def test_two_threads_each_running_a_loop_on_an_auto_opened_queue_hear_why_or_succeed(
@@ -277,16 +270,7 @@ def test_two_threads_each_running_a_loop_on_an_auto_opened_queue_hear_why_or_suc
         "assert all('start_worker' in r for r in refused), refused\n"
         "print(len(added))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
-    )
+    done = run_program(program)
     assert done.returncode == 0, done.stderr
     acknowledged = int(done.stdout)
-
-    async def stored() -> int:
-        queue = TaskQueue(data_dir, dispatch=False, lock_timeout_s=0)
-        tasks = await queue.list_tasks()
-        await queue.close()
-        return len(tasks)
-
-    assert acknowledged >= 1 and asyncio.run(stored()) == acknowledged
+    assert acknowledged >= 1 and len(stored_tasks(data_dir)) == acknowledged
