@@ -44,7 +44,8 @@ class Done(Generic[T]):
         return self.value
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -81,7 +82,7 @@ def on_engine_loop(
     plain thread, the call is applied now (this thread waits for it, and its error is raised
     here) and an already-done awaitable returned. A call carried to a loop that ends first
     fails with QUEUE_ENGINE_UNAVAILABLE."""
-    running = _running_loop()
+    running = running_loop()
     if loop is None or running is loop or not loop.is_running() or loop in _ending:
         return make()
     future = asyncio.run_coroutine_threadsafe(make(), loop)
@@ -96,7 +97,7 @@ def on_engine_loop(
 def call_on_engine_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[[], None]) -> None:
     """Call `fn` now when this thread runs `loop` (or no loop runs it yet), else soon on
     `loop`'s own thread (the engine's state is changed on that thread only)."""
-    if loop is None or _running_loop() is loop or not loop.is_running():
+    if loop is None or running_loop() is loop or not loop.is_running():
         fn()
     else:
         loop.call_soon_threadsafe(fn)
@@ -183,7 +184,7 @@ class FirstUse:
         first use opened it on (not the engine's own thread, not a loop whose code opened it
         with `start()`): that loop, another thread's `asyncio.run`, may end, and close the
         queue with it, at any moment."""
-        running, owner = _running_loop(), self._owner
+        running, owner = running_loop(), self._owner
         if (
             running is not None
             and owner is not None  # opened by a first use on a loop, not by start()

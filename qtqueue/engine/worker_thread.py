@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from qtqueue.engine.auto_open import running_loop
+
 logger = logging.getLogger(__name__)
 
 Step = Callable[[], Coroutine[Any, Any, None]]
@@ -53,7 +55,7 @@ class EngineThread:
     def start(self) -> asyncio.Task[None] | None:
         """Open the queue: on a new thread (returns once it is open, raising what opening
         raised), or, inside a running loop, as a task on it (returned)."""
-        if self._in_loop():
+        if running_loop() is not None:
             return self._schedule(self._open())
         with self._guard:
             self._start_thread()
@@ -80,7 +82,7 @@ class EngineThread:
     def stop(self) -> asyncio.Task[None] | None:
         """Close the queue and join its thread (raising what closing raised); inside a running
         loop with no thread, schedule `close()` there and return that task."""
-        if self._in_loop() and self._thread is None:
+        if running_loop() is not None and self._thread is None:
             return self._schedule(self._close())
         with self._guard:
             self._stop_thread()
@@ -114,14 +116,6 @@ class EngineThread:
             self._closed.set_exception(exc)
         else:
             self._closed.set_result(None)
-
-    @staticmethod
-    def _in_loop() -> bool:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return True
 
     def _schedule(self, step: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(step, name=self._name)
