@@ -21,6 +21,7 @@ from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.families.vast.progress import InstanceFacts, InstanceFeed
 
 C = TaskErrorCode
 S = TaskStatus
@@ -116,6 +117,13 @@ async def test_create_states_the_price_and_shows_each_phase_against_local_vast_a
     log = await vq.read_log(task_id)
     assert log.index("costs $0.4500/hour") < log.index(f"created instance {instance}")
     assert "Pulling image pytorch/pytorch" in log
+    # What the detail pane's widget reads back from that log, fed in two pieces.
+    feed = InstanceFeed()
+    cut = len(log) // 2
+    feed.feed(log[:cut])
+    feed.feed(log[cut:])
+    feed.finish()
+    assert feed.facts == InstanceFacts(instance, 101, "running", 0.45, "1x RTX 4090")
 
 
 async def test_create_without_an_offer_rents_the_cheapest_match_against_local_vast_api(
@@ -182,7 +190,11 @@ async def test_cancel_while_it_starts_destroys_the_instance_against_local_vast_a
     cancelled = await vq.wait_for(task_id, timeout_s=30)
     assert cancelled.status is S.CANCELLED
     assert vast.instances == {}  # nothing left to pay for
-    assert f"destroyed instance {instance}" in await vq.read_log(task_id)
+    log = await vq.read_log(task_id)
+    assert f"destroyed instance {instance}" in log
+    feed = InstanceFeed()
+    feed.feed(log)
+    assert (feed.facts.instance, feed.facts.phase) == (instance, "gone")
 
 
 async def test_an_instance_that_fails_to_start_is_destroyed_against_local_vast_api(

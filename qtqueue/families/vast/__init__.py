@@ -46,6 +46,7 @@ family = Family(
     errors=ERRORS,
     # An instance names a destroy best; then the image a create runs, then the GPU searched for.
     name_keys=("instance_id", "image", "gpu_name"),
+    qt_module=f"{__name__}.qt",
 )
 
 # Its codes classify texts (a kubectl or git message in a shell task's output too) as soon as the
