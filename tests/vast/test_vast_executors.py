@@ -63,6 +63,10 @@ async def run(queue: TaskQueue, task_type: T, /, **params: Any) -> Task:
     return await queue.wait_for(await submit(queue, task_type, **params), timeout_s=30)
 
 
+async def _has(text: Any, part: str) -> bool:
+    return part in await text
+
+
 def only_instance(vast: VastServer) -> int:
     assert len(vast.instances) == 1, vast.instances
     return next(iter(vast.instances))
@@ -86,6 +90,8 @@ async def test_search_filters_offers_against_local_vast_api(
     by_price = await run(vq, T.VAST_SEARCH, min_disk_gb=100)
     assert [o["id"] for o in by_price.result["offers"]] == [101, 102, 104]
     assert [o["id"] for o in (await run(vq, T.VAST_SEARCH, num_gpus=8)).result["offers"]] == [104]
+    by_gpus = await run(vq, T.VAST_SEARCH, order="gpus", limit=2)
+    assert [o["id"] for o in by_gpus.result["offers"]] == [104, 102]
 
 
 async def test_create_states_the_price_and_shows_each_phase_against_local_vast_api(
@@ -300,3 +306,99 @@ async def test_no_credit_gives_quota_exceeded_against_local_vast_api(
     assert broke.status is S.FAILED
     assert broke.error_code == C.VAST_QUOTA_EXCEEDED.value
     assert "credit" in broke.error and vast.instances == {}
+
+
+async def test_pause_holds_the_wait_for_a_starting_instance_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    steps = Steps(vq)
+    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
+    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    vast.set_status(instance, "loading")
+    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    assert (await vq.pause_task(task_id)).status is S.PAUSED
+    vast.set_status(instance, "running")
+    await vq.resume_task(task_id)
+    done = await vq.wait_for(task_id, timeout_s=30)
+    assert done.status is S.COMPLETED, done.error
+    assert S.PAUSED in [status for status, _ in steps.seen[task_id]]
+
+
+async def test_cancel_while_renting_destroys_what_the_rent_made_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    vast.hold["create"] = asyncio.Event()
+    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
+    await eventually(lambda: "create" in vast.calls, what="the rent under way")
+    cancelling = asyncio.create_task(vq.cancel_task(task_id))  # it returns once the task ended
+    await eventually(lambda: _has(vq.read_log(task_id), "stopped while renting"), what="the cancel")
+    vast.hold["create"].set()  # the rent goes through after all
+    assert (await cancelling).status is S.CANCELLED
+    assert vast.calls[-2:] == ["create", "destroy"] and vast.instances == {}
+    assert "destroyed instance 5000" in await vq.read_log(task_id)
+    assert "destroyed instance 5000" in await vq.read_log(task_id)
+
+
+async def test_a_failed_clean_up_names_the_instance_left_running_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    steps = Steps(vq)
+    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
+    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    vast.set_status(instance, "loading")
+    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    vast.fail["destroy"] = (500, "server_error", "could not reach the host")
+    await vq.cancel_task(task_id)
+    cancelled = await vq.wait_for(task_id, timeout_s=30)
+    assert cancelled.status is S.CANCELLED
+    assert instance in vast.instances  # still there: the user must be told
+    log = await vq.read_log(task_id)
+    assert f"instance {instance} is LEFT RUNNING" in log and "could not reach the host" in log
+
+
+async def test_an_unanswered_approval_rents_nothing_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    vq.executor_settings.update(vast_require_approval=True, vast_approval_timeout_s=0.2)
+    unanswered = await run(vq, T.VAST_CREATE, offer_id=101, image="busybox")
+    assert unanswered.error_code == C.QUEUE_QUESTION_TIMEOUT.value
+    assert vast.creates == []
+    assert "nothing was rented" in await vq.read_log(unanswered.id)
+
+
+async def test_a_refused_destroy_says_the_instance_may_still_cost_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    instance = vast.rent(vast.offers[0], {"image": "busybox", "disk": 10})
+    vast.fail["destroy"] = (500, "server_error", "could not reach the host")
+    refused = await run(vq, T.VAST_DESTROY, instance_id=instance)
+    assert refused.error_code == C.VAST_INSTANCE_DESTRUCTION_FAILED.value
+    assert "could not reach the host" in refused.error and "costing money" in refused.error
+
+
+async def test_a_server_error_gives_its_message_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    vast.fail["list"] = (500, "server_error", "the database is down")
+    broken = await run(vq, T.VAST_LIST)
+    assert broken.error_code == C.VAST_API_ERROR.value
+    assert "the database is down" in broken.error
+
+
+async def test_a_server_that_does_not_answer_times_out_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    vast.hold["list"] = asyncio.Event()
+    vq.executor_settings["vast_request_timeout_s"] = 0.3
+    try:
+        silent = await run(vq, T.VAST_LIST)
+    finally:
+        vast.hold["list"].set()
+    assert silent.error_code == C.NETWORK_TIMEOUT.value
+    assert "vast_request_timeout_s" in silent.error
+
+
+async def test_a_missing_key_entry_says_which_against_local_vast_api(vq: TaskQueue) -> None:
+    missing = await run(vq, T.VAST_LIST, keyring_name="no-such-entry")
+    assert missing.error_code == C.CREDENTIAL_NOT_FOUND.value
+    assert "no-such-entry" in missing.error

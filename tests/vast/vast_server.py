@@ -12,6 +12,7 @@ until the test lets it go (`forget`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -105,6 +106,13 @@ class VastServer:
     creates: list[dict[str, Any]] = field(default_factory=list)
     #: Every request's path and query string (to check that no key travels in a URL).
     urls: list[str] = field(default_factory=list)
+    #: Route name ("search", "create", "show", "destroy", "list") -> the error it answers
+    #: instead: (HTTP status, error slug, message).
+    fail: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    #: Route name -> an event the request waits for before it is handled (a slow server).
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)
+    #: Route names of requests that arrived, in order.
+    calls: list[str] = field(default_factory=list)
     next_id: int = 5000
     url: str = ""
     runner: web.AppRunner | None = None
@@ -157,12 +165,12 @@ class VastServer:
         app = web.Application(middlewares=[self._auth])
         app.add_routes(
             [
-                web.post("/api/v0/bundles/", self._search),
-                web.put("/api/v0/asks/{offer}/", self._create),
-                web.get("/api/v0/instances/filters/", self._filters),
-                web.get("/api/v0/instances/{id}/", self._show),
-                web.delete("/api/v0/instances/{id}/", self._destroy),
-                web.get("/api/v1/instances/", self._list),
+                web.post("/api/v0/bundles/", self._search, name="search"),
+                web.put("/api/v0/asks/{offer}/", self._create, name="create"),
+                web.get("/api/v0/instances/filters/", self._filters, name="filters"),
+                web.get("/api/v0/instances/{id}/", self._show, name="show"),
+                web.delete("/api/v0/instances/{id}/", self._destroy, name="destroy"),
+                web.get("/api/v1/instances/", self._list, name="list"),
             ]
         )
         self.runner = web.AppRunner(app)
@@ -193,6 +201,12 @@ class VastServer:
         self.urls.append(str(request.rel_url))
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "auth_error", "Invalid user key")
+        route = request.match_info.route.name or ""
+        self.calls.append(route)
+        if route in self.hold:
+            await self.hold[route].wait()
+        if route in self.fail:
+            return self._error(*self.fail[route])
         response: web.StreamResponse = await handler(request)
         return response
 

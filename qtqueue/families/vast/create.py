@@ -13,7 +13,6 @@ without being told.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, ClassVar, Literal
 
@@ -22,7 +21,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.question import ResponseType
 from qtqueue.core.task import TaskStatus, TaskType
-from qtqueue.executors.base import Executor, RunContext
+from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.families.vast.client import VastApi, vast_api, wait_interval
 from qtqueue.families.vast.instances import destroy_instance, instance_summary
 from qtqueue.families.vast.offers import offer_summary
@@ -42,7 +41,9 @@ _YES = frozenset({"yes", "y", "ok", "approve", "approved", "rent"})
 _FAILED = frozenset({"exited", "offline", "stopped"})
 
 
-class CreateParams(OfferFilters):
+class _Rent(Params):
+    """What a create rents: the first fields of its form."""
+
     offer_id: int | None = Field(
         None,
         ge=1,
@@ -53,6 +54,12 @@ class CreateParams(OfferFilters):
         ..., min_length=1, description="Docker image the instance runs, e.g. pytorch/pytorch:latest"
     )
     disk_gb: float = Field(10.0, gt=0, le=10000, description="Disk of the instance, in GB")
+
+
+class CreateParams(OfferFilters, _Rent):
+    """An offer (or the filters for the cheapest one), the image and disk, and how it starts:
+    the offer, image and disk come first in the form, then the filters."""
+
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables")
     onstart: str | None = Field(None, description="Commands run when the instance starts")
     label: str | None = Field(None, description="Label shown in the Vast.ai console")
@@ -123,8 +130,6 @@ class VastCreateExecutor(Executor[CreateParams]):
     async def _offer(self, api: VastApi, p: CreateParams) -> dict[str, Any]:
         what = f"looking up offer {p.offer_id}" if p.offer_id else "finding the cheapest offer"
         query = offer_query(p, storage_gb=p.disk_gb, limit=1, offer_id=p.offer_id)
-        if p.offer_id is None:
-            query["order"] = [["dph_total", "asc"]]
         offers = await api.offers(query, what)
         if not offers:
             which = (
@@ -249,10 +254,23 @@ class VastCreateExecutor(Executor[CreateParams]):
         try:
             answer = await asyncio.shield(request)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+            ctx.log(
+                f"stopped while renting offer {offer_id}: waiting for the answer, to destroy "
+                "the instance if one was made"
+            )
+            try:
                 made = (await request).get("new_contract")
-                if made:
-                    await self._clean_up(ctx, api, int(made), None)
+            except QueueError as exc:
+                if exc.code in (_C.NETWORK_TIMEOUT, _C.NETWORK_CONNECTION_FAILED):
+                    ctx.log(
+                        f"WARNING: no answer came to renting offer {offer_id} ({exc.message}); "
+                        "check with VAST_LIST that no instance of it is running and costing money"
+                    )
+                else:
+                    ctx.log(f"renting offer {offer_id} was refused: nothing was made")
+            else:
+                if isinstance(made, int):
+                    await self._clean_up(ctx, api, made, None)
             raise
         except QueueError as exc:
             if exc.code is _C.VAST_API_ERROR:

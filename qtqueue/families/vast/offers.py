@@ -10,7 +10,7 @@ from pydantic import Field
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.vast.client import vast_api
-from qtqueue.families.vast.params import OfferFilters, keyring_field, offer_query, table
+from qtqueue.families.vast.params import OfferFilters, Order, keyring_field, offer_query, table
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ OFFER_COLUMNS = (
 
 
 class SearchParams(OfferFilters):
+    order: Order = Field(
+        "price", description="Order: price (cheapest first), score, reliability or gpus"
+    )
     disk_gb: float = Field(
         10.0, gt=0, description="Disk to price the offers with, in GB (the price includes it)"
     )
@@ -58,7 +61,7 @@ class VastSearchExecutor(Executor[SearchParams]):
         async with vast_api(ctx, p.keyring_name) as api:
             ctx.phase(TaskStatus.RUNNING)
             ctx.progress(10, "searching offers")
-            query = offer_query(p, storage_gb=p.disk_gb, limit=p.limit)
+            query = offer_query(p, storage_gb=p.disk_gb, limit=p.limit, order=p.order)
             offers = await api.offers(query, "searching offers")
         found = [offer_summary(o) for o in offers]
         ctx.log(f"{len(found)} offer(s):")

@@ -13,7 +13,7 @@ from qtqueue.executors.base import Params
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ORDERS", "OfferFilters", "keyring_field", "offer_query", "table"]
+__all__ = ["ORDERS", "OfferFilters", "Order", "keyring_field", "offer_query", "table"]
 
 #: How offers can be ordered: the API's [column, direction].
 ORDERS: dict[str, list[str]] = {
@@ -48,16 +48,19 @@ class OfferFilters(Params):
         None, ge=0, le=1, description="Lowest machine reliability, 0–1 (e.g. 0.98)"
     )
     min_disk_gb: float | None = Field(None, gt=0, description="Least free disk, in GB")
-    order: Order = Field(
-        "price", description="Order: price (cheapest first), score, reliability or gpus"
-    )
 
 
 def offer_query(
-    f: OfferFilters, *, storage_gb: float, limit: int, offer_id: int | None = None
+    f: OfferFilters,
+    *,
+    storage_gb: float,
+    limit: int,
+    order: Order = "price",
+    offer_id: int | None = None,
 ) -> dict[str, Any]:
-    """The search query (`POST /bundles/`) for `f`, with the CLI's defaults (verified, not
-    external, rentable, not rented, on-demand) and prices for `storage_gb` of disk."""
+    """The search query (`POST /bundles/`) for `f`, `order`ed, with the CLI's defaults
+    (verified, not external, rentable, not rented, on-demand) and prices for `storage_gb` of
+    disk."""
     q: dict[str, Any] = {
         "verified": {"eq": True},
         "external": {"eq": False},
@@ -76,7 +79,7 @@ def offer_query(
         q["reliability"] = {"gte": f.min_reliability}
     if f.min_disk_gb is not None:
         q["disk_space"] = {"gte": f.min_disk_gb}
-    q["order"] = [ORDERS[f.order]]
+    q["order"] = [ORDERS[order]]
     q["type"] = "on-demand"
     q["limit"] = limit
     q["allocated_storage"] = storage_gb
