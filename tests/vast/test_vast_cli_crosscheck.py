@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import API_KEY
 from helpers.waiting import eventually
-from vast_server import VastServer
+from vast_server import API_KEY, VastServer
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue

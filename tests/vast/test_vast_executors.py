@@ -12,9 +12,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import API_KEY
 from helpers.waiting import eventually
-from vast_server import VastServer
+from vast_server import API_KEY, VastServer
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType

@@ -280,3 +280,18 @@ class VastServer:
         else:
             self.forget(instance_id)
         return self._json({"success": True})
+
+
+#: The account's key, and the keyring entry the tasks read it from.
+API_KEY = "vastkey-0f9c2d7e51ab4c38"
+KEYRING_NAME = "vast-test-key"
+
+
+def offers() -> list[dict[str, object]]:
+    """The market the server offers: two RTX 4090 offers, a small-disk RTX 3090, an 8x H100."""
+    return [
+        offer(101, "RTX 4090", 1, 0.45),
+        offer(102, "RTX 4090", 2, 0.95, reliability=0.97),
+        offer(103, "RTX 3090", 1, 0.20, disk_space=50.0),
+        offer(104, "H100 SXM", 8, 18.5),
+    ]
