@@ -66,6 +66,21 @@ async def _has(text: Any, part: str) -> bool:
     return part in await text
 
 
+async def new_instance(vast: VastServer) -> int:
+    """The instance a create under way made, once it made it."""
+    made: int = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    return made
+
+
+async def loading(vq: TaskQueue, vast: VastServer, steps: Steps) -> tuple[str, int]:
+    """A create of offer 101 whose instance is loading its image, as the task shows it."""
+    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
+    instance = await new_instance(vast)
+    vast.set_status(instance, "loading", "Pulling image busybox")
+    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    return task_id, instance
+
+
 def only_instance(vast: VastServer) -> int:
     assert len(vast.instances) == 1, vast.instances
     return next(iter(vast.instances))
@@ -135,7 +150,7 @@ async def test_create_without_an_offer_rents_the_cheapest_match_against_local_va
     vq: TaskQueue, vast: VastServer
 ) -> None:
     task_id = await submit(vq, T.VAST_CREATE, gpu_name="RTX 4090", image="busybox")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    instance = await new_instance(vast)
     vast.set_status(instance, "running")
     done = await vq.wait_for(task_id, timeout_s=30)
     assert done.status is S.COMPLETED, done.error
@@ -176,7 +191,7 @@ async def test_create_asks_to_approve_the_price_against_local_vast_api(
 
     approved_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
     await vq.questions.answer((await question(approved_id)).id, "ok", response_type="approval")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    instance = await new_instance(vast)
     vast.set_status(instance, "running")
     approved = await vq.wait_for(approved_id, timeout_s=30)
     assert approved.status is S.COMPLETED, approved.error
@@ -186,10 +201,7 @@ async def test_cancel_while_it_starts_destroys_the_instance_against_local_vast_a
     vq: TaskQueue, vast: VastServer
 ) -> None:
     steps = Steps(vq)
-    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
-    vast.set_status(instance, "loading", "Pulling image busybox")
-    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    task_id, instance = await loading(vq, vast, steps)
 
     await vq.cancel_task(task_id)
     cancelled = await vq.wait_for(task_id, timeout_s=30)
@@ -206,7 +218,7 @@ async def test_an_instance_that_fails_to_start_is_destroyed_against_local_vast_a
     vq: TaskQueue, vast: VastServer
 ) -> None:
     task_id = await submit(vq, T.VAST_CREATE, offer_id=103, image="nosuch/image")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
+    instance = await new_instance(vast)
     vast.set_status(instance, "exited", "Error response from daemon: pull access denied")
     failed = await vq.wait_for(task_id, timeout_s=30)
     assert failed.error_code == C.VAST_INSTANCE_CREATION_FAILED.value
@@ -311,10 +323,7 @@ async def test_pause_holds_the_wait_for_a_starting_instance_against_local_vast_a
     vq: TaskQueue, vast: VastServer
 ) -> None:
     steps = Steps(vq)
-    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
-    vast.set_status(instance, "loading")
-    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    task_id, instance = await loading(vq, vast, steps)
     assert (await vq.pause_task(task_id)).status is S.PAUSED
     vast.set_status(instance, "running")
     await vq.resume_task(task_id)
@@ -342,10 +351,7 @@ async def test_a_failed_clean_up_names_the_instance_left_running_against_local_v
     vq: TaskQueue, vast: VastServer
 ) -> None:
     steps = Steps(vq)
-    task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="busybox")
-    instance = await eventually(lambda: next(iter(vast.instances), None), what="an instance")
-    vast.set_status(instance, "loading")
-    await eventually(lambda: steps.now(task_id) == (S.PULLING, "loading image"), what="loading")
+    task_id, instance = await loading(vq, vast, steps)
     vast.fail["destroy"] = (500, "server_error", "could not reach the host")
     await vq.cancel_task(task_id)
     cancelled = await vq.wait_for(task_id, timeout_s=30)
