@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(PY) bench/cli.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-vastai .pytest_cache .mypy_cache .ruff_cache
