@@ -288,10 +288,11 @@ class OllamaServer:
                 {"error": "llama runner process has terminated: exit status 2"}, status=500
             )
         self.loaded.add(self._find(name).name)  # type: ignore[union-attr]
-        tokens = re.findall(r"\S+\s*", answer_to(prompt))  # a word and the space after it
+        tokens: list[str] = []
         response = await self._stream(request)
-        for i, token in enumerate(tokens):
-            if name.startswith("broken") and i == 2:
+        async for token in self.tokens_for(prompt, body.get("options") or {}):
+            tokens.append(token)
+            if name.startswith("broken") and len(tokens) == 3:
                 await self._send(
                     response, {"error": "llama runner process has terminated: exit status 2"}
                 )
@@ -300,6 +301,11 @@ class OllamaServer:
             await self._send(response, {"model": name, "done": False, **wrap(token)})
         await self._send(response, {**self._final(name, len(tokens)), **wrap("")})
         return response
+
+    async def tokens_for(self, prompt: str, options: dict[str, Any]) -> AsyncIterator[str]:
+        """The answer's tokens: `answer_to(prompt)` a word (and its space) at a time."""
+        for token in re.findall(r"\S+\s*", answer_to(prompt)):
+            yield token
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.queues import QueueFactory
 from helpers.waiting import eventually
 from ollama_server import OllamaServer, answer_to, embedding_of
 
@@ -322,6 +323,18 @@ async def test_batch_embedding_writes_one_vector_per_document_against_local_olla
         "10/10 documents embedded",
     ]
     assert sorted(p.name for p in target.parent.iterdir()) == ["vectors.ndjson"]  # no leftovers
+
+
+async def test_the_documents_batch_embedding_is_a_built_in_type_against_local_ollama_api(
+    make_queue: QueueFactory, ollama: OllamaServer, tmp_path: Path
+) -> None:
+    # As the SQLite-queue document adds it, on a queue with the built-in families.
+    queue = await make_queue(executor_settings={"ollama_host": ollama.url})
+    target = tmp_path / "vectors.ndjson"
+    params = {"model": "nomic-embed-text", "documents": ["a", "b", "c"], "output_file": str(target)}
+    done = await queue.wait_for(await queue.add_task(Task("batch_embedding", params)), DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert len(target.read_text().splitlines()) == 3
 
 
 async def test_batch_embedding_of_a_missing_model_leaves_no_file_against_local_ollama_api(
