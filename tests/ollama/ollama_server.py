@@ -328,6 +328,7 @@ class OllamaServer:
         texts = body.get("input")
         texts = [texts] if isinstance(texts, str) else list(texts or [])
         dims = int(body.get("dimensions") or self.embed_dims)
+        await self._paced()  # one batch a chunk
         self.embed_batches.append(len(texts))
         return web.json_response(
             {

@@ -348,6 +348,54 @@ async def test_batch_embedding_of_a_missing_model_leaves_no_file_against_local_o
     assert not [p for p in tmp_path.iterdir() if p.is_file()]  # no half file, no temporary
 
 
+async def embed_six_after_two(queue: TaskQueue, ollama: OllamaServer, target: Path) -> str:
+    """A batch_embedding of 6 documents, 2 a batch, with the server holding back after the
+    first batch; returns once the task has taken it in."""
+    ollama.hold()
+    task_id = await submit(
+        queue,
+        "batch_embedding",
+        model="nomic-embed-text",
+        documents=list("abcdef"),
+        output_file=str(target),
+        batch_size=2,
+    )
+    ollama.allow(1)
+    await eventually(lambda: _progress_at_least(queue, task_id, 33.0), what="2 of 6 embedded")
+    return task_id
+
+
+async def test_a_paused_batch_embedding_waits_between_batches_against_local_ollama_api(
+    oq: TaskQueue, ollama: OllamaServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "vectors.ndjson"
+    task_id = await embed_six_after_two(oq, ollama, target)
+    await oq.pause_task(task_id)
+    ollama.allow(1)  # the request under way ends...
+    await eventually(
+        lambda: "paused after 4/6 documents" in log_of(oq, task_id), what="waiting, paused"
+    )
+    ollama.open()  # the server would answer now, but the task waits
+    assert await status_of(oq, task_id) is S.PAUSED
+    assert ollama.embed_batches == [2, 2]
+    await oq.resume_task(task_id)
+    done = await oq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert ollama.embed_batches == [2, 2, 2]
+    assert len(target.read_text().splitlines()) == 6
+
+
+async def test_a_cancelled_batch_embedding_leaves_no_file_against_local_ollama_api(
+    oq: TaskQueue, ollama: OllamaServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "vectors.ndjson"
+    task_id = await embed_six_after_two(oq, ollama, target)
+    await oq.cancel_task(task_id)
+    done = await oq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.CANCELLED
+    assert not [p for p in tmp_path.iterdir() if p.is_file()]  # no half file, no temporary
+
+
 async def test_parquet_output_is_written_or_refused_naming_the_extra_against_local_ollama_api(
     oq: TaskQueue, tmp_path: Path
 ) -> None:

@@ -189,9 +189,22 @@ class BatchEmbeddingExecutor(Executor[EmbedParams]):
         """Embed `docs` batch by batch, writing NDJSON to `out`; the vectors' length."""
         p = ctx.params
         dims = 0
+        paused = False
+
+        def pause() -> None:  # the request under way ends; no other starts until resumed
+            nonlocal paused
+            paused = True
+
+        def resume() -> None:
+            nonlocal paused
+            paused = False
+
+        ctx.set_suspend_hooks(pause, resume)
         async with ollama_connection(ctx, p.host, p.credential) as conn:
             ctx.phase(TaskStatus.RUNNING)
             for start in range(0, len(docs), p.batch_size):
+                if paused:
+                    ctx.log(f"paused after {start}/{len(docs)} documents")
                 await ctx.checkpoint()
                 batch = docs[start : start + p.batch_size]
                 doing = f"embedding documents {start + 1}-{start + len(batch)}"
