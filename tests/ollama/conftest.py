@@ -22,6 +22,7 @@ async def ollama() -> AsyncIterator[OllamaServer]:
         library={
             "smollm2:135m": LibraryModel("smollm2:135m", [60_000, 20_000, 1_000]),
             "tiny:1b": LibraryModel("tiny:1b", [9_000]),
+            "vanishing:1b": LibraryModel("vanishing:1b", [90_000]),
         },
     )
     for name in ("llama3.2:latest", "nomic-embed-text:latest", "broken:latest", "crashing:latest"):

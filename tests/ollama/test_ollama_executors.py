@@ -435,6 +435,16 @@ async def test_a_dead_server_fails_fast_with_service_unavailable_against_a_close
         assert done.error is not None and "ollama serve" in done.error
 
 
+async def test_a_server_that_goes_away_mid_pull_is_service_unavailable_against_local_ollama_api(
+    oq: TaskQueue,
+) -> None:
+    done = await run(oq, T.OLLAMA_PULL, model="vanishing:1b")
+    assert done.status is S.FAILED
+    assert done.error_code == C.OLLAMA_SERVICE_UNAVAILABLE.value
+    assert done.error is not None and "the connection to Ollama at" in done.error
+    assert done.progress == pytest.approx(100 * 8192 / 90000, abs=0.1)  # it had got that far
+
+
 @pytest.fixture
 async def silent_server() -> AsyncIterator[str]:
     """A TCP server on 127.0.0.1 that accepts connections and never answers."""

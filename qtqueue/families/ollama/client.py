@@ -110,8 +110,8 @@ def ollama_error(
     *,
     model: str | None = None,
 ) -> QueueError:
-    """The QueueError for a failure of the client while `doing` something: a refused or
-    silent server is OLLAMA_SERVICE_UNAVAILABLE, an unknown model OLLAMA_MODEL_NOT_FOUND, a
+    """The QueueError for a failure of the client while `doing` something: a refused, silent
+    or vanished server is OLLAMA_SERVICE_UNAVAILABLE, an unknown model OLLAMA_MODEL_NOT_FOUND, a
     refused token OLLAMA_AUTHENTICATION_FAILED, a bad request VALIDATION_INVALID_PARAMS, and
     any other server error `fallback` (unless its text names something more specific)."""
     if isinstance(exc, QueueError):
@@ -131,9 +131,13 @@ def ollama_error(
             **details,
         )
     if isinstance(exc, httpx.TransportError):
-        # The server closed the connection mid-answer (it crashed or was stopped).
+        # The server closed the connection mid-answer: `ollama serve` crashed or was stopped
+        # (a model's own failure comes as an error object, see _response_error).
         return QueueError(
-            fallback, f"{doing}: the connection to Ollama was lost ({exc})", **details
+            _C.OLLAMA_SERVICE_UNAVAILABLE,
+            f"{doing}: the connection to Ollama at {conn.host} was lost "
+            f"({type(exc).__name__}: {exc or 'closed'}); is 'ollama serve' still running?",
+            **details,
         )
     if isinstance(exc, ResponseError):
         return _response_error(exc, fallback, doing, details, model)
