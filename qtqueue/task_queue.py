@@ -17,8 +17,8 @@ do not use it. The documents' other names are here too, as they import them from
 `task_queue` module: `TaskQueue`, `Task`, `DockerTask`, `TaskType`, `TaskStatus`, `Priority`.
 
 The default handlers are the document's useful ones for qtqueue itself: `cleanup_old_data` and
-`export_collection`. Its `batch_embedding` is application-specific (embeddings of the
-application's documents) and is not provided: register your own with `register_handler`.
+`export_collection`. Its `batch_embedding` is a task type of the ollama family (documents
+embedded through an Ollama server, the vectors written to an NDJSON or Parquet file).
 """
 
 from __future__ import annotations
