@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[gui,test,test-gui,dev,bench,docker,kubernetes,github,ollama]'
+	$(PY) -m pip install -q -e '.[gui,test,test-gui,dev,bench,docker,kubernetes,github,ollama,data]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -412,9 +412,17 @@ async def test_parquet_output_is_written_or_refused_naming_the_extra_against_loc
     if importlib.util.find_spec("pyarrow") or importlib.util.find_spec("duckdb"):
         assert done.status is S.COMPLETED, done.error
         assert target.read_bytes()[:4] == b"PAR1"
+        if importlib.util.find_spec("duckdb"):
+            import duckdb
+
+            rows = duckdb.sql(
+                f"SELECT \"index\", len(embedding) FROM '{target}' ORDER BY \"index\""
+            ).fetchall()
+            assert [r[0] for r in rows] == [0, 1]
+            assert rows[0][1] == rows[1][1] > 0  # one vector per document, all of one size
     else:
         assert done.error_code == C.QUEUE_EXTRA_NOT_INSTALLED.value
-        assert done.error is not None and "pip install duckdb (or pyarrow)" in done.error
+        assert done.error is not None and "qtqueue[data]" in done.error
         assert not [p for p in tmp_path.iterdir() if p.is_file()]
 
 

@@ -120,8 +120,9 @@ def _parquet_writer() -> str:
     raise QueueError(
         _C.QUEUE_EXTRA_NOT_INSTALLED,
         "writing Parquet needs duckdb or pyarrow, and neither is installed: "
-        "pip install duckdb (or pyarrow), or name an .ndjson output file",
+        "pip install 'qtqueue[data]' (or pyarrow), or name an .ndjson output file",
         missing=["duckdb", "pyarrow"],
+        extra="data",
     )
 
 
