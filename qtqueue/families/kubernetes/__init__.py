@@ -28,7 +28,15 @@ __all__ = ["KubernetesSettings", "family"]
 
 def _executors() -> list[Executor]:
     """One instance of each of the family's executors."""
-    executors: list[Executor] = []
+    from qtqueue.families.kubernetes.objects import K8sDeleteExecutor, K8sGetExecutor
+    from qtqueue.families.kubernetes.resources import K8sDeployExecutor, K8sScaleExecutor
+
+    executors: list[Executor] = [
+        K8sDeployExecutor(),
+        K8sScaleExecutor(),
+        K8sDeleteExecutor(),
+        K8sGetExecutor(),
+    ]
     return executors
 
 
