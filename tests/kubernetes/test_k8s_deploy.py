@@ -86,7 +86,7 @@ def ready(n: int, desired: int) -> dict[str, int]:
     }
 
 
-async def test_a_manifest_s_documents_are_all_applied_and_the_rollout_is_followed_test_plays_controller(
+async def test_every_document_applied_and_the_rollout_followed_test_plays_controller(
     kq: TaskQueue, kube: KubeEnv
 ) -> None:
     progress = Progress()
@@ -137,7 +137,7 @@ async def test_a_manifest_s_documents_are_all_applied_and_the_rollout_is_followe
     assert {o["action"] for o in again.result["objects"]} == {"configured"}
 
 
-async def test_an_image_becomes_a_deployment_with_a_service_and_a_crash_looping_pod_fails_it_test_plays_controller(
+async def test_image_deploy_with_service_and_crash_loop_test_plays_controller(
     kq: TaskQueue, kube: KubeEnv
 ) -> None:
     task_id = await submit(
@@ -201,7 +201,7 @@ async def test_an_image_becomes_a_deployment_with_a_service_and_a_crash_looping_
     assert view.outcome == "failed"
 
 
-async def test_a_rollout_that_does_not_finish_in_time_or_exceeds_its_deadline_is_deployment_failed_test_plays_controller(
+async def test_rollout_timeout_and_progress_deadline_test_plays_controller(
     kq: TaskQueue, kube: KubeEnv
 ) -> None:
     slow = await run(kq, T.K8S_DEPLOY, name="slow", image="x:1", rollout_timeout_s=0.5)
