@@ -51,7 +51,7 @@ async def auth_server(token: str) -> AsyncIterator[AuthServer]:
             return web.json_response(
                 {"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": []}
             )
-        return status(404, "NotFound", f"the server could not find the requested resource")
+        return status(404, "NotFound", "the server could not find the requested resource")
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)

@@ -6,6 +6,7 @@ TaskQueue with the family's executors whose settings name that kubeconfig."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from qtqueue.core.task import Task, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
 from qtqueue.families.kubernetes import family
+
+# The rollout view's test renders offscreen, as the window's tests do (set before Qt loads).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 #: Resources the emulator serves (a real API server serves them all; kmock only those declared).
 RESOURCES = (

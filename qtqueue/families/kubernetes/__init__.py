@@ -53,6 +53,7 @@ family = Family(
     errors=ERRORS,
     # A deploy names its run by the deployment (or the manifest), the others by the object.
     name_keys=("name", "manifest_path", "kind", "pod", "deployment"),
+    qt_module=f"{__name__}.qt",
     requires=("lightkube", "yaml"),
     extra="kubernetes",
 )

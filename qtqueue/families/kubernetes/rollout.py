@@ -26,6 +26,7 @@ __all__ = [
     "POD_FAILURE_REASONS",
     "POD_GONE",
     "RolloutView",
+    "apply_rollout_line",
     "deployment_failure",
     "format_outcome_line",
     "format_pod_line",
@@ -234,24 +235,33 @@ def format_outcome_line(name: str, outcome: str, why: str = "") -> str:
     return f"rollout {name}: {outcome}" + (f": {why}" if why else "")
 
 
+def apply_rollout_line(views: dict[str, RolloutView], line: str) -> str | None:
+    """Update `views` with one log line; the workload it was about, or None for another
+    line."""
+    line = line.strip()
+    if not line.startswith("rollout "):
+        return None
+    if m := _COUNTS.match(line):
+        view = views.setdefault(m["name"], RolloutView(m["name"]))
+        view.desired, view.ready = int(m["desired"]), int(m["ready"])
+        view.updated, view.available = int(m["updated"]), int(m["available"])
+    elif m := _POD.match(line):
+        pods = views.setdefault(m["name"], RolloutView(m["name"])).pods
+        if m["state"] == POD_GONE:
+            pods.pop(m["pod"], None)
+        else:
+            pods[m["pod"]] = m["state"]
+    elif m := _OUTCOME.match(line):
+        views.setdefault(m["name"], RolloutView(m["name"])).outcome = m["outcome"]
+    else:
+        return None
+    return m["name"]
+
+
 def parse_rollout_lines(text: str) -> dict[str, RolloutView]:
     """Each workload's last recorded rollout, from a task log (other lines are skipped), in
     the order the workloads first appear."""
     views: dict[str, RolloutView] = {}
     for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("rollout "):
-            continue
-        if m := _COUNTS.match(line):
-            view = views.setdefault(m["name"], RolloutView(m["name"]))
-            view.desired, view.ready = int(m["desired"]), int(m["ready"])
-            view.updated, view.available = int(m["updated"]), int(m["available"])
-        elif m := _POD.match(line):
-            pods = views.setdefault(m["name"], RolloutView(m["name"])).pods
-            if m["state"] == POD_GONE:
-                pods.pop(m["pod"], None)
-            else:
-                pods[m["pod"]] = m["state"]
-        elif m := _OUTCOME.match(line):
-            views.setdefault(m["name"], RolloutView(m["name"])).outcome = m["outcome"]
+        apply_rollout_line(views, line)
     return views
