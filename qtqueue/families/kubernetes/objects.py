@@ -108,11 +108,7 @@ class K8sDeleteExecutor(Executor[DeleteParams]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = k8s_error(
-                    exc, kind=kind.kind, name=p.name, namespace=namespace, server=cluster.server
-                )
-                if error.code is _C.K8S_RESOURCE_NOT_FOUND and namespace is not None:
-                    error = await _namespace_check(cluster, namespace, error)
+                error = await _object_error(cluster, exc, kind.kind, p.name, namespace)
                 if error.code is _C.K8S_RESOURCE_NOT_FOUND and p.missing_ok:
                     ctx.log(f"{kind.kind} {where}: not found (missing_ok)")
                     return {
@@ -132,6 +128,17 @@ class K8sDeleteExecutor(Executor[DeleteParams]):
                 ctx.log(f"{kind.kind} {where}: gone")
         ctx.progress(100.0, "deleted")
         return {"kind": kind.kind, "name": p.name, "namespace": namespace, "deleted": True}
+
+
+async def _object_error(
+    cluster: Cluster, exc: BaseException, kind: str, name: str | None, namespace: str | None
+) -> QueueError:
+    """`k8s_error` for a call about one object, K8S_NAMESPACE_NOT_FOUND when it was not found
+    because its namespace is missing."""
+    error = k8s_error(exc, kind=kind, name=name, namespace=namespace, server=cluster.server)
+    if error.code is _C.K8S_RESOURCE_NOT_FOUND and namespace is not None:
+        error = await _namespace_check(cluster, namespace, error)
+    return error
 
 
 async def _namespace_check(cluster: Cluster, namespace: str, error: QueueError) -> QueueError:
@@ -237,12 +244,7 @@ class K8sGetExecutor(Executor[GetParams]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = k8s_error(
-                    exc, kind=kind.kind, name=p.name, namespace=namespace, server=cluster.server
-                )
-                if error.code is _C.K8S_RESOURCE_NOT_FOUND and namespace is not None:
-                    error = await _namespace_check(cluster, namespace, error)
-                raise error from None
+                raise await _object_error(cluster, exc, kind.kind, p.name, namespace) from None
         for line in format_table(kind.kind, items, kind.namespaced and namespace is None):
             ctx.log(line)
         ctx.progress(100.0, f"{len(items)} {kind.kind}")
