@@ -277,3 +277,22 @@ async def test_scale_sets_the_replicas_and_waits_until_they_are_ready_test_plays
     missing = await run(kq, T.K8S_SCALE, name="nothing", replicas=2)
     assert missing.error_code == C.K8S_RESOURCE_NOT_FOUND.value
     assert "Deployment 'nothing'" in missing.error
+
+
+async def test_a_deploy_paused_during_its_rollout_finishes_after_resume_test_plays_controller(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    progress = Progress()
+    kq.subscribe(progress)
+    task_id = await submit(kq, T.K8S_DEPLOY, name="later", image="x:1", replicas=1)
+    await eventually(
+        lambda: any("rollout" in s for s in progress.steps(task_id)), what="the rollout is awaited"
+    )
+    paused = await kq.pause_task(task_id)
+    assert paused.status is S.PAUSED
+    await set_status(kube, "later", **ready(1, 1))  # the rollout goes on in the cluster
+    resumed = await kq.resume_task(task_id)
+    assert resumed.status is not S.PAUSED
+    done = await kq.wait_for(task_id, timeout_s=30)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result["rollouts"]["later"]["ready"] == 1

@@ -60,6 +60,26 @@ async def test_a_dead_cluster_is_cluster_unavailable_at_once(kq: TaskQueue, tmp_
     assert time.monotonic() - began < 10
 
 
+async def test_a_cluster_that_accepts_but_never_answers_fails_within_the_request_timeout(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the kernel; nothing ever answers
+        port = silent.getsockname()[1]
+        kubeconfig = write_kubeconfig(tmp_path / "silent", f"http://127.0.0.1:{port}")
+        settings = {"k8s_kubeconfig": str(kubeconfig), "k8s_request_timeout_s": 1.0}
+        async with TaskQueue(
+            data_dir, registry=kubernetes_registry(), executor_settings=settings
+        ) as queue:
+            began = time.monotonic()
+            done = await run(queue, T.K8S_GET, kind="pods")
+            took = time.monotonic() - began
+    assert done.error_code == C.K8S_CLUSTER_UNAVAILABLE.value
+    assert "did not answer in time" in done.error
+    assert took < 10
+
+
 async def test_a_missing_or_broken_kubeconfig_or_context_says_which(
     kq: TaskQueue, tmp_path: Path
 ) -> None:

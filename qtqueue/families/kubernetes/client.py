@@ -153,6 +153,9 @@ async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
         ) from None
     assert single is not None  # get() without a default raises instead
     user = single.user or User()
+    for secret in (user.token, user.password):
+        if secret:  # the kubeconfig's own credentials never reach a log either
+            ctx.add_secret(secret)
     if params.token_credential:
         token = (await ctx.credential(params.token_credential)).strip()
         ctx.add_secret(token)
