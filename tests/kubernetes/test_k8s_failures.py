@@ -126,7 +126,7 @@ async def test_a_missing_namespace_is_namespace_not_found(kq: TaskQueue, kube: K
 
 
 @pytest.mark.usefixtures("secret_service")
-async def test_a_keyring_token_reaches_the_api_server_and_a_wrong_one_is_authentication_failed(
+async def test_keyring_token_used_and_wrong_one_refused_against_local_token_checking_api(
     data_dir: Path, tmp_path: Path
 ) -> None:
     """Against a tiny API server of the suite's own that checks bearer tokens (auth_server.py):
