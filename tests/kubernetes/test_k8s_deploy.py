@@ -296,3 +296,28 @@ async def test_a_deploy_paused_during_its_rollout_finishes_after_resume_test_pla
     done = await kq.wait_for(task_id, timeout_s=30)
     assert done.status is S.COMPLETED, done.error
     assert done.result["rollouts"]["later"]["ready"] == 1
+
+
+async def test_a_refused_service_is_service_failed_with_the_api_server_s_reason(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    """The emulator checks no Service: it is told to answer the creation of one as the API
+    server does for an invalid one (422, reason Invalid)."""
+    invalid = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'Service "api" is invalid: spec.ports[0].nodePort: Invalid value: 80: '
+        "provided port is not in the valid range",
+        "reason": "Invalid",
+        "details": {"name": "api", "kind": "Service"},
+        "code": 422,
+    }
+    kube.km[f"post /api/v1/namespaces/{NAMESPACE}/services"] << 422 << invalid
+    done = await run(
+        kq, T.K8S_DEPLOY, name="api", image="x:1", ports=[80], service=True, service_type="NodePort"
+    )
+    assert done.error_code == C.K8S_SERVICE_FAILED.value
+    assert "Service 'api'" in done.error and "not in the valid range" in done.error
+    assert await stored(kube, Deployment, "api") is not None  # applied before the Service
