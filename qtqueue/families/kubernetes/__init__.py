@@ -29,6 +29,9 @@ __all__ = ["KubernetesSettings", "family"]
 def _executors() -> list[Executor]:
     """One instance of each of the family's executors."""
     executors: list[Executor] = []
+    from qtqueue.families.kubernetes import pod_exec, pod_logs  # K8S_LOGS, K8S_EXEC
+
+    executors += [pod_logs.K8sLogsExecutor(), pod_exec.K8sExecExecutor()]
     return executors
 
 
