@@ -466,8 +466,8 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-async def pod_api(tmp_path: Path) -> AsyncIterator[PodApi]:
+@pytest.fixture(name="pod_api")
+async def pod_api_fixture(tmp_path: Path) -> AsyncIterator[PodApi]:
     """A suite API server (emulator + pod endpoints) for one test, in process (milliseconds),
     and its kubeconfig at `api.config_path`."""
     api = PodApi()

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 from helpers.waiting import eventually
-from pod_endpoints import TASK_S, PodApi, free_port, pod_api, run, submit  # noqa: F401
+from pod_endpoints import (  # noqa: F401  (pod_api_fixture: the `pod_api` fixture)
+    TASK_S,
+    PodApi,
+    free_port,
+    pod_api_fixture,
+    run,
+    submit,
+)
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
