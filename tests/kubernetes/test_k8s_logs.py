@@ -87,6 +87,24 @@ async def test_cancel_stops_a_follow_at_once_against_suite_pod_endpoints(
     assert "after cancel" not in await queue.read_log(task_id)
 
 
+async def test_a_paused_follow_holds_its_lines_until_resumed_against_suite_pod_endpoints(
+    queue: TaskQueue, pod_api: PodApi
+) -> None:
+    await pod_api.add_pod("api-0")
+    pod_api.write_log("api-0", "before pause")
+    task_id = await submit(queue, pod_api, LOGS, pod="api-0", follow=True)
+    await eventually(lambda: _has(queue, task_id, "before pause"), TASK_S, "the first line")
+
+    assert (await queue.pause_task(task_id)).status is S.PAUSED
+    pod_api.write_log("api-0", "written while paused")
+    assert (await queue.resume_task(task_id)).status is S.RUNNING
+    await eventually(lambda: _has(queue, task_id, "written while paused"), TASK_S, "the line")
+    pod_api.end_log("api-0")
+    done = await queue.wait_for(task_id, timeout_s=TASK_S)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result is not None and done.result["lines"] == 2
+
+
 async def test_a_deployments_pods_are_read_together_each_line_prefixed_against_suite_pod_endpoints(
     queue: TaskQueue, pod_api: PodApi
 ) -> None:

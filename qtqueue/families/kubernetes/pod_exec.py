@@ -14,7 +14,8 @@ Exit 0 is COMPLETED; any other exit FAILED with the shell family's codes (`class
 SYSTEM_COMMAND_FAILED, 127 SYSTEM_COMMAND_NOT_FOUND, 137 SYSTEM_PROCESS_KILLED…), the exit
 status named in the message and in `error_details.exit_code`. Cancel (and the task's timeout)
 closes the WebSocket, and the kubelet ends the command. A command in a remote container cannot
-be suspended: pause waits for the command to end.
+be suspended: a pause takes effect once it has ended (the task then waits, PAUSED, for resume
+before it completes or fails).
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ class K8sExecExecutor(Executor[ExecParams]):
             ctx.progress(0.0, f"running {line} in pod/{p.pod}/{container}")
             stdout, stderr = _Output(ctx, p.result_chars), _Output(ctx, p.result_chars)
             exit_code = await self._exec(cluster, p, container, stdout, stderr)
+        await ctx.checkpoint()
         result = {
             "pod": p.pod,
             "container": container,

@@ -6,8 +6,10 @@ container (or the `container` asked for) writes its lines as they are; otherwise
 a deployment, each line is prefixed as `kubectl logs --prefix` does: `[pod/<pod>/<container>] `.
 
 Without `follow` the task ends with the end of the logs; with it, when every container has
-terminated, when `duration_s` has passed (COMPLETED, "duration_s reached"), or when the task is
-cancelled (the streams are dropped at once). Pause stops reading (the API server holds the rest).
+terminated, when `duration_s` has passed (COMPLETED, "duration_s reached"; wall-clock time,
+pauses included), or when the task is cancelled (the streams are dropped at once). Pause stops
+reading (the API server holds the rest) until resume. A deployment's pods are those its selector
+matches when the task starts.
 The result: the line count, the pods read, and the last `result_lines` lines.
 """
 
@@ -17,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -106,13 +108,16 @@ class _Tally:
         self.count += 1
         self.last.append(line)
 
+    def streams(self) -> str:
+        return f"{self.sources} container" + ("s" if self.sources != 1 else "")
+
     def step(self) -> str:
-        streams = f"{self.sources} container" + ("s" if self.sources != 1 else "")
-        return f"{self.count} lines from {streams}"
+        return f"{self.count} lines from {self.streams()}"
 
     async def tick(self, duration_s: float) -> None:
         """Report the share of `duration_s` gone, every TICK_S, until cancelled."""
         while True:
+            await self.ctx.checkpoint()  # no reports while paused
             elapsed = time.monotonic() - self.started
             self.ctx.progress(min(99.0, 100.0 * elapsed / duration_s), self.step())
             await asyncio.sleep(TICK_S)  # a periodic report, not a wait for a condition
@@ -171,7 +176,7 @@ class K8sLogsExecutor(Executor[LogsParams]):
             sources = self._sources(ctx, pods, p)
             ctx.phase(S.RUNNING)
             tally = _Tally(ctx, p.result_lines, len(sources))
-            ctx.progress(0.0, f"reading {tally.step().split(' from ')[1]}")
+            ctx.progress(0.0, f"reading {tally.streams()}")
             ended = "end of log"
             try:
                 async with asyncio.timeout(p.duration_s) as limit:
@@ -284,7 +289,7 @@ class K8sLogsExecutor(Executor[LogsParams]):
     ) -> None:
         p = ctx.params
 
-        def request(follow: bool, tail_lines: int | None) -> Any:
+        def request(follow: bool, tail_lines: int | None) -> AsyncIterable[str]:
             return cluster.client.log(
                 source.pod,
                 namespace=cluster.namespace,
