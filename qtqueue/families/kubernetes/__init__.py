@@ -28,7 +28,15 @@ __all__ = ["KubernetesSettings", "family"]
 
 def _executors() -> list[Executor]:
     """One instance of each of the family's executors."""
-    executors: list[Executor] = []
+    from qtqueue.families.kubernetes.objects import K8sDeleteExecutor, K8sGetExecutor
+    from qtqueue.families.kubernetes.resources import K8sDeployExecutor, K8sScaleExecutor
+
+    executors: list[Executor] = [
+        K8sDeployExecutor(),
+        K8sScaleExecutor(),
+        K8sDeleteExecutor(),
+        K8sGetExecutor(),
+    ]
     from qtqueue.families.kubernetes import pod_exec, pod_logs  # K8S_LOGS, K8S_EXEC
 
     executors += [pod_logs.K8sLogsExecutor(), pod_exec.K8sExecExecutor()]
@@ -48,6 +56,7 @@ family = Family(
     errors=ERRORS,
     # A deploy names its run by the deployment (or the manifest), the others by the object.
     name_keys=("name", "manifest_path", "kind", "pod", "deployment"),
+    qt_module=f"{__name__}.qt",
     requires=("lightkube", "yaml"),
     extra="kubernetes",
 )
