@@ -20,7 +20,7 @@ the emulator unchanged, so one kubeconfig (one URL, one bearer token) reaches bo
   runs for real, as a local subprocess in its own session; the client closing the socket kills
   it (by its pid's process group), as the kubelet ends the exec stream.
 - Every request must carry `Authorization: Bearer <token>`; otherwise 401 with the Status body
-  the kube-apiserver sends.
+  the kube-apiserver sends. With `exec_forbidden_for` set, exec is refused with RBAC's 403.
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ class PodApi:
         self.logs: dict[tuple[str, str, str], ContainerLog] = {}
         self.execs: list[ExecRun] = []
         self.log_requests: list[dict[str, str]] = []
+        #: A user name: exec is refused (403) as RBAC refuses a user without pods/exec.
+        self.exec_forbidden_for: str | None = None
         #: Follows that ended because their client closed the connection.
         self.dropped_follows = 0
         self._emulator: kmock.KubernetesEmulator | None = None
@@ -340,6 +342,15 @@ class PodApi:
     async def _exec(self, request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["name"]
         argv = request.query.getall("command", [])
+        if self.exec_forbidden_for is not None:  # RBAC: get pods allowed, create pods/exec not
+            return _status(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: User "{self.exec_forbidden_for}" cannot create '
+                f'resource "pods/exec" in API group "" in the namespace "{ns}"',
+                name=name,
+                kind="pods",
+            )
         _, error = await self._running_container(ns, name, request.query.get("container"))
         if error is not None:
             return error

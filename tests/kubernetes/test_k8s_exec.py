@@ -135,6 +135,17 @@ async def test_a_container_still_creating_is_k8s_pod_failed_against_suite_pod_en
     assert done.error is not None and "waiting to start: ContainerCreating" in done.error
 
 
+async def test_exec_refused_by_rbac_is_k8s_authentication_failed_against_suite_pod_endpoints(
+    queue: TaskQueue, pod_api: PodApi
+) -> None:
+    await pod_api.add_pod("toolbox")
+    pod_api.exec_forbidden_for = "viewer"
+    done = await run(queue, pod_api, EXEC, pod="toolbox", command=["true"])
+    assert done.status is S.FAILED
+    assert done.error_code == C.K8S_AUTHENTICATION_FAILED.value
+    assert done.error is not None and "may not create pods/exec" in done.error
+
+
 async def test_a_dead_api_server_is_k8s_cluster_unavailable_against_suite_pod_endpoints(
     queue: TaskQueue, pod_api: PodApi, tmp_path: Path
 ) -> None:

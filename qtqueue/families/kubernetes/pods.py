@@ -115,7 +115,17 @@ def pod_call_error(exc: BaseException, cluster: Cluster, pod: str, container: st
     from httpx2.websockets import HTTPXWSException, WebSocketUpgradeError
 
     if isinstance(exc, WebSocketUpgradeError):
-        response = exc.response
+        response = exc.response  # its body is gone with the refused upgrade: say what 403 means
+        if response.status_code == 403:
+            return QueueError(
+                _C.K8S_AUTHENTICATION_FAILED,
+                f"pod {pod!r}, container {container!r}: {cluster.where()} refused the exec "
+                f"session (403 Forbidden): the user may not create pods/exec in namespace "
+                f"{cluster.namespace!r}",
+                pod=pod,
+                container=container,
+                status_code=403,
+            )
         exc = httpx2.HTTPStatusError(
             f"WebSocket upgrade refused: {response.status_code}",
             request=response.request,
