@@ -19,8 +19,8 @@ from pod_endpoints import (  # noqa: F401  (pod_api_fixture: the `pod_api` fixtu
     submit,
 )
 
-from qtqueue.core.errors import TaskErrorCode
-from qtqueue.core.task import TaskStatus, TaskType
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 
 C = TaskErrorCode
@@ -154,6 +154,17 @@ async def test_tail_lines_and_timestamps_reach_the_api_server_against_suite_pod_
     assert [line.split(" ", 1)[1] for line in lines] == ["two", "three"]
     assert all(line[:4].isdigit() and line.split(" ", 1)[0].endswith("Z") for line in lines)
     assert pod_api.log_requests[-1]["container"] == "main"
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"pod": "a", "deployment": "b"}, {"pod": "Not_A_Pod"}], ids=str
+)
+async def test_a_task_naming_no_pod_or_deployment_both_or_a_bad_name_is_refused_at_once(
+    queue: TaskQueue, params: dict[str, str]
+) -> None:
+    with pytest.raises(QueueError) as refused:
+        await queue.add_task(Task(LOGS, params))
+    assert refused.value.code == C.VALIDATION_INVALID_PARAMS
 
 
 @pytest.mark.parametrize("source", ["pod", "deployment"])

@@ -39,7 +39,7 @@ from qtqueue.core.errors import (
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.kubernetes.client import Cluster, cluster_session
-from qtqueue.families.kubernetes.params import ClusterParams
+from qtqueue.families.kubernetes.params import K8S_NAME_PATTERN, ClusterParams
 from qtqueue.families.kubernetes.pods import (
     check_containers,
     container_state,
@@ -60,7 +60,7 @@ S = TaskStatus
 class ExecParams(ClusterParams):
     """What K8S_EXEC runs, and where."""
 
-    pod: str = Field(..., min_length=1, description="Pod to run the command in")
+    pod: str = Field(..., pattern=K8S_NAME_PATTERN, description="Pod to run the command in")
     command: list[str] = Field(
         ...,
         min_length=1,
@@ -68,7 +68,9 @@ class ExecParams(ClusterParams):
         "no shell unless you run one, e.g. sh -c '…'",
     )
     container: str | None = Field(
-        None, description="Container (default: the pod's first, as kubectl does)"
+        None,
+        pattern=K8S_NAME_PATTERN,
+        description="Container (default: the pod's first, as kubectl does)",
     )
     result_chars: int = Field(
         4096,

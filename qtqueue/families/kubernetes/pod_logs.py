@@ -29,7 +29,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.kubernetes.client import Cluster, cluster_session, k8s_error
-from qtqueue.families.kubernetes.params import ClusterParams
+from qtqueue.families.kubernetes.params import K8S_NAME_PATTERN, ClusterParams
 from qtqueue.families.kubernetes.pods import (
     check_containers,
     get_pod,
@@ -51,12 +51,18 @@ TICK_S = 1.0
 class LogsParams(ClusterParams):
     """What K8S_LOGS reads: one pod or all of a deployment's, and how."""
 
-    pod: str | None = Field(None, description="Pod whose logs to read (or give a deployment)")
+    pod: str | None = Field(
+        None, pattern=K8S_NAME_PATTERN, description="Pod whose logs to read (or give a deployment)"
+    )
     deployment: str | None = Field(
-        None, description="Deployment whose pods' logs to read, each line prefixed by its pod"
+        None,
+        pattern=K8S_NAME_PATTERN,
+        description="Deployment whose pods' logs to read, each line prefixed by its pod",
     )
     container: str | None = Field(
-        None, description="Container to read (default: every container of the pod)"
+        None,
+        pattern=K8S_NAME_PATTERN,
+        description="Container to read (default: every container of the pod)",
     )
     follow: bool = Field(False, description="Keep streaming new lines until stopped")
     duration_s: float | None = Field(
