@@ -124,6 +124,7 @@ async def test_a_deployments_pods_are_read_together_each_line_prefixed_against_s
     await pod_api.add_pod("web-7d4b-a", labels={"app": "web"})
     await pod_api.add_pod("web-7d4b-b", labels={"app": "web"})
     await pod_api.add_pod("db-0", labels={"app": "db"})  # not the deployment's
+    await pod_api.add_pod("web-7d4b-c", labels={"app": "web"}, state="waiting")  # rolling out
     pod_api.write_log("web-7d4b-a", "GET / 200")
     pod_api.write_log("web-7d4b-b", "GET /health 200", "GET /login 302")
     pod_api.write_log("db-0", "checkpoint complete")
@@ -138,6 +139,22 @@ async def test_a_deployments_pods_are_read_together_each_line_prefixed_against_s
     assert "[pod/web-7d4b-b/app] GET /health 200" in log
     assert "[pod/web-7d4b-b/app] GET /login 302" in log
     assert not any("checkpoint complete" in line for line in log)
+    assert any(
+        line.startswith("skipped: pod 'web-7d4b-c'") and "ContainerCreating" in line for line in log
+    )
+
+
+async def test_every_container_of_a_pod_is_read_when_none_is_named_against_suite_pod_endpoints(
+    queue: TaskQueue, pod_api: PodApi
+) -> None:
+    await pod_api.add_pod("batch", containers=["main", "sidecar"])
+    pod_api.write_log("batch", "job done", container="main")
+    pod_api.write_log("batch", "proxy idle", container="sidecar")
+    done = await run(queue, pod_api, LOGS, pod="batch")
+    assert done.status is S.COMPLETED, done.error
+    log = (await queue.read_log(done.id)).splitlines()
+    assert "[pod/batch/main] job done" in log
+    assert "[pod/batch/sidecar] proxy idle" in log
 
 
 async def test_tail_lines_and_timestamps_reach_the_api_server_against_suite_pod_endpoints(
