@@ -125,10 +125,10 @@ async def test_a_bad_value_is_refused_with_a_code_naming_the_field_and_nothing_c
 
 async def test_settings_of_a_family_that_does_not_exist_are_refused(data_dir: Path) -> None:
     async with engine(data_dir) as queue:
-        params = {"families": {"kubernetes": {"context": "x"}}}
+        params = {"families": {"no_such_family": {"context": "x"}}}
         answer = await run_action(queue, {"action": "config_set", "params": params})
         assert answer["error"]["code"] == C.VALIDATION_INVALID_FORMAT.value
-        assert "kubernetes" in answer["error"]["message"]
+        assert "no_such_family" in answer["error"]["message"]
 
 
 @pytest.mark.parametrize("stored", ["{not json", '{"max_concurrent": -5}', "[1, 2]"])
