@@ -85,6 +85,8 @@ async def test_cancel_stops_a_follow_at_once_against_suite_pod_endpoints(
     pod_api.write_log("chatty", "after cancel")  # the task has ended: nobody reads it now
     await queue.settled()
     assert "after cancel" not in await queue.read_log(task_id)
+    # and the stream was closed, not left open: the API server's next write finds it gone
+    await eventually(lambda: pod_api.dropped_follows == 1, TASK_S, "the follow to be dropped")
 
 
 async def test_a_paused_follow_holds_its_lines_until_resumed_against_suite_pod_endpoints(
