@@ -37,6 +37,9 @@ def _executors() -> list[Executor]:
         K8sDeleteExecutor(),
         K8sGetExecutor(),
     ]
+    from qtqueue.families.kubernetes import pod_exec, pod_logs  # K8S_LOGS, K8S_EXEC
+
+    executors += [pod_logs.K8sLogsExecutor(), pod_exec.K8sExecExecutor()]
     return executors
 
 
