@@ -26,8 +26,10 @@ class BoundedLog:
     """Appends to a task's log file; opened lazily, closed by `close()`.
 
     Secrets (bytes) are replaced by REDACTED before anything reaches the file, also when a
-    secret arrives split across two writes: while secrets are known, the last few bytes of
-    each write are held back until the next write (or `close`) shows how they continue.
+    secret arrives split across two writes: while secrets are known, a write's tail that could
+    be the start of one (a prefix of a secret) is held back until the next write (or `close`)
+    shows how it continues. Anything else reaches the file at once, so a task with a
+    credential still has a live log.
     """
 
     def __init__(self, path: Path | str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> None:
@@ -62,9 +64,11 @@ class BoundedLog:
             data = self._held + data
             for secret in self.secrets:
                 data = data.replace(secret, REDACTED_BYTES)
-            keep = max(len(s) for s in self.secrets) - 1
-            if keep > 0:
-                data, self._held = data[:-keep] if len(data) > keep else b"", data[-keep:]
+            keep = secret_prefix_tail(data, self.secrets)
+            if keep:
+                data, self._held = data[:-keep], data[-keep:]
+            else:
+                self._held = b""
         self._append(data)
 
     def _append(self, data: bytes) -> None:
@@ -118,6 +122,18 @@ class BoundedLog:
         if held:
             self._append(held)
         self._close_file()
+
+
+def secret_prefix_tail(data: bytes, secrets: list[bytes]) -> int:
+    """The length of the longest end of `data` that is the beginning of a secret (but not a
+    whole one, which was replaced already): the bytes to hold until the next write."""
+    longest = 0
+    for secret in secrets:
+        for n in range(min(len(secret) - 1, len(data)), longest, -1):
+            if data.endswith(secret[:n]):
+                longest = n
+                break
+    return longest
 
 
 def redact(value: Any, secrets: list[bytes]) -> Any:

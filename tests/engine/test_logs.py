@@ -164,6 +164,25 @@ async def test_a_secret_split_across_two_writes_is_still_redacted(
     assert SECRET not in log_text(queue.log_path(task_id))
 
 
+def test_output_with_a_known_secret_reaches_the_file_at_once_unless_it_may_begin_one(
+    tmp_path: Path,
+) -> None:
+    """A task holding a credential keeps a live log: only a tail that could be the start of
+    the secret waits for the next write."""
+    log = BoundedLog(tmp_path / "t.log")
+    log.add_secret(b"suite-token-5f1c2a9e")
+    log.write(b"step one\n")
+    assert log_text(log.path) == "step one\n"
+    log.write(b"token=suite-tok")
+    assert log_text(log.path) == "step one\ntoken="
+    log.write(b"en-5f1c2a9e done\n")
+    assert log_text(log.path) == f"step one\ntoken={REDACTED} done\n"
+    log.write(b"ends with s")  # 's' may begin the secret: held until the log closes
+    assert log_text(log.path).endswith("done\nends with ")
+    log.close()
+    assert log_text(log.path).endswith("done\nends with s")
+
+
 # --- Following a log --------------------------------------------------------------------------
 
 
