@@ -19,7 +19,7 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,19 +54,15 @@ CONNECT_TIMEOUT_S = 5.0
 class Cluster:
     """One task's connection to a cluster.
 
-    `client` is a lightkube `AsyncClient`; `namespace` the task's namespace (params, else
-    settings, else the context's, else "default"). For raw calls (pod logs, exec over
-    WebSocket): `server` (the API server's URL), `ssl_context` (the cluster's CA and the client
-    certificate, None for plain http), `headers` (the Authorization header, when the user has a
-    token, a token file, an exec plugin or basic auth). `headers` holds a secret: never log it.
+    `client` is a lightkube `AsyncClient` (pod logs and exec included); `namespace` the task's
+    namespace (params, else settings, else the context's, else "default"); `server` the API
+    server's URL, for messages.
     """
 
     client: AsyncClient
     namespace: str
     server: str
     context_name: str
-    ssl_context: ssl.SSLContext | None
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
     request_timeout_s: float = 30.0
     rollout_timeout_s: float = 600.0
 
@@ -99,21 +95,6 @@ def _config_error(path: Path, why: str) -> QueueError:
     )
 
 
-async def _auth_header(auth: Any, server: str) -> str | None:
-    """The Authorization header lightkube's auth for the user would send (bearer token, token
-    file, exec plugin, basic auth), by running its flow on one request."""
-    if auth is None:
-        return None
-    import httpx2
-
-    flow = auth.async_auth_flow(httpx2.Request("GET", server))
-    request = await flow.__anext__()
-    with contextlib.suppress(Exception):
-        await flow.aclose()
-    value = request.headers.get("Authorization")
-    return str(value) if value else None
-
-
 async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
     """A connection to the cluster the task names: its kubeconfig and context (params, else
     `KubernetesSettings`, else $KUBECONFIG / ~/.kube/config and its current-context). A
@@ -126,7 +107,6 @@ async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
     import httpx2
     import msgspec
     from lightkube import AsyncClient, ConfigError, KubeConfig
-    from lightkube.config.client_adapter import user_auth, verify_cluster
     from lightkube.config.models import User
 
     settings = ctx.family_settings(KubernetesSettings)
@@ -167,14 +147,7 @@ async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
     timeout = httpx2.Timeout(settings.k8s_request_timeout_s, connect=CONNECT_TIMEOUT_S)
     server = single.cluster.server
     try:
-        auth = user_auth(user)
-        ssl_context = (
-            verify_cluster(single.cluster, user, single.abs_file)
-            if server.startswith("https")
-            else None
-        )
         client = AsyncClient(single, namespace=namespace, timeout=timeout, field_manager="qtqueue")
-        header = await _auth_header(auth, server)
     except (ConfigError, OSError, ssl.SSLError, ValueError) as exc:
         raise _config_error(path, f"context {single.context_name}: {exc}") from None
     return Cluster(
@@ -182,8 +155,6 @@ async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
         namespace=namespace,
         server=server,
         context_name=single.context_name,
-        ssl_context=ssl_context,
-        headers={"Authorization": header} if header else {},
         request_timeout_s=settings.k8s_request_timeout_s,
         rollout_timeout_s=settings.k8s_rollout_timeout_s,
     )
