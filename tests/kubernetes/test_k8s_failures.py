@@ -13,7 +13,7 @@ from pathlib import Path
 import kmock
 import pytest
 from auth_server import auth_server
-from conftest import NAMESPACE, KubeEnv, kubernetes_registry, run, write_kubeconfig
+from kube_env import NAMESPACE, KubeEnv, kubernetes_registry, run, write_kubeconfig
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType

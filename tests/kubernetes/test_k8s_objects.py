@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import NAMESPACE, KubeEnv, run, submit
 from helpers.waiting import eventually
+from kube_env import NAMESPACE, KubeEnv, run, submit
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Pod
