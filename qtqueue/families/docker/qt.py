@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.docker.progress import LayerState, parse_layer_lines
 from qtqueue.ui.family_widgets import fit_rows
@@ -32,12 +33,10 @@ __all__ = ["LayerFeed", "LayerView", "detail_widget", "layer_transfer_text"]
 
 #: Task types whose log carries `layer <id>: ...` lines.
 LAYERED_TYPES = frozenset({TaskType.DOCKER_PULL.value, TaskType.DOCKER_PUSH.value})
-#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 TITLE = "Image layers"
 
 
-class LayerFeed:
+class LayerFeed(LineFeed[dict[str, LayerState]]):
     """The layers of a pull or push, fed the log chunk by chunk as it grows.
 
     Each chunk is parsed once: only its complete lines (an unfinished last line waits for the
@@ -47,20 +46,7 @@ class LayerFeed:
 
     def __init__(self) -> None:
         self.layers: dict[str, LayerState] = {}
-        self._partial = ""
-
-    def feed(self, chunk: str) -> dict[str, LayerState]:
-        """Take the next piece of the log; the layers it changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
-
-    def finish(self) -> dict[str, LayerState]:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
+        super().__init__()
 
     def _parse(self, text: str) -> dict[str, LayerState]:
         if "layer " not in text:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.kubernetes.rollout import (
     POD_FAILURE_REASONS,
@@ -37,35 +38,20 @@ __all__ = ["RolloutFeed", "RolloutPane", "detail_widget", "rollout_status_text"]
 
 #: Task types whose log carries `rollout ...` lines.
 ROLLOUT_TYPES = frozenset({TaskType.K8S_DEPLOY.value, TaskType.K8S_SCALE.value})
-#: An unfinished last line longer than this is no rollout line: it is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 TITLE = "Rollout"
 COLUMNS = ["Workload / pod", "Desired", "Updated", "Ready", "Available", "Status"]
 _FAILED = QColor(190, 40, 40)
 _DONE = QColor(30, 130, 60)
 
 
-class RolloutFeed:
+class RolloutFeed(LineFeed[set[str]]):
     """The rollouts of a deploy or scale, fed the log chunk by chunk as it grows: only
     complete lines (an unfinished last line waits for the next chunk). `views` keeps each
     workload's latest state, as `parse_rollout_lines` over the whole log would."""
 
     def __init__(self) -> None:
         self.views: dict[str, RolloutView] = {}
-        self._partial = ""
-
-    def feed(self, chunk: str) -> set[str]:
-        """Take the next piece of the log; the workloads it changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
-
-    def finish(self) -> set[str]:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
+        super().__init__()
 
     def _parse(self, text: str) -> set[str]:
         if "rollout " not in text:

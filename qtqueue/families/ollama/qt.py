@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.ollama.progress import PullLayer, parse_pull_lines
 from qtqueue.ui.family_widgets import fit_rows
@@ -32,30 +33,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["PullFeed", "PullLayerView", "detail_widget", "transferred_text"]
 
 TITLE = "Model layers"
-#: An unfinished last line longer than this is no layer line: it is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 
 
-class PullFeed:
+class PullFeed(LineFeed[dict[str, PullLayer]]):
     """The layers of a pull, fed the log chunk by chunk: only complete lines are parsed (an
     unfinished last one waits for the next chunk), each chunk once."""
 
     def __init__(self) -> None:
         self.layers: dict[str, PullLayer] = {}
-        self._partial = ""
-
-    def feed(self, chunk: str) -> dict[str, PullLayer]:
-        """Take the next piece of the log; the layers it changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
-
-    def finish(self) -> dict[str, PullLayer]:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
+        super().__init__()
 
     def _parse(self, text: str) -> dict[str, PullLayer]:
         if "layer " not in text:

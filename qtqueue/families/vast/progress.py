@@ -7,6 +7,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from qtqueue.core.log_lines import LineFeed
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["InstanceFacts", "InstanceFeed"]
@@ -17,8 +19,6 @@ _PHASE = re.compile(r"^instance (\d+): (creating|loading image|starting|running)
 _DESTROYING = re.compile(r"^destroying instance (\d+) \((\S+)x (.+?), (?:\$([\d.]+)/hour|price)")
 _GONE = re.compile(r"^(?:instance (\d+) is gone|destroyed instance (\d+))")
 _LEFT = re.compile(r"^WARNING: instance (\d+) is LEFT RUNNING")
-#: An unfinished last line longer than this is not kept for the next chunk.
-_MAX_PARTIAL_LINE = 4096
 
 
 @dataclass
@@ -37,25 +37,12 @@ class InstanceFacts:
     gpu: str | None = None
 
 
-class InstanceFeed:
+class InstanceFeed(LineFeed[bool]):
     """The facts of one task's log, fed chunk by chunk as it grows (complete lines only)."""
 
     def __init__(self) -> None:
         self.facts = InstanceFacts()
-        self._partial = ""
-
-    def feed(self, chunk: str) -> bool:
-        """Take the next piece of the log; whether the facts changed."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        return self._parse(text[:cut])
-
-    def finish(self) -> bool:
-        """The log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        return self._parse(rest)
+        super().__init__()
 
     def _parse(self, text: str) -> bool:
         before = InstanceFacts(**vars(self.facts))
