@@ -146,7 +146,8 @@ async def git_server(root: Path, user: str, password: str) -> AsyncIterator[GitS
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    """Run git (the test's own, for setting repositories up and looking at them); its stdout."""
+    """Run git (the test's own, for setting repositories up and looking at them); its stdout.
+    It blocks: never point it at a server running on the test's own event loop."""
     env = {
         **os.environ,
         "LC_ALL": "C",
@@ -155,9 +156,17 @@ def git(*args: str, cwd: Path | None = None) -> str:
         "GIT_COMMITTER_NAME": "Test",
         "GIT_COMMITTER_EMAIL": "test@example.invalid",
         "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
     }
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout
 

@@ -17,6 +17,7 @@ as GitHub's published OpenAPI description (api.github.com.json, @octokit/openapi
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -48,6 +49,8 @@ class GitHubApiServer:
     """Where clone_url points."""
     requests: list[tuple[float, str, str]] = field(default_factory=list)
     """(UNIX time, method, path with query) of every request."""
+    hang: bool = False
+    """Take every request and never answer it (until the server stops)."""
     exhausted_until: float | None = None
     """The rate limit is used up until this UNIX time (None: it is not)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -178,6 +181,8 @@ async def github_api_server() -> AsyncIterator[GitHubApiServer]:
     @web.middleware
     async def github_rules(request: web.Request, handler: Any) -> web.StreamResponse:
         server.requests.append((time.time(), request.method, request.path_qs))
+        if server.hang:
+            await asyncio.Event().wait()  # cancelled when the client gives up or it stops
         headers = rate_headers()
         if headers["x-ratelimit-remaining"] == "0":
             return _error(
@@ -250,6 +255,6 @@ async def github_api_server() -> AsyncIterator[GitHubApiServer]:
     app.router.add_get("/user/repos", list_mine)
     app.router.add_get("/users/{username}/repos", list_of)
     app.router.add_get("/orgs/{org}/repos", list_of)
-    async with serve(app) as url:
+    async with serve(app, handler_cancellation=True, shutdown_timeout=2) as url:
         server.url = url
         yield server

@@ -157,3 +157,32 @@ async def test_dead_api_is_connection_failed(gq: TaskQueue) -> None:
     assert task.status is S.FAILED
     assert task.error_code == C.NETWORK_CONNECTION_FAILED.value
     assert f"127.0.0.1:{port}" in (task.error or "")
+
+
+async def test_an_api_that_never_answers_is_a_timeout_against_local_github_api(
+    gq: TaskQueue, api: GitHubApiServer
+) -> None:
+    api.hang = True
+    gq.executor_settings["github_timeout_s"] = 0.5
+    task = await run(gq, T.GITHUB_CREATE_REPO, name="x", api_url=api.url, timeout_s=30)
+    assert task.status is S.FAILED
+    assert task.error_code == C.NETWORK_TIMEOUT.value
+    assert api.url in (task.error or "")
+
+
+async def test_without_a_token_lists_are_anonymous_and_create_refused_against_local_github_api(
+    gq: TaskQueue, api: GitHubApiServer
+) -> None:
+    api.add_repo("torvalds", "linux")
+    api.add_repo("torvalds", "secret-plans", private=True)
+    gq.executor_settings["github_keyring_entry"] = "no-such-entry"
+    listed = await run(gq, T.GITHUB_LIST_REPOS, owner="torvalds", api_url=api.url)
+    assert listed.status is S.COMPLETED, listed.error
+    assert listed.result is not None
+    assert [r["full_name"] for r in listed.result["repositories"]] == ["torvalds/linux"]
+    assert "no keyring entry 'no-such-entry': anonymous access" in await gq.read_log(listed.id)
+    created = await run(gq, T.GITHUB_CREATE_REPO, name="x", api_url=api.url)
+    assert created.error_code == C.GITHUB_AUTHENTICATION_FAILED.value
+    assert "Requires authentication" in (created.error or "")
+    named = await run(gq, T.GITHUB_LIST_REPOS, credential="no-such-entry", api_url=api.url)
+    assert named.error_code == C.CREDENTIAL_NOT_FOUND.value  # a named entry must exist

@@ -51,11 +51,13 @@ async def test_clone_shows_its_transfer_against_git_http_backend(
 ) -> None:
     content = files(120, 8192)
     bare = make_bare_repo(git_http.root / "octo", "app", content)
-    gq.executor_settings["github_git_url"] = git_http.url  # owner/name is cloned from there
+    # owner/name is cloned from the settings' git URL into the settings' clone folder.
+    gq.executor_settings["github_git_url"] = git_http.url
+    gq.executor_settings["github_clone_root"] = str(tmp_path / "out")
     steps: list[str] = []
     steps_of(gq, steps)
     dest = tmp_path / "out" / "app"
-    task = await run(gq, T.GITHUB_CLONE, repository="octo/app", destination=str(dest))
+    task = await run(gq, T.GITHUB_CLONE, repository="octo/app")
     assert task.status is S.COMPLETED, task.error
     assert all((dest / name).read_bytes() == data for name, data in content.items())
     head = git("rev-parse", "main", cwd=bare).strip()
@@ -106,6 +108,17 @@ async def test_push_and_a_rejected_push_against_git_http_backend(
     assert rejected.error_code == C.GITHUB_MERGE_CONFLICT.value
     assert "[rejected]" in (rejected.error or "") and "fetch first" in (rejected.error or "")
     assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "HEAD", cwd=mine)  # untouched
+
+    # Forced, but with a lease: their view of the remote branch is stale, so it is refused...
+    forced = await run(gq, T.GITHUB_PUSH, path=str(theirs), force=True)
+    assert forced.error_code == C.GITHUB_MERGE_CONFLICT.value
+    assert "stale info" in (forced.error or "")
+    # ...until they have seen where it is now; then theirs replaces mine.
+    # (Fetched from the folder: the test's own git must not call the server on this loop.)
+    git("fetch", "-q", str(bare), "+main:refs/remotes/origin/main", cwd=theirs)
+    replaced = await run(gq, T.GITHUB_PUSH, path=str(theirs), force=True)
+    assert replaced.status is S.COMPLETED, replaced.error
+    assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "HEAD", cwd=theirs)
 
     # A new branch with -u: the remote has it and it is the local branch's upstream.
     git("checkout", "-q", "-b", "feature", cwd=theirs)
