@@ -12,7 +12,8 @@ as GitHub's published OpenAPI description (api.github.com.json, @octokit/openapi
   authentication", ...} for none where one is needed.
 - `x-ratelimit-limit/-remaining/-used/-reset/-resource` on every answer; while the test has
   the limit used up (`exhaust`), 403 {"message": "API rate limit exceeded ..."} with
-  `x-ratelimit-remaining: 0` until `x-ratelimit-reset`.
+  `x-ratelimit-remaining: 0` until `x-ratelimit-reset`; a secondary rate limit is 429 with
+  `retry-after`; a GitHub that is down answers 502.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class GitHubApiServer:
     """Where clone_url points."""
     requests: list[tuple[float, str, str]] = field(default_factory=list)
     """(UNIX time, method, path with query) of every request."""
+    broken: bool = False
+    """Answer every request 502, as GitHub does when it is down."""
+    retry_after_s: int | None = None
+    """Answer the next request 429 with this `retry-after` (a secondary rate limit)."""
     hang: bool = False
     """Take every request and never answer it (until the server stops)."""
     exhausted_until: float | None = None
@@ -184,6 +189,17 @@ async def github_api_server() -> AsyncIterator[GitHubApiServer]:
         if server.hang:
             await asyncio.Event().wait()  # cancelled when the client gives up or it stops
         headers = rate_headers()
+        if server.broken:
+            return _error(502, "Server Error", headers)
+        if server.retry_after_s is not None:
+            headers["retry-after"] = str(server.retry_after_s)
+            server.retry_after_s = None
+            return _error(
+                429,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you "
+                "try again.",
+                headers,
+            )
         if headers["x-ratelimit-remaining"] == "0":
             return _error(
                 403,

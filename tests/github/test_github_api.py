@@ -186,3 +186,20 @@ async def test_without_a_token_lists_are_anonymous_and_create_refused_against_lo
     assert "Requires authentication" in (created.error or "")
     named = await run(gq, T.GITHUB_LIST_REPOS, credential="no-such-entry", api_url=api.url)
     assert named.error_code == C.CREDENTIAL_NOT_FOUND.value  # a named entry must exist
+
+
+async def test_retry_after_is_waited_and_a_down_github_is_api_error_against_local_github_api(
+    gq: TaskQueue, api: GitHubApiServer
+) -> None:
+    api.add_repo(LOGIN, "app")
+    api.retry_after_s = 1
+    waited = await run(gq, T.GITHUB_LIST_REPOS, api_url=api.url, timeout_s=60)
+    assert waited.status is S.COMPLETED, waited.error
+    assert "rate limited: waiting 1 s" in await gq.read_log(waited.id)
+    assert api.requests[1][0] - api.requests[0][0] >= 1.0  # asked again after retry-after
+
+    api.broken = True
+    down = await run(gq, T.GITHUB_CREATE_REPO, name="x", api_url=api.url)
+    assert down.status is S.FAILED
+    assert down.error_code == C.GITHUB_API_ERROR.value
+    assert "502" in (down.error or "")
