@@ -17,6 +17,7 @@ and every other line git prints.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import os
@@ -262,10 +263,12 @@ async def run_git(
     ctx.attach_pid(proc.pid)
     ctx.set_suspend_hooks(tree.suspend, tree.resume)
     output = _Output(ctx, phases)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character cut by a read
     assert proc.stdout is not None
     try:
         while chunk := await proc.stdout.read(65536):
-            output.feed(chunk.decode("utf-8", "replace"))
+            output.feed(decoder.decode(chunk))
+        output.feed(decoder.decode(b"", final=True))
         returncode = await proc.wait()
     except BaseException:
         await _terminate(tree, proc)
