@@ -1,4 +1,7 @@
-"""GITHUB_CREATE_REPO and GITHUB_LIST_REPOS: repositories made and listed through the REST API."""
+"""GITHUB_CREATE_REPO and GITHUB_LIST_REPOS: repositories made and listed through the REST API.
+
+gidgethub (the `github` extra) is imported when a task runs (`rest.py`), so the types are listed
+without it (the registry then answers QUEUE_EXTRA_NOT_INSTALLED)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.github.params import CreateRepoParams, ListReposParams
 from qtqueue.families.github.progress import RepoRow, repo_table
-from qtqueue.families.github.rest import REST_FAILURES, github_api, repo_summary, rest_error
 from qtqueue.families.github.settings import GitHubSettings
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ class CreateRepoExecutor(Executor[CreateRepoParams]):
     summary: ClassVar[str] = "Create a GitHub repository (yours or an organisation's)"
 
     async def run(self, ctx: RunContext[CreateRepoParams]) -> dict[str, Any]:
+        from qtqueue.families.github.rest import REST_FAILURES, github_api, repo_summary, rest_error
+
         p = ctx.params
         api_url = p.api_url or ctx.family_settings(GitHubSettings).github_api_url
         where = f"{p.org}/{p.name}" if p.org else p.name
@@ -69,6 +73,8 @@ class ListReposExecutor(Executor[ListReposParams]):
     summary: ClassVar[str] = "List GitHub repositories: yours, a user's or an organisation's"
 
     async def run(self, ctx: RunContext[ListReposParams]) -> dict[str, Any]:
+        from qtqueue.families.github.rest import REST_FAILURES, github_api, repo_summary, rest_error
+
         p = ctx.params
         api_url = p.api_url or ctx.family_settings(GitHubSettings).github_api_url
         if p.owner is None:

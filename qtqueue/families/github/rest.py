@@ -22,6 +22,7 @@ from gidgethub.aiohttp import GitHubAPI
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
+from qtqueue.families.github.login import github_token
 from qtqueue.families.github.settings import GitHubSettings
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ __all__ = [
     "REST_FAILURES",
     "RestClient",
     "github_api",
-    "github_token",
     "rate_limit_wait",
     "repo_summary",
     "rest_error",
@@ -125,21 +125,6 @@ def _deadline(ctx: RunContext) -> float | None:
     if task.timeout_s is None:
         return None
     return (task.started_at or time.time()) + task.timeout_s
-
-
-async def github_token(ctx: RunContext, credential: str | None) -> str | None:
-    """The token from the OS keyring: the named entry (it must exist), else the settings' entry
-    (missing: None, anonymous access, said in the log)."""
-    if credential:
-        return await ctx.credential(credential)
-    entry = ctx.family_settings(GitHubSettings).github_keyring_entry
-    try:
-        return await ctx.credential(entry)
-    except QueueError as exc:
-        if exc.code != _C.CREDENTIAL_NOT_FOUND:
-            raise
-    ctx.log(f"[github] no keyring entry {entry!r}: anonymous access")
-    return None
 
 
 @asynccontextmanager

@@ -15,9 +15,9 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.github.gitrun import GitOutcome, askpass, git_output, run_git
+from qtqueue.families.github.login import github_token
 from qtqueue.families.github.params import CloneParams, PushParams, is_url, repo_url
 from qtqueue.families.github.progress import CLONE_PHASES, PUSH_PHASES
-from qtqueue.families.github.rest import github_token
 from qtqueue.families.github.settings import GitHubSettings, web_url_of
 
 logger = logging.getLogger(__name__)
