@@ -234,3 +234,22 @@ async def test_pause_and_cancel_a_clone_against_a_stalled_git_http_backend(
     assert len(its_tree) > 1
     assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in its_tree)
     assert not dest.exists()  # the half clone is removed
+
+
+async def test_a_clone_past_its_time_limit_times_out_against_a_stalled_git_http_backend(
+    gq: TaskQueue, git_http: GitServer, tmp_path: Path
+) -> None:
+    make_bare_repo(git_http.root, "big", files(64, 32 * 1024))
+    git_http.stall = True  # the transfer never ends on its own
+    dest = tmp_path / "big"
+    task_id = await gq.add_task(
+        Task(
+            T.GITHUB_CLONE,
+            {"repository": f"{git_http.url}/big.git", "destination": str(dest)},
+            timeout_s=1.5,
+            max_retries=0,
+        )
+    )
+    done = await gq.wait_for(task_id, timeout_s=30)
+    assert done.status is S.TIMEOUT
+    assert not dest.exists()
