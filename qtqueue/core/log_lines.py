@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_PARTIAL_LINE", "LineFeed"]
+__all__ = ["MAX_PARTIAL_LINE", "LineFeed", "LogLines"]
 
 #: An unfinished last line longer than this names nothing a feed reads: it is not kept.
 MAX_PARTIAL_LINE = 4096
@@ -42,3 +42,10 @@ class LineFeed(Generic[R]):
     def _parse(self, text: str) -> R:
         """What `text` (whole lines) changed."""
         raise NotImplementedError
+
+
+class LogLines(LineFeed[list[str]]):
+    """The log's complete lines as they come, for a reader that looks at each itself."""
+
+    def _parse(self, text: str) -> list[str]:
+        return text.splitlines()

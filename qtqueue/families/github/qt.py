@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.core.log_lines import LogLines
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.github.progress import (
     GIT_LOG_PREFIX,
@@ -41,8 +42,6 @@ __all__ = ["GitHubView", "detail_widget"]
 SHOWN_TYPES = frozenset(
     {TaskType.GITHUB_CLONE.value, TaskType.GITHUB_PUSH.value, TaskType.GITHUB_LIST_REPOS.value}
 )
-#: An unfinished last line longer than this is neither a phase nor a row: it is not kept.
-_MAX_PARTIAL_LINE = 4096
 TRANSFER_TITLE = "Git transfer"
 REPOS_TITLE = "Repositories"
 _TRANSFER_COLUMNS = ["Phase", "Progress", "Objects", "Transferred", "Speed"]
@@ -90,7 +89,7 @@ class GitHubView(QGroupBox):
         self.view.header().setStretchLastSection(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.view)
-        self._partial = ""
+        self._lines = LogLines()
         self._phases: dict[str, QTreeWidgetItem] = {}
         self._repos = 0
         self.reset()
@@ -101,7 +100,7 @@ class GitHubView(QGroupBox):
 
     def reset(self) -> None:
         """Forget what is shown: another task (or its log from the start) comes next."""
-        self._partial = ""
+        self._lines = LogLines()
         self._phases.clear()
         self._repos = 0
         self.view.clear()
@@ -111,16 +110,11 @@ class GitHubView(QGroupBox):
 
     def feed(self, task_id: str, chunk: str) -> None:
         """The next piece of `task_id`'s log (an unfinished last line waits for the next)."""
-        text = self._partial + chunk
-        cut = text.rfind("\n") + 1
-        rest = text[cut:]
-        self._partial = rest if len(rest) <= _MAX_PARTIAL_LINE else ""
-        self._show(task_id, text[:cut].splitlines())
+        self._show(task_id, self._lines.feed(chunk))
 
     def finish(self, task_id: str) -> None:
         """`task_id`'s log ended: its last line counts even without a newline."""
-        rest, self._partial = self._partial, ""
-        self._show(task_id, [rest] if rest else [])
+        self._show(task_id, self._lines.finish())
 
     def _show(self, task_id: str, lines: list[str]) -> None:
         changed = False
