@@ -177,3 +177,19 @@ def test_the_cycle_finder_finds_a_cycle_through_a_type_checking_import(tmp_path:
     finally:
         sys.path.remove(str(tmp_path))
     assert _cycles(graph) == [["cyclepkg.a", "cyclepkg.b", "cyclepkg.c"]]
+
+
+def test_no_test_module_imports_from_a_conftest() -> None:
+    """Every test folder has its own `conftest`, and the first one imported wins the name: a
+    test importing helpers from it breaks when another folder is collected first. Helpers live
+    in a module of their own name (e.g. tests/github/github_env.py)."""
+    tests = Path(__file__).parent
+    offenders = [
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if any(
+            line.startswith(("from conftest import", "import conftest"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert offenders == []

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import LOGIN, WRONG_ENTRY, assert_tokens_never_shown
 from github_api_server import GitHubApiServer
+from github_env import LOGIN, WRONG_ENTRY, assert_tokens_never_shown
 from loopback import closed_port
 
 from qtqueue.core.errors import TaskErrorCode

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from conftest import TOKEN, WRONG_ENTRY, assert_tokens_never_shown
 from git_server import GitServer, git, make_bare_repo
+from github_env import TOKEN, WRONG_ENTRY, assert_tokens_never_shown
 from helpers.waiting import eventually
 from loopback import closed_port
 

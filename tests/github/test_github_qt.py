@@ -14,9 +14,9 @@ pytest.importorskip("pytestqt", reason="pytest-qt not installed: pip install -e 
 
 from pathlib import Path
 
-from conftest import LOGIN
 from git_server import GitServer, make_bare_repo
 from github_api_server import GitHubApiServer
+from github_env import LOGIN
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
