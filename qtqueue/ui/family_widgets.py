@@ -14,7 +14,14 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from PySide6.QtWidgets import QGridLayout, QTreeWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QTreeWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from qtqueue.core.task import Task
 from qtqueue.executors.family import Family
@@ -29,6 +36,7 @@ __all__ = [
     "find_family_widget",
     "fit_rows",
     "host_family_widgets",
+    "hosted_list",
     "load_family_widgets",
 ]
 
@@ -89,6 +97,25 @@ def family_editors(family: Family | None, base: EditorRegistry) -> EditorRegistr
         logger.exception("could not load the %s family's form editors", family.name)
         return base
     return registry
+
+
+def hosted_list(
+    box: QGroupBox, object_name: str, headers: Sequence[str] = (), *, nested: bool = False
+) -> QTreeWidget:
+    """The read-only list a family's detail box shows (layers, a rollout, git phases): one row
+    per line, not editable, not wrapped, last column stretched; `nested` rows have children
+    (pods under their workload). It fills `box`; `fit_rows` sizes it to its rows."""
+    view = QTreeWidget(box)
+    view.setObjectName(object_name)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setRootIsDecorated(nested)
+    view.setUniformRowHeights(True)
+    view.setWordWrap(False)
+    if headers:
+        view.setHeaderLabels(list(headers))
+    view.header().setStretchLastSection(True)
+    QVBoxLayout(box).addWidget(view)
+    return view
 
 
 def fit_rows(view: QTreeWidget) -> None:

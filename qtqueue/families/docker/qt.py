@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
-    QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.docker.progress import LayerState, parse_layer_lines
-from qtqueue.ui.family_widgets import fit_rows
+from qtqueue.ui.family_widgets import fit_rows, hosted_list
 from qtqueue.ui.task_list.columns import format_size
 
 logger = logging.getLogger(__name__)
@@ -75,18 +72,7 @@ class LayerView(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(TITLE, parent)
         self.setObjectName("layersBox")
-        self.view = QTreeWidget(self)
-        self.view.setObjectName("layerView")
-        self.view.setMinimumSize(QSize(0, 90))
-        self.view.setMaximumSize(QSize(16777215, 220))
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
-        self.view.setWordWrap(False)
-        self.view.setHeaderLabels(["Layer", "Status", "Transferred"])
-        self.view.header().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.view)
+        self.view = hosted_list(self, "layerView", ["Layer", "Status", "Transferred"])
         self._feed = LayerFeed()
         self._items: dict[str, QTreeWidgetItem] = {}
 

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
-    QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -32,7 +29,7 @@ from qtqueue.families.github.progress import (
     parse_progress_line,
     parse_repo_table,
 )
-from qtqueue.ui.family_widgets import fit_rows
+from qtqueue.ui.family_widgets import fit_rows, hosted_list
 
 logger = logging.getLogger(__name__)
 
@@ -79,16 +76,7 @@ class GitHubView(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(TRANSFER_TITLE, parent)
         self.setObjectName("githubBox")
-        self.view = QTreeWidget(self)
-        self.view.setObjectName("githubView")
-        self.view.setMinimumSize(QSize(0, 90))
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
-        self.view.setWordWrap(False)
-        self.view.header().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.view)
+        self.view = hosted_list(self, "githubView")
         self._lines = LogLines()
         self._phases: dict[str, QTreeWidgetItem] = {}
         self._repos = 0

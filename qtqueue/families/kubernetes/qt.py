@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
-    QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -30,7 +27,7 @@ from qtqueue.families.kubernetes.rollout import (
     RolloutView,
     apply_rollout_line,
 )
-from qtqueue.ui.family_widgets import fit_rows
+from qtqueue.ui.family_widgets import fit_rows, hosted_list
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +73,7 @@ class RolloutPane(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(TITLE, parent)
         self.setObjectName("rolloutBox")
-        self.view = QTreeWidget(self)
-        self.view.setObjectName("rolloutView")
-        self.view.setMinimumSize(QSize(0, 90))
-        self.view.setMaximumSize(QSize(16777215, 260))
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setUniformRowHeights(True)
-        self.view.setWordWrap(False)
-        self.view.setHeaderLabels(COLUMNS)
-        self.view.header().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.view)
+        self.view = hosted_list(self, "rolloutView", COLUMNS, nested=True)
         self._feed = RolloutFeed()
         self._items: dict[str, QTreeWidgetItem] = {}
 
