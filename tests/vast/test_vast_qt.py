@@ -42,3 +42,23 @@ def test_the_instance_widget_shows_phase_price_and_gpu(qtbot: QtBot) -> None:
     }
     view.reset()
     assert view.labels["price"].text() == "—"
+
+
+def test_a_create_form_opens_with_the_image_offer_and_disk(qtbot: QtBot) -> None:
+    """What a rent needs is at the top of the New task form; the offer filters and how the
+    instance starts come after."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QComboBox
+
+    from qtqueue.executors import default_registry
+    from qtqueue.ui.new_task_dialog import NewTaskDialog
+    from qtqueue.ui.paramform.form import TaskForm
+
+    dialog = NewTaskDialog(default_registry(entry_points=False))
+    qtbot.addWidget(dialog)
+    picker = dialog.findChild(QComboBox, "taskTypePicker")
+    picker.setCurrentIndex(picker.findData("vast_create", Qt.ItemDataRole.UserRole + 1))
+    qtbot.waitUntil(lambda: "image" in dialog.findChild(TaskForm, "taskForm").field_names())
+    names = dialog.findChild(TaskForm, "taskForm").field_names()
+    assert names[:3] == ["image", "offer_id", "disk_gb"]
+    assert names.index("gpu_name") < names.index("env")

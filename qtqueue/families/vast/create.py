@@ -41,8 +41,24 @@ _YES = frozenset({"yes", "y", "ok", "approve", "approved", "rent"})
 _FAILED = frozenset({"exited", "offline", "stopped"})
 
 
-class _Rent(Params):
-    """What a create rents: the first fields of its form."""
+class _Launch(Params):
+    """How a rented instance starts: the last fields of a create's form."""
+
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables")
+    onstart: str | None = Field(None, description="Commands run when the instance starts")
+    label: str | None = Field(None, description="Label shown in the Vast.ai console")
+    runtype: Literal["ssh", "ssh_direct", "jupyter", "jupyter_direct", "args"] = Field(
+        "ssh",
+        description="How to reach it: ssh, jupyter (proxied or direct) or args (the "
+        "image's entrypoint as is)",
+    )
+    keyring_name: str | None = keyring_field()
+
+
+class CreateParams(OfferFilters, _Launch):
+    """An offer (or the filters for the cheapest one), the image and disk, and how it starts.
+    The form shows a model's own fields first, then its bases': the image, offer and disk
+    come first, then the filters, then how it starts."""
 
     offer_id: int | None = Field(
         None,
@@ -54,21 +70,6 @@ class _Rent(Params):
         ..., min_length=1, description="Docker image the instance runs, e.g. pytorch/pytorch:latest"
     )
     disk_gb: float = Field(10.0, gt=0, le=10000, description="Disk of the instance, in GB")
-
-
-class CreateParams(OfferFilters, _Rent):
-    """An offer (or the filters for the cheapest one), the image and disk, and how it starts:
-    the offer, image and disk come first in the form, then the filters."""
-
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables")
-    onstart: str | None = Field(None, description="Commands run when the instance starts")
-    label: str | None = Field(None, description="Label shown in the Vast.ai console")
-    runtype: Literal["ssh", "ssh_direct", "jupyter", "jupyter_direct", "args"] = Field(
-        "ssh",
-        description="How to reach it: ssh, jupyter (proxied or direct) or args (the "
-        "image's entrypoint as is)",
-    )
-    keyring_name: str | None = keyring_field()
 
 
 def start_phase(row: dict[str, Any]) -> tuple[str, float, TaskStatus]:
