@@ -60,6 +60,7 @@ class RunHandle:
         self._monotonic = monotonic
         self.runner: asyncio.Task[None] | None = None
         self.holds_slot = False  # counts against the limits, suspended or not
+        self.retry_safe = True  # its executor's `Executor.retry_safe`
         self.stop_reason: StopReason | None = None
         self.pause_hook: SuspendHook | None = None
         self.resume_hook: SuspendHook | None = None

@@ -273,15 +273,28 @@ class Recovery:
             note += f"; its leftover process {task.pid} was stopped"
         elif task.pid:
             note += f"; its process {task.pid} had already ended, how is not known"
-        will_retry = task.on_interrupt == OnInterrupt.REQUEUE or (
-            task.on_interrupt == OnInterrupt.RETRY and task.retry_count < (task.max_retries or 0)
+        # A type whose second attempt would repeat costly work (Executor.retry_safe) is never
+        # run again by itself, whatever its on_interrupt says.
+        executor = self.state.registry.get(task.type_name)
+        again = executor is None or executor.retry_safe
+        will_retry = again and (
+            task.on_interrupt == OnInterrupt.REQUEUE
+            or (
+                task.on_interrupt == OnInterrupt.RETRY
+                and task.retry_count < (task.max_retries or 0)
+            )
         )
-        note += "; it runs again" if will_retry else "; it does not run again"
+        if will_retry:
+            note += "; it runs again"
+        elif again:
+            note += "; it does not run again"
+        else:
+            note += "; it does not run again by itself: a second attempt could repeat its work"
         self._note(task, (note + "\n").encode())
         as_it_ran(task)
         task.pid = None
         details = {"killed_pid": killed}
-        if task.on_interrupt == OnInterrupt.REQUEUE:
+        if again and task.on_interrupt == OnInterrupt.REQUEUE:
             # The history records why it runs again: this transition carries the code.
             task.error_code = TaskErrorCode.QUEUE_TASK_INTERRUPTED.value
             self.lifecycle.requeue(task, "cut short by an engine crash; runs again")
@@ -293,7 +306,7 @@ class Recovery:
                 code=TaskErrorCode.QUEUE_TASK_INTERRUPTED,
                 message="cut short: the engine stopped while the task ran",
                 details=details,
-                allow_retry=task.on_interrupt == OnInterrupt.RETRY,
+                allow_retry=again and task.on_interrupt == OnInterrupt.RETRY,
             )
         logger.warning("task %s was cut short by an engine crash (%s)", task.id, task.on_interrupt)
 

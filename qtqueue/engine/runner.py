@@ -177,6 +177,7 @@ class Runner:
                     [self.state.notice(task, f"supervised task started: {task.name}")]
                 )
             ctx = EngineRunContext(self, handle, executor)
+            handle.retry_safe = executor.retry_safe
             if task.status == TaskStatus.PAUSED:
                 handle.resumed.clear()
             else:
@@ -276,7 +277,7 @@ class Runner:
             message=message,
             details=details,
             result=result,
-            allow_retry=status != TaskStatus.CANCELLED,
+            allow_retry=status != TaskStatus.CANCELLED and handle.retry_safe,
         )
         self.forget_when_durable(task.id, fut)
         self._done(handle)

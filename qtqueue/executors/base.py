@@ -135,6 +135,11 @@ class Executor(ABC, Generic[P]):
     #: Its work is one command started with `run_command` (so through the spawner): after an
     #: engine crash, the spawner knows whether it started and how it ended.
     runs_commands: ClassVar[bool] = False
+    #: Whether a failed, timed-out or crash-interrupted attempt may run again by itself (the
+    #: task's retries, an engine crash's requeue). False where a second attempt would repeat
+    #: what the first may already have done, at a cost — renting a paid GPU instance. A person
+    #: can still retry it.
+    retry_safe: ClassVar[bool] = True
 
     @property
     def name(self) -> str:

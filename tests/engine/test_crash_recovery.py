@@ -14,6 +14,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import psutil
 import pytest
@@ -24,6 +25,8 @@ from helpers.waiting import eventually
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.executors import ExecutorRegistry
+from qtqueue.executors.base import Executor, RunContext
 
 S = TaskStatus
 
@@ -355,3 +358,64 @@ async def test_a_command_whose_spawner_dies_is_cut_short_and_the_queue_goes_on(
         # The next command still runs (started by the engine itself from now on).
         after = await queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"}))
         assert (await queue.wait_for(after, timeout_s=20)).status is S.COMPLETED
+
+
+NOT_RETRY_SAFE_ENGINE = r"""
+import asyncio, sys
+from qtqueue import Task, TaskQueue
+from qtqueue.executors.base import Executor
+
+class Rents(Executor):
+    task_type = "rents_once"
+    retry_safe = False
+
+    async def run(self, ctx):
+        print("running", ctx.task.id, flush=True)
+        await asyncio.Event().wait()
+
+async def main(data_dir):
+    async with TaskQueue(data_dir) as queue:  # never left normally: the test kills us
+        queue.register_executor(Rents())
+        await queue.add_task(Task("rents_once", on_interrupt="requeue"))
+        await asyncio.Event().wait()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_type_that_is_not_retry_safe_is_not_run_again_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Killed while it may have done costly work (a paid instance rented), the task fails
+    instead of following its requeue policy: a second attempt could repeat that work."""
+    data_dir = tmp_path / "data"
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", NOT_RETRY_SAFE_ENGINE, str(data_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        line = await asyncio.wait_for(engine.stdout.readline(), timeout=30)  # type: ignore[union-attr]
+        assert line.startswith(b"running "), line
+        task_id = line.decode().split()[1]
+    finally:
+        engine.kill()
+        await engine.communicate()
+
+    runs: list[str] = []
+
+    class Rents(Executor):
+        task_type: ClassVar[str] = "rents_once"
+        retry_safe = False
+
+        async def run(self, ctx: RunContext) -> None:
+            runs.append(ctx.task.id)
+
+    registry = ExecutorRegistry()
+    registry.register(Rents())
+    async with TaskQueue(data_dir, registry=registry) as queue:
+        task = await queue.wait_for(task_id, timeout_s=20)
+        log = await queue.read_log(task_id)
+        await queue.settled()
+    assert (task.status, task.error_code) == (S.FAILED, "QUEUE_TASK_INTERRUPTED")
+    assert "a second attempt could repeat its work" in log
+    assert runs == []

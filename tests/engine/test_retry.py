@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from helpers.queues import QueueFactory
@@ -16,6 +16,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.retry import MAX_BACKOFF_S, backoff_delay_s
+from qtqueue.executors.base import Executor, RunContext
 
 C = TaskErrorCode
 S = TaskStatus
@@ -118,6 +119,31 @@ async def test_a_failure_that_a_retry_cannot_fix_is_not_retried(queue: TaskQueue
     assert done.error_code == "VALIDATION_INVALID_PARAMS"
     assert done.retry_count == 0
     assert bad.runs == 1
+
+
+class RentsOnce(Executor):
+    """A type whose second attempt would repeat costly work: it fails, and counts its runs."""
+
+    task_type: ClassVar[str] = "rents_once"
+    retry_safe = False
+    runs = 0
+
+    async def run(self, ctx: RunContext) -> None:
+        RentsOnce.runs += 1
+        raise QueueError(C.NETWORK_TIMEOUT, "no answer came")
+
+
+async def test_a_type_that_is_not_retry_safe_is_not_retried_by_itself_but_by_a_person(
+    queue: TaskQueue,
+) -> None:
+    RentsOnce.runs = 0
+    queue.register_executor(RentsOnce())
+    task_id = await queue.add_task(Task("rents_once", max_retries=3, retry_backoff=[0.01]))
+    done = await queue.wait_for(task_id, timeout_s=10)
+    assert (done.status, done.error_code, done.retry_count) == (S.FAILED, "NETWORK_TIMEOUT", 0)
+    assert RentsOnce.runs == 1
+    await queue.retry_task(task_id)  # a person asks for it
+    await eventually(lambda: RentsOnce.runs == 2, what="the retried attempt")
 
 
 async def test_an_unclassified_exception_is_retried_like_any_failure(queue: TaskQueue) -> None:

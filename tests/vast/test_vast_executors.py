@@ -403,6 +403,27 @@ async def test_a_server_that_does_not_answer_times_out_against_local_vast_api(
     assert "vast_request_timeout_s" in silent.error
 
 
+async def test_a_rent_whose_answer_never_came_warns_and_rents_nothing_more_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    """The server made the instance but its answer came after the time limit: the task says an
+    instance may be running and is not retried by itself, though it has retries left."""
+    vast.late["create"] = asyncio.Event()
+    vq.executor_settings["vast_request_timeout_s"] = 0.3
+    task_id = await vq.add_task(
+        Task(T.VAST_CREATE, {"image": "busybox"}, max_retries=2, retry_backoff=0.01)
+    )
+    try:
+        done = await vq.wait_for(task_id, timeout_s=30)
+    finally:
+        vast.late["create"].set()
+    assert done.error_code == C.NETWORK_TIMEOUT.value
+    assert done.retry_count == 0 and len(vast.creates) == 1 and len(vast.instances) == 1
+    assert "may have been made" in done.error and "VAST_LIST" in done.error
+    assert done.error_details["instance_may_exist"] is True
+    assert "WARNING: no answer came to renting offer" in await vq.read_log(task_id)
+
+
 async def test_a_missing_key_entry_says_which_against_local_vast_api(vq: TaskQueue) -> None:
     missing = await run(vq, T.VAST_LIST, keyring_name="no-such-entry")
     assert missing.error_code == C.CREDENTIAL_NOT_FOUND.value

@@ -111,6 +111,9 @@ class VastServer:
     fail: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     #: Route name -> an event the request waits for before it is handled (a slow server).
     hold: dict[str, asyncio.Event] = field(default_factory=dict)
+    #: Route name -> an event the answer waits for AFTER the request was handled (what it
+    #: did is done, the answer comes late).
+    late: dict[str, asyncio.Event] = field(default_factory=dict)
     #: Route names of requests that arrived, in order.
     calls: list[str] = field(default_factory=list)
     next_id: int = 5000
@@ -208,6 +211,8 @@ class VastServer:
         if route in self.fail:
             return self._error(*self.fail[route])
         response: web.StreamResponse = await handler(request)
+        if route in self.late:
+            await self.late[route].wait()
         return response
 
     async def _search(self, request: web.Request) -> web.Response:

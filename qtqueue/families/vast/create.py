@@ -99,6 +99,9 @@ class VastCreateExecutor(Executor[CreateParams]):
     task_type: ClassVar[TaskType] = TaskType.VAST_CREATE
     params_model = CreateParams
     summary = "Rent a Vast.ai GPU instance (price stated, cost guard) and wait until it runs"
+    #: Never rented again by itself: a failed attempt may have left an instance (a rent whose
+    #: answer never came), and a retry would rent another. A person retries it knowingly.
+    retry_safe = False
 
     async def run(self, ctx: RunContext[CreateParams]) -> dict[str, Any] | None:
         p = ctx.params
@@ -280,6 +283,15 @@ class VastCreateExecutor(Executor[CreateParams]):
                     f"renting offer {offer_id} failed: {exc.message}",
                     **exc.details,
                 ) from None
+            if exc.code in (_C.NETWORK_TIMEOUT, _C.NETWORK_CONNECTION_FAILED):
+                warning = (
+                    f"no answer came to renting offer {offer_id} ({exc.message}): an instance "
+                    "may have been made; check with VAST_LIST that none of it is running and "
+                    "costing money before renting again"
+                )
+                ctx.log(f"WARNING: {warning}")
+                details = {**exc.details, "instance_may_exist": True}
+                raise QueueError(exc.code, warning, **details) from None
             raise
         made = answer.get("new_contract") if isinstance(answer, dict) else None
         if not isinstance(made, int):
