@@ -170,6 +170,7 @@ async def test_pulling_an_unknown_model_is_model_not_found_against_local_ollama_
     assert done.status is S.FAILED
     assert done.error_code == C.OLLAMA_MODEL_NOT_FOUND.value
     assert done.error is not None and "file does not exist" in done.error
+    assert "check the model's name and tag" in done.error and "pulling it first" not in done.error
 
 
 # --- Run --------------------------------------------------------------------------------------
@@ -346,6 +347,17 @@ async def test_batch_embedding_of_a_missing_model_leaves_no_file_against_local_o
     )
     assert done.error_code == C.OLLAMA_MODEL_NOT_FOUND.value
     assert not [p for p in tmp_path.iterdir() if p.is_file()]  # no half file, no temporary
+
+
+async def test_batch_embedding_into_a_folder_is_refused_before_any_work_against_local_ollama_api(
+    oq: TaskQueue, ollama: OllamaServer, tmp_path: Path
+) -> None:
+    done = await run(
+        oq, "batch_embedding", model="nomic-embed-text", documents=["a"], output_file=str(tmp_path)
+    )
+    assert done.error_code == C.VALIDATION_INVALID_PARAMS.value
+    assert done.error is not None and "is a folder" in done.error
+    assert ollama.embed_batches == []  # nothing was embedded for nothing
 
 
 async def embed_six_after_two(queue: TaskQueue, ollama: OllamaServer, target: Path) -> str:

@@ -278,6 +278,15 @@ async def test_list_shows_every_instance_with_status_price_and_gpu_against_local
     assert "30 instance(s)" in log and "$1.4000/hour" in log and "H100 SXM" in log
 
 
+async def test_a_server_paging_in_a_circle_fails_instead_of_listing_for_ever_against_local_vast_api(
+    vq: TaskQueue, vast: VastServer
+) -> None:
+    vast.stuck_paging = True
+    listed = await run(vq, T.VAST_LIST)
+    assert listed.error_code == C.VAST_API_ERROR.value
+    assert listed.error is not None and "same page twice" in listed.error
+
+
 async def test_a_wrong_key_fails_and_no_key_leaks_against_local_vast_api(
     vq: TaskQueue, vast: VastServer
 ) -> None:

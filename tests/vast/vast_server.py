@@ -114,6 +114,8 @@ class VastServer:
     #: Route name -> an event the answer waits for AFTER the request was handled (what it
     #: did is done, the answer comes late).
     late: dict[str, asyncio.Event] = field(default_factory=dict)
+    #: A broken server: every list page hands back the same next_token.
+    stuck_paging: bool = False
     #: Route names of requests that arrived, in order.
     calls: list[str] = field(default_factory=list)
     next_id: int = 5000
@@ -269,7 +271,7 @@ class VastServer:
         return self._json(
             {
                 "instances": page,
-                "next_token": str(start + limit) if more else None,
+                "next_token": "25" if self.stuck_paging else str(start + limit) if more else None,
                 "total_instances": len(rows),
                 "label_counts": {},
             }

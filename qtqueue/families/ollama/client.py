@@ -109,6 +109,7 @@ def ollama_error(
     doing: str,
     *,
     model: str | None = None,
+    missing_hint: str = "try pulling it first",
 ) -> QueueError:
     """The QueueError for a failure of the client while `doing` something: a refused, silent
     or vanished server is OLLAMA_SERVICE_UNAVAILABLE, an unknown model OLLAMA_MODEL_NOT_FOUND, a
@@ -140,7 +141,7 @@ def ollama_error(
             **details,
         )
     if isinstance(exc, ResponseError):
-        return _response_error(exc, fallback, doing, details, model)
+        return _response_error(exc, fallback, doing, details, model, missing_hint)
     return QueueError(fallback, f"{doing}: {type(exc).__name__}: {exc}", **details)
 
 
@@ -150,6 +151,7 @@ def _response_error(
     doing: str,
     details: dict[str, Any],
     model: str | None,
+    missing_hint: str,
 ) -> QueueError:
     text = str(exc.error)
     status = exc.status_code
@@ -160,7 +162,7 @@ def _response_error(
         what = f"model {model!r} not found" if model else text
         return QueueError(
             _C.OLLAMA_MODEL_NOT_FOUND,
-            f"{doing}: {what} (server: {text}); try pulling it first",
+            f"{doing}: {what} (server: {text}); {missing_hint}",
             **details,
         )
     if status in (401, 403):

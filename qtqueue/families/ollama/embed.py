@@ -11,6 +11,7 @@ named and renamed into place at the end, so a failed or cancelled task leaves no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -158,6 +159,13 @@ class BatchEmbeddingExecutor(Executor[EmbedParams]):
                 f"output folder {target.parent} does not exist",
                 path=str(target.parent),
             )
+        if target.is_dir():
+            raise QueueError(
+                _C.VALIDATION_INVALID_PARAMS,
+                f"output_file {target} is a folder: name a file in it, "
+                f"e.g. {target / 'vectors.ndjson'}",
+                path=str(target),
+            )
         parquet = _parquet_writer() if target.suffix.lower() == ".parquet" else None
         if p.documents is not None:
             docs = [Document(text) for text in p.documents]
@@ -171,8 +179,16 @@ class BatchEmbeddingExecutor(Executor[EmbedParams]):
                 dims = await self._embed(ctx, docs, out)
             if parquet is not None:
                 ndjson, part = part, part.with_suffix(".parquet.part")
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(_write_parquet, parquet, ndjson, part)
+                )
                 try:
-                    await asyncio.to_thread(_write_parquet, parquet, ndjson, part)
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    # The writer thread cannot be stopped: let it finish before its files go.
+                    with contextlib.suppress(Exception):
+                        await writing
+                    raise
                 finally:
                     ndjson.unlink(missing_ok=True)
             os.replace(part, target)

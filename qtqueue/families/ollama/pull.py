@@ -78,7 +78,12 @@ class _Pull:
             raise
         except Exception as exc:
             raise ollama_error(
-                exc, self.conn, _C.NETWORK_CONNECTION_FAILED, doing, model=self.model
+                exc,
+                self.conn,
+                _C.NETWORK_CONNECTION_FAILED,
+                doing,
+                model=self.model,
+                missing_hint="check the model's name and tag (ollama.com/library lists them)",
             ) from None
         if not self.succeeded:
             raise QueueError(

@@ -184,6 +184,7 @@ class VastApi:
             "limit": 25,
         }
         rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
         while True:
             answer = await self.call("GET", "/api/v1/instances/", what, query=query)
             page = answer.get("instances") if isinstance(answer, Mapping) else None
@@ -191,6 +192,12 @@ class VastApi:
             token = answer.get("next_token") if isinstance(answer, Mapping) else None
             if not token:
                 return rows
+            if str(token) in seen:  # a server handing back a page it gave: no end in sight
+                raise QueueError(
+                    TaskErrorCode.VAST_API_ERROR,
+                    f"{what}: the server sent the same page twice (next_token {token!r})",
+                )
+            seen.add(str(token))
             query["after_token"] = token
 
 
