@@ -1,4 +1,10 @@
 """The webhook family: CUSTOM_WEBHOOK: an HTTP request, optionally signed, with retries.
+
+The request goes through aiohttp (a core dependency). A body may be JSON, raw text or a file;
+with `signing_keyring_entry` it is signed with HMAC-SHA256 (hex) in `X-Hub-Signature-256:
+sha256=<hex>` unless another header is named (`qtqueue.executors.signing`, shared with the
+engine's task-completion notifications). The response (status, headers, first KiB of the body,
+elapsed ms) is the result. See `request.py` for retries and how each failure is named.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ __all__ = ["family"]
 
 def _executors() -> list[Executor]:
     """One instance of each of the family's executors."""
-    return []
+    from qtqueue.families.webhook.request import WebhookExecutor
+
+    return [WebhookExecutor()]
 
 
 #: The family's own error codes and message rules (its NETWORK_*/DATA_* codes are the core's).
@@ -30,6 +38,8 @@ family = Family(
     category="network",
     executors=_executors,
     errors=ERRORS,
+    # A call is named by where it goes.
+    name_keys=("url",),
 )
 
 CATALOG.register_file(family.name, ERRORS)
