@@ -20,7 +20,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.families.webhook.request import retry_after_s
+from qtqueue.executors.webhooks import retry_after_s
 
 C = TaskErrorCode
 S = TaskStatus

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from qtqueue.executors.base import Params
-from qtqueue.executors.signing import DEFAULT_SIGNATURE_HEADER, DEFAULT_SIGNATURE_PREFIX
+from qtqueue.executors.webhooks import (
+    DEFAULT_SIGNATURE_HEADER,
+    DEFAULT_SIGNATURE_PREFIX,
+    url_problem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -20,22 +23,11 @@ Method = Literal["POST", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def check_url(url: str, what: str = "url") -> str:
-    """`url` stripped, if it is an http(s) URL without a user name or password (params are
-    stored as plain text: a secret belongs in the OS keyring)."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        has_login = parts.username is not None or parts.password is not None
-    except ValueError:
-        raise ValueError(f"{what} must be a URL such as https://example.org/hook") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what} must be an http:// or https:// URL")
-    if has_login:
-        raise ValueError(
-            f"{what} must not hold a user name or password (user:password@): it is saved as "
-            "plain text; name a keyring entry instead"
-        )
-    return url
+    """`url` stripped, if it is an http(s) URL without a user name or password."""
+    problem = url_problem(url, what)
+    if problem is not None:
+        raise ValueError(problem.removeprefix(f"{what}: "))
+    return url.strip()
 
 
 class WebhookParams(Params):

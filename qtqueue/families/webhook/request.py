@@ -23,7 +23,6 @@ import errno
 import json
 import logging
 import time
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,12 @@ import aiohttp
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.executors.signing import signature_headers
+from qtqueue.executors.webhooks import retry_after_s, signature_headers
 from qtqueue.families.webhook.params import WebhookParams
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BODY_EXCERPT_BYTES", "WebhookExecutor", "classify", "retry_after_s"]
+__all__ = ["BODY_EXCERPT_BYTES", "WebhookExecutor", "classify"]
 
 C = TaskErrorCode
 #: How much of the response body the result keeps.
@@ -54,23 +53,6 @@ class _Attempt(Exception):
         self.error = error
         self.retry = retry
         self.wait_s = wait_s
-
-
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """Seconds a `Retry-After` header asks for: delta-seconds or an HTTP date (RFC 9110
-    10.2.3); None when absent or unreadable; never negative."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _is_reset(exc: BaseException) -> bool:
