@@ -12,7 +12,8 @@ Why a background deliverer and not an enqueued CUSTOM_WEBHOOK task: the engine m
 the webhook family (nothing outside a family imports it, and a queue may be built without it),
 a notification task would itself end and notify (a loop to guard against), would take a
 worker slot and its queue's concurrency from real work, and would fill the task list with one
-extra task per task. Notifications still pending when the queue closes are dropped (logged).
+extra task per task. When the queue closes, notifications under way get `CLOSE_GRACE_S` to
+finish (so `qtqueue run --until-idle` still posts its last task's), then are dropped.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ NOTIFY_DEFAULTS: dict[str, Any] = {
 RESULT_EXCERPT_CHARS = 4096
 #: The longest wait between tries, whatever a server's Retry-After says.
 MAX_WAIT_S = 300.0
+#: How long closing the queue waits for notifications under way.
+CLOSE_GRACE_S = 5.0
 
 
 class _Ended:
@@ -91,6 +94,7 @@ class Notifier:
     ) -> None:
         self.state = state
         self.vault = vault
+        self.pending: set[asyncio.Task[Any]] = set()
         on_evict.append(self._ended)
 
     def target(self, task: Task) -> str | None:
@@ -104,7 +108,16 @@ class Notifier:
         url = self.target(task)
         if url is None or self.state.closing:
             return
-        self.state.spawn(self.deliver(task.copy(), url), name=f"notify {task.id}")
+        sending = self.state.spawn(self.deliver(task.copy(), url), name=f"notify {task.id}")
+        self.pending.add(sending)
+        sending.add_done_callback(self.pending.discard)
+
+    async def drain(self, timeout_s: float = CLOSE_GRACE_S) -> None:
+        """Wait up to `timeout_s` for the notifications under way (the queue is closing)."""
+        if self.pending:
+            _, late = await asyncio.wait(set(self.pending), timeout=timeout_s)
+            for sending in late:
+                logger.warning("closing: %s dropped", sending.get_name())
 
     def _note(self, task: Task, line: str, failed: bool = False) -> None:
         """One line in the task's log (appended after its end) and in the engine log."""

@@ -241,6 +241,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         try:
             await self.schedules.close()
             await self.runner.shutdown(policy)
+            await self.notifier.drain()
             for part in (self.dispatcher, self.expiry, self.retention, self.resource_gate):
                 part.close()
             for bg in list(state.background):
