@@ -42,6 +42,7 @@ family = Family(
     settings_model=WebhookSettings,
     # A call is named by where it goes.
     name_keys=("url",),
+    qt_module=f"{__name__}.qt",
 )
 
 CATALOG.register_file(family.name, ERRORS)
