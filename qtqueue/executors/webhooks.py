@@ -1,5 +1,5 @@
 """What the webhook family's CUSTOM_WEBHOOK and the engine's task-end notifications share:
-signing a body, and reading a `Retry-After` header.
+signing a body, checking a URL, and reading a `Retry-After` header.
 
 A body is signed with HMAC-SHA256 of the exact bytes sent, as hex, in a header. The default
 header is GitHub's convention, `X-Hub-Signature-256: sha256=<hex>`, which Debian's
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_SIGNATURE_HEADER",
     "DEFAULT_SIGNATURE_PREFIX",
+    "MAX_URL_CHARS",
     "retry_after_s",
     "sign",
     "signature_headers",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: The header that carries the signature unless a task names another.
 DEFAULT_SIGNATURE_HEADER = "X-Hub-Signature-256"
+#: The longest URL accepted (browsers and servers commonly refuse longer ones).
+MAX_URL_CHARS = 2048
 #: What precedes the hex digest in the header's value.
 DEFAULT_SIGNATURE_PREFIX = "sha256="
 
@@ -72,6 +75,8 @@ def url_problem(url: object, what: str = "url") -> str | None:
     user name or password (it is stored as plain text: a secret belongs in the OS keyring)."""
     if not isinstance(url, str):
         return f"{what}: must be an http:// or https:// URL, not {type(url).__name__}"
+    if len(url) > MAX_URL_CHARS:
+        return f"{what}: longer than {MAX_URL_CHARS} characters"
     try:
         parts = urlsplit(url.strip())
         has_login = parts.username is not None or parts.password is not None

@@ -175,6 +175,8 @@ async def test_a_queues_notify_webhook_serves_its_tasks_without_their_own_agains
         await queue.set_queue("hooked", notify_webhook="ftp://example.org/x")
     with pytest.raises(QueueError, match="user name or password"):
         await queue.add_task(Task("ok", {}, notify_webhook="https://u:p@example.org/x"))
+    with pytest.raises(QueueError, match="longer than 2048"):
+        await queue.add_task(Task("ok", {}, notify_webhook="https://a.example/" + "x" * 2048))
 
 
 async def test_a_tasks_notify_webhook_is_stored_with_it(
