@@ -302,6 +302,9 @@ class Task:
     """The named queue it waits in (high_priority, default, low_priority or a user-defined
     one); each has its own concurrency limit and defaults. None: the one its priority picks
     when it is added (URGENT and HIGH: high_priority, LOW: low_priority, else default)."""
+    notify_webhook: str | None = None
+    """An http(s) URL that gets the task's summary as a signed JSON POST when it ends (None:
+    its queue's `notify_webhook`, if any); see `engine/notify.py`."""
 
     id: str = field(default_factory=new_task_id)
     """A UUID, unique for ever."""

@@ -20,6 +20,7 @@ from qtqueue.engine.resources import ResourceAccountant, parse_needs
 from qtqueue.engine.retry import check_retry_codes
 from qtqueue.engine.validation import check_fields, check_raw_params, check_task_id
 from qtqueue.executors import ExecutorRegistry
+from qtqueue.executors.webhooks import url_problem
 from qtqueue.storage.base import Transition
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def prepare(
         ),
         retry_on=task.retry_on,
         no_retry_on=task.no_retry_on,
+        notify_webhook=task.notify_webhook,
         timeout_s=task.timeout_s,
         run_at=task.run_at,
         expires_at=task.expires_at,
@@ -85,6 +87,8 @@ def prepare(
     problems = check_fields(t)
     t.retry_on, t.no_retry_on, retry_problems = check_retry_codes(t.retry_on, t.no_retry_on)
     problems += retry_problems
+    if t.notify_webhook is not None and (bad := url_problem(t.notify_webhook, "notify_webhook")):
+        problems.append(bad)
     if problems:
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_PARAMS, "; ".join(problems), fields=problems

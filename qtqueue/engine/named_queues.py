@@ -26,6 +26,7 @@ from typing import Any
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority
 from qtqueue.engine.validation import MAX_DURATION_S, MAX_RETRIES
+from qtqueue.executors.webhooks import url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class QueueSettings:
     long after they finished (dead letters stay until purged by hand)."""
     max_length: int | None = None
     """At most this many of its tasks unfinished at once; adding more is refused (QUEUE_FULL)."""
+    notify_webhook: str | None = None
+    """Where its tasks that name no `notify_webhook` of their own post their summary when they
+    end (engine/notify.py)."""
 
     @property
     def rank(self) -> int:
@@ -155,6 +159,10 @@ def updated(current: QueueSettings, changes: Mapping[str, Any]) -> QueueSettings
         "max_length": (f"a whole number from 1 to {MAX_LENGTH}", True, 1, MAX_LENGTH),
     }
     for key, value in changes.items():
+        if key == "notify_webhook":
+            if value is not None and (bad := url_problem(value, key)):
+                problems.append(bad)
+            continue
         if key not in rules:
             problems.append(f"{key}: not a queue setting (settings: {', '.join(SETTING_NAMES)})")
             continue

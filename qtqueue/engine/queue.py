@@ -34,6 +34,7 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.notify import Notifier
 from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.queue_settings import QueueSettings
@@ -168,6 +169,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         #: Recurring schedules: each occurrence is added as an ordinary task.
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
+        self.notifier = Notifier(self.state, self.lifecycle.on_evict, self.credentials)  # webhooks
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
         #: The engine on a thread of its own, for plain programs (`start_worker`).
@@ -239,6 +241,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         try:
             await self.schedules.close()
             await self.runner.shutdown(policy)
+            await self.notifier.drain()
             for part in (self.dispatcher, self.expiry, self.retention, self.resource_gate):
                 part.close()
             for bg in list(state.background):
@@ -482,8 +485,8 @@ class TaskQueue(QueueSettings, WorkerControls):
 
     async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
         """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
-        `result_ttl_s`, `failure_ttl_s`, `max_length`; None: none). Persisted; limits apply at once,
-        defaults to tasks added from now on. Returns the queue as `list_queues` shows it."""
+        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`; None: none). Persisted;
+        limits apply at once, defaults to tasks added from now on. As `list_queues` shows it."""
         shown = await self.dispatcher.set_queue(name, settings)
         self.retention.restart()
         return shown

@@ -149,6 +149,8 @@ MIGRATIONS: list[str] = [
     INSERT OR REPLACE INTO meta(key, value)
         SELECT 'queue_ttls_predate', '1' WHERE EXISTS (SELECT 1 FROM tasks);
     """,
+    # 7 -> 8: the URL a task's end is posted to (issue 14, engine/notify.py).
+    "ALTER TABLE tasks ADD COLUMN notify_webhook TEXT;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

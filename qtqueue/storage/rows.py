@@ -34,7 +34,7 @@ COLUMNS = (
     "created_at started_at completed_at duration_s error error_code error_details retry_count "
     "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
     "on_interrupt dead_letter result paused_from wait_reason pid updated_at "
-    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on"
+    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on notify_webhook"
 ).split()
 INSERT = f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 #: What changes while a task lives; the rest (type, params, tags…) is written once.
@@ -95,6 +95,7 @@ def row_values(t: Task) -> tuple[Any, ...]:
         t.approved_at,
         _dumps(t.retry_on) if t.retry_on else "[]",
         _dumps(t.no_retry_on) if t.no_retry_on else "[]",
+        t.notify_webhook,
     )
 
 
@@ -234,7 +235,7 @@ def _backoff(text: str) -> float | list[float]:
 
 _NULLABLE = frozenset(
     "started_at completed_at duration_s error error_code timeout_s run_at expires_at result "
-    "paused_from pid ttl_s approved_at".split()
+    "paused_from pid ttl_s approved_at notify_webhook".split()
 )
 _INTEGERS = frozenset(
     "seq priority retry_count max_retries dead_letter pid allow_dependency_failure".split()
@@ -282,7 +283,7 @@ def task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
         depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
         wait_reason, pid, updated_at, allow_dependency_failure, ttl_s, queue, approved_at,
-        retry_on, no_retry_on,
+        retry_on, no_retry_on, notify_webhook,
     ) = row  # fmt: skip
     st = STATUSES.get(status)
     pr = _PRIORITIES.get(priority)
@@ -329,6 +330,7 @@ def task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         approved_at=approved_at,
         retry_on=_obj(retry_on),
         no_retry_on=_obj(no_retry_on),
+        notify_webhook=notify_webhook,
     )
 
 

@@ -90,6 +90,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="never retry failures with this error code (repeatable)",
     )
     p.add_argument(
+        "--notify-webhook", metavar="URL", help="POST the task's summary here when it ends"
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
@@ -186,6 +189,8 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
         out["retry_on"] = list(args.retry_on)
     if args.no_retry_on:
         out["no_retry_on"] = list(args.no_retry_on)
+    if args.notify_webhook is not None:
+        out["notify_webhook"] = args.notify_webhook
     return out
 
 
