@@ -134,14 +134,20 @@ async def test_a_pre_push_hook_does_not_see_the_token_against_git_http_backend(
     )
     hook.chmod(0o755)
 
-    pushed = await run(gq, T.GITHUB_PUSH, path=str(work))
+    push = Task(T.GITHUB_PUSH, {"path": str(work)}, max_retries=0, timeout_s=60)
+    # What a crash (the engine killed mid-run) left of an earlier attempt of this task.
+    crashed = data_dir / "tmp" / f"github-askpass-{push.id}-crashed"
+    crashed.mkdir(parents=True)
+    (crashed / "token").write_text(TOKEN)
+    pushed = await gq.wait_for(await gq.add_task(push), timeout_s=60)
     assert pushed.status is S.COMPLETED, pushed.error  # the server did get the token
     assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "HEAD", cwd=work)
     env = dump.read_text()
     assert f"GIT_ASKPASS={data_dir}" in env  # the hook ran inside the logged-in push
     assert TOKEN not in env
     assert modes.read_text().split() == ["700", "600"]  # the folder and the token file
-    assert not list((data_dir / "tmp").glob("github-askpass-*"))  # the token file is gone
+    # This run's token file is gone, and so is the crashed attempt's.
+    assert not list((data_dir / "tmp").glob("github-askpass-*"))
 
 
 @pytest.mark.parametrize(
