@@ -52,11 +52,13 @@ async def api() -> AsyncIterator[GitHubApiServer]:
 
 
 @pytest.fixture
-async def git_http(tmp_path: Path) -> AsyncIterator[GitServer]:
-    """git's smart HTTP server over `tmp_path/repos`, for GIT_USER with TOKEN."""
+async def git_http(gq: TaskQueue, tmp_path: Path) -> AsyncIterator[GitServer]:
+    """git's smart HTTP server over `tmp_path/repos`, for GIT_USER with TOKEN; `gq`'s settings
+    name it as the GitHub git URL (the only host git is given the token for)."""
     root = tmp_path / "repos"
     root.mkdir()
     async with git_server(root, GIT_USER, TOKEN) as server:
+        gq.executor_settings["github_git_url"] = server.url
         yield server
 
 

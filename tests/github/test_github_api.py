@@ -139,16 +139,28 @@ async def test_rate_limit_is_waited_out_as_the_headers_say_against_local_github_
     assert len(api.requests) == 2 and answered >= reset > refused  # asked again after the reset
 
 
-async def test_rate_limit_past_the_time_limit_fails_at_once_against_local_github_api(
+async def test_rate_limit_past_the_time_limit_fails_at_once_unretried_against_local_github_api(
     gq: TaskQueue, api: GitHubApiServer
 ) -> None:
     api.exhaust(reset_in_s=3600)
     started = time.monotonic()
-    task = await run(gq, T.GITHUB_LIST_REPOS, api_url=api.url, timeout_s=60)
+    # Retries asked for: none is spent, each would only meet the same limit.
+    task_id = await gq.add_task(
+        Task(
+            T.GITHUB_LIST_REPOS,
+            {"api_url": api.url},
+            max_retries=3,
+            retry_backoff=[0.0],
+            timeout_s=60,
+        )
+    )
+    task = await gq.wait_for(task_id, timeout_s=60)
     assert time.monotonic() - started < 30
     assert task.status is S.FAILED
-    assert task.error_code == C.GITHUB_API_ERROR.value
+    assert task.retry_count == 0
+    assert task.error_code == "GITHUB_RATE_LIMITED"
     assert "rate limited until" in (task.error or "") and "time limit" in (task.error or "")
+    assert len(api.requests) == 1  # one request: the task never ran again
 
 
 async def test_dead_api_is_connection_failed(gq: TaskQueue) -> None:

@@ -207,7 +207,7 @@ def git_children() -> list[psutil.Process]:
 
 
 async def test_pause_and_cancel_a_clone_against_a_stalled_git_http_backend(
-    gq: TaskQueue, git_http: GitServer, tmp_path: Path
+    gq: TaskQueue, git_http: GitServer, tmp_path: Path, data_dir: Path
 ) -> None:
     make_bare_repo(git_http.root, "big", files(64, 32 * 1024))  # a 2 MiB pack
     git_http.stall = True  # it sends the first 256 KiB, then holds the rest
@@ -234,6 +234,7 @@ async def test_pause_and_cancel_a_clone_against_a_stalled_git_http_backend(
     assert len(its_tree) > 1
     assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in its_tree)
     assert not dest.exists()  # the half clone is removed
+    assert not list((data_dir / "tmp").glob("github-askpass-*"))  # and the token file
 
 
 async def test_a_clone_past_its_time_limit_times_out_against_a_stalled_git_http_backend(

@@ -7,7 +7,9 @@ and push run git with `--progress`: its phases (objects, bytes, speed) become th
 progress and step, and one `[git] <phase>: ...` line per phase goes to the log, which the
 detail pane's transfer view (`qt.py`) reads back; a list writes a readable table that the same
 view shows. The token is only ever in the OS keyring (entry `github_keyring_entry` of the
-settings, or the task's `credential`); git gets it through an askpass script.
+settings, or the task's `credential`); git gets it through an askpass script, and only for a
+remote on the settings' git host (`github_git_url`, else the web address of the API URL):
+any other remote is cloned or pushed without it (gitauth.py).
 
 gidgethub is an extra (`pip install 'qtqueue[github]'`) imported only inside the executors'
 modules; importing this package is cheap.

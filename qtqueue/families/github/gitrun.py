@@ -1,11 +1,10 @@
 """Real git for clones and pushes: its progress read as it comes, the token handed over through
-an askpass program, the process tree paused, resumed and stopped with the task.
+an askpass program (gitauth.py), the process tree paused, resumed and stopped with the task.
 
-The token never reaches git's command line, a URL, the log, a result or an exception: git asks
-for it through `GIT_ASKPASS`, a small script written 0700 into the data directory's `tmp`,
-that prints it from git's environment (`QTQUEUE_GIT_TOKEN`, readable only by the same user);
-no credential helper may run (`-c credential.helper=`), so none can store it, and git may never
-prompt on a terminal (`GIT_TERMINAL_PROMPT=0`).
+The token never reaches git's command line, its environment, a URL, the log, a result or an
+exception: git asks for it through `GIT_ASKPASS` (see gitauth.py); no credential helper may
+run (`-c credential.helper=`), so none can store it, and git may never prompt on a terminal
+(`GIT_TERMINAL_PROMPT=0`).
 
 git runs with LC_ALL=C (its messages are matched by git_messages.toml) in its own process
 group: pause stops the whole tree (SIGSTOP), resume continues it, cancel terminates it (SIGTERM,
@@ -25,8 +24,7 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +33,7 @@ from qtqueue.core.error_catalog import MessageRule, parse_catalog
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
 from qtqueue.executors.process import ProcessTree
+from qtqueue.families.github.gitauth import GitAuth
 from qtqueue.families.github.progress import (
     GIT_LOG_PREFIX,
     GitPhase,
@@ -44,7 +43,7 @@ from qtqueue.families.github.progress import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GitAuth", "GitOutcome", "askpass", "git_error", "git_output", "git_program", "run_git"]
+__all__ = ["GitOutcome", "git_error", "git_output", "git_program", "run_git"]
 
 _C = TaskErrorCode
 _RULES: tuple[MessageRule, ...] = parse_catalog(
@@ -57,33 +56,7 @@ GRACE_S = 5.0
 PROGRESS_INTERVAL_S = 0.25
 #: Lines of git's output kept for the error message.
 _TAIL_LINES = 40
-_ASKPASS_SCRIPT = """#!/bin/sh
-# qtqueue's answer to git's login prompts: from git's environment, never from a file or argv.
-case "$1" in
-  Username*) printf '%s\\n' "$QTQUEUE_GIT_USERNAME" ;;
-  *) [ -n "$QTQUEUE_GIT_TOKEN" ] || exit 1; printf '%s\\n' "$QTQUEUE_GIT_TOKEN" ;;
-esac
-"""
 _LINES = re.compile(r"\r\n|\r|\n")
-
-
-@dataclass(frozen=True, slots=True)
-class GitAuth:
-    """How git logs in over HTTPS: the askpass program and what it answers."""
-
-    program: Path
-    """The askpass script."""
-    username: str
-    """The user name it answers."""
-    token: str | None
-    """The token it answers; None: no login (git fails if the server asks for one)."""
-
-    def env(self) -> dict[str, str]:
-        """The variables git (and so the script) gets."""
-        env = {"GIT_ASKPASS": str(self.program), "QTQUEUE_GIT_USERNAME": self.username}
-        if self.token:
-            env["QTQUEUE_GIT_TOKEN"] = self.token
-        return env
 
 
 @dataclass
@@ -108,22 +81,6 @@ def git_program() -> str:
     return found
 
 
-@asynccontextmanager
-async def askpass(ctx: RunContext, username: str, token: str | None) -> AsyncIterator[GitAuth]:
-    """An askpass script for this task in `<data dir>/tmp` (0700), removed afterwards."""
-    folder = Path(ctx.data_dir) / "tmp"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = folder / f"github-askpass-{ctx.task.id}"
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
-    with os.fdopen(fd, "w") as script:
-        script.write(_ASKPASS_SCRIPT)
-    try:
-        yield GitAuth(path, username, token)
-    finally:
-        path.unlink(missing_ok=True)
-
-
 def _git_env(auth: GitAuth | None) -> dict[str, str]:
     env = {
         **os.environ,
@@ -131,7 +88,8 @@ def _git_env(auth: GitAuth | None) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
         "GCM_INTERACTIVE": "never",
     }
-    env.pop("QTQUEUE_GIT_TOKEN", None)
+    for name in [n for n in env if n.startswith("QTQUEUE_GIT_")]:
+        del env[name]  # only this run's login (`auth`) may be there
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     if auth is not None:
         env.update(auth.env())

@@ -130,6 +130,8 @@ class CloneParams(Params):
     @classmethod
     def _reference(cls, repository: str) -> str:
         repository = repository.strip()
+        if repository.startswith("-"):
+            raise ValueError("must be owner/name or a clone URL, not an option ('-')")
         if is_url(repository):
             return _no_login_in_url(repository)
         if not _OWNER_NAME.fullmatch(repository):
@@ -162,8 +164,10 @@ class PushParams(Params):
     @classmethod
     def _remote(cls, remote: str) -> str:
         remote = remote.strip()
+        if remote.startswith("-"):  # git would read it as an option (--all, --mirror...)
+            raise ValueError("must be a remote's name (origin) or a URL, not an option ('-')")
         if is_url(remote):
             return _no_login_in_url(remote)
-        if not re.fullmatch(r"[\w.-]+", remote):
+        if not re.fullmatch(r"\w[\w.-]*", remote):
             raise ValueError("must be a remote's name (origin) or a URL")
         return remote

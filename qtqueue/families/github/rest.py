@@ -4,7 +4,8 @@ on every request, rate limits waited out as the headers say, and every failure a
 A 403 or 429 whose `x-ratelimit-remaining` is 0 (or that carries `retry-after`) is GitHub
 saying "not now": the client waits until `x-ratelimit-reset` (or for `retry-after` seconds),
 says so in the task's log and step, and asks again — unless the wait would run past the task's
-time limit, which fails at once with GITHUB_API_ERROR saying so.
+time limit, which fails at once with GITHUB_RATE_LIMITED saying so: a `final` code, so the
+queue does not retry the task straight back into the same limit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
-from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.errors import ErrorCode, QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
 from qtqueue.families.github.login import github_token
 from qtqueue.families.github.settings import GitHubSettings
@@ -28,6 +29,7 @@ from qtqueue.families.github.settings import GitHubSettings
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "RATE_LIMITED",
     "RATE_LIMIT_RETRIES",
     "REST_FAILURES",
     "RestClient",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 _C = TaskErrorCode
+#: A rate limit that lasts past the task's time limit (errors.toml: final, never retried).
+RATE_LIMITED = ErrorCode("GITHUB_RATE_LIMITED")
 #: How many times one request waits out a rate limit before giving up.
 RATE_LIMIT_RETRIES = 3
 #: Added to a wait until `x-ratelimit-reset` (whole seconds) so the next try is after it.
@@ -106,7 +110,7 @@ class RestClient(GitHubAPI):
             )
         if self.deadline is not None and now + wait > self.deadline:
             raise QueueError(
-                _C.GITHUB_API_ERROR,
+                RATE_LIMITED,
                 f"rate limited until {until} ({math.ceil(wait)} s), which is past the task's "
                 f"time limit: not waiting",
                 status=int(exception.status_code),

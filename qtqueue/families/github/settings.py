@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_API_URL", "GitHubSettings", "check_service_url", "web_url_of"]
+__all__ = ["DEFAULT_API_URL", "GitHubSettings", "check_service_url", "git_url_of", "web_url_of"]
 
 #: github.com's REST API.
 DEFAULT_API_URL = "https://api.github.com"
@@ -33,7 +33,8 @@ class GitHubSettings(BaseModel):
         default="",
         title="Git URL",
         description="Where an owner/name repository is cloned from and pushed to, "
-        "e.g. https://github.com (empty: the web address of the API URL)",
+        "e.g. https://github.com (empty: the web address of the API URL); the only host git "
+        "is given the token for",
     )
     github_keyring_entry: str = Field(
         default="github_token",
@@ -103,3 +104,9 @@ def web_url_of(api_url: str) -> str:
     if path.endswith("/api/v3"):
         path = path[: -len("/api/v3")]
     return f"{parts.scheme}://{host}{path}"
+
+
+def git_url_of(settings: GitHubSettings) -> str:
+    """Where owner/name repositories are cloned from and pushed to, and the only host git sends
+    the token to: the settings' git URL, else the web address of their API URL."""
+    return settings.github_git_url or web_url_of(settings.github_api_url)

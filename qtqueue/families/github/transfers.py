@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -14,11 +15,11 @@ from urllib.parse import urlsplit
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.families.github.gitrun import GitOutcome, askpass, git_output, run_git
-from qtqueue.families.github.login import github_token
+from qtqueue.families.github.gitauth import git_login
+from qtqueue.families.github.gitrun import GitOutcome, git_output, run_git
 from qtqueue.families.github.params import CloneParams, PushParams, is_url, repo_url
 from qtqueue.families.github.progress import CLONE_PHASES, PUSH_PHASES
-from qtqueue.families.github.settings import GitHubSettings, web_url_of
+from qtqueue.families.github.settings import GitHubSettings, git_url_of
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,36 @@ async def _empty(folder: Path, remove_folder: bool) -> None:
             child.unlink(missing_ok=True)
 
 
+async def _run_git_logged_in(
+    ctx: RunContext,
+    verb: str,
+    args: list[str],
+    *,
+    urls: list[str],
+    credential: str | None,
+    phases: Mapping[str, tuple[float, float]],
+    cwd: Path | None = None,
+) -> GitOutcome:
+    """`git verb args` to the remote at `urls`, with the token only when they are on the
+    configured GitHub git host (gitauth.py); a login refused where none was sent says why."""
+    settings = ctx.family_settings(GitHubSettings)
+    git_url = git_url_of(settings)
+    async with git_login(
+        ctx, urls, credential=credential, username=settings.github_username, git_url=git_url
+    ) as auth:
+        try:
+            return await run_git(ctx, verb, args, auth=auth, phases=phases, cwd=cwd)
+        except QueueError as exc:
+            if auth is not None or exc.code != _C.GITHUB_AUTHENTICATION_FAILED:
+                raise
+            raise QueueError(
+                exc.code,
+                f"{exc.message} (not a GitHub URL, so no token was sent: the token only goes "
+                f"to the Git URL of the GitHub settings, {git_url})",
+                **exc.details,
+            ) from None
+
+
 class CloneExecutor(Executor[CloneParams]):
     """Clones a repository with real git, showing its transfer (objects, bytes, speed)."""
 
@@ -74,7 +105,7 @@ class CloneExecutor(Executor[CloneParams]):
     async def run(self, ctx: RunContext[CloneParams]) -> dict[str, Any]:
         p = ctx.params
         settings = ctx.family_settings(GitHubSettings)
-        url = repo_url(p.repository, settings.github_git_url or web_url_of(settings.github_api_url))
+        url = repo_url(p.repository, git_url_of(settings))
         dest = clone_destination(p, settings, url)
         existed = dest.exists()
         if existed and (not dest.is_dir() or any(dest.iterdir())):
@@ -84,7 +115,6 @@ class CloneExecutor(Executor[CloneParams]):
                 destination=str(dest),
             )
         ctx.phase(TaskStatus.PREPARING)
-        token = await github_token(ctx, p.credential)
         args = ["--progress"]
         if p.branch:
             args += ["--branch", p.branch]
@@ -96,8 +126,9 @@ class CloneExecutor(Executor[CloneParams]):
         ctx.progress(0, f"connecting to {urlsplit(url).netloc or url}")
         done = False
         try:
-            async with askpass(ctx, settings.github_username, token) as auth:
-                outcome = await run_git(ctx, "clone", args, auth=auth, phases=CLONE_PHASES)
+            outcome = await _run_git_logged_in(
+                ctx, "clone", args, urls=[url], credential=p.credential, phases=CLONE_PHASES
+            )
             done = True
         finally:
             if not done and dest.exists():
@@ -124,7 +155,6 @@ class PushExecutor(Executor[PushParams]):
 
     async def run(self, ctx: RunContext[PushParams]) -> dict[str, Any]:
         p = ctx.params
-        settings = ctx.family_settings(GitHubSettings)
         path = Path(os.path.expanduser(p.path)).absolute()
         if not path.is_dir():
             raise QueueError(
@@ -144,18 +174,25 @@ class PushExecutor(Executor[PushParams]):
                 f"{path} has no branch checked out (a detached HEAD): name the branch to push",
                 path=str(path),
             )
-        token = await github_token(ctx, p.credential)
+        if is_url(p.remote):
+            urls = [p.remote]
+        else:  # what git will push to: the remote's push URLs, insteadOf applied
+            found = await git_output(
+                ctx, ["remote", "get-url", "--push", "--all", "--", p.remote], cwd=path
+            )
+            urls = found.splitlines() if found else [p.remote]  # none: git reads a path
         args = ["--progress"]
         if p.force:
             args.append("--force-with-lease")
         if p.set_upstream:
             args.append("--set-upstream")
-        args += [p.remote, f"{branch}:{branch}" if is_url(p.remote) else branch]
+        args += ["--", p.remote, f"{branch}:{branch}" if is_url(p.remote) else branch]
         ctx.log(f"[github] pushing {branch} to {p.remote}")
         ctx.phase(TaskStatus.UPLOADING)
         ctx.progress(0, f"pushing {branch} to {p.remote}")
-        async with askpass(ctx, settings.github_username, token) as auth:
-            outcome = await run_git(ctx, "push", args, auth=auth, phases=PUSH_PHASES, cwd=path)
+        outcome = await _run_git_logged_in(
+            ctx, "push", args, urls=urls, credential=p.credential, phases=PUSH_PHASES, cwd=path
+        )
         commit = await git_output(ctx, ["rev-parse", "-q", "--verify", branch], cwd=path)
         updates = [
             f"{m.group(2)} -> {m.group(3)} ({m.group(1)})"
