@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from network_env import HttpServer, make_certificate
+from network_env import HttpServer, Namespace, make_certificate
 
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
@@ -42,3 +42,17 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
         "valid": make_certificate(where, days_valid=30),
         "expired": make_certificate(where, expired=True),
     }
+
+
+@pytest.fixture
+def namespace() -> Iterator[Namespace]:
+    """A network namespace of the test's own, joined to this one by a veth pair (deleted after
+    the test); skipped where namespaces cannot be made (not root, no iproute2)."""
+    why = Namespace.available()
+    if why is not None:
+        pytest.skip(why)
+    ns = Namespace().open()
+    try:
+        yield ns
+    finally:
+        ns.close()

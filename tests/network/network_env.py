@@ -206,9 +206,40 @@ class Namespace:
         self._procs.append(proc)
         return proc
 
+    def listen(self, ports: list[int]) -> None:
+        """Accept TCP connections on `ports` of `address` inside the namespace (returns once
+        the listener says it is bound)."""
+        import sys
+
+        proc = self.serve([sys.executable, "-c", LISTENER, self.address, *map(str, ports)])
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until bound, or EOF if it died
+        assert line.strip() == b"ready", f"listener in {self.name} did not start"
+
+    def iptables(self, *rule: str) -> None:
+        """Add a rule to the namespace's own firewall (never this machine's)."""
+        self._ip("netns", "exec", self.name, "iptables", *rule)
+
     def close(self) -> None:
         for proc in self._procs:
             proc.kill()
             proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         subprocess.run(["ip", "link", "del", self.veth], capture_output=True, timeout=10)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10)
+
+
+#: A listener for `Namespace.serve`: accepts on each port given, says "ready" once bound.
+LISTENER = """
+import socket, sys, selectors
+sel = selectors.DefaultSelector()
+for port in sys.argv[2:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], int(port))); s.listen(64); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        conn, _ = key.fileobj.accept(); conn.close()
+"""
