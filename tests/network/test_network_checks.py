@@ -98,28 +98,28 @@ async def test_http_status_is_checked_against_the_expected_statuses_on_local_htt
     assert wanted.status is S.COMPLETED, wanted.error
 
 
-async def test_https_reports_certificate_validity_and_days_to_expiry_on_local_https(
-    nq: Any, certificates: dict[str, tuple[Path, Path]]
-) -> None:
-    cert, _ = certificates["valid"]
-    server = await HttpServer(cert=certificates["valid"]).start()
+async def https_check(nq: Any, certificate: tuple[Path, Path], **params: Any) -> Task:
+    """One HTTP check of a local HTTPS server presenting `certificate`."""
+    server = await HttpServer(cert=certificate).start()
     try:
-        done = await run(
-            nq,
-            TaskType.NETWORK_TEST,
-            target=f"{server.url}/",
-            checks=["http"],
-            count=1,
-            ca_file=str(cert),
-        )
-        untrusted = await run(
-            nq, TaskType.NETWORK_TEST, target=f"{server.url}/", checks=["http"], count=1
+        return await run(
+            nq, TaskType.NETWORK_TEST, target=f"{server.url}/", checks=["http"], count=1, **params
         )
     finally:
         await server.stop()
+
+
+async def test_https_reports_certificate_validity_and_days_to_expiry_on_local_https(
+    nq: Any, certificates: dict[str, tuple[Path, Path]]
+) -> None:
+    trusted = certificates["valid"]
+    done = await https_check(nq, trusted, ca_file=str(trusted[0]))
     assert done.status is S.COMPLETED, done.error
     tls = done.result["checks"]["http"]["tls"]
     assert tls["valid"] is True and 29 <= tls["expires_in_days"] <= 30
+    assert "CN=127.0.0.1" in tls["subject"] or "commonName=127.0.0.1" in tls["subject"]
+
+    untrusted = await https_check(nq, trusted)  # the system's CAs never signed it
     assert untrusted.status is S.FAILED
     assert untrusted.error_code == C.NETWORK_SSL_ERROR.value
     assert "self-signed" in (untrusted.error or "") or "self signed" in (untrusted.error or "")
@@ -128,19 +128,8 @@ async def test_https_reports_certificate_validity_and_days_to_expiry_on_local_ht
 async def test_an_expired_certificate_fails_with_network_ssl_error_on_local_https(
     nq: Any, certificates: dict[str, tuple[Path, Path]]
 ) -> None:
-    cert, _ = certificates["expired"]
-    server = await HttpServer(cert=certificates["expired"]).start()
-    try:
-        done = await run(
-            nq,
-            TaskType.NETWORK_TEST,
-            target=f"{server.url}/",
-            checks=["http"],
-            count=1,
-            ca_file=str(cert),
-        )
-    finally:
-        await server.stop()
+    expired = certificates["expired"]
+    done = await https_check(nq, expired, ca_file=str(expired[0]))
     assert done.status is S.FAILED
     assert done.error_code == C.NETWORK_SSL_ERROR.value, (done.error, done.error_details)
     assert "expired" in (done.error or ""), done.error

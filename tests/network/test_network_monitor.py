@@ -139,3 +139,20 @@ async def test_a_webhook_that_cannot_be_reached_is_logged_and_the_monitor_goes_o
     assert done.status is S.COMPLETED, done.error
     log = await nq.read_log(task_id)
     assert "webhook failed (NETWORK_CONNECTION_FAILED)" in log
+
+
+async def test_a_paused_monitor_stops_checking_and_goes_on_when_resumed(
+    nq: TaskQueue, target: TcpServer
+) -> None:
+    task_id = await start(
+        nq, targets=[f"127.0.0.1:{target.port}"], interval_s=0.05, duration_s=None
+    )
+    await eventually(lambda: target.accepted >= 1, DONE_S, "a first check")
+    await nq.pause_task(task_id)
+    assert (await nq.get_task(task_id)).status is S.PAUSED
+    await nq.resume_task(task_id)
+    seen = target.accepted
+    await eventually(lambda: target.accepted > seen + 1, DONE_S, "checks after resume")
+    assert (await nq.get_task(task_id)).status is S.RUNNING
+    await nq.cancel_task(task_id)
+    assert (await nq.wait_for(task_id, timeout_s=DONE_S)).status is S.CANCELLED

@@ -137,7 +137,7 @@ async def test_a_port_whose_first_syn_is_dropped_is_retried_not_called_closed(
 
 
 @HAS_NMAP
-async def test_cancel_stops_a_long_nmap_scan_and_its_process(
+async def test_pause_resume_and_cancel_reach_a_long_nmap_scans_process(
     nq: TaskQueue, namespace: Namespace
 ) -> None:
     namespace.iptables("-A", "INPUT", "-p", "tcp", "-j", "DROP")  # every port filtered: slow
@@ -157,6 +157,14 @@ async def test_cancel_stops_a_long_nmap_scan_and_its_process(
         ]
 
     running = await eventually(nmap_procs, DONE_S, "nmap started")
+
+    def states() -> set[str]:
+        return {p.status() for p in running}
+
+    await nq.pause_task(task_id)  # the whole process group is stopped...
+    await eventually(lambda: states() == {psutil.STATUS_STOPPED}, DONE_S, "nmap stopped")
+    await nq.resume_task(task_id)  # ...and goes on
+    await eventually(lambda: psutil.STATUS_STOPPED not in states(), DONE_S, "nmap resumed")
     await nq.cancel_task(task_id)
     done = await nq.wait_for(task_id, timeout_s=DONE_S)
     assert done.status is S.CANCELLED
