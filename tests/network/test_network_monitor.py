@@ -5,6 +5,7 @@ and cancel of an endless monitor."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -156,3 +157,12 @@ async def test_a_paused_monitor_stops_checking_and_goes_on_when_resumed(
     assert (await nq.get_task(task_id)).status is S.RUNNING
     await nq.cancel_task(task_id)
     assert (await nq.wait_for(task_id, timeout_s=DONE_S)).status is S.CANCELLED
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ICMP here needs root")
+async def test_a_bare_host_is_pinged_by_icmp_as_root(nq: TaskQueue) -> None:
+    task_id = await start(nq, targets=["127.0.0.1"], interval_s=0.05, duration_s=0.2)
+    done = await nq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result["targets"]["127.0.0.1"]["availability_pct"] == 100
+    assert "TCP connect to port 80 instead" not in await nq.read_log(task_id)
