@@ -94,6 +94,20 @@ def test_scan_a_test_namespace_sees_open_closed_and_firewalled_ports(
     assert done.result["closed"] == 1
 
 
+@pytest.mark.parametrize("method", METHODS)
+async def test_many_firewalled_ports_count_as_filtered_never_as_closed(
+    nq: TaskQueue, namespace: Namespace, method: str
+) -> None:
+    """99 of 100 ports dropped by the namespace's firewall: nmap reports them only as a count,
+    the connect scan one by one; neither calls them closed."""
+    namespace.listen([8080])
+    namespace.iptables("-A", "INPUT", "-p", "tcp", "!", "--dport", "8080", "-j", "DROP")
+    done = await scan(nq, host=namespace.address, ports="8000-8099", method=method, timeout_s=0.3)
+    assert done.status is S.COMPLETED, done.error
+    assert [p["port"] for p in done.result["open"]] == [8080]
+    assert done.result["filtered_count"] == 99 and done.result["closed"] == 0
+
+
 async def test_a_port_whose_first_syn_is_dropped_is_retried_not_called_closed(
     namespace: Namespace, make_queue: QueueFactory
 ) -> None:

@@ -150,7 +150,9 @@ class NetworkMonitorExecutor(Executor[NetworkMonitorParams]):
                 return got.latency_ms, ""
             if target.port is None and icmp is not None:
                 addresses, _ = await resolve(target.host, timeout_s)
-                v4 = next(a for a in addresses if ":" not in a)
+                v4 = next((a for a in addresses if ":" not in a), None)
+                if v4 is None:
+                    return None, f"{text}: no IPv4 address to ping"
                 return await ping_icmp(
                     v4, icmp, int(time.monotonic() * 1000) & 0xFFFF, timeout_s
                 ), ""

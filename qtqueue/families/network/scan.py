@@ -56,9 +56,19 @@ def service_name(port: int) -> str:
         return "unknown"
 
 
+def nmap_extra_ports(text: str) -> dict[str, int]:
+    """How many ports nmap's report counts without listing them, by state ("closed": 995):
+    its `<extraports>` elements."""
+    counts: dict[str, int] = {}
+    for extra in ET.fromstring(text).iter("extraports"):
+        state = extra.get("state", "unknown")
+        counts[state] = counts.get(state, 0) + int(extra.get("count", "0"))
+    return counts
+
+
 def parse_nmap_xml(text: str) -> list[PortState]:
-    """The ports nmap's XML report lists (those it reports individually: open ones, and
-    closed/filtered ones when few)."""
+    """The ports nmap's XML report lists one by one (open ones, and closed or filtered ones
+    when few; the rest only as counts: `nmap_extra_ports`)."""
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -146,12 +156,13 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
             raise network_error(exc, f"scan {p.host}", p.timeout_s * 5) from None
         address = next((a for a in addresses if ":" not in a), addresses[0])
         use_nmap = nmap is not None and p.method is not ScanMethod.CONNECT
+        extra: dict[str, int] = {}
         ctx.log(
             f"scanning {len(ports)} port(s) of {p.host} ({address}) with "
             + ("nmap" if use_nmap else "the built-in connect scan")
         )
         if use_nmap and nmap is not None:
-            states = await self._nmap(ctx, nmap, address, p.ports)
+            states, extra = await self._nmap(ctx, nmap, address, p.ports)
         else:
             states = await connect_scan(
                 address,
@@ -165,6 +176,9 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
         ctx.log(port_table(p.host, states))
         open_ports = [s.to_dict() for s in states if s.state == "open"]
         filtered = [s.port for s in states if s.state == "filtered"]
+        filtered_count = len(filtered) + extra.get("filtered", 0)
+        if extra.get("filtered"):
+            ctx.log(f"{extra['filtered']} more port(s) filtered (nmap lists them only as a count)")
         return {
             "host": p.host,
             "address": address,
@@ -172,12 +186,13 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
             "scanned": len(ports),
             "open": open_ports,
             "filtered": filtered,
-            "closed": len(ports) - len(open_ports) - len(filtered),
+            "filtered_count": filtered_count,
+            "closed": len(ports) - len(open_ports) - filtered_count,
         }
 
     async def _nmap(
         self, ctx: RunContext[NetworkScanParams], nmap: str, address: str, ports: str
-    ) -> list[PortState]:
+    ) -> tuple[list[PortState], dict[str, int]]:
         argv = [nmap, "-sT", "-Pn", "-n", "-oX", "-", "--stats-every", "1s", "-p", ports, address]
         ctx.log("$ " + " ".join(argv))
         proc = await asyncio.create_subprocess_exec(
@@ -228,4 +243,5 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
                 C.NETWORK_DNS_ERROR if "resolve" in stderr.lower() else C.NETWORK_CONNECTION_FAILED
             )
             raise QueueError(code, f"nmap exited with {rc}: {stderr[-500:]}", exit_code=rc)
-        return parse_nmap_xml("".join(out))
+        report = "".join(out)
+        return parse_nmap_xml(report), nmap_extra_ports(report)
