@@ -145,6 +145,9 @@ class RunHost(Protocol):
     def attach_pid(self, task: Task, pid: int) -> None:
         """Remember the pid of the task's command."""
 
+    def alert(self, task: Task, text: str) -> None:
+        """Publish a NOTICE event about `task` saying `text`."""
+
     @property
     def questions(self) -> QuestionPort | None:
         """Where `RunContext.ask` goes (None: this engine takes no questions)."""
@@ -248,6 +251,9 @@ class EngineRunContext:
 
     def attach_pid(self, pid: int) -> None:
         self._host.attach_pid(self._handle.task, pid)
+
+    def alert(self, text: str) -> None:
+        self._host.alert(self._handle.task, text)
 
     def set_input_sink(self, sink: InputSink | None) -> None:
         self._handle.input_sink = sink

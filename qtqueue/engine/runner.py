@@ -117,6 +117,9 @@ class Runner:
         elif task.status != status:
             self.lifecycle.set_status(task, status)
 
+    def alert(self, task: Task, text: str) -> None:
+        self.state.events.publish([self.state.notice(task, text)])
+
     def attach_pid(self, task: Task, pid: int) -> None:
         """Remember the command's pid; persist it only if the command outlives PID_WRITE_DELAY_S.
 

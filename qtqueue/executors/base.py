@@ -80,6 +80,9 @@ class RunContext(Protocol[P_co]):
     def set_suspend_hooks(self, pause: SuspendHook, resume: SuspendHook) -> None:
         """Let pause/resume suspend the real work (a process tree, a container)."""
 
+    def alert(self, text: str) -> None:
+        """Tell a person now (a NOTICE event: the window's tray shows it), e.g. a target down."""
+
     def attach_pid(self, pid: int) -> None:
         """Record the process the task runs, so a crashed engine's orphans can be stopped."""
 

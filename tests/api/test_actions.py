@@ -272,8 +272,8 @@ class TestReading:
         cmd = found["custom_command"]
         assert cmd["family"] == "custom" and cmd["available"] is True
         assert "command" in cmd["params_schema"]["properties"]
-        assert found["network_scan"]["available"] is False  # no executor yet
-        assert found["network_scan"]["params_schema"] is None
+        assert found["network_scan"]["family"] == "network" and found["network_scan"]["available"]
+        assert "ports" in found["network_scan"]["params_schema"]["properties"]
         assert "image_name" in found["docker_push"]["params_schema"]["properties"]
         assert found["say_hello"]["family"] == "handler"
         assert found["say_hello"]["summary"] == "Say hello."

@@ -278,7 +278,7 @@ def test_reading_commands_work_against_a_running_engine(cli: Cli, engine: Engine
     assert "success:   100.0% (1 completed" in stats
     table = ok(cli("types")).split("\n\n")[0]  # the table; parameter sections follow
     types = {line.split()[0]: line for line in table.splitlines()[1:]}
-    assert "yes" in types["custom_command"].split() and "-" in types["network_scan"].split()
+    assert "yes" in types["custom_command"].split() and "yes" in types["network_scan"].split()
     assert "yes" in types["docker_push"].split()
     status = json.loads(ok(cli("api", '{"action": "queue_status", "params": {"detailed": true}}')))
     assert status["result"]["summary"]["total_tasks"] == 1

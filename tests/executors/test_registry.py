@@ -46,8 +46,7 @@ def test_the_built_in_families_register_their_executors() -> None:
     assert isinstance(registry.get("custom_script"), ScriptExecutor)
     assert isinstance(registry.get(TaskType.SYSTEM_MONITOR), SystemMonitorExecutor)
     assert TaskType.CUSTOM_COMMAND in registry and "custom_command" in registry
-    assert registry.get(TaskType.NETWORK_SCAN) is None  # no executor yet
-    assert TaskType.NETWORK_SCAN not in registry
+    assert registry.family_of(TaskType.NETWORK_SCAN.value) is registry.family("network")
     family = registry.family_of("docker_push")
     assert family is not None and family.name == "docker"
     assert registry.family_of("custom_command") is registry.family("shell")

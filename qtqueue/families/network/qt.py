@@ -1,0 +1,115 @@
+"""The network family's widget in the detail pane: a monitor's latency and availability chart.
+
+The window loads this module through the family descriptor (`Family.qt_module`) and asks
+`detail_widget(parent)` for the widget. It reads the `sample <t> <target> <ms|down>` lines of
+a NETWORK_MONITOR task's log as the log grows (each chunk parsed once) and draws one latency
+curve per target (a gap where it was down), with each target's availability in the legend;
+it follows the detail pane's family-widget contract: `shows(task)`, `reset()`,
+`feed(task_id, chunk)`, `finish(task_id)` and the `updated(task id)` signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
+
+from qtqueue.core.log_lines import LineFeed
+from qtqueue.core.task import Task, TaskType
+from qtqueue.families.network.monitor import Sample, parse_samples
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MonitorChart", "SampleFeed", "detail_widget"]
+
+TITLE = "Latency (ms)"
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+
+
+class SampleFeed(LineFeed[list[Sample]]):
+    """A monitor's samples, fed the log chunk by chunk (only complete lines are parsed)."""
+
+    def _parse(self, text: str) -> list[Sample]:
+        return parse_samples(text) if "sample " in text else []
+
+
+class MonitorChart(QGroupBox):
+    """'Latency (ms)': one curve per target over time; `updated(task id)` after new samples."""
+
+    updated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(TITLE, parent)
+        self.setObjectName("networkMonitorBox")
+        self.plot = pg.PlotWidget(self)
+        self.plot.setObjectName("networkMonitorPlot")
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "latency", units="ms")
+        self.plot.setMinimumHeight(160)
+        self.legend = self.plot.addLegend()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.plot)
+        self._feed = SampleFeed()
+        #: Per target: times and latencies (NaN where down).
+        self.series: dict[str, tuple[list[float], list[float]]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+
+    def shows(self, task: Task) -> bool:
+        """Whether the widget has something to say about `task` (a monitor)."""
+        return task.type_name == TaskType.NETWORK_MONITOR.value
+
+    def reset(self) -> None:
+        """Forget the samples shown: another task (or its log from the start) comes next."""
+        self._feed = SampleFeed()
+        self.series.clear()
+        self._curves.clear()
+        self.plot.clear()
+        self.legend.clear()
+        self.setTitle(TITLE)
+
+    def feed(self, task_id: str, chunk: str) -> None:
+        """The next piece of `task_id`'s log."""
+        self._show(task_id, self._feed.feed(chunk))
+
+    def finish(self, task_id: str) -> None:
+        """`task_id`'s log ended."""
+        self._show(task_id, self._feed.finish())
+
+    def availability(self, target: str) -> float:
+        """The % of `target`'s samples shown that were up."""
+        _, ms = self.series[target]
+        return 100.0 * sum(not math.isnan(v) for v in ms) / len(ms) if ms else 0.0
+
+    def _show(self, task_id: str, samples: list[Sample]) -> None:
+        if not samples:
+            return
+        for s in samples:
+            ts, ms = self.series.setdefault(s.target, ([], []))
+            ts.append(s.t)
+            ms.append(math.nan if s.latency_ms is None else s.latency_ms)
+        for target, (ts, ms) in self.series.items():
+            curve = self._curves.get(target)
+            if curve is None:
+                colour = _COLOURS[len(self._curves) % len(_COLOURS)]
+                curve = self.plot.plot(
+                    [],
+                    [],
+                    pen=pg.mkPen(colour, width=2),
+                    symbol="o",
+                    symbolSize=4,
+                    connect="finite",
+                    name=target,
+                )
+                self._curves[target] = curve
+            curve.setData(ts, ms, connect="finite")
+            self.legend.getLabel(curve).setText(f"{target} · {self.availability(target):.0f} % up")
+        self.setTitle(f"{TITLE} — {len(self.series)} target(s)")
+        self.updated.emit(task_id)
+
+
+def detail_widget(parent: QWidget | None = None) -> MonitorChart:
+    """The widget the detail pane hosts for this family."""
+    return MonitorChart(parent)

@@ -1,0 +1,68 @@
+"""The network family's detail-pane chart (qt.py), offscreen: a real monitor's log against a
+target on 127.0.0.1 and a closed port, read back as one latency curve per target with a gap
+where it was down and its availability in the legend, fed in chunks cut anywhere."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+pytest.importorskip("PySide6", reason="PySide6 not installed: pip install -e '.[test-gui]'")
+pytest.importorskip("pytestqt", reason="pytest-qt not installed: pip install -e '.[test-gui]'")
+pytest.importorskip("pyqtgraph", reason="pyqtgraph not installed: pip install -e '.[gui]'")
+
+import math
+
+from network_env import TcpServer, closed_port
+from pytestqt.qtbot import QtBot
+
+from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.engine.queue import TaskQueue
+from qtqueue.families.network.qt import MonitorChart, detail_widget
+
+
+async def test_the_chart_draws_latency_and_availability_of_a_local_monitor(
+    nq: TaskQueue, qtbot: QtBot
+) -> None:
+    server = await TcpServer().start()
+    up, down = f"127.0.0.1:{server.port}", f"127.0.0.1:{closed_port()}"
+    try:
+        done = await nq.wait_for(
+            await nq.add_task(
+                Task(
+                    TaskType.NETWORK_MONITOR,
+                    {"targets": [up, down], "interval_s": 0.05, "duration_s": 0.3},
+                )
+            ),
+            timeout_s=30,
+        )
+    finally:
+        await server.stop()
+    assert done.status is TaskStatus.COMPLETED, done.error
+    log = await nq.read_log(done.id)
+
+    chart = detail_widget()
+    qtbot.addWidget(chart)
+    assert isinstance(chart, MonitorChart) and chart.shows(done)
+    assert not chart.shows(Task(TaskType.NETWORK_TEST, {"target": "x"}))
+    cut = log.index("sample ") + 12  # inside the first sample line: it waits for the rest
+    with qtbot.waitSignal(chart.updated) as updated:
+        chart.feed(done.id, log[:cut])
+        chart.feed(done.id, log[cut:])
+    assert updated.args == [done.id]
+    chart.finish(done.id)
+
+    rounds = done.result["rounds"]
+    up_t, up_ms = chart.series[up]
+    assert len(up_t) == rounds and all(v > 0 for v in up_ms)
+    assert all(math.isnan(v) for v in chart.series[down][1])  # a gap, not a zero
+    assert chart.availability(up) == 100 and chart.availability(down) == 0
+    labels = [label.text for _, label in chart.legend.items]
+    assert any(up in t and "100 % up" in t for t in labels)
+    assert any(down in t and "0 % up" in t for t in labels)
+    assert "2 target(s)" in chart.title()
+
+    chart.reset()
+    assert chart.series == {} and chart.legend.items == []
