@@ -172,26 +172,33 @@ class _Progress:
                     self.mid.set()
 
 
+@pytest.mark.parametrize("task_type", [T.DATA_PROCESS, T.DATA_IMPORT])
 async def test_progress_by_bytes_and_cancel_mid_file_leave_no_output(
-    dq: TaskQueue, tmp_path: Path
+    dq: TaskQueue, tmp_path: Path, task_type: TaskType
 ) -> None:
-    src = big_csv(tmp_path / "big.csv", 3_000_000)
-    out = tmp_path / "sorted.csv"
+    folder = tmp_path / "work"  # beside the queue's own data directory
+    folder.mkdir()
+    src = big_csv(folder / "big.csv", 3_000_000)
+    if task_type is T.DATA_PROCESS:
+        out = folder / "sorted.csv"
+        params: dict[str, object] = {
+            "inputs": {"big": str(src)},
+            "sql": "SELECT cat, txt, val, id FROM big ORDER BY txt, val DESC, id",
+            "output": str(out),
+        }
+    else:
+        out = folder / "big.db"
+        params = {"source": str(src), "database": str(out), "table": "big"}
     ids: list[str] = []
     watch = _Progress(ids)
     dq.subscribe(watch)
-    params = {
-        "inputs": {"big": str(src)},
-        "sql": "SELECT cat, txt, val, id FROM big ORDER BY txt, val DESC, id",
-        "output": str(out),
-    }
-    ids.append(await dq.add_task(Task(T.DATA_PROCESS, params, max_retries=0)))
+    ids.append(await dq.add_task(Task(task_type, params, max_retries=0)))
     await asyncio.wait_for(watch.mid.wait(), 30)
     assert (await dq.get_task(ids[0])).status is S.RUNNING
     await dq.cancel_task(ids[0])
     done = await dq.wait_for(ids[0], timeout_s=5)
     assert done.status is S.CANCELLED
-    assert not out.exists() and _leftovers(tmp_path) == []
+    assert [p.name for p in folder.iterdir()] == ["big.csv"]  # no output, no part file
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,8 @@ class DuckJob:
                 limit_mb=limit,
             )
         self.cancel = threading.Event()
+        #: Rows written so far by `write_sqlite` (shown beside the bytes read).
+        self.rows = 0
         self._tmp = tempfile.mkdtemp(prefix="qtqueue-data-")
         self.con = duckdb.connect(
             ":memory:",
@@ -147,15 +149,18 @@ class DuckJob:
                     break
                 pct = self.con.query_progress()
                 if pct >= 0:
+                    rows = f", {self.rows:,} rows written" if self.rows else ""
                     self.ctx.progress(
                         lo + (hi - lo) * pct / 100,
-                        f"{step}: {total_mb * pct / 100:.1f} of {total_mb:.1f} MB read",
+                        f"{step}: {total_mb * pct / 100:.1f} of {total_mb:.1f} MB read{rows}",
                     )
             return future.result()
         except asyncio.CancelledError:
             self.cancel.set()
             self.con.interrupt()
             await asyncio.wait({future}, timeout=10)
+            if future.done() and not future.cancelled():
+                future.exception()  # Stopped or duckdb's "Interrupted": the cancel itself
             raise
         except (QueueError, Stopped):
             raise
@@ -253,6 +258,7 @@ class DuckJob:
                     raise Stopped
                 scon.executemany(insert, [tuple(_plain(v) for v in r) for r in rows])
                 written += len(rows)
+                self.rows = written
             scon.execute("COMMIT")
         except BaseException:
             if scon.in_transaction:

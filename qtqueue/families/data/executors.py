@@ -216,6 +216,8 @@ class ProcessExecutor(Executor[ProcessParams]):
         except asyncio.CancelledError:
             stop.set()
             await asyncio.wait({work}, timeout=10)
+            if work.done() and not work.cancelled():
+                work.exception()  # InterruptedError: the cancel itself
             raise
         for table, n in counts.items():
             ctx.log(f"table {table}: {n if n >= 0 else 'copied'} rows")

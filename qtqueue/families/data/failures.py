@@ -137,13 +137,14 @@ def data_error(exc: Exception, sources: Sequence[DataFile]) -> QueueError:
         )
     if m := _JSON.search(text):
         ndjson = next((s for s in sources if s.path == m.group(1) and s.format == "ndjson"), None)
-        if ndjson is not None and (at := locate_ndjson_error(ndjson.path)):
+        bad = locate_ndjson_error(ndjson.path) if ndjson is not None else None
+        if ndjson is not None and bad is not None:
             return QueueError(
                 TaskErrorCode.DATA_PARSING_FAILED,
-                f"{ndjson.path}: line {at[0]}, column {at[1]}: malformed JSON ({at[2]})",
+                f"{ndjson.path}: line {bad[0]}, column {bad[1]}: malformed JSON ({bad[2]})",
                 path=ndjson.path,
-                line=at[0],
-                column=at[1],
+                line=bad[0],
+                column=bad[1],
             )
         return QueueError(
             TaskErrorCode.DATA_PARSING_FAILED,
