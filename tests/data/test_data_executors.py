@@ -160,15 +160,19 @@ async def test_analyze_profiles_every_column_and_logs_the_table(
 
 
 class _Progress:
-    def __init__(self, task_id: list[str]) -> None:
+    """Sets `mid` once a task of `task_id` reports progress between 5 and 95 % with `words`
+    (the bytes read) in its step."""
+
+    def __init__(self, task_id: list[str], words: str = "MB read") -> None:
         self.task_id = task_id
+        self.words = words
         self.mid = asyncio.Event()
 
     def __call__(self, events: list[TaskEvent]) -> None:
         for e in events:
             if e.kind is EventKind.CHANGED and e.task is not None and e.task_id in self.task_id:
                 step = e.task.current_step or ""
-                if 5 < e.task.progress < 95 and "MB read" in step:
+                if 5 < e.task.progress < 95 and self.words in step:
                     self.mid.set()
 
 
@@ -199,6 +203,28 @@ async def test_progress_by_bytes_and_cancel_mid_file_leave_no_output(
     done = await dq.wait_for(ids[0], timeout_s=5)
     assert done.status is S.CANCELLED
     assert [p.name for p in folder.iterdir()] == ["big.csv"]  # no output, no part file
+
+
+async def test_an_import_pauses_between_batches_and_resumes_to_every_row(
+    dq: TaskQueue, tmp_path: Path
+) -> None:
+    src, db = big_csv(tmp_path / "big.csv", 500_000), tmp_path / "big.db"
+    ids: list[str] = []
+    watch = _Progress(ids, "rows written")
+    dq.subscribe(watch)
+    params = {"source": str(src), "database": str(db), "table": "big"}
+    ids.append(await dq.add_task(Task(T.DATA_IMPORT, params, max_retries=0)))
+    await asyncio.wait_for(watch.mid.wait(), 30)
+    await dq.pause_task(ids[0])
+    assert (await dq.get_task(ids[0])).status is S.PAUSED
+    await dq.resume_task(ids[0])
+    done = await dq.wait_for(ids[0], timeout_s=60)
+    assert done.status is S.COMPLETED and (done.result or {})["rows"] == 500_000, done.error
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*), sum(id) FROM big").fetchone() == (
+            500_000,
+            sum(range(500_000)),
+        )
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,33 @@ def test_the_profile_table_shows_each_analyzed_column(qtbot: QtBot, tmp_path: Pa
     assert dict(zip(headers, rows["city"], strict=True))["top"].startswith("Köln (2), ")
     view.reset()
     assert view.rows() == []
+
+
+@pytest.mark.parametrize(
+    ("task_type", "first"),
+    [
+        ("data_import", ["source", "database", "table"]),
+        ("data_export", ["source", "output"]),
+        ("data_process", ["operation", "inputs", "sql"]),
+        ("data_analyze", ["source"]),
+    ],
+)
+def test_each_data_form_opens_with_what_a_user_fills_first(
+    qtbot: QtBot, task_type: str, first: list[str]
+) -> None:
+    """The file to read comes first, the CSV options (delimiter, header, encoding) after."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QComboBox
+
+    from qtqueue.executors import default_registry
+    from qtqueue.ui.new_task_dialog import NewTaskDialog
+    from qtqueue.ui.paramform.form import TaskForm
+
+    dialog = NewTaskDialog(default_registry(entry_points=False))
+    qtbot.addWidget(dialog)
+    picker = dialog.findChild(QComboBox, "taskTypePicker")
+    picker.setCurrentIndex(picker.findData(task_type, Qt.ItemDataRole.UserRole + 1))
+    qtbot.waitUntil(lambda: first[0] in dialog.findChild(TaskForm, "taskForm").field_names())
+    names = dialog.findChild(TaskForm, "taskForm").field_names()
+    assert names[: len(first)] == first
+    assert names.index("delimiter") > names.index(first[-1])

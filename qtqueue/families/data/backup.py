@@ -91,10 +91,13 @@ def backup_database(
                         raise InterruptedError
                     report(100 * (total - remaining) / max(total, 1), f"{total} pages")
 
-                with dest:
+                try:
                     con.backup(dest, pages=256, progress=pages)
-                dest.close()
-                counts = {t: -1 for t in sqlite_tables(str(part))}
+                    for table in sqlite_tables(str(part)):
+                        found = dest.execute(f"SELECT count(*) FROM {qident(table)}").fetchone()
+                        counts[table] = int(found[0])
+                finally:
+                    dest.close()
             else:
                 con.execute("BEGIN")  # one snapshot for every table
                 tables = sqlite_tables(source.path)

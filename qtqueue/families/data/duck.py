@@ -112,6 +112,11 @@ class DuckJob:
                 limit_mb=limit,
             )
         self.cancel = threading.Event()
+        # Set while the task may run: pause clears it, and the batch loops (SQLite tables read
+        # or written) wait on it between batches; a duckdb query itself runs to its end.
+        self.running = threading.Event()
+        self.running.set()
+        ctx.set_suspend_hooks(self.running.clear, self.running.set)
         #: Rows written so far by `write_sqlite` (shown beside the bytes read).
         self.rows = 0
         self._tmp = tempfile.mkdtemp(prefix="qtqueue-data-")
@@ -139,6 +144,7 @@ class DuckJob:
     async def run(self, fn: Callable[[], T], step: str, span: tuple[float, float] = (5, 95)) -> T:
         """`fn()` in a worker thread; progress from duckdb's query progress meanwhile; cancel
         interrupts it (and waits for the thread to stop); duckdb's errors as data codes."""
+        await self.ctx.checkpoint()  # paused between stages: the next one waits
         future = asyncio.ensure_future(asyncio.to_thread(fn))
         lo, hi = span
         total_mb = self.total_bytes / 1e6
@@ -157,6 +163,7 @@ class DuckJob:
             return future.result()
         except asyncio.CancelledError:
             self.cancel.set()
+            self.running.set()  # a paused batch loop wakes to stop
             self.con.interrupt()
             await asyncio.wait({future}, timeout=10)
             if future.done() and not future.cancelled():
@@ -166,6 +173,12 @@ class DuckJob:
             raise
         except duckdb.Error as exc:
             raise data_error(exc, self.sources) from None
+
+    def _between_batches(self) -> None:
+        """Wait here while paused; raise Stopped once cancelled (thread side)."""
+        self.running.wait()
+        if self.cancel.is_set():
+            raise Stopped
 
     # ---- inputs ----
 
@@ -195,8 +208,7 @@ class DuckJob:
             insert = f"INSERT INTO {qident(name)} SELECT {unnest}"
             cur = scon.execute(f"SELECT * FROM {qident(table)}")
             while rows := cur.fetchmany(_BATCH):
-                if self.cancel.is_set():
-                    raise Stopped
+                self._between_batches()
                 columns = [list(c) for c in zip(*rows, strict=True)]
                 for i, t in enumerate(types):
                     if t == "VARCHAR":
@@ -254,8 +266,7 @@ class DuckJob:
             marks = ", ".join("?" for _ in names)
             insert = f"INSERT INTO {qident(table)} ({cols}) VALUES ({marks})"
             while rows := cur.fetchmany(_BATCH):
-                if self.cancel.is_set():
-                    raise Stopped
+                self._between_batches()
                 scon.executemany(insert, [tuple(_plain(v) for v in r) for r in rows])
                 written += len(rows)
                 self.rows = written

@@ -220,7 +220,7 @@ class ProcessExecutor(Executor[ProcessParams]):
                 work.exception()  # InterruptedError: the cancel itself
             raise
         for table, n in counts.items():
-            ctx.log(f"table {table}: {n if n >= 0 else 'copied'} rows")
+            ctx.log(f"table {table}: {n} rows")
         ctx.progress(100, f"{len(counts)} tables backed up")
         return {
             "data_source": p.data_source,
