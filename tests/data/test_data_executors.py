@@ -288,3 +288,10 @@ async def test_file_errors_get_their_codes(dq: TaskQueue, tmp_path: Path) -> Non
         output=str(tmp_path / "o.csv"),
     )
     assert bad_sql.error_code == "VALIDATION_INVALID_PARAMS" and "nope" in (bad_sql.error or "")
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("these are notes, not a database\n" * 200)
+    into_notes = await run_task(
+        dq, T.DATA_IMPORT, source=str(good), database=str(not_a_db), table="sales"
+    )
+    assert into_notes.error_code == "DATA_FORMAT_INVALID", into_notes.error
+    assert not_a_db.read_text().startswith("these are notes")  # left as it was

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.families.data.failures import sqlite_error
 from qtqueue.families.data.sources import DataFile, qident, sqlite_tables
 
 logger = logging.getLogger(__name__)
@@ -113,10 +113,8 @@ def backup_database(
                             f.write("\n  ]")
                     if fmt == "json":
                         f.write("\n}}\n")
-        except sqlite3.DatabaseError as exc:
-            raise QueueError(
-                TaskErrorCode.DATA_FILE_CORRUPTED, f"{source.path}: {exc}", path=source.path
-            ) from None
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, source.path) from None
         finally:
             con.close()
         os.replace(part, out)

@@ -29,7 +29,7 @@ import duckdb
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
-from qtqueue.families.data.failures import data_error
+from qtqueue.families.data.failures import data_error, sqlite_error
 from qtqueue.families.data.settings import DataSettings
 from qtqueue.families.data.sources import DataFile, copy_options, lit, qident
 
@@ -214,10 +214,8 @@ class DuckJob:
                     if t == "VARCHAR":
                         columns[i] = [_text(v) for v in columns[i]]
                 self.con.execute(insert, columns)
-        except sqlite3.DatabaseError as exc:
-            raise QueueError(
-                TaskErrorCode.DATA_FILE_CORRUPTED, f"{source.path}: {exc}", path=source.path
-            ) from None
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, source.path) from None
         finally:
             scon.close()
 
@@ -244,8 +242,11 @@ class DuckJob:
         cur = self.con.execute(query)
         names = [d[0] for d in cur.description or ()]
         types = [_sqlite_type(str(d[1])) for d in cur.description or ()]
-        scon = sqlite3.connect(database, isolation_level=None)
         written = 0
+        try:
+            scon = sqlite3.connect(database, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, database) from None
         try:
             scon.execute("BEGIN IMMEDIATE")
             exists = scon.execute(
@@ -271,14 +272,17 @@ class DuckJob:
                 written += len(rows)
                 self.rows = written
             scon.execute("COMMIT")
-        except BaseException:
-            if scon.in_transaction:
-                scon.execute("ROLLBACK")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if scon.in_transaction:
+                    scon.execute("ROLLBACK")
             scon.close()
             if not existed:
                 for suffix in ("", "-journal", "-wal", "-shm"):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(database + suffix)
+            if isinstance(exc, sqlite3.Error):
+                raise sqlite_error(exc, database) from None
             raise
         scon.close()
         return written

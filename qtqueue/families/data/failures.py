@@ -16,7 +16,13 @@ from qtqueue.families.data.sources import DataFile
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["data_error", "locate_decode_error", "locate_field_count", "locate_ndjson_error"]
+__all__ = [
+    "data_error",
+    "locate_decode_error",
+    "locate_field_count",
+    "locate_ndjson_error",
+    "sqlite_error",
+]
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CONVERT = re.compile(r'converting column "([^"]+)"')
@@ -27,6 +33,24 @@ _JSON = re.compile(
 _SNIFF = re.compile(r'Error when sniffing file "([^"]+)"')
 _FILE = re.compile(r"^\s*file = (.+)$", re.M)
 _CHUNK = 1 << 20
+
+
+def sqlite_error(exc: Exception, path: str) -> QueueError:
+    """The code of a `sqlite3` error on the database `path`."""
+    text = str(exc)
+    lowered = text.lower()
+    code: TaskErrorCode | str
+    if "not a database" in lowered:
+        code, hint = TaskErrorCode.DATA_FORMAT_INVALID, "not a SQLite database"
+    elif "locked" in lowered or "busy" in lowered:
+        code, hint = "DATA_DATABASE_LOCKED", "another program holds it"
+    elif "full" in lowered:
+        code, hint = TaskErrorCode.SYSTEM_DISK_SPACE, "no space left"
+    elif "unable to open" in lowered or "readonly" in lowered:
+        code, hint = TaskErrorCode.SYSTEM_PERMISSION_DENIED, "cannot be opened for writing"
+    else:
+        code, hint = TaskErrorCode.DATA_FILE_CORRUPTED, "damaged"
+    return QueueError(code, f"{path}: {hint} ({text})", path=path)
 
 
 def _first_line(text: str) -> str:
@@ -181,6 +205,10 @@ def data_error(exc: Exception, sources: Sequence[DataFile]) -> QueueError:
         return QueueError(TaskErrorCode.DATA_FILE_CORRUPTED, _first_line(text), path=where)
     if "No files found" in text or "No such file" in text:
         return QueueError(TaskErrorCode.DATA_FILE_NOT_FOUND, _first_line(text), path=where)
+    if "Permission denied" in text:
+        return QueueError(TaskErrorCode.SYSTEM_PERMISSION_DENIED, _first_line(text), path=where)
+    if "No space left" in text:
+        return QueueError(TaskErrorCode.SYSTEM_DISK_SPACE, _first_line(text), path=where)
     if "Out of Memory" in text:
         return QueueError(
             TaskErrorCode.DATA_SIZE_TOO_LARGE,
