@@ -154,6 +154,7 @@ async def test_analyze_profiles_every_column_and_logs_the_table(
     assert by_name["amount"]["nulls"] == 1 and by_name["amount"]["mean"] == 9.0
     assert (by_name["id"]["min"], by_name["id"]["max"]) == ("1", "5")
     assert by_name["city"]["top"][0][1] == 2 and by_name["city"]["distinct"] == 3
+    assert by_name["amount"]["distinct"] == 4  # exact, the NULL not counted
     assert by_name["amount"]["median"] is not None
     logged = [parse_profile_line(line) for line in (await dq.read_log(done.id)).splitlines()]
     assert [r["column"] for r in logged if r] == ["id", "city", "amount"]

@@ -264,8 +264,8 @@ class AnalyzeExecutor(Executor[AnalyzeParams]):
                 name, ctype, lo, hi, distinct, mean, _std, q25, q50, q75, count, nullpct = s[:12]
                 rows = int(count)
                 top: list[list[Any]] = []
-                if p.top_values:
-                    top = await job.run(
+                if p.top_values:  # the grouping that finds them also counts distinct exactly
+                    top, distinct = await job.run(
                         functools.partial(_top_values, job, name, p.top_values),
                         f"top values of {name}",
                         (60 + 35 * i / len(summary), 60 + 35 * (i + 1) / len(summary)),
@@ -291,13 +291,16 @@ class AnalyzeExecutor(Executor[AnalyzeParams]):
         return {"source": src.path, "format": src.format, "rows": rows, "columns": columns}
 
 
-def _top_values(job: DuckJob, column: str, limit: int) -> list[list[Any]]:
-    """[value as text, count] of the `limit` most frequent values of `column` of `src`."""
+def _top_values(job: DuckJob, column: str, limit: int) -> tuple[list[list[Any]], int]:
+    """([value as text, count] of the `limit` most frequent values of `column` of `src`, the
+    exact number of distinct values, NULL not counted)."""
+    col = qident(column)
     found = job.con.execute(
-        f"SELECT {qident(column)}, count(*) AS n FROM src GROUP BY 1 ORDER BY n DESC, 1 "
-        f"LIMIT {int(limit)}"
+        f"SELECT {col}, count(*) AS n, count(*) OVER () - max(({col} IS NULL)::INT) OVER () "
+        f"FROM src GROUP BY 1 ORDER BY n DESC, 1 LIMIT {int(limit)}"
     ).fetchall()
-    return [[None if v is None else str(v), int(n)] for v, n in found]
+    distinct = int(found[0][2]) if found else 0
+    return [[None if v is None else str(v), int(n)] for v, n, _ in found], distinct
 
 
 def _number(value: Any) -> Any:
