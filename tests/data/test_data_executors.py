@@ -143,6 +143,35 @@ async def test_process_spec_filters_groups_and_sorts_a_sqlite_table(
         assert con.execute("SELECT count(*) FROM sales").fetchone() == (5,)
 
 
+async def test_process_spec_joins_inputs_and_selects_sorts_limits(
+    dq: TaskQueue, tmp_path: Path
+) -> None:
+    spec = {
+        "input": "sales",
+        "join": [{"input": "cities", "on": ["city"], "how": "left"}],
+        "where": [{"column": "country", "op": "in", "value": ["CH", "DE"]}],
+        "select": ["id", "country"],
+        "order_by": [{"column": "id", "descending": True}],
+        "limit": 3,
+    }
+    out = tmp_path / "picked.ndjson"
+    done = await run_task(
+        dq,
+        T.DATA_PROCESS,
+        inputs={"cities": str(ndjson(tmp_path)), "sales": str(latin1_csv(tmp_path))},
+        spec=spec,
+        output=str(out),
+        **LATIN,
+    )
+    assert done.status is S.COMPLETED and (done.result or {})["rows"] == 3, done.error
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"id": 5, "country": "DE"},
+        {"id": 3, "country": "CH"},
+        {"id": 2, "country": "DE"},
+    ]
+
+
 async def test_analyze_profiles_every_column_and_logs_the_table(
     dq: TaskQueue, tmp_path: Path
 ) -> None:
@@ -289,6 +318,15 @@ async def test_file_errors_get_their_codes(dq: TaskQueue, tmp_path: Path) -> Non
         output=str(tmp_path / "o.csv"),
     )
     assert bad_sql.error_code == "VALIDATION_INVALID_PARAMS" and "nope" in (bad_sql.error or "")
+    elsewhere = tmp_path / "elsewhere.csv"
+    for sql in (f"COPY s TO '{elsewhere}'", "SELECT 1; SELECT 2", f"ATTACH '{tmp_path}/x.db'"):
+        refused = await run_task(
+            dq, T.DATA_PROCESS, inputs={"s": str(good)}, sql=sql, output=str(tmp_path / "o.csv")
+        )
+        assert refused.error_code == "VALIDATION_INVALID_PARAMS" and "one SELECT" in (
+            refused.error or ""
+        ), sql
+    assert not elsewhere.exists() and not (tmp_path / "x.db").exists()
     not_a_db = tmp_path / "notes.db"
     not_a_db.write_text("these are notes, not a database\n" * 200)
     into_notes = await run_task(

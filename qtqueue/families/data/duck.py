@@ -180,6 +180,23 @@ class DuckJob:
         if self.cancel.is_set():
             raise Stopped
 
+    def check_query(self, sql: str) -> str:
+        """`sql` if it is one SELECT (a query reads; it never writes a file, attaches a
+        database or changes a setting); VALIDATION_INVALID_PARAMS otherwise."""
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise data_error(exc, self.sources) from None
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            kinds = ", ".join(s.type.name for s in statements) or "nothing"
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"sql: give one SELECT query (found: {kinds}); the output is written by the "
+                "task, to `output`",
+                query=True,
+            )
+        return sql.strip().rstrip(";")
+
     # ---- inputs ----
 
     def attach(self, name: str, source: DataFile) -> None:

@@ -158,6 +158,7 @@ class ProcessExecutor(Executor[ProcessParams]):
         query = spec_sql(p.spec, next(iter(p.inputs))) if p.spec is not None else p.sql or ""
         job = DuckJob(ctx, list(sources.values()), p.max_input_mb)
         try:
+            query = job.check_query(query)
             ctx.phase(TaskStatus.RUNNING)
             for name, src in sources.items():
                 ctx.log(f"input {name}: {src.path} ({src.format})")
