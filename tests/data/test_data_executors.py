@@ -235,6 +235,23 @@ async def test_progress_by_bytes_and_cancel_mid_file_leave_no_output(
     assert [p.name for p in folder.iterdir()] == ["big.csv"]  # no output, no part file
 
 
+async def test_a_query_past_its_time_limit_stops_with_timeout_and_no_output(
+    dq: TaskQueue, tmp_path: Path
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    src = big_csv(folder / "big.csv", 3_000_000)
+    params = {
+        "inputs": {"big": str(src)},
+        "sql": "SELECT txt, val, id FROM big ORDER BY txt, val DESC, id",
+        "output": str(folder / "sorted.parquet"),
+    }
+    task_id = await dq.add_task(Task(T.DATA_PROCESS, params, max_retries=0, timeout_s=0.3))
+    done = await dq.wait_for(task_id, timeout_s=10)
+    assert done.status is S.TIMEOUT
+    assert [p.name for p in folder.iterdir()] == ["big.csv"]
+
+
 async def test_an_import_pauses_between_batches_and_resumes_to_every_row(
     dq: TaskQueue, tmp_path: Path
 ) -> None:
