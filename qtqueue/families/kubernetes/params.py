@@ -4,6 +4,7 @@ namespace, a keyring token), overriding the family settings for this task only."
 from __future__ import annotations
 
 import logging
+import re
 
 from pydantic import Field, field_validator
 
@@ -11,10 +12,29 @@ from qtqueue.executors.base import Params
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["K8S_NAME_PATTERN", "ClusterParams"]
+__all__ = ["K8S_NAME_MAX", "K8S_NAME_PATTERN", "ClusterParams", "check_k8s_name"]
 
 #: A DNS-1123 name (most objects: Deployment, Service, Namespace, ConfigMap...).
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+#: The longest such name.
+K8S_NAME_MAX = 253
+
+_NAME = re.compile(K8S_NAME_PATTERN)
+
+
+def check_k8s_name(value: str | None, what: str) -> str | None:
+    """`value` unless it is not a Kubernetes (DNS-1123 subdomain) name: lower-case letters,
+    digits, '-' and '.', at most K8S_NAME_MAX characters. A name goes into the request's URL
+    path, so "../other/configmaps/x" must never reach it; ValueError (a validation error at
+    add time) says so."""
+    if value is None:
+        return None
+    if len(value) > K8S_NAME_MAX or not _NAME.match(value):
+        raise ValueError(
+            f"{what} {value!r} is not a Kubernetes name: lower-case letters, digits, '-' and "
+            f"'.', starting and ending with a letter or digit, at most {K8S_NAME_MAX} characters"
+        )
+    return value
 
 
 class ClusterParams(Params):
@@ -52,3 +72,8 @@ class ClusterParams(Params):
             return None
         value = value.strip()
         return value or None
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_a_name(cls, value: str | None) -> str | None:
+        return check_k8s_name(value, "namespace")
