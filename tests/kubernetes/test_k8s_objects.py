@@ -16,6 +16,7 @@ from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.families.kubernetes.objects import GetParams
 
 C = TaskErrorCode
 S = TaskStatus
@@ -148,6 +149,7 @@ async def test_get_returns_the_objects_as_json_and_logs_a_table(
         {"task": T.K8S_GET, "kind": "ConfigMap", "name": "../../other/configmaps/victim"},
         {"task": T.K8S_GET, "kind": "ConfigMap", "name": "Victim"},
         {"task": T.K8S_GET, "kind": "ConfigMap", "namespace": "other/configmaps"},
+        {"task": T.K8S_DELETE, "kind": "clusterrole", "name": "../../other/configmaps/victim"},
     ],
     ids=lambda p: f"{p['task'].value}-{p.get('name') or p.get('namespace')}",
 )
@@ -162,6 +164,26 @@ async def test_a_name_or_namespace_that_is_no_kubernetes_name_is_refused_at_add_
         await kq.add_task(Task(task_type, params, max_retries=0))
     assert refused.value.code == C.VALIDATION_INVALID_PARAMS
     assert "not a Kubernetes name" in refused.value.message
+    left = [c.metadata.name async for c in kube.api.list(ConfigMap, namespace="other")]
+    assert left == ["victim"]
+
+
+def test_rbac_names_with_colons_are_kubernetes_names() -> None:
+    """RBAC objects are named as path segments ("system:controller:..."), not DNS names."""
+    params = GetParams.model_validate({"kind": "ClusterRole", "name": "system:aggregate-to-admin"})
+    assert params.name == "system:aggregate-to-admin"
+    with pytest.raises(ValueError, match="not a Kubernetes name"):
+        GetParams.model_validate({"kind": "ConfigMap", "name": "system:aggregate-to-admin"})
+
+
+async def test_a_manifest_whose_name_leaves_its_url_path_is_invalid_format(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    await kube.api.create(ConfigMap(metadata=ObjectMeta(name="victim", namespace="other")))
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../../other/configmaps/victim}\n"
+    done = await run(kq, T.K8S_DEPLOY, manifest=manifest)
+    assert done.error_code == C.VALIDATION_INVALID_FORMAT.value
+    assert "metadata.name" in done.error
     left = [c.metadata.name async for c in kube.api.list(ConfigMap, namespace="other")]
     assert left == ["victim"]
 

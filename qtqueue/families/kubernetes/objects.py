@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
@@ -21,7 +21,7 @@ from qtqueue.families.kubernetes.kinds import (
     parse_label_selector,
     resolve_kind,
 )
-from qtqueue.families.kubernetes.params import ClusterParams, check_k8s_name
+from qtqueue.families.kubernetes.params import ClusterParams, check_object_name
 from qtqueue.families.kubernetes.rollout import pod_state
 from qtqueue.families.kubernetes.waiting import wait_until_gone
 
@@ -74,10 +74,8 @@ class DeleteParams(_KindParams):
 
     @field_validator("name")
     @classmethod
-    def _name_is_a_name(cls, value: str) -> str:
-        name = value.strip()
-        check_k8s_name(name, "name")
-        return name
+    def _name_is_a_name(cls, value: str, info: ValidationInfo) -> str:
+        return check_object_name(value.strip(), info.data.get("kind"))
 
 
 class GetParams(_KindParams):
@@ -95,8 +93,9 @@ class GetParams(_KindParams):
 
     @field_validator("name")
     @classmethod
-    def _name_is_a_name(cls, value: str | None) -> str | None:
-        return check_k8s_name((value or "").strip() or None, "name")
+    def _name_is_a_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = (value or "").strip()
+        return check_object_name(name, info.data.get("kind")) if name else None
 
 
 def _where(namespace: str | None, name: str) -> str:

@@ -12,7 +12,15 @@ from qtqueue.executors.base import Params
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["K8S_NAME_MAX", "K8S_NAME_PATTERN", "ClusterParams", "check_k8s_name"]
+__all__ = [
+    "K8S_NAME_MAX",
+    "K8S_NAME_PATTERN",
+    "PATH_SEGMENT_KINDS",
+    "ClusterParams",
+    "check_k8s_name",
+    "check_object_name",
+    "check_path_segment",
+]
 
 #: A DNS-1123 name (most objects: Deployment, Service, Namespace, ConfigMap...).
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -34,6 +42,39 @@ def check_k8s_name(value: str | None, what: str) -> str | None:
             f"{what} {value!r} is not a Kubernetes name: lower-case letters, digits, '-' and "
             f"'.', starting and ending with a letter or digit, at most {K8S_NAME_MAX} characters"
         )
+    return value
+
+
+#: Kinds whose names the API server checks only as a path segment (RBAC's system roles are
+#: named "system:controller:...", say): lower-case kind, plural.
+PATH_SEGMENT_KINDS = frozenset(
+    {
+        "role",
+        "roles",
+        "rolebinding",
+        "rolebindings",
+        "clusterrole",
+        "clusterroles",
+        "clusterrolebinding",
+        "clusterrolebindings",
+    }
+)
+
+
+def check_path_segment(value: str, what: str) -> str:
+    """`value` unless the API server would refuse it as a name in a URL path ("." or "..",
+    or holding '/' or '%'): ValueError then."""
+    if value in (".", "..") or "/" in value or "%" in value:
+        raise ValueError(f"{what} {value!r} is not a Kubernetes name: no '/', '%', '.' or '..'")
+    return value
+
+
+def check_object_name(value: str, kind: str | None, what: str = "name") -> str:
+    """`value` checked as a name of a `kind` object: a path segment for the RBAC kinds
+    (PATH_SEGMENT_KINDS), a DNS-1123 subdomain (`check_k8s_name`) for every other."""
+    if kind is not None and kind.strip().lower() in PATH_SEGMENT_KINDS:
+        return check_path_segment(value, what)
+    check_k8s_name(value, what)
     return value
 
 
