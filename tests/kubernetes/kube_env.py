@@ -31,6 +31,7 @@ RESOURCES = (
     "v1/pods",
     "v1/services",
     "v1/configmaps",
+    "v1/secrets",
 )
 #: The namespace the kubeconfig's context names.
 NAMESPACE = "team"

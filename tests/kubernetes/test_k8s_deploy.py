@@ -5,12 +5,13 @@ controllers' part by patching the workloads' status and creating pods."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from helpers.waiting import eventually
 from kube_env import NAMESPACE, KubeEnv, run, submit
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.core_v1 import ConfigMap, Pod, Service
 
 from qtqueue.core.errors import TaskErrorCode
@@ -321,3 +322,176 @@ async def test_a_refused_service_is_service_failed_with_the_api_server_s_reason(
     assert done.error_code == C.K8S_SERVICE_FAILED.value
     assert "Service 'api'" in done.error and "not in the valid range" in done.error
     assert await stored(kube, Deployment, "api") is not None  # applied before the Service
+
+
+# --- A fix redeployed over a failed rollout ---------------------------------------------------
+
+REVISION = "deployment.kubernetes.io/revision"
+DEADLINE = {
+    "type": "Progressing",
+    "status": "False",
+    "reason": "ProgressDeadlineExceeded",
+    "message": 'ReplicaSet "web-old" has timed out progressing.',
+}
+
+
+def web_deployment(image: str, generation: int) -> dict[str, Any]:
+    """The Deployment `web` with `image`, at `generation`: an API server bumps
+    metadata.generation on every change of the spec, the emulator does not, so the test
+    brings the number the API server would give it (it plays that part)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "generation": generation},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }
+
+
+def fixed_manifest(image: str, generation: int) -> str:
+    """`web_deployment` as a manifest (JSON is YAML)."""
+    return json.dumps(web_deployment(image, generation))
+
+
+async def replicaset(kube: KubeEnv, name: str, revision: int, template_hash: str) -> None:
+    """A ReplicaSet as the Deployment controller makes it for revision `revision`."""
+    await kube.api.create(
+        ReplicaSet.from_dict(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name,
+                    "namespace": NAMESPACE,
+                    "labels": {"app": "web", "pod-template-hash": template_hash},
+                    "annotations": {REVISION: str(revision)},
+                    "ownerReferences": [
+                        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "1"}
+                    ],
+                },
+                "spec": {
+                    "selector": {"matchLabels": {"app": "web", "pod-template-hash": template_hash}},
+                    "template": {"metadata": {"labels": {"app": "web"}}},
+                },
+            }
+        )
+    )
+
+
+async def web_pod(kube: KubeEnv, name: str, template_hash: str, image: str, **state: Any) -> None:
+    """A pod of the ReplicaSet with `template_hash`, its container in `state` (the test plays
+    the ReplicaSet controller and the kubelet)."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": {"app": "web", "pod-template-hash": template_hash},
+        },
+        "spec": {"containers": [{"name": "web", "image": image}]},
+    }
+    await kube.api.create(Pod.from_dict(body))
+    container = {"name": "web", "restartCount": 0, "image": image, "imageID": "", "state": state}
+    ready_now = "running" in state
+    status = {"phase": "Running" if ready_now else "Pending"}
+    await kube.api.patch(
+        Pod.Status,
+        name,
+        {"status": {**status, "containerStatuses": [{**container, "ready": ready_now}]}},
+        namespace=NAMESPACE,
+    )
+
+
+async def failed_rollout(kube: KubeEnv) -> None:
+    """`web` as the cluster leaves a rollout of a broken image: revision 1, its ReplicaSet's
+    pod in ImagePullBackOff, the controller's ProgressDeadlineExceeded condition."""
+    kube.km.resources["apps/v1/replicasets"] = {}  # served, as by every API server
+    broken = web_deployment("web:broken", 1)
+    broken["metadata"].update(namespace=NAMESPACE, annotations={REVISION: "1"})
+    await kube.api.create(Deployment.from_dict(broken))
+    await replicaset(kube, "web-old", 1, "old")
+    pulling = {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+    await web_pod(kube, "web-old-abc", "old", "web:broken", **pulling)
+    await set_status(
+        kube, "web", observedGeneration=1, replicas=1, updatedReplicas=1, conditions=[DEADLINE]
+    )
+
+
+async def test_a_fix_redeployed_over_a_failed_rollout_waits_for_its_own_pods_test_plays_controller(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    """The previous rollout's condition and its ImagePullBackOff pod are not this rollout's
+    failure: they used to fail the new deploy at once."""
+    await failed_rollout(kube)
+    progress = Progress()
+    kq.subscribe(progress)
+    task_id = await submit(kq, T.K8S_DEPLOY, manifest=fixed_manifest("web:fixed", 2))
+    await eventually(
+        lambda: any("rollout" in s for s in progress.steps(task_id)), what="the rollout is awaited"
+    )
+    assert (await stored(kube, Deployment, "web")).metadata.generation == 2
+
+    # The Deployment controller: a ReplicaSet for revision 2, the Deployment's revision, then
+    # its status for generation 2. The old pod is still pulling in vain.
+    await replicaset(kube, "web-new", 2, "new")
+    await web_pod(kube, "web-new-xyz", "new", "web:fixed", running={})
+    await kube.api.patch(
+        Deployment, "web", {"metadata": {"annotations": {REVISION: "2"}}}, namespace=NAMESPACE
+    )
+    progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+    await set_status(kube, "web", observedGeneration=2, conditions=[progressing], **ready(1, 1))
+
+    done = await kq.wait_for(task_id, timeout_s=30)
+    assert done.status is S.COMPLETED, done.error
+    view = parse_rollout_lines(await kq.read_log(task_id))["web"]
+    assert view.outcome == "complete"
+    assert view.pods == {"web-new-xyz": "Running"}
+
+
+async def test_a_redeployed_fix_whose_own_pod_fails_is_pod_failed_test_plays_controller(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    await failed_rollout(kube)
+    task_id = await submit(kq, T.K8S_DEPLOY, manifest=fixed_manifest("web:still-bad", 2))
+    await eventually(lambda: stored(kube, Deployment, "web"), what="the Deployment is there")
+    await replicaset(kube, "web-new", 2, "new")
+    crash = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}
+    await web_pod(kube, "web-new-xyz", "new", "web:still-bad", **crash)
+    await kube.api.patch(
+        Deployment, "web", {"metadata": {"annotations": {REVISION: "2"}}}, namespace=NAMESPACE
+    )
+    await set_status(kube, "web", observedGeneration=2, conditions=[], **ready(0, 1))
+    failed = await kq.wait_for(task_id, timeout_s=30)
+    assert failed.error_code == C.K8S_POD_FAILED.value
+    assert "web-new-xyz" in failed.error and "web-old-abc" not in failed.error
+
+
+async def test_scale_after_a_failed_rollout_waits_for_the_new_generation_test_plays_controller(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    await failed_rollout(kube)
+    # The scale's spec change: generation 2 (set here, as the emulator does not bump it).
+    await kube.api.patch(Deployment, "web", {"metadata": {"generation": 2}}, namespace=NAMESPACE)
+    progress = Progress()
+    kq.subscribe(progress)
+    task_id = await submit(kq, T.K8S_SCALE, name="web", replicas=1)
+    await eventually(
+        lambda: any("rollout" in s for s in progress.steps(task_id)), what="the scale is awaited"
+    )
+    assert (await kq.get_task(task_id)).status is S.RUNNING
+    # The controller has seen generation 2 and the fixed image is up (the test plays it).
+    await replicaset(kube, "web-new", 2, "new")
+    await web_pod(kube, "web-new-xyz", "new", "web:fixed", running={})
+    await kube.api.patch(
+        Deployment, "web", {"metadata": {"annotations": {REVISION: "2"}}}, namespace=NAMESPACE
+    )
+    await set_status(kube, "web", observedGeneration=2, conditions=[], **ready(1, 1))
+    done = await kq.wait_for(task_id, timeout_s=30)
+    assert done.status is S.COMPLETED, done.error

@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import pytest
 from helpers.waiting import eventually
 from kube_env import NAMESPACE, KubeEnv, run, submit
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ConfigMap, Pod
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 
-from qtqueue.core.errors import TaskErrorCode
-from qtqueue.core.task import TaskStatus, TaskType
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.families.kubernetes.objects import GetParams
 
 C = TaskErrorCode
 S = TaskStatus
@@ -136,3 +139,78 @@ async def test_get_returns_the_objects_as_json_and_logs_a_table(
     unknown = await run(kq, T.K8S_GET, kind="Gizmo")
     assert unknown.error_code == C.VALIDATION_INVALID_PARAMS.value
     assert "api_version" in unknown.error
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"task": T.K8S_DELETE, "kind": "ConfigMap", "name": "../../other/configmaps/victim"},
+        {"task": T.K8S_DELETE, "kind": "ConfigMap", "name": "victim", "namespace": "../other"},
+        {"task": T.K8S_GET, "kind": "ConfigMap", "name": "../../other/configmaps/victim"},
+        {"task": T.K8S_GET, "kind": "ConfigMap", "name": "Victim"},
+        {"task": T.K8S_GET, "kind": "ConfigMap", "namespace": "other/configmaps"},
+        {"task": T.K8S_DELETE, "kind": "clusterrole", "name": "../../other/configmaps/victim"},
+    ],
+    ids=lambda p: f"{p['task'].value}-{p.get('name') or p.get('namespace')}",
+)
+async def test_a_name_or_namespace_that_is_no_kubernetes_name_is_refused_at_add_time(
+    kq: TaskQueue, kube: KubeEnv, params: dict[str, Any]
+) -> None:
+    # A name reaches the request's URL path: "../.." segments would address an object in
+    # another namespace (they did: the victim was deleted).
+    await kube.api.create(ConfigMap(metadata=ObjectMeta(name="victim", namespace="other")))
+    task_type = params.pop("task")
+    with pytest.raises(QueueError) as refused:
+        await kq.add_task(Task(task_type, params, max_retries=0))
+    assert refused.value.code == C.VALIDATION_INVALID_PARAMS
+    assert "not a Kubernetes name" in refused.value.message
+    left = [c.metadata.name async for c in kube.api.list(ConfigMap, namespace="other")]
+    assert left == ["victim"]
+
+
+def test_rbac_names_with_colons_are_kubernetes_names() -> None:
+    """RBAC objects are named as path segments ("system:controller:..."), not DNS names."""
+    params = GetParams.model_validate({"kind": "ClusterRole", "name": "system:aggregate-to-admin"})
+    assert params.name == "system:aggregate-to-admin"
+    with pytest.raises(ValueError, match="not a Kubernetes name"):
+        GetParams.model_validate({"kind": "ConfigMap", "name": "system:aggregate-to-admin"})
+
+
+async def test_a_manifest_whose_name_leaves_its_url_path_is_invalid_format(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    await kube.api.create(ConfigMap(metadata=ObjectMeta(name="victim", namespace="other")))
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../../other/configmaps/victim}\n"
+    done = await run(kq, T.K8S_DEPLOY, manifest=manifest)
+    assert done.error_code == C.VALIDATION_INVALID_FORMAT.value
+    assert "metadata.name" in done.error
+    left = [c.metadata.name async for c in kube.api.list(ConfigMap, namespace="other")]
+    assert left == ["victim"]
+
+
+async def test_get_of_a_secret_masks_its_values_unless_asked_to_show_them(
+    kq: TaskQueue, kube: KubeEnv
+) -> None:
+    value = "s3cr3t-db-password"
+    encoded = base64.b64encode(value.encode()).decode()
+    await kube.api.create(
+        Secret(
+            metadata=ObjectMeta(name="db", namespace=NAMESPACE),
+            data={"password": encoded},
+            stringData={"user": "admin-" + value},
+        )
+    )
+    for params in ({"name": "db"}, {}):
+        done = await run(kq, T.K8S_GET, kind="secret", **params)
+        assert done.status is S.COMPLETED, done.error
+        (item,) = done.result["items"]
+        # The keys stay (what a user checks: is the key there?), the values do not.
+        assert set(item["data"]) == {"password"}
+        assert set(item.get("stringData") or {}) <= {"user"}
+        text = repr(done.result) + await kq.read_log(done.id)
+        assert encoded not in text and value not in text
+        assert "masked" in await kq.read_log(done.id)
+
+    shown = await run(kq, T.K8S_GET, kind="secret", name="db", show_secret_values=True)
+    assert shown.status is S.COMPLETED, shown.error
+    assert shown.result["items"][0]["data"] == {"password": encoded}

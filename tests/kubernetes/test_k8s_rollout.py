@@ -8,7 +8,9 @@ import pytest
 
 from qtqueue.families.kubernetes.kinds import labels_match, parse_label_selector
 from qtqueue.families.kubernetes.rollout import (
+    REVISION_ANNOTATION,
     RolloutView,
+    current_pods,
     deployment_failure,
     format_outcome_line,
     format_pod_line,
@@ -55,6 +57,7 @@ def test_a_rollout_is_complete_only_when_every_replica_is_updated_ready_and_avai
 def test_failures_are_read_from_conditions_and_container_states() -> None:
     stuck = deployment(
         1,
+        observedGeneration=2,
         conditions=[
             {
                 "type": "Progressing",
@@ -65,6 +68,9 @@ def test_failures_are_read_from_conditions_and_container_states() -> None:
         ],
     )
     assert deployment_failure(stuck) == "ProgressDeadlineExceeded: timed out"
+    # The same condition before the controller saw the latest spec is the previous rollout's.
+    stale = {**stuck, "status": {**stuck["status"], "observedGeneration": 1}}
+    assert deployment_failure(stale) is None
     assert deployment_failure(deployment(1)) is None
     pulling = {
         "status": {
@@ -161,3 +167,38 @@ def test_the_rollout_view_shows_workloads_and_pods_from_a_growing_log(qtbot: Any
 
     pane.reset()
     assert tree.topLevelItemCount() == 0 and pane.title() == "Rollout"
+
+
+def test_only_the_pods_of_the_awaited_revision_are_judged() -> None:
+    def pod(image: str, **labels: str) -> dict[str, Any]:
+        return {
+            "metadata": {"labels": {"app": "web", **labels}},
+            "spec": {"containers": [{"name": "web", "image": image}]},
+        }
+
+    old = pod("web:1", **{"pod-template-hash": "a"})
+    new = pod("web:2", **{"pod-template-hash": "b"})
+    dep = {
+        "metadata": {"name": "web", "generation": 2, "annotations": {REVISION_ANNOTATION: "2"}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"spec": {"containers": [{"name": "web", "image": "web:2"}]}},
+        },
+        "status": {"observedGeneration": 2},
+    }
+    rs = [
+        {"metadata": {"annotations": {REVISION_ANNOTATION: r}, "labels": {"app": "web", **h}}}
+        for r, h in (("1", {"pod-template-hash": "a"}), ("2", {"pod-template-hash": "b"}))
+    ]
+    current = current_pods("Deployment", dep, rs)
+    assert current is not None and current(new) and not current(old)
+    # The current ReplicaSet not seen yet: no pod judged; ReplicaSets not served: by image.
+    assert current_pods("Deployment", dep, rs[:1]) is None
+    by_image = current_pods("Deployment", dep, None)
+    assert by_image is not None and by_image(new) and not by_image(old)
+    # Before the controller saw the latest spec: nothing to judge.
+    assert current_pods("Deployment", {**dep, "status": {"observedGeneration": 1}}, rs) is None
+    sts = {**dep, "status": {"observedGeneration": 2, "updateRevision": "web-7c"}}
+    in_sts = current_pods("StatefulSet", sts, None)
+    assert in_sts is not None and in_sts(pod("web:1", **{"controller-revision-hash": "web-7c"}))
+    assert not in_sts(pod("web:2", **{"controller-revision-hash": "web-5f"}))

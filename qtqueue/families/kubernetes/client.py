@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
+from qtqueue.families.kubernetes.exec_plugin import exec_credentials
 from qtqueue.families.kubernetes.params import ClusterParams
 from qtqueue.families.kubernetes.settings import KubernetesSettings
 
@@ -142,6 +143,10 @@ async def open_cluster(ctx: RunContext[Any], params: ClusterParams) -> Cluster:
         user = msgspec.structs.replace(
             user, token=token, token_file=None, exec=None, username=None, password=None
         )
+    elif user.exec is not None and not (user.token or user.token_file):
+        # The plugin is run here (no stdin, a time limit, killed on cancel), not by lightkube.
+        found = await exec_credentials(ctx, user.exec, path, settings.k8s_request_timeout_s)
+        user = msgspec.structs.replace(user, exec=None, **found)
     single = single._replace(user=user)
     namespace = params.namespace or settings.k8s_namespace or single.namespace
     timeout = httpx2.Timeout(settings.k8s_request_timeout_s, connect=CONNECT_TIMEOUT_S)

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
@@ -21,13 +21,21 @@ from qtqueue.families.kubernetes.kinds import (
     parse_label_selector,
     resolve_kind,
 )
-from qtqueue.families.kubernetes.params import ClusterParams
+from qtqueue.families.kubernetes.params import ClusterParams, check_object_name
 from qtqueue.families.kubernetes.rollout import pod_state
 from qtqueue.families.kubernetes.waiting import wait_until_gone
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DeleteParams", "GetParams", "K8sDeleteExecutor", "K8sGetExecutor", "format_table"]
+__all__ = [
+    "SECRET_MASK",
+    "DeleteParams",
+    "GetParams",
+    "K8sDeleteExecutor",
+    "K8sGetExecutor",
+    "format_table",
+    "mask_secret",
+]
 
 _C = TaskErrorCode
 S = TaskStatus
@@ -64,6 +72,11 @@ class DeleteParams(_KindParams):
         300.0, gt=0, description="Seconds to wait for it to go (finalizers may hold it)"
     )
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_name(cls, value: str, info: ValidationInfo) -> str:
+        return check_object_name(value.strip(), info.data.get("kind"))
+
 
 class GetParams(_KindParams):
     name: str | None = Field(None, description="Name of one object (default: all)")
@@ -71,6 +84,18 @@ class GetParams(_KindParams):
     label_selector: str | None = Field(
         None, description="Only objects whose labels match, e.g. app=web,tier!=db"
     )
+    show_secret_values: bool = Field(
+        False,
+        description="Keep the values of Secrets in the result (they are stored in the queue's "
+        "database); by default each value of data and stringData is replaced by a mask and "
+        "only the keys are shown",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = (value or "").strip()
+        return check_object_name(name, info.data.get("kind")) if name else None
 
 
 def _where(namespace: str | None, name: str) -> str:
@@ -245,10 +270,35 @@ class K8sGetExecutor(Executor[GetParams]):
                 raise
             except Exception as exc:
                 raise await _object_error(cluster, exc, kind.kind, p.name, namespace) from None
+        if kind.kind == "Secret" and not p.show_secret_values:
+            items = [mask_secret(i) for i in items]
+            ctx.log(f"Secret values masked ({SECRET_MASK}); show_secret_values reveals them")
         for line in format_table(kind.kind, items, kind.namespaced and namespace is None):
             ctx.log(line)
         ctx.progress(100.0, f"{len(items)} {kind.kind}")
         return {"kind": kind.kind, "namespace": namespace, "count": len(items), "items": items}
+
+
+#: What a Secret's value reads as in a K8S_GET result unless show_secret_values is given.
+SECRET_MASK = "***"
+
+
+def mask_secret(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The Secret `obj` with every value of `data` and `stringData` replaced by SECRET_MASK
+    (the keys stay), and no last-applied-configuration annotation (it may hold the values)."""
+    out = dict(obj)
+    for field in ("data", "stringData"):
+        values = obj.get(field)
+        if isinstance(values, Mapping):
+            out[field] = dict.fromkeys(values, SECRET_MASK)
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    if isinstance(meta, Mapping) and isinstance(annotations, Mapping):
+        key = "kubectl.kubernetes.io/last-applied-configuration"
+        if key in annotations:
+            kept = {k: v for k, v in annotations.items() if k != key}
+            out["metadata"] = {**meta, "annotations": {**kept, key: SECRET_MASK}}
+    return out
 
 
 async def _read(

@@ -16,7 +16,11 @@ from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.kubernetes.client import Cluster, cluster_session, k8s_error
 from qtqueue.families.kubernetes.kinds import resolve_kind
-from qtqueue.families.kubernetes.params import K8S_NAME_PATTERN, ClusterParams
+from qtqueue.families.kubernetes.params import (
+    K8S_NAME_PATTERN,
+    ClusterParams,
+    check_path_segment,
+)
 from qtqueue.families.kubernetes.waiting import Workload, wait_for_rollouts
 
 logger = logging.getLogger(__name__)
@@ -139,6 +143,20 @@ def _read_manifest(p: DeployParams) -> tuple[str, str]:
     return p.manifest or "", "inline manifest"
 
 
+def _check_path_names(doc: Any, source: str, number: int) -> None:
+    """A document's name and namespace go into request URLs: "../x" must not reach one."""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    for key in ("name", "namespace"):
+        value = meta.get(key) if isinstance(meta, dict) else None
+        try:
+            if value is not None:
+                check_path_segment(str(value), f"metadata.{key}")
+        except ValueError as exc:
+            raise QueueError(
+                _C.VALIDATION_INVALID_FORMAT, f"{source}: document {number}: {exc}", document=number
+            ) from None
+
+
 def load_documents(text: str, source: str) -> list[dict[str, Any]]:
     """The objects of a YAML manifest (empty documents skipped, `kind: List` flattened), each
     checked for apiVersion, kind and metadata.name. VALIDATION_INVALID_FORMAT names the
@@ -161,6 +179,7 @@ def load_documents(text: str, source: str) -> list[dict[str, Any]]:
         raise QueueError(_C.VALIDATION_INVALID_FORMAT, f"{source}: no objects in it")
     for number, doc in enumerate(docs, 1):
         name = (doc.get("metadata") or {}).get("name") if isinstance(doc, dict) else None
+        _check_path_names(doc, source, number)
         if (
             not isinstance(doc, dict)
             or not doc.get("apiVersion")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +25,17 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "POD_FAILURE_REASONS",
     "POD_GONE",
+    "REVISION_ANNOTATION",
+    "REVISION_HASH_LABEL",
+    "TEMPLATE_HASH_LABEL",
     "RolloutView",
     "apply_rollout_line",
+    "current_pods",
     "deployment_failure",
     "format_outcome_line",
     "format_pod_line",
     "format_rollout_line",
+    "generation_seen",
     "parse_rollout_lines",
     "pod_failure",
     "pod_state",
@@ -118,9 +123,6 @@ def rollout_view(obj: Mapping[str, Any]) -> RolloutView:
     status = obj.get("status") or {}
     replicas = spec.get("replicas")
     desired = 1 if replicas is None else _int(replicas)
-    generation = meta.get("generation")
-    observed = status.get("observedGeneration")
-    seen = generation is None or (isinstance(observed, int) and observed >= generation)
     # A StatefulSet counts updated replicas in updatedReplicas too (currentReplicas is the
     # old revision's): both kinds read the same fields.
     return RolloutView(
@@ -130,13 +132,25 @@ def rollout_view(obj: Mapping[str, Any]) -> RolloutView:
         ready=_int(status.get("readyReplicas")),
         available=_int(status.get("availableReplicas")),
         current=_int(status.get("replicas")),
-        generation_seen=seen,
+        generation_seen=generation_seen(obj),
     )
+
+
+def generation_seen(obj: Mapping[str, Any]) -> bool:
+    """Whether the controller has seen the object's latest spec (status.observedGeneration >=
+    metadata.generation; True for an object without a generation). Until then its status
+    (counts, conditions) is about the previous rollout, as `kubectl rollout status` knows."""
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return generation is None or (isinstance(observed, int) and observed >= generation)
 
 
 def deployment_failure(obj: Mapping[str, Any]) -> str | None:
     """Why the controller gave up on the rollout (the Progressing condition with reason
-    ProgressDeadlineExceeded, or ReplicaFailure), or None."""
+    ProgressDeadlineExceeded, or ReplicaFailure), or None. The conditions of a status that
+    predates the latest spec (`generation_seen` false) are the previous rollout's: None."""
+    if not generation_seen(obj):
+        return None
     for condition in (obj.get("status") or {}).get("conditions") or []:
         kind, reason = condition.get("type"), condition.get("reason")
         failed = (kind == "Progressing" and reason == "ProgressDeadlineExceeded") or (
@@ -146,6 +160,71 @@ def deployment_failure(obj: Mapping[str, Any]) -> str | None:
             message = condition.get("message") or ""
             return f"{reason}: {message}" if message else str(reason)
     return None
+
+
+#: The annotation the Deployment controller sets on a Deployment and on each of its
+#: ReplicaSets: the rollout's revision number.
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+#: The label the Deployment controller gives a ReplicaSet and its pods: their template's hash.
+TEMPLATE_HASH_LABEL = "pod-template-hash"
+#: The label the StatefulSet controller gives each pod: its revision (status.updateRevision).
+REVISION_HASH_LABEL = "controller-revision-hash"
+
+PodFilter = Callable[[Mapping[str, Any]], bool]
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _owned_by(obj: Mapping[str, Any], kind: str, name: str) -> bool:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return not owners or any(o.get("kind") == kind and o.get("name") == name for o in owners)
+
+
+def _images(spec: Mapping[str, Any]) -> dict[str, str]:
+    return {str(c.get("name")): str(c.get("image")) for c in spec.get("containers") or []}
+
+
+def current_pods(
+    kind: str, obj: Mapping[str, Any], replicasets: Sequence[Mapping[str, Any]] | None
+) -> PodFilter | None:
+    """Which pods (already matched by the workload's selector) belong to the rollout being
+    awaited, or None while none can be judged yet.
+
+    Until the controller has seen the latest spec, none: the pods there are the previous
+    rollout's. A Deployment's current pods are those of the ReplicaSet whose revision
+    annotation is the Deployment's (its `pod-template-hash` label); `replicasets` are the
+    namespace's ReplicaSets, None when the cluster does not serve them to us: then, and for a
+    Deployment with no revision yet, the pods whose containers run the template's images. A
+    StatefulSet's current pods carry its status.updateRevision as `controller-revision-hash`.
+    """
+    if not generation_seen(obj):
+        return None
+    meta = obj.get("metadata") or {}
+    template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    images = _images(template)
+    fallback: PodFilter = lambda pod: _images(pod.get("spec") or {}) == images  # noqa: E731
+    if kind == "StatefulSet":
+        revision = (obj.get("status") or {}).get("updateRevision")
+        if not revision:
+            return fallback
+        return lambda pod: _labels(pod).get(REVISION_HASH_LABEL) == revision
+    revision = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+    if replicasets is None or not revision:
+        return fallback
+    selector = (obj.get("spec") or {}).get("selector")
+    for rs in replicasets:
+        rs_meta = rs.get("metadata") or {}
+        if (
+            (rs_meta.get("annotations") or {}).get(REVISION_ANNOTATION) == revision
+            and _owned_by(rs, kind, str(meta.get("name")))
+            and selector_matches(selector, _labels(rs))
+            and _labels(rs).get(TEMPLATE_HASH_LABEL)
+        ):
+            wanted = _labels(rs)[TEMPLATE_HASH_LABEL]
+            return lambda pod: _labels(pod).get(TEMPLATE_HASH_LABEL) == wanted
+    return None  # its ReplicaSet is not seen yet: its pods come after it
 
 
 def _container_statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -20,6 +20,7 @@ from qtqueue.families.kubernetes.client import Cluster, k8s_error
 from qtqueue.families.kubernetes.rollout import (
     POD_GONE,
     RolloutView,
+    current_pods,
     deployment_failure,
     format_outcome_line,
     format_pod_line,
@@ -74,6 +75,9 @@ class _Rollouts:
         }
         self.logged: dict[tuple[str, str], tuple[int, int, int, int]] = {}
         self.progress = progress
+        self.replicasets: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Namespaces whose ReplicaSets cannot be watched (not served, or not allowed).
+        self.no_replicasets: set[str] = set()
 
     def workload_event(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -94,12 +98,15 @@ class _Rollouts:
         self.objects[key] = obj
 
     def pod_event(self, event: str, pod: dict[str, Any]) -> None:
-        meta = pod.get("metadata") or {}
-        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        if event == "DELETED":
-            self.pods.pop(key, None)
-        else:
-            self.pods[key] = pod
+        _store(self.pods, event, pod)
+
+    def replicaset_event(self, event: str, rs: dict[str, Any]) -> None:
+        _store(self.replicasets, event, rs)
+
+    def replicasets_unavailable(self, namespace: str, exc: BaseException) -> None:
+        """The ReplicaSets of `namespace` cannot be watched: pods are told apart by image."""
+        logger.debug("ReplicaSets of %s not watched: %r", namespace, exc)
+        self.no_replicasets.add(namespace)
 
     def evaluate(self) -> bool:
         """Log what changed, report progress, raise on a failure; True when all are done."""
@@ -121,7 +128,7 @@ class _Rollouts:
                     name=workload.name,
                     namespace=workload.namespace,
                 )
-            self._pods(workload, view, (obj.get("spec") or {}).get("selector"))
+            self._pods(workload, view, obj)
             if self.logged.get(key) != view.counts():
                 self.logged[key] = view.counts()
                 self.ctx.log(format_rollout_line(view))
@@ -133,11 +140,24 @@ class _Rollouts:
         self.ctx.progress(self.progress(fraction), step)
         return len(known) == len(self.workloads) and all(v.complete for v in known)
 
-    def _pods(self, workload: Workload, view: RolloutView, selector: Any) -> None:
+    def _pods(self, workload: Workload, view: RolloutView, obj: dict[str, Any]) -> None:
+        """Log the states of the rollout's own pods; raise when one of them failed. Pods of
+        an older revision (the broken image being replaced) are not judged."""
+        replicasets = (
+            None
+            if workload.namespace in self.no_replicasets
+            else [rs for (ns, _), rs in self.replicasets.items() if ns == workload.namespace]
+        )
+        current = current_pods(workload.kind, obj, replicasets)
+        if current is None:
+            return
+        selector = (obj.get("spec") or {}).get("selector")
         states: dict[str, str] = {}
         for (namespace, name), pod in sorted(self.pods.items()):
             labels = (pod.get("metadata") or {}).get("labels")
             if namespace != workload.namespace or not selector_matches(selector, labels):
+                continue
+            if not current(pod):
                 continue
             states[name] = pod_state(pod)
             failure = pod_failure(pod)
@@ -161,6 +181,15 @@ class _Rollouts:
         for name in set(view.pods) - set(states):
             self.ctx.log(format_pod_line(workload.name, name, POD_GONE))
         view.pods = states
+
+
+def _store(into: dict[tuple[str, str], dict[str, Any]], event: str, obj: dict[str, Any]) -> None:
+    meta = obj.get("metadata") or {}
+    key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    if event == "DELETED":
+        into.pop(key, None)
+    else:
+        into[key] = obj
 
 
 async def _pump(queue: asyncio.Queue[tuple[str, str, Any]], label: str, watch: Any) -> None:
@@ -200,11 +229,16 @@ async def wait_for_rollouts(
     workloads and their pods. Logs a `rollout ...` line per change and reports progress
     (`progress` maps the ready fraction, 0–1, to a percentage).
 
-    Raises QueueError: K8S_POD_FAILED when one of a workload's pods is in CrashLoopBackOff,
+    Only the awaited rollout counts: a status the controller wrote before it saw the latest
+    spec (observedGeneration < generation) and pods of older revisions (`current_pods`: the
+    ReplicaSets are watched too, where the cluster serves them) are not judged.
+
+    Raises QueueError: K8S_POD_FAILED when one of the rollout's pods is in CrashLoopBackOff,
     ImagePullBackOff, ErrImagePull... (naming the pod and the reason); K8S_DEPLOYMENT_FAILED
     when the controller reports ProgressDeadlineExceeded, a workload is deleted, or the
     rollout is not complete after `timeout_s`; the cluster's own codes when a watch fails.
     """
+    from lightkube.resources.apps_v1 import ReplicaSet
     from lightkube.resources.core_v1 import Pod
 
     if not workloads:
@@ -216,16 +250,24 @@ async def wait_for_rollouts(
             w.kind + " " + w.namespace, cluster.client.watch(w.resource, namespace=w.namespace)
         )
         watches.setdefault("Pod " + w.namespace, cluster.client.watch(Pod, namespace=w.namespace))
+        if w.kind == "Deployment":
+            watches.setdefault(
+                "ReplicaSet " + w.namespace,
+                cluster.client.watch(ReplicaSet, namespace=w.namespace),
+            )
     try:
         async with asyncio.timeout(timeout_s), _watching(watches) as queue:
             while True:
                 label, event, obj = await queue.get()
-                if label == "error":
-                    kind, _, namespace = event.partition(" ")
+                kind, _, namespace = (event if label == "error" else label).partition(" ")
+                if label == "error" and kind == "ReplicaSet":
+                    state.replicasets_unavailable(namespace, obj)
+                elif label == "error":
                     raise k8s_error(obj, kind=kind, namespace=namespace, server=cluster.server)
-                kind = label.partition(" ")[0]
-                if kind == "Pod":
+                elif kind == "Pod":
                     state.pod_event(event, _dict(obj))
+                elif kind == "ReplicaSet":
+                    state.replicaset_event(event, _dict(obj))
                 else:
                     state.workload_event(kind, event, _dict(obj))
                 if queue.empty() and state.evaluate():
