@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import stat
 import tempfile
 import time
@@ -107,13 +108,22 @@ def _docker(host: str, dry_run: bool) -> dict[str, Any]:
     try:
         import docker
         from docker.errors import DockerException
+        from docker.utils import kwargs_from_env
     except ImportError:
         return {"available": False, "reason": "the docker extra is not installed"}
+    kwargs: dict[str, Any] = {"base_url": host} if host else kwargs_from_env()
+    url = str(kwargs.get("base_url") or "unix:///var/run/docker.sock")
+    if url.startswith("unix://"):  # the SDK leaks its socket when nobody answers: look first
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(5.0)
+                probe.connect(url.removeprefix("unix://"))
+        except OSError as exc:
+            return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
     try:
-        client = docker.DockerClient(base_url=host) if host else docker.from_env(timeout=10)
-        client.ping()
-    except DockerException as exc:
-        return {"available": False, "reason": f"no Docker daemon answers: {exc}"}
+        client = docker.DockerClient(version="auto", timeout=60, **kwargs)
+    except (DockerException, OSError) as exc:  # requests' errors are OSErrors
+        return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
     try:
         stopped = client.containers.list(all=True, filters={"status": "exited"})
         stopped += client.containers.list(all=True, filters={"status": "created"})

@@ -19,13 +19,13 @@ MonitorType = Literal["cpu", "memory", "disk", "network", "gpu", "processes", "g
 #: queue document's: CPU with its load average, memory and disk), or every section.
 SECTIONS: dict[str, frozenset[str]] = {
     "general": frozenset({"cpu", "memory", "disk"}),
-    "all": frozenset({"cpu", "memory", "disk", "network", "gpu", "processes"}),
+    "all": frozenset({"cpu", "memory", "disk", "network", "processes"}),
 }
 
 
 class MonitorParams(Params):
     monitor_type: MonitorType = Field(
-        "all", description="What to sample (general: CPU, load, memory and disk; all: everything)"
+        "all", description="What to sample (general: CPU, load, memory and disk; all: all but gpu)"
     )
     duration_s: float = Field(0.0, ge=0, le=86400, description="How long to sample (0: once)")
     interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between samples")
