@@ -9,7 +9,9 @@ import io
 import json
 import os
 import stat
+import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,32 @@ async def test_a_long_backup_cancels_and_leaves_no_partial_archive(
     done = await queue.wait_for(task_id, timeout_s=30)
     assert done.status is S.CANCELLED
     assert [p for p in dest.iterdir() if "tar" in p.name] == []
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB tmpfs, mounted for the test and unmounted after it."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+async def test_a_full_disk_is_a_disk_space_error_and_leaves_no_partial_archive(
+    queue: TaskQueue, tmp_path: Path, small_disk: Path
+) -> None:
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "random.bin").write_bytes(os.urandom(1 << 20))  # incompressible, 4x the disk
+    done = await run(
+        queue, T.SYSTEM_BACKUP, {"paths": [str(src)], "destination": str(small_disk / "b")}
+    )
+    assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_DISK_SPACE")
+    assert list((small_disk / "b").iterdir()) == []

@@ -26,6 +26,14 @@ DATA = Path(__file__).parent / "data"
 pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs Debian's apt-get")
 
 
+@pytest.fixture(scope="module")
+def apt_upgrade() -> str:
+    """What `apt-get -s upgrade` says here, run once for the module."""
+    return subprocess.run(
+        ["apt-get", "-s", "upgrade"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+
+
 def upgraded_count(text: str) -> int:
     """apt's own summary: "N upgraded, M newly installed, ..."."""
     m = re.search(r"^(\d+) upgraded, (\d+) newly installed", text, re.M)
@@ -53,13 +61,13 @@ def test_the_parse_of_a_captured_real_upgrade_matches_apts_summary() -> None:
     ]
 
 
-async def test_the_default_lists_what_apt_would_upgrade_here(queue: TaskQueue) -> None:
+async def test_the_default_lists_what_apt_would_upgrade_here(
+    queue: TaskQueue, apt_upgrade: str
+) -> None:
     done = await run(queue, T.SYSTEM_UPDATE, {})
     assert done.status is S.COMPLETED, done.error
     assert done.result is not None
-    real = subprocess.run(
-        ["apt-get", "-s", "upgrade"], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
+    real = apt_upgrade
     assert done.result["manager"] == "apt" and done.result["applied"] is False
     assert done.result["count"] == len(done.result["changes"]) == upgraded_count(real)
     for change in done.result["changes"]:
@@ -76,10 +84,10 @@ async def test_apply_without_approval_is_refused_before_apt_runs(queue: TaskQueu
     assert "apt-get" not in await queue.read_log(done.id)
 
 
-async def test_an_approved_apply_runs_apt_and_reports_what_changed(queue: TaskQueue) -> None:
-    pending = {c.package for c in parse_apt(subprocess.run(
-        ["apt-get", "-s", "upgrade"], capture_output=True, text=True, check=True, timeout=120
-    ).stdout)}  # fmt: skip
+async def test_an_approved_apply_runs_apt_and_reports_what_changed(
+    queue: TaskQueue, apt_upgrade: str
+) -> None:
+    pending = {c.package for c in parse_apt(apt_upgrade)}
     package = next(p for p in ("coreutils", "grep", "sed", "tar") if p not in pending)
     task_id = await queue.add_task(
         Task(
@@ -121,3 +129,9 @@ def test_a_user_without_sudo_or_pkexec_is_told_to_elevate(
     assert raised.value.details == {"fix": FIX}
     (tmp_path / "sudo").symlink_to(shutil.which("true") or "/bin/true")
     assert elevation(1000) == ["sudo", "-n"]
+
+
+async def test_a_command_past_its_time_limit_is_a_system_timeout(queue: TaskQueue) -> None:
+    done = await run(queue, T.SYSTEM_UPDATE, {"timeout_s": 0.01})
+    assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_TIMEOUT")
+    assert "took more than 0.01 s" in (done.error or "")

@@ -31,5 +31,6 @@ family = Family(
     category="system",
     executors=_executors,
     settings_model=SystemSettings,
+    qt_module=f"{__name__}.qt",
     name_keys=("monitor_type", "operation", "paths", "packages", "roots"),
 )

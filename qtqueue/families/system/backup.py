@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
 
@@ -290,15 +291,17 @@ class BackupExecutor(Executor[BackupParams]):
                 removed.append(stale.name)
                 ctx.log(f"removed old archive {stale.name}")
         size = archive.stat().st_size
+        ctx.log(table_line("Backup", ["Archive", "Files", "Stored", "Archive bytes", "Verified"]))
+        stored_count = sum(1 for v in files.values() if v.get("stored_in") == archive.name)
+        ctx.log(row_line([archive.name, len(files), stored_count, size, checked]))
         ctx.progress(100.0, "done")
-        stored_n = sum(1 for v in files.values() if v.get("stored_in") == archive.name)
         return {
             "archive": str(archive),
             "manifest": f"{archive}.manifest.json",
             "archive_bytes": size,
             "source_bytes": sum(v["size"] for v in files.values()),
             "files": len(files),
-            "stored": stored_n,
+            "stored": stored_count,
             "unchanged": unchanged,
             "verified": checked,
             "removed": removed,
@@ -411,5 +414,7 @@ class BackupExecutor(Executor[BackupParams]):
             raise _os_error(exc, str(target)) from exc
         finally:
             tar.close()
+        ctx.log(table_line("Restore", ["Restored to", "Restored", "Skipped (unsafe)"]))
+        ctx.log(row_line([target, restored, len(skipped)]))
         ctx.progress(100.0, "restored")
         return {"restored_to": str(target), "restored": restored, "skipped": skipped}

@@ -23,6 +23,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class CleanupExecutor(Executor[CleanupParams]):
             roots.append(str(Path(ctx.data_dir) / "logs"))
         result: dict[str, Any] = {"dry_run": p.dry_run, "roots": []}
         total_files = total_bytes = 0
+        ctx.log(table_line("Would remove" if p.dry_run else "Removed", ["Path", "Bytes"]))
         for i, root in enumerate(roots):
             await ctx.checkpoint()
             ctx.progress(90.0 * i / len(roots), f"scanning {root}")
@@ -178,6 +180,8 @@ class CleanupExecutor(Executor[CleanupParams]):
                 "bytes": size,
                 "paths": [path for path, _ in items[:LISTED]],
             }
+            for path, item_size in items[:LISTED]:
+                ctx.log(row_line([path, item_size]))
             if p.dry_run:
                 ctx.log(f"{root}: {len(items)} files, {size} bytes would go")
             else:

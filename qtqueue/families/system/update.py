@@ -25,6 +25,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +246,13 @@ async def _run(ctx: RunContext[UpdateParams], argv: list[str], ok: set[int]) -> 
     return text
 
 
+def _log_table(ctx: RunContext[UpdateParams], title: str, changes: list[Change]) -> None:
+    """The changes as the detail pane's table."""
+    ctx.log(table_line(title, ["Package", "From", "To", "Arch"]))
+    for c in changes:
+        ctx.log(row_line([c.package, c.from_version or "(new)", c.to_version, c.arch]))
+
+
 class UpdateExecutor(Executor[UpdateParams]):
     """Lists the pending upgrades, or (approved, elevated) applies them."""
 
@@ -270,6 +278,7 @@ class UpdateExecutor(Executor[UpdateParams]):
         text = await _run(ctx, _list_command(manager, p.packages), ok)
         pending = _parse(manager, text)
         ctx.log(f"{len(pending)} package(s) would change")
+        _log_table(ctx, "Upgradable packages", pending)
         result: dict[str, Any] = {
             "manager": manager,
             "applied": False,
@@ -286,6 +295,8 @@ class UpdateExecutor(Executor[UpdateParams]):
         await _run(ctx, argv, {0})
         after = _parse(manager, await _run(ctx, _list_command(manager, p.packages), ok))
         left = {c.package for c in after}
-        changed = [c.as_dict() for c in pending if c.package not in left]
+        done = [c for c in pending if c.package not in left]
+        _log_table(ctx, "Upgraded packages", done)
+        changed = [c.as_dict() for c in done]
         ctx.progress(100.0, f"{len(changed)} upgraded")
         return {**result, "applied": True, "changed": changed, "still_pending": sorted(left)}
