@@ -51,7 +51,6 @@ class BackupParams(Params):
     paths: list[str] = Field(
         default_factory=list,
         description="Files and folders to back up",
-        json_schema_extra={"widget": "paths"},
     )
     destination: str = Field(
         "", description="Folder the archives go to", json_schema_extra={"widget": "folder"}

@@ -42,7 +42,6 @@ class CleanupParams(Params):
     roots: list[str] = Field(
         default_factory=list,
         description="Folders to clean (empty: the temp folder and the user cache folder)",
-        json_schema_extra={"widget": "paths"},
     )
     qtqueue_logs: bool = Field(True, description="Also old task logs in qtqueue's data folder")
     docker: bool = Field(False, description="Also Docker's dangling images and stopped containers")
