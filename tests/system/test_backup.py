@@ -220,3 +220,38 @@ async def test_a_full_disk_is_a_disk_space_error_and_leaves_no_partial_archive(
     )
     assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_DISK_SPACE")
     assert list((small_disk / "b").iterdir()) == []
+
+
+async def test_a_paused_backup_stops_between_files_and_resumes_to_a_verified_archive(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    src = tmp_path / "big"
+    src.mkdir()
+    for i in range(24):
+        with open(src / f"f{i:02d}", "wb") as f:
+            f.truncate(16 << 20)  # sparse: 384 MiB to read and compress, no disk used
+    task_id = await queue.add_task(
+        Task(
+            T.SYSTEM_BACKUP,
+            {"paths": [str(src)], "destination": str(tmp_path / "b")},
+            max_retries=0,
+        )
+    )
+
+    async def running() -> bool:
+        t = await queue.get_task(task_id)
+        return t.status is S.RUNNING and t.progress > 0
+
+    await eventually(running, 30, "the backup reports bytes")
+    await queue.pause_task(task_id)
+    paused = await eventually(lambda: _status_is(queue, task_id, S.PAUSED), 30, "the backup pauses")
+    assert 0 < paused.progress < 90
+    await queue.resume_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=60)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result is not None and done.result["verified"] == 24
+
+
+async def _status_is(queue: TaskQueue, task_id: str, status: TaskStatus) -> Task | None:
+    task = await queue.get_task(task_id)
+    return task if task.status is status else None
