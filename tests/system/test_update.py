@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.processes import gone
 from helpers.waiting import eventually
 from system_env import DONE_S, run
 
@@ -135,3 +136,16 @@ async def test_a_command_past_its_time_limit_is_a_system_timeout(queue: TaskQueu
     done = await run(queue, T.SYSTEM_UPDATE, {"timeout_s": 0.01})
     assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_TIMEOUT")
     assert "took more than 0.01 s" in (done.error or "")
+
+
+async def test_cancel_stops_the_running_package_manager(queue: TaskQueue) -> None:
+    task_id = await queue.add_task(Task(T.SYSTEM_UPDATE, {}, max_retries=0))
+
+    async def apt_running() -> int | None:
+        return (await queue.get_task(task_id)).pid
+
+    pid = await eventually(apt_running, 30, "apt-get starts")
+    await queue.cancel_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.CANCELLED
+    await eventually(lambda: gone(pid), 10, "apt-get is gone")
