@@ -255,3 +255,17 @@ async def test_a_paused_backup_stops_between_files_and_resumes_to_a_verified_arc
 async def _status_is(queue: TaskQueue, task_id: str, status: TaskStatus) -> Task | None:
     task = await queue.get_task(task_id)
     return task if task.status is status else None
+
+
+async def test_a_destination_inside_the_backed_up_folder_is_left_out(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path, tmp_path / "outside")
+    params = {"paths": [str(src)], "destination": str(src / "backups"), "keep_last": 0}
+    first = await run(queue, T.SYSTEM_BACKUP, params)
+    second = await run(queue, T.SYSTEM_BACKUP, params)
+    assert second.status is S.COMPLETED, second.error
+    assert first.result is not None and second.result is not None
+    assert second.result["files"] == first.result["files"] == 6
+    with tarfile.open(second.result["archive"]) as tar:
+        assert not [m.name for m in tar if m.name.startswith("src/backups")]

@@ -149,3 +149,12 @@ async def test_cancel_stops_the_running_package_manager(queue: TaskQueue) -> Non
     done = await queue.wait_for(task_id, timeout_s=DONE_S)
     assert done.status is S.CANCELLED
     await eventually(lambda: gone(pid), 10, "apt-get is gone")
+
+
+@pytest.mark.parametrize("name", ["-oAPT::Get::Assume-Yes=true", "--reinstall", "a b", ""])
+async def test_a_package_that_is_not_a_name_is_refused_when_added(
+    queue: TaskQueue, name: str
+) -> None:
+    with pytest.raises(QueueError) as raised:
+        await queue.add_task(Task(T.SYSTEM_UPDATE, {"packages": [name]}))
+    assert raised.value.code.value.startswith("VALIDATION_")

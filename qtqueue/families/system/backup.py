@@ -116,8 +116,9 @@ def _wanted(rel: str, p: BackupParams) -> bool:
     return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat) for pat in p.include)
 
 
-def _scan(p: BackupParams) -> list[_Entry]:
-    """Everything under `paths` to archive, links as links (lstat; never descended)."""
+def _scan(p: BackupParams, dest: str) -> list[_Entry]:
+    """Everything under `paths` to archive, links as links (lstat; never descended); the
+    destination folder (earlier archives) is left out when it lies inside a path."""
     out: list[_Entry] = []
     for raw in p.paths:
         top = os.path.abspath(os.path.expanduser(raw))
@@ -138,7 +139,9 @@ def _scan(p: BackupParams) -> list[_Entry]:
                 rel = f"{arc}/{child.name}"
                 cst = child.stat(follow_symlinks=False)
                 if stat.S_ISDIR(cst.st_mode):
-                    if any(fnmatch.fnmatch(child.name, pat) for pat in p.exclude):
+                    if child.path == dest or any(
+                        fnmatch.fnmatch(child.name, pat) for pat in p.exclude
+                    ):
                         continue
                     out.append(_Entry(child.path, rel, cst))
                     stack.append((child.path, rel))
@@ -247,7 +250,7 @@ class BackupExecutor(Executor[BackupParams]):
         ctx.phase(TaskStatus.PREPARING)
         try:
             dest.mkdir(parents=True, exist_ok=True)
-            entries = await asyncio.to_thread(_scan, p)
+            entries = await asyncio.to_thread(_scan, p, os.path.abspath(dest))
         except OSError as exc:
             raise _os_error(exc, str(dest)) from exc
         older = _previous(dest, p.name)

@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, TaskStatus, TaskType
@@ -44,6 +44,8 @@ C = TaskErrorCode
 Manager = Literal["auto", "apt", "dnf", "pacman", "brew", "winget"]
 #: What a permission failure tells the user to do.
 FIX = "run with approval and elevation"
+#: A package name (apt, dnf, pacman, brew, winget ids): never starts with "-".
+_PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._:@/~-]{0,127}")
 #: The program each manager is found by, in the order they are looked for.
 PROGRAMS = {"apt": "apt-get", "dnf": "dnf", "pacman": "pacman", "brew": "brew", "winget": "winget"}
 
@@ -57,6 +59,15 @@ class UpdateParams(Params):
     )
     manager: Manager = Field("auto", description="Package manager (auto: detect it)")
     timeout_s: float = Field(600.0, gt=0, le=86400, description="Time limit of each command")
+
+    @field_validator("packages")
+    @classmethod
+    def _package_names(cls, names: list[str]) -> list[str]:
+        # Names only: never an option ("-o ...") slipped to a package manager running as root.
+        for name in names:
+            if not _PACKAGE.fullmatch(name):
+                raise ValueError(f"{name!r} is not a package name")
+        return names
 
 
 @dataclass(frozen=True)
