@@ -81,6 +81,7 @@ async def test_a_backup_round_trips_modes_links_and_non_utf8_names(
     assert not (got / "link-out").is_symlink() and not (got / "link-abs").is_symlink()
     assert sorted(s["name"] for s in back.result["skipped"]) == ["src/link-abs", "src/link-out"]
     assert not (got / MANIFEST_MEMBER).exists()
+    assert back.result["verified"] == 5  # every restored file against the manifest
 
 
 async def test_incremental_stores_changes_and_keep_last_spares_what_it_needs(
@@ -269,3 +270,28 @@ async def test_a_destination_inside_the_backed_up_folder_is_left_out(
     assert second.result["files"] == first.result["files"] == 6
     with tarfile.open(second.result["archive"]) as tar:
         assert not [m.name for m in tar if m.name.startswith("src/backups")]
+
+
+async def test_a_restore_whose_file_differs_from_the_manifest_is_corrupted(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path, tmp_path / "outside")
+    good = await run(
+        queue, T.SYSTEM_BACKUP, {"paths": [str(src)], "destination": str(tmp_path / "b")}
+    )
+    assert good.result is not None
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(good.result["archive"]) as tar, tarfile.open(tampered, "w:gz") as out:
+        for member in tar:
+            data = tar.extractfile(member) if member.isfile() else None
+            body = data.read() if data is not None else b""
+            if member.name == "src/a.txt":
+                body = b"ALPHA\n"  # same size, other bytes: still a valid archive
+            out.addfile(member, io.BytesIO(body) if member.isfile() else None)
+    done = await run(
+        queue,
+        T.SYSTEM_BACKUP,
+        {"operation": "restore", "archive": str(tampered), "restore_to": str(tmp_path / "r")},
+    )
+    assert (done.status, done.error_code) == (S.FAILED, "DATA_FILE_CORRUPTED")
+    assert "src/a.txt" in (done.error or "")

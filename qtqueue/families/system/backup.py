@@ -227,6 +227,33 @@ def _verify(archive: Path, files: dict[str, Any], cancel: _Cancel) -> int:
     return checked
 
 
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    f = tar.extractfile(member)
+    return f.read() if f is not None else b"{}"
+
+
+def _check_restored(
+    target: Path, names: list[str], manifest: dict[str, Any], cancel: _Cancel
+) -> int:
+    """Each restored file the manifest lists must have its sha256; the number checked."""
+    files = manifest.get("files", {})
+    checked = 0
+    for name in names:
+        if cancel.event.is_set():
+            raise asyncio.CancelledError
+        want = files.get(name, {}).get("sha256")
+        if want is None:
+            continue
+        if _file_sha(str(target / name)) != want:
+            raise QueueError(
+                C.DATA_FILE_CORRUPTED,
+                f"restored {name!r} does not match the manifest's checksum",
+                member=name,
+            )
+        checked += 1
+    return checked
+
+
 class BackupExecutor(Executor[BackupParams]):
     """Backs folders up to a verified archive, or restores one into a folder."""
 
@@ -390,6 +417,8 @@ class BackupExecutor(Executor[BackupParams]):
             raise _os_error(exc, str(source)) from exc
         skipped: list[dict[str, str]] = []
         restored = 0
+        manifest: dict[str, Any] = {}
+        written: list[str] = []
         try:
             members = await asyncio.to_thread(tar.getmembers)
             total = sum(m.size for m in members) or 1
@@ -399,10 +428,14 @@ class BackupExecutor(Executor[BackupParams]):
                 if cancel.event.is_set():
                     raise asyncio.CancelledError
                 if member.name == MANIFEST_MEMBER:
+                    blob = await asyncio.to_thread(_read_member, tar, member)
+                    manifest = json.loads(blob)
                     continue
                 try:
                     await asyncio.to_thread(tar.extract, member, target, filter="data")
                     restored += 1
+                    if member.isfile():
+                        written.append(member.name)
                 except tarfile.FilterError as exc:
                     skipped.append({"name": member.name, "reason": str(exc)})
                     ctx.log(f"skipped unsafe member {member.name!r}: {exc}")
@@ -416,7 +449,16 @@ class BackupExecutor(Executor[BackupParams]):
             raise _os_error(exc, str(target)) from exc
         finally:
             tar.close()
-        ctx.log(table_line("Restore", ["Restored to", "Restored", "Skipped (unsafe)"]))
-        ctx.log(row_line([target, restored, len(skipped)]))
+        checked = 0
+        if p.verify and manifest:
+            checked = await asyncio.to_thread(_check_restored, target, written, manifest, cancel)
+            ctx.log(f"verified {checked} restored files against the manifest's sha256")
+        ctx.log(table_line("Restore", ["Restored to", "Restored", "Verified", "Skipped (unsafe)"]))
+        ctx.log(row_line([target, restored, checked, len(skipped)]))
         ctx.progress(100.0, "restored")
-        return {"restored_to": str(target), "restored": restored, "skipped": skipped}
+        return {
+            "restored_to": str(target),
+            "restored": restored,
+            "verified": checked,
+            "skipped": skipped,
+        }
