@@ -111,12 +111,49 @@ def _write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
+def _project_dir(queue: TaskQueue, project_id: Any) -> Path:
+    """`<projects root>/<project_id>`: the root is the system family's `system_projects_root`
+    setting (empty: `<data dir>/projects`); the id must be a plain name."""
+    if not isinstance(project_id, str) or _FILE_NAME.fullmatch(project_id) is None:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"project_id: {project_id!r} is not a plain name (letters, digits, '.', '_', '-')",
+            field="project_id",
+        )
+    root = str(queue.executor_settings.get("system_projects_root") or "")
+    return (Path(root).expanduser() if root else queue.data_dir / "projects") / project_id
+
+
+def _remove_old_files(folder: Path, cutoff: float) -> int:
+    """Delete the files (and links, as links) under `folder` last modified before `cutoff`,
+    never following a symlink; the number removed."""
+    removed = 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 def register_default_handlers(queue: TaskQueue | None = None) -> None:
     """Register `cleanup_old_data` and `export_collection` on `queue` (default:
     `get_task_queue()`).
 
-    - `cleanup_old_data` {days_old: 30}: deletes the finished tasks (and their logs) completed
-      more than `days_old` days ago; dead letters are kept. Result: {"removed": N}.
+    - `cleanup_old_data` {project_id, days_old: 30}: deletes the files under
+      `<projects root>/<project_id>` modified more than `days_old` days ago (the root: the
+      system family's `system_projects_root` setting, else `<data dir>/projects`). Without a
+      `project_id`: the finished tasks (and their logs) completed more than `days_old` days
+      ago; dead letters are kept. Progress 50 "Processing...", then 100 "Done" (the
+      document's). Result: {"removed": N, "days_old": D}.
     - `export_collection` {collection: "all", output_file}: writes the tasks of `collection`
       ("all", a status such as "failed", or a category such as "docker") as a JSON list to
       `exports/<output_file>` in the data directory (0600; default name
@@ -127,9 +164,16 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
     target = queue if queue is not None else get_task_queue()
 
     async def cleanup_old_data(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Delete finished tasks older than `days_old` days (default 30)."""
+        """Delete a project's files, or finished tasks, older than `days_old` days (default 30)."""
         days = _number(params, "days_old", 30)
-        removed = await target.cleanup(days * 86400.0)
+        await target.update_progress(task_id, 50, "Processing...")
+        if "project_id" in params:
+            folder = _project_dir(target, params["project_id"])
+            cutoff = time.time() - days * 86400.0
+            removed = await asyncio.to_thread(_remove_old_files, folder, cutoff)
+        else:
+            removed = await target.cleanup(days * 86400.0)
+        await target.update_progress(task_id, 100, "Done")
         return {"removed": removed, "days_old": days}
 
     async def export_collection(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +190,7 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
         text = json.dumps([t.to_dict() for t in tasks], indent=2)
         await target.update_progress(task_id, 50, f"writing {len(tasks)} tasks")
         await asyncio.to_thread(_write_private, path, text)
+        await target.update_progress(task_id, 100, "Done")
         return {"path": str(path), "count": len(tasks)}
 
     target.register_handler("cleanup_old_data", cleanup_old_data)

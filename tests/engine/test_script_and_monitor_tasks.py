@@ -124,7 +124,7 @@ async def test_sampling_over_a_duration_reports_progress_and_several_samples(
 
 @pytest.mark.parametrize(
     "params",
-    [{"monitor_type": "gpu"}, {"interval_s": 0}, {"duration_s": -1}, {"top_processes": 101}],
+    [{"monitor_type": "fan"}, {"interval_s": 0}, {"duration_s": -1}, {"top_processes": 101}],
 )
 async def test_bad_monitor_params_are_refused(queue: TaskQueue, params: dict[str, Any]) -> None:
     with pytest.raises(QueueError) as raised:

@@ -269,6 +269,7 @@ def test_system_monitor_gets_a_choice_and_ranged_numbers(qtbot: QtBot) -> None:
         "memory",
         "disk",
         "network",
+        "gpu",  # issue 14
         "processes",
         "general",  # the resource document's name (issue 12)
         "all",

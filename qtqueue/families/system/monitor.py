@@ -1,4 +1,5 @@
-"""SYSTEM_MONITOR: sample the machine (CPU, memory, disk, network, processes) with psutil."""
+"""SYSTEM_MONITOR: sample the machine (CPU, memory, disk, network, processes) with psutil, and
+its NVIDIA GPUs through nvidia-ml-py (pynvml) when present (else a clear "no GPU" reading)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import Field
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
 
-MonitorType = Literal["cpu", "memory", "disk", "network", "processes", "general", "all"]
+MonitorType = Literal["cpu", "memory", "disk", "network", "gpu", "processes", "general", "all"]
 
 #: What each monitor type samples: one section, the overall picture ("general", the universal
 #: queue document's: CPU with its load average, memory and disk), or every section.
@@ -24,7 +25,7 @@ SECTIONS: dict[str, frozenset[str]] = {
 
 class MonitorParams(Params):
     monitor_type: MonitorType = Field(
-        "all", description="What to sample (general: CPU, load, memory and disk)"
+        "all", description="What to sample (general: CPU, load, memory and disk; all: all but gpu)"
     )
     duration_s: float = Field(0.0, ge=0, le=86400, description="How long to sample (0: once)")
     interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between samples")
@@ -32,6 +33,43 @@ class MonitorParams(Params):
         "/", description="Filesystem to report", json_schema_extra={"widget": "folder"}
     )
     top_processes: int = Field(5, ge=0, le=100, description="Processes to list, by memory")
+
+
+def gpu_reading() -> dict[str, Any]:
+    """Each NVIDIA GPU's utilisation, memory and temperature, or {"available": False, "reason"}
+    where nvidia-ml-py is not installed or no driver/GPU answers."""
+    try:
+        import pynvml
+    except ImportError:
+        return {"available": False, "reason": "no GPU: nvidia-ml-py is not installed"}
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return {"available": False, "reason": f"no GPU: the NVIDIA driver does not answer ({exc})"}
+    try:
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            util = pynvml.nvmlDeviceGetUtilizationRates(h)
+            name = pynvml.nvmlDeviceGetName(h)
+            gpus.append(
+                {
+                    "index": i,
+                    "name": name.decode() if isinstance(name, bytes) else str(name),
+                    "utilization_percent": util.gpu,
+                    "memory_total": mem.total,
+                    "memory_used": mem.used,
+                    "temperature_c": pynvml.nvmlDeviceGetTemperature(
+                        h, pynvml.NVML_TEMPERATURE_GPU
+                    ),
+                }
+            )
+        if not gpus:
+            return {"available": False, "reason": "no GPU: the driver lists none"}
+        return {"available": True, "gpus": gpus}
+    finally:
+        pynvml.nvmlShutdown()
 
 
 def _sample(p: MonitorParams) -> dict[str, Any]:
@@ -58,6 +96,8 @@ def _sample(p: MonitorParams) -> dict[str, Any]:
     if "network" in sections:
         io = psutil.net_io_counters()
         out["network"] = {"bytes_sent": io.bytes_sent, "bytes_recv": io.bytes_recv}
+    if "gpu" in sections:
+        out["gpu"] = gpu_reading()
     if "processes" in sections:
         procs = []
         for proc in psutil.process_iter(["pid", "name", "memory_info"]):
@@ -86,6 +126,12 @@ def _line(sample: dict[str, Any]) -> str:
     if "network" in sample:
         n = sample["network"]
         parts.append(f"net sent {n['bytes_sent']} recv {n['bytes_recv']}")
+    if "gpu" in sample:
+        g = sample["gpu"]
+        if g["available"]:
+            parts.extend(f"gpu{x['index']} {x['utilization_percent']}%" for x in g["gpus"])
+        else:
+            parts.append(g["reason"])
     if "processes" in sample:
         parts.append(f"{sample['processes']['count']} processes")
     return ", ".join(parts)
@@ -96,7 +142,7 @@ class SystemMonitorExecutor(Executor[MonitorParams]):
 
     task_type = TaskType.SYSTEM_MONITOR
     params_model = MonitorParams
-    summary = "Sample CPU, memory, disk, network and processes"
+    summary = "Sample CPU, memory, disk, network, GPU and processes"
 
     async def run(self, ctx: RunContext[MonitorParams]) -> dict[str, Any] | None:
         p = ctx.params

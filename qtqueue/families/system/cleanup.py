@@ -1,0 +1,219 @@
+"""SYSTEM_CLEANUP: files older than N days under chosen roots (default: the temp folder and the
+user cache folder), old qtqueue task logs, and Docker's dangling images and stopped containers
+when a daemon answers. A dry run (the default) lists what would go and the space it would free.
+
+Never follows a symlink: folders are walked with `os.scandir` and `follow_symlinks=False`; an
+old symlink is removed as a link, its target untouched; a symlinked folder is not entered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import stat
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import TaskType
+from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.families.system.table import row_line, table_line
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CleanupExecutor", "CleanupParams", "default_roots", "old_files"]
+
+C = TaskErrorCode
+#: Items listed in the result (the totals count them all).
+LISTED = 200
+
+
+class CleanupParams(Params):
+    """What to clean, and whether to do it or only say what would go."""
+
+    dry_run: bool = Field(True, description="Only list what would go and the space it would free")
+    older_than_days: float = Field(7.0, ge=0, le=36500, description="Age, by modification time")
+    roots: list[str] = Field(
+        default_factory=list,
+        description="Folders to clean (empty: the temp folder and the user cache folder)",
+    )
+    qtqueue_logs: bool = Field(True, description="Also old task logs in qtqueue's data folder")
+    docker: bool = Field(False, description="Also Docker's dangling images and stopped containers")
+    docker_host: str = Field("", description="Docker daemon (empty: $DOCKER_HOST or the socket)")
+
+
+def default_roots() -> list[str]:
+    """The system temp folder and the user cache folder."""
+    import platformdirs
+
+    return [tempfile.gettempdir(), platformdirs.user_cache_dir()]
+
+
+def old_files(
+    root: str, cutoff: float, keep: frozenset[str] = frozenset()
+) -> list[tuple[str, int]]:
+    """(path, size) of every file or symlink under `root` older than `cutoff` (lstat mtime),
+    never through a symlink; `keep` paths are left alone. Unreadable folders are skipped."""
+    out: list[tuple[str, int]] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            logger.debug("cannot read %s", folder)
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+            elif (
+                (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
+                and st.st_mtime < cutoff
+                and entry.path not in keep
+            ):
+                out.append((entry.path, st.st_size if stat.S_ISREG(st.st_mode) else 0))
+    return out
+
+
+def _remove(items: list[tuple[str, int]]) -> tuple[int, int, list[str]]:
+    """Unlink each (a link as a link); (count removed, bytes freed, failures)."""
+    count = freed = 0
+    failed: list[str] = []
+    for path, size in items:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append(f"{path}: {exc.strerror}")
+            continue
+        count += 1
+        freed += size
+    return count, freed, failed
+
+
+def _docker(host: str, dry_run: bool) -> dict[str, Any]:
+    """Dangling images and stopped containers of the daemon (removed unless `dry_run`)."""
+    try:
+        import docker
+        from docker.errors import DockerException
+        from docker.utils import kwargs_from_env
+    except ImportError:
+        return {"available": False, "reason": "the docker extra is not installed"}
+    kwargs: dict[str, Any] = {"base_url": host} if host else kwargs_from_env()
+    url = str(kwargs.get("base_url") or "unix:///var/run/docker.sock")
+    if url.startswith("unix://"):  # the SDK leaks its socket when nobody answers: look first
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(5.0)
+                probe.connect(url.removeprefix("unix://"))
+        except OSError as exc:
+            return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
+    try:
+        client = docker.DockerClient(version="auto", timeout=60, **kwargs)
+    except (DockerException, OSError) as exc:  # requests' errors are OSErrors
+        return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
+    try:
+        stopped = client.containers.list(all=True, filters={"status": "exited"})
+        stopped += client.containers.list(all=True, filters={"status": "created"})
+        images = client.images.list(filters={"dangling": True})
+        out: dict[str, Any] = {
+            "available": True,
+            "containers": [c.name for c in stopped],
+            "images": [i.id for i in images],
+            "image_bytes": sum(int(i.attrs.get("Size") or 0) for i in images),
+        }
+        if not dry_run:
+            pruned = client.containers.prune()
+            out["containers_removed"] = pruned.get("ContainersDeleted") or []
+            out["container_bytes_freed"] = pruned.get("SpaceReclaimed") or 0
+            pruned = client.images.prune(filters={"dangling": True})
+            out["images_removed"] = [
+                d.get("Deleted") for d in pruned.get("ImagesDeleted") or [] if d.get("Deleted")
+            ]
+            out["image_bytes_freed"] = pruned.get("SpaceReclaimed") or 0
+        return out
+    finally:
+        client.close()
+
+
+class CleanupExecutor(Executor[CleanupParams]):
+    """Removes (or, in a dry run, lists) old temporary files, caches, logs and Docker leftovers."""
+
+    task_type = TaskType.SYSTEM_CLEANUP
+    params_model = CleanupParams
+    summary = "Remove old temporary files, caches, qtqueue logs and Docker leftovers"
+
+    async def run(self, ctx: RunContext[CleanupParams]) -> dict[str, Any] | None:
+        p = ctx.params
+        cutoff = time.time() - p.older_than_days * 86400.0
+        roots = [os.path.abspath(os.path.expanduser(r)) for r in p.roots] or default_roots()
+        keep = frozenset({os.path.abspath(ctx.log_path)})
+        if p.qtqueue_logs:
+            roots.append(str(Path(ctx.data_dir) / "logs"))
+        result: dict[str, Any] = {"dry_run": p.dry_run, "roots": []}
+        total_files = total_bytes = 0
+        ctx.log(table_line("Would remove" if p.dry_run else "Removed", ["Path", "Bytes"]))
+        for i, root in enumerate(roots):
+            await ctx.checkpoint()
+            ctx.progress(90.0 * i / len(roots), f"scanning {root}")
+            if not os.path.isdir(root):
+                ctx.log(f"{root}: no such folder, skipped")
+                continue
+            items = await asyncio.to_thread(old_files, root, cutoff, keep)
+            size = sum(s for _, s in items)
+            entry: dict[str, Any] = {
+                "root": root,
+                "files": len(items),
+                "bytes": size,
+                "paths": [path for path, _ in items[:LISTED]],
+            }
+            for path, item_size in items[:LISTED]:
+                ctx.log(row_line([path, item_size]))
+            if p.dry_run:
+                ctx.log(f"{root}: {len(items)} files, {size} bytes would go")
+            else:
+                count, freed, failed = await asyncio.to_thread(_remove, items)
+                entry.update(files=count, bytes=freed, failed=failed[:LISTED])
+                ctx.log(f"{root}: removed {count} files, freed {freed} bytes")
+                for line in failed[:20]:
+                    ctx.log(f"could not remove {line}")
+                if failed and all("Permission" in f for f in failed) and count == 0:
+                    raise QueueError(
+                        C.SYSTEM_PERMISSION_DENIED,
+                        f"{root}: no file could be removed (permission denied): "
+                        "run with approval and elevation",
+                        fix="run with approval and elevation",
+                        path=root,
+                    )
+            total_files += entry["files"]
+            total_bytes += entry["bytes"]
+            result["roots"].append(entry)
+        if p.docker:
+            ctx.progress(92.0, "asking the Docker daemon")
+            docker = await asyncio.to_thread(_docker, p.docker_host, p.dry_run)
+            result["docker"] = docker
+            if docker["available"]:
+                freed = docker.get("image_bytes_freed", 0) + docker.get("container_bytes_freed", 0)
+                total_bytes += docker["image_bytes"] if p.dry_run else freed
+                ctx.log(
+                    f"docker: {len(docker['containers'])} stopped containers, "
+                    f"{len(docker['images'])} dangling images"
+                )
+            else:
+                ctx.log(f"docker: skipped ({docker['reason']})")
+        key = "would_free_bytes" if p.dry_run else "freed_bytes"
+        result.update(files=total_files, **{key: total_bytes})
+        ctx.progress(100.0, f"{total_bytes} bytes {'to free' if p.dry_run else 'freed'}")
+        return result

@@ -1,0 +1,92 @@
+"""The SQLite-queue document's default handlers through a real queue: `cleanup_old_data`
+deletes a project's old files under the projects root (the system family's
+`system_projects_root` setting), never through a symlink, with the document's progress
+(50 "Processing...", then 100 "Done"); `export_collection` reports 100 "Done" too."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from helpers.queues import QueueFactory
+from system_env import run
+
+from qtqueue.core.task import TaskStatus
+from qtqueue.engine.events import EventKind, TaskEvent
+from qtqueue.task_queue import register_default_handlers
+
+S = TaskStatus
+
+
+def old(path: Path, days: float) -> None:
+    when = time.time() - days * 86400
+    os.utime(path, (when, when), follow_symlinks=False)
+
+
+async def test_cleanup_old_data_deletes_a_projects_old_files_under_the_projects_root(
+    make_queue: QueueFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "projects"
+    project = root / "test_project"
+    (project / "runs").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not a project file\n")
+    old(outside / "keep.txt", 90)
+    (project / "runs" / "old.json").write_text("{}")
+    old(project / "runs" / "old.json", 45)
+    (project / "new.json").write_text("{}")
+    (project / "other").symlink_to(outside)
+    (root / "another_project").mkdir()
+    (root / "another_project" / "old.json").write_text("{}")
+    old(root / "another_project" / "old.json", 45)
+    queue = await make_queue(executor_settings={"system_projects_root": str(root)})
+    register_default_handlers(queue)
+    steps: list[tuple[float, str]] = []
+
+    def watch(events: list[TaskEvent]) -> None:
+        for e in events:
+            if e.kind is EventKind.CHANGED and e.task is not None and e.task.current_step:
+                steps.append((e.task.progress, e.task.current_step))
+
+    queue.subscribe(watch)
+    done = await run(queue, "cleanup_old_data", {"project_id": "test_project", "days_old": 30})
+    assert done.status is S.COMPLETED, done.error
+    assert done.result == {"removed": 1, "days_old": 30.0}
+    assert not (project / "runs" / "old.json").exists()
+    assert (project / "new.json").exists() and (outside / "keep.txt").exists()
+    assert (root / "another_project" / "old.json").exists()
+    assert (50.0, "Processing...") in steps and steps[-1] == (100.0, "Done")
+
+
+@pytest.mark.parametrize("project_id", ["../escape", "/etc", "a/b", ""])
+async def test_cleanup_old_data_refuses_a_project_id_that_is_not_a_name(
+    make_queue: QueueFactory, tmp_path: Path, project_id: str
+) -> None:
+    victim = tmp_path / "escape"
+    victim.mkdir()
+    (victim / "old.txt").write_text("x")
+    old(victim / "old.txt", 99)
+    queue = await make_queue(executor_settings={"system_projects_root": str(tmp_path / "p")})
+    register_default_handlers(queue)
+    done = await run(queue, "cleanup_old_data", {"project_id": project_id, "days_old": 1})
+    assert (done.status, done.error_code) == (S.FAILED, "VALIDATION_INVALID_FORMAT")
+    assert (victim / "old.txt").exists()
+
+
+async def test_the_projects_root_defaults_to_the_data_dirs_projects_folder(
+    make_queue: QueueFactory, data_dir: Path
+) -> None:
+    queue = await make_queue()
+    project = data_dir / "projects" / "p1"
+    project.mkdir(parents=True)
+    (project / "old.txt").write_text("x")
+    old(project / "old.txt", 10)
+    register_default_handlers(queue)
+    done = await run(queue, "cleanup_old_data", {"project_id": "p1", "days_old": 5})
+    assert done.result == {"removed": 1, "days_old": 5.0}
+    assert not (project / "old.txt").exists()
+    export = await run(queue, "export_collection", {"output_file": "all.json"})
+    assert (export.status, export.progress, export.current_step) == (S.COMPLETED, 100.0, "Done")
