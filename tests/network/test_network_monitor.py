@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from helpers.waiting import eventually
-from network_env import HttpServer, TcpServer, closed_port
+from network_env import HttpServer, Namespace, TcpServer, closed_port
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -166,3 +166,22 @@ async def test_a_bare_host_is_pinged_by_icmp_as_root(nq: TaskQueue) -> None:
     assert done.status is S.COMPLETED, done.error
     assert done.result["targets"]["127.0.0.1"]["availability_pct"] == 100
     assert "TCP connect to port 80 instead" not in await nq.read_log(task_id)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ICMP here needs root")
+async def test_a_silent_host_watched_with_loopback_is_always_down_never_flapping(
+    nq: TaskQueue, namespace: Namespace
+) -> None:
+    """Both targets pinged in the same round (same moment, same sequence number): loopback's
+    replies must never make the silent host (its namespace drops ICMP) look up."""
+    namespace.iptables("-A", "INPUT", "-p", "icmp", "-j", "DROP")
+    silent = namespace.address
+    task_id = await start(
+        nq, targets=[silent, "127.0.0.1"], interval_s=0.05, duration_s=1.0, timeout_s=0.2
+    )
+    done = await nq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    r = done.result["targets"]
+    assert r[silent]["availability_pct"] == 0 and r[silent]["state"] == "down"
+    assert r["127.0.0.1"]["availability_pct"] == 100
+    assert [(a["target"], a["state"]) for a in done.result["alerts"]] == [(silent, "down")]
