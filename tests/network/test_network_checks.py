@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from network_env import HttpServer, TcpServer, closed_port
+from network_env import HttpServer, Namespace, TcpServer, closed_port
 
 from qtqueue.core.errors import TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus, TaskType
@@ -168,6 +168,35 @@ async def test_ping_as_root_sends_real_icmp_echoes_to_loopback(nq: Any) -> None:
     assert done.status is S.COMPLETED, done.error
     ping = done.result["checks"]["ping"]
     assert ping["method"] == "icmp" and ping["loss_pct"] == 0 and ping["probes"] == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ICMP here needs root (ping_group_range is 1 0)")
+async def test_a_silent_host_stays_down_while_other_tasks_ping_loopback(
+    nq: Any, namespace: Namespace
+) -> None:
+    """The test's namespace drops every ICMP echo: its address never answers. Meanwhile other
+    NETWORK_TEST tasks of the same process ping 127.0.0.1 with the same sequence numbers; a raw
+    ICMP socket sees their replies too, and none of them may count for the silent host."""
+    namespace.iptables("-A", "INPUT", "-p", "icmp", "-j", "DROP")
+    silent = await nq.add_task(
+        Task(
+            TaskType.NETWORK_TEST,
+            {"target": namespace.address, "checks": ["ping"], "count": 3, "timeout_s": 0.4},
+            max_retries=0,
+        )
+    )
+    loopback_runs = 0
+    while not (await nq.get_task(silent)).status.is_terminal:
+        up = await run(nq, TaskType.NETWORK_TEST, target="127.0.0.1", checks=["ping"], count=3)
+        assert up.status is S.COMPLETED, up.error
+        assert up.result["checks"]["ping"]["loss_pct"] == 0
+        loopback_runs += 1
+    done = await nq.wait_for(silent, timeout_s=DONE_S)
+    assert loopback_runs >= 3  # the loopback pings really ran while the silent host was pinged
+    assert done.status is S.FAILED
+    assert done.error_code == C.NETWORK_TIMEOUT.value
+    ping = done.error_details["result"]["checks"]["ping"]
+    assert ping["loss_pct"] == 100 and ping["ok"] is False
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")

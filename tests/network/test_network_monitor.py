@@ -5,18 +5,22 @@ and cancel of an endless monitor."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from helpers.waiting import eventually
-from network_env import HttpServer, TcpServer, closed_port
+from network_env import HttpServer, Namespace, TcpServer, closed_port
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.families.network.monitor import parse_samples
+from qtqueue.families.network.checks import latency_summary
+from qtqueue.families.network.monitor import RunningLatency, parse_samples
 
 S = TaskStatus
 DONE_S = 30.0
@@ -166,3 +170,79 @@ async def test_a_bare_host_is_pinged_by_icmp_as_root(nq: TaskQueue) -> None:
     assert done.status is S.COMPLETED, done.error
     assert done.result["targets"]["127.0.0.1"]["availability_pct"] == 100
     assert "TCP connect to port 80 instead" not in await nq.read_log(task_id)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ICMP here needs root")
+async def test_a_silent_host_watched_with_loopback_is_always_down_never_flapping(
+    nq: TaskQueue, namespace: Namespace
+) -> None:
+    """Both targets pinged in the same round (same moment, same sequence number): loopback's
+    replies must never make the silent host (its namespace drops ICMP) look up."""
+    namespace.iptables("-A", "INPUT", "-p", "icmp", "-j", "DROP")
+    silent = namespace.address
+    task_id = await start(
+        nq, targets=[silent, "127.0.0.1"], interval_s=0.05, duration_s=1.0, timeout_s=0.2
+    )
+    done = await nq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    r = done.result["targets"]
+    assert r[silent]["availability_pct"] == 0 and r[silent]["state"] == "down"
+    assert r["127.0.0.1"]["availability_pct"] == 100
+    assert [(a["target"], a["state"]) for a in done.result["alerts"]] == [(silent, "down")]
+
+
+async def test_a_cancelled_endless_monitor_ends_its_log_with_its_summary(
+    nq: TaskQueue, target: TcpServer
+) -> None:
+    """The engine keeps no result for a cancelled task: the monitor's summary (rounds,
+    availability and latency per target, alerts) is the last line it writes."""
+    up, down = f"127.0.0.1:{target.port}", f"127.0.0.1:{closed_port()}"
+    task_id = await start(nq, targets=[up, down], interval_s=0.05, duration_s=None)
+    await eventually(lambda: target.accepted >= 3, DONE_S, "three rounds")
+    await nq.cancel_task(task_id)
+    assert (await nq.wait_for(task_id, timeout_s=DONE_S)).status is S.CANCELLED
+    log = await nq.read_log(task_id)
+    own = [line for line in log.splitlines() if not line.startswith("[qtqueue]")]
+    assert own[-1].startswith("summary ") and own[-2].startswith("cancelled after ")
+    summary = json.loads(own[-1].removeprefix("summary "))
+    samples = parse_samples(log)
+    assert summary["rounds"] >= 2
+    for name in (up, down):  # every sample logged is counted, the last round's too
+        assert summary["targets"][name]["samples"] == sum(s.target == name for s in samples)
+    assert summary["targets"][up]["availability_pct"] == 100
+    assert summary["targets"][down]["availability_pct"] == 0
+    assert [(a["target"], a["state"]) for a in summary["alerts"]] == [(down, "down")]
+
+
+async def test_rounds_slower_than_the_interval_are_spaced_not_fired_back_to_back(
+    nq: TaskQueue, namespace: Namespace
+) -> None:
+    """A target whose SYNs the test's namespace drops: each check waits its whole timeout
+    (0.3 s), longer than the interval (0.2 s); the next round still waits its interval after
+    the slow one ended instead of firing at once to catch up."""
+    namespace.iptables("-A", "INPUT", "-p", "tcp", "--dport", "9", "-j", "DROP")
+    blackhole = f"{namespace.address}:9"
+    task_id = await start(nq, targets=[blackhole], interval_s=0.2, timeout_s=0.3, duration_s=1.6)
+    done = await nq.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    times = [s.t for s in parse_samples(await nq.read_log(task_id))]
+    assert len(times) >= 2 and done.result["targets"][blackhole]["availability_pct"] == 0
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # A sample is written when its round ends: the next ends a full interval plus a timeout
+    # later (back to back, it would be a timeout later).
+    assert min(gaps) >= 0.3 + 0.2 - 0.01, gaps
+
+
+def test_a_long_monitor_keeps_running_totals_that_match_every_sample() -> None:
+    """A monitor running for days keeps a few numbers per target, not every sample: its
+    totals give what the whole list of samples gives."""
+    rng = random.Random(14)
+    samples = [None if rng.random() < 0.1 else rng.uniform(0.1, 50.0) for _ in range(50_000)]
+    running = RunningLatency()
+    for ms in samples:
+        running.add(ms)
+    got = running.summary()
+    whole = latency_summary(samples)
+    assert {k: got[k] for k in whole} == whole
+    assert got["samples"] == len(samples)
+    assert got["availability_pct"] == round(100.0 - whole["loss_pct"], 1)

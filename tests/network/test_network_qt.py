@@ -66,3 +66,25 @@ async def test_the_chart_draws_latency_and_availability_of_a_local_monitor(
 
     chart.reset()
     assert chart.series == {} and chart.legend.items == []
+
+
+def test_an_endless_monitors_chart_keeps_the_latest_points_and_counts_every_sample(
+    qtbot: QtBot,
+) -> None:
+    """Twice as many samples as the chart keeps: the first half down, the second up. The
+    curve holds the latest CHART_POINTS (all up); the legend's availability counts all (50 %)."""
+    from qtqueue.families.network.monitor import Sample, format_sample
+    from qtqueue.families.network.qt import CHART_POINTS
+
+    n = 2 * CHART_POINTS
+    lines = [
+        format_sample(Sample(i * 0.1, "h:1", None if i < n // 2 else 1.5)) + "\n" for i in range(n)
+    ]
+    chart = detail_widget()
+    qtbot.addWidget(chart)
+    chart.feed("t1", "".join(lines))
+    chart.finish("t1")
+    ts, ms = chart.series["h:1"]
+    assert len(ts) == len(ms) == CHART_POINTS
+    assert list(ms) == [1.5] * CHART_POINTS and ts[0] == pytest.approx((n - CHART_POINTS) * 0.1)
+    assert chart.availability("h:1") == 50.0

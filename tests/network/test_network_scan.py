@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import ExecutorRegistry
 from qtqueue.families.network import family
-from qtqueue.families.network.scan import parse_nmap_xml, service_name
+from qtqueue.families.network.scan import nmap_no_host_reason, parse_nmap_xml, service_name
 
 C = TaskErrorCode
 S = TaskStatus
@@ -213,3 +213,58 @@ def test_nmap_xml_is_read_port_by_port() -> None:
         (25, "filtered", "smtp"),
     ]
     assert socket.getservbyport(22, "tcp") == service_name(22)
+
+
+@pytest.fixture
+def ipv6_listener() -> Iterator[int]:
+    """A TCP listener on ::1 (the IPv6 loopback); its port."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    sock.listen()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_an_open_port_of_the_ipv6_loopback_is_found_open(
+    nq: TaskQueue, ipv6_listener: int, method: str
+) -> None:
+    shut = ipv6_listener + 1 if ipv6_listener < 65535 else ipv6_listener - 1
+    done = await scan(nq, host="::1", ports=f"{ipv6_listener},{shut}", method=method)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result["method"] == method and done.result["address"] == "::1"
+    assert [p["port"] for p in done.result["open"]] == [ipv6_listener]
+    assert done.result["scanned"] == 2 and done.result["closed"] == 1
+
+
+@HAS_NMAP
+def test_an_nmap_report_that_skipped_its_target_is_a_failure_not_all_closed() -> None:
+    """nmap given an IPv6 address without -6 skips it, exits 0 and lists no port: that report
+    says why, and the scan fails with NETWORK_SCAN_NO_HOST instead of calling every port
+    closed."""
+    import subprocess
+
+    nmap = shutil.which("nmap")
+    assert nmap is not None
+    out = subprocess.run(
+        [nmap, "-sT", "-Pn", "-n", "-oX", "-", "-p", "22", "::1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0  # nmap itself calls it a success
+    assert parse_nmap_xml(out.stdout) == []
+    why = nmap_no_host_reason(out.stdout)
+    assert why is not None and "::1 skipped (invalid)" in why
+    ok = subprocess.run(
+        [nmap, "-6", "-sT", "-Pn", "-n", "-oX", "-", "-p", "22", "::1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert nmap_no_host_reason(ok.stdout) is None

@@ -9,7 +9,9 @@ as JSON there (a failed POST is logged; it never ends the monitor)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ from typing import Any, ClassVar
 
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.families.network.checks import latency_summary
 from qtqueue.families.network.params import NetworkMonitorParams
 from qtqueue.families.network.probes import (
     icmp_socket_kind,
@@ -31,7 +32,13 @@ from qtqueue.families.network.probes import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NetworkMonitorExecutor", "Sample", "format_sample", "parse_samples"]
+__all__ = [
+    "NetworkMonitorExecutor",
+    "RunningLatency",
+    "Sample",
+    "format_sample",
+    "parse_samples",
+]
 
 _SAMPLE = re.compile(r"^sample (\d+(?:\.\d+)?) (\S+) (down|\d+(?:\.\d+)?)$", re.MULTILINE)
 #: Seconds a webhook POST of an alert may take.
@@ -62,11 +69,46 @@ def parse_samples(text: str) -> list[Sample]:
 
 
 @dataclass(slots=True)
+class RunningLatency:
+    """A target's samples as running totals: an endless monitor keeps a few numbers per
+    target, never the samples themselves (the log keeps those, for the chart)."""
+
+    samples: int = 0
+    answered: int = 0
+    total_ms: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+
+    def add(self, ms: float | None) -> None:
+        """Count one sample (None: down)."""
+        self.samples += 1
+        if ms is None:
+            return
+        self.answered += 1
+        self.total_ms += ms
+        self.min_ms = ms if self.min_ms is None else min(self.min_ms, ms)
+        self.max_ms = ms if self.max_ms is None else max(self.max_ms, ms)
+
+    def summary(self) -> dict[str, Any]:
+        """min/avg/max latency (ms) of the answered samples, the % lost and the % up."""
+        lost = 100.0 * (self.samples - self.answered) / self.samples if self.samples else 0.0
+        avg = round(self.total_ms / self.answered, 3) if self.answered else None
+        return {
+            "min_ms": None if self.min_ms is None else round(self.min_ms, 3),
+            "avg_ms": avg,
+            "max_ms": None if self.max_ms is None else round(self.max_ms, 3),
+            "loss_pct": round(lost, 1),
+            "availability_pct": round(100.0 - lost, 1),
+            "samples": self.samples,
+        }
+
+
+@dataclass(slots=True)
 class _Watched:
-    """A target's running state: its samples and whether it is up/slow now."""
+    """A target's running state: its latency totals and whether it is up/slow now."""
 
     name: str
-    samples: list[float | None] = field(default_factory=list)
+    latency: RunningLatency = field(default_factory=RunningLatency)
     state: str = "unknown"  # up, slow, down
     alerts: int = 0
 
@@ -91,52 +133,72 @@ class NetworkMonitorExecutor(Executor[NetworkMonitorParams]):
         alerts: list[dict[str, Any]] = []
         start = time.monotonic()
         rounds = 0
+
+        def summary() -> dict[str, Any]:
+            return {
+                "rounds": rounds,
+                "duration_s": round(time.monotonic() - start, 3),
+                "targets": {
+                    w.name: {**w.latency.summary(), "state": w.state, "alerts": w.alerts}
+                    for w in watched
+                },
+                "alerts": alerts,
+            }
+
         import aiohttp
 
-        async with aiohttp.ClientSession(trust_env=True) as session:
-            while True:
-                await ctx.checkpoint()
-                now = time.monotonic() - start
-                if p.duration_s is not None and now >= p.duration_s:
-                    break
-                results = await asyncio.gather(
-                    *(self._check(w.name, p.timeout_s, icmp, session) for w in watched)
-                )
-                t = time.monotonic() - start
-                for w, (ms, why) in zip(watched, results, strict=True):
-                    w.samples.append(ms)
-                    ctx.log(format_sample(Sample(t, w.name, ms)))
-                    alert = self._transition(w, ms, why, p.latency_threshold_ms)
-                    if alert is not None:
-                        alert["t"] = round(t, 3)
-                        alerts.append(alert)
-                        await self._announce(ctx, session, alert, p.webhook_url)
-                rounds += 1
-                if p.duration_s is not None:
-                    ctx.progress(min(100.0, 100.0 * t / p.duration_s), f"round {rounds}")
-                else:
-                    ctx.progress(0.0, f"round {rounds}, {len(alerts)} alert(s)")
-                wait = start + rounds * p.interval_s - time.monotonic()
-                if p.duration_s is not None:
-                    wait = min(wait, start + p.duration_s - time.monotonic())
-                if wait > 0:
-                    await asyncio.sleep(wait)  # the monitor's own interval
+        try:
+            async with aiohttp.ClientSession(trust_env=True) as session:
+                while True:
+                    await ctx.checkpoint()
+                    began = time.monotonic()
+                    if p.duration_s is not None and began - start >= p.duration_s:
+                        break
+                    results = await asyncio.gather(
+                        *(self._check(w.name, p.timeout_s, icmp, session) for w in watched)
+                    )
+                    t = time.monotonic() - start
+                    for w, (ms, why) in zip(watched, results, strict=True):
+                        w.latency.add(ms)
+                        ctx.log(format_sample(Sample(t, w.name, ms)))
+                        alert = self._transition(w, ms, why, p.latency_threshold_ms)
+                        if alert is not None:
+                            alert["t"] = round(t, 3)
+                            alerts.append(alert)
+                            await self._announce(ctx, session, alert, p.webhook_url)
+                    rounds += 1
+                    if p.duration_s is not None:
+                        ctx.progress(min(100.0, 100.0 * t / p.duration_s), f"round {rounds}")
+                    else:
+                        ctx.progress(0.0, f"round {rounds}, {len(alerts)} alert(s)")
+                    if not await self._until_next_round(began, p.interval_s, start, p.duration_s):
+                        break
+        except asyncio.CancelledError:
+            # The engine stores no result for a cancelled task: the summary is the log's last
+            # line instead (`summary {...}`, JSON).
+            ctx.log(f"cancelled after {rounds} round(s)")
+            ctx.log("summary " + json.dumps(summary(), sort_keys=True))
+            raise
         ctx.progress(100.0, "done")
-        return {
-            "rounds": rounds,
-            "duration_s": round(time.monotonic() - start, 3),
-            "targets": {
-                w.name: {
-                    **latency_summary(w.samples),
-                    "availability_pct": round(100.0 - latency_summary(w.samples)["loss_pct"], 1),
-                    "samples": len(w.samples),
-                    "state": w.state,
-                    "alerts": w.alerts,
-                }
-                for w in watched
-            },
-            "alerts": alerts,
-        }
+        return summary()
+
+    @staticmethod
+    async def _until_next_round(
+        began: float, interval_s: float, start: float, duration_s: float | None
+    ) -> bool:
+        """Wait for the next round: `interval_s` after this round began, or — when this round
+        took longer than that (checks waiting for their timeout) — `interval_s` after it
+        ended, so rounds never fire back to back to catch up. False (after waiting out the
+        duration) when the duration ends first."""
+        now = time.monotonic()
+        next_at = began + interval_s
+        if next_at <= now:
+            next_at = now + interval_s
+        end = start + duration_s if duration_s is not None else math.inf
+        wait = min(next_at, end) - now
+        if wait > 0:
+            await asyncio.sleep(wait)  # the monitor's own interval
+        return next_at < end
 
     async def _check(
         self, text: str, timeout_s: float, icmp: int | None, session: Any

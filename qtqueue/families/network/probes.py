@@ -8,6 +8,7 @@ import contextlib
 import errno
 import logging
 import os
+import secrets
 import socket
 import ssl
 import struct
@@ -196,6 +197,10 @@ def icmp_socket_kind() -> int | None:
     return None
 
 
+#: The start of every echo payload this module sends (a random token follows it).
+_MAGIC = b"qtqueue-ping"
+
+
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
@@ -205,32 +210,42 @@ def _checksum(data: bytes) -> int:
     return int(~total & 0xFFFF)
 
 
-def _echo_request(ident: int, seq: int) -> bytes:
-    payload = b"qtqueue-ping" + struct.pack("!d", time.time())
+def _echo_request(ident: int, seq: int, token: bytes) -> bytes:
+    payload = _MAGIC + token + struct.pack("!d", time.time())
     header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
     return struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, seq) + payload
 
 
-def _is_reply(packet: bytes, kind: int, ident: int, seq: int) -> bool:
+def _is_reply(packet: bytes, kind: int, ident: int, seq: int, token: bytes) -> bool:
+    """Whether `packet` answers this probe: an echo reply carrying its sequence number and its
+    random token (and, on a raw socket, its random identifier). A raw ICMP socket receives
+    every echo reply reaching this host, other pings' included."""
     if kind == socket.SOCK_RAW:  # the IP header comes first
         packet = packet[(packet[0] & 0x0F) * 4 :]
     if len(packet) < 8:
         return False
     typ, _code, _sum, got_id, got_seq = struct.unpack("!BBHHH", packet[:8])
     # A datagram ICMP socket's identifier is the kernel's (its local port): match on seq.
-    return typ == 0 and got_seq == seq and (kind == socket.SOCK_DGRAM or got_id == ident)
+    return (
+        typ == 0
+        and got_seq == seq
+        and (kind == socket.SOCK_DGRAM or got_id == ident)
+        and packet[8 : 8 + len(_MAGIC) + len(token)] == _MAGIC + token
+    )
 
 
 async def ping_icmp(address: str, kind: int, seq: int, timeout_s: float) -> float:
-    """Milliseconds one ICMP echo to `address` (an IPv4 address) took to be answered."""
+    """Milliseconds one ICMP echo to `address` (an IPv4 address) took to be answered: only a
+    reply from `address` carrying this probe's random identifier and token counts."""
     loop = asyncio.get_running_loop()
-    ident = os.getpid() & 0xFFFF
+    ident = secrets.randbelow(0x10000)
+    token = secrets.token_bytes(8)
     with socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP) as sock:
         sock.setblocking(False)
         start = time.perf_counter()
-        await loop.sock_sendto(sock, _echo_request(ident, seq), (address, 0))
+        await loop.sock_sendto(sock, _echo_request(ident, seq & 0xFFFF, token), (address, 0))
         async with asyncio.timeout(timeout_s):
             while True:
-                packet, _ = await loop.sock_recvfrom(sock, 2048)
-                if _is_reply(packet, kind, ident, seq):
+                packet, source = await loop.sock_recvfrom(sock, 2048)
+                if source[0] == address and _is_reply(packet, kind, ident, seq & 0xFFFF, token):
                     return (time.perf_counter() - start) * 1000

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["MonitorChart", "SampleFeed", "detail_widget"]
 
 TITLE = "Latency (ms)"
+#: Points per target the chart keeps (the latest); availability counts every sample.
+CHART_POINTS = 2000
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 
 
@@ -53,8 +56,10 @@ class MonitorChart(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.plot)
         self._feed = SampleFeed()
-        #: Per target: times and latencies (NaN where down).
-        self.series: dict[str, tuple[list[float], list[float]]] = {}
+        #: Per target: the latest CHART_POINTS times and latencies (NaN where down).
+        self.series: dict[str, tuple[deque[float], deque[float]]] = {}
+        #: Per target: samples seen, and how many of them were up.
+        self._counts: dict[str, list[int]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
 
     def shows(self, task: Task) -> bool:
@@ -65,6 +70,7 @@ class MonitorChart(QGroupBox):
         """Forget the samples shown: another task (or its log from the start) comes next."""
         self._feed = SampleFeed()
         self.series.clear()
+        self._counts.clear()
         self._curves.clear()
         self.plot.clear()
         self.legend.clear()
@@ -79,17 +85,22 @@ class MonitorChart(QGroupBox):
         self._show(task_id, self._feed.finish())
 
     def availability(self, target: str) -> float:
-        """The % of `target`'s samples shown that were up."""
-        _, ms = self.series[target]
-        return 100.0 * sum(not math.isnan(v) for v in ms) / len(ms) if ms else 0.0
+        """The % of `target`'s samples that were up (all of them, drawn or not)."""
+        seen, up = self._counts.get(target, [0, 0])
+        return 100.0 * up / seen if seen else 0.0
 
     def _show(self, task_id: str, samples: list[Sample]) -> None:
         if not samples:
             return
         for s in samples:
-            ts, ms = self.series.setdefault(s.target, ([], []))
+            ts, ms = self.series.setdefault(
+                s.target, (deque(maxlen=CHART_POINTS), deque(maxlen=CHART_POINTS))
+            )
             ts.append(s.t)
             ms.append(math.nan if s.latency_ms is None else s.latency_ms)
+            counts = self._counts.setdefault(s.target, [0, 0])
+            counts[0] += 1
+            counts[1] += s.latency_ms is not None
         for target, (ts, ms) in self.series.items():
             curve = self._curves.get(target)
             if curve is None:
@@ -104,7 +115,7 @@ class MonitorChart(QGroupBox):
                     name=target,
                 )
                 self._curves[target] = curve
-            curve.setData(ts, ms, connect="finite")
+            curve.setData(list(ts), list(ms), connect="finite")
             self.legend.getLabel(curve).setText(f"{target} · {self.availability(target):.0f} % up")
         self.setTitle(f"{TITLE} — {len(self.series)} target(s)")
         self.updated.emit(task_id)

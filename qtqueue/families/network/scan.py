@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["NetworkScanExecutor", "PortState", "connect_scan", "parse_nmap_xml", "port_table"]
 
 C = TaskErrorCode
+#: The family's own code for an nmap run that scanned no host (its ports are unknown).
+NO_HOST = "NETWORK_SCAN_NO_HOST"
 _PROGRESS = re.compile(r'<taskprogress [^>]*percent="([\d.]+)"')
 #: Seconds nmap gets to exit after SIGTERM before SIGKILL.
 GRACE_S = 3.0
@@ -64,6 +66,24 @@ def nmap_extra_ports(text: str) -> dict[str, int]:
         state = extra.get("state", "unknown")
         counts[state] = counts.get(state, 0) + int(extra.get("count", "0"))
     return counts
+
+
+def nmap_no_host_reason(text: str) -> str | None:
+    """Why nmap's report scanned no host (`<hosts up="0">`): the target it skipped and why
+    (an IPv6 address without -6 is skipped as "invalid" and nmap still exits 0), or that the
+    host was down; None when a host was scanned."""
+    root = ET.fromstring(text)
+    hosts = root.find("runstats/hosts")
+    if hosts is None or int(hosts.get("up", "0")) > 0:
+        return None
+    skipped = [
+        f"target {t.get('specification', '?')} skipped ({t.get('reason', 'no reason given')})"
+        for t in root.iter("target")
+        if t.get("status") == "skipped"
+    ]
+    if skipped:
+        return "; ".join(skipped)
+    return f"no host up ({hosts.get('down', '0')} down of {hosts.get('total', '0')})"
 
 
 def parse_nmap_xml(text: str) -> list[PortState]:
@@ -194,6 +214,8 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
         self, ctx: RunContext[NetworkScanParams], nmap: str, address: str, ports: str
     ) -> tuple[list[PortState], dict[str, int]]:
         argv = [nmap, "-sT", "-Pn", "-n", "-oX", "-", "--stats-every", "1s", "-p", ports, address]
+        if ":" in address:  # without -6 nmap skips an IPv6 target and reports nothing
+            argv.insert(1, "-6")
         ctx.log("$ " + " ".join(argv))
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -244,4 +266,10 @@ class NetworkScanExecutor(Executor[NetworkScanParams]):
             )
             raise QueueError(code, f"nmap exited with {rc}: {stderr[-500:]}", exit_code=rc)
         report = "".join(out)
-        return parse_nmap_xml(report), nmap_extra_ports(report)
+        states = parse_nmap_xml(report)
+        why = nmap_no_host_reason(report)
+        if why is not None:
+            raise QueueError(
+                NO_HOST, f"nmap scanned no host of {address}: {why}. {stderr[-300:]}".strip()
+            )
+        return states, nmap_extra_ports(report)
