@@ -88,3 +88,22 @@ def test_an_endless_monitors_chart_keeps_the_latest_points_and_counts_every_samp
     assert len(ts) == len(ms) == CHART_POINTS
     assert list(ms) == [1.5] * CHART_POINTS and ts[0] == pytest.approx((n - CHART_POINTS) * 0.1)
     assert chart.availability("h:1") == 50.0
+
+
+def test_a_target_never_up_draws_no_curve_and_no_warning(qtbot: QtBot) -> None:
+    """A monitor whose target was down all along: the chart paints (no all-NaN series for
+    pyqtgraph to warn about) and the legend says 0 % up."""
+    import warnings
+
+    from qtqueue.families.network.monitor import Sample, format_sample
+
+    chart = detail_widget()
+    qtbot.addWidget(chart)
+    chart.feed("t1", "".join(format_sample(Sample(i * 0.1, "h:1", None)) + "\n" for i in range(5)))
+    chart.resize(600, 300)
+    chart.show()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chart.grab()
+    assert [str(w.message) for w in caught] == []
+    assert chart.availability("h:1") == 0

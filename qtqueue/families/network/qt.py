@@ -115,7 +115,10 @@ class MonitorChart(QGroupBox):
                     name=target,
                 )
                 self._curves[target] = curve
-            curve.setData(list(ts), list(ms), connect="finite")
+            if any(not math.isnan(v) for v in ms):
+                curve.setData(list(ts), list(ms), connect="finite")
+            else:  # never up: nothing to draw (pyqtgraph warns on an all-NaN series)
+                curve.setData([], [])
             self.legend.getLabel(curve).setText(f"{target} · {self.availability(target):.0f} % up")
         self.setTitle(f"{TITLE} — {len(self.series)} target(s)")
         self.updated.emit(task_id)
