@@ -12,8 +12,10 @@ Why a background deliverer and not an enqueued CUSTOM_WEBHOOK task: the engine m
 the webhook family (nothing outside a family imports it, and a queue may be built without it),
 a notification task would itself end and notify (a loop to guard against), would take a
 worker slot and its queue's concurrency from real work, and would fill the task list with one
-extra task per task. When the queue closes, notifications under way get `CLOSE_GRACE_S` to
-finish (so `qtqueue run --until-idle` still posts its last task's), then are dropped.
+extra task per task. When the queue closes, the tasks that end while it closes (those it
+waits for, those it cancels) still notify: notifications are accepted until the running tasks
+have stopped and their ends are durable; then those under way get `CLOSE_GRACE_S` to finish
+(so `qtqueue run --until-idle` still posts its last task's), and are dropped after.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class Notifier:
         self.state = state
         self.vault = vault
         self.pending: set[asyncio.Task[Any]] = set()
+        #: Set by `drain` (the queue is closing, its tasks have stopped): no more are sent.
+        #: The queue clears it once closed.
+        self.closed = False
         on_evict.append(self._ended)
 
     def target(self, task: Task) -> str | None:
@@ -106,14 +111,21 @@ class Notifier:
 
     def _ended(self, task: Task) -> None:
         url = self.target(task)
-        if url is None or self.state.closing:
+        if url is None or self.closed:
             return
         sending = self.state.spawn(self.deliver(task.copy(), url), name=f"notify {task.id}")
         self.pending.add(sending)
         sending.add_done_callback(self.pending.discard)
 
     async def drain(self, timeout_s: float = CLOSE_GRACE_S) -> None:
-        """Wait up to `timeout_s` for the notifications under way (the queue is closing)."""
+        """The queue is closing and its running tasks have stopped: let their ends become
+        durable (each one notifies then), stop accepting, and wait up to `timeout_s` for the
+        notifications under way."""
+        try:
+            await asyncio.wait_for(self.state.the_writer().flush(), timeout_s)
+        except Exception as exc:  # a time-out, or a store failure (the writer's close reports it)
+            logger.warning("closing: task ends not yet durable are not notified: %r", exc)
+        self.closed = True
         if self.pending:
             _, late = await asyncio.wait(set(self.pending), timeout=timeout_s)
             for sending in late:

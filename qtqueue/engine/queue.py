@@ -255,7 +255,7 @@ class TaskQueue(QueueSettings, WorkerControls):
             await self.store.close()
             self._lock.release()
             state.started = False
-            state.closing = False
+            state.closing = self.notifier.closed = False
             logger.info("queue at %s closed", self.data_dir)
 
     async def settled(self) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Permission, Priority, Task, parse_task_type
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
+from qtqueue.executors.webhooks import url_problem
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import family_editors
 from qtqueue.ui.paramform.editors import EditorRegistry
@@ -183,14 +184,15 @@ class NewTaskDialog(QDialog):
         self.after_edit = QLineEdit()
         self.after_edit.setObjectName("taskAfter")
         self.after_edit.setPlaceholderText("task ids, comma-separated: starts when they complete")
-        self.after_message = QLabel()
-        self.after_message.setObjectName("taskAfterMessage")
-        self.after_message.setWordWrap(True)
-        # Top-aligned: the form may give a wrapped label more height than its lines need.
-        self.after_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.after_message.setStyleSheet("color: #c62828;")
-        self.after_message.hide()
+        self.after_message = _problem_label("taskAfterMessage")
         self.after_edit.textEdited.connect(lambda _text: self._show_after_problem(""))
+        # Where the task's summary is POSTed when it ends (engine/notify.py).
+        self.notify_edit = QLineEdit()
+        self.notify_edit.setObjectName("taskNotifyWebhook")
+        self.notify_edit.setPlaceholderText("https://…: its summary is POSTed here when it ends")
+        self.notify_edit.setToolTip("Empty: its queue's notify webhook, if the queue has one")
+        self.notify_message = _problem_label("taskNotifyWebhookMessage")
+        self.notify_edit.textEdited.connect(lambda _text: self._show_notify_problem(""))
 
         type_row = QFormLayout()
         type_row.addRow("&Type", self.type_picker)
@@ -223,6 +225,8 @@ class NewTaskDialog(QDialog):
         sched.addRow("Needs", needs_row)
         sched.addRow("Run a&fter", self.after_edit)
         sched.addRow("", self.after_message)
+        sched.addRow("Notify &webhook", self.notify_edit)
+        sched.addRow("", self.notify_message)
 
         self.message = QLabel()
         self.message.setObjectName("newTaskMessage")
@@ -376,6 +380,7 @@ class NewTaskDialog(QDialog):
             value = task.resources.get(key)
             spin.setValue(float(value) if isinstance(value, (int, float)) else 0.0)
         self.after_edit.setText(", ".join(task.depends_on))
+        self.notify_edit.setText(task.notify_webhook or "")
 
     def _family_category(self) -> str | None:
         """The category the chosen type's family gives tasks that name none (`Family.category`)."""
@@ -403,6 +408,10 @@ class NewTaskDialog(QDialog):
     def depends_on(self) -> list[str]:
         parts = (p.strip() for p in self.after_edit.text().replace(" ", ",").split(","))
         return list(dict.fromkeys(p for p in parts if p))
+
+    def notify_webhook(self) -> str | None:
+        """The "Notify webhook" URL typed (None: none, its queue's applies)."""
+        return self.notify_edit.text().strip() or None
 
     def build_task(self) -> Task:
         """The task the dialog describes now; QueueError if its params do not validate."""
@@ -440,6 +449,7 @@ class NewTaskDialog(QDialog):
             permission=Permission(self.permission_combo.currentData()),
             resources=self.resources(),
             depends_on=self.depends_on(),
+            notify_webhook=self.notify_webhook(),
             **fields,
         )
 
@@ -494,6 +504,13 @@ class NewTaskDialog(QDialog):
                 self.params_scroll.ensureWidgetVisible(bad)
                 bad.setFocus()
             return None
+        url = self.notify_webhook()
+        problem = url_problem(url, "Notify webhook") if url is not None else None
+        self._show_notify_problem(problem or "")
+        if problem is not None:  # as the engine would refuse it (engine/adding.py)
+            self._show_message("Correct “Notify webhook”: nothing was queued yet.")
+            self.notify_edit.setFocus()
+            return None
         try:
             task = self.build_task()
         except QueueError as exc:
@@ -514,10 +531,30 @@ class NewTaskDialog(QDialog):
         return task
 
     def _show_after_problem(self, text: str) -> None:
-        self.after_message.setText(text)
-        self.after_message.setVisible(bool(text))
-        self.after_edit.setStyleSheet("border: 1px solid #c62828;" if text else "")
+        _show_problem(self.after_edit, self.after_message, text)
+
+    def _show_notify_problem(self, text: str) -> None:
+        _show_problem(self.notify_edit, self.notify_message, text)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
+
+
+def _problem_label(name: str) -> QLabel:
+    """A hidden red label that says what is wrong with the field above it."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    # Top-aligned: the form may give a wrapped label more height than its lines need.
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setStyleSheet("color: #c62828;")
+    label.hide()
+    return label
+
+
+def _show_problem(edit: QLineEdit, label: QLabel, text: str) -> None:
+    """Show `text` under `edit` and frame it red (empty `text`: clear both)."""
+    label.setText(text)
+    label.setVisible(bool(text))
+    edit.setStyleSheet("border: 1px solid #c62828;" if text else "")

@@ -5,6 +5,7 @@ task's outcome; a queue's `notify_webhook` applies to its tasks that name none."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -192,3 +193,33 @@ async def test_a_tasks_notify_webhook_is_stored_with_it(
 
 def test_the_settings_page_shows_the_defaults_the_engine_uses() -> None:
     assert WebhookSettings().model_dump() == NOTIFY_DEFAULTS
+
+
+async def test_a_task_that_ends_while_the_queue_closes_posts_its_summary_against_local_receiver(
+    make_queue: QueueFactory, receiver: Receiver
+) -> None:
+    queue = await _queue(make_queue)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"ok": 1}
+
+    queue.register_handler("slow", slow)
+    task_id = await queue.add_task(
+        Task("slow", {}, notify_webhook=receiver.url + "/closing", max_retries=0)
+    )
+    await asyncio.wait_for(started.wait(), timeout=20)
+    closing = asyncio.create_task(queue.close("wait"))
+    await eventually(lambda: queue.state.closing, what="the queue closing")
+    release.set()  # the task completes while close waits for it
+    await asyncio.wait_for(closing, timeout=20)
+    [body] = receiver.bodies()  # posted before close returned
+    assert body["id"] == task_id and body["status"] == "completed"
+    assert body["result"] == {"ok": 1}
+
+    await queue.start()  # reopened, it notifies again
+    again = await _ended(queue, Task("ok", {}, notify_webhook=receiver.url + "/reopened"))
+    await eventually(lambda: len(receiver.posts) == 2, what="the reopened queue's notification")
+    assert receiver.bodies()[1]["id"] == again.id

@@ -4,6 +4,7 @@ headers, signing, retries and connection options."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -17,9 +18,28 @@ from qtqueue.executors.webhooks import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Method", "WebhookParams", "check_url"]
+__all__ = ["Method", "WebhookParams", "check_url", "header_problem"]
 
 Method = Literal["POST", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+#: A header name: an RFC 9110 token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What a header value must not hold: control characters (a tab aside), CR and LF included.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why `name: value` cannot be sent as a request header (None: it can). The message names
+    the header, never its value (a token may have been pasted there)."""
+    if not _TOKEN.fullmatch(name):
+        return f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+    if _CONTROL.search(value):
+        return (
+            f"the value of header {name!r} holds a control character (a line break?), which "
+            "cannot be sent; remove it"
+        )
+    return None
 
 
 def check_url(url: str, what: str = "url") -> str:
@@ -113,6 +133,28 @@ class WebhookParams(Params):
         if proxy is None or not proxy.strip():
             return None
         return check_url(proxy, "proxy")
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        problems = [p for k, v in headers.items() if (p := header_problem(k, v))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return headers
+
+    @field_validator("signature_header")
+    @classmethod
+    def _signature_header(cls, name: str) -> str:
+        if (problem := header_problem(name, "")) is not None:
+            raise ValueError(problem)
+        return name
+
+    @field_validator("content_type", "signature_prefix")
+    @classmethod
+    def _header_value(cls, value: str | None) -> str | None:
+        if value is not None and _CONTROL.search(value):
+            raise ValueError("holds a control character (a line break?), which cannot be sent")
+        return value
 
     @field_validator("expected_status")
     @classmethod

@@ -32,7 +32,7 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.executors.webhooks import retry_after_s, signature_headers
-from qtqueue.families.webhook.params import WebhookParams
+from qtqueue.families.webhook.params import WebhookParams, header_problem
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,17 @@ def classify(exc: BaseException, p: WebhookParams) -> _Attempt:
         )
     if isinstance(exc, aiohttp.InvalidURL):
         return _Attempt(QueueError(C.VALIDATION_INVALID_PARAMS, f"invalid URL: {exc}"), False)
+    if isinstance(exc, ValueError):
+        # aiohttp refuses a header it cannot send (a control character): never retried, and
+        # its text is not echoed (it could quote a header's value).
+        return _Attempt(
+            QueueError(
+                C.VALIDATION_INVALID_PARAMS,
+                f"{where}: the request cannot be sent as given ({type(exc).__name__}: a header "
+                "name or value holds a character HTTP forbids?)",
+            ),
+            False,
+        )
     if isinstance(exc, (aiohttp.ClientError, OSError)):
         return _Attempt(
             QueueError(C.NETWORK_CONNECTION_FAILED, f"{where}: the connection dropped: {exc!r}"),
@@ -164,12 +175,31 @@ def _answer(resp: aiohttp.ClientResponse, raw: bytes, elapsed_ms: int) -> dict[s
     }
 
 
+async def _authorization(ctx: RunContext[WebhookParams], entry: str) -> str:
+    """The Authorization header's value: the keyring entry's, without the surrounding
+    whitespace a token pasted from a file brings (a trailing newline)."""
+    value = (await ctx.credential(entry)).strip()
+    ctx.add_secret(value)
+    if header_problem("Authorization", value) is not None:
+        raise QueueError(
+            C.VALIDATION_INVALID_FORMAT,
+            f"the keyring entry {entry!r} holds a line break or another control character "
+            "inside its value, which cannot be sent as the Authorization header; store it "
+            "again as one line",
+            keyring_entry=entry,
+        )
+    return value
+
+
 class WebhookExecutor(Executor[WebhookParams]):
     """CUSTOM_WEBHOOK: sends the request, returns the response (status, headers, first KiB of
     the body, elapsed ms) when its status is expected."""
 
     task_type = TaskType.CUSTOM_WEBHOOK
     summary = "Call an HTTP endpoint (a webhook), optionally HMAC-signed, with retries"
+    #: A webhook call is not idempotent (a POST may deploy twice): the queue never reruns it
+    #: by itself; its own `attempts` are its retries (only where no answer or 429/5xx came).
+    retry_safe = False
 
     async def run(self, ctx: RunContext[WebhookParams]) -> dict[str, Any] | None:
         p = ctx.params
@@ -181,7 +211,7 @@ class WebhookExecutor(Executor[WebhookParams]):
             headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             headers["Content-Type"] = p.content_type
         if p.authorization_keyring_entry:
-            headers["Authorization"] = await ctx.credential(p.authorization_keyring_entry)
+            headers["Authorization"] = await _authorization(ctx, p.authorization_keyring_entry)
         if p.signing_keyring_entry:
             secret = await ctx.credential(p.signing_keyring_entry)
             headers.update(signature_headers(secret, body, p.signature_header, p.signature_prefix))
