@@ -31,7 +31,13 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
 from qtqueue.families.data.failures import data_error, sqlite_error
 from qtqueue.families.data.settings import DataSettings
-from qtqueue.families.data.sources import DataFile, copy_options, lit, qident
+from qtqueue.families.data.sources import (
+    DataFile,
+    copy_options,
+    lit,
+    qident,
+    sqlite_read_only,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +214,7 @@ class DuckJob:
 
     def _load_sqlite(self, name: str, source: DataFile) -> None:
         table = source.table or name
-        scon = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+        scon = sqlite_read_only(source.path)
         try:
             cols = scon.execute(f"PRAGMA table_info({qident(table)})").fetchall()
             if not cols:
