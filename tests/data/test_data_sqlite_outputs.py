@@ -1,19 +1,78 @@
-"""SQLite databases as inputs, through a real TaskQueue on real files: database files whose names
-hold '?' or '%' are read as named, with no stray file created."""
+"""SQLite databases as outputs and inputs, through a real TaskQueue on real files: an export or a
+query written into a database that already exists adds its table and never replaces one unless
+told to (overwrite replaces that table only); database files whose names hold '?' or '%' are
+read as named, with no stray file created."""
 
 from __future__ import annotations
 
 import csv
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-from data_env import SALES, run_task
+from data_env import SALES, latin1_csv, run_task
 
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
 
 S = TaskStatus
 T = TaskType
+LATIN: dict[str, Any] = {"delimiter": ";", "encoding": "latin-1"}
+#: The rows an existing database's tables hold before a task writes into it.
+ORDERS = [(i, f"cust{i}", i * 10.0) for i in range(1000)]
+
+
+def _shop(path: Path) -> Path:
+    """A database that already holds tables `sales`, `result` and `customers`."""
+    with sqlite3.connect(path) as con:
+        for table in ("sales", "result", "customers"):
+            con.execute(f"CREATE TABLE {table} (order_id INTEGER, customer TEXT, total REAL)")
+            con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", ORDERS)
+    con.close()
+    return path
+
+
+def _table(db: Path, table: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as con:
+        rows = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+    con.close()
+    return rows
+
+
+async def test_an_export_or_query_into_an_existing_database_never_replaces_a_table_unasked(
+    dq: TaskQueue, tmp_path: Path
+) -> None:
+    sales_csv, db = latin1_csv(tmp_path), _shop(tmp_path / "shop.db")
+    into_db: dict[str, Any] = {"inputs": {"sales": str(sales_csv)}, "output": str(db), **LATIN}
+    export = await run_task(dq, T.DATA_EXPORT, source=str(sales_csv), output=str(db), **LATIN)
+    query = await run_task(dq, T.DATA_PROCESS, sql="SELECT * FROM sales", **into_db)
+    for refused, table in ((export, "sales"), (query, "result")):
+        assert refused.status is S.FAILED, refused.result
+        assert refused.error_code == "VALIDATION_INVALID_PARAMS"
+        assert f"table {table!r} exists" in (refused.error or "")
+        assert "set overwrite" in (refused.error or "")
+        assert "another table" in (refused.error or "")
+    for table in ("sales", "result", "customers"):
+        assert _table(db, table) == ORDERS, table
+    added = await run_task(
+        dq,
+        T.DATA_EXPORT,
+        source=str(sales_csv),
+        output=str(db),
+        output_table="sales_csv",
+        **LATIN,
+    )
+    assert added.status is S.COMPLETED, added.error
+    assert _table(db, "sales_csv") == SALES and _table(db, "sales") == ORDERS
+    replaced = await run_task(
+        dq, T.DATA_EXPORT, source=str(sales_csv), output=str(db), overwrite=True, **LATIN
+    )
+    grouped = "SELECT city, count(*) AS n FROM sales GROUP BY city"
+    requeried = await run_task(dq, T.DATA_PROCESS, sql=grouped, overwrite=True, **into_db)
+    assert replaced.status is S.COMPLETED and requeried.status is S.COMPLETED
+    assert _table(db, "sales") == SALES
+    assert _table(db, "result") == [("Köln", 2), ("Malmö", 1), ("Zürich", 2)]
+    assert _table(db, "customers") == ORDERS  # overwrite replaces that table only
 
 
 async def test_sqlite_files_named_with_question_mark_or_percent_are_read_as_named(

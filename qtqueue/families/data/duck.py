@@ -41,7 +41,7 @@ from qtqueue.families.data.sources import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DuckJob", "Stopped"]
+__all__ = ["DuckJob", "Stopped", "table_exists"]
 
 T = TypeVar("T")
 _BATCH = 20_000
@@ -98,6 +98,17 @@ def _plain(value: Any) -> Any:
 
 def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else str(value)
+
+
+def table_exists(database: str, table: str, fix: str = "") -> QueueError:
+    """VALIDATION_INVALID_PARAMS: `table` exists in `database`, and what to do about it."""
+    fix = fix or "set overwrite to replace that table, or name another table"
+    return QueueError(
+        TaskErrorCode.VALIDATION_INVALID_PARAMS,
+        f"{database}: table {table!r} exists: {fix}",
+        path=database,
+        table=table,
+    )
 
 
 class DuckJob:
@@ -258,9 +269,13 @@ class DuckJob:
                 part.unlink()
         return int(row[0]) if row else 0
 
-    def write_sqlite(self, query: str, database: str, table: str, mode: str) -> int:
+    def write_sqlite(
+        self, query: str, database: str, table: str, mode: str, exists_fix: str = ""
+    ) -> int:
         """The rows of `query` into `table` of `database` (thread side), in one transaction:
-        rolled back on failure or cancel (and a database created for it removed)."""
+        rolled back on failure or cancel (and a database created for it removed). `mode`
+        create refuses a table that exists (`exists_fix` says what to do instead); replace
+        drops and recreates that table only; append adds to it."""
         existed = os.path.exists(database)
         cur = self.con.execute(query)
         names = [d[0] for d in cur.description or ()]
@@ -276,11 +291,7 @@ class DuckJob:
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
             ).fetchone()
             if exists and mode == "create":
-                raise QueueError(
-                    TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                    f"{database}: table {table!r} exists: use mode append or replace",
-                    table=table,
-                )
+                raise table_exists(database, table, exists_fix)
             if exists and mode == "replace":
                 scon.execute(f"DROP TABLE {qident(table)}")
             if not exists or mode == "replace":

@@ -23,6 +23,7 @@ __all__ = [
     "lit",
     "qident",
     "sqlite_read_only",
+    "sqlite_table_exists",
     "sqlite_tables",
 ]
 
@@ -175,6 +176,18 @@ def sqlite_read_only(path: str) -> sqlite3.Connection:
     """A read-only connection to the SQLite database `path`. Its URI is percent-encoded, so a
     name holding '?', '%' or '#' names that file (not a shorter one, created empty)."""
     return sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+
+
+def sqlite_table_exists(path: str, table: str) -> bool:
+    """Whether the SQLite database `path` holds the table `table` (read only)."""
+    con = sqlite_read_only(path)
+    try:
+        found = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone()
+    finally:
+        con.close()
+    return found is not None
 
 
 def sqlite_tables(path: str) -> list[str]:
