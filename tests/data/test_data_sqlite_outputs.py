@@ -1,18 +1,21 @@
 """SQLite databases as outputs and inputs, through a real TaskQueue on real files: an export or a
 query written into a database that already exists adds its table and never replaces one unless
 told to (overwrite replaces that table only); database files whose names hold '?' or '%' are
-read as named, with no stray file created."""
+read as named, with no stray file created; a failed import into a new database does not take
+with it a table another import committed there meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from data_env import SALES, latin1_csv, run_task
+from data_env import SALES, big_csv, latin1_csv, run_task
 
-from qtqueue.core.task import TaskStatus, TaskType
+from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.engine.events import TaskEvent
 from qtqueue.engine.queue import TaskQueue
 
 S = TaskStatus
@@ -105,3 +108,41 @@ async def test_sqlite_files_named_with_question_mark_or_percent_are_read_as_name
         assert backup.status is S.COMPLETED and backup.result is not None, backup.error
         assert backup.result["tables"] == {"t": len(rows)}
     assert sorted(p.name for p in folder.iterdir()) == ["50%.db", "sales?v2.db"]
+
+
+class _Steps:
+    """Sets `seen[words]` once a task reports a step holding `words`."""
+
+    def __init__(self, *words: str) -> None:
+        self.seen = {w: asyncio.Event() for w in words}
+
+    def __call__(self, events: list[TaskEvent]) -> None:
+        for e in events:
+            step = (e.task.current_step or "") if e.task is not None else ""
+            for words, seen in self.seen.items():
+                if words in step:
+                    seen.set()
+
+
+async def test_a_failed_import_into_a_new_database_keeps_the_table_another_import_wrote_there(
+    dq: TaskQueue, tmp_path: Path
+) -> None:
+    src, db = big_csv(tmp_path / "big.csv", 300_000), tmp_path / "new.db"
+    steps = _Steps("rows written", "waiting for another task")
+    dq.subscribe(steps)
+    first = await dq.add_task(
+        Task(T.DATA_IMPORT, {"source": str(src), "database": str(db), "table": "big"})
+    )
+    await asyncio.wait_for(steps.seen["rows written"].wait(), 30)
+    await dq.pause_task(first)  # it created new.db and holds its write transaction
+    good = {"source": str(latin1_csv(tmp_path)), "database": str(db), "table": "good", **LATIN}
+    second = await dq.add_task(Task(T.DATA_IMPORT, good, max_retries=0))
+    await asyncio.wait_for(steps.seen["waiting for another task"].wait(), 10)
+    await dq.cancel_task(first)  # the import that created new.db fails: rolled back
+    cancelled = await dq.wait_for(first, timeout_s=10)
+    written = await dq.wait_for(second, timeout_s=10)
+    assert cancelled.status is S.CANCELLED and written.status is S.COMPLETED, written.error
+    with sqlite3.connect(db) as con:
+        tables = con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    con.close()
+    assert tables == [("good",)] and _table(db, "good") == SALES
