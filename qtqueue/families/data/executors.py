@@ -78,7 +78,7 @@ def _check_sqlite_output(out: DataFile, overwrite: bool) -> None:
     except sqlite3.Error as exc:
         raise sqlite_error(exc, out.path) from None
     if exists:
-        raise table_exists(out.path, out.table)
+        raise table_exists(out.path, out.table, _OVERWRITE_FIX)
 
 
 async def _write(
