@@ -14,6 +14,11 @@ Peers: `qtqueue` (a TaskQueue running DATA_PROCESS with a spec, the family's def
 256 MB memory limit, 2 threads), `duckdb` (the same query on a bare connection, no limits),
 `pandas` (read_csv whole, groupby), `pandas-chunked` (read_csv in chunks of 1M rows, partial
 aggregates combined). pandas comes with `pip install -e '.[bench]'`.
+
+Two more qtqueue jobs on the same CSV, each in its own subprocess too (`--jobs`, none with
+`--jobs ''`): `analyze` (DATA_ANALYZE: every column profiled, top values included) and
+`export` (DATA_EXPORT of the CSV to Parquet). Their time and peak RSS are printed below the
+table, each against the same < 500 MB target.
 """
 
 from __future__ import annotations
@@ -75,11 +80,38 @@ def _answer(path: Path) -> list[list[Any]]:
     return [[r[0], int(r[1]), float(f"{float(r[2]):.6g}")] for r in rows[1:]]
 
 
-def run_qtqueue(src: Path, out: Path) -> dict[str, Any]:
-    from qtqueue.core.task import Task, TaskStatus, TaskType
+def _run_task(task_type: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One data task through a TaskQueue with the data family's default settings: its time and
+    how many progress updates by bytes read it gave."""
+    from qtqueue.core.task import Task, TaskStatus
     from qtqueue.engine.queue import TaskQueue
     from qtqueue.executors import ExecutorRegistry
     from qtqueue.families.data import family
+
+    async def main() -> dict[str, Any]:
+        registry = ExecutorRegistry()
+        registry.add_family(family)
+        with tempfile.TemporaryDirectory() as tmp:
+            async with TaskQueue(tmp, registry=registry) as queue:
+                steps: list[str] = []
+                queue.subscribe(
+                    lambda events: steps.extend(
+                        e.task.current_step for e in events if e.task and e.task.current_step
+                    )
+                )
+                task = Task(task_type, params, max_retries=0)
+                t0 = time.perf_counter()
+                done = await queue.wait_for(await queue.add_task(task), timeout_s=3600)
+                elapsed = time.perf_counter() - t0
+                if done.status is not TaskStatus.COMPLETED:
+                    raise RuntimeError(f"{done.error_code}: {done.error}")
+                progress = [s for s in steps if "MB read" in s]
+                return {"time_s": elapsed, "progress_updates": len(progress)}
+
+    return asyncio.run(main())
+
+
+def run_qtqueue(src: Path, out: Path) -> dict[str, Any]:
 
     spec = {
         "group_by": ["cat"],
@@ -93,31 +125,20 @@ def run_qtqueue(src: Path, out: Path) -> dict[str, Any]:
         "order_by": [{"column": "cat"}],
     }
 
-    async def main() -> dict[str, Any]:
-        registry = ExecutorRegistry()
-        registry.add_family(family)
-        with tempfile.TemporaryDirectory() as tmp:
-            async with TaskQueue(tmp, registry=registry) as queue:
-                steps: list[str] = []
-                queue.subscribe(
-                    lambda events: steps.extend(
-                        e.task.current_step for e in events if e.task and e.task.current_step
-                    )
-                )
-                task = Task(
-                    TaskType.DATA_PROCESS,
-                    {"inputs": {"src": str(src)}, "spec": spec, "output": str(out)},
-                    max_retries=0,
-                )
-                t0 = time.perf_counter()
-                done = await queue.wait_for(await queue.add_task(task), timeout_s=3600)
-                elapsed = time.perf_counter() - t0
-                if done.status is not TaskStatus.COMPLETED:
-                    raise RuntimeError(f"{done.error_code}: {done.error}")
-                progress = [s for s in steps if "MB read" in s]
-                return {"time_s": elapsed, "progress_updates": len(progress)}
+    params = {"inputs": {"src": str(src)}, "spec": spec, "output": str(out)}
+    return _run_task("DATA_PROCESS", params)
 
-    return asyncio.run(main())
+
+def run_analyze(src: Path, out: Path) -> dict[str, Any]:
+    """DATA_ANALYZE"""
+    return _run_task("DATA_ANALYZE", {"source": str(src)})
+
+
+def run_export(src: Path, out: Path) -> dict[str, Any]:
+    """DATA_EXPORT csv to parquet"""
+    return _run_task(
+        "DATA_EXPORT", {"source": str(src), "output": str(out.with_suffix(".parquet"))}
+    )
 
 
 def run_duckdb(src: Path, out: Path) -> dict[str, Any]:
@@ -167,14 +188,17 @@ RUNNERS = {
     "pandas": run_pandas,
     "pandas-chunked": run_pandas_chunked,
 }
+#: qtqueue's other data jobs measured on the same CSV (no answer compared).
+JOBS = {"analyze": run_analyze, "export": run_export}
 
 
 def worker(peer: str, src: Path, out: Path) -> None:
     """Run one peer once in this process; print its figures as one JSON line."""
     try:
-        figures = RUNNERS[peer](src, out)
+        figures = {**RUNNERS, **JOBS}[peer](src, out)
         figures["peak_rss_mb"] = _hwm_mb()
-        figures["answer"] = _answer(out)
+        if peer in RUNNERS:
+            figures["answer"] = _answer(out)
     except Exception as exc:  # a failing peer is reported, the run goes on
         figures = {"error": f"{type(exc).__name__}: {exc}"}
     print(RESULT_MARK + json.dumps(figures), flush=True)
@@ -196,6 +220,7 @@ def measure(peer: str, src: Path, folder: Path) -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(lines[-1][len(RESULT_MARK) :])
     figures["children_maxrss_mb"] = children
     out.unlink(missing_ok=True)
+    out.with_suffix(".parquet").unlink(missing_ok=True)
     return figures
 
 
@@ -204,6 +229,7 @@ def main() -> None:
     parser.add_argument("--size", default="100M", help="CSV size: 100M, 1G…")
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument("--dir", help="where the CSV is generated (default: a temp folder)")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="qtqueue's other jobs measured")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,6 +244,7 @@ def main() -> None:
         size_mb = src.stat().st_size / 1e6
         print(f"generated {src.name}: {size_mb:.0f} MB in {time.perf_counter() - t0:.1f} s")
         results = {peer: measure(peer, src, folder) for peer in args.peers.split(",")}
+        jobs = {job: measure(job, src, folder) for job in args.jobs.split(",") if job}
     reference = next((r["answer"] for r in results.values() if "answer" in r), None)
     print("\n| peer | time (s) | MB/s | peak RSS (MiB) | answer |\n|---|---|---|---|---|")
     for peer, r in results.items():
@@ -236,6 +263,15 @@ def main() -> None:
             f"\ntarget: qtqueue peak RSS < 500 MB on {size_mb:.0f} MB: {verdict}; "
             f"{q.get('progress_updates', 0)} progress updates by bytes read"
         )
+    for job, r in jobs.items():
+        if "error" in r:
+            print(f"qtqueue {job}: error: {r['error']}")
+            continue
+        verdict = "PASS" if r["peak_rss_mb"] < 500 else "FAIL"
+        print(
+            f"qtqueue {job} ({JOBS[job].__doc__ or job}): {r['time_s']:.2f} s, "
+            f"peak RSS {r['peak_rss_mb']:.0f} MiB (< 500 MB: {verdict})"
+        )
     load = os.getloadavg()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -244,7 +280,8 @@ def main() -> None:
     if args.json:
         for r in results.values():
             r.pop("answer", None)
-        Path(args.json).write_text(json.dumps({"size_mb": size_mb, "results": results}, indent=1))
+        doc = {"size_mb": size_mb, "results": results, "jobs": jobs}
+        Path(args.json).write_text(json.dumps(doc, indent=1))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from qtqueue.families.data.failures import sqlite_error
-from qtqueue.families.data.sources import DataFile, qident, sqlite_tables
+from qtqueue.families.data.sources import DataFile, qident, sqlite_read_only, sqlite_tables
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def backup_database(
     part = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
     counts: dict[str, int] = {}
     try:
-        con = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+        con = sqlite_read_only(source.path)
         try:
             if fmt == "sqlite":
                 dest = sqlite3.connect(part)

@@ -31,15 +31,47 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.executors.base import RunContext
 from qtqueue.families.data.failures import data_error, sqlite_error
 from qtqueue.families.data.settings import DataSettings
-from qtqueue.families.data.sources import DataFile, copy_options, lit, qident
+from qtqueue.families.data.sources import (
+    DataFile,
+    copy_options,
+    lit,
+    qident,
+    sqlite_read_only,
+    sqlite_tables,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DuckJob", "Stopped"]
+__all__ = ["DuckJob", "Stopped", "table_exists"]
 
 T = TypeVar("T")
 _BATCH = 20_000
 _POLL_S = 0.1
+
+
+#: One lock per database file (by its real path), held by every write of this process into it
+#: from before it looks whether the file exists until its cleanup, so that a task which created
+#: the file and then fails cannot remove it after another task committed a table there.
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.Lock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(os.path.realpath(database), threading.Lock())
+
+
+def _remove_if_empty(database: str) -> None:
+    """Remove a database this task created, unless something else wrote a table there (another
+    program, which qtqueue's lock does not hold back)."""
+    try:
+        if sqlite_tables(database):
+            return
+    except sqlite3.Error:
+        return
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(database + suffix)
 
 
 class Stopped(Exception):
@@ -94,6 +126,17 @@ def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else str(value)
 
 
+def table_exists(database: str, table: str, fix: str = "") -> QueueError:
+    """VALIDATION_INVALID_PARAMS: `table` exists in `database`, and what to do about it."""
+    fix = fix or "set overwrite to replace that table, or name another table"
+    return QueueError(
+        TaskErrorCode.VALIDATION_INVALID_PARAMS,
+        f"{database}: table {table!r} exists: {fix}",
+        path=database,
+        table=table,
+    )
+
+
 class DuckJob:
     """One task's duckdb connection, its inputs' total size and its cancel switch."""
 
@@ -119,6 +162,8 @@ class DuckJob:
         ctx.set_suspend_hooks(self.running.clear, self.running.set)
         #: Rows written so far by `write_sqlite` (shown beside the bytes read).
         self.rows = 0
+        #: The database `write_sqlite` waits for while another task of this process writes it.
+        self.waiting: str | None = None
         self._tmp = tempfile.mkdtemp(prefix="qtqueue-data-")
         self.con = duckdb.connect(
             ":memory:",
@@ -154,7 +199,11 @@ class DuckJob:
                 if done:
                     break
                 pct = self.con.query_progress()
-                if pct >= 0:
+                if self.waiting is not None:
+                    self.ctx.progress(
+                        lo, f"{step}: waiting for another task writing {self.waiting}"
+                    )
+                elif pct >= 0:
                     rows = f", {self.rows:,} rows written" if self.rows else ""
                     self.ctx.progress(
                         lo + (hi - lo) * pct / 100,
@@ -208,7 +257,7 @@ class DuckJob:
 
     def _load_sqlite(self, name: str, source: DataFile) -> None:
         table = source.table or name
-        scon = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+        scon = sqlite_read_only(source.path)
         try:
             cols = scon.execute(f"PRAGMA table_info({qident(table)})").fetchall()
             if not cols:
@@ -252,11 +301,30 @@ class DuckJob:
                 part.unlink()
         return int(row[0]) if row else 0
 
-    def write_sqlite(self, query: str, database: str, table: str, mode: str) -> int:
+    def write_sqlite(
+        self, query: str, database: str, table: str, mode: str, exists_fix: str = ""
+    ) -> int:
         """The rows of `query` into `table` of `database` (thread side), in one transaction:
-        rolled back on failure or cancel (and a database created for it removed)."""
-        existed = os.path.exists(database)
+        rolled back on failure or cancel (and a database created for it removed, if no table
+        was written there meanwhile). Writes of this process into one database wait for each
+        other (the progress says so), which keeps that removal from taking another task's
+        committed table with it. `mode` create refuses a table that exists (`exists_fix` says
+        what to do instead); replace drops and recreates that table only; append adds to it."""
         cur = self.con.execute(query)
+        lock = _write_lock(database)
+        while not lock.acquire(timeout=_POLL_S):
+            self.waiting = Path(database).name
+            self._between_batches()  # cancelled while waiting: Stopped
+        self.waiting = None
+        try:
+            return self._write_sqlite(cur, database, table, mode, exists_fix)
+        finally:
+            lock.release()
+
+    def _write_sqlite(
+        self, cur: duckdb.DuckDBPyConnection, database: str, table: str, mode: str, fix: str
+    ) -> int:
+        existed = os.path.exists(database)
         names = [d[0] for d in cur.description or ()]
         types = [_sqlite_type(str(d[1])) for d in cur.description or ()]
         written = 0
@@ -270,11 +338,7 @@ class DuckJob:
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
             ).fetchone()
             if exists and mode == "create":
-                raise QueueError(
-                    TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                    f"{database}: table {table!r} exists: use mode append or replace",
-                    table=table,
-                )
+                raise table_exists(database, table, fix)
             if exists and mode == "replace":
                 scon.execute(f"DROP TABLE {qident(table)}")
             if not exists or mode == "replace":
@@ -295,9 +359,7 @@ class DuckJob:
                     scon.execute("ROLLBACK")
             scon.close()
             if not existed:
-                for suffix in ("", "-journal", "-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(database + suffix)
+                _remove_if_empty(database)
             if isinstance(exc, sqlite3.Error):
                 raise sqlite_error(exc, database) from None
             raise

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.data.backup import backup_database, backup_source, default_backup_path
-from qtqueue.families.data.duck import DuckJob
+from qtqueue.families.data.duck import DuckJob, table_exists
+from qtqueue.families.data.failures import sqlite_error
 from qtqueue.families.data.params import (
     AnalyzeParams,
     CsvOptions,
@@ -28,10 +30,13 @@ from qtqueue.families.data.params import (
     ProcessParams,
 )
 from qtqueue.families.data.profile import profile_line
-from qtqueue.families.data.sources import DataFile, detect_format, qident
+from qtqueue.families.data.sources import DataFile, detect_format, qident, sqlite_table_exists
 from qtqueue.families.data.spec import spec_sql
 
 logger = logging.getLogger(__name__)
+
+#: What an export or process does when its SQLite output's table exists.
+_OVERWRITE_FIX = "set overwrite to replace that table, or name another table (output_table)"
 
 __all__ = ["AnalyzeExecutor", "ExportExecutor", "ImportExecutor", "ProcessExecutor"]
 
@@ -63,14 +68,30 @@ def _check_output(output: str, overwrite: bool, inputs: list[DataFile]) -> str:
     return path
 
 
+def _check_sqlite_output(out: DataFile, overwrite: bool) -> None:
+    """Without overwrite, a SQLite output's table must not exist yet (the database may: the
+    table is added to it); checked before any input is read, and again when it is written."""
+    if overwrite or not os.path.exists(out.path) or out.table is None:
+        return
+    try:
+        exists = sqlite_table_exists(out.path, out.table)
+    except sqlite3.Error as exc:
+        raise sqlite_error(exc, out.path) from None
+    if exists:
+        raise table_exists(out.path, out.table, _OVERWRITE_FIX)
+
+
 async def _write(
-    job: DuckJob, ctx: RunContext[Any], query: str, out: DataFile, opts: CsvOptions, mode: str
+    job: DuckJob, ctx: RunContext[Any], query: str, out: DataFile, opts: CsvOptions, overwrite: bool
 ) -> int:
-    """The rows of `query` written to `out` (a file, or a SQLite table): how many."""
+    """The rows of `query` written to `out` (a file, or a SQLite table): how many. A SQLite
+    table is replaced only with `overwrite`; other tables of its database are never touched."""
     if out.format == "sqlite":
         table = out.table or "result"
+        mode = "replace" if overwrite else "create"
         return await job.run(
-            lambda: job.write_sqlite(query, out.path, table, mode), f"writing {table}"
+            lambda: job.write_sqlite(query, out.path, table, mode, _OVERWRITE_FIX),
+            f"writing {table}",
         )
     return await job.run(
         lambda: job.write_file(query, out.path, out.format, opts.delimiter, opts.header),
@@ -100,7 +121,9 @@ class ImportExecutor(Executor[ImportParams]):
             ctx.log(f"importing {src.path} ({src.format}) into {database} table {p.table}")
             await job.run(lambda: job.attach("src", src), "reading")
             rows = await job.run(
-                lambda: job.write_sqlite("SELECT * FROM src", database, p.table, p.mode),
+                lambda: job.write_sqlite(
+                    "SELECT * FROM src", database, p.table, p.mode, "use mode append or replace"
+                ),
                 f"importing into {p.table}",
             )
         finally:
@@ -124,12 +147,14 @@ class ExportExecutor(Executor[ExportParams]):
         path = _check_output(p.output, p.overwrite or fmt == "sqlite", [src])
         table = p.output_table or Path(src.path).stem.replace("-", "_").replace(".", "_")
         out = DataFile(path, fmt, table)
+        if fmt == "sqlite":
+            _check_sqlite_output(out, p.overwrite)
         job = DuckJob(ctx, [src], p.max_input_mb)
         try:
             ctx.phase(TaskStatus.RUNNING)
             ctx.log(f"exporting {src.path} ({src.format}) to {path} ({fmt})")
             await job.run(lambda: job.attach("src", src), "reading")
-            rows = await _write(job, ctx, "SELECT * FROM src", out, p, "replace")
+            rows = await _write(job, ctx, "SELECT * FROM src", out, p, p.overwrite)
         finally:
             job.close()
         ctx.log(f"{rows} rows written to {path}")
@@ -154,7 +179,9 @@ class ProcessExecutor(Executor[ProcessParams]):
         if p.output is not None:
             fmt = detect_format(p.output, p.format)
             path = _check_output(p.output, p.overwrite or fmt == "sqlite", list(sources.values()))
-            out = DataFile(path, fmt, p.output_table)
+            out = DataFile(path, fmt, p.output_table or "result")
+            if fmt == "sqlite":
+                _check_sqlite_output(out, p.overwrite)
         query = spec_sql(p.spec, next(iter(p.inputs))) if p.spec is not None else p.sql or ""
         job = DuckJob(ctx, list(sources.values()), p.max_input_mb)
         try:
@@ -164,7 +191,7 @@ class ProcessExecutor(Executor[ProcessParams]):
                 ctx.log(f"input {name}: {src.path} ({src.format})")
                 await job.run(functools.partial(job.attach, name, src), f"reading {name}")
             if out is not None:
-                rows = await _write(job, ctx, query, out, p, "replace")
+                rows = await _write(job, ctx, query, out, p, p.overwrite)
                 ctx.log(f"{rows} rows written to {out.path}")
                 ctx.progress(100, f"{rows} rows written")
                 return {

@@ -30,6 +30,11 @@ __all__ = [
 Format = Literal["auto", "csv", "json", "ndjson", "parquet", "sqlite"]
 #: Encodings duckdb's core reads without an extension (others would be downloaded).
 Encoding = Literal["utf-8", "latin-1", "utf-16"]
+_OVERWRITE = (
+    "Replace an existing output file. For a SQLite output, the database is kept and only its "
+    "table output_table is replaced; without overwrite, a table of that name that exists "
+    "fails the task"
+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -101,7 +106,7 @@ class ExportParams(CsvOptions):
     output_table: str | None = Field(
         default=None, description="For a SQLite output: its table (default: the source's name)"
     )
-    overwrite: bool = Field(default=False, description="Replace an existing output file")
+    overwrite: bool = Field(default=False, description=_OVERWRITE)
 
 
 class AnalyzeParams(CsvOptions):
@@ -205,7 +210,7 @@ class ProcessParams(CsvOptions):
     output_table: str | None = Field(
         default=None, description="For a SQLite output: its table (default: 'result')"
     )
-    overwrite: bool = Field(default=False, description="Replace an existing output file")
+    overwrite: bool = Field(default=False, description=_OVERWRITE)
 
     @field_validator("inputs")
     @classmethod

@@ -16,7 +16,16 @@ from qtqueue.core.errors import QueueError, TaskErrorCode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DataFile", "copy_options", "detect_format", "lit", "qident", "sqlite_tables"]
+__all__ = [
+    "DataFile",
+    "copy_options",
+    "detect_format",
+    "lit",
+    "qident",
+    "sqlite_read_only",
+    "sqlite_table_exists",
+    "sqlite_tables",
+]
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -163,9 +172,27 @@ def copy_options(fmt: str, delimiter: str = ",", header: bool = True) -> str:
     raise ValueError(f"no COPY format for {fmt}")
 
 
+def sqlite_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to the SQLite database `path`. Its URI is percent-encoded, so a
+    name holding '?', '%' or '#' names that file (not a shorter one, created empty)."""
+    return sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+
+
+def sqlite_table_exists(path: str, table: str) -> bool:
+    """Whether the SQLite database `path` holds the table `table` (read only)."""
+    con = sqlite_read_only(path)
+    try:
+        found = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone()
+    finally:
+        con.close()
+    return found is not None
+
+
 def sqlite_tables(path: str) -> list[str]:
     """The user tables of a SQLite database, read only."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = sqlite_read_only(path)
     try:
         rows = con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
