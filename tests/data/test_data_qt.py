@@ -51,6 +51,13 @@ def test_the_profile_table_shows_each_analyzed_column(qtbot: QtBot, tmp_path: Pa
     amount = dict(zip(headers, rows["amount"], strict=True))
     assert (amount["type"], amount["nulls"], amount["mean"]) == ("DOUBLE", "1", "9")
     assert dict(zip(headers, rows["city"], strict=True))["top"].startswith("Köln (2), ")
+    view.feed(
+        "t1",
+        'profile: {"column": "ratio", "type": "DOUBLE", "q25": "23.920400000000004", '
+        '"max": "2026-12-28"}\n',
+    )
+    ratio = dict(zip(headers, {r[0]: r for r in view.rows()}["ratio"], strict=True))
+    assert (ratio["q25"], ratio["max"]) == ("23.9204", "2026-12-28")  # numbers shown short
     view.reset()
     assert view.rows() == []
 

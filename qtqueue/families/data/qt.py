@@ -31,7 +31,14 @@ def _cell(key: str, value: Any) -> str:
         return ", ".join(f"{v[0]} ({v[1]})" for v in value if isinstance(v, list) and len(v) == 2)
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and "." in text:  # duckdb's SUMMARIZE gives numbers as text
+        try:
+            short = f"{float(text):.6g}"
+        except ValueError:
+            return text
+        return short if "e" not in short else text
+    return text
 
 
 class ProfileView(QGroupBox):
