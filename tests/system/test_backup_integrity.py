@@ -318,3 +318,17 @@ async def test_a_permission_error_says_how_to_fix_it(
     )
     assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_PERMISSION_DENIED")
     assert done.error_details.get("fix") == "run with approval and elevation"
+
+
+async def test_an_incremental_whose_manifest_copy_is_gone_reads_the_one_inside(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    src = _files(tmp_path / "src", 3)
+    params = {"paths": [str(src)], "destination": str(tmp_path / "b"), "incremental": True}
+    first = await run(queue, T.SYSTEM_BACKUP, params)
+    assert first.result is not None
+    Path(first.result["manifest"]).unlink()  # a user tidying the folder
+    second = await run(queue, T.SYSTEM_BACKUP, params)
+    assert second.status is S.COMPLETED, second.error
+    assert second.result is not None
+    assert (second.result["stored"], second.result["unchanged"]) == (0, 3)
