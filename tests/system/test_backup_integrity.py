@@ -277,14 +277,16 @@ async def test_sockets_and_fifos_are_skipped_and_listed(queue: TaskQueue, tmp_pa
     os.mkfifo(src / "pipe")
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(src / "app.sock"))
+        paths = [str(src), str(src / "pipe")]  # named itself too
         done = await run(
-            queue, T.SYSTEM_BACKUP, {"paths": [str(src)], "destination": str(tmp_path / "b")}
+            queue, T.SYSTEM_BACKUP, {"paths": paths, "destination": str(tmp_path / "b")}
         )
     assert done.status is S.COMPLETED, done.error
     assert done.result is not None and done.result["files"] == 2
     assert done.result["skipped"] == [
         {"path": "src/app.sock", "reason": "a socket: not archived"},
         {"path": "src/pipe", "reason": "a FIFO: not archived"},
+        {"path": "pipe", "reason": "a FIFO: not archived"},
     ]
 
 

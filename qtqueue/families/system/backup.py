@@ -128,6 +128,9 @@ def _scan(p: BackupParams, dest: os.stat_result) -> _Scan:
     used: set[str] = set()
     for raw in p.paths:
         top, root_name, st = _top(raw, used, found)
+        if (what := _special(st.st_mode)) is not None:
+            found.skipped.append({"path": root_name, "reason": f"a {what}: not archived"})
+            continue
         found.entries.append(_Entry(top, root_name, st))
         if not stat.S_ISDIR(st.st_mode):
             continue
