@@ -13,8 +13,10 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from backup_env import paused_backup, sparse_tree
 from helpers.waiting import eventually
 from system_env import LATIN1_NAME, make_tree, run
 
@@ -29,6 +31,14 @@ T = TaskType
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def add_manifest(tar: tarfile.TarFile, manifest: dict[str, Any]) -> None:
+    """Append `manifest` to `tar` as a backup's manifest member."""
+    blob = json.dumps(manifest).encode()
+    info = tarfile.TarInfo(MANIFEST_MEMBER)
+    info.size = len(blob)
+    tar.addfile(info, io.BytesIO(blob))
 
 
 async def test_a_backup_round_trips_modes_links_and_non_utf8_names(
@@ -106,23 +116,33 @@ async def test_incremental_stores_changes_and_keep_last_spares_what_it_needs(
     assert third.result["removed"] == []
     full = await run(queue, T.SYSTEM_BACKUP, {**params, "incremental": False})
     assert full.result is not None and full.result["stored"] == 6
-    names = [Path(t.result["archive"]).name for t in (first, second, third, full) if t.result]
-    assert full.result["removed"] == names[:2]
+    # The third is still kept (keep_last 2), and it needs the first and the second: both stay.
+    assert full.result["removed"] == []
+    again = await run(queue, T.SYSTEM_BACKUP, {**params, "incremental": False})
+    assert again.result is not None
+    runs = (first, second, third, full, again)
+    names = [Path(t.result["archive"]).name for t in runs if t.result]
+    assert again.result["removed"] == names[:3]
     assert sorted(p.name for p in dest.iterdir()) == sorted(
-        [*names[2:], *(f"{n}.manifest.json" for n in names[2:])]
+        [*names[3:], *(f"{n}.manifest.json" for n in names[3:])]
     )
 
 
 async def test_a_restore_never_writes_outside_its_target(queue: TaskQueue, tmp_path: Path) -> None:
     evil = tmp_path / "evil.tar"
+    names = ("../escaped.txt", str(tmp_path / "absolute.txt"), "ok.txt")
     with tarfile.open(evil, "w") as tar:
-        for name in ("../escaped.txt", str(tmp_path / "absolute.txt"), "ok.txt"):
+        for name in names:
             info = tarfile.TarInfo(name)
             info.size = 3
             tar.addfile(info, io.BytesIO(b"bad"))
         link = tarfile.TarInfo("up")
         link.type, link.linkname = tarfile.SYMTYPE, "../.."
         tar.addfile(link)
+        # A crafted archive can carry a manifest as well as a backup's: a restore needs one.
+        digest = hashlib.sha256(b"bad").hexdigest()
+        listed = {n: {"sha256": digest, "size": 3, "stored_in": "evil.tar"} for n in names}
+        add_manifest(tar, {"archive": "evil.tar", "files": listed})
     to = tmp_path / "into"
     done = await run(
         queue,
@@ -226,36 +246,14 @@ async def test_a_full_disk_is_a_disk_space_error_and_leaves_no_partial_archive(
 async def test_a_paused_backup_stops_between_files_and_resumes_to_a_verified_archive(
     queue: TaskQueue, tmp_path: Path
 ) -> None:
-    src = tmp_path / "big"
-    src.mkdir()
-    for i in range(24):
-        with open(src / f"f{i:02d}", "wb") as f:
-            f.truncate(16 << 20)  # sparse: 384 MiB to read and compress, no disk used
-    task_id = await queue.add_task(
-        Task(
-            T.SYSTEM_BACKUP,
-            {"paths": [str(src)], "destination": str(tmp_path / "b")},
-            max_retries=0,
-        )
-    )
-
-    async def running() -> bool:
-        t = await queue.get_task(task_id)
-        return t.status is S.RUNNING and t.progress > 0
-
-    await eventually(running, 30, "the backup reports bytes")
-    await queue.pause_task(task_id)
-    paused = await eventually(lambda: _status_is(queue, task_id, S.PAUSED), 30, "the backup pauses")
+    src = sparse_tree(tmp_path / "big", 24)
+    paused = await paused_backup(queue, {"paths": [str(src)], "destination": str(tmp_path / "b")})
     assert 0 < paused.progress < 90
+    task_id = paused.id
     await queue.resume_task(task_id)
     done = await queue.wait_for(task_id, timeout_s=60)
     assert done.status is S.COMPLETED, done.error
     assert done.result is not None and done.result["verified"] == 24
-
-
-async def _status_is(queue: TaskQueue, task_id: str, status: TaskStatus) -> Task | None:
-    task = await queue.get_task(task_id)
-    return task if task.status is status else None
 
 
 async def test_a_destination_inside_the_backed_up_folder_is_left_out(

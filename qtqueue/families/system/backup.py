@@ -1,16 +1,16 @@
 """SYSTEM_BACKUP: folders to a compressed tar archive with a sha256 manifest, verified by
 re-reading, the last N kept; incremental mode; and `operation: restore` into a chosen folder.
 
-Symlinks are archived as links (never followed); names that are not UTF-8 round-trip (PAX
-headers with the file system's surrogate escapes); permissions and modification times are kept.
-Restoring goes through tarfile's "data" filter: no absolute paths, no `..`, no link that
-points out of the target (such a member is skipped and listed, the rest is restored).
+Symlinks are archived as links (never followed), except a path to back up that is itself a
+link: it is followed at the top level only, and the log says so. Names that are not UTF-8
+round-trip (PAX headers with the file system's surrogate escapes); permissions and modification
+times are kept. Restoring: see backup_restore. Archives and manifests are readable by their
+owner only (0600).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import fnmatch
 import hashlib
 import io
@@ -19,65 +19,36 @@ import logging
 import os
 import stat
 import tarfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from pydantic import Field, model_validator
-
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
-from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.executors.base import Executor, RunContext
+from qtqueue.families.system.backup_archive import (
+    CORRUPT,
+    MANIFEST_MEMBER,
+    BackupParams,
+    Cancel,
+    archive_manifest,
+    os_error,
+    previous,
+    read_manifest,
+    write_private,
+)
+from qtqueue.families.system.backup_restore import restore
 from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MANIFEST_MEMBER", "BackupExecutor", "BackupParams", "read_manifest"]
 
-#: The manifest's name inside the archive (its last member); beside it: `<archive>.manifest.json`.
-MANIFEST_MEMBER = ".qtqueue-manifest.json"
 _SUFFIX = {"gzip": ".tar.gz", "xz": ".tar.xz", "none": ".tar"}
 _MODE: dict[str, Literal["w:gz", "w:xz", "w"]] = {"gzip": "w:gz", "xz": "w:xz", "none": "w"}
 _CHUNK = 1 << 20
 C = TaskErrorCode
-
-
-class BackupParams(Params):
-    """A backup of `paths` into `destination`, or (restore) `archive` into `restore_to`."""
-
-    operation: Literal["backup", "restore"] = Field("backup", description="Back up, or restore")
-    paths: list[str] = Field(
-        default_factory=list,
-        description="Files and folders to back up",
-    )
-    destination: str = Field(
-        "", description="Folder the archives go to", json_schema_extra={"widget": "folder"}
-    )
-    include: list[str] = Field(
-        default_factory=list, description="Glob patterns a file must match (empty: all)"
-    )
-    exclude: list[str] = Field(default_factory=list, description="Glob patterns to leave out")
-    name: str = Field("backup", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Archive name")
-    compression: Literal["gzip", "xz", "none"] = Field("gzip", description="Compression")
-    keep_last: int = Field(5, ge=0, le=1000, description="Archives to keep (0: all)")
-    verify: bool = Field(True, description="Re-read the archive and check every checksum")
-    incremental: bool = Field(
-        False, description="Store only files changed since the last backup of this name"
-    )
-    archive: str = Field("", description="Archive to restore", json_schema_extra={"widget": "file"})
-    restore_to: str = Field(
-        "", description="Folder to restore into", json_schema_extra={"widget": "folder"}
-    )
-
-    @model_validator(mode="after")
-    def _needs(self) -> BackupParams:
-        if self.operation == "backup" and (not self.paths or not self.destination):
-            raise ValueError("a backup needs paths and a destination")
-        if self.operation == "restore" and (not self.archive or not self.restore_to):
-            raise ValueError("a restore needs archive and restore_to")
-        return self
 
 
 @dataclass
@@ -90,70 +61,115 @@ class _Entry:
 
 
 @dataclass
-class _Cancel:
-    event: threading.Event = field(default_factory=threading.Event)
+class _Scan:
+    """What a scan found: entries to archive, things left out (and why), notes for the log."""
+
+    entries: list[_Entry] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _os_error(exc: OSError, what: str) -> QueueError:
-    path = exc.filename if isinstance(exc.filename, str) else what
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return QueueError(C.SYSTEM_DISK_SPACE, f"no space left writing {path}", path=path)
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return QueueError(C.SYSTEM_PERMISSION_DENIED, f"permission denied: {path}", path=path)
-    if exc.errno == errno.ENOENT:
-        return QueueError(C.DATA_FILE_NOT_FOUND, f"not found: {path}", path=path)
-    if exc.errno in (errno.EMFILE, errno.ENFILE):
-        return QueueError(C.SYSTEM_RESOURCE_LIMIT, f"too many open files: {exc}", path=path)
-    return QueueError(C.SYSTEM_COMMAND_FAILED, f"{what}: {exc}", path=path)
-
-
-def _wanted(rel: str, p: BackupParams) -> bool:
+def _matches(patterns: list[str], rel: str, arc: str) -> bool:
+    """Whether a pattern matches the name, the path under its top folder, or the archive name
+    (`build`, `build/out`, `proj/build`, `*.tmp`)."""
     base = rel.rsplit("/", 1)[-1]
-    if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat) for pat in p.exclude):
+    return any(
+        fnmatch.fnmatch(base, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(arc, pat)
+        for pat in patterns
+    )
+
+
+def _wanted(rel: str, arc: str, p: BackupParams) -> bool:
+    if _matches(p.exclude, rel, arc):
         return False
-    if not p.include:
-        return True
-    return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(base, pat) for pat in p.include)
+    return not p.include or _matches(p.include, rel, arc)
 
 
-def _scan(p: BackupParams, dest: str) -> list[_Entry]:
+def _special(mode: int) -> str | None:
+    """What a file that cannot be archived is (socket, FIFO, device); None for the others."""
+    for test, what in (
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return what
+    return None
+
+
+def _top(raw: str, used: set[str], found: _Scan) -> tuple[str, str, os.stat_result]:
+    """A path to back up: its absolute path, a name in the archive no other path has (a second
+    `config` becomes `config-2`), its stat; a path that is itself a link is followed (once)."""
+    top = os.path.abspath(os.path.expanduser(raw))
+    try:
+        st = os.lstat(top)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(top)
+            found.notes.append(f"{top} is a link: followed to {os.path.realpath(top)}")
+    except OSError as exc:
+        raise os_error(exc, top) from exc
+    base = os.path.basename(top.rstrip(os.sep)) or "root"
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}-{n}"
+    if name != base:
+        found.notes.append(f"{top} is stored as {name}/ (another path is named {base})")
+    used.add(name)
+    return top, name, st
+
+
+def _scan(p: BackupParams, dest: os.stat_result) -> _Scan:
     """Everything under `paths` to archive, links as links (lstat; never descended); the
-    destination folder (earlier archives) is left out when it lies inside a path."""
-    out: list[_Entry] = []
+    destination folder (the same folder, however reached) is left out when it lies inside a
+    path; files that vanish while scanning and sockets, FIFOs and devices are skipped and listed."""
+    found = _Scan()
+    used: set[str] = set()
     for raw in p.paths:
-        top = os.path.abspath(os.path.expanduser(raw))
-        try:
-            st = os.lstat(top)
-        except OSError as exc:
-            raise _os_error(exc, top) from exc
-        root_name = os.path.basename(top.rstrip(os.sep)) or "root"
-        out.append(_Entry(top, root_name, st))
+        top, root_name, st = _top(raw, used, found)
+        if (what := _special(st.st_mode)) is not None:
+            found.skipped.append({"path": root_name, "reason": f"a {what}: not archived"})
+            continue
+        found.entries.append(_Entry(top, root_name, st))
         if not stat.S_ISDIR(st.st_mode):
             continue
         stack = [(top, root_name)]
         while stack:
             folder, arc = stack.pop()
-            with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: e.name)
+            try:
+                with os.scandir(folder) as it:
+                    children = sorted(it, key=lambda e: e.name)
+            except FileNotFoundError:
+                found.skipped.append({"path": arc, "reason": "vanished during the backup"})
+                continue
             for child in children:
-                rel = f"{arc}/{child.name}"
-                cst = child.stat(follow_symlinks=False)
+                rel_arc = f"{arc}/{child.name}"
+                rel = rel_arc[len(root_name) + 1 :]
+                try:
+                    cst = child.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    found.skipped.append({"path": rel_arc, "reason": "vanished during the backup"})
+                    continue
                 if stat.S_ISDIR(cst.st_mode):
-                    if child.path == dest or any(
-                        fnmatch.fnmatch(child.name, pat) for pat in p.exclude
-                    ):
+                    same = (cst.st_dev, cst.st_ino) == (dest.st_dev, dest.st_ino)
+                    if same or _matches(p.exclude, rel, rel_arc):
                         continue
-                    out.append(_Entry(child.path, rel, cst))
-                    stack.append((child.path, rel))
-                elif _wanted(rel[len(root_name) + 1 :], p):
-                    out.append(_Entry(child.path, rel, cst))
-    return out
+                    found.entries.append(_Entry(child.path, rel_arc, cst))
+                    stack.append((child.path, rel_arc))
+                elif not _wanted(rel, rel_arc, p):
+                    continue
+                elif (what := _special(cst.st_mode)) is not None:
+                    found.skipped.append({"path": rel_arc, "reason": f"a {what}: not archived"})
+                else:
+                    found.entries.append(_Entry(child.path, rel_arc, cst))
+    return found
 
 
 class _HashingReader(io.RawIOBase):
     """Reads a file for tarfile, hashing it and counting bytes; stops when cancelled."""
 
-    def __init__(self, f: BinaryIO, cancel: _Cancel, on_bytes: Any) -> None:
+    def __init__(self, f: BinaryIO, cancel: Cancel, on_bytes: Any) -> None:
         self.f, self.cancel, self.on_bytes = f, cancel, on_bytes
         self.sha = hashlib.sha256()
 
@@ -161,50 +177,26 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if self.cancel.event.is_set():
-            raise asyncio.CancelledError
+        self.cancel.check()
         data = self.f.read(size)
         self.sha.update(data)
         self.on_bytes(len(data))
         return data
 
 
-def _file_sha(path: str) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-def read_manifest(archive: str | Path) -> dict[str, Any]:
-    """The manifest stored in `archive` (its files: name → sha256, size, mtime, mode)."""
-    with tarfile.open(archive, "r:*") as tar:
-        member = tar.extractfile(MANIFEST_MEMBER)
-        if member is None:
-            raise QueueError(C.DATA_FILE_CORRUPTED, f"{archive}: no manifest", path=str(archive))
-        data: dict[str, Any] = json.loads(member.read())
-        return data
-
-
-def _previous(dest: Path, name: str) -> list[Path]:
-    """This name's archives in `dest`, oldest first (their names sort by time)."""
-    return sorted(
-        q
-        for q in dest.glob(f"{name}-*.tar*")
-        if not q.name.endswith(".manifest.json") and not q.name.endswith(".part")
-    )
-
-
-def _verify(archive: Path, files: dict[str, Any], cancel: _Cancel) -> int:
-    """Re-read `archive`: every stored file's sha256 must be the manifest's."""
-    checked = 0
+def _verify(archive: Path, shown: str, files: dict[str, Any], cancel: Cancel) -> int:
+    """Re-read `archive`: its manifest must be there, and every file `files` stores in it must
+    be read back with the manifest's sha256 (a damaged header would end the archive early)."""
+    checked: set[str] = set()
+    manifest = False
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
-                if cancel.event.is_set():
-                    raise asyncio.CancelledError
-                if not member.isfile() or member.name == MANIFEST_MEMBER:
+                cancel.check()
+                if member.name == MANIFEST_MEMBER:
+                    manifest = True
+                    continue
+                if not member.isfile():
                     continue
                 f = tar.extractfile(member)
                 assert f is not None
@@ -215,43 +207,22 @@ def _verify(archive: Path, files: dict[str, Any], cancel: _Cancel) -> int:
                 if sha.hexdigest() != want:
                     raise QueueError(
                         C.DATA_FILE_CORRUPTED,
-                        f"{archive.name}: {member.name!r} does not match its checksum",
+                        f"{shown}: {member.name!r} does not match its checksum",
                         path=str(archive),
                         member=member.name,
                     )
-                checked += 1
-    except (tarfile.TarError, EOFError, OSError) as exc:
+                checked.add(member.name)
+    except (*CORRUPT, OSError) as exc:
         raise QueueError(
-            C.DATA_FILE_CORRUPTED, f"{archive.name} cannot be read back: {exc}", path=str(archive)
+            C.DATA_FILE_CORRUPTED, f"{shown} cannot be read back: {exc}", path=str(archive)
         ) from exc
-    return checked
-
-
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    f = tar.extractfile(member)
-    return f.read() if f is not None else b"{}"
-
-
-def _check_restored(
-    target: Path, names: list[str], manifest: dict[str, Any], cancel: _Cancel
-) -> int:
-    """Each restored file the manifest lists must have its sha256; the number checked."""
-    files = manifest.get("files", {})
-    checked = 0
-    for name in names:
-        if cancel.event.is_set():
-            raise asyncio.CancelledError
-        want = files.get(name, {}).get("sha256")
-        if want is None:
-            continue
-        if _file_sha(str(target / name)) != want:
-            raise QueueError(
-                C.DATA_FILE_CORRUPTED,
-                f"restored {name!r} does not match the manifest's checksum",
-                member=name,
-            )
-        checked += 1
-    return checked
+    missing = sorted(set(files) - checked)
+    if missing or not manifest:
+        what = f"{len(missing)} files ({', '.join(missing[:5])})" if missing else "its manifest"
+        raise QueueError(
+            C.DATA_FILE_CORRUPTED, f"{shown}: {what} could not be read back", path=str(archive)
+        )
+    return len(checked)
 
 
 class BackupExecutor(Executor[BackupParams]):
@@ -262,67 +233,71 @@ class BackupExecutor(Executor[BackupParams]):
     summary = "Back up folders to a verified archive, or restore one"
 
     async def run(self, ctx: RunContext[BackupParams]) -> dict[str, Any] | None:
-        cancel = _Cancel()
+        cancel = Cancel()
         try:
             if ctx.params.operation == "restore":
-                return await self._restore(ctx, cancel)
+                return await restore(ctx, cancel)
             return await self._backup(ctx, cancel)
         except asyncio.CancelledError:
             cancel.event.set()
             raise
 
-    async def _backup(self, ctx: RunContext[BackupParams], cancel: _Cancel) -> dict[str, Any]:
+    @staticmethod
+    def _base(ctx: RunContext[BackupParams], older: list[Path]) -> dict[str, Any]:
+        """The files of the last archive of this name, for an incremental backup."""
+        if not ctx.params.incremental or not older:
+            return {}
+        manifest = archive_manifest(older[-1])
+        if manifest is None:
+            ctx.log(f"{older[-1].name} has no readable manifest: this backup stores every file")
+            return {}
+        files: dict[str, Any] = manifest["files"]
+        return files
+
+    async def _backup(self, ctx: RunContext[BackupParams], cancel: Cancel) -> dict[str, Any]:
         p = ctx.params
         dest = Path(p.destination).expanduser()
         ctx.phase(TaskStatus.PREPARING)
         try:
             dest.mkdir(parents=True, exist_ok=True)
-            entries = await asyncio.to_thread(_scan, p, os.path.abspath(dest))
+            found = await asyncio.to_thread(_scan, p, dest.stat())
         except OSError as exc:
-            raise _os_error(exc, str(dest)) from exc
-        older = _previous(dest, p.name)
-        before: dict[str, Any] = {}
-        if p.incremental and older:
-            before = json.loads(Path(f"{older[-1]}.manifest.json").read_text())["files"]
+            raise os_error(exc, str(dest)) from exc
+        for note in found.notes:
+            ctx.log(note)
+        entries = found.entries
+        before = self._base(ctx, previous(dest, p.name))
         total = sum(e.st.st_size for e in entries if stat.S_ISREG(e.st.st_mode)) or 1
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
         archive = dest / f"{p.name}-{stamp}{_SUFFIX[p.compression]}"
         part = archive.with_name(archive.name + ".part")
         ctx.phase(TaskStatus.RUNNING)
         ctx.log(f"backing up {len(entries)} entries ({total} bytes) to {archive}")
+        checked = 0
         try:
-            files, blob = await self._write(ctx, entries, before, part, archive.name, total, cancel)
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            files, blob = await self._write(ctx, found, before, part, archive.name, total, cancel)
+            stored = {k: v for k, v in files.items() if v.get("stored_in") == archive.name}
+            if p.verify:  # before the archive takes its name: a bad one is never left behind
+                ctx.progress(92.0, "verifying")
+                checked = await asyncio.to_thread(_verify, part, archive.name, stored, cancel)
+                ctx.log(f"verified {checked} files against their sha256")
+            write_private(Path(f"{archive}.manifest.json"), blob)
             os.replace(part, archive)
-            Path(f"{archive}.manifest.json").write_bytes(blob)
         except OSError as exc:
             part.unlink(missing_ok=True)
-            raise _os_error(exc, str(archive)) from exc
+            Path(f"{archive}.manifest.json").unlink(missing_ok=True)
+            raise os_error(exc, str(archive)) from exc
         except BaseException:
             part.unlink(missing_ok=True)
+            Path(f"{archive}.manifest.json").unlink(missing_ok=True)
             raise
-        unchanged = sum(1 for v in files.values() if v.get("stored_in") != archive.name)
-        checked = 0
-        if p.verify:
-            ctx.progress(92.0, "verifying")
-            stored = {k: v for k, v in files.items() if v.get("stored_in") == archive.name}
-            checked = await asyncio.to_thread(_verify, archive, stored, cancel)
-            ctx.log(f"verified {checked} files against their sha256")
-        removed = []
-        # An archive the newest manifest still points to (incremental) is kept.
-        needed = {v.get("stored_in") for v in files.values()}
-        if p.keep_last:
-            for stale in _previous(dest, p.name)[: -p.keep_last]:
-                if stale.name in needed:
-                    ctx.log(f"kept {stale.name}: this backup still needs files stored there")
-                    continue
-                stale.unlink(missing_ok=True)
-                Path(f"{stale}.manifest.json").unlink(missing_ok=True)
-                removed.append(stale.name)
-                ctx.log(f"removed old archive {stale.name}")
+        for gone in found.skipped:
+            ctx.log(f"skipped {gone['path']}: {gone['reason']}")
+        removed = self._prune(ctx, dest, archive, files) if p.keep_last else []
         size = archive.stat().st_size
         ctx.log(table_line("Backup", ["Archive", "Files", "Stored", "Archive bytes", "Verified"]))
-        stored_count = sum(1 for v in files.values() if v.get("stored_in") == archive.name)
-        ctx.log(row_line([archive.name, len(files), stored_count, size, checked]))
+        ctx.log(row_line([archive.name, len(files), len(stored), size, checked]))
         ctx.progress(100.0, "done")
         return {
             "archive": str(archive),
@@ -330,24 +305,54 @@ class BackupExecutor(Executor[BackupParams]):
             "archive_bytes": size,
             "source_bytes": sum(v["size"] for v in files.values()),
             "files": len(files),
-            "stored": stored_count,
-            "unchanged": unchanged,
+            "stored": len(stored),
+            "unchanged": len(files) - len(stored),
             "verified": checked,
             "removed": removed,
+            "skipped": found.skipped,
         }
+
+    @staticmethod
+    def _prune(
+        ctx: RunContext[BackupParams], dest: Path, archive: Path, files: dict[str, Any]
+    ) -> list[str]:
+        """Remove this name's archives past keep_last, but never one that a kept archive (an
+        incremental one) still takes files from."""
+        every = previous(dest, ctx.params.name)
+        kept, stale = every[-ctx.params.keep_last :], every[: -ctx.params.keep_last]
+        needed = {str(v.get("stored_in")) for v in files.values()}
+        for other in kept:
+            if other == archive:
+                continue
+            manifest = archive_manifest(other)
+            if manifest is None:
+                ctx.log(f"kept every older archive: {other.name}'s manifest cannot be read")
+                return []
+            needed |= {str(v.get("stored_in")) for v in manifest["files"].values()}
+        removed: list[str] = []
+        for old in stale:
+            if old.name in needed:
+                ctx.log(f"kept {old.name}: a kept backup still needs files stored there")
+                continue
+            old.unlink(missing_ok=True)
+            Path(f"{old}.manifest.json").unlink(missing_ok=True)
+            removed.append(old.name)
+            ctx.log(f"removed old archive {old.name}")
+        return removed
 
     async def _write(
         self,
         ctx: RunContext[BackupParams],
-        entries: list[_Entry],
+        found: _Scan,
         before: dict[str, Any],
         part: Path,
         name: str,
         total: int,
-        cancel: _Cancel,
+        cancel: Cancel,
     ) -> tuple[dict[str, Any], bytes]:
-        """Write `entries` (and the manifest, last) to `part`; (the manifest's files, its bytes).
-        A regular file unchanged since `before` (size and mtime) is listed, not stored."""
+        """Write the scan's entries (and the manifest, last) to `part`; (the manifest's files,
+        its bytes). A regular file unchanged since `before` (size and mtime) is listed, not
+        stored; one that vanished since the scan is skipped and listed in `found.skipped`."""
         loop = asyncio.get_running_loop()
         done = reported = 0
         files: dict[str, Any] = {}
@@ -363,25 +368,32 @@ class BackupExecutor(Executor[BackupParams]):
                 loop.call_soon_threadsafe(report)
 
         with tarfile.open(part, _MODE[ctx.params.compression], format=tarfile.PAX_FORMAT) as tar:
-            for entry in entries:
+            for entry in found.entries:
                 await ctx.checkpoint()
                 st = entry.st
-                if not stat.S_ISREG(st.st_mode):
-                    tar.addfile(await asyncio.to_thread(tar.gettarinfo, entry.path, entry.arcname))
-                    continue
                 old = before.get(entry.arcname)
-                if old and old["size"] == st.st_size and old["mtime"] == st.st_mtime_ns:
-                    files[entry.arcname] = old
-                    done += st.st_size
-                else:
-                    sha = await asyncio.to_thread(self._add_file, tar, entry, cancel, on_bytes)
-                    files[entry.arcname] = {
-                        "sha256": sha,
-                        "size": st.st_size,
-                        "mtime": st.st_mtime_ns,
-                        "mode": stat.S_IMODE(st.st_mode),
-                        "stored_in": name,
-                    }
+                try:
+                    if not stat.S_ISREG(st.st_mode):
+                        info = await asyncio.to_thread(tar.gettarinfo, entry.path, entry.arcname)
+                        if info is not None:
+                            tar.addfile(info)
+                        continue
+                    if old and old["size"] == st.st_size and old["mtime"] == st.st_mtime_ns:
+                        files[entry.arcname] = old
+                        done += st.st_size
+                    else:
+                        sha = await asyncio.to_thread(self._add_file, tar, entry, cancel, on_bytes)
+                        files[entry.arcname] = {
+                            "sha256": sha,
+                            "size": st.st_size,
+                            "mtime": st.st_mtime_ns,
+                            "mode": stat.S_IMODE(st.st_mode),
+                            "stored_in": name,
+                        }
+                except FileNotFoundError:
+                    found.skipped.append(
+                        {"path": entry.arcname, "reason": "vanished during the backup"}
+                    )
                 report()
             manifest = {"archive": name, "created": time.time(), "files": files}
             blob = json.dumps(manifest, indent=1).encode()
@@ -391,74 +403,12 @@ class BackupExecutor(Executor[BackupParams]):
         return files, blob
 
     @staticmethod
-    def _add_file(tar: tarfile.TarFile, entry: _Entry, cancel: _Cancel, on_bytes: Any) -> str:
-        info = tar.gettarinfo(entry.path, entry.arcname)
-        if info.islnk():  # a second hard link: store its content again, checksummed
-            info.type, info.linkname, info.size = tarfile.REGTYPE, "", entry.st.st_size
+    def _add_file(tar: tarfile.TarFile, entry: _Entry, cancel: Cancel, on_bytes: Any) -> str:
+        # Opened before the header is written: a file gone by now leaves nothing in the archive.
         with open(entry.path, "rb") as f:
+            info = tar.gettarinfo(arcname=entry.arcname, fileobj=f)
+            if info.islnk():  # a second hard link: store its content again, checksummed
+                info.type, info.linkname, info.size = tarfile.REGTYPE, "", entry.st.st_size
             reader = _HashingReader(f, cancel, on_bytes)
             tar.addfile(info, reader)
         return reader.sha.hexdigest()
-
-    async def _restore(self, ctx: RunContext[BackupParams], cancel: _Cancel) -> dict[str, Any]:
-        p = ctx.params
-        target = Path(p.restore_to).expanduser().resolve()
-        source = Path(p.archive).expanduser()
-        if not source.is_file():
-            raise QueueError(C.DATA_FILE_NOT_FOUND, f"no archive at {source}", path=str(source))
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            tar = await asyncio.to_thread(tarfile.open, source, "r:*")
-        except tarfile.TarError as exc:
-            raise QueueError(
-                C.DATA_FILE_CORRUPTED, f"{source.name} is not a readable archive: {exc}"
-            ) from exc
-        except OSError as exc:
-            raise _os_error(exc, str(source)) from exc
-        skipped: list[dict[str, str]] = []
-        restored = 0
-        manifest: dict[str, Any] = {}
-        written: list[str] = []
-        try:
-            members = await asyncio.to_thread(tar.getmembers)
-            total = sum(m.size for m in members) or 1
-            done = 0
-            for member in members:
-                await ctx.checkpoint()
-                if cancel.event.is_set():
-                    raise asyncio.CancelledError
-                if member.name == MANIFEST_MEMBER:
-                    blob = await asyncio.to_thread(_read_member, tar, member)
-                    manifest = json.loads(blob)
-                    continue
-                try:
-                    await asyncio.to_thread(tar.extract, member, target, filter="data")
-                    restored += 1
-                    if member.isfile():
-                        written.append(member.name)
-                except tarfile.FilterError as exc:
-                    skipped.append({"name": member.name, "reason": str(exc)})
-                    ctx.log(f"skipped unsafe member {member.name!r}: {exc}")
-                done += member.size
-                ctx.progress(min(99.0, 100.0 * done / total), f"{done} of {total} bytes")
-        except (tarfile.TarError, EOFError) as exc:
-            raise QueueError(
-                C.DATA_FILE_CORRUPTED, f"{source.name} broke off while restoring: {exc}"
-            ) from exc
-        except OSError as exc:
-            raise _os_error(exc, str(target)) from exc
-        finally:
-            tar.close()
-        checked = 0
-        if p.verify and manifest:
-            checked = await asyncio.to_thread(_check_restored, target, written, manifest, cancel)
-            ctx.log(f"verified {checked} restored files against the manifest's sha256")
-        ctx.log(table_line("Restore", ["Restored to", "Restored", "Verified", "Skipped (unsafe)"]))
-        ctx.log(row_line([target, restored, checked, len(skipped)]))
-        ctx.progress(100.0, "restored")
-        return {
-            "restored_to": str(target),
-            "restored": restored,
-            "verified": checked,
-            "skipped": skipped,
-        }
