@@ -90,3 +90,33 @@ async def test_the_projects_root_defaults_to_the_data_dirs_projects_folder(
     assert not (project / "old.txt").exists()
     export = await run(queue, "export_collection", {"output_file": "all.json"})
     assert (export.status, export.progress, export.current_step) == (S.COMPLETED, 100.0, "Done")
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        ("link", "VALIDATION_INVALID_PARAMS"),
+        ("file", "VALIDATION_INVALID_PARAMS"),
+        ("missing", "DATA_FILE_NOT_FOUND"),
+    ],
+)
+async def test_cleanup_old_data_refuses_a_project_folder_that_is_a_link_a_file_or_missing(
+    make_queue: QueueFactory, tmp_path: Path, make: str, code: str
+) -> None:
+    root = tmp_path / "projects"
+    root.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not a project file\n")
+    old(outside / "keep.txt", 90)
+    if make == "link":  # the project folder itself leads out of the projects root
+        (root / "p1").symlink_to(outside)
+    elif make == "file":
+        (root / "p1").write_text("x")
+    queue = await make_queue(executor_settings={"system_projects_root": str(root)})
+    register_default_handlers(queue)
+    done = await run(queue, "cleanup_old_data", {"project_id": "p1", "days_old": 30})
+    assert done.status is S.FAILED
+    assert done.error_code == code, done.error
+    assert "p1" in (done.error or "")
+    assert (outside / "keep.txt").read_text() == "not a project file\n"

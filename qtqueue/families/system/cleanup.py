@@ -2,18 +2,22 @@
 user cache folder), old qtqueue task logs, and Docker's dangling images and stopped containers
 when a daemon answers. A dry run (the default) lists what would go and the space it would free.
 
-Never follows a symlink: folders are walked with `os.scandir` and `follow_symlinks=False`; an
-old symlink is removed as a link, its target untouched; a symlinked folder is not entered.
+Never follows a symlink: folders are held open (O_NOFOLLOW) and their entries removed relative to
+them (`sweep`), so a folder swapped for a link mid-walk is not entered; an old symlink is removed
+as a link, its target untouched. A cancel stops the deletion between two files. A root where
+every removal was refused (EACCES or EPERM) fails SYSTEM_PERMISSION_DENIED once every other root
+(and Docker) is done, their results in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import socket
-import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
+from qtqueue.families.system.sweep import Swept, open_folder, sweep
 from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
@@ -56,51 +61,26 @@ def default_roots() -> list[str]:
 
 
 def old_files(
-    root: str, cutoff: float, keep: frozenset[str] = frozenset()
-) -> list[tuple[str, int]]:
-    """(path, size) of every file or symlink under `root` older than `cutoff` (lstat mtime),
-    never through a symlink; `keep` paths are left alone. Unreadable folders are skipped."""
-    out: list[tuple[str, int]] = []
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError:
-            logger.debug("cannot read %s", folder)
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(entry.path)
-            elif (
-                (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
-                and st.st_mtime < cutoff
-                and entry.path not in keep
-            ):
-                out.append((entry.path, st.st_size if stat.S_ISREG(st.st_mode) else 0))
-    return out
+    root: str,
+    cutoff: float,
+    keep: frozenset[str] = frozenset(),
+    *,
+    remove: bool = False,
+    stop: threading.Event | None = None,
+) -> Swept:
+    """Every file or symlink under `root` older than `cutoff` (lstat mtime), never through a
+    symlink (folders held open, entries removed relative to them: `sweep`), removed as found
+    when `remove`; `keep` paths are left alone; unreadable folders are skipped."""
+    try:
+        fd = open_folder(root)
+    except OSError as exc:
+        return Swept(failed=[f"{root}: {exc.strerror}"])
+    return sweep(fd, root, cutoff, remove=remove, keep=keep, stop=stop)
 
 
-def _remove(items: list[tuple[str, int]]) -> tuple[int, int, list[str]]:
-    """Unlink each (a link as a link); (count removed, bytes freed, failures)."""
-    count = freed = 0
-    failed: list[str] = []
-    for path, size in items:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            failed.append(f"{path}: {exc.strerror}")
-            continue
-        count += 1
-        freed += size
-    return count, freed, failed
+def _denied(failure: str) -> bool:
+    """A removal refused for want of rights (EACCES, or EPERM: sticky /tmp, immutable)."""
+    return failure.endswith((os.strerror(errno.EACCES), os.strerror(errno.EPERM)))
 
 
 def _docker(host: str, dry_run: bool) -> dict[str, Any]:
@@ -164,6 +144,7 @@ class CleanupExecutor(Executor[CleanupParams]):
             roots.append(str(Path(ctx.data_dir) / "logs"))
         result: dict[str, Any] = {"dry_run": p.dry_run, "roots": []}
         total_files = total_bytes = 0
+        denied: list[str] = []  # roots where every removal was refused for want of rights
         ctx.log(table_line("Would remove" if p.dry_run else "Removed", ["Path", "Bytes"]))
         for i, root in enumerate(roots):
             await ctx.checkpoint()
@@ -171,32 +152,24 @@ class CleanupExecutor(Executor[CleanupParams]):
             if not os.path.isdir(root):
                 ctx.log(f"{root}: no such folder, skipped")
                 continue
-            items = await asyncio.to_thread(old_files, root, cutoff, keep)
-            size = sum(s for _, s in items)
+            swept = await _sweep_root(ctx, root, cutoff, keep, remove=not p.dry_run)
             entry: dict[str, Any] = {
                 "root": root,
-                "files": len(items),
-                "bytes": size,
-                "paths": [path for path, _ in items[:LISTED]],
+                "files": swept.count,
+                "bytes": swept.size,
+                "paths": [path for path, _ in swept.items[:LISTED]],
             }
-            for path, item_size in items[:LISTED]:
+            for path, item_size in swept.items[:LISTED]:
                 ctx.log(row_line([path, item_size]))
             if p.dry_run:
-                ctx.log(f"{root}: {len(items)} files, {size} bytes would go")
+                ctx.log(f"{root}: {swept.count} files, {swept.size} bytes would go")
             else:
-                count, freed, failed = await asyncio.to_thread(_remove, items)
-                entry.update(files=count, bytes=freed, failed=failed[:LISTED])
-                ctx.log(f"{root}: removed {count} files, freed {freed} bytes")
-                for line in failed[:20]:
+                entry["failed"] = swept.failed[:LISTED]
+                ctx.log(f"{root}: removed {swept.count} files, freed {swept.size} bytes")
+                for line in swept.failed[:20]:
                     ctx.log(f"could not remove {line}")
-                if failed and all("Permission" in f for f in failed) and count == 0:
-                    raise QueueError(
-                        C.SYSTEM_PERMISSION_DENIED,
-                        f"{root}: no file could be removed (permission denied): "
-                        "run with approval and elevation",
-                        fix="run with approval and elevation",
-                        path=root,
-                    )
+                if swept.failed and swept.count == 0 and all(map(_denied, swept.failed)):
+                    denied.append(root)
             total_files += entry["files"]
             total_bytes += entry["bytes"]
             result["roots"].append(entry)
@@ -215,5 +188,33 @@ class CleanupExecutor(Executor[CleanupParams]):
                 ctx.log(f"docker: skipped ({docker['reason']})")
         key = "would_free_bytes" if p.dry_run else "freed_bytes"
         result.update(files=total_files, **{key: total_bytes})
+        if denied:  # after every root and Docker: what the others removed is in the log
+            raise QueueError(
+                C.SYSTEM_PERMISSION_DENIED,
+                f"{', '.join(denied)}: no file could be removed (permission denied; "
+                f"{total_files} files removed elsewhere, {total_bytes} bytes freed)",
+                fix="run with approval and elevation",
+                path=denied[0],
+                removed=total_files,
+                freed_bytes=total_bytes,
+            )
         ctx.progress(100.0, f"{total_bytes} bytes {'to free' if p.dry_run else 'freed'}")
         return result
+
+
+async def _sweep_root(
+    ctx: RunContext[CleanupParams], root: str, cutoff: float, keep: frozenset[str], *, remove: bool
+) -> Swept:
+    """`old_files` on a thread; a cancel stops it between two files (what it removed by then
+    is logged) before the cancel goes on."""
+    stop = threading.Event()
+    work = asyncio.ensure_future(
+        asyncio.to_thread(old_files, root, cutoff, keep, remove=remove, stop=stop)
+    )
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stop.set()
+        swept = await work
+        ctx.log(f"{root}: cancelled; removed {swept.count} files, freed {swept.size} bytes")
+        raise
