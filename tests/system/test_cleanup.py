@@ -219,3 +219,28 @@ async def test_files_that_cannot_be_removed_operation_not_permitted_fail_with_pe
     assert str(locked) in (done.error or "")
     assert not (free / "b").exists()  # the other root was still cleaned, and said so
     assert f"{free}: removed 1 files" in await queue.read_log(done.id)
+
+
+async def test_the_log_of_another_running_task_is_kept_even_when_old(
+    queue: TaskQueue, tmp_path: Path
+) -> None:
+    monitor = await queue.add_task(
+        Task(T.SYSTEM_MONITOR, {"monitor_type": "memory", "duration_s": 60}, max_retries=0)
+    )
+    log = queue.log_path(monitor)
+    await eventually(log.exists, what="the monitor's log")
+    age(log, 40)  # a quiet or long-paused task's log looks old
+    finished = await run(queue, T.SYSTEM_MONITOR, {"monitor_type": "memory"})
+    age(queue.log_path(finished.id), 40)
+    young = await run(queue, T.SYSTEM_MONITOR, {"monitor_type": "memory"})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    params = {"roots": [str(empty)], "older_than_days": 0, "dry_run": False}
+    done = await run(queue, T.SYSTEM_CLEANUP, params)
+    running = await queue.get_task(monitor)
+    await queue.cancel_task(monitor)
+    assert done.status is S.COMPLETED, done.error
+    assert running is not None and running.status is S.RUNNING
+    assert log.exists()
+    assert not queue.log_path(finished.id).exists()
+    assert queue.log_path(young.id).exists()  # younger than a day: a retry may still need it

@@ -4,9 +4,10 @@ when a daemon answers. A dry run (the default) lists what would go and the space
 
 Never follows a symlink: folders are held open (O_NOFOLLOW) and their entries removed relative to
 them (`sweep`), so a folder swapped for a link mid-walk is not entered; an old symlink is removed
-as a link, its target untouched. A cancel stops the deletion between two files. A root where
-every removal was refused (EACCES or EPERM) fails SYSTEM_PERMISSION_DENIED once every other root
-(and Docker) is done, their results in the log.
+as a link, its target untouched. qtqueue's task logs: never one this process holds open (a
+running or paused task's), nor one modified in the last day. A cancel stops the deletion
+between two files. A root where every removal was refused (EACCES or EPERM) fails
+SYSTEM_PERMISSION_DENIED once every other root (and Docker) is done, their results in the log.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ __all__ = ["CleanupExecutor", "CleanupParams", "default_roots", "old_files"]
 C = TaskErrorCode
 #: Items listed in the result (the totals count them all).
 LISTED = 200
+#: A task log younger than this is never removed (a task waiting to retry keeps its log open
+#: only while an attempt runs; elsewhere than Linux the running tasks' logs are not known).
+LOG_FLOOR_S = 86400.0
 
 
 class CleanupParams(Params):
@@ -76,6 +80,27 @@ def old_files(
     except OSError as exc:
         return Swept(failed=[f"{root}: {exc.strerror}"])
     return sweep(fd, root, cutoff, remove=remove, keep=keep, stop=stop)
+
+
+def open_logs(logs_dir: str) -> frozenset[str]:
+    """The logs under `logs_dir` (named as walked from it) that this process holds open: those
+    of the tasks running or paused now. The engine keeps a task's log open from its start to
+    its end and executors run in its process, so no store lookup is needed. Linux's
+    /proc/self/fd; empty where there is none (the one-day floor of `run` still applies)."""
+    real = os.path.realpath(logs_dir) + os.sep
+    out: set[str] = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return frozenset()
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(real):
+            out.add(os.path.join(logs_dir, target.removeprefix(real)))
+    return frozenset(out)
 
 
 def _denied(failure: str) -> bool:
@@ -140,8 +165,9 @@ class CleanupExecutor(Executor[CleanupParams]):
         cutoff = time.time() - p.older_than_days * 86400.0
         roots = [os.path.abspath(os.path.expanduser(r)) for r in p.roots] or default_roots()
         keep = frozenset({os.path.abspath(ctx.log_path)})
+        logs = str(Path(ctx.data_dir) / "logs")
         if p.qtqueue_logs:
-            roots.append(str(Path(ctx.data_dir) / "logs"))
+            roots.append(logs)
         result: dict[str, Any] = {"dry_run": p.dry_run, "roots": []}
         total_files = total_bytes = 0
         denied: list[str] = []  # roots where every removal was refused for want of rights
@@ -152,7 +178,11 @@ class CleanupExecutor(Executor[CleanupParams]):
             if not os.path.isdir(root):
                 ctx.log(f"{root}: no such folder, skipped")
                 continue
-            swept = await _sweep_root(ctx, root, cutoff, keep, remove=not p.dry_run)
+            if root == logs:  # never the log of a task still running, paused or retrying soon
+                here, spare = min(cutoff, time.time() - LOG_FLOOR_S), keep | open_logs(logs)
+            else:
+                here, spare = cutoff, keep
+            swept = await _sweep_root(ctx, root, here, spare, remove=not p.dry_run)
             entry: dict[str, Any] = {
                 "root": root,
                 "files": swept.count,
