@@ -108,8 +108,36 @@ def _denied(failure: str) -> bool:
     return failure.endswith((os.strerror(errno.EACCES), os.strerror(errno.EPERM)))
 
 
-def _docker(host: str, dry_run: bool) -> dict[str, Any]:
-    """Dangling images and stopped containers of the daemon (removed unless `dry_run`)."""
+def _docker_failure(exc: BaseException, url: str, doing: str, out: dict[str, Any]) -> QueueError:
+    """A coded error for the daemon's refusal, time-out or error while `doing`; what was
+    already removed (`out`) travels in its details."""
+    status = getattr(exc, "status_code", None)
+    explanation = getattr(exc, "explanation", None) or exc
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    done = {k: out[k] for k in ("containers_removed", "images_removed") if k in out}
+    if isinstance(exc, PermissionError) or status in (401, 403):
+        return QueueError(
+            C.DOCKER_PERMISSION_DENIED,
+            f"{doing}: the Docker daemon at {url} refused this user: {explanation}",
+            docker_host=url,
+            **done,
+        )
+    return QueueError(
+        C.DOCKER_DAEMON_UNAVAILABLE,
+        f"{doing}: the Docker daemon at {url} failed: {explanation}"
+        + (f" (already removed: {done})" if done else ""),
+        docker_host=url,
+        **({"status_code": status} if status is not None else {}),
+        **done,
+    )
+
+
+def _docker(host: str, dry_run: bool, out: dict[str, Any]) -> dict[str, Any]:
+    """Dangling images and stopped containers of the daemon (removed unless `dry_run`), filled
+    into `out` as they are learnt (so a failure midway still shows what went). No daemon:
+    {"available": False}; a daemon that refuses this user, fails or times out: QueueError
+    DOCKER_PERMISSION_DENIED / DOCKER_DAEMON_UNAVAILABLE."""
     try:
         import docker
         from docker.errors import DockerException
@@ -123,32 +151,42 @@ def _docker(host: str, dry_run: bool) -> dict[str, Any]:
             with socket.socket(socket.AF_UNIX) as probe:
                 probe.settimeout(5.0)
                 probe.connect(url.removeprefix("unix://"))
+        except PermissionError as exc:
+            raise _docker_failure(exc, url, "connecting", out) from None
         except OSError as exc:
             return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
     try:
         client = docker.DockerClient(version="auto", timeout=60, **kwargs)
     except (DockerException, OSError) as exc:  # requests' errors are OSErrors
+        if getattr(exc, "status_code", None) in (401, 403):
+            raise _docker_failure(exc, url, "connecting", out) from None
         return {"available": False, "reason": f"no Docker daemon answers at {url}: {exc}"}
+    doing = "listing stopped containers"
     try:
         stopped = client.containers.list(all=True, filters={"status": "exited"})
         stopped += client.containers.list(all=True, filters={"status": "created"})
+        doing = "listing dangling images"
         images = client.images.list(filters={"dangling": True})
-        out: dict[str, Any] = {
-            "available": True,
-            "containers": [c.name for c in stopped],
-            "images": [i.id for i in images],
-            "image_bytes": sum(int(i.attrs.get("Size") or 0) for i in images),
-        }
+        out.update(
+            available=True,
+            containers=[c.name for c in stopped],
+            images=[i.id for i in images],
+            image_bytes=sum(int(i.attrs.get("Size") or 0) for i in images),
+        )
         if not dry_run:
+            doing = "removing stopped containers"
             pruned = client.containers.prune()
             out["containers_removed"] = pruned.get("ContainersDeleted") or []
             out["container_bytes_freed"] = pruned.get("SpaceReclaimed") or 0
+            doing = "removing dangling images"
             pruned = client.images.prune(filters={"dangling": True})
             out["images_removed"] = [
                 d.get("Deleted") for d in pruned.get("ImagesDeleted") or [] if d.get("Deleted")
             ]
             out["image_bytes_freed"] = pruned.get("SpaceReclaimed") or 0
         return out
+    except (DockerException, OSError) as exc:  # API errors, time-outs, a lost connection
+        raise _docker_failure(exc, url, doing, out) from None
     finally:
         client.close()
 
@@ -205,7 +243,12 @@ class CleanupExecutor(Executor[CleanupParams]):
             result["roots"].append(entry)
         if p.docker:
             ctx.progress(92.0, "asking the Docker daemon")
-            docker = await asyncio.to_thread(_docker, p.docker_host, p.dry_run)
+            docker: dict[str, Any] = {}
+            try:
+                docker = await asyncio.to_thread(_docker, p.docker_host, p.dry_run, docker)
+            except QueueError as exc:
+                ctx.log(f"docker: {exc.message}")
+                raise
             result["docker"] = docker
             if docker["available"]:
                 freed = docker.get("image_bytes_freed", 0) + docker.get("container_bytes_freed", 0)
