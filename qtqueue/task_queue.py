@@ -158,7 +158,10 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
 
     - `cleanup_old_data` {project_id, days_old: 30}: deletes the files under
       `<projects root>/<project_id>` modified more than `days_old` days ago (the root: the
-      system family's `system_projects_root` setting, else `<data dir>/projects`). Without a
+      system family's `system_projects_root` setting, else `<data dir>/projects`), never
+      through a symlink; a project folder that is missing (DATA_FILE_NOT_FOUND), a symlink or a
+      file (VALIDATION_INVALID_PARAMS) is refused; files it could not remove are listed under
+      "failed". Without a
       `project_id`: the finished tasks (and their logs) completed more than `days_old` days
       ago; dead letters are kept. Progress 50 "Processing...", then 100 "Done" (the
       document's). Result: {"removed": N, "days_old": D}.
