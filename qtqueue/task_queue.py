@@ -124,7 +124,9 @@ def _project_dir(queue: TaskQueue, project_id: Any) -> Path:
     return (Path(root).expanduser() if root else queue.data_dir / "projects") / project_id
 
 
-def _remove_old_files(folder: Path, cutoff: float) -> tuple[int, list[str]]:
+def _remove_old_files(
+    folder: Path, cutoff: float, stop: threading.Event | None = None
+) -> tuple[int, list[str]]:
     """Delete the files (and links, as links) under the project `folder` last modified before
     `cutoff`, walking folders held open (O_NOFOLLOW) so nothing outside can be reached, not even
     through a folder swapped for a link meanwhile; (number removed, failures). A project folder
@@ -148,7 +150,7 @@ def _remove_old_files(folder: Path, cutoff: float) -> tuple[int, list[str]]:
             field="project_id",
             path=str(folder),
         ) from None
-    swept = sweep(fd, str(folder), cutoff, remove=True)
+    swept = sweep(fd, str(folder), cutoff, remove=True, stop=stop)
     return swept.count, swept.failed
 
 
@@ -181,7 +183,14 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
         if "project_id" in params:
             folder = _project_dir(target, params["project_id"])
             cutoff = time.time() - days * 86400.0
-            removed, failed = await asyncio.to_thread(_remove_old_files, folder, cutoff)
+            stop = threading.Event()  # a cancel stops the deletion between two files
+            work = asyncio.ensure_future(asyncio.to_thread(_remove_old_files, folder, cutoff, stop))
+            try:
+                removed, failed = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                stop.set()
+                await work
+                raise
             if failed:
                 await target.update_progress(task_id, 100, "Done")
                 return {"removed": removed, "days_old": days, "failed": failed[:200]}
