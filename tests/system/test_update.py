@@ -244,3 +244,41 @@ async def test_an_approved_pacman_apply_upgrades_only_the_chosen_packages(
     assert [c["package"] for c in done.result["changed"]] == ["foo"]
     assert "-S --needed --noconfirm foo" in calls.read_text().splitlines()
     assert "-Syu" not in calls.read_text()
+
+
+async def test_an_apply_through_sudo_keeps_debian_frontend_with_stand_in_sudo_and_apt_get(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sudo's env_reset drops DEBIAN_FRONTEND: a dpkg prompt would then hang the upgrade. The
+    stand-in sudo resets the environment as sudo does; the user is not root here."""
+    seen = tmp_path / "seen"
+    stand_in(tmp_path, monkeypatch, "sudo", (
+        f'echo "sudo $*" >> {seen}\n'
+        '[ "$1" = -n ] && shift\n'
+        'exec env -i PATH="$PATH" "$@"\n'
+    ))  # fmt: skip
+    stand_in(tmp_path, monkeypatch, "apt-get", (
+        f'if [ "$1" = -y ]; then echo "frontend=$DEBIAN_FRONTEND" >> {seen}; fi\n'
+        "exit 0\n"
+    ))  # fmt: skip
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # a desktop user, who needs sudo
+    task_id = await queue.add_task(
+        Task(
+            T.SYSTEM_UPDATE,
+            {"apply": True, "packages": ["foo"], "manager": "apt"},
+            permission=Permission.HUMAN_REQUIRED,
+            max_retries=0,
+        )
+    )
+
+    async def parked() -> bool:
+        return (await queue.get_task(task_id)).wait_reason == "awaiting approval"
+
+    await eventually(parked, 10, "the update waits for approval")
+    await queue.approve_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert seen.read_text().splitlines() == [
+        "sudo -n env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -y install --only-upgrade foo",
+        "frontend=noninteractive",
+    ]
