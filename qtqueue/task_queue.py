@@ -131,10 +131,10 @@ def _remove_old_files(
     `cutoff`, walking folders held open (O_NOFOLLOW) so nothing outside can be reached, not even
     through a folder swapped for a link meanwhile; (number removed, failures). A project folder
     that is missing, a symlink or a file is refused with a coded error."""
-    from qtqueue.families.system.sweep import open_folder, sweep  # the system family's walker
+    from qtqueue.families.system.sweep import sweep_folder  # the system family's walker
 
     try:
-        fd = open_folder(str(folder), follow=False)
+        swept = sweep_folder(str(folder), cutoff, remove=True, follow_root=False, stop=stop)
     except FileNotFoundError:
         raise QueueError(
             TaskErrorCode.DATA_FILE_NOT_FOUND,
@@ -150,7 +150,6 @@ def _remove_old_files(
             field="project_id",
             path=str(folder),
         ) from None
-    swept = sweep(fd, str(folder), cutoff, remove=True, stop=stop)
     return swept.count, swept.failed
 
 

@@ -18,6 +18,7 @@ from system_env import DONE_S, run
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.families.system import sweep
 from qtqueue.families.system.cleanup import old_files
 
 S = TaskStatus
@@ -245,3 +246,19 @@ async def test_the_log_of_another_running_task_is_kept_even_when_old(
     assert log.exists()
     assert not queue.log_path(finished.id).exists()
     assert queue.log_path(young.id).exists()  # younger than a day: a retry may still need it
+
+
+@pytest.mark.parametrize("fd_safe", [True, False])
+def test_both_walks_remove_the_same_old_files_and_never_follow_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fd_safe: bool
+) -> None:
+    """The fd walk (POSIX) and the by-path walk (where the fd functions are missing: Windows)."""
+    monkeypatch.setattr(sweep, "FD_SAFE", fd_safe)
+    root, outside = old_tree(tmp_path)
+    swept = old_files(str(root), time.time() - 7 * DAY, remove=True)
+    assert sorted(swept.items) == sorted(
+        [(str(root / "old.log"), 1000), (str(root / "cache/deep/old.bin"), 3000),
+         (str(root / "link-out"), 0)]
+    )  # fmt: skip
+    assert (outside / "precious.txt").read_text() == "keep me\n"
+    assert (root / "fresh.txt").exists() and (root / "dir-out").is_symlink()

@@ -28,7 +28,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
-from qtqueue.families.system.sweep import Swept, open_folder, sweep
+from qtqueue.families.system.sweep import Swept, sweep_folder
 from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
@@ -76,10 +76,9 @@ def old_files(
     symlink (folders held open, entries removed relative to them: `sweep`), removed as found
     when `remove`; `keep` paths are left alone; unreadable folders are skipped."""
     try:
-        fd = open_folder(root)
+        return sweep_folder(root, cutoff, remove=remove, keep=keep, stop=stop)
     except OSError as exc:
         return Swept(failed=[f"{root}: {exc.strerror}"])
-    return sweep(fd, root, cutoff, remove=remove, keep=keep, stop=stop)
 
 
 def open_logs(logs_dir: str) -> frozenset[str]:
