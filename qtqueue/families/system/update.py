@@ -221,18 +221,24 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
     manager it runs as root; a SIGKILL would end sudo alone), SIGKILL after TERM_GRACE_S."""
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
     for sig in (signal.SIGTERM, kill):
-        _signal_group(proc.pid, sig)
+        _signal_group(proc, sig)
         try:
             await asyncio.wait_for(asyncio.shield(proc.wait()), TERM_GRACE_S)
         except TimeoutError:
             continue
         break
-    _signal_group(proc.pid, kill)  # the leader is gone; what it started may linger
+    _signal_group(proc, kill)  # the leader is gone; what it started may linger
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    """`sig` to the process group `proc` leads (its own session); to `proc` alone where
+    there are no process groups (Windows)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+        killpg = getattr(os, "killpg", None)
+        if killpg is not None:
+            killpg(proc.pid, sig)
+        elif proc.returncode is None:
+            proc.send_signal(sig)
 
 
 def _lines(pending: str) -> tuple[list[str], str]:
