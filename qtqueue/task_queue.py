@@ -124,24 +124,33 @@ def _project_dir(queue: TaskQueue, project_id: Any) -> Path:
     return (Path(root).expanduser() if root else queue.data_dir / "projects") / project_id
 
 
-def _remove_old_files(folder: Path, cutoff: float) -> int:
-    """Delete the files (and links, as links) under `folder` last modified before `cutoff`,
-    never following a symlink; the number removed."""
-    removed = 0
-    stack = [str(folder)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                entries = list(it)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-            elif entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                os.unlink(entry.path)
-                removed += 1
-    return removed
+def _remove_old_files(
+    folder: Path, cutoff: float, stop: threading.Event | None = None
+) -> tuple[int, list[str]]:
+    """Delete the files (and links, as links) under the project `folder` last modified before
+    `cutoff`, walking folders held open (O_NOFOLLOW) so nothing outside can be reached, not even
+    through a folder swapped for a link meanwhile; (number removed, failures). A project folder
+    that is missing, a symlink or a file is refused with a coded error."""
+    from qtqueue.families.system.sweep import sweep_folder  # the system family's walker
+
+    try:
+        swept = sweep_folder(str(folder), cutoff, remove=True, follow_root=False, stop=stop)
+    except FileNotFoundError:
+        raise QueueError(
+            TaskErrorCode.DATA_FILE_NOT_FOUND,
+            f"project_id: no project folder {folder}",
+            field="project_id",
+            path=str(folder),
+        ) from None
+    except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a file
+        kind = "a symlink" if os.path.islink(folder) else "not a folder"
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"project_id: {folder} is {kind} ({exc.strerror}); only a real folder is cleaned",
+            field="project_id",
+            path=str(folder),
+        ) from None
+    return swept.count, swept.failed
 
 
 def register_default_handlers(queue: TaskQueue | None = None) -> None:
@@ -150,7 +159,10 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
 
     - `cleanup_old_data` {project_id, days_old: 30}: deletes the files under
       `<projects root>/<project_id>` modified more than `days_old` days ago (the root: the
-      system family's `system_projects_root` setting, else `<data dir>/projects`). Without a
+      system family's `system_projects_root` setting, else `<data dir>/projects`), never
+      through a symlink; a project folder that is missing (DATA_FILE_NOT_FOUND), a symlink or a
+      file (VALIDATION_INVALID_PARAMS) is refused; files it could not remove are listed under
+      "failed". Without a
       `project_id`: the finished tasks (and their logs) completed more than `days_old` days
       ago; dead letters are kept. Progress 50 "Processing...", then 100 "Done" (the
       document's). Result: {"removed": N, "days_old": D}.
@@ -170,7 +182,17 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
         if "project_id" in params:
             folder = _project_dir(target, params["project_id"])
             cutoff = time.time() - days * 86400.0
-            removed = await asyncio.to_thread(_remove_old_files, folder, cutoff)
+            stop = threading.Event()  # a cancel stops the deletion between two files
+            work = asyncio.ensure_future(asyncio.to_thread(_remove_old_files, folder, cutoff, stop))
+            try:
+                removed, failed = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                stop.set()
+                await work
+                raise
+            if failed:
+                await target.update_progress(task_id, 100, "Done")
+                return {"removed": removed, "days_old": days, "failed": failed[:200]}
         else:
             removed = await target.cleanup(days * 86400.0)
         await target.update_progress(task_id, 100, "Done")

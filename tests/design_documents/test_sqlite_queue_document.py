@@ -91,6 +91,7 @@ def test_sqlite_queue_doc_integration(user_data_dir: Path) -> None:
     # ---
     assert task_queue.data_dir == user_data_dir and task_queue.worker.running
     old = _run(task_queue, Task("custom_command", {"command": "true"}))
+    (user_data_dir / "projects" / "test_project").mkdir(parents=True)  # a missing one fails
     # The document's "Creating a Task via API" body, as a Task.
     kept = _run(
         task_queue,

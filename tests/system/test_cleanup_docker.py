@@ -4,9 +4,12 @@ them and reports the space freed; a running container and a tagged image stay.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +97,78 @@ async def test_no_daemon_is_said_so_and_the_rest_still_runs(
     assert done.result is not None
     assert done.result["docker"]["available"] is False
     assert "no Docker daemon answers" in done.result["docker"]["reason"]
+
+
+class FailingDaemon(BaseHTTPRequestHandler):
+    """The Docker Engine API as a daemon in trouble answers it: /version and the listings
+    answer; `fail` (a path ending) gets the daemon's documented error body {"message"} with
+    `status`; the container prune reports one removed container."""
+
+    fail = "/containers/json"
+    status = 500
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+    def _answer(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # the stdlib's names
+        self._route()
+
+    def do_POST(self) -> None:
+        self._route()
+
+    def _route(self) -> None:
+        path = self.path.split("?")[0]
+        if path.endswith(self.fail):
+            self._answer(self.status, {"message": "server error: storage driver broke"})
+        elif path.endswith("/version"):
+            self._answer(200, {"ApiVersion": "1.43", "Version": "24.0.0"})
+        elif path.endswith("/containers/prune"):
+            self._answer(200, {"ContainersDeleted": ["c0ffee"], "SpaceReclaimed": 10})
+        else:
+            self._answer(200, [])
+
+
+@pytest.mark.parametrize(
+    ("fail", "status", "code", "removed"),
+    [
+        ("/containers/json", 500, "DOCKER_DAEMON_UNAVAILABLE", False),
+        ("/images/prune", 500, "DOCKER_DAEMON_UNAVAILABLE", True),
+        ("/containers/json", 403, "DOCKER_PERMISSION_DENIED", False),
+    ],
+)
+async def test_a_docker_api_error_fails_coded_keeping_what_went_against_local_docker_api(
+    queue: TaskQueue, tmp_path: Path, fail: str, status: int, code: str, removed: bool
+) -> None:
+    pytest.importorskip("docker")
+    handler = type("Daemon", (FailingDaemon,), {"fail": fail, "status": status})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        params = {
+            "roots": [str(tmp_path)],
+            "qtqueue_logs": False,
+            "docker": True,
+            "dry_run": False,
+            "docker_host": f"tcp://127.0.0.1:{server.server_port}",
+        }
+        done = await run(queue, T.SYSTEM_CLEANUP, params)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert done.status is S.FAILED
+    assert done.error_code == code, done.error
+    log = await queue.read_log(done.id)
+    assert f"{tmp_path}: removed 0 files" in log  # the files' part ran and is reported
+    if status == 500:
+        assert "storage driver broke" in (done.error or "")
+    assert ("c0ffee" in log) is removed

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers.queues import QueueFactory
-from system_env import run
+from helpers.waiting import eventually
+from system_env import DONE_S, run
 
-from qtqueue.core.task import TaskStatus
+from qtqueue.core.task import Task, TaskStatus
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.task_queue import register_default_handlers
 
@@ -90,3 +91,62 @@ async def test_the_projects_root_defaults_to_the_data_dirs_projects_folder(
     assert not (project / "old.txt").exists()
     export = await run(queue, "export_collection", {"output_file": "all.json"})
     assert (export.status, export.progress, export.current_step) == (S.COMPLETED, 100.0, "Done")
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        ("link", "VALIDATION_INVALID_PARAMS"),
+        ("file", "VALIDATION_INVALID_PARAMS"),
+        ("missing", "DATA_FILE_NOT_FOUND"),
+    ],
+)
+async def test_cleanup_old_data_refuses_a_project_folder_that_is_a_link_a_file_or_missing(
+    make_queue: QueueFactory, tmp_path: Path, make: str, code: str
+) -> None:
+    root = tmp_path / "projects"
+    root.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not a project file\n")
+    old(outside / "keep.txt", 90)
+    if make == "link":  # the project folder itself leads out of the projects root
+        (root / "p1").symlink_to(outside)
+    elif make == "file":
+        (root / "p1").write_text("x")
+    queue = await make_queue(executor_settings={"system_projects_root": str(root)})
+    register_default_handlers(queue)
+    done = await run(queue, "cleanup_old_data", {"project_id": "p1", "days_old": 30})
+    assert done.status is S.FAILED
+    assert done.error_code == code, done.error
+    assert "p1" in (done.error or "")
+    assert (outside / "keep.txt").read_text() == "not a project file\n"
+
+
+async def test_a_cancelled_cleanup_old_data_stops_deleting(
+    make_queue: QueueFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "projects"
+    for d in range(20):
+        (root / "big" / f"d{d}").mkdir(parents=True)
+        for i in range(500):
+            f = root / "big" / f"d{d}" / f"f{i}"
+            f.write_bytes(b"")
+            os.utime(f, (1, 1))
+    queue = await make_queue(executor_settings={"system_projects_root": str(root)})
+    register_default_handlers(queue)
+    task_id = await queue.add_task(
+        Task("cleanup_old_data", {"project_id": "big", "days_old": 1}, max_retries=0)
+    )
+
+    def count() -> int:
+        return sum(len(os.listdir(root / "big" / f"d{d}")) for d in range(20))
+
+    await eventually(lambda: count() < 10000, what="deletion started")
+    await queue.cancel_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.CANCELLED
+    at_cancel = count()
+    assert at_cancel > 0
+    await run(queue, "export_collection", {})  # a while later, through the same queue
+    assert count() == at_cancel

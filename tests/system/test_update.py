@@ -5,6 +5,7 @@ that is already the newest)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -158,3 +159,126 @@ async def test_a_package_that_is_not_a_name_is_refused_when_added(
     with pytest.raises(QueueError) as raised:
         await queue.add_task(Task(T.SYSTEM_UPDATE, {"packages": [name]}))
     assert raised.value.code.value.startswith("VALIDATION_")
+
+
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, script: str) -> Path:
+    """A stand-in `name` first on PATH (a shell script), for what the real one cannot be made
+    to do here (a redrawn progress bar, hanging, an Arch system)."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    program = folder / name
+    program.write_text("#!/bin/sh\n" + script)
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return program
+
+
+async def test_a_progress_bar_redrawn_past_64_kib_is_read_with_a_stand_in_apt_get(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in(tmp_path, monkeypatch, "apt-get", (
+        "i=0; while [ $i -lt 4000 ]; do printf '\\r[#####         ] %d%% reading' $i; "
+        "i=$((i+1)); done\n"
+        "printf '\\nInst foo [1.0] (2.0 Debian:12/stable [amd64])\\n'\n"
+    ))  # fmt: skip
+    done = await run(queue, T.SYSTEM_UPDATE, {"manager": "apt"})
+    assert done.status is S.COMPLETED, done.error
+    assert done.result is not None and done.result["count"] == 1
+    log = await queue.read_log(done.id)
+    assert "] 3999% reading" in log and "] 3998% reading" not in log  # the last redraw only
+
+
+async def test_a_time_out_stops_the_whole_process_group_sigterm_first_with_a_stand_in_apt_get(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker, child = tmp_path / "got-term", tmp_path / "child.pid"
+    stand_in(tmp_path, monkeypatch, "apt-get", (
+        f"trap 'echo term > {marker}; exit 143' TERM\n"
+        f"sleep 300 & echo $! > {child}.tmp && mv {child}.tmp {child}\n"
+        "wait\n"
+    ))  # fmt: skip
+    done = await run(queue, T.SYSTEM_UPDATE, {"manager": "apt", "timeout_s": 1})
+    assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_TIMEOUT")
+    assert marker.read_text() == "term\n"  # sudo relays a SIGTERM; a SIGKILL ends sudo alone
+    pid = int(child.read_text())
+    await eventually(lambda: gone(pid), 10, "what the package manager started is gone too")
+
+
+async def test_pacman_with_nothing_to_upgrade_exits_1_and_that_is_no_failure(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in(tmp_path, monkeypatch, "pacman", "exit 1\n")  # pacman -Qu on an up-to-date Arch
+    done = await run(queue, T.SYSTEM_UPDATE, {"manager": "pacman"})
+    assert done.status is S.COMPLETED, done.error
+    assert done.result is not None and done.result["count"] == 0
+
+
+async def test_an_approved_pacman_apply_upgrades_only_the_chosen_packages(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = tmp_path / "calls"
+    stand_in(tmp_path, monkeypatch, "pacman", (
+        f'echo "$*" >> {calls}\n'
+        'if [ "$1" = -Qu ] && [ ! -e ' + f"{tmp_path}/upgraded" + ' ]; then\n'
+        '  echo "foo 1.0-1 -> 2.0-1"; exit 0; fi\n'
+        f'if [ "$1" = -S ]; then touch {tmp_path}/upgraded; exit 0; fi\n'
+        'exit 1\n'
+    ))  # fmt: skip
+    task_id = await queue.add_task(
+        Task(
+            T.SYSTEM_UPDATE,
+            {"apply": True, "packages": ["foo"], "manager": "pacman"},
+            permission=Permission.HUMAN_REQUIRED,
+            max_retries=0,
+        )
+    )
+
+    async def parked() -> bool:
+        return (await queue.get_task(task_id)).wait_reason == "awaiting approval"
+
+    await eventually(parked, 10, "the update waits for approval")
+    await queue.approve_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert done.result is not None
+    assert [c["package"] for c in done.result["changed"]] == ["foo"]
+    assert "-S --needed --noconfirm foo" in calls.read_text().splitlines()
+    assert "-Syu" not in calls.read_text()
+
+
+async def test_an_apply_through_sudo_keeps_debian_frontend_with_stand_in_sudo_and_apt_get(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sudo's env_reset drops DEBIAN_FRONTEND: a dpkg prompt would then hang the upgrade. The
+    stand-in sudo resets the environment as sudo does; the user is not root here."""
+    seen = tmp_path / "seen"
+    stand_in(tmp_path, monkeypatch, "sudo", (
+        f'echo "sudo $*" >> {seen}\n'
+        '[ "$1" = -n ] && shift\n'
+        'exec env -i PATH="$PATH" "$@"\n'
+    ))  # fmt: skip
+    stand_in(tmp_path, monkeypatch, "apt-get", (
+        f'if [ "$1" = -y ]; then echo "frontend=$DEBIAN_FRONTEND" >> {seen}; fi\n'
+        "exit 0\n"
+    ))  # fmt: skip
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # a desktop user, who needs sudo
+    task_id = await queue.add_task(
+        Task(
+            T.SYSTEM_UPDATE,
+            {"apply": True, "packages": ["foo"], "manager": "apt"},
+            permission=Permission.HUMAN_REQUIRED,
+            max_retries=0,
+        )
+    )
+
+    async def parked() -> bool:
+        return (await queue.get_task(task_id)).wait_reason == "awaiting approval"
+
+    await eventually(parked, 10, "the update waits for approval")
+    await queue.approve_task(task_id)
+    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    assert done.status is S.COMPLETED, done.error
+    assert seen.read_text().splitlines() == [
+        "sudo -n env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -y install --only-upgrade foo",
+        "frontend=noninteractive",
+    ]

@@ -4,6 +4,7 @@ its NVIDIA GPUs through nvidia-ml-py (pynvml) when present (else a clear "no GPU
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, Literal
 
@@ -37,7 +38,9 @@ class MonitorParams(Params):
 
 def gpu_reading() -> dict[str, Any]:
     """Each NVIDIA GPU's utilisation, memory and temperature, or {"available": False, "reason"}
-    where nvidia-ml-py is not installed or no driver/GPU answers."""
+    where nvidia-ml-py is not installed or no driver/GPU answers. Every NVML call is guarded:
+    a reading a device does not support (MIG, vGPU) is None with its reason under "errors", a
+    device that does not answer at all is {"index", "error"}; never a failed task."""
     try:
         import pynvml
     except ImportError:
@@ -47,29 +50,59 @@ def gpu_reading() -> dict[str, Any]:
     except pynvml.NVMLError as exc:
         return {"available": False, "reason": f"no GPU: the NVIDIA driver does not answer ({exc})"}
     try:
-        gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
-            util = pynvml.nvmlDeviceGetUtilizationRates(h)
-            name = pynvml.nvmlDeviceGetName(h)
-            gpus.append(
-                {
-                    "index": i,
-                    "name": name.decode() if isinstance(name, bytes) else str(name),
-                    "utilization_percent": util.gpu,
-                    "memory_total": mem.total,
-                    "memory_used": mem.used,
-                    "temperature_c": pynvml.nvmlDeviceGetTemperature(
-                        h, pynvml.NVML_TEMPERATURE_GPU
-                    ),
-                }
-            )
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        except pynvml.NVMLError as exc:
+            return {"available": False, "reason": f"no GPU: the driver cannot count them ({exc})"}
+        gpus = [_gpu(pynvml, i) for i in range(count)]
         if not gpus:
             return {"available": False, "reason": "no GPU: the driver lists none"}
         return {"available": True, "gpus": gpus}
     finally:
-        pynvml.nvmlShutdown()
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+
+
+def _gpu(pynvml: Any, index: int) -> dict[str, Any]:
+    """One device's reading, each NVML call on its own (see `gpu_reading`)."""
+    try:
+        h = pynvml.nvmlDeviceGetHandleByIndex(index)
+    except pynvml.NVMLError as exc:
+        return {"index": index, "error": f"the driver does not answer for this GPU ({exc})"}
+    errors: dict[str, str] = {}
+
+    def read(what: str, call: Any, *args: Any) -> Any:
+        try:
+            return call(h, *args)
+        except pynvml.NVMLError as exc:
+            errors[what] = str(exc)
+            return None
+
+    name = read("name", pynvml.nvmlDeviceGetName)
+    mem = read("memory", pynvml.nvmlDeviceGetMemoryInfo)
+    util = read("utilization", pynvml.nvmlDeviceGetUtilizationRates)
+    temp = read("temperature", pynvml.nvmlDeviceGetTemperature, pynvml.NVML_TEMPERATURE_GPU)
+    out: dict[str, Any] = {
+        "index": index,
+        "name": (name.decode() if isinstance(name, bytes) else str(name)) if name else "",
+        "utilization_percent": util.gpu if util is not None else None,
+        "memory_total": mem.total if mem is not None else None,
+        "memory_used": mem.used if mem is not None else None,
+        "temperature_c": temp,
+    }
+    if errors:
+        out["errors"] = errors
+    return out
+
+
+def _gpu_line(gpu: dict[str, Any]) -> str:
+    """`gpu0 37%`, `gpu1 (utilization: Not Supported)`, `gpu2 (the driver does not ...)`."""
+    if "error" in gpu:
+        return f"gpu{gpu['index']} ({gpu['error']})"
+    if gpu["utilization_percent"] is None:
+        why = gpu.get("errors", {}).get("utilization", "no reading")
+        return f"gpu{gpu['index']} (utilization: {why})"
+    return f"gpu{gpu['index']} {gpu['utilization_percent']}%"
 
 
 def _sample(p: MonitorParams) -> dict[str, Any]:
@@ -129,7 +162,7 @@ def _line(sample: dict[str, Any]) -> str:
     if "gpu" in sample:
         g = sample["gpu"]
         if g["available"]:
-            parts.extend(f"gpu{x['index']} {x['utilization_percent']}%" for x in g["gpus"])
+            parts.extend(_gpu_line(x) for x in g["gpus"])
         else:
             parts.append(g["reason"])
     if "processes" in sample:

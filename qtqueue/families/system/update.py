@@ -7,16 +7,22 @@ and that a person approved (the approval gate parks such a task until then: by t
 starts, `approved_at` is set). The check is made when the task runs, not when it is added: the
 task's permission is a field of the task, not of its params, and the params validation sees only
 params; at run time the approved task is the only one that can get there, so one check covers
-adding, editing and retrying. Not root: `sudo -n` (never a password prompt), else `pkexec`.
+adding, editing and retrying. Not root: `sudo -n env DEBIAN_FRONTEND=noninteractive ...` (never
+a password prompt; sudo drops the environment), else `pkexec`. Output is read in chunks, a
+carriage return redrawing the line; a cancel, time-out or error stops the command's process
+group with SIGTERM (sudo relays it to the package manager), then SIGKILL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import logging
 import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -175,8 +181,10 @@ def _apply_command(manager: str, packages: list[str]) -> list[str]:
         return ["apt-get", "-y", "upgrade"]
     if manager == "dnf":
         return ["dnf", "-y", "upgrade", *packages]
-    if manager == "pacman":
-        return ["pacman", "-Syu", "--noconfirm", *packages]
+    if manager == "pacman":  # the chosen ones only (-S --needed), else the full upgrade
+        if packages:
+            return ["pacman", "-S", "--needed", "--noconfirm", *packages]
+        return ["pacman", "-Syu", "--noconfirm"]
     if manager == "brew":
         return ["brew", "upgrade", *packages]
     return ["winget", "upgrade", "--all", "--silent", *packages]
@@ -202,8 +210,52 @@ _DENIED = re.compile(
 )
 
 
+#: Seconds a package manager gets to stop after SIGTERM (sudo relays it) before SIGKILL.
+TERM_GRACE_S = 5.0
+#: A line longer than this (no newline, no carriage return) is logged in pieces.
+LINE_CAP = 65536
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """End the command's whole process group: SIGTERM first (sudo relays it to the package
+    manager it runs as root; a SIGKILL would end sudo alone), SIGKILL after TERM_GRACE_S."""
+    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+    for sig in (signal.SIGTERM, kill):
+        _signal_group(proc, sig)
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), TERM_GRACE_S)
+        except TimeoutError:
+            continue
+        break
+    _signal_group(proc, kill)  # the leader is gone; what it started may linger
+
+
+def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    """`sig` to the process group `proc` leads (its own session); to `proc` alone where
+    there are no process groups (Windows)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        killpg = getattr(os, "killpg", None)
+        if killpg is not None:
+            killpg(proc.pid, sig)
+        elif proc.returncode is None:
+            proc.send_signal(sig)
+
+
+def _lines(pending: str) -> tuple[list[str], str]:
+    """Complete lines of `pending` and the rest. A carriage return redraws the line (progress
+    bars): only what follows the last one counts; a line past LINE_CAP is cut."""
+    *done, rest = pending.split("\n")
+    lines = [line.rstrip("\r").rpartition("\r")[2] for line in done]
+    rest = rest.rstrip("\r").rpartition("\r")[2] + ("\r" if rest.endswith("\r") else "")
+    while len(rest) > LINE_CAP:
+        lines.append(rest[:LINE_CAP])
+        rest = rest[LINE_CAP:]
+    return lines, rest
+
+
 async def _run(ctx: RunContext[UpdateParams], argv: list[str], ok: set[int]) -> str:
-    """Run argv, its output streamed to the log; return it. A failure → its code."""
+    """Run argv, its output streamed to the log; return it. A failure → its code; on any
+    error, cancel or time-out the command's process group is stopped (`_stop`)."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
     ctx.log("$ " + " ".join(argv))
     proc = await asyncio.create_subprocess_exec(
@@ -219,22 +271,26 @@ async def _run(ctx: RunContext[UpdateParams], argv: list[str], ok: set[int]) -> 
 
     async def pump() -> None:
         assert proc.stdout is not None
-        async for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            lines.append(line)
-            ctx.log(line)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while chunk := await proc.stdout.read(LINE_CAP):
+            done, pending = _lines(pending + decoder.decode(chunk))
+            for line in done:
+                lines.append(line)
+                ctx.log(line)
+        if pending := (pending + decoder.decode(b"", final=True)).rstrip("\r").rpartition("\r")[2]:
+            lines.append(pending)
+            ctx.log(pending)
 
     try:
         await asyncio.wait_for(asyncio.gather(pump(), proc.wait()), ctx.params.timeout_s)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await _stop(proc)
         raise QueueError(
             C.SYSTEM_TIMEOUT, f"{argv[0]} took more than {ctx.params.timeout_s:g} s", argv=argv
         ) from None
-    except asyncio.CancelledError:
-        if proc.returncode is None:
-            proc.kill()
+    except BaseException:  # a cancel, or anything unforeseen: never leave it running
+        await _stop(proc)
         raise
     text = "\n".join(lines)
     rc = proc.returncode
@@ -284,7 +340,8 @@ class UpdateExecutor(Executor[UpdateParams]):
             )
         ctx.phase(TaskStatus.PREPARING)
         manager = detect_manager(p.manager)
-        ok = {0, 100} if manager == "dnf" else {0}
+        # dnf check-update: 100 = upgrades available; pacman -Qu: 1 = nothing to upgrade
+        ok = {"dnf": {0, 100}, "pacman": {0, 1}}.get(manager, {0})
         ctx.progress(10.0, f"asking {manager}")
         text = await _run(ctx, _list_command(manager, p.packages), ok)
         pending = _parse(manager, text)
@@ -302,7 +359,10 @@ class UpdateExecutor(Executor[UpdateParams]):
         await ctx.checkpoint()
         ctx.phase(TaskStatus.RUNNING)
         ctx.progress(30.0, f"upgrading {len(pending)} package(s)")
-        argv = elevation() + _apply_command(manager, p.packages)
+        prefix = elevation()
+        if prefix:  # sudo and pkexec reset the environment: set it again past them
+            prefix += ["env", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"]
+        argv = prefix + _apply_command(manager, p.packages)
         await _run(ctx, argv, {0})
         after = _parse(manager, await _run(ctx, _list_command(manager, p.packages), ok))
         left = {c.package for c in after}
