@@ -130,18 +130,14 @@ def _remove_old_files(
     """Delete the files (and links, as links) under the project `folder` last modified before
     `cutoff`, walking folders held open (O_NOFOLLOW) so nothing outside can be reached, not even
     through a folder swapped for a link meanwhile; (number removed, failures). A project folder
-    that is missing, a symlink or a file is refused with a coded error."""
-    from qtqueue.families.system.sweep import sweep_folder  # the system family's walker
+    that is a symlink or a file is refused with a coded error; a missing one has nothing to
+    clean (the SQLite-queue document's example runs on a fresh install)."""
+    from qtqueue.executors.sweep import sweep_folder
 
     try:
         swept = sweep_folder(str(folder), cutoff, remove=True, follow_root=False, stop=stop)
     except FileNotFoundError:
-        raise QueueError(
-            TaskErrorCode.DATA_FILE_NOT_FOUND,
-            f"project_id: no project folder {folder}",
-            field="project_id",
-            path=str(folder),
-        ) from None
+        return 0, []
     except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a file
         kind = "a symlink" if os.path.islink(folder) else "not a folder"
         raise QueueError(
@@ -160,12 +156,12 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
     - `cleanup_old_data` {project_id, days_old: 30}: deletes the files under
       `<projects root>/<project_id>` modified more than `days_old` days ago (the root: the
       system family's `system_projects_root` setting, else `<data dir>/projects`), never
-      through a symlink; a project folder that is missing (DATA_FILE_NOT_FOUND), a symlink or a
-      file (VALIDATION_INVALID_PARAMS) is refused; files it could not remove are listed under
-      "failed". Without a
-      `project_id`: the finished tasks (and their logs) completed more than `days_old` days
-      ago; dead letters are kept. Progress 50 "Processing...", then 100 "Done" (the
-      document's). Result: {"removed": N, "days_old": D}.
+      through a symlink; a project folder that is a symlink or a file is refused
+      (VALIDATION_INVALID_PARAMS), a missing one has nothing to clean (result "note"); files
+      it could not remove are listed under "failed". Without a `project_id`: the finished
+      tasks (and their logs) completed more than `days_old` days ago; dead letters are kept.
+      Progress 50 "Processing...", then 100 "Done" (the document's). Result: {"removed": N,
+      "days_old": D}.
     - `export_collection` {collection: "all", output_file}: writes the tasks of `collection`
       ("all", a status such as "failed", or a category such as "docker") as a JSON list to
       `exports/<output_file>` in the data directory (0600; default name
@@ -181,6 +177,10 @@ def register_default_handlers(queue: TaskQueue | None = None) -> None:
         await target.update_progress(task_id, 50, "Processing...")
         if "project_id" in params:
             folder = _project_dir(target, params["project_id"])
+            if not os.path.lexists(folder):
+                await target.update_progress(task_id, 100, "Done")
+                note = f"no project folder {folder}: nothing to clean"
+                return {"removed": 0, "days_old": days, "note": note}
             cutoff = time.time() - days * 86400.0
             stop = threading.Event()  # a cancel stops the deletion between two files
             work = asyncio.ensure_future(asyncio.to_thread(_remove_old_files, folder, cutoff, stop))

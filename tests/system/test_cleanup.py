@@ -18,7 +18,7 @@ from system_env import DONE_S, run
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.queue import TaskQueue
-from qtqueue.families.system import sweep
+from qtqueue.executors import sweep
 from qtqueue.families.system.cleanup import old_files
 
 S = TaskStatus

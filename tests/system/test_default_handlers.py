@@ -98,10 +98,9 @@ async def test_the_projects_root_defaults_to_the_data_dirs_projects_folder(
     [
         ("link", "VALIDATION_INVALID_PARAMS"),
         ("file", "VALIDATION_INVALID_PARAMS"),
-        ("missing", "DATA_FILE_NOT_FOUND"),
     ],
 )
-async def test_cleanup_old_data_refuses_a_project_folder_that_is_a_link_a_file_or_missing(
+async def test_cleanup_old_data_refuses_a_project_folder_that_is_a_link_or_a_file(
     make_queue: QueueFactory, tmp_path: Path, make: str, code: str
 ) -> None:
     root = tmp_path / "projects"
@@ -121,6 +120,19 @@ async def test_cleanup_old_data_refuses_a_project_folder_that_is_a_link_a_file_o
     assert done.error_code == code, done.error
     assert "p1" in (done.error or "")
     assert (outside / "keep.txt").read_text() == "not a project file\n"
+
+
+async def test_cleanup_old_data_of_a_project_with_no_folder_has_nothing_to_clean_and_says_so(
+    make_queue: QueueFactory, tmp_path: Path
+) -> None:
+    """The SQLite-queue document's example on a fresh install: no project folder yet."""
+    queue = await make_queue(executor_settings={"system_projects_root": str(tmp_path / "p")})
+    register_default_handlers(queue)
+    done = await run(queue, "cleanup_old_data", {"project_id": "test_project", "days_old": 30})
+    assert done.status is S.COMPLETED and done.result is not None
+    assert done.result["removed"] == 0
+    assert "no project folder" in done.result["note"] and "test_project" in done.result["note"]
+    assert not (tmp_path / "p").exists()  # nothing made
 
 
 async def test_a_cancelled_cleanup_old_data_stops_deleting(

@@ -28,7 +28,7 @@ from pydantic import Field
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
-from qtqueue.families.system.sweep import Swept, sweep_folder
+from qtqueue.executors.sweep import Swept, sweep_folder
 from qtqueue.families.system.table import row_line, table_line
 
 logger = logging.getLogger(__name__)
