@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
-from typing import Protocol, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, cast
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
     QGroupBox,
     QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task
 from qtqueue.executors.family import Family
 from qtqueue.ui.paramform.editors import EditorRegistry
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "LIST_ROWS_SHOWN",
     "FamilyWidget",
+    "KeyedRowsBox",
     "family_editors",
     "find_family_widget",
     "fit_rows",
@@ -116,6 +120,66 @@ def hosted_list(
     view.header().setStretchLastSection(True)
     QVBoxLayout(box).addWidget(view)
     return view
+
+
+class KeyedRowsBox(QGroupBox):
+    """A family's detail box whose log tells the state of named things (image layers, model
+    layers): one row per name, updated in place, 'TITLE (N)'. A subclass gives `new_feed()`
+    (a LineFeed returning {name: state} of what changed), `cells(name, state)`, `shows(task)`;
+    this class follows the family-widget contract (`reset`, `feed`, `finish`, `updated`)."""
+
+    updated = Signal(str)
+
+    def __init__(
+        self, title: str, names: tuple[str, str], headers: Sequence[str], parent: QWidget | None
+    ) -> None:
+        super().__init__(title, parent)
+        self._title = title
+        self.setObjectName(names[0])
+        self.view = hosted_list(self, names[1], headers)
+        self._feed = self.new_feed()
+        self._items: dict[str, QTreeWidgetItem] = {}
+
+    def new_feed(self) -> LineFeed[Any]:
+        """A fresh reader of the task's log."""
+        raise NotImplementedError
+
+    def cells(self, name: str, state: Any) -> list[str]:
+        """The row of `name` in its latest `state`, one text per column."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the rows shown: another task (or its log from the start) comes next."""
+        self._feed = self.new_feed()
+        self._items.clear()
+        self.view.clear()
+        fit_rows(self.view)
+        self.setTitle(self._title)
+
+    def feed(self, task_id: str, chunk: str) -> None:
+        """The next piece of `task_id`'s log."""
+        self._show(task_id, self._feed.feed(chunk))
+
+    def finish(self, task_id: str) -> None:
+        """`task_id`'s log ended."""
+        self._show(task_id, self._feed.finish())
+
+    def _show(self, task_id: str, changed: Mapping[str, Any]) -> None:
+        if not changed:
+            return
+        for name, state in changed.items():
+            item = self._items.get(name)
+            if item is None:
+                item = QTreeWidgetItem([name])
+                self.view.addTopLevelItem(item)
+                self._items[name] = item
+            for column, text in enumerate(self.cells(name, state)):
+                item.setText(column, text)
+        for column in range(self.view.columnCount() - 1):
+            self.view.resizeColumnToContents(column)
+        fit_rows(self.view)
+        self.setTitle(f"{self._title} ({len(self._items)})")
+        self.updated.emit(task_id)
 
 
 def fit_rows(view: QTreeWidget) -> None:

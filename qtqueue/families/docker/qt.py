@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QTreeWidgetItem,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
 from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.docker.progress import LayerState, parse_layer_lines
-from qtqueue.ui.family_widgets import fit_rows, hosted_list
+from qtqueue.ui.family_widgets import KeyedRowsBox
 from qtqueue.ui.task_list.columns import format_size
 
 logger = logging.getLogger(__name__)
@@ -61,57 +56,26 @@ def layer_transfer_text(state: LayerState) -> str:
     return f"{pct:.0f} % · {format_size(state.current)} / {format_size(state.total)}"
 
 
-class LayerView(QGroupBox):
+class LayerView(KeyedRowsBox):
     """'Image layers (N)': one row per layer (id, status, transferred), updated in place.
 
     `updated(task id)` is emitted after the rows changed.
     """
 
-    updated = Signal(str)
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(TITLE, parent)
-        self.setObjectName("layersBox")
-        self.view = hosted_list(self, "layerView", ["Layer", "Status", "Transferred"])
-        self._feed = LayerFeed()
-        self._items: dict[str, QTreeWidgetItem] = {}
+        super().__init__(
+            TITLE, ("layersBox", "layerView"), ["Layer", "Status", "Transferred"], parent
+        )
 
     def shows(self, task: Task) -> bool:
         """Whether the widget has something to say about `task` (a pull or a push)."""
         return task.type_name in LAYERED_TYPES
 
-    def reset(self) -> None:
-        """Forget the layers shown: another task (or its log from the start) comes next."""
-        self._feed = LayerFeed()
-        self._items.clear()
-        self.view.clear()
-        fit_rows(self.view)
-        self.setTitle(TITLE)
+    def new_feed(self) -> LayerFeed:
+        return LayerFeed()
 
-    def feed(self, task_id: str, chunk: str) -> None:
-        """The next piece of `task_id`'s log."""
-        self._show(task_id, self._feed.feed(chunk))
-
-    def finish(self, task_id: str) -> None:
-        """`task_id`'s log ended."""
-        self._show(task_id, self._feed.finish())
-
-    def _show(self, task_id: str, changed: dict[str, LayerState]) -> None:
-        if not changed:
-            return
-        for layer_id, state in changed.items():
-            item = self._items.get(layer_id)
-            if item is None:
-                item = QTreeWidgetItem([layer_id, "", ""])
-                self.view.addTopLevelItem(item)
-                self._items[layer_id] = item
-            item.setText(1, state.status)
-            item.setText(2, layer_transfer_text(state))
-        self.view.resizeColumnToContents(0)
-        self.view.resizeColumnToContents(1)
-        fit_rows(self.view)
-        self.setTitle(f"{TITLE} ({len(self._items)})")
-        self.updated.emit(task_id)
+    def cells(self, name: str, state: LayerState) -> list[str]:
+        return [name, state.status, layer_transfer_text(state)]
 
 
 def detail_widget(parent: QWidget | None = None) -> LayerView:

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QTreeWidgetItem,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
 from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.ollama.progress import PullLayer, parse_pull_lines
-from qtqueue.ui.family_widgets import fit_rows, hosted_list
+from qtqueue.ui.family_widgets import KeyedRowsBox
 from qtqueue.ui.task_list.columns import format_size
 
 logger = logging.getLogger(__name__)
@@ -53,55 +48,24 @@ def transferred_text(layer: PullLayer) -> str:
     return f"{layer.percent:.0f} % · {format_size(layer.completed)} / {format_size(layer.total)}"
 
 
-class PullLayerView(QGroupBox):
+class PullLayerView(KeyedRowsBox):
     """'Model layers (N)': one row per layer (digest, state, transferred), updated in place;
     `updated(task id)` is emitted after rows changed."""
 
-    updated = Signal(str)
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(TITLE, parent)
-        self.setObjectName("ollamaLayersBox")
-        self.view = hosted_list(self, "ollamaLayerView", ["Layer", "State", "Transferred"])
-        self._feed = PullFeed()
-        self._items: dict[str, QTreeWidgetItem] = {}
+        super().__init__(
+            TITLE, ("ollamaLayersBox", "ollamaLayerView"), ["Layer", "State", "Transferred"], parent
+        )
 
     def shows(self, task: Task) -> bool:
         """Whether the widget has something to say about `task` (a model pull)."""
         return task.type_name == TaskType.OLLAMA_PULL.value
 
-    def reset(self) -> None:
-        """Forget the layers shown: another task (or its log from the start) comes next."""
-        self._feed = PullFeed()
-        self._items.clear()
-        self.view.clear()
-        fit_rows(self.view)
-        self.setTitle(TITLE)
+    def new_feed(self) -> PullFeed:
+        return PullFeed()
 
-    def feed(self, task_id: str, chunk: str) -> None:
-        """The next piece of `task_id`'s log."""
-        self._show(task_id, self._feed.feed(chunk))
-
-    def finish(self, task_id: str) -> None:
-        """`task_id`'s log ended."""
-        self._show(task_id, self._feed.finish())
-
-    def _show(self, task_id: str, changed: dict[str, PullLayer]) -> None:
-        if not changed:
-            return
-        for digest, layer in changed.items():
-            item = self._items.get(digest)
-            if item is None:
-                item = QTreeWidgetItem([digest, "", ""])
-                self.view.addTopLevelItem(item)
-                self._items[digest] = item
-            item.setText(1, layer.state)
-            item.setText(2, transferred_text(layer))
-        self.view.resizeColumnToContents(0)
-        self.view.resizeColumnToContents(1)
-        fit_rows(self.view)
-        self.setTitle(f"{TITLE} ({len(self._items)})")
-        self.updated.emit(task_id)
+    def cells(self, name: str, state: PullLayer) -> list[str]:
+        return [name, state.state, transferred_text(state)]
 
 
 def detail_widget(parent: QWidget | None = None) -> PullLayerView:
