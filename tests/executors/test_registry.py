@@ -264,3 +264,12 @@ def test_without_the_docker_sdk_its_types_are_listed_but_adding_one_says_what_to
     assert out["error"]["code"] == "QUEUE_EXTRA_NOT_INSTALLED"
     assert "pip install 'qtqueue[docker]'" in out["error"]["message"]
     assert out["error"]["retryable"] is False
+
+
+def test_every_type_the_design_documents_name_is_registered_by_a_built_in_family() -> None:
+    """All operation types of the design documents (the TaskType constants) can be added and
+    run once qtqueue's own families are registered: none is only a name."""
+    registry = default_registry(entry_points=False)
+    unregistered = [t.value for t in TaskType if registry.get(t.value) is None]
+    assert unregistered == []
+    assert all(registry.family_of(t.value) is not None for t in TaskType)
