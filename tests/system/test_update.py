@@ -204,6 +204,16 @@ async def test_a_time_out_stops_the_whole_process_group_sigterm_first_with_a_sta
     await eventually(lambda: gone(pid), 10, "what the package manager started is gone too")
 
 
+async def test_a_package_manager_killed_by_a_signal_is_process_killed_with_a_stand_in_apt_get(
+    queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when the OOM killer takes apt-get: the task says it was killed, by which signal."""
+    stand_in(tmp_path, monkeypatch, "apt-get", "echo Reading package lists...\nkill -KILL $$\n")
+    done = await run(queue, T.SYSTEM_UPDATE, {"manager": "apt"})
+    assert (done.status, done.error_code) == (S.FAILED, "SYSTEM_PROCESS_KILLED")
+    assert done.error is not None and "killed by signal 9" in done.error
+
+
 async def test_pacman_with_nothing_to_upgrade_exits_1_and_that_is_no_failure(
     queue: TaskQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
