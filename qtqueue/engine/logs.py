@@ -42,6 +42,7 @@ class BoundedLog:
         self._size = 0
         self.secrets: list[bytes] = []
         self._held = b""
+        self._closed = False
 
     @property
     def path(self) -> Path:
@@ -64,12 +65,16 @@ class BoundedLog:
             data = self._held + data
             for secret in self.secrets:
                 data = data.replace(secret, REDACTED_BYTES)
-            keep = secret_prefix_tail(data, self.secrets)
+            keep = 0 if self._closed else secret_prefix_tail(data, self.secrets)
             if keep:
                 data, self._held = data[:-keep], data[-keep:]
             else:
                 self._held = b""
         self._append(data)
+        if self._closed:
+            # A write after the attempt ended (a worker thread's last progress line): it is
+            # kept, and the file is not left open for nobody to close.
+            self._close_file()
 
     def _append(self, data: bytes) -> None:
         if not data:
@@ -117,7 +122,9 @@ class BoundedLog:
             self._fh = None
 
     def close(self) -> None:
-        """Write what was held back and close the file (a later write reopens it)."""
+        """Write what was held back and close the file. A later write is still appended, and
+        the file closed again at once."""
+        self._closed = True
         held, self._held = self._held, b""
         if held:
             self._append(held)

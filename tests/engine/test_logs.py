@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -181,6 +182,21 @@ def test_output_with_a_known_secret_reaches_the_file_at_once_unless_it_may_begin
     assert log_text(log.path).endswith("done\nends with ")
     log.close()
     assert log_text(log.path).endswith("done\nends with s")
+
+
+def test_a_write_after_the_log_closed_is_kept_and_leaves_no_file_open(tmp_path: Path) -> None:
+    """A worker thread's last line can come after its attempt ended: it reaches the log, and
+    no file handle stays open for nobody to close (a leak the garbage collector found)."""
+    log = BoundedLog(tmp_path / "t.log")
+    log.add_secret(b"suite-token-5f1c2a9e")
+    log.write(b"working\n")
+    log.close()
+    log.write(b"last progress: suite-tok")
+    assert log_text(log.path) == "working\nlast progress: suite-tok"
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        open_paths = {os.path.realpath(fds / fd) for fd in os.listdir(fds)}
+        assert os.path.realpath(log.path) not in open_paths
 
 
 # --- Following a log --------------------------------------------------------------------------
