@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.processes import gone
@@ -86,18 +87,11 @@ async def test_apply_without_approval_is_refused_before_apt_runs(queue: TaskQueu
     assert "apt-get" not in await queue.read_log(done.id)
 
 
-async def test_an_approved_apply_runs_apt_and_reports_what_changed(
-    queue: TaskQueue, apt_upgrade: str
-) -> None:
-    pending = {c.package for c in parse_apt(apt_upgrade)}
-    package = next(p for p in ("coreutils", "grep", "sed", "tar") if p not in pending)
+async def approved_apply(queue: TaskQueue, params: dict[str, Any]) -> Task:
+    """An update that applies `params`: added human_required, seen waiting for approval,
+    approved, and run to its end."""
     task_id = await queue.add_task(
-        Task(
-            T.SYSTEM_UPDATE,
-            {"apply": True, "packages": [package]},
-            permission=Permission.HUMAN_REQUIRED,
-            max_retries=0,
-        )
+        Task(T.SYSTEM_UPDATE, params, permission=Permission.HUMAN_REQUIRED, max_retries=0)
     )
 
     async def parked() -> bool:
@@ -105,7 +99,15 @@ async def test_an_approved_apply_runs_apt_and_reports_what_changed(
 
     await eventually(parked, 10, "the update waits for approval")
     await queue.approve_task(task_id)
-    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    return await queue.wait_for(task_id, timeout_s=DONE_S)
+
+
+async def test_an_approved_apply_runs_apt_and_reports_what_changed(
+    queue: TaskQueue, apt_upgrade: str
+) -> None:
+    pending = {c.package for c in parse_apt(apt_upgrade)}
+    package = next(p for p in ("coreutils", "grep", "sed", "tar") if p not in pending)
+    done = await approved_apply(queue, {"apply": True, "packages": [package]})
     assert done.status is S.COMPLETED, done.error
     assert done.result is not None
     assert (done.result["applied"], done.result["changed"]) == (True, [])
@@ -234,21 +236,7 @@ async def test_an_approved_pacman_apply_upgrades_only_the_chosen_packages(
         f'if [ "$1" = -S ]; then touch {tmp_path}/upgraded; exit 0; fi\n'
         'exit 1\n'
     ))  # fmt: skip
-    task_id = await queue.add_task(
-        Task(
-            T.SYSTEM_UPDATE,
-            {"apply": True, "packages": ["foo"], "manager": "pacman"},
-            permission=Permission.HUMAN_REQUIRED,
-            max_retries=0,
-        )
-    )
-
-    async def parked() -> bool:
-        return (await queue.get_task(task_id)).wait_reason == "awaiting approval"
-
-    await eventually(parked, 10, "the update waits for approval")
-    await queue.approve_task(task_id)
-    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    done = await approved_apply(queue, {"apply": True, "packages": ["foo"], "manager": "pacman"})
     assert done.status is S.COMPLETED, done.error
     assert done.result is not None
     assert [c["package"] for c in done.result["changed"]] == ["foo"]
@@ -272,21 +260,7 @@ async def test_an_apply_through_sudo_keeps_debian_frontend_with_stand_in_sudo_an
         "exit 0\n"
     ))  # fmt: skip
     monkeypatch.setattr(os, "geteuid", lambda: 1000)  # a desktop user, who needs sudo
-    task_id = await queue.add_task(
-        Task(
-            T.SYSTEM_UPDATE,
-            {"apply": True, "packages": ["foo"], "manager": "apt"},
-            permission=Permission.HUMAN_REQUIRED,
-            max_retries=0,
-        )
-    )
-
-    async def parked() -> bool:
-        return (await queue.get_task(task_id)).wait_reason == "awaiting approval"
-
-    await eventually(parked, 10, "the update waits for approval")
-    await queue.approve_task(task_id)
-    done = await queue.wait_for(task_id, timeout_s=DONE_S)
+    done = await approved_apply(queue, {"apply": True, "packages": ["foo"], "manager": "apt"})
     assert done.status is S.COMPLETED, done.error
     assert seen.read_text().splitlines() == [
         "sudo -n env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -y install --only-upgrade foo",
