@@ -33,7 +33,12 @@ from qtqueue.engine.context import AttemptState
 from qtqueue.engine.credentials import CredentialStore
 from qtqueue.engine.state import EngineState
 from qtqueue.engine.summary import task_summary
-from qtqueue.executors.webhooks import retry_after_s, signature_headers
+from qtqueue.executors.webhooks import (
+    retry_after_s,
+    retry_wait_s,
+    retryable_status,
+    signature_headers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,12 +178,12 @@ class Notifier:
                     if 200 <= status < 300:
                         self._note(task, f"summary posted to {url}: {status} (try {attempt})")
                         return True
-                    why, retry = f"answered {status}", status == 429 or status >= 500
+                    why, retry = f"answered {status}", retryable_status(status)
                 head = f"summary to {url}, try {attempt}/{attempts}: {why}"
                 if not retry or attempt == attempts:
                     self._note(task, f"{head}; gave up (the task's outcome is unchanged)", True)
                     return False
-                wait = min(MAX_WAIT_S, backoff * 2 ** (attempt - 1) if wait is None else wait)
+                wait = retry_wait_s(attempt, backoff, wait, MAX_WAIT_S)
                 self._note(task, f"{head}; retrying in {wait:g} s", failed=True)
                 await asyncio.sleep(wait)
         return False

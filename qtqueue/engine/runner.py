@@ -118,6 +118,7 @@ class Runner:
             self.lifecycle.set_status(task, status)
 
     def alert(self, task: Task, text: str) -> None:
+        """Tell a person now: a NOTICE event about `task` (the window's tray shows it)."""
         self.state.events.publish([self.state.notice(task, text)])
 
     def attach_pid(self, task: Task, pid: int) -> None:
@@ -176,9 +177,7 @@ class Runner:
         try:
             await claimed  # RUNNING is durable before anything is started
             if task.permission == Permission.SUPERVISED:
-                self.state.events.publish(
-                    [self.state.notice(task, f"supervised task started: {task.name}")]
-                )
+                self.alert(task, f"supervised task started: {task.name}")
             ctx = EngineRunContext(self, handle, executor)
             handle.retry_safe = executor.retry_safe
             if task.status == TaskStatus.PAUSED:

@@ -24,6 +24,8 @@ __all__ = [
     "DEFAULT_SIGNATURE_PREFIX",
     "MAX_URL_CHARS",
     "retry_after_s",
+    "retry_wait_s",
+    "retryable_status",
     "sign",
     "signature_headers",
     "url_problem",
@@ -51,6 +53,18 @@ def signature_headers(
 ) -> dict[str, str]:
     """`{header: prefix + hex}`: the header to send beside `body`."""
     return {header: prefix + sign(secret, body)}
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP answer is worth trying again: 429 (too many requests) and 5xx."""
+    return status == 429 or status >= 500
+
+
+def retry_wait_s(attempt: int, backoff_s: float, retry_after: float | None, cap_s: float) -> float:
+    """How long to wait before the attempt after `attempt` (1-based): what the server's
+    Retry-After asked for, else `backoff_s` doubled per attempt; at most `cap_s`."""
+    wait = backoff_s * 2 ** (attempt - 1) if retry_after is None else retry_after
+    return min(wait, cap_s)
 
 
 def retry_after_s(value: str | None, now: float | None = None) -> float | None:

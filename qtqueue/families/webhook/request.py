@@ -31,7 +31,12 @@ import aiohttp
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, RunContext
-from qtqueue.executors.webhooks import retry_after_s, signature_headers
+from qtqueue.executors.webhooks import (
+    retry_after_s,
+    retry_wait_s,
+    retryable_status,
+    signature_headers,
+)
 from qtqueue.families.webhook.params import WebhookParams, header_problem
 
 logger = logging.getLogger(__name__)
@@ -233,9 +238,7 @@ class WebhookExecutor(Executor[WebhookParams]):
                         ctx.log(f"{head}: {failed.error.message} — giving up")
                         failed.error.details.setdefault("attempts", attempt)
                         raise failed.error from None
-                    wait = failed.wait_s
-                    wait = p.backoff_s * 2 ** (attempt - 1) if wait is None else wait
-                    wait = min(wait, p.max_retry_after_s)
+                    wait = retry_wait_s(attempt, p.backoff_s, failed.wait_s, p.max_retry_after_s)
                     ctx.log(f"{head}: {failed.error.message} — retrying in {wait:g} s")
                     await asyncio.sleep(wait)
                     continue
@@ -286,7 +289,7 @@ class WebhookExecutor(Executor[WebhookParams]):
             )
         expected = ", ".join(map(str, p.expected_status)) or "2xx"
         text = f"{p.method} {p.url} answered {status} {answer['reason']} (expected {expected})"
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             wait = retry_after_s(answer["headers"].get("Retry-After"))
             raise _Attempt(QueueError("WEBHOOK_SERVER_ERROR", text, **facts), True, wait)
         raise _Attempt(QueueError("WEBHOOK_UNEXPECTED_STATUS", text, **facts), False)
