@@ -20,7 +20,7 @@ run: $(STAMP)
 
 ## Install what the tests need (system packages too, as root) and run every test.
 test: $(STAMP)
-	bash .ci/system-deps libgl1 libegl1 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 fonts-dejavu-core gnome-keyring dbus dbus-x11 xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2
+	bash .ci/system-deps libgl1 libegl1 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 fonts-dejavu-core gnome-keyring dbus dbus-x11 xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus
 	test -x $(VENV)-vastai/bin/vastai || { $(PYTHON) -m venv $(VENV)-vastai && $(VENV)-vastai/bin/pip install -q vastai==1.9.1; }
 	$(PY) -m pytest -q
 

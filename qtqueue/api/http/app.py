@@ -1,0 +1,54 @@
+"""The HTTP application: every part's routes on one aiohttp `web.Application`.
+
+A part is a module with `add_routes(app)`; its handlers find the engine as `app[QUEUE]`
+(`request.app[QUEUE]`). A handler that needs no API key is wrapped in `public` (the health
+check, the admin page's HTML and assets); every other route is refused without the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from qtqueue.api.wire import MAX_BODY_BYTES
+from qtqueue.engine.queue import TaskQueue
+
+__all__ = ["QUEUE", "Handler", "build_app", "is_public", "public"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_H = TypeVar("_H", bound=Handler)
+
+#: The engine the application serves.
+QUEUE = web.AppKey("queue", TaskQueue)
+
+_PUBLIC_ATTR = "__qtqueue_public__"
+
+
+def public(handler: _H) -> _H:
+    """Mark a route handler as reachable without the API key."""
+    setattr(handler, _PUBLIC_ATTR, True)
+    return handler
+
+
+def is_public(handler: Any) -> bool:
+    """Whether `handler` (a route's handler) was marked `public`."""
+    return bool(getattr(handler, _PUBLIC_ATTR, False))
+
+
+def build_app(
+    queue: TaskQueue,
+    *,
+    middlewares: Iterable[Any] = (),
+) -> web.Application:
+    """The application over `queue`: the REST API, the admin page and the metrics.
+    `middlewares` run first (authentication)."""
+    from qtqueue.api.http import admin, metrics, rest
+
+    # aiohttp refuses a body of client_max_size bytes or more: one more than the limit.
+    app = web.Application(middlewares=list(middlewares), client_max_size=MAX_BODY_BYTES + 1)
+    app[QUEUE] = queue
+    for part in (rest, admin, metrics):
+        part.add_routes(app)
+    return app
