@@ -15,13 +15,17 @@ from aiohttp import web
 from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.engine.queue import TaskQueue
 
-__all__ = ["QUEUE", "Handler", "build_app", "is_public", "public"]
+__all__ = ["CALLER", "QUEUE", "Handler", "build_app", "is_public", "public"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _H = TypeVar("_H", bound=Handler)
 
 #: The engine the application serves.
 QUEUE = web.AppKey("queue", TaskQueue)
+
+#: Who makes a request (the API key's name), set by the authentication middleware; a request
+#: without it (no middleware, as in some tests) is made by "api".
+CALLER = web.RequestKey("caller", str)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
 
