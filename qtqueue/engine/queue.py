@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -184,6 +185,14 @@ class TaskQueue(QueueSettings, WorkerControls):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    #: This process runs the engine (the engine port's `owns_engine`: `qtqueue.api.port`).
+    owns_engine = True
+
+    @property
+    def engine_pid(self) -> int:
+        """This process's id: the engine runs here (`qtqueue.api.port.EnginePort`)."""
+        return os.getpid()
 
     @property
     def started(self) -> bool:

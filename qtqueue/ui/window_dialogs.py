@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from qtqueue.api.port import EnginePort
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.engine.restore import backup_now
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 class DialogsHost(Protocol):
     """What the dialogs need from the window that opens them (`MainWindow` is one)."""
 
-    queue: TaskQueue
+    queue: EnginePort
     bridge: EngineBridge
     app_settings: AppSettings
     editors: EditorRegistry
@@ -102,6 +103,23 @@ class WindowDialogs(QObject):
         self.back_up_action.triggered.connect(self.back_up_now)
         self.restore_action.triggered.connect(self.open_backups)
         f.actionSchedules.triggered.connect(self.open_schedules)
+        if not self.queue.owns_engine:
+            self._only_with_own_engine()
+
+    def _only_with_own_engine(self) -> None:
+        """Disable, saying why, what a window attached to another process's engine cannot do:
+        a restore stops the engine, and the settings dialog edits the engine in this process."""
+        pid = self.queue.engine_pid
+        self.restore_action.setEnabled(False)
+        self.restore_action.setToolTip(
+            f"Bringing a backup back stops the engine; this window is attached to the engine "
+            f"of process {pid}. Stop that engine, then restore from a window that runs its own."
+        )
+        self.settings_action.setEnabled(False)
+        self.settings_action.setToolTip(
+            f"This window is attached to the engine of process {pid}: change its settings "
+            f"with `qtqueue config set`."
+        )
 
     def credentials(self) -> CredentialStore:
         """The keyring-backed credential store, made (and first read) on first use, so
@@ -121,6 +139,8 @@ class WindowDialogs(QObject):
     @Slot()
     def open_settings(self) -> SettingsDialog:
         """Show the settings dialog; OK saves them and applies them to the engine live."""
+        if not isinstance(self.queue, TaskQueue):  # disabled when attached (see above)
+            raise RuntimeError("the settings dialog needs the engine of this process")
         dialog = SettingsDialog(
             self.queue, self.host.app_settings, parent=self._parent, editors=self.host.editors
         )

@@ -1,0 +1,207 @@
+"""The window attaches to an engine that another process runs (`qtqueue run`): the same table,
+controls and live log over the local API; closing the window leaves that engine running; the
+engine going away is said in the window, not a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.core.task import ACTIVE, Task, TaskStatus
+from qtqueue.executors import default_registry
+from qtqueue.ui.main_window import MainWindow
+
+from .attach_env import Headless, headless_engine
+
+Run = Callable[..., Any]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Headless]:
+    """One headless engine for the module's tests (each works on tasks of its own)."""
+    with headless_engine(tmp_path_factory.mktemp("attach")) as running:
+        yield running
+
+
+@pytest.fixture
+def attach_window(
+    run: Run, open_windows: list[MainWindow], tmp_path: Path
+) -> Callable[[Path], MainWindow]:
+    """`attach_window(data_dir)`: the window opened on a data directory, shown. A test shuts
+    it down itself (`run(w.shutdown())`) while its loop still runs: pytest-qt processes Qt
+    events before fixtures are torn down, and a request under way must not be stepped then,
+    outside the running loop."""
+
+    def make(data_dir: Path) -> MainWindow:
+        settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+        w: MainWindow = run(
+            create_main_window(
+                data_dir, settings=settings, registry=default_registry(entry_points=False)
+            )
+        )
+        open_windows.append(w)
+        w.resize(1200, 800)
+        w.show()
+        return w
+
+    return make
+
+
+async def until_row(
+    window: MainWindow, task_id: str, check: Callable[[Task], bool], timeout_s: float = 15.0
+) -> Task:
+    """Wait until the window's table holds `task_id` in a state that passes `check`."""
+
+    def shown() -> bool:
+        t = window.model.task_by_id(task_id)
+        return t is not None and check(t)
+
+    await wait_for_condition(shown, window.model.batchApplied, timeout_s=timeout_s)
+    task = window.model.task_by_id(task_id)
+    assert task is not None
+    return task
+
+
+def status_in_engine(engine: Headless, task_id: str) -> str:
+    """The task's status as the engine's own CLI reports it."""
+    return str(json.loads(engine.cli("show", task_id, "--json"))["status"])
+
+
+def test_the_window_attaches_and_shows_the_engines_tasks(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    before = engine.add("true", name="added before the window")
+    w = attach_window(engine.data_dir)
+    assert not w.queue.owns_engine
+    assert w.queue.engine_pid == engine.proc.pid
+    assert w.model.task_by_id(before) is not None
+    words = f"attached to the engine of PID {engine.proc.pid}"
+    assert words in w.windowTitle()
+    assert w.engine_link.label.text() == f"Attached to the engine of PID {engine.proc.pid}"
+    restore = w.dialogs.restore_action
+    assert not restore.isEnabled()
+    assert "stops the engine" in restore.toolTip()
+    assert str(engine.proc.pid) in restore.toolTip()
+    run(w.shutdown())
+
+
+def test_a_task_added_by_the_cli_appears_live(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+
+    async def scenario() -> Task:
+        task_id = (await engine.acli("add", "command", "--name", "from the CLI", "--", "true"))
+        return await until_row(w, task_id.strip(), lambda t: t.status == TaskStatus.COMPLETED)
+
+    shown = run(scenario(), 30)
+    assert shown.name == "from the CLI"
+    run(w.shutdown())
+
+
+def test_cancel_in_the_window_cancels_the_task_in_the_engine(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+    task_id = engine.add("sleep", "60", name="long sleeper")
+
+    async def scenario() -> None:
+        await until_row(w, task_id, lambda t: t.status in ACTIVE)
+        w.select_tasks([task_id])
+        assert w.form.actionCancel.isEnabled()
+        w.form.actionCancel.trigger()
+        boxes = [b for b in w.findChildren(QMessageBox, "confirmCancelTasks") if b.isVisible()]
+        assert len(boxes) == 1
+        act = boxes[0].findChild(QPushButton, "confirmAct")
+        assert act is not None
+        act.click()
+        await until_row(w, task_id, lambda t: t.status == TaskStatus.CANCELLED)
+
+    run(scenario(), 30)
+    run(w.shutdown())
+    assert status_in_engine(engine, task_id) == "cancelled"
+
+
+def test_the_detail_pane_follows_the_log_live(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run, tmp_path: Path
+) -> None:
+    w = attach_window(engine.data_dir)
+    go = tmp_path / "go"
+    task_id = engine.add(
+        "sh", "-c", f"echo first-line; while [ ! -e {go} ]; do sleep 0.05; done; echo second-line",
+        name="talks twice",
+    )
+    pane = w.detail
+
+    async def scenario() -> None:
+        await until_row(w, task_id, lambda t: t.status in ACTIVE)
+        w.select_tasks([task_id])
+        await wait_for_condition(
+            lambda: "first-line" in pane.log_text(), pane.logLoaded,
+            pane.form.logView.textChanged, timeout_s=15,
+        )
+        assert "second-line" not in pane.log_text()  # the command has not written it yet
+        go.touch()  # now it does, while the pane shows the log
+        await wait_for_condition(
+            lambda: "second-line" in pane.log_text(), pane.form.logView.textChanged, timeout_s=15
+        )
+
+    run(scenario(), 40)
+    run(w.shutdown())
+
+
+def test_closing_the_window_leaves_the_engine_running(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+    running = engine.add("sleep", "60", name="keeps running")
+    closed: list[bool] = []
+    w.closed.connect(lambda: closed.append(True))
+
+    async def scenario() -> None:
+        await until_row(w, running, lambda t: t.status in ACTIVE)
+        w.close()  # no question: quitting this window stops none of the engine's tasks
+        await wait_for_condition(lambda: bool(closed), w.closed, timeout_s=15)
+
+    run(scenario(), 30)
+    assert w.is_shut_down
+    assert engine.proc.poll() is None
+    assert (engine.data_dir / "engine.json").exists()
+    assert status_in_engine(engine, running) == "running"
+    engine.cli("cancel", running)
+
+
+def test_the_engine_stopping_is_shown_and_its_return_followed(
+    tmp_path: Path, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    with headless_engine(tmp_path / "first") as first:
+        w = attach_window(first.data_dir)
+        label = w.engine_link.label
+        first.proc.send_signal(signal.SIGTERM)
+        run(wait_for_condition(
+            lambda: "stopped" in label.text(), w.bridge.engineLinkChanged, timeout_s=20
+        ))  # fmt: skip
+        assert first.proc.wait(20) == 0
+    assert w.isVisible()
+    assert f"engine of PID {first.proc.pid} stopped" in w.windowTitle()
+    assert "stopped" in w.statusBar().currentMessage()
+
+    # An engine started again on the folder is found and followed, with what it holds.
+    again = first.cli("add", "command", "--name", "added while away", "--", "true").strip()
+    with headless_engine(tmp_path / "first") as second:
+        run(wait_for_condition(
+            lambda: "stopped" not in label.text() and w.model.task_by_id(again) is not None,
+            w.bridge.engineLinkChanged, w.model.batchApplied, timeout_s=20,
+        ))  # fmt: skip
+        assert w.queue.engine_pid == second.proc.pid != os.getpid()
+        assert label.text() == f"Attached to the engine of PID {second.proc.pid}"
+        run(w.shutdown())  # before this engine stops: the window follows no engine any more
