@@ -186,8 +186,7 @@ class TaskQueue(QueueSettings, WorkerControls):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    #: This process runs the engine (the engine port's `owns_engine`: `qtqueue.api.port`).
-    owns_engine = True
+    owns_engine = True  #: this process runs the engine (`qtqueue.api.port.EnginePort`)
 
     @property
     def engine_pid(self) -> int:
