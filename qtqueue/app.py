@@ -29,7 +29,8 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from qtqueue.api.port import EnginePort
+from qtqueue.api.local_settings import LocalSettings
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.api.remote_engine import attach as attach_engine
 from qtqueue.api.server import ApiServer
 from qtqueue.config import resolve_data_dir
@@ -37,7 +38,8 @@ from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
 from qtqueue.executors import default_registry
-from qtqueue.ui.app_settings import AppSettings, start_engine
+from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
@@ -80,7 +82,7 @@ async def create_main_window(
         if remote is not None:
             logger.info("attached to the engine of PID %d on %s", remote.engine_pid, data_dir)
             # Closing the window stops following the engine; the engine keeps running.
-            return await _loaded(MainWindow, remote, [remote.close], settings)
+            return await _loaded(remote, remote.settings, [remote.close], settings)
     queue_kwargs.setdefault("dispatch", True)
     app_settings = AppSettings(settings)
     queue = TaskQueue(None if data_dir is None else Path(data_dir), **queue_kwargs)
@@ -96,18 +98,35 @@ async def create_main_window(
     except BaseException:
         await queue.close()
         raise
-    return await _loaded(MainWindow, queue, [server.stop, close_queue], settings)
+    return await _loaded(queue, LocalSettings(queue), [server.stop, close_queue], settings)
+
+
+async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:
+    """Start `queue` with the saved engine settings applied before its first task: the
+    store's, and those an earlier version saved in `QSettings`, which are then moved into the
+    store (a value the store already holds wins) and removed from `QSettings`."""
+    models = family_settings(queue.registry)
+    legacy = app_settings.legacy_settings(models)
+    settings = overlay(legacy, saved_settings(queue.data_dir, models))
+    apply_settings(queue, settings)
+    await queue.start()
+    if legacy.engine.model_fields_set or legacy.families:
+        await save_settings(queue.store, settings)
+        app_settings.forget_legacy()
+        logger.info("engine settings moved from the window's settings into the store")
 
 
 async def _loaded(
-    make: type[MainWindow],
     engine: EnginePort,
+    engine_settings: EngineSettingsPort,
     closers: list[Callable[[], Awaitable[object]]],
     settings: QSettings,
 ) -> MainWindow:
     """A window over `engine` with every task loaded; `closers` run when it shuts down."""
     bridge = EngineBridge(engine)
-    window = make(engine, bridge, closers=closers, settings=settings)
+    window = MainWindow(
+        engine, bridge, engine_settings=engine_settings, closers=closers, settings=settings
+    )
     bridge.setParent(window)
     try:
         await window.load()

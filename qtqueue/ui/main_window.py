@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
-from qtqueue.api.port import EnginePort
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
 from qtqueue.core.task import Task, TaskStatus
@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         queue: EnginePort,
         bridge: EngineBridge,
         *,
+        engine_settings: EngineSettingsPort,
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
         settings: QSettings | None = None,
         parent: QWidget | None = None,
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.queue = queue
         self.bridge = bridge
+        self.engine_settings = engine_settings  # the settings dialog's way to the engine
         self._closers = list(closers)
         self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
         self.app_settings = AppSettings(self.settings)

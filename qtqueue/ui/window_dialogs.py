@@ -13,10 +13,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
-from qtqueue.api.port import EnginePort
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
-from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.engine.restore import backup_now
+from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import (
     BackupsDialog,
@@ -40,6 +40,7 @@ class DialogsHost(Protocol):
     """What the dialogs need from the window that opens them (`MainWindow` is one)."""
 
     queue: EnginePort
+    engine_settings: EngineSettingsPort
     bridge: EngineBridge
     app_settings: AppSettings
     editors: EditorRegistry
@@ -108,17 +109,12 @@ class WindowDialogs(QObject):
 
     def _only_with_own_engine(self) -> None:
         """Disable, saying why, what a window attached to another process's engine cannot do:
-        a restore stops the engine, and the settings dialog edits the engine in this process."""
+        a restore stops the engine."""
         pid = self.queue.engine_pid
         self.restore_action.setEnabled(False)
         self.restore_action.setToolTip(
             f"Bringing a backup back stops the engine; this window is attached to the engine "
             f"of process {pid}. Stop that engine, then restore from a window that runs its own."
-        )
-        self.settings_action.setEnabled(False)
-        self.settings_action.setToolTip(
-            f"This window is attached to the engine of process {pid}: change its settings "
-            f"with `qtqueue config set`."
         )
 
     def credentials(self) -> CredentialStore:
@@ -139,11 +135,10 @@ class WindowDialogs(QObject):
     @Slot()
     def open_settings(self) -> SettingsDialog:
         """Show the settings dialog; OK saves them and applies them to the engine live."""
-        if not isinstance(self.queue, TaskQueue):  # disabled when attached (see above)
-            raise RuntimeError("the settings dialog needs the engine of this process")
         dialog = SettingsDialog(
-            self.queue, self.host.app_settings, parent=self._parent, editors=self.host.editors
-        )
+            self.queue, self.host.engine_settings, self.host.app_settings,
+            parent=self._parent, editors=self.host.editors,
+        )  # fmt: skip
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.host.show_message("Settings saved and applied"))
         dialog.open()

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.settings_dialog import SettingsDialog
 
 from .attach_env import Headless, headless_engine
 
@@ -157,6 +158,24 @@ def test_the_detail_pane_follows_the_log_live(
 
     run(scenario(), 40)
     run(w.shutdown())
+
+
+def test_the_settings_dialog_reads_and_changes_the_attached_engines_settings(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    engine.cli("config", "set", "engine.max_concurrent=3")
+    w = attach_window(engine.data_dir)
+    w.dialogs.settings_action.trigger()
+    dialog = w.findChild(SettingsDialog, "settingsDialog")
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.maxConcurrent.value() == 3  # the engine's, not this process's default
+    dialog.maxConcurrent.setValue(6)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert dialog.saving is not None
+    run(dialog.saving)
+    run(w.shutdown())
+    shown = json.loads(engine.cli("config", "get", "engine.max_concurrent", "--json"))
+    assert shown == {"engine.max_concurrent": 6}  # applied by the engine and saved
 
 
 def test_closing_the_window_leaves_the_engine_running(
