@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from qtqueue.api.messages import Message
 from qtqueue.api.params import Params, parse_params
@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["HISTORY_ACTIONS", "History", "HistoryParams", "history"]
 
 _DAY_S = 86400.0
+#: The most buckets one read may ask for (the charts draw a few hundred at most).
+MAX_BUCKETS = 10_000
 
 
 class HistoryParams(Params):
@@ -27,6 +29,14 @@ class HistoryParams(Params):
 
     since_s: float = Field(_DAY_S, gt=0, le=366 * _DAY_S, description="Seconds back from now")
     bucket_s: float | None = Field(None, gt=0, description="Seconds per bucket")
+
+    @model_validator(mode="after")
+    def _few_enough_buckets(self) -> HistoryParams:
+        if self.bucket_s is not None and self.since_s / self.bucket_s > MAX_BUCKETS:
+            raise ValueError(
+                f"bucket_s: at most {MAX_BUCKETS} buckets (since_s / bucket_s); give a wider bucket"
+            )
+        return self
 
 
 class History(Message):

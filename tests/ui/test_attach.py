@@ -92,6 +92,10 @@ def test_the_window_attaches_and_shows_the_engines_tasks(
     assert not restore.isEnabled()
     assert "stops the engine" in restore.toolTip()
     assert str(engine.proc.pid) in restore.toolTip()
+    # The statistics tab's history comes from the engine too.
+    run(until_row(w, before, lambda t: t.status == TaskStatus.COMPLETED))
+    history = run(w.queue.get_history(3600, 60))
+    assert sum(b["completed"] for b in history["buckets"]) >= 1  # the task added before
     run(w.shutdown())
 
 
