@@ -9,7 +9,8 @@ answered from caches the stream keeps current.
 
 When the stream breaks (the engine stopped), subscribers get a QUEUE event `ENGINE_LOST`;
 the engine file is then watched, and when an engine answers again the state is read anew
-(every task re-published as CHANGED) and `ENGINE_BACK` follows. An "overflow" from the
+(every task re-published as CHANGED, those gone meanwhile as REMOVED) and `ENGINE_BACK`
+follows. An "overflow" from the
 server (this client fell behind) is answered the same way: everything is read again.
 """
 
@@ -254,6 +255,9 @@ class RemoteEngine:
         self._refreshing: asyncio.Task[None] | None = None
         self._refresh_again = False
         self._calls: set[asyncio.Task[dict[str, Any]]] = set()  # requests under way
+        #: The ids subscribers know of (listed, or seen in events): on a resync, those gone
+        #: meanwhile are published as REMOVED.
+        self._known: set[str] = set()
         #: Whether the engine answers now (False between ENGINE_LOST and ENGINE_BACK).
         self.connected = False
 
@@ -385,6 +389,10 @@ class RemoteEngine:
             with contextlib.suppress(QueueError):
                 await self._schedules.refresh()
         if event.kind in (EventKind.ADDED, EventKind.CHANGED, EventKind.REMOVED):
+            if event.kind == EventKind.REMOVED:
+                self._known.discard(event.task_id)
+            else:
+                self._known.add(event.task_id)
             self._refresh_soon()
         self._bus.publish([event])
 
@@ -393,7 +401,10 @@ class RemoteEngine:
         await self._read_state()
         tasks = await self.list_tasks()
         self.connected = True
-        events = [TaskEvent(EventKind.CHANGED, t.id, t.status, t) for t in tasks]
+        gone = self._known - {t.id for t in tasks}
+        events = [TaskEvent(EventKind.REMOVED, task_id) for task_id in sorted(gone)]
+        events += [TaskEvent(EventKind.CHANGED, t.id, t.status, t) for t in tasks]
+        self._known = {t.id for t in tasks}
         state = "paused" if self._paused else "resumed"
         events.append(TaskEvent(EventKind.QUEUE, "", detail=state))
         if detail:
@@ -455,7 +466,9 @@ class RemoteEngine:
             "newest_first": newest_first,
         }  # fmt: skip
         reply = await self.call("list_tasks", {k: v for k, v in params.items() if v is not None})
-        return [Task.from_dict(t) for t in reply.get("tasks", [])]
+        tasks = [Task.from_dict(t) for t in reply.get("tasks", [])]
+        self._known.update(t.id for t in tasks)
+        return tasks
 
     async def _manage(self, task_id: str, action: str) -> Task:
         return await self._task("queue_manage", {"task_id": task_id, "action": action})

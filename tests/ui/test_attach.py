@@ -207,7 +207,9 @@ def test_the_engine_stopping_is_shown_and_its_return_followed(
     tmp_path: Path, attach_window: Callable[[Path], MainWindow], run: Run
 ) -> None:
     with headless_engine(tmp_path / "first") as first:
+        gone = first.add("true", name="removed while away")
         w = attach_window(first.data_dir)
+        run(until_row(w, gone, lambda t: t.status == TaskStatus.COMPLETED))
         label = w.engine_link.label
         first.proc.send_signal(signal.SIGTERM)
         run(wait_for_condition(
@@ -220,11 +222,37 @@ def test_the_engine_stopping_is_shown_and_its_return_followed(
 
     # An engine started again on the folder is found and followed, with what it holds.
     again = first.cli("add", "command", "--name", "added while away", "--", "true").strip()
+    first.cli("remove", gone)
     with headless_engine(tmp_path / "first") as second:
         run(wait_for_condition(
             lambda: "stopped" not in label.text() and w.model.task_by_id(again) is not None,
             w.bridge.engineLinkChanged, w.model.batchApplied, timeout_s=20,
         ))  # fmt: skip
+        assert w.model.task_by_id(gone) is None
         assert w.queue.engine_pid == second.proc.pid != os.getpid()
         assert label.text() == f"Attached to the engine of PID {second.proc.pid}"
         run(w.shutdown())  # before this engine stops: the window follows no engine any more
+
+
+def test_a_second_window_attaches_to_the_engine_of_the_first(
+    make_window: Callable[..., MainWindow],
+    attach_window: Callable[[Path], MainWindow],
+    data_dir: Path,
+    run: Run,
+) -> None:
+    owner = make_window(data_dir)
+    assert owner.queue.owns_engine
+    assert "this window runs the engine" in owner.windowTitle()
+    assert owner.dialogs.restore_action.isEnabled()
+    second = attach_window(data_dir)
+    assert not second.queue.owns_engine and second.queue.engine_pid == os.getpid()
+
+    async def scenario() -> None:
+        task_id = await owner.queue.add_task(Task.from_dict(
+            {"task_type": "custom_command", "params": {"command": "true"}, "name": "seen twice"}
+        ))  # fmt: skip
+        await until_row(second, task_id, lambda t: t.status == TaskStatus.COMPLETED)
+        await second.shutdown()
+
+    run(scenario(), 30)
+    assert owner.queue.started  # the second window's closing stopped nothing of the first's
