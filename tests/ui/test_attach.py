@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import qtqueue_env
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from qtqueue.app import create_main_window, wait_for_condition
@@ -180,6 +184,24 @@ def test_the_settings_dialog_reads_and_changes_the_attached_engines_settings(
     run(w.shutdown())
     shown = json.loads(engine.cli("config", "get", "engine.max_concurrent", "--json"))
     assert shown == {"engine.max_concurrent": 6}  # applied by the engine and saved
+
+
+def test_a_screenshot_of_the_attached_window_leaves_the_engine_running(
+    engine: Headless, tmp_path: Path
+) -> None:
+    task_id = engine.add("true", name="in the picture")
+    png = tmp_path / "attached.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "qtqueue", "--data-dir", str(engine.data_dir), "gui",
+         "--screenshot", str(png), "--size", "1000x640"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**qtqueue_env(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    image = QImage(str(png))
+    assert (image.width(), image.height()) == (1000, 640)
+    assert engine.proc.poll() is None and (engine.data_dir / "engine.json").exists()
+    assert json.loads(engine.cli("show", task_id, "--json"))["name"] == "in the picture"
 
 
 def test_closing_the_window_leaves_the_engine_running(
