@@ -1,9 +1,11 @@
 """The desktop application's composition root: engine, local API, bridge and window.
 
 `create_main_window()` is the in-process entry (tests and embedders await it under a qasync
-loop); `main()` is what `qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop
-running Qt and the engine together, one window per data directory (a second launch asks the
-first to come to the front and exits), and `--screenshot` to render the window to a PNG.
+loop): it starts the engine, or attaches the window to the engine another process runs on the
+data directory (`qtqueue run`, another window) through the local API. `main()` is what
+`qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop running Qt and the engine
+together, one window per data directory (a second launch asks the first to come to the front
+and exits), and `--screenshot` to render the window to a PNG.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ __all__ = ["RemoteEngine", "attach", "event_of"]
 
 #: How often the engine file is looked at again while the engine is away.
 RECONNECT_EVERY_S = 1.0
+#: How long `connect` waits for the engine's event stream to begin.
+SUBSCRIBE_WAIT_S = 10.0
 #: How long `close` lets requests under way finish.
 CLOSE_WAIT_S = 5.0
 
@@ -309,15 +311,23 @@ class RemoteEngine:
         self._subscribed = loop.create_future()
         self._pump = loop.create_task(self._follow(), name="follow the attached engine")
         self._pump.add_done_callback(self._pump_done)
-        await asyncio.shield(self._subscribed)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._subscribed), SUBSCRIBE_WAIT_S)
+        except TimeoutError:
+            self._subscribed.cancel()
+            raise QueueError(
+                TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE,
+                f"the engine of {self.data_dir} did not start its event stream within "
+                f"{SUBSCRIBE_WAIT_S:g} s",
+            ) from None
         await self._read_state()
         self.connected = True
 
     def _pump_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("following the engine failed", exc_info=task.exception())
+        error = task.exception() if not task.cancelled() else None
+        if error is not None and not isinstance(error, QueueError):
+            logger.error("following the engine failed", exc_info=error)
         if self._subscribed is not None and not self._subscribed.done():
-            error = task.exception() if not task.cancelled() else None
             self._subscribed.set_exception(
                 error or QueueError(TaskErrorCode.QUEUE_ENGINE_UNAVAILABLE, "stream ended")
             )
