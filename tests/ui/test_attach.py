@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -202,6 +203,30 @@ def test_a_screenshot_of_the_attached_window_leaves_the_engine_running(
     assert (image.width(), image.height()) == (1000, 640)
     assert engine.proc.poll() is None and (engine.data_dir / "engine.json").exists()
     assert json.loads(engine.cli("show", task_id, "--json"))["name"] == "in the picture"
+
+
+def test_a_question_is_answered_from_the_attached_window(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+    ask = f"{shlex.quote(sys.executable)} -m qtqueue ask 'Which branch?'"
+    task_id = engine.add("sh", "-c", ask, name="asks the way")
+    box = w.detail.answers
+
+    async def scenario() -> None:
+        await wait_for_condition(
+            lambda: w.questions.count == 1, w.questions.refreshed, timeout_s=20
+        )
+        w.select_tasks([task_id])
+        await wait_for_condition(lambda: box.open_question is not None, box.loaded, timeout_s=15)
+        assert box.question.text() == "Which branch?"
+        box.input.setText("release-2")
+        box.answer_button.click()
+        await until_row(w, task_id, lambda t: t.status == TaskStatus.COMPLETED, 20)
+
+    run(scenario(), 60)
+    run(w.shutdown())
+    assert "release-2" in engine.cli("log", task_id)  # the command was told the answer
 
 
 def test_closing_the_window_leaves_the_engine_running(
