@@ -54,8 +54,9 @@ async def test_the_documents_curl_examples(rest: Rest, queue: TaskQueue) -> None
     assert task["params"] == {"project_id": "test_project", "days_old": 30}
     await queue.wait_for(task["id"], timeout_s=10)
 
-    status, body = await rest.get(f"/tasks/{task['id']}")
+    status, body = await rest.get(f"/tasks/{task['id'][:8]}")  # a unique prefix will do
     assert status == 200
+    assert body["task"]["id"] == task["id"]
     assert body["task"]["status"] == "completed"
     assert body["task"]["result"]["days_old"] == 30
 
@@ -230,6 +231,8 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
         assert set(reply["error"]) >= {"code", "message", "description", "suggestion"}
     status, reply = await rest.request("PUT", "/tasks/")
     assert "GET" in reply["error"]["suggestion"]
+    status, reply = await rest.get("/tasks")
+    assert (status, reply["error"]["suggestion"]) == (404, "end the path with a slash: /tasks/")
 
 
 async def test_created_by_names_who_added_each_task(queue: TaskQueue) -> None:
