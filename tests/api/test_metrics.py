@@ -112,6 +112,9 @@ async def test_depth_running_and_slots_are_read_at_scrape_time(
             value(samples, "worker_slots_busy") == 2 and value(samples, "worker_slots_limit") == 2
         )
         assert value(samples, "queue_paused") == 0
+        for q in queue.list_queues():  # the counts kept agree with a count of the tasks
+            assert value(samples, "queue_depth", queue=q["name"]) == q["waiting"]
+            assert value(samples, "tasks_running", queue=q["name"]) == q["running"]
 
         await queue.pause_queue()
         for tid in running:

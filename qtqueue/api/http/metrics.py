@@ -70,9 +70,9 @@ class EngineCollector(Collector):
         yield durations
         depth = GaugeMetricFamily("queue_depth", "Tasks waiting to run", labels=["queue"])
         running = GaugeMetricFamily("tasks_running", "Tasks running now", labels=["queue"])
-        for q in queue.list_queues():
-            depth.add_metric([q["name"]], q["waiting"])
-            running.add_metric([q["name"]], q["running"])
+        for name, (waiting, under_way) in sorted(queue.queue_depths().items()):
+            depth.add_metric([name], waiting)
+            running.add_metric([name], under_way)
         yield depth
         yield running
         yield GaugeMetricFamily(
