@@ -172,8 +172,7 @@ class TaskQueue(QueueSettings, WorkerControls):
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self.notifier = Notifier(self.state, self.lifecycle.on_evict, self.credentials)  # webhooks
-        #: Dead letters and backlogs told to a person (a notice, the queue's webhook).
-        self.alerts = Alerts(self.state, self.lifecycle.on_evict, self.notifier)
+        self.alerts = Alerts(self.state, self.lifecycle.on_evict, self.notifier)  # backlogs
         self.metrics = EngineMetrics(self.state, self.lifecycle.on_conclude)  # for /metrics
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
@@ -489,17 +488,10 @@ class TaskQueue(QueueSettings, WorkerControls):
         wait now."""
         return self.dispatcher.list_queues()
 
-    def queue_depths(self) -> dict[str, tuple[int, int]]:
-        """How many tasks of each named queue wait and run now: counts kept as tasks change
-        (cheap at any size, unlike `list_queues`, which counts the unfinished tasks)."""
-        running = self.slots.queue_running
-        return {name: (self.alerts.depth[name], running[name]) for name in self.state.queues}
-
     async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
         """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
-        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`, `alert_depth`; None: none).
-        Persisted; limits apply at once, defaults to tasks added from now on. As `list_queues`
-        shows it."""
+        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`, `alert_depth`; None:
+        none). Persisted; limits apply at once, defaults to new tasks. As `list_queues` shows it."""
         shown = await self.dispatcher.set_queue(name, settings)
         self.retention.restart()
         return shown

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from qtqueue.engine.alerts import Alerts
 from qtqueue.engine.dispatch import Dispatcher, Slots
 from qtqueue.engine.retention import Retention
 from qtqueue.engine.state import EngineState
@@ -22,6 +23,7 @@ class QueueSettings:
     slots: Slots
     dispatcher: Dispatcher
     retention: Retention
+    alerts: Alerts
 
     @property
     def dispatching(self) -> bool:
@@ -63,3 +65,9 @@ class QueueSettings:
     def set_retention(self, retention_s: float | None) -> None:
         """Keep finished tasks this many seconds (None: for ever), from now on."""
         self.retention.set_retention(retention_s)
+
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """How many tasks of each named queue wait and run now: counts kept as tasks change
+        (cheap at any size, unlike `list_queues`, which counts the unfinished tasks)."""
+        running = self.slots.queue_running
+        return {name: (self.alerts.depth[name], running[name]) for name in self.state.queues}
