@@ -1,5 +1,5 @@
-"""A webhook receiver on 127.0.0.1 for the alert tests: records each POST's event header and
-JSON body, answers 200."""
+"""A webhook receiver on 127.0.0.1 for the alert tests: records each POST's event header, JSON
+body and signature header, answers 200."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from aiohttp import web
 
 
 class AlertReceiver:
-    """`await start()`, then `url`; `posts` holds (X-Qtqueue-Event, body) in arrival order."""
+    """`await start()`, then `url`; `posts` holds (X-Qtqueue-Event, body) in arrival order,
+    `signatures` (X-Hub-Signature-256, raw body) likewise."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.signatures: list[tuple[str, bytes]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -22,9 +24,9 @@ class AlertReceiver:
         return [body for name, body in self.posts if name == event]
 
     async def _post(self, request: web.Request) -> web.Response:
-        self.posts.append(
-            (request.headers.get("X-Qtqueue-Event", ""), json.loads(await request.read()))
-        )
+        body = await request.read()
+        self.posts.append((request.headers.get("X-Qtqueue-Event", ""), json.loads(body)))
+        self.signatures.append((request.headers.get("X-Hub-Signature-256", ""), body))
         return web.Response()
 
     async def start(self) -> None:

@@ -6,6 +6,8 @@ the depth alert fires once per crossing and is armed again only once the backlog
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,8 +22,11 @@ from engine.alerts_env import AlertReceiver
 from qtqueue.api.actions import run_action
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, TaskStatus
+from qtqueue.engine.credentials import KeyringVault
 from qtqueue.engine.events import EventKind, TaskEvent
 from qtqueue.engine.queue import TaskQueue
+
+SECRET = "alert-secret-5b1e"
 
 
 @pytest.fixture
@@ -60,10 +65,17 @@ async def _sent(queue: TaskQueue) -> None:
         await asyncio.wait(set(queue.notifier.pending))
 
 
-async def test_a_dead_letter_raises_a_notice_and_posts_an_alert_against_local_receiver(
+@pytest.mark.usefixtures("secret_service")
+async def test_a_dead_letter_raises_a_notice_and_posts_a_signed_alert_against_local_receiver(
     make_queue: QueueFactory, receiver: AlertReceiver
 ) -> None:
-    queue = await make_queue(executor_settings={"webhook_notify_backoff_s": 0.0})
+    KeyringVault().set("alert-signing", SECRET)
+    queue = await make_queue(
+        executor_settings={
+            "webhook_notify_backoff_s": 0.0,
+            "webhook_notify_keyring_entry": "alert-signing",
+        }
+    )
     queue.register_handler("flaky", _flaky)
     await queue.set_queue("ingest", notify_webhook=receiver.url)
     notices = _notices(queue)
@@ -82,6 +94,9 @@ async def test_a_dead_letter_raises_a_notice_and_posts_an_alert_against_local_re
     assert alert["status"] == "failed" and alert["name"] == "fetch feed"
     assert notices == ["dead letter: fetch feed (NETWORK_TIMEOUT)"]
     assert queue.alerts.raised_total["dead_letter"] == 1
+    for signature, body in receiver.signatures:  # the alert and the two task summaries
+        assert signature == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert len(receiver.signatures) == 3
 
 
 async def test_depth_alert_fires_once_per_crossing_with_hysteresis_against_local_receiver(
