@@ -206,9 +206,14 @@ class ApiKeys:
         key = self.load()
         if key is not None:
             return key
-        key = self._store(ApiKey(new_secret(), DEFAULT_NAME, _now(now)))
-        logger.info("a new API key %r was made for %s", key.name, self.data_dir)
-        return key
+        self._store(ApiKey(new_secret(), DEFAULT_NAME, _now(now)))
+        logger.info("a new API key was made for %s", self.data_dir)
+        # Read back: if another process (an engine starting, a `token show`) made one at the
+        # same moment, the key both go on with is the one the keyring kept.
+        stored = self.load()
+        if stored is None:
+            raise _unavailable("the keyring did not keep the key it was given")
+        return stored
 
     def rotate(
         self, *, name: str | None = None, expires_at: float | None = None, now: float | None = None

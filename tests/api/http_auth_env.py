@@ -95,3 +95,11 @@ def files_holding(folder: Path, secret: str) -> list[Path]:
 def command_line(pid: int) -> str:
     """A live process's argv, as other users of the machine can read it."""
     return " ".join(psutil.Process(pid).cmdline())
+
+
+def bearer(data_dir: Path) -> dict[str, str]:
+    """The header that opens the HTTP API of `data_dir` (its key, made if need be), for tests
+    of the routes behind the door (they need the `secret_service` fixture)."""
+    from qtqueue.api.keys import ApiKeys
+
+    return {"Authorization": f"Bearer {ApiKeys(data_dir).current().secret}"}

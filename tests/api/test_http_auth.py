@@ -150,6 +150,16 @@ async def test_with_the_key_the_route_answers_as_the_keys_name(
         "Authorization": f"bearer {key.secret}"}))[0] == 200  # fmt: skip
 
 
+async def test_requests_are_checked_without_reading_the_keyring(
+    probe: Client, keys: ApiKeys
+) -> None:
+    key = keys.current()
+    keyring.set_keyring(fail.Keyring())  # the keyring goes away while the server runs
+    for _ in range(3):
+        assert (await probe.call("GET", "/probe/tasks/", key.secret))[0] == 200
+    _refusal(*await probe.call("GET", "/probe/tasks/", "qtq_" + "y" * 43))
+
+
 async def test_a_public_route_needs_no_key(probe: Client) -> None:
     status, _, body = await probe.call("GET", "/probe/open")
     assert (status, body) == (200, {"ok": True})

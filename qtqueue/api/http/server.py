@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,8 @@ class HttpServer:
             raise
         self._runner, self._live = runner, live
         logger.info("HTTP API listening on %s", self.url)
+        if live.key.expired(time.time()):
+            logger.warning("the API key has expired: run 'qtqueue token rotate' for a new one")
 
     async def stop(self) -> None:
         """Close the listener and every open connection."""
