@@ -13,6 +13,8 @@ import pytest
 from api.rest_env import Rest, command, serve
 from qtqueue.engine.queue import TaskQueue
 
+#: The routes sit behind the API key, kept in the real keyring.
+pytestmark = pytest.mark.usefixtures("secret_service")
 
 @pytest.fixture
 async def rest(queue: TaskQueue) -> AsyncIterator[Rest]:
