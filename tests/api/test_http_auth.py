@@ -25,6 +25,7 @@ from qtqueue.api.http.app import CALLER, QUEUE, build_app, public
 from qtqueue.api.http.auth import auth_middleware
 from qtqueue.api.http.server import HttpServer, parse_address
 from qtqueue.api.keys import SERVICE, ApiKey, ApiKeys, LiveKey, live_key
+from qtqueue.api.server import ApiServer
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 
@@ -262,6 +263,18 @@ async def test_the_server_demands_the_key_on_every_route_not_public(
         assert len(await queue.list_tasks()) == 1
         status, _, body = await client.call("GET", f"/tasks/{task_id}", keys.current().secret)
         assert status == 200 and body["task"]["name"] == "secret-plans"
+
+
+async def test_the_url_is_announced_in_engine_json_while_served(queue: TaskQueue) -> None:
+    announced = queue.data_dir / "engine.json"
+    async with ApiServer(queue) as api, HttpServer(queue, "127.0.0.1", 0) as http:
+        api.announce(http=http.url)
+        info = json.loads(announced.read_text())
+        assert info["http"] == http.url and info["unix"] == str(api.socket_path)
+        assert announced.stat().st_mode & 0o777 == 0o600
+        api.announce(http=None)  # the HTTP face stops before the engine does
+        assert "http" not in json.loads(announced.read_text())
+    assert not announced.exists()
 
 
 async def test_https_with_a_certificate(queue: TaskQueue, keys: ApiKeys, tmp_path: Path) -> None:
