@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from qtqueue.api.history_actions import HISTORY_ACTIONS
+from qtqueue.api.key_actions import KEY_ACTIONS
 from qtqueue.api.messages import ErrorMessage, ErrorReply, OkReply
 from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
 from qtqueue.api.question_actions import QUESTION_ACTIONS
@@ -59,6 +60,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         **OVERVIEW_ACTIONS,
         **_schedule_actions(lambda queue: queue.schedules),
         **_settings_actions(),
+        **KEY_ACTIONS,
     }
 )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.adding import Adder
+from qtqueue.engine.alerts import Alerts
 from qtqueue.engine.auto_open import FirstUse, auto_open, call_on_engine_loop, on_engine_loop
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.control import Control
@@ -32,14 +32,16 @@ from qtqueue.engine.gates.approval import ApprovalGate
 from qtqueue.engine.gates.dependencies import DependencyGate
 from qtqueue.engine.gates.expiry import ExpiryGate
 from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STARTS, ResourceGate
+from qtqueue.engine.identity import InProcess
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.metrics import EngineMetrics
 from qtqueue.engine.notify import Notifier
 from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.queue_settings import QueueSettings
-from qtqueue.engine.reading import Reader
+from qtqueue.engine.reading import Reader, Statuses
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
 from qtqueue.engine.retention import DEFAULT_RETENTION_S, Retention
@@ -61,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 
 @auto_open
-class TaskQueue(QueueSettings, WorkerControls):
+class TaskQueue(QueueSettings, WorkerControls, InProcess):
     """The embedded, persistent task queue.
 
     ```
@@ -171,6 +173,8 @@ class TaskQueue(QueueSettings, WorkerControls):
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self.notifier = Notifier(self.state, self.lifecycle.on_evict, self.credentials)  # webhooks
+        self.alerts = Alerts(self.state, self.lifecycle.on_evict, self.notifier)  # backlogs
+        self.metrics = EngineMetrics(self.state, self.lifecycle.on_conclude)  # for /metrics
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
         #: The engine on a thread of its own, for plain programs (`start_worker`).
@@ -185,13 +189,6 @@ class TaskQueue(QueueSettings, WorkerControls):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    owns_engine = True  #: this process runs the engine (`qtqueue.api.port.EnginePort`)
-
-    @property
-    def engine_pid(self) -> int:
-        """This process's id: the engine runs here (`qtqueue.api.port.EnginePort`)."""
-        return os.getpid()
 
     @property
     def started(self) -> bool:
@@ -220,6 +217,7 @@ class TaskQueue(QueueSettings, WorkerControls):
                 await self.recovery.load(leftovers)
             finally:
                 leftovers.close()
+            self.alerts.start()
         except BaseException:
             state.close_spawner()
             await self.store.close()
@@ -336,13 +334,19 @@ class TaskQueue(QueueSettings, WorkerControls):
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = False,
+        queue: str | None = None,
+        order: str | None = None,
     ) -> list[Task]:
         """Tasks from the store (every pending change flushed first), oldest first."""
         listing = TaskFilter(
             category=category, tag=tag, dead_letter=dead_letter, limit=limit, offset=offset,
-            newest_first=newest_first,
+            newest_first=newest_first, queue=queue, order=order,
         )  # fmt: skip
         return await self.reader.list_tasks(status, task_type, listing)
+
+    async def count_tasks(self, status: Statuses = None, **filters: Any) -> int:
+        """How many tasks `list_tasks` would list with these filters, without a limit."""
+        return await self.reader.count_tasks(status, **filters)
 
     async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` task ids that start with `prefix`, in id order (an index search)."""
@@ -490,11 +494,3 @@ class TaskQueue(QueueSettings, WorkerControls):
         """Every named queue in drain order: its settings, and how many of its tasks run and
         wait now."""
         return self.dispatcher.list_queues()
-
-    async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
-        """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
-        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`; None: none). Persisted;
-        limits apply at once, defaults to tasks added from now on. As `list_queues` shows it."""
-        shown = await self.dispatcher.set_queue(name, settings)
-        self.retention.restart()
-        return shown
