@@ -14,12 +14,15 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from api.http_auth_env import bearer
+
 PROMETHEUS = shutil.which("prometheus")
 
 
-async def scrape(url: str, key: str = "metrics-test-key") -> list[Sample]:
-    """GET `url`/metrics (with a bearer key) and parse every sample of its text format."""
-    headers = {"Authorization": f"Bearer {key}"}
+async def scrape(url: str, data_dir: Path) -> list[Sample]:
+    """GET `url`/metrics with the API key of `data_dir` and parse every sample of its text
+    format (the test needs the `secret_service` fixture)."""
+    headers = bearer(data_dir)
     async with (
         aiohttp.ClientSession() as session,
         session.get(url + "/metrics", headers=headers) as r,

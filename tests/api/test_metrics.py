@@ -23,6 +23,8 @@ from qtqueue.core.task import Task
 from qtqueue.engine.metrics import DURATION_BUCKETS_S, DurationHistogram
 from qtqueue.engine.queue import TaskQueue
 
+pytestmark = pytest.mark.usefixtures("secret_service")  # the API key is in the keyring
+
 
 async def _ok(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
     return {}
@@ -57,7 +59,7 @@ async def test_counters_and_histogram_by_queue_and_type_after_a_run(
     ids = await queue.add_tasks(tasks)
     for tid in ids:
         await queue.wait_for(tid, timeout_s=20)
-    samples = await scrape(url)
+    samples = await scrape(url, queue.data_dir)
 
     assert value(samples, "jobs_enqueued_total", queue="fast", task_type="ok") == 3
     assert value(samples, "jobs_enqueued_total", queue="default", task_type="ok") == 1
@@ -103,7 +105,7 @@ async def test_depth_running_and_slots_are_read_at_scrape_time(
         await queue.add_tasks([*(Task("gated", {}, queue="a") for _ in range(3)),
                                Task("gated", {}, queue="b")])  # fmt: skip
         await queue.settled()
-        samples = await scrape(server.url)
+        samples = await scrape(server.url, queue.data_dir)
         assert value(samples, "queue_depth", queue="a") == 3
         assert value(samples, "queue_depth", queue="b") == 1
         assert value(samples, "queue_depth", queue="default") == 0
@@ -120,7 +122,7 @@ async def test_depth_running_and_slots_are_read_at_scrape_time(
         for tid in running:
             gate.open(tid)
             await queue.wait_for(tid, timeout_s=20)
-        samples = await scrape(server.url)
+        samples = await scrape(server.url, queue.data_dir)
         assert value(samples, "worker_slots_busy") == 0 and value(samples, "queue_paused") == 1
         assert value(samples, "jobs_completed_total", queue="a", task_type="gated") == 2
         assert value(samples, "queue_depth", queue="a") == 3
@@ -133,7 +135,9 @@ async def test_each_engine_has_its_own_registry(make_queue: QueueFactory, tmp_pa
     await one.set_queue("mine")
     await one.wait_for(await one.add_task(Task("ok", {}, queue="mine")), timeout_s=20)
     async with HttpServer(one) as s1, HttpServer(two) as s2:
-        first, second = await asyncio.gather(scrape(s1.url), scrape(s2.url))
+        first, second = await asyncio.gather(
+            scrape(s1.url, one.data_dir), scrape(s2.url, two.data_dir)
+        )
     assert value(first, "jobs_completed_total", queue="mine", task_type="ok") == 1
     assert value(second, "jobs_completed_total", queue="mine", task_type="ok") is None
     assert b"jobs_completed" not in generate_latest(REGISTRY)  # the global registry is untouched

@@ -4,39 +4,29 @@ a query with the engine's count: what a user's own monitoring sees."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from helpers.queues import QueueFactory
 from helpers.waiting import eventually
 
 from api.metrics_env import PROMETHEUS, prometheus
 from qtqueue.api.http.server import HttpServer
+from qtqueue.api.keys import ApiKeys
 from qtqueue.core.task import Task
 
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None, reason="Debian's prometheus is not installed (apt install prometheus)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        PROMETHEUS is None, reason="Debian's prometheus is not installed (apt install prometheus)"
+    ),
+    pytest.mark.usefixtures("secret_service"),  # the API key is in the keyring
+]
 
 
 async def _ok(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
     return {}
-
-
-def _key_required(key: str) -> Any:
-    """A middleware standing in for the API key check: 401 unless `Bearer key` is sent."""
-
-    @web.middleware
-    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.headers.get("Authorization") != f"Bearer {key}":
-            return web.json_response({"ok": False}, status=401)
-        return await handler(request)  # type: ignore[no-any-return]
-
-    return check
 
 
 async def _query(session: aiohttp.ClientSession, base: str, query: str) -> list[Any]:
@@ -60,8 +50,8 @@ async def test_prometheus_scrapes_the_engine_and_answers_a_query(
     await queue.set_queue("reports")
     for tid in await queue.add_tasks(Task("ok", {}, queue="reports") for _ in range(3)):
         await queue.wait_for(tid, timeout_s=20)
-    key = secrets.token_urlsafe(24)
-    server = HttpServer(queue, middlewares=[_key_required(key)])
+    key = ApiKeys(queue.data_dir).current().secret  # the engine's own key, from the keyring
+    server = HttpServer(queue)
     async with server, aiohttp.ClientSession() as session:
         target = f"127.0.0.1:{server.port}"
         with prometheus(tmp_path / "prometheus", target, key) as base:
