@@ -1,9 +1,11 @@
 """The desktop application's composition root: engine, local API, bridge and window.
 
 `create_main_window()` is the in-process entry (tests and embedders await it under a qasync
-loop); `main()` is what `qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop
-running Qt and the engine together, one window per data directory (a second launch asks the
-first to come to the front and exits), and `--screenshot` to render the window to a PNG.
+loop): it starts the engine, or attaches the window to the engine another process runs on the
+data directory (`qtqueue run`, another window) through the local API. `main()` is what
+`qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop running Qt and the engine
+together, one window per data directory (a second launch asks the first to come to the front
+and exits), and `--screenshot` to render the window to a PNG.
 """
 
 from __future__ import annotations
@@ -29,12 +31,17 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
+from qtqueue.api.local_settings import LocalSettings
+from qtqueue.api.port import EnginePort, EngineSettingsPort
+from qtqueue.api.remote_engine import attach as attach_engine
 from qtqueue.api.server import ApiServer
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
-from qtqueue.ui.app_settings import AppSettings, start_engine
+from qtqueue.executors import default_registry
+from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
@@ -53,19 +60,32 @@ async def create_main_window(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     settings: QSettings | None = None,
+    attach: bool = True,
     **queue_kwargs: Any,
 ) -> MainWindow:
     """Start a dispatching `TaskQueue` on `data_dir` and the local API (so the CLI reaches
     this engine), then build the window and load every task. `await window.shutdown()` (or
     closing the window) stops the API server and the queue.
 
+    When an engine already runs on `data_dir` (`qtqueue run`, or another process's window:
+    its engine.json names a live process that answers) and `attach` holds, the window attaches
+    to it over the local API instead (`qtqueue.api.remote_engine.RemoteEngine`); closing
+    that window leaves the engine running.
+
     `settings` is where the window keeps its layout and the application settings (default:
     the user's qtqueue settings); `queue_kwargs` go to `TaskQueue`. Engine settings the user
     saved (`AppSettings`) override them, and the saved shutdown policy is the one `queue.close`
     gets when the window shuts down.
     """
-    queue_kwargs.setdefault("dispatch", True)
     settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    if attach:
+        registry = queue_kwargs.get("registry") or default_registry()
+        remote = await attach_engine(resolve_data_dir(data_dir), registry)
+        if remote is not None:
+            logger.info("attached to the engine of PID %d on %s", remote.engine_pid, data_dir)
+            # Closing the window stops following the engine; the engine keeps running.
+            return await _loaded(remote, remote.settings, [remote.close], settings)
+    queue_kwargs.setdefault("dispatch", True)
     app_settings = AppSettings(settings)
     queue = TaskQueue(None if data_dir is None else Path(data_dir), **queue_kwargs)
 
@@ -80,8 +100,35 @@ async def create_main_window(
     except BaseException:
         await queue.close()
         raise
-    bridge = EngineBridge(queue)
-    window = MainWindow(queue, bridge, closers=[server.stop, close_queue], settings=settings)
+    return await _loaded(queue, LocalSettings(queue), [server.stop, close_queue], settings)
+
+
+async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:
+    """Start `queue` with the saved engine settings applied before its first task: the
+    store's, and those an earlier version saved in `QSettings`, which are then moved into the
+    store (a value the store already holds wins) and removed from `QSettings`."""
+    models = family_settings(queue.registry)
+    legacy = app_settings.legacy_settings(models)
+    settings = overlay(legacy, saved_settings(queue.data_dir, models))
+    apply_settings(queue, settings)
+    await queue.start()
+    if legacy.engine.model_fields_set or legacy.families:
+        await save_settings(queue.store, settings)
+        app_settings.forget_legacy()
+        logger.info("engine settings moved from the window's settings into the store")
+
+
+async def _loaded(
+    engine: EnginePort,
+    engine_settings: EngineSettingsPort,
+    closers: list[Callable[[], Awaitable[object]]],
+    settings: QSettings,
+) -> MainWindow:
+    """A window over `engine` with every task loaded; `closers` run when it shuts down."""
+    bridge = EngineBridge(engine)
+    window = MainWindow(
+        engine, bridge, engine_settings=engine_settings, closers=closers, settings=settings
+    )
     bridge.setParent(window)
     try:
         await window.load()

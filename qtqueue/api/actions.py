@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from qtqueue.api.history_actions import HISTORY_ACTIONS
 from qtqueue.api.key_actions import KEY_ACTIONS
 from qtqueue.api.messages import ErrorMessage, ErrorReply, OkReply
 from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
@@ -52,6 +53,7 @@ Action = Callable[[TaskQueue, dict[str, Any]], Awaitable[dict[str, Any]]]
 ACTIONS: Mapping[str, Action] = MappingProxyType(
     {
         **READS,
+        **HISTORY_ACTIONS,
         **TASK_ACTIONS,
         **QUEUE_ACTIONS,
         **QUESTION_ACTIONS,

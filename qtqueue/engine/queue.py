@@ -32,6 +32,7 @@ from qtqueue.engine.gates.approval import ApprovalGate
 from qtqueue.engine.gates.dependencies import DependencyGate
 from qtqueue.engine.gates.expiry import ExpiryGate
 from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STARTS, ResourceGate
+from qtqueue.engine.identity import InProcess
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
@@ -62,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 
 @auto_open
-class TaskQueue(QueueSettings, WorkerControls):
+class TaskQueue(QueueSettings, WorkerControls, InProcess):
     """The embedded, persistent task queue.
 
     ```

@@ -33,18 +33,12 @@ from PySide6.QtCore import QSettings
 
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
-from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
+from qtqueue.engine.queue import DEFAULT_RETENTION_S, ShutdownPolicy
 from qtqueue.settings import (
     EngineSettings,
     FamilyModels,
     Settings,
-    apply_settings,
     checked,
-    current_settings,
-    family_settings,
-    overlay,
-    save_settings,
-    saved_settings,
 )
 
 logger = logging.getLogger(__name__)
@@ -241,10 +235,9 @@ class AppSettings:
     def docker_host(self) -> str:
         return str(self.qsettings.value(KEY_DOCKER_HOST, "") or "").strip()
 
-    def config_for(self, queue: TaskQueue) -> AppConfig:
-        """The current settings: engine values are the queue's live ones."""
-        models = family_settings(queue.registry)
-        live = current_settings(queue, models)
+    def config_for(self, live: Settings, models: FamilyModels) -> AppConfig:
+        """The current settings: engine values are the engine's live ones (`live`, as the
+        engine settings port gives them); `models`: the families' settings models."""
         return AppConfig(
             max_concurrent=live.engine.max_concurrent,
             category_limits=dict(live.engine.category_limits),
@@ -315,18 +308,3 @@ def _why(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['type']}" for e in exc.errors()
     )
-
-
-async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:
-    """Start `queue` with the saved engine settings applied before its first task: the
-    store's, and those an earlier version saved in `QSettings`, which are then moved into the
-    store (a value the store already holds wins) and removed from `QSettings`."""
-    models = family_settings(queue.registry)
-    legacy = app_settings.legacy_settings(models)
-    settings = overlay(legacy, saved_settings(queue.data_dir, models))
-    apply_settings(queue, settings)
-    await queue.start()
-    if legacy.engine.model_fields_set or legacy.families:
-        await save_settings(queue.store, settings)
-        app_settings.forget_legacy()
-        logger.info("engine settings moved from the window's settings into the store")

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
+from qtqueue.api.port import EnginePort
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
-from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.confirm import NAMES_SHOWN, task_label
 from qtqueue.ui.tray import TrayIcon
@@ -163,7 +164,7 @@ def ask_quit(
 class GuardedWindow(Protocol):
     """What `CloseGuard` needs from the window it guards (`MainWindow` is one)."""
 
-    queue: TaskQueue
+    queue: EnginePort
     app_settings: AppSettings
     tray: TrayIcon | None
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from qtqueue.api.port import ENGINE_BACK, ENGINE_LOST
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
 from qtqueue.engine.events import EventKind, Subscriber, TaskEvent
@@ -95,6 +96,8 @@ class EngineBridge(QObject):
     questionsChanged = Signal(list)
     #: A schedule was added, changed or deleted (its id).
     schedulesChanged = Signal(str)
+    #: An attached engine stopped answering (`ENGINE_LOST`) or answers again (`ENGINE_BACK`).
+    engineLinkChanged = Signal(str)
 
     def __init__(
         self, source: EventSource, parent: QObject | None = None, *, interval_ms: int = FRAME_MS
@@ -105,6 +108,7 @@ class EngineBridge(QObject):
         self._changed: dict[str, Task] = {}
         self._removed: dict[str, None] = {}  # an ordered set
         self._queue_state: str | None = None
+        self._link: str | None = None
         self._questions: dict[str, None] = {}  # an ordered set of task ids
         self._stale: set[str] = set()
         self._background = BackgroundTasks()
@@ -135,6 +139,7 @@ class EngineBridge(QObject):
         self._questions.clear()
         self._stale.clear()
         self._queue_state = None
+        self._link = None
         await self._background.cancel_all()
 
     def _on_events(self, events: list[TaskEvent]) -> None:
@@ -152,6 +157,8 @@ class EngineBridge(QObject):
             if e.kind == EventKind.QUEUE:
                 if e.detail in ("paused", "resumed"):
                     self._queue_state = e.detail
+                elif e.detail in (ENGINE_LOST, ENGINE_BACK):
+                    self._link = e.detail
             elif e.kind == EventKind.REMOVED:
                 self._changed.pop(e.task_id, None)
                 self._stale.discard(e.task_id)
@@ -171,6 +178,7 @@ class EngineBridge(QObject):
         removed, self._removed = list(self._removed), {}
         changed, self._changed = list(self._changed.values()), {}
         state, self._queue_state = self._queue_state, None
+        link, self._link = self._link, None
         questions, self._questions = list(self._questions), {}
         if self._stale:
             stale, self._stale = sorted(self._stale), set()
@@ -185,6 +193,8 @@ class EngineBridge(QObject):
             self.queueStateChanged.emit(state)
         if questions:
             self.questionsChanged.emit(questions)
+        if link is not None:
+            self.engineLinkChanged.emit(link)
 
     async def _fetch(self, ids: list[str]) -> None:
         get_task = getattr(self._source, "get_task", None)

@@ -31,14 +31,15 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
 from qtqueue.core.task import Task, TaskStatus
-from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.closing import CloseGuard, running_tasks
 from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
+from qtqueue.ui.engine_link import EngineLink
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.paramform.form import form_editors
@@ -73,7 +74,8 @@ _SELECT_ROWS = (
 
 
 class MainWindow(QMainWindow):
-    """The main window over a started `TaskQueue`. Call `await load()` once, then show it.
+    """The main window over a started engine (`EnginePort`: in process, or attached). Call
+    `await load()` once, then show it.
 
     `closers` are awaited in order by `shutdown()` after the window's own parts have stopped
     (the composition root passes the API server's and the queue's). Closing the window runs
@@ -94,9 +96,10 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        queue: TaskQueue,
+        queue: EnginePort,
         bridge: EngineBridge,
         *,
+        engine_settings: EngineSettingsPort,
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
         settings: QSettings | None = None,
         parent: QWidget | None = None,
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.queue = queue
         self.bridge = bridge
+        self.engine_settings = engine_settings  # the settings dialog's way to the engine
         self._closers = list(closers)
         self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
         self.app_settings = AppSettings(self.settings)
@@ -234,6 +238,7 @@ class MainWindow(QMainWindow):
         bar = self.form.statusBar
         bar.addPermanentWidget(self.counts_label)
         bar.addPermanentWidget(self.queue_state_label)
+        self.engine_link = EngineLink(self, self.queue, self.bridge, bar)
 
     def _connect(self) -> None:
         f = self.form
@@ -449,7 +454,7 @@ class MainWindow(QMainWindow):
         self.statusChanged.emit()
 
     def _start_stats_refresh(self) -> None:
-        if self._shut_down or self._closing:
+        if self._shut_down or self._closing or self._shutdown is not None:
             return
         if self._stats_running:
             self._stats_again = True
@@ -540,8 +545,8 @@ class MainWindow(QMainWindow):
         self.close()
 
     def running_tasks(self) -> list[Task]:
-        """The tasks whose commands quitting would stop."""
-        return running_tasks(self.model.tasks())
+        """The tasks whose commands quitting would stop (none where the engine is another's)."""
+        return running_tasks(self.model.tasks()) if self.queue.owns_engine else []
 
     @Slot()
     def request_quit(self) -> QMessageBox | None:

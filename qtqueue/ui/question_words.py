@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import builtins
 import logging
-from collections.abc import Sequence
-from typing import Protocol
 
+from qtqueue.api.port import QuestionsPort
 from qtqueue.core.question import Question, QuestionStatus, RequestType, ResponseType
 from qtqueue.ui.task_list.columns import format_duration, format_timestamp
 
@@ -36,23 +34,8 @@ _RESPONSE = {
 }
 
 
-class QuestionDesk(Protocol):
-    """What the window needs of the engine's questions (`TaskQueue.questions` fits)."""
-
-    async def list(
-        self, *, open_only: bool = True, task_id: str | None = None
-    ) -> builtins.list[Question]: ...
-
-    async def answer(
-        self,
-        question_id: str,
-        message: str,
-        *,
-        response_type: str = "answer",
-        instructions: Sequence[str] = (),
-        generated_by: str = "human",
-        responder_id: str | None = None,
-    ) -> Question: ...
+#: What the window needs of the engine's questions (the engine port's `questions`).
+QuestionDesk = QuestionsPort
 
 
 def request_in_words(q: Question) -> str:

@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.api.port import SchedulesPort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
-from qtqueue.engine.schedules import MissedPolicy, Schedule, ScheduleKind, ScheduleManager
+from qtqueue.engine.schedules import MissedPolicy, Schedule, ScheduleKind
 from qtqueue.executors import ExecutorRegistry
 from qtqueue.ui.confirm import ask_yes
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
@@ -140,7 +141,7 @@ class ScheduleEditor(NewTaskDialog):
     def __init__(
         self,
         registry: ExecutorRegistry,
-        schedules: ScheduleManager,
+        schedules: SchedulesPort,
         *,
         schedule: Schedule | None = None,
         task: Task | None = None,
@@ -265,7 +266,7 @@ class ScheduleDialog(QDialog):
 
     def __init__(
         self,
-        schedules: ScheduleManager,
+        schedules: SchedulesPort,
         registry: ExecutorRegistry,
         bridge: EngineBridge,
         *,

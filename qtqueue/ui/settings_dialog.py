@@ -40,17 +40,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.param_schema import FieldSpec
-from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
+from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.settings import (
     EngineSettings,
     Settings,
-    apply_settings,
     checked,
     family_settings,
-    load_settings,
-    overlay,
-    save_settings,
 )
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode
 from qtqueue.ui.engine_bridge import BackgroundTasks
@@ -169,7 +166,8 @@ class SettingsDialog(QDialog):
 
     def __init__(
         self,
-        queue: TaskQueue,
+        queue: EnginePort,
+        engine_settings: EngineSettingsPort,
         settings: AppSettings,
         parent: QWidget | None = None,
         editors: EditorRegistry | None = None,
@@ -182,6 +180,8 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setStyleSheet(_STYLE)
         self.queue = queue
+        #: The engine's settings: read live, changed, saved (in process or attached).
+        self.engine_settings = engine_settings
         self.settings = settings
         #: The write of the engine's settings into the store that OK started (None before).
         self.saving: asyncio.Task[None] | None = None
@@ -194,7 +194,7 @@ class SettingsDialog(QDialog):
         #: rounded): OK changes only the fields whose reading differs from it.
         self._shown = AppConfig()
         self._build()
-        self.set_config(settings.config_for(queue))
+        self.set_config(settings.config_for(engine_settings.current(), self.familyModels))
         self._validate()
 
     # ------------------------------------------------------------------ layout
@@ -396,8 +396,7 @@ class SettingsDialog(QDialog):
         config = self.config()
         self.settings.save(config)
         edited = self.edited(config)
-        apply_settings(self.queue, edited)
-        self.saving = self._background.spawn(self._save(edited), "save settings")
+        self.saving = self._background.spawn(self.engine_settings.change(edited), "save settings")
         # Names only: a family's values may be anything its model holds.
         changed = [f"engine.{n}" for n in sorted(edited.engine.model_fields_set)] + [
             f"{family}.{n}"
@@ -406,9 +405,3 @@ class SettingsDialog(QDialog):
         ]
         logger.info("settings applied (and being saved): %s", ", ".join(changed) or "none changed")
         super().accept()
-
-    async def _save(self, edited: Settings) -> None:
-        """Save the edited fields over what the store holds (a field saved there and not
-        edited here, e.g. by `qtqueue config set` meanwhile, keeps its value)."""
-        saved = await load_settings(self.queue.store, self.familyModels)
-        await save_settings(self.queue.store, overlay(saved, edited))

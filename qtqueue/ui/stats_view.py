@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.api.port import EnginePort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import TaskStatus
-from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import format_duration
@@ -111,7 +111,7 @@ class StatsView(QWidget):
 
     def __init__(
         self,
-        queue: TaskQueue,
+        queue: EnginePort,
         bridge: EngineBridge,
         *,
         summary: QWidget | None = None,
@@ -241,7 +241,7 @@ class StatsView(QWidget):
 
     @classmethod
     def in_place_of(
-        cls, placeholder: QWidget, layout: QLayout, queue: TaskQueue, bridge: EngineBridge
+        cls, placeholder: QWidget, layout: QLayout, queue: EnginePort, bridge: EngineBridge
     ) -> StatsView:
         """Take the place of Designer's `placeholder` in `layout`, keeping the placeholder (the
         summary labels) as the view's side panel; spacers left in `layout` are dropped so

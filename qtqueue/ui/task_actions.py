@@ -20,10 +20,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QTableView, QWidget
 from qasync import asyncSlot
 
+from qtqueue.api.port import EnginePort
 from qtqueue.core.actions import DONE_WORDS, TaskAction, applicable_to_all, applies
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
-from qtqueue.engine.queue import TaskQueue
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.engine_bridge import BackgroundTasks
@@ -63,7 +63,7 @@ def owned_slot(*types: type) -> Callable[[_F], _F]:
 class TaskActionsHost(Protocol):
     """What the task actions need from the window they serve (`MainWindow` is one)."""
 
-    queue: TaskQueue
+    queue: EnginePort
     app_settings: AppSettings
     editors: EditorRegistry
     model: TaskTableModel

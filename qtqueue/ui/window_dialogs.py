@@ -13,9 +13,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
-from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 from qtqueue.engine.restore import backup_now
+from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import (
     BackupsDialog,
@@ -38,7 +39,8 @@ logger = logging.getLogger(__name__)
 class DialogsHost(Protocol):
     """What the dialogs need from the window that opens them (`MainWindow` is one)."""
 
-    queue: TaskQueue
+    queue: EnginePort
+    engine_settings: EngineSettingsPort
     bridge: EngineBridge
     app_settings: AppSettings
     editors: EditorRegistry
@@ -102,6 +104,18 @@ class WindowDialogs(QObject):
         self.back_up_action.triggered.connect(self.back_up_now)
         self.restore_action.triggered.connect(self.open_backups)
         f.actionSchedules.triggered.connect(self.open_schedules)
+        if not self.queue.owns_engine:
+            self._only_with_own_engine()
+
+    def _only_with_own_engine(self) -> None:
+        """Disable, saying why, what a window attached to another process's engine cannot do:
+        a restore stops the engine."""
+        pid = self.queue.engine_pid
+        self.restore_action.setEnabled(False)
+        self.restore_action.setToolTip(
+            f"Bringing a backup back stops the engine; this window is attached to the engine "
+            f"of process {pid}. Stop that engine, then restore from a window that runs its own."
+        )
 
     def credentials(self) -> CredentialStore:
         """The keyring-backed credential store, made (and first read) on first use, so
@@ -122,8 +136,9 @@ class WindowDialogs(QObject):
     def open_settings(self) -> SettingsDialog:
         """Show the settings dialog; OK saves them and applies them to the engine live."""
         dialog = SettingsDialog(
-            self.queue, self.host.app_settings, parent=self._parent, editors=self.host.editors
-        )
+            self.queue, self.host.engine_settings, self.host.app_settings,
+            parent=self._parent, editors=self.host.editors,
+        )  # fmt: skip
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.host.show_message("Settings saved and applied"))
         dialog.open()

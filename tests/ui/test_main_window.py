@@ -382,7 +382,12 @@ def test_the_stats_view_and_status_bar_show_the_queues_figures(
         ids = await window.queue.add_tasks([command("true"), command("true"), failing])
         for i in ids:
             await until_row(window, i, in_status(*TERMINAL))
-        await until(lambda: window.form.statTotal.text() == "3", window.statsUpdated)
+        # A read started while the tasks ran may land after they ended: wait for the last.
+        f = window.form
+        await until(
+            lambda: (f.statTotal.text(), f.statCompleted.text()) == ("3", "2"),
+            window.statsUpdated,
+        )
 
     window._stats_timer.setInterval(0)
     run(scenario())

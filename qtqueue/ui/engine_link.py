@@ -1,0 +1,69 @@
+"""Whose engine the window shows: its own, or another process's it is attached to.
+
+`EngineLink` writes it into the window title and a permanent status-bar label
+(`engineLinkLabel`), and follows an attached engine going away and coming back (the bridge's
+`engineLinkChanged`), so that a stopped engine is said, not a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar
+
+from qtqueue.api.port import ENGINE_LOST, EnginePort
+from qtqueue.ui.engine_bridge import EngineBridge
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EngineLink", "link_words"]
+
+_LOST_STYLE = "color: #b91c1c; font-weight: bold;"
+
+
+def link_words(port: EnginePort, *, lost: bool = False) -> tuple[str, str]:
+    """(title suffix, status-bar words) for `port`."""
+    pid = port.engine_pid
+    if port.owns_engine:
+        return "this window runs the engine", f"This window runs the engine (PID {pid})"
+    if lost:
+        return (
+            f"engine of PID {pid} stopped",
+            f"The engine of PID {pid} stopped — waiting for an engine to start on this folder",
+        )
+    return f"attached to the engine of PID {pid}", f"Attached to the engine of PID {pid}"
+
+
+class EngineLink(QObject):
+    """Keeps the title and `label` saying whose engine `window` shows."""
+
+    def __init__(
+        self, window: QMainWindow, port: EnginePort, bridge: EngineBridge, bar: QStatusBar
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._port = port
+        self._title = window.windowTitle() or "qtqueue"
+        self.lost = False
+        self.label = QLabel(window)
+        self.label.setObjectName("engineLinkLabel")
+        self.label.setToolTip(f"Data directory: {port.data_dir}")
+        bar.addPermanentWidget(self.label)
+        bridge.engineLinkChanged.connect(self._on_link)
+        self._show()
+
+    def _show(self) -> None:
+        title, words = link_words(self._port, lost=self.lost)
+        self._window.setWindowTitle(f"{self._title} — {title}")
+        self.label.setText(words)
+        self.label.setStyleSheet(_LOST_STYLE if self.lost else "")
+
+    @Slot(str)
+    def _on_link(self, detail: str) -> None:
+        self.lost = detail == ENGINE_LOST
+        logger.info("attached engine %s", "lost" if self.lost else "answers again")
+        self._show()
+        _title, words = link_words(self._port, lost=self.lost)
+        shown = (words, 0) if self.lost else ("The engine answers again", 6000)
+        self._window.statusBar().showMessage(*shown)
