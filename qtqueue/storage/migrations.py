@@ -151,7 +151,9 @@ MIGRATIONS: list[str] = [
     """,
     # 7 -> 8: the URL a task's end is posted to (issue 14, engine/notify.py).
     "ALTER TABLE tasks ADD COLUMN notify_webhook TEXT;",
-    # 8 -> 9: a page of tasks of one status, and their count, from an index in the listing's
+    # 8 -> 9: who added each task (issue 15): a user, an API key's name, `schedule:<id>`.
+    "ALTER TABLE tasks ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
+    # 9 -> 10: a page of tasks of one status, and their count, from an index in the listing's
     # order, created_at then seq (issue 15: `GET /tasks/?status=completed&limit=100` read
     # 100,000 rows for its total, and sorted a batch's tasks, which share one created_at).
     # tasks_finished is partial on the finished statuses, so a claim (pending -> running)
