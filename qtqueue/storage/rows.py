@@ -50,7 +50,7 @@ INSERT_EVENT = (
     "duration_s) VALUES ((SELECT rowid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?, ?)"
 )
 TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
-#: The WHERE of the partial index `tasks_finished` (schema step 9), word for word: SQLite uses
+#: The WHERE of the partial index `tasks_finished` (schema step 10), word for word: SQLite uses
 #: a partial index only for a query whose WHERE holds that same term.
 FINISHED_ONLY = "status IN ('completed', 'failed', 'cancelled', 'timeout')"
 
