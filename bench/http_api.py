@@ -62,10 +62,37 @@ async def _noop(task_id: str, params: dict[str, Any]) -> None:
     return None
 
 
+def _bench_keyring() -> Any:
+    """An in-memory keyring for the serving process: the server reads its key once at start
+    (then checks each request against it in memory), so per request nothing differs from the
+    OS keyring, which a bench run may not have (no Secret Service session)."""
+    from keyring.backend import KeyringBackend
+
+    class BenchKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.kept: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.kept.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.kept[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.kept.pop((service, username), None)
+
+    return BenchKeyring()
+
+
 async def serve_engine(data_dir: str, paused: bool) -> None:
-    """The engine, its local API and its HTTP server, until SIGTERM; one JSON line out first
-    (the addresses), one last (events published)."""
+    """The engine, its local API and its HTTP server (the API key checked on every request),
+    until SIGTERM; one JSON line out first (the addresses and the key, on the pipe to the
+    parent only), one last (events published)."""
     from qtqueue.api.http.server import HttpServer
+    from qtqueue.api.keys import ApiKeys
     from qtqueue.api.server import ApiServer
     from qtqueue.engine.events import EventKind, TaskEvent
     from qtqueue.engine.queue import TaskQueue
@@ -85,9 +112,17 @@ async def serve_engine(data_dir: str, paused: bool) -> None:
     unsubscribe = queue.subscribe(count)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    keys = ApiKeys(Path(data_dir), backend=_bench_keyring())
     try:
-        async with ApiServer(queue) as api, HttpServer(queue, "127.0.0.1", 0) as http:
-            print(json.dumps({"unix": str(api.socket_path), "http": http.url}), flush=True)
+        async with (
+            ApiServer(queue) as api,
+            HttpServer(queue, "127.0.0.1", 0, keys=keys) as http,
+        ):
+            key = (await asyncio.to_thread(keys.current)).secret
+            print(
+                json.dumps({"unix": str(api.socket_path), "http": http.url, "key": key}),
+                flush=True,
+            )
             await stop.wait()
             unsubscribe()
             print(json.dumps({"published": published["n"]}), flush=True)
@@ -191,7 +226,11 @@ def _session(server: Server, face: str) -> Any:
         connector = aiohttp.UnixConnector(path=server.address["unix"], limit=1)
     else:
         connector = aiohttp.TCPConnector(limit=1)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
+    key = server.address.get("key")
+    headers = {"Authorization": f"Bearer {key}"} if key and face != "unix" else None
+    return aiohttp.ClientSession(
+        connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=60)
+    )
 
 
 def _adder(server: Server, face: str, body: dict[str, Any]) -> tuple[str, Any, Callable[..., str]]:
@@ -258,12 +297,10 @@ async def run_adds(
 
 
 async def rest_available(server: Server) -> bool:
-    """Whether the engine's HTTP server has the REST add route yet (branch wip-rest)."""
-    import aiohttp
-
-    url = server.address["http"] + "/tasks/"
-    async with aiohttp.ClientSession() as session, session.post(url, json=ADD_BODY) as resp:
-        return resp.status == 201
+    """Whether the engine's HTTP server has the REST routes yet (branch wip-rest)."""
+    url = server.address["http"] + "/tasks/?limit=1"
+    async with _session(server, "rest") as session, session.get(url) as resp:
+        return resp.status == 200
 
 
 # --------------------------------------------------------------------------- workloads
@@ -387,21 +424,24 @@ async def _events(server: Server, face: str, clients: int, per_client: int) -> d
     sent_at: dict[str, float] = {}
     last = {"t": perf_counter()}
 
+    def seen(event: dict[str, Any]) -> None:
+        last["t"] = perf_counter()
+        if event.get("kind") in ("added", "changed"):
+            received["n"] += 1
+            if event["kind"] == "added":
+                added_at[event["task_id"]] = last["t"]
+        elif event.get("kind") == "overflow" or event.get("detail") == "overflow":
+            received["overflow"] += 1
+
     async def subscribe(ready: asyncio.Event) -> None:
-        async with (
-            _session(server, "unix") as session,
-            session.get("http://engine/events") as resp,
-        ):
+        url = "http://engine/events" if face == "unix" else server.address["http"] + "/events"
+        async with _session(server, face) as session, session.get(url) as resp:
             ready.set()
             async for line in resp.content:
-                event = json.loads(line)
-                last["t"] = perf_counter()
-                if event["kind"] in ("added", "changed"):
-                    received["n"] += 1
-                    if event["kind"] == "added":
-                        added_at[event["task_id"]] = last["t"]
-                elif event.get("detail") == "overflow":
-                    received["overflow"] += 1
+                if face == "unix":
+                    seen(json.loads(line))
+                elif line.startswith(b"data: "):  # server-sent events: one data line each
+                    seen(json.loads(line[6:]))
 
     ready = asyncio.Event()
     sub = asyncio.create_task(subscribe(ready))
@@ -423,16 +463,27 @@ async def _events(server: Server, face: str, clients: int, per_client: int) -> d
 
 def work_events(args: argparse.Namespace) -> list[dict[str, Any]]:
     per_client = 250 if args.quick else 1_000
-    with tempfile.TemporaryDirectory(prefix="bench-http-ev-") as d:
-        server = Server("engine", d, paused=False, profile=_profile_path(args, "events"))
-        try:
-            figures = asyncio.run(_events(server, "unix", args.clients, per_client))
-        finally:
-            last = server.stop()
-    made = last.get("published", 0)
-    figures["made"] = made
-    figures["changes_per_s"] = made / figures["wall_s"]
-    return [{"line": "local GET /events (NDJSON), engine running no-op tasks"} | figures]
+    rows = []
+    for face, line in (
+        ("unix", "local GET /events (NDJSON) + POST /api adds"),
+        ("rest", "REST GET /events (SSE) + POST /tasks/ adds"),
+    ):
+        with tempfile.TemporaryDirectory(prefix="bench-http-ev-") as d:
+            server = Server(
+                "engine", d, paused=False, profile=_profile_path(args, f"events-{face}")
+            )
+            try:
+                if face == "rest" and not asyncio.run(rest_available(server)):
+                    rows.append({"line": line, "error": "no REST route yet"})
+                    continue
+                figures = asyncio.run(_events(server, face, args.clients, per_client))
+            finally:
+                last = server.stop()
+        made = last.get("published", 0)
+        figures["made"] = made
+        figures["changes_per_s"] = made / figures["wall_s"]
+        rows.append({"line": line + ", engine running no-op tasks"} | figures)
+    return rows
 
 
 WORKLOADS = {"adds": work_adds, "list": work_list, "events": work_events}
