@@ -92,7 +92,6 @@ async def serve_engine(data_dir: str, paused: bool) -> None:
     until SIGTERM; one JSON line out first (the addresses and the key, on the pipe to the
     parent only), one last (events published)."""
     from qtqueue.api.http.server import HttpServer
-    from qtqueue.api.keys import ApiKeys
     from qtqueue.api.server import ApiServer
     from qtqueue.engine.events import EventKind, TaskEvent
     from qtqueue.engine.queue import TaskQueue
@@ -112,13 +111,16 @@ async def serve_engine(data_dir: str, paused: bool) -> None:
     unsubscribe = queue.subscribe(count)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    keys = ApiKeys(Path(data_dir), backend=_bench_keyring())
+    try:  # a tree from before the API key (a before/after run) serves without one
+        from qtqueue.api.keys import ApiKeys
+
+        keys: Any = ApiKeys(Path(data_dir), backend=_bench_keyring())
+        http_server = HttpServer(queue, "127.0.0.1", 0, keys=keys)  # type: ignore[call-arg]
+    except ImportError:
+        keys, http_server = None, HttpServer(queue, "127.0.0.1", 0)
     try:
-        async with (
-            ApiServer(queue) as api,
-            HttpServer(queue, "127.0.0.1", 0, keys=keys) as http,
-        ):
-            key = (await asyncio.to_thread(keys.current)).secret
+        async with ApiServer(queue) as api, http_server as http:
+            key = (await asyncio.to_thread(keys.current)).secret if keys is not None else None
             print(
                 json.dumps({"unix": str(api.socket_path), "http": http.url, "key": key}),
                 flush=True,
