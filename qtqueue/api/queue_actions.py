@@ -34,6 +34,8 @@ class SetQueueParams(Params):
     result_ttl_s: float | None = Field(None, ge=0)
     failure_ttl_s: float | None = Field(None, ge=0)
     max_length: int | None = Field(None, ge=1)
+    alert_depth: int | None = Field(None, ge=1)
+    notify_webhook: str | None = None
 
 
 async def pause_queue(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:

@@ -69,18 +69,26 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        #: Those of them that read no snapshots (the engine's own counters).
+        self._light: list[Subscriber] = []
 
     @property
     def has_subscribers(self) -> bool:
-        return bool(self._subscribers)
+        """Whether someone wants snapshots (events are made with them then)."""
+        return len(self._subscribers) > len(self._light)
 
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
-        """Start delivering to `fn`; returns a function that stops it."""
+    def subscribe(self, fn: Subscriber, *, snapshots: bool = True) -> Callable[[], None]:
+        """Start delivering to `fn`; returns a function that stops it. `snapshots=False`: `fn`
+        reads no `TaskEvent.task` (no snapshot is taken for it alone)."""
         self._subscribers.append(fn)
+        if not snapshots:
+            self._light.append(fn)
 
         def unsubscribe() -> None:
             if fn in self._subscribers:
                 self._subscribers.remove(fn)
+            if fn in self._light:
+                self._light.remove(fn)
 
         return unsubscribe
 

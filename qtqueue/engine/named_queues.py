@@ -73,6 +73,9 @@ class QueueSettings:
     notify_webhook: str | None = None
     """Where its tasks that name no `notify_webhook` of their own post their summary when they
     end (engine/notify.py)."""
+    alert_depth: int | None = None
+    """Alert (a notice, and a post to `notify_webhook`) once more than this many of its tasks
+    wait; again only after the backlog fell back (engine/alerts.py)."""
 
     @property
     def rank(self) -> int:
@@ -157,6 +160,7 @@ def updated(current: QueueSettings, changes: Mapping[str, Any]) -> QueueSettings
         "result_ttl_s": ttl,
         "failure_ttl_s": ttl,
         "max_length": (f"a whole number from 1 to {MAX_LENGTH}", True, 1, MAX_LENGTH),
+        "alert_depth": (f"a whole number from 1 to {MAX_LENGTH}", True, 1, MAX_LENGTH),
     }
     for key, value in changes.items():
         if key == "notify_webhook":

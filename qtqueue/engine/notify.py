@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from qtqueue.core.errors import QueueError
@@ -116,9 +116,16 @@ class Notifier:
 
     def _ended(self, task: Task) -> None:
         url = self.target(task)
-        if url is None or self.closed:
+        if url is not None:
+            self.send(self.deliver(task.copy(), url), f"notify {task.id}")
+
+    def send(self, delivery: Coroutine[Any, Any, bool], name: str) -> None:
+        """Run a delivery (`deliver`, `post`) in the background, waited for by `drain`;
+        dropped once the queue is closing."""
+        if self.closed:
+            delivery.close()
             return
-        sending = self.state.spawn(self.deliver(task.copy(), url), name=f"notify {task.id}")
+        sending = self.state.spawn(delivery, name=name)
         self.pending.add(sending)
         sending.add_done_callback(self.pending.discard)
 
@@ -150,20 +157,37 @@ class Notifier:
     async def deliver(self, task: Task, url: str) -> bool:
         """POST `task`'s summary to `url` (signed if a keyring entry is set), retrying;
         whether it was accepted (a 2xx)."""
+        body = await notification_body(task, time.time())
+
+        def note(line: str, failed: bool) -> None:
+            self._note(task, line, failed)
+
+        return await self.post(url, body, "task.ended", "summary", note)
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        event: str,
+        what: str,
+        note: Callable[[str, bool], None],
+    ) -> bool:
+        """POST the JSON `body` (`what` it is, in words) to `url` with `X-Qtqueue-Event: event`,
+        signed and retried as the settings say; each failed try and the outcome go to
+        `note(line, failed)`. Whether it was accepted (a 2xx)."""
         import aiohttp  # only when a notification is sent
 
         settings = self.state.executor_settings
         attempts = max(1, int(_setting(settings, "webhook_notify_attempts")))
         backoff = float(_setting(settings, "webhook_notify_backoff_s"))
         timeout = aiohttp.ClientTimeout(total=float(_setting(settings, "webhook_notify_timeout_s")))
-        body = await notification_body(task, time.time())
-        headers = {"Content-Type": "application/json", "X-Qtqueue-Event": "task.ended"}
+        headers = {"Content-Type": "application/json", "X-Qtqueue-Event": event}
         entry = str(_setting(settings, "webhook_notify_keyring_entry"))
         if entry:
             try:
                 headers.update(signature_headers(await self.vault.get(entry), body))
             except QueueError as exc:
-                self._note(task, f"not sent to {url}: its signing secret: {exc}", failed=True)
+                note(f"not sent to {url}: its signing secret: {exc}", True)
                 return False
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
             for attempt in range(1, attempts + 1):
@@ -176,14 +200,14 @@ class Notifier:
                     why, retry = (str(exc) or type(exc).__name__), True
                 else:
                     if 200 <= status < 300:
-                        self._note(task, f"summary posted to {url}: {status} (try {attempt})")
+                        note(f"{what} posted to {url}: {status} (try {attempt})", False)
                         return True
                     why, retry = f"answered {status}", retryable_status(status)
-                head = f"summary to {url}, try {attempt}/{attempts}: {why}"
+                head = f"{what} to {url}, try {attempt}/{attempts}: {why}"
                 if not retry or attempt == attempts:
-                    self._note(task, f"{head}; gave up (the task's outcome is unchanged)", True)
+                    note(f"{head}; gave up (the task's outcome is unchanged)", True)
                     return False
                 wait = retry_wait_s(attempt, backoff, wait, MAX_WAIT_S)
-                self._note(task, f"{head}; retrying in {wait:g} s", failed=True)
+                note(f"{head}; retrying in {wait:g} s", True)
                 await asyncio.sleep(wait)
         return False

@@ -21,6 +21,7 @@ from typing import Any
 from qtqueue.config import resolve_data_dir
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.adding import Adder
+from qtqueue.engine.alerts import Alerts
 from qtqueue.engine.auto_open import FirstUse, auto_open, call_on_engine_loop, on_engine_loop
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.control import Control
@@ -34,6 +35,7 @@ from qtqueue.engine.gates.resources import RESOURCE_AGING_S, RESOURCE_AGING_STAR
 from qtqueue.engine.lifecycle import Lifecycle
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
+from qtqueue.engine.metrics import EngineMetrics
 from qtqueue.engine.notify import Notifier
 from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
@@ -170,6 +172,8 @@ class TaskQueue(QueueSettings, WorkerControls):
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask
         self.notifier = Notifier(self.state, self.lifecycle.on_evict, self.credentials)  # webhooks
+        self.alerts = Alerts(self.state, self.lifecycle.on_evict, self.notifier)  # backlogs
+        self.metrics = EngineMetrics(self.state, self.lifecycle.on_conclude)  # for /metrics
         self._lock = DataDirLock(self.data_dir)
         self._start_lock = asyncio.Lock()  # one opening, however many first calls
         #: The engine on a thread of its own, for plain programs (`start_worker`).
@@ -212,6 +216,7 @@ class TaskQueue(QueueSettings, WorkerControls):
                 await self.recovery.load(leftovers)
             finally:
                 leftovers.close()
+            self.alerts.start()
         except BaseException:
             state.close_spawner()
             await self.store.close()
@@ -488,11 +493,3 @@ class TaskQueue(QueueSettings, WorkerControls):
         """Every named queue in drain order: its settings, and how many of its tasks run and
         wait now."""
         return self.dispatcher.list_queues()
-
-    async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
-        """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
-        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`; None: none). Persisted;
-        limits apply at once, defaults to tasks added from now on. As `list_queues` shows it."""
-        shown = await self.dispatcher.set_queue(name, settings)
-        self.retention.restart()
-        return shown

@@ -7,7 +7,9 @@ the dispatcher and retention), kept apart so that the facade stays a short list 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from qtqueue.engine.alerts import Alerts
 from qtqueue.engine.dispatch import Dispatcher, Slots
 from qtqueue.engine.retention import Retention
 from qtqueue.engine.state import EngineState
@@ -22,6 +24,7 @@ class QueueSettings:
     slots: Slots
     dispatcher: Dispatcher
     retention: Retention
+    alerts: Alerts
 
     @property
     def dispatching(self) -> bool:
@@ -63,3 +66,17 @@ class QueueSettings:
     def set_retention(self, retention_s: float | None) -> None:
         """Keep finished tasks this many seconds (None: for ever), from now on."""
         self.retention.set_retention(retention_s)
+
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """How many tasks of each named queue wait and run now: counts kept as tasks change
+        (cheap at any size, unlike `list_queues`, which counts the unfinished tasks)."""
+        running = self.slots.queue_running
+        return {name: (self.alerts.depth[name], running[name]) for name in self.state.queues}
+
+    async def set_queue(self, name: str, **settings: Any) -> dict[str, Any]:
+        """Create a named queue, or change its settings (`concurrency`, `timeout_s`, `max_retries`,
+        `result_ttl_s`, `failure_ttl_s`, `max_length`, `notify_webhook`, `alert_depth`; None:
+        none). Persisted; limits apply at once, defaults to new tasks. As `list_queues` shows it."""
+        shown = await self.dispatcher.set_queue(name, settings)
+        self.retention.restart()
+        return shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import signal
 import subprocess
@@ -133,6 +134,7 @@ def test_ids_may_be_given_as_unique_prefixes(cli: Cli) -> None:
     shown = ok(cli("show", task_id[:5]))
     assert f"id:       {task_id}" in shown
     assert "status:   pending" in shown
+    assert f"added by: {getpass.getuser()}" in shown  # the command line's user adds it
 
     for custom in ("abcd-0001", "abcd-0002"):
         request = {
@@ -626,7 +628,9 @@ def test_queues_are_listed_and_set(cli: Cli) -> None:
     assert [line.split()[0] for line in listed[1:]] == ["high_priority", "default", "low_priority"]
     made = ok(cli("queues", "set", "nightly", "--concurrency", "1", "--timeout", "2h",
                   "--retries", "2", "--result-ttl", "7d")).splitlines()  # fmt: skip
-    assert made[1].split() == ["nightly", "1", "7200s", "2", "168h00m", "168h00m", "-", "0", "0"]
+    assert made[1].split() == [
+        "nightly", "1", "7200s", "2", "168h00m", "168h00m", "-", "-", "0", "0"
+    ]  # fmt: skip
     cleared = json.loads(ok(cli("queues", "set", "nightly", "--concurrency", "none", "--json")))
     assert cleared[0]["concurrency"] is None and cleared[0]["max_retries"] == 2
     assert cli("queues", "set", "nightly", "--concurrency", "0").returncode == 2

@@ -32,12 +32,12 @@ def test_queues_lists_the_documented_defaults(cli: Cli) -> None:
     listed = [line.split() for line in ok(cli("queues")).splitlines()]
     assert listed[0] == [
         "QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "FAILURE-TTL", "MAX-LENGTH",
-        "RUNNING", "WAITING",
+        "ALERT-DEPTH", "RUNNING", "WAITING",
     ]  # fmt: skip
     assert listed[1:] == [
-        ["high_priority", "-", "3600s", "3", "24h00m", "168h00m", "-", "0", "0"],
-        ["default", "-", "7200s", "3", "24h00m", "168h00m", "-", "0", "0"],
-        ["low_priority", "-", "14400s", "2", "12h00m", "168h00m", "-", "0", "0"],
+        ["high_priority", "-", "3600s", "3", "24h00m", "168h00m", "-", "-", "0", "0"],
+        ["default", "-", "7200s", "3", "24h00m", "168h00m", "-", "-", "0", "0"],
+        ["low_priority", "-", "14400s", "2", "12h00m", "168h00m", "-", "-", "0", "0"],
     ]
 
 

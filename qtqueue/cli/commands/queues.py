@@ -30,7 +30,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "  qtqueue queues\n"
         "  qtqueue queues set nightly --concurrency 1 --timeout 2h --retries 2 --result-ttl 7d\n"
         "  qtqueue queues set nightly --concurrency none   (no limit of its own)\n"
-        "  qtqueue queues set default --failure-ttl 30d --max-length 500",
+        "  qtqueue queues set default --failure-ttl 30d --max-length 500\n"
+        "  qtqueue queues set nightly --alert-depth 100 --notify-webhook https://hooks.example/q",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("action", nargs="?", choices=["set"], help="create or change a queue")
@@ -61,6 +62,15 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="refuse new tasks while N of its tasks are unfinished",
     )
+    p.add_argument(
+        "--alert-depth",
+        type=count_or_none(1),
+        metavar="N",
+        help="alert (tray notice, its webhook) once more than N of its tasks wait",
+    )
+    p.add_argument(
+        "--notify-webhook", metavar="URL", help="post task summaries and alerts here (none: no)"
+    )
     json_flag(p)
     p.set_defaults(handler=run, check=check)
 
@@ -74,6 +84,8 @@ def _settings(args: argparse.Namespace) -> list[tuple[str, Any]]:
         ("result_ttl_s", args.result_ttl),
         ("failure_ttl_s", args.failure_ttl),
         ("max_length", args.max_length),
+        ("alert_depth", args.alert_depth),
+        ("notify_webhook", args.notify_webhook),
     ]
 
 
@@ -112,6 +124,7 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
             fmt_duration(q["result_ttl_s"]),
             fmt_duration(q["failure_ttl_s"]),
             shown(q["max_length"]),
+            shown(q["alert_depth"]),
             str(q["running"]),
             str(q["waiting"]),
         ]
@@ -119,7 +132,7 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
     ]
     headers = [
         "QUEUE", "CONCURRENCY", "TIMEOUT", "RETRIES", "RESULT-TTL", "FAILURE-TTL", "MAX-LENGTH",
-        "RUNNING", "WAITING",
+        "ALERT-DEPTH", "RUNNING", "WAITING",
     ]  # fmt: skip
     out(table(headers, rows))
     return 0
