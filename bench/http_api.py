@@ -292,6 +292,7 @@ async def run_adds(
         "p99_ms": percentile(latencies, 99) * 1e3,
         "max_ms": max(latencies) * 1e3,
         "server_cpu_pct": (server.cpu_s() - cpu0) / wall * 100,
+        "server_cpu_us_per_add": (server.cpu_s() - cpu0) / n * 1e6,
         "client_cpu_pct": (time.process_time() - own0) / wall * 100,
         "n": n,
         "wall_s": wall,
@@ -542,7 +543,7 @@ def main() -> int:
             f"adds: {args.clients} keep-alive clients x {args.per_client:,} single-task adds",
             results["adds"],
             ["adds_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_pct",
-             "client_cpu_pct"],
+             "server_cpu_us_per_add", "client_cpu_pct"],
         )  # fmt: skip
         print(f"\ntarget: >= 3,000 adds/s, p99 < 20 ms. For context: {PEER_ENQUEUE}")
     if "list" in results:
