@@ -175,6 +175,10 @@ def serve(args: argparse.Namespace) -> int:
         coro: Awaitable[None] = serve_engine(args.data_dir, args.paused)
     else:
         coro = serve_bare(args.data_dir, store=args.serve == "bare-sqlite")
+    if args.uvloop:  # an experiment: the same server on uvloop's event loop (not a dependency)
+        import uvloop
+
+        uvloop.install()
     prof = cProfile.Profile() if args.profile_out else None
     if prof is not None:
         prof.enable()
@@ -188,8 +192,13 @@ def serve(args: argparse.Namespace) -> int:
 class Server:
     """A `--serve` process: its addresses, its CPU time, its last line."""
 
+    #: Serve on uvloop (`--uvloop`).
+    uvloop = False
+
     def __init__(self, kind: str, data_dir: str, *, paused: bool, profile: str | None) -> None:
         cmd = [sys.executable, SCRIPT, "--serve", kind, "--data-dir", data_dir]
+        if self.uvloop:
+            cmd.append("--uvloop")
         if paused:
             cmd.append("--paused")
         if profile:
@@ -522,6 +531,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--per-client", type=int, default=None, help="adds per client (2,500)")
     ap.add_argument("--profile", help="directory for the serving process's cProfile output")
+    ap.add_argument(
+        "--uvloop", action="store_true", help="serve on uvloop's event loop (if installed)"
+    )
     ap.add_argument("--serve", choices=["engine", "bare", "bare-sqlite"], help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
     ap.add_argument("--paused", action="store_true", help=argparse.SUPPRESS)
@@ -529,6 +541,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.serve:
         return serve(args)
+    Server.uvloop = args.uvloop
     if args.per_client is None:
         args.per_client = 250 if args.quick else 2_500
     if args.profile:
