@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/cli.py
+	$(PY) bench/http_api.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-vastai .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,8 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 def encodable(text: str) -> bool:
     """Whether `text` has a UTF-8 form (no lone UTF-16 surrogate)."""
+    if text.isascii():  # most text, and no surrogate is ASCII
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -28,19 +30,38 @@ def storable_json_problem(value: object) -> str | None:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, bool):
+        kind = type(item)  # the exact JSON types first: every request runs this more than once
+        if kind is str:
+            if item.isascii():  # type: ignore[attr-defined]
+                continue
+        elif kind is dict:
+            stack.extend(item.keys())  # type: ignore[attr-defined]
+            stack.extend(item.values())  # type: ignore[attr-defined]
             continue
-        elif isinstance(item, int):
-            if not INT_MIN <= item <= INT_MAX:
-                return f"the whole number {item} (it does not fit in 64 bits)"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{item} (not a JSON number)"
-        elif isinstance(item, str) and not encodable(item):
-            return "text with a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+        elif kind is bool or item is None:
+            continue
+        problem = _scalar_problem(item, stack)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _scalar_problem(item: object, stack: list[object]) -> str | None:
+    """`storable_json_problem` for one item other than ASCII text, a dict, a bool or None
+    (subclasses of the JSON types included); a list's or tuple's items go on `stack`."""
+    if isinstance(item, dict):
+        stack.extend(item.keys())
+        stack.extend(item.values())
+    elif isinstance(item, list | tuple):
+        stack.extend(item)
+    elif isinstance(item, bool):
+        return None
+    elif isinstance(item, int):
+        if not INT_MIN <= item <= INT_MAX:
+            return f"the whole number {item} (it does not fit in 64 bits)"
+    elif isinstance(item, float):
+        if not math.isfinite(item):
+            return f"{item} (not a JSON number)"
+    elif isinstance(item, str) and not encodable(item):
+        return "text with a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
     return None

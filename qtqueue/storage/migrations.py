@@ -153,6 +153,20 @@ MIGRATIONS: list[str] = [
     "ALTER TABLE tasks ADD COLUMN notify_webhook TEXT;",
     # 8 -> 9: who added each task (issue 15): a user, an API key's name, `schedule:<id>`.
     "ALTER TABLE tasks ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
+    # 9 -> 10: a page of tasks of one status, and their count, from an index in the listing's
+    # order, created_at then seq (issue 15: `GET /tasks/?status=completed&limit=100` read
+    # 100,000 rows for its total, and sorted a batch's tasks, which share one created_at).
+    # tasks_finished is partial on the finished statuses, so a claim (pending -> running)
+    # writes none of its pages: a task enters it once, when it ends. tasks_open keeps its
+    # WHERE (a claim still sets none of its columns), ordered as the listing is.
+    """
+    CREATE INDEX tasks_finished ON tasks(status, created_at, seq)
+        WHERE status IN ('completed', 'failed', 'cancelled', 'timeout');
+    DROP INDEX tasks_created_at;
+    CREATE INDEX tasks_created_at ON tasks(created_at, seq);
+    DROP INDEX tasks_open;
+    CREATE INDEX tasks_open ON tasks(created_at, seq) WHERE completed_at IS NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,6 +50,9 @@ INSERT_EVENT = (
     "duration_s) VALUES ((SELECT rowid FROM tasks WHERE id = ?), ?, ?, ?, ?, ?, ?)"
 )
 TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
+#: The WHERE of the partial index `tasks_finished` (schema step 10), word for word: SQLite uses
+#: a partial index only for a query whose WHERE holds that same term.
+FINISHED_ONLY = "status IN ('completed', 'failed', 'cancelled', 'timeout')"
 
 _dumps = json.dumps
 
@@ -365,6 +368,8 @@ def where_clause(flt: TaskFilter) -> tuple[str, list[Any]]:
     if flt.statuses:
         if not any(s in TERMINAL for s in flt.statuses):
             clauses.append("completed_at IS NULL")  # unfinished only: the index tasks_open
+        elif all(s in TERMINAL for s in flt.statuses):
+            clauses.append(FINISHED_ONLY)  # the partial index tasks_finished's own WHERE
         clauses.append(f"status IN ({', '.join('?' * len(flt.statuses))})")
         args.extend(s.value for s in flt.statuses)
     dead_letter = int(flt.dead_letter) if flt.dead_letter is not None else None

@@ -143,3 +143,19 @@ async def test_tasks_added_one_at_a_time_while_they_run_cost_one_commit_each(
     for task_id in ids:
         assert (await queue.get_task(task_id)).status is TaskStatus.COMPLETED
     assert len(commits) <= n * 1.25, f"{len(commits)} commits for {n} tasks"
+
+
+async def test_single_adds_made_at_the_same_time_share_one_commit(make_queue: Any) -> None:
+    # Eight HTTP clients each adding one task: the adds that reach the engine in one turn of
+    # the loop are made durable by one transaction, and each caller hears only after it.
+    queue = await make_queue()
+    await queue.pause_queue()
+    commits: list[str] = []
+    db = queue.store.db
+    await db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    adds = [queue.add_task(Task(TaskType.CUSTOM_COMMAND, {"command": "true"})) for _ in range(8)]
+    ids = await asyncio.gather(*adds)
+    await db.set_trace_callback(None)
+
+    assert len(commits) == 1, commits
+    assert set(stored(queue.data_dir / "queue.db")) == set(ids)
