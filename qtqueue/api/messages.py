@@ -121,6 +121,8 @@ class TaskList(Message):
 
     tasks: list[TaskDict]
     count: int
+    total: int | None = None
+    """How many match the filters, limit and offset aside (when asked: `with_total`)."""
 
 
 class TaskId(Message):

@@ -37,6 +37,7 @@ from qtqueue.core.task import (
 )
 from qtqueue.core.task import TaskType as DocumentedType
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.storage.rows import ORDERS
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,22 @@ class ListTasksParams(Params):
     limit: int | None = Field(None, ge=0, le=_MAX_ROWS)
     offset: int = Field(0, ge=0, le=_MAX_ROWS)
     newest_first: bool = False
+    queue: str | None = None
+    sort: str | None = Field(None, description="created_at, priority, name, status, started_at "
+                             'or completed_at; "-" first for descending')  # fmt: skip
+    with_total: bool = Field(False, description="Add how many match, limit and offset aside")
 
     @field_validator("status", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("sort")
+    @classmethod
+    def _known_order(cls, value: str | None) -> str | None:
+        if value is not None and value not in ORDERS:
+            raise ValueError(f"not one of {', '.join(ORDERS)}")
+        return value
 
 
 class TypesParams(Params):
@@ -162,8 +174,16 @@ async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
         limit=p.limit,
         offset=p.offset,
         newest_first=p.newest_first,
+        queue=p.queue,
+        order=p.sort,
     )
-    return _task_list(tasks)
+    if not p.with_total:
+        return _task_list(tasks)
+    total = await queue.count_tasks(
+        p.status, category=p.category, tag=p.tag, task_type=p.type,
+        dead_letter=p.dead_letter, queue=p.queue,
+    )  # fmt: skip
+    return TaskList(tasks=[t.to_dict() for t in tasks], count=len(tasks), total=total).dump()
 
 
 async def get_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:

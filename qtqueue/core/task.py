@@ -305,6 +305,9 @@ class Task:
     notify_webhook: str | None = None
     """An http(s) URL that gets the task's summary as a signed JSON POST when it ends (None:
     its queue's `notify_webhook`, if any); see `engine/notify.py`."""
+    created_by: str = ""
+    """Who added it: the user's login name (window, command line, local API), the API key's
+    name (REST API) or `schedule:<id>`. Empty: the engine fills in the user's login name."""
 
     id: str = field(default_factory=new_task_id)
     """A UUID, unique for ever."""

@@ -4,6 +4,8 @@ durable in one transaction, all or none (`Adder.add`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import getpass
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -24,6 +26,15 @@ from qtqueue.executors.webhooks import url_problem
 from qtqueue.storage.base import Transition
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def login_name() -> str:
+    """Who runs this process (a task's `created_by` when its adder names nobody)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry
+        return "unknown"
 
 
 def prepare(
@@ -68,6 +79,7 @@ def prepare(
         permission=task.permission,
         on_interrupt=task.on_interrupt,
         queue=task.queue,
+        created_by=task.created_by or login_name(),
         id=task.id,
         created_at=now,
         updated_at=now,

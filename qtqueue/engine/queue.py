@@ -38,7 +38,7 @@ from qtqueue.engine.notify import Notifier
 from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.queue_settings import QueueSettings
-from qtqueue.engine.reading import Reader
+from qtqueue.engine.reading import Reader, Statuses
 from qtqueue.engine.recovery import Recovery
 from qtqueue.engine.resources import ResourceAccountant, ResourceProbe
 from qtqueue.engine.retention import DEFAULT_RETENTION_S, Retention
@@ -328,13 +328,19 @@ class TaskQueue(QueueSettings, WorkerControls):
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = False,
+        queue: str | None = None,
+        order: str | None = None,
     ) -> list[Task]:
         """Tasks from the store (every pending change flushed first), oldest first."""
         listing = TaskFilter(
             category=category, tag=tag, dead_letter=dead_letter, limit=limit, offset=offset,
-            newest_first=newest_first,
+            newest_first=newest_first, queue=queue, order=order,
         )  # fmt: skip
         return await self.reader.list_tasks(status, task_type, listing)
+
+    async def count_tasks(self, status: Statuses = None, **filters: Any) -> int:
+        """How many tasks `list_tasks` would list with these filters, without a limit."""
+        return await self.reader.count_tasks(status, **filters)
 
     async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` task ids that start with `prefix`, in id order (an index search)."""

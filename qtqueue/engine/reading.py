@@ -22,6 +22,9 @@ from qtqueue.storage.base import TaskFilter, Transition
 
 logger = logging.getLogger(__name__)
 
+#: The statuses a listing may name: one, several, or None for all.
+Statuses = TaskStatus | str | Iterable[TaskStatus | str] | None
+
 
 class Reader:
     """The engine's reads and waits, over the shared state."""
@@ -53,6 +56,30 @@ class Reader:
     ) -> list[Task]:
         """Tasks from the store (every pending change flushed first): `listing` with the
         statuses and task type as callers may name them."""
+        listing = await self._filter(status, task_type, listing)
+        return await self.state.store.list_tasks(listing)
+
+    async def count_tasks(
+        self,
+        status: Statuses,
+        *,
+        task_type: TaskType | str | None = None,
+        category: str | None = None,
+        tag: str | None = None,
+        dead_letter: bool | None = None,
+        queue: str | None = None,
+    ) -> int:
+        """How many tasks match the filters (pending changes flushed first)."""
+        listing = TaskFilter(category=category, tag=tag, dead_letter=dead_letter, queue=queue)
+        listing = await self._filter(status, task_type, listing)
+        return await self.state.store.count_tasks(listing)
+
+    async def _filter(
+        self,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None,
+        task_type: TaskType | str | None,
+        listing: TaskFilter,
+    ) -> TaskFilter:
         self.state.require_open()
         if status is None:
             statuses: tuple[TaskStatus, ...] = ()
@@ -65,9 +92,7 @@ class Reader:
             parsed = parse_task_type(task_type)
             tt = parsed.value if isinstance(parsed, TaskType) else parsed
         await self.flushed()
-        return await self.state.store.list_tasks(
-            dataclasses.replace(listing, statuses=statuses, task_type=tt)
-        )
+        return dataclasses.replace(listing, statuses=statuses, task_type=tt)
 
     async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` task ids that start with `prefix`, in id order (an index search)."""

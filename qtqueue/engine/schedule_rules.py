@@ -390,6 +390,7 @@ def occurrence_task(s: Schedule, task_id: str) -> Task:
     data = json.loads(json.dumps(s.template))
     data["tags"] = [*data.get("tags", []), schedule_tag(s.id)]
     data["name"] = data.get("name") or s.name
+    data["created_by"] = f"schedule:{s.id}"
     try:
         return Task.from_dict({**data, "id": task_id})
     except (KeyError, ValueError, TypeError) as exc:

@@ -93,6 +93,7 @@ class TaskFieldSpec(BaseModel):
     resources: dict[str, Any]
     allow_dependency_failure: bool
     queue: _Label | None
+    created_by: str = Field(max_length=_MAX_LABEL)
 
 
 def is_task_id(value: object) -> bool:
@@ -155,6 +156,7 @@ def check_fields(task: Task) -> list[str]:
     except ValidationError as exc:
         problems += _spec_problems(exc)
     texts = [("name", task.name), ("category", task.category), ("queue", task.queue)]
+    texts.append(("created_by", task.created_by))
     if isinstance(task.tags, list):
         texts += [("tags", tag) for tag in task.tags]
     for label, text in texts:

@@ -55,6 +55,8 @@ class TaskFilter:
     limit: int | None = None
     offset: int = 0
     newest_first: bool = False
+    #: A key of `rows.ORDERS` ("priority", "-created_at"…); None: by `newest_first`.
+    order: str | None = None
 
 
 class ScheduleStore(Protocol):

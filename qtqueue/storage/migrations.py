@@ -151,6 +151,8 @@ MIGRATIONS: list[str] = [
     """,
     # 7 -> 8: the URL a task's end is posted to (issue 14, engine/notify.py).
     "ALTER TABLE tasks ADD COLUMN notify_webhook TEXT;",
+    # 8 -> 9: who added each task (issue 15): a user, an API key's name, `schedule:<id>`.
+    "ALTER TABLE tasks ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

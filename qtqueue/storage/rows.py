@@ -34,7 +34,8 @@ COLUMNS = (
     "created_at started_at completed_at duration_s error error_code error_details retry_count "
     "max_retries retry_backoff timeout_s run_at expires_at depends_on resources permission "
     "on_interrupt dead_letter result paused_from wait_reason pid updated_at "
-    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on notify_webhook"
+    "allow_dependency_failure ttl_s queue approved_at retry_on no_retry_on notify_webhook "
+    "created_by"
 ).split()
 INSERT = f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 #: What changes while a task lives; the rest (type, params, tags…) is written once.
@@ -96,6 +97,7 @@ def row_values(t: Task) -> tuple[Any, ...]:
         _dumps(t.retry_on) if t.retry_on else "[]",
         _dumps(t.no_retry_on) if t.no_retry_on else "[]",
         t.notify_webhook,
+        t.created_by,
     )
 
 
@@ -283,7 +285,7 @@ def task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         error_details, retry_count, max_retries, retry_backoff, timeout_s, run_at, expires_at,
         depends_on, resources, permission, on_interrupt, dead_letter, result, paused_from,
         wait_reason, pid, updated_at, allow_dependency_failure, ttl_s, queue, approved_at,
-        retry_on, no_retry_on, notify_webhook,
+        retry_on, no_retry_on, notify_webhook, created_by,
     ) = row  # fmt: skip
     st = STATUSES.get(status)
     pr = _PRIORITIES.get(priority)
@@ -331,6 +333,7 @@ def task_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Task:
         retry_on=_obj(retry_on),
         no_retry_on=_obj(no_retry_on),
         notify_webhook=notify_webhook,
+        created_by=created_by,
     )
 
 
@@ -345,6 +348,15 @@ def decode_rows(rows: list[Any]) -> tuple[list[Task], list[tuple[Any, str]]]:
         except Exception as exc:  # whatever decoding raised, the row is what is wrong
             bad.append((row[0], f"{type(exc).__name__}: {exc}"))
     return tasks, bad
+
+
+#: The orders a listing may ask for (`TaskFilter.order`): a column, "-" first for descending;
+#: ties go in queue order.
+ORDERS = {
+    f"{sign}{column}": f"{column}{' DESC' if sign else ''}, seq{' DESC' if sign else ''}"
+    for column in ("created_at", "priority", "name", "status", "started_at", "completed_at")
+    for sign in ("", "-")
+}
 
 
 def where_clause(flt: TaskFilter) -> tuple[str, list[Any]]:

@@ -37,6 +37,7 @@ from qtqueue.storage.private import make_private_dir
 from qtqueue.storage.questions import QuestionRows
 from qtqueue.storage.rows import (
     COLUMNS,
+    ORDERS,
     SELECT,
     STATUS_POS,
     TERMINAL_VALUES,
@@ -200,9 +201,7 @@ class SqliteTaskStore(ScheduleRows, QuestionRows):
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         if version == 0:
-            async with db.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-            ) as cur:
+            async with db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'") as cur:
                 row = await cur.fetchone()
             if row and row[0]:
                 raise sqlite3.DatabaseError("the file holds tables but no qtqueue schema version")
@@ -406,7 +405,9 @@ class SqliteTaskStore(ScheduleRows, QuestionRows):
         flt = flt or TaskFilter()
         where, args = where_clause(flt)
         order = (
-            " ORDER BY created_at DESC, seq DESC"
+            f" ORDER BY {ORDERS[flt.order]}"
+            if flt.order is not None
+            else " ORDER BY created_at DESC, seq DESC"
             if flt.newest_first
             else (" ORDER BY created_at, seq")
         )

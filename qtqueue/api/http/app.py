@@ -7,6 +7,7 @@ check, the admin page's HTML and assets); every other route is refused without t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -28,6 +29,8 @@ QUEUE = web.AppKey("queue", TaskQueue)
 CALLER = web.RequestKey("caller", str)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
+#: The modules of this package whose `add_routes(app)` build the application.
+PARTS = ("rest", "admin", "metrics")
 
 
 def public(handler: _H) -> _H:
@@ -48,11 +51,17 @@ def build_app(
 ) -> web.Application:
     """The application over `queue`: the REST API, the admin page and the metrics.
     `middlewares` run first (authentication)."""
-    from qtqueue.api.http import admin, metrics, rest
+    # The parts import this module's names (QUEUE, CALLER, public): found by name here, so
+    # that no import cycle runs between them.
+    parts = [importlib.import_module(f"{__package__}.{name}") for name in PARTS]
+    json_errors = importlib.import_module(f"{__package__}.replies").json_errors
 
-    # aiohttp refuses a body of client_max_size bytes or more: one more than the limit.
-    app = web.Application(middlewares=list(middlewares), client_max_size=MAX_BODY_BYTES + 1)
+    # aiohttp refuses a body of client_max_size bytes or more: one more than the limit. Every
+    # refusal is a coded JSON error (`json_errors`, inside the given middlewares).
+    app = web.Application(
+        middlewares=[*middlewares, json_errors], client_max_size=MAX_BODY_BYTES + 1
+    )
     app[QUEUE] = queue
-    for part in (rest, admin, metrics):
+    for part in parts:
         part.add_routes(app)
     return app

@@ -1,0 +1,222 @@
+"""The live routes: `GET /events` (server-sent events) and `GET /tasks/{task_id}/log`.
+
+`/events` is a `text/event-stream`. It opens with `event: hello`; then every engine event, once
+durable, as `id: <n>\\nevent: <kind>\\ndata: <TaskEvent.to_dict() as JSON>\\n\\n` (`n` counts
+the stream's events from 1; `kind` is added, changed, removed, queue, question, notice or
+schedule_changed); a comment `: keepalive` every `KEEPALIVE_S` seconds of silence. A client
+more than `EVENT_BUFFER` events behind loses what it had not read and gets `event: overflow`:
+it should read the tasks again. Events are not kept: a client that reconnects reads the tasks
+again too (its Last-Event-ID is not replayed).
+
+One subscription to the engine serves every stream: each batch the engine commits is written
+as text once, and each client's share goes out in one write (1,000 changes a second are a few
+writes, not a thousand).
+
+`/tasks/{task_id}/log` is the retained log as text; `?follow=1` streams it as it grows until
+the task is finished (as the local API's route does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from qtqueue.api.http.app import QUEUE
+from qtqueue.api.http.replies import ApiError, call
+from qtqueue.api.task_ids import resolve_task_id
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.engine.events import TaskEvent
+from qtqueue.engine.queue import TaskQueue
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EVENT_BUFFER", "KEEPALIVE_S", "Broadcast", "add_routes"]
+
+#: Events a slow client may fall behind by before it is told to read the tasks again.
+EVENT_BUFFER = 10000
+#: Seconds of silence after which a stream sends a keepalive comment.
+KEEPALIVE_S = 15.0
+_YES = ("1", "true", "yes")
+
+
+class _Client:
+    """One stream's pending text, in frames, and how many events they hold."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bytes]] = []  # (kind, data line) per event
+        self.pending = 0
+        self.overflowed = False
+        self.closed = False
+        self.ready = asyncio.Event()
+
+    def push(self, frames: list[tuple[str, bytes]]) -> None:
+        if self.pending + len(frames) > EVENT_BUFFER:
+            self.frames.clear()
+            self.pending = 0
+            self.overflowed = True
+        else:
+            self.frames.extend(frames)
+            self.pending += len(frames)
+        self.ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    def take(self) -> tuple[list[tuple[str, bytes]], bool]:
+        frames, self.frames = self.frames, []
+        overflowed, self.overflowed = self.overflowed, False
+        self.pending = 0
+        self.ready.clear()
+        return frames, overflowed
+
+
+class Broadcast:
+    """The engine's events as SSE frames, for every open stream (one subscription)."""
+
+    def __init__(self, queue: TaskQueue) -> None:
+        self.queue = queue
+        self.clients: set[_Client] = set()
+        self._unsubscribe: Any = None
+
+    def _on_events(self, events: list[TaskEvent]) -> None:
+        frames = [(e.kind.value, json.dumps(e.to_dict(), default=str).encode()) for e in events]
+        for client in self.clients:
+            client.push(frames)
+
+    def join(self) -> _Client:
+        """A new stream's client; the first one subscribes to the engine."""
+        client = _Client()
+        if not self.clients:
+            self._unsubscribe = self.queue.subscribe(self._on_events)
+        self.clients.add(client)
+        return client
+
+    def leave(self, client: _Client) -> None:
+        """A stream ended; the last one unsubscribes."""
+        self.clients.discard(client)
+        if not self.clients and self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def close_all(self) -> None:
+        """End every stream (the server stops)."""
+        for client in list(self.clients):
+            client.close()
+
+
+BROADCAST = web.AppKey("sse_broadcast", Broadcast)
+
+
+def _encode(frames: list[tuple[str, bytes]], first_id: int) -> bytes:
+    parts: list[bytes] = []
+    for n, (kind, data) in enumerate(frames, first_id):
+        parts.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (n, kind.encode(), data))
+    return b"".join(parts)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """GET /events: the engine's events as server-sent events (see the module's docstring)."""
+    broadcast = request.app[BROADCAST]
+    client = broadcast.join()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    seq = 0
+    try:
+        await response.prepare(request)
+        await response.write(b'event: hello\ndata: {"kind": "hello"}\n\n')
+        while not client.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.ready.wait(), KEEPALIVE_S)
+            if client.closed:
+                break
+            frames, overflowed = client.take()
+            out = b""
+            if overflowed:
+                seq += 1
+                out += b'id: %d\nevent: overflow\ndata: {"kind": "overflow"}\n\n' % seq
+            if frames:
+                out += _encode(frames, seq + 1)
+                seq += len(frames)
+            await response.write(out or b": keepalive\n\n")
+        await response.write_eof()
+    except ConnectionResetError:
+        logger.debug("an /events client went away")
+    finally:
+        broadcast.leave(client)
+    return response
+
+
+async def task_log(request: web.Request) -> web.StreamResponse:
+    """GET /tasks/{task_id}/log: the log as text; `?follow=1` streams it until the task ends."""
+    task_id = request.match_info["task_id"]
+    unknown = sorted(set(request.query) - {"follow", "tail_bytes"})
+    if unknown:
+        raise ApiError.of(
+            QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"unknown query parameter(s): {', '.join(unknown)} (known: follow, tail_bytes)",
+            )
+        )
+    if request.query.get("follow", "0").lower() not in _YES:
+        params: dict[str, Any] = {"task_id": task_id}
+        if "tail_bytes" in request.query:
+            params["tail_bytes"] = _int_query(request, "tail_bytes")
+        text = (await call(request, "read_log", params))["log"]
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    queue = request.app[QUEUE]
+    try:
+        task_id = await resolve_task_id(queue, task_id)
+    except QueueError as exc:
+        raise ApiError.of(exc) from None
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    try:
+        await response.prepare(request)
+        chunks = queue.follow_log(task_id)
+        try:
+            async for chunk in chunks:
+                await response.write(chunk.encode())
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await response.write_eof()
+    except ConnectionResetError:
+        logger.debug("a log follower of %s went away", task_id)
+    return response
+
+
+def _int_query(request: web.Request, name: str) -> int:
+    text = request.query[name]
+    try:
+        return int(text)
+    except ValueError:
+        raise ApiError.of(
+            QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT,
+                f"{name}: {text!r} is not a whole number",
+                field=name,
+            )
+        ) from None
+
+
+async def _close_streams(app: web.Application) -> None:
+    app[BROADCAST].close_all()
+
+
+def add_routes(app: web.Application) -> None:
+    """Add `/events` and the log route to `app`."""
+    app[BROADCAST] = Broadcast(app[QUEUE])
+    app.on_shutdown.append(_close_streams)
+    app.router.add_get("/events", events)
+    app.router.add_get("/tasks/{task_id}/log", task_log)
