@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from qtqueue.api.key_actions import KEY_ACTIONS
 from qtqueue.api.messages import ErrorMessage, ErrorReply, OkReply
 from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
 from qtqueue.api.question_actions import QUESTION_ACTIONS
@@ -57,6 +58,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         **OVERVIEW_ACTIONS,
         **_schedule_actions(lambda queue: queue.schedules),
         **_settings_actions(),
+        **KEY_ACTIONS,
     }
 )
 

@@ -14,7 +14,8 @@ The server announces itself in `<data_dir>/engine.json` (mode 0600): `{"pid", "u
 socket's path, or — when that path is too long for a Unix socket — `{"pid", "host", "port",
 "token"}` for a TCP port on 127.0.0.1 that demands `Authorization: Bearer <token>`. Only the
 process that holds the data directory's engine lock may run the server; it removes a stale
-socket on start, and the socket and engine.json on stop.
+socket on start, and the socket and engine.json on stop. `announce` adds facts to engine.json
+(`"http"`: the HTTP API's URL, when `qtqueue run --http` serves it).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ApiServer:
         self._stopping = asyncio.Event()
         self._inboxes: set[asyncio.Queue[TaskEvent | None]] = set()
         self._request_log = OneLineRateLimit()
+        self._extra: dict[str, Any] = {}
 
     async def __aenter__(self) -> ApiServer:
         await self.start()
@@ -96,8 +98,20 @@ class ApiServer:
     def info(self) -> dict[str, Any]:
         """What engine.json holds: how a client reaches this server."""
         if self.socket_path is not None:
-            return {"pid": os.getpid(), "unix": str(self.socket_path)}
-        return {"pid": os.getpid(), "host": self.host, "port": self.port, "token": self.token}
+            return {**self._extra, "pid": os.getpid(), "unix": str(self.socket_path)}
+        base = {"pid": os.getpid(), "host": self.host, "port": self.port, "token": self.token}
+        return {**self._extra, **base}
+
+    def announce(self, **extra: Any) -> None:
+        """Add facts to engine.json (`announce(http=URL)`); a None value withdraws one. While
+        the server runs, engine.json is rewritten at once."""
+        for name, value in extra.items():
+            if value is None:
+                self._extra.pop(name, None)
+            else:
+                self._extra[name] = value
+        if self._runner is not None:
+            write_engine_file(self.engine_file, self.info)
 
     async def start(self) -> None:
         """Listen, then announce the address in engine.json."""

@@ -2,22 +2,96 @@
 
 `async with HttpServer(queue, "127.0.0.1", 0) as server: server.url` — port 0 picks a free
 port; `url` is what clients use. The queue must be started first and outlive the server.
+
+Every request passes the authentication middleware (`auth.auth_middleware`) over the data
+directory's API key, read from the OS keyring once at start (made there if there is none):
+no usable keyring, no server (API_KEYRING_UNAVAILABLE). With `tls` (an `ssl.SSLContext`,
+`tls_context(cert, key)`) it serves HTTPS; without one it only binds a loopback address, and
+refuses any other with API_TLS_REQUIRED.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import ssl
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from qtqueue.api.http.app import build_app
+from qtqueue.api.http.auth import auth_middleware
+from qtqueue.api.keys import ApiKeys, LiveKey, live_key
+from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HttpServer"]
+__all__ = ["HttpServer", "check_bind", "is_loopback", "parse_address", "tls_context"]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[V6]:PORT` for an IPv6 address) as (host, port); port 0 means any free
+    one. QueueError VALIDATION_INVALID_FORMAT if it is not that."""
+    host, sep, port_text = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""  # an IPv6 address without brackets: ambiguous
+    problem = None
+    if not sep or not host or not port_text.isdigit():
+        problem = f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080)"
+    elif int(port_text) > 65535:
+        problem = f"port {port_text} is out of range (0-65535; 0 picks a free port)"
+    if problem is not None:
+        raise QueueError(TaskErrorCode.VALIDATION_INVALID_FORMAT, problem, field="http")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, tls: bool) -> None:
+    """QueueError API_TLS_REQUIRED unless `host` is loopback or TLS is used."""
+    if not tls and not is_loopback(host):
+        raise QueueError(
+            TaskErrorCode.API_TLS_REQUIRED,
+            f"serving the HTTP API on {host} needs TLS: pass --tls-cert FILE --tls-key FILE "
+            "(or bind 127.0.0.1)",
+            host=host,
+        )
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server TLS context from a PEM certificate (chain) and its unencrypted private key;
+    QueueError NETWORK_SSL_ERROR (naming the files) if they cannot be loaded."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        # A key with a passphrase is refused rather than prompted for on the terminal.
+        context.load_cert_chain(str(cert), str(key), password=lambda: b"")
+    except (OSError, ssl.SSLError) as exc:
+        raise QueueError(
+            TaskErrorCode.NETWORK_SSL_ERROR,
+            f"cannot load the TLS certificate {cert} with the key {key}: "
+            f"{getattr(exc, 'strerror', None) or exc} (both must be PEM files, the key "
+            "without a passphrase)",
+            cert=str(cert),
+            key=str(key),
+        ) from None
+    return context
 
 
 class HttpServer:
@@ -30,18 +104,25 @@ class HttpServer:
         port: int = 0,
         *,
         middlewares: Iterable[Any] = (),
+        tls: ssl.SSLContext | None = None,
+        keys: ApiKeys | None = None,
     ) -> None:
         self.queue = queue
         self.host = host
         self.port = port
+        self.tls = tls
+        #: Where the API key is kept (the queue's data directory's key by default).
+        self.keys = keys if keys is not None else ApiKeys(queue.data_dir)
         self._middlewares = tuple(middlewares)
         self._runner: web.AppRunner | None = None
+        self._live: LiveKey | None = None  # held while serving: `keys.live_key` keeps it weakly
 
     @property
     def url(self) -> str:
         """The base URL clients reach (no trailing slash)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def __aenter__(self) -> HttpServer:
         await self.start()
@@ -54,24 +135,38 @@ class HttpServer:
         """Listen; `port` becomes the port bound (when 0 was asked)."""
         if self._runner is not None:
             return
-        app = build_app(self.queue, middlewares=self._middlewares)
+        check_bind(self.host, self.tls is not None)
+        live = await asyncio.to_thread(live_key, self.keys)
+        middlewares = (auth_middleware(live), *self._middlewares)
+        app = build_app(self.queue, middlewares=middlewares)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.tls)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise QueueError(
+                    TaskErrorCode.NETWORK_CONNECTION_FAILED,
+                    f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
+                    host=self.host,
+                    port=self.port,
+                ) from None
             server = site._server  # aiohttp keeps the bound socket only here
             if self.port == 0 and server is not None and server.sockets:  # type: ignore[attr-defined]
                 self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner = runner
+        self._runner, self._live = runner, live
         logger.info("HTTP API listening on %s", self.url)
+        if live.key.expired(time.time()):
+            logger.warning("the API key has expired: run 'qtqueue token rotate' for a new one")
 
     async def stop(self) -> None:
         """Close the listener and every open connection."""
         runner, self._runner = self._runner, None
+        self._live = None
         if runner is not None:
             await runner.cleanup()
             logger.info("HTTP API stopped")

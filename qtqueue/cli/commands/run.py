@@ -7,8 +7,11 @@ so that the other commands (and `--help`) start without it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qtqueue.cli.parser import Subparsers, UsageError, add_command
@@ -65,13 +68,41 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for another engine to let go of the data directory",
     )
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="also serve the REST API, the admin page and /metrics there (port 0: a free one; "
+        "the URL is the first line printed); any address but loopback needs --tls-cert/--tls-key",
+    )
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="the HTTPS certificate (PEM)")
+    p.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="the certificate's private key (PEM)"
+    )
     p.set_defaults(direct=main, check=check, engine_logging=True)
 
 
 def check(args: argparse.Namespace) -> None:
-    """At least one task at a time."""
+    """At least one task at a time; a usable --http address, TLS where it is needed."""
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError("--max-concurrent must be at least 1")
+    args.http_address = args.tls = None
+    tls_given = args.tls_cert is not None or args.tls_key is not None
+    if args.http is None:
+        if tls_given:
+            raise UsageError("--tls-cert and --tls-key go with --http HOST:PORT")
+        return
+    from qtqueue.api.http.server import check_bind, parse_address, tls_context
+    from qtqueue.core.errors import QueueError, TaskErrorCode
+
+    args.http_address = parse_address(args.http)
+    if tls_given:
+        if args.tls_cert is None or args.tls_key is None:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_MISSING_REQUIRED,
+                "HTTPS needs both --tls-cert FILE and --tls-key FILE",
+            )
+        args.tls = tls_context(args.tls_cert, args.tls_key)
+    check_bind(args.http_address[0], args.tls is not None)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -112,6 +143,7 @@ async def run_engine(args: argparse.Namespace) -> int:
     import asyncio
 
     from qtqueue import settings
+    from qtqueue.api.http.server import HttpServer
     from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
     from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 
@@ -142,9 +174,16 @@ async def run_engine(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal, sig.name)
     unsubscribe = queue.subscribe(lambda _events: changed.set())
     try:
-        async with ApiServer(queue) as server:
+        async with ApiServer(queue) as server, contextlib.AsyncExitStack() as serving:
             where = server.socket_path or f"{server.host}:{server.port}"
             logger.info("engine running for %s; API at %s", queue.data_dir, where)
+            address = getattr(args, "http_address", None)
+            if address is not None:
+                http = HttpServer(queue, *address, tls=getattr(args, "tls", None))
+                await serving.enter_async_context(http)
+                server.announce(http=http.url)
+                sys.stdout.write(http.url + "\n")  # the first line: scripts read it
+                sys.stdout.flush()
             if not args.until_idle:
                 await stop.wait()
             while args.until_idle and not stop.is_set():

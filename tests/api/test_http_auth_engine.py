@@ -1,0 +1,124 @@
+"""`qtqueue run --http` as a real process, with `qtqueue token` beside it: the URL printed first
+and announced in engine.json, the key demanded, rotated from the command line and refused at
+once, audited, and found in no file, log or command line; TLS where it is needed."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import stat
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.cli import ok, qtqueue_command, qtqueue_env, refused
+
+from api.http_auth_env import command_line, files_holding, http_engine, self_signed
+
+pytestmark = pytest.mark.usefixtures("secret_service")
+
+
+def _get(url: str, key: str | None, method: str = "GET", **kw: Any) -> tuple[int, Any]:
+    """One request with the standard library: (status, the JSON body or None)."""
+    request = urllib.request.Request(url, method=method, data=b"{}" if method != "GET" else None)
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=30, **kw) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def _refused(status: int, body: Any) -> bool:
+    return status == 401 and body["error"]["code"] == "API_KEY_REQUIRED"
+
+
+def test_the_engine_serves_with_the_key_and_a_rotation_from_the_cli_refuses_the_old_one(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "q"
+    run = qtqueue_command(tmp_path)
+    log = tmp_path / "engine.log"
+    with http_engine(data_dir, qtqueue_env(tmp_path), log) as engine:
+        assert engine.url.startswith("http://127.0.0.1:")
+        announced = data_dir / "engine.json"
+        assert json.loads(announced.read_text())["http"] == engine.url
+        assert stat.S_IMODE(announced.stat().st_mode) == 0o600
+        probe = engine.url + "/no/such/route"
+
+        old = ok(run("token", "show")).strip()  # the key the engine made and serves
+        assert old.startswith("qtq_")
+        assert _refused(*_get(probe, None))
+        assert _get(probe, old)[0] == 404  # past the door
+
+        rotated = run("token", "rotate", "--name", "ops")
+        new = ok(rotated).strip()
+        assert new.startswith("qtq_") and new != old
+        assert "running engine" in rotated.stderr
+        assert _refused(*_get(probe, old))  # at once: no restart, no wait
+        assert _get(probe, new)[0] == 404
+        assert ok(run("token", "show")).strip() == new
+        assert _get(probe, new, method="POST")[0] == 404  # audited, as "ops"
+        secrets_seen = [old, new]
+        argv = command_line(engine.proc.pid)
+    assert not (data_dir / "engine.json").exists()  # withdrawn on stop
+    text = log.read_text()
+    assert "ops POST (no route) -> 404" in text
+    for key in secrets_seen:
+        assert key not in text and key not in argv
+        assert files_holding(data_dir, key) == []
+        assert files_holding(tmp_path, key) == []  # the engine's log included
+
+
+def test_a_started_engine_reads_the_key_rotated_while_none_ran(tmp_path: Path) -> None:
+    run = qtqueue_command(tmp_path)
+    old = ok(run("token", "show")).strip()
+    rotated = run("token", "rotate")
+    new = ok(rotated).strip()
+    assert new != old and "no engine runs" in rotated.stderr
+    with http_engine(tmp_path / "q", qtqueue_env(tmp_path), tmp_path / "e.log") as engine:
+        assert _refused(*_get(engine.url + "/x", old))
+        assert _get(engine.url + "/x", new)[0] == 404
+
+
+def test_https_from_the_command_line(tmp_path: Path) -> None:
+    made = self_signed(tmp_path / "tls")
+    args = ("--tls-cert", str(made.cert), "--tls-key", str(made.key))
+    with http_engine(tmp_path / "q", qtqueue_env(tmp_path), tmp_path / "e.log", args=args) as e:
+        assert e.url.startswith("https://127.0.0.1:")
+        key = ok(qtqueue_command(tmp_path)("token", "show")).strip()
+        trust = ssl.create_default_context(cafile=str(made.cert))
+        assert _refused(*_get(e.url + "/x", None, context=trust))
+        assert _get(e.url + "/x", key, context=trust)[0] == 404
+        with pytest.raises(urllib.error.URLError):  # not trusted: refused by the client
+            _get(e.url + "/x", key)
+
+
+def test_bad_serving_options_are_usage_errors_with_codes(tmp_path: Path) -> None:
+    run = qtqueue_command(tmp_path)
+    stderr = refused(run("run", "--http", "0.0.0.0:0"), "API_TLS_REQUIRED", exit_status=2)
+    assert "--tls-cert FILE --tls-key FILE" in stderr
+    refused(run("run", "--http", "8080"), "VALIDATION_INVALID_FORMAT", exit_status=2)
+    refused(run("run", "--http", "127.0.0.1:99999"), "VALIDATION_INVALID_FORMAT", exit_status=2)
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not a certificate")
+    refused(
+        run("run", "--http", "127.0.0.1:0", "--tls-cert", str(cert)),
+        "VALIDATION_MISSING_REQUIRED",
+        exit_status=2,
+    )
+    refused(
+        run("run", "--http", "127.0.0.1:0", "--tls-cert", str(cert), "--tls-key", str(cert)),
+        "NETWORK_SSL_ERROR",
+        exit_status=2,
+    )
+    alone = run("run", "--tls-cert", str(cert), "--tls-key", str(cert))
+    assert alone.returncode == 2 and "--http" in alone.stderr
+    assert not (tmp_path / "q").exists()  # nothing was started
