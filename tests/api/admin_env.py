@@ -77,6 +77,19 @@ class EngineThread:
 
         self.run(start())
 
+    def stop_server(self) -> None:
+        """Stop serving HTTP (every open stream ends); the engine keeps running."""
+        assert self.server is not None
+        self.run(self.server.stop())
+
+    def start_server(self) -> None:
+        """Serve HTTP again, on the port it had."""
+        assert self.server is not None and self.queue is not None
+        self.server = HttpServer(
+            self.queue, "127.0.0.1", self.server.port, **self._server_options()
+        )
+        self.run(self.server.start())
+
     def stop(self) -> None:
         async def stop() -> None:
             if self.server is not None:

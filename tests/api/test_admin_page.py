@@ -148,6 +148,10 @@ def console_errors(browser: Any) -> list[Any]:
     ]
 
 
+def console_errors_except_refused_connections(browser: Any) -> list[Any]:
+    return [e for e in console_errors(browser) if "ERR_CONNECTION_REFUSED" not in e["message"]]
+
+
 def test_the_key_is_asked_once_kept_for_the_tab_and_asked_again_when_refused(
     browser: Any, engine: EngineThread
 ) -> None:
@@ -258,6 +262,26 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     wait(browser, lambda b: not one(b, "#details").is_displayed(), "the details closed")
     assert browser.switch_to.active_element == opener
     assert console_errors(browser) == []
+
+
+def test_the_page_reconnects_and_reads_what_it_missed(browser: Any, engine: EngineThread) -> None:
+    from qtqueue.core.task import Task
+
+    signed_in(browser, engine)
+    engine.stop_server()
+    wait(browser, lambda b: one(b, "#connection").get_attribute("data-state") == "down", "down")
+    assert "retrying" in one(browser, "#connection").text
+
+    assert engine.queue is not None
+    missed = engine.run(
+        engine.queue.add_task(
+            Task(task_type="custom_command", name="while away", params={"command": "true"})
+        )
+    )
+    engine.start_server()
+    wait(browser, lambda b: row_status(b, missed) == "completed", "the task added while away")
+    assert one(browser, "#connection").get_attribute("data-state") == "live"
+    assert console_errors_except_refused_connections(browser) == []
 
 
 def test_a_screenshot_of_the_task_list(browser: Any, engine: EngineThread, tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from importlib import resources
 
 import aiohttp
 import pytest
+from api.http_auth_env import bearer
+from helpers.keyring_service import SecretServiceSession
 
 from qtqueue.api.http import admin
 from qtqueue.api.http.app import build_app, is_public
@@ -22,7 +24,10 @@ from qtqueue.engine.queue import TaskQueue
 
 
 @pytest.fixture
-async def http(queue: TaskQueue) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+async def http(
+    queue: TaskQueue, secret_service: SecretServiceSession
+) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """The HTTP server as it runs (the API key in a real keyring), and a client without it."""
     async with HttpServer(queue, "127.0.0.1", 0) as server, aiohttp.ClientSession() as session:
         yield server.url, session
 
@@ -122,10 +127,14 @@ async def test_no_other_file_is_served(http: tuple[str, aiohttp.ClientSession], 
     assert body["error"]["suggestion"]
 
 
-async def test_an_error_code_is_explained_with_its_fix(
-    http: tuple[str, aiohttp.ClientSession],
+async def test_an_error_code_is_explained_with_its_fix_to_the_key_holder(
+    http: tuple[str, aiohttp.ClientSession], queue: TaskQueue
 ) -> None:
     url, session = http
+    async with session.get(f"{url}/admin/api/errors/SYSTEM_COMMAND_FAILED") as resp:
+        assert resp.status == 401
+        assert (await resp.json())["error"]["code"] == "API_KEY_REQUIRED"
+    session.headers.update(bearer(queue.data_dir))
     async with session.get(f"{url}/admin/api/errors/system_command_failed") as resp:
         assert resp.status == 200
         entry = (await resp.json())["error"]
