@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -174,14 +174,16 @@ def chromium(profile_dir: Path) -> Iterator[Any]:
         options.add_argument(arg)
     service = Service(executable_path=CHROMEDRIVER, port=free_port())
     driver = webdriver.Chrome(service=service, options=options)
-    started: list[psutil.Process] = []
+    driver_process = psutil.Process(service.process.pid)
+    started = {driver_process, *driver_process.children(recursive=True)}
     try:
-        driver_process = psutil.Process(service.process.pid)
-        started = [driver_process, *driver_process.children(recursive=True)]
         yield driver
     finally:
+        # chromium starts renderers as pages open: every descendant now, by pid
+        with suppress(psutil.Error):
+            started.update(driver_process.children(recursive=True))
         driver.quit()
-        _, alive = psutil.wait_procs(started, timeout=10)
+        _, alive = psutil.wait_procs(list(started), timeout=10)
         for process in alive:
             process.kill()
         assert not alive, f"browser processes left running: {[p.pid for p in alive]}"

@@ -257,6 +257,12 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     wait(browser, lambda b: "boom" in one(b, "#details-log").text, "the log")
     assert "step one" in one(browser, "#details-log").text
     assert [b.text for b in by_css(browser, "#details-actions button")] == ["Retry"]
+    terms = [t.text for t in by_css(browser, "#details-fields dt")]
+    values = [d.text for d in by_css(browser, "#details-fields dd")]
+    fields = dict(zip(terms, values, strict=True))
+    keys = engine.keys  # type: ignore[attr-defined]
+    assert fields["Created by"] == engine.run(asyncio.to_thread(keys.current)).name
+    assert fields["Retries"] == "0 of 0" and fields["Status"] == "failed"
 
     one(browser, "#details").send_keys("\ue00c")  # Escape closes, focus goes back
     wait(browser, lambda b: not one(b, "#details").is_displayed(), "the details closed")
@@ -286,9 +292,23 @@ def test_the_page_reconnects_and_reads_what_it_missed(browser: Any, engine: Engi
 
 def test_a_screenshot_of_the_task_list(browser: Any, engine: EngineThread, tmp_path: Path) -> None:
     signed_in(browser, engine)
-    add_task(engine, "build the image", "sleep", "60")
-    wait(browser, lambda b: len(by_css(b, "#task-rows tr")) >= 4, "the tasks")
-    wait(browser, lambda b: one(b, "#stats").text, "the statistics")
+    expected = {
+        add_task(engine, "build the image", "sh", "-c", "echo 40%; sleep 60"): "running",
+        add_task(engine, "run the linters", "true"): "completed",
+        add_task(engine, "push to the registry", "false", max_retries=0): "failed",
+    }
+    for task_id, status in expected.items():
+        wait(browser, lambda b, t=task_id, s=status: row_status(b, t) == s, f"a task {status}")
+    building = f'tr[data-task-id="{next(iter(expected))}"] td.progress'
+    wait(browser, lambda b: one(b, building).text == "40%", "the progress")
+    # the statistics follow the events: the count of all tasks is the rows shown
+    wait(
+        browser,
+        lambda b: (
+            one(b, 'button[data-filter="all"] .count').text == str(len(by_css(b, "#task-rows tr")))
+        ),
+        "the statistics",
+    )
 
     png = browser.get_screenshot_as_png()
     (tmp_path / "admin.png").write_bytes(png)

@@ -11,9 +11,9 @@ from importlib import resources
 
 import aiohttp
 import pytest
-from api.http_auth_env import bearer
 from helpers.keyring_service import SecretServiceSession
 
+from api.http_auth_env import bearer
 from qtqueue.api.http import admin
 from qtqueue.api.http.app import build_app, is_public
 from qtqueue.api.http.server import HttpServer

@@ -68,6 +68,7 @@ const state = {
   listSeq: 0, // the latest list read; an older reply is dropped
   statsTimer: null,
   statsBusy: false,
+  statsWanted: false,
   statsLast: 0,
 };
 
@@ -388,6 +389,7 @@ function fillRow(row, task) {
   const percent = Math.max(0, Math.min(100, task.progress || 0));
   setText(c.open, name);
   setAttr(c.open, "aria-label", `Details of ${name}`);
+  setAttr(c.open, "title", name);
   setText(c.step, task.current_step || "");
   c.step.hidden = !task.current_step;
   setText(c.type, task.task_type);
@@ -463,18 +465,18 @@ function setFilter(filter) {
   reload();
 }
 
-/* At most one statistics read per STATS_MIN_INTERVAL_MS however many events arrive. */
+/* At most one statistics read per STATS_MIN_INTERVAL_MS however many events arrive, and one
+ * more after the last of them (an event during a read is not lost). */
 function scheduleStats(now = false) {
-  if (state.statsTimer) return;
+  state.statsWanted = true;
+  if (state.statsTimer || state.statsBusy) return;
   const wait = now ? 0 : Math.max(0, state.statsLast + STATS_MIN_INTERVAL_MS - Date.now());
   state.statsTimer = setTimeout(loadStats, wait);
 }
 
 async function loadStats() {
-  if (state.statsBusy) {
-    state.statsTimer = setTimeout(loadStats, STATS_MIN_INTERVAL_MS);
-    return;
-  }
+  state.statsTimer = null;
+  state.statsWanted = false;
   state.statsBusy = true;
   state.statsLast = Date.now();
   try {
@@ -486,7 +488,7 @@ async function loadStats() {
     if (!(err instanceof ApiError && err.status === 401)) console.warn("statistics:", err);
   } finally {
     state.statsBusy = false;
-    state.statsTimer = null;
+    if (state.statsWanted && state.key) scheduleStats();
   }
 }
 
