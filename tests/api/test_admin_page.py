@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from helpers.keyring_service import running_secret_service
+from selenium.webdriver.common.keys import Keys
 
 from api.admin_env import EngineThread, browser_missing, chromium, http, read_png
 from qtqueue.core.errors import error_info
@@ -129,6 +131,16 @@ def signed_in(browser: Any, engine: EngineThread) -> None:
     wait(browser, lambda b: one(b, "#connection").get_attribute("data-state") == "live", "live")
 
 
+def open_connections(engine: EngineThread) -> int:
+    """Connections the server holds open (its side of each, established)."""
+    port = engine.server.port if engine.server is not None else -1
+    return sum(
+        1
+        for c in psutil.net_connections("tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
 def list_reads(browser: Any) -> int:
     """How many times the page has read the task list since it loaded."""
     count: int = browser.execute_script(
@@ -202,11 +214,19 @@ def test_a_task_appears_live_and_is_cancelled_from_the_page(
     signed_in(browser, engine)
     reads = list_reads(browser)
 
-    task_id = add_task(engine, "long sleep", "sleep", "60")
+    task_id = add_task(engine, "long sleep", "sh", "-c", "echo started; sleep 60")
     wait(browser, lambda b: row_status(b, task_id) == "running", "the new task, running")
     assert list_reads(browser) == reads  # pushed by the event stream, not read again
 
+    # its log follows while the details are open; closing them ends the stream
     row = f'tr[data-task-id="{task_id}"]'
+    one(browser, f"{row} td.name button").send_keys(Keys.ENTER)
+    wait(browser, lambda b: "started" in one(b, "#details-log").text, "the live log")
+    following = open_connections(engine)
+    one(browser, "#details-close").send_keys(Keys.ENTER)
+    wait(browser, lambda b: open_connections(engine) < following, "the log stream closed")
+    assert not one(browser, "#details").is_displayed()
+
     assert one(browser, f"{row} td.name").text.startswith("long sleep")
     assert one(browser, f"{row} td.type").text == "custom_command"
     assert {b.get_attribute("data-action") for b in by_css(browser, f"{row} button.action")} == {
@@ -246,7 +266,7 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     assert one(browser, 'button[data-filter="failed"]').get_attribute("aria-pressed") == "true"
 
     opener = one(browser, f'tr[data-task-id="{failing}"] td.name button')
-    opener.click()
+    opener.send_keys(Keys.ENTER)  # keyboard only
     info = error_info("SYSTEM_COMMAND_FAILED")
     wait(browser, lambda b: one(b, "#error-suggestion").text == info.suggestion, "the fix")
     assert one(browser, "#error-code").text == "SYSTEM_COMMAND_FAILED"
@@ -264,7 +284,7 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     assert fields["Created by"] == engine.run(asyncio.to_thread(keys.current)).name
     assert fields["Retries"] == "0 of 0" and fields["Status"] == "failed"
 
-    one(browser, "#details").send_keys("\ue00c")  # Escape closes, focus goes back
+    one(browser, "#details").send_keys(Keys.ESCAPE)  # Escape closes, focus goes back
     wait(browser, lambda b: not one(b, "#details").is_displayed(), "the details closed")
     assert browser.switch_to.active_element == opener
     assert console_errors(browser) == []
@@ -288,6 +308,45 @@ def test_the_page_reconnects_and_reads_what_it_missed(browser: Any, engine: Engi
     wait(browser, lambda b: row_status(b, missed) == "completed", "the task added while away")
     assert one(browser, "#connection").get_attribute("data-state") == "live"
     assert console_errors_except_refused_connections(browser) == []
+
+
+_SSE_READ = """
+const [text, sizes, done] = arguments;
+import("/admin/static/sse.js").then(async ({ readEvents }) => {
+  const bytes = new TextEncoder().encode(text);
+  const results = [];
+  for (const size of sizes) {
+    const got = [];
+    const body = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += size) c.enqueue(bytes.slice(i, i + size));
+        c.close();
+      },
+    });
+    await readEvents(body, (m) => got.push([m.type, m.data, m.id]), new AbortController().signal);
+    results.push(got);
+  }
+  done(results);
+}).catch((e) => done(String(e)));
+"""
+
+
+def test_the_event_stream_is_read_however_it_is_cut(browser: Any, engine: EngineThread) -> None:
+    browser.get(f"{engine.url}/admin/tasks")
+    stream = (
+        "\ufeffevent: hello\r\ndata: {}\r\n\r\n"
+        ": keepalive\n\n"
+        "id: 7\nevent: changed\ndata: caf\u00e9 \u2713\ndata: second line\n\n"
+        "data: ends in CR\r\r"
+        "event: nothing\n\n"
+    )
+    expected = [
+        ["hello", "{}", ""],
+        ["changed", "caf\u00e9 \u2713\nsecond line", "7"],
+        ["message", "ends in CR", "7"],
+    ]
+    sizes = [1, 2, 3, 5, 8, len(stream.encode())]
+    assert browser.execute_async_script(_SSE_READ, stream, sizes) == [expected] * len(sizes)
 
 
 def test_a_screenshot_of_the_task_list(browser: Any, engine: EngineThread, tmp_path: Path) -> None:
