@@ -116,6 +116,11 @@ def row_status(browser: Any, task_id: str) -> str | None:
     return rows[0].get_attribute("data-status") if rows else None
 
 
+def row_actions(browser: Any, row: str) -> list[str]:
+    """The actions a task's row offers, in order."""
+    return [b.get_attribute("data-action") for b in by_css(browser, f"{row} button.action")]
+
+
 def enter_key(browser: Any, key: str) -> None:
     field = one(browser, "#key-input")
     field.clear()
@@ -229,23 +234,20 @@ def test_a_task_appears_live_and_is_cancelled_from_the_page(
 
     assert one(browser, f"{row} td.name").text.startswith("long sleep")
     assert one(browser, f"{row} td.type").text == "custom_command"
-    assert {b.get_attribute("data-action") for b in by_css(browser, f"{row} button.action")} == {
-        "pause",
-        "cancel",
-    }
+    assert row_actions(browser, row) == ["pause", "cancel"]
+    one(browser, f"{row} button[data-action=pause]").click()
+    wait(browser, lambda b: row_status(b, task_id) == "paused", "the task, paused")
+    wait(browser, lambda b: row_actions(b, row) == ["resume", "cancel"], "resume offered")
+    one(browser, f"{row} button[data-action=resume]").click()
+    wait(browser, lambda b: row_status(b, task_id) == "running", "the task, running again")
+
     cancel = one(browser, f"{row} button[data-action=cancel]")
     assert cancel.get_attribute("aria-label") == "Cancel long sleep"
     cancel.click()
 
     wait(browser, lambda b: row_status(b, task_id) == "cancelled", "the task, cancelled")
     assert task_status(engine, task_id) == "cancelled"
-    wait(
-        browser,
-        lambda b: (
-            [x.get_attribute("data-action") for x in by_css(b, f"{row} button.action")] == ["retry"]
-        ),
-        "only retry left",
-    )
+    wait(browser, lambda b: row_actions(b, row) == ["retry"], "only retry left")
     assert console_errors(browser) == []
 
 
@@ -308,6 +310,19 @@ def test_the_page_reconnects_and_reads_what_it_missed(browser: Any, engine: Engi
     wait(browser, lambda b: row_status(b, missed) == "completed", "the task added while away")
     assert one(browser, "#connection").get_attribute("data-state") == "live"
     assert console_errors_except_refused_connections(browser) == []
+
+
+def test_an_overflowed_stream_reads_the_list_again(
+    browser: Any, engine: EngineThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qtqueue.api.http import sse
+
+    signed_in(browser, engine)
+    reads = list_reads(browser)
+    monkeypatch.setattr(sse, "EVENT_BUFFER", 0)  # every batch is more than the page may lag
+    task_id = add_task(engine, "missed by the stream", "true")
+    wait(browser, lambda b: row_status(b, task_id) == "completed", "the task, from the list")
+    assert list_reads(browser) > reads
 
 
 _SSE_READ = """
