@@ -7,10 +7,13 @@ bits, NaN, lone surrogates among them), raw request bodies (random bytes, valid 
 short or with bytes changed, deep nesting) and raw bytes straight into the socket. Every reply
 must be JSON with a code other than INTERNAL_ERROR; afterwards the engine is alive and the
 sentinel tasks added before the first request are exactly as they were. The no-engine path (the
-store opened in-process, as the command line does) gets the same action requests.
+store opened in-process, as the command line does) gets the same action requests. The REST API
+(`HttpServer` over an engine that dispatches nothing) gets random methods on its routes (taken
+from its router, the endless `/events` aside) and on random paths, with random queries and
+bodies: every refusal is a coded JSON error under 500, and the sentinels stay.
 
 Each test prints its figures (inputs, accepted, coded errors, internal errors, sentinels lost);
-`pytest -s` shows them. QTQUEUE_FUZZ_EXAMPLES scales the number of examples (default 1: 2,450
+`pytest -s` shows them. QTQUEUE_FUZZ_EXAMPLES scales the number of examples (default 1: 3,650
 inputs in all, well under a minute); QTQUEUE_FUZZ_RANDOM=1 draws new examples instead of the
 same ones every run.
 """
@@ -26,6 +29,8 @@ import os
 import socket
 import sqlite3
 import subprocess
+import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,8 +41,10 @@ from helpers.cli import qtqueue_env, running_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qtqueue.api.actions import ACTIONS
+from qtqueue.api.actions import ACTIONS, run_action
 from qtqueue.api.client import LocalBackend
+from qtqueue.api.http.app import build_app
+from qtqueue.api.http.server import HttpServer
 from qtqueue.api.params import Params
 from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
@@ -418,3 +425,139 @@ def test_without_an_engine_the_same_requests_get_a_code_and_lose_nothing(
         runner.close()
     with sqlite3.connect(tmp_path / "q" / "queue.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# --------------------------------------------------------------------------- the REST API
+
+
+class RestEngine:
+    """An engine (not dispatching: nothing fuzzed runs) served by `HttpServer` on 127.0.0.1,
+    on a loop of its own thread, and a plain HTTP client of it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.queue = TaskQueue(
+            data_dir, dispatch=False, registry=default_registry(entry_points=False)
+        )
+        self.on_loop(self.queue.start())
+        self.server = HttpServer(self.queue, "127.0.0.1", 0)
+        self.on_loop(self.server.start())
+        self.app = build_app(self.queue)  # its routes, as the server serves them
+
+    def on_loop(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def call(self, action: str, **params: Any) -> dict[str, Any]:
+        reply = self.on_loop(run_action(self.queue, {"action": action, "params": params}))
+        assert reply["ok"], reply
+        return reply["result"]  # type: ignore[no-any-return]
+
+    def send(self, method: str, target: str, body: bytes | None) -> tuple[int, str, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            conn.request(method, target, body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Content-Type", ""), resp.read()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.on_loop(self.server.stop())
+        self.on_loop(self.queue.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def rest_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestEngine]:
+    engine = RestEngine(tmp_path_factory.mktemp("rest-fuzz") / "q")
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _route_templates() -> list[str]:
+    """Every path the REST app serves (from its router), but the endless event stream."""
+    app = build_app(None)  # type: ignore[arg-type]  # routes only: no request reaches it
+    paths = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
+    return sorted(paths - {"/events"})
+
+
+PATH_VALUES = st.sampled_from(
+    [v["id"] for v in VICTIMS]
+    + ["victim", "vict", "pause", "retry", "approve", "run_now", "stats", "worker", "..", "%00"]
+) | st.text(st.characters(codec="utf-8", exclude_characters="/?#"), min_size=1, max_size=12)
+QUERY_KEYS = ["status", "task_type", "category", "tag", "queue", "limit", "offset", "sort",
+              "tail_bytes"]  # fmt: skip
+query_values = st.sampled_from(
+    ["pending", "running,completed", "-1", "0", "5", "99999999999999", "-priority", "nope", ""]
+) | st.text(max_size=8)
+
+
+def _fill(template: str, values: list[str]) -> str:
+    parts = template.split("/")
+    it = iter(values)
+    return "/".join(
+        urllib.parse.quote(next(it, "x"), safe="") if p.startswith("{") else p for p in parts
+    )
+
+
+rest_targets = st.builds(
+    lambda path, query: path
+    + ("?" + urllib.parse.urlencode(query, errors="surrogatepass") if query else ""),
+    st.one_of(
+        st.builds(_fill, st.sampled_from(_route_templates()), st.lists(PATH_VALUES, max_size=2)),
+        st.text(st.characters(codec="ascii", exclude_characters=" ?#"), max_size=20).map(
+            lambda t: "/" + urllib.parse.quote(t, safe="/")
+        ),
+    ),
+    st.dictionaries(st.sampled_from(QUERY_KEYS) | text, query_values, max_size=3),
+)
+rest_bodies = st.one_of(
+    st.none(),
+    st.builds(_encode, nearly_good_task | task_dicts | params | values),
+    bodies,
+)
+rest_requests = st.tuples(
+    st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]), rest_targets, rest_bodies
+)
+
+
+def test_rest_routes_answer_anything_with_a_code_and_lose_nothing(
+    rest_engine: RestEngine,
+) -> None:
+    sentinels = add_sentinels(rest_engine.call)
+    counts: Counter[str] = Counter()
+    bad: list[str] = []
+
+    @fuzz_settings(1200)
+    @given(request=rest_requests)
+    def one(request: tuple[str, str, bytes | None]) -> None:
+        method, target, body = request
+        status, content_type, data = rest_engine.send(method, target, body)
+        counts["inputs"] += 1
+        if status < 400:
+            counts[f"{status}"] += 1
+            return
+        try:
+            reply = json.loads(data)
+            code = reply["error"]["code"]
+            assert reply["ok"] is False and reply["error"]["description"]
+        except (ValueError, KeyError, TypeError, AssertionError):
+            bad.append(f"HTTP {status} {content_type} {data[:200]!r} for {request!r:.300}")
+            return
+        counts["coded errors"] += 1
+        if status >= 500 or code == "INTERNAL_ERROR":
+            bad.append(f"HTTP {status} {reply!r:.300} for {request!r:.300}")
+
+    one()
+    gone = lost(rest_engine.call, sentinels)
+    print(f"\nfuzz REST routes: {dict(sorted(counts.items()))}, sentinels lost {len(gone)}")
+    assert bad == [], "\n".join(bad[:10])
+    assert gone == []
+    status, _, data = rest_engine.send("GET", "/tasks/?limit=1", None)
+    assert status == 200 and json.loads(data)["total"] >= len(sentinels)

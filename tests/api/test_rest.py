@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -53,8 +54,9 @@ async def test_the_documents_curl_examples(rest: Rest, queue: TaskQueue) -> None
     assert task["params"] == {"project_id": "test_project", "days_old": 30}
     await queue.wait_for(task["id"], timeout_s=10)
 
-    status, body = await rest.get(f"/tasks/{task['id']}")
+    status, body = await rest.get(f"/tasks/{task['id'][:8]}")  # a unique prefix will do
     assert status == 200
+    assert body["task"]["id"] == task["id"]
     assert body["task"]["status"] == "completed"
     assert body["task"]["result"]["days_old"] == 30
 
@@ -229,6 +231,8 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
         assert set(reply["error"]) >= {"code", "message", "description", "suggestion"}
     status, reply = await rest.request("PUT", "/tasks/")
     assert "GET" in reply["error"]["suggestion"]
+    status, reply = await rest.get("/tasks")
+    assert (status, reply["error"]["suggestion"]) == (404, "end the path with a slash: /tasks/")
 
 
 async def test_created_by_names_who_added_each_task(queue: TaskQueue) -> None:
@@ -304,3 +308,23 @@ async def test_the_engine_counts_what_its_listing_would_list(queue: TaskQueue) -
     assert await queue.count_tasks(["running", "completed"]) == 0
     assert await queue.count_tasks(task_type="custom_command", queue="default") == 3
     assert len(await queue.list_tasks(category="a", limit=1)) == 1
+
+
+async def test_a_question_is_answered_over_rest(rest: Rest, queue: TaskQueue) -> None:
+    async def asks(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        answered = await queue.questions.ask(task_id, "Which branch?")
+        return {"answer": answered.answer}
+
+    queue.register_handler("asks", asks)
+    _, body = await rest.post("/tasks/", {"task_type": "asks"})
+    task_id = body["task"]["id"]
+    (question,) = await eventually(queue.questions.list, what="the task asks")
+    status, body = await rest.post(f"/questions/{question.id[:6]}/answer", {"message": "main"})
+    assert status == 200
+    assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "api")
+    done = await queue.wait_for(task_id, timeout_s=10)
+    assert done.result == {"answer": "main"}
+    status, body = await rest.post(f"/questions/{question.id}/answer", {"message": "again"})
+    assert (status, body["error"]["code"]) == (409, "QUEUE_INVALID_STATE")
+    status, body = await rest.post(f"/questions/{question.id}/answer", {})
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_MISSING_REQUIRED")

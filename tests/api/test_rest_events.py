@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,8 @@ import aiohttp
 import pytest
 
 from api.rest_env import Rest, command, serve
+from qtqueue.api.http import sse
+from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
 
 
@@ -85,3 +88,64 @@ async def test_every_client_gets_every_event(rest: Rest, queue: TaskQueue) -> No
                     if frame.get("event") == "added":
                         got.append(frame["data"]["task_id"])
             assert got == added
+
+
+async def test_a_client_that_falls_behind_is_told_to_read_again(
+    rest: Rest, queue: TaskQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "EVENT_BUFFER", 5)
+    await queue.pause_queue()
+    async with rest.session.get(rest.url + "/events") as resp:
+        stream = frames(resp)
+        assert (await anext(stream))["event"] == "hello"
+        await queue.add_tasks([Task.from_dict(command("true")) for _ in range(20)])  # one batch
+        async with asyncio.timeout(10):
+            overflow = await anext(stream)
+        assert overflow["event"] == "overflow"
+        later = await queue.add_task(Task.from_dict(command("true")))
+        async with asyncio.timeout(10):
+            after = await anext(stream)
+        assert (after["event"], after["data"]["task_id"]) == ("added", later)
+        assert int(after["id"]) == int(overflow["id"]) + 1
+
+
+async def test_a_quiet_stream_sends_keepalive_comments(
+    rest: Rest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "KEEPALIVE_S", 0.05)
+    async with rest.session.get(rest.url + "/events") as resp:
+        stream = frames(resp)
+        assert (await anext(stream))["event"] == "hello"
+        async with asyncio.timeout(10):
+            assert await anext(stream) == {"comment": "keepalive"}
+
+
+async def test_the_stream_keeps_up_with_thousands_of_changes_a_second(
+    rest: Rest, queue: TaskQueue
+) -> None:
+    await queue.pause_queue()
+    total = 5000
+    async with rest.session.get(rest.url + "/events") as resp:
+        stream = frames(resp)
+        assert (await anext(stream))["event"] == "hello"
+        started = time.perf_counter()
+
+        async def add_all() -> None:
+            for _ in range(total // 100):
+                await queue.add_tasks([Task.from_dict(command("true")) for _ in range(100)])
+
+        adding = asyncio.create_task(add_all())
+        got = 0
+        async with asyncio.timeout(60):
+            async for frame in stream:
+                if frame.get("event") == "added":
+                    got += 1
+                    if got == total:
+                        break
+                else:
+                    assert frame.get("event") != "overflow"
+        elapsed = time.perf_counter() - started
+        await adding
+    rate = total / elapsed
+    print(f"\nSSE: {total} task additions streamed in {elapsed:.2f} s ({rate:,.0f} events/s)")
+    assert rate > 1000

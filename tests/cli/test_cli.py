@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import signal
 import subprocess
@@ -133,6 +134,7 @@ def test_ids_may_be_given_as_unique_prefixes(cli: Cli) -> None:
     shown = ok(cli("show", task_id[:5]))
     assert f"id:       {task_id}" in shown
     assert "status:   pending" in shown
+    assert f"added by: {getpass.getuser()}" in shown  # the command line's user adds it
 
     for custom in ("abcd-0001", "abcd-0002"):
         request = {

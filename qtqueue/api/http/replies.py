@@ -114,6 +114,9 @@ def _http_error(exc: web.HTTPException, request: web.Request) -> web.Response:
     if exc.status == 404:
         message = f"no such route: {request.method} {request.path}"
         suggestion = "see GET /openapi.json for the routes"
+        known = {r.canonical for r in request.app.router.resources()}
+        if request.path + "/" in known:
+            suggestion = f"end the path with a slash: {request.path}/"
     elif exc.status == 405:
         allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
         message = f"{request.method} is not allowed on {request.path}"

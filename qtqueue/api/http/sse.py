@@ -218,5 +218,5 @@ def add_routes(app: web.Application) -> None:
     """Add `/events` and the log route to `app`."""
     app[BROADCAST] = Broadcast(app[QUEUE])
     app.on_shutdown.append(_close_streams)
-    app.router.add_get("/events", events)
+    app.router.add_get("/events", events, allow_head=False)
     app.router.add_get("/tasks/{task_id}/log", task_log)

@@ -57,6 +57,7 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         ("tags", ", ".join(info["tags"]) or "-"),
         ("status", status),
         ("created", fmt_time(timing["created_at"])),
+        ("added by", (info.get("task") or {}).get("created_by") or "-"),
         ("started", fmt_time(timing["started_at"])),
         ("finished", fmt_time(timing["completed_at"])),
         ("duration", fmt_duration(timing["duration_seconds"])),
