@@ -248,18 +248,24 @@ class LiveKey:
     """The key a running server accepts, held in memory; `check` costs no keyring read."""
 
     def __init__(self, key: ApiKey) -> None:
-        self.key = key
-        self._secret = key.secret.encode()
+        # One attribute, replaced whole: a rotation runs in a worker thread while requests
+        # are checked on the event loop, and neither may see half of the other's key.
+        self._current = (key, key.secret.encode())
+
+    @property
+    def key(self) -> ApiKey:
+        """The key accepted now."""
+        return self._current[0]
 
     def set(self, key: ApiKey) -> None:
         """Accept `key` from now on, and no other."""
-        self.key, self._secret = key, key.secret.encode()
+        self._current = (key, key.secret.encode())
 
     def check(self, authorization: str | None, now: float | None = None) -> ApiKey | None:
         """The key an `Authorization` header value (`Bearer KEY`) carries if it is the
         accepted, unexpired key; else None. The comparison takes the same time whatever the
         header holds."""
-        key, secret = self.key, self._secret
+        key, secret = self._current
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer":
             token = ""

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from api.http_auth_env import bearer
 from qtqueue.api.http.server import HttpServer
 from qtqueue.engine.queue import TaskQueue
 
@@ -75,6 +76,6 @@ async def serve(queue: TaskQueue, middlewares: Iterable[Any] = ()) -> AsyncItera
     """The REST API of `queue` on 127.0.0.1, and a client of it."""
     async with (
         HttpServer(queue, "127.0.0.1", 0, middlewares=middlewares) as server,
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(headers=bearer(queue.data_dir)) as session,
     ):
         yield Rest(session, server.url)

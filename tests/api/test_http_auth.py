@@ -25,6 +25,7 @@ from qtqueue.api.http.app import CALLER, QUEUE, build_app, public
 from qtqueue.api.http.auth import auth_middleware
 from qtqueue.api.http.server import HttpServer, parse_address
 from qtqueue.api.keys import SERVICE, ApiKey, ApiKeys, LiveKey, live_key
+from qtqueue.api.server import ApiServer
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.queue import TaskQueue
 
@@ -171,7 +172,7 @@ async def test_an_expired_key_is_refused_and_says_so(queue: TaskQueue, keys: Api
     expired = ApiKey("qtq_" + "e" * 43, "old-timer", made, expires_at=made + 3600)
     keyring.set_password(SERVICE, keys.username, expired.to_json())
     async with HttpServer(queue, "127.0.0.1", 0) as server, aiohttp.ClientSession() as s:
-        body = _refusal(*await Client(s, server.url).call("GET", "/x", expired.secret))
+        body = _refusal(*await Client(s, server.url).call("GET", "/tasks/", expired.secret))
     assert "expired" in body["error"]["message"]
     assert "qtqueue token rotate" in body["error"]["message"]
 
@@ -242,12 +243,38 @@ async def test_state_changing_requests_leave_an_audit_line_without_the_key(
 async def test_the_server_demands_the_key_on_every_route_not_public(
     queue: TaskQueue, keys: ApiKeys
 ) -> None:
+    task_id = (await run_action(queue, {"action": "add_task", "params": SLEEPER}))["result"]["id"]
     async with HttpServer(queue, "127.0.0.1", 0) as server, aiohttp.ClientSession() as s:
         client = Client(s, server.url)
-        _refusal(*await client.call("POST", "/tasks/", body=SLEEPER))
-        # with the key, the request gets past the door (to whatever the route answers)
-        status, _, body = await client.call("GET", "/no/such/route", keys.current().secret)
-        assert status == 404 and "API_KEY_REQUIRED" not in str(body)
+        assert (await client.call("GET", "/health"))[0] == 200  # public: no key needed
+        refusals = [
+            _refusal(*await client.call(method, path, body=body))
+            for method, path, body in [
+                ("GET", "/tasks/", None),
+                ("GET", f"/tasks/{task_id}", None),
+                ("POST", "/tasks/", SLEEPER),
+                ("DELETE", f"/tasks/{task_id}", None),
+                ("GET", "/tasks/stats/queue", None),
+                ("GET", "/no/such/route", None),
+            ]
+        ]
+        assert all(r == refusals[0] for r in refusals)
+        assert (await queue.get_task(task_id)).status == "pending"
+        assert len(await queue.list_tasks()) == 1
+        status, _, body = await client.call("GET", f"/tasks/{task_id}", keys.current().secret)
+        assert status == 200 and body["task"]["name"] == "secret-plans"
+
+
+async def test_the_url_is_announced_in_engine_json_while_served(queue: TaskQueue) -> None:
+    announced = queue.data_dir / "engine.json"
+    async with ApiServer(queue) as api, HttpServer(queue, "127.0.0.1", 0) as http:
+        api.announce(http=http.url)
+        info = json.loads(announced.read_text())
+        assert info["http"] == http.url and info["unix"] == str(api.socket_path)
+        assert announced.stat().st_mode & 0o777 == 0o600
+        api.announce(http=None)  # the HTTP face stops before the engine does
+        assert "http" not in json.loads(announced.read_text())
+    assert not announced.exists()
 
 
 async def test_https_with_a_certificate(queue: TaskQueue, keys: ApiKeys, tmp_path: Path) -> None:
@@ -260,12 +287,12 @@ async def test_https_with_a_certificate(queue: TaskQueue, keys: ApiKeys, tmp_pat
         assert server.url.startswith("https://127.0.0.1:")
         async with aiohttp.ClientSession() as s:
             client = Client(s, server.url)
-            _refusal(*await client.call("GET", "/x", ssl=trust))
-            status, _, _ = await client.call("GET", "/x", keys.current().secret, ssl=trust)
-            assert status == 404
+            _refusal(*await client.call("GET", "/tasks/", ssl=trust))
+            status, _, _ = await client.call("GET", "/tasks/", keys.current().secret, ssl=trust)
+            assert status == 200
             plain = Client(s, server.url.replace("https://", "http://"))
             with pytest.raises(aiohttp.ClientError):
-                await plain.call("GET", "/x", keys.current().secret)
+                await plain.call("GET", "/tasks/", keys.current().secret)
 
 
 async def test_tls_files_that_are_no_certificate_are_a_coded_error(tmp_path: Path) -> None:

@@ -19,10 +19,16 @@ from api.http_auth_env import command_line, files_holding, http_engine, self_sig
 
 pytestmark = pytest.mark.usefixtures("secret_service")
 
+TASK = {"task_type": "custom_command", "params": {"command": "true"}, "run_at": 4102444800.0}
 
-def _get(url: str, key: str | None, method: str = "GET", **kw: Any) -> tuple[int, Any]:
+
+def _get(
+    url: str, key: str | None, method: str = "GET", body: Any = None, **kw: Any
+) -> tuple[int, Any]:
     """One request with the standard library: (status, the JSON body or None)."""
-    request = urllib.request.Request(url, method=method, data=b"{}" if method != "GET" else None)
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, method=method, data=data)
+    request.add_header("Content-Type", "application/json")
     if key is not None:
         request.add_header("Authorization", f"Bearer {key}")
     try:
@@ -51,26 +57,32 @@ def test_the_engine_serves_with_the_key_and_a_rotation_from_the_cli_refuses_the_
         announced = data_dir / "engine.json"
         assert json.loads(announced.read_text())["http"] == engine.url
         assert stat.S_IMODE(announced.stat().st_mode) == 0o600
-        probe = engine.url + "/no/such/route"
+        tasks = engine.url + "/tasks/"
+        assert _get(engine.url + "/health", None)[0] == 200  # public
 
         old = ok(run("token", "show")).strip()  # the key the engine made and serves
         assert old.startswith("qtq_")
-        assert _refused(*_get(probe, None))
-        assert _get(probe, old)[0] == 404  # past the door
+        assert _refused(*_get(tasks, None))
+        assert _get(tasks, old)[0] == 200
 
         rotated = run("token", "rotate", "--name", "ops")
         new = ok(rotated).strip()
         assert new.startswith("qtq_") and new != old
         assert "running engine" in rotated.stderr
-        assert _refused(*_get(probe, old))  # at once: no restart, no wait
-        assert _get(probe, new)[0] == 404
+        assert _refused(*_get(tasks, old))  # at once: no restart, no wait
+        assert _refused(*_get(tasks, old, "POST", TASK))
+        assert _get(tasks, new)[0] == 200
         assert ok(run("token", "show")).strip() == new
-        assert _get(probe, new, method="POST")[0] == 404  # audited, as "ops"
+        status, added = _get(tasks, new, "POST", TASK)
+        assert (status, added["task"]["created_by"]) == (201, "ops")  # the key's name
+        task_id = added["task"]["id"]
+        assert _get(f"{tasks}{task_id}", new)[1]["task"]["created_by"] == "ops"
         secrets_seen = [old, new]
         argv = command_line(engine.proc.pid)
     assert not (data_dir / "engine.json").exists()  # withdrawn on stop
     text = log.read_text()
-    assert "ops POST (no route) -> 404" in text
+    assert f"ops POST /tasks/ task_id={task_id} -> 201" in text
+    assert "- POST /tasks/ -> 401" in text
     for key in secrets_seen:
         assert key not in text and key not in argv
         assert files_holding(data_dir, key) == []
@@ -84,8 +96,8 @@ def test_a_started_engine_reads_the_key_rotated_while_none_ran(tmp_path: Path) -
     new = ok(rotated).strip()
     assert new != old and "no engine runs" in rotated.stderr
     with http_engine(tmp_path / "q", qtqueue_env(tmp_path), tmp_path / "e.log") as engine:
-        assert _refused(*_get(engine.url + "/x", old))
-        assert _get(engine.url + "/x", new)[0] == 404
+        assert _refused(*_get(engine.url + "/tasks/", old))
+        assert _get(engine.url + "/tasks/", new)[0] == 200
 
 
 def test_https_from_the_command_line(tmp_path: Path) -> None:
@@ -95,10 +107,10 @@ def test_https_from_the_command_line(tmp_path: Path) -> None:
         assert e.url.startswith("https://127.0.0.1:")
         key = ok(qtqueue_command(tmp_path)("token", "show")).strip()
         trust = ssl.create_default_context(cafile=str(made.cert))
-        assert _refused(*_get(e.url + "/x", None, context=trust))
-        assert _get(e.url + "/x", key, context=trust)[0] == 404
+        assert _refused(*_get(e.url + "/tasks/", None, context=trust))
+        assert _get(e.url + "/tasks/", key, context=trust)[0] == 200
         with pytest.raises(urllib.error.URLError):  # not trusted: refused by the client
-            _get(e.url + "/x", key)
+            _get(e.url + "/tasks/", key)
 
 
 def test_bad_serving_options_are_usage_errors_with_codes(tmp_path: Path) -> None:

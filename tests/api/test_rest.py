@@ -18,6 +18,9 @@ from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.task_queue import register_default_handlers
 
+#: The routes sit behind the API key, kept in the real keyring.
+pytestmark = pytest.mark.usefixtures("secret_service")
+
 #: The body of the document's "Creating a Task via API" example, as it is written there.
 DOCUMENT_EXAMPLE = {
     "task_type": "cleanup_old_data",
@@ -258,7 +261,7 @@ async def test_created_by_names_who_added_each_task(queue: TaskQueue) -> None:
 
     async with serve(queue) as rest:
         _, body = await rest.post("/tasks/", command("true"))
-        assert body["task"]["created_by"] == "api"
+        assert body["task"]["created_by"] == "admin"  # the API key's name
 
     local = await run_action(queue, {"action": "add_task", "params": command("true")})
     assert (await queue.get_task(local["result"]["id"])).created_by == getpass.getuser()

@@ -16,6 +16,8 @@ from qtqueue.api.http import sse
 from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
 
+#: The routes sit behind the API key, kept in the real keyring.
+pytestmark = pytest.mark.usefixtures("secret_service")
 
 @pytest.fixture
 async def rest(queue: TaskQueue) -> AsyncIterator[Rest]:
