@@ -127,12 +127,14 @@ def _error(exc: QueueError, status: int) -> web.Response:
 
 
 @public
-async def _redirect(request: web.Request) -> web.StreamResponse:
+async def admin_redirect(request: web.Request) -> web.StreamResponse:
+    """The admin page's short address: a redirect to /admin/tasks (no key needed)."""
     raise web.HTTPFound(PAGE_PATH)
 
 
 @public
-async def _page_handler(request: web.Request) -> web.StreamResponse:
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    """The admin page (HTML; no key needed: the page asks for it and sends it with fetch())."""
     return web.Response(
         body=_page(),
         content_type="text/html",
@@ -146,7 +148,10 @@ async def _page_handler(request: web.Request) -> web.StreamResponse:
 
 
 @public
-async def _static_handler(request: web.Request) -> web.StreamResponse:
+async def admin_asset(request: web.Request) -> web.StreamResponse:
+    """One of the admin page's scripts or its style sheet (no key needed).
+
+    Only the shipped files are served: any other name is 404 DATA_FILE_NOT_FOUND."""
     name = request.match_info["name"]
     if name not in ASSETS:  # a fixed list: no path, no traversal, no other file
         exc = QueueError(
@@ -164,8 +169,10 @@ async def _static_handler(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _error_code_handler(request: web.Request) -> web.StreamResponse:
-    """An error code's catalog entry: `{"error": {code, known, description, suggestion,
+async def error_code(request: web.Request) -> web.StreamResponse:
+    """An error code's description and suggested fix, as the admin page's details show them.
+
+    The catalog entry: `{"error": {code, known, description, suggestion,
     retryable}}` (an unregistered code gets UNKNOWN_ERROR's texts and `known: false`)."""
     code = request.match_info["code"].upper()
     if len(code) > 100 or not CODE_SYNTAX.fullmatch(code):
@@ -192,8 +199,7 @@ async def _error_code_handler(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Add this part's routes to `app`: the page (and `/admin` leading to it), its assets,
     and the error-code lookup the page's task details use."""
-    app.router.add_get("/admin", _redirect)
-    app.router.add_get("/admin/", _redirect)
-    app.router.add_get(PAGE_PATH, _page_handler)
-    app.router.add_get("/admin/static/{name}", _static_handler)
-    app.router.add_get("/admin/api/errors/{code}", _error_code_handler)
+    app.router.add_get("/admin", admin_redirect)
+    app.router.add_get(PAGE_PATH, admin_page)
+    app.router.add_get("/admin/static/{name}", admin_asset)
+    app.router.add_get("/admin/api/errors/{code}", error_code)
