@@ -312,6 +312,35 @@ def test_the_page_reconnects_and_reads_what_it_missed(browser: Any, engine: Engi
     assert console_errors_except_refused_connections(browser) == []
 
 
+def test_dispatch_is_paused_and_a_task_approved_from_the_page(
+    browser: Any, engine: EngineThread
+) -> None:
+    signed_in(browser, engine)
+    wait(browser, lambda b: one(b, "#dispatch-toggle").text == "Pause dispatch", "the toggle")
+    one(browser, "#dispatch-toggle").click()
+    try:
+        wait(browser, lambda b: "paused" in one(b, "#dispatch-state").text, "dispatch paused")
+        stats = http(f"{engine.url}/tasks/stats/queue", key=api_key(engine)).body
+        assert stats["summary"]["queue_paused"] is True
+        held = add_task(engine, "held back", "true")
+        wait(browser, lambda b: row_status(b, held) == "pending", "the task, waiting")
+        wait(browser, lambda b: one(b, "#dispatch-toggle").text == "Resume dispatch", "resume")
+        one(browser, "#dispatch-toggle").click()
+        wait(browser, lambda b: row_status(b, held) == "completed", "the task, run once resumed")
+    finally:  # the module's engine dispatches again, whatever happened here
+        http(f"{engine.url}/tasks/worker/start", "POST", key=api_key(engine))
+
+    gated = add_task(engine, "needs a yes", "true", permission="human_required")
+    opener = one(browser, f'tr[data-task-id="{gated}"] td.name button')
+    opener.click()
+    wait(browser, lambda b: one(b, "#details-title").text == "needs a yes", "the details")
+    buttons = by_css(browser, "#details-actions button")
+    assert [b.text for b in buttons] == ["Approve", "Reject", "Pause", "Cancel"]
+    buttons[0].click()
+    wait(browser, lambda b: row_status(b, gated) == "completed", "the approved task, run")
+    assert console_errors(browser) == []
+
+
 def test_an_overflowed_stream_reads_the_list_again(
     browser: Any, engine: EngineThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
