@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,16 @@ def api_key(engine: EngineThread) -> str:
     return secret
 
 
-def add_task(engine: EngineThread, name: str, *argv: str, **fields: Any) -> str:
+def add_task(
+    engine: EngineThread, name: str, *argv: str, key: str | None = None, **fields: Any
+) -> str:
     body = {
         "task_type": "custom_command",
         "name": name,
         "params": {"command": argv[0], "args": list(argv[1:])},
         **fields,
     }
-    reply = http(f"{engine.url}/tasks/", "POST", body, key=api_key(engine))
+    reply = http(f"{engine.url}/tasks/", "POST", body, key=key or api_key(engine))
     assert reply.status == 201, reply.body
     task_id: str = reply.body["task"]["id"]
     return task_id
@@ -404,14 +407,10 @@ def test_a_screenshot_of_the_task_list(browser: Any, engine: EngineThread, tmp_p
         wait(browser, lambda b, t=task_id, s=status: row_status(b, t) == s, f"a task {status}")
     building = f'tr[data-task-id="{next(iter(expected))}"] td.progress'
     wait(browser, lambda b: one(b, building).text == "40%", "the progress")
-    # the statistics follow the events: the count of all tasks is the rows shown
-    wait(
-        browser,
-        lambda b: (
-            one(b, 'button[data-filter="all"] .count').text == str(len(by_css(b, "#task-rows tr")))
-        ),
-        "the statistics",
-    )
+    # the statistics follow the events: the count of all tasks is the engine's
+    stats = http(f"{engine.url}/tasks/stats/queue", key=api_key(engine)).body
+    total = str(stats["summary"]["total_tasks"])
+    wait(browser, lambda b: one(b, 'button[data-filter="all"] .count').text == total, "counts")
 
     png = browser.get_screenshot_as_png()
     (tmp_path / "admin.png").write_bytes(png)
@@ -425,3 +424,19 @@ def test_a_screenshot_of_the_task_list(browser: Any, engine: EngineThread, tmp_p
     )
     assert [picture.width, picture.height] == size
     assert len(picture.colours()) > 50  # text, badges, bars: not a blank page
+
+
+def test_older_tasks_are_shown_on_request(browser: Any, engine: EngineThread) -> None:
+    signed_in(browser, engine)
+    key, later = api_key(engine), time.time() + 3600
+    for n in range(201):  # a page and one more, waiting for later
+        add_task(engine, f"later {n}", "true", key=key, run_at=later)
+    one(browser, 'button[data-filter="pending"]').click()
+    wait(browser, lambda b: len(by_css(b, "#task-rows tr")) == 200, "a page of tasks")
+    wait(browser, lambda b: one(b, "#show-older").is_displayed(), "the way to older ones")
+    assert by_css(browser, "#task-rows tr td.name")[0].text == "later 200"  # newest first
+
+    one(browser, "#show-older").click()
+    wait(browser, lambda b: len(by_css(b, "#task-rows tr")) == 201, "the older task")
+    assert by_css(browser, "#task-rows tr td.name")[-1].text == "later 0"
+    assert not one(browser, "#show-older").is_displayed()

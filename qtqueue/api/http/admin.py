@@ -41,6 +41,7 @@ PAGE_PATH = "/admin/tasks"
 ASSETS: dict[str, str] = {
     "admin.js": "text/javascript",
     "details.js": "text/javascript",
+    "rows.js": "text/javascript",
     "sse.js": "text/javascript",
     "util.js": "text/javascript",
     "admin.css": "text/css",

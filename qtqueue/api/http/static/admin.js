@@ -10,6 +10,7 @@
  * - Task text only ever reaches the page through textContent.
  */
 import { createDetails } from "./details.js";
+import { fillRow, makeRow } from "./rows.js";
 import { readEvents } from "./sse.js";
 import {
   $,
@@ -20,11 +21,9 @@ import {
   el,
   errorOf,
   formatDuration,
-  formatTime,
   setAttr,
   setText,
   showError,
-  statusLabel,
   taskDuration,
   taskName,
   toast,
@@ -32,6 +31,7 @@ import {
 
 const KEY_STORE = "qtqueue.admin.apiKey";
 const PAGE_SIZE = 200;
+const MAX_ROWS = 1000; // the most one list read returns (the REST API's MAX_PAGE)
 const STATS_MIN_INTERVAL_MS = 1000;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 30000;
@@ -61,7 +61,15 @@ const ACTIONS = [
 const state = {
   key: null,
   filter: FILTERS[0],
+  limit: PAGE_SIZE, // rows the table holds: a page more each time older tasks are asked for
+  total: null, // tasks the filter matches, as the last list read counted them
   rows: new Map(), // task id -> { task, tr, cells, actions }
+  // task id -> the updated_at of the newest state applied: a reply or list read that
+  // arrives after a newer event is dropped (see isStale)
+  latest: new Map(),
+  serverNow: 0, // the newest updated_at seen (the engine's clock)
+  reading: false, // a list read is under way
+  touched: new Set(), // tasks events changed while the list was being read
   stats: null,
   events: null, // AbortController of the event stream
   reconnectTimer: null,
@@ -97,8 +105,8 @@ async function api(path, { method = "GET", signal } = {}) {
   return response.status === 204 ? {} : response.json();
 }
 
-function listPath() {
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: "0", sort: "-created_at" });
+function listPath(offset, limit) {
+  const query = new URLSearchParams({ limit: String(limit), offset: String(offset), sort: "-created_at" });
   if (state.filter.statuses) query.set("status", state.filter.statuses.join(","));
   return `/tasks/?${query}`;
 }
@@ -140,6 +148,7 @@ async function runAction(action, task, button) {
 }
 
 const details = createDetails({ api, authHeaders, askForKey, actionButtons, actionKey });
+const ROW_ACTIONS = { key: actionKey, buttons: actionButtons };
 
 /* ------------------------------------------------------------------ the key */
 
@@ -247,6 +256,7 @@ function onMessage(message) {
     return;
   }
   const kind = event.kind || message.type;
+  if (state.reading && event.task_id) state.touched.add(event.task_id);
   if (kind === "overflow" || (kind === "queue" && event.detail === "overflow")) {
     reload();
     return;
@@ -255,7 +265,7 @@ function onMessage(message) {
     if (event.task) upsert(event.task);
     else refreshTask(event.task_id);
   } else if (kind === "removed") {
-    removeRow(event.task_id);
+    forget(event.task_id);
     if (details.showing(event.task_id)) details.close();
   } else if (kind === "notice" && event.detail) {
     toast(event.detail);
@@ -269,7 +279,7 @@ async function refreshTask(id) {
   try {
     upsert((await api(`/tasks/${encodeURIComponent(id)}`)).task);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) removeRow(id);
+    if (err instanceof ApiError && err.status === 404) forget(id);
   }
 }
 
@@ -281,11 +291,14 @@ function matches(task) {
 
 async function reload() {
   const seq = ++state.listSeq;
+  state.reading = true;
+  state.touched = new Set();
   scheduleStats(true);
   let reply;
   try {
-    reply = await api(listPath());
+    reply = await api(listPath(0, state.limit));
   } catch (err) {
+    if (seq === state.listSeq) state.reading = false;
     showError("Could not read the tasks", err);
     return;
   }
@@ -293,27 +306,72 @@ async function reload() {
   const seen = new Set();
   for (const task of reply.tasks) {
     seen.add(task.id);
-    upsert(task, { fromList: true });
+    upsert(task);
   }
-  for (const id of [...state.rows.keys()]) if (!seen.has(id)) removeRow(id);
+  // a row the list lacks is gone, unless an event brought it after the list was read
+  for (const id of [...state.rows.keys()]) if (!seen.has(id) && !state.touched.has(id)) removeRow(id);
+  state.reading = false;
+  state.touched = new Set();
+  state.total = reply.total;
   renderShown();
 }
 
-function upsert(task, { fromList = false } = {}) {
+/* The next page of older tasks, below the ones shown. */
+async function showOlder() {
+  const button = $("show-older");
+  button.disabled = true;
+  const seq = state.listSeq;
+  try {
+    const reply = await api(listPath(state.rows.size, PAGE_SIZE));
+    if (seq !== state.listSeq) return; // the list was read again meanwhile
+    state.limit = Math.min(MAX_ROWS, state.limit + PAGE_SIZE);
+    for (const task of reply.tasks) upsert(task);
+    state.total = reply.total;
+    renderShown();
+  } catch (err) {
+    showError("Could not read older tasks", err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/* Whether `task` is older than a state of it already applied (an action's reply or a list
+ * read answered after the event of a later change). Otherwise it becomes the newest. */
+function isStale(task) {
+  const at = task.updated_at || 0;
+  const seen = state.latest.get(task.id);
+  if (seen !== undefined && seen > at) return true;
+  state.latest.set(task.id, at);
+  state.serverNow = Math.max(state.serverNow, at);
+  return false;
+}
+
+/* Forget what no late reply can still contradict (kept two minutes of the engine's time);
+ * a removed task is remembered for an hour. */
+function pruneLatest() {
+  const horizon = state.serverNow - 120;
+  for (const [id, at] of state.latest) if (at < horizon) state.latest.delete(id);
+}
+
+function forget(id) {
+  state.latest.set(id, state.serverNow + 3600);
+  removeRow(id);
+}
+
+function upsert(task) {
+  if (isStale(task)) return;
   const known = state.rows.get(task.id);
-  // a list read may be older than an event already applied
-  if (known && fromList && (known.task.updated_at || 0) > (task.updated_at || 0)) return;
   details.update(task);
   if (!matches(task)) {
     removeRow(task.id);
     return;
   }
   if (known) {
-    fillRow(known, task);
+    fillRow(known, task, ROW_ACTIONS);
     return;
   }
-  const row = makeRow(task);
-  fillRow(row, task);
+  const row = makeRow(task, details.open);
+  fillRow(row, task, ROW_ACTIONS);
   if (!placeRow(row.tr, task)) return;
   state.rows.set(task.id, row);
   trimRows();
@@ -330,14 +388,14 @@ function placeRow(tr, task) {
       return true;
     }
   }
-  if (state.rows.size >= PAGE_SIZE) return false;
+  if (state.rows.size >= state.limit) return false;
   body.append(tr);
   return true;
 }
 
 function trimRows() {
   const body = $("task-rows");
-  while (state.rows.size > PAGE_SIZE) {
+  while (state.rows.size > state.limit) {
     const last = body.rows[body.rows.length - 1];
     state.rows.delete(last.dataset.taskId);
     last.remove();
@@ -352,68 +410,12 @@ function removeRow(id) {
   renderShown();
 }
 
-/* A row's elements are made once; events then change their text in place (focus and
- * selection survive a progress update). */
-function makeRow(task) {
-  const tr = el("tr", { "data-task-id": task.id });
-  const cells = {
-    open: el("button", { type: "button", class: "link" }),
-    step: el("span", { class: "step" }),
-    type: el("td", { class: "type" }),
-    badge: el("span", { class: "badge" }),
-    progress: el("progress", { max: "100" }),
-    percent: el("span", { class: "percent" }),
-    queue: el("td", { class: "queue" }),
-    created: el("td", { class: "created" }),
-    duration: el("td", { class: "duration" }),
-    actions: el("td", { class: "row-actions" }),
-  };
-  cells.open.addEventListener("click", () => details.open(task.id, cells.open));
-  tr.append(
-    el("td", { class: "name" }, cells.open, cells.step),
-    cells.type,
-    el("td", { class: "status" }, cells.badge),
-    el("td", { class: "progress" }, cells.progress, cells.percent),
-    cells.queue,
-    cells.created,
-    cells.duration,
-    cells.actions,
-  );
-  return { task, tr, cells, actions: null };
-}
-
-function fillRow(row, task) {
-  row.task = task;
-  const c = row.cells;
-  const name = taskName(task);
-  const percent = Math.max(0, Math.min(100, task.progress || 0));
-  setText(c.open, name);
-  setAttr(c.open, "aria-label", `Details of ${name}`);
-  setAttr(c.open, "title", name);
-  setText(c.step, task.current_step || "");
-  c.step.hidden = !task.current_step;
-  setText(c.type, task.task_type);
-  setText(c.badge, statusLabel(task.status));
-  setAttr(c.badge, "class", `badge status-${task.status}`);
-  c.progress.value = percent;
-  setAttr(c.progress, "aria-label", `Progress of ${name}`);
-  setText(c.percent, `${Math.round(percent)}%`);
-  setText(c.queue, task.queue || "—");
-  setText(c.created, formatTime(task.created_at));
-  setAttr(c.created, "title", new Date(task.created_at * 1000).toString());
-  setText(c.duration, formatDuration(taskDuration(task)));
-  const actions = actionKey(task, true);
-  if (actions !== row.actions) {
-    row.actions = actions;
-    c.actions.replaceChildren(...actionButtons(task, true));
-  }
-  row.tr.dataset.status = task.status;
-}
-
 function renderShown() {
   const shown = state.rows.size;
   $("empty").hidden = shown > 0;
-  const total = filterCount(state.filter);
+  const counted = filterCount(state.filter);
+  const total = counted == null ? state.total : counted;
+  $("show-older").hidden = !(total > shown && state.limit < MAX_ROWS);
   $("shown").textContent =
     total != null && total > shown
       ? `Showing the newest ${shown} of ${total} tasks`
@@ -426,6 +428,7 @@ function tick() {
   for (const row of state.rows.values()) {
     if (ACTIVE.has(row.task.status)) setText(row.cells.duration, formatDuration(taskDuration(row.task)));
   }
+  if (state.latest.size > 1000) pruneLatest();
 }
 
 /* ------------------------------------------------------------------ filters and statistics */
@@ -458,6 +461,8 @@ function renderFilters() {
 function setFilter(filter) {
   if (filter === state.filter) return;
   state.filter = filter;
+  state.limit = PAGE_SIZE;
+  state.total = null;
   for (const row of state.rows.values()) row.tr.remove();
   state.rows.clear();
   renderFilters();
@@ -533,6 +538,7 @@ async function toggleDispatch() {
 $("key-form").addEventListener("submit", submitKey);
 $("forget-key").addEventListener("click", () => askForKey("Key forgotten. Enter it again to continue."));
 $("dispatch-toggle").addEventListener("click", toggleDispatch);
+$("show-older").addEventListener("click", showOlder);
 renderFilters();
 setInterval(tick, 1000);
 state.key = sessionStorage.getItem(KEY_STORE);
