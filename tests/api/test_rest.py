@@ -93,6 +93,8 @@ async def test_the_documents_curl_examples(rest: Rest, queue: TaskQueue) -> None
     status, body = await rest.delete(f"/tasks/{running['task']['id'][:8]}")
     assert status == 200
     assert body["task"]["status"] == "cancelled"
+    status, body = await rest.delete(f"/tasks/{running['task']['id']}")
+    assert (status, body["error"]["code"]) == (409, "QUEUE_INVALID_STATE")
 
 
 async def _is_running(rest: Rest, task_id: str) -> bool:
