@@ -41,6 +41,7 @@ from helpers.cli import qtqueue_env, running_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.http_auth_env import bearer
 from qtqueue.api.actions import ACTIONS, run_action
 from qtqueue.api.client import LocalBackend
 from qtqueue.api.http.app import build_app
@@ -444,6 +445,7 @@ class RestEngine:
         self.on_loop(self.queue.start())
         self.server = HttpServer(self.queue, "127.0.0.1", 0)
         self.on_loop(self.server.start())
+        self.headers = {"Content-Type": "application/json", **bearer(data_dir)}
         self.app = build_app(self.queue)  # its routes, as the server serves them
 
     def on_loop(self, coro: Any) -> Any:
@@ -457,7 +459,7 @@ class RestEngine:
     def send(self, method: str, target: str, body: bytes | None) -> tuple[int, str, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         try:
-            conn.request(method, target, body, {"Content-Type": "application/json"})
+            conn.request(method, target, body, self.headers)
             resp = conn.getresponse()
             return resp.status, resp.getheader("Content-Type", ""), resp.read()
         finally:
@@ -471,8 +473,11 @@ class RestEngine:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def rest_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestEngine]:
+@pytest.fixture
+def rest_engine(
+    tmp_path_factory: pytest.TempPathFactory, secret_service: object
+) -> Iterator[RestEngine]:
+    """The routes sit behind the API key, kept in the real keyring."""
     engine = RestEngine(tmp_path_factory.mktemp("rest-fuzz") / "q")
     try:
         yield engine

@@ -5,6 +5,7 @@ once, audited, and found in no file, log or command line; TLS where it is needed
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import stat
 import urllib.error
@@ -134,3 +135,14 @@ def test_bad_serving_options_are_usage_errors_with_codes(tmp_path: Path) -> None
     alone = run("run", "--tls-cert", str(cert), "--tls-key", str(cert))
     assert alone.returncode == 2 and "--http" in alone.stderr
     assert not (tmp_path / "q").exists()  # nothing was started
+
+
+def test_a_port_taken_is_a_coded_error_and_the_engine_stops(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = qtqueue_command(tmp_path)
+        stderr = refused(run("run", "--http", f"127.0.0.1:{port}"), "NETWORK_CONNECTION_FAILED")
+    assert f"127.0.0.1:{port}" in stderr
+    assert not (tmp_path / "q" / "engine.json").exists()

@@ -326,7 +326,7 @@ async def test_a_question_is_answered_over_rest(rest: Rest, queue: TaskQueue) ->
     (question,) = await eventually(queue.questions.list, what="the task asks")
     status, body = await rest.post(f"/questions/{question.id[:6]}/answer", {"message": "main"})
     assert status == 200
-    assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "api")
+    assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "admin")
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.result == {"answer": "main"}
     status, body = await rest.post(f"/questions/{question.id}/answer", {"message": "again"})

@@ -14,6 +14,8 @@ from qtqueue.api.http.openapi import OPERATIONS, TaskPage
 from qtqueue.api.messages import ErrorReply, Stats, TaskMessage
 from qtqueue.engine.queue import TaskQueue
 
+#: The routes sit behind the API key, kept in the real keyring.
+pytestmark = pytest.mark.usefixtures("secret_service")
 
 @pytest.fixture
 async def rest(queue: TaskQueue) -> AsyncIterator[Rest]:
