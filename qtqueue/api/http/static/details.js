@@ -2,6 +2,7 @@
  * actions that apply, and the live log (followed while the panel is open, aborted on close). */
 import {
   $,
+  ACTIVE,
   ApiError,
   el,
   errorOf,
@@ -22,9 +23,21 @@ const LOG_MAX_CHARS = 200000;
 export function createDetails(deps) {
   let shown = null; // { id, task, log: AbortController, opener, errorCode, actions }
 
+  /* One term and its text, or nothing for an empty value. */
   function field(term, value) {
     if (value == null || value === "" || (Array.isArray(value) && !value.length)) return [];
-    return [el("dt", { text: term }), el("dd", { text: Array.isArray(value) ? value.join(", ") : String(value) })];
+    return [[term, Array.isArray(value) ? value.join(", ") : String(value)]];
+  }
+
+  /* Redrawn only when a text changed: a selection (a task id being copied) survives the
+   * progress events of a running task. */
+  function renderFields(pairs) {
+    const key = JSON.stringify(pairs);
+    if (key === shown.fields) return;
+    shown.fields = key;
+    $("details-fields").replaceChildren(
+      ...pairs.flatMap(([term, text]) => [el("dt", { text: term }), el("dd", { text })]),
+    );
   }
 
   function update(task) {
@@ -40,7 +53,7 @@ export function createDetails(deps) {
       `${task.retry_count} of ${task.max_retries == null ? "the queue's default" : task.max_retries}` +
       (task.dead_letter ? " — dead letter" : "");
     const waited = task.started_at ? task.started_at - task.created_at : null;
-    $("details-fields").replaceChildren(
+    renderFields([
       ...field("Status", statusLabel(task.status) + (task.wait_reason ? ` — ${task.wait_reason}` : "")),
       ...field("Step", task.current_step),
       ...field("Progress", `${Math.round(task.progress || 0)}%`),
@@ -55,12 +68,13 @@ export function createDetails(deps) {
       ...field("Started", task.started_at ? formatTime(task.started_at) : null),
       ...field("Waited", waited == null ? null : formatDuration(waited)),
       ...field("Completed", task.completed_at ? formatTime(task.completed_at) : null),
-      ...field("Duration", formatDuration(taskDuration(task))),
+      // a running attempt's time ticks in its table row; here it would redraw every field
+      ...field("Duration", ACTIVE.has(task.status) ? "running…" : formatDuration(taskDuration(task))),
       ...field("Retries", retries),
       ...field("Timeout", task.timeout_s ? formatDuration(task.timeout_s) : "none"),
       ...field("Depends on", task.depends_on),
       ...field("Id", task.id),
-    );
+    ]);
     setText($("details-params"), json(task.params || {}));
     $("details-result-box").hidden = task.result == null;
     setText($("details-result"), task.result == null ? "" : json(task.result));
@@ -134,7 +148,7 @@ export function createDetails(deps) {
   async function open(id, opener) {
     close();
     const log = new AbortController();
-    shown = { id, task: null, log, opener, errorCode: null, actions: null };
+    shown = { id, task: null, log, opener, errorCode: null, actions: null, fields: null };
     const panel = $("details");
     panel.hidden = false;
     $("details-title").textContent = "Loading…";
