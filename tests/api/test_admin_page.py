@@ -213,6 +213,11 @@ def test_the_key_is_asked_once_kept_for_the_tab_and_asked_again_when_refused(
     assert browser.execute_script("return sessionStorage.length") == 0
     enter_key(browser, api_key(engine))
     wait(browser, lambda b: one(b, "#main").is_displayed(), "the task list")
+
+    one(browser, "#forget-key").click()  # the person leaves: the tab keeps nothing
+    wait(browser, lambda b: one(b, "#key-panel").is_displayed(), "the key form")
+    assert browser.execute_script("return sessionStorage.length") == 0
+    assert not one(browser, "#main").is_displayed()
     assert console_errors(browser) == []
 
 
