@@ -1,10 +1,10 @@
 """The admin page: `/admin/tasks` and its assets, shipped inside the package.
 
-The page (`static/admin.html`, `admin.js`, `admin.css`) needs no API key to load: it asks the
-person for the key, keeps it in the tab's `sessionStorage` and sends it with every `fetch()`
-as `Authorization: Bearer KEY` — the REST routes (`/tasks/...`, `/events`) do the rest. Nothing
-is fetched from anywhere but this server: the Content-Security-Policy of the page says so to
-the browser as well.
+The page (`static/admin.html`, its script modules `admin.js` `rows.js` `details.js` `sse.js`
+`util.js`, and `admin.css`) needs no API key to load: it asks the person for the key, keeps
+it in the tab's `sessionStorage` and sends it with every `fetch()` as `Authorization: Bearer
+KEY` — the REST routes (`/tasks/...`, `/events`) do the rest. Nothing is fetched from
+anywhere but this server: the Content-Security-Policy of the page says so to the browser.
 
 Which buttons a task shows is `core/actions.py`'s rule: the page gets it (and the status
 groups of `core/task.py`) as JSON inside the HTML, so the rule still lives in one place.
