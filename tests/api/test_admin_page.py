@@ -278,15 +278,20 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     opener = one(browser, f'tr[data-task-id="{failing}"] td.name button')
     opener.send_keys(Keys.ENTER)  # keyboard only
     info = error_info("SYSTEM_COMMAND_FAILED")
+    # The details fill in as their reads answer (the task, its error's texts, its log).
     wait(browser, lambda b: one(b, "#error-suggestion").text == info.suggestion, "the fix")
-    assert one(browser, "#error-code").text == "SYSTEM_COMMAND_FAILED"
-    assert one(browser, "#error-description").text == info.description
-    assert "exited with code 3" in one(browser, "#error-message").text
-    assert one(browser, "#details-title").text == name  # text, never markup
+    wait(browser, lambda b: one(b, "#error-code").text == "SYSTEM_COMMAND_FAILED", "the code")
+    wait(browser, lambda b: one(b, "#error-description").text == info.description, "the text")
+    wait(browser, lambda b: "exited with code 3" in one(b, "#error-message").text, "the error")
+    wait(browser, lambda b: one(b, "#details-title").text == name, "the name, as text")
     assert by_css(browser, "img") == [] and browser.title != "1"
     wait(browser, lambda b: "boom" in one(b, "#details-log").text, "the log")
     assert "step one" in one(browser, "#details-log").text
-    assert [b.text for b in by_css(browser, "#details-actions button")] == ["Retry"]
+    wait(
+        browser,
+        lambda b: [x.text for x in by_css(b, "#details-actions button")] == ["Retry"],
+        "only Retry offered",
+    )
     terms = [t.text for t in by_css(browser, "#details-fields dt")]
     values = [d.text for d in by_css(browser, "#details-fields dd")]
     fields = dict(zip(terms, values, strict=True))
