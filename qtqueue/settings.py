@@ -32,8 +32,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from qtqueue.core.addresses import check_bind, parse_address
@@ -146,6 +146,7 @@ class EngineSettings(_SettingsModel):
         max_length=4096,
         title="TLS private key (PEM file)",
         description="The certificate's private key, without a passphrase",
+        validate_default=True,  # its check covers the address and the certificate too
     )
 
     @field_validator("http_address")
@@ -159,20 +160,25 @@ class EngineSettings(_SettingsModel):
                 raise ValueError(str(exc)) from None
         return text
 
-    @model_validator(mode="after")
-    def _tls_where_needed(self) -> EngineSettings:
-        if bool(self.http_tls_cert.strip()) != bool(self.http_tls_keyfile.strip()):
+    @field_validator("http_tls_keyfile")
+    @classmethod
+    def _tls_where_needed(cls, keyfile: str, info: ValidationInfo) -> str:
+        # Checked on the last of the three fields (the address and the certificate come first).
+        keyfile = keyfile.strip()
+        cert = str(info.data.get("http_tls_cert", "")).strip()
+        if bool(cert) != bool(keyfile):
             raise ValueError("HTTPS needs both the TLS certificate and its private key file")
-        if self.http_address:
-            host, _port = parse_address(self.http_address)
+        address = str(info.data.get("http_address", ""))
+        if address:
+            host, _port = parse_address(address)
             try:
-                check_bind(host, bool(self.http_tls_cert.strip()))
-            except QueueError as exc:
+                check_bind(host, bool(cert))
+            except QueueError:
                 raise ValueError(
-                    f"the web API on {host} needs TLS: give the certificate and its private "
+                    f"the web API on {host} needs TLS: give the certificate and this private "
                     "key file, or use 127.0.0.1"
-                ) from exc
-        return self
+                ) from None
+        return keyfile
 
     @field_validator("category_limits")
     @classmethod
