@@ -324,6 +324,11 @@ async def test_a_question_is_answered_over_rest(rest: Rest, queue: TaskQueue) ->
     _, body = await rest.post("/tasks/", {"task_type": "asks"})
     task_id = body["task"]["id"]
     (question,) = await eventually(queue.questions.list, what="the task asks")
+    forged = {"message": "main", "responder_id": "alice@security"}
+    status, body = await rest.post(f"/questions/{question.id[:6]}/answer", forged)
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_INVALID_PARAMS")
+    assert "responder_id" in body["error"]["message"]
+    assert (await queue.questions.get(question.id)).answer is None  # refused: not answered
     status, body = await rest.post(f"/questions/{question.id[:6]}/answer", {"message": "main"})
     assert status == 200
     assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "admin")
