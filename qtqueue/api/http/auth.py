@@ -4,7 +4,8 @@ Every route whose handler is not marked `public` (`app.is_public`) needs the dat
 API key as `Authorization: Bearer KEY`. Without it, with a wrong one or an expired one the
 reply is 401 with `WWW-Authenticate: Bearer` and a coded error (API_KEY_REQUIRED) — nothing
 else: no route, no task, the same body for a missing key as for a wrong one. A request that
-is let through carries the key's name as `request[CALLER]`.
+is let through carries the key's name as `request[CALLER]` and the key as
+`request[ACCEPTED_KEY]` (an open stream ends when that key is rotated away or expires).
 
 The key is checked against a `LiveKey` held in memory (no keyring read per request); rotating
 the key in this process (`qtqueue.api.keys.ApiKeys.rotate`) changes it at once.
@@ -22,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import CALLER, Handler, is_public
+from qtqueue.api.http.app import ACCEPTED_KEY, CALLER, Handler, is_public
 from qtqueue.api.keys import LiveKey
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -68,6 +69,7 @@ def auth_middleware(live: LiveKey) -> Any:
             _audit(request, "-", refusal.status, None)
             return refusal
         request[CALLER] = key.name
+        request[ACCEPTED_KEY] = key
         try:
             response = await handler(request)
         except web.HTTPException as exc:

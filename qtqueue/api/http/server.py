@@ -83,6 +83,11 @@ class HttpServer:
         self._live: LiveKey | None = None  # held while serving: `keys.live_key` keeps it weakly
 
     @property
+    def app(self) -> web.Application | None:
+        """The application served, while it is."""
+        return self._runner.app if self._runner is not None else None
+
+    @property
     def url(self) -> str:
         """The base URL clients reach (no trailing slash)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -103,7 +108,7 @@ class HttpServer:
         check_bind(self.host, self.tls is not None)
         live = await asyncio.to_thread(live_key, self.keys)
         middlewares = (auth_middleware(live), *self._middlewares)
-        app = build_app(self.queue, middlewares=middlewares)
+        app = build_app(self.queue, middlewares=middlewares, live=live)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         try:
