@@ -28,13 +28,14 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from qtqueue.api.http.app import ACCEPTED_KEY, LIVE_KEY, QUEUE
 from qtqueue.api.http.replies import ApiError, call
+from qtqueue.api.streaming import until_set
 from qtqueue.api.task_ids import resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.events import TaskEvent
@@ -60,7 +61,6 @@ KEEPALIVE_S = 15.0
 #: Seconds between two checks of the open streams (client gone, key rotated away or expired).
 SWEEP_S = 0.5
 _YES = ("1", "true", "yes")
-_T = TypeVar("_T")
 
 
 class _Stream:
@@ -274,7 +274,7 @@ async def task_log(request: web.Request) -> web.StreamResponse:
     stream = streams.add(request)
     try:
         await response.prepare(request)
-        following = _until(stream.ended, queue.follow_log(task_id))
+        following = until_set(stream.ended, queue.follow_log(task_id))
         async with contextlib.aclosing(following) as chunks:
             async for chunk in chunks:
                 if not stream.allowed():
@@ -286,36 +286,6 @@ async def task_log(request: web.Request) -> web.StreamResponse:
     finally:
         streams.remove(stream)
     return response
-
-
-async def _until(ended: asyncio.Event, source: AsyncIterator[_T]) -> AsyncGenerator[_T, None]:
-    """Items of `source` until it ends or `ended` is set (then `source` is closed)."""
-    stopping = asyncio.create_task(ended.wait())
-    try:
-        while True:
-            step: asyncio.Task[_T] = asyncio.create_task(_next(source))
-            await asyncio.wait((step, stopping), return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
-                return
-            try:
-                item = step.result()
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopping
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-async def _next(source: AsyncIterator[_T]) -> _T:
-    return await anext(source)
 
 
 def _int_query(request: web.Request, name: str) -> int:
