@@ -85,13 +85,15 @@ def test_the_engine_serves_with_the_key_and_a_rotation_from_the_cli_refuses_the_
         secrets_seen = [old, new]
         argv = command_line(engine.proc.pid)
     assert not (data_dir / "engine.json").exists()  # withdrawn on stop
-    text = log.read_text()
-    assert f"ops POST /tasks/ task_id={task_id} -> 201" in text
-    assert "- POST /tasks/ -> 401" in text
+    trail = data_dir / "audit.log"  # kept beside the store, only its owner reads it
+    assert stat.S_IMODE(trail.stat().st_mode) == 0o600
+    for text in (log.read_text(), trail.read_text()):
+        assert f"ops POST /tasks/ task_id={task_id} -> 201" in text
+        assert "- POST /tasks/ -> 401" in text
     for key in secrets_seen:
         assert key not in text and key not in argv
         assert files_holding(data_dir, key) == []
-        assert files_holding(tmp_path, key) == []  # the engine's log included
+        assert files_holding(tmp_path, key) == []  # the engine's log and audit.log included
 
 
 def test_a_started_engine_reads_the_key_rotated_while_none_ran(tmp_path: Path) -> None:
