@@ -209,7 +209,9 @@ async def test_a_bad_rotation_is_a_coded_error_and_keeps_the_key(
     queue: TaskQueue, keys: ApiKeys
 ) -> None:
     old = keys.current()
-    for params in ({"name": " padded "}, {"expires_at": time.time() - 10}, {"nme": "x"}):
+    bad = ({"name": " padded "}, {"name": "schedule:1234"}, {"expires_at": time.time() - 10},
+           {"nme": "x"})  # fmt: skip
+    for params in bad:
         reply = await run_action(queue, {"action": "rotate_api_key", "params": params})
         assert reply["ok"] is False
         assert reply["error"]["code"].startswith("VALIDATION_"), reply

@@ -267,6 +267,22 @@ async def test_created_by_names_who_added_each_task(queue: TaskQueue) -> None:
 
     local = await run_action(queue, {"action": "add_task", "params": command("true")})
     assert (await queue.get_task(local["result"]["id"])).created_by == getpass.getuser()
+    # the local API may name who adds (a script), but never a schedule: only schedules do
+    local = await run_action(
+        queue, {"action": "add_task", "params": command("true", created_by="nightly.sh")}
+    )
+    assert (await queue.get_task(local["result"]["id"])).created_by == "nightly.sh"
+    before = await queue.count_tasks()
+    for params in (
+        command("true", created_by=f"schedule:{schedule_id}"),
+        {"tasks": [command("true"), command("true", created_by="schedule:0000-forged")]},
+    ):
+        forged = await run_action(queue, {"action": "add_task", "params": params})
+        assert forged["ok"] is False, forged
+        assert forged["error"]["code"] == "VALIDATION_INVALID_PARAMS"
+        assert "created_by" in forged["error"]["message"]
+        assert "schedule" in forged["error"]["message"]
+    assert await queue.count_tasks() == before  # nothing added
 
 
 async def test_schedule_routes(rest: Rest) -> None:
