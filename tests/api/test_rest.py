@@ -226,7 +226,9 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
             404,
             "QUEUE_QUESTION_NOT_FOUND",
         ),
-        ("GET", "/schedules/nope", None, None, 404, "QUEUE_TASK_NOT_FOUND"),
+        ("GET", "/schedules/nope", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
+        ("DELETE", "/schedules/nope", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
+        ("POST", "/schedules/nope/pause", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
     ]
     for method, path, body, data, want_status, code in cases:
         status, reply = await rest.request(method, path, body, data=data)
@@ -234,6 +236,9 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
         assert reply["ok"] is False
         assert reply["error"]["code"] == code, (method, path, reply)
         assert set(reply["error"]) >= {"code", "message", "description", "suggestion"}
+        if "/schedules/" in path:  # worded for a schedule, not a task
+            assert "schedule" in reply["error"]["description"]
+            assert "task" not in reply["error"]["description"] + reply["error"]["suggestion"]
     status, reply = await rest.request("PUT", "/tasks/")
     assert "GET" in reply["error"]["suggestion"]
     status, reply = await rest.get("/tasks")

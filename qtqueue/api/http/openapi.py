@@ -148,7 +148,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 _STATUS_TEXT = {
     400: "Bad request: a VALIDATION_* code names the field",
     401: "No API key, or a wrong one",
-    404: "No such task, question, schedule or route (QUEUE_TASK_NOT_FOUND…)",
+    404: "No such task, question, schedule or route (QUEUE_*_NOT_FOUND)",
     405: "The route takes another method",
     409: "Not allowed in the task's state (QUEUE_INVALID_STATE…)",
     413: "The body is over the size limit",
