@@ -355,6 +355,9 @@ async def test_a_question_is_answered_over_rest(rest: Rest, queue: TaskQueue) ->
     assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "admin")
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.result == {"answer": "main"}
+    trail = (queue.data_dir / "audit.log").read_text()  # who answered, for which task
+    answered = f"/questions/{{question_id}}/answer question_id={question.id[:6]}"
+    assert f"admin POST {answered} task_id={task_id} -> 200" in trail
     status, body = await rest.post(f"/questions/{question.id}/answer", {"message": "again"})
     assert (status, body["error"]["code"]) == (409, "QUEUE_INVALID_STATE")
     status, body = await rest.post(f"/questions/{question.id}/answer", {})

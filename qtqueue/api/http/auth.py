@@ -12,10 +12,10 @@ the key in this process (`qtqueue.api.keys.ApiKeys.rotate`) changes it at once.
 
 Every state-changing request (POST, PUT, PATCH, DELETE), refused or not, leaves one line on
 the logger `qtqueue.audit`: who (the key's name, or "-"), the method and route, the ids the
-route names (the task created, for a new task), and the status code. Never the key. The same
-line goes to the data directory's `audit.log` (`audit_file`: 0600, rotated at
-`AUDIT_MAX_BYTES` with `AUDIT_BACKUPS` old files) whatever the process's log level: the window,
-which logs only warnings, keeps its trail there too.
+route names (the task created, for a new task; the question's task, for an answer), and the
+status code. Never the key. The same line goes to the data directory's `audit.log`
+(`audit_file`: 0600, rotated at `AUDIT_MAX_BYTES` with `AUDIT_BACKUPS` old files) whatever
+the process's log level: the window, which logs only warnings, keeps its trail there too.
 """
 
 from __future__ import annotations
@@ -142,9 +142,10 @@ def _audit(
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "(no route)"
     ids = [f"{name}={_clean(value)}" for name, value in request.match_info.items()]
-    created = _created_task_id(response)
-    if created is not None and "task_id" not in request.match_info:
-        ids.append(f"task_id={_clean(created)}")
+    if "task_id" not in request.match_info:
+        task_id = _task_id_of(response, "question" if "question_id" in request.match_info else "")
+        if task_id is not None:
+            ids.append(f"task_id={_clean(task_id)}")
     args = (_clean(who), request.method, route, "".join(f" {i}" for i in ids), status)
     logged = audit_logger.isEnabledFor(logging.INFO)
     if not logged and trail is None:
@@ -158,9 +159,10 @@ def _audit(
         trail.handle(record)
 
 
-def _created_task_id(response: web.StreamResponse | None) -> str | None:
-    """The id of the task a 201 reply (`{"task": {"id": ...}}`) created, if it is one."""
-    if not isinstance(response, web.Response) or response.status != 201:
+def _task_id_of(response: web.StreamResponse | None, question: str) -> str | None:
+    """The task a reply names: the one a 201 (`{"task": {"id": ...}}`) created, or with
+    `question`, the one the answered question (`{"question": {"task_id": ...}}`) belongs to."""
+    if not isinstance(response, web.Response) or response.status != (200 if question else 201):
         return None
     body = response.body
     if not isinstance(body, bytes):
@@ -169,8 +171,8 @@ def _created_task_id(response: web.StreamResponse | None) -> str | None:
         data = json.loads(body)
     except ValueError:
         return None
-    task = data.get("task") if isinstance(data, dict) else None
-    task_id = task.get("id") if isinstance(task, dict) else None
+    item = data.get(question or "task") if isinstance(data, dict) else None
+    task_id = item.get("task_id" if question else "id") if isinstance(item, dict) else None
     return task_id if isinstance(task_id, str) else None
 
 
