@@ -170,7 +170,8 @@ class _Schedules:
             "schedule_add",
             {
                 "template": body, "every": every, "cron": cron, "name": name,
-                "timezone": timezone, "missed": str(MissedPolicy(missed).value), "paused": paused,
+                "timezone": timezone, "paused": paused,
+                "missed": missed.value if isinstance(missed, MissedPolicy) else missed,
             },
         )  # fmt: skip
 
@@ -516,7 +517,15 @@ class RemoteEngine:
         return await self._task("reject_task", {"task_id": task_id, "reason": reason})
 
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None:
-        data = text.decode() if isinstance(text, bytes) else text
+        try:
+            data = text.decode() if isinstance(text, bytes) else text
+        except UnicodeDecodeError as exc:  # the action takes text; in process, bytes go as is
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT,
+                f"input: not UTF-8 text ({exc.reason} at byte {exc.start}); an engine in "
+                "another process takes text input only",
+                field="text",
+            ) from None
         await self.call(
             "send_input", {"task_id": task_id, "text": data, "newline": False, "eof": eof}
         )

@@ -22,6 +22,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.core.errors import QueueError
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
@@ -326,6 +327,12 @@ def test_a_second_window_attaches_to_the_engine_of_the_first(
     assert owner.queue.started  # the second window's closing stopped nothing of the first's
 
 
+def add_by_api(engine: Headless, **task: Any) -> str:
+    """Add a task with fields the CLI's `add` has no option for (`qtqueue api`); its id."""
+    request = {"action": "add_task", "params": {"task_type": "custom_command", **task}}
+    return str(json.loads(engine.cli("api", json.dumps(request)))["result"]["id"])
+
+
 def test_the_new_task_form_adds_a_task_to_the_attached_engine(
     engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
 ) -> None:
@@ -422,10 +429,9 @@ def test_a_schedule_is_added_and_edited_from_the_attached_window(
 def test_requeue_of_an_empty_selection_changes_nothing(
     engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
 ) -> None:
-    task = {"task_type": "custom_command", "params": {"command": "false"}, "name": "dies",
-            "max_retries": 1, "retry_backoff": [0.05]}
-    reply = json.loads(engine.cli("api", json.dumps({"action": "add_task", "params": task})))
-    dead = str(reply["result"]["id"])
+    dead = add_by_api(
+        engine, params={"command": "false"}, name="dies", max_retries=1, retry_backoff=[0.05]
+    )
     w = attach_window(engine.data_dir)
     run(until_row(w, dead, lambda t: t.dead_letter))
     before = shown_in_engine(engine, dead)
@@ -440,3 +446,33 @@ def test_requeue_of_an_empty_selection_changes_nothing(
     after = shown_in_engine(engine, dead)
     assert after["dead_letter"] and after["status"] == "failed"
     assert after["retry_count"] == before["retry_count"]  # never queued again
+
+
+def test_the_attached_port_answers_bad_input_as_the_engine_in_process_does(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    """A wrong missed policy is the engine's coded refusal (not a ValueError of the window's
+    process); input bytes go to the command as they are, and bytes that are not text (which
+    the local API cannot carry) are a coded refusal, the task left running."""
+    talker = add_by_api(engine, params={"command": "cat", "interactive": True}, name="cat")
+    w = attach_window(engine.data_dir)
+    template = {"task_type": "custom_command", "params": {"command": "true"}}
+
+    async def scenario() -> tuple[QueueError, QueueError]:
+        count = len(w.queue.schedules.list_schedules())
+        with pytest.raises(QueueError) as missed:
+            await w.queue.schedules.add_schedule(template, every="1h", missed="never")
+        assert len(w.queue.schedules.list_schedules()) == count  # nothing created
+        await until_row(w, talker, lambda t: t.status == TaskStatus.RUNNING)
+        with pytest.raises(QueueError) as not_text:
+            await w.queue.send_input(talker, b"\xff\xfe binary\n")
+        await w.queue.send_input(talker, "héllo\n".encode(), eof=True)
+        await until_row(w, talker, lambda t: t.status == TaskStatus.COMPLETED)
+        return missed.value, not_text.value
+
+    missed, not_text = run(scenario(), 30)
+    assert missed.code.value == "VALIDATION_INVALID_FORMAT" and "never" in str(missed)
+    assert not_text.code.value == "VALIDATION_INVALID_FORMAT" and "UTF-8" in str(not_text)
+    run(w.shutdown())
+    log = engine.cli("log", talker)
+    assert "héllo" in log and "binary" not in log
