@@ -58,6 +58,8 @@ KEY_PREFIX = "qtq_"
 DEFAULT_NAME = "admin"
 #: The longest key name accepted.
 MAX_NAME_LENGTH = 64
+#: What a key's name may not start with: the `created_by` of a schedule's tasks.
+RESERVED_NAME_PREFIX = "schedule:"
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,16 @@ def new_secret() -> str:
 
 
 def check_name(name: str) -> str:
-    """`name` if it can name a key (1–64 printable characters, no surrounding spaces);
-    QueueError VALIDATION_INVALID_PARAMS if not."""
+    """`name` if it can name a key (1–64 printable characters, no surrounding spaces, not
+    starting `schedule:`: tasks added with the key record its name as their `created_by`,
+    and that prefix names a schedule); QueueError VALIDATION_INVALID_PARAMS if not."""
+    if name.lower().startswith(RESERVED_NAME_PREFIX):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"a key's name may not start with {RESERVED_NAME_PREFIX!r} (tasks added by a "
+            f"schedule are recorded as that); got {name[:80]!r}",
+            field="name",
+        )
     if not name or name != name.strip() or not name.isprintable() or len(name) > MAX_NAME_LENGTH:
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_PARAMS,

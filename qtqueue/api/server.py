@@ -27,15 +27,16 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from qtqueue.api import ENGINE_FILE, SOCKET_NAME
 from qtqueue.api.actions import resolve_task_id, run_action
 from qtqueue.api.log_limit import OneLineRateLimit
+from qtqueue.api.streaming import until_set
 from qtqueue.api.wire import MAX_BODY_BYTES, decode_request, too_large
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.events import EventKind, TaskEvent
@@ -52,7 +53,6 @@ UNIX_PATH_MAX = 100
 #: Events a slow /events reader may fall behind by before it is told to resynchronise.
 EVENT_BUFFER = 10000
 
-_T = TypeVar("_T")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -247,7 +247,7 @@ class ApiServer:
         response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         try:
             await response.prepare(request)
-            following = self._until_stopped(self.queue.follow_log(task_id))
+            following = until_set(self._stopping, self.queue.follow_log(task_id))
             async with contextlib.aclosing(following) as chunks:
                 async for chunk in chunks:
                     await response.write(chunk.encode())
@@ -255,32 +255,3 @@ class ApiServer:
         except ConnectionResetError:
             logger.debug("a log follower of %s went away", task_id)
         return response
-
-    async def _until_stopped(self, source: AsyncIterator[_T]) -> AsyncGenerator[_T, None]:
-        """Items of `source` until it ends or the server stops (then it is closed)."""
-        stopping = asyncio.create_task(self._stopping.wait())
-        try:
-            while True:
-                step: asyncio.Task[_T] = asyncio.create_task(_next(source))
-                await asyncio.wait((step, stopping), return_when=asyncio.FIRST_COMPLETED)
-                if not step.done():
-                    step.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await step
-                    return
-                try:
-                    item = step.result()
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            stopping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopping
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-
-async def _next(source: AsyncIterator[_T]) -> _T:
-    return await anext(source)

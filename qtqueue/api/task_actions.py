@@ -18,6 +18,7 @@ from qtqueue.api.task_ids import TaskRef, resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Priority, Task
 from qtqueue.engine.queue import TaskQueue
+from qtqueue.engine.schedule_rules import SCHEDULE_TAG_PREFIX
 from qtqueue.engine.validation import ENGINE_FIELDS, check_task_id
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ def _task_from_dict(data: object, where: str = "") -> Task:
             f"{'it' if len(owned) == 1 else 'them'} out of a new task"
         )
         raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=owned)
+    creator = data.get("created_by")
+    if isinstance(creator, str) and creator.startswith(SCHEDULE_TAG_PREFIX):
+        problem = f"created_by: {creator[:80]!r} names a schedule; only a schedule adds as one"
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS, prefix + problem, fields=["created_by"]
+        )
     if "id" in data:
         check_task_id(data["id"], f"{prefix}id")
     if "task_type" not in data:
@@ -102,7 +109,9 @@ async def _resolve_dependencies(queue: TaskQueue, tasks: list[Task]) -> None:
 async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
     """Add one task (params: a task dict as `Task.from_dict` takes it) → `{"id": ...}`, or
     several at once, all or none (params: `{"tasks": [...]}`) → `{"ids": [...]}`.
-    `depends_on` may name tasks by unique id prefix."""
+    `depends_on` may name tasks by unique id prefix. `created_by` is free text (who adds:
+    by default the user the engine runs as) but never `schedule:…`, which only a schedule's
+    occurrences carry."""
     if "tasks" in params:
         if len(params) != 1:
             raise QueueError(

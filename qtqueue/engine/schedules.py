@@ -132,7 +132,7 @@ class ScheduleManager:
     On a queue opened with `dispatch=False` (the command line without an engine) schedules can
     be added, changed and listed, but nothing falls due: the next engine's manager catches up
     at its start. Schedule references (`ref`) are an id, a unique id prefix of at least
-    MIN_PREFIX_LEN characters, or a unique name; an unknown one is QUEUE_TASK_NOT_FOUND.
+    MIN_PREFIX_LEN characters, or a unique name; an unknown one is QUEUE_SCHEDULE_NOT_FOUND.
     Changes are serialised: one at a time, each durable before the call returns.
     """
 
@@ -257,7 +257,7 @@ class ScheduleManager:
             return matches[0]
         if not matches:
             raise QueueError(
-                TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+                TaskErrorCode.QUEUE_SCHEDULE_NOT_FOUND,
                 f"no schedule {ref!r} (give its id, a unique prefix of {MIN_PREFIX_LEN}+ "
                 "characters, or its name)",
                 schedule=ref,

@@ -270,7 +270,11 @@ def test_a_failed_task_shows_its_error_code_fix_and_log(browser: Any, engine: En
     wait(browser, lambda b: row_status(b, done) == "completed", "the other task, completed")
 
     one(browser, 'button[data-filter="failed"]').click()
-    wait(browser, lambda b: row_status(b, done) is None, "the completed task filtered out")
+    wait(  # the filtered page read: the completed task gone, the failed one back
+        browser,
+        lambda b: row_status(b, done) is None and row_status(b, failing) == "failed",
+        "the completed task filtered out",
+    )
     statuses = {r.get_attribute("data-status") for r in by_css(browser, "#task-rows tr")}
     assert statuses == {"failed"}
     assert one(browser, 'button[data-filter="failed"]').get_attribute("aria-pressed") == "true"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from keyring.backends import fail, null
 
 from api.http_auth_env import files_holding, self_signed
 from qtqueue.api.actions import run_action
+from qtqueue.api.http import auth
 from qtqueue.api.http.app import CALLER, QUEUE, build_app, public
 from qtqueue.api.http.auth import auth_middleware
 from qtqueue.api.http.server import HttpServer, parse_address
@@ -207,7 +209,9 @@ async def test_a_bad_rotation_is_a_coded_error_and_keeps_the_key(
     queue: TaskQueue, keys: ApiKeys
 ) -> None:
     old = keys.current()
-    for params in ({"name": " padded "}, {"expires_at": time.time() - 10}, {"nme": "x"}):
+    bad = ({"name": " padded "}, {"name": "schedule:1234"}, {"expires_at": time.time() - 10},
+           {"nme": "x"})  # fmt: skip
+    for params in bad:
         reply = await run_action(queue, {"action": "rotate_api_key", "params": params})
         assert reply["ok"] is False
         assert reply["error"]["code"].startswith("VALIDATION_"), reply
@@ -234,6 +238,39 @@ async def test_state_changing_requests_leave_an_audit_line_without_the_key(
         f"- DELETE /probe/tasks/{{task_id}} task_id={task_id} -> 401",
     ]
     assert key.secret not in caplog.text
+    assert files_holding(queue.data_dir, key.secret) == []
+
+
+async def test_the_audit_trail_is_kept_in_the_data_directory_whatever_the_log_level(
+    queue: TaskQueue, keys: ApiKeys, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.WARNING)  # as the window logs: no INFO line reaches a handler
+    monkeypatch.setattr(auth, "AUDIT_MAX_BYTES", 400)  # a few lines a file: rotation shows
+    key = keys.rotate(name="auditor")
+    async with HttpServer(queue, "127.0.0.1", 0) as server, aiohttp.ClientSession() as s:
+        client = Client(s, server.url)
+        added = [
+            (await client.call("POST", "/tasks/", key.secret, body=SLEEPER))[2]["task"]["id"]
+            for _ in range(6)
+        ]
+        await client.call("DELETE", f"/tasks/{added[0]}", key.secret)
+        await client.call("POST", "/tasks/", "qtq_wrong", body=SLEEPER)
+    trail = queue.data_dir / auth.AUDIT_FILE
+    files = [trail.with_name(f"{auth.AUDIT_FILE}.{n}") for n in range(auth.AUDIT_BACKUPS, 0, -1)]
+    files.append(trail)
+    lines = [line for f in files if f.exists() for line in f.read_text().splitlines()]
+    said = [line.split(" ", 2)[2] for line in lines]  # after the date and the time
+    assert said == [
+        *(f"auditor POST /tasks/ task_id={task_id} -> 201" for task_id in added),
+        f"auditor DELETE /tasks/{{task_id}} task_id={added[0]} -> 200",
+        "- POST /tasks/ -> 401",
+    ]
+    assert trail.with_name(f"{auth.AUDIT_FILE}.1").exists()  # rotated
+    for f in files:
+        if f.exists():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert not [r for r in caplog.records if r.name == "qtqueue.audit"]  # not in the log
     assert files_holding(queue.data_dir, key.secret) == []
 
 

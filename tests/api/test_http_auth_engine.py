@@ -4,19 +4,23 @@ once, audited, and found in no file, log or command line; TLS where it is needed
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
 import stat
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import ok, qtqueue_command, qtqueue_env, refused
+from helpers.cli import ok, qtqueue_command, qtqueue_env, refused, stop_engine
+from helpers.waiting import wait_until
 
 from api.http_auth_env import command_line, files_holding, http_engine, self_signed
+from qtqueue.api.keys import ApiKeys
 
 pytestmark = pytest.mark.usefixtures("secret_service")
 
@@ -81,13 +85,15 @@ def test_the_engine_serves_with_the_key_and_a_rotation_from_the_cli_refuses_the_
         secrets_seen = [old, new]
         argv = command_line(engine.proc.pid)
     assert not (data_dir / "engine.json").exists()  # withdrawn on stop
-    text = log.read_text()
-    assert f"ops POST /tasks/ task_id={task_id} -> 201" in text
-    assert "- POST /tasks/ -> 401" in text
+    trail = data_dir / "audit.log"  # kept beside the store, only its owner reads it
+    assert stat.S_IMODE(trail.stat().st_mode) == 0o600
+    for text in (log.read_text(), trail.read_text()):
+        assert f"ops POST /tasks/ task_id={task_id} -> 201" in text
+        assert "- POST /tasks/ -> 401" in text
     for key in secrets_seen:
         assert key not in text and key not in argv
         assert files_holding(data_dir, key) == []
-        assert files_holding(tmp_path, key) == []  # the engine's log included
+        assert files_holding(tmp_path, key) == []  # the engine's log and audit.log included
 
 
 def test_a_started_engine_reads_the_key_rotated_while_none_ran(tmp_path: Path) -> None:
@@ -146,3 +152,34 @@ def test_a_port_taken_is_a_coded_error_and_the_engine_stops(tmp_path: Path) -> N
         stderr = refused(run("run", "--http", f"127.0.0.1:{port}"), "NETWORK_CONNECTION_FAILED")
     assert f"127.0.0.1:{port}" in stderr
     assert not (tmp_path / "q" / "engine.json").exists()
+
+
+def _stream(url: str, key: str) -> http.client.HTTPResponse:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    resp: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=30)
+    return resp
+
+
+def test_open_streams_end_cleanly_and_at_once_when_the_engine_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "q"
+    talker = {"task_type": "custom_command",
+              "params": {"command": "sh", "args": ["-c", "echo talking; sleep 60"]}}  # fmt: skip
+    with http_engine(data_dir, qtqueue_env(tmp_path), tmp_path / "e.log") as engine:
+        key = ApiKeys(data_dir).current().secret
+        task_id = _get(engine.url + "/tasks/", key, "POST", talker)[1]["task"]["id"]
+        wait_until(
+            lambda: _get(f"{engine.url}/tasks/{task_id}", key)[1]["task"]["status"] == "running",
+            what="the task runs",
+        )
+        log = _stream(f"{engine.url}/tasks/{task_id}/log?follow=1", key)
+        assert log.readline() == b"talking\n"
+        events = _stream(engine.url + "/events", key)
+        assert events.readline().startswith(b"event: hello")
+
+        started = time.perf_counter()
+        assert stop_engine(engine.proc) == 0
+        took = time.perf_counter() - started
+        # ended, not cut: a chunked reply cut short raises IncompleteRead here
+        assert log.read() == b"" and events.read() is not None
+    print(f"\nthe engine stopped {took:.2f} s after SIGTERM, with a log follower open")
+    assert took < 2.0  # it was 10.7 s: the follower held the server open

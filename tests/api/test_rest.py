@@ -226,7 +226,9 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
             404,
             "QUEUE_QUESTION_NOT_FOUND",
         ),
-        ("GET", "/schedules/nope", None, None, 404, "QUEUE_TASK_NOT_FOUND"),
+        ("GET", "/schedules/nope", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
+        ("DELETE", "/schedules/nope", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
+        ("POST", "/schedules/nope/pause", None, None, 404, "QUEUE_SCHEDULE_NOT_FOUND"),
     ]
     for method, path, body, data, want_status, code in cases:
         status, reply = await rest.request(method, path, body, data=data)
@@ -234,6 +236,9 @@ async def test_error_statuses_are_coded_json(rest: Rest) -> None:
         assert reply["ok"] is False
         assert reply["error"]["code"] == code, (method, path, reply)
         assert set(reply["error"]) >= {"code", "message", "description", "suggestion"}
+        if "/schedules/" in path:  # worded for a schedule, not a task
+            assert "schedule" in reply["error"]["description"]
+            assert "task" not in reply["error"]["description"] + reply["error"]["suggestion"]
     status, reply = await rest.request("PUT", "/tasks/")
     assert "GET" in reply["error"]["suggestion"]
     status, reply = await rest.get("/tasks")
@@ -267,6 +272,22 @@ async def test_created_by_names_who_added_each_task(queue: TaskQueue) -> None:
 
     local = await run_action(queue, {"action": "add_task", "params": command("true")})
     assert (await queue.get_task(local["result"]["id"])).created_by == getpass.getuser()
+    # the local API may name who adds (a script), but never a schedule: only schedules do
+    local = await run_action(
+        queue, {"action": "add_task", "params": command("true", created_by="nightly.sh")}
+    )
+    assert (await queue.get_task(local["result"]["id"])).created_by == "nightly.sh"
+    before = await queue.count_tasks()
+    for params in (
+        command("true", created_by=f"schedule:{schedule_id}"),
+        {"tasks": [command("true"), command("true", created_by="schedule:0000-forged")]},
+    ):
+        forged = await run_action(queue, {"action": "add_task", "params": params})
+        assert forged["ok"] is False, forged
+        assert forged["error"]["code"] == "VALIDATION_INVALID_PARAMS"
+        assert "created_by" in forged["error"]["message"]
+        assert "schedule" in forged["error"]["message"]
+    assert await queue.count_tasks() == before  # nothing added
 
 
 async def test_schedule_routes(rest: Rest) -> None:
@@ -324,11 +345,19 @@ async def test_a_question_is_answered_over_rest(rest: Rest, queue: TaskQueue) ->
     _, body = await rest.post("/tasks/", {"task_type": "asks"})
     task_id = body["task"]["id"]
     (question,) = await eventually(queue.questions.list, what="the task asks")
+    forged = {"message": "main", "responder_id": "alice@security"}
+    status, body = await rest.post(f"/questions/{question.id[:6]}/answer", forged)
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_INVALID_PARAMS")
+    assert "responder_id" in body["error"]["message"]
+    assert (await queue.questions.get(question.id)).answer is None  # refused: not answered
     status, body = await rest.post(f"/questions/{question.id[:6]}/answer", {"message": "main"})
     assert status == 200
     assert (body["question"]["answer"], body["question"]["responder_id"]) == ("main", "admin")
     done = await queue.wait_for(task_id, timeout_s=10)
     assert done.result == {"answer": "main"}
+    trail = (queue.data_dir / "audit.log").read_text()  # who answered, for which task
+    answered = f"/questions/{{question_id}}/answer question_id={question.id[:6]}"
+    assert f"admin POST {answered} task_id={task_id} -> 200" in trail
     status, body = await rest.post(f"/questions/{question.id}/answer", {"message": "again"})
     assert (status, body["error"]["code"]) == (409, "QUEUE_INVALID_STATE")
     status, body = await rest.post(f"/questions/{question.id}/answer", {})

@@ -78,8 +78,8 @@ async def test_manage_pauses_resumes_runs_now_and_removes(
         ("schedule_get", {}, C.VALIDATION_MISSING_REQUIRED),
         ("schedule_manage", {"schedule_id": "x", "action": "explode"},
          C.VALIDATION_INVALID_PARAMS),
-        ("schedule_manage", {"schedule_id": "nope", "action": "pause"}, C.QUEUE_TASK_NOT_FOUND),
-        ("schedule_update", {"schedule_id": "nope", "name": "x"}, C.QUEUE_TASK_NOT_FOUND),
+        ("schedule_manage", {"schedule_id": "nope", "action": "pause"}, C.QUEUE_SCHEDULE_NOT_FOUND),
+        ("schedule_update", {"schedule_id": "nope", "name": "x"}, C.QUEUE_SCHEDULE_NOT_FOUND),
     ],
 )  # fmt: skip
 async def test_bad_params_are_queue_errors_with_a_code(

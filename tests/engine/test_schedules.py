@@ -316,7 +316,7 @@ async def test_a_deleted_schedule_adds_nothing_more_and_its_tasks_stay(
     assert await schedules.store.load_schedules() == []
     with pytest.raises(QueueError) as exc:
         schedules.get_schedule(s.id)
-    assert exc.value.code == C.QUEUE_TASK_NOT_FOUND
+    assert exc.value.code == C.QUEUE_SCHEDULE_NOT_FOUND
     for task_id in added.ids:
         assert (await queue.wait_for(task_id, timeout_s=10)).status == TaskStatus.COMPLETED
 
@@ -534,7 +534,7 @@ async def test_schedules_are_found_by_id_prefix_or_name(open_schedules: ManagerF
     assert a.id in ambiguous.value.message and b.id in ambiguous.value.message
     with pytest.raises(QueueError) as missing:
         await schedules.pause_schedule("nope")
-    assert missing.value.code == C.QUEUE_TASK_NOT_FOUND
+    assert missing.value.code == C.QUEUE_SCHEDULE_NOT_FOUND
 
 
 async def test_a_template_can_be_a_task_and_the_name_defaults_to_its_summary(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ import pytest
 from helpers.cli import ok, qtqueue_command
 from PySide6.QtWidgets import QLabel
 
+from qtqueue.api.keys import ApiKeys
 from qtqueue.core.task import Task
 from qtqueue.ui.main_window import MainWindow
 
@@ -50,6 +52,31 @@ def test_the_window_serves_the_saved_web_api_address_and_links_the_admin_page(
     run(window.shutdown())
     with pytest.raises(urllib.error.URLError):
         _health(run, url)  # the window's engine and its web API stopped together
+
+
+def _post_task(url: str, key: str) -> Any:
+    body = json.dumps({"task_type": "custom_command", "params": {"command": "true"}}).encode()
+    request = urllib.request.Request(url + "/tasks/", data=body, method="POST", headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_the_window_keeps_the_web_apis_audit_trail_though_it_logs_only_warnings(
+    make_window: Callable[..., MainWindow], run: Any, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.WARNING)  # as `qtqueue` / `qtqueue gui` set the window's logging
+    data_dir = tmp_path / "q"
+    ok(qtqueue_command(tmp_path, data_dir=data_dir)("config", "set",
+                                                    "engine.http_address=127.0.0.1:0"))  # fmt: skip
+    make_window(data_dir)
+    url = json.loads((data_dir / "engine.json").read_text())["http"]
+    key = ApiKeys(data_dir).current()
+    added = run(asyncio.to_thread(_post_task, url, key.secret), timeout_s=40)
+    trail = (data_dir / "audit.log").read_text()
+    assert f"{key.name} POST /tasks/ task_id={added['task']['id']} -> 201" in trail
+    assert key.secret not in trail
 
 
 def test_an_address_the_window_cannot_serve_is_said_and_the_window_works_on(

@@ -13,10 +13,20 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from qtqueue.api.keys import ApiKey, LiveKey
 from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.engine.queue import TaskQueue
 
-__all__ = ["CALLER", "QUEUE", "Handler", "build_app", "is_public", "public"]
+__all__ = [
+    "ACCEPTED_KEY",
+    "CALLER",
+    "LIVE_KEY",
+    "QUEUE",
+    "Handler",
+    "build_app",
+    "is_public",
+    "public",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _H = TypeVar("_H", bound=Handler)
@@ -27,6 +37,11 @@ QUEUE = web.AppKey("queue", TaskQueue)
 #: Who makes a request (the API key's name), set by the authentication middleware; a request
 #: without it (no middleware, as in some tests) is made by "api".
 CALLER = web.RequestKey("caller", str)
+#: The API key a request was let in with (set beside `CALLER`): a stream it opened ends once
+#: that key is no longer the one `app[LIVE_KEY]` accepts (rotated away) or has expired.
+ACCEPTED_KEY = web.RequestKey("accepted_key", ApiKey)
+#: The key the server accepts now (set by the server that checks keys).
+LIVE_KEY = web.AppKey("live_key", LiveKey)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
 #: The modules of this package whose `add_routes(app)` build the application.
@@ -48,9 +63,10 @@ def build_app(
     queue: TaskQueue,
     *,
     middlewares: Iterable[Any] = (),
+    live: LiveKey | None = None,
 ) -> web.Application:
     """The application over `queue`: the REST API, the admin page and the metrics.
-    `middlewares` run first (authentication)."""
+    `middlewares` run first (authentication, over the key `live`)."""
     # The parts import this module's names (QUEUE, CALLER, public): found by name here, so
     # that no import cycle runs between them.
     parts = [importlib.import_module(f"{__package__}.{name}") for name in PARTS]
@@ -62,6 +78,8 @@ def build_app(
         middlewares=[*middlewares, json_errors], client_max_size=MAX_BODY_BYTES + 1
     )
     app[QUEUE] = queue
+    if live is not None:
+        app[LIVE_KEY] = live
     for part in parts:
         part.add_routes(app)
     return app

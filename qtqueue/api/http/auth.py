@@ -4,25 +4,33 @@ Every route whose handler is not marked `public` (`app.is_public`) needs the dat
 API key as `Authorization: Bearer KEY`. Without it, with a wrong one or an expired one the
 reply is 401 with `WWW-Authenticate: Bearer` and a coded error (API_KEY_REQUIRED) — nothing
 else: no route, no task, the same body for a missing key as for a wrong one. A request that
-is let through carries the key's name as `request[CALLER]`.
+is let through carries the key's name as `request[CALLER]` and the key as
+`request[ACCEPTED_KEY]` (an open stream ends when that key is rotated away or expires).
 
 The key is checked against a `LiveKey` held in memory (no keyring read per request); rotating
 the key in this process (`qtqueue.api.keys.ApiKeys.rotate`) changes it at once.
 
 Every state-changing request (POST, PUT, PATCH, DELETE), refused or not, leaves one line on
 the logger `qtqueue.audit`: who (the key's name, or "-"), the method and route, the ids the
-route names (the task created, for a new task), and the status code. Never the key.
+route names (the task created, for a new task; the question's task, for an answer), and the
+status code. Never the key. The same line goes to the data directory's `audit.log`
+(`audit_file`: 0600, rotated at `AUDIT_MAX_BYTES` with `AUDIT_BACKUPS` old files) whatever
+the process's log level: the window, which logs only warnings, keeps its trail there too.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import CALLER, Handler, is_public
+from qtqueue.api.http.app import ACCEPTED_KEY, CALLER, Handler, is_public
 from qtqueue.api.keys import LiveKey
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -30,12 +38,50 @@ logger = logging.getLogger(__name__)
 #: One line per state-changing request.
 audit_logger = logging.getLogger("qtqueue.audit")
 
-__all__ = ["STATE_CHANGING", "audit_logger", "auth_middleware", "unauthorized"]
+__all__ = [
+    "AUDIT_FILE",
+    "STATE_CHANGING",
+    "audit_file",
+    "audit_logger",
+    "auth_middleware",
+    "unauthorized",
+]
 
 #: The methods whose requests are audited.
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The longest route parameter written to an audit line.
 _MAX_ID = 80
+#: The audit trail's file in the data directory, its size before it is rotated, and how many
+#: rotated files are kept (audit.log.1 … audit.log.N).
+AUDIT_FILE = "audit.log"
+AUDIT_MAX_BYTES = 1_000_000
+AUDIT_BACKUPS = 5
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+class _PrivateRotatingFile(RotatingFileHandler):
+    """A rotating log file only its owner can read (each new file is made 0600)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        return open(
+            self.baseFilename, "a", encoding=self.encoding, errors=self.errors,
+            opener=_private,
+        )  # fmt: skip
+
+
+def audit_file(data_dir: Path) -> logging.Handler:
+    """The handler that writes audit lines to `data_dir`'s `AUDIT_FILE` (made 0600); the
+    caller closes it."""
+    path = Path(data_dir) / AUDIT_FILE
+    handler = _PrivateRotatingFile(
+        path, maxBytes=AUDIT_MAX_BYTES, backupCount=AUDIT_BACKUPS, encoding="utf-8"
+    )
+    os.chmod(path, 0o600)  # a file left by an older version may have been readable by others
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    return handler
 
 
 def unauthorized(expired: bool = False) -> web.Response:
@@ -53,9 +99,10 @@ def unauthorized(expired: bool = False) -> web.Response:
     )
 
 
-def auth_middleware(live: LiveKey) -> Any:
+def auth_middleware(live: LiveKey, trail: logging.Handler | None = None) -> Any:
     """The middleware that lets through only requests carrying `live`'s key (and any request
-    to a public route), and audits the state-changing ones."""
+    to a public route), and audits the state-changing ones (also to `trail`, if given, at
+    any log level)."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -65,47 +112,57 @@ def auth_middleware(live: LiveKey) -> Any:
         key = live.check(header)
         if key is None:
             refusal = unauthorized(expired=live.check(header, now=0.0) is not None)
-            _audit(request, "-", refusal.status, None)
+            _audit(request, "-", refusal.status, None, trail)
             return refusal
         request[CALLER] = key.name
+        request[ACCEPTED_KEY] = key
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            _audit(request, key.name, exc.status, None)
+            _audit(request, key.name, exc.status, None, trail)
             raise
         except BaseException:
-            _audit(request, key.name, 500, None)
+            _audit(request, key.name, 500, None, trail)
             raise
-        _audit(request, key.name, response.status, response)
+        _audit(request, key.name, response.status, response, trail)
         return response
 
     return authenticate
 
 
 def _audit(
-    request: web.Request, who: str, status: int, response: web.StreamResponse | None
+    request: web.Request,
+    who: str,
+    status: int,
+    response: web.StreamResponse | None,
+    trail: logging.Handler | None,
 ) -> None:
     if request.method not in STATE_CHANGING:
         return
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "(no route)"
     ids = [f"{name}={_clean(value)}" for name, value in request.match_info.items()]
-    created = _created_task_id(response)
-    if created is not None and "task_id" not in request.match_info:
-        ids.append(f"task_id={_clean(created)}")
-    audit_logger.info(
-        "%s %s %s%s -> %d",
-        _clean(who),
-        request.method,
-        route,
-        "".join(f" {i}" for i in ids),
-        status,
+    if "task_id" not in request.match_info:
+        task_id = _task_id_of(response, "question" if "question_id" in request.match_info else "")
+        if task_id is not None:
+            ids.append(f"task_id={_clean(task_id)}")
+    args = (_clean(who), request.method, route, "".join(f" {i}" for i in ids), status)
+    logged = audit_logger.isEnabledFor(logging.INFO)
+    if not logged and trail is None:
+        return
+    record = audit_logger.makeRecord(
+        audit_logger.name, logging.INFO, __file__, 0, "%s %s %s%s -> %d", args, None
     )
+    if logged:
+        audit_logger.handle(record)
+    if trail is not None:
+        trail.handle(record)
 
 
-def _created_task_id(response: web.StreamResponse | None) -> str | None:
-    """The id of the task a 201 reply (`{"task": {"id": ...}}`) created, if it is one."""
-    if not isinstance(response, web.Response) or response.status != 201:
+def _task_id_of(response: web.StreamResponse | None, question: str) -> str | None:
+    """The task a reply names: the one a 201 (`{"task": {"id": ...}}`) created, or with
+    `question`, the one the answered question (`{"question": {"task_id": ...}}`) belongs to."""
+    if not isinstance(response, web.Response) or response.status != (200 if question else 201):
         return None
     body = response.body
     if not isinstance(body, bytes):
@@ -114,8 +171,8 @@ def _created_task_id(response: web.StreamResponse | None) -> str | None:
         data = json.loads(body)
     except ValueError:
         return None
-    task = data.get("task") if isinstance(data, dict) else None
-    task_id = task.get("id") if isinstance(task, dict) else None
+    item = data.get(question or "task") if isinstance(data, dict) else None
+    task_id = item.get("task_id" if question else "id") if isinstance(item, dict) else None
     return task_id if isinstance(task_id, str) else None
 
 

@@ -82,7 +82,7 @@ class Operation:
     status: int = 200
     body: type[BaseModel] | str | None = None  # a model, or "task" (a task's fields)
     body_required: bool = True
-    drop: tuple[str, ...] = ()  # body fields the URL gives
+    drop: tuple[str, ...] = ()  # body fields the URL or the API key gives
     query: tuple[Query, ...] = ()
     reply_type: str = "application/json"
     errors: tuple[int, ...] = (400,)
@@ -126,7 +126,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(400, 404, 409),
     ),
     ("POST", "/questions/{question_id}/answer"): Operation(
-        QuestionMessage, body=AnswerParams, drop=("question_id",), errors=(400, 404, 409)
+        QuestionMessage,
+        body=AnswerParams,
+        drop=("question_id", "responder_id"),
+        errors=(400, 404, 409),
     ),
     ("GET", "/events"): Operation(reply_type="text/event-stream", errors=()),
     ("GET", "/tasks/{task_id}/log"): Operation(
@@ -145,7 +148,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 _STATUS_TEXT = {
     400: "Bad request: a VALIDATION_* code names the field",
     401: "No API key, or a wrong one",
-    404: "No such task, question, schedule or route (QUEUE_TASK_NOT_FOUND…)",
+    404: "No such task, question, schedule or route (QUEUE_*_NOT_FOUND)",
     405: "The route takes another method",
     409: "Not allowed in the task's state (QUEUE_INVALID_STATE…)",
     413: "The body is over the size limit",

@@ -38,6 +38,7 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATUS = {
     TaskErrorCode.QUEUE_TASK_NOT_FOUND: 404,
     TaskErrorCode.QUEUE_QUESTION_NOT_FOUND: 404,
+    TaskErrorCode.QUEUE_SCHEDULE_NOT_FOUND: 404,
     TaskErrorCode.QUEUE_INVALID_STATE: 409,
     TaskErrorCode.QUEUE_TASK_ALREADY_RUNNING: 409,
     TaskErrorCode.QUEUE_FULL: 409,

@@ -17,7 +17,8 @@ result unwrapped, or with the action's coded error and a 4xx status (`replies.st
   reject takes `{"reason": ...}`.
 - `GET /tasks/stats/queue` → the statistics; `POST /tasks/worker/start|stop` → dispatching
   resumed or paused: `{"queue_paused": bool}`.
-- `POST /questions/{question_id}/answer` — `{"message", ...}` as `answer_question` takes it.
+- `POST /questions/{question_id}/answer` — `{"message", ...}` as `answer_question` takes it;
+  the responder is the API key's name (a body naming `responder_id` is refused, 400).
 - `GET /health` → `{"ok": true}`, the only route open without the API key.
 
 The schedules' routes are in `rest_schedules.py`, the live ones (`/events`, the log) in
@@ -62,6 +63,16 @@ def caller(request: web.Request) -> str:
     return request.get(CALLER) or ANONYMOUS
 
 
+def _refuse_who(body: Mapping[str, Any], field: str) -> None:
+    """Refuse a body that names who makes the request: the server records the key's name."""
+    if field in body:
+        raise _bad(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"{field}: set by the server from your API key's name; leave it out",
+            fields=[field],
+        )
+
+
 def _merge(body: Mapping[str, Any], path: Mapping[str, Any]) -> dict[str, Any]:
     """The action's params: the body's fields and the path's (which the body may not name)."""
     clash = sorted(set(body) & set(path))
@@ -80,12 +91,7 @@ def _merge(body: Mapping[str, Any], path: Mapping[str, Any]) -> dict[str, Any]:
 async def create_task(request: web.Request) -> web.Response:
     """POST /tasks/: add one task → 201 `{"task": {...}}`."""
     body = await read_body(request)
-    if "created_by" in body:
-        raise _bad(
-            TaskErrorCode.VALIDATION_INVALID_PARAMS,
-            "created_by: set by the server from your API key's name; leave it out",
-            fields=["created_by"],
-        )
+    _refuse_who(body, "created_by")
     if "tasks" in body:
         raise _bad(
             TaskErrorCode.VALIDATION_INVALID_PARAMS,
@@ -211,10 +217,12 @@ async def worker_stop(request: web.Request) -> web.Response:
 
 
 async def answer_question(request: web.Request) -> web.Response:
-    """POST /questions/{question_id}/answer: `{"question": {...}}` as answered."""
+    """POST /questions/{question_id}/answer: `{"question": {...}}` as answered, by the
+    caller (the API key's name)."""
     body = await read_body(request)
-    params = _merge(body, {"question_id": request.match_info["question_id"]})
-    params.setdefault("responder_id", caller(request))
+    _refuse_who(body, "responder_id")
+    path = {"question_id": request.match_info["question_id"]}
+    params = {**_merge(body, path), "responder_id": caller(request)}
     return reply(await call(request, "answer_question", params))
 
 

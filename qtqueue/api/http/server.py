@@ -7,7 +7,8 @@ Every request passes the authentication middleware (`auth.auth_middleware`) over
 directory's API key, read from the OS keyring once at start (made there if there is none):
 no usable keyring, no server (API_KEYRING_UNAVAILABLE). With `tls` (an `ssl.SSLContext`,
 `tls_context(cert, key)`) it serves HTTPS; without one it only binds a loopback address, and
-refuses any other with API_TLS_REQUIRED.
+refuses any other with API_TLS_REQUIRED. Every state-changing request leaves a line in the
+data directory's `audit.log` (`auth.audit_file`), whatever the process's log level.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from qtqueue.api.http.app import build_app
-from qtqueue.api.http.auth import auth_middleware
+from qtqueue.api.http.auth import audit_file, auth_middleware
 from qtqueue.api.keys import ApiKeys, LiveKey, live_key
 from qtqueue.core.addresses import check_bind, is_loopback, parse_address
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -81,6 +82,12 @@ class HttpServer:
         self._middlewares = tuple(middlewares)
         self._runner: web.AppRunner | None = None
         self._live: LiveKey | None = None  # held while serving: `keys.live_key` keeps it weakly
+        self._trail: logging.Handler | None = None  # the data directory's audit.log
+
+    @property
+    def app(self) -> web.Application | None:
+        """The application served, while it is."""
+        return self._runner.app if self._runner is not None else None
 
     @property
     def url(self) -> str:
@@ -102,11 +109,19 @@ class HttpServer:
             return
         check_bind(self.host, self.tls is not None)
         live = await asyncio.to_thread(live_key, self.keys)
-        middlewares = (auth_middleware(live), *self._middlewares)
-        app = build_app(self.queue, middlewares=middlewares)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-        await runner.setup()
         try:
+            trail = audit_file(self.queue.data_dir)
+        except OSError as exc:
+            raise QueueError(
+                TaskErrorCode.SYSTEM_PERMISSION_DENIED,
+                f"cannot write the web API's audit trail {exc.filename}: {exc.strerror or exc}",
+                path=str(exc.filename),
+            ) from None
+        middlewares = (auth_middleware(live, trail), *self._middlewares)
+        app = build_app(self.queue, middlewares=middlewares, live=live)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        try:
+            await runner.setup()
             site = web.TCPSite(runner, self.host, self.port, ssl_context=self.tls)
             try:
                 await site.start()
@@ -122,8 +137,9 @@ class HttpServer:
                 self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         except BaseException:
             await runner.cleanup()
+            trail.close()
             raise
-        self._runner, self._live = runner, live
+        self._runner, self._live, self._trail = runner, live, trail
         logger.info("HTTP API listening on %s", self.url)
         if live.key.expired(time.time()):
             logger.warning("the API key has expired: run 'qtqueue token rotate' for a new one")
@@ -131,10 +147,13 @@ class HttpServer:
     async def stop(self) -> None:
         """Close the listener and every open connection."""
         runner, self._runner = self._runner, None
+        trail, self._trail = self._trail, None
         self._live = None
         if runner is not None:
             await runner.cleanup()
             logger.info("HTTP API stopped")
+        if trail is not None:
+            trail.close()
 
 
 def from_settings(queue: TaskQueue) -> HttpServer | None:

@@ -14,6 +14,11 @@ writes, not a thousand).
 
 `/tasks/{task_id}/log` is the retained log as text; `?follow=1` streams it as it grows until
 the task is finished (as the local API's route does).
+
+Every open stream (`Streams`) ends cleanly (its last chunk, then the end of the reply) when
+the server stops, and when the API key it was opened with is no longer accepted — rotated
+away or expired: the client reconnects and gets 401. A stream whose client went away is
+dropped (its `/events` subscription with it) within `SWEEP_S`, not at its next write.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import QUEUE
+from qtqueue.api.http.app import ACCEPTED_KEY, LIVE_KEY, QUEUE
 from qtqueue.api.http.replies import ApiError, call
+from qtqueue.api.streaming import until_set
 from qtqueue.api.task_ids import resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.events import TaskEvent
@@ -35,13 +43,98 @@ from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EVENT_BUFFER", "KEEPALIVE_S", "Broadcast", "add_routes"]
+__all__ = [
+    "BROADCAST",
+    "EVENT_BUFFER",
+    "KEEPALIVE_S",
+    "STREAMS",
+    "SWEEP_S",
+    "Broadcast",
+    "Streams",
+    "add_routes",
+]
 
 #: Events a slow client may fall behind by before it is told to read the tasks again.
 EVENT_BUFFER = 10000
 #: Seconds of silence after which a stream sends a keepalive comment.
 KEEPALIVE_S = 15.0
+#: Seconds between two checks of the open streams (client gone, key rotated away or expired).
+SWEEP_S = 0.5
 _YES = ("1", "true", "yes")
+
+
+class _Stream:
+    """One open stream: `ended` once the server stops, its key is no longer accepted or its
+    client went away (then `on_end` runs)."""
+
+    def __init__(self, request: web.Request, on_end: Callable[[], None] | None) -> None:
+        self.request = request
+        self.ended = asyncio.Event()
+        self._on_end = on_end
+        self._key = request.get(ACCEPTED_KEY)
+        self._live = request.app.get(LIVE_KEY)
+
+    def allowed(self, now: float | None = None) -> bool:
+        """Whether the key the stream was opened with is still accepted (always, when no key
+        was checked)."""
+        key, live = self._key, self._live
+        if key is None or live is None:
+            return True
+        return live.key is key and not key.expired(time.time() if now is None else now)
+
+    def gone(self) -> bool:
+        """Whether the client closed the connection."""
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
+
+    def end(self) -> None:
+        if not self.ended.is_set():
+            self.ended.set()
+            if self._on_end is not None:
+                self._on_end()
+
+
+class Streams:
+    """The application's open streams (`/events`, log followers): all ended when the server
+    stops; checked every `SWEEP_S` while any is open."""
+
+    def __init__(self) -> None:
+        self.open: set[_Stream] = set()
+        self.stopping = False
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def add(self, request: web.Request, on_end: Callable[[], None] | None = None) -> _Stream:
+        """Register the stream `request` opens; `remove` it when it ends."""
+        stream = _Stream(request, on_end)
+        self.open.add(stream)
+        if self.stopping:
+            stream.end()
+        elif self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep())
+        return stream
+
+    def remove(self, stream: _Stream) -> None:
+        """A stream's reply is over."""
+        self.open.discard(stream)
+
+    def end_all(self) -> None:
+        """End every stream (the server stops)."""
+        self.stopping = True
+        for stream in list(self.open):
+            stream.end()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+    async def _sweep(self) -> None:
+        while self.open:
+            await asyncio.sleep(SWEEP_S)
+            now = time.time()
+            for stream in list(self.open):
+                if stream.gone() or not stream.allowed(now):
+                    stream.end()
+
+
+STREAMS = web.AppKey("sse_streams", Streams)
 
 
 class _Client:
@@ -104,11 +197,6 @@ class Broadcast:
             self._unsubscribe()
             self._unsubscribe = None
 
-    def close_all(self) -> None:
-        """End every stream (the server stops)."""
-        for client in list(self.clients):
-            client.close()
-
 
 BROADCAST = web.AppKey("sse_broadcast", Broadcast)
 
@@ -124,6 +212,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     """GET /events: the engine's events as server-sent events (see the module's docstring)."""
     broadcast = request.app[BROADCAST]
     client = broadcast.join()
+    stream = request.app[STREAMS].add(request, on_end=client.close)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -138,7 +227,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         while not client.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(client.ready.wait(), KEEPALIVE_S)
-            if client.closed:
+            if client.closed or not stream.allowed():
                 break
             frames, overflowed = client.take()
             out = b""
@@ -154,6 +243,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         logger.debug("an /events client went away")
     finally:
         broadcast.leave(client)
+        request.app[STREAMS].remove(stream)
     return response
 
 
@@ -180,19 +270,21 @@ async def task_log(request: web.Request) -> web.StreamResponse:
     except QueueError as exc:
         raise ApiError.of(exc) from None
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    streams = request.app[STREAMS]
+    stream = streams.add(request)
     try:
         await response.prepare(request)
-        chunks = queue.follow_log(task_id)
-        try:
+        following = until_set(stream.ended, queue.follow_log(task_id))
+        async with contextlib.aclosing(following) as chunks:
             async for chunk in chunks:
+                if not stream.allowed():
+                    break
                 await response.write(chunk.encode())
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
         await response.write_eof()
     except ConnectionResetError:
         logger.debug("a log follower of %s went away", task_id)
+    finally:
+        streams.remove(stream)
     return response
 
 
@@ -211,12 +303,13 @@ def _int_query(request: web.Request, name: str) -> int:
 
 
 async def _close_streams(app: web.Application) -> None:
-    app[BROADCAST].close_all()
+    app[STREAMS].end_all()
 
 
 def add_routes(app: web.Application) -> None:
     """Add `/events` and the log route to `app`."""
     app[BROADCAST] = Broadcast(app[QUEUE])
+    app[STREAMS] = Streams()
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/events", events, allow_head=False)
     app.router.add_get("/tasks/{task_id}/log", task_log)

@@ -152,9 +152,9 @@ async def test_a_template_can_come_from_a_file(
         (["add", "--every", "1h", "--task", '{"task_type": "custom_command"}'],
          C.VALIDATION_MISSING_REQUIRED),
         (["add", "--task", json.dumps(DF)], C.VALIDATION_MISSING_REQUIRED),
-        (["show", "nope"], C.QUEUE_TASK_NOT_FOUND),
-        (["edit", "nope", "--every", "1h"], C.QUEUE_TASK_NOT_FOUND),
-        (["run-now", "nope"], C.QUEUE_TASK_NOT_FOUND),
+        (["show", "nope"], C.QUEUE_SCHEDULE_NOT_FOUND),
+        (["edit", "nope", "--every", "1h"], C.QUEUE_SCHEDULE_NOT_FOUND),
+        (["run-now", "nope"], C.QUEUE_SCHEDULE_NOT_FOUND),
     ],
 )  # fmt: skip
 async def test_bad_input_is_a_queue_error_with_its_code(
