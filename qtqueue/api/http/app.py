@@ -16,7 +16,7 @@ from aiohttp import web
 from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.engine.queue import TaskQueue
 
-__all__ = ["CALLER", "QUEUE", "Handler", "build_app", "is_public", "public"]
+__all__ = ["CALLER", "CREATED_TASK", "QUEUE", "Handler", "build_app", "is_public", "public"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _H = TypeVar("_H", bound=Handler)
@@ -27,6 +27,9 @@ QUEUE = web.AppKey("queue", TaskQueue)
 #: Who makes a request (the API key's name), set by the authentication middleware; a request
 #: without it (no middleware, as in some tests) is made by "api".
 CALLER = web.RequestKey("caller", str)
+
+#: The id of the task a request created (`POST /tasks/`), set by its handler for the audit line.
+CREATED_TASK = web.RequestKey("created_task", str)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
 #: The modules of this package whose `add_routes(app)` build the application.

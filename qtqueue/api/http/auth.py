@@ -16,13 +16,12 @@ route names (the task created, for a new task), and the status code. Never the k
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import CALLER, Handler, is_public
+from qtqueue.api.http.app import CALLER, CREATED_TASK, Handler, is_public
 from qtqueue.api.keys import LiveKey
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -65,32 +64,30 @@ def auth_middleware(live: LiveKey) -> Any:
         key = live.check(header)
         if key is None:
             refusal = unauthorized(expired=live.check(header, now=0.0) is not None)
-            _audit(request, "-", refusal.status, None)
+            _audit(request, "-", refusal.status)
             return refusal
         request[CALLER] = key.name
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            _audit(request, key.name, exc.status, None)
+            _audit(request, key.name, exc.status)
             raise
         except BaseException:
-            _audit(request, key.name, 500, None)
+            _audit(request, key.name, 500)
             raise
-        _audit(request, key.name, response.status, response)
+        _audit(request, key.name, response.status)
         return response
 
     return authenticate
 
 
-def _audit(
-    request: web.Request, who: str, status: int, response: web.StreamResponse | None
-) -> None:
-    if request.method not in STATE_CHANGING:
+def _audit(request: web.Request, who: str, status: int) -> None:
+    if request.method not in STATE_CHANGING or not audit_logger.isEnabledFor(logging.INFO):
         return
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "(no route)"
     ids = [f"{name}={_clean(value)}" for name, value in request.match_info.items()]
-    created = _created_task_id(response)
+    created = request.get(CREATED_TASK) if status == 201 else None
     if created is not None and "task_id" not in request.match_info:
         ids.append(f"task_id={_clean(created)}")
     audit_logger.info(
@@ -101,22 +98,6 @@ def _audit(
         "".join(f" {i}" for i in ids),
         status,
     )
-
-
-def _created_task_id(response: web.StreamResponse | None) -> str | None:
-    """The id of the task a 201 reply (`{"task": {"id": ...}}`) created, if it is one."""
-    if not isinstance(response, web.Response) or response.status != 201:
-        return None
-    body = response.body
-    if not isinstance(body, bytes):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    task = data.get("task") if isinstance(data, dict) else None
-    task_id = task.get("id") if isinstance(task, dict) else None
-    return task_id if isinstance(task_id, str) else None
 
 
 def _clean(value: str) -> str:
