@@ -6,7 +6,6 @@ Nothing here does IO. The engine owns live `Task` instances; everything it hands
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,11 +21,16 @@ if TYPE_CHECKING:
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict})
 
 
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: Any) -> tuple[str, ...]:
     """The names of a dataclass's fields, in order (`dataclasses.fields` builds them anew
     on every call)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 class TaskType(StrEnum):
