@@ -31,6 +31,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
+from qtqueue.api.http.server import HttpServer, from_settings
 from qtqueue.api.local_settings import LocalSettings
 from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.api.remote_engine import attach as attach_engine
@@ -45,6 +46,7 @@ from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.engine_bridge import EngineBridge
+from qtqueue.ui.engine_link import show_web_api
 from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
 from qtqueue.ui.tray import install_tray
@@ -100,7 +102,30 @@ async def create_main_window(
     except BaseException:
         await queue.close()
         raise
-    return await _loaded(queue, LocalSettings(queue), [server.stop, close_queue], settings)
+    web, web_error = await _serve_web_api(queue, server)
+    closers: list[Callable[[], Awaitable[object]]] = [server.stop, close_queue]
+    if web is not None:
+        closers.insert(0, web.stop)
+    window = await _loaded(queue, LocalSettings(queue), closers, settings)
+    show_web_api(window, web.url if web is not None else None, web_error)
+    return window
+
+
+async def _serve_web_api(
+    queue: TaskQueue, server: ApiServer
+) -> tuple[HttpServer | None, QueueError | None]:
+    """The web API (REST, admin page, metrics) where the engine's settings ask for it,
+    announced in engine.json; (None, None) when they ask for none. A failure to serve is
+    returned, not raised: the window opens and says why."""
+    try:
+        web = from_settings(queue)
+        if web is not None:
+            await web.start()
+            server.announce(http=web.url)
+    except QueueError as exc:
+        logger.warning("the web API is not served: %s", exc)
+        return None, exc
+    return web, None
 
 
 async def start_engine(queue: TaskQueue, app_settings: AppSettings) -> None:

@@ -27,8 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from qtqueue.core.addresses import check_bind, parse_address
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.queue import DB_NAME, DEFAULT_RETENTION_S, ShutdownPolicy, TaskQueue
@@ -75,6 +83,10 @@ class _SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: The settings of the web API (REST, admin page, metrics), served from the next start.
+WEB_API_FIELDS = frozenset({"http_address", "http_tls_cert", "http_tls_keyfile"})
+
+
 class EngineSettings(_SettingsModel):
     """What the engine itself uses; the window's settings page and `qtqueue config` edit it."""
 
@@ -112,6 +124,61 @@ class EngineSettings(_SettingsModel):
         description="requeue: stop them and run them again at the next start; "
         "wait: wait until they finish; cancel: cancel them",
     )
+
+    http_address: str = Field(
+        default="",
+        max_length=300,
+        title="Web API address",
+        description="HOST:PORT where the engine serves the REST API, the admin page "
+        "(/admin/tasks) and /metrics, with the API key of `qtqueue token show`; empty: off; "
+        "port 0 picks a free one. Any address but this machine's own needs the TLS files "
+        "below. Applies when the engine next starts",
+    )
+    http_tls_cert: str = Field(
+        default="",
+        max_length=4096,
+        title="TLS certificate (PEM file)",
+        description="The web API's HTTPS certificate; with the TLS private key file, it serves "
+        "HTTPS",
+    )
+    http_tls_keyfile: str = Field(
+        default="",
+        max_length=4096,
+        title="TLS private key (PEM file)",
+        description="The certificate's private key, without a passphrase",
+        validate_default=True,  # its check covers the address and the certificate too
+    )
+
+    @field_validator("http_address")
+    @classmethod
+    def _an_address(cls, text: str) -> str:
+        text = text.strip()
+        if text:
+            try:
+                parse_address(text)
+            except QueueError as exc:
+                raise ValueError(str(exc)) from None
+        return text
+
+    @field_validator("http_tls_keyfile")
+    @classmethod
+    def _tls_where_needed(cls, keyfile: str, info: ValidationInfo) -> str:
+        # Checked on the last of the three fields (the address and the certificate come first).
+        keyfile = keyfile.strip()
+        cert = str(info.data.get("http_tls_cert", "")).strip()
+        if bool(cert) != bool(keyfile):
+            raise ValueError("HTTPS needs both the TLS certificate and its private key file")
+        address = str(info.data.get("http_address", ""))
+        if address:
+            host, _port = parse_address(address)
+            try:
+                check_bind(host, bool(cert))
+            except QueueError:
+                raise ValueError(
+                    f"the web API on {host} needs TLS: give the certificate and this private "
+                    "key file, or use 127.0.0.1"
+                ) from None
+        return keyfile
 
     @field_validator("category_limits")
     @classmethod
@@ -240,6 +307,8 @@ def apply_settings(queue: TaskQueue, settings: Settings) -> None:
         queue.log_cap_bytes = engine.log_cap_mb * MB
     if "shutdown_policy" in chosen:
         queue.shutdown_policy = engine.shutdown_policy
+    for name in WEB_API_FIELDS & chosen:
+        queue.web_api[name] = getattr(engine, name)
     for model in settings.families.values():
         for name in model.model_fields_set:
             value = getattr(model, name)
@@ -269,6 +338,9 @@ def current_settings(queue: TaskQueue, families: FamilyModels | None = None) -> 
         retention_days=0.0 if retention is None else retention / DAY_S,
         log_cap_mb=max(1, round(queue.log_cap_bytes / MB)),
         shutdown_policy=ShutdownPolicy(queue.shutdown_policy),
+        http_address=queue.web_api.get("http_address", ""),
+        http_tls_cert=queue.web_api.get("http_tls_cert", ""),
+        http_tls_keyfile=queue.web_api.get("http_tls_keyfile", ""),
     )
     found = {
         name: model.model_validate(
@@ -321,9 +393,8 @@ def checked(model: type[_M], values: Mapping[str, Any], where: str = "") -> _M:
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:
-        lead = f"{where}." if where else ""
         problems = [
-            f"{lead}{'.'.join(str(p) for p in e['loc'])}: "
+            f"{'.'.join([where] * bool(where) + [str(p) for p in e['loc']]) or 'settings'}: "
             + (
                 "unknown setting"
                 if e["type"] == "extra_forbidden"

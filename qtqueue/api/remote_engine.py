@@ -32,13 +32,14 @@ from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventBus, EventKind, Subscriber, TaskEvent
 from qtqueue.engine.runner import ShutdownPolicy
-from qtqueue.engine.schedule_rules import MissedPolicy, Schedule
+from qtqueue.engine.schedule_rules import MissedPolicy, Schedule, template_of
+from qtqueue.engine.validation import CALLER_FIELDS
 from qtqueue.executors import ExecutorRegistry
 from qtqueue.settings import EngineSettings, Settings, family_settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RemoteEngine", "attach", "event_of"]
+__all__ = ["RemoteEngine", "attach", "event_of", "new_task_fields"]
 
 #: How often the engine file is looked at again while the engine is away.
 RECONNECT_EVERY_S = 1.0
@@ -46,6 +47,16 @@ RECONNECT_EVERY_S = 1.0
 SUBSCRIBE_WAIT_S = 10.0
 #: How long `close` lets requests under way finish.
 CLOSE_WAIT_S = 5.0
+
+
+def new_task_fields(task: Task) -> dict[str, Any]:
+    """What the `add_task` action takes of `task`: the fields a caller sets (`CALLER_FIELDS`),
+    the ones `TaskQueue.add_task` reads in process; the engine's own (status, times…) are left
+    out, as is an empty `created_by` (the engine fills in the user)."""
+    data = {k: v for k, v in task.to_dict().items() if k in CALLER_FIELDS}
+    if not data.get("created_by"):
+        data.pop("created_by", None)
+    return data
 
 
 def event_of(data: Mapping[str, Any]) -> TaskEvent:
@@ -154,12 +165,13 @@ class _Schedules:
         missed: MissedPolicy | str = MissedPolicy.RUN_ONCE,
         paused: bool = False,
     ) -> Schedule:
-        body = template.to_dict() if isinstance(template, Task) else dict(template)
+        body = template_of(template) if isinstance(template, Task) else dict(template)
         return await self._one(
             "schedule_add",
             {
                 "template": body, "every": every, "cron": cron, "name": name,
-                "timezone": timezone, "missed": str(MissedPolicy(missed).value), "paused": paused,
+                "timezone": timezone, "paused": paused,
+                "missed": missed.value if isinstance(missed, MissedPolicy) else missed,
             },
         )  # fmt: skip
 
@@ -167,7 +179,7 @@ class _Schedules:
         params: dict[str, Any] = {"schedule_id": ref}
         for key, value in changes.items():
             if isinstance(value, Task):
-                value = value.to_dict()
+                value = template_of(value)
             elif isinstance(value, MissedPolicy):
                 value = value.value
             params[key] = value
@@ -447,7 +459,7 @@ class RemoteEngine:
         return Task.from_dict((await self.call(action, params))["task"])
 
     async def add_task(self, task: Task) -> str:
-        return str((await self.call("add_task", task.to_dict()))["id"])
+        return str((await self.call("add_task", new_task_fields(task)))["id"])
 
     async def get_task(self, task_id: str) -> Task:
         return await self._task("get_task", {"task_id": task_id})
@@ -505,13 +517,23 @@ class RemoteEngine:
         return await self._task("reject_task", {"task_id": task_id, "reason": reason})
 
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None:
-        data = text.decode() if isinstance(text, bytes) else text
+        try:
+            data = text.decode() if isinstance(text, bytes) else text
+        except UnicodeDecodeError as exc:  # the action takes text; in process, bytes go as is
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_FORMAT,
+                f"input: not UTF-8 text ({exc.reason} at byte {exc.start}); an engine in "
+                "another process takes text input only",
+                field="text",
+            ) from None
         await self.call(
             "send_input", {"task_id": task_id, "text": data, "newline": False, "eof": eof}
         )
 
     async def requeue_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:
         params: dict[str, Any] = {"all": True} if ids is None else {"ids": list(ids)}
+        if ids is not None and not params["ids"]:
+            return []  # as in process: no ids, nothing requeued (the action reads none as all)
         return list((await self.call("requeue_dead_letters", params)).get("ids", []))
 
     async def purge_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:

@@ -74,12 +74,14 @@ async def config_set(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
 
 def _only_given(changed: Settings, p: SetConfigParams) -> Settings:
     """`changed` reduced to the fields the request set (the models' fields_set say which)."""
-    engine = type(changed.engine).model_validate(
-        {k: getattr(changed.engine, k) for k in p.engine}
+    # Constructed, not validated again: `changed` was checked whole, and a rule over several
+    # fields (the web API's address and its TLS pair) does not hold for a part of them.
+    engine = type(changed.engine).model_construct(
+        set(p.engine), **{k: getattr(changed.engine, k) for k in p.engine}
     )
     families = {
-        name: type(changed.families[name]).model_validate(
-            {k: getattr(changed.families[name], k) for k in values}
+        name: type(changed.families[name]).model_construct(
+            set(values), **{k: getattr(changed.families[name], k) for k in values}
         )
         for name, values in p.families.items()
     }

@@ -32,6 +32,12 @@ class QueueSettings:
         return self.state.dispatching
 
     @property
+    def web_api(self) -> dict[str, str]:
+        """The web API's settings (`http_address`, `http_tls_cert`, `http_tls_keyfile`),
+        changed in place; whoever serves the HTTP API reads them when it starts."""
+        return self.state.web_api
+
+    @property
     def log_cap_bytes(self) -> int:
         """How much of each task's log is kept (a change applies to attempts started later)."""
         return self.state.log_cap_bytes

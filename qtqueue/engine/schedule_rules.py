@@ -50,6 +50,7 @@ __all__ = [
     "readable_schedule",
     "schedule_name",
     "schedule_tag",
+    "template_of",
     "timing",
     "validated_template",
 ]
@@ -329,6 +330,12 @@ def missed_policy(value: MissedPolicy | str) -> MissedPolicy:
         ) from None
 
 
+def template_of(task: Task) -> dict[str, Any]:
+    """The JSON-ready fields of `task` that a schedule's template keeps (TEMPLATE_FIELDS)."""
+    full = task.to_dict()
+    return {k: full[k] for k in TEMPLATE_FIELDS}
+
+
 def validated_template(
     template: Mapping[str, Any] | Task, check_task: Callable[[Task], object]
 ) -> dict[str, Any]:
@@ -336,8 +343,7 @@ def validated_template(
     in), checked as a task is: its own QueueError for a field a schedule cannot set or for data
     that is not JSON, then `check_task` (the queue's own checks) on a throwaway task."""
     if isinstance(template, Task):
-        full = template.to_dict()
-        data = {k: full[k] for k in TEMPLATE_FIELDS}
+        data = template_of(template)
     elif isinstance(template, Mapping):
         data = dict(template)
     else:

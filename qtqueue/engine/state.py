@@ -108,6 +108,9 @@ class EngineState:
     log_cap_bytes: int
     #: Settings executors read through `RunContext.settings`.
     executor_settings: dict[str, Any]
+    #: Where the web API is served and its TLS files (`EngineSettings.http_*`): the
+    #: composition roots read it when they start serving (applies at the next start).
+    web_api: dict[str, str] = field(default_factory=dict)
     started: bool = False
     closing: bool = False
     loop: asyncio.AbstractEventLoop | None = None

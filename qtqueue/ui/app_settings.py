@@ -96,6 +96,10 @@ class AppConfig:
     close_to_tray: bool = False
     #: What running tasks do when the application quits.
     shutdown_policy: ShutdownPolicy = ShutdownPolicy.REQUEUE
+    #: Where the engine serves its web API (HOST:PORT; "": off) and its TLS files.
+    http_address: str = ""
+    http_tls_cert: str = ""
+    http_tls_keyfile: str = ""
     #: Each family's settings: family name → its settings model's field values.
     families: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Cancel asks before acting on the selected tasks.
@@ -143,6 +147,9 @@ class AppConfig:
                 retention_days=self.retention_days,
                 log_cap_mb=self.log_cap_mb,
                 shutdown_policy=self.shutdown_policy,
+                http_address=self.http_address,
+                http_tls_cert=self.http_tls_cert,
+                http_tls_keyfile=self.http_tls_keyfile,
             ),
             {n: checked(self.family_models[n], v) for n, v in self.families.items()},
         )
@@ -246,6 +253,9 @@ class AppSettings:
             log_cap_mb=live.engine.log_cap_mb,
             close_to_tray=self.close_to_tray,
             shutdown_policy=live.engine.shutdown_policy,
+            http_address=live.engine.http_address,
+            http_tls_cert=live.engine.http_tls_cert,
+            http_tls_keyfile=live.engine.http_tls_keyfile,
             families={n: m.model_dump(mode="json") for n, m in live.families.items()},
             confirm_cancel=self.asks_before("cancel"),
             confirm_remove=self.asks_before("remove"),

@@ -7,17 +7,19 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar
 
 from qtqueue.api.port import ENGINE_LOST, EnginePort
+from qtqueue.core.errors import QueueError
 from qtqueue.ui.engine_bridge import EngineBridge
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EngineLink", "link_words"]
+__all__ = ["EngineLink", "link_words", "show_web_api"]
 
 _LOST_STYLE = "color: #b91c1c; font-weight: bold;"
 
@@ -67,3 +69,28 @@ class EngineLink(QObject):
         _title, words = link_words(self._port, lost=self.lost)
         shown = (words, 0) if self.lost else ("The engine answers again", 6000)
         self._window.statusBar().showMessage(*shown)
+
+
+def show_web_api(window: QMainWindow, url: str | None, error: QueueError | None) -> QLabel | None:
+    """Say in `window`'s status bar where the engine serves its web API (a link to the admin
+    page), or why it could not (the error's code, its message and fix in the tooltip). None
+    when the settings ask for no web API."""
+    if url is None and error is None:
+        return None
+    label = QLabel(window)
+    label.setObjectName("webApiLabel")
+    if url is not None:
+        admin = html.escape(f"{url}/admin/tasks", quote=True)
+        label.setText(f'<a href="{admin}">Web API: {html.escape(url)}</a>')
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setOpenExternalLinks(True)
+        label.setToolTip(
+            f"The REST API, the admin page and /metrics at {url}; "
+            "the key: qtqueue token show. Click to open the admin page."
+        )
+    elif error is not None:
+        label.setText(f"Web API off: {error.code.value}")
+        label.setStyleSheet(_LOST_STYLE)
+        label.setToolTip(f"{error}\n{error.suggestion}")
+    window.statusBar().addPermanentWidget(label)
+    return label

@@ -44,6 +44,7 @@ from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.param_schema import FieldSpec
 from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.settings import (
+    WEB_API_FIELDS,
     EngineSettings,
     Settings,
     checked,
@@ -322,6 +323,7 @@ class SettingsDialog(QDialog):
                 "retention_days": config.retention_days,
                 "log_cap_mb": config.log_cap_mb,
                 "shutdown_policy": config.shutdown_policy.value,
+                **{name: getattr(config, name) for name in sorted(WEB_API_FIELDS)},
             }
         )
         self.notifications.setCurrentIndex(self.notifications.findData(config.notifications.value))
@@ -344,6 +346,9 @@ class SettingsDialog(QDialog):
             log_cap_mb=int(engine["log_cap_mb"]),
             close_to_tray=self.closeToTray.isChecked(),
             shutdown_policy=ShutdownPolicy(engine["shutdown_policy"]),
+            http_address=str(engine["http_address"]).strip(),
+            http_tls_cert=str(engine["http_tls_cert"]).strip(),
+            http_tls_keyfile=str(engine["http_tls_keyfile"]).strip(),
             families={name: f.values() for name, f in self.familyForms.items()},
             confirm_cancel=self.confirmCancel.isChecked(),
             confirm_remove=self.confirmRemove.isChecked(),
@@ -364,7 +369,17 @@ class SettingsDialog(QDialog):
             changed = {k: v for k, v in values.items() if k not in shown or shown[k] != v}
             if changed:
                 families[name] = checked(self.familyModels[name], changed, name)
-        return Settings(checked(EngineSettings, engine, "engine"), families)
+        # Checked whole (a rule may span fields: the web API's address and its TLS pair),
+        # then only the edited fields are set.
+        whole = checked(
+            EngineSettings,
+            {name: getattr(config, name) for name in EngineSettings.model_fields},
+            "engine",
+        )
+        edited = EngineSettings.model_construct(
+            set(engine), **{name: getattr(whole, name) for name in engine}
+        )
+        return Settings(edited, families)
 
     def problems(self) -> list[str]:
         """Why the fields cannot be saved as they are (empty: they can), each led by the

@@ -67,14 +67,21 @@ class HttpEngine:
 
 @contextmanager
 def http_engine(
-    data_dir: Path, env: Mapping[str, str], log: Path, *, args: Sequence[str] = ()
+    data_dir: Path,
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    args: Sequence[str] = (),
+    http: str | None = "127.0.0.1:0",
 ) -> Iterator[HttpEngine]:
-    """`python -m qtqueue --data-dir DATA_DIR run --http 127.0.0.1:0 ARGS…`, entered once it
-    has printed its URL; stopped (by its pid) on exit."""
+    """`python -m qtqueue --data-dir DATA_DIR run --http HTTP ARGS…` (no --http when `http`
+    is None: the saved settings say where), entered once it has printed its URL; stopped (by
+    its pid) on exit."""
+    serve = ["--http", http] if http is not None else []
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "run",
-             "--http", "127.0.0.1:0", *args],
+             *serve, *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=dict(env),
         )  # fmt: skip
     try:

@@ -4,6 +4,7 @@ engine going away is said in the window, not a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -21,9 +22,12 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.core.errors import QueueError
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.schedule_dialog import ScheduleEditor
 from qtqueue.ui.settings_dialog import SettingsDialog
 
 from .attach_env import Headless, headless_engine
@@ -80,6 +84,24 @@ async def until_row(
 def status_in_engine(engine: Headless, task_id: str) -> str:
     """The task's status as the engine's own CLI reports it."""
     return str(json.loads(engine.cli("show", task_id, "--json"))["status"])
+
+
+def shown_in_engine(engine: Headless, task_id: str) -> dict[str, Any]:
+    """The task's fields as the engine's own CLI shows them (`qtqueue show ID --json`)."""
+    shown: dict[str, Any] = json.loads(engine.cli("show", task_id, "--json"))["task"]
+    return shown
+
+
+async def queued(dialog: NewTaskDialog) -> str:
+    """Click OK on a task form (or schedule editor) and wait for the engine's answer: the new
+    task's id once it took it; the refusal shown in the form fails the test."""
+    answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    dialog.accepted.connect(lambda: answer.done() or answer.set_result(""))
+    dialog.saveFailed.connect(lambda text: answer.done() or answer.set_exception(
+        AssertionError(f"the engine refused it: {text}")))  # fmt: skip
+    dialog.ok_button.click()
+    await asyncio.wait_for(answer, 15)
+    return dialog.queued_id or ""
 
 
 def test_the_window_attaches_and_shows_the_engines_tasks(
@@ -303,3 +325,154 @@ def test_a_second_window_attaches_to_the_engine_of_the_first(
 
     run(scenario(), 30)
     assert owner.queue.started  # the second window's closing stopped nothing of the first's
+
+
+def add_by_api(engine: Headless, **task: Any) -> str:
+    """Add a task with fields the CLI's `add` has no option for (`qtqueue api`); its id."""
+    request = {"action": "add_task", "params": {"task_type": "custom_command", **task}}
+    return str(json.loads(engine.cli("api", json.dumps(request)))["result"]["id"])
+
+
+def test_the_new_task_form_adds_a_task_to_the_attached_engine(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+    w.form.actionNewTask.trigger()
+    dialog = w.findChild(NewTaskDialog)
+    assert dialog is not None and dialog.isVisible() and dialog.select_type("custom_command")
+    assert dialog.form is not None
+    dialog.form.set_values({"command": "echo typed-in-the-form", "shell": True})
+    dialog.name_edit.setText("from the attached form")
+
+    async def scenario() -> Task:
+        task_id = await queued(dialog)
+        return await until_row(w, task_id, lambda t: t.status == TaskStatus.COMPLETED)
+
+    done = run(scenario(), 30)
+    assert [t.id for t in w.selected_tasks()] == [done.id]
+    run(w.shutdown())
+    shown = shown_in_engine(engine, done.id)
+    assert (shown["name"], shown["status"]) == ("from the attached form", "completed")
+    assert shown["created_by"]  # the engine named the user, as for a task added in process
+    assert "typed-in-the-form" in engine.cli("log", done.id)
+
+
+def test_duplicate_in_the_attached_window_adds_a_copy(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    original = engine.add("echo", "copied", name="to duplicate")
+    w = attach_window(engine.data_dir)
+    run(until_row(w, original, lambda t: t.status == TaskStatus.COMPLETED))
+    w.select_tasks([original])
+    assert w.task_actions.duplicate.isEnabled()
+    w.task_actions.duplicate.trigger()
+    dialog = w.findChild(NewTaskDialog)
+    assert dialog is not None and dialog.template is not None
+    assert dialog.template.status == TaskStatus.COMPLETED  # engine-owned fields, left behind
+
+    async def scenario() -> Task:
+        copy = await queued(dialog)
+        assert copy and copy != original
+        return await until_row(w, copy, lambda t: t.status == TaskStatus.COMPLETED)
+
+    copy = run(scenario(), 30)
+    run(w.shutdown())
+    shown, first = shown_in_engine(engine, copy.id), shown_in_engine(engine, original)
+    assert shown["name"] == "to duplicate" and shown["params"] == first["params"]
+    assert shown["created_at"] > first["created_at"]
+
+
+def test_a_schedule_is_added_and_edited_from_the_attached_window(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    w = attach_window(engine.data_dir)
+    w.form.actionSchedules.trigger()
+    schedules = w.dialogs.schedule_dialog
+    assert schedules is not None and schedules.isVisible()
+
+    def fill(editor: ScheduleEditor, command: str, name: str) -> None:
+        assert editor.select_type("custom_command") and editor.form is not None
+        editor.form.set_values({"command": command, "shell": True})
+        editor.schedule_name.setText(name)
+
+    def named(name: str) -> list[Any]:
+        return [s for s in w.queue.schedules.list_schedules() if s.name == name]
+
+    async def scenario() -> str:
+        editor = schedules.add_schedule()
+        fill(editor, "echo hourly", "attached hourly")
+        editor.kind_combo.setCurrentIndex(0)
+        editor.when_edit.setText("1h")
+        await queued(editor)
+        await wait_for_condition(lambda: bool(named("attached hourly")),
+                                 w.bridge.schedulesChanged, timeout_s=15)  # fmt: skip
+        [s] = named("attached hourly")
+        schedules.select(s.id)
+        editor = schedules.edit_schedule()
+        assert editor is not None and editor.when_edit.text() == "1h"
+        fill(editor, "echo every two hours", "attached, edited")
+        editor.when_edit.setText("2h")
+        await queued(editor)
+        await wait_for_condition(lambda: bool(named("attached, edited")),
+                                 w.bridge.schedulesChanged, timeout_s=15)  # fmt: skip
+        return str(s.id)
+
+    schedule_id = run(scenario(), 40)
+    run(w.shutdown())
+    shown = json.loads(engine.cli("schedule", "show", schedule_id, "--json"))
+    shown = shown.get("schedule", shown)
+    assert (shown["name"], shown["interval_s"]) == ("attached, edited", 7200)
+    assert shown["template"]["params"]["command"] == "echo every two hours"
+    engine.cli("schedule", "rm", schedule_id)
+
+
+def test_requeue_of_an_empty_selection_changes_nothing(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    dead = add_by_api(
+        engine, params={"command": "false"}, name="dies", max_retries=1, retry_backoff=[0.05]
+    )
+    w = attach_window(engine.data_dir)
+    run(until_row(w, dead, lambda t: t.dead_letter))
+    before = shown_in_engine(engine, dead)
+    w.select_tasks([])  # e.g. another client requeued the selected one a moment before
+
+    async def scenario() -> list[str]:
+        await w.task_actions.requeue_selected_dead_letters()
+        return await w.queue.requeue_dead_letters([])
+
+    assert run(scenario()) == []  # as in process: no ids, nothing requeued
+    run(w.shutdown())
+    after = shown_in_engine(engine, dead)
+    assert after["dead_letter"] and after["status"] == "failed"
+    assert after["retry_count"] == before["retry_count"]  # never queued again
+
+
+def test_the_attached_port_answers_bad_input_as_the_engine_in_process_does(
+    engine: Headless, attach_window: Callable[[Path], MainWindow], run: Run
+) -> None:
+    """A wrong missed policy is the engine's coded refusal (not a ValueError of the window's
+    process); input bytes go to the command as they are, and bytes that are not text (which
+    the local API cannot carry) are a coded refusal, the task left running."""
+    talker = add_by_api(engine, params={"command": "cat", "interactive": True}, name="cat")
+    w = attach_window(engine.data_dir)
+    template = {"task_type": "custom_command", "params": {"command": "true"}}
+
+    async def scenario() -> tuple[QueueError, QueueError]:
+        count = len(w.queue.schedules.list_schedules())
+        with pytest.raises(QueueError) as missed:
+            await w.queue.schedules.add_schedule(template, every="1h", missed="never")
+        assert len(w.queue.schedules.list_schedules()) == count  # nothing created
+        await until_row(w, talker, lambda t: t.status == TaskStatus.RUNNING)
+        with pytest.raises(QueueError) as not_text:
+            await w.queue.send_input(talker, b"\xff\xfe binary\n")
+        await w.queue.send_input(talker, "héllo\n".encode(), eof=True)
+        await until_row(w, talker, lambda t: t.status == TaskStatus.COMPLETED)
+        return missed.value, not_text.value
+
+    missed, not_text = run(scenario(), 30)
+    assert missed.code.value == "VALIDATION_INVALID_FORMAT" and "never" in str(missed)
+    assert not_text.code.value == "VALIDATION_INVALID_FORMAT" and "UTF-8" in str(not_text)
+    run(w.shutdown())
+    log = engine.cli("log", talker)
+    assert "héllo" in log and "binary" not in log

@@ -155,6 +155,10 @@ def test_every_engine_setting_is_applied_live_and_saved(window: MainWindow, run:
         (lambda d: set_limit_row(d, 0, "", "2"), "the category needs a name"),
         (lambda d: QTest.keyClicks(docker_host(d), "build-box:2375"),
          "Docker host: must be a daemon URL"),
+        (lambda d: QTest.keyClicks(d.engineForm.input_widget("http_address"), "0.0.0.0:8080"),
+         "the web API on 0.0.0.0 needs TLS"),
+        (lambda d: QTest.keyClicks(d.engineForm.input_widget("http_address"), "8080"),
+         "is not HOST:PORT"),
     ],
 )
 def test_invalid_values_are_refused_inline(

@@ -13,7 +13,6 @@ refuses any other with API_TLS_REQUIRED.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
 import time
@@ -26,54 +25,20 @@ from aiohttp import web
 from qtqueue.api.http.app import build_app
 from qtqueue.api.http.auth import auth_middleware
 from qtqueue.api.keys import ApiKeys, LiveKey, live_key
+from qtqueue.core.addresses import check_bind, is_loopback, parse_address
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HttpServer", "check_bind", "is_loopback", "parse_address", "tls_context"]
-
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """`HOST:PORT` (`[V6]:PORT` for an IPv6 address) as (host, port); port 0 means any free
-    one. QueueError VALIDATION_INVALID_FORMAT if it is not that."""
-    host, sep, port_text = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        host = ""  # an IPv6 address without brackets: ambiguous
-    problem = None
-    if not sep or not host or not port_text.isdigit():
-        problem = f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080)"
-    elif int(port_text) > 65535:
-        problem = f"port {port_text} is out of range (0-65535; 0 picks a free port)"
-    if problem is not None:
-        raise QueueError(TaskErrorCode.VALIDATION_INVALID_FORMAT, problem, field="http")
-    return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_bind(host: str, tls: bool) -> None:
-    """QueueError API_TLS_REQUIRED unless `host` is loopback or TLS is used."""
-    if not tls and not is_loopback(host):
-        raise QueueError(
-            TaskErrorCode.API_TLS_REQUIRED,
-            f"serving the HTTP API on {host} needs TLS: pass --tls-cert FILE --tls-key FILE "
-            "(or bind 127.0.0.1)",
-            host=host,
-        )
-
+__all__ = [
+    "HttpServer",
+    "check_bind",
+    "from_settings",
+    "is_loopback",
+    "parse_address",
+    "tls_context",
+]
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A server TLS context from a PEM certificate (chain) and its unencrypted private key;
@@ -170,3 +135,19 @@ class HttpServer:
         if runner is not None:
             await runner.cleanup()
             logger.info("HTTP API stopped")
+
+
+def from_settings(queue: TaskQueue) -> HttpServer | None:
+    """The server the engine's settings ask for (`queue.web_api`: `http_address`, and
+    `http_tls_cert` with `http_tls_keyfile` for HTTPS), not yet started; None when they name
+    no address. QueueError when they cannot be served (a bad address, unreadable TLS files,
+    a non-loopback address without TLS)."""
+    address = queue.web_api.get("http_address", "").strip()
+    if not address:
+        return None
+    host, port = parse_address(address)
+    cert = queue.web_api.get("http_tls_cert", "").strip()
+    key = queue.web_api.get("http_tls_keyfile", "").strip()
+    tls = tls_context(Path(cert), Path(key)) if cert and key else None
+    check_bind(host, tls is not None)
+    return HttpServer(queue, host, port, tls=tls)

@@ -143,7 +143,7 @@ async def run_engine(args: argparse.Namespace) -> int:
     import asyncio
 
     from qtqueue import settings
-    from qtqueue.api.http.server import HttpServer
+    from qtqueue.api.http.server import HttpServer, from_settings
     from qtqueue.api.server import ApiServer  # aiohttp's server: only the engine needs it
     from qtqueue.engine.queue import ShutdownPolicy, TaskQueue
 
@@ -178,8 +178,13 @@ async def run_engine(args: argparse.Namespace) -> int:
             where = server.socket_path or f"{server.host}:{server.port}"
             logger.info("engine running for %s; API at %s", queue.data_dir, where)
             address = getattr(args, "http_address", None)
-            if address is not None:
-                http = HttpServer(queue, *address, tls=getattr(args, "tls", None))
+            # --http wins; else the address the settings name (`engine.http_address`).
+            http = (
+                HttpServer(queue, *address, tls=getattr(args, "tls", None))
+                if address is not None
+                else from_settings(queue)
+            )
+            if http is not None:
                 await serving.enter_async_context(http)
                 server.announce(http=http.url)
                 sys.stdout.write(http.url + "\n")  # the first line: scripts read it
