@@ -25,7 +25,7 @@ from typing import Any
 
 from qtqueue.api.history_actions import HISTORY_ACTIONS
 from qtqueue.api.key_actions import KEY_ACTIONS
-from qtqueue.api.messages import ErrorMessage, ErrorReply, OkReply
+from qtqueue.api.messages import ErrorMessage, ErrorReply
 from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
 from qtqueue.api.question_actions import QUESTION_ACTIONS
 from qtqueue.api.queue_actions import QUEUE_ACTIONS
@@ -115,4 +115,7 @@ async def run_action(queue: TaskQueue, request: object) -> dict[str, Any]:
             TaskErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", action=name
         )
         return ErrorReply(ok=False, error=ErrorMessage.of(error)).dump()
-    return OkReply(ok=True, result=result).dump()
+    # OkReply's shape, built without the model: its result is SkipValidation, so the model's
+    # dump would only deep-copy it (~375 µs for a page of 100 tasks, ~2 µs for an add).
+    reply: dict[str, Any] = {"ok": True, "result": result}
+    return reply

@@ -17,7 +17,6 @@ from qtqueue.api.messages import (
     Stats,
     TaskBrief,
     TaskId,
-    TaskList,
     TaskMessage,
     TaskType,
     TaskTypes,
@@ -117,8 +116,13 @@ def _brief(task: Task) -> TaskBrief:
     )
 
 
-def _task_list(tasks: list[Task]) -> dict[str, Any]:
-    return TaskList(tasks=[t.to_dict() for t in tasks], count=len(tasks)).dump()
+def _task_list(tasks: list[Task], total: int | None = None) -> dict[str, Any]:
+    """`TaskList`'s body, built without its model: the task dicts are SkipValidation, so its
+    dump would only deep-copy the page (~370 µs for 100 tasks)."""
+    out: dict[str, Any] = {"tasks": [t.to_dict() for t in tasks], "count": len(tasks)}
+    if total is not None:
+        out["total"] = total
+    return out
 
 
 async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +187,7 @@ async def list_tasks(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]
         p.status, category=p.category, tag=p.tag, task_type=p.type,
         dead_letter=p.dead_letter, queue=p.queue,
     )  # fmt: skip
-    return TaskList(tasks=[t.to_dict() for t in tasks], count=len(tasks), total=total).dump()
+    return _task_list(tasks, total)
 
 
 async def get_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:

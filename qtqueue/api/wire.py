@@ -53,6 +53,10 @@ def _no_constant(name: str) -> Any:
     raise _bad(f"the request holds {name}, which is not a JSON number")
 
 
+#: `json.loads(text, parse_constant=...)` builds a decoder per call; this one is shared.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def decode_request(body: bytes) -> object:
     """The JSON value of a request body, checked (see the module's docstring)."""
     if len(body) > MAX_BODY_BYTES:
@@ -63,7 +67,7 @@ def decode_request(body: bytes) -> object:
         raise _bad(f"the request is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     _check_depth(text)
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except ValueError as exc:
         raise _bad(f"the request is not valid JSON: {exc}") from None
     except RecursionError:  # only reachable if MAX_DEPTH is raised past Python's limit
@@ -85,6 +89,8 @@ def round_trip(request: object) -> object:
 def _check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before the parser recurses into it (brackets inside
     strings are skipped)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # cannot nest deeper: no scan
+        return
     depth = 0
     for match in _BRACKET.finditer(_STRING.sub("", text)):
         if match.group() in "[{":

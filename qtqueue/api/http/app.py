@@ -20,6 +20,7 @@ from qtqueue.engine.queue import TaskQueue
 __all__ = [
     "ACCEPTED_KEY",
     "CALLER",
+    "CREATED_TASK",
     "LIVE_KEY",
     "QUEUE",
     "Handler",
@@ -42,6 +43,9 @@ CALLER = web.RequestKey("caller", str)
 ACCEPTED_KEY = web.RequestKey("accepted_key", ApiKey)
 #: The key the server accepts now (set by the server that checks keys).
 LIVE_KEY = web.AppKey("live_key", LiveKey)
+
+#: The id of the task a request created (`POST /tasks/`), set by its handler for the audit line.
+CREATED_TASK = web.RequestKey("created_task", str)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
 #: The modules of this package whose `add_routes(app)` build the application.

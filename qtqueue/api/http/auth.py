@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import ACCEPTED_KEY, CALLER, Handler, is_public
+from qtqueue.api.http.app import ACCEPTED_KEY, CALLER, CREATED_TASK, Handler, is_public
 from qtqueue.api.keys import LiveKey
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -143,7 +143,8 @@ def _audit(
     route = resource.canonical if resource is not None else "(no route)"
     ids = [f"{name}={_clean(value)}" for name, value in request.match_info.items()]
     if "task_id" not in request.match_info:
-        task_id = _task_id_of(response, "question" if "question_id" in request.match_info else "")
+        created = request.get(CREATED_TASK) if status == 201 else None
+        task_id = created if created is not None else _answered_task(request, response)
         if task_id is not None:
             ids.append(f"task_id={_clean(task_id)}")
     args = (_clean(who), request.method, route, "".join(f" {i}" for i in ids), status)
@@ -159,10 +160,11 @@ def _audit(
         trail.handle(record)
 
 
-def _task_id_of(response: web.StreamResponse | None, question: str) -> str | None:
-    """The task a reply names: the one a 201 (`{"task": {"id": ...}}`) created, or with
-    `question`, the one the answered question (`{"question": {"task_id": ...}}`) belongs to."""
-    if not isinstance(response, web.Response) or response.status != (200 if question else 201):
+def _answered_task(request: web.Request, response: web.StreamResponse | None) -> str | None:
+    """The task an answered question (`{"question": {"task_id": ...}}`) belongs to."""
+    if "question_id" not in request.match_info:
+        return None
+    if not isinstance(response, web.Response) or response.status != 200:
         return None
     body = response.body
     if not isinstance(body, bytes):
@@ -171,8 +173,8 @@ def _task_id_of(response: web.StreamResponse | None, question: str) -> str | Non
         data = json.loads(body)
     except ValueError:
         return None
-    item = data.get(question or "task") if isinstance(data, dict) else None
-    task_id = item.get("task_id" if question else "id") if isinstance(item, dict) else None
+    item = data.get("question") if isinstance(data, dict) else None
+    task_id = item.get("task_id") if isinstance(item, dict) else None
     return task_id if isinstance(task_id, str) else None
 
 
