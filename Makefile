@@ -14,13 +14,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Launch qtqueue on the embedded queue in the user data directory.
+# The system libraries the window needs (Qt's xcb plug-in, fonts, a keyring), as Debian names them.
+GUI_DEPS := libgl1 libegl1 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
+
+## Launch qtqueue on the embedded queue in the user data directory (the libraries the window
+## needs are installed as root on Debian, or named if missing; no display: it says what to do).
 run: $(STAMP)
+	bash .ci/system-deps $(GUI_DEPS)
 	$(VENV)/bin/qtqueue
 
 ## Install what the tests need (system packages too, as root) and run every test.
 test: $(STAMP)
-	bash .ci/system-deps libgl1 libegl1 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 fonts-dejavu-core gnome-keyring dbus dbus-x11 xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus
+	bash .ci/system-deps $(GUI_DEPS) gnome-keyring dbus dbus-x11 xvfb xauth wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus
 	test -x $(VENV)-vastai/bin/vastai || { $(PYTHON) -m venv $(VENV)-vastai && $(VENV)-vastai/bin/pip install -q vastai==1.9.1; }
 	$(PY) -m pytest -q
 

@@ -45,6 +45,7 @@ from qtqueue.settings import apply_settings, family_settings, overlay, save_sett
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
+from qtqueue.ui.display import display_problem
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.engine_link import show_web_api
 from qtqueue.ui.icons import icon
@@ -332,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY"))
     if args.screenshot and not has_display and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    problem = None if args.screenshot else display_problem(os.environ)
+    if problem is not None:
+        sys.stderr.write(f"error: {problem.code.value}: {problem}\nhint: {problem.suggestion}\n")
+        return 1
     app = _application()
     instance: SingleInstance | None = None
     if not args.screenshot:
