@@ -163,6 +163,10 @@ class ExecutorRegistry:
         family = self.family_of(type_name)
         return family.unavailable_error(str(type_name)) if family is not None else None
 
+    def titles(self) -> dict[str, str]:
+        """Each registered type's name in words, by type name ("docker_push": "Docker push")."""
+        return {name: e.display_title for name, e in self._executors.items()}
+
     def get(self, name: str | TaskType) -> Executor | None:
         """The executor for a type name, or None."""
         return self._executors.get(str(name))

@@ -19,6 +19,7 @@ from typing_extensions import TypeVar
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.core.type_titles import type_title
 from qtqueue.executors.spawn_client import SpawnerClient
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ class Executor(ABC, Generic[P]):
     params_model: ClassVar[type[BaseModel]] = Params
     #: One line for `qtqueue types` and the new-task dialog.
     summary: ClassVar[str] = ""
+    #: The type's name in words ("Docker push"); empty: made from the type name.
+    title: ClassVar[str] = ""
     #: Its work is one command started with `run_command` (so through the spawner): after an
     #: engine crash, the spawner knows whether it started and how it ended.
     runs_commands: ClassVar[bool] = False
@@ -153,6 +156,11 @@ class Executor(ABC, Generic[P]):
     def describe(self) -> str:
         """One line saying what this executor does."""
         return self.summary
+
+    @property
+    def display_title(self) -> str:
+        """The type's name as people read it ("Docker push")."""
+        return type_title(self.name, self.title)
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         """Params checked and completed with defaults, as JSON-ready data.

@@ -11,7 +11,6 @@ with a count badge). The tray reaches the window only through its `TrayWindow` p
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -29,7 +28,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
 from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
@@ -46,17 +45,12 @@ from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
-from qtqueue.ui.task_list.columns import (
-    DEFAULT_WIDTHS,
-    HEADERS,
-    HIDDEN_BY_DEFAULT,
-    Column,
-    counts_text,
-)
+from qtqueue.ui.task_list.columns import Column, counts_text
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
+from qtqueue.ui.task_list.table_setup import setup_table
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
@@ -206,29 +200,7 @@ class MainWindow(QMainWindow):
             action.setIcon(icon(name))
 
     def _setup_table(self) -> None:
-        header = self.table.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setFirstSectionMovable(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        vertical = self.table.verticalHeader()
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(self.table.fontMetrics().height() + 10)
-        for column, width in DEFAULT_WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        for column in HIDDEN_BY_DEFAULT:
-            self.table.setColumnHidden(column, True)
-        self.table.sortByColumn(Column.CREATED, Qt.SortOrder.DescendingOrder)
-        self._column_actions: dict[Column, QAction] = {}
-        for column in Column:
-            action = QAction(HEADERS[column], self)
-            action.setCheckable(True)
-            action.setChecked(column not in HIDDEN_BY_DEFAULT)
-            action.setEnabled(column != Column.NAME)
-            action.toggled.connect(functools.partial(self._show_column, column))
-            self.form.menuColumns.addAction(action)
-            self._column_actions[column] = action
+        self._column_actions = setup_table(self.table, self.form.menuColumns, self._show_column)
 
     def _setup_status_bar(self) -> None:
         self.counts_label = QLabel(self)

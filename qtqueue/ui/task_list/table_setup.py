@@ -1,0 +1,48 @@
+"""How the main window's task table starts: a movable, sortable header with default widths,
+the default hidden columns, newest first, and one checkable action per column (View ›
+Columns and the header's context menu) that shows or hides it."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHeaderView, QMenu, QTableView
+
+from qtqueue.ui.task_list.columns import DEFAULT_WIDTHS, HEADERS, HIDDEN_BY_DEFAULT, Column
+
+logger = logging.getLogger(__name__)
+
+
+def setup_table(
+    table: QTableView, menu: QMenu, show_column: Callable[[Column, bool], None]
+) -> dict[Column, QAction]:
+    """Set the table's header up and add a column action per column to `menu`; toggling one
+    calls `show_column(column, shown)`. Returns the actions by column."""
+    header = table.horizontalHeader()
+    header.setSectionsMovable(True)
+    header.setFirstSectionMovable(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    vertical = table.verticalHeader()
+    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    vertical.setDefaultSectionSize(table.fontMetrics().height() + 10)
+    for column, width in DEFAULT_WIDTHS.items():
+        table.setColumnWidth(column, width)
+    for column in HIDDEN_BY_DEFAULT:
+        table.setColumnHidden(column, True)
+    table.sortByColumn(Column.CREATED, Qt.SortOrder.DescendingOrder)
+    actions: dict[Column, QAction] = {}
+    for column in Column:
+        action = QAction(HEADERS[column], menu)
+        action.setCheckable(True)
+        action.setChecked(column not in HIDDEN_BY_DEFAULT)
+        action.setEnabled(column != Column.NAME)
+        action.toggled.connect(functools.partial(show_column, column))
+        menu.addAction(action)
+        actions[column] = action
+    return actions
