@@ -84,3 +84,12 @@ def test_speed_reads_in_decimal_units_and_unknown_is_a_dash() -> None:
     assert format_speed(850.0) == "850 B/s"
     assert format_speed(2_500.0) == "2.5 kB/s"
     assert format_speed(None) == "—"
+
+
+def test_history_forgets_runs_of_types_not_asked_about_yet() -> None:
+    h = History()
+    h.add("a", "system_backup", "backup 1", 100.0)
+    h.add("b", "system_backup", "backup 2", 300.0)
+    h.forget("b")  # removed before any task of its type asked
+    h.add("a", "system_backup", "backup 1", 50.0)  # finished again after a retry
+    assert h.median("system_backup", "backup 9") == 50.0

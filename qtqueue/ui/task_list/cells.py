@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
@@ -152,6 +152,16 @@ class Cells:
             self.speeds.sample(t.id, now, t.done_bytes)
         if t.status not in ACTIVE:
             self.speeds.forget(t.id)
+
+    def note_all(self, tasks: Iterable[Task], now: float) -> None:
+        """Follow every task of a fresh load (after `clear`)."""
+        add, completed = self.history.add, TaskStatus.COMPLETED
+        for t in tasks:
+            if t.status is completed:
+                if t.duration_s is not None:
+                    add(t.id, t.type_name, t.name, t.duration_s)
+            elif t.status in ACTIVE and t.done_bytes is not None:
+                self.speeds.sample(t.id, now, t.done_bytes)
 
     def forget(self, t: Task) -> None:
         """A task left the model."""

@@ -30,20 +30,22 @@ def name_pattern(name: str) -> str:
 
 
 class History:
-    """Running times of finished tasks, grouped by (type, name pattern)."""
+    """Running times of finished tasks, grouped by (type, name pattern). A type's names are
+    grouped only once a task of that type asks (loading 100,000 rows stays cheap)."""
 
     def __init__(self) -> None:
+        self._unsorted: dict[str, dict[str, tuple[str, float]]] = {}  # type -> id -> run
         self._runs: dict[tuple[str, str], dict[str, float]] = {}
         self._medians: dict[tuple[str, str], float | None] = {}
         self._keys: dict[str, tuple[str, str]] = {}
+        self._unsorted_type: dict[str, str] = {}
 
     def add(self, task_id: str, type_name: str, name: str, duration: float) -> None:
         """Record a finished task's running time (again: replaced)."""
-        key = (type_name, name_pattern(name))
-        self.forget(task_id)
-        self._runs.setdefault(key, {})[task_id] = duration
-        self._keys[task_id] = key
-        self._medians.pop(key, None)
+        if task_id in self._keys or task_id in self._unsorted_type:
+            self.forget(task_id)
+        self._unsorted.setdefault(type_name, {})[task_id] = (name, duration)
+        self._unsorted_type[task_id] = type_name
 
     def forget(self, task_id: str) -> None:
         """Leave a task out (removed, or retried)."""
@@ -51,15 +53,21 @@ class History:
         if key is not None:
             self._runs[key].pop(task_id, None)
             self._medians.pop(key, None)
+        type_name = self._unsorted_type.pop(task_id, None)
+        if type_name is not None:
+            self._unsorted[type_name].pop(task_id, None)
 
     def clear(self) -> None:
         """Forget every run."""
+        self._unsorted.clear()
+        self._unsorted_type.clear()
         self._runs.clear()
         self._medians.clear()
         self._keys.clear()
 
     def median(self, type_name: str, name: str) -> float | None:
         """The median running time of finished tasks like this one; None when too few."""
+        self._group(type_name)
         key = (type_name, name_pattern(name))
         if key in self._medians:
             return self._medians[key]
@@ -67,6 +75,17 @@ class History:
         value = statistics.median(runs.values()) if runs and len(runs) >= MIN_HISTORY else None
         self._medians[key] = value
         return value
+
+    def _group(self, type_name: str) -> None:
+        pending = self._unsorted.pop(type_name, None)
+        if not pending:
+            return
+        for task_id, (name, duration) in pending.items():
+            del self._unsorted_type[task_id]
+            key = (type_name, name_pattern(name))
+            self._runs.setdefault(key, {})[task_id] = duration
+            self._keys[task_id] = key
+            self._medians.pop(key, None)
 
 
 class SpeedMeter:

@@ -275,10 +275,10 @@ class TaskTableModel(QAbstractTableModel):
         self._categories.update({t.category for t in rows})
         self._tags.update(tag for t in rows for tag in t.tags)
         self.cells.clear()
+        self.cells.note_all(rows, now)
         for t in rows:
             if t.status in ACTIVE or t.status == TaskStatus.PAUSED:
                 self._track_clock(t, now)
-            self.cells.note(t, now)
         if self._sort_column is not None:
             self._rows.sort(key=self._sort_key(self._sort_column), reverse=self._descending)
             self._sorted_as = (self._sort_column, self._descending)
