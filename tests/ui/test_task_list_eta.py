@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from qtqueue.families.docker.progress import LayerProgress
 from qtqueue.ui.task_list.eta import (
     History,
     Progress,
@@ -93,3 +94,15 @@ def test_history_forgets_runs_of_types_not_asked_about_yet() -> None:
     h.forget("b")  # removed before any task of its type asked
     h.add("a", "system_backup", "backup 1", 50.0)  # finished again after a retry
     assert h.median("system_backup", "backup 9") == 50.0
+
+
+def test_a_docker_pull_reports_the_bytes_behind_its_speed() -> None:
+    layers = LayerProgress("Pulling")
+    assert layers.byte_counts() == {"done_bytes": 0, "total_bytes": None}  # sizes unknown
+    for item in (
+        {"id": "a1", "status": "Downloading", "progressDetail": {"current": 1_000, "total": 4_000}},
+        {"id": "b2", "status": "Downloading", "progressDetail": {"current": 500, "total": 6_000}},
+        {"id": "c3", "status": "Already exists", "progressDetail": {}},
+    ):
+        layers.feed(item)
+    assert layers.byte_counts() == {"done_bytes": 1_500, "total_bytes": 10_000}
