@@ -166,6 +166,10 @@ def test_eta_from_similar_finished_tasks_then_own_rate_and_unknown_is_a_dash(
     assert cell(model, like, Column.ETA) == "1 m 20 s"  # median 110 s, 30 s run
     assert cell(model, own, Column.ETA) == "3 m 00 s"  # a quarter in a minute
     assert cell(model, unknown, Column.ETA) == "—"
+    tip = Qt.ItemDataRole.ToolTipRole
+    assert "similar finished tasks" in cell(model, like, Column.ETA, tip)
+    assert "progress so far" in cell(model, own, Column.ETA, tip)
+    assert "Not known yet" in cell(model, unknown, Column.ETA, tip)
     assert cell(model, other_type, Column.ETA) == "—"  # another type is not similar
     assert cell(model, waiting, Column.ETA) == ""
     clock.now += 20  # the clock moves; the ETA follows
@@ -191,6 +195,7 @@ def test_speed_and_eta_from_reported_bytes(model: TaskTableModel, clock: Clock) 
         model.apply(changed=[pull])
     assert cell(model, pull, Column.SPEED) == "2.0 MB/s"
     assert cell(model, pull, Column.ETA) == "20 s"  # 40 MB left at 2 MB/s
+    assert "bytes" in cell(model, pull, Column.ETA, Qt.ItemDataRole.ToolTipRole)
     assert cell(model, plain, Column.SPEED) == "—"
     model.apply(changed=[changed(pull, status=TaskStatus.COMPLETED, duration_s=5.0)])
     assert cell(model, pull, Column.SPEED) == ""

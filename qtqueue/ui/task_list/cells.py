@@ -25,7 +25,7 @@ from qtqueue.ui.task_list.columns import (
     retries_text,
     status_cell,
 )
-from qtqueue.ui.task_list.eta import History, Progress, SpeedMeter, format_speed, remaining
+from qtqueue.ui.task_list.eta import Basis, History, Progress, SpeedMeter, estimate, format_speed
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +124,23 @@ class Cells:
 
     def eta(self, t: Task) -> float | None:
         """Seconds a running task has left (None: unknown, or not running)."""
+        found = self._estimate(t)
+        return None if found is None else found[0]
+
+    def eta_tooltip(self, t: Task) -> str | None:
+        """What the ETA cell's estimate comes from, or why there is none."""
+        if t.status not in ACTIVE:
+            return None
+        found = self._estimate(t)
+        if found is None:
+            return "Not known yet: the task reports no progress and no similar task finished"
+        return f"Estimated from {found[1].value}"
+
+    def _estimate(self, t: Task) -> tuple[float, Basis] | None:
         if t.status not in ACTIVE:
             return None
         bar = progress_bar(t)
-        return remaining(
+        return estimate(
             Progress(
                 percent=bar if bar is not None and bar >= 0 else 0.0,
                 elapsed=self._duration_of(t),

@@ -14,6 +14,7 @@ import re
 import statistics
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +138,29 @@ class Progress:
     history_median: float | None = None
 
 
-def remaining(p: Progress) -> float | None:
-    """Seconds left (see the module docstring); None when unknown."""
+class Basis(Enum):
+    """What an estimate of the time left came from."""
+
+    BYTES = "the bytes moved and their speed"
+    HISTORY = "similar finished tasks (same type, same name but its numbers)"
+    RATE = "its progress so far"
+
+
+def estimate(p: Progress) -> tuple[float, Basis] | None:
+    """Seconds left and what says so (see the module docstring); None when unknown."""
     if p.total_bytes and p.done_bytes is not None and p.bytes_per_s:
-        return max(0.0, (p.total_bytes - p.done_bytes) / p.bytes_per_s)
+        return max(0.0, (p.total_bytes - p.done_bytes) / p.bytes_per_s), Basis.BYTES
     if p.history_median is not None and p.elapsed is not None and p.elapsed < p.history_median:
-        return p.history_median - p.elapsed
+        return p.history_median - p.elapsed, Basis.HISTORY
     if p.elapsed and 0 < p.percent < 100:
-        return p.elapsed * (100.0 - p.percent) / p.percent
+        return p.elapsed * (100.0 - p.percent) / p.percent, Basis.RATE
     return None
+
+
+def remaining(p: Progress) -> float | None:
+    """Seconds left (see `estimate`); None when unknown."""
+    found = estimate(p)
+    return None if found is None else found[0]
 
 
 def format_speed(bytes_per_s: float | None) -> str:

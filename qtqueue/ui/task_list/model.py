@@ -174,6 +174,8 @@ class TaskTableModel(QAbstractTableModel):
         if role == _ALIGNMENT:
             return _RIGHT if column in _RIGHT_ALIGNED else None
         if role == _TOOLTIP:
+            if column == Column.ETA:
+                return self.cells.eta_tooltip(task)
             return tooltip(task, Column(column))
         if role == Role.TASK:
             return task
