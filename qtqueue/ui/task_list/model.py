@@ -52,6 +52,12 @@ def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
 
 
 
+def _alignment(column: int) -> Qt.AlignmentFlag | None:
+    if column in _RIGHT_ALIGNED:
+        return _RIGHT
+    return _CENTER if column in _CENTERED else None
+
+
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
@@ -59,7 +65,11 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-_RIGHT_ALIGNED = frozenset({Column.DURATION, Column.RETRIES, Column.ETA, Column.SPEED})
+_CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_ALIGNED = frozenset({Column.DURATION, Column.RETRIES})
+#: Short live figures, centred: right-aligned, they ran into the next column's left-aligned
+#: header ("Speed Last error").
+_CENTERED = frozenset({Column.ETA, Column.SPEED})
 _LAST_COLUMN = max(Column)
 _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -148,7 +158,7 @@ class TaskTableModel(QAbstractTableModel):
         if role == _DISPLAY:
             return HEADERS[Column(section)]
         if role == _ALIGNMENT:
-            return _RIGHT if section in _RIGHT_ALIGNED else _LEFT
+            return _alignment(section) or _LEFT
         return None
 
     def flags(self, index: _AnyIndex) -> Qt.ItemFlag:
@@ -172,7 +182,7 @@ class TaskTableModel(QAbstractTableModel):
                 return status_color(task.status)
             return None
         if role == _ALIGNMENT:
-            return _RIGHT if column in _RIGHT_ALIGNED else None
+            return _alignment(column)
         if role == _TOOLTIP:
             if column == Column.ETA:
                 return self.cells.eta_tooltip(task)
