@@ -50,7 +50,7 @@ from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
-from qtqueue.ui.task_list.table_setup import setup_table
+from qtqueue.ui.task_list.table_setup import selected_row_count, setup_table
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
     def _update_shown(self, *_args: object) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
-        selected = len(self.table.selectionModel().selectedRows())
+        selected = selected_row_count(self.table.selectionModel())
         self.form.shownLabel.setText(shown_text(total, shown, self.proxy.filtering, selected))
 
     def _set_queue_paused_state(self, paused: bool) -> None:

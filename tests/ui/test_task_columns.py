@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QEnterEvent, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QTableView
 from pytestqt.qtbot import QtBot
@@ -25,6 +25,7 @@ from qtqueue.ui.new_task_dialog import NewTaskDialog
 from qtqueue.ui.task_list.columns import BUSY, HIDDEN_BY_DEFAULT, Column, Role
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.model import TaskTableModel
+from qtqueue.ui.task_list.table_setup import selected_row_count
 
 from .conftest import Run, until, until_row
 from .task_list_env import changed, make
@@ -343,3 +344,22 @@ def test_pointer_over_the_table_holds_the_order(window: MainWindow, qtbot: QtBot
     assert window.model.resort_held
     QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
     assert not window.model.resort_held
+
+
+def test_the_selection_count_is_quick_with_every_row_selected(
+    qtbot: QtBot, model: TaskTableModel
+) -> None:
+    model.reset([make(f"t {i}") for i in range(100_000)])
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setColumnHidden(Column.QUEUE, True)
+    selection = view.selectionModel()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    selection.select(QItemSelection(model.index(10, 0), model.index(19, 0)), flags)
+    selection.select(QItemSelection(model.index(15, 0), model.index(24, 0)), flags)
+    assert selected_row_count(selection) == 15  # rows 10–24, the overlap once
+    view.selectAll()
+    started = time.perf_counter()
+    assert selected_row_count(selection) == 100_000
+    assert time.perf_counter() - started < 0.5

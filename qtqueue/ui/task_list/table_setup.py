@@ -9,12 +9,13 @@ import functools
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHeaderView, QMenu, QTableView
 
 from qtqueue.ui.task_list.columns import DEFAULT_WIDTHS, HEADERS, HIDDEN_BY_DEFAULT, Column
 from qtqueue.ui.task_list.model import TaskTableModel
+from qtqueue.ui.task_list.proxy import selection_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,18 @@ def setup_table(
         menu.addAction(action)
         actions[column] = action
     return actions
+
+
+def selected_row_count(selection: QItemSelectionModel) -> int:
+    """How many rows are selected, from the selection's ranges (not `selectedRows()`, which
+    takes some 20 s with 100,000 rows selected)."""
+    spans = sorted((r.top(), r.bottom()) for r in selection_ranges(selection.selection()))
+    count, end = 0, -1
+    for top, bottom in spans:
+        if bottom > end:
+            count += bottom - max(top, end + 1) + 1
+            end = bottom
+    return count
 
 
 class HoverHold(QObject):
