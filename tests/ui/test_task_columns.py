@@ -22,6 +22,7 @@ from qtqueue.executors import Executor, RunContext, default_registry
 from qtqueue.executors.base import Params
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.task_list import model as model_module
 from qtqueue.ui.task_list.columns import BUSY, HIDDEN_BY_DEFAULT, Column, Role
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.model import TaskTableModel
@@ -363,3 +364,24 @@ def test_the_selection_count_is_quick_with_every_row_selected(
     started = time.perf_counter()
     assert selected_row_count(selection) == 100_000
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_big_tables_delayed_re_sort_waits_for_the_pointer_too(
+    qtbot: QtBot, model: TaskTableModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "RESORT_NOW_MAX_ROWS", 2)  # "big": re-sorts are spaced
+    tasks = [
+        make(n, TaskStatus.RUNNING, progress=p, started_at=9_990.0)
+        for n, p in (("a", 90.0), ("b", 50.0), ("c", 10.0))
+    ]
+    model.reset(tasks)
+    model.sort(Column.PROGRESS, DESC)
+    model.apply(changed=[changed(tasks[2], progress=95.0)])  # a re-sort is due in 500 ms
+    model.hold_resort(True)  # then the pointer comes over the rows
+    with qtbot.waitSignal(model._resort_timer.timeout, timeout=3_000):
+        pass
+    assert names(model) == ["a", "b", "c"]
+    model.hold_resort(False)
+    with qtbot.waitSignal(model._resort_timer.timeout, timeout=3_000):
+        pass
+    assert names(model) == ["c", "a", "b"]

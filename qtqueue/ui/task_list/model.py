@@ -130,7 +130,7 @@ class TaskTableModel(QAbstractTableModel):
         self._resort_timer = QTimer(self)
         self._resort_timer.setSingleShot(True)
         self._resort_timer.setInterval(RESORT_DELAY_MS)
-        self._resort_timer.timeout.connect(self._resort)
+        self._resort_timer.timeout.connect(self._resort_unless_held)
         self.cells = Cells(self.duration_of, clock, titles)
         self._display = self.cells.display
         self._keys = self.cells.keys
@@ -505,6 +505,12 @@ class TaskTableModel(QAbstractTableModel):
             self._resort()
         elif not self._resort_timer.isActive():
             self._resort_timer.start()
+
+    def _resort_unless_held(self) -> None:
+        if self._held:
+            self._resort_pending = True
+        else:
+            self._resort()
 
     def settle(self) -> None:
         """Apply a pending re-sort now."""
