@@ -333,6 +333,11 @@ class Task:
     """0–100."""
     current_step: str = ""
     """What it is doing now, in words."""
+    done_bytes: int | None = None
+    """Bytes moved so far by a task that reports them (a pull, push, copy); in memory and in
+    events only, not stored."""
+    total_bytes: int | None = None
+    """Bytes it will move in all, when known (with `done_bytes`); not stored."""
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     """When the current (or last) attempt started."""

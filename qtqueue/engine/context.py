@@ -132,8 +132,15 @@ class RunHost(Protocol):
         """The engine's data directory (what `RunContext.data_dir` shows)."""
         ...
 
-    def report_progress(self, task: Task, percent: float, step: str | None) -> None:
-        """Record the task's progress (and step)."""
+    def report_progress(
+        self,
+        task: Task,
+        percent: float,
+        step: str | None,
+        done_bytes: int | None = None,
+        total_bytes: int | None = None,
+    ) -> None:
+        """Record the task's progress (and step, and bytes moved of how many)."""
 
     def enter_phase(self, handle: RunHandle, status: TaskStatus) -> None:
         """Move the running task into an intermediate phase (or back to RUNNING)."""
@@ -213,8 +220,15 @@ class EngineRunContext:
         current = self._host.executor_settings
         return model.model_validate({k: current[k] for k in model.model_fields if k in current})
 
-    def progress(self, percent: float, step: str | None = None) -> None:
-        self._host.report_progress(self._handle.task, percent, step)
+    def progress(
+        self,
+        percent: float,
+        step: str | None = None,
+        *,
+        done_bytes: int | None = None,
+        total_bytes: int | None = None,
+    ) -> None:
+        self._host.report_progress(self._handle.task, percent, step, done_bytes, total_bytes)
 
     def phase(self, status: TaskStatus) -> None:
         if status not in INTERMEDIATE and status != TaskStatus.RUNNING:

@@ -90,9 +90,23 @@ class Runner:
         """Start a background coroutine the queue owns; its failure is logged, never lost."""
         return self.state.spawn(coro, name)
 
-    def report_progress(self, task: Task, percent: float, step: str | None) -> None:
-        """Record progress (0-100, rounded) and the current step (secrets masked)."""
+    def report_progress(
+        self,
+        task: Task,
+        percent: float,
+        step: str | None,
+        done_bytes: int | None = None,
+        total_bytes: int | None = None,
+    ) -> None:
+        """Record progress (0-100, rounded), the current step (secrets masked) and the bytes
+        moved of how many (in memory and events only)."""
         changed = False
+        if done_bytes is not None and done_bytes >= 0 and done_bytes != task.done_bytes:
+            task.done_bytes = done_bytes
+            changed = True
+        if total_bytes is not None and total_bytes >= 0 and total_bytes != task.total_bytes:
+            task.total_bytes = total_bytes
+            changed = True
         if percent >= 0:
             p = round(min(100.0, max(0.0, float(percent))), 1)
             if p != task.progress:
@@ -151,6 +165,7 @@ class Runner:
         task.run_at = None
         task.wait_reason = ""
         task.current_step = ""
+        task.done_bytes = task.total_bytes = None
         self.resources.started(task)
         claimed = self.lifecycle.set_status(task, TaskStatus.RUNNING)
         handle.runner = state.spawn(self._run(handle, executor, claimed), f"run {task.id}")

@@ -56,8 +56,16 @@ class RunContext(Protocol[P_co]):
     def params(self) -> P_co:
         """The validated params model instance."""
 
-    def progress(self, percent: float, step: str | None = None) -> None:
-        """Report progress 0–100 and, optionally, what is being done now."""
+    def progress(
+        self,
+        percent: float,
+        step: str | None = None,
+        *,
+        done_bytes: int | None = None,
+        total_bytes: int | None = None,
+    ) -> None:
+        """Report progress 0–100 and, optionally, what is being done now and how many bytes
+        were moved of how many (the window shows the speed and time left from them)."""
 
     def phase(self, status: TaskStatus) -> None:
         """Enter an intermediate status (VALIDATING, PREPARING, BUILDING, PULLING…)."""

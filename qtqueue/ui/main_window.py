@@ -45,12 +45,12 @@ from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
-from qtqueue.ui.task_list.columns import Column, counts_text
+from qtqueue.ui.task_list.columns import Column, counts_text, shown_text
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
-from qtqueue.ui.task_list.table_setup import setup_table
+from qtqueue.ui.task_list.table_setup import selected_row_count, setup_table
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self._stats_running = False
         self._stats_again = False
 
-        self.model = TaskTableModel(self)
+        self.model = TaskTableModel(self, titles=queue.registry.titles())
         self.proxy = TaskFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.table = self.form.taskTable
@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         self.proxy.layoutChanged.connect(self._update_shown)
         selection = self.table.selectionModel()
         selection.selectionChanged.connect(self._on_selection_changed)
+        selection.selectionChanged.connect(self._update_shown)
         selection.currentRowChanged.connect(self._show_current)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
         header = self.table.horizontalHeader()
@@ -411,8 +412,8 @@ class MainWindow(QMainWindow):
     def _update_shown(self, *_args: object) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
-        text = f"{shown:,} of {total:,} tasks" if self.proxy.filtering else f"{total:,} tasks"
-        self.form.shownLabel.setText(text)
+        selected = selected_row_count(self.table.selectionModel())
+        self.form.shownLabel.setText(shown_text(total, shown, self.proxy.filtering, selected))
 
     def _set_queue_paused_state(self, paused: bool) -> None:
         action = self.form.actionPauseQueue

@@ -272,10 +272,9 @@ class NewTaskDialog(QDialog):
             header.setFont(font)
             model.appendRow(header)
             for executor in executors:
-                item = QStandardItem(f"    {executor.name}")
+                item = QStandardItem(f"    {executor.display_title}")
                 item.setData(executor.name, _TYPE_ROLE)
-                if executor.describe():
-                    item.setToolTip(executor.describe())
+                item.setToolTip("\n".join(filter(None, (executor.name, executor.describe()))))
                 model.appendRow(item)
         self.type_picker.setModel(model)
 

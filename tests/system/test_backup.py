@@ -249,6 +249,8 @@ async def test_a_paused_backup_stops_between_files_and_resumes_to_a_verified_arc
     src = sparse_tree(tmp_path / "big", 24)
     paused = await paused_backup(queue, {"paths": [str(src)], "destination": str(tmp_path / "b")})
     assert 0 < paused.progress < 90
+    # the bytes read of all, for the window's speed and ETA
+    assert paused.total_bytes and 0 < (paused.done_bytes or 0) < paused.total_bytes
     task_id = paused.id
     await queue.resume_task(task_id)
     done = await queue.wait_for(task_id, timeout_s=60)

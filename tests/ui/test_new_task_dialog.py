@@ -109,22 +109,23 @@ def test_the_picker_groups_registered_types_by_family(
         for r in range(model.rowCount())
     ]
 
-    # Each family's group is titled by its `Family.title`, in registration order.
+    # Each family's group is titled by its `Family.title`, in registration order; each
+    # type reads as words (its executor's `title`, else made from its name).
     assert rows == [
         ("Docker", False),
-        ("docker_push", True),
+        ("Docker push", True),
         ("Shell", False),
-        ("custom_command", True),
-        ("custom_script", True),
+        ("Shell command", True),
+        ("Script", True),
         ("System", False),
-        ("system_backup", True),
-        ("system_cleanup", True),
-        ("system_monitor", True),
-        ("system_update", True),
+        ("System backup", True),
+        ("System cleanup", True),
+        ("System monitor", True),
+        ("System update", True),
         ("Handlers", False),
-        ("resize_images", True),
+        ("Resize images", True),
         ("Plug-ins", False),
-        ("lone_tool", True),
+        ("Lone tool", True),
     ]
     assert dialog.current_type() == "custom_command"
     assert dialog.objectName() == "newTaskDialog"
@@ -324,7 +325,7 @@ def test_the_real_docker_types_have_their_forms(qtbot: QtBot) -> None:
     for row in range(model.rowCount()):
         index = model.index(row, 0)
         if model.flags(index) & Qt.ItemFlag.ItemIsSelectable:
-            groups[title].append(index.data().strip())
+            groups[title].append(index.data(Qt.ItemDataRole.UserRole + 1))  # the type name
         else:
             title = index.data()
             groups[title] = []

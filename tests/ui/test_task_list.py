@@ -12,7 +12,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
+from qtqueue.core.task import Priority, Task, TaskStatus
 from qtqueue.engine.events import EventBus, EventKind, TaskEvent
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.task_list.columns import MASK, Column, Role, format_duration, masked_params
@@ -20,33 +20,10 @@ from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy
 
 from .conftest import Run, until
+from .task_list_env import changed, make
 
 ASC = Qt.SortOrder.AscendingOrder
 DESC = Qt.SortOrder.DescendingOrder
-
-
-def make(
-    name: str,
-    status: TaskStatus = TaskStatus.PENDING,
-    *,
-    created: float = 1_000.0,
-    duration: float | None = None,
-    progress: float = 0.0,
-    **kw: Any,
-) -> Task:
-    kw.setdefault("task_type", TaskType.CUSTOM_COMMAND)
-    kw.setdefault("params", {"command": name})
-    t = Task(name=name, status=status, created_at=created, progress=progress, **kw)
-    t.duration_s = duration
-    return t
-
-
-def changed(task: Task, **fields: Any) -> Task:
-    """A newer snapshot of `task` (what the engine would publish)."""
-    t = task.copy()
-    for k, v in fields.items():
-        setattr(t, k, v)
-    return t
 
 
 def column(model: Any, col: Column, role: int = Qt.ItemDataRole.DisplayRole) -> list[Any]:
@@ -129,7 +106,7 @@ def test_cells_show_text_icons_colours_and_raw_values(model: TaskTableModel) -> 
     assert model.index(row, Column.DURATION).data(Role.SORT) == 9.0
     assert model.index(row, Column.NAME).data(Role.TASK_ID) == model.tasks()[1].id
     assert model.headerData(Column.ERROR_CODE, Qt.Orientation.Horizontal) == "Error code"
-    assert model.columnCount() == len(Column) == 16
+    assert model.columnCount() == len(Column) == 19
 
 
 def test_only_secret_looking_params_are_masked() -> None:
@@ -290,7 +267,7 @@ def test_running_durations_tick_in_their_column_only(qtbot: QtBot) -> None:
     with qtbot.waitSignal(model.durationsTicked, timeout=2000):
         pass
     assert running.data() == "1 m 25 s"
-    assert set(emitted) == {(Column.DURATION, Column.DURATION)}
+    assert set(emitted) == {(Column.ETA, Column.DURATION)}  # ETA, speed … duration
     # Paused: the clock stops; resumed: it goes on from there.
     model.apply(changed=[changed(tasks[2], status=TaskStatus.PAUSED,
                                  paused_from=TaskStatus.RUNNING)])

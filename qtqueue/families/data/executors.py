@@ -167,6 +167,7 @@ class ProcessExecutor(Executor[ProcessParams]):
     database (qtqueue's own by default) to JSON."""
 
     task_type = TaskType.DATA_PROCESS
+    title = "Data processing"
     summary = "Query, filter, join and aggregate files with SQL or a spec; or back up a database"
 
     async def run(self, ctx: RunContext[ProcessParams]) -> dict[str, Any]:
@@ -271,6 +272,7 @@ class AnalyzeExecutor(Executor[AnalyzeParams]):
     """DATA_ANALYZE: a profile of every column, as the result and as a table in the detail pane."""
 
     task_type = TaskType.DATA_ANALYZE
+    title = "Data analysis"
     summary = "Profile a file or table: rows, types, nulls, min/max/mean, quantiles, top values"
 
     async def run(self, ctx: RunContext[AnalyzeParams]) -> dict[str, Any]:

@@ -147,12 +147,12 @@ class _Transfer:
         pct = self.layers.percent
         if now - self._reported_at >= PROGRESS_INTERVAL_S or pct - self._reported_pct >= 1.0:
             self._reported_at, self._reported_pct = now, pct
-            self.ctx.progress(pct, self.layers.step())
+            self.ctx.progress(pct, self.layers.step(), **self.layers.byte_counts())
 
     def finish(self) -> None:
         """The stream ended well: the last word on progress."""
         self.layers.complete()
-        self.ctx.progress(self.layers.percent, self.layers.step())
+        self.ctx.progress(self.layers.percent, self.layers.step(), **self.layers.byte_counts())
 
 
 async def _transfer(

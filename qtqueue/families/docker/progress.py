@@ -204,6 +204,12 @@ class LayerProgress:
     def bytes_done(self) -> int:
         return int(self._totals()[0])
 
+    def byte_counts(self) -> dict[str, int | None]:
+        """`done_bytes` and `total_bytes` for `RunContext.progress` (total None while no
+        layer's size is known)."""
+        done, expected = self._totals()
+        return {"done_bytes": int(done), "total_bytes": int(expected) if expected else None}
+
     def step(self) -> str:
         """`<verb>: <done> MB / <expected> MB[, ETA <time>]`."""
         done, expected = self._totals()

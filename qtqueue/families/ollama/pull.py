@@ -107,7 +107,10 @@ class _Pull:
         pct = self.progress.percent
         if force or now - self._reported_at >= PROGRESS_INTERVAL_S or pct - self._reported_pct >= 1:
             self._reported_at, self._reported_pct = now, pct
-            self.ctx.progress(pct, self.progress.step())
+            moved = self.progress
+            self.ctx.progress(
+                pct, moved.step(), done_bytes=moved.completed, total_bytes=moved.total or None
+            )
 
     def finish(self) -> dict[str, Any]:
         """Progress at 100 and the result."""

@@ -92,6 +92,7 @@ class CommandExecutor(Executor[CommandParams]):
     """Runs a program with arguments (no shell unless `shell` is true)."""
 
     task_type = TaskType.CUSTOM_COMMAND
+    title = "Shell command"
     params_model = CommandParams
     summary = "Run a program or a shell command line"
     runs_commands = True
@@ -130,6 +131,7 @@ class ScriptExecutor(Executor[ScriptParams]):
     """Runs a script file: by its interpreter, its #! line, or its extension."""
 
     task_type = TaskType.CUSTOM_SCRIPT
+    title = "Script"
     params_model = ScriptParams
     summary = "Run a script file (Python, shell, …)"
     runs_commands = True

@@ -358,7 +358,12 @@ class BackupExecutor(Executor[BackupParams]):
         files: dict[str, Any] = {}
 
         def report() -> None:
-            ctx.progress(min(90.0, 90.0 * done / total), f"{done} of {total} bytes")
+            ctx.progress(
+                min(90.0, 90.0 * done / total),
+                f"{done} of {total} bytes",
+                done_bytes=done,
+                total_bytes=total,
+            )
 
         def on_bytes(n: int) -> None:  # in the worker thread
             nonlocal done, reported

@@ -201,6 +201,7 @@ class WebhookExecutor(Executor[WebhookParams]):
     the body, elapsed ms) when its status is expected."""
 
     task_type = TaskType.CUSTOM_WEBHOOK
+    title = "Webhook"
     summary = "Call an HTTP endpoint (a webhook), optionally HMAC-signed, with retries"
     #: A webhook call is not idempotent (a POST may deploy twice): the queue never reruns it
     #: by itself; its own `attempts` are its retries (only where no answer or 429/5xx came).

@@ -1,4 +1,5 @@
-"""Paints the progress column as a real progress bar, with the percentage and current step."""
+"""Paints the progress column as a real progress bar: the percentage, a busy bar for a
+running task that has not said how far it is, nothing for a task that is not under way."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from qtqueue.ui.task_list.columns import Role
+from qtqueue.ui.task_list.columns import BUSY, Role
 
 logger = logging.getLogger(__name__)
 
@@ -22,23 +23,23 @@ _AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def progress_label(percent: float, step: str) -> str:
-    """'42 %', or '42 % · step' when there is a current step."""
+    """'42 %', or '42 % · step' when there is a current step (the detail pane's bar)."""
     text = f"{percent:.0f} %"
     return f"{text} · {step}" if step else text
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws `Role.SORT` (0–100) as a progress bar via the widget's style; set it on the
-    progress column only (`view.setItemDelegateForColumn`)."""
+    """Draws `Role.BAR` as a progress bar via the widget's style (a percentage, or a busy
+    bar for `BUSY`); no bar where it is None. Set it on the progress column only
+    (`view.setItemDelegateForColumn`)."""
 
     MARGIN = 2
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _AnyIndex) -> None:
-        value = index.data(Role.SORT)
+        value = index.data(Role.BAR)
         if not isinstance(value, (int, float)):
             super().paint(painter, option, index)
             return
-        step = index.data(Role.STEP) or ""
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         # The cell's own background first (selection, alternating rows).
@@ -52,14 +53,12 @@ class ProgressDelegate(QStyledItemDelegate):
             bar.initFrom(widget)
         m = self.MARGIN
         bar.rect = option.rect.adjusted(m, m, -m, -m)
+        busy = value == BUSY
         bar.minimum = 0
-        bar.maximum = 100
-        bar.progress = round(max(0.0, min(100.0, float(value))))
-        # One line, elided: the style would wrap a long step and clip both lines.
-        bar.text = option.fontMetrics.elidedText(
-            progress_label(float(value), step), Qt.TextElideMode.ElideRight, bar.rect.width() - 6
-        )
-        bar.textVisible = True
+        bar.maximum = 0 if busy else 100
+        bar.progress = 0 if busy else round(max(0.0, min(100.0, float(value))))
+        bar.text = "" if busy else f"{float(value):.0f} %"
+        bar.textVisible = not busy
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.fontMetrics = option.fontMetrics
@@ -69,4 +68,4 @@ class ProgressDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _AnyIndex) -> QSize:
         hint = super().sizeHint(option, index)
-        return QSize(max(hint.width(), 140), hint.height())
+        return QSize(max(hint.width(), 70), hint.height())

@@ -16,10 +16,9 @@ place. `TaskFilterProxy` only filters, so its row order is the model's.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -33,21 +32,8 @@ from PySide6.QtCore import (
 
 from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.ui.icons import status_color, status_icon
-from qtqueue.ui.task_list.columns import (
-    HEADERS,
-    STATUS_ORDER,
-    Column,
-    Role,
-    first_line,
-    format_duration,
-    format_resources,
-    format_time,
-    param_words,
-    resources_key,
-    retries_text,
-    status_cell,
-    tooltip,
-)
+from qtqueue.ui.task_list.cells import Cells
+from qtqueue.ui.task_list.columns import HEADERS, Column, Role, param_words, progress_bar, tooltip
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +52,12 @@ def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
 
 
 
+def _alignment(column: int) -> Qt.AlignmentFlag | None:
+    if column in _RIGHT_ALIGNED:
+        return _RIGHT
+    return _CENTER if column in _CENTERED else None
+
+
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
@@ -73,7 +65,11 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_ALIGNED = frozenset({Column.DURATION, Column.RETRIES})
+#: Short live figures, centred: right-aligned, they ran into the next column's left-aligned
+#: header ("Speed Last error").
+_CENTERED = frozenset({Column.ETA, Column.SPEED})
 _LAST_COLUMN = max(Column)
 _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -106,6 +102,7 @@ class TaskTableModel(QAbstractTableModel):
         *,
         clock: Callable[[], float] = time.time,
         tick_ms: int = 1000,
+        titles: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self._clock = clock
@@ -133,43 +130,14 @@ class TaskTableModel(QAbstractTableModel):
         self._resort_timer = QTimer(self)
         self._resort_timer.setSingleShot(True)
         self._resort_timer.setInterval(RESORT_DELAY_MS)
-        self._resort_timer.timeout.connect(self._resort)
-        self._display: dict[Column, Callable[[Task], Any]] = {
-            Column.NAME: lambda t: t.name,
-            Column.TYPE: lambda t: t.type_name,
-            Column.CATEGORY: lambda t: t.category,
-            Column.QUEUE: lambda t: t.queue,
-            Column.TAGS: lambda t: ", ".join(t.tags),
-            Column.PRIORITY: lambda t: t.priority.name.capitalize(),
-            Column.STATUS: status_cell,
-            Column.PROGRESS: lambda t: f"{t.progress:.0f} %",
-            Column.RESOURCES: lambda t: format_resources(t.resources) if t.resources else "",
-            Column.CREATED: lambda t: format_time(t.created_at),
-            Column.STARTED: lambda t: format_time(t.started_at),
-            Column.DURATION: lambda t: format_duration(self.duration_of(t)),
-            Column.RETRIES: retries_text,
-            Column.ERROR_CODE: lambda t: t.error_code or "",
-            Column.LAST_ERROR: lambda t: first_line(t.error),
-            Column.ID: lambda t: t.id,
-        }
-        self._keys: dict[Column, Callable[[Task], Any]] = {
-            Column.NAME: lambda t: t.name.casefold(),
-            Column.TYPE: lambda t: t.type_name,
-            Column.CATEGORY: lambda t: t.category.casefold(),
-            Column.QUEUE: lambda t: t.queue,
-            Column.TAGS: lambda t: ", ".join(t.tags).casefold(),
-            Column.PRIORITY: lambda t: int(t.priority),
-            Column.STATUS: lambda t: STATUS_ORDER[t.status],
-            Column.PROGRESS: lambda t: t.progress,
-            Column.RESOURCES: lambda t: resources_key(t.resources),
-            Column.CREATED: lambda t: t.created_at,
-            Column.STARTED: lambda t: -math.inf if t.started_at is None else t.started_at,
-            Column.DURATION: self._duration_key,
-            Column.RETRIES: lambda t: t.retry_count,
-            Column.ERROR_CODE: lambda t: t.error_code or "",
-            Column.LAST_ERROR: lambda t: (t.error or "").casefold(),
-            Column.ID: lambda t: t.id,
-        }
+        self._resort_timer.timeout.connect(self._resort_unless_held)
+        self.cells = Cells(self.duration_of, clock, titles)
+        self._display = self.cells.display
+        self._keys = self.cells.keys
+        # While held (the pointer is over the table), rows that fall out of order stay put
+        # until `hold_resort(False)`; `_resort_pending` says one is owed.
+        self._held = False
+        self._resort_pending = False
 
     # ------------------------------------------------------------------ Qt model interface
 
@@ -190,7 +158,7 @@ class TaskTableModel(QAbstractTableModel):
         if role == _DISPLAY:
             return HEADERS[Column(section)]
         if role == _ALIGNMENT:
-            return _RIGHT if section in _RIGHT_ALIGNED else _LEFT
+            return _alignment(section) or _LEFT
         return None
 
     def flags(self, index: _AnyIndex) -> Qt.ItemFlag:
@@ -214,13 +182,17 @@ class TaskTableModel(QAbstractTableModel):
                 return status_color(task.status)
             return None
         if role == _ALIGNMENT:
-            return _RIGHT if column in _RIGHT_ALIGNED else None
+            return _alignment(column)
         if role == _TOOLTIP:
+            if column == Column.ETA:
+                return self.cells.eta_tooltip(task)
             return tooltip(task, Column(column))
         if role == Role.TASK:
             return task
         if role == Role.TASK_ID:
             return task.id
+        if role == Role.BAR:
+            return progress_bar(task) if column == Column.PROGRESS else None
         if role == Role.STEP:
             return task.current_step
         return None
@@ -314,6 +286,8 @@ class TaskTableModel(QAbstractTableModel):
         self._types.update({t.type_name for t in rows})
         self._categories.update({t.category for t in rows})
         self._tags.update(tag for t in rows for tag in t.tags)
+        self.cells.clear()
+        self.cells.note_all(rows, now)
         for t in rows:
             if t.status in ACTIVE or t.status == TaskStatus.PAUSED:
                 self._track_clock(t, now)
@@ -356,6 +330,7 @@ class TaskTableModel(QAbstractTableModel):
         self._arrival.pop(task.id, None)
         self._haystacks.pop(task.id, None)
         self._clocks.pop(task.id, None)
+        self.cells.forget(task)
         self._counts[task.status] -= 1
         if not self._counts[task.status]:
             del self._counts[task.status]
@@ -381,6 +356,7 @@ class TaskTableModel(QAbstractTableModel):
             if old.tags != t.tags or old.category != t.category:
                 new_values |= self._note_values(t)
             self._track_clock(t, now)
+            self.cells.note(t, now)
             rows.append(row)
         for first, last in _runs(rows):
             self.dataChanged.emit(self.index(first, 0), self.index(last, _LAST_COLUMN))
@@ -400,6 +376,7 @@ class TaskTableModel(QAbstractTableModel):
             self._counts[t.status] += 1
             new_values |= self._note_values(t)
             self._track_clock(t, now)
+            self.cells.note(t, now)
         if self._sort_column is None or len(tasks) > 64:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(tasks) - 1)
@@ -460,15 +437,11 @@ class TaskTableModel(QAbstractTableModel):
         elif entry is not None:
             del self._clocks[t.id]
 
-    def _duration_key(self, t: Task) -> float:
-        d = self.duration_of(t)
-        return -1.0 if d is None else d
-
     def _sort_key(self, column: Column) -> Callable[[Task], Any]:
         """The key to sort every row by `column` (the Role.SORT value, built for speed)."""
         if column != Column.DURATION:
             return self._keys[column]
-        clocks, ticking = self._clocks, self._duration_key
+        clocks, ticking = self._clocks, self.cells.duration_key
 
         def key(t: Task) -> float:
             if t.id in clocks:
@@ -509,13 +482,35 @@ class TaskTableModel(QAbstractTableModel):
                 lo = mid + 1
         return lo
 
+    def hold_resort(self, hold: bool) -> None:
+        """Hold live re-sorts (rows stay where they are under the user's pointer) or let
+        them go again, re-sorting at once if a change broke the order meanwhile."""
+        self._held = hold
+        if not hold and self._resort_pending:
+            self._resort_pending = False
+            self._request_resort()
+
+    @property
+    def resort_held(self) -> bool:
+        """Whether live re-sorts are held (see `hold_resort`)."""
+        return self._held
+
     def _request_resort(self) -> None:
         """Re-sort after live changes: at once in a small model; in a big one at most every
-        `RESORT_DELAY_MS` (each re-sort makes the proxy and view re-map every row)."""
-        if len(self._rows) <= RESORT_NOW_MAX_ROWS:
+        `RESORT_DELAY_MS` (each re-sort makes the proxy and view re-map every row); later
+        while held."""
+        if self._held:
+            self._resort_pending = True
+        elif len(self._rows) <= RESORT_NOW_MAX_ROWS:
             self._resort()
         elif not self._resort_timer.isActive():
             self._resort_timer.start()
+
+    def _resort_unless_held(self) -> None:
+        if self._held:
+            self._resort_pending = True
+        else:
+            self._resort()
 
     def settle(self) -> None:
         """Apply a pending re-sort now."""
@@ -525,6 +520,7 @@ class TaskTableModel(QAbstractTableModel):
     def _resort(self) -> None:
         """Re-establish the row order as one layout change; selections follow their rows."""
         self._resort_timer.stop()
+        self._resort_pending = False
         if not self._rows:
             return
         if self._sort_column is None:
@@ -555,7 +551,7 @@ class TaskTableModel(QAbstractTableModel):
             self._tick.stop()
 
     def _on_tick(self) -> None:
-        """Refresh the duration cells of running tasks (only that column)."""
+        """Refresh the cells of running tasks that move with time (ETA to duration)."""
         rows = [
             r
             for r in (self.row_of(i) for i, (_, since) in self._clocks.items() if since is not None)
@@ -566,7 +562,7 @@ class TaskTableModel(QAbstractTableModel):
             runs = [(runs[0][0], runs[-1][1])]
         for first, last in runs:
             self.dataChanged.emit(
-                self.index(first, Column.DURATION),
+                self.index(first, Column.ETA),
                 self.index(last, Column.DURATION),
                 [_DISPLAY, int(Role.SORT)],
             )
