@@ -66,6 +66,7 @@ def test_counting_puts_each_task_in_its_choices_categories_and_tags() -> None:
     }  # fmt: skip
     assert counts.categories == {"general": 8, "ml": 1, "deploy": 1}
     assert counts.tags == {"gpu": 2, "nightly": 1}
+    assert counts.next_due == now + 60  # then "Scheduled" moves to "Waiting"
     # Each count is what the list shows when that choice filters it.
     for key, n in counts.statuses.items():
         assert sum(BY_KEY[key].matches(t, now, {tasks[0].id}) for t in tasks) == n, key
@@ -127,6 +128,28 @@ def test_the_sidebar_counts_follow_the_engine_and_a_click_filters_the_list(
     f.filterStatus.setCurrentIndex(f.filterStatus.findText("Unfinished"))
     assert selected(bar.status.list) == []
     assert shown_names(window) == ["rotate logs", "to production"]
+
+
+def test_a_scheduled_task_moves_to_waiting_when_its_time_comes(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    bar: SideBar = window.sidebar.bar
+
+    async def scenario() -> None:
+        await window.queue.pause_queue()  # it stays waiting once its time came
+        await window.queue.add_task(command("true", name="soon", run_at=time.time() + 1.0))
+        await until(
+            lambda: bar.count_text("status", "scheduled") == "Scheduled (1)",
+            window.model.batchApplied,
+        )
+
+    run(scenario())
+    f = window.form
+    f.filterStatus.setCurrentIndex(f.filterStatus.findText("Waiting"))
+    assert shown_names(window) == []
+    qtbot.waitUntil(lambda: bar.count_text("status", "waiting") == "Waiting (1)", timeout=5000)
+    assert bar.count_text("status", "scheduled") == "Scheduled (0)"
+    assert shown_names(window) == ["soon"]
 
 
 def test_the_sidebar_folds_hides_and_keeps_its_width(

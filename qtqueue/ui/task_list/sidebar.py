@@ -17,6 +17,7 @@ the detail pane when the filters hide its task.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from typing import Any, Protocol
 
@@ -57,6 +58,8 @@ logger = logging.getLogger(__name__)
 #: `COUNT_DELAY_MS`.
 COUNT_NOW_MAX_ROWS = 20_000
 COUNT_DELAY_MS = 400
+#: The longest wait for a scheduled task's time before counting again anyway.
+MAX_DUE_WAIT_S = 3600.0
 #: Where the splitter's state (the sidebar's width, or that it is collapsed) is kept.
 SPLITTER_KEY = "mainWindow/sidebarSplitter"
 #: Where whether it is shown (View › Sidebar) is kept.
@@ -98,9 +101,8 @@ class _Section(QWidget):
         self.header = QToolButton(self)
         self.header.setObjectName(f"{name}Header")
         self.header.setText(title)
-        self.header.setCheckable(True)
-        self.header.setChecked(True)
         self.header.setAutoRaise(True)
+        self.header.setToolTip(f"Fold or unfold the {title.lower()}")
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.header.setArrowType(Qt.ArrowType.DownArrow)
         font = self.header.font()
@@ -119,7 +121,7 @@ class _Section(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.header)
         layout.addWidget(self.list)
-        self.header.toggled.connect(self._fold)
+        self.header.clicked.connect(lambda: self._fold(self.list.isHidden()))
 
     def _fold(self, shown: bool) -> None:
         self.list.setVisible(shown)
@@ -347,6 +349,9 @@ class SideBarHost(QObject):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.recount)
+        self._due_timer = QTimer(bar)
+        self._due_timer.setSingleShot(True)
+        self._due_timer.timeout.connect(self._time_came)
         self._detail_timer = QTimer(bar)
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(0)
@@ -371,9 +376,21 @@ class SideBarHost(QObject):
     # ------------------------------------------------------------------ counts
 
     def recount(self) -> None:
-        """Count every choice now (one pass over the rows)."""
+        """Count every choice now (one pass over the rows); count again when the first
+        scheduled task's time comes (it moves to Waiting, though no event says so)."""
         self._count_timer.stop()
-        self.bar.show_counts(count_tasks(self.window.model.tasks(), self._asking))
+        counts = count_tasks(self.window.model.tasks(), self._asking)
+        self.bar.show_counts(counts)
+        self._due_timer.stop()
+        if counts.next_due is not None:
+            delay_s = max(0.0, counts.next_due - time.time()) + 0.05
+            self._due_timer.start(int(min(delay_s, MAX_DUE_WAIT_S) * 1000))
+
+    def _time_came(self) -> None:
+        choice = self.window.proxy.choice
+        if choice is not None and choice.test is not None:
+            self.window.proxy.invalidate()
+        self.recount()
 
     def _after_batch(self) -> None:
         if self.window.model.rowCount() <= COUNT_NOW_MAX_ROWS:

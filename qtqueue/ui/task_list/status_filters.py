@@ -165,11 +165,13 @@ BY_KEY: dict[str, StatusFilter] = {f.key: f for f in STATUS_FILTERS}
 
 @dataclass
 class TaskCounts:
-    """How many tasks each status choice (by key), category and tag holds."""
+    """How many tasks each status choice (by key), category and tag holds, and when the
+    first scheduled task's time comes (None: none waits for one), moving it to Waiting."""
 
     statuses: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     tags: Counter[str] = field(default_factory=Counter)
+    next_due: float | None = None
 
 
 def count_tasks(
@@ -181,6 +183,7 @@ def count_tasks(
     categories: Counter[str] = Counter()
     tags: Counter[str] = Counter()
     scheduled = approval = dead = questions = total = 0
+    next_due: float | None = None
     pending = TaskStatus.PENDING
     for t in tasks:
         total += 1
@@ -191,13 +194,15 @@ def count_tasks(
             tags.update(t.tags)
         if status == pending and t.run_at is not None and t.run_at > now:
             scheduled += 1
+            if next_due is None or t.run_at < next_due:
+                next_due = t.run_at
         if t.approved_at is None and awaits_approval(t):
             approval += 1
         if t.dead_letter:
             dead += 1
         if asking and t.id in asking:
             questions += 1
-    counts = TaskCounts(categories=categories, tags=tags)
+    counts = TaskCounts(categories=categories, tags=tags, next_due=next_due)
     special = {
         ALL: total,
         "waiting": by_status[pending] - scheduled,
