@@ -7,15 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QListWidget
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import TERMINAL, Permission, Task, TaskStatus, TaskType
+from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_list.sidebar import SideBar
-from qtqueue.ui.task_list.status_filters import BY_KEY, count_tasks
+from qtqueue.ui.task_list.status_filters import BY_KEY, QUESTIONS, count_tasks
 
 from .filters_env import command, shown_names, until, until_task
 
@@ -128,6 +130,44 @@ def test_the_sidebar_counts_follow_the_engine_and_a_click_filters_the_list(
     f.filterStatus.setCurrentIndex(f.filterStatus.findText("Unfinished"))
     assert selected(bar.status.list) == []
     assert shown_names(window) == ["rotate logs", "to production"]
+
+
+class _AsksOnce(Executor):
+    """Runs until a person answers the one question it asks."""
+
+    task_type: ClassVar[str] = "asks_once"
+    params_model = Params
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:  # type: ignore[type-arg]
+        answered = await ctx.ask("Go on?")
+        return {"told": answered.answer}
+
+
+def test_the_questions_row_counts_and_lists_the_tasks_that_ask(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    bar: SideBar = window.sidebar.bar
+    window.queue.register_executor(_AsksOnce())
+
+    async def ask() -> str:
+        await window.queue.add_task(command("true", name="quiet"))
+        asking = await window.queue.add_task(Task("asks_once", {}, name="asking"))
+        await until(lambda: bar.count_text("status", QUESTIONS) == "Questions (1)",
+                    window.questions.refreshed)  # fmt: skip
+        return asking
+
+    asking = run(ask())
+    click_row(qtbot, bar.status.list, QUESTIONS)
+    assert shown_names(window) == ["asking"]
+
+    async def answer() -> None:
+        (question,) = await window.queue.questions.list(task_id=asking)
+        await window.queue.questions.answer(question.id, "yes")
+        await until(lambda: bar.count_text("status", QUESTIONS) == "Questions (0)",
+                    window.questions.refreshed)  # fmt: skip
+
+    run(answer())
+    assert shown_names(window) == []  # answered: no longer among the questions
 
 
 def test_a_scheduled_task_moves_to_waiting_when_its_time_comes(
