@@ -5,9 +5,9 @@ filters the list.
 
 The filter combos above the table stay the one source of truth: a click chooses in them
 (`TaskFilters.choose`) and the sidebar follows whatever they hold (`TaskFilters.changed`).
-The counts come from one pass over the model's rows per batch of engine events
-(`count_tasks`); in a big queue the passes are spaced out (`COUNT_DELAY_MS`), so 100,000
-tasks never hold the window up.
+The counts follow the model's row changes task by task (`LiveCounts`): a batch of engine
+events costs only its own tasks, so 100,000 tasks never hold the window up; one pass counts
+them all when the model is reset.
 
 `SideBar.install(window)` puts it left of the task list in a splitter (collapsible, its width
 remembered), adds View › Sidebar, the empty table's line, the hidden-task banner, and clears
@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any, Protocol
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from qtqueue.core.task import Task
 from qtqueue.ui.icons import icon
+from qtqueue.ui.task_list.columns import Column
 from qtqueue.ui.task_list.empty_state import EmptyState, HiddenTaskBanner
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
@@ -48,16 +49,12 @@ from qtqueue.ui.task_list.status_filters import (
     ALL,
     QUESTIONS,
     STATUS_FILTERS,
+    LiveCounts,
     TaskCounts,
-    count_tasks,
 )
 
 logger = logging.getLogger(__name__)
 
-#: Up to this many tasks the counts follow each batch at once; beyond, at most every
-#: `COUNT_DELAY_MS`.
-COUNT_NOW_MAX_ROWS = 20_000
-COUNT_DELAY_MS = 400
 #: The longest wait for a scheduled task's time before counting again anyway.
 MAX_DUE_WAIT_S = 3600.0
 #: Where the splitter's state (the sidebar's width, or that it is collapsed) is kept.
@@ -345,10 +342,7 @@ class SideBarHost(QObject):
         self.splitter.splitterMoved.connect(self._moved)
         bar.installEventFilter(self)
 
-        self._count_timer = QTimer(bar)
-        self._count_timer.setSingleShot(True)
-        self._count_timer.setInterval(COUNT_DELAY_MS)
-        self._count_timer.timeout.connect(self.recount)
+        self.live = LiveCounts()
         self._due_timer = QTimer(bar)
         self._due_timer.setSingleShot(True)
         self._due_timer.timeout.connect(self._time_came)
@@ -357,6 +351,10 @@ class SideBarHost(QObject):
         self._detail_timer.setInterval(0)
         self._detail_timer.timeout.connect(self._follow_detail)
         model, proxy = window.model, window.proxy
+        model.modelReset.connect(self.recount)
+        model.rowsInserted.connect(self._rows_in)
+        model.rowsAboutToBeRemoved.connect(self._rows_out)
+        model.dataChanged.connect(self._rows_changed)
         model.batchApplied.connect(self._after_batch)
         window.questions.refreshed.connect(self._questions_changed)
         self.filters.changed.connect(self._filters_changed)
@@ -376,10 +374,14 @@ class SideBarHost(QObject):
     # ------------------------------------------------------------------ counts
 
     def recount(self) -> None:
-        """Count every choice now (one pass over the rows); count again when the first
-        scheduled task's time comes (it moves to Waiting, though no event says so)."""
-        self._count_timer.stop()
-        counts = count_tasks(self.window.model.tasks(), self._asking)
+        """Count every task anew (one pass over the rows) and show it."""
+        self.live.reset(self.window.model.tasks(), self._asking)
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        """Show the counts; count again when the first scheduled task's time comes (it moves
+        to Waiting, though no event says so)."""
+        counts = self.live.counts
         self.bar.show_counts(counts)
         self._due_timer.stop()
         if counts.next_due is not None:
@@ -390,20 +392,33 @@ class SideBarHost(QObject):
         choice = self.window.proxy.choice
         if choice is not None and choice.test is not None:
             self.window.proxy.invalidate()
-        self.recount()
+        self.live.due_now(self.window.model.task_by_id)
+        self._show_counts()
+
+    def _rows_in(self, _parent: QModelIndex, first: int, last: int) -> None:
+        model = self.window.model
+        self.live.update(model.task(r) for r in range(first, last + 1))
+
+    def _rows_out(self, _parent: QModelIndex, first: int, last: int) -> None:
+        model = self.window.model
+        self.live.remove(model.task(r).id for r in range(first, last + 1))
+
+    def _rows_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, *_: object) -> None:
+        if top_left.column() == bottom_right.column() == Column.DURATION:
+            return  # the running time ticked: nothing counted changed
+        model = self.window.model
+        self.live.update(model.task(r) for r in range(top_left.row(), bottom_right.row() + 1))
 
     def _after_batch(self) -> None:
-        if self.window.model.rowCount() <= COUNT_NOW_MAX_ROWS:
-            self.recount()
-        elif not self._count_timer.isActive():
-            self._count_timer.start()
+        self._show_counts()
         self._update_empty()
         self._check_watched()
 
     def _questions_changed(self, *_args: object) -> None:
         self._asking = frozenset(q.task_id for q in self.window.questions.questions)
         self.window.proxy.set_asking(self._asking)
-        self.recount()
+        self.live.set_asking(self._asking, self.window.model.task_by_id)
+        self._show_counts()
 
     # ------------------------------------------------------------------ the list
 

@@ -9,9 +9,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from qtqueue.core.actions import awaits_approval
-from qtqueue.core.task import ACTIVE, TERMINAL, UNFINISHED, Task, TaskStatus
+from qtqueue.core.task import ACTIVE, TERMINAL, UNFINISHED, Permission, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -174,46 +175,128 @@ class TaskCounts:
     next_due: float | None = None
 
 
+_PENDING = TaskStatus.PENDING
+
+#: The choices with a status set that holds each status (a task in it counts there).
+_STATUS_KEYS: dict[TaskStatus, tuple[str, ...]] = {
+    status: (ALL, *(f.key for f in STATUS_FILTERS if f.statuses and status in f.statuses))
+    for status in TaskStatus
+}
+
+
+def choice_keys(task: Task, now: float, asking: Collection[str]) -> tuple[str, ...]:
+    """The keys of every status choice that holds `task` ("all" included)."""
+    status = task.status
+    keys = _STATUS_KEYS[status]
+    extra: list[str] = []
+    if status is _PENDING:
+        run_at = task.run_at
+        extra.append("scheduled" if run_at is not None and run_at > now else "waiting")
+    if (
+        task.permission is Permission.HUMAN_REQUIRED
+        and task.approved_at is None
+        and status not in TERMINAL
+    ):
+        extra.append("approval")
+    if task.dead_letter:
+        extra.append(DEAD_LETTERS)
+    if asking and task.id in asking:
+        extra.append(QUESTIONS)
+    return (*keys, *extra) if extra else keys
+
+
+class LiveCounts:
+    """`TaskCounts` kept current task by task: what each task added is remembered, so a
+    changed or removed task costs only its own share (100,000 tasks, one changed: no pass
+    over the rest). `asking` are the tasks with an open question."""
+
+    def __init__(self) -> None:
+        self.counts = TaskCounts()
+        self._asking: frozenset[str] = frozenset()
+        # What each task added: its choices, category and tags.
+        self._added: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {}
+        self._due: dict[str, float] = {}  # scheduled tasks: their start time
+
+    def reset(
+        self, tasks: Iterable[Task], asking: Collection[str] = (), now: float | None = None
+    ) -> None:
+        """Count `tasks` anew (one pass; the tasks sharing their choices are counted as one)."""
+        now = time.time() if now is None else now
+        self._asking = asking = frozenset(asking)
+        self._added = added = {}
+        self._due = due = {}
+        by_keys: Counter[tuple[str, ...]] = Counter()
+        for t in tasks:
+            keys = choice_keys(t, now, asking)
+            added[t.id] = (keys, t.category, tuple(t.tags) if t.tags else ())
+            by_keys[keys] += 1
+            if t.run_at is not None and t.run_at > now and t.status is _PENDING:
+                due[t.id] = t.run_at
+        statuses: Counter[str] = Counter()
+        for keys, n in by_keys.items():
+            for key in keys:
+                statuses[key] += n
+        self.counts = TaskCounts(
+            statuses,
+            Counter(category for _keys, category, _tags in added.values()),
+            Counter(chain.from_iterable(tags for _keys, _category, tags in added.values())),
+            min(due.values()) if due else None,
+        )
+
+    def update(self, tasks: Iterable[Task], now: float | None = None) -> None:
+        """Count these snapshots in place of what their tasks counted before (new ones too)."""
+        now = time.time() if now is None else now
+        counts, added, due, asking = self.counts, self._added, self._due, self._asking
+        for t in tasks:
+            if t.id in added:
+                self._drop(t.id)
+            keys = choice_keys(t, now, asking)
+            tags = tuple(t.tags) if t.tags else ()
+            added[t.id] = (keys, t.category, tags)
+            counts.statuses.update(keys)
+            counts.categories[t.category] += 1
+            if tags:
+                counts.tags.update(tags)
+            if t.run_at is not None and t.run_at > now and t.status is _PENDING:
+                due[t.id] = t.run_at
+        counts.next_due = min(due.values()) if due else None
+
+    def remove(self, task_ids: Iterable[str]) -> None:
+        """Forget what these tasks counted."""
+        for task_id in task_ids:
+            self._drop(task_id)
+        self.counts.next_due = min(self._due.values()) if self._due else None
+
+    def set_asking(self, asking: Collection[str], task_by_id: Callable[[str], Task | None]) -> None:
+        """The tasks with an open question changed: count those that came or went again."""
+        new = frozenset(asking)
+        moved = self._asking ^ new
+        self._asking = new
+        self.update(t for t in map(task_by_id, moved) if t is not None)
+
+    def due_now(self, task_by_id: Callable[[str], Task | None], now: float | None = None) -> None:
+        """Count the scheduled tasks whose time came as waiting."""
+        now = time.time() if now is None else now
+        came = [i for i, at in self._due.items() if at <= now]
+        self.update((t for t in map(task_by_id, came) if t is not None), now)
+
+    def _drop(self, task_id: str) -> None:
+        entry = self._added.pop(task_id, None)
+        self._due.pop(task_id, None)
+        if entry is None:
+            return
+        keys, category, tags = entry
+        counts = self.counts
+        counts.statuses.subtract(keys)
+        counts.categories[category] -= 1
+        if tags:
+            counts.tags.subtract(tags)
+
+
 def count_tasks(
     tasks: Iterable[Task], asking: Collection[str], now: float | None = None
 ) -> TaskCounts:
-    """Count every choice, category and tag in one pass (100,000 tasks: a few tens of ms)."""
-    now = time.time() if now is None else now
-    by_status: Counter[TaskStatus] = Counter()
-    categories: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    scheduled = approval = dead = questions = total = 0
-    next_due: float | None = None
-    pending = TaskStatus.PENDING
-    for t in tasks:
-        total += 1
-        status = t.status
-        by_status[status] += 1
-        categories[t.category] += 1
-        if t.tags:
-            tags.update(t.tags)
-        if status == pending and t.run_at is not None and t.run_at > now:
-            scheduled += 1
-            if next_due is None or t.run_at < next_due:
-                next_due = t.run_at
-        if t.approved_at is None and awaits_approval(t):
-            approval += 1
-        if t.dead_letter:
-            dead += 1
-        if asking and t.id in asking:
-            questions += 1
-    counts = TaskCounts(categories=categories, tags=tags, next_due=next_due)
-    special = {
-        ALL: total,
-        "waiting": by_status[pending] - scheduled,
-        "approval": approval,
-        "scheduled": scheduled,
-        DEAD_LETTERS: dead,
-        QUESTIONS: questions,
-    }
-    for f in STATUS_FILTERS:
-        if f.statuses is not None:
-            counts.statuses[f.key] = sum(by_status[x] for x in f.statuses)
-        else:
-            counts.statuses[f.key] = special[f.key]
-    return counts
+    """Count every choice, category and tag in one pass over `tasks`."""
+    live = LiveCounts()
+    live.reset(tasks, asking, now)
+    return live.counts
