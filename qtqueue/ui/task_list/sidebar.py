@@ -276,6 +276,19 @@ class SideBar(QScrollArea):
         return SideBarHost(window, cls(window.filters))
 
 
+def _list_area(table: QWidget, page: QWidget | None) -> QWidget:
+    """The widget that holds the task list and what shares its place (the detail pane):
+    the tasks page's child above the list, else the splitters around the list."""
+    holder, parent = table, table.parentWidget()
+    if page is not None and page.isAncestorOf(table):
+        while parent is not None and parent is not page:
+            holder, parent = parent, parent.parentWidget()
+        return holder
+    while isinstance(parent, QSplitter):
+        holder, parent = parent, parent.parentWidget()
+    return holder
+
+
 def _replace_in_layout(widget: QWidget, by: QWidget) -> QBoxLayout | None:
     """Put `by` where the widget holding `widget` sits in a layout (`widget` itself, or the
     splitter around it); returns that layout."""
@@ -309,10 +322,7 @@ class SideBarHost(QObject):
         self._watched: str | None = None
         table = window.table
         # The list (with whatever shares its place, e.g. the detail pane) goes right of it.
-        holder: QWidget = table
-        parent = holder.parentWidget()
-        while isinstance(parent, QSplitter):
-            holder, parent = parent, parent.parentWidget()
+        holder = _list_area(table, getattr(window.form, "tasksTab", None))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("sideBarSplitter")
         layout = _replace_in_layout(holder, self.splitter)
