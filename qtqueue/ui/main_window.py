@@ -50,6 +50,7 @@ from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
+from qtqueue.ui.task_list.sidebar import SideBar
 from qtqueue.ui.task_list.table_setup import selected_row_count, setup_table
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
@@ -162,6 +163,7 @@ class MainWindow(QMainWindow):
             lambda: self._column_actions[Column.LAST_ERROR].setChecked(True), self,
         )
         self.setTabOrder(self.form.searchBox, self.form.filterStatus)
+        self.sidebar = SideBar.install(self)
         self._setup_status_bar()
         self._connect()
         self._restore_settings()
@@ -341,6 +343,7 @@ class MainWindow(QMainWindow):
         """Select a task's row (now, or as soon as it shows up)."""
         self._select_when_shown = task_id
         self._select_task(task_id)
+        self.sidebar.watch(task_id)
 
     def _selection_for(self, ids: Iterable[str]) -> QItemSelection:
         selection = QItemSelection()

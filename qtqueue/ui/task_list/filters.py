@@ -4,35 +4,21 @@ search box, applied to `TaskFilterProxy` (the search after a short pause in typi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 
-from qtqueue.core.task import ACTIVE, TERMINAL, UNFINISHED, TaskStatus
+from qtqueue.core.type_titles import type_title
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy
+from qtqueue.ui.task_list.status_filters import BY_KEY, DEAD_LETTERS, STATUS_FILTERS
 
 logger = logging.getLogger(__name__)
 
-#: The status filter's choice that shows dead letters (failed for good after their retries).
-DEAD_LETTERS = "dead_letters"
-
-#: The status filter's choices: label, statuses (None: all), icon.
-STATUS_FILTERS: tuple[tuple[str, frozenset[TaskStatus] | None, str | None], ...] = (
-    ("All tasks", None, None),
-    ("Unfinished", UNFINISHED, None),
-    ("Running", ACTIVE, "status-running"),
-    ("Waiting", frozenset({TaskStatus.PENDING}), "status-pending"),
-    ("Paused", frozenset({TaskStatus.PAUSED}), "status-paused"),
-    ("Finished", TERMINAL, None),
-    ("Completed", frozenset({TaskStatus.COMPLETED}), "status-completed"),
-    ("Failed or timed out", frozenset({TaskStatus.FAILED, TaskStatus.TIMEOUT}), "status-failed"),
-    ("Cancelled", frozenset({TaskStatus.CANCELLED}), "status-cancelled"),
-)
-#: After those: (label, data, icon) of the dead-letter choice.
-DEAD_LETTER_FILTER = ("Dead letters", DEAD_LETTERS, "dead-letter")
+__all__ = ["DEAD_LETTERS", "SEARCH_DELAY_MS", "TaskFilters"]
 
 #: How long typing pauses before the search applies.
 SEARCH_DELAY_MS = 150
@@ -41,7 +27,11 @@ SEARCH_DELAY_MS = 150
 class TaskFilters(QObject):
     """Wires the window's filter widgets (`form`) to `proxy`; the type, category and tag
     choices follow the values `model` holds. Choosing dead letters calls
-    `show_dead_letter_column` (what a dead letter died of is what one looks at them for)."""
+    `show_dead_letter_column` (what a dead letter died of is what one looks at them for).
+    The type choice reads each type's name in words (`set_titles`). Esc in the search box
+    clears it. `changed` is emitted whenever a filter was applied (the sidebar follows)."""
+
+    changed = Signal()
 
     def __init__(
         self,
@@ -60,15 +50,18 @@ class TaskFilters(QObject):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.apply_search)
+        self._titles: Mapping[str, str] = {}
         f = form
-        for label, statuses, icon_name in STATUS_FILTERS:
-            if icon_name:
-                f.filterStatus.addItem(icon(icon_name), label, statuses)
+        for choice in STATUS_FILTERS:
+            if choice.key == DEAD_LETTERS:
+                f.filterStatus.insertSeparator(f.filterStatus.count())
+            if choice.icon:
+                f.filterStatus.addItem(icon(choice.icon), choice.combo_label, choice.key)
             else:
-                f.filterStatus.addItem(label, statuses)
-        label, data, icon_name = DEAD_LETTER_FILTER
-        f.filterStatus.insertSeparator(f.filterStatus.count())
-        f.filterStatus.addItem(icon(icon_name), label, data)
+                f.filterStatus.addItem(choice.combo_label, choice.key)
+            f.filterStatus.setItemData(
+                f.filterStatus.count() - 1, choice.tooltip, Qt.ItemDataRole.ToolTipRole
+            )
         for combo in (f.filterType, f.filterCategory, f.filterTag):
             combo.addItem("All", None)
         model.valuesChanged.connect(self.refresh_choices)
@@ -78,15 +71,70 @@ class TaskFilters(QObject):
         f.filterTag.currentIndexChanged.connect(self.apply_values)
         f.searchBox.textChanged.connect(lambda _text: self._search_timer.start())
         f.searchBox.returnPressed.connect(self.apply_search)
+        f.searchBox.setPlaceholderText("Search names, tags, errors… (Esc clears)")
+        f.searchBox.setToolTip(
+            "Finds tasks by name, id, parameters, category, tags, error code and error"
+            " message; every word must match. Esc clears it."
+        )
+        f.searchBox.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.form.searchBox
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and self.form.searchBox.text()
+        ):
+            self.form.searchBox.clear()
+            self.apply_search()
+            return True
+        return super().eventFilter(watched, event)
+
+    def set_titles(self, titles: Mapping[str, str]) -> None:
+        """Each task type's name in words, by type name (the type choice shows them)."""
+        self._titles = dict(titles)
+        self.refresh_choices()
+
+    def title_of(self, type_name: str) -> str:
+        """A type's name in words."""
+        return self._titles.get(type_name) or type_title(type_name)
+
+    @property
+    def filtering(self) -> bool:
+        """Whether any filter is set."""
+        return self.proxy.filtering
+
+    def clear_all(self) -> None:
+        """Every choice back to "All" and the search box emptied: every task shows."""
+        f = self.form
+        widgets = (f.filterStatus, f.filterType, f.filterCategory, f.filterTag, f.searchBox)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            for combo in (f.filterStatus, f.filterType, f.filterCategory, f.filterTag):
+                combo.setCurrentIndex(0)
+            f.searchBox.clear()
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._search_timer.stop()
+        self.proxy.clear_filters()
+        self.changed.emit()
+
+    def choose(self, combo_name: str, data: object) -> None:
+        """Choose `data` in the filter combo `combo_name` ("filterStatus", "filterCategory",
+        "filterTag", "filterType"); an unknown value chooses "All"."""
+        combo = getattr(self.form, combo_name)
+        combo.setCurrentIndex(max(0, combo.findData(data)))
 
     def apply_status(self) -> None:
-        """Filter by the chosen status set (or dead letters)."""
-        data = self.form.filterStatus.currentData()
-        dead_letters = data == DEAD_LETTERS
-        self.proxy.set_dead_letters(dead_letters)
-        self.proxy.set_statuses(None if dead_letters else data)
-        if dead_letters:
+        """Filter by the chosen status choice (dead letters also show what they died of)."""
+        choice = BY_KEY.get(self.form.filterStatus.currentData())
+        self.proxy.set_choice(choice)
+        if choice is not None and choice.key == DEAD_LETTERS:
             self._show_dead_letter_column()
+        self.changed.emit()
 
     def apply_values(self) -> None:
         """Filter by the chosen type, category and tag."""
@@ -94,26 +142,32 @@ class TaskFilters(QObject):
         self.proxy.set_task_type(f.filterType.currentData())
         self.proxy.set_category(f.filterCategory.currentData())
         self.proxy.set_tag(f.filterTag.currentData())
+        self.changed.emit()
 
     def apply_search(self) -> None:
         """Filter by the search box's words now."""
         self._search_timer.stop()
         self.proxy.set_search_text(self.form.searchBox.text())
+        self.changed.emit()
 
     def refresh_choices(self) -> None:
         """Offer the types, categories and tags the table holds, keeping each choice."""
         f = self.form
+        types = sorted(
+            ((self.title_of(t), t) for t in self.model.known_types()),
+            key=lambda pair: pair[0].casefold(),
+        )
         for combo, values in (
-            (f.filterType, self.model.known_types()),
-            (f.filterCategory, self.model.known_categories()),
-            (f.filterTag, self.model.known_tags()),
+            (f.filterType, types),
+            (f.filterCategory, [(c, c) for c in self.model.known_categories()]),
+            (f.filterTag, [(t, t) for t in self.model.known_tags()]),
         ):
             current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
             combo.addItem("All", None)
-            for value in values:
-                combo.addItem(value, value)
+            for text, value in values:
+                combo.addItem(text, value)
             combo.setCurrentIndex(max(0, combo.findData(current)) if current else 0)
             combo.blockSignals(False)
 
