@@ -9,6 +9,7 @@ horizontal scroll bar.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QBoxLayout, QGridLayout, QScrollArea, QWidget
@@ -32,7 +33,8 @@ class SideBySide(QObject):
         self._scroll = scroll
         self._pairs: list[tuple[QBoxLayout, QWidget, QWidget]] = []
         for left, right in pairs:
-            row, _column, _rows, _columns = grid.getItemPosition(grid.indexOf(left))
+            position = cast(tuple[int, int, int, int], grid.getItemPosition(grid.indexOf(left)))
+            row = position[0]
             grid.removeWidget(left)
             grid.removeWidget(right)
             box = QBoxLayout(_ACROSS)

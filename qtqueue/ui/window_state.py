@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 
+from qtqueue.ui.detail_pane import DetailPane
+from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import Column
-
-if TYPE_CHECKING:
-    from qtqueue.ui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,25 @@ DETAIL_SHOWN_KEY = "detailPane/shown"
 FIRST_WIDTHS = (760, 500)
 
 
-def install_detail_pane(window: MainWindow) -> None:
+class _Dialogs(Protocol):
+    def open_credentials(self) -> None: ...
+
+
+class PaneWindow(Protocol):
+    """What `install_detail_pane` needs of the main window."""
+
+    @property
+    def form(self) -> Ui_MainWindow: ...
+    @property
+    def detail(self) -> DetailPane: ...
+    @property
+    def settings(self) -> QSettings: ...
+    @property
+    def dialogs(self) -> _Dialogs: ...
+    def select_task(self, task_id: str) -> None: ...
+
+
+def install_detail_pane(window: PaneWindow) -> None:
     """Put the detail pane beside the task table (the table keeps the window's full height:
     20+ rows at 1280×720), resizable by the splitter; View › Detail pane (Ctrl+Shift+D) hides
     and shows it, remembered. Its dependency links select their task; its "Open credentials"
