@@ -51,6 +51,11 @@ def test_at_1280x720_the_table_shows_20_rows_beside_the_pane(
     assert visible_rows(window) >= 20
     assert not window.detail.form.infoScroll.horizontalScrollBar().isVisible()
     picture(window, shots / "layout_1280x720.png")
+    window.resize(1920, 1080)  # the room goes to the table, not around the filters
+    QApplication.sendPostedEvents()
+    QApplication.processEvents()
+    assert visible_rows(window) == 30
+    assert window.table.height() > 1080 - 200
 
 
 def test_the_detail_pane_can_be_hidden_and_the_window_remembers(

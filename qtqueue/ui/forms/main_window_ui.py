@@ -157,6 +157,11 @@ class Ui_MainWindow(object):
 
         self.mainSplitter = QSplitter(self.tasksTab)
         self.mainSplitter.setObjectName(u"mainSplitter")
+        sizePolicy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        sizePolicy.setHorizontalStretch(0)
+        sizePolicy.setVerticalStretch(1)
+        sizePolicy.setHeightForWidth(self.mainSplitter.sizePolicy().hasHeightForWidth())
+        self.mainSplitter.setSizePolicy(sizePolicy)
         self.mainSplitter.setOrientation(Qt.Orientation.Horizontal)
         self.mainSplitter.setChildrenCollapsible(False)
         self.taskTable = QTableView(self.mainSplitter)
