@@ -159,7 +159,7 @@ def test_a_missing_credential_offers_to_open_the_credentials(
 
 
 def test_an_interactive_task_waiting_for_input_says_so(
-    window: MainWindow, run: Run, qtbot: QtBot
+    window: MainWindow, run: Run, qtbot: QtBot, shots: Path
 ) -> None:
     pane = window.detail
     f = pane.form
@@ -188,6 +188,7 @@ def test_an_interactive_task_waiting_for_input_says_so(
             timeout_s=15,
         )
         assert "Awaiting input" in f.awaitingInput.text()
+        picture(pane, shots / "detail_awaiting_input.png")
         qtbot.keyClicks(f.stdinInput, "Ada")
         qtbot.keyClick(f.stdinInput, Qt.Key.Key_Return)
         await until_row(window, task_id, in_status(TaskStatus.COMPLETED))

@@ -50,7 +50,7 @@ def test_at_1280x720_the_table_shows_20_rows_beside_the_pane(
     assert window.detail.width() >= 400  # room for the facts
     assert visible_rows(window) >= 20
     assert not window.detail.form.infoScroll.horizontalScrollBar().isVisible()
-    picture(window, shots / "layout_1280x720.png")
+    picture(window, shots / "detail_layout_1280x720.png")
     window.resize(1920, 1080)  # the room goes to the table, not around the filters
     QApplication.sendPostedEvents()
     QApplication.processEvents()

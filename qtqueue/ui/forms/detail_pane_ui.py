@@ -151,6 +151,11 @@ class Ui_DetailPane(object):
 
         self.openCredentialsButton = QPushButton(self.errorBox)
         self.openCredentialsButton.setObjectName(u"openCredentialsButton")
+        sizePolicy = QSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        sizePolicy.setHorizontalStretch(0)
+        sizePolicy.setVerticalStretch(0)
+        sizePolicy.setHeightForWidth(self.openCredentialsButton.sizePolicy().hasHeightForWidth())
+        self.openCredentialsButton.setSizePolicy(sizePolicy)
 
         self.errorForm.setWidget(4, QFormLayout.ItemRole.FieldRole, self.openCredentialsButton)
 
