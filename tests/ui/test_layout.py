@@ -7,13 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.ui.main_window import MainWindow
 
 from .conftest import Run, in_status, picture, until, until_row
+
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
 def visible_rows(window: MainWindow) -> int:
@@ -76,9 +80,13 @@ def test_the_detail_pane_can_be_hidden_and_the_window_remembers(
     again = make_window(tmp_path / "second")
     assert not again.detail.isVisible()
     assert not again.form.actionDetailPane.isChecked()
-    again.form.actionDetailPane.trigger()
+    again.activateWindow()  # Ctrl+Shift+D, as a user presses it on the list
+    run(until(again.isActiveWindow, QApplication.instance().focusWindowChanged))
+    again.table.setFocus()
+    QTest.keyClick(again.table, Qt.Key.Key_D, CTRL_SHIFT)
     QApplication.processEvents()
-    assert again.detail.isVisible()
+    assert again.detail.isVisible() and again.form.actionDetailPane.isChecked()
+    assert again.detail.width() >= 300  # back at a usable width, not squeezed to nothing
 
 
 def test_the_pane_width_is_remembered(
