@@ -56,7 +56,7 @@ def banner_lines(label: QLabel) -> list[str]:
 def grab(pane: DetailPane, path: Path) -> QImage:
     pane.window().resize(1200, 900)
     splitter = pane.parentWidget()
-    if isinstance(splitter, QSplitter):  # the window's table above, the pane below
+    if isinstance(splitter, QSplitter):  # the window's table beside, the pane given most room
         splitter.setSizes([220, 660])
     return picture(pane, path)
 

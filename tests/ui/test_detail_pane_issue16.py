@@ -21,6 +21,7 @@ from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.task_in_words import cancelled_in_words, command_line
 
 from .conftest import Run, in_status, picture, until, until_row
+from .detail_env import select_shown
 
 
 def shell(line: str, **kw: Any) -> Task:
@@ -49,11 +50,11 @@ def test_each_task_opens_at_the_top_with_its_error_in_view(window: MainWindow, r
         return first, failed
 
     first, failed = run(scenario())
-    window.select_task(first)
+    select_shown(window, run, first)
     bar = f.infoScroll.verticalScrollBar()
     assert bar.maximum() > 0
     bar.setValue(bar.maximum())  # the user read down to its parameters
-    window.select_task(failed)
+    select_shown(window, run, failed)
     assert pane.task is not None and pane.task.id == failed
     assert bar.value() == 0
     assert not f.errorBox.visibleRegion().isEmpty()  # the error is what shows first
@@ -120,8 +121,13 @@ def test_a_dependency_is_a_link_that_selects_it(
     assert item.font(0).underline()
     picture(pane, shots / "detail_dependency_link.png")
     view.scrollToItem(item)
-    qtbot.mouseClick(
-        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualItemRect(item).center()
+    select_shown(
+        window,
+        run,
+        fetch,
+        lambda: qtbot.mouseClick(
+            view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualItemRect(item).center()
+        ),
     )
     assert pane.task is not None and pane.task.id == fetch
     assert [t.id for t in window.selected_tasks()] == [fetch]
@@ -145,9 +151,9 @@ def test_a_missing_credential_offers_to_open_the_credentials(
         return push, other
 
     push, other = run(scenario())
-    window.select_task(other)
+    select_shown(window, run, other)
     assert not f.openCredentialsButton.isVisible()  # a failing command needs no credential
-    window.select_task(push)
+    select_shown(window, run, push)
     assert f.errorCode.text() == "DOCKER_AUTHENTICATION_FAILED"
     assert f.openCredentialsButton.isVisible()
     qtbot.mouseClick(f.openCredentialsButton, Qt.MouseButton.LeftButton)
@@ -209,7 +215,7 @@ def test_a_cancelled_task_says_who_cancelled_it(window: MainWindow, run: Run) ->
         return task_id
 
     task_id = run(scenario())
-    window.select_task(task_id)
+    select_shown(window, run, task_id)
     assert f.errorBox.isVisible()
     assert f.errorBox.title() == "Cancelled"
     assert f.errorMessage.text() == "Cancelled by the user"

@@ -16,6 +16,7 @@ from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.ui.main_window import MainWindow
 
 from .conftest import Run, in_status, picture, until, until_row
+from .detail_env import select_shown
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
@@ -47,7 +48,7 @@ def test_at_1280x720_the_table_shows_20_rows_beside_the_pane(
 
     ids = run(scenario())
     window.resize(1280, 720)
-    window.select_task(ids[0])
+    select_shown(window, run, ids[0])
     QApplication.sendPostedEvents()
     QApplication.processEvents()
     assert window.detail.isVisible() and window.detail.task is not None
