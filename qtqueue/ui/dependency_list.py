@@ -2,7 +2,9 @@
 
 Looked up once per shown task (`get_task`), then kept current from the engine's events through
 a subscription held only while a task with dependencies is shown. It also names the dependency
-whose failure failed the task (`culprit_text`), once that one was looked up.
+whose failure failed the task (`culprit_text`), once that one was looked up. Each dependency
+is listed by name as a link: clicking it (or Enter on it) emits `linkActivated(task id)`, for
+the window to select that task.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCursor, QFont, QPalette
 from PySide6.QtWidgets import QTreeWidgetItem
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -54,10 +56,12 @@ def short_id(task_id: str) -> str:
 class DependencyList(QObject):
     """Fills the pane's `dependencyView` (and `culpritValue`) for the task given to `show`.
 
-    `updated(task id)` is emitted whenever the view shows newer statuses.
+    `updated(task id)` is emitted whenever the view shows newer statuses; `linkActivated(task
+    id)` when the user clicks a dependency (or presses Enter on it).
     """
 
     updated = Signal(str)
+    linkActivated = Signal(str)
 
     def __init__(
         self,
@@ -80,6 +84,17 @@ class DependencyList(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._render)
+        view = form.dependencyView
+        view.setCursor(QCursor(Qt.CursorShape.PointingHandCursor))
+        view.setToolTip("Click a dependency to select it in the list")
+        view.itemClicked.connect(self._activated)
+        view.itemActivated.connect(self._activated)
+
+    @Slot(QTreeWidgetItem, int)
+    def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        dep_id = item.data(0, Qt.ItemDataRole.UserRole)
+        if isinstance(dep_id, str) and dep_id:
+            self.linkActivated.emit(dep_id)
 
     def show(self, t: Task) -> None:
         """List `t`'s dependencies (looked up when `t` is another task than before)."""
@@ -169,22 +184,30 @@ class DependencyList(QObject):
             if t.error_code == TaskErrorCode.QUEUE_DEPENDENCY_FAILED
             else None
         )
+        link = f.dependencyView.palette().color(QPalette.ColorRole.Link)
         items = []
         for dep_id in t.depends_on[:MAX_DEPENDENCIES_SHOWN]:
-            item = QTreeWidgetItem([short_id(dep_id), "…", ""])
-            item.setToolTip(0, dep_id)
+            item = QTreeWidgetItem([short_id(dep_id), "…", short_id(dep_id)])
+            item.setToolTip(2, dep_id)
             if dep_id in self._deps:
                 dep = self._deps[dep_id]
                 if dep is None:
                     item.setText(1, "removed")
                 else:
                     item.setText(1, status_text(dep.status))
-                    item.setText(2, dep.name)
+                    item.setText(0, dep.name)
                     item.setForeground(1, status_color(dep.status))
+                    # A link to the dependency, which selects it in the list.
+                    item.setData(0, Qt.ItemDataRole.UserRole, dep_id)
+                    item.setToolTip(0, f"Select {dep.name} in the list")
+                    underlined = QFont(item.font(0))
+                    underlined.setUnderline(True)
+                    item.setFont(0, underlined)
+                    item.setForeground(0, link)
             if dep_id == culprit:
-                bold = QFont(item.font(0))
-                bold.setBold(True)
                 for column in range(3):
+                    bold = QFont(item.font(column))
+                    bold.setBold(True)
                     item.setFont(column, bold)
             items.append(item)
         more = len(t.depends_on) - MAX_DEPENDENCIES_SHOWN

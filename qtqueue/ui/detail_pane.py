@@ -14,7 +14,13 @@ statuses (`DependencyList`, `dependency_list.py`).
 A family may bring its own widget (`Family.qt_module`, e.g. the docker family's image layers):
 the pane loads it through the family descriptor, shows it for the tasks it `shows`, and feeds
 it the log as the log grows. A command started with params `interactive: true` takes input
-from `stdinInput` while it runs (`send_input`).
+from `stdinInput` while it runs (`send_input`); `awaitingInput` says so while its output ends
+with a prompt.
+
+Each task shown opens at the top of the pane, under its name and the command that runs first
+(`commandLine`). A cancelled task says who cancelled it; an error whose fix is a stored
+credential offers `openCredentialsButton` (`credentialsRequested`); a dependency is a link
+(`taskLinkActivated(task id)`) that selects it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from qtqueue.core.task import (
 from qtqueue.executors.family import Family
 from qtqueue.ui.answer_box import AnswerBox, stack_below
 from qtqueue.ui.dependency_list import DependencyList, DependencySource
+from qtqueue.ui.detail_layout import SideBySide
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
@@ -48,6 +55,10 @@ from qtqueue.ui.icons import status_color
 from qtqueue.ui.question_words import QuestionDesk
 from qtqueue.ui.start_checks import StartCheckSource, WaitBanner
 from qtqueue.ui.task_in_words import (
+    awaits_input,
+    cancelled_in_words,
+    command_line,
+    fix_needs_credential,
     input_hint,
     leading_params,
     log_tail,
@@ -90,7 +101,8 @@ class DetailPane(QWidget):
     a finished task's log); `familyViewUpdated(task id)` when a family's widget changed;
     `dependenciesUpdated(task id)` when `dependencyView` shows newer statuses;
     `inputSent(task id)` once input reached the command, `inputFailed(message)` when the
-    engine refused it (the message is shown in `inputError`).
+    engine refused it (the message is shown in `inputError`); `taskLinkActivated(task id)`
+    when a dependency's link is clicked; `credentialsRequested()` from "Open credentials".
     """
 
     logLoaded = Signal(str)
@@ -98,6 +110,8 @@ class DetailPane(QWidget):
     dependenciesUpdated = Signal(str)
     inputSent = Signal(str)
     inputFailed = Signal(str)
+    taskLinkActivated = Signal(str)
+    credentialsRequested = Signal()
 
     def __init__(
         self,
@@ -123,6 +137,7 @@ class DetailPane(QWidget):
         self._background = BackgroundTasks()
         self.dependencies = DependencyList(source, self.form, self._background, self)
         self.dependencies.updated.connect(self.dependenciesUpdated)
+        self.dependencies.linkActivated.connect(self.taskLinkActivated)
         f = self.form
         self._input_placeholder = f.stdinInput.placeholderText()
         f.logView.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -130,6 +145,14 @@ class DetailPane(QWidget):
         title.setBold(True)
         title.setPointSizeF(title.pointSizeF() * 1.15)
         f.titleLabel.setFont(title)
+        f.commandLine.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        f.awaitingInput.setStyleSheet(
+            "background: #dbeafe; color: #1e3a8a; border: 1px solid #3b82f6;"
+            " border-radius: 4px; padding: 4px; font-weight: bold;"
+        )
+        f.awaitingInput.hide()
+        f.openCredentialsButton.hide()
+        f.openCredentialsButton.clicked.connect(self.credentialsRequested)
         f.errorCode.setStyleSheet("font-weight: bold; color: #dc2626;")
         f.culpritValue.setStyleSheet("font-weight: bold; color: #dc2626;")
         f.inputError.setStyleSheet("color: #dc2626;")
@@ -154,11 +177,16 @@ class DetailPane(QWidget):
         self._process_types = {
             e.name for family in families for e in family.executors() if e.runs_commands
         }
+        self._titles = {e.name: e.display_title for fam in families for e in fam.executors()}
+        self._name_keys = {e.name: fam.name_keys for fam in families for e in fam.executors()}
         for widget in self._family_widgets:
             getattr(widget, "updated").connect(self.familyViewUpdated)  # noqa: B009
         f.detailSplitter.setStretchFactor(0, 3)
-        f.detailSplitter.setSizes([600, 400])
+        f.detailSplitter.setSizes([360, 240])  # the facts above, the log below
         f.detailSplitter.setStretchFactor(1, 2)
+        self.boxes = SideBySide(
+            f.infoLayout, f.infoScroll, [(f.overviewBox, f.timingBox), (f.paramsBox, f.retryBox)]
+        )
         f.stdinInput.returnPressed.connect(self._send_input)
         f.sendInputButton.clicked.connect(self._send_input)
         f.inputError.hide()
@@ -191,6 +219,8 @@ class DetailPane(QWidget):
         self._render(task)
         self.dependencies.show(task)
         self.form.pages.setCurrentWidget(self.form.detailsPage)
+        if another:  # each task opens at the top: its error box first, not the last one's spot
+            self.form.infoScroll.verticalScrollBar().setValue(0)
         if another:
             self._start_following(task.id, clear=True)
         elif self._follower is None and task.status not in TERMINAL:
@@ -201,6 +231,7 @@ class DetailPane(QWidget):
         """Update the running time of a task being worked on (call it once a second)."""
         self.answers.refresh_times()
         if self._task is not None:
+            self._render_awaiting(self._task)
             self._render_timing(self._task)
             self._set_row(
                 self.form.schedulingForm, self.form.expiresValue, self._expiry_text(self._task)
@@ -223,6 +254,9 @@ class DetailPane(QWidget):
     def _render(self, t: Task) -> None:
         f = self.form
         f.titleLabel.setText(t.name)
+        f.commandLine.setText(
+            command_line(t, self._titles.get(t.type_name, ""), self._name_keys.get(t.type_name, ()))
+        )
         f.idValue.setText(t.id)
         f.statusValue.setText(self._status_line(t))
         f.statusValue.setStyleSheet(f"color: {status_color(t.status).name()}; font-weight: bold;")
@@ -240,6 +274,7 @@ class DetailPane(QWidget):
         self._render_scheduling(t)
         self._render_params(t)
         self._render_input(t)
+        self.boxes.reflow()
 
     def _status_line(self, t: Task) -> str:
         text = status_text(t.status)
@@ -284,19 +319,28 @@ class DetailPane(QWidget):
 
     def _render_error(self, t: Task) -> None:
         f = self.form
+        f.openCredentialsButton.setVisible(fix_needs_credential(t.error_code))
         if not t.error_code:
-            f.errorBox.setVisible(bool(t.error) and t.status in TERMINAL)
-            f.errorCode.setText("")
-            f.errorMessage.setText(t.error or "")
-            f.errorDescription.setText("")
-            f.errorSuggestion.setText("")
+            cancelled = t.status == TaskStatus.CANCELLED
+            f.errorBox.setTitle("Cancelled" if cancelled else "Error")
+            f.errorBox.setVisible(cancelled or (bool(t.error) and t.status in TERMINAL))
+            self._error_rows("", cancelled_in_words(t) if cancelled else t.error or "", "", "")
             return
         info = error_info(t.error_code)
+        f.errorBox.setTitle("Cancelled" if t.status == TaskStatus.CANCELLED else "Error")
         f.errorBox.setVisible(True)
-        f.errorCode.setText(t.error_code)
-        f.errorMessage.setText(t.error or "")
-        f.errorDescription.setText(info.description)
-        f.errorSuggestion.setText(info.suggestion)
+        self._error_rows(t.error_code, t.error or "", info.description, info.suggestion)
+
+    def _error_rows(self, code: str, message: str, description: str, suggestion: str) -> None:
+        """Fill the error box; a row with nothing to say is hidden, not left empty."""
+        f = self.form
+        for field, text in (
+            (f.errorCode, code),
+            (f.errorMessage, message),
+            (f.errorDescription, description),
+            (f.errorSuggestion, suggestion),
+        ):
+            self._set_row(f.errorForm, field, text)
 
     def _render_scheduling(self, t: Task) -> None:
         f = self.form
@@ -359,7 +403,13 @@ class DetailPane(QWidget):
 
     # ------------------------------------------------------------------ input
 
+    def _render_awaiting(self, t: Task) -> None:
+        """The "awaiting input" sign: an interactive command that runs and prompts."""
+        waits = t.params.get("interactive") and t.status == TaskStatus.RUNNING
+        self.form.awaitingInput.setVisible(bool(waits) and awaits_input(t, self.log_text()[-1:]))
+
     def _render_input(self, t: Task) -> None:
+        self._render_awaiting(t)
         f = self.form
         shown = t.type_name in self._process_types or "interactive" in t.params
         hint = input_hint(t)

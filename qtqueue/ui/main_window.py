@@ -34,6 +34,7 @@ from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
 from qtqueue.core.task import Task, TaskStatus
+from qtqueue.ui import window_state
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.closing import CloseGuard, running_tasks
 from qtqueue.ui.detail_pane import DetailPane
@@ -134,10 +135,6 @@ class MainWindow(QMainWindow):
             queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
             questions=queue.questions, overview=queue.overview,
         )
-        self.form.mainSplitter.addWidget(self.detail)
-        self.form.mainSplitter.setStretchFactor(0, 1)
-        self.form.mainSplitter.setStretchFactor(1, 1)
-        self.form.mainSplitter.setSizes([380, 420])  # the detail pane has grown: half each
         # The charts take the Designer placeholder's place; its summary labels sit beside them.
         self.stats_view = StatsView.in_place_of(
             self.form.statsView, self.form.statsLayout, queue, bridge
@@ -154,6 +151,7 @@ class MainWindow(QMainWindow):
             self.close_guard.policy, self,
         )
         self.dialogs.restoreChosen.connect(self.restoreRequested)
+        window_state.install_detail_pane(self)  # beside the table; View › Detail pane
         self.task_actions.updated.connect(self.actionsUpdated)
         self._timers()
         self._setup_actions()
@@ -460,8 +458,8 @@ class MainWindow(QMainWindow):
 
     def _splitters(self) -> list[tuple[QSplitter, str]]:
         return [
-            (self.form.mainSplitter, "mainWindow/splitter"),
-            (self.detail.form.detailSplitter, "detailPane/splitter"),
+            (self.form.mainSplitter, "mainWindow/splitterBeside"),  # was above/below
+            (self.detail.form.detailSplitter, "detailPane/splitterStacked"),
         ]
 
     def _restore_settings(self) -> None:

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import re
+import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qtqueue.core.task import ACTIVE, TERMINAL, Permission, Task, TaskStatus
+from qtqueue.core.errors import error_info
+from qtqueue.core.task import (
+    ACTIVE,
+    TERMINAL,
+    Permission,
+    Task,
+    TaskStatus,
+    TaskType,
+    summarize_params,
+)
 from qtqueue.engine.schedules import SCHEDULE_TAG_PREFIX
 from qtqueue.executors.family import Family
 from qtqueue.ui.task_list.columns import MASK, format_timestamp, is_secret_key
@@ -15,6 +26,10 @@ from qtqueue.ui.task_list.columns import MASK, format_timestamp, is_secret_key
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "awaits_input",
+    "cancelled_in_words",
+    "command_line",
+    "fix_needs_credential",
     "input_hint",
     "leading_params",
     "log_tail",
@@ -121,3 +136,60 @@ def param_text(name: str, value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def command_line(t: Task, title: str = "", name_keys: Sequence[str] = ()) -> str:
+    """What runs first: a command's or a script's argv as one shell-quoted line (a shell
+    line through `/bin/sh -c`), else '<type title>: <what it works on>' (the image of a
+    pull…), from `name_keys` then command/script/url."""
+    p: Mapping[str, Any] = t.params
+    if t.type_name == TaskType.CUSTOM_COMMAND.value and p.get("command"):
+        args = [str(a) for a in p.get("args") or []]
+        if p.get("shell"):
+            line = " ".join([str(p["command"]), *map(shlex.quote, args)])
+            return shlex.join(["/bin/sh", "-c", line])
+        return shlex.join([str(p["command"]), *args])
+    if t.type_name == TaskType.CUSTOM_SCRIPT.value and p.get("script_path"):
+        interpreter = shlex.split(str(p["interpreter"])) if p.get("interpreter") else []
+        args = [str(a) for a in p.get("script_args") or []]
+        return shlex.join([*interpreter, str(p["script_path"]), *args])
+    what = summarize_params(t.type_name, p, name_keys)
+    title = title or t.type_name
+    return title if what == t.type_name else f"{title}: {what}"
+
+
+def cancelled_in_words(t: Task) -> str:
+    """Who ended a cancelled task: 'Cancelled by the user', 'Cancelled by <who>' where the
+    engine named one (`error_details["cancelled_by"]`), or its own message."""
+    who = t.error_details.get("cancelled_by")
+    if who:
+        return f"Cancelled by {who}"
+    message = (t.error or "").strip()
+    if message and message.lower() != "none":
+        return message[0].upper() + message[1:]
+    return "Cancelled by the user"
+
+
+#: A fix that is a credential to store in qtqueue's credentials (the keyring): the words the
+#: suggestions of such codes use (core/errors.toml, the families' errors.toml).
+_CREDENTIAL_FIX = re.compile(
+    r"credentials settings|qtqueue's credentials|stored registry token|task's credential name",
+    re.IGNORECASE,
+)
+
+
+def fix_needs_credential(code: str | None) -> bool:
+    """Whether the fix for `code` is a credential missing from qtqueue's credentials."""
+    if not code:
+        return False
+    return code == "CREDENTIAL_NOT_FOUND" or bool(
+        _CREDENTIAL_FIX.search(error_info(code).suggestion)
+    )
+
+
+def awaits_input(t: Task, log_end: str) -> bool:
+    """Whether an interactive task waits for input: it runs and its output ends with a
+    prompt (a last line without its newline, as 'Continue? [y/N] ')."""
+    if not t.params.get("interactive") or t.status != TaskStatus.RUNNING:
+        return False
+    return bool(log_end) and not log_end.endswith("\n")

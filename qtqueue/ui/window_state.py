@@ -1,21 +1,73 @@
 """What the main window remembers between sessions: geometry, the task table's header
-(column order, visibility, widths, sort) and its splitters, in `QSettings`."""
+(column order, visibility, widths, sort), its splitters and whether the detail pane is shown,
+in `QSettings`; and the detail pane's place in the window (`install_detail_pane`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 
+from qtqueue.ui.detail_pane import DetailPane
+from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import Column
 
 logger = logging.getLogger(__name__)
 
 #: (splitter, settings key) pairs.
 Splitters = Sequence[tuple[QSplitter, str]]
+
+#: Whether the detail pane is shown ("true"/"false").
+DETAIL_SHOWN_KEY = "detailPane/shown"
+#: The table's and the pane's widths at first (a 1280-pixel window: the table keeps 60 %).
+FIRST_WIDTHS = (760, 500)
+
+
+class _Dialogs(Protocol):
+    def open_credentials(self) -> None: ...
+
+
+class PaneWindow(Protocol):
+    """What `install_detail_pane` needs of the main window."""
+
+    @property
+    def form(self) -> Ui_MainWindow: ...
+    @property
+    def detail(self) -> DetailPane: ...
+    @property
+    def settings(self) -> QSettings: ...
+    @property
+    def dialogs(self) -> _Dialogs: ...
+    def select_task(self, task_id: str) -> None: ...
+
+
+def install_detail_pane(window: PaneWindow) -> None:
+    """Put the detail pane beside the task table (the table keeps the window's full height:
+    20+ rows at 1280×720), resizable by the splitter; View › Detail pane (Ctrl+Shift+D) hides
+    and shows it, remembered. Its dependency links select their task; its "Open credentials"
+    opens the credentials manager."""
+    form, pane = window.form, window.detail
+    splitter = form.mainSplitter
+    splitter.addWidget(pane)
+    splitter.setStretchFactor(0, 3)
+    splitter.setStretchFactor(1, 2)
+    splitter.setSizes(list(FIRST_WIDTHS))
+    action = form.actionDetailPane
+    shown = window.settings.value(DETAIL_SHOWN_KEY, "true") != "false"
+    action.setChecked(shown)
+    pane.setVisible(shown)
+
+    def toggled(on: bool) -> None:
+        pane.setVisible(on)
+        window.settings.setValue(DETAIL_SHOWN_KEY, "true" if on else "false")
+
+    action.toggled.connect(toggled)
+    pane.taskLinkActivated.connect(window.select_task)
+    pane.credentialsRequested.connect(window.dialogs.open_credentials)
 
 
 def restore_window_state(

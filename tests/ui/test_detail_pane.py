@@ -56,7 +56,7 @@ def banner_lines(label: QLabel) -> list[str]:
 def grab(pane: DetailPane, path: Path) -> QImage:
     pane.window().resize(1200, 900)
     splitter = pane.parentWidget()
-    if isinstance(splitter, QSplitter):  # the window's table above, the pane below
+    if isinstance(splitter, QSplitter):  # the window's table beside, the pane given most room
         splitter.setSizes([220, 660])
     return picture(pane, path)
 
@@ -246,7 +246,7 @@ def test_a_task_waiting_on_a_dependency_says_so_and_follows_it_to_completion(
         await until_row(window, then, lambda t: t.wait_reason.startswith("waiting for 1"))
         show(window, then)
         await until(
-            lambda: rows(f.dependencyView) == [[first[:8], "Running", "build the image"]],
+            lambda: rows(f.dependencyView) == [["build the image", "Running", first[:8]]],
             pane.dependenciesUpdated,
         )
         assert f.waitBanner.isVisible()
@@ -289,12 +289,12 @@ def test_a_dependency_failure_names_the_culprit(window: MainWindow, run: Run) ->
     assert f.culpritValue.isVisible()
     assert f.culpritValue.text() == f"compile ({bad[:8]}): failed"
     assert rows(f.dependencyView) == [
-        [ok[:8], "Completed", "fetch data"],
-        [bad[:8], "Failed", "compile"],
+        ["fetch data", "Completed", ok[:8]],
+        ["compile", "Failed", bad[:8]],
     ]
     culprit = f.dependencyView.topLevelItem(1)
     assert culprit.font(0).bold() and not f.dependencyView.topLevelItem(0).font(0).bold()
-    assert culprit.toolTip(0) == bad
+    assert culprit.toolTip(2) == bad
     assert not f.waitBanner.isVisible()
 
 

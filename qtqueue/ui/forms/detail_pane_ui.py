@@ -53,7 +53,7 @@ class Ui_DetailPane(object):
         self.detailsLayout.setContentsMargins(0, 0, 0, 0)
         self.detailSplitter = QSplitter(self.detailsPage)
         self.detailSplitter.setObjectName(u"detailSplitter")
-        self.detailSplitter.setOrientation(Qt.Orientation.Horizontal)
+        self.detailSplitter.setOrientation(Qt.Orientation.Vertical)
         self.detailSplitter.setChildrenCollapsible(False)
         self.infoScroll = QScrollArea(self.detailSplitter)
         self.infoScroll.setObjectName(u"infoScroll")
@@ -64,12 +64,31 @@ class Ui_DetailPane(object):
         self.infoWidget.setGeometry(QRect(0, 0, 480, 600))
         self.infoLayout = QGridLayout(self.infoWidget)
         self.infoLayout.setObjectName(u"infoLayout")
+        self.headLayout = QVBoxLayout()
+        self.headLayout.setSpacing(4)
+        self.headLayout.setObjectName(u"headLayout")
         self.titleLabel = QLabel(self.infoWidget)
         self.titleLabel.setObjectName(u"titleLabel")
         self.titleLabel.setWordWrap(True)
         self.titleLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.infoLayout.addWidget(self.titleLabel, 0, 0, 1, 2)
+        self.headLayout.addWidget(self.titleLabel)
+
+        self.commandLine = QLabel(self.infoWidget)
+        self.commandLine.setObjectName(u"commandLine")
+        self.commandLine.setWordWrap(True)
+        self.commandLine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.headLayout.addWidget(self.commandLine)
+
+        self.awaitingInput = QLabel(self.infoWidget)
+        self.awaitingInput.setObjectName(u"awaitingInput")
+        self.awaitingInput.setWordWrap(True)
+
+        self.headLayout.addWidget(self.awaitingInput)
+
+
+        self.infoLayout.addLayout(self.headLayout, 0, 0, 1, 2)
 
         self.waitBanner = QLabel(self.infoWidget)
         self.waitBanner.setObjectName(u"waitBanner")
@@ -129,6 +148,16 @@ class Ui_DetailPane(object):
         self.errorSuggestion.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.errorForm.setWidget(3, QFormLayout.ItemRole.FieldRole, self.errorSuggestion)
+
+        self.openCredentialsButton = QPushButton(self.errorBox)
+        self.openCredentialsButton.setObjectName(u"openCredentialsButton")
+        sizePolicy = QSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        sizePolicy.setHorizontalStretch(0)
+        sizePolicy.setVerticalStretch(0)
+        sizePolicy.setHeightForWidth(self.openCredentialsButton.sizePolicy().hasHeightForWidth())
+        self.openCredentialsButton.setSizePolicy(sizePolicy)
+
+        self.errorForm.setWidget(4, QFormLayout.ItemRole.FieldRole, self.openCredentialsButton)
 
 
         self.infoLayout.addWidget(self.errorBox, 2, 0, 1, 2)
@@ -555,6 +584,11 @@ class Ui_DetailPane(object):
     def retranslateUi(self, DetailPane):
         self.emptyLabel.setText(QCoreApplication.translate("DetailPane", u"Select a task to see its parameters, timings, error and log.", None))
         self.titleLabel.setText("")
+#if QT_CONFIG(tooltip)
+        self.commandLine.setToolTip(QCoreApplication.translate("DetailPane", u"What runs first: the command line, shell-quoted, or what the task does", None))
+#endif // QT_CONFIG(tooltip)
+        self.commandLine.setText("")
+        self.awaitingInput.setText(QCoreApplication.translate("DetailPane", u"\u2328 Awaiting input: type it below the log and press Enter", None))
         self.waitBanner.setText("")
         self.errorBox.setTitle(QCoreApplication.translate("DetailPane", u"Error", None))
         self.errorCodeCaption.setText(QCoreApplication.translate("DetailPane", u"Code", None))
@@ -565,6 +599,10 @@ class Ui_DetailPane(object):
         self.errorDescription.setText("")
         self.errorSuggestionCaption.setText(QCoreApplication.translate("DetailPane", u"What to do", None))
         self.errorSuggestion.setText("")
+#if QT_CONFIG(tooltip)
+        self.openCredentialsButton.setToolTip(QCoreApplication.translate("DetailPane", u"Add or change the stored credential this task needs, then retry it", None))
+#endif // QT_CONFIG(tooltip)
+        self.openCredentialsButton.setText(QCoreApplication.translate("DetailPane", u"Open credentials\u2026", None))
         self.overviewBox.setTitle(QCoreApplication.translate("DetailPane", u"Task", None))
         self.idValueCaption.setText(QCoreApplication.translate("DetailPane", u"Id", None))
         self.idValue.setText("")
@@ -617,9 +655,9 @@ class Ui_DetailPane(object):
         self.culpritValue.setText("")
         self.dependencyViewCaption.setText(QCoreApplication.translate("DetailPane", u"Dependencies", None))
         ___qtreewidgetitem1 = self.dependencyView.headerItem()
-        ___qtreewidgetitem1.setText(2, QCoreApplication.translate("DetailPane", u"Name", None))
+        ___qtreewidgetitem1.setText(2, QCoreApplication.translate("DetailPane", u"Id", None))
         ___qtreewidgetitem1.setText(1, QCoreApplication.translate("DetailPane", u"Status", None))
-        ___qtreewidgetitem1.setText(0, QCoreApplication.translate("DetailPane", u"Task", None))
+        ___qtreewidgetitem1.setText(0, QCoreApplication.translate("DetailPane", u"Name", None))
         self.paramsBox.setTitle(QCoreApplication.translate("DetailPane", u"Parameters", None))
         ___qtreewidgetitem2 = self.paramsView.headerItem()
         ___qtreewidgetitem2.setText(1, QCoreApplication.translate("DetailPane", u"Value", None))
