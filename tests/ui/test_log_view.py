@@ -62,6 +62,7 @@ def test_a_commands_colours_show_as_colours_not_escape_codes(window: MainWindow,
 
     run(scenario())
     edit = window.detail.form.logView
+    assert edit.lineWrapMode() == QPlainTextEdit.LineWrapMode.WidgetWidth  # Wrap is on
     assert edit.toPlainText().strip() == "FAILED 2 tests ok end"
     assert "\x1b" not in edit.toPlainText() and "[0m" not in edit.toPlainText()
     assert colour_at(edit, "FAILED") == QColor(PALETTE[1])
@@ -219,3 +220,13 @@ def test_output_is_inserted_once_per_frame_and_the_document_is_capped(qtbot: QtB
     assert view.edit.toPlainText().startswith("burst line 4")
     assert view.is_truncated()  # earlier output is not shown, and it says so
     assert view.edit.verticalScrollBar().value() == view.edit.verticalScrollBar().maximum()
+
+
+def test_a_whole_log_handed_over_at_once_is_shown_over_several_frames(qtbot: QtBot) -> None:
+    view = view_with(qtbot, [], max_lines=100_000)
+    view.append("".join(f"line {i:06d} of a long build log\n" for i in range(40_000)))  # 1.3 MB
+    qtbot.waitUntil(lambda: view.edit.document().blockCount() > 1, timeout=2000)
+    assert "line 039999" not in view.edit.toPlainText()  # the window got its events between
+    qtbot.waitUntil(lambda: "line 039999" in view.edit.toPlainText(), timeout=5000)
+    assert view.edit.document().blockCount() == 40_001
+    assert not view.is_truncated()

@@ -89,8 +89,21 @@ def _extended(codes: list[int], i: int) -> tuple[str | None, int]:
     return None, i + 1
 
 
+_SGR_CACHE: dict[tuple[Style, str], Style] = {}
+
+
 def apply_sgr(style: Style, params: str) -> Style:
     """`style` after the SGR sequence with `params` (`"1;31"`; empty is a reset)."""
+    key = (style, params)
+    found = _SGR_CACHE.get(key)
+    if found is None:
+        if len(_SGR_CACHE) > 4096:  # truecolour gradients: do not grow without bound
+            _SGR_CACHE.clear()
+        found = _SGR_CACHE[key] = _apply_sgr(style, params)
+    return found
+
+
+def _apply_sgr(style: Style, params: str) -> Style:
     try:
         codes = [int(p) if p else 0 for p in re.split(r"[;:]", params)] if params else [0]
     except ValueError:
@@ -191,7 +204,7 @@ def _tail_may_continue(tail: str) -> bool:
 
 
 def _add(spans: list[Span], text: str, style: Style) -> None:
-    if spans and spans[-1].style == style:
+    if spans and spans[-1].style is style:
         spans[-1] = Span(spans[-1].text + text, style)
     else:
         spans.append(Span(text, style))

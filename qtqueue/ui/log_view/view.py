@@ -48,6 +48,8 @@ __all__ = ["DEFAULT_MAX_LINES", "FRAME_MS", "LogSource", "LogView"]
 
 #: How often buffered output is inserted (about one screen frame).
 FRAME_MS = 16
+#: The most characters inserted in one frame (a larger backlog takes several frames).
+FRAME_CHARS = 256 * 1024
 #: Lines the pane keeps; the pop-out window keeps more (it shows the whole retained log).
 DEFAULT_MAX_LINES = 50_000
 
@@ -92,7 +94,7 @@ class LogView(QWidget):
         self.edit.installEventFilter(self)
         self._clock = clock
         self._parser = AnsiParser()
-        self._pending: list[Span] = []
+        self._pending: list[str] = []
         self._pending_since: float | None = None
         self._pending_live = False
         self._formats: dict[Style, QTextCharFormat] = {}
@@ -104,9 +106,10 @@ class LogView(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._frame)
         self._build()
         self.edit.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self._wrap_changed(self.wrap_button.isChecked())
 
     @classmethod
     def install(cls, edit: QPlainTextEdit, *, max_lines: int = DEFAULT_MAX_LINES) -> LogView:
@@ -180,25 +183,50 @@ class LogView(QWidget):
     def append(self, text: str, *, live: bool = True) -> None:
         """Add output; it shows within a frame. `live`: it arrives now (it gets a time);
         else it was read from the file (a log shown from its start)."""
-        spans = self._parser.feed(text)
-        if not spans:
+        if not text:
             return
         if self._pending and self._pending_live != live:
             self.flush()
         if not self._pending:
             self._pending_since = self._clock()
             self._pending_live = live
-        self._pending.extend(spans)
+        self._pending.append(text)
         if not self._timer.isActive():
             self._timer.start()
 
     def flush(self) -> None:
-        """Insert the buffered output now, in one edit (tests and the pane call it when they
-        need the text at once)."""
+        """Insert all the buffered output now, in one edit (tests and the pane call it when
+        they need the text at once)."""
         self._timer.stop()
-        if not self._pending:
+        pending, self._pending = self._pending, []
+        self._insert(self._parser.feed("".join(pending)))
+
+    @property
+    def backlog(self) -> int:
+        """How many characters wait to be inserted (0: everything handed over is shown)."""
+        return sum(len(t) for t in self._pending)
+
+    def _frame(self) -> None:
+        """A frame's share of the buffered output (parsed and inserted); the rest in the
+        next frames, so a whole log handed over at once (the pop-out's) does not freeze the
+        window."""
+        self._insert(self._parser.feed(self._take(FRAME_CHARS)))
+        if self._pending:
+            self._timer.start()
+
+    def _take(self, limit: int) -> str:
+        """Up to about `limit` characters of the buffered output, cut after a newline."""
+        text = "".join(self._pending)
+        if len(text) <= limit:
+            self._pending = []
+            return text
+        cut = text.rfind("\n", 0, limit) + 1 or limit  # a longer line: cut inside it
+        self._pending = [text[cut:]]
+        return text[:cut]
+
+    def _insert(self, spans: list[Span]) -> None:
+        if not spans:
             return
-        spans, self._pending = self._pending, []
         edit = self.edit
         doc = edit.document()
         before = doc.blockCount()
@@ -222,11 +250,9 @@ class LogView(QWidget):
         """Give the lines this batch began its time: the new ones, and the line it continued
         if that was still empty. A line's time is when its first character arrived; the
         empty line after the last newline has none yet."""
-        state = (
-            encode_time(self._pending_since, self.gutter.base)
-            if self._pending_live and self._pending_since is not None
-            else NO_TIME
-        )
+        if not self._pending_live or self._pending_since is None:
+            return  # read from the file: the lines keep Qt's default state, NO_TIME
+        state = encode_time(self._pending_since, self.gutter.base)
         block = self.edit.document().lastBlock()
         for i in range(newlines, -1, -1):  # from the last block back to the continued one
             if not block.isValid():
