@@ -1,9 +1,10 @@
 """The detail pane: everything about the selected task, and its log following live.
 
 Shows params (values of secret-looking keys masked), timings, retry information, the error
-code with its description and suggested fix (`error_info`), and the log tail in `logView`,
-which follows the log while the task runs (`TaskQueue.follow_log` in an owned asyncio task,
-cancelled when the selection changes).
+code with its description and suggested fix (`error_info`), and the log tail in `logView`
+(inside `log_view.LogView`: colours, find, follow, save, pop out), which follows the log
+while the task runs (`TaskQueue.follow_log` in an owned asyncio task, cancelled when the
+selection changes).
 
 A task that asks a person shows its question with an answer box and its answered questions
 (`AnswerBox`, `answer_box.py`, over `TaskQueue.questions`).

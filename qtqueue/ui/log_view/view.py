@@ -100,7 +100,6 @@ class LogView(QWidget):
         self._formats: dict[Style, QTextCharFormat] = {}
         self._following = True
         self._adjusting = False
-        self._lines_added = 0
         self.gutter = TimeGutter(self.edit, clock())
         self.find_bar = FindBar(self.edit, self)
         self._timer = QTimer(self)
@@ -239,7 +238,6 @@ class LogView(QWidget):
             cursor.insertText(span.text, self._format(span.style))
         cursor.endEditBlock()
         self._mark_times(newlines, continued_empty)
-        self._lines_added += newlines
         if before + newlines > edit.maximumBlockCount():
             self.set_truncated(True)
         if self._following:

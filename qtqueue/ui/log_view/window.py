@@ -107,6 +107,8 @@ class LogLinks(QObject):
         self._title = title
         self._background = BackgroundTasks()
         self.windows: list[LogWindow] = []
+        for button in (view.save_button, view.popout_button):
+            button.setEnabled(source is not None)
         view.saveRequested.connect(self.save)
         view.fullLogRequested.connect(self.open_window)
 
