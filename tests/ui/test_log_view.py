@@ -81,8 +81,12 @@ def test_a_long_log_shows_its_tail_says_so_and_opens_whole_in_its_own_window(
         window.select_tasks([task_id])
         await until(lambda: "line 59999" in pane.log_text(), pane.logLoaded)
         assert pane.log.notice.isVisible()
-        opened = pane.log_links.open_window()
-        assert opened is not None
+        assert "Earlier output not shown" in pane.log.notice.text()
+        pane.log.notice.linkActivated.emit("full")  # the notice's "Open full log"
+        opened = pane.log_links.windows[-1]
+        assert opened.isVisible()
+        pane.log.popout_button.click()  # Pop out on the same task raises that window
+        assert pane.log_links.windows == [opened]
         await until(lambda: "line 59999" in opened.view.text(), opened.loaded)
         return opened
 
