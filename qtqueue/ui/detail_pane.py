@@ -1,9 +1,10 @@
 """The detail pane: everything about the selected task, and its log following live.
 
 Shows params (values of secret-looking keys masked), timings, retry information, the error
-code with its description and suggested fix (`error_info`), and the log tail in `logView`,
-which follows the log while the task runs (`TaskQueue.follow_log` in an owned asyncio task,
-cancelled when the selection changes).
+code with its description and suggested fix (`error_info`), and the log tail in `logView`
+(inside `log_view.LogView`: colours, find, follow, save, pop out), which follows the log
+while the task runs (`TaskQueue.follow_log` in an owned asyncio task, cancelled when the
+selection changes).
 
 A task that asks a person shows its question with an answer box and its answered questions
 (`AnswerBox`, `answer_box.py`, over `TaskQueue.questions`).
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
 from qtqueue.core.errors import QueueError, error_info
@@ -52,6 +53,8 @@ from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import find_family_widget, fit_rows, host_family_widgets
 from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
+from qtqueue.ui.log_view.view import LogView
+from qtqueue.ui.log_view.window import LogLinks
 from qtqueue.ui.question_words import QuestionDesk
 from qtqueue.ui.start_checks import StartCheckSource, WaitBanner
 from qtqueue.ui.task_in_words import (
@@ -89,6 +92,8 @@ class TaskSource(DependencySource, Protocol):
     """What the pane needs of the engine (`TaskQueue` fits)."""
 
     def follow_log(self, task_id: str) -> Any: ...
+
+    async def read_log(self, task_id: str, tail_bytes: int | None = None) -> str: ...
 
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None: ...
 
@@ -140,7 +145,8 @@ class DetailPane(QWidget):
         self.dependencies.linkActivated.connect(self.taskLinkActivated)
         f = self.form
         self._input_placeholder = f.stdinInput.placeholderText()
-        f.logView.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log = LogView.install(f.logView)  # colours, find, follow, save, pop out
+        self.log_links = LogLinks(self.log, source, self._shown_id, lambda: f.titleLabel.text())
         title = QFont(f.titleLabel.font())
         title.setBold(True)
         title.setPointSizeF(title.pointSizeF() * 1.15)
@@ -209,7 +215,7 @@ class DetailPane(QWidget):
             self.wait_banner.stop()
             self._stop_following()
             self.dependencies.forget()
-            self.form.logView.clear()
+            self.log.clear()
             self.form.pages.setCurrentWidget(self.form.emptyPage)
             return
         another = previous is None or previous.id != task.id
@@ -243,11 +249,15 @@ class DetailPane(QWidget):
         self.dependencies.forget()
         self.wait_banner.stop()
         await self.answers.stop()
+        await self.log_links.stop()
         await self._background.cancel_all()
 
     def log_text(self) -> str:
         """What `logView` shows."""
-        return self.form.logView.toPlainText()
+        return self.log.text()
+
+    def _shown_id(self) -> str | None:
+        return self._task.id if self._task is not None else None
 
     # ------------------------------------------------------------------ rendering
 
@@ -457,7 +467,7 @@ class DetailPane(QWidget):
     def _start_following(self, task_id: str, *, clear: bool) -> None:
         self._stop_following()
         if clear:
-            self.form.logView.clear()
+            self.log.clear()
             for widget in self._family_widgets:
                 widget.reset()
         if self._source is None:
@@ -481,7 +491,12 @@ class DetailPane(QWidget):
                 async for chunk in chunks:
                     if self._following != task_id:
                         return
-                    self._append(log_tail(chunk, LOG_TAIL_CHARS) if first else chunk)
+                    if first:  # the retained log: its tail, without arrival times
+                        self.log.append(log_tail(chunk, LOG_TAIL_CHARS), live=False)
+                        self.log.set_truncated(len(chunk) > LOG_TAIL_CHARS)
+                        self.log.flush()
+                    else:
+                        self._append(chunk)
                     for widget in fed:
                         widget.feed(task_id, chunk)
                     if first:
@@ -500,11 +515,4 @@ class DetailPane(QWidget):
             self.logLoaded.emit(task_id)
 
     def _append(self, text: str) -> None:
-        view = self.form.logView
-        bar = view.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
-        cursor = QTextCursor(view.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
-        if at_end:
-            bar.setValue(bar.maximum())
+        self.log.append(text)
