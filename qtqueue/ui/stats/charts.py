@@ -1,0 +1,186 @@
+"""Chart helpers of the statistics tab: the common look, bars named on the left axis, and
+`ChartLinks` — the tooltip over a chart's point or bar and what clicking it asks for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QMouseEvent
+from PySide6.QtWidgets import QToolTip, QWidget
+
+logger = logging.getLogger(__name__)
+
+TEXT = "#222222"
+AXIS = "#666666"
+GREEN = "#15803d"
+BLUE = "#2563eb"
+ORANGE = "#ea580c"
+PURPLE = "#7c3aed"
+SLATE = "#94a3b8"
+RED = "#dc2626"
+AMBER = "#d97706"
+
+
+def make_plot(parent: QWidget, title: str, left: str, *, units: str | None = None) -> pg.PlotWidget:
+    """A white, read-only chart with dark, labelled axes, owned by `parent` from the start."""
+    plot = pg.PlotWidget(parent, background="w")
+    plot.setTitle(title, color=TEXT, size="11pt")
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(AXIS))
+        axis.setTextPen(pg.mkPen(TEXT))
+    plot.setLabel("left", left, units=units, color=TEXT)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setMouseEnabled(x=False, y=False)
+    # Not setMenuEnabled(False): with PySide6 it frees the view menu's widgets while
+    # pyqtgraph still updates them whenever a plot is made or deleted, which crashed a later
+    # window's creation (cf. pyqtgraph issue #2737). The menu stays.
+    plot.hideButtons()
+    plot.setMinimumSize(260, 180)
+    return plot
+
+
+def key(title: str, *series: tuple[str, str]) -> str:
+    """A chart title naming its series in their colours (keeps the plot area clear)."""
+    keys = "&nbsp;&nbsp;".join(
+        f'<span style="color:{c}">&#9632; {name}</span>' for name, c in series
+    )
+    return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
+
+
+def name_rows(plot: pg.PlotWidget, names: Sequence[str], font: Any) -> None:
+    """Name the rows 0, 1, … of a horizontal bar chart on its left axis (the first at the
+    top), widening the axis for the longest name (it does not grow for tick text itself)."""
+    left = plot.getAxis("left")
+    left.setTicks([[(float(i), name) for i, name in enumerate(names)]])
+    metrics = QFontMetrics(left.style["tickFont"] or font)
+    widest = max((metrics.horizontalAdvance(n) for n in names), default=0)
+    left.setWidth(widest + 14)
+    if names:
+        plot.setYRange(-0.6, len(names) - 0.4, padding=0)
+
+
+def horizontal_bars(plot: pg.PlotWidget, brush: str) -> pg.BarGraphItem:
+    """An empty horizontal bar series on `plot` (rows from the top)."""
+    plot.invertY(True)
+    bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.6, brush=brush, pen=None)
+    plot.addItem(bars)
+    return bars
+
+
+def set_bars(
+    bars: pg.BarGraphItem, values: Sequence[float], brushes: Sequence[str] | None = None
+) -> None:
+    """Show `values` as bars in rows 0, 1, … (optionally each in its own colour)."""
+    opts: dict[str, Any] = {
+        "x0": np.zeros(len(values)),
+        "y": np.arange(len(values), dtype=float),
+        "width": np.array(values, dtype=float),
+    }
+    if brushes is not None:
+        opts["brushes"] = [pg.mkBrush(b) for b in brushes]
+    bars.setOpts(**opts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A band of a chart — a bucket's column (along x) or a bar's row (along y) — from
+    `low` to `high` in data coordinates, its tooltip `text`, and what clicking it asks for
+    (`request`: a `links.FilterRequest`, or None when a click leads nowhere)."""
+
+    low: float
+    high: float
+    text: str
+    request: Any = None
+
+    @property
+    def middle(self) -> float:
+        """The band's middle (data coordinates)."""
+        return (self.low + self.high) / 2
+
+
+class ChartLinks(QObject):
+    """Tooltips and clicks over one chart: the pointer over a band (`set_hits`) shows its
+    text as a tooltip at once; a left click on a band that has a request emits
+    `clicked(request)`. `axis` is "x" for bands along the bottom axis (time buckets), "y"
+    for rows (horizontal bars). `hovered` is the band under the pointer, if any."""
+
+    clicked = Signal(object)
+
+    def __init__(self, plot: pg.PlotWidget, axis: str, parent: QObject | None = None) -> None:
+        super().__init__(parent or plot)
+        if axis not in ("x", "y"):
+            raise ValueError(f"axis must be 'x' or 'y', not {axis!r}")
+        self.plot = plot
+        self.axis = axis
+        self.hits: list[Hit] = []
+        self.hovered: Hit | None = None
+        # The viewport's own moves, not the scene's sigMouseMoved: that one drops moves that
+        # come within 16 ms of the last, so the pointer could stop on a stale tooltip.
+        plot.viewport().setMouseTracking(True)
+        plot.viewport().installEventFilter(self)
+        plot.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_hits(self, hits: Sequence[Hit]) -> None:
+        """The chart's bands now (after each redraw)."""
+        self.hits = list(hits)
+        self.hovered = None
+
+    def hit_at(self, scene_pos: QPointF) -> Hit | None:
+        """The band under a point of the chart's scene, if any."""
+        box = self.plot.getViewBox()
+        if not box.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = box.mapSceneToView(scene_pos)
+        value = point.x() if self.axis == "x" else point.y()
+        return next((h for h in self.hits if h.low <= value < h.high), None)
+
+    def viewport_point(self, hit: Hit) -> QPoint:
+        """Where `hit`'s middle is on the chart's viewport (for the pointer)."""
+        box = self.plot.getViewBox()
+        view = box.viewRect()
+        x = hit.middle if self.axis == "x" else view.center().x()
+        y = view.center().y() if self.axis == "x" else hit.middle
+        point: QPoint = self.plot.mapFromScene(box.mapViewToScene(QPointF(x, y)))
+        return point
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Follow the pointer over the chart's viewport (the event goes on as it was)."""
+        if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            self._moved(self.plot.mapToScene(event.position().toPoint()))
+        elif event.type() == QEvent.Type.Leave:
+            self._left()
+        return False
+
+    def _left(self) -> None:
+        if self.hovered is not None:
+            self.hovered = None
+            QToolTip.hideText()
+            self.plot.unsetCursor()
+
+    def _moved(self, scene_pos: QPointF) -> None:
+        hit = self.hit_at(scene_pos)
+        if hit is None:
+            self._left()
+            return
+        self.hovered = hit
+        where = self.plot.mapToGlobal(self.plot.mapFromScene(scene_pos))
+        QToolTip.showText(where, hit.text, self.plot)
+        if hit.request is not None:
+            self.plot.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.plot.unsetCursor()
+
+    def _clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self.hit_at(event.scenePos())
+        if hit is not None and hit.request is not None:
+            logger.debug("chart click: %s", hit.request)
+            self.clicked.emit(hit.request)
