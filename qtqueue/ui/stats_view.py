@@ -194,7 +194,7 @@ class StatsView(QWidget):
         # types stay readable (names under vertical bars overlapped and were hidden).
         self.duration_plot = make_plot(
             self,
-            key("Duration by task type", ("median", BLUE), ("p95", ORANGE)),
+            key("Duration", ("median", BLUE), ("p95", ORANGE)),
             "",
         )
         self.duration_plot.setLabel("bottom", "Duration", units="s", color=TEXT)
@@ -210,7 +210,7 @@ class StatsView(QWidget):
 
         self.throughput_plot = make_plot(
             self,
-            key("Throughput", ("finished per bucket", SLATE), ("waiting to start", PURPLE)),
+            key("Throughput", ("finished", SLATE), ("waiting", PURPLE)),
             "Tasks",
         )
         self.throughput_bars = pg.BarGraphItem(
@@ -230,12 +230,16 @@ class StatsView(QWidget):
         self.cpu_curve = self.system_plot.plot(pen=pg.mkPen(BLUE, width=2), name="CPU")
         self.memory_curve = self.system_plot.plot(pen=pg.mkPen(ORANGE, width=2), name="memory")
 
-        self.status_plot = make_plot(self, "Tasks by status (click: list them)", "")
+        self.status_plot = make_plot(self, "Tasks by status", "")
         self.status_plot.setLabel("bottom", "Tasks", color=TEXT)
         self.status_bars = horizontal_bars(self.status_plot, SLATE)
-        self.errors_plot = make_plot(self, "Top errors (click: list them)", "")
+        self.errors_plot = make_plot(self, "Top errors", "")
         self.errors_plot.setLabel("bottom", "Tasks", color=TEXT)
-        self.errors_bars = horizontal_bars(self.errors_plot, RED)
+        # Codes are long (DOCKER_AUTHENTICATION_FAILED): each is written above its bar, not
+        # on an axis that would leave the bars no room.
+        self.errors_plot.hideAxis("left")
+        self.errors_bars = horizontal_bars(self.errors_plot, RED, height=0.45)
+        self._error_labels: list[pg.TextItem] = []
         self.error_codes: list[str] = []
         self.status_counts: dict[str, int] = {}
 
@@ -458,7 +462,15 @@ class StatsView(QWidget):
         )[:TOP_ERRORS]
         self.error_codes = [code for code, _n in errors]
         set_bars(self.errors_bars, [float(n) for _c, n in errors])
-        name_rows(self.errors_plot, self.error_codes, self.font())
+        for label in self._error_labels:
+            self.errors_plot.removeItem(label)
+        self._error_labels = []
+        for i, code in enumerate(self.error_codes):
+            label = pg.TextItem(code, color=TEXT, anchor=(0, 1))
+            label.setPos(0, i - 0.2)
+            self.errors_plot.addItem(label)
+            self._error_labels.append(label)
+        self.errors_plot.setYRange(-0.9, max(len(errors), 1) - 0.6, padding=0)
         error_hits = []
         for i, (code, n) in enumerate(errors):
             info = error_info(code)
@@ -472,8 +484,6 @@ class StatsView(QWidget):
                 )
             )
         self.links["errors"].set_hits(error_hits)
-        if not errors:
-            self.errors_plot.setYRange(-0.6, 0.4, padding=0)
 
     def finished_count(self) -> int:
         """How many finished tasks the status chart counts (completed, failed, cancelled)."""

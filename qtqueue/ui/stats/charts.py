@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSizeF, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QMouseEvent
 from PySide6.QtWidgets import QToolTip, QWidget
 
@@ -27,9 +27,33 @@ RED = "#dc2626"
 AMBER = "#d97706"
 
 
+class ShrinkingLabel(pg.LabelItem):  # type: ignore[misc]  # pyqtgraph is untyped
+    """A label whose minimum width is 0 (pyqtgraph's is its text's): cut, not widening."""
+
+    def updateMin(self) -> None:
+        """As pyqtgraph's, less the minimum width."""
+        super().updateMin()
+        self.setMinimumWidth(0)
+
+    def sizeHint(self, which: Qt.SizeHint, constraint: Any = None) -> QSizeF:
+        """pyqtgraph's size hints, less the minimum width."""
+        size: QSizeF = super().sizeHint(which, constraint)
+        if which == Qt.SizeHint.MinimumSize:
+            size.setWidth(0)
+        return size
+
+
 def make_plot(parent: QWidget, title: str, left: str, *, units: str | None = None) -> pg.PlotWidget:
     """A white, read-only chart with dark, labelled axes, owned by `parent` from the start."""
     plot = pg.PlotWidget(parent, background="w")
+    item = plot.getPlotItem()
+    # pyqtgraph's title is as wide as its text at least, and the plot as wide as its title:
+    # in a narrow column the scene grew past the widget and cut off the chart's right side
+    # (the latest buckets). This title may be cut instead.
+    item.layout.removeItem(item.titleLabel)
+    item.titleLabel.setParentItem(None)
+    item.titleLabel = ShrinkingLabel("", size="11pt", parent=item)
+    item.layout.addItem(item.titleLabel, 0, 1)
     plot.setTitle(title, color=TEXT, size="11pt")
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
@@ -66,10 +90,10 @@ def name_rows(plot: pg.PlotWidget, names: Sequence[str], font: Any) -> None:
         plot.setYRange(-0.6, len(names) - 0.4, padding=0)
 
 
-def horizontal_bars(plot: pg.PlotWidget, brush: str) -> pg.BarGraphItem:
-    """An empty horizontal bar series on `plot` (rows from the top)."""
+def horizontal_bars(plot: pg.PlotWidget, brush: str, *, height: float = 0.6) -> pg.BarGraphItem:
+    """An empty horizontal bar series on `plot` (rows from the top, `height` of a row)."""
     plot.invertY(True)
-    bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.6, brush=brush, pen=None)
+    bars = pg.BarGraphItem(x0=[], y=[], width=[], height=height, brush=brush, pen=None)
     plot.addItem(bars)
     return bars
 

@@ -7,17 +7,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QTableView
 
 from qtqueue.core.task import Task, TaskStatus
-from qtqueue.ui.task_list.filters import DEAD_LETTERS
-
-if TYPE_CHECKING:
-    from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.task_list.filters import DEAD_LETTERS, TaskFilters
+from qtqueue.ui.task_list.model import TaskTableModel
+from qtqueue.ui.task_list.proxy import TaskFilterProxy
 
 logger = logging.getLogger(__name__)
+
+
+class Window(Protocol):
+    """What the links use of the main window (not imported: the window imports this)."""
+
+    form: Ui_MainWindow
+    model: TaskTableModel
+    proxy: TaskFilterProxy
+    filters: TaskFilters
+    table: QTableView
+    stats_view: Any
+    detail: Any
+    queue: Any
+    statsUpdated: Any
+
+    def select_tasks(self, ids: Iterable[str]) -> None:
+        """Select exactly these tasks' rows."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,7 @@ def _choose(combo: QComboBox, data: Any) -> bool:
     return False
 
 
-def apply_request(window: MainWindow, request: FilterRequest) -> list[str]:
+def apply_request(window: Window, request: FilterRequest) -> list[str]:
     """Show the Tasks tab filtered to `request`'s tasks: its status and type choices, the
     other choices cleared; an error code also goes into the search where the search finds
     error codes. Where the filters show more than the request (a code, a period), its tasks
@@ -122,7 +140,7 @@ def _narrowest(
     return best
 
 
-def _search_finds(window: MainWindow, ids: Iterable[str], code: str) -> bool:
+def _search_finds(window: Window, ids: Iterable[str], code: str) -> bool:
     """Whether the list's search text of these tasks holds `code` (so searching for it keeps
     them)."""
     model = window.model
@@ -134,13 +152,11 @@ def _search_finds(window: MainWindow, ids: Iterable[str], code: str) -> bool:
     return True
 
 
-def install(window: MainWindow) -> None:
+def install(window: Window) -> None:
     """Wire the statistics view into the window: clicks on its charts filter the task list,
     the status and error charts follow the window's `get_queue_stats()` results, and the
     detail pane's process graph samples only where the window runs the engine."""
     view = window.stats_view
     view.filterRequested.connect(lambda request: apply_request(window, request))
     window.statsUpdated.connect(view.show_queue_stats)
-    graph = getattr(window.detail, "process_graph", None)
-    if graph is not None:
-        graph.owns_engine = window.queue.owns_engine
+    window.detail.process_graph.owns_engine = window.queue.owns_engine
