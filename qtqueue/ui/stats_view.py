@@ -39,7 +39,6 @@ from qtqueue.core.type_titles import type_title
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.stats.charts import (
-    AMBER,
     BLUE,
     GREEN,
     ORANGE,
@@ -55,9 +54,9 @@ from qtqueue.ui.stats.charts import (
     name_rows,
     set_bars,
 )
+from qtqueue.ui.stats.figures import STATUS_ROWS, bucket_hit, time_unit
 from qtqueue.ui.stats.links import FilterRequest
 from qtqueue.ui.task_list.columns import format_duration
-from qtqueue.ui.task_list.filters import DEAD_LETTER_FILTER, DEAD_LETTERS, STATUS_FILTERS
 
 logger = logging.getLogger(__name__)
 
@@ -75,35 +74,6 @@ REFRESH_INTERVAL_MS = 15_000
 
 #: How many error codes the top-errors chart shows.
 TOP_ERRORS = 8
-#: The status chart's rows: the status filter's choices it links to, with a colour each.
-STATUS_ROWS: tuple[tuple[str, frozenset[TaskStatus] | str, str], ...] = (
-    *(
-        (label, statuses, colour)
-        for (label, statuses, _icon), colour in zip(
-            STATUS_FILTERS[2:5] + STATUS_FILTERS[6:9],
-            (BLUE, PURPLE, SLATE, GREEN, RED, AMBER),
-            strict=True,
-        )
-        if statuses is not None
-    ),
-    (DEAD_LETTER_FILTER[0], DEAD_LETTERS, "#7f1d1d"),
-)
-
-
-def _period(start: float, end: float, span_s: float) -> str:
-    """A bucket's period in words ("14:00–15:00"; with the day over more than a day)."""
-    fmt = "%a %H:%M" if span_s > 86400 else "%H:%M"
-    first = time.strftime(fmt, time.localtime(start))
-    return f"{first}–{time.strftime('%H:%M', time.localtime(end))}"
-
-
-def _time_unit(span_s: float) -> tuple[float, str]:
-    """The unit (seconds, name) that time axes over `span_s` count in."""
-    if span_s <= 2 * 3600:
-        return 60.0, "minutes"
-    if span_s <= 3 * 86400:
-        return 3600.0, "hours"
-    return 86400.0, "days"
 
 
 class StatsView(QWidget):
@@ -135,6 +105,7 @@ class StatsView(QWidget):
         self.queue = queue
         self.history_queries = 0
         self.type_names: list[str] = []
+        self.type_titles: list[str] = []
         self._min_interval_s = min_interval_ms / 1000
         self._background = BackgroundTasks()
         self._last_refresh = -math.inf
@@ -249,6 +220,7 @@ class StatsView(QWidget):
             "duration": ChartLinks(self.duration_plot, "y", self),
             "status": ChartLinks(self.status_plot, "y", self),
             "errors": ChartLinks(self.errors_plot, "y", self),
+            "system": ChartLinks(self.system_plot, "x", self),
         }
         for links in self.links.values():
             links.clicked.connect(self.filterRequested)
@@ -353,7 +325,7 @@ class StatsView(QWidget):
         buckets = history["buckets"]
         bucket_s = float(history["bucket_s"])
         until = float(history["until"])
-        unit_s, unit = _time_unit(until - float(history["since"]))
+        unit_s, unit = time_unit(until - float(history["since"]))
         middles = np.array([(b["start"] + bucket_s / 2 - until) / unit_s for b in buckets])
         rates = np.array(
             [math.nan if b["success_rate"] is None else b["success_rate"] for b in buckets],
@@ -373,7 +345,7 @@ class StatsView(QWidget):
             plot.setXRange((float(history["since"]) - until) / unit_s, 0, padding=0.01)
             plot.setLabel("bottom", f"{unit} ago", color=TEXT)
         span_s = until - float(history["since"])
-        hits = [self._bucket_hit(b, bucket_s, until, unit_s, span_s) for b in buckets]
+        hits = [bucket_hit(b, bucket_s, until, unit_s, span_s) for b in buckets]
         self.links["success"].set_hits(hits)
         self.links["throughput"].set_hits(hits)
 
@@ -391,13 +363,15 @@ class StatsView(QWidget):
             y=positions + 0.2,
             width=np.array([d["p95_s"] for d in durations.values()], dtype=float),
         )
-        name_rows(self.duration_plot, self.type_names, self.font())
+        titles = self.queue.registry.titles()
+        self.type_titles = [type_title(name, titles.get(name, "")) for name in self.type_names]
+        name_rows(self.duration_plot, self.type_titles, self.font())
         self.links["duration"].set_hits(
             [
                 Hit(
                     i - 0.5,
                     i + 0.5,
-                    f"{type_title(name)}: median {format_duration(d['median_s']) or '0s'}, "
+                    f"{self.type_titles[i]}: median {format_duration(d['median_s']) or '0s'}, "
                     f"p95 {format_duration(d['p95_s']) or '0s'} over {d['count']:,} "
                     "completed runs\nClick: list the tasks of this type",
                     FilterRequest(f"type {name}", task_type=name),
@@ -407,29 +381,6 @@ class StatsView(QWidget):
         )
         self.updated_label.setText(f"Updated {time.strftime('%H:%M:%S')}")
         self.historyShown.emit(history)
-
-    @staticmethod
-    def _bucket_hit(
-        bucket: dict[str, Any], bucket_s: float, until: float, unit_s: float, span_s: float
-    ) -> Hit:
-        """The tooltip and link of one time bucket (its column on both time charts)."""
-        start = float(bucket["start"])
-        end = start + bucket_s
-        period = _period(start, end, span_s)
-        rate = bucket["success_rate"]
-        lines = [
-            period,
-            f"Finished: {bucket['finished']:,} ({bucket['completed']:,} completed, "
-            f"{bucket['failed'] + bucket.get('timeout', 0):,} failed or timed out, "
-            f"{bucket.get('cancelled', 0):,} cancelled)",
-            "Success rate: —" if rate is None else f"Success rate: {rate:.0f} %",
-            f"Waiting to start at the end: {bucket['queue_depth']:,}",
-        ]
-        request = None
-        if bucket["finished"]:
-            lines.append("Click: list the tasks that finished then")
-            request = FilterRequest(f"finished {period}", status=TERMINAL, finished=(start, end))
-        return Hit((start - until) / unit_s, (end - until) / unit_s, "\n".join(lines), request)
 
     def show_queue_stats(self, stats: dict[str, Any]) -> None:
         """Draw the status and top-errors charts from one `get_queue_stats()` result."""
@@ -506,6 +457,16 @@ class StatsView(QWidget):
         ages = np.array([t - now for t, _, _ in self._samples], dtype=float)
         self.cpu_curve.setData(ages, np.array([c for _, c, _ in self._samples], dtype=float))
         self.memory_curve.setData(ages, np.array([m for _, _, m in self._samples], dtype=float))
+        self.links["system"].set_hits(
+            [
+                Hit(
+                    age - 0.5,
+                    age + 0.5,
+                    f"{-age:.0f} s ago: CPU {cpu:.0f} %, memory {memory:.0f} %",
+                )
+                for age, (_t, cpu, memory) in zip(ages.tolist(), self._samples, strict=True)
+            ]
+        )
 
     # ------------------------------------------------------------------ Qt events, closing
 

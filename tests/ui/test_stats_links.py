@@ -155,3 +155,32 @@ def test_the_pointer_off_every_bar_shows_no_tooltip_and_a_click_there_changes_no
     with qtbot.assertNotEmitted(window.stats_view.filterRequested):
         click(links, Hit(-50.0, -49.0, ""))  # far above the first bar
     assert window.form.tabs.currentWidget() is window.form.statsTab
+
+
+def test_the_machine_load_chart_tells_the_cpu_and_memory_of_a_second_under_the_pointer(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    view = window.stats_view
+    window.form.tabs.setCurrentWidget(window.form.statsTab)
+    links = view.links["system"]
+    qtbot.waitUntil(lambda: len(links.hits) >= 2, timeout=5000)
+    latest = links.hits[-1]
+
+    text = hover(qtbot, links, latest)
+    assert text.startswith(f"{-latest.middle:.0f} s ago: CPU ")
+    assert "memory" in text and latest.request is None  # a machine's load lists no tasks
+
+
+def test_every_status_bar_leads_to_the_status_filter_of_the_same_name(
+    window: MainWindow, run: Run
+) -> None:
+    view = window.stats_view
+    window.show_stats(run(window.queue.get_queue_stats()))  # an empty store: bars of 0
+    window.form.tabs.setCurrentWidget(window.form.statsTab)
+    links = view.links["status"]
+    assert [h.text.split(":")[0] for h in links.hits] == list(view.status_counts)
+    for hit in links.hits:
+        window.form.tabs.setCurrentWidget(window.form.statsTab)
+        click(links, hit)
+        assert window.form.tabs.currentWidget() is window.form.tasksTab
+        assert window.form.filterStatus.currentText() == hit.text.split(":")[0]

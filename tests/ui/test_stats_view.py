@@ -140,7 +140,11 @@ def test_durations_show_a_median_and_a_p95_bar_per_task_type_that_ran(
         assert len(item.opts["width"]) == 2  # horizontal bars: the length is the duration
     assert all(np.asarray(view.p95_bars.opts["width"]) >= view.median_bars.opts["width"])
     ticks = view.duration_plot.getAxis("left")._tickLevels
-    assert [label for _pos, label in ticks[0]] == view.type_names
+    # The rows are named in words, as the task list names the types.
+    titles = window.queue.registry.titles()
+    assert view.type_titles == [titles["custom_command"], titles["system_monitor"]]
+    assert [label for _pos, label in ticks[0]] == view.type_titles
+    assert view.type_titles[0] != "custom_command"
 
 
 def test_cpu_and_memory_curves_get_a_point_per_second(window: MainWindow, qtbot: QtBot) -> None:
