@@ -165,7 +165,7 @@ class StatsView(QWidget):
         # types stay readable (names under vertical bars overlapped and were hidden).
         self.duration_plot = make_plot(
             self,
-            key("Duration", ("median", BLUE), ("p95", ORANGE)),
+            key("", ("median duration", BLUE), ("p95", ORANGE)),
             "",
         )
         self.duration_plot.setLabel("bottom", "Duration", units="s", color=TEXT)
