@@ -15,11 +15,12 @@ from collections import deque
 import numpy as np
 import psutil
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from qtqueue.core.task import ACTIVE, Task
+from qtqueue.ui.stats.charts import style_plot
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class ProcessGraph(QWidget):
         self.graphs.hide()
         self.figures_label.hide()
 
+        for plot in (self.cpu_plot, self.memory_plot):
+            style_plot(plot)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.sample)
@@ -211,6 +214,12 @@ class ProcessGraph(QWidget):
             f"CPU {self.cpu[-1]:.0f} %   memory {self.memory_mib[-1]:,.0f} MiB   "
             f"({processes} {noun})"
         )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            for plot in (self.cpu_plot, self.memory_plot):
+                style_plot(plot, self.palette())
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psutil
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -53,6 +53,7 @@ from qtqueue.ui.stats.charts import (
     make_plot,
     name_rows,
     set_bars,
+    style_plot,
 )
 from qtqueue.ui.stats.figures import STATUS_ROWS, bucket_hit, time_unit
 from qtqueue.ui.stats.links import FilterRequest
@@ -115,7 +116,9 @@ class StatsView(QWidget):
         self._stopped = False
         self._samples: deque[tuple[float, float, float]] = deque(maxlen=SYSTEM_WINDOW_S)
 
+        self.text_colour = TEXT
         self._build(summary)
+        self._restyle()
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._refresh)
@@ -165,10 +168,10 @@ class StatsView(QWidget):
         # types stay readable (names under vertical bars overlapped and were hidden).
         self.duration_plot = make_plot(
             self,
-            key("", ("median duration", BLUE), ("p95", ORANGE)),
+            key("Duration", ("median", BLUE), ("p95", ORANGE)),
             "",
         )
-        self.duration_plot.setLabel("bottom", "Duration", units="s", color=TEXT)
+        self.duration_plot.setLabel("bottom", "Duration", units="s", color=self.text_colour)
         self.duration_plot.invertY(True)  # the first type at the top
         self.median_bars = pg.BarGraphItem(
             x0=[], y=[], width=[], height=0.38, brush=BLUE, pen=None, name="median"
@@ -195,17 +198,17 @@ class StatsView(QWidget):
         self.system_plot = make_plot(
             self, key("Machine load", ("CPU", BLUE), ("memory", ORANGE)), "Use (%)"
         )
-        self.system_plot.setLabel("bottom", "seconds ago", color=TEXT)
+        self.system_plot.setLabel("bottom", "seconds ago", color=self.text_colour)
         self.system_plot.setYRange(0, 100, padding=0.05)
         self.system_plot.setXRange(-SYSTEM_WINDOW_S, 0, padding=0)
         self.cpu_curve = self.system_plot.plot(pen=pg.mkPen(BLUE, width=2), name="CPU")
         self.memory_curve = self.system_plot.plot(pen=pg.mkPen(ORANGE, width=2), name="memory")
 
         self.status_plot = make_plot(self, "Tasks by status", "")
-        self.status_plot.setLabel("bottom", "Tasks", color=TEXT)
+        self.status_plot.setLabel("bottom", "Tasks", color=self.text_colour)
         self.status_bars = horizontal_bars(self.status_plot, SLATE)
         self.errors_plot = make_plot(self, "Top errors", "")
-        self.errors_plot.setLabel("bottom", "Tasks", color=TEXT)
+        self.errors_plot.setLabel("bottom", "Tasks", color=self.text_colour)
         # Codes are long (DOCKER_AUTHENTICATION_FAILED): each is written above its bar, not
         # on an axis that would leave the bars no room.
         self.errors_plot.hideAxis("left")
@@ -343,7 +346,7 @@ class StatsView(QWidget):
         self.depth_curve.setData(middles, np.array([b["queue_depth"] for b in buckets], float))
         for plot in (self.success_plot, self.throughput_plot):
             plot.setXRange((float(history["since"]) - until) / unit_s, 0, padding=0.01)
-            plot.setLabel("bottom", f"{unit} ago", color=TEXT)
+            plot.setLabel("bottom", f"{unit} ago", color=self.text_colour)
         span_s = until - float(history["since"])
         hits = [bucket_hit(b, bucket_s, until, unit_s, span_s) for b in buckets]
         self.links["success"].set_hits(hits)
@@ -417,7 +420,7 @@ class StatsView(QWidget):
             self.errors_plot.removeItem(label)
         self._error_labels = []
         for i, code in enumerate(self.error_codes):
-            label = pg.TextItem(code, color=TEXT, anchor=(0, 1))
+            label = pg.TextItem(code, color=self.text_colour, anchor=(0, 1))
             label.setPos(0, i - 0.2)
             self.errors_plot.addItem(label)
             self._error_labels.append(label)
@@ -469,6 +472,25 @@ class StatsView(QWidget):
         )
 
     # ------------------------------------------------------------------ Qt events, closing
+
+    def _restyle(self) -> None:
+        """Colour the charts for the palette (light or dark theme)."""
+        for plot in (
+            self.success_plot,
+            self.duration_plot,
+            self.throughput_plot,
+            self.system_plot,
+            self.status_plot,
+            self.errors_plot,
+        ):
+            self.text_colour = style_plot(plot, self.palette())
+        for label in self._error_labels:
+            label.setColor(self.text_colour)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

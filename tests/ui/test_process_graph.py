@@ -106,3 +106,18 @@ def test_a_window_attached_to_another_engine_says_why_it_shows_no_graph(
         assert text == NOT_OWNER and graph.reason_label.isVisible()
         assert not sampling and samples == 0
         run(w.shutdown())
+
+
+def test_the_graph_darkens_with_a_dark_palette(window: MainWindow) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    graph = window.detail.process_graph
+    dark = QPalette(graph.palette())
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e5e5e5"))
+    assert graph.cpu_plot.backgroundBrush().color().lightness() > 200
+    graph.setPalette(dark)
+    for plot in (graph.cpu_plot, graph.memory_plot):
+        assert plot.backgroundBrush().color().lightness() < 60
+        assert plot.getAxis("left").textPen().color().lightness() > 200

@@ -251,3 +251,33 @@ def test_the_range_selector_picks_the_window_and_bucket_width(window: MainWindow
     hour = seen[1]
     assert hour["bucket_s"] == 60.0 and len(hour["buckets"]) in (61, 62)
     assert time.time() - 3600 - 60 <= hour["since"] <= time.time() - 3600
+
+
+def test_the_charts_follow_a_dark_palette_and_back(window: MainWindow) -> None:
+    """The dark theme darkens the charts (a white card in a dark window glares) and their
+    text turns light; the light palette brings white charts back."""
+    from PySide6.QtGui import QColor, QPalette
+
+    view = view_of(window)
+    light = view.palette()
+    dark = QPalette(light)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e5e5e5"))
+    plots = [view.success_plot, view.status_plot, view.errors_plot, view.system_plot]
+
+    def looks() -> list[tuple[int, int]]:
+        return [
+            (
+                p.backgroundBrush().color().lightness(),
+                p.getAxis("bottom").textPen().color().lightness(),
+            )
+            for p in plots
+        ]
+
+    assert all(bg > 200 and text < 100 for bg, text in looks())
+    view.setPalette(dark)
+    assert all(bg < 60 and text > 200 for bg, text in looks())
+    assert "#e5e5e5" in view.success_plot.getAxis("left").labelString()
+    view.setPalette(light)
+    assert all(bg > 200 and text < 100 for bg, text in looks())

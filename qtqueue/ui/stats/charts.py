@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSizeF, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QMouseEvent
+from PySide6.QtGui import QFontMetrics, QMouseEvent, QPalette
 from PySide6.QtWidgets import QToolTip, QWidget
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def make_plot(parent: QWidget, title: str, left: str, *, units: str | None = Non
     item.titleLabel = ShrinkingLabel("", size="11pt", parent=item)
     item.layout.addItem(item.titleLabel, 0, 1)
     plot.setTitle(title, color=TEXT, size="11pt")
+    style_plot(plot)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(AXIS))
@@ -70,12 +71,41 @@ def make_plot(parent: QWidget, title: str, left: str, *, units: str | None = Non
     return plot
 
 
+def chart_colours(palette: QPalette) -> tuple[str, str, str]:
+    """(background, text, axis) colours of a chart on `palette`: white, dark grey and grey
+    on a light palette; the palette's base and text on a dark one (the dark theme)."""
+    if palette.color(QPalette.ColorRole.Window).lightness() >= 128:
+        return "#ffffff", TEXT, AXIS
+    text = palette.color(QPalette.ColorRole.Text).name()
+    return palette.color(QPalette.ColorRole.Base).name(), text, "#9ca3af"
+
+
+def style_plot(plot: pg.PlotWidget, palette: QPalette | None = None) -> str:
+    """Colour `plot` (background, axes, their labels, the title) for `palette` (default: its
+    own; a parent's palette change reaches the parent before its children); returns the text
+    colour (for text drawn on it)."""
+    background, text, axis_colour = chart_colours(palette or plot.palette())
+    plot.setBackground(background)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(axis_colour))
+        axis.setTextPen(pg.mkPen(text))
+        if axis.labelText or axis.labelUnits:
+            style = {**axis.labelStyle, "color": text}
+            axis.setLabel(axis.labelText, units=axis.labelUnits or None, **style)
+    title = plot.getPlotItem().titleLabel
+    if title.text:
+        title.setText(title.text, color=text)
+    return text
+
+
 def key(title: str, *series: tuple[str, str]) -> str:
-    """A chart title naming its series in their colours (keeps the plot area clear)."""
-    keys = "&nbsp;&nbsp;".join(
-        f'<span style="color:{c}">&#9632; {name}</span>' for name, c in series
+    """A chart title naming its series in their colours (keeps the plot area clear); the
+    key in a smaller size, so that it fits a column of a 1280-pixel window."""
+    keys = "&nbsp;".join(
+        f'<span style="color:{c}; font-size:9pt">&#9632;&nbsp;{name}</span>' for name, c in series
     )
-    return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
+    return f"{title}&nbsp;&nbsp;{keys}"
 
 
 def name_rows(plot: pg.PlotWidget, names: Sequence[str], font: Any) -> None:
