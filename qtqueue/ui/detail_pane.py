@@ -55,6 +55,7 @@ from qtqueue.ui.forms.detail_pane_ui import Ui_DetailPane
 from qtqueue.ui.icons import status_color
 from qtqueue.ui.log_view.view import LogView
 from qtqueue.ui.log_view.window import LogLinks
+from qtqueue.ui.process_graph import ProcessGraph
 from qtqueue.ui.question_words import QuestionDesk
 from qtqueue.ui.start_checks import StartCheckSource, WaitBanner
 from qtqueue.ui.task_in_words import (
@@ -169,6 +170,8 @@ class DetailPane(QWidget):
         self.wait_banner = WaitBanner(f.waitBanner, overview, clock, self)
         self.answers = AnswerBox(questions, f.infoWidget, clock=clock)
         stack_below(f.infoLayout, f.waitBanner, self.answers)
+        self.process_graph = ProcessGraph(f.infoWidget)  # owns_engine: stats.links.install
+        stack_below(f.infoLayout, f.errorBox, self.process_graph)
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
         # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
@@ -210,6 +213,7 @@ class DetailPane(QWidget):
         shows the hint and stops following."""
         previous = self._task
         self._task = task
+        self.process_graph.show_task(task)
         self.answers.show_task(task.id if task is not None else None)
         if task is None:
             self.wait_banner.stop()

@@ -44,6 +44,7 @@ from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
+from qtqueue.ui.stats.links import install as install_stats_links
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import Column, counts_text, shown_text
@@ -162,6 +163,7 @@ class MainWindow(QMainWindow):
         )
         self.setTabOrder(self.form.searchBox, self.form.filterStatus)
         self.sidebar = SideBar.install(self)
+        install_stats_links(self)
         self._setup_status_bar()
         self._connect()
         self._restore_settings()

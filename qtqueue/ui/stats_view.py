@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import psutil
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QHideEvent, QShowEvent
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -33,10 +33,30 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.api.port import EnginePort
-from qtqueue.core.errors import QueueError
-from qtqueue.core.task import TaskStatus
+from qtqueue.core.errors import QueueError, error_info
+from qtqueue.core.task import TERMINAL, TaskStatus
+from qtqueue.core.type_titles import type_title
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.stats.charts import (
+    BLUE,
+    GREEN,
+    ORANGE,
+    PURPLE,
+    RED,
+    SLATE,
+    TEXT,
+    ChartLinks,
+    Hit,
+    horizontal_bars,
+    key,
+    make_plot,
+    name_rows,
+    set_bars,
+    style_plot,
+)
+from qtqueue.ui.stats.figures import STATUS_ROWS, bucket_hit, time_unit
+from qtqueue.ui.stats.links import FilterRequest
 from qtqueue.ui.task_list.columns import format_duration
 
 logger = logging.getLogger(__name__)
@@ -53,61 +73,23 @@ SYSTEM_WINDOW_S = 120
 #: Refreshes without engine events (ms), while shown.
 REFRESH_INTERVAL_MS = 15_000
 
-_TEXT = "#222222"
-_AXIS = "#666666"
-_GREEN = "#15803d"
-_BLUE = "#2563eb"
-_ORANGE = "#ea580c"
-_PURPLE = "#7c3aed"
-_SLATE = "#94a3b8"
-
-
-def _plot(parent: QWidget, title: str, left: str, *, units: str | None = None) -> pg.PlotWidget:
-    """A white, read-only chart with dark, labelled axes, owned by `parent` from the start."""
-    plot = pg.PlotWidget(parent, background="w")
-    plot.setTitle(title, color=_TEXT, size="11pt")
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(_AXIS))
-        axis.setTextPen(pg.mkPen(_TEXT))
-    plot.setLabel("left", left, units=units, color=_TEXT)
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    plot.setMouseEnabled(x=False, y=False)
-    # Not setMenuEnabled(False): with PySide6 it frees the view menu's widgets while
-    # pyqtgraph still updates them whenever a plot is made or deleted, which crashed a later
-    # window's creation (cf. pyqtgraph issue #2737). The menu stays.
-    plot.hideButtons()
-    plot.setMinimumSize(280, 200)
-    return plot
-
-
-def _time_unit(span_s: float) -> tuple[float, str]:
-    """The unit (seconds, name) that time axes over `span_s` count in."""
-    if span_s <= 2 * 3600:
-        return 60.0, "minutes"
-    if span_s <= 3 * 86400:
-        return 3600.0, "hours"
-    return 86400.0, "days"
-
-
-def _key(title: str, *series: tuple[str, str]) -> str:
-    """A chart title naming its series in their colours (keeps the plot area clear)."""
-    keys = "&nbsp;&nbsp;".join(
-        f'<span style="color:{c}">&#9632; {name}</span>' for name, c in series
-    )
-    return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
+#: How many error codes the top-errors chart shows.
+TOP_ERRORS = 8
 
 
 class StatsView(QWidget):
     """Success rate, durations by type, throughput and queue depth, machine load.
 
     `summary` is the widget of `get_queue_stats()` labels (the main window fills it); it is
-    shown beside the charts. `history_queries` counts `get_history()` calls, and
+    shown beside the charts. Every chart's point or bar has a tooltip with its figures, and
+    a click on one emits `filterRequested(FilterRequest)`: the tasks behind it (the window
+    shows them, `stats.links`). `history_queries` counts `get_history()` calls, and
     `historyShown(dict)` is emitted with each history drawn. Call `await stop()` before the
     engine closes: it cancels the view's own tasks.
     """
 
     historyShown = Signal(dict)
+    filterRequested = Signal(object)
 
     def __init__(
         self,
@@ -124,6 +106,7 @@ class StatsView(QWidget):
         self.queue = queue
         self.history_queries = 0
         self.type_names: list[str] = []
+        self.type_titles: list[str] = []
         self._min_interval_s = min_interval_ms / 1000
         self._background = BackgroundTasks()
         self._last_refresh = -math.inf
@@ -133,7 +116,9 @@ class StatsView(QWidget):
         self._stopped = False
         self._samples: deque[tuple[float, float, float]] = deque(maxlen=SYSTEM_WINDOW_S)
 
+        self.text_colour = TEXT
         self._build(summary)
+        self._restyle()
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._refresh)
@@ -168,62 +153,88 @@ class StatsView(QWidget):
         top.addStretch(1)
         top.addWidget(self.updated_label)
 
-        self.success_plot = _plot(self, "Success rate", "Success (%)")
+        self.success_plot = make_plot(self, "Success rate", "Success (%)")
         self.success_plot.setYRange(0, 100, padding=0.05)
         self.success_curve = self.success_plot.plot(
-            pen=pg.mkPen(_GREEN, width=2),
+            pen=pg.mkPen(GREEN, width=2),
             symbol="o",
             symbolSize=6,
-            symbolBrush=_GREEN,
+            symbolBrush=GREEN,
             symbolPen=None,
             connect="finite",  # an empty bucket (NaN) is a gap, not a line across it
         )
 
         # Horizontal bars: one row per task type, its name on the left axis, so that a dozen
         # types stay readable (names under vertical bars overlapped and were hidden).
-        self.duration_plot = _plot(
+        self.duration_plot = make_plot(
             self,
-            _key("Duration by task type", ("median", _BLUE), ("p95", _ORANGE)),
+            key("Duration", ("median", BLUE), ("p95", ORANGE)),
             "",
         )
-        self.duration_plot.setLabel("bottom", "Duration", units="s", color=_TEXT)
+        self.duration_plot.setLabel("bottom", "Duration", units="s", color=self.text_colour)
         self.duration_plot.invertY(True)  # the first type at the top
         self.median_bars = pg.BarGraphItem(
-            x0=[], y=[], width=[], height=0.38, brush=_BLUE, pen=None, name="median"
+            x0=[], y=[], width=[], height=0.38, brush=BLUE, pen=None, name="median"
         )
         self.p95_bars = pg.BarGraphItem(
-            x0=[], y=[], width=[], height=0.38, brush=_ORANGE, pen=None, name="p95"
+            x0=[], y=[], width=[], height=0.38, brush=ORANGE, pen=None, name="p95"
         )
         self.duration_plot.addItem(self.median_bars)
         self.duration_plot.addItem(self.p95_bars)
 
-        self.throughput_plot = _plot(
+        self.throughput_plot = make_plot(
             self,
-            _key("Throughput", ("finished per bucket", _SLATE), ("waiting to start", _PURPLE)),
+            key("Throughput", ("finished", SLATE), ("waiting", PURPLE)),
             "Tasks",
         )
         self.throughput_bars = pg.BarGraphItem(
-            x=[], height=[], width=1.0, brush=_SLATE, pen=None, name="finished per bucket"
+            x=[], height=[], width=1.0, brush=SLATE, pen=None, name="finished per bucket"
         )
         self.throughput_plot.addItem(self.throughput_bars)
         self.depth_curve = self.throughput_plot.plot(
-            pen=pg.mkPen(_PURPLE, width=2), name="waiting to start"
+            pen=pg.mkPen(PURPLE, width=2), name="waiting to start"
         )
 
-        self.system_plot = _plot(
-            self, _key("Machine load", ("CPU", _BLUE), ("memory", _ORANGE)), "Use (%)"
+        self.system_plot = make_plot(
+            self, key("Machine load", ("CPU", BLUE), ("memory", ORANGE)), "Use (%)"
         )
-        self.system_plot.setLabel("bottom", "seconds ago", color=_TEXT)
+        self.system_plot.setLabel("bottom", "seconds ago", color=self.text_colour)
         self.system_plot.setYRange(0, 100, padding=0.05)
         self.system_plot.setXRange(-SYSTEM_WINDOW_S, 0, padding=0)
-        self.cpu_curve = self.system_plot.plot(pen=pg.mkPen(_BLUE, width=2), name="CPU")
-        self.memory_curve = self.system_plot.plot(pen=pg.mkPen(_ORANGE, width=2), name="memory")
+        self.cpu_curve = self.system_plot.plot(pen=pg.mkPen(BLUE, width=2), name="CPU")
+        self.memory_curve = self.system_plot.plot(pen=pg.mkPen(ORANGE, width=2), name="memory")
+
+        self.status_plot = make_plot(self, "Tasks by status", "")
+        self.status_plot.setLabel("bottom", "Tasks", color=self.text_colour)
+        self.status_bars = horizontal_bars(self.status_plot, SLATE)
+        self.errors_plot = make_plot(self, "Top errors", "")
+        self.errors_plot.setLabel("bottom", "Tasks", color=self.text_colour)
+        # Codes are long (DOCKER_AUTHENTICATION_FAILED): each is written above its bar, not
+        # on an axis that would leave the bars no room.
+        self.errors_plot.hideAxis("left")
+        self.errors_bars = horizontal_bars(self.errors_plot, RED, height=0.45)
+        self._error_labels: list[pg.TextItem] = []
+        self.error_codes: list[str] = []
+        self.status_counts: dict[str, int] = {}
+
+        self.links: dict[str, ChartLinks] = {
+            "success": ChartLinks(self.success_plot, "x", self),
+            "throughput": ChartLinks(self.throughput_plot, "x", self),
+            "duration": ChartLinks(self.duration_plot, "y", self),
+            "status": ChartLinks(self.status_plot, "y", self),
+            "errors": ChartLinks(self.errors_plot, "y", self),
+            "system": ChartLinks(self.system_plot, "x", self),
+        }
+        for links in self.links.values():
+            links.clicked.connect(self.filterRequested)
 
         charts = QGridLayout()
         charts.addWidget(self.success_plot, 0, 0)
-        charts.addWidget(self.duration_plot, 0, 1)
-        charts.addWidget(self.throughput_plot, 1, 0)
-        charts.addWidget(self.system_plot, 1, 1)
+        charts.addWidget(self.throughput_plot, 0, 1)
+        charts.addWidget(self.status_plot, 0, 2)
+        charts.addWidget(self.duration_plot, 1, 0)
+        charts.addWidget(self.errors_plot, 1, 1)
+        charts.addWidget(self.system_plot, 1, 2)
 
         self.summary_box = QGroupBox("Queue now", self)
         self.summary_box.setObjectName("statsSummaryBox")
@@ -317,7 +328,7 @@ class StatsView(QWidget):
         buckets = history["buckets"]
         bucket_s = float(history["bucket_s"])
         until = float(history["until"])
-        unit_s, unit = _time_unit(until - float(history["since"]))
+        unit_s, unit = time_unit(until - float(history["since"]))
         middles = np.array([(b["start"] + bucket_s / 2 - until) / unit_s for b in buckets])
         rates = np.array(
             [math.nan if b["success_rate"] is None else b["success_rate"] for b in buckets],
@@ -335,7 +346,11 @@ class StatsView(QWidget):
         self.depth_curve.setData(middles, np.array([b["queue_depth"] for b in buckets], float))
         for plot in (self.success_plot, self.throughput_plot):
             plot.setXRange((float(history["since"]) - until) / unit_s, 0, padding=0.01)
-            plot.setLabel("bottom", f"{unit} ago", color=_TEXT)
+            plot.setLabel("bottom", f"{unit} ago", color=self.text_colour)
+        span_s = until - float(history["since"])
+        hits = [bucket_hit(b, bucket_s, until, unit_s, span_s) for b in buckets]
+        self.links["success"].set_hits(hits)
+        self.links["throughput"].set_hits(hits)
 
         durations = history["durations"]
         self.type_names = list(durations)
@@ -351,16 +366,83 @@ class StatsView(QWidget):
             y=positions + 0.2,
             width=np.array([d["p95_s"] for d in durations.values()], dtype=float),
         )
-        left = self.duration_plot.getAxis("left")
-        left.setTicks([[(float(i), name) for i, name in enumerate(self.type_names)]])
-        # The axis does not grow for tick text by itself: make room for the longest name.
-        metrics = QFontMetrics(left.style["tickFont"] or self.font())
-        widest = max((metrics.horizontalAdvance(n) for n in self.type_names), default=0)
-        left.setWidth(widest + 14)
-        if self.type_names:
-            self.duration_plot.setYRange(-0.6, len(self.type_names) - 0.4, padding=0)
+        titles = self.queue.registry.titles()
+        self.type_titles = [type_title(name, titles.get(name, "")) for name in self.type_names]
+        name_rows(self.duration_plot, self.type_titles, self.font())
+        self.links["duration"].set_hits(
+            [
+                Hit(
+                    i - 0.5,
+                    i + 0.5,
+                    f"{self.type_titles[i]}: median {format_duration(d['median_s']) or '0s'}, "
+                    f"p95 {format_duration(d['p95_s']) or '0s'} over {d['count']:,} "
+                    "completed runs\nClick: list the tasks of this type",
+                    FilterRequest(f"type {name}", task_type=name),
+                )
+                for i, (name, d) in enumerate(durations.items())
+            ]
+        )
         self.updated_label.setText(f"Updated {time.strftime('%H:%M:%S')}")
         self.historyShown.emit(history)
+
+    def show_queue_stats(self, stats: dict[str, Any]) -> None:
+        """Draw the status and top-errors charts from one `get_queue_stats()` result."""
+        dist = stats.get("status_distribution", {})
+        dead = int(stats.get("summary", {}).get("dead_letters", 0))
+        counts: list[float] = []
+        hits: list[Hit] = []
+        for i, (label, choice, _colour) in enumerate(STATUS_ROWS):
+            n = dead
+            if isinstance(choice, frozenset):
+                n = sum(int(dist.get(s.value, 0)) for s in choice)
+            counts.append(float(n))
+            hits.append(
+                Hit(
+                    i - 0.5,
+                    i + 0.5,
+                    f"{label}: {n:,} tasks\nClick: list them",
+                    FilterRequest(label, status=choice),
+                )
+            )
+        self.status_counts = {
+            label: int(n) for (label, _s, _c), n in zip(STATUS_ROWS, counts, strict=True)
+        }
+        set_bars(self.status_bars, counts, [c for _l, _s, c in STATUS_ROWS])
+        name_rows(self.status_plot, [label for label, _s, _c in STATUS_ROWS], self.font())
+        self.links["status"].set_hits(hits)
+
+        errors = sorted(
+            stats.get("error_distribution", {}).items(), key=lambda kv: (-int(kv[1]), kv[0])
+        )[:TOP_ERRORS]
+        self.error_codes = [code for code, _n in errors]
+        set_bars(self.errors_bars, [float(n) for _c, n in errors])
+        for label in self._error_labels:
+            self.errors_plot.removeItem(label)
+        self._error_labels = []
+        for i, code in enumerate(self.error_codes):
+            label = pg.TextItem(code, color=self.text_colour, anchor=(0, 1))
+            label.setPos(0, i - 0.2)
+            self.errors_plot.addItem(label)
+            self._error_labels.append(label)
+        self.errors_plot.setYRange(-0.9, max(len(errors), 1) - 0.6, padding=0)
+        error_hits = []
+        for i, (code, n) in enumerate(errors):
+            info = error_info(code)
+            error_hits.append(
+                Hit(
+                    i - 0.5,
+                    i + 0.5,
+                    f"{code}: {int(n):,} tasks\n{info.description}\nFix: {info.suggestion}"
+                    "\nClick: list them",
+                    FilterRequest(f"error {code}", status=TERMINAL, error_code=code),
+                )
+            )
+        self.links["errors"].set_hits(error_hits)
+
+    def finished_count(self) -> int:
+        """How many finished tasks the status chart counts (completed, failed, cancelled)."""
+        finished = ("Completed", "Failed or timed out", "Cancelled")
+        return sum(n for label, n in self.status_counts.items() if label in finished)
 
     # ------------------------------------------------------------------ machine load
 
@@ -378,8 +460,37 @@ class StatsView(QWidget):
         ages = np.array([t - now for t, _, _ in self._samples], dtype=float)
         self.cpu_curve.setData(ages, np.array([c for _, c, _ in self._samples], dtype=float))
         self.memory_curve.setData(ages, np.array([m for _, _, m in self._samples], dtype=float))
+        self.links["system"].set_hits(
+            [
+                Hit(
+                    age - 0.5,
+                    age + 0.5,
+                    f"{-age:.0f} s ago: CPU {cpu:.0f} %, memory {memory:.0f} %",
+                )
+                for age, (_t, cpu, memory) in zip(ages.tolist(), self._samples, strict=True)
+            ]
+        )
 
     # ------------------------------------------------------------------ Qt events, closing
+
+    def _restyle(self) -> None:
+        """Colour the charts for the palette (light or dark theme)."""
+        for plot in (
+            self.success_plot,
+            self.duration_plot,
+            self.throughput_plot,
+            self.system_plot,
+            self.status_plot,
+            self.errors_plot,
+        ):
+            self.text_colour = style_plot(plot, self.palette())
+        for label in self._error_labels:
+            label.setColor(self.text_colour)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
