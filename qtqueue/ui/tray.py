@@ -336,7 +336,7 @@ class TrayState(StrEnum):
 #: The badge drawn on the application icon for each state (None: the plain icon).
 STATE_BADGES: dict[TrayState, str | None] = {
     TrayState.IDLE: None,
-    TrayState.RUNNING: "#2563eb",
+    TrayState.RUNNING: "#16a34a",
     TrayState.ATTENTION: "#dc2626",
 }
 #: How long status changes gather before the icon is re-evaluated (ms).

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 
 from qtqueue.ui.theme import ThemeMode, apply_appearance
 
 
 @pytest.fixture
-def plain_look() -> Iterator[None]:
+def plain_look(qapp: QApplication) -> Iterator[None]:
     """Light colours and the system's font after the test, whatever it chose."""
     yield
     apply_appearance(ThemeMode.LIGHT, 0)
