@@ -397,7 +397,10 @@ async def resume_all(queue: EnginePort, tasks: Iterable[Task]) -> tuple[int, lis
 
 
 class TrayIcon(QSystemTrayIcon):
-    """The window's tray icon: status tooltip and icon, menu, and the notifier's messages."""
+    """The window's tray icon: status tooltip and icon, menu, and the notifier's messages.
+    `stateChanged(state)` is emitted when the icon's `TrayState` changes."""
+
+    stateChanged = Signal(str)
 
     def __init__(self, window: TrayWindow, parent: QWidget) -> None:
         super().__init__(icon("app"), parent)
@@ -476,8 +479,10 @@ class TrayIcon(QSystemTrayIcon):
         approvals = sum(1 for t in self.window.model.tasks() if awaits_approval(t))
         state = tray_state(running, self.unseen_failures(), self.window.questions.count, approvals)
         if state != self.state or self.icon().isNull():
-            self.state = state
+            changed, self.state = state != self.state, state
             self.setIcon(state_icon(state))
+            if changed:
+                self.stateChanged.emit(state.value)
         return state
 
     def _focus_changed(self, *_args: object) -> None:

@@ -70,11 +70,11 @@ def test_running_and_awaiting_approval_show_in_the_icon(
     async def scenario() -> None:
         long = await window.queue.add_task(command("sleep 30", name="long"))
         await until_row(window, long, in_status(TaskStatus.RUNNING))
-        await until(lambda: tray.state == TrayState.RUNNING, window.statusChanged)
+        await until(lambda: tray.state == TrayState.RUNNING, tray.stateChanged)
         await window.queue.add_task(
             command("true", name="deploy", permission=Permission.HUMAN_REQUIRED)
         )
-        await until(lambda: tray.state == TrayState.ATTENTION, window.statusChanged)
+        await until(lambda: tray.state == TrayState.ATTENTION, tray.stateChanged)
 
     run(scenario())
 
