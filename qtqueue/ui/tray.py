@@ -516,12 +516,14 @@ class TrayIcon(QSystemTrayIcon):
         self.window.background.spawn(self._resume_all(), "resume all")
 
     async def _resume_all(self) -> None:
+        was_paused = self.window.queue_paused
         try:
             resumed, problems = await resume_all(self.window.queue, self.window.model.tasks())
         except QueueError as exc:
             self.window.show_message(f"Not resumed — {exc.code.value}: {exc}")
             return
-        text = f"Queue resumed; {resumed} paused task{'s' if resumed != 1 else ''} resumed"
+        tasks = f"{resumed} paused task{'s' if resumed != 1 else ''} resumed"
+        text = f"Queue resumed; {tasks}" if was_paused else tasks.capitalize()
         if problems:
             text += f"; {len(problems)} would not: {problems[0]}"
         self.window.show_message(text)
