@@ -29,7 +29,7 @@ from typing import Any
 import qasync
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from qtqueue.api.http.server import HttpServer, from_settings
 from qtqueue.api.local_settings import LocalSettings
@@ -42,14 +42,16 @@ from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
 from qtqueue.executors import default_registry
 from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
-from qtqueue.ui.app_settings import AppSettings
+from qtqueue.ui.app_settings import KEY_THEME, AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.display import display_problem
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.engine_link import show_web_api
+from qtqueue.ui.help_menu import HelpMenu
 from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
+from qtqueue.ui.theme import ThemeMode, apply_appearance, restyle
 from qtqueue.ui.tray import install_tray
 
 logger = logging.getLogger(__name__)
@@ -152,10 +154,14 @@ async def _loaded(
 ) -> MainWindow:
     """A window over `engine` with every task loaded; `closers` run when it shuts down."""
     bridge = EngineBridge(engine)
+    looks = AppSettings(settings)
+    apply_appearance(looks.theme, looks.font_size)  # before the window: it is built themed
     window = MainWindow(
         engine, bridge, engine_settings=engine_settings, closers=closers, settings=settings
     )
     bridge.setParent(window)
+    restyle(window.findChildren(QWidget))  # the light colours its modules set, if dark
+    HelpMenu.install(window, engine.data_dir)
     try:
         await window.load()
     except BaseException:
@@ -310,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WxH",
         help="the window's size (default 1400x900)",
     )
+    parser.add_argument(
+        "--theme",
+        choices=[m.value for m in ThemeMode],
+        help="with --screenshot: the colours to render in (default: the system's)",
+    )
     return parser
 
 
@@ -366,6 +377,8 @@ async def _run(
         # The default layout, not the user's: screenshots should not depend on who takes them.
         with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+            if args.theme:
+                settings.setValue(KEY_THEME, args.theme)
             window = await open_main_window(data_dir, settings=settings)
             return await _screenshot(window, Path(args.screenshot), args.size)
     await run_windows(functools.partial(open_main_window, data_dir), instance=instance)

@@ -44,6 +44,7 @@ from qtqueue.ui.question_words import (
     request_in_words,
     time_left_in_words,
 )
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class AnswerBox(QGroupBox):
         self.approve_button = self._button("approveButton", "A&pprove", ResponseType.APPROVAL)
         self.reject_button = self._button("rejectButton", "Re&ject", ResponseType.REJECTION)
         self.error = self._label("answerError")
-        self.error.setStyleSheet("color: #dc2626;")
+        self.error.setStyleSheet(themed("color: #dc2626;"))
         self.history = QTreeWidget(self)
         self.history.setObjectName("answeredView")
         self.history.setHeaderLabels(["Asked", "What came of it", "By", "When"])
@@ -248,7 +249,7 @@ class AnswerBox(QGroupBox):
         ended = [x for x in self._questions if not x.is_open]
         self.setVisible(bool(self._questions))
         self.open_part.setVisible(q is not None)
-        self.setStyleSheet(_OPEN_STYLE if q is not None else "")
+        self.setStyleSheet(themed(_OPEN_STYLE) if q is not None else "")
         if q is not None:
             waiting = sum(1 for x in self._questions if x.is_open) - 1
             more = f" (and {waiting} more)" if waiting > 0 else ""

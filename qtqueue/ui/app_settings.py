@@ -10,6 +10,8 @@ window, under the `app/` group:
 - `app/closeToTray` (bool, default false): closing the window hides it to the tray.
 - `app/confirmCancel`, `app/confirmRemove` (bool, default true): Cancel and Remove ask first
   (their question's "Don't ask again" turns one off; the settings dialog turns it back on).
+- `app/theme` (`system` / `light` / `dark`, default `system`): the colours (`ui/theme.py`).
+- `app/fontSize` (points, 0 = the system's, default 0): the application's font size.
 
 Earlier versions kept the engine's settings in `QSettings` too (`app/maxConcurrent`,
 `app/categoryLimits`, `app/retentionDays`, `app/logCapMb`, `app/shutdownPolicy`,
@@ -40,6 +42,7 @@ from qtqueue.settings import (
     Settings,
     checked,
 )
+from qtqueue.ui.theme import MAX_FONT_PT, MIN_FONT_PT, ThemeMode
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ KEY_SHUTDOWN_POLICY = "app/shutdownPolicy"
 KEY_DOCKER_HOST = "app/dockerHost"
 KEY_CONFIRM_CANCEL = "app/confirmCancel"
 KEY_CONFIRM_REMOVE = "app/confirmRemove"
+KEY_THEME = "app/theme"
+KEY_FONT_SIZE = "app/fontSize"
 #: The task actions that ask before acting, and the key that says whether they do.
 CONFIRM_KEYS = {"cancel": KEY_CONFIRM_CANCEL, "remove": KEY_CONFIRM_REMOVE}
 #: Where earlier versions kept each engine setting (moved into the store by `start_engine`).
@@ -106,6 +111,10 @@ class AppConfig:
     confirm_cancel: bool = True
     #: Remove asks before deleting the selected tasks.
     confirm_remove: bool = True
+    #: Light, dark or the system's colours.
+    theme: ThemeMode = ThemeMode.SYSTEM
+    #: The application's font size in points (0: the system's).
+    font_size: int = 0
     #: The settings model of each family in `families` (`family_settings(queue.registry)`).
     family_models: FamilyModels = field(default_factory=dict, compare=False, repr=False)
 
@@ -121,6 +130,8 @@ class AppConfig:
             problems["retention_days"] = "cannot be negative"
         if self.log_cap_mb < 1:
             problems["log_cap_mb"] = "must be at least 1 MiB"
+        if self.font_size and not MIN_FONT_PT <= self.font_size <= MAX_FONT_PT:
+            problems["font_size"] = f"must be 0 (the system's) or {MIN_FONT_PT} to {MAX_FONT_PT}"
         for name, values in self.families.items():
             if name not in self.family_models:
                 problems[name] = "no family of this name has settings"
@@ -225,6 +236,23 @@ class AppSettings:
     def close_to_tray(self) -> bool:
         return self._bool(KEY_CLOSE_TO_TRAY, DEFAULTS.close_to_tray)
 
+    @property
+    def theme(self) -> ThemeMode:
+        return self._choice(KEY_THEME, ThemeMode, DEFAULTS.theme)
+
+    @property
+    def font_size(self) -> int:
+        size = self._int(KEY_FONT_SIZE, DEFAULTS.font_size)
+        if size and not MIN_FONT_PT <= size <= MAX_FONT_PT:
+            logger.warning(
+                "ignoring the setting %s: not 0 or %d to %d points",
+                KEY_FONT_SIZE,
+                MIN_FONT_PT,
+                MAX_FONT_PT,
+            )
+            return DEFAULTS.font_size
+        return size
+
     def asks_before(self, action: str) -> bool:
         """Whether `action` (a key of CONFIRM_KEYS) asks before acting."""
         return self._bool(CONFIRM_KEYS[action], True)
@@ -259,6 +287,8 @@ class AppSettings:
             families={n: m.model_dump(mode="json") for n, m in live.families.items()},
             confirm_cancel=self.asks_before("cancel"),
             confirm_remove=self.asks_before("remove"),
+            theme=self.theme,
+            font_size=self.font_size,
             family_models=models,
         )
 
@@ -273,6 +303,8 @@ class AppSettings:
         s.setValue(KEY_CLOSE_TO_TRAY, config.close_to_tray)
         s.setValue(KEY_CONFIRM_CANCEL, config.confirm_cancel)
         s.setValue(KEY_CONFIRM_REMOVE, config.confirm_remove)
+        s.setValue(KEY_THEME, config.theme.value)
+        s.setValue(KEY_FONT_SIZE, config.font_size)
         s.sync()
 
     def legacy_settings(self, models: FamilyModels) -> Settings:

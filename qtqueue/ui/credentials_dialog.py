@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from qtqueue.engine.credentials import KeyringCredentials, KeyringVault
 from qtqueue.ui.credential_store import CredentialStore
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class CredentialsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("credentialsDialog")
         self.setWindowTitle("Credentials")
-        self.setStyleSheet(_WARNING_STYLE)
+        self.setStyleSheet(themed(_WARNING_STYLE))
         self._owns_store = not isinstance(store, CredentialStore)
         self.store = store if isinstance(store, CredentialStore) else CredentialStore(store, self)
         self._editing: str | None = None  # name being edited; None while adding

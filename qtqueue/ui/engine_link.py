@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar
 from qtqueue.api.port import ENGINE_LOST, EnginePort
 from qtqueue.core.errors import QueueError
 from qtqueue.ui.engine_bridge import EngineBridge
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class EngineLink(QObject):
         title, words = link_words(self._port, lost=self.lost)
         self._window.setWindowTitle(f"{self._title} — {title}")
         self.label.setText(words)
-        self.label.setStyleSheet(_LOST_STYLE if self.lost else "")
+        self.label.setStyleSheet(themed(_LOST_STYLE) if self.lost else "")
 
     @Slot(str)
     def _on_link(self, detail: str) -> None:
@@ -90,7 +91,7 @@ def show_web_api(window: QMainWindow, url: str | None, error: QueueError | None)
         )
     elif error is not None:
         label.setText(f"Web API off: {error.code.value}")
-        label.setStyleSheet(_LOST_STYLE)
+        label.setStyleSheet(themed(_LOST_STYLE))
         label.setToolTip(f"{error}\n{error.suggestion}")
     window.statusBar().addPermanentWidget(label)
     return label

@@ -14,13 +14,15 @@ from PySide6.QtGui import QColor, QIcon
 
 from qtqueue.core.task import TaskStatus
 from qtqueue.ui.forms import icons_rc
+from qtqueue.ui.theme import adapt, is_dark
 
 logger = logging.getLogger(__name__)
 
 #: Keeps the generated module (which registers the resources on import) referenced.
 _RESOURCES = icons_rc
 
-#: The colour each status is drawn in (text in the table, the status icons' fill).
+#: The colour each status is drawn in on a light background (text in the table, the status
+#: icons' fill); `status_color` gives the dark theme's in its place.
 STATUS_COLORS: dict[TaskStatus, str] = {
     TaskStatus.PENDING: "#6b7280",
     TaskStatus.RUNNING: "#2563eb",
@@ -59,6 +61,10 @@ def status_icon(status: TaskStatus) -> QIcon:
 
 
 @functools.cache
+def _status_color(status: TaskStatus, dark: bool) -> QColor:
+    return QColor(adapt(STATUS_COLORS[status], dark))
+
+
 def status_color(status: TaskStatus) -> QColor:
-    """The text colour of a task's status."""
-    return QColor(STATUS_COLORS[status])
+    """The text colour of a task's status, on the active theme (light or dark)."""
+    return _status_color(status, is_dark())

@@ -54,6 +54,7 @@ from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
 from qtqueue.ui.task_list.sidebar import SideBar
 from qtqueue.ui.task_list.table_setup import selected_row_count, setup_table
+from qtqueue.ui.theme import themed
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
@@ -425,7 +426,7 @@ class MainWindow(QMainWindow):
         action.setIcon(icon("resume" if paused else "queue-pause"))
         label = self.queue_state_label
         label.setText("Queue paused" if paused else "Queue running")
-        label.setStyleSheet("color: #b45309; font-weight: bold;" if paused else "")
+        label.setStyleSheet(themed("color: #b45309; font-weight: bold;") if paused else "")
         label.setToolTip("New tasks wait until the queue is resumed" if paused else "")
         self.statusChanged.emit()
 

@@ -35,6 +35,7 @@ from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.paramform.form import TaskForm, form_editors
 from qtqueue.ui.queue_defaults import QUEUE_DEFAULT, QueueDefaults, retries_box, sent, timeout_box
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class NewTaskDialog(QDialog):
         self.message = QLabel()
         self.message.setObjectName("newTaskMessage")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #c62828;")
+        self.message.setStyleSheet(themed("color: #c62828;"))
         self.message.hide()
 
         self.buttons = QDialogButtonBox(
@@ -547,7 +548,7 @@ def _problem_label(name: str) -> QLabel:
     label.setWordWrap(True)
     # Top-aligned: the form may give a wrapped label more height than its lines need.
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-    label.setStyleSheet("color: #c62828;")
+    label.setStyleSheet(themed("color: #c62828;"))
     label.hide()
     return label
 
@@ -556,4 +557,4 @@ def _show_problem(edit: QLineEdit, label: QLabel, text: str) -> None:
     """Show `text` under `edit` and frame it red (empty `text`: clear both)."""
     label.setText(text)
     label.setVisible(bool(text))
-    edit.setStyleSheet("border: 1px solid #c62828;" if text else "")
+    edit.setStyleSheet(themed("border: 1px solid #c62828;") if text else "")

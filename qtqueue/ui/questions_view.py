@@ -39,6 +39,7 @@ from qtqueue.ui.question_words import (
     request_in_words,
     time_left_in_words,
 )
+from qtqueue.ui.theme import adapt
 from qtqueue.ui.tray import TaskNotifier
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class QuestionsView(QWidget):
 
         def set_tab(count: int, text: str) -> None:
             tabs.setTabText(self.tab_index, text)
-            color = QColor(BADGE_COLOR) if count else QColor()
+            color = QColor(adapt(BADGE_COLOR)) if count else QColor()
             tabs.tabBar().setTabTextColor(self.tab_index, color)
 
         self._tabs = set_tab

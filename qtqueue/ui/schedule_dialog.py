@@ -45,6 +45,7 @@ from qtqueue.ui.forms.schedule_dialog_ui import Ui_ScheduleDialog
 from qtqueue.ui.new_task_dialog import NewTaskDialog, error_text
 from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.task_list.columns import format_time, format_timestamp
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -348,7 +349,7 @@ class ScheduleDialog(QDialog):
     def _show(self, text: str, *, error: bool = False) -> None:
         label = self.form.scheduleMessage
         label.setText(text)
-        label.setStyleSheet("color: #c62828;" if error else "")
+        label.setStyleSheet(themed("color: #c62828;") if error else "")
 
     # ------------------------------------------------------------------ actions
 

@@ -1,6 +1,7 @@
 """The settings dialog: one page generated from `EngineSettings` (tasks at once, category
 limits, retention, log cap, what running tasks do at quit), the window's own preferences
-(notifications, close-to-tray, which task actions ask first), and one page per family that
+(notifications, close-to-tray, which task actions ask first), its appearance (theme and font
+size, applied to the whole application on OK), and one page per family that
 has a settings model, titled by its `Family.title`. Every generated page is the task form
 builder's (`TaskForm`) over the model's JSON schema, checked by the model itself; the category
 limits get a table editor of their own (`CategoryLimitsEditor`, registered for the fields
@@ -55,6 +56,14 @@ from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import family_editors
 from qtqueue.ui.paramform.editors import EditorContext, EditorRegistry, RowsEditor
 from qtqueue.ui.paramform.form import TaskForm, form_editors
+from qtqueue.ui.theme import (
+    MAX_FONT_PT,
+    MIN_FONT_PT,
+    THEME_LABELS,
+    ThemeMode,
+    apply_appearance,
+    themed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +188,7 @@ class SettingsDialog(QDialog):
         #: family's own are added for its page only.
         self.editors = settings_editors(editors)
         self.setWindowTitle("Settings")
-        self.setStyleSheet(_STYLE)
+        self.setStyleSheet(themed(_STYLE))
         self.queue = queue
         #: The engine's settings: read live, changed, saved (in process or attached).
         self.engine_settings = engine_settings
@@ -209,6 +218,7 @@ class SettingsDialog(QDialog):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self._engine_page())
         column.addWidget(self._window_page())
+        column.addWidget(self._appearance_page())
         for page in self._family_pages():
             column.addWidget(page)
         column.addStretch(1)
@@ -295,6 +305,29 @@ class SettingsDialog(QDialog):
         form.addRow("Confirm", confirm)
         return page
 
+    def _appearance_page(self) -> QGroupBox:
+        """The theme and the font size (kept in `QSettings`; OK applies them everywhere)."""
+        page = QGroupBox("Appearance", self)
+        page.setObjectName("appearanceSettingsPage")
+        form = QFormLayout(page)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.theme = QComboBox(page)
+        self.theme.setObjectName("settingTheme")
+        for mode, label in THEME_LABELS.items():
+            self.theme.addItem(label, mode.value)
+        self.theme.setToolTip(
+            "Follow the system: dark when the desktop is dark, and switch when it does"
+        )
+        form.addRow("&Theme", self.theme)
+        self.fontSize = QSpinBox(page)
+        self.fontSize.setObjectName("settingFontSize")
+        # One below the smallest size stands for the system's font size.
+        self.fontSize.setRange(MIN_FONT_PT - 1, MAX_FONT_PT)
+        self.fontSize.setSpecialValueText("System default")
+        self.fontSize.setSuffix(" pt")
+        form.addRow("&Font size", self.fontSize)
+        return page
+
     def _family_pages(self) -> list[QGroupBox]:
         """One page per family with a settings model, titled by its `Family.title`, generated
         from the model and checked by it; `familyForms` holds their forms."""
@@ -330,6 +363,8 @@ class SettingsDialog(QDialog):
         self.closeToTray.setChecked(config.close_to_tray)
         self.confirmCancel.setChecked(config.confirm_cancel)
         self.confirmRemove.setChecked(config.confirm_remove)
+        self.theme.setCurrentIndex(self.theme.findData(config.theme.value))
+        self.fontSize.setValue(config.font_size or self.fontSize.minimum())
         for name, family_form in self.familyForms.items():
             family_form.set_values(config.families.get(name, {}))
         self._shown = self.config()
@@ -352,6 +387,8 @@ class SettingsDialog(QDialog):
             families={name: f.values() for name, f in self.familyForms.items()},
             confirm_cancel=self.confirmCancel.isChecked(),
             confirm_remove=self.confirmRemove.isChecked(),
+            theme=ThemeMode(self.theme.currentData()),
+            font_size=0 if self.fontSize.value() < MIN_FONT_PT else self.fontSize.value(),
             family_models=self.familyModels,
         )
 
@@ -410,6 +447,7 @@ class SettingsDialog(QDialog):
             return
         config = self.config()
         self.settings.save(config)
+        apply_appearance(config.theme, config.font_size)
         edited = self.edited(config)
         self.saving = self._background.spawn(self.engine_settings.change(edited), "save settings")
         # Names only: a family's values may be anything its model holds.

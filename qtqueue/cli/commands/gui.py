@@ -31,6 +31,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="render the window to a PNG once it shows the stored tasks, then exit",
     )
     p.add_argument("--size", metavar="WxH", help="window size for --screenshot (1400x900)")
+    p.add_argument("--theme", choices=["system", "light", "dark"], help="colours for --screenshot")
     p.set_defaults(direct=open_gui)
 
 
@@ -57,4 +58,6 @@ def open_gui(args: argparse.Namespace) -> int:
         gui_argv += ["--screenshot", args.screenshot]
     if getattr(args, "size", None):
         gui_argv += ["--size", args.size]
+    if getattr(args, "theme", None):
+        gui_argv += ["--theme", args.theme]
     return int(gui_main(gui_argv) or 0)

@@ -40,6 +40,7 @@ from qtqueue.ui.paramform.editors import (
     JsonEditor,
     builtin_editors,
 )
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class TaskForm(QWidget):
         self._free_form: JsonEditor | None = None
         self._notice = ""
         self._loading = True  # filling in values is not the user editing them
-        self.setStyleSheet(_STYLE)
+        self.setStyleSheet(themed(_STYLE))
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
