@@ -98,7 +98,8 @@ class TemplateStore:
         if any(t.name == name for t in templates):
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                f"a template named “{name}” exists: choose another name, or replace it.",
+                f"a template named “{name}” exists: choose another name, or rename or delete "
+                "that one (Tasks › New from template › Manage templates…).",
             )
         template = Template(name, definition(task))
         self._write([*templates, template])

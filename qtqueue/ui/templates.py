@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from qtqueue.api.templates import Template, TemplateStore
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
+from qtqueue.core.type_titles import type_title
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 def coded(exc: QueueError) -> str:
     """A QueueError in one line: its code, message and what to do."""
     return f"{exc.code.value}: {exc.message} {exc.suggestion}".strip()
+
+
+def _type_of(template: Template) -> str:
+    """The template's task type in words ("Custom command")."""
+    return type_title(str(template.task.get("task_type", "?")))
 
 
 def fill_template_menu(
@@ -65,7 +71,7 @@ def fill_template_menu(
     for template in templates:
         action = menu.addAction(template.name)
         action.setObjectName(f"template:{template.name}")
-        action.setToolTip(f"{template.task.get('task_type', '')}: {template.task.get('name', '')}")
+        action.setToolTip(f"{_type_of(template)}: {template.task.get('name', '')}")
         action.triggered.connect(lambda _checked=False, t=template: chosen(t))
     menu.addSeparator()
     managing = menu.addAction("&Manage templates…")
@@ -155,8 +161,7 @@ class ManageTemplatesDialog(QDialog):
             templates = []
             self._say(coded(exc))
         for template in templates:
-            task = template.task
-            item = QListWidgetItem(f"{template.name}   ({task.get('task_type', '?')})")
+            item = QListWidgetItem(f"{template.name}   ({_type_of(template)})")
             item.setData(_NAME_ROLE, template.name)
             self.list.addItem(item)
             if template.name == select or self.list.currentItem() is None:
@@ -254,6 +259,9 @@ class SaveTemplateDialog(QInputDialog):
         )
         self.setTextValue(task.name)
         self.setTextEchoMode(QLineEdit.EchoMode.Normal)
+        for label in self.findChildren(QLabel):  # a refusal's reason wraps, not widens
+            label.setWordWrap(True)
+        self.setMinimumWidth(420)
 
     def done(self, result: int) -> None:
         """OK: save under the name typed; refused (shown in the label), stay open."""
@@ -266,7 +274,7 @@ class SaveTemplateDialog(QInputDialog):
         try:
             template = self.store.save(name, self.task)
         except QueueError as exc:
-            self.setLabelText(f"Not saved — {coded(exc)}\nName:")
+            self.setLabelText(f"Not saved — {exc.code.value}: {exc.message}")
             return False
         self.saved.emit(template.name)
         return True
