@@ -73,6 +73,7 @@ class WindowTemplates(QObject):
         )  # fmt: skip
         self.menu = QMenu("New from te&mplate", parent)
         self.menu.setObjectName("newFromTemplateMenu")
+        self.menu.menuAction().setObjectName("actionNewFromTemplate")
         self.menu.aboutToShow.connect(self.refresh_menu)
         f = host.form
         f.menuTasks.insertAction(actions.new_after, self.save_action)

@@ -196,7 +196,7 @@ def test_the_tray_menu_shows_hides_pauses_and_quits(
     window: MainWindow, tray: TrayIcon, run: Run
 ) -> None:
     names = [a.objectName() for a in tray.contextMenu().actions() if not a.isSeparator()]
-    assert names == ["trayShowHide", "actionPauseQueue", "trayQuit"]
+    assert names == ["trayShowHide", "actionPauseQueue", "actionNewFromTemplate", "trayQuit"]
     assert "0 running · 0 pending · 0 failed" in tray.toolTip()
 
     tray.actionShowHide.trigger()
