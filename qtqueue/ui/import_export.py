@@ -21,7 +21,8 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QTableView, QWidget
 
 from qtqueue.api.port import EnginePort
-from qtqueue.api.task_files import MAX_FILE_BYTES, csv_text, export_json, parse_import
+from qtqueue.api.task_files import MAX_FILE_BYTES, csv_text, export_json
+from qtqueue.api.task_import import parse_import
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task
 from qtqueue.ui.backups_dialog import show_coded_error

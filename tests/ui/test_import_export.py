@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from qtqueue.api.task_files import DEFINITION_FIELDS, parse_import
+from qtqueue.api.task_files import DEFINITION_FIELDS
+from qtqueue.api.task_import import parse_import
 from qtqueue.app import wait_for_condition
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, Priority, Task, TaskType
