@@ -16,7 +16,9 @@ import dataclasses
 import io
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -92,3 +94,40 @@ def csv_text(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     for row in rows:
         writer.writerow(["" if cell is None else str(cell) for cell in row])
     return out.getvalue()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` (UTF-8), readable by the user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
+def read_task_file(path: Path) -> str:
+    """A task file's text; QueueError DATA_* (what and the fix) if it cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise QueueError(
+                TaskErrorCode.DATA_SIZE_TOO_LARGE,
+                f"{path} is {size:,} bytes; an import reads at most {MAX_FILE_BYTES:,}: "
+                "split it into smaller files.",
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueueError(
+            TaskErrorCode.DATA_FILE_NOT_FOUND, f"{path} does not exist: choose another file."
+        ) from None
+    except UnicodeDecodeError:
+        raise QueueError(
+            TaskErrorCode.DATA_ENCODING_ERROR,
+            f"{path} is not UTF-8 text: choose a file qtqueue exported.",
+        ) from None
+    except OSError as exc:
+        raise QueueError(
+            TaskErrorCode.SYSTEM_PERMISSION_DENIED
+            if isinstance(exc, PermissionError)
+            else TaskErrorCode.DATA_FILE_CORRUPTED,
+            f"{path} cannot be read ({exc.strerror}).",
+        ) from None

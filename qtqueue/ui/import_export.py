@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +20,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QTableView, QWidget
 
 from qtqueue.api.port import EnginePort
-from qtqueue.api.task_files import MAX_FILE_BYTES, csv_text, export_json
+from qtqueue.api.task_files import csv_text, export_json, read_task_file, write_private
 from qtqueue.api.task_import import parse_import
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task
@@ -60,43 +59,6 @@ class DataHost(Protocol):
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         """One line in the status bar."""
         ...
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` (UTF-8), readable by the user only (0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
-
-
-def read_import_file(path: Path) -> str:
-    """A task file's text; QueueError DATA_* (what and the fix) if it cannot be read."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise QueueError(
-                TaskErrorCode.DATA_SIZE_TOO_LARGE,
-                f"{path} is {size:,} bytes; an import reads at most {MAX_FILE_BYTES:,}: "
-                "split it into smaller files.",
-            )
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QueueError(
-            TaskErrorCode.DATA_FILE_NOT_FOUND, f"{path} does not exist: choose another file."
-        ) from None
-    except UnicodeDecodeError:
-        raise QueueError(
-            TaskErrorCode.DATA_ENCODING_ERROR,
-            f"{path} is not UTF-8 text: choose a file qtqueue exported.",
-        ) from None
-    except OSError as exc:
-        raise QueueError(
-            TaskErrorCode.SYSTEM_PERMISSION_DENIED
-            if isinstance(exc, PermissionError)
-            else TaskErrorCode.DATA_FILE_CORRUPTED,
-            f"{path} cannot be read ({exc.strerror}).",
-        ) from None
 
 
 class DataFiles(QObject):
@@ -182,7 +144,7 @@ class DataFiles(QObject):
         """Add the tasks of `path` as new tasks, all or none; their ids (the reason shown in
         a box and the status bar, and [] if refused)."""
         try:
-            text = await asyncio.to_thread(read_import_file, path)
+            text = await asyncio.to_thread(read_task_file, path)
             tasks = parse_import(text, self.host.queue.registry)
             ids = await self.host.queue.add_tasks(tasks)
         except QueueError as exc:

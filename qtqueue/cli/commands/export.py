@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qtqueue.api.task_files import export_json
+from qtqueue.api.task_files import export_json, write_private
 from qtqueue.cli.output import out
 from qtqueue.cli.parser import Subparsers, add_command
 
@@ -57,8 +56,6 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     path = Path(args.output)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_private(path, text)
     out(f"exported {len(tasks)} task(s) to {path}")
     return 0

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtqueue.api.task_files import MAX_FILE_BYTES, file_entries
+from qtqueue.api.task_files import MAX_FILE_BYTES, file_entries, read_task_file
 from qtqueue.cli.output import out, print_json
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
-from qtqueue.core.errors import QueueError, TaskErrorCode
 
 if TYPE_CHECKING:
     from qtqueue.api.local_backend import Backend
@@ -35,22 +34,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 def _read(name: str) -> str:
     if name == "-":
         return sys.stdin.read(MAX_FILE_BYTES + 1)
-    path = Path(name)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise QueueError(
-                TaskErrorCode.DATA_SIZE_TOO_LARGE,
-                f"{path} is larger than {MAX_FILE_BYTES:,} bytes: split it into smaller files",
-            )
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QueueError(
-            TaskErrorCode.DATA_FILE_NOT_FOUND, f"{path} does not exist: check the path"
-        ) from None
-    except UnicodeDecodeError:
-        raise QueueError(
-            TaskErrorCode.DATA_ENCODING_ERROR, f"{path} is not UTF-8 text: choose an exported file"
-        ) from None
+    return read_task_file(Path(name))
 
 
 async def run(backend: Backend, args: argparse.Namespace) -> int:
