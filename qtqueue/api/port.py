@@ -171,6 +171,10 @@ class EnginePort(Protocol):
         """Add a task; returns its id."""
         ...
 
+    async def add_tasks(self, tasks: Iterable[Task]) -> list[str]:
+        """Validate all, then add all (all or none); returns their ids."""
+        ...
+
     async def get_task(self, task_id: str) -> Task:
         """One task as it is now."""
         ...

@@ -461,6 +461,10 @@ class RemoteEngine:
     async def add_task(self, task: Task) -> str:
         return str((await self.call("add_task", new_task_fields(task)))["id"])
 
+    async def add_tasks(self, tasks: Iterable[Task]) -> list[str]:
+        fields = [new_task_fields(t) for t in tasks]
+        return [str(i) for i in (await self.call("add_task", {"tasks": fields}))["ids"]]
+
     async def get_task(self, task_id: str) -> Task:
         return await self._task("get_task", {"task_id": task_id})
 

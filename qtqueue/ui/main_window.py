@@ -42,6 +42,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
 from qtqueue.ui.engine_link import EngineLink
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
+from qtqueue.ui.import_export import install_data
 from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats.links import install as install_stats_links
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         self._setup_status_bar()
         self._connect()
         self._restore_settings()
+        self.data_files, self.templates = install_data(self)  # File › Import/Export; templates
 
     # ------------------------------------------------------------------ setup
 

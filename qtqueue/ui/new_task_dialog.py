@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qtqueue.api.templates import TemplateStore
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Permission, Priority, Task, parse_task_type
 from qtqueue.executors import Executor, ExecutorRegistry, HandlerExecutor
@@ -36,6 +37,7 @@ from qtqueue.ui.paramform.form import TaskForm, form_editors
 from qtqueue.ui.queue_defaults import QUEUE_DEFAULT, QueueDefaults, retries_box, sent, timeout_box
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
 from qtqueue.ui.theme import themed
+from qtqueue.ui.templates import TemplateChooser
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,8 @@ class NewTaskDialog(QDialog):
     once it was taken; a refusal is shown in the dialog (`saveFailed(str)`), nothing typed
     lost, and `queued_id` is what `submit` returned. `queues` are the engine's named queues
     (`list_queues()`): by default the task names no queue, retries or timeout, and the engine
-    fills them from the queue its priority picks; the dialog shows which and what.
+    fills them from the queue its priority picks; the dialog shows which and what. With
+    `templates` a "From template ›" button beside the type fills the form from a template.
     """
 
     saveFailed = Signal(str)
@@ -108,6 +111,7 @@ class NewTaskDialog(QDialog):
         known_tasks: TaskLookup | None = None,
         submit: Callable[[Task], Awaitable[str]] | None = None,
         editors: EditorRegistry | None = None,
+        templates: TemplateStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newTaskDialog")
@@ -196,7 +200,15 @@ class NewTaskDialog(QDialog):
         self.notify_edit.textEdited.connect(lambda _text: self._show_notify_problem(""))
 
         type_row = QFormLayout()
-        type_row.addRow("&Type", self.type_picker)
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(self.type_picker, 1)
+        self.template_chooser = TemplateChooser(templates) if templates is not None else None
+        if self.template_chooser is not None:
+            picker_row.addWidget(self.template_chooser)
+            self.template_chooser.chosen.connect(self.apply_template)
+        type_label = QLabel("&Type")
+        type_label.setBuddy(self.type_picker)
+        type_row.addRow(type_label, picker_row)
         type_row.addRow("", self.summary)
 
         self.params_box = QGroupBox("Parameters")
@@ -344,6 +356,14 @@ class NewTaskDialog(QDialog):
         self.name_edit.setPlaceholderText(f"default: {self.registry.default_name(name, values)}")
 
     # ------------------------------------------------------------------ duplicate
+
+    @Slot(Task, str)
+    def apply_template(self, task: Task, name: str = "") -> None:
+        """Fill the form from the template `name`'s new task (its settings carry over as a
+        duplicate's do)."""
+        self.template = task.copy()
+        self.setWindowTitle(f"New task from template “{name or task.name}”")
+        self._fill_from(task)
 
     def _fill_from(self, task: Task) -> None:
         if not self.select_type(task.type_name):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QTableView, QWid
 from qasync import asyncSlot
 
 from qtqueue.api.port import EnginePort
+from qtqueue.api.templates import TemplateStore
 from qtqueue.core.actions import DONE_WORDS, TaskAction, applicable_to_all, applies
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
@@ -458,6 +459,7 @@ class TaskActions(QObject):
             queues=self.queue.list_queues(),
             known_tasks=self.host.model,
             submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost
+            templates=TemplateStore(self.queue.data_dir),  # "From template ›"
         )
         if after:
             dialog.after_edit.setText(", ".join(after))

@@ -432,6 +432,9 @@ class TrayIcon(QSystemTrayIcon):
         for action in window.tray_actions():  # their texts follow the queue
             self.menu.addAction(action)
         self.menu.addAction(self.actionResumeAll)
+        templates = getattr(window, "templates", None)  # "New from template ›" (template_actions)
+        if templates is not None:
+            self.menu.addMenu(templates.menu)
         self.menu.addSeparator()
         self.menu.addAction(self.actionQuit)
         self.menu.aboutToShow.connect(self._update_show_hide)

@@ -197,7 +197,8 @@ def test_the_tray_menu_shows_hides_pauses_and_quits(
 ) -> None:
     names = [a.objectName() for a in tray.contextMenu().actions() if not a.isSeparator()]
     assert names == [
-        "trayShowHide", "trayNewTask", "actionPauseQueue", "trayResumeAll", "trayQuit"
+        "trayShowHide", "trayNewTask", "actionPauseQueue", "trayResumeAll",
+        "actionNewFromTemplate", "trayQuit",
     ]
     assert "0 running · 0 pending · 0 failed" in tray.toolTip()
 
