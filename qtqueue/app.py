@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
 import os
 import re
@@ -26,9 +25,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 import qasync
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal, SignalInstance
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QSettings, QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication, QWidget
 
 from qtqueue.api.http.server import HttpServer, from_settings
@@ -51,6 +50,7 @@ from qtqueue.ui.engine_link import show_web_api
 from qtqueue.ui.help_menu import HelpMenu
 from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
+from qtqueue.ui.single_instance import SingleInstance
 from qtqueue.ui.theme import ThemeMode, apply_appearance, restyle
 from qtqueue.ui.tray import install_tray
 
@@ -66,6 +66,7 @@ async def create_main_window(
     *,
     settings: QSettings | None = None,
     attach: bool = True,
+    shown: Callable[[MainWindow], object] | None = None,
     **queue_kwargs: Any,
 ) -> MainWindow:
     """Start a dispatching `TaskQueue` on `data_dir` and the local API (so the CLI reaches
@@ -89,7 +90,7 @@ async def create_main_window(
         if remote is not None:
             logger.info("attached to the engine of PID %d on %s", remote.engine_pid, data_dir)
             # Closing the window stops following the engine; the engine keeps running.
-            return await _loaded(remote, remote.settings, [remote.close], settings)
+            return await _loaded(remote, remote.settings, [remote.close], settings, shown)
     queue_kwargs.setdefault("dispatch", True)
     app_settings = AppSettings(settings)
     queue = TaskQueue(None if data_dir is None else Path(data_dir), **queue_kwargs)
@@ -109,7 +110,7 @@ async def create_main_window(
     closers: list[Callable[[], Awaitable[object]]] = [server.stop, close_queue]
     if web is not None:
         closers.insert(0, web.stop)
-    window = await _loaded(queue, LocalSettings(queue), closers, settings)
+    window = await _loaded(queue, LocalSettings(queue), closers, settings, shown)
     show_web_api(window, web.url if web is not None else None, web_error)
     return window
 
@@ -151,8 +152,11 @@ async def _loaded(
     engine_settings: EngineSettingsPort,
     closers: list[Callable[[], Awaitable[object]]],
     settings: QSettings,
+    shown: Callable[[MainWindow], object] | None = None,
 ) -> MainWindow:
-    """A window over `engine` with every task loaded; `closers` run when it shuts down."""
+    """A window over `engine` with every task loaded; `closers` run when it shuts down.
+    `shown(window)` runs before the tasks are read. A window the user closed while it was
+    loading is returned as it is (shut down, or shutting down)."""
     bridge = EngineBridge(engine)
     looks = AppSettings(settings)
     apply_appearance(looks.theme, looks.font_size)  # before the window: it is built themed
@@ -162,9 +166,14 @@ async def _loaded(
     bridge.setParent(window)
     restyle(window.findChildren(QWidget))  # the light colours its modules set, if dark
     HelpMenu.install(window, engine.data_dir)
+    if shown is not None:
+        shown(window)
     try:
         await window.load()
     except BaseException:
+        if window.shutdown_requested:
+            logger.info("the window was closed while it loaded")
+            return window
         await window.shutdown()
         window.deleteLater()
         raise
@@ -231,64 +240,6 @@ async def let_qt_settle(rounds: int = 2) -> None:
 
 
 # --------------------------------------------------------------------------- one instance
-
-
-def instance_name(data_dir: Path) -> str:
-    """The local server name of the window that owns `data_dir` (per user and directory)."""
-    digest = hashlib.sha256(f"{os.getuid()}:{data_dir}".encode()).hexdigest()[:20]
-    return f"qtqueue-{digest}"
-
-
-class SingleInstance(QObject):
-    """Listens for later launches on the same data directory; each asks to be raised."""
-
-    raiseRequested = Signal()
-
-    def __init__(self, data_dir: Path, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.name = instance_name(data_dir)
-        self._server = QLocalServer(self)
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        self._server.newConnection.connect(self._on_connection)
-
-    def listen(self) -> bool:
-        """Take the name; False if another live instance holds it (it was asked to raise its
-        window). Asks first: with access options, Qt's listen() replaces a live socket."""
-        if ask_to_raise(self.name):
-            return False
-        if self._server.listen(self.name):
-            return True
-        QLocalServer.removeServer(self.name)  # left behind by a crash
-        return self._server.listen(self.name)
-
-    def close(self) -> None:
-        self._server.close()
-
-    def _on_connection(self) -> None:
-        while (sock := self._server.nextPendingConnection()) is not None:
-            sock.readyRead.connect(functools.partial(self._on_message, sock))
-            sock.disconnected.connect(sock.deleteLater)
-
-    def _on_message(self, sock: QLocalSocket) -> None:
-        data = bytes(sock.readAll().data())
-        if b"raise" in data:
-            logger.info("another launch asked this window to come to the front")
-            sock.write(b"ok\n")
-            sock.flush()
-            self.raiseRequested.emit()
-
-
-def ask_to_raise(name: str, timeout_ms: int = 2000) -> bool:
-    """Ask the instance listening on `name` to raise its window; False if none answers."""
-    sock = QLocalSocket()
-    sock.connectToServer(name)
-    if not sock.waitForConnected(timeout_ms):
-        return False
-    sock.write(b"raise\n")
-    sock.waitForBytesWritten(timeout_ms)
-    answered = sock.waitForReadyRead(timeout_ms)
-    sock.disconnectFromServer()
-    return answered
 
 
 # --------------------------------------------------------------------------- main
@@ -370,9 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.set_event_loop(None)
 
 
-async def _run(
-    args: argparse.Namespace, data_dir: Path, instance: SingleInstance | None
-) -> int:
+async def _run(args: argparse.Namespace, data_dir: Path, instance: SingleInstance | None) -> int:
     if args.screenshot:
         # The default layout, not the user's: screenshots should not depend on who takes them.
         with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
@@ -381,8 +330,21 @@ async def _run(
                 settings.setValue(KEY_THEME, args.theme)
             window = await open_main_window(data_dir, settings=settings)
             return await _screenshot(window, Path(args.screenshot), args.size)
-    await run_windows(functools.partial(open_main_window, data_dir), instance=instance)
+    opener = functools.partial(open_main_window, data_dir, shown=_show_before_loading)
+    await run_windows(opener, instance=instance)
     return 0
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (what a user waits from the launch)."""
+    started: float = psutil.Process().create_time()
+    return time.time() - started
+
+
+def _show_before_loading(window: MainWindow) -> None:
+    """Show the window as soon as it is built; its tasks fill in behind."""
+    window.show()
+    logger.info("window shown %.2f s after the process started", process_age_s())
 
 
 async def run_windows(
@@ -443,6 +405,8 @@ async def _show_until_closed(
         if not outcome.done():
             outcome.set_result(value)
 
+    if window.is_shut_down:  # closed while it loaded
+        return None
     window.closed.connect(lambda: settle(None))
     window.restoreRequested.connect(settle)
     if instance is not None:
@@ -450,7 +414,10 @@ async def _show_until_closed(
     install_tray(window, window)  # only where the desktop has a tray
     try:
         window.show()
-        logger.info("window open on %s", window.queue.data_dir)
+        logger.info(
+            "window open on %s, its %d tasks shown %.2f s after the process started",
+            window.queue.data_dir, window.model.rowCount(), process_age_s(),
+        )  # fmt: skip
         if report is not None:
             report(window)
         return await outcome
@@ -475,7 +442,9 @@ async def _restore(window: MainWindow, name: str) -> Callable[[MainWindow], obje
         error = as_queue_error(exc)
         logger.warning("the backup %s was not brought back: %s", name, error)
         return functools.partial(
-            show_coded_error, name="restoreFailed", title="The backup was not restored",
+            show_coded_error,
+            name="restoreFailed",
+            title="The backup was not restored",
             error=error,
         )
     kept = f"; the database it replaced is kept as {aside}" if aside else ""
@@ -508,7 +477,9 @@ async def _screenshot(window: MainWindow, path: Path, size: tuple[int, int]) -> 
         if (window.width(), window.height()) != size:
             logger.warning(
                 "the window cannot be %dx%d here; it is %dx%d",
-                *size, window.width(), window.height(),
+                *size,
+                window.width(),
+                window.height(),
             )
         stats = await window.queue.get_queue_stats()
         total = int(stats["summary"]["total_tasks"])

@@ -14,6 +14,11 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
+#: The longest delay handed to the loop in one timer. Under qasync (the window's engine) a
+#: loop timer is a Qt timer, which holds milliseconds in a 32-bit int: a delay past ~24.8 days
+#: (a task to run next month) raised OverflowError. Longer delays are chained.
+MAX_LOOP_DELAY_S = 86_400.0
+
 
 class TimerHandle(Protocol):
     """A callback that was scheduled."""
@@ -49,5 +54,37 @@ class LoopTimer:
     def call_later(
         self, delay_s: float, callback: Callable[..., object], *args: Any
     ) -> TimerHandle:
-        """`loop.call_later`."""
-        return self._loop.call_later(delay_s, callback, *args)
+        """`loop.call_later`; a delay over `MAX_LOOP_DELAY_S` is waited in steps."""
+        if delay_s <= MAX_LOOP_DELAY_S:
+            return self._loop.call_later(delay_s, callback, *args)
+        return _Chained(self._loop, delay_s, callback, args)
+
+
+class _Chained:
+    """A long delay as a chain of loop timers of at most `MAX_LOOP_DELAY_S` each."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        delay_s: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._loop = loop
+        self._due = loop.time() + delay_s
+        self._callback = callback
+        self._args = args
+        self._handle = self._arm()
+
+    def _arm(self) -> asyncio.TimerHandle:
+        left = self._due - self._loop.time()
+        if left <= MAX_LOOP_DELAY_S:
+            return self._loop.call_later(max(0.0, left), self._callback, *self._args)
+        return self._loop.call_later(MAX_LOOP_DELAY_S, self._relay)
+
+    def _relay(self) -> None:
+        self._handle = self._arm()
+
+    def cancel(self) -> None:
+        """Call nothing (the step waiting now is cancelled)."""
+        self._handle.cancel()

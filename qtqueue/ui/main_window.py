@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -46,7 +46,7 @@ from qtqueue.ui.import_export import install_data
 from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
 from qtqueue.ui.stats.links import install as install_stats_links
-from qtqueue.ui.stats_view import StatsView, show_summary
+from qtqueue.ui.stats_refresh import StatsRefresh
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import Column, counts_text, shown_text
 from qtqueue.ui.task_list.delegate import ProgressDelegate
@@ -60,11 +60,13 @@ from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
 from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
 
+if TYPE_CHECKING:
+    from qtqueue.ui.stats_view import StatsView
+
 logger = logging.getLogger(__name__)
 
 SETTINGS_ORGANIZATION = "qtqueue"
 SETTINGS_APPLICATION = "qtqueue"
-_STATS_DELAY_MS = 500
 _ACTIONS_DELAY_MS = 50
 #: Select whole rows, replacing the selection.
 _SELECT_ROWS = (
@@ -124,8 +126,6 @@ class MainWindow(QMainWindow):
         self._closing_task: asyncio.Task[None] | None = None
         self.close_guard = CloseGuard(self, self)
         self._select_when_shown: str | None = None
-        self._stats_running = False
-        self._stats_again = False
 
         self.model = TaskTableModel(self, titles=queue.registry.titles())
         self.proxy = TaskFilterProxy(self)
@@ -138,11 +138,7 @@ class MainWindow(QMainWindow):
             queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
             questions=queue.questions, overview=queue.overview,
         )
-        # The charts take the Designer placeholder's place; its summary labels sit beside them.
-        self.stats_view = StatsView.in_place_of(
-            self.form.statsView, self.form.statsLayout, queue, bridge
-        )
-        self.form.statsView = self.stats_view
+        self.stats_view: StatsView | None = None  # built by load(), once the tasks show
 
         self.questions = QuestionsView(queue.questions, self.model.task_by_id, self)
         self.questions.attach(
@@ -165,7 +161,6 @@ class MainWindow(QMainWindow):
         )
         self.setTabOrder(self.form.searchBox, self.form.filterStatus)
         self.sidebar = SideBar.install(self)
-        install_stats_links(self)
         self._setup_status_bar()
         self._connect()
         self._restore_settings()
@@ -181,7 +176,11 @@ class MainWindow(QMainWindow):
             timer.timeout.connect(slot)
             return timer
 
-        self._stats_timer = single_shot(_STATS_DELAY_MS, self._start_stats_refresh)
+        self.stats_refresh = StatsRefresh(
+            self.queue, self.show_stats, self.background.spawn,
+            lambda: self._shut_down or self.shutdown_requested, self,
+        )  # fmt: skip
+        self._stats_timer = self.stats_refresh.timer
         self._actions_timer = single_shot(_ACTIONS_DELAY_MS, self.update_actions)
 
     def _setup_actions(self) -> None:
@@ -247,17 +246,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ loading
 
     async def load(self) -> None:
-        """Start listening to the engine, then show every stored task."""
+        """Start listening to the engine, then show every stored task, then build the
+        statistics tab (its charts' library is imported only now: the window may be shown
+        before `load`, and the tasks are what the user waits for)."""
         self.bridge.start()
         self.notifier.start()
+        self.form.shownLabel.setText("Loading tasks…")
         with cyclic_gc_paused():
             tasks = await self.queue.list_tasks()
             self.model.reset(tasks)
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
+        self._update_shown()
+        self._build_stats_view()
         self._set_queue_paused_state(self.queue.queue_paused)
         self.questions.refresh()
-        self._stats_timer.start(0)
+        self.stats_refresh.now()
 
     # ------------------------------------------------------------------ engine → model
 
@@ -292,8 +296,7 @@ class MainWindow(QMainWindow):
             self.update_actions()
         elif not self._actions_timer.isActive():
             self._actions_timer.start()
-        if not self._stats_timer.isActive():
-            self._stats_timer.start()
+        self.stats_refresh.request()
 
     # ------------------------------------------------------------------ selection
 
@@ -432,30 +435,20 @@ class MainWindow(QMainWindow):
         label.setToolTip("New tasks wait until the queue is resumed" if paused else "")
         self.statusChanged.emit()
 
-    def _start_stats_refresh(self) -> None:
-        if self._shut_down or self._closing or self._shutdown is not None:
-            return
-        if self._stats_running:
-            self._stats_again = True
-            return
-        self._stats_running = True
-        self.background.spawn(self._refresh_stats(), "refresh statistics")
+    def _build_stats_view(self) -> None:
+        from qtqueue.ui.stats_view import StatsView
 
-    async def _refresh_stats(self) -> None:
-        try:
-            stats = await self.queue.get_queue_stats()
-        except QueueError as exc:
-            logger.debug("no statistics: %s", exc)
-            return
-        finally:
-            self._stats_running = False
-            if self._stats_again:
-                self._stats_again = False
-                self._stats_timer.start()
-        self.show_stats(stats)
+        # The charts take the Designer placeholder's place; its summary labels sit beside them.
+        self.stats_view = StatsView.in_place_of(
+            self.form.statsView, self.form.statsLayout, self.queue, self.bridge
+        )
+        self.form.statsView = self.stats_view
+        install_stats_links(self, self.stats_view)
 
     def show_stats(self, stats: dict[str, Any]) -> None:
         """Show `TaskQueue.get_queue_stats()` figures in the statistics view."""
+        from qtqueue.ui.stats_view import show_summary
+
         show_summary(self.form, stats)
         self.statsUpdated.emit(stats)
 
@@ -485,6 +478,11 @@ class MainWindow(QMainWindow):
     def is_shut_down(self) -> bool:
         return self._shut_down
 
+    @property
+    def shutdown_requested(self) -> bool:
+        """Whether the window is closing or shutting down (or has)."""
+        return self._closing or self._shutdown is not None
+
     async def shutdown(self) -> None:
         """Stop following the engine, then run the closers (server, queue). Idempotent."""
         if self._shutdown is None:
@@ -493,7 +491,7 @@ class MainWindow(QMainWindow):
 
     async def _do_shutdown(self) -> None:
         self.save_settings()
-        self._stats_timer.stop()
+        self.stats_refresh.stop()
         self._actions_timer.stop()
         self.filters.stop()
         self.model.stop()
@@ -503,7 +501,8 @@ class MainWindow(QMainWindow):
             self.tray.hide()
         await self.detail.stop()
         await self.questions.stop()
-        await self.stats_view.stop()
+        if self.stats_view is not None:
+            await self.stats_view.stop()
         await self.dialogs.stop()
         await self.background.cancel_all()
         for closer in self._closers:

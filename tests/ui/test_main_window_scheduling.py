@@ -347,3 +347,16 @@ def test_a_wrong_run_after_keeps_the_form_open_with_everything_typed(
     done = run(scenario(), 30)
     assert done.depends_on == ["build-linux"] and done.tags == ["release"]
     assert done.status == TaskStatus.COMPLETED, (done.error_code, done.error)
+
+
+def test_a_task_set_to_run_next_month_is_added_and_waits_in_the_window(
+    window: MainWindow, run: Run
+) -> None:
+    """The window's engine runs on Qt timers, which hold milliseconds in 32 bits: a task due
+    in 40 days (past ~24.8 days) raised OverflowError when it was added."""
+    import time
+
+    later = time.time() + 40 * 86_400
+    task_id = run(window.queue.add_task(Task("custom_command", {"command": "true"}, run_at=later)))
+    run(until_row(window, task_id, in_status(TaskStatus.PENDING)))
+    assert run(window.queue.get_task(task_id)).run_at == pytest.approx(later)

@@ -35,6 +35,22 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(direct=open_gui)
 
 
+def _raised_open_window(args: argparse.Namespace) -> bool:
+    """Whether a window already open on the data directory came to the front when asked —
+    before the window and the engine are imported (a second launch answers at once)."""
+    import importlib
+
+    try:  # imported by name, as the window is: the command line itself has no Qt
+        single = importlib.import_module("qtqueue.ui.single_instance")
+    except ImportError:
+        return False  # no Qt: open_gui says so
+    data_dir = resolve_data_dir(args.data_dir)
+    if not single.ask_to_raise(single.instance_name(data_dir)):
+        return False
+    sys.stdout.write(f"qtqueue is already open on {data_dir}; brought it to the front\n")
+    return True
+
+
 def open_gui(args: argparse.Namespace) -> int:
     """Open the desktop window, if this installation has it (imported lazily: no Qt here)."""
     import importlib.util
@@ -42,6 +58,8 @@ def open_gui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("qtqueue.app") is None:
         sys.stderr.write(f"error: {_GUI_MISSING}\n")
         return 1
+    if not getattr(args, "screenshot", None) and _raised_open_window(args):
+        return 0
     try:
         app = importlib.import_module("qtqueue.app")
     except ImportError as exc:

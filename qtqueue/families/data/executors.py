@@ -14,13 +14,13 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, RunContext
 from qtqueue.families.data.backup import backup_database, backup_source, default_backup_path
-from qtqueue.families.data.duck import DuckJob, table_exists
 from qtqueue.families.data.failures import sqlite_error
 from qtqueue.families.data.params import (
     AnalyzeParams,
@@ -33,7 +33,19 @@ from qtqueue.families.data.profile import profile_line
 from qtqueue.families.data.sources import DataFile, detect_format, qident, sqlite_table_exists
 from qtqueue.families.data.spec import spec_sql
 
+if TYPE_CHECKING:
+    from qtqueue.families.data.duck import DuckJob
+
 logger = logging.getLogger(__name__)
+
+
+def duck() -> ModuleType:
+    """The duckdb side (`duck.py`), imported when a task first runs: registering the family
+    (every window and CLI start) does not load duckdb."""
+    from qtqueue.families.data import duck as module
+
+    return module
+
 
 #: What an export or process does when its SQLite output's table exists.
 _OVERWRITE_FIX = "set overwrite to replace that table, or name another table (output_table)"
@@ -78,7 +90,7 @@ def _check_sqlite_output(out: DataFile, overwrite: bool) -> None:
     except sqlite3.Error as exc:
         raise sqlite_error(exc, out.path) from None
     if exists:
-        raise table_exists(out.path, out.table, _OVERWRITE_FIX)
+        raise duck().table_exists(out.path, out.table, _OVERWRITE_FIX)
 
 
 async def _write(
@@ -115,7 +127,7 @@ class ImportExecutor(Executor[ImportParams]):
         src = _source(p, p.source, p.source_format, p.source_table or p.table)
         database = os.path.abspath(os.path.expanduser(p.database))
         _check_output(database, True, [src])
-        job = DuckJob(ctx, [src], p.max_input_mb)
+        job = duck().DuckJob(ctx, [src], p.max_input_mb)
         try:
             ctx.phase(TaskStatus.RUNNING)
             ctx.log(f"importing {src.path} ({src.format}) into {database} table {p.table}")
@@ -149,7 +161,7 @@ class ExportExecutor(Executor[ExportParams]):
         out = DataFile(path, fmt, table)
         if fmt == "sqlite":
             _check_sqlite_output(out, p.overwrite)
-        job = DuckJob(ctx, [src], p.max_input_mb)
+        job = duck().DuckJob(ctx, [src], p.max_input_mb)
         try:
             ctx.phase(TaskStatus.RUNNING)
             ctx.log(f"exporting {src.path} ({src.format}) to {path} ({fmt})")
@@ -184,7 +196,7 @@ class ProcessExecutor(Executor[ProcessParams]):
             if fmt == "sqlite":
                 _check_sqlite_output(out, p.overwrite)
         query = spec_sql(p.spec, next(iter(p.inputs))) if p.spec is not None else p.sql or ""
-        job = DuckJob(ctx, list(sources.values()), p.max_input_mb)
+        job = duck().DuckJob(ctx, list(sources.values()), p.max_input_mb)
         try:
             query = job.check_query(query)
             ctx.phase(TaskStatus.RUNNING)
@@ -279,7 +291,7 @@ class AnalyzeExecutor(Executor[AnalyzeParams]):
         p = ctx.params
         ctx.phase(TaskStatus.VALIDATING)
         src = _source(p, p.source, p.source_format, p.source_table)
-        job = DuckJob(ctx, [src], p.max_input_mb)
+        job = duck().DuckJob(ctx, [src], p.max_input_mb)
         try:
             ctx.phase(TaskStatus.RUNNING)
             await job.run(lambda: job.attach("src", src), "reading")

@@ -2,7 +2,8 @@
 optional proxy token from the OS keyring), and the mapping from its failures to qtqueue's
 OLLAMA_* codes.
 
-The `ollama` package (and httpx under it) is imported here, by the executors' modules only.
+The `ollama` package (and httpx under it) is imported here when a task first connects, not
+when the family is registered: the window and the CLI start without them (~0.1 s).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
-from ollama import AsyncClient, ResponseError
+from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_message
 from qtqueue.executors.base import RunContext
 from qtqueue.families.ollama.settings import OllamaSettings
+
+if TYPE_CHECKING:
+    import httpx
+    from ollama import AsyncClient, ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class OllamaConnection:
 
     async def get_json(self, path: str) -> dict[str, Any]:
         """GET `path` on the server as JSON (errors as the client raises them)."""
+        import httpx
+        from ollama import ResponseError
+
         async with httpx.AsyncClient(
             base_url=self.host, timeout=self.timeout, headers=self.headers
         ) as http:
@@ -78,6 +83,9 @@ async def ollama_connection(
     """The task's connection: `host` (the task's), else the settings' `ollama_host`; the
     settings' timeouts; `Authorization: Bearer <credential>` when a keyring credential is
     named (for a proxy in front of Ollama). Closed on leaving."""
+    import httpx
+    from ollama import AsyncClient
+
     settings = ctx.family_settings(OllamaSettings)
     target = host or settings.ollama_host
     timeout = httpx.Timeout(
@@ -115,6 +123,9 @@ def ollama_error(
     or vanished server is OLLAMA_SERVICE_UNAVAILABLE, an unknown model OLLAMA_MODEL_NOT_FOUND, a
     refused token OLLAMA_AUTHENTICATION_FAILED, a bad request VALIDATION_INVALID_PARAMS, and
     any other server error `fallback` (unless its text names something more specific)."""
+    import httpx
+    from ollama import ResponseError
+
     if isinstance(exc, QueueError):
         return exc
     details: dict[str, Any] = {"host": conn.host}

@@ -12,9 +12,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from ollama import ProgressResponse
 from pydantic import Field
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -23,6 +22,9 @@ from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.families.ollama.client import OllamaConnection, ollama_connection, ollama_error
 from qtqueue.families.ollama.params import OllamaHost, credential_field, host_field
 from qtqueue.families.ollama.progress import PullProgress, human_size, short_digest
+
+if TYPE_CHECKING:
+    from ollama import ProgressResponse
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class _Pull:
         doing = f"pulling {self.model}"
         try:
             stream = cast(
-                AsyncGenerator[ProgressResponse, None],
+                "AsyncGenerator[ProgressResponse, None]",
                 await self.conn.client.pull(
                     self.model, insecure=self.ctx.params.insecure, stream=True
                 ),

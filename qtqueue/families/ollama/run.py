@@ -7,9 +7,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-from ollama import AsyncClient
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -17,6 +16,9 @@ from qtqueue.core.task import TaskStatus, TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
 from qtqueue.families.ollama.client import ollama_connection, ollama_error
 from qtqueue.families.ollama.params import OllamaHost, credential_field, host_field
+
+if TYPE_CHECKING:
+    from ollama import AsyncClient
 
 logger = logging.getLogger(__name__)
 
