@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
 from qtqueue.core.errors import QueueError, error_info

@@ -36,8 +36,8 @@ from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.paramform.form import TaskForm, form_editors
 from qtqueue.ui.queue_defaults import QUEUE_DEFAULT, QueueDefaults, retries_box, sent, timeout_box
 from qtqueue.ui.run_after import TaskLookup, resolve_run_after
-from qtqueue.ui.theme import themed
 from qtqueue.ui.templates import TemplateChooser
+from qtqueue.ui.theme import themed
 
 logger = logging.getLogger(__name__)
 

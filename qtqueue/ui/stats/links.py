@@ -152,9 +152,10 @@ def _search_finds(window: Window, ids: Iterable[str], code: str) -> bool:
 
 
 def install(window: Window, view: Any) -> None:
-    """Wire the statistics view (`view`, built once the tasks show) into the window: clicks on its charts filter the task list,
-    the status and error charts follow the window's `get_queue_stats()` results, and the
-    detail pane's process graph samples only where the window runs the engine."""
+    """Wire the statistics view (`view`, built once the tasks show) into the window: clicks
+    on its charts filter the task list, the status and error charts follow the window's
+    `get_queue_stats()` results, and the detail pane's process graph samples only where the
+    window runs the engine."""
     view.filterRequested.connect(lambda request: apply_request(window, request))
     window.statsUpdated.connect(view.show_queue_stats)
     window.detail.process_graph.owns_engine = window.queue.owns_engine
