@@ -23,8 +23,8 @@ Splitters = Sequence[tuple[QSplitter, str]]
 
 #: Whether the detail pane is shown ("true"/"false").
 DETAIL_SHOWN_KEY = "detailPane/shown"
-#: The table's and the pane's widths at first (a 1280-pixel window: the table keeps 60 %).
-FIRST_WIDTHS = (760, 500)
+#: The table's and the pane's widths at first (the table keeps two thirds).
+FIRST_WIDTHS = (800, 400)
 
 
 class _Dialogs(Protocol):
@@ -53,8 +53,8 @@ def install_detail_pane(window: PaneWindow) -> None:
     form, pane = window.form, window.detail
     splitter = form.mainSplitter
     splitter.addWidget(pane)
-    splitter.setStretchFactor(0, 3)
-    splitter.setStretchFactor(1, 2)
+    splitter.setStretchFactor(0, 2)
+    splitter.setStretchFactor(1, 1)
     splitter.setSizes(list(FIRST_WIDTHS))
     action = form.actionDetailPane
     shown = window.settings.value(DETAIL_SHOWN_KEY, "true") != "false"

@@ -67,7 +67,7 @@ def make_plot(parent: QWidget, title: str, left: str, *, units: str | None = Non
     # pyqtgraph still updates them whenever a plot is made or deleted, which crashed a later
     # window's creation (cf. pyqtgraph issue #2737). The menu stays.
     plot.hideButtons()
-    plot.setMinimumSize(260, 180)
+    plot.setMinimumSize(200, 160)  # three columns and the summary fit a 1,000 px window
     return plot
 
 

@@ -20,19 +20,20 @@ logger = logging.getLogger(__name__)
 
 
 class Column(IntEnum):
-    """The table's columns, in their default order."""
+    """The table's columns, in their default order: what a task is and how far it got first
+    (name, status, progress, ETA, speed, step), then what it is made of."""
 
     NAME = 0
-    TYPE = 1
-    CATEGORY = 2
-    QUEUE = 3
-    TAGS = 4
-    PRIORITY = 5
-    STATUS = 6
-    PROGRESS = 7
-    STEP = 8
-    ETA = 9
-    SPEED = 10
+    STATUS = 1
+    PROGRESS = 2
+    ETA = 3
+    SPEED = 4
+    STEP = 5
+    TYPE = 6
+    CATEGORY = 7
+    QUEUE = 8
+    TAGS = 9
+    PRIORITY = 10
     LAST_ERROR = 11
     RESOURCES = 12
     CREATED = 13
@@ -75,7 +76,8 @@ HIDDEN_BY_DEFAULT: frozenset[Column] = frozenset(
 #: Default column widths (px); the user's own are remembered.
 DEFAULT_WIDTHS: dict[Column, int] = {
     # The columns shown by default add up to ~1,500 px: what a task is and how far it got
-    # (name to speed) fit 1,280 px; the rest scrolls sideways. The user's widths are kept.
+    # (name to step) fit the table's part of a 1,280 px window; the rest scrolls sideways.
+    # The user's widths are kept.
     Column.NAME: 180,
     Column.TYPE: 110,
     Column.CATEGORY: 80,
