@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QTreeWidgetItem, QWidget
 
@@ -174,6 +174,9 @@ class DetailPane(QWidget):
         stack_below(f.infoLayout, f.errorBox, self.process_graph)
         for view in (f.paramsView, f.dependencyView):
             view.header().setStretchLastSection(True)
+            # As tall as their rows (fit_rows): a sideways scroll bar in a narrow pane would
+            # take that height and hide them; long values are elided (tooltips say them whole).
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # The form's own layer box predates families (TODO(ui): drop it from detail_pane.ui);
         # the docker family's widget takes its row.
         placeholder = getattr(f, "layersBox", None)

@@ -1,26 +1,25 @@
 """The detail pane's live graph of a running task's CPU and memory: its process and all the
 processes it started (psutil), sampled once a second.
 
-It samples only while it is shown, for a task that is running with a process id, and only
-where this window runs the engine (`owns_engine`): a window attached to another engine may
-sit on another machine, where that process id names something else. Otherwise it says, in
-one grey line, why there is no graph.
+The charts (pyqtgraph, `process_plots.py`) are made the first time there is something to
+draw, not with the window. It samples only while it is shown, for a task that is running
+with a process id, and only where this window runs the engine (`owns_engine`): a window
+attached to another engine may sit on another machine, where that process id names something
+else. Otherwise it says, in one grey line, why there is no graph.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import Any
 
-import numpy as np
 import psutil
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from qtqueue.core.task import ACTIVE, Task
-from qtqueue.ui.stats.charts import style_plot
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +29,6 @@ WINDOW_S = 60
 SAMPLE_INTERVAL_MS = 1000
 _MIB = 1024 * 1024
 
-_BLUE = "#2563eb"
-_ORANGE = "#ea580c"
-_AXIS = "#666666"
 
 #: The reasons shown instead of the graph.
 NOT_OWNER = "CPU and memory are shown only in the window that runs the engine."
@@ -40,24 +36,6 @@ NOT_RUNNING = "CPU and memory are shown while the task runs."
 NO_PROCESS = "CPU and memory: this task runs no process of its own."
 ENDED = "CPU and memory: the task's process has ended."
 NO_ACCESS = "CPU and memory: the task's process cannot be read (no permission)."
-
-
-def _small_plot(parent: QWidget, left: str, colour: str) -> tuple[pg.PlotWidget, pg.PlotDataItem]:
-    plot = pg.PlotWidget(parent, background="w")
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(_AXIS))
-        axis.setTextPen(pg.mkPen("#222222"))
-        axis.enableAutoSIPrefix(False)
-    plot.setLabel("left", left, color="#222222")
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.hideButtons()
-    plot.setXRange(-WINDOW_S, 0, padding=0)
-    plot.setFixedHeight(100)
-    plot.setYRange(0, 1, padding=0)
-    curve = plot.plot(pen=pg.mkPen(colour, width=2), fillLevel=0, brush=pg.mkBrush(colour + "33"))
-    return plot, curve
 
 
 class ProcessGraph(QWidget):
@@ -88,12 +66,9 @@ class ProcessGraph(QWidget):
         self.figures_label = QLabel(self)
         self.figures_label.setObjectName("processGraphFigures")
         self.graphs = QWidget(self)
-        self.cpu_plot, self.cpu_curve = _small_plot(self.graphs, "CPU (%)", _BLUE)
-        self.memory_plot, self.memory_curve = _small_plot(self.graphs, "Memory (MiB)", _ORANGE)
-        row = QHBoxLayout(self.graphs)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.cpu_plot)
-        row.addWidget(self.memory_plot)
+        self._row = QHBoxLayout(self.graphs)
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._plots: Any = None  # process_plots.ProcessPlots, made when first needed
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.reason_label)
@@ -102,11 +77,18 @@ class ProcessGraph(QWidget):
         self.graphs.hide()
         self.figures_label.hide()
 
-        for plot in (self.cpu_plot, self.memory_plot):
-            style_plot(plot)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.sample)
+
+    def plots(self) -> Any:
+        """The two charts (`ProcessPlots`: cpu_plot, cpu_curve, memory_plot, memory_curve),
+        made on first use."""
+        if self._plots is None:
+            from qtqueue.ui.process_plots import ProcessPlots
+
+            self._plots = ProcessPlots(self.graphs, self._row, self.palette(), WINDOW_S)
+        return self._plots
 
     @property
     def sampling(self) -> bool:
@@ -150,6 +132,8 @@ class ProcessGraph(QWidget):
         self.reason = reason
         self.reason_label.setText(reason)
         self.reason_label.setVisible(bool(reason))
+        if not reason:
+            self.plots()
         self.graphs.setVisible(not reason)
         self.figures_label.setVisible(not reason)
         if reason:
@@ -203,12 +187,7 @@ class ProcessGraph(QWidget):
         self._say(reason)
 
     def _draw(self, processes: int) -> None:
-        ages = np.arange(-len(self.cpu) + 1, 1, dtype=float)
-        self.cpu_curve.setData(ages, np.array(self.cpu, dtype=float))
-        self.memory_curve.setData(ages, np.array(self.memory_mib, dtype=float))
-        # From zero up: a flat line at 0 % is idle, not the middle of an autoscaled range.
-        self.cpu_plot.setYRange(0, max(100.0, max(self.cpu) * 1.1), padding=0)
-        self.memory_plot.setYRange(0, max(1.0, max(self.memory_mib) * 1.2), padding=0)
+        self.plots().draw(self.cpu, self.memory_mib)
         noun = "process" if processes == 1 else "processes"
         self.figures_label.setText(
             f"CPU {self.cpu[-1]:.0f} %   memory {self.memory_mib[-1]:,.0f} MiB   "
@@ -217,9 +196,8 @@ class ProcessGraph(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            for plot in (self.cpu_plot, self.memory_plot):
-                style_plot(plot, self.palette())
+        if event.type() == QEvent.Type.PaletteChange and self._plots is not None:
+            self._plots.restyle(self.palette())
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -24,7 +24,7 @@ Splitters = Sequence[tuple[QSplitter, str]]
 #: Whether the detail pane is shown ("true"/"false").
 DETAIL_SHOWN_KEY = "detailPane/shown"
 #: The table's and the pane's widths at first (the table keeps two thirds).
-FIRST_WIDTHS = (800, 400)
+FIRST_WIDTHS = (670, 410)
 
 
 class _Dialogs(Protocol):

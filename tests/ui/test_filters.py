@@ -187,7 +187,8 @@ def test_the_type_choice_reads_type_names_in_words(window: MainWindow, run: Run)
     run(until_task(window, done, lambda t: t.status == TaskStatus.COMPLETED))
     combo = window.form.filterType
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert "Custom command" in texts and "custom_command" not in texts
-    combo.setCurrentIndex(combo.findText("Custom command"))
+    title = window.queue.registry.titles()["custom_command"]  # "Shell command"
+    assert title in texts and "custom_command" not in texts
+    combo.setCurrentIndex(combo.findText(title))
     assert combo.currentData() == "custom_command"
     assert shown_names(window) == ["a command"]

@@ -49,7 +49,7 @@ def queue_greeting(window: MainWindow, qtbot: QtBot, who: str) -> None:
     [dialog] = [d for d in window.findChildren(NewTaskDialog) if d.isVisible()]
     picker = dialog.findChild(QComboBox, "taskTypePicker")
     names = [picker.itemText(i).strip() for i in range(picker.count())]
-    assert names[names.index("Greetings") + 1] == "plugin_greet"
+    assert names[names.index("Greetings") + 1] == "Plugin greet"  # the type, in words
     assert dialog.select_type("plugin_greet")
     form = dialog.findChild(TaskForm, "taskForm")
     assert form is not None and form.field_names() == ["who", "outcome"]

@@ -38,7 +38,7 @@ def test_a_running_command_shows_the_cpu_and_memory_of_its_whole_process_tree(
     assert graph.sampling and graph.reason == ""
     assert graph.graphs.isVisible() and not graph.reason_label.isVisible()
     assert all(m > 0 for m in graph.memory_mib)
-    _x, y = graph.memory_curve.getData()
+    _x, y = graph.plots().memory_curve.getData()
     assert y is not None and len(y) == len(graph.memory_mib)
     figures = graph.figures_label.text()
     processes = int(figures.rsplit("(", 1)[1].split()[0])
@@ -116,8 +116,8 @@ def test_the_graph_darkens_with_a_dark_palette(window: MainWindow) -> None:
     dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
     dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
     dark.setColor(QPalette.ColorRole.Text, QColor("#e5e5e5"))
-    assert graph.cpu_plot.backgroundBrush().color().lightness() > 200
+    assert graph.plots().cpu_plot.backgroundBrush().color().lightness() > 200
     graph.setPalette(dark)
-    for plot in (graph.cpu_plot, graph.memory_plot):
+    for plot in (graph.plots().cpu_plot, graph.plots().memory_plot):
         assert plot.backgroundBrush().color().lightness() < 60
         assert plot.getAxis("left").textPen().color().lightness() > 200

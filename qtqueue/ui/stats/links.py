@@ -16,6 +16,7 @@ from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.filters import DEAD_LETTERS, TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy
+from qtqueue.ui.task_list.status_filters import ALL, STATUS_FILTERS
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +98,9 @@ def apply_request(window: Window, request: FilterRequest) -> list[str]:
     ids = [t.id for t in model.tasks() if request.matches(t)]
     status = request.status
     if request.narrows and isinstance(status, frozenset):
-        status = _narrowest(
-            f.filterStatus, status, {t.status for t in model.tasks() if t.id in set(ids)}
-        )
-    if not _choose(f.filterStatus, status):
-        _choose(f.filterStatus, None)
+        status = _narrowest(status, {t.status for t in model.tasks() if t.id in set(ids)})
+    if not _choose(f.filterStatus, status_key(status)):
+        _choose(f.filterStatus, ALL)
     if request.task_type is None or not _choose(f.filterType, request.task_type):
         _choose(f.filterType, None)
     _choose(f.filterCategory, None)
@@ -125,16 +124,28 @@ def apply_request(window: Window, request: FilterRequest) -> list[str]:
     return ids
 
 
+def status_key(status: frozenset[TaskStatus] | str | None) -> str | None:
+    """The status filter's choice (its key) for a chart's set of statuses: the choice that
+    keeps exactly that set; the pending tasks' bar leads to "Waiting"; None: no such choice."""
+    if status is None:
+        return ALL
+    if isinstance(status, str):
+        return status
+    if status == frozenset({TaskStatus.PENDING}):
+        return "waiting"
+    return next((c.key for c in STATUS_FILTERS if c.statuses == status), None)
+
+
 def _narrowest(
-    combo: QComboBox, within: frozenset[TaskStatus], found: set[TaskStatus]
+    within: frozenset[TaskStatus], found: set[TaskStatus]
 ) -> frozenset[TaskStatus]:
-    """The smallest status choice of `combo` inside `within` that holds every status in
-    `found` (the clicked tasks' statuses): "Failed or timed out" rather than "Finished"
-    where all of them failed. `within` itself where none is smaller."""
+    """The smallest status choice inside `within` that holds every status in `found` (the
+    clicked tasks' statuses): "Failed or timed out" rather than "Finished" where all of
+    them failed. `within` itself where none is smaller."""
     best = within
-    for i in range(combo.count()):
-        data = combo.itemData(i)
-        if isinstance(data, frozenset) and found <= data <= within and len(data) < len(best):
+    for choice in STATUS_FILTERS:
+        data = choice.statuses
+        if data is not None and found <= data <= within and len(data) < len(best):
             best = data
     return best
 
