@@ -82,7 +82,7 @@ class Ordering:
         of the waiting task of the same queue it goes before, with MovePlace.BEFORE). Returns
         the task as moved, once durable. QUEUE_TASK_NOT_WAITING for a task that started or
         ended (or a `before` task that did, or waits in another queue)."""
-        place = MovePlace(place)
+        place = _place(place)
         task = await self.waiting(task_id, "move")
         order = self.waiting_order(queue_name(task))
         i = order.index(task)
@@ -167,13 +167,24 @@ class Ordering:
         return await self.lifecycle.persisted(task)
 
 
+def _place(value: MovePlace | str) -> MovePlace:
+    """A place from its word: VALIDATION_INVALID_FORMAT otherwise."""
+    try:
+        return MovePlace(value)
+    except ValueError:
+        places = ", ".join(p.value for p in MovePlace)
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_FORMAT,
+            f"place: {value!r} is not one of {places}",
+            field="place",
+        ) from None
+
+
 def _priority(value: Priority | int | str) -> Priority:
     """A priority from its number or name: VALIDATION_INVALID_FORMAT otherwise."""
     try:
-        if isinstance(value, str) and not value.lstrip("-").isdigit():
-            return Priority[value.strip().upper()]
-        return Priority(int(value))
-    except (KeyError, ValueError):
+        return Priority.parse(value)
+    except (KeyError, ValueError, TypeError, AttributeError):
         names = ", ".join(p.name.lower() for p in Priority)
         raise QueueError(
             TaskErrorCode.VALIDATION_INVALID_FORMAT,
