@@ -3,7 +3,8 @@ changed, checked exactly as a new task is (`adding.prepare`), refused once it st
 
 What an edit keeps: the id, when and by whom it was added, its retries so far, its
 dependencies and its approval (`depends_on` and `permission` cannot change: cancel the task
-and add a new one). It keeps its place in the queue unless its queue, priority or start time
+and add a new one). A queue its old priority picked (it named none) follows the new priority,
+as when adding. It keeps its place in the queue unless its queue, priority or start time
 changed; then it queues again as if added now.
 """
 
@@ -13,7 +14,8 @@ import logging
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.queue_moves import MovePlace
-from qtqueue.core.task import Priority, Task
+from qtqueue.core.task import Priority, Task, TaskStatus
+from qtqueue.engine import named_queues
 from qtqueue.engine.adding import check_room, prepare
 from qtqueue.engine.ordering import Ordering
 from qtqueue.engine.resources import ResourceAccountant
@@ -61,6 +63,8 @@ class Editor:
         candidate.depends_on = list(task.depends_on)
         candidate.permission = task.permission
         candidate.created_by = task.created_by
+        if candidate.queue == task.queue == named_queues.queue_for_priority(task.priority):
+            candidate.queue = None  # the old priority picked it: the new one picks again
         state = self.state
         checked = prepare(candidate, state.clock(), state.registry, state.queues, self.resources)
         if checked.queue != task.queue:
@@ -69,7 +73,8 @@ class Editor:
         moves = any(getattr(checked, f) != getattr(task, f) for f in _PLACE)
         for name in EDITABLE:
             setattr(task, name, getattr(checked, name))
-        if moves:
+        await state.store.update_definition(task)  # durable before it is announced
+        if moves and task.status == TaskStatus.PENDING:
             self.ordering.restamp(task, state.next_seq())
         else:
             self.ordering.lifecycle.touch(task)

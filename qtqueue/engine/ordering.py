@@ -25,8 +25,7 @@ from qtqueue.core.queue_moves import MovePlace
 from qtqueue.core.task import Priority, Task, TaskStatus
 from qtqueue.engine import named_queues
 from qtqueue.engine.dispatch import Dispatcher
-from qtqueue.engine.reading import Reader
-from qtqueue.engine.state import queue_order
+from qtqueue.engine.state import not_found, queue_order
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,7 @@ def queue_name(task: Task) -> str:
 class Ordering:
     """Moves waiting tasks in their queue's order and changes their priority."""
 
-    def __init__(self, reader: Reader, dispatcher: Dispatcher) -> None:
-        self.reader = reader
+    def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self.lifecycle = dispatcher.lifecycle
         self.state = dispatcher.state
@@ -60,8 +58,14 @@ class Ordering:
 
     async def waiting(self, task_id: str, action: str) -> Task:
         """The live waiting (PENDING) task `task_id`: QUEUE_TASK_NOT_FOUND, or
-        QUEUE_TASK_NOT_WAITING once it has started, finished or is held."""
-        task = await self.reader.live_task(task_id, action)
+        QUEUE_TASK_NOT_WAITING for one that is held, has started or has ended."""
+        self.state.require_open()
+        task = self.state.live.get(task_id)
+        if task is None:
+            stored = await self.state.store.get_task(task_id)
+            if stored is None:
+                raise not_found(task_id)
+            raise not_waiting(stored, action)
         if task.status != TaskStatus.PENDING:
             raise not_waiting(task, action)
         return task
@@ -160,10 +164,17 @@ class Ordering:
         value = _priority(priority)
         task = await self.waiting(task_id, "change the priority of")
         if task.priority != value:
+            new_queue = task.queue
             if task.queue == named_queues.queue_for_priority(task.priority):
-                task.queue = named_queues.queue_for_priority(value)
+                new_queue = named_queues.queue_for_priority(value)
             task.priority = value
-            self.restamp(task, self.state.next_seq())
+            if new_queue != task.queue:
+                task.queue = new_queue
+                await self.state.store.update_definition(task)  # durable before announced
+            if task.status == TaskStatus.PENDING:
+                self.restamp(task, self.state.next_seq())
+            else:  # it started meanwhile
+                self.lifecycle.touch(task)
         return await self.lifecycle.persisted(task)
 
 

@@ -171,7 +171,7 @@ class TaskQueue(QueueSettings, QueueOrder, WorkerControls, InProcess):
         self.control = Control(
             self.reader, self.runner, self.approval, self.dependencies, self.expiry
         )
-        self.ordering = Ordering(self.reader, self.dispatcher)  # a person's waiting order
+        self.ordering = Ordering(self.dispatcher)  # a person's waiting order
         self.editor = Editor(self.ordering, self.resources)  # a waiting task edited
         #: Recurring schedules: each occurrence is added as an ordinary task.
         self.schedules = ScheduleManager(self, store=self.store)

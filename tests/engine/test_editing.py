@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.gate import Gate
+from helpers.queues import QueueFactory
 
 from engine.ordering_env import blocked, gated
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -95,3 +96,19 @@ async def test_a_started_task_cannot_be_edited(one_slot: tuple[TaskQueue, Gate])
     assert err.value.code is TaskErrorCode.QUEUE_TASK_NOT_WAITING
     assert "not waiting" in str(err.value)
     assert (await queue.get_task(busy)).name != "too late"
+
+
+async def test_an_edit_survives_a_restart(make_queue: QueueFactory) -> None:
+    first = await make_queue(dispatch=False)
+    first.register_handler("gated", Gate().handler)
+    task_id = await first.add_task(gated("old", name="before"))
+    edited = (await first.get_task(task_id)).copy()
+    edited.name, edited.tags, edited.params = "after", ["kept"], {"label": "new"}
+    edited.priority = Priority.HIGH
+    await first.update_task(task_id, edited)
+    await first.close()
+
+    again = await make_queue(dispatch=False)
+    stored = await again.get_task(task_id)
+    assert (stored.name, stored.tags, stored.params) == ("after", ["kept"], {"label": "new"})
+    assert (stored.priority, stored.queue) == (Priority.HIGH, "high_priority")

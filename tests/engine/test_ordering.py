@@ -148,7 +148,8 @@ async def test_a_started_or_finished_task_cannot_be_moved_or_reprioritised(
     await queue.wait_for(busy, timeout_s=10)
     with pytest.raises(QueueError) as err:
         await queue.move_task(busy, MovePlace.UP)
-    assert err.value.code is TaskErrorCode.QUEUE_INVALID_STATE
+    assert err.value.code is TaskErrorCode.QUEUE_TASK_NOT_WAITING
+    assert "completed" in str(err.value)
     with pytest.raises(QueueError) as err:
         await queue.move_task("no-such-task", MovePlace.UP)
     assert err.value.code is TaskErrorCode.QUEUE_TASK_NOT_FOUND
