@@ -43,6 +43,7 @@ from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.icons import icon
 from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
+from qtqueue.ui.queue_order import QueueOrderActions
 from qtqueue.ui.stats_view import StatsView, show_summary
 from qtqueue.ui.task_actions import TaskActions, owned_slot
 from qtqueue.ui.task_list.columns import Column, counts_text
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
             self.form, bridge, self.notifier, self.detail.answers, self.select_task,
         )
         self.task_actions = TaskActions(self, self.background, self)
+        self.queue_order = QueueOrderActions.install(self)  # move, priority, edit, drag
         self.dialogs = WindowDialogs(
             self, self.background, lambda: len(self.running_tasks()),
             self.close_guard.policy, self,
