@@ -38,6 +38,7 @@ from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.task_actions import TaskActions, new_action, owned_slot
+from qtqueue.ui.task_list.columns import Column
 from qtqueue.ui.task_list.model import TaskTableModel
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,11 @@ class QueueOrderActions(QObject):
         for place, action in self.moves.items():
             action.triggered.connect(lambda _=False, place=place: self.move_selected(place))
         self.edit.triggered.connect(self.edit_selected)
+        self.sort_start_order = new_action(
+            self, "actionSortStartOrder", "&Show in start order",
+            "Sort the list by priority, then queue position: the order waiting tasks start in",
+        )  # fmt: skip
+        self.sort_start_order.triggered.connect(self.show_start_order)
         self.drops = RowDrops(self, host.table)
 
     @classmethod
@@ -139,6 +145,7 @@ class QueueOrderActions(QObject):
                 menu.insertAction(f.actionPause, action)
             menu.insertMenu(f.actionPause, actions.priority_menu)
             menu.insertSeparator(f.actionPause)
+        f.menuTasks.insertAction(actions.moves[MovePlace.TOP], actions.sort_start_order)
         window.addActions([actions.edit, *actions.moves.values()])
         window.task_actions.updated.connect(actions.update)
         actions.update()
@@ -158,6 +165,12 @@ class QueueOrderActions(QObject):
         for p, action in self.priorities.items():
             action.setChecked(shared == {p})
         self.priority_group.setExclusive(True)
+
+    @Slot()
+    def show_start_order(self) -> None:
+        """Sort the table as the queue starts tasks: by priority, highest first, then by
+        queue position (the Priority column's sort key), so that moves show where they go."""
+        self.host.table.sortByColumn(Column.PRIORITY, Qt.SortOrder.DescendingOrder)
 
     # ------------------------------------------------------------------ moves and priority
 

@@ -28,6 +28,11 @@ def waiting_names(window: MainWindow) -> list[str]:
     return [t.name for t in engine.ordering.waiting_order("default")]  # type: ignore[attr-defined]
 
 
+def table_names(window: MainWindow) -> list[str]:
+    proxy = window.proxy
+    return [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+
+
 def wait_order(window: MainWindow, run: Run, names: list[str]) -> None:
     """Wait until the engine will start the waiting tasks in the order of `names`."""
     run(until(lambda: waiting_names(window) == names, window.model.batchApplied))
@@ -73,7 +78,8 @@ def test_moving_from_the_menu_and_the_keyboard_changes_the_start_order(
     assert order.moves[MovePlace.TOP].isEnabled()
     order.moves[MovePlace.TOP].trigger()
     wait_order(window, run, ["c", "a", "b", "d"])
-    assert "moved top" in window.statusBar().currentMessage()
+    bar = window.statusBar()
+    run(until(lambda: "moved top" in bar.currentMessage(), bar.messageChanged))
 
     select(window, ids["a"])
     window.table.setFocus()
@@ -89,6 +95,9 @@ def test_moving_from_the_menu_and_the_keyboard_changes_the_start_order(
     select(window, ids["b"], ids["d"])  # two at once keep their order
     order.moves[MovePlace.TOP].trigger()
     wait_order(window, run, ["b", "d", "c", "a"])
+
+    order.sort_start_order.trigger()  # the list shows the order the queue starts them in
+    assert table_names(window) == ["b", "d", "c", "a"]
 
 
 def test_the_priority_menu_sets_and_shows_the_priority(window: MainWindow, run: Run) -> None:
@@ -133,7 +142,8 @@ def test_edit_opens_the_prefilled_form_and_saves_the_same_task(
     task = run(until_row(window, ids["a"], lambda t: t.name == "renamed"))
     assert task.tags == ["edited", "twice"]
     assert run(window.queue.count_tasks()) == 1
-    assert "saved" in window.statusBar().currentMessage()
+    bar = window.statusBar()
+    run(until(lambda: "saved" in bar.currentMessage(), bar.messageChanged))
 
 
 def test_a_refused_edit_stays_open_with_the_engines_reason(

@@ -158,7 +158,7 @@ class TaskTableModel(QAbstractTableModel):
             Column.CATEGORY: lambda t: t.category.casefold(),
             Column.QUEUE: lambda t: t.queue,
             Column.TAGS: lambda t: ", ".join(t.tags).casefold(),
-            Column.PRIORITY: lambda t: int(t.priority),
+            Column.PRIORITY: lambda t: (int(t.priority), -t.seq),  # ↓: start order
             Column.STATUS: lambda t: STATUS_ORDER[t.status],
             Column.PROGRESS: lambda t: t.progress,
             Column.RESOURCES: lambda t: resources_key(t.resources),
