@@ -46,6 +46,10 @@ class EditTaskDialog(NewTaskDialog):
         self.setObjectName("editTaskDialog")
         self.setWindowTitle(f"Edit task — {task.name}")
         self.ok_button.setText("Save")
+        fixed = "Set when the task was added; to change it, cancel the task and add a new one"
+        for widget in (self.permission_combo, self.after_edit):
+            widget.setEnabled(False)  # the engine keeps dependencies and approval as they are
+            widget.setToolTip(fixed)
         #: The task edited (its id is what is saved).
         self.task_id = task.id
         self.save_task = update

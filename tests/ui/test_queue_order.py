@@ -135,6 +135,7 @@ def test_edit_opens_the_prefilled_form_and_saves_the_same_task(
     dialog = window.findChild(EditTaskDialog)
     assert dialog is not None and dialog.isVisible()
     assert dialog.name_edit.text() == "a" and dialog.ok_button.text() == "Save"
+    assert not dialog.after_edit.isEnabled() and not dialog.permission_combo.isEnabled()
     dialog.name_edit.setText("renamed")
     dialog.tags_edit.setText("edited, twice")
     dialog.accept()
