@@ -26,6 +26,7 @@ from typing import Any
 from qtqueue.api.history_actions import HISTORY_ACTIONS
 from qtqueue.api.key_actions import KEY_ACTIONS
 from qtqueue.api.messages import ErrorMessage, ErrorReply
+from qtqueue.api.order_actions import ORDER_ACTIONS
 from qtqueue.api.overview_actions import OVERVIEW_ACTIONS
 from qtqueue.api.question_actions import QUESTION_ACTIONS
 from qtqueue.api.queue_actions import QUEUE_ACTIONS
@@ -55,6 +56,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         **READS,
         **HISTORY_ACTIONS,
         **TASK_ACTIONS,
+        **ORDER_ACTIONS,
         **QUEUE_ACTIONS,
         **QUESTION_ACTIONS,
         **OVERVIEW_ACTIONS,

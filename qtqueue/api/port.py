@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from qtqueue.core.overview import StartChecks
 from qtqueue.core.question import Question
-from qtqueue.core.task import Task, TaskStatus, TaskType
+from qtqueue.core.queue_moves import MovePlace
+from qtqueue.core.task import Priority, Task, TaskStatus, TaskType
 from qtqueue.engine.events import Subscriber
 from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.engine.schedule_rules import MissedPolicy, Schedule
@@ -224,6 +225,20 @@ class EnginePort(Protocol):
 
     async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None:
         """Write to a running interactive command's stdin."""
+        ...
+
+    async def move_task(
+        self, task_id: str, place: MovePlace | str, before: str | None = None
+    ) -> Task:
+        """Move a waiting task to the top/up/down/bottom of its queue, or before another."""
+        ...
+
+    async def set_priority(self, task_id: str, priority: Priority | int | str) -> Task:
+        """Give a waiting task another priority."""
+        ...
+
+    async def update_task(self, task_id: str, edited: Task) -> Task:
+        """Edit a waiting task (same id), validated as a new task is."""
         ...
 
     async def requeue_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:

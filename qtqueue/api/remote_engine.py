@@ -26,6 +26,7 @@ from typing import Any
 from qtqueue.api.client import ApiClient
 from qtqueue.api.light_client import answers, read_engine_file
 from qtqueue.api.port import ENGINE_BACK, ENGINE_LOST
+from qtqueue.api.remote_order import RemoteOrder
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.overview import StartChecks
 from qtqueue.core.question import Question
@@ -241,7 +242,7 @@ class _Settings:
         self._read(await self._engine.call("config_set", params))
 
 
-class RemoteEngine:
+class RemoteEngine(RemoteOrder):
     """The engine port (`qtqueue.api.port.EnginePort`) of an engine in another process.
 
     `await attach(data_dir, registry)` gives one connected; `await close()` stops following

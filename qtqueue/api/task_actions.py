@@ -52,7 +52,7 @@ class DeadLettersParams(Params):
     all: bool = False
 
 
-def _task_from_dict(data: object, where: str = "") -> Task:
+def task_from_dict(data: object, where: str = "") -> Task:
     """A `Task` from request data, every problem as a VALIDATION_* QueueError."""
     prefix = f"{where}: " if where else ""
     if not isinstance(data, dict):
@@ -123,10 +123,10 @@ async def add_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
             raise QueueError(
                 TaskErrorCode.VALIDATION_INVALID_FORMAT, "tasks: must be a non-empty list"
             )
-        tasks = [_task_from_dict(item, f"tasks[{i}]") for i, item in enumerate(items)]
+        tasks = [task_from_dict(item, f"tasks[{i}]") for i, item in enumerate(items)]
         await _resolve_dependencies(queue, tasks)
         return TaskIds(ids=await queue.add_tasks(tasks)).dump()
-    task = _task_from_dict(params)
+    task = task_from_dict(params)
     await _resolve_dependencies(queue, [task])
     return TaskId(id=await queue.add_task(task)).dump()
 

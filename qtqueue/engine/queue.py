@@ -27,6 +27,7 @@ from qtqueue.engine.context import AttemptState
 from qtqueue.engine.control import Control
 from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
 from qtqueue.engine.dispatch import Dispatcher, Slots
+from qtqueue.engine.editing import Editor, QueueOrder
 from qtqueue.engine.events import EventBus, Subscriber
 from qtqueue.engine.gates.approval import ApprovalGate
 from qtqueue.engine.gates.dependencies import DependencyGate
@@ -38,6 +39,7 @@ from qtqueue.engine.lock import DB_NAME, LOCK_NAME, DataDirLock
 from qtqueue.engine.logs import DEFAULT_LOG_CAP_BYTES
 from qtqueue.engine.metrics import EngineMetrics
 from qtqueue.engine.notify import Notifier
+from qtqueue.engine.ordering import Ordering
 from qtqueue.engine.overview import Overview
 from qtqueue.engine.questions import QuestionDesk
 from qtqueue.engine.queue_settings import QueueSettings
@@ -63,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 
 @auto_open
-class TaskQueue(QueueSettings, WorkerControls, InProcess):
+class TaskQueue(QueueSettings, QueueOrder, WorkerControls, InProcess):
     """The embedded, persistent task queue.
 
     ```
@@ -169,6 +171,8 @@ class TaskQueue(QueueSettings, WorkerControls, InProcess):
         self.control = Control(
             self.reader, self.runner, self.approval, self.dependencies, self.expiry
         )
+        self.ordering = Ordering(self.dispatcher)  # a person's waiting order
+        self.editor = Editor(self.ordering, self.resources)  # a waiting task edited
         #: Recurring schedules: each occurrence is added as an ordinary task.
         self.schedules = ScheduleManager(self, store=self.store)
         self.questions = QuestionDesk(self.state, self.runner)  # what running tasks ask

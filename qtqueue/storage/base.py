@@ -123,6 +123,10 @@ class TaskStore(ScheduleStore, QuestionStore, Protocol):
     async def apply(self, batch: WriteBatch) -> None:
         """Apply inserts, updates, deletes and transitions in one durable transaction."""
 
+    async def update_definition(self, task: Task) -> None:
+        """Durably write what a person edited of a waiting task (all but its id, creation
+        and state); its state changes go through `apply`."""
+
     async def get_task(self, task_id: str) -> Task | None:
         """The task with that id, or None."""
 

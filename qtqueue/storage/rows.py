@@ -131,6 +131,16 @@ def state_values(t: Task) -> tuple[Any, ...]:
     )
 
 
+#: What a person may change of a waiting task (an edit, a queue picked by a new priority):
+#: every column but the id, when and by whom it was added, and `STATE_COLUMNS`.
+DEFINITION_COLUMNS = [
+    c for c in COLUMNS if c not in STATE_COLUMNS and c not in ("id", "created_at", "created_by")
+]
+UPDATE_DEFINITION = (
+    f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in DEFINITION_COLUMNS)} WHERE id = ?"
+)
+#: The values of `DEFINITION_COLUMNS`, taken from a task's `row_values`.
+definition_of = operator.itemgetter(*(COLUMNS.index(c) for c in DEFINITION_COLUMNS))
 _N_STATE = len(STATE_COLUMNS)
 STATUS_POS = STATE_COLUMNS.index("status")
 #: The `state_values` of an inserted row, taken from its `row_values`.

@@ -41,8 +41,10 @@ from qtqueue.storage.rows import (
     SELECT,
     STATUS_POS,
     TERMINAL_VALUES,
+    UPDATE_DEFINITION,
     changed_columns,
     decode_rows,
+    definition_of,
     id_prefix_query,
     row_values,
     state_at_insert,
@@ -433,6 +435,11 @@ class SqliteTaskStore(ScheduleRows, QuestionRows):
         )
         rows = await self._fetchall(q)
         return await self._tasks(rows)
+
+    async def update_definition(self, task: Task) -> None:
+        """Write the fields a person may edit of `task` (`DEFINITION_COLUMNS`); its state
+        goes through `apply` as ever."""
+        await self._fetchall(UPDATE_DEFINITION, (*definition_of(row_values(task)), task.id))
 
     async def max_seq(self) -> int:
         row = await self._fetchone("SELECT coalesce(max(seq), 0) FROM tasks")

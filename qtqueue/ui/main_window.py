@@ -45,6 +45,7 @@ from qtqueue.ui.icons import icon
 from qtqueue.ui.import_export import install_data
 from qtqueue.ui.paramform.form import form_editors
 from qtqueue.ui.questions_view import QuestionsView
+from qtqueue.ui.queue_order import QueueOrderActions
 from qtqueue.ui.stats.links import install as install_stats_links
 from qtqueue.ui.stats_refresh import StatsRefresh
 from qtqueue.ui.task_actions import TaskActions, owned_slot
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
             self.form, bridge, self.notifier, self.detail.answers, self.select_task,
         )
         self.task_actions = TaskActions(self, self.background, self)
+        self.queue_order = QueueOrderActions.install(self)  # move, priority, edit, drag
         self.dialogs = WindowDialogs(
             self, self.background, lambda: len(self.running_tasks()),
             self.close_guard.policy, self,

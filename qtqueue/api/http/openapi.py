@@ -31,6 +31,7 @@ from qtqueue.api.messages import (
     TaskDict,
     TaskMessage,
 )
+from qtqueue.api.order_actions import MoveParams, PriorityParams
 from qtqueue.api.question_actions import AnswerParams, QuestionMessage
 from qtqueue.api.schedule_actions import AddScheduleParams
 from qtqueue.api.task_actions import RejectParams
@@ -125,6 +126,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         drop=("task_id",),
         errors=(400, 404, 409),
     ),
+    ("POST", "/tasks/{task_id}/move"): Operation(
+        TaskMessage, body=MoveParams, drop=("task_id",), errors=(400, 404, 409)
+    ),
+    ("POST", "/tasks/{task_id}/priority"): Operation(
+        TaskMessage, body=PriorityParams, drop=("task_id",), errors=(400, 404, 409)
+    ),
+    ("PATCH", "/tasks/{task_id}"): Operation(TaskMessage, body="task", errors=(400, 404, 409)),
     ("POST", "/questions/{question_id}/answer"): Operation(
         QuestionMessage,
         body=AnswerParams,

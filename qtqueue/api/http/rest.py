@@ -21,7 +21,8 @@ result unwrapped, or with the action's coded error and a 4xx status (`replies.st
   the responder is the API key's name (a body naming `responder_id` is refused, 400).
 - `GET /health` → `{"ok": true}`, the only route open without the API key.
 
-The schedules' routes are in `rest_schedules.py`, the live ones (`/events`, the log) in
+The waiting order's routes (move, priority, edit) are in `rest_order.py`, the schedules' in
+`rest_schedules.py`, the live ones (`/events`, the log) in
 `sse.py`, the description of them all (`/openapi.json`) in `openapi.py`.
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http import openapi, rest_schedules, sse
+from qtqueue.api.http import openapi, rest_order, rest_schedules, sse
 from qtqueue.api.http.app import CALLER, CREATED_TASK, QUEUE, public
 from qtqueue.api.http.replies import ApiError, call, read_body, reply
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -247,6 +248,7 @@ def add_routes(app: web.Application) -> None:
     router.add_delete("/tasks/{task_id}", cancel_task)
     router.add_post(f"/tasks/{{task_id}}/{{action:{'|'.join(TASK_ACTIONS)}}}", task_action)
     router.add_post("/questions/{question_id}/answer", answer_question)
+    rest_order.add_routes(app)
     sse.add_routes(app)
     rest_schedules.add_routes(app)
     openapi.add_routes(app)

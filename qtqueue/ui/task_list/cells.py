@@ -74,7 +74,7 @@ class Cells:
             Column.CATEGORY: lambda t: t.category.casefold(),
             Column.QUEUE: lambda t: t.queue or "",
             Column.TAGS: lambda t: ", ".join(t.tags).casefold(),
-            Column.PRIORITY: lambda t: int(t.priority),
+            Column.PRIORITY: lambda t: (int(t.priority), -t.seq),  # ↓: the start order
             Column.STATUS: lambda t: STATUS_ORDER[t.status],
             Column.PROGRESS: lambda t: t.progress,
             Column.STEP: lambda t: t.current_step.casefold(),

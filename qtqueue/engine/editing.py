@@ -1,0 +1,112 @@
+"""A waiting task edited: the same task (same id, same history) with the fields a person
+changed, checked exactly as a new task is (`adding.prepare`), refused once it started.
+
+What an edit keeps: the id, when and by whom it was added, its retries so far, its
+dependencies and its approval (`depends_on` and `permission` cannot change: cancel the task
+and add a new one). A queue its old priority picked (it named none) follows the new priority,
+as when adding. It keeps its place in the queue unless its queue, priority or start time
+changed; then it queues again as if added now.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.queue_moves import MovePlace
+from qtqueue.core.task import Priority, Task, TaskStatus
+from qtqueue.engine import named_queues
+from qtqueue.engine.adding import check_room, prepare
+from qtqueue.engine.ordering import Ordering
+from qtqueue.engine.resources import ResourceAccountant
+
+logger = logging.getLogger(__name__)
+
+#: The fields an edit takes from the person's task (all others stay as they were).
+EDITABLE = (
+    "task_type", "params", "name", "category", "tags", "priority", "queue", "timeout_s",
+    "max_retries", "retry_backoff", "retry_on", "no_retry_on", "notify_webhook", "run_at",
+    "expires_at", "ttl_s", "resources", "on_interrupt",
+)  # fmt: skip
+
+#: The fields that say where a waiting task stands in the dispatcher's queues.
+_PLACE = ("queue", "priority", "run_at")
+
+
+class Editor:
+    """Applies a person's edit to a waiting task."""
+
+    def __init__(self, ordering: Ordering, resources: ResourceAccountant) -> None:
+        self.ordering = ordering
+        self.state = ordering.state
+        self.resources = resources
+
+    async def update_task(self, task_id: str, edited: Task) -> Task:
+        """Replace the editable fields of waiting task `task_id` with those of `edited`
+        (its id is ignored), validated as `add_task` validates a new task. Returns the task
+        once durable. QUEUE_TASK_NOT_WAITING once it started or ended; the error `add_task`
+        would give for invalid fields; VALIDATION_INVALID_PARAMS for a change of
+        dependencies or approval."""
+        task = await self.ordering.waiting(task_id, "edit")
+        if not isinstance(edited, Task):
+            raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "update_task takes a Task")
+        for name in ("depends_on", "permission"):
+            if _changed(getattr(edited, name), getattr(task, name)):
+                raise QueueError(
+                    TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                    f"{name} of an added task cannot change: cancel it and add a new task "
+                    f"with the {name.replace('_', ' ')} you want",
+                    field=name,
+                )
+        candidate = edited.copy()
+        candidate.id = task.id
+        candidate.depends_on = list(task.depends_on)
+        candidate.permission = task.permission
+        candidate.created_by = task.created_by
+        if candidate.queue == task.queue == named_queues.queue_for_priority(task.priority):
+            candidate.queue = None  # the old priority picked it: the new one picks again
+        state = self.state
+        checked = prepare(candidate, state.clock(), state.registry, state.queues, self.resources)
+        if checked.queue != task.queue:
+            others = [t for t in state.live.values() if t.id != task.id]
+            check_room([checked], others, state.queues)  # QUEUE_FULL
+        moves = any(getattr(checked, f) != getattr(task, f) for f in _PLACE)
+        for name in EDITABLE:
+            setattr(task, name, getattr(checked, name))
+        await state.store.update_definition(task)  # durable before it is announced
+        if moves and task.status == TaskStatus.PENDING:
+            self.ordering.restamp(task, state.next_seq())
+        else:
+            self.ordering.lifecycle.touch(task)
+        logger.info("task %s edited", task.id)
+        return await self.ordering.lifecycle.persisted(task)
+
+
+def _changed(new: object, old: object) -> bool:
+    """Whether a list-or-value field really differs (order of dependencies aside)."""
+    if isinstance(new, (list, tuple)) and isinstance(old, (list, tuple)):
+        return sorted(map(str, new)) != sorted(map(str, old))
+    return new != old
+
+
+class QueueOrder:
+    """A mixin of `TaskQueue`: a person's changes to waiting tasks (see `Ordering`)."""
+
+    ordering: Ordering
+    editor: Editor
+
+    async def move_task(
+        self, task_id: str, place: MovePlace | str, before: str | None = None
+    ) -> Task:
+        """Move a waiting task to the top/up/down/bottom of its named queue, or `before`
+        another waiting task of it; QUEUE_TASK_NOT_WAITING once it started."""
+        return await self.ordering.move_task(task_id, place, before)
+
+    async def set_priority(self, task_id: str, priority: Priority | int | str) -> Task:
+        """Give a waiting task another priority (it queues last among that priority)."""
+        return await self.ordering.set_priority(task_id, priority)
+
+    async def update_task(self, task_id: str, edited: Task) -> Task:
+        """Edit a waiting task: the same task with `edited`'s fields, validated as a new task
+        is; QUEUE_TASK_NOT_WAITING once it started (see `Editor.update_task`)."""
+        return await self.editor.update_task(task_id, edited)

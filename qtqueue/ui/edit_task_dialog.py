@@ -1,0 +1,65 @@
+"""Edit a waiting task: the new task form, filled from the task, saved as an update of the
+same task (same id) through the engine's `update_task`, which checks it as it checks a new
+task; a refusal (it started meanwhile: QUEUE_TASK_NOT_WAITING) is shown in the form and
+nothing typed is lost."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from PySide6.QtWidgets import QWidget
+
+from qtqueue.core.task import Task
+from qtqueue.executors import ExecutorRegistry
+from qtqueue.ui.new_task_dialog import NewTaskDialog
+from qtqueue.ui.paramform.editors import EditorRegistry
+
+logger = logging.getLogger(__name__)
+
+#: `EnginePort.update_task`: the task's id and its edited fields → the task as saved.
+Update = Callable[[str, Task], Awaitable[Task]]
+
+
+class EditTaskDialog(NewTaskDialog):
+    """The form of waiting task `task`, prefilled; OK saves it as `task` (same id)."""
+
+    def __init__(
+        self,
+        registry: ExecutorRegistry,
+        task: Task,
+        update: Update,
+        parent: QWidget | None = None,
+        credential_names: Iterable[str] | None = None,
+        queues: Iterable[Mapping[str, Any]] | None = None,
+        editors: EditorRegistry | None = None,
+    ) -> None:
+        super().__init__(
+            registry,
+            parent=parent,
+            task=task,
+            credential_names=credential_names,
+            queues=queues,
+            editors=editors,
+        )
+        self.setObjectName("editTaskDialog")
+        self.setWindowTitle(f"Edit task — {task.name}")
+        self.ok_button.setText("Save")
+        fixed = "Set when the task was added; to change it, cancel the task and add a new one"
+        for widget in (self.permission_combo, self.after_edit):
+            widget.setEnabled(False)  # the engine keeps dependencies and approval as they are
+            widget.setToolTip(fixed)
+        #: The task edited (its id is what is saved).
+        self.task_id = task.id
+        self.save_task = update
+        #: The task as the engine saved it (after OK).
+        self.saved: Task | None = None
+
+    def submits(self) -> bool:
+        """OK always saves through the engine."""
+        return True
+
+    async def _submit(self, task: Task) -> None:
+        self.saved = await self.save_task(self.task_id, task)
+        self.queued_id = self.task_id
