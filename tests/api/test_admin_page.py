@@ -114,6 +114,23 @@ def one(browser: Any, selector: str) -> Any:
     return found[0]
 
 
+def click(browser: Any, selector: str, what: str) -> None:
+    """Click the element once the page shows it; a row redrawn meanwhile is found again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def clicked(b: Any) -> bool:
+        found = by_css(b, selector)
+        if len(found) != 1:
+            return False
+        try:
+            found[0].click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait(browser, clicked, what)
+
+
 def row_status(browser: Any, task_id: str) -> str | None:
     rows = by_css(browser, f'tr[data-task-id="{task_id}"]')
     return rows[0].get_attribute("data-status") if rows else None
@@ -348,8 +365,7 @@ def test_dispatch_is_paused_and_a_task_approved_from_the_page(
         http(f"{engine.url}/tasks/worker/start", "POST", key=api_key(engine))
 
     gated = add_task(engine, "needs a yes", "true", permission="human_required")
-    opener = one(browser, f'tr[data-task-id="{gated}"] td.name button')
-    opener.click()
+    click(browser, f'tr[data-task-id="{gated}"] td.name button', "the new task's row")
     wait(browser, lambda b: one(b, "#details-title").text == "needs a yes", "the details")
     buttons = by_css(browser, "#details-actions button")
     assert [b.text for b in buttons] == ["Approve", "Reject", "Pause", "Cancel"]

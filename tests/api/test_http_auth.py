@@ -23,7 +23,7 @@ from keyring.backends import fail, null
 from api.http_auth_env import files_holding, self_signed
 from qtqueue.api.actions import run_action
 from qtqueue.api.http import auth
-from qtqueue.api.http.app import CALLER, CREATED_TASK, QUEUE, build_app, public
+from qtqueue.api.http.app import AUDITED_TASK, CALLER, QUEUE, build_app, public
 from qtqueue.api.http.auth import auth_middleware
 from qtqueue.api.http.server import HttpServer, parse_address
 from qtqueue.api.keys import SERVICE, ApiKey, ApiKeys, LiveKey, live_key
@@ -54,7 +54,7 @@ async def _add(request: web.Request) -> web.Response:
     queue = request.app[QUEUE]
     reply = await run_action(queue, {"action": "add_task", "params": await request.json()})
     task = await queue.get_task(reply["result"]["id"])
-    request[CREATED_TASK] = task.id  # what the audit line names
+    request[AUDITED_TASK] = task.id  # what the audit line names
     return web.json_response({"task": task.to_dict(), "caller": request[CALLER]}, status=201)
 
 

@@ -19,8 +19,8 @@ from qtqueue.engine.queue import TaskQueue
 
 __all__ = [
     "ACCEPTED_KEY",
+    "AUDITED_TASK",
     "CALLER",
-    "CREATED_TASK",
     "LIVE_KEY",
     "QUEUE",
     "Handler",
@@ -44,8 +44,9 @@ ACCEPTED_KEY = web.RequestKey("accepted_key", ApiKey)
 #: The key the server accepts now (set by the server that checks keys).
 LIVE_KEY = web.AppKey("live_key", LiveKey)
 
-#: The id of the task a request created (`POST /tasks/`), set by its handler for the audit line.
-CREATED_TASK = web.RequestKey("created_task", str)
+#: The task a request acted on when its path names none (the one `POST /tasks/` created, the
+#: one an answered question belongs to), set by its handler for the audit line.
+AUDITED_TASK = web.RequestKey("audited_task", str)
 
 _PUBLIC_ATTR = "__qtqueue_public__"
 #: The modules of this package whose `add_routes(app)` build the application.

@@ -21,7 +21,6 @@ the process's log level: the window, which logs only warnings, keeps its trail t
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 from logging.handlers import RotatingFileHandler
@@ -30,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import ACCEPTED_KEY, CALLER, CREATED_TASK, Handler, is_public
+from qtqueue.api.http.app import ACCEPTED_KEY, AUDITED_TASK, CALLER, Handler, is_public
 from qtqueue.api.keys import LiveKey
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -112,19 +111,19 @@ def auth_middleware(live: LiveKey, trail: logging.Handler | None = None) -> Any:
         key = live.check(header)
         if key is None:
             refusal = unauthorized(expired=live.check(header, now=0.0) is not None)
-            _audit(request, "-", refusal.status, None, trail)
+            _audit(request, "-", refusal.status, trail)
             return refusal
         request[CALLER] = key.name
         request[ACCEPTED_KEY] = key
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            _audit(request, key.name, exc.status, None, trail)
+            _audit(request, key.name, exc.status, trail)
             raise
         except BaseException:
-            _audit(request, key.name, 500, None, trail)
+            _audit(request, key.name, 500, trail)
             raise
-        _audit(request, key.name, response.status, response, trail)
+        _audit(request, key.name, response.status, trail)
         return response
 
     return authenticate
@@ -134,7 +133,6 @@ def _audit(
     request: web.Request,
     who: str,
     status: int,
-    response: web.StreamResponse | None,
     trail: logging.Handler | None,
 ) -> None:
     if request.method not in STATE_CHANGING:
@@ -143,8 +141,7 @@ def _audit(
     route = resource.canonical if resource is not None else "(no route)"
     ids = [f"{name}={_clean(value)}" for name, value in request.match_info.items()]
     if "task_id" not in request.match_info:
-        created = request.get(CREATED_TASK) if status == 201 else None
-        task_id = created if created is not None else _answered_task(request, response)
+        task_id = request.get(AUDITED_TASK)
         if task_id is not None:
             ids.append(f"task_id={_clean(task_id)}")
     args = (_clean(who), request.method, route, "".join(f" {i}" for i in ids), status)
@@ -158,24 +155,6 @@ def _audit(
         audit_logger.handle(record)
     if trail is not None:
         trail.handle(record)
-
-
-def _answered_task(request: web.Request, response: web.StreamResponse | None) -> str | None:
-    """The task an answered question (`{"question": {"task_id": ...}}`) belongs to."""
-    if "question_id" not in request.match_info:
-        return None
-    if not isinstance(response, web.Response) or response.status != 200:
-        return None
-    body = response.body
-    if not isinstance(body, bytes):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    item = data.get("question") if isinstance(data, dict) else None
-    task_id = item.get("task_id") if isinstance(item, dict) else None
-    return task_id if isinstance(task_id, str) else None
 
 
 def _clean(value: str) -> str:

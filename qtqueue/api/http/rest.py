@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from qtqueue.api.http import openapi, rest_order, rest_schedules, sse
-from qtqueue.api.http.app import CALLER, CREATED_TASK, QUEUE, public
+from qtqueue.api.http.app import AUDITED_TASK, CALLER, QUEUE, public
 from qtqueue.api.http.replies import ApiError, call, read_body, reply
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -99,7 +99,7 @@ async def create_task(request: web.Request) -> web.Response:
             fields=["tasks"],
         )
     added = await call(request, "add_task", {**body, "created_by": caller(request)})
-    request[CREATED_TASK] = added["id"]  # for the audit line
+    request[AUDITED_TASK] = added["id"]  # for the audit line
     # The task as the add left it, read from the engine itself: a second action (its params
     # model, the id resolved, two dumps of the task) was a third of an add's time over REST.
     try:
@@ -226,7 +226,9 @@ async def answer_question(request: web.Request) -> web.Response:
     _refuse_who(body, "responder_id")
     path = {"question_id": request.match_info["question_id"]}
     params = {**_merge(body, path), "responder_id": caller(request)}
-    return reply(await call(request, "answer_question", params))
+    answered = await call(request, "answer_question", params)
+    request[AUDITED_TASK] = answered["question"]["task_id"]  # for the audit line
+    return reply(answered)
 
 
 @public

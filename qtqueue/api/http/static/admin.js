@@ -316,20 +316,14 @@ async function reload() {
   renderShown();
 }
 
-/* The next page of older tasks, below the ones shown. */
+/* The next page of older tasks, below the ones shown: the list is read again a page longer, so
+ * a read already under way (the stream reopened or overflowed) cannot swallow the request. */
 async function showOlder() {
   const button = $("show-older");
   button.disabled = true;
-  const seq = state.listSeq;
+  state.limit = Math.min(MAX_ROWS, state.limit + PAGE_SIZE);
   try {
-    const reply = await api(listPath(state.rows.size, PAGE_SIZE));
-    if (seq !== state.listSeq) return; // the list was read again meanwhile
-    state.limit = Math.min(MAX_ROWS, state.limit + PAGE_SIZE);
-    for (const task of reply.tasks) upsert(task);
-    state.total = reply.total;
-    renderShown();
-  } catch (err) {
-    showError("Could not read older tasks", err);
+    await reload();
   } finally {
     button.disabled = false;
   }
