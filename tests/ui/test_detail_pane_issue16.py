@@ -92,6 +92,7 @@ def test_another_type_shows_its_one_line_summary(qtbot: QtBot) -> None:
     pull = Task(TaskType.DOCKER_PULL, {"image": "nginx:1.27"}, name="get nginx")
     pane.show_task(pull)
     assert pane.form.commandLine.text() == "Docker pull: nginx:1.27"
+    assert pane.form.typeValue.text() == "Docker pull (docker_pull)"  # in words, and its name
     script = Task(
         TaskType.CUSTOM_SCRIPT,
         {"script_path": "/opt/my jobs/run.py", "script_args": ["-v"], "interpreter": "python3 -u"},
