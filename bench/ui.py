@@ -19,6 +19,8 @@ measurement runs in a fresh subprocess of this script (hidden `--worker` flag):
 - U3 stream: with that window open, 4 running tasks report progress through the real engine
   (`queue.update_progress`) at 1,000 changes/s in all for S seconds, while a coroutine sleeps
   10 ms at a time and records how late it wakes (event-loop lag). Peak RSS is VmHWM.
+- The log viewer: `bench/ui_log.py` (a 300,000-line log shown; a writer at 10,000 lines/s
+  followed), run at the end in its own process, its table printed as it is.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
@@ -521,6 +524,12 @@ def orchestrate(args: argparse.Namespace) -> int:
             f"{f_ms(open_med('lag_max_ms'))} ({opens[0]['lag_samples']} samples of a 10 ms "
             f"sleep); idle lag p99 before the stream {f_ms(open_med('idle_lag_p99_ms'))}"
         )
+    print("\n## the log viewer (bench/ui_log.py, in its own process)\n")
+    log_bench = subprocess.run(
+        [sys.executable, str(Path(SCRIPT).with_name("ui_log.py"))],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    print(log_bench.stdout.strip() or f"error: {log_bench.stderr.strip()[-2000:]}")
     if args.json:
         Path(args.json).write_text(
             json.dumps({"machine": info, "bare": bares, "cold": colds, "open": opens}, indent=2)
