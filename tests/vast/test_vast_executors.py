@@ -114,7 +114,8 @@ async def test_create_states_the_price_and_shows_each_phase_against_local_vast_a
     steps = Steps(vq)
     task_id = await submit(vq, T.VAST_CREATE, offer_id=101, image="pytorch/pytorch", disk_gb=20)
     await eventually(lambda: steps.now(task_id) == (S.PREPARING, "creating"), what="creating")
-    instance = only_instance(vast)
+    instance = await new_instance(vast)  # the step shows as the create request leaves
+    assert only_instance(vast) == instance
     assert vast.creates[-1]["image"] == "pytorch/pytorch" and vast.creates[-1]["disk"] == 20
     assert vast.creates[-1]["client_id"] == "me"
 
