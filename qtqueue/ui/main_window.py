@@ -256,6 +256,8 @@ class MainWindow(QMainWindow):
         self.form.shownLabel.setText("Loading tasks…")
         with cyclic_gc_paused():
             tasks = await self.queue.list_tasks()
+            if self.shutdown_requested:  # closed while it read them: build nothing more
+                return
             self.model.reset(tasks)
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
