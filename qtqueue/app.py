@@ -379,6 +379,9 @@ async def run_windows(
                 await window.shutdown()
                 window.close()
                 return
+            if window.shutdown_requested:  # the user closed it while it loaded
+                await window.shutdown()  # then ends as after a normal close
+                return
             if opened is not None:
                 opened(window)
             live = window
@@ -405,7 +408,8 @@ async def _show_until_closed(
         if not outcome.done():
             outcome.set_result(value)
 
-    if window.is_shut_down:  # closed while it loaded
+    if window.shutdown_requested:  # closed while it loaded: never shown again
+        await window.shutdown()
         return None
     window.closed.connect(lambda: settle(None))
     window.restoreRequested.connect(settle)

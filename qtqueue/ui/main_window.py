@@ -55,7 +55,7 @@ from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
 from qtqueue.ui.task_list.sidebar import SideBar
-from qtqueue.ui.task_list.table_setup import selected_row_count, setup_table
+from qtqueue.ui.task_list.table_setup import SelectedTasks, selected_row_count, setup_table
 from qtqueue.ui.theme import themed
 from qtqueue.ui.tray import TaskNotifier, TrayIcon
 from qtqueue.ui.window_dialogs import WindowDialogs
@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.table = self.form.taskTable
         self.table.setModel(self.proxy)
+        self.selection = SelectedTasks(self.table, self.model, self.proxy)  # before listeners
         self.progress_delegate = ProgressDelegate(self.table)
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         self.detail = DetailPane(
@@ -256,6 +257,8 @@ class MainWindow(QMainWindow):
         self.form.shownLabel.setText("Loading tasks…")
         with cyclic_gc_paused():
             tasks = await self.queue.list_tasks()
+            if self.shutdown_requested:  # closed while it read them: build nothing more
+                return
             self.model.reset(tasks)
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
@@ -303,13 +306,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ selection
 
     def selected_tasks(self) -> list[Task]:
-        """The snapshots of the selected rows, top to bottom."""
-        proxy, model = self.proxy, self.model
-        rows: set[int] = set()
-        for rng in selection_ranges(self.table.selectionModel().selection()):
-            for r in range(rng.top(), rng.bottom() + 1):
-                rows.add(proxy.mapToSource(proxy.index(r, 0)).row())
-        return [model.task(r) for r in sorted(rows) if r >= 0]
+        """The snapshots of the selected rows, top to bottom (read once per change)."""
+        return self.selection.tasks()
 
     def _selection_size(self) -> int:
         return sum(r.height() for r in selection_ranges(self.table.selectionModel().selection()))
