@@ -35,6 +35,7 @@ from qtqueue.api.schedule_actions import queue_actions as _schedule_actions
 from qtqueue.api.settings_actions import queue_actions as _settings_actions
 from qtqueue.api.task_actions import TASK_ACTIONS
 from qtqueue.api.task_ids import MIN_PREFIX_LEN, resolve_task_id
+from qtqueue.api.task_import import IMPORT_ACTIONS
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.queue import TaskQueue
 
@@ -56,6 +57,7 @@ ACTIONS: Mapping[str, Action] = MappingProxyType(
         **READS,
         **HISTORY_ACTIONS,
         **TASK_ACTIONS,
+        **IMPORT_ACTIONS,
         **ORDER_ACTIONS,
         **QUEUE_ACTIONS,
         **QUESTION_ACTIONS,

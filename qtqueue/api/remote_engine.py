@@ -466,6 +466,10 @@ class RemoteEngine(RemoteOrder):
         fields = [new_task_fields(t) for t in tasks]
         return [str(i) for i in (await self.call("add_task", {"tasks": fields}))["ids"]]
 
+    async def import_file(self, path: Path) -> list[str]:
+        """A task file's tasks, all or none; the engine reads it (it may exceed a request)."""
+        return [str(i) for i in (await self.call("import_tasks", {"path": str(path)}))["ids"]]
+
     async def get_task(self, task_id: str) -> Task:
         return await self._task("get_task", {"task_id": task_id})
 

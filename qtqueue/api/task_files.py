@@ -17,6 +17,8 @@ import io
 import json
 import logging
 import os
+import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,9 @@ _NOT_DEFINITION = frozenset({"id", "depends_on", "created_by", "run_at", "expire
 DEFINITION_FIELDS = frozenset(_NAMES[: _NAMES.index("id") + 1]) - _NOT_DEFINITION
 #: The largest file an import reads (a definition is about 1 KB; 100,000 of them fit).
 MAX_FILE_BYTES = 100 * 1024 * 1024
+#: What a spreadsheet reads as the start of a formula (or strips before one).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
 
 
 def definition(task: Task | Mapping[str, Any]) -> dict[str, Any]:
@@ -87,13 +92,25 @@ def file_entries(text: str) -> list[Any]:
 
 
 def csv_text(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A CSV table (RFC 4180, `\\r\\n` lines) with one header row; cells as text."""
+    """A CSV table (RFC 4180, `\\r\\n` lines) with one header row; cells as text, each made
+    safe for a spreadsheet (`csv_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(headers)
+    writer.writerow([csv_cell(h) for h in headers])
     for row in rows:
-        writer.writerow(["" if cell is None else str(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
+
+
+def csv_cell(value: object) -> str:
+    """`value` as a CSV cell a spreadsheet shows as text, never runs: a cell starting with
+    = + - @, a tab or a carriage return gets a leading ' (CSV formula injection: a task's name
+    such as `=HYPERLINK(...)` would otherwise be a formula). A plain number ("-3", "-1.5")
+    is left as it is: it cannot be a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def write_private(path: Path, text: str) -> None:
@@ -105,29 +122,53 @@ def write_private(path: Path, text: str) -> None:
 
 
 def read_task_file(path: Path) -> str:
-    """A task file's text; QueueError DATA_* (what and the fix) if it cannot be read."""
+    """A task file's text; QueueError DATA_* (what and the fix) if it cannot be read. Only a
+    regular file of at most `MAX_FILE_BYTES` is read (never a FIFO, device or directory: the
+    engine reads the paths its callers name, and must neither block nor read without end)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise QueueError(
-                TaskErrorCode.DATA_SIZE_TOO_LARGE,
-                f"{path} is {size:,} bytes; an import reads at most {MAX_FILE_BYTES:,}: "
-                "split it into smaller files.",
-            )
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise QueueError(
             TaskErrorCode.DATA_FILE_NOT_FOUND, f"{path} does not exist: choose another file."
         ) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise QueueError(
+                TaskErrorCode.DATA_FORMAT_INVALID,
+                f"{path} is not a regular file: choose a file qtqueue exported.",
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_large(path, info.st_size)
+        try:
+            data = file.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after fstat
+        raise _too_large(path, len(data))
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise QueueError(
             TaskErrorCode.DATA_ENCODING_ERROR,
             f"{path} is not UTF-8 text: choose a file qtqueue exported.",
         ) from None
-    except OSError as exc:
-        raise QueueError(
-            TaskErrorCode.SYSTEM_PERMISSION_DENIED
-            if isinstance(exc, PermissionError)
-            else TaskErrorCode.DATA_FILE_CORRUPTED,
-            f"{path} cannot be read ({exc.strerror}).",
-        ) from None
+
+
+def _too_large(path: Path, size: int) -> QueueError:
+    return QueueError(
+        TaskErrorCode.DATA_SIZE_TOO_LARGE,
+        f"{path} is {size:,} bytes; an import reads at most {MAX_FILE_BYTES:,}: "
+        "split it into smaller files.",
+    )
+
+
+def _unreadable(path: Path, exc: OSError) -> QueueError:
+    return QueueError(
+        TaskErrorCode.SYSTEM_PERMISSION_DENIED
+        if isinstance(exc, PermissionError)
+        else TaskErrorCode.DATA_FILE_CORRUPTED,
+        f"{path} cannot be read ({exc.strerror}).",
+    )

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from qtqueue.api.task_files import DEFINITION_FIELDS, definition
+from qtqueue.api.task_import import checked_definition
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task
+from qtqueue.executors import ExecutorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +34,12 @@ class Template:
     name: str
     task: dict[str, Any]
 
-    def new_task(self) -> Task:
-        """A new task (a fresh id) built from the definition; fields it does not know are
-        dropped (a template written by a newer qtqueue)."""
-        return Task.from_dict({k: v for k, v in self.task.items() if k in DEFINITION_FIELDS})
+    def new_task(self, registry: ExecutorRegistry | None = None) -> Task:
+        """A new task (a fresh id) built from the definition, checked as adding would check
+        it (with `registry`: its type and params too); fields it does not know are dropped (a
+        template written by a newer qtqueue). QueueError (the problem) if it cannot be one."""
+        data = {k: v for k, v in self.task.items() if k in DEFINITION_FIELDS}
+        return checked_definition(data, registry)
 
 
 def _checked_name(name: str) -> str:
@@ -55,10 +59,25 @@ def _checked_name(name: str) -> str:
 
 class TemplateStore:
     """The templates of the data directory `data_dir`, read afresh on each call (another
-    window or the command line may have changed them)."""
+    window or the command line may have changed them). With `registry`, a template's type
+    and params are checked too when a task is made from it (`new_task`)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, registry: ExecutorRegistry | None = None) -> None:
         self.path = Path(data_dir) / TEMPLATES_FILE
+        self.registry = registry
+
+    def new_task(self, template: Template) -> Task:
+        """A new task from `template`, checked; QueueError DATA_FILE_CORRUPTED naming the
+        template, the problem and the fix when the file holds a value it cannot take (edited
+        by hand, or by a newer qtqueue)."""
+        try:
+            return template.new_task(self.registry)
+        except QueueError as exc:
+            raise self._broken(
+                f"holds a template “{template.name}” that cannot make a task ({exc.message})",
+                "correct it there, or delete that template (Tasks › New from template › "
+                "Manage templates…) and save it again from a task",
+            ) from None
 
     def all(self) -> list[Template]:
         """Every template, by name (case-insensitive); none when the file does not exist.
@@ -138,10 +157,11 @@ class TemplateStore:
         os.chmod(temp, 0o600)
         os.replace(temp, self.path)
 
-    def _broken(self, why: str) -> QueueError:
+    def _broken(
+        self, why: str, fix: str = "move it aside (qtqueue starts a new one) or correct it"
+    ) -> QueueError:
         return QueueError(
             TaskErrorCode.DATA_FILE_CORRUPTED,
-            f"the templates file {self.path} {why}: move it aside (qtqueue starts a new one) "
-            "or correct it.",
+            f"the templates file {self.path} {why}: {fix}.",
             path=str(self.path),
         )

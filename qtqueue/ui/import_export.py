@@ -4,13 +4,14 @@ Export writes the selected tasks' definitions, or every task shown when none is 
 (`qtqueue.api.task_files`: type, name, params, category, tags, priority, queue, timeout,
 retries, resources, approval…; no ids, history or secret values). Import checks every entry
 before adding any, then adds them all at once through the engine's own validation (all or
-none); a bad file or entry is a coded error naming it and the fix. The CSV is the list as it
-is shown: the visible columns in their order, the rows the filters let through, sorted as seen.
+none); a window attached to an engine has the engine read the file itself (`import_tasks`: no
+request-size limit). A bad file or entry is a coded error naming it and the fix. The CSV is
+the list as it is shown: the visible columns in their order, the rows the filters let
+through, sorted as seen; a cell a spreadsheet would run as a formula starts with '.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +21,8 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QTableView, QWidget
 
 from qtqueue.api.port import EnginePort
-from qtqueue.api.task_files import csv_text, export_json, read_task_file, write_private
-from qtqueue.api.task_import import parse_import
+from qtqueue.api.task_files import csv_text, export_json, write_private
+from qtqueue.api.task_import import import_file
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task
 from qtqueue.ui.backups_dialog import show_coded_error
@@ -144,9 +145,7 @@ class DataFiles(QObject):
         """Add the tasks of `path` as new tasks, all or none; their ids (the reason shown in
         a box and the status bar, and [] if refused)."""
         try:
-            text = await asyncio.to_thread(read_task_file, path)
-            tasks = parse_import(text, self.host.queue.registry)
-            ids = await self.host.queue.add_tasks(tasks)
+            ids = await import_file(self.host.queue, path)
         except QueueError as exc:
             show_coded_error(self._parent, "importFailed", "Nothing imported", exc)
             self.host.show_message(f"Nothing imported — {exc.code.value}: {exc.message}")

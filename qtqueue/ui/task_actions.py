@@ -459,7 +459,7 @@ class TaskActions(QObject):
             queues=self.queue.list_queues(),
             known_tasks=self.host.model,
             submit=self.queue.add_task,  # a refusal is shown in the form, nothing lost
-            templates=TemplateStore(self.queue.data_dir),  # "From template ›"
+            templates=TemplateStore(self.queue.data_dir, self.queue.registry),  # From template
         )
         if after:
             dialog.after_edit.setText(", ".join(after))

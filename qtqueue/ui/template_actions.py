@@ -24,6 +24,7 @@ from qtqueue.ui.templates import (
     SaveTemplateDialog,
     fill_template_menu,
     open_manager,
+    template_task,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class WindowTemplates(QObject):
         super().__init__(parent)
         self.host = host
         self._parent = parent
-        self.store = TemplateStore(host.queue.data_dir)
+        self.store = TemplateStore(host.queue.data_dir, host.queue.registry)
         actions = host.task_actions
         self.save_action = new_action(
             self, "actionSaveAsTemplate", "Save as &template…",
@@ -119,9 +120,13 @@ class WindowTemplates(QObject):
         dialog.open()
         return dialog
 
-    def open_from(self, template: Template) -> NewTaskDialog:
-        """The New task form filled from `template`; OK queues a new task."""
+    def open_from(self, template: Template) -> NewTaskDialog | None:
+        """The New task form filled from `template`; OK queues a new task. None (and a coded
+        error box) when the template cannot make a task."""
         host = self.host
+        task = template_task(self.store, template, self._parent)
+        if task is None:
+            return None
         dialog = NewTaskDialog(
             host.queue.registry,
             parent=self._parent,
@@ -132,7 +137,7 @@ class WindowTemplates(QObject):
             submit=host.queue.add_task,
             templates=self.store,
         )
-        dialog.apply_template(template.new_task(), template.name)
+        dialog.apply_template(task, template.name)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def queued() -> None:

@@ -32,6 +32,7 @@ from qtqueue.api.templates import Template, TemplateStore
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import Task
 from qtqueue.core.type_titles import type_title
+from qtqueue.ui.backups_dialog import show_coded_error
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,18 @@ def fill_template_menu(
     managing.triggered.connect(lambda _checked=False: manage())
 
 
+def template_task(store: TemplateStore, template: Template, parent: QWidget) -> Task | None:
+    """A new task from `template` (`TemplateStore.new_task`), or None after showing why not
+    (a templates file edited by hand: DATA_FILE_CORRUPTED, its path and the fix) in an error
+    box (objectName `templateUnusable`) over `parent`."""
+    try:
+        return store.new_task(template)
+    except QueueError as exc:
+        logger.warning("template %r cannot make a task: %s", template.name, exc.message)
+        show_coded_error(parent, "templateUnusable", "Template not usable", exc)
+        return None
+
+
 class TemplateChooser(QToolButton):
     """The New task dialog's "From template ›" button: its menu lists the templates;
     `chosen(Task, str)` gives a new task built from the one picked, and its name."""
@@ -104,8 +117,11 @@ class TemplateChooser(QToolButton):
         fill_template_menu(self.templates_menu, self.store, self.choose, self.manage)
 
     def choose(self, template: Template) -> None:
-        """Emit `chosen` with a new task from `template`."""
-        self.chosen.emit(template.new_task(), template.name)
+        """Emit `chosen` with a new task from `template`; a template that cannot make one is
+        a coded error box (`template_task`), and the form is left as it was."""
+        task = template_task(self.store, template, self.window())
+        if task is not None:
+            self.chosen.emit(task, template.name)
 
     def manage(self) -> ManageTemplatesDialog:
         """Open the manage dialog over the chooser's window."""

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from qtqueue.api.task_files import DEFINITION_FIELDS
+from qtqueue.api.task_files import DEFINITION_FIELDS, csv_text
 from qtqueue.api.task_import import parse_import
 from qtqueue.app import wait_for_condition
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -218,6 +219,43 @@ def test_csv_has_the_visible_columns_in_view_order_and_the_shown_rows(
     shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
     assert len(rows[0]) == len(shown)
     assert len(rows) == 2 and rows[1][0] == "alpha"
+
+
+#: Task names a spreadsheet would run as formulas (CSV injection), and what the CSV holds.
+FORMULA_NAMES = {
+    '=HYPERLINK("http://evil.example","click")': '\'=HYPERLINK("http://evil.example","click")',
+    "+1+cmd|' /C calc'!A0": "'+1+cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+    "@SUM(1+1)": "'@SUM(1+1)",
+    "\tTAB": "'\tTAB",
+    "build -x": "build -x",  # a minus inside is harmless
+}
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote(
+    window: MainWindow, run: Run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        await window.queue.pause_queue()
+        for name in FORMULA_NAMES:
+            await window.queue.add_task(command("true", name=name))
+        await _rows(window, len(FORMULA_NAMES))
+
+    run(scenario())
+    out = tmp_path / "list.csv"
+    window.data_files.export_csv_to(out)
+
+    with out.open(newline="") as f:
+        rows = list(csv.reader(f))
+    name_column = rows[0].index(
+        str(window.proxy.headerData(Column.NAME, Qt.Orientation.Horizontal))
+    )
+    assert sorted(r[name_column] for r in rows[1:]) == sorted(FORMULA_NAMES.values())
+
+
+def test_a_plain_number_in_a_csv_cell_stays_a_number() -> None:
+    text = csv_text(["n"], [["-3"], ["-1.5"], ["+2"], ["-3-1"]])
+    assert text.splitlines()[1:] == ["-3", "-1.5", "+2", "'-3-1"]
 
 
 def test_the_file_menu_offers_import_and_export_through_file_choosers(

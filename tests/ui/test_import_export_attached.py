@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.app import create_main_window
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
@@ -72,4 +73,36 @@ def test_an_attached_window_imports_all_or_none(
 
     assert len(added) == 2
     assert _engine_names(engine) == ["first", "second"]
+    run(w.shutdown())
+
+
+def test_an_attached_window_imports_a_file_over_the_request_limit(
+    engine: Headless, run: Run, open_windows: list[MainWindow], tmp_path: Path
+) -> None:
+    """5,000 tasks (1.4 MB: over the local API's 1 MiB request) reach the engine at once: it
+    reads the file itself."""
+    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    w: MainWindow = run(
+        create_main_window(
+            engine.data_dir, settings=settings, registry=default_registry(entry_points=False)
+        )
+    )
+    open_windows.append(w)
+    assert not w.queue.owns_engine
+    entries = [
+        _entry(
+            f"t{i}", permission="human_required", params={"command": "true", "args": ["x" * 200]}
+        )
+        for i in range(5000)
+    ]
+    big = _tasks_file(tmp_path / "big.json", *entries)
+    assert big.stat().st_size > MAX_BODY_BYTES
+
+    added = run(w.data_files.import_from(big), timeout_s=60)
+
+    assert len(added) == 5000
+    assert not [b for b in w.findChildren(QMessageBox, "importFailed") if b.isVisible()]
+    stats = json.loads(engine.cli("stats", "--json"))
+    assert stats["summary"]["total_tasks"] == 5000
+    assert "Imported 5,000 task(s)" in w.statusBar().currentMessage()
     run(w.shutdown())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QDialog, QMenu
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 
 from qtqueue.api.templates import TEMPLATES_FILE, TemplateStore
 from qtqueue.app import wait_for_condition
@@ -175,7 +175,7 @@ def test_new_from_template_in_the_tasks_menu_and_the_tray(
 
     dialog = window.templates.open_from(TemplateStore(window.queue.data_dir).get("Nightly build"))
 
-    assert dialog.isVisible() and dialog.name_edit.text() == "build site"
+    assert dialog is not None and dialog.isVisible() and dialog.name_edit.text() == "build site"
     assert dialog.windowTitle() == "New task from template “Nightly build”"
     dialog.reject()
 
@@ -202,3 +202,61 @@ def test_the_manage_dialog_renames_and_deletes(window: MainWindow) -> None:
     assert dialog.names() == ["Weekly"]
     assert "template:Weekly" in _action_names(window.templates.menu)
     dialog.close()
+
+
+#: Templates a hand edit (or a newer qtqueue) could leave: a value no field takes, a type no
+#: executor runs, a missing task type.
+BAD_TEMPLATES = [
+    ({"task_type": "custom_command", "params": {"command": "x"}, "priority": "asap"}, "priority"),
+    ({"task_type": "no_such_type", "params": {}}, "no_such_type"),
+    ({"params": {"command": "x"}}, "task_type is missing"),
+    ({"task_type": "custom_command", "params": {"command": "x"}, "permission": "maybe"}, "maybe"),
+]
+
+
+def _write_template(data_dir: Path, task: dict[str, Any]) -> None:
+    doc = {"version": 1, "templates": [{"name": "Hand edited", "task": task}]}
+    (data_dir / TEMPLATES_FILE).write_text(json.dumps(doc))
+
+
+def _unusable_box(window: MainWindow, words: str) -> None:
+    """One visible box saying DATA_FILE_CORRUPTED, the file, the template and `words`."""
+    boxes = [b for b in window.findChildren(QMessageBox, "templateUnusable") if b.isVisible()]
+    assert len(boxes) == 1
+    text = boxes[0].text()
+    assert text.startswith("DATA_FILE_CORRUPTED: ")
+    assert str(window.queue.data_dir / TEMPLATES_FILE) in text and "“Hand edited”" in text
+    assert words in text and "delete that template" in text
+    boxes[0].close()
+
+
+@pytest.mark.parametrize(("task", "words"), BAD_TEMPLATES)
+def test_a_bad_template_in_the_tasks_menu_says_what_is_wrong_and_opens_no_form(
+    window: MainWindow, task: dict[str, Any], words: str
+) -> None:
+    _write_template(window.queue.data_dir, task)
+    menu = window.templates.menu
+    assert "template:Hand edited" in _action_names(menu)
+
+    next(a for a in menu.actions() if a.objectName() == "template:Hand edited").trigger()
+
+    _unusable_box(window, words)
+    assert not [d for d in window.findChildren(NewTaskDialog) if d.isVisible()]
+
+
+def test_a_bad_template_in_the_new_task_form_leaves_the_form_as_it_was(
+    window: MainWindow,
+) -> None:
+    _write_template(window.queue.data_dir, BAD_TEMPLATES[0][0])
+    window.task_actions.new_task()
+    dialog = window.findChild(NewTaskDialog)
+    assert dialog is not None and dialog.template_chooser is not None
+    chooser_menu = dialog.template_chooser.templates_menu
+    assert "template:Hand edited" in _action_names(chooser_menu)
+
+    next(a for a in chooser_menu.actions() if a.text() == "Hand edited").trigger()
+
+    _unusable_box(window, "priority does not take the value 'asap'")
+    assert dialog.isVisible() and dialog.name_edit.text() == ""
+    assert "Hand edited" not in dialog.windowTitle()
+    dialog.reject()
