@@ -10,10 +10,11 @@ again as if added now, and every gate asks again (a new expiry is watched, a new
 applies). A start time or expiry left out (None) keeps the task's own: an edit never runs a
 scheduled task early; to start it now, give a start time of now.
 
-An edit that started from an older version of the task (its `updated_at` is older than the
-task's: a move, a new priority or another edit came in between) is refused with
-QUEUE_TASK_CHANGED rather than undoing that change; a task built afresh (its `updated_at`
-is when it was built) is not checked.
+An edit that started from an older version of the task (its `updated_at` is older than a
+person's last change of it in this run: a move, a new priority or another edit came in
+between) is refused with QUEUE_TASK_CHANGED rather than undoing that change; the engine's
+own changes (a new wait reason) do not count, and a task built afresh (its `updated_at` is
+when it was built) is not checked.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Editor:
                     f"with the {name.replace('_', ' ')} you want",
                     field=name,
                 )
-        if edited.updated_at < task.updated_at:
+        if edited.updated_at < self.ordering.changed_at.get(task.id, edited.updated_at):
             raise QueueError(
                 TaskErrorCode.QUEUE_TASK_CHANGED,
                 f"task {task.id} changed after this edit started from it (moved, given "
@@ -102,7 +103,7 @@ class Editor:
         if moves and task.status == TaskStatus.PENDING:
             self.ordering.restamp(task, state.next_seq())
         else:
-            self.ordering.lifecycle.touch(task)
+            self.ordering.changed(task)
         if new_expiry:
             for gate in self.ordering.dispatcher.before_start:
                 if isinstance(gate, ExpiryGate):

@@ -60,6 +60,10 @@ class Ordering:
         self.state = dispatcher.state
         #: The lowest queue number handed out for a move to the front in this run.
         self._low = 0
+        #: When a person last changed each task (moved, reprioritised, edited) in this run:
+        #: an edit that started from a version older than that is stale (the engine's own
+        #: changes, such as a new wait reason, do not count).
+        self.changed_at: dict[str, float] = {}
 
     async def waiting(self, task_id: str, action: str) -> Task:
         """The live waiting (PENDING) task `task_id`: QUEUE_TASK_NOT_FOUND, or
@@ -168,8 +172,13 @@ class Ordering:
     def restamp(self, task: Task, seq: int) -> None:
         """Give `task` a new place (`seq`), persist it and queue it again under it."""
         task.seq = seq
-        self.lifecycle.touch(task)
+        self.changed(task)
         self.dispatcher.enqueue(task)
+
+    def changed(self, task: Task) -> None:
+        """Persist and announce a person's change of `task`, and note when it was made."""
+        self.lifecycle.touch(task)
+        self.changed_at[task.id] = task.updated_at
 
     async def set_priority(self, task_id: str, priority: Priority | int | str) -> Task:
         """Give waiting task `task_id` another priority: it goes to the end of the tasks of
@@ -192,7 +201,7 @@ class Ordering:
             if task.status == TaskStatus.PENDING:
                 self.restamp(task, self.state.next_seq())
             else:  # it started meanwhile
-                self.lifecycle.touch(task)
+                self.changed(task)
         return await self.lifecycle.persisted(task)
 
 

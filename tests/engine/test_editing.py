@@ -202,3 +202,21 @@ async def test_an_edit_does_not_turn_a_string_into_a_list(one_slot: tuple[TaskQu
 
     assert err.value.code is TaskErrorCode.VALIDATION_INVALID_PARAMS and "tags" in str(err.value)
     assert (await queue.get_task(task_id)).tags == ["kept"]
+
+
+async def test_an_edit_is_not_stale_because_the_engine_said_anew_what_the_task_waits_for(
+    one_slot: tuple[TaskQueue, Gate],
+) -> None:
+    queue, gate = one_slot
+    await blocked(queue, gate)
+    task_id = await queue.add_task(gated("a"))
+    opened = (await queue.get_task(task_id)).copy()
+    live = queue.state.live[task_id]
+    queue.ordering.lifecycle.set_wait_reason(live, "waiting: memory is short")  # as a gate does
+    await queue.settled()
+    assert (await queue.get_task(task_id)).updated_at > opened.updated_at
+
+    opened.name = "renamed"
+    saved = await queue.update_task(task_id, opened)
+
+    assert saved.name == "renamed" and (await queue.get_task(task_id)).name == "renamed"
