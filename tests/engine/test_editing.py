@@ -220,3 +220,17 @@ async def test_an_edit_is_not_stale_because_the_engine_said_anew_what_the_task_w
     saved = await queue.update_task(task_id, opened)
 
     assert saved.name == "renamed" and (await queue.get_task(task_id)).name == "renamed"
+
+
+async def test_an_edit_that_gives_the_start_time_now_starts_a_scheduled_task(
+    one_slot: tuple[TaskQueue, Gate],
+) -> None:
+    queue, gate = one_slot
+    gate.open_all()
+    task_id = await queue.add_task(gated("later", run_at=time.time() + 7200))
+
+    edited = (await queue.get_task(task_id)).copy()
+    edited.run_at = time.time()
+    await queue.update_task(task_id, edited)
+
+    assert (await queue.wait_for(task_id, timeout_s=10)).status is TaskStatus.COMPLETED

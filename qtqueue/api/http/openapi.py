@@ -203,7 +203,8 @@ def _model_schema(model: type[BaseModel], drop: tuple[str, ...] = ()) -> dict[st
 
 _EDIT = (
     "The fields of a waiting task to change, merged over its current ones (those left out "
-    "keep their values); checked as a new task's. updated_at: the task's updated_at the edit "
+    "keep their values); checked as a new task's. run_at or expires_at null keeps the task's "
+    "own (give the current time to start it now). updated_at: the task's updated_at the edit "
     "started from; if it changed since, 409 QUEUE_TASK_CHANGED (reopen it and edit again)"
 )
 
