@@ -188,3 +188,19 @@ async def test_a_patch_from_an_older_version_is_refused_with_409(
     assert "edit it again" in body["error"]["suggestion"]
     task = await queue.get_task(a)
     assert task.priority is Priority.URGENT and task.name != "stale"
+
+
+async def test_an_attached_windows_stale_edit_is_refused(
+    waiting: tuple[TaskQueue, str, list[str]], attached: RemoteEngine
+) -> None:
+    queue, _, (a, _b, _c) = waiting
+    opened = (await attached.get_task(a)).copy()  # the attached window opens Edit on a
+    await queue.set_priority(a, Priority.URGENT)  # the command line changes it meanwhile
+
+    opened.name = "stale"
+    with pytest.raises(QueueError) as err:
+        await attached.update_task(a, opened)
+
+    assert err.value.code is TaskErrorCode.QUEUE_TASK_CHANGED
+    task = await queue.get_task(a)
+    assert task.priority is Priority.URGENT and task.name != "stale"
