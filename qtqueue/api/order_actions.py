@@ -15,6 +15,7 @@ from qtqueue.api.task_actions import task_from_dict
 from qtqueue.api.task_ids import TaskRef, resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.queue_moves import MovePlace
+from qtqueue.engine.editing import EDITABLE
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,16 @@ class PriorityParams(TaskRef):
 
 
 class UpdateParams(TaskRef):
-    """`update_task`: the waiting task's new fields, as `add_task` takes a task."""
+    """`update_task`: the waiting task's changed fields, merged over its current ones."""
 
-    task: dict[str, Any] = Field(..., description="The task's fields (as for add_task)")
+    task: dict[str, Any] = Field(
+        ..., description="The fields to change (as add_task takes them); those left out stay"
+    )
+    updated_at: float | None = Field(
+        None,
+        description="The task's updated_at the edit started from: if the task changed since, "
+        "the edit is refused (QUEUE_TASK_CHANGED) rather than undoing that change",
+    )
 
 
 async def move_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +70,10 @@ async def set_priority(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
 
 
 async def update_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
-    """Edit a waiting task (same id): `{"task": ...}` as saved. Fields left out of `task`
-    that an edit cannot change (dependencies, approval) stay as they are; an `id` in it, if
-    any, must be the task's own."""
+    """Edit a waiting task (same id): `{"task": ...}` as saved. `task` holds the fields to
+    change, merged over the task's current ones (a body of only `{"name": ...}` renames it);
+    they are checked as `add_task` checks a new task. An `id` in it, if any, must be the
+    task's own; `updated_at` (optional) guards against undoing a change made meanwhile."""
     p = parse_params(UpdateParams, "update_task", params)
     task_id = await resolve_task_id(queue, p.task_id)
     fields = dict(p.task)
@@ -74,11 +83,21 @@ async def update_task(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any
             f"task.id {fields['id']!r} is not the edited task's id {task_id}: leave it out",
             fields=["task.id"],
         )
+    fields.pop("id", None)
     current = await queue.get_task(task_id)
-    fields.setdefault("depends_on", list(current.depends_on))
-    fields.setdefault("permission", current.permission.value)
-    edited = task_from_dict({**fields, "id": task_id}, "task")
+    merged = {k: v for k, v in current.to_dict().items() if k in MERGED}
+    if "ttl_s" in fields and "expires_at" not in fields:
+        merged.pop("expires_at", None)  # a new time to live sets the expiry again
+    if merged.get("timeout_s") is None:
+        merged["timeout_s"] = 0  # stored None is "no timeout"; None in a task: queue default
+    edited = task_from_dict({**merged, **fields, "id": task_id}, "task")
+    if p.updated_at is not None:
+        edited.updated_at = p.updated_at
     return TaskMessage(task=(await queue.update_task(task_id, edited)).to_dict()).dump()
+
+
+#: The task's current fields an edit starts from (those the body names replace them).
+MERGED = (*EDITABLE, "depends_on", "permission", "allow_dependency_failure")
 
 
 #: The actions on the waiting order by action name.

@@ -44,5 +44,6 @@ class RemoteOrder:
 
     async def update_task(self, task_id: str, edited: Task) -> Task:
         """Edit a waiting task (same id)."""
-        reply = await self.call("update_task", {"task_id": task_id, "task": edit_fields(edited)})
+        params = {"task_id": task_id, "task": edit_fields(edited), "updated_at": edited.updated_at}
+        reply = await self.call("update_task", params)
         return Task.from_dict(reply["task"])

@@ -82,6 +82,8 @@ def task_from_dict(data: object, where: str = "") -> Task:
         )
     if "priority" in data:
         try:
+            if isinstance(data["priority"], bool):  # JSON true is not priority 1
+                raise TypeError(data["priority"])
             Priority.parse(data["priority"])
         except (KeyError, ValueError, TypeError, AttributeError):
             problem = f"priority: {data['priority']!r} is not low, normal, high, urgent or 0-3"

@@ -4,12 +4,22 @@ changed, checked exactly as a new task is (`adding.prepare`), refused once it st
 What an edit keeps: the id, when and by whom it was added, its retries so far, its
 dependencies and its approval (`depends_on` and `permission` cannot change: cancel the task
 and add a new one). A queue its old priority picked (it named none) follows the new priority,
-as when adding. It keeps its place in the queue unless its queue, priority or start time
-changed; then it queues again as if added now.
+as when adding. It keeps its place in the queue unless a field the dispatcher's gates look
+at changed (queue, priority, start time, expiry, category, type, resources); then it queues
+again as if added now, and every gate asks again (a new expiry is watched, a new category's limit
+applies). A start time or expiry left out (None) keeps the task's own: an edit never runs a
+scheduled task early; to start it now, give a start time of now.
+
+An edit that started from an older version of the task (its `updated_at` is older than a
+person's last change of it in this run: a move, a new priority or another edit came in
+between) is refused with QUEUE_TASK_CHANGED rather than undoing that change; the engine's
+own changes (a new wait reason) do not count, and a task built afresh (its `updated_at` is
+when it was built) is not checked.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -17,6 +27,7 @@ from qtqueue.core.queue_moves import MovePlace
 from qtqueue.core.task import Priority, Task, TaskStatus
 from qtqueue.engine import named_queues
 from qtqueue.engine.adding import check_room, prepare
+from qtqueue.engine.gates.expiry import ExpiryGate
 from qtqueue.engine.ordering import Ordering
 from qtqueue.engine.resources import ResourceAccountant
 
@@ -29,8 +40,10 @@ EDITABLE = (
     "expires_at", "ttl_s", "resources", "on_interrupt",
 )  # fmt: skip
 
-#: The fields that say where a waiting task stands in the dispatcher's queues.
-_PLACE = ("queue", "priority", "run_at")
+#: The fields the dispatcher's queues and gates look at: a change queues the task again.
+_REQUEUE = (
+    "queue", "priority", "run_at", "expires_at", "category", "task_type", "resources",
+)  # fmt: skip
 
 
 class Editor:
@@ -58,8 +71,20 @@ class Editor:
                     f"with the {name.replace('_', ' ')} you want",
                     field=name,
                 )
-        candidate = edited.copy()
+        if edited.updated_at < self.ordering.changed_at.get(task.id, edited.updated_at):
+            raise QueueError(
+                TaskErrorCode.QUEUE_TASK_CHANGED,
+                f"task {task.id} changed after this edit started from it (moved, given "
+                "another priority or edited elsewhere): reopen the task and edit again",
+                task_id=task.id,
+                field="updated_at",
+            )
+        candidate = copy.copy(edited)  # as given: `prepare` checks list fields are lists
         candidate.id = task.id
+        if candidate.run_at is None:
+            candidate.run_at = task.run_at  # left out: its schedule (or retry delay) stays
+        if candidate.expires_at is None and candidate.ttl_s == task.ttl_s:
+            candidate.expires_at = task.expires_at
         candidate.depends_on = list(task.depends_on)
         candidate.permission = task.permission
         candidate.created_by = task.created_by
@@ -70,14 +95,19 @@ class Editor:
         if checked.queue != task.queue:
             others = [t for t in state.live.values() if t.id != task.id]
             check_room([checked], others, state.queues)  # QUEUE_FULL
-        moves = any(getattr(checked, f) != getattr(task, f) for f in _PLACE)
+        moves = any(getattr(checked, f) != getattr(task, f) for f in _REQUEUE)
+        new_expiry = checked.expires_at is not None and checked.expires_at != task.expires_at
         for name in EDITABLE:
             setattr(task, name, getattr(checked, name))
         await state.store.update_definition(task)  # durable before it is announced
         if moves and task.status == TaskStatus.PENDING:
             self.ordering.restamp(task, state.next_seq())
         else:
-            self.ordering.lifecycle.touch(task)
+            self.ordering.changed(task)
+        if new_expiry:
+            for gate in self.ordering.dispatcher.before_start:
+                if isinstance(gate, ExpiryGate):
+                    gate.watch(task)  # parked (approval, dependencies) or not, it expires
         logger.info("task %s edited", task.id)
         return await self.ordering.lifecycle.persisted(task)
 

@@ -7,11 +7,13 @@ move therefore works on `priority` and `seq` only, with no stored column of its 
 - the moved task takes the priority of the task it now stands before (or after, at the
   bottom), so that it really runs in the place it was put (moving an URGENT task to the
   bottom of NORMAL ones makes it NORMAL; moving it to the top of URGENT ones, URGENT);
-- tasks get fresh queue numbers, never one handed out before in this run: above every one
-  so far (`next_seq`) for the tasks from the new place to the end of its priority band, or
-  below every live one for the tasks from the start of the band to the new place, whichever
-  touches fewer tasks. `seq` is also a waiting task's version stamp: a new one makes the old
-  queue entries stale and the task is queued again under the new one.
+- as few tasks as possible get new queue numbers: one place up or down, the task and the
+  one it passes trade numbers (2 tasks); to the top, one number below every live one, to the
+  bottom, one above every one so far (`next_seq`) (1 task); only "before OTHER" (or a
+  trade that would not keep the order) renumbers the tasks between, from the new place to
+  the end of its priority band or from the band's start to it, whichever are fewer. `seq`
+  is also a waiting task's version stamp: a new one makes the old queue entries stale and
+  the task is queued again under the new one (asking the gates again).
 
 Every changed task is persisted and announced (CHANGED events), so every window sees it.
 """
@@ -19,11 +21,14 @@ Every changed task is persisted and announced (CHANGED events), so every window 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from itertools import pairwise
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.queue_moves import MovePlace
 from qtqueue.core.task import Priority, Task, TaskStatus
 from qtqueue.engine import named_queues
+from qtqueue.engine.adding import check_room
 from qtqueue.engine.dispatch import Dispatcher
 from qtqueue.engine.state import not_found, queue_order
 
@@ -55,6 +60,10 @@ class Ordering:
         self.state = dispatcher.state
         #: The lowest queue number handed out for a move to the front in this run.
         self._low = 0
+        #: When a person last changed each task (moved, reprioritised, edited) in this run:
+        #: an edit that started from a version older than that is stale (the engine's own
+        #: changes, such as a new wait reason, do not count).
+        self.changed_at: dict[str, float] = {}
 
     async def waiting(self, task_id: str, action: str) -> Task:
         """The live waiting (PENDING) task `task_id`: QUEUE_TASK_NOT_FOUND, or
@@ -99,10 +108,20 @@ class Ordering:
         task.priority = neighbour.priority
         band = [t for t in new_order if t.priority == task.priority]
         k = band.index(task)
-        if len(band) - k <= k + 1:
+        passed = order[i - 1] if place == MovePlace.UP else order[min(i + 1, len(order) - 1)]
+        if place in (MovePlace.UP, MovePlace.DOWN) and _swap_fits(band, task, passed):
+            task_seq, passed_seq = passed.seq, task.seq  # one place: the two trade seqs
+            self.restamp(passed, passed_seq)
+            self.restamp(task, task_seq)
+        elif k == len(band) - 1:  # last of its band (the bottom): one new number after all
+            self.restamp(task, self.state.next_seq())
+        elif k == 0:  # first of its band (the top): one number below every live one
+            self._low = min([self._low, *(t.seq for t in self.state.live.values())]) - 1
+            self.restamp(task, self._low)
+        elif len(band) - k <= k + 1:  # before another: the tasks from here to the band's end
             for t in band[k:]:
                 self.restamp(t, self.state.next_seq())
-        else:
+        else:  # or those from the band's start to here, whichever are fewer
             low = min([self._low, *(t.seq for t in self.state.live.values())])
             for t in reversed(band[: k + 1]):
                 low -= 1
@@ -153,8 +172,13 @@ class Ordering:
     def restamp(self, task: Task, seq: int) -> None:
         """Give `task` a new place (`seq`), persist it and queue it again under it."""
         task.seq = seq
-        self.lifecycle.touch(task)
+        self.changed(task)
         self.dispatcher.enqueue(task)
+
+    def changed(self, task: Task) -> None:
+        """Persist and announce a person's change of `task`, and note when it was made."""
+        self.lifecycle.touch(task)
+        self.changed_at[task.id] = task.updated_at
 
     async def set_priority(self, task_id: str, priority: Priority | int | str) -> Task:
         """Give waiting task `task_id` another priority: it goes to the end of the tasks of
@@ -167,6 +191,9 @@ class Ordering:
             new_queue = task.queue
             if task.queue == named_queues.queue_for_priority(task.priority):
                 new_queue = named_queues.queue_for_priority(value)
+            if new_queue != task.queue:
+                others = [t for t in self.state.live.values() if t.id != task.id]
+                check_room([replace(task, queue=new_queue)], others, self.state.queues)
             task.priority = value
             if new_queue != task.queue:
                 task.queue = new_queue
@@ -174,8 +201,18 @@ class Ordering:
             if task.status == TaskStatus.PENDING:
                 self.restamp(task, self.state.next_seq())
             else:  # it started meanwhile
-                self.lifecycle.touch(task)
+                self.changed(task)
         return await self.lifecycle.persisted(task)
+
+
+def _swap_fits(band: list[Task], task: Task, passed: Task) -> bool:
+    """Whether `task` and `passed` (the neighbour it moves past by one place) trading seqs puts
+    `band` (the tasks of one priority in their new order) in seq order."""
+    if passed is task or passed.priority != task.priority:
+        return False
+    swapped = {task.id: passed.seq, passed.id: task.seq}
+    seqs = [swapped.get(t.id, t.seq) for t in band]
+    return all(a < b for a, b in pairwise(seqs))
 
 
 def _place(value: MovePlace | str) -> MovePlace:
@@ -192,8 +229,11 @@ def _place(value: MovePlace | str) -> MovePlace:
 
 
 def _priority(value: Priority | int | str) -> Priority:
-    """A priority from its number or name: VALIDATION_INVALID_FORMAT otherwise."""
+    """A priority from its number or name: VALIDATION_INVALID_FORMAT otherwise (true and
+    false are not numbers here)."""
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)
         return Priority.parse(value)
     except (KeyError, ValueError, TypeError, AttributeError):
         names = ", ".join(p.name.lower() for p in Priority)

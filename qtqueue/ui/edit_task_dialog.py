@@ -1,7 +1,7 @@
 """Edit a waiting task: the new task form, filled from the task, saved as an update of the
 same task (same id) through the engine's `update_task`, which checks it as it checks a new
-task; a refusal (it started meanwhile: QUEUE_TASK_NOT_WAITING) is shown in the form and
-nothing typed is lost."""
+task; a refusal (it started meanwhile: QUEUE_TASK_NOT_WAITING; it was changed elsewhere
+meanwhile: QUEUE_TASK_CHANGED) is shown in the form and nothing typed is lost."""
 
 from __future__ import annotations
 
@@ -52,9 +52,21 @@ class EditTaskDialog(NewTaskDialog):
             widget.setToolTip(fixed)
         #: The task edited (its id is what is saved).
         self.task_id = task.id
+        self.original = task
         self.save_task = update
         #: The task as the engine saved it (after OK).
         self.saved: Task | None = None
+
+    def build_task(self) -> Task:
+        """The form's task with what the form does not show kept from the task edited: its
+        start time (a schedule or a retry's delay: an edit must not start it early), its
+        expiry, and the version it was read at (a change made meanwhile is refused with
+        QUEUE_TASK_CHANGED, shown in the form, not undone)."""
+        task = super().build_task()
+        task.run_at = self.original.run_at
+        task.expires_at = self.original.expires_at
+        task.updated_at = self.original.updated_at
+        return task
 
     def submits(self) -> bool:
         """OK always saves through the engine."""

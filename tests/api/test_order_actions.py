@@ -4,6 +4,7 @@ file, a blocker holding the only slot so that the other tasks wait."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +140,67 @@ async def test_an_attached_window_reaches_the_same_actions(
     with pytest.raises(QueueError) as err:
         await attached.move_task(busy, MovePlace.TOP)
     assert err.value.code is TaskErrorCode.QUEUE_TASK_NOT_WAITING
+
+
+async def test_a_patch_changes_only_the_fields_it_names(
+    make_queue: QueueFactory, secret_service: object
+) -> None:
+    queue = await make_queue(max_concurrent=1)
+    gate = Gate()
+    queue.register_handler("gated", gate.handler)
+    await blocked(queue, gate)
+    kept = {"category": "keep", "tags": ["t1"], "max_retries": 0, "timeout_s": 60.0}
+    start = time.time() + 3600
+    task_id = await queue.add_task(gated("a", run_at=start, **kept))
+    async with serve(queue) as rest:
+        status, body = await rest.request("PATCH", f"/tasks/{task_id}", {"name": "renamed"})
+        assert status == 200 and body["task"]["name"] == "renamed"
+        task = await queue.get_task(task_id)
+        assert {k: getattr(task, k) for k in kept} == kept
+        assert task.params == {"label": "a"} and task.run_at == start
+
+        status, body = await rest.request("PATCH", f"/tasks/{task_id}", {"tags": "notalist"})
+        assert status == 400 and body["error"]["code"].startswith("VALIDATION_")
+        assert "tags" in body["error"]["message"]
+        status, body = await rest.request("PATCH", f"/tasks/{task_id}", {"priority": True})
+        assert status == 400 and body["error"]["code"].startswith("VALIDATION_")
+        assert (await queue.get_task(task_id)).tags == ["t1"]
+
+        status, body = await rest.get("/openapi.json")
+        schema = body["components"]["schemas"]["TaskEdit"]
+        assert schema["required"] == [] and "updated_at" in schema["properties"]
+
+
+async def test_a_patch_from_an_older_version_is_refused_with_409(
+    waiting: tuple[TaskQueue, str, list[str]], rest: Rest
+) -> None:
+    queue, _, (a, _b, _c) = waiting
+    status, body = await rest.get(f"/tasks/{a}")
+    read_at = body["task"]["updated_at"] if "task" in body else body["updated_at"]
+    status, _ = await rest.post(f"/tasks/{a}/priority", {"priority": "urgent"})
+    assert status == 200
+
+    status, body = await rest.request(
+        "PATCH", f"/tasks/{a}", {"name": "stale", "updated_at": read_at}
+    )
+
+    assert status == 409 and body["error"]["code"] == "QUEUE_TASK_CHANGED"
+    assert "edit it again" in body["error"]["suggestion"]
+    task = await queue.get_task(a)
+    assert task.priority is Priority.URGENT and task.name != "stale"
+
+
+async def test_an_attached_windows_stale_edit_is_refused(
+    waiting: tuple[TaskQueue, str, list[str]], attached: RemoteEngine
+) -> None:
+    queue, _, (a, _b, _c) = waiting
+    opened = (await attached.get_task(a)).copy()  # the attached window opens Edit on a
+    await queue.set_priority(a, Priority.URGENT)  # the command line changes it meanwhile
+
+    opened.name = "stale"
+    with pytest.raises(QueueError) as err:
+        await attached.update_task(a, opened)
+
+    assert err.value.code is TaskErrorCode.QUEUE_TASK_CHANGED
+    task = await queue.get_task(a)
+    assert task.priority is Priority.URGENT and task.name != "stale"

@@ -199,3 +199,74 @@ async def test_the_order_survives_a_restart(make_queue: QueueFactory) -> None:
     for task_id in ids:
         assert (await again.wait_for(task_id, timeout_s=10)).status is TaskStatus.COMPLETED
     assert gate.labels == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("place", "index", "touched"),
+    [(MovePlace.UP, 2500, 2), (MovePlace.DOWN, 2500, 2), (MovePlace.TOP, 2500, 1),
+     (MovePlace.BOTTOM, 2500, 1), (MovePlace.UP, 1, 2), (MovePlace.DOWN, 4998, 2)],
+)  # fmt: skip
+async def test_one_move_in_a_long_queue_changes_only_the_tasks_it_must(
+    one_slot: tuple[TaskQueue, Gate], place: MovePlace, index: int, touched: int
+) -> None:
+    queue, gate = one_slot
+    await blocked(queue, gate)
+    ids = await queue.add_tasks([gated(i) for i in range(5000)])
+    heard: list[TaskEvent] = []
+    queue.subscribe(heard.extend)
+
+    await queue.move_task(ids[index], place)
+    await queue.settled()
+
+    changed = {e.task_id for e in heard if e.kind is EventKind.CHANGED}
+    assert len(changed) == touched and ids[index] in changed
+    expected = list(range(5000))
+    expected.remove(index)
+    spot = {MovePlace.UP: index - 1, MovePlace.DOWN: index + 1, MovePlace.TOP: 0}
+    expected.insert(spot.get(place, 4999), index)
+    assert order_labels(queue) == expected
+
+
+async def test_a_move_before_another_renumbers_only_the_tasks_between(
+    one_slot: tuple[TaskQueue, Gate],
+) -> None:
+    queue, gate = one_slot
+    await blocked(queue, gate)
+    ids = await queue.add_tasks([gated(i) for i in range(1000)])
+    heard: list[TaskEvent] = []
+    queue.subscribe(heard.extend)
+
+    await queue.move_task(ids[990], MovePlace.BEFORE, before=ids[980])
+    await queue.settled()
+
+    assert len({e.task_id for e in heard if e.kind is EventKind.CHANGED}) <= 21
+    assert order_labels(queue)[978:983] == [978, 979, 990, 980, 981]
+
+
+async def test_a_new_priority_into_a_full_queue_is_refused_as_adding_is(
+    one_slot: tuple[TaskQueue, Gate],
+) -> None:
+    queue, gate = one_slot
+    await blocked(queue, gate)
+    await queue.set_queue("high_priority", max_length=1)
+    await queue.add_task(gated("h", priority=Priority.HIGH))
+    normal = await queue.add_task(gated("n"))
+
+    with pytest.raises(QueueError) as err:
+        await queue.set_priority(normal, Priority.HIGH)
+
+    assert err.value.code is TaskErrorCode.QUEUE_FULL and "high_priority" in str(err.value)
+    task = await queue.get_task(normal)
+    assert (task.priority, task.queue) == (Priority.NORMAL, "default")
+
+
+async def test_true_is_not_a_priority(one_slot: tuple[TaskQueue, Gate]) -> None:
+    queue, gate = one_slot
+    await blocked(queue, gate)
+    task_id = await queue.add_task(gated("a"))
+
+    with pytest.raises(QueueError) as err:
+        await queue.set_priority(task_id, True)
+
+    assert err.value.code is TaskErrorCode.VALIDATION_INVALID_FORMAT
+    assert (await queue.get_task(task_id)).priority is Priority.NORMAL

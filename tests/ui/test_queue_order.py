@@ -4,6 +4,9 @@ dropped on another waiting task. A paused queue keeps the tasks waiting."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -97,6 +100,7 @@ def test_moving_from_the_menu_and_the_keyboard_changes_the_start_order(
     wait_order(window, run, ["b", "d", "c", "a"])
 
     order.sort_start_order.trigger()  # the list shows the order the queue starts them in
+    run(until(lambda: table_names(window) == ["b", "d", "c", "a"], window.model.batchApplied))
     assert table_names(window) == ["b", "d", "c", "a"]
 
 
@@ -147,18 +151,27 @@ def test_edit_opens_the_prefilled_form_and_saves_the_same_task(
     run(until(lambda: "saved" in bar.currentMessage(), bar.messageChanged))
 
 
+@pytest.mark.parametrize(
+    ("meanwhile", "code"), [("cancel", "QUEUE_TASK_NOT_WAITING"), ("urgent", "QUEUE_TASK_CHANGED")]
+)
 def test_a_refused_edit_stays_open_with_the_engines_reason(
-    window: MainWindow, run: Run, qtbot: QtBot
+    window: MainWindow, run: Run, qtbot: QtBot, meanwhile: str, code: str
 ) -> None:
     ids = add_waiting(window, run, "a")
     select(window, ids["a"])
     dialog = window.queue_order.edit_selected()
     assert dialog is not None
-    run(window.queue.cancel_task(ids["a"]))  # it ends meanwhile
+    if meanwhile == "cancel":
+        run(window.queue.cancel_task(ids["a"]))  # it ends meanwhile
+    else:
+        run(window.queue.set_priority(ids["a"], Priority.URGENT))  # the command line, meanwhile
+    dialog.name_edit.setText("stale")
+
     with qtbot.waitSignal(dialog.saveFailed) as failed:
         dialog.accept()
-    assert "QUEUE_TASK_NOT_WAITING" in failed.args[0]
-    assert dialog.isVisible()
+
+    assert code in failed.args[0]
+    assert dialog.isVisible() and run(window.queue.get_task(ids["a"])).name == "a"
     dialog.reject()
 
 
@@ -193,3 +206,21 @@ def test_rows_dropped_on_a_waiting_task_move_just_before_it(
     )  # fmt: skip
     QApplication.sendEvent(table.viewport(), outside)
     assert not outside.isAccepted()
+
+
+def test_saving_the_edit_of_a_scheduled_task_keeps_its_start_time(
+    window: MainWindow, run: Run, qtbot: QtBot
+) -> None:
+    start = time.time() + 7200
+    scheduled = Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, name="rotate", run_at=start)
+    task_id = run(window.queue.add_task(scheduled))
+    run(until_row(window, task_id, in_status(TaskStatus.PENDING)))
+    select(window, task_id)
+    dialog = window.queue_order.edit_selected()
+    assert dialog is not None
+
+    dialog.name_edit.setText("rotate logs")
+    dialog.accept()
+
+    task = run(until_row(window, task_id, lambda t: t.name == "rotate logs"))
+    assert task.run_at == start and task.status is TaskStatus.PENDING

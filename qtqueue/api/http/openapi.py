@@ -81,7 +81,7 @@ class Operation:
 
     reply: type[BaseModel] | None = None
     status: int = 200
-    body: type[BaseModel] | str | None = None  # a model, or "task" (a task's fields)
+    body: type[BaseModel] | str | None = None  # a model, "task" (a task's fields) or "edit"
     body_required: bool = True
     drop: tuple[str, ...] = ()  # body fields the URL or the API key gives
     query: tuple[Query, ...] = ()
@@ -132,7 +132,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/tasks/{task_id}/priority"): Operation(
         TaskMessage, body=PriorityParams, drop=("task_id",), errors=(400, 404, 409)
     ),
-    ("PATCH", "/tasks/{task_id}"): Operation(TaskMessage, body="task", errors=(400, 404, 409)),
+    ("PATCH", "/tasks/{task_id}"): Operation(TaskMessage, body="edit", errors=(400, 404, 409)),
     ("POST", "/questions/{question_id}/answer"): Operation(
         QuestionMessage,
         body=AnswerParams,
@@ -201,9 +201,19 @@ def _model_schema(model: type[BaseModel], drop: tuple[str, ...] = ()) -> dict[st
     return schema
 
 
+_EDIT = (
+    "The fields of a waiting task to change, merged over its current ones (those left out "
+    "keep their values); checked as a new task's. run_at or expires_at null keeps the task's "
+    "own (give the current time to start it now). updated_at: the task's updated_at the edit "
+    "started from; if it changed since, 409 QUEUE_TASK_CHANGED (reopen it and edit again)"
+)
+
+
 def _components(models: set[type[BaseModel]]) -> dict[str, Any]:
     shown, new, defs = _task_schemas()
-    schemas: dict[str, Any] = {"Task": shown, "NewTask": new, **defs}
+    edit = {**new, "title": "TaskEdit", "required": [], "description": _EDIT}
+    edit["properties"] = {**new["properties"], "updated_at": {"type": "number"}}
+    schemas: dict[str, Any] = {"Task": shown, "NewTask": new, "TaskEdit": edit, **defs}
     for model in sorted(models, key=lambda m: m.__name__):
         full = model.model_json_schema(ref_template=_REF)
         schemas.update(full.pop("$defs", {}))
@@ -250,8 +260,9 @@ def _operation(
         "parameters": _parameters(path, _path_patterns(route.resource), op),
     }
     if op.body is not None:
-        if op.body == "task":
-            schema: dict[str, Any] = {"$ref": _REF.format(model="NewTask")}
+        if op.body in ("task", "edit"):
+            name = "NewTask" if op.body == "task" else "TaskEdit"
+            schema: dict[str, Any] = {"$ref": _REF.format(model=name)}
         else:
             assert isinstance(op.body, type)
             schema = _model_schema(op.body, op.drop)

@@ -4,8 +4,10 @@
 - `POST /tasks/{task_id}/move` — `{"place": "top"|"up"|"down"|"bottom"|"before", "before":
   id}` → `{"task": {...}}` as moved.
 - `POST /tasks/{task_id}/priority` — `{"priority": "high"}` (or 0-3) → `{"task": {...}}`.
-- `PATCH /tasks/{task_id}` — the waiting task's new fields as `POST /tasks/` takes them →
-  `{"task": {...}}` as saved (same id). A task that started answers 409
+- `PATCH /tasks/{task_id}` — the fields to change, as `POST /tasks/` takes them, merged over
+  the task's current ones (`{"name": "x"}` renames it, the rest stays) → `{"task": {...}}`
+  as saved (same id). With `"updated_at"` (the value a GET gave) the edit is refused with 409
+  QUEUE_TASK_CHANGED if the task changed since. A task that started answers 409
   (QUEUE_TASK_NOT_WAITING).
 """
 
@@ -39,7 +41,9 @@ async def set_priority(request: web.Request) -> web.Response:
 async def update_task(request: web.Request) -> web.Response:
     """PATCH /tasks/{task_id}: edit a waiting task (same id)."""
     body = await read_body(request)
-    params = {"task_id": request.match_info["task_id"], "task": body}
+    params: dict[str, object] = {"task_id": request.match_info["task_id"], "task": body}
+    if "updated_at" in body:  # the version the edit started from, not a field to set
+        params["updated_at"] = body.pop("updated_at")
     return reply(await call(request, "update_task", params))
 
 

@@ -1,6 +1,9 @@
 """`qtqueue move ID top|up|down|bottom`, `--before OTHER`, `--priority P`: change the order in
 which waiting tasks start (as pueue's `switch` and priorities do), within the task's named
-queue. A task that started is refused (QUEUE_TASK_NOT_WAITING) with what to do instead."""
+queue. A task that started is refused (QUEUE_TASK_NOT_WAITING) with what to do instead. With
+both --priority and a place, the line says the priority the task ended with: a move gives it
+that of the tasks it lands among (`move ID bottom --priority urgent` in a queue of normal
+tasks leaves it normal, and says so)."""
 
 from __future__ import annotations
 
@@ -49,11 +52,12 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         return _refuse("say where: top, up, down, bottom, --before OTHER or --priority P")
     task: dict[str, Any] = {}
     words: list[str] = []
+    asked = ""
     try:
         if args.priority:
             params = {"task_id": args.id, "priority": args.priority}
             task = (await backend.call("set_priority", params))["task"]
-            words.append(f"priority {task['priority']}")
+            asked = str(task["priority"])
         if args.place or args.before:
             place = args.place or MovePlace.BEFORE.value
             params = {"task_id": args.id, "place": place}
@@ -64,6 +68,11 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
     except QueueError as exc:
         report_error(exc)
         return 1
+    if asked:  # the priority it ended with: a move takes that of the tasks it lands among
+        final = str(task["priority"])
+        words.insert(0, f"priority {final}")
+        if final != asked:
+            words.append(f"which made it {final} like the tasks around it, not {asked}")
     if args.json:
         print_json(task)
     else:

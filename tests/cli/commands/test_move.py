@@ -54,3 +54,22 @@ async def test_move_refuses_what_it_cannot_do_with_a_code_and_a_hint(tmp_path: P
     assert "cancelled" in refused(run("move", a, "top"), "QUEUE_TASK_NOT_WAITING")
     refused(run("move", "0123456789abcdef", "up"), "QUEUE_TASK_NOT_FOUND")
     refused(run("move", a), "VALIDATION_MISSING_REQUIRED", exit_status=2)
+
+
+async def test_move_with_a_priority_says_the_priority_the_task_ended_with(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "q"
+    run = qtqueue_command(tmp_path, data_dir=data_dir)
+    ok(run("queues", "set", "work"))
+    in_work = [Task(TaskType.CUSTOM_COMMAND, {"command": "true"}, name=n, queue="work")
+               for n in "ab"]  # fmt: skip
+    (a, _b), _ = await stored(data_dir, *in_work)
+
+    line = ok(run("move", a, "bottom", "--priority", "urgent"))
+
+    task = json.loads(ok(run("show", a, "--json")))
+    task = task.get("task", task)
+    assert task["priority"] == "normal"
+    assert "priority normal" in line and "not urgent" in line
+    assert "priority urgent" not in line
