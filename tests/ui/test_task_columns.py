@@ -65,6 +65,21 @@ def model(qapp: QApplication, clock: Clock) -> TaskTableModel:
     )
 
 
+# ------------------------------------------------------------------ status
+
+
+def test_a_task_waiting_for_its_start_time_reads_scheduled_until_then(
+    model: TaskTableModel, clock: Clock
+) -> None:
+    later = make("nightly", run_at=clock.now + 3600)
+    due = make("due now", run_at=clock.now - 1)
+    model.reset([later, due])
+    assert cell(model, later, Column.STATUS) == "Scheduled"
+    assert cell(model, due, Column.STATUS) == "Pending"
+    clock.now += 3601  # its time has come: it waits like any other
+    assert cell(model, later, Column.STATUS) == "Pending"
+
+
 # ------------------------------------------------------------------ progress and step
 
 

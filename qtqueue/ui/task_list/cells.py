@@ -54,7 +54,7 @@ class Cells:
             Column.QUEUE: lambda t: t.queue,
             Column.TAGS: lambda t: ", ".join(t.tags),
             Column.PRIORITY: lambda t: t.priority.name.capitalize(),
-            Column.STATUS: status_cell,
+            Column.STATUS: lambda t: status_cell(t, self._clock()),
             Column.PROGRESS: progress_text,
             Column.STEP: lambda t: first_line(t.current_step),
             Column.ETA: lambda t: _eta_text(self.eta(t)) if t.status in ACTIVE else "",

@@ -228,11 +228,14 @@ def status_text(status: TaskStatus) -> str:
     return status.value.capitalize()
 
 
-def status_cell(task: Task) -> str:
-    """The status column's text: the status, or why a pending task waits."""
+def status_cell(task: Task, now: float | None = None) -> str:
+    """The status column's text: the status, or why a pending task waits ("Scheduled" until
+    its start time, at UNIX time `now`: default the clock's)."""
     if task.status == TaskStatus.PENDING:
         if awaits_approval(task):
             return "Awaiting approval"
+        if task.run_at is not None and task.run_at > (time.time() if now is None else now):
+            return "Scheduled"
         if task.wait_reason.startswith("waiting"):
             # for dependencies, resources, a category or queue limit: the tooltip says which
             return "Waiting"
