@@ -404,6 +404,7 @@ class SideBarHost(QObject):
             self.window.proxy.invalidate()
         self.live.due_now(self.window.model.task_by_id)
         self._show_counts()
+        self.window.table.viewport().update()  # its Status cell: no longer "Scheduled"
 
     def _rows_in(self, _parent: QModelIndex, first: int, last: int) -> None:
         model = self.window.model
