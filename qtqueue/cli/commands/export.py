@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtqueue.api.task_files import export_json, write_private
+from qtqueue.cli.commands.ls import label_filters
 from qtqueue.cli.output import out
 from qtqueue.cli.parser import Subparsers, add_command
 
@@ -43,14 +44,7 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
     if args.ids:
         tasks = [(await backend.call("get_task", {"task_id": i}))["task"] for i in args.ids]
     else:
-        params: dict[str, Any] = {}
-        if args.status:
-            params["status"] = [s.lower() for s in args.status]
-        if args.category is not None:
-            params["category"] = args.category
-        if args.tag is not None:
-            params["tag"] = args.tag
-        tasks = (await backend.call("list_tasks", params))["tasks"]
+        tasks = (await backend.call("list_tasks", label_filters(args)))["tasks"]
     text = export_json(tasks)
     if args.output is None:
         sys.stdout.write(text)

@@ -41,8 +41,9 @@ def _running_s(task: dict[str, Any], now: float) -> float | None:
     return None
 
 
-async def run(backend: Backend, args: argparse.Namespace) -> int:
-    """List tasks as a table (or JSON)."""
+def label_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """`list_tasks` params for the --status, --category and --tag a command was given (`ls`,
+    `export`)."""
     params: dict[str, Any] = {}
     if args.status:
         params["status"] = [s.lower() for s in args.status]
@@ -50,6 +51,12 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         params["category"] = args.category
     if args.tag is not None:
         params["tag"] = args.tag
+    return params
+
+
+async def run(backend: Backend, args: argparse.Namespace) -> int:
+    """List tasks as a table (or JSON)."""
+    params = label_filters(args)
     if args.type is not None:
         params["type"] = type_name(args.type)
     if args.dead_letter:
