@@ -53,7 +53,7 @@ from qtqueue.ui.task_list.columns import Column, counts_text, shown_text
 from qtqueue.ui.task_list.delegate import ProgressDelegate
 from qtqueue.ui.task_list.filters import TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
-from qtqueue.ui.task_list.proxy import TaskFilterProxy, selection_ranges
+from qtqueue.ui.task_list.proxy import TaskFilterProxy
 from qtqueue.ui.task_list.sidebar import SideBar
 from qtqueue.ui.task_list.table_setup import SelectedTasks, selected_row_count, setup_table
 from qtqueue.ui.theme import themed
@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         if self._select_when_shown is not None:
             self._select_task(self._select_when_shown)
         # Re-checking a big selection costs a walk over it: at most every few frames.
-        if self._selection_size() <= 1000:
+        if selected_row_count(self.table.selectionModel()) <= 1000:
             self.update_actions()
         elif not self._actions_timer.isActive():
             self._actions_timer.start()
@@ -308,9 +308,6 @@ class MainWindow(QMainWindow):
     def selected_tasks(self) -> list[Task]:
         """The snapshots of the selected rows, top to bottom (read once per change)."""
         return self.selection.tasks()
-
-    def _selection_size(self) -> int:
-        return sum(r.height() for r in selection_ranges(self.table.selectionModel().selection()))
 
     def _current_task(self) -> Task | None:
         selection = self.table.selectionModel()
