@@ -116,14 +116,17 @@ def x_display() -> Iterator[str]:
 
 
 class Lines:
-    """Reads a process's stderr line by line, waiting for a line without sleeping."""
+    """Reads a process's stderr line by line, waiting for a line without sleeping. It reads
+    the pipe itself (os.read): a text stream's readline() may take several lines into its own
+    buffer, where select() cannot see them, and the wait would miss a line already read."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stderr is not None
-        self.stream = proc.stderr
+        self.fd = proc.stderr.fileno()
         self.seen: list[str] = []
+        self.partial = ""
         self.sel = selectors.DefaultSelector()
-        self.sel.register(self.stream, selectors.EVENT_READ)
+        self.sel.register(self.fd, selectors.EVENT_READ)
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
@@ -134,10 +137,11 @@ class Lines:
             left = deadline - time.monotonic()
             if left <= 0 or not self.sel.select(timeout=left):
                 raise AssertionError(f"no {text!r} in:\n" + "".join(self.seen))
-            line = self.stream.readline()
-            if not line:
+            chunk = os.read(self.fd, 65536).decode(errors="replace")
+            if not chunk:
                 raise AssertionError(f"ended before {text!r}:\n" + "".join(self.seen))
-            self.seen.append(line)
+            *whole, self.partial = (self.partial + chunk).split("\n")
+            self.seen.extend(f"{line}\n" for line in whole)
 
 
 def run_session(gui: subprocess.Popen[str], data_dir: Path, env: dict[str, str]) -> None:
