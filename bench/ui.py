@@ -7,11 +7,14 @@ measurement runs in a fresh subprocess of this script (hidden `--worker` flag):
 
 - U0 bare window: a QMainWindow with a table and a status bar, nothing of qtqueue imported,
   from process start to its first QEvent.Paint: the yardstick for U1, in the same run.
-- U1 cold start: a store of 10,000 finished tasks; `create_main_window(shown=…)` shows the
-  window as soon as it is built (as `qtqueue gui` does), then loads the tasks. Process start
-  to the first QEvent.Paint the main window receives (an event filter on the window), and
-  first paint to the table holding all 10,000 tasks. Process start is read from
-  /proc/self/stat (clock-tick resolution, 10 ms); the worker-start figure is also printed.
+- U1 cold start: a store of 10,000 finished tasks, started as `qtqueue gui` starts:
+  `qtqueue.launch.show_frame` shows the window's frame before the engine is imported, then
+  `create_main_window(frame=…)` starts the engine, composes the window over it and loads the
+  tasks. Process start to the first QEvent.Paint a top-level window receives (an event filter
+  on the application), and first paint to the first paint of the task table holding all
+  10,000 tasks. Process start
+  is read from /proc/self/stat (clock-tick resolution, 10 ms); the worker-start figure is
+  also printed.
 - U2 open: a store of N finished no-op tasks (built once, through the engine, as
   bench/engine.py's W4 builds its store); time from calling `create_main_window` to the table
   (the proxy the view shows) holding all N rows and the window painted once; then
@@ -163,28 +166,52 @@ def worker_bare(settings_dir: str) -> dict[str, Any]:
 
 
 def worker_cold(data_dir: str, settings_dir: str, n: int) -> dict[str, Any]:
-    """The desktop application's start on a store of `n` finished tasks: `create_main_window`
-    with the window shown as soon as it is built (as `qtqueue gui` does), to its first paint
-    and to the table holding every stored task."""
-    from qtqueue.app import create_main_window
+    """The desktop application's start on a store of `n` finished tasks, as `qtqueue gui`
+    runs it: `qtqueue.launch.show_frame` (the window's frame, before the engine is imported),
+    then `create_main_window(frame=…)` (the engine, the window composed over it, the tasks
+    loaded). Process start to the first paint of a top-level window, and to the table
+    holding every stored task."""
+    from PySide6.QtCore import QEvent, QObject, QSettings
 
-    _app, loop = _qt_setup(settings_dir)
+    from qtqueue.launch import show_frame  # what `qtqueue gui` imports before the frame shows
+
+    app, loop = _qt_setup(settings_dir)
     t_imported = perf_counter()
-    watches: list[_PaintWatch] = []
+    painted: list[float] = []  # the first paint of a top-level window
+    rows_painted: list[float] = []  # the first paint of the task table holding every task
 
-    def show_first(window: Any) -> None:
-        watches.append(_PaintWatch(window))
-        window.resize(1200, 800)
-        window.show()
+    class FirstPaints(QObject):  # the frame is built inside show_frame: watch every widget
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() != QEvent.Type.Paint or not obj.isWidgetType():
+                return False
+            if not painted and obj.isWindow():
+                painted.append(perf_counter())
+            table = obj.parent()
+            if (
+                not rows_painted
+                and table is not None
+                and table.objectName() == "taskTable"
+                and table.model() is not None
+                and table.model().rowCount() >= n
+            ):
+                rows_painted.append(perf_counter())
+            return False
+
+    watch = FirstPaints()
+    app.installEventFilter(watch)
 
     async def go() -> dict[str, Any]:
-        window = await create_main_window(data_dir, shown=show_first, **_queue_kwargs())
+        frame = await show_frame(QSettings())
+        from qtqueue.app import create_main_window  # as qtqueue.launch does, once painted
+
+        window = await create_main_window(data_dir, frame=frame, **_queue_kwargs())
         rows = window.proxy.rowCount()
-        t_rows = perf_counter()  # load() returned: the table holds the stored tasks
-        painted = await watches[0].wait()
+        if not painted or not rows_painted:
+            raise RuntimeError("the window or its rows were never painted")
+        t_rows = rows_painted[0]  # the table, holding the stored tasks, painted
         await window.shutdown()
         window.close()
-        return {"t_rows": t_rows, "t_painted": painted, "rows": rows}
+        return {"t_rows": t_rows, "t_painted": painted[0], "rows": rows}
 
     with loop:
         out = loop.run_until_complete(go())

@@ -2,10 +2,10 @@
 
 `create_main_window()` is the in-process entry (tests and embedders await it under a qasync
 loop): it starts the engine, or attaches the window to the engine another process runs on the
-data directory (`qtqueue run`, another window) through the local API. `main()` is what
-`qtqueue` / `qtqueue gui` run: one QApplication, one qasync loop running Qt and the engine
-together, one window per data directory (a second launch asks the first to come to the front
-and exits), and `--screenshot` to render the window to a PNG.
+data directory (`qtqueue run`, another window) through the local API. `qtqueue` / `qtqueue
+gui` start in `qtqueue.launch`, which shows the window's frame before this module is even
+imported and then hands it to `run()`: one qasync loop runs Qt and the engine together, and
+`--screenshot` renders the window to a PNG.
 """
 
 from __future__ import annotations
@@ -16,21 +16,17 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
-import qasync
 from PySide6.QtCore import QSettings, QTimer, SignalInstance
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
-from qtqueue.api.http.server import HttpServer, from_settings
 from qtqueue.api.local_settings import LocalSettings
 from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.api.remote_engine import attach as attach_engine
@@ -41,22 +37,23 @@ from qtqueue.engine.queue import TaskQueue
 from qtqueue.engine.restore import restore_backup
 from qtqueue.executors import default_registry
 from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
-from qtqueue.ui.app_settings import KEY_THEME, AppSettings
+from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
-from qtqueue.ui.display import display_problem
+from qtqueue.ui.display import process_age_s
 from qtqueue.ui.engine_bridge import EngineBridge
 from qtqueue.ui.engine_link import show_web_api
 from qtqueue.ui.help_menu import HelpMenu
-from qtqueue.ui.icons import icon
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
 from qtqueue.ui.single_instance import SingleInstance
-from qtqueue.ui.theme import ThemeMode, apply_appearance, restyle
+from qtqueue.ui.theme import KEY_THEME, apply_appearance, restyle
 from qtqueue.ui.tray import install_tray
+
+if TYPE_CHECKING:
+    from qtqueue.api.http.server import HttpServer
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SIZE = (1400, 900)
 #: How long `--screenshot` waits for the table to show the stored tasks.
 SCREENSHOT_TIMEOUT_S = 60.0
 
@@ -67,6 +64,7 @@ async def create_main_window(
     settings: QSettings | None = None,
     attach: bool = True,
     shown: Callable[[MainWindow], object] | None = None,
+    frame: MainWindow | None = None,
     **queue_kwargs: Any,
 ) -> MainWindow:
     """Start a dispatching `TaskQueue` on `data_dir` and the local API (so the CLI reaches
@@ -77,6 +75,9 @@ async def create_main_window(
     its engine.json names a live process that answers) and `attach` holds, the window attaches
     to it over the local API instead (`qtqueue.api.remote_engine.RemoteEngine`); closing
     that window leaves the engine running.
+
+    `frame`: a window shown before the engine started (`qtqueue.launch`), composed here
+    unless it already was (then a new window is built).
 
     `settings` is where the window keeps its layout and the application settings (default:
     the user's qtqueue settings); `queue_kwargs` go to `TaskQueue`. Engine settings the user
@@ -90,7 +91,9 @@ async def create_main_window(
         if remote is not None:
             logger.info("attached to the engine of PID %d on %s", remote.engine_pid, data_dir)
             # Closing the window stops following the engine; the engine keeps running.
-            return await _loaded(remote, remote.settings, [remote.close], settings, shown)
+            return await _loaded(
+                remote, remote.settings, [remote.close], settings, shown, frame
+            )
     queue_kwargs.setdefault("dispatch", True)
     app_settings = AppSettings(settings)
     queue = TaskQueue(None if data_dir is None else Path(data_dir), **queue_kwargs)
@@ -110,7 +113,7 @@ async def create_main_window(
     closers: list[Callable[[], Awaitable[object]]] = [server.stop, close_queue]
     if web is not None:
         closers.insert(0, web.stop)
-    window = await _loaded(queue, LocalSettings(queue), closers, settings, shown)
+    window = await _loaded(queue, LocalSettings(queue), closers, settings, shown, frame)
     show_web_api(window, web.url if web is not None else None, web_error)
     return window
 
@@ -121,6 +124,10 @@ async def _serve_web_api(
     """The web API (REST, admin page, metrics) where the engine's settings ask for it,
     announced in engine.json; (None, None) when they ask for none. A failure to serve is
     returned, not raised: the window opens and says why."""
+    if not queue.web_api.get("http_address", "").strip():
+        return None, None  # none asked for: the web side (aiohttp's server) is not imported
+    from qtqueue.api.http.server import from_settings
+
     try:
         web = from_settings(queue)
         if web is not None:
@@ -153,16 +160,20 @@ async def _loaded(
     closers: list[Callable[[], Awaitable[object]]],
     settings: QSettings,
     shown: Callable[[MainWindow], object] | None = None,
+    frame: MainWindow | None = None,
 ) -> MainWindow:
     """A window over `engine` with every task loaded; `closers` run when it shuts down.
-    `shown(window)` runs before the tasks are read. A window the user closed while it was
-    loading is returned as it is (shut down, or shutting down)."""
+    `frame` is composed if it is not yet, else a new window is built. `shown(window)` runs
+    before the tasks are read. A window the user closed while it was loading is returned as
+    it is (shut down, or shutting down)."""
     bridge = EngineBridge(engine)
-    looks = AppSettings(settings)
-    apply_appearance(looks.theme, looks.font_size)  # before the window: it is built themed
-    window = MainWindow(
-        engine, bridge, engine_settings=engine_settings, closers=closers, settings=settings
-    )
+    if frame is not None and not frame.composed:
+        window = frame
+    else:
+        looks = AppSettings(settings)
+        apply_appearance(looks.theme, looks.font_size)  # before the window: it is built themed
+        window = MainWindow(settings)
+    window.compose(engine, bridge, engine_settings=engine_settings, closers=closers)
     bridge.setParent(window)
     restyle(window.findChildren(QWidget))  # the light colours its modules set, if dark
     HelpMenu.install(window, engine.data_dir)
@@ -245,83 +256,14 @@ async def let_qt_settle(rounds: int = 2) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def _size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
-    if not match or not all(0 < int(g) <= 16384 for g in match.groups()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1400x900")
-    return int(match[1]), int(match[2])
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qtqueue gui", description="The qtqueue window.")
-    parser.add_argument("--data-dir", metavar="DIR", help="the queue's data directory")
-    parser.add_argument(
-        "--screenshot",
-        metavar="PNG",
-        help="render the main window to PNG once it shows the stored tasks, then exit",
-    )
-    parser.add_argument(
-        "--size",
-        type=_size,
-        default=DEFAULT_SIZE,
-        metavar="WxH",
-        help="the window's size (default 1400x900)",
-    )
-    parser.add_argument(
-        "--theme",
-        choices=[m.value for m in ThemeMode],
-        help="with --screenshot: the colours to render in (default: the system's)",
-    )
-    return parser
-
-
-def _application() -> QApplication:
-    app = QApplication.instance()
-    if not isinstance(app, QApplication):
-        app = QApplication([sys.argv[0] if sys.argv else "qtqueue"])
-    app.setOrganizationName(SETTINGS_ORGANIZATION)
-    app.setApplicationName(SETTINGS_APPLICATION)
-    app.setApplicationDisplayName("qtqueue")
-    app.setDesktopFileName("qtqueue")
-    app.setWindowIcon(icon("app"))
-    app.setQuitOnLastWindowClosed(False)  # the loop ends when the window has shut down
-    return app
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the desktop application (`qtqueue`, `qtqueue gui`); returns the exit status."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    data_dir = resolve_data_dir(args.data_dir)
-    has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY"))
-    if args.screenshot and not has_display and not os.environ.get("QT_QPA_PLATFORM"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    problem = None if args.screenshot else display_problem(os.environ)
-    if problem is not None:
-        sys.stderr.write(f"error: {problem.code.value}: {problem}\nhint: {problem.suggestion}\n")
-        return 1
-    app = _application()
-    instance: SingleInstance | None = None
-    if not args.screenshot:
-        instance = SingleInstance(data_dir)
-        if not instance.listen():
-            sys.stdout.write(f"qtqueue is already open on {data_dir}; brought it to the front\n")
-            return 0
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    try:
-        code: int = loop.run_until_complete(_run(args, data_dir, instance))
-        return code
-    except QueueError as exc:
-        sys.stderr.write(f"error: {exc.code.value}: {exc}\nhint: {exc.suggestion}\n")
-        return 1
-    finally:
-        if instance is not None:
-            instance.close()
-        loop.close()
-        asyncio.set_event_loop(None)
-
-
-async def _run(args: argparse.Namespace, data_dir: Path, instance: SingleInstance | None) -> int:
+async def run(
+    args: argparse.Namespace,
+    data_dir: Path,
+    instance: SingleInstance | None,
+    frame: MainWindow | None = None,
+) -> int:
+    """What `qtqueue gui` runs once its `frame` (if any) shows (`qtqueue.launch`): the
+    window over the engine until it is closed, or `--screenshot`."""
     if args.screenshot:
         # The default layout, not the user's: screenshots should not depend on who takes them.
         with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
@@ -330,21 +272,19 @@ async def _run(args: argparse.Namespace, data_dir: Path, instance: SingleInstanc
                 settings.setValue(KEY_THEME, args.theme)
             window = await open_main_window(data_dir, settings=settings)
             return await _screenshot(window, Path(args.screenshot), args.size)
-    opener = functools.partial(open_main_window, data_dir, shown=_show_before_loading)
+    opener = functools.partial(
+        open_main_window, data_dir, shown=_show_before_loading, frame=frame
+    )
     await run_windows(opener, instance=instance)
     return 0
 
 
-def process_age_s() -> float:
-    """Seconds since this process started (what a user waits from the launch)."""
-    started: float = psutil.Process().create_time()
-    return time.time() - started
-
-
 def _show_before_loading(window: MainWindow) -> None:
-    """Show the window as soon as it is built; its tasks fill in behind."""
-    window.show()
-    logger.info("window shown %.2f s after the process started", process_age_s())
+    """Show the window as soon as it is built (a frame shown first already is); its tasks
+    fill in behind."""
+    if not window.isVisible():
+        window.show()
+        logger.info("window shown %.2f s after the process started", process_age_s())
 
 
 async def run_windows(

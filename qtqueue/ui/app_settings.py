@@ -42,7 +42,15 @@ from qtqueue.settings import (
     Settings,
     checked,
 )
-from qtqueue.ui.theme import MAX_FONT_PT, MIN_FONT_PT, ThemeMode
+from qtqueue.ui.theme import (
+    KEY_FONT_SIZE,
+    KEY_THEME,
+    MAX_FONT_PT,
+    MIN_FONT_PT,
+    ThemeMode,
+    saved_font_size,
+    saved_theme,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +69,6 @@ KEY_SHUTDOWN_POLICY = "app/shutdownPolicy"
 KEY_DOCKER_HOST = "app/dockerHost"
 KEY_CONFIRM_CANCEL = "app/confirmCancel"
 KEY_CONFIRM_REMOVE = "app/confirmRemove"
-KEY_THEME = "app/theme"
-KEY_FONT_SIZE = "app/fontSize"
 #: The task actions that ask before acting, and the key that says whether they do.
 CONFIRM_KEYS = {"cancel": KEY_CONFIRM_CANCEL, "remove": KEY_CONFIRM_REMOVE}
 #: Where earlier versions kept each engine setting (moved into the store by `start_engine`).
@@ -238,20 +244,11 @@ class AppSettings:
 
     @property
     def theme(self) -> ThemeMode:
-        return self._choice(KEY_THEME, ThemeMode, DEFAULTS.theme)
+        return saved_theme(self.qsettings)
 
     @property
     def font_size(self) -> int:
-        size = self._int(KEY_FONT_SIZE, DEFAULTS.font_size)
-        if size and not MIN_FONT_PT <= size <= MAX_FONT_PT:
-            logger.warning(
-                "ignoring the setting %s: not 0 or %d to %d points",
-                KEY_FONT_SIZE,
-                MIN_FONT_PT,
-                MAX_FONT_PT,
-            )
-            return DEFAULTS.font_size
-        return size
+        return saved_font_size(self.qsettings)
 
     def asks_before(self, action: str) -> bool:
         """Whether `action` (a key of CONFIRM_KEYS) asks before acting."""

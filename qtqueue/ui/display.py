@@ -45,3 +45,13 @@ def display_problem(
             package=package,
         )
     return None
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (what a user waits from the launch to the window)."""
+    import time
+
+    import psutil  # not before the window's frame shows
+
+    started: float = psutil.Process().create_time()
+    return time.time() - started

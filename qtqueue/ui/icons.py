@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QFile
 from PySide6.QtGui import QColor, QIcon
@@ -15,6 +16,9 @@ from PySide6.QtGui import QColor, QIcon
 from qtqueue.core.task import TaskStatus
 from qtqueue.ui.forms import icons_rc
 from qtqueue.ui.theme import adapt, is_dark
+
+if TYPE_CHECKING:
+    from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +72,24 @@ def _status_color(status: TaskStatus, dark: bool) -> QColor:
 def status_color(status: TaskStatus) -> QColor:
     """The text colour of a task's status, on the active theme (light or dark)."""
     return _status_color(status, is_dark())
+
+
+def set_action_icons(f: Ui_MainWindow) -> None:
+    """Give the main window's actions (menus and toolbar) their icons."""
+    for action, name in (
+        (f.actionNewTask, "new"),
+        (f.actionPause, "pause"),
+        (f.actionResume, "resume"),
+        (f.actionRetry, "retry"),
+        (f.actionCancel, "cancel"),
+        (f.actionRemove, "remove"),
+        (f.actionPauseQueue, "queue-pause"),
+        (f.actionApprove, "approve"),
+        (f.actionReject, "reject"),
+        (f.actionRequeueDeadLetters, "retry"),
+        (f.actionRequeueAllDeadLetters, "retry"),
+        (f.actionPurgeDeadLetters, "remove"),
+        (f.actionScheduleTask, "schedule"),
+        (f.actionSchedules, "schedule"),
+    ):
+        action.setIcon(icon(name))

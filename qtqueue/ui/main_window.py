@@ -30,45 +30,35 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
-from qtqueue.api.port import EnginePort, EngineSettingsPort
 from qtqueue.core.errors import QueueError
 from qtqueue.core.memory import cyclic_gc_paused, settle_long_lived
-from qtqueue.core.task import Task, TaskStatus
-from qtqueue.ui import window_state
-from qtqueue.ui.app_settings import AppSettings
-from qtqueue.ui.closing import CloseGuard, running_tasks
-from qtqueue.ui.detail_pane import DetailPane
-from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge, event_loop
-from qtqueue.ui.engine_link import EngineLink
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
-from qtqueue.ui.icons import icon
-from qtqueue.ui.import_export import install_data
-from qtqueue.ui.paramform.form import form_editors
-from qtqueue.ui.questions_view import QuestionsView
-from qtqueue.ui.queue_order import QueueOrderActions
-from qtqueue.ui.stats.links import install as install_stats_links
-from qtqueue.ui.stats_refresh import StatsRefresh
-from qtqueue.ui.task_actions import TaskActions, owned_slot
+from qtqueue.ui.icons import icon, set_action_icons
+from qtqueue.ui.owned_slots import owned_slot
+from qtqueue.ui.paint_watch import PaintWatch
 from qtqueue.ui.task_list.columns import Column, counts_text, shown_text
-from qtqueue.ui.task_list.delegate import ProgressDelegate
-from qtqueue.ui.task_list.filters import TaskFilters
-from qtqueue.ui.task_list.model import TaskTableModel
-from qtqueue.ui.task_list.proxy import TaskFilterProxy
-from qtqueue.ui.task_list.sidebar import SideBar
-from qtqueue.ui.task_list.table_setup import SelectedTasks, selected_row_count, setup_table
 from qtqueue.ui.theme import themed
-from qtqueue.ui.tray import TaskNotifier, TrayIcon
-from qtqueue.ui.window_dialogs import WindowDialogs
-from qtqueue.ui.window_state import restore_window_state, save_header, save_window_state
+from qtqueue.ui.window_state import (
+    restore_geometry,
+    restore_window_state,
+    save_header,
+    save_window_state,
+)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the frame is imported before the engine: the rest is imported by compose()
+    from qtqueue.api.port import EnginePort, EngineSettingsPort
+    from qtqueue.core.task import Task, TaskStatus
+    from qtqueue.ui.engine_bridge import EngineBridge
     from qtqueue.ui.stats_view import StatsView
+    from qtqueue.ui.tray import TrayIcon
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_ORGANIZATION = "qtqueue"
 SETTINGS_APPLICATION = "qtqueue"
 _ACTIONS_DELAY_MS = 50
+#: Seconds `load()` gives Qt to paint the loaded rows before it builds the charts.
+_ROWS_PAINT_WAIT_S = 0.25
 #: Select whole rows, replacing the selection.
 _SELECT_ROWS = (
     QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
@@ -96,82 +86,96 @@ class MainWindow(QMainWindow):
     statsUpdated = Signal(dict)
     statusChanged = Signal()
 
-    def __init__(
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        """The window's frame: menus, toolbar, an empty table, the saved size and place —
+        what can show before the engine is even imported. `compose()` puts the engine
+        behind it."""
+        super().__init__(parent)
+        self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+        self.tray: TrayIcon | None = None  # set_tray(), where the desktop has a tray
+        self._quitting = False
+        self.form = Ui_MainWindow()
+        self.form.setupUi(self)
+        self.setWindowIcon(icon("app"))
+        self._shutdown: asyncio.Future[None] | None = None
+        self._shut_down = False
+        self._closing = False
+        self._closing_task: asyncio.Task[None] | None = None
+        self._select_when_shown: str | None = None
+        self.composed = False
+        set_action_icons(self.form)
+        restore_geometry(self.settings, self)
+        self.form.shownLabel.setText("Opening the queue…")
+
+    def compose(
         self,
         queue: EnginePort,
         bridge: EngineBridge,
         *,
         engine_settings: EngineSettingsPort,
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
-        settings: QSettings | None = None,
-        parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        """Put a started engine (`EnginePort`: in process, or attached) behind the frame:
+        the model, the detail pane, the actions and dialogs. Then `await load()`."""
+        # Imported now, not with the module: the frame shows before any of them loads.
+        from qtqueue.ui import window_parts as parts
+
         self.queue = queue
         self.bridge = bridge
         self.engine_settings = engine_settings  # the settings dialog's way to the engine
         self._closers = list(closers)
-        self.settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
-        self.app_settings = AppSettings(self.settings)
-        self.editors = form_editors()  # its forms' editors; a family's are added for its own
-        self.notifier = TaskNotifier(queue, self.app_settings, self)
-        self.tray: TrayIcon | None = None  # set_tray(), where the desktop has a tray
-        self._quitting = False
-        self.form = Ui_MainWindow()
-        self.form.setupUi(self)
-        self.setWindowIcon(icon("app"))
-        self.background = BackgroundTasks()
-        self._shutdown: asyncio.Future[None] | None = None
-        self._shut_down = False
-        self._closing = False
-        self._closing_task: asyncio.Task[None] | None = None
-        self.close_guard = CloseGuard(self, self)
-        self._select_when_shown: str | None = None
+        self.app_settings = parts.AppSettings(self.settings)
+        self.editors = parts.form_editors()  # its forms' editors; a family adds its own
+        self.notifier = parts.TaskNotifier(queue, self.app_settings, self)
+        self.background = parts.BackgroundTasks()
+        self.close_guard = parts.CloseGuard(self, self)
 
-        self.model = TaskTableModel(self, titles=queue.registry.titles())
-        self.proxy = TaskFilterProxy(self)
+        self.model = parts.TaskTableModel(self, titles=queue.registry.titles())
+        self.proxy = parts.TaskFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.table = self.form.taskTable
         self.table.setModel(self.proxy)
-        self.selection = SelectedTasks(self.table, self.model, self.proxy)  # before listeners
-        self.progress_delegate = ProgressDelegate(self.table)
+        self.selection = parts.SelectedTasks(self.table, self.model, self.proxy)  # listeners after
+        self.progress_delegate = parts.ProgressDelegate(self.table)
         self.table.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
-        self.detail = DetailPane(
+        self.detail = parts.DetailPane(
             queue, self, duration_of=self.model.duration_of, families=queue.registry.families(),
             questions=queue.questions, overview=queue.overview,
         )
         self.stats_view: StatsView | None = None  # built by load(), once the tasks show
 
-        self.questions = QuestionsView(queue.questions, self.model.task_by_id, self)
+        self.questions = parts.QuestionsView(queue.questions, self.model.task_by_id, self)
         self.questions.attach(
             self.form, bridge, self.notifier, self.detail.answers, self.select_task,
         )
-        self.task_actions = TaskActions(self, self.background, self)
-        self.queue_order = QueueOrderActions.install(self)  # move, priority, edit, drag
-        self.dialogs = WindowDialogs(
+        self.task_actions = parts.TaskActions(self, self.background, self)
+        self.queue_order = parts.QueueOrderActions.install(self)  # move, priority, edit, drag
+        self.dialogs = parts.WindowDialogs(
             self, self.background, lambda: len(self.running_tasks()),
             self.close_guard.policy, self,
         )
         self.dialogs.restoreChosen.connect(self.restoreRequested)
-        window_state.install_detail_pane(self)  # beside the table; View › Detail pane
+        parts.install_detail_pane(self)  # beside the table; View › Detail pane
         self.task_actions.updated.connect(self.actionsUpdated)
         self._timers()
-        self._setup_actions()
         self._setup_table()
-        self.filters = TaskFilters(
+        self.filters = parts.TaskFilters(
             self.form, self.model, self.proxy,
             lambda: self._column_actions[Column.LAST_ERROR].setChecked(True), self,
         )
         self.setTabOrder(self.form.searchBox, self.form.filterStatus)
-        self.sidebar = SideBar.install(self)
+        self.sidebar = parts.SideBar.install(self)
         self._setup_status_bar()
         self._connect()
         self._restore_settings()
-        self.data_files, self.templates = install_data(self)  # File › Import/Export; templates
+        self.data_files, self.templates = parts.install_data(self)  # File › Import/Export…
+        self.composed = True
 
     # ------------------------------------------------------------------ setup
 
     def _timers(self) -> None:
+        from qtqueue.ui.stats_refresh import StatsRefresh
+
         def single_shot(ms: int, slot: Callable[[], None]) -> QTimer:
             timer = QTimer(self)
             timer.setSingleShot(True)
@@ -186,27 +190,9 @@ class MainWindow(QMainWindow):
         self._stats_timer = self.stats_refresh.timer
         self._actions_timer = single_shot(_ACTIONS_DELAY_MS, self.update_actions)
 
-    def _setup_actions(self) -> None:
-        f = self.form
-        for action, name in (
-            (f.actionNewTask, "new"),
-            (f.actionPause, "pause"),
-            (f.actionResume, "resume"),
-            (f.actionRetry, "retry"),
-            (f.actionCancel, "cancel"),
-            (f.actionRemove, "remove"),
-            (f.actionPauseQueue, "queue-pause"),
-            (f.actionApprove, "approve"),
-            (f.actionReject, "reject"),
-            (f.actionRequeueDeadLetters, "retry"),
-            (f.actionRequeueAllDeadLetters, "retry"),
-            (f.actionPurgeDeadLetters, "remove"),
-            (f.actionScheduleTask, "schedule"),
-            (f.actionSchedules, "schedule"),
-        ):
-            action.setIcon(icon(name))
-
     def _setup_table(self) -> None:
+        from qtqueue.ui.task_list.table_setup import setup_table
+
         self._column_actions = setup_table(self.table, self.form.menuColumns, self._show_column)
 
     def _setup_status_bar(self) -> None:
@@ -217,6 +203,8 @@ class MainWindow(QMainWindow):
         bar = self.form.statusBar
         bar.addPermanentWidget(self.counts_label)
         bar.addPermanentWidget(self.queue_state_label)
+        from qtqueue.ui.engine_link import EngineLink
+
         self.engine_link = EngineLink(self, self.queue, self.bridge, bar)
 
     def _connect(self) -> None:
@@ -259,10 +247,16 @@ class MainWindow(QMainWindow):
             tasks = await self.queue.list_tasks()
             if self.shutdown_requested:  # closed while it read them: build nothing more
                 return
+            rows_painted = PaintWatch(self.table.viewport())
             self.model.reset(tasks)
             # The snapshots stay for the window's life: keep full collections off them.
             settle_long_lived()
         self._update_shown()
+        # The rows reach the screen before the charts' library is imported.
+        if await rows_painted.wait(_ROWS_PAINT_WAIT_S if self.isVisible() else 0):
+            logger.info("%d tasks painted", self.model.rowCount())
+        if self.shutdown_requested:
+            return
         self._build_stats_view()
         self._set_queue_paused_state(self.queue.queue_paused)
         self.questions.refresh()
@@ -296,6 +290,8 @@ class MainWindow(QMainWindow):
                 self.detail.show_task(latest)
         if self._select_when_shown is not None:
             self._select_task(self._select_when_shown)
+        from qtqueue.ui.task_list.table_setup import selected_row_count
+
         # Re-checking a big selection costs a walk over it: at most every few frames.
         if selected_row_count(self.table.selectionModel()) <= 1000:
             self.update_actions()
@@ -418,6 +414,8 @@ class MainWindow(QMainWindow):
     def _update_shown(self, *_args: object) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
+        from qtqueue.ui.task_list.table_setup import selected_row_count
+
         selected = selected_row_count(self.table.selectionModel())
         self.form.shownLabel.setText(shown_text(total, shown, self.proxy.filtering, selected))
 
@@ -433,6 +431,7 @@ class MainWindow(QMainWindow):
         self.statusChanged.emit()
 
     def _build_stats_view(self) -> None:
+        from qtqueue.ui.stats.links import install as install_stats_links
         from qtqueue.ui.stats_view import StatsView
 
         # The charts take the Designer placeholder's place; its summary labels sit beside them.
@@ -459,7 +458,8 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         restore_window_state(
-            self.settings, self, self.table, self._splitters(), self._column_actions
+            self.settings, self, self.table, self._splitters(), self._column_actions,
+            geometry=False,  # the frame has: the user may have moved it since
         )
 
     def _save_header(self, *_args: object) -> None:
@@ -487,6 +487,9 @@ class MainWindow(QMainWindow):
         await asyncio.shield(self._shutdown)
 
     async def _do_shutdown(self) -> None:
+        if not self.composed:  # a frame only: nothing runs behind it yet
+            self._shut_down = True
+            return
         self.save_settings()
         self.stats_refresh.stop()
         self._actions_timer.stop()
@@ -521,7 +524,11 @@ class MainWindow(QMainWindow):
 
     def running_tasks(self) -> list[Task]:
         """The tasks whose commands quitting would stop (none where the engine is another's)."""
-        return running_tasks(self.model.tasks()) if self.queue.owns_engine else []
+        from qtqueue.ui.closing import running_tasks
+
+        if not self.composed or not self.queue.owns_engine:
+            return []
+        return running_tasks(self.model.tasks())
 
     @Slot()
     def request_quit(self) -> QMessageBox | None:
@@ -545,6 +552,10 @@ class MainWindow(QMainWindow):
             self.closed.emit()
             return
         event.ignore()
+        if not self.composed:  # closed before the engine was behind it: it is not composed
+            self._closing = True
+            self.hide()
+            return
         if not self._closing and self.closes_to_tray():
             self.hide()
             return
@@ -553,6 +564,8 @@ class MainWindow(QMainWindow):
             self.close_guard.ask_close(running)  # keep running hidden, stop them, or cancel
             return
         if not self._closing:
+            from qtqueue.ui.engine_bridge import event_loop
+
             self._closing = True
             self.hide()
             # Not among the background tasks: shutdown() cancels those.

@@ -10,15 +10,13 @@ applies to every selected task. The window it serves is a `TaskActionsHost`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QTableView, QWidget
-from qasync import asyncSlot
 
 from qtqueue.api.port import EnginePort
 from qtqueue.api.templates import TemplateStore
@@ -29,36 +27,12 @@ from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.confirm import ask_yes, confirm_task_action
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.owned_slots import owned_slot as owned_slot  # where other modules look
 from qtqueue.ui.paramform.editors import EditorRegistry
 from qtqueue.ui.schedule_dialog import ScheduleEditor
 from qtqueue.ui.task_list.model import TaskTableModel
 
 logger = logging.getLogger(__name__)
-
-_F = TypeVar("_F", bound=Callable[..., Coroutine[Any, Any, Any]])
-
-
-class OwnsBackground(Protocol):
-    """A QObject whose async slots' tasks are owned by its `background` set."""
-
-    background: BackgroundTasks
-
-
-def owned_slot(*types: type) -> Callable[[_F], _F]:
-    """`qasync.asyncSlot` whose task is owned by the object's `background` set (failures
-    logged, cancelled on shutdown). Only for methods of a QObject (qasync #177)."""
-
-    def decorate(fn: _F) -> _F:
-        @functools.wraps(fn)
-        async def run(self: OwnsBackground, *args: Any) -> Any:
-            current = asyncio.current_task()
-            if current is not None:
-                self.background.adopt(current)
-            return await fn(self, *args)
-
-        return asyncSlot(*types)(run)  # type: ignore[no-any-return]
-
-    return decorate
 
 
 class TaskActionsHost(Protocol):

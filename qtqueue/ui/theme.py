@@ -20,7 +20,7 @@ import logging
 import re
 from enum import StrEnum
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QTableView, QWidget
 from shiboken6 import isValid
@@ -38,6 +38,39 @@ class ThemeMode(StrEnum):
     SYSTEM = "system"
     LIGHT = "light"
     DARK = "dark"
+
+
+#: Where the window keeps the theme and the font size (`QSettings`, with the rest of `app/`).
+KEY_THEME = "app/theme"
+KEY_FONT_SIZE = "app/fontSize"
+
+
+def saved_theme(settings: QSettings) -> ThemeMode:
+    """The saved theme (`system` where none is saved, or a value no mode has)."""
+    value = str(settings.value(KEY_THEME, ThemeMode.SYSTEM.value))
+    try:
+        return ThemeMode(value)
+    except ValueError:
+        logger.warning("ignoring the setting %s: not one of %s", KEY_THEME, list(ThemeMode))
+        return ThemeMode.SYSTEM
+
+
+def saved_font_size(settings: QSettings) -> int:
+    """The saved font size in points (0, the system's, where none or a bad one is saved)."""
+    try:
+        size = int(str(settings.value(KEY_FONT_SIZE, 0)))
+    except (TypeError, ValueError):
+        logger.warning("ignoring the setting %s: not a whole number", KEY_FONT_SIZE)
+        return 0
+    if size and not MIN_FONT_PT <= size <= MAX_FONT_PT:
+        logger.warning(
+            "ignoring the setting %s: not 0 or %d to %d points",
+            KEY_FONT_SIZE,
+            MIN_FONT_PT,
+            MAX_FONT_PT,
+        )
+        return 0
+    return size
 
 
 #: The words the settings dialog shows for each mode.

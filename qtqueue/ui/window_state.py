@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 
-from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import Column
+
+if TYPE_CHECKING:  # the window's frame reads its geometry before the pane is imported
+    from qtqueue.ui.detail_pane import DetailPane
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +78,14 @@ def restore_window_state(
     table: QTableView,
     splitters: Splitters,
     column_actions: Mapping[Column, QAction],
+    *,
+    geometry: bool = True,
 ) -> None:
-    """Bring back what `save_window_state` kept; the column actions follow the header. A
-    header saved with another number of columns is ignored."""
-    geometry = s.value("mainWindow/geometry")
-    if isinstance(geometry, QByteArray):
-        window.restoreGeometry(geometry)
+    """Bring back what `save_window_state` kept (the size and place only if `geometry`);
+    the column actions follow the header. A header saved with another number of columns is
+    ignored."""
+    if geometry:
+        restore_geometry(s, window)
     header = s.value("taskTable/header")
     if isinstance(header, QByteArray) and s.value("taskTable/columns") == str(len(Column)):
         table.horizontalHeader().restoreState(header)
@@ -94,6 +98,13 @@ def restore_window_state(
         action.blockSignals(True)
         action.setChecked(not header_view.isSectionHidden(column))
         action.blockSignals(False)
+
+
+def restore_geometry(s: QSettings, window: QMainWindow) -> None:
+    """Bring back the window's size and place (the frame shows there before the rest)."""
+    geometry = s.value("mainWindow/geometry")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
 
 
 def save_header(s: QSettings, table: QTableView) -> None:

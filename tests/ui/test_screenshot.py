@@ -156,7 +156,9 @@ def run_session(gui: subprocess.Popen[str], data_dir: Path, env: dict[str, str])
 def _session_steps(
     gui: subprocess.Popen[str], lines: Lines, data_dir: Path, env: dict[str, str]
 ) -> None:
-    lines.wait_for("window open on")
+    opened = lines.wait_for("window open on")
+    painted = lines.wait_for("window painted")  # its frame, shown before the engine started
+    assert lines.seen.index(painted) < lines.seen.index(opened)
     assert (data_dir / "engine.json").exists()
 
     added = qtqueue("add", "--json", "command", "--", "echo", "hello-from-the-cli", env=env)

@@ -1,8 +1,10 @@
-"""How the window starts (issue 16, "Starting"): it shows before its stored tasks are read,
-then fills in; the charts' library is loaded only once the tasks show."""
+"""How the window starts (issue 16, "Starting"): its frame shows before the engine is even
+imported, then the window is composed over the engine and fills in; the charts' library is
+loaded only once the tasks show."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import subprocess
 import sys
@@ -10,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
-from qtqueue.app import open_main_window, run_windows
+from qtqueue.app import create_main_window, open_main_window, run_windows
 from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
+from qtqueue.launch import show_frame
 from qtqueue.ui.main_window import MainWindow
 
 Run = Callable[..., object]
@@ -84,16 +88,79 @@ def test_the_desktop_start_does_not_load_what_only_later_screens_or_running_task
     """Importing the application and registering every family leaves the charts (pyqtgraph,
     numpy), duckdb and the Ollama client unloaded: they come with the statistics tab or the
     first task that needs them, not before the window shows."""
-    code = (
-        "import sys, qtqueue.app\n"
-        "from qtqueue.executors import default_registry\n"
-        "default_registry()\n"
-        "print(' '.join(m for m in ('pyqtgraph', 'numpy', 'duckdb', 'ollama', 'httpx')"
-        " if m in sys.modules))\n"
-    )
+    code = "import qtqueue.app\nfrom qtqueue.executors import default_registry\ndefault_registry()"
+    assert _loaded_after(code, ("pyqtgraph", "numpy", "duckdb", "ollama", "httpx")) == []
+
+
+def test_the_frame_shows_before_the_engine_the_api_or_the_charts_are_imported() -> None:
+    """What `qtqueue gui` imports before its frame shows (the command line, then
+    `qtqueue.launch`) holds neither the engine, the APIs, pydantic, aiohttp nor the charts:
+    they are what made the first paint 6.5× a bare window's (bench/ui.py)."""
+    heavy = ("qtqueue.engine", "qtqueue.api", "qtqueue.app", "qtqueue.executors", "pydantic")
+    charts = ("aiohttp", "pyqtgraph", "numpy")
+    assert _loaded_after("import qtqueue.cli, qtqueue.launch", heavy + charts) == []
+
+
+def _loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has imported once it ran `code`."""
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {modules!r} if m in sys.modules))"
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == ""
+    return done.stdout.split()
+
+
+def _settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def test_the_frame_shown_first_becomes_the_window_and_stays_where_the_user_put_it(
+    run: Run, data_dir: Path, open_windows: list[MainWindow], tmp_path: Path
+) -> None:
+    run(fill(data_dir, 30))
+    settings = _settings(tmp_path)
+    last_time = MainWindow(settings)  # the size the user left the window at last time
+    open_windows.append(last_time)
+    last_time.resize(1300, 750)
+    last_time.show()
+    settings.setValue("mainWindow/geometry", last_time.saveGeometry())
+    last_time.hide()
+    frame = run(show_frame(settings))
+    assert frame.isVisible() and not frame.composed
+    restored = frame.saveGeometry()  # last time's (fitted to the screen by Qt)
+    assert (frame.width(), frame.height()) != (1150, 650)
+    assert frame.form.shownLabel.text() == "Opening the queue…"
+    frame.resize(1150, 650)  # the user sizes it while the engine starts
+    window = run(
+        create_main_window(
+            data_dir, settings=settings, frame=frame, dispatch=False,
+            registry=default_registry(entry_points=False),
+        )
+    )  # fmt: skip
+    open_windows.append(window)
+    assert window is frame and window.composed
+    assert (window.width(), window.height()) == (1150, 650)  # not last time's again
+    assert window.saveGeometry() != restored
+    assert window.model.rowCount() == 30
+    assert window.form.shownLabel.text() == "30 tasks"
+    assert window.stats_view is not None
+
+
+def test_a_frame_closed_before_the_engine_started_ends_the_start_and_frees_the_queue(
+    run: Run, data_dir: Path, open_windows: list[MainWindow], tmp_path: Path
+) -> None:
+    run(fill(data_dir, 5))
+    settings = _settings(tmp_path)
+    frame = run(show_frame(settings))
+    frame.close()  # before the engine is behind it
+    assert not frame.isVisible()
+    opener = functools.partial(
+        open_main_window, data_dir, settings=settings, frame=frame, dispatch=False,
+        registry=default_registry(entry_points=False),
+    )  # fmt: skip
+    run(run_windows(opener), 30)  # ends instead of showing the window again
+    open_windows.append(frame)
+    assert frame.is_shut_down and not frame.isVisible()
+    run(fill(data_dir, 1))  # the engine let the queue go: another one opens it

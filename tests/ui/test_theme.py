@@ -16,11 +16,19 @@ from pytestqt.qtbot import QtBot
 
 from qtqueue.core.task import TaskStatus
 from qtqueue.ui import theme
-from qtqueue.ui.app_settings import KEY_FONT_SIZE, KEY_THEME, AppConfig, AppSettings
+from qtqueue.ui.app_settings import AppConfig, AppSettings
 from qtqueue.ui.icons import status_color
 from qtqueue.ui.main_window import SETTINGS_APPLICATION, SETTINGS_ORGANIZATION, MainWindow
 from qtqueue.ui.settings_dialog import SettingsDialog
-from qtqueue.ui.theme import DARK_COLORS, Appearance, ThemeMode, is_dark, themed
+from qtqueue.ui.theme import (
+    DARK_COLORS,
+    KEY_FONT_SIZE,
+    KEY_THEME,
+    Appearance,
+    ThemeMode,
+    is_dark,
+    themed,
+)
 
 from .look_env import contrast, plain_look  # noqa: F401  (a fixture)
 

@@ -55,13 +55,13 @@ def open_gui(args: argparse.Namespace) -> int:
     """Open the desktop window, if this installation has it (imported lazily: no Qt here)."""
     import importlib.util
 
-    if importlib.util.find_spec("qtqueue.app") is None:
+    if importlib.util.find_spec("qtqueue.launch") is None:
         sys.stderr.write(f"error: {_GUI_MISSING}\n")
         return 1
     if not getattr(args, "screenshot", None) and _raised_open_window(args):
         return 0
     try:
-        app = importlib.import_module("qtqueue.app")
+        app = importlib.import_module("qtqueue.launch")
     except ImportError as exc:
         sys.stderr.write(f"error: {_GUI_MISSING} ({exc})\n")
         return 1

@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
 from qtqueue.core.log_lines import LineFeed
 from qtqueue.core.task import Task, TaskType
 from qtqueue.families.network.monitor import Sample, parse_samples
+
+if TYPE_CHECKING:  # imported with the first monitor shown: the window starts without it
+    import pyqtgraph as pg
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +50,41 @@ class MonitorChart(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(TITLE, parent)
         self.setObjectName("networkMonitorBox")
-        self.plot = pg.PlotWidget(self)
-        self.plot.setObjectName("networkMonitorPlot")
-        self.plot.setLabel("bottom", "time", units="s")
-        self.plot.setLabel("left", "latency", units="ms")
-        self.plot.setMinimumHeight(160)
-        self.legend = self.plot.addLegend()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.plot)
+        self._layout = QVBoxLayout(self)
+        self._plot: pg.PlotWidget | None = None
+        self._legend: pg.LegendItem | None = None
         self._feed = SampleFeed()
         #: Per target: the latest CHART_POINTS times and latencies (NaN where down).
         self.series: dict[str, tuple[deque[float], deque[float]]] = {}
         #: Per target: samples seen, and how many of them were up.
         self._counts: dict[str, list[int]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
+
+    @property
+    def plot(self) -> pg.PlotWidget:
+        """The chart, built (and pyqtgraph imported) when it is first needed."""
+        if self._plot is None:
+            import pyqtgraph as pg
+
+            plot = pg.PlotWidget(self)
+            plot.setObjectName("networkMonitorPlot")
+            plot.setLabel("bottom", "time", units="s")
+            plot.setLabel("left", "latency", units="ms")
+            plot.setMinimumHeight(160)
+            self._legend = plot.addLegend()
+            self._layout.addWidget(plot)
+            self._plot = plot
+        return self._plot
+
+    @property
+    def legend(self) -> pg.LegendItem:
+        """The chart's legend: a target and its availability per curve."""
+        legend = self._legend
+        if legend is None:
+            self.plot  # noqa: B018 - builds the chart and its legend
+            legend = self._legend
+            assert legend is not None
+        return legend
 
     def shows(self, task: Task) -> bool:
         """Whether the widget has something to say about `task` (a monitor)."""
@@ -72,8 +96,9 @@ class MonitorChart(QGroupBox):
         self.series.clear()
         self._counts.clear()
         self._curves.clear()
-        self.plot.clear()
-        self.legend.clear()
+        if self._plot is not None:  # nothing drawn yet: nothing to clear
+            self._plot.clear()
+            self.legend.clear()
         self.setTitle(TITLE)
 
     def feed(self, task_id: str, chunk: str) -> None:
@@ -104,6 +129,8 @@ class MonitorChart(QGroupBox):
         for target, (ts, ms) in self.series.items():
             curve = self._curves.get(target)
             if curve is None:
+                import pyqtgraph as pg
+
                 colour = _COLOURS[len(self._curves) % len(_COLOURS)]
                 curve = self.plot.plot(
                     [],
