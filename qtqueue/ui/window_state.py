@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import Column
+from qtqueue.ui.task_list.table_setup import restore_header
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +79,14 @@ def restore_window_state(
     column_actions: Mapping[Column, QAction],
 ) -> None:
     """Bring back what `save_window_state` kept; the column actions follow the header. A
-    header saved with another number of columns is ignored."""
+    header saved with fewer columns gets the new ones at their defaults; with more, it is
+    ignored."""
     geometry = s.value("mainWindow/geometry")
     if isinstance(geometry, QByteArray):
         window.restoreGeometry(geometry)
-    header = s.value("taskTable/header")
-    if isinstance(header, QByteArray) and s.value("taskTable/columns") == str(len(Column)):
-        table.horizontalHeader().restoreState(header)
+    header, columns = s.value("taskTable/header"), str(s.value("taskTable/columns", ""))
+    if isinstance(header, QByteArray) and columns.isdigit():
+        restore_header(table, header, int(columns))
     for splitter, key in splitters:
         state = s.value(key)
         if isinstance(state, QByteArray):

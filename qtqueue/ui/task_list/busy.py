@@ -1,0 +1,125 @@
+"""The busy bar's motion: a running task that has not said how far it is shows a chunk that
+slides along its progress cell, as qBittorrent's and Windows' busy bars do.
+
+`BusyAnimation` advances a phase (0–1) on a timer and repaints just the progress cells of
+the busy rows in sight; `ProgressDelegate` paints the chunk where the phase says. The timer
+runs only while the model has a busy task (`TaskTableModel.busyChanged`) and the view is
+shown with its progress column (not hidden, not minimised): a window left open all day with
+nothing busy wakes for nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QEvent, QObject, QRect, QTimer
+from PySide6.QtWidgets import QTableView, QWidget
+
+from qtqueue.ui.task_list.columns import BUSY, Column, Role
+from qtqueue.ui.task_list.model import TaskTableModel
+
+logger = logging.getLogger(__name__)
+
+#: One frame every this many ms (25 frames a second).
+FRAME_MS = 40
+#: The chunk crosses the cell once in this many ms.
+PERIOD_MS = 1_600
+_WATCHED = frozenset(
+    {QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange, QEvent.Type.ShowToParent}
+)
+
+
+class BusyAnimation(QObject):
+    """The phase of `view`'s busy bars and the timer that moves it (see the module
+    docstring). Build it once the view has its model (a `TaskTableModel`, or a proxy over
+    one)."""
+
+    def __init__(self, view: QTableView, column: int = Column.PROGRESS) -> None:
+        super().__init__(view)
+        self._view = view
+        self._column = column
+        #: Where the chunk is: 0 (entering on the left) to 1 (left on the right).
+        self.phase = 0.0
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.advance)
+        self._model: TaskTableModel | None = None
+        self._busy = False
+        self._window: QWidget | None = None
+        view.installEventFilter(self)
+        self._attach()
+
+    def _attach(self) -> None:
+        """Follow the view's task model (and its window's minimising), once."""
+        if self._model is None:
+            model = self._view.model()
+            source = getattr(model, "sourceModel", None)
+            found = source() if callable(source) else model
+            if isinstance(found, TaskTableModel):
+                self._model = found
+                found.busyChanged.connect(self._on_busy)
+                self._busy = bool(found.busy_ids)
+        window = self._view.window()
+        if window is not self._view and window is not self._window:
+            if self._window is not None:
+                self._window.removeEventFilter(self)
+            self._window = window
+            window.installEventFilter(self)
+        self.update_timer()
+
+    def _on_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.update_timer()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _WATCHED:
+            self._attach()
+        return False
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the bars should move: a busy task, and a progress column in sight."""
+        view = self._view
+        return (
+            self._busy
+            and view.isVisible()
+            and not view.window().isMinimized()
+            and not view.isColumnHidden(self._column)
+        )
+
+    def update_timer(self) -> None:
+        """Start or stop the timer as `wanted` says."""
+        if self.wanted:
+            if not self.timer.isActive():
+                self.timer.start()
+        elif self.timer.isActive():
+            self.timer.stop()
+
+    def advance(self) -> None:
+        """One frame: move the phase on and repaint the busy cells in sight."""
+        if not self.wanted:  # hidden some way no event told us about (a column, say)
+            self.timer.stop()
+            return
+        self.phase = (self.phase + FRAME_MS / PERIOD_MS) % 1.0
+        for rect in self.busy_cells():
+            self._view.viewport().update(rect)
+
+    def busy_cells(self) -> list[QRect]:
+        """The viewport rectangles of the busy progress cells in sight."""
+        view, column = self._view, self._column
+        model = view.model()
+        if model is None:
+            return []
+        height = view.viewport().height()
+        top = view.rowAt(0)
+        if top < 0:
+            return []
+        bottom = view.rowAt(height - 1)
+        if bottom < 0:
+            bottom = model.rowCount() - 1
+        cells: list[QRect] = []
+        for row in range(top, bottom + 1):
+            index = model.index(row, column)
+            if index.data(Role.BAR) == BUSY:
+                cells.append(view.visualRect(index))
+        return cells
