@@ -47,6 +47,7 @@ class BusyAnimation(QObject):
         self._busy = False
         self._window: QWidget | None = None
         view.installEventFilter(self)
+        view.horizontalHeader().sectionResized.connect(self._on_section_resized)
         self._attach()
 
     def _attach(self) -> None:
@@ -67,6 +68,10 @@ class BusyAnimation(QObject):
             window.installEventFilter(self)
         self.update_timer()
 
+    def _on_section_resized(self, logical: int, _old: int, _new: int) -> None:
+        if logical == self._column:  # hidden (0 px) or shown again
+            self.update_timer()
+
     def _on_busy(self, busy: bool) -> None:
         self._busy = busy
         self.update_timer()
@@ -84,7 +89,7 @@ class BusyAnimation(QObject):
             self._busy
             and view.isVisible()
             and not view.window().isMinimized()
-            and not view.isColumnHidden(self._column)
+            and view.columnWidth(self._column) > 0  # 0: hidden (set before the flag)
         )
 
     def update_timer(self) -> None:

@@ -308,7 +308,10 @@ def tooltip(t: Task, column: Column) -> str | None:
     if column in (Column.PROGRESS, Column.STEP) and t.current_step:
         return t.current_step
     if column == Column.POSITION and t.status == TaskStatus.PENDING:
-        return f"Place in the {t.queue or 'default'} queue's waiting order (1 starts first)"
+        return (
+            f"Place in the {t.queue or 'default'} queue's waiting order (1 starts first; a"
+            " task held by its start time, an approval or dependencies keeps its place)"
+        )
     return None
 
 

@@ -72,10 +72,10 @@ _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
-_RIGHT_ALIGNED = frozenset({Column.DURATION, Column.RETRIES, Column.POSITION})
+_RIGHT_ALIGNED = frozenset({Column.DURATION, Column.RETRIES})
 #: Short live figures, centred: right-aligned, they ran into the next column's left-aligned
 #: header ("Speed Last error").
-_CENTERED = frozenset({Column.ETA, Column.SPEED})
+_CENTERED = frozenset({Column.ETA, Column.SPEED, Column.POSITION})
 _LAST_COLUMN = max(Column)
 _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

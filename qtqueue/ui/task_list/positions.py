@@ -30,7 +30,7 @@ _Key = tuple[int, int, str]
 
 
 def _key(t: Task) -> _Key:
-    return (-int(t.priority), t.seq, t.id)
+    return (-t.priority, t.seq, t.id)  # IntEnum: negated, a plain int
 
 
 def _queue(t: Task) -> str:
