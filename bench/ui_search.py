@@ -23,6 +23,8 @@ Rows:
   built ahead (`model.search.ahead == 0`; code without it: 1 s of events) and the time that
   took, then the first search.
 - S3/S4 next searches: other words (one in the error messages, one matching one task).
+- P1: the first waiting task starts (one batch applied, events processed): every other
+  waiting task's "#" changes. P2: sort by "#" (code without it: by Priority).
 """
 
 from __future__ import annotations
@@ -116,8 +118,19 @@ def worker_qtqueue(n: int) -> dict[str, Any]:
     s2, _ = search(proxy, FIRST)
     s3, hits3 = search(proxy, SECOND)
     s4, hits4 = search(proxy, THIRD)
+    proxy.set_search_text("")
+    # P1: the first waiting task starts (one batch); P2: sort by "#" (or Priority, the start
+    # order, where there is no "#" column).
+    from qtqueue.core.task import TaskStatus
+    from qtqueue.ui.task_list.columns import Column
+
+    first = next(t for t in tasks if t.status == TaskStatus.PENDING).copy()
+    first.status = TaskStatus.RUNNING
+    p1 = _timed(lambda: (model.apply(changed=[first]), app.processEvents()))
+    column = getattr(Column, "POSITION", Column.PRIORITY)
+    p2 = _timed(lambda: (proxy.sort(column), proxy.rowCount()))
     return {
-        "load": load, "s1": s1, "idle": idle, "s2": s2, "s3": s3, "s4": s4,
+        "load": load, "s1": s1, "idle": idle, "s2": s2, "s3": s3, "s4": s4, "p1": p1, "p2": p2,
         "hits": [hits1, hits3, hits4],
     }  # fmt: skip
 
@@ -146,7 +159,7 @@ def worker_bare(n: int) -> dict[str, Any]:
     s1 = search(FIRST)
     search("")  # cleared, then the same word again: S2
     return {"load": took, "s1": s1, "s2": search(FIRST), "s3": search(SECOND),
-            "s4": search(THIRD), "idle": 0.0, "hits": []}  # fmt: skip
+            "s4": search(THIRD), "idle": 0.0, "p1": 0.0, "p2": 0.0, "hits": []}  # fmt: skip
 
 
 def run_worker(kind: str, n: int, pythonpath: Path) -> dict[str, Any]:
@@ -193,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         (f"S2 first search after idle ({FIRST!r})", "s2"),
         (f"S3 next search ({SECOND!r})", "s3"),
         (f"S4 next search ({THIRD!r})", "s4"),
+        ("P1 a waiting task starts (one batch)", "p1"),
+        ('P2 sort by "#" (before: by Priority)', "p2"),
     ]
     print(f"# task list search, {args.tasks:,} tasks, median of {args.runs} runs\n")
     print("| | " + " | ".join(name for name, _, _ in columns) + " |")
@@ -200,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, key in rows:
         cells = []
         for name, kind, _ in columns:
-            bare_blank = kind == "bare" and key == "idle"
+            bare_blank = kind == "bare" and key in ("idle", "p1", "p2")
             cells.append("—" if bare_blank else med(name, key))
         print(f"| {label} | " + " | ".join(cells) + " |")
     print("\nbare Qt: one column of name, id and arguments; its S2 is the same word again.")

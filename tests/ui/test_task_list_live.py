@@ -80,9 +80,11 @@ def test_a_busy_bar_moves_and_its_timer_runs_only_while_a_busy_row_shows(
         pass
     assert grab(window, bar) != before  # the chunk moved
 
-    window.hide()  # nothing to see: no frames
-    assert not animation.timer.isActive()
-    window.show()
+    window.hide()  # nothing to see: the next frame is the last
+    qtbot.waitUntil(lambda: not animation.timer.isActive(), timeout=2000)
+    window.show()  # the model's next one-second tick starts it again
+    with qtbot.waitSignal(window.model.durationsTicked, timeout=3000):
+        pass
     assert animation.timer.isActive()
 
     run(window.queue.cancel_task(busy))

@@ -4,16 +4,19 @@ slides along its progress cell, as qBittorrent's and Windows' busy bars do.
 `BusyAnimation` advances a phase (0–1) on a timer and repaints just the progress cells of
 the busy rows in sight; `ProgressDelegate` paints the chunk where the phase says. The timer
 runs only while the model has a busy task (`TaskTableModel.busyChanged`) and the view is
-shown with its progress column (not hidden, not minimised): a window left open all day with
-nothing busy wakes for nothing.
+shown with its progress column: a window left open all day with nothing busy wakes for
+nothing. Hidden, minimised or with the column hidden, the next frame stops the timer; the
+model's one-second tick (which runs while anything runs) starts it again once the bars can
+be seen. No event filter on the view: one called while the view is being destroyed (at
+exit) crashed the process.
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QEvent, QObject, QRect, QTimer
-from PySide6.QtWidgets import QTableView, QWidget
+from PySide6.QtCore import QObject, QRect, QTimer
+from PySide6.QtWidgets import QTableView
 
 from qtqueue.ui.task_list.columns import BUSY, Column, Role
 from qtqueue.ui.task_list.model import TaskTableModel
@@ -24,9 +27,6 @@ logger = logging.getLogger(__name__)
 FRAME_MS = 40
 #: The chunk crosses the cell once in this many ms.
 PERIOD_MS = 1_600
-_WATCHED = frozenset(
-    {QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange, QEvent.Type.ShowToParent}
-)
 
 
 class BusyAnimation(QObject):
@@ -45,27 +45,15 @@ class BusyAnimation(QObject):
         self.timer.timeout.connect(self.advance)
         self._model: TaskTableModel | None = None
         self._busy = False
-        self._window: QWidget | None = None
-        view.installEventFilter(self)
         view.horizontalHeader().sectionResized.connect(self._on_section_resized)
-        self._attach()
-
-    def _attach(self) -> None:
-        """Follow the view's task model (and its window's minimising), once."""
-        if self._model is None:
-            model = self._view.model()
-            source = getattr(model, "sourceModel", None)
-            found = source() if callable(source) else model
-            if isinstance(found, TaskTableModel):
-                self._model = found
-                found.busyChanged.connect(self._on_busy)
-                self._busy = bool(found.busy_ids)
-        window = self._view.window()
-        if window is not self._view and window is not self._window:
-            if self._window is not None:
-                self._window.removeEventFilter(self)
-            self._window = window
-            window.installEventFilter(self)
+        model = view.model()
+        source = getattr(model, "sourceModel", None)
+        found = source() if callable(source) else model
+        if isinstance(found, TaskTableModel):
+            self._model = found
+            found.busyChanged.connect(self._on_busy)
+            found.durationsTicked.connect(self.update_timer)
+            self._busy = bool(found.busy_ids)
         self.update_timer()
 
     def _on_section_resized(self, logical: int, _old: int, _new: int) -> None:
@@ -75,11 +63,6 @@ class BusyAnimation(QObject):
     def _on_busy(self, busy: bool) -> None:
         self._busy = busy
         self.update_timer()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in _WATCHED:
-            self._attach()
-        return False
 
     @property
     def wanted(self) -> bool:
@@ -102,7 +85,7 @@ class BusyAnimation(QObject):
 
     def advance(self) -> None:
         """One frame: move the phase on and repaint the busy cells in sight."""
-        if not self.wanted:  # hidden some way no event told us about (a column, say)
+        if not self.wanted:  # hidden or minimised: the model's next tick looks again
             self.timer.stop()
             return
         self.phase = (self.phase + FRAME_MS / PERIOD_MS) % 1.0

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
     QTableView,
+    QWidget,
 )
 
 from qtqueue.ui.task_list.busy import BusyAnimation
@@ -73,13 +74,19 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.fontMetrics = option.fontMetrics
         painter.save()
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
-        if busy:
+        if busy:  # the groove alone (an empty bar draws a start mark), then the chunk
+            style.drawControl(QStyle.ControlElement.CE_ProgressBarGroove, bar, painter, widget)
             self._paint_chunk(painter, bar, style, widget)
+        else:
+            style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
         painter.restore()
 
     def _paint_chunk(
-        self, painter: QPainter, bar: QStyleOptionProgressBar, style: QStyle, widget: object
+        self,
+        painter: QPainter,
+        bar: QStyleOptionProgressBar,
+        style: QStyle,
+        widget: QWidget | None,
     ) -> None:
         """The busy bar's chunk, where the animation's phase puts it (clipped to the bar)."""
         inner = bar.rect.adjusted(1, 1, -1, -1)
@@ -90,12 +97,7 @@ class ProgressDelegate(QStyledItemDelegate):
         chunk.rect = QRect(left, bar.rect.top(), width, bar.rect.height())
         chunk.progress = 100
         painter.setClipRect(inner)
-        style.drawControl(
-            QStyle.ControlElement.CE_ProgressBarContents,
-            chunk,
-            painter,
-            widget if isinstance(widget, QTableView) else None,
-        )
+        style.drawControl(QStyle.ControlElement.CE_ProgressBarContents, chunk, painter, widget)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _AnyIndex) -> QSize:
         hint = super().sizeHint(option, index)
