@@ -5,6 +5,7 @@ search texts built ahead."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,9 @@ def test_the_position_column_follows_moves_and_priorities_and_sorts(
     assert set(positions(window, ids).values()) == {""}
 
 
+FULL = "waiting: queue 'default' is at its limit of 1"
+
+
 def test_positions_count_per_queue_in_start_order() -> None:
     model = TaskTableModel()
     tasks = [
@@ -204,6 +208,16 @@ def test_positions_count_per_queue_in_start_order() -> None:
     model.reset(tasks)
     place = {t.name: model.position(t) for t in model.tasks()}
     assert place == {"n1": 2, "n2": 3, "urgent": 1, "other queue": 1, "running": None}
+    # A task held back (by its start time, dependencies) keeps its place, greyed; one
+    # parked by a queue limit starts in its turn: not greyed.
+    later = make("tonight", seq=6, run_at=time.time() + 3600)
+    after = make("after", seq=8, wait_reason="waiting for 1 dependency: 3f2a91c0…")
+    model.apply(changed=[later, after, changed(tasks[0], wait_reason=FULL)])
+    assert model.position(later) == 3
+    colour = Qt.ItemDataRole.ForegroundRole
+    cells = {t.name: model.index(model.row_of(t.id) or 0, Column.POSITION) for t in model.tasks()}
+    assert {n for n, c in cells.items() if c.data(colour) is not None} == {"tonight", "after"}
+    assert [cells[n].data() for n in ("n1", "tonight", "n2", "after")] == ["2", "3", "4", "5"]
     model.apply(removed=[tasks[2].id])  # the next one started and went: the others move up
     assert {t.name: model.position(t) for t in model.tasks()}["n1"] == 1
 

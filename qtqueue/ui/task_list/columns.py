@@ -245,6 +245,17 @@ def status_cell(task: Task, now: float | None = None) -> str:
     return status_text(task.status)
 
 
+def is_held(task: Task, now: float | None = None) -> bool:
+    """Whether a waiting task is held back by its start time, an approval or dependencies:
+    it keeps its place in its queue ("#", greyed) but others start before it. (One parked
+    by a category or queue limit is not: it starts in its turn once there is room.)"""
+    if task.status != TaskStatus.PENDING:
+        return False
+    return status_cell(task, now) in ("Scheduled", "Awaiting approval") or (
+        "dependenc" in task.wait_reason
+    )
+
+
 def _amount(value: float) -> str:
     return f"{value:g}"
 

@@ -39,7 +39,7 @@ from qtqueue.core.task import ACTIVE, Task, TaskStatus
 from qtqueue.ui.icons import status_color, status_icon
 from qtqueue.ui.task_list.cells import Cells
 from qtqueue.ui.task_list.clocks import RunClocks
-from qtqueue.ui.task_list.columns import HEADERS, Column, Role, progress_bar, tooltip
+from qtqueue.ui.task_list.columns import HEADERS, Column, Role, is_held, progress_bar, tooltip
 from qtqueue.ui.task_list.search_text import SearchTexts
 
 logger = logging.getLogger(__name__)
@@ -192,6 +192,8 @@ class TaskTableModel(QAbstractTableModel):
         if role == _FOREGROUND:
             if column == Column.STATUS or (column == Column.ERROR_CODE and task.error_code):
                 return status_color(task.status)
+            if column == Column.POSITION and is_held(task, self._clock()):
+                return status_color(task.status)  # greyed: it keeps its place, held back
             return None
         if role == _ALIGNMENT:
             return _alignment(column)
