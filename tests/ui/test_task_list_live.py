@@ -218,8 +218,13 @@ def test_positions_count_per_queue_in_start_order() -> None:
     cells = {t.name: model.index(model.row_of(t.id) or 0, Column.POSITION) for t in model.tasks()}
     assert {n for n, c in cells.items() if c.data(colour) is not None} == {"tonight", "after"}
     assert [cells[n].data() for n in ("n1", "tonight", "n2", "after")] == ["2", "3", "4", "5"]
+    model.sort(Column.POSITION)  # first places first (the queue drained first wins a tie)
+    assert [t.name for t in model.tasks()] == [
+        "urgent", "other queue", "n1", "tonight", "n2", "after", "running",
+    ]  # fmt: skip
     model.apply(removed=[tasks[2].id])  # the next one started and went: the others move up
     assert {t.name: model.position(t) for t in model.tasks()}["n1"] == 1
+    assert [t.name for t in model.tasks()][:2] == ["n1", "other queue"]  # sorted again
 
 
 def test_a_header_saved_before_the_position_column_keeps_the_users_columns(

@@ -451,6 +451,8 @@ class TaskTableModel(QAbstractTableModel):
 
     def _sort_key(self, column: Column) -> Callable[[Task], Any]:
         """The key to sort every row by `column` (the Role.SORT value, built for speed)."""
+        if column == Column.POSITION:
+            return self.cells.positions.sort_keys()
         if column != Column.DURATION:
             return self._keys[column]
         clocks, ticking = self._clocks, self.cells.duration_key

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from qtqueue.core.task import Task, TaskStatus
 
@@ -27,6 +27,8 @@ DEFAULT_QUEUE = "default"
 RANKS: dict[str, int] = {"high_priority": 0, DEFAULT_QUEUE: 1, "low_priority": 2}
 
 _Key = tuple[int, int, str]
+#: The "#" sort value of a task that does not wait (after every waiting one).
+_NOT_WAITING = (math.inf, 0, "")
 
 
 def _key(t: Task) -> _Key:
@@ -97,5 +99,17 @@ class QueuePositions:
         """The "#" column's sort value: the place (tasks that do not wait after every
         waiting one, ascending), then the queue's drain order and name."""
         place = self.position(t)
+        if place is None:
+            return _NOT_WAITING
         queue = _queue(t)
-        return (math.inf if place is None else float(place), RANKS.get(queue, 1), queue)
+        return (float(place), RANKS.get(queue, 1), queue)
+
+    def sort_keys(self) -> Callable[[Task], tuple[float, int, str]]:
+        """`sort_key` for sorting every row: each place read once from the sorted lists
+        (a dict lookup per row instead of a binary search)."""
+        table = {
+            key[2]: (float(place), RANKS.get(queue, 1), queue)
+            for queue, keys in self._queues.items()
+            for place, key in enumerate(keys, 1)
+        }
+        return lambda t: table.get(t.id, _NOT_WAITING)
