@@ -202,7 +202,7 @@ def test_positions_count_per_queue_in_start_order() -> None:
         make("n1", seq=5),
         make("n2", seq=7),
         make("urgent", seq=9, priority=Priority.URGENT),
-        make("other queue", seq=1, queue="nightly"),
+        make("other queue", seq=1, queue="low_priority"),
         make("running", TaskStatus.RUNNING, seq=0),
     ]
     model.reset(tasks)
@@ -218,7 +218,7 @@ def test_positions_count_per_queue_in_start_order() -> None:
     cells = {t.name: model.index(model.row_of(t.id) or 0, Column.POSITION) for t in model.tasks()}
     assert {n for n, c in cells.items() if c.data(colour) is not None} == {"tonight", "after"}
     assert [cells[n].data() for n in ("n1", "tonight", "n2", "after")] == ["2", "3", "4", "5"]
-    model.sort(Column.POSITION)  # first places first (the queue drained first wins a tie)
+    model.sort(Column.POSITION)  # first places first (a tie: the queue drained first)
     assert [t.name for t in model.tasks()] == [
         "urgent", "other queue", "n1", "tonight", "n2", "after", "running",
     ]  # fmt: skip
