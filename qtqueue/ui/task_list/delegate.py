@@ -92,7 +92,7 @@ class ProgressDelegate(QStyledItemDelegate):
         inner = bar.rect.adjusted(1, 1, -1, -1)
         width = max(8, round(inner.width() * self.CHUNK))
         phase = self.busy.phase if self.busy is not None else 0.5
-        left = inner.left() - width + round(phase * (inner.width() + width))
+        left = inner.left() - width // 2 + round(phase * inner.width())  # never all gone
         chunk = QStyleOptionProgressBar(bar)
         chunk.rect = QRect(left, bar.rect.top(), width, bar.rect.height())
         chunk.progress = 100
