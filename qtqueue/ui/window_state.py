@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.columns import Column
+from qtqueue.ui.task_list.table_setup import restore_header
 
 if TYPE_CHECKING:  # the window's frame reads its geometry before the pane is imported
     from qtqueue.ui.detail_pane import DetailPane
@@ -82,13 +83,13 @@ def restore_window_state(
     geometry: bool = True,
 ) -> None:
     """Bring back what `save_window_state` kept (the size and place only if `geometry`);
-    the column actions follow the header. A header saved with another number of columns is
-    ignored."""
+    the column actions follow the header. A header saved with fewer columns gets the new
+    ones at their defaults; with more, it is ignored."""
     if geometry:
         restore_geometry(s, window)
-    header = s.value("taskTable/header")
-    if isinstance(header, QByteArray) and s.value("taskTable/columns") == str(len(Column)):
-        table.horizontalHeader().restoreState(header)
+    header, columns = s.value("taskTable/header"), str(s.value("taskTable/columns", ""))
+    if isinstance(header, QByteArray) and columns.isdigit():
+        restore_header(table, header, int(columns))
     for splitter, key in splitters:
         state = s.value(key)
         if isinstance(state, QByteArray):

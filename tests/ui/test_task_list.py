@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtTest import QSignalSpy
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -106,7 +107,7 @@ def test_cells_show_text_icons_colours_and_raw_values(model: TaskTableModel) -> 
     assert model.index(row, Column.DURATION).data(Role.SORT) == 9.0
     assert model.index(row, Column.NAME).data(Role.TASK_ID) == model.tasks()[1].id
     assert model.headerData(Column.ERROR_CODE, Qt.Orientation.Horizontal) == "Error code"
-    assert model.columnCount() == len(Column) == 19
+    assert model.columnCount() == len(Column) == 20
 
 
 def test_only_secret_looking_params_are_masked() -> None:
@@ -259,15 +260,25 @@ def test_running_durations_tick_in_their_column_only(qtbot: QtBot) -> None:
     model = TaskTableModel(clock=lambda: now[0], tick_ms=5)
     tasks = sample()
     model.reset(tasks)
-    running = model.index(model.row_of(tasks[2].id) or 0, Column.DURATION)
+    row = model.row_of(tasks[2].id) or 0
+    running = model.index(row, Column.DURATION)
     assert running.data() == "20 s"  # started at 1 980
-    emitted: list[tuple[int, int]] = []
-    model.dataChanged.connect(lambda a, b, _roles=(): emitted.append((a.column(), b.column())))
+    spy = QSignalSpy(model.dataChanged)
     now[0] = 2_065.0
     with qtbot.waitSignal(model.durationsTicked, timeout=2000):
         pass
     assert running.data() == "1 m 25 s"
-    assert set(emitted) == {(Column.ETA, Column.DURATION)}  # ETA, speed … duration
+    # Only the cells that move with time repaint: ETA and Speed, then Duration, in the
+    # running row; not Step, Type … Started between them.
+    emitted = {
+        (a.row(), a.column(), b.row(), b.column(), tuple(roles))
+        for a, b, roles in (spy.at(i) for i in range(spy.count()))
+    }
+    roles = (int(Qt.ItemDataRole.DisplayRole), int(Role.SORT))
+    assert emitted == {
+        (row, Column.ETA, row, Column.SPEED, roles),
+        (row, Column.DURATION, row, Column.DURATION, roles),
+    }
     # Paused: the clock stops; resumed: it goes on from there.
     model.apply(changed=[changed(tasks[2], status=TaskStatus.PAUSED,
                                  paused_from=TaskStatus.RUNNING)])

@@ -26,6 +26,7 @@ from qtqueue.ui.task_list.columns import (
     status_cell,
 )
 from qtqueue.ui.task_list.eta import Basis, History, Progress, SpeedMeter, estimate, format_speed
+from qtqueue.ui.task_list.positions import QueuePositions
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Cells:
         self._titles: dict[str, str] = dict(titles or {})
         self.history = History()
         self.speeds = SpeedMeter()
+        self.positions = QueuePositions()
         self.display: dict[Column, Callable[[Task], Any]] = {
             Column.NAME: lambda t: t.name,
             Column.TYPE: self.title,
@@ -67,6 +69,7 @@ class Cells:
             Column.ERROR_CODE: lambda t: t.error_code or "",
             Column.LAST_ERROR: lambda t: first_line(t.error),
             Column.ID: lambda t: t.id,
+            Column.POSITION: self.positions.text,
         }
         self.keys: dict[Column, Callable[[Task], Any]] = {
             Column.NAME: lambda t: natural_key(t.name),
@@ -88,6 +91,7 @@ class Cells:
             Column.ERROR_CODE: lambda t: t.error_code or "",
             Column.LAST_ERROR: lambda t: (t.error or "").casefold(),
             Column.ID: lambda t: t.id,
+            Column.POSITION: self.positions.sort_key,
         }
 
     # ------------------------------------------------------------------ values
@@ -168,6 +172,8 @@ class Cells:
 
     def note_all(self, tasks: Iterable[Task], now: float) -> None:
         """Follow every task of a fresh load (after `clear`)."""
+        tasks = list(tasks)
+        self.positions.reset(tasks)
         add, completed = self.history.add, TaskStatus.COMPLETED
         for t in tasks:
             if t.status is completed:
@@ -178,11 +184,13 @@ class Cells:
 
     def forget(self, t: Task) -> None:
         """A task left the model."""
+        self.positions.change(t, None)
         self.history.forget(t.id)
         self.speeds.forget(t.id)
 
     def clear(self) -> None:
         """Every task left the model."""
+        self.positions.reset(())
         self.history.clear()
         self.speeds.clear()
 

@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 class Column(IntEnum):
     """The table's columns, in their default order: what a task is and how far it got first
-    (name, status, progress, ETA, speed, step), then what it is made of."""
+    (name, status, progress, ETA, speed, step), then what it is made of; "#" (a waiting
+    task's place in its queue) last. A new column is only ever added at the end: a header
+    saved before it keeps every other column where it was (`table_setup.restore_header`)."""
 
     NAME = 0
     STATUS = 1
@@ -42,6 +44,7 @@ class Column(IntEnum):
     RETRIES = 16
     ERROR_CODE = 17
     ID = 18
+    POSITION = 19
 
 
 HEADERS: dict[Column, str] = {
@@ -64,6 +67,7 @@ HEADERS: dict[Column, str] = {
     Column.ERROR_CODE: "Error code",
     Column.LAST_ERROR: "Last error",
     Column.ID: "Id",
+    Column.POSITION: "#",
 }
 
 #: Columns hidden until the user shows them (the table is wider than a window already); the
@@ -97,6 +101,7 @@ DEFAULT_WIDTHS: dict[Column, int] = {
     Column.ERROR_CODE: 180,
     Column.LAST_ERROR: 200,
     Column.ID: 280,
+    Column.POSITION: 40,
 }
 
 
@@ -156,9 +161,7 @@ def masked_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     def mask(value: Any) -> Any:
         if isinstance(value, Mapping):
-            return {
-                k: (MASK if is_secret_key(str(k)) else mask(v)) for k, v in value.items()
-            }
+            return {k: (MASK if is_secret_key(str(k)) else mask(v)) for k, v in value.items()}
         if isinstance(value, list):
             return [mask(v) for v in value]
         return value
@@ -242,6 +245,17 @@ def status_cell(task: Task, now: float | None = None) -> str:
     return status_text(task.status)
 
 
+def is_held(task: Task, now: float | None = None) -> bool:
+    """Whether a waiting task is held back by its start time, an approval or dependencies:
+    it keeps its place in its queue ("#", greyed) but others start before it. (One parked
+    by a category or queue limit is not: it starts in its turn once there is room.)"""
+    if task.status != TaskStatus.PENDING:
+        return False
+    return status_cell(task, now) in ("Scheduled", "Awaiting approval") or (
+        "dependenc" in task.wait_reason
+    )
+
+
 def _amount(value: float) -> str:
     return f"{value:g}"
 
@@ -286,6 +300,7 @@ def retries_text(t: Task) -> str:
         return f"{t.retry_count}/{t.max_retries}"
     return str(t.retry_count) if t.retry_count else ""
 
+
 def tooltip(t: Task, column: Column) -> str | None:
     """The tooltip of `t`'s cell in `column` (None: none)."""
     if column == Column.NAME:
@@ -296,15 +311,18 @@ def tooltip(t: Task, column: Column) -> str | None:
         if t.error and t.status in TERMINAL:
             return t.error
         return None
-    if (column == Column.ERROR_CODE and t.error_code) or (
-        column == Column.LAST_ERROR and t.error
-    ):
+    if (column == Column.ERROR_CODE and t.error_code) or (column == Column.LAST_ERROR and t.error):
         return t.error or t.error_code
     if column in (Column.CREATED, Column.STARTED):
         ts = t.created_at if column == Column.CREATED else t.started_at
         return format_timestamp(ts) or None
     if column in (Column.PROGRESS, Column.STEP) and t.current_step:
         return t.current_step
+    if column == Column.POSITION and t.status == TaskStatus.PENDING:
+        return (
+            f"Place in the {t.queue or 'default'} queue's waiting order (1 starts first; a"
+            " task held by its start time, an approval or dependencies keeps its place)"
+        )
     return None
 
 

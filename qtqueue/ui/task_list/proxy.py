@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from qtqueue.core.task import Task, TaskStatus
+from qtqueue.core.task import TaskStatus
 from qtqueue.ui.task_list.columns import Role
 from qtqueue.ui.task_list.model import TaskTableModel
 from qtqueue.ui.task_list.status_filters import StatusFilter
@@ -50,9 +50,6 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._dead_letters = False
         self._choice: StatusFilter | None = None
         self._asking: frozenset[str] = frozenset()
-        # What the search looks in beyond the model's text, by task id: (snapshot, text).
-        self._changing_text: dict[str, tuple[Task, str]] = {}
-        self._folded: dict[str, str] = {}  # categories, case-folded
         self._active = False
 
     def setSourceModel(self, model: QAbstractItemModel) -> None:
@@ -120,15 +117,12 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._dead_letters = False
         self._choice = None
         self._active = False
-        self._changing_text.clear()
         self.invalidate()
 
     def _set(self, name: str, value: object) -> None:
         if getattr(self, name) == value:
             return
         setattr(self, name, value)
-        if len(self._changing_text) > 2 * (self._model.rowCount() if self._model else 0) + 1000:
-            self._changing_text.clear()  # snapshots of tasks long gone
         self._active = bool(
             self._statuses is not None
             or self._task_type
@@ -162,32 +156,11 @@ class TaskFilterProxy(QSortFilterProxyModel):
         if self._tag is not None and self._tag not in t.tags:
             return False
         if self._words:
-            text = model.search_text(source_row)
-            changing: str | None = None
+            text = model.search.text(t)
             for w in self._words:
-                if w in text:
-                    continue
-                if changing is None:
-                    changing = self._changing_text_of(t)
-                if w not in changing:
+                if w not in text:
                     return False
         return True
-
-    def _changing_text_of(self, t: Task) -> str:
-        """The category, tags, error code and error message of `t`, case-folded; kept while
-        the search is the same and the snapshot has not changed."""
-        if not t.tags and not t.error and not t.error_code:
-            folded = self._folded.get(t.category)
-            if folded is None:
-                folded = self._folded[t.category] = t.category.casefold()
-            return folded
-        cached = self._changing_text.get(t.id)
-        if cached is not None and cached[0] is t:
-            return cached[1]
-        tags = " ".join(t.tags) if t.tags else ""
-        text = f"{t.category}\n{tags}\n{t.error_code or ''}\n{t.error or ''}".casefold()
-        self._changing_text[t.id] = (t, text)
-        return text
 
 
 def selection_ranges(selection: QItemSelection) -> list[QItemSelectionRange]:

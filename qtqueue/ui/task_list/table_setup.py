@@ -1,8 +1,11 @@
 """How the main window's task table starts: a movable, sortable header with default widths,
 the default hidden columns, newest first, and one checkable action per column (View ›
 Columns and the header's context menu) that shows or hides it; while the pointer is over the
-rows, live changes do not re-sort them (`HoverHold`). `SelectedTasks` reads the selected rows'
-tasks once per change of the selection or the rows, for all who ask (actions, detail pane)."""
+rows, live changes do not re-sort them (`HoverHold`); the "#" cells repaint when a queue's
+waiting order changes (`PositionRepaint`); a header saved before a column was added comes
+back with every other column where it was (`restore_header`). `SelectedTasks` reads the
+selected rows' tasks once per change of the selection or the rows, for all who ask (actions,
+detail pane)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,16 @@ import functools
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, SignalInstance
-from PySide6.QtGui import QAction
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QRect,
+    Qt,
+    SignalInstance,
+)
+from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import QHeaderView, QMenu, QTableView
 
 from qtqueue.core.task import Task
@@ -42,6 +53,7 @@ def setup_table(
         table.setColumnHidden(column, True)
     table.sortByColumn(Column.CREATED, Qt.SortOrder.DescendingOrder)
     HoverHold(table)
+    PositionRepaint(table)
     actions: dict[Column, QAction] = {}
     for column in Column:
         action = QAction(HEADERS[column], menu)
@@ -52,6 +64,36 @@ def setup_table(
         menu.addAction(action)
         actions[column] = action
     return actions
+
+
+def restore_header(table: QTableView, state: QByteArray, saved_columns: int) -> bool:
+    """Bring back a header `saveState()` kept when the table had `saved_columns` columns.
+    Columns added since (always at the end, see `Column`) keep their default width and
+    visibility, after the user's; a header of a newer qtqueue (more columns) is ignored.
+    Returns whether it was restored.
+
+    An older header is read into a header of its own size and copied over section by
+    section: Qt restores a shorter state straight into a longer header, but the header it
+    leaves cannot be restored from its own `saveState()` (the next start would lose it)."""
+    header = table.horizontalHeader()
+    if saved_columns == len(Column):
+        return header.restoreState(state)
+    if not 0 < saved_columns < len(Column):
+        return False
+    old = QHeaderView(Qt.Orientation.Horizontal)
+    old.setModel(QStandardItemModel(0, saved_columns, old))
+    if not old.restoreState(state):
+        return False
+    for visual in range(saved_columns):
+        header.moveSection(header.visualIndex(old.logicalIndex(visual)), visual)
+    for logical in range(saved_columns):
+        hidden = old.isSectionHidden(logical)
+        if not hidden:
+            header.resizeSection(logical, old.sectionSize(logical))
+        header.setSectionHidden(logical, hidden)
+    header.setSortIndicator(old.sortIndicatorSection(), old.sortIndicatorOrder())
+    old.deleteLater()
+    return True
 
 
 def selected_row_count(selection: QItemSelectionModel) -> int:
@@ -129,10 +171,7 @@ class HoverHold(QObject):
         table.viewport().installEventFilter(self)
 
     def _model(self) -> TaskTableModel | None:
-        model = self._table.model()
-        source = getattr(model, "sourceModel", None)
-        found = source() if callable(source) else model
-        return found if isinstance(found, TaskTableModel) else None
+        return _task_model(self._table)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
@@ -141,3 +180,33 @@ class HoverHold(QObject):
             if model is not None:
                 model.hold_resort(kind == QEvent.Type.Enter)
         return False
+
+
+class PositionRepaint(QObject):
+    """Repaints the table's "#" column in sight when a queue's waiting order changes (the
+    model announces it with `positionsChanged` rather than a `dataChanged` over every
+    waiting row, which would make the proxy re-filter each of them)."""
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self._table = table
+        model = _task_model(table)
+        if model is not None:
+            model.positionsChanged.connect(self.repaint)
+
+    def repaint(self) -> None:
+        """Repaint the "#" cells in sight."""
+        table, column = self._table, Column.POSITION
+        if table.isColumnHidden(column) or not table.isVisible():
+            return
+        viewport = table.viewport()
+        x = table.columnViewportPosition(column)
+        viewport.update(QRect(x, 0, table.columnWidth(column), viewport.height()))
+
+
+def _task_model(table: QTableView) -> TaskTableModel | None:
+    """The task model behind `table` (its model, or the source of its proxy)."""
+    model = table.model()
+    source = getattr(model, "sourceModel", None)
+    found = source() if callable(source) else model
+    return found if isinstance(found, TaskTableModel) else None
