@@ -1,6 +1,6 @@
 """The proxy that filters the task table (by status or a status choice of the sidebar, type,
-category, tag, dead letters and a text search); sorting stays in `TaskTableModel` (see its
-module docstring)."""
+category, tag, dead letters, a period the tasks finished in and a text search); sorting stays
+in `TaskTableModel` (see its module docstring)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._words: tuple[str, ...] = ()
         self._dead_letters = False
         self._choice: StatusFilter | None = None
+        self._finished: tuple[float, float] | None = None
         self._asking: frozenset[str] = frozenset()
         # What the search looks in beyond the model's text, by task id: (snapshot, text).
         self._changing_text: dict[str, tuple[Task, str]] = {}
@@ -93,6 +94,16 @@ class TaskFilterProxy(QSortFilterProxyModel):
         """Only the tasks of a status choice (the sidebar's); None (or "All"): any."""
         self._set("_choice", None if choice is None or choice.keeps_all else choice)
 
+    def set_finished(self, period: tuple[float, float] | None) -> None:
+        """Only the tasks that finished in `period` (start, end: UNIX times, the end left
+        out), as a statistics chart's time bucket; None: any."""
+        self._set("_finished", None if period is None else (float(period[0]), float(period[1])))
+
+    @property
+    def finished(self) -> tuple[float, float] | None:
+        """The period filtered by (`set_finished`), or None."""
+        return self._finished
+
     @property
     def choice(self) -> StatusFilter | None:
         """The status choice filtered by, or None."""
@@ -119,6 +130,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._words = ()
         self._dead_letters = False
         self._choice = None
+        self._finished = None
         self._active = False
         self._changing_text.clear()
         self.invalidate()
@@ -137,6 +149,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
             or self._words
             or self._dead_letters
             or self._choice is not None
+            or self._finished is not None
         )
         # A full re-filter (one layout change) is ~10x faster than Qt's incremental
         # `endFilterChange` when many rows come back (100,000 rows: 0.2 s against 1.4 s).
@@ -156,6 +169,8 @@ class TaskFilterProxy(QSortFilterProxyModel):
         if self._choice is not None and not self._choice.matches(t, time.time(), self._asking):
             return False
         if self._task_type is not None and t.type_name != self._task_type:
+            return False
+        if self._finished is not None and not finished_in(t, self._finished):
             return False
         if self._category is not None and t.category != self._category:
             return False
@@ -188,6 +203,12 @@ class TaskFilterProxy(QSortFilterProxyModel):
         text = f"{t.category}\n{tags}\n{t.error_code or ''}\n{t.error or ''}".casefold()
         self._changing_text[t.id] = (t, text)
         return text
+
+
+def finished_in(task: Task, period: tuple[float, float]) -> bool:
+    """Whether `task` finished in `period` (start included, end not)."""
+    done = task.completed_at
+    return done is not None and period[0] <= done < period[1]
 
 
 def selection_ranges(selection: QItemSelection) -> list[QItemSelectionRange]:
