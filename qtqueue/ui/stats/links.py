@@ -68,7 +68,7 @@ class FilterRequest:
             return False
         if self.error_code is not None and task.error_code != self.error_code:
             return False
-        return self.finished is None or finished_in(task, self.finished)
+        return self.finished is None or finished_in(task.completed_at, self.finished)
 
     @property
     def narrows(self) -> bool:

@@ -170,7 +170,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
             return False
         if self._task_type is not None and t.type_name != self._task_type:
             return False
-        if self._finished is not None and not finished_in(t, self._finished):
+        if self._finished is not None and not finished_in(t.completed_at, self._finished):
             return False
         if self._category is not None and t.category != self._category:
             return False
@@ -205,10 +205,10 @@ class TaskFilterProxy(QSortFilterProxyModel):
         return text
 
 
-def finished_in(task: Task, period: tuple[float, float]) -> bool:
-    """Whether `task` finished in `period` (start included, end not)."""
-    done = task.completed_at
-    return done is not None and period[0] <= done < period[1]
+def finished_in(completed_at: float | None, period: tuple[float, float]) -> bool:
+    """Whether a task that finished at `completed_at` (None: not yet) finished in `period`
+    (start included, end not)."""
+    return completed_at is not None and period[0] <= completed_at < period[1]
 
 
 def selection_ranges(selection: QItemSelection) -> list[QItemSelectionRange]:
