@@ -12,6 +12,10 @@ the engine file is then watched, and when an engine answers again the state is r
 (every task re-published as CHANGED, those gone meanwhile as REMOVED) and `ENGINE_BACK`
 follows. An "overflow" from the
 server (this client fell behind) is answered the same way: everything is read again.
+
+This module keeps the connection and the state the stream keeps current; the requests that are
+one action each are in `remote_tasks` and `remote_order` (mixins), and the questions, start
+checks, schedules and settings parts in `remote_ports`.
 """
 
 from __future__ import annotations
@@ -19,24 +23,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from qtqueue.api.client import ApiClient
 from qtqueue.api.light_client import answers, read_engine_file
 from qtqueue.api.port import ENGINE_BACK, ENGINE_LOST
-from qtqueue.api.remote_order import RemoteOrder
+from qtqueue.api.remote_ports import (
+    RemoteOverview,
+    RemoteQuestions,
+    RemoteSchedules,
+    RemoteSettings,
+)
+from qtqueue.api.remote_tasks import RemoteTasks, new_task_fields
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.overview import StartChecks
-from qtqueue.core.question import Question
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.events import EventBus, EventKind, Subscriber, TaskEvent
 from qtqueue.engine.runner import ShutdownPolicy
-from qtqueue.engine.schedule_rules import MissedPolicy, Schedule, template_of
-from qtqueue.engine.validation import CALLER_FIELDS
 from qtqueue.executors import ExecutorRegistry
-from qtqueue.settings import EngineSettings, Settings, family_settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +53,6 @@ RECONNECT_EVERY_S = 1.0
 SUBSCRIBE_WAIT_S = 10.0
 #: How long `close` lets requests under way finish.
 CLOSE_WAIT_S = 5.0
-
-
-def new_task_fields(task: Task) -> dict[str, Any]:
-    """What the `add_task` action takes of `task`: the fields a caller sets (`CALLER_FIELDS`),
-    the ones `TaskQueue.add_task` reads in process; the engine's own (status, times…) are left
-    out, as is an empty `created_by` (the engine fills in the user)."""
-    data = {k: v for k, v in task.to_dict().items() if k in CALLER_FIELDS}
-    if not data.get("created_by"):
-        data.pop("created_by", None)
-    return data
 
 
 def event_of(data: Mapping[str, Any]) -> TaskEvent:
@@ -73,176 +68,7 @@ def event_of(data: Mapping[str, Any]) -> TaskEvent:
     )
 
 
-class _Questions:
-    """`QuestionsPort` over the `questions` and `answer_question` actions."""
-
-    def __init__(self, engine: RemoteEngine) -> None:
-        self._engine = engine
-
-    async def list(
-        self, *, open_only: bool = True, task_id: str | None = None
-    ) -> list[Question]:
-        params: dict[str, Any] = {"open_only": open_only}
-        if task_id is not None:
-            params["task_id"] = task_id
-        reply = await self._engine.call("questions", params)
-        return [Question.from_dict(q) for q in reply.get("questions", [])]
-
-    async def answer(
-        self,
-        question_id: str,
-        message: str,
-        *,
-        response_type: str = "answer",
-        instructions: Sequence[str] = (),
-        generated_by: str = "human",
-        responder_id: str | None = None,
-    ) -> Question:
-        reply = await self._engine.call(
-            "answer_question",
-            {
-                "question_id": question_id,
-                "message": message,
-                "response_type": response_type,
-                "instructions": list(instructions),
-                "generated_by": generated_by,
-                "responder_id": responder_id,
-            },
-        )
-        return Question.from_dict(reply["question"])
-
-
-class _Overview:
-    """`OverviewPort` from the `waiting` action, read again after each batch of changes."""
-
-    def __init__(self) -> None:
-        self.checks: dict[str, StartChecks] = {}
-
-    def start_checks(self, task_id: str) -> StartChecks | None:
-        return self.checks.get(task_id)
-
-    def update(self, waiting: Iterable[Mapping[str, Any]]) -> None:
-        checks: dict[str, StartChecks] = {}
-        for w in waiting:
-            if not w.get("attempts"):
-                continue
-            checks[str(w["id"])] = StartChecks(
-                attempts=int(w["attempts"]),
-                last_reason=str(w.get("last_reason") or ""),
-                first_failed_at=float(w.get("first_failed_at") or 0.0),
-                last_checked_at=float(w.get("last_checked_at") or 0.0),
-                held_by=str(w.get("held_by") or ""),
-            )
-        self.checks = checks
-
-
-class _Schedules:
-    """`SchedulesPort` over the schedule actions; the list is kept by SCHEDULE_CHANGED events."""
-
-    def __init__(self, engine: RemoteEngine) -> None:
-        self._engine = engine
-        self.cached: list[Schedule] = []
-
-    def list_schedules(self) -> list[Schedule]:
-        return list(self.cached)
-
-    async def refresh(self) -> None:
-        reply = await self._engine.call("schedule_list")
-        self.cached = [Schedule.from_dict(s) for s in reply.get("schedules", [])]
-
-    async def _one(self, action: str, params: dict[str, Any]) -> Schedule:
-        reply = await self._engine.call(action, params)
-        await self.refresh()
-        return Schedule.from_dict(reply["schedule"])
-
-    async def add_schedule(
-        self,
-        template: Mapping[str, Any] | Task,
-        *,
-        every: str | float | None = None,
-        cron: str | None = None,
-        name: str = "",
-        timezone: str | None = None,
-        missed: MissedPolicy | str = MissedPolicy.RUN_ONCE,
-        paused: bool = False,
-    ) -> Schedule:
-        body = template_of(template) if isinstance(template, Task) else dict(template)
-        return await self._one(
-            "schedule_add",
-            {
-                "template": body, "every": every, "cron": cron, "name": name,
-                "timezone": timezone, "paused": paused,
-                "missed": missed.value if isinstance(missed, MissedPolicy) else missed,
-            },
-        )  # fmt: skip
-
-    async def update_schedule(self, ref: str, **changes: Any) -> Schedule:
-        params: dict[str, Any] = {"schedule_id": ref}
-        for key, value in changes.items():
-            if isinstance(value, Task):
-                value = template_of(value)
-            elif isinstance(value, MissedPolicy):
-                value = value.value
-            params[key] = value
-        return await self._one("schedule_update", params)
-
-    async def pause_schedule(self, ref: str) -> Schedule:
-        return await self._one("schedule_manage", {"schedule_id": ref, "action": "pause"})
-
-    async def resume_schedule(self, ref: str) -> Schedule:
-        return await self._one("schedule_manage", {"schedule_id": ref, "action": "resume"})
-
-    async def delete_schedule(self, ref: str) -> str:
-        params = {"schedule_id": ref, "action": "remove"}
-        reply = await self._engine.call("schedule_manage", params)
-        await self.refresh()
-        return str(reply["schedule_id"])
-
-    async def run_now(self, ref: str) -> str:
-        params = {"schedule_id": ref, "action": "run_now"}
-        reply = await self._engine.call("schedule_manage", params)
-        await self.refresh()
-        return str(reply["task_id"])
-
-
-class _Settings:
-    """`EngineSettingsPort` over `config_get` / `config_set`; `current()` is the last read."""
-
-    def __init__(self, engine: RemoteEngine, registry: ExecutorRegistry) -> None:
-        self._engine = engine
-        self._models = family_settings(registry)
-        self._current = Settings(EngineSettings(), {})
-
-    def current(self) -> Settings:
-        return self._current
-
-    def _read(self, reply: Mapping[str, Any]) -> None:
-        families = reply.get("families") or {}
-        self._current = Settings(
-            EngineSettings.model_validate(reply.get("engine") or {}),
-            {
-                name: model.model_validate(families[name])
-                for name, model in self._models.items()
-                if name in families
-            },
-        )
-
-    async def refresh(self) -> None:
-        """Read the settings the engine uses now."""
-        self._read(await self._engine.call("config_get"))
-
-    async def change(self, edited: Settings) -> None:
-        params = {
-            "engine": edited.engine.model_dump(mode="json", exclude_unset=True),
-            "families": {
-                name: model.model_dump(mode="json", exclude_unset=True)
-                for name, model in edited.families.items()
-            },
-        }
-        self._read(await self._engine.call("config_set", params))
-
-
-class RemoteEngine(RemoteOrder):
+class RemoteEngine(RemoteTasks):
     """The engine port (`qtqueue.api.port.EnginePort`) of an engine in another process.
 
     `await attach(data_dir, registry)` gives one connected; `await close()` stops following
@@ -258,11 +84,11 @@ class RemoteEngine(RemoteOrder):
         self._info = info
         self._client = ApiClient(data_dir, info)
         self._bus = EventBus()
-        self._questions = _Questions(self)
-        self._overview = _Overview()
-        self._schedules = _Schedules(self)
+        self._questions = RemoteQuestions(self)
+        self._overview = RemoteOverview()
+        self._schedules = RemoteSchedules(self)
         #: The engine's settings, for the settings dialog (`EngineSettingsPort`).
-        self.settings = _Settings(self, registry)
+        self.settings = RemoteSettings(self, registry)
         self._paused = False
         self._queues: list[dict[str, Any]] = []
         self._pump: asyncio.Task[None] | None = None
@@ -283,15 +109,15 @@ class RemoteEngine(RemoteOrder):
         return int(self._info.get("pid", 0))
 
     @property
-    def questions(self) -> _Questions:
+    def questions(self) -> RemoteQuestions:
         return self._questions
 
     @property
-    def overview(self) -> _Overview:
+    def overview(self) -> RemoteOverview:
         return self._overview
 
     @property
-    def schedules(self) -> _Schedules:
+    def schedules(self) -> RemoteSchedules:
         return self._schedules
 
     @property
@@ -454,24 +280,7 @@ class RemoteEngine(RemoteOrder):
             if not self._refresh_again:
                 return
 
-    # ------------------------------------------------------------------ tasks
-
-    async def _task(self, action: str, params: dict[str, Any]) -> Task:
-        return Task.from_dict((await self.call(action, params))["task"])
-
-    async def add_task(self, task: Task) -> str:
-        return str((await self.call("add_task", new_task_fields(task)))["id"])
-
-    async def add_tasks(self, tasks: Iterable[Task]) -> list[str]:
-        fields = [new_task_fields(t) for t in tasks]
-        return [str(i) for i in (await self.call("add_task", {"tasks": fields}))["ids"]]
-
-    async def import_file(self, path: Path) -> list[str]:
-        """A task file's tasks, all or none; the engine reads it (it may exceed a request)."""
-        return [str(i) for i in (await self.call("import_tasks", {"path": str(path)}))["ids"]]
-
-    async def get_task(self, task_id: str) -> Task:
-        return await self._task("get_task", {"task_id": task_id})
+    # ------------------------------------------------------------------ requests that keep state
 
     async def list_tasks(
         self,
@@ -501,58 +310,6 @@ class RemoteEngine(RemoteOrder):
         self._known.update(t.id for t in tasks)
         return tasks
 
-    async def _manage(self, task_id: str, action: str) -> Task:
-        return await self._task("queue_manage", {"task_id": task_id, "action": action})
-
-    async def pause_task(self, task_id: str) -> Task:
-        return await self._manage(task_id, "pause")
-
-    async def resume_task(self, task_id: str) -> Task:
-        return await self._manage(task_id, "resume")
-
-    async def cancel_task(self, task_id: str) -> Task:
-        return await self._manage(task_id, "cancel")
-
-    async def retry_task(self, task_id: str) -> Task:
-        return await self._manage(task_id, "retry")
-
-    async def remove_task(self, task_id: str) -> None:
-        await self.call("queue_manage", {"task_id": task_id, "action": "remove"})
-
-    async def approve_task(self, task_id: str) -> Task:
-        return await self._task("approve_task", {"task_id": task_id})
-
-    async def reject_task(self, task_id: str, reason: str = "") -> Task:
-        return await self._task("reject_task", {"task_id": task_id, "reason": reason})
-
-    async def send_input(self, task_id: str, text: str | bytes, *, eof: bool = False) -> None:
-        try:
-            data = text.decode() if isinstance(text, bytes) else text
-        except UnicodeDecodeError as exc:  # the action takes text; in process, bytes go as is
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_FORMAT,
-                f"input: not UTF-8 text ({exc.reason} at byte {exc.start}); an engine in "
-                "another process takes text input only",
-                field="text",
-            ) from None
-        await self.call(
-            "send_input", {"task_id": task_id, "text": data, "newline": False, "eof": eof}
-        )
-
-    async def requeue_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:
-        params: dict[str, Any] = {"all": True} if ids is None else {"ids": list(ids)}
-        if ids is not None and not params["ids"]:
-            return []  # as in process: no ids, nothing requeued (the action reads none as all)
-        return list((await self.call("requeue_dead_letters", params)).get("ids", []))
-
-    async def purge_dead_letters(self, ids: Iterable[str] | None = None) -> list[str]:
-        params: dict[str, Any] = {"all": True} if ids is None else {"ids": list(ids)}
-        if ids is not None and not params["ids"]:
-            return []
-        return list((await self.call("purge_dead_letters", params)).get("ids", []))
-
-    # ------------------------------------------------------------------ the queue
-
     async def pause_queue(self) -> None:
         await self.call("pause_queue")
         self._paused = True
@@ -560,23 +317,6 @@ class RemoteEngine(RemoteOrder):
     async def resume_queue(self) -> None:
         await self.call("resume_queue")
         self._paused = False
-
-    async def get_queue_stats(self) -> dict[str, Any]:
-        return await self.call("stats")
-
-    async def get_history(
-        self, since_s: float = 86400, bucket_s: float | None = None
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {"since_s": since_s}
-        if bucket_s is not None:
-            params["bucket_s"] = bucket_s
-        return await self.call("history", params)
-
-    async def read_log(self, task_id: str, tail_bytes: int | None = None) -> str:
-        params: dict[str, Any] = {"task_id": task_id}
-        if tail_bytes is not None:
-            params["tail_bytes"] = tail_bytes
-        return str((await self.call("read_log", params)).get("log", ""))
 
     def follow_log(self, task_id: str) -> AsyncIterator[str]:
         return self._client.follow_log(task_id)

@@ -26,7 +26,14 @@ DURATION_SAMPLE = 10_000
 
 
 async def read_stats(fetchall: Fetch, now: float) -> dict[str, Any]:
-    """Figures computed in SQL: distributions over tasks, outcomes over transitions."""
+    """Figures computed in SQL: distributions and outcomes over tasks, durations and recent
+    activity over transitions.
+
+    The outcomes (completed, failed, cancelled, the success rate) are the status
+    distribution's, from the same statement: a task's transition is written a little after
+    its state (`engine.writer.HISTORY_DELAY_S`), so outcomes counted from the transitions
+    could lag the totals beside them. A task that failed and then completed on a retry is
+    one success (its failed attempt stays in the history)."""
 
     async def pairs(sql: str, *args: Any) -> dict[str, int]:
         return {str(k): int(v) for k, v in await fetchall(sql, args)}
@@ -41,19 +48,14 @@ async def read_stats(fetchall: Fetch, now: float) -> dict[str, Any]:
         "SELECT error_code, count(*) FROM tasks WHERE error_code IS NOT NULL "
         "AND status IN ('failed', 'timeout', 'cancelled') GROUP BY error_code"
     )
-    # Outcomes are counted per task, by its latest transition: a task that failed and
-    # then completed on a retry is one success (its failed attempt stays in the history).
-    completed, failed, timed_out, cancelled, avg_duration = await one(
-        "SELECT sum(to_status = 'completed'), sum(to_status = 'failed'), "
-        "sum(to_status = 'timeout'), sum(to_status = 'cancelled'), "
-        "avg(CASE WHEN to_status = 'completed' THEN duration_s END) FROM task_events "
-        "WHERE id IN (SELECT max(id) FROM task_events GROUP BY task_rid)"
-    )
     completed, failed, timed_out, cancelled = (
-        int(completed or 0),
-        int(failed or 0),
-        int(timed_out or 0),
-        int(cancelled or 0),
+        status_distribution.get(status, 0)
+        for status in ("completed", "failed", "timeout", "cancelled")
+    )
+    # The completed runs' mean duration, each task's latest completion once.
+    (avg_duration,) = await one(
+        "SELECT avg(CASE WHEN to_status = 'completed' THEN duration_s END) FROM task_events "
+        "WHERE id IN (SELECT max(id) FROM task_events GROUP BY task_rid)"
     )
     finished = completed + failed + timed_out
     total_retries, with_retries, at_max = await one(

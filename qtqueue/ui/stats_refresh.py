@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from qtqueue.api.port import EnginePort
 from qtqueue.core.errors import QueueError
+from qtqueue.ui.single_flight import SingleFlight
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +35,12 @@ class StatsRefresh:
     ) -> None:
         self._queue = queue
         self._show = show
-        self._spawn = spawn
         self._stopping = stopping
-        self._running = False
-        self._again = False
         self.timer = QTimer(parent)
         self.timer.setSingleShot(True)
         self.timer.setInterval(STATS_DELAY_MS)
         self.timer.timeout.connect(self._start)
+        self._flight = SingleFlight(spawn, self.timer.start)
 
     def request(self) -> None:
         """Read the figures once the delay has passed (a burst of changes: one read)."""
@@ -57,13 +56,8 @@ class StatsRefresh:
         self.timer.stop()
 
     def _start(self) -> None:
-        if self._stopping():
-            return
-        if self._running:
-            self._again = True
-            return
-        self._running = True
-        self._spawn(self._refresh(), "refresh statistics")
+        if not self._stopping():
+            self._flight.start(self._refresh, "refresh statistics")
 
     async def _refresh(self) -> None:
         try:
@@ -71,9 +65,4 @@ class StatsRefresh:
         except QueueError as exc:
             logger.debug("no statistics: %s", exc)
             return
-        finally:
-            self._running = False
-            if self._again:
-                self._again = False
-                self.timer.start()
         self._show(stats)

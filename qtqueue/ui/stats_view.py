@@ -38,6 +38,7 @@ from qtqueue.core.task import TERMINAL, TaskStatus
 from qtqueue.core.type_titles import type_title
 from qtqueue.ui.engine_bridge import BackgroundTasks, EngineBridge
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
+from qtqueue.ui.single_flight import SingleFlight
 from qtqueue.ui.stats.charts import (
     BLUE,
     GREEN,
@@ -111,8 +112,7 @@ class StatsView(QWidget):
         self._background = BackgroundTasks()
         self._last_refresh = -math.inf
         self._stale = True
-        self._running = False
-        self._again = False
+        self._flight = SingleFlight(self._background.spawn, self._load_again)
         self._stopped = False
         self._samples: deque[tuple[float, float, float]] = deque(maxlen=SYSTEM_WINDOW_S)
 
@@ -297,13 +297,15 @@ class StatsView(QWidget):
     def _refresh(self) -> None:
         if self._stopped or not self.isVisible():
             return
-        if self._running:
-            self._again = True
-            return
-        self._running = True
-        self._stale = False
-        self._last_refresh = time.monotonic()
-        self._background.spawn(self._load(*self.current_range()), "refresh the statistics")
+        since_s, bucket_s = self.current_range()
+        if self._flight.start(lambda: self._load(since_s, bucket_s), "refresh the statistics"):
+            self._stale = False
+            self._last_refresh = time.monotonic()
+
+    def _load_again(self) -> None:
+        """More was asked for while a history read ran: read once more (debounced)."""
+        self._stale = True
+        self._schedule()
 
     async def _load(self, since_s: float, bucket_s: float) -> None:
         self.history_queries += 1
@@ -312,12 +314,6 @@ class StatsView(QWidget):
         except QueueError as exc:
             logger.debug("no history: %s", exc)
             return
-        finally:
-            self._running = False
-            if self._again:
-                self._again = False
-                self._stale = True
-                self._schedule()
         if (since_s, bucket_s) != self.current_range():
             self.mark_stale()  # the range changed meanwhile: this one is not worth drawing
             return

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
 import pytest
 from helpers.cli import ok, qtqueue_command, qtqueue_env, refused, running_engine, stop_engine
+from helpers.processes import stop_all, tree
 from helpers.waiting import wait_until
 
 TIMEOUT_S = 30
@@ -399,18 +401,22 @@ def test_run_until_idle_stops_when_only_a_paused_task_holds_the_slot_others_need
              "--until-idle", "--max-concurrent", "1"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
         )  # fmt: skip
+    started: list[psutil.Process] = []  # the engine, its spawner, the held command
     try:
         wait_until(lambda: task(cli, held)["status"] == "running", what="the first task to run")
+        started = tree(proc.pid)
         ok(cli("pause", held))
         # The paused task keeps the only slot: nothing else can run until it is resumed,
         # so the run is over (before, it waited for ever).
         assert proc.wait(timeout=TIMEOUT_S) == 0, log.read_text()
+        assert task(cli, behind)["status"] == "pending"
+        assert task(cli, held)["status"] == "paused"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert task(cli, behind)["status"] == "pending"
-    assert task(cli, held)["status"] == "paused"
+        # Passed or failed, nothing started here outlives the test: the spawner outlives
+        # the engine by design, and the command the spawner.
+        (tmp_path / "gate").touch()
+        stop_all([*started, *tree(proc.pid)])
+        proc.wait()
 
 
 # --------------------------------------------------------------------------- crash safety
@@ -425,8 +431,6 @@ def _long_command(runs: Path) -> list[str]:
 def test_a_headless_engine_killed_with_sigkill_loses_nothing_and_runs_nothing_twice_silently(
     cli: Cli, data_dir: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    import psutil
-
     log = tmp_path / "engine.log"
     with running_engine(data_dir, env, log, args=["--max-concurrent", "2"]) as proc:
         finished = ok(cli("add", "command", "--", "true")).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import psutil
@@ -23,6 +24,26 @@ def tree_pids(pid: int) -> list[int]:
         return [pid, *(p.pid for p in root.children(recursive=True))]
     except psutil.NoSuchProcess:
         return []
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and its live descendants, as handles that know their start time (so a
+    pid reused later is never stopped in their place)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_all(procs: list[psutil.Process]) -> None:
+    """SIGKILL each of `procs` still running (stopped ones too) and wait for them briefly;
+    what a test leaves behind when it fails midway (an engine's spawner, its commands)."""
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.is_running():
+                p.kill()
+    psutil.wait_procs(procs, timeout=5)
 
 
 def status_of(pid: int) -> str:

@@ -520,6 +520,38 @@ async def test_stats_on_a_known_history(store: SqliteTaskStore) -> None:
     }  # fmt: skip
 
 
+async def test_tasks_whose_outcome_is_not_in_the_history_yet_count_in_the_success_rate(
+    store: SqliteTaskStore,
+) -> None:
+    """Three tasks: one completed and one failed with their whole history written, and one
+    just completed whose completion transition is still held back (its state is written)."""
+    done = make_task(1, status=S.COMPLETED, completed_at=NOW + 5, duration_s=2.0)
+    failed = make_task(2, status=S.FAILED, completed_at=NOW + 6, error_code="X")
+    just_done = make_task(3, status=S.COMPLETED, completed_at=NOW + 9, duration_s=1.0)
+    kind = "custom_command"
+    await store.apply(
+        WriteBatch(
+            inserts=[done, failed, just_done],
+            transitions=[
+                Transition(done.id, NOW + 1, None, S.PENDING, kind),
+                Transition(done.id, NOW + 5, S.PENDING, S.COMPLETED, kind, None, 2.0),
+                Transition(failed.id, NOW + 2, None, S.PENDING, kind),
+                Transition(failed.id, NOW + 6, S.PENDING, S.FAILED, kind, "X", 1.0),
+                Transition(just_done.id, NOW + 3, None, S.PENDING, kind),
+                Transition(just_done.id, NOW + 8, S.PENDING, S.RUNNING, kind),
+            ],
+        )
+    )
+
+    stats = await store.stats(NOW + 10)
+
+    dist, perf = stats["status_distribution"], stats["performance"]
+    assert dist == {"completed": 2, "failed": 1}
+    assert (perf["completed_tasks"], perf["failed_tasks"]) == (dist["completed"], dist["failed"])
+    assert perf["success_rate"] == pytest.approx(100.0 * 2 / 3)
+    assert perf["average_duration_seconds"] == pytest.approx(2.0)  # of the written completion
+
+
 async def test_stats_of_an_empty_store(store: SqliteTaskStore) -> None:
     stats = await store.stats(NOW)
     assert stats["status_distribution"] == {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtWidgets import QLabel, QToolTip, QWidget
 from pytestqt.qtbot import QtBot
 
 from qtqueue.core.errors import error_info
@@ -81,7 +81,7 @@ def test_the_failed_bar_shows_its_count_and_a_click_lists_the_failed_tasks(
     assert shown_ids(window) == {ids[2]}
 
 
-def test_a_time_bucket_tells_its_figures_and_a_click_selects_the_tasks_finished_then(
+def test_a_time_bucket_tells_its_figures_and_a_click_filters_the_list_to_its_tasks(
     window: MainWindow, run: Run, qtbot: QtBot
 ) -> None:
     ids = finish(
@@ -98,7 +98,12 @@ def test_a_time_bucket_tells_its_figures_and_a_click_selects_the_tasks_finished_
     click(view.links["throughput"], bucket)
     assert window.form.tabs.currentWidget() is window.form.tasksTab
     assert window.form.filterStatus.currentText() == "Finished"
-    assert selected_ids(window) == set(ids)
+    assert bucket.request is not None and window.filters.period == bucket.request.finished
+    assert shown_ids(window) == set(ids)
+    chip = window.findChild(QWidget, "periodFilterRow")
+    label = window.findChild(QLabel, "periodFilterLabel")
+    assert chip is not None and chip.isVisibleTo(window)
+    assert label is not None and label.text() == f"Finished {bucket.request.period}"
 
 
 def test_a_task_type_bar_tells_its_durations_and_a_click_filters_to_that_type(

@@ -61,6 +61,8 @@ def bucket_hit(
     ]
     request = None
     if bucket["finished"]:
-        lines.append("Click: list the tasks that finished then")
-        request = FilterRequest(f"finished {period}", status=TERMINAL, finished=(start, end))
+        lines.append("Click: show only the tasks that finished then")
+        request = FilterRequest(
+            f"finished {period}", status=TERMINAL, finished=(start, end), period=period
+        )
     return Hit((start - until) / unit_s, (end - until) / unit_s, "\n".join(lines), request)

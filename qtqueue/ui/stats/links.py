@@ -15,7 +15,8 @@ from qtqueue.core.task import Task, TaskStatus
 from qtqueue.ui.forms.main_window_ui import Ui_MainWindow
 from qtqueue.ui.task_list.filters import DEAD_LETTERS, TaskFilters
 from qtqueue.ui.task_list.model import TaskTableModel
-from qtqueue.ui.task_list.proxy import TaskFilterProxy
+from qtqueue.ui.task_list.period_chip import PeriodChip
+from qtqueue.ui.task_list.proxy import TaskFilterProxy, finished_in
 from qtqueue.ui.task_list.status_filters import ALL, STATUS_FILTERS
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Window(Protocol):
     detail: Any
     queue: Any
     statsUpdated: Any
+    sidebar: Any
 
     def select_tasks(self, ids: Iterable[str]) -> None:
         """Select exactly these tasks' rows."""
@@ -44,7 +46,8 @@ class FilterRequest:
 
     `status` is a status filter's choice (a set of statuses, or `DEAD_LETTERS`), None for
     any; `task_type` a type's name; `error_code` an error code; `finished` a period
-    (start, end) of UNIX times the tasks finished in. `label` says in words what was clicked.
+    (start, end) of UNIX times the tasks finished in, `period` that period in words
+    ("14:00–15:00"). `label` says in words what was clicked.
     """
 
     label: str
@@ -52,6 +55,7 @@ class FilterRequest:
     task_type: str | None = None
     error_code: str | None = None
     finished: tuple[float, float] | None = None
+    period: str = ""
 
     def matches(self, task: Task) -> bool:
         """Whether `task` is one of the tasks asked for."""
@@ -64,18 +68,13 @@ class FilterRequest:
             return False
         if self.error_code is not None and task.error_code != self.error_code:
             return False
-        if self.finished is not None:
-            start, end = self.finished
-            done = task.completed_at
-            if done is None or not start <= done < end:
-                return False
-        return True
+        return self.finished is None or finished_in(task.completed_at, self.finished)
 
     @property
     def narrows(self) -> bool:
-        """Whether the filters alone show more than the tasks asked for (an error code or a
-        period): those tasks are then selected in the list too."""
-        return self.error_code is not None or self.finished is not None
+        """Whether the filters alone show more than the tasks asked for (an error code; a
+        period is a filter of its own): those tasks are then selected in the list too."""
+        return self.error_code is not None
 
 
 def _choose(combo: QComboBox, data: Any) -> bool:
@@ -89,15 +88,16 @@ def _choose(combo: QComboBox, data: Any) -> bool:
 
 def apply_request(window: Window, request: FilterRequest) -> list[str]:
     """Show the Tasks tab filtered to `request`'s tasks: its status and type choices, the
-    other choices cleared; an error code also goes into the search where the search finds
-    error codes. Where the filters show more than the request (a code, a period), its tasks
-    are selected. Returns the ids of the tasks asked for that the list holds."""
+    other choices cleared; a period becomes the list's period filter (its chip says so); an
+    error code also goes into the search where the search finds error codes. Where the
+    filters show more than the request (a code), its tasks are selected. Returns the ids of
+    the tasks asked for that the list holds."""
     f = window.form
     f.tabs.setCurrentWidget(f.tasksTab)
     model = window.model
     ids = [t.id for t in model.tasks() if request.matches(t)]
     status = request.status
-    if request.narrows and isinstance(status, frozenset):
+    if (request.narrows or request.finished is not None) and isinstance(status, frozenset):
         status = _narrowest(status, {t.status for t in model.tasks() if t.id in set(ids)})
     if not _choose(f.filterStatus, status_key(status)):
         _choose(f.filterStatus, ALL)
@@ -110,6 +110,7 @@ def apply_request(window: Window, request: FilterRequest) -> list[str]:
     if code is not None and ids and _search_finds(window, ids, code):
         search = code
     f.searchBox.setText(search)
+    window.filters.set_period(request.finished, request.period)
     window.filters.apply_status()
     window.filters.apply_values()
     window.filters.apply_search()
@@ -136,9 +137,7 @@ def status_key(status: frozenset[TaskStatus] | str | None) -> str | None:
     return next((c.key for c in STATUS_FILTERS if c.statuses == status), None)
 
 
-def _narrowest(
-    within: frozenset[TaskStatus], found: set[TaskStatus]
-) -> frozenset[TaskStatus]:
+def _narrowest(within: frozenset[TaskStatus], found: set[TaskStatus]) -> frozenset[TaskStatus]:
     """The smallest status choice inside `within` that holds every status in `found` (the
     clicked tasks' statuses): "Failed or timed out" rather than "Finished" where all of
     them failed. `within` itself where none is smaller."""
@@ -164,9 +163,10 @@ def _search_finds(window: Window, ids: Iterable[str], code: str) -> bool:
 
 def install(window: Window, view: Any) -> None:
     """Wire the statistics view (`view`, built once the tasks show) into the window: clicks
-    on its charts filter the task list, the status and error charts follow the window's
-    `get_queue_stats()` results, and the detail pane's process graph samples only where the
-    window runs the engine."""
+    on its charts filter the task list (a period shows as a chip over it), the status and
+    error charts follow the window's `get_queue_stats()` results, and the detail pane's
+    process graph samples only where the window runs the engine."""
     view.filterRequested.connect(lambda request: apply_request(window, request))
     window.statsUpdated.connect(view.show_queue_stats)
+    PeriodChip.install(window.filters, window.sidebar.banner)
     window.detail.process_graph.owns_engine = window.queue.owns_engine

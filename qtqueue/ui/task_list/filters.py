@@ -1,5 +1,6 @@
 """The filter bar above the task table: the status, type, category and tag choices and the
-search box, applied to `TaskFilterProxy` (the search after a short pause in typing)."""
+search box, applied to `TaskFilterProxy` (the search after a short pause in typing), and the
+period the tasks finished in that a statistics chart's time bucket sets (`set_period`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class TaskFilters(QObject):
     choices follow the values `model` holds. Choosing dead letters calls
     `show_dead_letter_column` (what a dead letter died of is what one looks at them for).
     The type choice reads each type's name in words (`set_titles`). Esc in the search box
-    clears it. `changed` is emitted whenever a filter was applied (the sidebar follows)."""
+    clears it, then the period (`set_period`). `changed` is emitted whenever a filter was
+    applied (the sidebar follows)."""
 
     changed = Signal()
 
@@ -51,6 +53,7 @@ class TaskFilters(QObject):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.apply_search)
         self._titles: Mapping[str, str] = {}
+        self._period_label = ""
         f = form
         for choice in STATUS_FILTERS:
             if choice.key == DEAD_LETTERS:
@@ -84,11 +87,14 @@ class TaskFilters(QObject):
             and event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
             and event.key() == Qt.Key.Key_Escape
-            and self.form.searchBox.text()
         ):
-            self.form.searchBox.clear()
-            self.apply_search()
-            return True
+            if self.form.searchBox.text():
+                self.form.searchBox.clear()
+                self.apply_search()
+                return True
+            if self.period is not None:
+                self.set_period(None)
+                return True
         return super().eventFilter(watched, event)
 
     def set_titles(self, titles: Mapping[str, str]) -> None:
@@ -119,6 +125,7 @@ class TaskFilters(QObject):
             for widget in widgets:
                 widget.blockSignals(False)
         self._search_timer.stop()
+        self._period_label = ""
         self.proxy.clear_filters()
         self.changed.emit()
 
@@ -143,6 +150,23 @@ class TaskFilters(QObject):
         self.proxy.set_category(f.filterCategory.currentData())
         self.proxy.set_tag(f.filterTag.currentData())
         self.changed.emit()
+
+    def set_period(self, period: tuple[float, float] | None, label: str = "") -> None:
+        """Show only the tasks that finished in `period` (start, end: UNIX times), said as
+        `label` ("14:00–15:00"); None: any time. The other filters stay as they are."""
+        self._period_label = label if period is not None else ""
+        self.proxy.set_finished(period)
+        self.changed.emit()
+
+    @property
+    def period(self) -> tuple[float, float] | None:
+        """The period the list shows the tasks finished in, or None."""
+        return self.proxy.finished
+
+    @property
+    def period_label(self) -> str:
+        """The period in words, as `set_period` was given it ("" without a period)."""
+        return self._period_label if self.proxy.finished is not None else ""
 
     def apply_search(self) -> None:
         """Filter by the search box's words now."""
