@@ -49,14 +49,21 @@ class OutputParser:
         self.progress_re = re.compile(progress_pattern) if progress_pattern else None
         self.step_re = re.compile(step_pattern, re.IGNORECASE) if step_pattern else None
         self._partial = ["", ""]  # the unfinished last line of stdout, of stderr
-        self.tail = bytearray()
+        self._tails = (bytearray(), bytearray())  # the last output of each
+
+    @property
+    def tail(self) -> bytes:
+        """The last output, stderr's after stdout's: a failing command's last words are
+        mostly on stderr, whichever pipe the engine happened to read last."""
+        return bytes(self._tails[0] + self._tails[1])
 
     def feed(self, chunk: bytes, stderr: bool = False) -> None:
         """Take a chunk read from stdout (or, with `stderr`, stderr: marked in the log)."""
         self.ctx.log_bytes(mark_stderr(chunk) if stderr else chunk)
-        self.tail += chunk
-        if len(self.tail) > _TAIL_BYTES:
-            del self.tail[: len(self.tail) - _TAIL_BYTES]
+        tail = self._tails[stderr]
+        tail += chunk
+        if len(tail) > _TAIL_BYTES:
+            del tail[: len(tail) - _TAIL_BYTES]
         if self.progress_re is None and self.step_re is None:
             return
         text = self._partial[stderr] + chunk.decode("utf-8", "replace")

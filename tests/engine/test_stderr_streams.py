@@ -185,3 +185,12 @@ async def test_a_spawner_from_before_the_split_still_runs_commands_unmarked(
         old.wait()
     assert task.status is S.FAILED and task.error_details["exit_code"] == 4
     assert "out\nerr\n" in log and MARK_ERR_TEXT not in log and not has_marks(log)
+
+
+async def test_a_failed_commands_error_quotes_its_last_words_on_stderr(queue: TaskQueue) -> None:
+    """Whichever pipe the engine read last, the error names what went wrong (stderr), not
+    the chatter the command printed on stdout after it."""
+    command = "echo 'fatal: no such ref main' >&2; echo 'cleaning up'; echo 'done'; exit 2"
+    task = await queue.wait_for(await queue.add_task(shell(command)), timeout_s=20)
+    assert task.status is S.FAILED
+    assert (task.error or "").endswith("fatal: no such ref main")
