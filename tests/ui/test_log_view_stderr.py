@@ -1,7 +1,7 @@
 """The log viewer marks what a command wrote to stderr: a red tint under the text (its own
-ANSI colours kept) and the tooltip "stderr…", in the detail pane and the pop-out window; stdout
-stays unmarked; a tail that begins inside stderr output shows it marked; Save writes plain
-text."""
+ANSI colours kept), a red bar beside its lines and the tooltip "stderr…", in the detail pane
+and the pop-out window; stdout stays unmarked; a tail that begins inside stderr output shows it
+marked; Save writes plain text."""
 
 from __future__ import annotations
 
@@ -98,6 +98,23 @@ def test_a_tail_that_begins_inside_stderr_output_shows_it_as_stderr(qtbot: QtBot
     assert log.text() == "tail of an error\nstdout after\n"
     assert fmt_at(log.edit, "tail of an error")[0] == TINT
     assert fmt_at(log.edit, "stdout after")[0] != TINT
+
+
+def test_a_bar_beside_stderr_lines_takes_room_only_once_there_are_some(qtbot: QtBot) -> None:
+    log = view(qtbot)
+    log.append("plain one\nplain two\n")
+    log.flush()
+    assert log.edit.viewportMargins().left() == 0 and not log.gutter.bar.isVisible()
+    log.append(f"{MARK_ERR_TEXT}bad one\n{MARK_END_TEXT}plain three\n{MARK_ERR_TEXT}bad two\n")
+    log.flush()
+    assert log.gutter.bar.isVisible() and log.edit.viewportMargins().left() > 0
+    assert log.gutter.bar.marked_lines() == [2, 4]
+    log.times_button.click()  # times and the bar side by side
+    assert log.gutter.isVisible() and log.gutter.bar.isVisible()
+    assert log.edit.viewportMargins().left() > log.gutter.width_needed()
+    log.clear()  # another task's log
+    assert not log.gutter.bar.isVisible()
+    assert log.edit.viewportMargins().left() == log.gutter.width_needed()
 
 
 def test_a_mark_cut_between_two_chunks_still_marks_the_text_after_it(qtbot: QtBot) -> None:

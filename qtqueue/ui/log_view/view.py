@@ -10,7 +10,7 @@ Saving and the pop-out window read the whole retained log through `LogSource`.
 
 What the command wrote to stderr (marked in the log, `qtqueue.core.log_streams`) shows on a
 red tint (`STDERR_TINT`, translucent so it reads on a light and a dark background, under the
-text's own ANSI colours) with the tooltip "stderr".
+text's own ANSI colours) with a tooltip, and a red bar in the margin beside its lines.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 
 from qtqueue.ui.log_view.ansi import AnsiParser, Span, Style
 from qtqueue.ui.log_view.find_bar import FindBar
-from qtqueue.ui.log_view.gutter import NO_TIME, TimeGutter, encode_time
+from qtqueue.ui.log_view.gutter import NO_TIME, STDERR_PROPERTY, TimeGutter, encode_time
 
 logger = logging.getLogger(__name__)
 
@@ -245,9 +245,13 @@ class LogView(QWidget):
         cursor = QTextCursor(doc)
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
+        marked = False
         for span in spans:
             cursor.insertText(span.text, self._format(span.style))
+            marked = marked or span.style.stderr
         cursor.endEditBlock()
+        if marked:
+            self.gutter.set_streams(True)
         self._mark_times(newlines, continued_empty)
         if before + newlines > edit.maximumBlockCount():
             self.set_truncated(True)
@@ -284,6 +288,7 @@ class LogView(QWidget):
                 fmt.setBackground(QColor(*STDERR_TINT))
             if style.stderr:
                 fmt.setToolTip(STDERR_TIP)
+                fmt.setProperty(STDERR_PROPERTY, True)
             if style.bold:
                 fmt.setFontWeight(QFont.Weight.Bold)
             fmt.setFontItalic(style.italic)
@@ -297,6 +302,7 @@ class LogView(QWidget):
         self._pending = []
         self._parser.reset()
         self.edit.clear()
+        self.gutter.set_streams(False)
         self.set_truncated(False)
         self.set_following(True)
 
