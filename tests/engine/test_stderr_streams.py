@@ -194,3 +194,15 @@ async def test_a_failed_commands_error_quotes_its_last_words_on_stderr(queue: Ta
     task = await queue.wait_for(await queue.add_task(shell(command)), timeout_s=20)
     assert task.status is S.FAILED
     assert (task.error or "").endswith("fatal: no such ref main")
+
+
+async def test_without_a_spawner_the_engines_own_commands_mark_stderr_too(
+    make_queue: QueueFactory,
+) -> None:
+    queue = await make_queue()
+    assert queue.state.spawner is not None
+    queue.state.spawner.close()  # it went away: commands are the engine's own children now
+    task = await queue.wait_for(await queue.add_task(shell("echo out; echo err >&2")), 20)
+    assert task.status is S.COMPLETED, task.error
+    log = await queue.read_log(task.id)
+    assert (True, "err\n") in split_streams(log) and (False, "out\n") in split_streams(log)
