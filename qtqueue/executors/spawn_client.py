@@ -330,6 +330,7 @@ class SpawnerClient:
                 self._early[task_id] = status
             elif not waiting.done():
                 waiting.set_result(status)
+        # {"kept": N}: descriptors for the hello that follows, queued on arrival already.
         elif "hello" in message and self._hello is not None:
             hello = message["hello"]
             count = (

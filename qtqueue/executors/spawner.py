@@ -24,10 +24,14 @@ Protocol: one JSON object per line each way; file descriptors travel with SCM_RI
                      {"op": "bye"}                        closing cleanly: exit once idle
   spawner -> engine  {"spawned": ID, "pid": PID} | {"spawned": ID, "errno": N, "error": TEXT}
                      {"exit": ID, "pid": PID, "status": WAIT_STATUS}
+                     {"kept": N}                          (before a hello) N of its descriptors
+                      fds: N of the kept read ends the hello names (at most MAX_HELLO_FDS in
+                      one message: SCM_RIGHTS carries no more than 253)
                      {"hello": {"running": [[ID, PID], ...], "ended": [[ID, PID, STATUS], ...],
                                 "fds": [N, ...]}}
-                      fds: the kept read ends of each running, then each ended command, in
-                      order: N of them for each (1: its output; 2: its stdout, then its stderr)
+                      the kept read ends (sent before it) are those of each running, then each
+                      ended command, in order: N of them for each (1: its output; 2: its
+                      stdout, then its stderr)
 A spawner from before "stderr" and "fds" (stdout and stderr in one pipe) answers a hello with
 no "fds": the engine then sends no "stderr" (see spawn_client.SpawnerClient.splits_stderr).
 """
@@ -48,7 +52,8 @@ from typing import Any
 #: Bytes of one message at most; a spawn request carries a command line and its environment.
 MAX_MESSAGE = 4 * 1024 * 1024
 MAX_FDS = 10
-#: Descriptors one hello may carry at most (a read end per command kept).
+#: Descriptors one message may carry at most (the kept read ends a hello hands back are sent
+#: in messages of this many).
 MAX_HELLO_FDS = 250
 #: Seconds a new spawner waits for the engine that started it to connect.
 FIRST_CONNECT_S = 30.0
@@ -201,17 +206,20 @@ class Spawner:
         elif op == "hello":
             running = sorted(self.running.values(), key=lambda c: c.pid)
             ended = sorted(self.ended.items())
+            kept = [fd for c in running for fd in c.keep_fds]
+            kept += [fd for _, (_, _, fds_kept) in ended for fd in fds_kept]
+            for start in range(0, len(kept), MAX_HELLO_FDS):
+                batch = kept[start : start + MAX_HELLO_FDS]
+                self.send({"kept": len(batch)}, batch)
             self.send(
                 {
                     "hello": {
                         "running": [[c.task_id, c.pid] for c in running],
                         "ended": [[t, pid, st] for t, (pid, st, _) in ended],
                         "fds": [len(c.keep_fds) for c in running]
-                        + [len(kept) for _, (_, _, kept) in ended],
+                        + [len(fds_kept) for _, (_, _, fds_kept) in ended],
                     }
-                },
-                [fd for c in running for fd in c.keep_fds]
-                + [fd for _, (_, _, kept) in ended for fd in kept],
+                }
             )
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
