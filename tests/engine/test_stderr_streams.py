@@ -78,6 +78,11 @@ async def test_stdout_and_stderr_lines_are_kept_apart_in_the_order_they_came(
     assert "out one\nerr one\nout two\nerr two\n" in printed
     assert "\x1b" not in printed  # plain text: no mark reaches a terminal
     assert ok(cli("log", "--stderr-only", task_id)) == "err one\nerr two\n"
+    shown = ok(cli("show", "--logs", task_id))
+    assert "err two" in shown and "\x1b" not in shown
+    assert ok(cli("log", "--follow", task_id)) == printed
+    refused = cli("log", "--follow", "--stderr-only", task_id)
+    assert refused.returncode == 2 and "drop --follow" in refused.stderr
 
 
 async def _has(queue: TaskQueue, task_id: str, text: str) -> bool:
