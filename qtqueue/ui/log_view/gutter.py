@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QTextBlock, QTextFormat
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
@@ -25,6 +26,28 @@ STDERR_PROPERTY = int(QTextFormat.Property.UserProperty) + 7733
 #: The bar beside stderr lines: its width (pixels) and colour (reads on light and dark).
 BAR_WIDTH = 4
 BAR_COLOR = "#dc2626"
+
+
+def visible_blocks(edit: QPlainTextEdit, bottom: int) -> Iterator[tuple[QTextBlock, QRectF]]:
+    """The visible lines of `edit` down to `bottom` (viewport pixels), with where each is."""
+    block = edit.firstVisibleBlock()
+    offset = edit.contentOffset()
+    while block.isValid():
+        geometry = edit.blockBoundingGeometry(block).translated(offset)
+        if geometry.top() > bottom:
+            break
+        if block.isVisible():
+            yield block, geometry
+        block = block.next()
+
+
+def follow_scroll(widget: QWidget, rect: QRect, dy: int) -> None:
+    """Keep a margin `widget` in step with its edit's `updateRequest(rect, dy)`."""
+    if widget.isVisible():
+        if dy:
+            widget.scroll(0, dy)
+        else:
+            widget.update(0, rect.y(), widget.width(), rect.height())
 
 
 def has_stderr(block: QTextBlock) -> bool:
@@ -57,7 +80,7 @@ class TimeGutter(QWidget):
         self._edit = edit
         self.base = base
         self.bar = StreamBar(edit)
-        edit.updateRequest.connect(self._scrolled)
+        edit.updateRequest.connect(lambda rect, dy: follow_scroll(self, rect, dy))
         self.hide()
 
     def width_needed(self) -> int:
@@ -84,28 +107,13 @@ class TimeGutter(QWidget):
         self.bar.setGeometry(QRect(rect.left() + width, rect.top(), BAR_WIDTH, rect.height()))
         self.bar.setVisible(self.bar.active)
 
-    def _scrolled(self, rect: QRect, dy: int) -> None:
-        if self.isVisible():
-            if dy:
-                self.scroll(0, dy)
-            else:
-                self.update(0, rect.y(), self.width(), rect.height())
-
     def visible_times(self) -> list[tuple[int, str]]:
         """(block number, text) of the visible lines that show a time."""
         out = []
-        block = self._edit.firstVisibleBlock()
-        offset = self._edit.contentOffset()
-        bottom = self._edit.viewport().height()
-        while block.isValid():
-            top = self._edit.blockBoundingGeometry(block).translated(offset).top()
-            if top > bottom:
-                break
-            if block.isVisible():
-                text = self._label(block)
-                if text:
-                    out.append((block.blockNumber(), text))
-            block = block.next()
+        for block, _ in visible_blocks(self._edit, self._edit.viewport().height()):
+            text = self._label(block)
+            if text:
+                out.append((block.blockNumber(), text))
         return out
 
     def _label(self, block: QTextBlock) -> str:
@@ -118,21 +126,15 @@ class TimeGutter(QWidget):
         painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.AlternateBase))
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.setFont(self._edit.font())
-        block = self._edit.firstVisibleBlock()
-        offset = self._edit.contentOffset()
         height = self._edit.fontMetrics().height()
-        while block.isValid():
-            top = int(self._edit.blockBoundingGeometry(block).translated(offset).top())
-            if top > event.rect().bottom():
-                break
+        for block, geometry in visible_blocks(self._edit, event.rect().bottom()):
             text = self._label(block)
-            if text and block.isVisible():
+            if text:
                 painter.drawText(
-                    QRect(0, top, self.width() - 5, height),
+                    QRect(0, int(geometry.top()), self.width() - 5, height),
                     int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                     text,
                 )
-            block = block.next()
         painter.end()
 
 
@@ -146,41 +148,23 @@ class StreamBar(QWidget):
         self.setToolTip("Red: the command wrote this line to stderr")
         self._edit = edit
         self.active = False
-        edit.updateRequest.connect(self._scrolled)
+        edit.updateRequest.connect(lambda rect, dy: follow_scroll(self, rect, dy))
         self.hide()
 
     def width_needed(self) -> int:
         """Pixels the bar takes (none until the log has stderr output)."""
         return BAR_WIDTH if self.active else 0
 
-    def _scrolled(self, rect: QRect, dy: int) -> None:
-        if self.isVisible():
-            if dy:
-                self.scroll(0, dy)
-            else:
-                self.update(0, rect.y(), self.width(), rect.height())
-
     def marked_lines(self) -> list[int]:
         """The block numbers of the visible lines that have the bar."""
-        return [number for number, _top, _height in self._visible_marked()]
-
-    def _visible_marked(self) -> list[tuple[int, int, int]]:
-        out = []
-        block = self._edit.firstVisibleBlock()
-        offset = self._edit.contentOffset()
         bottom = self._edit.viewport().height()
-        while block.isValid():
-            geometry = self._edit.blockBoundingGeometry(block).translated(offset)
-            if geometry.top() > bottom:
-                break
-            if block.isVisible() and has_stderr(block):
-                out.append((block.blockNumber(), int(geometry.top()), int(geometry.height())))
-            block = block.next()
-        return out
+        return [b.blockNumber() for b, _ in visible_blocks(self._edit, bottom) if has_stderr(b)]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         color = QColor(BAR_COLOR)
-        for _number, top, height in self._visible_marked():
-            painter.fillRect(QRect(0, top, BAR_WIDTH - 1, height), color)
+        for block, geometry in visible_blocks(self._edit, event.rect().bottom()):
+            if has_stderr(block):
+                top, height = int(geometry.top()), int(geometry.height())
+                painter.fillRect(QRect(0, top, BAR_WIDTH - 1, height), color)
         painter.end()
