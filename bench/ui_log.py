@@ -14,6 +14,9 @@ paint). Each row is qtqueue's `LogView` beside a bare `QPlainTextEdit` in the sa
   frame; the bare edit gets `appendPlainText` per chunk, capped at the same 50,000 lines).
   A 16 ms timer records how late it fires (event-loop lag = frame time); lines/s is what the
   view had inserted by the time the writer ended, over the writing time.
+
+`--stderr`: one line in four is marked as stderr (each its own run, as the engine writes a
+stderr chunk: `qtqueue.core.log_streams`), in L1's log and L2's writer.
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
+from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT
 from qtqueue.ui.log_view.view import DEFAULT_MAX_LINES, LogView
 from qtqueue.ui.log_view.window import FULL_LOG_LINES
 
 WRITER = r"""
 import sys, time
-rate, seconds = int(sys.argv[1]), float(sys.argv[2])
+rate, seconds, marked = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1"
 out = sys.stdout
+err, end = ("\x1b]7733;e\x07", "\x1b]7733;o\x07") if marked else ("", "")
 start = time.perf_counter()
 n = 0
 while (now := time.perf_counter() - start) < seconds:
@@ -49,7 +54,8 @@ while (now := time.perf_counter() - start) < seconds:
     if n < due:
         out.write("".join(
             f"\x1b[32mPASS\x1b[0m tests/test_{i % 97}.py::case_{i} ({i * 7 % 1000} ms)\n"
-            if i % 10 == 0 else f"line {i}: compiling module_{i % 311} ok\n"
+            if i % 10 == 0 else f"{err}warning {i}: module_{i % 311} is slow\n{end}"
+            if i % 4 == 1 else f"line {i}: compiling module_{i % 311} ok\n"
             for i in range(n, due)))
         out.flush()
         n = due
@@ -57,10 +63,13 @@ while (now := time.perf_counter() - start) < seconds:
 """
 
 
-def make_log(lines: int) -> str:
+def make_log(lines: int, marked: bool = False) -> str:
+    err, end = (MARK_ERR_TEXT, MARK_END_TEXT) if marked else ("", "")
     return "".join(
         f"\x1b[1;31mFAIL\x1b[0m step {i}: something went wrong\n"
         if i % 10 == 0
+        else f"{err}{i:07d} warning: lib{i % 113}.so has unused symbols\n{end}"
+        if i % 4 == 1
         else f"{i:07d} building target lib{i % 113}.so from src/module_{i % 997}.c\n"
         for i in range(lines)
     )
@@ -110,10 +119,12 @@ def follow(
     feed: Callable[[str], None],
     count: Callable[[], int],
     edit: QPlainTextEdit,
+    marked: bool = False,
 ) -> dict[str, float]:
     """L2: a writer at `rate` lines/s for `seconds`; frame lag and lines shown per second."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(rate), str(seconds)], stdout=subprocess.PIPE
+        [sys.executable, "-c", WRITER, str(rate), str(seconds), "1" if marked else "0"],
+        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -173,10 +184,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--stderr", action="store_true", help="a quarter of the lines stderr")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
-    text = make_log(args.lines)
+    text = make_log(args.lines, args.stderr)
     first_s, ours_s, bare_s = show_long(app, text)
 
     view = LogView(max_lines=DEFAULT_MAX_LINES)
@@ -189,6 +201,7 @@ def main() -> None:
         view.append,
         lambda: view.edit.document().blockCount() - 1,
         view.edit,
+        args.stderr,
     )
     view.close()
     bare = QPlainTextEdit()
@@ -203,13 +216,15 @@ def main() -> None:
         lambda t: bare.appendPlainText(t.rstrip("\n")),
         lambda: bare.document().blockCount(),
         bare,
+        args.stderr,
     )
     bare.close()
     QObject()  # keep the app alive to here
 
     print(
         f"log viewer benchmark — {args.lines:,} lines; writer {args.rate:,} lines/s for "
-        f"{args.seconds:g} s; Qt {os.environ['QT_QPA_PLATFORM']}; {os.cpu_count()} CPUs"
+        f"{args.seconds:g} s{'; a quarter of them stderr' if args.stderr else ''}; "
+        f"Qt {os.environ['QT_QPA_PLATFORM']}; {os.cpu_count()} CPUs"
     )
     print(f"{'measure':<38}{'LogView':>14}{'bare QPlainTextEdit':>22}")
     print(f"{'L1 first lines shown (s)':<38}{first_s:>14.2f}{'—':>22}")

@@ -26,6 +26,7 @@ from qtqueue.api.params import NoParams, Params, parse_params
 from qtqueue.api.task_ids import TaskRef, resolve_task_id
 from qtqueue.api.views import summary_message
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.log_streams import strip_marks
 from qtqueue.core.task import (
     ACTIVE,
     UNFINISHED,
@@ -133,7 +134,7 @@ async def queue_status(queue: TaskQueue, params: dict[str, Any]) -> dict[str, An
     running = [_brief(t) for t in await queue.list_tasks(status=ACTIVE)]
     if p.include_logs:
         for entry in running:
-            entry.log_tail = await queue.read_log(entry.id, p.log_tail_bytes)
+            entry.log_tail = strip_marks(await queue.read_log(entry.id, p.log_tail_bytes))
     out = QueueStatus(
         summary=stats.summary, status_distribution=stats.status_distribution, running=running
     )
@@ -162,7 +163,7 @@ async def queue_task_status(queue: TaskQueue, params: dict[str, Any]) -> dict[st
             for tr in await queue.transitions(task_id)
         ]
     if p.include_logs:
-        out.log_tail = await queue.read_log(task_id, p.log_tail_bytes)
+        out.log_tail = strip_marks(await queue.read_log(task_id, p.log_tail_bytes))
     return out.dump()
 
 
@@ -249,7 +250,8 @@ def _family_name(queue: TaskQueue, name: str) -> str:
 
 
 async def read_log(queue: TaskQueue, params: dict[str, Any]) -> dict[str, Any]:
-    """A task's retained log as text: `{"task_id": ..., "log": ...}`."""
+    """A task's retained log as text: `{"task_id": ..., "log": ...}`, with its stderr marks
+    (`qtqueue.core.log_streams`: a reader that shows it to a person strips them)."""
     p = parse_params(ReadLogParams, "read_log", params)
     task_id = await resolve_task_id(queue, p.task_id)
     return LogText(task_id=task_id, log=await queue.read_log(task_id, p.tail_bytes)).dump()

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from qtqueue.core.log_streams import has_marks, mark_stderr, split_streams
 from qtqueue.storage.private import PRIVATE_DIR_MODE, create_private, write_private
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class BoundedLog:
     be the start of one (a prefix of a secret) is held back until the next write (or `close`)
     shows how it continues. Anything else reaches the file at once, so a task with a
     credential still has a live log.
+
+    Output marked as stderr (`qtqueue.core.log_streams`) is redacted per stream: a secret
+    split across two stderr chunks (each marked on its own) is still found, and a held-back
+    piece of one stream waits for that stream's next write (or `close`).
     """
 
     def __init__(self, path: Path | str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> None:
@@ -42,6 +47,7 @@ class BoundedLog:
         self._size = 0
         self.secrets: list[bytes] = []
         self._held = b""
+        self._held_err = b""
         self._closed = False
 
     @property
@@ -62,19 +68,33 @@ class BoundedLog:
 
     def write(self, data: bytes) -> None:
         if self.secrets:
-            data = self._held + data
-            for secret in self.secrets:
-                data = data.replace(secret, REDACTED_BYTES)
-            keep = 0 if self._closed else secret_prefix_tail(data, self.secrets)
-            if keep:
-                data, self._held = data[:-keep], data[-keep:]
+            if self._held_err or has_marks(data):
+                data = self._redact_streams(data)
             else:
-                self._held = b""
+                data, self._held = self._redact(self._held + data)
         self._append(data)
         if self._closed:
             # A write after the attempt ended (a worker thread's last progress line): it is
             # kept, and the file is not left open for nobody to close.
             self._close_file()
+
+    def _redact(self, data: bytes) -> tuple[bytes, bytes]:
+        """`data` with the secrets masked, less the tail that may begin one (returned second)."""
+        for secret in self.secrets:
+            data = data.replace(secret, REDACTED_BYTES)
+        keep = 0 if self._closed else secret_prefix_tail(data, self.secrets)
+        return (data[:-keep], data[-keep:]) if keep else (data, b"")
+
+    def _redact_streams(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for err, run in split_streams(data, cut=False):
+            if err:
+                clean, self._held_err = self._redact(self._held_err + run)
+                out.append(mark_stderr(clean))
+            else:
+                clean, self._held = self._redact(self._held + run)
+                out.append(clean)
+        return b"".join(out)
 
     def _append(self, data: bytes) -> None:
         if not data:
@@ -125,7 +145,8 @@ class BoundedLog:
         """Write what was held back and close the file. A later write is still appended, and
         the file closed again at once."""
         self._closed = True
-        held, self._held = self._held, b""
+        held = self._held + mark_stderr(self._held_err)
+        self._held = self._held_err = b""
         if held:
             self._append(held)
         self._close_file()

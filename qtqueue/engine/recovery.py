@@ -3,8 +3,8 @@
 The spawner (executors/spawner.py) is the parent of every command, so a crash of the engine
 leaves each command in one of three states, and the next engine treats each as it is:
 - still running: adopted. It is followed to its end as if nothing had happened: its output
-  (kept waiting in its pipe) goes on into the log, pause/cancel/timeout work, and its real
-  exit status decides the outcome (`AdoptedCommand`).
+  (kept waiting in its pipes; stderr marked as ever) goes on into the log, pause/cancel/timeout
+  work, and its real exit status decides the outcome (`AdoptedCommand`).
 - ended while no engine listened: its real exit status is recorded, with the output it left
   (`ended_outcome`).
 - unknown (no spawner kept it: a machine restart, or an in-process task): cut short. A process
@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.log_streams import mark_stderr
 from qtqueue.core.task import OnInterrupt, Task, TaskStatus
 from qtqueue.engine.gates.dependencies import DependencyGate
 from qtqueue.engine.gates.expiry import ExpiryGate
@@ -87,6 +88,7 @@ class AdoptedCommand(Executor):
             progress_pattern=getattr(params, "progress_pattern", DEFAULT_PROGRESS_PATTERN),
             step_pattern=getattr(params, "step_pattern", DEFAULT_STEP_PATTERN),
             grace_s=getattr(params, "grace_s", DEFAULT_GRACE_S),
+            err_fd=self.running.error_fd,
         )
         return {"exit_code": rc}
 
@@ -223,13 +225,15 @@ class Recovery:
     def _record_ended(self, task: Task, ended: Ended) -> None:
         """Its command ended while no engine listened: record its real outcome and output."""
         output = drain(ended.output_fd)
+        errors = drain(ended.error_fd) if ended.error_fd is not None else b""
         self._note(
             task,
             output,
+            mark_stderr(errors),
             f"[qtqueue] the engine stopped while this task ran; its command ended meanwhile "
             f"with exit status {ended.returncode}, recorded at the next start\n".encode(),
         )
-        error = ended_outcome(task, ended, output)
+        error = ended_outcome(task, ended, output + errors)
         as_it_ran(task)
         if error is None:
             fut = self.lifecycle.conclude(

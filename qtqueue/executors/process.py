@@ -1,8 +1,11 @@
 """Running a command as a task: its own process group, streamed output, suspend and terminate.
 
 The child is waited for with a pidfd on the event loop where the OS has them (Linux >= 5.3), so
-no thread is started per child; elsewhere a worker thread waits. stdout and stderr share one
-pipe so the log keeps their real order.
+no thread is started per child; elsewhere a worker thread waits. stdout and stderr have a pipe
+each, both read on the event loop: what came from stderr is marked in the log
+(`qtqueue.core.log_streams`), the order between the two is the order they were read in, and
+within each it is exact. (A spawner from before this split merges them into one pipe: the log
+is then unmarked, as it was.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import IO
 import psutil
 
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exit, describe_exit
+from qtqueue.core.log_streams import mark_stderr
 from qtqueue.executors.base import InputSink, RunContext
 from qtqueue.executors.env import engine_env
 from qtqueue.executors.spawn_client import SpawnerClient, SpawnerGone
@@ -44,28 +48,37 @@ class OutputParser:
         self.ctx = ctx
         self.progress_re = re.compile(progress_pattern) if progress_pattern else None
         self.step_re = re.compile(step_pattern, re.IGNORECASE) if step_pattern else None
-        self._partial = ""
-        self.tail = bytearray()
+        self._partial = ["", ""]  # the unfinished last line of stdout, of stderr
+        self._tails = (bytearray(), bytearray())  # the last output of each
 
-    def feed(self, chunk: bytes) -> None:
-        self.ctx.log_bytes(chunk)
-        self.tail += chunk
-        if len(self.tail) > _TAIL_BYTES:
-            del self.tail[: len(self.tail) - _TAIL_BYTES]
+    @property
+    def tail(self) -> bytes:
+        """The last output, stderr's after stdout's: a failing command's last words are
+        mostly on stderr, whichever pipe the engine happened to read last."""
+        return bytes(self._tails[0] + self._tails[1])
+
+    def feed(self, chunk: bytes, stderr: bool = False) -> None:
+        """Take a chunk read from stdout (or, with `stderr`, stderr: marked in the log)."""
+        self.ctx.log_bytes(mark_stderr(chunk) if stderr else chunk)
+        tail = self._tails[stderr]
+        tail += chunk
+        if len(tail) > _TAIL_BYTES:
+            del tail[: len(tail) - _TAIL_BYTES]
         if self.progress_re is None and self.step_re is None:
             return
-        text = self._partial + chunk.decode("utf-8", "replace")
+        text = self._partial[stderr] + chunk.decode("utf-8", "replace")
         lines = re.split(r"\r\n|\r|\n", text)
-        self._partial = lines.pop()
-        if len(self._partial) > 8192:  # a runaway line without newline: look at it anyway
-            lines.append(self._partial)
-            self._partial = ""
+        self._partial[stderr] = lines.pop()
+        if len(self._partial[stderr]) > 8192:  # a runaway line without newline: look at it
+            lines.append(self._partial[stderr])
+            self._partial[stderr] = ""
         self._scan(lines)
 
     def close(self) -> None:
-        if self._partial:
-            self._scan([self._partial])
-            self._partial = ""
+        rest = [p for p in self._partial if p]
+        if rest:
+            self._scan(rest)
+        self._partial = ["", ""]
 
     def _scan(self, lines: list[str]) -> None:
         percent: float | None = None
@@ -213,28 +226,32 @@ async def run_command(
         raise QueueError(
             TaskErrorCode.DATA_FILE_NOT_FOUND, f"working directory {cwd} does not exist", cwd=cwd
         )
-    read_fd, write_fd = os.pipe()
+    spawner = ctx.spawner
+    if spawner is not None and spawner.closed:
+        spawner = None
+    out = os.pipe()
+    # A spawner from before the split (still serving after an upgrade) takes one pipe for
+    # both streams: the output is then unmarked, as it was.
+    err = os.pipe() if spawner is None or spawner.splits_stderr else None
     stdin: IO[bytes] | None = None
     try:
         try:
-            spawner = ctx.spawner
             started = None
-            if spawner is not None and not spawner.closed:
+            if spawner is not None:
                 try:
                     started = await _spawn_through(
-                        spawner,
-                        ctx.task.id,
-                        argv,
-                        (full_env, added),
-                        cwd,
-                        read_fd,
-                        write_fd,
-                        interactive,
+                        spawner, ctx.task.id, argv, (full_env, added), cwd, out, err, interactive
                     )
                 except SpawnerGone as exc:
                     ctx.log(f"[qtqueue] the spawner is gone ({exc}); the engine starts it")
+            if started is None and err is None:
+                err = os.pipe()
             tree, stdin = started or _spawn_here(
-                argv, {**(full_env or os.environ), **added}, cwd, write_fd, interactive
+                argv,
+                {**(full_env or os.environ), **added},
+                cwd,
+                (out[1], err[1] if err is not None else out[1]),
+                interactive,
             )
         except FileNotFoundError as exc:
             raise QueueError(
@@ -249,15 +266,20 @@ async def run_command(
                 command=argv[0],
             ) from exc
         finally:
-            os.close(write_fd)
+            os.close(out[1])
+            if err is not None:
+                os.close(err[1])
     except BaseException:
-        os.close(read_fd)
+        os.close(out[0])
+        if err is not None:
+            os.close(err[0])
         raise
     return await follow_command(
         ctx,
         tree,
-        read_fd,
+        out[0],
         os.path.basename(argv[0]),
+        err_fd=err[0] if err is not None else None,
         progress_pattern=progress_pattern,
         step_pattern=step_pattern,
         grace_s=grace_s,
@@ -269,16 +291,16 @@ def _spawn_here(
     argv: Sequence[str],
     env: Mapping[str, str] | None,
     cwd: str | None,
-    write_fd: int,
+    write_fds: tuple[int, int],
     interactive: bool,
 ) -> tuple[ProcessTree, IO[bytes] | None]:
-    """Start the command as the engine's own child."""
+    """Start the command as the engine's own child; `write_fds`: its stdout and stderr."""
     proc = subprocess.Popen(
         list(argv),
         executable=_resolve(argv[0], env),
         stdin=subprocess.PIPE if interactive else _devnull(),
-        stdout=write_fd,
-        stderr=subprocess.STDOUT,
+        stdout=write_fds[0],
+        stderr=write_fds[1],
         cwd=cwd,
         env=env,
         process_group=0,
@@ -293,14 +315,16 @@ async def _spawn_through(
     argv: Sequence[str],
     envs: tuple[Mapping[str, str] | None, Mapping[str, str]],
     cwd: str | None,
-    read_fd: int,
-    write_fd: int,
+    out: tuple[int, int],
+    err: tuple[int, int] | None,
     interactive: bool,
 ) -> tuple[ProcessTree, IO[bytes] | None]:
-    """Start the command as the spawner's child; the spawner keeps a read end of its output.
+    """Start the command as the spawner's child; the spawner keeps a read end of each output
+    pipe (`out`, `err`: read and write ends; no `err`: stderr goes to stdout's pipe).
     `envs`: its environment (None: the spawner's) and the variables set over it."""
     env, env_add = envs
-    keep_fd = os.dup(read_fd)
+    keep_fd = os.dup(out[0])
+    keep_err_fd = os.dup(err[0]) if err is not None else None
     stdin_r, stdin_w = os.pipe() if interactive else (None, None)
     try:
         pid = await spawner.spawn(
@@ -309,10 +333,11 @@ async def _spawn_through(
             executable=_resolve(argv[0], env),
             cwd=cwd,
             env=env,
-            stdout_fd=write_fd,
+            stdout_fd=out[1],
             keep_fd=keep_fd,
             stdin_fd=stdin_r,
             env_add=env_add,
+            stderr_fds=None if err is None or keep_err_fd is None else (err[1], keep_err_fd),
         )
     except BaseException:
         if stdin_w is not None:
@@ -320,6 +345,8 @@ async def _spawn_through(
         raise
     finally:
         os.close(keep_fd)
+        if keep_err_fd is not None:
+            os.close(keep_err_fd)
         if stdin_r is not None:
             os.close(stdin_r)
     stdin = open(stdin_w, "wb") if stdin_w is not None else None  # noqa: SIM115
@@ -346,39 +373,20 @@ async def follow_command(
     step_pattern: str | None = DEFAULT_STEP_PATTERN,
     grace_s: float = DEFAULT_GRACE_S,
     stdin: IO[bytes] | None = None,
+    err_fd: int | None = None,
 ) -> int:
-    """Follow a started command to its end: its output (from `read_fd`, which this closes)
-    into the log, progress and step from it, pause/resume and input hooks, and its outcome
-    (see run_command). Also how a command a crashed engine left running is adopted."""
-    loop = asyncio.get_running_loop()
+    """Follow a started command to its end: its output (from `read_fd`, and its stderr from
+    `err_fd` where it has a pipe of its own; this closes both) into the log, progress and
+    step from it, pause/resume and input hooks, and its outcome (see run_command). Also how
+    a command a crashed engine left running is adopted."""
     ctx.attach_pid(tree.pid)
     ctx.set_suspend_hooks(tree.suspend, tree.resume)
     if stdin is not None:
         ctx.set_input_sink(_input_writer(stdin))
     parser = OutputParser(ctx, progress_pattern, step_pattern)
-    os.set_blocking(read_fd, False)
-
-    def drain() -> bool:
-        """Read what the pipe holds; False at end of file."""
-        while True:
-            try:
-                chunk = os.read(read_fd, 65536)
-            except BlockingIOError:
-                return True
-            except OSError:
-                return False
-            if not chunk:
-                return False
-            parser.feed(chunk)
-
-    eof = loop.create_future()
-
-    def on_readable() -> None:
-        if not drain() and not eof.done():
-            loop.remove_reader(read_fd)
-            eof.set_result(None)
-
-    loop.add_reader(read_fd, on_readable)
+    pipes = [_Pipe(read_fd, parser, False)]
+    if err_fd is not None:
+        pipes.append(_Pipe(err_fd, parser, True))
     try:
         try:
             returncode = await tree.wait()
@@ -394,14 +402,13 @@ async def follow_command(
                 f"its process was stopped",
                 pid=tree.pid,
             ) from exc
-        # The command is gone; take what it left in the pipe, but do not wait for
-        # background children that still hold the pipe open.
-        if not eof.done():
-            drain()
+        # The command is gone; take what it left in the pipes, but do not wait for
+        # background children that still hold them open.
+        for pipe in pipes:
+            pipe.drain()
     finally:
-        if not eof.done():
-            loop.remove_reader(read_fd)
-        os.close(read_fd)
+        for pipe in pipes:
+            pipe.close()
         parser.close()
         if stdin is not None:
             ctx.set_input_sink(None)
@@ -410,6 +417,44 @@ async def follow_command(
     if returncode != 0:
         raise exit_error(name, returncode, parser.tail.decode("utf-8", "replace"))
     return returncode
+
+
+class _Pipe:
+    """One output pipe of a command, read on the event loop into `parser` until its end."""
+
+    def __init__(self, fd: int, parser: OutputParser, stderr: bool) -> None:
+        self.fd = fd
+        self.parser = parser
+        self.stderr = stderr
+        self.loop = asyncio.get_running_loop()
+        self.open = True
+        os.set_blocking(fd, False)
+        self.loop.add_reader(fd, self._readable)
+
+    def drain(self) -> bool:
+        """Read what the pipe holds; False at end of file."""
+        while self.open:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self.parser.feed(chunk, self.stderr)
+        return False
+
+    def _readable(self) -> None:
+        if not self.drain() and self.open:
+            self.loop.remove_reader(self.fd)
+            self.open = False
+
+    def close(self) -> None:
+        if self.open:
+            self.loop.remove_reader(self.fd)
+            self.open = False
+        os.close(self.fd)
 
 
 def exit_error(name: str, returncode: int, tail: str) -> QueueError:

@@ -2,7 +2,11 @@
 
 `SpawnerClient.connect(data_dir)` reaches the data directory's spawner, or starts one, and
 says what a previous engine left with it: commands still running (with a read end of their
-output pipe, so they can be followed) and commands that ended (with their wait status).
+output pipes, so they can be followed) and commands that ended (with their wait status).
+
+A spawner from before stdout and stderr had pipes of their own (one started by the previous
+version, still serving after an upgrade) says so by the hello it answers (no `fds`): then
+`splits_stderr` is False, and commands get one pipe for both, as that spawner expects.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class Running:
     pid: int
     output_fd: int
     """A read end of its output pipe, now owned by whoever took this record."""
+    error_fd: int | None = None
+    """A read end of its stderr pipe (None: stderr went to the output pipe), owned likewise."""
 
 
 @dataclass(slots=True)
@@ -52,6 +58,8 @@ class Ended:
     wait_status: int
     output_fd: int
     """A read end of its output pipe (what it wrote that nobody read yet), owned likewise."""
+    error_fd: int | None = None
+    """A read end of its stderr pipe (None: stderr went to the output pipe), owned likewise."""
 
     @property
     def returncode(self) -> int:
@@ -70,11 +78,13 @@ class Leftovers:
 
     def close(self) -> None:
         """Close the output pipes nobody took."""
-        fds = [r.output_fd for r in self.running.values()]
-        fds += [e.output_fd for e in self.ended.values()]
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        fds = [(r.output_fd, r.error_fd) for r in self.running.values()]
+        fds += [(e.output_fd, e.error_fd) for e in self.ended.values()]
+        for pair in fds:
+            for fd in pair:
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
         self.running.clear()
         self.ended.clear()
 
@@ -96,6 +106,8 @@ class SpawnerClient:
         #: message, and no wait for the spawner to read it).
         self._held: Counter[str] = Counter()
         self.closed = False
+        self.splits_stderr = False
+        """The spawner takes a stderr pipe of its own (its hello said so)."""
         sock.setblocking(False)
         loop.add_reader(sock.fileno(), self._readable)
 
@@ -168,10 +180,12 @@ class SpawnerClient:
         message, fds = await asyncio.wait_for(self._hello, START_TIMEOUT_S)
         left = Leftovers()
         running, ended = message["running"], message["ended"]
-        for (task_id, pid), fd in zip(running, fds[: len(running)], strict=True):
-            left.running[str(task_id)] = Running(str(task_id), int(pid), fd)
-        for (task_id, pid, status), fd in zip(ended, fds[len(running) :], strict=True):
-            left.ended[str(task_id)] = Ended(str(task_id), int(pid), int(status), fd)
+        self.splits_stderr = "fds" in message
+        per_command = iter(_kept_fds(message, fds))
+        for (task_id, pid), kept in zip(running, per_command, strict=False):
+            left.running[str(task_id)] = Running(str(task_id), int(pid), *kept)
+        for (task_id, pid, status), kept in zip(ended, per_command, strict=False):
+            left.ended[str(task_id)] = Ended(str(task_id), int(pid), int(status), *kept)
         self._held.update([*left.running, *left.ended])
         return left
 
@@ -189,12 +203,17 @@ class SpawnerClient:
         keep_fd: int,
         stdin_fd: int | None,
         env_add: Mapping[str, str] | None = None,
+        stderr_fds: tuple[int, int] | None = None,
     ) -> int:
-        """Start a command in its own process group with `stdout_fd` as its stdout and stderr;
-        the spawner keeps `keep_fd` (the read end) while it runs. Its environment is `env`
-        (None: the spawner's own) with `env_add` over it. Returns its pid; raises OSError as
-        Popen would (FileNotFoundError, PermissionError, …)."""
-        fds = [stdout_fd, keep_fd] + ([stdin_fd] if stdin_fd is not None else [])
+        """Start a command in its own process group with `stdout_fd` as its stdout (and its
+        stderr, unless `stderr_fds` gives a write end and a read end to keep for it, which
+        needs `splits_stderr`); the spawner keeps `keep_fd` (the read end) while it runs. Its
+        environment is `env` (None: the spawner's own) with `env_add` over it. Returns its
+        pid; raises OSError as Popen would (FileNotFoundError, PermissionError, …)."""
+        if stderr_fds is not None and not self.splits_stderr:
+            raise ValueError("this spawner predates stderr pipes: pass no stderr_fds")
+        fds = [stdout_fd, keep_fd, *(stderr_fds or ())]
+        fds += [stdin_fd] if stdin_fd is not None else []
         fut: asyncio.Future[int] = self._loop.create_future()
         self._spawns.append(fut)
         self._held[task_id] += 1
@@ -208,6 +227,7 @@ class SpawnerClient:
                 "env": dict(env) if env is not None else None,
                 "env_add": dict(env_add) if env_add else None,
                 "stdin": "fd" if stdin_fd is not None else "null",
+                "stderr": "fd" if stderr_fds is not None else "stdout",
             },
             fds,
         )
@@ -310,8 +330,12 @@ class SpawnerClient:
                 self._early[task_id] = status
             elif not waiting.done():
                 waiting.set_result(status)
+        # {"kept": N}: descriptors for the hello that follows, queued on arrival already.
         elif "hello" in message and self._hello is not None:
-            count = len(message["hello"]["running"]) + len(message["hello"]["ended"])
+            hello = message["hello"]
+            count = (
+                sum(hello["fds"]) if "fds" in hello else len(hello["running"]) + len(hello["ended"])
+            )
             fds = [self._fds.popleft() for _ in range(count)]
             self._hello.set_result((message["hello"], fds))
 
@@ -329,3 +353,16 @@ class SpawnerClient:
         if self._hello is not None and not self._hello.done():
             self._hello.set_exception(exc)
             self._hello.exception()
+
+
+def _kept_fds(hello: dict[str, Any], fds: list[int]) -> list[tuple[int, int | None]]:
+    """The kept read ends of each command a hello names, in its order: (output, stderr or
+    None). A spawner from before stderr pipes sends one each and no `fds`."""
+    counts = hello.get("fds") or [1] * len(fds)
+    out: list[tuple[int, int | None]] = []
+    pos = 0
+    for n in counts:
+        kept = fds[pos : pos + n]
+        pos += n
+        out.append((kept[0], kept[1] if n > 1 else None))
+    return out

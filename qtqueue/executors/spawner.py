@@ -2,28 +2,38 @@
 
 A small process of its own (its own session, nothing but the standard library) started by the
 engine and reached over a Unix socket in the data directory. The engine asks it to start each
-command, handing it the command's output pipe; the spawner starts the command, reaps it, and
-reports its wait status. It keeps each status, and a read end of each running command's output
-pipe, until the engine acknowledges the status (after committing it). So when the engine
-crashes, a command that is still running keeps running (its output waits in its pipe), a command
-that ends meanwhile has its real exit status kept, and the next engine to connect is handed both:
-it adopts the running ones and records the finished ones. And a task the store says was running
-but the spawner never heard of had not started its command. The spawner exits once no engine is
-connected and no command runs, and the last engine closed cleanly or LINGER_S have passed.
+command, handing it the command's output pipes (stdout, and stderr apart); the spawner starts
+the command, reaps it, and reports its wait status. It keeps each status, and a read end of each
+running command's output pipes, until the engine acknowledges the status (after committing it).
+So when the engine crashes, a command that is still running keeps running (its output waits in
+its pipes), a command that ends meanwhile has its real exit status kept, and the next engine to
+connect is handed both: it adopts the running ones and records the finished ones. And a task the
+store says was running but the spawner never heard of had not started its command. The spawner
+exits once no engine is connected and no command runs, and the last engine closed cleanly or
+LINGER_S have passed.
 
 Protocol: one JSON object per line each way; file descriptors travel with SCM_RIGHTS.
   engine -> spawner  {"op": "spawn", "task": ID, "argv": [...], "executable": PATH|null,
                       "cwd": DIR|null, "env": {...}|null, "env_add": {...}|null,
-                      "stdin": "fd"|"null"}
+                      "stdin": "fd"|"null", "stderr": "fd"|"stdout"}
                       (env null: the spawner's own; env_add set over it)
-                      fds: stdout write end, a read end to keep, [stdin read end]
+                      fds: stdout write end, a read end to keep, [stderr write end, a read
+                      end to keep: with "stderr": "fd"], [stdin read end]
                      {"op": "ack", "task": ID}            the status of ID is durable: forget it
                      {"op": "hello"}                      what runs and what ended?
                      {"op": "bye"}                        closing cleanly: exit once idle
   spawner -> engine  {"spawned": ID, "pid": PID} | {"spawned": ID, "errno": N, "error": TEXT}
                      {"exit": ID, "pid": PID, "status": WAIT_STATUS}
-                     {"hello": {"running": [[ID, PID], ...], "ended": [[ID, PID, STATUS], ...]}}
-                      fds: the kept read end of each running, then each ended command, in order
+                     {"kept": N}                          (before a hello) N of its descriptors
+                      fds: N of the kept read ends the hello names (at most MAX_HELLO_FDS in
+                      one message: SCM_RIGHTS carries no more than 253)
+                     {"hello": {"running": [[ID, PID], ...], "ended": [[ID, PID, STATUS], ...],
+                                "fds": [N, ...]}}
+                      the kept read ends (sent before it) are those of each running, then each
+                      ended command, in order: N of them for each (1: its output; 2: its
+                      stdout, then its stderr)
+A spawner from before "stderr" and "fds" (stdout and stderr in one pipe) answers a hello with
+no "fds": the engine then sends no "stderr" (see spawn_client.SpawnerClient.splits_stderr).
 """
 
 from __future__ import annotations
@@ -41,8 +51,9 @@ from typing import Any
 
 #: Bytes of one message at most; a spawn request carries a command line and its environment.
 MAX_MESSAGE = 4 * 1024 * 1024
-MAX_FDS = 8
-#: Descriptors one hello may carry at most (a read end per command kept).
+MAX_FDS = 10
+#: Descriptors one message may carry at most (the kept read ends a hello hands back are sent
+#: in messages of this many).
 MAX_HELLO_FDS = 250
 #: Seconds a new spawner waits for the engine that started it to connect.
 FIRST_CONNECT_S = 30.0
@@ -51,12 +62,12 @@ LINGER_S = 600.0
 
 
 class _Command:
-    __slots__ = ("keep_fd", "pid", "task_id")
+    __slots__ = ("keep_fds", "pid", "task_id")
 
-    def __init__(self, task_id: str, pid: int, keep_fd: int) -> None:
+    def __init__(self, task_id: str, pid: int, keep_fds: list[int]) -> None:
         self.task_id = task_id
         self.pid = pid
-        self.keep_fd = keep_fd
+        self.keep_fds = keep_fds
 
 
 class Spawner:
@@ -68,7 +79,8 @@ class Spawner:
         self.alone_since = time.monotonic()
         self.inbox = b""
         self.running: dict[int, _Command] = {}  # by pid
-        self.ended: dict[str, tuple[int, int, int]] = {}  # task id -> (pid, status, keep fd)
+        # task id -> (pid, status, kept read ends)
+        self.ended: dict[str, tuple[int, int, list[int]]] = {}
         self.added_env: dict[str, str] = {}  # what the last command had set over os.environ
         self.selector = selectors.DefaultSelector()
         self.wake_r, wake_w = os.pipe()
@@ -181,33 +193,46 @@ class Spawner:
     def handle(self, request: dict[str, Any], fds: list[int]) -> None:
         op = request["op"]
         if op == "spawn":
-            count = 3 if request.get("stdin") == "fd" else 2
+            count = 2 + 2 * (request.get("stderr") == "fd") + (request.get("stdin") == "fd")
             taken, fds[:count] = fds[:count], []
             self.spawn(request, taken)
         elif op == "ack":
             acked = self.ended.pop(str(request["task"]), None)
             if acked is not None:
-                os.close(acked[2])
+                for fd in acked[2]:
+                    os.close(fd)
         elif op == "bye":
             self.bye = True
         elif op == "hello":
             running = sorted(self.running.values(), key=lambda c: c.pid)
             ended = sorted(self.ended.items())
+            kept = [fd for c in running for fd in c.keep_fds]
+            kept += [fd for _, (_, _, fds_kept) in ended for fd in fds_kept]
+            for start in range(0, len(kept), MAX_HELLO_FDS):
+                batch = kept[start : start + MAX_HELLO_FDS]
+                self.send({"kept": len(batch)}, batch)
             self.send(
                 {
                     "hello": {
                         "running": [[c.task_id, c.pid] for c in running],
                         "ended": [[t, pid, st] for t, (pid, st, _) in ended],
+                        "fds": [len(c.keep_fds) for c in running]
+                        + [len(fds_kept) for _, (_, _, fds_kept) in ended],
                     }
-                },
-                [c.keep_fd for c in running] + [fd for _, (_, _, fd) in ended],
+                }
             )
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         task_id = str(request["task"])
-        stdout_fd, keep_fd = fds[0], fds[1]
-        stdin_fd = fds[2] if len(fds) > 2 else subprocess.DEVNULL
-        os.set_inheritable(keep_fd, False)
+        stdout_fd, keep_fds = fds[0], [fds[1]]
+        stderr_fd: int = subprocess.STDOUT
+        if request.get("stderr") == "fd":
+            stderr_fd = fds[2]
+            keep_fds.append(fds[3])
+        rest = fds[2 * len(keep_fds) :]  # the stdin read end, if any
+        stdin_fd = rest[0] if rest else subprocess.DEVNULL
+        for fd in keep_fds:
+            os.set_inheritable(fd, False)
         env = request.get("env")
         added = request.get("env_add") or {}
         if env is not None:
@@ -225,26 +250,24 @@ class Spawner:
                 executable=request.get("executable"),
                 stdin=stdin_fd,
                 stdout=stdout_fd,
-                stderr=subprocess.STDOUT,
+                stderr=stderr_fd,
                 cwd=request.get("cwd"),
                 env=env,
                 process_group=0,
                 close_fds=True,
             )
         except OSError as exc:
-            os.close(keep_fd)
+            _close(keep_fds)
             self.send({"spawned": task_id, "errno": exc.errno or 0, "error": str(exc)})
             return
         except (ValueError, TypeError) as exc:
-            os.close(keep_fd)
+            _close(keep_fds)
             self.send({"spawned": task_id, "errno": 0, "error": str(exc)})
             return
         finally:
-            os.close(stdout_fd)
-            if len(fds) > 2:
-                os.close(fds[2])
+            _close([stdout_fd, *([stderr_fd] if stderr_fd >= 0 else []), *rest])
         proc.returncode = 0  # reaped by reap(), never by Popen
-        self.running[proc.pid] = _Command(task_id, proc.pid, keep_fd)
+        self.running[proc.pid] = _Command(task_id, proc.pid, keep_fds)
         self.send({"spawned": task_id, "pid": proc.pid})
 
     def reap(self) -> None:
@@ -260,8 +283,14 @@ class Spawner:
                 continue
             # The read end stays until the status is acknowledged: output the engine has not
             # read yet is still in the pipe for the next engine to record.
-            self.ended[command.task_id] = (pid, status, command.keep_fd)
+            self.ended[command.task_id] = (pid, status, command.keep_fds)
             self.send({"exit": command.task_id, "pid": pid, "status": status})
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ from helpers.waiting import eventually
 from api.rest_env import Rest, command, serve
 from qtqueue.api.actions import run_action
 from qtqueue.api.http.app import CALLER
+from qtqueue.core.log_streams import split_streams
 from qtqueue.core.task import Task
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.task_queue import register_default_handlers
@@ -323,6 +324,21 @@ async def test_log_and_health(rest: Rest, queue: TaskQueue) -> None:
     assert (status, "hello from rest" in text) == (200, True)
     status, body = await rest.get("/tasks/no-such-task/log")
     assert (status, body["error"]["code"]) == (404, "QUEUE_TASK_NOT_FOUND")
+
+
+async def test_a_log_reads_as_plain_text_unless_the_stderr_marks_are_asked_for(
+    rest: Rest, queue: TaskQueue
+) -> None:
+    _, body = await rest.post("/tasks/", command("sh", "-c", "echo to stdout; echo to stderr >&2"))
+    task_id = body["task"]["id"]
+    status, followed = await rest.get(f"/tasks/{task_id}/log", follow="1")
+    assert status == 200 and "to stderr\n" in followed and "\x1b" not in followed
+    status, text = await rest.get(f"/tasks/{task_id}/log")
+    assert status == 200 and "to stderr\n" in text and "\x1b" not in text
+    status, marked = await rest.get(f"/tasks/{task_id}/log", streams="1")
+    assert status == 200 and (True, "to stderr\n") in split_streams(marked)
+    _, followed = await rest.get(f"/tasks/{task_id}/log", follow="1", streams="1")
+    assert (True, "to stderr\n") in split_streams(followed)
 
 
 async def test_the_engine_counts_what_its_listing_would_list(queue: TaskQueue) -> None:

@@ -20,6 +20,7 @@ from qtqueue.api.log_limit import DEFAULT_PER_MINUTE
 from qtqueue.api.server import ENGINE_FILE, UNIX_PATH_MAX, ApiServer
 from qtqueue.api.wire import MAX_BODY_BYTES
 from qtqueue.core.errors import QueueError
+from qtqueue.core.log_streams import split_streams
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
 
@@ -131,6 +132,20 @@ async def test_log_follow_streams_a_running_command_until_it_finishes(
             (data_dir / "release").touch()  # the command goes on only once "one" came through
     assert received == "one\ntwo\n"
     assert (await queue.get_task(task_id)).status == "completed"
+
+
+async def test_an_attached_client_gets_the_stderr_marks_its_log_viewer_shows(
+    client: ApiClient, queue: TaskQueue
+) -> None:
+    """The local API (an attached window) carries the log as stored, stderr marked."""
+    params = {"command": "echo out; echo err >&2", "shell": True}
+    task_id = (await client.call("add_task", {"task_type": "custom_command", "params": params}))[
+        "id"
+    ]
+    followed = "".join([chunk async for chunk in client.follow_log(task_id)])
+    read = (await client.call("read_log", {"task_id": task_id}))["log"]
+    for log in (followed, read):
+        assert (True, "err\n") in split_streams(log) and (False, "out\n") in split_streams(log)
 
 
 async def test_log_of_an_unknown_task_is_an_error(client: ApiClient) -> None:

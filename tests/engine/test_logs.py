@@ -13,6 +13,7 @@ from helpers.processes import log_text
 from helpers.queues import QueueFactory
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.log_streams import mark_stderr, split_streams
 from qtqueue.core.task import Task, TaskStatus, TaskType
 from qtqueue.engine.logs import REDACTED, BoundedLog, read_log
 from qtqueue.engine.queue import TaskQueue
@@ -209,3 +210,23 @@ async def test_follow_log_yields_the_output_until_the_task_ends(queue: TaskQueue
     chunks = [chunk async for chunk in queue.follow_log(task_id)]
     assert "".join(chunks) == "one\ntwo\n"
     assert (await queue.get_task(task_id)).status is S.COMPLETED
+
+
+def test_a_secret_split_across_two_stderr_chunks_is_redacted_and_stays_marked(
+    tmp_path: Path,
+) -> None:
+    """Each stderr chunk is marked on its own; the secret is looked for across them, and a
+    held piece of stderr does not hold stdout back."""
+    log = BoundedLog(tmp_path / "t.log")
+    log.add_secret(b"suite-token-5f1c2a9e")
+    log.write(mark_stderr(b"auth failed for suite-tok"))
+    log.write(b"stdout goes on\n")
+    log.write(mark_stderr(b"en-5f1c2a9e\n"))
+    log.close()
+    stored = read_log(log.path)
+    assert b"suite-tok" not in stored
+    assert split_streams(stored) == [
+        (True, b"auth failed for "),
+        (False, b"stdout goes on\n"),
+        (True, f"{REDACTED}\n".encode()),
+    ]

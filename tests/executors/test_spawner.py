@@ -4,7 +4,10 @@ keeps what no engine has acknowledged, and leaves nothing behind after a clean g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import sys
 from pathlib import Path
 
 import psutil
@@ -62,3 +65,59 @@ async def test_after_a_clean_goodbye_nothing_it_started_is_left_running(tmp_path
     await eventually(lambda: gone(pid), what="the forgotten command is stopped")
     await asyncio.to_thread(spawner.wait, 10)
     assert not (tmp_path / "spawner.sock").exists()
+
+
+CRASHING_ENGINE = r"""
+import asyncio, os, sys
+from pathlib import Path
+from qtqueue.executors.spawn_client import SpawnerClient
+
+async def main(data_dir, n):
+    client, _ = await SpawnerClient.connect(Path(data_dir))
+    assert client.splits_stderr
+    for i in range(int(n)):
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        await client.spawn(
+            f"t{i}", ["sh", "-c", f"echo out {i}; echo err {i} >&2; exec sleep 60"],
+            executable=None, cwd=None, env=None, stdout_fd=out_w, keep_fd=out_r,
+            stdin_fd=None, stderr_fds=(err_w, err_r),
+        )
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+    print("ready", flush=True)
+    await asyncio.Event().wait()  # killed here, as an engine crashes
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_after_a_crash_each_command_is_handed_back_with_its_stdout_and_stderr(
+    tmp_path: Path,
+) -> None:
+    """More commands than one message can carry descriptors for (two each): all come back."""
+    n = 130
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING_ENGINE, str(tmp_path), str(n),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert engine.stdout is not None
+    assert await asyncio.wait_for(engine.stdout.readline(), 60) == b"ready\n"
+    engine.kill()
+    await engine.wait()
+    client, left = await SpawnerClient.connect(tmp_path)
+    pids = [r.pid for r in left.running.values()]
+    try:
+        assert left.known and sorted(left.running) == sorted(f"t{i}" for i in range(n))
+        for i in (0, n - 1):
+            running = left.running[f"t{i}"]
+            assert running.error_fd is not None
+            assert os.read(running.output_fd, 100) == f"out {i}\n".encode()
+            assert os.read(running.error_fd, 100) == f"err {i}\n".encode()
+    finally:
+        left.close()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        client.close()
+    await eventually(lambda: all(gone(pid) for pid in pids), what="the commands stopped")

@@ -107,6 +107,7 @@ _LIST_QUERY = (
 _LOG_QUERY = (
     Query("follow", {"type": "boolean"}, "Stream the log until the task is finished"),
     Query("tail_bytes", {"type": "integer", "minimum": 0}, "Only the log's last bytes"),
+    Query("streams", {"type": "boolean"}, "Keep the marks around stderr output (ESC]7733;e BEL)"),
 )
 
 #: The REST routes' operations by (method, path as the router shows it).

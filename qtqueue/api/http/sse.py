@@ -38,6 +38,7 @@ from qtqueue.api.http.replies import ApiError, call
 from qtqueue.api.streaming import until_set
 from qtqueue.api.task_ids import resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.log_streams import MarkStripper, strip_marks
 from qtqueue.engine.events import TaskEvent
 from qtqueue.engine.queue import TaskQueue
 
@@ -248,21 +249,27 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def task_log(request: web.Request) -> web.StreamResponse:
-    """GET /tasks/{task_id}/log: the log as text; `?follow=1` streams it until the task ends."""
+    """GET /tasks/{task_id}/log: the log as text; `?follow=1` streams it until the task ends.
+    `?streams=1` keeps the marks around what the command wrote to stderr
+    (`qtqueue.core.log_streams`); without it the text is plain."""
     task_id = request.match_info["task_id"]
-    unknown = sorted(set(request.query) - {"follow", "tail_bytes"})
+    unknown = sorted(set(request.query) - {"follow", "tail_bytes", "streams"})
     if unknown:
         raise ApiError.of(
             QueueError(
                 TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                f"unknown query parameter(s): {', '.join(unknown)} (known: follow, tail_bytes)",
+                f"unknown query parameter(s): {', '.join(unknown)} (known: follow, tail_bytes, "
+                f"streams)",
             )
         )
+    marked = request.query.get("streams", "0").lower() in _YES
     if request.query.get("follow", "0").lower() not in _YES:
         params: dict[str, Any] = {"task_id": task_id}
         if "tail_bytes" in request.query:
             params["tail_bytes"] = _int_query(request, "tail_bytes")
         text = (await call(request, "read_log", params))["log"]
+        if not marked:
+            text = strip_marks(text)
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
     queue = request.app[QUEUE]
     try:
@@ -275,11 +282,14 @@ async def task_log(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         following = until_set(stream.ended, queue.follow_log(task_id))
+        stripper = None if marked else MarkStripper()
         async with contextlib.aclosing(following) as chunks:
             async for chunk in chunks:
                 if not stream.allowed():
                     break
-                await response.write(chunk.encode())
+                await response.write((stripper.feed(chunk) if stripper else chunk).encode())
+        if stripper is not None:
+            await response.write(stripper.finish().encode())
         await response.write_eof()
     except ConnectionResetError:
         logger.debug("a log follower of %s went away", task_id)

@@ -7,6 +7,11 @@ other escape (cursor moves, erase, window titles, charsets) and the control char
 newline and tab are dropped, so nothing raw is ever shown (a carriage return that redraws a
 progress line starts a new line). A sequence cut between two chunks
 is held until the next one completes it; the style carries over from chunk to chunk.
+
+The marks around what a command wrote to stderr (`qtqueue.core.log_streams`) set `Style.stderr`
+(SGR resets leave it: colours inside stderr text still apply). A log shown from somewhere in
+its middle (a tail) that begins inside a stderr run, or inside a mark, starts as stderr, or
+without the piece of the mark.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+
+from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, starts_in_stderr, trim_cut_marks
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +48,15 @@ _CUBE = (0, 95, 135, 175, 215, 255)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Style:
-    """How a span is drawn: `fg`/`bg` as `#rrggbb` (None: the view's own), and the weights."""
+    """How a span is drawn: `fg`/`bg` as `#rrggbb` (None: the view's own), the weights, and
+    whether the command wrote it to stderr."""
 
     fg: str | None = None
     bg: str | None = None
     bold: bool = False
     italic: bool = False
     underline: bool = False
+    stderr: bool = False
 
 
 PLAIN = Style()
@@ -147,7 +156,7 @@ def _apply_sgr(style: Style, params: str) -> Style:
                 else:
                     bg = color
         # anything else (blink, inverse, fonts…) is tolerated and ignored
-    return Style(fg, bg, bold, italic, underline)
+    return Style(fg, bg, bold, italic, underline, style.stderr)
 
 
 class AnsiParser:
@@ -157,14 +166,22 @@ class AnsiParser:
     def __init__(self) -> None:
         self.style = PLAIN
         self._pending = ""
+        self._fresh = True
 
     def reset(self) -> None:
         """Forget the style and any held sequence (a new log is shown)."""
         self.style = PLAIN
         self._pending = ""
+        self._fresh = True
 
     def feed(self, text: str) -> list[Span]:
         """The spans of `text` (escapes applied and removed); adjacent spans differ in style."""
+        if self._fresh and text:
+            # The first text of a log may be its tail, cut anywhere.
+            self._fresh = False
+            text = trim_cut_marks(text, end=False)  # a cut end waits for the next chunk
+            if starts_in_stderr(text):
+                self.style = dataclasses.replace(self.style, stderr=True)
         if self._pending:
             text, self._pending = self._pending + text, ""
         if not _NEEDS_WORK.search(text):
@@ -186,9 +203,30 @@ class AnsiParser:
             pos = m.end()
             if m.group(2) == "m":
                 self.style = apply_sgr(self.style, m.group(1))
+            elif m.group(0) in _STREAM_MARKS:
+                self.style = _with_stream(self.style, m.group(0) == MARK_ERR_TEXT)
         if pos < len(text):
             _add(spans, text[pos:], self.style)
         return spans
+
+
+_STREAM_MARKS = (MARK_ERR_TEXT, MARK_END_TEXT)
+_STREAM_CACHE: dict[tuple[Style, bool], Style] = {}
+
+
+def _with_stream(style: Style, stderr: bool) -> Style:
+    """`style` for text from stderr (or not); the same object for the same style, so adjacent
+    spans merge."""
+    if style.stderr == stderr:
+        return style
+    key = (style, stderr)
+    found = _STREAM_CACHE.get(key)
+    if found is None:
+        if len(_STREAM_CACHE) > 4096:
+            _STREAM_CACHE.clear()
+        found = _STREAM_CACHE[key] = dataclasses.replace(style, stderr=stderr)
+        _STREAM_CACHE[(found, not stderr)] = style
+    return found
 
 
 def _tail_may_continue(tail: str) -> bool:

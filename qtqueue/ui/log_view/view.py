@@ -7,6 +7,10 @@ out, and the notice says earlier output is not shown). The toolbar: Follow (on w
 sits at the bottom; scrolling up turns it off, scrolling back down or clicking turns it on),
 Wrap, Times (when each line arrived, for lines seen live), Find (Ctrl+F), Save… and Pop out.
 Saving and the pop-out window read the whole retained log through `LogSource`.
+
+What the command wrote to stderr (marked in the log, `qtqueue.core.log_streams`) shows on a
+red tint (`STDERR_TINT`, translucent so it reads on a light and a dark background, under the
+text's own ANSI colours) with a tooltip, and a red bar in the margin beside its lines.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
+    QHelpEvent,
     QKeyEvent,
     QKeySequence,
     QTextCharFormat,
@@ -34,17 +39,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from qtqueue.ui.log_view.ansi import AnsiParser, Span, Style
 from qtqueue.ui.log_view.find_bar import FindBar
-from qtqueue.ui.log_view.gutter import NO_TIME, TimeGutter, encode_time
+from qtqueue.ui.log_view.gutter import NO_TIME, STDERR_PROPERTY, TimeGutter, encode_time
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MAX_LINES", "FRAME_MS", "LogSource", "LogView"]
+__all__ = ["DEFAULT_MAX_LINES", "FRAME_MS", "STDERR_TINT", "STDERR_TIP", "LogSource", "LogView"]
 
 #: How often buffered output is inserted (about one screen frame).
 FRAME_MS = 16
@@ -52,6 +58,10 @@ FRAME_MS = 16
 FRAME_CHARS = 256 * 1024
 #: Lines the pane keeps; the pop-out window keeps more (it shows the whole retained log).
 DEFAULT_MAX_LINES = 50_000
+#: The background of stderr text (red, about a fifth opaque): (r, g, b, alpha).
+STDERR_TINT = (239, 68, 68, 56)
+#: The tooltip over stderr text.
+STDERR_TIP = "stderr: the command wrote this to its error output"
 
 
 class LogSource(Protocol):
@@ -92,6 +102,7 @@ class LogView(QWidget):
         self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.edit.setMaximumBlockCount(max_lines)
         self.edit.installEventFilter(self)
+        self.edit.viewport().installEventFilter(self)
         self._clock = clock
         self._parser = AnsiParser()
         self._pending: list[str] = []
@@ -234,9 +245,13 @@ class LogView(QWidget):
         cursor = QTextCursor(doc)
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
+        marked = False
         for span in spans:
             cursor.insertText(span.text, self._format(span.style))
+            marked = marked or span.style.stderr
         cursor.endEditBlock()
+        if marked:
+            self.gutter.set_streams(True)
         self._mark_times(newlines, continued_empty)
         if before + newlines > edit.maximumBlockCount():
             self.set_truncated(True)
@@ -269,6 +284,11 @@ class LogView(QWidget):
                 fmt.setForeground(QColor(style.fg))
             if style.bg is not None:
                 fmt.setBackground(QColor(style.bg))
+            elif style.stderr:
+                fmt.setBackground(QColor(*STDERR_TINT))
+            if style.stderr:
+                fmt.setToolTip(STDERR_TIP)
+                fmt.setProperty(STDERR_PROPERTY, True)
             if style.bold:
                 fmt.setFontWeight(QFont.Weight.Bold)
             fmt.setFontItalic(style.italic)
@@ -282,6 +302,7 @@ class LogView(QWidget):
         self._pending = []
         self._parser.reset()
         self.edit.clear()
+        self.gutter.set_streams(False)
         self.set_truncated(False)
         self.set_following(True)
 
@@ -347,7 +368,20 @@ class LogView(QWidget):
         self.times_button.blockSignals(False)
         self.gutter.set_shown(on)
 
+    def stream_tip(self, pos: QPoint) -> str:
+        """The tooltip at `pos` in the viewport: STDERR_TIP over stderr text, else empty."""
+        return self.edit.cursorForPosition(pos).charFormat().toolTip()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.edit.viewport() and event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            tip = self.stream_tip(event.pos())
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self.edit.viewport())
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
         if watched is self.edit:
             kind = event.type()
             if kind == QEvent.Type.Resize:
