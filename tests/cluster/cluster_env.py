@@ -40,9 +40,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(where: Path) -> Iterator[RedisServer]:
+def redis_server(where: Path, password: str | None = None) -> Iterator[RedisServer]:
     """`redis-server --port P --bind 127.0.0.1 --save '' --appendonly no` in `where`, until
-    the block ends (then terminated by its pid)."""
+    the block ends (then terminated by its pid); with `password`, `--requirepass` it (given
+    on stdin as a config line, never in argv)."""
     if shutil.which(REDIS_SERVER) is None:
         raise AssertionError("Debian's redis-server is not installed: `make test` installs it")
     where.mkdir(parents=True, exist_ok=True)
@@ -50,11 +51,15 @@ def redis_server(where: Path) -> Iterator[RedisServer]:
     log = where / "redis.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            [REDIS_SERVER, "-", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(where)],
-            stdout=sink, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
+    assert proc.stdin is not None
+    if password is not None:
+        proc.stdin.write(f'requirepass "{password}"\n'.encode())
+    proc.stdin.close()
+    client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, password=password)
 
     def answers() -> bool:
         if proc.poll() is not None:
