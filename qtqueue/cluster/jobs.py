@@ -130,8 +130,8 @@ def job_options(task: Task, registry: ExecutorRegistry, now: float) -> dict[str,
 
 def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
     """Prepare `task` (see `prepare`) and enqueue it as an RQ job on its queue; the job's id is
-    the task's. QueueError: `prepare`'s, and VALIDATION_INVALID_PARAMS for an id the cluster
-    already has a job of."""
+    the task's. QueueError: `prepare`'s, VALIDATION_INVALID_PARAMS for an id the cluster
+    already has a job of, QUEUE_TASK_NOT_FOUND for a dependency it has no job of."""
     now = time.time()
     prepared = prepare(task, registry, now)
     if Job.exists(prepared.id, connection=connection):
@@ -139,6 +139,13 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
             TaskErrorCode.VALIDATION_INVALID_PARAMS,
             f"the cluster already has a job with id {prepared.id}; give the task another id",
             task_id=prepared.id,
+        )
+    missing = [d for d in prepared.depends_on if not Job.exists(d, connection=connection)]
+    if missing:
+        raise QueueError(
+            TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+            f"depends_on: the cluster has no task {', '.join(missing)}",
+            task_ids=missing,
         )
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
