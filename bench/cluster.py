@@ -11,7 +11,7 @@ workers (each a fresh process of this script, hidden `--worker` flag) and waits 
   `qtqueue.cluster.worker.QtqueueWorker` through `qtqueue.cluster.job.run_task`: the
   WorkerRunContext, job.meta at start and end, the log stream's expiry.
 - `plain-rq`: N jobs of a no-op function (`builtins.dict`) with RQ's own `Queue.enqueue_call`
-  and run by RQ's own `Worker`, with the same JSON serializer.
+  and run by RQ's own `Worker` on the same three queues, with the same JSON serializer.
 
 Both use RQ's forking worker (a fork per job). Throughput is N over the drain time: from the
 first job's start to the last job's end as RQ recorded them (worker start-up not counted;
@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     from qtqueue.executors import ExecutorRegistry
 
 TARGET_WRAPPER_COST = 0.20
-PLAIN_QUEUE = "plain"
+#: Plain RQ drains the same three queues in the same order (RQ's dequeue does more work for
+#: several queues than for one: like for like).
+PLAIN_QUEUES = ("high_priority", "default", "low_priority")
+PLAIN_QUEUE = "default"
 
 
 async def noop(task_id: str, params: dict[str, Any]) -> None:
@@ -73,8 +76,8 @@ def _worker(kind: str, url: str, name: str, burst: bool) -> None:
     else:
         from rq import Worker
 
-        queue = Queue(PLAIN_QUEUE, connection=conn, serializer=JSONSerializer)
-        Worker([queue], name=name, connection=conn, serializer=JSONSerializer).work(
+        queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
+        Worker(queues, name=name, connection=conn, serializer=JSONSerializer).work(
             burst=burst, logging_level="WARNING"
         )
 

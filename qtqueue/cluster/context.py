@@ -5,7 +5,8 @@ the cluster can read it:
 
 - progress, current step, bytes moved, phase and the command's pid: the job's `meta`
   (`job.meta["progress"]`, `["step"]`, `["phase"]`, …), saved at most every
-  `META_INTERVAL_S` (a phase change and the end of the attempt at once);
+  `META_INTERVAL_S` (the first time that long after the start, so a short task costs one
+  write, at its end; a phase change and the end of the attempt at once);
 - the log: a capped Redis stream per task, `log_stream_key(task_id)`, one entry per line
   (`{"line": text}`), at most about `LOG_STREAM_MAXLEN` lines (XADD MAXLEN ~), kept as long as
   the job's failure TTL;
@@ -76,11 +77,10 @@ class LogStream:
         self._add(lines)
 
     def flush(self) -> None:
-        """Write the last partial line, and keep the stream as long as the job's record."""
+        """Write the last partial line (the stream is kept as long as the job's record)."""
         if self._partial:
             self._add([self._partial])
             self._partial = b""
-        self._redis.expire(self.key, self._ttl_s)
 
     def _add(self, lines: list[bytes]) -> None:
         if not lines:
@@ -109,7 +109,7 @@ class MetaReporter:
         self.job = job
         self._interval_s = interval_s
         self._clock = clock
-        self._saved_at = float("-inf")
+        self._saved_at = clock()  # what is set at start waits for the first save
         self._dirty = False
 
     def update(self, now: bool = False, **fields: Any) -> None:
@@ -218,7 +218,7 @@ class WorkerRunContext:
 
     def attach_pid(self, pid: int) -> None:
         self.pid = pid
-        self._meta.update(now=True, pid=pid)
+        self._meta.update(now=True, pid=pid)  # a stopped or killed horse's command is found by it
 
     def set_input_sink(self, sink: InputSink | None) -> None:
         return None  # input to a running command on a worker comes later

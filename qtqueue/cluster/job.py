@@ -101,6 +101,15 @@ def _as_error(exc: Exception) -> QueueError:
     return QueueError(classify_exception(exc), f"{type(exc).__name__}: {exc}")
 
 
+def attempt_number(job: Job) -> int:
+    """Which attempt of its task a job's run is (1 the first): from the retries RQ has left
+    of those the task was enqueued with (`meta["max_retries"]`), with no write at start."""
+    budget = job.meta.get("max_retries")
+    if not isinstance(budget, int) or job.retries_left is None:
+        return 1
+    return max(1, budget - job.retries_left + 1)
+
+
 def run_task(task_json: dict[str, Any]) -> dict[str, Any] | None:
     """Run one attempt of the task `task_json` (`Task.to_dict`) inside the current RQ job;
     see the module's notes for the outcome."""
@@ -112,9 +121,8 @@ def run_task(task_json: dict[str, Any]) -> dict[str, Any] | None:
     queue = QUEUES.get(task.queue or "default") or QUEUES["default"]
     log = LogStream(job.connection, task.id, round(queue.failure_ttl_s))
     meta = MetaReporter(job)
-    attempt = int(job.meta.get("attempt", 0)) + 1
-    meta.update(
-        now=True,
+    attempt = attempt_number(job)
+    meta.update(  # saved with the first progress after META_INTERVAL_S, or at the end
         status="running",
         phase="running",
         attempt=attempt,

@@ -113,7 +113,12 @@ def job_options(task: Task, registry: ExecutorRegistry, now: float) -> dict[str,
     options: dict[str, Any] = {
         "job_id": task.id,
         "description": task.name,
-        "meta": {"task_type": task.type_name, "name": task.name, "queue": queue.name},
+        "meta": {
+            "task_type": task.type_name,
+            "name": task.name,
+            "queue": queue.name,
+            "max_retries": retry.max if retry is not None else 0,
+        },
         "timeout": timeout,
         "result_ttl": round(queue.result_ttl_s),
         "failure_ttl": round(queue.failure_ttl_s),

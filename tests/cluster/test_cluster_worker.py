@@ -156,7 +156,52 @@ def test_a_stopped_job_takes_its_whole_process_tree_with_it(
             worker.kill()
             worker.wait()
     wait_until(lambda: not _alive(sleeper), what="the command's tree to end")
-    assert fetch(redis, task.id).get_status() == JobStatus.STOPPED
+    job = fetch(redis, task.id)
+    assert job.get_status() == JobStatus.STOPPED
+    assert (job.meta["status"], job.meta["message"]) == ("cancelled", "cancelled by the user")
+    assert log_lines(redis.client, task.id)[-1] == "[qtqueue] cancelled: cancelled by the user"
+
+
+def test_a_killed_work_horse_is_an_interrupted_attempt_retried_and_its_command_stopped(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "sleep.pid"
+    marker = tmp_path / "second-attempt"
+    line = (
+        f"if [ -e {pid_file} ]; then touch {marker}; exit 0; fi; "
+        f"sleep 60 & echo $! > {pid_file}; wait"
+    )
+    task = shell(line, max_retries=1, retry_backoff=[0])
+    enqueue(redis.client, task, REGISTRY)
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            worker_command(redis.url, tmp_path / "q"),
+            stdout=log, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
+        )  # fmt: skip
+    try:
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the sleep")
+        sleeper = int(pid_file.read_text())
+        horse = psutil.Process(fetch(redis, task.id).meta["pid"]).parent()
+        assert horse is not None and horse.ppid() == worker.pid
+
+        horse.kill()
+
+        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert not _alive(sleeper)
+    assert marker.exists()  # the retry ran
+    job = fetch(redis, task.id)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.meta["attempt"] == 2
+    lines = log_lines(redis.client, task.id)
+    assert lines[0].startswith(
+        "[qtqueue] retrying: QUEUE_TASK_INTERRUPTED: the worker's process running it ended "
+        "unexpectedly (killed by signal 9 (SIGKILL))"
+    )
+    assert lines[1] == "[qtqueue] attempt 2"
 
 
 def _alive(pid: int) -> bool:
