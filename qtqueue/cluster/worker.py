@@ -8,7 +8,7 @@ bench/cluster.py), and the registry of family executors is loaded once, before t
 
 One change to RQ's worker: commands run in their own process group (as the local engine runs
 them, so pause and cancel reach their whole tree), which RQ's kill of the horse's group
-would miss, so `QtqueueWorker.kill_horse` first kills the process group of every descendant of
+would miss, so `QtqueueWorker.kill_horse` also kills the process group of every descendant of
 the horse — a stopped or timed-out job leaves nothing running.
 
 The worker runs RQ's scheduler too (`with_scheduler`): retries with a backoff and tasks with a
@@ -50,9 +50,9 @@ logger = logging.getLogger(__name__)
 CANCELLED_MESSAGE = "cancelled by the user"
 
 
-def kill_command_groups(horse_pid: int, sig: int = signal.SIGKILL) -> list[int]:
-    """Signal the process group of every descendant of `horse_pid` that is not in the horse's
-    own group (the commands its task started); returns the groups signalled."""
+def command_groups(horse_pid: int) -> list[int]:
+    """The process groups of the descendants of `horse_pid` that are not in the horse's own
+    group: the commands its task started (each in a group of its own)."""
     try:
         horse = psutil.Process(horse_pid)
         own = os.getpgid(horse_pid)
@@ -64,9 +64,15 @@ def kill_command_groups(horse_pid: int, sig: int = signal.SIGKILL) -> list[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             pgid = os.getpgid(child.pid)
             if pgid != own and pgid not in groups:
-                os.killpg(pgid, sig)
                 groups.append(pgid)
     return groups
+
+
+def signal_groups(groups: list[int], sig: int) -> None:
+    """Send `sig` to each process group of `groups` that still exists."""
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
 
 
 def record_end(job: Job, status: str, error: QueueError | None) -> None:
@@ -127,12 +133,14 @@ class QtqueueWorker(Worker):
         super()._handle_stopped_job(job, queue, execution)
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Kill the commands' process groups, then the horse's (RQ's own kill)."""
-        if self.horse_pid:
-            killed = kill_command_groups(self.horse_pid, sig)
-            if killed:
-                logger.info("worker %s: killed the command groups %s", self.name, killed)
+        """Kill the horse (RQ's own kill of its group), then its commands' process groups,
+        found before: in that order, the horse cannot see its command die and record that
+        as the task's failure before it dies itself."""
+        groups = command_groups(self.horse_pid) if self.horse_pid else []
         super().kill_horse(sig)
+        signal_groups(groups, sig)
+        if groups:
+            logger.info("worker %s: killed the command groups %s", self.name, groups)
 
 
 def default_name() -> str:

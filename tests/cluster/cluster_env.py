@@ -108,6 +108,29 @@ def run_workers(
     return done
 
 
+@contextmanager
+def burst_worker_with_a_sleeping_task(
+    url: str, tmp_path: Path, pid_file: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A burst worker in the background, entered once its task has written the pid of the
+    `sleep` it started to `pid_file`: (the worker, that pid). On exit the worker must have
+    ended with status 0 within WORKER_TIMEOUT_S (else it is killed and the test fails)."""
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            worker_command(url, tmp_path / "q"),
+            stdout=log, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
+        )  # fmt: skip
+    try:
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the sleep")
+        yield worker, int(pid_file.read_text())
+        assert worker.wait(timeout=WORKER_TIMEOUT_S) == 0, log_path.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 def log_lines(client: Redis, task_id: str) -> list[str]:
     """The lines of a task's log stream."""
     return [fields[b"line"].decode() for _, fields in client.xrange(f"qtqueue:log:{task_id}")]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import psutil
-from cluster_env import RedisServer, log_lines, run_workers, worker_command
-from helpers.cli import ok, qtqueue_command, qtqueue_env
+from cluster_env import RedisServer, burst_worker_with_a_sleeping_task, log_lines, run_workers
+from helpers.cli import ok, qtqueue_command
 from helpers.waiting import wait_until
 from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
@@ -139,22 +138,9 @@ def test_a_stopped_job_takes_its_whole_process_tree_with_it(
     pid_file = tmp_path / "sleep.pid"
     task = shell(f"sleep 60 & echo $! > {pid_file}; wait", max_retries=0)
     enqueue(redis.client, task, REGISTRY)
-    with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen(
-            worker_command(redis.url, tmp_path / "q"),
-            stdout=log, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
-        )  # fmt: skip
-    try:
-        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the sleep")
-        sleeper = int(pid_file.read_text())
-
+    with burst_worker_with_a_sleeping_task(redis.url, tmp_path, pid_file) as (_, sleeper):
         send_stop_job_command(redis.client, task.id, serializer=SERIALIZER)
 
-        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     wait_until(lambda: not _alive(sleeper), what="the command's tree to end")
     job = fetch(redis, task.id)
     assert job.get_status() == JobStatus.STOPPED
@@ -173,24 +159,12 @@ def test_a_killed_work_horse_is_an_interrupted_attempt_retried_and_its_command_s
     )
     task = shell(line, max_retries=1, retry_backoff=[0])
     enqueue(redis.client, task, REGISTRY)
-    with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen(
-            worker_command(redis.url, tmp_path / "q"),
-            stdout=log, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
-        )  # fmt: skip
-    try:
-        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the sleep")
-        sleeper = int(pid_file.read_text())
+    with burst_worker_with_a_sleeping_task(redis.url, tmp_path, pid_file) as (worker, sleeper):
         horse = psutil.Process(fetch(redis, task.id).meta["pid"]).parent()
         assert horse is not None and horse.ppid() == worker.pid
 
         horse.kill()
 
-        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert not _alive(sleeper)
     assert marker.exists()  # the retry ran
     job = fetch(redis, task.id)
