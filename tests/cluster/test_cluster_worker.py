@@ -12,6 +12,7 @@ from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from qtqueue.cluster.context import LOG_STREAM_MAXLEN
 from qtqueue.cluster.jobs import SERIALIZER, enqueue
 from qtqueue.core.task import Priority, Task
 from qtqueue.engine.queue import TaskQueue
@@ -183,3 +184,17 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_chatty_tasks_log_stream_keeps_only_its_latest_lines(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task = shell("seq 1 30000")
+    enqueue(redis.client, task, REGISTRY)
+
+    run_workers(redis.url, tmp_path)
+
+    key = f"qtqueue:log:{task.id}"
+    assert LOG_STREAM_MAXLEN <= redis.client.xlen(key) < LOG_STREAM_MAXLEN + 1000
+    assert log_lines(redis.client, task.id)[-1] == "30000"
+    assert 0 < redis.client.ttl(key) <= 7 * 24 * 3600  # kept as long as the job's failure
