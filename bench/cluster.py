@@ -18,7 +18,8 @@ first job's start to the last job's end as RQ recorded them (worker start-up not
 printed apart). Cells are interleaved (qtqueue, plain, qtqueue, plain, …) so load on a shared
 machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
 Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
-`started_at` (p50, p99).
+`started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
+(no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
 """
 
 from __future__ import annotations
@@ -189,6 +190,25 @@ def _latency(kind: str, url: str, count: int = 50) -> dict[str, float]:
         worker.wait()
 
 
+def _in_process(kind: str, url: str, n: int) -> float:
+    """Milliseconds per job with RQ's `SimpleWorker` in this process (no fork): the wrapper's
+    own cost without the fork's, which grows with the worker's memory."""
+    from rq import SimpleWorker
+
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    if kind == "qtqueue":
+        from qtqueue.cluster import job
+
+        job.configure(_bench_registry(), Path(tempfile.mkdtemp(prefix="qtq-bench-")))
+    _enqueue(kind, conn, n)
+    queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
+    worker = SimpleWorker(queues, connection=conn, serializer=JSONSerializer)
+    start = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    return (time.perf_counter() - start) / n * 1000
+
+
 def main() -> None:
     """Run the cells and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -214,6 +234,10 @@ def main() -> None:
                     for kind in ("qtqueue", "plain-rq"):
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
             latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
+            inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
+            for _ in range(3):
+                for kind in inproc:
+                    inproc[kind].append(_in_process(kind, url, min(args.n, 500)))
         finally:
             redis.terminate()
             redis.wait()
@@ -234,6 +258,9 @@ def main() -> None:
         lat = latency[kind]
         print(f"{kind}: enqueue {enq:.0f}/s; enqueue->start p50 {lat['p50_ms']:.1f} ms, "
               f"p99 {lat['p99_ms']:.1f} ms (idle worker)")  # fmt: skip
+    q_ms, p_ms = (statistics.median(inproc[k]) for k in ("qtqueue", "plain-rq"))
+    print(f"in process (SimpleWorker, no fork), median of 3: qtqueue {q_ms:.2f} ms/job, "
+          f"plain RQ {p_ms:.2f} ms/job: the wrapper adds {q_ms - p_ms:.2f} ms")  # fmt: skip
     print(f"load average: {os.getloadavg()}")
     if args.json:
         args.json.write_text(
@@ -242,6 +269,7 @@ def main() -> None:
                     "cells": [c for cs in cells.values() for c in cs],
                     "rows": rows,
                     "latency": latency,
+                    "in_process_ms": inproc,
                 },
                 indent=2,
             )
