@@ -86,26 +86,37 @@ def worker_command(url: str, data_dir: Path, *args: str) -> list[str]:
             "--redis", url, "--burst", *args]  # fmt: skip
 
 
-def run_workers(
-    url: str, tmp_path: Path, count: int = 1, args: Sequence[str] = ()
+def commands_at_once(
+    tmp_path: Path, *argvs: Sequence[str]
 ) -> list[subprocess.CompletedProcess[str]]:
-    """`count` burst workers started at once (named w0, w1, …), each run to its end."""
+    """`python -m qtqueue --data-dir TMP/q ARGV…` for each argv, all started at once, each run
+    to its end (in the order given)."""
     env = qtqueue_env(tmp_path)
     procs = [
         subprocess.Popen(
-            worker_command(url, tmp_path / "q", "--name", f"w{i}", *args),
+            [sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for i in range(count)
+        for argv in argvs
     ]
     done = []
     for proc in procs:
         out, err = proc.communicate(timeout=WORKER_TIMEOUT_S)
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return done
+
+
+def run_workers(
+    url: str, tmp_path: Path, count: int = 1, args: Sequence[str] = ()
+) -> list[subprocess.CompletedProcess[str]]:
+    """`count` burst workers started at once (named w0, w1, …), each run to its end."""
+    return commands_at_once(
+        tmp_path,
+        *(["worker", "--redis", url, "--burst", "--name", f"w{i}", *args] for i in range(count)),
+    )
 
 
 @contextmanager

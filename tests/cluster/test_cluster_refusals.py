@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cluster_env import RedisServer, free_port, run_workers
-from helpers.cli import qtqueue_command, refused
+from cluster_env import RedisServer, commands_at_once, free_port
+from helpers.cli import refused
 from rq import Queue
 
 SECRET = "s3cr3t-Pa55"
@@ -16,14 +16,16 @@ def test_a_redis_url_with_a_password_is_refused_without_repeating_it(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     url = f"redis://:{SECRET}@127.0.0.1:{redis.port}/0"
-    run = qtqueue_command(tmp_path)
+    in_query = f"redis://127.0.0.1:{redis.port}/0?password={SECRET}"
 
-    worker = run_workers(url, tmp_path)[0]
-    added = run("--redis", url, "add", "command", "--", "true")
-    in_query = run("--redis", f"redis://127.0.0.1:{redis.port}/0?password={SECRET}", "add",
-                   "command", "--", "true")  # fmt: skip
+    worker, added, queried = commands_at_once(
+        tmp_path,
+        ["worker", "--redis", url, "--burst"],
+        ["--redis", url, "add", "command", "--", "true"],
+        ["--redis", in_query, "add", "command", "--", "true"],
+    )
 
-    for result, status in ((worker, 2), (added, 1), (in_query, 1)):
+    for result, status in ((worker, 2), (added, 1), (queried, 1)):
         err = refused(result, "CLUSTER_REDIS_PASSWORD_IN_URL", status)
         assert SECRET not in err + result.stdout
         assert f"127.0.0.1:{redis.port}" in err  # it says which server
@@ -32,10 +34,11 @@ def test_a_redis_url_with_a_password_is_refused_without_repeating_it(
 
 def test_a_redis_that_does_not_answer_is_a_coded_error(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    run = qtqueue_command(tmp_path)
-
-    worker = run_workers(url, tmp_path)[0]
-    added = run("--redis", url, "add", "command", "--", "true")
+    worker, added = commands_at_once(
+        tmp_path,
+        ["worker", "--redis", url, "--burst"],
+        ["--redis", url, "add", "command", "--", "true"],
+    )
 
     for result in (worker, added):
         err = refused(result, "CLUSTER_REDIS_UNAVAILABLE")
@@ -45,11 +48,12 @@ def test_a_redis_that_does_not_answer_is_a_coded_error(tmp_path: Path) -> None:
 def test_what_a_cluster_does_not_do_yet_is_refused_by_name(
     redis: RedisServer, tmp_path: Path
 ) -> None:
-    run = qtqueue_command(tmp_path)
-
-    needs = run("--redis", redis.url, "add", "--needs-cpu", "2", "command", "--", "true")
-    listing = run("--redis", redis.url, "ls")
-    engine = run("--redis", redis.url, "run", "--until-idle")
+    needs, listing, engine = commands_at_once(
+        tmp_path,
+        ["--redis", redis.url, "add", "--needs-cpu", "2", "command", "--", "true"],
+        ["--redis", redis.url, "ls"],
+        ["--redis", redis.url, "run", "--until-idle"],
+    )
 
     assert "resources" in refused(needs, "CLUSTER_NOT_SUPPORTED")
     assert "'list_tasks' on a cluster" in refused(listing, "CLUSTER_NOT_SUPPORTED")
@@ -61,10 +65,11 @@ def test_what_a_cluster_does_not_do_yet_is_refused_by_name(
 def test_a_task_the_local_engine_refuses_is_refused_with_the_same_code(
     redis: RedisServer, tmp_path: Path
 ) -> None:
-    run = qtqueue_command(tmp_path)
-
-    cluster = run("--redis", redis.url, "add", "command", "-p", "grace_s=-1", "--", "true")
-    local = run("add", "command", "-p", "grace_s=-1", "--", "true")
+    cluster, local = commands_at_once(
+        tmp_path,
+        ["--redis", redis.url, "add", "command", "-p", "grace_s=-1", "--", "true"],
+        ["add", "command", "-p", "grace_s=-1", "--", "true"],
+    )
 
     refused(cluster, "VALIDATION_INVALID_PARAMS")
     assert refused(local, "VALIDATION_INVALID_PARAMS").splitlines()[0] in cluster.stderr
