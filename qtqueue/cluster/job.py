@@ -134,11 +134,11 @@ def run_task(task_json: dict[str, Any]) -> dict[str, Any] | None:
     )
     if attempt > 1:
         log.write(f"[qtqueue] attempt {attempt}\n".encode())
-    ctx: WorkerRunContext | None = None
     try:
         executor = _executor(registry, task)
-        ctx = WorkerRunContext(task, executor, meta, log, data_dir)
-        result = asyncio.run(_attempt(executor, ctx))
+        result = asyncio.run(
+            _attempt(executor, WorkerRunContext(task, executor, meta, log, data_dir))
+        )
     except Exception as exc:
         _fail(job, task, meta, log, _as_error(exc))
     if result is not None and not isinstance(result, dict):
