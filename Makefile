@@ -25,7 +25,7 @@ run: $(STAMP)
 
 ## Install what the tests need (system packages too, as root) and run every test.
 test: $(STAMP)
-	bash .ci/system-deps $(GUI_DEPS) gnome-keyring dbus dbus-x11 xvfb xauth wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus
+	bash .ci/system-deps $(GUI_DEPS) gnome-keyring dbus dbus-x11 xvfb xauth wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus redis-server
 	test -x $(VENV)-vastai/bin/vastai || { $(PYTHON) -m venv $(VENV)-vastai && $(VENV)-vastai/bin/pip install -q vastai==1.9.1; }
 	$(PY) -m pytest -q
 

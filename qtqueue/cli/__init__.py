@@ -51,6 +51,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 async def _with_backend(args: argparse.Namespace) -> int:
+    if args.redis is not None:  # a cluster: RQ over Redis (qtqueue.cluster)
+        from qtqueue.cluster.backend import cluster_backend
+
+        return int(await args.handler(cluster_backend(args.redis), args))
     from qtqueue.api.local_backend import open_backend  # not needed by --help or usage errors
 
     async with open_backend(args.data_dir) as backend:
@@ -69,13 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qtqueue.cli.output import report_error
     from qtqueue.core.errors import QueueError, TaskErrorCode
 
-    for name, default in (("data_dir", None), ("verbose", 0)):
+    for name, default in (("data_dir", None), ("verbose", 0), ("redis", None)):
         if not hasattr(args, name):  # SUPPRESS: set before or after the command, or not at all
             setattr(args, name, default)
     if extra:
         if args.command != "add":
             parser.error("'--' is only used by 'add' (add command -- CMD ARGS…)")
         args.argv = [*args.argv, *extra]
+    if args.redis is not None and hasattr(args, "direct") and args.command != "worker":
+        parser.error(f"--redis goes with add and worker for now, not with {args.command}")
     check = getattr(args, "check", None)
     try:
         if check is not None:

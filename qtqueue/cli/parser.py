@@ -42,6 +42,7 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 COMMANDS_PACKAGE = "qtqueue.cli.commands"
 DATA_DIR_OPTION = "--data-dir"
+REDIS_OPTION = "--redis"
 
 
 class UsageError(Exception):
@@ -79,8 +80,8 @@ def _named_command(argv: Sequence[str]) -> str | None:
     for token in tokens:
         if token in ("-h", "--help", "--version"):
             return None
-        if len(token) > 2 and DATA_DIR_OPTION.startswith(token):
-            next(tokens, None)  # --data-dir DIR, or an abbreviation of it: DIR is no command
+        if len(token) > 2 and any(o.startswith(token) for o in (DATA_DIR_OPTION, REDIS_OPTION)):
+            next(tokens, None)  # --data-dir DIR, --redis URL (or abbreviated): no command
         elif not token.startswith("-"):
             return token
     return None
@@ -123,6 +124,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="DIR",
         help=f"the queue's data directory (default: ${ENV_DATA_DIR}, else the user data dir)",
+    )
+    common.add_argument(
+        REDIS_OPTION,
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="a cluster's Redis, redis://HOST:PORT/DB (no password: the keyring's "
+        "'redis:HOST:PORT'): add sends tasks to it, worker runs them",
     )
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv)"

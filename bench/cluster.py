@@ -1,0 +1,280 @@
+"""What qtqueue's job wrapper costs on RQ (issue 17: the cluster backend).
+
+    python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--json OUT.json]
+
+Prints figures; it is not a test. One `redis-server` (no persistence, a free 127.0.0.1 port)
+is started for the run and stopped by its pid. Each cell enqueues N jobs, then starts W burst
+workers (each a fresh process of this script, hidden `--worker` flag) and waits for them:
+
+- `qtqueue`: N qtqueue tasks of a no-op async handler, enqueued with `qtqueue.cluster.jobs
+  .enqueue` (each prepared and validated as the local engine does) and run by
+  `qtqueue.cluster.worker.QtqueueWorker` through `qtqueue.cluster.job.run_task`: the
+  WorkerRunContext, job.meta at start and end, the log stream's expiry.
+- `plain-rq`: N jobs of a no-op function (`builtins.dict`) with RQ's own `Queue.enqueue_call`
+  and run by RQ's own `Worker` on the same three queues, with the same JSON serializer.
+
+Both use RQ's forking worker (a fork per job). Throughput is N over the drain time: from the
+first job's start to the last job's end as RQ recorded them (worker start-up not counted;
+printed apart). Cells are interleaved (qtqueue, plain, qtqueue, plain, …) so load on a shared
+machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
+Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
+`started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
+(no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redis import Redis  # noqa: E402
+from rq import Queue  # noqa: E402
+from rq.job import Job  # noqa: E402
+from rq.serializers import JSONSerializer  # noqa: E402
+
+if TYPE_CHECKING:
+    from qtqueue.executors import ExecutorRegistry
+
+TARGET_WRAPPER_COST = 0.20
+#: Plain RQ drains the same three queues in the same order (RQ's dequeue does more work for
+#: several queues than for one: like for like).
+PLAIN_QUEUES = ("high_priority", "default", "low_priority")
+PLAIN_QUEUE = "default"
+
+
+async def noop(task_id: str, params: dict[str, Any]) -> None:
+    """The qtqueue side's no-op handler."""
+
+
+def _worker(kind: str, url: str, name: str, burst: bool) -> None:
+    """One worker process of `kind` (hidden `--worker`)."""
+    conn = Redis.from_url(url)
+    if kind == "qtqueue":
+        from qtqueue.cluster import job
+        from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+        from qtqueue.cluster.queues import DRAIN_ORDER
+        from qtqueue.cluster.worker import QtqueueWorker
+
+        job.configure(_bench_registry(), Path(tempfile.mkdtemp(prefix="qtq-bench-")))
+        queues = [rq_queue(conn, q) for q in DRAIN_ORDER]
+        QtqueueWorker(queues, name=name, connection=conn, serializer=SERIALIZER).work(
+            burst=burst, logging_level="WARNING"
+        )
+    else:
+        from rq import Worker
+
+        queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
+        Worker(queues, name=name, connection=conn, serializer=JSONSerializer).work(
+            burst=burst, logging_level="WARNING"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_redis(where: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+         "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(where)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)  # polling a server that is starting
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+@functools.cache
+def _bench_registry() -> ExecutorRegistry:
+    from qtqueue.executors import default_registry
+
+    registry = default_registry(entry_points=False)
+    registry.register_handler("noop", noop)
+    return registry
+
+
+def _enqueue(kind: str, conn: Redis, n: int) -> tuple[list[str], float]:
+    ids = []
+    if kind == "qtqueue":
+        from qtqueue.cluster.jobs import enqueue
+        from qtqueue.core.task import Task
+
+        registry = _bench_registry()
+        start = time.perf_counter()
+        for _ in range(n):
+            ids.append(enqueue(conn, Task("noop", max_retries=0), registry).id)
+    else:
+        queue = Queue(PLAIN_QUEUE, connection=conn, serializer=JSONSerializer)
+        start = time.perf_counter()
+        for _ in range(n):
+            ids.append(queue.enqueue_call("builtins.dict", result_ttl=86400).id)
+    return ids, time.perf_counter() - start
+
+
+def _spawn(kind: str, url: str, name: str, burst: bool = True) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--worker", kind, "--redis", url, "--name", name]
+    return subprocess.Popen([*args, *(["--burst"] if burst else [])])
+
+
+def _cell(kind: str, url: str, n: int, workers: int) -> dict[str, Any]:
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    ids, enqueue_s = _enqueue(kind, conn, n)
+    wall = time.perf_counter()
+    procs = [_spawn(kind, url, f"{kind}-{i}") for i in range(workers)]
+    for p in procs:
+        p.wait()
+    wall_s = time.perf_counter() - wall
+    jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j]
+    done = [j for j in jobs if j.get_status() == "finished"]
+    first = min(j.started_at for j in done if j.started_at)
+    last = max(j.ended_at for j in done if j.ended_at)
+    drain_s = (last - first).total_seconds()
+    return {
+        "kind": kind, "n": n, "workers": workers, "finished": len(done),
+        "enqueue_per_s": n / enqueue_s, "tasks_per_s": len(done) / drain_s,
+        "drain_s": drain_s, "wall_s": wall_s,
+    }  # fmt: skip
+
+
+def _latency(kind: str, url: str, count: int = 50) -> dict[str, float]:
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    worker = _spawn(kind, url, f"{kind}-idle", burst=False)
+    try:
+        waits = []
+        for _ in range(count + 3):
+            (job_id,), _ = _enqueue(kind, conn, 1)
+            deadline = time.monotonic() + 30
+            while True:
+                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+                if job.get_status() == "finished":
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{kind}: job {job_id} did not finish")
+                time.sleep(0.002)  # polling the job's status between checks
+            if job.started_at is None or job.enqueued_at is None:
+                continue  # read between RQ's writes: not a sample
+            waits.append((job.started_at - job.enqueued_at).total_seconds() * 1000)
+        waits = waits[3:]  # the first ones wait for the worker's start
+        waits.sort()
+        return {"p50_ms": statistics.median(waits), "p99_ms": waits[int(len(waits) * 0.99) - 1]}
+    finally:
+        worker.terminate()
+        worker.wait()
+
+
+def _in_process(kind: str, url: str, n: int) -> float:
+    """Milliseconds per job with RQ's `SimpleWorker` in this process (no fork): the wrapper's
+    own cost without the fork's, which grows with the worker's memory."""
+    from rq import SimpleWorker
+
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    if kind == "qtqueue":
+        from qtqueue.cluster import job
+
+        job.configure(_bench_registry(), Path(tempfile.mkdtemp(prefix="qtq-bench-")))
+    _enqueue(kind, conn, n)
+    queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
+    worker = SimpleWorker(queues, connection=conn, serializer=JSONSerializer)
+    start = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    return (time.perf_counter() - start) / n * 1000
+
+
+def main() -> None:
+    """Run the cells and print the table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="jobs per cell (default 2000)")
+    parser.add_argument("--workers", default="1,2", help="worker counts (default 1,2)")
+    parser.add_argument("--runs", type=int, default=1, help="runs per cell (median)")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--redis", help=argparse.SUPPRESS)
+    parser.add_argument("--name", help=argparse.SUPPRESS)
+    parser.add_argument("--burst", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args.worker, args.redis, args.name, args.burst)
+        return
+    counts = [int(c) for c in args.workers.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        redis, url = _start_redis(Path(tmp))
+        try:
+            cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            for w in counts:
+                for _ in range(args.runs):
+                    for kind in ("qtqueue", "plain-rq"):
+                        cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
+            latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
+            inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
+            for _ in range(3):
+                for kind in inproc:
+                    inproc[kind].append(_in_process(kind, url, min(args.n, 500)))
+        finally:
+            redis.terminate()
+            redis.wait()
+    rows = []
+    print(f"\n{args.n} no-op jobs, RQ forking workers, one redis-server; median of {args.runs}")
+    print("| workers | qtqueue tasks/s | plain RQ tasks/s | wrapper cost | target |")
+    print("|---|---|---|---|---|")
+    for w in counts:
+        q = statistics.median(c["tasks_per_s"] for c in cells[("qtqueue", w)])
+        p = statistics.median(c["tasks_per_s"] for c in cells[("plain-rq", w)])
+        cost = 1 - q / p
+        verdict = "PASS" if cost < TARGET_WRAPPER_COST else "FAIL"
+        print(f"| {w} | {q:.0f} | {p:.0f} | {cost:.1%} | < 20 % {verdict} |")
+        rows.append({"workers": w, "qtqueue": q, "plain": p, "cost": cost})
+    for kind in ("qtqueue", "plain-rq"):
+        enq = statistics.median(c["enqueue_per_s"] for cs in cells.values() for c in cs
+                                if c["kind"] == kind)  # fmt: skip
+        lat = latency[kind]
+        print(f"{kind}: enqueue {enq:.0f}/s; enqueue->start p50 {lat['p50_ms']:.1f} ms, "
+              f"p99 {lat['p99_ms']:.1f} ms (idle worker)")  # fmt: skip
+    q_ms, p_ms = (statistics.median(inproc[k]) for k in ("qtqueue", "plain-rq"))
+    print(f"in process (SimpleWorker, no fork), median of 3: qtqueue {q_ms:.2f} ms/job, "
+          f"plain RQ {p_ms:.2f} ms/job: the wrapper adds {q_ms - p_ms:.2f} ms")  # fmt: skip
+    print(f"load average: {os.getloadavg()}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "cells": [c for cs in cells.values() for c in cs],
+                    "rows": rows,
+                    "latency": latency,
+                    "in_process_ms": inproc,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""`qtqueue worker --redis URL`: an RQ worker that runs qtqueue tasks (issue 17's cluster).
+
+Like `run`, it runs tasks itself and so imports the engine's parts (the cluster backend,
+`qtqueue.cluster`) — when it runs, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qtqueue.cli.parser import Subparsers, UsageError, add_command
+
+logger = logging.getLogger(__name__)
+
+ORDER = 145
+DEFAULT_QUEUES = "high_priority,default,low_priority"
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The `worker` command."""
+    p = add_command(
+        sub,
+        common,
+        "worker",
+        "Run qtqueue tasks from a cluster's Redis queues (an RQ worker; stops on SIGINT/SIGTERM).",
+    )
+    p.add_argument(
+        "--queues",
+        default=DEFAULT_QUEUES,
+        metavar="NAMES",
+        help=f"the queues to take tasks from, first first (default: {DEFAULT_QUEUES})",
+    )
+    p.add_argument("--name", help="the worker's name (default: HOST.PID)")
+    p.add_argument(
+        "--burst", action="store_true", help="stop once the queues are empty instead of waiting"
+    )
+    p.set_defaults(direct=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """A Redis URL is needed (--redis or $QTQUEUE_REDIS_URL), without a password in it."""
+    from qtqueue.cluster.connection import ENV_REDIS_URL, check_url, url_from
+    from qtqueue.cluster.queues import parse_queue_list
+
+    url = url_from(getattr(args, "redis", None))
+    if url is None:
+        raise UsageError(f"qtqueue worker needs --redis URL (or ${ENV_REDIS_URL})")
+    args.redis = check_url(url)
+    args.queue_list = parse_queue_list(args.queues)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Work until stopped, or until the queues are empty with --burst."""
+    from qtqueue.cluster.worker import run_worker
+    from qtqueue.config import resolve_data_dir
+
+    level = "DEBUG" if args.verbose >= 2 else "INFO" if args.verbose else "WARNING"
+    run_worker(
+        args.redis,
+        resolve_data_dir(args.data_dir),
+        args.queue_list,
+        name=args.name,
+        burst=args.burst,
+        logging_level=level,
+    )
+    return 0

@@ -1,0 +1,35 @@
+"""The cluster backend: qtqueue tasks run as RQ jobs by `qtqueue worker` processes over Redis.
+
+A task is prepared exactly as the local engine prepares it (`engine.adding.prepare`: the
+executor's params model, the task's fields, its queue's defaults), then becomes one RQ job of
+one module-level function, `qtqueue.cluster.job.run_task`, on the queue its priority names
+(`queues.py`). RQ does the claiming, the registries, retries, dependencies and TTLs; its
+failed registry is the dead-letter queue. A worker (`worker.py`) is RQ's own forking `Worker`;
+the job function runs the task's family executor with a `WorkerRunContext` (`context.py`):
+progress, step and phase go to `job.meta`, the log to a capped Redis stream per task, and a
+failure carries the same error code, description and fix as locally.
+
+- `connection.py`  the Redis URL (no password in it), connecting, coded errors
+- `queues.py`      the three queues, their defaults, which queue a task goes to
+- `jobs.py`        a task -> `Queue.enqueue(...)` (submitting side)
+- `job.py`         the job function (worker side) and its outcome
+- `context.py`     `WorkerRunContext`: the RunContext of a task on a worker
+- `worker.py`      the RQ worker that runs qtqueue tasks
+- `backend.py`     the command line's backend on a cluster (`qtqueue add --redis URL`)
+
+Importing this package registers the cluster's error codes (`errors.toml`) in the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from qtqueue.core.errors import CATALOG
+
+logger = logging.getLogger(__name__)
+
+#: The catalog owner of the cluster's error codes.
+ERRORS_OWNER = "cluster"
+
+CATALOG.register_file(ERRORS_OWNER, resources.files(__name__) / "errors.toml")

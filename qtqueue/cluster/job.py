@@ -1,0 +1,171 @@
+"""The job function every qtqueue job calls on a worker: run one attempt of one task.
+
+`run_task(task_json)` rebuilds the task, finds its executor in the worker's registry (the same
+family executors as the local engine: `configure` sets it before the worker forks, so each
+job's work horse inherits it loaded) and runs it with a `WorkerRunContext` under the task's
+own timeout. The outcome:
+
+- success: the executor's result dict is the job's result (RQ keeps it `result_ttl`);
+- failure: the same `QueueError` as locally (a known failure keeps its code; anything else is
+  classified by `classify_exception`; running past the timeout is SYSTEM_TIMEOUT), with the
+  catalog's description and fix, in `job.meta["error"]` (`QueueError.to_dict`), and raised,
+  so RQ records the failure and retries it as the task's `Retry` says. A failure no retry can
+  fix (the catalog's `final` codes, a code `no_retry_on` names or `retry_on` leaves out) ends
+  the retries at once, as `engine.retry.wants_retry` decides locally.
+
+Secrets the attempt read from the keyring are masked in the result, the error and its
+traceback (the error is raised anew, without its chain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rq import get_current_job
+from rq.job import Job
+
+from qtqueue.cluster.context import LogStream, MetaReporter, WorkerRunContext
+from qtqueue.cluster.queues import QUEUES
+from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
+from qtqueue.core.task import Task
+from qtqueue.engine.logs import redact
+from qtqueue.engine.retry import wants_retry
+from qtqueue.executors import ExecutorRegistry, default_registry
+from qtqueue.executors.base import Executor
+
+logger = logging.getLogger(__name__)
+
+_registry: ExecutorRegistry | None = None
+_data_dir: Path | None = None
+
+
+def configure(registry: ExecutorRegistry, data_dir: Path) -> None:
+    """The registry and the data directory (processes see it as $QTQUEUE_DATA_DIR) that jobs
+    of this process use; a worker sets them once, before it forks its work horses."""
+    global _registry, _data_dir
+    _registry, _data_dir = registry, data_dir
+
+
+def _configured() -> tuple[ExecutorRegistry, Path]:
+    global _registry, _data_dir
+    if _registry is None:
+        _registry = default_registry()
+    if _data_dir is None:
+        _data_dir = Path(tempfile.mkdtemp(prefix="qtqueue-worker-"))
+    return _registry, _data_dir
+
+
+def _executor(registry: ExecutorRegistry, task: Task) -> Executor:
+    executor = registry.get(task.type_name)
+    if executor is None:
+        known = ", ".join(e.name for e in registry)
+        raise QueueError(
+            TaskErrorCode.QUEUE_UNKNOWN_TASK_TYPE,
+            f"this worker has no executor for task type {task.type_name!r} (it has: {known}); "
+            "install the plug-in that provides it on every worker",
+            task_type=task.type_name,
+        )
+    unavailable = registry.unavailable_error(task.type_name)
+    if unavailable is not None:
+        raise unavailable
+    return executor
+
+
+async def _attempt(executor: Executor, ctx: WorkerRunContext) -> dict[str, Any] | None:
+    limit = ctx.task.timeout_s
+    if not limit:
+        return await executor.run(ctx)
+    scope = asyncio.timeout(limit)
+    try:
+        async with scope:
+            return await executor.run(ctx)
+    except TimeoutError:
+        if not scope.expired():
+            raise  # the work's own TimeoutError (a network call): classified as any other
+    raise QueueError(
+        TaskErrorCode.SYSTEM_TIMEOUT,
+        f"timed out after {limit:g} s of running time",
+        timeout_s=limit,
+    )
+
+
+def _as_error(exc: Exception) -> QueueError:
+    if isinstance(exc, QueueError):
+        return exc
+    return QueueError(classify_exception(exc), f"{type(exc).__name__}: {exc}")
+
+
+def attempt_number(job: Job) -> int:
+    """Which attempt of its task a job's run is (1 the first): from the retries RQ has left
+    of those the task was enqueued with (`meta["max_retries"]`), with no write at start."""
+    budget = job.meta.get("max_retries")
+    if not isinstance(budget, int) or job.retries_left is None:
+        return 1
+    return max(1, budget - job.retries_left + 1)
+
+
+def run_task(task_json: dict[str, Any]) -> dict[str, Any] | None:
+    """Run one attempt of the task `task_json` (`Task.to_dict`) inside the current RQ job;
+    see the module's notes for the outcome."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_task runs inside an RQ job (a qtqueue worker calls it)")
+    task = Task.from_dict(task_json)
+    registry, data_dir = _configured()
+    queue = QUEUES.get(task.queue or "default") or QUEUES["default"]
+    log = LogStream(job.connection, task.id, round(queue.failure_ttl_s))
+    meta = MetaReporter(job)
+    attempt = attempt_number(job)
+    meta.update(  # saved with the first progress after META_INTERVAL_S, or at the end
+        status="running",
+        phase="running",
+        attempt=attempt,
+        worker=os.environ.get("RQ_WORKER_ID", ""),
+        started_at=time.time(),
+        progress=0.0,
+        step="",
+        error=None,
+    )
+    if attempt > 1:
+        log.write(f"[qtqueue] attempt {attempt}\n".encode())
+    try:
+        executor = _executor(registry, task)
+        result = asyncio.run(
+            _attempt(executor, WorkerRunContext(task, executor, meta, log, data_dir))
+        )
+    except Exception as exc:
+        _fail(job, task, meta, log, _as_error(exc))
+    if result is not None and not isinstance(result, dict):
+        result = {"value": result}
+    clean: dict[str, Any] | None = redact(result, log.secrets)
+    meta.update(now=True, status="completed", phase="completed", ended_at=time.time())
+    log.flush()
+    return clean
+
+
+def _fail(job: Job, task: Task, meta: MetaReporter, log: LogStream, err: QueueError) -> NoReturn:
+    """Record the failure (meta, log) and raise it for RQ, without its chain."""
+    secrets = log.secrets
+    message = redact(err.message, secrets)
+    details = redact(err.details, secrets)
+    clean = QueueError(err.code.value, message, **details)
+    log.write(f"[qtqueue] failed: {clean.code.value}: {message}\n".encode())
+    log.flush()
+    retry = job.retries_left is not None and job.retries_left > 0
+    if retry and not wants_retry(clean.code.value, task.retry_on, task.no_retry_on):
+        job.retries_left = 0  # RQ reads it after the job function: no retry can fix this
+        retry = False
+    meta.update(
+        now=True,
+        status="retrying" if retry else "failed",
+        phase="failed",
+        ended_at=time.time(),
+        error=clean.to_dict(),
+    )
+    raise clean from None

@@ -1,0 +1,169 @@
+"""Submitting: a qtqueue task becomes one RQ job on the queue its priority names.
+
+The task is prepared as the local engine prepares it (`engine.adding.prepare`: its executor's
+params model, its fields, its queue's defaults filled in), so a task the window or the command
+line would accept locally means the same here, and one it would refuse is refused with the
+same code. The job is `JOB_FUNCTION` called with the prepared task's JSON (`Task.to_dict`):
+no secrets travel, since a task names its credentials (`keyring:NAME`) and the worker reads
+them from its own machine's keyring. What RQ does with it, from the task's fields:
+
+- `job_id`: the task's id; `description`: its name; `meta`: its type and name.
+- `job_timeout`: the task's timeout (or its queue's) plus `TIMEOUT_MARGIN_S`: the job function
+  enforces the task's own limit (SYSTEM_TIMEOUT, as locally); RQ's kill is the backstop.
+  No timeout: -1 (none).
+- `retry`: `Retry(max_retries, intervals)` from the task's retry count and backoff (an
+  explicit list as given, a base as base·2^n seconds, at most an hour; RQ adds no jitter).
+  An executor that is not retry-safe gets none, as locally.
+- `result_ttl`, `failure_ttl`: its queue's (failed jobs stay in the failed registry, the
+  dead-letter queue, 7 days).
+- `depends_on`: `Dependency(jobs, allow_failure)` from `depends_on` and
+  `allow_dependency_failure`; `ttl` from `expires_at`/`ttl_s` (RQ drops a job not started by
+  then); `run_at` through `enqueue_at` (a worker's scheduler moves it to its queue on time).
+
+Jobs are stored with RQ's JSON serializer, not pickle: whoever can write a job into Redis must
+not be able to run code on every worker by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Dependency, Job
+from rq.serializers import JSONSerializer
+
+from qtqueue.cluster.connection import NOT_SUPPORTED
+from qtqueue.cluster.queues import DRAIN_ORDER, queue_named
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Permission, Task
+from qtqueue.engine import adding, named_queues
+from qtqueue.engine.resources import ResourceAccountant
+from qtqueue.engine.retry import MAX_BACKOFF_S
+from qtqueue.executors import ExecutorRegistry
+
+logger = logging.getLogger(__name__)
+
+#: The one job function every qtqueue job calls (imported by name on the worker).
+JOB_FUNCTION = "qtqueue.cluster.job.run_task"
+#: Seconds RQ waits past a task's own timeout before it kills the job itself.
+TIMEOUT_MARGIN_S = 30
+#: RQ's serializer for qtqueue's jobs (both sides must use it).
+SERIALIZER = JSONSerializer
+
+
+def rq_queue(connection: Redis, name: str) -> Queue:
+    """The RQ queue `name` as qtqueue's jobs use it (JSON serializer)."""
+    return Queue(name, connection=connection, serializer=SERIALIZER)
+
+
+def _unsupported(task: Task) -> list[str]:
+    out = []
+    if task.resources:
+        out.append("resources (placement by free CPU, memory, disk and GPU comes later)")
+    if task.permission == Permission.HUMAN_REQUIRED:
+        out.append("approval (permission human_required)")
+    if task.notify_webhook:
+        out.append("notify_webhook")
+    return out
+
+
+def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) -> Task:
+    """The task as the local engine would store it (validated, defaults filled in), for a
+    cluster. QueueError: whatever the local engine refuses it for, and CLUSTER_NOT_SUPPORTED
+    for what a cluster does not do yet (resources, approval, a notify webhook, a queue other
+    than the three)."""
+    missing = _unsupported(task)
+    if missing:
+        raise QueueError(
+            NOT_SUPPORTED,
+            "a cluster does not do this yet: " + "; ".join(missing),
+            unsupported=missing,
+        )
+    if task.queue is not None:
+        queue_named(task.queue)
+    queues = {name: named_queues.defaults(name) for name in DRAIN_ORDER}
+    return adding.prepare(
+        task, time.time() if now is None else now, registry, queues, ResourceAccountant()
+    )
+
+
+def retry_intervals(task: Task) -> list[int]:
+    """Seconds before each retry (RQ's `Retry.intervals`; the last one repeats)."""
+    n = max(1, task.max_retries or 0)
+    backoff = task.retry_backoff
+    if isinstance(backoff, list):
+        return [max(0, round(float(x))) for x in backoff] or [0]
+    base = max(0.0, float(backoff))
+    return [round(min(MAX_BACKOFF_S, base * 2**i)) for i in range(n)]
+
+
+def job_options(task: Task, registry: ExecutorRegistry, now: float) -> dict[str, Any]:
+    """The `Queue.enqueue_call` keywords for a prepared task (see the module's list)."""
+    queue = queue_named(task.queue or "default")
+    executor = registry.get(task.type_name)
+    retry = None
+    if task.max_retries and (executor is None or executor.retry_safe):
+        retry = Retry(max=task.max_retries, interval=retry_intervals(task))
+    timeout = -1 if not task.timeout_s else math.ceil(task.timeout_s) + TIMEOUT_MARGIN_S
+    options: dict[str, Any] = {
+        "job_id": task.id,
+        "description": task.name,
+        "meta": {
+            "task_type": task.type_name,
+            "name": task.name,
+            "queue": queue.name,
+            "max_retries": retry.max if retry is not None else 0,
+        },
+        "timeout": timeout,
+        "result_ttl": round(queue.result_ttl_s),
+        "failure_ttl": round(queue.failure_ttl_s),
+        "retry": retry,
+    }
+    if task.depends_on:
+        options["depends_on"] = Dependency(
+            jobs=list(task.depends_on), allow_failure=task.allow_dependency_failure
+        )
+    if task.expires_at is not None:
+        options["ttl"] = max(1, math.ceil(task.expires_at - now))
+    return options
+
+
+def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
+    """Prepare `task` (see `prepare`) and enqueue it as an RQ job on its queue; the job's id is
+    the task's. QueueError: `prepare`'s, VALIDATION_INVALID_PARAMS for an id the cluster
+    already has a job of, QUEUE_TASK_NOT_FOUND for a dependency it has no job of."""
+    now = time.time()
+    prepared = prepare(task, registry, now)
+    if Job.exists(prepared.id, connection=connection):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"the cluster already has a job with id {prepared.id}; give the task another id",
+            task_id=prepared.id,
+        )
+    missing = [d for d in prepared.depends_on if not Job.exists(d, connection=connection)]
+    if missing:
+        raise QueueError(
+            TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+            f"depends_on: the cluster has no task {', '.join(missing)}",
+            task_ids=missing,
+        )
+    queue = rq_queue(connection, prepared.queue or "default")
+    options = job_options(prepared, registry, now)
+    args = (prepared.to_dict(),)
+    if prepared.run_at is not None and prepared.run_at > now:
+        when = datetime.fromtimestamp(prepared.run_at, UTC)
+        scheduled: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))
+        return scheduled
+    return queue.enqueue_call(JOB_FUNCTION, args=args, **options)
+
+
+def _at_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`enqueue_call`'s keywords as `enqueue_at` takes them (its timeout is `job_timeout`)."""
+    out = dict(options)
+    out["job_timeout"] = out.pop("timeout")
+    return out

@@ -1,0 +1,191 @@
+"""`qtqueue worker`: RQ's own forking `Worker`, running qtqueue tasks from the cluster's queues.
+
+Why the forking `Worker` and not `SimpleWorker`: each job runs in a work horse forked for it,
+so a task's crash, leaked threads or file descriptors and its asyncio loop end with it; RQ's
+stop-job command and its hard timeout kill a horse, which a `SimpleWorker` (the job in the
+worker's own process) cannot do. The fork costs a few milliseconds per job (see
+bench/cluster.py), and the registry of family executors is loaded once, before the first fork.
+
+One change to RQ's worker: commands run in their own process group (as the local engine runs
+them, so pause and cancel reach their whole tree), which RQ's kill of the horse's group
+would miss, so `QtqueueWorker.kill_horse` also kills the process group of every descendant of
+the horse — a stopped or timed-out job leaves nothing running.
+
+The worker runs RQ's scheduler too (`with_scheduler`): retries with a backoff and tasks with a
+start time are moved to their queue on time by whichever worker holds the scheduler's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.job import Job
+from rq.worker import Worker
+
+from qtqueue.cluster import job
+from qtqueue.cluster.connection import connect, unavailable
+from qtqueue.cluster.context import LogStream
+from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+from qtqueue.cluster.queues import DRAIN_ORDER
+from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
+from qtqueue.engine.named_queues import DEFAULT_FAILURE_TTL_S
+from qtqueue.executors import default_registry
+from qtqueue.executors.process import kill_orphan
+
+logger = logging.getLogger(__name__)
+
+#: A stopped job's message, as a cancelled task's locally.
+CANCELLED_MESSAGE = "cancelled by the user"
+
+
+def command_groups(horse_pid: int) -> list[int]:
+    """The process groups of the descendants of `horse_pid` that are not in the horse's own
+    group: the commands its task started (each in a group of its own)."""
+    try:
+        horse = psutil.Process(horse_pid)
+        own = os.getpgid(horse_pid)
+        children = horse.children(recursive=True)
+    except (psutil.Error, ProcessLookupError):
+        return []
+    groups: list[int] = []
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            pgid = os.getpgid(child.pid)
+            if pgid != own and pgid not in groups:
+                groups.append(pgid)
+    return groups
+
+
+def signal_groups(groups: list[int], sig: int) -> None:
+    """Send `sig` to each process group of `groups` that still exists."""
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+
+def record_end(job: Job, status: str, error: QueueError | None) -> None:
+    """Write how an attempt ended into the job's meta (over what its horse last saved), for an
+    end the horse could not record itself: it was stopped or killed."""
+    meta = job.get_meta(refresh=True)
+    meta.update(status=status, phase=status, ended_at=time.time())
+    meta["error"] = error.to_dict() if error is not None else None
+    if status == "cancelled":
+        meta["message"] = CANCELLED_MESSAGE
+    job.save_meta()  # type: ignore[no-untyped-call]
+    said = f"{error.code.value}: {error.message}" if error is not None else CANCELLED_MESSAGE
+    log = LogStream(job.connection, job.id, round(DEFAULT_FAILURE_TTL_S))
+    log.write(f"[qtqueue] {status}: {said}\n".encode())
+    log.flush()
+
+
+def stop_leftovers(job: Job) -> None:
+    """Kill the process group of the command a dead horse's task started, if it still runs
+    (`kill_orphan` checks that it is the same process, not a reused pid)."""
+    pid, started = job.meta.get("pid"), job.meta.get("started_at")
+    if isinstance(pid, int) and kill_orphan(pid, started if isinstance(started, float) else None):
+        logger.info("job %s: killed its command's process group %s", job.id, pid)
+
+
+class QtqueueWorker(Worker):
+    """RQ's forking worker; stopping a horse stops its task's commands too, and an attempt
+    that ended without its horse saying how (stopped, killed) says so in the job's meta."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
+        families) is never traversed by a horse's garbage collector, so a fork's pages stay
+        shared instead of being copied (a full collection in a fresh horse cost ~50 ms)."""
+        gc.freeze()
+        return bool(super().work(*args, **kwargs))
+
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+        """The horse died (a signal, the OOM killer): QUEUE_TASK_INTERRUPTED, retried if the
+        task has retries left, as the local engine does after a crash."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
+        how = (
+            describe_exit(-os.WTERMSIG(ret_val))
+            if os.WIFSIGNALED(ret_val)
+            else (describe_exit(os.WEXITSTATUS(ret_val) or 1))
+        )
+        error = QueueError(
+            TaskErrorCode.QUEUE_TASK_INTERRUPTED,
+            f"the worker's process running it ended unexpectedly ({how})",
+            worker=self.name,
+        )
+        record_end(job, "retrying" if job.should_retry else "failed", error)
+        stop_leftovers(job)
+
+    def _handle_stopped_job(self, job: Job, queue: Any, execution: Any) -> None:
+        """A job stopped on request (RQ's stop-job command) ends "cancelled by the user", as a
+        cancelled task does locally (no error code). RQ 3's hook for it, hence the pin."""
+        record_end(job, "cancelled", None)
+        super()._handle_stopped_job(job, queue, execution)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Kill the horse (RQ's own kill of its group), then its commands' process groups,
+        found before: in that order, the horse cannot see its command die and record that
+        as the task's failure before it dies itself."""
+        groups = command_groups(self.horse_pid) if self.horse_pid else []
+        super().kill_horse(sig)
+        signal_groups(groups, sig)
+        if groups:
+            logger.info("worker %s: killed the command groups %s", self.name, groups)
+
+
+def default_name() -> str:
+    """A worker's name when given none: HOST.PID (unique among live workers)."""
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+def worker_dir(data_dir: Path, name: str) -> Path:
+    """Where a worker's tasks see $QTQUEUE_DATA_DIR: DATA_DIR/cluster/NAME (0700)."""
+    path = data_dir / "cluster" / name.replace("/", "_")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def run_worker(
+    url: str,
+    data_dir: Path,
+    queues: Sequence[str] = DRAIN_ORDER,
+    *,
+    name: str | None = None,
+    burst: bool = False,
+    logging_level: str = "WARNING",
+) -> bool:
+    """Work the `queues` of the cluster at `url` (in that order) until stopped (SIGINT,
+    SIGTERM) or, with `burst`, until they are empty; returns whether it ran any job.
+    QueueError: the connection's (`connect`), CLUSTER_REDIS_UNAVAILABLE when Redis goes away
+    while it works, VALIDATION_INVALID_PARAMS for a name a live worker has."""
+    conn = connect(url)
+    name = name or default_name()
+    job.configure(default_registry(), worker_dir(data_dir, name))
+    try:
+        worker = QtqueueWorker(
+            [rq_queue(conn, q) for q in queues],
+            name=name,
+            connection=conn,
+            serializer=SERIALIZER,
+        )
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level=logging_level))
+    except ValueError as exc:
+        if "exists an active worker" in str(exc):
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"a live worker is already named {name!r}; give this one another --name",
+                name=name,
+            ) from None
+        raise
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise unavailable(url, exc) from None
