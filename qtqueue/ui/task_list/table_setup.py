@@ -52,6 +52,8 @@ def setup_table(
     for column in HIDDEN_BY_DEFAULT:
         table.setColumnHidden(column, True)
     table.sortByColumn(Column.CREATED, Qt.SortOrder.DescendingOrder)
+    # "#" (a waiting task's place) beside the name, where qBittorrent users look for it.
+    header.moveSection(header.visualIndex(Column.POSITION), header.visualIndex(Column.NAME) + 1)
     HoverHold(table)
     PositionRepaint(table)
     actions: dict[Column, QAction] = {}
