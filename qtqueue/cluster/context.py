@@ -32,6 +32,7 @@ from rq.job import Job
 
 from qtqueue.cluster.connection import NOT_SUPPORTED
 from qtqueue.core.errors import QueueError
+from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, split_streams
 from qtqueue.core.question import Question
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
@@ -56,13 +57,17 @@ def log_stream_key(task_id: str) -> str:
 
 
 class LogStream:
-    """A task's log as a capped Redis stream: whole lines, secrets masked."""
+    """A task's log as a capped Redis stream: whole lines, secrets masked. A line a command
+    wrote to stderr is kept between the stderr marks (`core.log_streams`), each line its own:
+    the marks come in around each chunk read from stderr, and a line must not begin with the
+    end of the one before."""
 
     def __init__(self, connection: Redis, task_id: str, ttl_s: int) -> None:
         self._redis = connection
         self.key = log_stream_key(task_id)
         self._ttl_s = max(1, ttl_s)
         self._partial = b""
+        self._partial_err = False  # whether the partial line has stderr output in it
         self.secrets: list[bytes] = []
 
     def add_secret(self, secret: bytes) -> None:
@@ -72,25 +77,33 @@ class LogStream:
 
     def write(self, chunk: bytes) -> None:
         """Append output; complete lines go to the stream now, a partial one waits."""
-        data = self._partial + chunk
-        *lines, self._partial = data.split(b"\n")
+        lines: list[tuple[bool, bytes]] = []
+        for err, piece in split_streams(chunk, cut=False):
+            *whole, rest = piece.split(b"\n")
+            for raw in whole:
+                lines.append((err or self._partial_err, self._partial + raw))
+                self._partial, self._partial_err = b"", False
+            self._partial += rest
+            self._partial_err = self._partial_err or (err and bool(rest))
         self._add(lines)
 
     def flush(self) -> None:
         """Write the last partial line (the stream is kept as long as the job's record)."""
         if self._partial:
-            self._add([self._partial])
-            self._partial = b""
+            self._add([(self._partial_err, self._partial)])
+            self._partial, self._partial_err = b"", False
 
-    def _add(self, lines: list[bytes]) -> None:
+    def _add(self, lines: list[tuple[bool, bytes]]) -> None:
         if not lines:
             return
         with self._redis.pipeline(transaction=False) as pipe:
-            for raw in lines:
+            for err, raw in lines:
                 text = raw.decode("utf-8", "replace").rstrip("\r")
                 if len(text) > MAX_LINE_CHARS:
                     text = text[:MAX_LINE_CHARS] + " [qtqueue: line cut]"
                 text = redact(text, self.secrets)
+                if err:
+                    text = MARK_ERR_TEXT + text + MARK_END_TEXT
                 pipe.xadd(self.key, {"line": text}, maxlen=LOG_STREAM_MAXLEN, approximate=True)
             pipe.expire(self.key, self._ttl_s)
             pipe.execute()

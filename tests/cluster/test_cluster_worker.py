@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry
 
 from qtqueue.cluster.context import LOG_STREAM_MAXLEN
 from qtqueue.cluster.jobs import SERIALIZER, enqueue
+from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT
 from qtqueue.core.task import Priority, Task
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
@@ -73,6 +74,9 @@ async def test_a_failing_command_ends_in_the_failed_registry_as_locally_after_it
     assert job.meta["attempt"] == 3  # the first run and its two retries
     lines = log_lines(redis.client, task.id)
     assert "[qtqueue] attempt 3" in lines
+    # the command's stderr line is marked on its own; the engine's note after it is plain
+    said = "cp: cannot create regular file: No space left on device"
+    assert lines.count(f"{MARK_ERR_TEXT}{said}{MARK_END_TEXT}") == 3
     assert lines[-1] == f"[qtqueue] failed: SYSTEM_DISK_SPACE: {local.error}"
 
 
