@@ -51,10 +51,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 async def _with_backend(args: argparse.Namespace) -> int:
-    if args.redis is not None:  # a cluster: RQ over Redis (qtqueue.cluster)
+    url = args.redis or os.environ.get("QTQUEUE_REDIS_URL")  # connection.ENV_REDIS_URL
+    if url:  # a cluster: RQ over Redis (qtqueue.cluster)
         from qtqueue.cluster.backend import cluster_backend
 
-        return int(await args.handler(cluster_backend(args.redis), args))
+        return int(await args.handler(cluster_backend(url), args))
     from qtqueue.api.local_backend import open_backend  # not needed by --help or usage errors
 
     async with open_backend(args.data_dir) as backend:
