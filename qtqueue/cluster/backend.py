@@ -7,9 +7,10 @@ It answers the local API's actions the command line sends, in the same shapes, o
 - the reads — `list_tasks`, `get_task`, `resolve_id`, `queue_task_status`, `read_log`,
   `workers`, `waiting` — from RQ's queues, registries and jobs (`reads.py`, the one place RQ's
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
+- `stats`, computed from the listing (`ClusterReader.stats` says what differs);
 - `queue_manage` cancel, retry and remove, and `requeue_dead_letters` (`manage.py`).
 
-Every other action (pause and resume, statistics, schedules, settings, …) is refused with
+Every other action (pause and resume, schedules, settings, …) is refused with
 CLUSTER_NOT_SUPPORTED, saying so. Redis is called from a worker thread (`asyncio.to_thread`),
 so a slow server never blocks the event loop.
 """
@@ -29,6 +30,7 @@ from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
 from qtqueue.cluster.jobs import enqueue
 from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.log_streams import strip_marks
 from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, parse_task_type
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.summary import task_summary
@@ -98,6 +100,7 @@ class ClusterBackend:
             "requeue_dead_letters": self._requeue_dead_letters,
             "workers": lambda p: self._reader().workers(),
             "waiting": lambda p: {"waiting": self._reader().waiting()},
+            "stats": lambda p: self._reader().stats(),
         }
 
     @property
@@ -136,8 +139,8 @@ class ClusterBackend:
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries and removes tasks, and lists its "
-                "workers and queue",
+                "adds, lists, shows, logs, cancels, retries and removes tasks, and shows its "
+                "workers, queue and statistics",
                 action=action,
             )
         return await asyncio.to_thread(handler, params)
@@ -205,7 +208,7 @@ class ClusterBackend:
             out["transitions"] = _transitions(task)
         if params.get("include_logs"):
             tail = params.get("log_tail_bytes", DEFAULT_LOG_TAIL_BYTES)
-            out["log_tail"] = reader.read_log(task.id, int(tail))
+            out["log_tail"] = strip_marks(reader.read_log(task.id, int(tail)))
         return out
 
     def _read_log(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 from cluster_env import (
     RedisServer,
     burst_worker_with_a_sleeping_task,
@@ -66,7 +67,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         enqueue(redis.client, task, REGISTRY)
 
     (listed, table, failed, dead_letters, shown, show_text, log, queue_json, queue_text,
-     tail) = commands_at_once(
+     tail, stats) = commands_at_once(
         tmp_path,
         cli(redis.url, "ls", "--json"),
         cli(redis.url, "ls"),
@@ -78,6 +79,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         cli(redis.url, "queue", "--json"),
         cli(redis.url, "queue"),
         cli(redis.url, "ls", "--tag", "nightly", "--json"),
+        cli(redis.url, "stats", "--json"),
     )  # fmt: skip
 
     tasks = by_id(ok(listed))
@@ -100,6 +102,12 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert [t["id"] for t in json.loads(ok(failed))] == [broke.id, dead.id]
     assert [t["id"] for t in json.loads(ok(dead_letters))] == [dead.id]
     assert [t["id"] for t in json.loads(ok(tail))] == [done.id]
+
+    figures = json.loads(ok(stats))
+    assert figures["summary"]["total_tasks"] == 5  # another tool's jobs are not counted
+    assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (2, 1)
+    assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 2}
+    assert figures["error_distribution"] == {"SYSTEM_COMMAND_FAILED": 2}
 
     info = json.loads(ok(shown))
     assert (info["id"], info["status"], info["queue"]) == (done.id, "completed", "default")
@@ -183,7 +191,7 @@ def test_workers_log_follow_and_cancel_of_a_running_task_its_tree_gone_then_retr
 
 
 def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_one(
-    redis: RedisServer, tmp_path: Path
+    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     never = tmp_path / "never-ran"
     marker = tmp_path / "first-run"
@@ -205,9 +213,8 @@ def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_
     assert ok(retried) == f"queued again {flaky.id[:8]} flaky (now pending)\n"
     assert ok(removed) == f"removed {finished.id[:8]}\n"
     run_workers(redis.url, tmp_path)
-    listed, gone = commands_at_once(
-        tmp_path, cli(redis.url, "ls", "--json"), cli(redis.url, "show", finished.id)
-    )
+    monkeypatch.setenv("QTQUEUE_REDIS_URL", redis.url)  # as good as --redis URL
+    listed, gone = commands_at_once(tmp_path, ["ls", "--json"], ["show", finished.id])
 
     tasks = by_id(ok(listed))
     assert not never.exists()  # cancelled before it started: never ran
