@@ -157,12 +157,14 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
     if status in ACTIVE or status == TaskStatus.PAUSED:
         task.pid = meta.get("pid") if isinstance(meta.get("pid"), int) else None
     error = meta.get("error")
-    if isinstance(error, dict) and status != TaskStatus.COMPLETED:
+    if status == TaskStatus.CANCELLED:  # as locally: the message, no code
+        task.error = str(meta.get("message") or "cancelled by the user")
+        if job.get_status(refresh=False) == JobStatus.CANCELED:  # before this run started
+            task.started_at = task.duration_s = None
+    elif isinstance(error, dict) and status != TaskStatus.COMPLETED:
         task.error_code = str(error.get("code") or "") or None
         task.error = str(error.get("message") or "")
         task.error_details = dict(error.get("details") or {})
-    elif status == TaskStatus.CANCELLED:
-        task.error = str(meta.get("message") or "cancelled by the user")
     task.dead_letter = (
         status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
         and (task.max_retries or 0) > 0

@@ -63,6 +63,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     Queue("mail", connection=redis.client).enqueue("os.getcwd")
     run_workers(redis.url, tmp_path)
     waiting = [shell("true", "later", priority=Priority.LOW), shell("true", "soon")]
+    waiting.append(shell("true", "after", depends_on=[waiting[1].id]))
     for task in waiting:
         enqueue(redis.client, task, REGISTRY)
 
@@ -104,9 +105,9 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert [t["id"] for t in json.loads(ok(tail))] == [done.id]
 
     figures = json.loads(ok(stats))
-    assert figures["summary"]["total_tasks"] == 5  # another tool's jobs are not counted
-    assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (2, 1)
-    assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 2}
+    assert figures["summary"]["total_tasks"] == 6  # another tool's jobs are not counted
+    assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (3, 1)
+    assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 3}
     assert figures["error_distribution"] == {"SYSTEM_COMMAND_FAILED": 2}
 
     info = json.loads(ok(shown))
@@ -124,14 +125,16 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert ok(log) == "hello\n40%\nstep: copying\ndone\n"
 
     rows_q = json.loads(ok(queue_json))
-    assert [(r["id"], r["target"], r["priority"]) for r in rows_q] == [
-        (waiting[1].id, "default", "normal"),  # drain order: default before low_priority
-        (waiting[0].id, "low_priority", "low"),
+    assert [(r["id"], r["target"], r["priority"], r["held_by"]) for r in rows_q] == [
+        (waiting[1].id, "default", "normal", "workers"),  # drain order: default, then low
+        (waiting[0].id, "low_priority", "low", "workers"),
+        (waiting[2].id, "default", "normal", "dependency"),
     ]
+    assert rows_q[2]["last_reason"] == f"waits for {waiting[1].id}"
     assert rows_q[0]["last_reason"] == "next in default; no live worker takes from default"
     assert rows_q[0]["attempts"] == 0 and rows_q[0]["waiting_s"] >= 0
     text = ok(queue_text)
-    assert "QUEUED TASKS (2 pending)" in text
+    assert "QUEUED TASKS (3 pending)" in text
     assert f"[1] Task ID: {waiting[1].id}" in text
     assert "    Queue:          low_priority" in text
     assert "    Priority:       low" in text
