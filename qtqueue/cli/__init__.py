@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("'--' is only used by 'add' (add command -- CMD ARGS…)")
         args.argv = [*args.argv, *extra]
     if args.redis is not None and hasattr(args, "direct") and args.command != "worker":
-        parser.error(f"--redis goes with add and worker for now, not with {args.command}")
+        parser.error(f"--redis goes with worker and the task commands, not with {args.command}")
     check = getattr(args, "check", None)
     try:
         if check is not None:
