@@ -8,7 +8,8 @@ It answers the local API's actions the command line sends, in the same shapes, o
   `workers`, `waiting` — from RQ's queues, registries and jobs (`reads.py`, the one place RQ's
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
 - `stats`, computed from the listing (`ClusterReader.stats` says what differs);
-- `queue_manage` cancel, retry and remove, and `requeue_dead_letters` (`manage.py`).
+- `queue_manage` cancel, retry and remove, and the dead letters' list, requeue and purge
+  (`manage.py`).
 
 Every other action (pause and resume, schedules, settings, …) is refused with
 CLUSTER_NOT_SUPPORTED, saying so. Redis is called from a worker thread (`asyncio.to_thread`),
@@ -97,7 +98,9 @@ class ClusterBackend:
             "queue_task_status": self._task_status,
             "read_log": self._read_log,
             "queue_manage": self._manage,
-            "requeue_dead_letters": self._requeue_dead_letters,
+            "list_dead_letters": lambda p: self._list_tasks({"dead_letter": True}),
+            "requeue_dead_letters": lambda p: self._dead_letters(p, "requeue"),
+            "purge_dead_letters": lambda p: self._dead_letters(p, "purge"),
             "workers": lambda p: self._reader().workers(),
             "waiting": lambda p: {"waiting": self._reader().waiting()},
             "stats": lambda p: self._reader().stats(),
@@ -140,7 +143,7 @@ class ClusterBackend:
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
                 "adds, lists, shows, logs, cancels, retries and removes tasks, and shows its "
-                "workers, queue and statistics",
+                "workers, queue, statistics and dead letters",
                 action=action,
             )
         return await asyncio.to_thread(handler, params)
@@ -231,10 +234,13 @@ class ClusterBackend:
             action=action,
         )
 
-    def _requeue_dead_letters(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _dead_letters(self, params: dict[str, Any], action: str) -> dict[str, Any]:
         reader = self._reader()
-        dead = reader.tasks([TaskStatus.FAILED, TaskStatus.TIMEOUT], dead_letter=True)
-        return {"ids": [manage.retry(reader, t.id).id for t in dead]}
+        ids = None if params.get("all") else params.get("ids")
+        chosen = manage.dead_letters(reader, ids, action)
+        for task in chosen:
+            (manage.retry if action == "requeue" else manage.remove)(reader, task.id)
+        return {"ids": [t.id for t in chosen]}
 
     async def follow_log(self, task_id: str) -> AsyncIterator[str]:
         """The task's log as it grows (RQ's log stream, read with XREAD BLOCK), until its

@@ -12,6 +12,8 @@ QUEUE_INVALID_STATE, QUEUE_TASK_ALREADY_RUNNING).
   given back (RQ's `retries_left` as enqueued) and the count of a person's retries in
   `meta["user_retries"]`.
 - remove, a finished task: the job, its results and its log stream are deleted.
+- the dead letters (`dead_letters`: those of RQ's failed registry whose task had retries, see
+  `reads.py`) are requeued by `retry` and purged by `remove`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from qtqueue.cluster.context import LogStream, log_stream_key
 from qtqueue.cluster.jobs import SERIALIZER
 from qtqueue.cluster.reads import ClusterReader, snapshot, task_status
 from qtqueue.core.actions import TaskAction, applies
+from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task
 from qtqueue.engine.named_queues import DEFAULT_FAILURE_TTL_S
 from qtqueue.engine.state import invalid_state
@@ -107,3 +110,22 @@ def remove(reader: ClusterReader, ref: str) -> dict[str, Any]:
     job.delete()
     reader.redis.delete(log_stream_key(job.id))
     return {"task_id": job.id, "removed": True}
+
+
+def dead_letters(reader: ClusterReader, ids: list[str] | None, action: str) -> list[Task]:
+    """The dead letters `ids` name (every one: None) for `action` ("requeue", "purge");
+    QUEUE_INVALID_STATE, before anything is done, for one that is not a dead letter (as
+    locally)."""
+    if not ids:
+        return reader.tasks(dead_letter=True)
+    chosen = [reader.task(ref, with_result=False) for ref in dict.fromkeys(ids)]
+    for task in chosen:
+        if not task.dead_letter:
+            raise QueueError(
+                TaskErrorCode.QUEUE_INVALID_STATE,
+                f"cannot {action} task {task.id} as a dead letter: it is {task.status.value} "
+                "and not dead-lettered",
+                task_id=task.id,
+                action=action,
+            )
+    return chosen

@@ -68,7 +68,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         enqueue(redis.client, task, REGISTRY)
 
     (listed, table, failed, dead_letters, shown, show_text, log, queue_json, queue_text,
-     tail, stats) = commands_at_once(
+     tail, stats, dead_text) = commands_at_once(
         tmp_path,
         cli(redis.url, "ls", "--json"),
         cli(redis.url, "ls"),
@@ -81,6 +81,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         cli(redis.url, "queue"),
         cli(redis.url, "ls", "--tag", "nightly", "--json"),
         cli(redis.url, "stats", "--json"),
+        cli(redis.url, "dead-letters"),
     )  # fmt: skip
 
     tasks = by_id(ok(listed))
@@ -109,6 +110,12 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (3, 1)
     assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 3}
     assert figures["error_distribution"] == {"SYSTEM_COMMAND_FAILED": 2}
+
+    dead_rows = ok(dead_text).splitlines()
+    assert dead_rows[0].split() == ["ID", "NAME", "TYPE", "LAST", "ERROR", "WHEN"]
+    assert [r.split()[:4] for r in dead_rows[1:]] == [
+        [dead.id[:8], "dead", "custom_command", "SYSTEM_COMMAND_FAILED:"]
+    ]
 
     info = json.loads(ok(shown))
     assert (info["id"], info["status"], info["queue"]) == (done.id, "completed", "default")
@@ -193,7 +200,7 @@ def test_workers_log_follow_and_cancel_of_a_running_task_its_tree_gone_then_retr
     assert Job.fetch(task.id, connection=redis.client).get_status() == JobStatus.QUEUED
 
 
-def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_one(
+def test_cancel_of_a_queued_task_retry_of_a_failed_one_remove_and_purge_of_dead_letters(
     redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     never = tmp_path / "never-ran"
@@ -201,7 +208,9 @@ def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_
     queued = shell(f"touch {never}", "queued")
     flaky = shell(f"[ -e {marker} ] && exit 0; touch {marker}; exit 1", "flaky", max_retries=0)
     finished = shell("echo bye", "finished")
-    for task in (queued, flaky, finished):
+    broke = shell("exit 3", "broke", max_retries=0)
+    dead = shell("exit 4", "dead", max_retries=1, retry_backoff=[0])
+    for task in (queued, flaky, finished, broke, dead):
         enqueue(redis.client, task, REGISTRY)
     cancelled, early_remove = commands_at_once(
         tmp_path, cli(redis.url, "cancel", queued.id), cli(redis.url, "remove", finished.id)
@@ -210,11 +219,17 @@ def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_
     assert "cannot remove task" in refused(early_remove, "QUEUE_INVALID_STATE")
 
     run_workers(redis.url, tmp_path)
-    retried, removed = commands_at_once(
-        tmp_path, cli(redis.url, "retry", flaky.id), cli(redis.url, "remove", finished.id)
+    retried, removed, not_dead, purged = commands_at_once(
+        tmp_path,
+        cli(redis.url, "retry", flaky.id),
+        cli(redis.url, "remove", finished.id),
+        cli(redis.url, "dead-letters", "purge", broke.id),
+        cli(redis.url, "dead-letters", "purge", "--all"),
     )
     assert ok(retried) == f"queued again {flaky.id[:8]} flaky (now pending)\n"
     assert ok(removed) == f"removed {finished.id[:8]}\n"
+    assert "as a dead letter: it is failed" in refused(not_dead, "QUEUE_INVALID_STATE")
+    assert ok(purged) == f"purged {dead.id[:8]}\n1 dead-lettered task(s) purged\n"
     run_workers(redis.url, tmp_path)
     monkeypatch.setenv("QTQUEUE_REDIS_URL", redis.url)  # as good as --redis URL
     listed, gone = commands_at_once(tmp_path, ["ls", "--json"], ["show", finished.id])
@@ -224,7 +239,8 @@ def test_cancel_of_a_queued_task_retry_of_a_failed_one_and_remove_of_a_finished_
     assert tasks[queued.id]["status"] == "cancelled"
     assert tasks[queued.id]["error"] == "cancelled by the user"
     assert (tasks[flaky.id]["status"], tasks[flaky.id]["retry_count"]) == ("completed", 1)
-    assert finished.id not in tasks
+    assert finished.id not in tasks and dead.id not in tasks
+    assert tasks[broke.id]["status"] == "failed"  # not a dead letter: it had no retries
     assert not Job.exists(finished.id, connection=redis.client)
     assert log_lines(redis.client, finished.id) == []
     assert f"no task with id {finished.id}" in refused(gone, "QUEUE_TASK_NOT_FOUND")
