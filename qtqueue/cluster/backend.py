@@ -68,16 +68,18 @@ class _Source:
 def _statuses(value: object) -> list[TaskStatus] | None:
     if value is None:
         return None
-    names = value if isinstance(value, list) else [value]
-    try:
-        return [TaskStatus(str(n).lower()) for n in names]
-    except (ValueError, TypeError):
-        known = ", ".join(s.value for s in TaskStatus)
-        raise QueueError(
-            TaskErrorCode.VALIDATION_INVALID_PARAMS,
-            f"status: {value!r} is not a task status (one of: {known})",
-            field="status",
-        ) from None
+    out = []
+    for name in value if isinstance(value, list) else [value]:
+        try:
+            out.append(TaskStatus(str(name).lower()))
+        except ValueError:
+            known = ", ".join(s.value for s in TaskStatus)
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"status: {name!r} is not a task status (one of: {known})",
+                field="status",
+            ) from None
+    return out
 
 
 class ClusterBackend:

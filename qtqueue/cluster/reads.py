@@ -284,8 +284,14 @@ class ClusterReader:
         (or it is another tool's job)."""
         job_id = self.resolve(ref)
         fetched = Job.fetch_many([job_id], connection=self.redis, serializer=SERIALIZER)[0]
-        if fetched is None or not is_task_job(fetched):
+        if fetched is None:
             raise not_found(ref)
+        if not is_task_job(fetched):
+            raise QueueError(
+                TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+                f"{job_id} is another tool's RQ job in this Redis, not a qtqueue task",
+                task_id=job_id,
+            )
         return fetched
 
     def task(self, ref: str, with_result: bool = True) -> Task:

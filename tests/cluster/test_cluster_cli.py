@@ -59,7 +59,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     dead = shell("exit 4", "dead", max_retries=1, retry_backoff=[0], category="deploy")
     for task in (done, broke, dead):
         enqueue(redis.client, task, REGISTRY)
-    Queue("default", connection=redis.client).enqueue("os.getcwd")  # another tool's, pickled
+    other = Queue("default", connection=redis.client).enqueue("os.getcwd")  # another tool's
     Queue("mail", connection=redis.client).enqueue("os.getcwd")
     run_workers(redis.url, tmp_path)
     waiting = [shell("true", "later", priority=Priority.LOW), shell("true", "soon")]
@@ -68,7 +68,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         enqueue(redis.client, task, REGISTRY)
 
     (listed, table, failed, dead_letters, shown, show_text, log, queue_json, queue_text,
-     tail, stats, dead_text) = commands_at_once(
+     tail, stats, dead_text, foreign) = commands_at_once(
         tmp_path,
         cli(redis.url, "ls", "--json"),
         cli(redis.url, "ls"),
@@ -82,6 +82,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
         cli(redis.url, "ls", "--tag", "nightly", "--json"),
         cli(redis.url, "stats", "--json"),
         cli(redis.url, "dead-letters"),
+        cli(redis.url, "show", other.id),
     )  # fmt: skip
 
     tasks = by_id(ok(listed))
@@ -111,6 +112,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 3}
     assert figures["error_distribution"] == {"SYSTEM_COMMAND_FAILED": 2}
 
+    assert "another tool's RQ job" in refused(foreign, "QUEUE_TASK_NOT_FOUND")
     dead_rows = ok(dead_text).splitlines()
     assert dead_rows[0].split() == ["ID", "NAME", "TYPE", "LAST", "ERROR", "WHEN"]
     assert [r.split()[:4] for r in dead_rows[1:]] == [
