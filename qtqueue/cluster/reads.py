@@ -396,8 +396,8 @@ class ClusterReader:
                 registry = self._registry(cls, name)
                 for job in self.jobs(registry.get_job_ids(cleanup=False)):
                     due = ""
-                    if isinstance(registry, ScheduledJobRegistry):
-                        with contextlib.suppress(Exception):  # moved to its queue meanwhile
+                    if isinstance(registry, ScheduledJobRegistry) and job.meta.get("attempt"):
+                        with contextlib.suppress(Exception):  # a retry moved to its queue meanwhile
                             at = registry.get_scheduled_time(job).astimezone()
                             due = f"due at {at.isoformat(timespec='seconds')}"
                     rows.append(self._row(job, now, held.value, due))

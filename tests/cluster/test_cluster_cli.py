@@ -4,10 +4,12 @@ processes, printing what they print locally, in the same --json shapes."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -64,6 +66,7 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     run_workers(redis.url, tmp_path)
     waiting = [shell("true", "later", priority=Priority.LOW), shell("true", "soon")]
     waiting.append(shell("true", "after", depends_on=[waiting[1].id]))
+    waiting.append(shell("true", "tomorrow", run_at=time.time() + 86400))
     for task in waiting:
         enqueue(redis.client, task, REGISTRY)
 
@@ -107,9 +110,9 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert [t["id"] for t in json.loads(ok(tail))] == [done.id]
 
     figures = json.loads(ok(stats))
-    assert figures["summary"]["total_tasks"] == 6  # another tool's jobs are not counted
-    assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (3, 1)
-    assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 3}
+    assert figures["summary"]["total_tasks"] == 7  # another tool's jobs are not counted
+    assert (figures["summary"]["queue_size"], figures["summary"]["dead_letters"]) == (4, 1)
+    assert figures["status_distribution"] == {"completed": 1, "failed": 2, "pending": 4}
     assert figures["error_distribution"] == {"SYSTEM_COMMAND_FAILED": 2}
 
     assert "another tool's RQ job" in refused(foreign, "QUEUE_TASK_NOT_FOUND")
@@ -137,13 +140,16 @@ def test_ls_show_log_and_queue_read_the_cluster_as_locally_beside_another_tools_
     assert [(r["id"], r["target"], r["priority"], r["held_by"]) for r in rows_q] == [
         (waiting[1].id, "default", "normal", "workers"),  # drain order: default, then low
         (waiting[0].id, "low_priority", "low", "workers"),
+        (waiting[3].id, "default", "normal", "schedule"),
         (waiting[2].id, "default", "normal", "dependency"),
     ]
-    assert rows_q[2]["last_reason"] == f"waits for {waiting[1].id}"
+    when = datetime.datetime.fromtimestamp(waiting[3].run_at or 0).isoformat(timespec="seconds")
+    assert rows_q[2]["last_reason"] == f"starts at {when}"
+    assert rows_q[3]["last_reason"] == f"waits for {waiting[1].id}"
     assert rows_q[0]["last_reason"] == "next in default; no live worker takes from default"
     assert rows_q[0]["attempts"] == 0 and rows_q[0]["waiting_s"] >= 0
     text = ok(queue_text)
-    assert "QUEUED TASKS (3 pending)" in text
+    assert "QUEUED TASKS (4 pending)" in text
     assert f"[1] Task ID: {waiting[1].id}" in text
     assert "    Queue:          low_priority" in text
     assert "    Priority:       low" in text
