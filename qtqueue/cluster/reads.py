@@ -36,8 +36,10 @@ one HGETALL per job in the registries it reads. At 100 workers and 100k jobs tha
 HGETALLs for `ls`: paging would need an index of qtqueue's own in creation order (a sorted set
 per status, written where the worker and `jobs.enqueue` change a job's status), read with
 ZRANGE by page, since RQ's registries are ordered by expiry, not creation. `workers` reads each
-worker's hash and its current execution (`Worker.all`: a few round trips per worker; at 100
-workers one pipeline for them all would be the next step).
+worker's hash and its current execution (`Worker.all`: a few round trips per worker, and it
+drops a dead worker's name from RQ's set, RQ's own tidying; at 100 workers one pipeline for
+them all would be the next step). A listing's tasks carry no `result` (RQ keeps results in a
+stream per job: one more read each); `ClusterReader.task` (get_task, show) reads it.
 """
 
 from __future__ import annotations
