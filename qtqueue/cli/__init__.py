@@ -51,10 +51,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 async def _with_backend(args: argparse.Namespace) -> int:
-    if args.redis is not None:  # a cluster: RQ over Redis (qtqueue.cluster)
+    url = args.redis or os.environ.get("QTQUEUE_REDIS_URL")  # connection.ENV_REDIS_URL
+    if url:  # a cluster: RQ over Redis (qtqueue.cluster)
         from qtqueue.cluster.backend import cluster_backend
 
-        return int(await args.handler(cluster_backend(args.redis), args))
+        return int(await args.handler(cluster_backend(url), args))
     from qtqueue.api.local_backend import open_backend  # not needed by --help or usage errors
 
     async with open_backend(args.data_dir) as backend:
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("'--' is only used by 'add' (add command -- CMD ARGS…)")
         args.argv = [*args.argv, *extra]
     if args.redis is not None and hasattr(args, "direct") and args.command != "worker":
-        parser.error(f"--redis goes with add and worker for now, not with {args.command}")
+        parser.error(f"--redis goes with worker and the task commands, not with {args.command}")
     check = getattr(args, "check", None)
     try:
         if check is not None:

@@ -130,7 +130,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="URL",
         help="a cluster's Redis, redis://HOST:PORT/DB (no password: the keyring's "
-        "'redis:HOST:PORT'): add sends tasks to it, worker runs them",
+        "'redis:HOST:PORT'; or $QTQUEUE_REDIS_URL): worker runs its tasks, and add, ls, "
+        "show, log, cancel, retry, remove, workers and queue work on it",
     )
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv)"

@@ -1,27 +1,85 @@
-"""The command line's backend on a cluster (`qtqueue --redis URL add …`).
+"""The command line's backend on a cluster (`qtqueue --redis URL …`).
 
-It answers the two actions `qtqueue add` needs — `types` (a type's params schema, from this
-machine's executor registry) and `add_task` (the task prepared as locally, then enqueued as an
-RQ job: `jobs.enqueue`) — and refuses every other with CLUSTER_NOT_SUPPORTED, saying so: the
-cluster's `ls`, `show`, `log`, control and statistics come with the engine port over RQ.
+It answers the local API's actions the command line sends, in the same shapes, over RQ:
+
+- `types` (a type's params schema, from this machine's executor registry) and `add_task` (the
+  task prepared as locally, then enqueued as an RQ job: `jobs.enqueue`);
+- the reads — `list_tasks`, `get_task`, `resolve_id`, `queue_task_status`, `read_log`,
+  `workers`, `waiting` — from RQ's queues, registries and jobs (`reads.py`, the one place RQ's
+  state becomes qtqueue's), and `follow_log` over the task's capped log stream;
+- `stats`, computed from the listing (`ClusterReader.stats` says what differs);
+- `queue_manage` cancel, retry and remove, and the dead letters' list, requeue and purge
+  (`manage.py`).
+
+Every other action (pause and resume, schedules, settings, …) is refused with
+CLUSTER_NOT_SUPPORTED, saying so. Redis is called from a worker thread (`asyncio.to_thread`),
+so a slow server never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis import Redis
 
+from qtqueue.cluster import manage
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
 from qtqueue.cluster.jobs import enqueue
+from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.errors import QueueError, TaskErrorCode
-from qtqueue.core.task import Task, parse_task_type
+from qtqueue.core.log_streams import strip_marks
+from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, parse_task_type
+from qtqueue.engine.context import AttemptState
+from qtqueue.engine.summary import task_summary
 from qtqueue.executors import ExecutorRegistry, default_registry
 
 logger = logging.getLogger(__name__)
+
+#: How long one wait for new log lines blocks (`follow_log`), in milliseconds.
+FOLLOW_BLOCK_MS = 500
+#: How much of the log `queue_task_status` adds with `include_logs` when not told (as locally).
+DEFAULT_LOG_TAIL_BYTES = 2048
+
+
+class _Source:
+    """`engine.summary.TaskSource` over one task snapshot."""
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._now = time.time()
+
+    async def get_task(self, task_id: str) -> Task:
+        return self._task
+
+    def clock(self) -> float:
+        return self._now
+
+    def attempt_state(self, task_id: str) -> AttemptState | None:
+        t = self._task
+        if t.started_at is None or not (t.status in ACTIVE or t.status == TaskStatus.PAUSED):
+            return None
+        return AttemptState(max(0.0, self._now - t.started_at), True, False)
+
+
+def _statuses(value: object) -> list[TaskStatus] | None:
+    if value is None:
+        return None
+    out = []
+    for name in value if isinstance(value, list) else [value]:
+        try:
+            out.append(TaskStatus(str(name).lower()))
+        except ValueError:
+            known = ", ".join(s.value for s in TaskStatus)
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"status: {name!r} is not a task status (one of: {known})",
+                field="status",
+            ) from None
+    return out
 
 
 class ClusterBackend:
@@ -34,6 +92,21 @@ class ClusterBackend:
         self.url = url
         self._registry = registry
         self._redis: Redis | None = None
+        self._actions: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "add_task": self._add,
+            "list_tasks": self._list_tasks,
+            "get_task": lambda p: {"task": self._reader().task(self._ref(p)).to_dict()},
+            "resolve_id": lambda p: {"id": self._reader().resolve(self._ref(p))},
+            "queue_task_status": self._task_status,
+            "read_log": self._read_log,
+            "queue_manage": self._manage,
+            "list_dead_letters": lambda p: self._list_tasks({"dead_letter": True}),
+            "requeue_dead_letters": lambda p: self._dead_letters(p, "requeue"),
+            "purge_dead_letters": lambda p: self._dead_letters(p, "purge"),
+            "workers": lambda p: self._reader().workers(),
+            "waiting": lambda p: {"waiting": self._reader().waiting()},
+            "stats": lambda p: self._reader().stats(),
+        }
 
     @property
     def registry(self) -> ExecutorRegistry:
@@ -47,6 +120,9 @@ class ClusterBackend:
             self._redis = connect(self.url)
         return self._redis
 
+    def _reader(self) -> ClusterReader:
+        return ClusterReader(self._connection())
+
     async def request(self, body: object) -> dict[str, Any]:
         """`{"action", "params"}` → `{"ok": True, "result"}` or `{"ok": False, "error"}`."""
         if not isinstance(body, dict):
@@ -58,18 +134,30 @@ class ClusterBackend:
         return {"ok": True, "result": result}
 
     async def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run `types` or `add_task` on the cluster; any other action: CLUSTER_NOT_SUPPORTED."""
+        """Run one of the actions the module lists on the cluster; any other:
+        CLUSTER_NOT_SUPPORTED."""
         params = params or {}
         if action == "types":
             return self._types(params.get("name"))
-        if action == "add_task" and "tasks" not in params:
-            return await asyncio.to_thread(self._add, params)
-        raise QueueError(
-            NOT_SUPPORTED,
-            f"'{action}' on a cluster ({where(self.url)}) is not there yet: the cluster takes "
-            "new tasks (qtqueue --redis URL add) and runs them (qtqueue worker)",
-            action=action,
-        )
+        handler = self._actions.get(action)
+        if handler is None or (action == "add_task" and "tasks" in params):
+            raise QueueError(
+                NOT_SUPPORTED,
+                f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
+                "adds, lists, shows, logs, cancels, retries and removes tasks, and shows its "
+                "workers, queue, statistics and dead letters",
+                action=action,
+            )
+        return await asyncio.to_thread(handler, params)
+
+    @staticmethod
+    def _ref(params: dict[str, Any]) -> str:
+        ref = params.get("task_id")
+        if not isinstance(ref, str) or not ref:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS, "task_id: give a task id", field="task_id"
+            )
+        return ref
 
     def _types(self, name: object) -> dict[str, Any]:
         executors = list(self.registry)
@@ -95,10 +183,108 @@ class ClusterBackend:
         job = enqueue(self._connection(), task, self.registry)
         return {"id": job.id}
 
+    def _list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
+        tasks = self._reader().tasks(
+            _statuses(params.get("status")),
+            category=params.get("category"),
+            tag=params.get("tag"),
+            task_type=params.get("type"),
+            dead_letter=params.get("dead_letter"),
+        )
+        if params.get("queue") is not None:
+            tasks = [t for t in tasks if t.queue == params["queue"]]
+        total = len(tasks)
+        if params.get("newest_first"):
+            tasks.reverse()
+        offset = int(params.get("offset") or 0)
+        limit = params.get("limit")
+        tasks = tasks[offset : None if limit is None else offset + int(limit)]
+        out: dict[str, Any] = {"tasks": [t.to_dict() for t in tasks], "count": len(tasks)}
+        if params.get("with_total"):
+            out["total"] = total
+        return out
+
+    def _task_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        reader = self._reader()
+        task = reader.task(self._ref(params))
+        out = asyncio.run(task_summary(_Source(task), task.id))
+        if params.get("detailed"):
+            out["task"] = task.to_dict()
+            out["transitions"] = _transitions(task)
+        if params.get("include_logs"):
+            tail = params.get("log_tail_bytes", DEFAULT_LOG_TAIL_BYTES)
+            out["log_tail"] = strip_marks(reader.read_log(task.id, int(tail)))
+        return out
+
+    def _read_log(self, params: dict[str, Any]) -> dict[str, Any]:
+        reader = self._reader()
+        task_id = reader.resolve(self._ref(params))
+        tail = params.get("tail_bytes")
+        return {"task_id": task_id, "log": reader.read_log(task_id, tail)}
+
+    def _manage(self, params: dict[str, Any]) -> dict[str, Any]:
+        action, ref, reader = params.get("action"), self._ref(params), self._reader()
+        if action == "remove":
+            return manage.remove(reader, ref)
+        if action == "cancel":
+            return {"task": manage.cancel(reader, ref).to_dict()}
+        if action == "retry":
+            return {"task": manage.retry(reader, ref).to_dict()}
+        raise QueueError(
+            NOT_SUPPORTED,
+            f"{action} of a task on a cluster ({where(self.url)}) is not there yet",
+            action=action,
+        )
+
+    def _dead_letters(self, params: dict[str, Any], action: str) -> dict[str, Any]:
+        reader = self._reader()
+        ids = None if params.get("all") else params.get("ids")
+        chosen = manage.dead_letters(reader, ids, action)
+        for task in chosen:
+            (manage.retry if action == "requeue" else manage.remove)(reader, task.id)
+        return {"ids": [t.id for t in chosen]}
+
     async def follow_log(self, task_id: str) -> AsyncIterator[str]:
-        """Not yet on a cluster: CLUSTER_NOT_SUPPORTED."""
-        raise QueueError(NOT_SUPPORTED, "following a task's log on a cluster is not there yet")
-        yield ""  # pragma: no cover - makes this an async generator
+        """The task's log as it grows (RQ's log stream, read with XREAD BLOCK), until its
+        job has ended for good (not a retry waiting) and the last lines are read."""
+        reader = self._reader()
+        job_id = await asyncio.to_thread(reader.resolve, task_id)
+        after = "-"
+        while True:
+            entries = await asyncio.to_thread(reader.wait_log, job_id, after, FOLLOW_BLOCK_MS)
+            if entries:
+                after = entries[-1][0]
+                yield "".join(line + "\n" for _, line in entries)
+                continue
+            if await asyncio.to_thread(_ended, reader, job_id):
+                rest = await asyncio.to_thread(reader.log_entries, job_id, after)
+                if rest:
+                    yield "".join(line + "\n" for _, line in rest)
+                return
+
+
+def _ended(reader: ClusterReader, job_id: str) -> bool:
+    try:
+        return snapshot(reader.job(job_id)).status in TERMINAL
+    except QueueError:
+        return True  # removed meanwhile
+
+
+def _transitions(task: Task) -> list[dict[str, Any]]:
+    """What a cluster's job tells of its status history: added (pending), its last attempt's
+    start (running) and end. RQ keeps no transitions; earlier attempts are in the log."""
+    out: list[dict[str, Any]] = [
+        {"at": task.created_at, "from_status": None, "to_status": "pending",
+         "error_code": None, "duration_s": None}
+    ]  # fmt: skip
+    if task.started_at is not None:
+        out.append({"at": task.started_at, "from_status": "pending", "to_status": "running",
+                    "error_code": None, "duration_s": None})  # fmt: skip
+    if task.status in TERMINAL and task.completed_at is not None:
+        out.append({"at": task.completed_at, "from_status": "running",
+                    "to_status": task.status.value, "error_code": task.error_code,
+                    "duration_s": task.duration_s})  # fmt: skip
+    return out
 
 
 def cluster_backend(url: str) -> ClusterBackend:

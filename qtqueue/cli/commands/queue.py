@@ -71,11 +71,13 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         for label, value in (
             ("Name", row["name"]),
             ("Queue", row["target"]),
+            ("Priority", row.get("priority")),  # a cluster's rows say it
             ("Needs", needs_in_words(row["needs"])),
             ("Time in Queue", fmt_duration(row["waiting_s"])),
             ("Attempts", str(row["attempts"])),
             ("Held by", row["held_by"]),
             ("Last Reason", row["last_reason"]),
         ):
-            out(f"    {label + ':':<15} {value}")
+            if value is not None:
+                out(f"    {label + ':':<15} {value}")
     return 0

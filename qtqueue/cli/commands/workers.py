@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qtqueue.cli.output import out, print_json, short, table
+from qtqueue.cli.output import fmt_duration, out, print_json, short, table
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 
 if TYPE_CHECKING:
@@ -37,18 +37,42 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats)
         return 0
-    rows = [
-        [
-            str(s["slot"]),
-            s["state"],
-            short(s["task_id"]) if s["task_id"] else "-",
-            s["task_name"] or "-",
+    if any("worker" in s for s in stats["slots"]):  # a cluster's RQ workers
+        out(cluster_table(stats["slots"]))
+    else:
+        rows = [
+            [
+                str(s["slot"]),
+                s["state"],
+                short(s["task_id"]) if s["task_id"] else "-",
+                s["task_name"] or "-",
+            ]
+            for s in stats["slots"]
         ]
-        for s in stats["slots"]
-    ]
-    out(table(["SLOT", "STATE", "TASK", "NAME"], rows))
+        out(table(["SLOT", "STATE", "TASK", "NAME"], rows))
     out(
         f"{stats['total']} workers: {stats['idle']} idle, {stats['busy']} busy, "
         f"{stats['suspended']} suspended" + ("" if backend.remote else " (no engine is running)")
     )
     return 0
+
+
+def cluster_table(slots: list[dict[str, Any]]) -> str:
+    """A cluster's workers: name, host, pid, state, current task, jobs done and failed,
+    working time."""
+    headers = ["WORKER", "HOST", "PID", "STATE", "TASK", "NAME", "DONE", "FAILED", "WORKING"]
+    rows = [
+        [
+            s["worker"],
+            s["host"] or "-",
+            str(s["pid"] or "-"),
+            s["state"],
+            short(s["task_id"]) if s["task_id"] else "-",
+            s["task_name"] or "-",
+            str(s["successful_jobs"]),
+            str(s["failed_jobs"]),
+            fmt_duration(s["working_time_s"]),
+        ]
+        for s in slots
+    ]
+    return table(headers, rows)

@@ -1,0 +1,493 @@
+"""Reading a cluster: a qtqueue `Task` snapshot from an RQ job, and the listings the command
+line (and, next, the window's engine port over RQ) shows — the one place RQ's state becomes
+qtqueue's.
+
+**A task from a job** (`snapshot`): the prepared task the job was enqueued with (its only
+argument, `Task.to_dict`), with what RQ and the worker know now laid over it:
+
+| RQ job status                          | task status                                        |
+|----------------------------------------|----------------------------------------------------|
+| queued, deferred, scheduled, created…  | pending (a retry waiting for its backoff too)      |
+| started                                | running, its phase (`meta["phase"]`), paused       |
+| finished                               | completed                                          |
+| failed                                 | failed; timeout when its error is SYSTEM_TIMEOUT   |
+| stopped, canceled                      | cancelled                                          |
+
+Progress, step, bytes, the command's pid and the attempt come from `job.meta`; the error's code,
+message and details from `meta["error"]` (the catalog's description and fix follow the code, as
+locally); created from the task, started and ended from the attempt's meta, else the job's.
+`retry_count` is the runs before the one under way or last ended (`meta["attempt"] - 1`; a
+retry waiting for its turn counts every run it had) plus the times a person retried it.
+
+**Dead letter**: RQ puts a job in its failed registry only once its retries are used up or
+refused, so a failed (or timed-out) job is a dead letter when its task had retries
+(`max_retries > 0`) and its error is not QUEUE_DEPENDENCY_FAILED — the local engine's rule
+(`engine.lifecycle`); a task that had none just failed.
+
+A job that is not a qtqueue task (another tool's job in the same Redis: another function, or
+pickled data this JSON reader cannot open) is skipped, never an error.
+
+**Listing** never scans Redis's keys: the job ids come from the three queues' lists and RQ's
+registries of each (started, finished, failed — which holds stopped jobs too —, deferred,
+scheduled, canceled), only those the status filter needs, read without RQ's cleanup (a read
+changes nothing), and the jobs are fetched `FETCH_BATCH` at a time (`Job.fetch_many`, one
+pipeline each). The other filters (category, tag, type) need the job's data, so a listing costs
+one HGETALL per job in the registries it reads. At 100 workers and 100k jobs that is ~100k
+HGETALLs for `ls`: paging would need an index of qtqueue's own in creation order (a sorted set
+per status, written where the worker and `jobs.enqueue` change a job's status), read with
+ZRANGE by page, since RQ's registries are ordered by expiry, not creation. `workers` reads each
+worker's hash and its current execution (`Worker.all`: a few round trips per worker, and it
+drops a dead worker's name from RQ's set, RQ's own tidying; at 100 workers one pipeline for
+them all would be the next step). A listing's tasks carry no `result` (RQ keeps results in a
+stream per job: one more read each); `ClusterReader.task` (get_task, show) reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+from redis import Redis
+from rq.job import Job, JobStatus
+from rq.registry import (
+    BaseRegistry,
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from rq.suspension import is_suspended
+from rq.worker import Worker
+
+from qtqueue.cluster.context import log_stream_key
+from qtqueue.cluster.jobs import JOB_FUNCTION, SERIALIZER, rq_queue
+from qtqueue.cluster.queues import DRAIN_ORDER
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.overview import HeldBy
+from qtqueue.core.task import ACTIVE, INTERMEDIATE, TERMINAL, Task, TaskStatus
+from qtqueue.engine.overview import needs_of
+from qtqueue.engine.state import not_found
+
+logger = logging.getLogger(__name__)
+
+#: Jobs fetched per pipeline.
+FETCH_BATCH = 500
+#: The shortest id prefix taken for a task id (as locally).
+MIN_PREFIX_LEN = 4
+
+_PENDING_SOURCES = ("queue", DeferredJobRegistry, ScheduledJobRegistry)
+#: Where the jobs of each task status are (the queue's list, or a registry class).
+SOURCES: dict[TaskStatus, tuple[Any, ...]] = {
+    TaskStatus.PENDING: _PENDING_SOURCES,
+    **{s: (StartedJobRegistry,) for s in ACTIVE | {TaskStatus.PAUSED}},
+    TaskStatus.COMPLETED: (FinishedJobRegistry,),
+    TaskStatus.FAILED: (FailedJobRegistry,),
+    TaskStatus.TIMEOUT: (FailedJobRegistry,),
+    TaskStatus.CANCELLED: (FailedJobRegistry, CanceledJobRegistry),
+}
+
+
+def _ts(value: datetime.datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def is_task_job(job: Job) -> bool:
+    """Whether `job` is a qtqueue task's (its function is `JOB_FUNCTION` and its data reads)."""
+    try:
+        return job.func_name == JOB_FUNCTION and bool(job.args) and isinstance(job.args[0], dict)
+    except Exception:  # another tool's job: pickled, or data of its own
+        return False
+
+
+def task_status(job: Job) -> TaskStatus:
+    """The task status of a job (see the module's table)."""
+    rq = job.get_status(refresh=False)
+    meta = job.meta
+    if rq == JobStatus.STARTED:
+        if meta.get("status") == TaskStatus.PAUSED.value:
+            return TaskStatus.PAUSED
+        phase = meta.get("phase")
+        if phase in {s.value for s in INTERMEDIATE}:
+            return TaskStatus(phase)
+        return TaskStatus.RUNNING
+    if rq == JobStatus.FINISHED:
+        return TaskStatus.COMPLETED
+    if rq == JobStatus.FAILED:
+        error = meta.get("error")
+        if isinstance(error, dict) and error.get("code") == TaskErrorCode.SYSTEM_TIMEOUT.value:
+            return TaskStatus.TIMEOUT
+        return TaskStatus.FAILED
+    if rq in (JobStatus.STOPPED, JobStatus.CANCELED):
+        return TaskStatus.CANCELLED
+    return TaskStatus.PENDING
+
+
+def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
+    """The qtqueue task of a qtqueue job as it is now (see the module's notes); `result`: its
+    return value, when the caller read it (`job.return_value()`: one more read)."""
+    task = Task.from_dict(job.args[0])
+    meta = job.meta
+    status = task_status(job)
+    task.status = status
+    task.progress = _number(meta.get("progress")) or 0.0
+    if status == TaskStatus.COMPLETED:
+        task.progress = 100.0
+    task.current_step = str(meta.get("step") or "")
+    task.done_bytes = meta.get("done_bytes")
+    task.total_bytes = meta.get("total_bytes")
+    ran = job.started_at is not None or "started_at" in meta
+    task.started_at = _number(meta.get("started_at")) or _ts(job.started_at)
+    attempt: int = meta["attempt"] if isinstance(meta.get("attempt"), int) else int(ran)
+    runs_before = attempt if status == TaskStatus.PENDING else attempt - 1  # a retry waits
+    task.retry_count = max(0, runs_before) + int(meta.get("user_retries") or 0)
+    if status in TERMINAL:
+        task.completed_at = _number(meta.get("ended_at")) or _ts(job.ended_at)
+        if task.started_at is not None and task.completed_at is not None:
+            task.duration_s = max(0.0, task.completed_at - task.started_at)
+    elif status == TaskStatus.PENDING:
+        task.started_at = None
+    if status in ACTIVE or status == TaskStatus.PAUSED:
+        task.pid = meta.get("pid") if isinstance(meta.get("pid"), int) else None
+    error = meta.get("error")
+    if status == TaskStatus.CANCELLED:  # as locally: the message, no code
+        task.error = str(meta.get("message") or "cancelled by the user")
+        if job.get_status(refresh=False) == JobStatus.CANCELED:  # before this run started
+            task.started_at = task.duration_s = None
+    elif isinstance(error, dict) and status != TaskStatus.COMPLETED:
+        task.error_code = str(error.get("code") or "") or None
+        task.error = str(error.get("message") or "")
+        task.error_details = dict(error.get("details") or {})
+    task.dead_letter = (
+        status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
+        and (task.max_retries or 0) > 0
+        and task.error_code != TaskErrorCode.QUEUE_DEPENDENCY_FAILED.value
+    )
+    task.result = result if status == TaskStatus.COMPLETED else None
+    task.wait_reason = _wait_reason(job, task) if status == TaskStatus.PENDING else ""
+    task.queue = job.origin or task.queue
+    return task
+
+
+def _wait_reason(job: Job, task: Task) -> str:
+    rq = job.get_status(refresh=False)
+    if rq == JobStatus.DEFERRED:
+        return f"waits for {', '.join(task.depends_on) or 'its dependencies'}"
+    if task.error_code and task.retry_count:
+        return f"retry {task.retry_count}/{task.max_retries or 0} after {task.error_code}"
+    if rq == JobStatus.SCHEDULED and task.run_at is not None:
+        when = datetime.datetime.fromtimestamp(task.run_at).isoformat(timespec="seconds")
+        return f"starts at {when}"
+    return ""
+
+
+class ClusterReader:
+    """Reads the cluster's tasks, logs, workers and waiting jobs over one Redis connection."""
+
+    def __init__(self, connection: Redis) -> None:
+        self.redis = connection
+
+    # ------------------------------------------------------------------ jobs
+
+    def _registry(self, cls: type[BaseRegistry], queue: str) -> BaseRegistry:
+        return cls(queue, connection=self.redis, serializer=SERIALIZER)
+
+    def job_ids(self, statuses: Iterable[TaskStatus] | None = None) -> list[str]:
+        """The ids of the jobs in the queues and registries that hold `statuses` (all: None),
+        each once, the three queues in drain order."""
+        wanted = list(SOURCES) if statuses is None else list(statuses)
+        sources: list[Any] = []
+        for status in wanted:
+            sources += [s for s in SOURCES.get(status, ()) if s not in sources]
+        ids: dict[str, None] = {}
+        for name in DRAIN_ORDER:
+            for source in sources:
+                if source == "queue":
+                    found = rq_queue(self.redis, name).get_job_ids()
+                else:
+                    found = self._registry(source, name).get_job_ids(cleanup=False)
+                ids.update(dict.fromkeys(found))
+        return list(ids)
+
+    def jobs(self, ids: Iterable[str]) -> Iterator[Job]:
+        """The qtqueue jobs of `ids` that exist (fetched `FETCH_BATCH` at a time)."""
+        batch: list[str] = []
+        for job_id in ids:
+            batch.append(job_id)
+            if len(batch) >= FETCH_BATCH:
+                yield from self._fetch(batch)
+                batch = []
+        if batch:
+            yield from self._fetch(batch)
+
+    def _fetch(self, ids: list[str]) -> Iterator[Job]:
+        for job in Job.fetch_many(ids, connection=self.redis, serializer=SERIALIZER):
+            if job is not None and is_task_job(job):
+                yield job
+
+    def tasks(
+        self,
+        statuses: Iterable[TaskStatus] | None = None,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        task_type: str | None = None,
+        dead_letter: bool | None = None,
+    ) -> list[Task]:
+        """The tasks matching the filters, oldest first (by when they were added)."""
+        wanted = set(statuses) if statuses is not None else None
+        out = []
+        for job in self.jobs(self.job_ids(wanted)):
+            task = snapshot(job)
+            if wanted is not None and task.status not in wanted:
+                continue
+            if category is not None and task.category != category:
+                continue
+            if tag is not None and tag not in task.tags:
+                continue
+            if task_type is not None and task.type_name != task_type:
+                continue
+            if dead_letter is not None and task.dead_letter != dead_letter:
+                continue
+            out.append(task)
+        out.sort(key=lambda t: (t.created_at, t.id))
+        return out
+
+    def resolve(self, ref: str) -> str:
+        """The job id for a task id or a unique prefix of `MIN_PREFIX_LEN`+ characters (looked
+        for among the ids in the queues and registries); QUEUE_TASK_NOT_FOUND, or
+        VALIDATION_INVALID_PARAMS for a prefix that names several."""
+        if Job.exists(ref, connection=self.redis):
+            return ref
+        if len(ref) < MIN_PREFIX_LEN:
+            raise not_found(ref)
+        found = [i for i in self.job_ids() if i.startswith(ref)]
+        if not found:
+            raise not_found(ref)
+        if len(found) > 1:
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"{ref!r} is the start of {len(found)} task ids; give more of the id",
+                task_id=ref,
+            )
+        return found[0]
+
+    def job(self, ref: str) -> Job:
+        """The qtqueue job of a task id or prefix; QUEUE_TASK_NOT_FOUND when there is none
+        (or it is another tool's job)."""
+        job_id = self.resolve(ref)
+        fetched = Job.fetch_many([job_id], connection=self.redis, serializer=SERIALIZER)[0]
+        if fetched is None:
+            raise not_found(ref)
+        if not is_task_job(fetched):
+            raise QueueError(
+                TaskErrorCode.QUEUE_TASK_NOT_FOUND,
+                f"{job_id} is another tool's RQ job in this Redis, not a qtqueue task",
+                task_id=job_id,
+            )
+        return fetched
+
+    def task(self, ref: str, with_result: bool = True) -> Task:
+        """The task of a task id or prefix, with its result when it completed."""
+        job = self.job(ref)
+        result = None
+        if with_result and job.get_status(refresh=False) == JobStatus.FINISHED:
+            value = job.return_value()
+            result = value if isinstance(value, dict) or value is None else {"value": value}
+        return snapshot(job, result)
+
+    # ------------------------------------------------------------------ logs
+
+    def log_entries(self, task_id: str, after: str = "-") -> list[tuple[str, str]]:
+        """(stream id, line) of a task's log lines after the stream id `after` ("-": all)."""
+        start = "-" if after == "-" else f"({after}"
+        entries = cast(list[Any], self.redis.xrange(log_stream_key(task_id), start, "+"))
+        return [(_text(eid), _text(fields.get(b"line", b""))) for eid, fields in entries]
+
+    def read_log(self, task_id: str, tail_bytes: int | None = None) -> str:
+        """A task's log as text (its last `tail_bytes`, cut at a character)."""
+        text = "".join(line + "\n" for _, line in self.log_entries(task_id))
+        if tail_bytes is not None:
+            data = text.encode()
+            text = data[max(0, len(data) - tail_bytes) :].decode("utf-8", "ignore")
+        return text
+
+    def wait_log(self, task_id: str, after: str, block_ms: int) -> list[tuple[str, str]]:
+        """The lines after `after`, waiting up to `block_ms` for one (XREAD BLOCK)."""
+        start = "0-0" if after == "-" else after
+        got = cast(list[Any], self.redis.xread({log_stream_key(task_id): start}, block=block_ms))
+        return [(_text(eid), _text(f.get(b"line", b""))) for _, rows in got for eid, f in rows]
+
+    # ------------------------------------------------------------------ workers, waiting
+
+    def workers(self) -> dict[str, Any]:
+        """The cluster's live RQ workers in the shape of the local `workers` action:
+        `{total, idle, busy, suspended, slots: [...]}`, one slot per worker (by name), each
+        `{slot, state, task_id, task_name}` as locally plus what RQ knows of it: `worker`
+        (its name), `host`, `pid`, `queues`, `successful_jobs`, `failed_jobs`,
+        `working_time_s`, `started_at`, `last_heartbeat`. What does not apply: a local slot
+        is one of the engine's `max_concurrent`; here each worker runs one job at a time, so
+        a worker is a slot and `total` is the number of live workers. `state`: RQ's busy is
+        busy, its suspended is suspended, anything else (idle, started) idle."""
+        found = sorted(
+            Worker.all(connection=self.redis, serializer=SERIALIZER), key=lambda w: w.name
+        )
+        current = {w.name: w.get_current_job_id() for w in found}
+        names = {
+            job.id: job.description or job.id for job in self.jobs(i for i in current.values() if i)
+        }
+        slots = []
+        for n, worker in enumerate(found, 1):
+            state = worker.get_state()
+            job_id = current[worker.name]
+            slots.append(
+                {
+                    "slot": n,
+                    "state": state if state in ("busy", "suspended") else "idle",
+                    "task_id": job_id,
+                    "task_name": names.get(job_id) if job_id else None,
+                    "worker": worker.name,
+                    "host": worker.hostname,
+                    "pid": worker.pid,
+                    "queues": [q.name for q in worker.queues],
+                    "successful_jobs": worker.successful_job_count,
+                    "failed_jobs": worker.failed_job_count,
+                    "working_time_s": worker.total_working_time,
+                    "started_at": _ts(worker.birth_date),
+                    "last_heartbeat": _ts(worker.last_heartbeat),
+                }
+            )
+        counts = {
+            s: sum(1 for x in slots if x["state"] == s) for s in ("idle", "busy", "suspended")
+        }
+        return {"total": len(slots), **counts, "slots": slots}
+
+    def waiting(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every pending task in the shape of the local `waiting` action, cluster-wide, in
+        the order workers take them: each queue's jobs in drain order (high_priority,
+        default, low_priority), then the scheduled (by start time), then those waiting for a
+        dependency. Each row: `{id, name, task_type, priority, needs, waiting_s, target,
+        attempts, last_reason, first_failed_at, last_checked_at, held_by}`. What differs:
+        RQ makes no start checks, so `attempts` counts the runs the task already had (a
+        retry waiting), the check times are None, and `target` is the queue it waits in;
+        the reason is its place in that queue, a queue no live worker takes from, its start
+        time or retry, or its dependencies."""
+        now = time.time() if now is None else now
+        workers = Worker.all(connection=self.redis, serializer=SERIALIZER)
+        drained = {q.name for w in workers for q in w.queues}
+        rows: list[dict[str, Any]] = []
+        for name in DRAIN_ORDER:
+            ids = rq_queue(self.redis, name).get_job_ids()
+            for place, job in enumerate(self.jobs(ids)):
+                ahead = f"{place} ahead of it in {name}" if place else f"next in {name}"
+                if name not in drained:
+                    ahead += f"; no live worker takes from {name}"
+                rows.append(self._row(job, now, HeldBy.WORKERS.value, ahead))
+        later = ((ScheduledJobRegistry, HeldBy.SCHEDULE), (DeferredJobRegistry, HeldBy.DEPENDENCY))
+        for cls, held in later:
+            for name in DRAIN_ORDER:
+                registry = self._registry(cls, name)
+                for job in self.jobs(registry.get_job_ids(cleanup=False)):
+                    due = ""
+                    if isinstance(registry, ScheduledJobRegistry) and job.meta.get("attempt"):
+                        with contextlib.suppress(Exception):  # a retry moved to its queue meanwhile
+                            at = registry.get_scheduled_time(job).astimezone()
+                            due = f"due at {at.isoformat(timespec='seconds')}"
+                    rows.append(self._row(job, now, held.value, due))
+        return rows
+
+    def stats(self, now: float | None = None) -> dict[str, Any]:
+        """The local `stats` action's figures, computed from every task the registries hold
+        (one listing: see the module's notes on its cost). What differs: `max_concurrent_tasks`
+        is the number of live workers (each runs one job at a time), `queue_paused` is RQ's
+        global suspend (`rq suspend`), the mean duration is over the completed jobs RQ still
+        keeps (24 h / 12 h), and recent activity counts tasks added, and ended, in the window
+        (RQ keeps no transitions: a task retried counts once, by how it ended last)."""
+        now = time.time() if now is None else now
+        tasks = self.tasks()
+        dist: dict[str, int] = {}
+        types: dict[str, int] = {}
+        errors: dict[str, int] = {}
+        for t in tasks:
+            dist[t.status.value] = dist.get(t.status.value, 0) + 1
+            types[t.type_name] = types.get(t.type_name, 0) + 1
+            if t.error_code and t.status in TERMINAL and t.status != TaskStatus.COMPLETED:
+                errors[t.error_code] = errors.get(t.error_code, 0) + 1
+        completed = dist.get("completed", 0)
+        failed = dist.get("failed", 0) + dist.get("timeout", 0)
+        durations = [t.duration_s for t in tasks if t.duration_s is not None
+                     and t.status == TaskStatus.COMPLETED]  # fmt: skip
+
+        def activity(since: float) -> dict[str, int]:
+            out = {"created": sum(1 for t in tasks if t.created_at >= since)}
+            for s in ("completed", "failed", "timeout", "cancelled"):
+                out[s] = sum(1 for t in tasks if t.status.value == s
+                             and (t.completed_at or 0.0) >= since)  # fmt: skip
+            return out
+
+        return {
+            "summary": {
+                "total_tasks": len(tasks),
+                "max_concurrent_tasks": Worker.count(connection=self.redis),
+                "running_tasks": sum(1 for t in tasks if t.status in ACTIVE),
+                "queue_size": dist.get("pending", 0),
+                "queue_paused": bool(is_suspended(self.redis)),
+                "dead_letters": sum(1 for t in tasks if t.dead_letter),
+            },
+            "status_distribution": dist,
+            "type_distribution": types,
+            "error_distribution": errors,
+            "performance": {
+                "average_duration_seconds": sum(durations) / len(durations) if durations else 0.0,
+                "success_rate": 100.0 * completed / (completed + failed)
+                if completed + failed
+                else 0.0,
+                "completed_tasks": completed,
+                "failed_tasks": failed,
+                "cancelled_tasks": dist.get("cancelled", 0),
+            },
+            "retry_statistics": {
+                "total_retries": sum(t.retry_count for t in tasks),
+                "tasks_with_retries": sum(1 for t in tasks if t.retry_count > 0),
+                "tasks_at_max_retries": sum(
+                    1
+                    for t in tasks
+                    if (t.max_retries or 0) > 0 and t.retry_count >= (t.max_retries or 0)
+                ),
+            },
+            "recent_activity": {
+                "last_24_hours": activity(now - 86400),
+                "last_hour": activity(now - 3600),
+            },
+        }
+
+    def _row(self, job: Job, now: float, held_by: str, reason: str) -> dict[str, Any]:
+        task = snapshot(job)
+        attempt = job.meta.get("attempt")
+        return {
+            "id": task.id,
+            "name": task.name,
+            "task_type": task.type_name,
+            "priority": task.priority.name.lower(),
+            "needs": needs_of(task),
+            "waiting_s": max(0.0, now - task.created_at),
+            "target": job.origin,
+            "attempts": attempt if isinstance(attempt, int) else 0,
+            "last_reason": "; ".join(r for r in (task.wait_reason, reason) if r) or held_by,
+            "first_failed_at": None,
+            "last_checked_at": None,
+            "held_by": held_by,
+        }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
