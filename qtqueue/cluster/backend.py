@@ -16,6 +16,7 @@ from typing import Any
 from redis import Redis
 
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
+from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.jobs import enqueue
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Task, parse_task_type
@@ -64,6 +65,9 @@ class ClusterBackend:
             return self._types(params.get("name"))
         if action == "add_task" and "tasks" not in params:
             return await asyncio.to_thread(self._add, params)
+        control = backend_action(action, params)  # pause/resume, workers suspend/resume
+        if control is not None:
+            return await asyncio.to_thread(control, self._connection())
         raise QueueError(
             NOT_SUPPORTED,
             f"'{action}' on a cluster ({where(self.url)}) is not there yet: the cluster takes "

@@ -20,6 +20,7 @@ command.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -148,6 +149,8 @@ class WorkerRunContext:
         self._params: Any = None
         self.pid: int | None = None
         self.suspend_hooks: tuple[SuspendHook, SuspendHook] | None = None
+        self.resumed = asyncio.Event()  # cleared while paused (control.HorsePause)
+        self.resumed.set()
 
     @property
     def task(self) -> Task:
@@ -207,7 +210,7 @@ class WorkerRunContext:
             self._log.add_secret(secret.encode())
 
     async def checkpoint(self) -> None:
-        return None  # pause of a running task comes with the control channel
+        await self.resumed.wait()
 
     def set_suspend_hooks(self, pause: SuspendHook, resume: SuspendHook) -> None:
         self.suspend_hooks = (pause, resume)

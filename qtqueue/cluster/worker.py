@@ -11,6 +11,15 @@ them, so pause and cancel reach their whole tree), which RQ's kill of the horse'
 would miss, so `QtqueueWorker.kill_horse` also kills the process group of every descendant of
 the horse — a stopped or timed-out job leaves nothing running.
 
+Control (`control.py`): per-worker suspend and pause/resume of a running task come over RQ's
+own worker channel; `QtqueueWorker` takes qtqueue's commands there, waits while suspended,
+puts back a job popped after a suspend, and relays a job's pause to its work horse.
+
+Redis going away (a restart): the worker's connection retries every command until Redis is
+back (`connection.Reconnecting`, logging "reconnecting"), so neither the worker's loop nor a
+job's horse gives up on a short outage; a running task goes on and records its end once Redis
+answers again.
+
 The worker runs RQ's scheduler too (`with_scheduler`): retries with a backoff and tasks with a
 start time are moved to their queue on time by whichever worker holds the scheduler's lock.
 """
@@ -31,12 +40,16 @@ from typing import Any
 import psutil
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.command import parse_payload
+from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.queue import Queue
 from rq.worker import Worker
 
 from qtqueue.cluster import job
-from qtqueue.cluster.connection import connect, unavailable
+from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
+from qtqueue.cluster.control import WorkerControl, horse_signals
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
@@ -101,6 +114,53 @@ def stop_leftovers(job: Job) -> None:
 class QtqueueWorker(Worker):
     """RQ's forking worker; stopping a horse stops its task's commands too, and an attempt
     that ended without its horse saying how (stopped, killed) says so in the job's meta."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.control = WorkerControl(self)
+
+    def handle_payload(self, message: Any) -> None:
+        """A command on the worker's channel: qtqueue's (`control.py`) or RQ's."""
+        if not self.control.handle(parse_payload(message)):
+            super().handle_payload(message)  # type: ignore[no-untyped-call]
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's global suspend, then this worker's own (wait, taking nothing, until resumed)."""
+        super().check_for_suspension(burst)
+        if not self.control.wait_while_suspended(burst):
+            raise StopRequested
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's dequeue; a job popped once this worker is suspended (it was blocked in BLPOP
+        when told: RQ issue #1442) goes back to the head of its queue, untouched."""
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            self.control.refresh()
+            if result is None or not self.control.suspended:
+                return result
+            self.control.put_back(*result)
+            if not self.control.wait_while_suspended(burst=timeout is None):
+                return None
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """RQ's, with the control channel told which job runs (for pause and resume)."""
+        self.control.job_started(job)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.control.job_ended()
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        """RQ's; a paused job's working time does not grow (RQ's monitor never kills it)."""
+        self.control.keep_clock()
+        super().maintain_heartbeats(job, execution)
+
+    def setup_work_horse_signals(self) -> None:
+        """RQ's, and the control signal (`control.horse_signals`)."""
+        super().setup_work_horse_signals()  # type: ignore[no-untyped-call]
+        horse_signals()
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
@@ -170,6 +230,8 @@ def run_worker(
     while it works, VALIDATION_INVALID_PARAMS for a name a live worker has."""
     conn = connect(url)
     name = name or default_name()
+    retry = Reconnecting(url)
+    conn.set_retry(retry)
     job.configure(default_registry(), worker_dir(data_dir, name))
     try:
         worker = QtqueueWorker(
@@ -178,6 +240,7 @@ def run_worker(
             connection=conn,
             serializer=SERIALIZER,
         )
+        retry.on_back = worker.control.reconnected
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level=logging_level))
     except ValueError as exc:
         if "exists an active worker" in str(exc):
