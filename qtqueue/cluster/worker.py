@@ -27,11 +27,13 @@ start time are moved to their queue on time by whichever worker holds the schedu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +61,10 @@ from qtqueue.executors.process import kill_orphan
 
 logger = logging.getLogger(__name__)
 
+#: prctl's option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+#: The signal a work horse gets when its worker dies.
+HORSE_DEATH_SIGNAL = signal.SIGUSR2
 #: A stopped job's message, as a cancelled task's locally.
 CANCELLED_MESSAGE = "cancelled by the user"
 
@@ -118,6 +124,7 @@ class QtqueueWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.control = WorkerControl(self)
+        self.main_pid = os.getpid()
 
     def handle_payload(self, message: Any) -> None:
         """A command on the worker's channel: qtqueue's (`control.py`) or RQ's."""
@@ -158,9 +165,11 @@ class QtqueueWorker(Worker):
         super().maintain_heartbeats(job, execution)
 
     def setup_work_horse_signals(self) -> None:
-        """RQ's, and the control signal (`control.horse_signals`)."""
+        """RQ's, the control signal (`control.horse_signals`), and the horse dies with its
+        worker (`die_with_worker`)."""
         super().setup_work_horse_signals()  # type: ignore[no-untyped-call]
         horse_signals()
+        die_with_worker(self.main_pid)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
@@ -201,6 +210,32 @@ class QtqueueWorker(Worker):
         signal_groups(groups, sig)
         if groups:
             logger.info("worker %s: killed the command groups %s", self.name, groups)
+
+
+def _worker_died(signum: int = 0, frame: object = None) -> None:
+    """In a horse whose worker died: kill its task's commands (every descendant, whatever its
+    group) and end now, recording nothing."""
+    signal_groups(command_groups(os.getpid()), signal.SIGKILL)
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+    os._exit(1)
+
+
+def die_with_worker(main_pid: int) -> None:
+    """In a fresh work horse: when the worker's main process dies (SIGKILL, the OOM killer),
+    the horse gets HORSE_DEATH_SIGNAL (Linux's PR_SET_PDEATHSIG) and ends with its task's
+    commands. Else it would finish the task unwatched while the cluster, seeing the worker's
+    heartbeat stop, gives the job to another worker as abandoned: the task would run twice,
+    at once. Its retry (RQ's abandoned-job handling) then runs it again from the start."""
+    if not sys.platform.startswith("linux"):
+        return
+    signal.signal(HORSE_DEATH_SIGNAL, _worker_died)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(HORSE_DEATH_SIGNAL), 0, 0, 0)
+    if os.getppid() != main_pid:  # it died before the line above
+        _worker_died()
 
 
 def default_name() -> str:

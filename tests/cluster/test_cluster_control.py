@@ -167,3 +167,27 @@ def test_suspending_a_worker_nobody_runs_or_without_a_cluster_is_a_coded_error(
     assert "no live worker is named 'nobody'" in unknown.stderr
     assert local.returncode == 1
     assert "give --redis URL" in local.stderr
+
+
+def test_a_killed_workers_task_dies_with_it_instead_of_running_on_unwatched(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """Else the cluster, seeing the worker's heartbeat stop, would give the job to another
+    worker as abandoned while the first run goes on: the task would run twice at once."""
+    task, pid_file, go = waiting_task(tmp_path, "t", max_retries=1)
+    enqueue(redis.client, task, REGISTRY)
+    with background_worker(redis.url, tmp_path, "w0", client=redis.client) as worker:
+        wait_until(pid_file.exists, what="the task's command")
+        sh = psutil.Process(int(pid_file.read_text()))
+        horse = sh.parent()
+        assert horse is not None and horse.ppid() == worker.proc.pid
+
+        worker.proc.kill()
+        worker.proc.wait()
+
+        try:
+            wait_until(lambda: process_state(sh.pid) == "gone", what="the task's command ended")
+            wait_until(lambda: process_state(horse.pid) == "gone", what="the work horse ended")
+        finally:
+            go.touch()  # whatever is left ends now
+    assert fetch(redis, task.id).meta["status"] == "running"  # nothing recorded: abandoned
