@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -413,8 +414,8 @@ class HorsePause:
         hooks = self.ctx.suspend_hooks
         if hooks is not None:
             out = hooks[index]()
-            if asyncio.iscoroutine(out) or isinstance(out, asyncio.Future):
-                self.loop.create_task(out)  # type: ignore[arg-type]
+            if inspect.isawaitable(out):
+                self.ctx.hook_run = asyncio.ensure_future(out)
             return
         sig = signal.SIGSTOP if index == 0 else signal.SIGCONT
         with contextlib.suppress(psutil.Error):
