@@ -39,6 +39,11 @@ def make_server_cert(where: Path, ca: str) -> tuple[Path, Path]:
     return where / "server.crt", where / "server.key"
 
 
+def tls_url(port: int, ca: Path) -> str:
+    """The cluster's URL over TLS, trusting the CA `ca`."""
+    return f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
+
+
 @pytest.fixture
 def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
     """A TLS-only redis-server on 127.0.0.1: (its port, the CA that signed it, another CA)."""
@@ -76,8 +81,7 @@ def test_a_task_goes_over_tls_to_a_worker_that_runs_it(
     tls_redis: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
     port, ca, _ = tls_redis
-    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
-    run = qtqueue_command(tmp_path)
+    run, url = qtqueue_command(tmp_path), tls_url(port, ca)
 
     added = run("--redis", url, "add", "command", "--", "echo", "over tls")
     assert added.returncode == 0, added.stderr
@@ -94,8 +98,7 @@ def test_a_ca_that_did_not_sign_the_servers_certificate_is_a_coded_tls_error(
     tls_redis: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
     port, _, other = tls_redis
-    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={other}"
-    run = qtqueue_command(tmp_path)
+    run, url = qtqueue_command(tmp_path), tls_url(port, other)
 
     added = run("--redis", url, "add", "command", "--", "true")
     worker = run("worker", "--redis", url, "--burst")
