@@ -128,8 +128,12 @@ class QtqueueWorker(Worker):
 
     def handle_payload(self, message: Any) -> None:
         """A command on the worker's channel: qtqueue's (`control.py`) or RQ's."""
-        if not self.control.handle(parse_payload(message)):
-            super().handle_payload(message)  # type: ignore[no-untyped-call]
+        try:
+            payload = parse_payload(message)
+            if not self.control.handle(payload):
+                super().handle_payload(message)  # type: ignore[no-untyped-call]
+        except (ValueError, KeyError, TypeError) as exc:  # the channel's thread must go on
+            logger.warning("worker %s: ignored a malformed command (%s)", self.name, exc)
 
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's global suspend, then this worker's own (wait, taking nothing, until resumed)."""

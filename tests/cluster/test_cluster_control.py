@@ -110,6 +110,7 @@ def test_an_idle_suspended_worker_takes_no_job_not_even_one_more(
     run = qtqueue_command(tmp_path)
     out = tmp_path / "ran.txt"
     with background_worker(redis.url, tmp_path, "w0", client=redis.client) as worker:
+        redis.client.publish("rq:pubsub:w0", "not a command")  # ignored: the channel goes on
         said = run("--redis", redis.url, "workers", "suspend", "w0")
         assert said.returncode == 0, said.stderr
         assert said.stdout.strip() == "suspended w0 (now suspended)"
