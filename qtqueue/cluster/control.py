@@ -318,9 +318,11 @@ class WorkerControl:
             self.job.started_at = datetime.fromtimestamp(time.time() - self.worked_s, UTC)
 
     def job_started(self, job: Job) -> None:
+        """The worker starts `job` (before its horse is forked)."""
         self.job, self.paused_since, self.relayed = job, None, False
 
     def job_ended(self) -> None:
+        """The job's horse ended: its wanted state, if it was ever told one, goes too."""
         if self.relayed and self.job is not None:
             self.conn.delete(job_key(self.job.id))
         self.job, self.paused_since, self.relayed = None, None, False
@@ -424,6 +426,7 @@ class HorsePause:
                     child.send_signal(sig)
 
     def pause(self) -> None:
+        """Suspend the work, stop the clocks, say `paused` in the meta and the log."""
         self.paused = True
         self._hooks(0)
         self.alarm_left = signal.alarm(0)  # RQ's hard-timeout alarm, stopped too
@@ -437,6 +440,7 @@ class HorsePause:
         self.ctx.log("[qtqueue] paused")
 
     def resume(self) -> None:
+        """Restart the clocks with the time they had left, continue the work, say so."""
         self.paused = False
         if self.scope is not None and self.left_s is not None:
             self.scope.reschedule(self.loop.time() + self.left_s)
