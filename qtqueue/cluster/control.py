@@ -61,6 +61,8 @@ REPLY_PREFIX = "qtqueue:control:reply:"
 REPLY_TIMEOUT_S = 5.0
 #: How long a wanted job state is kept (a day; a job's own end removes it).
 JOB_KEY_TTL_S = 24 * 3600
+#: How often a suspended worker still says it is alive (RQ's worker key expires after 420 s).
+SUSPENDED_HEARTBEAT_S = 30.0
 #: The signal a worker sends its work horse: "read your job's control key".
 HORSE_SIGNAL = signal.SIGUSR1
 #: qtqueue's commands on RQ's worker channel.
@@ -339,11 +341,15 @@ class WorkerControl:
         before = self.worker.get_state()
         self.worker.set_state("suspended")
         logger.info("worker %s: suspended until `workers resume`", self.worker.name)
+        beat = time.monotonic()
         while self.suspended and not self.worker._stop_requested:
             self.woken.wait(1.0)
             self.woken.clear()
             if self.stale:
                 self.refresh()
+            if time.monotonic() - beat >= SUSPENDED_HEARTBEAT_S:  # still alive, suspended
+                self.worker.heartbeat()
+                beat = time.monotonic()
         self.worker.set_state(before if before != "suspended" else "idle")
         return True
 

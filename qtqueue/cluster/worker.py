@@ -180,6 +180,7 @@ class QtqueueWorker(Worker):
         families) is never traversed by a horse's garbage collector, so a fork's pages stay
         shared instead of being copied (a full collection in a fresh horse cost ~50 ms)."""
         gc.freeze()
+        forks_die_with_worker()
         return bool(super().work(*args, **kwargs))
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
@@ -240,6 +241,29 @@ def die_with_worker(main_pid: int) -> None:
     libc.prctl(PR_SET_PDEATHSIG, int(HORSE_DEATH_SIGNAL), 0, 0, 0)
     if os.getppid() != main_pid:  # it died before the line above
         _worker_died()
+
+
+_forks_die_with_worker = False
+
+
+def forks_die_with_worker() -> None:
+    """Every process the worker forks (RQ's scheduler; a horse then sets its own signal) is
+    SIGKILLed when the worker dies: a SIGKILLed worker's scheduler went on alone, retrying a
+    Redis no one watched, holding the scheduler's locks."""
+    global _forks_die_with_worker
+    if _forks_die_with_worker or not sys.platform.startswith("linux"):
+        return
+    _forks_die_with_worker = True
+    parent = os.getpid()
+
+    def in_child() -> None:
+        if os.getppid() != parent:
+            return  # forked by a horse (a task's own fork): not the worker's child
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)  # the worker died before the line above
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def default_name() -> str:

@@ -4,6 +4,7 @@ real `qtqueue worker` processes over a real redis-server."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -183,12 +184,20 @@ def test_a_killed_workers_task_dies_with_it_instead_of_running_on_unwatched(
         horse = sh.parent()
         assert horse is not None and horse.ppid() == worker.proc.pid
 
+        family = psutil.Process(worker.proc.pid).children(recursive=True)  # + RQ's scheduler
+        assert len(family) >= 3
+
         worker.proc.kill()
         worker.proc.wait()
 
         try:
             wait_until(lambda: process_state(sh.pid) == "gone", what="the task's command ended")
             wait_until(lambda: process_state(horse.pid) == "gone", what="the work horse ended")
+            wait_until(lambda: all(process_state(p.pid) == "gone" for p in family),
+                       what="nothing of the worker left (its scheduler neither)")  # fmt: skip
         finally:
             go.touch()  # whatever is left ends now
+            for p in family:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
     assert fetch(redis, task.id).meta["status"] == "running"  # nothing recorded: abandoned

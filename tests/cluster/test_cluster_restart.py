@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cluster_control_env import background_worker
 from cluster_env import REDIS_SERVER, WORKER_TIMEOUT_S, free_port
 from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
 from redis import Redis
 from rq.job import Job, JobStatus
 
+from qtqueue.cluster.control import suspend_worker, suspended_key
 from qtqueue.cluster.jobs import SERIALIZER, enqueue
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
@@ -101,3 +103,33 @@ def test_workers_reconnect_after_redis_is_killed_and_every_task_runs_exactly_onc
         text = log.read_text()
         assert f"Redis at 127.0.0.1:{port} went away" in text
         assert f"Redis at 127.0.0.1:{port} answers again: reconnected" in text
+
+
+def test_a_suspended_worker_rereads_its_key_once_redis_is_back(tmp_path: Path) -> None:
+    """A resume it could not hear (Redis was away) still reaches it: the key is the truth."""
+    where = tmp_path / "redis"
+    where.mkdir()
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis(host="127.0.0.1", port=port)
+    with (
+        persistent_redis(where, port) as first,
+        background_worker(url, tmp_path, "w0", client=client) as worker,
+    ):
+        assert suspend_worker(client, "w0")["state"] == "suspended"
+        task = Task("custom_command", {"command": "true", "shell": True})
+        enqueue(client, task, REGISTRY)
+        client.delete(suspended_key("w0"))  # resumed, with no message it could hear
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        wait_until(lambda: "reconnecting" in worker.text(), what="the worker noticing")
+        with persistent_redis(where, port):
+            wait_until(lambda: "reconnected" in worker.text(), what="the worker back")
+            wait_until(
+                lambda: Job.fetch(task.id, connection=client, serializer=SERIALIZER)
+                .get_status() == JobStatus.FINISHED,
+                timeout_s=20, what="the task run once the worker read its key",
+            )  # fmt: skip
+            worker.proc.terminate()  # while Redis is there to say goodbye to
+            assert worker.proc.wait(timeout=30) == 0
+    client.close()
