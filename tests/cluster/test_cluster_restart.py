@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from cluster_control_env import background_worker
-from cluster_env import REDIS_SERVER, WORKER_TIMEOUT_S, free_port
+from cluster_env import REDIS_SERVER, WORKER_TIMEOUT_S, free_port, worker_command
 from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
 from redis import Redis
@@ -67,36 +66,41 @@ def test_workers_reconnect_after_redis_is_killed_and_every_task_runs_exactly_onc
     url = f"redis://127.0.0.1:{port}/0"
     ran = tmp_path / "ran.txt"
     ids = []
-    with persistent_redis(where, port):
-        client = Redis(host="127.0.0.1", port=port)
-        for _ in range(TASKS):
-            task = Task("custom_command", {"command": f'echo "$QTQUEUE_TASK_ID" >> {ran}; '
-                        "sleep 0.1", "shell": True})  # fmt: skip
-            enqueue(client, task, REGISTRY)
-            ids.append(task.id)
-        logs = [tmp_path / f"w{i}.log" for i in range(2)]
-        workers = []
-        for i, log in enumerate(logs):
-            with log.open("wb") as sink:
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "qtqueue", "--data-dir",
-                     str(tmp_path / "q"), "worker", "--redis", url, "--burst", "--name", f"w{i}"],
-                    stdout=sink, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
-                ))  # fmt: skip
-        wait_until(lambda: ran.exists() and len(ran.read_text().split()) >= 10,
-                   timeout_s=30, what="ten tasks run")  # fmt: skip
-        redis_pid = int(client.info("server")["process_id"])
-        client.close()
-        os.kill(redis_pid, signal.SIGKILL)
-        wait_until(lambda: all("reconnecting" in log.read_text() for log in logs),
-                   what="both workers noticing")  # fmt: skip
-    with persistent_redis(where, port):
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with persistent_redis(where, port):
+            client = Redis(host="127.0.0.1", port=port)
+            for _ in range(TASKS):
+                task = Task("custom_command", {"command": f'echo "$QTQUEUE_TASK_ID" >> {ran}; '
+                            "sleep 0.1", "shell": True})  # fmt: skip
+                enqueue(client, task, REGISTRY)
+                ids.append(task.id)
+            logs = [tmp_path / f"w{i}.log" for i in range(2)]
+            for i, log in enumerate(logs):
+                with log.open("wb") as sink:
+                    workers.append(subprocess.Popen(
+                        worker_command(url, tmp_path / "q", "--name", f"w{i}"),
+                        stdout=sink, stderr=subprocess.STDOUT, env=qtqueue_env(tmp_path),
+                    ))  # fmt: skip
+            wait_until(lambda: ran.exists() and len(ran.read_text().split()) >= 10,
+                       timeout_s=30, what="ten tasks run")  # fmt: skip
+            redis_pid = int(client.info("server")["process_id"])
+            client.close()
+            os.kill(redis_pid, signal.SIGKILL)
+            wait_until(lambda: all("reconnecting" in log.read_text() for log in logs),
+                       what="both workers noticing")  # fmt: skip
+        with persistent_redis(where, port):
+            for worker in workers:
+                assert worker.wait(timeout=WORKER_TIMEOUT_S) == 0
+            client = Redis(host="127.0.0.1", port=port)
+            statuses = {Job.fetch(i, connection=client, serializer=SERIALIZER).get_status()
+                        for i in ids}  # fmt: skip
+            client.close()
+    finally:
         for worker in workers:
-            assert worker.wait(timeout=WORKER_TIMEOUT_S) == 0
-        client = Redis(host="127.0.0.1", port=port)
-        statuses = {Job.fetch(i, connection=client, serializer=SERIALIZER).get_status()
-                    for i in ids}  # fmt: skip
-        client.close()
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
     assert sorted(ran.read_text().split()) == sorted(ids)  # every one, none twice
     assert statuses == {JobStatus.FINISHED}
     for log in logs:
