@@ -13,9 +13,10 @@ from cluster_control_env import background_worker, process_state, worker_state
 from cluster_env import RedisServer, log_lines
 from helpers.cli import qtqueue_command
 from helpers.waiting import wait_until
+from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 
-from qtqueue.cluster.control import pause_task, resume_task, suspended_key
+from qtqueue.cluster.control import job_key, pause_task, resume_task, suspended_key
 from qtqueue.cluster.jobs import SERIALIZER, enqueue, rq_queue
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
@@ -201,3 +202,21 @@ def test_a_killed_workers_task_dies_with_it_instead_of_running_on_unwatched(
                 with contextlib.suppress(psutil.Error):
                     p.kill()
     assert fetch(redis, task.id).meta["status"] == "running"  # nothing recorded: abandoned
+
+
+def test_a_paused_task_stopped_with_rqs_stop_job_takes_its_stopped_tree_with_it(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task, pid_file, _ = waiting_task(tmp_path, "t", max_retries=0)
+    enqueue(redis.client, task, REGISTRY)
+    with background_worker(redis.url, tmp_path, "w0", client=redis.client):
+        wait_until(pid_file.exists, what="the task's command")
+        sh = int(pid_file.read_text())
+        pause_task(redis.client, task.id)
+        assert process_state(sh) == "stopped"
+
+        send_stop_job_command(redis.client, task.id, serializer=SERIALIZER)
+
+        wait_until(lambda: process_state(sh) == "gone", what="the stopped command ended")
+        wait_until(lambda: fetch(redis, task.id).get_status() == JobStatus.STOPPED)
+    assert not redis.client.exists(job_key(task.id))  # its wanted state went with it
