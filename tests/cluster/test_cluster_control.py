@@ -56,8 +56,9 @@ def test_pause_stops_a_running_tasks_process_tree_where_it_runs_and_resume_conti
 
         assert paused.returncode == 0, paused.stderr
         assert paused.stdout.startswith("paused ")
+        # SIGSTOP takes hold when the kernel next schedules the process: soon, not at once
+        wait_until(lambda: all(process_state(p) in ("stopped", "gone") for p in tree))
         assert process_state(sh) == "stopped"
-        assert all(process_state(p) in ("stopped", "gone") for p in tree)
         meta = fetch(redis, task.id).meta
         assert (meta["paused"], meta["status"], meta["phase"]) == (True, "paused", "paused")
 
@@ -213,7 +214,7 @@ def test_a_paused_task_stopped_with_rqs_stop_job_takes_its_stopped_tree_with_it(
         wait_until(pid_file.exists, what="the task's command")
         sh = int(pid_file.read_text())
         pause_task(redis.client, task.id)
-        assert process_state(sh) == "stopped"
+        wait_until(lambda: process_state(sh) == "stopped", what="the command stopped")
 
         send_stop_job_command(redis.client, task.id, serializer=SERIALIZER)
 
