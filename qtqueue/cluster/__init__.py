@@ -15,6 +15,7 @@ failure carries the same error code, description and fix as locally.
 - `job.py`         the job function (worker side) and its outcome
 - `context.py`     `WorkerRunContext`: the RunContext of a task on a worker
 - `worker.py`      the RQ worker that runs qtqueue tasks
+- `control.py`     the control channel: pause/resume a running task, suspend a worker
 - `backend.py`     the command line's backend on a cluster (`qtqueue add --redis URL`)
 
 Importing this package registers the cluster's error codes (`errors.toml`) in the catalog.

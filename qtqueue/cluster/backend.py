@@ -28,6 +28,7 @@ from redis import Redis
 
 from qtqueue.cluster import manage
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
+from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.jobs import enqueue
 from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -139,13 +140,16 @@ class ClusterBackend:
         params = params or {}
         if action == "types":
             return self._types(params.get("name"))
+        control = backend_action(action, params)  # pause/resume, workers suspend/resume
+        if control is not None:
+            return await asyncio.to_thread(control, self._connection())
         handler = self._actions.get(action)
         if handler is None or (action == "add_task" and "tasks" in params):
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries and removes tasks, and shows its "
-                "workers, queue, statistics and dead letters",
+                "adds, lists, shows, logs, cancels, retries, removes, pauses and resumes tasks, "
+                "and shows and suspends its workers, its queue, statistics and dead letters",
                 action=action,
             )
         return await asyncio.to_thread(handler, params)

@@ -20,6 +20,8 @@ command.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -161,6 +163,9 @@ class WorkerRunContext:
         self._params: Any = None
         self.pid: int | None = None
         self.suspend_hooks: tuple[SuspendHook, SuspendHook] | None = None
+        self.resumed = asyncio.Event()  # cleared while paused (control.HorsePause)
+        self.resumed.set()
+        self.hook_run: asyncio.Future[Any] | None = None  # a suspend hook's, while it runs
 
     @property
     def task(self) -> Task:
@@ -220,10 +225,14 @@ class WorkerRunContext:
             self._log.add_secret(secret.encode())
 
     async def checkpoint(self) -> None:
-        return None  # pause of a running task comes with the control channel
+        await self.resumed.wait()
 
     def set_suspend_hooks(self, pause: SuspendHook, resume: SuspendHook) -> None:
         self.suspend_hooks = (pause, resume)
+        if not self.resumed.is_set():  # paused before its work started (control.HorsePause)
+            out = pause()
+            if inspect.isawaitable(out):
+                self.hook_run = asyncio.ensure_future(out)
 
     def alert(self, text: str) -> None:
         self.log(f"[qtqueue] notice: {text}")

@@ -31,6 +31,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from qtqueue.cluster.context import LogStream, MetaReporter, WorkerRunContext
+from qtqueue.cluster.control import listening
 from qtqueue.cluster.queues import QUEUES
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
 from qtqueue.core.task import Task
@@ -80,11 +81,13 @@ def _executor(registry: ExecutorRegistry, task: Task) -> Executor:
 async def _attempt(executor: Executor, ctx: WorkerRunContext) -> dict[str, Any] | None:
     limit = ctx.task.timeout_s
     if not limit:
-        return await executor.run(ctx)
+        with listening(ctx, None):  # pause and resume (control.py)
+            return await executor.run(ctx)
     scope = asyncio.timeout(limit)
     try:
         async with scope:
-            return await executor.run(ctx)
+            with listening(ctx, scope):
+                return await executor.run(ctx)
     except TimeoutError:
         if not scope.expired():
             raise  # the work's own TimeoutError (a network call): classified as any other

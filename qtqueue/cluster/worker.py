@@ -11,6 +11,15 @@ them, so pause and cancel reach their whole tree), which RQ's kill of the horse'
 would miss, so `QtqueueWorker.kill_horse` also kills the process group of every descendant of
 the horse — a stopped or timed-out job leaves nothing running.
 
+Control (`control.py`): per-worker suspend and pause/resume of a running task come over RQ's
+own worker channel; `QtqueueWorker` takes qtqueue's commands there, waits while suspended,
+puts back a job popped after a suspend, and relays a job's pause to its work horse.
+
+Redis going away (a restart): the worker's connection retries every command until Redis is
+back (`connection.Reconnecting`, logging "reconnecting"), so neither the worker's loop nor a
+job's horse gives up on a short outage; a running task goes on and records its end once Redis
+answers again.
+
 The worker runs RQ's scheduler too (`with_scheduler`): retries with a backoff and tasks with a
 start time are moved to their queue on time by whichever worker holds the scheduler's lock.
 """
@@ -18,11 +27,13 @@ start time are moved to their queue on time by whichever worker holds the schedu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,12 +42,16 @@ from typing import Any
 import psutil
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.command import parse_payload
+from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.queue import Queue
 from rq.worker import Worker
 
 from qtqueue.cluster import job
-from qtqueue.cluster.connection import connect, unavailable
+from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
+from qtqueue.cluster.control import WorkerControl, horse_signals
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
@@ -46,6 +61,10 @@ from qtqueue.executors.process import kill_orphan
 
 logger = logging.getLogger(__name__)
 
+#: prctl's option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+#: The signal a work horse gets when its worker dies.
+HORSE_DEATH_SIGNAL = signal.SIGUSR2
 #: A stopped job's message, as a cancelled task's locally.
 CANCELLED_MESSAGE = "cancelled by the user"
 
@@ -102,11 +121,66 @@ class QtqueueWorker(Worker):
     """RQ's forking worker; stopping a horse stops its task's commands too, and an attempt
     that ended without its horse saying how (stopped, killed) says so in the job's meta."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.control = WorkerControl(self)
+        self.main_pid = os.getpid()
+
+    def handle_payload(self, message: Any) -> None:
+        """A command on the worker's channel: qtqueue's (`control.py`) or RQ's."""
+        try:
+            payload = parse_payload(message)
+            if not self.control.handle(payload):
+                super().handle_payload(message)  # type: ignore[no-untyped-call]
+        except (ValueError, KeyError, TypeError) as exc:  # the channel's thread must go on
+            logger.warning("worker %s: ignored a malformed command (%s)", self.name, exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's global suspend, then this worker's own (wait, taking nothing, until resumed)."""
+        super().check_for_suspension(burst)
+        if not self.control.wait_while_suspended(burst):
+            raise StopRequested
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's dequeue; a job popped once this worker is suspended (it was blocked in BLPOP
+        when told: RQ issue #1442) goes back to the head of its queue, untouched."""
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            self.control.refresh()
+            if result is None or not self.control.suspended:
+                return result
+            self.control.put_back(*result)
+            if not self.control.wait_while_suspended(burst=timeout is None):
+                return None
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """RQ's, with the control channel told which job runs (for pause and resume)."""
+        self.control.job_started(job)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.control.job_ended()
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        """RQ's; a paused job's working time does not grow (RQ's monitor never kills it)."""
+        self.control.keep_clock()
+        super().maintain_heartbeats(job, execution)
+
+    def setup_work_horse_signals(self) -> None:
+        """RQ's, the control signal (`control.horse_signals`), and the horse dies with its
+        worker (`die_with_worker`)."""
+        super().setup_work_horse_signals()  # type: ignore[no-untyped-call]
+        horse_signals()
+        die_with_worker(self.main_pid)
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
         families) is never traversed by a horse's garbage collector, so a fork's pages stay
         shared instead of being copied (a full collection in a fresh horse cost ~50 ms)."""
         gc.freeze()
+        forks_die_with_worker()
         return bool(super().work(*args, **kwargs))
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
@@ -143,6 +217,55 @@ class QtqueueWorker(Worker):
             logger.info("worker %s: killed the command groups %s", self.name, groups)
 
 
+def _worker_died(signum: int = 0, frame: object = None) -> None:
+    """In a horse whose worker died: kill its task's commands (every descendant, whatever its
+    group) and end now, recording nothing."""
+    signal_groups(command_groups(os.getpid()), signal.SIGKILL)
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+    os._exit(1)
+
+
+def die_with_worker(main_pid: int) -> None:
+    """In a fresh work horse: when the worker's main process dies (SIGKILL, the OOM killer),
+    the horse gets HORSE_DEATH_SIGNAL (Linux's PR_SET_PDEATHSIG) and ends with its task's
+    commands. Else it would finish the task unwatched while the cluster, seeing the worker's
+    heartbeat stop, gives the job to another worker as abandoned: the task would run twice,
+    at once. Its retry (RQ's abandoned-job handling) then runs it again from the start."""
+    if not sys.platform.startswith("linux"):
+        return
+    signal.signal(HORSE_DEATH_SIGNAL, _worker_died)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(HORSE_DEATH_SIGNAL), 0, 0, 0)
+    if os.getppid() != main_pid:  # it died before the line above
+        _worker_died()
+
+
+_forks_die_with_worker = False
+
+
+def forks_die_with_worker() -> None:
+    """Every process the worker forks (RQ's scheduler; a horse then sets its own signal) is
+    SIGKILLed when the worker dies: a SIGKILLed worker's scheduler went on alone, retrying a
+    Redis no one watched, holding the scheduler's locks."""
+    global _forks_die_with_worker
+    if _forks_die_with_worker or not sys.platform.startswith("linux"):
+        return
+    _forks_die_with_worker = True
+    parent = os.getpid()
+
+    def in_child() -> None:
+        if os.getppid() != parent:
+            return  # forked by a horse (a task's own fork): not the worker's child
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)  # the worker died before the line above
+
+    os.register_at_fork(after_in_child=in_child)
+
+
 def default_name() -> str:
     """A worker's name when given none: HOST.PID (unique among live workers)."""
     return f"{socket.gethostname()}.{os.getpid()}"
@@ -170,6 +293,8 @@ def run_worker(
     while it works, VALIDATION_INVALID_PARAMS for a name a live worker has."""
     conn = connect(url)
     name = name or default_name()
+    retry = Reconnecting(url)
+    conn.set_retry(retry)
     job.configure(default_registry(), worker_dir(data_dir, name))
     try:
         worker = QtqueueWorker(
@@ -178,6 +303,7 @@ def run_worker(
             connection=conn,
             serializer=SERIALIZER,
         )
+        retry.on_back = worker.control.reconnected
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level=logging_level))
     except ValueError as exc:
         if "exists an active worker" in str(exc):

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
+from qtqueue.cli.output import out, print_json
 from qtqueue.cli.parser import Subparsers, UsageError, add_command
+from qtqueue.core.errors import QueueError, TaskErrorCode
+
+if TYPE_CHECKING:
+    from qtqueue.api.local_backend import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -64,4 +70,44 @@ def run(args: argparse.Namespace) -> int:
         burst=args.burst,
         logging_level=level,
     )
+    return 0
+
+
+def worker_control_options(p: argparse.ArgumentParser) -> None:
+    """`workers suspend|resume NAME…|--all`: a cluster's per-worker suspend (`workers`' own)."""
+    p.add_argument(
+        "control",
+        nargs="?",
+        choices=("suspend", "resume"),
+        help="on a cluster (--redis): suspend workers (each finishes its current task and "
+        "takes no new one, across restarts, until resumed) or resume them",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="the workers to suspend or resume")
+    p.add_argument("--all", action="store_true", help="every live or suspended worker")
+
+
+async def control_workers(backend: Backend, args: argparse.Namespace) -> int:
+    """Suspend or resume the named workers (or --all); one line each: its state now."""
+    if getattr(args, "redis", None) is None:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"workers {args.control} acts on a cluster's workers: give --redis URL (a local "
+            "engine's slots are not suspended one by one: pause its tasks or its queue)",
+        )
+    if bool(args.names) == bool(args.all):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            f"workers {args.control}: give worker names or --all (not both)",
+        )
+    result = await backend.call(
+        f"{args.control}_workers", {"names": list(args.names), "all": bool(args.all)}
+    )
+    if args.json:
+        print_json(result)
+        return 0
+    done = "suspended" if args.control == "suspend" else "resumed"
+    for w in result["workers"]:
+        out(f"{done} {w['worker']} (now {w['state']})")
+    if not result["workers"]:
+        out(f"no worker to {args.control}")
     return 0

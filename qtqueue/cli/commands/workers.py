@@ -7,6 +7,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
+from qtqueue.cli.commands.worker import control_workers, worker_control_options
 from qtqueue.cli.output import fmt_duration, out, print_json, short, table
 from qtqueue.cli.parser import Subparsers, add_command, json_flag
 
@@ -29,10 +30,13 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     json_flag(p)
     p.set_defaults(handler=run)
+    worker_control_options(p)  # workers suspend|resume NAME…|--all (a cluster's)
 
 
 async def run(backend: Backend, args: argparse.Namespace) -> int:
     """Print the slots and their totals (JSON: {total, idle, busy, suspended, slots})."""
+    if args.control:
+        return await control_workers(backend, args)
     stats = await backend.call("workers")
     if args.json:
         print_json(stats)
