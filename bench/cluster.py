@@ -20,6 +20,13 @@ machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target i
 Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
 `started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
 (no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
+
+CPU time per job: the user + system time of a cell's workers and their work horses (a worker's
+start and exit, measured apart on an empty queue, taken off), which a loaded machine's wall
+time hides; the wrapper's cost by CPU is 1 - plain/qtqueue. Redis per job: used memory once
+queued and once finished, its CPU and commands (INFO), keys; a dashboard's page (the newest 100
+finished jobs); memory per queued job with `hash-max-listpack-value` 64 and 1024. From these,
+the paragraph on what 100 workers would need.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -143,9 +150,13 @@ def _spawn(kind: str, url: str, name: str, burst: bool = True) -> subprocess.Pop
     return subprocess.Popen([*args, *(["--burst"] if burst else [])])
 
 
+def _info(conn: Redis) -> dict[str, Any]:
+    return cast(dict[str, Any], conn.info())
+
+
 def _redis_figures(conn: Redis) -> tuple[int, float, int]:
     """Redis's used memory (bytes), CPU seconds (user + system) and commands processed."""
-    info = conn.info()
+    info = _info(conn)
     return (
         int(info["used_memory"]),
         float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
@@ -200,7 +211,7 @@ def _cell(kind: str, url: str, n: int, workers: int) -> dict[str, Any]:
     wall_s = time.perf_counter() - wall
     cpu_s = _children_cpu_s() - cpu0 - workers * _startup_cpu_s(kind, url)
     mem_done, redis_cpu1, commands1 = _redis_figures(conn)
-    keys_per_job = conn.dbsize() / n
+    keys_per_job = cast(int, conn.dbsize()) / n
     page_ms = _page_ms(conn, kind)
     jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j]
     done = [j for j in jobs if j.get_status() == "finished"]
@@ -265,6 +276,22 @@ def _in_process(kind: str, url: str, n: int) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
+def _queued_bytes(kind: str, url: str, n: int = 2000) -> dict[str, float]:
+    """Redis memory per queued job with `hash-max-listpack-value` at Redis's default (64) and
+    at 1024: a qtqueue job's data and meta are longer than 64 bytes."""
+    conn = Redis.from_url(url)
+    out = {}
+    for limit in ("64", "1024"):
+        conn.flushdb()
+        conn.config_set("hash-max-listpack-value", limit)
+        before = int(_info(conn)["used_memory"])
+        _enqueue(kind, conn, n)
+        out[limit] = (int(_info(conn)["used_memory"]) - before) / n
+    conn.config_set("hash-max-listpack-value", "64")
+    conn.flushdb()
+    return out
+
+
 def _hundred_workers(cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int]) -> None:
     """The paragraph on 100 workers, from this run's figures."""
     med: dict[str, dict[str, float]] = {}
@@ -322,6 +349,7 @@ def main() -> None:
                     for kind in ("qtqueue", "plain-rq"):
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
             latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
+            listpack = {kind: _queued_bytes(kind, url) for kind in ("qtqueue", "plain-rq")}
             inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
             for _ in range(3):
                 for kind in inproc:
@@ -356,6 +384,10 @@ def main() -> None:
         print(f"| {w} | {qc:.2f} | {pc:.2f} | {1 - pc / qc:.1%} | {qr:.2f} / {pr:.2f} |")
         rows[counts.index(w)].update(cpu_q=qc, cpu_p=pc, cpu_cost=1 - pc / qc)
     _hundred_workers(cells, counts)
+    print("Redis bytes per queued job by hash-max-listpack-value (64 is Redis's default; a value "
+          "longer turns a job's hash into a hashtable):")  # fmt: skip
+    for kind, sizes in listpack.items():
+        print(f"  {kind}: " + ", ".join(f"{k}: {v:.0f} B" for k, v in sizes.items()))
     for kind in ("qtqueue", "plain-rq"):
         enq = statistics.median(c["enqueue_per_s"] for cs in cells.values() for c in cs
                                 if c["kind"] == kind)  # fmt: skip
@@ -374,6 +406,7 @@ def main() -> None:
                     "rows": rows,
                     "latency": latency,
                     "in_process_ms": inproc,
+                    "queued_bytes_by_listpack_value": listpack,
                 },
                 indent=2,
             )
