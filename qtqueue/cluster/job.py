@@ -247,6 +247,8 @@ def _warm_up(data_dir: Path) -> None:
     try:
         for _ in range(WARM_UP_RUNS):
             _run(job, sample, registry, data_dir, functools.partial(_run_on, loop))
+    except Exception:  # a worker without the warm-up is slower, not broken
+        logger.warning("the job function's warm-up failed; jobs run unwarmed", exc_info=True)
     finally:
         asyncio.set_event_loop(None)
         loop.close()
