@@ -20,6 +20,13 @@ machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target i
 Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
 `started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
 (no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
+
+CPU time per job: the user + system time of a cell's workers and their work horses (a worker's
+start and exit, measured apart on an empty queue, taken off), which a loaded machine's wall
+time hides; the wrapper's cost by CPU is 1 - plain/qtqueue. Redis per job: used memory once
+queued and once finished, its CPU and commands (INFO), keys; a dashboard's page (the newest 100
+finished jobs); memory per queued job with `hash-max-listpack-value` 64 and 1024. From these,
+the paragraph on what 100 workers would need.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -36,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,15 +150,69 @@ def _spawn(kind: str, url: str, name: str, burst: bool = True) -> subprocess.Pop
     return subprocess.Popen([*args, *(["--burst"] if burst else [])])
 
 
+def _info(conn: Redis) -> dict[str, Any]:
+    return cast(dict[str, Any], conn.info())
+
+
+def _redis_figures(conn: Redis) -> tuple[int, float, int]:
+    """Redis's used memory (bytes), CPU seconds (user + system) and commands processed."""
+    info = _info(conn)
+    return (
+        int(info["used_memory"]),
+        float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        int(info["total_commands_processed"]),
+    )
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _page_ms(conn: Redis, kind: str, size: int = 100) -> float:
+    """Milliseconds to read the newest page of `size` finished jobs as a dashboard would: the
+    ids from the finished registry (a sorted set: ZREVRANGE), the jobs in one pipeline."""
+    from rq.registry import FinishedJobRegistry
+
+    queue = "default"
+    registry = FinishedJobRegistry(queue, connection=conn, serializer=JSONSerializer)
+    start = time.perf_counter()
+    ids = registry.get_job_ids(0, size - 1, desc=True)
+    jobs = Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert kind and len([j for j in jobs if j]) == min(size, registry.count), "a page came short"
+    return elapsed
+
+
+@functools.cache
+def _startup_cpu_s(kind: str, url: str) -> float:
+    """CPU seconds of a burst worker of `kind` that finds no job (its start and exit): taken off
+    a cell's CPU time, so that it counts the jobs alone (median of 3, on an empty db 1)."""
+    empty = url.rsplit("/", 1)[0] + "/1"
+    spent = []
+    for _ in range(3):
+        before = _children_cpu_s()
+        _spawn(kind, empty, f"{kind}-start").wait()
+        spent.append(_children_cpu_s() - before)
+    return statistics.median(spent)
+
+
 def _cell(kind: str, url: str, n: int, workers: int) -> dict[str, Any]:
     conn = Redis.from_url(url)
     conn.flushdb()
+    mem0, _, _ = _redis_figures(conn)
     ids, enqueue_s = _enqueue(kind, conn, n)
+    mem_queued, redis_cpu0, commands0 = _redis_figures(conn)
+    cpu0 = _children_cpu_s()
     wall = time.perf_counter()
     procs = [_spawn(kind, url, f"{kind}-{i}") for i in range(workers)]
     for p in procs:
         p.wait()
     wall_s = time.perf_counter() - wall
+    cpu_s = _children_cpu_s() - cpu0 - workers * _startup_cpu_s(kind, url)
+    mem_done, redis_cpu1, commands1 = _redis_figures(conn)
+    keys_per_job = cast(int, conn.dbsize()) / n
+    page_ms = _page_ms(conn, kind)
     jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j]
     done = [j for j in jobs if j.get_status() == "finished"]
     first = min(j.started_at for j in done if j.started_at)
@@ -160,6 +222,11 @@ def _cell(kind: str, url: str, n: int, workers: int) -> dict[str, Any]:
         "kind": kind, "n": n, "workers": workers, "finished": len(done),
         "enqueue_per_s": n / enqueue_s, "tasks_per_s": len(done) / drain_s,
         "drain_s": drain_s, "wall_s": wall_s,
+        "cpu_ms_per_job": cpu_s / n * 1000, "keys_per_job": keys_per_job, "page_ms": page_ms,
+        "redis_cpu_ms_per_job": (redis_cpu1 - redis_cpu0) / n * 1000,
+        "redis_commands_per_job": (commands1 - commands0) / n,
+        "redis_bytes_per_queued_job": (mem_queued - mem0) / n,
+        "redis_bytes_per_finished_job": (mem_done - mem0) / n,
     }  # fmt: skip
 
 
@@ -209,6 +276,54 @@ def _in_process(kind: str, url: str, n: int) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
+def _queued_bytes(kind: str, url: str, n: int = 2000) -> dict[str, float]:
+    """Redis memory per queued job with `hash-max-listpack-value` at Redis's default (64) and
+    at 1024: a qtqueue job's data and meta are longer than 64 bytes."""
+    conn = Redis.from_url(url)
+    out = {}
+    for limit in ("64", "1024"):
+        conn.flushdb()
+        conn.config_set("hash-max-listpack-value", limit)
+        before = int(_info(conn)["used_memory"])
+        _enqueue(kind, conn, n)
+        out[limit] = (int(_info(conn)["used_memory"]) - before) / n
+    conn.config_set("hash-max-listpack-value", "64")
+    conn.flushdb()
+    return out
+
+
+def _hundred_workers(cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int]) -> None:
+    """The paragraph on 100 workers, from this run's figures."""
+    med: dict[str, dict[str, float]] = {}
+    for kind in ("qtqueue", "plain-rq"):
+        cs = [c for w in counts for c in cells[(kind, w)]]
+        med[kind] = {key: statistics.median(c[key] for c in cs) for key in (
+            "redis_bytes_per_queued_job", "redis_bytes_per_finished_job", "redis_cpu_ms_per_job",
+            "redis_commands_per_job", "keys_per_job", "page_ms")}  # fmt: skip
+        med[kind]["per_worker"] = statistics.median(c["tasks_per_s"] / c["workers"] for c in cs)
+    q, p = med["qtqueue"], med["plain-rq"]
+    rate = 100 * q["per_worker"]
+    day_gb = rate * 86_400 * q["redis_bytes_per_finished_job"] / 1e9
+    redis_max = 1000 / q["redis_cpu_ms_per_job"] if q["redis_cpu_ms_per_job"] else 0.0
+    print(f"""
+100 workers, from this run (qtqueue; plain RQ in brackets). Redis memory per job:
+{q["redis_bytes_per_queued_job"]:.0f} B queued ({p["redis_bytes_per_queued_job"]:.0f}), \
+{q["redis_bytes_per_finished_job"]:.0f} B finished ({p["redis_bytes_per_finished_job"]:.0f}): \
+{q["keys_per_job"]:.1f} keys a job ({p["keys_per_job"]:.1f}),
+the job's hash and RQ's result stream, kept 24 h (result_ttl). 100 workers at this run's
+{q["per_worker"]:.0f} no-op tasks/s each ({rate:,.0f}/s) would keep {day_gb:.0f} GB a day: short
+tasks at that rate need a short result_ttl and a Redis sized for rate x result_ttl x bytes.
+Redis CPU: {q["redis_cpu_ms_per_job"]:.2f} ms of its one thread per job \
+({p["redis_cpu_ms_per_job"]:.2f}), {q["redis_commands_per_job"]:.0f} commands \
+({p["redis_commands_per_job"]:.0f}): one Redis
+tops out near {redis_max:,.0f} jobs/s, so 100 workers of sub-second tasks are bound by Redis;
+tasks of seconds and more are not. Registry scans: RQ's maintenance reads only the expired
+part of each registry's sorted set (ZRANGEBYSCORE), once every 10 minutes under a lock, so
+workers add no scans; heartbeats are one write per worker per 30 s-ish. A dashboard must page:
+the newest 100 finished jobs (ZREVRANGE, then one pipeline of HGETALLs) took
+{q["page_ms"]:.1f} ms here ({p["page_ms"]:.1f}); never list a whole registry or SCAN the keys.""")
+
+
 def main() -> None:
     """Run the cells and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -234,6 +349,7 @@ def main() -> None:
                     for kind in ("qtqueue", "plain-rq"):
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
             latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
+            listpack = {kind: _queued_bytes(kind, url) for kind in ("qtqueue", "plain-rq")}
             inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
             for _ in range(3):
                 for kind in inproc:
@@ -252,6 +368,26 @@ def main() -> None:
         verdict = "PASS" if cost < TARGET_WRAPPER_COST else "FAIL"
         print(f"| {w} | {q:.0f} | {p:.0f} | {cost:.1%} | < 20 % {verdict} |")
         rows.append({"workers": w, "qtqueue": q, "plain": p, "cost": cost})
+    print("\nCPU time per job (workers and their work horses, user + system; what a loaded")
+    print("machine's wall time hides), and Redis's share:")
+    print(
+        "| workers | qtqueue ms/job | plain RQ ms/job | wrapper cost (CPU) | Redis ms/job q / p |"
+    )
+    print("|---|---|---|---|---|")
+    for w in counts:
+        qc, pc, qr, pr = (
+            statistics.median(c[key] for c in cells[(kind, w)])
+            for kind, key in (("qtqueue", "cpu_ms_per_job"), ("plain-rq", "cpu_ms_per_job"),
+                              ("qtqueue", "redis_cpu_ms_per_job"),
+                              ("plain-rq", "redis_cpu_ms_per_job"))
+        )  # fmt: skip
+        print(f"| {w} | {qc:.2f} | {pc:.2f} | {1 - pc / qc:.1%} | {qr:.2f} / {pr:.2f} |")
+        rows[counts.index(w)].update(cpu_q=qc, cpu_p=pc, cpu_cost=1 - pc / qc)
+    _hundred_workers(cells, counts)
+    print("Redis bytes per queued job by hash-max-listpack-value (64 is Redis's default; a value "
+          "longer turns a job's hash into a hashtable):")  # fmt: skip
+    for kind, sizes in listpack.items():
+        print(f"  {kind}: " + ", ".join(f"{k}: {v:.0f} B" for k, v in sizes.items()))
     for kind in ("qtqueue", "plain-rq"):
         enq = statistics.median(c["enqueue_per_s"] for cs in cells.values() for c in cs
                                 if c["kind"] == kind)  # fmt: skip
@@ -270,6 +406,7 @@ def main() -> None:
                     "rows": rows,
                     "latency": latency,
                     "in_process_ms": inproc,
+                    "queued_bytes_by_listpack_value": listpack,
                 },
                 indent=2,
             )

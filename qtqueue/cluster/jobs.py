@@ -7,6 +7,9 @@ same code. The job is `JOB_FUNCTION` called with the prepared task's JSON (`Task
 no secrets travel, since a task names its credentials (`keyring:NAME`) and the worker reads
 them from its own machine's keyring. What RQ does with it, from the task's fields:
 
+- `args`: `(payload,)`, the prepared task's fields that differ from a `Task`'s defaults
+  (`task_payload`; `job_task` or `Task.from_dict` rebuilds the whole task): about a third of
+  `Task.to_dict`'s JSON, so each job costs Redis less memory and each work horse less parsing.
 - `job_id`: the task's id; `description`: its name; `meta`: its type and name.
 - `job_timeout`: the task's timeout (or its queue's) plus `TIMEOUT_MARGIN_S`: the job function
   enforces the task's own limit (SYSTEM_TIMEOUT, as locally); RQ's kill is the backstop.
@@ -14,6 +17,8 @@ them from its own machine's keyring. What RQ does with it, from the task's field
 - `retry`: `Retry(max_retries, intervals)` from the task's retry count and backoff (an
   explicit list as given, a base as base·2^n seconds, at most an hour; RQ adds no jitter).
   An executor that is not retry-safe gets none, as locally.
+- `on_failure`: `job.on_failure`, which records QUEUE_TASK_INTERRUPTED for a job RQ found
+  abandoned (its worker died with it), retried or not.
 - `result_ttl`, `failure_ttl`: its queue's (failed jobs stay in the failed registry, the
   dead-letter queue, 7 days).
 - `depends_on`: `Dependency(jobs, allow_failure)` from `depends_on` and
@@ -26,6 +31,8 @@ not be able to run code on every worker by it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import math
 import time
@@ -33,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.job import Dependency, Job
 from rq.serializers import JSONSerializer
 
@@ -50,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 #: The one job function every qtqueue job calls (imported by name on the worker).
 JOB_FUNCTION = "qtqueue.cluster.job.run_task"
+#: RQ's failure callback of every qtqueue job (an abandoned job's QUEUE_TASK_INTERRUPTED).
+FAILURE_CALLBACK = "qtqueue.cluster.job.on_failure"
 #: Seconds RQ waits past a task's own timeout before it kills the job itself.
 TIMEOUT_MARGIN_S = 30
 #: RQ's serializer for qtqueue's jobs (both sides must use it).
@@ -92,6 +101,47 @@ def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) ->
     )
 
 
+#: Default factories whose value is the same for every task (an id or a time is not).
+_CONSTANT_FACTORIES: tuple[Any, ...] = (list, dict, set, tuple)
+
+
+@functools.cache
+def _field_defaults() -> dict[str, Any]:
+    """Each `Task` field's default as `Task.to_dict` writes it, for the fields whose default is
+    the same for every task (not the id, not the creation time)."""
+    bare = Task("noop").to_dict()
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(Task):
+        if field.name == "task_type":
+            continue
+        if field.default is not dataclasses.MISSING or (
+            field.default_factory in _CONSTANT_FACTORIES
+        ):
+            out[field.name] = bare[field.name]
+    return out
+
+
+def task_payload(task: Task) -> dict[str, Any]:
+    """The job's argument for `task`: its `to_dict` without the fields that hold their default
+    (`Task.from_dict` fills them in again). Checked by rebuilding it: a task that would not come
+    back the same is sent whole."""
+    whole = task.to_dict()
+    defaults = _field_defaults()
+    payload = {k: v for k, v in whole.items() if k not in defaults or defaults[k] != v}
+    if Task.from_dict(payload).to_dict() != whole:
+        logger.warning(
+            "task %s: its compact job argument would not rebuild it; sent whole", task.id
+        )
+        return whole
+    return payload
+
+
+def job_task(job: Job) -> Task:
+    """The task a qtqueue job runs, whole (its argument holds only what differs from the
+    defaults: see `task_payload`)."""
+    return Task.from_dict(job.args[0])
+
+
 def retry_intervals(task: Task) -> list[int]:
     """Seconds before each retry (RQ's `Retry.intervals`; the last one repeats)."""
     n = max(1, task.max_retries or 0)
@@ -123,6 +173,7 @@ def job_options(task: Task, registry: ExecutorRegistry, now: float) -> dict[str,
         "result_ttl": round(queue.result_ttl_s),
         "failure_ttl": round(queue.failure_ttl_s),
         "retry": retry,
+        "on_failure": Callback(FAILURE_CALLBACK),
     }
     if task.depends_on:
         options["depends_on"] = Dependency(
@@ -154,7 +205,7 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
         )
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
-    args = (prepared.to_dict(),)
+    args = (task_payload(prepared),)
     if prepared.run_at is not None and prepared.run_at > now:
         when = datetime.fromtimestamp(prepared.run_at, UTC)
         scheduled: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))

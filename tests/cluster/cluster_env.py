@@ -16,6 +16,8 @@ from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
 from redis import Redis
 
+from qtqueue.core.log_streams import strip_marks
+
 REDIS_SERVER = "/usr/bin/redis-server"
 #: How long a burst worker may take in a test before it counts as hung.
 WORKER_TIMEOUT_S = 60
@@ -143,5 +145,6 @@ def burst_worker_with_a_sleeping_task(
 
 
 def log_lines(client: Redis, task_id: str) -> list[str]:
-    """The lines of a task's log stream."""
-    return [fields[b"line"].decode() for _, fields in client.xrange(f"qtqueue:log:{task_id}")]
+    """The lines of a task's log stream, as a person reads them (without the stderr marks)."""
+    entries = client.xrange(f"qtqueue:log:{task_id}")
+    return [strip_marks(fields[b"line"].decode()) for _, fields in entries]
