@@ -76,7 +76,8 @@ async def test_a_failing_command_ends_in_the_failed_registry_as_locally_after_it
     assert "[qtqueue] attempt 3" in lines
     # the command's stderr line is marked on its own; the engine's note after it is plain
     said = "cp: cannot create regular file: No space left on device"
-    assert lines.count(f"{MARK_ERR_TEXT}{said}{MARK_END_TEXT}") == 3
+    raw = [f[b"line"].decode() for _, f in redis.client.xrange(f"qtqueue:log:{task.id}")]
+    assert raw.count(f"{MARK_ERR_TEXT}{said}{MARK_END_TEXT}") == 3
     assert lines[-1] == f"[qtqueue] failed: SYSTEM_DISK_SPACE: {local.error}"
 
 

@@ -64,9 +64,24 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A fresh qasync loop over pytest-qt's QApplication: Qt and asyncio as one loop."""
     event_loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(event_loop)
+    real_process_events = qapp.processEvents
+
+    def process_events_in_the_loop(*args: Any) -> None:
+        """pytest-qt processes events after each test, with the qasync loop stopped: a
+        window's request still in flight would then resume in a Qt callback with no running
+        asyncio loop (aiohttp fails, 'coroutine ClientRequest.write_bytes was never
+        awaited'). The application never does that (its loop runs for its whole life): here
+        events are processed inside the loop too."""
+        if event_loop.is_running() or event_loop.is_closed():
+            real_process_events(*args)
+            return
+        event_loop.run_until_complete(asyncio.sleep(0))  # Qt's events, with the loop running
+
+    qapp.processEvents = process_events_in_the_loop  # type: ignore[method-assign]
     try:
         yield event_loop
     finally:
+        qapp.processEvents = real_process_events  # type: ignore[method-assign]
         event_loop.close()
         asyncio.set_event_loop(None)
 
