@@ -35,7 +35,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 async def run(backend: Backend, args: argparse.Namespace) -> int:
     """Print the slots and their totals (JSON: {total, idle, busy, suspended, slots})."""
-    if args.control:
+    if getattr(args, "control", None):  # set by the parser; absent where a caller builds args
         return await control_workers(backend, args)
     stats = await backend.call("workers")
     if args.json:
