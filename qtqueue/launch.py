@@ -17,8 +17,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import qasync
 from PySide6.QtCore import QSettings
@@ -35,7 +36,11 @@ from qtqueue.ui.theme import ThemeMode, apply_appearance, saved_font_size, saved
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 DEFAULT_SIZE = (1400, 900)
+#: Seconds the closing loop waits for its cancelled tasks to end.
+PENDING_WAIT_S = 5.0
 #: Seconds the start waits for the frame's first paint before going on without it (a
 #: window manager may keep a new window unmapped: the engine should not wait for it).
 FIRST_PAINT_WAIT_S = 1.0
@@ -121,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        code: int = loop.run_until_complete(_start(args, data_dir, instance))
+        code: int = run_in_loop(loop, _start(args, data_dir, instance))
         return code
     except QueueError as exc:
         sys.stderr.write(f"error: {exc.code.value}: {exc}\nhint: {exc.suggestion}\n")
@@ -129,8 +134,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if instance is not None:
             instance.close()
+        finish_pending(loop)
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def finish_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks still pending on a stopped loop and let them end, as `asyncio.run`
+    does before closing its loop: a request still in flight (a log being followed, a read
+    started by the closing window) then ends cleanly instead of being dropped half-written
+    when the loop closes."""
+    if loop.is_closed() or loop.is_running():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:  # a task that ignores its cancellation is left after a few seconds
+        run_in_loop(loop, asyncio.wait(pending, timeout=PENDING_WAIT_S))
+    run_in_loop(loop, loop.shutdown_asyncgens())
+
+
+def run_in_loop(loop: asyncio.AbstractEventLoop, work: Awaitable[T]) -> T:
+    """`loop.run_until_complete(work)`, less qasync's last pass over Qt's events after the
+    loop has stopped: asyncio callbacks still queued as Qt timers would run there with no
+    running loop (a request then fails with 'no running event loop', half-sent). Here they
+    stay queued until the loop runs again, or are cancelled by `finish_pending`."""
+    future = asyncio.ensure_future(work, loop=loop)
+    future.add_done_callback(lambda _: loop.stop())
+    loop.run_forever()
+    if not future.done():
+        future.cancel()
+        raise RuntimeError("the event loop stopped before its work was done")
+    return future.result()
 
 
 async def _start(args: argparse.Namespace, data_dir: Path, instance: SingleInstance | None) -> int:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.executors import default_registry
+from qtqueue.launch import finish_pending, run_in_loop
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.tray import TrayIcon
 
@@ -75,13 +76,14 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         if event_loop.is_running() or event_loop.is_closed():
             real_process_events(*args)
             return
-        event_loop.run_until_complete(asyncio.sleep(0))  # Qt's events, with the loop running
+        run_in_loop(event_loop, asyncio.sleep(0))  # Qt's events, with the loop running
 
     qapp.processEvents = process_events_in_the_loop  # type: ignore[method-assign]
     try:
         yield event_loop
     finally:
         qapp.processEvents = real_process_events  # type: ignore[method-assign]
+        finish_pending(event_loop)  # as the application does before closing its loop
         event_loop.close()
         asyncio.set_event_loop(None)
 
@@ -91,7 +93,7 @@ def run(loop: qasync.QEventLoop) -> Callable[..., Any]:
     """`run(coro, timeout_s=20)`: run a coroutine on the qasync loop (Qt events included)."""
 
     def run(coro: Awaitable[T], timeout_s: float = 20.0) -> T:
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
+        return run_in_loop(loop, asyncio.wait_for(coro, timeout_s))
 
     return run
 

@@ -32,17 +32,6 @@ from qtqueue.ui.settings_dialog import SettingsDialog
 
 from .attach_env import Headless, headless_engine
 
-# A harness artifact, not the window's: under load, a request the attached window still has in
-# flight when the test's loop stops is dropped by aiohttp with its write_bytes coroutine never
-# awaited (pytest-qt and fixture teardown run Qt with the qasync loop stopped; the application's
-# loop never stops while a window lives). Seen 1 in ~6 loaded CI runs; everything the tests
-# assert is unaffected.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <coroutine object ClientRequest.write_bytes"
-    ":pytest.PytestUnraisableExceptionWarning"
-)
-
-
 Run = Callable[..., Any]
 
 
