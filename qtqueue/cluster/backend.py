@@ -19,6 +19,7 @@ so a slow server never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from typing import Any
 
 from redis import Redis
 
-from qtqueue.cluster import manage
+from qtqueue.cluster import manage, question_actions
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
 from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.jobs import enqueue
@@ -108,6 +109,12 @@ class ClusterBackend:
             "waiting": lambda p: {"waiting": self._reader().waiting()},
             "stats": lambda p: self._reader().stats(),
         }
+        for name, act in question_actions.ACTIONS.items():  # ask, answer_question, questions
+            self._actions[name] = functools.partial(self._on_connection, act)
+
+    def _on_connection(self, act: Callable[[Redis, Any], Any], params: Any) -> dict[str, Any]:
+        out: dict[str, Any] = act(self._connection(), params)
+        return out
 
     @property
     def registry(self) -> ExecutorRegistry:

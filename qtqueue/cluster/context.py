@@ -13,9 +13,10 @@ the cluster can read it:
 - credentials: from this worker machine's OS keyring, by name (`engine.credentials`), masked
   in the log, the step and the outcome from then on.
 
-Not yet on a worker (later increments): `ask` (raises CLUSTER_NOT_SUPPORTED), pause and resume
-of a running task (the suspend hooks are kept for the control channel), input to a running
-command.
+- a question (`ask`): kept in Redis and answered by any client (`cluster.questions`), the
+  step saying what the task waits for, as locally.
+
+Not yet on a worker: input to a running command.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,8 +34,7 @@ from typing import Any
 from redis import Redis
 from rq.job import Job
 
-from qtqueue.cluster.connection import NOT_SUPPORTED
-from qtqueue.core.errors import QueueError
+from qtqueue.cluster import questions
 from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, split_streams
 from qtqueue.core.question import Question
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
@@ -255,11 +256,45 @@ class WorkerRunContext:
         conversation_id: str | None = None,
         parent_id: str | None = None,
     ) -> Question:
-        raise QueueError(
-            NOT_SUPPORTED,
-            "a task on a cluster worker cannot ask a person yet (ctx.ask, qtqueue ask); run it "
-            "on the local engine",
+        """Ask a person through the cluster's Redis and wait for the answer
+        (`cluster.questions`): the waiting runs in a thread, a cancelled attempt ends its
+        question CANCELLED."""
+        conn = self._meta.job.connection
+        question = await asyncio.to_thread(
+            questions.open_question,
+            conn,
+            self._task.id,
+            message,
+            request_type=request_type,
+            context=context,
+            timeout_s=timeout_s,
+            conversation_id=conversation_id,
+            parent_id=parent_id,
+            secrets=lambda value: redact(value, self._log.secrets),
         )
+        before = str(self._meta.job.meta.get("step") or "")
+        self.log(f"[qtqueue] question: asked ({question.request_type}, {question.id}): "
+                 f"{question.message}")  # fmt: skip
+        self._meta.update(now=True, step=questions.step_of(question.message))
+        stop = threading.Event()
+        ended: Question | None = None
+        try:
+            going = lambda: not stop.is_set()  # noqa: E731
+            ended = await asyncio.to_thread(questions.wait, conn, question, going)
+            return ended
+        except asyncio.CancelledError:
+            stop.set()
+            await asyncio.to_thread(questions.cancel, conn, question)
+            raise
+        finally:
+            stop.set()
+            last: Question = (
+                ended
+                if ended is not None
+                else await asyncio.to_thread(questions.get, conn, question.id)
+            )
+            self.log(questions.outcome_line(last))
+            self._meta.update(now=True, step=before)
 
     @property
     def data_dir(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from qtqueue.cli.output import out, print_json
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from qtqueue.config import resolve_data_dir
 
     level = "DEBUG" if args.verbose >= 2 else "INFO" if args.verbose else "WARNING"
+    os.environ["QTQUEUE_REDIS_URL"] = args.redis  # a task's `qtqueue ask` reaches this Redis
     run_worker(
         args.redis,
         resolve_data_dir(args.data_dir),

@@ -1,0 +1,128 @@
+"""The cluster backend's question actions, in the local API's shapes (`api.question_actions`):
+
+- `questions` {open_only?, task_id?} -> {"questions": [...]}, oldest first;
+- `answer_question` {question_id, message, response_type?, instructions?, generated_by?,
+  responder_id?} -> {"question": {...}} as answered;
+- `ask` {task_id, message, request_type?, context?, timeout_s?, conversation_id?,
+  parent_id?} -> {"question": {...}} once answered (what `qtqueue ask` in a task's command on a
+  worker sends; it blocks until then).
+
+The asker's step and log lines are written to the task's job meta and log stream
+(`JobReporter`), as `WorkerRunContext.ask` does from inside the attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from redis import Redis
+
+from qtqueue.cluster import questions as desk
+from qtqueue.cluster.context import LogStream
+from qtqueue.cluster.reads import ClusterReader
+from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.engine.named_queues import DEFAULT_FAILURE_TTL_S
+
+logger = logging.getLogger(__name__)
+
+#: The meta field that keeps a task's step from before it asked.
+STEP_BEFORE = "step_before_question"
+
+
+class JobReporter:
+    """`questions.Reporter` for a task asking from another process than its attempt (a
+    command's `qtqueue ask`): its job's meta and its log stream."""
+
+    def __init__(self, conn: Redis, task_id: str) -> None:
+        self.conn = conn
+        self.task_id = task_id
+
+    def step(self, text: str | None) -> None:
+        """Set the job's `meta["step"]` (None: the one from before the question)."""
+        job = ClusterReader(self.conn).job(self.task_id)
+        meta = job.get_meta(refresh=True)
+        if text is not None:
+            meta.setdefault(STEP_BEFORE, meta.get("step") or "")
+            meta["step"] = text
+        else:
+            meta["step"] = meta.pop(STEP_BEFORE, meta.get("step") or "")
+        job.save_meta()  # type: ignore[no-untyped-call]
+
+    def log(self, line: str) -> None:
+        """Add a line to the task's log stream."""
+        log = LogStream(self.conn, self.task_id, round(DEFAULT_FAILURE_TTL_S))
+        log.write((line + "\n").encode("utf-8", "replace"))
+        log.flush()
+
+
+def _str(params: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+    value = params.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS, f"{name}: give a text", field=name
+        )
+    return value
+
+
+def _questions(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
+    ref = _str(params, "task_id")
+    task_id = ClusterReader(conn).resolve(ref) if ref is not None else None
+    found = desk.questions(conn, open_only=params.get("open_only", True) is not False,
+                           task_id=task_id)  # fmt: skip
+    return {"questions": [q.to_dict() for q in found]}
+
+
+def _answer(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
+    instructions = params.get("instructions") or []
+    if not isinstance(instructions, list):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            "instructions: give a list of steps",
+            field="instructions",
+        )
+    question = desk.answer(
+        conn,
+        str(_str(params, "question_id", required=True)),
+        params.get("message"),  # type: ignore[arg-type]  # checked there
+        response_type=params.get("response_type") or "answer",
+        instructions=instructions,
+        generated_by=params.get("generated_by") or "human",
+        responder_id=_str(params, "responder_id"),
+    )
+    return {"question": question.to_dict()}
+
+
+def _ask(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
+    task_id = ClusterReader(conn).resolve(str(_str(params, "task_id", required=True)))
+    context = params.get("context") or {}
+    if not isinstance(context, dict):
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS,
+            "context: give a JSON object",
+            field="context",
+        )
+    options: dict[str, Any] = {
+        "request_type": params.get("request_type") or "question",
+        "context": context,
+        "conversation_id": _str(params, "conversation_id"),
+        "parent_id": _str(params, "parent_id"),
+    }
+    if params.get("timeout_s") is not None:
+        options["timeout_s"] = params["timeout_s"]
+    question = desk.ask(
+        conn, JobReporter(conn, task_id), task_id, params.get("message"),  # type: ignore[arg-type]
+        **options,
+    )  # fmt: skip
+    return {"question": question.to_dict()}
+
+
+#: The question actions by name: each runs (in a thread) with the backend's connection.
+ACTIONS: Mapping[str, Callable[[Redis, dict[str, Any]], dict[str, Any]]] = {
+    "questions": _questions,
+    "answer_question": _answer,
+    "ask": _ask,
+}
