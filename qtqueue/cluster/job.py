@@ -40,6 +40,7 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from qtqueue.cluster import dependents
 from qtqueue.cluster.context import LogStream, MetaReporter, WorkerRunContext
 from qtqueue.cluster.control import listening
 from qtqueue.cluster.queues import QUEUES
@@ -260,7 +261,9 @@ def _warm_up(data_dir: Path) -> None:
 def on_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
     """RQ's failure callback of every qtqueue job (`jobs.job_options`). For a job RQ found
     abandoned (see the module's notes): QUEUE_TASK_INTERRUPTED in its meta ("retrying" when RQ
-    retries it, else "failed") and a log line. Any other failure the job recorded itself."""
+    retries it, else "failed") and a log line. Any other failure the job recorded itself.
+    A failure RQ will not retry settles the task's dependents (`dependents.after_failure`)."""
+    dependents.after_failure(job, connection)
     if not (isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError)):
         return
     worker = job.worker_name or job.get_meta(refresh=True).get("worker") or "?"

@@ -31,6 +31,7 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
+from qtqueue.cluster import dependents
 from qtqueue.cluster.context import LogStream, log_stream_key
 from qtqueue.cluster.jobs import SERIALIZER
 from qtqueue.cluster.reads import ClusterReader, snapshot, task_status
@@ -69,6 +70,7 @@ def cancel(reader: ClusterReader, ref: str) -> Task:
         job.meta.update(status="cancelled", message="cancelled by the user", ended_at=time.time())
         job.save_meta()  # type: ignore[no-untyped-call]
         _note(job, "cancelled: cancelled by the user (before it started)")
+        dependents.after_cancel(reader.redis, job.id)
         return snapshot(reader.job(job.id))
     with contextlib.suppress(InvalidJobOperation):  # it ended meanwhile: the reply shows how
         send_stop_job_command(reader.redis, job.id, serializer=SERIALIZER)
@@ -76,6 +78,7 @@ def cancel(reader: ClusterReader, ref: str) -> Task:
     while True:
         job = reader.job(job.id)
         if job.get_status(refresh=False) != JobStatus.STARTED or time.monotonic() > deadline:
+            dependents.after_cancel(reader.redis, job.id)
             return snapshot(job)
         time.sleep(_POLL_S)  # the worker stops it in its own process: no event to wait on
 
