@@ -178,8 +178,8 @@ def _running_job(conn: Redis, task_id: str, action: str) -> Job:
         state = status.value if status is not None else "unknown"
         raise QueueError(
             TaskErrorCode.QUEUE_INVALID_STATE,
-            f"cannot {action} task {task_id}: it is {state}; on a cluster only a running task "
-            "is paused and resumed",
+            f"cannot {action} task {task_id}: it is {state}; on a cluster only a queued or "
+            "running task is paused and resumed",
             task_id=task_id,
             status=state,
             action=action,
@@ -228,7 +228,13 @@ def resume_task(conn: Redis, task_id: str) -> dict[str, Any]:
 
 
 def manage(conn: Redis, action: str, task_id: str) -> dict[str, Any]:
-    """`queue_manage`'s pause and resume on a cluster (the command line's backend)."""
+    """`queue_manage`'s pause and resume on a cluster (the command line's backend): of a
+    waiting task, `holding.py`'s; of a running one, this module's."""
+    from qtqueue.cluster import holding  # it reads tasks (reads.py), which this module precedes
+
+    waiting = holding.manage(conn, action, task_id)
+    if waiting is not None:
+        return waiting
     return pause_task(conn, task_id) if action == "pause" else resume_task(conn, task_id)
 
 

@@ -86,6 +86,7 @@ _PENDING_SOURCES = ("queue", DeferredJobRegistry, ScheduledJobRegistry)
 SOURCES: dict[TaskStatus, tuple[Any, ...]] = {
     TaskStatus.PENDING: _PENDING_SOURCES,
     **{s: (StartedJobRegistry,) for s in ACTIVE | {TaskStatus.PAUSED}},
+    TaskStatus.PAUSED: (StartedJobRegistry, DeferredJobRegistry),  # a held waiting task too
     TaskStatus.COMPLETED: (FinishedJobRegistry,),
     TaskStatus.FAILED: (FailedJobRegistry,),
     TaskStatus.TIMEOUT: (FailedJobRegistry,),
@@ -129,6 +130,8 @@ def task_status(job: Job) -> TaskStatus:
         return TaskStatus.FAILED
     if rq in (JobStatus.STOPPED, JobStatus.CANCELED):
         return TaskStatus.CANCELLED
+    if meta.get("held") == TaskStatus.PAUSED.value:  # holding.py: paused while it waited
+        return TaskStatus.PAUSED
     return TaskStatus.PENDING
 
 

@@ -1,0 +1,83 @@
+"""Pausing a waiting (queued, not yet started) task on a cluster and resuming it, with
+`qtqueue --redis URL pause|resume ID` and real `qtqueue worker` processes: a paused task leaves
+its queue, shows as paused, no worker takes it, and resume puts it back at its place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cluster_env import RedisServer, run_workers
+from helpers.cli import ok, qtqueue_command
+
+from qtqueue.cluster.jobs import enqueue, rq_queue
+from qtqueue.cluster.reads import ClusterReader
+from qtqueue.core.task import Task, TaskStatus
+from qtqueue.executors import default_registry
+
+REGISTRY = default_registry(entry_points=False)
+
+
+def echo(name: str) -> Task:
+    """A custom_command task that says its name."""
+    return Task("custom_command", {"command": f"echo {name}", "shell": True}, name=name)
+
+
+def add(redis: RedisServer, *names: str) -> list[Task]:
+    tasks = [echo(n) for n in names]
+    for t in tasks:
+        enqueue(redis.client, t, REGISTRY)
+    return tasks
+
+
+def queued(redis: RedisServer) -> list[str]:
+    """The ids in the default queue, in the order workers take them."""
+    return rq_queue(redis.client, "default").get_job_ids()
+
+
+def test_a_paused_waiting_task_is_not_taken_by_any_worker_until_resumed(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    first, held, last = add(redis, "first", "held", "last")
+
+    paused = ok(run("--redis", redis.url, "pause", held.id))
+
+    assert paused.strip() == f"paused {held.id[:8]} held (now paused)"
+    assert queued(redis) == [first.id, last.id]
+    listed = json.loads(ok(run("--redis", redis.url, "ls", "--status", "paused", "--json")))
+    assert [t["id"] for t in listed] == [held.id]
+    for done in run_workers(redis.url, tmp_path, 2):
+        assert done.returncode == 0, done.stderr
+    reader = ClusterReader(redis.client)
+    assert [reader.task(t.id).status for t in (first, held, last)] == [
+        TaskStatus.COMPLETED, TaskStatus.PAUSED, TaskStatus.COMPLETED
+    ]  # fmt: skip
+
+    resumed = ok(run("--redis", redis.url, "resume", held.id))
+
+    assert resumed.strip() == f"resumed {held.id[:8]} held (now pending)"
+    assert queued(redis) == [held.id]
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    assert reader.task(held.id).status == TaskStatus.COMPLETED
+
+
+def test_resume_puts_a_held_task_back_at_its_place_and_a_cancelled_one_stays_out(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    a, b, c = add(redis, "a", "b", "c")
+    ok(run("--redis", redis.url, "pause", b.id))
+    (d,) = add(redis, "d")  # added while b is held
+
+    ok(run("--redis", redis.url, "resume", b.id))
+
+    assert queued(redis) == [a.id, b.id, c.id, d.id]
+    ok(run("--redis", redis.url, "pause", c.id))
+    ok(run("--redis", redis.url, "cancel", c.id))
+    refused = run("--redis", redis.url, "resume", c.id)
+    assert refused.returncode == 1
+    assert "QUEUE_INVALID_STATE" in refused.stderr
+    assert queued(redis) == [a.id, b.id, d.id]
+    assert ClusterReader(redis.client).task(c.id).status == TaskStatus.CANCELLED
