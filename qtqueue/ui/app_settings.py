@@ -12,6 +12,8 @@ window, under the `app/` group:
   (their question's "Don't ask again" turns one off; the settings dialog turns it back on).
 - `app/theme` (`system` / `light` / `dark`, default `system`): the colours (`ui/theme.py`).
 - `app/fontSize` (points, 0 = the system's, default 0): the application's font size.
+- `cluster/url`, `cluster/caFile`: the saved cluster connection (`ui/cluster_settings.py`):
+  a Redis URL without a password (that is in the OS keyring) and a CA file for rediss://.
 
 Earlier versions kept the engine's settings in `QSettings` too (`app/maxConcurrent`,
 `app/categoryLimits`, `app/retentionDays`, `app/logCapMb`, `app/shutdownPolicy`,
@@ -29,6 +31,7 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QSettings
@@ -69,6 +72,8 @@ KEY_SHUTDOWN_POLICY = "app/shutdownPolicy"
 KEY_DOCKER_HOST = "app/dockerHost"
 KEY_CONFIRM_CANCEL = "app/confirmCancel"
 KEY_CONFIRM_REMOVE = "app/confirmRemove"
+KEY_CLUSTER_URL = "cluster/url"
+KEY_CLUSTER_CA = "cluster/caFile"
 #: The task actions that ask before acting, and the key that says whether they do.
 CONFIRM_KEYS = {"cancel": KEY_CONFIRM_CANCEL, "remove": KEY_CONFIRM_REMOVE}
 #: Where earlier versions kept each engine setting (moved into the store by `start_engine`).
@@ -267,6 +272,26 @@ class AppSettings:
     def docker_host(self) -> str:
         return str(self.qsettings.value(KEY_DOCKER_HOST, "") or "").strip()
 
+    @property
+    def cluster_url(self) -> str:
+        """The saved cluster's Redis URL ("": none)."""
+        return str(self.qsettings.value(KEY_CLUSTER_URL, "") or "").strip()
+
+    @property
+    def cluster_ca_file(self) -> str:
+        """The saved cluster's CA file for rediss:// ("": none)."""
+        return str(self.qsettings.value(KEY_CLUSTER_CA, "") or "").strip()
+
+    def save_cluster(self, url: str, ca_file: str) -> None:
+        """Save the cluster connection (the URL holds no password: the caller checked it)."""
+        self.qsettings.setValue(KEY_CLUSTER_URL, url)
+        self.qsettings.setValue(KEY_CLUSTER_CA, ca_file)
+        self.qsettings.sync()
+
+    def cluster_connection_url(self) -> str | None:
+        """The saved cluster's URL with its CA file (None: none saved)."""
+        return connection_url(self.cluster_url, self.cluster_ca_file) or None
+
     def config_for(self, live: Settings, models: FamilyModels) -> AppConfig:
         """The current settings: engine values are the engine's live ones (`live`, as the
         engine settings port gives them); `models`: the families' settings models."""
@@ -339,6 +364,15 @@ class AppSettings:
         """A policy an earlier version saved here and not yet moved into the store, for
         `queue.close(policy)`; None: the queue's own (the store's, applied at start)."""
         return self.shutdown_policy if self.has(KEY_SHUTDOWN_POLICY) else None
+
+
+def connection_url(url: str, ca_file: str) -> str:
+    """`url` with the CA file as its `ssl_ca_certs` (for rediss:// only, when it names none)."""
+    url, ca_file = url.strip(), ca_file.strip()
+    parts = urlsplit(url)
+    if not ca_file or parts.scheme != "rediss" or "ssl_ca_certs" in parse_qs(parts.query):
+        return url
+    return f"{url}{'&' if parts.query else '?'}ssl_ca_certs={ca_file}"
 
 
 def _why(exc: ValidationError) -> str:

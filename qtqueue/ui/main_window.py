@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.data_files, self.templates = parts.install_data(self)  # File › Import/Export…
+        parts.install_open_cluster(self, self.app_settings)  # File › Open cluster
         self.composed = True
 
     # ------------------------------------------------------------------ setup

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from qtqueue.api.port import EnginePort, EngineSettingsPort
+from qtqueue.core.errors import QueueError
 from qtqueue.core.param_schema import FieldSpec
 from qtqueue.engine.runner import ShutdownPolicy
 from qtqueue.settings import (
@@ -52,6 +53,7 @@ from qtqueue.settings import (
     family_settings,
 )
 from qtqueue.ui.app_settings import AppConfig, AppSettings, NotificationMode
+from qtqueue.ui.cluster_settings import ClusterPage
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.family_widgets import family_editors
 from qtqueue.ui.paramform.editors import EditorContext, EditorRegistry, RowsEditor
@@ -219,6 +221,10 @@ class SettingsDialog(QDialog):
         column.addWidget(self._engine_page())
         column.addWidget(self._window_page())
         column.addWidget(self._appearance_page())
+        self.clusterPage = ClusterPage(self.settings, self)
+        column.addWidget(self.clusterPage)
+        self.clusterPage.url.textChanged.connect(self._validate)
+        self.clusterPage.caFile.textChanged.connect(self._validate)
         for page in self._family_pages():
             column.addWidget(page)
         column.addStretch(1)
@@ -427,6 +433,9 @@ class SettingsDialog(QDialog):
                 f"{form.spec(k).label if k else 'Settings'}: {v}"
                 for k, v in form.problems().items()
             )
+        cluster = self.clusterPage.problem()
+        if cluster is not None:
+            found.append(f"Cluster: {cluster}")
         return found
 
     @Slot()
@@ -447,6 +456,12 @@ class SettingsDialog(QDialog):
             return
         config = self.config()
         self.settings.save(config)
+        try:
+            self.clusterPage.save()
+        except QueueError as exc:  # the keyring would not take the password: say so, stay open
+            self.error.setText(f"Cluster: {exc.code.value}: {exc.message}")
+            self.error.show()
+            return
         apply_appearance(config.theme, config.font_size)
         edited = self.edited(config)
         self.saving = self._background.spawn(self.engine_settings.change(edited), "save settings")

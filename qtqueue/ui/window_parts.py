@@ -11,6 +11,7 @@ import logging
 
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.closing import CloseGuard
+from qtqueue.ui.cluster_settings import install_open_cluster
 from qtqueue.ui.detail_pane import DetailPane
 from qtqueue.ui.engine_bridge import BackgroundTasks
 from qtqueue.ui.import_export import install_data
@@ -49,4 +50,5 @@ __all__ = [
     "form_editors",
     "install_data",
     "install_detail_pane",
+    "install_open_cluster",
 ]
