@@ -230,11 +230,12 @@ def resume_task(conn: Redis, task_id: str) -> dict[str, Any]:
 def manage(conn: Redis, action: str, task_id: str) -> dict[str, Any]:
     """`queue_manage`'s pause and resume on a cluster (the command line's backend): of a
     waiting task, `holding.py`'s; of a running one, this module's."""
-    from qtqueue.cluster import holding  # it reads tasks (reads.py), which this module precedes
+    from qtqueue.cluster import holding
+    from qtqueue.cluster.reads import snapshot
 
     waiting = holding.manage(conn, action, task_id)
     if waiting is not None:
-        return waiting
+        return {"task": snapshot(waiting).to_dict()}
     return pause_task(conn, task_id) if action == "pause" else resume_task(conn, task_id)
 
 

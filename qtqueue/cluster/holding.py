@@ -20,17 +20,25 @@ from typing import Any
 
 from redis import Redis
 from rq.job import Job, JobStatus
+from rq.queue import Queue
 from rq.registry import DeferredJobRegistry
-
-from qtqueue.cluster.jobs import SERIALIZER, rq_queue
-from qtqueue.cluster.reads import snapshot
+from rq.serializers import JSONSerializer
 
 logger = logging.getLogger(__name__)
 
 #: Hash: a held task's id -> its place (JSON).
 HELD_KEY = "qtqueue:held"
-#: `meta["held"]` of a task paused while waiting.
+#: `meta["held"]` of a task paused while waiting, and of one awaiting approval.
 PAUSED = "paused"
+APPROVAL = "approval"
+#: The serializer of qtqueue's jobs (`jobs.SERIALIZER`; `jobs.py` imports this module).
+SERIALIZER = JSONSerializer
+
+
+def rq_queue(conn: Redis, name: str) -> Queue:
+    """The RQ queue `name` (as `jobs.rq_queue`)."""
+    return Queue(name, connection=conn, serializer=SERIALIZER)
+
 
 # KEYS: queue list, held hash. ARGV: job id, held_at. -> 1 held, 0 not in the list.
 _HOLD = """
@@ -73,10 +81,10 @@ def _fetch(conn: Redis, task_id: str) -> Job | None:
     return Job.fetch_many([task_id], connection=conn, serializer=SERIALIZER)[0]
 
 
-def hold(conn: Redis, task_id: str, reason: str = PAUSED) -> dict[str, Any] | None:
-    """Pause the queued task `task_id` where it waits: {"task": …} as it is after, or None when
-    it is not queued now (not there, started meanwhile, or in another state: the caller's
-    pause of a running task, or its refusal, follows)."""
+def hold(conn: Redis, task_id: str, reason: str = PAUSED) -> Job | None:
+    """Pause the queued task `task_id` where it waits: its job after, or None when it is not
+    queued now (not there, started meanwhile, or in another state: the caller's pause of a
+    running task, or its refusal, follows)."""
     job = _fetch(conn, task_id)
     if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
         return None
@@ -85,29 +93,47 @@ def hold(conn: Redis, task_id: str, reason: str = PAUSED) -> dict[str, Any] | No
         return None  # a worker took it meanwhile
     job.meta.update(held=reason, status="paused", phase="paused", paused_at=time.time())
     job.save_meta()  # type: ignore[no-untyped-call]
+    _defer(conn, job)
+    logger.info("task %s held (%s) off queue %s", job.id, reason, job.origin)
+    return job
+
+
+def _defer(conn: Redis, job: Job) -> None:
     with conn.pipeline() as pipe:
         job.set_status(JobStatus.DEFERRED, pipeline=pipe)
         DeferredJobRegistry(job.origin, connection=conn, serializer=SERIALIZER).add(
             job, ttl=-1, pipeline=pipe
         )
         pipe.execute()
-    logger.info("task %s held (%s) off queue %s", job.id, reason, job.origin)
-    return {"task": snapshot(job).to_dict()}
 
 
-def release(conn: Redis, task_id: str) -> dict[str, Any] | None:
-    """Resume a held task: back on its queue at its place, queued. {"task": …} as it is after,
-    or None when it is not held (a running task's resume follows)."""
+def park(conn: Redis, job: Job) -> Job:
+    """Hold a job that was just created and never queued (a task awaiting approval: `jobs.
+    enqueue` creates it so, and no worker ever saw it): deferred, its place the end of its
+    queue."""
+    job.meta["held"] = APPROVAL
+    job.save()
+    place = {"queue": rq_queue(conn, job.origin).key, "index": 1 << 30, "next": ""}
+    conn.hset(HELD_KEY, job.id, json.dumps({**place, "held_at": str(time.time())}))
+    _defer(conn, job)
+    return job
+
+
+def release(conn: Redis, task_id: str, reason: str = PAUSED, **meta: Any) -> Job | None:
+    """Put a task held for `reason` back on its queue at its place, queued, with `meta` set:
+    its job after, or None when it is not held so (a running task's resume follows)."""
     job = _fetch(conn, task_id)
     if job is None or held(conn, task_id) is None:
         return None
     if job.get_status(refresh=False) != JobStatus.DEFERRED or not job.meta.get("held"):
         conn.hdel(HELD_KEY, task_id)  # cancelled or removed while held: nothing to put back
         return None
+    if job.meta.get("held") != reason:
+        return None
     queue = rq_queue(conn, job.origin)
     for name in ("held", "paused_at"):
         job.meta.pop(name, None)
-    job.meta.update(status="pending", phase="pending")
+    job.meta.update(status="pending", phase="pending", **meta)
     job.save_meta()  # type: ignore[no-untyped-call]
     with conn.pipeline() as pipe:  # queued before it is in the list: a worker may pop it at once
         DeferredJobRegistry(job.origin, connection=conn, serializer=SERIALIZER).remove(
@@ -117,10 +143,11 @@ def release(conn: Redis, task_id: str) -> dict[str, Any] | None:
         pipe.execute()
     index = conn.eval(_RELEASE, 2, queue.key, HELD_KEY, job.id)
     logger.info("task %s back on queue %s at %s", job.id, job.origin, index)
-    return {"task": snapshot(job).to_dict()}
+    return job
 
 
-def manage(conn: Redis, action: str, task_id: str) -> dict[str, Any] | None:
-    """`queue_manage` pause/resume of a waiting task (`control.manage` asks here first): the
-    reply, or None when the task is not a queued one (pause) or a held one (resume)."""
+def manage(conn: Redis, action: str, task_id: str) -> Job | None:
+    """`queue_manage` pause/resume of a waiting task (`control.manage` asks here first): its
+    job after, or None when the task is not a queued one (pause) or a paused held one
+    (resume)."""
     return hold(conn, task_id) if action == "pause" else release(conn, task_id)

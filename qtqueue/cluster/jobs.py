@@ -44,6 +44,7 @@ from rq import Callback, Queue, Retry
 from rq.job import Dependency, Job
 from rq.serializers import JSONSerializer
 
+from qtqueue.cluster import holding
 from qtqueue.cluster.connection import NOT_SUPPORTED
 from qtqueue.cluster.queues import DRAIN_ORDER, queue_named
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -74,8 +75,8 @@ def _unsupported(task: Task) -> list[str]:
     out = []
     if task.resources:
         out.append("resources (placement by free CPU, memory, disk and GPU comes later)")
-    if task.permission == Permission.HUMAN_REQUIRED:
-        out.append("approval (permission human_required)")
+    if task.permission == Permission.HUMAN_REQUIRED and (task.depends_on or task.run_at):
+        out.append("approval (permission human_required) with depends_on or run_at")
     if task.notify_webhook:
         out.append("notify_webhook")
     return out
@@ -206,6 +207,8 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
     args = (task_payload(prepared),)
+    if prepared.permission == Permission.HUMAN_REQUIRED:  # held until approved (holding.py)
+        return holding.park(connection, queue.create_job(JOB_FUNCTION, args=args, **options))
     if prepared.run_at is not None and prepared.run_at > now:
         when = datetime.fromtimestamp(prepared.run_at, UTC)
         scheduled: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))

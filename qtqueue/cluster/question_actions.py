@@ -1,4 +1,5 @@
-"""The cluster backend's question actions, in the local API's shapes (`api.question_actions`):
+"""The cluster backend's question and approval actions, in the local API's shapes
+(`api.question_actions`, `approve_task`/`reject_task`):
 
 - `questions` {open_only?, task_id?} -> {"questions": [...]}, oldest first;
 - `answer_question` {question_id, message, response_type?, instructions?, generated_by?,
@@ -7,23 +8,35 @@
   parent_id?} -> {"question": {...}} once answered (what `qtqueue ask` in a task's command on a
   worker sends; it blocks until then).
 
+- `approve_task` {task_id} -> {"task"}: a task awaiting approval (permission human_required,
+  held since it was added: `holding.park`) goes to its queue; `reject_task` {task_id, reason?}
+  -> {"task"}: it ends cancelled with QUEUE_REJECTED and the reason, and its dependents
+  settle (`dependents.py`). Any other task: QUEUE_INVALID_STATE, as locally.
+
 The asker's step and log lines are written to the task's job meta and log stream
 (`JobReporter`), as `WorkerRunContext.ask` does from inside the attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis import Redis
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job
 
+from qtqueue.cluster import dependents, holding
 from qtqueue.cluster import questions as desk
 from qtqueue.cluster.context import LogStream
-from qtqueue.cluster.reads import ClusterReader
+from qtqueue.cluster.reads import ClusterReader, snapshot
+from qtqueue.core.actions import TaskAction, applies
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.engine.named_queues import DEFAULT_FAILURE_TTL_S
+from qtqueue.engine.state import invalid_state
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +133,52 @@ def _ask(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
     return {"question": question.to_dict()}
 
 
+def _approvable(conn: Redis, params: dict[str, Any], action: TaskAction) -> Job:
+    job = ClusterReader(conn).job(str(_str(params, "task_id", required=True)))
+    task = snapshot(job)
+    if not applies(action, task) or job.meta.get("held") != holding.APPROVAL:
+        raise invalid_state(task, action.value)
+    return job
+
+
+def _note(conn: Redis, task_id: str, line: str) -> None:
+    JobReporter(conn, task_id).log(f"[qtqueue] {line}")
+
+
+def _approve(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
+    job = _approvable(conn, params, TaskAction.APPROVE)
+    if holding.release(conn, job.id, holding.APPROVAL, approved_at=time.time()) is None:
+        raise invalid_state(snapshot(job), TaskAction.APPROVE.value)  # rejected meanwhile
+    _note(conn, job.id, "approved: queued")
+    return {"task": snapshot(ClusterReader(conn).job(job.id)).to_dict()}
+
+
+def _reject(conn: Redis, params: dict[str, Any]) -> dict[str, Any]:
+    job = _approvable(conn, params, TaskAction.REJECT)
+    reason = str(params.get("reason") or "").strip()
+    error = QueueError(
+        TaskErrorCode.QUEUE_REJECTED,
+        f"rejected: {reason}" if reason else "rejected when asked for approval",
+        reason=reason,
+    )
+    with contextlib.suppress(InvalidJobOperation):  # cancelled meanwhile
+        job.cancel()
+    conn.hdel(holding.HELD_KEY, job.id)
+    job.meta.pop("held", None)
+    job.meta.update(
+        status="cancelled", message=error.message, error=error.to_dict(), ended_at=time.time()
+    )
+    job.save_meta()  # type: ignore[no-untyped-call]
+    _note(conn, job.id, f"cancelled: {error.message}")
+    dependents.after_cancel(conn, job.id)
+    return {"task": snapshot(ClusterReader(conn).job(job.id)).to_dict()}
+
+
 #: The question actions by name: each runs (in a thread) with the backend's connection.
 ACTIONS: Mapping[str, Callable[[Redis, dict[str, Any]], dict[str, Any]]] = {
     "questions": _questions,
     "answer_question": _answer,
     "ask": _ask,
+    "approve_task": _approve,
+    "reject_task": _reject,
 }

@@ -162,8 +162,11 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
     if status in ACTIVE or status == TaskStatus.PAUSED:
         task.pid = meta.get("pid") if isinstance(meta.get("pid"), int) else None
     error = meta.get("error")
-    if status == TaskStatus.CANCELLED:  # as locally: the message, no code
+    task.approved_at = _number(meta.get("approved_at")) or task.approved_at  # holding.py
+    if status == TaskStatus.CANCELLED:  # as locally: the message, no code (but a rejection's)
         task.error = str(meta.get("message") or "cancelled by the user")
+        if isinstance(error, dict) and error.get("code") == TaskErrorCode.QUEUE_REJECTED.value:
+            task.error_code, task.error_details = error["code"], dict(error.get("details") or {})
         if job.get_status(refresh=False) == JobStatus.CANCELED:  # before this run started
             task.started_at = task.duration_s = None
     elif isinstance(error, dict) and status != TaskStatus.COMPLETED:
@@ -183,6 +186,8 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
 
 def _wait_reason(job: Job, task: Task) -> str:
     rq = job.get_status(refresh=False)
+    if job.meta.get("held") == "approval":  # holding.py
+        return "awaiting approval"
     if rq == JobStatus.DEFERRED:
         return f"waits for {', '.join(task.depends_on) or 'its dependencies'}"
     if task.error_code and task.retry_count:

@@ -12,7 +12,7 @@ from helpers.cli import ok, qtqueue_command
 
 from qtqueue.cluster.jobs import enqueue, rq_queue
 from qtqueue.cluster.reads import ClusterReader
-from qtqueue.core.task import Task, TaskStatus
+from qtqueue.core.task import Permission, Task, TaskStatus
 from qtqueue.executors import default_registry
 
 REGISTRY = default_registry(entry_points=False)
@@ -81,3 +81,41 @@ def test_resume_puts_a_held_task_back_at_its_place_and_a_cancelled_one_stays_out
     assert "QUEUE_INVALID_STATE" in refused.stderr
     assert queued(redis) == [a.id, b.id, d.id]
     assert ClusterReader(redis.client).task(c.id).status == TaskStatus.CANCELLED
+
+
+def test_a_task_that_needs_approval_waits_held_until_approved_and_a_rejected_one_ends(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    added = ok(run("--redis", redis.url, "add", "--approval", "human_required", "--name",
+                   "deploy", "--json", "command", "--", "echo", "deployed"))  # fmt: skip
+    deploy_id = json.loads(added)["id"]
+    reader = ClusterReader(redis.client)
+    refused_task = Task(
+        "custom_command", {"command": "echo no", "shell": True}, name="refused",
+        permission=Permission.HUMAN_REQUIRED,
+    )  # fmt: skip
+    enqueue(redis.client, refused_task, REGISTRY)
+    (after,) = add(redis, "after")
+    assert queued(redis) == [after.id]  # no worker can take the two awaiting approval
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    waiting = reader.task(deploy_id)
+    assert (waiting.status, waiting.wait_reason) == (TaskStatus.PENDING, "awaiting approval")
+
+    approved = ok(run("--redis", redis.url, "approve", deploy_id))
+    rejected = ok(run("--redis", redis.url, "reject", refused_task.id, "--reason", "not today"))
+
+    assert approved.strip() == f"approved {deploy_id[:8]} deploy (now pending)"
+    assert rejected.strip() == f"rejected {refused_task.id[:8]} refused (now cancelled)"
+    assert queued(redis) == [deploy_id]
+    again = run("--redis", redis.url, "approve", deploy_id)
+    assert again.returncode == 1 and "QUEUE_INVALID_STATE" in again.stderr
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    assert reader.task(deploy_id).status == TaskStatus.COMPLETED
+    assert reader.task(deploy_id).approved_at is not None
+    ended = reader.task(refused_task.id)
+    assert (ended.status, ended.error_code, ended.error) == (
+        TaskStatus.CANCELLED, "QUEUE_REJECTED", "rejected: not today"
+    )  # fmt: skip
