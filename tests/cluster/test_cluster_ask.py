@@ -4,6 +4,8 @@ Redis through the worker's environment) and goes on with the answer given by
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shlex
 import sys
@@ -13,10 +15,13 @@ from typing import Any
 from cluster_control_env import background_worker
 from cluster_env import RedisServer, log_lines
 from helpers.cli import ok, qtqueue_command, refused
-from helpers.waiting import wait_until
+from helpers.waiting import eventually, wait_until
 from rq.job import Job, JobStatus
 
+from qtqueue.cluster import questions
+from qtqueue.cluster.context import LogStream, MetaReporter, WorkerRunContext
 from qtqueue.cluster.jobs import SERIALIZER, enqueue
+from qtqueue.core.question import Question
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
 
@@ -99,3 +104,47 @@ def test_ask_on_a_cluster_refuses_a_task_that_is_not_running(
     asked = env_run("--redis", redis.url, "ask", "Now?")
     assert "only a running task can (it is queued)" in refused(asked, "QUEUE_INVALID_STATE")
     assert json.loads(ok(run("--redis", redis.url, "questions", "--all", "--json"))) == []
+
+
+def _started_context(redis: RedisServer, tmp_path: Path) -> WorkerRunContext:
+    """The RunContext a work horse gives the task's executor, over the task's real job (marked
+    started, as a worker marks it)."""
+    task = shell("true", max_retries=0)
+    job = enqueue(redis.client, task, REGISTRY)
+    job.set_status(JobStatus.STARTED)
+    log = LogStream(redis.client, task.id, 3600)
+    executor = REGISTRY.get("custom_command")
+    assert executor is not None
+    return WorkerRunContext(task, executor, MetaReporter(job), log, tmp_path)
+
+
+async def test_ctx_ask_in_the_attempt_waits_for_the_answer_and_a_cancelled_one_ends_its_question(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    ctx = _started_context(redis, tmp_path)
+    asking = asyncio.ensure_future(ctx.ask("Which branch?", context={"repo": "qtqueue"}))
+    open_ones: list[Question] = []
+
+    def asked() -> bool:
+        open_ones[:] = questions.questions(redis.client)
+        return bool(open_ones)
+
+    await eventually(asked, what="the question")  # the asker waits in a thread: the loop is free
+    assert ctx._meta.job.get_meta(refresh=True)["step"] == "Waiting for an answer: Which branch?"
+    await asyncio.to_thread(questions.answer, redis.client, open_ones[0].id, "main")
+
+    answered = await asyncio.wait_for(asking, 30)
+
+    assert (answered.answer, answered.context) == ("main", {"repo": "qtqueue"})
+    assert ctx._meta.job.get_meta(refresh=True)["step"] == ""
+    cancelled = asyncio.ensure_future(ctx.ask("Still there?"))
+    await eventually(lambda: len(questions.questions(redis.client)) == 1, what="the 2nd question")
+    cancelled.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await cancelled
+    (ended,) = [q for q in questions.questions(redis.client, open_only=False)
+                if q.message == "Still there?"]  # fmt: skip
+    assert ended.status == "cancelled"
+    lines = log_lines(redis.client, ctx.task.id)
+    assert lines[1] == "[qtqueue] question: answered by human (answer): main"
+    assert lines[-1] == f"[qtqueue] question: question {ended.id} cancelled"
