@@ -14,6 +14,10 @@ the job's failure callback (`job.on_failure`: a failure with no retry left, a de
 abandoned job), and `manage.cancel` (a waiting or a running task cancelled). Each dependent it
 handles leaves the ended job's dependents set, so RQ's own `enqueue_dependents`, which runs after
 the failure callback, never enqueues it a second time.
+
+`revive(conn, job_id)`: the task `job_id` was queued again (`manage.retry`, a dead letter
+requeued): the dependents that failed because of it (and theirs, in turn) wait for it again,
+deferred, as locally (`DependencyGate.revive_dependents`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry
 
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.cluster.reads import is_task_job, task_status
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TERMINAL, TaskStatus
@@ -125,6 +130,53 @@ def _fail(conn: Redis, dependent: Job, dep_id: str, how: TaskStatus) -> None:
 def _log(conn: Redis, task_id: str, line: str) -> None:
     log = LogStream(conn, task_id, round(DEFAULT_FAILURE_TTL_S))
     log.write((line + "\n").encode())
+
+
+def _failed_by_culprit(conn: Redis) -> dict[str, list[Job]]:
+    """The failed jobs whose error is QUEUE_DEPENDENCY_FAILED, by the dependency they name."""
+    ids: list[str] = []
+    for name in DRAIN_ORDER:
+        registry = FailedJobRegistry(name, connection=conn, serializer=SERIALIZER)
+        ids += registry.get_job_ids(cleanup=False)
+    out: dict[str, list[Job]] = {}
+    for job in Job.fetch_many(ids, connection=conn, serializer=SERIALIZER):
+        error = job.meta.get("error") if job is not None else None
+        if (
+            job is not None
+            and isinstance(error, dict)
+            and error.get("code") == TaskErrorCode.QUEUE_DEPENDENCY_FAILED.value
+        ):
+            culprit = str((error.get("details") or {}).get("dependency_id"))
+            out.setdefault(culprit, []).append(job)
+    return out
+
+
+def revive(conn: Redis, job_id: str) -> list[str]:
+    """The task `job_id` was queued again: the tasks that failed because of it, and in turn
+    those that failed because of them, wait for their dependencies again (deferred). Their
+    ids."""
+    by_culprit = _failed_by_culprit(conn)
+    revived: list[str] = []
+    todo = [job_id]
+    while todo:
+        for job in by_culprit.pop(todo.pop(), []):
+            for name in ("error", "ended_at"):
+                job.meta.pop(name, None)
+            job.meta.update(status="pending", phase="pending")
+            job.save_meta()  # type: ignore[no-untyped-call]
+            with conn.pipeline() as pipe:
+                FailedJobRegistry(job.origin, connection=conn, serializer=SERIALIZER).remove(
+                    job, pipeline=pipe
+                )
+                job.set_status(JobStatus.DEFERRED, pipeline=pipe)
+                job.register_dependency(pipeline=pipe)
+                pipe.execute()
+            _log(conn, job.id, "[qtqueue] its dependency was queued again: waits for it")
+            revived.append(job.id)
+            todo.append(job.id)
+    if revived:
+        logger.info("dependents of %s wait again: %s", job_id, ", ".join(revived))
+    return revived
 
 
 def after_failure(job: Job, connection: Any) -> None:

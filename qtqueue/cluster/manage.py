@@ -2,7 +2,8 @@
 refused as locally where the task's status does not allow them (`core.actions.applies`:
 QUEUE_INVALID_STATE, QUEUE_TASK_ALREADY_RUNNING).
 
-- cancel, a waiting task (queued, scheduled, deferred): RQ's `Job.cancel` — it leaves its queue
+- cancel (then its dependents settle: `dependents.after_cancel`), a waiting task (queued,
+  scheduled, deferred): RQ's `Job.cancel` — it leaves its queue
   or registry for the canceled registry and never runs; a running one: RQ's stop-job command to
   the worker running it, whose `QtqueueWorker.kill_horse` takes the task's whole process tree
   (`worker.py`), then records "cancelled by the user". The reply is the task once the worker
@@ -13,7 +14,8 @@ QUEUE_INVALID_STATE, QUEUE_TASK_ALREADY_RUNNING).
 - retry, a failed, timed-out or cancelled task: requeued from RQ's failed registry (the
   dead-letter queue; stopped jobs are there too) or its canceled registry, with its retries
   given back (RQ's `retries_left` as enqueued) and the count of a person's retries in
-  `meta["user_retries"]`.
+  `meta["user_retries"]`; the dependents that failed because of it wait for it again
+  (`dependents.revive`).
 - remove, a finished task: the job, its results and its log stream are deleted.
 - the dead letters (`dead_letters`: those of RQ's failed registry whose task had retries, see
   `reads.py`) are requeued by `retry` and purged by `remove`.
@@ -104,6 +106,7 @@ def retry(reader: ClusterReader, ref: str) -> Task:
     job.meta.pop("ended_at", None)
     cls(job.origin, connection=reader.redis, serializer=SERIALIZER).requeue(job)
     _note(job, "queued again by the user")
+    dependents.revive(reader.redis, job.id)
     task = snapshot(reader.job(job.id))
     logger.info("task %s queued again (%s)", job.id, task_status(job).value)
     return task

@@ -76,3 +76,29 @@ def test_cancelling_a_waiting_task_fails_its_dependents_and_runs_the_tolerant_on
         assert done.returncode == 0, done.stderr
     assert reader.task(tolerant.id).status == TaskStatus.COMPLETED
     assert reader.task(first.id).status == TaskStatus.CANCELLED
+
+
+def test_retrying_the_failed_dependency_makes_its_failed_dependents_wait_for_it_again(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    flag = tmp_path / "ready"
+    first = add(redis, shell(f"test -e {flag}", name="first", max_retries=0))
+    second = add(redis, shell("echo second", depends_on=[first.id]))
+    third = add(redis, shell("echo third", depends_on=[second.id]))
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    reader = ClusterReader(redis.client)
+    assert reader.task(third.id).error == f"dependency {second.id} failed"
+    flag.touch()
+
+    ok(run("--redis", redis.url, "retry", first.id))
+
+    for dependent in (second, third):
+        waiting = reader.task(dependent.id)
+        assert (waiting.status, waiting.error_code) == (TaskStatus.PENDING, None)
+        assert waiting.wait_reason.startswith("waits for ")
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    assert [reader.task(t.id).status for t in (first, second, third)] == [TaskStatus.COMPLETED] * 3
+    assert "third" in log_lines(redis.client, third.id)
