@@ -275,7 +275,7 @@ class WorkerRunContext:
         before = str(self._meta.job.meta.get("step") or "")
         self.log(f"[qtqueue] question: asked ({question.request_type}, {question.id}): "
                  f"{question.message}")  # fmt: skip
-        self._meta.update(now=True, step=questions.step_of(question.message))
+        self._meta.update(now=True, step=questions.step_of(question.message), question=question.id)
         stop = threading.Event()
         ended: Question | None = None
         try:
@@ -294,7 +294,7 @@ class WorkerRunContext:
                 else await asyncio.to_thread(questions.get, conn, question.id)
             )
             self.log(questions.outcome_line(last))
-            self._meta.update(now=True, step=before)
+            self._meta.update(now=True, step=before, question=None)
 
     @property
     def data_dir(self) -> str:

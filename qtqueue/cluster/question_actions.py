@@ -52,10 +52,12 @@ class JobReporter:
         self.conn = conn
         self.task_id = task_id
 
-    def step(self, text: str | None) -> None:
-        """Set the job's `meta["step"]` (None: the one from before the question)."""
+    def step(self, text: str | None, question_id: str | None = None) -> None:
+        """Set the job's `meta["step"]` and `["question"]` (None: the step from before the
+        question, and no question)."""
         job = ClusterReader(self.conn).job(self.task_id)
         meta = job.get_meta(refresh=True)
+        meta["question"] = question_id
         if text is not None:
             meta.setdefault(STEP_BEFORE, meta.get("step") or "")
             meta["step"] = text

@@ -16,8 +16,9 @@ goes on with the answer any client gives (`qtqueue --redis URL answer ID TEXT`).
 - Unanswered by its time, the question ends TIMED_OUT and the asker gets
   QUEUE_QUESTION_TIMEOUT; a question whose task ends first (cancelled, its worker died) ends
   CANCELLED, by the asker when it can or by the next reader that sees it (`questions`).
-- While it waits, the task's step says so ("Waiting for an answer: …", as locally), and the
-  question, its answer and who gave it go to the task's log (`Reporter`, given by the caller).
+- While it waits, the task's step says so ("Waiting for an answer: …", as locally) and its
+  job's `meta["question"]` holds the question's id; the question, its answer and who gave it
+  go to the task's log (`Reporter`, given by the caller).
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def wake_key(question_id: str) -> str:
 class Reporter(Protocol):
     """Where an asking task shows its question: its step and its log."""
 
-    def step(self, text: str | None) -> None:
-        """Show `text` as the task's current step (None: what it showed before)."""
+    def step(self, text: str | None, question_id: str | None = None) -> None:
+        """Show `text` as the task's current step and `question_id` as the question it waits
+        for (`meta["question"]`); None: what it showed before, and no question."""
 
     def log(self, line: str) -> None:
         """Write a line to the task's log."""
@@ -392,7 +394,7 @@ def ask(conn: Redis, reporter: Reporter, task_id: str, message: str, **options: 
     question = open_question(conn, task_id, message, **options)
     reporter.log(f"[qtqueue] question: asked ({question.request_type}, {question.id}): "
                  f"{question.message}")  # fmt: skip
-    reporter.step(step_of(question.message))
+    reporter.step(step_of(question.message), question.id)
     ended: Question | None = None
     try:
         ended = wait(conn, question)

@@ -51,11 +51,17 @@ def test_a_worker_task_asks_and_goes_on_with_the_answer_given_from_the_command_l
             open_ones[:] = json.loads(ok(run("--redis", redis.url, "questions", "--json")))
             return bool(open_ones)
 
+        def meta() -> dict[str, Any]:
+            return Job.fetch(task.id, connection=redis.client, serializer=SERIALIZER).meta
+
+        # the job's meta says it waits for an answer once the question is shown there
+        wait_until(lambda: meta().get("question"), what="the task waiting for its answer")
         wait_until(asked, what="the task's question")
         (question,) = open_ones
         assert (question["task_id"], question["message"], question["status"]) == (
             task.id, "Deploy to production?", "open"
         )  # fmt: skip
+        assert meta()["question"] == question["id"]
         shown = json.loads(ok(run("--redis", redis.url, "show", task.id, "--json")))
         assert shown["status"] == "running"
         assert shown["progress"]["current_step"] == "Waiting for an answer: Deploy to production?"
@@ -130,13 +136,18 @@ async def test_ctx_ask_in_the_attempt_waits_for_the_answer_and_a_cancelled_one_e
         return bool(open_ones)
 
     await eventually(asked, what="the question")  # the asker waits in a thread: the loop is free
-    assert ctx._meta.job.get_meta(refresh=True)["step"] == "Waiting for an answer: Which branch?"
+    meta = ctx._meta.job.get_meta(refresh=True)
+    assert meta["step"] == "Waiting for an answer: Which branch?"
+    assert meta["question"] == open_ones[0].id  # the job's meta says it waits for an answer
     await asyncio.to_thread(questions.answer, redis.client, open_ones[0].id, "main")
 
     answered = await asyncio.wait_for(asking, 30)
 
     assert (answered.answer, answered.context) == ("main", {"repo": "qtqueue"})
-    assert ctx._meta.job.get_meta(refresh=True)["step"] == ""
+    assert (ctx._meta.job.get_meta(refresh=True)["step"], ctx._meta.job.meta["question"]) == (
+        "",
+        None,
+    )
     cancelled = asyncio.ensure_future(ctx.ask("Still there?"))
     await eventually(lambda: len(questions.questions(redis.client)) == 1, what="the 2nd question")
     cancelled.cancel()
