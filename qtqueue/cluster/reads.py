@@ -405,12 +405,15 @@ class ClusterReader:
             for name in DRAIN_ORDER:
                 registry = self._registry(cls, name)
                 for job in self.jobs(registry.get_job_ids(cleanup=False)):
+                    if job.meta.get("held") == TaskStatus.PAUSED.value:  # holding.py: paused
+                        continue
+                    kind = HeldBy.APPROVAL if job.meta.get("held") == "approval" else held
                     due = ""
                     if isinstance(registry, ScheduledJobRegistry) and job.meta.get("attempt"):
                         with contextlib.suppress(Exception):  # a retry moved to its queue meanwhile
                             at = registry.get_scheduled_time(job).astimezone()
                             due = f"due at {at.isoformat(timespec='seconds')}"
-                    rows.append(self._row(job, now, held.value, due))
+                    rows.append(self._row(job, now, kind.value, due))
         return rows
 
     def stats(self, now: float | None = None) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def test_a_paused_waiting_task_is_not_taken_by_any_worker_until_resumed(
 
     assert paused.strip() == f"paused {held.id[:8]} held (now paused)"
     assert queued(redis) == [first.id, last.id]
+    waiting = json.loads(ok(run("--redis", redis.url, "queue", "--json")))
+    assert [r["id"] for r in waiting] == [first.id, last.id]  # paused: not waiting to start
     listed = json.loads(ok(run("--redis", redis.url, "ls", "--status", "paused", "--json")))
     assert [t["id"] for t in listed] == [held.id]
     for done in run_workers(redis.url, tmp_path, 2):
@@ -102,6 +104,10 @@ def test_a_task_that_needs_approval_waits_held_until_approved_and_a_rejected_one
         assert done.returncode == 0, done.stderr
     waiting = reader.task(deploy_id)
     assert (waiting.status, waiting.wait_reason) == (TaskStatus.PENDING, "awaiting approval")
+    rows = json.loads(ok(run("--redis", redis.url, "queue", "--json")))
+    assert {(r["id"], r["held_by"]) for r in rows} == {
+        (deploy_id, "approval"), (refused_task.id, "approval")
+    }  # fmt: skip
 
     approved = ok(run("--redis", redis.url, "approve", deploy_id))
     rejected = ok(run("--redis", redis.url, "reject", refused_task.id, "--reason", "not today"))
