@@ -104,6 +104,9 @@ def test_test_connection_against_a_redis_server_that_wants_a_password(
             return page.result.text()
 
         assert tested(PASSWORD) == "connected — 1 worker"
+        if PNG_DIR.is_dir():
+            page.resize(620, page.sizeHint().height())
+            assert page.grab().save(str(PNG_DIR / "cmisc_cluster_page_connected.png"))
         wrong = tested("not-it")
         assert wrong.startswith("CLUSTER_REDIS_AUTH_FAILED: ")
         assert "refused the password typed here" in wrong and "not-it" not in wrong
