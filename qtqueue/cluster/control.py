@@ -178,7 +178,7 @@ def _running_job(conn: Redis, task_id: str, action: str) -> Job:
         state = status.value if status is not None else "unknown"
         raise QueueError(
             TaskErrorCode.QUEUE_INVALID_STATE,
-            f"cannot {action} task {task_id}: it is {state}; on a cluster only a queued or "
+            f"cannot {action} task {task_id}: it is {state}; on a cluster only a waiting or "
             "running task is paused and resumed",
             task_id=task_id,
             status=state,
@@ -230,10 +230,12 @@ def resume_task(conn: Redis, task_id: str) -> dict[str, Any]:
 def manage(conn: Redis, action: str, task_id: str) -> dict[str, Any]:
     """`queue_manage`'s pause and resume on a cluster (the command line's backend): of a
     waiting task, `holding.py`'s; of a running one, this module's."""
-    from qtqueue.cluster import holding
+    from qtqueue.cluster import dependents, holding
     from qtqueue.cluster.reads import snapshot
 
-    waiting = holding.manage(conn, action, task_id)
+    waiting = holding.manage(conn, action, task_id) or (
+        dependents.hold(conn, task_id) if action == "pause" else dependents.release(conn, task_id)
+    )  # a queued task's, else one waiting for its dependencies or its start time
     if waiting is not None:
         return {"task": snapshot(waiting).to_dict()}
     return pause_task(conn, task_id) if action == "pause" else resume_task(conn, task_id)

@@ -15,6 +15,13 @@ abandoned job), and `manage.cancel` (a waiting or a running task cancelled). Eac
 handles leaves the ended job's dependents set, so RQ's own `enqueue_dependents`, which runs after
 the failure callback, never enqueues it a second time.
 
+`hold(conn, id)` / `release(conn, id)`: pause and resume of a task that waits for its
+dependencies (deferred) or its start time (scheduled), beside `holding.py`'s queued ones: it
+leaves its dependencies' dependents sets, or the scheduled registry (its time kept), so nothing
+of RQ's queues it while paused; resume registers it again — queued at once when its
+dependencies have all ended as it needs, failed when one failed and it does not allow that,
+scheduled again at its time (a time past: the scheduler queues it at once).
+
 `revive(conn, job_id)`: the task `job_id` was queued again (`manage.retry`, a dead letter
 requeued): the dependents that failed because of it (and theirs, in turn) wait for it again,
 deferred, as locally (`DependencyGate.revive_dependents`).
@@ -22,14 +29,17 @@ deferred, as locally (`DependencyGate.revive_dependents`).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from rq.job import Job, JobStatus
-from rq.registry import DeferredJobRegistry, FailedJobRegistry
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry
 
+from qtqueue.cluster import holding
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
@@ -195,3 +205,79 @@ def after_cancel(conn: Redis, job_id: str) -> None:
     job = Job.fetch(job_id, connection=conn, serializer=SERIALIZER)
     if task_status(job) in TERMINAL:
         settle(conn, job, TaskStatus.CANCELLED)
+
+
+def hold(conn: Redis, task_id: str) -> Job | None:
+    """Pause a task waiting for its dependencies or its start time (see the module's notes):
+    its job after, or None when it waits for neither."""
+    job = Job.fetch_many([task_id], connection=conn, serializer=SERIALIZER)[0]
+    if job is None or not is_task_job(job) or job.meta.get("held"):
+        return None
+    status = job.get_status(refresh=False)
+    place: dict[str, Any]
+    if status == JobStatus.DEFERRED:
+        for dep in job._dependency_ids:
+            conn.srem(Job.dependents_key_for(dep), job.id)
+        place = {"kind": "deferred"}
+    elif status == JobStatus.SCHEDULED:
+        scheduled = ScheduledJobRegistry(  # type: ignore[no-untyped-call]
+            job.origin, connection=conn, serializer=SERIALIZER
+        )
+        place = {"kind": "scheduled", "at": scheduled.get_scheduled_time(job).timestamp()}
+        with conn.pipeline() as pipe:
+            scheduled.remove(job, pipeline=pipe)
+            job.set_status(JobStatus.DEFERRED, pipeline=pipe)
+            DeferredJobRegistry(job.origin, connection=conn, serializer=SERIALIZER).add(
+                job, ttl=-1, pipeline=pipe
+            )
+            pipe.execute()
+    else:
+        return None
+    conn.hset(holding.HELD_KEY, job.id, json.dumps({**place, "held_at": time.time()}))
+    job.meta.update(held=holding.PAUSED, status="paused", phase="paused", paused_at=time.time())
+    job.save_meta()  # type: ignore[no-untyped-call]
+    logger.info("task %s held (paused) while %s", job.id, place["kind"])
+    return job
+
+
+def release(conn: Redis, task_id: str) -> Job | None:
+    """Resume a task `hold` paused (see the module's notes): its job after, or None when it
+    is not one."""
+    place = holding.held(conn, task_id)
+    job = Job.fetch_many([task_id], connection=conn, serializer=SERIALIZER)[0]
+    if place is None or place.get("kind") not in ("deferred", "scheduled") or job is None:
+        return None
+    conn.hdel(holding.HELD_KEY, task_id)
+    if (
+        job.meta.get("held") != holding.PAUSED
+        or job.get_status(refresh=False) != JobStatus.DEFERRED
+    ):
+        return None  # cancelled or removed while held
+    for name in ("held", "paused_at"):
+        job.meta.pop(name, None)
+    job.meta.update(status="pending", phase="pending")
+    job.save_meta()  # type: ignore[no-untyped-call]
+    if place["kind"] == "scheduled":
+        DeferredJobRegistry(job.origin, connection=conn, serializer=SERIALIZER).remove(job)
+        when = datetime.fromtimestamp(float(place["at"]), UTC)
+        rq_queue(conn, job.origin).schedule_job(job, when)
+        return job
+    job.register_dependency()
+    _settle_one(conn, job)
+    return job
+
+
+def _settle_one(conn: Redis, job: Job) -> None:
+    """A dependent registered again: queued if its dependencies have all ended as it needs,
+    failed if one ended otherwise and it does not allow that; else it waits for them."""
+    deps = Job.fetch_many(job._dependency_ids, connection=conn, serializer=SERIALIZER)
+    statuses = [d.get_status(refresh=False) if d is not None else None for d in deps]
+    if not job.allow_dependency_failures:
+        for dep, status in zip(deps, statuses, strict=True):
+            if dep is not None and status in _ENDED_RQ and status != JobStatus.FINISHED:
+                how = TaskStatus.CANCELLED if status != JobStatus.FAILED else ended_as(dep)
+                _fail(conn, job, dep.id, how)
+                settle(conn, job, TaskStatus.FAILED)
+                return
+    if all(s in _ENDED_RQ or s is None for s in statuses):
+        _enqueue(conn, job)

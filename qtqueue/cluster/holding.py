@@ -122,8 +122,8 @@ def park(conn: Redis, job: Job) -> Job:
 def release(conn: Redis, task_id: str, reason: str = PAUSED, **meta: Any) -> Job | None:
     """Put a task held for `reason` back on its queue at its place, queued, with `meta` set:
     its job after, or None when it is not held so (a running task's resume follows)."""
-    job = _fetch(conn, task_id)
-    if job is None or held(conn, task_id) is None:
+    job, place = _fetch(conn, task_id), held(conn, task_id)
+    if job is None or place is None or place.get("kind"):  # kind: dependents.release's
         return None
     if job.get_status(refresh=False) != JobStatus.DEFERRED or not job.meta.get("held"):
         conn.hdel(HELD_KEY, task_id)  # cancelled or removed while held: nothing to put back

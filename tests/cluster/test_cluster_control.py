@@ -93,17 +93,15 @@ def test_pausing_a_task_that_is_not_running_is_a_coded_error(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     run = qtqueue_command(tmp_path)
-    first = shell("true")
-    enqueue(redis.client, first, REGISTRY)
-    task = shell("true", depends_on=[first.id])  # deferred: neither queued nor running
-    enqueue(redis.client, task, REGISTRY)
+    task = shell("true")
+    enqueue(redis.client, task, REGISTRY).cancel()  # neither waiting nor running
 
     queued = run("--redis", redis.url, "pause", task.id)
     missing = run("--redis", redis.url, "resume", "no-such-task")
 
     assert queued.returncode == 1
     assert "QUEUE_INVALID_STATE" in queued.stderr
-    assert "only a queued or running task is paused" in queued.stderr
+    assert "only a waiting or running task is paused" in queued.stderr
     assert missing.returncode == 1
     assert "QUEUE_TASK_NOT_FOUND" in missing.stderr
 

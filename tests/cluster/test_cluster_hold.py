@@ -5,10 +5,12 @@ its queue, shows as paused, no worker takes it, and resume puts it back at its p
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from cluster_env import RedisServer, run_workers
 from helpers.cli import ok, qtqueue_command
+from rq.registry import ScheduledJobRegistry
 
 from qtqueue.cluster.jobs import enqueue, rq_queue
 from qtqueue.cluster.reads import ClusterReader
@@ -125,3 +127,52 @@ def test_a_task_that_needs_approval_waits_held_until_approved_and_a_rejected_one
     assert (ended.status, ended.error_code, ended.error) == (
         TaskStatus.CANCELLED, "QUEUE_REJECTED", "rejected: not today"
     )  # fmt: skip
+
+
+def test_a_task_waiting_for_its_dependency_paused_stays_out_until_resumed(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    (first,) = add(redis, "first")
+    failing = Task("custom_command", {"command": "exit 1", "shell": True}, max_retries=0)
+    enqueue(redis.client, failing, REGISTRY)
+    second, third = (
+        Task("custom_command", {"command": "echo dep", "shell": True}, depends_on=[d.id])
+        for d in (first, failing)
+    )
+    for t in (second, third):
+        enqueue(redis.client, t, REGISTRY)
+        assert ok(run("--redis", redis.url, "pause", t.id)).endswith("(now paused)\n")
+    for done in run_workers(redis.url, tmp_path, 1):  # first completes, failing fails
+        assert done.returncode == 0, done.stderr
+    reader = ClusterReader(redis.client)
+    assert [reader.task(t.id).status for t in (second, third)] == [TaskStatus.PAUSED] * 2
+
+    ok(run("--redis", redis.url, "resume", second.id))
+    ok(run("--redis", redis.url, "resume", third.id))
+
+    assert queued(redis) == [second.id]  # its dependency completed: queued at once
+    ended = reader.task(third.id)  # its dependency failed meanwhile: it fails, as locally
+    assert (ended.status, ended.error) == (TaskStatus.FAILED, f"dependency {failing.id} failed")
+    for done in run_workers(redis.url, tmp_path, 1):
+        assert done.returncode == 0, done.stderr
+    assert reader.task(second.id).status == TaskStatus.COMPLETED
+
+
+def test_a_scheduled_task_paused_leaves_the_schedule_and_resume_keeps_its_time(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    at = time.time() + 3600
+    task = Task("custom_command", {"command": "true", "shell": True}, run_at=at)
+    enqueue(redis.client, task, REGISTRY)
+    scheduled = ScheduledJobRegistry("default", connection=redis.client)
+
+    ok(run("--redis", redis.url, "pause", task.id))
+
+    assert scheduled.get_job_ids() == []
+    assert ClusterReader(redis.client).task(task.id).status == TaskStatus.PAUSED
+    ok(run("--redis", redis.url, "resume", task.id))
+    assert scheduled.get_job_ids() == [task.id]
+    assert abs(scheduled.get_scheduled_time(task.id).timestamp() - at) < 1
+    assert ClusterReader(redis.client).task(task.id).status == TaskStatus.PENDING
