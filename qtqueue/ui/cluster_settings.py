@@ -98,7 +98,9 @@ class ClusterPage(QGroupBox):
         self.settings = settings
         self.vault = vault or KeyringVault()
         self._background = BackgroundTasks()
-        #: The password the keyring held for the saved URL's server when the page was filled.
+        #: The keyring's credential for the saved URL's server, and the password it held, when
+        #: the page was filled (or last saved).
+        self._stored_name = ""
         self._stored_password = ""
         form = QFormLayout(self)
         self.url = QLineEdit(self)
@@ -148,10 +150,11 @@ class ClusterPage(QGroupBox):
         """Fill the fields from QSettings and the keyring."""
         self.url.setText(self.settings.cluster_url)
         self.caFile.setText(self.settings.cluster_ca_file)
-        self._stored_password = ""
+        self._stored_password, self._stored_name = "", ""
         if self.settings.cluster_url and self.problem() is None:
+            self._stored_name = keyring_name(self.url.text())
             try:
-                self._stored_password = self.vault.get(keyring_name(self.url.text())) or ""
+                self._stored_password = self.vault.get(self._stored_name) or ""
             except QueueError as exc:
                 logger.info("no Redis password from the keyring: %s", exc)
         self.password.setText(self._stored_password)
@@ -178,14 +181,16 @@ class ClusterPage(QGroupBox):
         url = self.url.text().strip()
         self.settings.save_cluster(url, self.caFile.text().strip())
         password = self.password.text()
-        if not url or password == self._stored_password:
+        if not url:
             return
         name = keyring_name(url)
+        if password == self._stored_password and name == self._stored_name:
+            return
         if password:
             self.vault.set(name, password)
-        else:
+        elif name == self._stored_name:
             self.vault.delete(name)
-        self._stored_password = password
+        self._stored_password, self._stored_name = password, name
 
     # ------------------------------------------------------------------ actions
 

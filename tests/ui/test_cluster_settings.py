@@ -63,9 +63,12 @@ def test_the_page_saves_the_url_in_qsettings_and_the_password_in_the_keyring_onl
     assert again.url.text() == "redis://10.1.2.3:6380/0"
     assert again.password.text() == PASSWORD  # read back from the keyring …
     assert again.password.echoMode() == QLineEdit.EchoMode.Password  # … shown as dots
+    again.url.setText("redis://10.9.9.9:6379/0")  # another server, the same password
+    again.save()
+    assert KeyringVault().get("redis:10.9.9.9:6379") == PASSWORD
     again.password.clear()
     again.save()
-    assert KeyringVault().get("redis:10.1.2.3:6380") is None
+    assert KeyringVault().get("redis:10.9.9.9:6379") is None
 
 
 def test_a_url_with_a_password_is_refused_with_its_codes_text_never_repeating_it(
