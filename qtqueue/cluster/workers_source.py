@@ -37,11 +37,14 @@ from redis.exceptions import RedisError
 from qtqueue.cluster import control
 from qtqueue.cluster.connection import connect, unavailable
 from qtqueue.cluster.reads import ClusterReader
+from qtqueue.core.errors import QueueError, TaskErrorCode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OFFLINE_SCAN_S", "ClusterWorkersSource", "offline_row", "pid_alive"]
+__all__ = ["OFFLINE_SCAN_S", "WORKER_NOT_FOUND", "ClusterWorkersSource", "offline_row", "pid_alive"]
 
+#: The code of a control sent to a worker that is not live (and not suspended).
+WORKER_NOT_FOUND = "CLUSTER_WORKER_NOT_FOUND"
 #: How often the workers told to suspend that are not live are looked for (seconds).
 OFFLINE_SCAN_S = 30.0
 T = TypeVar("T")
@@ -133,17 +136,34 @@ class ClusterWorkersSource:
     async def suspend(self, name: str) -> dict[str, Any]:
         """Suspend the worker `name` (`control.suspend_worker`): {"worker", "state"}, state
         "suspended", "suspending" (finishing a task) or "offline" (suspended when it starts).
-        QueueError: VALIDATION_INVALID_PARAMS (no such worker), CLUSTER_CONTROL_NO_ANSWER."""
-        answer = await self._call(lambda conn: control.suspend_worker(conn, name))
+        QueueError: CLUSTER_WORKER_NOT_FOUND, CLUSTER_CONTROL_NO_ANSWER,
+        CLUSTER_REDIS_UNAVAILABLE."""
+        answer = await self._control(control.suspend_worker, name)
         self._offline.add(name)
         return answer
 
     async def resume(self, name: str) -> dict[str, Any]:
         """Let the worker `name` take tasks again (`control.resume_worker`): {"worker",
         "state"}, state "idle", "busy" or "offline"."""
-        answer = await self._call(lambda conn: control.resume_worker(conn, name))
+        answer = await self._control(control.resume_worker, name)
         self._offline.discard(name)
         return answer
+
+    async def _control(
+        self, command: Callable[[Redis, str], dict[str, Any]], name: str
+    ) -> dict[str, Any]:
+        """`command(conn, name)`; a worker that is not live is CLUSTER_WORKER_NOT_FOUND (the
+        control's VALIDATION_INVALID_PARAMS speaks of a task's parameters)."""
+        try:
+            return await self._call(lambda conn: command(conn, name))
+        except QueueError as exc:
+            if exc.code != TaskErrorCode.VALIDATION_INVALID_PARAMS or "worker" not in exc.details:
+                raise
+            raise QueueError(
+                WORKER_NOT_FOUND,
+                f"no live worker is named {name!r}: it stopped or left the cluster",
+                worker=name,
+            ) from None
 
     async def close(self) -> None:
         """Close the connection (a later call connects again)."""

@@ -190,9 +190,10 @@ def test_a_worker_that_does_not_answer_stops_or_dies_is_shown_so_with_the_codes_
         view.select_worker("w1")
         view.suspend_action.trigger()
 
-        until(lambda: "VALIDATION_INVALID_PARAMS" in view.message, "refused")
-        assert "no live worker is named 'w1'" in view.message
-        assert "Fix: " in view.message
+        until(lambda: "CLUSTER_WORKER_NOT_FOUND" in view.message, "refused")
+        assert "no live worker is named 'w1': it stopped or left the cluster" in view.message
+        assert "it died and its heartbeat ran out" in view.message  # the code's description
+        assert "Fix: See the live workers in the window's Workers view" in view.message
     finally:
         close(view, qt_run)
 
