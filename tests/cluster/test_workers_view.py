@@ -65,7 +65,7 @@ def close(view: WorkersView, run: Run) -> None:
     view.deleteLater()
 
 
-def test_the_view_lists_the_workers_idle_then_the_one_that_takes_a_task_busy_with_its_name(
+def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_past_rqs_ttl(
     redis: RedisServer,
     workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
@@ -104,21 +104,15 @@ def test_the_view_lists_the_workers_idle_then_the_one_that_takes_a_task_busy_wit
         assert cell(view, busy, WorkerColumn.TASK) == ""
     finally:
         close(view, qt_run)
-
-
-def test_a_heartbeat_older_than_rqs_worker_ttl_shows_the_worker_lost_and_greyed(
-    redis: RedisServer, workers: dict[str, BackgroundWorker], qt_run: Run, until: Until
-) -> None:
+    # the same workers seen 7 minutes later: their heartbeats older than RQ's worker TTL
     later = shown_view(redis, clock=lambda: time.time() + WORKER_TTL_S + 5)
     try:
         until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
         assert later.summary.text() == "0 workers · 0 busy · 0 suspended · 2 lost"
         assert cell(later, "w0", WorkerColumn.HEARTBEAT).startswith("7 m ")
         row = later.model.row_of("w0") or 0
-        name_color = later.model.index(row, WorkerColumn.WORKER).data(
-            Qt.ItemDataRole.ForegroundRole
-        )
-        assert name_color.name() == adapt("#6b7280")
+        grey = later.model.index(row, WorkerColumn.WORKER).data(Qt.ItemDataRole.ForegroundRole)
+        assert grey.name() == adapt("#6b7280")
         tip = later.model.index(row, WorkerColumn.STATE).data(Qt.ItemDataRole.ToolTipRole)
         assert "RQ's worker TTL (420 s)" in tip
     finally:
@@ -158,6 +152,41 @@ def test_suspend_keeps_a_worker_from_new_tasks_they_go_to_the_other_and_resume_f
         until(lambda: "Resumed w0 (now idle)" in view.message, "the answer")
         until(lambda: states(view) == {"w0": "idle", "w1": "busy"}, "w0 idle again")
         go.touch()
+    finally:
+        close(view, qt_run)
+
+
+def test_a_busy_worker_suspended_says_suspending_until_its_task_ends_and_offline_once_stopped(
+    redis: RedisServer,
+    workers: dict[str, BackgroundWorker],
+    add_waiting_task: AddTask,
+    qt_run: Run,
+    until: Until,
+) -> None:
+    view = shown_view(redis)
+    try:
+        _, go = add_waiting_task("import the photos")
+        busy = until(lambda: busy_with(view, "import the photos"), "busy")
+        view.select_worker(busy)
+
+        view.suspend_action.trigger()
+
+        until(lambda: f"Suspending {busy}: it finishes its current task" in view.message, "said")
+        until(lambda: states(view)[busy] == "suspending", "suspending")
+        assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
+        assert cell(view, busy, WorkerColumn.TASK) == "import the photos"
+        go.touch()
+        until(lambda: states(view)[busy] == "suspended", "suspended once its task ended")
+        assert cell(view, busy, WorkerColumn.DONE) == "1"
+
+        os.kill(workers[busy].proc.pid, signal.SIGTERM)  # stopped while suspended
+
+        until(lambda: states(view)[busy] == "offline", "offline")
+        assert view.summary.text() == "1 worker · 0 busy · 0 suspended · 1 offline"
+        view.resume_action.trigger()  # resumable: its suspend would outlive a restart
+
+        until(lambda: f"Resumed {busy}: it is offline now" in view.message, "said")
+        until(lambda: states(view)[busy] == "gone", "no longer suspended")
     finally:
         close(view, qt_run)
 
