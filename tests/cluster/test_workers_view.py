@@ -31,13 +31,7 @@ pytest_plugins = ["workers_view_env"]
 Run = Callable[..., Any]
 Until = Callable[..., Any]
 AddTask = Callable[[str], tuple[Task, Path]]
-
-
-def shown_view(redis: RedisServer, **kwargs: object) -> WorkersView:
-    view = WorkersView(ClusterWorkersSource(redis.url), **kwargs)  # type: ignore[arg-type]
-    view.resize(1200, 300)
-    view.show()
-    return view
+OpenView = Callable[..., WorkersView]
 
 
 def cell(view: WorkersView, name: str, column: WorkerColumn) -> str:
@@ -59,172 +53,148 @@ def busy_with(view: WorkersView, task_name: str) -> str | None:
     return None
 
 
-def close(view: WorkersView, run: Run) -> None:
-    run(view.stop())
-    view.close()
-    view.deleteLater()
-
-
 def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_past_rqs_ttl(
-    redis: RedisServer,
     workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
-    qt_run: Run,
+    open_view: OpenView,
     until: Until,
 ) -> None:
-    view = shown_view(redis)
+    view = open_view()
     activated = QSignalSpy(view.taskActivated)
-    try:
-        until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
-        assert view.summary.text() == "2 workers · 0 busy · 0 suspended"
-        for name, worker in workers.items():
-            assert cell(view, name, WorkerColumn.HOST) == socket.gethostname()
-            assert cell(view, name, WorkerColumn.PID) == str(worker.proc.pid)
-            assert cell(view, name, WorkerColumn.QUEUES) == "high_priority, default, low_priority"
-            assert cell(view, name, WorkerColumn.HEARTBEAT).endswith(("s ago", "just now"))
-        view.select_worker("w1")
-        view.table.sortByColumn(WorkerColumn.WORKER, Qt.SortOrder.DescendingOrder)
+    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    assert view.summary.text() == "2 workers · 0 busy · 0 suspended"
+    for name, worker in workers.items():
+        assert cell(view, name, WorkerColumn.HOST) == socket.gethostname()
+        assert cell(view, name, WorkerColumn.PID) == str(worker.proc.pid)
+        assert cell(view, name, WorkerColumn.QUEUES) == "high_priority, default, low_priority"
+        assert cell(view, name, WorkerColumn.HEARTBEAT).endswith(("s ago", "just now"))
+    view.select_worker("w1")
+    view.table.sortByColumn(WorkerColumn.WORKER, Qt.SortOrder.DescendingOrder)
 
-        task, go = add_waiting_task("render the docs")
+    task, go = add_waiting_task("render the docs")
 
-        busy = until(lambda: busy_with(view, "render the docs"), "a worker busy")
-        assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
-        # updated in place: the sort and the selection stay across the reads
-        assert view.selected_workers() == ["w1"]
-        assert [view.proxy.index(r, 0).data() for r in range(2)] == ["w1", "w0"]
-        row = view.proxy.mapFromSource(view.model.index(view.model.row_of(busy) or 0, 0))
-        rect = view.table.visualRect(row.siblingAtColumn(WorkerColumn.TASK))
-        QTest.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        QTest.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        assert [list(args) for args in _calls(activated)] == [[task.id]]
+    busy = until(lambda: busy_with(view, "render the docs"), "a worker busy")
+    assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
+    # updated in place: the sort and the selection stay across the reads
+    assert view.selected_workers() == ["w1"]
+    assert [view.proxy.index(r, 0).data() for r in range(2)] == ["w1", "w0"]
+    row = view.proxy.mapFromSource(view.model.index(view.model.row_of(busy) or 0, 0))
+    rect = view.table.visualRect(row.siblingAtColumn(WorkerColumn.TASK))
+    QTest.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert [list(args) for args in _calls(activated)] == [[task.id]]
 
-        go.touch()
-        until(lambda: cell(view, busy, WorkerColumn.DONE) == "1", "its task counted")
-        assert states(view)[busy] == "idle"
-        assert cell(view, busy, WorkerColumn.TASK) == ""
-    finally:
-        close(view, qt_run)
+    go.touch()
+    until(lambda: cell(view, busy, WorkerColumn.DONE) == "1", "its task counted")
+    assert states(view)[busy] == "idle"
+    assert cell(view, busy, WorkerColumn.TASK) == ""
     # the same workers seen 7 minutes later: their heartbeats older than RQ's worker TTL
-    later = shown_view(redis, clock=lambda: time.time() + WORKER_TTL_S + 5)
-    try:
-        until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
-        assert later.summary.text() == "0 workers · 0 busy · 0 suspended · 2 lost"
-        assert cell(later, "w0", WorkerColumn.HEARTBEAT).startswith("7 m ")
-        row = later.model.row_of("w0") or 0
-        grey = later.model.index(row, WorkerColumn.WORKER).data(Qt.ItemDataRole.ForegroundRole)
-        assert grey.name() == adapt("#6b7280")
-        tip = later.model.index(row, WorkerColumn.STATE).data(Qt.ItemDataRole.ToolTipRole)
-        assert "RQ's worker TTL (420 s)" in tip
-    finally:
-        close(later, qt_run)
+    later = open_view(clock=lambda: time.time() + WORKER_TTL_S + 5)
+    until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
+    assert later.summary.text() == "0 workers · 0 busy · 0 suspended · 2 lost"
+    assert cell(later, "w0", WorkerColumn.HEARTBEAT).startswith("7 m ")
+    row = later.model.row_of("w0") or 0
+    grey = later.model.index(row, WorkerColumn.WORKER).data(Qt.ItemDataRole.ForegroundRole)
+    assert grey.name() == adapt("#6b7280")
+    tip = later.model.index(row, WorkerColumn.STATE).data(Qt.ItemDataRole.ToolTipRole)
+    assert "RQ's worker TTL (420 s)" in tip
 
 
 def test_suspend_keeps_a_worker_from_new_tasks_they_go_to_the_other_and_resume_frees_it(
-    redis: RedisServer,
     workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
-    qt_run: Run,
+    open_view: OpenView,
     until: Until,
 ) -> None:
-    view = shown_view(redis)
-    try:
-        until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
-        assert "finishes its current task and takes no new one until resumed" in (
-            view.suspend_button.toolTip()
-        )
-        assert view.menu.actions() == [view.suspend_action, view.resume_action]
-        assert not view.suspend_button.isEnabled()  # nothing selected
-        view.select_worker("w0")
+    view = open_view()
+    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    assert "finishes its current task and takes no new one until resumed" in (
+        view.suspend_button.toolTip()
+    )
+    assert view.menu.actions() == [view.suspend_action, view.resume_action]
+    assert not view.suspend_button.isEnabled()  # nothing selected
+    view.select_worker("w0")
 
-        QTest.mouseClick(view.suspend_button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(view.suspend_button, Qt.MouseButton.LeftButton)
 
-        until(lambda: "Suspended w0 (now suspended)" in view.message, "the answer")
-        until(lambda: states(view) == {"w0": "suspended", "w1": "idle"}, "w0 suspended")
-        assert view.summary.text() == "2 workers · 0 busy · 1 suspended"
+    until(lambda: "Suspended w0 (now suspended)" in view.message, "the answer")
+    until(lambda: states(view) == {"w0": "suspended", "w1": "idle"}, "w0 suspended")
+    assert view.summary.text() == "2 workers · 0 busy · 1 suspended"
 
-        _, go = add_waiting_task("nightly backup")
+    _, go = add_waiting_task("nightly backup")
 
-        assert until(lambda: busy_with(view, "nightly backup"), "busy") == "w1"
-        assert states(view)["w0"] == "suspended"
+    assert until(lambda: busy_with(view, "nightly backup"), "busy") == "w1"
+    assert states(view)["w0"] == "suspended"
 
-        view.menu.actions()[1].trigger()  # the context menu's Resume
+    view.menu.actions()[1].trigger()  # the context menu's Resume
 
-        until(lambda: "Resumed w0 (now idle)" in view.message, "the answer")
-        until(lambda: states(view) == {"w0": "idle", "w1": "busy"}, "w0 idle again")
-        go.touch()
-    finally:
-        close(view, qt_run)
+    until(lambda: "Resumed w0 (now idle)" in view.message, "the answer")
+    until(lambda: states(view) == {"w0": "idle", "w1": "busy"}, "w0 idle again")
+    go.touch()
 
 
 def test_a_busy_worker_suspended_says_suspending_until_its_task_ends_and_offline_once_stopped(
-    redis: RedisServer,
     workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
-    qt_run: Run,
+    open_view: OpenView,
     until: Until,
 ) -> None:
-    view = shown_view(redis)
-    try:
-        _, go = add_waiting_task("import the photos")
-        busy = until(lambda: busy_with(view, "import the photos"), "busy")
-        view.select_worker(busy)
+    view = open_view()
+    _, go = add_waiting_task("import the photos")
+    busy = until(lambda: busy_with(view, "import the photos"), "busy")
+    view.select_worker(busy)
 
-        view.suspend_action.trigger()
+    view.suspend_action.trigger()
 
-        until(lambda: f"Suspending {busy}: it finishes its current task" in view.message, "said")
-        until(lambda: states(view)[busy] == "suspending", "suspending")
-        assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
-        assert cell(view, busy, WorkerColumn.TASK) == "import the photos"
-        go.touch()
-        until(lambda: states(view)[busy] == "suspended", "suspended once its task ended")
-        assert cell(view, busy, WorkerColumn.DONE) == "1"
+    until(lambda: f"Suspending {busy}: it finishes its current task" in view.message, "said")
+    until(lambda: states(view)[busy] == "suspending", "suspending")
+    assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
+    assert cell(view, busy, WorkerColumn.TASK) == "import the photos"
+    go.touch()
+    until(lambda: states(view)[busy] == "suspended", "suspended once its task ended")
+    assert cell(view, busy, WorkerColumn.DONE) == "1"
 
-        os.kill(workers[busy].proc.pid, signal.SIGTERM)  # stopped while suspended
+    os.kill(workers[busy].proc.pid, signal.SIGTERM)  # stopped while suspended
 
-        until(lambda: states(view)[busy] == "offline", "offline")
-        assert view.summary.text() == "1 worker · 0 busy · 0 suspended · 1 offline"
-        view.resume_action.trigger()  # resumable: its suspend would outlive a restart
+    until(lambda: states(view)[busy] == "offline", "offline")
+    assert view.summary.text() == "1 worker · 0 busy · 0 suspended · 1 offline"
+    view.resume_action.trigger()  # resumable: its suspend would outlive a restart
 
-        until(lambda: f"Resumed {busy}: it is offline now" in view.message, "said")
-        until(lambda: states(view)[busy] == "gone", "no longer suspended")
-    finally:
-        close(view, qt_run)
+    until(lambda: f"Resumed {busy}: it is offline now" in view.message, "said")
+    until(lambda: states(view)[busy] == "gone", "no longer suspended")
 
 
 def test_a_worker_that_does_not_answer_stops_or_dies_is_shown_so_with_the_codes_fix(
-    redis: RedisServer, workers: dict[str, BackgroundWorker], qt_run: Run, until: Until
+    workers: dict[str, BackgroundWorker], open_view: OpenView, until: Until
 ) -> None:
-    view = shown_view(redis)
-    try:
-        until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
-        os.kill(workers["w0"].proc.pid, signal.SIGSTOP)  # it listens, but cannot answer
-        view.select_worker("w0")
-        view.suspend_action.trigger()
-        assert not view.resume_button.isEnabled()  # while the control is under way
+    view = open_view()
+    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    os.kill(workers["w0"].proc.pid, signal.SIGSTOP)  # it listens, but cannot answer
+    view.select_worker("w0")
+    view.suspend_action.trigger()
+    assert not view.resume_button.isEnabled()  # while the control is under way
 
-        until(lambda: "CLUSTER_CONTROL_NO_ANSWER" in view.message, "no answer")
-        assert "did not answer within 5 s" in view.message
-        assert "A worker did not take a control command" in view.message  # its description
-        assert "Fix: Check the worker" in view.message
-        assert view.note.styleSheet() == f"color: {adapt('#dc2626')};"
-        assert view.resume_button.isEnabled()
+    until(lambda: "CLUSTER_CONTROL_NO_ANSWER" in view.message, "no answer")
+    assert "did not answer within 5 s" in view.message
+    assert "A worker did not take a control command" in view.message  # its description
+    assert "Fix: Check the worker" in view.message
+    assert view.note.styleSheet() == f"color: {adapt('#dc2626')};"
+    assert view.resume_button.isEnabled()
 
-        os.kill(workers["w1"].proc.pid, signal.SIGTERM)  # a warm shutdown: it leaves RQ's list
-        os.kill(workers["w0"].proc.pid, signal.SIGKILL)  # dies: its RQ key outlives it
+    os.kill(workers["w1"].proc.pid, signal.SIGTERM)  # a warm shutdown: it leaves RQ's list
+    os.kill(workers["w0"].proc.pid, signal.SIGKILL)  # dies: its RQ key outlives it
 
-        until(lambda: states(view) == {"w0": "lost", "w1": "gone"}, "lost and gone")
-        assert view.summary.text() == "0 workers · 0 busy · 0 suspended · 1 lost · 1 gone"
-        assert cell(view, "w1", WorkerColumn.PID) == str(workers["w1"].proc.pid)  # still shown
+    until(lambda: states(view) == {"w0": "lost", "w1": "gone"}, "lost and gone")
+    assert view.summary.text() == "0 workers · 0 busy · 0 suspended · 1 lost · 1 gone"
+    assert cell(view, "w1", WorkerColumn.PID) == str(workers["w1"].proc.pid)  # still shown
 
-        view.select_worker("w1")
-        view.suspend_action.trigger()
+    view.select_worker("w1")
+    view.suspend_action.trigger()
 
-        until(lambda: "CLUSTER_WORKER_NOT_FOUND" in view.message, "refused")
-        assert "no live worker is named 'w1': it stopped or left the cluster" in view.message
-        assert "it died and its heartbeat ran out" in view.message  # the code's description
-        assert "Fix: See the live workers in the window's Workers view" in view.message
-    finally:
-        close(view, qt_run)
+    until(lambda: "CLUSTER_WORKER_NOT_FOUND" in view.message, "refused")
+    assert "no live worker is named 'w1': it stopped or left the cluster" in view.message
+    assert "it died and its heartbeat ran out" in view.message  # the code's description
+    assert "Fix: See the live workers in the window's Workers view" in view.message
 
 
 def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_the_list(

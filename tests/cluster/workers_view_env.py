@@ -31,9 +31,11 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from qtqueue.cluster.jobs import enqueue
+from qtqueue.cluster.workers_source import ClusterWorkersSource
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
 from qtqueue.launch import finish_pending, run_in_loop
+from qtqueue.ui.workers_view import WorkersView
 
 T = TypeVar("T")
 Run = Callable[..., Any]
@@ -112,6 +114,26 @@ def add_waiting_task(redis: RedisServer, tmp_path: Path) -> Callable[[str], tupl
         return task, go
 
     return add
+
+
+@pytest.fixture
+def open_view(redis: RedisServer, qt_run: Run) -> Iterator[Callable[..., WorkersView]]:
+    """`open_view(**kwargs)`: a shown `WorkersView` (keywords: the view's) reading the test's
+    cluster through `ClusterWorkersSource`; each is stopped, closed and deleted at the end."""
+    opened: list[WorkersView] = []
+
+    def open_one(**kwargs: Any) -> WorkersView:
+        view = WorkersView(ClusterWorkersSource(redis.url), **kwargs)
+        view.resize(1200, 300)
+        view.show()
+        opened.append(view)
+        return view
+
+    yield open_one
+    for view in opened:
+        qt_run(view.stop())
+        view.close()
+        view.deleteLater()
 
 
 @pytest.fixture
