@@ -61,6 +61,7 @@ def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_pa
 ) -> None:
     view = open_view()
     activated = QSignalSpy(view.taskActivated)
+    resets, inserted = QSignalSpy(view.model.modelReset), QSignalSpy(view.model.rowsInserted)
     until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
     assert view.summary.text() == "2 workers · 0 busy · 0 suspended"
     for name, worker in workers.items():
@@ -88,6 +89,8 @@ def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_pa
     until(lambda: cell(view, busy, WorkerColumn.DONE) == "1", "its task counted")
     assert states(view)[busy] == "idle"
     assert cell(view, busy, WorkerColumn.TASK) == ""
+    assert view.reads >= 3
+    assert (resets.count(), inserted.count()) == (0, 2)  # rows updated in place, never reset
     # the same workers seen 7 minutes later: their heartbeats older than RQ's worker TTL
     later = open_view(clock=lambda: time.time() + WORKER_TTL_S + 5)
     until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
@@ -195,6 +198,22 @@ def test_a_worker_that_does_not_answer_stops_or_dies_is_shown_so_with_the_codes_
     assert "no live worker is named 'w1': it stopped or left the cluster" in view.message
     assert "it died and its heartbeat ran out" in view.message  # the code's description
     assert "Fix: See the live workers in the window's Workers view" in view.message
+
+
+def test_a_redis_that_cannot_be_reached_is_said_with_the_codes_fix_and_the_last_read_stays(
+    redis: RedisServer, open_view: OpenView, until: Until
+) -> None:
+    view = open_view()
+    until(lambda: view.reads >= 1, "a read")
+    assert view.summary.text() == "0 workers · 0 busy · 0 suspended"
+
+    os.kill(redis.pid, signal.SIGTERM)
+
+    until(lambda: "CLUSTER_REDIS_UNAVAILABLE" in view.message, "said")
+    assert f"cannot reach the cluster's Redis at 127.0.0.1:{redis.port}" in view.message
+    assert "Fix: Check that redis-server runs" in view.message
+    assert view.message.startswith("Cannot read the workers: ")
+    assert view.summary.text() == "0 workers · 0 busy · 0 suspended"
 
 
 def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_the_list(
