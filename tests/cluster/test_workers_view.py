@@ -54,17 +54,17 @@ def busy_with(view: WorkersView, task_name: str) -> str | None:
 
 
 def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_past_rqs_ttl(
-    workers: dict[str, BackgroundWorker],
+    two_workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
     open_view: OpenView,
-    until: Until,
+    qt_until: Until,
 ) -> None:
     view = open_view()
     activated = QSignalSpy(view.taskActivated)
     resets, inserted = QSignalSpy(view.model.modelReset), QSignalSpy(view.model.rowsInserted)
-    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    qt_until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
     assert view.summary.text() == "2 workers · 0 busy · 0 suspended"
-    for name, worker in workers.items():
+    for name, worker in two_workers.items():
         assert cell(view, name, WorkerColumn.HOST) == socket.gethostname()
         assert cell(view, name, WorkerColumn.PID) == str(worker.proc.pid)
         assert cell(view, name, WorkerColumn.QUEUES) == "high_priority, default, low_priority"
@@ -74,7 +74,7 @@ def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_pa
 
     task, go = add_waiting_task("render the docs")
 
-    busy = until(lambda: busy_with(view, "render the docs"), "a worker busy")
+    busy = qt_until(lambda: busy_with(view, "render the docs"), "a worker busy")
     assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
     # updated in place: the sort and the selection stay across the reads
     assert view.selected_workers() == ["w1"]
@@ -86,14 +86,14 @@ def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_pa
     assert [list(args) for args in _calls(activated)] == [[task.id]]
 
     go.touch()
-    until(lambda: cell(view, busy, WorkerColumn.DONE) == "1", "its task counted")
+    qt_until(lambda: cell(view, busy, WorkerColumn.DONE) == "1", "its task counted")
     assert states(view)[busy] == "idle"
     assert cell(view, busy, WorkerColumn.TASK) == ""
     assert view.reads >= 3
     assert (resets.count(), inserted.count()) == (0, 2)  # rows updated in place, never reset
     # the same workers seen 7 minutes later: their heartbeats older than RQ's worker TTL
     later = open_view(clock=lambda: time.time() + WORKER_TTL_S + 5)
-    until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
+    qt_until(lambda: states(later) == {"w0": "lost", "w1": "lost"}, "both lost")
     assert later.summary.text() == "0 workers · 0 busy · 0 suspended · 2 lost"
     assert cell(later, "w0", WorkerColumn.HEARTBEAT).startswith("7 m ")
     row = later.model.row_of("w0") or 0
@@ -104,13 +104,13 @@ def test_the_view_lists_the_workers_idle_then_one_busy_with_its_task_and_lost_pa
 
 
 def test_suspend_keeps_a_worker_from_new_tasks_they_go_to_the_other_and_resume_frees_it(
-    workers: dict[str, BackgroundWorker],
+    two_workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
     open_view: OpenView,
-    until: Until,
+    qt_until: Until,
 ) -> None:
     view = open_view()
-    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    qt_until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
     assert "finishes its current task and takes no new one until resumed" in (
         view.suspend_button.toolTip()
     )
@@ -120,96 +120,96 @@ def test_suspend_keeps_a_worker_from_new_tasks_they_go_to_the_other_and_resume_f
 
     QTest.mouseClick(view.suspend_button, Qt.MouseButton.LeftButton)
 
-    until(lambda: "Suspended w0 (now suspended)" in view.message, "the answer")
-    until(lambda: states(view) == {"w0": "suspended", "w1": "idle"}, "w0 suspended")
+    qt_until(lambda: "Suspended w0 (now suspended)" in view.message, "the answer")
+    qt_until(lambda: states(view) == {"w0": "suspended", "w1": "idle"}, "w0 suspended")
     assert view.summary.text() == "2 workers · 0 busy · 1 suspended"
 
     _, go = add_waiting_task("nightly backup")
 
-    assert until(lambda: busy_with(view, "nightly backup"), "busy") == "w1"
+    assert qt_until(lambda: busy_with(view, "nightly backup"), "busy") == "w1"
     assert states(view)["w0"] == "suspended"
 
     view.menu.actions()[1].trigger()  # the context menu's Resume
 
-    until(lambda: "Resumed w0 (now idle)" in view.message, "the answer")
-    until(lambda: states(view) == {"w0": "idle", "w1": "busy"}, "w0 idle again")
+    qt_until(lambda: "Resumed w0 (now idle)" in view.message, "the answer")
+    qt_until(lambda: states(view) == {"w0": "idle", "w1": "busy"}, "w0 idle again")
     go.touch()
 
 
 def test_a_busy_worker_suspended_says_suspending_until_its_task_ends_and_offline_once_stopped(
-    workers: dict[str, BackgroundWorker],
+    two_workers: dict[str, BackgroundWorker],
     add_waiting_task: AddTask,
     open_view: OpenView,
-    until: Until,
+    qt_until: Until,
 ) -> None:
     view = open_view()
     _, go = add_waiting_task("import the photos")
-    busy = until(lambda: busy_with(view, "import the photos"), "busy")
+    busy = qt_until(lambda: busy_with(view, "import the photos"), "busy")
     view.select_worker(busy)
 
     view.suspend_action.trigger()
 
-    until(lambda: f"Suspending {busy}: it finishes its current task" in view.message, "said")
-    until(lambda: states(view)[busy] == "suspending", "suspending")
+    qt_until(lambda: f"Suspending {busy}: it finishes its current task" in view.message, "said")
+    qt_until(lambda: states(view)[busy] == "suspending", "suspending")
     assert view.summary.text() == "2 workers · 1 busy · 0 suspended"
     assert cell(view, busy, WorkerColumn.TASK) == "import the photos"
     go.touch()
-    until(lambda: states(view)[busy] == "suspended", "suspended once its task ended")
+    qt_until(lambda: states(view)[busy] == "suspended", "suspended once its task ended")
     assert cell(view, busy, WorkerColumn.DONE) == "1"
 
-    os.kill(workers[busy].proc.pid, signal.SIGTERM)  # stopped while suspended
+    os.kill(two_workers[busy].proc.pid, signal.SIGTERM)  # stopped while suspended
 
-    until(lambda: states(view)[busy] == "offline", "offline")
+    qt_until(lambda: states(view)[busy] == "offline", "offline")
     assert view.summary.text() == "1 worker · 0 busy · 0 suspended · 1 offline"
     view.resume_action.trigger()  # resumable: its suspend would outlive a restart
 
-    until(lambda: f"Resumed {busy}: it is offline now" in view.message, "said")
-    until(lambda: states(view)[busy] == "gone", "no longer suspended")
+    qt_until(lambda: f"Resumed {busy}: it is offline now" in view.message, "said")
+    qt_until(lambda: states(view)[busy] == "gone", "no longer suspended")
 
 
 def test_a_worker_that_does_not_answer_stops_or_dies_is_shown_so_with_the_codes_fix(
-    workers: dict[str, BackgroundWorker], open_view: OpenView, until: Until
+    two_workers: dict[str, BackgroundWorker], open_view: OpenView, qt_until: Until
 ) -> None:
     view = open_view()
-    until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
-    os.kill(workers["w0"].proc.pid, signal.SIGSTOP)  # it listens, but cannot answer
+    qt_until(lambda: states(view) == {"w0": "idle", "w1": "idle"}, "both idle")
+    os.kill(two_workers["w0"].proc.pid, signal.SIGSTOP)  # it listens, but cannot answer
     view.select_worker("w0")
     view.suspend_action.trigger()
     assert not view.resume_button.isEnabled()  # while the control is under way
 
-    until(lambda: "CLUSTER_CONTROL_NO_ANSWER" in view.message, "no answer")
+    qt_until(lambda: "CLUSTER_CONTROL_NO_ANSWER" in view.message, "no answer")
     assert "did not answer within 5 s" in view.message
     assert "A worker did not take a control command" in view.message  # its description
     assert "Fix: Check the worker" in view.message
     assert view.note.styleSheet() == f"color: {adapt('#dc2626')};"
     assert view.resume_button.isEnabled()
 
-    os.kill(workers["w1"].proc.pid, signal.SIGTERM)  # a warm shutdown: it leaves RQ's list
-    os.kill(workers["w0"].proc.pid, signal.SIGKILL)  # dies: its RQ key outlives it
+    os.kill(two_workers["w1"].proc.pid, signal.SIGTERM)  # a warm shutdown: it leaves RQ's list
+    os.kill(two_workers["w0"].proc.pid, signal.SIGKILL)  # dies: its RQ key outlives it
 
-    until(lambda: states(view) == {"w0": "lost", "w1": "gone"}, "lost and gone")
+    qt_until(lambda: states(view) == {"w0": "lost", "w1": "gone"}, "lost and gone")
     assert view.summary.text() == "0 workers · 0 busy · 0 suspended · 1 lost · 1 gone"
-    assert cell(view, "w1", WorkerColumn.PID) == str(workers["w1"].proc.pid)  # still shown
+    assert cell(view, "w1", WorkerColumn.PID) == str(two_workers["w1"].proc.pid)  # still shown
 
     view.select_worker("w1")
     view.suspend_action.trigger()
 
-    until(lambda: "CLUSTER_WORKER_NOT_FOUND" in view.message, "refused")
+    qt_until(lambda: "CLUSTER_WORKER_NOT_FOUND" in view.message, "refused")
     assert "no live worker is named 'w1': it stopped or left the cluster" in view.message
     assert "it died and its heartbeat ran out" in view.message  # the code's description
     assert "Fix: See the live workers in the window's Workers view" in view.message
 
 
 def test_a_redis_that_cannot_be_reached_is_said_with_the_codes_fix_and_the_last_read_stays(
-    redis: RedisServer, open_view: OpenView, until: Until
+    redis: RedisServer, open_view: OpenView, qt_until: Until
 ) -> None:
     view = open_view()
-    until(lambda: view.reads >= 1, "a read")
+    qt_until(lambda: view.reads >= 1, "a read")
     assert view.summary.text() == "0 workers · 0 busy · 0 suspended"
 
     os.kill(redis.pid, signal.SIGTERM)
 
-    until(lambda: "CLUSTER_REDIS_UNAVAILABLE" in view.message, "said")
+    qt_until(lambda: "CLUSTER_REDIS_UNAVAILABLE" in view.message, "said")
     assert f"cannot reach the cluster's Redis at 127.0.0.1:{redis.port}" in view.message
     assert "Fix: Check that redis-server runs" in view.message
     assert view.message.startswith("Cannot read the workers: ")
@@ -217,7 +217,7 @@ def test_a_redis_that_cannot_be_reached_is_said_with_the_codes_fix_and_the_last_
 
 
 def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_the_list(
-    redis: RedisServer, tmp_path: Path, qt_run: Run, until: Until, qapp: QApplication
+    redis: RedisServer, tmp_path: Path, qt_run: Run, qt_until: Until, qapp: QApplication
 ) -> None:
     registry = default_registry(entry_points=False)
     window = qt_run(
@@ -243,7 +243,7 @@ def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_th
 
         assert tabs.currentWidget() is view
         assert view.timer.isActive()
-        until(lambda: view.reads >= 1, "a read")
+        qt_until(lambda: view.reads >= 1, "a read")
         assert view.summary.text() == "0 workers · 0 busy · 0 suspended"
 
         task_id = qt_run(window.queue.add_task(Task("custom_command", {"command": "true"})))
@@ -251,7 +251,7 @@ def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_th
 
         assert tabs.currentWidget() is window.form.tasksTab
         assert not view.timer.isActive()
-        until(lambda: [t.id for t in window.selected_tasks()] == [task_id], "selected")
+        qt_until(lambda: [t.id for t in window.selected_tasks()] == [task_id], "selected")
     finally:
         qt_run(window.shutdown(), 60)
         qt_run(source.close())

@@ -65,7 +65,7 @@ def qt_run(qapp: QApplication, tmp_path: Path) -> Iterator[Run]:
 
 
 @pytest.fixture
-def workers(redis: RedisServer, tmp_path: Path) -> Iterator[dict[str, BackgroundWorker]]:
+def two_workers(redis: RedisServer, tmp_path: Path) -> Iterator[dict[str, BackgroundWorker]]:
     """`qtqueue -v worker --redis URL --name w0` and `… w1`, started at once, entered once
     both have registered; at the end each still running gets SIGCONT and SIGTERM by its pid
     (a warm shutdown), SIGKILL after 30 s."""
@@ -137,8 +137,8 @@ def open_view(redis: RedisServer, qt_run: Run) -> Iterator[Callable[..., Workers
 
 
 @pytest.fixture
-def until(qt_run: Run) -> Callable[..., Any]:
-    """`until(predicate, what, timeout_s=20)`: `predicate()`'s first truthy value, the qasync
+def qt_until(qt_run: Run) -> Callable[..., Any]:
+    """`qt_until(predicate, what, timeout_s=20)`: `predicate()`'s first truthy value, the qasync
     loop running meanwhile (Qt's timers, the view's reads)."""
 
     def wait(predicate: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
