@@ -314,7 +314,7 @@ class WorkersView(QWidget):
 
     def _again(self) -> None:
         if self.isVisible() and not self._stopped():
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self, self.refresh)  # dropped if the view is deleted
 
     async def _read(self) -> None:
         try:
@@ -361,9 +361,11 @@ class WorkersView(QWidget):
         self.table.selectionModel().setCurrentIndex(index, _SELECT_ROWS)
 
     def _update_actions(self, *_args: object) -> None:
-        chosen = bool(self.table.selectionModel().selectedRows()) and not self._acting
-        self.suspend_action.setEnabled(chosen)
-        self.resume_action.setEnabled(chosen)
+        """Suspend applies while a selected worker is not told to suspend, Resume while one
+        is (suspending, suspended, offline, or lost with its suspend in force)."""
+        told = [self.model.suspend_in_force(n) for n in self.selected_workers()]
+        self.suspend_action.setEnabled(not self._acting and not all(told))
+        self.resume_action.setEnabled(not self._acting and any(told))
 
     def _context_menu(self, pos: QPoint) -> None:
         self.menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -136,6 +136,8 @@ STATE_TIPS: dict[str, str] = {
     "running: it died without leaving the cluster; its task is retried or dead-lettered",
     "gone": "Gone: it stopped and left the cluster's list of workers",
 }
+#: The states of a worker told to suspend.
+SUSPENDED = frozenset({"suspending", "suspended", "offline"})
 #: The states shown greyed: the worker does not run.
 NOT_RUNNING = frozenset({"offline", "lost", "gone"})
 _GREY = "#6b7280"
@@ -290,6 +292,16 @@ class WorkersTableModel(QAbstractTableModel):
     def row_of(self, name: str) -> int | None:
         """The model row of the worker `name`, if shown."""
         return self._by_name.get(name)
+
+    def suspend_in_force(self, name: str) -> bool:
+        """Whether the worker `name` is told to suspend (shown suspending, suspended or
+        offline, or its suspend key is set)."""
+        n = self._by_name.get(name)
+        if n is None:
+            return False
+        row = self._rows[n]
+        shown = row.cells[WorkerColumn.STATE]
+        return shown in SUSPENDED or (shown != "gone" and bool(row.slot.get("suspend_requested")))
 
     def slot(self, name: str) -> dict[str, Any] | None:
         """The latest read of the worker `name` (with `shown_state` as "shown")."""

@@ -117,12 +117,14 @@ def test_suspend_keeps_a_worker_from_new_tasks_they_go_to_the_other_and_resume_f
     assert view.menu.actions() == [view.suspend_action, view.resume_action]
     assert not view.suspend_button.isEnabled()  # nothing selected
     view.select_worker("w0")
+    assert (view.suspend_button.isEnabled(), view.resume_button.isEnabled()) == (True, False)
 
     QTest.mouseClick(view.suspend_button, Qt.MouseButton.LeftButton)
 
     qt_until(lambda: "Suspended w0 (now suspended)" in view.message, "the answer")
     qt_until(lambda: states(view) == {"w0": "suspended", "w1": "idle"}, "w0 suspended")
     assert view.summary.text() == "2 workers · 0 busy · 1 suspended"
+    assert (view.suspend_button.isEnabled(), view.resume_button.isEnabled()) == (False, True)
 
     _, go = add_waiting_task("nightly backup")
 
@@ -175,14 +177,16 @@ def test_a_worker_that_does_not_answer_stops_or_dies_is_shown_so_with_the_codes_
     os.kill(two_workers["w0"].proc.pid, signal.SIGSTOP)  # it listens, but cannot answer
     view.select_worker("w0")
     view.suspend_action.trigger()
-    assert not view.resume_button.isEnabled()  # while the control is under way
+    assert not view.suspend_button.isEnabled()  # while the control is under way
 
     qt_until(lambda: "CLUSTER_CONTROL_NO_ANSWER" in view.message, "no answer")
     assert "did not answer within 5 s" in view.message
     assert "A worker did not take a control command" in view.message  # its description
     assert "Fix: Check the worker" in view.message
     assert view.note.styleSheet() == f"color: {adapt('#dc2626')};"
-    assert view.resume_button.isEnabled()
+    # its suspend is in force all the same (a key it reads when it can): Resume applies now
+    qt_until(lambda: states(view)["w0"] == "suspended", "w0 suspended")
+    assert (view.suspend_button.isEnabled(), view.resume_button.isEnabled()) == (False, True)
 
     os.kill(two_workers["w1"].proc.pid, signal.SIGTERM)  # a warm shutdown: it leaves RQ's list
     os.kill(two_workers["w0"].proc.pid, signal.SIGKILL)  # dies: its RQ key outlives it

@@ -15,6 +15,7 @@ pytest.importorskip("PySide6", reason="PySide6 not installed: pip install -e '.[
 pytest.importorskip("qasync", reason="qasync not installed: pip install -e '.[test-gui]'")
 
 import asyncio
+import gc
 import signal
 import subprocess
 import sys
@@ -44,7 +45,16 @@ NAMES = ("w0", "w1")
 
 
 @pytest.fixture
-def qt_run(qapp: QApplication, tmp_path: Path) -> Iterator[Run]:
+def loop_collected() -> Iterator[None]:
+    """After `qt_run` is torn down (it depends on this), its closed qasync loop is collected
+    here, on the main thread, as tests/ui's conftest does: a collection that happened to run
+    in a worker thread would leave its Qt timers to fire into freed memory (a segfault)."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def qt_run(qapp: QApplication, tmp_path: Path, loop_collected: None) -> Iterator[Run]:
     """`qt_run(coro, timeout_s=30)`: run a coroutine on a fresh qasync loop over pytest-qt's
     QApplication (Qt's events and timers included); QSettings kept under tmp_path."""
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
