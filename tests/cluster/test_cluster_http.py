@@ -4,18 +4,27 @@ subprocess, reached over HTTP with the data directory's API key (kept in a real 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
+import os
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import psutil
 import pytest
+from aiohttp import web
+from api.admin_env import browser_missing, chromium, read_png
 from cluster_control_env import background_worker
 from cluster_env import RedisServer, free_port, redis_server, run_workers
 from cluster_http_env import cluster_http, sample
 from helpers.cli import qtqueue_command, refused
 from helpers.waiting import wait_until
 
+from qtqueue.api.http.app import build_app
 from qtqueue.cluster.backend import ClusterBackend
+from qtqueue.cluster.http_engine import ClusterEngine
 
 pytestmark = pytest.mark.usefixtures("secret_service")  # the API key is in the keyring
 
@@ -48,6 +57,7 @@ def test_a_task_posted_over_rest_runs_on_a_worker_and_the_list_filters_orders_an
         assert (shown["id"], shown["status"], shown["result"]) == (greet["id"], "completed",
                                                                    {"exit_code": 0})  # fmt: skip
         assert "made-over-rest" in api.get(f"/tasks/{greet['id']}/log")
+        assert "made-over-rest" in api.get(f"/tasks/{greet['id'][:8]}/log?follow=1")  # ends
         failed = api.get(f"/tasks/{broke['task']['id']}")["task"]
         assert failed["status"] == "failed" and failed["error_code"]
 
@@ -170,3 +180,105 @@ def test_a_password_in_the_url_or_redis_down_at_the_start_is_a_coded_error(
     engine_option = run("run", "--redis", down, "--http", "127.0.0.1:0", "--until-idle")
     assert engine_option.returncode == 2 and "runs no tasks" in engine_option.stderr
     assert "Traceback" not in no_http.stderr + engine_option.stderr
+
+
+def _css(browser: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(browser.find_elements(By.CSS_SELECTOR, selector))
+
+
+def _text(browser: Any, selector: str) -> str:
+    found = _css(browser, selector)
+    return str(found[0].text) if len(found) == 1 else ""
+
+
+@pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
+def test_the_admin_page_on_a_cluster_shows_its_tasks_its_workers_and_what_it_lacks(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """Set QTQUEUE_ADMIN_SCREENSHOT=PATH to keep the page's picture."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    pid_file, go = tmp_path / "t.pid", tmp_path / "t.go"
+    hold = f"echo 40%; echo $$ > {pid_file}; until [ -e {go} ]; do sleep 0.05; done"
+    with (
+        cluster_http(redis.url, tmp_path) as api,
+        background_worker(redis.url, tmp_path, "w0", client=redis.client),
+        chromium(tmp_path / "chromium") as browser,
+    ):
+        lines = (("lint", "true"), ("broken", "exit 2"), ("build", hold))
+        posts = [api.request("POST", "/tasks/", shell(line, name=name, max_retries=0))
+                 for name, line in lines]  # fmt: skip
+        ids = [body["task"]["id"] for _, body in posts]
+        wait_until(pid_file.exists, what="the build running")
+
+        def until(condition: Any, what: str) -> Any:
+            return WebDriverWait(browser, 20).until(condition, message=what)
+
+        browser.get(api.url + "/admin/tasks")
+        field = _css(browser, "#key-input")[0]
+        field.send_keys(api.key)
+        _css(browser, "#key-submit")[0].click()
+
+        def row_status(task_id: str) -> str | None:
+            rows = _css(browser, f'tr[data-task-id="{task_id}"]')
+            return rows[0].get_attribute("data-status") if rows else None
+
+        for task_id, status in zip(ids, ("completed", "failed", "running"), strict=True):
+            until(lambda b, t=task_id, s=status: row_status(t) == s, f"a task {status}")
+        until(lambda b: _text(b, 'tr[data-worker="w0"] .worker-state') == "busy", "w0 busy")
+        assert "1 live · 1 busy" in _text(browser, "#workers-summary")
+        note = _text(browser, "#cluster-note")
+        assert f"Redis at 127.0.0.1:{redis.port}" in note
+        assert "Not available on a cluster: approval" in note
+        assert not _css(browser, "#dispatch-toggle")[0].is_displayed()
+        until(lambda b: _text(b, 'button[data-filter="all"] .count') == "3", "the counts")
+        live = getattr(ClusterBackend, "events", None) is not None
+        state = _css(browser, "#connection")[0].get_attribute("data-state")
+        assert state == ("live" if live else "polling")
+
+        png = browser.get_screenshot_as_png()
+        if os.environ.get("QTQUEUE_ADMIN_SCREENSHOT"):
+            target = Path(os.environ["QTQUEUE_ADMIN_SCREENSHOT"])
+            target.write_bytes(png)
+            dark = [{"name": "prefers-color-scheme", "value": "dark"}]
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": dark})
+            target.with_stem(target.stem + "_dark").write_bytes(browser.get_screenshot_as_png())
+        assert len(read_png(png, max_rows=400).colours()) > 50  # text, badges: not blank
+        go.touch()
+        until(lambda b: row_status(ids[2]) == "completed", "the build completed, read again")
+
+
+class _EventsBackend(ClusterBackend):
+    """A ClusterBackend with the event stream CPORT adds (`events()`: an async iterator of
+    event dicts), here three changes and then Redis gone, as a pub/sub reader would end."""
+
+    async def events(self) -> Any:
+        for n in range(3):
+            await asyncio.sleep(0.05)  # allowed: the events come one by one, as published
+            yield {"kind": "changed", "task_id": f"t{n}", "status": "running", "task": None}
+        raise ConnectionError("Redis went away")
+
+
+async def test_events_relays_the_clusters_event_stream_to_its_last_event_then_ends(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    app = build_app(ClusterEngine(_EventsBackend(redis.url), tmp_path))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/events") as reply:
+                assert reply.status == 200
+                text = (await asyncio.wait_for(reply.content.read(), 10)).decode()
+            async with session.get(f"http://127.0.0.1:{port}/admin/tasks") as page:
+                assert '"live":true' in await page.text()
+    finally:
+        await runner.cleanup()
+    frames = [f for f in text.split("\n\n") if f.startswith("id: ")]
+    assert [f.split("\n")[1] for f in frames] == ["event: changed"] * 3  # none lost at the end
+    assert [json.loads(f.split("data: ", 1)[1])["task_id"] for f in frames] == ["t0", "t1", "t2"]

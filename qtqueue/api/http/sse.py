@@ -239,9 +239,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         while not client.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(client.ready.wait(), KEEPALIVE_S)
-            if client.closed or not stream.allowed():
+            if not stream.allowed():
                 break
-            frames, overflowed = client.take()
+            frames, overflowed = client.take()  # closed: what was pushed before still goes
             out = b""
             if overflowed:
                 seq += 1
@@ -249,7 +249,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             if frames:
                 out += _encode(frames, seq + 1)
                 seq += len(frames)
-            await response.write(out or b": keepalive\n\n")
+            if out or not client.closed:
+                await response.write(out or b": keepalive\n\n")
         await response.write_eof()
     except ConnectionResetError:
         logger.debug("an /events client went away")
