@@ -22,7 +22,9 @@ the audit trail are.
 - `cluster_jobs{queue, state}` — jobs per RQ state: queued, started, deferred, scheduled,
   finished, failed, canceled (RQ's list and registries; finished ones are kept 24 h / 12 h,
   failed ones 7 days);
-- `cluster_dead_letters{queue}` — jobs in each queue's failed registry (the dead letters);
+- `cluster_dead_letters{queue}` — jobs in each queue's failed registry (RQ's dead letters:
+  failed for good, timed out, cancelled while running; qtqueue's own `dead_letter` flag is
+  narrower: a task that had retries, see `reads.py`);
 - `cluster_workers{state}` — live workers idle, busy and suspended;
 - `cluster_worker_jobs_total{worker, outcome}` — jobs each live worker completed or failed;
 - `cluster_worker_working_seconds_total{worker}` — the time each live worker spent on jobs;
@@ -140,8 +142,8 @@ class ClusterCollector(Collector):
             labels=["queue", "state"],
         )  # fmt: skip
         dead = GaugeMetricFamily(
-            "cluster_dead_letters", "Jobs in each queue's failed registry: the dead letters "
-            "(retries used up; a task cancelled while running is kept there too)",
+            "cluster_dead_letters", "Jobs in each queue's failed registry, RQ's dead letters: "
+            "failed for good (retries used up, or none), timed out, or cancelled while running",
             labels=["queue"],
         )  # fmt: skip
         for name, counts in figures["jobs"].items():

@@ -50,6 +50,8 @@ def test_a_task_posted_over_rest_runs_on_a_worker_and_the_list_filters_orders_an
             "POST", "/tasks/", shell("exit 3", name="broke", category="ci", max_retries=0)
         )
         assert status == 201, broke
+        dead = shell("exit 4", name="dead", category="ci", max_retries=1, retry_backoff=[0])
+        assert api.request("POST", "/tasks/", dead)[0] == 201
         assert api.get(f"/tasks/{greet['id']}")["task"]["status"] == "pending"
 
         assert [w.returncode for w in run_workers(redis.url, tmp_path)] == [0]
@@ -65,20 +67,26 @@ def test_a_task_posted_over_rest_runs_on_a_worker_and_the_list_filters_orders_an
         done = api.get("/tasks/?status=completed")
         assert ([t["id"] for t in done["tasks"]], done["total"]) == ([greet["id"]], 1)
         ci = api.get("/tasks/?category=ci")
-        assert [t["name"] for t in ci["tasks"]] == ["broke"]
+        assert [t["name"] for t in ci["tasks"]] == ["dead", "broke"]  # newest first
         newest = api.get("/tasks/?limit=1")
-        assert ([t["name"] for t in newest["tasks"]], newest["total"]) == (["broke"], 2)
-        by_name = api.get("/tasks/?sort=name&limit=1&offset=1")
+        assert ([t["name"] for t in newest["tasks"]], newest["total"]) == (["dead"], 3)
+        by_name = api.get("/tasks/?sort=name&limit=1&offset=2")
         assert [t["name"] for t in by_name["tasks"]] == ["greet"]
         assert api.get("/tasks/?status=pending,running")["total"] == 0
         stats = api.get("/tasks/stats/queue")
-        assert stats["status_distribution"] == {"completed": 1, "failed": 1}
+        assert stats["status_distribution"] == {"completed": 1, "failed": 2}
+        assert stats["summary"]["dead_letters"] == 1  # "dead" used its retry; "broke" had none
+        m = api.samples()  # RQ's failed registry holds both
+        assert sample(m, "cluster_dead_letters", queue="default") == 2
+        assert sample(m, "cluster_jobs", queue="default", state="finished") == 1
 
         status, bad = api.request("GET", "/tasks/?sort=size")
         assert (status, bad["error"]["code"]) == (400, "VALIDATION_INVALID_PARAMS")
         status, missing = api.request("GET", "/tasks/nosuchtask")
         assert (status, missing["error"]["code"]) == (404, "QUEUE_TASK_NOT_FOUND")
     assert "Traceback" not in api.log.read_text()
+    audit = (tmp_path / "q" / "audit.log").read_text()
+    assert f"admin POST /tasks/ task_id={greet['id']} -> 201" in audit
 
 
 def test_metrics_show_depth_and_worker_states_and_delete_cancels_a_running_task(
@@ -158,8 +166,8 @@ def test_what_a_cluster_does_not_do_answers_its_code_and_redis_gone_is_503_not_5
         assert status == 200 and '"kind":"cluster"' in page
 
         os.kill(server.pid, signal.SIGKILL)  # Redis goes away under the running server
-        wait_until(lambda: psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE,
-                   what="redis-server gone")  # fmt: skip  (its fixture reaps it)
+        gone = lambda: psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE  # noqa: E731
+        wait_until(gone, what="redis-server gone (its fixture reaps it)")
         status, body = api.request("GET", "/tasks/")
         assert (status, body["error"]["code"]) == (503, "CLUSTER_REDIS_UNAVAILABLE"), body
         assert sample(api.samples(), "cluster_up") == 0
