@@ -188,6 +188,12 @@ def _sort_key(field: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return key
 
 
+def _event_dict(event: Any) -> dict[str, Any]:
+    """An event as `TaskEvent.to_dict` gives it (a dict already, or an object with to_dict)."""
+    to_dict = getattr(event, "to_dict", None)
+    return dict(to_dict() if callable(to_dict) else event)
+
+
 class ClusterEngine:
     """The HTTP routes' engine over the cluster whose backend is `backend` (see the module)."""
 
@@ -277,9 +283,9 @@ class ClusterEngine:
     def subscribe(
         self, on_frames: Callable[[Frames], None], on_end: Callable[[], None]
     ) -> Callable[[], None]:
-        """Relay the cluster's events (`backend.events()`, an async iterator of event dicts
-        or lists of them) as SSE frames; `on_end` when they stop. CLUSTER_NOT_SUPPORTED where
-        the backend has no event stream."""
+        """Relay the cluster's events (`backend.events()`, an async iterator of event dicts —
+        or of `TaskEvent`s, or lists of either) as SSE frames; `on_end` when they stop.
+        CLUSTER_NOT_SUPPORTED where the backend has no event stream."""
         events = getattr(self.backend, "events", None)
         if events is None:
             raise QueueError(
@@ -292,7 +298,7 @@ class ClusterEngine:
         async def relay() -> None:
             try:
                 async for item in events():
-                    batch = item if isinstance(item, list) else [item]
+                    batch = [_event_dict(e) for e in (item if isinstance(item, list) else [item])]
                     on_frames([(str(e.get("kind") or "changed"),
                                 json.dumps(e, default=str).encode()) for e in batch])  # fmt: skip
             except asyncio.CancelledError:
