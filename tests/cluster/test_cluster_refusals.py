@@ -58,7 +58,7 @@ def test_what_a_cluster_does_not_do_yet_is_refused_by_name(
     assert "resources" in refused(needs, "CLUSTER_NOT_SUPPORTED")
     assert "'cleanup' on a cluster" in refused(listing, "CLUSTER_NOT_SUPPORTED")
     assert engine.returncode == 2
-    assert "--redis goes with worker and the task commands, not with run" in engine.stderr
+    assert "--until-idle: run --redis runs no tasks (the cluster's workers do)" in engine.stderr
     assert Queue("default", connection=redis.client).count == 0
 
 

@@ -6,6 +6,12 @@ it in the tab's `sessionStorage` and sends it with every `fetch()` as `Authoriza
 KEY` — the REST routes (`/tasks/...`, `/events`) do the rest. Nothing is fetched from
 anywhere but this server: the Content-Security-Policy of the page says so to the browser.
 
+The page is told what it serves (`HttpEngine.page_info`, JSON inside the HTML): on a cluster
+(`qtqueue run --redis URL --http ADDR`) it names the cluster's server, leaves out what a
+cluster does not do (approval, pausing the whole queue), shows a Workers table (`GET
+/workers`: name, host, state, current task, jobs done and failed), and without a live event
+stream reads the cluster again every few seconds, saying so (`static/cluster.js`).
+
 Which buttons a task shows is `core/actions.py`'s rule: the page gets it (and the status
 groups of `core/task.py`) as JSON inside the HTML, so the rule still lives in one place.
 `GET /admin/api/errors/{code}` (key required) gives an error code's description and fix.
@@ -23,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import public
+from qtqueue.api.http.app import ENGINE, public
 from qtqueue.api.messages import ErrorMessage, ErrorReply
 from qtqueue.core.actions import ACTION_STATUSES, TaskAction
 from qtqueue.core.error_catalog import CODE_SYNTAX
@@ -40,6 +46,7 @@ PAGE_PATH = "/admin/tasks"
 #: The files under `/admin/static/` and their content types: nothing else is served there.
 ASSETS: dict[str, str] = {
     "admin.js": "text/javascript",
+    "cluster.js": "text/javascript",
     "details.js": "text/javascript",
     "rows.js": "text/javascript",
     "sse.js": "text/javascript",
@@ -48,6 +55,7 @@ ASSETS: dict[str, str] = {
 }
 _PAGE_FILE = "admin.html"
 _RULES_MARK = "{{RULES_JSON}}"
+_ENGINE_MARK = "{{ENGINE_JSON}}"
 
 #: The actions the page offers on one task.
 _PAGE_ACTIONS = (
@@ -114,12 +122,20 @@ def page_rules() -> dict[str, Any]:
     }
 
 
-@cache
-def _page() -> bytes:
-    template = _read_static(_PAGE_FILE).decode("utf-8")
+def _script_json(value: Any) -> str:
     # `<` escaped so the JSON can never close its <script> element
-    rules = json.dumps(page_rules(), separators=(",", ":")).replace("<", "\\u003c")
-    return template.replace(_RULES_MARK, rules).encode("utf-8")
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
+
+
+@cache
+def _template() -> str:
+    template = _read_static(_PAGE_FILE).decode("utf-8")
+    return template.replace(_RULES_MARK, _script_json(page_rules()))
+
+
+def _page(engine: dict[str, Any]) -> bytes:
+    """The page, told what it serves (`HttpEngine.page_info`: a local engine or a cluster)."""
+    return _template().replace(_ENGINE_MARK, _script_json(engine)).encode("utf-8")
 
 
 def _error(exc: QueueError, status: int) -> web.Response:
@@ -137,7 +153,7 @@ async def admin_redirect(request: web.Request) -> web.StreamResponse:
 async def admin_page(request: web.Request) -> web.StreamResponse:
     """The admin page (HTML; no key needed: the page asks for it and sends it with fetch())."""
     return web.Response(
-        body=_page(),
+        body=_page(request.app[ENGINE].page_info()),
         content_type="text/html",
         charset="utf-8",
         headers={

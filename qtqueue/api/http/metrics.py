@@ -7,12 +7,16 @@ query): `jobs_enqueued_total`, `jobs_completed_total`, `jobs_failed_total` (by `
 `queue`), `worker_slots_busy`, `worker_slots_limit`, `queue_paused` and `alerts_total` (by
 `kind`). Labels hold only queue names, task types and alert kinds: never a task id.
 
+On a cluster (`qtqueue run --redis URL --http ADDR`) the figures are the cluster's instead
+(`cluster_metrics.ClusterCollector`, read from Redis at each scrape, in a thread).
+
 Each application has its own `CollectorRegistry` (never prometheus_client's global one: one
 process may serve several engines). Like every API route, it needs the API key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +32,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from qtqueue.api.http.app import QUEUE
+from qtqueue.api.http.app import ENGINE, HttpEngine
 from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
@@ -93,20 +97,25 @@ class EngineCollector(Collector):
         yield alerts
 
 
-def registry_for(queue: TaskQueue) -> CollectorRegistry:
-    """A registry of its own holding `queue`'s collector."""
+def registry_for(engine: HttpEngine) -> CollectorRegistry:
+    """A registry of its own holding `engine`'s collector (a local engine's `EngineCollector`,
+    a cluster's `ClusterCollector`)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(queue))
+    registry.register(engine.collector())
     return registry
 
 
 async def metrics(request: web.Request) -> web.Response:
     """`GET /metrics`: every metric in the text format Prometheus scrapes."""
-    body = generate_latest(request.app[REGISTRY])
+    registry = request.app[REGISTRY]
+    if request.app[ENGINE].metrics_block:  # a cluster's: Redis round trips, off the loop
+        body = await asyncio.to_thread(generate_latest, registry)
+    else:
+        body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def add_routes(app: web.Application) -> None:
     """Add this part's routes to `app`."""
-    app[REGISTRY] = registry_for(app[QUEUE])
+    app[REGISTRY] = registry_for(app[ENGINE])
     app.router.add_get("/metrics", metrics)

@@ -3,7 +3,8 @@
 Every route runs a JSON action through `run_action` (`call`), so a request refused here is
 refused by the local API and the command line with the same code and words. `status_of` maps
 an error code to its HTTP status: not found 404, not allowed in the task's state 409, bad input
-400, the engine closing 503, a bug 500 (still a coded JSON error, never a stack). `json_errors`
+400, the engine closing (a cluster's Redis unreachable) 503, what a cluster does not do
+(CLUSTER_NOT_SUPPORTED) 501, a bug 500 (still a coded JSON error, never a stack). `json_errors`
 turns aiohttp's own refusals (unknown route 404, wrong method 405, body too large 413) and
 anything else a handler raises into the same envelope.
 """
@@ -16,8 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.actions import run_action
-from qtqueue.api.http.app import QUEUE
+from qtqueue.api.http.app import ENGINE
 from qtqueue.api.wire import decode_request, too_large
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -48,6 +48,8 @@ _STATUS = {
     TaskErrorCode.QUEUE_ENGINE_LOCKED: 503,
     TaskErrorCode.INTERNAL_ERROR: 500,
 }
+#: A cluster's codes (registered by `qtqueue.cluster`, not members of TaskErrorCode).
+_CLUSTER_STATUS = {"CLUSTER_NOT_SUPPORTED": 501, "CLUSTER_REDIS_UNAVAILABLE": 503}
 
 
 def status_of(code: str) -> int:
@@ -55,7 +57,7 @@ def status_of(code: str) -> int:
     try:
         return _STATUS.get(TaskErrorCode(code), 400)
     except ValueError:
-        return 400
+        return _CLUSTER_STATUS.get(code, 400)
 
 
 class ApiError(Exception):
@@ -84,7 +86,7 @@ def reply(result: Mapping[str, Any], status: int = 200) -> web.Response:
 
 async def call(request: web.Request, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Run `action` with `params` on the request's engine: its result, or ApiError."""
-    answer = await run_action(request.app[QUEUE], {"action": action, "params": dict(params)})
+    answer = await request.app[ENGINE].request({"action": action, "params": dict(params)})
     if not answer.get("ok"):
         raise ApiError(answer["error"])
     result: dict[str, Any] = answer["result"]

@@ -19,6 +19,8 @@ result unwrapped, or with the action's coded error and a 4xx status (`replies.st
   resumed or paused: `{"queue_paused": bool}`.
 - `POST /questions/{question_id}/answer` — `{"message", ...}` as `answer_question` takes it;
   the responder is the API key's name (a body naming `responder_id` is refused, 400).
+- `GET /workers` → the workers as `qtqueue workers --json` shows them (a cluster's RQ workers:
+  name, host, state, current task, jobs done and failed).
 - `GET /health` → `{"ok": true}`, the only route open without the API key.
 
 The waiting order's routes (move, priority, edit) are in `rest_order.py`, the schedules' in
@@ -35,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from qtqueue.api.http import openapi, rest_order, rest_schedules, sse
-from qtqueue.api.http.app import AUDITED_TASK, CALLER, QUEUE, public
+from qtqueue.api.http.app import AUDITED_TASK, CALLER, ENGINE, public
 from qtqueue.api.http.replies import ApiError, call, read_body, reply
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
@@ -103,12 +105,12 @@ async def create_task(request: web.Request) -> web.Response:
     # The task as the add left it, read from the engine itself: a second action (its params
     # model, the id resolved, two dumps of the task) was a third of an add's time over REST.
     try:
-        task = await request.app[QUEUE].get_task(added["id"])
+        task = await request.app[ENGINE].get_task(added["id"])
     except QueueError as exc:  # removed by someone else meanwhile
         raise ApiError.of(exc) from None
     # TaskMessage's body, built without its model: `task` is a plain dict (SkipValidation),
     # so the model would only copy the 45 fields once more.
-    return reply({"task": task.to_dict()}, status=201)
+    return reply({"task": task}, status=201)
 
 
 def _list_params(request: web.Request) -> dict[str, Any]:
@@ -231,6 +233,12 @@ async def answer_question(request: web.Request) -> web.Response:
     return reply(answered)
 
 
+async def workers(request: web.Request) -> web.Response:
+    """GET /workers: the workers (a cluster's RQ workers, a local engine's slots) →
+    `{total, idle, busy, suspended, slots: [...]}` as `qtqueue workers --json` prints it."""
+    return reply(await call(request, "workers", {}))
+
+
 @public
 async def health(request: web.Request) -> web.Response:
     """GET /health: the engine answers (no key needed)."""
@@ -250,6 +258,7 @@ def add_routes(app: web.Application) -> None:
     router.add_delete("/tasks/{task_id}", cancel_task)
     router.add_post(f"/tasks/{{task_id}}/{{action:{'|'.join(TASK_ACTIONS)}}}", task_action)
     router.add_post("/questions/{question_id}/answer", answer_question)
+    router.add_get("/workers", workers)
     rest_order.add_routes(app)
     sse.add_routes(app)
     rest_schedules.add_routes(app)

@@ -1,7 +1,9 @@
 """`HttpServer`: the HTTP application (`app.build_app`) served on a TCP address.
 
 `async with HttpServer(queue, "127.0.0.1", 0) as server: server.url` — port 0 picks a free
-port; `url` is what clients use. The queue must be started first and outlive the server.
+port; `url` is what clients use. The queue must be started first and outlive the server. In
+place of a queue it serves any `app.HttpEngine` — a cluster's (`cluster.http_engine`) — with
+the key and audit trail of that engine's `data_dir`.
 
 Every request passes the authentication middleware (`auth.auth_middleware`) over the data
 directory's API key, read from the OS keyring once at start (made there if there is none):
@@ -23,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import build_app
+from qtqueue.api.http.app import HttpEngine, build_app
 from qtqueue.api.http.auth import audit_file, auth_middleware
 from qtqueue.api.keys import ApiKeys, LiveKey, live_key
 from qtqueue.core.addresses import check_bind, is_loopback, parse_address
@@ -61,11 +63,12 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 class HttpServer:
-    """Serves the REST API, the admin page and the metrics of one `TaskQueue` on TCP."""
+    """Serves the REST API, the admin page and the metrics of one `TaskQueue` (or another
+    `HttpEngine`: a cluster's) on TCP."""
 
     def __init__(
         self,
-        queue: TaskQueue,
+        queue: TaskQueue | HttpEngine,
         host: str = "127.0.0.1",
         port: int = 0,
         *,

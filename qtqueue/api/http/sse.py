@@ -8,6 +8,11 @@ more than `EVENT_BUFFER` events behind loses what it had not read and gets `even
 it should read the tasks again. Events are not kept: a client that reconnects reads the tasks
 again too (its Last-Event-ID is not replayed).
 
+On a cluster (`qtqueue run --redis URL --http ADDR`) the events are the cluster's event stream
+(`ClusterBackend.events()`, Redis pub/sub), framed the same way; a cluster without one answers
+`/events` with 501 CLUSTER_NOT_SUPPORTED, and when its stream ends (Redis went away) every
+`/events` stream ends and its client reconnects.
+
 One subscription to the engine serves every stream: each batch the engine commits is written
 as text once, and each client's share goes out in one write (1,000 changes a second are a few
 writes, not a thousand).
@@ -25,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -33,14 +37,11 @@ from typing import Any
 
 from aiohttp import web
 
-from qtqueue.api.http.app import ACCEPTED_KEY, LIVE_KEY, QUEUE
+from qtqueue.api.http.app import ACCEPTED_KEY, ENGINE, LIVE_KEY, Frames, HttpEngine
 from qtqueue.api.http.replies import ApiError, call
 from qtqueue.api.streaming import until_set
-from qtqueue.api.task_ids import resolve_task_id
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.log_streams import MarkStripper, strip_marks
-from qtqueue.engine.events import TaskEvent
-from qtqueue.engine.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
 
@@ -173,21 +174,28 @@ class _Client:
 class Broadcast:
     """The engine's events as SSE frames, for every open stream (one subscription)."""
 
-    def __init__(self, queue: TaskQueue) -> None:
-        self.queue = queue
+    def __init__(self, engine: HttpEngine) -> None:
+        self.engine = engine
         self.clients: set[_Client] = set()
         self._unsubscribe: Any = None
 
-    def _on_events(self, events: list[TaskEvent]) -> None:
-        frames = [(e.kind.value, json.dumps(e.to_dict(), default=str).encode()) for e in events]
+    def _on_frames(self, frames: Frames) -> None:
         for client in self.clients:
             client.push(frames)
 
+    def _on_end(self) -> None:
+        """The engine's event stream ended (a cluster's Redis went away): every stream ends,
+        and its client reconnects."""
+        self._unsubscribe = None
+        for client in list(self.clients):
+            client.close()
+
     def join(self) -> _Client:
-        """A new stream's client; the first one subscribes to the engine."""
+        """A new stream's client; the first one subscribes to the engine (QueueError where the
+        engine has no event stream)."""
+        if not self.clients or self._unsubscribe is None:
+            self._unsubscribe = self.engine.subscribe(self._on_frames, self._on_end)
         client = _Client()
-        if not self.clients:
-            self._unsubscribe = self.queue.subscribe(self._on_events)
         self.clients.add(client)
         return client
 
@@ -212,7 +220,10 @@ def _encode(frames: list[tuple[str, bytes]], first_id: int) -> bytes:
 async def events(request: web.Request) -> web.StreamResponse:
     """GET /events: the engine's events as server-sent events (see the module's docstring)."""
     broadcast = request.app[BROADCAST]
-    client = broadcast.join()
+    try:
+        client = broadcast.join()
+    except QueueError as exc:  # a cluster without an event stream: CLUSTER_NOT_SUPPORTED
+        raise ApiError.of(exc) from None
     stream = request.app[STREAMS].add(request, on_end=client.close)
     response = web.StreamResponse(
         headers={
@@ -228,9 +239,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         while not client.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(client.ready.wait(), KEEPALIVE_S)
-            if client.closed or not stream.allowed():
+            if not stream.allowed():
                 break
-            frames, overflowed = client.take()
+            frames, overflowed = client.take()  # closed: what was pushed before still goes
             out = b""
             if overflowed:
                 seq += 1
@@ -238,7 +249,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             if frames:
                 out += _encode(frames, seq + 1)
                 seq += len(frames)
-            await response.write(out or b": keepalive\n\n")
+            if out or not client.closed:
+                await response.write(out or b": keepalive\n\n")
         await response.write_eof()
     except ConnectionResetError:
         logger.debug("an /events client went away")
@@ -271,9 +283,9 @@ async def task_log(request: web.Request) -> web.StreamResponse:
         if not marked:
             text = strip_marks(text)
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
-    queue = request.app[QUEUE]
+    engine = request.app[ENGINE]
     try:
-        task_id = await resolve_task_id(queue, task_id)
+        task_id = await engine.resolve(task_id)
     except QueueError as exc:
         raise ApiError.of(exc) from None
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
@@ -281,7 +293,7 @@ async def task_log(request: web.Request) -> web.StreamResponse:
     stream = streams.add(request)
     try:
         await response.prepare(request)
-        following = until_set(stream.ended, queue.follow_log(task_id))
+        following = until_set(stream.ended, engine.follow_log(task_id))
         stripper = None if marked else MarkStripper()
         async with contextlib.aclosing(following) as chunks:
             async for chunk in chunks:
@@ -318,7 +330,7 @@ async def _close_streams(app: web.Application) -> None:
 
 def add_routes(app: web.Application) -> None:
     """Add `/events` and the log route to `app`."""
-    app[BROADCAST] = Broadcast(app[QUEUE])
+    app[BROADCAST] = Broadcast(app[ENGINE])
     app[STREAMS] = Streams()
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/events", events, allow_head=False)

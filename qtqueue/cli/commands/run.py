@@ -2,6 +2,11 @@
 
 The one command that imports the engine itself — when it runs, not when the parser is built,
 so that the other commands (and `--help`) start without it.
+
+`qtqueue run --redis URL --http ADDR` serves a cluster instead (issue 17): the REST API, the
+admin page and /metrics over the cluster's Redis (`qtqueue.cluster.http_engine`). It runs no
+task (no local engine, no data-directory lock); the data directory (`--data-dir`, as for
+`qtqueue run --http`) only names the API key in the keyring and holds the audit trail.
 """
 
 from __future__ import annotations
@@ -72,7 +77,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--http",
         metavar="HOST:PORT",
         help="also serve the REST API, the admin page and /metrics there (port 0: a free one; "
-        "the URL is the first line printed); any address but loopback needs --tls-cert/--tls-key",
+        "the URL is the first line printed); any address but loopback needs --tls-cert/--tls-key; "
+        "with --redis URL: serve the cluster's instead, running no task here",
     )
     p.add_argument("--tls-cert", type=Path, metavar="FILE", help="the HTTPS certificate (PEM)")
     p.add_argument(
@@ -81,8 +87,33 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(direct=main, check=check, engine_logging=True)
 
 
+#: The options of a run that runs tasks: refused with --redis (a cluster's workers run them).
+_ENGINE_OPTIONS = ("until_idle", "max_concurrent", "on_exit", "new_store_if_damaged")
+
+
+def _check_cluster(args: argparse.Namespace) -> None:
+    """--redis: a URL without a password, --http, and none of the engine's own options."""
+    from qtqueue.cluster.connection import check_url
+
+    args.redis = check_url(args.redis)  # CLUSTER_REDIS_PASSWORD_IN_URL: exit status 2
+    given = [n for n in _ENGINE_OPTIONS if getattr(args, n) not in (None, False)]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise UsageError(
+            f"{names}: run --redis runs no tasks (the cluster's workers do); leave it out"
+        )
+    if args.http is None:
+        raise UsageError(
+            "run --redis URL serves the cluster's REST API, admin page and /metrics: give "
+            "--http HOST:PORT"
+        )
+
+
 def check(args: argparse.Namespace) -> None:
-    """At least one task at a time; a usable --http address, TLS where it is needed."""
+    """At least one task at a time; a usable --http address, TLS where it is needed; with
+    --redis, what a cluster's server needs."""
+    if getattr(args, "redis", None) is not None:
+        _check_cluster(args)
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError("--max-concurrent must be at least 1")
     args.http_address = args.tls = None
@@ -106,10 +137,45 @@ def check(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the engine until a signal (or, with --until-idle, until nothing is left)."""
+    """Run the engine until a signal (or, with --until-idle, until nothing is left); with
+    --redis, serve the cluster until a signal."""
     import asyncio  # here, not at the top: `qtqueue --help` imports this module too
 
+    if getattr(args, "redis", None) is not None:
+        return asyncio.run(serve_cluster(args))
     return asyncio.run(run_engine(args))
+
+
+async def serve_cluster(args: argparse.Namespace) -> int:
+    """`qtqueue run --redis URL --http ADDR`: the cluster's HTTP API until a signal. Redis
+    must answer at the start (else its coded error, exit status 1)."""
+    import asyncio
+
+    from qtqueue.api.http.server import HttpServer
+    from qtqueue.cluster.backend import ClusterBackend
+    from qtqueue.cluster.http_engine import ClusterEngine
+    from qtqueue.config import resolve_data_dir
+    from qtqueue.storage.private import make_private_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    make_private_dir(data_dir)  # the audit trail's folder
+    engine = ClusterEngine(ClusterBackend(args.redis), data_dir)
+    await engine.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with HttpServer(engine, *args.http_address, tls=args.tls) as http:
+            logger.info("serving the cluster at %s on %s", engine.server, http.url)
+            sys.stdout.write(http.url + "\n")  # the first line: scripts read it
+            sys.stdout.flush()
+            await stop.wait()
+    finally:
+        engine.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
 
 
 async def _wait_any(*events: asyncio.Event) -> None:

@@ -9,6 +9,7 @@
  * - Which buttons a task shows is the engine's rule (core/actions.py, util.applies).
  * - Task text only ever reaches the page through textContent.
  */
+import { IS_CLUSTER, ENGINE, POLL_MS, loadWorkers, offers, showClusterParts } from "./cluster.js";
 import { createDetails } from "./details.js";
 import { fillRow, makeRow } from "./rows.js";
 import { readEvents } from "./sse.js";
@@ -113,15 +114,20 @@ function listPath(offset, limit) {
 
 /* ------------------------------------------------------------------ actions */
 
+/* Whether the page offers `action` on `task` (the engine's rule; a cluster lacks some). */
+function shows(action, task) {
+  return offers(action.verb) && applies(action.verb, task);
+}
+
 function actionKey(task, rowOnly) {
-  const verbs = ACTIONS.filter((a) => (!rowOnly || a.row) && applies(a.verb, task)).map((a) => a.verb);
+  const verbs = ACTIONS.filter((a) => (!rowOnly || a.row) && shows(a, task)).map((a) => a.verb);
   return `${verbs.join(",")}|${taskName(task)}`;
 }
 
 function actionButtons(task, rowOnly) {
   const buttons = [];
   for (const action of ACTIONS) {
-    if ((rowOnly && !action.row) || !applies(action.verb, task)) continue;
+    if ((rowOnly && !action.row) || !shows(action, task)) continue;
     const button = el("button", {
       type: "button",
       class: `action action-${action.verb}`,
@@ -195,7 +201,16 @@ function open() {
   $("key-panel").hidden = true;
   $("main").hidden = false;
   $("forget-key").hidden = false;
-  connectEvents(0);
+  if (IS_CLUSTER && !ENGINE.live) poll();
+  else connectEvents(0);
+}
+
+/* A cluster without live events: read the list, statistics and workers again every POLL_MS. */
+function poll() {
+  stopLive();
+  setConnection("polling", `Read every ${POLL_MS / 1000} s`);
+  reload();
+  state.reconnectTimer = setTimeout(poll, POLL_MS);
 }
 
 /* ------------------------------------------------------------------ live: the event stream */
@@ -481,6 +496,7 @@ async function loadStats() {
   try {
     state.stats = await api("/tasks/stats/queue");
     renderStats();
+    await loadWorkers(api);
     renderFilters();
     renderShown();
   } catch (err) {
@@ -498,7 +514,7 @@ function renderStats() {
   const hour = (s.recent_activity || {}).last_hour || {};
   const cards = [
     ["Tasks", String(sum.total_tasks)],
-    ["Running", `${sum.running_tasks} of ${sum.max_concurrent_tasks} slots`],
+    ["Running", `${sum.running_tasks} of ${sum.max_concurrent_tasks} ${IS_CLUSTER ? "workers" : "slots"}`],
     ["Waiting", String(sum.queue_size)],
     ["Success rate", perf.success_rate == null ? "—" : `${Math.round(perf.success_rate * 10) / 10}%`],
     ["Average run", formatDuration(perf.average_duration_seconds)],
@@ -512,7 +528,7 @@ function renderStats() {
   setText($("dispatch-state"), paused ? "Dispatch paused: nothing new starts" : "Dispatching");
   $("dispatch-state").dataset.paused = String(paused);
   const toggle = $("dispatch-toggle");
-  toggle.hidden = false;
+  toggle.hidden = !offers("dispatch");
   setText(toggle, paused ? "Resume dispatch" : "Pause dispatch");
   toggle.dataset.paused = String(paused);
 }
@@ -533,6 +549,7 @@ $("key-form").addEventListener("submit", submitKey);
 $("forget-key").addEventListener("click", () => askForKey("Key forgotten. Enter it again to continue."));
 $("dispatch-toggle").addEventListener("click", toggleDispatch);
 $("show-older").addEventListener("click", showOlder);
+showClusterParts();
 renderFilters();
 setInterval(tick, 1000);
 state.key = sessionStorage.getItem(KEY_STORE);
