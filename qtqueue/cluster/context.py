@@ -33,6 +33,7 @@ from redis import Redis
 from rq.job import Job
 
 from qtqueue.cluster.connection import NOT_SUPPORTED
+from qtqueue.cluster.events import publish
 from qtqueue.core.errors import QueueError
 from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, split_streams
 from qtqueue.core.question import Question
@@ -138,6 +139,7 @@ class MetaReporter:
         """Save the meta if anything changed since the last save."""
         if self._dirty:
             self.job.save_meta()  # type: ignore[no-untyped-call]
+            publish(self.job.connection, "progress", self.job.id)
             self._dirty = False
             self._saved_at = self._clock()
 

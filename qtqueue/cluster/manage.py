@@ -32,6 +32,7 @@ from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
 from qtqueue.cluster.context import LogStream, log_stream_key
+from qtqueue.cluster.events import publish
 from qtqueue.cluster.jobs import SERIALIZER
 from qtqueue.cluster.reads import ClusterReader, snapshot, task_status
 from qtqueue.core.actions import TaskAction, applies
@@ -69,6 +70,7 @@ def cancel(reader: ClusterReader, ref: str) -> Task:
         job.meta.update(status="cancelled", message="cancelled by the user", ended_at=time.time())
         job.save_meta()  # type: ignore[no-untyped-call]
         _note(job, "cancelled: cancelled by the user (before it started)")
+        publish(reader.redis, "ended", job.id)
         return snapshot(reader.job(job.id))
     with contextlib.suppress(InvalidJobOperation):  # it ended meanwhile: the reply shows how
         send_stop_job_command(reader.redis, job.id, serializer=SERIALIZER)
@@ -101,6 +103,7 @@ def retry(reader: ClusterReader, ref: str) -> Task:
     job.meta.pop("ended_at", None)
     cls(job.origin, connection=reader.redis, serializer=SERIALIZER).requeue(job)
     _note(job, "queued again by the user")
+    publish(reader.redis, "added", job.id)
     task = snapshot(reader.job(job.id))
     logger.info("task %s queued again (%s)", job.id, task_status(job).value)
     return task
@@ -112,6 +115,7 @@ def remove(reader: ClusterReader, ref: str) -> dict[str, Any]:
     _check(job, TaskAction.REMOVE)
     job.delete()
     reader.redis.delete(log_stream_key(job.id))
+    publish(reader.redis, "removed", job.id)
     return {"task_id": job.id, "removed": True}
 
 
