@@ -70,7 +70,9 @@ class _Feed:
             if message is not None and message.get("type") == "message":
                 try:
                     data = json.loads(message["data"])
-                    got[str(data["task_id"])] = str(data["kind"])
+                    task_id, kind = str(data["task_id"]), str(data["kind"])
+                    if got.get(task_id) != "added":  # added, then changed: still added
+                        got[task_id] = kind
                 except (ValueError, KeyError, TypeError):
                     logger.debug("not a qtqueue event: %r", message.get("data"))
             if got and deadline is None:

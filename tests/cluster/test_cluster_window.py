@@ -1,0 +1,178 @@
+"""The window on a cluster (`qtqueue --redis URL gui`), for real: a real redis-server, real
+`qtqueue worker` processes and the real main window offscreen. It shows a task the command
+line adds, its live progress and log; cancel in the window stops it on its worker; Redis
+restarted is said ("reconnecting") and followed; what a cluster cannot do is refused with a
+code and a fix."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import cluster_window_env
+import psutil
+import pytest
+from cluster_control_env import background_worker
+from cluster_env import RedisServer, free_port
+from cluster_window_env import Run, acli, persistent_redis, until_row
+from helpers.waiting import wait_until
+from PySide6.QtWidgets import QMessageBox, QPushButton
+from redis import Redis
+
+from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.cluster.reads import ClusterReader
+from qtqueue.core.errors import QueueError
+from qtqueue.core.task import ACTIVE, Priority, Task, TaskStatus
+from qtqueue.executors import default_registry
+from qtqueue.ui.main_window import MainWindow
+
+Window = Callable[[str], MainWindow]
+
+# The window's fixtures (a conftest cannot be imported): found by pytest under these names.
+window_settings = cluster_window_env.window_settings
+loop = cluster_window_env.loop
+run = cluster_window_env.run
+cluster_window = cluster_window_env.cluster_window
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_the_window_on_a_cluster_shows_a_cli_task_live_and_cancels_it_on_its_worker(
+    redis: RedisServer, cluster_window: Window, run: Run, tmp_path: Path
+) -> None:
+    go, pid_file = tmp_path / "go", tmp_path / "pid"
+    # A worker saves progress at most every 0.5 s, and one within that time only with the
+    # next: each figure the test waits for comes 0.6 s after the one before.
+    script = (
+        f"echo $$ > {pid_file}; echo first-line; echo 30%; sleep 0.6; echo 40%; "
+        f"while [ ! -e {go} ]; do sleep 0.05; done; echo second-line; sleep 0.6; echo 90%; "
+        "while true; do sleep 0.05; done"
+    )
+    with background_worker(redis.url, tmp_path, "w0", client=redis.client):
+        w = cluster_window(redis.url)
+        assert w.windowTitle().endswith(f"redis://127.0.0.1:{redis.port}")
+        assert w.engine_link.label.text().startswith(f"Cluster at redis://127.0.0.1:{redis.port}")
+        assert not (tmp_path / "window-data").exists()  # no engine, no data directory
+        pane = w.detail
+
+        async def scenario() -> str:
+            out = await acli(tmp_path, redis.url, "add", "command", "--name", "live one",
+                             "--", "sh", "-c", script)  # fmt: skip
+            task_id = out.strip()
+            shown = await until_row(w, task_id, lambda t: t.status in ACTIVE and t.progress >= 40)
+            assert shown.name == "live one"
+            w.select_tasks([task_id])
+            await wait_for_condition(
+                lambda: "first-line" in pane.log_text(), pane.logLoaded,
+                pane.form.logView.textChanged, timeout_s=15,
+            )  # fmt: skip
+            assert "second-line" not in pane.log_text()  # the command has not written it yet
+            go.touch()  # now it does: the pane and the row follow
+            await wait_for_condition(
+                lambda: "second-line" in pane.log_text(), pane.form.logView.textChanged,
+                timeout_s=15,
+            )  # fmt: skip
+            await until_row(w, task_id, lambda t: t.progress >= 90)
+            w.form.actionCancel.trigger()
+            boxes = [b for b in w.findChildren(QMessageBox, "confirmCancelTasks") if b.isVisible()]
+            assert len(boxes) == 1
+            act = boxes[0].findChild(QPushButton, "confirmAct")
+            assert act is not None
+            act.click()
+            await until_row(w, task_id, lambda t: t.status == TaskStatus.CANCELLED)
+            return task_id
+
+        task_id = run(scenario(), 60)
+        assert ClusterReader(redis.client).task(task_id).status == TaskStatus.CANCELLED
+        wait_until(lambda: _gone(int(pid_file.read_text())), what="the command stopped")
+
+
+def test_the_window_says_reconnecting_while_redis_is_away_and_then_shows_the_end(
+    cluster_window: Window, run: Run, tmp_path: Path
+) -> None:
+    where, port = tmp_path / "redis", free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    go = tmp_path / "go"
+    client = Redis(host="127.0.0.1", port=port)
+    with (
+        persistent_redis(where, port) as first,
+        background_worker(url, tmp_path, "w0", client=client) as worker,
+    ):
+        w = cluster_window(url)
+        label = w.engine_link.label
+        script = f"while [ ! -e {go} ]; do sleep 0.05; done; echo done"
+        out = run(acli(tmp_path, url, "add", "command", "--name", "outlives redis", "--",
+                       "sh", "-c", script))  # fmt: skip
+        task_id = out.strip()
+        run(until_row(w, task_id, lambda t: t.status in ACTIVE))
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        run(wait_for_condition(
+            lambda: "reconnecting" in label.text(), w.bridge.engineLinkChanged, timeout_s=20
+        ))  # fmt: skip
+        assert label.text() == f"Redis at 127.0.0.1:{port} is not answering — reconnecting…"
+        assert "reconnecting" in w.windowTitle()
+        assert "reconnecting" in w.statusBar().currentMessage()
+        go.touch()  # the task ends while Redis is away: its worker records it once Redis is back
+        with persistent_redis(where, port):
+            run(until_row(w, task_id, lambda t: t.status == TaskStatus.COMPLETED, 40), 45)
+            assert label.text().startswith(f"Cluster at redis://127.0.0.1:{port}")
+            assert "reconnecting" not in w.windowTitle()
+            run(w.shutdown(), 30)  # while Redis answers
+            worker.proc.terminate()  # while Redis is there to say goodbye to
+            assert worker.proc.wait(timeout=30) == 0
+    client.close()
+
+
+def test_what_a_cluster_cannot_do_is_refused_with_a_code_and_a_fix(
+    redis: RedisServer, cluster_window: Window, run: Run
+) -> None:
+    w = cluster_window(redis.url)
+    port = w.queue
+    assert port.schedules.list_schedules() == []
+
+    async def refusal(coro: object) -> QueueError:
+        try:
+            await coro  # type: ignore[misc]
+        except QueueError as exc:
+            return exc
+        raise AssertionError("not refused")
+
+    task = Task("custom_command", {"command": "true"})
+    for coro, words in (
+        (port.schedules.add_schedule(task, every="1h"), "no schedules"),
+        (port.send_input("any", "text"), "stdin"),
+        (port.pause_queue(), "workers suspend"),
+        (port.settings.change(port.settings.current()), "each worker's machine"),
+    ):
+        error = run(refusal(coro))
+        assert error.code.value == "CLUSTER_NOT_SUPPORTED"
+        assert words in error.message
+        assert f"127.0.0.1:{redis.port}" in error.message
+
+
+def test_a_task_added_from_the_window_goes_to_the_queue_its_priority_names(
+    redis: RedisServer, cluster_window: Window, run: Run
+) -> None:
+    w = cluster_window(redis.url)
+    urgent = Task("custom_command", {"command": "true"}, name="urgent one", priority=Priority.HIGH)
+    task_id = run(w.queue.add_task(urgent))
+    shown = run(until_row(w, task_id, lambda t: t.status == TaskStatus.PENDING))
+    assert shown.queue == "high_priority"
+    assert redis.client.lrange("rq:queue:high_priority", 0, -1) == [task_id.encode()]
+
+
+def test_a_cluster_that_does_not_answer_is_a_coded_error(run: Run, tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(QueueError) as caught:
+        run(create_main_window(tmp_path / "w", redis=url,
+                               registry=default_registry(entry_points=False)))  # fmt: skip
+    assert caught.value.code.value == "CLUSTER_REDIS_UNAVAILABLE"
+    assert not (tmp_path / "w").exists()
