@@ -1,7 +1,7 @@
 """The window on a cluster, for tests/cluster/test_cluster_window.py: offscreen Qt with one
 qasync loop per test (as tests/ui/conftest.py's `loop` and `run`, which a cluster test cannot
-import), the window opened on a Redis URL, a redis-server that keeps its data across a
-restart, and waits on what the window shows.
+import), the window opened on a Redis URL, the command line on it, and waits on what the window
+shows.
 
 The fixtures here are imported by the test module (a conftest cannot be imported)."""
 
@@ -22,17 +22,13 @@ import gc
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import qasync
-from cluster_env import REDIS_SERVER
 from helpers.cli import qtqueue_env
-from helpers.waiting import wait_until
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
-from redis import Redis
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task
@@ -149,33 +145,3 @@ async def until_row(
     task = window.model.task_by_id(task_id)
     assert task is not None
     return task
-
-
-@contextmanager
-def persistent_redis(where: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """redis-server on `port` with its append-only file in `where`, fsynced at every write
-    (as tests/cluster/test_cluster_restart.py starts it), stopped by its pid at the end."""
-    where.mkdir(parents=True, exist_ok=True)
-    with (where / "redis.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(where)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
-
-    def answers() -> bool:
-        assert proc.poll() is None, (where / "redis.log").read_text()
-        try:
-            return bool(client.ping())
-        except Exception:  # redis-py's ConnectionError (or "loading") while it starts
-            return False
-
-    try:
-        wait_until(answers, what="redis-server answering")
-        yield proc
-    finally:
-        client.close()
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)

@@ -16,10 +16,11 @@ import psutil
 import pytest
 from cluster_control_env import background_worker
 from cluster_env import RedisServer, free_port
-from cluster_window_env import Run, acli, persistent_redis, until_row
+from cluster_window_env import Run, acli, until_row
 from helpers.waiting import wait_until
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from redis import Redis
+from redis_restart_env import persistent_redis
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.cluster.reads import ClusterReader
