@@ -39,6 +39,7 @@ from qtqueue.executors import default_registry
 from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
+from qtqueue.ui.cluster_limits import limit_to_cluster
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.display import process_age_s
 from qtqueue.ui.engine_bridge import EngineBridge
@@ -94,7 +95,9 @@ async def create_main_window(
 
         registry = queue_kwargs.get("registry") or default_registry()
         port = await open_cluster(redis, registry, resolve_data_dir(data_dir))
-        return await _loaded(port, port.settings, [port.close], settings, shown, frame)
+        window = await _loaded(port, port.settings, [port.close], settings, shown, frame)
+        limit_to_cluster(window)  # what RQ cannot do: off, saying why
+        return window
     if attach:
         registry = queue_kwargs.get("registry") or default_registry()
         remote = await attach_engine(resolve_data_dir(data_dir), registry)

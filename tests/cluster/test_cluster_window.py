@@ -18,6 +18,7 @@ from cluster_control_env import background_worker
 from cluster_env import RedisServer, free_port
 from cluster_window_env import Run, acli, until_row
 from helpers.waiting import wait_until
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from redis import Redis
 from redis_restart_env import persistent_redis
@@ -168,6 +169,15 @@ def test_a_task_added_from_the_window_goes_to_the_queue_its_priority_names(
     shown = run(until_row(w, task_id, lambda t: t.status == TaskStatus.PENDING))
     assert shown.queue == "high_priority"
     assert redis.client.lrange("rq:queue:high_priority", 0, -1) == [task_id.encode()]
+    # A waiting task is edited and moved locally; on a cluster those stay off, saying why.
+    w.select_tasks([task_id])
+    run(wait_for_condition(lambda: w.detail.task is not None, timeout_s=5))
+    for name in ("actionEditTask", "actionMoveUp", "actionSchedules", "actionPauseQueue"):
+        action = w.findChild(QAction, name)
+        assert action is not None, name
+        assert not action.isEnabled(), name
+        assert "cluster" in action.toolTip() or "RQ" in action.toolTip(), name
+    assert w.form.actionCancel.isEnabled()  # what a cluster does stays on
 
 
 def test_a_cluster_that_does_not_answer_is_a_coded_error(run: Run, tmp_path: Path) -> None:
