@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +18,10 @@ import psutil
 import pytest
 from cluster_control_env import background_worker
 from cluster_env import RedisServer, free_port
-from cluster_window_env import Run, acli, until_row
+from cluster_window_env import Run, acli, cli, until_row
+from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from redis import Redis
 from redis_restart_env import persistent_redis
@@ -187,3 +190,23 @@ def test_a_cluster_that_does_not_answer_is_a_coded_error(run: Run, tmp_path: Pat
                                registry=default_registry(entry_points=False)))  # fmt: skip
     assert caught.value.code.value == "CLUSTER_REDIS_UNAVAILABLE"
     assert not (tmp_path / "w").exists()
+
+
+def test_qtqueue_redis_gui_renders_the_clusters_tasks_without_a_data_directory(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """`qtqueue --redis URL gui --screenshot PNG`: the real program opens the cluster (no
+    engine started, no data directory made), shows its task and exits cleanly."""
+    task_id = cli(tmp_path, redis.url, "add", "command", "--name", "from the cli", "--", "true")
+    png, data_dir = tmp_path / "cluster.png", tmp_path / "never-made"
+    done = subprocess.run(
+        [sys.executable, "-m", "qtqueue", "--data-dir", str(data_dir), "--redis", redis.url,
+         "gui", "--screenshot", str(png), "--size", "1000x600"],
+        capture_output=True, text=True, env={**qtqueue_env(tmp_path), "QT_QPA_PLATFORM":
+        "offscreen"}, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert QImage(str(png)).size().width() == 1000
+    assert not data_dir.exists()
+    assert ClusterReader(redis.client).task(task_id.strip()).status == TaskStatus.PENDING
