@@ -12,12 +12,13 @@ It answers the local API's actions the command line sends, in the same shapes, o
   (`manage.py`).
 
 For the window's engine port over a cluster (`RemoteEngine` over this backend, see
-`qtqueue.cluster_window`): `events()` (the cluster's changes as the local API's event stream,
-`event_feed.py`) and the overview, queues, history, schedules (none), questions (none yet) and
-settings (read-only) in `port_actions.py`. What a cluster cannot do (schedules, settings,
-input, moving, editing or approving a waiting task) is refused with CLUSTER_NOT_SUPPORTED and
-what to do instead. Redis is called from a worker thread (`asyncio.to_thread`), so a slow
-server never blocks the event loop; Redis going away is CLUSTER_REDIS_UNAVAILABLE.
+`qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
+stream, `event_feed.py`) and the overview, queues, history, schedules (none) and settings
+(read-only) in `port_actions.py`; questions are refused until workers ask them (the window's
+questions view then shows none). What a cluster cannot do (schedules, settings, input, moving,
+editing or approving a waiting task) is refused with CLUSTER_NOT_SUPPORTED and what to do
+instead. Redis is called from a worker thread (`asyncio.to_thread`), so a slow server never
+blocks the event loop; Redis going away is CLUSTER_REDIS_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ class ClusterBackend:
             "list_queues": lambda p: port_actions.list_queues(self._connection()),
             "history": lambda p: port_actions.history(self._reader(), p),
             "schedule_list": lambda p: {"schedules": []},
-            "questions": lambda p: {"questions": []},
             "config_get": lambda p: port_actions.config_get(),
         }
 

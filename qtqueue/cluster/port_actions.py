@@ -8,7 +8,7 @@ them with these): the overview, the queues, history, and the empty or refused pa
 - `history`: what RQ's registries still hold (finished jobs 24 h / 12 h, failed 7 days), in
   the local `history` shape: each bucket counts the tasks that ended in it by how they ended;
   the queue depth at a bucket's end counts the tasks added by then and not started by then.
-- `schedule_list` (none: a cluster has no schedules), `questions` (none yet), `config_get`
+- `schedule_list` (none: a cluster has no schedules), `config_get`
   (the settings this machine would give a task; read-only on a cluster).
 - Refused with CLUSTER_NOT_SUPPORTED and the way to do it instead: adding or changing
   schedules, changing settings, sending input, moving or editing a waiting task, approving.
