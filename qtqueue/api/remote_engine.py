@@ -285,7 +285,8 @@ class RemoteEngine(RemoteTasks):
                 self._known.discard(event.task_id)
             else:
                 self._known.add(event.task_id)
-            self._refresh_soon()
+            if event.detail != "progress":  # a cluster's progress: no queue counts changed
+                self._refresh_soon()
         self._bus.publish([event])
 
     async def _resync(self, detail: str) -> None:

@@ -3,7 +3,8 @@ event stream, for the window's engine port over a cluster (`ClusterBackend.event
 
 `follow(conn, url)` yields what `ApiClient.events` yields: first the QUEUE event
 `subscribed` (every change after it follows), then `TaskEvent.to_dict()` dicts, each task's
-with its snapshot read from RQ (`reads.snapshot`). A burst is coalesced: the ids named within
+with its snapshot read from RQ (`reads.snapshot`); one that only moved a task's progress says
+`progress` in its detail. A burst is coalesced: the ids named within
 `COALESCE_S` of the first are read together, once each, in one pipeline. Because a worker that
 dies publishes nothing (RQ's cleanup moves its job later), every `RESYNC_S` the tasks last
 seen running or paused, and those RQ's started registries hold now, are read again, and only
@@ -37,6 +38,9 @@ RESYNC_S = 5.0
 #: The longest one wait for a message blocks (the resync is checked in between).
 WAIT_S = 1.0
 _RUNNING = ACTIVE | {TaskStatus.PAUSED}
+#: The detail of a CHANGED event that only moved a running task's progress (its status is
+#: the one last published): the port reads no queue counts again for it.
+PROGRESS = "progress"
 
 
 def queue_event(detail: str) -> dict[str, Any]:
@@ -95,14 +99,15 @@ class _Feed:
                 if self.shown.pop(task_id, None) is not None or not changed_only:
                     events.append({**queue_event(""), "kind": "removed", "task_id": task_id})
                 continue
-            status = task.status.value
-            if changed_only and self.shown.get(task_id) == status:
+            status, before = task.status.value, self.shown.get(task_id)
+            if changed_only and before == status:
                 continue
             self.shown[task_id] = status
             (self.watched.add if task.status in _RUNNING else self.watched.discard)(task_id)
             events.append({
                 "kind": "added" if kind == "added" else "changed",
-                "task_id": task_id, "status": status, "task": task.to_dict(), "detail": "",
+                "task_id": task_id, "status": status, "task": task.to_dict(),
+                "detail": PROGRESS if kind == "progress" and before == status else "",
             })  # fmt: skip
         return events
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import psutil
 import pytest
 from cluster_control_env import background_worker
 from cluster_env import RedisServer, free_port
+from cluster_scale_env import kill_machine
 from cluster_window_env import Run, acli, cli, until_row
 from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
@@ -25,8 +27,10 @@ from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QMessageBox, QPushButton
 from redis import Redis
 from redis_restart_env import persistent_redis
+from rq.registry import StartedJobRegistry
 
 from qtqueue.app import create_main_window, wait_for_condition
+from qtqueue.cluster.jobs import rq_queue
 from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import ACTIVE, Priority, Task, TaskStatus
@@ -210,3 +214,27 @@ def test_qtqueue_redis_gui_renders_the_clusters_tasks_without_a_data_directory(
     assert QImage(str(png)).size().width() == 1000
     assert not data_dir.exists()
     assert ClusterReader(redis.client).task(task_id.strip()).status == TaskStatus.PENDING
+
+
+def test_a_task_whose_worker_died_is_not_shown_running_forever(
+    redis: RedisServer, cluster_window: Window, run: Run, tmp_path: Path
+) -> None:
+    """A worker SIGKILLed with its machine publishes nothing; once RQ's maintenance finds its
+    job abandoned, the window's slow resync shows the task failed, not running."""
+    pid_file = tmp_path / "pid"
+    w = cluster_window(redis.url)
+    with background_worker(redis.url, tmp_path, "w0", client=redis.client):
+        out = run(acli(tmp_path, redis.url, "add", "command", "--name", "machine dies",
+                       "--max-retries", "0", "--", "sh", "-c",
+                       f"echo $$ > {pid_file}; while true; do sleep 0.05; done"))  # fmt: skip
+        task_id = out.strip()
+        run(until_row(w, task_id, lambda t: t.status in ACTIVE))
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the pid")
+        kill_machine(int(pid_file.read_text()))
+    # RQ's maintenance (a live worker runs it every 10 minutes), the clock past the dead
+    # worker's last heartbeat: the job is abandoned. Nothing publishes that.
+    started = StartedJobRegistry(queue=rq_queue(redis.client, "default"))
+    started.cleanup(timestamp=time.time() + 120)
+    shown = run(until_row(w, task_id, lambda t: t.status not in ACTIVE, timeout_s=15), 20)
+    assert shown.status == TaskStatus.FAILED
+    assert shown.error_code == "QUEUE_TASK_INTERRUPTED"
