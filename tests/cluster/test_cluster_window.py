@@ -96,6 +96,8 @@ def test_the_window_on_a_cluster_shows_a_cli_task_live_and_cancels_it_on_its_wor
             assert act is not None
             act.click()
             await until_row(w, task_id, lambda t: t.status == TaskStatus.CANCELLED)
+            history = await w.queue.get_history(3600, 60)  # the statistics tab's charts
+            assert sum(b["cancelled"] for b in history["buckets"]) == 1
             return task_id
 
         task_id = run(scenario(), 60)
