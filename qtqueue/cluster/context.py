@@ -139,7 +139,8 @@ class MetaReporter:
         """Save the meta if anything changed since the last save."""
         if self._dirty:
             self.job.save_meta()  # type: ignore[no-untyped-call]
-            publish(self.job.connection, "progress", self.job.id)
+            if self.job.meta.get("status") == "running":  # an end is published as "ended"
+                publish(self.job.connection, "progress", self.job.id)
             self._dirty = False
             self._saved_at = self._clock()
 
