@@ -1,8 +1,9 @@
 """The window on a cluster (`qtqueue --redis URL gui`), for real: a real redis-server, real
 `qtqueue worker` processes and the real main window offscreen. It shows a task the command
-line adds, its live progress and log; cancel in the window stops it on its worker; Redis
-restarted is said ("reconnecting") and followed; what a cluster cannot do is refused with a
-code and a fix."""
+line adds, its live progress and log; pause, resume and cancel in the window act on its
+worker; Redis restarted is said ("reconnecting") and followed; a task whose worker died is
+not shown running forever; what a cluster cannot do is off or refused with a code and a
+fix."""
 
 from __future__ import annotations
 
@@ -89,6 +90,12 @@ def test_the_window_on_a_cluster_shows_a_cli_task_live_and_cancels_it_on_its_wor
                 timeout_s=15,
             )  # fmt: skip
             await until_row(w, task_id, lambda t: t.progress >= 90)
+            assert w.form.actionPause.isEnabled()
+            w.form.actionPause.trigger()  # the worker stops the command's tree; the row says so
+            await until_row(w, task_id, lambda t: t.status == TaskStatus.PAUSED)
+            assert psutil.Process(int(pid_file.read_text())).status() == psutil.STATUS_STOPPED
+            w.form.actionResume.trigger()
+            await until_row(w, task_id, lambda t: t.status == TaskStatus.RUNNING)
             w.form.actionCancel.trigger()
             boxes = [b for b in w.findChildren(QMessageBox, "confirmCancelTasks") if b.isVisible()]
             assert len(boxes) == 1
