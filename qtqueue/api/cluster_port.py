@@ -18,17 +18,32 @@ import logging
 from pathlib import Path
 
 from qtqueue.api.remote_engine import RemoteEngine
+from qtqueue.api.remote_ports import RemoteSettings
 from qtqueue.cluster.backend import ClusterBackend
 from qtqueue.cluster.connection import RECONNECT_CAP_S, check_url, connect, where
 from qtqueue.core.errors import QueueError
 from qtqueue.executors import ExecutorRegistry
+from qtqueue.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cluster_name", "open_cluster", "redis_again"]
+__all__ = ["ClusterSettings", "cluster_name", "open_cluster", "redis_again"]
 
 #: The first wait before trying Redis again (doubled up to `RECONNECT_CAP_S`).
 FIRST_RETRY_S = 0.1
+
+
+class ClusterSettings(RemoteSettings):
+    """The settings port of a cluster: read-only. The settings dialog saves the window's own
+    preferences (colours, fonts) locally and hands the engine's fields here: none edited is
+    nothing to do; an edited one is CLUSTER_NOT_SUPPORTED, saying where to change it (each
+    worker's machine)."""
+
+    async def change(self, edited: Settings) -> None:
+        families = any(model.model_fields_set for model in edited.families.values())
+        if not edited.engine.model_fields_set and not families:
+            return
+        await super().change(edited)
 
 
 def cluster_name(url: str) -> str:
@@ -70,6 +85,7 @@ async def open_cluster(url: str, registry: ExecutorRegistry, data_dir: Path) -> 
         again=lambda: redis_again(url),
     )
     engine.cluster = cluster_name(url)
+    engine.settings = ClusterSettings(engine, registry)
     try:
         await engine.connect()
     except BaseException:

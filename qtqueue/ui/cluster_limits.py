@@ -1,5 +1,6 @@
 """What a window on a cluster cannot do, disabled and said: its controls stay off (whatever
-the selection would enable) and their tooltips say why and what to do instead.
+the selection would enable) and their tooltips say why and what to do instead; the settings
+action says that a cluster's engine settings are its workers' (read-only here).
 
 On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: a waiting job keeps its queue and
 its place (no moving, no editing), there is no approval step and no schedules, and the whole
@@ -42,6 +43,14 @@ CLUSTER_LIMITS: dict[str, str] = {
 }
 
 
+#: Said, not disabled: the dialog keeps the window's own preferences (colours, fonts).
+SETTINGS_WORDS = (
+    "The window's preferences (colours, fonts, tray). A cluster's engine settings are each "
+    "worker's own (qtqueue --data-dir DIR config set … on its machine): changing them here "
+    "is refused."
+)
+
+
 def _hold_off(action: QAction, why: str) -> None:
     action.setEnabled(False)
     action.setToolTip(why)
@@ -65,4 +74,8 @@ def limit_to_cluster(window: QMainWindow) -> list[str]:
             continue
         _hold_off(action, why)
         held.append(name)
+    settings = window.findChild(QAction, "actionSettings")
+    if settings is not None:
+        settings.setToolTip(SETTINGS_WORDS)
+        settings.setStatusTip(SETTINGS_WORDS)
     return held

@@ -36,6 +36,7 @@ from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError
 from qtqueue.core.task import ACTIVE, Priority, Task, TaskStatus
 from qtqueue.executors import default_registry
+from qtqueue.settings import EngineSettings, Settings
 from qtqueue.ui.main_window import MainWindow
 
 Window = Callable[[str], MainWindow]
@@ -168,12 +169,13 @@ def test_what_a_cluster_cannot_do_is_refused_with_a_code_and_a_fix(
         (port.schedules.add_schedule(task, every="1h"), "no schedules"),
         (port.send_input("any", "text"), "stdin"),
         (port.pause_queue(), "workers suspend"),
-        (port.settings.change(port.settings.current()), "each worker's machine"),
+        (port.settings.change(Settings(EngineSettings(max_concurrent=3), {})), "worker's machine"),
     ):
         error = run(refusal(coro))
         assert error.code.value == "CLUSTER_NOT_SUPPORTED"
         assert words in error.message
         assert f"127.0.0.1:{redis.port}" in error.message
+    run(port.settings.change(port.settings.current()))  # the window's own preferences: saved
 
 
 def test_a_task_added_from_the_window_goes_to_the_queue_its_priority_names(
@@ -194,6 +196,9 @@ def test_a_task_added_from_the_window_goes_to_the_queue_its_priority_names(
         assert not action.isEnabled(), name
         assert "cluster" in action.toolTip() or "RQ" in action.toolTip(), name
     assert w.form.actionCancel.isEnabled()  # what a cluster does stays on
+    settings = w.findChild(QAction, "actionSettings")
+    assert settings is not None and settings.isEnabled()  # the window's own preferences
+    assert "each worker's own" in settings.toolTip()
 
 
 def test_a_cluster_that_does_not_answer_is_a_coded_error(run: Run, tmp_path: Path) -> None:
