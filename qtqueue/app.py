@@ -39,6 +39,7 @@ from qtqueue.executors import default_registry
 from qtqueue.settings import apply_settings, family_settings, overlay, save_settings, saved_settings
 from qtqueue.ui.app_settings import AppSettings
 from qtqueue.ui.backups_dialog import as_queue_error, show_coded_error
+from qtqueue.ui.cluster_limits import limit_to_cluster
 from qtqueue.ui.damaged_store_dialog import StoreChoice, ask_about_damaged_store
 from qtqueue.ui.display import process_age_s
 from qtqueue.ui.engine_bridge import EngineBridge
@@ -65,6 +66,7 @@ async def create_main_window(
     attach: bool = True,
     shown: Callable[[MainWindow], object] | None = None,
     frame: MainWindow | None = None,
+    redis: str | None = None,
     **queue_kwargs: Any,
 ) -> MainWindow:
     """Start a dispatching `TaskQueue` on `data_dir` and the local API (so the CLI reaches
@@ -79,12 +81,23 @@ async def create_main_window(
     `frame`: a window shown before the engine started (`qtqueue.launch`), composed here
     unless it already was (then a new window is built).
 
+    `redis`: a cluster's Redis URL: the window opens that cluster instead
+    (`qtqueue.api.cluster_port`); no engine starts and `data_dir` is not locked.
+
     `settings` is where the window keeps its layout and the application settings (default:
     the user's qtqueue settings); `queue_kwargs` go to `TaskQueue`. Engine settings the user
     saved (`AppSettings`) override them, and the saved shutdown policy is the one `queue.close`
     gets when the window shuts down.
     """
     settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+    if redis:
+        from qtqueue.api.cluster_port import open_cluster  # rq and redis: only here
+
+        registry = queue_kwargs.get("registry") or default_registry()
+        port = await open_cluster(redis, registry, resolve_data_dir(data_dir))
+        window = await _loaded(port, port.settings, [port.close], settings, shown, frame)
+        limit_to_cluster(window)  # what RQ cannot do: off, saying why
+        return window
     if attach:
         registry = queue_kwargs.get("registry") or default_registry()
         remote = await attach_engine(resolve_data_dir(data_dir), registry)
@@ -264,16 +277,17 @@ async def run(
 ) -> int:
     """What `qtqueue gui` runs once its `frame` (if any) shows (`qtqueue.launch`): the
     window over the engine until it is closed, or `--screenshot`."""
+    redis = getattr(args, "redis", None)  # a cluster's window (`qtqueue --redis URL gui`)
     if args.screenshot:
         # The default layout, not the user's: screenshots should not depend on who takes them.
         with tempfile.TemporaryDirectory(prefix="qtqueue-screenshot-") as tmp:
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
             if args.theme:
                 settings.setValue(KEY_THEME, args.theme)
-            window = await open_main_window(data_dir, settings=settings)
+            window = await open_main_window(data_dir, settings=settings, redis=redis)
             return await _screenshot(window, Path(args.screenshot), args.size)
     opener = functools.partial(
-        open_main_window, data_dir, shown=_show_before_loading, frame=frame
+        open_main_window, data_dir, shown=_show_before_loading, frame=frame, redis=redis
     )
     await run_windows(opener, instance=instance)
     return 0

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qtqueue gui", description="The qtqueue window.")
     parser.add_argument("--data-dir", metavar="DIR", help="the queue's data directory")
     parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="open a cluster's Redis (redis://HOST:PORT/DB) instead of a local engine",
+    )
+    parser.add_argument(
         "--screenshot",
         metavar="PNG",
         help="render the main window to PNG once it shows the stored tasks, then exit",
@@ -118,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     app = application()
     instance: SingleInstance | None = None
-    if not args.screenshot:
+    if not args.screenshot and not args.redis:  # a cluster's window is one client of many
         instance = SingleInstance(data_dir)
         if not instance.listen():
             sys.stdout.write(f"qtqueue is already open on {data_dir}; brought it to the front\n")

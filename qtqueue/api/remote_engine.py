@@ -13,6 +13,11 @@ the engine file is then watched, and when an engine answers again the state is r
 follows. An "overflow" from the
 server (this client fell behind) is answered the same way: everything is read again.
 
+The same port serves a window on a cluster (`qtqueue --redis URL gui`): there the client is
+a `ClusterBackend` (the same actions, its event stream read from Redis's pub/sub), made by
+the `client` factory given, and `again` waits for Redis to answer instead of the engine file
+(`qtqueue.cluster_window`).
+
 This module keeps the connection and the state the stream keeps current; the requests that are
 one action each are in `remote_tasks` and `remote_order` (mixins), and the questions, start
 checks, schedules and settings parts in `remote_ports`.
@@ -23,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qtqueue.api.client import ApiClient
 from qtqueue.api.light_client import answers, read_engine_file
@@ -55,6 +60,28 @@ SUBSCRIBE_WAIT_S = 10.0
 CLOSE_WAIT_S = 5.0
 
 
+class EngineClient(Protocol):
+    """What the port needs of its way to the engine: `ApiClient` (an engine's local API) or
+    `qtqueue.cluster.backend.ClusterBackend` (a cluster's Redis) fits."""
+
+    async def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One action; its QueueError as the engine raised it."""
+        ...
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Every change as `TaskEvent.to_dict()` dicts, the QUEUE event `subscribed` first;
+        ends (or raises QueueError) when the engine goes away."""
+        ...
+
+    def follow_log(self, task_id: str) -> AsyncIterator[str]:
+        """The task's log as it grows."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connections."""
+        ...
+
+
 def event_of(data: Mapping[str, Any]) -> TaskEvent:
     """The `TaskEvent` that `TaskEvent.to_dict()` made `data` from."""
     status = data.get("status")
@@ -76,13 +103,28 @@ class RemoteEngine(RemoteTasks):
 
     owns_engine = False
 
-    def __init__(self, data_dir: Path, info: dict[str, Any], registry: ExecutorRegistry) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        info: dict[str, Any],
+        registry: ExecutorRegistry,
+        *,
+        client: Callable[[], EngineClient] | None = None,
+        again: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`client`: makes the connection (default: the local API of the engine `info`
+        announces); `again`: returns once it may be made again after the engine went away
+        (default: an engine announces itself on `data_dir` and answers)."""
         self.data_dir = data_dir
         self.registry = registry
         #: Not asked when an attached window closes: the engine is not this window's to stop.
         self.shutdown_policy = ShutdownPolicy.REQUEUE
         self._info = info
-        self._client = ApiClient(data_dir, info)
+        self._new_client = client or (lambda: ApiClient(self.data_dir, self._info))
+        self._again = again or self._engine_again
+        self._client: EngineClient = self._new_client()
+        #: The cluster this port shows ("redis://HOST:PORT"), None for an engine's.
+        self.cluster: str | None = None
         self._bus = EventBus()
         self._questions = RemoteQuestions(self)
         self._overview = RemoteOverview()
@@ -211,15 +253,16 @@ class RemoteEngine(RemoteTasks):
             self.connected = False
             self._bus.publish([TaskEvent(EventKind.QUEUE, "", detail=ENGINE_LOST)])
             await self._client.close()
-            self._info = await self._engine_again()
-            self._client = ApiClient(self.data_dir, self._info)
+            await self._again()
+            self._client = self._new_client()
 
-    async def _engine_again(self) -> dict[str, Any]:
+    async def _engine_again(self) -> None:
         """Wait until an engine announces itself on the data directory and answers."""
         while True:
             info = read_engine_file(self.data_dir)
             if info is not None and await answers(info):
-                return info
+                self._info = info
+                return
             await asyncio.sleep(RECONNECT_EVERY_S)  # a poll: the engine file has no notifier
 
     async def _on_event(self, event: TaskEvent) -> None:
@@ -242,7 +285,8 @@ class RemoteEngine(RemoteTasks):
                 self._known.discard(event.task_id)
             else:
                 self._known.add(event.task_id)
-            self._refresh_soon()
+            if event.detail != "progress":  # a cluster's progress: no queue counts changed
+                self._refresh_soon()
         self._bus.publish([event])
 
     async def _resync(self, detail: str) -> None:

@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "add":
             parser.error("'--' is only used by 'add' (add command -- CMD ARGS…)")
         args.argv = [*args.argv, *extra]
-    cluster_commands = ("worker", "run")  # run --redis: the cluster's HTTP API
+    cluster_commands = ("worker", "run", "gui")  # run: the HTTP API of a cluster; gui: its window
     if args.redis is not None and hasattr(args, "direct") and args.command not in cluster_commands:
         parser.error(f"--redis goes with worker and the task commands, not with {args.command}")
     check = getattr(args, "check", None)

@@ -11,9 +11,14 @@ It answers the local API's actions the command line sends, in the same shapes, o
 - `queue_manage` cancel, retry and remove, and the dead letters' list, requeue and purge
   (`manage.py`).
 
-Every other action (pause and resume, schedules, settings, …) is refused with
-CLUSTER_NOT_SUPPORTED, saying so. Redis is called from a worker thread (`asyncio.to_thread`),
-so a slow server never blocks the event loop.
+For the window's engine port over a cluster (`RemoteEngine` over this backend, see
+`qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
+stream, `event_feed.py`) and the overview, queues, history, schedules (none) and settings
+(read-only) in `port_actions.py`; questions are refused until workers ask them (the window's
+questions view then shows none). What a cluster cannot do (schedules, settings, input, moving,
+editing or approving a waiting task) is refused with CLUSTER_NOT_SUPPORTED and what to do
+instead. Redis is called from a worker thread (`asyncio.to_thread`), so a slow server never
+blocks the event loop; Redis going away is CLUSTER_REDIS_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
-from qtqueue.cluster import manage, question_actions
-from qtqueue.cluster.connection import NOT_SUPPORTED, connect, where
+from qtqueue.cluster import manage, port_actions, question_actions
+from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, where
 from qtqueue.cluster.control import backend_action
+from qtqueue.cluster.event_feed import follow
 from qtqueue.cluster.jobs import enqueue
 from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -108,6 +115,11 @@ class ClusterBackend:
             "workers": lambda p: self._reader().workers(),
             "waiting": lambda p: {"waiting": self._reader().waiting()},
             "stats": lambda p: self._reader().stats(),
+            "engine_status": lambda p: port_actions.engine_status(self._connection(), self.url),
+            "list_queues": lambda p: port_actions.list_queues(self._connection()),
+            "history": lambda p: port_actions.history(self._reader(), p),
+            "schedule_list": lambda p: {"schedules": []},
+            "config_get": lambda p: port_actions.config_get(),
         }
         for name, act in question_actions.ACTIONS.items():  # ask, answer_question, questions
             self._actions[name] = functools.partial(self._on_connection, act)
@@ -147,10 +159,12 @@ class ClusterBackend:
         params = params or {}
         if action == "types":
             return self._types(params.get("name"))
+        handler = self._actions.get(action)
         control = backend_action(action, params)  # pause/resume, workers suspend/resume
         if control is not None:
-            return await asyncio.to_thread(control, self._connection())
-        handler = self._actions.get(action)
+            handler = functools.partial(self._control, control)
+        if action in port_actions.REFUSED:
+            raise port_actions.refused(self.url, action)
         if handler is None or (action == "add_task" and "tasks" in params):
             raise QueueError(
                 NOT_SUPPORTED,
@@ -159,7 +173,33 @@ class ClusterBackend:
                 "and shows and suspends its workers, its queue, statistics and dead letters",
                 action=action,
             )
-        return await asyncio.to_thread(handler, params)
+        try:
+            return await asyncio.to_thread(handler, params)
+        except (RedisError, OSError) as exc:
+            raise unavailable(self.url, exc) from None
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The cluster's changes as the local API's event stream (`event_feed.follow`)."""
+        try:
+            conn = await asyncio.to_thread(self._connection)
+        except (RedisError, OSError) as exc:
+            raise unavailable(self.url, exc) from None
+        async for event in follow(conn, self.url):
+            yield event
+
+    async def close(self) -> None:
+        """Close the connection to Redis (a later call opens another)."""
+        if self._redis is not None:
+            conn, self._redis = self._redis, None
+            await asyncio.to_thread(conn.close)
+
+    def _control(
+        self, control: Callable[[Redis], dict[str, Any]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        out = control(self._connection())
+        if "task_id" in out:  # a task paused or resumed: the task as it is now, as locally
+            out["task"] = self._reader().task(str(out["task_id"])).to_dict()
+        return out
 
     @staticmethod
     def _ref(params: dict[str, Any]) -> str:
@@ -257,8 +297,16 @@ class ClusterBackend:
 
     async def follow_log(self, task_id: str) -> AsyncIterator[str]:
         """The task's log as it grows (RQ's log stream, read with XREAD BLOCK), until its
-        job has ended for good (not a retry waiting) and the last lines are read."""
-        reader = self._reader()
+        job has ended for good (not a retry waiting) and the last lines are read; Redis going
+        away: CLUSTER_REDIS_UNAVAILABLE."""
+        try:
+            async for chunk in self._follow_log(task_id):
+                yield chunk
+        except (RedisError, OSError) as exc:
+            raise unavailable(self.url, exc) from None
+
+    async def _follow_log(self, task_id: str) -> AsyncIterator[str]:
+        reader = await asyncio.to_thread(self._reader)
         job_id = await asyncio.to_thread(reader.resolve, task_id)
         after = "-"
         while True:

@@ -35,6 +35,7 @@ from redis import Redis
 from rq.job import Job
 
 from qtqueue.cluster import questions
+from qtqueue.cluster.events import publish
 from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, split_streams
 from qtqueue.core.question import Question
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
@@ -139,6 +140,8 @@ class MetaReporter:
         """Save the meta if anything changed since the last save."""
         if self._dirty:
             self.job.save_meta()  # type: ignore[no-untyped-call]
+            if self.job.meta.get("status") == "running":  # an end is published as "ended"
+                publish(self.job.connection, "progress", self.job.id)
             self._dirty = False
             self._saved_at = self._clock()
 

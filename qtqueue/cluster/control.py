@@ -45,6 +45,7 @@ from rq.command import PUBSUB_CHANNEL_TEMPLATE
 from rq.job import Job, JobStatus
 from rq.worker import Worker
 
+from qtqueue.cluster.events import publish
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
 if TYPE_CHECKING:
@@ -452,6 +453,7 @@ class HorsePause:
         self.phase = str(self.job.meta.get("phase") or "running")
         self.job.meta.update(status="paused", phase="paused", paused=True, paused_at=time.time())
         self.job.save_meta()  # type: ignore[no-untyped-call]
+        publish(self.job.connection, "paused", self.job.id)
         self.ctx.log("[qtqueue] paused")
 
     def resume(self) -> None:
@@ -466,6 +468,7 @@ class HorsePause:
         self.ctx.resumed.set()
         self.job.meta.update(status="running", phase=self.phase, paused=False)
         self.job.save_meta()  # type: ignore[no-untyped-call]
+        publish(self.job.connection, "resumed", self.job.id)
         self.ctx.log("[qtqueue] resumed")
 
 

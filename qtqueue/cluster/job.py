@@ -43,6 +43,7 @@ from rq.job import Job
 from qtqueue.cluster import dependents
 from qtqueue.cluster.context import LogStream, MetaReporter, WorkerRunContext
 from qtqueue.cluster.control import listening
+from qtqueue.cluster.events import publish
 from qtqueue.cluster.queues import QUEUES
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
 from qtqueue.core.task import Task
@@ -205,6 +206,7 @@ def _run(
         step="",
         error=None,
     )
+    publish(job.connection, "started", task.id)
     if attempt > 1:
         log.write(f"[qtqueue] attempt {attempt}\n".encode())
     try:

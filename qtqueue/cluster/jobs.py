@@ -46,6 +46,7 @@ from rq.serializers import JSONSerializer
 
 from qtqueue.cluster import holding
 from qtqueue.cluster.connection import NOT_SUPPORTED
+from qtqueue.cluster.events import publish
 from qtqueue.cluster.queues import DRAIN_ORDER, queue_named
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, Task
@@ -211,9 +212,11 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
         return holding.park(connection, queue.create_job(JOB_FUNCTION, args=args, **options))
     if prepared.run_at is not None and prepared.run_at > now:
         when = datetime.fromtimestamp(prepared.run_at, UTC)
-        scheduled: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))
-        return scheduled
-    return queue.enqueue_call(JOB_FUNCTION, args=args, **options)
+        job: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))
+    else:
+        job = queue.enqueue_call(JOB_FUNCTION, args=args, **options)
+    publish(connection, "added", job.id)
+    return job
 
 
 def _at_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
 from qtqueue.cluster import dependents
 from qtqueue.cluster.context import LogStream, log_stream_key
+from qtqueue.cluster.events import publish
 from qtqueue.cluster.jobs import SERIALIZER
 from qtqueue.cluster.reads import ClusterReader, snapshot, task_status
 from qtqueue.core.actions import TaskAction, applies
@@ -73,6 +74,7 @@ def cancel(reader: ClusterReader, ref: str) -> Task:
         job.save_meta()  # type: ignore[no-untyped-call]
         _note(job, "cancelled: cancelled by the user (before it started)")
         dependents.after_cancel(reader.redis, job.id)
+        publish(reader.redis, "ended", job.id)
         return snapshot(reader.job(job.id))
     with contextlib.suppress(InvalidJobOperation):  # it ended meanwhile: the reply shows how
         send_stop_job_command(reader.redis, job.id, serializer=SERIALIZER)
@@ -107,6 +109,7 @@ def retry(reader: ClusterReader, ref: str) -> Task:
     cls(job.origin, connection=reader.redis, serializer=SERIALIZER).requeue(job)
     _note(job, "queued again by the user")
     dependents.revive(reader.redis, job.id)
+    publish(reader.redis, "added", job.id)
     task = snapshot(reader.job(job.id))
     logger.info("task %s queued again (%s)", job.id, task_status(job).value)
     return task
@@ -118,6 +121,7 @@ def remove(reader: ClusterReader, ref: str) -> dict[str, Any]:
     _check(job, TaskAction.REMOVE)
     job.delete()
     reader.redis.delete(log_stream_key(job.id))
+    publish(reader.redis, "removed", job.id)
     return {"task_id": job.id, "removed": True}
 
 

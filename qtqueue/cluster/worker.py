@@ -52,6 +52,7 @@ from qtqueue.cluster import job
 from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.control import WorkerControl, horse_signals
+from qtqueue.cluster.events import publish
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
@@ -162,6 +163,7 @@ class QtqueueWorker(Worker):
             super().execute_job(job, queue)
         finally:
             self.control.job_ended()
+            publish(self.connection, "ended", job.id)  # once RQ has recorded how it ended
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         """RQ's; a paused job's working time does not grow (RQ's monitor never kills it)."""

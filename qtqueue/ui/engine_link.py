@@ -26,7 +26,17 @@ _LOST_STYLE = "color: #b91c1c; font-weight: bold;"
 
 
 def link_words(port: EnginePort, *, lost: bool = False) -> tuple[str, str]:
-    """(title suffix, status-bar words) for `port`."""
+    """(title suffix, status-bar words) for `port`: on a cluster (its `cluster`,
+    "redis://HOST:PORT") the title names the cluster, and Redis away is "reconnecting"."""
+    cluster = getattr(port, "cluster", None)
+    if isinstance(cluster, str) and cluster:
+        server = cluster.split("://", 1)[-1]
+        if lost:
+            return (
+                f"{cluster} — reconnecting",
+                f"Redis at {server} is not answering — reconnecting…",
+            )
+        return cluster, f"Cluster at {cluster}: tasks run on its RQ workers"
     pid = port.engine_pid
     if port.owns_engine:
         return "this window runs the engine", f"This window runs the engine (PID {pid})"
@@ -51,7 +61,10 @@ class EngineLink(QObject):
         self.lost = False
         self.label = QLabel(window)
         self.label.setObjectName("engineLinkLabel")
-        self.label.setToolTip(f"Data directory: {port.data_dir}")
+        cluster = getattr(port, "cluster", None)
+        self.label.setToolTip(
+            f"The cluster's Redis: {cluster}" if cluster else f"Data directory: {port.data_dir}"
+        )
         bar.addPermanentWidget(self.label)
         bridge.engineLinkChanged.connect(self._on_link)
         self._show()
@@ -68,7 +81,9 @@ class EngineLink(QObject):
         logger.info("attached engine %s", "lost" if self.lost else "answers again")
         self._show()
         _title, words = link_words(self._port, lost=self.lost)
-        shown = (words, 0) if self.lost else ("The engine answers again", 6000)
+        cluster = getattr(self._port, "cluster", None)
+        back = "Redis answers again" if cluster else "The engine answers again"
+        shown = (words, 0) if self.lost else (back, 6000)
         self._window.statusBar().showMessage(*shown)
 
 

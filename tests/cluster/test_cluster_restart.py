@@ -7,15 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from cluster_control_env import background_worker
-from cluster_env import REDIS_SERVER, WORKER_TIMEOUT_S, free_port, worker_command
+from cluster_env import WORKER_TIMEOUT_S, free_port, worker_command
 from helpers.cli import qtqueue_env
 from helpers.waiting import wait_until
 from redis import Redis
+from redis_restart_env import persistent_redis
 from rq.job import Job, JobStatus
 
 from qtqueue.cluster.control import suspend_worker, suspended_key
@@ -25,36 +24,6 @@ from qtqueue.executors import default_registry
 
 REGISTRY = default_registry(entry_points=False)
 TASKS = 30
-
-
-@contextmanager
-def persistent_redis(where: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """redis-server on `port` with its append-only file in `where`, fsynced at every write
-    (`appendfsync always`: a SIGKILL loses no write it acknowledged; with the default
-    `everysec` the last second's could be lost, a dequeued job queued again, and run twice)."""
-    with (where / "redis.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(where)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
-
-    def answers() -> bool:
-        assert proc.poll() is None, (where / "redis.log").read_text()
-        try:
-            return bool(client.ping())
-        except Exception:  # redis-py's ConnectionError (or "loading") while it starts
-            return False
-
-    try:
-        wait_until(answers, what="redis-server answering")
-        yield proc
-    finally:
-        client.close()
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_workers_reconnect_after_redis_is_killed_and_every_task_runs_exactly_once(

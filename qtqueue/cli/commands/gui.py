@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from qtqueue.cli.parser import Subparsers, add_command
@@ -15,6 +16,8 @@ from qtqueue.config import resolve_data_dir
 logger = logging.getLogger(__name__)
 
 ORDER = 180
+#: `qtqueue.cluster.connection.ENV_REDIS_URL` (not imported: the command line has no rq here).
+ENV_REDIS_URL = "QTQUEUE_REDIS_URL"
 
 _GUI_MISSING = (
     "the desktop window is not available in this installation; "
@@ -58,7 +61,8 @@ def open_gui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("qtqueue.launch") is None:
         sys.stderr.write(f"error: {_GUI_MISSING}\n")
         return 1
-    if not getattr(args, "screenshot", None) and _raised_open_window(args):
+    redis = getattr(args, "redis", None) or os.environ.get(ENV_REDIS_URL)
+    if not getattr(args, "screenshot", None) and not redis and _raised_open_window(args):
         return 0
     try:
         app = importlib.import_module("qtqueue.launch")
@@ -72,6 +76,8 @@ def open_gui(args: argparse.Namespace) -> int:
     gui_argv: list[str] = []
     if args.data_dir:
         gui_argv += ["--data-dir", str(resolve_data_dir(args.data_dir))]
+    if redis:
+        gui_argv += ["--redis", redis]
     if getattr(args, "screenshot", None):
         gui_argv += ["--screenshot", args.screenshot]
     if getattr(args, "size", None):

@@ -1,0 +1,81 @@
+"""What a window on a cluster cannot do, disabled and said: its controls stay off (whatever
+the selection would enable) and their tooltips say why and what to do instead; the settings
+action says that a cluster's engine settings are its workers' (read-only here).
+
+On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: a waiting job keeps its queue and
+its place (no moving, no editing), there is no approval step and no schedules, and the whole
+cluster is paused with RQ's own global suspend, not from here. The port refuses these with
+CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`); here the window says it before
+anyone clicks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CLUSTER_LIMITS", "limit_to_cluster"]
+
+_MOVE = (
+    "RQ takes a queue's jobs in the order they came: a waiting task on a cluster keeps its "
+    "place. Add it again with another priority to wait in another queue."
+)
+#: The window's actions a cluster cannot do, by objectName, and why (the tooltip).
+CLUSTER_LIMITS: dict[str, str] = {
+    "actionPauseQueue": "Pausing the whole cluster is RQ's global suspend (rq suspend --url "
+    "URL); to stop one worker taking tasks: qtqueue --redis URL workers suspend NAME.",
+    "actionSchedules": "A cluster has no schedules yet: schedule on a local engine, or "
+    "enqueue from cron with qtqueue --redis URL add.",
+    "actionScheduleTask": "A cluster has no schedules yet.",
+    "actionApprove": "A cluster has no approval step: add the task once it is approved.",
+    "actionReject": "A cluster has no approval step.",
+    "actionEditTask": "A waiting RQ job cannot be edited: cancel it and add the edited task.",
+    "actionMoveTop": _MOVE,
+    "actionMoveUp": _MOVE,
+    "actionMoveDown": _MOVE,
+    "actionMoveBottom": _MOVE,
+    "actionImportTasks": "Import adds many tasks at once, which a cluster does not do yet: "
+    "add them with qtqueue --redis URL add.",
+}
+
+
+#: Said, not disabled: the dialog keeps the window's own preferences (colours, fonts).
+SETTINGS_WORDS = (
+    "The window's preferences (colours, fonts, tray). A cluster's engine settings are each "
+    "worker's own (qtqueue --data-dir DIR config set … on its machine): changing them here "
+    "is refused."
+)
+
+
+def _hold_off(action: QAction, why: str) -> None:
+    action.setEnabled(False)
+    action.setToolTip(why)
+    action.setStatusTip(why)
+
+    def again() -> None:
+        if action.isEnabled():  # the selection turned it on: a cluster still cannot
+            action.setEnabled(False)
+
+    action.changed.connect(again)
+
+
+def limit_to_cluster(window: QMainWindow) -> list[str]:
+    """Keep `window`'s controls a cluster cannot do disabled, saying why; returns the
+    objectNames held off."""
+    held = []
+    for name, why in CLUSTER_LIMITS.items():
+        action = window.findChild(QAction, name)
+        if action is None:
+            logger.debug("no %s in this window", name)
+            continue
+        _hold_off(action, why)
+        held.append(name)
+    settings = window.findChild(QAction, "actionSettings")
+    if settings is not None:
+        settings.setToolTip(SETTINGS_WORDS)
+        settings.setStatusTip(SETTINGS_WORDS)
+    return held
