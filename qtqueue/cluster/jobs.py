@@ -25,6 +25,9 @@ them from its own machine's keyring. What RQ does with it, from the task's field
   `allow_dependency_failure`; `ttl` from `expires_at`/`ttl_s` (RQ drops a job not started by
   then); `run_at` through `enqueue_at` (a worker's scheduler moves it to its queue on time).
 
+A task with needs or a target worker/label (`resources`) is not enqueued: its job is created
+in no queue and held for the placer (`placement.py`, `placer.py`).
+
 Jobs are stored with RQ's JSON serializer, not pickle: whoever can write a job into Redis must
 not be able to run code on every worker by it.
 """
@@ -41,15 +44,16 @@ from typing import Any
 
 from redis import Redis
 from rq import Callback, Queue, Retry
-from rq.job import Dependency, Job
+from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from qtqueue.cluster import placement
 from qtqueue.cluster.connection import NOT_SUPPORTED
 from qtqueue.cluster.queues import DRAIN_ORDER, queue_named
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, Task
 from qtqueue.engine import adding, named_queues
-from qtqueue.engine.resources import ResourceAccountant
+from qtqueue.engine.resources import Needs, ResourceAccountant
 from qtqueue.engine.retry import MAX_BACKOFF_S
 from qtqueue.executors import ExecutorRegistry
 
@@ -72,8 +76,8 @@ def rq_queue(connection: Redis, name: str) -> Queue:
 
 def _unsupported(task: Task) -> list[str]:
     out = []
-    if task.resources:
-        out.append("resources (placement by free CPU, memory, disk and GPU comes later)")
+    if placement.ask_of(task.resources).placed and (task.depends_on or task.run_at):
+        out.append("resources or a target worker/label with depends_on or a start time")
     if task.permission == Permission.HUMAN_REQUIRED:
         out.append("approval (permission human_required)")
     if task.notify_webhook:
@@ -84,8 +88,9 @@ def _unsupported(task: Task) -> list[str]:
 def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) -> Task:
     """The task as the local engine would store it (validated, defaults filled in), for a
     cluster. QueueError: whatever the local engine refuses it for, and CLUSTER_NOT_SUPPORTED
-    for what a cluster does not do yet (resources, approval, a notify webhook, a queue other
-    than the three)."""
+    for what a cluster does not do yet (needs or a target with dependencies or a start time,
+    approval, a notify webhook, a queue other than the three). Needs are not checked against
+    this machine: the workers' room decides (`placement.py`)."""
     missing = _unsupported(task)
     if missing:
         raise QueueError(
@@ -96,9 +101,24 @@ def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) ->
     if task.queue is not None:
         queue_named(task.queue)
     queues = {name: named_queues.defaults(name) for name in DRAIN_ORDER}
-    return adding.prepare(
-        task, time.time() if now is None else now, registry, queues, ResourceAccountant()
-    )
+    given = task.resources  # the target keys are the cluster's; the needs are the workers'
+    task.resources, _, _ = placement.split_target(given)
+    try:
+        prepared = adding.prepare(
+            task, time.time() if now is None else now, registry, queues, _AnyMachine()
+        )
+    finally:
+        task.resources = given
+    prepared.resources = dict(given)
+    return prepared
+
+
+class _AnyMachine(ResourceAccountant):
+    """Needs are checked against the workers' published room (`placement.py`), not this
+    machine's: the machine that submits a task does not run it."""
+
+    def check_possible(self, needs: Needs) -> None:
+        """Nothing: a task no live worker can take waits with the reason."""
 
 
 #: Default factories whose value is the same for every task (an id or a time is not).
@@ -206,6 +226,11 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
     args = (task_payload(prepared),)
+    if placement.ask_of(prepared.resources).placed:  # held for the placer (placer.py)
+        held = queue.create_job(JOB_FUNCTION, args=args, status=JobStatus.CREATED, **options)
+        held.save()
+        placement.hold(connection, held.id, placement.NOT_YET_CHECKED, score=now)
+        return held
     if prepared.run_at is not None and prepared.run_at > now:
         when = datetime.fromtimestamp(prepared.run_at, UTC)
         scheduled: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))

@@ -63,11 +63,13 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
 
 def cluster_table(slots: list[dict[str, Any]]) -> str:
     """A cluster's workers: name, host, pid, state, current task, jobs done and failed,
-    working time."""
+    working time, the room each published (free CPU cores, memory, disk, GPU memory) and its
+    labels; the placer's holder is marked '*'."""
     headers = ["WORKER", "HOST", "PID", "STATE", "TASK", "NAME", "DONE", "FAILED", "WORKING"]
+    headers += ["FREE CPU", "MEM", "DISK", "GPU", "LABELS"]
     rows = [
         [
-            s["worker"],
+            s["worker"] + (" *" if s.get("placer") else ""),
             s["host"] or "-",
             str(s["pid"] or "-"),
             s["state"],
@@ -76,7 +78,23 @@ def cluster_table(slots: list[dict[str, Any]]) -> str:
             str(s["successful_jobs"]),
             str(s["failed_jobs"]),
             fmt_duration(s["working_time_s"]),
+            *room_cells(s),
         ]
         for s in slots
     ]
     return table(headers, rows)
+
+
+def room_cells(slot: dict[str, Any]) -> list[str]:
+    """A worker's published room as table cells: free CPU cores, memory, disk, GPU memory
+    ('-' for none or not published), labels (comma-separated)."""
+    free = slot.get("free") or {}
+
+    def size(key: str) -> str:
+        value = free.get(key)
+        return "-" if value is None else f"{max(value, 0.0):.1f}G"
+
+    cpu = free.get("cpu_cores")
+    cores = "-" if cpu is None else f"{max(cpu, 0.0):g}/{slot.get('total_cpu_cores') or 0:g}"
+    labels = ",".join(slot.get("labels") or []) or "-"
+    return [cores, size("memory_gb"), size("disk_gb"), size("gpu_memory_gb"), labels]

@@ -1,0 +1,181 @@
+"""Resource-aware placement across machines, for real: a redis-server and `qtqueue worker`
+processes standing for machines of different sizes (`--cpu-cores`, `--memory-gb`) and labels;
+tasks with needs or a target wait with the resource document's reasons and are placed (by the
+placer inside the workers, under its lock) as soon as a worker can take them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cluster_env import RedisServer
+from cluster_placement_env import (
+    kill,
+    machine,
+    reason_of,
+    record,
+    recording_task,
+    waiting_rows,
+)
+from helpers.cli import qtqueue_command, refused
+from helpers.waiting import wait_until
+from rq.job import Job
+
+from qtqueue.cluster.jobs import SERIALIZER, enqueue
+from qtqueue.cluster.placement import LOCK_KEY, WAITING_KEY
+from qtqueue.cluster.placer import place
+from qtqueue.core.errors import QueueError
+from qtqueue.core.task import Task
+from qtqueue.executors import default_registry
+
+REGISTRY = default_registry(entry_points=False)
+#: How long a placement may take in these tests (kicks make it well under a second; a lock
+#: taken over waits for the dead holder's lock to expire: placer.LOCK_TTL_S).
+PLACED_S = 30
+
+
+def test_a_task_needing_8_cpus_waits_with_the_reason_and_starts_when_a_bigger_worker_joins(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task = recording_task(tmp_path, "big", {"cpu_cores": 8})
+    with machine(redis, tmp_path, "small", "--cpu-cores", "4"):
+        enqueue(redis.client, task, REGISTRY)
+        wait_until(
+            lambda: (
+                "Insufficient CPU: worker has 4.00 available, task requires 8.00"
+                in reason_of(redis, task.id)
+            ),
+            what="the reason",
+        )
+        row = waiting_rows(redis, tmp_path)[task.id]
+        assert row["needs"] == {"cpu_cores": 8.0}
+        assert row["target"] == "any worker"
+        assert row["attempts"] >= 1
+        assert record(tmp_path, "big") is None
+
+        with machine(redis, tmp_path, "large", "--cpu-cores", "8"):
+            ran = wait_until(lambda: record(tmp_path, "big"), timeout_s=PLACED_S, what="run")
+            assert ran.worker == "large"
+            assert task.id not in waiting_rows(redis, tmp_path)
+
+
+def test_a_task_for_an_offline_worker_waits_until_that_worker_starts(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task = recording_task(tmp_path, "pinned", {"worker": "worker-x"})
+    with machine(redis, tmp_path, "other"):
+        enqueue(redis.client, task, REGISTRY)
+        wait_until(lambda: reason_of(redis, task.id) == "worker-x offline")
+        assert waiting_rows(redis, tmp_path)[task.id]["target"] == "worker-x"
+        assert record(tmp_path, "pinned") is None
+        with machine(redis, tmp_path, "worker-x"):
+            ran = wait_until(lambda: record(tmp_path, "pinned"), timeout_s=PLACED_S)
+            assert ran.worker == "worker-x"
+
+
+def test_a_label_goes_to_a_labelled_worker_only_and_workers_shows_labels_and_room(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    tasks = [recording_task(tmp_path, f"g{i}", {"label": "gpu"}) for i in range(3)]
+    with (
+        machine(redis, tmp_path, "plain", "--cpu-cores", "16"),
+        machine(redis, tmp_path, "gpubox", "--label", "gpu", "--label", "big", "--cpu-cores", "2"),
+    ):
+        for task in tasks:
+            enqueue(redis.client, task, REGISTRY)
+        added = run("--redis", redis.url, "add", "custom_command", "--label", "gpu",
+                    "-p", f"command=basename $QTQUEUE_DATA_DIR > {tmp_path}/cli.ran",
+                    "-p", "shell=true", "--json")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        for task in tasks:
+            ran = wait_until(lambda t=task: record(tmp_path, t.name), timeout_s=PLACED_S)
+            assert ran.worker == "gpubox"
+        wait_until(lambda: (tmp_path / "cli.ran").exists(), timeout_s=PLACED_S)
+        assert (tmp_path / "cli.ran").read_text().strip() == "gpubox"
+
+        listed = run("--redis", redis.url, "workers", "--json")
+        assert listed.returncode == 0, listed.stderr
+        slots = {s["worker"]: s for s in json.loads(listed.stdout)["slots"]}
+        assert slots["gpubox"]["labels"] == ["gpu", "big"]
+        assert slots["plain"]["labels"] == []
+        assert slots["plain"]["total_cpu_cores"] == 16
+        assert slots["gpubox"]["free"]["memory_gb"] > 0
+        assert sum(s["placer"] for s in slots.values()) == 1
+        table = run("--redis", redis.url, "workers")
+        assert "gpu,big" in table.stdout and "FREE CPU" in table.stdout, table.stdout
+
+
+def test_two_3_cpu_tasks_never_run_at_once_and_never_on_a_2_cpu_worker(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    first = recording_task(tmp_path, "a", {"cpu_cores": 3}, run_s=1)
+    second = recording_task(tmp_path, "b", {"cpu_cores": 3}, run_s=1)
+    with (
+        machine(redis, tmp_path, "four", "--cpu-cores", "4"),
+        machine(redis, tmp_path, "two", "--cpu-cores", "2"),
+    ):
+        enqueue(redis.client, first, REGISTRY)
+        enqueue(redis.client, second, REGISTRY)
+        a = wait_until(lambda: record(tmp_path, "a"), timeout_s=PLACED_S)
+        b = wait_until(lambda: record(tmp_path, "b"), timeout_s=PLACED_S)
+    assert (a.worker, b.worker) == ("four", "four")
+    assert a.ended <= b.started or b.ended <= a.started, (a, b)
+
+
+def test_the_placers_holder_killed_another_worker_takes_over_and_placement_goes_on(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    with (
+        machine(redis, tmp_path, "p1", "--cpu-cores", "4") as p1,
+        machine(redis, tmp_path, "p2", "--cpu-cores", "4") as p2,
+    ):
+        wait_until(lambda: redis.client.get(LOCK_KEY), what="a placer")
+        holder = redis.client.get(LOCK_KEY).decode().split(":")[0]
+        survivor = "p2" if holder == "p1" else "p1"
+        kill(p1 if holder == "p1" else p2)
+        task = recording_task(tmp_path, "after", {"cpu_cores": 2})
+        enqueue(redis.client, task, REGISTRY)
+
+        ran = wait_until(lambda: record(tmp_path, "after"), timeout_s=PLACED_S)
+        assert ran.worker == survivor
+        assert redis.client.get(LOCK_KEY).decode().split(":")[0] == survivor
+
+
+def test_a_worker_without_room_on_start_gives_a_stale_placement_back(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task = recording_task(tmp_path, "huge", {"cpu_cores": 6})
+    with machine(redis, tmp_path, "tiny", "--cpu-cores", "2"):
+        enqueue(redis.client, task, REGISTRY)
+        wait_until(lambda: "Insufficient CPU" in reason_of(redis, task.id))
+        job = Job.fetch(task.id, connection=redis.client, serializer=SERIALIZER)
+        assert place(redis.client, job, "tiny", None)  # as a placer with a stale room would
+
+        wait_until(
+            lambda: (
+                "tiny gave it back: no room when it was to start it"
+                in reason_of(redis, task.id)
+            ),
+            what="the task given back",
+        )
+        assert redis.client.zscore(WAITING_KEY, task.id) is not None
+        assert record(tmp_path, "huge") is None
+
+
+def test_the_local_engine_refuses_a_target_and_a_cluster_refuses_needs_with_dependencies(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    run = qtqueue_command(tmp_path)
+    local = run("add", "custom_command", "-p", "command=true", "--worker", "w1")
+    assert "needs a cluster" in refused(local, "VALIDATION_INVALID_PARAMS")
+
+    needs_after = Task("custom_command", {"command": "true"}, resources={"cpu_cores": 1},  # type: ignore[arg-type]
+                       depends_on=["x"])  # fmt: skip
+    with pytest.raises(QueueError) as caught:
+        enqueue(redis.client, needs_after, REGISTRY)
+    assert caught.value.code == "CLUSTER_NOT_SUPPORTED"
+    blank = Task("custom_command", {"command": "true"}, resources={"label": " gpu"})  # type: ignore[arg-type]
+    with pytest.raises(QueueError, match=r"resources\.label"):
+        enqueue(redis.client, blank, REGISTRY)
