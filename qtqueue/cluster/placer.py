@@ -36,6 +36,7 @@ offline with tasks in its own queue: the placer takes them back (`rescue`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -338,9 +339,12 @@ class WorkerPlacement:
         self.running = job.id
 
     def ended(self, job: Job) -> None:
-        """A job ended: give back what it reserved and publish the room (kicks the placer)."""
-        self.accountant.release(job.id)
+        """A job ended: give back what it reserved and, if it reserved anything (a placed
+        task), publish the room at once (it grew: kicks the placer). Other jobs wait for the
+        next heartbeat: a no-op task pays nothing for placement."""
         self.running = None
+        if not self.accountant.release(job.id):
+            return
         try:
             self.publish()
         except RedisError as exc:
@@ -357,6 +361,8 @@ class WorkerPlacement:
     def stop(self) -> None:
         """Stop the thread, give up the lock, withdraw the room (offline at once)."""
         self._stop.set()
+        with contextlib.suppress(RedisError):
+            self.conn.publish(KICK_CHANNEL, b"1")  # wakes the thread from its wait
         if self._thread is not None:
             self._thread.join(timeout=HEARTBEAT_S * 3)
         try:

@@ -388,6 +388,7 @@ class ClusterReader:
         for n, worker in enumerate(found, 1):
             state = worker.get_state()
             job_id = current[worker.name]
+            own = worker_queue_name(worker.name)  # the placer's queue for it: not listed
             slots.append(
                 {
                     "slot": n,
@@ -397,7 +398,7 @@ class ClusterReader:
                     "worker": worker.name,
                     "host": worker.hostname,
                     "pid": worker.pid,
-                    "queues": [q.name for q in worker.queues],
+                    "queues": [q.name for q in worker.queues if q.name != own],
                     "successful_jobs": worker.successful_job_count,
                     "failed_jobs": worker.failed_job_count,
                     "working_time_s": worker.total_working_time,

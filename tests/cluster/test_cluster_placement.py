@@ -25,14 +25,16 @@ from rq.job import Job
 from qtqueue.cluster.jobs import SERIALIZER, enqueue
 from qtqueue.cluster.placement import LOCK_KEY, WAITING_KEY
 from qtqueue.cluster.placer import place
+from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import Task
+from qtqueue.core.task import Task, TaskStatus
 from qtqueue.executors import default_registry
 
 REGISTRY = default_registry(entry_points=False)
 #: How long a placement may take in these tests (kicks make it well under a second; a lock
 #: taken over waits for the dead holder's lock to expire: placer.LOCK_TTL_S).
 PLACED_S = 30
+COMPLETED = TaskStatus.COMPLETED
 
 
 def test_a_task_needing_8_cpus_waits_with_the_reason_and_starts_when_a_bigger_worker_joins(
@@ -57,21 +59,32 @@ def test_a_task_needing_8_cpus_waits_with_the_reason_and_starts_when_a_bigger_wo
         with machine(redis, tmp_path, "large", "--cpu-cores", "8"):
             ran = wait_until(lambda: record(tmp_path, "big"), timeout_s=PLACED_S, what="run")
             assert ran.worker == "large"
+            wait_until(lambda: ClusterReader(redis.client).task(task.id).status == COMPLETED)
             assert task.id not in waiting_rows(redis, tmp_path)
+            listed = qtqueue_command(tmp_path)("--redis", redis.url, "ls", "--json")
+            assert [(t["id"], t["status"], t["queue"]) for t in json.loads(listed.stdout)] == [
+                (task.id, "completed", "default")
+            ]
 
 
 def test_a_task_for_an_offline_worker_waits_until_that_worker_starts(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     task = recording_task(tmp_path, "pinned", {"worker": "worker-x"})
+    dropped = recording_task(tmp_path, "dropped", {"worker": "worker-x"})
     with machine(redis, tmp_path, "other"):
         enqueue(redis.client, task, REGISTRY)
+        enqueue(redis.client, dropped, REGISTRY)
         wait_until(lambda: reason_of(redis, task.id) == "worker-x offline")
         assert waiting_rows(redis, tmp_path)[task.id]["target"] == "worker-x"
         assert record(tmp_path, "pinned") is None
+        cancelled = qtqueue_command(tmp_path)("--redis", redis.url, "cancel", dropped.id)
+        assert cancelled.returncode == 0, cancelled.stderr
         with machine(redis, tmp_path, "worker-x"):
             ran = wait_until(lambda: record(tmp_path, "pinned"), timeout_s=PLACED_S)
             assert ran.worker == "worker-x"
+            assert dropped.id not in waiting_rows(redis, tmp_path)
+        assert record(tmp_path, "dropped") is None
 
 
 def test_a_label_goes_to_a_labelled_worker_only_and_workers_shows_labels_and_room(
@@ -155,8 +168,7 @@ def test_a_worker_without_room_on_start_gives_a_stale_placement_back(
 
         wait_until(
             lambda: (
-                "tiny gave it back: no room when it was to start it"
-                in reason_of(redis, task.id)
+                "tiny gave it back: no room when it was to start it" in reason_of(redis, task.id)
             ),
             what="the task given back",
         )

@@ -43,6 +43,8 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         return 0
     if any("worker" in s for s in stats["slots"]):  # a cluster's RQ workers
         out(cluster_table(stats["slots"]))
+        placer = [s["worker"] for s in stats["slots"] if s.get("placer")]
+        out(f"placer: {placer[0] if placer else 'none (no live worker holds its lock)'}")
     else:
         rows = [
             [
@@ -64,12 +66,12 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
 def cluster_table(slots: list[dict[str, Any]]) -> str:
     """A cluster's workers: name, host, pid, state, current task, jobs done and failed,
     working time, the room each published (free CPU cores, memory, disk, GPU memory) and its
-    labels; the placer's holder is marked '*'."""
+    labels."""
     headers = ["WORKER", "HOST", "PID", "STATE", "TASK", "NAME", "DONE", "FAILED", "WORKING"]
     headers += ["FREE CPU", "MEM", "DISK", "GPU", "LABELS"]
     rows = [
         [
-            s["worker"] + (" *" if s.get("placer") else ""),
+            s["worker"],
             s["host"] or "-",
             str(s["pid"] or "-"),
             s["state"],
