@@ -85,6 +85,11 @@ SAFETY_PASS_S = 10.0
 GIVE_BACK_COOLDOWN_S = 10.0
 #: A heartbeat kicks the placer when free memory or disk grew by more than this (GB).
 ROOM_GROWTH_GB = 0.25
+#: The least time between two passes: kicks that come meanwhile make one pass (a burst of
+#: adds is not a pass each).
+MIN_PASS_GAP_S = 0.2
+#: The room fields a placement changes (the rest stay as the worker published them).
+_TAKEN = ("cpu_cores", "memory_gb", "disk_gb", "gpu_memory_gb", "busy")
 #: Job statuses of a held job the placer may place (others were cancelled or ended).
 PLACEABLE = (JobStatus.CREATED, JobStatus.QUEUED)
 
@@ -200,8 +205,7 @@ def place_pass(conn: Redis, now: float | None = None) -> int:
                 placed += 1
                 room = rooms[name]
                 room.take(ask.needs)
-                fields = {k: v for k, v in room.to_hash().items() if k != "at"}
-                flat = [x for kv in fields.items() for x in kv]
+                flat = [x for kv in room.to_hash().items() if kv[0] in _TAKEN for x in kv]
                 conn.eval(_HSET_IF_LIVE, 1, room_key(name), *flat)
             continue
         updates[job_id] = json.dumps(note(state, why, now))
@@ -300,8 +304,10 @@ class WorkerPlacement:
             at=time.time(),
         )
 
-    def publish(self) -> None:
-        """Publish the room now (with its TTL); kick the placer when it grew."""
+    def publish(self, kick: bool = False) -> None:
+        """Publish the room now (with its TTL); kick the placer when it grew since the last
+        heartbeat, or with `kick` (a placed task ended: its room grew since it was placed,
+        which the last heartbeat may not have seen)."""
         with self._publishing:
             room = self.measure()
             with self.conn.pipeline() as pipe:
@@ -309,7 +315,7 @@ class WorkerPlacement:
                 pipe.expire(room_key(self.name), ROOM_TTL_S)
                 pipe.sadd(WORKERS_KEY, self.name)
                 pipe.execute()
-            if _grew(self._last, room):
+            if kick or _grew(self._last, room):
                 self.conn.publish(KICK_CHANNEL, b"1")
             self._last = room
 
@@ -346,7 +352,7 @@ class WorkerPlacement:
         if not self.accountant.release(job.id):
             return
         try:
-            self.publish()
+            self.publish(kick=True)
         except RedisError as exc:
             logger.warning("worker %s: could not publish its room: %s", self.name, exc)
 
@@ -384,7 +390,7 @@ class WorkerPlacement:
 
     def _run(self) -> None:
         pubsub = self.conn.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        beat = safety = 0.0
+        beat = safety = gap = 0.0
         kicked = True
         while not self._stop.is_set():
             try:
@@ -396,11 +402,14 @@ class WorkerPlacement:
                     was, self.holder = self.holder, self._lock()
                     kicked = kicked or (self.holder and not was)
                     beat = now + HEARTBEAT_S
-                if self.holder and (kicked or now >= safety):
+                if self.holder and ((kicked and now >= gap) or now >= safety):
                     kicked = False
                     place_pass(self.conn)
+                    gap = time.monotonic() + MIN_PASS_GAP_S
                     safety = time.monotonic() + SAFETY_PASS_S
                 until = min(beat, safety) if self.holder else beat
+                if self.holder and kicked:
+                    until = min(until, gap)
                 wait = max(0.01, until - time.monotonic())
                 if pubsub.get_message(timeout=wait) is not None:
                     kicked = True
