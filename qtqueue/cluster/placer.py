@@ -49,7 +49,15 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
-from rq.registry import ScheduledJobRegistry
+from rq.registry import (
+    BaseRegistry,
+    CanceledJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+    clean_registries,
+)
 
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.placement import (
@@ -90,6 +98,14 @@ ROOM_GROWTH_GB = 0.25
 MIN_PASS_GAP_S = 0.2
 #: The room fields a placement changes (the rest stay as the worker published them).
 _TAKEN = ("cpu_cores", "memory_gb", "disk_gb", "gpu_memory_gb", "busy")
+#: The registries of a worker's own queue that keep its name known (see `rescue`).
+_REGISTRIES: tuple[type[BaseRegistry], ...] = (
+    StartedJobRegistry,
+    FinishedJobRegistry,
+    FailedJobRegistry,
+    ScheduledJobRegistry,
+    CanceledJobRegistry,
+)
 #: Job statuses of a held job the placer may place (others were cancelled or ended).
 PLACEABLE = (JobStatus.CREATED, JobStatus.QUEUED)
 
@@ -134,24 +150,41 @@ class OverrideProbe(SystemProbe):
 # ----------------------------------------------------------------------------- the pass
 
 
-def rescue(conn: Redis, rooms: dict[str, Room]) -> int:
+def rescue(conn: Redis, rooms: dict[str, Room], deep: bool = True) -> int:
     """Take back the tasks waiting in the own queue of a worker that is offline (held again,
-    "NAME offline"); how many."""
+    "NAME offline"); how many. With `deep` (the safety passes) its registries are cleaned as
+    RQ's worker cleans its own (nobody else listens to its queue): a task it was running when
+    it died is found abandoned once its heartbeat expires (QUEUE_TASK_INTERRUPTED through the
+    job's failure callback; a retry lands in its queue, and a pass takes it back), and a
+    retry due in its scheduled registry is taken back too (its scheduler died with it). The
+    name is forgotten once nothing of it is left (its finished and failed tasks list until
+    then)."""
     taken = 0
     for raw in cast(set[bytes], conn.smembers(QUEUES_KEY)):
         name = raw.decode()
         if name in rooms:
             continue
         queue = rq_queue(conn, worker_queue_name(name))
+        if deep:
+            clean_registries(queue)
+            scheduled = ScheduledJobRegistry(  # type: ignore[no-untyped-call]
+                queue.name, connection=conn, serializer=SERIALIZER
+            )
+            for job_id in scheduled.get_jobs_to_schedule(int(time.time())):
+                if conn.zrem(scheduled.key, job_id):
+                    hold(conn, job_id, f"{name} offline (its retry taken back)")
+                    taken += 1
         ids = queue.get_job_ids()
         for job_id in ids:
             if conn.lrem(queue.key, 1, job_id):
                 hold(conn, job_id, f"{name} offline (taken back from its queue)")
                 taken += 1
-        scheduled = ScheduledJobRegistry(  # type: ignore[no-untyped-call]
-            queue.name, connection=conn, serializer=SERIALIZER
-        )
-        if not ids and not scheduled.count:
+        if not deep or ids:
+            continue
+        if not any(
+            cls(queue.name, connection=conn, serializer=SERIALIZER).get_job_ids(cleanup=False)
+            for cls in _REGISTRIES
+        ):
             conn.srem(QUEUES_KEY, name)
     return taken
 
@@ -173,13 +206,13 @@ def place(conn: Redis, job: Job, name: str, state: dict[str, Any] | None) -> boo
     return True
 
 
-def place_pass(conn: Redis, now: float | None = None) -> int:
+def place_pass(conn: Redis, now: float | None = None, deep: bool = True) -> int:
     """One pass over the held tasks, first held first: each goes to a worker with room
     (counted against it until that worker's next heartbeat) or stays with the reason; how many
-    were placed."""
+    were placed. First the tasks of offline workers are taken back (`rescue`, `deep`)."""
     now = time.time() if now is None else now
     rooms = live_rooms(conn)
-    rescue(conn, rooms)
+    rescue(conn, rooms, deep)
     ids = [i.decode() for i in cast(list[bytes], conn.zrange(WAITING_KEY, 0, -1))]
     if not ids:
         return 0
@@ -404,7 +437,7 @@ class WorkerPlacement:
                     beat = now + HEARTBEAT_S
                 if self.holder and ((kicked and now >= gap) or now >= safety):
                     kicked = False
-                    place_pass(self.conn)
+                    place_pass(self.conn, deep=now >= safety)
                     gap = time.monotonic() + MIN_PASS_GAP_S
                     safety = time.monotonic() + SAFETY_PASS_S
                 until = min(beat, safety) if self.holder else beat

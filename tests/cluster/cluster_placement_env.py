@@ -91,3 +91,17 @@ def reason_of(redis: RedisServer, task_id: str) -> str:
     ('' while it is not listed): read in this process, as the tests poll it."""
     rows = [r for r in ClusterReader(redis.client).waiting() if r["id"] == task_id]
     return str(rows[0]["last_reason"]) if rows else ""
+
+
+def blocking_task(tmp_path: Path, name: str, resources: dict[str, Any]) -> tuple[Task, Path]:
+    """A shell task that writes TMP/NAME.started, then waits until TMP/NAME.go exists: (the
+    task, its started file)."""
+    started, go = tmp_path / f"{name}.started", tmp_path / f"{name}.go"
+    line = f"touch {started}; until [ -e {go} ]; do sleep 0.05; done"
+    return Task(  # type: ignore[arg-type]
+        "custom_command",
+        {"command": line, "shell": True},
+        name=name,
+        resources=resources,
+        max_retries=0,
+    ), started

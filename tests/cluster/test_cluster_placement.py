@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cluster_env import RedisServer
 from cluster_placement_env import (
+    blocking_task,
     kill,
     machine,
     reason_of,
@@ -142,25 +143,6 @@ def test_two_3_cpu_tasks_never_run_at_once_and_never_on_a_2_cpu_worker(
     assert then.started - first_run.ended < SAFETY_PASS_S / 2, (a, b)
 
 
-def test_the_placers_holder_killed_another_worker_takes_over_and_placement_goes_on(
-    redis: RedisServer, tmp_path: Path
-) -> None:
-    with (
-        machine(redis, tmp_path, "p1", "--cpu-cores", "4") as p1,
-        machine(redis, tmp_path, "p2", "--cpu-cores", "4") as p2,
-    ):
-        wait_until(lambda: redis.client.get(LOCK_KEY), what="a placer")
-        holder = redis.client.get(LOCK_KEY).decode().split(":")[0]
-        survivor = "p2" if holder == "p1" else "p1"
-        kill(p1 if holder == "p1" else p2)
-        task = recording_task(tmp_path, "after", {"cpu_cores": 2})
-        enqueue(redis.client, task, REGISTRY)
-
-        ran = wait_until(lambda: record(tmp_path, "after"), timeout_s=PLACED_S)
-        assert ran.worker == survivor
-        assert redis.client.get(LOCK_KEY).decode().split(":")[0] == survivor
-
-
 def test_a_worker_without_room_on_start_gives_a_stale_placement_back(
     redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -196,3 +178,36 @@ def test_the_local_engine_refuses_a_target_and_a_cluster_refuses_needs_with_depe
     blank = Task("custom_command", {"command": "true"}, resources={"label": " gpu"})  # type: ignore[arg-type]
     with pytest.raises(QueueError, match=r"resources\.label"):
         enqueue(redis.client, blank, REGISTRY)
+
+
+def test_the_placers_holder_killed_with_a_task_in_its_queue_another_takes_over_and_places_it(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    with (
+        machine(redis, tmp_path, "p1", "--cpu-cores", "4") as p1,
+        machine(redis, tmp_path, "p2", "--cpu-cores", "4") as p2,
+    ):
+        wait_until(lambda: redis.client.get(LOCK_KEY), what="a placer")
+        holder = redis.client.get(LOCK_KEY).decode().split(":")[0]
+        survivor = "p2" if holder == "p1" else "p1"
+        # both busy; the survivor's task holds a core, so the holder has the most room
+        busy_h, h_started = blocking_task(tmp_path, "busy-h", {"worker": holder})
+        busy_s, s_started = blocking_task(tmp_path, "busy-s", {"worker": survivor, "cpu_cores": 1})
+        enqueue(redis.client, busy_h, REGISTRY)
+        enqueue(redis.client, busy_s, REGISTRY)
+        wait_until(lambda: h_started.exists() and s_started.exists(), what="both busy")
+        task = recording_task(tmp_path, "moved", {"cpu_cores": 1})
+        enqueue(redis.client, task, REGISTRY)
+        wait_until(lambda: reason_of(redis, task.id).startswith(f"placed on {holder};"))
+
+        kill(p1 if holder == "p1" else p2)
+
+        wait_until(
+            lambda: reason_of(redis, task.id).startswith(f"placed on {survivor}"),
+            timeout_s=PLACED_S,
+            what="the task taken back from the dead placer's queue and placed again",
+        )
+        assert redis.client.get(LOCK_KEY).decode().split(":")[0] == survivor
+        (tmp_path / "busy-s.go").touch()
+        ran = wait_until(lambda: record(tmp_path, "moved"), timeout_s=PLACED_S)
+        assert ran.worker == survivor
