@@ -392,7 +392,10 @@ class WorkerPlacement:
     # -- the thread
 
     def start(self) -> None:
-        """Publish the room, then heartbeat and place (when holding the lock) in a thread."""
+        """Publish the room, then heartbeat and place (when holding the lock) in a thread
+        (once: a second call does nothing)."""
+        if self._thread is not None:
+            return
         self.publish()
         self._thread = threading.Thread(target=self._run, name="qtqueue-placer", daemon=True)
         self._thread.start()

@@ -61,13 +61,7 @@ def recording_task(tmp_path: Path, name: str, resources: dict[str, Any], run_s: 
         f"s=$(date +%s.%N); sleep {run_s}; e=$(date +%s.%N); "
         f'echo "$(basename "$QTQUEUE_DATA_DIR") $s $e" > {out}.tmp; mv {out}.tmp {out}'
     )
-    return Task(  # type: ignore[arg-type]
-        "custom_command",
-        {"command": line, "shell": True},
-        name=name,
-        resources=resources,
-        max_retries=0,
-    )
+    return shell_task(name, line, resources)
 
 
 def record(tmp_path: Path, name: str) -> Record | None:
@@ -98,10 +92,15 @@ def blocking_task(tmp_path: Path, name: str, resources: dict[str, Any]) -> tuple
     task, its started file)."""
     started, go = tmp_path / f"{name}.started", tmp_path / f"{name}.go"
     line = f"touch {started}; until [ -e {go} ]; do sleep 0.05; done"
+    return shell_task(name, line, resources), started
+
+
+def shell_task(name: str, line: str, resources: dict[str, Any]) -> Task:
+    """A custom_command task running `line` through /bin/sh, with `resources`, no retries."""
     return Task(  # type: ignore[arg-type]
         "custom_command",
         {"command": line, "shell": True},
         name=name,
         resources=resources,
         max_retries=0,
-    ), started
+    )

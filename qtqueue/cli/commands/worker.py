@@ -35,7 +35,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--queues",
         default=DEFAULT_QUEUES,
         metavar="NAMES",
-        help=f"the queues to take tasks from, first first (default: {DEFAULT_QUEUES})",
+        help=f"the queues to take tasks from, first first (default: {DEFAULT_QUEUES}); "
+        "before them, its own queue, where the placer puts the tasks with needs or a target "
+        "that it chose this worker for",
     )
     p.add_argument("--name", help="the worker's name (default: HOST.PID)")
     p.add_argument(
