@@ -279,10 +279,14 @@ class ClusterReader:
         """The tasks matching the filters, oldest first (by when they were added)."""
         wanted = set(statuses) if statuses is not None else None
         out = []
-        for job in self.jobs(self.job_ids(wanted)):
+        ids = self.job_ids(wanted)
+        placing = self._placing(ids)
+        for job in self.jobs(ids):
             task = snapshot(job)
             if wanted is not None and task.status not in wanted:
                 continue
+            if task.status == TaskStatus.PENDING and job.id in placing:
+                task.wait_reason = placing[job.id]
             if category is not None and task.category != category:
                 continue
             if tag is not None and tag not in task.tags:
@@ -336,7 +340,15 @@ class ClusterReader:
         if with_result and job.get_status(refresh=False) == JobStatus.FINISHED:
             value = job.return_value()
             result = value if isinstance(value, dict) or value is None else {"value": value}
-        return snapshot(job, result)
+        task = snapshot(job, result)
+        if task.status == TaskStatus.PENDING:
+            task.wait_reason = self._placing([job.id]).get(job.id) or task.wait_reason
+        return task
+
+    def _placing(self, ids: list[str]) -> dict[str, str]:
+        """The placer's last reason for each of `ids` it holds or placed (one HMGET), as
+        the task's wait reason ("worker-1 offline", "Insufficient CPU: …", "placed on w1")."""
+        return {i: str(s.get("reason") or "") for i, s in read_states(self.redis, ids).items()}
 
     # ------------------------------------------------------------------ logs
 

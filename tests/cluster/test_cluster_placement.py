@@ -81,7 +81,10 @@ def test_a_task_for_an_offline_worker_waits_until_that_worker_starts(
         wait_until(lambda: reason_of(redis, task.id) == "worker-x offline")
         assert waiting_rows(redis, tmp_path)[task.id]["target"] == "worker-x"
         assert record(tmp_path, "pinned") is None
-        cancelled = qtqueue_command(tmp_path)("--redis", redis.url, "cancel", dropped.id)
+        run = qtqueue_command(tmp_path)
+        shown = run("--redis", redis.url, "show", task.id)
+        assert "worker-x offline" in shown.stdout, shown.stdout
+        cancelled = run("--redis", redis.url, "cancel", dropped.id)
         assert cancelled.returncode == 0, cancelled.stderr
         with machine(redis, tmp_path, "worker-x"):
             ran = wait_until(lambda: record(tmp_path, "pinned"), timeout_s=PLACED_S)
