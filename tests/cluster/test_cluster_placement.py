@@ -142,6 +142,10 @@ def test_two_3_cpu_tasks_never_run_at_once_and_never_on_a_2_cpu_worker(
     assert (a.worker, b.worker) == ("four", "four")
     first_run, then = sorted((a, b), key=lambda r: r.started)
     assert first_run.ended <= then.started, (a, b)
+    # not even queued on "four" while the first ran: its 3 cores were counted as taken
+    later = first if then is a else second
+    queued_at = Job.fetch(later.id, connection=redis.client, serializer=SERIALIZER).enqueued_at
+    assert queued_at is not None and queued_at.timestamp() >= first_run.ended, (queued_at, a, b)
     # placed on the first one's end (its worker kicks the placer), not at the next safety pass
     assert then.started - first_run.ended < SAFETY_PASS_S / 2, (a, b)
 
