@@ -267,7 +267,9 @@ def choose(ask: Ask, rooms: Mapping[str, Room]) -> tuple[str | None, str]:
         return None, "no live worker"
     awake = [r for r in candidates if not r.suspended]
     if not awake:
-        return None, ("suspended: " + ", ".join(r.name for r in candidates))
+        if len(candidates) == 1:
+            return None, f"{candidates[0].name} suspended"
+        return None, "suspended: " + ", ".join(r.name for r in candidates)
     fits = [r for r in awake if shortage(r, ask.needs) is None]
     if fits:
         best = min(fits, key=lambda r: (r.busy, -r.cpu_cores, -r.memory_gb, r.name))

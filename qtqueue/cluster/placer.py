@@ -37,6 +37,7 @@ offline with tasks in its own queue: the placer takes them back (`rescue`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import threading
@@ -151,20 +152,26 @@ class OverrideProbe(SystemProbe):
 
 
 def rescue(conn: Redis, rooms: dict[str, Room], deep: bool = True) -> int:
-    """Take back the tasks waiting in the own queue of a worker that is offline (held again,
-    "NAME offline"); how many. With `deep` (the safety passes) its registries are cleaned as
-    RQ's worker cleans its own (nobody else listens to its queue): a task it was running when
-    it died is found abandoned once its heartbeat expires (QUEUE_TASK_INTERRUPTED through the
-    job's failure callback; a retry lands in its queue, and a pass takes it back), and a
-    retry due in its scheduled registry is taken back too (its scheduler died with it). The
-    name is forgotten once nothing of it is left (its finished and failed tasks list until
-    then)."""
+    """Take back the tasks waiting in the own queue of a worker that is offline or suspended
+    (held again, "NAME offline", "NAME suspended"); how many. With `deep` (the safety
+    passes) an offline worker's registries are cleaned as RQ's worker cleans its own (nobody
+    else listens to its queue): a task it was running when it died is found abandoned once
+    its heartbeat expires (QUEUE_TASK_INTERRUPTED through the job's failure callback; a retry
+    lands in its queue, and a pass takes it back), and a retry due in its scheduled registry
+    is taken back too (its scheduler died with it). The name is forgotten once nothing of it
+    is left (its finished and failed tasks list until then)."""
     taken = 0
     for raw in cast(set[bytes], conn.smembers(QUEUES_KEY)):
         name = raw.decode()
-        if name in rooms:
-            continue
+        room = rooms.get(name)
         queue = rq_queue(conn, worker_queue_name(name))
+        if room is not None:
+            if room.suspended:  # alive, takes nothing until resumed: its tasks may go elsewhere
+                for job_id in queue.get_job_ids():
+                    if conn.lrem(queue.key, 1, job_id):
+                        hold(conn, job_id, f"{name} suspended (taken back from its queue)")
+                        taken += 1
+            continue
         if deep:
             clean_registries(queue)
             scheduled = ScheduledJobRegistry(  # type: ignore[no-untyped-call]
@@ -359,7 +366,10 @@ class WorkerPlacement:
         only if its needs can be reserved now; else it goes back to the placer (True: run)."""
         if queue.name != self.queue_name:
             return True
-        why = self.accountant.try_reserve(job.id, job_ask(job.args).needs)
+        needs = job_ask(job.args).needs
+        if needs.disk_gb and not needs.disk_path:  # the disk its room counts: its data dir's
+            needs = dataclasses.replace(needs, disk_path=str(self.work_dir))
+        why = self.accountant.try_reserve(job.id, needs)
         if why is None:
             self.running = job.id
             self.conn.hdel(STATE_KEY, job.id)
@@ -372,6 +382,17 @@ class WorkerPlacement:
         hold(self.conn, job.id, f"{self.name} gave it back: no room when it was to start it: {why}")
         logger.warning("worker %s: no room for task %s (%s): gave it back", self.name, job.id, why)
         return False
+
+    def control_changed(self) -> None:
+        """A control command was handled (suspend, resume): the room says so at once (a
+        change of suspended kicks the placer: it takes back what waits in this worker's
+        queue while suspended, or places on it again)."""
+        if self._thread is None:
+            return
+        try:
+            self.publish()
+        except RedisError as exc:
+            logger.warning("worker %s: could not publish its room: %s", self.name, exc)
 
     def started(self, job: Job) -> None:
         """A job starts (from any queue): the room shows this worker busy."""
@@ -472,5 +493,5 @@ def _grew(before: Room | None, after: Room) -> bool:
         or after.memory_gb > before.memory_gb + ROOM_GROWTH_GB
         or (after.disk_gb or 0.0) > (before.disk_gb or 0.0) + ROOM_GROWTH_GB
         or (after.gpu_memory_gb or 0.0) > (before.gpu_memory_gb or 0.0) + ROOM_GROWTH_GB
-        or (before.suspended and not after.suspended)
+        or before.suspended != after.suspended
     )

@@ -56,7 +56,7 @@ from rq.worker import Worker
 from qtqueue.cluster import job
 from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
-from qtqueue.cluster.control import WorkerControl, horse_signals
+from qtqueue.cluster.control import RESUME, SUSPEND, WorkerControl, horse_signals
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.placement import worker_queue_name
 from qtqueue.cluster.placer import OverrideProbe, WorkerPlacement
@@ -146,6 +146,8 @@ class QtqueueWorker(Worker):
             payload = parse_payload(message)
             if not self.control.handle(payload):
                 super().handle_payload(message)  # type: ignore[no-untyped-call]
+            elif self.placement is not None and payload.get("command") in (SUSPEND, RESUME):
+                self.placement.control_changed()
         except (ValueError, KeyError, TypeError) as exc:  # the channel's thread must go on
             logger.warning("worker %s: ignored a malformed command (%s)", self.name, exc)
 

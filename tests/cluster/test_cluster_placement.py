@@ -93,7 +93,7 @@ def test_a_task_for_an_offline_worker_waits_until_that_worker_starts(
         assert record(tmp_path, "dropped") is None
 
 
-def test_a_label_goes_to_a_labelled_worker_only_and_workers_shows_labels_and_room(
+def test_a_label_goes_to_a_labelled_worker_only_waiting_while_it_is_suspended_and_workers_shows_it(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     run = qtqueue_command(tmp_path)
@@ -102,8 +102,12 @@ def test_a_label_goes_to_a_labelled_worker_only_and_workers_shows_labels_and_roo
         machine(redis, tmp_path, "plain", "--cpu-cores", "16"),
         machine(redis, tmp_path, "gpubox", "--label", "gpu", "--label", "big", "--cpu-cores", "2"),
     ):
+        suspended = run("--redis", redis.url, "workers", "suspend", "gpubox")
+        assert suspended.returncode == 0, suspended.stderr
         for task in tasks:
             enqueue(redis.client, task, REGISTRY)
+        wait_until(lambda: reason_of(redis, tasks[0].id) == "gpubox suspended", timeout_s=10)
+        assert run("--redis", redis.url, "workers", "resume", "gpubox").returncode == 0
         added = run("--redis", redis.url, "add", "custom_command", "--label", "gpu",
                     "-p", f"command=basename $QTQUEUE_DATA_DIR > {tmp_path}/cli.ran",
                     "-p", "shell=true", "--json")  # fmt: skip
