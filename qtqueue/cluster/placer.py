@@ -68,6 +68,7 @@ from qtqueue.cluster.placement import (
     STATE_KEY,
     WAITING_KEY,
     WORKERS_KEY,
+    Ask,
     Room,
     choose,
     hold,
@@ -94,9 +95,9 @@ SAFETY_PASS_S = 10.0
 GIVE_BACK_COOLDOWN_S = 10.0
 #: A heartbeat kicks the placer when free memory or disk grew by more than this (GB).
 ROOM_GROWTH_GB = 0.25
-#: The least time between two passes: kicks that come meanwhile make one pass (a burst of
-#: adds is not a pass each).
-MIN_PASS_GAP_S = 0.2
+#: The least time between two passes: the kicks that come during a pass or this soon after
+#: it make one pass (a burst of adds is not a pass each).
+MIN_PASS_GAP_S = 0.02
 #: The room fields a placement changes (the rest stay as the worker published them).
 _TAKEN = ("cpu_cores", "memory_gb", "disk_gb", "gpu_memory_gb", "busy")
 #: The registries of a worker's own queue that keep its name known (see `rescue`).
@@ -213,25 +214,40 @@ def place(conn: Redis, job: Job, name: str, state: dict[str, Any] | None) -> boo
     return True
 
 
-def place_pass(conn: Redis, now: float | None = None, deep: bool = True) -> int:
+def place_pass(
+    conn: Redis, now: float | None = None, deep: bool = True, asks: dict[str, Ask] | None = None
+) -> int:
     """One pass over the held tasks, first held first: each goes to a worker with room
     (counted against it until that worker's next heartbeat) or stays with the reason; how many
-    were placed. First the tasks of offline workers are taken back (`rescue`, `deep`)."""
+    were placed. First the tasks of offline workers are taken back (`rescue`, `deep`).
+
+    `asks`: what each held task asks, kept between passes by the caller (a job's argument
+    never changes), so a pass reads only the jobs it has not seen: three commands for the
+    held set (its ids, their states, the new states) and one fetch per placement, not one
+    per held task. A `deep` pass reads them all again and drops the cancelled and expired."""
     now = time.time() if now is None else now
+    asks = {} if asks is None else asks
     rooms = live_rooms(conn)
     rescue(conn, rooms, deep)
     ids = [i.decode() for i in cast(list[bytes], conn.zrange(WAITING_KEY, 0, -1))]
+    for old in set(asks) - set(ids):
+        del asks[old]
     if not ids:
         return 0
     states = read_states(conn, ids)
-    jobs = Job.fetch_many(ids, connection=conn, serializer=SERIALIZER)
-    placed, updates, gone = 0, {}, []
-    for job_id, job in zip(ids, jobs, strict=True):
+    unread = ids if deep else [i for i in ids if i not in asks]
+    gone: list[str] = []
+    for job_id, job in zip(unread, _fetch(conn, unread), strict=True):
         if job is None or job.get_status(refresh=False) not in PLACEABLE:
             gone.append(job_id)
+            asks.pop(job_id, None)
+        else:
+            asks[job_id] = job_ask(job.args)
+    placed, updates = 0, {}
+    for job_id in ids:
+        if job_id not in asks:
             continue
-        state = states.get(job_id) or {}
-        ask = job_ask(job.args)
+        ask, state = asks[job_id], states.get(job_id) or {}
         name, why = choose(ask, rooms)
         refused_by = state.get("refused_by")
         if refused_by and now - float(state.get("refused_at") or 0) < GIVE_BACK_COOLDOWN_S:
@@ -240,15 +256,20 @@ def place_pass(conn: Redis, now: float | None = None, deep: bool = True) -> int:
                 name, why = None, gave
             elif name is None:
                 why = f"{why}; {gave}"
-        if name is not None:
-            if place(conn, job, name, state):
-                placed += 1
-                room = rooms[name]
-                room.take(ask.needs)
-                flat = [x for kv in room.to_hash().items() if kv[0] in _TAKEN for x in kv]
-                conn.eval(_HSET_IF_LIVE, 1, room_key(name), *flat)
+        if name is None:
+            updates[job_id] = json.dumps(note(state, why, now))
             continue
-        updates[job_id] = json.dumps(note(state, why, now))
+        job = _fetch(conn, [job_id])[0]
+        if job is None or not place(conn, job, name, state):
+            gone.append(job_id)  # cancelled or expired meanwhile
+            asks.pop(job_id, None)
+            continue
+        placed += 1
+        asks.pop(job_id, None)
+        room = rooms[name]
+        room.take(ask.needs)
+        flat = [x for kv in room.to_hash().items() if kv[0] in _TAKEN for x in kv]
+        conn.eval(_HSET_IF_LIVE, 1, room_key(name), *flat)
     with conn.pipeline() as pipe:
         if gone:
             pipe.zrem(WAITING_KEY, *gone)
@@ -257,6 +278,10 @@ def place_pass(conn: Redis, now: float | None = None, deep: bool = True) -> int:
             pipe.hset(STATE_KEY, mapping=updates)
         pipe.execute()
     return placed
+
+
+def _fetch(conn: Redis, ids: list[str]) -> list[Job | None]:
+    return Job.fetch_many(ids, connection=conn, serializer=SERIALIZER) if ids else []
 
 
 # ----------------------------------------------------------------------------- the worker's side
@@ -290,6 +315,7 @@ class WorkerPlacement:
         self.running: str | None = None
         self._last: Room | None = None
         self._publishing = threading.Lock()
+        self._asks: dict[str, Ask] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -461,7 +487,7 @@ class WorkerPlacement:
                     beat = now + HEARTBEAT_S
                 if self.holder and ((kicked and now >= gap) or now >= safety):
                     kicked = False
-                    place_pass(self.conn, deep=now >= safety)
+                    place_pass(self.conn, deep=now >= safety, asks=self._asks)
                     gap = time.monotonic() + MIN_PASS_GAP_S
                     safety = time.monotonic() + SAFETY_PASS_S
                 until = min(beat, safety) if self.holder else beat
