@@ -458,6 +458,8 @@ class ClusterReader:
         held_ids = self.held_ids()
         states = read_states(self.redis, held_ids)
         for job in self.jobs(held_ids):
+            if task_status(job) != TaskStatus.PENDING:  # cancelled: the placer drops it soon
+                continue
             state = states.get(job.id, {})
             row = self._row(job, now, HeldBy.RESOURCES.value, "")
             row.update(

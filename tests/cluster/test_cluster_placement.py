@@ -86,6 +86,7 @@ def test_a_task_for_an_offline_worker_waits_until_that_worker_starts(
         assert "worker-x offline" in shown.stdout, shown.stdout
         cancelled = run("--redis", redis.url, "cancel", dropped.id)
         assert cancelled.returncode == 0, cancelled.stderr
+        assert dropped.id not in waiting_rows(redis, tmp_path)
         with machine(redis, tmp_path, "worker-x"):
             ran = wait_until(lambda: record(tmp_path, "pinned"), timeout_s=PLACED_S)
             assert ran.worker == "worker-x"
