@@ -232,6 +232,8 @@ def place_pass(
     ids = [i.decode() for i in cast(list[bytes], conn.zrange(WAITING_KEY, 0, -1))]
     for old in set(asks) - set(ids):
         del asks[old]
+    if deep:
+        prune_states(conn, set(ids))
     if not ids:
         return 0
     states = read_states(conn, ids)
@@ -278,6 +280,21 @@ def place_pass(
             pipe.hset(STATE_KEY, mapping=updates)
         pipe.execute()
     return placed
+
+
+def prune_states(conn: Redis, held: set[str]) -> int:
+    """Drop the placement states of tasks neither held nor waiting in a worker's queue (a
+    placed task cancelled, expired or deleted before it started); how many."""
+    placed = [k.decode() for k in cast(list[bytes], conn.hkeys(STATE_KEY))]
+    placed = [k for k in placed if k not in held]
+    stale = [
+        job_id
+        for job_id, job in zip(placed, _fetch(conn, placed), strict=True)
+        if job is None or job.get_status(refresh=False) not in PLACEABLE
+    ]
+    if stale:
+        conn.hdel(STATE_KEY, *stale)
+    return len(stale)
 
 
 def _fetch(conn: Redis, ids: list[str]) -> list[Job | None]:
