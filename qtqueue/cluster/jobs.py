@@ -26,7 +26,9 @@ them from its own machine's keyring. What RQ does with it, from the task's field
   then); `run_at` through `enqueue_at` (a worker's scheduler moves it to its queue on time).
 
 A task with needs or a target worker/label (`resources`) is not enqueued: its job is created
-in no queue and held for the placer (`placement.py`, `placer.py`).
+in no queue and held for the placer (`placement.py`, `placer.py`); one with dependencies or a
+start time goes to the placement intake queue, where RQ delivers it when it is due and a
+worker hands it to the placer.
 
 Jobs are stored with RQ's JSON serializer, not pickle: whoever can write a job into Redis must
 not be able to run code on every worker by it.
@@ -76,8 +78,6 @@ def rq_queue(connection: Redis, name: str) -> Queue:
 
 def _unsupported(task: Task) -> list[str]:
     out = []
-    if placement.ask_of(task.resources).placed and (task.depends_on or task.run_at):
-        out.append("resources or a target worker/label with depends_on or a start time")
     if task.permission == Permission.HUMAN_REQUIRED:
         out.append("approval (permission human_required)")
     if task.notify_webhook:
@@ -88,9 +88,10 @@ def _unsupported(task: Task) -> list[str]:
 def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) -> Task:
     """The task as the local engine would store it (validated, defaults filled in), for a
     cluster. QueueError: whatever the local engine refuses it for, and CLUSTER_NOT_SUPPORTED
-    for what a cluster does not do yet (needs or a target with dependencies or a start time,
-    approval, a notify webhook, a queue other than the three). Needs are not checked against
-    this machine: the workers' room decides (`placement.py`)."""
+    for what a cluster does not do yet (approval, a notify webhook, a queue other than the
+    three). Needs are not checked against this machine: the workers' room decides
+    (`placement.py`)."""
+    placement.ask_of(task.resources)  # a bad target or need is refused first
     missing = _unsupported(task)
     if missing:
         raise QueueError(
@@ -226,7 +227,10 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
     args = (task_payload(prepared),)
-    if placement.ask_of(prepared.resources).placed:  # held for the placer (placer.py)
+    placed = placement.ask_of(prepared.resources).placed
+    if placed and (prepared.depends_on or (prepared.run_at or 0) > now):
+        queue = rq_queue(connection, placement.INTAKE_QUEUE)  # RQ delivers it there on time
+    elif placed:  # held for the placer (placer.py)
         held = queue.create_job(JOB_FUNCTION, args=args, status=JobStatus.CREATED, **options)
         held.save()
         placement.hold(connection, held.id, placement.NOT_YET_CHECKED, score=now)

@@ -23,6 +23,7 @@ Redis keys (all under `qtqueue:placement:` except the workers' own queues):
 | `qtqueue:placement:workers`        | set: the names that published a room (pruned when gone)    |
 | `qtqueue:placement:queues`         | set: the names whose own queue was given a task            |
 | `qtqueue:placement:lock`           | string: the placer's lock (its holder's token), with a TTL |
+| `rq:queue:qtqueue:placement:intake`| RQ queue: placed tasks due after dependencies or a time    |
 | `qtqueue:placement:kick` (channel) | published when placing may now succeed                     |
 """
 
@@ -51,6 +52,10 @@ WORKERS_KEY = PREFIX + "workers"
 QUEUES_KEY = PREFIX + "queues"
 LOCK_KEY = PREFIX + "lock"
 KICK_CHANNEL = PREFIX + "kick"
+#: Where RQ delivers a placed task with dependencies or a start time when it is due (its
+#: dependencies done, its time come): every worker takes from it last and holds what it
+#: takes for the placer instead of running it.
+INTAKE_QUEUE = "qtqueue:placement:intake"
 #: A worker's own queue is the RQ queue named this plus its name.
 WORKER_QUEUE_PREFIX = "qtqueue:worker:"
 #: The `resources` keys that name where a task runs (the cluster's; the local engine refuses them).

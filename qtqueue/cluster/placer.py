@@ -62,8 +62,10 @@ from rq.registry import (
 
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.placement import (
+    INTAKE_QUEUE,
     KICK_CHANNEL,
     LOCK_KEY,
+    NOT_YET_CHECKED,
     QUEUES_KEY,
     STATE_KEY,
     WAITING_KEY,
@@ -406,7 +408,12 @@ class WorkerPlacement:
 
     def admit(self, job: Job, queue: Queue) -> bool:
         """Whether to run a job taken from `queue`: a task from this worker's own queue runs
-        only if its needs can be reserved now; else it goes back to the placer (True: run)."""
+        only if its needs can be reserved now, else it goes back to the placer; one from the
+        intake queue goes to the placer (True: run)."""
+        if queue.name == INTAKE_QUEUE:  # due now (dependencies done, its time come): place it
+            self.conn.lrem(queue.intermediate_queue_key, 1, job.id)
+            hold(self.conn, job.id, NOT_YET_CHECKED)
+            return False
         if queue.name != self.queue_name:
             return True
         needs = job_ask(job.args).needs

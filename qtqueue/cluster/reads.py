@@ -75,6 +75,7 @@ from rq.worker import Worker
 from qtqueue.cluster.context import log_stream_key
 from qtqueue.cluster.jobs import JOB_FUNCTION, SERIALIZER, rq_queue
 from qtqueue.cluster.placement import (
+    INTAKE_QUEUE,
     LOCK_KEY,
     NOT_YET_CHECKED,
     QUEUES_KEY,
@@ -95,6 +96,8 @@ from qtqueue.engine.state import not_found
 
 logger = logging.getLogger(__name__)
 
+#: The origins of placed jobs (a worker's own queue, the intake): not the queue they show.
+PLACEMENT_QUEUES = (WORKER_QUEUE_PREFIX, INTAKE_QUEUE)
 #: Jobs fetched per pipeline.
 FETCH_BATCH = 500
 #: The shortest id prefix taken for a task id (as locally).
@@ -193,7 +196,7 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
     )
     task.result = result if status == TaskStatus.COMPLETED else None
     task.wait_reason = _wait_reason(job, task) if status == TaskStatus.PENDING else ""
-    if not (job.origin or "").startswith(WORKER_QUEUE_PREFIX):  # placed: show where it was added
+    if not (job.origin or "").startswith(PLACEMENT_QUEUES):  # show where it was added
         task.queue = job.origin or task.queue
     return task
 
@@ -247,9 +250,10 @@ class ClusterReader:
         return [i.decode() for i in cast(list[bytes], self.redis.zrange(WAITING_KEY, 0, -1))]
 
     def queue_names(self) -> list[str]:
-        """The three queues in drain order, then the workers' own queues the placer used."""
+        """The three queues in drain order, the placement intake queue, then the workers' own
+        queues the placer used."""
         own = sorted(n.decode() for n in cast(set[bytes], self.redis.smembers(QUEUES_KEY)))
-        return [*DRAIN_ORDER, *(worker_queue_name(n) for n in own)]
+        return [*DRAIN_ORDER, INTAKE_QUEUE, *(worker_queue_name(n) for n in own)]
 
     def jobs(self, ids: Iterable[str]) -> Iterator[Job]:
         """The qtqueue jobs of `ids` that exist (fetched `FETCH_BATCH` at a time)."""
@@ -400,7 +404,7 @@ class ClusterReader:
         for n, worker in enumerate(found, 1):
             state = worker.get_state()
             job_id = current[worker.name]
-            own = worker_queue_name(worker.name)  # the placer's queue for it: not listed
+            own = worker_queue_name(worker.name)  # placement's queues: not listed
             slots.append(
                 {
                     "slot": n,
@@ -410,7 +414,7 @@ class ClusterReader:
                     "worker": worker.name,
                     "host": worker.hostname,
                     "pid": worker.pid,
-                    "queues": [q.name for q in worker.queues if q.name != own],
+                    "queues": [q.name for q in worker.queues if q.name not in (own, INTAKE_QUEUE)],
                     "successful_jobs": worker.successful_job_count,
                     "failed_jobs": worker.failed_job_count,
                     "working_time_s": worker.total_working_time,
@@ -445,6 +449,8 @@ class ClusterReader:
         rows: list[dict[str, Any]] = []
         for name in self.queue_names():
             ids = rq_queue(self.redis, name).get_job_ids()
+            if name == INTAKE_QUEUE:
+                continue  # for an instant: a worker hands them to the placer
             worker = name[len(WORKER_QUEUE_PREFIX) :] if name not in DRAIN_ORDER else ""
             where = f"{worker}'s own queue" if worker else name
             for place, job in enumerate(self.jobs(ids)):
@@ -472,7 +478,7 @@ class ClusterReader:
             rows.append(row)
         later = ((ScheduledJobRegistry, HeldBy.SCHEDULE), (DeferredJobRegistry, HeldBy.DEPENDENCY))
         for cls, held in later:
-            for name in DRAIN_ORDER:
+            for name in (*DRAIN_ORDER, INTAKE_QUEUE):
                 registry = self._registry(cls, name)
                 for job in self.jobs(registry.get_job_ids(cleanup=False)):
                     due = ""
@@ -559,7 +565,9 @@ class ClusterReader:
             "priority": task.priority.name.lower(),
             "needs": needs_of(task),
             "waiting_s": max(0.0, now - task.created_at),
-            "target": job.origin,
+            "target": ask.target_words()
+            if (job.origin or "").startswith(PLACEMENT_QUEUES)
+            else job.origin,
             "attempts": attempt if isinstance(attempt, int) else 0,
             "last_reason": "; ".join(r for r in (task.wait_reason, reason) if r) or held_by,
             "first_failed_at": None,

@@ -58,7 +58,7 @@ from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.control import RESUME, SUSPEND, WorkerControl, horse_signals
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
-from qtqueue.cluster.placement import worker_queue_name
+from qtqueue.cluster.placement import INTAKE_QUEUE, worker_queue_name
 from qtqueue.cluster.placer import OverrideProbe, WorkerPlacement
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
@@ -330,7 +330,7 @@ def run_worker(
     try:
         own = worker_queue_name(name)
         worker = QtqueueWorker(
-            [rq_queue(conn, q) for q in (own, *(q for q in queues if q != own))],
+            [rq_queue(conn, q) for q in (own, *(q for q in queues if q != own), INTAKE_QUEUE)],
             name=name,
             connection=conn,
             serializer=SERIALIZER,

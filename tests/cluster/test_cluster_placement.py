@@ -6,6 +6,7 @@ placer inside the workers, under its lock) as soon as a worker can take them."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -175,21 +176,41 @@ def test_a_worker_without_room_on_start_gives_a_stale_placement_back(
         assert record(tmp_path, "huge") is None
 
 
-def test_the_local_engine_refuses_a_target_and_a_cluster_refuses_needs_with_dependencies(
+def test_the_local_engine_refuses_a_target_and_a_cluster_a_blank_label(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     run = qtqueue_command(tmp_path)
     local = run("add", "custom_command", "-p", "command=true", "--worker", "w1")
     assert "needs a cluster" in refused(local, "VALIDATION_INVALID_PARAMS")
 
-    needs_after = Task("custom_command", {"command": "true"}, resources={"cpu_cores": 1},  # type: ignore[arg-type]
-                       depends_on=["x"])  # fmt: skip
-    with pytest.raises(QueueError) as caught:
-        enqueue(redis.client, needs_after, REGISTRY)
-    assert caught.value.code == "CLUSTER_NOT_SUPPORTED"
     blank = Task("custom_command", {"command": "true"}, resources={"label": " gpu"})  # type: ignore[arg-type]
-    with pytest.raises(QueueError, match=r"resources\.label"):
+    with pytest.raises(QueueError, match=r"resources\.label") as caught:
         enqueue(redis.client, blank, REGISTRY)
+    assert caught.value.code == "VALIDATION_INVALID_PARAMS"
+
+
+def test_tasks_with_needs_and_a_dependency_or_a_start_time_are_placed_once_due(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    first, first_started = blocking_task(tmp_path, "first", {})
+    after = recording_task(tmp_path, "after", {"label": "big", "cpu_cores": 1})
+    after.depends_on = [first.id]
+    timed = recording_task(tmp_path, "timed", {"label": "big"})
+    with machine(redis, tmp_path, "plainw"), machine(redis, tmp_path, "bigw", "--label", "big"):
+        timed.run_at = time.time() + 2
+        enqueue(redis.client, timed, REGISTRY)
+        enqueue(redis.client, first, REGISTRY)
+        enqueue(redis.client, after, REGISTRY)
+        wait_until(first_started.exists, what="the first task")
+        row = waiting_rows(redis, tmp_path)[after.id]
+        assert (row["held_by"], row["target"]) == ("dependency", "label big")
+        assert f"waits for {first.id}" in row["last_reason"]
+
+        (tmp_path / "first.go").touch()
+        ran = wait_until(lambda: record(tmp_path, "after"), timeout_s=PLACED_S)
+        assert ran.worker == "bigw"
+        on_time = wait_until(lambda: record(tmp_path, "timed"), timeout_s=PLACED_S)
+        assert on_time.worker == "bigw" and on_time.started >= timed.run_at
 
 
 def test_the_placers_holder_killed_with_a_task_in_its_queue_another_takes_over_and_places_it(

@@ -50,12 +50,12 @@ def test_what_a_cluster_does_not_do_yet_is_refused_by_name(
 ) -> None:
     needs, listing, engine = commands_at_once(
         tmp_path,
-        ["--redis", redis.url, "add", "--needs-cpu", "2", "--at", "+1h", "command", "--", "true"],
+        ["--redis", redis.url, "add", "--approval", "human_required", "command", "--", "true"],
         ["--redis", redis.url, "questions"],
         ["--redis", redis.url, "run", "--until-idle"],
     )
 
-    assert "with depends_on or a start time" in refused(needs, "CLUSTER_NOT_SUPPORTED")
+    assert "approval" in refused(needs, "CLUSTER_NOT_SUPPORTED")
     assert "'questions' on a cluster" in refused(listing, "CLUSTER_NOT_SUPPORTED")
     assert engine.returncode == 2
     assert "--redis goes with worker and the task commands, not with run" in engine.stderr
