@@ -12,6 +12,7 @@ target: `worker` (a worker's name) or `label` (one of the labels a worker was st
 (status "created", in no queue) and its id waits in `WAITING_KEY` (a sorted set, scored by when
 it was added: first come, first placed) until the placer moves it onto the chosen worker's own
 queue (`qtqueue:worker:NAME`, which that worker takes from first).
+A task with dependencies or a start time is held the same way once it is due (`INTAKE_QUEUE`).
 
 Redis keys (all under `qtqueue:placement:` except the workers' own queues):
 

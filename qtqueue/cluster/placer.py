@@ -31,7 +31,10 @@ each less what tasks already placed in its own queue need, plus its labels. It c
 when it takes a placed task (`WorkerPlacement.admit`, the local engine's
 `ResourceAccountant.try_reserve`): with no room (its heartbeat was stale, another program took
 the memory) it gives the task back to the placer instead of running it. A worker that goes
-offline with tasks in its own queue: the placer takes them back (`rescue`).
+offline (or is suspended) with tasks in its own queue: the placer takes them back (`rescue`).
+A placed task with dependencies or a start time waits in RQ's deferred or scheduled registry
+of the intake queue (`placement.INTAKE_QUEUE`) like any other; when RQ moves it there, the
+worker that takes it hands it to the placer.
 """
 
 from __future__ import annotations

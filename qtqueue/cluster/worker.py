@@ -134,9 +134,11 @@ class QtqueueWorker(Worker):
         self.main_pid = os.getpid()
         self.placement: WorkerPlacement | None = None
 
-    def register_birth(self) -> None:
-        """RQ's (refused for a name a live worker has), then the room and the placer start."""
-        super().register_birth()  # type: ignore[no-untyped-call]
+    def subscribe(self) -> None:
+        """RQ's subscription to the worker's channel (after its birth, which a name a live
+        worker has is refused at), then the room and the placer start: not before, or a
+        command sent as soon as it registered could come before it listens."""
+        super().subscribe()  # type: ignore[no-untyped-call]
         if self.placement is not None:
             self.placement.start()
 

@@ -197,7 +197,7 @@ def test_tasks_with_needs_and_a_dependency_or_a_start_time_are_placed_once_due(
     after.depends_on = [first.id]
     timed = recording_task(tmp_path, "timed", {"label": "big"})
     with machine(redis, tmp_path, "plainw"), machine(redis, tmp_path, "bigw", "--label", "big"):
-        timed.run_at = time.time() + 2
+        timed.run_at = time.time() + 3
         enqueue(redis.client, timed, REGISTRY)
         enqueue(redis.client, first, REGISTRY)
         enqueue(redis.client, after, REGISTRY)
@@ -210,7 +210,8 @@ def test_tasks_with_needs_and_a_dependency_or_a_start_time_are_placed_once_due(
         ran = wait_until(lambda: record(tmp_path, "after"), timeout_s=PLACED_S)
         assert ran.worker == "bigw"
         on_time = wait_until(lambda: record(tmp_path, "timed"), timeout_s=PLACED_S)
-        assert on_time.worker == "bigw" and on_time.started >= timed.run_at
+        assert on_time.worker == "bigw"
+        assert on_time.started >= timed.run_at - 1  # RQ schedules by whole seconds
 
 
 def test_the_placers_holder_killed_with_a_task_in_its_queue_another_takes_over_and_places_it(
