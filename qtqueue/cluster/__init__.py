@@ -17,6 +17,8 @@ failure carries the same error code, description and fix as locally.
 - `worker.py`      the RQ worker that runs qtqueue tasks
 - `control.py`     the control channel: pause/resume a running task, suspend a worker
 - `workers_source.py` the window's Workers view over the cluster (`ClusterWorkersSource`)
+- `placement.py`   resource-aware placement: needs and targets, workers' room, held tasks
+- `placer.py`      the placer (in every worker, under a lock): held tasks -> per-worker queues
 - `backend.py`     the command line's backend on a cluster (`qtqueue add --redis URL`)
 
 Importing this package registers the cluster's error codes (`errors.toml`) in the catalog.

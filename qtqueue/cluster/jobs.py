@@ -25,6 +25,11 @@ them from its own machine's keyring. What RQ does with it, from the task's field
   `allow_dependency_failure`; `ttl` from `expires_at`/`ttl_s` (RQ drops a job not started by
   then); `run_at` through `enqueue_at` (a worker's scheduler moves it to its queue on time).
 
+A task with needs or a target worker/label (`resources`) is not enqueued: its job is created
+in no queue and held for the placer (`placement.py`, `placer.py`); one with dependencies or a
+start time goes to the placement intake queue, where RQ delivers it when it is due and a
+worker hands it to the placer.
+
 Jobs are stored with RQ's JSON serializer, not pickle: whoever can write a job into Redis must
 not be able to run code on every worker by it.
 """
@@ -41,17 +46,17 @@ from typing import Any
 
 from redis import Redis
 from rq import Callback, Queue, Retry
-from rq.job import Dependency, Job
+from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from qtqueue.cluster import holding
+from qtqueue.cluster import holding, placement
 from qtqueue.cluster.connection import NOT_SUPPORTED
 from qtqueue.cluster.events import publish
 from qtqueue.cluster.queues import DRAIN_ORDER, queue_named
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import Permission, Task
 from qtqueue.engine import adding, named_queues
-from qtqueue.engine.resources import ResourceAccountant
+from qtqueue.engine.resources import Needs, ResourceAccountant
 from qtqueue.engine.retry import MAX_BACKOFF_S
 from qtqueue.executors import ExecutorRegistry
 
@@ -74,10 +79,10 @@ def rq_queue(connection: Redis, name: str) -> Queue:
 
 def _unsupported(task: Task) -> list[str]:
     out = []
-    if task.resources:
-        out.append("resources (placement by free CPU, memory, disk and GPU comes later)")
     if task.permission == Permission.HUMAN_REQUIRED and (task.depends_on or task.run_at):
         out.append("approval (permission human_required) with depends_on or run_at")
+    if task.permission == Permission.HUMAN_REQUIRED and placement.ask_of(task.resources).placed:
+        out.append("approval (permission human_required) with resources or a target worker")
     if task.notify_webhook:
         out.append("notify_webhook")
     return out
@@ -86,8 +91,10 @@ def _unsupported(task: Task) -> list[str]:
 def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) -> Task:
     """The task as the local engine would store it (validated, defaults filled in), for a
     cluster. QueueError: whatever the local engine refuses it for, and CLUSTER_NOT_SUPPORTED
-    for what a cluster does not do yet (resources, approval, a notify webhook, a queue other
-    than the three)."""
+    for what a cluster does not do yet (approval, a notify webhook, a queue other than the
+    three). Needs are not checked against this machine: the workers' room decides
+    (`placement.py`)."""
+    placement.ask_of(task.resources)  # a bad target or need is refused first
     missing = _unsupported(task)
     if missing:
         raise QueueError(
@@ -98,9 +105,24 @@ def prepare(task: Task, registry: ExecutorRegistry, now: float | None = None) ->
     if task.queue is not None:
         queue_named(task.queue)
     queues = {name: named_queues.defaults(name) for name in DRAIN_ORDER}
-    return adding.prepare(
-        task, time.time() if now is None else now, registry, queues, ResourceAccountant()
-    )
+    given = task.resources  # the target keys are the cluster's; the needs are the workers'
+    task.resources, _, _ = placement.split_target(given)
+    try:
+        prepared = adding.prepare(
+            task, time.time() if now is None else now, registry, queues, _AnyMachine()
+        )
+    finally:
+        task.resources = given
+    prepared.resources = dict(given)
+    return prepared
+
+
+class _AnyMachine(ResourceAccountant):
+    """Needs are checked against the workers' published room (`placement.py`), not this
+    machine's: the machine that submits a task does not run it."""
+
+    def check_possible(self, needs: Needs) -> None:
+        """Nothing: a task no live worker can take waits with the reason."""
 
 
 #: Default factories whose value is the same for every task (an id or a time is not).
@@ -210,6 +232,15 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
     args = (task_payload(prepared),)
     if prepared.permission == Permission.HUMAN_REQUIRED:  # held until approved (holding.py)
         return holding.park(connection, queue.create_job(JOB_FUNCTION, args=args, **options))
+    placed = placement.ask_of(prepared.resources).placed
+    if placed and (prepared.depends_on or (prepared.run_at or 0) > now):
+        queue = rq_queue(connection, placement.INTAKE_QUEUE)  # RQ delivers it there on time
+    elif placed:  # held for the placer (placer.py)
+        held = queue.create_job(JOB_FUNCTION, args=args, status=JobStatus.CREATED, **options)
+        held.save()
+        placement.hold(connection, held.id, placement.NOT_YET_CHECKED, score=now)
+        publish(connection, "added", held.id)
+        return held
     if prepared.run_at is not None and prepared.run_at > now:
         when = datetime.fromtimestamp(prepared.run_at, UTC)
         job: Job = queue.enqueue_at(when, JOB_FUNCTION, args=args, **_at_options(options))

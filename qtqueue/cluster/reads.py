@@ -24,6 +24,13 @@ refused, so a failed (or timed-out) job is a dead letter when its task had retri
 (`max_retries > 0`) and its error is not QUEUE_DEPENDENCY_FAILED — the local engine's rule
 (`engine.lifecycle`); a task that had none just failed.
 
+**Placement** (`placement.py`): a task held for the placer is a job in no queue (its id in
+the placer's waiting set): it lists as pending, and `waiting` shows its target, needs,
+attempts and the placer's last reason. A placed task is a job on its worker's own queue
+(`qtqueue:worker:NAME`): those queues and their registries are read beside the three, and the
+task still shows the queue it was added to. `workers` adds each worker's published room
+(free CPU, memory, disk, GPU memory), its labels, and which one holds the placer's lock.
+
 A job that is not a qtqueue task (another tool's job in the same Redis: another function, or
 pickled data this JSON reader cannot open) is skipped, never an error.
 
@@ -67,6 +74,19 @@ from rq.worker import Worker
 
 from qtqueue.cluster.context import log_stream_key
 from qtqueue.cluster.jobs import JOB_FUNCTION, SERIALIZER, rq_queue
+from qtqueue.cluster.placement import (
+    INTAKE_QUEUE,
+    LOCK_KEY,
+    NOT_YET_CHECKED,
+    QUEUES_KEY,
+    WAITING_KEY,
+    WORKER_QUEUE_PREFIX,
+    Room,
+    job_ask,
+    live_rooms,
+    read_states,
+    worker_queue_name,
+)
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.overview import HeldBy
@@ -76,12 +96,14 @@ from qtqueue.engine.state import not_found
 
 logger = logging.getLogger(__name__)
 
+#: The origins of placed jobs (a worker's own queue, the intake): not the queue they show.
+PLACEMENT_QUEUES = (WORKER_QUEUE_PREFIX, INTAKE_QUEUE)
 #: Jobs fetched per pipeline.
 FETCH_BATCH = 500
 #: The shortest id prefix taken for a task id (as locally).
 MIN_PREFIX_LEN = 4
 
-_PENDING_SOURCES = ("queue", DeferredJobRegistry, ScheduledJobRegistry)
+_PENDING_SOURCES = ("queue", "held", DeferredJobRegistry, ScheduledJobRegistry)
 #: Where the jobs of each task status are (the queue's list, or a registry class).
 SOURCES: dict[TaskStatus, tuple[Any, ...]] = {
     TaskStatus.PENDING: _PENDING_SOURCES,
@@ -180,7 +202,8 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
     )
     task.result = result if status == TaskStatus.COMPLETED else None
     task.wait_reason = _wait_reason(job, task) if status == TaskStatus.PENDING else ""
-    task.queue = job.origin or task.queue
+    if not (job.origin or "").startswith(PLACEMENT_QUEUES):  # show where it was added
+        task.queue = job.origin or task.queue
     return task
 
 
@@ -217,14 +240,28 @@ class ClusterReader:
         for status in wanted:
             sources += [s for s in SOURCES.get(status, ()) if s not in sources]
         ids: dict[str, None] = {}
-        for name in DRAIN_ORDER:
+        if "held" in sources:
+            ids.update(dict.fromkeys(self.held_ids()))
+        for name in self.queue_names():
             for source in sources:
+                if source == "held":
+                    continue
                 if source == "queue":
                     found = rq_queue(self.redis, name).get_job_ids()
                 else:
                     found = self._registry(source, name).get_job_ids(cleanup=False)
                 ids.update(dict.fromkeys(found))
         return list(ids)
+
+    def held_ids(self) -> list[str]:
+        """The ids of the tasks held for the placer, first held first."""
+        return [i.decode() for i in cast(list[bytes], self.redis.zrange(WAITING_KEY, 0, -1))]
+
+    def queue_names(self) -> list[str]:
+        """The three queues in drain order, the placement intake queue, then the workers' own
+        queues the placer used."""
+        own = sorted(n.decode() for n in cast(set[bytes], self.redis.smembers(QUEUES_KEY)))
+        return [*DRAIN_ORDER, INTAKE_QUEUE, *(worker_queue_name(n) for n in own)]
 
     def jobs(self, ids: Iterable[str]) -> Iterator[Job]:
         """The qtqueue jobs of `ids` that exist (fetched `FETCH_BATCH` at a time)."""
@@ -254,10 +291,14 @@ class ClusterReader:
         """The tasks matching the filters, oldest first (by when they were added)."""
         wanted = set(statuses) if statuses is not None else None
         out = []
-        for job in self.jobs(self.job_ids(wanted)):
+        ids = self.job_ids(wanted)
+        placing = self._placing(ids)
+        for job in self.jobs(ids):
             task = snapshot(job)
             if wanted is not None and task.status not in wanted:
                 continue
+            if task.status == TaskStatus.PENDING and job.id in placing:
+                task.wait_reason = placing[job.id]
             if category is not None and task.category != category:
                 continue
             if tag is not None and tag not in task.tags:
@@ -311,7 +352,15 @@ class ClusterReader:
         if with_result and job.get_status(refresh=False) == JobStatus.FINISHED:
             value = job.return_value()
             result = value if isinstance(value, dict) or value is None else {"value": value}
-        return snapshot(job, result)
+        task = snapshot(job, result)
+        if task.status == TaskStatus.PENDING:
+            task.wait_reason = self._placing([job.id]).get(job.id) or task.wait_reason
+        return task
+
+    def _placing(self, ids: list[str]) -> dict[str, str]:
+        """The placer's last reason for each of `ids` it holds or placed (one HMGET), as
+        the task's wait reason ("worker-1 offline", "Insufficient CPU: …", "placed on w1")."""
+        return {i: str(s.get("reason") or "") for i, s in read_states(self.redis, ids).items()}
 
     # ------------------------------------------------------------------ logs
 
@@ -345,10 +394,16 @@ class ClusterReader:
         `working_time_s`, `started_at`, `last_heartbeat`. What does not apply: a local slot
         is one of the engine's `max_concurrent`; here each worker runs one job at a time, so
         a worker is a slot and `total` is the number of live workers. `state`: RQ's busy is
-        busy, its suspended is suspended, anything else (idle, started) idle."""
+        busy, its suspended is suspended, anything else (idle, started) idle. Placement
+        adds `free` ({cpu_cores, memory_gb, disk_gb, gpu_memory_gb}: its last published
+        room, None when it published none), `total_cpu_cores`, `total_memory_gb`, `labels`,
+        and `placer` (whether it holds the placer's lock)."""
         found = sorted(
             Worker.all(connection=self.redis, serializer=SERIALIZER), key=lambda w: w.name
         )
+        rooms = live_rooms(self.redis)
+        lock = cast(bytes | None, self.redis.get(LOCK_KEY))
+        placer = lock.decode().rsplit(":", 2)[0] if lock else None
         current = {w.name: w.get_current_job_id() for w in found}
         names = {
             job.id: job.description or job.id for job in self.jobs(i for i in current.values() if i)
@@ -357,6 +412,7 @@ class ClusterReader:
         for n, worker in enumerate(found, 1):
             state = worker.get_state()
             job_id = current[worker.name]
+            own = worker_queue_name(worker.name)  # placement's queues: not listed
             slots.append(
                 {
                     "slot": n,
@@ -366,12 +422,14 @@ class ClusterReader:
                     "worker": worker.name,
                     "host": worker.hostname,
                     "pid": worker.pid,
-                    "queues": [q.name for q in worker.queues],
+                    "queues": [q.name for q in worker.queues if q.name not in (own, INTAKE_QUEUE)],
                     "successful_jobs": worker.successful_job_count,
                     "failed_jobs": worker.failed_job_count,
                     "working_time_s": worker.total_working_time,
                     "started_at": _ts(worker.birth_date),
                     "last_heartbeat": _ts(worker.last_heartbeat),
+                    **_room_fields(rooms.get(worker.name)),
+                    "placer": worker.name == placer,
                 }
             )
         counts = {
@@ -384,7 +442,11 @@ class ClusterReader:
         the order workers take them: each queue's jobs in drain order (high_priority,
         default, low_priority), then the scheduled (by start time), then those waiting for a
         dependency. Each row: `{id, name, task_type, priority, needs, waiting_s, target,
-        attempts, last_reason, first_failed_at, last_checked_at, held_by}`. What differs:
+        attempts, last_reason, first_failed_at, last_checked_at, held_by}` plus `queue`,
+        `worker`, `label` (its target). Tasks held for the placer come after the queues
+        (`held_by` "resources", `target` where it may run, `attempts` the placer's checks,
+        `last_reason` its last reason, the check times); a placed task's `target` is its
+        worker. What differs:
         RQ makes no start checks, so `attempts` counts the runs the task already had (a
         retry waiting), the check times are None, and `target` is the queue it waits in;
         the reason is its place in that queue, a queue no live worker takes from, its start
@@ -393,16 +455,38 @@ class ClusterReader:
         workers = Worker.all(connection=self.redis, serializer=SERIALIZER)
         drained = {q.name for w in workers for q in w.queues}
         rows: list[dict[str, Any]] = []
-        for name in DRAIN_ORDER:
+        for name in self.queue_names():
             ids = rq_queue(self.redis, name).get_job_ids()
+            if name == INTAKE_QUEUE:
+                continue  # for an instant: a worker hands them to the placer
+            worker = name[len(WORKER_QUEUE_PREFIX) :] if name not in DRAIN_ORDER else ""
+            where = f"{worker}'s own queue" if worker else name
             for place, job in enumerate(self.jobs(ids)):
-                ahead = f"{place} ahead of it in {name}" if place else f"next in {name}"
+                ahead = f"{place} ahead of it in {where}" if place else f"next in {where}"
                 if name not in drained:
-                    ahead += f"; no live worker takes from {name}"
-                rows.append(self._row(job, now, HeldBy.WORKERS.value, ahead))
+                    ahead += f"; no live worker takes from {where}"
+                row = self._row(job, now, HeldBy.WORKERS.value, ahead)
+                if worker:
+                    row.update(target=worker, last_reason=f"placed on {worker}; {ahead}")
+                rows.append(row)
+        held_ids = self.held_ids()
+        states = read_states(self.redis, held_ids)
+        for job in self.jobs(held_ids):
+            if task_status(job) != TaskStatus.PENDING:  # cancelled: the placer drops it soon
+                continue
+            state = states.get(job.id, {})
+            row = self._row(job, now, HeldBy.RESOURCES.value, "")
+            row.update(
+                target=job_ask(job.args).target_words(),
+                attempts=int(state.get("attempts") or 0),
+                last_reason=str(state.get("reason") or NOT_YET_CHECKED),
+                first_failed_at=state.get("first_checked_at"),
+                last_checked_at=state.get("last_checked_at"),
+            )
+            rows.append(row)
         later = ((ScheduledJobRegistry, HeldBy.SCHEDULE), (DeferredJobRegistry, HeldBy.DEPENDENCY))
         for cls, held in later:
-            for name in DRAIN_ORDER:
+            for name in (*DRAIN_ORDER, INTAKE_QUEUE):
                 registry = self._registry(cls, name)
                 for job in self.jobs(registry.get_job_ids(cleanup=False)):
                     if job.meta.get("held") == TaskStatus.PAUSED.value:  # holding.py: paused
@@ -484,6 +568,7 @@ class ClusterReader:
     def _row(self, job: Job, now: float, held_by: str, reason: str) -> dict[str, Any]:
         task = snapshot(job)
         attempt = job.meta.get("attempt")
+        ask = job_ask(job.args)
         return {
             "id": task.id,
             "name": task.name,
@@ -491,13 +576,28 @@ class ClusterReader:
             "priority": task.priority.name.lower(),
             "needs": needs_of(task),
             "waiting_s": max(0.0, now - task.created_at),
-            "target": job.origin,
+            "target": ask.target_words()
+            if (job.origin or "").startswith(PLACEMENT_QUEUES)
+            else job.origin,
             "attempts": attempt if isinstance(attempt, int) else 0,
             "last_reason": "; ".join(r for r in (task.wait_reason, reason) if r) or held_by,
             "first_failed_at": None,
             "last_checked_at": None,
             "held_by": held_by,
+            "queue": task.queue,
+            "worker": ask.worker or None,
+            "label": ask.label or None,
         }
+
+
+def _room_fields(room: Room | None) -> dict[str, Any]:
+    """A worker's published room as `workers` shows it (None: it published none)."""
+    return {
+        "free": room.free() if room is not None else None,
+        "total_cpu_cores": room.total_cpu_cores if room is not None else None,
+        "total_memory_gb": room.total_memory_gb if room is not None else None,
+        "labels": list(room.labels) if room is not None else [],
+    }
 
 
 def _text(value: bytes | str) -> str:

@@ -20,6 +20,11 @@ back (`connection.Reconnecting`, logging "reconnecting"), so neither the worker'
 job's horse gives up on a short outage; a running task goes on and records its end once Redis
 answers again.
 
+Placement (`placer.py`): the worker takes from its own queue (`qtqueue:worker:NAME`) first,
+publishes its free room and labels every heartbeat, places held tasks while it holds the
+placer's lock, and checks a placed task's needs again when it takes it (`admit`): without
+room it gives the task back instead of running it.
+
 The worker runs RQ's scheduler too (`with_scheduler`): retries with a backoff and tasks with a
 start time are moved to their queue on time by whichever worker holds the scheduler's lock.
 """
@@ -51,9 +56,11 @@ from rq.worker import Worker
 from qtqueue.cluster import job
 from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
-from qtqueue.cluster.control import WorkerControl, horse_signals
+from qtqueue.cluster.control import RESUME, SUSPEND, WorkerControl, horse_signals
 from qtqueue.cluster.events import publish
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+from qtqueue.cluster.placement import INTAKE_QUEUE, worker_queue_name
+from qtqueue.cluster.placer import OverrideProbe, WorkerPlacement
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
 from qtqueue.engine.named_queues import DEFAULT_FAILURE_TTL_S
@@ -126,6 +133,15 @@ class QtqueueWorker(Worker):
         super().__init__(*args, **kwargs)
         self.control = WorkerControl(self)
         self.main_pid = os.getpid()
+        self.placement: WorkerPlacement | None = None
+
+    def subscribe(self) -> None:
+        """RQ's subscription to the worker's channel (after its birth, which a name a live
+        worker has is refused at), then the room and the placer start: not before, or a
+        command sent as soon as it registered could come before it listens."""
+        super().subscribe()  # type: ignore[no-untyped-call]
+        if self.placement is not None:
+            self.placement.start()
 
     def handle_payload(self, message: Any) -> None:
         """A command on the worker's channel: qtqueue's (`control.py`) or RQ's."""
@@ -133,6 +149,8 @@ class QtqueueWorker(Worker):
             payload = parse_payload(message)
             if not self.control.handle(payload):
                 super().handle_payload(message)  # type: ignore[no-untyped-call]
+            elif self.placement is not None and payload.get("command") in (SUSPEND, RESUME):
+                self.placement.control_changed()
         except (ValueError, KeyError, TypeError) as exc:  # the channel's thread must go on
             logger.warning("worker %s: ignored a malformed command (%s)", self.name, exc)
 
@@ -150,7 +168,11 @@ class QtqueueWorker(Worker):
         while True:
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
             self.control.refresh()
-            if result is None or not self.control.suspended:
+            if result is not None and not self.control.suspended:
+                if self.placement is None or self.placement.admit(*result):
+                    return result
+                continue  # no room for a placed task: given back to the placer
+            if result is None:
                 return result
             self.control.put_back(*result)
             if not self.control.wait_while_suspended(burst=timeout is None):
@@ -159,11 +181,15 @@ class QtqueueWorker(Worker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         """RQ's, with the control channel told which job runs (for pause and resume)."""
         self.control.job_started(job)
+        if self.placement is not None:
+            self.placement.started(job)
         try:
             super().execute_job(job, queue)
         finally:
             self.control.job_ended()
             publish(self.connection, "ended", job.id)  # once RQ has recorded how it ended
+            if self.placement is not None:
+                self.placement.ended(job)
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         """RQ's; a paused job's working time does not grow (RQ's monitor never kills it)."""
@@ -288,24 +314,41 @@ def run_worker(
     name: str | None = None,
     burst: bool = False,
     logging_level: str = "WARNING",
+    labels: Sequence[str] = (),
+    cpu_cores: int | None = None,
+    memory_gb: float | None = None,
 ) -> bool:
-    """Work the `queues` of the cluster at `url` (in that order) until stopped (SIGINT,
-    SIGTERM) or, with `burst`, until they are empty; returns whether it ran any job.
-    QueueError: the connection's (`connect`), CLUSTER_REDIS_UNAVAILABLE when Redis goes away
-    while it works, VALIDATION_INVALID_PARAMS for a name a live worker has."""
+    """Work the `queues` of the cluster at `url` (in that order, after its own queue) until
+    stopped (SIGINT, SIGTERM) or, with `burst`, until they are empty; returns whether it ran
+    any job. `labels`: what tasks may target it by; `cpu_cores`, `memory_gb`: a capacity
+    smaller than the machine's to publish. QueueError: the connection's (`connect`),
+    CLUSTER_REDIS_UNAVAILABLE when Redis goes away while it works, VALIDATION_INVALID_PARAMS
+    for a name a live worker has."""
     conn = connect(url)
     name = name or default_name()
     retry = Reconnecting(url)
     conn.set_retry(retry)
-    job.configure(default_registry(), worker_dir(data_dir, name))
+    work_dir = worker_dir(data_dir, name)
+    job.configure(default_registry(), work_dir)
+    placement = None
     try:
+        own = worker_queue_name(name)
         worker = QtqueueWorker(
-            [rq_queue(conn, q) for q in queues],
+            [rq_queue(conn, q) for q in (own, *(q for q in queues if q != own), INTAKE_QUEUE)],
             name=name,
             connection=conn,
             serializer=SERIALIZER,
         )
         retry.on_back = worker.control.reconnected
+        placement = worker.placement = WorkerPlacement(
+            connect(url),
+            name,
+            work_dir,
+            labels=labels,
+            probe=OverrideProbe(cpu_cores, memory_gb),
+            host=socket.gethostname(),
+            suspended=lambda: worker.control.suspended,
+        )
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level=logging_level))
     except ValueError as exc:
         if "exists an active worker" in str(exc):
@@ -317,3 +360,6 @@ def run_worker(
         raise
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise unavailable(url, exc) from None
+    finally:
+        if placement is not None and placement.started_thread:
+            placement.stop()

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 GB = 1024**3
 RESOURCE_KEYS = ("cpu_cores", "memory_gb", "disk_gb", "disk_path", "gpu_memory_gb")
+#: Where a task runs on a cluster (`cluster.placement`): refused here, with that reason.
+CLUSTER_KEYS = ("worker", "label")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,12 @@ def parse_needs(resources: Mapping[str, Any]) -> Needs:
     """`Needs` from a task's `resources` dict; QueueError VALIDATION_INVALID_PARAMS naming every
     unknown key and bad value."""
     problems: list[str] = []
-    unknown = sorted(set(resources) - set(RESOURCE_KEYS))
+    if targets := [k for k in CLUSTER_KEYS if k in resources]:
+        problems.append(
+            f"resources.{targets[0]}: a target worker or label needs a cluster "
+            "(qtqueue --redis URL add …); the local engine runs tasks here"
+        )
+    unknown = sorted(set(resources) - set(RESOURCE_KEYS) - set(CLUSTER_KEYS))
     if unknown:
         problems.append(
             f"resources: unknown key(s) {', '.join(map(repr, unknown))} "

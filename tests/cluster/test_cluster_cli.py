@@ -190,7 +190,8 @@ def test_workers_log_follow_and_cancel_of_a_running_task_its_tree_gone_then_retr
     assert slot["host"] and slot["queues"] == ["high_priority", "default", "low_priority"]
     lines = ok(workers_text).splitlines()
     assert lines[0].split() == ["WORKER", "HOST", "PID", "STATE", "TASK", "NAME", "DONE",
-                                "FAILED", "WORKING"]  # fmt: skip
+                                "FAILED", "WORKING", "FREE", "CPU", "MEM", "DISK", "GPU",
+                                "LABELS"]  # fmt: skip
     assert lines[1].split()[:6] == [name, socket.gethostname(), str(worker.pid), "busy",
                                     task.id[:8], "sleeper"]  # fmt: skip
     assert lines[-1] == "1 workers: 0 idle, 1 busy, 0 suspended"

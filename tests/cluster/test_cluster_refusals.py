@@ -50,12 +50,13 @@ def test_what_a_cluster_does_not_do_yet_is_refused_by_name(
 ) -> None:
     needs, listing, engine = commands_at_once(
         tmp_path,
-        ["--redis", redis.url, "add", "--needs-cpu", "2", "command", "--", "true"],
+        ["--redis", redis.url, "add", "--approval", "human_required", "--needs-cpu", "2",
+         "command", "--", "true"],
         ["--redis", redis.url, "cleanup"],
         ["--redis", redis.url, "run", "--until-idle"],
     )
 
-    assert "resources" in refused(needs, "CLUSTER_NOT_SUPPORTED")
+    assert "approval" in refused(needs, "CLUSTER_NOT_SUPPORTED")
     assert "'cleanup' on a cluster" in refused(listing, "CLUSTER_NOT_SUPPORTED")
     assert engine.returncode == 2
     assert "--until-idle: run --redis runs no tasks (the cluster's workers do)" in engine.stderr

@@ -122,6 +122,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--needs-disk", metavar="SIZE[:PATH]", help="disk space it needs free (e.g. 20G:/data)"
     )
     p.add_argument("--needs-gpu-memory", metavar="SIZE", help="GPU memory it needs (e.g. 6G)")
+    p.add_argument("--worker", metavar="NAME", help="on a cluster: run it on this worker only")
+    p.add_argument("--label", metavar="L", help="on a cluster: run it on a worker labelled L")
     p.add_argument(
         "--approval",
         choices=["supervised", "human_required"],
@@ -179,6 +181,7 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
             resources["disk_path"] = path
     if args.needs_gpu_memory is not None:
         resources["gpu_memory_gb"] = parse_size_gb(args.needs_gpu_memory, "--needs-gpu-memory")
+    resources.update({k: v for k in ("worker", "label") if (v := getattr(args, k)) is not None})
     if resources:
         out["resources"] = resources
     if args.approval is not None:

@@ -70,7 +70,8 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         out(f"[{n}] Task ID: {row['id']}")
         for label, value in (
             ("Name", row["name"]),
-            ("Queue", row["target"]),
+            ("Queue", row.get("queue", row["target"]) if "queue" in row else row["target"]),
+            ("Target", row["target"] if "queue" in row else None),  # a cluster's: placement
             ("Priority", row.get("priority")),  # a cluster's rows say it
             ("Needs", needs_in_words(row["needs"])),
             ("Time in Queue", fmt_duration(row["waiting_s"])),

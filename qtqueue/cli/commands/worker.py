@@ -36,11 +36,33 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--queues",
         default=DEFAULT_QUEUES,
         metavar="NAMES",
-        help=f"the queues to take tasks from, first first (default: {DEFAULT_QUEUES})",
+        help=f"the queues to take tasks from, first first (default: {DEFAULT_QUEUES}); "
+        "before them, its own queue, where the placer puts the tasks with needs or a target "
+        "that it chose this worker for",
     )
     p.add_argument("--name", help="the worker's name (default: HOST.PID)")
     p.add_argument(
         "--burst", action="store_true", help="stop once the queues are empty instead of waiting"
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="a label tasks may target this worker by (add --label LABEL); repeatable",
+    )
+    p.add_argument(
+        "--cpu-cores",
+        type=int,
+        metavar="N",
+        help="publish N CPU cores instead of the machine's (e.g. a machine shared with "
+        "other work, or several workers on one machine); placement counts on this",
+    )
+    p.add_argument(
+        "--memory-gb",
+        type=float,
+        metavar="GB",
+        help="publish at most GB of memory as available instead of the machine's",
     )
     p.set_defaults(direct=run, check=check)
 
@@ -55,6 +77,13 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError(f"qtqueue worker needs --redis URL (or ${ENV_REDIS_URL})")
     args.redis = check_url(url)
     args.queue_list = parse_queue_list(args.queues)
+    if args.cpu_cores is not None and args.cpu_cores < 1:
+        raise UsageError("--cpu-cores: give a number of cores of at least 1")
+    if args.memory_gb is not None and not args.memory_gb > 0:
+        raise UsageError("--memory-gb: give a size in GB above zero")
+    for label in args.label:
+        if not label.strip() or label.strip() != label:
+            raise UsageError(f"--label: {label!r} is not a label (no spaces around it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         burst=args.burst,
         logging_level=level,
+        labels=args.label,
+        cpu_cores=args.cpu_cores,
+        memory_gb=args.memory_gb,
     )
     return 0
 

@@ -43,6 +43,8 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
         return 0
     if any("worker" in s for s in stats["slots"]):  # a cluster's RQ workers
         out(cluster_table(stats["slots"]))
+        placer = [s["worker"] for s in stats["slots"] if s.get("placer")]
+        out(f"placer: {placer[0] if placer else 'none (no live worker holds its lock)'}")
     else:
         rows = [
             [
@@ -63,8 +65,10 @@ async def run(backend: Backend, args: argparse.Namespace) -> int:
 
 def cluster_table(slots: list[dict[str, Any]]) -> str:
     """A cluster's workers: name, host, pid, state, current task, jobs done and failed,
-    working time."""
+    working time, the room each published (free CPU cores, memory, disk, GPU memory) and its
+    labels."""
     headers = ["WORKER", "HOST", "PID", "STATE", "TASK", "NAME", "DONE", "FAILED", "WORKING"]
+    headers += ["FREE CPU", "MEM", "DISK", "GPU", "LABELS"]
     rows = [
         [
             s["worker"],
@@ -76,7 +80,23 @@ def cluster_table(slots: list[dict[str, Any]]) -> str:
             str(s["successful_jobs"]),
             str(s["failed_jobs"]),
             fmt_duration(s["working_time_s"]),
+            *room_cells(s),
         ]
         for s in slots
     ]
     return table(headers, rows)
+
+
+def room_cells(slot: dict[str, Any]) -> list[str]:
+    """A worker's published room as table cells: free CPU cores, memory, disk, GPU memory
+    ('-' for none or not published), labels (comma-separated)."""
+    free = slot.get("free") or {}
+
+    def size(key: str) -> str:
+        value = free.get(key)
+        return "-" if value is None else f"{max(value, 0.0):.1f}G"
+
+    cpu = free.get("cpu_cores")
+    cores = "-" if cpu is None else f"{max(cpu, 0.0):g}/{slot.get('total_cpu_cores') or 0:g}"
+    labels = ",".join(slot.get("labels") or []) or "-"
+    return [cores, size("memory_gb"), size("disk_gb"), size("gpu_memory_gb"), labels]
