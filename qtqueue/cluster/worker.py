@@ -52,6 +52,7 @@ from qtqueue.cluster import job
 from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.control import WorkerControl, horse_signals
+from qtqueue.cluster.job import end_meta_with_result, ready_to_fork, save_end_meta
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.core.errors import QueueError, TaskErrorCode, describe_exit
@@ -174,11 +175,20 @@ class QtqueueWorker(Worker):
         super().setup_work_horse_signals()  # type: ignore[no-untyped-call]
         horse_signals()
         die_with_worker(self.main_pid)
+        end_meta_with_result()
+
+    def cleanup_execution(self, job: Job, pipeline: Any, execution: Any = None) -> None:
+        """RQ's, in its end-of-job transaction; in a horse after a successful attempt, the
+        job's meta ("completed") goes in that transaction too (`job.save_end_meta`)."""
+        save_end_meta(job, pipeline)
+        super().cleanup_execution(job, pipeline, execution)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
-        families) is never traversed by a horse's garbage collector, so a fork's pages stay
-        shared instead of being copied (a full collection in a fresh horse cost ~50 ms)."""
+        """RQ's work loop, after `job.ready_to_fork` and `gc.freeze()`: what is loaded now (the
+        registry, the families) is never traversed by a horse's garbage collector, so a fork's
+        pages stay shared instead of being copied (a full collection in a fresh horse cost
+        ~50 ms)."""
+        ready_to_fork(self.connection)
         gc.freeze()
         forks_die_with_worker()
         return bool(super().work(*args, **kwargs))
