@@ -1,6 +1,7 @@
 """What qtqueue's job wrapper costs on RQ (issue 17: the cluster backend).
 
     python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--json OUT.json]
+    python bench/cluster.py --profile DIR [--n 300]
 
 Prints figures; it is not a test. One `redis-server` (no persistence, a free 127.0.0.1 port)
 is started for the run and stopped by its pid. Each cell enqueues N jobs, then starts W burst
@@ -27,6 +28,12 @@ time hides; the wrapper's cost by CPU is 1 - plain/qtqueue. Redis per job: used 
 queued and once finished, its CPU and commands (INFO), keys; a dashboard's page (the newest 100
 finished jobs); memory per queued job with `hash-max-listpack-value` 64 and 1024. From these,
 the paragraph on what 100 workers would need.
+
+`--profile DIR` measures nothing else: one qtqueue worker runs N no-op tasks, each work horse
+under cProfile from its first call to its last (RQ's bookkeeping in it too), one
+`DIR/PID.prof` per job, and the functions that took the most time over all of them are
+printed (pstats), with each horse's CPU time and page faults (`getrusage`): a fresh horse pays
+for every page of its worker it writes to (copy on write), which a profile does not show.
 """
 
 from __future__ import annotations
@@ -68,8 +75,8 @@ async def noop(task_id: str, params: dict[str, Any]) -> None:
     """The qtqueue side's no-op handler."""
 
 
-def _worker(kind: str, url: str, name: str, burst: bool) -> None:
-    """One worker process of `kind` (hidden `--worker`)."""
+def _worker(kind: str, url: str, name: str, burst: bool, profile: Path | None = None) -> None:
+    """One worker process of `kind` (hidden `--worker`); with `profile`, each horse profiled."""
     conn = Redis.from_url(url)
     if kind == "qtqueue":
         from qtqueue.cluster import job
@@ -79,7 +86,8 @@ def _worker(kind: str, url: str, name: str, burst: bool) -> None:
 
         job.configure(_bench_registry(), Path(tempfile.mkdtemp(prefix="qtq-bench-")))
         queues = [rq_queue(conn, q) for q in DRAIN_ORDER]
-        QtqueueWorker(queues, name=name, connection=conn, serializer=SERIALIZER).work(
+        cls = _profiled(QtqueueWorker, profile) if profile else QtqueueWorker
+        cls(queues, name=name, connection=conn, serializer=SERIALIZER).work(
             burst=burst, logging_level="WARNING"
         )
     else:
@@ -89,6 +97,48 @@ def _worker(kind: str, url: str, name: str, burst: bool) -> None:
         Worker(queues, name=name, connection=conn, serializer=JSONSerializer).work(
             burst=burst, logging_level="WARNING"
         )
+
+
+def _profiled(base: type[Any], where: Path) -> type[Any]:
+    """`base` whose work horses run under cProfile, each written to `where`/PID.prof, with
+    the horse's CPU ms and page faults from its fork to its exit in `where`/PID.txt."""
+    import cProfile
+
+    class Profiled(base):  # type: ignore[misc,valid-type]
+        def main_work_horse(self, job: Job, queue: Queue) -> None:
+            profile = cProfile.Profile()
+            start = resource.getrusage(resource.RUSAGE_SELF)
+            real_exit = os._exit
+
+            def exit_after_saving(code: int) -> None:
+                profile.disable()
+                end = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime
+                pid = os.getpid()
+                profile.dump_stats(where / f"{pid}.prof")
+                (where / f"{pid}.txt").write_text(f"{cpu * 1000} {end.ru_minflt - start.ru_minflt}")
+                real_exit(code)
+
+            os._exit = exit_after_saving  # the horse's last call (RQ's main_work_horse)
+            profile.enable()
+            super().main_work_horse(job, queue)
+
+    return Profiled
+
+
+def _print_profile(where: Path, top: int = 25) -> None:
+    """The horses' profiles summed (the `top` functions by own time), CPU and page faults."""
+    import pstats
+
+    files = sorted(where.glob("*.prof"))
+    stats = pstats.Stats(*map(str, files))
+    figures = [tuple(map(float, p.read_text().split())) for p in where.glob("*.txt")]
+    cpu, faults = (statistics.median(f[i] for f in figures) for i in (0, 1))
+    print(f"{len(files)} work horses, each profiled (cProfile's own cost included): median "
+          f"{cpu:.2f} ms CPU and {faults:.0f} page faults a horse from its first to its last "
+          "call (the kernel's fork and exit not included)")  # fmt: skip
+    stats.files = []  # not a line per file
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def _free_port() -> int:
@@ -324,6 +374,22 @@ the newest 100 finished jobs (ZREVRANGE, then one pipeline of HGETALLs) took
 {q["page_ms"]:.1f} ms here ({p["page_ms"]:.1f}); never list a whole registry or SCAN the keys.""")
 
 
+def _profile_run(where: Path, n: int) -> None:
+    """`--profile`: one qtqueue worker, N no-op tasks, each horse profiled (see the notes)."""
+    where.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        redis, url = _start_redis(Path(tmp))
+        try:
+            _enqueue("qtqueue", Redis.from_url(url), n)
+            args = [sys.executable, __file__, "--worker", "qtqueue", "--redis", url]
+            subprocess.run([*args, "--name", "profiled", "--burst", "--profile", str(where)],
+                           check=True)  # fmt: skip
+        finally:
+            redis.terminate()
+            redis.wait()
+    _print_profile(where)
+
+
 def main() -> None:
     """Run the cells and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -331,13 +397,17 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts (default 1,2)")
     parser.add_argument("--runs", type=int, default=1, help="runs per cell (median)")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--profile", type=Path, help="profile each work horse into this folder")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
     parser.add_argument("--burst", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        _worker(args.worker, args.redis, args.name, args.burst)
+        _worker(args.worker, args.redis, args.name, args.burst, args.profile)
+        return
+    if args.profile:
+        _profile_run(args.profile, args.n)
         return
     counts = [int(c) for c in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:

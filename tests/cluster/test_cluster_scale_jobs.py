@@ -1,8 +1,8 @@
 """What a qtqueue job costs and carries: its argument holds only what differs from a task's
 defaults; a work horse runs its attempt on the loop its worker made before the fork, ending
 what the attempt left running as `asyncio.run` would; it opens its Redis connection without
-reading package metadata; and a finished task's meta is written in RQ's own end-of-job
-transaction."""
+reading package metadata; a finished task's meta is written in RQ's own end-of-job
+transaction; and the worker loads no library that hooks into each of its forks."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import asyncio
 import importlib.metadata
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_env import RedisServer, run_workers
+from cluster_env import WORKER_TIMEOUT_S, RedisServer, run_workers
+from helpers.cli import qtqueue_env
 from redis import Redis
 from rq.job import Job, JobStatus
 
@@ -54,11 +57,17 @@ def test_a_job_carries_what_differs_from_a_tasks_defaults_and_gives_back_the_who
     assert job.id == task.id
 
 
-def test_what_an_attempt_leaves_running_is_ended_in_its_work_horse(
-    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("_registry", "_data_dir", "_loop", "_loop_pid"):  # restored after the test
+@pytest.fixture
+def job_module_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `job.configure` sets in this process, restored after the test."""
+    for name in ("_registry", "_data_dir", "_loop", "_loop_pid"):
         monkeypatch.setattr(job_module, name, getattr(job_module, name))
+
+
+@pytest.mark.usefixtures("job_module_state")
+def test_what_an_attempt_leaves_running_is_ended_in_its_work_horse(
+    redis: RedisServer, tmp_path: Path
+) -> None:
     ended = tmp_path / "ended.txt"
 
     async def leaves_a_task(task_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,11 +171,10 @@ async def _noop(task_id: str, params: dict[str, Any]) -> None:
     """A task that does nothing."""
 
 
+@pytest.mark.usefixtures("job_module_state")
 def test_a_work_horse_reads_no_package_metadata_to_open_its_redis_connection(
     redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("_registry", "_data_dir", "_loop", "_loop_pid"):  # restored after the test
-        monkeypatch.setattr(job_module, name, getattr(job_module, name))
     reads = tmp_path / "metadata-reads.txt"
     real_version = importlib.metadata.version
 
@@ -192,3 +200,27 @@ def test_a_work_horse_reads_no_package_metadata_to_open_its_redis_connection(
     # Each horse opened its own connection without reading redis-py's metadata from disk
     # (~1.5 ms a job): the worker resolved it once, before forking.
     assert [line for line in lines if int(line.split()[0]) != os.getpid()] == []
+
+
+def test_a_worker_loads_no_library_that_hooks_into_each_of_its_forks(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    task = Task("custom_command", {"command": "true", "shell": True}, max_retries=0)  # type: ignore[arg-type]
+    enqueue(redis.client, task, REGISTRY)
+    env = qtqueue_env(tmp_path) | {"PYTHONPROFILEIMPORTTIME": "1"}  # each import, on stderr
+    argv = [sys.executable, "-m", "qtqueue", "--data-dir", str(tmp_path / "q"), "worker"]
+    done = subprocess.run(
+        [*argv, "--redis", redis.url, "--burst"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=WORKER_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    stored = Job.fetch(task.id, connection=redis.client, serializer=SERIALIZER)
+    assert stored.get_status() == JobStatus.FINISHED
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "qtqueue.cluster.job" in imported  # the worker's imports are there
+    # filelock (the local engine's data-directory lock) runs its own hooks around every
+    # fork (os.register_at_fork): ~0.5 ms a job for a worker that forks once per job.
+    assert [m for m in imported if m.split(".")[0] == "filelock"] == []
