@@ -10,14 +10,15 @@ workers (each a fresh process of this script, hidden `--worker` flag) and waits 
 - `qtqueue`: N qtqueue tasks of a no-op async handler, enqueued with `qtqueue.cluster.jobs
   .enqueue` (each prepared and validated as the local engine does) and run by
   `qtqueue.cluster.worker.QtqueueWorker` through `qtqueue.cluster.job.run_task`: the
-  WorkerRunContext, job.meta at start and end, the log stream's expiry.
+  WorkerRunContext, job.meta (saved once, in RQ's own end-of-job transaction).
 - `plain-rq`: N jobs of a no-op function (`builtins.dict`) with RQ's own `Queue.enqueue_call`
   and run by RQ's own `Worker` on the same three queues, with the same JSON serializer.
 
 Both use RQ's forking worker (a fork per job). Throughput is N over the drain time: from the
 first job's start to the last job's end as RQ recorded them (worker start-up not counted;
-printed apart). Cells are interleaved (qtqueue, plain, qtqueue, plain, …) so load on a shared
-machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
+printed apart). Cells are interleaved, each pair in the other order than the one before
+(qtqueue, plain, plain, qtqueue, …), so load on a shared machine, rising or falling, hits
+both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
 Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
 `started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
 (no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
@@ -414,10 +415,13 @@ def main() -> None:
         redis, url = _start_redis(Path(tmp))
         try:
             cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            turn = 0
             for w in counts:
                 for _ in range(args.runs):
-                    for kind in ("qtqueue", "plain-rq"):
+                    kinds = ("qtqueue", "plain-rq")
+                    for kind in kinds if turn % 2 == 0 else kinds[::-1]:
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
+                    turn += 1
             latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
             listpack = {kind: _queued_bytes(kind, url) for kind in ("qtqueue", "plain-rq")}
             inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
