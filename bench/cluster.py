@@ -1,6 +1,6 @@
 """What qtqueue's job wrapper costs on RQ (issue 17: the cluster backend).
 
-    python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--json OUT.json]
+    python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--lean] [--json OUT.json]
     python bench/cluster.py --profile DIR [--n 300]
 
 Prints figures; it is not a test. One `redis-server` (no persistence, a free 127.0.0.1 port)
@@ -13,6 +13,9 @@ workers (each a fresh process of this script, hidden `--worker` flag) and waits 
   WorkerRunContext, job.meta (saved once, in RQ's own end-of-job transaction).
 - `plain-rq`: N jobs of a no-op function (`builtins.dict`) with RQ's own `Queue.enqueue_call`
   and run by RQ's own `Worker` on the same three queues, with the same JSON serializer.
+- `plain-rq-lean` (`--lean`): the same, but its client's connections skip CLIENT SETINFO as
+  qtqueue's worker's do (each work horse opens one: two round trips and a read of redis-py's
+  package metadata, ~1.5 ms a job), so that the wrapper's own cost shows like for like.
 
 Both use RQ's forking worker (a fork per job). Throughput is N over the drain time: from the
 first job's start to the last job's end as RQ recorded them (worker start-up not counted;
@@ -70,6 +73,18 @@ TARGET_WRAPPER_COST = 0.20
 #: several queues than for one: like for like).
 PLAIN_QUEUES = ("high_priority", "default", "low_priority")
 PLAIN_QUEUE = "default"
+#: `--lean`: plain RQ whose work horses' connections skip CLIENT SETINFO, as qtqueue's do
+#: (`qtqueue.cluster.job.ready_to_fork`): like for like, the wrapper's own cost.
+LEAN = "plain-rq-lean"
+
+
+def _no_client_setinfo() -> dict[str, Any]:
+    """redis-py's keywords for a client whose connections do not name themselves."""
+    import importlib.util
+
+    if importlib.util.find_spec("redis.driver_info") is not None:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
 
 
 async def noop(task_id: str, params: dict[str, Any]) -> None:
@@ -94,6 +109,8 @@ def _worker(kind: str, url: str, name: str, burst: bool, profile: Path | None = 
     else:
         from rq import Worker
 
+        if kind == LEAN:
+            conn = Redis.from_url(url, **_no_client_setinfo())
         queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
         Worker(queues, name=name, connection=conn, serializer=JSONSerializer).work(
             burst=burst, logging_level="WARNING"
@@ -105,7 +122,7 @@ def _profiled(base: type[Any], where: Path) -> type[Any]:
     the horse's CPU ms and page faults from its fork to its exit in `where`/PID.txt."""
     import cProfile
 
-    class Profiled(base):  # type: ignore[misc,valid-type]
+    class Profiled(base):  # type: ignore[misc]
         def main_work_horse(self, job: Job, queue: Queue) -> None:
             profile = cProfile.Profile()
             start = resource.getrusage(resource.RUSAGE_SELF)
@@ -120,7 +137,7 @@ def _profiled(base: type[Any], where: Path) -> type[Any]:
                 (where / f"{pid}.txt").write_text(f"{cpu * 1000} {end.ru_minflt - start.ru_minflt}")
                 real_exit(code)
 
-            os._exit = exit_after_saving  # the horse's last call (RQ's main_work_horse)
+            os._exit = exit_after_saving  # type: ignore[assignment]  # the horse's last call
             profile.enable()
             super().main_work_horse(job, queue)
 
@@ -138,7 +155,7 @@ def _print_profile(where: Path, top: int = 25) -> None:
     print(f"{len(files)} work horses, each profiled (cProfile's own cost included): median "
           f"{cpu:.2f} ms CPU and {faults:.0f} page faults a horse from its first to its last "
           "call (the kernel's fork and exit not included)")  # fmt: skip
-    stats.files = []  # not a line per file
+    stats.files = []  # type: ignore[attr-defined]  # not a line per file
     stats.sort_stats("tottime").print_stats(top)
 
 
@@ -343,6 +360,22 @@ def _queued_bytes(kind: str, url: str, n: int = 2000) -> dict[str, float]:
     return out
 
 
+def _print_lean(
+    cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int], rows: list[Any]
+) -> None:
+    """qtqueue against plain RQ whose horses skip CLIENT SETINFO as qtqueue's do."""
+    print(f"\nLike for like: plain RQ whose horses' connections skip CLIENT SETINFO ({LEAN}):")
+    print("| workers | plain RQ lean tasks/s | wrapper cost | CPU ms/job | wrapper cost (CPU) |")
+    print("|---|---|---|---|---|")
+    for w in counts:
+        lean, cpu = (statistics.median(c[k] for c in cells[(LEAN, w)])
+                     for k in ("tasks_per_s", "cpu_ms_per_job"))  # fmt: skip
+        q, qc = (statistics.median(c[k] for c in cells[("qtqueue", w)])
+                 for k in ("tasks_per_s", "cpu_ms_per_job"))  # fmt: skip
+        print(f"| {w} | {lean:.0f} | {1 - q / lean:.1%} | {cpu:.2f} | {1 - cpu / qc:.1%} |")
+        rows[counts.index(w)].update(lean=lean, lean_cost=1 - q / lean, cpu_lean=cpu)
+
+
 def _hundred_workers(cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int]) -> None:
     """The paragraph on 100 workers, from this run's figures."""
     med: dict[str, dict[str, float]] = {}
@@ -399,6 +432,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per cell (median)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--profile", type=Path, help="profile each work horse into this folder")
+    parser.add_argument("--lean", action="store_true", help=f"cells of {LEAN} too")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
@@ -416,9 +450,9 @@ def main() -> None:
         try:
             cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
             turn = 0
+            kinds = ("qtqueue", "plain-rq", *((LEAN,) if args.lean else ()))
             for w in counts:
                 for _ in range(args.runs):
-                    kinds = ("qtqueue", "plain-rq")
                     for kind in kinds if turn % 2 == 0 else kinds[::-1]:
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
                     turn += 1
@@ -457,6 +491,8 @@ def main() -> None:
         )  # fmt: skip
         print(f"| {w} | {qc:.2f} | {pc:.2f} | {1 - pc / qc:.1%} | {qr:.2f} / {pr:.2f} |")
         rows[counts.index(w)].update(cpu_q=qc, cpu_p=pc, cpu_cost=1 - pc / qc)
+    if args.lean:
+        _print_lean(cells, counts, rows)
     _hundred_workers(cells, counts)
     print("Redis bytes per queued job by hash-max-listpack-value (64 is Redis's default; a value "
           "longer turns a job's hash into a hashtable):")  # fmt: skip
