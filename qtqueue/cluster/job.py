@@ -25,10 +25,10 @@ traceback (the error is raised anew, without its chain).
 
 Each job is one fork of the worker (RQ's forking `Worker`: a job can be stopped or killed, a
 crash stays in its process), so what a work horse costs is paid per task; see bench/cluster.py.
-Before its first fork a worker calls `ready_to_fork` (the redis-py client's metadata resolved
-once, not read from disk in every horse), and in a `QtqueueWorker`'s horse the end of a
-successful attempt is written in RQ's own success transaction (`save_end_meta`), not by a
-round trip of its own.
+Before its first fork a worker calls `ready_to_fork` (a horse's new Redis connection skips
+CLIENT SETINFO and redis-py's read of its own package metadata), and in a `QtqueueWorker`'s
+horse the end of a successful attempt is written in RQ's own success transaction
+(`save_end_meta`), not by a round trip of its own.
 """
 
 from __future__ import annotations
