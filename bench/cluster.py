@@ -1,6 +1,7 @@
 """What qtqueue's job wrapper costs on RQ (issue 17: the cluster backend).
 
-    python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--json OUT.json]
+    python bench/cluster.py [--n 2000] [--workers 1,2] [--runs 1] [--lean] [--json OUT.json]
+    python bench/cluster.py --profile DIR [--n 300]
 
 Prints figures; it is not a test. One `redis-server` (no persistence, a free 127.0.0.1 port)
 is started for the run and stopped by its pid. Each cell enqueues N jobs, then starts W burst
@@ -9,14 +10,18 @@ workers (each a fresh process of this script, hidden `--worker` flag) and waits 
 - `qtqueue`: N qtqueue tasks of a no-op async handler, enqueued with `qtqueue.cluster.jobs
   .enqueue` (each prepared and validated as the local engine does) and run by
   `qtqueue.cluster.worker.QtqueueWorker` through `qtqueue.cluster.job.run_task`: the
-  WorkerRunContext, job.meta at start and end, the log stream's expiry.
+  WorkerRunContext, job.meta (saved once, in RQ's own end-of-job transaction).
 - `plain-rq`: N jobs of a no-op function (`builtins.dict`) with RQ's own `Queue.enqueue_call`
   and run by RQ's own `Worker` on the same three queues, with the same JSON serializer.
+- `plain-rq-lean` (`--lean`): the same, but its client's connections skip CLIENT SETINFO as
+  qtqueue's worker's do (each work horse opens one: two round trips and a read of redis-py's
+  package metadata, ~1.5 ms a job), so that the wrapper's own cost shows like for like.
 
 Both use RQ's forking worker (a fork per job). Throughput is N over the drain time: from the
 first job's start to the last job's end as RQ recorded them (worker start-up not counted;
-printed apart). Cells are interleaved (qtqueue, plain, qtqueue, plain, …) so load on a shared
-machine hits both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
+printed apart). Cells are interleaved, each pair in the other order than the one before
+(qtqueue, plain, plain, qtqueue, …), so load on a shared machine, rising or falling, hits
+both. The wrapper's cost is 1 - qtqueue/plain; the issue's target is < 20 %.
 Latency: one idle worker of each kind, 50 jobs one at a time, from `enqueued_at` to
 `started_at` (p50, p99). In process: both kinds run by RQ's `SimpleWorker` in this process
 (no fork), milliseconds per job: the wrapper's own cost apart from the fork's.
@@ -27,6 +32,12 @@ time hides; the wrapper's cost by CPU is 1 - plain/qtqueue. Redis per job: used 
 queued and once finished, its CPU and commands (INFO), keys; a dashboard's page (the newest 100
 finished jobs); memory per queued job with `hash-max-listpack-value` 64 and 1024. From these,
 the paragraph on what 100 workers would need.
+
+`--profile DIR` measures nothing else: one qtqueue worker runs N no-op tasks, each work horse
+under cProfile from its first call to its last (RQ's bookkeeping in it too), one
+`DIR/PID.prof` per job, and the functions that took the most time over all of them are
+printed (pstats), with each horse's CPU time and page faults (`getrusage`): a fresh horse pays
+for every page of its worker it writes to (copy on write), which a profile does not show.
 """
 
 from __future__ import annotations
@@ -62,14 +73,26 @@ TARGET_WRAPPER_COST = 0.20
 #: several queues than for one: like for like).
 PLAIN_QUEUES = ("high_priority", "default", "low_priority")
 PLAIN_QUEUE = "default"
+#: `--lean`: plain RQ whose work horses' connections skip CLIENT SETINFO, as qtqueue's do
+#: (`qtqueue.cluster.job.ready_to_fork`): like for like, the wrapper's own cost.
+LEAN = "plain-rq-lean"
+
+
+def _no_client_setinfo() -> dict[str, Any]:
+    """redis-py's keywords for a client whose connections do not name themselves."""
+    import importlib.util
+
+    if importlib.util.find_spec("redis.driver_info") is not None:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
 
 
 async def noop(task_id: str, params: dict[str, Any]) -> None:
     """The qtqueue side's no-op handler."""
 
 
-def _worker(kind: str, url: str, name: str, burst: bool) -> None:
-    """One worker process of `kind` (hidden `--worker`)."""
+def _worker(kind: str, url: str, name: str, burst: bool, profile: Path | None = None) -> None:
+    """One worker process of `kind` (hidden `--worker`); with `profile`, each horse profiled."""
     conn = Redis.from_url(url)
     if kind == "qtqueue":
         from qtqueue.cluster import job
@@ -79,16 +102,61 @@ def _worker(kind: str, url: str, name: str, burst: bool) -> None:
 
         job.configure(_bench_registry(), Path(tempfile.mkdtemp(prefix="qtq-bench-")))
         queues = [rq_queue(conn, q) for q in DRAIN_ORDER]
-        QtqueueWorker(queues, name=name, connection=conn, serializer=SERIALIZER).work(
+        cls = _profiled(QtqueueWorker, profile) if profile else QtqueueWorker
+        cls(queues, name=name, connection=conn, serializer=SERIALIZER).work(
             burst=burst, logging_level="WARNING"
         )
     else:
         from rq import Worker
 
+        if kind == LEAN:
+            conn = Redis.from_url(url, **_no_client_setinfo())
         queues = [Queue(q, connection=conn, serializer=JSONSerializer) for q in PLAIN_QUEUES]
         Worker(queues, name=name, connection=conn, serializer=JSONSerializer).work(
             burst=burst, logging_level="WARNING"
         )
+
+
+def _profiled(base: type[Any], where: Path) -> type[Any]:
+    """`base` whose work horses run under cProfile, each written to `where`/PID.prof, with
+    the horse's CPU ms and page faults from its fork to its exit in `where`/PID.txt."""
+    import cProfile
+
+    class Profiled(base):  # type: ignore[misc]
+        def main_work_horse(self, job: Job, queue: Queue) -> None:
+            profile = cProfile.Profile()
+            start = resource.getrusage(resource.RUSAGE_SELF)
+            real_exit = os._exit
+
+            def exit_after_saving(code: int) -> None:
+                profile.disable()
+                end = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime
+                pid = os.getpid()
+                profile.dump_stats(where / f"{pid}.prof")
+                (where / f"{pid}.txt").write_text(f"{cpu * 1000} {end.ru_minflt - start.ru_minflt}")
+                real_exit(code)
+
+            os._exit = exit_after_saving  # type: ignore[assignment]  # the horse's last call
+            profile.enable()
+            super().main_work_horse(job, queue)
+
+    return Profiled
+
+
+def _print_profile(where: Path, top: int = 25) -> None:
+    """The horses' profiles summed (the `top` functions by own time), CPU and page faults."""
+    import pstats
+
+    files = sorted(where.glob("*.prof"))
+    stats = pstats.Stats(*map(str, files))
+    figures = [tuple(map(float, p.read_text().split())) for p in where.glob("*.txt")]
+    cpu, faults = (statistics.median(f[i] for f in figures) for i in (0, 1))
+    print(f"{len(files)} work horses, each profiled (cProfile's own cost included): median "
+          f"{cpu:.2f} ms CPU and {faults:.0f} page faults a horse from its first to its last "
+          "call (the kernel's fork and exit not included)")  # fmt: skip
+    stats.files = []  # type: ignore[attr-defined]  # not a line per file
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def _free_port() -> int:
@@ -292,6 +360,22 @@ def _queued_bytes(kind: str, url: str, n: int = 2000) -> dict[str, float]:
     return out
 
 
+def _print_lean(
+    cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int], rows: list[Any]
+) -> None:
+    """qtqueue against plain RQ whose horses skip CLIENT SETINFO as qtqueue's do."""
+    print(f"\nLike for like: plain RQ whose horses' connections skip CLIENT SETINFO ({LEAN}):")
+    print("| workers | plain RQ lean tasks/s | wrapper cost | CPU ms/job | wrapper cost (CPU) |")
+    print("|---|---|---|---|---|")
+    for w in counts:
+        lean, cpu = (statistics.median(c[k] for c in cells[(LEAN, w)])
+                     for k in ("tasks_per_s", "cpu_ms_per_job"))  # fmt: skip
+        q, qc = (statistics.median(c[k] for c in cells[("qtqueue", w)])
+                 for k in ("tasks_per_s", "cpu_ms_per_job"))  # fmt: skip
+        print(f"| {w} | {lean:.0f} | {1 - q / lean:.1%} | {cpu:.2f} | {1 - cpu / qc:.1%} |")
+        rows[counts.index(w)].update(lean=lean, lean_cost=1 - q / lean, cpu_lean=cpu)
+
+
 def _hundred_workers(cells: dict[tuple[str, int], list[dict[str, Any]]], counts: list[int]) -> None:
     """The paragraph on 100 workers, from this run's figures."""
     med: dict[str, dict[str, float]] = {}
@@ -324,6 +408,22 @@ the newest 100 finished jobs (ZREVRANGE, then one pipeline of HGETALLs) took
 {q["page_ms"]:.1f} ms here ({p["page_ms"]:.1f}); never list a whole registry or SCAN the keys.""")
 
 
+def _profile_run(where: Path, n: int) -> None:
+    """`--profile`: one qtqueue worker, N no-op tasks, each horse profiled (see the notes)."""
+    where.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        redis, url = _start_redis(Path(tmp))
+        try:
+            _enqueue("qtqueue", Redis.from_url(url), n)
+            args = [sys.executable, __file__, "--worker", "qtqueue", "--redis", url]
+            subprocess.run([*args, "--name", "profiled", "--burst", "--profile", str(where)],
+                           check=True)  # fmt: skip
+        finally:
+            redis.terminate()
+            redis.wait()
+    _print_profile(where)
+
+
 def main() -> None:
     """Run the cells and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -331,23 +431,31 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts (default 1,2)")
     parser.add_argument("--runs", type=int, default=1, help="runs per cell (median)")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--profile", type=Path, help="profile each work horse into this folder")
+    parser.add_argument("--lean", action="store_true", help=f"cells of {LEAN} too")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
     parser.add_argument("--burst", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        _worker(args.worker, args.redis, args.name, args.burst)
+        _worker(args.worker, args.redis, args.name, args.burst, args.profile)
+        return
+    if args.profile:
+        _profile_run(args.profile, args.n)
         return
     counts = [int(c) for c in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         redis, url = _start_redis(Path(tmp))
         try:
             cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            turn = 0
+            kinds = ("qtqueue", "plain-rq", *((LEAN,) if args.lean else ()))
             for w in counts:
                 for _ in range(args.runs):
-                    for kind in ("qtqueue", "plain-rq"):
+                    for kind in kinds if turn % 2 == 0 else kinds[::-1]:
                         cells.setdefault((kind, w), []).append(_cell(kind, url, args.n, w))
+                    turn += 1
             latency = {kind: _latency(kind, url) for kind in ("qtqueue", "plain-rq")}
             listpack = {kind: _queued_bytes(kind, url) for kind in ("qtqueue", "plain-rq")}
             inproc: dict[str, list[float]] = {"qtqueue": [], "plain-rq": []}
@@ -383,6 +491,8 @@ def main() -> None:
         )  # fmt: skip
         print(f"| {w} | {qc:.2f} | {pc:.2f} | {1 - pc / qc:.1%} | {qr:.2f} / {pr:.2f} |")
         rows[counts.index(w)].update(cpu_q=qc, cpu_p=pc, cpu_cost=1 - pc / qc)
+    if args.lean:
+        _print_lean(cells, counts, rows)
     _hundred_workers(cells, counts)
     print("Redis bytes per queued job by hash-max-listpack-value (64 is Redis's default; a value "
           "longer turns a job's hash into a hashtable):")  # fmt: skip

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -58,6 +59,7 @@ from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
 from qtqueue.cluster.control import RESUME, SUSPEND, WorkerControl, horse_signals
 from qtqueue.cluster.events import publish
+from qtqueue.cluster.job import end_meta_with_result, ready_to_fork, save_end_meta
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.placement import INTAKE_QUEUE, worker_queue_name
 from qtqueue.cluster.placer import OverrideProbe, WorkerPlacement
@@ -202,11 +204,20 @@ class QtqueueWorker(Worker):
         super().setup_work_horse_signals()  # type: ignore[no-untyped-call]
         horse_signals()
         die_with_worker(self.main_pid)
+        end_meta_with_result()
+
+    def cleanup_execution(self, job: Job, pipeline: Any, execution: Any = None) -> None:
+        """RQ's, in its end-of-job transaction; in a horse after a successful attempt, the
+        job's meta ("completed") goes in that transaction too (`job.save_end_meta`)."""
+        save_end_meta(job, pipeline)
+        super().cleanup_execution(job, pipeline, execution)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        """RQ's work loop, after `gc.freeze()`: what is loaded now (the registry, the
-        families) is never traversed by a horse's garbage collector, so a fork's pages stay
-        shared instead of being copied (a full collection in a fresh horse cost ~50 ms)."""
+        """RQ's work loop, after `job.ready_to_fork` and `gc.freeze()`: what is loaded now (the
+        registry, the families) is never traversed by a horse's garbage collector, so a fork's
+        pages stay shared instead of being copied (a full collection in a fresh horse cost
+        ~50 ms)."""
+        ready_to_fork(self.connection)
         gc.freeze()
         forks_die_with_worker()
         return bool(super().work(*args, **kwargs))
@@ -265,13 +276,18 @@ def die_with_worker(main_pid: int) -> None:
     if not sys.platform.startswith("linux"):
         return
     signal.signal(HORSE_DEATH_SIGNAL, _worker_died)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, int(HORSE_DEATH_SIGNAL), 0, 0, 0)
+    _prctl()(PR_SET_PDEATHSIG, int(HORSE_DEATH_SIGNAL), 0, 0, 0)
     if os.getppid() != main_pid:  # it died before the line above
         _worker_died()
 
 
 _forks_die_with_worker = False
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's prctl, looked up once (in the worker, before its forks: ~25 µs a horse)."""
+    return ctypes.CDLL(None, use_errno=True).prctl
 
 
 def forks_die_with_worker() -> None:
@@ -283,11 +299,12 @@ def forks_die_with_worker() -> None:
         return
     _forks_die_with_worker = True
     parent = os.getpid()
+    _prctl()
 
     def in_child() -> None:
         if os.getppid() != parent:
             return  # forked by a horse (a task's own fork): not the worker's child
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        _prctl()(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)  # the worker died before the line above
 

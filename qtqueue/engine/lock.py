@@ -7,8 +7,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.storage.private import PRIVATE_FILE_MODE, make_data_dir_private, permission_denied
 
@@ -25,13 +23,18 @@ class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         # Not thread-local: it is taken in a worker thread (so waiting never blocks the loop)
-        # and released on the loop's thread.
+        # and released on the loop's thread. Imported here: filelock hooks into every fork of
+        # the process (~0.5 ms each), and a cluster worker that imports the engine forks per job.
+        from filelock import FileLock
+
         self._lock = FileLock(str(data_dir / LOCK_NAME), mode=PRIVATE_FILE_MODE, thread_local=False)
 
     async def take(self, timeout_s: float) -> None:
         """Make the directory private to its user and take it, waiting up to `timeout_s`:
         QUEUE_ENGINE_LOCKED if another engine holds it, SYSTEM_PERMISSION_DENIED if it is
         another user's."""
+        from filelock import Timeout
+
         try:
             # Private to its user (0700, files 0600): the store and logs hold commands,
             # parameters and output. Another user's data directory is refused here.

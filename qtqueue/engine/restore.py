@@ -14,8 +14,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from qtqueue.core.errors import QueueError, TaskErrorCode, classify_exception
 from qtqueue.engine.lock import DB_NAME, LOCK_NAME
 from qtqueue.storage.backups import BACKUPS_DIR, Backup, find_backup, set_aside, take_backup
@@ -97,6 +95,8 @@ def restore_backup(data_dir: Path, name: str, now: float) -> tuple[Backup, Path 
     """Make the backup `name` (see `find_backup`) the store of `data_dir`; returns it and
     where the file it replaced was set aside (None if there was none). Refused with
     QUEUE_ENGINE_LOCKED while anything holds the data directory."""
+    from filelock import FileLock, Timeout  # here: see engine.lock
+
     lock = FileLock(str(data_dir / LOCK_NAME), mode=PRIVATE_FILE_MODE, thread_local=False)
     try:
         lock.acquire(timeout=0)
