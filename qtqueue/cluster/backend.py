@@ -14,9 +14,9 @@ It answers the local API's actions the command line sends, in the same shapes, o
 For the window's engine port over a cluster (`RemoteEngine` over this backend, see
 `qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
 stream, `event_feed.py`) and the overview, queues, history, schedules (none) and settings
-(read-only) in `port_actions.py`; questions are refused until workers ask them (the window's
-questions view then shows none). What a cluster cannot do (schedules, settings, input, moving,
-editing or approving a waiting task) is refused with CLUSTER_NOT_SUPPORTED and what to do
+(read-only) in `port_actions.py`; questions, their answers and approval in
+`question_actions.py`. What a cluster cannot do (schedules, settings, input, moving or
+editing a waiting task) is refused with CLUSTER_NOT_SUPPORTED and what to do
 instead. Redis is called from a worker thread (`asyncio.to_thread`), so a slow server never
 blocks the event loop; Redis going away is CLUSTER_REDIS_UNAVAILABLE.
 """
@@ -169,8 +169,9 @@ class ClusterBackend:
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries, removes, pauses and resumes tasks, "
-                "and shows and suspends its workers, its queue, statistics and dead letters",
+                "adds, lists, shows, logs, cancels, retries, removes, pauses, resumes, approves "
+                "and rejects tasks, asks and answers questions, and shows and suspends its "
+                "workers, its queue, statistics and dead letters",
                 action=action,
             )
         try:

@@ -128,16 +128,28 @@ class MetaReporter:
         self._clock = clock
         self._saved_at = clock()  # what is set at start waits for the first save
         self._dirty = False
+        self._trailing: asyncio.TimerHandle | None = None
 
     def update(self, now: bool = False, **fields: Any) -> None:
-        """Set `fields` in the job's meta; save if `now` or the interval has passed."""
+        """Set `fields` in the job's meta; save if `now` or the interval has passed, else
+        once it has (a quiet command's last figure is not left unsaved until its end)."""
         self.job.meta.update(fields)
         self._dirty = True
-        if now or self._clock() - self._saved_at >= self._interval_s:
+        wait = self._interval_s - (self._clock() - self._saved_at)
+        if now or wait <= 0:
             self.flush()
+        elif self._trailing is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop to wait on: the next update or the end saves it
+            self._trailing = loop.call_later(wait, self.flush)
 
     def flush(self) -> None:
         """Save the meta if anything changed since the last save."""
+        if self._trailing is not None:
+            self._trailing.cancel()
+            self._trailing = None
         if self._dirty:
             self.job.save_meta()  # type: ignore[no-untyped-call]
             if self.job.meta.get("status") == "running":  # an end is published as "ended"

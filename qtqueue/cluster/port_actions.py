@@ -55,8 +55,6 @@ REFUSED: dict[str, str] = {
     "set_priority": "a waiting RQ job cannot change queues: cancel it and add it again "
     "with the priority it should have",
     "update_task": "a waiting RQ job cannot be edited: cancel it and add the edited task again",
-    "approve_task": "a cluster has no approval step: add the task once it is approved",
-    "reject_task": "a cluster has no approval step",
     "pause_queue": "pausing the whole cluster is RQ's global suspend ('rq suspend --url "
     "URL'); to stop one worker taking new tasks: 'qtqueue --redis URL workers suspend NAME'",
     "resume_queue": "resume RQ's global suspend with 'rq resume --url URL'; a suspended "

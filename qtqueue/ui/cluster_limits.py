@@ -3,7 +3,7 @@ the selection would enable) and their tooltips say why and what to do instead; t
 action says that a cluster's engine settings are its workers' (read-only here).
 
 On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: a waiting job keeps its queue and
-its place (no moving, no editing), there is no approval step and no schedules, and the whole
+its place (no moving, no editing), there are no schedules, and the whole
 cluster is paused with RQ's own global suspend, not from here. The port refuses these with
 CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`); here the window says it before
 anyone clicks.
@@ -31,8 +31,6 @@ CLUSTER_LIMITS: dict[str, str] = {
     "actionSchedules": "A cluster has no schedules yet: schedule on a local engine, or "
     "enqueue from cron with qtqueue --redis URL add.",
     "actionScheduleTask": "A cluster has no schedules yet.",
-    "actionApprove": "A cluster has no approval step: add the task once it is approved.",
-    "actionReject": "A cluster has no approval step.",
     "actionEditTask": "A waiting RQ job cannot be edited: cancel it and add the edited task.",
     "actionMoveTop": _MOVE,
     "actionMoveUp": _MOVE,
