@@ -9,17 +9,28 @@ the job function runs the task's family executor with a `WorkerRunContext` (`con
 progress, step and phase go to `job.meta`, the log to a capped Redis stream per task, and a
 failure carries the same error code, description and fix as locally.
 
-- `connection.py`  the Redis URL (no password in it), connecting, coded errors
-- `queues.py`      the three queues, their defaults, which queue a task goes to
-- `jobs.py`        a task -> `Queue.enqueue(...)` (submitting side)
-- `job.py`         the job function (worker side) and its outcome
-- `context.py`     `WorkerRunContext`: the RunContext of a task on a worker
-- `worker.py`      the RQ worker that runs qtqueue tasks
-- `control.py`     the control channel: pause/resume a running task, suspend a worker
-- `workers_source.py` the window's Workers view over the cluster (`ClusterWorkersSource`)
-- `placement.py`   resource-aware placement: needs and targets, workers' room, held tasks
-- `placer.py`      the placer (in every worker, under a lock): held tasks -> per-worker queues
-- `backend.py`     the command line's backend on a cluster (`qtqueue add --redis URL`)
+- `connection.py`      the Redis URL (no password in it), connecting, coded errors
+- `queues.py`          the three queues, their defaults, which queue a task goes to
+- `jobs.py`            a task -> `Queue.enqueue(...)` (submitting side)
+- `job.py`             the job function (worker side) and its outcome
+- `context.py`         `WorkerRunContext`: the RunContext of a task on a worker
+- `worker.py`          the RQ worker that runs qtqueue tasks
+- `control.py`         the control channel: pause/resume a running task, suspend a worker
+- `holding.py`         a waiting task held off its queue (paused, awaiting approval)
+- `dependents.py`      the dependents of a task that failed or was cancelled, as locally
+- `questions.py`       `ctx.ask` on a worker: questions kept in Redis, answers waited for
+- `placement.py`       resource-aware placement: needs and targets, workers' room, held tasks
+- `placer.py`          the placer (in every worker, under a lock): held tasks -> per-worker queues
+- `reads.py`           listing and reading tasks, workers and the queue from RQ's registries
+- `stats_read.py`      the statistics, from a listing
+- `manage.py`          cancel, retry, remove, dead letters
+- `events.py`          what changed, published on a Redis channel (`qtqueue:events`)
+- `event_feed.py`      that channel followed as the local API's event stream
+- `backend.py`         the actions of the command line, the window and the HTTP API on a cluster
+- `port_actions.py`    the window's reads on a cluster, and what a cluster refuses
+- `question_actions.py` questions, answers and approval as actions
+- `workers_source.py`  the window's Workers view over the cluster (`ClusterWorkersSource`)
+- `http_engine.py`     the HTTP API's engine over a cluster (`qtqueue run --redis URL --http`)
 
 Importing this package registers the cluster's error codes (`errors.toml`) in the catalog.
 """

@@ -151,9 +151,9 @@ def test_what_a_cluster_does_not_do_answers_its_code_and_redis_gone_is_503_not_5
         assert status == 201, added
         task_id = added["task"]["id"]
         refusals = [
-            api.request("POST", f"/tasks/{task_id}/approve"),
+            api.request("POST", f"/tasks/{task_id}/priority", {"priority": "high"}),
             api.request("POST", "/tasks/worker/stop"),
-            api.request("GET", "/schedules/"),
+            api.request("POST", "/schedules/", {"name": "nightly", "cron": "0 3 * * *"}),
         ]
         for status, body in refusals:
             assert (status, body["error"]["code"]) == (501, "CLUSTER_NOT_SUPPORTED"), body
