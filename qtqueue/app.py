@@ -92,11 +92,17 @@ async def create_main_window(
     settings = settings or QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
     if redis:
         from qtqueue.api.cluster_port import open_cluster  # rq and redis: only here
+        from qtqueue.cluster.workers_source import ClusterWorkersSource
+        from qtqueue.ui.workers_view import WorkersView
 
         registry = queue_kwargs.get("registry") or default_registry()
         port = await open_cluster(redis, registry, resolve_data_dir(data_dir))
-        window = await _loaded(port, port.settings, [port.close], settings, shown, frame)
+        workers = ClusterWorkersSource(redis)
+        window = await _loaded(
+            port, port.settings, [port.close, workers.close], settings, shown, frame
+        )
         limit_to_cluster(window)  # what RQ cannot do: off, saying why
+        WorkersView.install(window, workers)  # the Workers tab, read while shown
         return window
     if attach:
         registry = queue_kwargs.get("registry") or default_registry()

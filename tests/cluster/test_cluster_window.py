@@ -38,6 +38,8 @@ from qtqueue.core.task import ACTIVE, Priority, Task, TaskStatus
 from qtqueue.executors import default_registry
 from qtqueue.settings import EngineSettings, Settings
 from qtqueue.ui.main_window import MainWindow
+from qtqueue.ui.workers_view import WorkersView
+from qtqueue.ui.workers_view_model import WorkerColumn
 
 Window = Callable[[str], MainWindow]
 
@@ -91,6 +93,17 @@ def test_the_window_on_a_cluster_shows_a_cli_task_live_and_cancels_it_on_its_wor
                 timeout_s=15,
             )  # fmt: skip
             await until_row(w, task_id, lambda t: t.progress >= 90)
+            workers = w.findChild(WorkersView)  # the Workers tab: w0, busy with this task
+            assert workers is not None
+            w.form.tabs.setCurrentWidget(workers)
+            await wait_for_condition(
+                lambda: workers.model.states() == ["busy"], workers.refreshed, timeout_s=10
+            )
+            row = workers.model.row_of("w0")
+            assert row is not None
+            index = workers.model.index(row, WorkerColumn.TASK)
+            assert workers.model.data(index) == "live one"
+            w.form.tabs.setCurrentWidget(w.form.tasksTab)
             assert w.form.actionPause.isEnabled()
             w.form.actionPause.trigger()  # the worker stops the command's tree; the row says so
             await until_row(w, task_id, lambda t: t.status == TaskStatus.PAUSED)
