@@ -84,7 +84,7 @@ REGISTRIES: tuple[tuple[str, type[BaseRegistry]], ...] = (
     ("canceled", CanceledJobRegistry),
 )
 #: What the admin page is told a cluster does not do (its buttons are left out).
-PAGE_UNSUPPORTED = ("approve", "reject", "dispatch")
+PAGE_UNSUPPORTED = ("dispatch",)
 WORKER_STATES = ("idle", "busy", "suspended")
 
 Frames = list[tuple[str, bytes]]
