@@ -21,19 +21,19 @@ import asyncio
 import gc
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import qasync
 from helpers.cli import qtqueue_env
+from helpers.qt_loop import isolate_settings, qasync_loop, runner
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
-from qtqueue.launch import finish_pending, run_in_loop
 from qtqueue.ui.main_window import MainWindow
 
 T = TypeVar("T")
@@ -44,45 +44,21 @@ Run = Callable[..., Any]
 def window_settings(tmp_path: Path) -> Iterator[Path]:
     """QSettings (both formats, both scopes) under the test's tmp_path; closed loops collected
     on the main thread at the end (see tests/ui/conftest.py's `collect_closed_loops`)."""
-    path = tmp_path / "settings"
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(fmt, scope, str(path / scope.name))
-    yield path
+    yield isolate_settings(tmp_path / "settings")
     gc.collect()
 
 
 @pytest.fixture
 def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A fresh qasync loop over pytest-qt's QApplication (as tests/ui/conftest.py's)."""
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    real_process_events = qapp.processEvents
-
-    def process_events_in_the_loop(*args: Any) -> None:
-        if event_loop.is_running() or event_loop.is_closed():
-            real_process_events(*args)
-            return
-        run_in_loop(event_loop, asyncio.sleep(0))  # Qt's events, with the loop running
-
-    qapp.processEvents = process_events_in_the_loop  # type: ignore[method-assign]
-    try:
+    with qasync_loop(qapp) as event_loop:
         yield event_loop
-    finally:
-        qapp.processEvents = real_process_events  # type: ignore[method-assign]
-        finish_pending(event_loop)
-        event_loop.close()
-        asyncio.set_event_loop(None)
 
 
 @pytest.fixture
 def run(loop: qasync.QEventLoop) -> Run:
     """`run(coro, timeout_s=20)`: run a coroutine on the qasync loop (Qt events included)."""
-
-    def run(coro: Awaitable[T], timeout_s: float = 20.0) -> T:
-        return run_in_loop(loop, asyncio.wait_for(coro, timeout_s))
-
-    return run
+    return runner(loop)
 
 
 @pytest.fixture

@@ -14,28 +14,25 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 pytest.importorskip("PySide6", reason="PySide6 not installed: pip install -e '.[test-gui]'")
 pytest.importorskip("qasync", reason="qasync not installed: pip install -e '.[test-gui]'")
 
-import asyncio
 import gc
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import qasync
 from cluster_control_env import BackgroundWorker, worker_state
 from cluster_env import RedisServer
 from helpers.cli import qtqueue_env
+from helpers.qt_loop import isolate_settings, qasync_loop, runner
 from helpers.waiting import eventually, wait_until
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from qtqueue.cluster.jobs import enqueue
 from qtqueue.cluster.workers_source import ClusterWorkersSource
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
-from qtqueue.launch import finish_pending, run_in_loop
 from qtqueue.ui.workers_view import WorkersView
 
 T = TypeVar("T")
@@ -57,21 +54,9 @@ def loop_collected() -> Iterator[None]:
 def qt_run(qapp: QApplication, tmp_path: Path, loop_collected: None) -> Iterator[Run]:
     """`qt_run(coro, timeout_s=30)`: run a coroutine on a fresh qasync loop over pytest-qt's
     QApplication (Qt's events and timers included); QSettings kept under tmp_path."""
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(fmt, scope, str(tmp_path / "settings" / scope.name))
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-
-    def run(coro: Awaitable[T], timeout_s: float = 30.0) -> T:
-        return run_in_loop(loop, asyncio.wait_for(coro, timeout_s))
-
-    try:
-        yield run
-    finally:
-        finish_pending(loop)
-        loop.close()
-        asyncio.set_event_loop(None)
+    isolate_settings(tmp_path / "settings")
+    with qasync_loop(qapp) as loop:
+        yield runner(loop, 30.0)
 
 
 @pytest.fixture

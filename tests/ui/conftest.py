@@ -16,21 +16,19 @@ pytest.importorskip("PySide6", reason="PySide6 not installed: pip install -e '.[
 pytest.importorskip("qasync", reason="qasync not installed: pip install -e '.[test-gui]'")
 pytest.importorskip("pytestqt", reason="pytest-qt not installed: pip install -e '.[test-gui]'")
 
-import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import qasync
-from PySide6.QtCore import QSettings
+from helpers.qt_loop import isolate_settings, qasync_loop, runner
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 
 from qtqueue.app import create_main_window, wait_for_condition
 from qtqueue.core.task import Task, TaskStatus
 from qtqueue.executors import default_registry
-from qtqueue.launch import finish_pending, run_in_loop
 from qtqueue.ui.main_window import MainWindow
 from qtqueue.ui.tray import TrayIcon
 
@@ -53,49 +51,20 @@ def collect_closed_loops() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def settings_dir(tmp_path: Path) -> Path:
     """QSettings (both formats, both scopes) read and write under the test's tmp_path."""
-    path = tmp_path / "settings"
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(fmt, scope, str(path / scope.name))
-    return path
+    return isolate_settings(tmp_path / "settings")
 
 
 @pytest.fixture
 def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A fresh qasync loop over pytest-qt's QApplication: Qt and asyncio as one loop."""
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    real_process_events = qapp.processEvents
-
-    def process_events_in_the_loop(*args: Any) -> None:
-        """pytest-qt processes events after each test, with the qasync loop stopped: a
-        window's request still in flight would then resume in a Qt callback with no running
-        asyncio loop (aiohttp fails, 'coroutine ClientRequest.write_bytes was never
-        awaited'). The application never does that (its loop runs for its whole life): here
-        events are processed inside the loop too."""
-        if event_loop.is_running() or event_loop.is_closed():
-            real_process_events(*args)
-            return
-        run_in_loop(event_loop, asyncio.sleep(0))  # Qt's events, with the loop running
-
-    qapp.processEvents = process_events_in_the_loop  # type: ignore[method-assign]
-    try:
+    with qasync_loop(qapp) as event_loop:
         yield event_loop
-    finally:
-        qapp.processEvents = real_process_events  # type: ignore[method-assign]
-        finish_pending(event_loop)  # as the application does before closing its loop
-        event_loop.close()
-        asyncio.set_event_loop(None)
 
 
 @pytest.fixture
 def run(loop: qasync.QEventLoop) -> Callable[..., Any]:
     """`run(coro, timeout_s=20)`: run a coroutine on the qasync loop (Qt events included)."""
-
-    def run(coro: Awaitable[T], timeout_s: float = 20.0) -> T:
-        return run_in_loop(loop, asyncio.wait_for(coro, timeout_s))
-
-    return run
+    return runner(loop)
 
 
 @pytest.fixture
