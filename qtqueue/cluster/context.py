@@ -37,7 +37,7 @@ from rq.job import Job
 from qtqueue.cluster import questions
 from qtqueue.cluster.events import publish
 from qtqueue.core.log_streams import MARK_END_TEXT, MARK_ERR_TEXT, split_streams
-from qtqueue.core.question import Question
+from qtqueue.core.question import DEFAULT_QUESTION_TIMEOUT_S, Question
 from qtqueue.core.task import INTERMEDIATE, Task, TaskStatus
 from qtqueue.engine.credentials import CredentialStore, KeyringCredentials
 from qtqueue.engine.logs import redact
@@ -267,7 +267,7 @@ class WorkerRunContext:
         *,
         request_type: str = "question",
         context: Mapping[str, Any] | None = None,
-        timeout_s: float = 1800.0,
+        timeout_s: float = DEFAULT_QUESTION_TIMEOUT_S,
         conversation_id: str | None = None,
         parent_id: str | None = None,
     ) -> Question:

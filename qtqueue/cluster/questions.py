@@ -84,12 +84,12 @@ class Reporter(Protocol):
 
 def step_of(message: str) -> str:
     """The step a task shows while its question is open (as locally)."""
-    return local._step_of(message)
+    return local.waiting_step(message)
 
 
 def not_found(question_id: str) -> QueueError:
     """QUEUE_QUESTION_NOT_FOUND, as locally."""
-    return local.QuestionDesk._not_found(question_id)
+    return local.QuestionDesk.not_found(question_id)
 
 
 def _load(conn: Redis, question_id: str) -> Question | None:
@@ -255,10 +255,10 @@ def answer(
     """Answer an open question (an id or a unique prefix): its task goes on with it. The
     question as answered. QUEUE_QUESTION_NOT_FOUND; QUEUE_INVALID_STATE for one already
     answered, timed out or cancelled (as locally)."""
-    local._text(message, "message")
-    response_type = local._choice(response_type, ResponseType, "response_type")
-    generated_by = local._choice(generated_by, GENERATED_BY, "generated_by")
-    steps = [local._storable(str(s), "instructions") for s in instructions]
+    local.required_text(message, "message")
+    response_type = local.one_of(response_type, ResponseType, "response_type")
+    generated_by = local.one_of(generated_by, GENERATED_BY, "generated_by")
+    steps = [local.storable_text(str(s), "instructions") for s in instructions]
     full_id = resolve_id(conn, question_id)
     get(conn, full_id)  # one whose time or task is over ends first: not answerable
 
@@ -295,20 +295,7 @@ def open_question(
     """Store a new open question of the running task `task_id` (checked as locally:
     VALIDATION_*, QUEUE_TASK_NOT_FOUND, QUEUE_INVALID_STATE); `secrets` masks what the task
     read from the keyring."""
-    local._text(message, "message")
-    request_type = local._choice(request_type, RequestType, "request_type")
-    if (
-        isinstance(timeout_s, bool)
-        or not isinstance(timeout_s, int | float)
-        or not math.isfinite(timeout_s)
-        or timeout_s <= 0
-    ):
-        raise local._invalid(f"timeout_s: must be a positive number of seconds, not {timeout_s!r}")
-    ctx = dict(context or {})
-    try:
-        json.dumps(ctx)
-    except (TypeError, ValueError) as exc:
-        raise local._invalid(f"context: must be JSON data ({exc})", field="context") from None
+    request_type, ctx = local.checked_question(message, request_type, timeout_s, context)
     running_job(conn, task_id)
     if parent_id is not None:
         parent = get(conn, parent_id)

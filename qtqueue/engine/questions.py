@@ -64,28 +64,31 @@ class _Waiting:
     step_shown: str
 
 
-def _invalid(message: str, **details: Any) -> QueueError:
+def invalid_field(message: str, **details: Any) -> QueueError:
+    """VALIDATION_INVALID_PARAMS with `message` (a question's field refused)."""
     return QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, message, **details)
 
 
-def _choice(value: str, allowed: Iterable[str], field: str) -> str:
+def one_of(value: str, allowed: Iterable[str], field: str) -> str:
     """`value` as a plain string, if it is one of `allowed`."""
     names = [str(a) for a in allowed]
     if value not in names:
-        raise _invalid(f"{field}: must be one of {', '.join(names)}, not {value!r}", field=field)
+        message = f"{field}: must be one of {', '.join(names)}, not {value!r}"
+        raise invalid_field(message, field=field)
     return str(value)
 
 
-def _text(value: object, field: str) -> str:
+def required_text(value: object, field: str) -> str:
     """`value`, a text that is not empty and can be stored (UTF-8)."""
     if not isinstance(value, str) or not value.strip():
         raise QueueError(
             TaskErrorCode.VALIDATION_MISSING_REQUIRED, f"{field}: must not be empty", field=field
         )
-    return _storable(value, field)
+    return storable_text(value, field)
 
 
-def _storable(value: str, field: str) -> str:
+def storable_text(value: str, field: str) -> str:
+    """`value`, if it can be stored (UTF-8: no lone surrogate)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -97,7 +100,30 @@ def _storable(value: str, field: str) -> str:
     return value
 
 
-def _step_of(message: str) -> str:
+def checked_question(
+    message: object, request_type: str, timeout_s: object, context: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """A new question's fields checked as every engine checks them (VALIDATION_*): its
+    request type as a plain string and its context as a dict of JSON data."""
+    required_text(message, "message")
+    request_type = one_of(request_type, RequestType, "request_type")
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not math.isfinite(timeout_s)
+        or timeout_s <= 0
+    ):
+        raise invalid_field(f"timeout_s: must be a positive number of seconds, not {timeout_s!r}")
+    checked = dict(context or {})
+    try:
+        json.dumps(checked)
+    except (TypeError, ValueError) as exc:
+        raise invalid_field(f"context: must be JSON data ({exc})", field="context") from None
+    return request_type, checked
+
+
+def waiting_step(message: str) -> str:
+    """The task's step while its question `message` is open (its first line, shortened)."""
     first = message.strip().splitlines()[0]
     if len(first) > _STEP_CHARS:
         first = first[: _STEP_CHARS - 1] + "…"
@@ -142,7 +168,7 @@ class QuestionDesk:
             return replace(waiting.question)
         record = await self.state.store.get_question(question_id)
         if record is None:
-            raise self._not_found(question_id)
+            raise self.not_found(question_id)
         return Question.from_dict(record)
 
     async def resolve_id(self, question_id: str) -> str:
@@ -163,10 +189,11 @@ class QuestionDesk:
                     question_id=question_id,
                     matches=matches,
                 )
-        raise self._not_found(question_id)
+        raise self.not_found(question_id)
 
     @staticmethod
-    def _not_found(question_id: str) -> QueueError:
+    def not_found(question_id: str) -> QueueError:
+        """QUEUE_QUESTION_NOT_FOUND for `question_id`."""
         return QueueError(
             TaskErrorCode.QUEUE_QUESTION_NOT_FOUND,
             f"no question with id {question_id!r}",
@@ -195,18 +222,10 @@ class QuestionDesk:
         the question it follows (`parent_id`) and joins its conversation.
         """
         self.state.require_open()
-        _text(message, "message")
-        request_type = _choice(request_type, RequestType, "request_type")
-        if not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) or timeout_s <= 0:
-            raise _invalid(f"timeout_s: must be a positive number of seconds, not {timeout_s!r}")
-        context = dict(context or {})
-        try:
-            json.dumps(context)
-        except (TypeError, ValueError) as exc:
-            raise _invalid(f"context: must be JSON data ({exc})", field="context") from None
+        request_type, context = checked_question(message, request_type, timeout_s, context)
         for name, value in (("conversation_id", conversation_id), ("parent_id", parent_id)):
             if value is not None:
-                _storable(value, name)
+                storable_text(value, name)
         handle = await self._running(task_id)
         if parent_id is not None:
             parent = await self.get(parent_id)
@@ -277,7 +296,7 @@ class QuestionDesk:
             timer=self.state.the_timer().call_later(timeout_s, self._expire, question.id),
             handle=handle,
             step_before=asking[0].step_before if asking else task.current_step,
-            step_shown=_step_of(question.message),
+            step_shown=waiting_step(question.message),
         )
         self._open[question.id] = waiting
         self._log(handle, f"asked ({question.request_type}, {question.id}): {question.message}")
@@ -302,12 +321,12 @@ class QuestionDesk:
         QUEUE_QUESTION_NOT_FOUND for an unknown id;
         QUEUE_INVALID_STATE for a question already answered, timed out or cancelled."""
         self.state.require_open()
-        _text(message, "message")
-        response_type = _choice(response_type, ResponseType, "response_type")
-        generated_by = _choice(generated_by, GENERATED_BY, "generated_by")
-        steps = [_storable(str(s), "instructions") for s in instructions]
+        required_text(message, "message")
+        response_type = one_of(response_type, ResponseType, "response_type")
+        generated_by = one_of(generated_by, GENERATED_BY, "generated_by")
+        steps = [storable_text(str(s), "instructions") for s in instructions]
         if responder_id is not None:
-            _storable(responder_id, "responder_id")
+            storable_text(responder_id, "responder_id")
         waiting = self._open.get(question_id)
         if waiting is None:
             question_id = await self.resolve_id(question_id)
