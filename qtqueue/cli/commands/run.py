@@ -259,7 +259,9 @@ async def run_engine(args: argparse.Namespace) -> int:
                 await stop.wait()
             while args.until_idle and not stop.is_set():
                 changed.clear()  # before looking, so that no change goes unseen
-                if await _is_idle(queue):
+                # The look is two reads; a change committed between them (a task that
+                # starts after the first) sets `changed`: then the two disagree, look again.
+                if await _is_idle(queue) and not changed.is_set():
                     logger.info("nothing left to run; stopping")
                     break
                 await _wait_any(stop, changed)
