@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.storage.passwords import Passwords, passwords
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -173,7 +174,7 @@ class ApiKeys:
         self.username = f"api-key:{self.data_dir}"
         self._pinned = backend
 
-    def _backend(self) -> KeyringBackend:
+    def _backend(self) -> Passwords:
         if self._pinned is not None:
             backend = self._pinned
         else:
@@ -183,7 +184,7 @@ class ApiKeys:
         reason = unusable_reason(backend)
         if reason is not None:
             raise _unavailable(reason)
-        return backend
+        return passwords(backend)
 
     def load(self) -> ApiKey | None:
         """The stored key, or None if there is none (or what is stored is not a key)."""

@@ -18,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.storage.passwords import Passwords, passwords
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -152,7 +153,7 @@ class KeyringVault:
         if reason is not None:
             return False, reason, []
         try:
-            raw = backend.get_password(self.service, INDEX_USERNAME)
+            raw = passwords(backend).get_password(self.service, INDEX_USERNAME)
         except keyring.errors.KeyringError as exc:
             return False, f"The OS keyring did not answer ({type(exc).__name__}: {exc}).", []
         return True, "", self._parse_index(raw)
@@ -162,7 +163,7 @@ class KeyringVault:
         import keyring.errors
 
         try:
-            return self.backend().get_password(self.service, name)
+            return passwords(self.backend()).get_password(self.service, name)
         except keyring.errors.KeyringError as exc:
             raise _unavailable(exc) from None
 
@@ -171,7 +172,7 @@ class KeyringVault:
         import keyring.errors
 
         try:
-            raw = self.backend().get_password(self.service, INDEX_USERNAME)
+            raw = passwords(self.backend()).get_password(self.service, INDEX_USERNAME)
         except keyring.errors.KeyringError as exc:
             raise _unavailable(exc) from None
         return self._parse_index(raw)
@@ -229,14 +230,14 @@ class KeyringVault:
         if new != old:
             self.delete(old)
 
-    def _writable(self) -> KeyringBackend:
+    def _writable(self) -> Passwords:
         backend = self.backend()
         reason = unusable_reason(backend)
         if reason is not None:
             raise QueueError(TaskErrorCode.CREDENTIAL_BACKEND_UNAVAILABLE, reason)
-        return backend
+        return passwords(backend)
 
-    def _write_index(self, backend: KeyringBackend, names: list[str]) -> None:
+    def _write_index(self, backend: Passwords, names: list[str]) -> None:
         backend.set_password(self.service, INDEX_USERNAME, json.dumps(sorted(set(names))))
 
     @staticmethod

@@ -22,6 +22,8 @@ from pathlib import Path
 import keyring
 import pytest
 
+from qtqueue.storage.passwords import close_kept_connections
+
 KEYRING_PASSWORD = "qtqueue-test-keyring"
 SECRETS_NAME = "org.freedesktop.secrets"
 START_TIMEOUT_S = 20.0
@@ -203,5 +205,6 @@ def secret_service(
             yield session
         finally:
             keyring.set_keyring(previous)
+            close_kept_connections()  # qtqueue keeps one per backend (storage.secret_service)
     with suppress(OSError):
         shutil.rmtree(base)
