@@ -14,11 +14,12 @@ own timeout. The outcome:
   the retries at once, as `engine.retry.wants_retry` decides locally.
 
 A job whose worker died with it (the machine, or the worker and its work horse killed: no one
-saw the horse end) stays "started" until RQ's maintenance, run by a live worker, finds its
-heartbeat expired; RQ then retries it if it has retries left, else moves it to the failed
-registry, and calls the job's failure callback, `on_failure`, which says so in the task's terms:
-QUEUE_TASK_INTERRUPTED in `job.meta["error"]` and a line in its log, so a retried attempt is
-never a silent second run.
+saw the horse end) stays "started" until its heartbeat has expired (RQ: the job monitoring
+interval plus 60 s) and a live worker hands it to RQ's clean-up (`abandoned.sweep`, within
+`placer.SAFETY_PASS_S`; RQ's own maintenance would wait up to 10 minutes); RQ then retries it
+if it has retries left, else moves it to the failed registry, and calls the job's failure
+callback, `on_failure`, which says so in the task's terms: QUEUE_TASK_INTERRUPTED in
+`job.meta["error"]` and a line in its log, so a retried attempt is never a silent second run.
 
 Secrets the attempt read from the keyring are masked in the result, the error and its
 traceback (the error is raised anew, without its chain).

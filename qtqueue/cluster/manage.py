@@ -7,10 +7,11 @@ QUEUE_INVALID_STATE, QUEUE_TASK_ALREADY_RUNNING).
   or registry for the canceled registry and never runs; a running one: RQ's stop-job command to
   the worker running it, whose `QtqueueWorker.kill_horse` takes the task's whole process tree
   (`worker.py`), then records "cancelled by the user". The reply is the task once the worker
-  has done so, waited for up to `STOP_WAIT_S`: a task whose worker died without RQ noticing
-  yet is still "running" then (the command line says "now running"), until RQ's maintenance
-  moves it to the failed registry. Known limit: a job a worker takes in the instant between
-  the status check and `Job.cancel` runs on (RQ's cancel of a waiting job does not stop it).
+  has done so, waited for up to `STOP_WAIT_S`: a task whose worker died without RQ noticing yet
+  is still "running" then (the command line says "now running"), until a live worker finds it
+  abandoned (`abandoned.sweep`) and RQ moves it to the failed registry. Known limit: a job a
+  worker takes in the instant between the status check and `Job.cancel` runs on (RQ's cancel of
+  a waiting job does not stop it).
 - retry, a failed, timed-out or cancelled task: requeued from RQ's failed registry (the
   dead-letter queue; stopped jobs are there too) or its canceled registry, with its retries
   given back (RQ's `retries_left` as enqueued) and the count of a person's retries in

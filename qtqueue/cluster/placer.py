@@ -63,6 +63,7 @@ from rq.registry import (
     clean_registries,
 )
 
+from qtqueue.cluster import abandoned
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.placement import (
     INTAKE_QUEUE,
@@ -234,6 +235,8 @@ def place_pass(
     asks = {} if asks is None else asks
     rooms = live_rooms(conn)
     rescue(conn, rooms, deep)
+    if deep:
+        abandoned.sweep(conn, now)
     ids = [i.decode() for i in cast(list[bytes], conn.zrange(WAITING_KEY, 0, -1))]
     for old in set(asks) - set(ids):
         del asks[old]
