@@ -16,7 +16,7 @@ server (this client fell behind) is answered the same way: everything is read ag
 The same port serves a window on a cluster (`qtqueue --redis URL gui`): there the client is
 a `ClusterBackend` (the same actions, its event stream read from Redis's pub/sub), made by
 the `client` factory given, and `again` waits for Redis to answer instead of the engine file
-(`qtqueue.cluster_window`).
+(`qtqueue.api.cluster_port`).
 
 This module keeps the connection and the state the stream keeps current; the requests that are
 one action each are in `remote_tasks` and `remote_order` (mixins), and the questions, start

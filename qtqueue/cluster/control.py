@@ -71,6 +71,10 @@ SUSPEND, RESUME, JOB = "qtqueue-suspend", "qtqueue-resume", "qtqueue-job"
 NO_ANSWER = "CLUSTER_CONTROL_NO_ANSWER"
 
 
+#: The code of a control aimed at a worker the cluster does not know (cluster/errors.toml).
+WORKER_NOT_FOUND = "CLUSTER_WORKER_NOT_FOUND"
+
+
 def suspended_key(worker: str) -> str:
     """The durable key that says the worker `worker` is suspended."""
     return SUSPENDED_PREFIX + worker
@@ -134,8 +138,8 @@ def _check_worker(conn: Redis, name: str) -> None:
     if name in _worker_names(conn) or conn.exists(suspended_key(name)):
         return
     raise QueueError(
-        TaskErrorCode.VALIDATION_INVALID_PARAMS,
-        f"no live worker is named {name!r}; `qtqueue --redis URL workers` lists them",
+        WORKER_NOT_FOUND,
+        f"no live worker is named {name!r}: it stopped or left the cluster",
         worker=name,
     )
 

@@ -62,7 +62,7 @@ from rq.registry import (
 from rq.suspension import is_suspended
 
 from qtqueue.cluster.backend import ClusterBackend
-from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, where
+from qtqueue.cluster.connection import connect, unavailable, where
 from qtqueue.cluster.jobs import SERIALIZER
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.cluster.reads import ClusterReader
@@ -284,16 +284,8 @@ class ClusterEngine:
         self, on_frames: Callable[[Frames], None], on_end: Callable[[], None]
     ) -> Callable[[], None]:
         """Relay the cluster's events (`backend.events()`, an async iterator of event dicts —
-        or of `TaskEvent`s, or lists of either) as SSE frames; `on_end` when they stop.
-        CLUSTER_NOT_SUPPORTED where the backend has no event stream."""
-        events = getattr(self.backend, "events", None)
-        if events is None:
-            raise QueueError(
-                NOT_SUPPORTED,
-                f"live events (/events) on a cluster ({self.server}) are not there yet: read "
-                "GET /tasks/ again instead",
-                route="/events",
-            )
+        or of `TaskEvent`s, or lists of either) as SSE frames; `on_end` when they stop."""
+        events = self.backend.events
 
         async def relay() -> None:
             try:

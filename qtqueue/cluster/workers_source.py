@@ -37,14 +37,11 @@ from redis.exceptions import RedisError
 from qtqueue.cluster import control
 from qtqueue.cluster.connection import connect, unavailable
 from qtqueue.cluster.reads import ClusterReader
-from qtqueue.core.errors import QueueError, TaskErrorCode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OFFLINE_SCAN_S", "WORKER_NOT_FOUND", "ClusterWorkersSource", "offline_row", "pid_alive"]
+__all__ = ["OFFLINE_SCAN_S", "ClusterWorkersSource", "offline_row", "pid_alive"]
 
-#: The code of a control sent to a worker that is not live (and not suspended).
-WORKER_NOT_FOUND = "CLUSTER_WORKER_NOT_FOUND"
 #: How often the workers told to suspend that are not live are looked for (seconds).
 OFFLINE_SCAN_S = 30.0
 T = TypeVar("T")
@@ -152,18 +149,7 @@ class ClusterWorkersSource:
     async def _control(
         self, command: Callable[[Redis, str], dict[str, Any]], name: str
     ) -> dict[str, Any]:
-        """`command(conn, name)`; a worker that is not live is CLUSTER_WORKER_NOT_FOUND (the
-        control's VALIDATION_INVALID_PARAMS speaks of a task's parameters)."""
-        try:
-            return await self._call(lambda conn: command(conn, name))
-        except QueueError as exc:
-            if exc.code != TaskErrorCode.VALIDATION_INVALID_PARAMS or "worker" not in exc.details:
-                raise
-            raise QueueError(
-                WORKER_NOT_FOUND,
-                f"no live worker is named {name!r}: it stopped or left the cluster",
-                worker=name,
-            ) from None
+        return await self._call(lambda conn: command(conn, name))
 
     async def close(self) -> None:
         """Close the connection (a later call connects again)."""

@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 import qasync
 from helpers.cli import qtqueue_env
 from helpers.qt_loop import isolate_settings, qasync_loop, runner
+from helpers.qt_loop import until_row as until_row  # for the tests that import it from here
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from qtqueue.app import create_main_window, wait_for_condition
-from qtqueue.core.task import Task
+from qtqueue.app import create_main_window
 from qtqueue.executors import default_registry
 from qtqueue.ui.main_window import MainWindow
 
@@ -106,18 +106,3 @@ def cli(tmp_path: Path, url: str, *args: str) -> str:
 async def acli(tmp_path: Path, url: str, *args: str) -> str:
     """`cli` in a thread: the window's loop goes on meanwhile."""
     return await asyncio.to_thread(cli, tmp_path, url, *args)
-
-
-async def until_row(
-    window: MainWindow, task_id: str, check: Callable[[Task], bool], timeout_s: float = 20.0
-) -> Task:
-    """Wait until the window's table holds `task_id` in a state that passes `check`."""
-
-    def shown() -> bool:
-        t = window.model.task_by_id(task_id)
-        return t is not None and check(t)
-
-    await wait_for_condition(shown, window.model.batchApplied, timeout_s=timeout_s)
-    task = window.model.task_by_id(task_id)
-    assert task is not None
-    return task

@@ -169,7 +169,7 @@ def test_suspending_a_worker_nobody_runs_or_without_a_cluster_is_a_coded_error(
     local = run("workers", "suspend", "w0")
 
     assert unknown.returncode == 1
-    assert "VALIDATION_INVALID_PARAMS" in unknown.stderr
+    assert "CLUSTER_WORKER_NOT_FOUND" in unknown.stderr
     assert "no live worker is named 'nobody'" in unknown.stderr
     assert local.returncode == 1
     assert "give --redis URL" in local.stderr

@@ -158,10 +158,6 @@ def test_what_a_cluster_does_not_do_answers_its_code_and_redis_gone_is_503_not_5
         for status, body in refusals:
             assert (status, body["error"]["code"]) == (501, "CLUSTER_NOT_SUPPORTED"), body
             assert body["error"]["suggestion"]
-        if getattr(ClusterBackend, "events", None) is None:
-            status, body = api.request("GET", "/events")
-            assert (status, body["error"]["code"]) == (501, "CLUSTER_NOT_SUPPORTED")
-            assert "/events" in body["error"]["message"]
         status, page = api.request("GET", "/admin/tasks")
         assert status == 200 and '"kind":"cluster"' in page
 

@@ -1,8 +1,8 @@
 """One qasync loop over pytest-qt's QApplication, as tests that drive real windows need it
 (tests/ui/conftest.py, and the cluster's window and Workers view tests, which cannot import a
 conftest): `qasync_loop(qapp)` gives the loop and closes it as the application does,
-`runner(loop)` gives `run(coro, timeout_s)`, and `isolate_settings(path)` keeps QSettings
-under a test's folder."""
+`runner(loop)` gives `run(coro, timeout_s)`, `isolate_settings(path)` keeps QSettings
+under a test's folder, and `until_row` waits for a window's table to show a task so."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from qtqueue.app import wait_for_condition
+from qtqueue.core.task import Task
 from qtqueue.launch import finish_pending, run_in_loop
+from qtqueue.ui.main_window import MainWindow
 
 T = TypeVar("T")
 
@@ -66,3 +69,18 @@ def runner(loop: qasync.QEventLoop, default_timeout_s: float = 20.0) -> Callable
         return run_in_loop(loop, asyncio.wait_for(coro, timeout_s))
 
     return run
+
+
+async def until_row(
+    window: MainWindow, task_id: str, check: Callable[[Task], bool], timeout_s: float = 20.0
+) -> Task:
+    """Wait until the window's table holds `task_id` in a state that passes `check`."""
+
+    def shown() -> bool:
+        t = window.model.task_by_id(task_id)
+        return t is not None and check(t)
+
+    await wait_for_condition(shown, window.model.batchApplied, timeout_s=timeout_s)
+    task = window.model.task_by_id(task_id)
+    assert task is not None
+    return task

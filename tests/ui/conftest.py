@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import qasync
 from helpers.qt_loop import isolate_settings, qasync_loop, runner
+from helpers.qt_loop import until_row as until_row  # for the tests that import it from here
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 
@@ -165,24 +166,6 @@ async def until(
 ) -> None:
     """Wait (without sleeping) until `predicate()` holds, re-checking on each signal."""
     await wait_for_condition(predicate, *signals, timeout_s=timeout_s)
-
-
-async def until_row(
-    window: MainWindow,
-    task_id: str,
-    check: Callable[[Task], bool],
-    timeout_s: float = 10.0,
-) -> Task:
-    """Wait until the window's model has `task_id` in a state that passes `check`."""
-
-    def ok() -> bool:
-        t = window.model.task_by_id(task_id)
-        return t is not None and check(t)
-
-    await until(ok, window.model.batchApplied, timeout_s=timeout_s)
-    task = window.model.task_by_id(task_id)
-    assert task is not None
-    return task
 
 
 def in_status(*statuses: TaskStatus) -> Callable[[Task], bool]:

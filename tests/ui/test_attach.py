@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import qtqueue_env
+from helpers.qt_loop import until_row
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
@@ -64,21 +65,6 @@ def attach_window(
         return w
 
     return make
-
-
-async def until_row(
-    window: MainWindow, task_id: str, check: Callable[[Task], bool], timeout_s: float = 15.0
-) -> Task:
-    """Wait until the window's table holds `task_id` in a state that passes `check`."""
-
-    def shown() -> bool:
-        t = window.model.task_by_id(task_id)
-        return t is not None and check(t)
-
-    await wait_for_condition(shown, window.model.batchApplied, timeout_s=timeout_s)
-    task = window.model.task_by_id(task_id)
-    assert task is not None
-    return task
 
 
 def status_in_engine(engine: Headless, task_id: str) -> str:
