@@ -30,6 +30,7 @@ Redis keys (all under `qtqueue:placement:` except the workers' own queues):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ from typing import Any, cast
 from redis import Redis
 
 from qtqueue.core.errors import QueueError, TaskErrorCode
+from qtqueue.core.task import Priority
 from qtqueue.engine.resources import Needs, parse_needs
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class Ask:
     needs: Needs = field(default_factory=Needs)
     worker: str = ""
     label: str = ""
+    #: The task's priority (`Priority`'s number): higher is placed first.
+    priority: int = int(Priority.NORMAL)
 
     @property
     def placed(self) -> bool:
@@ -128,10 +132,15 @@ def ask_of(resources: Mapping[str, Any]) -> Ask:
 def job_ask(job_args: Any) -> Ask:
     """The `Ask` of a qtqueue job's argument (a task's dict); an empty one if it reads badly."""
     try:
-        resources = job_args[0].get("resources") or {}
-        return ask_of(resources)
+        task = job_args[0]
+        ask = ask_of(task.get("resources") or {})
     except (QueueError, AttributeError, IndexError, TypeError):
         return Ask()
+    try:
+        priority = int(Priority.parse(task.get("priority", Priority.NORMAL)))
+    except (ValueError, TypeError, KeyError):
+        return ask  # a priority that reads badly places as a normal one
+    return dataclasses.replace(ask, priority=priority)
 
 
 def _num(value: Any) -> float | None:

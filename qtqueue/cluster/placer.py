@@ -223,9 +223,11 @@ def place(conn: Redis, job: Job, name: str, state: dict[str, Any] | None) -> boo
 def place_pass(
     conn: Redis, now: float | None = None, deep: bool = True, asks: dict[str, Ask] | None = None
 ) -> int:
-    """One pass over the held tasks, first held first: each goes to a worker with room
-    (counted against it until that worker's next heartbeat) or stays with the reason; how many
-    were placed. First the tasks of offline workers are taken back (`rescue`, `deep`).
+    """One pass over the held tasks, higher priority first, then first held first: each goes
+    to a worker with room (counted against it until that worker's next heartbeat) or stays
+    with the reason; how many were placed. First the tasks of offline workers are taken
+    back (`rescue`, `deep`), and a dead worker's abandoned jobs handed to RQ
+    (`abandoned.sweep`, `deep`).
 
     `asks`: what each held task asks, kept between passes by the caller (a job's argument
     never changes), so a pass reads only the jobs it has not seen: three commands for the
@@ -254,9 +256,8 @@ def place_pass(
         else:
             asks[job_id] = job_ask(job.args)
     placed, updates = 0, {}
-    for job_id in ids:
-        if job_id not in asks:
-            continue
+    # Higher priority first; within one priority, first held first (the sort is stable).
+    for job_id in sorted((i for i in ids if i in asks), key=lambda i: -asks[i].priority):
         ask, state = asks[job_id], states.get(job_id) or {}
         name, why = choose(ask, rooms)
         refused_by = state.get("refused_by")

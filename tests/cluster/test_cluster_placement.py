@@ -29,7 +29,7 @@ from qtqueue.cluster.placement import LOCK_KEY, WAITING_KEY
 from qtqueue.cluster.placer import SAFETY_PASS_S, place
 from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError
-from qtqueue.core.task import Task, TaskStatus
+from qtqueue.core.task import Priority, Task, TaskStatus
 from qtqueue.executors import default_registry
 
 REGISTRY = default_registry(entry_points=False)
@@ -154,6 +154,27 @@ def test_two_3_cpu_tasks_never_run_at_once_and_never_on_a_2_cpu_worker(
     assert queued_at is not None and queued_at.timestamp() >= first_run.ended, (queued_at, a, b)
     # placed on the first one's end (its worker kicks the placer), not at the next safety pass
     assert then.started - first_run.ended < SAFETY_PASS_S / 2, (a, b)
+
+
+def test_held_tasks_are_placed_higher_priority_first_then_in_the_order_they_came(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """Four 2-CPU tasks wait for a worker (none is live); one 2-CPU worker joins and runs them
+    one at a time: the high one first, the low one last, the two normal ones as they came."""
+    order = [("low", Priority.LOW), ("normal-1", Priority.NORMAL), ("high", Priority.HIGH),
+             ("normal-2", Priority.NORMAL)]  # fmt: skip
+    for name, priority in order:
+        task = recording_task(tmp_path, name, {"cpu_cores": 2})
+        task.priority = priority
+        enqueue(redis.client, task, REGISTRY)
+        assert redis.client.zscore(WAITING_KEY, task.id) is not None  # held for the placer
+    with machine(redis, tmp_path, "two", "--cpu-cores", "2"):
+        records = {
+            name: wait_until(lambda n=name: record(tmp_path, n), timeout_s=PLACED_S)
+            for name, _ in order
+        }
+    ran = sorted(records, key=lambda n: records[n].started)
+    assert ran == ["high", "normal-1", "normal-2", "low"], records
 
 
 def test_a_worker_without_room_on_start_gives_a_stale_placement_back(
