@@ -25,9 +25,11 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from PySide6.QtCore import (
+    QByteArray,
     QItemSelectionModel,
     QModelIndex,
     QPoint,
+    QSettings,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -76,6 +78,9 @@ __all__ = [
 
 #: How often the workers are read while the view is visible (milliseconds).
 REFRESH_MS = 1000
+#: Where the table's columns are kept (QSettings), and how soon after a change.
+HEADER_KEY = "workersTable/header"
+SAVE_HEADER_MS = 300
 SUSPEND_TIP = (
     "Suspend: this worker finishes its current task and takes no new one until resumed "
     "(it stays suspended if it restarts); the other workers go on"
@@ -93,6 +98,7 @@ class WorkersWindow(Protocol):
 
     form: Ui_MainWindow
     background: BackgroundTasks
+    settings: QSettings
 
     @property
     def shutdown_requested(self) -> bool:
@@ -163,7 +169,8 @@ class WorkersView(QWidget):
 
     `clock` gives the time the heartbeats' ages are measured at (epoch seconds); `spawn`
     starts the view's background work (the window's `BackgroundTasks.spawn`, so its shutdown
-    cancels a read in flight; default: the view's own). Signals: `taskActivated(task id)`;
+    cancels a read in flight; default: the view's own); `settings` keeps the table's columns
+    (the window's; default: the application's). Signals: `taskActivated(task id)`;
     `refreshed()` after each read is shown; `acted(text)` after each action with what came of
     it (its error's text included)."""
 
@@ -178,8 +185,10 @@ class WorkersView(QWidget):
         *,
         clock: Callable[[], float] = time.time,
         spawn: Callable[[Coroutine[Any, Any, Any], str], object] | None = None,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
         self.setObjectName("workersView")
         self.source = source
         self._clock = clock
@@ -249,6 +258,17 @@ class WorkersView(QWidget):
                   WorkerColumn.HEARTBEAT: 100}  # fmt: skip
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
+        # The columns as the user left them (widths, order, sort), kept as they change.
+        saved = self.settings.value(HEADER_KEY)
+        if isinstance(saved, QByteArray):
+            header.restoreState(saved)
+        self._save_header = QTimer(self)
+        self._save_header.setSingleShot(True)
+        self._save_header.setInterval(SAVE_HEADER_MS)
+        self._save_header.timeout.connect(self.save_header)
+        header.sectionResized.connect(self._save_header.start)
+        header.sectionMoved.connect(self._save_header.start)
+        header.sortIndicatorChanged.connect(self._save_header.start)
         self.menu = QMenu(self)
         self.menu.addAction(self.suspend_action)
         self.menu.addAction(self.resume_action)
@@ -278,7 +298,7 @@ class WorkersView(QWidget):
         among the window's background tasks (its shutdown cancels one in flight). The caller
         closes `source` (a closer of the window) where it holds a connection."""
         form = window.form
-        view = cls(source, spawn=window.background.spawn)
+        view = cls(source, spawn=window.background.spawn, settings=window.settings)
         tabs = form.tabs
         tabs.insertTab(tabs.indexOf(form.statsTab) + 1, view, icon("status-running"), "Workers")
         view.show_action = QAction("&Workers", view)
@@ -304,6 +324,13 @@ class WorkersView(QWidget):
         """Hidden (another tab, the window closed): no more reads."""
         super().hideEvent(event)
         self.timer.stop()
+        if self._save_header.isActive():
+            self._save_header.stop()
+            self.save_header()
+
+    def save_header(self) -> None:
+        """Keep the table's columns (widths, order, sort) for the next start."""
+        self.settings.setValue(HEADER_KEY, self.table.horizontalHeader().saveState())
 
     def refresh(self) -> None:
         """Read the workers (at once, or once the read in flight is done)."""

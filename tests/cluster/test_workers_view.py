@@ -14,7 +14,7 @@ from typing import Any
 
 from cluster_control_env import BackgroundWorker
 from cluster_env import RedisServer
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QSignalSpy, QTest
 from PySide6.QtWidgets import QApplication
 
@@ -23,7 +23,7 @@ from qtqueue.cluster.workers_source import ClusterWorkersSource
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
 from qtqueue.ui.theme import adapt
-from qtqueue.ui.workers_view import WorkersView
+from qtqueue.ui.workers_view import HEADER_KEY, WorkersView
 from qtqueue.ui.workers_view_model import WORKER_TTL_S, WorkerColumn
 
 pytest_plugins = ["workers_view_env"]
@@ -266,3 +266,23 @@ def test_install_adds_a_workers_tab_read_only_while_shown_and_a_task_opens_in_th
 
 def _calls(spy: QSignalSpy) -> list[list[object]]:
     return [spy.at(i) for i in range(spy.count())]
+
+
+def test_the_columns_widths_order_and_sort_come_back_in_the_next_view(
+    open_view: Callable[..., WorkersView], tmp_path: Path, qt_until: Callable[..., Any]
+) -> None:
+    settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    first = open_view(settings=settings)
+    header = first.table.horizontalHeader()
+    assert header.sectionSize(WorkerColumn.HOST) != 260
+    header.resizeSection(WorkerColumn.HOST, 260)
+    header.moveSection(header.visualIndex(WorkerColumn.STATE), 0)
+    first.table.sortByColumn(WorkerColumn.HEARTBEAT, Qt.SortOrder.DescendingOrder)
+    qt_until(lambda: settings.value(HEADER_KEY) is not None, "the columns kept")
+
+    again = open_view(settings=settings).table.horizontalHeader()
+    assert again.sectionSize(WorkerColumn.HOST) == 260
+    assert again.visualIndex(WorkerColumn.STATE) == 0
+    assert (again.sortIndicatorSection(), again.sortIndicatorOrder()) == (
+        WorkerColumn.HEARTBEAT, Qt.SortOrder.DescendingOrder,
+    )  # fmt: skip
