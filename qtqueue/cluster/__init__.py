@@ -24,6 +24,7 @@ failure carries the same error code, description and fix as locally.
 - `reads.py`           listing and reading tasks, workers and the queue from RQ's registries
 - `stats_read.py`      the statistics, from a listing
 - `manage.py`          cancel, retry, remove, dead letters
+- `ordering.py`        move, re-prioritise and edit a task waiting in its queue
 - `events.py`          what changed, published on a Redis channel (`qtqueue:events`)
 - `event_feed.py`      that channel followed as the local API's event stream
 - `backend.py`         the actions of the command line, the window and the HTTP API on a cluster

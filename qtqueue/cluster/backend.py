@@ -9,16 +9,18 @@ It answers the local API's actions the command line sends, in the same shapes, o
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
 - `stats`, computed from the listing (`ClusterReader.stats` says what differs);
 - `queue_manage` cancel, retry and remove, and the dead letters' list, requeue and purge
-  (`manage.py`).
+  (`manage.py`);
+- `move_task`, `set_priority` and `update_task` of a task waiting in its queue, each one
+  atomic step no worker's pop can split (`ordering.py`).
 
 For the window's engine port over a cluster (`RemoteEngine` over this backend, see
 `qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
 stream, `event_feed.py`) and the overview, queues, history, schedules (none) and settings
 (read-only) in `port_actions.py`; questions, their answers and approval in
-`question_actions.py`. What a cluster cannot do (schedules, settings, input, moving or
-editing a waiting task) is refused with CLUSTER_NOT_SUPPORTED and what to do
-instead. Redis is called from a worker thread (`asyncio.to_thread`), so a slow server never
-blocks the event loop; Redis going away is CLUSTER_REDIS_UNAVAILABLE.
+`question_actions.py`. What a cluster cannot do (schedules, settings, input) is refused
+with CLUSTER_NOT_SUPPORTED and what to do instead. Redis is called from a worker thread
+(`asyncio.to_thread`), so a slow server never blocks the event loop; Redis going away is
+CLUSTER_REDIS_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, wher
 from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.event_feed import follow
 from qtqueue.cluster.jobs import enqueue
-from qtqueue.cluster.reads import ClusterReader, snapshot
+from qtqueue.cluster.ordering import ClusterOrder
+from qtqueue.cluster.reads import ClusterReader, snapshot, task_ref
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.log_streams import strip_marks
 from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, parse_task_type
@@ -120,6 +123,9 @@ class ClusterBackend:
             "history": lambda p: port_actions.history(self._reader(), p),
             "schedule_list": lambda p: {"schedules": []},
             "config_get": lambda p: port_actions.config_get(),
+            "move_task": lambda p: self._order().move_task(p),
+            "set_priority": lambda p: self._order().set_priority(p),
+            "update_task": lambda p: self._order().update_task(p),
         }
         for name, act in question_actions.ACTIONS.items():  # ask, answer_question, questions
             self._actions[name] = functools.partial(self._on_connection, act)
@@ -142,6 +148,9 @@ class ClusterBackend:
 
     def _reader(self) -> ClusterReader:
         return ClusterReader(self._connection())
+
+    def _order(self) -> ClusterOrder:
+        return ClusterOrder(self._connection(), self.registry)
 
     async def request(self, body: object) -> dict[str, Any]:
         """`{"action", "params"}` → `{"ok": True, "result"}` or `{"ok": False, "error"}`."""
@@ -169,9 +178,9 @@ class ClusterBackend:
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries, removes, pauses, resumes, approves "
-                "and rejects tasks, asks and answers questions, and shows and suspends its "
-                "workers, its queue, statistics and dead letters",
+                "adds, lists, shows, logs, cancels, retries, removes, pauses, resumes, moves, "
+                "edits, approves and rejects tasks, asks and answers questions, and shows and "
+                "suspends its workers, its queue, statistics and dead letters",
                 action=action,
             )
         try:
@@ -202,14 +211,7 @@ class ClusterBackend:
             out["task"] = self._reader().task(str(out["task_id"])).to_dict()
         return out
 
-    @staticmethod
-    def _ref(params: dict[str, Any]) -> str:
-        ref = params.get("task_id")
-        if not isinstance(ref, str) or not ref:
-            raise QueueError(
-                TaskErrorCode.VALIDATION_INVALID_PARAMS, "task_id: give a task id", field="task_id"
-            )
-        return ref
+    _ref = staticmethod(task_ref)
 
     def _types(self, name: object) -> dict[str, Any]:
         executors = list(self.registry)

@@ -2,11 +2,11 @@
 
 `ClusterEngine` is the HTTP routes' engine (`qtqueue.api.http.app.HttpEngine`) over a
 `ClusterBackend`: the REST routes run the backend's actions (`ClusterBackend.call`: add, list,
-show, log, cancel, retry, pause, resume, statistics, dead letters, workers) — `GET /tasks/`'s
-order and page are applied here, since RQ's registries keep no order of their own —, the log
-follows the task's Redis stream, `/events` relays the cluster's event stream
-(`ClusterBackend.events()` where it exists; else 501 CLUSTER_NOT_SUPPORTED), and `/metrics`
-reads Redis at each scrape (`ClusterCollector`). Anything the cluster does not do answers
+show, log, cancel, retry, pause, resume, move, priority, edit, statistics, dead letters,
+workers) — `GET /tasks/`'s order and page are applied here, since RQ's registries keep no
+order of their own —, the log follows the task's Redis stream, `/events` relays the cluster's
+event stream (`ClusterBackend.events()` where it exists; else 501 CLUSTER_NOT_SUPPORTED), and
+`/metrics` reads Redis at each scrape (`ClusterCollector`). Anything the cluster does not do answers
 its coded error (CLUSTER_NOT_SUPPORTED, 501); Redis unreachable mid-request is
 CLUSTER_REDIS_UNAVAILABLE (503) — never a 500.
 

@@ -11,7 +11,8 @@ them with these): the overview, the queues, history, and the empty or refused pa
 - `schedule_list` (none: a cluster has no schedules), `config_get`
   (the settings this machine would give a task; read-only on a cluster).
 - Refused with CLUSTER_NOT_SUPPORTED and the way to do it instead: adding or changing
-  schedules, changing settings, sending input, moving or editing a waiting task, approving.
+  schedules, changing settings, sending input, importing a file of tasks, pausing the
+  whole cluster (RQ's own suspend does). Moving and editing a waiting task: `ordering.py`.
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ REFUSED: dict[str, str] = {
     "and restart the worker; a window on a cluster only reads them",
     "send_input": "a task on a cluster runs on a worker's machine, whose stdin this window "
     "cannot reach: give the command its input in a file, or run it on a local engine",
-    "move_task": "RQ takes a queue's jobs in the order they came: give the task another "
-    "priority by adding it again to the queue it should wait in",
-    "set_priority": "a waiting RQ job cannot change queues: cancel it and add it again "
-    "with the priority it should have",
-    "update_task": "a waiting RQ job cannot be edited: cancel it and add the edited task again",
     "pause_queue": "pausing the whole cluster is RQ's global suspend ('rq suspend --url "
     "URL'); to stop one worker taking new tasks: 'qtqueue --redis URL workers suspend NAME'",
     "resume_queue": "resume RQ's global suspend with 'rq resume --url URL'; a suspended "

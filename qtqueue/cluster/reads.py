@@ -19,6 +19,11 @@ locally); created from the task, started and ended from the attempt's meta, else
 `retry_count` is the runs before the one under way or last ended (`meta["attempt"] - 1`; a
 retry waiting for its turn counts every run it had) plus the times a person retried it.
 
+**Order**: a queued job's `seq` is its place in its queue's list as a number that needs no
+read of the list (`queue_stamp`: its `enqueued_at` in microseconds), so the window's "#"
+column (priority first, then `seq`) is the order RQ pops the list in, a move (`ordering.py`,
+which gives the moved task its neighbours' priority) included.
+
 **Dead letter**: RQ puts a job in its failed registry only once its retries are used up or
 refused, so a failed (or timed-out) job is a dead letter when its task had retries
 (`max_retries > 0`) and its error is not QUEUE_DEPENDENCY_FAILED — the local engine's rule
@@ -116,6 +121,10 @@ SOURCES: dict[TaskStatus, tuple[Any, ...]] = {
 }
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_US = datetime.timedelta(microseconds=1)
+
+
 def _ts(value: datetime.datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -204,7 +213,31 @@ def snapshot(job: Job, result: dict[str, Any] | None = None) -> Task:
     task.wait_reason = _wait_reason(job, task) if status == TaskStatus.PENDING else ""
     if not (job.origin or "").startswith(PLACEMENT_QUEUES):  # show where it was added
         task.queue = job.origin or task.queue
+    if job.get_status(refresh=False) == JobStatus.QUEUED:  # its place in its queue's list
+        task.seq = queue_stamp(job)
     return task
+
+
+def task_ref(params: dict[str, Any]) -> str:
+    """The `task_id` (an id or a prefix) an action names; VALIDATION_INVALID_PARAMS if none."""
+    ref = params.get("task_id")
+    if not isinstance(ref, str) or not ref:
+        raise QueueError(
+            TaskErrorCode.VALIDATION_INVALID_PARAMS, "task_id: give a task id", field="task_id"
+        )
+    return ref
+
+
+def queue_stamp(job: Job) -> int:
+    """A queued job's place in its queue as a number: its `enqueued_at` in microseconds (RQ
+    sets it as it pushes the job to the list's end; a move sets it between its new
+    neighbours', `ordering.py`), so the window orders waiting tasks as RQ pops them."""
+    at = job.enqueued_at
+    if at is None:
+        return 0
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=datetime.UTC)
+    return (at - _EPOCH) // _US
 
 
 def _wait_reason(job: Job, task: Task) -> str:

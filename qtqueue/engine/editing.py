@@ -63,14 +63,7 @@ class Editor:
         task = await self.ordering.waiting(task_id, "edit")
         if not isinstance(edited, Task):
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, "update_task takes a Task")
-        for name in ("depends_on", "permission"):
-            if _changed(getattr(edited, name), getattr(task, name)):
-                raise QueueError(
-                    TaskErrorCode.VALIDATION_INVALID_PARAMS,
-                    f"{name} of an added task cannot change: cancel it and add a new task "
-                    f"with the {name.replace('_', ' ')} you want",
-                    field=name,
-                )
+        check_links_kept(edited, task)
         if edited.updated_at < self.ordering.changed_at.get(task.id, edited.updated_at):
             raise QueueError(
                 TaskErrorCode.QUEUE_TASK_CHANGED,
@@ -110,6 +103,19 @@ class Editor:
                     gate.watch(task)  # parked (approval, dependencies) or not, it expires
         logger.info("task %s edited", task.id)
         return await self.ordering.lifecycle.persisted(task)
+
+
+def check_links_kept(edited: Task, task: Task) -> None:
+    """VALIDATION_INVALID_PARAMS when `edited` changes what an edit keeps: `task`'s
+    dependencies or its approval (the local engine's rule, and a cluster's)."""
+    for name in ("depends_on", "permission"):
+        if _changed(getattr(edited, name), getattr(task, name)):
+            raise QueueError(
+                TaskErrorCode.VALIDATION_INVALID_PARAMS,
+                f"{name} of an added task cannot change: cancel it and add a new task "
+                f"with the {name.replace('_', ' ')} you want",
+                field=name,
+            )
 
 
 def _changed(new: object, old: object) -> bool:

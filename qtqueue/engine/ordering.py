@@ -95,7 +95,7 @@ class Ordering:
         of the waiting task of the same queue it goes before, with MovePlace.BEFORE). Returns
         the task as moved, once durable. QUEUE_TASK_NOT_WAITING for a task that started or
         ended (or a `before` task that did, or waits in another queue)."""
-        place = _place(place)
+        place = parse_place(place)
         task = await self.waiting(task_id, "move")
         order = self.waiting_order(queue_name(task))
         i = order.index(task)
@@ -185,7 +185,7 @@ class Ordering:
         that priority in its queue (as if added now). A task in the queue its old priority
         picked (it named none) moves to the one the new priority picks, as when adding.
         Returns the task once durable."""
-        value = _priority(priority)
+        value = parse_priority(priority)
         task = await self.waiting(task_id, "change the priority of")
         if task.priority != value:
             new_queue = task.queue
@@ -215,7 +215,7 @@ def _swap_fits(band: list[Task], task: Task, passed: Task) -> bool:
     return all(a < b for a, b in pairwise(seqs))
 
 
-def _place(value: MovePlace | str) -> MovePlace:
+def parse_place(value: MovePlace | str) -> MovePlace:
     """A place from its word: VALIDATION_INVALID_FORMAT otherwise."""
     try:
         return MovePlace(value)
@@ -228,7 +228,7 @@ def _place(value: MovePlace | str) -> MovePlace:
         ) from None
 
 
-def _priority(value: Priority | int | str) -> Priority:
+def parse_priority(value: Priority | int | str) -> Priority:
     """A priority from its number or name: VALIDATION_INVALID_FORMAT otherwise (true and
     false are not numbers here)."""
     try:

@@ -2,11 +2,11 @@
 the selection would enable) and their tooltips say why and what to do instead; the settings
 action says that a cluster's engine settings are its workers' (read-only here).
 
-On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: a waiting job keeps its queue and
-its place (no moving, no editing), there are no schedules, and the whole
-cluster is paused with RQ's own global suspend, not from here. The port refuses these with
-CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`); here the window says it before
-anyone clicks.
+On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: there are no schedules, and the
+whole cluster is paused with RQ's own global suspend, not from here. (Moving, re-prioritising
+and editing a task waiting in its queue work on a cluster too: `qtqueue.cluster.ordering`.)
+The port refuses these with CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`);
+here the window says it before anyone clicks.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CLUSTER_LIMITS", "limit_to_cluster"]
 
-_MOVE = (
-    "RQ takes a queue's jobs in the order they came: a waiting task on a cluster keeps its "
-    "place. Add it again with another priority to wait in another queue."
-)
 #: The window's actions a cluster cannot do, by objectName, and why (the tooltip).
 CLUSTER_LIMITS: dict[str, str] = {
     "actionPauseQueue": "Pausing the whole cluster is RQ's global suspend (rq suspend --url "
@@ -31,11 +27,6 @@ CLUSTER_LIMITS: dict[str, str] = {
     "actionSchedules": "A cluster has no schedules yet: schedule on a local engine, or "
     "enqueue from cron with qtqueue --redis URL add.",
     "actionScheduleTask": "A cluster has no schedules yet.",
-    "actionEditTask": "A waiting RQ job cannot be edited: cancel it and add the edited task.",
-    "actionMoveTop": _MOVE,
-    "actionMoveUp": _MOVE,
-    "actionMoveDown": _MOVE,
-    "actionMoveBottom": _MOVE,
     "actionImportTasks": "Import adds many tasks at once, which a cluster does not do yet: "
     "add them with qtqueue --redis URL add.",
 }

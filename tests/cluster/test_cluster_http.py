@@ -150,8 +150,9 @@ def test_what_a_cluster_does_not_do_answers_its_code_and_redis_gone_is_503_not_5
         status, added = api.request("POST", "/tasks/", shell("true", name="t"))
         assert status == 201, added
         task_id = added["task"]["id"]
+        status, moved = api.request("POST", f"/tasks/{task_id}/priority", {"priority": "high"})
+        assert status == 200 and moved["task"]["queue"] == "high_priority", moved  # as locally
         refusals = [
-            api.request("POST", f"/tasks/{task_id}/priority", {"priority": "high"}),
             api.request("POST", "/tasks/worker/stop"),
             api.request("POST", "/schedules/", {"name": "nightly", "cron": "0 3 * * *"}),
         ]
