@@ -273,8 +273,9 @@ class ClusterOrder:
             )
         return job
 
-    def _pivot_gone(self, job: Job, pivot: str) -> None:
-        """The task to move before is no longer in the job's list: why, as locally."""
+    def _pivot_gone(self, job: Job, pivot: str, final: bool = False) -> None:
+        """The task to move before is not in the job's list: why, as locally (not `final`:
+        nothing, when it may be there again at the next try)."""
         other = snapshot(self.reader.job(pivot))
         if other.status != TaskStatus.PENDING:
             raise not_waiting(other, "move a task before")
@@ -283,6 +284,14 @@ class ClusterOrder:
                 TaskErrorCode.QUEUE_TASK_NOT_WAITING,
                 f"task {pivot} waits in queue {other.queue!r}, not in {job.origin!r}: a task "
                 "moves within its own queue",
+                task_id=pivot,
+                action="move a task before",
+            )
+        if final:
+            raise QueueError(
+                TaskErrorCode.QUEUE_TASK_NOT_WAITING,
+                f"task {pivot} is not in queue {job.origin!r} yet "
+                f"({other.wait_reason or 'held'}): a task moves before one waiting in its queue",
                 task_id=pivot,
                 action="move a task before",
             )
@@ -310,8 +319,7 @@ class ClusterOrder:
             if before == job.id:
                 return None
             if before not in others:
-                self._pivot_gone(job, before)
-                raise not_waiting(snapshot(self.reader.job(before)), "move a task before")
+                self._pivot_gone(job, before, final=True)
             j = others.index(before)
         if j == i:
             return None

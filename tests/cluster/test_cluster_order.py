@@ -100,8 +100,11 @@ def test_top_bottom_up_down_and_before_are_the_order_the_tasks_run_in(
     listed = call(redis.url, "list_tasks")["tasks"]  # the order a window shows (task.seq)
     by_place = sorted((Task.from_dict(t) for t in listed), key=lambda t: (-t.priority, t.seq))
     assert [t.name for t in by_place] == ["e", "d", "c", "b", "a"]
+    low = add(redis.url, out, "low", priority="low")
+    across = refusal(redis.url, "move_task", task_id=ids["a"], place="before", before=low)
+    assert across.code.value == "QUEUE_TASK_NOT_WAITING" and "its own queue" in str(across)
     burst(redis, tmp_path)
-    assert ran(out) == ["e", "d", "c", "b", "a"]
+    assert ran(out) == ["e", "d", "c", "b", "a", "low"]
 
 
 @pytest.mark.parametrize(
@@ -200,6 +203,7 @@ def test_a_task_waiting_for_its_dependency_is_refused_with_a_fix(
     assert "cancel it and add it again" in str(error)
     other = refusal(redis.url, "move_task", task_id=first, place="before", before=then)
     assert other.code.value == "QUEUE_TASK_NOT_WAITING"
+    assert f"waits for {first}" in str(other)  # why it is not in the queue yet
     burst(redis, tmp_path)
     assert ran(out) == ["first", "then"]
 
