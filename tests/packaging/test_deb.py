@@ -1,6 +1,7 @@
 """The Linux package, for real: `packaging/build.py` builds the PyInstaller bundle and the .deb,
-dpkg installs it on this machine, the installed `qtqueue` is run as a user would run it, and
-removing the package leaves nothing of it behind.
+dpkg installs it on this machine, the installed `qtqueue` is run as a user would run it (the
+command line, the headless engine, the window, a cluster worker on a real redis-server), and
+removing the package leaves nothing of it behind (but the user's queue).
 
 The installed program runs with a clean environment (PATH, HOME and LANG only) from another
 working directory, so it cannot lean on the virtual environment or the source tree. It needs
@@ -21,6 +22,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from cluster.cluster_env import redis_server
 
 from qtqueue.executors import default_registry
 
@@ -147,6 +149,15 @@ def _check_the_installed_program(qtqueue: Installed, tmp: Path) -> dict[str, flo
     return {"version_s": version_s, "types_s": types_s}
 
 
+def _check_a_cluster_worker(qtqueue: Installed, tmp: Path) -> None:
+    """The installed `qtqueue worker` runs a task queued on a real redis-server."""
+    with redis_server(tmp / "redis") as redis:
+        task = qtqueue("--redis", redis.url, "add", "command", "--", "echo", "on a worker")
+        qtqueue("--redis", redis.url, "--data-dir", str(tmp / "worker"), "worker", "--burst")
+        rows = json.loads(qtqueue("--redis", redis.url, "ls", "--json"))
+        assert [(r["id"], r["status"]) for r in rows] == [(task.strip(), "completed")]
+
+
 def _check_the_desktop_files() -> None:
     for tool, path in (
         (["desktop-file-validate"], f"/usr/share/applications/{APP_ID}.desktop"),
@@ -176,6 +187,7 @@ def test_the_deb_installs_a_qtqueue_that_runs_alone_and_removes_cleanly(
             assert path.exists(), f"{path} was not installed"
         _check_the_desktop_files()
         times = _check_the_installed_program(Installed(home, cwd), tmp_path)
+        _check_a_cluster_worker(Installed(home, cwd), tmp_path)
     finally:
         _dpkg("-r", "qtqueue")
         _dpkg("-P", "qtqueue")
