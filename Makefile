@@ -4,12 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv lint bench clean
+.PHONY: run test venv lint bench package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[gui,test,test-gui,dev,bench,docker,kubernetes,github,ollama,data]'
+	$(PY) -m pip install -q -e '.[gui,test,test-gui,dev,bench,docker,kubernetes,github,ollama,data,package]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,7 +25,7 @@ run: $(STAMP)
 
 ## Install what the tests need (system packages too, as root) and run every test.
 test: $(STAMP)
-	bash .ci/system-deps $(GUI_DEPS) gnome-keyring dbus dbus-x11 xvfb xauth wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus redis-server
+	bash .ci/system-deps $(GUI_DEPS) gnome-keyring dbus dbus-x11 xvfb xauth wmdocker docker.io docker-registry busybox-static apache2-utils webhook nmap iproute2 chromium chromium-driver prometheus redis-server desktop-file-utils appstream
 	test -x $(VENV)-vastai/bin/vastai || { $(PYTHON) -m venv $(VENV)-vastai && $(VENV)-vastai/bin/pip install -q vastai==1.9.1; }
 	$(PY) -m pytest -q
 
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check qtqueue tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+## Build the Linux packages into dist/: the bundle (dist/qtqueue/), the .deb and the .tar.gz.
+package: $(STAMP)
+	$(PY) packaging/build.py --dist dist --work build
 
 bench: $(STAMP)
 	$(PY) bench/engine.py

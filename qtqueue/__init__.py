@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     # (`get_task_queue`, `register_default_handlers`: typed through `qtqueue.task_queue`,
     # which an import here would make the command line's to the import contracts)
 
-__version__ = "0.1.0"
+#: The installed distribution's version (its package metadata: pyproject.toml's, or the copy a
+#: packaged build carries), read on first use: `importlib.metadata` costs a command's start.
+__version__: str
 
 #: Each exported name and the module that defines it.
 _EXPORTS = {
@@ -71,8 +73,21 @@ __all__ = [
 ]
 
 
+def _installed_version() -> str:
+    """The version in qtqueue's package metadata ("unknown" when it is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("qtqueue")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def __getattr__(name: str) -> Any:
     """Import an exported name on first use."""
+    if name == "__version__":
+        version = globals()["__version__"] = _installed_version()
+        return version
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'qtqueue' has no attribute {name!r}")
@@ -82,4 +97,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "__version__"})

@@ -19,11 +19,11 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, TypeAlias
 
-from qtqueue import __version__
 from qtqueue.config import ENV_DATA_DIR
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,20 @@ REDIS_OPTION = "--redis"
 
 class UsageError(Exception):
     """Bad command-line usage found after parsing (exit status 2)."""
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: prints the installed version, read from the package metadata only when
+    asked (every other command starts without reading it)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import qtqueue
+
+        sys.stdout.write(f"qtqueue {qtqueue.__version__}\n")
+        parser.exit()
 
 
 def _command_names(package: ModuleType) -> set[str]:
@@ -143,7 +157,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "tasks are stored for the next engine and reads come from the store.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"qtqueue {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print qtqueue's version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     command = None if argv is None else _named_command(argv)
     module = None if command is None else _module_of(command)

@@ -26,11 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qtqueue.config import FROZEN, SPAWNER_ARGUMENT
+
 logger = logging.getLogger(__name__)
 
 SOCKET_NAME = "spawner.sock"
 #: Seconds to wait for a new spawner to listen.
 START_TIMEOUT_S = 10.0
+
+
+def _spawner_command() -> list[str]:
+    """How the spawner starts: spawner.py run as a file, not a module of the package (it needs
+    only the standard library). A packaged build ships spawner.py as a file too, and its
+    executable (qtqueue, not Python) runs it when told so (qtqueue/__main__.py)."""
+    script = str(Path(__file__).with_name("spawner.py"))
+    if FROZEN:
+        return [sys.executable, SPAWNER_ARGUMENT, script]
+    return [sys.executable, "-I", "-S", script]
 
 
 class SpawnerGone(ConnectionError):
@@ -147,15 +159,7 @@ class SpawnerClient:
         ready_r, ready_w = os.pipe()
         try:
             proc = subprocess.Popen(
-                # Run as a file, not a module of the package: it needs only the standard library.
-                [
-                    sys.executable,
-                    "-I",
-                    "-S",
-                    str(Path(__file__).with_name("spawner.py")),
-                    str(path),
-                    str(ready_w),
-                ],
+                [*_spawner_command(), str(path), str(ready_w)],
                 pass_fds=(ready_w,),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

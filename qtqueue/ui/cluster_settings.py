@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ from qtqueue.cluster.connection import (
     connect,
     where,
 )
+from qtqueue.config import qtqueue_command
 from qtqueue.core.errors import QueueError
 from qtqueue.engine.credentials import KeyringVault
 from qtqueue.ui.app_settings import AppSettings, connection_url
@@ -229,7 +229,7 @@ class ClusterPage(QGroupBox):
 
 def open_cluster_command(url: str) -> list[str]:
     """The command that opens a window on the cluster at `url`."""
-    return [sys.executable, "-m", "qtqueue", "--redis", url, "gui"]
+    return [*qtqueue_command(), "--redis", url, "gui"]
 
 
 def _start(argv: Sequence[str]) -> Any:

@@ -6,11 +6,11 @@ import os
 import re
 import shlex
 import shutil
-import sys
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 
+from qtqueue.config import python_interpreter
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.task import TaskType
 from qtqueue.executors.base import Executor, Params, RunContext
@@ -108,7 +108,7 @@ class CommandExecutor(Executor[CommandParams]):
 
 
 _INTERPRETERS = {
-    ".py": [sys.executable],
+    ".py": [python_interpreter()],  # in a packaged build, the system's python3
     ".sh": ["/bin/sh"],
     ".bash": ["bash"],
     ".js": ["node"],
