@@ -9,7 +9,9 @@ It answers the local API's actions the command line sends, in the same shapes, o
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
 - `stats`, computed from the listing (`ClusterReader.stats` says what differs);
 - `queue_manage` cancel, retry and remove, and the dead letters' list, requeue and purge
-  (`manage.py`).
+  (`manage.py`);
+- `pause_queue` / `resume_queue`: the whole cluster paused, every worker held until resumed
+  (`cluster_pause.py`).
 
 For the window's engine port over a cluster (`RemoteEngine` over this backend, see
 `qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
@@ -33,7 +35,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from qtqueue.cluster import manage, port_actions, question_actions
+from qtqueue.cluster import cluster_pause, manage, port_actions, question_actions
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, where
 from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.event_feed import follow
@@ -120,6 +122,8 @@ class ClusterBackend:
             "history": lambda p: port_actions.history(self._reader(), p),
             "schedule_list": lambda p: {"schedules": []},
             "config_get": lambda p: port_actions.config_get(),
+            "pause_queue": lambda p: cluster_pause.pause_cluster(self._connection()),
+            "resume_queue": lambda p: cluster_pause.resume_cluster(self._connection()),
         }
         for name, act in question_actions.ACTIONS.items():  # ask, answer_question, questions
             self._actions[name] = functools.partial(self._on_connection, act)
@@ -169,9 +173,10 @@ class ClusterBackend:
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries, removes, pauses, resumes, approves "
-                "and rejects tasks, asks and answers questions, and shows and suspends its "
-                "workers, its queue, statistics and dead letters",
+                "adds, imports, lists, shows, logs, cancels, retries, removes, pauses, resumes, "
+                "approves and rejects tasks, asks and answers questions, pauses the whole "
+                "cluster, and shows and suspends its workers, its queue, statistics and dead "
+                "letters",
                 action=action,
             )
         try:

@@ -13,6 +13,7 @@ Who publishes what (`publish(conn, kind, task_id)`, one call where the state cha
 |            | recorded the outcome: completed, failed, retried, cancelled,      |
 |            | killed); `manage.cancel` of a waiting task                        |
 | removed    | `manage.remove`                                                   |
+| queue-paused, queue-resumed | `cluster_pause` (the whole cluster; no task id)  |
 
 A message is `{"kind", "task_id"}` and nothing else (no params, no secret, no name): a reader
 reads the task itself (`reads.py`). Publishing never fails a task: a Redis that does not take
@@ -34,7 +35,10 @@ logger = logging.getLogger(__name__)
 
 #: The pub/sub channel of every task change of the cluster.
 CHANNEL = "qtqueue:events"
-KINDS = ("added", "started", "progress", "paused", "resumed", "ended", "removed")
+KINDS = ("added", "started", "progress", "paused", "resumed", "ended", "removed",
+         "queue-paused", "queue-resumed")  # fmt: skip
+#: The kinds about the whole cluster, not one task (their task id is "").
+QUEUE_KINDS = {"queue-paused": "paused", "queue-resumed": "resumed"}
 #: The shortest time between two progress messages of one task (at most 4 a second).
 PROGRESS_EVERY_S = 0.25
 

@@ -1,8 +1,9 @@
 """The actions a window on a cluster asks for beyond the command line's (`backend.py` answers
 them with these): the overview, the queues, history, and the empty or refused parts.
 
-- `engine_status`: no engine runs on a cluster; the overview says which Redis, whether RQ's
-  global suspend holds (`paused`), and counts from the queues and registries.
+- `engine_status`: no engine runs on a cluster; the overview says which Redis, whether the
+  cluster is paused (`paused`: `cluster_pause.py`'s pause, or RQ's global suspend set by
+  hand), and counts from the queues and registries.
 - `list_queues`: the three queues (`queues.py`) with the local engine's settings of the same
   name (the design document's numbers) and how many of each run and wait now.
 - `history`: what RQ's registries still hold (finished jobs 24 h / 12 h, failed 7 days), in
@@ -11,7 +12,7 @@ them with these): the overview, the queues, history, and the empty or refused pa
 - `schedule_list` (none: a cluster has no schedules), `config_get`
   (the settings this machine would give a task; read-only on a cluster).
 - Refused with CLUSTER_NOT_SUPPORTED and the way to do it instead: adding or changing
-  schedules, changing settings, sending input, moving or editing a waiting task, approving.
+  schedules, changing settings, sending input, moving or editing a waiting task.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from redis import Redis
 from rq.registry import StartedJobRegistry
 from rq.suspension import is_suspended
 
+from qtqueue.cluster.cluster_pause import is_paused
 from qtqueue.cluster.connection import NOT_SUPPORTED, where
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
 from qtqueue.cluster.queues import DRAIN_ORDER
@@ -55,11 +57,6 @@ REFUSED: dict[str, str] = {
     "set_priority": "a waiting RQ job cannot change queues: cancel it and add it again "
     "with the priority it should have",
     "update_task": "a waiting RQ job cannot be edited: cancel it and add the edited task again",
-    "pause_queue": "pausing the whole cluster is RQ's global suspend ('rq suspend --url "
-    "URL'); to stop one worker taking new tasks: 'qtqueue --redis URL workers suspend NAME'",
-    "resume_queue": "resume RQ's global suspend with 'rq resume --url URL'; a suspended "
-    "worker: 'qtqueue --redis URL workers resume NAME'",
-    "import_tasks": "add the file's tasks one by one ('qtqueue --redis URL add …')",
 }
 
 
@@ -92,7 +89,7 @@ def list_queues(conn: Redis) -> dict[str, Any]:
 
 def engine_status(conn: Redis, url: str) -> dict[str, Any]:
     """`engine_status`: the cluster's overview (see the module's notes)."""
-    paused = bool(is_suspended(conn))
+    paused = is_paused(conn) or bool(is_suspended(conn))
     reader = ClusterReader(conn)
     workers = reader.workers()
     queues = list_queues(conn)["queues"]

@@ -3,8 +3,9 @@ the selection would enable) and their tooltips say why and what to do instead; t
 action says that a cluster's engine settings are its workers' (read-only here).
 
 On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: a waiting job keeps its queue and
-its place (no moving, no editing), there are no schedules, and the whole
-cluster is paused with RQ's own global suspend, not from here. The port refuses these with
+its place (no moving, no editing) and there are no schedules. (Pause queue pauses the whole
+cluster: every worker holds until resumed, `qtqueue.cluster.cluster_pause`.) The port refuses
+these with
 CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`); here the window says it before
 anyone clicks.
 """
@@ -26,8 +27,6 @@ _MOVE = (
 )
 #: The window's actions a cluster cannot do, by objectName, and why (the tooltip).
 CLUSTER_LIMITS: dict[str, str] = {
-    "actionPauseQueue": "Pausing the whole cluster is RQ's global suspend (rq suspend --url "
-    "URL); to stop one worker taking tasks: qtqueue --redis URL workers suspend NAME.",
     "actionSchedules": "A cluster has no schedules yet: schedule on a local engine, or "
     "enqueue from cron with qtqueue --redis URL add.",
     "actionScheduleTask": "A cluster has no schedules yet.",
