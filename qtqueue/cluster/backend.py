@@ -2,8 +2,9 @@
 
 It answers the local API's actions the command line sends, in the same shapes, over RQ:
 
-- `types` (a type's params schema, from this machine's executor registry) and `add_task` (the
-  task prepared as locally, then enqueued as an RQ job: `jobs.enqueue`);
+- `types` (a type's params schema, from this machine's executor registry), `add_task` (the
+  task prepared as locally, then enqueued as an RQ job: `jobs.enqueue`) and `import_tasks` (a
+  task file on this machine, checked as locally, all or none: `jobs.import_tasks`);
 - the reads — `list_tasks`, `get_task`, `resolve_id`, `queue_task_status`, `read_log`,
   `workers`, `waiting` — from RQ's queues, registries and jobs (`reads.py`, the one place RQ's
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
@@ -39,13 +40,14 @@ from qtqueue.cluster import cluster_pause, manage, port_actions, question_action
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, where
 from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.event_feed import follow
-from qtqueue.cluster.jobs import enqueue
+from qtqueue.cluster.jobs import enqueue, import_tasks
 from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.errors import QueueError, TaskErrorCode
 from qtqueue.core.log_streams import strip_marks
 from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, parse_task_type
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.summary import task_summary
+from qtqueue.engine.task_definitions import absolute_path
 from qtqueue.executors import ExecutorRegistry, default_registry
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ class ClusterBackend:
             "history": lambda p: port_actions.history(self._reader(), p),
             "schedule_list": lambda p: {"schedules": []},
             "config_get": lambda p: port_actions.config_get(),
+            "import_tasks": self._import,
             "pause_queue": lambda p: cluster_pause.pause_cluster(self._connection()),
             "resume_queue": lambda p: cluster_pause.resume_cluster(self._connection()),
         }
@@ -239,6 +242,11 @@ class ClusterBackend:
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, str(exc)) from None
         job = enqueue(self._connection(), task, self.registry)
         return {"id": job.id}
+
+    def _import(self, params: dict[str, Any]) -> dict[str, Any]:
+        raw = params.get("path")
+        path = absolute_path(raw if isinstance(raw, str) else "")
+        return {"ids": import_tasks(self._connection(), path, self.registry)}
 
     def _list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
         tasks = self._reader().tasks(

@@ -35,8 +35,6 @@ CLUSTER_LIMITS: dict[str, str] = {
     "actionMoveUp": _MOVE,
     "actionMoveDown": _MOVE,
     "actionMoveBottom": _MOVE,
-    "actionImportTasks": "Import adds many tasks at once, which a cluster does not do yet: "
-    "add them with qtqueue --redis URL add.",
 }
 
 
