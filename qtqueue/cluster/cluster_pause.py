@@ -4,7 +4,7 @@ Pause queue. No worker starts a new task until it is resumed; the tasks running 
 It is the per-worker suspend (`control.py`) for every worker at once, not RQ's global
 `rq suspend`, whose idle worker still takes one more job (RQ issues #526, #1442):
 
-- The truth is one durable key, `control.CLUSTER_PAUSED_KEY` (no expiry). Every worker reads
+- The truth is one durable key, `pause_state.CLUSTER_PAUSED_KEY` (no expiry). Every worker reads
   it where it reads its own suspended key (when it starts, and after its channel reconnected)
   and holds while either is set, so a worker started while the cluster is paused takes
   nothing, and one restarted stays paused.
@@ -36,21 +36,11 @@ from redis import Redis
 from rq.command import PUBSUB_CHANNEL_TEMPLATE
 from rq.worker import Worker
 
-from qtqueue.cluster.control import (
-    CLUSTER_PAUSE,
-    CLUSTER_PAUSED_KEY,
-    CLUSTER_RESUME,
-    REPLY_PREFIX,
-    REPLY_TIMEOUT_S,
-)
+from qtqueue.cluster.control import CLUSTER_PAUSE, CLUSTER_RESUME, REPLY_PREFIX, REPLY_TIMEOUT_S
 from qtqueue.cluster.events import publish
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 
 logger = logging.getLogger(__name__)
-
-
-def is_paused(conn: Redis) -> bool:
-    """Whether the whole cluster is paused."""
-    return bool(conn.exists(CLUSTER_PAUSED_KEY))
 
 
 def _tell_every_worker(conn: Redis, command: str) -> list[dict[str, Any]]:

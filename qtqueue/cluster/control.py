@@ -17,7 +17,7 @@ worker and per task, and small:
   takes no new job: a job it pops after that goes back to the head of its queue, untouched
   (the #1442 case), and it waits, idle, without popping, until resumed.
 - The whole cluster paused (`cluster_pause.py`) is the same hold for every worker: one more
-  durable key (`CLUSTER_PAUSED_KEY`), read with the worker's own, and one more pair of
+  durable key (`pause_state.CLUSTER_PAUSED_KEY`), read with the worker's own, and one more pair of
   commands; a worker holds while either says so.
 - Pause of a running task: the worker relays the command to its work horse (SIGUSR1, "read
   your job's key"); the horse makes the key's state so (`HorsePause`): the executor's suspend
@@ -49,6 +49,7 @@ from rq.job import Job, JobStatus
 from rq.worker import Worker
 
 from qtqueue.cluster.events import publish
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
 if TYPE_CHECKING:
@@ -59,9 +60,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SUSPENDED_PREFIX = "qtqueue:control:suspended:"
-#: The durable key that says the whole cluster is paused (`cluster_pause.py`): every worker
-#: holds as if suspended while it exists (no expiry).
-CLUSTER_PAUSED_KEY = "qtqueue:control:cluster-paused"
 JOB_PREFIX = "qtqueue:control:job:"
 REPLY_PREFIX = "qtqueue:control:reply:"
 #: How long a client waits for a worker to say its new state (seconds).
@@ -299,12 +297,9 @@ class WorkerControl:
     def refresh(self) -> None:
         """Read the durable keys, its own and the cluster's (at start, and after the channel
         reconnected)."""
-        if self.stale:
-            with self.conn.pipeline(transaction=False) as pipe:
-                pipe.exists(suspended_key(self.worker.name))
-                pipe.exists(CLUSTER_PAUSED_KEY)
-                own, cluster = pipe.execute()
-            self.suspended, self.cluster_paused = bool(own), bool(cluster)
+        if self.stale:  # plain commands: they retry through a Redis restart, as the worker's
+            self.suspended = bool(self.conn.exists(suspended_key(self.worker.name)))
+            self.cluster_paused = bool(self.conn.exists(CLUSTER_PAUSED_KEY))
             self.stale = False
 
     def handle(self, payload: dict[str, Any]) -> bool:

@@ -24,11 +24,10 @@ from typing import Any
 
 from redis import Redis
 from rq.registry import StartedJobRegistry
-from rq.suspension import is_suspended
 
-from qtqueue.cluster.cluster_pause import is_paused
 from qtqueue.cluster.connection import NOT_SUPPORTED, where
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+from qtqueue.cluster.pause_state import is_paused
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -89,7 +88,7 @@ def list_queues(conn: Redis) -> dict[str, Any]:
 
 def engine_status(conn: Redis, url: str) -> dict[str, Any]:
     """`engine_status`: the cluster's overview (see the module's notes)."""
-    paused = is_paused(conn) or bool(is_suspended(conn))
+    paused = is_paused(conn)
     reader = ClusterReader(conn)
     workers = reader.workers()
     queues = list_queues(conn)["queues"]

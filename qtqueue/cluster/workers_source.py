@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 
 from qtqueue.cluster import control
 from qtqueue.cluster.connection import connect, unavailable
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 from qtqueue.cluster.reads import ClusterReader
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class ClusterWorkersSource:
     def _read(self, conn: Redis) -> list[dict[str, Any]]:
         slots: list[dict[str, Any]] = ClusterReader(conn).workers()["slots"]
         with conn.pipeline(transaction=False) as pipe:
-            pipe.exists(control.CLUSTER_PAUSED_KEY)
+            pipe.exists(CLUSTER_PAUSED_KEY)
             for slot in slots:
                 pipe.exists(control.suspended_key(slot["worker"]))
             paused, *flags = pipe.execute()

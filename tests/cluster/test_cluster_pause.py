@@ -22,8 +22,8 @@ from rq.job import Job, JobStatus
 
 from qtqueue.cluster.backend import ClusterBackend
 from qtqueue.cluster.cluster_pause import pause_cluster, resume_cluster
-from qtqueue.cluster.control import CLUSTER_PAUSED_KEY
 from qtqueue.cluster.jobs import SERIALIZER, enqueue, rq_queue
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 from qtqueue.cluster.workers_source import ClusterWorkersSource
 from qtqueue.core.task import Task
 from qtqueue.executors import default_registry
@@ -79,6 +79,7 @@ def test_a_paused_cluster_starts_nothing_not_even_on_a_new_worker_and_resume_run
         backend = ClusterBackend(redis.url)
         engine = asyncio.run(backend.call("engine_status"))["engine"]
         assert (engine["paused"], engine["state"]) == (True, "paused")
+        assert asyncio.run(backend.call("stats"))["summary"]["queue_paused"] is True
         rows = asyncio.run(ClusterWorkersSource(redis.url).workers())
         assert {(r["worker"], r["suspend_requested"], r["state"]) for r in rows} == {
             ("w0", True, "suspended"),
