@@ -107,7 +107,8 @@ def engine_status(conn: Redis, url: str) -> dict[str, Any]:
         "pending": sum(q["waiting"] for q in queues),
         "waiting": sum(q["waiting"] for q in queues),
         "workers": {k: workers[k] for k in ("total", "idle", "busy", "suspended")},
-        "free": {},
+        # each worker's room is its own (`qtqueue --redis URL workers`): none for the cluster
+        "free": dict.fromkeys(("cpu_cores", "memory_gb", "disk_gb", "gpu_memory_gb")),
         "reserved": {},
     }
 

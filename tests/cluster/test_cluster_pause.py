@@ -66,6 +66,9 @@ def test_a_paused_cluster_starts_nothing_not_even_on_a_new_worker_and_resume_run
         assert paused.returncode == 0, paused.stderr
         assert paused.stdout.strip() == "queue paused"
         assert redis.client.exists(CLUSTER_PAUSED_KEY)
+        shown = run("--redis", redis.url, "status")
+        assert shown.returncode == 0, shown.stderr
+        assert f"paused (cluster at 127.0.0.1:{redis.port})" in shown.stdout.splitlines()[0]
         assert worker_state(redis.client, "w0") == worker_state(redis.client, "w1") == "suspended"
 
         tasks = [touching(out) for out in outs]
