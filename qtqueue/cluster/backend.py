@@ -2,8 +2,9 @@
 
 It answers the local API's actions the command line sends, in the same shapes, over RQ:
 
-- `types` (a type's params schema, from this machine's executor registry) and `add_task` (the
-  task prepared as locally, then enqueued as an RQ job: `jobs.enqueue`);
+- `types` (a type's params schema, from this machine's executor registry), `add_task` (the
+  task prepared as locally, then enqueued as an RQ job: `jobs.enqueue`) and `import_tasks` (a
+  task file on this machine, checked as locally, all or none: `jobs.import_tasks`);
 - the reads — `list_tasks`, `get_task`, `resolve_id`, `queue_task_status`, `read_log`,
   `workers`, `waiting` — from RQ's queues, registries and jobs (`reads.py`, the one place RQ's
   state becomes qtqueue's), and `follow_log` over the task's capped log stream;
@@ -12,6 +13,8 @@ It answers the local API's actions the command line sends, in the same shapes, o
   (`manage.py`);
 - `move_task`, `set_priority` and `update_task` of a task waiting in its queue, each one
   atomic step no worker's pop can split (`ordering.py`).
+- `pause_queue` / `resume_queue`: the whole cluster paused, every worker held until resumed
+  (`cluster_pause.py`).
 
 For the window's engine port over a cluster (`RemoteEngine` over this backend, see
 `qtqueue.api.cluster_port`): `events()` (the cluster's changes as the local API's event
@@ -35,11 +38,11 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from qtqueue.cluster import manage, port_actions, question_actions
+from qtqueue.cluster import cluster_pause, manage, port_actions, question_actions
 from qtqueue.cluster.connection import NOT_SUPPORTED, connect, unavailable, where
 from qtqueue.cluster.control import backend_action
 from qtqueue.cluster.event_feed import follow
-from qtqueue.cluster.jobs import enqueue
+from qtqueue.cluster.jobs import enqueue, import_tasks
 from qtqueue.cluster.ordering import ClusterOrder
 from qtqueue.cluster.reads import ClusterReader, snapshot, task_ref
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -47,6 +50,7 @@ from qtqueue.core.log_streams import strip_marks
 from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus, parse_task_type
 from qtqueue.engine.context import AttemptState
 from qtqueue.engine.summary import task_summary
+from qtqueue.engine.task_definitions import absolute_path
 from qtqueue.executors import ExecutorRegistry, default_registry
 
 logger = logging.getLogger(__name__)
@@ -126,6 +130,9 @@ class ClusterBackend:
             "move_task": lambda p: self._order().move_task(p),
             "set_priority": lambda p: self._order().set_priority(p),
             "update_task": lambda p: self._order().update_task(p),
+            "import_tasks": self._import,
+            "pause_queue": lambda p: cluster_pause.pause_cluster(self._connection()),
+            "resume_queue": lambda p: cluster_pause.resume_cluster(self._connection()),
         }
         for name, act in question_actions.ACTIONS.items():  # ask, answer_question, questions
             self._actions[name] = functools.partial(self._on_connection, act)
@@ -178,9 +185,10 @@ class ClusterBackend:
             raise QueueError(
                 NOT_SUPPORTED,
                 f"'{action}' on a cluster ({where(self.url)}) is not there yet: a cluster "
-                "adds, lists, shows, logs, cancels, retries, removes, pauses, resumes, moves, "
-                "edits, approves and rejects tasks, asks and answers questions, and shows and "
-                "suspends its workers, its queue, statistics and dead letters",
+                "adds, imports, lists, shows, logs, cancels, retries, removes, pauses, resumes, "
+                "moves, edits, approves and rejects tasks, asks and answers questions, pauses "
+                "the whole cluster, and shows and suspends its workers, its queue, statistics "
+                "and dead letters",
                 action=action,
             )
         try:
@@ -236,6 +244,11 @@ class ClusterBackend:
             raise QueueError(TaskErrorCode.VALIDATION_INVALID_PARAMS, str(exc)) from None
         job = enqueue(self._connection(), task, self.registry)
         return {"id": job.id}
+
+    def _import(self, params: dict[str, Any]) -> dict[str, Any]:
+        raw = params.get("path")
+        path = absolute_path(raw if isinstance(raw, str) else "")
+        return {"ids": import_tasks(self._connection(), path, self.registry)}
 
     def _list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
         tasks = self._reader().tasks(

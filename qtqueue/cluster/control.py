@@ -16,6 +16,9 @@ worker and per task, and small:
   "suspending": it finishes its current job first), the worker holds the flag in memory and
   takes no new job: a job it pops after that goes back to the head of its queue, untouched
   (the #1442 case), and it waits, idle, without popping, until resumed.
+- The whole cluster paused (`cluster_pause.py`) is the same hold for every worker: one more
+  durable key (`pause_state.CLUSTER_PAUSED_KEY`), read with the worker's own, and one more pair of
+  commands; a worker holds while either says so.
 - Pause of a running task: the worker relays the command to its work horse (SIGUSR1, "read
   your job's key"); the horse makes the key's state so (`HorsePause`): the executor's suspend
   hooks stop the task's work as locally (SIGSTOP of a command's whole process tree; a plain
@@ -46,6 +49,7 @@ from rq.job import Job, JobStatus
 from rq.worker import Worker
 
 from qtqueue.cluster.events import publish
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 from qtqueue.core.errors import QueueError, TaskErrorCode
 
 if TYPE_CHECKING:
@@ -68,6 +72,10 @@ SUSPENDED_HEARTBEAT_S = 30.0
 HORSE_SIGNAL = signal.SIGUSR1
 #: qtqueue's commands on RQ's worker channel.
 SUSPEND, RESUME, JOB = "qtqueue-suspend", "qtqueue-resume", "qtqueue-job"
+#: The whole cluster paused or resumed (`cluster_pause.py`), told to every live worker.
+CLUSTER_PAUSE, CLUSTER_RESUME = "qtqueue-cluster-pause", "qtqueue-cluster-resume"
+#: The commands that change whether a worker takes new jobs.
+HOLD_COMMANDS = (SUSPEND, RESUME, CLUSTER_PAUSE, CLUSTER_RESUME)
 NO_ANSWER = "CLUSTER_CONTROL_NO_ANSWER"
 
 
@@ -156,11 +164,18 @@ def suspend_worker(conn: Redis, name: str) -> dict[str, Any]:
 
 def resume_worker(conn: Redis, name: str) -> dict[str, Any]:
     """Let the worker `name` take jobs again. {"worker", "state"}: "idle", "busy" or
-    "offline"."""
+    "offline"; while the whole cluster is paused it still takes none ("suspended" or
+    "suspending", and a "message" saying so): its own suspend is gone, the cluster's holds."""
     _check_worker(conn, name)
     conn.delete(suspended_key(name))
     answer = _send(conn, name, RESUME)
-    return {"worker": name, "state": answer["state"] if answer else "offline"}
+    out = {"worker": name, "state": answer["state"] if answer else "offline"}
+    if conn.exists(CLUSTER_PAUSED_KEY):
+        out["message"] = (
+            "the whole cluster is paused: this worker takes tasks again once it is resumed "
+            "('qtqueue --redis URL resume --queue')"
+        )
+    return out
 
 
 def all_workers(conn: Redis) -> list[str]:
@@ -255,7 +270,8 @@ class WorkerControl:
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.suspended = False
+        self.suspended = False  # its own suspend
+        self.cluster_paused = False  # the whole cluster's pause
         self.stale = True  # read the key before the first job
         self.woken = threading.Event()
         self.job: Job | None = None
@@ -273,26 +289,36 @@ class WorkerControl:
         self.stale = True
         self.woken.set()
 
+    @property
+    def held(self) -> bool:
+        """Whether the worker takes no new job now: suspended itself, or the cluster paused."""
+        return self.suspended or self.cluster_paused
+
     def refresh(self) -> None:
-        """Read the durable key (at start, and after the channel reconnected)."""
-        if self.stale:
+        """Read the durable keys, its own and the cluster's (at start, and after the channel
+        reconnected)."""
+        if self.stale:  # plain commands: they retry through a Redis restart, as the worker's
             self.suspended = bool(self.conn.exists(suspended_key(self.worker.name)))
+            self.cluster_paused = bool(self.conn.exists(CLUSTER_PAUSED_KEY))
             self.stale = False
 
     def handle(self, payload: dict[str, Any]) -> bool:
         """A qtqueue command from the channel (the channel's thread); False: not ours."""
         command = payload.get("command")
-        if command in (SUSPEND, RESUME):
-            self.suspended = command == SUSPEND
+        if command in HOLD_COMMANDS:
+            if command in (SUSPEND, RESUME):
+                self.suspended = command == SUSPEND
+            else:
+                self.cluster_paused = command == CLUSTER_PAUSE
             self.woken.set()
             busy = self.worker.get_current_job_id() is not None
-            state = ("suspending" if busy else "suspended") if self.suspended else (
+            state = ("suspending" if busy else "suspended") if self.held else (
                 "busy" if busy else "idle"
             )  # fmt: skip
             logger.info("worker %s: %s", self.worker.name, state)
             if not busy:
-                self.worker.set_state("suspended" if self.suspended else "idle")
-            self._reply(payload.get("reply"), {"state": state})
+                self.worker.set_state("suspended" if self.held else "idle")
+            self._reply(payload.get("reply"), {"worker": self.worker.name, "state": state})
             return True
         if command == JOB:
             self.relay(str(payload.get("job_id")))
@@ -347,16 +373,18 @@ class WorkerControl:
         """Wait, taking nothing, while suspended; False: a burst worker stops instead (as RQ's
         does when suspended)."""
         self.refresh()
-        if not self.suspended:
+        if not self.held:
             return True
+        why = "suspended" if self.suspended else "paused with the cluster"
         if burst:
-            logger.info("worker %s: suspended in burst mode, stopping", self.worker.name)
+            logger.info("worker %s: %s in burst mode, stopping", self.worker.name, why)
             return False
         before = self.worker.get_state()
         self.worker.set_state("suspended")
-        logger.info("worker %s: suspended until `workers resume`", self.worker.name)
+        until = "`workers resume`" if self.suspended else "the cluster is resumed"
+        logger.info("worker %s: %s until %s, taking nothing", self.worker.name, why, until)
         beat = time.monotonic()
-        while self.suspended and not self.worker._stop_requested:
+        while self.held and not self.worker._stop_requested:
             self.woken.wait(1.0)
             self.woken.clear()
             if self.stale:

@@ -4,7 +4,8 @@ event stream, for the window's engine port over a cluster (`ClusterBackend.event
 `follow(conn, url)` yields what `ApiClient.events` yields: first the QUEUE event
 `subscribed` (every change after it follows), then `TaskEvent.to_dict()` dicts, each task's
 with its snapshot read from RQ (`reads.snapshot`); one that only moved a task's progress says
-`progress` in its detail. A burst is coalesced: the ids named within
+`progress` in its detail; the whole cluster paused or resumed (`cluster_pause.py`) is the
+QUEUE event `paused` / `resumed`, as a local engine's. A burst is coalesced: the ids named within
 `COALESCE_S` of the first are read together, once each, in one pipeline. Because a worker that
 dies publishes nothing (RQ's cleanup moves its job later), every `RESYNC_S` the tasks last
 seen running or paused, and those RQ's started registries hold now, are read again, and only
@@ -25,7 +26,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from qtqueue.cluster.connection import unavailable
-from qtqueue.cluster.events import CHANNEL
+from qtqueue.cluster.events import CHANNEL, QUEUE_KINDS
 from qtqueue.cluster.reads import ClusterReader, snapshot
 from qtqueue.core.task import ACTIVE, TaskStatus
 
@@ -58,6 +59,8 @@ class _Feed:
         self.shown: dict[str, str] = {}
         #: The tasks last seen running or paused (read again at each resync).
         self.watched: set[str] = set()
+        #: The cluster's pause and resume heard since the last `gather` ("paused", "resumed").
+        self.queue_said: list[str] = []
 
     def subscribe(self) -> None:
         self.pubsub.subscribe(CHANNEL)
@@ -75,7 +78,9 @@ class _Feed:
                 try:
                     data = json.loads(message["data"])
                     task_id, kind = str(data["task_id"]), str(data["kind"])
-                    if got.get(task_id) != "added":  # added, then changed: still added
+                    if kind in QUEUE_KINDS:
+                        self.queue_said.append(QUEUE_KINDS[kind])
+                    elif got.get(task_id) != "added":  # added, then changed: still added
                         got[task_id] = kind
                 except (ValueError, KeyError, TypeError):
                     logger.debug("not a qtqueue event: %r", message.get("data"))
@@ -137,7 +142,9 @@ async def follow(conn: Redis, url: str) -> AsyncIterator[dict[str, Any]]:
             try:
                 wait = max(0.0, min(WAIT_S, next_resync - time.monotonic()))
                 kinds = await asyncio.to_thread(feed.gather, wait)
-                events = await asyncio.to_thread(feed.read, kinds) if kinds else []
+                events = [queue_event(said) for said in feed.queue_said]
+                feed.queue_said.clear()
+                events += await asyncio.to_thread(feed.read, kinds) if kinds else []
                 if time.monotonic() >= next_resync:
                     events += await asyncio.to_thread(feed.resync)
                     next_resync = time.monotonic() + RESYNC_S

@@ -15,6 +15,7 @@ Who publishes what (`publish(conn, kind, task_id)`, one call where the state cha
 | removed    | `manage.remove`                                                   |
 | changed    | `ordering.ClusterOrder` (a waiting task moved, re-prioritised or  |
 |            | edited)                                                          |
+| queue-paused, queue-resumed | `cluster_pause` (the whole cluster; no task id)  |
 
 A message is `{"kind", "task_id"}` and nothing else (no params, no secret, no name): a reader
 reads the task itself (`reads.py`). Publishing never fails a task: a Redis that does not take
@@ -36,7 +37,10 @@ logger = logging.getLogger(__name__)
 
 #: The pub/sub channel of every task change of the cluster.
 CHANNEL = "qtqueue:events"
-KINDS = ("added", "started", "progress", "paused", "resumed", "ended", "removed", "changed")
+KINDS = ("added", "started", "progress", "paused", "resumed", "ended", "removed", "changed",
+         "queue-paused", "queue-resumed")  # fmt: skip
+#: The kinds about the whole cluster, not one task (their task id is "").
+QUEUE_KINDS = {"queue-paused": "paused", "queue-resumed": "resumed"}
 #: The shortest time between two progress messages of one task (at most 4 a second).
 PROGRESS_EVERY_S = 0.25
 

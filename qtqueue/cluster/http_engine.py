@@ -18,7 +18,8 @@ the audit trail are.
 
 - `queue_depth{queue}` — jobs waiting in each RQ queue's list (ready to be taken);
 - `tasks_running{queue}` — jobs in each queue's started registry (running or paused);
-- `queue_paused` — 1 while RQ's global suspend (`rq suspend`) holds every worker;
+- `queue_paused` — 1 while the whole cluster is paused (`pause --queue`, or RQ's global
+  suspend set by hand);
 - `cluster_jobs{queue, state}` — jobs per RQ state: queued, started, deferred, scheduled,
   finished, failed, canceled (RQ's list and registries; finished ones are kept 24 h / 12 h,
   failed ones 7 days);
@@ -59,11 +60,11 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
-from rq.suspension import is_suspended
 
 from qtqueue.cluster.backend import ClusterBackend
 from qtqueue.cluster.connection import connect, unavailable, where
 from qtqueue.cluster.jobs import SERIALIZER
+from qtqueue.cluster.pause_state import is_paused
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -105,7 +106,7 @@ def read_figures(redis: Redis) -> dict[str, Any]:
         jobs[name] = counts
     return {
         "jobs": jobs,
-        "paused": bool(is_suspended(redis)),
+        "paused": is_paused(redis),
         "workers": ClusterReader(redis).workers(),
     }
 
@@ -154,7 +155,7 @@ class ClusterCollector(Collector):
                 states.add_metric([name, state], n)
         yield from (depth, running, states, dead)
         yield GaugeMetricFamily(
-            "queue_paused", "1 while every worker is suspended (RQ's global suspend)",
+            "queue_paused", "1 while the whole cluster is paused (no worker starts a task)",
             value=int(figures["paused"]),
         )  # fmt: skip
         workers = figures["workers"]

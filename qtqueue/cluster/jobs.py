@@ -30,6 +30,9 @@ in no queue and held for the placer (`placement.py`, `placer.py`); one with depe
 start time goes to the placement intake queue, where RQ delivers it when it is due and a
 worker hands it to the placer.
 
+A task file (`import_tasks`) is checked whole, as locally (all or none), and its tasks that go
+straight to their queue are enqueued in one Redis transaction.
+
 Jobs are stored with RQ's JSON serializer, not pickle: whoever can write a job into Redis must
 not be able to run code on every worker by it.
 """
@@ -42,6 +45,7 @@ import logging
 import math
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from redis import Redis
@@ -58,6 +62,7 @@ from qtqueue.core.task import Permission, Task
 from qtqueue.engine import adding, named_queues
 from qtqueue.engine.resources import Needs, ResourceAccountant
 from qtqueue.engine.retry import MAX_BACKOFF_S
+from qtqueue.engine.task_definitions import entry_error, read_import
 from qtqueue.executors import ExecutorRegistry
 
 logger = logging.getLogger(__name__)
@@ -227,6 +232,11 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
             f"depends_on: the cluster has no task {', '.join(missing)}",
             task_ids=missing,
         )
+    return _submit(connection, prepared, registry, now)
+
+
+def _submit(connection: Redis, prepared: Task, registry: ExecutorRegistry, now: float) -> Job:
+    """A prepared, checked task as its job: held, placed, scheduled or queued."""
     queue = rq_queue(connection, prepared.queue or "default")
     options = job_options(prepared, registry, now)
     args = (task_payload(prepared),)
@@ -248,6 +258,46 @@ def enqueue(connection: Redis, task: Task, registry: ExecutorRegistry) -> Job:
         job = queue.enqueue_call(JOB_FUNCTION, args=args, **options)
     publish(connection, "added", job.id)
     return job
+
+
+def _held(task: Task) -> bool:
+    """Whether a prepared task waits outside its queue: for approval, a placement, its
+    dependencies or its start time."""
+    return bool(
+        task.permission == Permission.HUMAN_REQUIRED
+        or placement.ask_of(task.resources).placed
+        or task.depends_on
+        or task.run_at is not None
+    )
+
+
+def import_tasks(connection: Redis, path: Path, registry: ExecutorRegistry) -> list[str]:
+    """Every task of the task file at `path` enqueued, all or none, their ids in the file's
+    order: each entry checked as the local import checks it (`read_import`), then prepared as
+    `enqueue` prepares a task (a refusal names the entry; nothing is added), then those that go
+    straight to their queue enqueued in one Redis transaction, and those held (approval,
+    placement) one by one after it."""
+    now = time.time()
+    prepared = []
+    for index, task in enumerate(read_import(path, registry)):
+        try:
+            prepared.append(prepare(task, registry, now))
+        except QueueError as exc:
+            raise entry_error(index, task.name, exc.message, exc.code) from None
+    with connection.pipeline() as pipe:
+        for task in prepared:
+            if not _held(task):
+                queue = rq_queue(connection, task.queue or "default")
+                options = job_options(task, registry, now)
+                queue.enqueue_call(JOB_FUNCTION, args=(task_payload(task),), pipeline=pipe,
+                                   **options)  # fmt: skip
+                publish(pipe, "added", task.id)
+        pipe.execute()
+    for task in prepared:
+        if _held(task):
+            _submit(connection, task, registry, now)
+    logger.info("%d task(s) imported from %s", len(prepared), path)
+    return [task.id for task in prepared]
 
 
 def _at_options(options: dict[str, Any]) -> dict[str, Any]:

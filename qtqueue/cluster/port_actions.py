@@ -1,8 +1,9 @@
 """The actions a window on a cluster asks for beyond the command line's (`backend.py` answers
 them with these): the overview, the queues, history, and the empty or refused parts.
 
-- `engine_status`: no engine runs on a cluster; the overview says which Redis, whether RQ's
-  global suspend holds (`paused`), and counts from the queues and registries.
+- `engine_status`: no engine runs on a cluster; the overview says which Redis, whether the
+  cluster is paused (`paused`: `cluster_pause.py`'s pause, or RQ's global suspend set by
+  hand), and counts from the queues and registries.
 - `list_queues`: the three queues (`queues.py`) with the local engine's settings of the same
   name (the design document's numbers) and how many of each run and wait now.
 - `history`: what RQ's registries still hold (finished jobs 24 h / 12 h, failed 7 days), in
@@ -11,8 +12,8 @@ them with these): the overview, the queues, history, and the empty or refused pa
 - `schedule_list` (none: a cluster has no schedules), `config_get`
   (the settings this machine would give a task; read-only on a cluster).
 - Refused with CLUSTER_NOT_SUPPORTED and the way to do it instead: adding or changing
-  schedules, changing settings, sending input, importing a file of tasks, pausing the
-  whole cluster (RQ's own suspend does). Moving and editing a waiting task: `ordering.py`.
+  schedules, changing settings, sending input. Moving and editing a waiting task:
+  `ordering.py`; pausing the whole cluster: `cluster_pause.py`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import Any
 
 from redis import Redis
 from rq.registry import StartedJobRegistry
-from rq.suspension import is_suspended
 
 from qtqueue.cluster.connection import NOT_SUPPORTED, where
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
+from qtqueue.cluster.pause_state import is_paused
 from qtqueue.cluster.queues import DRAIN_ORDER
 from qtqueue.cluster.reads import ClusterReader
 from qtqueue.core.errors import QueueError, TaskErrorCode
@@ -51,11 +52,6 @@ REFUSED: dict[str, str] = {
     "and restart the worker; a window on a cluster only reads them",
     "send_input": "a task on a cluster runs on a worker's machine, whose stdin this window "
     "cannot reach: give the command its input in a file, or run it on a local engine",
-    "pause_queue": "pausing the whole cluster is RQ's global suspend ('rq suspend --url "
-    "URL'); to stop one worker taking new tasks: 'qtqueue --redis URL workers suspend NAME'",
-    "resume_queue": "resume RQ's global suspend with 'rq resume --url URL'; a suspended "
-    "worker: 'qtqueue --redis URL workers resume NAME'",
-    "import_tasks": "add the file's tasks one by one ('qtqueue --redis URL add …')",
 }
 
 
@@ -88,7 +84,7 @@ def list_queues(conn: Redis) -> dict[str, Any]:
 
 def engine_status(conn: Redis, url: str) -> dict[str, Any]:
     """`engine_status`: the cluster's overview (see the module's notes)."""
-    paused = bool(is_suspended(conn))
+    paused = is_paused(conn)
     reader = ClusterReader(conn)
     workers = reader.workers()
     queues = list_queues(conn)["queues"]
@@ -107,7 +103,8 @@ def engine_status(conn: Redis, url: str) -> dict[str, Any]:
         "pending": sum(q["waiting"] for q in queues),
         "waiting": sum(q["waiting"] for q in queues),
         "workers": {k: workers[k] for k in ("total", "idle", "busy", "suspended")},
-        "free": {},
+        # each worker's room is its own (`qtqueue --redis URL workers`): none for the cluster
+        "free": dict.fromkeys(("cpu_cores", "memory_gb", "disk_gb", "gpu_memory_gb")),
         "reserved": {},
     }
 

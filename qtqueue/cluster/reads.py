@@ -536,10 +536,11 @@ class ClusterReader:
     def stats(self, now: float | None = None) -> dict[str, Any]:
         """The local `stats` action's figures, computed from every task the registries hold
         (one listing: see the module's notes on its cost). What differs: `max_concurrent_tasks`
-        is the number of live workers (each runs one job at a time), `queue_paused` is RQ's
-        global suspend (`rq suspend`), the mean duration is over the completed jobs RQ still
-        keeps (24 h / 12 h), and recent activity counts tasks added, and ended, in the window
-        (RQ keeps no transitions: a task retried counts once, by how it ended last)."""
+        is the number of live workers (each runs one job at a time), `queue_paused` says the
+        whole cluster is paused (`pause_state.is_paused`), the mean duration is over the
+        completed jobs RQ still keeps (24 h / 12 h), and recent activity counts tasks added,
+        and ended, in the window (RQ keeps no transitions: a task retried counts once, by how
+        it ended last)."""
         return cluster_stats(self.tasks(), self.redis, now)
 
     def _row(self, job: Job, now: float, held_by: str, reason: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from redis import Redis
-from rq.suspension import is_suspended
 from rq.worker import Worker
 
+from qtqueue.cluster.pause_state import is_paused
 from qtqueue.core.task import ACTIVE, TERMINAL, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def cluster_stats(tasks: list[Task], connection: Redis, now: float | None = None
             "max_concurrent_tasks": Worker.count(connection=connection),
             "running_tasks": sum(1 for t in tasks if t.status in ACTIVE),
             "queue_size": dist.get("pending", 0),
-            "queue_paused": bool(is_suspended(connection)),
+            "queue_paused": is_paused(connection),
             "dead_letters": sum(1 for t in tasks if t.dead_letter),
         },
         "status_distribution": dist,

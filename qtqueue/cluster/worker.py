@@ -57,7 +57,7 @@ from rq.worker import Worker
 from qtqueue.cluster import job
 from qtqueue.cluster.connection import Reconnecting, connect, unavailable
 from qtqueue.cluster.context import LogStream
-from qtqueue.cluster.control import RESUME, SUSPEND, WorkerControl, horse_signals
+from qtqueue.cluster.control import HOLD_COMMANDS, WorkerControl, horse_signals
 from qtqueue.cluster.events import publish
 from qtqueue.cluster.job import end_meta_with_result, ready_to_fork, save_end_meta
 from qtqueue.cluster.jobs import SERIALIZER, rq_queue
@@ -151,13 +151,14 @@ class QtqueueWorker(Worker):
             payload = parse_payload(message)
             if not self.control.handle(payload):
                 super().handle_payload(message)  # type: ignore[no-untyped-call]
-            elif self.placement is not None and payload.get("command") in (SUSPEND, RESUME):
+            elif self.placement is not None and payload.get("command") in HOLD_COMMANDS:
                 self.placement.control_changed()
         except (ValueError, KeyError, TypeError) as exc:  # the channel's thread must go on
             logger.warning("worker %s: ignored a malformed command (%s)", self.name, exc)
 
     def check_for_suspension(self, burst: bool) -> None:
-        """RQ's global suspend, then this worker's own (wait, taking nothing, until resumed)."""
+        """RQ's global suspend, then this worker's own and the cluster's pause (wait, taking
+        nothing, until resumed)."""
         super().check_for_suspension(burst)
         if not self.control.wait_while_suspended(burst):
             raise StopRequested
@@ -170,7 +171,7 @@ class QtqueueWorker(Worker):
         while True:
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
             self.control.refresh()
-            if result is not None and not self.control.suspended:
+            if result is not None and not self.control.held:
                 if self.placement is None or self.placement.admit(*result):
                     return result
                 continue  # no room for a placed task: given back to the placer
@@ -364,7 +365,7 @@ def run_worker(
             labels=labels,
             probe=OverrideProbe(cpu_cores, memory_gb),
             host=socket.gethostname(),
-            suspended=lambda: worker.control.suspended,
+            suspended=lambda: worker.control.held,
         )
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level=logging_level))
     except ValueError as exc:

@@ -4,9 +4,10 @@
 It reads what `qtqueue --redis URL workers` prints (`ClusterReader.workers()`: one dict per
 live worker) and adds what the window shows beside it:
 
-- `suspend_requested`: the worker's durable suspend key is set (`control.suspended_key`): a
-  busy worker told to suspend still says busy until its task ends ("suspending"); read for the
-  live workers in one pipeline per refresh, never by a scan of Redis's keys.
+- `suspend_requested`: the worker's durable suspend key is set (`control.suspended_key`), or
+  the whole cluster is paused (`cluster_paused`, `cluster_pause.py`): a busy worker told to
+  suspend still says busy until its task ends ("suspending"); read for the live workers in
+  one pipeline per refresh, never by a scan of Redis's keys.
 - the workers told to suspend that are not live now (stopped, or on a machine that is down):
   a row of state `offline` each, so that they can be resumed (their key is found with a SCAN,
   at most every `OFFLINE_SCAN_S`, not every refresh).
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 
 from qtqueue.cluster import control
 from qtqueue.cluster.connection import connect, unavailable
+from qtqueue.cluster.pause_state import CLUSTER_PAUSED_KEY
 from qtqueue.cluster.reads import ClusterReader
 
 logger = logging.getLogger(__name__)
@@ -115,19 +117,24 @@ class ClusterWorkersSource:
     def _read(self, conn: Redis) -> list[dict[str, Any]]:
         slots: list[dict[str, Any]] = ClusterReader(conn).workers()["slots"]
         with conn.pipeline(transaction=False) as pipe:
+            pipe.exists(CLUSTER_PAUSED_KEY)
             for slot in slots:
                 pipe.exists(control.suspended_key(slot["worker"]))
-            flags = pipe.execute()
+            paused, *flags = pipe.execute()
         here = socket.gethostname()
+        own: set[str] = set()
         for slot, flag in zip(slots, flags, strict=True):
-            slot["suspend_requested"] = bool(flag)
+            slot["cluster_paused"] = bool(paused)
+            slot["suspend_requested"] = bool(flag) or bool(paused)
             slot["alive"] = pid_alive(slot["host"], slot["pid"], here)
+            if flag:
+                own.add(slot["worker"])
         now = self._clock()
         if self._scanned_at is None or now - self._scanned_at >= OFFLINE_SCAN_S:
             self._offline = control.suspended_workers(conn)
             self._scanned_at = now
         live = {s["worker"] for s in slots}
-        self._offline -= {s["worker"] for s in slots if not s["suspend_requested"]}
+        self._offline -= {s["worker"] for s in slots if s["worker"] not in own}
         return slots + [offline_row(n) for n in sorted(self._offline - live)]
 
     async def suspend(self, name: str) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 the selection would enable) and their tooltips say why and what to do instead; the settings
 action says that a cluster's engine settings are its workers' (read-only here).
 
-On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: there are no schedules, and the
-whole cluster is paused with RQ's own global suspend, not from here. (Moving, re-prioritising
-and editing a task waiting in its queue work on a cluster too: `qtqueue.cluster.ordering`.)
-The port refuses these with CLUSTER_NOT_SUPPORTED anyway (`qtqueue.cluster.port_actions`);
-here the window says it before anyone clicks.
+On a cluster (`qtqueue --redis URL gui`) RQ runs the tasks: there are no schedules.
+(Moving, re-prioritising and editing a task waiting in its queue work on a cluster too:
+`qtqueue.cluster.ordering`; Pause queue pauses the whole cluster, every worker holding until
+resumed: `qtqueue.cluster.cluster_pause`.) The port refuses these with CLUSTER_NOT_SUPPORTED
+anyway (`qtqueue.cluster.port_actions`); here the window says it before anyone clicks.
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ __all__ = ["CLUSTER_LIMITS", "limit_to_cluster"]
 
 #: The window's actions a cluster cannot do, by objectName, and why (the tooltip).
 CLUSTER_LIMITS: dict[str, str] = {
-    "actionPauseQueue": "Pausing the whole cluster is RQ's global suspend (rq suspend --url "
-    "URL); to stop one worker taking tasks: qtqueue --redis URL workers suspend NAME.",
     "actionSchedules": "A cluster has no schedules yet: schedule on a local engine, or "
     "enqueue from cron with qtqueue --redis URL add.",
     "actionScheduleTask": "A cluster has no schedules yet.",
-    "actionImportTasks": "Import adds many tasks at once, which a cluster does not do yet: "
-    "add them with qtqueue --redis URL add.",
 }
 
 

@@ -426,9 +426,10 @@ class MainWindow(QMainWindow):
         action.setText("Resume &queue" if paused else "Pause &queue")
         action.setIcon(icon("resume" if paused else "queue-pause"))
         label = self.queue_state_label
-        label.setText("Queue paused" if paused else "Queue running")
+        what = "Cluster" if getattr(self.queue, "cluster", None) else "Queue"  # every worker
+        label.setText(f"{what} paused" if paused else f"{what} running")
         label.setStyleSheet(themed("color: #b45309; font-weight: bold;") if paused else "")
-        label.setToolTip("New tasks wait until the queue is resumed" if paused else "")
+        label.setToolTip(f"New tasks wait until the {what.lower()} is resumed" if paused else "")
         self.statusChanged.emit()
 
     def _build_stats_view(self) -> None:

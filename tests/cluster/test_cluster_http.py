@@ -153,12 +153,17 @@ def test_what_a_cluster_does_not_do_answers_its_code_and_redis_gone_is_503_not_5
         status, moved = api.request("POST", f"/tasks/{task_id}/priority", {"priority": "high"})
         assert status == 200 and moved["task"]["queue"] == "high_priority", moved  # as locally
         refusals = [
-            api.request("POST", "/tasks/worker/stop"),
             api.request("POST", "/schedules/", {"name": "nightly", "cron": "0 3 * * *"}),
         ]
         for status, body in refusals:
             assert (status, body["error"]["code"]) == (501, "CLUSTER_NOT_SUPPORTED"), body
             assert body["error"]["suggestion"]
+        # Pausing dispatch pauses the whole cluster (`cluster_pause.py`), as locally.
+        status, stopped = api.request("POST", "/tasks/worker/stop")
+        assert (status, stopped["queue_paused"]) == (200, True), stopped
+        assert sample(api.samples(), "queue_paused") == 1
+        status, started = api.request("POST", "/tasks/worker/start")
+        assert (status, started["queue_paused"]) == (200, False), started
         status, page = api.request("GET", "/admin/tasks")
         assert status == 200 and '"kind":"cluster"' in page
 

@@ -181,7 +181,6 @@ def test_what_a_cluster_cannot_do_is_refused_with_a_code_and_a_fix(
     for coro, words in (
         (port.schedules.add_schedule(task, every="1h"), "no schedules"),
         (port.send_input("any", "text"), "stdin"),
-        (port.pause_queue(), "workers suspend"),
         (port.settings.change(Settings(EngineSettings(max_concurrent=3), {})), "worker's machine"),
     ):
         error = run(refusal(coro))
@@ -200,14 +199,14 @@ def test_a_task_added_from_the_window_goes_to_the_queue_its_priority_names(
     shown = run(until_row(w, task_id, lambda t: t.status == TaskStatus.PENDING))
     assert shown.queue == "high_priority"
     assert redis.client.lrange("rq:queue:high_priority", 0, -1) == [task_id.encode()]
-    # A waiting task is edited and moved on a cluster too (test_cluster_order.py); schedules
-    # and pausing the whole cluster stay off, saying why.
+    # A waiting task is edited and moved on a cluster too (test_cluster_order.py), and the
+    # whole cluster paused (test_cluster_pause.py); schedules stay off, saying why.
     w.select_tasks([task_id])
     run(wait_for_condition(lambda: w.detail.task is not None, timeout_s=5))
-    for name in ("actionEditTask", "actionMoveUp"):
+    for name in ("actionEditTask", "actionMoveUp", "actionPauseQueue"):
         action = w.findChild(QAction, name)
         assert action is not None and action.isEnabled(), name
-    for name in ("actionSchedules", "actionPauseQueue"):
+    for name in ("actionSchedules",):
         action = w.findChild(QAction, name)
         assert action is not None, name
         assert not action.isEnabled(), name

@@ -36,6 +36,8 @@ def _amount(value: float | None, unit: str) -> str:
 
 
 def _engine_line(engine: dict[str, Any], remote: bool) -> str:
+    if engine.get("cluster"):  # no engine runs on a cluster: its workers do (paused or not)
+        return f"{engine['state']} (cluster at {engine['cluster']})"
     if not remote:
         return f"no engine is running (data dir {engine['data_dir']})"
     return f"{engine['state']} (pid {engine['pid']}, data dir {engine['data_dir']})"

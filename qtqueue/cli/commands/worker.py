@@ -142,6 +142,8 @@ async def control_workers(backend: Backend, args: argparse.Namespace) -> int:
     done = "suspended" if args.control == "suspend" else "resumed"
     for w in result["workers"]:
         out(f"{done} {w['worker']} (now {w['state']})")
+        if w.get("message"):
+            out(f"  {w['message']}")
     if not result["workers"]:
         out(f"no worker to {args.control}")
     return 0
