@@ -4,7 +4,8 @@ the Docker daemon for tests/docker, the gated handler for tests/engine)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,20 @@ from helpers.queues import QueueFactory
 
 from qtqueue.engine.queue import TaskQueue
 from qtqueue.executors import default_registry
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used Qt outside tests/ui (a family's form, the cluster's views), its
+    garbage is collected here, on the main thread, once its fixtures are torn down (this
+    autouse fixture is torn down last). Else a collection that happens to run later in another
+    thread (a test's engine thread: tests/design_documents start one) destroys its Qt objects
+    there, and Qt fires a timer into freed memory: a segfault in a later test's
+    processEvents, seen only in whole-suite runs. tests/ui's conftest does the same for its
+    tests (`collect_closed_loops`)."""
+    yield
+    if "qapp" in request.fixturenames and "collect_closed_loops" not in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture
