@@ -19,16 +19,22 @@ from qtqueue.executors import default_registry
 
 @pytest.fixture(autouse=True)
 def collect_qt_garbage(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test that used Qt outside tests/ui (a family's form, the cluster's views), its
-    garbage is collected here, on the main thread, once its fixtures are torn down (this
-    autouse fixture is torn down last). Else a collection that happens to run later in another
-    thread (a test's engine thread: tests/design_documents start one) destroys its Qt objects
-    there, and Qt fires a timer into freed memory: a segfault in a later test's
-    processEvents, seen only in whole-suite runs. tests/ui's conftest does the same for its
-    tests (`collect_closed_loops`)."""
+    """After a test that used Qt, its garbage is collected here, on the main thread, once its
+    fixtures are torn down (this autouse fixture is torn down last), and what is left is
+    frozen (`gc.freeze`): never looked at by a later collection.
+
+    Qt objects must die on the thread they live on. A collection runs on whichever thread
+    happens to allocate when it is due: in a later test's engine thread
+    (tests/design_documents start one), it destroyed a Qt object of an earlier test there,
+    and Qt fired that object's timer into freed memory on the next processEvents — a segfault
+    seen only in whole-suite runs. Collected here, a Qt test's cycles die on the main thread;
+    frozen, what they still hold (a closed loop, a widget awaiting deleteLater) can never be
+    collected on another thread afterwards. Frozen objects are at most leaked, and later
+    collections are cheaper (they skip them)."""
     yield
-    if "qapp" in request.fixturenames and "collect_closed_loops" not in request.fixturenames:
+    if "qapp" in request.fixturenames:
         gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture
