@@ -188,7 +188,10 @@ class WorkersView(QWidget):
         settings: QSettings | None = None,
     ) -> None:
         super().__init__(parent)
-        self.settings = settings if settings is not None else QSettings()
+        #: The window's settings; None: the application's, opened for each read or write (a
+        #: QSettings of the view's own would die with the view's Python object, on whatever
+        #: thread collects it, with its write-back event still posted).
+        self.settings = settings
         self.setObjectName("workersView")
         self.source = source
         self._clock = clock
@@ -259,7 +262,7 @@ class WorkersView(QWidget):
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
         # The columns as the user left them (widths, order, sort), kept as they change.
-        saved = self.settings.value(HEADER_KEY)
+        saved = (self.settings or QSettings()).value(HEADER_KEY)
         if isinstance(saved, QByteArray):
             header.restoreState(saved)
         self._save_header = QTimer(self)
@@ -330,7 +333,11 @@ class WorkersView(QWidget):
 
     def save_header(self) -> None:
         """Keep the table's columns (widths, order, sort) for the next start."""
-        self.settings.setValue(HEADER_KEY, self.table.horizontalHeader().saveState())
+        state = self.table.horizontalHeader().saveState()
+        if self.settings is not None:
+            self.settings.setValue(HEADER_KEY, state)
+        else:
+            QSettings().setValue(HEADER_KEY, state)  # written back as it goes out of scope
 
     def refresh(self) -> None:
         """Read the workers (at once, or once the read in flight is done)."""
